@@ -1,0 +1,321 @@
+//===- codegen/EmitKernel.cpp - loop IR to LLVM IR -------------------------===//
+//
+// A mechanical translation: loops become counted loops over i64, lets become
+// SSA values, accumulators become allocas (SROA turns them into phis).
+// Three things help LLVM's loop vectoriser:
+//   - every buffer access carries scoped no-alias metadata (each buffer is
+//     its own scope), so loads and stores need no runtime overlap checks;
+//   - float accumulations allow reassociation, so sums vectorise;
+//   - the transcendental functions are inline arithmetic (MathLib.cpp).
+// Float arithmetic otherwise only allows contraction into FMA.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/EmitKernel.h"
+
+#include "codegen/MathLib.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/MDBuilder.h"
+
+#include <cmath>
+#include <limits>
+
+namespace gradc {
+
+using namespace loops;
+using llvm::Value;
+
+namespace {
+
+class KernelEmitter {
+public:
+  KernelEmitter(llvm::Module &m, const Kernel &k, const std::map<std::string, int> &slotIndex)
+      : m(m), ctx(m.getContext()), b(ctx), k(k), slotIndex(slotIndex) {}
+
+  llvm::Function *run() {
+    auto *ptr = b.getPtrTy();
+    auto *fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, ptr}, false);
+    fn = llvm::Function::Create(fty, llvm::Function::InternalLinkage, k.name, m);
+    fn->addFnAttr(llvm::Attribute::NoUnwind);
+    fn->addFnAttr(llvm::Attribute::NoInline);
+    slots = fn->getArg(0);
+    arena = fn->getArg(1);
+    rtctx = fn->getArg(2);
+    slots->setName("slots");
+    arena->setName("arena");
+    rtctx->setName("ctx");
+    entry = llvm::BasicBlock::Create(ctx, "entry", fn);
+    b.SetInsertPoint(entry);
+    llvm::FastMathFlags fmf;
+    fmf.setAllowContract();
+    b.setFastMathFlags(fmf);
+
+    makeAliasScopes();
+    for (size_t i = 0; i < k.buffers.size(); ++i) bases.push_back(basePointer(i));
+    ivs.assign(k.vars.size(), nullptr);
+    for (auto &s : k.body) stmt(s);
+    b.CreateRetVoid();
+    return fn;
+  }
+
+private:
+  llvm::Type *llvmType(Type t) {
+    switch (t) {
+    case Type::F32: return b.getFloatTy();
+    case Type::F64: return b.getDoubleTy();
+    case Type::I32: return b.getInt32Ty();
+    case Type::I1: return b.getInt1Ty();
+    case Type::Index: return b.getInt64Ty();
+    }
+    return nullptr;
+  }
+  /// In memory, booleans are bytes.
+  llvm::Type *memType(Type t) { return t == Type::I1 ? b.getInt8Ty() : llvmType(t); }
+
+  void makeAliasScopes() {
+    llvm::MDBuilder md(ctx);
+    llvm::MDNode *domain = md.createAnonymousAliasScopeDomain(k.name);
+    for (size_t i = 0; i < k.buffers.size(); ++i) scopes.push_back(md.createAnonymousAliasScope(domain, k.buffers[i].name));
+    for (size_t i = 0; i < k.buffers.size(); ++i) {
+      llvm::SmallVector<llvm::Metadata *, 8> others;
+      for (size_t j = 0; j < k.buffers.size(); ++j)
+        if (j != i) others.push_back(scopes[j]);
+      scopeLists.push_back(llvm::MDNode::get(ctx, {scopes[i]}));
+      noaliasLists.push_back(llvm::MDNode::get(ctx, others));
+    }
+  }
+  void tagAccess(llvm::Instruction *inst, int buffer) {
+    inst->setMetadata(llvm::LLVMContext::MD_alias_scope, scopeLists[buffer]);
+    inst->setMetadata(llvm::LLVMContext::MD_noalias, noaliasLists[buffer]);
+  }
+
+  Value *basePointer(size_t i) {
+    const Buffer &buf = k.buffers[i];
+    if (!buf.isSlot) return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, buf.offset, buf.name);
+    auto it = slotIndex.find(buf.slot);
+    if (it == slotIndex.end()) llvm::report_fatal_error("internal error: no slot named " + llvm::Twine(buf.slot));
+    Value *p = b.CreateConstInBoundsGEP1_64(b.getPtrTy(), slots, it->second);
+    auto *load = b.CreateAlignedLoad(b.getPtrTy(), p, llvm::Align(8), buf.name);
+    load->setMetadata(llvm::LLVMContext::MD_invariant_load, llvm::MDNode::get(ctx, {}));
+    return load;
+  }
+
+  Value *address(int buffer, const Expr *offset) {
+    return b.CreateInBoundsGEP(memType(k.buffers[buffer].type), bases[buffer], value(offset));
+  }
+
+  Value *load(int buffer, const Expr *offset) {
+    Type t = k.buffers[buffer].type;
+    auto *l = b.CreateLoad(memType(t), address(buffer, offset));
+    tagAccess(l, buffer);
+    return t == Type::I1 ? b.CreateTrunc(l, b.getInt1Ty()) : static_cast<Value *>(l);
+  }
+
+  void store(int buffer, const Expr *offset, Value *v) {
+    if (k.buffers[buffer].type == Type::I1) v = b.CreateZExt(v, b.getInt8Ty());
+    tagAccess(b.CreateStore(v, address(buffer, offset)), buffer);
+  }
+
+  //===--- expressions ------------------------------------------------------===//
+
+  Value *value(const Expr *e) {
+    switch (e->kind) {
+    case Expr::Const: {
+      llvm::Type *t = llvmType(e->type);
+      if (isFloat(e->type)) return llvm::ConstantFP::get(t, e->value);
+      return llvm::ConstantInt::get(t, int64_t(e->value), true);
+    }
+    case Expr::Var: return ivs[e->var];
+    default: break;
+    }
+    if (auto it = vals.find(e); it != vals.end()) return it->second;
+    // Index arithmetic is not placed; compute it where it is needed.
+    if (e->kind == Expr::Op && e->type == Type::Index) return compute(e);
+    llvm::report_fatal_error("internal error: loop IR value used before it is computed");
+  }
+
+  Value *compute(const Expr *e) {
+    if (e->kind == Expr::Load) return load(e->buffer, e->args[0]);
+    llvm::SmallVector<Value *, 3> a;
+    for (const Expr *x : e->args) a.push_back(value(x));
+    return op(e->op, e->type, e->args.empty() ? e->type : e->args[0]->type, a);
+  }
+
+  Value *op(OpKind kind, Type t, Type argType, llvm::ArrayRef<Value *> a) {
+    bool fl = isFloat(argType);
+    switch (kind) {
+    case OpKind::Add: return fl ? b.CreateFAdd(a[0], a[1]) : b.CreateNSWAdd(a[0], a[1]);
+    case OpKind::Sub: return fl ? b.CreateFSub(a[0], a[1]) : b.CreateNSWSub(a[0], a[1]);
+    case OpKind::Mul: return fl ? b.CreateFMul(a[0], a[1]) : b.CreateNSWMul(a[0], a[1]);
+    case OpKind::Div: return fl ? b.CreateFDiv(a[0], a[1]) : b.CreateSDiv(a[0], a[1]);
+    case OpKind::Neg: return fl ? b.CreateFNeg(a[0]) : b.CreateNSWNeg(a[0]);
+    case OpKind::Exp:
+    case OpKind::Log:
+    case OpKind::Sqrt:
+    case OpKind::Tanh:
+    case OpKind::Sin:
+    case OpKind::Cos: return emitMath(b, kind, a[0]);
+    case OpKind::StopGradient: return a[0];
+    case OpKind::Max:
+      return fl ? b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, a[0], a[1])
+                : b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, a[0], a[1]);
+    case OpKind::Min:
+      return fl ? b.CreateBinaryIntrinsic(llvm::Intrinsic::minimum, a[0], a[1])
+                : b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, a[0], a[1]);
+    case OpKind::Lt: return fl ? b.CreateFCmpOLT(a[0], a[1]) : b.CreateICmpSLT(a[0], a[1]);
+    case OpKind::Le: return fl ? b.CreateFCmpOLE(a[0], a[1]) : b.CreateICmpSLE(a[0], a[1]);
+    case OpKind::Gt: return fl ? b.CreateFCmpOGT(a[0], a[1]) : b.CreateICmpSGT(a[0], a[1]);
+    case OpKind::Ge: return fl ? b.CreateFCmpOGE(a[0], a[1]) : b.CreateICmpSGE(a[0], a[1]);
+    case OpKind::Eq: return fl ? b.CreateFCmpOEQ(a[0], a[1]) : b.CreateICmpEQ(a[0], a[1]);
+    case OpKind::Ne: return fl ? b.CreateFCmpUNE(a[0], a[1]) : b.CreateICmpNE(a[0], a[1]);
+    case OpKind::And: return b.CreateAnd(a[0], a[1]);
+    case OpKind::Or: return b.CreateOr(a[0], a[1]);
+    case OpKind::Not: return b.CreateNot(a[0]);
+    case OpKind::Select: return b.CreateSelect(a[0], a[1], a[2]);
+    case OpKind::Cast: return cast(a[0], argType, t);
+    default: llvm::report_fatal_error(llvm::Twine("internal error: no lowering for op '") + mnemonic(kind) + "'");
+    }
+  }
+
+  Value *cast(Value *x, Type from, Type to) {
+    llvm::Type *dt = llvmType(to);
+    if (from == to) return x;
+    if (isFloat(from) && isFloat(to)) return b.CreateFPCast(x, dt);
+    if (to == Type::I1) return isFloat(from) ? b.CreateFCmpUNE(x, llvm::ConstantFP::get(x->getType(), 0))
+                                             : b.CreateICmpNE(x, llvm::ConstantInt::get(x->getType(), 0));
+    if (isFloat(to)) return from == Type::I1 ? b.CreateUIToFP(x, dt) : b.CreateSIToFP(x, dt);
+    if (isFloat(from)) return b.CreateFPToSI(x, dt);
+    if (from == Type::I1) return b.CreateZExt(x, dt);
+    return b.CreateSExtOrTrunc(x, dt);
+  }
+
+  //===--- statements -------------------------------------------------------===//
+
+  llvm::AllocaInst *accumulator(const Expr *r) {
+    auto it = accs.find(r);
+    if (it != accs.end()) return it->second;
+    llvm::IRBuilder<> eb(entry, entry->begin());
+    return accs[r] = eb.CreateAlloca(llvmType(r->type), nullptr, "acc");
+  }
+
+  Value *reduceInit(const Expr *r) {
+    llvm::Type *t = llvmType(r->type);
+    if (r->op == OpKind::ReduceSum) return isFloat(r->type) ? llvm::ConstantFP::get(t, 0.0) : llvm::ConstantInt::get(t, 0);
+    return isFloat(r->type) ? llvm::ConstantFP::getInfinity(t, true)
+                            : llvm::ConstantInt::get(t, std::numeric_limits<int32_t>::min(), true);
+  }
+
+  Value *combine(const Expr *r, Value *acc, Value *v) {
+    bool fl = isFloat(r->type);
+    if (r->op == OpKind::ReduceSum) {
+      if (!fl) return b.CreateAdd(acc, v);
+      // Reassociation lets the vectoriser keep one partial sum per lane.
+      llvm::FastMathFlags fmf;
+      fmf.setAllowContract();
+      fmf.setAllowReassoc();
+      auto *add = b.CreateFAdd(acc, v);
+      llvm::cast<llvm::Instruction>(add)->setFastMathFlags(fmf);
+      return add;
+    }
+    return fl ? b.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, acc, v)
+              : b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, acc, v);
+  }
+
+  void loop(const Stmt &s) {
+    // Rotated form (extents are >= 1): body, then increment and test.
+    int64_t extent = k.vars[s.var].extent;
+    llvm::BasicBlock *pre = b.GetInsertBlock();
+    llvm::BasicBlock *body = llvm::BasicBlock::Create(ctx, k.vars[s.var].name, fn);
+    b.CreateBr(body);
+    b.SetInsertPoint(body);
+    llvm::PHINode *iv = b.CreatePHI(b.getInt64Ty(), 2, k.vars[s.var].name);
+    iv->addIncoming(b.getInt64(0), pre);
+    Value *saved = ivs[s.var];
+    ivs[s.var] = iv;
+    for (auto &c : s.body) stmt(c);
+    ivs[s.var] = saved;
+    Value *next = b.CreateNUWAdd(iv, b.getInt64(1));
+    llvm::BasicBlock *latch = b.GetInsertBlock();
+    iv->addIncoming(next, latch);
+    llvm::BasicBlock *exit = llvm::BasicBlock::Create(ctx, k.vars[s.var].name + ".end", fn);
+    auto *br = b.CreateCondBr(b.CreateICmpULT(next, b.getInt64(extent)), body, exit);
+    // Loop metadata: a distinct self-reference, and the promise that the
+    // loop terminates (it is counted).
+    llvm::SmallVector<llvm::Metadata *, 2> md{nullptr, llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.mustprogress"))};
+    auto *loopId = llvm::MDNode::getDistinct(ctx, md);
+    loopId->replaceOperandWith(0, loopId);
+    br->setMetadata(llvm::LLVMContext::MD_loop, loopId);
+    b.SetInsertPoint(exit);
+  }
+
+  void gemm(const Stmt &s) {
+    bool f64 = k.buffers[s.c.buffer].type == Type::F64;
+    llvm::Type *i32 = b.getInt32Ty(), *i64 = b.getInt64Ty(), *ptr = b.getPtrTy();
+    auto *fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, i32, i32, i64, i64, i64, ptr, i64, ptr, i64, ptr, i64, i32}, false);
+    auto callee = m.getOrInsertFunction(f64 ? "grt_gemm_f64" : "grt_gemm_f32", fty);
+    b.CreateCall(callee, {rtctx, b.getInt32(s.a.trans), b.getInt32(s.b.trans), b.getInt64(s.m), b.getInt64(s.n),
+                          b.getInt64(s.k), address(s.a.buffer, s.a.offset), b.getInt64(s.a.ld),
+                          address(s.b.buffer, s.b.offset), b.getInt64(s.b.ld), address(s.c.buffer, s.c.offset),
+                          b.getInt64(s.c.ld), b.getInt32(0)});
+  }
+
+  void fill(const Stmt &s) {
+    bool f64 = k.buffers[s.buffer].type == Type::F64;
+    std::string name = std::string("grt_fill_") + (s.dist == OpKind::RandUniform ? "uniform" : "normal") + (f64 ? "_f64" : "_f32");
+    auto *ptr = b.getPtrTy();
+    auto *fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, b.getInt64Ty(), b.getDoubleTy(), b.getDoubleTy()}, false);
+    b.CreateCall(m.getOrInsertFunction(name, fty),
+                 {rtctx, bases[s.buffer], b.getInt64(s.count), llvm::ConstantFP::get(b.getDoubleTy(), s.p0),
+                  llvm::ConstantFP::get(b.getDoubleTy(), s.p1)});
+  }
+
+  void stmt(const Stmt &s) {
+    switch (s.kind) {
+    case Stmt::Loop: loop(s); break;
+    case Stmt::Let:
+      if (s.expr->kind == Expr::Reduce)
+        vals[s.expr] = b.CreateLoad(llvmType(s.expr->type), accumulator(s.expr));
+      else
+        vals[s.expr] = compute(s.expr);
+      break;
+    case Stmt::AccInit: b.CreateStore(reduceInit(s.expr), accumulator(s.expr)); break;
+    case Stmt::Accum: {
+      llvm::AllocaInst *acc = accumulator(s.expr);
+      Value *cur = b.CreateLoad(llvmType(s.expr->type), acc);
+      b.CreateStore(combine(s.expr, cur, value(s.value)), acc);
+      break;
+    }
+    case Stmt::Store: store(s.buffer, s.offset, value(s.value)); break;
+    case Stmt::AccStore: {
+      Value *old = load(s.buffer, s.offset);
+      Value *v = value(s.value);
+      store(s.buffer, s.offset, old->getType()->isFloatingPointTy() ? b.CreateFAdd(old, v) : b.CreateAdd(old, v));
+      break;
+    }
+    case Stmt::Gemm: gemm(s); break;
+    case Stmt::Fill: fill(s); break;
+    }
+  }
+
+  llvm::Module &m;
+  llvm::LLVMContext &ctx;
+  llvm::IRBuilder<> b;
+  const Kernel &k;
+  const std::map<std::string, int> &slotIndex;
+  llvm::Function *fn = nullptr;
+  llvm::BasicBlock *entry = nullptr;
+  Value *slots = nullptr, *arena = nullptr, *rtctx = nullptr;
+  std::vector<Value *> bases, ivs;
+  std::vector<llvm::MDNode *> scopes, scopeLists, noaliasLists;
+  llvm::DenseMap<const Expr *, Value *> vals;
+  llvm::DenseMap<const Expr *, llvm::AllocaInst *> accs;
+};
+
+} // namespace
+
+llvm::Function *emitKernel(llvm::Module &m, const Kernel &k, const std::map<std::string, int> &slotIndex) {
+  return KernelEmitter(m, k, slotIndex).run();
+}
+
+} // namespace gradc

@@ -1,0 +1,16 @@
+//===- codegen/EmitKernel.h - loop IR to LLVM IR ---------------------------===//
+#pragma once
+
+#include "codegen/LoopIR.h"
+
+#include "llvm/IR/Module.h"
+
+#include <map>
+
+namespace gradc {
+
+/// Emits `k` as `void name(ptr slots, ptr arena, ptr ctx)` into `m`.
+/// `slotIndex` maps a slot name to its index in the descriptor's tensors.
+llvm::Function *emitKernel(llvm::Module &m, const loops::Kernel &k, const std::map<std::string, int> &slotIndex);
+
+} // namespace gradc

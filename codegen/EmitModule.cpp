@@ -1,0 +1,177 @@
+//===- codegen/EmitModule.cpp - a compiled model as one LLVM module -------===//
+//
+// One function per kernel, one function per entry point calling its kernels
+// in order, and the `gradc_model` descriptor: a constant that mirrors
+// GrtModel in runtime/include/gradrt/abi.h field by field.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/EmitModule.h"
+
+#include "codegen/EmitKernel.h"
+#include "codegen/Schedule.h"
+#include "ir/Optimizers.h"
+
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/Support/ErrorHandling.h"
+
+#include "runtime/include/gradrt/abi.h"
+
+namespace gradc {
+
+namespace {
+
+int roleOf(OpKind op) {
+  switch (op) {
+  case OpKind::Input: return GRT_INPUT;
+  case OpKind::Param: return GRT_PARAM;
+  case OpKind::State: return GRT_STATE;
+  default: return GRT_HYPER;
+  }
+}
+
+int dtypeCode(DType t) {
+  switch (t) {
+  case DType::F32: return GRT_F32;
+  case DType::F64: return GRT_F64;
+  case DType::I32: return GRT_I32;
+  case DType::I1: return GRT_BOOL;
+  }
+  return GRT_F32;
+}
+
+/// Every runtime tensor any graph names, each once: leaves by name, outputs
+/// as "output:NAME". Ordered by role, then first appearance.
+std::vector<SlotInfo> collectSlots(const Module &m) {
+  std::vector<SlotInfo> slots;
+  auto add = [&](SlotInfo s) {
+    for (auto &x : slots)
+      if (x.name == s.name) {
+        if (x.type != s.type)
+          llvm::report_fatal_error("internal error: tensor '" + llvm::Twine(s.name) + "' has two types");
+        return;
+      }
+    slots.push_back(std::move(s));
+  };
+  for (auto &g : m.graphs) {
+    for (auto &n : g->nodes) {
+      if (!n->has(Leaf) || n->is(OpKind::Const) || n->is(OpKind::Iota) || n->has(Random)) continue;
+      add({n->attrs.getString(AttrKey::Name).str(), roleOf(n->op), n->type, n->attrs.getString(AttrKey::Init).str(),
+           n->attrs.getFloat(AttrKey::Default)});
+    }
+    for (auto &o : g->outputs) add({"output:" + o.name, GRT_OUTPUT, o.value->type, "", 0});
+  }
+  std::stable_sort(slots.begin(), slots.end(), [](const SlotInfo &a, const SlotInfo &b) { return a.role < b.role; });
+  return slots;
+}
+
+std::string trainSummary(const Module &m) {
+  std::string s = m.train.optimizer + "(";
+  for (size_t i = 0; i < m.train.args.size(); ++i) {
+    auto &[k, v] = m.train.args[i];
+    s += (i ? ", " : "") + k + " = " + (std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : attrValueStr(v));
+  }
+  return s + ")";
+}
+
+class ModuleEmitter {
+public:
+  ModuleEmitter(const Module &m, const LoweredModel &lm, llvm::LLVMContext &ctx)
+      : m(m), lm(lm), ctx(ctx), mod(std::make_unique<llvm::Module>(m.name, ctx)), b(ctx) {}
+
+  std::unique_ptr<llvm::Module> run() {
+    for (size_t i = 0; i < lm.slots.size(); ++i) slotIndex[lm.slots[i].name] = i;
+    std::vector<std::pair<const LoweredModel::Entry *, llvm::Function *>> entries;
+    for (auto &e : lm.entries) entries.push_back({&e, emitEntry(e)});
+    emitDescriptor(entries);
+    return std::move(mod);
+  }
+
+private:
+  llvm::Function *emitEntry(const LoweredModel::Entry &e) {
+    std::vector<llvm::Function *> kernels;
+    for (auto &k : e.kernels) kernels.push_back(emitKernel(*mod, k, slotIndex));
+    auto *ptr = b.getPtrTy();
+    auto *fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, ptr}, false);
+    auto *fn = llvm::Function::Create(fty, llvm::Function::InternalLinkage, "gradc." + e.name, *mod);
+    fn->addFnAttr(llvm::Attribute::NoUnwind);
+    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
+    for (llvm::Function *k : kernels) b.CreateCall(k, {fn->getArg(0), fn->getArg(1), fn->getArg(2)});
+    b.CreateRetVoid();
+    return fn;
+  }
+
+  llvm::Constant *str(llvm::StringRef s) { return b.CreateGlobalStringPtr(s, "str", 0, mod.get()); }
+  llvm::Constant *i32(int64_t v) { return b.getInt32(v); }
+  llvm::Constant *i64(int64_t v) { return b.getInt64(v); }
+  llvm::Constant *f64(double v) { return llvm::ConstantFP::get(b.getDoubleTy(), v); }
+
+  llvm::Constant *array(llvm::Type *elem, llvm::ArrayRef<llvm::Constant *> items, llvm::StringRef name) {
+    auto *at = llvm::ArrayType::get(elem, items.size());
+    return new llvm::GlobalVariable(*mod, at, true, llvm::GlobalValue::PrivateLinkage, llvm::ConstantArray::get(at, items), name);
+  }
+
+  void emitDescriptor(llvm::ArrayRef<std::pair<const LoweredModel::Entry *, llvm::Function *>> entries) {
+    // Mirrors of GrtTensor, GrtEntry and GrtModel (abi.h), field by field.
+    auto *ptr = b.getPtrTy();
+    llvm::Type *i32t = b.getInt32Ty(), *i64t = b.getInt64Ty(), *f64t = b.getDoubleTy();
+    auto *tensorTy = llvm::StructType::create(ctx, {ptr, i32t, i32t, i32t, i32t, ptr, ptr, f64t}, "GrtTensor");
+    auto *entryTy = llvm::StructType::create(ctx, {ptr, ptr, i64t, i32t, i32t, ptr, ptr}, "GrtEntry");
+    auto *modelTy = llvm::StructType::create(ctx, {i32t, i32t, ptr, ptr, ptr, ptr, ptr, i32t, i32t, i64t, ptr, ptr, ptr}, "GrtModel");
+
+    std::vector<llvm::Constant *> tensors;
+    for (auto &s : lm.slots) {
+      std::vector<llvm::Constant *> dims;
+      for (int64_t d : s.type.shape) dims.push_back(i64(d));
+      llvm::Constant *dimsPtr = dims.empty() ? llvm::ConstantPointerNull::get(ptr) : array(i64t, dims, "dims");
+      tensors.push_back(llvm::ConstantStruct::get(
+          tensorTy, {str(s.name), i32(s.role), i32(dtypeCode(s.type.dtype)), i32(s.type.rank()), i32(0), dimsPtr,
+                     str(s.init), f64(s.defaultValue)}));
+    }
+    std::vector<llvm::Constant *> ents;
+    for (auto &[e, fn] : entries) {
+      const Graph *g = m.graph(e->name);
+      std::string inputs, outputs;
+      for (Node *in : g->leaves(OpKind::Input)) inputs += (inputs.empty() ? "" : ",") + in->attrs.getString(AttrKey::Name).str();
+      for (auto &o : g->outputs) outputs += (outputs.empty() ? "" : ",") + o.name;
+      ents.push_back(llvm::ConstantStruct::get(
+          entryTy, {str(e->name), fn, i64(e->arenaBytes), i32(e->kernels.size()), i32(0), str(inputs), str(outputs)}));
+    }
+
+    const DataSpec &d = m.data;
+    int dataKind = d.kind == DataSpec::Table ? GRT_DATA_TABLE : d.kind == DataSpec::Text ? GRT_DATA_TEXT : GRT_DATA_NONE;
+    std::string source = m.files.size() > 1 ? m.files[1] : "";
+    auto *desc = llvm::ConstantStruct::get(
+        modelTy, {i32(GRT_ABI_VERSION), i32(tensors.size()), str(m.name), str(source), str(trainSummary(m)),
+                  array(tensorTy, tensors, "tensors"), array(entryTy, ents, "entries"), i32(ents.size()), i32(dataKind),
+                  i64(d.rows), str(d.corpus), str(d.textInput), str(d.textTarget)});
+    new llvm::GlobalVariable(*mod, modelTy, true, llvm::GlobalValue::ExternalLinkage, desc, "gradc_model");
+  }
+
+  const Module &m;
+  const LoweredModel &lm;
+  llvm::LLVMContext &ctx;
+  std::unique_ptr<llvm::Module> mod;
+  llvm::IRBuilder<> b;
+  std::map<std::string, int> slotIndex;
+};
+
+} // namespace
+
+LoweredModel lowerToLoops(const Module &m) {
+  LoweredModel lm;
+  lm.slots = collectSlots(m);
+  for (auto &g : m.graphs) {
+    LoweredModel::Entry e;
+    e.name = g->name;
+    e.kernels = scheduleGraph(m, *g);
+    e.arenaBytes = g->arenaBytes;
+    lm.entries.push_back(std::move(e));
+  }
+  return lm;
+}
+
+std::unique_ptr<llvm::Module> emitLLVM(const Module &m, const LoweredModel &lm, llvm::LLVMContext &ctx) {
+  return ModuleEmitter(m, lm, ctx).run();
+}
+
+} // namespace gradc

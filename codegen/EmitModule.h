@@ -1,0 +1,38 @@
+//===- codegen/EmitModule.h - a compiled model as one LLVM module ---------===//
+#pragma once
+
+#include "codegen/LoopIR.h"
+
+#include "llvm/IR/Module.h"
+
+namespace gradc {
+
+/// The tensors the runtime allocates, in descriptor order.
+struct SlotInfo {
+  std::string name; // leaf name, or "output:NAME"
+  int role;         // GrtRole
+  TensorType type;
+  std::string init;
+  double defaultValue = 0;
+};
+
+/// Everything codegen produced for one model, before LLVM: the runtime's
+/// tensors and each entry's kernels (the `loops` dump prints this).
+struct LoweredModel {
+  std::vector<SlotInfo> slots;
+  struct Entry {
+    std::string name;
+    std::vector<loops::Kernel> kernels;
+    int64_t arenaBytes = 0;
+  };
+  std::vector<Entry> entries;
+};
+
+/// Schedules every graph of a fused, memory-planned module into loop nests.
+LoweredModel lowerToLoops(const Module &m);
+
+/// Emits the lowered model as LLVM IR, including the `gradc_model`
+/// descriptor of runtime/include/gradrt/abi.h.
+std::unique_ptr<llvm::Module> emitLLVM(const Module &m, const LoweredModel &lm, llvm::LLVMContext &ctx);
+
+} // namespace gradc

@@ -1,0 +1,50 @@
+//===- codegen/Link.cpp - object + runtime = executable -------------------===//
+#include "codegen/Link.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/Program.h"
+
+namespace gradc {
+
+static llvm::Error fail(const llvm::Twine &msg) { return llvm::createStringError(llvm::inconvertibleErrorCode(), msg); }
+
+// Anchor for finding our own executable's path.
+static int anchor;
+
+llvm::Expected<std::string> findRuntimeLibrary() {
+  if (auto env = llvm::sys::Process::GetEnv("GRADC_RUNTIME")) {
+    if (llvm::sys::fs::exists(*env)) return *env;
+    return fail("GRADC_RUNTIME=" + *env + " does not exist");
+  }
+  std::string self = llvm::sys::fs::getMainExecutable(nullptr, &anchor);
+  llvm::SmallString<256> dir(llvm::sys::path::parent_path(self));
+  for (const char *rel : {"../runtime/libgradrt.a", "../lib/gradc/libgradrt.a", "libgradrt.a"}) {
+    llvm::SmallString<256> p(dir);
+    llvm::sys::path::append(p, rel);
+    llvm::sys::path::remove_dots(p, true);
+    if (llvm::sys::fs::exists(p)) return std::string(p);
+  }
+  return fail("cannot find the runtime library libgradrt.a next to " + self + "; set GRADC_RUNTIME to its path");
+}
+
+llvm::Error linkExecutable(llvm::StringRef object, llvm::StringRef output) {
+  auto runtime = findRuntimeLibrary();
+  if (!runtime) return runtime.takeError();
+  llvm::ErrorOr<std::string> cxx = llvm::sys::findProgramByName("c++");
+  if (!cxx) cxx = llvm::sys::findProgramByName("g++");
+  if (!cxx) cxx = llvm::sys::findProgramByName("clang++");
+  if (!cxx) return fail("no C++ compiler driver (c++, g++ or clang++) to link with; install g++");
+  std::string obj = object.str(), out = output.str();
+  llvm::SmallVector<llvm::StringRef, 12> args{*cxx, obj, *runtime, "-o", out, "-lpthread", "-lm"};
+  std::string err;
+  bool failed = false;
+  int rc = llvm::sys::ExecuteAndWait(*cxx, args, std::nullopt, {}, 0, 0, &err, &failed);
+  if (failed || rc != 0)
+    return fail("linking " + output + " failed (" + *cxx + " exited with " + llvm::Twine(rc) + ")" +
+                (err.empty() ? "" : ": " + err));
+  return llvm::Error::success();
+}
+
+} // namespace gradc

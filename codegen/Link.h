@@ -1,0 +1,16 @@
+//===- codegen/Link.h - object + runtime = executable ---------------------===//
+#pragma once
+
+#include "llvm/Support/Error.h"
+
+namespace gradc {
+
+/// Where libgradrt.a is: $GRADC_RUNTIME, or beside the gradc binary (build
+/// tree or install tree).
+llvm::Expected<std::string> findRuntimeLibrary();
+
+/// Links `object` with the runtime into the executable `output`, using the
+/// system C++ compiler driver (c++) as the linker.
+llvm::Error linkExecutable(llvm::StringRef object, llvm::StringRef output);
+
+} // namespace gradc

@@ -1,0 +1,229 @@
+//===- codegen/LoopIR.cpp - kernels as loop nests -------------------------===//
+#include "codegen/LoopIR.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+namespace gradc::loops {
+
+Type scalarType(DType t) {
+  switch (t) {
+  case DType::F32: return Type::F32;
+  case DType::F64: return Type::F64;
+  case DType::I32: return Type::I32;
+  case DType::I1: return Type::I1;
+  }
+  return Type::F32;
+}
+
+llvm::StringRef typeName(Type t) {
+  switch (t) {
+  case Type::F32: return "f32";
+  case Type::F64: return "f64";
+  case Type::I32: return "i32";
+  case Type::I1: return "i1";
+  case Type::Index: return "index";
+  }
+  return "?";
+}
+
+//===--- hash-consed construction -----------------------------------------===//
+
+const Expr *Kernel::intern(Expr e) {
+  std::string key;
+  llvm::raw_string_ostream ks(key);
+  ks << int(e.kind) << ',' << int(e.type) << ',' << e.var << ',' << e.buffer << ',' << int(e.op) << ',';
+  ks.write_hex(llvm::bit_cast<uint64_t>(e.value));
+  for (const Expr *a : e.args) ks << ",a" << a;
+  for (int v : e.vars) ks << ",v" << v;
+  auto it = interned.find(key);
+  if (it != interned.end()) return it->second;
+  pool->push_back(std::move(e));
+  interned[key] = &pool->back();
+  return &pool->back();
+}
+
+const Expr *Kernel::constant(double v, Type t) {
+  Expr e{Expr::Const, t};
+  e.value = v;
+  return intern(std::move(e));
+}
+
+const Expr *Kernel::var(int v) {
+  Expr e{Expr::Var, Type::Index};
+  e.var = v;
+  return intern(std::move(e));
+}
+
+const Expr *Kernel::load(int buffer, const Expr *offset) {
+  Expr e{Expr::Load, buffers[buffer].type};
+  e.buffer = buffer;
+  e.args = {offset};
+  return intern(std::move(e));
+}
+
+const Expr *Kernel::op(OpKind k, Type t, llvm::ArrayRef<const Expr *> args) {
+  Expr e{Expr::Op, t};
+  e.op = k;
+  e.args.assign(args.begin(), args.end());
+  return intern(std::move(e));
+}
+
+const Expr *Kernel::reduce(OpKind k, Type t, const Expr *body, llvm::ArrayRef<int> vs) {
+  Expr e{Expr::Reduce, t};
+  e.op = k;
+  e.args = {body};
+  e.vars.assign(vs.begin(), vs.end());
+  return intern(std::move(e));
+}
+
+int Kernel::newVar(llvm::StringRef name, int64_t extent) {
+  vars.push_back({name.str() + std::to_string(vars.size()), extent});
+  return vars.size() - 1;
+}
+
+static bool isConst(const Expr *e, double v) { return e->kind == Expr::Const && e->value == v; }
+
+const Expr *Kernel::add(const Expr *a, const Expr *b) {
+  if (isConst(a, 0)) return b;
+  if (isConst(b, 0)) return a;
+  if (a->kind == Expr::Const && b->kind == Expr::Const) return index(int64_t(a->value + b->value));
+  return op(OpKind::Add, Type::Index, {a, b});
+}
+
+const Expr *Kernel::mul(const Expr *a, int64_t c) {
+  if (c == 0) return index(0);
+  if (c == 1) return a;
+  if (a->kind == Expr::Const) return index(int64_t(a->value) * c);
+  return op(OpKind::Mul, Type::Index, {a, index(c)});
+}
+
+const Expr *Kernel::divConst(const Expr *a, int64_t c) {
+  if (c == 1) return a;
+  if (a->kind == Expr::Const) return index(int64_t(a->value) / c);
+  return op(OpKind::Div, Type::Index, {a, index(c)});
+}
+
+const Expr *Kernel::remConst(const Expr *a, int64_t c) {
+  if (c == 1) return index(0);
+  if (a->kind == Expr::Const) return index(int64_t(a->value) % c);
+  return op(OpKind::Sub, Type::Index, {a, mul(divConst(a, c), c)});
+}
+
+const Expr *Kernel::clamp(const Expr *a, int64_t lo, int64_t hi) {
+  if (a->kind == Expr::Const) return index(std::min(std::max(int64_t(a->value), lo), hi));
+  return op(OpKind::Min, Type::Index, {op(OpKind::Max, Type::Index, {a, index(lo)}), index(hi)});
+}
+
+//===--- printing -----------------------------------------------------------===//
+
+namespace {
+
+class KernelPrinter {
+public:
+  KernelPrinter(const Kernel &k, llvm::raw_ostream &os) : k(k), os(os) {}
+
+  void run() {
+    os << "kernel " << k.name << "  " << k.summary << "\n";
+    for (size_t i = 0; i < k.buffers.size(); ++i) {
+      auto &b = k.buffers[i];
+      os << "  buffer " << b.name << ": " << typeName(b.type) << "[" << b.elements << "] ";
+      if (b.isSlot) os << "slot \"" << b.slot << "\"\n";
+      else os << "arena+" << b.offset << "\n";
+    }
+    for (auto &s : k.body) stmt(s, 1);
+  }
+
+private:
+  std::string ref(const Expr *e) {
+    switch (e->kind) {
+    case Expr::Const: {
+      if (e->type == Type::Index || e->type == Type::I32) return std::to_string(int64_t(e->value));
+      return attrValueStr(e->value);
+    }
+    case Expr::Var: return k.vars[e->var].name;
+    default: {
+      auto it = names.find(e);
+      if (it != names.end()) return it->second;
+      // Index arithmetic is printed inline: it is what addresses look like.
+      if (e->kind == Expr::Op && e->type == Type::Index) {
+        const char *sym = e->op == OpKind::Add ? " + " : e->op == OpKind::Mul ? "*" : e->op == OpKind::Div ? " / " : nullptr;
+        if (sym) return "(" + ref(e->args[0]) + sym + ref(e->args[1]) + ")";
+        return std::string(mnemonic(e->op)) + "(" + ref(e->args[0]) + ", " + ref(e->args[1]) + ")";
+      }
+      return "?";
+    }
+    }
+  }
+  std::string define(const Expr *e) {
+    std::string n = "t" + std::to_string(names.size());
+    names[e] = n;
+    return n;
+  }
+  static std::string stripParens(std::string s) {
+    if (s.size() > 1 && s.front() == '(' && s.back() == ')') return s.substr(1, s.size() - 2);
+    return s;
+  }
+
+  void stmt(const Stmt &s, int depth) {
+    auto line = [&]() -> llvm::raw_ostream & { return os.indent(2 * depth); };
+    switch (s.kind) {
+    case Stmt::Loop:
+      line() << "for " << k.vars[s.var].name << " in 0.." << k.vars[s.var].extent << "\n";
+      for (auto &b : s.body) stmt(b, depth + 1);
+      break;
+    case Stmt::Let: {
+      const Expr *e = s.expr;
+      if (e->kind == Expr::Load) {
+        std::string off = stripParens(ref(e->args[0]));
+        line() << define(e) << " = load " << k.buffers[e->buffer].name << "[" << off << "]\n";
+      } else if (e->kind == Expr::Reduce) {
+        line() << define(e) << " = " << accName(e) << "\n";
+      } else {
+        std::string args;
+        for (const Expr *a : e->args) args += (args.empty() ? " " : ", ") + stripParens(ref(a));
+        line() << define(e) << " = " << mnemonic(e->op) << args << " : " << typeName(e->type) << "\n";
+      }
+      break;
+    }
+    case Stmt::AccInit:
+      line() << accName(s.expr) << " = " << (s.expr->op == OpKind::ReduceMax ? "-inf" : "0") << "\n";
+      break;
+    case Stmt::Accum:
+      line() << accName(s.expr) << (s.expr->op == OpKind::ReduceMax ? " max= " : " += ") << ref(s.value) << "\n";
+      break;
+    case Stmt::Store:
+    case Stmt::AccStore:
+      line() << "store " << k.buffers[s.buffer].name << "[" << stripParens(ref(s.offset)) << "]"
+             << (s.kind == Stmt::AccStore ? " += " : " = ") << ref(s.value) << "\n";
+      break;
+    case Stmt::Gemm: {
+      auto mat = [&](const Stmt::Matrix &x) {
+        return k.buffers[x.buffer].name + "[" + stripParens(ref(x.offset)) + "]" + (x.trans ? "ᵀ" : "") + " ld " +
+               std::to_string(x.ld);
+      };
+      line() << "gemm " << s.m << "x" << s.n << "x" << s.k << ": " << mat(s.c) << " = " << mat(s.a) << " @ " << mat(s.b)
+             << "\n";
+      break;
+    }
+    case Stmt::Fill:
+      line() << "fill " << k.buffers[s.buffer].name << "[0.." << s.count << "] with "
+             << (s.dist == OpKind::RandUniform ? "uniform(" : "normal(") << s.p0 << ", " << s.p1 << ")\n";
+      break;
+    }
+  }
+  std::string accName(const Expr *r) {
+    auto it = accs.find(r);
+    if (it != accs.end()) return it->second;
+    return accs[r] = "acc" + std::to_string(accs.size());
+  }
+
+  const Kernel &k;
+  llvm::raw_ostream &os;
+  llvm::DenseMap<const Expr *, std::string> names, accs;
+};
+
+} // namespace
+
+void print(const Kernel &k, llvm::raw_ostream &os) { KernelPrinter(k, os).run(); }
+
+} // namespace gradc::loops

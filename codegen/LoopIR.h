@@ -1,0 +1,143 @@
+//===- codegen/LoopIR.h - kernels as loop nests ---------------------------===//
+//
+// The last IR before LLVM. A kernel is a tree of loops over scalar
+// statements, as a person would write it in C:
+//
+//   kernel train.k3  pred = add(matmul, broadcast(b))     f32[32,1]
+//     for i0 in 0..32
+//       t0 = load arena[0 + i0]
+//       t1 = load b[0]
+//       t2 = add t0, t1
+//       store output:pred[i0] = t2
+//
+// Expressions are pure and hash-consed, so equal subexpressions are one
+// object and computed once. A Reduce expression is a value computed by a
+// loop of its own (a sum or max over its variables); scheduling places every
+// expression in the outermost loop where all its inputs are known, which
+// hoists loop-invariant work and turns a reduction into an accumulator loop.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "ir/Graph.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+#include <deque>
+#include <map>
+#include <memory>
+
+namespace gradc::loops {
+
+/// Scalar types of the loop IR: the tensor dtypes plus Index, a 64-bit
+/// integer for addresses and loop counters.
+enum class Type : uint8_t { F32, F64, I32, I1, Index };
+Type scalarType(DType t);
+llvm::StringRef typeName(Type t);
+inline bool isFloat(Type t) { return t == Type::F32 || t == Type::F64; }
+
+struct Expr {
+  enum Kind : uint8_t { Const, Var, Load, Op, Reduce };
+  Kind kind;
+  Type type;
+  double value = 0;   // Const
+  int var = -1;       // Var: loop variable
+  int buffer = -1;    // Load: buffer id; args[0] is the element offset
+  OpKind op = OpKind::Add; // Op: the elementwise op; Reduce: ReduceSum/ReduceMax
+  llvm::SmallVector<const Expr *, 3> args; // Op operands; Reduce: args[0] is the body
+  llvm::SmallVector<int, 2> vars;          // Reduce: the variables it loops over
+};
+
+struct LoopVar {
+  std::string name;
+  int64_t extent;
+};
+
+/// Memory a kernel reads or writes: a runtime tensor or part of the arena.
+struct Buffer {
+  std::string name;      // for dumps
+  Type type;
+  bool isSlot;           // runtime tensor (by name) or the arena
+  std::string slot;      // slot name ("w", "output:loss")
+  int64_t offset = 0;    // arena byte offset
+  int64_t elements = 0;
+};
+
+struct Stmt {
+  enum Kind : uint8_t {
+    Loop,       // for var in 0..extent: body
+    Let,        // compute `expr` (an Op or Load) here
+    AccInit,    // start the accumulator of Reduce `expr`
+    Accum,      // fold `value` into the accumulator of Reduce `expr`
+    Store,      // buffer[offset] = value
+    AccStore,   // buffer[offset] += value (scatter-add)
+    Gemm,       // C = op(A) @ op(B) on strided matrices, via the runtime
+    Fill,       // buffer[0..count) = random draws, via the runtime
+  };
+  Kind kind;
+  int var = -1;
+  std::vector<Stmt> body;
+  const Expr *expr = nullptr;
+  const Expr *value = nullptr;
+  int buffer = -1;
+  const Expr *offset = nullptr;
+
+  // Gemm: C[m,n] (+)= sum_k A[m,k] B[k,n], with each operand a buffer plus an
+  // element offset and leading dimension; `trans*` means stored transposed.
+  struct Matrix {
+    int buffer = -1;
+    const Expr *offset = nullptr;
+    int64_t ld = 0;
+    bool trans = false;
+  };
+  Matrix a, b, c;
+  int64_t m = 0, n = 0, k = 0;
+
+  // Fill: the distribution (RandUniform: low/high; RandNormal: mean/std).
+  OpKind dist = OpKind::RandUniform;
+  double p0 = 0, p1 = 0;
+  int64_t count = 0;
+};
+
+struct Kernel {
+  Kernel() = default;
+  // Statements point into the expression pool, so a Kernel moves (cheaply,
+  // without invalidating them) but is never copied.
+  Kernel(Kernel &&) noexcept = default;
+  Kernel &operator=(Kernel &&) noexcept = default;
+  Kernel(const Kernel &) = delete;
+  Kernel &operator=(const Kernel &) = delete;
+
+  std::string name;    // "train.k3"
+  std::string summary; // what graph nodes it computes
+  std::vector<Buffer> buffers;
+  std::vector<LoopVar> vars;
+  std::vector<Stmt> body;
+  /// Elements the kernel's outer loop covers; used to decide threading.
+  int64_t work = 0;
+
+  /// Hash-consed expression constructors.
+  const Expr *constant(double v, Type t);
+  const Expr *index(int64_t v) { return constant(double(v), Type::Index); }
+  const Expr *var(int v);
+  const Expr *load(int buffer, const Expr *offset);
+  const Expr *op(OpKind k, Type t, llvm::ArrayRef<const Expr *> args);
+  const Expr *reduce(OpKind k, Type t, const Expr *body, llvm::ArrayRef<int> vars);
+  int newVar(llvm::StringRef name, int64_t extent);
+
+  // Index arithmetic with constant folding (a*1, a+0, c1+c2).
+  const Expr *add(const Expr *a, const Expr *b);
+  const Expr *mul(const Expr *a, int64_t c);
+  const Expr *divConst(const Expr *a, int64_t c);
+  const Expr *remConst(const Expr *a, int64_t c);
+  const Expr *clamp(const Expr *a, int64_t lo, int64_t hi);
+
+private:
+  std::unique_ptr<std::deque<Expr>> pool = std::make_unique<std::deque<Expr>>();
+  std::map<std::string, const Expr *> interned;
+  const Expr *intern(Expr e);
+};
+
+void print(const Kernel &k, llvm::raw_ostream &os);
+
+} // namespace gradc::loops

@@ -1,0 +1,127 @@
+//===- codegen/MathLib.cpp - exp, log, tanh and friends as inline IR ------===//
+//
+// The f32 polynomials are the classic Cephes ones (S. L. Moshier, public
+// domain), as used by many vector math libraries.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/MathLib.h"
+
+#include "llvm/IR/Intrinsics.h"
+#include "llvm/IR/Module.h"
+
+#include <cmath>
+#include <initializer_list>
+
+namespace gradc {
+namespace {
+
+using llvm::Value;
+
+class F32Math {
+public:
+  explicit F32Math(llvm::IRBuilder<> &b) : b(b), f(b.getFloatTy()), i(b.getInt32Ty()) {}
+
+  Value *c(double v) { return llvm::ConstantFP::get(f, v); }
+  Value *ci(int v) { return llvm::ConstantInt::get(i, v); }
+
+  /// Horner's rule: ((c0·x + c1)·x + c2)... with FMA-friendly steps.
+  Value *poly(Value *x, std::initializer_list<double> coeffs) {
+    Value *acc = nullptr;
+    for (double k : coeffs) acc = acc ? b.CreateFAdd(b.CreateFMul(acc, x), c(k)) : c(k);
+    return acc;
+  }
+
+  /// x < lo ? lo : (x > hi ? hi : x), keeping NaN as NaN.
+  Value *clamp(Value *x, double lo, double hi) {
+    x = b.CreateSelect(b.CreateFCmpOLT(x, c(lo)), c(lo), x);
+    return b.CreateSelect(b.CreateFCmpOGT(x, c(hi)), c(hi), x);
+  }
+
+  /// exp(x) = 2^n · e^r with n = round(x / ln 2), |r| <= ln2 / 2.
+  Value *exp(Value *x) {
+    Value *xc = clamp(x, -87.33654475, 88.72283905);
+    Value *n = b.CreateUnaryIntrinsic(llvm::Intrinsic::rint, b.CreateFMul(xc, c(1.44269504088896341)));
+    // r = x - n·ln2, with ln2 split in two for accuracy.
+    Value *r = b.CreateFSub(b.CreateFSub(xc, b.CreateFMul(n, c(0.693359375))), b.CreateFMul(n, c(-2.12194440e-4)));
+    Value *p = poly(r, {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2, 1.6666665459E-1,
+                        5.0000001201E-1});
+    Value *er = b.CreateFAdd(b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, r), r), r), c(1.0));
+    // 2^n built from its exponent bits. At the clamp limits n is 127 or -126.
+    Value *ni = b.CreateFPToSI(n, i);
+    Value *pow2 = b.CreateBitCast(b.CreateShl(b.CreateAdd(ni, ci(127)), ci(23)), f);
+    Value *y = b.CreateFMul(er, pow2);
+    // Below the clamp the true value underflows to 0; NaN stays NaN.
+    y = b.CreateSelect(b.CreateFCmpOLT(x, c(-87.33654475)), c(0.0), y);
+    y = b.CreateSelect(b.CreateFCmpOGT(x, c(88.72283905)), c(INFINITY), y);
+    return b.CreateSelect(b.CreateFCmpUNO(x, x), x, y);
+  }
+
+  /// log(x) = e·ln2 + log(m), with x = m·2^e and m in [√½, √2).
+  Value *log(Value *x) {
+    Value *bits = b.CreateBitCast(x, i);
+    Value *e = b.CreateSub(b.CreateLShr(bits, ci(23)), ci(126));
+    Value *m = b.CreateBitCast(b.CreateOr(b.CreateAnd(bits, ci(0x807fffff)), ci(0x3f000000)), f); // [0.5, 1)
+    Value *small = b.CreateFCmpOLT(m, c(0.707106781186547524));
+    e = b.CreateSub(e, b.CreateZExt(small, i));
+    m = b.CreateSelect(small, b.CreateFAdd(m, m), m);
+    m = b.CreateFSub(m, c(1.0));
+    Value *ef = b.CreateSIToFP(e, f);
+    Value *z = b.CreateFMul(m, m);
+    Value *p = poly(m, {7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1, 1.4249322787E-1,
+                        -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1});
+    Value *y = b.CreateFMul(b.CreateFMul(p, m), z);
+    y = b.CreateFAdd(y, b.CreateFMul(ef, c(-2.12194440e-4)));
+    y = b.CreateFSub(y, b.CreateFMul(z, c(0.5)));
+    Value *r = b.CreateFAdd(b.CreateFAdd(m, y), b.CreateFMul(ef, c(0.693359375)));
+    // log(0) = -inf, log(negative or NaN) = NaN, log(inf) = inf.
+    r = b.CreateSelect(b.CreateFCmpOEQ(x, c(INFINITY)), x, r);
+    r = b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), c(-INFINITY), r);
+    return b.CreateSelect(b.CreateFCmpULT(x, c(0.0)), c(NAN), r);
+  }
+
+  /// tanh: an odd polynomial near 0, else 1 - 2/(e^{2|x|} + 1) with x's sign.
+  Value *tanh(Value *x) {
+    Value *ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+    Value *z = b.CreateFMul(x, x);
+    Value *p = poly(z, {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2, 1.33314422036E-1, -3.33332819422E-1});
+    Value *nearZero = b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, z), x), x);
+    Value *e = exp(b.CreateFMul(clamp(ax, 0, 44), c(2.0)));
+    Value *far = b.CreateFSub(c(1.0), b.CreateFDiv(c(2.0), b.CreateFAdd(e, c(1.0))));
+    far = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, far, x);
+    Value *y = b.CreateSelect(b.CreateFCmpOLT(ax, c(0.625)), nearZero, far);
+    return b.CreateSelect(b.CreateFCmpUNO(x, x), x, y);
+  }
+
+private:
+  llvm::IRBuilder<> &b;
+  llvm::Type *f, *i;
+};
+
+/// A call to a libm function `name` of one double argument.
+Value *libm(llvm::IRBuilder<> &b, llvm::StringRef name, Value *x) {
+  llvm::Module *m = b.GetInsertBlock()->getModule();
+  auto *fty = llvm::FunctionType::get(x->getType(), {x->getType()}, false);
+  auto callee = m->getOrInsertFunction(name, fty);
+  if (auto *fn = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
+    fn->setDoesNotThrow();
+    fn->setOnlyAccessesInaccessibleMemory();
+  }
+  return b.CreateCall(callee, {x});
+}
+
+} // namespace
+
+Value *emitMath(llvm::IRBuilder<> &b, OpKind op, Value *x) {
+  bool f32 = x->getType()->isFloatTy();
+  switch (op) {
+  case OpKind::Sqrt: return b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x);
+  case OpKind::Sin: return b.CreateUnaryIntrinsic(llvm::Intrinsic::sin, x);
+  case OpKind::Cos: return b.CreateUnaryIntrinsic(llvm::Intrinsic::cos, x);
+  case OpKind::Exp: return f32 ? F32Math(b).exp(x) : b.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x);
+  case OpKind::Log: return f32 ? F32Math(b).log(x) : b.CreateUnaryIntrinsic(llvm::Intrinsic::log, x);
+  case OpKind::Tanh: return f32 ? F32Math(b).tanh(x) : libm(b, "tanh", x);
+  default: llvm_unreachable("not a math op");
+  }
+}
+
+} // namespace gradc

@@ -1,0 +1,558 @@
+//===- codegen/Schedule.cpp - from fused graph to loop nests --------------===//
+//
+// Two steps per kernel.
+//
+// 1. Expressions. The value of a graph node at an index (one Index
+//    expression per dimension) is built recursively: a stored node is a load
+//    at its strided address; a layout op rewrites the index and recurses
+//    (broadcast zeroes dims, transpose permutes them, slice shifts them, pad
+//    and concat clamp and select); an elementwise op applies itself to its
+//    operands at the same index; a reduction becomes a Reduce expression over
+//    fresh loop variables.
+//
+// 2. Placement. Each expression is computed in the innermost loop among the
+//    loops whose variables it uses: a bias load moves out of the row loop, a
+//    row maximum becomes an accumulator loop placed before the loop that uses
+//    it. Index arithmetic stays inline; LLVM folds it into addresses.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/Schedule.h"
+
+#include "ir/Layout.h"
+#include "ir/Printer.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/Support/ErrorHandling.h"
+
+#include <deque>
+#include <limits>
+
+namespace gradc {
+
+using namespace loops;
+using IndexVec = llvm::SmallVector<const Expr *, 4>;
+
+namespace {
+
+/// Follows views (reshapes of stored bytes) to the node that owns the bytes.
+const Node *storageBase(const Node *n) {
+  while (n->storage.kind == Storage::View) n = n->operand(0);
+  return n;
+}
+
+//===--- placement ----------------------------------------------------------===//
+
+/// Places expressions into a loop nest (step 2 above).
+class Placer {
+public:
+  explicit Placer(Kernel &k) : k(k) {}
+
+  /// Builds `for v in domain: roots` and appends it to the kernel body.
+  struct Root {
+    Stmt::Kind kind; // Store or AccStore
+    int buffer;
+    const Expr *offset, *value;
+  };
+  void nest(llvm::ArrayRef<int> domain, llvm::ArrayRef<Root> roots) {
+    std::deque<Stmt> loopsAt;
+    path = {&k.body};
+    for (int v : domain) {
+      loopsAt.push_back(Stmt{Stmt::Loop});
+      loopsAt.back().var = v;
+      depthOfVar(v) = path.size();
+      path.push_back(&loopsAt.back().body);
+    }
+    for (auto &r : roots) {
+      ensure(r.offset);
+      ensure(r.value);
+      Stmt s{r.kind};
+      s.buffer = r.buffer;
+      s.offset = r.offset;
+      s.value = r.value;
+      path.back()->push_back(s);
+    }
+    for (size_t i = loopsAt.size(); i-- > 1;) loopsAt[i - 1].body.push_back(std::move(loopsAt[i]));
+    if (!loopsAt.empty()) k.body.push_back(std::move(loopsAt.front()));
+  }
+
+  /// Places a statement that needs `exprs` in the innermost block of `domain`.
+  void nestStmt(llvm::ArrayRef<int> domain, Stmt stmt, llvm::ArrayRef<const Expr *> exprs) {
+    std::deque<Stmt> loopsAt;
+    path = {&k.body};
+    for (int v : domain) {
+      loopsAt.push_back(Stmt{Stmt::Loop});
+      loopsAt.back().var = v;
+      depthOfVar(v) = path.size();
+      path.push_back(&loopsAt.back().body);
+    }
+    for (const Expr *e : exprs) ensure(e);
+    path.back()->push_back(std::move(stmt));
+    for (size_t i = loopsAt.size(); i-- > 1;) loopsAt[i - 1].body.push_back(std::move(loopsAt[i]));
+    if (!loopsAt.empty()) k.body.push_back(std::move(loopsAt.front()));
+  }
+
+private:
+  int &depthOfVar(int v) {
+    if (varDepth.size() <= size_t(v)) varDepth.resize(v + 1, -1);
+    return varDepth[v];
+  }
+
+  /// The depth of the innermost loop whose variable `e` uses.
+  int depth(const Expr *e) {
+    auto it = depthMemo.find(e);
+    if (it != depthMemo.end()) return it->second;
+    int d = 0;
+    switch (e->kind) {
+    case Expr::Const: break;
+    case Expr::Var: d = depthOfVar(e->var); break;
+    case Expr::Reduce: {
+      // The body's depth, ignoring the reduction's own variables.
+      llvm::SmallVector<int, 8> own;
+      for (int v : e->vars) {
+        own.push_back(depthOfVar(v));
+        depthOfVar(v) = 0;
+      }
+      d = depth(e->args[0]);
+      for (size_t i = 0; i < own.size(); ++i) depthOfVar(e->vars[i]) = own[i];
+      depthMemo.erase(e->args[0]); // it was measured without its variables
+      clearBelow(e->args[0]);
+      break;
+    }
+    default:
+      for (const Expr *a : e->args) d = std::max(d, depth(a));
+    }
+    depthMemo[e] = d;
+    return d;
+  }
+
+  /// Forget depths measured while a reduction's variables were hidden.
+  void clearBelow(const Expr *e) {
+    for (const Expr *a : e->args) {
+      if (depthMemo.erase(a)) clearBelow(a);
+    }
+  }
+
+  void ensure(const Expr *e) {
+    if (e->kind == Expr::Const || e->kind == Expr::Var || placed.count(e)) return;
+    if (e->kind == Expr::Op && e->type == Type::Index) {
+      // Index arithmetic is emitted inline where it is used.
+      for (const Expr *a : e->args) ensure(a);
+      return;
+    }
+    if (e->kind == Expr::Reduce) {
+      placeReduce(e);
+      return;
+    }
+    for (const Expr *a : e->args) ensure(a);
+    int d = depth(e);
+    Stmt s{Stmt::Let};
+    s.expr = e;
+    path[d]->push_back(s);
+    placed.insert(e);
+  }
+
+  void placeReduce(const Expr *r) {
+    int d = depth(r);
+    Stmt init{Stmt::AccInit};
+    init.expr = r;
+    path[d]->push_back(init);
+    // The reduction's loops hang off block d; build them aside, then attach.
+    std::vector<std::vector<Stmt> *> saved = path;
+    path.resize(d + 1);
+    std::deque<Stmt> loopsAt;
+    for (int v : r->vars) {
+      loopsAt.push_back(Stmt{Stmt::Loop});
+      loopsAt.back().var = v;
+      depthOfVar(v) = path.size();
+      path.push_back(&loopsAt.back().body);
+    }
+    ensure(r->args[0]);
+    Stmt acc{Stmt::Accum};
+    acc.expr = r;
+    acc.value = r->args[0];
+    path.back()->push_back(acc);
+    for (size_t i = loopsAt.size(); i-- > 1;) loopsAt[i - 1].body.push_back(std::move(loopsAt[i]));
+    path = saved;
+    path[d]->push_back(std::move(loopsAt.front()));
+    Stmt read{Stmt::Let};
+    read.expr = r;
+    path[d]->push_back(read);
+    placed.insert(r);
+  }
+
+  Kernel &k;
+  std::vector<std::vector<Stmt> *> path;
+  std::vector<int> varDepth;
+  llvm::DenseMap<const Expr *, int> depthMemo;
+  llvm::DenseSet<const Expr *> placed;
+};
+
+//===--- expressions ----------------------------------------------------------===//
+
+class KernelBuilder {
+public:
+  KernelBuilder(const Module &m, const Graph &g, Kernel &k, const llvm::DenseMap<const Node *, std::string> &names)
+      : m(m), g(g), k(k), names(names) {}
+
+  /// The buffer holding a stored node (through views), or a named slot.
+  int buffer(const Node *n) {
+    const Node *base = storageBase(n);
+    const Storage &s = base->storage;
+    std::string key = s.kind == Storage::Slot ? "slot:" + s.slot : "arena:" + std::to_string(s.offset);
+    if (s.kind == Storage::None) llvm::report_fatal_error("internal error: kernel reads a value nothing stored");
+    auto it = ids.find(key);
+    if (it != ids.end()) return it->second;
+    Buffer b;
+    b.name = s.kind == Storage::Slot && !llvm::StringRef(s.slot).starts_with("output:") ? s.slot : names.lookup(base);
+    b.type = scalarType(base->type.dtype);
+    b.isSlot = s.kind == Storage::Slot;
+    b.slot = s.slot;
+    b.offset = s.offset;
+    b.elements = base->type.numel();
+    k.buffers.push_back(b);
+    return ids[key] = k.buffers.size() - 1;
+  }
+  int slotBuffer(const std::string &slot, const Node *like) {
+    std::string key = "slot:" + slot;
+    auto it = ids.find(key);
+    if (it != ids.end()) return it->second;
+    Buffer b{slot, scalarType(like->type.dtype), true, slot, 0, like->type.numel()};
+    k.buffers.push_back(b);
+    return ids[key] = k.buffers.size() - 1;
+  }
+
+  /// The element offset of `idx` in a contiguous tensor of `shape`.
+  const Expr *linear(llvm::ArrayRef<const Expr *> idx, llvm::ArrayRef<int64_t> shape) {
+    Dims strides = contiguousStrides(shape);
+    const Expr *off = k.index(0);
+    for (size_t i = 0; i < idx.size(); ++i) off = k.add(off, k.mul(idx[i], strides[i]));
+    return off;
+  }
+
+  bool isStored(const Node *n) const {
+    if (n->is(OpKind::Const) || n->is(OpKind::Iota)) return false;
+    if (n->kernel == kernelId && n->storage.kind != Storage::View) return false;
+    return n->storage.kind != Storage::None;
+  }
+
+  Type typeOf(const Node *n) const { return scalarType(n->type.dtype); }
+
+  const Expr *valueAt(Node *n, llvm::ArrayRef<const Expr *> idx) {
+    auto key = std::make_pair(n, std::vector<const Expr *>(idx.begin(), idx.end()));
+    auto it = memo.find(key);
+    if (it != memo.end()) return it->second;
+    const Expr *v = compute(n, idx);
+    memo[key] = v;
+    return v;
+  }
+
+  // Not -1: leaves and views have kernel -1 and must be loaded, not computed.
+  int32_t kernelId = std::numeric_limits<int32_t>::min();
+
+private:
+  const Expr *compute(Node *n, llvm::ArrayRef<const Expr *> idx) {
+    Type t = typeOf(n);
+    if (isStored(n)) {
+      // A view reads its base's bytes with its own contiguous strides.
+      return k.load(buffer(n), linear(idx, n->type.shape));
+    }
+    auto opAt = [&](unsigned i, llvm::ArrayRef<const Expr *> at) { return valueAt(n->operand(i), at); };
+    const TensorType &xt = n->operands.empty() ? n->type : n->operand(0)->type;
+    switch (n->op) {
+    case OpKind::Const: return k.constant(n->attrs.getFloat(AttrKey::Value), t);
+    case OpKind::Iota: return k.op(OpKind::Cast, Type::I32, {idx[n->attrs.getInt(AttrKey::Axis)]});
+    case OpKind::StopGradient: return opAt(0, idx);
+    case OpKind::Broadcast: {
+      size_t lead = idx.size() - xt.rank();
+      IndexVec at;
+      for (unsigned j = 0; j < xt.rank(); ++j)
+        at.push_back(xt.shape[j] == 1 ? k.index(0) : idx[lead + j]);
+      return opAt(0, at);
+    }
+    case OpKind::Transpose: {
+      auto perm = n->attrs.getInts(AttrKey::Perm);
+      IndexVec at(perm.size());
+      for (size_t i = 0; i < perm.size(); ++i) at[perm[i]] = idx[i];
+      return opAt(0, at);
+    }
+    case OpKind::Slice: {
+      auto off = n->attrs.getInts(AttrKey::Offsets);
+      IndexVec at;
+      for (size_t i = 0; i < idx.size(); ++i) at.push_back(k.add(idx[i], k.index(off[i])));
+      return opAt(0, at);
+    }
+    case OpKind::Pad: {
+      // Read a clamped index (always in bounds) and select zero outside.
+      auto off = n->attrs.getInts(AttrKey::Offsets);
+      IndexVec at;
+      const Expr *inside = nullptr;
+      for (size_t i = 0; i < idx.size(); ++i) {
+        const Expr *shifted = k.add(idx[i], k.index(-off[i]));
+        if (xt.shape[i] == n->type.shape[i]) {
+          at.push_back(shifted);
+          continue;
+        }
+        const Expr *ok = k.op(OpKind::And, Type::I1,
+                              {k.op(OpKind::Ge, Type::I1, {shifted, k.index(0)}),
+                               k.op(OpKind::Lt, Type::I1, {shifted, k.index(xt.shape[i])})});
+        inside = inside ? k.op(OpKind::And, Type::I1, {inside, ok}) : ok;
+        at.push_back(k.clamp(shifted, 0, xt.shape[i] - 1));
+      }
+      const Expr *v = opAt(0, at);
+      return inside ? k.op(OpKind::Select, t, {inside, v, k.constant(0, t)}) : v;
+    }
+    case OpKind::Concat: {
+      int64_t axis = n->attrs.getInt(AttrKey::Axis);
+      const Expr *result = nullptr;
+      int64_t start = n->type.shape[axis];
+      for (size_t p = n->operands.size(); p-- > 0;) {
+        int64_t len = n->operand(p)->type.shape[axis];
+        start -= len;
+        IndexVec at(idx.begin(), idx.end());
+        at[axis] = k.clamp(k.add(idx[axis], k.index(-start)), 0, len - 1);
+        const Expr *v = opAt(p, at);
+        result = result ? k.op(OpKind::Select, t, {k.op(OpKind::Lt, Type::I1, {idx[axis], k.index(start + len)}), v, result}) : v;
+      }
+      return result;
+    }
+    case OpKind::Reshape: return opAt(0, reshapeIndex(idx, n->type.shape, xt.shape));
+    case OpKind::ReduceSum:
+    case OpKind::ReduceMax: {
+      IndexVec at(idx.begin(), idx.end());
+      llvm::SmallVector<int, 2> vs;
+      for (int64_t ax : n->attrs.getInts(AttrKey::Axes)) {
+        if (xt.shape[ax] == 1) continue;
+        int v = k.newVar("r", xt.shape[ax]);
+        vs.push_back(v);
+        at[ax] = k.var(v);
+      }
+      const Expr *body = opAt(0, at);
+      if (vs.empty()) return body;
+      return k.reduce(n->op, t, body, vs);
+    }
+    case OpKind::OneHot: {
+      IndexVec at(idx.begin(), idx.end() - 1);
+      const Expr *cls = opAt(0, at);
+      const Expr *hit = k.op(OpKind::Eq, Type::I1, {cls, k.op(OpKind::Cast, Type::I32, {idx.back()})});
+      return k.op(OpKind::Select, t, {hit, k.constant(1, t), k.constant(0, t)});
+    }
+    case OpKind::Gather: {
+      const TensorType &ids = n->operand(1)->type;
+      IndexVec at(idx.begin(), idx.begin() + ids.rank());
+      const Expr *row = k.op(OpKind::Cast, Type::Index, {opAt(1, at)});
+      // Clamped: an out-of-range token reads the last row, never past it.
+      IndexVec tat{k.clamp(row, 0, xt.shape[0] - 1)};
+      tat.append(idx.begin() + ids.rank(), idx.end());
+      return opAt(0, tat);
+    }
+    default: break;
+    }
+    if (!n->has(Elementwise))
+      llvm::report_fatal_error(llvm::Twine("internal error: op '") + n->info().mnemonic + "' cannot be computed inside a loop");
+    llvm::SmallVector<const Expr *, 3> args;
+    for (unsigned i = 0; i < n->operands.size(); ++i) args.push_back(opAt(i, idx));
+    return k.op(n->op, t, args);
+  }
+
+  /// Maps an index of the reshaped tensor to an index of its operand. Dims
+  /// are grouped by equal element counts; a group that only splits dims is
+  /// affine, one that merges them needs division.
+  IndexVec reshapeIndex(llvm::ArrayRef<const Expr *> idx, llvm::ArrayRef<int64_t> to, llvm::ArrayRef<int64_t> from) {
+    IndexVec at(from.size(), k.index(0));
+    size_t i = 0, j = 0;
+    while (i < from.size() || j < to.size()) {
+      if (i < from.size() && from[i] == 1) { ++i; continue; }
+      if (j < to.size() && to[j] == 1) { ++j; continue; }
+      size_t i0 = i, j0 = j;
+      int64_t pf = from[i++], pt = to[j++];
+      while (pf != pt) {
+        if (pf < pt) pf *= from[i++];
+        else pt *= to[j++];
+      }
+      const Expr *lin = k.index(0);
+      int64_t s = 1;
+      for (size_t q = j; q-- > j0;) {
+        lin = k.add(lin, k.mul(idx[q], s));
+        s *= to[q];
+      }
+      s = 1;
+      for (size_t q = i; q-- > i0;) {
+        const Expr *e = k.divConst(lin, s);
+        at[q] = q == i0 ? e : k.remConst(e, from[q]);
+        s *= from[q];
+      }
+    }
+    return at;
+  }
+
+  const Module &m;
+  const Graph &g;
+  Kernel &k;
+  const llvm::DenseMap<const Node *, std::string> &names;
+  std::map<std::string, int> ids;
+  std::map<std::pair<Node *, std::vector<const Expr *>>, const Expr *> memo;
+};
+
+//===--- kernels by kind ------------------------------------------------------===//
+
+/// Loop variables over the non-unit dims of `shape`; unit dims index 0.
+IndexVec domainOf(Kernel &k, llvm::ArrayRef<int64_t> shape, llvm::SmallVectorImpl<int> &vars, llvm::StringRef prefix = "i") {
+  IndexVec idx;
+  for (int64_t d : shape) {
+    if (d == 1) {
+      idx.push_back(k.index(0));
+      continue;
+    }
+    int v = k.newVar(prefix, d);
+    vars.push_back(v);
+    idx.push_back(k.var(v));
+  }
+  return idx;
+}
+
+void buildMatMul(Kernel &k, KernelBuilder &kb, Node *n) {
+  bool ta = n->attrs.getBool(AttrKey::TransposeA), tb = n->attrs.getBool(AttrKey::TransposeB);
+  unsigned r = n->type.rank();
+  llvm::ArrayRef<int64_t> batch(n->type.shape.begin(), n->type.shape.end() - 2);
+  llvm::SmallVector<int, 4> vars;
+  IndexVec bidx = domainOf(k, batch, vars, "b");
+  auto stored = [&](const Node *x) { return kb.isStored(x); };
+  auto matrix = [&](Node *x, bool logicalTrans) {
+    auto v = stridedView(x, stored);
+    if (!v) llvm::report_fatal_error("internal error: matmul operand is not a strided view");
+    Stmt::Matrix mat;
+    mat.buffer = kb.buffer(v->base);
+    const Expr *off = k.index(v->offset);
+    for (size_t i = 0; i < batch.size(); ++i) off = k.add(off, k.mul(bidx[i], v->strides[i]));
+    mat.offset = off;
+    int64_t rows = x->type.shape[r - 2], cols = x->type.shape[r - 1];
+    int64_t rs = v->strides[r - 2], cs = v->strides[r - 1];
+    // Unit-stride columns: row-major with leading dim rs. Unit-stride rows:
+    // stored transposed (column-major) with leading dim cs. A single row or
+    // column is either, whatever its other stride.
+    bool rowMajor;
+    if (cs == 1 || cols == 1) rowMajor = true;
+    else if (rs == 1 || rows == 1) rowMajor = false;
+    else llvm::report_fatal_error("internal error: matmul operand has no unit stride");
+    mat.trans = rowMajor ? logicalTrans : !logicalTrans;
+    mat.ld = rowMajor ? (rows == 1 ? cols : rs) : (cols == 1 ? rows : cs);
+    return mat;
+  };
+  Stmt s{Stmt::Gemm};
+  s.a = matrix(n->operand(0), ta);
+  s.b = matrix(n->operand(1), tb);
+  s.m = n->type.shape[r - 2];
+  s.n = n->type.shape[r - 1];
+  s.k = ta ? n->operand(0)->type.shape[r - 2] : n->operand(0)->type.shape[r - 1];
+  s.c.buffer = kb.buffer(n);
+  s.c.offset = k.index(0);
+  for (size_t i = 0; i < batch.size(); ++i) s.c.offset = k.add(s.c.offset, k.mul(bidx[i], s.m * s.n));
+  s.c.ld = s.n;
+  k.work = n->type.numel() * s.k;
+  std::vector<const Expr *> exprs{s.a.offset, s.b.offset, s.c.offset};
+  Placer(k).nestStmt(vars, s, exprs);
+}
+
+void buildScatterAdd(Kernel &k, KernelBuilder &kb, Node *n) {
+  int out = kb.buffer(n);
+  Type t = scalarType(n->type.dtype);
+  // out = 0, then out[idx[p], j] += upd[p, j] for every position p.
+  llvm::SmallVector<int, 1> all;
+  int v = k.newVar("i", n->type.numel());
+  all.push_back(v);
+  Placer(k).nest(all, {{Stmt::Store, out, k.var(v), k.constant(0, t)}});
+  const TensorType &ids = n->operand(0)->type;
+  llvm::SmallVector<int, 4> vars;
+  IndexVec pidx = domainOf(k, ids.shape, vars, "p");
+  llvm::ArrayRef<int64_t> rowShape(n->type.shape.begin() + 1, n->type.shape.end());
+  IndexVec ridx = domainOf(k, rowShape, vars, "j");
+  const Expr *row = k.clamp(k.op(OpKind::Cast, Type::Index, {kb.valueAt(n->operand(0), pidx)}), 0, n->type.shape[0] - 1);
+  IndexVec uidx = pidx;
+  uidx.append(ridx.begin(), ridx.end());
+  IndexVec oidx{row};
+  oidx.append(ridx.begin(), ridx.end());
+  Placer(k).nest(vars, {{Stmt::AccStore, out, kb.linear(oidx, n->type.shape), kb.valueAt(n->operand(1), uidx)}});
+  k.work = n->operand(1)->type.numel();
+}
+
+/// What a kernel computes, for dumps: "pred = add(...)".
+std::string summarize(const Node *root, const llvm::DenseMap<const Node *, std::string> &names) {
+  std::string s = "%" + names.lookup(root) + " = " + root->info().mnemonic.str() + " : " + str(root->type);
+  return s;
+}
+
+} // namespace
+
+std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
+  auto names = valueNames(g);
+  // The stored node of each kernel (its root).
+  std::vector<Node *> roots(g.numKernels, nullptr);
+  for (auto &n : g.nodes)
+    if (n->kernel >= 0 && n->storage.kind != Storage::None && n->storage.kind != Storage::View) {
+      if (roots[n->kernel])
+        llvm::report_fatal_error("internal error: kernel " + llvm::Twine(n->kernel) + " stores two values");
+      roots[n->kernel] = n.get();
+    }
+
+  std::vector<Kernel> out;
+  for (int32_t id = 0; id < g.numKernels; ++id) {
+    Node *root = roots[id];
+    if (!root) llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores nothing");
+    Kernel k;
+    k.name = g.name + ".k" + std::to_string(id);
+    k.summary = summarize(root, names);
+    KernelBuilder kb(m, g, k, names);
+    kb.kernelId = id;
+    if (root->is(OpKind::MatMul)) {
+      buildMatMul(k, kb, root);
+    } else if (root->is(OpKind::ScatterAdd)) {
+      buildScatterAdd(k, kb, root);
+    } else if (root->has(Random)) {
+      Stmt s{Stmt::Fill};
+      s.buffer = kb.buffer(root);
+      s.dist = root->op;
+      bool uni = root->is(OpKind::RandUniform);
+      s.p0 = root->attrs.getFloat(uni ? AttrKey::Low : AttrKey::Mean);
+      s.p1 = root->attrs.getFloat(uni ? AttrKey::High : AttrKey::Std);
+      s.count = root->type.numel();
+      k.body.push_back(s);
+      k.work = s.count;
+    } else {
+      llvm::SmallVector<int, 4> vars;
+      IndexVec idx = domainOf(k, root->type.shape, vars);
+      int buf = kb.buffer(root);
+      Placer(k).nest(vars, {{Stmt::Store, buf, kb.linear(idx, root->type.shape), kb.valueAt(root, idx)}});
+      k.work = root->type.numel();
+    }
+    out.push_back(std::move(k));
+  }
+
+  // Outputs and updates whose value lives elsewhere are copied into place.
+  auto copy = [&](Node *value, const std::string &slot, llvm::StringRef what) {
+    Kernel k;
+    k.name = g.name + ".copy" + std::to_string(out.size());
+    k.summary = what.str();
+    KernelBuilder kb(m, g, k, names);
+    llvm::SmallVector<int, 4> vars;
+    IndexVec idx = domainOf(k, value->type.shape, vars);
+    int dst = kb.slotBuffer(slot, value);
+    Placer(k).nest(vars, {{Stmt::Store, dst, kb.linear(idx, value->type.shape), kb.valueAt(value, idx)}});
+    k.work = value->type.numel();
+    out.push_back(std::move(k));
+  };
+  for (auto &u : g.updates) {
+    std::string slot = u.target->attrs.getString(AttrKey::Name).str();
+    if (u.value == u.target) continue;
+    const Storage &s = storageBase(u.value)->storage;
+    if (!(s.kind == Storage::Slot && s.slot == slot)) copy(u.value, slot, "update " + slot);
+  }
+  for (auto &o : g.outputs) {
+    std::string slot = "output:" + o.name;
+    const Node *base = storageBase(o.value);
+    if (!(base->storage.kind == Storage::Slot && base->storage.slot == slot)) copy(o.value, slot, "output " + o.name);
+  }
+  return out;
+}
+
+} // namespace gradc

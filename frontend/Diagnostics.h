@@ -1,0 +1,45 @@
+//===- frontend/Diagnostics.h - reporting mistakes in .grad files ---------===//
+//
+// Every user mistake is reported as
+//
+//   model.grad:9:14: error: shape mismatch in '@': f32[32,3] @ f32[2,1]
+//     pred = x @ w + b
+//            ~~^~~
+//
+// through llvm::SourceMgr, which owns the source buffers. A note may follow
+// with a hint. Errors are counted so the driver exits non-zero, and capped so
+// a hopeless file does not print thousands of lines.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace gradc {
+
+class DiagEngine {
+public:
+  explicit DiagEngine(llvm::SourceMgr &sm, llvm::raw_ostream &os = llvm::errs()) : sm(sm), os(os) {}
+
+  void error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges = {});
+  void note(llvm::SMLoc loc, const llvm::Twine &msg);
+  /// An error with no position in any file (a bad -D flag, a missing file).
+  void error(const llvm::Twine &msg);
+
+  unsigned errorCount() const { return errors; }
+  bool hasErrors() const { return errors > 0; }
+  /// After this many errors further ones are dropped (and counted).
+  static constexpr unsigned kMaxErrors = 30;
+  bool tooMany() const { return errors >= kMaxErrors; }
+
+  llvm::SourceMgr &sourceMgr() { return sm; }
+
+private:
+  llvm::SourceMgr &sm;
+  llvm::raw_ostream &os;
+  unsigned errors = 0;
+  bool lastDropped = false;
+};
+
+} // namespace gradc

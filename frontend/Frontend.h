@@ -1,0 +1,36 @@
+//===- frontend/Frontend.h - from a .grad file to a module ----------------===//
+#pragma once
+
+#include "frontend/AST.h"
+#include "frontend/Diagnostics.h"
+#include "frontend/Sema.h"
+
+namespace gradc {
+
+/// The text of frontend/Prelude.grad, compiled into the binary.
+extern const char kPreludeSource[];
+
+/// Loads one .grad file with the prelude beside it, and runs the parser and
+/// semantic analysis. Diagnostics go to the DiagEngine.
+class Frontend {
+public:
+  explicit Frontend(llvm::raw_ostream &diagOut = llvm::errs()) : diag(sm, diagOut) {}
+
+  /// Reads `path` ("-" for stdin). Reports and returns false when it cannot.
+  bool loadFile(llvm::StringRef path);
+  /// Uses `text` as the source, named `name` in messages.
+  void loadString(llvm::StringRef text, llvm::StringRef name);
+
+  /// Parses the user file (and the prelude); null if there were errors.
+  const ast::Program *parse();
+  /// parse() then semantic analysis; null if there were errors.
+  std::unique_ptr<Module> analyze(const SemaOptions &opts);
+
+  llvm::SourceMgr sm;
+  DiagEngine diag;
+
+private:
+  std::unique_ptr<ast::Program> user, prelude;
+};
+
+} // namespace gradc

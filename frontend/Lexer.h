@@ -1,0 +1,38 @@
+//===- frontend/Lexer.h - splits .grad source into tokens -----------------===//
+//
+// Statements end at a newline, except inside (), [] where newlines are
+// ignored so long calls and shapes can span lines. `#` starts a comment.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "frontend/Token.h"
+
+#include "llvm/ADT/Twine.h"
+
+#include <functional>
+
+namespace gradc {
+
+class Lexer {
+public:
+  /// `onError` receives lexical errors (a stray character, an unterminated
+  /// string); the lexer then returns a Tok::Error token and carries on.
+  Lexer(llvm::StringRef buffer, std::function<void(llvm::SMLoc, const llvm::Twine &)> onError)
+      : buf(buffer), cur(buffer.begin()), onError(std::move(onError)) {}
+
+  Token next();
+
+private:
+  Token make(Tok k, const char *start) { return Token{k, llvm::StringRef(start, cur - start)}; }
+  Token lexNumber(const char *start);
+  Token lexString(const char *start);
+  void skipSpaceAndComments();
+
+  llvm::StringRef buf;
+  const char *cur;
+  int nesting = 0; // open ( and [ — newlines inside them are not statement ends
+  std::function<void(llvm::SMLoc, const llvm::Twine &)> onError;
+};
+
+} // namespace gradc

@@ -1,0 +1,525 @@
+//===- frontend/Parser.cpp - builds the syntax tree of a .grad file -------===//
+#include "frontend/Parser.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+namespace gradc {
+
+using namespace ast;
+
+Parser::Parser(unsigned bufferId, DiagEngine &diag)
+    : diag(diag), buffer(diag.sourceMgr().getMemoryBuffer(bufferId)->getBuffer()),
+      lexer(buffer, [&diag](llvm::SMLoc l, const llvm::Twine &m) { diag.error(l, m); }) {
+  advance();
+}
+
+//===--- tokens -----------------------------------------------------------===//
+
+void Parser::advance() {
+  prevEnd = tok.text.data() ? tok.endLoc() : llvm::SMLoc::getFromPointer(buffer.data());
+  tok = lexer.next();
+}
+
+bool Parser::consume(Tok k) {
+  if (!tok.is(k)) return false;
+  advance();
+  return true;
+}
+
+void Parser::error(llvm::SMLoc loc, const llvm::Twine &msg) { diag.error(loc, msg); }
+
+bool Parser::expect(Tok k, llvm::StringRef what) {
+  if (consume(k)) return true;
+  // Point at the end of the previous token when the problem is something
+  // missing at the end of a line; otherwise at the offending token.
+  llvm::SMLoc at = tok.is(Tok::Newline) || tok.is(Tok::Eof) ? prevEnd : tok.loc();
+  std::string found = tok.is(Tok::Newline) || tok.is(Tok::Eof) ? tokSpelling(tok.kind).str() : "'" + tok.text.str() + "'";
+  error(at, "expected " + what + ", found " + found);
+  return false;
+}
+
+llvm::SMRange Parser::rangeFrom(llvm::SMLoc start) const { return llvm::SMRange(start, prevEnd); }
+
+void Parser::skipNewlines() {
+  while (tok.is(Tok::Newline) || tok.is(Tok::Semi)) advance();
+}
+
+bool Parser::atStatementEnd() const {
+  return tok.is(Tok::Newline) || tok.is(Tok::Semi) || tok.is(Tok::RBrace) || tok.is(Tok::Eof);
+}
+
+void Parser::syncToStatementEnd() {
+  int braces = 0;
+  while (!tok.is(Tok::Eof)) {
+    if (braces == 0 && (tok.is(Tok::Newline) || tok.is(Tok::Semi))) return;
+    if (tok.is(Tok::LBrace)) ++braces;
+    if (tok.is(Tok::RBrace)) {
+      if (braces == 0) return;
+      --braces;
+    }
+    advance();
+  }
+}
+
+//===--- declarations -----------------------------------------------------===//
+
+std::unique_ptr<Program> Parser::parseProgram() {
+  auto prog = std::make_unique<Program>();
+  while (true) {
+    skipNewlines();
+    if (tok.is(Tok::Eof) || diag.tooMany()) break;
+    if (tok.is(Tok::KwConst)) {
+      if (auto c = parseConst()) prog->consts.push_back(std::move(c));
+    } else if (tok.is(Tok::KwFn)) {
+      if (auto f = parseFn()) prog->fns.push_back(std::move(f));
+    } else if (tok.is(Tok::KwModel)) {
+      if (auto m = parseModel()) prog->models.push_back(std::move(m));
+    } else {
+      error(tok.loc(), "expected 'const', 'fn' or 'model' at top level, found '" + tok.text + "'");
+      syncToStatementEnd();
+      if (tok.is(Tok::RBrace)) advance();
+      continue;
+    }
+    if (!atStatementEnd()) {
+      error(tok.loc(), "expected end of line, found '" + tok.text + "'");
+      syncToStatementEnd();
+    }
+  }
+  return prog;
+}
+
+std::unique_ptr<ConstStmt> Parser::parseConst() {
+  llvm::SMLoc start = tok.loc();
+  advance(); // const
+  std::string name = tok.text.str();
+  llvm::SMLoc nameLoc = tok.loc();
+  if (!expect(Tok::Ident, "a constant name") || !expect(Tok::Assign, "'='")) {
+    syncToStatementEnd();
+    return nullptr;
+  }
+  ExprPtr value = parseExpr();
+  if (!value) {
+    syncToStatementEnd();
+    return nullptr;
+  }
+  return std::make_unique<ConstStmt>(rangeFrom(start), name, nameLoc, std::move(value));
+}
+
+std::unique_ptr<FnDecl> Parser::parseFn() {
+  auto fn = std::make_unique<FnDecl>();
+  llvm::SMLoc start = tok.loc();
+  advance(); // fn
+  fn->name = tok.text.str();
+  fn->nameLoc = tok.loc();
+  if (!expect(Tok::Ident, "a function name") || !expect(Tok::LParen, "'('")) {
+    syncToStatementEnd();
+    return nullptr;
+  }
+  while (!tok.is(Tok::RParen)) {
+    FnParam p;
+    p.name = tok.text.str();
+    p.loc = tok.loc();
+    if (!expect(Tok::Ident, "a parameter name")) {
+      syncToStatementEnd();
+      return nullptr;
+    }
+    if (consume(Tok::Assign) && !(p.defaultValue = parseExpr())) {
+      syncToStatementEnd();
+      return nullptr;
+    }
+    fn->params.push_back(std::move(p));
+    if (!consume(Tok::Comma)) break;
+  }
+  if (!expect(Tok::RParen, "')' after the parameters") || !parseBlock(fn->body)) {
+    syncToStatementEnd();
+    return nullptr;
+  }
+  fn->range = rangeFrom(start);
+  return fn;
+}
+
+std::unique_ptr<ModelDecl> Parser::parseModel() {
+  auto m = std::make_unique<ModelDecl>();
+  llvm::SMLoc start = tok.loc();
+  advance(); // model
+  m->name = tok.text.str();
+  m->nameLoc = tok.loc();
+  if (!expect(Tok::Ident, "a model name") || !parseBlock(m->body)) {
+    syncToStatementEnd();
+    return nullptr;
+  }
+  m->range = rangeFrom(start);
+  return m;
+}
+
+bool Parser::parseBlock(Block &out) {
+  if (!expect(Tok::LBrace, "'{'")) return false;
+  while (true) {
+    skipNewlines();
+    if (tok.is(Tok::RBrace)) {
+      advance();
+      return true;
+    }
+    if (tok.is(Tok::Eof)) {
+      error(tok.loc(), "expected '}' before end of file");
+      return false;
+    }
+    if (diag.tooMany()) return false;
+    parseStatementInto(out);
+  }
+}
+
+void Parser::parseStatementInto(Block &out) {
+  StmtPtr s = parseStatement();
+  if (s && !atStatementEnd()) {
+    error(tok.loc(), "expected end of statement, found '" + tok.text + "'");
+    s = nullptr;
+  }
+  if (!s) {
+    syncToStatementEnd();
+    return;
+  }
+  out.push_back(std::move(s));
+}
+
+//===--- statements -------------------------------------------------------===//
+
+bool Parser::parseType(TypeExpr &out) {
+  llvm::SMLoc start = tok.loc();
+  out.dtype = tok.text.str();
+  out.dtypeRange = llvm::SMRange(tok.loc(), tok.endLoc());
+  if (!expect(Tok::Ident, "a type such as f32[B, 1]")) return false;
+  if (consume(Tok::LBracket)) {
+    while (!tok.is(Tok::RBracket)) {
+      ExprPtr d = parseExpr();
+      if (!d) return false;
+      out.dims.push_back(std::move(d));
+      if (!consume(Tok::Comma)) break;
+    }
+    if (!expect(Tok::RBracket, "']' to close the shape")) return false;
+  }
+  out.range = rangeFrom(start);
+  return true;
+}
+
+bool Parser::parseArgs(std::vector<Arg> &out) {
+  while (!tok.is(Tok::RParen)) {
+    Arg a;
+    // `name = value` is a keyword argument; peek by saving the lexer state.
+    if (tok.is(Tok::Ident)) {
+      Lexer save = lexer;
+      Token saveTok = tok;
+      llvm::SMLoc savePrev = prevEnd;
+      std::string name = tok.text.str();
+      llvm::SMLoc nameLoc = tok.loc();
+      advance();
+      if (tok.is(Tok::Assign)) {
+        advance();
+        a.name = name;
+        a.nameLoc = nameLoc;
+      } else {
+        lexer = save;
+        tok = saveTok;
+        prevEnd = savePrev;
+      }
+    }
+    a.value = parseExpr();
+    if (!a.value) return false;
+    out.push_back(std::move(a));
+    if (!consume(Tok::Comma)) break;
+  }
+  return expect(Tok::RParen, "')' to close the argument list");
+}
+
+StmtPtr Parser::parseStatement() {
+  llvm::SMLoc start = tok.loc();
+  auto nameAfter = [&](llvm::StringRef what, std::string &name, llvm::SMLoc &loc) {
+    advance();
+    name = tok.text.str();
+    loc = tok.loc();
+    return expect(Tok::Ident, what);
+  };
+  std::string name;
+  llvm::SMLoc nameLoc;
+  switch (tok.kind) {
+  case Tok::KwInput: {
+    if (!nameAfter("an input name", name, nameLoc) || !expect(Tok::Colon, "':' and a type")) return nullptr;
+    TypeExpr t;
+    if (!parseType(t)) return nullptr;
+    return std::make_unique<InputStmt>(rangeFrom(start), name, nameLoc, std::move(t));
+  }
+  case Tok::KwParam: {
+    if (!nameAfter("a parameter name", name, nameLoc) || !expect(Tok::Colon, "':' and a type")) return nullptr;
+    TypeExpr t;
+    if (!parseType(t)) return nullptr;
+    ExprPtr init;
+    if (consume(Tok::Assign) && !(init = parseExpr())) return nullptr;
+    return std::make_unique<ParamStmt>(rangeFrom(start), name, nameLoc, std::move(t), std::move(init));
+  }
+  case Tok::KwConst: return parseConst();
+  case Tok::KwReturn: {
+    advance();
+    ExprPtr v = parseExpr();
+    if (!v) return nullptr;
+    return std::make_unique<ReturnStmt>(rangeFrom(start), std::move(v));
+  }
+  case Tok::KwFor: {
+    if (!nameAfter("a loop variable", name, nameLoc) || !expect(Tok::KwIn, "'in'")) return nullptr;
+    ExprPtr lo = parseExpr();
+    if (!lo || !expect(Tok::DotDot, "'..' in the range lo..hi")) return nullptr;
+    ExprPtr hi = parseExpr();
+    Block body;
+    if (!hi || !parseBlock(body)) return nullptr;
+    return std::make_unique<ForStmt>(rangeFrom(start), name, nameLoc, std::move(lo), std::move(hi), std::move(body));
+  }
+  case Tok::KwIf: {
+    advance();
+    ExprPtr cond = parseExpr();
+    Block then, otherwise;
+    if (!cond || !parseBlock(then)) return nullptr;
+    if (consume(Tok::KwElse)) {
+      if (tok.is(Tok::KwIf)) {
+        StmtPtr nested = parseStatement();
+        if (!nested) return nullptr;
+        otherwise.push_back(std::move(nested));
+      } else if (!parseBlock(otherwise)) {
+        return nullptr;
+      }
+    }
+    return std::make_unique<IfStmt>(rangeFrom(start), std::move(cond), std::move(then), std::move(otherwise));
+  }
+  case Tok::KwTrain: {
+    if (!nameAfter("an optimizer such as sgd or adamw", name, nameLoc)) return nullptr;
+    std::vector<Arg> args;
+    if (consume(Tok::LParen) && !parseArgs(args)) return nullptr;
+    return std::make_unique<TrainStmt>(rangeFrom(start), name, nameLoc, std::move(args));
+  }
+  case Tok::KwOutput: {
+    if (!nameAfter("the name of a value to output", name, nameLoc)) return nullptr;
+    return std::make_unique<OutputStmt>(rangeFrom(start), name, nameLoc);
+  }
+  case Tok::KwMetric: {
+    if (!nameAfter("a metric name", name, nameLoc) || !expect(Tok::Assign, "'='")) return nullptr;
+    ExprPtr v = parseExpr();
+    if (!v) return nullptr;
+    return std::make_unique<MetricStmt>(rangeFrom(start), name, nameLoc, std::move(v));
+  }
+  case Tok::KwData: {
+    if (!nameAfter("a data kind ('table' or 'text')", name, nameLoc)) return nullptr;
+    std::vector<Arg> args;
+    Block body;
+    if (consume(Tok::LParen) && !parseArgs(args)) return nullptr;
+    if (tok.is(Tok::LBrace) && !parseBlock(body)) return nullptr;
+    return std::make_unique<DataStmt>(rangeFrom(start), name, nameLoc, std::move(args), std::move(body));
+  }
+  case Tok::Ident: {
+    name = tok.text.str();
+    nameLoc = tok.loc();
+    advance();
+    if (!tok.is(Tok::Assign)) {
+      if (tok.is(Tok::Colon))
+        error(nameLoc, "a declaration needs 'input' or 'param' before the name");
+      else
+        error(tok.is(Tok::Newline) ? prevEnd : tok.loc(), "expected '=' after '" + name + "'; a statement assigns a value to a name");
+      return nullptr;
+    }
+    advance();
+    ExprPtr v = parseExpr();
+    if (!v) return nullptr;
+    return std::make_unique<AssignStmt>(rangeFrom(start), name, nameLoc, std::move(v));
+  }
+  default:
+    error(tok.loc(), "expected a statement, found " +
+                         (tok.is(Tok::Eof) ? tokSpelling(tok.kind).str() : "'" + tok.text.str() + "'"));
+    return nullptr;
+  }
+}
+
+//===--- expressions ------------------------------------------------------===//
+
+static int precedence(Tok k) {
+  switch (k) {
+  case Tok::OrOr: return 1;
+  case Tok::AndAnd: return 2;
+  case Tok::EqEq:
+  case Tok::Ne: return 3;
+  case Tok::Lt:
+  case Tok::Le:
+  case Tok::Gt:
+  case Tok::Ge: return 4;
+  case Tok::Plus:
+  case Tok::Minus: return 5;
+  case Tok::Star:
+  case Tok::Slash:
+  case Tok::Percent:
+  case Tok::At: return 6;
+  default: return -1;
+  }
+}
+
+ExprPtr Parser::parseExpr() { return parseBinary(1); }
+
+ExprPtr Parser::parseBinary(int minPrec) {
+  ExprPtr lhs = parseUnary();
+  while (lhs) {
+    int prec = precedence(tok.kind);
+    if (prec < minPrec) break;
+    std::string op = tok.text.str();
+    llvm::SMLoc opLoc = tok.loc();
+    advance();
+    ExprPtr rhs = parseBinary(prec + 1); // all binary operators are left-associative
+    if (!rhs) return nullptr;
+    llvm::SMRange r(lhs->range.Start, rhs->range.End);
+    lhs = std::make_unique<BinaryExpr>(r, op, opLoc, std::move(lhs), std::move(rhs));
+  }
+  return lhs;
+}
+
+ExprPtr Parser::parseUnary() {
+  if (tok.is(Tok::Minus) || tok.is(Tok::Bang)) {
+    llvm::SMLoc start = tok.loc();
+    std::string op = tok.text.str();
+    advance();
+    ExprPtr x = parseUnary();
+    if (!x) return nullptr;
+    return std::make_unique<UnaryExpr>(rangeFrom(start), op, start, std::move(x));
+  }
+  ExprPtr p = parsePrimary();
+  return p ? parsePostfix(std::move(p)) : nullptr;
+}
+
+bool Parser::parseIndexItem(IndexItem &item) {
+  llvm::SMLoc start = tok.loc();
+  if (!tok.is(Tok::Colon) && !(item.start = parseExpr())) return false;
+  if (consume(Tok::Colon)) {
+    item.isSlice = true;
+    if (!tok.is(Tok::Comma) && !tok.is(Tok::RBracket) && !(item.stop = parseExpr())) return false;
+  }
+  item.range = rangeFrom(start);
+  return true;
+}
+
+ExprPtr Parser::parsePostfix(ExprPtr base) {
+  while (true) {
+    llvm::SMLoc start = base->range.Start;
+    if (tok.is(Tok::LBracket)) {
+      advance();
+      std::vector<IndexItem> items;
+      while (!tok.is(Tok::RBracket)) {
+        IndexItem it;
+        if (!parseIndexItem(it)) return nullptr;
+        items.push_back(std::move(it));
+        if (!consume(Tok::Comma)) break;
+      }
+      if (!expect(Tok::RBracket, "']'")) return nullptr;
+      base = std::make_unique<IndexExpr>(rangeFrom(start), std::move(base), std::move(items));
+    } else if (tok.is(Tok::Dot)) {
+      advance();
+      std::string member = tok.text.str();
+      llvm::SMLoc memberLoc = tok.loc();
+      if (!expect(Tok::Ident, "a name after '.'")) return nullptr;
+      if (consume(Tok::LParen)) {
+        std::vector<Arg> args;
+        if (!parseArgs(args)) return nullptr;
+        base = std::make_unique<CallExpr>(rangeFrom(start), member, memberLoc, std::move(base), std::move(args));
+      } else {
+        base = std::make_unique<MemberExpr>(rangeFrom(start), std::move(base), member);
+      }
+    } else if (tok.is(Tok::LParen)) {
+      auto *name = llvm::dyn_cast<NameExpr>(base.get());
+      if (!name) {
+        error(tok.loc(), "only a function can be called");
+        return nullptr;
+      }
+      advance();
+      std::vector<Arg> args;
+      if (!parseArgs(args)) return nullptr;
+      base = std::make_unique<CallExpr>(rangeFrom(start), name->name, name->loc(), nullptr, std::move(args));
+    } else {
+      return base;
+    }
+  }
+}
+
+static std::string unescape(llvm::StringRef quoted) {
+  std::string out;
+  llvm::StringRef s = quoted.drop_front().drop_back();
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '\\' && i + 1 < s.size()) {
+      c = s[++i];
+      if (c == 'n') c = '\n';
+      else if (c == 't') c = '\t';
+    }
+    out += c;
+  }
+  return out;
+}
+
+ExprPtr Parser::parsePrimary() {
+  llvm::SMLoc start = tok.loc();
+  llvm::SMRange r(tok.loc(), tok.endLoc());
+  switch (tok.kind) {
+  case Tok::Int:
+  case Tok::Float: {
+    bool isInt = tok.is(Tok::Int);
+    double v = 0;
+    if (isInt) {
+      unsigned long long iv;
+      if (llvm::getAsUnsignedInteger(tok.text, 10, iv) || iv > (1ull << 53)) {
+        error(tok.loc(), "integer '" + tok.text + "' is too large");
+        return nullptr;
+      }
+      v = double(iv);
+    } else {
+      v = std::strtod(tok.text.str().c_str(), nullptr);
+    }
+    advance();
+    return std::make_unique<NumberExpr>(r, v, isInt);
+  }
+  case Tok::String: {
+    std::string s = unescape(tok.text);
+    advance();
+    return std::make_unique<StringExpr>(r, s);
+  }
+  case Tok::KwTrue:
+  case Tok::KwFalse: {
+    bool v = tok.is(Tok::KwTrue);
+    advance();
+    return std::make_unique<BoolExpr>(r, v);
+  }
+  case Tok::KwNone: advance(); return std::make_unique<NoneExpr>(r);
+  case Tok::Ident: {
+    std::string n = tok.text.str();
+    advance();
+    return std::make_unique<NameExpr>(r, n);
+  }
+  case Tok::LParen: {
+    advance();
+    ExprPtr e = parseExpr();
+    if (!e || !expect(Tok::RParen, "')'")) return nullptr;
+    e->range = rangeFrom(start);
+    return e;
+  }
+  case Tok::LBracket: {
+    advance();
+    std::vector<ExprPtr> items;
+    while (!tok.is(Tok::RBracket)) {
+      ExprPtr e = parseExpr();
+      if (!e) return nullptr;
+      items.push_back(std::move(e));
+      if (!consume(Tok::Comma)) break;
+    }
+    if (!expect(Tok::RBracket, "']' to close the list")) return nullptr;
+    return std::make_unique<ListExpr>(rangeFrom(start), std::move(items));
+  }
+  default: {
+    bool atEnd = tok.is(Tok::Newline) || tok.is(Tok::Eof);
+    error(atEnd ? prevEnd : tok.loc(),
+          "expected an expression, found " + (atEnd ? tokSpelling(tok.kind).str() : "'" + tok.text.str() + "'"));
+    return nullptr;
+  }
+  }
+}
+
+} // namespace gradc

@@ -1,0 +1,60 @@
+//===- frontend/Parser.h - builds the syntax tree of a .grad file ---------===//
+//
+// Recursive descent, one token of lookahead. On a syntax error the parser
+// reports it, skips to the end of the statement, and carries on, so one run
+// shows every syntax error in the file.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "frontend/AST.h"
+#include "frontend/Diagnostics.h"
+#include "frontend/Lexer.h"
+
+namespace gradc {
+
+class Parser {
+public:
+  Parser(unsigned bufferId, DiagEngine &diag);
+
+  /// Parses the whole buffer. Always returns a program (possibly partial);
+  /// check diag.hasErrors().
+  std::unique_ptr<ast::Program> parseProgram();
+
+private:
+  // Tokens.
+  void advance();
+  bool consume(Tok k);
+  bool expect(Tok k, llvm::StringRef what);
+  llvm::SMRange rangeFrom(llvm::SMLoc start) const;
+  void error(llvm::SMLoc loc, const llvm::Twine &msg);
+  void skipNewlines();
+  void syncToStatementEnd();
+  bool atStatementEnd() const;
+
+  // Declarations and statements.
+  std::unique_ptr<ast::ConstStmt> parseConst();
+  std::unique_ptr<ast::FnDecl> parseFn();
+  std::unique_ptr<ast::ModelDecl> parseModel();
+  bool parseBlock(ast::Block &out);
+  void parseStatementInto(ast::Block &out);
+  ast::StmtPtr parseStatement();
+  bool parseType(ast::TypeExpr &out);
+  bool parseArgs(std::vector<ast::Arg> &out); // after '('; consumes ')'
+
+  // Expressions, lowest precedence first.
+  ast::ExprPtr parseExpr();
+  ast::ExprPtr parseBinary(int minPrec);
+  ast::ExprPtr parseUnary();
+  ast::ExprPtr parsePostfix(ast::ExprPtr base);
+  ast::ExprPtr parsePrimary();
+  bool parseIndexItem(ast::IndexItem &item);
+
+  DiagEngine &diag;
+  llvm::StringRef buffer;
+  Lexer lexer;
+  Token tok;
+  llvm::SMLoc prevEnd; // end of the last consumed token
+};
+
+} // namespace gradc

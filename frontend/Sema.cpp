@@ -1,0 +1,633 @@
+//===- frontend/Sema.cpp - statements, the model and its declarations -----===//
+#include "frontend/SemaImpl.h"
+
+#include "ir/Optimizers.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+#include <cmath>
+
+namespace gradc {
+
+using namespace ast;
+using llvm::cast;
+
+std::string describe(const Value &v) {
+  switch (v.kind) {
+  case Value::Error: return "an invalid value";
+  case Value::None: return "none";
+  case Value::Int: return "the integer " + std::to_string(v.i);
+  case Value::Float: return "the number " + attrValueStr(v.f);
+  case Value::Bool: return v.b ? "true" : "false";
+  case Value::Str: return "the string \"" + v.s + "\"";
+  case Value::List: return "a list of " + std::to_string(v.items.size());
+  case Value::Tensor: return str(v.node->type);
+  case Value::Func: return v.isBuiltin ? "a builtin function" : "the function '" + v.fn->name + "'";
+  case Value::Init: return "the initialiser " + v.s;
+  }
+  return "?";
+}
+
+Value SemaImpl::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
+  diag.error(loc, msg, ranges);
+  return Value::error();
+}
+
+bool SemaImpl::isUserLoc(llvm::SMLoc loc) const {
+  return loc.isValid() && diag.sourceMgr().FindBufferContainingLoc(loc) == userBuffer;
+}
+
+void SemaImpl::setLoc(llvm::SMLoc loc) {
+  if (!isUserLoc(loc)) loc = callSite;
+  if (!loc.isValid()) return;
+  auto &sm = diag.sourceMgr();
+  auto [line, col] = sm.getLineAndColumn(loc, userBuffer);
+  uint32_t file = module->fileId(sm.getMemoryBuffer(userBuffer)->getBufferIdentifier());
+  b().loc = Location{file, line, col};
+  auto key = std::make_pair(file, line);
+  if (!module->sourceLines.count(key)) {
+    const char *p = loc.getPointer() - (col - 1);
+    const char *end = sm.getMemoryBuffer(userBuffer)->getBufferEnd();
+    const char *e = p;
+    while (e < end && *e != '\n' && *e != '\r') ++e;
+    llvm::StringRef text = llvm::StringRef(p, e - p).trim();
+    // Keep the statement, not its trailing comment.
+    size_t hash = text.find('#');
+    if (hash != llvm::StringRef::npos && text.find('"') == llvm::StringRef::npos) text = text.take_front(hash).rtrim();
+    module->sourceLines[key] = text.str();
+  }
+}
+
+Value SemaImpl::lookup(llvm::StringRef name, llvm::SMRange r) {
+  auto &vars = frame().vars;
+  if (auto it = vars.find(name); it != vars.end()) return it->second.at(r);
+  if (auto it = globals.find(name); it != globals.end()) return it->second.at(r);
+  if (auto it = functions.find(name); it != functions.end()) {
+    Value v = Value::make(Value::Func, r);
+    v.fn = it->second;
+    return v;
+  }
+  if (auto bi = findBuiltin(name)) {
+    Value v = Value::make(Value::Func, r);
+    v.builtin = *bi;
+    v.isBuiltin = true;
+    return v;
+  }
+  error(r.Start, "unknown name '" + name + "'", {r});
+  // Suggest a near miss among what is visible here.
+  std::string best;
+  unsigned bestDist = 3;
+  auto consider = [&](llvm::StringRef cand) {
+    unsigned d = name.edit_distance(cand, true, bestDist);
+    if (d < bestDist) bestDist = d, best = cand.str();
+  };
+  for (auto &kv : vars) consider(kv.first());
+  for (auto &kv : globals) consider(kv.first());
+  for (auto &kv : functions) consider(kv.first());
+  if (!best.empty()) note(r.Start, "did you mean '" + best + "'?");
+  return Value::error();
+}
+
+void SemaImpl::bind(const std::string &name, Value v, llvm::SMLoc loc) {
+  if (frames.size() == 1 && (inputs.count(name) || params.count(name)) && !v.isError()) {
+    error(loc, "cannot assign to " + std::string(inputs.count(name) ? "input" : "parameter") + " '" + name + "'");
+    return;
+  }
+  if (v.kind == Value::Tensor && v.node->name.empty() && isUserLoc(loc)) v.node->name = name;
+  frame().vars[name] = std::move(v);
+}
+
+//===--- types ------------------------------------------------------------===//
+
+bool SemaImpl::evalType(const TypeExpr &t, TensorType &out) {
+  auto dt = parseDType(t.dtype);
+  if (!dt) {
+    error(t.dtypeRange.Start, "unknown dtype '" + t.dtype + "'; expected f32, f64, i32 or bool", {t.dtypeRange});
+    return false;
+  }
+  out.dtype = *dt == DType::F32 ? opts.floatType : *dt;
+  out.shape.clear();
+  bool ok = true;
+  for (auto &d : t.dims) {
+    Value v = eval(*d);
+    if (v.isError()) {
+      ok = false;
+      continue;
+    }
+    if (v.kind != Value::Int || v.i < 1) {
+      error(d->loc(), "a dimension must be a positive integer, but this is " + describe(v), {d->range});
+      ok = false;
+      continue;
+    }
+    out.shape.push_back(v.i);
+  }
+  return ok;
+}
+
+//===--- statements -------------------------------------------------------===//
+
+SemaImpl::Flow SemaImpl::execBlock(const Block &b) {
+  for (auto &s : b) {
+    if (diag.tooMany()) return Flow::Return;
+    if (execStmt(*s) == Flow::Return) return Flow::Return;
+  }
+  return Flow::Next;
+}
+
+SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
+  bool inModelBody = frames.size() == 1 && !frame().inData;
+  auto modelOnly = [&](llvm::StringRef what) {
+    if (inModelBody) return true;
+    error(s.loc(), what + " belongs in the model body, not in a function or data block");
+    return false;
+  };
+  switch (s.kind) {
+  case Stmt::Assign: {
+    auto &a = cast<AssignStmt>(s);
+    bind(a.name, eval(*a.value), a.nameLoc);
+    return Flow::Next;
+  }
+  case Stmt::Const: {
+    auto &c = cast<ConstStmt>(s);
+    Value v = eval(*c.value);
+    if (v.kind == Value::Tensor) {
+      error(c.value->loc(), "a constant must be known at compile time, but this is a tensor", {c.value->range});
+      v = Value::error();
+    }
+    bind(c.name, v, c.nameLoc);
+    return Flow::Next;
+  }
+  case Stmt::Input:
+    if (modelOnly("an input")) declareInput(cast<InputStmt>(s));
+    return Flow::Next;
+  case Stmt::Param:
+    if (frame().inData)
+      error(s.loc(), "a data block cannot declare parameters");
+    else
+      declareParam(cast<ParamStmt>(s));
+    return Flow::Next;
+  case Stmt::Return: {
+    if (frames.size() == 1) {
+      error(s.loc(), "'return' outside a function");
+      return Flow::Next;
+    }
+    frame().returned = eval(*cast<ReturnStmt>(s).value);
+    return Flow::Return;
+  }
+  case Stmt::For: {
+    auto &f = cast<ForStmt>(s);
+    Value lo = eval(*f.lo), hi = eval(*f.hi);
+    if (lo.isError() || hi.isError()) return Flow::Next;
+    if (lo.kind != Value::Int || hi.kind != Value::Int) {
+      error(f.lo->loc(), "a loop range needs integers, got " + describe(lo) + " .. " + describe(hi),
+            {llvm::SMRange(f.lo->range.Start, f.hi->range.End)});
+      return Flow::Next;
+    }
+    if (hi.i - lo.i > 100000) {
+      error(f.lo->loc(), "a loop of " + llvm::Twine(hi.i - lo.i) + " iterations is too long to unroll");
+      return Flow::Next;
+    }
+    for (int64_t i = lo.i; i < hi.i; ++i) {
+      frame().vars[f.var] = Value::integer(i);
+      if (execBlock(f.body) == Flow::Return) return Flow::Return;
+    }
+    return Flow::Next;
+  }
+  case Stmt::If: {
+    auto &i = cast<IfStmt>(s);
+    Value c = eval(*i.cond);
+    if (c.isError()) return Flow::Next;
+    if (c.kind != Value::Bool) {
+      error(i.cond->loc(), "'if' needs a compile-time true or false, got " + describe(c), {i.cond->range});
+      return Flow::Next;
+    }
+    return execBlock(c.b ? i.then : i.otherwise);
+  }
+  case Stmt::Train:
+    if (modelOnly("'train'")) {
+      if (trainStmt) {
+        error(s.loc(), "the model already has a 'train' statement");
+        note(trainStmt->loc(), "the first one is here");
+      } else {
+        trainStmt = &cast<TrainStmt>(s);
+      }
+    }
+    return Flow::Next;
+  case Stmt::Output: {
+    auto &o = cast<OutputStmt>(s);
+    if (modelOnly("'output'")) outputs.push_back({o.name, Value::make(Value::None, o.range)});
+    return Flow::Next;
+  }
+  case Stmt::Metric: {
+    auto &m = cast<MetricStmt>(s);
+    if (!modelOnly("'metric'")) return Flow::Next;
+    Value v = eval(*m.value);
+    if (v.isError()) return Flow::Next;
+    if (v.kind != Value::Tensor || !v.node->type.isScalar() || !isFloat(v.node->type.dtype)) {
+      error(m.value->loc(), "a metric must be a float scalar, but this is " + describe(v), {m.value->range});
+      note(m.value->loc(), "reduce it, for example with mean(...)");
+      return Flow::Next;
+    }
+    for (auto &[name, _] : metrics)
+      if (name == m.name) {
+        error(m.nameLoc, "metric '" + m.name + "' is defined twice");
+        return Flow::Next;
+      }
+    metrics.push_back({m.name, v});
+    return Flow::Next;
+  }
+  case Stmt::Data:
+    if (modelOnly("'data'")) {
+      if (dataStmt) {
+        error(s.loc(), "the model already has a 'data' statement");
+        note(dataStmt->loc(), "the first one is here");
+      } else {
+        dataStmt = &cast<DataStmt>(s);
+      }
+    }
+    return Flow::Next;
+  }
+  return Flow::Next;
+}
+
+void SemaImpl::declareInput(const InputStmt &s) {
+  TensorType t;
+  if (!evalType(s.type, t)) return;
+  if (inputs.count(s.name) || params.count(s.name) || frame().vars.count(s.name)) {
+    error(s.nameLoc, "'" + s.name + "' is already defined");
+    return;
+  }
+  if (t.rank() == 0) {
+    error(s.type.range.Start, "an input needs a batch dimension first, e.g. f32[B, 1]", {s.type.range});
+    return;
+  }
+  setLoc(s.nameLoc);
+  Node *n = b().leaf(OpKind::Input, s.name, t);
+  inputs[s.name] = n;
+  frame().vars[s.name] = Value::tensor(n, llvm::SMRange(s.nameLoc, s.nameLoc));
+}
+
+void SemaImpl::declareParam(const ParamStmt &s) {
+  TensorType t;
+  if (!evalType(s.type, t)) return;
+  if (!isFloat(t.dtype)) {
+    error(s.type.dtypeRange.Start, "a parameter must be a float tensor, not " + str(t), {s.type.range});
+    return;
+  }
+  std::string full;
+  for (auto &sc : scopes) full += sc + ".";
+  full += s.name;
+  if (auto it = params.find(full); it != params.end()) {
+    error(s.nameLoc, "parameter '" + full + "' is defined twice");
+    if (callDepth > 0 && scopes.empty())
+      note(s.nameLoc, "give each call its own scope, e.g. layer1.f(x) and layer2.f(x), so its parameters get distinct names");
+    return;
+  }
+  if (frames.size() == 1 && (inputs.count(s.name) || frame().vars.count(s.name))) {
+    error(s.nameLoc, "'" + s.name + "' is already defined");
+    return;
+  }
+  std::string init = "zeros";
+  if (s.init) {
+    Value v = eval(*s.init);
+    if (v.isError()) return;
+    if (v.kind != Value::Init) {
+      error(s.init->loc(), "expected an initialiser (zeros, ones, normal(std), uniform(a, b), xavier_uniform, "
+                           "xavier_normal, he_uniform, he_normal), got " + describe(v), {s.init->range});
+      return;
+    }
+    init = v.s;
+  }
+  setLoc(s.nameLoc);
+  Attrs extra;
+  extra.set(AttrKey::Init, init);
+  Node *n = b().leaf(OpKind::Param, full, t, std::move(extra));
+  params[full] = n;
+  frame().vars[s.name] = Value::tensor(n, llvm::SMRange(s.nameLoc, s.nameLoc));
+}
+
+//===--- the model --------------------------------------------------------===//
+
+void SemaImpl::execModel(const ModelDecl &m) {
+  model = &m;
+  module->name = m.name;
+  graph = &module->addGraph("model");
+  builder = std::make_unique<Builder>(*graph);
+  frames.emplace_back();
+  execBlock(m.body);
+  finishModel(m);
+  frames.pop_back();
+}
+
+void SemaImpl::recordTrain(const TrainStmt &s) {
+  const OptimizerInfo *opt = findOptimizer(s.optimizer);
+  if (!opt) {
+    std::string names;
+    for (auto &o : optimizers()) names += (names.empty() ? "" : ", ") + o.name.str();
+    error(s.optimizerLoc, "unknown optimizer '" + s.optimizer + "'; available: " + names);
+    return;
+  }
+  TrainSpec &spec = module->train;
+  spec.optimizer = opt->name.str();
+  std::vector<Value> given(opt->args.size());
+  for (auto &a : s.args) {
+    if (a.name.empty()) {
+      error(a.value->loc(), "write optimizer arguments by name, e.g. lr = 0.1", {a.value->range});
+      continue;
+    }
+    const OptimizerArg *arg = findArg(*opt, a.name);
+    if (!arg) {
+      std::string names;
+      for (auto &x : opt->args) names += (names.empty() ? "" : ", ") + x.name.str();
+      error(a.nameLoc, "'" + s.optimizer + "' has no argument '" + a.name + "'; it takes " + names);
+      continue;
+    }
+    // A bare name such as `decay = cosine` reads as the string "cosine".
+    Value v;
+    if (auto *n = llvm::dyn_cast<NameExpr>(a.value.get()); n && !arg->strDefault.empty())
+      v = Value::string(n->name, n->range);
+    else
+      v = eval(*a.value);
+    if (v.isError()) continue;
+    bool wantString = !arg->strDefault.empty();
+    if (wantString) {
+      if (v.kind != Value::Str || !llvm::is_contained(arg->choices, v.s)) {
+        std::string choices;
+        for (auto c : arg->choices) choices += (choices.empty() ? "" : ", ") + c.str();
+        error(a.value->loc(), "'" + a.name + "' must be one of " + choices + ", got " + describe(v), {a.value->range});
+        continue;
+      }
+    } else if (!v.isNumber()) {
+      error(a.value->loc(), "'" + a.name + "' must be a number, got " + describe(v), {a.value->range});
+      continue;
+    } else if (v.asDouble() < 0) {
+      error(a.value->loc(), "'" + a.name + "' must not be negative", {a.value->range});
+      continue;
+    }
+    given[arg - opt->args.begin()] = v;
+  }
+  for (size_t i = 0; i < opt->args.size(); ++i) {
+    const OptimizerArg &arg = opt->args[i];
+    if (!arg.strDefault.empty())
+      spec.args.push_back({arg.name.str(), given[i].kind == Value::Str ? given[i].s : arg.strDefault.str()});
+    else
+      spec.args.push_back({arg.name.str(), given[i].isNumber() ? given[i].asDouble() : arg.numDefault});
+  }
+  auto [line, col] = diag.sourceMgr().getLineAndColumn(s.loc(), userBuffer);
+  spec.loc = Location{module->fileId(diag.sourceMgr().getMemoryBuffer(userBuffer)->getBufferIdentifier()), line, col};
+}
+
+void SemaImpl::buildTableData(const DataStmt &s) {
+  int64_t rows = 0;
+  for (auto &a : s.args) {
+    if (a.name != "rows") {
+      error(a.value->loc(), "a table data block takes one argument, rows = N", {a.value->range});
+      return;
+    }
+    Value v = eval(*a.value);
+    if (v.isError()) return;
+    if (v.kind != Value::Int || v.i < 2) {
+      error(a.value->loc(), "rows must be an integer of at least 2, got " + describe(v), {a.value->range});
+      return;
+    }
+    rows = v.i;
+  }
+  if (rows == 0) {
+    error(s.kindLoc, "a table data block needs its size: data table(rows = N) { ... }");
+    return;
+  }
+  // The generator is a graph of its own, built like the model.
+  Graph *saved = graph;
+  auto savedBuilder = std::move(builder);
+  graph = &module->addGraph("data");
+  builder = std::make_unique<Builder>(*graph);
+  Frame f;
+  f.inData = true;
+  frames.push_back(std::move(f));
+  execBlock(s.body);
+  for (auto &[name, in] : inputs) {
+    auto it = frame().vars.find(name);
+    TensorType want = in->type;
+    want.shape[0] = rows;
+    if (it == frame().vars.end()) {
+      error(s.kindLoc, "the data block does not define input '" + name + "' (" + str(want) + ")");
+      continue;
+    }
+    Value v = it->second;
+    if (v.isError()) continue;
+    if (v.kind != Value::Tensor || v.node->type != want) {
+      error(v.range.Start.isValid() ? v.range.Start : s.kindLoc,
+            "data for input '" + name + "' must be " + str(want) + ", but it is " + describe(v), {v.range});
+      continue;
+    }
+    graph->outputs.push_back({name.str(), v.node});
+  }
+  std::sort(graph->outputs.begin(), graph->outputs.end(), [](auto &a, auto &b) { return a.name < b.name; });
+  frames.pop_back();
+  graph->removeDeadNodes();
+  graph = saved;
+  builder = std::move(savedBuilder);
+  module->data.kind = DataSpec::Table;
+  module->data.rows = rows;
+}
+
+void SemaImpl::recordData(const DataStmt &s) {
+  if (s.kindName == "table") {
+    buildTableData(s);
+    return;
+  }
+  if (s.kindName != "text") {
+    error(s.kindLoc, "unknown data kind '" + s.kindName + "'; expected 'table' or 'text'");
+    return;
+  }
+  if (!s.body.empty()) error(s.body.front()->loc(), "a text data statement has no body");
+  DataSpec &d = module->data;
+  d.kind = DataSpec::Text;
+  d.corpus = "/usr/share/games/fortunes";
+  llvm::SMLoc inputLoc, targetLoc;
+  for (auto &a : s.args) {
+    auto *n = llvm::dyn_cast<NameExpr>(a.value.get());
+    if (a.name == "input" || a.name == "target") {
+      if (!n) {
+        error(a.value->loc(), "'" + a.name + "' names one of the model's inputs", {a.value->range});
+        continue;
+      }
+      (a.name == "input" ? d.textInput : d.textTarget) = n->name;
+      (a.name == "input" ? inputLoc : targetLoc) = n->loc();
+    } else if (a.name == "corpus") {
+      Value v = eval(*a.value);
+      if (v.kind != Value::Str) {
+        error(a.value->loc(), "'corpus' is a path in quotes", {a.value->range});
+        continue;
+      }
+      d.corpus = v.s;
+    } else {
+      error(a.value->loc(), "text data takes input = NAME, target = NAME and corpus = \"PATH\"", {a.value->range});
+    }
+  }
+  auto check = [&](const std::string &name, llvm::SMLoc loc, llvm::StringRef role) -> Node * {
+    if (name.empty()) {
+      error(s.kindLoc, "text data needs " + role + " = NAME, naming an i32[B, T] input");
+      return nullptr;
+    }
+    auto it = inputs.find(name);
+    if (it == inputs.end()) {
+      error(loc, "'" + name + "' is not an input of the model");
+      return nullptr;
+    }
+    Node *n = it->second;
+    if (n->type.dtype != DType::I32 || n->type.rank() != 2) {
+      error(loc, "text data fills i32[B, T] inputs, but '" + name + "' is " + str(n->type));
+      return nullptr;
+    }
+    return n;
+  };
+  Node *in = check(d.textInput, inputLoc, "input"), *tg = check(d.textTarget, targetLoc, "target");
+  if (in && tg && in->type != tg->type)
+    error(targetLoc, "input and target must have one shape: " + str(in->type) + " and " + str(tg->type));
+  if (inputs.size() != 2)
+    error(s.kindLoc, "a text model has exactly two inputs (context and targets)");
+}
+
+void SemaImpl::finishModel(const ModelDecl &m) {
+  auto &vars = frame().vars;
+  auto loss = vars.find("loss");
+  if (loss == vars.end()) {
+    error(m.nameLoc, "model '" + m.name + "' has no loss");
+    note(m.nameLoc, "assign the value to minimise to 'loss', e.g. loss = mean(square(pred - y))");
+  } else if (!loss->second.isError()) {
+    Value &v = loss->second;
+    if (v.kind != Value::Tensor || !v.node->type.isScalar() || !isFloat(v.node->type.dtype)) {
+      error(v.range.Start, "the loss must be a float scalar, but it is " + describe(v), {v.range});
+      note(v.range.Start, "reduce it to one number, for example with mean(...)");
+    } else {
+      graph->outputs.push_back({"loss", v.node});
+    }
+  }
+  for (auto &[name, placeholder] : outputs) {
+    auto it = vars.find(name);
+    if (it == vars.end()) {
+      error(placeholder.range.Start, "'output " + name + "' names no value of the model");
+      continue;
+    }
+    if (it->second.isError()) continue;
+    if (it->second.kind != Value::Tensor) {
+      error(placeholder.range.Start, "an output must be a tensor, but '" + name + "' is " + describe(it->second));
+      continue;
+    }
+    if (graph->output(name)) {
+      error(placeholder.range.Start, "'" + name + "' is output twice");
+      continue;
+    }
+    graph->outputs.push_back({name, it->second.node});
+  }
+  for (auto &[name, v] : metrics) graph->outputs.push_back({"metric." + name, v.node});
+
+  if (!trainStmt)
+    error(m.nameLoc, "model '" + m.name + "' has no 'train' statement; add one such as train sgd(lr = 0.1)");
+  else
+    recordTrain(*trainStmt);
+  if (params.empty()) error(m.nameLoc, "model '" + m.name + "' has no parameters to train");
+
+  // Shapes are static, so the batch size is the first dimension every input shares.
+  Node *first = nullptr;
+  for (auto &[name, n] : inputs) {
+    if (!first) first = n;
+    else if (n->type.shape[0] != first->type.shape[0])
+      error(m.nameLoc, "inputs must share their first (batch) dimension: '" + first->name + "' is " +
+                           str(first->type) + " but '" + name.str() + "' is " + str(n->type));
+  }
+  if (inputs.empty()) error(m.nameLoc, "model '" + m.name + "' has no inputs");
+  if (dataStmt) recordData(*dataStmt);
+}
+
+//===--- the program ------------------------------------------------------===//
+
+/// The value of `-D NAME=TEXT`: a number, true/false, or a name (a function
+/// or initialiser, e.g. -D act=relu); anything else is a string.
+static Value parseDefine(SemaImpl &s, llvm::StringRef text) {
+  int64_t i;
+  if (!text.getAsInteger(10, i)) return Value::integer(i);
+  double d;
+  if (!text.getAsDouble(d)) return Value::number(d);
+  if (text == "true" || text == "false") return Value::boolean(text == "true");
+  if (s.globals.count(text) || s.functions.count(text) || s.findBuiltin(text)) {
+    s.frames.emplace_back();
+    Value v = s.lookup(text, {});
+    s.frames.pop_back();
+    return v;
+  }
+  return Value::string(text.str());
+}
+
+std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelude) {
+  module = std::make_unique<Module>();
+  auto &sm = diag.sourceMgr();
+  userBuffer = sm.getMainFileID();
+
+  // Names every program sees: initialisers and pi.
+  for (llvm::StringRef init : {"zeros", "ones", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal"})
+    globals[init] = Value::init(init.str());
+  globals["pi"] = Value::number(M_PI);
+
+  for (auto &f : prelude.fns) functions[f->name] = f.get();
+  llvm::StringMap<const FnDecl *> userFns;
+  for (auto &f : user.fns) {
+    if (auto it = userFns.find(f->name); it != userFns.end()) {
+      error(f->nameLoc, "function '" + f->name + "' is defined twice");
+      note(it->second->nameLoc, "the first definition is here");
+      continue;
+    }
+    userFns[f->name] = f.get();
+    functions[f->name] = f.get(); // user functions may shadow the prelude's
+  }
+
+  // Constants, in order; -D overrides replace the written value.
+  std::map<std::string, std::string> defines(opts.defines.begin(), opts.defines.end());
+  frames.emplace_back();
+  llvm::StringMap<llvm::SMLoc> constLocs;
+  for (auto &c : user.consts) {
+    if (auto it = constLocs.find(c->name); it != constLocs.end()) {
+      error(c->nameLoc, "constant '" + c->name + "' is defined twice");
+      note(it->second, "the first definition is here");
+      continue;
+    }
+    constLocs[c->name] = c->nameLoc;
+    Value v;
+    if (auto it = defines.find(c->name); it != defines.end()) {
+      v = parseDefine(*this, it->second);
+      defines.erase(it);
+    } else {
+      v = eval(*c->value);
+    }
+    if (v.kind == Value::Tensor) {
+      error(c->value->loc(), "a constant must be known at compile time", {c->value->range});
+      v = Value::error();
+    }
+    globals[c->name] = v;
+  }
+  frames.pop_back();
+  for (auto &[name, text] : defines) {
+    std::string known;
+    for (auto &c : user.consts) known += (known.empty() ? "" : ", ") + c->name;
+    diag.error("-D " + name + "=" + text + ": the model has no constant '" + name + "'" +
+               (known.empty() ? std::string() : " (its constants: " + known + ")"));
+  }
+
+  if (user.models.empty()) {
+    diag.error(sm.getMemoryBuffer(userBuffer)->getBufferIdentifier() + ": no model found; declare one with model NAME { ... }");
+    return nullptr;
+  }
+  for (size_t i = 1; i < user.models.size(); ++i) error(user.models[i]->nameLoc, "only one model per file");
+  execModel(*user.models.front());
+  if (diag.hasErrors()) return nullptr;
+  return std::move(module);
+}
+
+std::unique_ptr<Module> buildModule(const Program &user, const Program &prelude, DiagEngine &diag,
+                                    const SemaOptions &opts) {
+  SemaImpl sema(diag, opts);
+  return sema.run(user, prelude);
+}
+
+} // namespace gradc

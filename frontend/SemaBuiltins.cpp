@@ -1,0 +1,398 @@
+//===- frontend/SemaBuiltins.cpp - the primitives the language offers -----===//
+//
+// Builtins are the small set of primitives everything else is written in;
+// the prelude (frontend/Prelude.grad) builds softmax, layer norm, GELU,
+// cross-entropy and the rest from them, in the language itself.
+//
+//===----------------------------------------------------------------------===//
+#include "frontend/SemaImpl.h"
+
+#include <cmath>
+#include <numeric>
+
+namespace gradc {
+
+enum class Builtin : uint8_t {
+  Exp, Log, Sqrt, Tanh, Sin, Cos, StopGradient,
+  Maximum, Minimum, Where,
+  Sum, Max, Numel, Dim, Shape,
+  Reshape, Transpose, Concat,
+  Arange, OneHot, Gather, Float, Full,
+  RandUniform, RandNormal,
+  InitNormal, InitUniform, InitConstant,
+};
+
+namespace {
+struct BuiltinInfo {
+  const char *name;
+  Builtin id;
+  std::vector<std::string> params;
+  size_t required;
+  const char *help;
+};
+
+const std::vector<BuiltinInfo> &builtinTable() {
+  static const std::vector<BuiltinInfo> table = {
+      {"exp", Builtin::Exp, {"x"}, 1, "e to the x, elementwise"},
+      {"log", Builtin::Log, {"x"}, 1, "natural logarithm, elementwise"},
+      {"sqrt", Builtin::Sqrt, {"x"}, 1, "square root, elementwise"},
+      {"tanh", Builtin::Tanh, {"x"}, 1, "hyperbolic tangent, elementwise"},
+      {"sin", Builtin::Sin, {"x"}, 1, "sine, elementwise"},
+      {"cos", Builtin::Cos, {"x"}, 1, "cosine, elementwise"},
+      {"stop_gradient", Builtin::StopGradient, {"x"}, 1, "x, but no gradient flows through it"},
+      {"maximum", Builtin::Maximum, {"a", "b"}, 2, "elementwise maximum, with broadcasting"},
+      {"minimum", Builtin::Minimum, {"a", "b"}, 2, "elementwise minimum, with broadcasting"},
+      {"where", Builtin::Where, {"cond", "a", "b"}, 3, "a where cond is true, else b"},
+      {"sum", Builtin::Sum, {"x", "axis", "keepdims"}, 1, "sum over axes (default: all)"},
+      {"max", Builtin::Max, {"x", "axis", "keepdims"}, 1, "maximum over axes (default: all)"},
+      {"numel", Builtin::Numel, {"x", "axis"}, 1, "number of elements over axes (default: all)"},
+      {"dim", Builtin::Dim, {"x", "axis"}, 2, "size of one dimension"},
+      {"shape", Builtin::Shape, {"x"}, 1, "the shape as a list"},
+      {"reshape", Builtin::Reshape, {"x", "shape"}, 2, "same elements, new shape (one -1 is inferred)"},
+      {"transpose", Builtin::Transpose, {"x", "perm"}, 1, "permute axes (default: swap the last two)"},
+      {"concat", Builtin::Concat, {"xs", "axis"}, 1, "join a list of tensors along an axis"},
+      {"arange", Builtin::Arange, {"n"}, 1, "i32[n] holding 0, 1, ..., n-1"},
+      {"onehot", Builtin::OneHot, {"idx", "n"}, 2, "float one-hot vectors of length n"},
+      {"gather", Builtin::Gather, {"table", "idx"}, 2, "rows of table picked by i32 indices (embedding lookup)"},
+      {"float", Builtin::Float, {"x"}, 1, "convert to the model's float type"},
+      {"full", Builtin::Full, {"shape", "value"}, 2, "a constant tensor"},
+      {"rand_uniform", Builtin::RandUniform, {"shape", "low", "high"}, 1, "uniform random numbers (data blocks only)"},
+      {"rand_normal", Builtin::RandNormal, {"shape", "mean", "std"}, 1, "normal random numbers (data blocks only)"},
+      {"normal", Builtin::InitNormal, {"std"}, 1, "initialiser: normal with mean 0"},
+      {"uniform", Builtin::InitUniform, {"low", "high"}, 2, "initialiser: uniform on [low, high)"},
+      {"constant", Builtin::InitConstant, {"value"}, 1, "initialiser: every element equal"},
+  };
+  return table;
+}
+} // namespace
+
+std::optional<Builtin> SemaImpl::findBuiltin(llvm::StringRef name) const {
+  for (auto &b : builtinTable())
+    if (name == b.name) return b.id;
+  return std::nullopt;
+}
+
+//===--- argument helpers -------------------------------------------------===//
+
+bool SemaImpl::intArg(const Value &v, int64_t &out, llvm::SMLoc loc, llvm::StringRef what) {
+  if (v.isError()) return false;
+  if (v.kind != Value::Int) {
+    error(v.range.Start.isValid() ? v.range.Start : loc, what + " must be an integer, got " + describe(v), {v.range});
+    return false;
+  }
+  out = v.i;
+  return true;
+}
+
+Node *SemaImpl::tensorArg(const Value &v, llvm::SMLoc loc, llvm::StringRef what) {
+  if (v.isError()) return nullptr;
+  if (v.kind != Value::Tensor) {
+    error(v.range.Start.isValid() ? v.range.Start : loc, what + " must be a tensor, got " + describe(v), {v.range});
+    return nullptr;
+  }
+  return v.node;
+}
+
+bool SemaImpl::shapeArg(const Value &v, Dims &out, llvm::SMLoc loc) {
+  if (v.kind == Value::Int) {
+    out = {v.i};
+    return v.i >= 1 || (error(loc, "a dimension must be positive", {v.range}), false);
+  }
+  if (v.kind != Value::List) {
+    error(v.range.Start.isValid() ? v.range.Start : loc, "a shape is a list of integers, got " + describe(v), {v.range});
+    return false;
+  }
+  out.clear();
+  for (auto &item : v.items) {
+    int64_t d;
+    if (!intArg(item, d, loc, "a dimension")) return false;
+    out.push_back(d);
+  }
+  return true;
+}
+
+bool SemaImpl::axesArg(const Value &v, unsigned rank, std::vector<int64_t> &out, llvm::SMLoc loc) {
+  out.clear();
+  if (v.kind == Value::None) {
+    for (unsigned i = 0; i < rank; ++i) out.push_back(i);
+    return true;
+  }
+  std::vector<Value> items = v.kind == Value::List ? v.items : std::vector<Value>{v};
+  for (auto &item : items) {
+    int64_t a;
+    if (!intArg(item, a, loc, "an axis")) return false;
+    if (a < -int64_t(rank) || a >= int64_t(rank)) {
+      error(item.range.Start.isValid() ? item.range.Start : loc,
+            "axis " + llvm::Twine(a) + " is out of range for rank " + llvm::Twine(rank), {item.range});
+      return false;
+    }
+    out.push_back(a < 0 ? a + rank : a);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return true;
+}
+
+Value SemaImpl::reduce(OpKind op, const Value &xv, const Value &axis, bool keepdims, llvm::SMLoc loc) {
+  Node *x = tensorArg(xv, loc, "the reduced value");
+  if (!x) return Value::error();
+  if (x->type.dtype == DType::I1) return error(loc, "cannot reduce a bool tensor; convert it with float(...)", {xv.range});
+  std::vector<int64_t> axes;
+  if (!axesArg(axis, x->type.rank(), axes, loc)) return Value::error();
+  setLoc(loc);
+  Node *r = b().reduce(op, x, axes);
+  if (keepdims) return Value::tensor(r);
+  Dims kept;
+  for (unsigned i = 0; i < x->type.rank(); ++i)
+    if (!llvm::is_contained(axes, int64_t(i))) kept.push_back(x->type.shape[i]);
+  return Value::tensor(b().reshape(r, kept));
+}
+
+//===--- dispatch ---------------------------------------------------------===//
+
+Value SemaImpl::callBuiltin(Builtin id, const ast::CallExpr &call) {
+  const BuiltinInfo *info = nullptr;
+  for (auto &bi : builtinTable())
+    if (bi.id == id) info = &bi;
+  BoundArgs a;
+  if (!bindArgs(info->params, info->required, call, info->name, a)) return Value::error();
+  llvm::SMLoc loc = call.calleeLoc;
+  auto unary = [&](OpKind op, double (*fold)(double)) -> Value {
+    if (a[0].isNumber()) return Value::number(fold(a[0].asDouble()));
+    Node *x = tensorArg(a[0], loc, "the argument");
+    if (!x) return Value::error();
+    if (!isFloat(x->type.dtype))
+      return error(a[0].range.Start, std::string(info->name) + " needs a float tensor, got " + str(x->type) +
+                                         "; convert it with float(...)", {a[0].range});
+    setLoc(loc);
+    return Value::tensor(b().unary(op, x));
+  };
+  auto flag = [&](size_t i, bool &out) {
+    if (!a.has(i)) return true;
+    if (a[i].kind != Value::Bool) {
+      error(a[i].range.Start, std::string(info->params[i]) + " must be true or false", {a[i].range});
+      return false;
+    }
+    out = a[i].b;
+    return true;
+  };
+
+  switch (id) {
+  case Builtin::Exp: return unary(OpKind::Exp, [](double x) { return std::exp(x); });
+  case Builtin::Log: return unary(OpKind::Log, [](double x) { return std::log(x); });
+  case Builtin::Sqrt: return unary(OpKind::Sqrt, [](double x) { return std::sqrt(x); });
+  case Builtin::Tanh: return unary(OpKind::Tanh, [](double x) { return std::tanh(x); });
+  case Builtin::Sin: return unary(OpKind::Sin, [](double x) { return std::sin(x); });
+  case Builtin::Cos: return unary(OpKind::Cos, [](double x) { return std::cos(x); });
+  case Builtin::StopGradient: return unary(OpKind::StopGradient, [](double x) { return x; });
+  case Builtin::Maximum:
+  case Builtin::Minimum: {
+    bool isMax = id == Builtin::Maximum;
+    if (a[0].isNumber() && a[1].isNumber())
+      return Value::number(isMax ? std::max(a[0].asDouble(), a[1].asDouble()) : std::min(a[0].asDouble(), a[1].asDouble()));
+    return arith(isMax ? OpKind::Max : OpKind::Min, a[0], a[1], loc, info->name);
+  }
+  case Builtin::Where: {
+    Node *c = tensorArg(a[0], loc, "the condition");
+    if (!c) return Value::error();
+    if (c->type.dtype != DType::I1)
+      return error(a[0].range.Start, "the condition of where must be a bool tensor, got " + str(c->type), {a[0].range});
+    if (a[1].kind != Value::Tensor && a[2].kind != Value::Tensor && (!a[1].isNumber() || !a[2].isNumber()))
+      return error(loc, "where needs numbers or tensors for its branches", {a[1].range, a[2].range});
+    // Branches: make them one dtype and shape via the arithmetic rules, then
+    // broadcast all three together.
+    DType dt = a[1].kind == Value::Tensor ? a[1].node->type.dtype
+               : a[2].kind == Value::Tensor ? a[2].node->type.dtype : opts.floatType;
+    if (a[1].kind == Value::Tensor && a[2].kind == Value::Tensor && a[1].node->type.dtype != a[2].node->type.dtype)
+      return error(loc, "the branches of where have different dtypes: " + str(a[1].node->type) + " and " +
+                            str(a[2].node->type), {a[1].range, a[2].range});
+    setLoc(loc);
+    llvm::SmallVector<Node *, 3> cxy;
+    if (!broadcastValues({a[0], a[1], a[2]}, dt, loc, "where", cxy)) return Value::error();
+    // The condition keeps its own dtype (i1); broadcastValues only casts numbers.
+    return Value::tensor(b().select(cxy[0], cxy[1], cxy[2]));
+  }
+  case Builtin::Sum:
+  case Builtin::Max: {
+    bool keep = false;
+    if (!flag(2, keep)) return Value::error();
+    return reduce(id == Builtin::Sum ? OpKind::ReduceSum : OpKind::ReduceMax, a[0], a[1], keep, loc);
+  }
+  case Builtin::Numel: {
+    Node *x = tensorArg(a[0], loc, "the argument");
+    std::vector<int64_t> axes;
+    if (!x || !axesArg(a[1], x->type.rank(), axes, loc)) return Value::error();
+    int64_t n = 1;
+    for (int64_t ax : axes) n *= x->type.shape[ax];
+    return Value::integer(n);
+  }
+  case Builtin::Dim: {
+    Node *x = tensorArg(a[0], loc, "the argument");
+    std::vector<int64_t> axes;
+    if (!x || !axesArg(a[1], x->type.rank(), axes, loc)) return Value::error();
+    if (axes.size() != 1) return error(loc, "dim takes one axis", {a[1].range});
+    return Value::integer(x->type.shape[axes[0]]);
+  }
+  case Builtin::Shape: {
+    Node *x = tensorArg(a[0], loc, "the argument");
+    if (!x) return Value::error();
+    Value l = Value::make(Value::List, {});
+    for (int64_t d : x->type.shape) l.items.push_back(Value::integer(d));
+    return l;
+  }
+  case Builtin::Reshape: {
+    Node *x = tensorArg(a[0], loc, "the reshaped value");
+    if (!x || a[1].kind != Value::List) {
+      if (x) error(a[1].range.Start, "reshape needs a list of dimensions, got " + describe(a[1]), {a[1].range});
+      return Value::error();
+    }
+    Dims shape;
+    int infer = -1;
+    for (size_t i = 0; i < a[1].items.size(); ++i) {
+      int64_t d;
+      if (!intArg(a[1].items[i], d, loc, "a dimension")) return Value::error();
+      if (d == -1 && infer < 0) infer = i;
+      else if (d < 1) return error(a[1].items[i].range.Start, "a dimension must be positive (or one -1)", {a[1].items[i].range});
+      shape.push_back(d);
+    }
+    int64_t known = 1;
+    for (size_t i = 0; i < shape.size(); ++i)
+      if (int(i) != infer) known *= shape[i];
+    if (infer >= 0 && known > 0 && x->type.numel() % known == 0) shape[infer] = x->type.numel() / known;
+    if (product(shape) != x->type.numel() || (infer >= 0 && shape[infer] < 1))
+      return error(loc, "cannot reshape " + str(x->type) + " (" + llvm::Twine(x->type.numel()) + " elements) to " +
+                            shapeStr(shape), {call.range});
+    setLoc(loc);
+    return Value::tensor(b().reshape(x, shape));
+  }
+  case Builtin::Transpose: {
+    Node *x = tensorArg(a[0], loc, "the transposed value");
+    if (!x) return Value::error();
+    unsigned r = x->type.rank();
+    std::vector<int64_t> perm(r);
+    std::iota(perm.begin(), perm.end(), 0);
+    if (!a.has(1)) {
+      if (r < 2) return error(loc, "transpose needs rank 2 or more, got " + str(x->type), {a[0].range});
+      std::swap(perm[r - 1], perm[r - 2]);
+    } else {
+      Dims p;
+      if (!shapeArg(a[1], p, loc)) return Value::error();
+      std::vector<bool> seen(r);
+      bool ok = p.size() == r;
+      for (size_t i = 0; ok && i < p.size(); ++i) {
+        int64_t v = p[i] < 0 ? p[i] + r : p[i];
+        ok = v >= 0 && v < int64_t(r) && !seen[v];
+        if (ok) seen[v] = true, perm[i] = v;
+      }
+      if (!ok) return error(a[1].range.Start, "not a permutation of the " + llvm::Twine(r) + " axes of " + str(x->type), {a[1].range});
+    }
+    setLoc(loc);
+    return Value::tensor(b().transpose(x, perm));
+  }
+  case Builtin::Concat: {
+    if (a[0].kind != Value::List || a[0].items.empty())
+      return error(loc, "concat needs a non-empty list of tensors", {a[0].range});
+    std::vector<Node *> xs;
+    for (auto &item : a[0].items) {
+      Node *x = tensorArg(item, loc, "each concatenated value");
+      if (!x) return Value::error();
+      xs.push_back(x);
+    }
+    Value axisV = a.has(1) ? a[1] : Value::integer(0);
+    std::vector<int64_t> axes;
+    if (!axesArg(axisV, xs[0]->type.rank(), axes, loc) || axes.size() != 1) return Value::error();
+    llvm::SmallVector<TensorType, 4> types;
+    for (Node *x : xs) types.push_back(x->type);
+    Attrs at;
+    at.set(AttrKey::Axis, axes[0]);
+    auto t = inferType(OpKind::Concat, types, at, nullptr);
+    if (!t) {
+      std::string list;
+      for (auto &ty : types) list += (list.empty() ? "" : ", ") + str(ty);
+      llvm::consumeError(t.takeError());
+      return error(loc, "cannot concatenate " + list + " along axis " + llvm::Twine(axes[0]), {call.range});
+    }
+    setLoc(loc);
+    std::vector<Node *> ops(xs.begin(), xs.end());
+    return Value::tensor(b().create(OpKind::Concat, ops, at));
+  }
+  case Builtin::Arange: {
+    int64_t n;
+    if (!intArg(a[0], n, loc, "the length")) return Value::error();
+    if (n < 1) return error(a[0].range.Start, "arange needs a positive length", {a[0].range});
+    setLoc(loc);
+    return Value::tensor(b().iota(TensorType(DType::I32, {n}), 0));
+  }
+  case Builtin::OneHot: {
+    Node *idx = tensorArg(a[0], loc, "the indices");
+    int64_t n;
+    if (!idx || !intArg(a[1], n, loc, "the number of classes")) return Value::error();
+    if (idx->type.dtype != DType::I32)
+      return error(a[0].range.Start, "onehot needs i32 indices, got " + str(idx->type), {a[0].range});
+    TensorType t(opts.floatType, idx->type.shape);
+    t.shape.push_back(n);
+    setLoc(loc);
+    return Value::tensor(b().create(OpKind::OneHot, {idx}, {}, &t));
+  }
+  case Builtin::Gather: {
+    Node *table = tensorArg(a[0], loc, "the table");
+    Node *idx = tensorArg(a[1], loc, "the indices");
+    if (!table || !idx) return Value::error();
+    if (idx->type.dtype != DType::I32 || !isFloat(table->type.dtype) || table->type.rank() < 1)
+      return error(loc, "gather needs a float table and i32 indices, got " + str(table->type) + " and " + str(idx->type),
+                   {call.range});
+    setLoc(loc);
+    return Value::tensor(b().create(OpKind::Gather, {table, idx}));
+  }
+  case Builtin::Float: {
+    if (a[0].isNumber()) return Value::number(a[0].asDouble());
+    Node *x = tensorArg(a[0], loc, "the argument");
+    if (!x) return Value::error();
+    setLoc(loc);
+    return Value::tensor(b().cast(x, opts.floatType));
+  }
+  case Builtin::Full: {
+    Dims shape;
+    if (!shapeArg(a[0], shape, loc)) return Value::error();
+    if (!a[1].isNumber()) return error(a[1].range.Start, "full needs a number, got " + describe(a[1]), {a[1].range});
+    setLoc(loc);
+    return Value::tensor(b().constant(a[1].asDouble(), TensorType(opts.floatType, shape)));
+  }
+  case Builtin::RandUniform:
+  case Builtin::RandNormal: {
+    if (!frame().inData)
+      return error(loc, std::string(info->name) + " is only available in a data block; parameters take initialisers such as normal(0.02)");
+    Dims shape;
+    if (!shapeArg(a[0], shape, loc)) return Value::error();
+    bool uni = id == Builtin::RandUniform;
+    double p1 = 0, p2 = 1;
+    for (size_t i : {1, 2})
+      if (a.has(i)) {
+        if (!a[i].isNumber()) return error(a[i].range.Start, info->params[i] + " must be a number", {a[i].range});
+        (i == 1 ? p1 : p2) = a[i].asDouble();
+      }
+    Attrs at;
+    at.set(uni ? AttrKey::Low : AttrKey::Mean, p1);
+    at.set(uni ? AttrKey::High : AttrKey::Std, p2);
+    TensorType t(opts.floatType, shape);
+    setLoc(loc);
+    return Value::tensor(b().create(uni ? OpKind::RandUniform : OpKind::RandNormal, {}, at, &t));
+  }
+  case Builtin::InitNormal:
+  case Builtin::InitUniform:
+  case Builtin::InitConstant: {
+    std::string spec = id == Builtin::InitNormal ? "normal(" : id == Builtin::InitUniform ? "uniform(" : "constant(";
+    for (size_t i = 0; i < info->params.size(); ++i) {
+      if (!a[i].isNumber()) return error(a[i].range.Start, info->params[i] + " must be a number", {a[i].range});
+      spec += (i ? ", " : "") + attrValueStr(a[i].asDouble());
+    }
+    if (id == Builtin::InitNormal && a[0].asDouble() <= 0) return error(a[0].range.Start, "std must be positive", {a[0].range});
+    if (id == Builtin::InitUniform && a[0].asDouble() >= a[1].asDouble())
+      return error(loc, "uniform needs low < high", {call.range});
+    return Value::init(spec + ")");
+  }
+  }
+  return Value::error();
+}
+
+} // namespace gradc

@@ -1,0 +1,423 @@
+//===- frontend/SemaExpr.cpp - expressions, operators and calls -----------===//
+#include "frontend/SemaImpl.h"
+
+#include <cmath>
+
+namespace gradc {
+
+using namespace ast;
+using llvm::cast;
+
+Value SemaImpl::eval(const Expr &e) {
+  switch (e.kind) {
+  case Expr::Number: {
+    auto &n = cast<NumberExpr>(e);
+    return n.isInt ? Value::integer(int64_t(n.value), e.range) : Value::number(n.value, e.range);
+  }
+  case Expr::String: return Value::string(cast<StringExpr>(e).value, e.range);
+  case Expr::Bool: return Value::boolean(cast<BoolExpr>(e).value, e.range);
+  case Expr::None: return Value::none(e.range);
+  case Expr::Name: return lookup(cast<NameExpr>(e).name, e.range);
+  case Expr::Unary: return evalUnary(cast<UnaryExpr>(e));
+  case Expr::Binary: return evalBinary(cast<BinaryExpr>(e));
+  case Expr::Call: return evalCall(cast<CallExpr>(e));
+  case Expr::Index: return evalIndex(cast<IndexExpr>(e));
+  case Expr::Member:
+    return error(e.loc(), "'a.b' only names the scope of a call, as in a.b.f(x)", {e.range});
+  case Expr::List: {
+    Value v = Value::make(Value::List, e.range);
+    for (auto &item : cast<ListExpr>(e).items) {
+      v.items.push_back(eval(*item));
+      if (v.items.back().isError()) return Value::error();
+    }
+    return v;
+  }
+  }
+  return Value::error();
+}
+
+//===--- operators --------------------------------------------------------===//
+
+Value SemaImpl::evalUnary(const UnaryExpr &e) {
+  Value x = eval(*e.operand);
+  if (x.isError()) return x;
+  if (e.op == "-") {
+    if (x.kind == Value::Int) return Value::integer(-x.i, e.range);
+    if (x.kind == Value::Float) return Value::number(-x.f, e.range);
+    if (x.kind == Value::Tensor && isFloat(x.node->type.dtype)) {
+      setLoc(e.opLoc);
+      return Value::tensor(b().neg(x.node), e.range);
+    }
+    if (x.kind == Value::Tensor && x.node->type.dtype == DType::I32)
+      return arith(OpKind::Sub, Value::integer(0, e.range), x, e.opLoc, "'-'").at(e.range);
+    return error(e.opLoc, "'-' needs a number or a numeric tensor, got " + describe(x), {e.operand->range});
+  }
+  // '!'
+  if (x.kind == Value::Bool) return Value::boolean(!x.b, e.range);
+  if (x.kind == Value::Tensor && x.node->type.dtype == DType::I1) {
+    setLoc(e.opLoc);
+    return Value::tensor(b().unary(OpKind::Not, x.node), e.range);
+  }
+  return error(e.opLoc, "'!' needs true/false or a bool tensor, got " + describe(x), {e.operand->range});
+}
+
+Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b, llvm::SMLoc opLoc) {
+  llvm::SMRange r(a.range.Start, b.range.End);
+  if (a.kind == Value::Bool && b.kind == Value::Bool) {
+    if (op == "&&") return Value::boolean(a.b && b.b, r);
+    if (op == "||") return Value::boolean(a.b || b.b, r);
+    if (op == "==") return Value::boolean(a.b == b.b, r);
+    if (op == "!=") return Value::boolean(a.b != b.b, r);
+  }
+  if (a.kind == Value::Str && b.kind == Value::Str) {
+    if (op == "==") return Value::boolean(a.s == b.s, r);
+    if (op == "!=") return Value::boolean(a.s != b.s, r);
+    if (op == "+") return Value::string(a.s + b.s, r);
+  }
+  if (a.isNumber() && b.isNumber()) {
+    bool ints = a.kind == Value::Int && b.kind == Value::Int;
+    double x = a.asDouble(), y = b.asDouble();
+    if (op == "+") return ints ? Value::integer(a.i + b.i, r) : Value::number(x + y, r);
+    if (op == "-") return ints ? Value::integer(a.i - b.i, r) : Value::number(x - y, r);
+    if (op == "*") return ints ? Value::integer(a.i * b.i, r) : Value::number(x * y, r);
+    if (op == "/" || op == "%") {
+      if (y == 0) return error(opLoc, "division by zero in a constant expression", {r});
+      // Integers that divide exactly stay integers, so shapes like C / H work.
+      if (op == "%") return ints ? Value::integer(a.i % b.i, r) : Value::number(std::fmod(x, y), r);
+      if (ints && a.i % b.i == 0) return Value::integer(a.i / b.i, r);
+      return Value::number(x / y, r);
+    }
+    if (op == "<") return Value::boolean(x < y, r);
+    if (op == "<=") return Value::boolean(x <= y, r);
+    if (op == ">") return Value::boolean(x > y, r);
+    if (op == ">=") return Value::boolean(x >= y, r);
+    if (op == "==") return Value::boolean(x == y, r);
+    if (op == "!=") return Value::boolean(x != y, r);
+  }
+  return error(opLoc, "'" + op + "' cannot combine " + describe(a) + " and " + describe(b), {a.range, b.range});
+}
+
+Value SemaImpl::evalBinary(const BinaryExpr &e) {
+  Value a = eval(*e.lhs);
+  Value c = eval(*e.rhs);
+  if (a.isError() || c.isError()) return Value::error();
+  llvm::StringRef op = e.op;
+  bool tensors = a.kind == Value::Tensor || c.kind == Value::Tensor;
+  if (!tensors) return foldConstant(op, a, c, e.opLoc);
+  Value r;
+  if (op == "@") r = matmul(a, c, e.opLoc);
+  else if (op == "+") r = arith(OpKind::Add, a, c, e.opLoc, "'+'");
+  else if (op == "-") r = arith(OpKind::Sub, a, c, e.opLoc, "'-'");
+  else if (op == "*") r = arith(OpKind::Mul, a, c, e.opLoc, "'*'");
+  else if (op == "/") r = arith(OpKind::Div, a, c, e.opLoc, "'/'");
+  else if (op == "<") r = arith(OpKind::Lt, a, c, e.opLoc, "'<'");
+  else if (op == "<=") r = arith(OpKind::Le, a, c, e.opLoc, "'<='");
+  else if (op == ">") r = arith(OpKind::Gt, a, c, e.opLoc, "'>'");
+  else if (op == ">=") r = arith(OpKind::Ge, a, c, e.opLoc, "'>='");
+  else if (op == "==") r = arith(OpKind::Eq, a, c, e.opLoc, "'=='");
+  else if (op == "!=") r = arith(OpKind::Ne, a, c, e.opLoc, "'!='");
+  else if (op == "&&") r = arith(OpKind::And, a, c, e.opLoc, "'&&'");
+  else if (op == "||") r = arith(OpKind::Or, a, c, e.opLoc, "'||'");
+  else return error(e.opLoc, "'" + op + "' does not apply to tensors", {e.lhs->range, e.rhs->range});
+  return r.at(e.range);
+}
+
+bool SemaImpl::broadcastValues(llvm::ArrayRef<Value> vals, DType dtype, llvm::SMLoc opLoc, llvm::StringRef what,
+                               llvm::SmallVectorImpl<Node *> &out) {
+  // The common shape of all tensor operands; numbers are scalars.
+  Dims shape;
+  for (size_t i = 0; i < vals.size(); ++i) {
+    if (vals[i].kind != Value::Tensor) continue;
+    auto s = broadcastShapes(shape, vals[i].node->type.shape);
+    if (!s) {
+      std::string shapes;
+      llvm::SmallVector<llvm::SMRange, 3> ranges;
+      for (auto &v : vals) {
+        shapes += (shapes.empty() ? "" : " and ") + describe(v);
+        ranges.push_back(v.range);
+      }
+      error(opLoc, "cannot broadcast " + shapes + " in " + what, ranges);
+      note(opLoc, "shapes are matched from the right; each pair of dimensions must be equal or one of them 1");
+      return false;
+    }
+    shape = *s;
+  }
+  // Numbers become splat constants of the full shape; tensors broadcast.
+  for (auto &v : vals) {
+    if (v.kind == Value::Tensor)
+      out.push_back(b().broadcastTo(v.node, shape));
+    else
+      out.push_back(b().constant(v.kind == Value::Bool ? double(v.b) : v.asDouble(), TensorType(dtype, shape)));
+  }
+  return true;
+}
+
+Value SemaImpl::arith(OpKind op, Value a, Value c, llvm::SMLoc opLoc, llvm::StringRef what) {
+  if (a.isError() || c.isError()) return Value::error();
+  bool logical = op == OpKind::And || op == OpKind::Or;
+  bool equality = op == OpKind::Eq || op == OpKind::Ne;
+  for (const Value *v : {&a, &c})
+    if (v->kind != Value::Tensor && !v->isNumber() && !(v->kind == Value::Bool && (logical || equality)))
+      return error(v->range.Start.isValid() ? v->range.Start : opLoc,
+                   what + " needs tensors or numbers, but this is " + describe(*v), {v->range});
+  // The dtype comes from the tensor operand(s); a literal adopts it.
+  const Value &t = a.kind == Value::Tensor ? a : c;
+  DType dt = t.node->type.dtype;
+  if (a.kind == Value::Tensor && c.kind == Value::Tensor && a.node->type.dtype != c.node->type.dtype) {
+    error(opLoc, "operands of " + what + " have different dtypes: " + str(a.node->type) + " and " + str(c.node->type),
+          {a.range, c.range});
+    note(opLoc, "convert one side explicitly, e.g. float(x)");
+    return Value::error();
+  }
+  for (const Value *v : {&a, &c}) {
+    if (v->kind == Value::Float && !isFloat(dt))
+      return error(opLoc, "cannot combine " + str(t.node->type) + " with the non-integer " + describe(*v) + " in " + what,
+                   {a.range, c.range});
+    if (v->kind == Value::Bool && dt != DType::I1)
+      return error(opLoc, "cannot combine " + str(t.node->type) + " with " + describe(*v) + " in " + what, {a.range, c.range});
+  }
+  if (logical && dt != DType::I1)
+    return error(opLoc, what + " needs bool tensors, got " + str(t.node->type), {a.range, c.range});
+  if (!logical && !equality && dt == DType::I1)
+    return error(opLoc, what + " does not take bool tensors (" + str(t.node->type) + "); use where(cond, a, b)",
+                 {a.range, c.range});
+  if ((op == OpKind::Max || op == OpKind::Min) && dt == DType::I1)
+    return error(opLoc, what + " does not take bool tensors", {a.range, c.range});
+  setLoc(opLoc);
+  llvm::SmallVector<Node *, 2> xy;
+  if (!broadcastValues({a, c}, dt, opLoc, what, xy)) return Value::error();
+  return Value::tensor(b().binary(op, xy[0], xy[1]));
+}
+
+Value SemaImpl::matmul(Value a, Value c, llvm::SMLoc opLoc) {
+  for (const Value *v : {&a, &c})
+    if (v->kind != Value::Tensor || !isFloat(v->node->type.dtype))
+      return error(v->range.Start, "'@' needs float tensors, but this is " + describe(*v), {v->range});
+  TensorType ta = a.node->type, tb = c.node->type;
+  std::string shapes = str(ta) + " @ " + str(tb);
+  if (ta.dtype != tb.dtype)
+    return error(opLoc, "operands of '@' have different dtypes: " + shapes, {a.range, c.range});
+  if (ta.rank() < 2 || tb.rank() < 2) {
+    error(opLoc, "'@' needs operands of rank 2 or more: " + shapes, {a.range, c.range});
+    note(opLoc, "reshape a vector to [n, 1] or [1, n] first");
+    return Value::error();
+  }
+  int64_t ka = ta.shape[ta.rank() - 1], kb = tb.shape[tb.rank() - 2];
+  if (ka != kb) {
+    error(opLoc, "shape mismatch in '@': " + shapes, {a.range, c.range});
+    note(opLoc, "the left operand's last dimension (" + llvm::Twine(ka) +
+                    ") must equal the right operand's second-to-last (" + llvm::Twine(kb) + ")");
+    return Value::error();
+  }
+  setLoc(opLoc);
+  Node *x = a.node, *y = c.node;
+  int64_t m = ta.shape[ta.rank() - 2], n = tb.shape[tb.rank() - 1];
+  if (tb.rank() == 2 && ta.rank() > 2) {
+    // [..., M, K] @ [K, N]: one big matrix product over all leading rows.
+    Dims out(ta.shape.begin(), ta.shape.end() - 1);
+    out.push_back(n);
+    Node *flat = b().reshape(x, {ta.numel() / ka, ka});
+    return Value::tensor(b().reshape(b().matmul(flat, y), out));
+  }
+  // Batched: broadcast the batch dimensions against each other.
+  llvm::ArrayRef<int64_t> ba(ta.shape.begin(), ta.shape.end() - 2), bb(tb.shape.begin(), tb.shape.end() - 2);
+  auto batch = broadcastShapes(ba, bb);
+  if (!batch) {
+    error(opLoc, "batch dimensions of '@' do not broadcast: " + shapes, {a.range, c.range});
+    return Value::error();
+  }
+  Dims sa = *batch, sb = *batch;
+  sa.append({m, ka});
+  sb.append({kb, n});
+  return Value::tensor(b().matmul(b().broadcastTo(x, sa), b().broadcastTo(y, sb)));
+}
+
+//===--- indexing and slicing ---------------------------------------------===//
+
+Value SemaImpl::evalIndex(const IndexExpr &e) {
+  Value base = eval(*e.base);
+  if (base.isError()) return base;
+  if (base.kind == Value::List) {
+    if (e.items.size() != 1 || e.items[0].isSlice)
+      return error(e.loc(), "a list takes one index", {e.range});
+    Value i = eval(*e.items[0].start);
+    int64_t idx;
+    if (!intArg(i, idx, e.items[0].range.Start, "a list index")) return Value::error();
+    int64_t n = base.items.size();
+    if (idx < -n || idx >= n) return error(e.items[0].range.Start, "index " + llvm::Twine(idx) + " is out of range for a list of " + llvm::Twine(n));
+    return base.items[idx < 0 ? idx + n : idx].at(e.range);
+  }
+  if (base.kind != Value::Tensor) return error(e.loc(), "only tensors and lists can be indexed, not " + describe(base), {e.base->range});
+  const TensorType &t = base.node->type;
+  if (e.items.size() > t.rank())
+    return error(e.loc(), llvm::Twine(e.items.size()) + " indices for " + str(t), {e.range});
+  Dims offsets(t.rank(), 0), sizes(t.shape.begin(), t.shape.end()), kept;
+  for (unsigned d = 0; d < t.rank(); ++d) {
+    if (d >= e.items.size()) {
+      kept.push_back(t.shape[d]);
+      continue;
+    }
+    auto &it = e.items[d];
+    int64_t n = t.shape[d];
+    auto bound = [&](const ExprPtr &x, int64_t dflt, int64_t &out) {
+      if (!x) {
+        out = dflt;
+        return true;
+      }
+      if (!intArg(eval(*x), out, x->loc(), "an index")) return false;
+      if (out < 0) out += n;
+      return true;
+    };
+    int64_t lo, hi;
+    if (!bound(it.start, 0, lo)) return Value::error();
+    if (!it.isSlice) {
+      if (lo < 0 || lo >= n)
+        return error(it.range.Start, "index out of range for dimension " + llvm::Twine(d) + " of " + str(t), {it.range});
+      offsets[d] = lo;
+      sizes[d] = 1;
+      continue;
+    }
+    if (!bound(it.stop, n, hi)) return Value::error();
+    if (lo < 0 || hi > n || lo >= hi)
+      return error(it.range.Start, "slice " + llvm::Twine(lo) + ":" + llvm::Twine(hi) + " is empty or out of range for dimension " +
+                                       llvm::Twine(d) + " of " + str(t), {it.range});
+    offsets[d] = lo;
+    sizes[d] = hi - lo;
+    kept.push_back(hi - lo);
+  }
+  setLoc(e.loc());
+  Node *n = base.node;
+  if (llvm::ArrayRef<int64_t>(sizes) != llvm::ArrayRef<int64_t>(t.shape)) n = b().slice(n, offsets, sizes);
+  return Value::tensor(b().reshape(n, kept), e.range);
+}
+
+//===--- calls ------------------------------------------------------------===//
+
+std::string SemaImpl::scopeName(const Expr &scope, bool &ok) {
+  if (auto *n = llvm::dyn_cast<NameExpr>(&scope)) return n->name;
+  if (auto *m = llvm::dyn_cast<MemberExpr>(&scope)) return scopeName(*m->base, ok) + "." + m->member;
+  if (auto *ix = llvm::dyn_cast<IndexExpr>(&scope)) {
+    std::string base = scopeName(*ix->base, ok);
+    for (auto &it : ix->items) {
+      int64_t i = 0;
+      if (it.isSlice || !intArg(eval(*it.start), i, it.range.Start, "a scope index")) {
+        ok = false;
+        return "";
+      }
+      base += "." + std::to_string(i);
+    }
+    return base;
+  }
+  error(scope.loc(), "a call scope is a name such as attn or h[i]", {scope.range});
+  ok = false;
+  return "";
+}
+
+bool SemaImpl::bindArgs(llvm::ArrayRef<std::string> params, size_t required, const CallExpr &call,
+                        llvm::StringRef calleeName, BoundArgs &out) {
+  out.values.assign(params.size(), Value::none());
+  out.given.assign(params.size(), false);
+  out.call = &call;
+  bool ok = true;
+  size_t positional = 0;
+  for (auto &a : call.args) {
+    size_t slot;
+    if (a.name.empty()) {
+      if (positional >= params.size()) {
+        error(a.value->loc(), "'" + calleeName + "' takes at most " + llvm::Twine(params.size()) + " arguments",
+              {a.value->range});
+        return false;
+      }
+      slot = positional++;
+    } else {
+      auto it = llvm::find(params, a.name);
+      if (it == params.end()) {
+        std::string list;
+        for (auto &p : params) list += (list.empty() ? "" : ", ") + p;
+        error(a.nameLoc, "'" + calleeName + "' has no parameter '" + a.name + "' (it takes " + list + ")");
+        ok = false;
+        continue;
+      }
+      slot = it - params.begin();
+    }
+    if (out.given[slot]) {
+      error(a.value->loc(), "'" + params[slot] + "' is given twice", {a.value->range});
+      ok = false;
+      continue;
+    }
+    out.values[slot] = eval(*a.value);
+    out.given[slot] = true;
+    if (out.values[slot].isError()) ok = false;
+  }
+  for (size_t i = 0; i < required; ++i)
+    if (!out.given[i]) {
+      error(call.loc(), "'" + calleeName + "' needs argument '" + params[i] + "'", {call.range});
+      ok = false;
+    }
+  return ok;
+}
+
+Value SemaImpl::evalCall(const CallExpr &call) {
+  std::string scope;
+  if (call.scope) {
+    bool ok = true;
+    scope = scopeName(*call.scope, ok);
+    if (!ok) return Value::error();
+  }
+  Value callee = lookup(call.callee, llvm::SMRange(call.calleeLoc, call.calleeLoc));
+  if (callee.isError()) return callee;
+  if (callee.kind != Value::Func)
+    return error(call.calleeLoc, "'" + call.callee + "' is " + describe(callee) + ", not a function", {call.range});
+  if (callee.isBuiltin) {
+    if (!scope.empty())
+      return error(call.calleeLoc, "'" + call.callee + "' is a builtin; it has no parameters to put in a scope");
+    return callBuiltin(callee.builtin, call).at(call.range);
+  }
+  return callFunction(*callee.fn, call, scope).at(call.range);
+}
+
+Value SemaImpl::callFunction(const FnDecl &fn, const CallExpr &call, const std::string &scope) {
+  if (callDepth >= 64)
+    return error(call.calleeLoc, "calls nest more than 64 deep; is '" + fn.name + "' recursive?");
+  std::vector<std::string> names;
+  size_t required = 0;
+  for (auto &p : fn.params) {
+    names.push_back(p.name);
+    if (!p.defaultValue && required == names.size() - 1) ++required;
+  }
+  BoundArgs args;
+  if (!bindArgs(names, required, call, fn.name, args)) return Value::error();
+
+  Frame f;
+  // Defaults are evaluated where the function is defined: globals only.
+  frames.emplace_back();
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!args.has(i) && fn.params[i].defaultValue) args.values[i] = eval(*fn.params[i].defaultValue);
+    if (!args.has(i) && !fn.params[i].defaultValue) {
+      frames.pop_back();
+      return error(call.loc(), "'" + fn.name + "' needs argument '" + names[i] + "'", {call.range});
+    }
+    f.vars[names[i]] = args.values[i];
+  }
+  frames.pop_back();
+
+  llvm::SMLoc savedSite = callSite;
+  if (isUserLoc(call.calleeLoc)) callSite = call.calleeLoc;
+  size_t savedScopes = scopes.size();
+  if (!scope.empty()) {
+    llvm::SmallVector<llvm::StringRef, 4> parts;
+    llvm::StringRef(scope).split(parts, '.');
+    for (auto p : parts) scopes.push_back(p.str());
+  }
+  frames.push_back(std::move(f));
+  ++callDepth;
+  execBlock(fn.body);
+  Value result = frame().returned;
+  --callDepth;
+  frames.pop_back();
+  scopes.resize(savedScopes);
+  callSite = savedSite;
+  return result;
+}
+
+} // namespace gradc

@@ -1,0 +1,165 @@
+//===- frontend/SemaImpl.h - internals of semantic analysis ---------------===//
+//
+// Sema is an interpreter that runs at compile time. Its values are either
+// compile-time things (numbers, strings, lists, functions, initialisers) or
+// tensors, which are nodes of the graph being built. An Error value stands
+// for something that already failed and was reported; operations on it yield
+// Error silently, so one mistake gives one message.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "frontend/Sema.h"
+#include "ir/Builder.h"
+
+#include "llvm/ADT/StringMap.h"
+
+namespace gradc {
+
+enum class Builtin : uint8_t;
+
+struct Value {
+  enum Kind { Error, None, Int, Float, Bool, Str, List, Tensor, Func, Init };
+  Kind kind = Error;
+  int64_t i = 0;
+  double f = 0;
+  bool b = false;
+  std::string s; // Str; Init: canonical spec such as "normal(0.02)"
+  std::vector<Value> items;
+  Node *node = nullptr;
+  const ast::FnDecl *fn = nullptr;
+  Builtin builtin{};
+  bool isBuiltin = false;
+  llvm::SMRange range; // where it was written, for diagnostics
+
+  static Value error() { return Value(); }
+  static Value none(llvm::SMRange r = {}) { return make(None, r); }
+  static Value integer(int64_t v, llvm::SMRange r = {}) { auto x = make(Int, r); x.i = v; return x; }
+  static Value number(double v, llvm::SMRange r = {}) { auto x = make(Float, r); x.f = v; return x; }
+  static Value boolean(bool v, llvm::SMRange r = {}) { auto x = make(Bool, r); x.b = v; return x; }
+  static Value string(std::string v, llvm::SMRange r = {}) { auto x = make(Str, r); x.s = std::move(v); return x; }
+  static Value tensor(Node *n, llvm::SMRange r = {}) { auto x = make(Tensor, r); x.node = n; return x; }
+  static Value init(std::string spec, llvm::SMRange r = {}) { auto x = make(Init, r); x.s = std::move(spec); return x; }
+  static Value make(Kind k, llvm::SMRange r) {
+    Value v;
+    v.kind = k;
+    v.range = r;
+    return v;
+  }
+
+  bool isError() const { return kind == Error; }
+  bool isNumber() const { return kind == Int || kind == Float; }
+  double asDouble() const { return kind == Int ? double(i) : f; }
+  Value at(llvm::SMRange r) const {
+    Value v = *this;
+    v.range = r;
+    return v;
+  }
+};
+
+/// A short description for messages: "f32[32,1]", "integer 3", "a list".
+std::string describe(const Value &v);
+
+/// The arguments of one call, bound to the callee's parameter names.
+struct BoundArgs {
+  std::vector<Value> values; // one per parameter; None when not given
+  std::vector<bool> given;
+  const ast::CallExpr *call = nullptr;
+  const Value &operator[](size_t i) const { return values[i]; }
+  bool has(size_t i) const { return given[i]; }
+};
+
+class SemaImpl {
+public:
+  SemaImpl(DiagEngine &diag, const SemaOptions &opts) : diag(diag), opts(opts) {}
+
+  std::unique_ptr<Module> run(const ast::Program &user, const ast::Program &prelude);
+
+  // --- diagnostics ---------------------------------------------------------
+  Value error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges = {});
+  void note(llvm::SMLoc loc, const llvm::Twine &msg) { diag.note(loc, msg); }
+
+  // --- expressions (SemaExpr.cpp) -------------------------------------------
+  Value eval(const ast::Expr &e);
+  Value evalBinary(const ast::BinaryExpr &e);
+  Value evalUnary(const ast::UnaryExpr &e);
+  Value evalCall(const ast::CallExpr &e);
+  Value evalIndex(const ast::IndexExpr &e);
+  Value callFunction(const ast::FnDecl &fn, const ast::CallExpr &call, const std::string &scope);
+  bool bindArgs(llvm::ArrayRef<std::string> params, size_t required, const ast::CallExpr &call,
+                llvm::StringRef calleeName, BoundArgs &out);
+  std::string scopeName(const ast::Expr &scope, bool &ok);
+
+  /// Apply a binary tensor op with NumPy broadcasting; `what` names the
+  /// operator in messages ("'+'", "maximum").
+  Value arith(OpKind op, Value a, Value b, llvm::SMLoc opLoc, llvm::StringRef what);
+  /// Broadcast tensors and numbers to their common shape (NumPy rules), for
+  /// an elementwise op; numbers become constants of `dtype`.
+  bool broadcastValues(llvm::ArrayRef<Value> vals, DType dtype, llvm::SMLoc opLoc, llvm::StringRef what,
+                       llvm::SmallVectorImpl<Node *> &out);
+  Value matmul(Value a, Value b, llvm::SMLoc opLoc);
+  /// Compile-time arithmetic on numbers and booleans.
+  Value foldConstant(llvm::StringRef op, const Value &a, const Value &b, llvm::SMLoc opLoc);
+
+  // --- builtins (SemaBuiltins.cpp) -----------------------------------------
+  std::optional<Builtin> findBuiltin(llvm::StringRef name) const;
+  Value callBuiltin(Builtin b, const ast::CallExpr &call);
+  /// Normalise an axis or list of axes against a rank; empty `out` with
+  /// `all` set means every axis.
+  bool axesArg(const Value &v, unsigned rank, std::vector<int64_t> &out, llvm::SMLoc loc);
+  bool intArg(const Value &v, int64_t &out, llvm::SMLoc loc, llvm::StringRef what);
+  bool shapeArg(const Value &v, Dims &out, llvm::SMLoc loc);
+  Node *tensorArg(const Value &v, llvm::SMLoc loc, llvm::StringRef what);
+  Value reduce(OpKind op, const Value &x, const Value &axis, bool keepdims, llvm::SMLoc loc);
+
+  // --- statements (Sema.cpp) -----------------------------------------------
+  enum class Flow { Next, Return };
+  Flow execBlock(const ast::Block &b);
+  Flow execStmt(const ast::Stmt &s);
+  void execModel(const ast::ModelDecl &m);
+  void declareInput(const ast::InputStmt &s);
+  void declareParam(const ast::ParamStmt &s);
+  bool evalType(const ast::TypeExpr &t, TensorType &out);
+  void recordTrain(const ast::TrainStmt &s);
+  void recordData(const ast::DataStmt &s);
+  void buildTableData(const ast::DataStmt &s);
+  void finishModel(const ast::ModelDecl &m);
+  void bind(const std::string &name, Value v, llvm::SMLoc loc);
+
+  // --- state ---------------------------------------------------------------
+  /// Local variables of one function activation (or the model body).
+  struct Frame {
+    llvm::StringMap<Value> vars;
+    Value returned = Value::none();
+    bool inData = false; // random builtins allowed
+  };
+  Value lookup(llvm::StringRef name, llvm::SMRange r);
+  Frame &frame() { return frames.back(); }
+  bool isUserLoc(llvm::SMLoc loc) const;
+  /// Point the builder at `loc` (or, inside prelude code, at the user's call).
+  void setLoc(llvm::SMLoc loc);
+  Builder &b() { return *builder; }
+
+  DiagEngine &diag;
+  const SemaOptions &opts;
+  std::unique_ptr<Module> module;
+  Graph *graph = nullptr;
+  std::unique_ptr<Builder> builder;
+  unsigned userBuffer = 0;
+
+  llvm::StringMap<Value> globals;                  // constants, functions, initialisers
+  llvm::StringMap<const ast::FnDecl *> functions;  // user and prelude functions
+  std::vector<Frame> frames;
+  std::vector<std::string> scopes;                 // parameter name prefix: {"h", "0", "attn"}
+  llvm::SMLoc callSite;                            // user location while inside prelude code
+  unsigned callDepth = 0;
+
+  // What the model declared.
+  const ast::ModelDecl *model = nullptr;
+  llvm::StringMap<Node *> inputs, params;
+  std::vector<std::pair<std::string, Value>> outputs, metrics;
+  const ast::TrainStmt *trainStmt = nullptr;
+  const ast::DataStmt *dataStmt = nullptr;
+};
+
+} // namespace gradc

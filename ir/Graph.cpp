@@ -1,0 +1,160 @@
+//===- ir/Graph.cpp - nodes, graphs and modules of the tensor IR ----------===//
+#include "ir/Graph.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+
+namespace gradc {
+
+llvm::StringRef phaseName(Phase p) {
+  switch (p) {
+  case Phase::Forward: return "forward";
+  case Phase::Backward: return "backward";
+  case Phase::Optimizer: return "optimizer";
+  }
+  return "?";
+}
+
+Node *Graph::append(std::unique_ptr<Node> n) {
+  n->id = nodes.size();
+  nodes.push_back(std::move(n));
+  return nodes.back().get();
+}
+
+Node *Graph::output(llvm::StringRef n) const {
+  for (auto &o : outputs)
+    if (o.name == n) return o.value;
+  return nullptr;
+}
+
+std::vector<Node *> Graph::leaves(OpKind k) const {
+  std::vector<Node *> out;
+  for (auto &n : nodes)
+    if (n->op == k) out.push_back(n.get());
+  return out;
+}
+
+Node *Graph::findLeaf(OpKind k, llvm::StringRef leafName) const {
+  for (auto &n : nodes)
+    if (n->op == k && n->attrs.getString(AttrKey::Name) == leafName) return n.get();
+  return nullptr;
+}
+
+void Graph::replaceAllUsesWith(Node *from, Node *to) {
+  for (auto &n : nodes)
+    for (auto &op : n->operands)
+      if (op == from) op = to;
+  for (auto &o : outputs)
+    if (o.value == from) o.value = to;
+  for (auto &u : updates)
+    if (u.value == from) u.value = to;
+}
+
+void Graph::renumber() {
+  for (unsigned i = 0; i < nodes.size(); ++i) nodes[i]->id = i;
+}
+
+void Graph::sortTopologically() {
+  // Depth-first post-order from each node in current order: a node is placed
+  // after all its operands, and otherwise keeps its relative position.
+  llvm::DenseSet<Node *> placed;
+  std::vector<std::unique_ptr<Node>> sorted;
+  llvm::DenseMap<Node *, size_t> index;
+  for (size_t i = 0; i < nodes.size(); ++i) index[nodes[i].get()] = i;
+  std::vector<std::pair<Node *, unsigned>> stack;
+  for (auto &root : nodes) {
+    if (!root || placed.count(root.get())) continue;
+    stack.push_back({root.get(), 0});
+    while (!stack.empty()) {
+      auto &[n, next] = stack.back();
+      if (next < n->operands.size()) {
+        Node *op = n->operands[next++];
+        if (!placed.count(op)) stack.push_back({op, 0});
+        continue;
+      }
+      if (placed.insert(n).second) sorted.push_back(std::move(nodes[index[n]]));
+      stack.pop_back();
+    }
+  }
+  nodes = std::move(sorted);
+  renumber();
+}
+
+unsigned Graph::removeDeadNodes() {
+  llvm::DenseSet<Node *> live;
+  std::vector<Node *> work;
+  auto mark = [&](Node *n) {
+    if (live.insert(n).second) work.push_back(n);
+  };
+  for (auto &o : outputs) mark(o.value);
+  for (auto &u : updates) {
+    mark(u.value);
+    mark(u.target);
+  }
+  while (!work.empty()) {
+    Node *n = work.back();
+    work.pop_back();
+    for (Node *op : n->operands) mark(op);
+  }
+  size_t before = nodes.size();
+  std::erase_if(nodes, [&](auto &n) { return !live.count(n.get()); });
+  renumber();
+  return before - nodes.size();
+}
+
+std::vector<std::vector<Node *>> Graph::users() const {
+  std::vector<std::vector<Node *>> u(nodes.size());
+  for (auto &n : nodes)
+    for (Node *op : n->operands)
+      if (u[op->id].empty() || u[op->id].back() != n.get()) u[op->id].push_back(n.get());
+  return u;
+}
+
+std::unique_ptr<Graph> Graph::clone(std::string newName) const {
+  auto g = std::make_unique<Graph>(std::move(newName));
+  llvm::DenseMap<const Node *, Node *> map;
+  for (auto &n : nodes) {
+    auto c = std::make_unique<Node>(*n);
+    for (auto &op : c->operands) op = map.lookup(op);
+    map[n.get()] = g->append(std::move(c));
+  }
+  for (auto &o : outputs) g->outputs.push_back({o.name, map.lookup(o.value)});
+  for (auto &u : updates) g->updates.push_back({map.lookup(u.target), map.lookup(u.value)});
+  g->numKernels = numKernels;
+  g->arenaBytes = arenaBytes;
+  return g;
+}
+
+Graph *Module::graph(llvm::StringRef n) const {
+  for (auto &g : graphs)
+    if (g->name == n) return g.get();
+  return nullptr;
+}
+
+Graph &Module::addGraph(std::string n) {
+  graphs.push_back(std::make_unique<Graph>(std::move(n)));
+  return *graphs.back();
+}
+
+void Module::removeGraph(llvm::StringRef n) {
+  std::erase_if(graphs, [&](auto &g) { return g->name == n; });
+}
+
+uint32_t Module::fileId(llvm::StringRef path) {
+  for (uint32_t i = 1; i < files.size(); ++i)
+    if (files[i] == path) return i;
+  files.push_back(path.str());
+  return files.size() - 1;
+}
+
+std::string Module::locStr(const Location &l) const {
+  if (!l.known() || l.file >= files.size()) return "?";
+  return files[l.file] + ":" + std::to_string(l.line) + ":" + std::to_string(l.col);
+}
+
+llvm::StringRef Module::sourceLine(const Location &l) const {
+  auto it = sourceLines.find({l.file, l.line});
+  return it == sourceLines.end() ? llvm::StringRef() : llvm::StringRef(it->second);
+}
+
+} // namespace gradc

@@ -1,0 +1,167 @@
+//===- ir/Graph.h - nodes, graphs and modules of the tensor IR ------------===//
+//
+// A Graph is a list of Nodes in SSA form: each node computes one tensor from
+// earlier nodes. A Module holds the graphs of one model (the model itself and,
+// when it has one, the generator of its default dataset) together with what
+// the frontend learned that is not computation: how to train, where the data
+// comes from, and where each source line is.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "ir/Ops.h"
+
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace gradc {
+
+/// A position in a source file; file 0 means "unknown".
+struct Location {
+  uint32_t file = 0;
+  uint32_t line = 0, col = 0;
+  bool known() const { return file != 0; }
+  bool operator==(const Location &o) const = default;
+};
+
+/// Which part of a training step a node belongs to. Dumps draw the parts
+/// differently so a learner can tell forward from backward from update.
+enum class Phase : uint8_t { Forward, Backward, Optimizer };
+llvm::StringRef phaseName(Phase p);
+
+/// Where a backward or optimizer node came from: the forward value whose
+/// gradient rule created it (by name, so it survives that value being
+/// optimised away) and the rule's name (e.g. "matmul.rhs"). The node's own
+/// Location is the forward value's, so dumps can quote the source line.
+struct Provenance {
+  Phase phase = Phase::Forward;
+  std::string of;
+  std::string rule;
+  bool operator==(const Provenance &o) const = default;
+};
+
+/// Where a value lives at run time, decided by memory planning.
+struct Storage {
+  enum Kind : uint8_t {
+    None,  // not stored: computed inside the kernel that uses it
+    Slot,  // a runtime tensor: a leaf, an output, or (for an update) the
+           // param/state it overwrites in place; `slot` is its name
+    Arena, // the step's scratch arena at byte `offset`
+    View,  // the same bytes as its operand, reinterpreted (a reshape)
+  };
+  Kind kind = None;
+  std::string slot;
+  int64_t offset = 0;
+  bool operator==(const Storage &o) const = default;
+};
+
+class Node {
+public:
+  Node(OpKind op, TensorType type) : op(op), type(std::move(type)) {}
+
+  OpKind op;
+  TensorType type;
+  llvm::SmallVector<Node *, 3> operands;
+  Attrs attrs;
+  Location loc;
+  /// The user's name for this value ("pred", "loss"), or a leaf's external
+  /// name; empty when it has none.
+  std::string name;
+  Provenance prov;
+  /// Set by fusion: the kernel that computes this node; kernels run in id
+  /// order. -1 for leaves and views, which no kernel computes.
+  int32_t kernel = -1;
+  /// Set by memory planning.
+  Storage storage;
+  /// Position in the owning graph; valid after Graph::renumber().
+  unsigned id = 0;
+
+  const OpInfo &info() const { return opInfo(op); }
+  bool is(OpKind k) const { return op == k; }
+  bool has(OpTrait t) const { return info().has(t); }
+  Node *operand(unsigned i) const { return operands[i]; }
+};
+
+struct GraphOutput {
+  std::string name; // "loss", "pred", "metric.accuracy", "grad.w"
+  Node *value;
+};
+
+/// A stateful leaf (param or optimizer state) takes `value` at the end of
+/// the step. Updates happen in place, after everything else reads the leaf.
+struct Update {
+  Node *target;
+  Node *value;
+};
+
+class Graph {
+public:
+  explicit Graph(std::string name) : name(std::move(name)) {}
+
+  std::string name;
+  std::vector<std::unique_ptr<Node>> nodes;
+  std::vector<GraphOutput> outputs;
+  std::vector<Update> updates;
+
+  Node *append(std::unique_ptr<Node> n);
+  Node *output(llvm::StringRef name) const;
+  /// Leaves of one op kind, in order (e.g. all params).
+  std::vector<Node *> leaves(OpKind k) const;
+  Node *findLeaf(OpKind k, llvm::StringRef name) const;
+
+  /// Point every use of `from` (operands, outputs, updates) at `to`.
+  void replaceAllUsesWith(Node *from, Node *to);
+  /// Restore a topological order (stable: keeps the current order where it
+  /// already is one) and renumber. Passes that append may call it at the end.
+  void sortTopologically();
+  void renumber();
+  /// Delete nodes that no output or update reaches; returns how many.
+  unsigned removeDeadNodes();
+  /// A deep copy with a new name.
+  std::unique_ptr<Graph> clone(std::string newName) const;
+  /// For each node, the nodes that use it as an operand (in node order).
+  std::vector<std::vector<Node *>> users() const;
+  /// Number of kernels after fusion (0 before); bytes of arena after
+  /// memory planning.
+  int32_t numKernels = 0;
+  int64_t arenaBytes = 0;
+};
+
+/// How the model trains: the optimizer and its arguments as written in the
+/// source. The optimizer pass turns it into IR.
+struct TrainSpec {
+  std::string optimizer; // empty: no train statement
+  std::vector<std::pair<std::string, AttrValue>> args;
+  Location loc;
+};
+
+/// Where the executable's data comes from when the user gives no --data.
+struct DataSpec {
+  enum Kind : uint8_t { None, Table, Text } kind = None;
+  int64_t rows = 0;           // Table: rows the @data graph generates
+  std::string corpus;         // Text: default corpus (file or directory)
+  std::string textInput;      // Text: the input that gets the context tokens
+  std::string textTarget;     // Text: the input that gets the next tokens
+};
+
+class Module {
+public:
+  std::string name;
+  std::vector<std::unique_ptr<Graph>> graphs;
+  TrainSpec train;
+  DataSpec data;
+  /// Source files named by Location::file (index 0 is unused), and the text of
+  /// source lines that nodes point at, so dumps can quote them.
+  std::vector<std::string> files{""};
+  std::map<std::pair<uint32_t, uint32_t>, std::string> sourceLines;
+
+  Graph *graph(llvm::StringRef name) const;
+  Graph &addGraph(std::string name);
+  void removeGraph(llvm::StringRef name);
+  uint32_t fileId(llvm::StringRef path);
+  std::string locStr(const Location &l) const; // "file:line:col"
+  llvm::StringRef sourceLine(const Location &l) const;
+};
+
+} // namespace gradc

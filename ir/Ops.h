@@ -1,0 +1,103 @@
+//===- ir/Ops.h - op kinds, traits, attributes and type rules -------------===//
+//
+// The C++ face of Ops.def: an enum of op kinds, an enum of attribute keys,
+// a small attribute list, and opInfo() with everything the table says.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "ir/Types.h"
+
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace gradc {
+
+enum class OpKind : uint8_t {
+#define OP(Kind, ...) Kind,
+#include "ir/Ops.def"
+};
+constexpr unsigned kNumOps = 0
+#define OP(...) +1
+#include "ir/Ops.def"
+    ;
+
+enum OpTrait : unsigned {
+  None = 0,
+  Leaf = 1u << 0,        // no operands; value comes from outside or is generated
+  Stateful = 1u << 1,    // persistent across steps (params, optimizer state)
+  Random = 1u << 2,      // draws from the runtime RNG
+  Elementwise = 1u << 3, // result[i] depends only on operands[i]
+  Commutative = 1u << 4,
+  NoGrad = 1u << 5,      // not differentiable (integer/boolean result)
+  Layout = 1u << 6,      // moves elements without arithmetic
+  Reduction = 1u << 7,
+};
+
+enum class AttrKey : uint8_t {
+#define ATTR(Key, ...) Key,
+#include "ir/Ops.def"
+};
+enum class AttrKind : uint8_t { Int, Float, Bool, String, Ints };
+
+llvm::StringRef attrName(AttrKey k);
+AttrKind attrKind(AttrKey k);
+std::optional<AttrKey> parseAttrKey(llvm::StringRef s);
+
+using AttrValue = std::variant<int64_t, double, bool, std::string, std::vector<int64_t>>;
+
+/// The attributes of one node: a short list, ordered by key.
+class Attrs {
+public:
+  void set(AttrKey k, AttrValue v);
+  bool has(AttrKey k) const { return find(k) != nullptr; }
+  const AttrValue *find(AttrKey k) const;
+  int64_t getInt(AttrKey k, int64_t dflt = 0) const;
+  double getFloat(AttrKey k, double dflt = 0) const;
+  bool getBool(AttrKey k) const;
+  llvm::StringRef getString(AttrKey k) const;
+  llvm::ArrayRef<int64_t> getInts(AttrKey k) const;
+  const std::vector<std::pair<AttrKey, AttrValue>> &entries() const { return list; }
+  bool operator==(const Attrs &o) const { return list == o.list; }
+
+private:
+  std::vector<std::pair<AttrKey, AttrValue>> list;
+};
+
+/// Print an attribute value the way the text IR writes it.
+std::string attrValueStr(const AttrValue &v);
+
+struct OpInfo;
+/// Checks operand types and attributes and returns the result type. `declared`
+/// is the type the producer asked for (from the builder or the text form);
+/// rules of ops whose result shape is not implied by their operands need it.
+using TypeRule = llvm::Expected<TensorType> (*)(const OpInfo &, llvm::ArrayRef<TensorType> operands,
+                                                const Attrs &, const TensorType *declared);
+
+struct OpInfo {
+  OpKind kind;
+  llvm::StringRef mnemonic;
+  int arity; // -1: variadic
+  unsigned traits;
+  TypeRule typeRule;
+  llvm::SmallVector<AttrKey, 2> attrs;
+
+  bool has(OpTrait t) const { return (traits & t) != 0; }
+};
+
+const OpInfo &opInfo(OpKind k);
+std::optional<OpKind> parseOpKind(llvm::StringRef mnemonic);
+inline llvm::StringRef mnemonic(OpKind k) { return opInfo(k).mnemonic; }
+
+/// Runs the op's type rule.
+llvm::Expected<TensorType> inferType(OpKind k, llvm::ArrayRef<TensorType> operands, const Attrs &attrs,
+                                     const TensorType *declared);
+
+/// Scalar semantics of the elementwise arithmetic ops, for constant folding:
+/// returns nullopt for ops that are not simple scalar functions.
+std::optional<double> evalScalar(OpKind k, llvm::ArrayRef<double> args);
+
+} // namespace gradc

@@ -1,0 +1,57 @@
+//===- ir/Optimizers.cpp - the optimizers a train statement can name ------===//
+#include "ir/Optimizers.h"
+
+namespace gradc {
+
+static const llvm::StringRef kDecays[] = {"none", "cosine"};
+
+// Every optimizer shares the clipping and learning-rate schedule arguments.
+#define SCHEDULE_ARGS                                                                              \
+  {"clip", 0, "", {}, "clip gradients to this global L2 norm (0: off)"},                           \
+      {"warmup", 0, "", {}, "steps of linear learning-rate warmup"},                               \
+      {"decay", 0, "none", kDecays, "learning-rate decay after warmup: none or cosine"},           \
+      {"min_lr", 0, "", {}, "learning rate at the end of the decay"}
+
+static const OptimizerArg kSgdArgs[] = {
+    {"lr", 0.01, "", {}, "learning rate"},
+    {"momentum", 0, "", {}, "heavy-ball momentum (0: plain SGD)"},
+    SCHEDULE_ARGS,
+};
+static const OptimizerArg kAdamArgs[] = {
+    {"lr", 1e-3, "", {}, "learning rate"},
+    {"beta1", 0.9, "", {}, "decay of the first-moment estimate"},
+    {"beta2", 0.999, "", {}, "decay of the second-moment estimate"},
+    {"eps", 1e-8, "", {}, "added to the denominator"},
+    SCHEDULE_ARGS,
+};
+static const OptimizerArg kAdamWArgs[] = {
+    {"lr", 1e-3, "", {}, "learning rate"},
+    {"beta1", 0.9, "", {}, "decay of the first-moment estimate"},
+    {"beta2", 0.999, "", {}, "decay of the second-moment estimate"},
+    {"eps", 1e-8, "", {}, "added to the denominator"},
+    {"weight_decay", 0.01, "", {}, "decoupled weight decay, applied to params of rank >= 2 only"},
+    SCHEDULE_ARGS,
+};
+#undef SCHEDULE_ARGS
+
+static const OptimizerInfo kOptimizers[] = {
+    {"sgd", "stochastic gradient descent, optionally with momentum", kSgdArgs},
+    {"adam", "Adam (Kingma & Ba, 2015)", kAdamArgs},
+    {"adamw", "Adam with decoupled weight decay (Loshchilov & Hutter, 2019)", kAdamWArgs},
+};
+
+llvm::ArrayRef<OptimizerInfo> optimizers() { return kOptimizers; }
+
+const OptimizerInfo *findOptimizer(llvm::StringRef name) {
+  for (auto &o : kOptimizers)
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+const OptimizerArg *findArg(const OptimizerInfo &opt, llvm::StringRef name) {
+  for (auto &a : opt.args)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+} // namespace gradc

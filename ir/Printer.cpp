@@ -1,0 +1,119 @@
+//===- ir/Printer.cpp - the text form of the IR ---------------------------===//
+#include "ir/Printer.h"
+
+#include "llvm/ADT/StringSet.h"
+
+namespace gradc {
+
+static std::string quoted(llvm::StringRef s) { return attrValueStr(AttrValue(s.str())); }
+
+llvm::DenseMap<const Node *, std::string> valueNames(const Graph &g) {
+  llvm::DenseMap<const Node *, std::string> names;
+  llvm::StringSet<> used;
+  // Named values first claim their names, so numbers never shadow them.
+  for (auto &n : g.nodes) {
+    if (n->name.empty()) continue;
+    std::string name = n->name;
+    for (int k = 1; used.count(name); ++k) name = n->name + "." + std::to_string(k);
+    used.insert(name);
+    names[n.get()] = name;
+  }
+  unsigned next = 0;
+  for (auto &n : g.nodes) {
+    if (!n->name.empty()) continue;
+    std::string name;
+    do name = std::to_string(next++);
+    while (used.count(name));
+    used.insert(name);
+    names[n.get()] = name;
+  }
+  return names;
+}
+
+static void printLoc(const Module &m, const Location &l, llvm::raw_ostream &os) {
+  if (!l.known()) return;
+  os << " loc(" << quoted(m.files[l.file]) << ":" << l.line << ":" << l.col << ")";
+}
+
+void print(const Module &m, const Graph &g, llvm::raw_ostream &os, const PrintOptions &opts) {
+  auto names = valueNames(g);
+  os << "graph @" << g.name;
+  if (g.numKernels) os << " kernels(" << g.numKernels << ")";
+  if (g.arenaBytes) os << " arena(" << g.arenaBytes << ")";
+  os << " {\n";
+  // The comment header shows when the source line (or, for backward nodes,
+  // the value being differentiated) changes from one node to the next.
+  std::string lastHeader;
+  for (auto &np : g.nodes) {
+    const Node &n = *np;
+    if (opts.sourceComments) {
+      std::string header;
+      llvm::StringRef src = m.sourceLine(n.loc).trim();
+      std::string where = n.loc.known() ? m.files[n.loc.file] + ":" + std::to_string(n.loc.line) : "";
+      if (n.prov.phase == Phase::Forward && !src.empty())
+        header = "// " + where + ": " + src.str();
+      else if (n.prov.phase != Phase::Forward)
+        header = "// " + phaseName(n.prov.phase).str() + " of " + n.prov.of +
+                 (src.empty() ? "" : "   (" + where + ": " + src.str() + ")");
+      if (!header.empty() && header != lastHeader) os << "  " << header << "\n";
+      lastHeader = header;
+    }
+    os << "  %" << names[&n] << " = " << n.info().mnemonic;
+    for (unsigned i = 0; i < n.operands.size(); ++i) os << (i ? ", %" : " %") << names[n.operands[i]];
+    if (!n.attrs.entries().empty()) {
+      os << " {";
+      bool first = true;
+      for (auto &[key, v] : n.attrs.entries()) {
+        os << (first ? "" : ", ") << attrName(key);
+        if (!std::holds_alternative<bool>(v)) os << " = " << attrValueStr(v);
+        first = false;
+      }
+      os << "}";
+    }
+    os << " : " << str(n.type);
+    printLoc(m, n.loc, os);
+    if (n.prov.phase != Phase::Forward)
+      os << " " << (n.prov.phase == Phase::Backward ? "grad" : "optim") << "(" << quoted(n.prov.of) << ", "
+         << quoted(n.prov.rule) << ")";
+    if (n.kernel >= 0) os << " kernel(" << n.kernel << ")";
+    switch (n.storage.kind) {
+    case Storage::None: break;
+    case Storage::Slot: os << " slot(" << quoted(n.storage.slot) << ")"; break;
+    case Storage::Arena: os << " arena(" << n.storage.offset << ")"; break;
+    case Storage::View: os << " view"; break;
+    }
+    os << "\n";
+  }
+  for (auto &o : g.outputs) os << "  output " << quoted(o.name) << " = %" << names[o.value] << "\n";
+  for (auto &u : g.updates) os << "  update %" << names[u.target] << " = %" << names[u.value] << "\n";
+  os << "}\n";
+}
+
+void print(const Module &m, llvm::raw_ostream &os, const PrintOptions &opts) {
+  os << "module " << m.name << "\n";
+  for (auto &[key, text] : m.sourceLines)
+    os << "  source " << quoted(m.files[key.first]) << ":" << key.second << " " << quoted(text) << "\n";
+  if (!m.train.optimizer.empty()) {
+    os << "  train " << m.train.optimizer << " {";
+    for (size_t i = 0; i < m.train.args.size(); ++i)
+      os << (i ? ", " : "") << m.train.args[i].first << " = " << attrValueStr(m.train.args[i].second);
+    os << "}\n";
+  }
+  if (m.data.kind == DataSpec::Table) os << "  data table {rows = " << m.data.rows << "}\n";
+  if (m.data.kind == DataSpec::Text)
+    os << "  data text {corpus = " << quoted(m.data.corpus) << ", input = " << quoted(m.data.textInput)
+       << ", target = " << quoted(m.data.textTarget) << "}\n";
+  for (auto &g : m.graphs) {
+    os << "\n";
+    print(m, *g, os, opts);
+  }
+}
+
+std::string toString(const Module &m, const PrintOptions &opts) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  print(m, os, opts);
+  return s;
+}
+
+} // namespace gradc

@@ -1,0 +1,60 @@
+//===- ir/Types.h - dtypes, static shapes and tensor types ----------------===//
+//
+// Every IR value is a tensor with a dtype and a static shape. A scalar is a
+// tensor of rank 0 (shape []).
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace gradc {
+
+enum class DType : uint8_t { F32, F64, I32, I1 };
+
+llvm::StringRef dtypeName(DType t);
+std::optional<DType> parseDType(llvm::StringRef s);
+inline bool isFloat(DType t) { return t == DType::F32 || t == DType::F64; }
+/// Bytes one element occupies in memory (i1 is stored as a byte).
+unsigned dtypeBytes(DType t);
+
+using Dims = llvm::SmallVector<int64_t, 4>;
+
+/// A tensor type: dtype plus static shape, e.g. f32[12,64,128].
+struct TensorType {
+  DType dtype = DType::F32;
+  Dims shape;
+
+  TensorType() = default;
+  TensorType(DType dt, llvm::ArrayRef<int64_t> s) : dtype(dt), shape(s.begin(), s.end()) {}
+
+  unsigned rank() const { return shape.size(); }
+  int64_t numel() const;
+  int64_t bytes() const { return numel() * dtypeBytes(dtype); }
+  bool isScalar() const { return shape.empty(); }
+  bool operator==(const TensorType &o) const { return dtype == o.dtype && shape == o.shape; }
+  bool operator!=(const TensorType &o) const { return !(*this == o); }
+  TensorType withDType(DType d) const { return TensorType(d, shape); }
+  TensorType withShape(llvm::ArrayRef<int64_t> s) const { return TensorType(dtype, s); }
+};
+
+/// "f32[2,3]"; a scalar prints as "f32[]".
+std::string str(const TensorType &t);
+/// "[2,3]".
+std::string shapeStr(llvm::ArrayRef<int64_t> shape);
+
+/// NumPy broadcasting of two shapes (trailing dims aligned; 1 stretches).
+std::optional<Dims> broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);
+/// True when `from` broadcasts to `to` under NumPy rules.
+bool broadcastsTo(llvm::ArrayRef<int64_t> from, llvm::ArrayRef<int64_t> to);
+/// Row-major strides in elements for a contiguous tensor of this shape.
+Dims contiguousStrides(llvm::ArrayRef<int64_t> shape);
+int64_t product(llvm::ArrayRef<int64_t> dims);
+
+} // namespace gradc

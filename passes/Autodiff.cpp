@@ -1,0 +1,125 @@
+//===- passes/Autodiff.cpp - reverse-mode differentiation on the graph ----===//
+//
+// Derives the backward graph symbolically. Starting from dL/dL = 1, walk the
+// forward nodes in reverse topological order; for each node with a gradient,
+// apply its op's vector-Jacobian rule (passes/GradRules.cpp) to send a
+// contribution to each operand, and sum the contributions each value gets.
+// Every node created is ordinary IR, marked as backward, pointing at the
+// forward value it differentiates and the rule that made it. The result is
+// one output "grad.<param>" per parameter.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/GradRules.h"
+#include "passes/Pass.h"
+
+#include "ir/Printer.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+
+namespace gradc {
+
+llvm::Error passError(const llvm::Twine &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
+}
+
+namespace {
+
+/// The name a backward node uses for the forward value it differentiates.
+std::string describeValue(const Node *n, const llvm::DenseMap<const Node *, std::string> &names) {
+  auto it = names.find(n);
+  return it == names.end() ? n->info().mnemonic.str() : it->second;
+}
+
+std::string ruleName(const Node *n, unsigned i) {
+  static const char *binaryRoles[] = {"lhs", "rhs"};
+  std::string role = n->operands.size() == 1 ? "x"
+                     : n->operands.size() == 2 ? binaryRoles[i]
+                                                : "operand" + std::to_string(i);
+  if (n->is(OpKind::Select)) role = i == 1 ? "then" : "else";
+  return n->info().mnemonic.str() + "." + role;
+}
+
+} // namespace
+
+llvm::Error runAutodiff(Module &m, const PassOptions &opts) {
+  Graph *g = m.graph("model");
+  if (!g) return passError("autodiff: the module has no @model graph");
+  Node *loss = g->output("loss");
+  if (!loss) return passError("autodiff: @model has no \"loss\" output");
+  if (!loss->type.isScalar() || !isFloat(loss->type.dtype))
+    return passError("autodiff: the loss must be a float scalar, not " + str(loss->type));
+  std::vector<Node *> params = g->leaves(OpKind::Param);
+
+  // Only values on a path from a parameter to the loss need gradients.
+  llvm::DenseSet<const Node *> fromParams(params.begin(), params.end());
+  for (auto &n : g->nodes)
+    for (Node *op : n->operands)
+      if (fromParams.count(op) && isFloat(n->type.dtype)) fromParams.insert(n.get());
+  llvm::DenseSet<const Node *> toLoss{loss};
+  for (auto it = g->nodes.rbegin(); it != g->nodes.rend(); ++it)
+    if (toLoss.count(it->get()))
+      for (Node *op : (*it)->operands) toLoss.insert(op);
+  auto needed = [&](const Node *n) { return fromParams.count(n) && toLoss.count(n) && isFloat(n->type.dtype); };
+
+  auto names = valueNames(*g);
+  Builder b(*g);
+  llvm::DenseMap<Node *, Node *> grad;
+  b.loc = loss->loc;
+  b.prov = {Phase::Backward, describeValue(loss, names), "seed"};
+  grad[loss] = b.constantLike(1.0, loss);
+
+  size_t forwardCount = g->nodes.size();
+  for (size_t k = forwardCount; k-- > 0;) {
+    Node *n = g->nodes[k].get();
+    auto gi = grad.find(n);
+    if (gi == grad.end() || n->has(Leaf)) continue;
+    Node *gn = gi->second;
+    if (!n->name.empty() && gn->name.empty() && gn->prov.phase == Phase::Backward) gn->name = "d." + n->name;
+    const GradRule *rule = gradRule(n->op);
+    if (!rule) {
+      bool anyNeeded = llvm::any_of(n->operands, [&](Node *o) { return needed(o); });
+      if (!anyNeeded || n->has(NoGrad)) continue;
+      return passError("autodiff: no gradient rule for op '" + n->info().mnemonic + "'" +
+                       (n->loc.known() ? " (used at " + m.locStr(n->loc) + ")" : std::string()));
+    }
+    for (unsigned i = 0; i < n->operands.size(); ++i) {
+      Node *x = n->operands[i];
+      if (!needed(x)) continue;
+      b.loc = n->loc;
+      b.prov = {Phase::Backward, describeValue(n, names), ruleName(n, i)};
+      Node *contrib = rule->vjp(b, n, i, gn);
+      if (!contrib) continue;
+      if (opts.breakGradRule == n->info().mnemonic) contrib = b.scale(contrib, 1.5);
+      if (contrib->type != x->type)
+        return passError("internal error: gradient rule " + ruleName(n, i) + " gave " + str(contrib->type) +
+                         " for an operand of type " + str(x->type));
+      auto [it, fresh] = grad.try_emplace(x, contrib);
+      if (!fresh) {
+        b.prov.rule = "accumulate";
+        b.prov.of = describeValue(x, names);
+        it->second = b.add(it->second, contrib);
+      }
+    }
+  }
+
+  // One gradient output per parameter; a parameter the loss ignores gets zeros.
+  for (Node *p : params) {
+    Node *dp = grad.lookup(p);
+    if (!dp) {
+      b.loc = p->loc;
+      b.prov = {Phase::Backward, describeValue(p, names), "unused"};
+      dp = b.constantLike(0.0, p);
+    }
+    if (dp->name.empty()) dp->name = "d." + p->name;
+    g->outputs.push_back({"grad." + p->attrs.getString(AttrKey::Name).str(), dp});
+  }
+
+  // Differentiation is done: stop_gradient is now the identity.
+  for (auto &n : g->nodes)
+    if (n->is(OpKind::StopGradient)) g->replaceAllUsesWith(n.get(), n->operand(0));
+  g->removeDeadNodes();
+  return llvm::Error::success();
+}
+
+} // namespace gradc

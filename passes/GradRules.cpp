@@ -1,0 +1,172 @@
+//===- passes/GradRules.cpp - the vector-Jacobian product of each op ------===//
+//
+// One rule per differentiable op. Notation: n = op(x, y), g = dL/dn, and
+// each rule returns dL/dx (i = 0) or dL/dy (i = 1) for this one use. All
+// elementwise operands share n's shape (the frontend inserted explicit
+// broadcasts), so only `broadcast` itself needs to sum a gradient back down.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/GradRules.h"
+
+namespace gradc {
+namespace {
+
+Node *x0(Node *n) { return n->operand(0); }
+Node *x1(Node *n) { return n->operand(1); }
+Node *zeros(Builder &b, Node *like) { return b.constantLike(0, like); }
+
+// d(x+y) = g, g
+Node *vjpAdd(Builder &, Node *, unsigned, Node *g) { return g; }
+// d(x-y) = g, -g
+Node *vjpSub(Builder &b, Node *, unsigned i, Node *g) { return i == 0 ? g : b.neg(g); }
+// d(x*y) = g*y, g*x
+Node *vjpMul(Builder &b, Node *n, unsigned i, Node *g) { return b.mul(g, i == 0 ? x1(n) : x0(n)); }
+// d(x/y) = g/y, -g*x/y² = -(g*n)/y
+Node *vjpDiv(Builder &b, Node *n, unsigned i, Node *g) {
+  return i == 0 ? b.div(g, x1(n)) : b.neg(b.div(b.mul(g, n), x1(n)));
+}
+Node *vjpNeg(Builder &b, Node *, unsigned, Node *g) { return b.neg(g); }
+// d exp(x) = g*exp(x) = g*n
+Node *vjpExp(Builder &b, Node *n, unsigned, Node *g) { return b.mul(g, n); }
+// d log(x) = g/x
+Node *vjpLog(Builder &b, Node *n, unsigned, Node *g) { return b.div(g, x0(n)); }
+// d sqrt(x) = g/(2 sqrt(x)) = 0.5*g/n
+Node *vjpSqrt(Builder &b, Node *n, unsigned, Node *g) { return b.div(b.scale(g, 0.5), n); }
+// d tanh(x) = g*(1 - n²)
+Node *vjpTanh(Builder &b, Node *n, unsigned, Node *g) {
+  return b.mul(g, b.sub(b.constantLike(1, n), b.mul(n, n)));
+}
+Node *vjpSin(Builder &b, Node *n, unsigned, Node *g) { return b.mul(g, b.unary(OpKind::Cos, x0(n))); }
+Node *vjpCos(Builder &b, Node *n, unsigned, Node *g) { return b.neg(b.mul(g, b.unary(OpKind::Sin, x0(n)))); }
+// stop_gradient: by definition nothing flows back.
+Node *vjpNone(Builder &, Node *, unsigned, Node *) { return nullptr; }
+
+// max(x, y): the gradient goes to the larger operand (to x on a tie).
+Node *vjpMax(Builder &b, Node *n, unsigned i, Node *g) {
+  Node *pick = b.binary(OpKind::Ge, x0(n), x1(n));
+  return i == 0 ? b.select(pick, g, zeros(b, g)) : b.select(pick, zeros(b, g), g);
+}
+Node *vjpMin(Builder &b, Node *n, unsigned i, Node *g) {
+  Node *pick = b.binary(OpKind::Le, x0(n), x1(n));
+  return i == 0 ? b.select(pick, g, zeros(b, g)) : b.select(pick, zeros(b, g), g);
+}
+// select(c, x, y): g flows to the branch that was chosen; c is a mask.
+Node *vjpSelect(Builder &b, Node *n, unsigned i, Node *g) {
+  if (i == 0) return nullptr;
+  Node *c = x0(n);
+  return i == 1 ? b.select(c, g, zeros(b, g)) : b.select(c, zeros(b, g), g);
+}
+// cast between float types: cast the gradient back.
+Node *vjpCast(Builder &b, Node *n, unsigned, Node *g) {
+  return isFloat(x0(n)->type.dtype) ? b.cast(g, x0(n)->type.dtype) : nullptr;
+}
+
+// broadcast x -> n: every copy of an element adds its gradient back.
+Node *vjpBroadcast(Builder &b, Node *n, unsigned, Node *g) { return b.sumToShape(g, x0(n)->type.shape); }
+Node *vjpReshape(Builder &b, Node *n, unsigned, Node *g) { return b.reshape(g, x0(n)->type.shape); }
+// transpose by perm: undo it with the inverse permutation.
+Node *vjpTranspose(Builder &b, Node *n, unsigned, Node *g) {
+  auto perm = n->attrs.getInts(AttrKey::Perm);
+  std::vector<int64_t> inv(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) inv[perm[i]] = i;
+  return b.transpose(g, inv);
+}
+// slice takes a window; its gradient is g placed back in that window, zeros elsewhere.
+Node *vjpSlice(Builder &b, Node *n, unsigned, Node *g) {
+  return b.pad(g, n->attrs.getInts(AttrKey::Offsets), x0(n)->type.shape);
+}
+Node *vjpPad(Builder &b, Node *n, unsigned, Node *g) {
+  return b.slice(g, n->attrs.getInts(AttrKey::Offsets), x0(n)->type.shape);
+}
+// concat: operand i receives its own window of g.
+Node *vjpConcat(Builder &b, Node *n, unsigned i, Node *g) {
+  int64_t axis = n->attrs.getInt(AttrKey::Axis);
+  std::vector<int64_t> offsets(n->type.rank(), 0);
+  for (unsigned k = 0; k < i; ++k) offsets[axis] += n->operand(k)->type.shape[axis];
+  return b.slice(g, offsets, n->operand(i)->type.shape);
+}
+
+// reduce_sum keeps the reduced axes as size 1: broadcast g back out.
+Node *vjpReduceSum(Builder &b, Node *n, unsigned, Node *g) { return b.broadcastTo(g, x0(n)->type.shape); }
+// reduce_max: the gradient goes to the elements equal to the maximum.
+Node *vjpReduceMax(Builder &b, Node *n, unsigned, Node *g) {
+  Node *x = x0(n);
+  Node *hit = b.binary(OpKind::Eq, x, b.broadcastTo(n, x->type.shape));
+  return b.select(hit, b.broadcastTo(g, x->type.shape), zeros(b, x));
+}
+
+// C = op(A) @ op(B) where op transposes the last two dims when the flag is
+// set. With g = dL/dC:
+//   A @ B:      dA = g @ Bᵀ        dB = Aᵀ @ g
+//   Aᵀ @ B:     dA = B @ gᵀ        dB = A @ g
+//   A @ Bᵀ:     dA = g @ B         dB = gᵀ @ A
+//   Aᵀ @ Bᵀ:    dA = Bᵀ @ gᵀ       dB = gᵀ @ Aᵀ
+Node *vjpMatMul(Builder &b, Node *n, unsigned i, Node *g) {
+  bool ta = n->attrs.getBool(AttrKey::TransposeA), tb = n->attrs.getBool(AttrKey::TransposeB);
+  Node *A = x0(n), *B = x1(n);
+  if (i == 0) {
+    if (!ta) return b.matmul(g, B, false, !tb);
+    return b.matmul(B, g, tb, true);
+  }
+  if (!tb) return b.matmul(A, g, !ta, false);
+  return b.matmul(g, A, true, ta);
+}
+
+// gather rows of a table: the rows' gradients are added back at their indices.
+Node *vjpGather(Builder &b, Node *n, unsigned i, Node *g) {
+  if (i == 1) return nullptr;
+  const TensorType &t = x0(n)->type;
+  return b.create(OpKind::ScatterAdd, {x1(n), g}, {}, &t);
+}
+// scatter_add: each update reads its gradient from the row it was added to.
+Node *vjpScatterAdd(Builder &b, Node *n, unsigned i, Node *g) {
+  if (i == 0) return nullptr;
+  return b.create(OpKind::Gather, {g, x0(n)});
+}
+
+GradRule rule(Node *(*f)(Builder &, Node *, unsigned, Node *)) { return GradRule{f}; }
+
+} // namespace
+
+const GradRule *gradRule(OpKind op) {
+  static const GradRule add = rule(vjpAdd), sub = rule(vjpSub), mul = rule(vjpMul), div = rule(vjpDiv),
+                        neg = rule(vjpNeg), exp = rule(vjpExp), log = rule(vjpLog), sqrt = rule(vjpSqrt),
+                        tanh = rule(vjpTanh), sin = rule(vjpSin), cos = rule(vjpCos), none = rule(vjpNone),
+                        max = rule(vjpMax), min = rule(vjpMin), select = rule(vjpSelect), cast = rule(vjpCast),
+                        broadcast = rule(vjpBroadcast), reshape = rule(vjpReshape), transpose = rule(vjpTranspose),
+                        slice = rule(vjpSlice), pad = rule(vjpPad), concat = rule(vjpConcat),
+                        reduceSum = rule(vjpReduceSum), reduceMax = rule(vjpReduceMax), matmul = rule(vjpMatMul),
+                        gather = rule(vjpGather), scatterAdd = rule(vjpScatterAdd);
+  switch (op) {
+  case OpKind::Add: return &add;
+  case OpKind::Sub: return &sub;
+  case OpKind::Mul: return &mul;
+  case OpKind::Div: return &div;
+  case OpKind::Neg: return &neg;
+  case OpKind::Exp: return &exp;
+  case OpKind::Log: return &log;
+  case OpKind::Sqrt: return &sqrt;
+  case OpKind::Tanh: return &tanh;
+  case OpKind::Sin: return &sin;
+  case OpKind::Cos: return &cos;
+  case OpKind::StopGradient: return &none;
+  case OpKind::Max: return &max;
+  case OpKind::Min: return &min;
+  case OpKind::Select: return &select;
+  case OpKind::Cast: return &cast;
+  case OpKind::Broadcast: return &broadcast;
+  case OpKind::Reshape: return &reshape;
+  case OpKind::Transpose: return &transpose;
+  case OpKind::Slice: return &slice;
+  case OpKind::Pad: return &pad;
+  case OpKind::Concat: return &concat;
+  case OpKind::ReduceSum: return &reduceSum;
+  case OpKind::ReduceMax: return &reduceMax;
+  case OpKind::MatMul: return &matmul;
+  case OpKind::Gather: return &gather;
+  case OpKind::ScatterAdd: return &scatterAdd;
+  default: return nullptr;
+  }
+}
+
+} // namespace gradc

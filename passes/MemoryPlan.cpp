@@ -1,0 +1,129 @@
+//===- passes/MemoryPlan.cpp - where every stored value lives -------------===//
+//
+// After fusion, a value needs bytes of its own when a kernel stores it. This
+// pass decides where:
+//
+//   - an update's new value is written straight into the param or state it
+//     replaces (in place), when its kernel reads that target only at the
+//     element it writes;
+//   - a value the entry returns is written into that output's slot;
+//   - everything else goes into one scratch arena, at an offset chosen by
+//     liveness: two values share bytes when no kernel needs both.
+//
+// Kernels run in id order, so a value is live from the kernel that stores it
+// to the last kernel that reads it (through views too). Offsets are placed
+// greedily, largest value first, at the lowest 64-byte-aligned offset free
+// over its lifetime. The arena's size, the step's peak scratch memory, is
+// known here at compile time and recorded on the graph.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Pass.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+namespace gradc {
+namespace {
+
+constexpr int64_t kAlign = 64;
+
+struct Interval {
+  Node *node;
+  int32_t start, end; // kernel ids, inclusive
+  int64_t bytes;
+  int64_t offset = 0;
+};
+
+/// The update kernel may overwrite its target only if every read of the
+/// target inside that kernel is an elementwise use at the written index.
+bool inPlaceSafe(const Graph &g, const Update &u, const std::vector<std::vector<Node *>> &users) {
+  if (u.value->kernel < 0 || u.value->type != u.target->type) return false;
+  for (Node *r : users[u.target->id])
+    if (r->kernel == u.value->kernel && (!r->has(Elementwise) || r->type != u.target->type)) return false;
+  return true;
+}
+
+} // namespace
+
+llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
+  for (auto &gp : m.graphs) {
+    Graph &g = *gp;
+    auto users = g.users();
+    for (auto &n : g.nodes) n->storage = Storage{};
+
+    // Runtime leaves live in their slots; views share their operand's bytes.
+    for (auto &n : g.nodes) {
+      if (n->has(Leaf) && n->kernel < 0 && !n->is(OpKind::Const) && !n->is(OpKind::Iota))
+        n->storage = {Storage::Slot, n->attrs.getString(AttrKey::Name).str(), 0};
+      else if (n->kernel < 0 && n->is(OpKind::Reshape))
+        n->storage = {Storage::View, "", 0};
+    }
+    // Stored nodes: a node some other kernel (or view, output, update) reads.
+    auto isStored = [&](Node *n) {
+      if (n->kernel < 0) return false;
+      for (Node *u : users[n->id])
+        if (u->kernel != n->kernel) return true;
+      return false;
+    };
+    for (auto &u : g.updates)
+      if (u.value->storage.kind == Storage::None && inPlaceSafe(g, u, users))
+        u.value->storage = {Storage::Slot, u.target->attrs.getString(AttrKey::Name).str(), 0};
+    for (auto &o : g.outputs)
+      if (o.value->storage.kind == Storage::None && o.value->kernel >= 0)
+        o.value->storage = {Storage::Slot, "output:" + o.name, 0};
+
+    // Everything else that is stored goes to the arena.
+    std::vector<Interval> live;
+    llvm::DenseMap<Node *, size_t> index;
+    for (auto &n : g.nodes) {
+      bool needed = isStored(n.get());
+      for (auto &u : g.updates) needed |= u.value == n.get();
+      for (auto &o : g.outputs) needed |= o.value == n.get();
+      if (!needed || n->storage.kind != Storage::None || n->kernel < 0) continue;
+      index[n.get()] = live.size();
+      live.push_back({n.get(), n->kernel, n->kernel, n->type.bytes()});
+      n->storage = {Storage::Arena, "", 0};
+    }
+    // Extend each lifetime to its last reader, following views.
+    std::function<void(Node *, Interval &)> extend = [&](Node *n, Interval &iv) {
+      for (Node *u : users[n->id]) {
+        if (u->storage.kind == Storage::View) extend(u, iv);
+        else if (u->kernel >= 0) iv.end = std::max(iv.end, u->kernel);
+      }
+    };
+    for (auto &iv : live) extend(iv.node, iv);
+    // Values read after the last kernel (outputs, updates copied at the
+    // end) stay live to the end.
+    auto keepAlive = [&](Node *n) {
+      while (n->storage.kind == Storage::View) n = n->operand(0);
+      if (auto it = index.find(n); it != index.end()) live[it->second].end = g.numKernels;
+    };
+    for (auto &o : g.outputs) keepAlive(o.value);
+    for (auto &u : g.updates) keepAlive(u.value);
+
+    std::vector<Interval *> bySize;
+    for (auto &iv : live) bySize.push_back(&iv);
+    std::stable_sort(bySize.begin(), bySize.end(), [](Interval *a, Interval *b) { return a->bytes > b->bytes; });
+    std::vector<Interval *> placed;
+    int64_t peak = 0;
+    for (Interval *iv : bySize) {
+      // Byte ranges already taken during this value's lifetime, by offset.
+      std::vector<std::pair<int64_t, int64_t>> taken;
+      for (Interval *p : placed)
+        if (p->start <= iv->end && iv->start <= p->end) taken.push_back({p->offset, p->offset + p->bytes});
+      std::sort(taken.begin(), taken.end());
+      int64_t off = 0;
+      for (auto &[lo, hi] : taken) {
+        if (off + iv->bytes <= lo) break;
+        off = std::max(off, (hi + kAlign - 1) / kAlign * kAlign);
+      }
+      iv->offset = off;
+      iv->node->storage.offset = off;
+      peak = std::max(peak, off + iv->bytes);
+      placed.push_back(iv);
+    }
+    g.arenaBytes = (peak + kAlign - 1) / kAlign * kAlign;
+  }
+  return llvm::Error::success();
+}
+
+} // namespace gradc

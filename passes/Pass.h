@@ -1,0 +1,55 @@
+//===- passes/Pass.h - what a pass is -------------------------------------===//
+//
+// A pass transforms a Module in place. It reports user-facing problems (a
+// missing gradient rule, say) as an llvm::Error; the pass manager verifies
+// the module after every pass and treats a verifier failure as a compiler
+// bug.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "ir/Graph.h"
+
+#include "llvm/Support/Error.h"
+
+namespace gradc {
+
+/// Knobs the passes read. Everything has a sensible default.
+struct PassOptions {
+  /// Test hook for the gradient checker: scale the gradient that the rule of
+  /// this op (by mnemonic) produces by 1.5, so a check must catch it.
+  std::string breakGradRule;
+  /// Also produce the @grads entry (loss and every parameter's gradient),
+  /// which gradient checking needs.
+  bool gradsEntry = false;
+  /// Fusion: 0 keeps one kernel per op; 1 fuses (the default).
+  unsigned fusionLevel = 1;
+};
+
+using PassFn = llvm::Error (*)(Module &, const PassOptions &);
+
+struct PassInfo {
+  llvm::StringRef name;
+  llvm::StringRef summary;
+  PassFn run;
+};
+
+/// Every pass gradc has, by name (passes/Pipeline.cpp).
+llvm::ArrayRef<PassInfo> allPasses();
+const PassInfo *findPass(llvm::StringRef name);
+
+// The passes, one file each.
+llvm::Error runAutodiff(Module &m, const PassOptions &o);
+llvm::Error runOptimizerLowering(Module &m, const PassOptions &o);
+llvm::Error runSplitEntries(Module &m, const PassOptions &o);
+llvm::Error runConstantFold(Module &m, const PassOptions &o);
+llvm::Error runSimplify(Module &m, const PassOptions &o);
+llvm::Error runCSE(Module &m, const PassOptions &o);
+llvm::Error runDCE(Module &m, const PassOptions &o);
+llvm::Error runFusion(Module &m, const PassOptions &o);
+llvm::Error runMemoryPlan(Module &m, const PassOptions &o);
+
+/// An llvm::Error carrying a message for the user.
+llvm::Error passError(const llvm::Twine &msg);
+
+} // namespace gradc

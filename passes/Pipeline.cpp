@@ -1,0 +1,54 @@
+//===- passes/Pipeline.cpp - the pass pipeline ----------------------------===//
+#include "passes/Pipeline.h"
+
+#include "ir/Verifier.h"
+
+namespace gradc {
+
+static const PassInfo kPasses[] = {
+    {"autodiff", "derive the gradient of the loss w.r.t. every parameter (reverse mode)", runAutodiff},
+    {"optimizer", "append the optimizer's parameter update to the training step", runOptimizerLowering},
+    {"split-entries", "copy @model into one graph per entry point: @train, @eval, @predict", runSplitEntries},
+    {"constfold", "replace ops on constants by their constant result", runConstantFold},
+    {"simplify", "algebraic simplification (x*1, x+0, double transpose, ...)", runSimplify},
+    {"cse", "merge nodes that compute the same value", runCSE},
+    {"dce", "remove nodes no output or update needs", runDCE},
+    {"fuse", "group nodes into kernels, one loop nest each", runFusion},
+    {"plan-memory", "place stored values: in place, output slots, or arena offsets by liveness", runMemoryPlan},
+};
+
+llvm::ArrayRef<PassInfo> allPasses() { return kPasses; }
+
+const PassInfo *findPass(llvm::StringRef name) {
+  for (auto &p : kPasses)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::vector<std::string> defaultPipeline() {
+  return {"autodiff", "optimizer", "split-entries", "constfold", "simplify", "cse", "dce", "fuse", "plan-memory"};
+}
+
+llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassOptions &opts,
+                      const PassObserver &observe) {
+  for (const std::string &name : passes) {
+    const PassInfo *p = findPass(name);
+    if (!p) {
+      std::string names;
+      for (auto &q : kPasses) names += (names.empty() ? "" : ", ") + q.name.str();
+      return passError("unknown pass '" + name + "'; passes: " + names);
+    }
+    if (observe) observe(name, false, m);
+    if (auto err = p->run(m, opts)) return err;
+    auto problems = verify(m);
+    if (!problems.empty()) {
+      std::string msg = "internal error: the IR is invalid after pass '" + name + "':";
+      for (auto &e : problems) msg += "\n  " + e;
+      return passError(msg);
+    }
+    if (observe) observe(name, true, m);
+  }
+  return llvm::Error::success();
+}
+
+} // namespace gradc

@@ -1,0 +1,138 @@
+//===- passes/Simplify.cpp - algebraic simplification ---------------------===//
+//
+// Local rewrites that make the graph smaller without changing any result:
+//
+//   x + 0, 0 + x, x - 0, x * 1, 1 * x, x / 1  ->  x
+//   0 - x, x * -1                             ->  -x
+//   -(-x)                                     ->  x
+//   transpose(transpose(x))                   ->  one transpose, or x
+//   broadcast(broadcast(x)), reshape(reshape(x)) -> one op
+//   broadcast, reshape, transpose, slice, pad, cast that change nothing -> x
+//   select(c, x, x)                           ->  x
+//   matmul(transpose(a), b) over the last two dims -> matmul with transpose_a
+//
+// NaN and infinity policy: a rewrite is allowed only when it gives the same
+// result for every input, NaN and ±inf included. So x*0 -> 0, x-x -> 0 and
+// x/x -> 1 are NOT done (inf*0 and inf-inf are NaN). The one liberty taken is
+// the sign of zero: x + 0 -> x turns (-0) + 0 = +0 into -0, which compares
+// equal and changes no later result except through division by zero.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Pass.h"
+
+#include "ir/Builder.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+#include <numeric>
+
+namespace gradc {
+namespace {
+
+bool isSplat(const Node *n, double v) { return n->is(OpKind::Const) && n->attrs.getFloat(AttrKey::Value) == v; }
+
+/// True when a transpose only swaps the last two dims.
+bool swapsLastTwo(const Node *n) {
+  if (!n->is(OpKind::Transpose)) return false;
+  auto perm = n->attrs.getInts(AttrKey::Perm);
+  unsigned r = perm.size();
+  if (r < 2 || perm[r - 1] != r - 2 || perm[r - 2] != r - 1) return false;
+  for (unsigned i = 0; i + 2 < r; ++i)
+    if (perm[i] != i) return false;
+  return true;
+}
+
+Node *simplify(Builder &b, Node *n) {
+  auto op = [&](unsigned i) { return n->operand(i); };
+  switch (n->op) {
+  case OpKind::Add:
+    if (isSplat(op(1), 0)) return op(0);
+    if (isSplat(op(0), 0)) return op(1);
+    break;
+  case OpKind::Sub:
+    if (isSplat(op(1), 0)) return op(0);
+    if (isSplat(op(0), 0)) return b.neg(op(1));
+    break;
+  case OpKind::Mul:
+    if (isSplat(op(1), 1)) return op(0);
+    if (isSplat(op(0), 1)) return op(1);
+    if (isSplat(op(1), -1)) return b.neg(op(0));
+    if (isSplat(op(0), -1)) return b.neg(op(1));
+    break;
+  case OpKind::Div:
+    if (isSplat(op(1), 1)) return op(0);
+    break;
+  case OpKind::Neg:
+    if (op(0)->is(OpKind::Neg)) return op(0)->operand(0);
+    break;
+  case OpKind::Select:
+    if (op(1) == op(2)) return op(1);
+    break;
+  case OpKind::Cast:
+  case OpKind::Broadcast:
+  case OpKind::Reshape:
+    if (op(0)->type == n->type) return op(0);
+    if (n->op != OpKind::Cast && op(0)->op == n->op) {
+      TensorType t = n->type;
+      return b.create(n->op, {op(0)->operand(0)}, {}, &t);
+    }
+    break;
+  case OpKind::Slice:
+  case OpKind::Pad:
+    if (op(0)->type == n->type) return op(0);
+    break;
+  case OpKind::Transpose: {
+    auto perm = n->attrs.getInts(AttrKey::Perm);
+    std::vector<int64_t> id(perm.size());
+    std::iota(id.begin(), id.end(), 0);
+    if (llvm::ArrayRef<int64_t>(id) == perm) return op(0);
+    if (op(0)->is(OpKind::Transpose)) {
+      // result dim i = inner dim perm[i] = original dim inner[perm[i]]
+      auto inner = op(0)->attrs.getInts(AttrKey::Perm);
+      std::vector<int64_t> composed(perm.size());
+      for (size_t i = 0; i < perm.size(); ++i) composed[i] = inner[perm[i]];
+      if (composed == id) return op(0)->operand(0);
+      return b.transpose(op(0)->operand(0), composed);
+    }
+    break;
+  }
+  case OpKind::MatMul: {
+    bool ta = n->attrs.getBool(AttrKey::TransposeA), tb = n->attrs.getBool(AttrKey::TransposeB);
+    Node *a = op(0), *c = op(1);
+    bool changed = false;
+    if (swapsLastTwo(a)) a = a->operand(0), ta = !ta, changed = true;
+    if (swapsLastTwo(c)) c = c->operand(0), tb = !tb, changed = true;
+    if (changed) return b.matmul(a, c, ta, tb);
+    break;
+  }
+  default: break;
+  }
+  return n;
+}
+
+} // namespace
+
+llvm::Error runSimplify(Module &m, const PassOptions &) {
+  for (auto &g : m.graphs) {
+    Builder b(*g);
+    llvm::DenseMap<Node *, Node *> repl;
+    // New nodes are appended, so this loop also revisits what it creates.
+    for (size_t i = 0; i < g->nodes.size(); ++i) {
+      Node *n = g->nodes[i].get();
+      for (auto &o : n->operands)
+        if (Node *r = repl.lookup(o)) o = r;
+      b.loc = n->loc;
+      b.prov = n->prov;
+      Node *r = simplify(b, n);
+      if (r == n) continue;
+      if (r->name.empty()) r->name = n->name;
+      repl[n] = r;
+    }
+    for (auto &[from, to] : repl) g->replaceAllUsesWith(from, to);
+    g->sortTopologically();
+    g->removeDeadNodes();
+  }
+  return llvm::Error::success();
+}
+
+} // namespace gradc

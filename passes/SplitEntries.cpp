@@ -1,0 +1,44 @@
+//===- passes/SplitEntries.cpp - one graph per entry point ----------------===//
+//
+// After autodiff and the optimizer, @model computes everything: loss,
+// metrics, predictions, gradients and updates. The executable calls it in
+// different ways, so this pass copies it into one graph per entry point and
+// lets dead-code removal keep only what each needs:
+//
+//   @train    loss (and grad_norm, lr) + the parameter/state updates
+//   @eval     loss and metrics, no gradients
+//   @predict  the `output` values, from the inputs they depend on
+//   @grads    loss and every gradient (only when asked: gradient checking)
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Pass.h"
+
+namespace gradc {
+
+llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
+  Graph *model = m.graph("model");
+  if (!model) return passError("split-entries: the module has no @model graph");
+  auto keep = [&](llvm::StringRef name, auto pred, bool updates) {
+    auto g = model->clone(name.str());
+    std::erase_if(g->outputs, [&](const GraphOutput &o) { return !pred(llvm::StringRef(o.name)); });
+    if (!updates) g->updates.clear();
+    g->removeDeadNodes();
+    return g;
+  };
+  auto isGrad = [](llvm::StringRef n) { return n.starts_with("grad."); };
+  auto isMetric = [](llvm::StringRef n) { return n.starts_with("metric."); };
+  std::vector<std::unique_ptr<Graph>> entries;
+  entries.push_back(keep("train", [&](llvm::StringRef n) { return n == "loss" || n == "grad_norm" || n == "lr"; }, true));
+  entries.push_back(keep("eval", [&](llvm::StringRef n) { return n == "loss" || isMetric(n); }, false));
+  auto predict = keep("predict", [&](llvm::StringRef n) { return n != "loss" && n != "grad_norm" && n != "lr" && !isGrad(n) && !isMetric(n); }, false);
+  if (!predict->outputs.empty()) entries.push_back(std::move(predict));
+  if (opts.gradsEntry) entries.push_back(keep("grads", [&](llvm::StringRef n) { return n == "loss" || isGrad(n); }, false));
+
+  // Replace @model in place, keeping the other graphs (e.g. @data) in order.
+  auto it = std::find_if(m.graphs.begin(), m.graphs.end(), [](auto &g) { return g->name == "model"; });
+  it = m.graphs.erase(it);
+  for (auto &e : entries) it = std::next(m.graphs.insert(it, std::move(e)));
+  return llvm::Error::success();
+}
+
+} // namespace gradc

@@ -1,0 +1,41 @@
+//===- runtime/Kernels.cpp - the functions generated code calls -----------===//
+//
+// Random fills, the parallel-for, and the table of symbols an in-process JIT
+// resolves. The matrix multiply has a file of its own (Gemm.cpp).
+//
+//===----------------------------------------------------------------------===//
+#include "Runtime.h"
+#include "ThreadPool.h"
+
+extern "C" {
+
+void grt_fill_uniform_f32(GrtContext *ctx, float *out, int64_t n, double low, double high) {
+  for (int64_t i = 0; i < n; ++i) out[i] = float(low + (high - low) * ctx->rng.uniform());
+}
+void grt_fill_uniform_f64(GrtContext *ctx, double *out, int64_t n, double low, double high) {
+  for (int64_t i = 0; i < n; ++i) out[i] = low + (high - low) * ctx->rng.uniform();
+}
+void grt_fill_normal_f32(GrtContext *ctx, float *out, int64_t n, double mean, double std) {
+  for (int64_t i = 0; i < n; ++i) out[i] = float(mean + std * ctx->rng.normal());
+}
+void grt_fill_normal_f64(GrtContext *ctx, double *out, int64_t n, double mean, double std) {
+  for (int64_t i = 0; i < n; ++i) out[i] = mean + std * ctx->rng.normal();
+}
+
+void grt_parallel_for(GrtContext *ctx, int64_t n, GrtParallelBody body, void *data) {
+  if (ctx->pool) ctx->pool->run(n, body, data);
+  else body(data, 0, n);
+}
+
+const GrtSymbol grt_symbols[] = {
+    {"grt_gemm_f32", (void *)&grt_gemm_f32},
+    {"grt_gemm_f64", (void *)&grt_gemm_f64},
+    {"grt_fill_uniform_f32", (void *)&grt_fill_uniform_f32},
+    {"grt_fill_uniform_f64", (void *)&grt_fill_uniform_f64},
+    {"grt_fill_normal_f32", (void *)&grt_fill_normal_f32},
+    {"grt_fill_normal_f64", (void *)&grt_fill_normal_f64},
+    {"grt_parallel_for", (void *)&grt_parallel_for},
+    {nullptr, nullptr},
+};
+
+} // extern "C"

@@ -1,0 +1,39 @@
+//===- runtime/ThreadPool.h - workers for parallel loops ------------------===//
+#pragma once
+
+#include "gradrt/abi.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace grt {
+
+/// A fixed set of worker threads that split a range [0, n) into equal
+/// contiguous parts, one per thread (the caller takes part 0). The split
+/// depends only on n and the thread count, so results are the same from run
+/// to run.
+class ThreadPool {
+public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  int size() const { return int(workers.size()) + 1; }
+  void run(int64_t n, GrtParallelBody body, void *data);
+
+private:
+  void work(int index);
+
+  std::vector<std::thread> workers;
+  std::mutex mu;
+  std::condition_variable wake;
+  std::atomic<int> pending{0};
+  uint64_t generation = 0;
+  bool stopping = false;
+  int64_t n = 0;
+  GrtParallelBody body = nullptr;
+  void *data = nullptr;
+};
+
+} // namespace grt

@@ -1,0 +1,139 @@
+//===- runtime/Train.cpp - the `train` command ----------------------------===//
+#include "Checkpoint.h"
+#include "Commands.h"
+
+#include <chrono>
+#include <cmath>
+
+namespace grt {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string duration(double s) {
+  if (s < 60) return fmt::format("{:.1f}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", int(s) / 60, int(s) % 60);
+  return fmt::format("{}h{:02}m", int(s) / 3600, int(s) / 60 % 60);
+}
+
+/// The parameters themselves, when there are few enough to read.
+void printSmallParams(Session &s) {
+  std::string line;
+  int64_t total = 0;
+  for (auto &sl : s.slots)
+    if (sl.tensor->role == GRT_PARAM) total += sl.numel;
+  if (total > 12) return;
+  for (auto &sl : s.slots) {
+    if (sl.tensor->role != GRT_PARAM) continue;
+    line += fmt::format("{}{} = [", line.empty() ? "" : "  ", sl.tensor->name);
+    for (int64_t i = 0; i < sl.numel; ++i) line += fmt::format("{}{:.6g}", i ? ", " : "", Session::get(sl, i));
+    line += "]";
+  }
+  fmt::print("learned: {}\n", line);
+}
+
+} // namespace
+
+int cmdTrain(const GrtModel &m, int argc, char **argv) {
+  Args a("train", argc, argv, 2,
+         {"steps", "lr", "hp", "seed", "data", "val-frac", "save", "save-every", "load", "resume", "stop-after",
+          "log-every", "eval-every", "threads"},
+         {"quiet"});
+  if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
+  std::string from = a.has("resume") ? a.str("resume") : a.str("load");
+  std::string save = a.str("save");
+  bool quiet = a.has("quiet");
+
+  Session s(m, threadsOption(a));
+  if (!s.has("train")) fail("the model has no train entry");
+  DataOptions dopts = dataOptions(a);
+  auto data = loadData(s, dopts);
+
+  uint64_t seed = dopts.seed;
+  int64_t steps = a.integer("steps", 1000, 0);
+  int64_t start = 0;
+  s.initParams(seed);
+  if (!from.empty()) {
+    Metadata meta = loadCheckpoint(from, s);
+    auto get = [&](const char *k) -> std::string {
+      auto it = meta.find(k);
+      if (it == meta.end()) fail("checkpoint {} has no '{}' in its metadata; it was not written by a gradc executable", from, k);
+      return it->second;
+    };
+    if (get("model") != m.name) fail("checkpoint {} is from model '{}', not '{}'", from, get("model"), m.name);
+    start = std::atoll(get("step").c_str());
+    if (!a.has("steps")) steps = std::atoll(get("total_steps").c_str());
+    if (!data->restoreState(get("data"))) fail("checkpoint {}: its data position does not fit this data", from);
+  }
+  applyHypers(s, a);
+  s.setHyper("total_steps", double(steps));
+  int64_t stopAt = std::min(steps, a.integer("stop-after", steps, 0));
+  int64_t logEvery = a.integer("log-every", std::max<int64_t>(1, (stopAt - start) / 20), 1);
+  int64_t evalEvery = a.integer("eval-every", logEvery, 1);
+  int64_t saveEvery = a.integer("save-every", 0, 0);
+  bool hasVal = data->numValBatches() > 0 && s.has("eval");
+
+  auto checkpoint = [&](int64_t step) {
+    Metadata meta{{"format", "gradc"},         {"model", m.name},
+                  {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
+                  {"data", data->saveState()},  {"seed", std::to_string(seed)}};
+    saveCheckpoint(save, s, meta);
+  };
+
+  if (!quiet) {
+    fmt::print("training {} for {} steps; data {}\n", m.name, steps - start, data->describe());
+    if (start > 0) fmt::print("resuming from {} at step {}\n", from, start);
+  }
+  double lastLoss = NAN, windowLoss = 0, lastVal = NAN;
+  int64_t windowSteps = 0;
+  auto t0 = Clock::now(), tWindow = t0;
+  EvalResult val;
+  for (int64_t step = start; step < stopAt; ++step) {
+    data->nextTrainBatch(s);
+    s.setHyper("step", double(step));
+    s.run("train");
+    lastLoss = s.scalar("output:loss");
+    if (!std::isfinite(lastLoss))
+      fail("the loss became {} at step {}; lower the learning rate, or check the data for extreme values", lastLoss, step + 1);
+    windowLoss += lastLoss;
+    ++windowSteps;
+    int64_t done = step + 1;
+    bool last = done == stopAt;
+    if (hasVal && (done % evalEvery == 0 || last)) {
+      val = evaluate(s, *data, false);
+      lastVal = val.loss;
+    }
+    if (!quiet && (done % logEvery == 0 || last)) {
+      auto now = Clock::now();
+      double secs = std::chrono::duration<double>(now - tWindow).count();
+      double perStep = secs / double(windowSteps);
+      double elapsed = std::chrono::duration<double>(now - t0).count();
+      double eta = elapsed / double(done - start) * double(stopAt - done);
+      std::string line = fmt::format("step {:>{}}/{}  loss {:.6f}", done, std::to_string(steps).size(), steps,
+                                     windowLoss / double(windowSteps));
+      if (hasVal) line += fmt::format("  val {:.6f}", lastVal);
+      for (auto &[name, v] : val.metrics) line += fmt::format("  {} {:.4f}", name, v);
+      if (s.find("output:grad_norm") >= 0) line += fmt::format("  |g| {:.3g}", s.scalar("output:grad_norm"));
+      line += fmt::format("  | {} samples/s  {:.3f} ms/step  eta {}", humanCount(double(data->samplesPerBatch()) / perStep),
+                          perStep * 1e3, duration(eta));
+      fmt::print("{}\n", line);
+      std::fflush(stdout);
+      windowLoss = 0;
+      windowSteps = 0;
+      tWindow = Clock::now();
+    }
+    if (!save.empty() && saveEvery > 0 && done % saveEvery == 0 && !last) checkpoint(done);
+  }
+  double total = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!save.empty()) checkpoint(stopAt);
+  fmt::print("done: {} steps in {}; final loss {:.6f}", stopAt - start, duration(total), lastLoss);
+  if (hasVal) fmt::print(", validation loss {:.6f}", lastVal);
+  for (auto &[name, v] : val.metrics) fmt::print(", {} {:.4f}", name, v);
+  fmt::print("\n");
+  if (!save.empty()) fmt::print("saved {}\n", save);
+  printSmallParams(s);
+  return 0;
+}
+
+} // namespace grt

@@ -1,0 +1,113 @@
+/*===- runtime/include/gradrt/abi.h - the one contract between gradc and its runtime ===*
+ *
+ * gradc compiles a model into an object file that defines one symbol,
+ * `gradc_model`, a GrtModel describing the model and its entry points. The
+ * runtime (libgradrt) provides main(), allocates every tensor the descriptor
+ * lists, and calls the entries. Generated code calls back into the runtime
+ * only through the grt_* functions declared at the end.
+ *
+ * This header is C so that both sides agree on layout; codegen mirrors these
+ * structs field by field (codegen/EmitModule.cpp). Change both together and
+ * bump GRT_ABI_VERSION.
+ *===----------------------------------------------------------------------===*/
+#ifndef GRADRT_ABI_H
+#define GRADRT_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GRT_ABI_VERSION 1
+
+enum GrtDType { GRT_F32 = 0, GRT_F64 = 1, GRT_I32 = 2, GRT_BOOL = 3 };
+
+enum GrtRole {
+  GRT_INPUT = 0,  /* filled by the runtime from data before each step */
+  GRT_PARAM = 1,  /* trained; initialised by `init`, saved in checkpoints */
+  GRT_STATE = 2,  /* optimizer state; starts at zero, saved in checkpoints */
+  GRT_HYPER = 3,  /* scalar set by the runtime each step (lr, step, ...) */
+  GRT_OUTPUT = 4, /* written by an entry (loss, pred, metric.accuracy, ...) */
+};
+
+typedef struct GrtTensor {
+  const char *name;      /* "w", "h.0.attn.wq", "w.adam_m", "output:loss" */
+  int32_t role;          /* GrtRole */
+  int32_t dtype;         /* GrtDType */
+  int32_t rank;
+  int32_t reserved;
+  const int64_t *dims;
+  const char *init;      /* params and state: "zeros", "normal(0.02)", ... */
+  double default_value;  /* hyperparameters: the value written in the source */
+} GrtTensor;
+
+typedef struct GrtContext GrtContext; /* the runtime's, opaque to generated code */
+
+/* An entry point reads and writes tensors through `slots` (one data pointer
+ * per GrtTensor, in descriptor order) and uses `arena` as scratch memory of
+ * arena_bytes bytes, 64-byte aligned. */
+typedef void (*GrtEntryFn)(void *const *slots, char *arena, GrtContext *ctx);
+
+typedef struct GrtEntry {
+  const char *name; /* "train", "eval", "predict", "grads", "data" */
+  GrtEntryFn fn;
+  int64_t arena_bytes;
+  int32_t num_kernels;
+  int32_t reserved;
+  const char *inputs;  /* comma-separated names of the inputs it reads */
+  const char *outputs; /* comma-separated names of the outputs it writes */
+} GrtEntry;
+
+enum GrtDataKind { GRT_DATA_NONE = 0, GRT_DATA_TABLE = 1, GRT_DATA_TEXT = 2 };
+
+typedef struct GrtModel {
+  uint32_t abi_version;
+  int32_t num_tensors;
+  const char *name;
+  const char *source;        /* the .grad file it was compiled from */
+  const char *optimizer;     /* "adamw(lr = 0.001, ...)", for `info` */
+  const GrtTensor *tensors;
+  const GrtEntry *entries;
+  int32_t num_entries;
+  int32_t data_kind;         /* GrtDataKind */
+  int64_t data_rows;         /* GRT_DATA_TABLE: rows the "data" entry generates */
+  const char *text_corpus;   /* GRT_DATA_TEXT: default corpus path */
+  const char *text_input;    /* GRT_DATA_TEXT: input that gets the context */
+  const char *text_target;   /* GRT_DATA_TEXT: input that gets the next tokens */
+} GrtModel;
+
+/* ---- runtime functions generated code calls ---------------------------- */
+
+/* C[m,n] (+)= sum_k op(A)[m,k] op(B)[k,n]; op transposes when trans_* is set.
+ * Leading dimensions are in elements. accumulate: add to C instead of
+ * overwriting it. */
+void grt_gemm_f32(GrtContext *ctx, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k,
+                  const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc,
+                  int32_t accumulate);
+void grt_gemm_f64(GrtContext *ctx, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k,
+                  const double *a, int64_t lda, const double *b, int64_t ldb, double *c, int64_t ldc,
+                  int32_t accumulate);
+
+/* Random fills from the context's generator (data generation). */
+void grt_fill_uniform_f32(GrtContext *ctx, float *out, int64_t n, double low, double high);
+void grt_fill_uniform_f64(GrtContext *ctx, double *out, int64_t n, double low, double high);
+void grt_fill_normal_f32(GrtContext *ctx, float *out, int64_t n, double mean, double std);
+void grt_fill_normal_f64(GrtContext *ctx, double *out, int64_t n, double mean, double std);
+
+/* Runs body(data, begin, end) over [0, n) split across the context's
+ * threads; returns when all parts are done. */
+typedef void (*GrtParallelBody)(void *data, int64_t begin, int64_t end);
+void grt_parallel_for(GrtContext *ctx, int64_t n, GrtParallelBody body, void *data);
+
+/* Name/address pairs of the functions above, for an in-process JIT. */
+typedef struct GrtSymbol {
+  const char *name;
+  void *address;
+} GrtSymbol;
+extern const GrtSymbol grt_symbols[];
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,77 @@
+//===- tools/Compiler.cpp - the compilation stages, as gradc runs them ----===//
+#include "Compiler.h"
+
+#include "codegen/Target.h"
+#include "ir/Printer.h"
+
+#include "llvm/Support/WithColor.h"
+
+namespace gradc {
+
+void Compiler::report(llvm::Error err) {
+  llvm::handleAllErrors(std::move(err), [](const llvm::ErrorInfoBase &e) {
+    llvm::WithColor::error(llvm::errs(), "gradc") << e.message() << "\n";
+  });
+}
+
+bool Compiler::load() {
+  if (!frontend.loadFile(opts.input)) return false;
+  module = frontend.analyze(opts.sema);
+  return module != nullptr;
+}
+
+bool Compiler::runPipeline(llvm::StringRef lastPass) {
+  std::vector<std::string> passes;
+  for (auto &p : defaultPipeline()) {
+    passes.push_back(p);
+    if (p == lastPass) break;
+  }
+  auto wants = [](const std::vector<std::string> &list, llvm::StringRef p) { return llvm::is_contained(list, p.str()); };
+  PassObserver observe = [&](llvm::StringRef pass, bool after, const Module &m) {
+    bool show = after ? (opts.printAfterAll || wants(opts.printAfter, pass)) : wants(opts.printBefore, pass);
+    if (!show) return;
+    llvm::outs() << "// ----- IR " << (after ? "after" : "before") << " " << pass << " -----\n";
+    print(m, llvm::outs());
+  };
+  if (auto err = runPasses(*module, passes, opts.passes, observe)) {
+    report(std::move(err));
+    return false;
+  }
+  return true;
+}
+
+bool Compiler::schedule() {
+  loops = lowerToLoops(*module);
+  return true;
+}
+
+bool Compiler::lower() {
+  if (loops.entries.empty()) schedule();
+  llvmContext = std::make_unique<llvm::LLVMContext>();
+  llvmModule = emitLLVM(*module, loops, *llvmContext);
+  return true;
+}
+
+bool Compiler::optimize() {
+  auto tm = createHostTargetMachine();
+  if (!tm) {
+    report(tm.takeError());
+    return false;
+  }
+  target = std::move(*tm);
+  if (auto err = optimizeModule(*llvmModule, *target)) {
+    report(std::move(err));
+    return false;
+  }
+  return true;
+}
+
+bool Compiler::emit(llvm::raw_pwrite_stream &os, bool assembly) {
+  if (auto err = emitMachineCode(*llvmModule, *target, os, assembly)) {
+    report(std::move(err));
+    return false;
+  }
+  return true;
+}
+
+} // namespace gradc

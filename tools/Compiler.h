@@ -1,0 +1,56 @@
+//===- tools/Compiler.h - the compilation stages, as gradc runs them ------===//
+//
+// One object per compilation: source -> module -> pipeline -> loops -> LLVM
+// -> machine code. Each subcommand runs as many stages as it needs, and any
+// stage can be printed (`gradc dump --stage=...`).
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "codegen/EmitModule.h"
+#include "frontend/Frontend.h"
+#include "passes/Pipeline.h"
+
+#include "llvm/Target/TargetMachine.h"
+
+namespace gradc {
+
+struct CompileOptions {
+  std::string input;
+  SemaOptions sema;
+  PassOptions passes;
+  std::vector<std::string> printBefore, printAfter;
+  bool printAfterAll = false;
+};
+
+class Compiler {
+public:
+  explicit Compiler(CompileOptions opts) : opts(std::move(opts)) {}
+
+  /// Parses and analyses the input; false after reporting errors.
+  bool load();
+  /// Runs the default pipeline up to and including `lastPass` (all of it
+  /// when empty); false after reporting errors.
+  bool runPipeline(llvm::StringRef lastPass = "");
+  /// Turns every kernel into a loop nest.
+  bool schedule();
+  /// Emits LLVM IR (unoptimised), scheduling first if needed.
+  bool lower();
+  /// Runs LLVM's optimiser for the host CPU.
+  bool optimize();
+  /// Writes an object file, or assembly text.
+  bool emit(llvm::raw_pwrite_stream &os, bool assembly);
+
+  /// Reports an error from a stage: "gradc: error: ..." on stderr.
+  void report(llvm::Error err);
+
+  CompileOptions opts;
+  Frontend frontend;
+  std::unique_ptr<Module> module;
+  LoweredModel loops;
+  std::unique_ptr<llvm::LLVMContext> llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule;
+  std::unique_ptr<llvm::TargetMachine> target;
+};
+
+} // namespace gradc
