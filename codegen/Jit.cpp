@@ -12,7 +12,7 @@ JitModel::~JitModel() = default;
 
 llvm::Expected<std::unique_ptr<JitModel>> JitModel::create(std::unique_ptr<llvm::Module> m,
                                                            std::unique_ptr<llvm::LLVMContext> ctx,
-                                                           const JitSymbol *runtime) {
+                                                           const GrtSymbol *runtime) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
@@ -23,7 +23,7 @@ llvm::Expected<std::unique_ptr<JitModel>> JitModel::create(std::unique_ptr<llvm:
 
   auto &lib = (*jit)->getMainJITDylib();
   llvm::orc::SymbolMap syms;
-  for (const JitSymbol *s = runtime; s && s->name; ++s)
+  for (const GrtSymbol *s = runtime; s && s->name; ++s)
     syms[(*jit)->mangleAndIntern(s->name)] = {llvm::orc::ExecutorAddr::fromPtr(s->address), llvm::JITSymbolFlags::Exported};
   if (auto err = lib.define(llvm::orc::absoluteSymbols(std::move(syms)))) return std::move(err);
   auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess((*jit)->getDataLayout().getGlobalPrefix());

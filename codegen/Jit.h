@@ -11,16 +11,13 @@
 #include "llvm/IR/Module.h"
 #include "llvm/Support/Error.h"
 
+#include "runtime/include/gradrt/abi.h"
+
 namespace llvm::orc {
 class LLJIT;
 }
 
 namespace gradc {
-
-struct JitSymbol {
-  const char *name;
-  void *address;
-};
 
 class JitModel {
 public:
@@ -29,7 +26,7 @@ public:
   /// code calls (terminated by a null name).
   static llvm::Expected<std::unique_ptr<JitModel>> create(std::unique_ptr<llvm::Module> m,
                                                           std::unique_ptr<llvm::LLVMContext> ctx,
-                                                          const JitSymbol *runtime);
+                                                          const GrtSymbol *runtime);
   /// The address of a symbol the module defines (e.g. "gradc_model").
   llvm::Expected<void *> lookup(llvm::StringRef name);
 

@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "frontend/AST.h"
+#include "ir/Ops.h"
 
 namespace gradc::ast {
 namespace {
@@ -149,7 +150,7 @@ private:
       if (n.isInt)
         line(depth) << "int " << int64_t(n.value) << "\n";
       else
-        line(depth) << "number " << n.value << "\n";
+        line(depth) << "number " << attrValueStr(n.value) << "\n";
       break;
     }
     case Expr::String: line(depth) << "string \"" << cast<StringExpr>(e).value << "\"\n"; break;

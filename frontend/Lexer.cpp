@@ -70,7 +70,7 @@ void Lexer::skipSpaceAndComments() {
     char c = *cur;
     if (c == '#') {
       while (cur < buf.end() && *cur != '\n') ++cur;
-    } else if (c == ' ' || c == '\t' || c == '\r' || (c == '\n' && nesting > 0)) {
+    } else if (c == ' ' || c == '\t' || c == '\r') {
       ++cur;
     } else if (c == '\\' && cur + 1 < buf.end() && cur[1] == '\n') {
       cur += 2; // explicit line continuation
@@ -122,10 +122,10 @@ Token Lexer::next() {
     return make(no, start);
   };
   switch (c) {
-  case '(': ++nesting; return make(Tok::LParen, start);
-  case '[': ++nesting; return make(Tok::LBracket, start);
-  case ')': nesting = std::max(0, nesting - 1); return make(Tok::RParen, start);
-  case ']': nesting = std::max(0, nesting - 1); return make(Tok::RBracket, start);
+  case '(': return make(Tok::LParen, start);
+  case '[': return make(Tok::LBracket, start);
+  case ')': return make(Tok::RParen, start);
+  case ']': return make(Tok::RBracket, start);
   case '{': return make(Tok::LBrace, start);
   case '}': return make(Tok::RBrace, start);
   case ',': return make(Tok::Comma, start);

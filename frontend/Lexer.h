@@ -1,7 +1,7 @@
 //===- frontend/Lexer.h - splits .grad source into tokens -----------------===//
 //
-// Statements end at a newline, except inside (), [] where newlines are
-// ignored so long calls and shapes can span lines. `#` starts a comment.
+// Every newline is a token; the parser ignores the ones inside () and []
+// so long calls and shapes can span lines. `#` starts a comment.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -31,7 +31,6 @@ private:
 
   llvm::StringRef buf;
   const char *cur;
-  int nesting = 0; // open ( and [ — newlines inside them are not statement ends
   std::function<void(llvm::SMLoc, const llvm::Twine &)> onError;
 };
 

@@ -16,8 +16,12 @@ Parser::Parser(unsigned bufferId, DiagEngine &diag)
 //===--- tokens -----------------------------------------------------------===//
 
 void Parser::advance() {
-  prevEnd = tok.text.data() ? tok.endLoc() : llvm::SMLoc::getFromPointer(buffer.data());
+  if (tok.text.data() && !tok.is(Tok::Newline)) prevEnd = tok.endLoc();
+  if (!tok.text.data()) prevEnd = llvm::SMLoc::getFromPointer(buffer.data());
+  if (tok.is(Tok::LParen) || tok.is(Tok::LBracket)) ++brackets;
+  if ((tok.is(Tok::RParen) || tok.is(Tok::RBracket)) && brackets > 0) --brackets;
   tok = lexer.next();
+  while (brackets > 0 && tok.is(Tok::Newline)) tok = lexer.next();
 }
 
 bool Parser::consume(Tok k) {
@@ -49,6 +53,9 @@ bool Parser::atStatementEnd() const {
 }
 
 void Parser::syncToStatementEnd() {
+  // Whatever brackets were open, the statement is abandoned: newlines count
+  // again, so recovery stops at the end of this line.
+  brackets = 0;
   int braces = 0;
   while (!tok.is(Tok::Eof)) {
     if (braces == 0 && (tok.is(Tok::Newline) || tok.is(Tok::Semi))) return;
@@ -361,9 +368,14 @@ ExprPtr Parser::parseExpr() { return parseBinary(1); }
 
 ExprPtr Parser::parseBinary(int minPrec) {
   ExprPtr lhs = parseUnary();
+  unsigned chain = 0;
   while (lhs) {
     int prec = precedence(tok.kind);
     if (prec < minPrec) break;
+    if (++chain > kMaxDepth) {
+      error(tok.loc(), "expression is too long (more than " + llvm::Twine(kMaxDepth) + " operators in a row); split it");
+      return nullptr;
+    }
     std::string op = tok.text.str();
     llvm::SMLoc opLoc = tok.loc();
     advance();
@@ -376,6 +388,15 @@ ExprPtr Parser::parseBinary(int minPrec) {
 }
 
 ExprPtr Parser::parseUnary() {
+  struct DepthGuard {
+    unsigned &d;
+    explicit DepthGuard(unsigned &counter) : d(counter) { ++d; }
+    ~DepthGuard() { --d; }
+  } guard(depth);
+  if (depth > kMaxDepth) {
+    error(tok.loc(), "expression is nested too deeply (more than " + llvm::Twine(kMaxDepth) + " levels)");
+    return nullptr;
+  }
   if (tok.is(Tok::Minus) || tok.is(Tok::Bang)) {
     llvm::SMLoc start = tok.loc();
     std::string op = tok.text.str();
@@ -497,7 +518,11 @@ ExprPtr Parser::parsePrimary() {
   case Tok::LParen: {
     advance();
     ExprPtr e = parseExpr();
-    if (!e || !expect(Tok::RParen, "')'")) return nullptr;
+    if (!e) return nullptr;
+    if (!expect(Tok::RParen, "')'")) {
+      diag.note(start, "to match this '('");
+      return nullptr;
+    }
     e->range = rangeFrom(start);
     return e;
   }

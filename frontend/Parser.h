@@ -50,6 +50,14 @@ private:
   ast::ExprPtr parsePrimary();
   bool parseIndexItem(ast::IndexItem &item);
 
+  /// Expressions deeper than this are refused, so neither this parser nor
+  /// the analysis after it can run out of stack on hostile input.
+  static constexpr unsigned kMaxDepth = 256;
+  unsigned depth = 0;
+  /// Open ( and [ around the current token: newlines inside them continue
+  /// the statement. Error recovery resets it.
+  int brackets = 0;
+
   DiagEngine &diag;
   llvm::StringRef buffer;
   Lexer lexer;

@@ -420,7 +420,7 @@ void SemaImpl::buildTableData(const DataStmt &s) {
             "data for input '" + name + "' must be " + str(want) + ", but it is " + describe(v), {v.range});
       continue;
     }
-    graph->outputs.push_back({name.str(), v.node});
+    graph->outputs.push_back({name, v.node});
   }
   std::sort(graph->outputs.begin(), graph->outputs.end(), [](auto &a, auto &b) { return a.name < b.name; });
   frames.pop_back();
@@ -535,7 +535,7 @@ void SemaImpl::finishModel(const ModelDecl &m) {
     if (!first) first = n;
     else if (n->type.shape[0] != first->type.shape[0])
       error(m.nameLoc, "inputs must share their first (batch) dimension: '" + first->name + "' is " +
-                           str(first->type) + " but '" + name.str() + "' is " + str(n->type));
+                           str(first->type) + " but '" + name + "' is " + str(n->type));
   }
   if (inputs.empty()) error(m.nameLoc, "model '" + m.name + "' has no inputs");
   if (dataStmt) recordData(*dataStmt);

@@ -12,6 +12,7 @@
 #include "frontend/Sema.h"
 #include "ir/Builder.h"
 
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringMap.h"
 
 namespace gradc {
@@ -156,7 +157,8 @@ public:
 
   // What the model declared.
   const ast::ModelDecl *model = nullptr;
-  llvm::StringMap<Node *> inputs, params;
+  // In declaration order.
+  llvm::MapVector<std::string, Node *, std::map<std::string, unsigned>> inputs, params;
   std::vector<std::pair<std::string, Value>> outputs, metrics;
   const ast::TrainStmt *trainStmt = nullptr;
   const ast::DataStmt *dataStmt = nullptr;

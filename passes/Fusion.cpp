@@ -93,10 +93,24 @@ private:
     return v->strides[r - 1] == 1 || v->strides[r - 2] == 1 || op->type.shape[r - 1] == 1 || op->type.shape[r - 2] == 1;
   }
 
+  /// True when n reads (directly or through inlinable ops) a param or state
+  /// other than `target`.
+  static bool readsOtherState(const Node *n, const Node *target) {
+    for (const Node *op : n->operands) {
+      if (op->has(Stateful) && op != target) return true;
+      if (isInlinable(op) && readsOtherState(op, target)) return true;
+    }
+    return false;
+  }
+
   /// Whether node n may join its consumer's kernel (level 1).
   bool fusesInto(Node *n, Node *user) const {
     if (level == 0) return false;
     if (n->is(OpKind::MatMul) || n->is(OpKind::ScatterAdd) || n->has(Random)) return false;
+    // A kernel that overwrites a param in place must not also read another
+    // param or state: the two updates would each have to run first.
+    auto t = kernelTarget.find(user->kernel);
+    if (t != kernelTarget.end() && readsOtherState(n, t->second)) return false;
     // An elementwise user or a reduction reads n at its own index, once
     // per element, so computing n inside the user's loop costs nothing extra.
     return user->has(Elementwise) || user->has(Reduction);
@@ -113,6 +127,8 @@ private:
     }
     if (needsOwn) {
       n->kernel = newKernel();
+      for (auto &u : g.updates)
+        if (u.value == n) kernelTarget[n->kernel] = u.target;
       return;
     }
     // Inlinable: join each kernel that reads it (cloning for all but one);
@@ -192,6 +208,15 @@ private:
       for (int32_t s : succs[k])
         if (--missing[s] == 0) ready.insert(-s);
     }
+    if (next != nextKernel && getenv("GRADC_DEBUG_FUSION")) {
+      for (int32_t k = 0; k < nextKernel; ++k) {
+        llvm::errs() << "kernel " << k << " (" << newId[k] << ") preds:";
+        for (int32_t p : preds[k]) llvm::errs() << " " << p;
+        llvm::errs() << " nodes:";
+        for (auto &n : g.nodes) if (n->kernel == k) llvm::errs() << " " << n->info().mnemonic << "#" << n->id;
+        llvm::errs() << "\n";
+      }
+    }
     if (next != nextKernel)
       return passError("fusion: graph @" + g.name + " reads a parameter after its in-place update; it cannot be scheduled");
     for (auto &n : g.nodes)
@@ -204,6 +229,7 @@ private:
   unsigned level;
   llvm::DenseMap<Node *, llvm::SmallVector<Node *, 4>> uses;
   llvm::DenseSet<const Node *> views, mustStore;
+  llvm::DenseMap<int32_t, const Node *> kernelTarget; // in-place update kernels
   std::vector<std::unique_ptr<Node>> clones;
   int32_t nextKernel = 0;
 };

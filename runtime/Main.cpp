@@ -1,6 +1,7 @@
 //===- runtime/Main.cpp - main() of every model executable ----------------===//
 #include "Commands.h"
 
+#include <csignal>
 #include <cstring>
 
 extern "C" const GrtModel gradc_model;
@@ -50,6 +51,9 @@ Hyperparameters of this model: see `{0} info`.
 
 int main(int argc, char **argv) {
   using namespace grt;
+  // A save past a file-size limit should fail with a message (and leave the
+  // old checkpoint), not kill the process with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   const GrtModel &m = gradc_model;
   if (argc < 2) {
     usage(m, argv[0]);

@@ -14,8 +14,9 @@ void Compiler::report(llvm::Error err) {
   });
 }
 
-bool Compiler::load() {
-  if (!frontend.loadFile(opts.input)) return false;
+bool Compiler::load(llvm::StringRef source) {
+  if (!source.empty()) frontend.loadString(source, opts.input);
+  else if (!frontend.loadFile(opts.input)) return false;
   module = frontend.analyze(opts.sema);
   return module != nullptr;
 }
@@ -72,6 +73,22 @@ bool Compiler::emit(llvm::raw_pwrite_stream &os, bool assembly) {
     return false;
   }
   return true;
+}
+
+const GrtModel *Compiler::jit() {
+  if (!llvmModule || !target) return nullptr;
+  auto j = JitModel::create(std::move(llvmModule), std::move(llvmContext), grt_symbols);
+  if (!j) {
+    report(j.takeError());
+    return nullptr;
+  }
+  jitModel = std::move(*j);
+  auto addr = jitModel->lookup("gradc_model");
+  if (!addr) {
+    report(addr.takeError());
+    return nullptr;
+  }
+  return static_cast<const GrtModel *>(*addr);
 }
 
 } // namespace gradc

@@ -8,10 +8,13 @@
 #pragma once
 
 #include "codegen/EmitModule.h"
+#include "codegen/Jit.h"
 #include "frontend/Frontend.h"
 #include "passes/Pipeline.h"
 
 #include "llvm/Target/TargetMachine.h"
+
+#include "runtime/include/gradrt/abi.h"
 
 namespace gradc {
 
@@ -25,10 +28,13 @@ struct CompileOptions {
 
 class Compiler {
 public:
-  explicit Compiler(CompileOptions opts) : opts(std::move(opts)) {}
+  /// Source diagnostics go to `diagnostics` (stderr by default).
+  explicit Compiler(CompileOptions opts, llvm::raw_ostream &diagnostics = llvm::errs())
+      : opts(std::move(opts)), frontend(diagnostics) {}
 
-  /// Parses and analyses the input; false after reporting errors.
-  bool load();
+  /// Parses and analyses the input file (or `source`, when given, named
+  /// opts.input in messages); false after reporting errors.
+  bool load(llvm::StringRef source = {});
   /// Runs the default pipeline up to and including `lastPass` (all of it
   /// when empty); false after reporting errors.
   bool runPipeline(llvm::StringRef lastPass = "");
@@ -41,6 +47,10 @@ public:
   /// Writes an object file, or assembly text.
   bool emit(llvm::raw_pwrite_stream &os, bool assembly);
 
+  /// Compiles the optimised module into this process and returns its
+  /// descriptor (the `gradc_model` symbol).
+  const GrtModel *jit();
+
   /// Reports an error from a stage: "gradc: error: ..." on stderr.
   void report(llvm::Error err);
 
@@ -51,6 +61,7 @@ public:
   std::unique_ptr<llvm::LLVMContext> llvmContext;
   std::unique_ptr<llvm::Module> llvmModule;
   std::unique_ptr<llvm::TargetMachine> target;
+  std::unique_ptr<JitModel> jitModel;
 };
 
 } // namespace gradc

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Compiler.h"
+#include "GradCheck.h"
 
 #include "codegen/Link.h"
 #include "ir/Printer.h"
@@ -28,24 +29,25 @@ namespace cl = llvm::cl;
 static cl::OptionCategory category("gradc options");
 static cl::SubCommand buildCmd("build", "Compile a model into a standalone training executable");
 static cl::SubCommand dumpCmd("dump", "Print one stage of the compilation (ast, graph, grad, ..., asm)");
+static cl::SubCommand gradcheckCmd("gradcheck", "Compare every symbolic gradient with finite differences, in f64");
 
 // Options every subcommand shares.
-static cl::opt<std::string> input(cl::Positional, cl::desc("<model.grad>"), cl::sub(buildCmd), cl::sub(dumpCmd),
+static cl::opt<std::string> input(cl::Positional, cl::desc("<model.grad>"), cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(gradcheckCmd),
                                   cl::cat(category));
 static cl::list<std::string> defines("D", cl::Prefix, cl::desc("Override a constant: -D NAME=VALUE (e.g. -D B=256)"),
-                                     cl::value_desc("NAME=VALUE"), cl::sub(buildCmd), cl::sub(dumpCmd), cl::cat(category));
+                                     cl::value_desc("NAME=VALUE"), cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(gradcheckCmd), cl::cat(category));
 static cl::opt<std::string> dtype("dtype", cl::desc("The float type 'f32' stands for: f32 (default) or f64"),
                                   cl::init("f32"), cl::sub(buildCmd), cl::sub(dumpCmd), cl::cat(category));
 static cl::opt<unsigned> fusion("fusion", cl::desc("Fusion level: 0 = one kernel per op, 1 = fuse (default)"),
-                                cl::init(1), cl::sub(buildCmd), cl::sub(dumpCmd), cl::cat(category));
+                                cl::init(1), cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(gradcheckCmd), cl::cat(category));
 static cl::list<std::string> printAfter("print-after", cl::desc("Print the IR after this pass (repeatable)"),
-                                        cl::value_desc("pass"), cl::sub(buildCmd), cl::sub(dumpCmd), cl::cat(category));
+                                        cl::value_desc("pass"), cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(gradcheckCmd), cl::cat(category));
 static cl::list<std::string> printBefore("print-before", cl::desc("Print the IR before this pass (repeatable)"),
-                                         cl::value_desc("pass"), cl::sub(buildCmd), cl::sub(dumpCmd), cl::cat(category));
+                                         cl::value_desc("pass"), cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(gradcheckCmd), cl::cat(category));
 static cl::opt<bool> printAfterAll("print-after-all", cl::desc("Print the IR after every pass"), cl::sub(buildCmd),
                                    cl::sub(dumpCmd), cl::cat(category));
 static cl::opt<std::string> breakGrad("break-grad-rule", cl::Hidden, cl::desc("Test hook: corrupt one op's gradient rule"),
-                                      cl::sub(buildCmd), cl::sub(dumpCmd), cl::cat(category));
+                                      cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(gradcheckCmd), cl::cat(category));
 
 // build
 static cl::opt<std::string> output("o", cl::desc("Output executable (default: the model file's name)"),
@@ -54,6 +56,14 @@ static cl::opt<bool> emitObject("c", cl::desc("Write the object file only, witho
                                 cl::cat(category));
 static cl::opt<bool> gradsEntry("grads-entry", cl::desc("Also compile the @grads entry (loss and every gradient)"),
                                 cl::sub(buildCmd), cl::cat(category));
+
+// gradcheck
+static cl::opt<double> tolerance("tolerance", cl::desc("Largest relative error that passes (default 1e-6)"),
+                                 cl::init(1e-6), cl::sub(gradcheckCmd), cl::cat(category));
+static cl::opt<unsigned> seed("seed", cl::desc("Seed for the random point and batch (default 1)"), cl::init(1),
+                              cl::sub(gradcheckCmd), cl::cat(category));
+static cl::opt<unsigned> samples("samples", cl::desc("Elements checked per parameter (default 24; all if fewer)"),
+                                 cl::init(24), cl::sub(gradcheckCmd), cl::cat(category));
 
 // dump
 enum class Stage { Ast, Graph, Grad, Optim, Entries, Opt, Kernels, Loops, LLVMRaw, LLVM, Asm };
@@ -95,6 +105,25 @@ static CompileOptions compileOptions() {
   o.printBefore.assign(printBefore.begin(), printBefore.end());
   o.printAfterAll = printAfterAll;
   return o;
+}
+
+static int runGradCheck() {
+  CompileOptions o = compileOptions();
+  o.sema.floatType = DType::F64;
+  o.passes.gradsEntry = true;
+  Compiler c(o);
+  if (!c.load() || !c.runPipeline() || !c.lower() || !c.optimize()) return 1;
+  const GrtModel *model = c.jit();
+  if (!model) return 1;
+  GradCheckOptions g;
+  g.tolerance = tolerance;
+  g.seed = seed;
+  g.samplesPerTensor = samples;
+  llvm::outs() << "gradient check of " << model->name << " in f64 at a random point (seed " << g.seed
+               << "), central differences with h = " << g.step << "\n";
+  GradCheckReport r = gradCheck(*model, g);
+  r.print(llvm::outs());
+  return r.passed() ? 0 : 1;
 }
 
 static bool requireInput() {
@@ -197,9 +226,11 @@ int main(int argc, char **argv) {
                               "gradc: a compiler that trains neural networks from first principles.\n\n"
                               "  gradc build MODEL.grad -o EXE   compile a model into a training executable\n"
                               "  gradc dump MODEL.grad --stage=S print a stage: ast, graph, grad, optim, entries,\n"
-                              "                                  opt, kernels, loops, llvm-raw, llvm, asm\n");
+                              "                                  opt, kernels, loops, llvm-raw, llvm, asm\n"
+                              "  gradc gradcheck MODEL.grad      check every gradient against finite differences\n");
   if (buildCmd) return requireInput() ? runBuild() : 1;
   if (dumpCmd) return requireInput() ? runDump() : 1;
-  llvm::errs() << "gradc: give a subcommand: build or dump (see gradc --help)\n";
+  if (gradcheckCmd) return requireInput() ? runGradCheck() : 1;
+  llvm::errs() << "gradc: give a subcommand: build, dump or gradcheck (see gradc --help)\n";
   return 1;
 }

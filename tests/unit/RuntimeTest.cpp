@@ -1,0 +1,86 @@
+//===- tests/unit/RuntimeTest.cpp - the runtime's own pieces --------------===//
+#include "runtime/Csv.h"
+#include "runtime/Json.h"
+#include "runtime/Runtime.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+using namespace grt;
+
+namespace {
+
+std::string tempFile(const std::string &name, const std::string &contents) {
+  std::string path = ::testing::TempDir() + name;
+  std::ofstream(path, std::ios::binary) << contents;
+  return path;
+}
+
+TEST(Rng, DeterministicAndRestorable) {
+  Rng a(42, 7), b(42, 7), c(43, 7);
+  EXPECT_EQ(a.next(), b.next());
+  EXPECT_NE(Rng(42, 7).next(), c.next());
+  std::string saved = a.save();
+  double x = a.uniform();
+  Rng d;
+  ASSERT_TRUE(d.restore(saved));
+  EXPECT_EQ(d.uniform(), x);
+  EXPECT_FALSE(d.restore("garbage"));
+}
+
+TEST(Rng, UniformAndNormalMoments) {
+  Rng r(1);
+  double sum = 0, sq = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) {
+    double z = r.normal();
+    sum += z;
+    sq += z * z;
+  }
+  EXPECT_NEAR(sum / n, 0.0, 0.01);
+  EXPECT_NEAR(sq / n, 1.0, 0.01);
+  for (int i = 0; i < 1000; ++i) {
+    double u = r.uniform();
+    ASSERT_GE(u, 0.0);
+    ASSERT_LT(u, 1.0);
+    ASSERT_LT(r.below(7), 7u);
+  }
+}
+
+TEST(Json, ParsesSafetensorsHeaders) {
+  Json j;
+  std::string err;
+  ASSERT_TRUE(parseJson(R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"__metadata__":{"step":"5"}})", j, err))
+      << err;
+  ASSERT_TRUE(j.get("w"));
+  EXPECT_EQ(j.get("w")->get("shape")->array[1].number, 3);
+  EXPECT_EQ(j.get("__metadata__")->get("step")->string, "5");
+}
+
+TEST(Json, RejectsGarbageWithAPosition) {
+  Json j;
+  std::string err;
+  EXPECT_FALSE(parseJson("{\"a\": [1, 2", j, err));
+  EXPECT_NE(err.find("at byte"), std::string::npos);
+  EXPECT_FALSE(parseJson(std::string(100, '['), j, err));
+  EXPECT_FALSE(parseJson("", j, err));
+}
+
+TEST(Csv, ReadsColumnsByName) {
+  auto t = readCsv(tempFile("ok.csv", "x,y\n1,2\n3.5, -4e1\n"));
+  EXPECT_EQ(t.rows, 2);
+  EXPECT_EQ(t.columns[t.column("y")][1], -40);
+}
+
+TEST(CsvDeathTest, BadFilesEndWithOneLine) {
+  EXPECT_EXIT(readCsv(::testing::TempDir() + "missing.csv"), ::testing::ExitedWithCode(1),
+              "error: cannot read .*missing.csv: No such file or directory");
+  EXPECT_EXIT(readCsv(tempFile("empty.csv", "")), ::testing::ExitedWithCode(1), "error: .*empty.csv is empty");
+  EXPECT_EXIT(readCsv(tempFile("nan.csv", "x,y\n1,2\n3,abc\n")), ::testing::ExitedWithCode(1),
+              "error: .*nan.csv:3: column 'y': 'abc' is not a finite number");
+  EXPECT_EXIT(readCsv(tempFile("ragged.csv", "x,y\n1,2,3\n")), ::testing::ExitedWithCode(1),
+              "error: .*ragged.csv:2: expected 2 fields like the header, found 3");
+}
+
+} // namespace

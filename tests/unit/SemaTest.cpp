@@ -1,0 +1,142 @@
+//===- tests/unit/SemaTest.cpp - semantic analysis, good and bad programs -===//
+#include "TestUtil.h"
+
+#include "ir/Printer.h"
+#include "ir/Verifier.h"
+
+using namespace gradc;
+using namespace gradc::test;
+
+namespace {
+
+Node *output(const Module &m, llvm::StringRef name) { return m.graph("model")->output(name); }
+
+TEST(Sema, LinearRegressionShapes) {
+  auto a = analyze(model("  param w: f32[3, 1] = zeros\n  param b: f32[1]\n  pred = x @ w + b\n  loss = mean(square(pred - y))\n  output pred"));
+  ASSERT_TRUE(a.module) << a.errors;
+  EXPECT_TRUE(verify(*a.module).empty());
+  EXPECT_EQ(str(output(*a.module, "pred")->type), "f32[4,1]");
+  EXPECT_EQ(str(output(*a.module, "loss")->type), "f32[]");
+  // The bias was broadcast explicitly.
+  EXPECT_NE(toString(*a.module).find("broadcast %b : f32[4,1]"), std::string::npos);
+}
+
+TEST(Sema, BroadcastingFollowsNumPy) {
+  auto a = analyze(model("  param w: f32[3] = ones\n  param s: f32[4, 1] = ones\n  z = x * w + s\n"
+                         "  loss = sum(z)"));
+  ASSERT_TRUE(a.module) << a.errors;
+  auto text = toString(*a.module);
+  EXPECT_NE(text.find("broadcast %w : f32[4,3]"), std::string::npos) << text;
+  EXPECT_NE(text.find("broadcast %s : f32[4,3]"), std::string::npos) << text;
+}
+
+TEST(Sema, ConstantsAndOverrides) {
+  std::string src = "const B = 8\nconst H = B / 2\nmodel m {\n input x: f32[B, H]\n param w: f32[H, 1]\n"
+                    " loss = sum(x @ w)\n train sgd(lr = 0.1)\n}\n";
+  auto a = analyze(src);
+  ASSERT_TRUE(a.module) << a.errors;
+  EXPECT_EQ(str(a.module->graph("model")->findLeaf(OpKind::Input, "x")->type), "f32[8,4]");
+  SemaOptions o;
+  o.defines.push_back({"B", "6"});
+  auto b = analyze(src, o);
+  ASSERT_TRUE(b.module) << b.errors;
+  EXPECT_EQ(str(b.module->graph("model")->findLeaf(OpKind::Input, "x")->type), "f32[6,3]");
+  o.defines.push_back({"nope", "1"});
+  auto c = analyze(src, o);
+  EXPECT_FALSE(c.module);
+  EXPECT_NE(c.errors.find("-D nope=1: the model has no constant 'nope' (its constants: B, H)"), std::string::npos) << c.errors;
+}
+
+TEST(Sema, FunctionConstantsSelectActivations) {
+  std::string src = "const act = tanh\nmodel m {\n input x: f32[2, 2]\n param w: f32[2, 2]\n"
+                    " loss = sum(act(x @ w))\n train sgd(lr = 0.1)\n}\n";
+  auto a = analyze(src);
+  ASSERT_TRUE(a.module) << a.errors;
+  EXPECT_NE(toString(*a.module).find("= tanh "), std::string::npos);
+  SemaOptions o;
+  o.defines.push_back({"act", "identity"});
+  auto b = analyze(src, o);
+  ASSERT_TRUE(b.module) << b.errors;
+  EXPECT_EQ(toString(*b.module).find("= tanh "), std::string::npos);
+}
+
+TEST(Sema, ScopedCallsNameParametersPerLayer) {
+  std::string src = "fn layer(x) {\n param w: f32[dim(x, -1), 2] = xavier_uniform\n return tanh(x @ w)\n}\n"
+                    "model m {\n input x: f32[4, 2]\n h = x\n for i in 0..3 { h = blocks[i].layer(h) }\n"
+                    " loss = sum(h)\n train sgd(lr = 0.1)\n}\n";
+  auto a = analyze(src);
+  ASSERT_TRUE(a.module) << a.errors;
+  auto params = a.module->graph("model")->leaves(OpKind::Param);
+  ASSERT_EQ(params.size(), 3u);
+  EXPECT_EQ(params[0]->attrs.getString(AttrKey::Name), "blocks.0.w");
+  EXPECT_EQ(params[2]->attrs.getString(AttrKey::Name), "blocks.2.w");
+  EXPECT_EQ(params[2]->attrs.getString(AttrKey::Init), "xavier_uniform");
+}
+
+TEST(Sema, UnscopedRepeatedParameterIsAnError) {
+  std::string src = "fn layer(x) {\n param w: f32[2, 2]\n return x @ w\n}\n"
+                    "model m {\n input x: f32[4, 2]\n loss = sum(layer(layer(x)))\n train sgd(lr = 0.1)\n}\n";
+  auto a = analyze(src);
+  EXPECT_FALSE(a.module);
+  EXPECT_NE(a.errors.find("parameter 'w' is defined twice"), std::string::npos) << a.errors;
+  EXPECT_NE(a.errors.find("layer1.f(x) and layer2.f(x)"), std::string::npos) << a.errors;
+}
+
+TEST(Sema, ReportsSeveralErrorsInOneRun) {
+  auto a = analyze(model("  param w: f32[3, 1]\n  a = x @ q\n  b = x @ y\n  c = x + w\n  loss = sum(a)"));
+  EXPECT_FALSE(a.module);
+  EXPECT_NE(a.errors.find("unknown name 'q'"), std::string::npos) << a.errors;
+  EXPECT_NE(a.errors.find("shape mismatch in '@': f32[4,3] @ f32[4,1]"), std::string::npos) << a.errors;
+  EXPECT_NE(a.errors.find("cannot broadcast f32[4,3] and f32[3,1] in '+'"), std::string::npos) << a.errors;
+}
+
+TEST(Sema, ErrorsDoNotCascade) {
+  // One unknown name used three times is reported once.
+  auto a = analyze(model("  param w: f32[3, 1]\n  a = x @ nope\n  b = a + 1\n  c = b * a\n  loss = sum(c)"));
+  EXPECT_FALSE(a.module);
+  size_t first = a.errors.find("error:");
+  EXPECT_EQ(a.errors.find("error:", first + 1), std::string::npos) << a.errors;
+}
+
+TEST(Sema, LossMustBeAFloatScalar) {
+  auto a = analyze(model("  param w: f32[3, 1]\n  loss = x @ w"));
+  EXPECT_FALSE(a.module);
+  EXPECT_NE(a.errors.find("the loss must be a float scalar, but it is f32[4,1]"), std::string::npos) << a.errors;
+}
+
+TEST(Sema, DtypesDoNotMix) {
+  auto a = analyze("model m {\n input t: i32[4]\n param w: f32[4]\n loss = sum(w * t)\n train sgd(lr = 0.1)\n}\n");
+  EXPECT_FALSE(a.module);
+  EXPECT_NE(a.errors.find("operands of '*' have different dtypes: f32[4] and i32[4]"), std::string::npos) << a.errors;
+}
+
+TEST(Sema, TableDataMustMatchTheInputs) {
+  auto a = analyze(model("  param w: f32[3, 1]\n  loss = mean(square(x @ w - y))\n"
+                         "  data table(rows = 10) {\n    x = rand_normal([10, 2])\n  }"));
+  EXPECT_FALSE(a.module);
+  EXPECT_NE(a.errors.find("data for input 'x' must be f32[10,3], but it is f32[10,2]"), std::string::npos) << a.errors;
+  EXPECT_NE(a.errors.find("does not define input 'y'"), std::string::npos) << a.errors;
+}
+
+TEST(Sema, RandomOnlyInDataBlocks) {
+  auto a = analyze(model("  param w: f32[3, 1]\n  loss = sum(rand_normal([2]))"));
+  EXPECT_FALSE(a.module);
+  EXPECT_NE(a.errors.find("rand_normal is only available in a data block"), std::string::npos) << a.errors;
+}
+
+TEST(Sema, F64BuildsPromoteEveryFloat) {
+  SemaOptions o;
+  o.floatType = DType::F64;
+  auto a = analyze(model("  param w: f32[3, 1]\n  loss = mean(square(x @ w - y))"), o);
+  ASSERT_TRUE(a.module) << a.errors;
+  EXPECT_EQ(str(output(*a.module, "loss")->type), "f64[]");
+}
+
+TEST(Sema, RecursionIsCaught) {
+  auto a = analyze("fn f(x) { return f(x) }\nmodel m {\n input x: f32[2]\n param w: f32[2]\n loss = sum(f(x) * w)\n"
+                   " train sgd(lr = 1)\n}\n");
+  EXPECT_FALSE(a.module);
+  EXPECT_NE(a.errors.find("calls nest more than 64 deep; is 'f' recursive?"), std::string::npos) << a.errors;
+}
+
+} // namespace

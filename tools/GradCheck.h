@@ -1,0 +1,46 @@
+//===- tools/GradCheck.h - symbolic gradients against finite differences --===//
+//
+// Compiles a model in f64 with the @grads entry, runs it in-process at a
+// random point, and compares every parameter's gradient from autodiff with
+// central finite differences of the loss:
+//
+//   dL/dθ_i ≈ (L(θ + h·e_i) - L(θ - h·e_i)) / 2h,   h = 1e-5
+//
+// Relative error is |a - n| / max(|a|, |n|, 1e-5): gradients smaller than
+// 1e-5 are held to an absolute 1e-11, which is what finite differences in f64
+// can resolve. A check where every gradient is zero fails, since it proves
+// nothing.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "Compiler.h"
+
+namespace gradc {
+
+struct GradCheckOptions {
+  double step = 1e-5;
+  double tolerance = 1e-6;
+  uint64_t seed = 1;
+  int64_t samplesPerTensor = 24; // elements checked per parameter (all if fewer)
+  double noise = 0.1;            // added to the initial values, so zeros are not special
+};
+
+struct TensorCheck {
+  std::string name, shape;
+  int64_t checked = 0;
+  double maxAbs = 0, maxRel = 0, maxGrad = 0;
+};
+
+struct GradCheckReport {
+  std::vector<TensorCheck> tensors;
+  double tolerance = 0;
+  bool anyNonZero = false;
+  bool passed() const;
+  void print(llvm::raw_ostream &os) const;
+};
+
+/// Runs the check on a model compiled with --dtype=f64 and the grads entry.
+GradCheckReport gradCheck(const GrtModel &model, const GradCheckOptions &opts);
+
+} // namespace gradc
