@@ -12,7 +12,6 @@
 #include "passes/GradRules.h"
 #include "passes/Pass.h"
 
-#include "ir/Printer.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
@@ -25,11 +24,28 @@ llvm::Error passError(const llvm::Twine &msg) {
 
 namespace {
 
-/// The name a backward node uses for the forward value it differentiates.
-std::string describeValue(const Node *n, const llvm::DenseMap<const Node *, std::string> &names) {
-  auto it = names.find(n);
-  return it == names.end() ? n->info().mnemonic.str() : it->second;
-}
+/// How backward nodes name the forward value they differentiate: its own
+/// name, or for an unnamed intermediate its op and the named value it feeds
+/// ("matmul in pred"), which stays meaningful after later passes renumber.
+class ValueDescriber {
+public:
+  explicit ValueDescriber(const Graph &g) : users(g.users()) {}
+
+  std::string operator()(const Node *n) const {
+    if (!n->name.empty()) return n->name;
+    const Node *at = n;
+    for (int hops = 0; hops < 8; ++hops) {
+      const auto &us = users[at->id];
+      if (us.empty()) break;
+      at = us.front();
+      if (!at->name.empty()) return n->info().mnemonic.str() + " in " + at->name;
+    }
+    return n->info().mnemonic.str();
+  }
+
+private:
+  std::vector<std::vector<Node *>> users;
+};
 
 std::string ruleName(const Node *n, unsigned i) {
   static const char *binaryRoles[] = {"lhs", "rhs"};
@@ -62,11 +78,12 @@ llvm::Error runAutodiff(Module &m, const PassOptions &opts) {
       for (Node *op : (*it)->operands) toLoss.insert(op);
   auto needed = [&](const Node *n) { return fromParams.count(n) && toLoss.count(n) && isFloat(n->type.dtype); };
 
-  auto names = valueNames(*g);
+  g->renumber();
+  ValueDescriber describeValue(*g);
   Builder b(*g);
   llvm::DenseMap<Node *, Node *> grad;
   b.loc = loss->loc;
-  b.prov = {Phase::Backward, describeValue(loss, names), "seed"};
+  b.prov = {Phase::Backward, describeValue(loss), "seed"};
   grad[loss] = b.constantLike(1.0, loss);
 
   size_t forwardCount = g->nodes.size();
@@ -87,7 +104,7 @@ llvm::Error runAutodiff(Module &m, const PassOptions &opts) {
       Node *x = n->operands[i];
       if (!needed(x)) continue;
       b.loc = n->loc;
-      b.prov = {Phase::Backward, describeValue(n, names), ruleName(n, i)};
+      b.prov = {Phase::Backward, describeValue(n), ruleName(n, i)};
       Node *contrib = rule->vjp(b, n, i, gn);
       if (!contrib) continue;
       if (opts.breakGradRule == n->info().mnemonic) contrib = b.scale(contrib, 1.5);
@@ -97,7 +114,7 @@ llvm::Error runAutodiff(Module &m, const PassOptions &opts) {
       auto [it, fresh] = grad.try_emplace(x, contrib);
       if (!fresh) {
         b.prov.rule = "accumulate";
-        b.prov.of = describeValue(x, names);
+        b.prov.of = describeValue(x);
         it->second = b.add(it->second, contrib);
       }
     }
@@ -108,7 +125,7 @@ llvm::Error runAutodiff(Module &m, const PassOptions &opts) {
     Node *dp = grad.lookup(p);
     if (!dp) {
       b.loc = p->loc;
-      b.prov = {Phase::Backward, describeValue(p, names), "unused"};
+      b.prov = {Phase::Backward, describeValue(p), "unused"};
       dp = b.constantLike(0.0, p);
     }
     if (dp->name.empty()) dp->name = "d." + p->name;
