@@ -93,7 +93,7 @@ llvm::Error runAutodiff(Module &m, const PassOptions &opts) {
     if (gi == grad.end() || n->has(Leaf)) continue;
     Node *gn = gi->second;
     if (!n->name.empty() && gn->name.empty() && gn->prov.phase == Phase::Backward) gn->name = "d." + n->name;
-    const GradRule *rule = gradRule(n->op);
+    const GradRule *rule = opts.missingGradRule == n->info().mnemonic ? nullptr : gradRule(n->op);
     if (!rule) {
       bool anyNeeded = llvm::any_of(n->operands, [&](Node *o) { return needed(o); });
       if (!anyNeeded || n->has(NoGrad)) continue;

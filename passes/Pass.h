@@ -19,6 +19,8 @@ struct PassOptions {
   /// Test hook for the gradient checker: scale the gradient that the rule of
   /// this op (by mnemonic) produces by 1.5, so a check must catch it.
   std::string breakGradRule;
+  /// Test hook: behave as if this op (by mnemonic) had no gradient rule.
+  std::string missingGradRule;
   /// Also produce the @grads entry (loss and every parameter's gradient),
   /// which gradient checking needs.
   bool gradsEntry = false;

@@ -10,6 +10,7 @@
 #include "tools/GradCheck.h"
 
 #include "ir/Builder.h"
+#include "passes/GradRules.h"
 
 #include <gtest/gtest.h>
 
@@ -86,6 +87,8 @@ struct OpCase {
   const char *name;
   const char *expr;
 };
+
+void PrintTo(const OpCase &c, std::ostream *os) { *os << c.name; }
 
 class GradRule : public ::testing::TestWithParam<OpCase> {};
 
@@ -205,6 +208,25 @@ TEST(GradCheck, AllZeroGradientsFail) {
   ASSERT_TRUE(c.errors.empty()) << c.errors;
   EXPECT_FALSE(c.report.anyNonZero);
   EXPECT_FALSE(c.report.passed());
+}
+
+TEST(Autodiff, AMissingRuleIsAnErrorNamingTheOp) {
+  auto comp = f64Compiler();
+  comp->opts.passes.missingGradRule = "tanh";
+  ASSERT_TRUE(comp->load("model t {\n input c: f32[3]\n param p: f32[3]\n loss = sum(tanh(p * c))\n train sgd(lr = 0.1)\n}\n"));
+  std::string err;
+  llvm::raw_string_ostream os(err);
+  auto e = runPasses(*comp->module, {"autodiff"}, comp->opts.passes);
+  ASSERT_TRUE(bool(e));
+  EXPECT_EQ(llvm::toString(std::move(e)), "autodiff: no gradient rule for op 'tanh' (used at op.grad:4:13)");
+}
+
+TEST(Autodiff, EveryOpHasARuleOrNeedsNone) {
+  for (unsigned i = 0; i < kNumOps; ++i) {
+    const OpInfo &info = opInfo(OpKind(i));
+    if (info.has(Leaf) || info.has(NoGrad)) continue;
+    EXPECT_NE(gradRule(OpKind(i)), nullptr) << info.mnemonic.str();
+  }
 }
 
 TEST(GradCheck, CatchesABrokenRule) {
