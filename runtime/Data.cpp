@@ -134,6 +134,7 @@ public:
     return fmt::format("{}: {} rows ({} train, {} validation)", source, all.rows, trainRows.size(), valRows.size());
   }
   int64_t samplesPerBatch() const override { return batch; }
+  const Rows *rows() const override { return &all; }
 
 private:
   /// The epoch's order: the training rows permuted by (seed, epoch).

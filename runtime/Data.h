@@ -40,6 +40,8 @@ public:
   virtual bool restoreState(const std::string &state) = 0;
   virtual std::string describe() const = 0;
   virtual int64_t samplesPerBatch() const = 0;
+  /// All rows of a table dataset (for pictures); null for text.
+  virtual const struct Rows *rows() const { return nullptr; }
 };
 
 /// Loads the data the options and the model call for; exits with a clear

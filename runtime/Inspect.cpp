@@ -17,8 +17,8 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
   else fmt::print(stderr, "note: no --load given; evaluating freshly initialised parameters\n");
   applyHypers(s, a);
   EvalResult r = evaluate(s, *data, true);
-  fmt::print("loss {:.6f}", r.loss);
-  for (auto &[name, v] : r.metrics) fmt::print("  {} {:.6f}", name, v);
+  fmt::print("loss {:.9g}", r.loss);
+  for (auto &[name, v] : r.metrics) fmt::print("  {} {:.9g}", name, v);
   fmt::print("  ({} batches of {})\n", r.batches, data->describe());
   return 0;
 }

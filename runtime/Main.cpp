@@ -38,6 +38,8 @@ options of train:
   --log-every N     print progress every N steps (default: about 20 lines per run)
   --eval-every N    validate every N steps (default: with each progress line)
   --threads N       worker threads (default: all cores)
+  --plot DIR        write pictures: DIR/loss.svg (train and validation loss) and
+                    DIR/fit.svg (the learned function, for 1-D and 2-D inputs)
   --quiet           print only the final summary
 
 options of eval:     --load CKPT  --data FILE  --threads N

@@ -1,9 +1,13 @@
 //===- runtime/Train.cpp - the `train` command ----------------------------===//
 #include "Checkpoint.h"
 #include "Commands.h"
+#include "Plots.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <sys/stat.h>
 
 namespace grt {
 
@@ -38,11 +42,14 @@ void printSmallParams(Session &s) {
 int cmdTrain(const GrtModel &m, int argc, char **argv) {
   Args a("train", argc, argv, 2,
          {"steps", "lr", "hp", "seed", "data", "val-frac", "save", "save-every", "load", "resume", "stop-after",
-          "log-every", "eval-every", "threads"},
+          "log-every", "eval-every", "threads", "plot"},
          {"quiet"});
   if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
   std::string from = a.has("resume") ? a.str("resume") : a.str("load");
   std::string save = a.str("save");
+  std::string plotDir = a.str("plot");
+  if (!plotDir.empty() && mkdir(plotDir.c_str(), 0755) != 0 && errno != EEXIST)
+    fail("cannot create the plot directory {}: {}", plotDir, std::strerror(errno));
   bool quiet = a.has("quiet");
 
   Session s(m, threadsOption(a));
@@ -89,6 +96,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   int64_t windowSteps = 0;
   auto t0 = Clock::now(), tWindow = t0;
   EvalResult val;
+  History history;
   for (int64_t step = start; step < stopAt; ++step) {
     data->nextTrainBatch(s);
     s.setHyper("step", double(step));
@@ -103,8 +111,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (hasVal && (done % evalEvery == 0 || last)) {
       val = evaluate(s, *data, false);
       lastVal = val.loss;
+      history.val.push_back({double(done), lastVal});
     }
-    if (!quiet && (done % logEvery == 0 || last)) {
+    if (done % logEvery == 0 || last) {
       auto now = Clock::now();
       double secs = std::chrono::duration<double>(now - tWindow).count();
       double perStep = secs / double(windowSteps);
@@ -117,8 +126,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       if (s.find("output:grad_norm") >= 0) line += fmt::format("  |g| {:.3g}", s.scalar("output:grad_norm"));
       line += fmt::format("  | {} samples/s  {:.3f} ms/step  eta {}", humanCount(double(data->samplesPerBatch()) / perStep),
                           perStep * 1e3, duration(eta));
-      fmt::print("{}\n", line);
-      std::fflush(stdout);
+      if (!quiet) {
+        fmt::print("{}\n", line);
+        std::fflush(stdout);
+      }
+      history.train.push_back({double(done), windowLoss / double(windowSteps)});
+      if (!plotDir.empty()) plotLoss(plotDir, m, history);
       windowLoss = 0;
       windowSteps = 0;
       tWindow = Clock::now();
@@ -132,6 +145,11 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   for (auto &[name, v] : val.metrics) fmt::print(", {} {:.4f}", name, v);
   fmt::print("\n");
   if (!save.empty()) fmt::print("saved {}\n", save);
+  if (!plotDir.empty()) {
+    plotLoss(plotDir, m, history);
+    std::string note = plotFit(plotDir, s, *data, stopAt);
+    fmt::print("pictures: {}/loss.svg{}\n", plotDir, note.empty() ? fmt::format(", {}/fit.svg", plotDir) : " (" + note + ")");
+  }
   printSmallParams(s);
   return 0;
 }
