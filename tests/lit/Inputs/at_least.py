@@ -1,6 +1,6 @@
-"""at_least.py A B — succeeds when the number in file A is at least the
-number in file B. A file's number is the one after "loss " if it has one,
-else its last number."""
+"""at_least.py A B [FACTOR] — succeeds when the number in file A is at least
+FACTOR (default 1) times the number in file B. A file's number is the one
+after "loss " if it has one, else its last number."""
 import re
 import sys
 
@@ -10,5 +10,7 @@ def last_number(path):
     return float(m.group(1) if m else re.findall(r"-?[0-9][0-9.e+-]*", text)[-1])
 
 a, b = last_number(sys.argv[1]), last_number(sys.argv[2])
+if len(sys.argv) > 3:
+    b *= float(sys.argv[3])
 print(f"{a:.9g} {'>=' if a >= b else '<'} {b:.9g}")
 sys.exit(0 if a >= b else 1)
