@@ -14,7 +14,7 @@ extern const char kPreludeSource[];
 /// semantic analysis. Diagnostics go to the DiagEngine.
 class Frontend {
 public:
-  explicit Frontend(llvm::raw_ostream &diagOut = llvm::errs()) : diag(sm, diagOut) {}
+  explicit Frontend(llvm::raw_ostream &diagOut = llvm::errs()) : diag(sm, diagOut), out(diagOut) {}
 
   /// Reads `path` ("-" for stdin). Reports and returns false when it cannot.
   bool loadFile(llvm::StringRef path);
@@ -28,8 +28,11 @@ public:
 
   llvm::SourceMgr sm;
   DiagEngine diag;
+  /// Where diagnostics go (for other readers of the same files).
+  llvm::raw_ostream &diagStream() { return out; }
 
 private:
+  llvm::raw_ostream &out;
   std::unique_ptr<ast::Program> user, prelude;
 };
 

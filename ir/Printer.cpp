@@ -91,8 +91,11 @@ void print(const Module &m, const Graph &g, llvm::raw_ostream &os, const PrintOp
 
 void print(const Module &m, llvm::raw_ostream &os, const PrintOptions &opts) {
   os << "module " << m.name << "\n";
-  for (auto &[key, text] : m.sourceLines)
-    os << "  source " << quoted(m.files[key.first]) << ":" << key.second << " " << quoted(text) << "\n";
+  // Sorted by file name and line, so the order does not depend on file ids.
+  std::vector<std::tuple<std::string, uint32_t, std::string>> lines;
+  for (auto &[key, text] : m.sourceLines) lines.push_back({m.files[key.first], key.second, text});
+  std::sort(lines.begin(), lines.end());
+  for (auto &[file, line, text] : lines) os << "  source " << quoted(file) << ":" << line << " " << quoted(text) << "\n";
   if (!m.train.optimizer.empty()) {
     os << "  train " << m.train.optimizer << " {";
     for (size_t i = 0; i < m.train.args.size(); ++i)

@@ -176,6 +176,7 @@ public:
       update(p, w2, pname + ".next");
     }
     g.outputs.push_back({"lr", lr});
+    g.removeDeadNodes(); // e.g. the step counter, when no schedule reads it
     return llvm::Error::success();
   }
 

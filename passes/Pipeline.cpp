@@ -29,6 +29,27 @@ std::vector<std::string> defaultPipeline() {
   return {"autodiff", "optimizer", "split-entries", "constfold", "simplify", "cse", "dce", "fuse", "plan-memory"};
 }
 
+std::vector<std::string> remainingPipeline(const Module &m) {
+  std::vector<std::string> all = defaultPipeline();
+  auto from = [&](llvm::StringRef first) {
+    auto it = std::find(all.begin(), all.end(), first.str());
+    return std::vector<std::string>(it, all.end());
+  };
+  if (const Graph *model = m.graph("model")) {
+    if (!llvm::any_of(model->outputs, [](auto &o) { return llvm::StringRef(o.name).starts_with("grad."); }))
+      return from("autodiff");
+    return model->updates.empty() ? from("optimizer") : from("split-entries");
+  }
+  bool fused = false, planned = false;
+  for (auto &g : m.graphs)
+    for (auto &n : g->nodes) {
+      fused |= n->kernel >= 0;
+      planned |= n->kernel >= 0 && n->storage.kind != Storage::None;
+    }
+  if (planned) return {};
+  return fused ? from("plan-memory") : from("constfold");
+}
+
 llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassOptions &opts,
                       const PassObserver &observe) {
   for (const std::string &name : passes) {

@@ -20,6 +20,10 @@ using PassObserver = std::function<void(llvm::StringRef pass, bool after, const 
 /// The passes `gradc build` runs, in order.
 std::vector<std::string> defaultPipeline();
 
+/// The part of the default pipeline a module has not been through yet, read
+/// from its state (a module parsed from text may stop anywhere).
+std::vector<std::string> remainingPipeline(const Module &m);
+
 /// Runs the named passes in order, verifying the module after each one.
 llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassOptions &opts,
                       const PassObserver &observe = nullptr);

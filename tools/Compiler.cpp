@@ -2,6 +2,7 @@
 #include "Compiler.h"
 
 #include "codegen/Target.h"
+#include "ir/Parser.h"
 #include "ir/Printer.h"
 
 #include "llvm/Support/WithColor.h"
@@ -17,16 +18,26 @@ void Compiler::report(llvm::Error err) {
 bool Compiler::load(llvm::StringRef source) {
   if (!source.empty()) frontend.loadString(source, opts.input);
   else if (!frontend.loadFile(opts.input)) return false;
+  if (llvm::StringRef(opts.input).ends_with(".gir")) {
+    // Text IR: parsed as written; -D and --dtype belong to .grad sources.
+    auto &sm = frontend.sm;
+    module = parseModule(sm, sm.getMainFileID(), frontend.diagStream());
+    return module != nullptr;
+  }
   module = frontend.analyze(opts.sema);
   return module != nullptr;
 }
 
 bool Compiler::runPipeline(llvm::StringRef lastPass) {
   std::vector<std::string> passes;
-  for (auto &p : defaultPipeline()) {
+  for (auto &p : remainingPipeline(*module)) {
     passes.push_back(p);
     if (p == lastPass) break;
   }
+  return runPasses(passes);
+}
+
+bool Compiler::runPasses(llvm::ArrayRef<std::string> passes) {
   auto wants = [](const std::vector<std::string> &list, llvm::StringRef p) { return llvm::is_contained(list, p.str()); };
   PassObserver observe = [&](llvm::StringRef pass, bool after, const Module &m) {
     bool show = after ? (opts.printAfterAll || wants(opts.printAfter, pass)) : wants(opts.printBefore, pass);
@@ -34,7 +45,7 @@ bool Compiler::runPipeline(llvm::StringRef lastPass) {
     llvm::outs() << "// ----- IR " << (after ? "after" : "before") << " " << pass << " -----\n";
     print(m, llvm::outs());
   };
-  if (auto err = runPasses(*module, passes, opts.passes, observe)) {
+  if (auto err = gradc::runPasses(*module, passes, opts.passes, observe)) {
     report(std::move(err));
     return false;
   }

@@ -35,9 +35,12 @@ public:
   /// Parses and analyses the input file (or `source`, when given, named
   /// opts.input in messages); false after reporting errors.
   bool load(llvm::StringRef source = {});
-  /// Runs the default pipeline up to and including `lastPass` (all of it
-  /// when empty); false after reporting errors.
+  /// Runs what is left of the default pipeline (all of it for .grad input)
+  /// up to and including `lastPass` (to the end when empty); false after
+  /// reporting errors.
   bool runPipeline(llvm::StringRef lastPass = "");
+  /// Runs exactly these passes.
+  bool runPasses(llvm::ArrayRef<std::string> passes);
   /// Turns every kernel into a loop nest.
   bool schedule();
   /// Emits LLVM IR (unoptimised), scheduling first if needed.

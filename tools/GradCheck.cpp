@@ -27,25 +27,30 @@ void GradCheckReport::print(llvm::raw_ostream &os) const {
   os << (passed() ? "gradient check passed" : "gradient check FAILED") << fmt::format(" (tolerance {:.0e} relative)\n", tolerance);
 }
 
-GradCheckReport gradCheck(const GrtModel &model, const GradCheckOptions &opts) {
-  grt::Session s(model, 1);
-  grt::Rng rng(opts.seed, grt::hashName("gradcheck"));
-  if (model.data_kind != GRT_DATA_NONE) {
+void prepareSession(grt::Session &s, uint64_t seed, double noise) {
+  grt::Rng rng(seed, grt::hashName("gradcheck"));
+  if (s.model.data_kind != GRT_DATA_NONE) {
     grt::DataOptions d;
-    d.seed = opts.seed;
+    d.seed = seed;
     d.valFraction = 0;
     grt::loadData(s, d)->nextTrainBatch(s);
   } else {
     for (auto &sl : s.slots)
-      if (sl.tensor->role == GRT_INPUT && sl.tensor->dtype == GRT_F64)
+      if (sl.tensor->role == GRT_INPUT && (sl.tensor->dtype == GRT_F64 || sl.tensor->dtype == GRT_F32))
         for (int64_t i = 0; i < sl.numel; ++i) grt::Session::set(sl, i, rng.normal());
   }
-  s.initParams(opts.seed);
+  s.initParams(seed);
   for (auto &sl : s.slots)
     if (sl.tensor->role == GRT_PARAM)
-      for (int64_t i = 0; i < sl.numel; ++i) grt::Session::set(sl, i, grt::Session::get(sl, i) + opts.noise * rng.normal());
+      for (int64_t i = 0; i < sl.numel; ++i) grt::Session::set(sl, i, grt::Session::get(sl, i) + noise * rng.normal());
   for (auto &sl : s.slots)
     if (sl.tensor->role == GRT_HYPER) grt::Session::set(sl, 0, sl.tensor->default_value);
+}
+
+GradCheckReport gradCheck(const GrtModel &model, const GradCheckOptions &opts) {
+  grt::Session s(model, 1);
+  grt::Rng rng(opts.seed, grt::hashName("gradcheck-samples"));
+  prepareSession(s, opts.seed, opts.noise);
 
   s.run("grads");
   GradCheckReport report;

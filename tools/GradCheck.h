@@ -16,6 +16,10 @@
 
 #include "Compiler.h"
 
+namespace grt {
+class Session;
+}
+
 namespace gradc {
 
 struct GradCheckOptions {
@@ -42,5 +46,10 @@ struct GradCheckReport {
 
 /// Runs the check on a model compiled with --dtype=f64 and the grads entry.
 GradCheckReport gradCheck(const GrtModel &model, const GradCheckOptions &opts);
+
+/// Puts a session at a reproducible random point: inputs from the model's
+/// data (or normal noise), params from their initialisers plus `noise`
+/// times normal noise, hyperparameters at their defaults.
+void prepareSession(grt::Session &s, uint64_t seed, double noise);
 
 } // namespace gradc

@@ -1,0 +1,450 @@
+//===- ir/Parser.cpp - reads the text form of the IR back -----------------===//
+//
+// Grammar (see ir/Printer.h for an example):
+//
+//   module   := 'module' NAME header* graph*
+//   header   := 'source' STRING ':' INT STRING
+//             | 'train' NAME '{' (NAME '=' value),* '}'
+//             | 'data' ('table' | 'text') '{' (NAME '=' value),* '}'
+//   graph    := 'graph' '@'NAME ('kernels' '(' INT ')')? ('arena' '(' INT ')')? '{' item* '}'
+//   item     := '%'NAME '=' OP operands? attrs? ':' TYPE loc? prov? kernel? storage?
+//             | 'output' STRING '=' '%'NAME
+//             | 'update' '%'NAME '=' '%'NAME
+//   TYPE     := DTYPE '[' (INT (',' INT)*)? ']'
+//
+// Lines starting with // are comments.
+//
+//===----------------------------------------------------------------------===//
+#include "ir/Parser.h"
+
+#include "ir/Verifier.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+#include <cmath>
+
+namespace gradc {
+namespace {
+
+struct IrToken {
+  enum Kind { Eof, Ident, Percent, At, String, Number, Punct, Error } kind;
+  llvm::StringRef text; // for Percent/At: the name without the sigil; String: raw with quotes
+  llvm::SMLoc loc;
+};
+
+class IrParser {
+public:
+  IrParser(llvm::SourceMgr &sm, unsigned buf, llvm::raw_ostream &errs)
+      : sm(sm), errs(errs), text(sm.getMemoryBuffer(buf)->getBuffer()), cur(text.begin()) {
+    next();
+  }
+
+  std::unique_ptr<Module> run() {
+    auto m = std::make_unique<Module>();
+    if (!keyword("module")) return nullptr;
+    if (tok.kind != IrToken::Ident) return fail("expected the module name");
+    m->name = tok.text.str();
+    next();
+    while (tok.kind == IrToken::Ident && tok.text != "graph") {
+      if (!header(*m)) return nullptr;
+    }
+    while (tok.kind != IrToken::Eof) {
+      if (!graph(*m)) return nullptr;
+    }
+    auto problems = verify(*m);
+    if (!problems.empty()) {
+      for (auto &p : problems) errs << "error: " << p << "\n";
+      return nullptr;
+    }
+    return m;
+  }
+
+private:
+  //===--- tokens -----------------------------------------------------------===//
+
+  void next() {
+    // Skip white space and // comments.
+    while (cur < text.end()) {
+      if (*cur == ' ' || *cur == '\t' || *cur == '\r' || *cur == '\n') ++cur;
+      else if (*cur == '/' && cur + 1 < text.end() && cur[1] == '/')
+        while (cur < text.end() && *cur != '\n') ++cur;
+      else break;
+    }
+    const char *start = cur;
+    auto make = [&](IrToken::Kind k, const char *b, const char *e) {
+      tok = {k, llvm::StringRef(b, e - b), llvm::SMLoc::getFromPointer(start)};
+    };
+    if (cur >= text.end()) return make(IrToken::Eof, cur, cur);
+    auto isName = [](char c) { return std::isalnum((unsigned char)c) || c == '_' || c == '.'; };
+    char c = *cur;
+    if (c == '%' || c == '@') {
+      ++cur;
+      const char *b = cur;
+      while (cur < text.end() && isName(*cur)) ++cur;
+      return make(c == '%' ? IrToken::Percent : IrToken::At, b, cur);
+    }
+    if (c == '"') {
+      ++cur;
+      while (cur < text.end() && *cur != '"' && *cur != '\n') {
+        if (*cur == '\\' && cur + 1 < text.end()) ++cur;
+        ++cur;
+      }
+      if (cur >= text.end() || *cur != '"') return make(IrToken::Error, start, cur);
+      ++cur;
+      return make(IrToken::String, start, cur);
+    }
+    if (std::isdigit((unsigned char)c) || ((c == '-' || c == '+') && cur + 1 < text.end() &&
+                                           (std::isdigit((unsigned char)cur[1]) || cur[1] == 'i'))) {
+      ++cur;
+      while (cur < text.end() && (std::isalnum((unsigned char)*cur) || *cur == '.' || *cur == '+' || *cur == '-' ||
+                                  *cur == '_'))
+        ++cur;
+      return make(IrToken::Number, start, cur);
+    }
+    if (std::isalpha((unsigned char)c) || c == '_') {
+      while (cur < text.end() && (std::isalnum((unsigned char)*cur) || *cur == '_')) ++cur;
+      return make(IrToken::Ident, start, cur);
+    }
+    ++cur;
+    return make(IrToken::Punct, start, cur);
+  }
+
+  std::nullptr_t fail(const llvm::Twine &msg) {
+    if (!failed) sm.PrintMessage(errs, tok.loc, llvm::SourceMgr::DK_Error, msg);
+    failed = true;
+    return nullptr;
+  }
+  bool error(const llvm::Twine &msg) {
+    fail(msg);
+    return false;
+  }
+  bool punct(char c) {
+    if (tok.kind == IrToken::Punct && tok.text[0] == c) {
+      next();
+      return true;
+    }
+    return false;
+  }
+  bool expect(char c) { return punct(c) || error(llvm::Twine("expected '") + llvm::Twine(c) + "'"); }
+  bool keyword(llvm::StringRef k) {
+    if (tok.kind == IrToken::Ident && tok.text == k) {
+      next();
+      return true;
+    }
+    return error("expected '" + k + "'");
+  }
+  bool isKeyword(llvm::StringRef k) const { return tok.kind == IrToken::Ident && tok.text == k; }
+
+  bool string(std::string &out) {
+    if (tok.kind != IrToken::String) return error("expected a string in quotes");
+    llvm::StringRef s = tok.text.drop_front().drop_back();
+    out.clear();
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '\\' && i + 1 < s.size()) ++i;
+      out += s[i];
+    }
+    next();
+    return true;
+  }
+  bool integer(int64_t &out) {
+    if (tok.kind != IrToken::Number || tok.text.getAsInteger(10, out)) return error("expected an integer");
+    next();
+    return true;
+  }
+  bool number(double &out) {
+    if (tok.kind == IrToken::Ident && (tok.text == "inf" || tok.text == "nan")) {
+      out = tok.text == "inf" ? INFINITY : NAN;
+      next();
+      return true;
+    }
+    if (tok.kind != IrToken::Number) return error("expected a number");
+    if (tok.text == "-inf" || tok.text == "+inf") out = tok.text[0] == '-' ? -INFINITY : INFINITY;
+    else if (tok.text.getAsDouble(out)) return error("expected a number");
+    next();
+    return true;
+  }
+
+  //===--- values and attributes --------------------------------------------===//
+
+  bool value(AttrKind kind, AttrValue &out) {
+    switch (kind) {
+    case AttrKind::Int: {
+      int64_t v;
+      if (!integer(v)) return false;
+      out = v;
+      return true;
+    }
+    case AttrKind::Float: {
+      double v;
+      if (!number(v)) return false;
+      out = v;
+      return true;
+    }
+    case AttrKind::Bool:
+      if (isKeyword("true") || isKeyword("false")) {
+        out = tok.text == "true";
+        next();
+        return true;
+      }
+      return error("expected true or false");
+    case AttrKind::String: {
+      std::string s;
+      if (!string(s)) return false;
+      out = s;
+      return true;
+    }
+    case AttrKind::Ints: {
+      std::vector<int64_t> v;
+      if (!expect('[')) return false;
+      while (!punct(']')) {
+        int64_t x;
+        if (!integer(x)) return false;
+        v.push_back(x);
+        if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "]")) return error("expected ',' or ']'");
+      }
+      out = v;
+      return true;
+    }
+    }
+    return false;
+  }
+
+  /// A train or data header argument: a number or a string.
+  bool looseValue(AttrValue &out) {
+    if (tok.kind == IrToken::String) return value(AttrKind::String, out);
+    return value(AttrKind::Float, out);
+  }
+
+  bool type(TensorType &out) {
+    if (tok.kind != IrToken::Ident) return error("expected a type such as f32[2,3]");
+    auto dt = parseDType(tok.text);
+    if (!dt) return error("unknown dtype '" + tok.text + "'");
+    out.dtype = *dt;
+    out.shape.clear();
+    next();
+    if (!expect('[')) return false;
+    while (!punct(']')) {
+      int64_t d;
+      if (!integer(d)) return false;
+      if (d < 1) return error("dimensions must be positive");
+      out.shape.push_back(d);
+      if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "]")) return error("expected ',' or ']'");
+    }
+    return true;
+  }
+
+  //===--- module header ----------------------------------------------------===//
+
+  bool header(Module &m) {
+    if (isKeyword("source")) {
+      next();
+      std::string file, line;
+      int64_t lineNo;
+      if (!string(file) || !expect(':') || !integer(lineNo) || !string(line)) return false;
+      m.sourceLines[{m.fileId(file), uint32_t(lineNo)}] = line;
+      return true;
+    }
+    if (isKeyword("train")) {
+      next();
+      if (tok.kind != IrToken::Ident) return error("expected an optimizer name");
+      m.train.optimizer = tok.text.str();
+      next();
+      return arguments([&](const std::string &k, AttrValue v) {
+        m.train.args.push_back({k, std::move(v)});
+        return true;
+      });
+    }
+    if (isKeyword("data")) {
+      next();
+      bool table = isKeyword("table");
+      if (!table && !isKeyword("text")) return error("expected 'table' or 'text'");
+      next();
+      m.data.kind = table ? DataSpec::Table : DataSpec::Text;
+      return arguments([&](const std::string &k, AttrValue v) {
+        if (k == "rows" && std::holds_alternative<double>(v)) m.data.rows = int64_t(std::get<double>(v));
+        else if (k == "corpus" && std::holds_alternative<std::string>(v)) m.data.corpus = std::get<std::string>(v);
+        else if (k == "input" && std::holds_alternative<std::string>(v)) m.data.textInput = std::get<std::string>(v);
+        else if (k == "target" && std::holds_alternative<std::string>(v)) m.data.textTarget = std::get<std::string>(v);
+        else return error("unknown data argument '" + k + "'");
+        return true;
+      });
+    }
+    return error("expected 'source', 'train', 'data' or 'graph'");
+  }
+
+  template <typename F> bool arguments(F add) {
+    if (!expect('{')) return false;
+    while (!punct('}')) {
+      if (tok.kind != IrToken::Ident) return error("expected an argument name");
+      std::string k = tok.text.str();
+      next();
+      AttrValue v;
+      if (!expect('=') || !looseValue(v) || !add(k, std::move(v))) return false;
+      if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "}")) return error("expected ',' or '}'");
+    }
+    return true;
+  }
+
+  //===--- graphs -------------------------------------------------------------===//
+
+  bool graph(Module &m) {
+    if (!keyword("graph")) return false;
+    if (tok.kind != IrToken::At) return error("expected a graph name such as @train");
+    if (m.graph(tok.text)) return error("graph @" + tok.text + " is defined twice");
+    Graph &g = m.addGraph(tok.text.str());
+    next();
+    int64_t n;
+    if (isKeyword("kernels")) {
+      next();
+      if (!expect('(') || !integer(n) || !expect(')')) return false;
+      g.numKernels = int32_t(n);
+    }
+    if (isKeyword("arena")) {
+      next();
+      if (!expect('(') || !integer(n) || !expect(')')) return false;
+      g.arenaBytes = n;
+    }
+    if (!expect('{')) return false;
+    values.clear();
+    while (!punct('}')) {
+      if (tok.kind == IrToken::Eof) return error("expected '}' to close graph @" + g.name);
+      if (!item(m, g)) return false;
+    }
+    return true;
+  }
+
+  Node *use() {
+    if (tok.kind != IrToken::Percent) return fail("expected a value such as %x");
+    auto it = values.find(tok.text);
+    if (it == values.end()) return fail("use of undefined value %" + tok.text);
+    next();
+    return it->second;
+  }
+
+  bool item(Module &m, Graph &g) {
+    if (isKeyword("output")) {
+      next();
+      std::string name;
+      if (!string(name) || !expect('=')) return false;
+      Node *v = use();
+      if (!v) return false;
+      g.outputs.push_back({name, v});
+      return true;
+    }
+    if (isKeyword("update")) {
+      next();
+      Node *t = use();
+      if (!t || !expect('=')) return false;
+      Node *v = use();
+      if (!v) return false;
+      g.updates.push_back({t, v});
+      return true;
+    }
+    if (tok.kind != IrToken::Percent) return error("expected '%name = op ...', 'output' or 'update'");
+    llvm::StringRef name = tok.text;
+    llvm::SMLoc nameLoc = tok.loc;
+    if (values.count(name)) return error("%" + name + " is defined twice");
+    next();
+    if (!expect('=')) return false;
+    if (tok.kind != IrToken::Ident) return error("expected an op name");
+    auto op = parseOpKind(tok.text);
+    if (!op) return error("unknown op '" + tok.text + "'");
+    const OpInfo &info = opInfo(*op);
+    next();
+    auto node = std::make_unique<Node>(*op, TensorType());
+    while (tok.kind == IrToken::Percent) {
+      Node *v = use();
+      if (!v) return false;
+      node->operands.push_back(v);
+      if (!punct(',')) break;
+    }
+    if (punct('{')) {
+      while (!punct('}')) {
+        if (tok.kind != IrToken::Ident) return error("expected an attribute name");
+        auto key = parseAttrKey(tok.text);
+        if (!key || !llvm::is_contained(info.attrs, *key)) return error("'" + info.mnemonic + "' has no attribute '" + tok.text + "'");
+        next();
+        AttrValue v = true;
+        if (punct('=') ? !value(attrKind(*key), v) : attrKind(*key) != AttrKind::Bool)
+          return failed ? false : error("attribute needs a value");
+        node->attrs.set(*key, std::move(v));
+        if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "}")) return error("expected ',' or '}'");
+      }
+    }
+    if (!expect(':') || !type(node->type)) return false;
+    // Optional trailers, in printing order.
+    if (isKeyword("loc")) {
+      next();
+      std::string file;
+      int64_t line, col;
+      if (!expect('(') || !string(file) || !expect(':') || !integer(line) || !expect(':') || !integer(col) || !expect(')'))
+        return false;
+      node->loc = Location{m.fileId(file), uint32_t(line), uint32_t(col)};
+    }
+    if (isKeyword("grad") || isKeyword("optim")) {
+      node->prov.phase = tok.text == "grad" ? Phase::Backward : Phase::Optimizer;
+      next();
+      if (!expect('(') || !string(node->prov.of) || !expect(',') || !string(node->prov.rule) || !expect(')')) return false;
+    }
+    if (isKeyword("kernel")) {
+      next();
+      int64_t k;
+      if (!expect('(') || !integer(k) || !expect(')')) return false;
+      node->kernel = int32_t(k);
+    }
+    if (isKeyword("slot")) {
+      next();
+      node->storage.kind = Storage::Slot;
+      if (!expect('(') || !string(node->storage.slot) || !expect(')')) return false;
+    } else if (isKeyword("arena")) {
+      next();
+      node->storage.kind = Storage::Arena;
+      if (!expect('(') || !integer(node->storage.offset) || !expect(')')) return false;
+    } else if (isKeyword("view")) {
+      next();
+      node->storage.kind = Storage::View;
+    }
+    // Numbers are what the printer gives unnamed values.
+    bool numeric = !name.empty() && llvm::all_of(name, [](char c) { return std::isdigit((unsigned char)c); });
+    if (!numeric) node->name = name.str();
+    llvm::SmallVector<TensorType, 3> types;
+    for (Node *o : node->operands) types.push_back(o->type);
+    auto t = inferType(*op, types, node->attrs, &node->type);
+    if (!t) {
+      sm.PrintMessage(errs, nameLoc, llvm::SourceMgr::DK_Error, llvm::toString(t.takeError()));
+      failed = true;
+      return false;
+    }
+    if (*t != node->type) {
+      sm.PrintMessage(errs, nameLoc, llvm::SourceMgr::DK_Error,
+                      "'" + info.mnemonic + "' computes " + str(*t) + ", not the declared " + str(node->type));
+      failed = true;
+      return false;
+    }
+    values[name] = g.append(std::move(node));
+    return true;
+  }
+
+  llvm::SourceMgr &sm;
+  llvm::raw_ostream &errs;
+  llvm::StringRef text;
+  const char *cur;
+  IrToken tok{};
+  bool failed = false;
+  llvm::StringMap<Node *> values;
+};
+
+} // namespace
+
+std::unique_ptr<Module> parseModule(llvm::SourceMgr &sm, unsigned bufferId, llvm::raw_ostream &errs) {
+  return IrParser(sm, bufferId, errs).run();
+}
+
+std::unique_ptr<Module> parseModule(llvm::StringRef text, llvm::StringRef name, llvm::raw_ostream &errs) {
+  llvm::SourceMgr sm;
+  unsigned id = sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(text, name), llvm::SMLoc());
+  return parseModule(sm, id, errs);
+}
+
+} // namespace gradc

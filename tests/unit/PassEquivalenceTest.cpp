@@ -1,0 +1,109 @@
+//===- tests/unit/PassEquivalenceTest.cpp - passes do not change numbers --===//
+//
+// Each example is compiled twice in f64: once without the pass under test,
+// once with it, both then fused and planned the same way. Both run one
+// training step, an eval and a predict from the same inputs and parameters;
+// every output and every updated parameter must agree to 1e-10 relative.
+// (Not bit for bit: a pass may change how a fused sum is associated.)
+// Fusion itself is checked the same way: level 0 against level 1.
+//
+//===----------------------------------------------------------------------===//
+#include "tools/GradCheck.h"
+
+#include "runtime/Session.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+using namespace gradc;
+
+namespace {
+
+using Snapshot = std::map<std::string, std::vector<double>>;
+
+struct Built {
+  std::unique_ptr<Compiler> compiler;
+  const GrtModel *model = nullptr;
+};
+
+Built build(const std::string &example, const std::vector<std::string> &middle, unsigned fusion) {
+  CompileOptions o;
+  o.input = std::string(GRADC_EXAMPLES_DIR) + "/" + example + ".grad";
+  o.sema.floatType = DType::F64;
+  o.passes.fusionLevel = fusion;
+  Built b;
+  b.compiler = std::make_unique<Compiler>(o);
+  Compiler &c = *b.compiler;
+  std::vector<std::string> passes{"autodiff", "optimizer", "split-entries"};
+  passes.insert(passes.end(), middle.begin(), middle.end());
+  passes.push_back("fuse");
+  passes.push_back("plan-memory");
+  if (!c.load() || !c.runPasses(passes) || !c.lower() || !c.optimize()) return b;
+  b.model = c.jit();
+  return b;
+}
+
+Snapshot run(const GrtModel &m) {
+  grt::Session s(m, 1);
+  prepareSession(s, 7, 0.1);
+  Snapshot snap;
+  auto take = [&](llvm::StringRef prefix) {
+    for (auto &sl : s.slots) {
+      bool out = sl.tensor->role == GRT_OUTPUT && llvm::StringRef(sl.tensor->name) != "output:lr";
+      if (!out && sl.tensor->role != GRT_PARAM && sl.tensor->role != GRT_STATE) continue;
+      auto &v = snap[prefix.str() + sl.tensor->name];
+      v.clear();
+      for (int64_t i = 0; i < sl.numel; ++i) v.push_back(grt::Session::get(sl, i));
+    }
+  };
+  for (const char *e : {"predict", "eval", "train"})
+    if (s.has(e)) {
+      s.run(e);
+      take(std::string(e) + ":");
+    }
+  return snap;
+}
+
+void expectSame(const Snapshot &a, const Snapshot &b, const std::string &what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (auto &[name, va] : a) {
+    auto it = b.find(name);
+    ASSERT_NE(it, b.end()) << what << ": " << name;
+    const auto &vb = it->second;
+    ASSERT_EQ(va.size(), vb.size()) << name;
+    for (size_t i = 0; i < va.size(); ++i) {
+      double scale = std::max({std::fabs(va[i]), std::fabs(vb[i]), 1e-12});
+      ASSERT_LE(std::fabs(va[i] - vb[i]) / scale, 1e-10) << what << ": " << name << "[" << i << "] " << va[i] << " vs " << vb[i];
+    }
+  }
+}
+
+struct Case {
+  std::string example, pass;
+};
+
+class PassKeepsNumbers : public ::testing::TestWithParam<Case> {};
+
+TEST_P(PassKeepsNumbers, SameOutputsBeforeAndAfter) {
+  const Case &c = GetParam();
+  Built before = c.pass == "fuse" ? build(c.example, {}, 0) : build(c.example, {}, 1);
+  Built after = c.pass == "fuse" ? build(c.example, {}, 1) : build(c.example, {c.pass}, 1);
+  ASSERT_TRUE(before.model && after.model);
+  Snapshot a = run(*before.model), b = run(*after.model);
+  EXPECT_FALSE(a.empty());
+  expectSame(a, b, c.example + " with and without " + c.pass);
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  for (const char *ex : {"linreg", "logreg", "mlp_1d", "mlp_nd", "moons"})
+    for (const char *p : {"constfold", "simplify", "cse", "dce", "fuse"}) out.push_back({ex, p});
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Examples, PassKeepsNumbers, ::testing::ValuesIn(cases()),
+                         [](const auto &info) { return info.param.example + "_" + info.param.pass; });
+
+} // namespace

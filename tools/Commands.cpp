@@ -1,0 +1,196 @@
+//===- tools/Commands.cpp - what each gradc subcommand does ---------------===//
+#include "Commands.h"
+
+#include "codegen/Link.h"
+#include "ir/Dot.h"
+#include "ir/Printer.h"
+#include "ir/Stats.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+
+#include <chrono>
+#include <fmt/format.h>
+
+namespace gradc {
+
+/// The last pass of the default pipeline each IR stage shows (empty: none).
+static llvm::StringRef lastPassOf(Stage s) {
+  switch (s) {
+  case Stage::Grad: return "autodiff";
+  case Stage::Optim: return "optimizer";
+  case Stage::Entries: return "split-entries";
+  case Stage::Opt: return "dce";
+  case Stage::Kernels: return "plan-memory";
+  default: return "";
+  }
+}
+
+/// Loads and runs the pipeline as far as `stage` needs.
+static bool reach(Compiler &c, Stage stage) {
+  if (!c.load()) return false;
+  if (stage == Stage::Graph) return true;
+  if (stage <= Stage::Kernels) return c.runPipeline(lastPassOf(stage));
+  return c.runPipeline();
+}
+
+int dumpCommand(const CompileOptions &o, Stage stage) {
+  Compiler c(o);
+  if (stage == Stage::Ast) {
+    if (!c.frontend.loadFile(o.input)) return 1;
+    const ast::Program *p = c.frontend.parse();
+    if (!p) return 1;
+    ast::dump(*p, llvm::outs());
+    return 0;
+  }
+  if (!reach(c, stage)) return 1;
+  if (stage <= Stage::Kernels) {
+    print(*c.module, llvm::outs());
+    return 0;
+  }
+  c.schedule();
+  if (stage == Stage::Loops) {
+    for (auto &e : c.loops.entries) {
+      llvm::outs() << "// ===== entry " << e.name << ": " << e.kernels.size() << " kernels, arena " << e.arenaBytes
+                   << " bytes =====\n";
+      for (auto &k : e.kernels) {
+        loops::print(k, llvm::outs());
+        llvm::outs() << "\n";
+      }
+    }
+    return 0;
+  }
+  if (!c.lower()) return 1;
+  if (stage == Stage::LLVMRaw) {
+    c.llvmModule->print(llvm::outs(), nullptr);
+    return 0;
+  }
+  if (!c.optimize()) return 1;
+  if (stage == Stage::LLVM) {
+    c.llvmModule->print(llvm::outs(), nullptr);
+    return 0;
+  }
+  return c.emit(llvm::outs(), true) ? 0 : 1;
+}
+
+int buildCommand(const CompileOptions &o, const BuildOptions &b) {
+  auto t0 = std::chrono::steady_clock::now();
+  Compiler c(o);
+  if (!c.load() || !c.runPipeline() || !c.lower() || !c.optimize()) return 1;
+  std::string out = b.output;
+  if (out.empty()) out = llvm::sys::path::stem(o.input).str() + (b.objectOnly ? ".o" : "");
+  std::string objPath = b.objectOnly ? out : out + ".o.tmp";
+  {
+    std::error_code ec;
+    llvm::ToolOutputFile obj(objPath, ec, llvm::sys::fs::OF_None);
+    if (ec) {
+      llvm::WithColor::error(llvm::errs(), "gradc") << "cannot write " << objPath << ": " << ec.message() << "\n";
+      return 1;
+    }
+    if (!c.emit(obj.os(), false)) return 1;
+    obj.keep();
+  }
+  if (!b.objectOnly) {
+    llvm::Error err = linkExecutable(objPath, out);
+    llvm::sys::fs::remove(objPath);
+    if (err) {
+      c.report(std::move(err));
+      return 1;
+    }
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  size_t kernels = 0;
+  int64_t arena = 0;
+  for (auto &e : c.loops.entries) {
+    kernels += e.kernels.size();
+    arena = std::max(arena, e.arenaBytes);
+  }
+  llvm::errs() << fmt::format("gradc: built {} from {}: {} entry points, {} kernels, scratch arena {} bytes, in {:.2f} s\n",
+                              out, o.input, c.loops.entries.size(), kernels, arena, secs);
+  return 0;
+}
+
+int optCommand(const CompileOptions &o, const std::vector<std::string> &passes) {
+  Compiler c(o);
+  if (!c.load() || !c.runPasses(passes)) return 1;
+  print(*c.module, llvm::outs());
+  return 0;
+}
+
+int dotCommand(const CompileOptions &o, Stage stage, llvm::StringRef graph) {
+  if (stage == Stage::Ast || stage > Stage::Kernels) {
+    llvm::WithColor::error(llvm::errs(), "gradc") << "dot draws IR stages: graph, grad, optim, entries, opt, kernels\n";
+    return 1;
+  }
+  Compiler c(o);
+  if (!reach(c, stage)) return 1;
+  if (!graph.empty() && !c.module->graph(graph)) {
+    llvm::WithColor::error(llvm::errs(), "gradc") << "no graph @" << graph << " at this stage\n";
+    return 1;
+  }
+  printDot(*c.module, llvm::outs(), graph);
+  return 0;
+}
+
+int statsCommand(const CompileOptions &o) {
+  auto &os = llvm::outs();
+  Compiler c(o);
+  if (!c.load()) return 1;
+  os << "model " << c.module->name << " (" << o.input << ")\n\n";
+  os << fmt::format("{:<8} {:<9} {:>6} {:>8} {:>10} {:>12} {:>12} {:>11} {:>12} {:>12} {:>9}\n", "stage", "graph", "nodes",
+                    "kernels", "params", "FLOPs/call", "param bytes", "grad bytes", "state bytes", "activations", "arena");
+  std::vector<std::pair<std::string, std::map<std::string, int>>> counts;
+  auto row = [&](llvm::StringRef stage, const Module &m) {
+    for (auto &g : m.graphs) {
+      GraphStats s = computeStats(*g);
+      os << fmt::format("{:<8} {:<9} {:>6} {:>8} {:>10} {:>12} {:>12} {:>11} {:>12} {:>12} {:>9}\n", stage.str(),
+                        "@" + g->name, s.nodes, s.kernels ? std::to_string(s.kernels) : "-", s.params, s.flops,
+                        s.paramBytes, s.gradBytes, s.stateBytes, s.activationBytes,
+                        s.kernels ? std::to_string(s.arenaBytes) : "-");
+      counts.push_back({stage.str() + " @" + g->name, s.opCounts});
+    }
+  };
+  row("graph", *c.module);
+  for (llvm::StringRef pass : {"autodiff", "optimizer", "dce"}) {
+    if (!c.runPipeline(pass)) return 1;
+    row(pass == "autodiff" ? "grad" : pass == "optimizer" ? "optim" : "opt", *c.module);
+  }
+  if (!c.runPipeline()) return 1;
+  row("final", *c.module);
+
+  // Kernels with fusion off and on, for the same graphs.
+  CompileOptions unfused = o;
+  unfused.passes.fusionLevel = 0;
+  Compiler c0(unfused);
+  if (!c0.load() || !c0.runPipeline()) return 1;
+  os << "\nkernels per entry, one per op (fusion 0) -> fused (fusion " << o.passes.fusionLevel << "):";
+  for (auto &g : c.module->graphs)
+    if (const Graph *g0 = c0.module->graph(g->name))
+      os << "  @" << g->name << " " << g0->numKernels << " -> " << g->numKernels;
+  os << "\n\nop counts:\n";
+  for (auto &[where, ops] : counts) {
+    os << "  " << where << ":";
+    for (auto &[op, n] : ops) os << " " << op << " " << n;
+    os << "\n";
+  }
+  return 0;
+}
+
+int gradcheckCommand(const CompileOptions &opts, const GradCheckOptions &g) {
+  CompileOptions o = opts;
+  o.sema.floatType = DType::F64;
+  o.passes.gradsEntry = true;
+  Compiler c(o);
+  if (!c.load() || !c.runPipeline() || !c.lower() || !c.optimize()) return 1;
+  const GrtModel *model = c.jit();
+  if (!model) return 1;
+  llvm::outs() << fmt::format("gradient check of {} in f64 at a random point (seed {}), central differences with h = {:g}\n",
+                              model->name, g.seed, g.step);
+  GradCheckReport r = gradCheck(*model, g);
+  r.print(llvm::outs());
+  return r.passed() ? 0 : 1;
+}
+
+} // namespace gradc
