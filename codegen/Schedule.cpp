@@ -446,8 +446,9 @@ void buildMatMul(Kernel &k, KernelBuilder &kb, Node *n) {
   s.n = n->type.shape[r - 1];
   s.k = ta ? n->operand(0)->type.shape[r - 2] : n->operand(0)->type.shape[r - 1];
   s.c.buffer = kb.buffer(n);
+  Dims cstrides = contiguousStrides(n->type.shape);
   s.c.offset = k.index(0);
-  for (size_t i = 0; i < batch.size(); ++i) s.c.offset = k.add(s.c.offset, k.mul(bidx[i], s.m * s.n));
+  for (size_t i = 0; i < batch.size(); ++i) s.c.offset = k.add(s.c.offset, k.mul(bidx[i], cstrides[i]));
   s.c.ld = s.n;
   k.work = n->type.numel() * s.k;
   std::vector<const Expr *> exprs{s.a.offset, s.b.offset, s.c.offset};

@@ -212,8 +212,10 @@ bool Parser::parseType(TypeExpr &out) {
 bool Parser::parseArgs(std::vector<Arg> &out) {
   while (!tok.is(Tok::RParen)) {
     Arg a;
-    // `name = value` is a keyword argument; peek by saving the lexer state.
-    if (tok.is(Tok::Ident)) {
+    // `name = value` is a keyword argument (keywords such as `input` may be
+    // argument names too); peek by saving the lexer state.
+    if (tok.is(Tok::Ident) || (!tok.text.empty() && std::isalpha((unsigned char)tok.text[0]) && !tok.is(Tok::KwTrue) &&
+                               !tok.is(Tok::KwFalse) && !tok.is(Tok::KwNone))) {
       Lexer save = lexer;
       Token saveTok = tok;
       llvm::SMLoc savePrev = prevEnd;

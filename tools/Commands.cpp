@@ -186,7 +186,7 @@ int gradcheckCommand(const CompileOptions &opts, const GradCheckOptions &g) {
   if (!c.load() || !c.runPipeline() || !c.lower() || !c.optimize()) return 1;
   const GrtModel *model = c.jit();
   if (!model) return 1;
-  llvm::outs() << fmt::format("gradient check of {} in f64 at a random point (seed {}), central differences with h = {:g}\n",
+  llvm::outs() << fmt::format("gradient check of {} in f64 at a random point (seed {}), fourth-order central differences, h = {:g}\n",
                               model->name, g.seed, g.step);
   GradCheckReport r = gradCheck(*model, g);
   r.print(llvm::outs());
