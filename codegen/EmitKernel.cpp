@@ -290,7 +290,11 @@ private:
     case Stmt::AccStore: {
       Value *old = load(s.buffer, s.offset);
       Value *v = value(s.value);
-      store(s.buffer, s.offset, old->getType()->isFloatingPointTy() ? b.CreateFAdd(old, v) : b.CreateAdd(old, v));
+      bool fl = old->getType()->isFloatingPointTy();
+      Value *r = s.accOp == OpKind::ReduceMax
+                     ? (fl ? b.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, old, v) : b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, old, v))
+                     : (fl ? b.CreateFAdd(old, v) : b.CreateAdd(old, v));
+      store(s.buffer, s.offset, r);
       break;
     }
     case Stmt::Gemm: gemm(s); break;

@@ -146,6 +146,7 @@ private:
       if (it != names.end()) return it->second;
       // Index arithmetic is printed inline: it is what addresses look like.
       if (e->kind == Expr::Op && e->type == Type::Index) {
+        if (e->args.size() == 1) return std::string(mnemonic(e->op)) + "(" + ref(e->args[0]) + ")";
         const char *sym = e->op == OpKind::Add ? " + " : e->op == OpKind::Mul ? "*" : e->op == OpKind::Div ? " / " : nullptr;
         if (sym) return "(" + ref(e->args[0]) + sym + ref(e->args[1]) + ")";
         return std::string(mnemonic(e->op)) + "(" + ref(e->args[0]) + ", " + ref(e->args[1]) + ")";
@@ -194,7 +195,7 @@ private:
     case Stmt::Store:
     case Stmt::AccStore:
       line() << "store " << k.buffers[s.buffer].name << "[" << stripParens(ref(s.offset)) << "]"
-             << (s.kind == Stmt::AccStore ? " += " : " = ") << ref(s.value) << "\n";
+             << (s.kind == Stmt::Store ? " = " : s.accOp == OpKind::ReduceMax ? " max= " : " += ") << ref(s.value) << "\n";
       break;
     case Stmt::Gemm: {
       auto mat = [&](const Stmt::Matrix &x) {

@@ -70,7 +70,7 @@ struct Stmt {
     AccInit,    // start the accumulator of Reduce `expr`
     Accum,      // fold `value` into the accumulator of Reduce `expr`
     Store,      // buffer[offset] = value
-    AccStore,   // buffer[offset] += value (scatter-add)
+    AccStore,   // buffer[offset] op= value (scatter-add, column reductions)
     Gemm,       // C = op(A) @ op(B) on strided matrices, via the runtime
     Fill,       // buffer[0..count) = random draws, via the runtime
   };
@@ -92,6 +92,9 @@ struct Stmt {
   };
   Matrix a, b, c;
   int64_t m = 0, n = 0, k = 0;
+
+  // AccStore: ReduceSum (+=) or ReduceMax (max=).
+  OpKind accOp = OpKind::ReduceSum;
 
   // Fill: the distribution (RandUniform: low/high; RandNormal: mean/std).
   OpKind dist = OpKind::RandUniform;

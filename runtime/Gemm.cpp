@@ -1,55 +1,191 @@
-//===- runtime/Gemm.cpp - matrix multiply ---------------------------------===//
-//
-// C[m,n] (+)= sum_k op(A)[m,k] · op(B)[k,n], row-major with leading
-// dimensions. This is the straightforward version: loop orders chosen so the
-// innermost loop runs over contiguous memory, which the compiler vectorises.
-//
-//===----------------------------------------------------------------------===//
+//===- runtime/Gemm.cpp - matrix multiply: blocking, threads, dispatch ----===//
+#include "Gemm.h"
+
+#include "GemmPack.h"
 #include "Runtime.h"
+#include "ThreadPool.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+namespace grt {
+
+//===--- the portable kernel ----------------------------------------------===//
 
 namespace {
 
-template <typename T>
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B, int64_t ldb, T *C,
-          int64_t ldc, bool accumulate) {
-  auto a = [&](int64_t m, int64_t k) { return ta ? A[k * lda + m] : A[m * lda + k]; };
-  if (!accumulate)
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t n = 0; n < N; ++n) C[m * ldc + n] = T(0);
-  if (!tb) {
-    // Rows of B are contiguous: C[m,:] += a(m,k) · B[k,:].
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t k = 0; k < K; ++k) {
-        T x = a(m, k);
-        const T *brow = B + k * ldb;
-        T *crow = C + m * ldc;
-        for (int64_t n = 0; n < N; ++n) crow[n] += x * brow[n];
-      }
+constexpr int GMR = 4, GNR = 8;
+
+void genericMicro(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int64_t m, int64_t n, bool add) {
+  float acc[GMR][GNR] = {};
+  for (int64_t k = 0; k < kc; ++k)
+    for (int i = 0; i < GMR; ++i)
+      for (int j = 0; j < GNR; ++j) acc[i][j] += a[k * GMR + i] * b[k * GNR + j];
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+void genericPackA(bool t, const float *a, int64_t lda, int64_t i0, int64_t k0, int64_t mc, int64_t kc, float *p) {
+  packRows<GMR>(t, a, lda, i0, k0, mc, kc, p);
+}
+void genericPackB(bool t, const float *b, int64_t ldb, int64_t k0, int64_t j0, int64_t kc, int64_t nc, float *p) {
+  packCols<GNR>(t, b, ldb, k0, j0, kc, nc, p);
+}
+
+} // namespace
+
+const GemmKernel &gemmGeneric() {
+  static const GemmKernel k{"generic 4x8", GMR, GNR, 64, 256, 1024, genericPackA, genericPackB, genericMicro};
+  return k;
+}
+
+const GemmKernel &gemmForHost() {
+  static const GemmKernel *chosen = [] {
+    // GRADC_GEMM=avx512|avx2|generic picks one (for tests and benchmarks).
+    if (const char *force = std::getenv("GRADC_GEMM")) {
+      std::string f = force;
+      if (f == "generic") return &gemmGeneric();
+      if (f == "avx2" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &gemmAvx2();
+      if (f == "avx512" && __builtin_cpu_supports("avx512f")) return &gemmAvx512();
+    }
+    if (__builtin_cpu_supports("avx512f")) return &gemmAvx512();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &gemmAvx2();
+    return &gemmGeneric();
+  }();
+  return *chosen;
+}
+
+//===--- blocking -----------------------------------------------------------===//
+
+namespace {
+
+/// A growable, 64-byte aligned scratch buffer, one per thread.
+struct Scratch {
+  float *data = nullptr;
+  size_t size = 0;
+  float *get(size_t n) {
+    if (n > size) {
+      std::free(data);
+      size = n;
+      data = static_cast<float *>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64));
+      if (!data) fail("out of memory for GEMM packing buffers");
+    }
+    return data;
+  }
+  ~Scratch() { std::free(data); }
+};
+
+struct GemmCall {
+  const GemmKernel *kern;
+  bool ta, tb;
+  int64_t M, N, K;
+  const float *A;
+  int64_t lda;
+  const float *B;
+  int64_t ldb;
+  float *C;
+  int64_t ldc;
+  bool add;
+  bool splitRows; // threads take row slivers (else column slivers)
+};
+
+/// Computes rows [r0, r1) × columns [c0, c1) of C.
+void block(const GemmCall &g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  const GemmKernel &K = *g.kern;
+  thread_local Scratch pa, pb;
+  if (g.K == 0) {
+    if (!g.add)
+      for (int64_t i = r0; i < r1; ++i) std::memset(g.C + i * g.ldc + c0, 0, (c1 - c0) * sizeof(float));
     return;
   }
-  // B stored transposed: row n of Bᵀ holds column n of B, so each C[m,n] is a
-  // dot product of contiguous vectors when A is not transposed.
+  for (int64_t jc = c0; jc < c1; jc += K.nc) {
+    int64_t nc = std::min(K.nc, c1 - jc);
+    int64_t ncPadded = (nc + K.nr - 1) / K.nr * K.nr;
+    for (int64_t pc = 0; pc < g.K; pc += K.kc) {
+      int64_t kc = std::min(K.kc, g.K - pc);
+      float *bp = pb.get(ncPadded * kc);
+      K.packB(g.tb, g.B, g.ldb, pc, jc, kc, nc, bp);
+      bool add = g.add || pc > 0;
+      for (int64_t ic = r0; ic < r1; ic += K.mc) {
+        int64_t mc = std::min(K.mc, r1 - ic);
+        int64_t mcPadded = (mc + K.mr - 1) / K.mr * K.mr;
+        float *ap = pa.get(mcPadded * kc);
+        K.packA(g.ta, g.A, g.lda, ic, pc, mc, kc, ap);
+        for (int64_t jr = 0; jr < nc; jr += K.nr)
+          for (int64_t ir = 0; ir < mc; ir += K.mr)
+            K.micro(kc, ap + ir * kc, bp + jr * kc, g.C + (ic + ir) * g.ldc + jc + jr, g.ldc, std::min<int64_t>(K.mr, mc - ir),
+                    std::min<int64_t>(K.nr, nc - jr), add);
+      }
+    }
+  }
+}
+
+void threadBody(void *data, int64_t begin, int64_t end) {
+  const GemmCall &g = *static_cast<const GemmCall *>(data);
+  if (g.splitRows)
+    block(g, begin * g.kern->mr, std::min(end * g.kern->mr, g.M), 0, g.N);
+  else
+    block(g, 0, g.M, begin * g.kern->nr, std::min(end * g.kern->nr, g.N));
+}
+
+/// Below this many multiply-adds a GEMM runs on one thread: waking the
+/// others would cost more than it saves.
+constexpr int64_t kParallelWork = 1 << 19;
+
+template <typename T>
+void naiveGemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B, int64_t ldb, T *C,
+               int64_t ldc, bool add) {
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {
-      const T *bcol = B + n * ldb;
       T sum = 0;
-      for (int64_t k = 0; k < K; ++k) sum += a(m, k) * bcol[k];
-      C[m * ldc + n] += sum;
+      for (int64_t k = 0; k < K; ++k) sum += (ta ? A[k * lda + m] : A[m * lda + k]) * (tb ? B[n * ldb + k] : B[k * ldb + n]);
+      C[m * ldc + n] = add ? C[m * ldc + n] + sum : sum;
     }
 }
 
 } // namespace
 
+void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+             int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, bool add) {
+  if (M == 0 || N == 0) return;
+  GemmCall g{&kern, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add, true};
+  int threads = pool ? pool->size() : 1;
+  if (threads == 1 || M * N * K < kParallelWork) {
+    block(g, 0, M, 0, N);
+    return;
+  }
+  // Split the larger side, in whole slivers; each C element is computed by
+  // one thread in the same order whatever the thread count, so results do
+  // not depend on it.
+  int64_t rowUnits = (M + kern.mr - 1) / kern.mr, colUnits = (N + kern.nr - 1) / kern.nr;
+  g.splitRows = rowUnits >= colUnits || rowUnits >= 2 * threads;
+  pool->run(g.splitRows ? rowUnits : colUnits, threadBody, &g);
+}
+
+void naiveGemmF64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda, const double *B,
+                  int64_t ldb, double *C, int64_t ldc, bool add) {
+  naiveGemm<double>(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add);
+}
+
+void naiveGemmF32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                  int64_t ldb, float *C, int64_t ldc, bool add) {
+  naiveGemm<float>(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add);
+}
+
+} // namespace grt
+
 extern "C" {
 
-void grt_gemm_f32(GrtContext *, int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+void grt_gemm_f32(GrtContext *ctx, int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                   const float *b, int64_t ldb, float *c, int64_t ldc, int32_t accumulate) {
-  gemm<float>(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  grt::gemmF32(ctx ? ctx->pool : nullptr, grt::gemmForHost(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 }
 
 void grt_gemm_f64(GrtContext *, int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
                   const double *b, int64_t ldb, double *c, int64_t ldc, int32_t accumulate) {
-  gemm<double>(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  // f64 exists for gradient checks, where clarity beats speed.
+  grt::naiveGemmF64(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 }
 
 } // extern "C"

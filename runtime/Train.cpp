@@ -4,6 +4,7 @@
 #include "Plots.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -94,13 +95,21 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   }
   double lastLoss = NAN, windowLoss = 0, lastVal = NAN;
   int64_t windowSteps = 0;
-  auto t0 = Clock::now(), tWindow = t0;
+  // Seconds spent in training steps (not validation, logging or saving),
+  // over the whole run and since the last progress line.
+  double trainSecs = 0, windowSecs = 0;
+  std::vector<double> stepTimes;
   EvalResult val;
   History history;
   for (int64_t step = start; step < stopAt; ++step) {
+    auto ts = Clock::now();
     data->nextTrainBatch(s);
     s.setHyper("step", double(step));
     s.run("train");
+    double dt = std::chrono::duration<double>(Clock::now() - ts).count();
+    trainSecs += dt;
+    windowSecs += dt;
+    stepTimes.push_back(dt);
     lastLoss = s.scalar("output:loss");
     if (!std::isfinite(lastLoss))
       fail("the loss became {} at step {}; lower the learning rate, or check the data for extreme values", lastLoss, step + 1);
@@ -114,18 +123,15 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       history.val.push_back({double(done), lastVal});
     }
     if (done % logEvery == 0 || last) {
-      auto now = Clock::now();
-      double secs = std::chrono::duration<double>(now - tWindow).count();
-      double perStep = secs / double(windowSteps);
-      double elapsed = std::chrono::duration<double>(now - t0).count();
-      double eta = elapsed / double(done - start) * double(stopAt - done);
+      double perStep = windowSecs / double(windowSteps);
+      double eta = trainSecs / double(done - start) * double(stopAt - done);
       std::string line = fmt::format("step {:>{}}/{}  loss {:.6f}", done, std::to_string(steps).size(), steps,
                                      windowLoss / double(windowSteps));
-      if (hasVal) line += fmt::format("  val {:.6f}", lastVal);
+      if (hasVal) line += std::isnan(lastVal) ? std::string("  val -") : fmt::format("  val {:.6f}", lastVal);
       for (auto &[name, v] : val.metrics) line += fmt::format("  {} {:.4f}", name, v);
       if (s.find("output:grad_norm") >= 0) line += fmt::format("  |g| {:.3g}", s.scalar("output:grad_norm"));
-      line += fmt::format("  | {} samples/s  {:.3f} ms/step  eta {}", humanCount(double(data->samplesPerBatch()) / perStep),
-                          perStep * 1e3, duration(eta));
+      line += fmt::format("  | {} {}/s  {:.3f} ms/step  eta {}", humanCount(double(data->samplesPerBatch()) / perStep),
+                          m.data_kind == GRT_DATA_TEXT ? "tokens" : "samples", perStep * 1e3, duration(eta));
       if (!quiet) {
         fmt::print("{}\n", line);
         std::fflush(stdout);
@@ -134,13 +140,15 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       if (!plotDir.empty()) plotLoss(plotDir, m, history);
       windowLoss = 0;
       windowSteps = 0;
-      tWindow = Clock::now();
+      windowSecs = 0;
     }
     if (!save.empty() && saveEvery > 0 && done % saveEvery == 0 && !last) checkpoint(done);
   }
-  double total = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!save.empty()) checkpoint(stopAt);
-  fmt::print("done: {} steps in {}; final loss {:.6f}", stopAt - start, duration(total), lastLoss);
+  std::sort(stepTimes.begin(), stepTimes.end());
+  double median = stepTimes.empty() ? 0 : stepTimes[stepTimes.size() / 2];
+  fmt::print("done: {} steps in {} (median {:.3f} ms/step); final loss {:.6f}", stopAt - start, duration(trainSecs),
+             median * 1e3, lastLoss);
   if (hasVal) fmt::print(", validation loss {:.6f}", lastVal);
   for (auto &[name, v] : val.metrics) fmt::print(", {} {:.4f}", name, v);
   fmt::print("\n");

@@ -129,6 +129,10 @@ const OpCase kCases[] = {
     {"matmul_tatb", "transpose(w) @ transpose(p)"},
     {"matmul_batched", "reshape(p, [3, 2, 2]) @ reshape(q, [3, 2, 2])"},
     {"matmul_rank3_by_matrix", "reshape(p, [3, 1, 4]) @ w"},
+    // Two batch dimensions, as attention's [B, H, T, D] has.
+    {"matmul_two_batch_dims", "reshape(p, [2, 3, 2, 1]) @ reshape(q, [2, 3, 1, 2])"},
+    {"matmul_two_batch_dims_tb", "reshape(p, [2, 3, 2, 1]) @ transpose(reshape(q, [2, 3, 2, 1]))"},
+    {"attention_heads", "reshape(transpose(reshape(p, [3, 2, 2]), [1, 0, 2]) @ transpose(reshape(q, [3, 2, 2]), [1, 2, 0]), [2, 9])"},
     {"gather", "gather(w, concat([arange(3), arange(2)]))"},
     // Composites from the prelude, differentiated through their primitives.
     {"sigmoid", "sigmoid(p) * q"},

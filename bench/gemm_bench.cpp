@@ -1,0 +1,111 @@
+//===- bench/gemm_bench.cpp - our GEMM against OpenBLAS, side by side -----===//
+//
+//   build/bench/gemm_bench [--quick]
+//
+// For each shape and thread count, times our sgemm and OpenBLAS's
+// cblas_sgemm on the same matrices, alternating them, and prints the median
+// GFLOPS of each and their ratio. OpenBLAS is a reference for this benchmark
+// only; gradc never links it.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/Gemm.h"
+#include "runtime/Runtime.h"
+#include "runtime/ThreadPool.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace {
+
+struct Shape {
+  const char *name;
+  bool ta, tb;
+  int64_t m, n, k;
+};
+
+double seconds() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+/// Median seconds per call over `reps` timed batches of calls.
+template <typename F> double median(F call, int reps, double minBatch) {
+  call(); // warm up (and pack buffers)
+  int calls = 1;
+  for (double t = 0; t < minBatch; calls *= 2) {
+    double t0 = seconds();
+    for (int i = 0; i < calls; ++i) call();
+    t = seconds() - t0;
+    if (t >= minBatch) break;
+  }
+  std::vector<double> times;
+  for (int r = 0; r < reps; ++r) {
+    double t0 = seconds();
+    for (int i = 0; i < calls; ++i) call();
+    times.push_back((seconds() - t0) / calls);
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  bool quick = argc > 1 && !std::strcmp(argv[1], "--quick");
+  std::vector<Shape> shapes = {
+      {"square 256", false, false, 256, 256, 256},
+      {"square 512", false, false, 512, 512, 512},
+      {"square 1024", false, false, 1024, 1024, 1024},
+      {"square 2048", false, false, 2048, 2048, 2048},
+      // The baby GPT's matrix products (B·T = 768 rows, C = 128), forward and backward.
+      {"gpt qkv/proj x@W", false, false, 768, 128, 128},
+      {"gpt mlp up x@W", false, false, 768, 512, 128},
+      {"gpt mlp down h@W", false, false, 768, 128, 512},
+      {"gpt head x@Eᵀ", false, true, 768, 256, 128},
+      {"gpt dX = dY@Wᵀ", false, true, 768, 128, 512},
+      {"gpt dW = Xᵀ@dY", true, false, 128, 512, 768},
+      {"gpt attn q@kᵀ", false, true, 64, 64, 32},
+  };
+  if (quick) shapes = {{"square 256", false, false, 256, 256, 256}, {"gpt mlp up x@W", false, false, 768, 512, 128}};
+  const grt::GemmKernel &kern = grt::gemmForHost();
+  std::printf("our kernel: %s; reference: OpenBLAS cblas_sgemm\n", kern.name);
+  std::printf("%-20s %7s %9s %10s %10s %7s\n", "shape", "threads", "m×n×k", "ours GF/s", "BLAS GF/s", "ratio");
+  for (int threads : {1, 2}) {
+    openblas_set_num_threads(threads);
+    grt::ThreadPool pool(threads);
+    for (auto &s : shapes) {
+      grt::Rng rng(1);
+      int64_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+      std::vector<float> A(s.m * s.k), B(s.k * s.n), C(s.m * s.n), D(s.m * s.n);
+      for (auto &x : A) x = float(rng.normal());
+      for (auto &x : B) x = float(rng.normal());
+      auto ours = [&] {
+        grt::gemmF32(threads > 1 ? &pool : nullptr, kern, s.ta, s.tb, s.m, s.n, s.k, A.data(), lda, B.data(), ldb, C.data(),
+                     s.n, false);
+      };
+      auto blas = [&] {
+        cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans, s.tb ? CblasTrans : CblasNoTrans, s.m, s.n, s.k, 1.f,
+                    A.data(), lda, B.data(), ldb, 0.f, D.data(), s.n);
+      };
+      // Alternate the two, median of each.
+      double minBatch = quick ? 0.02 : 0.1;
+      std::vector<double> to, tb;
+      for (int round = 0; round < 3; ++round) {
+        to.push_back(median(ours, 3, minBatch));
+        tb.push_back(median(blas, 3, minBatch));
+      }
+      std::sort(to.begin(), to.end());
+      std::sort(tb.begin(), tb.end());
+      double flops = 2.0 * s.m * s.n * s.k;
+      double go = flops / to[1] / 1e9, gb = flops / tb[1] / 1e9;
+      char dims[32];
+      std::snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)s.m, (long long)s.n, (long long)s.k);
+      std::printf("%-20s %7d %9s %10.1f %10.1f %6.0f%%\n", s.name, threads, dims, go, gb, 100 * go / gb);
+    }
+  }
+  return 0;
+}

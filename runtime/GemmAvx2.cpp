@@ -1,0 +1,72 @@
+//===- runtime/GemmAvx2.cpp - GEMM microkernel for AVX2 + FMA -------------===//
+//
+// The fallback for CPUs without AVX-512: a 6 × 16 register tile, twelve ymm
+// accumulators. Compiled with -mavx2 -mfma and used only when the CPU has them.
+//
+//===----------------------------------------------------------------------===//
+#include "Gemm.h"
+#include "GemmPack.h"
+
+#include <immintrin.h>
+
+namespace grt {
+namespace {
+
+constexpr int MR = 6, NR = 16;
+
+template <int M>
+void tile(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int64_t n, bool add) {
+  __m256 acc0[M], acc1[M];
+#pragma GCC unroll 6
+  for (int i = 0; i < M; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    __m256 b0 = _mm256_load_ps(b + k * NR), b1 = _mm256_load_ps(b + k * NR + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < M; ++i) {
+      __m256 ai = _mm256_broadcast_ss(a + k * MR + i);
+      acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
+    }
+  }
+  alignas(32) float tmp[NR];
+  for (int i = 0; i < M; ++i) {
+    float *row = c + i * ldc;
+    if (n == NR) {
+      if (add) {
+        acc0[i] = _mm256_add_ps(acc0[i], _mm256_loadu_ps(row));
+        acc1[i] = _mm256_add_ps(acc1[i], _mm256_loadu_ps(row + 8));
+      }
+      _mm256_storeu_ps(row, acc0[i]);
+      _mm256_storeu_ps(row + 8, acc1[i]);
+      continue;
+    }
+    _mm256_store_ps(tmp, acc0[i]);
+    _mm256_store_ps(tmp + 8, acc1[i]);
+    for (int64_t j = 0; j < n; ++j) row[j] = add ? row[j] + tmp[j] : tmp[j];
+  }
+}
+
+template <int... Ms> struct Tiles {
+  using Fn = void (*)(int64_t, const float *, const float *, float *, int64_t, int64_t, bool);
+  static constexpr Fn table[] = {nullptr, &tile<Ms>...};
+};
+
+void micro(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int64_t m, int64_t n, bool add) {
+  Tiles<1, 2, 3, 4, 5, 6>::table[m](kc, a, b, c, ldc, n, add);
+}
+
+void packA(bool t, const float *a, int64_t lda, int64_t i0, int64_t k0, int64_t mc, int64_t kc, float *p) {
+  packRows<MR>(t, a, lda, i0, k0, mc, kc, p);
+}
+void packB(bool t, const float *b, int64_t ldb, int64_t k0, int64_t j0, int64_t kc, int64_t nc, float *p) {
+  packCols<NR>(t, b, ldb, k0, j0, kc, nc, p);
+}
+
+} // namespace
+
+const GemmKernel &gemmAvx2() {
+  static const GemmKernel k{"avx2 6x16", MR, NR, 6 * 24, 256, 2048, packA, packB, micro};
+  return k;
+}
+
+} // namespace grt

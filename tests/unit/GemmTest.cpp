@@ -1,0 +1,87 @@
+//===- tests/unit/GemmTest.cpp - the fast GEMM against the textbook one ---===//
+//
+// Every kernel this CPU can run (AVX-512, AVX2, portable), every transpose
+// combination, odd sizes on both sides of each block size, leading
+// dimensions wider than the matrix, accumulate on and off, one and two
+// threads. The result must equal the triple loop up to float rounding.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/Gemm.h"
+#include "runtime/Runtime.h"
+#include "runtime/ThreadPool.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace grt;
+
+namespace {
+
+std::vector<const GemmKernel *> kernels() {
+  std::vector<const GemmKernel *> out{&gemmGeneric()};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) out.push_back(&gemmAvx2());
+  if (__builtin_cpu_supports("avx512f")) out.push_back(&gemmAvx512());
+  return out;
+}
+
+void check(const GemmKernel &k, ThreadPool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K, bool add) {
+  Rng rng(M * 1000003 + N * 1009 + K);
+  int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+  std::vector<float> A((ta ? K : M) * lda), B((tb ? N : K) * ldb), C(M * ldc), R;
+  for (auto &x : A) x = float(rng.normal());
+  for (auto &x : B) x = float(rng.normal());
+  for (auto &x : C) x = float(rng.normal());
+  R = C;
+  gemmF32(pool, k, ta, tb, M, N, K, A.data(), lda, B.data(), ldb, C.data(), ldc, add);
+  naiveGemmF32(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, R.data(), ldc, add);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < ldc; ++j) {
+      float got = C[i * ldc + j], want = R[i * ldc + j];
+      // Padding columns beyond N must be untouched.
+      float tol = j < N ? 1e-4f * (std::sqrt(float(K)) + 1) * (1 + std::fabs(want)) : 0.f;
+      ASSERT_LE(std::fabs(got - want), tol) << k.name << (ta ? " A^T" : " A") << (tb ? " B^T" : " B") << " M=" << M
+                                            << " N=" << N << " K=" << K << (add ? " add" : "") << " at " << i << "," << j;
+    }
+}
+
+TEST(Gemm, MatchesTheTripleLoopOnOddSizes) {
+  ThreadPool two(2);
+  const int64_t sizes[] = {1, 3, 17, 65, 127};
+  for (const GemmKernel *k : kernels())
+    for (bool ta : {false, true})
+      for (bool tb : {false, true})
+        for (int64_t M : sizes)
+          for (int64_t N : sizes)
+            for (int64_t K : {int64_t(1), int64_t(17), int64_t(127)}) {
+              check(*k, nullptr, ta, tb, M, N, K, false);
+              if (M * N * K > 100000) check(*k, &two, ta, tb, M, N, K, true);
+            }
+}
+
+TEST(Gemm, CrossesEveryBlockBoundary) {
+  // Sizes past MC, KC and NC of every kernel, threaded.
+  ThreadPool two(2);
+  for (const GemmKernel *k : kernels())
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) check(*k, &two, ta, tb, 301, 2100, 300, false);
+}
+
+TEST(Gemm, ZeroDepthClearsOrKeeps) {
+  float c[4] = {1, 2, 3, 4};
+  gemmF32(nullptr, gemmForHost(), false, false, 2, 2, 0, nullptr, 1, nullptr, 2, c, 2, false);
+  EXPECT_EQ(c[3], 0.f);
+}
+
+TEST(Gemm, ThreadCountDoesNotChangeTheBits) {
+  ThreadPool two(2);
+  Rng rng(5);
+  std::vector<float> A(200 * 300), B(300 * 250), C1(200 * 250), C2(200 * 250);
+  for (auto &x : A) x = float(rng.normal());
+  for (auto &x : B) x = float(rng.normal());
+  gemmF32(nullptr, gemmForHost(), false, false, 200, 250, 300, A.data(), 300, B.data(), 250, C1.data(), 250, false);
+  gemmF32(&two, gemmForHost(), false, false, 200, 250, 300, A.data(), 300, B.data(), 250, C2.data(), 250, false);
+  EXPECT_EQ(0, std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(float)));
+}
+
+} // namespace
