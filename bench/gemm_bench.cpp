@@ -65,15 +65,17 @@ int main(int argc, char **argv) {
       {"gpt qkv/proj x@W", false, false, 768, 128, 128},
       {"gpt mlp up x@W", false, false, 768, 512, 128},
       {"gpt mlp down h@W", false, false, 768, 128, 512},
-      {"gpt head x@Eᵀ", false, true, 768, 256, 128},
-      {"gpt dX = dY@Wᵀ", false, true, 768, 128, 512},
-      {"gpt dW = Xᵀ@dY", true, false, 128, 512, 768},
-      {"gpt attn q@kᵀ", false, true, 64, 64, 32},
+      {"gpt head x@E^T", false, true, 768, 256, 128},
+      {"gpt dX = dY@W^T", false, true, 768, 128, 512},
+      {"gpt dW = X^T@dY", true, false, 128, 512, 768},
+      {"gpt attn q@k^T", false, true, 64, 64, 32},
   };
   if (quick) shapes = {{"square 256", false, false, 256, 256, 256}, {"gpt mlp up x@W", false, false, 768, 512, 128}};
+  if (argc > 1 && !std::strcmp(argv[1], "--gpt"))
+    shapes.erase(shapes.begin(), shapes.begin() + 4);
   const grt::GemmKernel &kern = grt::gemmForHost();
   std::printf("our kernel: %s; reference: OpenBLAS cblas_sgemm\n", kern.name);
-  std::printf("%-20s %7s %9s %10s %10s %7s\n", "shape", "threads", "m×n×k", "ours GF/s", "BLAS GF/s", "ratio");
+  std::printf("%-20s %7s %15s %10s %10s %7s\n", "shape", "threads", "m x n x k", "ours GF/s", "BLAS GF/s", "ratio");
   for (int threads : {1, 2}) {
     openblas_set_num_threads(threads);
     grt::ThreadPool pool(threads);
@@ -104,7 +106,7 @@ int main(int argc, char **argv) {
       double go = flops / to[1] / 1e9, gb = flops / tb[1] / 1e9;
       char dims[32];
       std::snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)s.m, (long long)s.n, (long long)s.k);
-      std::printf("%-20s %7d %9s %10.1f %10.1f %6.0f%%\n", s.name, threads, dims, go, gb, 100 * go / gb);
+      std::printf("%-20s %7d %15s %10.1f %10.1f %6.0f%%\n", s.name, threads, dims, go, gb, 100 * go / gb);
     }
   }
   return 0;

@@ -34,19 +34,29 @@ public:
       : m(m), ctx(m.getContext()), b(ctx), k(k), slotIndex(slotIndex) {}
 
   llvm::Function *run() {
+    // void k(env, begin, end): env = {slots, arena, ctx}; [begin, end) is
+    // the part of a parallel outer loop this call runs.
     auto *ptr = b.getPtrTy();
-    auto *fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, ptr}, false);
+    auto *fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty(), b.getInt64Ty()}, false);
     fn = llvm::Function::Create(fty, llvm::Function::InternalLinkage, k.name, m);
     fn->addFnAttr(llvm::Attribute::NoUnwind);
     fn->addFnAttr(llvm::Attribute::NoInline);
-    slots = fn->getArg(0);
-    arena = fn->getArg(1);
-    rtctx = fn->getArg(2);
-    slots->setName("slots");
-    arena->setName("arena");
-    rtctx->setName("ctx");
+    Value *env = fn->getArg(0);
+    env->setName("env");
+    begin = fn->getArg(1);
+    end = fn->getArg(2);
+    begin->setName("begin");
+    end->setName("end");
     entry = llvm::BasicBlock::Create(ctx, "entry", fn);
     b.SetInsertPoint(entry);
+    auto field = [&](int i, const char *name) {
+      auto *l = b.CreateAlignedLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, env, i), llvm::Align(8), name);
+      l->setMetadata(llvm::LLVMContext::MD_invariant_load, llvm::MDNode::get(ctx, {}));
+      return l;
+    };
+    slots = field(0, "slots");
+    arena = field(1, "arena");
+    rtctx = field(2, "ctx");
     llvm::FastMathFlags fmf;
     fmf.setAllowContract();
     b.setFastMathFlags(fmf);
@@ -223,14 +233,18 @@ private:
   }
 
   void loop(const Stmt &s) {
-    // Rotated form (extents are >= 1): body, then increment and test.
-    int64_t extent = k.vars[s.var].extent;
+    // Rotated form (extents are >= 1): body, then increment and test. A
+    // parallel loop runs [begin, end) and may be empty.
+    Value *first = s.parallel ? begin : b.getInt64(0);
+    Value *limit = s.parallel ? end : b.getInt64(k.vars[s.var].extent);
     llvm::BasicBlock *pre = b.GetInsertBlock();
     llvm::BasicBlock *body = llvm::BasicBlock::Create(ctx, k.vars[s.var].name, fn);
-    b.CreateBr(body);
+    llvm::BasicBlock *exit = llvm::BasicBlock::Create(ctx, k.vars[s.var].name + ".end", fn);
+    if (s.parallel) b.CreateCondBr(b.CreateICmpULT(begin, end), body, exit);
+    else b.CreateBr(body);
     b.SetInsertPoint(body);
     llvm::PHINode *iv = b.CreatePHI(b.getInt64Ty(), 2, k.vars[s.var].name);
-    iv->addIncoming(b.getInt64(0), pre);
+    iv->addIncoming(first, pre);
     Value *saved = ivs[s.var];
     ivs[s.var] = iv;
     for (auto &c : s.body) stmt(c);
@@ -238,8 +252,8 @@ private:
     Value *next = b.CreateNUWAdd(iv, b.getInt64(1));
     llvm::BasicBlock *latch = b.GetInsertBlock();
     iv->addIncoming(next, latch);
-    llvm::BasicBlock *exit = llvm::BasicBlock::Create(ctx, k.vars[s.var].name + ".end", fn);
-    auto *br = b.CreateCondBr(b.CreateICmpULT(next, b.getInt64(extent)), body, exit);
+    exit->moveAfter(latch);
+    auto *br = b.CreateCondBr(b.CreateICmpULT(next, limit), body, exit);
     // Loop metadata: a distinct self-reference, and the promise that the
     // loop terminates (it is counted).
     llvm::SmallVector<llvm::Metadata *, 2> md{nullptr, llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.mustprogress"))};
@@ -254,7 +268,8 @@ private:
     llvm::Type *i32 = b.getInt32Ty(), *i64 = b.getInt64Ty(), *ptr = b.getPtrTy();
     auto *fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, i32, i32, i64, i64, i64, ptr, i64, ptr, i64, ptr, i64, i32}, false);
     auto callee = m.getOrInsertFunction(f64 ? "grt_gemm_f64" : "grt_gemm_f32", fty);
-    b.CreateCall(callee, {rtctx, b.getInt32(s.a.trans), b.getInt32(s.b.trans), b.getInt64(s.m), b.getInt64(s.n),
+    Value *gctx = s.singleThreaded ? static_cast<Value *>(llvm::ConstantPointerNull::get(b.getPtrTy())) : rtctx;
+    b.CreateCall(callee, {gctx, b.getInt32(s.a.trans), b.getInt32(s.b.trans), b.getInt64(s.m), b.getInt64(s.n),
                           b.getInt64(s.k), address(s.a.buffer, s.a.offset), b.getInt64(s.a.ld),
                           address(s.b.buffer, s.b.offset), b.getInt64(s.b.ld), address(s.c.buffer, s.c.offset),
                           b.getInt64(s.c.ld), b.getInt32(0)});
@@ -309,7 +324,7 @@ private:
   const std::map<std::string, int> &slotIndex;
   llvm::Function *fn = nullptr;
   llvm::BasicBlock *entry = nullptr;
-  Value *slots = nullptr, *arena = nullptr, *rtctx = nullptr;
+  Value *slots = nullptr, *arena = nullptr, *rtctx = nullptr, *begin = nullptr, *end = nullptr;
   std::vector<Value *> bases, ivs;
   std::vector<llvm::MDNode *> scopes, scopeLists, noaliasLists;
   llvm::DenseMap<const Expr *, Value *> vals;

@@ -9,7 +9,9 @@
 
 namespace gradc {
 
-/// Emits `k` as `void name(ptr slots, ptr arena, ptr ctx)` into `m`.
+/// Emits `k` as `void name(ptr env, i64 begin, i64 end)` into `m`, where env
+/// points at {slots, arena, ctx} and [begin, end) is the part of a parallel
+/// outer loop to run (ignored by serial kernels).
 /// `slotIndex` maps a slot name to its index in the descriptor's tensors.
 llvm::Function *emitKernel(llvm::Module &m, const loops::Kernel &k, const std::map<std::string, int> &slotIndex);
 

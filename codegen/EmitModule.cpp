@@ -95,7 +95,19 @@ private:
     auto *fn = llvm::Function::Create(fty, llvm::Function::InternalLinkage, "gradc." + e.name, *mod);
     fn->addFnAttr(llvm::Attribute::NoUnwind);
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
-    for (llvm::Function *k : kernels) b.CreateCall(k, {fn->getArg(0), fn->getArg(1), fn->getArg(2)});
+    // env = {slots, arena, ctx}, shared by every kernel call.
+    auto *envTy = llvm::ArrayType::get(ptr, 3);
+    llvm::Value *env = b.CreateAlloca(envTy, nullptr, "env");
+    for (int i = 0; i < 3; ++i) b.CreateStore(fn->getArg(i), b.CreateConstInBoundsGEP2_32(envTy, env, 0, i));
+    auto *bodyTy = llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty(), b.getInt64Ty()}, false);
+    auto parallelFor = mod->getOrInsertFunction(
+        "grt_parallel_for", llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty(), ptr, ptr}, false));
+    (void)bodyTy;
+    for (size_t i = 0; i < kernels.size(); ++i) {
+      int64_t extent = e.kernels[i].parallelExtent;
+      if (extent > 0) b.CreateCall(parallelFor, {fn->getArg(2), b.getInt64(extent), kernels[i], env});
+      else b.CreateCall(kernels[i], {env, b.getInt64(0), b.getInt64(1)});
+    }
     b.CreateRetVoid();
     return fn;
   }

@@ -169,7 +169,7 @@ private:
     auto line = [&]() -> llvm::raw_ostream & { return os.indent(2 * depth); };
     switch (s.kind) {
     case Stmt::Loop:
-      line() << "for " << k.vars[s.var].name << " in 0.." << k.vars[s.var].extent << "\n";
+      line() << (s.parallel ? "parallel for " : "for ") << k.vars[s.var].name << " in 0.." << k.vars[s.var].extent << "\n";
       for (auto &b : s.body) stmt(b, depth + 1);
       break;
     case Stmt::Let: {

@@ -76,6 +76,7 @@ struct Stmt {
   };
   Kind kind;
   int var = -1;
+  bool parallel = false; // Loop: its iterations are split across threads
   std::vector<Stmt> body;
   const Expr *expr = nullptr;
   const Expr *value = nullptr;
@@ -92,6 +93,7 @@ struct Stmt {
   };
   Matrix a, b, c;
   int64_t m = 0, n = 0, k = 0;
+  bool singleThreaded = false; // inside a parallel loop: no threads of its own
 
   // AccStore: ReduceSum (+=) or ReduceMax (max=).
   OpKind accOp = OpKind::ReduceSum;
@@ -116,8 +118,11 @@ struct Kernel {
   std::vector<Buffer> buffers;
   std::vector<LoopVar> vars;
   std::vector<Stmt> body;
-  /// Elements the kernel's outer loop covers; used to decide threading.
+  /// Elements the kernel's loops cover; used to decide threading.
   int64_t work = 0;
+  /// Extent of the outermost loop when it runs in parallel (0: serial).
+  /// The kernel is then called as k(env, begin, end) on parts of it.
+  int64_t parallelExtent = 0;
 
   /// Hash-consed expression constructors.
   const Expr *constant(double v, Type t);

@@ -27,6 +27,7 @@
 
 #include <cmath>
 #include <deque>
+#include <functional>
 #include <limits>
 
 namespace gradc {
@@ -510,6 +511,34 @@ void buildColumnReduction(Kernel &k, KernelBuilder &kb, Node *n) {
   k.work = x.numel();
 }
 
+/// Kernels with at least this many elements of work split their outer loop
+/// across threads; below it, waking the threads costs more than it saves.
+constexpr int64_t kParallelWork = 1 << 15;
+
+/// Marks the kernel's outermost loop parallel when that is safe and pays:
+/// the loop is the kernel's last statement, everything before it is per
+/// thread scratch (no reduction worth repeating), and it is big enough.
+void parallelize(Kernel &k, bool matmul) {
+  if (k.body.empty() || k.body.back().kind != Stmt::Loop) return;
+  Stmt &loop = k.body.back();
+  int64_t extent = k.vars[loop.var].extent;
+  if (extent < 4) return;
+  for (size_t i = 0; i + 1 < k.body.size(); ++i)
+    if (k.body[i].kind != Stmt::Let || k.body[i].expr->kind == Expr::Reduce) return;
+  if (!matmul && k.work < kParallelWork) return;
+  if (matmul) {
+    // Each thread runs whole matrix products; they must not start threads too.
+    std::function<void(Stmt &)> serial = [&](Stmt &s) {
+      if (s.kind == Stmt::Gemm) s.singleThreaded = true;
+      for (auto &c : s.body) serial(c);
+    };
+    serial(loop);
+    if (k.work < kParallelWork * 4) return;
+  }
+  loop.parallel = true;
+  k.parallelExtent = extent;
+}
+
 /// What a kernel computes, for dumps: "pred = add(...)".
 std::string summarize(const Node *root, const llvm::DenseMap<const Node *, std::string> &names) {
   std::string s = "%" + names.lookup(root) + " = " + root->info().mnemonic.str() + " : " + str(root->type);
@@ -520,31 +549,39 @@ std::string summarize(const Node *root, const llvm::DenseMap<const Node *, std::
 
 std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
   auto names = valueNames(g);
-  // The stored node of each kernel (its root).
-  std::vector<Node *> roots(g.numKernels, nullptr);
+  // The stored nodes of each kernel (its roots), in graph order.
+  std::vector<std::vector<Node *>> roots(g.numKernels);
   for (auto &n : g.nodes)
-    if (n->kernel >= 0 && n->storage.kind != Storage::None && n->storage.kind != Storage::View) {
-      if (roots[n->kernel])
-        llvm::report_fatal_error("internal error: kernel " + llvm::Twine(n->kernel) + " stores two values");
-      roots[n->kernel] = n.get();
-    }
+    if (n->kernel >= 0 && n->storage.kind != Storage::None && n->storage.kind != Storage::View)
+      roots[n->kernel].push_back(n.get());
 
   std::vector<Kernel> out;
   for (int32_t id = 0; id < g.numKernels; ++id) {
-    Node *root = roots[id];
-    if (!root) llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores nothing");
+    if (roots[id].empty()) llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores nothing");
+    Node *root = roots[id].back();
     Kernel k;
     k.name = g.name + ".k" + std::to_string(id);
     k.summary = summarize(root, names);
+    for (size_t i = 0; i + 1 < roots[id].size(); ++i) k.summary += ", %" + names.lookup(roots[id][i]);
     KernelBuilder kb(m, g, k, names);
     kb.kernelId = id;
+    auto single = [&] {
+      if (roots[id].size() != 1)
+        llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores several values but computes a " +
+                                 root->info().mnemonic);
+    };
     if (root->is(OpKind::MatMul)) {
+      single();
       buildMatMul(k, kb, root);
+      parallelize(k, true);
     } else if (root->is(OpKind::ScatterAdd)) {
+      single();
       buildScatterAdd(k, kb, root);
     } else if (isColumnReduction(root)) {
+      single();
       buildColumnReduction(k, kb, root);
     } else if (root->has(Random)) {
+      single();
       Stmt s{Stmt::Fill};
       s.buffer = kb.buffer(root);
       s.dist = root->op;
@@ -555,11 +592,21 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
       k.body.push_back(s);
       k.work = s.count;
     } else {
+      // One loop nest over the common shape stores every root.
       llvm::SmallVector<int, 4> vars;
       IndexVec idx = domainOf(k, root->type.shape, vars);
-      int buf = kb.buffer(root);
-      Placer(k).nest(vars, {{Stmt::Store, buf, kb.linear(idx, root->type.shape), kb.valueAt(root, idx)}});
+      std::vector<Placer::Root> stores;
+      for (Node *r : roots[id]) {
+        if (r->type.shape != root->type.shape)
+          llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores values of different shapes");
+        stores.push_back({Stmt::Store, kb.buffer(r), kb.linear(idx, r->type.shape), kb.valueAt(r, idx)});
+      }
+      Placer(k).nest(vars, stores);
       k.work = root->type.numel();
+      // Work includes what fused reductions loop over.
+      for (auto &n : g.nodes)
+        if (n->kernel == id && n->has(Reduction)) k.work = std::max(k.work, n->operand(0)->type.numel());
+      parallelize(k, false);
     }
     out.push_back(std::move(k));
   }

@@ -11,10 +11,15 @@
 //     concat, reshape): they are recomputed inside each kernel that reads
 //     them, cloned when several kernels do.
 //
-// Level 0 gives every other node its own kernel. Level 1 (the default) also
-// fuses a node into its single consumer's kernel when the consumer is an
-// elementwise op or a reduction, so chains become one loop, reductions pull
-// in their producers, and softmax or layer norm take one or two kernels.
+// Level 0 gives every other node its own kernel. Level 1 (the default) lets
+// a node join its users' kernel when all its users are in that one kernel
+// and read it at their own index (elementwise ops, reductions) or through a
+// broadcast along trailing axes (a row's maximum, sum or mean): chains become
+// one loop, a reduction's producers run inside it, and row statistics are
+// computed once per row inside the kernel that uses them, so softmax, layer
+// norm and cross-entropy take one kernel each. A kernel may store several
+// values of one shape: an Adam step updates the parameter and both moments
+// in one pass. Column reductions (bias gradients) keep kernels of their own.
 //
 // Kernels are then numbered in an order that respects data dependencies and
 // one more rule: the kernel that overwrites a parameter or optimizer state
@@ -28,6 +33,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 #include <set>
 
@@ -93,68 +99,135 @@ private:
     return v->strides[r - 1] == 1 || v->strides[r - 2] == 1 || op->type.shape[r - 1] == 1 || op->type.shape[r - 2] == 1;
   }
 
-  /// True when n reads (directly or through inlinable ops) a param or state
-  /// other than `target`.
-  static bool readsOtherState(const Node *n, const Node *target) {
-    for (const Node *op : n->operands) {
-      if (op->has(Stateful) && op != target) return true;
-      if (isInlinable(op) && readsOtherState(op, target)) return true;
-    }
-    return false;
+  /// What a kernel is, as far as fusion cares.
+  struct KernelInfo {
+    enum Kind { General, Column, Opaque } kind; // Opaque: matmul, scatter, random
+    Dims domain;                                // shape of the values it stores
+    llvm::SmallPtrSet<const Node *, 4> targets; // params/state it overwrites in place
+  };
+
+  static bool isColumnReduction(const Node *n) {
+    if (!n->has(Reduction)) return false;
+    auto axes = n->attrs.getInts(AttrKey::Axes);
+    const TensorType &x = n->operand(0)->type;
+    return x.rank() >= 2 && !llvm::is_contained(axes, int64_t(x.rank() - 1)) && x.shape.back() > 1;
   }
 
-  /// Whether node n may join its consumer's kernel (level 1).
-  bool fusesInto(Node *n, Node *user) const {
-    if (level == 0) return false;
-    if (n->is(OpKind::MatMul) || n->is(OpKind::ScatterAdd) || n->has(Random)) return false;
-    // A kernel that overwrites a param in place must not also read another
-    // param or state: the two updates would each have to run first.
-    auto t = kernelTarget.find(user->kernel);
-    if (t != kernelTarget.end() && readsOtherState(n, t->second)) return false;
-    // An elementwise user or a reduction reads n at its own index, once
-    // per element, so computing n inside the user's loop costs nothing extra.
-    return user->has(Elementwise) || user->has(Reduction);
+  /// A broadcast that only expands trailing axes (row statistics [B,T,1] to
+  /// [B,T,C], or a scalar to anything): its operand's value at an index
+  /// depends on the outer loops only, so the scheduler computes it once per
+  /// outer iteration, not once per element.
+  static bool expandsTrailingAxes(const Node *b) {
+    llvm::ArrayRef<int64_t> from = b->operand(0)->type.shape, to = b->type.shape;
+    size_t lead = to.size() - from.size();
+    bool expanded = false;
+    for (size_t i = 0; i < to.size(); ++i) {
+      int64_t f = i < lead ? 1 : from[i - lead];
+      if (f == 1 && to[i] > 1) expanded = true;
+      else if (expanded && to[i] > 1) return false;
+    }
+    return true;
+  }
+
+  /// Params and state n reads, directly or through inlinable ops.
+  static void stateRead(const Node *n, llvm::SmallPtrSetImpl<const Node *> &out) {
+    for (const Node *op : n->operands) {
+      if (op->has(Stateful)) out.insert(op);
+      else if (isInlinable(op)) stateRead(op, out);
+    }
+  }
+
+  const Node *updateTarget(const Node *n) const {
+    for (auto &u : g.updates)
+      if (u.value == n) return u.target;
+    return nullptr;
+  }
+
+  /// The kernel n joins, or -1 (level 1). n joins when every user is in one
+  /// kernel K and reads n at its own index: an elementwise op, a reduction,
+  /// or a broadcast along trailing axes. A value that must be stored (an
+  /// output, an update) joins only as another stored value of K's shape.
+  int32_t joinable(Node *n) {
+    if (level == 0 || n->is(OpKind::MatMul) || n->is(OpKind::ScatterAdd) || n->has(Random)) return -1;
+    auto &us = uses[n];
+    if (us.empty()) return -1;
+    int32_t k = us[0]->kernel;
+    if (k < 0) return -1;
+    KernelInfo &info = kernels[k];
+    if (info.kind == KernelInfo::Opaque) return -1;
+    for (Node *u : us) {
+      if (u->kernel != k || views.count(u)) return -1;
+      bool sameIndex = u->has(Elementwise) || u->has(Reduction);
+      bool rowBroadcast = info.kind == KernelInfo::General && u->is(OpKind::Broadcast) && expandsTrailingAxes(u);
+      if (!sameIndex && !rowBroadcast) return -1;
+    }
+    // A column reduction is best as a kernel of its own (it walks memory
+    // in order); inside another it would stride.
+    if (isColumnReduction(n)) return -1;
+    if (n->has(Reduction) && info.kind == KernelInfo::Column) return -1;
+    bool stored = mustStore.count(n);
+    if (stored && (info.kind != KernelInfo::General || llvm::ArrayRef<int64_t>(n->type.shape) != llvm::ArrayRef<int64_t>(info.domain)))
+      return -1;
+    // A kernel that overwrites params in place may read only those: with
+    // another param, each update would have to run before the other.
+    llvm::SmallPtrSet<const Node *, 4> reads;
+    stateRead(n, reads);
+    const Node *target = updateTarget(n);
+    for (const Node *r : reads)
+      if (!info.targets.count(r) && r != target) return -1;
+    if (target) {
+      // Every value already in K must read only K's targets and this one.
+      for (auto &m : g.nodes)
+        if (m->kernel == k) {
+          llvm::SmallPtrSet<const Node *, 4> mr;
+          stateRead(m.get(), mr);
+          for (const Node *r : mr)
+            if (!info.targets.count(r) && r != target) return -1;
+        }
+      info.targets.insert(target);
+    }
+    return k;
   }
 
   void assign(Node *n) {
     if (isRuntimeLeaf(n) || views.count(n)) return;
     auto &us = uses[n];
-    bool needsOwn = mustStore.count(n) || n->has(Random) || !isInlinable(n);
-    if (!isInlinable(n) && !mustStore.count(n) && us.size() == 1 && us[0]->kernel >= 0 && fusesInto(n, us[0]) &&
-        !views.count(us[0])) {
-      n->kernel = us[0]->kernel;
-      return;
-    }
-    if (needsOwn) {
+    if (!isInlinable(n) || mustStore.count(n)) {
+      int32_t k = isInlinable(n) ? -1 : joinable(n);
+      if (k >= 0) {
+        n->kernel = k;
+        return;
+      }
       n->kernel = newKernel();
-      for (auto &u : g.updates)
-        if (u.value == n) kernelTarget[n->kernel] = u.target;
+      KernelInfo info{KernelInfo::General, Dims(n->type.shape.begin(), n->type.shape.end()), {}};
+      if (n->is(OpKind::MatMul) || n->is(OpKind::ScatterAdd) || n->has(Random)) info.kind = KernelInfo::Opaque;
+      else if (isColumnReduction(n)) info.kind = KernelInfo::Column;
+      if (const Node *t = updateTarget(n)) info.targets.insert(t);
+      kernels.push_back(std::move(info));
       return;
     }
     // Inlinable: join each kernel that reads it (cloning for all but one);
     // materialise it when a reader cannot take it inline.
-    llvm::SetVector<int32_t> kernels;
+    llvm::SetVector<int32_t> readers;
     for (Node *u : us) {
-      if (u->is(OpKind::MatMul) && !matmulReadable(n)) {
+      if ((u->is(OpKind::MatMul) && !matmulReadable(n)) || views.count(u) || u->kernel < 0) {
         n->kernel = newKernel();
+        kernels.push_back({KernelInfo::General, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
         return;
       }
-      if (views.count(u) || u->kernel < 0) {
-        n->kernel = newKernel();
-        return;
-      }
-      kernels.insert(u->kernel);
+      readers.insert(u->kernel);
     }
-    if (kernels.empty()) {
+    if (readers.empty()) {
       n->kernel = newKernel();
+      kernels.push_back({KernelInfo::General, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
       return;
     }
-    n->kernel = kernels[0];
-    for (size_t k = 1; k < kernels.size(); ++k) {
+    n->kernel = readers[0];
+    for (size_t k = 1; k < readers.size(); ++k) {
       auto c = std::make_unique<Node>(*n);
-      c->kernel = kernels[k];
+      c->kernel = readers[k];
       for (Node *u : us)
-        if (u->kernel == kernels[k])
+        if (u->kernel == readers[k])
           for (auto &op : u->operands)
             if (op == n) op = c.get();
       for (Node *op : c->operands) addUse(op, c.get());
@@ -208,15 +281,6 @@ private:
       for (int32_t s : succs[k])
         if (--missing[s] == 0) ready.insert(-s);
     }
-    if (next != nextKernel && getenv("GRADC_DEBUG_FUSION")) {
-      for (int32_t k = 0; k < nextKernel; ++k) {
-        llvm::errs() << "kernel " << k << " (" << newId[k] << ") preds:";
-        for (int32_t p : preds[k]) llvm::errs() << " " << p;
-        llvm::errs() << " nodes:";
-        for (auto &n : g.nodes) if (n->kernel == k) llvm::errs() << " " << n->info().mnemonic << "#" << n->id;
-        llvm::errs() << "\n";
-      }
-    }
     if (next != nextKernel)
       return passError("fusion: graph @" + g.name + " reads a parameter after its in-place update; it cannot be scheduled");
     for (auto &n : g.nodes)
@@ -229,7 +293,7 @@ private:
   unsigned level;
   llvm::DenseMap<Node *, llvm::SmallVector<Node *, 4>> uses;
   llvm::DenseSet<const Node *> views, mustStore;
-  llvm::DenseMap<int32_t, const Node *> kernelTarget; // in-place update kernels
+  std::vector<KernelInfo> kernels; // by kernel id
   std::vector<std::unique_ptr<Node>> clones;
   int32_t nextKernel = 0;
 };

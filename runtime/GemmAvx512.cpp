@@ -60,10 +60,56 @@ void micro(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, in
 }
 
 void packA(bool t, const float *a, int64_t lda, int64_t i0, int64_t k0, int64_t mc, int64_t kc, float *p) {
-  packRows<MR>(t, a, lda, i0, k0, mc, kc, p);
+  const __mmask16 sliver = __mmask16((1u << MR) - 1);
+  if (t) {
+    // op(A) = Aᵀ: a packed column is MR adjacent floats of a row of A.
+    for (int64_t s = 0; s < mc; s += MR, p += MR * kc) {
+      int64_t rows = mc - s < MR ? mc - s : MR;
+      __mmask16 mask = __mmask16((1u << rows) - 1);
+      for (int64_t k = 0; k < kc; ++k)
+        _mm512_mask_storeu_ps(p + k * MR, sliver, _mm512_maskz_loadu_ps(mask, a + (k0 + k) * lda + i0 + s));
+    }
+    return;
+  }
+  if (lda > (int64_t(1) << 26)) {
+    packRows<MR>(t, a, lda, i0, k0, mc, kc, p);
+    return;
+  }
+  // Row-major A: each packed column of a sliver is MR values down a column
+  // of A, lda apart. One masked gather fetches them, one masked store
+  // writes them, instead of MR scalar copies.
+  const __m512i rowOffsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                _mm512_set1_epi32(int32_t(lda)));
+  for (int64_t s = 0; s < mc; s += MR, p += MR * kc) {
+    int64_t rows = mc - s < MR ? mc - s : MR;
+    __mmask16 mask = __mmask16((1u << rows) - 1);
+    const float *src = a + (i0 + s) * lda + k0;
+    for (int64_t k = 0; k < kc; ++k) {
+      __m512 col = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, rowOffsets, src + k, 4);
+      _mm512_mask_storeu_ps(p + k * MR, sliver, col);
+    }
+  }
 }
 void packB(bool t, const float *b, int64_t ldb, int64_t k0, int64_t j0, int64_t kc, int64_t nc, float *p) {
-  packCols<NR>(t, b, ldb, k0, j0, kc, nc, p);
+  if (!t || ldb > (int64_t(1) << 26)) {
+    packCols<NR>(t, b, ldb, k0, j0, kc, nc, p);
+    return;
+  }
+  // op(B) = Bᵀ: a packed row is NR values down a column of B, ldb apart:
+  // two masked gathers of 16.
+  const __m512i colOffsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                                _mm512_set1_epi32(int32_t(ldb)));
+  for (int64_t s = 0; s < nc; s += NR, p += NR * kc) {
+    int64_t cols = nc - s < NR ? nc - s : NR;
+    __mmask16 m0 = cols >= 16 ? 0xffff : __mmask16((1u << cols) - 1);
+    __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : __mmask16((1u << (cols - 16)) - 1);
+    const float *src = b + (j0 + s) * ldb + k0;
+    for (int64_t k = 0; k < kc; ++k) {
+      _mm512_storeu_ps(p + k * NR, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, colOffsets, src + k, 4));
+      _mm512_storeu_ps(p + k * NR + 16,
+                       _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, colOffsets, src + 16 * ldb + k, 4));
+    }
+  }
 }
 
 } // namespace

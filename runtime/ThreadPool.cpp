@@ -1,9 +1,26 @@
 //===- runtime/ThreadPool.cpp - workers for parallel loops ----------------===//
-
-//===----------------------------------------------------------------------===//
 #include "ThreadPool.h"
 
+#include <chrono>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define GRT_PAUSE() _mm_pause()
+#else
+#define GRT_PAUSE() std::this_thread::yield()
+#endif
+
 namespace grt {
+
+namespace {
+/// How long an idle worker spins before it sleeps.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+void part(int64_t n, int parts, int index, int64_t &begin, int64_t &end) {
+  begin = n * index / parts;
+  end = n * (index + 1) / parts;
+}
+} // namespace
 
 ThreadPool::ThreadPool(int threads) {
   for (int i = 1; i < threads; ++i) workers.emplace_back([this, i] { work(i); });
@@ -12,16 +29,11 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu);
-    stopping = true;
-    ++generation;
+    stopping.store(true);
+    generation.fetch_add(1, std::memory_order_release);
   }
   wake.notify_all();
   for (auto &t : workers) t.join();
-}
-
-static void part(int64_t n, int parts, int index, int64_t &begin, int64_t &end) {
-  begin = n * index / parts;
-  end = n * (index + 1) / parts;
 }
 
 void ThreadPool::run(int64_t count, GrtParallelBody fn, void *arg) {
@@ -30,35 +42,43 @@ void ThreadPool::run(int64_t count, GrtParallelBody fn, void *arg) {
     fn(arg, 0, count);
     return;
   }
+  n = count;
+  body = fn;
+  data = arg;
+  pending.store(parts - 1, std::memory_order_relaxed);
   {
+    // The lock orders the bump with a worker that is about to sleep.
     std::lock_guard<std::mutex> lock(mu);
-    n = count;
-    body = fn;
-    data = arg;
-    pending.store(parts - 1, std::memory_order_relaxed);
-    ++generation;
+    generation.fetch_add(1, std::memory_order_release);
   }
-  wake.notify_all();
+  if (sleepers.load(std::memory_order_acquire) > 0) wake.notify_all();
   int64_t b, e;
   part(count, parts, 0, b, e);
   if (b < e) fn(arg, b, e);
-  while (pending.load(std::memory_order_acquire) > 0) std::this_thread::yield();
+  while (pending.load(std::memory_order_acquire) > 0) GRT_PAUSE();
 }
 
 void ThreadPool::work(int index) {
   uint64_t seen = 0;
   while (true) {
-    std::unique_lock<std::mutex> lock(mu);
-    wake.wait(lock, [&] { return generation != seen; });
-    seen = generation;
-    if (stopping) return;
-    int64_t count = n;
-    GrtParallelBody fn = body;
-    void *arg = data;
-    lock.unlock();
+    // Spin for a new generation, then sleep until one comes.
+    auto until = std::chrono::steady_clock::now() + kSpin;
+    uint64_t g;
+    int spins = 0;
+    while ((g = generation.load(std::memory_order_acquire)) == seen) {
+      GRT_PAUSE();
+      if (++spins % 256 == 0 && std::chrono::steady_clock::now() > until) {
+        std::unique_lock<std::mutex> lock(mu);
+        sleepers.fetch_add(1, std::memory_order_acq_rel);
+        wake.wait(lock, [&] { return generation.load(std::memory_order_acquire) != seen; });
+        sleepers.fetch_sub(1, std::memory_order_acq_rel);
+      }
+    }
+    seen = g;
+    if (stopping.load()) return;
     int64_t b, e;
-    part(count, size(), index, b, e);
-    if (b < e) fn(arg, b, e);
+    part(n, size(), index, b, e);
+    if (b < e) body(data, b, e);
     pending.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
