@@ -170,9 +170,10 @@ private:
       return -1;
     // A kernel that overwrites params in place may read only those: with
     // another param, each update would have to run before the other.
+    const Node *target = updateTarget(n);
+    if (info.targets.empty() && !target) return k;
     llvm::SmallPtrSet<const Node *, 4> reads;
     stateRead(n, reads);
-    const Node *target = updateTarget(n);
     for (const Node *r : reads)
       if (!info.targets.count(r) && r != target) return -1;
     if (target) {
