@@ -497,18 +497,48 @@ void buildColumnReduction(Kernel &k, KernelBuilder &kb, Node *n) {
   Type t = scalarType(n->type.dtype);
   bool isMax = n->is(OpKind::ReduceMax);
   double init = isMax ? -INFINITY : 0;
-  llvm::SmallVector<int, 4> ovars;
-  IndexVec oidx = domainOf(k, n->type.shape, ovars, "i");
-  Placer(k).nest(ovars, {{Stmt::Store, out, kb.linear(oidx, n->type.shape), k.constant(init, t)}});
-  // Walk the operand in row-major order; reduced axes map to index 0 of the output.
   const TensorType &x = n->operand(0)->type;
-  llvm::SmallVector<int, 4> vars;
-  IndexVec xidx = domainOf(k, x.shape, vars, "r");
-  IndexVec at = xidx;
-  for (int64_t ax : n->attrs.getInts(AttrKey::Axes)) at[ax] = k.index(0);
-  Placer(k).nest(vars, {{Stmt::AccStore, out, kb.linear(at, n->type.shape), kb.valueAt(n->operand(0), xidx),
-                         isMax ? OpKind::ReduceMax : OpKind::ReduceSum}});
+  auto axes = n->attrs.getInts(AttrKey::Axes);
+  int64_t cols = x.shape.back();
+  // Split the kept innermost axis into blocks of 64 columns; with enough of
+  // them, the blocks are an outer loop threads share (each owns its
+  // columns, so the sums are the same however many threads there are).
+  int64_t block = cols % 64 == 0 && cols >= 128 && x.numel() >= (1 << 15) ? 64 : cols;
+  int cb = k.newVar("cb", cols / block);
+  std::vector<Stmt> nests;
+  auto column = [&](const Expr *ci) { return block == cols ? ci : k.add(k.mul(k.var(cb), block), ci); };
+  // out[..., c] = init
+  {
+    llvm::SmallVector<int, 4> ovars;
+    Dims inner(n->type.shape.begin(), n->type.shape.end());
+    inner.back() = block;
+    IndexVec oidx = domainOf(k, inner, ovars, "i");
+    oidx.back() = column(oidx.back());
+    Placer p(k);
+    p.nest(ovars, {{Stmt::Store, out, kb.linear(oidx, n->type.shape), k.constant(init, t)}});
+  }
+  // out[at] op= x[r...] over the operand in memory order, within the block.
+  {
+    Dims inner(x.shape.begin(), x.shape.end());
+    inner.back() = block;
+    llvm::SmallVector<int, 4> vars;
+    IndexVec xidx = domainOf(k, inner, vars, "r");
+    xidx.back() = column(xidx.back());
+    IndexVec at = xidx;
+    for (int64_t ax : axes) at[ax] = k.index(0);
+    Placer(k).nest(vars, {{Stmt::AccStore, out, kb.linear(at, n->type.shape), kb.valueAt(n->operand(0), xidx),
+                           isMax ? OpKind::ReduceMax : OpKind::ReduceSum}});
+  }
   k.work = x.numel();
+  if (block == cols) return;
+  // Wrap both nests in the parallel loop over column blocks.
+  Stmt outer{Stmt::Loop};
+  outer.var = cb;
+  outer.parallel = true;
+  outer.body = std::move(k.body);
+  k.body.clear();
+  k.body.push_back(std::move(outer));
+  k.parallelExtent = cols / block;
 }
 
 /// Kernels with at least this many elements of work split their outer loop

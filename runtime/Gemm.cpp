@@ -155,11 +155,13 @@ void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t
     block(g, 0, M, 0, N);
     return;
   }
-  // Split the larger side, in whole slivers; each C element is computed by
-  // one thread in the same order whatever the thread count, so results do
-  // not depend on it.
+  // Split rows or columns, in whole slivers. Each thread packs the whole of
+  // the operand it does not split, so split the side whose other operand is
+  // smaller: rows when B (K×N) is smaller than A (M×K). Each C element is
+  // computed by one thread in the same order whatever the thread count, so
+  // results do not depend on it.
   int64_t rowUnits = (M + kern.mr - 1) / kern.mr, colUnits = (N + kern.nr - 1) / kern.nr;
-  g.splitRows = rowUnits >= colUnits || rowUnits >= 2 * threads;
+  g.splitRows = colUnits < threads || (N <= M && rowUnits >= threads);
   pool->run(g.splitRows ? rowUnits : colUnits, threadBody, &g);
 }
 
