@@ -11,6 +11,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv);
 int cmdEval(const GrtModel &m, int argc, char **argv);
 int cmdPredict(const GrtModel &m, int argc, char **argv);
 int cmdInfo(const GrtModel &m, int argc, char **argv);
+int cmdSample(const GrtModel &m, int argc, char **argv);
 
 /// Shared option handling.
 int threadsOption(const Args &a);

@@ -21,6 +21,7 @@ commands:
   train     train the model and report its loss
   eval      loss and metrics of trained parameters on a dataset
   predict   run the model on the rows of a CSV file and print its outputs
+  sample    (text models) write text: --prompt TEXT --tokens N --temperature T --top-k K
   info      the model's tensors, entry points, optimizer and data
 
 options of train:
@@ -44,6 +45,8 @@ options of train:
 
 options of eval:     --load CKPT  --data FILE  --threads N
 options of predict:  --load CKPT  --data FILE.csv  --threads N
+options of sample:   --load CKPT  --prompt TEXT (default a newline)  --tokens N (200)
+                     --temperature T (1; 0 picks the likeliest byte)  --top-k K (0: all)  --seed S
 Hyperparameters of this model: see `{0} info`.
 )",
              argv0, m.name, m.source, dataHelp);
@@ -75,5 +78,6 @@ int main(int argc, char **argv) {
   if (cmd == "eval") return cmdEval(m, argc, argv);
   if (cmd == "predict") return cmdPredict(m, argc, argv);
   if (cmd == "info") return cmdInfo(m, argc, argv);
-  fail("unknown command '{}'; commands are train, eval, predict, info (see {} --help)", cmd, argv[0]);
+  if (cmd == "sample") return cmdSample(m, argc, argv);
+  fail("unknown command '{}'; commands are train, eval, predict, sample, info (see {} --help)", cmd, argv[0]);
 }

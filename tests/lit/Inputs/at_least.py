@@ -1,11 +1,14 @@
 """at_least.py A B [FACTOR] — succeeds when the number in file A is at least
-FACTOR (default 1) times the number in file B. A file's number is the one
-after "loss " if it has one, else its last number."""
+FACTOR (default 1) times the number in file B. A file's number is the last
+"validation loss X" in it, else the first "loss X", else its last number."""
 import re
 import sys
 
 def last_number(path):
     text = open(path).read()
+    val = re.findall(r"validation loss (-?[0-9][0-9.e+-]*)", text)
+    if val:
+        return float(val[-1])
     m = re.search(r"loss (-?[0-9][0-9.e+-]*)", text)
     return float(m.group(1) if m else re.findall(r"-?[0-9][0-9.e+-]*", text)[-1])
 
