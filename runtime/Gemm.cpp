@@ -36,7 +36,7 @@ void genericPackB(bool t, const float *b, int64_t ldb, int64_t k0, int64_t j0, i
 } // namespace
 
 const GemmKernel &gemmGeneric() {
-  static const GemmKernel k{"generic 4x8", GMR, GNR, 64, 256, 1024, genericPackA, genericPackB, genericMicro};
+  static const GemmKernel k{"generic 4x8", GMR, GNR, 64, 256, 1024, genericPackA, genericPackB, genericMicro, nullptr};
   return k;
 }
 
@@ -88,6 +88,7 @@ struct GemmCall {
   int64_t ldc;
   bool add;
   bool splitRows; // threads take row slivers (else column slivers)
+  bool direct;    // A is read in place (row-major), not packed
 };
 
 /// Computes rows [r0, r1) × columns [c0, c1) of C.
@@ -109,6 +110,13 @@ void block(const GemmCall &g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
       bool add = g.add || pc > 0;
       for (int64_t ic = r0; ic < r1; ic += K.mc) {
         int64_t mc = std::min(K.mc, r1 - ic);
+        if (g.direct) {
+          for (int64_t jr = 0; jr < nc; jr += K.nr)
+            for (int64_t ir = 0; ir < mc; ir += K.mr)
+              K.microDirect(kc, g.A + (ic + ir) * g.lda + pc, g.lda, bp + jr * kc, g.C + (ic + ir) * g.ldc + jc + jr, g.ldc,
+                            std::min<int64_t>(K.mr, mc - ir), std::min<int64_t>(K.nr, nc - jr), add);
+          continue;
+        }
         int64_t mcPadded = (mc + K.mr - 1) / K.mr * K.mr;
         float *ap = pa.get(mcPadded * kc);
         K.packA(g.ta, g.A, g.lda, ic, pc, mc, kc, ap);
@@ -149,7 +157,11 @@ void naiveGemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, in
 void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
              int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, bool add) {
   if (M == 0 || N == 0) return;
-  GemmCall g{&kern, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add, true};
+  // A packed sliver is reused over N/NR column slivers; with few of them
+  // (N ≤ 16·NR, all of the GPT's products) packing A costs more than
+  // reading it in place. GRADC_GEMM_PACK_A=1 always packs (for tests).
+  bool direct = kern.microDirect && !ta && N <= 16 * kern.nr && std::getenv("GRADC_GEMM_PACK_A") == nullptr;
+  GemmCall g{&kern, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add, true, direct};
   int threads = pool ? pool->size() : 1;
   if (threads == 1 || M * N * K < kParallelWork) {
     block(g, 0, M, 0, N);

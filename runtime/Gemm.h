@@ -35,6 +35,11 @@ struct GemmKernel {
   void (*packB)(bool trans, const float *b, int64_t ldb, int64_t k0, int64_t j0, int64_t kc, int64_t nc, float *packed);
   /// C[0..m, 0..n] (+)= sliverA · sliverB over kc, for m ≤ MR, n ≤ NR.
   void (*micro)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int64_t m, int64_t n, bool add);
+  /// The same with A read in place, row-major with leading dimension lda,
+  /// or null. With few columns to reuse a packed sliver over, packing A
+  /// costs a quarter of the work; reading it directly costs nothing extra.
+  void (*microDirect)(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc, int64_t m, int64_t n,
+                      bool add);
 };
 
 class ThreadPool;

@@ -50,6 +50,53 @@ void tile(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int
   }
 }
 
+/// The tile with A unpacked: row i of the sliver at a + i·lda. Rows are
+/// addressed from three base pointers so the register file holds them.
+template <int M>
+void tileDirect(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc, int64_t n, bool add) {
+  __m512 acc0[M], acc1[M];
+#pragma GCC unroll 14
+  for (int i = 0; i < M; ++i) {
+    acc0[i] = acc1[i] = _mm512_setzero_ps();
+    _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc + 16), _MM_HINT_T0);
+  }
+  const float *rows[M];
+#pragma GCC unroll 14
+  for (int i = 0; i < M; ++i) rows[i] = a + i * lda;
+  for (int64_t k = 0; k < kc; ++k) {
+    __m512 b0 = _mm512_load_ps(b + k * NR), b1 = _mm512_load_ps(b + k * NR + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < M; ++i) {
+      __m512 ai = _mm512_set1_ps(rows[i][k]);
+      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+    }
+  }
+  __mmask16 m0 = n >= 16 ? 0xffff : __mmask16((1u << n) - 1);
+  __mmask16 m1 = n >= 32 ? 0xffff : n <= 16 ? 0 : __mmask16((1u << (n - 16)) - 1);
+#pragma GCC unroll 14
+  for (int i = 0; i < M; ++i) {
+    float *row = c + i * ldc;
+    if (add) {
+      acc0[i] = _mm512_add_ps(acc0[i], _mm512_maskz_loadu_ps(m0, row));
+      acc1[i] = _mm512_add_ps(acc1[i], _mm512_maskz_loadu_ps(m1, row + 16));
+    }
+    _mm512_mask_storeu_ps(row, m0, acc0[i]);
+    _mm512_mask_storeu_ps(row + 16, m1, acc1[i]);
+  }
+}
+
+template <int... Ms> struct DirectTiles {
+  using Fn = void (*)(int64_t, const float *, int64_t, const float *, float *, int64_t, int64_t, bool);
+  static constexpr Fn table[] = {nullptr, &tileDirect<Ms>...};
+};
+
+void microDirect(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc, int64_t m, int64_t n,
+                 bool add) {
+  DirectTiles<1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14>::table[m](kc, a, lda, b, c, ldc, n, add);
+}
+
 template <int... Ms> struct Tiles {
   using Fn = void (*)(int64_t, const float *, const float *, float *, int64_t, int64_t, bool);
   static constexpr Fn table[] = {nullptr, &tile<Ms>...};
@@ -115,7 +162,7 @@ void packB(bool t, const float *b, int64_t ldb, int64_t k0, int64_t j0, int64_t 
 } // namespace
 
 const GemmKernel &gemmAvx512() {
-  static const GemmKernel k{"avx512 14x32", MR, NR, 14 * 12, 256, 2048, packA, packB, micro};
+  static const GemmKernel k{"avx512 14x32", MR, NR, 14 * 12, 256, 2048, packA, packB, micro, microDirect};
   return k;
 }
 

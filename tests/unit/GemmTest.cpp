@@ -67,6 +67,17 @@ TEST(Gemm, CrossesEveryBlockBoundary) {
       for (bool tb : {false, true}) check(*k, &two, ta, tb, 301, 2100, 300, false);
 }
 
+TEST(Gemm, PackedAndInPlaceAAgree) {
+  // Narrow products read A in place; GRADC_GEMM_PACK_A forces packing.
+  ThreadPool two(2);
+  for (int64_t n : {int64_t(3), int64_t(33), int64_t(130)}) {
+    check(gemmForHost(), &two, false, false, 301, n, 257, false);
+    setenv("GRADC_GEMM_PACK_A", "1", 1);
+    check(gemmForHost(), &two, false, false, 301, n, 257, false);
+    unsetenv("GRADC_GEMM_PACK_A");
+  }
+}
+
 TEST(Gemm, ZeroDepthClearsOrKeeps) {
   float c[4] = {1, 2, 3, 4};
   gemmF32(nullptr, gemmForHost(), false, false, 2, 2, 0, nullptr, 1, nullptr, 2, c, 2, false);
