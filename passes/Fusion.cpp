@@ -34,6 +34,7 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/SmallSet.h"
 
 #include <set>
 
@@ -190,6 +191,33 @@ private:
     return k;
   }
 
+  /// Cheap enough to compute again in each kernel that reads it, rather
+  /// than store: one add, multiply or select, reading at most one computed
+  /// tensor (plus leaves, constants and broadcasts). Reading that tensor
+  /// again costs the same bytes as reading the result would have, and saves
+  /// the kernel that stores it. `z = x@W + b`, read by the forward GELU and
+  /// by its gradient, is the typical case.
+  bool cheapToRecompute(const Node *n) const {
+    if (level == 0 || mustStore.count(n)) return false;
+    switch (n->op) {
+    case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Neg:
+    case OpKind::Max: case OpKind::Min: case OpKind::Select: case OpKind::Cast: break;
+    default: return false;
+    }
+    int computed = 0;
+    for (const Node *op : n->operands)
+      if (!op->has(Leaf) && !op->is(OpKind::Broadcast)) ++computed;
+    if (computed > 1) return false;
+    llvm::SmallSet<int32_t, 4> ks;
+    for (const Node *u : uses.lookup(const_cast<Node *>(n))) {
+      if (u->kernel < 0 || views.count(u) || u->is(OpKind::MatMul) || u->is(OpKind::ScatterAdd)) return false;
+      if (kernels[u->kernel].kind != KernelInfo::General) return false;
+      if (!u->has(Elementwise) && !u->has(Reduction)) return false;
+      ks.insert(u->kernel);
+    }
+    return ks.size() >= 2 && ks.size() <= 3;
+  }
+
   void assign(Node *n) {
     if (isRuntimeLeaf(n) || views.count(n)) return;
     auto &us = uses[n];
@@ -197,6 +225,10 @@ private:
       int32_t k = isInlinable(n) ? -1 : joinable(n);
       if (k >= 0) {
         n->kernel = k;
+        return;
+      }
+      if (!isInlinable(n) && cheapToRecompute(n)) {
+        cloneIntoReaders(n);
         return;
       }
       n->kernel = newKernel();
@@ -223,6 +255,14 @@ private:
       kernels.push_back({KernelInfo::General, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
       return;
     }
+    cloneIntoReaders(n);
+  }
+
+  /// Puts n in the kernel of each of its users, cloning it for all but one.
+  void cloneIntoReaders(Node *n) {
+    auto &us = uses[n];
+    llvm::SetVector<int32_t> readers;
+    for (Node *u : us) readers.insert(u->kernel);
     n->kernel = readers[0];
     for (size_t k = 1; k < readers.size(); ++k) {
       auto c = std::make_unique<Node>(*n);
