@@ -30,39 +30,35 @@ namespace {
 
 class KernelEmitter {
 public:
-  KernelEmitter(llvm::Module &m, const Kernel &k, const std::map<std::string, int> &slotIndex)
-      : m(m), ctx(m.getContext()), b(ctx), k(k), slotIndex(slotIndex) {}
+  KernelEmitter(llvm::Module &m, const Kernel &k, llvm::StringRef name) : m(m), ctx(m.getContext()), b(ctx), k(k), name(name) {}
 
   llvm::Function *run() {
-    // void k(env, begin, end): env = {slots, arena, ctx}; [begin, end) is
-    // the part of a parallel outer loop this call runs.
+    // void k(args, begin, end): args = {buffer pointers..., ctx}.
     auto *ptr = b.getPtrTy();
     auto *fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty(), b.getInt64Ty()}, false);
-    fn = llvm::Function::Create(fty, llvm::Function::InternalLinkage, k.name, m);
+    fn = llvm::Function::Create(fty, llvm::Function::InternalLinkage, name, m);
     fn->addFnAttr(llvm::Attribute::NoUnwind);
     fn->addFnAttr(llvm::Attribute::NoInline);
-    Value *env = fn->getArg(0);
-    env->setName("env");
+    Value *args = fn->getArg(0);
+    args->setName("args");
     begin = fn->getArg(1);
     end = fn->getArg(2);
     begin->setName("begin");
     end->setName("end");
     entry = llvm::BasicBlock::Create(ctx, "entry", fn);
     b.SetInsertPoint(entry);
-    auto field = [&](int i, const char *name) {
-      auto *l = b.CreateAlignedLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, env, i), llvm::Align(8), name);
+    auto field = [&](size_t i, const llvm::Twine &fieldName) {
+      auto *l = b.CreateAlignedLoad(ptr, b.CreateConstInBoundsGEP1_64(ptr, args, i), llvm::Align(8), fieldName);
       l->setMetadata(llvm::LLVMContext::MD_invariant_load, llvm::MDNode::get(ctx, {}));
       return l;
     };
-    slots = field(0, "slots");
-    arena = field(1, "arena");
-    rtctx = field(2, "ctx");
+    for (size_t i = 0; i < k.buffers.size(); ++i) bases.push_back(field(i, "b" + llvm::Twine(i)));
+    rtctx = field(k.buffers.size(), "ctx");
     llvm::FastMathFlags fmf;
     fmf.setAllowContract();
     b.setFastMathFlags(fmf);
 
     makeAliasScopes();
-    for (size_t i = 0; i < k.buffers.size(); ++i) bases.push_back(basePointer(i));
     ivs.assign(k.vars.size(), nullptr);
     for (auto &s : k.body) stmt(s);
     b.CreateRetVoid();
@@ -85,8 +81,8 @@ private:
 
   void makeAliasScopes() {
     llvm::MDBuilder md(ctx);
-    llvm::MDNode *domain = md.createAnonymousAliasScopeDomain(k.name);
-    for (size_t i = 0; i < k.buffers.size(); ++i) scopes.push_back(md.createAnonymousAliasScope(domain, k.buffers[i].name));
+    llvm::MDNode *domain = md.createAnonymousAliasScopeDomain(name);
+    for (size_t i = 0; i < k.buffers.size(); ++i) scopes.push_back(md.createAnonymousAliasScope(domain, "b" + std::to_string(i)));
     for (size_t i = 0; i < k.buffers.size(); ++i) {
       llvm::SmallVector<llvm::Metadata *, 8> others;
       for (size_t j = 0; j < k.buffers.size(); ++j)
@@ -98,17 +94,6 @@ private:
   void tagAccess(llvm::Instruction *inst, int buffer) {
     inst->setMetadata(llvm::LLVMContext::MD_alias_scope, scopeLists[buffer]);
     inst->setMetadata(llvm::LLVMContext::MD_noalias, noaliasLists[buffer]);
-  }
-
-  Value *basePointer(size_t i) {
-    const Buffer &buf = k.buffers[i];
-    if (!buf.isSlot) return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, buf.offset, buf.name);
-    auto it = slotIndex.find(buf.slot);
-    if (it == slotIndex.end()) llvm::report_fatal_error("internal error: no slot named " + llvm::Twine(buf.slot));
-    Value *p = b.CreateConstInBoundsGEP1_64(b.getPtrTy(), slots, it->second);
-    auto *load = b.CreateAlignedLoad(b.getPtrTy(), p, llvm::Align(8), buf.name);
-    load->setMetadata(llvm::LLVMContext::MD_invariant_load, llvm::MDNode::get(ctx, {}));
-    return load;
   }
 
   Value *address(int buffer, const Expr *offset) {
@@ -321,10 +306,10 @@ private:
   llvm::LLVMContext &ctx;
   llvm::IRBuilder<> b;
   const Kernel &k;
-  const std::map<std::string, int> &slotIndex;
+  llvm::StringRef name;
   llvm::Function *fn = nullptr;
   llvm::BasicBlock *entry = nullptr;
-  Value *slots = nullptr, *arena = nullptr, *rtctx = nullptr, *begin = nullptr, *end = nullptr;
+  Value *rtctx = nullptr, *begin = nullptr, *end = nullptr;
   std::vector<Value *> bases, ivs;
   std::vector<llvm::MDNode *> scopes, scopeLists, noaliasLists;
   llvm::DenseMap<const Expr *, Value *> vals;
@@ -333,8 +318,8 @@ private:
 
 } // namespace
 
-llvm::Function *emitKernel(llvm::Module &m, const Kernel &k, const std::map<std::string, int> &slotIndex) {
-  return KernelEmitter(m, k, slotIndex).run();
+llvm::Function *emitKernel(llvm::Module &m, const Kernel &k, llvm::StringRef name) {
+  return KernelEmitter(m, k, name).run();
 }
 
 } // namespace gradc

@@ -5,14 +5,14 @@
 
 #include "llvm/IR/Module.h"
 
-#include <map>
-
 namespace gradc {
 
-/// Emits `k` as `void name(ptr env, i64 begin, i64 end)` into `m`, where env
-/// points at {slots, arena, ctx} and [begin, end) is the part of a parallel
-/// outer loop to run (ignored by serial kernels).
-/// `slotIndex` maps a slot name to its index in the descriptor's tensors.
-llvm::Function *emitKernel(llvm::Module &m, const loops::Kernel &k, const std::map<std::string, int> &slotIndex);
+/// Emits `k` as `void name(ptr args, i64 begin, i64 end)` into `m`. args
+/// points at the kernel's buffer base pointers, in k.buffers order, then the
+/// runtime context; [begin, end) is the part of a parallel outer loop to run
+/// (ignored by serial kernels). Since the buffers are arguments, one
+/// function serves every kernel with the same loops (the layers of a
+/// network).
+llvm::Function *emitKernel(llvm::Module &m, const loops::Kernel &k, llvm::StringRef name);
 
 } // namespace gradc

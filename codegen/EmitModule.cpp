@@ -87,26 +87,50 @@ public:
   }
 
 private:
+  /// The function for a kernel: an existing one when another kernel has the
+  /// same loops (a layer of a network repeats them), else a new one.
+  llvm::Function *kernelFunction(const loops::Kernel &k) {
+    std::string key;
+    llvm::raw_string_ostream os(key);
+    loops::print(k, os, /*canonical=*/true);
+    auto it = byLoops.find(key);
+    if (it != byLoops.end()) return it->second;
+    return byLoops[key] = emitKernel(*mod, k, k.name);
+  }
+
+  /// The base pointer of a kernel buffer, computed in the entry function.
+  llvm::Value *basePointer(const loops::Buffer &buf, llvm::Value *slots, llvm::Value *arena) {
+    if (!buf.isSlot) return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, buf.offset, buf.name);
+    auto it = slotIndex.find(buf.slot);
+    if (it == slotIndex.end()) llvm::report_fatal_error("internal error: no slot named " + llvm::Twine(buf.slot));
+    return b.CreateAlignedLoad(b.getPtrTy(), b.CreateConstInBoundsGEP1_64(b.getPtrTy(), slots, it->second), llvm::Align(8),
+                               buf.name);
+  }
+
   llvm::Function *emitEntry(const LoweredModel::Entry &e) {
     std::vector<llvm::Function *> kernels;
-    for (auto &k : e.kernels) kernels.push_back(emitKernel(*mod, k, slotIndex));
+    for (auto &k : e.kernels) kernels.push_back(kernelFunction(k));
     auto *ptr = b.getPtrTy();
     auto *fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, ptr}, false);
     auto *fn = llvm::Function::Create(fty, llvm::Function::InternalLinkage, "gradc." + e.name, *mod);
     fn->addFnAttr(llvm::Attribute::NoUnwind);
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
-    // env = {slots, arena, ctx}, shared by every kernel call.
-    auto *envTy = llvm::ArrayType::get(ptr, 3);
-    llvm::Value *env = b.CreateAlloca(envTy, nullptr, "env");
-    for (int i = 0; i < 3; ++i) b.CreateStore(fn->getArg(i), b.CreateConstInBoundsGEP2_32(envTy, env, 0, i));
-    auto *bodyTy = llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty(), b.getInt64Ty()}, false);
+    // Each call gets its buffers' base pointers and the context in one
+    // argument array, reused from call to call.
+    size_t most = 0;
+    for (auto &k : e.kernels) most = std::max(most, k.buffers.size());
+    auto *argsTy = llvm::ArrayType::get(ptr, most + 1);
+    llvm::Value *args = b.CreateAlloca(argsTy, nullptr, "args");
+    llvm::Value *slots = fn->getArg(0), *arena = fn->getArg(1), *rtctx = fn->getArg(2);
     auto parallelFor = mod->getOrInsertFunction(
         "grt_parallel_for", llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty(), ptr, ptr}, false));
-    (void)bodyTy;
     for (size_t i = 0; i < kernels.size(); ++i) {
-      int64_t extent = e.kernels[i].parallelExtent;
-      if (extent > 0) b.CreateCall(parallelFor, {fn->getArg(2), b.getInt64(extent), kernels[i], env});
-      else b.CreateCall(kernels[i], {env, b.getInt64(0), b.getInt64(1)});
+      const loops::Kernel &k = e.kernels[i];
+      for (size_t j = 0; j < k.buffers.size(); ++j)
+        b.CreateStore(basePointer(k.buffers[j], slots, arena), b.CreateConstInBoundsGEP2_32(argsTy, args, 0, j));
+      b.CreateStore(rtctx, b.CreateConstInBoundsGEP2_32(argsTy, args, 0, k.buffers.size()));
+      if (k.parallelExtent > 0) b.CreateCall(parallelFor, {rtctx, b.getInt64(k.parallelExtent), kernels[i], args});
+      else b.CreateCall(kernels[i], {args, b.getInt64(0), b.getInt64(1)});
     }
     b.CreateRetVoid();
     return fn;
@@ -165,6 +189,7 @@ private:
   std::unique_ptr<llvm::Module> mod;
   llvm::IRBuilder<> b;
   std::map<std::string, int> slotIndex;
+  std::map<std::string, llvm::Function *> byLoops;
 };
 
 } // namespace

@@ -120,18 +120,25 @@ namespace {
 
 class KernelPrinter {
 public:
-  KernelPrinter(const Kernel &k, llvm::raw_ostream &os) : k(k), os(os) {}
+  KernelPrinter(const Kernel &k, llvm::raw_ostream &os, bool canonical) : k(k), os(os), canonical(canonical) {}
 
   void run() {
-    os << "kernel " << k.name << "  " << k.summary << "\n";
-    for (size_t i = 0; i < k.buffers.size(); ++i) {
-      auto &b = k.buffers[i];
-      os << "  buffer " << b.name << ": " << typeName(b.type) << "[" << b.elements << "] ";
-      if (b.isSlot) os << "slot \"" << b.slot << "\"\n";
-      else os << "arena+" << b.offset << "\n";
+    if (canonical) {
+      os << "parallel " << k.parallelExtent << "\n";
+      for (size_t i = 0; i < k.buffers.size(); ++i) os << "buffer " << typeName(k.buffers[i].type) << "\n";
+    } else {
+      os << "kernel " << k.name << "  " << k.summary << "\n";
+      for (size_t i = 0; i < k.buffers.size(); ++i) {
+        auto &b = k.buffers[i];
+        os << "  buffer " << b.name << ": " << typeName(b.type) << "[" << b.elements << "] ";
+        if (b.isSlot) os << "slot \"" << b.slot << "\"\n";
+        else os << "arena+" << b.offset << "\n";
+      }
     }
     for (auto &s : k.body) stmt(s, 1);
   }
+
+  std::string bufName(int i) const { return canonical ? "b" + std::to_string(i) : k.buffers[i].name; }
 
 private:
   std::string ref(const Expr *e) {
@@ -176,7 +183,7 @@ private:
       const Expr *e = s.expr;
       if (e->kind == Expr::Load) {
         std::string off = stripParens(ref(e->args[0]));
-        line() << define(e) << " = load " << k.buffers[e->buffer].name << "[" << off << "]\n";
+        line() << define(e) << " = load " << bufName(e->buffer) << "[" << off << "]\n";
       } else if (e->kind == Expr::Reduce) {
         line() << define(e) << " = " << accName(e) << "\n";
       } else {
@@ -194,20 +201,20 @@ private:
       break;
     case Stmt::Store:
     case Stmt::AccStore:
-      line() << "store " << k.buffers[s.buffer].name << "[" << stripParens(ref(s.offset)) << "]"
+      line() << "store " << bufName(s.buffer) << "[" << stripParens(ref(s.offset)) << "]"
              << (s.kind == Stmt::Store ? " = " : s.accOp == OpKind::ReduceMax ? " max= " : " += ") << ref(s.value) << "\n";
       break;
     case Stmt::Gemm: {
       auto mat = [&](const Stmt::Matrix &x) {
-        return k.buffers[x.buffer].name + "[" + stripParens(ref(x.offset)) + "]" + (x.trans ? "ᵀ" : "") + " ld " +
+        return bufName(x.buffer) + "[" + stripParens(ref(x.offset)) + "]" + (x.trans ? "ᵀ" : "") + " ld " +
                std::to_string(x.ld);
       };
       line() << "gemm " << s.m << "x" << s.n << "x" << s.k << ": " << mat(s.c) << " = " << mat(s.a) << " @ " << mat(s.b)
-             << "\n";
+             << (s.singleThreaded ? "  (one thread)" : "") << "\n";
       break;
     }
     case Stmt::Fill:
-      line() << "fill " << k.buffers[s.buffer].name << "[0.." << s.count << "] with "
+      line() << "fill " << bufName(s.buffer) << "[0.." << s.count << "] with "
              << (s.dist == OpKind::RandUniform ? "uniform(" : "normal(") << s.p0 << ", " << s.p1 << ")\n";
       break;
     }
@@ -220,11 +227,12 @@ private:
 
   const Kernel &k;
   llvm::raw_ostream &os;
+  bool canonical;
   llvm::DenseMap<const Expr *, std::string> names, accs;
 };
 
 } // namespace
 
-void print(const Kernel &k, llvm::raw_ostream &os) { KernelPrinter(k, os).run(); }
+void print(const Kernel &k, llvm::raw_ostream &os, bool canonical) { KernelPrinter(k, os, canonical).run(); }
 
 } // namespace gradc::loops

@@ -146,6 +146,8 @@ private:
   const Expr *intern(Expr e);
 };
 
-void print(const Kernel &k, llvm::raw_ostream &os);
+/// `canonical` prints buffers by position and leaves out names: two kernels
+/// with the same canonical text compute the same thing on different memory.
+void print(const Kernel &k, llvm::raw_ostream &os, bool canonical = false);
 
 } // namespace gradc::loops

@@ -77,8 +77,18 @@ int dumpCommand(const CompileOptions &o, Stage stage) {
 
 int buildCommand(const CompileOptions &o, const BuildOptions &b) {
   auto t0 = std::chrono::steady_clock::now();
+  auto last = t0;
+  std::vector<std::pair<const char *, double>> phases;
+  auto phase = [&](const char *name) {
+    auto now = std::chrono::steady_clock::now();
+    phases.push_back({name, std::chrono::duration<double>(now - last).count()});
+    last = now;
+    return true;
+  };
   Compiler c(o);
-  if (!c.load() || !c.runPipeline() || !c.lower() || !c.optimize()) return 1;
+  if (!c.load() || !phase("frontend") || !c.runPipeline() || !phase("passes") || !c.schedule() || !phase("loops") ||
+      !c.lower() || !phase("LLVM IR") || !c.optimize() || !phase("LLVM optimisation"))
+    return 1;
   std::string out = b.output;
   if (out.empty()) out = llvm::sys::path::stem(o.input).str() + (b.objectOnly ? ".o" : "");
   std::string objPath = b.objectOnly ? out : out + ".o.tmp";
@@ -92,6 +102,7 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     if (!c.emit(obj.os(), false)) return 1;
     obj.keep();
   }
+  phase("machine code");
   if (!b.objectOnly) {
     llvm::Error err = linkExecutable(objPath, out);
     llvm::sys::fs::remove(objPath);
@@ -99,6 +110,7 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
       c.report(std::move(err));
       return 1;
     }
+    phase("link");
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   size_t kernels = 0;
@@ -109,6 +121,8 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
   }
   llvm::errs() << fmt::format("gradc: built {} from {}: {} entry points, {} kernels, scratch arena {} bytes, in {:.2f} s\n",
                               out, o.input, c.loops.entries.size(), kernels, arena, secs);
+  if (b.timePhases)
+    for (auto &[name, t] : phases) llvm::errs() << fmt::format("  {:<18} {:7.3f} s\n", name, t);
   return 0;
 }
 

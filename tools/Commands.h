@@ -12,6 +12,7 @@ enum class Stage { Ast, Graph, Grad, Optim, Entries, Opt, Kernels, Loops, LLVMRa
 struct BuildOptions {
   std::string output;
   bool objectOnly = false;
+  bool timePhases = false; // print how long each phase took
 };
 
 int buildCommand(const CompileOptions &o, const BuildOptions &b);

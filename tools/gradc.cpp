@@ -54,6 +54,8 @@ static cl::opt<std::string> output("o", cl::desc("Output executable (default: th
                                    cl::value_desc("file"), cl::sub(buildCmd), cl::cat(category));
 static cl::opt<bool> emitObject("c", cl::desc("Write the object file only, without linking"), cl::sub(buildCmd),
                                 cl::cat(category));
+static cl::opt<bool> timePhases("time", cl::desc("Print how long each phase of the build took"), cl::sub(buildCmd),
+                                cl::cat(category));
 static cl::opt<bool> gradsEntry("grads-entry", cl::desc("Also compile the @grads entry (loss and every gradient)"),
                                 cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
 
@@ -145,7 +147,7 @@ int main(int argc, char **argv) {
   if (!any) fail("give a subcommand: build, dump, opt, dot, stats or gradcheck (see gradc --help)");
   if (input.empty()) fail("no input file (see gradc --help)");
   CompileOptions o = compileOptions();
-  if (buildCmd) return buildCommand(o, {output, emitObject});
+  if (buildCmd) return buildCommand(o, {output, emitObject, timePhases});
   if (dumpCmd) return dumpCommand(o, stage);
   if (optCmd) return optCommand(o, std::vector<std::string>(passes.begin(), passes.end()));
   if (dotCmd)
