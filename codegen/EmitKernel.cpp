@@ -7,7 +7,8 @@
 //     its own scope), so loads and stores need no runtime overlap checks;
 //   - float accumulations allow reassociation, so sums vectorise;
 //   - the transcendental functions are inline arithmetic (MathLib.cpp).
-// Float arithmetic otherwise only allows contraction into FMA.
+// Float arithmetic otherwise only allows contraction into FMA, and division
+// by a constant, multiplication by its reciprocal.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/EmitKernel.h"
@@ -30,7 +31,9 @@ namespace {
 
 class KernelEmitter {
 public:
-  KernelEmitter(llvm::Module &m, const Kernel &k, llvm::StringRef name) : m(m), ctx(m.getContext()), b(ctx), k(k), name(name) {}
+  /// Emits `body` (the kernel's, or a GEMM's epilogue) as function `name`.
+  KernelEmitter(llvm::Module &m, const Kernel &k, llvm::StringRef name, const std::vector<Stmt> &body)
+      : m(m), ctx(m.getContext()), b(ctx), k(k), name(name), body(body) {}
 
   llvm::Function *run() {
     // void k(args, begin, end): args = {buffer pointers..., ctx}.
@@ -60,7 +63,7 @@ public:
 
     makeAliasScopes();
     ivs.assign(k.vars.size(), nullptr);
-    for (auto &s : k.body) stmt(s);
+    for (auto &s : body) stmt(s);
     b.CreateRetVoid();
     return fn;
   }
@@ -143,7 +146,14 @@ private:
     case OpKind::Add: return fl ? b.CreateFAdd(a[0], a[1]) : b.CreateNSWAdd(a[0], a[1]);
     case OpKind::Sub: return fl ? b.CreateFSub(a[0], a[1]) : b.CreateNSWSub(a[0], a[1]);
     case OpKind::Mul: return fl ? b.CreateFMul(a[0], a[1]) : b.CreateNSWMul(a[0], a[1]);
-    case OpKind::Div: return fl ? b.CreateFDiv(a[0], a[1]) : b.CreateSDiv(a[0], a[1]);
+    case OpKind::Div: {
+      if (!fl) return b.CreateSDiv(a[0], a[1]);
+      // Dividing by a constant (attention's 1/sqrt(d)) becomes a multiply by
+      // its reciprocal: within an ulp, and a vector divide costs ~10 FMAs.
+      auto *d = llvm::cast<llvm::Instruction>(b.CreateFDiv(a[0], a[1]));
+      if (llvm::isa<llvm::Constant>(a[1])) d->setHasAllowReciprocal(true);
+      return d;
+    }
     case OpKind::Neg: return fl ? b.CreateFNeg(a[0]) : b.CreateNSWNeg(a[0]);
     case OpKind::Exp:
     case OpKind::Log:
@@ -213,7 +223,9 @@ private:
       llvm::cast<llvm::Instruction>(add)->setFastMathFlags(fmf);
       return add;
     }
-    return fl ? b.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, acc, v)
+    // llvm.maximum propagates NaN (a NaN row stays visible downstream) and,
+    // unlike maxnum, LLVM vectorises it as a reduction.
+    return fl ? b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, acc, v)
               : b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, acc, v);
   }
 
@@ -241,7 +253,14 @@ private:
     auto *br = b.CreateCondBr(b.CreateICmpULT(next, limit), body, exit);
     // Loop metadata: a distinct self-reference, and the promise that the
     // loop terminates (it is counted).
-    llvm::SmallVector<llvm::Metadata *, 2> md{nullptr, llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.mustprogress"))};
+    llvm::SmallVector<llvm::Metadata *, 3> md{nullptr, llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.mustprogress"))};
+    // An innermost loop long enough for vector registers is not unrolled
+    // before the vectoriser sees it: fully unrolled, its enclosing loop
+    // would be vectorised instead, with a gather per access (rows of a
+    // softmax, say). The vectoriser interleaves it as it sees fit.
+    bool innermost = llvm::none_of(s.body, [](const Stmt &c) { return c.kind == Stmt::Loop; });
+    if (innermost && k.vars[s.var].extent >= 16 && !s.parallel)
+      md.push_back(llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable")));
     auto *loopId = llvm::MDNode::getDistinct(ctx, md);
     loopId->replaceOperandWith(0, loopId);
     br->setMetadata(llvm::LLVMContext::MD_loop, loopId);
@@ -251,13 +270,21 @@ private:
   void gemm(const Stmt &s) {
     bool f64 = k.buffers[s.c.buffer].type == Type::F64;
     llvm::Type *i32 = b.getInt32Ty(), *i64 = b.getInt64Ty(), *ptr = b.getPtrTy();
-    auto *fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, i32, i32, i64, i64, i64, ptr, i64, ptr, i64, ptr, i64, i32}, false);
+    auto *fty =
+        llvm::FunctionType::get(b.getVoidTy(), {ptr, i32, i32, i64, i64, i64, ptr, i64, ptr, i64, ptr, i64, i32, ptr, ptr}, false);
     auto callee = m.getOrInsertFunction(f64 ? "grt_gemm_f64" : "grt_gemm_f32", fty);
     Value *gctx = s.singleThreaded ? static_cast<Value *>(llvm::ConstantPointerNull::get(b.getPtrTy())) : rtctx;
+    // The epilogue is a function of its own, called back with row ranges;
+    // it reads the same argument array as this kernel.
+    Value *epi = llvm::ConstantPointerNull::get(b.getPtrTy()), *epiArgs = epi;
+    if (!s.body.empty()) {
+      epi = KernelEmitter(m, k, name + ".epilogue", s.body).run();
+      epiArgs = fn->getArg(0);
+    }
     b.CreateCall(callee, {gctx, b.getInt32(s.a.trans), b.getInt32(s.b.trans), b.getInt64(s.m), b.getInt64(s.n),
                           b.getInt64(s.k), address(s.a.buffer, s.a.offset), b.getInt64(s.a.ld),
                           address(s.b.buffer, s.b.offset), b.getInt64(s.b.ld), address(s.c.buffer, s.c.offset),
-                          b.getInt64(s.c.ld), b.getInt32(0)});
+                          b.getInt64(s.c.ld), b.getInt32(0), epi, epiArgs});
   }
 
   void fill(const Stmt &s) {
@@ -306,7 +333,8 @@ private:
   llvm::LLVMContext &ctx;
   llvm::IRBuilder<> b;
   const Kernel &k;
-  llvm::StringRef name;
+  std::string name;
+  const std::vector<Stmt> &body;
   llvm::Function *fn = nullptr;
   llvm::BasicBlock *entry = nullptr;
   Value *rtctx = nullptr, *begin = nullptr, *end = nullptr;
@@ -319,7 +347,7 @@ private:
 } // namespace
 
 llvm::Function *emitKernel(llvm::Module &m, const Kernel &k, llvm::StringRef name) {
-  return KernelEmitter(m, k, name).run();
+  return KernelEmitter(m, k, name, k.body).run();
 }
 
 } // namespace gradc

@@ -71,7 +71,9 @@ struct Stmt {
     Accum,      // fold `value` into the accumulator of Reduce `expr`
     Store,      // buffer[offset] = value
     AccStore,   // buffer[offset] op= value (scatter-add, column reductions)
-    Gemm,       // C = op(A) @ op(B) on strided matrices, via the runtime
+    Gemm,       // C = op(A) @ op(B) on strided matrices, via the runtime;
+                // then `body` (the epilogue) on each block of C's rows the
+                // runtime finishes, its parallel row loop over that block
     Fill,       // buffer[0..count) = random draws, via the runtime
   };
   Kind kind;

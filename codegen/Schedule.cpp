@@ -57,9 +57,11 @@ public:
     const Expr *offset, *value;
     OpKind accOp = OpKind::ReduceSum;
   };
-  void nest(llvm::ArrayRef<int> domain, llvm::ArrayRef<Root> roots) {
+  /// `into` is where the nest goes: the kernel's body unless given.
+  void nest(llvm::ArrayRef<int> domain, llvm::ArrayRef<Root> roots, std::vector<Stmt> *into = nullptr) {
+    if (!into) into = &k.body;
     std::deque<Stmt> loopsAt;
-    path = {&k.body};
+    path = {into};
     for (int v : domain) {
       loopsAt.push_back(Stmt{Stmt::Loop});
       loopsAt.back().var = v;
@@ -77,7 +79,7 @@ public:
       path.back()->push_back(s);
     }
     for (size_t i = loopsAt.size(); i-- > 1;) loopsAt[i - 1].body.push_back(std::move(loopsAt[i]));
-    if (!loopsAt.empty()) k.body.push_back(std::move(loopsAt.front()));
+    if (!loopsAt.empty()) into->push_back(std::move(loopsAt.front()));
   }
 
   /// Places a statement that needs `exprs` in the innermost block of `domain`.
@@ -236,6 +238,8 @@ public:
 
   bool isStored(const Node *n) const {
     if (n->is(OpKind::Const) || n->is(OpKind::Iota)) return false;
+    // A product is read from memory even by its own kernel's epilogue.
+    if (n->is(OpKind::MatMul)) return n->storage.kind != Storage::None;
     if (n->kernel == kernelId && n->storage.kind != Storage::View) return false;
     return n->storage.kind != Storage::None;
   }
@@ -459,6 +463,37 @@ void buildMatMul(Kernel &k, KernelBuilder &kb, Node *n) {
   Placer(k).nestStmt(vars, s, exprs);
 }
 
+/// A matmul with an epilogue: the GEMM, then, for each block of rows it
+/// finishes, one loop nest over those rows storing the kernel's other
+/// values. The product is [M, N]; the values are [..., N] with M rows in
+/// their leading dims, so a row index is split into those dims once per row.
+void buildMatMulEpilogue(Kernel &k, KernelBuilder &kb, Node *mm, llvm::ArrayRef<Node *> roots) {
+  buildMatMul(k, kb, mm);
+  Stmt &gemm = k.body.back();
+  if (gemm.kind != Stmt::Gemm) llvm::report_fatal_error("internal error: an epilogue's matmul has batch loops");
+  llvm::ArrayRef<int64_t> shape = roots.front()->type.shape;
+  int row = k.newVar("row", gemm.m), col = k.newVar("col", gemm.n);
+  IndexVec idx;
+  int64_t below = gemm.m;
+  for (size_t d = 0; d + 1 < shape.size(); ++d) {
+    below /= shape[d];
+    const Expr *q = k.divConst(k.var(row), below);
+    idx.push_back(d == 0 ? q : k.remConst(q, shape[d]));
+  }
+  idx.push_back(k.var(col));
+  std::vector<Placer::Root> stores;
+  for (Node *r : roots) {
+    if (r->type.shape != roots.front()->type.shape)
+      llvm::report_fatal_error("internal error: an epilogue stores values of different shapes");
+    stores.push_back({Stmt::Store, kb.buffer(r), kb.linear(idx, r->type.shape), kb.valueAt(r, idx)});
+  }
+  Placer(k).nest({row, col}, stores, &gemm.body);
+  // The runtime calls the epilogue on row ranges: its row loop takes them.
+  for (auto &st : gemm.body)
+    if (st.kind == Stmt::Loop && st.var == row) st.parallel = true;
+  k.work += gemm.m * gemm.n;
+}
+
 void buildScatterAdd(Kernel &k, KernelBuilder &kb, Node *n) {
   int out = kb.buffer(n);
   Type t = scalarType(n->type.dtype);
@@ -600,7 +635,13 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
         llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores several values but computes a " +
                                  root->info().mnemonic);
     };
-    if (root->is(OpKind::MatMul)) {
+    auto mm = llvm::find_if(roots[id], [](Node *r) { return r->is(OpKind::MatMul); });
+    if (mm != roots[id].end() && roots[id].size() > 1) {
+      llvm::SmallVector<Node *, 4> rest;
+      for (Node *r : roots[id])
+        if (r != *mm) rest.push_back(r);
+      buildMatMulEpilogue(k, kb, *mm, rest);
+    } else if (root->is(OpKind::MatMul)) {
       single();
       buildMatMul(k, kb, root);
       parallelize(k, true);

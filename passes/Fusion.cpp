@@ -21,6 +21,12 @@
 // values of one shape: an Adam step updates the parameter and both moments
 // in one pass. Column reductions (bias gradients) keep kernels of their own.
 //
+// Level 2 (the default) adds epilogues: a two-dimensional matmul joins the
+// kernel of an elementwise reader whose domain has its rows and columns
+// (`gelu(x@W + b)`, `x + y@W + b`). The product is still stored, for any
+// other reader, but the kernel runs its elementwise part on each block of
+// rows right after the GEMM finishes it, while those rows are in cache.
+//
 // Kernels are then numbered in an order that respects data dependencies and
 // one more rule: the kernel that overwrites a parameter or optimizer state
 // in place runs after every other kernel that reads it.
@@ -218,8 +224,61 @@ private:
     return ks.size() >= 2 && ks.size() <= 3;
   }
 
+  /// Users of n, seen through views (a reshape of the product).
+  void usersThroughViews(Node *n, llvm::SmallVectorImpl<Node *> &out) {
+    for (Node *u : uses[n]) {
+      if (views.count(u)) usersThroughViews(u, out);
+      else out.push_back(u);
+    }
+  }
+
+  /// The kernel whose epilogue a matmul becomes (level 2), or -1: that of
+  /// an elementwise reader over a domain with the product's rows and
+  /// columns, which overwrites nothing in place. Readers in other kernels
+  /// load the stored product as before.
+  int32_t epilogueKernel(Node *n) {
+    if (level < 2 || !n->is(OpKind::MatMul) || n->type.rank() != 2) return -1;
+    llvm::SmallVector<Node *, 8> us;
+    usersThroughViews(n, us);
+    for (Node *u : us) {
+      if (u->kernel < 0 || !u->has(Elementwise)) continue;
+      KernelInfo &info = kernels[u->kernel];
+      if (info.kind != KernelInfo::General || !info.targets.empty() || info.domain.empty()) continue;
+      if (info.domain.back() != n->type.shape[1] || product(info.domain) != n->type.numel()) continue;
+      // Every reader in that kernel reads at its own index.
+      bool ok = llvm::all_of(us, [&](Node *v) {
+        return v->kernel != u->kernel || (v->has(Elementwise) && llvm::ArrayRef<int64_t>(v->type.shape) == llvm::ArrayRef<int64_t>(info.domain));
+      });
+      if (!ok || epilogueOf.count(u->kernel)) continue;
+      // A reader in another kernel that (through its users) feeds this one
+      // would need the product before this kernel made it: a cycle.
+      llvm::DenseSet<Node *> seen;
+      bool cycle = llvm::any_of(us, [&](Node *v) { return v->kernel != u->kernel && feeds(v, u->kernel, seen); });
+      if (!cycle) return u->kernel;
+    }
+    return -1;
+  }
+  /// Whether n or anything computed from it is in kernel k.
+  bool feeds(Node *n, int32_t k, llvm::DenseSet<Node *> &seen) {
+    if (!seen.insert(n).second) return false;
+    if (n->kernel == k) return true;
+    for (Node *u : uses[n])
+      if (feeds(u, k, seen)) return true;
+    return false;
+  }
+  static int64_t product(llvm::ArrayRef<int64_t> d) {
+    int64_t p = 1;
+    for (int64_t x : d) p *= x;
+    return p;
+  }
+
   void assign(Node *n) {
     if (isRuntimeLeaf(n) || views.count(n)) return;
+    if (int32_t k = epilogueKernel(n); k >= 0) {
+      n->kernel = k;
+      epilogueOf.insert(k);
+      return;
+    }
     auto &us = uses[n];
     if (!isInlinable(n) || mustStore.count(n)) {
       int32_t k = isInlinable(n) ? -1 : joinable(n);
@@ -334,6 +393,7 @@ private:
   unsigned level;
   llvm::DenseMap<Node *, llvm::SmallVector<Node *, 4>> uses;
   llvm::DenseSet<const Node *> views, mustStore;
+  llvm::DenseSet<int32_t> epilogueOf; // kernels that already hold a matmul
   std::vector<KernelInfo> kernels; // by kernel id
   std::vector<std::unique_ptr<Node>> clones;
   int32_t nextKernel = 0;
@@ -342,8 +402,18 @@ private:
 } // namespace
 
 llvm::Error runFusion(Module &m, const PassOptions &opts) {
-  for (auto &g : m.graphs)
-    if (auto err = Fuser(*g, opts.fusionLevel).run()) return err;
+  for (auto &g : m.graphs) {
+    llvm::Error err = Fuser(*g, opts.fusionLevel).run();
+    // An epilogue can tie two kernels into a cycle (the product's other
+    // reader feeding the epilogue's kernel); fusing without epilogues
+    // never does. Fused clones are recreated from the same graph, so
+    // simply start again at level 1.
+    if (err && opts.fusionLevel >= 2) {
+      llvm::consumeError(std::move(err));
+      err = Fuser(*g, 1).run();
+    }
+    if (err) return err;
+  }
   return llvm::Error::success();
 }
 

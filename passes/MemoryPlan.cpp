@@ -60,6 +60,9 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
     // Stored nodes: a node some other kernel (or view, output, update) reads.
     auto isStored = [&](Node *n) {
       if (n->kernel < 0) return false;
+      // The GEMM writes its product to memory even when only its epilogue
+      // (the same kernel) reads it.
+      if (n->is(OpKind::MatMul)) return true;
       for (Node *u : users[n->id])
         if (u->kernel != n->kernel) return true;
       return false;

@@ -24,8 +24,10 @@ struct PassOptions {
   /// Also produce the @grads entry (loss and every parameter's gradient),
   /// which gradient checking needs.
   bool gradsEntry = false;
-  /// Fusion: 0 keeps one kernel per op; 1 fuses (the default).
-  unsigned fusionLevel = 1;
+  /// Fusion: 0 keeps one kernel per op; 1 fuses elementwise chains and
+  /// reductions; 2 (the default) also runs a matmul's elementwise consumers
+  /// (bias, activation, residual add) as its epilogue.
+  unsigned fusionLevel = 2;
 };
 
 using PassFn = llvm::Error (*)(Module &, const PassOptions &);

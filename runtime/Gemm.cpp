@@ -89,15 +89,22 @@ struct GemmCall {
   bool add;
   bool splitRows; // threads take row slivers (else column slivers)
   bool direct;    // A is read in place (row-major), not packed
+  Epilogue epilogue;
 };
 
-/// Computes rows [r0, r1) × columns [c0, c1) of C.
+/// Computes rows [r0, r1) × columns [c0, c1) of C. With all columns, it
+/// also runs the epilogue on the rows it finishes: after each MC-row block
+/// when one pass over the columns and the sum completes them (the block is
+/// then still in cache), else once at the end.
 void block(const GemmCall &g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
   const GemmKernel &K = *g.kern;
   thread_local Scratch pa, pb;
+  bool epilogue = g.epilogue && c0 == 0 && c1 == g.N;
+  bool perBlock = epilogue && g.N <= K.nc && g.K <= K.kc;
   if (g.K == 0) {
     if (!g.add)
       for (int64_t i = r0; i < r1; ++i) std::memset(g.C + i * g.ldc + c0, 0, (c1 - c0) * sizeof(float));
+    if (epilogue && r0 < r1) g.epilogue(r0, r1);
     return;
   }
   for (int64_t jc = c0; jc < c1; jc += K.nc) {
@@ -115,6 +122,7 @@ void block(const GemmCall &g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
             for (int64_t ir = 0; ir < mc; ir += K.mr)
               K.microDirect(kc, g.A + (ic + ir) * g.lda + pc, g.lda, bp + jr * kc, g.C + (ic + ir) * g.ldc + jc + jr, g.ldc,
                             std::min<int64_t>(K.mr, mc - ir), std::min<int64_t>(K.nr, nc - jr), add);
+          if (perBlock) g.epilogue(ic, ic + mc);
           continue;
         }
         int64_t mcPadded = (mc + K.mr - 1) / K.mr * K.mr;
@@ -124,9 +132,11 @@ void block(const GemmCall &g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
           for (int64_t ir = 0; ir < mc; ir += K.mr)
             K.micro(kc, ap + ir * kc, bp + jr * kc, g.C + (ic + ir) * g.ldc + jc + jr, g.ldc, std::min<int64_t>(K.mr, mc - ir),
                     std::min<int64_t>(K.nr, nc - jr), add);
+        if (perBlock) g.epilogue(ic, ic + mc);
       }
     }
   }
+  if (epilogue && !perBlock && r0 < r1) g.epilogue(r0, r1);
 }
 
 void threadBody(void *data, int64_t begin, int64_t end) {
@@ -143,25 +153,30 @@ constexpr int64_t kParallelWork = 1 << 19;
 
 template <typename T>
 void naiveGemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B, int64_t ldb, T *C,
-               int64_t ldc, bool add) {
+               int64_t ldc, bool add, const Epilogue &epilogue = {}) {
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {
       T sum = 0;
       for (int64_t k = 0; k < K; ++k) sum += (ta ? A[k * lda + m] : A[m * lda + k]) * (tb ? B[n * ldb + k] : B[k * ldb + n]);
       C[m * ldc + n] = add ? C[m * ldc + n] + sum : sum;
     }
+  if (epilogue && M > 0) epilogue(0, M);
 }
 
 } // namespace
 
 void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
-             int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, bool add) {
-  if (M == 0 || N == 0) return;
+             int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, bool add, const Epilogue &epilogue) {
+  if (M == 0) return;
+  if (N == 0) {
+    if (epilogue) epilogue(0, M);
+    return;
+  }
   // A packed sliver is reused over N/NR column slivers; with few of them
   // (N ≤ 16·NR, all of the GPT's products) packing A costs more than
   // reading it in place. GRADC_GEMM_PACK_A=1 always packs (for tests).
   bool direct = kern.microDirect && !ta && N <= 16 * kern.nr && std::getenv("GRADC_GEMM_PACK_A") == nullptr;
-  GemmCall g{&kern, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add, true, direct};
+  GemmCall g{&kern, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add, true, direct, epilogue};
   int threads = pool ? pool->size() : 1;
   if (threads == 1 || M * N * K < kParallelWork) {
     block(g, 0, M, 0, N);
@@ -175,11 +190,17 @@ void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t
   int64_t rowUnits = (M + kern.mr - 1) / kern.mr, colUnits = (N + kern.nr - 1) / kern.nr;
   g.splitRows = colUnits < threads || (N <= M && rowUnits >= threads);
   pool->run(g.splitRows ? rowUnits : colUnits, threadBody, &g);
+  // Split by columns, no thread finished a row: the epilogue runs after,
+  // over row slivers.
+  if (!g.splitRows && epilogue) {
+    auto rows = [](void *e, int64_t b, int64_t end) { (*static_cast<const Epilogue *>(e))(b, end); };
+    pool->run(M, rows, const_cast<Epilogue *>(&epilogue));
+  }
 }
 
 void naiveGemmF64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda, const double *B,
-                  int64_t ldb, double *C, int64_t ldc, bool add) {
-  naiveGemm<double>(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add);
+                  int64_t ldb, double *C, int64_t ldc, bool add, const Epilogue &epilogue) {
+  naiveGemm<double>(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add, epilogue);
 }
 
 void naiveGemmF32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
@@ -192,14 +213,17 @@ void naiveGemmF32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float
 extern "C" {
 
 void grt_gemm_f32(GrtContext *ctx, int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                  const float *b, int64_t ldb, float *c, int64_t ldc, int32_t accumulate) {
-  grt::gemmF32(ctx ? ctx->pool : nullptr, grt::gemmForHost(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+                  const float *b, int64_t ldb, float *c, int64_t ldc, int32_t accumulate, GrtParallelBody epilogue,
+                  void *epilogueData) {
+  grt::gemmF32(ctx ? ctx->pool : nullptr, grt::gemmForHost(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
+               grt::Epilogue{epilogue, epilogueData});
 }
 
 void grt_gemm_f64(GrtContext *, int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
-                  const double *b, int64_t ldb, double *c, int64_t ldc, int32_t accumulate) {
+                  const double *b, int64_t ldb, double *c, int64_t ldc, int32_t accumulate, GrtParallelBody epilogue,
+                  void *epilogueData) {
   // f64 exists for gradient checks, where clarity beats speed.
-  grt::naiveGemmF64(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+  grt::naiveGemmF64(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate, grt::Epilogue{epilogue, epilogueData});
 }
 
 } // extern "C"

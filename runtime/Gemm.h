@@ -44,15 +44,25 @@ struct GemmKernel {
 
 class ThreadPool;
 
+/// Work to run on rows of C once they are final (a fused bias, activation
+/// or residual add): fn(data, r0, r1). Empty when fn is null.
+struct Epilogue {
+  void (*fn)(void *data, int64_t r0, int64_t r1) = nullptr;
+  void *data = nullptr;
+  explicit operator bool() const { return fn != nullptr; }
+  void operator()(int64_t r0, int64_t r1) const { fn(data, r0, r1); }
+};
+
 /// C (+)= op(A)·op(B) with `kern`, split across `pool`'s threads when big
-/// enough (pool may be null).
+/// enough (pool may be null); then `epilogue` on every row of C, each row
+/// once, on the thread that computed it where one did.
 void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
-             int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, bool add);
+             int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, bool add, const Epilogue &epilogue = {});
 /// The textbook triple loop, as the reference the fast one is tested against.
 void naiveGemmF32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                   int64_t ldb, float *C, int64_t ldc, bool add);
 void naiveGemmF64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda, const double *B,
-                  int64_t ldb, double *C, int64_t ldc, bool add);
+                  int64_t ldb, double *C, int64_t ldc, bool add, const Epilogue &epilogue = {});
 
 const GemmKernel &gemmAvx512();
 const GemmKernel &gemmAvx2();

@@ -35,6 +35,7 @@ const GrtSymbol grt_symbols[] = {
     {"grt_fill_normal_f32", (void *)&grt_fill_normal_f32},
     {"grt_fill_normal_f64", (void *)&grt_fill_normal_f64},
     {"grt_parallel_for", (void *)&grt_parallel_for},
+    {"grt_kernel_end", (void *)&grt_kernel_end},
     {nullptr, nullptr},
 };
 

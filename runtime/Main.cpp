@@ -42,6 +42,8 @@ options of train:
   --plot DIR        write pictures: DIR/loss.svg (train and validation loss) and
                     DIR/fit.svg (the learned function, for 1-D and 2-D inputs)
   --quiet           print only the final summary
+  --profile         after training, list the kernels that took the most time
+                    (each one's share of a step, and what it computes)
 
 options of eval:     --load CKPT  --data FILE  --threads N
 options of predict:  --load CKPT  --data FILE.csv  --threads N

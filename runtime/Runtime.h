@@ -55,6 +55,7 @@ std::string shapeStr(const GrtTensor &t);
 std::vector<std::string> splitList(std::string_view commaSeparated);
 
 class ThreadPool;
+class Profile;
 
 } // namespace grt
 
@@ -62,4 +63,5 @@ class ThreadPool;
 struct GrtContext {
   grt::Rng rng;
   grt::ThreadPool *pool = nullptr;
+  grt::Profile *profile = nullptr; // set by train --profile
 };

@@ -1,6 +1,8 @@
 //===- runtime/Session.cpp - a model's tensors and entry points -----------===//
 #include "Session.h"
 
+#include "Profile.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -58,6 +60,7 @@ const GrtEntry *Session::entry(std::string_view name) const {
 void Session::run(std::string_view name) {
   const GrtEntry *e = entry(name);
   if (!e) fail("the model has no '{}' entry point", name);
+  if (ctx.profile) ctx.profile->begin(int(e - model.entries));
   e->fn(pointers.data(), arena, &ctx);
 }
 

@@ -2,6 +2,7 @@
 #include "Checkpoint.h"
 #include "Commands.h"
 #include "Plots.h"
+#include "Profile.h"
 
 #include <cerrno>
 #include <algorithm>
@@ -44,7 +45,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   Args a("train", argc, argv, 2,
          {"steps", "lr", "hp", "seed", "data", "val-frac", "save", "save-every", "load", "resume", "stop-after",
           "log-every", "eval-every", "threads", "plot"},
-         {"quiet"});
+         {"quiet", "profile"});
   if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
   std::string from = a.has("resume") ? a.str("resume") : a.str("load");
   std::string save = a.str("save");
@@ -55,6 +56,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
 
   Session s(m, threadsOption(a));
   if (!s.has("train")) fail("the model has no train entry");
+  // Timing every kernel costs two clock reads each; only when asked.
+  std::unique_ptr<Profile> profile;
+  if (a.has("profile")) s.ctx.profile = (profile = std::make_unique<Profile>(m)).get();
   DataOptions dopts = dataOptions(a);
   auto data = loadData(s, dopts);
 
@@ -159,6 +163,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     fmt::print("pictures: {}/loss.svg{}\n", plotDir, note.empty() ? fmt::format(", {}/fit.svg", plotDir) : " (" + note + ")");
   }
   printSmallParams(s);
+  if (profile) profile->print("train", std::getenv("GRT_PROFILE_TOP") ? std::atoi(std::getenv("GRT_PROFILE_TOP")) : 20);
   return 0;
 }
 

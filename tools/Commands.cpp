@@ -174,15 +174,24 @@ int statsCommand(const CompileOptions &o) {
   if (!c.runPipeline()) return 1;
   row("final", *c.module);
 
-  // Kernels with fusion off and on, for the same graphs.
-  CompileOptions unfused = o;
-  unfused.passes.fusionLevel = 0;
-  Compiler c0(unfused);
-  if (!c0.load() || !c0.runPipeline()) return 1;
-  os << "\nkernels per entry, one per op (fusion 0) -> fused (fusion " << o.passes.fusionLevel << "):";
-  for (auto &g : c.module->graphs)
-    if (const Graph *g0 = c0.module->graph(g->name))
-      os << "  @" << g->name << " " << g0->numKernels << " -> " << g->numKernels;
+  // Kernels at each fusion level up to the chosen one, for the same graphs.
+  std::vector<std::unique_ptr<Compiler>> levels;
+  for (unsigned level = 0; level < o.passes.fusionLevel; ++level) {
+    CompileOptions lo = o;
+    lo.passes.fusionLevel = level;
+    levels.push_back(std::make_unique<Compiler>(lo));
+    if (!levels.back()->load() || !levels.back()->runPipeline()) return 1;
+  }
+  os << "\nkernels per entry at fusion levels 0 (one per op)";
+  if (o.passes.fusionLevel >= 1) os << ", 1 (elementwise chains and reductions)";
+  if (o.passes.fusionLevel >= 2) os << ", 2 (and matmul epilogues)";
+  os << ":";
+  for (auto &g : c.module->graphs) {
+    os << "  @" << g->name << " ";
+    for (auto &lc : levels)
+      if (const Graph *gl = lc->module->graph(g->name)) os << gl->numKernels << " -> ";
+    os << g->numKernels;
+  }
   os << "\n\nop counts:\n";
   for (auto &[where, ops] : counts) {
     os << "  " << where << ":";

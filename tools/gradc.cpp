@@ -38,8 +38,10 @@ static cl::list<std::string> defines("D", cl::Prefix, cl::desc("Override a const
 static cl::opt<std::string> dtype("dtype", cl::desc("The float type 'f32' stands for: f32 (default) or f64"),
                                   cl::init("f32"), cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::sub(dotCmd),
                                   cl::sub(statsCmd), cl::cat(category));
-static cl::opt<unsigned> fusion("fusion", cl::desc("Fusion level: 0 = one kernel per op, 1 = fuse (default)"),
-                                cl::init(1), ALL_SUBS, cl::cat(category));
+static cl::opt<unsigned> fusion("fusion",
+                                cl::desc("Fusion level: 0 = one kernel per op, 1 = fuse elementwise chains and "
+                                         "reductions, 2 = also matmul epilogues (default)"),
+                                cl::init(2), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printAfter("print-after", cl::desc("Print the IR after this pass (repeatable)"),
                                         cl::value_desc("pass"), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printBefore("print-before", cl::desc("Print the IR before this pass (repeatable)"),

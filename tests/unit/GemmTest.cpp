@@ -12,7 +12,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstring>
 
 using namespace grt;
 
@@ -93,6 +95,56 @@ TEST(Gemm, ThreadCountDoesNotChangeTheBits) {
   gemmF32(nullptr, gemmForHost(), false, false, 200, 250, 300, A.data(), 300, B.data(), 250, C1.data(), 250, false);
   gemmF32(&two, gemmForHost(), false, false, 200, 250, 300, A.data(), 300, B.data(), 250, C2.data(), 250, false);
   EXPECT_EQ(0, std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(float)));
+}
+
+} // namespace
+
+namespace {
+
+/// An epilogue that checks its rows are final (equal to the reference) when
+/// it is called, and counts how often it sees each row.
+struct RowCheck {
+  const std::vector<float> *C, *R;
+  int64_t N, ldc;
+  std::vector<std::atomic<int>> seen;
+  std::atomic<int> early{0};
+  RowCheck(const std::vector<float> &c, const std::vector<float> &r, int64_t M, int64_t N, int64_t ldc)
+      : C(&c), R(&r), N(N), ldc(ldc), seen(M) {}
+  static void call(void *self, int64_t r0, int64_t r1) {
+    auto &rc = *static_cast<RowCheck *>(self);
+    for (int64_t i = r0; i < r1; ++i) {
+      rc.seen[i]++;
+      for (int64_t j = 0; j < rc.N; ++j) {
+        float got = (*rc.C)[i * rc.ldc + j], want = (*rc.R)[i * rc.ldc + j];
+        if (std::fabs(got - want) > 1e-3f * (1 + std::fabs(want))) rc.early++;
+      }
+    }
+  }
+};
+
+TEST(Gemm, EpilogueSeesEveryRowOnceAndFinal) {
+  // Shapes that take each route: one block of the sum (per-block calls),
+  // a sum deeper than KC and columns wider than NC (one call at the end),
+  // and a split by columns (a pass over rows afterwards).
+  ThreadPool two(2);
+  struct Shape { int64_t M, N, K; };
+  for (const GemmKernel *k : kernels())
+    for (ThreadPool *pool : {(ThreadPool *)nullptr, &two})
+      for (Shape s : {Shape{1, 1, 1}, Shape{17, 65, 3}, Shape{301, 127, 129}, Shape{65, 17, 300}, Shape{7, 2100, 17},
+                      Shape{400, 130, 64}}) {
+        Rng rng(s.M * 7 + s.N * 11 + s.K);
+        std::vector<float> A(s.M * s.K), B(s.K * s.N), C(s.M * s.N), R(s.M * s.N);
+        for (auto &x : A) x = float(rng.normal());
+        for (auto &x : B) x = float(rng.normal());
+        naiveGemmF32(false, false, s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, R.data(), s.N, false);
+        RowCheck rc(C, R, s.M, s.N, s.N);
+        gemmF32(pool, *k, false, false, s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, C.data(), s.N, false,
+                Epilogue{RowCheck::call, &rc});
+        std::string where = std::string(k->name) + (pool ? " 2 threads" : " 1 thread") + " M=" + std::to_string(s.M) +
+                            " N=" + std::to_string(s.N) + " K=" + std::to_string(s.K);
+        EXPECT_EQ(rc.early.load(), 0) << where << ": the epilogue saw rows before they were final";
+        for (int64_t i = 0; i < s.M; ++i) ASSERT_EQ(rc.seen[i].load(), 1) << where << ": row " << i;
+      }
 }
 
 } // namespace

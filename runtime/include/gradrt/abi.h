@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define GRT_ABI_VERSION 1
+#define GRT_ABI_VERSION 2
 
 enum GrtDType { GRT_F32 = 0, GRT_F64 = 1, GRT_I32 = 2, GRT_BOOL = 3 };
 
@@ -57,6 +57,7 @@ typedef struct GrtEntry {
   int32_t reserved;
   const char *inputs;  /* comma-separated names of the inputs it reads */
   const char *outputs; /* comma-separated names of the outputs it writes */
+  const char *const *kernel_names; /* num_kernels one-line summaries, for --profile */
 } GrtEntry;
 
 enum GrtDataKind { GRT_DATA_NONE = 0, GRT_DATA_TABLE = 1, GRT_DATA_TEXT = 2 };
@@ -79,15 +80,23 @@ typedef struct GrtModel {
 
 /* ---- runtime functions generated code calls ---------------------------- */
 
+/* Runs body(data, begin, end) over [0, n) split across the context's
+ * threads; returns when all parts are done. */
+typedef void (*GrtParallelBody)(void *data, int64_t begin, int64_t end);
+void grt_parallel_for(GrtContext *ctx, int64_t n, GrtParallelBody body, void *data);
+
 /* C[m,n] (+)= sum_k op(A)[m,k] op(B)[k,n]; op transposes when trans_* is set.
  * Leading dimensions are in elements. accumulate: add to C instead of
- * overwriting it. */
+ * overwriting it. A null ctx runs on the calling thread only. epilogue, when
+ * not null, is called as epilogue(epilogue_data, r0, r1) once rows [r0, r1)
+ * of C are final, on the thread that finished them; together the calls
+ * cover every row exactly once. */
 void grt_gemm_f32(GrtContext *ctx, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k,
                   const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc,
-                  int32_t accumulate);
+                  int32_t accumulate, GrtParallelBody epilogue, void *epilogue_data);
 void grt_gemm_f64(GrtContext *ctx, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k,
                   const double *a, int64_t lda, const double *b, int64_t ldb, double *c, int64_t ldc,
-                  int32_t accumulate);
+                  int32_t accumulate, GrtParallelBody epilogue, void *epilogue_data);
 
 /* Random fills from the context's generator (data generation). */
 void grt_fill_uniform_f32(GrtContext *ctx, float *out, int64_t n, double low, double high);
@@ -95,10 +104,9 @@ void grt_fill_uniform_f64(GrtContext *ctx, double *out, int64_t n, double low, d
 void grt_fill_normal_f32(GrtContext *ctx, float *out, int64_t n, double mean, double std);
 void grt_fill_normal_f64(GrtContext *ctx, double *out, int64_t n, double mean, double std);
 
-/* Runs body(data, begin, end) over [0, n) split across the context's
- * threads; returns when all parts are done. */
-typedef void (*GrtParallelBody)(void *data, int64_t begin, int64_t end);
-void grt_parallel_for(GrtContext *ctx, int64_t n, GrtParallelBody body, void *data);
+/* Called after kernel number `kernel` of the running entry finishes; the
+ * runtime times kernels with it when asked to (train --profile). */
+void grt_kernel_end(GrtContext *ctx, int32_t kernel);
 
 /* Name/address pairs of the functions above, for an in-process JIT. */
 typedef struct GrtSymbol {
