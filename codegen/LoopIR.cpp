@@ -37,6 +37,7 @@ const Expr *Kernel::intern(Expr e) {
   for (int v : e.vars) ks << ",v" << v;
   auto it = interned.find(key);
   if (it != interned.end()) return it->second;
+  e.id = int(pool->size());
   pool->push_back(std::move(e));
   interned[key] = &pool->back();
   return &pool->back();
@@ -83,34 +84,141 @@ int Kernel::newVar(llvm::StringRef name, int64_t extent) {
 
 static bool isConst(const Expr *e, double v) { return e->kind == Expr::Const && e->value == v; }
 
+namespace {
+
+/// Σ coef·term + constant over index expressions.
+struct Linear {
+  std::vector<std::pair<const Expr *, int64_t>> terms; // by term id, no zero coefficients
+  int64_t constant = 0;
+
+  void addTerm(const Expr *t, int64_t c) {
+    auto it = llvm::lower_bound(terms, t->id, [](auto &p, int id) { return p.first->id < id; });
+    if (it != terms.end() && it->first == t) {
+      it->second += c;
+      if (it->second == 0) terms.erase(it);
+    } else if (c != 0) {
+      terms.insert(it, {t, c});
+    }
+  }
+  void addScaled(const Linear &o, int64_t c) {
+    for (auto &[t, k] : o.terms) addTerm(t, k * c);
+    constant += o.constant * c;
+  }
+};
+
+Linear linearize(const Expr *e) {
+  Linear l;
+  if (e->kind == Expr::Const) {
+    l.constant = int64_t(e->value);
+  } else if (e->kind == Expr::Op && e->type == Type::Index && e->op == OpKind::Add) {
+    l = linearize(e->args[0]);
+    l.addScaled(linearize(e->args[1]), 1);
+  } else if (e->kind == Expr::Op && e->type == Type::Index && e->op == OpKind::Sub) {
+    l = linearize(e->args[0]);
+    l.addScaled(linearize(e->args[1]), -1);
+  } else if (e->kind == Expr::Op && e->type == Type::Index && e->op == OpKind::Mul && e->args[1]->kind == Expr::Const) {
+    l.addScaled(linearize(e->args[0]), int64_t(e->args[1]->value));
+  } else {
+    l.addTerm(e, 1);
+  }
+  return l;
+}
+
+} // namespace
+
+std::vector<std::pair<const Expr *, int64_t>> linearTerms(const Expr *e) { return linearize(e).terms; }
+
+/// Builds Σ coef·term + constant: terms in id order, then the constant.
+static const Expr *build(Kernel &k, const Linear &l) {
+  const Expr *sum = nullptr;
+  auto plus = [&](const Expr *x) { sum = sum ? k.op(OpKind::Add, Type::Index, {sum, x}) : x; };
+  for (auto &[t, c] : l.terms) plus(c == 1 ? t : k.op(OpKind::Mul, Type::Index, {t, k.index(c)}));
+  if (l.constant != 0 || !sum) plus(k.index(l.constant));
+  return sum;
+}
+
 const Expr *Kernel::add(const Expr *a, const Expr *b) {
-  if (isConst(a, 0)) return b;
-  if (isConst(b, 0)) return a;
-  if (a->kind == Expr::Const && b->kind == Expr::Const) return index(int64_t(a->value + b->value));
-  return op(OpKind::Add, Type::Index, {a, b});
+  Linear l = linearize(a);
+  l.addScaled(linearize(b), 1);
+  return build(*this, l);
 }
 
 const Expr *Kernel::mul(const Expr *a, int64_t c) {
-  if (c == 0) return index(0);
-  if (c == 1) return a;
-  if (a->kind == Expr::Const) return index(int64_t(a->value) * c);
-  return op(OpKind::Mul, Type::Index, {a, index(c)});
+  Linear l;
+  l.addScaled(linearize(a), c);
+  return build(*this, l);
 }
+
+std::optional<std::pair<int64_t, int64_t>> Kernel::range(const Expr *e) const {
+  using R = std::optional<std::pair<int64_t, int64_t>>;
+  if (e->type != Type::Index) return std::nullopt;
+  switch (e->kind) {
+  case Expr::Const: return std::make_pair(int64_t(e->value), int64_t(e->value));
+  case Expr::Var: return std::make_pair(int64_t(0), vars[e->var].extent - 1);
+  case Expr::Op: {
+    R a = range(e->args[0]);
+    R b = e->args.size() > 1 ? range(e->args[1]) : std::nullopt;
+    if (!a || (e->args.size() > 1 && !b)) return std::nullopt;
+    switch (e->op) {
+    case OpKind::Add: return std::make_pair(a->first + b->first, a->second + b->second);
+    case OpKind::Sub: return std::make_pair(a->first - b->second, a->second - b->first);
+    case OpKind::Mul: {
+      int64_t p[] = {a->first * b->first, a->first * b->second, a->second * b->first, a->second * b->second};
+      return std::make_pair(*std::min_element(p, p + 4), *std::max_element(p, p + 4));
+    }
+    case OpKind::Div:
+      if (a->first < 0 || b->first != b->second || b->first <= 0) return std::nullopt;
+      return std::make_pair(a->first / b->first, a->second / b->first);
+    case OpKind::Min: return std::make_pair(std::min(a->first, b->first), std::min(a->second, b->second));
+    case OpKind::Max: return std::make_pair(std::max(a->first, b->first), std::max(a->second, b->second));
+    default: return std::nullopt;
+    }
+  }
+  default: return std::nullopt;
+  }
+}
+
+namespace {
+/// a = q·Σ(multiples) + rest, where rest's range lies within one multiple of
+/// q: then a / q and a % q are exact without dividing. `whole` gets Σ plus
+/// that multiple's index; `part` the rest less it.
+bool splitByMultiple(Kernel &k, const Expr *a, int64_t q, const Expr *&whole, const Expr *&part) {
+  Linear l = linearize(a), multiples, rest;
+  for (auto &[t, c] : l.terms) {
+    if (c % q == 0) multiples.addTerm(t, c / q);
+    else rest.addTerm(t, c);
+  }
+  rest.constant = l.constant;
+  auto rm = k.range(build(k, multiples)), rr = k.range(build(k, rest));
+  if (!rm || !rr || rm->first < 0 || rr->first < 0 || rr->first / q != rr->second / q) return false;
+  int64_t z = rr->first / q;
+  multiples.constant += z;
+  rest.constant -= z * q;
+  whole = build(k, multiples);
+  part = build(k, rest);
+  return true;
+}
+} // namespace
 
 const Expr *Kernel::divConst(const Expr *a, int64_t c) {
   if (c == 1) return a;
   if (a->kind == Expr::Const) return index(int64_t(a->value) / c);
+  const Expr *whole, *part;
+  if (splitByMultiple(*this, a, c, whole, part)) return whole;
   return op(OpKind::Div, Type::Index, {a, index(c)});
 }
 
 const Expr *Kernel::remConst(const Expr *a, int64_t c) {
   if (c == 1) return index(0);
   if (a->kind == Expr::Const) return index(int64_t(a->value) % c);
-  return op(OpKind::Sub, Type::Index, {a, mul(divConst(a, c), c)});
+  const Expr *whole, *part;
+  if (splitByMultiple(*this, a, c, whole, part)) return part;
+  return add(a, mul(divConst(a, c), -c));
 }
 
 const Expr *Kernel::clamp(const Expr *a, int64_t lo, int64_t hi) {
   if (a->kind == Expr::Const) return index(std::min(std::max(int64_t(a->value), lo), hi));
+  if (auto r = range(a); r && r->first >= lo && r->second <= hi) return a;
   return op(OpKind::Min, Type::Index, {op(OpKind::Max, Type::Index, {a, index(lo)}), index(hi)});
 }
 
@@ -154,6 +262,11 @@ private:
       // Index arithmetic is printed inline: it is what addresses look like.
       if (e->kind == Expr::Op && e->type == Type::Index) {
         if (e->args.size() == 1) return std::string(mnemonic(e->op)) + "(" + ref(e->args[0]) + ")";
+        // a + b*-c reads better as a - b*c.
+        const Expr *rhs = e->args[1];
+        if (e->op == OpKind::Add && rhs->kind == Expr::Op && rhs->op == OpKind::Mul && rhs->args[1]->kind == Expr::Const &&
+            rhs->args[1]->value < 0)
+          return "(" + ref(e->args[0]) + " - " + ref(rhs->args[0]) + "*" + std::to_string(int64_t(-rhs->args[1]->value)) + ")";
         const char *sym = e->op == OpKind::Add ? " + " : e->op == OpKind::Mul ? "*" : e->op == OpKind::Div ? " / " : nullptr;
         if (sym) return "(" + ref(e->args[0]) + sym + ref(e->args[1]) + ")";
         return std::string(mnemonic(e->op)) + "(" + ref(e->args[0]) + ", " + ref(e->args[1]) + ")";

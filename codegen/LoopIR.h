@@ -26,6 +26,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 
 namespace gradc::loops {
 
@@ -46,6 +47,7 @@ struct Expr {
   OpKind op = OpKind::Add; // Op: the elementwise op; Reduce: ReduceSum/ReduceMax
   llvm::SmallVector<const Expr *, 3> args; // Op operands; Reduce: args[0] is the body
   llvm::SmallVector<int, 2> vars;          // Reduce: the variables it loops over
+  int id = 0; // creation order, for a deterministic order of sum terms
 };
 
 struct LoopVar {
@@ -135,18 +137,29 @@ struct Kernel {
   const Expr *reduce(OpKind k, Type t, const Expr *body, llvm::ArrayRef<int> vars);
   int newVar(llvm::StringRef name, int64_t extent);
 
-  // Index arithmetic with constant folding (a*1, a+0, c1+c2).
+  // Index arithmetic. Sums are kept as canonical linear combinations
+  // (terms ordered, like terms merged, zeros dropped), so an address built
+  // two ways is one expression. Division and remainder by a constant use
+  // the ranges of loop variables: (64·i + j) / 64 is i when 0 <= j < 64.
+  // Index values are never negative.
   const Expr *add(const Expr *a, const Expr *b);
   const Expr *mul(const Expr *a, int64_t c);
   const Expr *divConst(const Expr *a, int64_t c);
   const Expr *remConst(const Expr *a, int64_t c);
   const Expr *clamp(const Expr *a, int64_t lo, int64_t hi);
+  /// The smallest and largest value of an index expression, when known.
+  std::optional<std::pair<int64_t, int64_t>> range(const Expr *e) const;
+  /// Every expression built so far, in creation order.
+  const std::deque<Expr> &expressions() const { return *pool; }
 
 private:
   std::unique_ptr<std::deque<Expr>> pool = std::make_unique<std::deque<Expr>>();
   std::map<std::string, const Expr *> interned;
   const Expr *intern(Expr e);
 };
+
+/// An index expression as Σ coefficient·term (+ a constant, left out).
+std::vector<std::pair<const Expr *, int64_t>> linearTerms(const Expr *e);
 
 /// `canonical` prints buffers by position and leaves out names: two kernels
 /// with the same canonical text compute the same thing on different memory.

@@ -37,6 +37,15 @@ using IndexVec = llvm::SmallVector<const Expr *, 4>;
 
 namespace {
 
+/// How domainOf splits dims into several loops, by (call, dim): the
+/// kernel's n-th domainOf call, that call's dim. Kernels are built the same
+/// way each time, so the numbering holds from one build to the next.
+struct SplitPlan {
+  std::map<std::pair<int, int>, std::vector<int64_t>> factors; // outer to inner
+  std::map<int, std::tuple<int, int, int>> origin;             // var -> (call, dim, part)
+  int calls = 0;
+};
+
 /// Follows views (reshapes of stored bytes) to the node that owns the bytes.
 const Node *storageBase(const Node *n) {
   while (n->storage.kind == Storage::View) n = n->operand(0);
@@ -257,6 +266,7 @@ public:
 
   // Not -1: leaves and views have kernel -1 and must be loaded, not computed.
   int32_t kernelId = std::numeric_limits<int32_t>::min();
+  SplitPlan *plan = nullptr;
 
 private:
   const Expr *compute(Node *n, llvm::ArrayRef<const Expr *> idx) {
@@ -405,18 +415,60 @@ private:
 //===--- kernels by kind ------------------------------------------------------===//
 
 /// Loop variables over the non-unit dims of `shape`; unit dims index 0.
-IndexVec domainOf(Kernel &k, llvm::ArrayRef<int64_t> shape, llvm::SmallVectorImpl<int> &vars, llvm::StringRef prefix = "i") {
+/// With a split plan, a dim may loop as several variables (see SplitPlan).
+IndexVec domainOf(Kernel &k, llvm::ArrayRef<int64_t> shape, llvm::SmallVectorImpl<int> &vars, llvm::StringRef prefix = "i",
+                  SplitPlan *plan = nullptr) {
   IndexVec idx;
-  for (int64_t d : shape) {
+  int call = plan ? plan->calls++ : -1;
+  for (size_t dim = 0; dim < shape.size(); ++dim) {
+    int64_t d = shape[dim];
     if (d == 1) {
       idx.push_back(k.index(0));
       continue;
     }
-    int v = k.newVar(prefix, d);
-    vars.push_back(v);
-    idx.push_back(k.var(v));
+    std::vector<int64_t> parts{d};
+    if (plan)
+      if (auto it = plan->factors.find({call, int(dim)}); it != plan->factors.end()) parts = it->second;
+    const Expr *at = k.index(0);
+    for (size_t p = 0; p < parts.size(); ++p) {
+      int v = k.newVar(prefix, parts[p]);
+      vars.push_back(v);
+      if (plan) plan->origin[v] = {call, int(dim), int(p)};
+      at = k.add(k.mul(at, parts[p]), k.var(v));
+    }
+    idx.push_back(at);
   }
   return idx;
+}
+
+/// Splits the loops of a built kernel where its addresses divide a loop
+/// variable by a divisor of its extent (i / 64 with i in 0..768: a reshape
+/// that merged [12, 64] into 768). Returns whether the plan changed; the
+/// kernel is then built again, looping over (i1, i2) in 12×64 where the
+/// division and remainder become i1 and i2 and the inner loop reads
+/// contiguous memory.
+bool refineSplits(const Kernel &k, SplitPlan &plan) {
+  bool changed = false;
+  for (const Expr &e : k.expressions()) {
+    if (e.kind != Expr::Op || e.type != Type::Index || e.op != OpKind::Div || e.args[1]->kind != Expr::Const) continue;
+    int64_t q = int64_t(e.args[1]->value);
+    for (auto &[t, c] : linearTerms(e.args[0])) {
+      if (t->kind != Expr::Var || c <= 0 || q % c != 0) continue;
+      auto o = plan.origin.find(t->var);
+      if (o == plan.origin.end()) continue;
+      int64_t f = q / c, ext = k.vars[t->var].extent;
+      if (f <= 1 || f >= ext || ext % f != 0) continue;
+      auto [call, dim, part] = o->second;
+      auto &parts = plan.factors[{call, dim}];
+      if (parts.empty()) parts = {ext};
+      if (parts[part] != ext) continue; // already refined in this round
+      parts[part] = f;
+      parts.insert(parts.begin() + part, ext / f);
+      changed = true;
+      break;
+    }
+  }
+  return changed;
 }
 
 void buildMatMul(Kernel &k, KernelBuilder &kb, Node *n) {
@@ -424,7 +476,7 @@ void buildMatMul(Kernel &k, KernelBuilder &kb, Node *n) {
   unsigned r = n->type.rank();
   llvm::ArrayRef<int64_t> batch(n->type.shape.begin(), n->type.shape.end() - 2);
   llvm::SmallVector<int, 4> vars;
-  IndexVec bidx = domainOf(k, batch, vars, "b");
+  IndexVec bidx = domainOf(k, batch, vars, "b", kb.plan);
   auto stored = [&](const Node *x) { return kb.isStored(x); };
   auto matrix = [&](Node *x, bool logicalTrans) {
     auto v = stridedView(x, stored);
@@ -504,9 +556,9 @@ void buildScatterAdd(Kernel &k, KernelBuilder &kb, Node *n) {
   Placer(k).nest(all, {{Stmt::Store, out, k.var(v), k.constant(0, t)}});
   const TensorType &ids = n->operand(0)->type;
   llvm::SmallVector<int, 4> vars;
-  IndexVec pidx = domainOf(k, ids.shape, vars, "p");
+  IndexVec pidx = domainOf(k, ids.shape, vars, "p", kb.plan);
   llvm::ArrayRef<int64_t> rowShape(n->type.shape.begin() + 1, n->type.shape.end());
-  IndexVec ridx = domainOf(k, rowShape, vars, "j");
+  IndexVec ridx = domainOf(k, rowShape, vars, "j", kb.plan);
   const Expr *row = k.clamp(k.op(OpKind::Cast, Type::Index, {kb.valueAt(n->operand(0), pidx)}), 0, n->type.shape[0] - 1);
   IndexVec uidx = pidx;
   uidx.append(ridx.begin(), ridx.end());
@@ -547,7 +599,7 @@ void buildColumnReduction(Kernel &k, KernelBuilder &kb, Node *n) {
     llvm::SmallVector<int, 4> ovars;
     Dims inner(n->type.shape.begin(), n->type.shape.end());
     inner.back() = block;
-    IndexVec oidx = domainOf(k, inner, ovars, "i");
+    IndexVec oidx = domainOf(k, inner, ovars, "i", kb.plan);
     oidx.back() = column(oidx.back());
     Placer p(k);
     p.nest(ovars, {{Stmt::Store, out, kb.linear(oidx, n->type.shape), k.constant(init, t)}});
@@ -557,7 +609,7 @@ void buildColumnReduction(Kernel &k, KernelBuilder &kb, Node *n) {
     Dims inner(x.shape.begin(), x.shape.end());
     inner.back() = block;
     llvm::SmallVector<int, 4> vars;
-    IndexVec xidx = domainOf(k, inner, vars, "r");
+    IndexVec xidx = domainOf(k, inner, vars, "r", kb.plan);
     xidx.back() = column(xidx.back());
     IndexVec at = xidx;
     for (int64_t ax : axes) at[ax] = k.index(0);
@@ -624,62 +676,74 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
   for (int32_t id = 0; id < g.numKernels; ++id) {
     if (roots[id].empty()) llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores nothing");
     Node *root = roots[id].back();
-    Kernel k;
-    k.name = g.name + ".k" + std::to_string(id);
-    k.summary = summarize(root, names);
-    for (size_t i = 0; i + 1 < roots[id].size(); ++i) k.summary += ", %" + names.lookup(roots[id][i]);
-    KernelBuilder kb(m, g, k, names);
-    kb.kernelId = id;
-    auto single = [&] {
-      if (roots[id].size() != 1)
-        llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores several values but computes a " +
-                                 root->info().mnemonic);
-    };
-    auto mm = llvm::find_if(roots[id], [](Node *r) { return r->is(OpKind::MatMul); });
-    if (mm != roots[id].end() && roots[id].size() > 1) {
-      llvm::SmallVector<Node *, 4> rest;
-      for (Node *r : roots[id])
-        if (r != *mm) rest.push_back(r);
-      buildMatMulEpilogue(k, kb, *mm, rest);
-    } else if (root->is(OpKind::MatMul)) {
-      single();
-      buildMatMul(k, kb, root);
-      parallelize(k, true);
-    } else if (root->is(OpKind::ScatterAdd)) {
-      single();
-      buildScatterAdd(k, kb, root);
-    } else if (isColumnReduction(root)) {
-      single();
-      buildColumnReduction(k, kb, root);
-    } else if (root->has(Random)) {
-      single();
-      Stmt s{Stmt::Fill};
-      s.buffer = kb.buffer(root);
-      s.dist = root->op;
-      bool uni = root->is(OpKind::RandUniform);
-      s.p0 = root->attrs.getFloat(uni ? AttrKey::Low : AttrKey::Mean);
-      s.p1 = root->attrs.getFloat(uni ? AttrKey::High : AttrKey::Std);
-      s.count = root->type.numel();
-      k.body.push_back(s);
-      k.work = s.count;
-    } else {
-      // One loop nest over the common shape stores every root.
-      llvm::SmallVector<int, 4> vars;
-      IndexVec idx = domainOf(k, root->type.shape, vars);
-      std::vector<Placer::Root> stores;
-      for (Node *r : roots[id]) {
-        if (r->type.shape != root->type.shape)
-          llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores values of different shapes");
-        stores.push_back({Stmt::Store, kb.buffer(r), kb.linear(idx, r->type.shape), kb.valueAt(r, idx)});
+    auto build = [&](Kernel &k, SplitPlan &plan) {
+      k.name = g.name + ".k" + std::to_string(id);
+      k.summary = summarize(root, names);
+      for (size_t i = 0; i + 1 < roots[id].size(); ++i) k.summary += ", %" + names.lookup(roots[id][i]);
+      KernelBuilder kb(m, g, k, names);
+      kb.kernelId = id;
+      kb.plan = &plan;
+      auto single = [&] {
+        if (roots[id].size() != 1)
+          llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores several values but computes a " +
+                                   root->info().mnemonic);
+      };
+      auto mm = llvm::find_if(roots[id], [](Node *r) { return r->is(OpKind::MatMul); });
+      if (mm != roots[id].end() && roots[id].size() > 1) {
+        llvm::SmallVector<Node *, 4> rest;
+        for (Node *r : roots[id])
+          if (r != *mm) rest.push_back(r);
+        buildMatMulEpilogue(k, kb, *mm, rest);
+      } else if (root->is(OpKind::MatMul)) {
+        single();
+        buildMatMul(k, kb, root);
+        parallelize(k, true);
+      } else if (root->is(OpKind::ScatterAdd)) {
+        single();
+        buildScatterAdd(k, kb, root);
+      } else if (isColumnReduction(root)) {
+        single();
+        buildColumnReduction(k, kb, root);
+      } else if (root->has(Random)) {
+        single();
+        Stmt s{Stmt::Fill};
+        s.buffer = kb.buffer(root);
+        s.dist = root->op;
+        bool uni = root->is(OpKind::RandUniform);
+        s.p0 = root->attrs.getFloat(uni ? AttrKey::Low : AttrKey::Mean);
+        s.p1 = root->attrs.getFloat(uni ? AttrKey::High : AttrKey::Std);
+        s.count = root->type.numel();
+        k.body.push_back(s);
+        k.work = s.count;
+      } else {
+        // One loop nest over the common shape stores every root.
+        llvm::SmallVector<int, 4> vars;
+        IndexVec idx = domainOf(k, root->type.shape, vars, "i", kb.plan);
+        std::vector<Placer::Root> stores;
+        for (Node *r : roots[id]) {
+          if (r->type.shape != root->type.shape)
+            llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores values of different shapes");
+          stores.push_back({Stmt::Store, kb.buffer(r), kb.linear(idx, r->type.shape), kb.valueAt(r, idx)});
+        }
+        Placer(k).nest(vars, stores);
+        k.work = root->type.numel();
+        // Work includes what fused reductions loop over.
+        for (auto &n : g.nodes)
+          if (n->kernel == id && n->has(Reduction)) k.work = std::max(k.work, n->operand(0)->type.numel());
+        parallelize(k, false);
       }
-      Placer(k).nest(vars, stores);
-      k.work = root->type.numel();
-      // Work includes what fused reductions loop over.
-      for (auto &n : g.nodes)
-        if (n->kernel == id && n->has(Reduction)) k.work = std::max(k.work, n->operand(0)->type.numel());
-      parallelize(k, false);
+    };
+    // Build, split loops where addresses divide them, build again.
+    SplitPlan plan;
+    for (int round = 0;; ++round) {
+      Kernel k;
+      plan.calls = 0;
+      build(k, plan);
+      if (round == 4 || !refineSplits(k, plan)) {
+        out.push_back(std::move(k));
+        break;
+      }
     }
-    out.push_back(std::move(k));
   }
 
   // Outputs and updates whose value lives elsewhere are copied into place.
@@ -689,7 +753,7 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
     k.summary = what.str();
     KernelBuilder kb(m, g, k, names);
     llvm::SmallVector<int, 4> vars;
-    IndexVec idx = domainOf(k, value->type.shape, vars);
+    IndexVec idx = domainOf(k, value->type.shape, vars, "i", kb.plan);
     int dst = kb.slotBuffer(slot, value);
     Placer(k).nest(vars, {{Stmt::Store, dst, kb.linear(idx, value->type.shape), kb.valueAt(value, idx)}});
     k.work = value->type.numel();
