@@ -224,6 +224,31 @@ private:
     return ks.size() >= 2 && ks.size() <= 3;
   }
 
+  /// Level 2: an elementwise value read by several kernels (so stored in
+  /// any case) joins the kernel of its first same-shape elementwise reader
+  /// as one more value that kernel stores, instead of a kernel of its own:
+  /// the forward GELU computes tanh once, stores it for the backward pass,
+  /// and uses it at once. As for epilogues, a reader in another kernel
+  /// that feeds the chosen one rules it out.
+  int32_t sharedValueKernel(Node *n) {
+    if (level < 2 || !n->has(Elementwise) || mustStore.count(n) || isInlinable(n)) return -1;
+    auto &us = uses[n];
+    for (Node *u : us) {
+      if (u->kernel < 0 || views.count(u) || !u->has(Elementwise) || u->type.shape != n->type.shape) continue;
+      KernelInfo &info = kernels[u->kernel];
+      if (info.kind != KernelInfo::General || !info.targets.empty() ||
+          llvm::ArrayRef<int64_t>(info.domain) != llvm::ArrayRef<int64_t>(n->type.shape))
+        return -1;
+      llvm::SmallPtrSet<const Node *, 4> reads;
+      stateRead(n, reads);
+      if (!reads.empty()) return -1;
+      llvm::DenseSet<Node *> seen;
+      bool cycle = llvm::any_of(us, [&](Node *v) { return v->kernel != u->kernel && feeds(v, u->kernel, seen); });
+      return cycle ? -1 : u->kernel;
+    }
+    return -1;
+  }
+
   /// Users of n, seen through views (a reshape of the product).
   void usersThroughViews(Node *n, llvm::SmallVectorImpl<Node *> &out) {
     for (Node *u : uses[n]) {
@@ -288,6 +313,10 @@ private:
       }
       if (!isInlinable(n) && cheapToRecompute(n)) {
         cloneIntoReaders(n);
+        return;
+      }
+      if (int32_t k = sharedValueKernel(n); k >= 0) {
+        n->kernel = k;
         return;
       }
       n->kernel = newKernel();
