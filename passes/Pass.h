@@ -47,6 +47,7 @@ llvm::Error runAutodiff(Module &m, const PassOptions &o);
 llvm::Error runOptimizerLowering(Module &m, const PassOptions &o);
 llvm::Error runSplitEntries(Module &m, const PassOptions &o);
 llvm::Error runConstantFold(Module &m, const PassOptions &o);
+llvm::Error runMatvec(Module &m, const PassOptions &o);
 llvm::Error runSimplify(Module &m, const PassOptions &o);
 llvm::Error runCSE(Module &m, const PassOptions &o);
 llvm::Error runDCE(Module &m, const PassOptions &o);

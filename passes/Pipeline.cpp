@@ -10,6 +10,7 @@ static const PassInfo kPasses[] = {
     {"optimizer", "append the optimizer's parameter update to the training step", runOptimizerLowering},
     {"split-entries", "copy @model into one graph per entry point: @train, @eval, @predict", runSplitEntries},
     {"constfold", "replace ops on constants by their constant result", runConstantFold},
+    {"matvec", "rewrite matrix products with a dimension of 1 as broadcast multiplies and reductions", runMatvec},
     {"simplify", "algebraic simplification (x*1, x+0, double transpose, ...)", runSimplify},
     {"cse", "merge nodes that compute the same value", runCSE},
     {"dce", "remove nodes no output or update needs", runDCE},
@@ -26,7 +27,7 @@ const PassInfo *findPass(llvm::StringRef name) {
 }
 
 std::vector<std::string> defaultPipeline() {
-  return {"autodiff", "optimizer", "split-entries", "constfold", "simplify", "cse", "dce", "fuse", "plan-memory"};
+  return {"autodiff", "optimizer", "split-entries", "constfold", "matvec", "simplify", "cse", "dce", "fuse", "plan-memory"};
 }
 
 std::vector<std::string> remainingPipeline(const Module &m) {

@@ -23,6 +23,13 @@ std::string duration(double s) {
   return fmt::format("{}h{:02}m", int(s) / 3600, int(s) / 60 % 60);
 }
 
+/// Milliseconds with four significant digits: 41.23, 0.01234.
+std::string millis(double seconds) {
+  double ms = seconds * 1e3;
+  int decimals = ms >= 100 ? 1 : ms >= 10 ? 2 : ms >= 1 ? 3 : ms >= 0.1 ? 4 : 5;
+  return fmt::format("{:.{}f}", ms, decimals);
+}
+
 /// The parameters themselves, when there are few enough to read.
 void printSmallParams(Session &s) {
   std::string line;
@@ -134,8 +141,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       if (hasVal) line += std::isnan(lastVal) ? std::string("  val -") : fmt::format("  val {:.6f}", lastVal);
       for (auto &[name, v] : val.metrics) line += fmt::format("  {} {:.4f}", name, v);
       if (s.find("output:grad_norm") >= 0) line += fmt::format("  |g| {:.3g}", s.scalar("output:grad_norm"));
-      line += fmt::format("  | {} {}/s  {:.3f} ms/step  eta {}", humanCount(double(data->samplesPerBatch()) / perStep),
-                          m.data_kind == GRT_DATA_TEXT ? "tokens" : "samples", perStep * 1e3, duration(eta));
+      line += fmt::format("  | {} {}/s  {} ms/step  eta {}", humanCount(double(data->samplesPerBatch()) / perStep),
+                          m.data_kind == GRT_DATA_TEXT ? "tokens" : "samples", millis(perStep), duration(eta));
       if (!quiet) {
         fmt::print("{}\n", line);
         std::fflush(stdout);
@@ -151,8 +158,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   if (!save.empty()) checkpoint(stopAt);
   std::sort(stepTimes.begin(), stepTimes.end());
   double median = stepTimes.empty() ? 0 : stepTimes[stepTimes.size() / 2];
-  fmt::print("done: {} steps in {} (median {:.3f} ms/step); final loss {:.6f}", stopAt - start, duration(trainSecs),
-             median * 1e3, lastLoss);
+  fmt::print("done: {} steps in {} (median {} ms/step); final loss {:.6f}", stopAt - start, duration(trainSecs),
+             millis(median), lastLoss);
   if (hasVal) fmt::print(", validation loss {:.6f}", lastVal);
   for (auto &[name, v] : val.metrics) fmt::print(", {} {:.4f}", name, v);
   fmt::print("\n");
@@ -163,7 +170,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     fmt::print("pictures: {}/loss.svg{}\n", plotDir, note.empty() ? fmt::format(", {}/fit.svg", plotDir) : " (" + note + ")");
   }
   printSmallParams(s);
-  if (profile) profile->print("train", std::getenv("GRT_PROFILE_TOP") ? std::atoi(std::getenv("GRT_PROFILE_TOP")) : 20);
+  if (profile) profile->print("train", 25);
   return 0;
 }
 

@@ -113,7 +113,7 @@ TEST_P(PassKeepsNumbers, SameOutputsBeforeAndAfter) {
 std::vector<Case> cases() {
   std::vector<Case> out;
   for (const char *ex : {"linreg", "logreg", "mlp_1d", "mlp_nd", "moons"})
-    for (const char *p : {"constfold", "simplify", "cse", "dce", "fuse"}) out.push_back({ex, p});
+    for (const char *p : {"constfold", "matvec", "simplify", "cse", "dce", "fuse"}) out.push_back({ex, p});
   return out;
 }
 

@@ -1,0 +1,108 @@
+//===- tests/unit/MathLibTest.cpp - inline f32 exp, log, tanh vs libm -----===//
+//
+// codegen/MathLib.cpp emits exp, log and tanh as inline arithmetic so loops
+// vectorise. Each is compiled into a model's predict entry and compared
+// with the double-precision libm function on a dense sweep of its range,
+// odd counts included (vector bodies and scalar tails), and on the special
+// values: ±0, ±inf, NaN, the largest and smallest floats.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/Session.h"
+#include "tools/Compiler.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+using namespace gradc;
+
+namespace {
+
+std::string diagnostics;
+llvm::raw_string_ostream diagStream(diagnostics);
+
+/// y = op(x) for every x, through a compiled predict entry.
+std::vector<float> applyOp(const std::string &op, const std::vector<float> &xs) {
+  std::string n = std::to_string(xs.size());
+  std::string src = "model m {\n  input x: f32[" + n + "]\n  param p: f32[1] = zeros\n  y = " + op +
+                    "(x) + p\n  loss = sum(y)\n  output y\n  train sgd(lr = 0.1)\n}\n";
+  CompileOptions o;
+  o.input = "math.grad";
+  Compiler c(o, diagStream);
+  diagnostics.clear();
+  if (!c.load(src) || !c.runPipeline() || !c.lower() || !c.optimize()) {
+    ADD_FAILURE() << "compiling " << op << " failed: " << diagnostics;
+    return {};
+  }
+  const GrtModel *m = c.jit();
+  if (!m) {
+    ADD_FAILURE() << "jit failed";
+    return {};
+  }
+  grt::Session s(*m, 1);
+  s.initParams(0);
+  auto &x = s.slot("x");
+  for (size_t i = 0; i < xs.size(); ++i) grt::Session::set(x, i, xs[i]);
+  s.run("predict");
+  auto &y = s.slot("output:y");
+  std::vector<float> out(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) out[i] = float(grt::Session::get(y, i));
+  return out;
+}
+
+/// Distance in units in the last place of `want` (as float).
+double ulps(float got, double want) {
+  float w = float(want);
+  if (std::isnan(w)) return std::isnan(got) ? 0 : INFINITY;
+  if (std::isinf(w) || std::isinf(got)) return got == w ? 0 : INFINITY;
+  double ulp = std::nextafter(std::fabs(w), INFINITY) - std::fabs(w);
+  return std::fabs(double(got) - want) / ulp;
+}
+
+void sweep(const std::string &op, double (*ref)(double), double lo, double hi, double maxUlps, double absTol) {
+  std::vector<float> xs;
+  const int n = 20011; // odd: a scalar tail after the vector loop
+  for (int i = 0; i < n; ++i) xs.push_back(float(lo + (hi - lo) * i / (n - 1)));
+  std::vector<float> ys = applyOp(op, xs);
+  ASSERT_EQ(ys.size(), xs.size());
+  double worst = 0;
+  float at = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    double want = ref(double(xs[i]));
+    if (std::fabs(ys[i] - want) <= absTol) continue;
+    double u = ulps(ys[i], want);
+    if (u > worst) worst = u, at = xs[i];
+  }
+  EXPECT_LE(worst, maxUlps) << op << " is " << worst << " ulp off at x = " << at;
+}
+
+TEST(MathLib, ExpWithinTwoUlps) { sweep("exp", [](double x) { return std::exp(x); }, -87, 88, 2, 0); }
+TEST(MathLib, LogWithinTwoUlps) { sweep("log", [](double x) { return std::log(x); }, 1e-30, 1e4, 2, 0); }
+TEST(MathLib, LogNearOne) { sweep("log", [](double x) { return std::log(x); }, 0.5, 2, 2, 1e-7); }
+// tanh trades accuracy for speed away from 0: a rational function (4 ulp).
+TEST(MathLib, TanhWithinFourUlps) { sweep("tanh", [](double x) { return std::tanh(x); }, -12, 12, 4, 1e-7); }
+TEST(MathLib, TanhNearZero) { sweep("tanh", [](double x) { return std::tanh(x); }, -0.01, 0.01, 2, 0); }
+
+TEST(MathLib, SpecialValues) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float big = std::numeric_limits<float>::max(), tiny = std::numeric_limits<float>::denorm_min();
+  std::vector<float> xs{0.f, -0.f, inf, -inf, nan, big, -big, tiny, -tiny, 100.f, -100.f};
+  std::vector<float> e = applyOp("exp", xs), l = applyOp("log", xs), t = applyOp("tanh", xs);
+  ASSERT_EQ(t.size(), xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) {
+    double x = xs[i];
+    // Results below the smallest normal float may flush to zero.
+    if (std::isnan(x) || std::fabs(std::exp(x)) > std::numeric_limits<float>::min()) {
+      EXPECT_EQ(ulps(e[i], std::exp(x)), 0) << "exp(" << x << ") = " << e[i];
+    } else {
+      EXPECT_LE(e[i], std::numeric_limits<float>::min()) << "exp(" << x << ") = " << e[i];
+    }
+    EXPECT_LE(ulps(t[i], std::tanh(x)), 1) << "tanh(" << x << ") = " << t[i];
+    if (x != tiny) {
+      EXPECT_LE(ulps(l[i], std::log(x)), 1) << "log(" << x << ") = " << l[i];
+    }
+  }
+}
+
+} // namespace
