@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 
 namespace grt {
 
@@ -42,7 +43,8 @@ const GemmKernel &gemmGeneric() {
 
 const GemmKernel &gemmForHost() {
   static const GemmKernel *chosen = [] {
-    // GRADC_GEMM=avx512|avx2|generic picks one (for tests and benchmarks).
+    // GRADC_GEMM=avx512|avx2|generic picks one (for tests and benchmarks);
+    // naive is handled in grt_gemm_f32.
     if (const char *force = std::getenv("GRADC_GEMM")) {
       std::string f = force;
       if (f == "generic") return &gemmGeneric();
@@ -54,6 +56,21 @@ const GemmKernel &gemmForHost() {
     return &gemmGeneric();
   }();
   return *chosen;
+}
+
+bool gemmNaive() {
+  static const bool naive = [] {
+    const char *g = std::getenv("GRADC_GEMM");
+    return g && std::string(g) == "naive";
+  }();
+  return naive;
+}
+
+std::string gemmDescription() {
+  if (gemmNaive()) return "the textbook triple loop (GRADC_GEMM=naive)";
+  std::string d = std::string(gemmForHost().name) + ", packed and cache-blocked";
+  if (const char *g = std::getenv("GRADC_GEMM")) d += std::string(" (GRADC_GEMM=") + g + ")";
+  return d;
 }
 
 //===--- blocking -----------------------------------------------------------===//
@@ -215,6 +232,13 @@ extern "C" {
 void grt_gemm_f32(GrtContext *ctx, int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
                   const float *b, int64_t ldb, float *c, int64_t ldc, int32_t accumulate, GrtParallelBody epilogue,
                   void *epilogueData) {
+  // GRADC_GEMM=naive: the textbook loop, no packing or tiling (for tests
+  // that compare a model's losses with tiling off and on).
+  if (grt::gemmNaive()) {
+    grt::naiveGemmF32(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    if (epilogue && m > 0) epilogue(epilogueData, 0, m);
+    return;
+  }
   grt::gemmF32(ctx ? ctx->pool : nullptr, grt::gemmForHost(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
                grt::Epilogue{epilogue, epilogueData});
 }

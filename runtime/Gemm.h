@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace grt {
 
@@ -69,5 +70,10 @@ const GemmKernel &gemmAvx2();
 const GemmKernel &gemmGeneric();
 /// The best kernel this CPU runs (chosen once, with cpuid).
 const GemmKernel &gemmForHost();
+/// What grt_gemm_f32 runs here, for `info`: the kernel's name, or the
+/// textbook loop under GRADC_GEMM=naive.
+std::string gemmDescription();
+/// Whether GRADC_GEMM=naive asks for the textbook loop.
+bool gemmNaive();
 
 } // namespace grt

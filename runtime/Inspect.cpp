@@ -1,6 +1,7 @@
 //===- runtime/Inspect.cpp - the eval, predict and info commands ----------===//
 #include "Checkpoint.h"
 #include "Commands.h"
+#include "Gemm.h"
 
 #include <cstring>
 
@@ -94,6 +95,7 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
     fmt::print("  {:<8} {:>4} kernels, scratch arena {}\n", m.entries[i].name, m.entries[i].num_kernels,
                humanBytes(double(m.entries[i].arena_bytes)));
   fmt::print("parameters: {} ({}), optimizer state {}\n", params, humanBytes(double(paramBytes)), humanBytes(double(stateBytes)));
+  fmt::print("matrix multiply on this CPU: {}\n", gemmDescription());
   return 0;
 }
 

@@ -23,11 +23,10 @@ std::string duration(double s) {
   return fmt::format("{}h{:02}m", int(s) / 3600, int(s) / 60 % 60);
 }
 
-/// Milliseconds with four significant digits: 41.23, 0.01234.
+/// Milliseconds with four significant digits: 41.23, 0.0005012.
 std::string millis(double seconds) {
   double ms = seconds * 1e3;
-  int decimals = ms >= 100 ? 1 : ms >= 10 ? 2 : ms >= 1 ? 3 : ms >= 0.1 ? 4 : 5;
-  return fmt::format("{:.{}f}", ms, decimals);
+  return ms >= 1000 ? fmt::format("{:.0f}", ms) : fmt::format("{:.4g}", ms);
 }
 
 /// The parameters themselves, when there are few enough to read.

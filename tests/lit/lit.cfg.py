@@ -18,3 +18,8 @@ config.substitutions.append(("%gradc", os.path.join(config.gradc_bin_dir, "gradc
 config.substitutions.append(("%examples", config.examples_dir))
 config.substitutions.append(("%python", config.python))
 config.substitutions.append(("%inputs", os.path.join(config.source_root, "Inputs")))
+config.substitutions.append(("%bench", config.bench_dir))
+config.substitutions.append(("%build", config.build_dir))
+# The GEMM benchmark is built only where OpenBLAS (its reference) is found.
+if os.path.exists(os.path.join(config.build_dir, "bench", "gemm_bench")):
+    config.available_features.add("gemm-bench")

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""bench/run.py - gradc against PyTorch on the CPU, side by side in one run.
+
+  python3 bench/run.py [--build DIR] [--out FILE] [--reps N] [--no-torch] [--smoke]
+
+For every example (and bench/mlp64.grad, the MLP of the performance
+targets) it measures, in one run on this machine:
+
+  compile    wall seconds of `gradc build` (median of 3)
+  step       median milliseconds per training step at 1 and 2 threads:
+             ours from the executable's own `done:` line, PyTorch's from
+             bench/torch_ref.py (same model, batch, optimizer). PyTorch is
+             run with each thread split (torch.set_num_threads vs OpenMP vs
+             OpenBLAS threads) and its best is quoted.
+  speedup    PyTorch's best step / ours, at the same thread count; "best vs
+             best" compares each side at its fastest thread count
+  peak RSS   the largest resident set of the training process (MiB), ours
+             vs PyTorch's, from the kernel's accounting of each child
+
+Each measurement is repeated --reps times, alternating ours and PyTorch's,
+and the median is reported. Prints a Markdown table (the one in README.md)
+and writes it to --out when given. --smoke compiles two small models, runs
+a few steps of ours only and checks the figures parse (part of the tests).
+"""
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# name, source, steps for ours, steps for PyTorch
+MODELS = [
+    ("linreg", "examples/linreg.grad", 20000, 2000),
+    ("logreg", "examples/logreg.grad", 20000, 2000),
+    ("mlp_1d", "examples/mlp_1d.grad", 20000, 2000),
+    ("mlp_nd", "examples/mlp_nd.grad", 10000, 1000),
+    ("moons", "examples/moons.grad", 10000, 1000),
+    ("mlp64", "bench/mlp64.grad", 5000, 1000),
+    ("gpt", "examples/gpt.grad", 60, 40),
+]
+
+
+def run(cmd, env=None):
+    """Runs cmd; returns (stdout+stderr, wall seconds, peak RSS in MiB)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    out = p.stdout.read().decode(errors="replace")
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed with status {p.returncode}:\n{out}")
+    return out, wall, usage.ru_maxrss / 1024.0
+
+
+def median_ms(out, who):
+    m = re.search(r"median ([0-9.]+) ms/step", out)
+    if not m:
+        sys.exit(f"bench: no 'median ... ms/step' in the output of {who}:\n{out}")
+    return float(m.group(1))
+
+
+def torch_configs(threads):
+    """Thread splits to try for PyTorch at this thread count: (torch threads, env)."""
+    if threads == 1:
+        return [(1, {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})]
+    return [
+        (threads, {"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": "1"}),
+        (1, {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": str(threads)}),
+        (threads, {"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": str(threads)}),
+    ]
+
+
+def fmt_ms(x):
+    return f"{x:.4g}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="the build folder (default: build)")
+    ap.add_argument("--out", default="", help="also write the Markdown table here")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions of each measurement (default 3)")
+    ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
+    ap.add_argument("--models", default="", help="comma-separated subset of: " + ",".join(m[0] for m in MODELS))
+    ap.add_argument("--no-torch", action="store_true", help="measure ours only")
+    ap.add_argument("--smoke", action="store_true", help="a few steps of two small models, ours only (for tests)")
+    a = ap.parse_args()
+
+    gradc = os.path.join(a.build, "tools", "gradc")
+    if not os.access(gradc, os.X_OK):
+        sys.exit(f"bench: {gradc} not found; build first (./test.sh or cmake --build build)")
+    threads = [int(t) for t in a.threads.split(",")]
+    models = MODELS
+    if a.models:
+        want = a.models.split(",")
+        unknown = [w for w in want if w not in [m[0] for m in MODELS]]
+        if unknown:
+            sys.exit(f"bench: unknown model(s) {', '.join(unknown)}")
+        models = [m for m in MODELS if m[0] in want]
+    reps = a.reps
+    if a.smoke:
+        models = [("linreg", "examples/linreg.grad", 200, 0), ("mlp64", "bench/mlp64.grad", 50, 0)]
+        a.no_torch, reps, threads = True, 1, [1, 2]
+    python = sys.executable
+    if not a.no_torch:
+        try:
+            subprocess.run([python, "-c", "import torch"], check=True, capture_output=True)
+        except subprocess.CalledProcessError:
+            sys.exit("bench: PyTorch is missing (apt-get install python3-torch), or pass --no-torch")
+
+    tmp = tempfile.mkdtemp(prefix="gradc-bench-")
+    # The GPT reads the same text in both: random printable bytes.
+    text = os.path.join(tmp, "text.txt")
+    with open(text, "wb") as f:
+        f.write(bytes((i * 7919 + (i >> 3) * 104729) % 95 + 32 for i in range(400000)))
+
+    rows = []
+    for name, src, steps, tsteps in models:
+        exe = os.path.join(tmp, name)
+        compile_s = []
+        for _ in range(1 if a.smoke else 3):
+            _, wall, _ = run([gradc, "build", src, "-o", exe])
+            compile_s.append(wall)
+        row = {"name": name, "compile": statistics.median(compile_s)}
+        data = ["--data", text] if name == "gpt" else []
+        for t in threads:
+            ours, theirs, ours_rss, theirs_rss = [], [], [], []
+            for _ in range(reps):
+                out, _, rss = run([exe, "train", "--steps", str(steps), "--threads", str(t), "--quiet",
+                                   "--eval-every", str(10 * steps)] + data)
+                ours.append(median_ms(out, name))
+                ours_rss.append(rss)
+                if a.no_torch:
+                    continue
+                best = None
+                for tt, env in torch_configs(t):
+                    e = dict(os.environ, **env)
+                    out, _, rss = run([python, "bench/torch_ref.py", "--model", name, "--steps", str(tsteps),
+                                       "--threads", str(tt)] + data, env=e)
+                    ms = median_ms(out, f"torch_ref {name}")
+                    if best is None or ms < best[0]:
+                        best = (ms, rss)
+                theirs.append(best[0])
+                theirs_rss.append(best[1])
+            row[t] = {"ours": statistics.median(ours), "rss": max(ours_rss)}
+            if theirs:
+                row[t].update(torch=statistics.median(theirs), torch_rss=max(theirs_rss))
+            print(f"  {name} threads={t}: ours {fmt_ms(row[t]['ours'])} ms"
+                  + (f", PyTorch {fmt_ms(row[t]['torch'])} ms" if theirs else ""), file=sys.stderr, flush=True)
+        rows.append(row)
+
+    cpu = platform.processor() or "cpu"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    lines = [f"Measured {time.strftime('%Y-%m-%d')} on {cpu}, {os.cpu_count()} CPUs; "
+             f"median of {reps} runs per figure; step times in ms.", ""]
+    head = "| model | compile s |"
+    rule = "|---|---:|"
+    for t in threads:
+        head += f" ours {t}T | PyTorch {t}T | speedup {t}T |" if not a.no_torch else f" ours {t}T |"
+        rule += "---:|---:|---:|" if not a.no_torch else "---:|"
+    if not a.no_torch:
+        head += " best vs best |"
+        rule += "---:|"
+    head += " peak RSS MiB ours / PyTorch |" if not a.no_torch else " peak RSS MiB |"
+    rule += "---:|"
+    lines += [head, rule]
+    for r in rows:
+        line = f"| {r['name']} | {r['compile']:.2f} |"
+        for t in threads:
+            x = r[t]
+            if a.no_torch:
+                line += f" {fmt_ms(x['ours'])} |"
+            else:
+                line += f" {fmt_ms(x['ours'])} | {fmt_ms(x['torch'])} | {x['torch'] / x['ours']:.1f}x |"
+        if not a.no_torch:
+            ours_best = min(r[t]["ours"] for t in threads)
+            torch_best = min(r[t]["torch"] for t in threads)
+            line += f" {torch_best / ours_best:.1f}x |"
+        t = threads[-1]
+        line += f" {r[t]['rss']:.0f} / {r[t]['torch_rss']:.0f} |" if not a.no_torch else f" {r[t]['rss']:.0f} |"
+        lines.append(line)
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(table)
+
+
+if __name__ == "__main__":
+    main()
