@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
+#include "passes/Rewrite.h"
 
 #include "ir/Builder.h"
 
@@ -67,23 +68,10 @@ std::optional<double> fold(const Node *n) {
 
 llvm::Error runConstantFold(Module &m, const PassOptions &) {
   for (auto &g : m.graphs) {
-    Builder b(*g);
-    llvm::DenseMap<Node *, Node *> repl;
-    for (size_t i = 0; i < g->nodes.size(); ++i) {
-      Node *n = g->nodes[i].get();
-      for (auto &op : n->operands)
-        if (Node *r = repl.lookup(op)) op = r;
+    rewriteNodes(*g, [&](Builder &b, Node *n) -> Node * {
       auto v = fold(n);
-      if (!v) continue;
-      b.loc = n->loc;
-      b.prov = n->prov;
-      Node *c = b.constant(roundTo(n->type.dtype, *v), n->type);
-      c->name = n->name;
-      repl[n] = c;
-    }
-    for (auto &[from, to] : repl) g->replaceAllUsesWith(from, to);
-    g->sortTopologically();
-    g->removeDeadNodes();
+      return v ? b.constant(roundTo(n->type.dtype, *v), n->type) : nullptr;
+    });
   }
   return llvm::Error::success();
 }

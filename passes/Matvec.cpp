@@ -15,9 +15,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
 
-#include "ir/Builder.h"
-
-#include "llvm/ADT/DenseMap.h"
+#include "passes/Rewrite.h"
 
 namespace gradc {
 namespace {
@@ -65,23 +63,7 @@ Node *rewrite(Builder &b, Node *n) {
 } // namespace
 
 llvm::Error runMatvec(Module &m, const PassOptions &) {
-  for (auto &g : m.graphs) {
-    Builder b(*g);
-    llvm::DenseMap<Node *, Node *> repl;
-    size_t count = g->nodes.size();
-    for (size_t i = 0; i < count; ++i) {
-      Node *n = g->nodes[i].get();
-      b.loc = n->loc;
-      b.prov = n->prov;
-      if (Node *r = rewrite(b, n)) {
-        r->name = n->name;
-        repl[n] = r;
-      }
-    }
-    for (auto &[from, to] : repl) g->replaceAllUsesWith(from, to);
-    g->sortTopologically();
-    g->removeDeadNodes();
-  }
+  for (auto &g : m.graphs) rewriteNodes(*g, rewrite);
   return llvm::Error::success();
 }
 

@@ -20,7 +20,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
 
-#include "ir/Builder.h"
+#include "passes/Rewrite.h"
 
 #include "llvm/ADT/DenseMap.h"
 
@@ -113,25 +113,8 @@ Node *simplify(Builder &b, Node *n) {
 } // namespace
 
 llvm::Error runSimplify(Module &m, const PassOptions &) {
-  for (auto &g : m.graphs) {
-    Builder b(*g);
-    llvm::DenseMap<Node *, Node *> repl;
-    // New nodes are appended, so this loop also revisits what it creates.
-    for (size_t i = 0; i < g->nodes.size(); ++i) {
-      Node *n = g->nodes[i].get();
-      for (auto &o : n->operands)
-        if (Node *r = repl.lookup(o)) o = r;
-      b.loc = n->loc;
-      b.prov = n->prov;
-      Node *r = simplify(b, n);
-      if (r == n) continue;
-      if (r->name.empty()) r->name = n->name;
-      repl[n] = r;
-    }
-    for (auto &[from, to] : repl) g->replaceAllUsesWith(from, to);
-    g->sortTopologically();
-    g->removeDeadNodes();
-  }
+  // New nodes are appended, so the walk also revisits what it creates.
+  for (auto &g : m.graphs) rewriteNodes(*g, simplify);
   return llvm::Error::success();
 }
 
