@@ -1,6 +1,6 @@
 //===- bench/gemm_bench.cpp - our GEMM against OpenBLAS, side by side -----===//
 //
-//   build/bench/gemm_bench [--quick]
+//   build/bench/gemm_bench [--quick | --gpt | --shape MxNxK]
 //
 // For each shape and thread count, times our sgemm and OpenBLAS's
 // cblas_sgemm on the same matrices, alternating them, and prints the median
@@ -73,6 +73,9 @@ int main(int argc, char **argv) {
   if (quick) shapes = {{"square 256", false, false, 256, 256, 256}, {"gpt mlp up x@W", false, false, 768, 512, 128}};
   if (argc > 1 && !std::strcmp(argv[1], "--gpt"))
     shapes.erase(shapes.begin(), shapes.begin() + 4);
+  long long m, n, k;
+  if (argc > 2 && !std::strcmp(argv[1], "--shape") && std::sscanf(argv[2], "%lldx%lldx%lld", &m, &n, &k) == 3)
+    shapes = {{argv[2], false, false, m, n, k}};
   const grt::GemmKernel &kern = grt::gemmForHost();
   std::printf("our kernel: %s; reference: OpenBLAS cblas_sgemm\n", kern.name);
   std::printf("%-20s %7s %15s %10s %10s %7s\n", "shape", "threads", "m x n x k", "ours GF/s", "BLAS GF/s", "ratio");

@@ -25,12 +25,12 @@ llvm::Expected<std::unique_ptr<JitModel>> JitModel::create(std::unique_ptr<llvm:
   llvm::orc::SymbolMap syms;
   for (const GrtSymbol *s = runtime; s && s->name; ++s)
     syms[(*jit)->mangleAndIntern(s->name)] = {llvm::orc::ExecutorAddr::fromPtr(s->address), llvm::JITSymbolFlags::Exported};
-  if (auto err = lib.define(llvm::orc::absoluteSymbols(std::move(syms)))) return std::move(err);
+  if (auto err = lib.define(llvm::orc::absoluteSymbols(std::move(syms)))) return err;
   auto process = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess((*jit)->getDataLayout().getGlobalPrefix());
   if (!process) return process.takeError();
   lib.addGenerator(std::move(*process));
 
-  if (auto err = (*jit)->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx)))) return std::move(err);
+  if (auto err = (*jit)->addIRModule(llvm::orc::ThreadSafeModule(std::move(m), std::move(ctx)))) return err;
   std::unique_ptr<JitModel> out(new JitModel());
   out->jit = std::move(*jit);
   return out;

@@ -208,7 +208,7 @@ std::string readCorpus(const std::string &path) {
   if (!d) fail("cannot list corpus directory {}: {}", path, std::strerror(errno));
   while (dirent *e = readdir(d)) {
     std::string n = e->d_name;
-    if (n.empty() || n[0] == '.' || n.size() > 4 && n.substr(n.size() - 4) == ".dat") continue;
+    if (n.empty() || n[0] == '.' || (n.size() > 4 && n.substr(n.size() - 4) == ".dat")) continue;
     names.push_back(n);
   }
   closedir(d);

@@ -202,8 +202,12 @@ TEST(GradCheck, StopGradientBlocksTheGradient) {
   Checked c = checkExpr("p * stop_gradient(q)");
   ASSERT_TRUE(c.errors.empty()) << c.errors;
   for (auto &t : c.report.tensors) {
-    if (t.name == "q") EXPECT_EQ(t.maxGrad, 0.0);
-    if (t.name == "p") EXPECT_LE(t.maxRel, 1e-6) << describe(c.report);
+    if (t.name == "q") {
+      EXPECT_EQ(t.maxGrad, 0.0);
+    }
+    if (t.name == "p") {
+      EXPECT_LE(t.maxRel, 1e-6) << describe(c.report);
+    }
   }
 }
 

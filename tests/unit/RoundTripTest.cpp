@@ -25,7 +25,9 @@ TEST_P(RoundTrip, PrintParsePrintIsStable) {
   o.input = std::string(GRADC_EXAMPLES_DIR) + "/" + GetParam().example + ".grad";
   Compiler c(o);
   ASSERT_TRUE(c.load());
-  if (!GetParam().lastPass.empty()) ASSERT_TRUE(c.runPipeline(GetParam().lastPass));
+  if (!GetParam().lastPass.empty()) {
+    ASSERT_TRUE(c.runPipeline(GetParam().lastPass));
+  }
   std::string first = toString(*c.module);
   std::string errors;
   llvm::raw_string_ostream es(errors);
