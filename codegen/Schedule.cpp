@@ -264,6 +264,48 @@ public:
     return v;
   }
 
+  /// Maps an index of the reshaped tensor to an index of its operand. Dims
+  /// are grouped by equal element counts; a group that only splits dims is
+  /// affine, one that merges them needs division.
+  IndexVec reshapeIndex(llvm::ArrayRef<const Expr *> idx, llvm::ArrayRef<int64_t> to, llvm::ArrayRef<int64_t> from) {
+    IndexVec at(from.size(), k.index(0));
+    size_t i = 0, j = 0;
+    while (i < from.size() || j < to.size()) {
+      if (i < from.size() && from[i] == 1) { ++i; continue; }
+      if (j < to.size() && to[j] == 1) { ++j; continue; }
+      size_t i0 = i, j0 = j;
+      int64_t pf = from[i++], pt = to[j++];
+      while (pf != pt) {
+        if (pf < pt) pf *= from[i++];
+        else pt *= to[j++];
+      }
+      const Expr *lin = k.index(0);
+      int64_t s = 1;
+      for (size_t q = j; q-- > j0;) {
+        lin = k.add(lin, k.mul(idx[q], s));
+        s *= to[q];
+      }
+      s = 1;
+      for (size_t q = i; q-- > i0;) {
+        const Expr *e = k.divConst(lin, s);
+        at[q] = q == i0 ? e : k.remConst(e, from[q]);
+        s *= from[q];
+      }
+    }
+    return at;
+  }
+
+  /// One store per value, into its buffer at `idx`; the values share a shape.
+  std::vector<Placer::Root> storesAt(llvm::ArrayRef<Node *> values, llvm::ArrayRef<const Expr *> idx) {
+    std::vector<Placer::Root> out;
+    for (Node *r : values) {
+      if (r->type.shape != values.front()->type.shape)
+        llvm::report_fatal_error("internal error: kernel " + llvm::Twine(kernelId) + " stores values of different shapes");
+      out.push_back({Stmt::Store, buffer(r), linear(idx, r->type.shape), valueAt(r, idx)});
+    }
+    return out;
+  }
+
   // Not -1: leaves and views have kernel -1 and must be loaded, not computed.
   int32_t kernelId = std::numeric_limits<int32_t>::min();
   SplitPlan *plan = nullptr;
@@ -371,37 +413,6 @@ private:
     llvm::SmallVector<const Expr *, 3> args;
     for (unsigned i = 0; i < n->operands.size(); ++i) args.push_back(opAt(i, idx));
     return k.op(n->op, t, args);
-  }
-
-  /// Maps an index of the reshaped tensor to an index of its operand. Dims
-  /// are grouped by equal element counts; a group that only splits dims is
-  /// affine, one that merges them needs division.
-  IndexVec reshapeIndex(llvm::ArrayRef<const Expr *> idx, llvm::ArrayRef<int64_t> to, llvm::ArrayRef<int64_t> from) {
-    IndexVec at(from.size(), k.index(0));
-    size_t i = 0, j = 0;
-    while (i < from.size() || j < to.size()) {
-      if (i < from.size() && from[i] == 1) { ++i; continue; }
-      if (j < to.size() && to[j] == 1) { ++j; continue; }
-      size_t i0 = i, j0 = j;
-      int64_t pf = from[i++], pt = to[j++];
-      while (pf != pt) {
-        if (pf < pt) pf *= from[i++];
-        else pt *= to[j++];
-      }
-      const Expr *lin = k.index(0);
-      int64_t s = 1;
-      for (size_t q = j; q-- > j0;) {
-        lin = k.add(lin, k.mul(idx[q], s));
-        s *= to[q];
-      }
-      s = 1;
-      for (size_t q = i; q-- > i0;) {
-        const Expr *e = k.divConst(lin, s);
-        at[q] = q == i0 ? e : k.remConst(e, from[q]);
-        s *= from[q];
-      }
-    }
-    return at;
   }
 
   const Module &m;
@@ -525,21 +536,9 @@ void buildMatMulEpilogue(Kernel &k, KernelBuilder &kb, Node *mm, llvm::ArrayRef<
   if (gemm.kind != Stmt::Gemm) llvm::report_fatal_error("internal error: an epilogue's matmul has batch loops");
   llvm::ArrayRef<int64_t> shape = roots.front()->type.shape;
   int row = k.newVar("row", gemm.m), col = k.newVar("col", gemm.n);
-  IndexVec idx;
-  int64_t below = gemm.m;
-  for (size_t d = 0; d + 1 < shape.size(); ++d) {
-    below /= shape[d];
-    const Expr *q = k.divConst(k.var(row), below);
-    idx.push_back(d == 0 ? q : k.remConst(q, shape[d]));
-  }
+  IndexVec idx = kb.reshapeIndex({k.var(row)}, {gemm.m}, shape.drop_back());
   idx.push_back(k.var(col));
-  std::vector<Placer::Root> stores;
-  for (Node *r : roots) {
-    if (r->type.shape != roots.front()->type.shape)
-      llvm::report_fatal_error("internal error: an epilogue stores values of different shapes");
-    stores.push_back({Stmt::Store, kb.buffer(r), kb.linear(idx, r->type.shape), kb.valueAt(r, idx)});
-  }
-  Placer(k).nest({row, col}, stores, &gemm.body);
+  Placer(k).nest({row, col}, kb.storesAt(roots, idx), &gemm.body);
   // The runtime calls the epilogue on row ranges: its row loop takes them.
   for (auto &st : gemm.body)
     if (st.kind == Stmt::Loop && st.var == row) st.parallel = true;
@@ -719,13 +718,7 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
         // One loop nest over the common shape stores every root.
         llvm::SmallVector<int, 4> vars;
         IndexVec idx = domainOf(k, root->type.shape, vars, "i", kb.plan);
-        std::vector<Placer::Root> stores;
-        for (Node *r : roots[id]) {
-          if (r->type.shape != root->type.shape)
-            llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores values of different shapes");
-          stores.push_back({Stmt::Store, kb.buffer(r), kb.linear(idx, r->type.shape), kb.valueAt(r, idx)});
-        }
-        Placer(k).nest(vars, stores);
+        Placer(k).nest(vars, kb.storesAt(roots[id], idx));
         k.work = root->type.numel();
         // Work includes what fused reductions loop over.
         for (auto &n : g.nodes)

@@ -242,9 +242,7 @@ private:
       llvm::SmallPtrSet<const Node *, 4> reads;
       stateRead(n, reads);
       if (!reads.empty()) return -1;
-      llvm::DenseSet<Node *> seen;
-      bool cycle = llvm::any_of(us, [&](Node *v) { return v->kernel != u->kernel && feeds(v, u->kernel, seen); });
-      return cycle ? -1 : u->kernel;
+      return otherReaderFeeds(us, u->kernel) ? -1 : u->kernel;
     }
     return -1;
   }
@@ -274,14 +272,15 @@ private:
       bool ok = llvm::all_of(us, [&](Node *v) {
         return v->kernel != u->kernel || (v->has(Elementwise) && llvm::ArrayRef<int64_t>(v->type.shape) == llvm::ArrayRef<int64_t>(info.domain));
       });
-      if (!ok || epilogueOf.count(u->kernel)) continue;
-      // A reader in another kernel that (through its users) feeds this one
-      // would need the product before this kernel made it: a cycle.
-      llvm::DenseSet<Node *> seen;
-      bool cycle = llvm::any_of(us, [&](Node *v) { return v->kernel != u->kernel && feeds(v, u->kernel, seen); });
-      if (!cycle) return u->kernel;
+      if (ok && !epilogueOf.count(u->kernel) && !otherReaderFeeds(us, u->kernel)) return u->kernel;
     }
     return -1;
+  }
+  /// Whether a reader outside kernel k feeds k through its users: a value
+  /// computed in k would then be needed before k made it (a cycle).
+  bool otherReaderFeeds(llvm::ArrayRef<Node *> readers, int32_t k) {
+    llvm::DenseSet<Node *> seen;
+    return llvm::any_of(readers, [&](Node *v) { return v->kernel != k && feeds(v, k, seen); });
   }
   /// Whether n or anything computed from it is in kernel k.
   bool feeds(Node *n, int32_t k, llvm::DenseSet<Node *> &seen) {
@@ -290,11 +289,6 @@ private:
     for (Node *u : uses[n])
       if (feeds(u, k, seen)) return true;
     return false;
-  }
-  static int64_t product(llvm::ArrayRef<int64_t> d) {
-    int64_t p = 1;
-    for (int64_t x : d) p *= x;
-    return p;
   }
 
   void assign(Node *n) {
@@ -433,10 +427,10 @@ private:
 llvm::Error runFusion(Module &m, const PassOptions &opts) {
   for (auto &g : m.graphs) {
     llvm::Error err = Fuser(*g, opts.fusionLevel).run();
-    // An epilogue can tie two kernels into a cycle (the product's other
-    // reader feeding the epilogue's kernel); fusing without epilogues
-    // never does. Fused clones are recreated from the same graph, so
-    // simply start again at level 1.
+    // Level 2 checks that a joining value's other readers do not feed the
+    // kernel it joins, but two kernels can still depend on each other
+    // through different nodes; level 1 never ties kernels that way. The
+    // clones the first attempt appended are ordinary nodes to the second.
     if (err && opts.fusionLevel >= 2) {
       llvm::consumeError(std::move(err));
       err = Fuser(*g, 1).run();

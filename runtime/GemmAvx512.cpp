@@ -16,26 +16,20 @@ namespace {
 
 constexpr int MR = 14, NR = 32;
 
-template <int M>
-void tile(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int64_t n, bool add) {
-  __m512 acc0[M], acc1[M];
+/// Zeroes the accumulators and starts fetching the tile of C, which is read
+/// back at the end.
+template <int M> [[gnu::always_inline]] inline void startTile(__m512 *acc0, __m512 *acc1, const float *c, int64_t ldc) {
 #pragma GCC unroll 14
   for (int i = 0; i < M; ++i) {
     acc0[i] = acc1[i] = _mm512_setzero_ps();
-    // The tile of C is read back at the end; start fetching it now.
     _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc + 16), _MM_HINT_T0);
   }
-  for (int64_t k = 0; k < kc; ++k) {
-    _mm_prefetch(reinterpret_cast<const char *>(a + (k + 8) * MR), _MM_HINT_T0);
-    __m512 b0 = _mm512_load_ps(b + k * NR), b1 = _mm512_load_ps(b + k * NR + 16);
-#pragma GCC unroll 14
-    for (int i = 0; i < M; ++i) {
-      __m512 ai = _mm512_set1_ps(a[k * MR + i]);
-      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
-      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
-    }
-  }
+}
+
+/// Writes (or adds) the accumulators into the first n columns of C.
+template <int M>
+[[gnu::always_inline]] inline void finishTile(__m512 *acc0, __m512 *acc1, float *c, int64_t ldc, int64_t n, bool add) {
   __mmask16 m0 = n >= 16 ? 0xffff : __mmask16((1u << n) - 1);
   __mmask16 m1 = n >= 32 ? 0xffff : n <= 16 ? 0 : __mmask16((1u << (n - 16)) - 1);
 #pragma GCC unroll 14
@@ -50,17 +44,29 @@ void tile(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int
   }
 }
 
+template <int M>
+void tile(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int64_t n, bool add) {
+  __m512 acc0[M], acc1[M];
+  startTile<M>(acc0, acc1, c, ldc);
+  for (int64_t k = 0; k < kc; ++k) {
+    _mm_prefetch(reinterpret_cast<const char *>(a + (k + 8) * MR), _MM_HINT_T0);
+    __m512 b0 = _mm512_load_ps(b + k * NR), b1 = _mm512_load_ps(b + k * NR + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < M; ++i) {
+      __m512 ai = _mm512_set1_ps(a[k * MR + i]);
+      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+    }
+  }
+  finishTile<M>(acc0, acc1, c, ldc, n, add);
+}
+
 /// The tile with A unpacked: row i of the sliver at a + i·lda. Rows are
 /// addressed from three base pointers so the register file holds them.
 template <int M>
 void tileDirect(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc, int64_t n, bool add) {
   __m512 acc0[M], acc1[M];
-#pragma GCC unroll 14
-  for (int i = 0; i < M; ++i) {
-    acc0[i] = acc1[i] = _mm512_setzero_ps();
-    _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char *>(c + i * ldc + 16), _MM_HINT_T0);
-  }
+  startTile<M>(acc0, acc1, c, ldc);
   const float *rows[M];
 #pragma GCC unroll 14
   for (int i = 0; i < M; ++i) rows[i] = a + i * lda;
@@ -73,18 +79,7 @@ void tileDirect(int64_t kc, const float *a, int64_t lda, const float *b, float *
       acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
     }
   }
-  __mmask16 m0 = n >= 16 ? 0xffff : __mmask16((1u << n) - 1);
-  __mmask16 m1 = n >= 32 ? 0xffff : n <= 16 ? 0 : __mmask16((1u << (n - 16)) - 1);
-#pragma GCC unroll 14
-  for (int i = 0; i < M; ++i) {
-    float *row = c + i * ldc;
-    if (add) {
-      acc0[i] = _mm512_add_ps(acc0[i], _mm512_maskz_loadu_ps(m0, row));
-      acc1[i] = _mm512_add_ps(acc1[i], _mm512_maskz_loadu_ps(m1, row + 16));
-    }
-    _mm512_mask_storeu_ps(row, m0, acc0[i]);
-    _mm512_mask_storeu_ps(row + 16, m1, acc1[i]);
-  }
+  finishTile<M>(acc0, acc1, c, ldc, n, add);
 }
 
 template <int... Ms> struct DirectTiles {
