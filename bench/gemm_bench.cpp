@@ -1,6 +1,6 @@
 //===- bench/gemm_bench.cpp - our GEMM against OpenBLAS, side by side -----===//
 //
-//   build/bench/gemm_bench [--quick | --gpt | --shape MxNxK]
+//   build/bench/gemm_bench [--quick | --gpt | --shape MxNxK] [--threads N] ... (--help)
 //
 // For each shape and thread count, times our sgemm and OpenBLAS's
 // cblas_sgemm on the same matrices, alternating them over five rounds, and
@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 extern "C" void openblas_set_num_threads(int);
@@ -54,8 +55,22 @@ template <typename F> double median(F call, int reps, double minBatch) {
 
 } // namespace
 
+const char *kUsage = R"(usage: gemm_bench [options]
+
+Times our sgemm against OpenBLAS's cblas_sgemm on the same matrices, side
+by side, and prints GFLOPS and the ratio (ours / OpenBLAS, >100% = faster).
+
+  --quick           two small shapes, one round (the test suite's smoke run)
+  --gpt             only the baby GPT's shapes
+  --shape MxNxK     only this shape (no transposes)
+  --threads N       only this thread count (default: 1 then 2)
+  --rounds N        rounds of back-to-back pairs (default 5)
+  --blocks MC,KC,NC override our cache blocks (for tuning experiments)
+  --help            this text
+)";
+
 int main(int argc, char **argv) {
-  bool quick = argc > 1 && !std::strcmp(argv[1], "--quick");
+  bool quick = false, gptOnly = false;
   std::vector<Shape> shapes = {
       {"square 256", false, false, 256, 256, 256},
       {"square 512", false, false, 512, 512, 512},
@@ -70,16 +85,49 @@ int main(int argc, char **argv) {
       {"gpt dW = X^T@dY", true, false, 128, 512, 768},
       {"gpt attn q@k^T", false, true, 64, 64, 32},
   };
-  if (quick) shapes = {{"square 256", false, false, 256, 256, 256}, {"gpt mlp up x@W", false, false, 768, 512, 128}};
-  if (argc > 1 && !std::strcmp(argv[1], "--gpt"))
-    shapes.erase(shapes.begin(), shapes.begin() + 4);
-  long long m, n, k;
-  if (argc > 2 && !std::strcmp(argv[1], "--shape") && std::sscanf(argv[2], "%lldx%lldx%lld", &m, &n, &k) == 3)
-    shapes = {{argv[2], false, false, m, n, k}};
-  const grt::GemmKernel &kern = grt::gemmForHost();
-  std::printf("our kernel: %s; reference: OpenBLAS cblas_sgemm\n", kern.name);
+  std::vector<int> threadCounts = {1, 2};
+  int rounds = 5;
+  grt::GemmKernel kern = grt::gemmForHost();
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    const char *value = i + 1 < argc ? argv[i + 1] : nullptr;
+    long long m, n, k, mc, kc, nc;
+    int v;
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--quick") {
+      quick = true;
+    } else if (a == "--gpt") {
+      gptOnly = true;
+    } else if (a == "--shape" && value && std::sscanf(value, "%lldx%lldx%lld", &m, &n, &k) == 3 && m > 0 && n > 0 && k > 0) {
+      shapes = {{argv[++i], false, false, m, n, k}};
+    } else if (a == "--threads" && value && std::sscanf(value, "%d", &v) == 1 && v > 0) {
+      threadCounts = {v};
+      ++i;
+    } else if (a == "--rounds" && value && std::sscanf(value, "%d", &v) == 1 && v > 0) {
+      rounds = v;
+      ++i;
+    } else if (a == "--blocks" && value && std::sscanf(value, "%lld,%lld,%lld", &mc, &kc, &nc) == 3 && mc > 0 && kc > 0 &&
+               nc > 0) {
+      kern.mc = (mc + kern.mr - 1) / kern.mr * kern.mr;
+      kern.kc = kc;
+      kern.nc = (nc + kern.nr - 1) / kern.nr * kern.nr;
+      ++i;
+    } else {
+      std::fprintf(stderr, "gemm_bench: unknown option, or a bad or missing value: '%s'\n%s", argv[i], kUsage);
+      return 2;
+    }
+  }
+  if (quick) {
+    shapes = {{"square 256", false, false, 256, 256, 256}, {"gpt mlp up x@W", false, false, 768, 512, 128}};
+    rounds = 1;
+  }
+  if (gptOnly) shapes.erase(shapes.begin(), shapes.begin() + 4);
+  std::printf("our kernel: %s (blocks mc %lld, kc %lld, nc %lld); reference: OpenBLAS cblas_sgemm\n", kern.name,
+              (long long)kern.mc, (long long)kern.kc, (long long)kern.nc);
   std::printf("%-20s %7s %15s %10s %10s %7s\n", "shape", "threads", "m x n x k", "ours GF/s", "BLAS GF/s", "ratio");
-  for (int threads : {1, 2}) {
+  for (int threads : threadCounts) {
     openblas_set_num_threads(threads);
     grt::ThreadPool pool(threads);
     for (auto &s : shapes) {
@@ -100,7 +148,6 @@ int main(int argc, char **argv) {
       // round's ratio (a pair measured back to back sees the same machine
       // speed), the GFLOPS the median of each side.
       double minBatch = quick ? 0.02 : 0.1;
-      int rounds = quick ? 1 : 5;
       std::vector<double> to, tb, ratio;
       for (int round = 0; round < rounds; ++round) {
         to.push_back(median(ours, 3, minBatch));

@@ -109,9 +109,12 @@ def main():
         a.no_torch, reps, threads = True, 1, [1, 2]
     python = sys.executable
     if not a.no_torch:
-        try:
-            subprocess.run([python, "-c", "import torch"], check=True, capture_output=True)
-        except subprocess.CalledProcessError:
+        # Debian's python3-torch lives in the system Python, which may not be
+        # the python3 first on PATH (pyenv, a virtualenv).
+        def has_torch(py):
+            return subprocess.run([py, "-c", "import torch"], capture_output=True).returncode == 0
+        python = next((py for py in (sys.executable, "/usr/bin/python3") if os.path.exists(py) and has_torch(py)), None)
+        if python is None:
             sys.exit("bench: PyTorch is missing (apt-get install python3-torch), or pass --no-torch")
 
     tmp = tempfile.mkdtemp(prefix="gradc-bench-")

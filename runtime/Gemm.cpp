@@ -37,7 +37,7 @@ void genericPackB(bool t, const float *b, int64_t ldb, int64_t k0, int64_t j0, i
 } // namespace
 
 const GemmKernel &gemmGeneric() {
-  static const GemmKernel k{"generic 4x8", GMR, GNR, 64, 256, 1024, genericPackA, genericPackB, genericMicro, nullptr};
+  static const GemmKernel k{"generic 4x8", GMR, GNR, 64, 256, 512, genericPackA, genericPackB, genericMicro, nullptr};
   return k;
 }
 
@@ -85,8 +85,7 @@ struct Scratch {
     if (n > size) {
       std::free(data);
       size = n;
-      data = static_cast<float *>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64));
-      if (!data) fail("out of memory for GEMM packing buffers");
+      data = static_cast<float *>(allocateBuffer(n * sizeof(float)));
     }
     return data;
   }
@@ -109,10 +108,22 @@ struct GemmCall {
   Epilogue epilogue;
 };
 
+/// Rows of C, and of A, that one pass of block() covers: bounds the packed
+/// A buffer (kRowChunk × KC floats, 3 MiB at KC = 384).
+constexpr int64_t kRowChunk = 2048;
+
 /// Computes rows [r0, r1) × columns [c0, c1) of C. With all columns, it
 /// also runs the epilogue on the rows it finishes: after each MC-row block
 /// when one pass over the columns and the sum completes them (the block is
 /// then still in cache), else once at the end.
+///
+/// Which operand stays where: the packed KC×NC block of B is sized for L2;
+/// one MR-row sliver of A (MR×KC) stays in L1 while the microkernel streams
+/// every NR-column sliver of B past it (ir outside jr). The other order, B's
+/// sliver in L1, needs KC×NR = 32 KB of it at KC = 256, most of a 32–48 KB
+/// L1, and measured slower on 2048² (bench/gemm_bench --shape 2048x2048x2048).
+/// A is packed once per KC slice for all the rows (pc outside jc), so each
+/// element of A and of B is packed once.
 void block(const GemmCall &g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
   const GemmKernel &K = *g.kern;
   thread_local Scratch pa, pb;
@@ -124,36 +135,50 @@ void block(const GemmCall &g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
     if (epilogue && r0 < r1) g.epilogue(r0, r1);
     return;
   }
-  for (int64_t jc = c0; jc < c1; jc += K.nc) {
-    int64_t nc = std::min(K.nc, c1 - jc);
-    int64_t ncPadded = (nc + K.nr - 1) / K.nr * K.nr;
+  for (int64_t rc = r0; rc < r1; rc += kRowChunk) {
+    int64_t rows = std::min(kRowChunk, r1 - rc);
     for (int64_t pc = 0; pc < g.K; pc += K.kc) {
       int64_t kc = std::min(K.kc, g.K - pc);
-      float *bp = pb.get(ncPadded * kc);
-      K.packB(g.tb, g.B, g.ldb, pc, jc, kc, nc, bp);
       bool add = g.add || pc > 0;
-      for (int64_t ic = r0; ic < r1; ic += K.mc) {
-        int64_t mc = std::min(K.mc, r1 - ic);
-        if (g.direct) {
-          for (int64_t jr = 0; jr < nc; jr += K.nr)
-            for (int64_t ir = 0; ir < mc; ir += K.mr)
-              K.microDirect(kc, g.A + (ic + ir) * g.lda + pc, g.lda, bp + jr * kc, g.C + (ic + ir) * g.ldc + jc + jr, g.ldc,
-                            std::min<int64_t>(K.mr, mc - ir), std::min<int64_t>(K.nr, nc - jr), add);
+      float *ap = nullptr;
+      if (!g.direct) {
+        ap = pa.get((rows + K.mr - 1) / K.mr * K.mr * kc);
+        K.packA(g.ta, g.A, g.lda, rc, pc, rows, kc, ap);
+      }
+      for (int64_t jc = c0; jc < c1; jc += K.nc) {
+        int64_t nc = std::min(K.nc, c1 - jc);
+        float *bp = pb.get((nc + K.nr - 1) / K.nr * K.nr * kc);
+        K.packB(g.tb, g.B, g.ldb, pc, jc, kc, nc, bp);
+        for (int64_t ic = rc; ic < rc + rows; ic += K.mc) {
+          int64_t mc = std::min(K.mc, rc + rows - ic);
+          for (int64_t i = ic; i < ic + mc; i += K.mr) {
+            int64_t m = std::min<int64_t>(K.mr, ic + mc - i);
+            float *c = g.C + i * g.ldc + jc;
+            for (int64_t jr = 0; jr < nc; jr += K.nr) {
+              int64_t n = std::min<int64_t>(K.nr, nc - jr);
+              if (g.direct)
+                K.microDirect(kc, g.A + i * g.lda + pc, g.lda, bp + jr * kc, c + jr, g.ldc, m, n, add);
+              else
+                K.micro(kc, ap + (i - rc) * kc, bp + jr * kc, c + jr, g.ldc, m, n, add);
+            }
+          }
           if (perBlock) g.epilogue(ic, ic + mc);
-          continue;
         }
-        int64_t mcPadded = (mc + K.mr - 1) / K.mr * K.mr;
-        float *ap = pa.get(mcPadded * kc);
-        K.packA(g.ta, g.A, g.lda, ic, pc, mc, kc, ap);
-        for (int64_t jr = 0; jr < nc; jr += K.nr)
-          for (int64_t ir = 0; ir < mc; ir += K.mr)
-            K.micro(kc, ap + ir * kc, bp + jr * kc, g.C + (ic + ir) * g.ldc + jc + jr, g.ldc, std::min<int64_t>(K.mr, mc - ir),
-                    std::min<int64_t>(K.nr, nc - jr), add);
-        if (perBlock) g.epilogue(ic, ic + mc);
       }
     }
   }
   if (epilogue && !perBlock && r0 < r1) g.epilogue(r0, r1);
+}
+
+/// Whether reading an MR-row sliver of A in place, rows lda floats apart,
+/// piles more than 4 of its rows onto one set of a 64-set L1 (every
+/// 4 KiB-multiple row stride does: 1024 or 2048 floats). Those rows would
+/// evict each other, and B's sliver, on every step of the sum.
+bool rowsCollide(int64_t lda, int mr) {
+  int perSet[64] = {};
+  for (int r = 0; r < mr; ++r)
+    if (++perSet[(r * lda * int64_t(sizeof(float)) / 64) % 64] > 4) return true;
+  return false;
 }
 
 void threadBody(void *data, int64_t begin, int64_t end) {
@@ -189,10 +214,14 @@ void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t
     if (epilogue) epilogue(0, M);
     return;
   }
-  // A packed sliver is reused over N/NR column slivers; with few of them
-  // (N ≤ 16·NR, all of the GPT's products) packing A costs more than
-  // reading it in place. GRADC_GEMM_PACK_A=1 always packs (for tests).
-  bool direct = kern.microDirect && !ta && N <= 16 * kern.nr && std::getenv("GRADC_GEMM_PACK_A") == nullptr;
+  // A row-major A can be read in place: each MR-row sliver stays in L1
+  // while the B slivers stream past it. With few B slivers to stream
+  // (N ≤ 16·NR: all of the GPT's products) packing A would cost more than
+  // it saves; with many, pack when the sliver's rows collide in L1. Aᵀ is
+  // always packed (its sliver's rows are columns of A). GRADC_GEMM_PACK_A=1
+  // always packs (for tests).
+  bool direct = kern.microDirect && !ta && (N <= 16 * kern.nr || !rowsCollide(lda, kern.mr)) &&
+                std::getenv("GRADC_GEMM_PACK_A") == nullptr;
   GemmCall g{&kern, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add, true, direct, epilogue};
   int threads = pool ? pool->size() : 1;
   if (threads == 1 || M * N * K < kParallelWork) {

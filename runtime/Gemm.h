@@ -3,13 +3,14 @@
 // C[m,n] (+)= Σ_k op(A)[m,k]·op(B)[k,n], row-major, in the style of
 // GotoBLAS/BLIS:
 //
-//   for each NC-wide column block of B and C          (jc)
-//     for each KC-deep slice of the sum               (pc)
-//       pack B[pc.., jc..] into NR-wide slivers        -> stays in L2/L3
-//       for each MC-tall row block of A and C         (ic)
-//         pack A[ic.., pc..] into MR-tall slivers      -> stays in L2
-//         for each sliver pair: the microkernel adds an MR×NR tile of C,
-//           holding it in registers across the whole KC loop
+//   for each chunk of up to 2048 rows of A and C          (rc)
+//     for each KC-deep slice of the sum                   (pc)
+//       pack A[rc.., pc..] into MR-row slivers  -> L3 (or read A in place)
+//       for each NC-wide column block of B and C          (jc)
+//         pack B[pc.., jc..] into NR-wide slivers          -> stays in L2
+//         for each MR-row sliver of A                     (ir) -> stays in L1
+//           for each NR-wide sliver of B: the microkernel (jr) adds an
+//             MR×NR tile of C, holding it in registers across the KC loop
 //
 // Packing makes every microkernel read contiguous memory, whatever the
 // transposes, and the MR×NR register tile reuses each loaded value MR or NR

@@ -65,7 +65,7 @@ void packB(bool t, const float *b, int64_t ldb, int64_t k0, int64_t j0, int64_t 
 } // namespace
 
 const GemmKernel &gemmAvx2() {
-  static const GemmKernel k{"avx2 6x16", MR, NR, 6 * 24, 256, 2048, packA, packB, micro, nullptr};
+  static const GemmKernel k{"avx2 6x16", MR, NR, 6 * 24, 256, 768, packA, packB, micro, nullptr};
   return k;
 }
 

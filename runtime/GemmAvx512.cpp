@@ -157,7 +157,7 @@ void packB(bool t, const float *b, int64_t ldb, int64_t k0, int64_t j0, int64_t 
 } // namespace
 
 const GemmKernel &gemmAvx512() {
-  static const GemmKernel k{"avx512 14x32", MR, NR, 14 * 12, 256, 2048, packA, packB, micro, microDirect};
+  static const GemmKernel k{"avx512 14x32", MR, NR, 14 * 12, 384, 512, packA, packB, micro, microDirect};
   return k;
 }
 

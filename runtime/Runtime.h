@@ -54,6 +54,13 @@ int64_t numel(const GrtTensor &t);
 std::string shapeStr(const GrtTensor &t);
 std::vector<std::string> splitList(std::string_view commaSeparated);
 
+/// Zeroed memory, 64-byte aligned, released with std::free. Buffers of
+/// 1 MiB or more are 2 MiB aligned and advised as transparent huge pages
+/// where Linux allows it: one TLB entry then maps what would take 512, and
+/// the GEMM's packed blocks and the arena are read in strides that would
+/// otherwise miss the TLB. Fails with a message when memory runs out.
+void *allocateBuffer(size_t bytes);
+
 class ThreadPool;
 class Profile;
 

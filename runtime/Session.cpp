@@ -9,14 +9,6 @@
 
 namespace grt {
 
-static void *allocate(size_t bytes) {
-  size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-  void *p = std::aligned_alloc(64, rounded);
-  if (!p) fail("out of memory allocating {} bytes", bytes);
-  std::memset(p, 0, rounded);
-  return p;
-}
-
 Session::Session(const GrtModel &m, int threads) : model(m), threads(threads) {
   if (m.abi_version != GRT_ABI_VERSION)
     fail("this executable's model was compiled for runtime ABI {}, but the runtime is ABI {}", m.abi_version, GRT_ABI_VERSION);
@@ -24,12 +16,12 @@ Session::Session(const GrtModel &m, int threads) : model(m), threads(threads) {
     const GrtTensor &t = m.tensors[i];
     int64_t n = numel(t);
     size_t bytes = size_t(n) * dtypeBytes(t.dtype);
-    slots.push_back({&t, allocate(bytes), n, bytes});
+    slots.push_back({&t, allocateBuffer(bytes), n, bytes});
     pointers.push_back(slots.back().data);
   }
   int64_t arenaBytes = 0;
   for (int i = 0; i < m.num_entries; ++i) arenaBytes = std::max(arenaBytes, m.entries[i].arena_bytes);
-  arena = static_cast<char *>(allocate(arenaBytes));
+  arena = static_cast<char *>(allocateBuffer(arenaBytes));
   if (threads > 1) pool = std::make_unique<ThreadPool>(threads);
   ctx.pool = pool.get();
 }

@@ -1,9 +1,15 @@
 //===- runtime/Support.cpp - errors, random numbers, small helpers --------===//
 #include "Runtime.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 namespace grt {
 
@@ -88,6 +94,19 @@ const char *dtypeName(int dtype) {
   case GRT_BOOL: return "bool";
   }
   return "?";
+}
+
+void *allocateBuffer(size_t bytes) {
+  constexpr size_t kHuge = size_t(2) << 20;
+  size_t align = bytes >= kHuge / 2 ? kHuge : 64;
+  size_t rounded = (std::max<size_t>(bytes, 1) + align - 1) / align * align;
+  void *p = std::aligned_alloc(align, rounded);
+  if (!p) fail("out of memory allocating {} bytes", bytes);
+#ifdef MADV_HUGEPAGE
+  if (align == kHuge) madvise(p, rounded, MADV_HUGEPAGE); // advice only: failure is harmless
+#endif
+  std::memset(p, 0, rounded);
+  return p;
 }
 
 int64_t numel(const GrtTensor &t) {

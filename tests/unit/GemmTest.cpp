@@ -27,9 +27,13 @@ std::vector<const GemmKernel *> kernels() {
   return out;
 }
 
-void check(const GemmKernel &k, ThreadPool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K, bool add) {
+/// `ldaPad` widens A's rows; a padded width of 1024 puts A's rows 4 KiB
+/// apart, the stride whose rows collide in L1 and make the GEMM pack A.
+void check(const GemmKernel &k, ThreadPool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K, bool add,
+           int64_t lda = 0) {
   Rng rng(M * 1000003 + N * 1009 + K);
-  int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+  if (lda == 0) lda = (ta ? M : K) + 3;
+  int64_t ldb = (tb ? K : N) + 5, ldc = N + 2;
   std::vector<float> A((ta ? K : M) * lda), B((tb ? N : K) * ldb), C(M * ldc), R;
   for (auto &x : A) x = float(rng.normal());
   for (auto &x : B) x = float(rng.normal());
@@ -67,6 +71,28 @@ TEST(Gemm, CrossesEveryBlockBoundary) {
   for (const GemmKernel *k : kernels())
     for (bool ta : {false, true})
       for (bool tb : {false, true}) check(*k, &two, ta, tb, 301, 2100, 300, false);
+}
+
+TEST(Gemm, CrossesTheRowChunk) {
+  // More rows than one pass packs A for (2048), and a sum deeper than KC.
+  ThreadPool two(2);
+  for (const GemmKernel *k : kernels())
+    for (bool ta : {false, true}) {
+      check(*k, nullptr, ta, false, 2100, 40, 400, false);
+      check(*k, &two, ta, true, 2100, 40, 400, true);
+    }
+}
+
+TEST(Gemm, WideProductsWithCollidingRowsOfA) {
+  // N > 16·NR reads A in place unless its rows collide in L1 (lda 1024);
+  // both paths, and packing forced, must agree with the triple loop.
+  ThreadPool two(2);
+  for (int64_t lda : {int64_t(300), int64_t(1024)}) {
+    check(gemmForHost(), &two, false, false, 45, 700, 290, false, lda);
+    setenv("GRADC_GEMM_PACK_A", "1", 1);
+    check(gemmForHost(), &two, false, false, 45, 700, 290, false, lda);
+    unsetenv("GRADC_GEMM_PACK_A");
+  }
 }
 
 TEST(Gemm, PackedAndInPlaceAAgree) {
