@@ -135,10 +135,13 @@ void block(const GemmCall &g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
     if (epilogue && r0 < r1) g.epilogue(r0, r1);
     return;
   }
+  // Equal slices of the sum, each at most KC deep: 2048 = 6 × 342, not
+  // 5 × 384 + 128, whose short last pass over C costs as much as a long one.
+  int64_t slices = (g.K + K.kc - 1) / K.kc, kcEven = (g.K + slices - 1) / slices;
   for (int64_t rc = r0; rc < r1; rc += kRowChunk) {
     int64_t rows = std::min(kRowChunk, r1 - rc);
-    for (int64_t pc = 0; pc < g.K; pc += K.kc) {
-      int64_t kc = std::min(K.kc, g.K - pc);
+    for (int64_t pc = 0; pc < g.K; pc += kcEven) {
+      int64_t kc = std::min(kcEven, g.K - pc);
       bool add = g.add || pc > 0;
       float *ap = nullptr;
       if (!g.direct) {
