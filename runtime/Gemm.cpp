@@ -2,10 +2,12 @@
 #include "Gemm.h"
 
 #include "GemmPack.h"
+#include "Profile.h"
 #include "Runtime.h"
 #include "ThreadPool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -271,8 +273,11 @@ void grt_gemm_f32(GrtContext *ctx, int32_t ta, int32_t tb, int64_t m, int64_t n,
     if (epilogue && m > 0) epilogue(epilogueData, 0, m);
     return;
   }
+  auto t0 = std::chrono::steady_clock::now();
   grt::gemmF32(ctx ? ctx->pool : nullptr, grt::gemmForHost(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
                grt::Epilogue{epilogue, epilogueData});
+  if (ctx && ctx->profile)
+    ctx->profile->gemm(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0 * m * n * k);
 }
 
 void grt_gemm_f64(GrtContext *, int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,

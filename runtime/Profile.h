@@ -19,6 +19,11 @@ public:
   /// The entry with this index is about to run.
   void begin(int entry);
   void kernelEnd(int kernel);
+  /// A runtime GEMM of `flops` floating-point operations took `secs`
+  /// (inside whichever kernel called it).
+  void gemm(double secs, double flops) {
+    if (current >= 0) gemmSeconds[current] += secs, gemmFlops[current] += flops;
+  }
   /// The kernels of `entry` that took the most time, as a table: each one's
   /// share, its time per run, and its summary.
   void print(const char *entry, int top) const;
@@ -30,6 +35,7 @@ private:
   Clock::time_point last;
   std::vector<std::vector<double>> seconds; // [entry][kernel]
   std::vector<int64_t> runs;                // [entry]
+  std::vector<double> gemmSeconds, gemmFlops; // [entry]
 };
 
 } // namespace grt
