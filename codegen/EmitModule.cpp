@@ -29,6 +29,15 @@ int roleOf(OpKind op) {
   }
 }
 
+int loopTypeCode(loops::Type t) {
+  switch (t) {
+  case loops::Type::F32: return GRT_F32;
+  case loops::Type::F64: return GRT_F64;
+  case loops::Type::I32: return GRT_I32;
+  default: return GRT_BOOL;
+  }
+}
+
 int dtypeCode(DType t) {
   switch (t) {
   case DType::F32: return GRT_F32;
@@ -155,7 +164,8 @@ private:
     auto *ptr = b.getPtrTy();
     llvm::Type *i32t = b.getInt32Ty(), *i64t = b.getInt64Ty(), *f64t = b.getDoubleTy();
     auto *tensorTy = llvm::StructType::create(ctx, {ptr, i32t, i32t, i32t, i32t, ptr, ptr, f64t}, "GrtTensor");
-    auto *entryTy = llvm::StructType::create(ctx, {ptr, ptr, i64t, i32t, i32t, ptr, ptr, ptr}, "GrtEntry");
+    auto *storedTy = llvm::StructType::create(ctx, {ptr, i32t, i32t, i64t, i64t, i32t, i32t}, "GrtStored");
+    auto *entryTy = llvm::StructType::create(ctx, {ptr, ptr, i64t, i32t, i32t, ptr, ptr, ptr, ptr, i64t}, "GrtEntry");
     auto *modelTy = llvm::StructType::create(ctx, {i32t, i32t, ptr, ptr, ptr, ptr, ptr, i32t, i32t, i64t, ptr, ptr, ptr}, "GrtModel");
 
     std::vector<llvm::Constant *> tensors;
@@ -176,8 +186,18 @@ private:
       std::vector<llvm::Constant *> names;
       for (auto &k : e->kernels) names.push_back(str(k.summary));
       llvm::Constant *namesPtr = names.empty() ? llvm::ConstantPointerNull::get(ptr) : array(ptr, names, "kernel_names");
+      std::vector<llvm::Constant *> stored;
+      for (size_t k = 0; k < e->kernels.size(); ++k)
+        for (auto &st : e->kernels[k].stored) {
+          int tensor = st.where.isSlot ? slotIndex.at(st.where.slot) : -1;
+          stored.push_back(llvm::ConstantStruct::get(
+              storedTy, {str(st.what), i32(k), i32(tensor), i64(st.where.offset), i64(st.where.elements),
+                         i32(loopTypeCode(st.where.type)), i32(0)}));
+        }
+      llvm::Constant *storedPtr = stored.empty() ? llvm::ConstantPointerNull::get(ptr) : array(storedTy, stored, "stored");
       ents.push_back(llvm::ConstantStruct::get(entryTy, {str(e->name), fn, i64(e->arenaBytes), i32(e->kernels.size()),
-                                                         i32(0), str(inputs), str(outputs), namesPtr}));
+                                                         i32(0), str(inputs), str(outputs), namesPtr, storedPtr,
+                                                         i64(stored.size())}));
     }
 
     const DataSpec &d = m.data;

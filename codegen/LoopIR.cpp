@@ -82,7 +82,6 @@ int Kernel::newVar(llvm::StringRef name, int64_t extent) {
   return vars.size() - 1;
 }
 
-static bool isConst(const Expr *e, double v) { return e->kind == Expr::Const && e->value == v; }
 
 namespace {
 
@@ -156,21 +155,24 @@ std::optional<std::pair<int64_t, int64_t>> Kernel::range(const Expr *e) const {
   case Expr::Const: return std::make_pair(int64_t(e->value), int64_t(e->value));
   case Expr::Var: return std::make_pair(int64_t(0), vars[e->var].extent - 1);
   case Expr::Op: {
-    R a = range(e->args[0]);
-    R b = e->args.size() > 1 ? range(e->args[1]) : std::nullopt;
-    if (!a || (e->args.size() > 1 && !b)) return std::nullopt;
+    // Every index op with a known range is binary.
+    if (e->args.size() != 2) return std::nullopt;
+    R ra = range(e->args[0]), rb = range(e->args[1]);
+    if (!ra || !rb) return std::nullopt;
+    auto [alo, ahi] = *ra;
+    auto [blo, bhi] = *rb;
     switch (e->op) {
-    case OpKind::Add: return std::make_pair(a->first + b->first, a->second + b->second);
-    case OpKind::Sub: return std::make_pair(a->first - b->second, a->second - b->first);
+    case OpKind::Add: return std::make_pair(alo + blo, ahi + bhi);
+    case OpKind::Sub: return std::make_pair(alo - bhi, ahi - blo);
     case OpKind::Mul: {
-      int64_t p[] = {a->first * b->first, a->first * b->second, a->second * b->first, a->second * b->second};
+      int64_t p[] = {alo * blo, alo * bhi, ahi * blo, ahi * bhi};
       return std::make_pair(*std::min_element(p, p + 4), *std::max_element(p, p + 4));
     }
     case OpKind::Div:
-      if (a->first < 0 || b->first != b->second || b->first <= 0) return std::nullopt;
-      return std::make_pair(a->first / b->first, a->second / b->first);
-    case OpKind::Min: return std::make_pair(std::min(a->first, b->first), std::min(a->second, b->second));
-    case OpKind::Max: return std::make_pair(std::max(a->first, b->first), std::max(a->second, b->second));
+      if (alo < 0 || blo != bhi || blo <= 0) return std::nullopt;
+      return std::make_pair(alo / blo, ahi / blo);
+    case OpKind::Min: return std::make_pair(std::min(alo, blo), std::min(ahi, bhi));
+    case OpKind::Max: return std::make_pair(std::max(alo, blo), std::max(ahi, bhi));
     default: return std::nullopt;
     }
   }

@@ -124,6 +124,12 @@ struct Kernel {
   std::vector<Stmt> body;
   /// Elements the kernel's loops cover; used to decide threading.
   int64_t work = 0;
+  /// The IR values the kernel stores, for the runtime's non-finite check.
+  struct Stored {
+    std::string what; // "%h2 = tanh : f32[128,32] at mlp.grad:12:7"
+    Buffer where;     // its slot or arena bytes (elements: its size)
+  };
+  std::vector<Stored> stored;
   /// Extent of the outermost loop when it runs in parallel (0: serial).
   /// The kernel is then called as k(env, begin, end) on parts of it.
   int64_t parallelExtent = 0;

@@ -661,6 +661,22 @@ std::string summarize(const Node *root, const llvm::DenseMap<const Node *, std::
   return s;
 }
 
+/// A stored value for the runtime's non-finite check: what it is, where in
+/// the source it comes from, and where it lives.
+Kernel::Stored describeStored(const Module &m, const Node *n, const llvm::DenseMap<const Node *, std::string> &names) {
+  Kernel::Stored st;
+  st.what = summarize(n, names);
+  if (n->loc.known() && n->loc.file < m.files.size())
+    st.what += " at " + m.files[n->loc.file] + ":" + std::to_string(n->loc.line) + ":" + std::to_string(n->loc.col);
+  st.where.name = names.lookup(n);
+  st.where.type = scalarType(n->type.dtype);
+  st.where.isSlot = n->storage.kind == Storage::Slot;
+  st.where.slot = n->storage.slot;
+  st.where.offset = n->storage.offset;
+  st.where.elements = n->type.numel();
+  return st;
+}
+
 } // namespace
 
 std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
@@ -733,6 +749,7 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
       plan.calls = 0;
       build(k, plan);
       if (round == 4 || !refineSplits(k, plan)) {
+        for (Node *r : roots[id]) k.stored.push_back(describeStored(m, r, names));
         out.push_back(std::move(k));
         break;
       }

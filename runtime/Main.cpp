@@ -44,6 +44,10 @@ options of train:
   --quiet           print only the final summary
   --profile         after training, list the kernels that took the most time
                     (each one's share of a step, and what it computes)
+  --check-finite    debug a loss that becomes NaN or infinite: check every value
+                    each kernel stores and stop at the first non-finite one,
+                    naming its IR value and source line (slow; values fused
+                    into a kernel are not stored: gradc build --fusion=0 stores all)
 
 options of eval:     --load CKPT  --data FILE  --threads N
 options of predict:  --load CKPT  --data FILE.csv  --threads N

@@ -63,6 +63,7 @@ void *allocateBuffer(size_t bytes);
 
 class ThreadPool;
 class Profile;
+class FiniteCheck;
 
 } // namespace grt
 
@@ -70,5 +71,6 @@ class Profile;
 struct GrtContext {
   grt::Rng rng;
   grt::ThreadPool *pool = nullptr;
-  grt::Profile *profile = nullptr; // set by train --profile
+  grt::Profile *profile = nullptr;     // set by train --profile
+  grt::FiniteCheck *finite = nullptr;  // set by train --check-finite
 };

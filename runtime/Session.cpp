@@ -1,6 +1,7 @@
 //===- runtime/Session.cpp - a model's tensors and entry points -----------===//
 #include "Session.h"
 
+#include "FiniteCheck.h"
 #include "Profile.h"
 
 #include <cmath>
@@ -53,6 +54,7 @@ void Session::run(std::string_view name) {
   const GrtEntry *e = entry(name);
   if (!e) fail("the model has no '{}' entry point", name);
   if (ctx.profile) ctx.profile->begin(int(e - model.entries));
+  if (ctx.finite) ctx.finite->begin(int(e - model.entries), pointers.data(), arena);
   e->fn(pointers.data(), arena, &ctx);
 }
 

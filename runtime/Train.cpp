@@ -1,6 +1,7 @@
 //===- runtime/Train.cpp - the `train` command ----------------------------===//
 #include "Checkpoint.h"
 #include "Commands.h"
+#include "FiniteCheck.h"
 #include "Plots.h"
 #include "Profile.h"
 
@@ -51,7 +52,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   Args a("train", argc, argv, 2,
          {"steps", "lr", "hp", "seed", "data", "val-frac", "save", "save-every", "load", "resume", "stop-after",
           "log-every", "eval-every", "threads", "plot"},
-         {"quiet", "profile"});
+         {"quiet", "profile", "check-finite"});
   if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
   std::string from = a.has("resume") ? a.str("resume") : a.str("load");
   std::string save = a.str("save");
@@ -65,6 +66,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // Timing every kernel costs two clock reads each; only when asked.
   std::unique_ptr<Profile> profile;
   if (a.has("profile")) s.ctx.profile = (profile = std::make_unique<Profile>(m)).get();
+  // Scanning every stored value after every kernel is slow; a debug mode.
+  std::unique_ptr<FiniteCheck> finite;
+  if (a.has("check-finite")) s.ctx.finite = (finite = std::make_unique<FiniteCheck>(m)).get();
   DataOptions dopts = dataOptions(a);
   auto data = loadData(s, dopts);
 
@@ -121,8 +125,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     windowSecs += dt;
     stepTimes.push_back(dt);
     lastLoss = s.scalar("output:loss");
+    if (finite && finite->first())
+      fail("step {}: the first value to go non-finite is {}", step + 1, FiniteCheck::describe(*finite->first()));
     if (!std::isfinite(lastLoss))
-      fail("the loss became {} at step {}; lower the learning rate, or check the data for extreme values", lastLoss, step + 1);
+      fail("the loss became {} at step {}; lower the learning rate, or check the data for extreme values (train "
+           "--check-finite names the first value that went non-finite)",
+           lastLoss, step + 1);
     windowLoss += lastLoss;
     ++windowSteps;
     int64_t done = step + 1;

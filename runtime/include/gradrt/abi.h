@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define GRT_ABI_VERSION 2
+#define GRT_ABI_VERSION 3
 
 enum GrtDType { GRT_F32 = 0, GRT_F64 = 1, GRT_I32 = 2, GRT_BOOL = 3 };
 
@@ -49,6 +49,18 @@ typedef struct GrtContext GrtContext; /* the runtime's, opaque to generated code
  * arena_bytes bytes, 64-byte aligned. */
 typedef void (*GrtEntryFn)(void *const *slots, char *arena, GrtContext *ctx);
 
+/* A value that a kernel stores, for `train --check-finite`: once kernel
+ * `kernel` has run, its `count` elements should be finite. */
+typedef struct GrtStored {
+  const char *what; /* the IR value and its source: "%h2 = tanh : f32[128,32] at mlp.grad:12:7" */
+  int32_t kernel;
+  int32_t tensor;   /* index into GrtModel.tensors, or -1: in the arena */
+  int64_t offset;   /* in the arena: its byte offset */
+  int64_t count;    /* elements */
+  int32_t dtype;    /* GrtDType */
+  int32_t reserved;
+} GrtStored;
+
 typedef struct GrtEntry {
   const char *name; /* "train", "eval", "predict", "grads", "data" */
   GrtEntryFn fn;
@@ -58,6 +70,8 @@ typedef struct GrtEntry {
   const char *inputs;  /* comma-separated names of the inputs it reads */
   const char *outputs; /* comma-separated names of the outputs it writes */
   const char *const *kernel_names; /* num_kernels one-line summaries, for --profile */
+  const GrtStored *stored;          /* what each kernel stores, in kernel order */
+  int64_t num_stored;
 } GrtEntry;
 
 enum GrtDataKind { GRT_DATA_NONE = 0, GRT_DATA_TABLE = 1, GRT_DATA_TEXT = 2 };
