@@ -62,7 +62,8 @@ by side, and prints GFLOPS and the ratio (ours / OpenBLAS, >100% = faster).
 
   --quick           two small shapes, one round (the test suite's smoke run)
   --gpt             only the baby GPT's shapes
-  --shape MxNxK     only this shape (no transposes)
+  --shape MxNxK     only this shape
+  --ta, --tb        with --shape: A, or B, stored transposed
   --threads N       only this thread count (default: 1 then 2)
   --rounds N        rounds of back-to-back pairs (default 5)
   --blocks MC,KC,NC override our cache blocks (for tuning experiments)
@@ -70,7 +71,7 @@ by side, and prints GFLOPS and the ratio (ours / OpenBLAS, >100% = faster).
 )";
 
 int main(int argc, char **argv) {
-  bool quick = false, gptOnly = false;
+  bool quick = false, gptOnly = false, ta = false, tb = false;
   std::vector<Shape> shapes = {
       {"square 256", false, false, 256, 256, 256},
       {"square 512", false, false, 512, 512, 512},
@@ -96,6 +97,8 @@ int main(int argc, char **argv) {
     if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
+    } else if (a == "--ta" || a == "--tb") {
+      (a == "--ta" ? ta : tb) = true;
     } else if (a == "--quick") {
       quick = true;
     } else if (a == "--gpt") {
@@ -124,6 +127,7 @@ int main(int argc, char **argv) {
     rounds = 1;
   }
   if (gptOnly) shapes.erase(shapes.begin(), shapes.begin() + 4);
+  if (shapes.size() == 1) shapes[0].ta = ta, shapes[0].tb = tb;
   std::printf("our kernel: %s (blocks mc %lld, kc %lld, nc %lld); reference: OpenBLAS cblas_sgemm\n", kern.name,
               (long long)kern.mc, (long long)kern.kc, (long long)kern.nc);
   std::printf("%-20s %7s %15s %10s %10s %7s\n", "shape", "threads", "m x n x k", "ours GF/s", "BLAS GF/s", "ratio");

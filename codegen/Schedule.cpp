@@ -631,6 +631,16 @@ void buildColumnReduction(Kernel &k, KernelBuilder &kb, Node *n) {
 /// across threads; below it, waking the threads costs more than it saves.
 constexpr int64_t kParallelWork = 1 << 15;
 
+/// Roughly how many simple operations one element of the kernel costs:
+/// exp, log and tanh expand to a dozen or more instructions and a divide
+/// (codegen/MathLib.cpp), so a 16K-element tanh (mlp64's first layer) is
+/// worth splitting where a 16K-element add is not.
+int64_t costPerElement(const Kernel &k) {
+  for (const Expr &e : k.expressions())
+    if (e.kind == Expr::Op && (e.op == OpKind::Exp || e.op == OpKind::Log || e.op == OpKind::Tanh)) return 8;
+  return 1;
+}
+
 /// Marks the kernel's outermost loop parallel when that is safe and pays:
 /// the loop is the kernel's last statement, everything before it is per
 /// thread scratch (no reduction worth repeating), and it is big enough.
@@ -641,7 +651,7 @@ void parallelize(Kernel &k, bool matmul) {
   if (extent < 4) return;
   for (size_t i = 0; i + 1 < k.body.size(); ++i)
     if (k.body[i].kind != Stmt::Let || k.body[i].expr->kind == Expr::Reduce) return;
-  if (!matmul && k.work < kParallelWork) return;
+  if (!matmul && k.work * costPerElement(k) < kParallelWork) return;
   if (matmul) {
     // Each thread runs whole matrix products; they must not start threads too.
     std::function<void(Stmt &)> serial = [&](Stmt &s) {

@@ -233,13 +233,25 @@ void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t
     block(g, 0, M, 0, N);
     return;
   }
-  // Split rows or columns, in whole slivers. Each thread packs the whole of
-  // the operand it does not split, so split the side whose other operand is
-  // smaller: rows when B (K×N) is smaller than A (M×K). Each C element is
-  // computed by one thread in the same order whatever the thread count, so
-  // results do not depend on it.
+  // Split rows or columns, in whole slivers: whichever leaves the busiest
+  // thread the least work. Whole slivers split unevenly (64 rows are five
+  // 14-row slivers: 42 rows and 22 on two threads; its 64 columns are two
+  // 32-column slivers: 32 and 32), and each thread packs all of the operand
+  // it does not split (about 4 multiply-adds' time per element).
+  // Each C element is computed by one thread in the same order whatever the
+  // thread count, so results do not depend on it.
   int64_t rowUnits = (M + kern.mr - 1) / kern.mr, colUnits = (N + kern.nr - 1) / kern.nr;
-  g.splitRows = colUnits < threads || (N <= M && rowUnits >= threads);
+  auto busiest = [&](int64_t units, int64_t size, int64_t whole) {
+    return double(std::min(whole, (units + threads - 1) / threads * size));
+  };
+  double rowsCost = busiest(rowUnits, kern.mr, M) * double(N) * double(K) + 4.0 * double(K) * double(N);
+  double colsCost = busiest(colUnits, kern.nr, N) * double(M) * double(K) + (direct ? 0.0 : 4.0 * double(K) * double(M));
+  // A column split pays more than its share: each thread streams all of A
+  // past fewer B slivers, and the epilogue becomes a pass of its own over C
+  // afterwards. So columns only when clearly better: 64×64×256 measured
+  // 149–163 GFLOP/s split by columns against 118–134 by rows
+  // (bench/gemm_bench --shape 64x64x256 --threads 2).
+  g.splitRows = rowsCost <= colsCost * 1.25;
   pool->run(g.splitRows ? rowUnits : colUnits, threadBody, &g);
   // Split by columns, no thread finished a row: the epilogue runs after,
   // over row slivers.
