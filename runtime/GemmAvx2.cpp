@@ -28,21 +28,21 @@ void tile(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int
       acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
     }
   }
-  alignas(32) float tmp[NR];
+  // Masks for the first n columns: lane j of (iota < n). The store loop is
+  // unrolled so the accumulators stay in registers (a loop over them by
+  // index would keep them in memory, stored on every step of the sum).
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), iota);
+  __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n) - 8), iota);
+#pragma GCC unroll 6
   for (int i = 0; i < M; ++i) {
     float *row = c + i * ldc;
-    if (n == NR) {
-      if (add) {
-        acc0[i] = _mm256_add_ps(acc0[i], _mm256_loadu_ps(row));
-        acc1[i] = _mm256_add_ps(acc1[i], _mm256_loadu_ps(row + 8));
-      }
-      _mm256_storeu_ps(row, acc0[i]);
-      _mm256_storeu_ps(row + 8, acc1[i]);
-      continue;
+    if (add) {
+      acc0[i] = _mm256_add_ps(acc0[i], _mm256_maskload_ps(row, m0));
+      acc1[i] = _mm256_add_ps(acc1[i], _mm256_maskload_ps(row + 8, m1));
     }
-    _mm256_store_ps(tmp, acc0[i]);
-    _mm256_store_ps(tmp + 8, acc1[i]);
-    for (int64_t j = 0; j < n; ++j) row[j] = add ? row[j] + tmp[j] : tmp[j];
+    _mm256_maskstore_ps(row, m0, acc0[i]);
+    _mm256_maskstore_ps(row + 8, m1, acc1[i]);
   }
 }
 
