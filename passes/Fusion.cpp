@@ -203,17 +203,15 @@ private:
   /// again costs the same bytes as reading the result would have, and saves
   /// the kernel that stores it. `z = x@W + b`, read by the forward GELU and
   /// by its gradient, is the typical case.
+  ///
+  /// The cone counts too: a chain of such ops over one computed tensor
+  /// (GELU's 0.044715·z·z, with z = x@W + b) is recomputed whole, its
+  /// inner nodes then cloned in turn, rather than stored and read back.
   bool cheapToRecompute(const Node *n) const {
     if (level == 0 || mustStore.count(n)) return false;
-    switch (n->op) {
-    case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Neg:
-    case OpKind::Max: case OpKind::Min: case OpKind::Select: case OpKind::Cast: break;
-    default: return false;
-    }
-    int computed = 0;
-    for (const Node *op : n->operands)
-      if (!op->has(Leaf) && !op->is(OpKind::Broadcast)) ++computed;
-    if (computed > 1) return false;
+    llvm::SmallPtrSet<const Node *, 4> reads;
+    int ops = 0;
+    if (!cheapCone(n, reads, ops) || reads.size() > 1) return false;
     llvm::SmallSet<int32_t, 4> ks;
     for (const Node *u : uses.lookup(const_cast<Node *>(n))) {
       if (u->kernel < 0 || views.count(u) || u->is(OpKind::MatMul) || u->is(OpKind::ScatterAdd)) return false;
@@ -222,6 +220,30 @@ private:
       ks.insert(u->kernel);
     }
     return ks.size() >= 2 && ks.size() <= 3;
+  }
+
+  /// Whether n is a cheap elementwise op whose operands are leaves,
+  /// broadcasts or cheap ops in turn (at most four ops in all); `reads`
+  /// collects the other computed tensors the cone reads.
+  static bool cheapCone(const Node *n, llvm::SmallPtrSetImpl<const Node *> &reads, int &ops) {
+    switch (n->op) {
+    case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Neg:
+    case OpKind::Max: case OpKind::Min: case OpKind::Select: case OpKind::Cast: break;
+    default: return false;
+    }
+    if (++ops > 4) return false;
+    for (const Node *op : n->operands) {
+      if (op->has(Leaf) || op->is(OpKind::Broadcast)) continue;
+      llvm::SmallPtrSet<const Node *, 4> sub;
+      int subOps = ops;
+      if (cheapCone(op, sub, subOps)) {
+        ops = subOps;
+        reads.insert(sub.begin(), sub.end());
+      } else {
+        reads.insert(op);
+      }
+    }
+    return true;
   }
 
   /// Level 2: an elementwise value read by several kernels (so stored in
