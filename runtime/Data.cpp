@@ -146,12 +146,20 @@ private:
   }
   /// Batch rows from list[first...], wrapping around a short list.
   void fill(const std::vector<int64_t> &list, int64_t first) {
+    // Runs before every step: for a small model (mlp64's is 90 µs) a
+    // division per row and a type switch per value showed in profiles.
+    int64_t n = int64_t(list.size()), at = first % n;
     for (size_t i = 0; i < all.inputs.size(); ++i) {
       auto &sl = s.slots[all.inputs[i]];
       int64_t F = features(sl);
-      for (int64_t b = 0; b < batch; ++b) {
-        int64_t row = list[(first + b) % list.size()];
-        for (int64_t f = 0; f < F; ++f) Session::set(sl, b * F + f, all.values[i][row * F + f]);
+      const double *values = all.values[i].data();
+      float *f32 = sl.tensor->dtype == GRT_F32 ? static_cast<float *>(sl.data) : nullptr;
+      for (int64_t b = 0, k = at; b < batch; ++b, k = k + 1 == n ? 0 : k + 1) {
+        const double *row = values + list[k] * F;
+        if (f32)
+          for (int64_t f = 0; f < F; ++f) f32[b * F + f] = float(row[f]);
+        else
+          for (int64_t f = 0; f < F; ++f) Session::set(sl, b * F + f, row[f]);
       }
     }
   }
