@@ -106,7 +106,7 @@ struct GemmCall {
   int64_t ldc;
   bool add;
   bool splitRows; // threads take row slivers (else column slivers)
-  bool direct;    // A is read in place (row-major), not packed
+  bool direct;    // A is read in place, not packed
   Epilogue epilogue;
 };
 
@@ -161,7 +161,9 @@ void block(const GemmCall &g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
             float *c = g.C + i * g.ldc + jc;
             for (int64_t jr = 0; jr < nc; jr += K.nr) {
               int64_t n = std::min<int64_t>(K.nr, nc - jr);
-              if (g.direct)
+              if (g.direct && g.ta)
+                K.microTransposedA(kc, g.A + pc * g.lda + i, g.lda, bp + jr * kc, c + jr, g.ldc, m, n, add);
+              else if (g.direct)
                 K.microDirect(kc, g.A + i * g.lda + pc, g.lda, bp + jr * kc, c + jr, g.ldc, m, n, add);
               else
                 K.micro(kc, ap + (i - rc) * kc, bp + jr * kc, c + jr, g.ldc, m, n, add);
@@ -223,9 +225,12 @@ void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t
   // while the B slivers stream past it. With few B slivers to stream
   // (N ≤ 16·NR: all of the GPT's products) packing A would cost more than
   // it saves; with many, pack when the sliver's rows collide in L1. Aᵀ is
-  // always packed (its sliver's rows are columns of A). GRADC_GEMM_PACK_A=1
-  // always packs (for tests).
-  bool direct = kern.microDirect && !ta && (N <= 16 * kern.nr || !rowsCollide(lda, kern.mr)) &&
+  // read in place only with few B slivers (weight gradients): its sliver is
+  // KC rows of Aᵀ, lda apart, which a power-of-two lda piles onto a few L1
+  // sets, so with many B slivers to reuse it over, packing pays.
+  // GRADC_GEMM_PACK_A=1 always packs (for tests).
+  bool direct = (ta ? kern.microTransposedA && N <= 16 * kern.nr
+                   : kern.microDirect && (N <= 16 * kern.nr || !rowsCollide(lda, kern.mr))) &&
                 std::getenv("GRADC_GEMM_PACK_A") == nullptr;
   GemmCall g{&kern, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add, true, direct, epilogue};
   int threads = pool ? pool->size() : 1;

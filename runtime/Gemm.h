@@ -42,6 +42,11 @@ struct GemmKernel {
   /// costs a quarter of the work; reading it directly costs nothing extra.
   void (*microDirect)(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc, int64_t m, int64_t n,
                       bool add);
+  /// The same for A stored transposed, read in place: element (i, k) of
+  /// the sliver at a[k·lda + i], so each step of the sum reads MR adjacent
+  /// floats. Null where absent (A is then packed).
+  void (*microTransposedA)(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc, int64_t m,
+                           int64_t n, bool add) = nullptr;
 };
 
 class ThreadPool;

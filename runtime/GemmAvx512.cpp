@@ -44,16 +44,18 @@ template <int M>
   }
 }
 
+/// The tile with A's sliver column k at a + k·as: as = MR when packed, or
+/// lda when A is stored transposed (Aᵀ's rows hold the sliver's columns).
 template <int M>
-void tile(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int64_t n, bool add) {
+void tile(int64_t kc, const float *a, int64_t as, const float *b, float *c, int64_t ldc, int64_t n, bool add) {
   __m512 acc0[M], acc1[M];
   startTile<M>(acc0, acc1, c, ldc);
   for (int64_t k = 0; k < kc; ++k) {
-    _mm_prefetch(reinterpret_cast<const char *>(a + (k + 8) * MR), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char *>(a + (k + 8) * as), _MM_HINT_T0);
     __m512 b0 = _mm512_load_ps(b + k * NR), b1 = _mm512_load_ps(b + k * NR + 16);
 #pragma GCC unroll 14
     for (int i = 0; i < M; ++i) {
-      __m512 ai = _mm512_set1_ps(a[k * MR + i]);
+      __m512 ai = _mm512_set1_ps(a[k * as + i]);
       acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
       acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
     }
@@ -93,12 +95,17 @@ void microDirect(int64_t kc, const float *a, int64_t lda, const float *b, float 
 }
 
 template <int... Ms> struct Tiles {
-  using Fn = void (*)(int64_t, const float *, const float *, float *, int64_t, int64_t, bool);
+  using Fn = void (*)(int64_t, const float *, int64_t, const float *, float *, int64_t, int64_t, bool);
   static constexpr Fn table[] = {nullptr, &tile<Ms>...};
 };
+using AllTiles = Tiles<1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14>;
 
 void micro(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int64_t m, int64_t n, bool add) {
-  Tiles<1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14>::table[m](kc, a, b, c, ldc, n, add);
+  AllTiles::table[m](kc, a, MR, b, c, ldc, n, add);
+}
+void microTransposedA(int64_t kc, const float *a, int64_t lda, const float *b, float *c, int64_t ldc, int64_t m, int64_t n,
+                      bool add) {
+  AllTiles::table[m](kc, a, lda, b, c, ldc, n, add);
 }
 
 void packA(bool t, const float *a, int64_t lda, int64_t i0, int64_t k0, int64_t mc, int64_t kc, float *p) {
@@ -157,7 +164,7 @@ void packB(bool t, const float *b, int64_t ldb, int64_t k0, int64_t j0, int64_t 
 } // namespace
 
 const GemmKernel &gemmAvx512() {
-  static const GemmKernel k{"avx512 14x32", MR, NR, 14 * 12, 384, 512, packA, packB, micro, microDirect};
+  static const GemmKernel k{"avx512 14x32", MR, NR, 14 * 12, 384, 512, packA, packB, micro, microDirect, microTransposedA};
   return k;
 }
 

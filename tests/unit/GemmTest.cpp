@@ -96,14 +96,17 @@ TEST(Gemm, WideProductsWithCollidingRowsOfA) {
 }
 
 TEST(Gemm, PackedAndInPlaceAAgree) {
-  // Narrow products read A in place; GRADC_GEMM_PACK_A forces packing.
+  // Narrow products read A in place, stored plain or transposed (a weight
+  // gradient); GRADC_GEMM_PACK_A forces packing.
   ThreadPool two(2);
-  for (int64_t n : {int64_t(3), int64_t(33), int64_t(130)}) {
-    check(gemmForHost(), &two, false, false, 301, n, 257, false);
-    setenv("GRADC_GEMM_PACK_A", "1", 1);
-    check(gemmForHost(), &two, false, false, 301, n, 257, false);
-    unsetenv("GRADC_GEMM_PACK_A");
-  }
+  for (bool ta : {false, true})
+    for (int64_t n : {int64_t(3), int64_t(33), int64_t(130)}) {
+      check(gemmForHost(), &two, ta, false, 301, n, 257, false);
+      check(gemmForHost(), nullptr, ta, true, 17, n, 65, true);
+      setenv("GRADC_GEMM_PACK_A", "1", 1);
+      check(gemmForHost(), &two, ta, false, 301, n, 257, false);
+      unsetenv("GRADC_GEMM_PACK_A");
+    }
 }
 
 TEST(Gemm, ZeroDepthClearsOrKeeps) {
