@@ -55,17 +55,10 @@ void micro(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, in
   Tiles<1, 2, 3, 4, 5, 6>::table[m](kc, a, b, c, ldc, n, add);
 }
 
-void packA(bool t, const float *a, int64_t lda, int64_t i0, int64_t k0, int64_t mc, int64_t kc, float *p) {
-  packRows<MR>(t, a, lda, i0, k0, mc, kc, p);
-}
-void packB(bool t, const float *b, int64_t ldb, int64_t k0, int64_t j0, int64_t kc, int64_t nc, float *p) {
-  packCols<NR>(t, b, ldb, k0, j0, kc, nc, p);
-}
-
 } // namespace
 
 const GemmKernel &gemmAvx2() {
-  static const GemmKernel k{"avx2 6x16", MR, NR, 6 * 24, 256, 768, packA, packB, micro, nullptr};
+  static const GemmKernel k{"avx2 6x16", MR, NR, 6 * 24, 256, 768, packRows<MR>, packCols<NR>, micro, nullptr};
   return k;
 }
 

@@ -16,6 +16,19 @@ namespace {
 
 constexpr int MR = 14, NR = 32;
 
+/// The lanes holding the first n of NR columns: m0 for columns 0–15, m1
+/// for 16–31.
+inline void columnMasks(int64_t n, __mmask16 &m0, __mmask16 &m1) {
+  m0 = n >= 16 ? 0xffff : __mmask16((1u << n) - 1);
+  m1 = n >= 32 ? 0xffff : n <= 16 ? 0 : __mmask16((1u << (n - 16)) - 1);
+}
+
+/// Element offsets 0, ld, 2·ld, ... 15·ld: a gather down a column.
+inline __m512i strided(int64_t ld) {
+  return _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                            _mm512_set1_epi32(int32_t(ld)));
+}
+
 /// Zeroes the accumulators and starts fetching the tile of C, which is read
 /// back at the end.
 template <int M> [[gnu::always_inline]] inline void startTile(__m512 *acc0, __m512 *acc1, const float *c, int64_t ldc) {
@@ -30,8 +43,8 @@ template <int M> [[gnu::always_inline]] inline void startTile(__m512 *acc0, __m5
 /// Writes (or adds) the accumulators into the first n columns of C.
 template <int M>
 [[gnu::always_inline]] inline void finishTile(__m512 *acc0, __m512 *acc1, float *c, int64_t ldc, int64_t n, bool add) {
-  __mmask16 m0 = n >= 16 ? 0xffff : __mmask16((1u << n) - 1);
-  __mmask16 m1 = n >= 32 ? 0xffff : n <= 16 ? 0 : __mmask16((1u << (n - 16)) - 1);
+  __mmask16 m0, m1;
+  columnMasks(n, m0, m1);
 #pragma GCC unroll 14
   for (int i = 0; i < M; ++i) {
     float *row = c + i * ldc;
@@ -127,8 +140,7 @@ void packA(bool t, const float *a, int64_t lda, int64_t i0, int64_t k0, int64_t 
   // Row-major A: each packed column of a sliver is MR values down a column
   // of A, lda apart. One masked gather fetches them, one masked store
   // writes them, instead of MR scalar copies.
-  const __m512i rowOffsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                _mm512_set1_epi32(int32_t(lda)));
+  const __m512i rowOffsets = strided(lda);
   for (int64_t s = 0; s < mc; s += MR, p += MR * kc) {
     int64_t rows = mc - s < MR ? mc - s : MR;
     __mmask16 mask = __mmask16((1u << rows) - 1);
@@ -146,12 +158,11 @@ void packB(bool t, const float *b, int64_t ldb, int64_t k0, int64_t j0, int64_t 
   }
   // op(B) = Bᵀ: a packed row is NR values down a column of B, ldb apart:
   // two masked gathers of 16.
-  const __m512i colOffsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                _mm512_set1_epi32(int32_t(ldb)));
+  const __m512i colOffsets = strided(ldb);
   for (int64_t s = 0; s < nc; s += NR, p += NR * kc) {
     int64_t cols = nc - s < NR ? nc - s : NR;
-    __mmask16 m0 = cols >= 16 ? 0xffff : __mmask16((1u << cols) - 1);
-    __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : __mmask16((1u << (cols - 16)) - 1);
+    __mmask16 m0, m1;
+    columnMasks(cols, m0, m1);
     const float *src = b + (j0 + s) * ldb + k0;
     for (int64_t k = 0; k < kc; ++k) {
       _mm512_storeu_ps(p + k * NR, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, colOffsets, src + k, 4));

@@ -10,6 +10,10 @@
 #include <cstring>
 
 namespace grt {
+// Each including file gets its own copy (unnamed namespace), compiled for
+// its instruction set: a shared inline instantiation could be one built
+// with -mavx2 running on a CPU without it.
+namespace {
 
 /// op(A)[i0 + i, k0 + k] for i < mc, k < kc into MR-row slivers: element
 /// (s·MR + r, k) at p[s·MR·kc + k·MR + r]; rows past mc are zero.
@@ -63,4 +67,5 @@ inline void packCols(bool trans, const float *b, int64_t ldb, int64_t k0, int64_
   }
 }
 
+} // namespace
 } // namespace grt

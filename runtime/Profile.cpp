@@ -1,8 +1,6 @@
 //===- runtime/Profile.cpp - time spent per kernel ------------------------===//
 #include "Profile.h"
 
-#include "FiniteCheck.h"
-
 #include <algorithm>
 #include <numeric>
 #include <string_view>
@@ -82,8 +80,3 @@ void Profile::print(const char *entry, int top) const {
 }
 
 } // namespace grt
-
-extern "C" void grt_kernel_end(GrtContext *ctx, int32_t kernel) {
-  if (ctx->profile) ctx->profile->kernelEnd(kernel);
-  if (ctx->finite) ctx->finite->kernelEnd(kernel);
-}

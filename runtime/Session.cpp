@@ -133,3 +133,11 @@ void initTensor(Session::Slot &s, Rng &rng) {
 }
 
 } // namespace grt
+
+/// Generated entries call this after each kernel: the profiler charges the
+/// kernel's time, the non-finite check scans what it stored; with neither
+/// it returns at once.
+extern "C" void grt_kernel_end(GrtContext *ctx, int32_t kernel) {
+  if (ctx->profile) ctx->profile->kernelEnd(kernel);
+  if (ctx->finite) ctx->finite->kernelEnd(kernel);
+}
