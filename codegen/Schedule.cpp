@@ -246,7 +246,10 @@ public:
   }
 
   bool isStored(const Node *n) const {
-    if (n->is(OpKind::Const) || n->is(OpKind::Iota)) return false;
+    // A constant or iota is recomputed inside each kernel that reads it,
+    // unless fusion gave it a kernel of its own to store it (a matmul reads
+    // its operands from memory): then other kernels load it.
+    if ((n->is(OpKind::Const) || n->is(OpKind::Iota)) && n->storage.kind == Storage::None) return false;
     // A product is read from memory even by its own kernel's epilogue.
     if (n->is(OpKind::MatMul)) return n->storage.kind != Storage::None;
     if (n->kernel == kernelId && n->storage.kind != Storage::View) return false;

@@ -171,6 +171,7 @@ private:
     // A column reduction is best as a kernel of its own (it walks memory
     // in order); inside another it would stride.
     if (isColumnReduction(n)) return -1;
+    if (gemmReads(n, k)) return -1;
     if (n->has(Reduction) && info.kind == KernelInfo::Column) return -1;
     bool stored = mustStore.count(n);
     if (stored && (info.kind != KernelInfo::General || llvm::ArrayRef<int64_t>(n->type.shape) != llvm::ArrayRef<int64_t>(info.domain)))
@@ -263,7 +264,7 @@ private:
         return -1;
       llvm::SmallPtrSet<const Node *, 4> reads;
       stateRead(n, reads);
-      if (!reads.empty()) return -1;
+      if (!reads.empty() || gemmReads(n, u->kernel)) return -1;
       return otherReaderFeeds(us, u->kernel) ? -1 : u->kernel;
     }
     return -1;
@@ -298,6 +299,18 @@ private:
     }
     return -1;
   }
+  /// Whether a matmul in kernel k reads n, directly or through layout ops
+  /// inlined into k. The GEMM runs before anything else in its kernel (its
+  /// epilogue follows it), so such an n must be stored by an earlier kernel:
+  /// it may never join k.
+  bool gemmReads(Node *n, int32_t k) {
+    for (Node *u : uses[n]) {
+      if (u->kernel != k) continue;
+      if (u->is(OpKind::MatMul) || (isInlinable(u) && gemmReads(u, k))) return true;
+    }
+    return false;
+  }
+
   /// Whether a reader outside kernel k feeds k through its users: a value
   /// computed in k would then be needed before k made it (a cycle).
   bool otherReaderFeeds(llvm::ArrayRef<Node *> readers, int32_t k) {
