@@ -56,6 +56,49 @@ std::string ruleName(const Node *n, unsigned i) {
   return n->info().mnemonic.str() + "." + role;
 }
 
+/// Gradient checking compares symbolic gradients with finite differences of
+/// the loss. Where stop_gradient cuts a path, the symbolic gradient is that
+/// of the loss with the stopped value held fixed, so the differences must
+/// hold it fixed too. For stop_gradient number K this adds the output
+/// "capture.K" (the value it stops, at the current point) and a state leaf
+/// "frozen.K" of its type, and the output "frozen_loss": the loss computed
+/// again with frozen.K in place of stop_gradient K. A checker runs the
+/// capture once at the base point, copies capture.K into frozen.K, and
+/// differences frozen_loss.
+void addFrozenLoss(Graph &g, Node *loss) {
+  std::vector<Node *> stops;
+  for (auto &n : g.nodes)
+    if (n->is(OpKind::StopGradient) && n->prov.phase == Phase::Forward) stops.push_back(n.get());
+  if (stops.empty()) return;
+  Builder b(g);
+  llvm::DenseMap<Node *, Node *> frozen;
+  for (size_t k = 0; k < stops.size(); ++k) {
+    Node *s = stops[k];
+    b.loc = s->loc;
+    b.prov = {Phase::Backward, "stop_gradient", "freeze"};
+    Attrs init;
+    init.set(AttrKey::Init, std::string("zeros"));
+    frozen[s] = b.leaf(OpKind::State, "frozen." + std::to_string(k), s->type, std::move(init));
+    g.outputs.push_back({"capture." + std::to_string(k), s->operand(0)});
+  }
+  // Recompute, in order, every forward node that depends on a frozen value.
+  // The nodes appended here come after the ones they read, so the graph
+  // stays in topological order.
+  size_t forwardEnd = g.nodes.size();
+  for (size_t i = 0; i < forwardEnd; ++i) {
+    Node *n = g.nodes[i].get();
+    if (n->prov.phase != Phase::Forward || frozen.count(n)) continue;
+    if (!llvm::any_of(n->operands, [&](Node *o) { return frozen.count(o); })) continue;
+    auto c = std::make_unique<Node>(*n);
+    c->name.clear();
+    for (auto &op : c->operands)
+      if (Node *f = frozen.lookup(op)) op = f;
+    frozen[n] = g.append(std::move(c));
+  }
+  Node *l = frozen.lookup(loss);
+  g.outputs.push_back({"frozen_loss", l ? l : loss});
+}
+
 } // namespace
 
 llvm::Error runAutodiff(Module &m, const PassOptions &opts) {
@@ -131,6 +174,8 @@ llvm::Error runAutodiff(Module &m, const PassOptions &opts) {
     if (dp->name.empty()) dp->name = "d." + p->name;
     g->outputs.push_back({"grad." + p->attrs.getString(AttrKey::Name).str(), dp});
   }
+
+  if (opts.gradsEntry) addFrozenLoss(*g, loss);
 
   // Differentiation is done: stop_gradient is now the identity.
   for (auto &n : g->nodes)

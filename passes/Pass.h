@@ -21,8 +21,9 @@ struct PassOptions {
   std::string breakGradRule;
   /// Test hook: behave as if this op (by mnemonic) had no gradient rule.
   std::string missingGradRule;
-  /// Also produce the @grads entry (loss and every parameter's gradient),
-  /// which gradient checking needs.
+  /// Also produce the entries gradient checking needs: @grads (loss and
+  /// every parameter's gradient) and, for a model with stop_gradient,
+  /// @capture and @frozen (the loss with stopped values held fixed).
   bool gradsEntry = false;
   /// Fusion: 0 keeps one kernel per op; 1 fuses elementwise chains and
   /// reductions; 2 (the default) also runs a matmul's elementwise consumers

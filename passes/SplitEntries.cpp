@@ -9,6 +9,9 @@
 //   @eval     loss and metrics, no gradients
 //   @predict  the `output` values, from the inputs they depend on
 //   @grads    loss and every gradient (only when asked: gradient checking)
+//   @capture  the values under stop_gradient, and
+//   @frozen   the loss with those values held fixed (gradient checking of a
+//             model with stop_gradient; see addFrozenLoss in Autodiff.cpp)
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
@@ -27,12 +30,19 @@ llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
   };
   auto isGrad = [](llvm::StringRef n) { return n.starts_with("grad."); };
   auto isMetric = [](llvm::StringRef n) { return n.starts_with("metric."); };
+  auto isCheck = [](llvm::StringRef n) { return n.starts_with("capture.") || n == "frozen_loss"; };
   std::vector<std::unique_ptr<Graph>> entries;
   entries.push_back(keep("train", [&](llvm::StringRef n) { return n == "loss" || n == "grad_norm" || n == "lr"; }, true));
   entries.push_back(keep("eval", [&](llvm::StringRef n) { return n == "loss" || isMetric(n); }, false));
-  auto predict = keep("predict", [&](llvm::StringRef n) { return n != "loss" && n != "grad_norm" && n != "lr" && !isGrad(n) && !isMetric(n); }, false);
+  auto predict = keep("predict", [&](llvm::StringRef n) {
+    return n != "loss" && n != "grad_norm" && n != "lr" && !isGrad(n) && !isMetric(n) && !isCheck(n);
+  }, false);
   if (!predict->outputs.empty()) entries.push_back(std::move(predict));
   if (opts.gradsEntry) entries.push_back(keep("grads", [&](llvm::StringRef n) { return n == "loss" || isGrad(n); }, false));
+  if (model->output("frozen_loss")) {
+    entries.push_back(keep("capture", [&](llvm::StringRef n) { return n.starts_with("capture."); }, false));
+    entries.push_back(keep("frozen", [&](llvm::StringRef n) { return n == "frozen_loss"; }, false));
+  }
 
   // Replace @model in place, keeping the other graphs (e.g. @data) in order.
   auto it = std::find_if(m.graphs.begin(), m.graphs.end(), [](auto &g) { return g->name == "model"; });

@@ -211,7 +211,24 @@ int gradcheckCommand(const CompileOptions &opts, const GradCheckOptions &g) {
   if (!model) return 1;
   llvm::outs() << fmt::format("gradient check of {} in f64 at a random point (seed {}), fourth-order central differences, h = {:g}\n",
                               model->name, g.seed, g.step);
-  GradCheckReport r = gradCheck(*model, g);
+  // Progress on stderr for a check that takes a while: elements done, and
+  // the time left at the rate so far.
+  GradCheckOptions go = g;
+  auto start = std::chrono::steady_clock::now();
+  double lastShown = 0;
+  go.progress = [&](int64_t done, int64_t total) {
+    double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (t - lastShown < 2 && done < total) return;
+    if (t < 2 && lastShown == 0) return;
+    lastShown = t;
+    llvm::errs() << fmt::format("gradcheck: {}/{} elements, {:.0f} s, about {:.0f} s left\n", done, total, t,
+                                t / double(done) * double(total - done));
+  };
+  GradCheckReport r = gradCheck(*model, go);
+  if (r.frozen) llvm::outs() << "stop_gradient values are held fixed at the base point while differencing\n";
+  if (g.maxElements > 0 && r.perTensor < g.samplesPerTensor)
+    llvm::outs() << fmt::format("checking {} elements per parameter tensor ({} tensors; --max-elements {} caps the total)\n",
+                                r.perTensor, r.tensors.size(), g.maxElements);
   r.print(llvm::outs());
   return r.passed() ? 0 : 1;
 }

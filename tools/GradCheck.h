@@ -1,8 +1,9 @@
 //===- tools/GradCheck.h - symbolic gradients against finite differences --===//
 //
-// Compiles a model in f64 with the @grads entry, runs it in-process at a
-// random point, and compares every parameter's gradient from autodiff with
-// central finite differences of the loss, the fourth-order stencil:
+// Compiles a model in f64 with the gradient-checking entries, runs it
+// in-process at a random point, and compares every parameter's gradient from
+// autodiff with central finite differences of the loss, the fourth-order
+// stencil:
 //
 //   dL/dθ_i ≈ [8(L(θ+h) - L(θ-h)) - (L(θ+2h) - L(θ-2h))] / 12h,   h = 1e-4
 //
@@ -13,10 +14,23 @@
 // held to an absolute 1e-12 instead. A check where every gradient is zero
 // fails, since it proves nothing.
 //
+// stop_gradient(x) means "x held fixed": the differences are taken of the
+// loss with every stopped value frozen at the base point (the @capture and
+// @frozen entries), which is what the symbolic gradient is the gradient of.
+//
+// Where the loss is not smooth (relu at 0, max with a tie, a where() whose
+// condition flips within the step), no derivative exists to compare. An
+// element whose check fails is examined once more with one-sided slopes:
+// for a smooth loss the gap between the right and left slopes shrinks in
+// proportion to the step; at a kink it does not. Such an element is
+// reported as a kink and not counted as a failure.
+//
 //===----------------------------------------------------------------------===//
 #pragma once
 
 #include "Compiler.h"
+
+#include <functional>
 
 namespace grt {
 class Session;
@@ -29,19 +43,29 @@ struct GradCheckOptions {
   double tolerance = 1e-6;
   uint64_t seed = 1;
   int64_t samplesPerTensor = 24; // elements checked per parameter (all if fewer)
+  /// At most this many elements in all (0: no limit): a large model then
+  /// checks fewer per tensor, at least two each.
+  int64_t maxElements = 0;
   double noise = 0.1;            // added to the initial values, so zeros are not special
+  /// Called after each checked element with (done, total).
+  std::function<void(int64_t, int64_t)> progress;
 };
 
 struct TensorCheck {
   std::string name, shape;
-  int64_t checked = 0;
+  int64_t checked = 0, kinks = 0;
   double maxAbs = 0, maxRel = 0, maxGrad = 0;
+  /// The first kink seen: its element and the two one-sided slopes.
+  int64_t kinkElement = -1;
+  double kinkLeft = 0, kinkRight = 0;
 };
 
 struct GradCheckReport {
   std::vector<TensorCheck> tensors;
   double tolerance = 0;
   bool anyNonZero = false;
+  bool frozen = false;      // stop_gradient values were held fixed
+  int64_t perTensor = 0;    // elements checked per tensor (fewer if it has fewer)
   bool passed() const;
   void print(llvm::raw_ostream &os) const;
 };

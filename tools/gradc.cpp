@@ -92,6 +92,10 @@ static cl::opt<unsigned> seed("seed", cl::desc("Seed for the random point and ba
                               cl::sub(gradcheckCmd), cl::cat(category));
 static cl::opt<unsigned> samples("samples", cl::desc("Elements checked per parameter (default 24; all if fewer)"),
                                  cl::init(24), cl::sub(gradcheckCmd), cl::cat(category));
+static cl::opt<unsigned> maxElements("max-elements",
+                                     cl::desc("Elements checked in all, at most (default 600; 0: no limit): a large "
+                                              "model checks fewer per tensor, at least 2"),
+                                     cl::init(600), cl::sub(gradcheckCmd), cl::cat(category));
 
 static void fail(const llvm::Twine &msg) {
   llvm::WithColor::error(llvm::errs(), "gradc") << msg << "\n";
@@ -159,5 +163,6 @@ int main(int argc, char **argv) {
   g.tolerance = tolerance;
   g.seed = seed;
   g.samplesPerTensor = samples;
+  g.maxElements = maxElements;
   return gradcheckCommand(o, g);
 }
