@@ -66,9 +66,14 @@ std::string ruleName(const Node *n, unsigned i) {
 /// capture once at the base point, copies capture.K into frozen.K, and
 /// differences frozen_loss.
 void addFrozenLoss(Graph &g, Node *loss) {
+  // The stop_gradients the loss depends on.
+  llvm::DenseSet<const Node *> toLoss{loss};
+  for (auto it = g.nodes.rbegin(); it != g.nodes.rend(); ++it)
+    if (toLoss.count(it->get()))
+      for (Node *op : (*it)->operands) toLoss.insert(op);
   std::vector<Node *> stops;
   for (auto &n : g.nodes)
-    if (n->is(OpKind::StopGradient) && n->prov.phase == Phase::Forward) stops.push_back(n.get());
+    if (n->is(OpKind::StopGradient) && n->prov.phase == Phase::Forward && toLoss.count(n.get())) stops.push_back(n.get());
   if (stops.empty()) return;
   Builder b(g);
   llvm::DenseMap<Node *, Node *> frozen;

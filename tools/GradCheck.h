@@ -11,7 +11,7 @@
 // O(h⁴) ≈ 1e-16 and its rounding error about 1e-16·|L|/h ≈ 1e-12, so it
 // resolves gradients a hundred times finer than the two-point form.
 // Relative error is |a - n| / max(|a|, |n|, 1e-6): gradients below 1e-6 are
-// held to an absolute 1e-12 instead. A check where every gradient is zero
+// held to an absolute 1e-12 instead (the floor is an option). A check where every gradient is zero
 // fails, since it proves nothing.
 //
 // stop_gradient(x) means "x held fixed": the differences are taken of the
@@ -47,6 +47,10 @@ struct GradCheckOptions {
   /// checks fewer per tensor, at least two each.
   int64_t maxElements = 0;
   double noise = 0.1;            // added to the initial values, so zeros are not special
+  /// Gradients smaller than this are compared absolutely (tolerance times
+  /// it): finite differences cannot resolve them better than their
+  /// rounding error, which grows with the loss, not with the gradient.
+  double absFloor = 1e-6;
   /// Called after each checked element with (done, total).
   std::function<void(int64_t, int64_t)> progress;
 };
@@ -70,8 +74,11 @@ struct GradCheckReport {
   void print(llvm::raw_ostream &os) const;
 };
 
-/// Runs the check on a model compiled with --dtype=f64 and the grads entry.
+/// Runs the check on a model compiled with --dtype=f64 and the grads entry,
+/// at the point prepareSession picks.
 GradCheckReport gradCheck(const GrtModel &model, const GradCheckOptions &opts);
+/// The same at whatever point `s` holds (its inputs, params and hypers).
+GradCheckReport gradCheck(grt::Session &s, const GradCheckOptions &opts);
 
 /// Puts a session at a reproducible random point: inputs from the model's
 /// data (or normal noise), params from their initialisers plus `noise`

@@ -1,0 +1,406 @@
+//===- tests/modelgen/Oracles.cpp - differential checks of one model ------===//
+#include "Oracles.h"
+
+#include "TorchTranslator.h"
+
+#include "ir/Parser.h"
+#include "ir/Printer.h"
+#include "runtime/Session.h"
+#include "tools/GradCheck.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Regex.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+
+namespace gradc::modelgen {
+
+llvm::StringRef kindName(Verdict::Kind k) {
+  switch (k) {
+  case Verdict::Pass: return "pass";
+  case Verdict::Discard: return "discard";
+  case Verdict::Reject: return "reject";
+  case Verdict::CompileError: return "compile-error";
+  case Verdict::Mismatch: return "mismatch";
+  case Verdict::InternalError: return "internal-error";
+  case Verdict::Crash: return "crash";
+  case Verdict::Hang: return "hang";
+  }
+  return "?";
+}
+
+namespace {
+
+Verdict verdict(Verdict::Kind k, llvm::StringRef oracle, const std::string &detail) {
+  return Verdict{k, oracle.str(), detail};
+}
+
+//===--- the point every build runs at --------------------------------------===//
+
+/// Values by tensor name, as doubles: the inputs and parameters of the
+/// random point, converted to each build's dtype when applied.
+using Values = std::map<std::string, std::vector<double>>;
+
+/// `# modelgen: input NAME in LO..HI`: the range of an integer input.
+std::map<std::string, std::pair<int64_t, int64_t>> inputRanges(llvm::StringRef source) {
+  std::map<std::string, std::pair<int64_t, int64_t>> out;
+  llvm::Regex re("#[ ]*modelgen:[ ]*input[ ]+([A-Za-z_][A-Za-z_0-9]*)[ ]+in[ ]+(-?[0-9]+)[.][.](-?[0-9]+)");
+  llvm::SmallVector<llvm::StringRef, 4> m;
+  llvm::StringRef rest = source;
+  while (!rest.empty()) {
+    auto [line, tail] = rest.split('\n');
+    rest = tail;
+    if (!re.match(line, &m)) continue;
+    int64_t lo = 0, hi = 1;
+    m[2].getAsInteger(10, lo);
+    m[3].getAsInteger(10, hi);
+    if (hi > lo) out[m[1].str()] = {lo, hi};
+  }
+  return out;
+}
+
+Values makePoint(const GrtModel &model, llvm::StringRef source, uint64_t seed) {
+  grt::Session s(model, 1);
+  s.initParams(seed);
+  grt::Rng rng(seed, grt::hashName("modelgen-point"));
+  auto ranges = inputRanges(source);
+  Values v;
+  for (auto &sl : s.slots) {
+    const GrtTensor &t = *sl.tensor;
+    if (t.role != GRT_INPUT && t.role != GRT_PARAM) continue;
+    // Names the gradient checker adds are not part of the model.
+    if (llvm::StringRef(t.name).starts_with("frozen.")) continue;
+    auto &out = v[t.name];
+    for (int64_t i = 0; i < sl.numel; ++i) {
+      double x;
+      if (t.role == GRT_PARAM) {
+        x = grt::Session::get(sl, i) + 0.1 * rng.normal();
+      } else if (t.dtype == GRT_I32) {
+        auto it = ranges.find(t.name);
+        auto [lo, hi] = it == ranges.end() ? std::pair<int64_t, int64_t>{0, 1} : it->second;
+        x = double(lo + int64_t(rng.below(uint64_t(hi - lo))));
+      } else if (t.dtype == GRT_BOOL) {
+        x = double(rng.below(2));
+      } else {
+        x = rng.normal();
+      }
+      out.push_back(x);
+    }
+  }
+  return v;
+}
+
+void applyPoint(grt::Session &s, const Values &point) {
+  for (auto &sl : s.slots) {
+    const GrtTensor &t = *sl.tensor;
+    if (t.role == GRT_STATE || t.role == GRT_OUTPUT) std::fill_n(static_cast<char *>(sl.data), sl.bytes, 0);
+    if (t.role == GRT_HYPER) grt::Session::set(sl, 0, t.default_value);
+    auto it = point.find(t.name);
+    if (it == point.end()) continue;
+    for (int64_t i = 0; i < sl.numel && i < int64_t(it->second.size()); ++i) grt::Session::set(sl, i, it->second[i]);
+  }
+}
+
+//===--- what a build computes ------------------------------------------------===//
+
+/// Every entry's results at the point, then a few training steps: keys
+/// "point:grad.w", "eval:metric.acc", "predict:pred", "train2:loss",
+/// "after:w.adam_m", ...
+using Snapshot = std::map<std::string, std::vector<double>>;
+
+Snapshot runBuild(const GrtModel &model, const Values &point, int threads, int steps) {
+  grt::Session s(model, threads);
+  Snapshot snap;
+  auto take = [&](const std::string &prefix, auto pick) {
+    for (auto &sl : s.slots) {
+      if (!pick(*sl.tensor)) continue;
+      llvm::StringRef name = sl.tensor->name;
+      name.consume_front("output:");
+      auto &out = snap[prefix + name.str()];
+      out.resize(sl.numel);
+      for (int64_t i = 0; i < sl.numel; ++i) out[i] = grt::Session::get(sl, i);
+    }
+  };
+  auto outputs = [&](const char *entry) {
+    const GrtEntry *e = s.entry(entry);
+    std::vector<std::string> names = grt::splitList(e->outputs);
+    return [names](const GrtTensor &t) {
+      llvm::StringRef n = t.name;
+      return n.consume_front("output:") && llvm::is_contained(names, n.str());
+    };
+  };
+  applyPoint(s, point);
+  for (const char *entry : {"grads", "eval", "predict"}) {
+    if (!s.has(entry)) continue;
+    s.run(entry);
+    take(std::string(entry == std::string("grads") ? "point" : entry) + ":", outputs(entry));
+  }
+  if (s.has("train")) {
+    for (int step = 0; step < steps; ++step) {
+      s.setHyper("step", step);
+      s.setHyper("total_steps", steps);
+      s.run("train");
+      take("train" + std::to_string(step) + ":", outputs("train"));
+    }
+    take("after:", [](const GrtTensor &t) {
+      return (t.role == GRT_PARAM || t.role == GRT_STATE) && !llvm::StringRef(t.name).starts_with("frozen.");
+    });
+  }
+  return snap;
+}
+
+bool allFinite(const std::vector<double> &v) {
+  return llvm::all_of(v, [](double x) { return std::isfinite(x); });
+}
+
+double maxAbs(const std::vector<double> &v) {
+  double m = 0;
+  for (double x : v)
+    if (std::isfinite(x)) m = std::max(m, std::fabs(x));
+  return m;
+}
+
+/// The first element where `b` differs from the reference `a`, or "".
+/// tol < 0 asks for equality bit for bit.
+std::string compare(const Snapshot &a, const Snapshot &b, double tol) {
+  for (auto &[key, va] : a) {
+    auto it = b.find(key);
+    if (it == b.end()) return key + " is missing";
+    const auto &vb = it->second;
+    if (va.size() != vb.size()) return key + " has " + std::to_string(vb.size()) + " elements, not " + std::to_string(va.size());
+    // Results the reference cannot compute finitely (a training step that
+    // diverged) are not compared.
+    if (!allFinite(va)) continue;
+    double floor = 1e-2 * tol * maxAbs(va);
+    for (size_t i = 0; i < va.size(); ++i) {
+      double x = va[i], y = vb[i];
+      bool same = tol < 0 ? std::memcmp(&x, &y, sizeof x) == 0
+                          : std::fabs(x - y) <= tol * std::max(std::fabs(x), std::fabs(y)) + floor;
+      if (!same) return fmt::format("{}[{}] = {:.17g} vs {:.17g}", key, i, x, y);
+    }
+  }
+  return "";
+}
+
+//===--- building -------------------------------------------------------------===//
+
+struct Build {
+  std::unique_ptr<Compiler> compiler;
+  const GrtModel *model = nullptr;
+};
+
+/// The first line where two texts differ, for a round-trip failure.
+std::string firstDifference(llvm::StringRef a, llvm::StringRef b) {
+  for (int line = 1; !a.empty() || !b.empty(); ++line) {
+    auto [la, ra] = a.split('\n');
+    auto [lb, rb] = b.split('\n');
+    if (la != lb) return fmt::format("line {}: '{}' printed back as '{}'", line, la.str(), lb.str());
+    a = ra;
+    b = rb;
+  }
+  return "";
+}
+
+/// print(parse(print(m))) == print(m), or what went wrong.
+std::string roundTrip(const Module &m, std::unique_ptr<Module> *parsedOut = nullptr) {
+  std::string text = toString(m), errors;
+  llvm::raw_string_ostream es(errors);
+  auto parsed = parseModule(text, "roundtrip.gir", es);
+  if (!parsed) return "does not parse back: " + errors;
+  std::string again = toString(*parsed);
+  if (again != text) return firstDifference(text, again);
+  if (parsedOut) *parsedOut = std::move(parsed);
+  return "";
+}
+
+/// Compiles to a JIT model; round trip checks after every pass when asked.
+/// `kernelsText`, when given, receives the module parsed back from its
+/// kernels stage, for the resume oracle.
+Verdict build(llvm::StringRef source, llvm::StringRef name, DType dtype, unsigned fusion, bool checkRoundTrip, Build &out,
+              std::unique_ptr<Module> *kernelsParsed = nullptr) {
+  CompileOptions o;
+  o.input = name.str();
+  o.sema.floatType = dtype;
+  o.passes.fusionLevel = fusion;
+  o.passes.gradsEntry = true;
+  std::string diags;
+  llvm::raw_string_ostream ds(diags);
+  out.compiler = std::make_unique<Compiler>(o, ds);
+  Compiler &c = *out.compiler;
+  std::string what = fmt::format("{} fusion {}", dtypeName(dtype).str(), fusion);
+  if (!c.load(source)) return verdict(Verdict::Reject, "frontend", diags);
+  if (checkRoundTrip)
+    if (auto e = roundTrip(*c.module); !e.empty()) return verdict(Verdict::Mismatch, "round trip", "graph stage: " + e);
+  for (const std::string &pass : defaultPipeline()) {
+    if (auto err = runPasses(*c.module, {pass}, o.passes))
+      return verdict(Verdict::CompileError, "passes", what + ": " + llvm::toString(std::move(err)));
+    if (!checkRoundTrip) continue;
+    bool last = pass == defaultPipeline().back();
+    if (auto e = roundTrip(*c.module, last ? kernelsParsed : nullptr); !e.empty())
+      return verdict(Verdict::Mismatch, "round trip", "after pass " + pass + ": " + e);
+  }
+  if (!c.schedule() || !c.lower() || !c.optimize() || !(out.model = c.jit()))
+    return verdict(Verdict::CompileError, "codegen", what);
+  return {};
+}
+
+/// Compiles an already planned module (parsed from text) the rest of the way.
+Verdict buildFrom(std::unique_ptr<Module> m, Build &out) {
+  CompileOptions o;
+  o.input = "resumed.gir";
+  out.compiler = std::make_unique<Compiler>(o);
+  out.compiler->module = std::move(m);
+  Compiler &c = *out.compiler;
+  if (!c.schedule() || !c.lower() || !c.optimize() || !(out.model = c.jit()))
+    return verdict(Verdict::CompileError, "codegen", "the kernels stage parsed back from text");
+  return {};
+}
+
+//===--- the oracles ------------------------------------------------------------===//
+
+std::string gradientCheck(const GrtModel &model, const Values &point, uint64_t seed, const Snapshot &ref) {
+  grt::Session s(model, 1);
+  applyPoint(s, point);
+  GradCheckOptions g;
+  g.seed = seed;
+  g.tolerance = 1e-5;
+  // Elements a millionth of the largest gradient are held to an absolute
+  // error of 1e-11 of it: below that, differences see rounding noise.
+  double largest = 0;
+  for (auto &[key, v] : ref)
+    if (llvm::StringRef(key).starts_with("point:grad.")) largest = std::max(largest, maxAbs(v));
+  g.absFloor = std::max(1e-6, 1e-6 * largest);
+  g.samplesPerTensor = 6;
+  g.maxElements = 60;
+  GradCheckReport r = gradCheck(s, g);
+  // A loss that ignores every parameter (or only sees them at kinks) proves
+  // nothing either way.
+  if (r.passed() || !r.anyNonZero) return "";
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  r.print(os);
+  return text;
+}
+
+/// f32 against f64 at the point: per tensor, the largest difference within
+/// 2e-3 of the tensor's largest magnitude (with a floor at 1e-3 of the
+/// largest gradient anywhere, for gradients that are zero in exact
+/// arithmetic and rounding noise in f32).
+std::string compareF32(const Snapshot &f64, const Snapshot &f32) {
+  double gradScale = 0;
+  for (auto &[key, v] : f64)
+    if (llvm::StringRef(key).starts_with("point:")) gradScale = std::max(gradScale, maxAbs(v));
+  for (auto &[key, ref] : f64) {
+    if (!llvm::StringRef(key).starts_with("point:")) continue;
+    auto it = f32.find(key);
+    if (it == f32.end()) return key + " is missing";
+    double worst = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < ref.size(); ++i)
+      if (!(std::fabs(ref[i] - it->second[i]) <= worst)) worst = std::fabs(ref[i] - it->second[i]), at = i;
+    double scale = std::max(maxAbs(ref), 1e-3 * gradScale);
+    if (!(worst <= 2e-3 * scale))
+      return fmt::format("{}[{}] = {:.9g} in f64, {:.9g} in f32 (the tensor's largest magnitude is {:.3g})", key, at,
+                         ref[at], it->second[at], maxAbs(ref));
+  }
+  return "";
+}
+
+llvm::json::Value tensorJson(const std::vector<double> &v, const GrtTensor &t) {
+  llvm::json::Array shape, data;
+  for (int i = 0; i < t.rank; ++i) shape.push_back(t.dims[i]);
+  for (double x : v) data.push_back(x);
+  return llvm::json::Object{{"shape", std::move(shape)}, {"dtype", grt::dtypeName(t.dtype)}, {"data", std::move(data)}};
+}
+
+/// NAME.py (the model in PyTorch) and NAME.json (the point and what our f64
+/// build computed there), for torch_oracle.py.
+std::string writeTorchCase(llvm::StringRef source, llvm::StringRef name, const std::string &dir, const GrtModel &model,
+                           const Values &point, const Snapshot &ref) {
+  std::string python, errors;
+  if (!translateToTorch(source, name, python, errors)) return "cannot translate: " + errors;
+  llvm::sys::fs::create_directories(dir);
+  std::string stem = dir + "/" + llvm::sys::path::stem(name).str();
+  llvm::json::Object inputs, params, expect;
+  for (int i = 0; i < model.num_tensors; ++i) {
+    const GrtTensor &t = model.tensors[i];
+    auto it = point.find(t.name);
+    if (it == point.end()) continue;
+    (t.role == GRT_INPUT ? inputs : params)[t.name] = tensorJson(it->second, t);
+  }
+  for (auto &[key, v] : ref) {
+    llvm::StringRef k = key;
+    if (!k.consume_front("point:") && !k.consume_front("eval:") && !k.consume_front("predict:")) continue;
+    llvm::json::Array data;
+    for (double x : v) data.push_back(x);
+    expect[(key.substr(0, key.find(':')) + ":" + k).str()] = std::move(data);
+  }
+  std::error_code ec;
+  llvm::raw_fd_ostream py(stem + ".py", ec);
+  if (ec) return "cannot write " + stem + ".py: " + ec.message();
+  py << python;
+  llvm::raw_fd_ostream js(stem + ".json", ec);
+  if (ec) return "cannot write " + stem + ".json: " + ec.message();
+  js << llvm::json::Value(llvm::json::Object{{"inputs", std::move(inputs)}, {"params", std::move(params)},
+                                              {"expect", std::move(expect)}});
+  return "";
+}
+
+} // namespace
+
+Verdict checkModel(llvm::StringRef source, llvm::StringRef name, const OracleOptions &opts) {
+  // f64 at every fusion level; the last one also round-trips every stage.
+  Build f64[3];
+  std::unique_ptr<Module> kernelsParsed;
+  for (unsigned level = 0; level < 3; ++level) {
+    bool last = level == 2;
+    Verdict v = build(source, name, DType::F64, level, last && opts.roundTrip, f64[level],
+                      last && opts.resume ? &kernelsParsed : nullptr);
+    if (v.kind != Verdict::Pass) return v;
+  }
+  Values point = makePoint(*f64[0].model, source, opts.seed);
+  Snapshot ref = runBuild(*f64[2].model, point, 1, opts.trainSteps);
+  for (auto &[key, v] : ref)
+    if (llvm::StringRef(key).starts_with("point:") && !allFinite(v))
+      return verdict(Verdict::Discard, "point", key + " is not finite at the point");
+
+  for (unsigned level = 0; level < 2; ++level) {
+    std::string d = compare(ref, runBuild(*f64[level].model, point, 1, opts.trainSteps), 1e-10);
+    if (!d.empty()) return verdict(Verdict::Mismatch, "fusion", fmt::format("f64 fusion 2 vs {}: {}", level, d));
+  }
+  if (opts.threads) {
+    std::string d = compare(ref, runBuild(*f64[2].model, point, 2, opts.trainSteps), -1);
+    if (!d.empty()) return verdict(Verdict::Mismatch, "threads", "f64 fusion 2, 1 vs 2 threads: " + d);
+  }
+  if (kernelsParsed) {
+    Build resumed;
+    Verdict v = buildFrom(std::move(kernelsParsed), resumed);
+    if (v.kind != Verdict::Pass) return v;
+    std::string d = compare(ref, runBuild(*resumed.model, point, 1, opts.trainSteps), -1);
+    if (!d.empty()) return verdict(Verdict::Mismatch, "resume", "built from the kernels stage's text: " + d);
+  }
+  if (opts.gradients)
+    if (std::string d = gradientCheck(*f64[2].model, point, opts.seed, ref); !d.empty())
+      return verdict(Verdict::Mismatch, "gradients", d);
+  // An f32 build when the source's floats are f32 (an explicit f64 stays f64).
+  if (opts.f32 && !source.contains("f64[")) {
+    Build f32;
+    Verdict v = build(source, name, DType::F32, 2, false, f32);
+    if (v.kind != Verdict::Pass) return v;
+    std::string d = compareF32(ref, runBuild(*f32.model, point, 1, 0));
+    if (!d.empty()) return verdict(Verdict::Mismatch, "f32", d);
+  }
+  if (!opts.torchDir.empty())
+    if (std::string d = writeTorchCase(source, name, opts.torchDir, *f64[2].model, point, ref); !d.empty())
+      return verdict(Verdict::Mismatch, "torch", d);
+  return {};
+}
+
+} // namespace gradc::modelgen

@@ -1,0 +1,406 @@
+"""gradc_torch.py - the .grad language on PyTorch, for the independent oracle.
+
+Programs that tests/modelgen/TorchTranslator.cpp writes import this module.
+It implements the language's builtins and prelude functions with PyTorch's
+own operations (torch.var, F.gelu, F.layer_norm, F.cross_entropy, ...),
+written from the language's documentation, not from frontend/Prelude.grad,
+so a semantic mistake in the compiler shows up as a difference here.
+
+Everything runs in float64: the oracle compares with our f64 build. User
+names arrive mangled (u_NAME); builtins are b_NAME, prelude functions
+p_NAME, operators g_NAME. Function parameters are u_-prefixed everywhere so
+keyword arguments look the same whatever the callee.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+
+DT = torch.float64
+DEFAULT = object()  # an omitted argument with a default
+
+
+class Context:
+    """Where inputs and parameters come from, the scope of the current call,
+    and what the model outputs."""
+
+    def __init__(self):
+        self.inputs, self.params = {}, {}
+        self.scopes, self.outputs, self.metrics = [], {}, {}
+        self.used = set()
+
+    def _check(self, kind, name, value, dims, dtype):
+        if value is None:
+            raise KeyError(f"{kind} '{name}' has no value in the case")
+        want = [int(d) for d in dims]
+        if list(value.shape) != want:
+            raise ValueError(f"{kind} '{name}' is {list(value.shape)}, declared {want}")
+        return value
+
+    def input(self, name, dims, dtype):
+        return self._check("input", name, self.inputs.get(name), dims, dtype)
+
+    def param(self, name, dims, dtype):
+        full = ".".join(self.scopes + [name])
+        self.used.add(full)
+        return self._check("param", full, self.params.get(full), dims, dtype)
+
+    def call(self, parts, fn, *args, **kwargs):
+        saved = list(self.scopes)
+        self.scopes += [str(p) for p in parts]
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.scopes = saved
+
+    def output(self, name, value):
+        self.outputs[name] = value
+
+    def metric(self, name, value):
+        self.metrics[name] = value
+
+
+G = Context()
+
+
+def _num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _tensor(v):
+    return isinstance(v, torch.Tensor)
+
+
+def _is_float(t):
+    return t.dtype in (torch.float32, torch.float64)
+
+
+def _as_tensor(v, like_dtype):
+    """A number or bool beside a tensor adopts the tensor's dtype."""
+    if _tensor(v):
+        return v
+    return torch.tensor(v, dtype=like_dtype)
+
+
+def _pair(a, b):
+    dtype = a.dtype if _tensor(a) else b.dtype
+    if _tensor(a) and _tensor(b) and a.dtype != b.dtype:
+        raise TypeError(f"operands have different dtypes: {a.dtype} and {b.dtype}")
+    return _as_tensor(a, dtype), _as_tensor(b, dtype)
+
+
+# --- operators -------------------------------------------------------------
+
+def _fold_div(a, b):
+    if b == 0:
+        raise ZeroDivisionError("division by zero in a constant expression")
+    if isinstance(a, int) and isinstance(b, int):
+        # Integers that divide exactly stay integers (shapes like C / H).
+        if a % b == 0:
+            return _trunc_div(a, b)
+        return a / b
+    return a / b
+
+
+def _trunc_div(a, b):
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+def _c_mod(a, b):
+    if isinstance(a, int) and isinstance(b, int):
+        return a - b * _trunc_div(a, b)
+    return math.fmod(a, b)
+
+
+def g_add(a, b):
+    if not _tensor(a) and not _tensor(b):
+        return a + b
+    x, y = _pair(a, b)
+    return x + y
+
+
+def g_sub(a, b):
+    if not _tensor(a) and not _tensor(b):
+        return a - b
+    x, y = _pair(a, b)
+    return x - y
+
+
+def g_mul(a, b):
+    if not _tensor(a) and not _tensor(b):
+        return a * b
+    x, y = _pair(a, b)
+    return x * y
+
+
+def g_div(a, b):
+    if not _tensor(a) and not _tensor(b):
+        return _fold_div(a, b)
+    x, y = _pair(a, b)
+    if _is_float(x):
+        return x / y
+    return torch.div(x, y, rounding_mode="trunc")
+
+
+def g_mod(a, b):
+    if _tensor(a) or _tensor(b):
+        raise TypeError("'%' does not apply to tensors")
+    if b == 0:
+        raise ZeroDivisionError("division by zero in a constant expression")
+    return _c_mod(a, b)
+
+
+def _compare(a, b, op):
+    if not _tensor(a) and not _tensor(b):
+        return op(a, b)
+    x, y = _pair(a, b)
+    return op(x, y)
+
+
+def g_lt(a, b): return _compare(a, b, lambda x, y: x < y)
+def g_le(a, b): return _compare(a, b, lambda x, y: x <= y)
+def g_gt(a, b): return _compare(a, b, lambda x, y: x > y)
+def g_ge(a, b): return _compare(a, b, lambda x, y: x >= y)
+def g_eq(a, b): return _compare(a, b, lambda x, y: x == y)
+def g_ne(a, b): return _compare(a, b, lambda x, y: x != y)
+
+
+def g_and(a, b):
+    if not _tensor(a) and not _tensor(b):
+        return a and b
+    return torch.logical_and(_as_tensor(a, torch.bool), _as_tensor(b, torch.bool))
+
+
+def g_or(a, b):
+    if not _tensor(a) and not _tensor(b):
+        return a or b
+    return torch.logical_or(_as_tensor(a, torch.bool), _as_tensor(b, torch.bool))
+
+
+def g_neg(x):
+    if _tensor(x) and not _is_float(x):
+        return torch.zeros_like(x) - x
+    return -x
+
+
+def g_not(x):
+    if _tensor(x):
+        return torch.logical_not(x)
+    return not x
+
+
+def g_matmul(a, b):
+    if a.dim() < 2 or b.dim() < 2:
+        raise ValueError("'@' needs operands of rank 2 or more")
+    return torch.matmul(a, b)
+
+
+def g_range(lo, hi):
+    return range(lo, hi)
+
+
+def g_truth(c):
+    if not isinstance(c, bool):
+        raise TypeError("'if' needs a compile-time true or false")
+    return c
+
+
+def g_index(x, items):
+    if isinstance(x, list):
+        return x[items[0][0]]
+    key = []
+    for d, it in enumerate(items):
+        n = x.shape[d]
+        if len(it) == 1:
+            i = it[0] + n if it[0] < 0 else it[0]
+            if not 0 <= i < n:
+                raise IndexError(f"index {it[0]} out of range for dimension {d}")
+            key.append(i)
+        else:
+            lo = 0 if it[0] is None else (it[0] + n if it[0] < 0 else it[0])
+            hi = n if it[1] is None else (it[1] + n if it[1] < 0 else it[1])
+            if lo < 0 or hi > n or lo >= hi:
+                raise IndexError(f"slice {lo}:{hi} empty or out of range for dimension {d}")
+            key.append(slice(lo, hi))
+    return x[tuple(key)]
+
+
+# --- builtins ----------------------------------------------------------------
+
+def _unary(fold, op):
+    def f(u_x):
+        if _num(u_x):
+            return fold(u_x)
+        if not _is_float(u_x):
+            raise TypeError("needs a float tensor")
+        return op(u_x)
+    return f
+
+
+b_exp = _unary(math.exp, torch.exp)
+b_log = _unary(math.log, torch.log)
+b_sqrt = _unary(math.sqrt, torch.sqrt)
+b_tanh = _unary(math.tanh, torch.tanh)
+b_sin = _unary(math.sin, torch.sin)
+b_cos = _unary(math.cos, torch.cos)
+b_stop_gradient = _unary(lambda x: x, lambda x: x.detach())
+b_pi = math.pi
+
+# Initialisers: values come from the case, so these only stand for themselves.
+b_zeros = b_ones = b_xavier_uniform = b_xavier_normal = b_he_uniform = b_he_normal = "initialiser"
+
+
+def b_normal(u_std): return "initialiser"
+def b_uniform(u_low, u_high): return "initialiser"
+def b_constant(u_value): return "initialiser"
+
+
+def b_maximum(u_a, u_b):
+    if _num(u_a) and _num(u_b):
+        return max(u_a, u_b)
+    x, y = _pair(u_a, u_b)
+    return torch.maximum(x, y)
+
+
+def b_minimum(u_a, u_b):
+    if _num(u_a) and _num(u_b):
+        return min(u_a, u_b)
+    x, y = _pair(u_a, u_b)
+    return torch.minimum(x, y)
+
+
+def b_where(u_cond, u_a, u_b):
+    dtype = u_a.dtype if _tensor(u_a) else u_b.dtype if _tensor(u_b) else DT
+    return torch.where(u_cond, _as_tensor(u_a, dtype), _as_tensor(u_b, dtype))
+
+
+def _axes(x, axis):
+    r = x.dim()
+    if axis is None:
+        return list(range(r))
+    items = axis if isinstance(axis, list) else [axis]
+    out = []
+    for a in items:
+        if not -r <= a < r:
+            raise IndexError(f"axis {a} out of range for rank {r}")
+        out.append(a + r if a < 0 else a)
+    return sorted(set(out))
+
+
+def _reduce(op, x, axis, keepdims):
+    axes = _axes(x, axis)
+    if not axes:
+        return x
+    return op(x, dim=axes, keepdim=keepdims)
+
+
+def b_sum(u_x, u_axis=None, u_keepdims=False):
+    return _reduce(torch.sum, u_x, u_axis, u_keepdims)
+
+
+def b_max(u_x, u_axis=None, u_keepdims=False):
+    return _reduce(torch.amax, u_x, u_axis, u_keepdims)
+
+
+def b_numel(u_x, u_axis=None):
+    return math.prod(u_x.shape[a] for a in _axes(u_x, u_axis))
+
+
+def b_dim(u_x, u_axis):
+    return u_x.shape[_axes(u_x, u_axis)[0]]
+
+
+def b_shape(u_x):
+    return list(u_x.shape)
+
+
+def b_reshape(u_x, u_shape):
+    return u_x.reshape([int(d) for d in u_shape])
+
+
+def b_transpose(u_x, u_perm=None):
+    if u_perm is None:
+        return u_x.transpose(-1, -2)
+    r = u_x.dim()
+    perm = u_perm if isinstance(u_perm, list) else [u_perm]
+    return u_x.permute([p + r if p < 0 else p for p in perm])
+
+
+def b_concat(u_xs, u_axis=0):
+    return torch.cat(u_xs, dim=_axes(u_xs[0], u_axis)[0])
+
+
+def b_arange(u_n):
+    return torch.arange(u_n, dtype=torch.int32)
+
+
+def b_onehot(u_idx, u_n):
+    return F.one_hot(u_idx.long(), u_n).to(DT)
+
+
+def b_gather(u_table, u_idx):
+    return u_table[u_idx.long()]
+
+
+def b_float(u_x):
+    if _num(u_x):
+        return float(u_x)
+    return u_x.to(DT)
+
+
+def b_full(u_shape, u_value):
+    shape = u_shape if isinstance(u_shape, list) else [u_shape]
+    return torch.full(shape, float(u_value), dtype=DT)
+
+
+# --- the prelude, in PyTorch's own words ----------------------------------------
+
+def p_square(u_x): return g_mul(u_x, u_x)
+def p_abs(u_x): return abs(u_x) if _num(u_x) else torch.abs(u_x)
+def p_identity(u_x): return u_x
+def p_relu(u_x): return max(u_x, 0) if _num(u_x) else torch.relu(u_x)
+def p_sigmoid(u_x): return 1 / (1 + math.exp(-u_x)) if _num(u_x) else torch.sigmoid(u_x)
+def p_gelu(u_x): return F.gelu(u_x, approximate="tanh")
+def p_softmax(u_x, u_axis=-1): return torch.softmax(u_x, dim=u_axis)
+def p_log_softmax(u_x, u_axis=-1): return torch.log_softmax(u_x, dim=u_axis)
+
+
+def p_mean(u_x, u_axis=None, u_keepdims=False):
+    return _reduce(torch.mean, u_x, u_axis, u_keepdims)
+
+
+def p_variance(u_x, u_axis=None, u_keepdims=False):
+    axes = _axes(u_x, u_axis)
+    if not axes:
+        return torch.zeros_like(u_x)
+    return torch.var(u_x, dim=axes, unbiased=False, keepdim=u_keepdims)
+
+
+def p_linear(u_x, u_n_out, u_init=None, u_use_bias=True):
+    w = G.param("weight", [u_x.shape[-1], u_n_out], "f32")
+    y = torch.matmul(u_x, w)
+    if u_use_bias:
+        y = y + G.param("bias", [u_n_out], "f32")
+    return y
+
+
+def p_layer_norm(u_x, u_eps=1e-5):
+    c = u_x.shape[-1]
+    weight = G.param("weight", [c], "f32")
+    bias = G.param("bias", [c], "f32")
+    return F.layer_norm(u_x, (c,), weight, bias, u_eps)
+
+
+def p_mse(u_pred, u_target):
+    return torch.mean((u_pred - u_target) ** 2)
+
+
+def p_binary_cross_entropy(u_p, u_y, u_eps=1e-7):
+    q = torch.clamp(u_p, u_eps, 1 - u_eps)
+    return -torch.mean(u_y * torch.log(q) + (1 - u_y) * torch.log(1 - q))
+
+
+def p_cross_entropy(u_logits, u_targets):
+    v = u_logits.shape[-1]
+    return F.cross_entropy(u_logits.reshape(-1, v), u_targets.reshape(-1).long())

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""torch_oracle.py - compare our f64 builds with the same models in PyTorch.
+
+    torch_oracle.py [--rtol R] DIR...
+
+Each DIR holds cases that `modelgen run --torch DIR` (or `modelgen check
+--torch DIR`) wrote: NAME.py, the model translated to PyTorch, and
+NAME.json, the random point (inputs and parameters) and what our f64
+build computed there: the loss, every parameter's gradient, the metrics
+and the outputs. Each case runs in PyTorch (float64, autograd) and every
+value must agree within R relative (default 1e-9), with an absolute floor
+of 1e-12 of the tensor's largest magnitude.
+
+Needs PyTorch: Debian's python3-torch (run with /usr/bin/python3 when
+another python3 comes first on PATH). Exits 1 if any case differs or
+fails to run, and names it.
+"""
+import argparse
+import glob
+import importlib.util
+import json
+import math
+import os
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gradc_torch  # noqa: E402
+
+
+def tensor(spec):
+    dtype = {"f32": torch.float64, "f64": torch.float64, "i32": torch.int32, "bool": torch.bool}[spec["dtype"]]
+    return torch.tensor(spec["data"], dtype=dtype).reshape(spec["shape"])
+
+
+def differs(name, ours, theirs, rtol):
+    theirs = [float(x) for x in theirs.detach().reshape(-1).tolist()]
+    if len(ours) != len(theirs):
+        return f"{name}: {len(ours)} elements here, {len(theirs)} in PyTorch"
+    scale = max([abs(x) for x in ours if math.isfinite(x)] + [0.0])
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        if not math.isfinite(a) and not math.isfinite(b):
+            continue
+        if not abs(a - b) <= rtol * max(abs(a), abs(b)) + 1e-12 * scale:
+            return f"{name}[{i}]: ours {a!r}, PyTorch {b!r}"
+    return None
+
+
+def run_case(py, rtol):
+    case = json.load(open(py[:-3] + ".json"))
+    spec = importlib.util.spec_from_file_location(os.path.basename(py)[:-3], py)
+    module = importlib.util.module_from_spec(spec)
+    G = gradc_torch.G
+    G.__init__()
+    G.inputs = {k: tensor(v) for k, v in case["inputs"].items()}
+    G.params = {k: tensor(v).requires_grad_(True) for k, v in case["params"].items()}
+    spec.loader.exec_module(module)
+    loss = module.model()
+    loss.backward()
+    problems = []
+    for key, ours in case["expect"].items():
+        where, name = key.split(":", 1)
+        if name == "loss":
+            theirs = loss
+        elif name.startswith("grad."):
+            p = G.params[name[5:]]
+            theirs = p.grad if p.grad is not None else torch.zeros_like(p)
+        elif name.startswith("metric."):
+            theirs = G.metrics.get(name[7:])
+        else:
+            theirs = G.outputs.get(name)
+        if theirs is None:
+            problems.append(f"{key}: PyTorch computed no such value")
+            continue
+        d = differs(key, ours, torch.as_tensor(theirs), rtol)
+        if d:
+            problems.append(d)
+    unused = set(G.params) - G.used
+    if unused:
+        problems.append(f"parameters the PyTorch program never declared: {sorted(unused)}")
+    return problems
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n\n", 2)[2])
+    ap.add_argument("--rtol", type=float, default=1e-9)
+    ap.add_argument("dirs", nargs="+")
+    args = ap.parse_args()
+    cases = sorted(p for d in args.dirs for p in glob.glob(os.path.join(d, "*.py")))
+    if not cases:
+        sys.exit("torch_oracle.py: no cases (NAME.py with NAME.json) in " + ", ".join(args.dirs))
+    bad = 0
+    torch.set_default_dtype(torch.float64)
+    for py in cases:
+        try:
+            problems = run_case(py, args.rtol)
+        except Exception as e:  # a case that does not run is a failure too
+            problems = [f"{type(e).__name__}: {e}"]
+        if problems:
+            bad += 1
+            print(f"MISMATCH {py}:\n  " + "\n  ".join(problems[:5]))
+    print(f"{len(cases)} cases, {bad} differ from PyTorch")
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
