@@ -136,7 +136,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     int64_t done = step + 1;
     bool last = done == stopAt;
     if (hasVal && (done % evalEvery == 0 || last)) {
-      val = evaluate(s, *data, false);
+      val = evaluate(s, *data);
       lastVal = val.loss;
       history.val.push_back({double(done), lastVal});
     }
