@@ -119,7 +119,7 @@ public:
       valRows.resize(all.rows);
       std::iota(valRows.begin(), valRows.end(), 0);
     } else {
-      split(opts.valFraction);
+      split(opts);
     }
     valBatches = evalBatches(int64_t(valRows.size()), batch);
     shuffle();
@@ -156,22 +156,37 @@ public:
   const Rows *rows() const override { return &all; }
 
 private:
-  /// Holds out the last rows of a fixed permutation for validation, so the
-  /// split does not depend on the seed.
-  void split(double valFraction) {
-    std::vector<int64_t> perm(all.rows);
+  /// Holds out the last rows of a fixed permutation for validation (the
+  /// split does not depend on the seed): as many as --val-frac asks, but
+  /// never so many that training is left without one full batch.
+  void split(const DataOptions &opts) {
+    int64_t n = all.rows;
+    if (n < batch && opts.path.empty())
+      fail("{}: {} rows, fewer than one batch of {}; pass --data with at least {} rows, or rebuild the model with "
+           "more rows or a smaller batch (gradc build -D)",
+           source, n, batch, batch);
+    if (n < batch)
+      fail("{}: {} row{}, fewer than one batch of {}; pass at least {} rows, or rebuild the model with a smaller "
+           "batch (gradc build -D)",
+           source, n, n == 1 ? "" : "s", batch, batch);
+    int64_t asked = opts.valFraction > 0 ? std::max<int64_t>(1, int64_t(n * opts.valFraction)) : 0;
+    int64_t val = std::min(asked, n - batch);
+    if (val == 0 && asked > 0)
+      fmt::print(stderr,
+                 "note: {}: {} rows leave none for validation with a batch of {}; training without validation (pass "
+                 "more rows, or --val-frac 0 to silence this)\n",
+                 source, n, batch);
+    else if (val < asked)
+      fmt::print(stderr, "note: {}: holding out {} rows for validation, not {}, so that training keeps a full batch of {}\n",
+                 source, val, asked, batch);
+    std::vector<int64_t> perm(n);
     std::iota(perm.begin(), perm.end(), 0);
     Rng rng(12345, hashName("split"));
-    for (int64_t i = all.rows - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
-    int64_t val = valFraction > 0 ? std::max<int64_t>(1, int64_t(all.rows * valFraction)) : 0;
-    if (valFraction > 0 && all.rows - val < 1) val = 0;
+    for (int64_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
     trainRows.assign(perm.begin(), perm.end() - val);
     valRows.assign(perm.end() - val, perm.end());
     std::sort(trainRows.begin(), trainRows.end());
     std::sort(valRows.begin(), valRows.end());
-    if (int64_t(trainRows.size()) < batch)
-      fail("{}: {} training rows, fewer than one batch of {}; pass more data, or build with a smaller batch (-D)",
-           source, trainRows.size(), batch);
   }
   /// The epoch's order: the training rows permuted by (seed, epoch).
   void shuffle() {
