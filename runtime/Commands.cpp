@@ -57,23 +57,25 @@ std::string humanBytes(double x) {
   return fmt::format("{:.0f} B", x);
 }
 
-EvalResult evaluate(Session &s, Dataset &d, bool allRows) {
+EvalResult evaluate(Session &s, Dataset &d) {
   EvalResult r;
   const GrtEntry *e = s.entry("eval");
   if (!e) fail("the model has no eval entry");
   std::vector<std::string> outs = splitList(e->outputs);
+  // A batch standing for k rows adds k times its mean: the sum over them.
   std::vector<double> sums(outs.size(), 0);
-  r.batches = allRows ? d.numAllBatches() : d.numValBatches();
+  double rows = 0;
+  r.batches = d.numValBatches();
   for (int64_t i = 0; i < r.batches; ++i) {
-    if (allRows) d.fillAllBatch(s, i);
-    else d.fillValBatch(s, i);
+    double k = double(d.fillValBatch(s, i));
     s.run("eval");
-    for (size_t k = 0; k < outs.size(); ++k) sums[k] += s.scalar("output:" + outs[k]);
+    for (size_t j = 0; j < outs.size(); ++j) sums[j] += k * s.scalar("output:" + outs[j]);
+    rows += k;
   }
-  for (size_t k = 0; k < outs.size(); ++k) {
-    double mean = r.batches ? sums[k] / double(r.batches) : NAN;
-    if (outs[k] == "loss") r.loss = mean;
-    else r.metrics.push_back({outs[k].substr(outs[k].find('.') + 1), mean});
+  for (size_t j = 0; j < outs.size(); ++j) {
+    double mean = rows > 0 ? sums[j] / rows : NAN;
+    if (outs[j] == "loss") r.loss = mean;
+    else r.metrics.push_back({outs[j].substr(outs[j].find('.') + 1), mean});
   }
   return r;
 }

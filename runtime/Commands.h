@@ -22,12 +22,18 @@ void applyHypers(Session &s, const Args &a);
 std::string humanCount(double x);
 std::string humanBytes(double x);
 
-/// Mean loss and metrics over the validation (or all) batches, via `eval`.
+/// Loss and metrics over the validation rows (every row, for `eval`), via
+/// the `eval` entry: each batch's value weighted by the distinct rows it
+/// stands for. For a loss or metric that is a mean of per-row terms this is
+/// exactly the mean over the rows, however many there are and in any order;
+/// for a sum over rows, exactly B times that mean (what a batch of B rows
+/// reports on average). Anything that mixes rows (a batch statistic, a max
+/// over the batch) is only approximated.
 struct EvalResult {
   double loss = 0;
   std::vector<std::pair<std::string, double>> metrics;
-  int64_t batches = 0;
+  int64_t batches = 0; // calls of the entry
 };
-EvalResult evaluate(Session &s, Dataset &d, bool allRows);
+EvalResult evaluate(Session &s, Dataset &d);
 
 } // namespace grt

@@ -85,26 +85,43 @@ namespace {
 
 //===--- tables -------------------------------------------------------------===//
 
+/// How validation cuts n rows into batches of B that the `eval` entry takes
+/// whole: n / B full batches, then the r = n % B rows left in groups whose
+/// size g divides B, largest first, each filling a batch with every row of
+/// the group B / g times. A batch's loss weighted by its distinct rows
+/// (B, or g) then adds up to the sum over rows for a loss that is a mean
+/// or sum of per-row terms, and no row is counted twice. r = 25, B = 32:
+/// groups of 16, 8 and 1, so three extra batches (r at worst, for a prime B).
+struct EvalBatch {
+  int64_t first; // index into the row list
+  int64_t rows;  // distinct rows: B, or a divisor of B
+};
+
+std::vector<EvalBatch> evalBatches(int64_t n, int64_t batch) {
+  std::vector<EvalBatch> out;
+  int64_t at = 0;
+  for (; at + batch <= n; at += batch) out.push_back({at, batch});
+  while (at < n) {
+    int64_t g = n - at;
+    while (batch % g) --g;
+    out.push_back({at, g});
+    at += g;
+  }
+  return out;
+}
+
 class TableData : public Dataset {
 public:
   TableData(Session &s, Rows rows, const DataOptions &opts, std::string source)
-      : s(s), all(std::move(rows)), seed(opts.seed), source(std::move(source)) {
+      : s(s), all(std::move(rows)), seed(opts.seed), source(std::move(source)), evalOnly(opts.evalOnly) {
     batch = batchOf(s);
-    // A fixed permutation decides which rows are held out, so the split
-    // does not depend on the order of the file.
-    std::vector<int64_t> perm(all.rows);
-    std::iota(perm.begin(), perm.end(), 0);
-    Rng split(12345, hashName("split"));
-    for (int64_t i = all.rows - 1; i > 0; --i) std::swap(perm[i], perm[split.below(i + 1)]);
-    int64_t val = opts.valFraction > 0 ? std::max<int64_t>(1, int64_t(all.rows * opts.valFraction)) : 0;
-    if (opts.valFraction > 0 && all.rows - val < 1) val = 0;
-    trainRows.assign(perm.begin(), perm.end() - val);
-    valRows.assign(perm.end() - val, perm.end());
-    std::sort(trainRows.begin(), trainRows.end());
-    std::sort(valRows.begin(), valRows.end());
-    if (int64_t(trainRows.size()) < batch)
-      fail("{}: {} training rows, fewer than one batch of {}; pass more data, or build with a smaller batch (-D)",
-           this->source, trainRows.size(), batch);
+    if (evalOnly) {
+      valRows.resize(all.rows);
+      std::iota(valRows.begin(), valRows.end(), 0);
+    } else {
+      split(opts);
+    }
+    valBatches = evalBatches(int64_t(valRows.size()), batch);
     shuffle();
   }
 
@@ -113,13 +130,14 @@ public:
       ++epoch;
       shuffle();
     }
-    fill(order, cursor);
+    fill(order, cursor, batch);
     cursor += batch;
   }
-  int64_t numValBatches() const override { return (int64_t(valRows.size()) + batch - 1) / batch; }
-  void fillValBatch(Session &, int64_t i) override { fill(valRows, i * batch); }
-  int64_t numAllBatches() const override { return (all.rows + batch - 1) / batch; }
-  void fillAllBatch(Session &, int64_t i) override { fillRows(s, all, i * batch); }
+  int64_t numValBatches() const override { return int64_t(valBatches.size()); }
+  int64_t fillValBatch(Session &, int64_t i) override {
+    fill(valRows, valBatches[i].first, valBatches[i].rows);
+    return valBatches[i].rows;
+  }
 
   std::string saveState() const override { return fmt::format("table:{}:{}", epoch, cursor); }
   bool restoreState(const std::string &state) override {
@@ -131,12 +149,45 @@ public:
     return cursor <= int64_t(order.size());
   }
   std::string describe() const override {
+    if (evalOnly) return fmt::format("{}: {} rows", source, all.rows);
     return fmt::format("{}: {} rows ({} train, {} validation)", source, all.rows, trainRows.size(), valRows.size());
   }
   int64_t samplesPerBatch() const override { return batch; }
   const Rows *rows() const override { return &all; }
 
 private:
+  /// Holds out the last rows of a fixed permutation for validation (the
+  /// split does not depend on the seed): as many as --val-frac asks, but
+  /// never so many that training is left without one full batch.
+  void split(const DataOptions &opts) {
+    int64_t n = all.rows;
+    if (n < batch && opts.path.empty())
+      fail("{}: {} rows, fewer than one batch of {}; pass --data with at least {} rows, or rebuild the model with "
+           "more rows or a smaller batch (gradc build -D)",
+           source, n, batch, batch);
+    if (n < batch)
+      fail("{}: {} row{}, fewer than one batch of {}; pass at least {} rows, or rebuild the model with a smaller "
+           "batch (gradc build -D)",
+           source, n, n == 1 ? "" : "s", batch, batch);
+    int64_t asked = opts.valFraction > 0 ? std::max<int64_t>(1, int64_t(n * opts.valFraction)) : 0;
+    int64_t val = std::min(asked, n - batch);
+    if (val == 0 && asked > 0)
+      fmt::print(stderr,
+                 "note: {}: {} rows leave none for validation with a batch of {}; training without validation (pass "
+                 "more rows, or --val-frac 0 to silence this)\n",
+                 source, n, batch);
+    else if (val < asked)
+      fmt::print(stderr, "note: {}: holding out {} rows for validation, not {}, so that training keeps a full batch of {}\n",
+                 source, val, asked, batch);
+    std::vector<int64_t> perm(n);
+    std::iota(perm.begin(), perm.end(), 0);
+    Rng rng(12345, hashName("split"));
+    for (int64_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
+    trainRows.assign(perm.begin(), perm.end() - val);
+    valRows.assign(perm.end() - val, perm.end());
+    std::sort(trainRows.begin(), trainRows.end());
+    std::sort(valRows.begin(), valRows.end());
+  }
   /// The epoch's order: the training rows permuted by (seed, epoch).
   void shuffle() {
     order = trainRows;
@@ -144,17 +195,18 @@ private:
     for (int64_t i = int64_t(order.size()) - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
     cursor = 0;
   }
-  /// Batch rows from list[first...], wrapping around a short list.
-  void fill(const std::vector<int64_t> &list, int64_t first) {
+  /// Fills the batch with the `distinct` rows list[first...], repeated in
+  /// turn until all B slots are full (once each when distinct == B).
+  void fill(const std::vector<int64_t> &list, int64_t first, int64_t distinct) {
     // Runs before every step: for a small model (mlp64's is 90 µs) a
     // division per row and a type switch per value showed in profiles.
-    int64_t n = int64_t(list.size()), at = first % n;
+    int64_t end = first + distinct;
     for (size_t i = 0; i < all.inputs.size(); ++i) {
       auto &sl = s.slots[all.inputs[i]];
       int64_t F = features(sl);
       const double *values = all.values[i].data();
       float *f32 = sl.tensor->dtype == GRT_F32 ? static_cast<float *>(sl.data) : nullptr;
-      for (int64_t b = 0, k = at; b < batch; ++b, k = k + 1 == n ? 0 : k + 1) {
+      for (int64_t b = 0, k = first; b < batch; ++b, k = k + 1 == end ? first : k + 1) {
         const double *row = values + list[k] * F;
         if (f32)
           for (int64_t f = 0; f < F; ++f) f32[b * F + f] = float(row[f]);
@@ -168,8 +220,10 @@ private:
   Rows all;
   uint64_t seed;
   std::string source;
+  bool evalOnly;
   int64_t batch = 0;
   std::vector<int64_t> trainRows, valRows, order;
+  std::vector<EvalBatch> valBatches;
   int64_t epoch = 0, cursor = 0;
 };
 
@@ -265,8 +319,9 @@ public:
     for (int64_t b = 0; b < batch; ++b) window(train, rng.below(train.size() - context), b);
   }
   int64_t numValBatches() const override { return int64_t(valStarts.size()) / batch; }
-  void fillValBatch(Session &, int64_t i) override {
+  int64_t fillValBatch(Session &, int64_t i) override {
     for (int64_t b = 0; b < batch; ++b) window(val, valStarts[i * batch + b], b);
+    return batch;
   }
   std::string saveState() const override { return "text:" + rng.save(); }
   bool restoreState(const std::string &state) override {

@@ -11,13 +11,13 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
   Args a("eval", argc, argv, 2, {"load", "data", "threads", "seed"}, {});
   Session s(m, threadsOption(a));
   DataOptions d = dataOptions(a);
-  d.valFraction = 0;
+  d.evalOnly = true;
   auto data = loadData(s, d);
   s.initParams(0);
   if (a.has("load")) loadCheckpoint(a.str("load"), s);
   else fmt::print(stderr, "note: no --load given; evaluating freshly initialised parameters\n");
   applyHypers(s, a);
-  EvalResult r = evaluate(s, *data, true);
+  EvalResult r = evaluate(s, *data);
   fmt::print("loss {:.9g}", r.loss);
   for (auto &[name, v] : r.metrics) fmt::print("  {} {:.9g}", name, v);
   fmt::print("  ({} batches of {})\n", r.batches, data->describe());

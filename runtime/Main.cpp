@@ -28,7 +28,8 @@ options of train:
   --steps N         train until step N (default 1000)
   --lr X            learning rate, overriding the model's
   --hp NAME=X       set any hyperparameter, e.g. --hp beta2=0.95 (repeatable)
-  --seed S          seed for initialisation and batch order (default 0)
+  --seed S          seed for initialisation and batch order (default 0; when
+                    resuming, the checkpoint's)
   --data FILE       training data: {3}
   --val-frac F      fraction of table rows held out for validation (default 0.1)
   --save CKPT       write a checkpoint (safetensors) at the end

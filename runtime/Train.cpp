@@ -70,24 +70,35 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   std::unique_ptr<FiniteCheck> finite;
   if (a.has("check-finite")) s.ctx.finite = (finite = std::make_unique<FiniteCheck>(m)).get();
   DataOptions dopts = dataOptions(a);
-  auto data = loadData(s, dopts);
-
-  uint64_t seed = dopts.seed;
   int64_t steps = a.integer("steps", 1000, 0);
   int64_t start = 0;
-  s.initParams(seed);
+  s.initParams(dopts.seed);
+  Metadata resumed;
+  auto get = [&](const char *k) -> std::string {
+    auto it = resumed.find(k);
+    if (it == resumed.end()) fail("checkpoint {} has no '{}' in its metadata; it was not written by a gradc executable", from, k);
+    return it->second;
+  };
+  std::string seedNote;
   if (!from.empty()) {
-    Metadata meta = loadCheckpoint(from, s);
-    auto get = [&](const char *k) -> std::string {
-      auto it = meta.find(k);
-      if (it == meta.end()) fail("checkpoint {} has no '{}' in its metadata; it was not written by a gradc executable", from, k);
-      return it->second;
-    };
+    resumed = loadCheckpoint(from, s);
     if (get("model") != m.name) fail("checkpoint {} is from model '{}', not '{}'", from, get("model"), m.name);
     start = std::atoll(get("step").c_str());
     if (!a.has("steps")) steps = std::atoll(get("total_steps").c_str());
-    if (!data->restoreState(get("data"))) fail("checkpoint {}: its data position does not fit this data", from);
+    // The seed orders every epoch's batches, so a resumed run continues bit
+    // for bit only with the seed it started with: settle it before the data
+    // is loaded and shuffled.
+    std::string saved = get("seed");
+    char *end;
+    uint64_t savedSeed = std::strtoull(saved.c_str(), &end, 10);
+    if (saved.empty() || *end) fail("checkpoint {}: its seed '{}' is not a number", from, saved);
+    if (!a.has("seed")) dopts.seed = savedSeed;
+    seedNote = dopts.seed == savedSeed ? fmt::format(" with the checkpoint's seed {}", savedSeed)
+                                       : fmt::format("; --seed {} overrides the checkpoint's seed {}", dopts.seed, savedSeed);
   }
+  auto data = loadData(s, dopts);
+  if (!from.empty() && !data->restoreState(get("data")))
+    fail("checkpoint {}: its data position does not fit this data", from);
   applyHypers(s, a);
   s.setHyper("total_steps", double(steps));
   int64_t stopAt = std::min(steps, a.integer("stop-after", steps, 0));
@@ -99,13 +110,13 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   auto checkpoint = [&](int64_t step) {
     Metadata meta{{"format", "gradc"},         {"model", m.name},
                   {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
-                  {"data", data->saveState()},  {"seed", std::to_string(seed)}};
+                  {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)}};
     saveCheckpoint(save, s, meta);
   };
 
   if (!quiet) {
     fmt::print("training {} for {} steps; data {}\n", m.name, steps - start, data->describe());
-    if (start > 0) fmt::print("resuming from {} at step {}\n", from, start);
+    if (!from.empty()) fmt::print("resuming from {} at step {}{}\n", from, start, seedNote);
   }
   double lastLoss = NAN, windowLoss = 0, lastVal = NAN;
   int64_t windowSteps = 0;
@@ -136,7 +147,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     int64_t done = step + 1;
     bool last = done == stopAt;
     if (hasVal && (done % evalEvery == 0 || last)) {
-      val = evaluate(s, *data, false);
+      val = evaluate(s, *data);
       lastVal = val.loss;
       history.val.push_back({double(done), lastVal});
     }
