@@ -19,6 +19,7 @@
 #include "codegen/Schedule.h"
 
 #include "ir/Layout.h"
+#include "ir/Plan.h"
 #include "ir/Printer.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -45,12 +46,6 @@ struct SplitPlan {
   std::map<int, std::tuple<int, int, int>> origin;             // var -> (call, dim, part)
   int calls = 0;
 };
-
-/// Follows views (reshapes of stored bytes) to the node that owns the bytes.
-const Node *storageBase(const Node *n) {
-  while (n->storage.kind == Storage::View) n = n->operand(0);
-  return n;
-}
 
 //===--- placement ----------------------------------------------------------===//
 
@@ -245,16 +240,7 @@ public:
     return off;
   }
 
-  bool isStored(const Node *n) const {
-    // A constant or iota is recomputed inside each kernel that reads it,
-    // unless fusion gave it a kernel of its own to store it (a matmul reads
-    // its operands from memory): then other kernels load it.
-    if ((n->is(OpKind::Const) || n->is(OpKind::Iota)) && n->storage.kind == Storage::None) return false;
-    // A product is read from memory even by its own kernel's epilogue.
-    if (n->is(OpKind::MatMul)) return n->storage.kind != Storage::None;
-    if (n->kernel == kernelId && n->storage.kind != Storage::View) return false;
-    return n->storage.kind != Storage::None;
-  }
+  bool isStored(const Node *n) const { return loadedBy(n, kernelId); }
 
   Type typeOf(const Node *n) const { return scalarType(n->type.dtype); }
 
@@ -570,17 +556,9 @@ void buildScatterAdd(Kernel &k, KernelBuilder &kb, Node *n) {
   k.work = n->operand(1)->type.numel();
 }
 
-/// A reduction that keeps the operand's innermost axis (a bias gradient:
-/// [B, T, C] summed to [1, 1, C]) runs over the operand in memory order,
+/// A column reduction (ir/Plan.h) runs over the operand in memory order,
 /// reduced axes outside and kept ones inside, adding into the output row:
 /// contiguous, vectorisable loads instead of a strided walk per column.
-bool isColumnReduction(const Node *n) {
-  if (!n->has(Reduction)) return false;
-  auto axes = n->attrs.getInts(AttrKey::Axes);
-  const TensorType &x = n->operand(0)->type;
-  return x.rank() >= 2 && !axes.empty() && !llvm::is_contained(axes, int64_t(x.rank() - 1)) && x.shape.back() > 1;
-}
-
 void buildColumnReduction(Kernel &k, KernelBuilder &kb, Node *n) {
   int out = kb.buffer(n);
   Type t = scalarType(n->type.dtype);

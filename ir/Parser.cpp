@@ -54,7 +54,8 @@ public:
     }
     auto problems = verify(*m);
     if (!problems.empty()) {
-      for (auto &p : problems) errs << "error: " << p << "\n";
+      llvm::StringRef file = sm.getMemoryBuffer(sm.getMainFileID())->getBufferIdentifier();
+      for (auto &p : problems) errs << file << ": error: " << p << "\n";
       return nullptr;
     }
     return m;

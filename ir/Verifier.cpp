@@ -5,12 +5,18 @@
 //   - each node's type is what its op's type rule computes;
 //   - leaves have unique external names per kind;
 //   - outputs are named uniquely and point into the graph;
-//   - updates target a stateful leaf, once each, with a value of its type.
+//   - updates target a stateful leaf, once each, with a value of its type;
+//   - an output "grad.NAME" has the type of param NAME (when it has one);
+//   - once memory is planned, the plan obeys ir/Plan.h.
+// Across graphs, one runtime tensor name has one kind and type.
 //
 //===----------------------------------------------------------------------===//
 #include "ir/Verifier.h"
 
+#include "ir/Plan.h"
+
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 
 namespace gradc {
@@ -67,16 +73,46 @@ std::vector<std::string> verify(const Graph &g) {
       err("update of \"" + tname + "\" has type " + str(u.value->type) + ", not " + str(u.target->type));
     if (updated[u.target]++) err("\"" + tname + "\" is updated twice");
   }
+  for (auto &o : g.outputs) {
+    llvm::StringRef param = o.name;
+    if (!o.value || !param.consume_front("grad.")) continue;
+    // (A param the loss ignores may be gone, its gradient a constant zero.)
+    const Node *p = g.findLeaf(OpKind::Param, param);
+    if (p && p->type != o.value->type)
+      err("output \"" + o.name + "\" has type " + str(o.value->type) + ", but param \"" + param.str() + "\" is " + str(p->type));
+  }
+  if (errs.empty() && isPlanned(g)) {
+    auto plan = verifyPlan(g);
+    errs.insert(errs.end(), plan.begin(), plan.end());
+  }
   return errs;
 }
 
 std::vector<std::string> verify(const Module &m) {
   std::vector<std::string> errs;
   llvm::StringSet<> names;
+  // The runtime allocates one tensor per name for the whole module.
+  llvm::StringMap<std::pair<OpKind, TensorType>> tensors;
+  llvm::StringMap<TensorType> outputs;
+  auto tensor = [&](const Graph &g, llvm::StringRef name, OpKind kind, const TensorType &t) {
+    auto [it, fresh] = tensors.try_emplace(name, kind, t);
+    if (!fresh && (it->second.first != kind || it->second.second != t))
+      errs.push_back("graph @" + g.name + ": tensor \"" + name.str() + "\" is " + mnemonic(kind).str() + " " + str(t) +
+                     " here but " + mnemonic(it->second.first).str() + " " + str(it->second.second) + " elsewhere");
+  };
   for (auto &g : m.graphs) {
     if (!names.insert(g->name).second) errs.push_back("graph @" + g->name + " is defined twice");
     auto e = verify(*g);
     errs.insert(errs.end(), e.begin(), e.end());
+    for (auto &n : g->nodes)
+      if (isRuntimeLeaf(n.get())) tensor(*g, n->attrs.getString(AttrKey::Name), n->op, n->type);
+    for (auto &o : g->outputs) {
+      if (!o.value) continue;
+      auto [it, fresh] = outputs.try_emplace(o.name, o.value->type);
+      if (!fresh && it->second != o.value->type)
+        errs.push_back("graph @" + g->name + ": output \"" + o.name + "\" is " + str(o.value->type) + " here but " +
+                       str(it->second) + " elsewhere");
+    }
   }
   return errs;
 }

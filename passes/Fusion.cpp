@@ -35,6 +35,7 @@
 #include "passes/Pass.h"
 
 #include "ir/Layout.h"
+#include "ir/Plan.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
@@ -47,9 +48,6 @@
 namespace gradc {
 namespace {
 
-bool isRuntimeLeaf(const Node *n) {
-  return n->has(Leaf) && !n->is(OpKind::Const) && !n->is(OpKind::Iota) && !n->has(Random);
-}
 bool isInlinable(const Node *n) { return n->is(OpKind::Const) || n->is(OpKind::Iota) || n->has(Layout); }
 
 class Fuser {
@@ -112,13 +110,6 @@ private:
     Dims domain;                                // shape of the values it stores
     llvm::SmallPtrSet<const Node *, 4> targets; // params/state it overwrites in place
   };
-
-  static bool isColumnReduction(const Node *n) {
-    if (!n->has(Reduction)) return false;
-    auto axes = n->attrs.getInts(AttrKey::Axes);
-    const TensorType &x = n->operand(0)->type;
-    return x.rank() >= 2 && !llvm::is_contained(axes, int64_t(x.rank() - 1)) && x.shape.back() > 1;
-  }
 
   /// A broadcast that only expands trailing axes (row statistics [B,T,1] to
   /// [B,T,C], or a scalar to anything): its operand's value at an index

@@ -1,0 +1,277 @@
+//===- ir/Plan.cpp - the rules a fused, memory-planned graph obeys --------===//
+#include "ir/Plan.h"
+
+#include "ir/Layout.h"
+#include "ir/Printer.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+#include <algorithm>
+#include <functional>
+
+namespace gradc {
+
+bool isRuntimeLeaf(const Node *n) {
+  return n->has(Leaf) && !n->is(OpKind::Const) && !n->is(OpKind::Iota) && !n->has(Random);
+}
+
+bool isColumnReduction(const Node *n) {
+  if (!n->has(Reduction)) return false;
+  auto axes = n->attrs.getInts(AttrKey::Axes);
+  const TensorType &x = n->operand(0)->type;
+  return x.rank() >= 2 && !axes.empty() && !llvm::is_contained(axes, int64_t(x.rank() - 1)) && x.shape.back() > 1;
+}
+
+bool computableInLoop(const Node *n) {
+  return !n->is(OpKind::MatMul) && !n->is(OpKind::ScatterAdd) && !n->has(Random);
+}
+
+bool loadedBy(const Node *n, int32_t k) {
+  // A constant or iota is recomputed in each kernel that reads it, unless
+  // fusion gave it a kernel of its own to store it (for a matmul).
+  if ((n->is(OpKind::Const) || n->is(OpKind::Iota)) && n->storage.kind == Storage::None) return false;
+  // A product is read from memory even by its own kernel's epilogue.
+  if (n->is(OpKind::MatMul)) return n->storage.kind != Storage::None;
+  if (n->kernel == k && n->storage.kind != Storage::View) return false;
+  return n->storage.kind != Storage::None;
+}
+
+const Node *storageBase(const Node *n) {
+  while (n->storage.kind == Storage::View && !n->operands.empty()) n = n->operand(0);
+  return n;
+}
+
+bool isPlanned(const Graph &g) {
+  return llvm::any_of(g.nodes, [](auto &n) { return n->storage.kind != Storage::None; });
+}
+
+namespace {
+
+class PlanChecker {
+public:
+  explicit PlanChecker(const Graph &g) : g(g), names(valueNames(g)), users(g.users()) {}
+
+  std::vector<std::string> run() {
+    for (auto &n : g.nodes)
+      if (n->kernel < -1 || n->kernel >= g.numKernels)
+        err("%" + names.lookup(n.get()) + " is in kernel " + std::to_string(n->kernel) + ", but the graph has " +
+            std::to_string(g.numKernels) + " kernels");
+    if (g.arenaBytes < 0) err("the arena has a negative size");
+    if (!errs.empty()) return errs;
+    roots.resize(g.numKernels);
+    for (auto &n : g.nodes) checkStorage(n.get());
+    for (int32_t k = 0; k < g.numKernels; ++k)
+      if (roots[k].empty()) err("kernel " + std::to_string(k) + " stores nothing");
+    for (auto &n : g.nodes) checkReads(n.get());
+    for (int32_t k = 0; k < g.numKernels; ++k) checkKernel(k);
+    for (auto &u : g.updates) checkUpdate(u);
+    checkOverlap();
+    return errs;
+  }
+
+private:
+  void err(const std::string &msg) { errs.push_back("graph @" + g.name + ": " + msg); }
+  std::string name(const Node *n) const { return "%" + names.lookup(n); }
+  std::string kernelOf(const Node *n) const { return "kernel " + std::to_string(n->kernel); }
+
+  const Update *updateOf(const Node *n) const {
+    for (auto &u : g.updates)
+      if (u.value == n) return &u;
+    return nullptr;
+  }
+
+  void checkStorage(const Node *n) {
+    const Storage &s = n->storage;
+    bool stored = s.kind == Storage::Slot || s.kind == Storage::Arena;
+    if (stored && n->kernel >= 0) roots[n->kernel].push_back(n);
+    if (isRuntimeLeaf(n)) {
+      llvm::StringRef leaf = n->attrs.getString(AttrKey::Name);
+      if (n->kernel != -1) err(name(n) + " is a " + n->info().mnemonic.str() + ", which no kernel computes");
+      if (s.kind != Storage::Slot || s.slot != leaf)
+        err(name(n) + " must live in its own slot \"" + leaf.str() + "\"");
+      return;
+    }
+    switch (s.kind) {
+    case Storage::None:
+      if (n->kernel >= 0 && !computableInLoop(n))
+        err(name(n) + " = " + n->info().mnemonic.str() + " must be stored: a loop cannot compute it");
+      if (n->kernel < 0 && !n->is(OpKind::Const) && !n->is(OpKind::Iota))
+        err(name(n) + " is computed by no kernel and stored nowhere");
+      return;
+    case Storage::View:
+      if (!n->is(OpKind::Reshape) || n->kernel != -1) {
+        err(name(n) + " is marked as a view, but only a reshape outside any kernel can be one");
+        return;
+      }
+      if (const Node *b = storageBase(n); b->storage.kind != Storage::Slot && b->storage.kind != Storage::Arena)
+        err(name(n) + " is a view of " + name(b) + ", which is stored nowhere");
+      return;
+    case Storage::Arena: {
+      if (n->kernel < 0) err(name(n) + " is in the arena, but no kernel stores it");
+      int64_t bytes = n->type.bytes(), align = dtypeBytes(n->type.dtype);
+      if (s.offset < 0 || s.offset % align || s.offset > g.arenaBytes || bytes > g.arenaBytes - s.offset)
+        err(name(n) + " (" + str(n->type) + ", " + std::to_string(bytes) + " bytes) at arena offset " +
+            std::to_string(s.offset) + " does not fit an arena of " + std::to_string(g.arenaBytes) + " bytes" +
+            (s.offset % align ? " (or is not aligned to its element size)" : ""));
+      return;
+    }
+    case Storage::Slot: {
+      if (n->kernel < 0) {
+        err(name(n) + " lives in slot \"" + s.slot + "\", but no kernel stores it");
+        return;
+      }
+      llvm::StringRef slot = s.slot;
+      if (slot.consume_front("output:")) {
+        if (g.output(slot) != n)
+          err(name(n) + " is stored in slot \"" + s.slot + "\", which belongs to " +
+              (g.output(slot) ? "the value of output \"" + slot.str() + "\"" : "no output of this graph"));
+        return;
+      }
+      const Update *u = updateOf(n);
+      if (!u || u->target->attrs.getString(AttrKey::Name) != slot)
+        err(name(n) + " is stored in slot \"" + s.slot + "\", but it is not the update of that tensor");
+      else if (u->target->type != n->type)
+        err(name(n) + " (" + str(n->type) + ") is stored in slot \"" + s.slot + "\" of type " + str(u->target->type));
+      return;
+    }
+    }
+  }
+
+  void checkReads(const Node *n) {
+    if (n->kernel < 0) return;
+    int32_t k = n->kernel;
+    for (const Node *op : n->operands) {
+      const Node *base = storageBase(op);
+      bool viaView = base != op;
+      if (!viaView && op->kernel == k) continue; // computed here, or a value this kernel stores
+      if (!viaView && op->kernel < 0 && (op->is(OpKind::Const) || op->is(OpKind::Iota))) continue;
+      if (isRuntimeLeaf(base)) continue;
+      if (base->storage.kind != Storage::Slot && base->storage.kind != Storage::Arena) {
+        err(kernelOf(n) + " reads " + name(op) + ", which " + kernelOf(base) + " does not store");
+        continue;
+      }
+      if (base->kernel > k || (base->kernel == k && !base->is(OpKind::MatMul)))
+        err(kernelOf(n) + " reads " + name(op) + " before " + kernelOf(base) + " has stored it");
+    }
+  }
+
+  void checkKernel(int32_t k) {
+    auto &r = roots[k];
+    if (r.empty()) return;
+    std::string what = "kernel " + std::to_string(k);
+    const Node *mm = nullptr;
+    for (const Node *n : r) {
+      if (n->is(OpKind::MatMul)) {
+        if (mm) err(what + " computes two matrix products, " + name(mm) + " and " + name(n));
+        mm = n;
+      }
+      if ((n->is(OpKind::ScatterAdd) || n->has(Random) || isColumnReduction(n)) && r.size() > 1)
+        err(what + " stores " + name(n) + " = " + n->info().mnemonic.str() + " and other values; it must be alone");
+    }
+    if (mm && r.size() > 1) {
+      // An epilogue runs on the product's rows: [M, N], and the values it
+      // stores are [..., N] with M rows in their leading dims.
+      if (mm->type.rank() != 2) {
+        err(what + " has an epilogue, but its product " + name(mm) + " is not a matrix: " + str(mm->type));
+        return;
+      }
+      for (const Node *n : r) {
+        if (n == mm) continue;
+        llvm::ArrayRef<int64_t> s = n->type.shape;
+        if (s.empty() || s.back() != mm->type.shape[1] || product(s) != mm->type.numel())
+          err(what + ": the epilogue's " + name(n) + " " + str(n->type) + " does not cover the rows of " + name(mm) +
+              " " + str(mm->type));
+      }
+    } else if (!mm) {
+      for (const Node *n : r)
+        if (n->type.shape != r.front()->type.shape)
+          err(what + " stores values of different shapes: " + name(r.front()) + " " + str(r.front()->type) + " and " +
+              name(n) + " " + str(n->type));
+    }
+    if (!mm) return;
+    // The GEMM reads its operands from memory as strided matrices.
+    for (const Node *op : mm->operands) {
+      auto v = stridedView(const_cast<Node *>(op), [&](const Node *x) { return loadedBy(x, k); });
+      unsigned rank = op->type.rank();
+      bool unit = v && (v->strides[rank - 1] == 1 || v->strides[rank - 2] == 1 || op->type.shape[rank - 1] == 1 ||
+                        op->type.shape[rank - 2] == 1);
+      if (!unit)
+        err(what + ": the operand " + name(op) + " of " + name(mm) +
+            " is not a matrix in memory (a strided view of a stored value with a unit stride)");
+    }
+  }
+
+  void checkUpdate(const Update &u) {
+    const Node *v = u.value;
+    if (v->storage.kind != Storage::Slot || v->storage.slot != u.target->attrs.getString(AttrKey::Name)) return;
+    // In place: the kernel overwrites the target while reading it, so it
+    // may read only the element it writes, and nothing may read the target
+    // after it.
+    std::function<void(const Node *, bool)> readers = [&](const Node *of, bool viaView) {
+      for (const Node *r : users[of->id]) {
+        if (r->storage.kind == Storage::View) {
+          readers(r, true);
+          continue;
+        }
+        if (r->kernel > v->kernel)
+          err("kernel " + std::to_string(r->kernel) + " reads " + name(u.target) + " after " + kernelOf(v) +
+              " has overwritten it in place");
+        if (r->kernel == v->kernel && (viaView || !r->has(Elementwise) || r->type != u.target->type))
+          err(kernelOf(v) + " overwrites " + name(u.target) + " in place but also reads it at other elements (" + name(r) +
+              ")");
+      }
+    };
+    readers(u.target, false);
+  }
+
+  /// Two arena values live during the same kernel must not share bytes. A
+  /// value lives from the kernel that stores it to the last kernel that
+  /// reads it (through views); outputs and updates copied into their slots
+  /// after the last kernel live to the end.
+  void checkOverlap() {
+    struct Interval {
+      const Node *n;
+      int32_t start, end;
+      int64_t lo, hi;
+    };
+    std::vector<Interval> live;
+    llvm::DenseMap<const Node *, size_t> index;
+    for (auto &n : g.nodes)
+      if (n->storage.kind == Storage::Arena && n->kernel >= 0) {
+        index[n.get()] = live.size();
+        live.push_back({n.get(), n->kernel, n->kernel, n->storage.offset, n->storage.offset + n->type.bytes()});
+      }
+    std::function<void(const Node *, Interval &)> extend = [&](const Node *n, Interval &iv) {
+      for (const Node *u : users[n->id]) {
+        if (u->storage.kind == Storage::View) extend(u, iv);
+        else if (u->kernel >= 0) iv.end = std::max(iv.end, u->kernel);
+      }
+    };
+    for (auto &iv : live) extend(iv.n, iv);
+    auto toEnd = [&](const Node *n) {
+      if (auto it = index.find(storageBase(n)); it != index.end()) live[it->second].end = g.numKernels;
+    };
+    for (auto &o : g.outputs) toEnd(o.value);
+    for (auto &u : g.updates) toEnd(u.value);
+    std::sort(live.begin(), live.end(), [](const Interval &a, const Interval &b) { return a.lo < b.lo; });
+    for (size_t i = 0; i < live.size(); ++i)
+      for (size_t j = i + 1; j < live.size() && live[j].lo < live[i].hi; ++j)
+        if (live[i].start <= live[j].end && live[j].start <= live[i].end)
+          err(name(live[i].n) + " (arena bytes " + std::to_string(live[i].lo) + ".." + std::to_string(live[i].hi) +
+              ", kernels " + std::to_string(live[i].start) + ".." + std::to_string(live[i].end) + ") and " + name(live[j].n) +
+              " (bytes " + std::to_string(live[j].lo) + ".." + std::to_string(live[j].hi) + ", kernels " +
+              std::to_string(live[j].start) + ".." + std::to_string(live[j].end) + ") share bytes while both are live");
+  }
+
+  const Graph &g;
+  llvm::DenseMap<const Node *, std::string> names;
+  std::vector<std::vector<Node *>> users;
+  std::vector<std::vector<const Node *>> roots;
+  std::vector<std::string> errs;
+};
+
+} // namespace
+
+std::vector<std::string> verifyPlan(const Graph &g) { return PlanChecker(g).run(); }
+
+} // namespace gradc
