@@ -88,11 +88,16 @@ Node *vjpConcat(Builder &b, Node *n, unsigned i, Node *g) {
 
 // reduce_sum keeps the reduced axes as size 1: broadcast g back out.
 Node *vjpReduceSum(Builder &b, Node *n, unsigned, Node *g) { return b.broadcastTo(g, x0(n)->type.shape); }
-// reduce_max: the gradient goes to the elements equal to the maximum.
+// reduce_max: the gradient is shared by the elements equal to the maximum,
+// g/k to each of k ties. Giving each the whole of g would count it k times
+// where the tied elements are one value (max(concat([p, p])) of p); sharing
+// is a valid subgradient anywhere, and what PyTorch and JAX do.
 Node *vjpReduceMax(Builder &b, Node *n, unsigned, Node *g) {
   Node *x = x0(n);
   Node *hit = b.binary(OpKind::Eq, x, b.broadcastTo(n, x->type.shape));
-  return b.select(hit, b.broadcastTo(g, x->type.shape), zeros(b, x));
+  Node *ones = b.select(hit, b.constantLike(1, x), zeros(b, x));
+  Node *ties = b.reduce(OpKind::ReduceSum, ones, n->attrs.getInts(AttrKey::Axes));
+  return b.select(hit, b.broadcastTo(b.div(g, ties), x->type.shape), zeros(b, x));
 }
 
 // C = op(A) @ op(B) where op transposes the last two dims when the flag is

@@ -123,6 +123,8 @@ const OpCase kCases[] = {
     {"reduce_sum", "sum(p * q, 1)"},
     {"reduce_sum_keep", "sum(p, 0, true) * r"},
     {"reduce_max", "max(p * q, 1)"},
+    // Every element ties with its copy: the gradient must not count twice.
+    {"reduce_max_ties", "max(concat([p, p], 0), 0, true) * q"},
     {"matmul", "p @ w"},
     {"matmul_ta", "transpose(p) @ q"},
     {"matmul_tb", "p @ transpose(q)"},
