@@ -877,13 +877,15 @@ private:
     Val *v = pickFloat(s, [](const Val &x) { return !x.shape.empty() && x.mag() <= 50; });
     if (!v) return false;
     Ex x = use(*v);
-    std::string fn = defineFunction(x.shape);
+    bool hasParams = false;
+    std::string fn = defineFunction(x.shape, hasParams);
+    bool grad = x.grad || hasParams;
     feature("fn");
     if (chance(0.5)) {
       std::string scope = fresh("blk");
       feature("scoped call");
       std::string arg = chance(0.3) ? ", scale = 0.25" : "";
-      bind(s, {fmt::format("{}.{}({}{})", scope, fn, x.text, arg), x.shape, x.lo - 1, x.hi + 1, false, true, true});
+      bind(s, {fmt::format("{}.{}({}{})", scope, fn, x.text, arg), x.shape, x.lo - 1, x.hi + 1, false, grad, true});
       return true;
     }
     int layers = between(1, 3);
@@ -894,11 +896,11 @@ private:
     emit(s, fmt::format("for i in 0..{} {{", layers));
     emit(s, fmt::format("  {} = {}[i].{}({})", h, scope, fn, h));
     emit(s, "}");
-    s.pool.push_back({h, Ty::Float, x.shape, x.lo - layers, x.hi + layers, false, true});
+    s.pool.push_back({h, Ty::Float, x.shape, x.lo - layers, x.hi + layers, false, grad});
     return true;
   }
 
-  std::string defineFunction(const Shape &shape) {
+  std::string defineFunction(const Shape &shape, bool &hasParams) {
     std::string name = fmt::format("block{}", ++counter);
     Scope body;
     body.inFunction = true;
@@ -915,6 +917,7 @@ private:
     for (auto &l : body.lines) text += l + "\n";
     text += last ? fmt::format("  return x + scale * tanh({})\n", last->name) : "  return x + scale * tanh(x)\n";
     text += "}\n";
+    hasParams = text.find("  param ") != std::string::npos;
     functions.push_back(text);
     fnInputShape.clear();
     return name;

@@ -167,9 +167,44 @@ double maxAbs(const std::vector<double> &v) {
   return m;
 }
 
+/// What a value is, whatever tensor it belongs to: "point:grad" for every
+/// gradient, "after:adam_v" for every second moment, "after:param" for the
+/// parameters after training; other values are their own family.
+std::string family(llvm::StringRef key) {
+  auto [where, name] = key.split(':');
+  if (name.starts_with("grad.")) return (where + ":grad").str();
+  for (llvm::StringRef state : {".adam_m", ".adam_v", ".momentum"})
+    if (name.ends_with(state)) return (where + ":" + state.drop_front()).str();
+  if (where == "after") return "after:param";
+  return key.str();
+}
+
 /// The first element where `b` differs from the reference `a`, or "".
-/// tol < 0 asks for equality bit for bit.
+/// tol < 0 asks for equality bit for bit. The absolute floor scales with
+/// the largest value of the tensor's family: a gradient that is zero in
+/// exact arithmetic is rounding noise from terms the size of the others,
+/// and so is Adam's first moment of it.
 std::string compare(const Snapshot &a, const Snapshot &b, double tol) {
+  std::map<std::string, double> scale;
+  for (auto &[key, va] : a) scale[family(key)] = std::max(scale[family(key)], maxAbs(va));
+  // Adam divides a gradient by its own root mean square, so a gradient
+  // that is zero in exact arithmetic (rounding noise, 1e-8 of the largest
+  // or less) moves its parameter by noise of the order of the learning
+  // rate. Those elements are compared at the point (their gradient), not
+  // after training.
+  std::map<std::string, std::vector<bool>> noise;
+  for (auto &[key, va] : a) {
+    llvm::StringRef name = key;
+    if (!name.consume_front("point:grad.")) continue;
+    auto &flags = noise[name.str()];
+    for (double g : va) flags.push_back(std::fabs(g) <= 1e-8 * scale["point:grad"]);
+  }
+  auto isNoise = [&](llvm::StringRef key, size_t i) {
+    if (!key.consume_front("after:")) return false;
+    for (llvm::StringRef state : {".adam_m", ".adam_v", ".momentum"}) key.consume_back(state);
+    auto it = noise.find(key.str());
+    return it != noise.end() && i < it->second.size() && it->second[i];
+  };
   for (auto &[key, va] : a) {
     auto it = b.find(key);
     if (it == b.end()) return key + " is missing";
@@ -178,12 +213,14 @@ std::string compare(const Snapshot &a, const Snapshot &b, double tol) {
     // Results the reference cannot compute finitely (a training step that
     // diverged) are not compared.
     if (!allFinite(va)) continue;
-    double floor = 1e-2 * tol * maxAbs(va);
+    // (1e-13 at the least: a loss that is zero in exact arithmetic, the
+    // variance of equal values, is rounding noise of any size below that.)
+    double floor = std::max(1e-2 * tol * scale[family(key)], 1e-3 * tol);
     for (size_t i = 0; i < va.size(); ++i) {
       double x = va[i], y = vb[i];
       bool same = tol < 0 ? std::memcmp(&x, &y, sizeof x) == 0
                           : std::fabs(x - y) <= tol * std::max(std::fabs(x), std::fabs(y)) + floor;
-      if (!same) return fmt::format("{}[{}] = {:.17g} vs {:.17g}", key, i, x, y);
+      if (!same && !isNoise(key, i)) return fmt::format("{}[{}] = {:.17g} vs {:.17g}", key, i, x, y);
     }
   }
   return "";
@@ -305,7 +342,7 @@ std::string compareF32(const Snapshot &f64, const Snapshot &f32) {
     size_t at = 0;
     for (size_t i = 0; i < ref.size(); ++i)
       if (!(std::fabs(ref[i] - it->second[i]) <= worst)) worst = std::fabs(ref[i] - it->second[i]), at = i;
-    double scale = std::max(maxAbs(ref), 1e-3 * gradScale);
+    double scale = std::max({maxAbs(ref), 1e-3 * gradScale, 1e-6});
     if (!(worst <= 2e-3 * scale))
       return fmt::format("{}[{}] = {:.9g} in f64, {:.9g} in f32 (the tensor's largest magnitude is {:.3g})", key, at,
                          ref[at], it->second[at], maxAbs(ref));
