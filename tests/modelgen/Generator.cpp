@@ -452,14 +452,20 @@ private:
     auto shape = broadcast(a.shape, b.shape);
     if (!shape) return false;
     std::string cond = a.text + " " + c + " " + b.text;
-    for (auto &v : s.pool)
-      if (v.ty == Ty::Bool && broadcast(*shape, v.shape) && chance(0.5)) {
-        std::string op = chance(0.5) ? "&&" : "||";
-        feature(op);
-        cond = "(" + cond + ") " + op + " " + v.name;
-        shape = broadcast(*shape, v.shape);
-        break;
-      }
+    // Combined with a bool input, or with a second comparison.
+    for (auto &v : s.pool) {
+      bool isBool = v.ty == Ty::Bool;
+      if (!(isBool || (v.ty == Ty::Float && v.name != a.text)) || !broadcast(*shape, v.shape) || !chance(isBool ? 0.5 : 0.15))
+        continue;
+      auto joined = broadcast(*shape, v.shape);
+      if (numel(*joined) > kMaxElements || joined->size() > kMaxRank) continue;
+      std::string op = chance(0.5) ? "&&" : "||";
+      feature(op);
+      ++v.uses;
+      cond = "(" + cond + ") " + op + " " + (isBool ? v.name : "(" + v.name + " > 0)");
+      shape = joined;
+      break;
+    }
     if (chance(0.2)) {
       feature("!");
       cond = "!(" + cond + ")";
@@ -927,10 +933,12 @@ private:
 
   /// One scalar term of the loss from v, of moderate size.
   std::string lossTerm(Scope &s, Val &v) {
-    Ex x = bounded(use(v), 20);
+    // Terms stay below about 100: finite differences resolve a gradient to
+    // the loss's rounding error over the step, so a huge loss blurs them.
+    Ex x = bounded(use(v), 8);
     Val *target = nullptr;
     for (auto &w : s.pool)
-      if (w.ty == Ty::Float && w.name != v.name && w.shape == v.shape && !w.grad) target = &w;
+      if (w.ty == Ty::Float && w.name != v.name && w.shape == v.shape && !w.grad && w.mag() <= 10) target = &w;
     Val *idx = intInput(s);
     int kind = between(0, 7);
     if (kind == 0 && target) {

@@ -308,12 +308,15 @@ std::string gradientCheck(const GrtModel &model, const Values &point, uint64_t s
   GradCheckOptions g;
   g.seed = seed;
   g.tolerance = 1e-5;
-  // Elements a millionth of the largest gradient are held to an absolute
-  // error of 1e-11 of it: below that, differences see rounding noise.
+  // Finite differences see the loss's rounding error divided by the step:
+  // about 1e-11 of |L| here. Gradients below the floor are held to an
+  // absolute error of tolerance times it, so that noise never fails a
+  // model, and neither do elements a millionth of the largest gradient.
   double largest = 0;
   for (auto &[key, v] : ref)
     if (llvm::StringRef(key).starts_with("point:grad.")) largest = std::max(largest, maxAbs(v));
-  g.absFloor = std::max(1e-6, 1e-6 * largest);
+  double loss = ref.count("point:loss") ? maxAbs(ref.at("point:loss")) : 0;
+  g.absFloor = std::max({1e-6, 1e-6 * largest, 2e-6 * loss});
   g.samplesPerTensor = 6;
   g.maxElements = 60;
   GradCheckReport r = gradCheck(s, g);
