@@ -34,12 +34,22 @@ struct Interval {
 };
 
 /// The update kernel may overwrite its target only if every read of the
-/// target inside that kernel is an elementwise use at the written index.
-bool inPlaceSafe(const Graph &g, const Update &u, const std::vector<std::vector<Node *>> &users) {
-  if (u.value->kernel < 0 || u.value->type != u.target->type) return false;
-  for (Node *r : users[u.target->id])
-    if (r->kernel == u.value->kernel && (!r->has(Elementwise) || r->type != u.target->type)) return false;
+/// target inside that kernel is an elementwise use at the written index,
+/// and no later kernel reads it (directly or through a reshape view).
+bool inPlaceSafe(const Update &u, const std::vector<std::vector<Node *>> &users, Node *of, bool viaView) {
+  for (Node *r : users[of->id]) {
+    if (r->is(OpKind::Reshape) && r->kernel < 0) {
+      if (!inPlaceSafe(u, users, r, true)) return false;
+      continue;
+    }
+    if (r->kernel > u.value->kernel) return false;
+    if (r->kernel == u.value->kernel && (viaView || !r->has(Elementwise) || r->type != u.target->type)) return false;
+  }
   return true;
+}
+bool inPlaceSafe(const Update &u, const std::vector<std::vector<Node *>> &users) {
+  if (u.value->kernel < 0 || u.value->type != u.target->type) return false;
+  return inPlaceSafe(u, users, u.target, false);
 }
 
 } // namespace
@@ -68,7 +78,7 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
       return false;
     };
     for (auto &u : g.updates)
-      if (u.value->storage.kind == Storage::None && inPlaceSafe(g, u, users))
+      if (u.value->storage.kind == Storage::None && inPlaceSafe(u, users))
         u.value->storage = {Storage::Slot, u.target->attrs.getString(AttrKey::Name).str(), 0};
     for (auto &o : g.outputs)
       if (o.value->storage.kind == Storage::None && o.value->kernel >= 0)
