@@ -204,26 +204,45 @@ private:
     llvm::SmallPtrSet<const Node *, 4> reads;
     int ops = 0;
     if (!cheapCone(n, reads, ops) || reads.size() > 1) return false;
+    llvm::SmallPtrSet<const Node *, 4> state;
+    coneState(n, state);
     llvm::SmallSet<int32_t, 4> ks;
     for (const Node *u : uses.lookup(const_cast<Node *>(n))) {
       if (u->kernel < 0 || views.count(u) || u->is(OpKind::MatMul) || u->is(OpKind::ScatterAdd)) return false;
-      if (kernels[u->kernel].kind != KernelInfo::General) return false;
+      const KernelInfo &info = kernels[u->kernel];
+      if (info.kind != KernelInfo::General) return false;
       if (!u->has(Elementwise) && !u->has(Reduction)) return false;
+      // A kernel that overwrites params in place may read no other param
+      // (see joinable): each update would have to run before the other.
+      if (!info.targets.empty())
+        for (const Node *r : state)
+          if (!info.targets.count(r)) return false;
       ks.insert(u->kernel);
     }
     return ks.size() >= 2 && ks.size() <= 3;
+  }
+
+  /// Params and state a cheap cone reads (through cheap ops and inlinable
+  /// ones).
+  static void coneState(const Node *n, llvm::SmallPtrSetImpl<const Node *> &out) {
+    for (const Node *op : n->operands) {
+      if (op->has(Stateful)) out.insert(op);
+      else if (isInlinable(op) || cheapOp(op)) coneState(op, out);
+    }
+  }
+  static bool cheapOp(const Node *n) {
+    switch (n->op) {
+    case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Neg:
+    case OpKind::Max: case OpKind::Min: case OpKind::Select: case OpKind::Cast: return true;
+    default: return false;
+    }
   }
 
   /// Whether n is a cheap elementwise op whose operands are leaves,
   /// broadcasts or cheap ops in turn (at most four ops in all); `reads`
   /// collects the other computed tensors the cone reads.
   static bool cheapCone(const Node *n, llvm::SmallPtrSetImpl<const Node *> &reads, int &ops) {
-    switch (n->op) {
-    case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Neg:
-    case OpKind::Max: case OpKind::Min: case OpKind::Select: case OpKind::Cast: break;
-    default: return false;
-    }
-    if (++ops > 4) return false;
+    if (!cheapOp(n) || ++ops > 4) return false;
     for (const Node *op : n->operands) {
       if (op->has(Leaf) || op->is(OpKind::Broadcast)) continue;
       llvm::SmallPtrSet<const Node *, 4> sub;
