@@ -194,7 +194,9 @@ llvm::Error runOptimizerLowering(Module &m, const PassOptions &) {
   if (!g) return passError("optimizer: the module has no @model graph");
   if (m.train.optimizer.empty()) return passError("optimizer: the module has no train statement");
   if (!findOptimizer(m.train.optimizer)) return passError("optimizer: unknown optimizer '" + m.train.optimizer + "'");
-  if (g->leaves(OpKind::Param).empty()) return passError("optimizer: the model has no parameters");
+  // Parameters the loss ignores are gone after autodiff: with none left
+  // there is nothing to update, and the step only computes the loss.
+  if (g->leaves(OpKind::Param).empty()) return llvm::Error::success();
   if (!g->updates.empty()) return passError("optimizer: @model already has updates");
   return OptimizerBuilder(m, *g).build();
 }
