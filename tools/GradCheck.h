@@ -14,6 +14,10 @@
 // held to an absolute 1e-12 instead (the floor is an option). A check where every gradient is zero
 // fails, since it proves nothing.
 //
+// Where the stencil misses, the step is halved (twice at most) while the
+// miss shrinks as h⁴ says it must if the symbolic gradient is right: a
+// steep loss (tanh of tanh) then passes, a wrong gradient does not.
+//
 // stop_gradient(x) means "x held fixed": the differences are taken of the
 // loss with every stopped value frozen at the base point (the @capture and
 // @frozen entries), which is what the symbolic gradient is the gradient of.
