@@ -7,13 +7,14 @@
 //     its own scope), so loads and stores need no runtime overlap checks;
 //   - float accumulations allow reassociation, so sums vectorise;
 //   - the transcendental functions are inline arithmetic (MathLib.cpp).
+// Each elementwise op is lowered by its line in EmitScalarOp.cpp.
 // Float arithmetic otherwise only allows contraction into FMA, and division
 // by a constant, multiplication by its reciprocal.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/EmitKernel.h"
 
-#include "codegen/MathLib.h"
+#include "codegen/EmitScalarOp.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/IR/IRBuilder.h"
@@ -137,62 +138,7 @@ private:
     if (e->kind == Expr::Load) return load(e->buffer, e->args[0]);
     llvm::SmallVector<Value *, 3> a;
     for (const Expr *x : e->args) a.push_back(value(x));
-    return op(e->op, e->type, e->args.empty() ? e->type : e->args[0]->type, a);
-  }
-
-  Value *op(OpKind kind, Type t, Type argType, llvm::ArrayRef<Value *> a) {
-    bool fl = isFloat(argType);
-    switch (kind) {
-    case OpKind::Add: return fl ? b.CreateFAdd(a[0], a[1]) : b.CreateNSWAdd(a[0], a[1]);
-    case OpKind::Sub: return fl ? b.CreateFSub(a[0], a[1]) : b.CreateNSWSub(a[0], a[1]);
-    case OpKind::Mul: return fl ? b.CreateFMul(a[0], a[1]) : b.CreateNSWMul(a[0], a[1]);
-    case OpKind::Div: {
-      if (!fl) return b.CreateSDiv(a[0], a[1]);
-      // Dividing by a constant (attention's 1/sqrt(d)) becomes a multiply by
-      // its reciprocal: within an ulp, and a vector divide costs ~10 FMAs.
-      auto *d = llvm::cast<llvm::Instruction>(b.CreateFDiv(a[0], a[1]));
-      if (llvm::isa<llvm::Constant>(a[1])) d->setHasAllowReciprocal(true);
-      return d;
-    }
-    case OpKind::Neg: return fl ? b.CreateFNeg(a[0]) : b.CreateNSWNeg(a[0]);
-    case OpKind::Exp:
-    case OpKind::Log:
-    case OpKind::Sqrt:
-    case OpKind::Tanh:
-    case OpKind::Sin:
-    case OpKind::Cos: return emitMath(b, kind, a[0]);
-    case OpKind::StopGradient: return a[0];
-    case OpKind::Max:
-      return fl ? b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, a[0], a[1])
-                : b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, a[0], a[1]);
-    case OpKind::Min:
-      return fl ? b.CreateBinaryIntrinsic(llvm::Intrinsic::minimum, a[0], a[1])
-                : b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, a[0], a[1]);
-    case OpKind::Lt: return fl ? b.CreateFCmpOLT(a[0], a[1]) : b.CreateICmpSLT(a[0], a[1]);
-    case OpKind::Le: return fl ? b.CreateFCmpOLE(a[0], a[1]) : b.CreateICmpSLE(a[0], a[1]);
-    case OpKind::Gt: return fl ? b.CreateFCmpOGT(a[0], a[1]) : b.CreateICmpSGT(a[0], a[1]);
-    case OpKind::Ge: return fl ? b.CreateFCmpOGE(a[0], a[1]) : b.CreateICmpSGE(a[0], a[1]);
-    case OpKind::Eq: return fl ? b.CreateFCmpOEQ(a[0], a[1]) : b.CreateICmpEQ(a[0], a[1]);
-    case OpKind::Ne: return fl ? b.CreateFCmpUNE(a[0], a[1]) : b.CreateICmpNE(a[0], a[1]);
-    case OpKind::And: return b.CreateAnd(a[0], a[1]);
-    case OpKind::Or: return b.CreateOr(a[0], a[1]);
-    case OpKind::Not: return b.CreateNot(a[0]);
-    case OpKind::Select: return b.CreateSelect(a[0], a[1], a[2]);
-    case OpKind::Cast: return cast(a[0], argType, t);
-    default: llvm::report_fatal_error(llvm::Twine("internal error: no lowering for op '") + mnemonic(kind) + "'");
-    }
-  }
-
-  Value *cast(Value *x, Type from, Type to) {
-    llvm::Type *dt = llvmType(to);
-    if (from == to) return x;
-    if (isFloat(from) && isFloat(to)) return b.CreateFPCast(x, dt);
-    if (to == Type::I1) return isFloat(from) ? b.CreateFCmpUNE(x, llvm::ConstantFP::get(x->getType(), 0))
-                                             : b.CreateICmpNE(x, llvm::ConstantInt::get(x->getType(), 0));
-    if (isFloat(to)) return from == Type::I1 ? b.CreateUIToFP(x, dt) : b.CreateSIToFP(x, dt);
-    if (isFloat(from)) return b.CreateFPToSI(x, dt);
-    if (from == Type::I1) return b.CreateZExt(x, dt);
-    return b.CreateSExtOrTrunc(x, dt);
+    return emitScalarOp(b, e->op, e->type, e->args.empty() ? e->type : e->args[0]->type, a);
   }
 
   //===--- statements -------------------------------------------------------===//

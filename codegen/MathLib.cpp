@@ -106,8 +106,9 @@ private:
   llvm::Type *f, *i;
 };
 
-/// A call to a libm function `name` of one double argument.
-Value *libm(llvm::IRBuilder<> &b, llvm::StringRef name, Value *x) {
+} // namespace
+
+Value *libmCall(llvm::IRBuilder<> &b, llvm::StringRef name, Value *x) {
   llvm::Module *m = b.GetInsertBlock()->getModule();
   auto *fty = llvm::FunctionType::get(x->getType(), {x->getType()}, false);
   auto callee = m->getOrInsertFunction(name, fty);
@@ -118,19 +119,14 @@ Value *libm(llvm::IRBuilder<> &b, llvm::StringRef name, Value *x) {
   return b.CreateCall(callee, {x});
 }
 
-} // namespace
-
-Value *emitMath(llvm::IRBuilder<> &b, OpKind op, Value *x) {
-  bool f32 = x->getType()->isFloatTy();
-  switch (op) {
-  case OpKind::Sqrt: return b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x);
-  case OpKind::Sin: return b.CreateUnaryIntrinsic(llvm::Intrinsic::sin, x);
-  case OpKind::Cos: return b.CreateUnaryIntrinsic(llvm::Intrinsic::cos, x);
-  case OpKind::Exp: return f32 ? F32Math(b).exp(x) : b.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x);
-  case OpKind::Log: return f32 ? F32Math(b).log(x) : b.CreateUnaryIntrinsic(llvm::Intrinsic::log, x);
-  case OpKind::Tanh: return f32 ? F32Math(b).tanh(x) : libm(b, "tanh", x);
-  default: llvm_unreachable("not a math op");
-  }
+Value *mathExp(llvm::IRBuilder<> &b, Value *x) {
+  return x->getType()->isFloatTy() ? F32Math(b).exp(x) : b.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x);
+}
+Value *mathLog(llvm::IRBuilder<> &b, Value *x) {
+  return x->getType()->isFloatTy() ? F32Math(b).log(x) : b.CreateUnaryIntrinsic(llvm::Intrinsic::log, x);
+}
+Value *mathTanh(llvm::IRBuilder<> &b, Value *x) {
+  return x->getType()->isFloatTy() ? F32Math(b).tanh(x) : libmCall(b, "tanh", x);
 }
 
 } // namespace gradc

@@ -10,13 +10,16 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
-#include "ir/Ops.h"
-
 #include "llvm/IR/IRBuilder.h"
 
 namespace gradc {
 
-/// Emits op(x) for a unary float op (Exp, Log, Tanh, Sqrt, Sin, Cos).
-llvm::Value *emitMath(llvm::IRBuilder<> &b, OpKind op, llvm::Value *x);
+/// exp(x), log(x) and tanh(x) of a float or double: inline polynomials in
+/// f32, libm (or LLVM's intrinsic) in f64.
+llvm::Value *mathExp(llvm::IRBuilder<> &b, llvm::Value *x);
+llvm::Value *mathLog(llvm::IRBuilder<> &b, llvm::Value *x);
+llvm::Value *mathTanh(llvm::IRBuilder<> &b, llvm::Value *x);
+/// A call to libm's function `name` of one argument (not vectorised).
+llvm::Value *libmCall(llvm::IRBuilder<> &b, llvm::StringRef name, llvm::Value *x);
 
 } // namespace gradc

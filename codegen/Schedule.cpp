@@ -613,12 +613,12 @@ void buildColumnReduction(Kernel &k, KernelBuilder &kb, Node *n) {
 constexpr int64_t kParallelWork = 1 << 15;
 
 /// Roughly how many simple operations one element of the kernel costs:
-/// exp, log and tanh expand to a dozen or more instructions and a divide
-/// (codegen/MathLib.cpp), so a 16K-element tanh (mlp64's first layer) is
-/// worth splitting where a 16K-element add is not.
+/// a Math op (exp, log, tanh: ir/Ops.def) expands to a dozen or more
+/// instructions and a divide (codegen/MathLib.cpp), so a 16K-element tanh
+/// (mlp64's first layer) is worth splitting where a 16K-element add is not.
 int64_t costPerElement(const Kernel &k) {
   for (const Expr &e : k.expressions())
-    if (e.kind == Expr::Op && (e.op == OpKind::Exp || e.op == OpKind::Log || e.op == OpKind::Tanh)) return 8;
+    if (e.kind == Expr::Op && e.type != Type::Index && opInfo(e.op).cost == Cost::Math) return 8;
   return 1;
 }
 

@@ -304,10 +304,20 @@ Result ruleOneHot(const OpInfo &op, Ty t, const Attrs &, const TensorType *decla
 /// attribute keys without a prefix.
 static llvm::ArrayRef<OpInfo> opTable() {
   using enum AttrKey;
+  using enum Domain;
+#define FOLD(expr) [](const double *a) -> double { return expr; }
+#define NOFOLD nullptr
+#define ANY {}
+#define DOM(...) {__VA_ARGS__}
   static const OpInfo table[] = {
-#define OP(Kind, Mn, Arity, Traits, Rule, ...) {OpKind::Kind, Mn, Arity, Traits, Rule, {__VA_ARGS__}},
+#define OP(Kind, Mn, Arity, Traits, Rule, CostClass, Surface, Fold, Dom, ...)                                       \
+  {OpKind::Kind, Mn, Arity, Traits, Rule, Cost::CostClass, Surface, Fold, Dom, {__VA_ARGS__}},
 #include "ir/Ops.def"
   };
+#undef FOLD
+#undef NOFOLD
+#undef ANY
+#undef DOM
   static_assert(std::size(table) == kNumOps);
   return table;
 }
@@ -342,23 +352,40 @@ llvm::Expected<TensorType> inferType(OpKind k, llvm::ArrayRef<TensorType> operan
   return info.typeRule(info, operands, attrs, declared);
 }
 
-std::optional<double> evalScalar(OpKind k, llvm::ArrayRef<double> a) {
-  switch (k) {
-  case OpKind::Neg: return -a[0];
-  case OpKind::Exp: return std::exp(a[0]);
-  case OpKind::Log: return std::log(a[0]);
-  case OpKind::Sqrt: return std::sqrt(a[0]);
-  case OpKind::Tanh: return std::tanh(a[0]);
-  case OpKind::Sin: return std::sin(a[0]);
-  case OpKind::Cos: return std::cos(a[0]);
-  case OpKind::Add: return a[0] + a[1];
-  case OpKind::Sub: return a[0] - a[1];
-  case OpKind::Mul: return a[0] * a[1];
-  case OpKind::Div: return a[0] / a[1];
-  case OpKind::Max: return std::max(a[0], a[1]);
-  case OpKind::Min: return std::min(a[0], a[1]);
-  default: return std::nullopt;
+std::optional<OpKind> opForSurface(llvm::StringRef surface) {
+  static const llvm::StringMap<OpKind> bySurface = [] {
+    llvm::StringMap<OpKind> m;
+    for (auto &op : opTable())
+      if (!op.surface.empty()) m[op.surface] = op.kind;
+    return m;
+  }();
+  auto it = bySurface.find(surface);
+  if (it == bySurface.end()) return std::nullopt;
+  return it->second;
+}
+
+double roundToDType(DType t, double v) {
+  switch (t) {
+  case DType::F32: return double(float(v));
+  case DType::I32: {
+    // Truncation toward zero, wrapping like two's complement arithmetic;
+    // NaN and infinities are 0.
+    if (!std::isfinite(v)) return 0;
+    double t = std::trunc(v);
+    double m = std::fmod(t, 4294967296.0);
+    if (m < 0) m += 4294967296.0;
+    return m >= 2147483648.0 ? m - 4294967296.0 : m;
   }
+  case DType::I1: return v != 0 ? 1 : 0;
+  case DType::F64: return v;
+  }
+  return v;
+}
+
+std::optional<double> evalScalar(OpKind k, llvm::ArrayRef<double> a, DType dtype) {
+  const OpInfo &op = opInfo(k);
+  if (!op.fold) return std::nullopt;
+  return roundToDType(dtype, op.fold(a.data()));
 }
 
 } // namespace gradc

@@ -35,7 +35,23 @@ enum OpTrait : unsigned {
   NoGrad = 1u << 5,      // not differentiable (integer/boolean result)
   Layout = 1u << 6,      // moves elements without arithmetic
   Reduction = 1u << 7,
+  Kinked = 1u << 8,      // continuous, but not differentiable where operands tie (max, abs)
+  Stepped = 1u << 9,     // piecewise constant (floor, sign): zero gradient, jumps between
 };
+
+/// What one element of an op costs (see Ops.def).
+enum class Cost : uint8_t { Free, Cheap, Normal, Math };
+
+/// Where an elementwise op's operand keeps it finite and smooth.
+enum class Domain : uint8_t { Any, Positive, AboveMinusOne, NonZero };
+
+/// The scalar semantics of an elementwise op: one element, in double.
+using ScalarFn = double (*)(const double *a);
+
+/// max and min that propagate NaN, as the generated code does
+/// (llvm.maximum): a NaN in either operand gives NaN.
+inline double maxNaN(double a, double b) { return a != a || b != b ? a + b : (a > b ? a : b); }
+inline double minNaN(double a, double b) { return a != a || b != b ? a + b : (a < b ? a : b); }
 
 enum class AttrKey : uint8_t {
 #define ATTR(Key, ...) Key,
@@ -83,9 +99,14 @@ struct OpInfo {
   int arity; // -1: variadic
   unsigned traits;
   TypeRule typeRule;
+  Cost cost;
+  llvm::StringRef surface; // "exp", "+", "unary -"; empty: IR only
+  ScalarFn fold;           // null: not a scalar function
+  llvm::SmallVector<Domain, 3> domain; // per operand; empty: any
   llvm::SmallVector<AttrKey, 2> attrs;
 
   bool has(OpTrait t) const { return (traits & t) != 0; }
+  Domain domainOf(unsigned operand) const { return operand < domain.size() ? domain[operand] : Domain::Any; }
 };
 
 const OpInfo &opInfo(OpKind k);
@@ -96,8 +117,15 @@ inline llvm::StringRef mnemonic(OpKind k) { return opInfo(k).mnemonic; }
 llvm::Expected<TensorType> inferType(OpKind k, llvm::ArrayRef<TensorType> operands, const Attrs &attrs,
                                      const TensorType *declared);
 
-/// Scalar semantics of the elementwise arithmetic ops, for constant folding:
-/// returns nullopt for ops that are not simple scalar functions.
-std::optional<double> evalScalar(OpKind k, llvm::ArrayRef<double> args);
+/// The op a source spelling stands for: a builtin name ("exp") or an
+/// operator ("+", "unary -").
+std::optional<OpKind> opForSurface(llvm::StringRef surface);
+
+/// One element of op k applied to `args`, rounded to `dtype` the way the
+/// generated code stores it (f32 rounds; i32 truncates toward zero and
+/// wraps; i1 is 0 or 1). Null when the op is not a scalar function.
+std::optional<double> evalScalar(OpKind k, llvm::ArrayRef<double> args, DType dtype);
+/// A double as `dtype` holds it.
+double roundToDType(DType dtype, double v);
 
 } // namespace gradc

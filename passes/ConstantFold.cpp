@@ -18,16 +18,6 @@
 namespace gradc {
 namespace {
 
-double roundTo(DType t, double v) {
-  switch (t) {
-  case DType::F32: return double(float(v));
-  case DType::I32: return double(int32_t(v));
-  case DType::I1: return v != 0 ? 1 : 0;
-  case DType::F64: return v;
-  }
-  return v;
-}
-
 std::optional<double> constValue(const Node *n) {
   if (n->is(OpKind::Const)) return n->attrs.getFloat(AttrKey::Value);
   return std::nullopt;
@@ -41,26 +31,16 @@ std::optional<double> fold(const Node *n) {
     vals.push_back(*v);
   }
   if (n->operands.empty()) return std::nullopt;
+  // Elementwise ops by their scalar semantics (ir/Ops.def); a splat stays a
+  // splat through layout ops, and a sum of n copies of v is n·v.
   switch (n->op) {
   case OpKind::Broadcast:
   case OpKind::Reshape:
   case OpKind::Transpose:
   case OpKind::Slice:
-  case OpKind::StopGradient:
-  case OpKind::ReduceMax:
-  case OpKind::Cast: return vals[0];
+  case OpKind::ReduceMax: return vals[0];
   case OpKind::ReduceSum: return vals[0] * double(n->operand(0)->type.numel() / n->type.numel());
-  case OpKind::Select: return vals[0] != 0 ? vals[1] : vals[2];
-  case OpKind::Lt: return double(vals[0] < vals[1]);
-  case OpKind::Le: return double(vals[0] <= vals[1]);
-  case OpKind::Gt: return double(vals[0] > vals[1]);
-  case OpKind::Ge: return double(vals[0] >= vals[1]);
-  case OpKind::Eq: return double(vals[0] == vals[1]);
-  case OpKind::Ne: return double(vals[0] != vals[1]);
-  case OpKind::And: return double(vals[0] != 0 && vals[1] != 0);
-  case OpKind::Or: return double(vals[0] != 0 || vals[1] != 0);
-  case OpKind::Not: return double(vals[0] == 0);
-  default: return evalScalar(n->op, vals);
+  default: return evalScalar(n->op, vals, n->type.dtype);
   }
 }
 
@@ -70,7 +50,7 @@ llvm::Error runConstantFold(Module &m, const PassOptions &) {
   for (auto &g : m.graphs) {
     rewriteNodes(*g, [&](Builder &b, Node *n) -> Node * {
       auto v = fold(n);
-      return v ? b.constant(roundTo(n->type.dtype, *v), n->type) : nullptr;
+      return v ? b.constant(roundToDType(n->type.dtype, *v), n->type) : nullptr;
     });
   }
   return llvm::Error::success();

@@ -230,13 +230,7 @@ private:
       else if (isInlinable(op) || cheapOp(op)) coneState(op, out);
     }
   }
-  static bool cheapOp(const Node *n) {
-    switch (n->op) {
-    case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Neg:
-    case OpKind::Max: case OpKind::Min: case OpKind::Select: case OpKind::Cast: return true;
-    default: return false;
-    }
-  }
+  static bool cheapOp(const Node *n) { return n->has(Elementwise) && n->info().cost == Cost::Cheap; }
 
   /// Whether n is a cheap elementwise op whose operands are leaves,
   /// broadcasts or cheap ops in turn (at most four ops in all); `reads`

@@ -129,49 +129,49 @@ Node *vjpScatterAdd(Builder &b, Node *n, unsigned i, Node *g) {
   return b.create(OpKind::Gather, {g, x0(n)});
 }
 
-GradRule rule(Node *(*f)(Builder &, Node *, unsigned, Node *)) { return GradRule{f}; }
-
 } // namespace
 
+/// One line per differentiable op. An op that is not here has no gradient:
+/// autodiff reports it when a parameter's gradient would flow through it,
+/// unless the op's row says NoGrad (ir/Ops.def).
+static const std::pair<OpKind, GradRule::Fn> kRules[] = {
+    {OpKind::Add, vjpAdd},
+    {OpKind::Sub, vjpSub},
+    {OpKind::Mul, vjpMul},
+    {OpKind::Div, vjpDiv},
+    {OpKind::Neg, vjpNeg},
+    {OpKind::Exp, vjpExp},
+    {OpKind::Log, vjpLog},
+    {OpKind::Sqrt, vjpSqrt},
+    {OpKind::Tanh, vjpTanh},
+    {OpKind::Sin, vjpSin},
+    {OpKind::Cos, vjpCos},
+    {OpKind::StopGradient, vjpNone},
+    {OpKind::Max, vjpMax},
+    {OpKind::Min, vjpMin},
+    {OpKind::Select, vjpSelect},
+    {OpKind::Cast, vjpCast},
+    {OpKind::Broadcast, vjpBroadcast},
+    {OpKind::Reshape, vjpReshape},
+    {OpKind::Transpose, vjpTranspose},
+    {OpKind::Slice, vjpSlice},
+    {OpKind::Pad, vjpPad},
+    {OpKind::Concat, vjpConcat},
+    {OpKind::ReduceSum, vjpReduceSum},
+    {OpKind::ReduceMax, vjpReduceMax},
+    {OpKind::MatMul, vjpMatMul},
+    {OpKind::Gather, vjpGather},
+    {OpKind::ScatterAdd, vjpScatterAdd},
+};
+
 const GradRule *gradRule(OpKind op) {
-  static const GradRule add = rule(vjpAdd), sub = rule(vjpSub), mul = rule(vjpMul), div = rule(vjpDiv),
-                        neg = rule(vjpNeg), exp = rule(vjpExp), log = rule(vjpLog), sqrt = rule(vjpSqrt),
-                        tanh = rule(vjpTanh), sin = rule(vjpSin), cos = rule(vjpCos), none = rule(vjpNone),
-                        max = rule(vjpMax), min = rule(vjpMin), select = rule(vjpSelect), cast = rule(vjpCast),
-                        broadcast = rule(vjpBroadcast), reshape = rule(vjpReshape), transpose = rule(vjpTranspose),
-                        slice = rule(vjpSlice), pad = rule(vjpPad), concat = rule(vjpConcat),
-                        reduceSum = rule(vjpReduceSum), reduceMax = rule(vjpReduceMax), matmul = rule(vjpMatMul),
-                        gather = rule(vjpGather), scatterAdd = rule(vjpScatterAdd);
-  switch (op) {
-  case OpKind::Add: return &add;
-  case OpKind::Sub: return &sub;
-  case OpKind::Mul: return &mul;
-  case OpKind::Div: return &div;
-  case OpKind::Neg: return &neg;
-  case OpKind::Exp: return &exp;
-  case OpKind::Log: return &log;
-  case OpKind::Sqrt: return &sqrt;
-  case OpKind::Tanh: return &tanh;
-  case OpKind::Sin: return &sin;
-  case OpKind::Cos: return &cos;
-  case OpKind::StopGradient: return &none;
-  case OpKind::Max: return &max;
-  case OpKind::Min: return &min;
-  case OpKind::Select: return &select;
-  case OpKind::Cast: return &cast;
-  case OpKind::Broadcast: return &broadcast;
-  case OpKind::Reshape: return &reshape;
-  case OpKind::Transpose: return &transpose;
-  case OpKind::Slice: return &slice;
-  case OpKind::Pad: return &pad;
-  case OpKind::Concat: return &concat;
-  case OpKind::ReduceSum: return &reduceSum;
-  case OpKind::ReduceMax: return &reduceMax;
-  case OpKind::MatMul: return &matmul;
-  case OpKind::Gather: return &gather;
-  case OpKind::ScatterAdd: return &scatterAdd;
-  default: return nullptr;
-  }
+  static const std::vector<GradRule> byKind = [] {
+    std::vector<GradRule> v(kNumOps);
+    for (auto &[kind, fn] : kRules) v[unsigned(kind)].vjp = fn;
+    return v;
+  }();
+  const GradRule &r = byKind[unsigned(op)];
+  return r.vjp ? &r : nullptr;
 }
 
 } // namespace gradc

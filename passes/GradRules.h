@@ -14,7 +14,8 @@ namespace gradc {
 struct GradRule {
   /// Returns the contribution to operand i's gradient, or null when operand
   /// i gets none (an integer index, a mask).
-  Node *(*vjp)(Builder &b, Node *n, unsigned i, Node *g);
+  using Fn = Node *(*)(Builder &b, Node *n, unsigned i, Node *g);
+  Fn vjp = nullptr;
 };
 
 /// The rule of an op, or null when the op has none. Ops with the NoGrad

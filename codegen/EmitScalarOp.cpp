@@ -1,0 +1,140 @@
+//===- codegen/EmitScalarOp.cpp - one element of an elementwise op --------===//
+//
+// Float arithmetic follows IEEE; max and min propagate NaN (llvm.maximum,
+// as ir/Ops.def's maxNaN). The transcendental functions come from
+// MathLib.cpp: inline polynomials in f32, so loops vectorise.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/EmitScalarOp.h"
+
+#include "codegen/MathLib.h"
+
+#include <vector>
+
+namespace gradc {
+
+using loops::Type;
+using llvm::Value;
+
+namespace {
+
+/// What a lowering line sees: the builder, the operands and their types,
+/// and helpers for the cases that differ between floats and integers.
+struct Lower {
+  llvm::IRBuilder<> &b;
+  llvm::ArrayRef<Value *> a;
+  Type type, argType;
+
+  bool fl() const { return loops::isFloat(argType); }
+  bool index() const { return argType == Type::Index; }
+  Value *x() const { return a[0]; }
+  Value *y() const { return a[1]; }
+  Value *zero() const { return llvm::Constant::getNullValue(a[0]->getType()); }
+
+  // Integer add, sub and mul: addresses never overflow (nsw helps LLVM
+  // reason about them); i32 tensor values wrap.
+  Value *add() { return fl() ? b.CreateFAdd(x(), y()) : index() ? b.CreateNSWAdd(x(), y()) : b.CreateAdd(x(), y()); }
+  Value *sub() { return fl() ? b.CreateFSub(x(), y()) : index() ? b.CreateNSWSub(x(), y()) : b.CreateSub(x(), y()); }
+  Value *mul() { return fl() ? b.CreateFMul(x(), y()) : index() ? b.CreateNSWMul(x(), y()) : b.CreateMul(x(), y()); }
+
+  Value *div() {
+    if (index()) return b.CreateSDiv(x(), y()); // by positive constants only
+    if (!fl()) return safeIntDiv();
+    // Dividing by a constant (attention's 1/sqrt(d)) becomes a multiply by
+    // its reciprocal: within an ulp, and a vector divide costs ~10 FMAs.
+    auto *d = llvm::cast<llvm::Instruction>(b.CreateFDiv(x(), y()));
+    if (llvm::isa<llvm::Constant>(y())) d->setHasAllowReciprocal(true);
+    return d;
+  }
+
+  /// x / y truncated, with x / 0 = 0 and INT_MIN / -1 = INT_MIN (wrapping),
+  /// where the hardware would trap.
+  Value *safeIntDiv() {
+    auto *ty = llvm::cast<llvm::IntegerType>(x()->getType());
+    Value *byZero = b.CreateICmpEQ(y(), zero());
+    Value *overflow = b.CreateAnd(b.CreateICmpEQ(x(), llvm::ConstantInt::get(ty, llvm::APInt::getSignedMinValue(ty->getBitWidth()))),
+                                  b.CreateICmpEQ(y(), llvm::ConstantInt::getSigned(ty, -1)));
+    Value *d = b.CreateSelect(b.CreateOr(byZero, overflow), llvm::ConstantInt::get(ty, 1), y());
+    Value *q = b.CreateSDiv(x(), d);
+    q = b.CreateSelect(overflow, x(), q);
+    return b.CreateSelect(byZero, zero(), q);
+  }
+
+  Value *compare(llvm::CmpInst::Predicate floatPred, llvm::CmpInst::Predicate intPred) {
+    return fl() ? b.CreateFCmp(floatPred, x(), y()) : b.CreateICmp(intPred, x(), y());
+  }
+
+  Value *minmax(llvm::Intrinsic::ID floatOp, llvm::Intrinsic::ID intOp) {
+    return b.CreateBinaryIntrinsic(fl() ? floatOp : intOp, x(), y());
+  }
+
+  Value *cast() {
+    llvm::Type *dt = a[0]->getType();
+    llvm::IRBuilder<> &bb = b;
+    Type from = argType, to = type;
+    if (from == to) return x();
+    llvm::Type *target = to == Type::F32 ? bb.getFloatTy() : to == Type::F64 ? bb.getDoubleTy()
+                         : to == Type::I32 ? bb.getInt32Ty() : to == Type::I1 ? bb.getInt1Ty() : bb.getInt64Ty();
+    if (loops::isFloat(from) && loops::isFloat(to)) return bb.CreateFPCast(x(), target);
+    if (to == Type::I1) return loops::isFloat(from) ? bb.CreateFCmpUNE(x(), llvm::ConstantFP::get(dt, 0))
+                                                     : bb.CreateICmpNE(x(), llvm::ConstantInt::get(dt, 0));
+    if (loops::isFloat(to)) return from == Type::I1 ? bb.CreateUIToFP(x(), target) : bb.CreateSIToFP(x(), target);
+    if (loops::isFloat(from)) return bb.CreateFPToSI(x(), target);
+    if (from == Type::I1) return bb.CreateZExt(x(), target);
+    return bb.CreateSExtOrTrunc(x(), target);
+  }
+};
+
+using Lowering = Value *(*)(Lower &);
+using P = llvm::CmpInst::Predicate;
+
+/// One line per elementwise op.
+const std::pair<OpKind, Lowering> kLowerings[] = {
+    {OpKind::Neg, [](Lower &l) -> Value * { return l.fl() ? l.b.CreateFNeg(l.x()) : l.index() ? l.b.CreateNSWNeg(l.x()) : l.b.CreateNeg(l.x()); }},
+    {OpKind::Exp, [](Lower &l) -> Value * { return mathExp(l.b, l.x()); }},
+    {OpKind::Log, [](Lower &l) -> Value * { return mathLog(l.b, l.x()); }},
+    {OpKind::Sqrt, [](Lower &l) -> Value * { return l.b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, l.x()); }},
+    {OpKind::Tanh, [](Lower &l) -> Value * { return mathTanh(l.b, l.x()); }},
+    {OpKind::Sin, [](Lower &l) -> Value * { return l.b.CreateUnaryIntrinsic(llvm::Intrinsic::sin, l.x()); }},
+    {OpKind::Cos, [](Lower &l) -> Value * { return l.b.CreateUnaryIntrinsic(llvm::Intrinsic::cos, l.x()); }},
+    {OpKind::StopGradient, [](Lower &l) -> Value * { return l.x(); }},
+    {OpKind::Add, [](Lower &l) -> Value * { return l.add(); }},
+    {OpKind::Sub, [](Lower &l) -> Value * { return l.sub(); }},
+    {OpKind::Mul, [](Lower &l) -> Value * { return l.mul(); }},
+    {OpKind::Div, [](Lower &l) -> Value * { return l.div(); }},
+    {OpKind::Max, [](Lower &l) -> Value * { return l.minmax(llvm::Intrinsic::maximum, llvm::Intrinsic::smax); }},
+    {OpKind::Min, [](Lower &l) -> Value * { return l.minmax(llvm::Intrinsic::minimum, llvm::Intrinsic::smin); }},
+    {OpKind::Lt, [](Lower &l) -> Value * { return l.compare(P::FCMP_OLT, P::ICMP_SLT); }},
+    {OpKind::Le, [](Lower &l) -> Value * { return l.compare(P::FCMP_OLE, P::ICMP_SLE); }},
+    {OpKind::Gt, [](Lower &l) -> Value * { return l.compare(P::FCMP_OGT, P::ICMP_SGT); }},
+    {OpKind::Ge, [](Lower &l) -> Value * { return l.compare(P::FCMP_OGE, P::ICMP_SGE); }},
+    {OpKind::Eq, [](Lower &l) -> Value * { return l.compare(P::FCMP_OEQ, P::ICMP_EQ); }},
+    {OpKind::Ne, [](Lower &l) -> Value * { return l.compare(P::FCMP_UNE, P::ICMP_NE); }},
+    {OpKind::And, [](Lower &l) -> Value * { return l.b.CreateAnd(l.x(), l.y()); }},
+    {OpKind::Or, [](Lower &l) -> Value * { return l.b.CreateOr(l.x(), l.y()); }},
+    {OpKind::Not, [](Lower &l) -> Value * { return l.b.CreateNot(l.x()); }},
+    {OpKind::Select, [](Lower &l) -> Value * { return l.b.CreateSelect(l.a[0], l.a[1], l.a[2]); }},
+    {OpKind::Cast, [](Lower &l) -> Value * { return l.cast(); }},
+};
+
+const std::vector<Lowering> &byKind() {
+  static const std::vector<Lowering> v = [] {
+    std::vector<Lowering> out(kNumOps, nullptr);
+    for (auto &[k, f] : kLowerings) out[unsigned(k)] = f;
+    return out;
+  }();
+  return v;
+}
+
+} // namespace
+
+Value *emitScalarOp(llvm::IRBuilder<> &b, OpKind k, Type type, Type argType, llvm::ArrayRef<Value *> args) {
+  Lowering f = byKind()[unsigned(k)];
+  if (!f) llvm::report_fatal_error(llvm::Twine("internal error: no lowering for op '") + mnemonic(k) + "'");
+  Lower l{b, args, type, argType};
+  return f(l);
+}
+
+bool hasScalarLowering(OpKind k) { return byKind()[unsigned(k)] != nullptr; }
+
+} // namespace gradc
