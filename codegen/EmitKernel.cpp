@@ -264,8 +264,9 @@ private:
       Value *old = load(s.buffer, s.offset);
       Value *v = value(s.value);
       bool fl = old->getType()->isFloatingPointTy();
+      // Column maxima propagate NaN like row maxima (combine() above).
       Value *r = s.accOp == OpKind::ReduceMax
-                     ? (fl ? b.CreateBinaryIntrinsic(llvm::Intrinsic::maxnum, old, v) : b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, old, v))
+                     ? (fl ? b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, old, v) : b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, old, v))
                      : (fl ? b.CreateFAdd(old, v) : b.CreateAdd(old, v));
       store(s.buffer, s.offset, r);
       break;
