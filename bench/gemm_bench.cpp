@@ -8,9 +8,9 @@
 // only; gradc never links it.
 //
 //===----------------------------------------------------------------------===//
-#include "runtime/Gemm.h"
-#include "runtime/Runtime.h"
-#include "runtime/ThreadPool.h"
+#include "runtime/core/Gemm.h"
+#include "runtime/core/Runtime.h"
+#include "runtime/core/ThreadPool.h"
 
 #include <cblas.h>
 

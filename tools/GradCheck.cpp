@@ -1,8 +1,8 @@
 //===- tools/GradCheck.cpp - symbolic gradients against finite differences ===//
 #include "GradCheck.h"
 
-#include "runtime/Data.h"
-#include "runtime/Session.h"
+#include "runtime/driver/Data.h"
+#include "runtime/driver/Session.h"
 
 #include <fmt/format.h>
 

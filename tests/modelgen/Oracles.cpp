@@ -5,7 +5,7 @@
 
 #include "ir/Parser.h"
 #include "ir/Printer.h"
-#include "runtime/Session.h"
+#include "runtime/driver/Session.h"
 #include "tools/GradCheck.h"
 
 #include "llvm/Support/FileSystem.h"

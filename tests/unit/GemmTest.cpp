@@ -6,9 +6,9 @@
 // threads. The result must equal the triple loop up to float rounding.
 //
 //===----------------------------------------------------------------------===//
-#include "runtime/Gemm.h"
-#include "runtime/Runtime.h"
-#include "runtime/ThreadPool.h"
+#include "runtime/core/Gemm.h"
+#include "runtime/core/Runtime.h"
+#include "runtime/core/ThreadPool.h"
 
 #include <gtest/gtest.h>
 

@@ -7,7 +7,7 @@
 // values: ±0, ±inf, NaN, the largest and smallest floats.
 //
 //===----------------------------------------------------------------------===//
-#include "runtime/Session.h"
+#include "runtime/driver/Session.h"
 #include "tools/Compiler.h"
 
 #include <gtest/gtest.h>

@@ -12,7 +12,7 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/EmitScalarOp.h"
 #include "passes/GradRules.h"
-#include "runtime/Session.h"
+#include "runtime/driver/Session.h"
 #include "tools/Compiler.h"
 
 #include <gtest/gtest.h>

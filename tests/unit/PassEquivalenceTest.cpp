@@ -10,7 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "tools/GradCheck.h"
 
-#include "runtime/Session.h"
+#include "runtime/driver/Session.h"
 
 #include <gtest/gtest.h>
 

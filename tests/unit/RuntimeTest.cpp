@@ -1,7 +1,7 @@
 //===- tests/unit/RuntimeTest.cpp - the runtime's own pieces --------------===//
-#include "runtime/Csv.h"
-#include "runtime/Json.h"
-#include "runtime/Runtime.h"
+#include "runtime/driver/Csv.h"
+#include "runtime/driver/Json.h"
+#include "runtime/core/Runtime.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,303 @@
+//===- runtime/core/Gemm.cpp - matrix multiply: blocking, threads, dispatch ===//
+#include "core/Gemm.h"
+
+#include "core/GemmPack.h"
+#include "core/Profile.h"
+#include "core/Runtime.h"
+#include "core/ThreadPool.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace grt {
+
+//===--- the portable kernel ----------------------------------------------===//
+
+namespace {
+
+constexpr int GMR = 4, GNR = 8;
+
+void genericMicro(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int64_t m, int64_t n, bool add) {
+  float acc[GMR][GNR] = {};
+  for (int64_t k = 0; k < kc; ++k)
+    for (int i = 0; i < GMR; ++i)
+      for (int j = 0; j < GNR; ++j) acc[i][j] += a[k * GMR + i] * b[k * GNR + j];
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
+} // namespace
+
+const GemmKernel &gemmGeneric() {
+  static const GemmKernel k{"generic 4x8", GMR, GNR, 64, 256, 512, packRows<GMR>, packCols<GNR>, genericMicro, nullptr};
+  return k;
+}
+
+const GemmKernel &gemmForHost() {
+  static const GemmKernel *chosen = [] {
+    // GRADC_GEMM=avx512|avx2|generic picks one (for tests and benchmarks);
+    // naive is handled in grt_gemm_f32.
+    if (const char *force = std::getenv("GRADC_GEMM")) {
+      std::string f = force;
+      if (f == "generic") return &gemmGeneric();
+      if (f == "avx2" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &gemmAvx2();
+      if (f == "avx512" && __builtin_cpu_supports("avx512f")) return &gemmAvx512();
+    }
+    if (__builtin_cpu_supports("avx512f")) return &gemmAvx512();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &gemmAvx2();
+    return &gemmGeneric();
+  }();
+  return *chosen;
+}
+
+bool gemmNaive() {
+  static const bool naive = [] {
+    const char *g = std::getenv("GRADC_GEMM");
+    return g && std::string(g) == "naive";
+  }();
+  return naive;
+}
+
+std::string gemmDescription() {
+  if (gemmNaive()) return "the textbook triple loop (GRADC_GEMM=naive)";
+  std::string d = std::string(gemmForHost().name) + ", packed and cache-blocked";
+  if (const char *g = std::getenv("GRADC_GEMM")) d += std::string(" (GRADC_GEMM=") + g + ")";
+  return d;
+}
+
+//===--- blocking -----------------------------------------------------------===//
+
+namespace {
+
+/// A growable, 64-byte aligned scratch buffer, one per thread.
+struct Scratch {
+  float *data = nullptr;
+  size_t size = 0;
+  float *get(size_t n) {
+    if (n > size) {
+      std::free(data);
+      size = n;
+      data = static_cast<float *>(allocateBuffer(n * sizeof(float)));
+    }
+    return data;
+  }
+  ~Scratch() { std::free(data); }
+};
+
+struct GemmCall {
+  const GemmKernel *kern;
+  bool ta, tb;
+  int64_t M, N, K;
+  const float *A;
+  int64_t lda;
+  const float *B;
+  int64_t ldb;
+  float *C;
+  int64_t ldc;
+  bool add;
+  bool splitRows; // threads take row slivers (else column slivers)
+  bool direct;    // A is read in place, not packed
+  Epilogue epilogue;
+};
+
+/// Rows of C, and of A, that one pass of block() covers: bounds the packed
+/// A buffer (kRowChunk × KC floats, 3 MiB at KC = 384).
+constexpr int64_t kRowChunk = 2048;
+
+/// Computes rows [r0, r1) × columns [c0, c1) of C. With all columns, it
+/// also runs the epilogue on the rows it finishes: after each MC-row block
+/// when one pass over the columns and the sum completes them (the block is
+/// then still in cache), else once at the end.
+///
+/// Which operand stays where: the packed KC×NC block of B is sized for L2;
+/// one MR-row sliver of A (MR×KC) stays in L1 while the microkernel streams
+/// every NR-column sliver of B past it (ir outside jr). The other order, B's
+/// sliver in L1, needs KC×NR = 32 KB of it at KC = 256, most of a 32–48 KB
+/// L1, and measured slower on 2048² (bench/gemm_bench --shape 2048x2048x2048).
+/// A is packed once per KC slice for all the rows (pc outside jc), so each
+/// element of A and of B is packed once.
+void block(const GemmCall &g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  const GemmKernel &K = *g.kern;
+  thread_local Scratch pa, pb;
+  bool epilogue = g.epilogue && c0 == 0 && c1 == g.N;
+  bool perBlock = epilogue && g.N <= K.nc && g.K <= K.kc;
+  if (g.K == 0) {
+    if (!g.add)
+      for (int64_t i = r0; i < r1; ++i) std::memset(g.C + i * g.ldc + c0, 0, (c1 - c0) * sizeof(float));
+    if (epilogue && r0 < r1) g.epilogue(r0, r1);
+    return;
+  }
+  // Equal slices of the sum, each at most KC deep: 2048 = 6 × 342, not
+  // 5 × 384 + 128, whose short last pass over C costs as much as a long one.
+  int64_t slices = (g.K + K.kc - 1) / K.kc, kcEven = (g.K + slices - 1) / slices;
+  for (int64_t rc = r0; rc < r1; rc += kRowChunk) {
+    int64_t rows = std::min(kRowChunk, r1 - rc);
+    for (int64_t pc = 0; pc < g.K; pc += kcEven) {
+      int64_t kc = std::min(kcEven, g.K - pc);
+      bool add = g.add || pc > 0;
+      float *ap = nullptr;
+      if (!g.direct) {
+        ap = pa.get((rows + K.mr - 1) / K.mr * K.mr * kc);
+        K.packA(g.ta, g.A, g.lda, rc, pc, rows, kc, ap);
+      }
+      for (int64_t jc = c0; jc < c1; jc += K.nc) {
+        int64_t nc = std::min(K.nc, c1 - jc);
+        float *bp = pb.get((nc + K.nr - 1) / K.nr * K.nr * kc);
+        K.packB(g.tb, g.B, g.ldb, pc, jc, kc, nc, bp);
+        for (int64_t ic = rc; ic < rc + rows; ic += K.mc) {
+          int64_t mc = std::min(K.mc, rc + rows - ic);
+          for (int64_t i = ic; i < ic + mc; i += K.mr) {
+            int64_t m = std::min<int64_t>(K.mr, ic + mc - i);
+            float *c = g.C + i * g.ldc + jc;
+            for (int64_t jr = 0; jr < nc; jr += K.nr) {
+              int64_t n = std::min<int64_t>(K.nr, nc - jr);
+              if (g.direct && g.ta)
+                K.microTransposedA(kc, g.A + pc * g.lda + i, g.lda, bp + jr * kc, c + jr, g.ldc, m, n, add);
+              else if (g.direct)
+                K.microDirect(kc, g.A + i * g.lda + pc, g.lda, bp + jr * kc, c + jr, g.ldc, m, n, add);
+              else
+                K.micro(kc, ap + (i - rc) * kc, bp + jr * kc, c + jr, g.ldc, m, n, add);
+            }
+          }
+          if (perBlock) g.epilogue(ic, ic + mc);
+        }
+      }
+    }
+  }
+  if (epilogue && !perBlock && r0 < r1) g.epilogue(r0, r1);
+}
+
+/// Whether reading an MR-row sliver of A in place, rows lda floats apart,
+/// piles more than 4 of its rows onto one set of a 64-set L1 (every
+/// 4 KiB-multiple row stride does: 1024 or 2048 floats). Those rows would
+/// evict each other, and B's sliver, on every step of the sum.
+bool rowsCollide(int64_t lda, int mr) {
+  int perSet[64] = {};
+  for (int r = 0; r < mr; ++r)
+    if (++perSet[(r * lda * int64_t(sizeof(float)) / 64) % 64] > 4) return true;
+  return false;
+}
+
+void threadBody(void *data, int64_t begin, int64_t end) {
+  const GemmCall &g = *static_cast<const GemmCall *>(data);
+  if (g.splitRows)
+    block(g, begin * g.kern->mr, std::min(end * g.kern->mr, g.M), 0, g.N);
+  else
+    block(g, 0, g.M, begin * g.kern->nr, std::min(end * g.kern->nr, g.N));
+}
+
+/// Below this many multiply-adds a GEMM runs on one thread: waking the
+/// others would cost more than it saves.
+constexpr int64_t kParallelWork = 1 << 19;
+
+template <typename T>
+void naiveGemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B, int64_t ldb, T *C,
+               int64_t ldc, bool add, const Epilogue &epilogue = {}) {
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      T sum = 0;
+      for (int64_t k = 0; k < K; ++k) sum += (ta ? A[k * lda + m] : A[m * lda + k]) * (tb ? B[n * ldb + k] : B[k * ldb + n]);
+      C[m * ldc + n] = add ? C[m * ldc + n] + sum : sum;
+    }
+  if (epilogue && M > 0) epilogue(0, M);
+}
+
+} // namespace
+
+void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
+             int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, bool add, const Epilogue &epilogue) {
+  if (M == 0) return;
+  if (N == 0) {
+    if (epilogue) epilogue(0, M);
+    return;
+  }
+  // A row-major A can be read in place: each MR-row sliver stays in L1
+  // while the B slivers stream past it. With few B slivers to stream
+  // (N ≤ 16·NR: all of the GPT's products) packing A would cost more than
+  // it saves; with many, pack when the sliver's rows collide in L1. Aᵀ is
+  // read in place only with few B slivers (weight gradients): its sliver is
+  // KC rows of Aᵀ, lda apart, which a power-of-two lda piles onto a few L1
+  // sets, so with many B slivers to reuse it over, packing pays.
+  // GRADC_GEMM_PACK_A=1 always packs (for tests).
+  bool direct = (ta ? kern.microTransposedA && N <= 16 * kern.nr
+                   : kern.microDirect && (N <= 16 * kern.nr || !rowsCollide(lda, kern.mr))) &&
+                std::getenv("GRADC_GEMM_PACK_A") == nullptr;
+  GemmCall g{&kern, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add, true, direct, epilogue};
+  int threads = pool ? pool->size() : 1;
+  if (threads == 1 || M * N * K < kParallelWork) {
+    block(g, 0, M, 0, N);
+    return;
+  }
+  // Split rows or columns, in whole slivers: whichever leaves the busiest
+  // thread the least work. Whole slivers split unevenly (64 rows are five
+  // 14-row slivers: 42 rows and 22 on two threads; its 64 columns are two
+  // 32-column slivers: 32 and 32), and each thread packs all of the operand
+  // it does not split (about 4 multiply-adds' time per element).
+  // Each C element is computed by one thread in the same order whatever the
+  // thread count, so results do not depend on it.
+  int64_t rowUnits = (M + kern.mr - 1) / kern.mr, colUnits = (N + kern.nr - 1) / kern.nr;
+  auto busiest = [&](int64_t units, int64_t size, int64_t whole) {
+    return double(std::min(whole, (units + threads - 1) / threads * size));
+  };
+  double rowsCost = busiest(rowUnits, kern.mr, M) * double(N) * double(K) + 4.0 * double(K) * double(N);
+  double colsCost = busiest(colUnits, kern.nr, N) * double(M) * double(K) + (direct ? 0.0 : 4.0 * double(K) * double(M));
+  // A column split pays more than its share: each thread streams all of A
+  // past fewer B slivers, and the epilogue becomes a pass of its own over C
+  // afterwards. So columns only when clearly better: 64×64×256 measured
+  // 149–163 GFLOP/s split by columns against 118–134 by rows
+  // (bench/gemm_bench --shape 64x64x256 --threads 2).
+  g.splitRows = rowsCost <= colsCost * 1.25;
+  pool->run(g.splitRows ? rowUnits : colUnits, threadBody, &g);
+  // Split by columns, no thread finished a row: the epilogue runs after,
+  // over row slivers.
+  if (!g.splitRows && epilogue) {
+    auto rows = [](void *e, int64_t b, int64_t end) { (*static_cast<const Epilogue *>(e))(b, end); };
+    pool->run(M, rows, const_cast<Epilogue *>(&epilogue));
+  }
+}
+
+void naiveGemmF64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda, const double *B,
+                  int64_t ldb, double *C, int64_t ldc, bool add, const Epilogue &epilogue) {
+  naiveGemm<double>(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add, epilogue);
+}
+
+void naiveGemmF32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
+                  int64_t ldb, float *C, int64_t ldc, bool add) {
+  naiveGemm<float>(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add);
+}
+
+} // namespace grt
+
+extern "C" {
+
+void grt_gemm_f32(GrtContext *ctx, int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                  const float *b, int64_t ldb, float *c, int64_t ldc, int32_t accumulate, GrtParallelBody epilogue,
+                  void *epilogueData) {
+  // GRADC_GEMM=naive: the textbook loop, no packing or tiling (for tests
+  // that compare a model's losses with tiling off and on).
+  if (grt::gemmNaive()) {
+    grt::naiveGemmF32(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    if (epilogue && m > 0) epilogue(epilogueData, 0, m);
+    return;
+  }
+  // Clock reads only under train --profile: this runs hundreds of times a step.
+  grt::Profile *profile = ctx ? ctx->profile : nullptr;
+  auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  grt::gemmF32(ctx ? ctx->pool : nullptr, grt::gemmForHost(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
+               grt::Epilogue{epilogue, epilogueData});
+  if (profile)
+    profile->gemm(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0 * m * n * k);
+}
+
+void grt_gemm_f64(GrtContext *, int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+                  const double *b, int64_t ldb, double *c, int64_t ldc, int32_t accumulate, GrtParallelBody epilogue,
+                  void *epilogueData) {
+  // f64 exists for gradient checks, where clarity beats speed.
+  grt::naiveGemmF64(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate, grt::Epilogue{epilogue, epilogueData});
+}
+
+} // extern "C"

@@ -1,0 +1,82 @@
+//===- runtime/core/Profile.cpp - time spent per kernel -------------------===//
+#include "core/Profile.h"
+
+#include <algorithm>
+#include <numeric>
+#include <string_view>
+
+namespace grt {
+
+Profile::Profile(const GrtModel &m)
+    : model(m), seconds(m.num_entries), runs(m.num_entries, 0), gemmSeconds(m.num_entries, 0.0),
+      gemmFlops(m.num_entries, 0.0) {
+  for (int i = 0; i < m.num_entries; ++i) seconds[i].assign(m.entries[i].num_kernels, 0.0);
+}
+
+void Profile::begin(int entry) {
+  current = entry;
+  ++runs[entry];
+  last = Clock::now();
+}
+
+void Profile::kernelEnd(int kernel) {
+  auto now = Clock::now();
+  if (current >= 0 && kernel >= 0 && size_t(kernel) < seconds[current].size())
+    seconds[current][kernel] += std::chrono::duration<double>(now - last).count();
+  last = now;
+}
+
+void Profile::print(const char *entry, int top) const {
+  int e = -1;
+  for (int i = 0; i < model.num_entries; ++i)
+    if (std::string_view(model.entries[i].name) == entry) e = i;
+  if (e < 0 || runs[e] == 0) return;
+  const auto &secs = seconds[e];
+  double total = std::accumulate(secs.begin(), secs.end(), 0.0);
+  std::vector<int> order(secs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return secs[a] > secs[b]; });
+  fmt::print("profile of '{}': {} kernels, {:.3f} ms per run over {} runs\n", entry, secs.size(),
+             total / double(runs[e]) * 1e3, runs[e]);
+  fmt::print("  {:>6}  {:>9}  {:>5}  {}\n", "share", "us/run", "#", "kernel");
+  double shown = 0;
+  for (int i = 0; i < std::min<int>(top, int(order.size())); ++i) {
+    int k = order[i];
+    shown += secs[k];
+    const char *name = model.entries[e].kernel_names ? model.entries[e].kernel_names[k] : "?";
+    fmt::print("  {:>5.1f}%  {:>9.1f}  {:>5}  {}\n", total > 0 ? 100 * secs[k] / total : 0.0,
+               secs[k] / double(runs[e]) * 1e6, k, name);
+  }
+  if (order.size() > size_t(top))
+    fmt::print("  {:>5.1f}%  {:>9.1f}  {:>5}  ({} more kernels)\n", total > 0 ? 100 * (total - shown) / total : 0.0,
+               (total - shown) / double(runs[e]) * 1e6, "", order.size() - top);
+
+  // The same time grouped by what each kernel's stored value computes
+  // ("%x = matmul : ..." counts as matmul).
+  std::vector<std::pair<std::string, double>> byOp;
+  for (size_t k = 0; k < secs.size(); ++k) {
+    std::string_view name = model.entries[e].kernel_names ? model.entries[e].kernel_names[k] : "?";
+    std::string op(name);
+    if (auto eq = name.find(" = "); eq != std::string_view::npos) {
+      auto rest = name.substr(eq + 3);
+      op = std::string(rest.substr(0, rest.find(' ')));
+    } else {
+      op = std::string(name.substr(0, name.find(' ')));
+    }
+    auto it = std::find_if(byOp.begin(), byOp.end(), [&](auto &p) { return p.first == op; });
+    if (it == byOp.end()) byOp.push_back({op, secs[k]});
+    else it->second += secs[k];
+  }
+  std::stable_sort(byOp.begin(), byOp.end(), [](auto &a, auto &b) { return a.second > b.second; });
+  fmt::print("  by the operation a kernel stores:");
+  for (auto &[op, t] : byOp) fmt::print(" {} {:.1f}%", op, total > 0 ? 100 * t / total : 0.0);
+  fmt::print("\n");
+  // A kernel that stores a matmul's epilogue (bias, GELU, residual) spends
+  // most of its time in the runtime's GEMM; this splits that out.
+  if (gemmSeconds[e] > 0)
+    fmt::print("  in the runtime GEMM: {:.1f}% ({:.1f} GFLOP/s); in generated loops: {:.1f}%\n",
+               total > 0 ? 100 * gemmSeconds[e] / total : 0.0, gemmFlops[e] / gemmSeconds[e] / 1e9,
+               total > 0 ? 100 * (total - gemmSeconds[e]) / total : 0.0);
+}
+
+} // namespace grt

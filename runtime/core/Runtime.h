@@ -1,0 +1,76 @@
+//===- runtime/core/Runtime.h - shared pieces of the gradrt runtime -------===//
+//
+// The runtime is linked into every model executable. It knows nothing of the
+// compiler: only the descriptor in gradrt/abi.h. Everything here is plain
+// C++ with no LLVM.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "gradrt/abi.h"
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace grt {
+
+/// Prints "error: MESSAGE" on one line and exits with status 1. Every bad
+/// flag, file or checkpoint ends here: no stack traces.
+[[noreturn]] void fatal(std::string_view msg);
+template <typename... Args> [[noreturn]] void fail(fmt::format_string<Args...> f, Args &&...args) {
+  fatal(fmt::format(f, std::forward<Args>(args)...));
+}
+
+/// PCG32 (O'Neill 2014): small, fast, and its whole state is two integers,
+/// so checkpoints can carry it and a resumed run draws the same numbers.
+class Rng {
+public:
+  explicit Rng(uint64_t seed = 0, uint64_t stream = 0);
+  uint32_t next();
+  /// Uniform in [0, 1) with 53 random bits.
+  double uniform();
+  /// Standard normal (Box-Muller; uses two uniforms per draw).
+  double normal();
+  /// Uniform integer in [0, n).
+  uint64_t below(uint64_t n);
+
+  std::string save() const;
+  bool restore(std::string_view text);
+
+private:
+  uint64_t state = 0, inc = 1;
+};
+
+/// Stable 64-bit hash of a string (FNV-1a), to derive per-tensor streams.
+uint64_t hashName(std::string_view s);
+
+size_t dtypeBytes(int dtype);
+const char *dtypeName(int dtype);
+int64_t numel(const GrtTensor &t);
+std::string shapeStr(const GrtTensor &t);
+std::vector<std::string> splitList(std::string_view commaSeparated);
+
+/// Zeroed memory, 64-byte aligned, released with std::free. Buffers of
+/// 1 MiB or more are 2 MiB aligned and advised as transparent huge pages
+/// where Linux allows it: one TLB entry then maps what would take 512, and
+/// the GEMM's packed blocks and the arena are read in strides that would
+/// otherwise miss the TLB. Fails with a message when memory runs out.
+void *allocateBuffer(size_t bytes);
+
+class ThreadPool;
+class Profile;
+class FiniteCheck;
+
+} // namespace grt
+
+/// The runtime side of GrtContext (opaque to generated code).
+struct GrtContext {
+  grt::Rng rng;
+  grt::ThreadPool *pool = nullptr;
+  grt::Profile *profile = nullptr;     // set by train --profile
+  grt::FiniteCheck *finite = nullptr;  // set by train --check-finite
+};

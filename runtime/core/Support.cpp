@@ -1,0 +1,136 @@
+//===- runtime/core/Support.cpp - errors, random numbers, small helpers ---===//
+#include "core/Runtime.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
+namespace grt {
+
+void fatal(std::string_view msg) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "error: %.*s\n", int(msg.size()), msg.data());
+  std::exit(1);
+}
+
+Rng::Rng(uint64_t seed, uint64_t stream) {
+  inc = (stream << 1u) | 1u;
+  state = 0;
+  next();
+  state += seed;
+  next();
+}
+
+uint32_t Rng::next() {
+  uint64_t old = state;
+  state = old * 6364136223846793005ULL + inc;
+  uint32_t xorshifted = uint32_t(((old >> 18u) ^ old) >> 27u);
+  uint32_t rot = uint32_t(old >> 59u);
+  return (xorshifted >> rot) | (xorshifted << ((32 - rot) & 31));
+}
+
+double Rng::uniform() {
+  uint64_t hi = next() >> 5, lo = next() >> 6; // 27 + 26 = 53 bits
+  return double(hi * 67108864ULL + lo) * (1.0 / 9007199254740992.0);
+}
+
+double Rng::normal() {
+  double u1 = uniform(), u2 = uniform();
+  if (u1 < 1e-300) u1 = 1e-300;
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+}
+
+uint64_t Rng::below(uint64_t n) {
+  // Lemire's nearly-divisionless method would be faster; this is simple and unbiased.
+  uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+  while (true) {
+    uint64_t x = (uint64_t(next()) << 32) | next();
+    if (x < limit) return x % n;
+  }
+}
+
+std::string Rng::save() const { return fmt::format("{:016x}:{:016x}", state, inc); }
+
+bool Rng::restore(std::string_view text) {
+  if (text.size() != 33 || text[16] != ':') return false;
+  char *end;
+  std::string s(text);
+  uint64_t st = std::strtoull(s.substr(0, 16).c_str(), &end, 16);
+  if (*end) return false;
+  uint64_t in = std::strtoull(s.substr(17).c_str(), &end, 16);
+  if (*end || !(in & 1)) return false;
+  state = st;
+  inc = in;
+  return true;
+}
+
+uint64_t hashName(std::string_view s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+size_t dtypeBytes(int dtype) {
+  switch (dtype) {
+  case GRT_F32: return 4;
+  case GRT_F64: return 8;
+  case GRT_I32: return 4;
+  case GRT_BOOL: return 1;
+  }
+  return 0;
+}
+
+const char *dtypeName(int dtype) {
+  switch (dtype) {
+  case GRT_F32: return "f32";
+  case GRT_F64: return "f64";
+  case GRT_I32: return "i32";
+  case GRT_BOOL: return "bool";
+  }
+  return "?";
+}
+
+void *allocateBuffer(size_t bytes) {
+  constexpr size_t kHuge = size_t(2) << 20;
+  size_t align = bytes >= kHuge / 2 ? kHuge : 64;
+  size_t rounded = (std::max<size_t>(bytes, 1) + align - 1) / align * align;
+  void *p = std::aligned_alloc(align, rounded);
+  if (!p) fail("out of memory allocating {} bytes", bytes);
+#ifdef MADV_HUGEPAGE
+  if (align == kHuge) madvise(p, rounded, MADV_HUGEPAGE); // advice only: failure is harmless
+#endif
+  std::memset(p, 0, rounded);
+  return p;
+}
+
+int64_t numel(const GrtTensor &t) {
+  int64_t n = 1;
+  for (int i = 0; i < t.rank; ++i) n *= t.dims[i];
+  return n;
+}
+
+std::string shapeStr(const GrtTensor &t) {
+  std::string s = "[";
+  for (int i = 0; i < t.rank; ++i) s += (i ? "," : "") + std::to_string(t.dims[i]);
+  return s + "]";
+}
+
+std::vector<std::string> splitList(std::string_view s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string_view::npos) comma = s.size();
+    if (comma > start) out.emplace_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+} // namespace grt

@@ -1,0 +1,75 @@
+//===- runtime/driver/Args.cpp - command-line options of model executables ===//
+#include "driver/Args.h"
+
+#include "core/Runtime.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+namespace grt {
+
+Args::Args(const std::string &cmd, int argc, char **argv, int first, const std::vector<std::string> &known,
+           const std::vector<std::string> &flags)
+    : command(cmd) {
+  auto isKnown = [&](const std::string &n) { return std::find(known.begin(), known.end(), n) != known.end(); };
+  auto isFlag = [&](const std::string &n) { return std::find(flags.begin(), flags.end(), n) != flags.end(); };
+  for (int i = first; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.rfind("--", 0) != 0 || a.size() < 3) fail("'{}': unexpected argument '{}'; options start with --", cmd, a);
+    std::string name = a.substr(2), value;
+    size_t eq = name.find('=');
+    bool inlineValue = eq != std::string::npos;
+    if (inlineValue) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    }
+    if (!isKnown(name) && !isFlag(name)) fail("'{}' has no option --{}; run with --help to see its options", cmd, name);
+    if (isFlag(name)) {
+      if (inlineValue) fail("--{} takes no value", name);
+      values[name].push_back("1");
+      continue;
+    }
+    if (!inlineValue) {
+      if (i + 1 >= argc) fail("--{} needs a value", name);
+      value = argv[++i];
+    }
+    values[name].push_back(value);
+  }
+}
+
+std::string Args::str(const std::string &name, const std::string &dflt) const {
+  auto it = values.find(name);
+  return it == values.end() ? dflt : it->second.back();
+}
+
+int64_t Args::integer(const std::string &name, int64_t dflt, int64_t min) const {
+  auto it = values.find(name);
+  if (it == values.end()) return dflt;
+  const std::string &v = it->second.back();
+  char *end;
+  errno = 0;
+  long long x = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end || errno) fail("--{} takes an integer, not '{}'", name, v);
+  if (x < min) fail("--{} must be at least {}, not {}", name, min, x);
+  return x;
+}
+
+double Args::number(const std::string &name, double dflt) const {
+  auto it = values.find(name);
+  if (it == values.end()) return dflt;
+  const std::string &v = it->second.back();
+  char *end;
+  double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end || !std::isfinite(x)) fail("--{} takes a number, not '{}'", name, v);
+  return x;
+}
+
+const std::vector<std::string> &Args::all(const std::string &name) const {
+  static const std::vector<std::string> none;
+  auto it = values.find(name);
+  return it == values.end() ? none : it->second;
+}
+
+} // namespace grt

@@ -1,0 +1,30 @@
+//===- runtime/driver/Args.h - command-line options of model executables --===//
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace grt {
+
+/// `--name value`, `--name=value` and bare `--flag`. Every option a command
+/// does not know is an error naming it.
+class Args {
+public:
+  /// `flags` are the options that take no value.
+  Args(const std::string &command, int argc, char **argv, int first, const std::vector<std::string> &known,
+       const std::vector<std::string> &flags);
+
+  bool has(const std::string &name) const { return values.count(name) > 0; }
+  std::string str(const std::string &name, const std::string &dflt = "") const;
+  int64_t integer(const std::string &name, int64_t dflt, int64_t min = INT64_MIN) const;
+  double number(const std::string &name, double dflt) const;
+  /// Every value of a repeatable option (--hp a=1 --hp b=2).
+  const std::vector<std::string> &all(const std::string &name) const;
+
+private:
+  std::string command;
+  std::map<std::string, std::vector<std::string>> values;
+};
+
+} // namespace grt

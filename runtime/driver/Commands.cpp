@@ -1,0 +1,83 @@
+//===- runtime/driver/Commands.cpp - option handling shared by the commands ===//
+#include "driver/Commands.h"
+
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+namespace grt {
+
+int threadsOption(const Args &a) {
+  int hw = int(std::thread::hardware_concurrency());
+  return int(a.integer("threads", hw > 0 ? hw : 1, 1));
+}
+
+DataOptions dataOptions(const Args &a) {
+  DataOptions d;
+  d.path = a.str("data");
+  d.valFraction = a.number("val-frac", 0.1);
+  if (d.valFraction < 0 || d.valFraction >= 1) fail("--val-frac must be in [0, 1), not {}", d.valFraction);
+  d.seed = uint64_t(a.integer("seed", 0, 0));
+  return d;
+}
+
+void applyHypers(Session &s, const Args &a) {
+  for (auto &sl : s.slots)
+    if (sl.tensor->role == GRT_HYPER) Session::set(sl, 0, sl.tensor->default_value);
+  if (a.has("lr") && !s.setHyper("lr", a.number("lr", 0))) fail("this model has no learning rate to set");
+  for (auto &kv : a.all("hp")) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) fail("--hp takes NAME=VALUE, not '{}'", kv);
+    std::string name = kv.substr(0, eq);
+    char *end;
+    double v = std::strtod(kv.c_str() + eq + 1, &end);
+    if (*end || eq + 1 == kv.size()) fail("--hp {}: '{}' is not a number", name, kv.substr(eq + 1));
+    if (name == "step" || name == "total_steps") fail("--hp cannot set '{}'; the runtime sets it", name);
+    if (!s.setHyper(name, v)) {
+      std::string known;
+      for (auto &sl : s.slots)
+        if (sl.tensor->role == GRT_HYPER && strcmp(sl.tensor->name, "step") && strcmp(sl.tensor->name, "total_steps"))
+          known += (known.empty() ? "" : ", ") + std::string(sl.tensor->name);
+      fail("--hp {}: the model has no hyperparameter '{}' (it has: {})", name, name, known);
+    }
+  }
+}
+
+std::string humanCount(double x) {
+  if (x >= 1e9) return fmt::format("{:.1f}G", x / 1e9);
+  if (x >= 1e6) return fmt::format("{:.1f}M", x / 1e6);
+  if (x >= 1e3) return fmt::format("{:.1f}k", x / 1e3);
+  return fmt::format("{:.0f}", x);
+}
+
+std::string humanBytes(double x) {
+  if (x >= 1 << 30) return fmt::format("{:.1f} GiB", x / (1 << 30));
+  if (x >= 1 << 20) return fmt::format("{:.1f} MiB", x / (1 << 20));
+  if (x >= 1 << 10) return fmt::format("{:.1f} KiB", x / (1 << 10));
+  return fmt::format("{:.0f} B", x);
+}
+
+EvalResult evaluate(Session &s, Dataset &d) {
+  EvalResult r;
+  const GrtEntry *e = s.entry("eval");
+  if (!e) fail("the model has no eval entry");
+  std::vector<std::string> outs = splitList(e->outputs);
+  // A batch standing for k rows adds k times its mean: the sum over them.
+  std::vector<double> sums(outs.size(), 0);
+  double rows = 0;
+  r.batches = d.numValBatches();
+  for (int64_t i = 0; i < r.batches; ++i) {
+    double k = double(d.fillValBatch(s, i));
+    s.run("eval");
+    for (size_t j = 0; j < outs.size(); ++j) sums[j] += k * s.scalar("output:" + outs[j]);
+    rows += k;
+  }
+  for (size_t j = 0; j < outs.size(); ++j) {
+    double mean = rows > 0 ? sums[j] / rows : NAN;
+    if (outs[j] == "loss") r.loss = mean;
+    else r.metrics.push_back({outs[j].substr(outs[j].find('.') + 1), mean});
+  }
+  return r;
+}
+
+} // namespace grt

@@ -1,0 +1,39 @@
+//===- runtime/driver/Commands.h - the subcommands of a model executable --===//
+#pragma once
+
+#include "driver/Args.h"
+#include "driver/Data.h"
+#include "driver/Session.h"
+
+namespace grt {
+
+int cmdTrain(const GrtModel &m, int argc, char **argv);
+int cmdEval(const GrtModel &m, int argc, char **argv);
+int cmdPredict(const GrtModel &m, int argc, char **argv);
+int cmdInfo(const GrtModel &m, int argc, char **argv);
+int cmdSample(const GrtModel &m, int argc, char **argv);
+
+/// Shared option handling.
+int threadsOption(const Args &a);
+DataOptions dataOptions(const Args &a);
+/// Sets every hyperparameter to its default, then applies --lr and --hp.
+void applyHypers(Session &s, const Args &a);
+/// "1.2k", "3.4M".
+std::string humanCount(double x);
+std::string humanBytes(double x);
+
+/// Loss and metrics over the validation rows (every row, for `eval`), via
+/// the `eval` entry: each batch's value weighted by the distinct rows it
+/// stands for. For a loss or metric that is a mean of per-row terms this is
+/// exactly the mean over the rows, however many there are and in any order;
+/// for a sum over rows, exactly B times that mean (what a batch of B rows
+/// reports on average). Anything that mixes rows (a batch statistic, a max
+/// over the batch) is only approximated.
+struct EvalResult {
+  double loss = 0;
+  std::vector<std::pair<std::string, double>> metrics;
+  int64_t batches = 0; // calls of the entry
+};
+EvalResult evaluate(Session &s, Dataset &d);
+
+} // namespace grt

@@ -1,0 +1,74 @@
+//===- runtime/driver/Csv.cpp - reading CSV files of numbers --------------===//
+#include "driver/Csv.h"
+
+#include "core/Runtime.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+namespace grt {
+
+int CsvTable::column(const std::string &name) const {
+  for (size_t i = 0; i < header.size(); ++i)
+    if (header[i] == name) return int(i);
+  return -1;
+}
+
+static std::string trim(const std::string &s) {
+  size_t b = s.find_first_not_of(" \t\r\"");
+  size_t e = s.find_last_not_of(" \t\r\"");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+static std::vector<std::string> fields(const std::string &line) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t comma = line.find(',', start);
+    out.push_back(trim(line.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+CsvTable readCsv(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read {}: {}", path, std::strerror(errno));
+  CsvTable t;
+  t.path = path;
+  std::string line;
+  int64_t lineNo = 0;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    if (trim(line).empty()) continue;
+    if (line.find('\0') != std::string::npos) fail("{}:{}: not a text file (it contains NUL bytes)", path, lineNo);
+    auto fs = fields(line);
+    if (t.header.empty()) {
+      t.header = fs;
+      for (size_t i = 0; i < fs.size(); ++i)
+        if (fs[i].empty()) fail("{}:{}: column {} of the header has no name", path, lineNo, i + 1);
+      t.columns.resize(fs.size());
+      continue;
+    }
+    if (fs.size() != t.header.size())
+      fail("{}:{}: expected {} fields like the header, found {}", path, lineNo, t.header.size(), fs.size());
+    for (size_t c = 0; c < fs.size(); ++c) {
+      const std::string &f = fs[c];
+      char *end = nullptr;
+      errno = 0;
+      double v = f.empty() ? NAN : std::strtod(f.c_str(), &end);
+      if (f.empty() || *end || errno == ERANGE || !std::isfinite(v))
+        fail("{}:{}: column '{}': '{}' is not a finite number", path, lineNo, t.header[c], f);
+      t.columns[c].push_back(v);
+    }
+    ++t.rows;
+  }
+  if (in.bad()) fail("error while reading {}", path);
+  if (t.header.empty()) fail("{} is empty", path);
+  if (t.rows == 0) fail("{} has a header but no data rows", path);
+  return t;
+}
+
+} // namespace grt

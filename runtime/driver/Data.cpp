@@ -1,0 +1,369 @@
+//===- runtime/driver/Data.cpp - where training batches come from ---------===//
+#include "driver/Data.h"
+
+#include "driver/Csv.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace grt {
+
+std::vector<int> entryInputs(Session &s, const char *entry) {
+  const GrtEntry *e = s.entry(entry);
+  std::vector<int> out;
+  if (!e) return out;
+  for (auto &name : splitList(e->inputs)) out.push_back(s.find(name));
+  return out;
+}
+
+static int64_t batchOf(Session &s) {
+  for (auto &sl : s.slots)
+    if (sl.tensor->role == GRT_INPUT) return sl.tensor->dims[0];
+  fail("the model has no inputs");
+}
+
+/// Per-row element count of an input: everything after the batch dim.
+static int64_t features(const Session::Slot &sl) { return sl.numel / sl.tensor->dims[0]; }
+
+/// CSV column names for an input: "x" for one feature, "x[0]".."x[F-1]" for more.
+static std::vector<std::string> columnNames(const Session::Slot &sl) {
+  int64_t f = features(sl);
+  if (f == 1) return {sl.tensor->name};
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < f; ++i) out.push_back(fmt::format("{}[{}]", sl.tensor->name, i));
+  return out;
+}
+
+Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &path) {
+  CsvTable t = readCsv(path);
+  Rows r;
+  r.inputs = inputs;
+  r.rows = t.rows;
+  for (int idx : inputs) {
+    auto &sl = s.slots[idx];
+    std::vector<double> vals(t.rows * features(sl));
+    auto names = columnNames(sl);
+    for (size_t f = 0; f < names.size(); ++f) {
+      int c = t.column(names[f]);
+      if (c < 0 && names.size() == 1) c = t.column(names[f] + "[0]");
+      if (c < 0) {
+        std::string want;
+        for (int i : inputs)
+          for (auto &n : columnNames(s.slots[i])) want += (want.empty() ? "" : ", ") + n;
+        fail("{}: missing column '{}' (the model reads columns {})", path, names[f], want);
+      }
+      for (int64_t row = 0; row < t.rows; ++row) {
+        double v = t.columns[c][row];
+        if (sl.tensor->dtype == GRT_I32 && v != double(int64_t(v)))
+          fail("{}: column '{}' holds {} in data row {}, but '{}' takes integers", path, names[f], v, row + 1, sl.tensor->name);
+        vals[row * names.size() + f] = v;
+      }
+    }
+    r.values.push_back(std::move(vals));
+  }
+  return r;
+}
+
+void fillRows(Session &s, const Rows &r, int64_t first) {
+  for (size_t i = 0; i < r.inputs.size(); ++i) {
+    auto &sl = s.slots[r.inputs[i]];
+    int64_t B = sl.tensor->dims[0], F = features(sl);
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t row = (first + b) % r.rows;
+      for (int64_t f = 0; f < F; ++f) Session::set(sl, b * F + f, r.values[i][row * F + f]);
+    }
+  }
+}
+
+namespace {
+
+//===--- tables -------------------------------------------------------------===//
+
+/// How validation cuts n rows into batches of B that the `eval` entry takes
+/// whole: n / B full batches, then the r = n % B rows left in groups whose
+/// size g divides B, largest first, each filling a batch with every row of
+/// the group B / g times. A batch's loss weighted by its distinct rows
+/// (B, or g) then adds up to the sum over rows for a loss that is a mean
+/// or sum of per-row terms, and no row is counted twice. r = 25, B = 32:
+/// groups of 16, 8 and 1, so three extra batches (r at worst, for a prime B).
+struct EvalBatch {
+  int64_t first; // index into the row list
+  int64_t rows;  // distinct rows: B, or a divisor of B
+};
+
+std::vector<EvalBatch> evalBatches(int64_t n, int64_t batch) {
+  std::vector<EvalBatch> out;
+  int64_t at = 0;
+  for (; at + batch <= n; at += batch) out.push_back({at, batch});
+  while (at < n) {
+    int64_t g = n - at;
+    while (batch % g) --g;
+    out.push_back({at, g});
+    at += g;
+  }
+  return out;
+}
+
+class TableData : public Dataset {
+public:
+  TableData(Session &s, Rows rows, const DataOptions &opts, std::string source)
+      : s(s), all(std::move(rows)), seed(opts.seed), source(std::move(source)), evalOnly(opts.evalOnly) {
+    batch = batchOf(s);
+    if (evalOnly) {
+      valRows.resize(all.rows);
+      std::iota(valRows.begin(), valRows.end(), 0);
+    } else {
+      split(opts);
+    }
+    valBatches = evalBatches(int64_t(valRows.size()), batch);
+    shuffle();
+  }
+
+  void nextTrainBatch(Session &) override {
+    if (cursor + batch > int64_t(order.size())) {
+      ++epoch;
+      shuffle();
+    }
+    fill(order, cursor, batch);
+    cursor += batch;
+  }
+  int64_t numValBatches() const override { return int64_t(valBatches.size()); }
+  int64_t fillValBatch(Session &, int64_t i) override {
+    fill(valRows, valBatches[i].first, valBatches[i].rows);
+    return valBatches[i].rows;
+  }
+
+  std::string saveState() const override { return fmt::format("table:{}:{}", epoch, cursor); }
+  bool restoreState(const std::string &state) override {
+    long long e, c;
+    if (std::sscanf(state.c_str(), "table:%lld:%lld", &e, &c) != 2 || c < 0) return false;
+    epoch = e;
+    shuffle();
+    cursor = c;
+    return cursor <= int64_t(order.size());
+  }
+  std::string describe() const override {
+    if (evalOnly) return fmt::format("{}: {} rows", source, all.rows);
+    return fmt::format("{}: {} rows ({} train, {} validation)", source, all.rows, trainRows.size(), valRows.size());
+  }
+  int64_t samplesPerBatch() const override { return batch; }
+  const Rows *rows() const override { return &all; }
+
+private:
+  /// Holds out the last rows of a fixed permutation for validation (the
+  /// split does not depend on the seed): as many as --val-frac asks, but
+  /// never so many that training is left without one full batch.
+  void split(const DataOptions &opts) {
+    int64_t n = all.rows;
+    if (n < batch && opts.path.empty())
+      fail("{}: {} rows, fewer than one batch of {}; pass --data with at least {} rows, or rebuild the model with "
+           "more rows or a smaller batch (gradc build -D)",
+           source, n, batch, batch);
+    if (n < batch)
+      fail("{}: {} row{}, fewer than one batch of {}; pass at least {} rows, or rebuild the model with a smaller "
+           "batch (gradc build -D)",
+           source, n, n == 1 ? "" : "s", batch, batch);
+    int64_t asked = opts.valFraction > 0 ? std::max<int64_t>(1, int64_t(n * opts.valFraction)) : 0;
+    int64_t val = std::min(asked, n - batch);
+    if (val == 0 && asked > 0)
+      fmt::print(stderr,
+                 "note: {}: {} rows leave none for validation with a batch of {}; training without validation (pass "
+                 "more rows, or --val-frac 0 to silence this)\n",
+                 source, n, batch);
+    else if (val < asked)
+      fmt::print(stderr, "note: {}: holding out {} rows for validation, not {}, so that training keeps a full batch of {}\n",
+                 source, val, asked, batch);
+    std::vector<int64_t> perm(n);
+    std::iota(perm.begin(), perm.end(), 0);
+    Rng rng(12345, hashName("split"));
+    for (int64_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(i + 1)]);
+    trainRows.assign(perm.begin(), perm.end() - val);
+    valRows.assign(perm.end() - val, perm.end());
+    std::sort(trainRows.begin(), trainRows.end());
+    std::sort(valRows.begin(), valRows.end());
+  }
+  /// The epoch's order: the training rows permuted by (seed, epoch).
+  void shuffle() {
+    order = trainRows;
+    Rng rng(seed, hashName("shuffle") + uint64_t(epoch));
+    for (int64_t i = int64_t(order.size()) - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
+    cursor = 0;
+  }
+  /// Fills the batch with the `distinct` rows list[first...], repeated in
+  /// turn until all B slots are full (once each when distinct == B).
+  void fill(const std::vector<int64_t> &list, int64_t first, int64_t distinct) {
+    // Runs before every step: for a small model (mlp64's is 90 µs) a
+    // division per row and a type switch per value showed in profiles.
+    int64_t end = first + distinct;
+    for (size_t i = 0; i < all.inputs.size(); ++i) {
+      auto &sl = s.slots[all.inputs[i]];
+      int64_t F = features(sl);
+      const double *values = all.values[i].data();
+      float *f32 = sl.tensor->dtype == GRT_F32 ? static_cast<float *>(sl.data) : nullptr;
+      for (int64_t b = 0, k = first; b < batch; ++b, k = k + 1 == end ? first : k + 1) {
+        const double *row = values + list[k] * F;
+        if (f32)
+          for (int64_t f = 0; f < F; ++f) f32[b * F + f] = float(row[f]);
+        else
+          for (int64_t f = 0; f < F; ++f) Session::set(sl, b * F + f, row[f]);
+      }
+    }
+  }
+
+  Session &s;
+  Rows all;
+  uint64_t seed;
+  std::string source;
+  bool evalOnly;
+  int64_t batch = 0;
+  std::vector<int64_t> trainRows, valRows, order;
+  std::vector<EvalBatch> valBatches;
+  int64_t epoch = 0, cursor = 0;
+};
+
+/// Runs the model's generator entry and reads the rows it wrote.
+Rows generateTable(Session &s, const DataOptions &opts, std::vector<int> inputs) {
+  if (!s.has("data")) fail("the model has no default data; pass --data FILE.csv");
+  s.ctx.rng = Rng(opts.dataSeed, hashName("data"));
+  s.run("data");
+  Rows r;
+  r.inputs = inputs;
+  r.rows = s.model.data_rows;
+  for (int idx : inputs) {
+    auto &gen = s.slot(std::string("output:") + s.slots[idx].tensor->name);
+    std::vector<double> vals(gen.numel);
+    for (int64_t i = 0; i < gen.numel; ++i) vals[i] = Session::get(gen, i);
+    r.values.push_back(std::move(vals));
+  }
+  return r;
+}
+
+//===--- text ---------------------------------------------------------------===//
+
+/// Bytes of a file, or of every text file in a directory (sorted by name).
+/// In a directory, symlinks and the `.dat` index files `fortune` keeps
+/// beside its text files are skipped, as is anything with NUL bytes.
+std::string readCorpus(const std::string &path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) fail("cannot read corpus {}: {}", path, std::strerror(errno));
+  auto readFile = [](const std::string &p, std::string &out) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) return false;
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    out = ss.str();
+    return true;
+  };
+  if (!S_ISDIR(st.st_mode)) {
+    std::string text;
+    if (!readFile(path, text)) fail("cannot read corpus {}: {}", path, std::strerror(errno));
+    return text;
+  }
+  std::vector<std::string> names;
+  DIR *d = opendir(path.c_str());
+  if (!d) fail("cannot list corpus directory {}: {}", path, std::strerror(errno));
+  while (dirent *e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.empty() || n[0] == '.' || (n.size() > 4 && n.substr(n.size() - 4) == ".dat")) continue;
+    names.push_back(n);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  std::string all;
+  for (auto &n : names) {
+    std::string p = path + "/" + n, text;
+    struct stat ls;
+    if (lstat(p.c_str(), &ls) != 0 || !S_ISREG(ls.st_mode)) continue;
+    if (!readFile(p, text) || text.find('\0') != std::string::npos) continue;
+    all += text;
+  }
+  if (all.empty()) fail("corpus directory {} has no readable text files", path);
+  return all;
+}
+
+class TextData : public Dataset {
+public:
+  TextData(Session &s, std::string text, const DataOptions &opts, std::string source)
+      : s(s), source(std::move(source)), rng(opts.seed, hashName("windows")) {
+    in = s.find(s.model.text_input);
+    tg = s.find(s.model.text_target);
+    if (in < 0 || tg < 0) fail("the model's text inputs are missing from its descriptor");
+    batch = s.slots[in].tensor->dims[0];
+    context = s.slots[in].tensor->dims[1];
+    int64_t split = int64_t(text.size() * 0.9);
+    train = text.substr(0, split);
+    val = text.substr(split);
+    int64_t need = context + 1;
+    if (int64_t(train.size()) < need || int64_t(val.size()) < need)
+      fail("corpus {} has {} bytes; the model needs at least {} in both its first 90% (training) and last 10% "
+           "(validation): one context window of {} bytes plus the next byte",
+           this->source, text.size(), need, context);
+    int v = s.find("output:logits");
+    if (v >= 0) {
+      const GrtTensor &lt = *s.slots[v].tensor;
+      int64_t vocab = lt.dims[lt.rank - 1];
+      for (unsigned char c : text)
+        if (c >= vocab) fail("corpus {} contains byte {} but the model's vocabulary has {} entries", this->source, int(c), vocab);
+    }
+    Rng fixed(777, hashName("validation"));
+    for (int64_t i = 0; i < int64_t(opts.valBatches) * batch; ++i) valStarts.push_back(fixed.below(val.size() - context));
+  }
+
+  void nextTrainBatch(Session &) override {
+    for (int64_t b = 0; b < batch; ++b) window(train, rng.below(train.size() - context), b);
+  }
+  int64_t numValBatches() const override { return int64_t(valStarts.size()) / batch; }
+  int64_t fillValBatch(Session &, int64_t i) override {
+    for (int64_t b = 0; b < batch; ++b) window(val, valStarts[i * batch + b], b);
+    return batch;
+  }
+  std::string saveState() const override { return "text:" + rng.save(); }
+  bool restoreState(const std::string &state) override {
+    return state.rfind("text:", 0) == 0 && rng.restore(state.substr(5));
+  }
+  std::string describe() const override {
+    return fmt::format("{}: {} bytes ({} train, {} validation)", source, train.size() + val.size(), train.size(), val.size());
+  }
+  int64_t samplesPerBatch() const override { return batch * context; }
+
+private:
+  void window(const std::string &text, int64_t start, int64_t b) {
+    auto &x = s.slots[in], &y = s.slots[tg];
+    auto *xd = static_cast<int32_t *>(x.data), *yd = static_cast<int32_t *>(y.data);
+    for (int64_t t = 0; t < context; ++t) {
+      xd[b * context + t] = (unsigned char)text[start + t];
+      yd[b * context + t] = (unsigned char)text[start + t + 1];
+    }
+  }
+
+  Session &s;
+  std::string source;
+  Rng rng;
+  int in = -1, tg = -1;
+  int64_t batch = 0, context = 0;
+  std::string train, val;
+  std::vector<int64_t> valStarts;
+};
+
+} // namespace
+
+std::unique_ptr<Dataset> loadData(Session &s, const DataOptions &opts) {
+  if (s.model.data_kind == GRT_DATA_TEXT) {
+    std::string path = opts.path.empty() ? s.model.text_corpus : opts.path;
+    return std::make_unique<TextData>(s, readCorpus(path), opts, path);
+  }
+  std::vector<int> inputs;
+  for (size_t i = 0; i < s.slots.size(); ++i)
+    if (s.slots[i].tensor->role == GRT_INPUT) inputs.push_back(int(i));
+  if (!opts.path.empty()) return std::make_unique<TableData>(s, readRows(s, inputs, opts.path), opts, opts.path);
+  if (s.model.data_kind != GRT_DATA_TABLE) fail("the model has no default data; pass --data FILE.csv");
+  return std::make_unique<TableData>(s, generateTable(s, opts, inputs), opts, "default data");
+}
+
+} // namespace grt

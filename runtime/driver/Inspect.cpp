@@ -1,0 +1,102 @@
+//===- runtime/driver/Inspect.cpp - the eval, predict and info commands ---===//
+#include "driver/Checkpoint.h"
+#include "driver/Commands.h"
+#include "core/Gemm.h"
+
+#include <cstring>
+
+namespace grt {
+
+int cmdEval(const GrtModel &m, int argc, char **argv) {
+  Args a("eval", argc, argv, 2, {"load", "data", "threads", "seed"}, {});
+  Session s(m, threadsOption(a));
+  DataOptions d = dataOptions(a);
+  d.evalOnly = true;
+  auto data = loadData(s, d);
+  s.initParams(0);
+  if (a.has("load")) loadCheckpoint(a.str("load"), s);
+  else fmt::print(stderr, "note: no --load given; evaluating freshly initialised parameters\n");
+  applyHypers(s, a);
+  EvalResult r = evaluate(s, *data);
+  fmt::print("loss {:.9g}", r.loss);
+  for (auto &[name, v] : r.metrics) fmt::print("  {} {:.9g}", name, v);
+  fmt::print("  ({} batches of {})\n", r.batches, data->describe());
+  return 0;
+}
+
+int cmdPredict(const GrtModel &m, int argc, char **argv) {
+  Args a("predict", argc, argv, 2, {"load", "data", "threads"}, {});
+  Session s(m, threadsOption(a));
+  const GrtEntry *e = s.entry("predict");
+  if (!e) fail("the model declares no outputs to predict; add `output NAME` to it");
+  if (!a.has("data")) fail("predict needs --data FILE.csv with a column per input");
+  s.initParams(0);
+  if (a.has("load")) loadCheckpoint(a.str("load"), s);
+  else fmt::print(stderr, "note: no --load given; predicting with freshly initialised parameters\n");
+  std::vector<int> inputs = entryInputs(s, "predict");
+  Rows rows = readRows(s, inputs, a.str("data"));
+  std::vector<std::string> outs = splitList(e->outputs);
+
+  // Header: the input columns, then the output columns.
+  std::vector<std::string> header;
+  auto columns = [&](const Session::Slot &sl, const std::string &name) {
+    int64_t f = sl.numel / sl.tensor->dims[0];
+    for (int64_t i = 0; i < f; ++i) header.push_back(f == 1 ? name : fmt::format("{}[{}]", name, i));
+  };
+  for (int i : inputs) columns(s.slots[i], s.slots[i].tensor->name);
+  for (auto &o : outs) columns(s.slot("output:" + o), o);
+  fmt::print("{}\n", fmt::join(header, ","));
+  int64_t batch = s.slots[inputs.empty() ? 0 : inputs[0]].tensor->dims[0];
+  for (int64_t first = 0; first < rows.rows; first += batch) {
+    fillRows(s, rows, first);
+    s.run("predict");
+    for (int64_t b = 0; b < batch && first + b < rows.rows; ++b) {
+      std::vector<std::string> cells;
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        auto &sl = s.slots[inputs[i]];
+        int64_t f = sl.numel / sl.tensor->dims[0];
+        for (int64_t k = 0; k < f; ++k) cells.push_back(fmt::format("{:.9g}", Session::get(sl, b * f + k)));
+      }
+      for (auto &o : outs) {
+        auto &sl = s.slot("output:" + o);
+        int64_t f = sl.numel / sl.tensor->dims[0];
+        for (int64_t k = 0; k < f; ++k) cells.push_back(fmt::format("{:.9g}", Session::get(sl, b * f + k)));
+      }
+      fmt::print("{}\n", fmt::join(cells, ","));
+    }
+  }
+  return 0;
+}
+
+int cmdInfo(const GrtModel &m, int argc, char **argv) {
+  Args a("info", argc, argv, 2, {}, {});
+  static const char *roles[] = {"input", "param", "state", "hyper", "output"};
+  fmt::print("model {} (compiled from {})\n", m.name, m.source);
+  fmt::print("optimizer: {}\n", m.optimizer);
+  if (m.data_kind == GRT_DATA_TABLE) fmt::print("default data: a table of {} rows the model generates\n", m.data_rows);
+  else if (m.data_kind == GRT_DATA_TEXT)
+    fmt::print("default data: text from {} ('{}' gets the context, '{}' the next bytes)\n", m.text_corpus, m.text_input, m.text_target);
+  else fmt::print("default data: none; pass --data\n");
+  int64_t params = 0, paramBytes = 0, stateBytes = 0;
+  fmt::print("tensors:\n");
+  for (int i = 0; i < m.num_tensors; ++i) {
+    const GrtTensor &t = m.tensors[i];
+    std::string extra;
+    if (t.role == GRT_PARAM || t.role == GRT_STATE) extra = fmt::format("init {}", t.init);
+    if (t.role == GRT_HYPER && strcmp(t.name, "step") && strcmp(t.name, "total_steps"))
+      extra = fmt::format("default {}", t.default_value);
+    fmt::print("  {:<6}  {:<24} {}{:<14} {}\n", roles[t.role], t.name, dtypeName(t.dtype), shapeStr(t), extra);
+    int64_t bytes = numel(t) * int64_t(dtypeBytes(t.dtype));
+    if (t.role == GRT_PARAM) params += numel(t), paramBytes += bytes;
+    if (t.role == GRT_STATE) stateBytes += bytes;
+  }
+  fmt::print("entry points:\n");
+  for (int i = 0; i < m.num_entries; ++i)
+    fmt::print("  {:<8} {:>4} kernels, scratch arena {}\n", m.entries[i].name, m.entries[i].num_kernels,
+               humanBytes(double(m.entries[i].arena_bytes)));
+  fmt::print("parameters: {} ({}), optimizer state {}\n", params, humanBytes(double(paramBytes)), humanBytes(double(stateBytes)));
+  fmt::print("matrix multiply on this CPU: {}\n", gemmDescription());
+  return 0;
+}
+
+} // namespace grt

@@ -1,0 +1,90 @@
+//===- runtime/driver/Main.cpp - main() of every model executable ---------===//
+#include "driver/Commands.h"
+
+#include <csignal>
+#include <cstring>
+
+extern "C" const GrtModel gradc_model;
+
+namespace grt {
+
+static void usage(const GrtModel &m, const char *argv0) {
+  std::string dataHelp = m.data_kind == GRT_DATA_TEXT
+                             ? fmt::format("any file read as bytes (default: {})", m.text_corpus)
+                             : m.data_kind == GRT_DATA_TABLE ? "a CSV whose header names the inputs (default: the model's own generated data)"
+                                                             : "a CSV whose header names the inputs";
+  fmt::print(R"(usage: {0} COMMAND [OPTIONS]
+
+{1}: a model compiled by gradc from {2}.
+
+commands:
+  train     train the model and report its loss
+  eval      loss and metrics of trained parameters on a dataset
+  predict   run the model on the rows of a CSV file and print its outputs
+  sample    (text models) write text: --prompt TEXT --tokens N --temperature T --top-k K
+  info      the model's tensors, entry points, optimizer and data
+
+options of train:
+  --steps N         train until step N (default 1000)
+  --lr X            learning rate, overriding the model's
+  --hp NAME=X       set any hyperparameter, e.g. --hp beta2=0.95 (repeatable)
+  --seed S          seed for initialisation and batch order (default 0; when
+                    resuming, the checkpoint's)
+  --data FILE       training data: {3}
+  --val-frac F      fraction of table rows held out for validation (default 0.1)
+  --save CKPT       write a checkpoint (safetensors) at the end
+  --save-every N    ... and every N steps
+  --load CKPT       continue from a checkpoint: weights, optimizer state, step, data position
+  --resume CKPT     the same as --load
+  --stop-after N    stop at step N; a later --resume continues to --steps
+  --log-every N     print progress every N steps (default: about 20 lines per run)
+  --eval-every N    validate every N steps (default: with each progress line)
+  --threads N       worker threads (default: all cores)
+  --plot DIR        write pictures: DIR/loss.svg (train and validation loss) and
+                    DIR/fit.svg (the learned function, for 1-D and 2-D inputs)
+  --quiet           print only the final summary
+  --profile         after training, list the kernels that took the most time
+                    (each one's share of a step, and what it computes)
+  --check-finite    debug a loss that becomes NaN or infinite: check every value
+                    each kernel stores and stop at the first non-finite one,
+                    naming its IR value and source line (slow; values fused
+                    into a kernel are not stored: gradc build --fusion=0 stores all)
+
+options of eval:     --load CKPT  --data FILE  --threads N
+options of predict:  --load CKPT  --data FILE.csv  --threads N
+options of sample:   --load CKPT  --prompt TEXT (default a newline)  --tokens N (200)
+                     --temperature T (1; 0 picks the likeliest byte)  --top-k K (0: all)  --seed S
+Hyperparameters of this model: see `{0} info`.
+)",
+             argv0, m.name, m.source, dataHelp);
+}
+
+} // namespace grt
+
+int main(int argc, char **argv) {
+  using namespace grt;
+  // A save past a file-size limit should fail with a message (and leave the
+  // old checkpoint), not kill the process with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
+  const GrtModel &m = gradc_model;
+  if (argc < 2) {
+    usage(m, argv[0]);
+    return 1;
+  }
+  std::string cmd = argv[1];
+  for (int i = 1; i < argc; ++i)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(m, argv[0]);
+      return 0;
+    }
+  if (cmd == "help") {
+    usage(m, argv[0]);
+    return 0;
+  }
+  if (cmd == "train") return cmdTrain(m, argc, argv);
+  if (cmd == "eval") return cmdEval(m, argc, argv);
+  if (cmd == "predict") return cmdPredict(m, argc, argv);
+  if (cmd == "info") return cmdInfo(m, argc, argv);
+  if (cmd == "sample") return cmdSample(m, argc, argv);
+  fail("unknown command '{}'; commands are train, eval, predict, sample, info (see {} --help)", cmd, argv[0]);
+}

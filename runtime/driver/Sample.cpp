@@ -1,0 +1,91 @@
+//===- runtime/driver/Sample.cpp - the `sample` command of text models ----===//
+//
+// Generates text one byte at a time: the context (the prompt, then what was
+// generated, at most T bytes) goes through `predict`, the logits at the last
+// position are divided by the temperature, all but the top k are dropped,
+// and the next byte is drawn from the softmax of the rest.
+//
+//===----------------------------------------------------------------------===//
+#include "driver/Checkpoint.h"
+#include "driver/Commands.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace grt {
+
+int cmdSample(const GrtModel &m, int argc, char **argv) {
+  Args a("sample", argc, argv, 2, {"load", "resume", "prompt", "tokens", "temperature", "top-k", "seed", "threads"}, {});
+  if (m.data_kind != GRT_DATA_TEXT) fail("sample is for text models; '{}' reads tables (use predict)", m.name);
+  Session s(m, threadsOption(a));
+  const GrtEntry *e = s.entry("predict");
+  int in = s.find(m.text_input), out = s.find("output:logits");
+  if (!e || in < 0 || out < 0) fail("the model has no `output logits` to sample from");
+  s.initParams(0);
+  std::string ckpt = a.has("load") ? a.str("load") : a.str("resume");
+  if (!ckpt.empty()) loadCheckpoint(ckpt, s);
+  else fmt::print(stderr, "note: no --load given; sampling from freshly initialised parameters\n");
+  applyHypers(s, a);
+
+  auto &x = s.slots[in];
+  auto &logits = s.slots[out];
+  int64_t B = x.tensor->dims[0], T = x.tensor->dims[1];
+  int64_t V = logits.tensor->dims[logits.tensor->rank - 1];
+  std::string prompt = a.str("prompt", "\n");
+  if (prompt.empty()) prompt = "\n";
+  if (int64_t(prompt.size()) > T)
+    fail("the prompt is {} bytes, longer than the model's context of {} bytes", prompt.size(), T);
+  for (unsigned char c : prompt)
+    if (c >= V) fail("the prompt contains byte {}, outside the model's vocabulary of {}", int(c), V);
+  int64_t tokens = a.integer("tokens", 200, 0);
+  double temperature = a.number("temperature", 1.0);
+  int64_t topK = a.integer("top-k", 0, 0);
+  if (temperature < 0) fail("--temperature must not be negative");
+  Rng rng(uint64_t(a.integer("seed", 0, 0)), hashName("sample"));
+
+  std::string text = prompt;
+  std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+  std::vector<double> p(V);
+  std::vector<int64_t> order(V);
+  for (int64_t t = 0; t < tokens; ++t) {
+    // The last T bytes, left-aligned in row 0; the causal mask makes the
+    // padding after them irrelevant.
+    int64_t n = std::min<int64_t>(T, text.size());
+    auto *xd = static_cast<int32_t *>(x.data);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < T; ++i) xd[b * T + i] = i < n ? (unsigned char)text[text.size() - n + i] : 0;
+    s.run("predict");
+    int64_t base = (n - 1) * V; // row 0, position n-1
+    for (int64_t v = 0; v < V; ++v) p[v] = Session::get(logits, base + v);
+    int64_t next;
+    if (temperature == 0) {
+      next = std::max_element(p.begin(), p.end()) - p.begin();
+    } else {
+      for (auto &l : p) l /= temperature;
+      if (topK > 0 && topK < V) {
+        for (int64_t v = 0; v < V; ++v) order[v] = v;
+        std::nth_element(order.begin(), order.begin() + (topK - 1), order.end(), [&](int64_t i, int64_t j) { return p[i] > p[j]; });
+        double cut = p[order[topK - 1]];
+        for (auto &l : p)
+          if (l < cut) l = -INFINITY;
+      }
+      double mx = *std::max_element(p.begin(), p.end()), sum = 0;
+      for (auto &l : p) sum += (l = std::exp(l - mx));
+      double r = rng.uniform() * sum;
+      next = V - 1;
+      for (int64_t v = 0; v < V; ++v)
+        if ((r -= p[v]) < 0) {
+          next = v;
+          break;
+        }
+    }
+    text += char(next);
+    std::fputc(int(next), stdout);
+    std::fflush(stdout);
+  }
+  std::fputc('\n', stdout);
+  return 0;
+}
+
+} // namespace grt

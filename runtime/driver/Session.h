@@ -1,0 +1,61 @@
+//===- runtime/driver/Session.h - a model's tensors and entry points ------===//
+#pragma once
+
+#include "core/Runtime.h"
+#include "core/ThreadPool.h"
+
+#include <memory>
+
+namespace grt {
+
+/// Owns one buffer per tensor the descriptor lists, the scratch arena, and
+/// the context generated code receives; runs entry points by name.
+class Session {
+public:
+  Session(const GrtModel &model, int threads);
+  ~Session();
+  Session(const Session &) = delete;
+  Session &operator=(const Session &) = delete;
+
+  const GrtModel &model;
+
+  struct Slot {
+    const GrtTensor *tensor;
+    void *data;
+    int64_t numel;
+    size_t bytes;
+  };
+  std::vector<Slot> slots;
+
+  /// Index of the tensor named `name`, or -1.
+  int find(std::string_view name) const;
+  Slot &slot(std::string_view name);
+  const GrtEntry *entry(std::string_view name) const;
+  bool has(std::string_view entryName) const { return entry(entryName) != nullptr; }
+  void run(std::string_view entryName);
+
+  /// Initialises every param from its initialiser and zeroes all state.
+  /// Each tensor draws from its own stream (seed, name), so adding a
+  /// parameter does not change how the others start.
+  void initParams(uint64_t seed);
+  /// Sets a scalar hyperparameter if the model has it; returns whether it does.
+  bool setHyper(std::string_view name, double v);
+  /// Reads a scalar output ("output:loss").
+  double scalar(std::string_view name);
+  /// Element i of a float/int tensor as double.
+  static double get(const Slot &s, int64_t i);
+  static void set(Slot &s, int64_t i, double v);
+
+  GrtContext ctx;
+  int threads;
+
+private:
+  std::vector<void *> pointers;
+  char *arena = nullptr;
+  std::unique_ptr<ThreadPool> pool;
+};
+
+/// Fills `s` by its initialiser spec ("zeros", "normal(0.02)", "xavier_uniform", ...).
+void initTensor(Session::Slot &s, Rng &rng);
+
+} // namespace grt

@@ -1,0 +1,229 @@
+//===- runtime/driver/Svg.cpp - plots as SVG files, no libraries ----------===//
+#include "driver/Svg.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fmt/format.h>
+#include <fstream>
+#include <unistd.h>
+
+namespace grt {
+
+namespace {
+
+// Plot geometry, in SVG units.
+constexpr double W = 720, H = 460, L = 78, R = 150, T = 52, B = 58;
+
+std::string escape(const std::string &s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '&') out += "&amp;";
+    else if (c == '"') out += "&quot;";
+    else out += c;
+  }
+  return out;
+}
+
+/// "Nice" tick positions (1, 2 or 5 times a power of ten) covering [lo, hi].
+std::vector<double> niceTicks(double lo, double hi, int target = 6) {
+  double span = hi - lo;
+  if (!(span > 0)) return {lo};
+  double raw = span / target, mag = std::pow(10, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (raw <= m * mag) {
+      step = m * mag;
+      break;
+    }
+  std::vector<double> t;
+  for (double v = std::ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::fabs(v) < step * 1e-9 ? 0 : v);
+  return t;
+}
+
+std::string tickLabel(double v) { return fmt::format("{:.3g}", v); }
+
+} // namespace
+
+SvgPlot::SvgPlot(std::string title, std::string xLabel, std::string yLabel)
+    : title(std::move(title)), xLabel(std::move(xLabel)), yLabel(std::move(yLabel)) {}
+
+void SvgPlot::range(double a, double b, double c, double d) {
+  fixed = true;
+  fx0 = a, fx1 = b, fy0 = c, fy1 = d;
+}
+
+void SvgPlot::line(const Points &pts, const std::string &color, const std::string &label) {
+  layers.push_back({Layer::Line, pts, color, label});
+}
+
+void SvgPlot::scatter(const Points &pts, const std::string &color, const std::string &label, double radius) {
+  Layer l{Layer::Scatter, pts, color, label};
+  l.radius = radius;
+  layers.push_back(l);
+}
+
+void SvgPlot::heatmap(int nx, int ny, const std::vector<double> &values, const std::string &label) {
+  Layer l{Layer::Heat, {}, "", ""};
+  l.nx = nx, l.ny = ny, l.values = values;
+  barLabel = label;
+  vmin = *std::min_element(values.begin(), values.end());
+  vmax = *std::max_element(values.begin(), values.end());
+  if (vmax - vmin < 1e-12) vmax = vmin + 1;
+  layers.push_back(l);
+}
+
+void SvgPlot::valuedScatter(const Points &pts, const std::vector<double> &values) {
+  Layer l{Layer::Valued, pts, "", ""};
+  l.values = values;
+  layers.push_back(l);
+}
+
+std::string SvgPlot::colour(double v) {
+  // Five stops of matplotlib's viridis, linearly interpolated.
+  static const double stops[][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+  v = std::clamp(std::isfinite(v) ? v : 0.0, 0.0, 1.0) * 4;
+  int i = std::min(int(v), 3);
+  double f = v - i;
+  auto c = [&](int k) { return int(stops[i][k] + f * (stops[i + 1][k] - stops[i][k])); };
+  return fmt::format("#{:02x}{:02x}{:02x}", c(0), c(1), c(2));
+}
+
+void SvgPlot::fit(double &a, double &b, double &c, double &d) const {
+  if (fixed) {
+    a = fx0, b = fx1, c = fy0, d = fy1;
+    return;
+  }
+  a = c = INFINITY;
+  b = d = -INFINITY;
+  for (auto &l : layers)
+    for (auto &[x, y] : l.pts) {
+      if (!std::isfinite(x) || !std::isfinite(y) || (log && y <= 0)) continue;
+      a = std::min(a, x), b = std::max(b, x), c = std::min(c, y), d = std::max(d, y);
+    }
+  if (!std::isfinite(a)) a = 0, b = 1, c = 0, d = 1;
+  if (b - a < 1e-12) a -= 0.5, b += 0.5;
+  if (log) {
+    c = std::pow(10, std::floor(std::log10(c)));
+    d = std::pow(10, std::ceil(std::log10(d)));
+    if (d <= c) d = c * 10;
+  } else {
+    if (d - c < 1e-12) c -= 0.5, d += 0.5;
+    double pad = (d - c) * 0.05;
+    c -= pad, d += pad;
+  }
+}
+
+double SvgPlot::px(double x) const { return L + (x - x0) / (x1 - x0) * (W - L - R); }
+double SvgPlot::py(double y) const {
+  double f = log ? (std::log10(y) - std::log10(y0)) / (std::log10(y1) - std::log10(y0)) : (y - y0) / (y1 - y0);
+  return H - B - f * (H - T - B);
+}
+
+std::string SvgPlot::render() const {
+  fit(x0, x1, y0, y1);
+  std::string s = fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
+                              "font-family=\"sans-serif\" font-size=\"12\">\n"
+                              "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+                              W, H, W, H);
+  s += fmt::format("<text x=\"{}\" y=\"22\" font-size=\"16\" font-weight=\"bold\">{}</text>\n", L, escape(title));
+  if (!sub.empty()) s += fmt::format("<text x=\"{}\" y=\"40\" fill=\"#555\">{}</text>\n", L, escape(sub));
+  s += fmt::format("<defs><clipPath id=\"area\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/></clipPath></defs>\n", L, T,
+                   W - L - R, H - T - B);
+
+  // Heat maps first, under everything else.
+  for (auto &l : layers) {
+    if (l.kind != Layer::Heat) continue;
+    double cw = (W - L - R) / l.nx, ch = (H - T - B) / l.ny;
+    s += "<g shape-rendering=\"crispEdges\">\n";
+    for (int j = 0; j < l.ny; ++j)
+      for (int i = 0; i < l.nx; ++i)
+        s += fmt::format("<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" fill=\"{}\"/>\n", L + i * cw,
+                         H - B - (j + 1) * ch, cw + 0.3, ch + 0.3, colour((l.values[j * l.nx + i] - vmin) / (vmax - vmin)));
+    s += "</g>\n";
+  }
+  // Axes, grid and ticks.
+  s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n", L, T, W - L - R, H - T - B);
+  for (double t : niceTicks(x0, x1)) {
+    double x = px(t);
+    s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#ddd\"/>"
+                     "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
+                     x, T, H - B, H - B + 16, tickLabel(t));
+  }
+  std::vector<double> yt;
+  if (log)
+    for (double v = y0; v <= y1 * 1.0001; v *= 10) yt.push_back(v);
+  else
+    yt = niceTicks(y0, y1);
+  for (double t : yt) {
+    double y = py(t);
+    s += fmt::format("<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"#ddd\"/>"
+                     "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
+                     L, y, W - R, L - 6, y + 4, log ? fmt::format("{:.0e}", t) : tickLabel(t));
+  }
+  s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", (L + W - R) / 2, H - 16, escape(xLabel));
+  s += fmt::format("<text transform=\"translate(18,{}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n", (T + H - B) / 2,
+                   escape(yLabel));
+
+  // Data layers, clipped to the plot area.
+  s += "<g clip-path=\"url(#area)\">\n";
+  for (auto &l : layers) {
+    if (l.kind == Layer::Line) {
+      std::string d;
+      for (auto &[x, y] : l.pts)
+        if (std::isfinite(x) && std::isfinite(y) && (!log || y > 0))
+          d += fmt::format("{}{:.2f},{:.2f}", d.empty() ? "M" : " L", px(x), py(y));
+      s += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n", d, l.color);
+    } else if (l.kind == Layer::Scatter) {
+      for (auto &[x, y] : l.pts)
+        s += fmt::format("<circle cx=\"{:.2f}\" cy=\"{:.2f}\" r=\"{}\" fill=\"{}\" fill-opacity=\"0.6\"/>\n", px(x), py(y),
+                         l.radius, l.color);
+    } else if (l.kind == Layer::Valued) {
+      for (size_t i = 0; i < l.pts.size(); ++i)
+        s += fmt::format("<circle cx=\"{:.2f}\" cy=\"{:.2f}\" r=\"3.5\" fill=\"{}\" stroke=\"#222\" stroke-width=\"0.7\"/>\n",
+                         px(l.pts[i].first), py(l.pts[i].second), colour((l.values[i] - vmin) / (vmax - vmin)));
+    }
+  }
+  s += "</g>\n";
+
+  // Legend for named layers; colour bar for heat maps.
+  double ly = T + 8;
+  for (auto &l : layers) {
+    if (l.label.empty()) continue;
+    double lx = W - R + 14;
+    if (l.kind == Layer::Line)
+      s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"/>", lx, ly, lx + 20, ly, l.color);
+    else
+      s += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"4\" fill=\"{}\"/>", lx + 10, ly, l.color);
+    s += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", lx + 26, ly + 4, escape(l.label));
+    ly += 20;
+  }
+  if (!barLabel.empty()) {
+    double bx = W - R + 20, top = T + 10, h = H - T - B - 20;
+    for (int i = 0; i < 50; ++i)
+      s += fmt::format("<rect x=\"{}\" y=\"{:.2f}\" width=\"16\" height=\"{:.2f}\" fill=\"{}\"/>", bx, top + h - (i + 1) * h / 50,
+                       h / 50 + 0.3, colour((i + 0.5) / 50));
+    s += fmt::format("\n<text x=\"{}\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\">{}</text>\n", bx + 22, top + 8,
+                     tickLabel(vmax), bx + 22, top + h, tickLabel(vmin));
+    s += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", bx, top + h + 20, escape(barLabel));
+  }
+  return s + "</svg>\n";
+}
+
+bool SvgPlot::save(const std::string &path) const {
+  std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << render();
+    if (!out.flush()) {
+      std::remove(tmp.c_str());
+      return false;
+    }
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+} // namespace grt
