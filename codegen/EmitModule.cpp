@@ -160,13 +160,10 @@ private:
   }
 
   void emitDescriptor(llvm::ArrayRef<std::pair<const LoweredModel::Entry *, llvm::Function *>> entries) {
-    // Mirrors of GrtTensor, GrtEntry and GrtModel (abi.h), field by field.
     auto *ptr = b.getPtrTy();
-    llvm::Type *i32t = b.getInt32Ty(), *i64t = b.getInt64Ty(), *f64t = b.getDoubleTy();
-    auto *tensorTy = llvm::StructType::create(ctx, {ptr, i32t, i32t, i32t, i32t, ptr, ptr, f64t}, "GrtTensor");
-    auto *storedTy = llvm::StructType::create(ctx, {ptr, i32t, i32t, i64t, i64t, i32t, i32t}, "GrtStored");
-    auto *entryTy = llvm::StructType::create(ctx, {ptr, ptr, i64t, i32t, i32t, ptr, ptr, ptr, ptr, i64t}, "GrtEntry");
-    auto *modelTy = llvm::StructType::create(ctx, {i32t, i32t, ptr, ptr, ptr, ptr, ptr, i32t, i32t, i64t, ptr, ptr, ptr}, "GrtModel");
+    llvm::Type *i64t = b.getInt64Ty();
+    AbiTypes abi = abiTypes(ctx);
+    llvm::StructType *tensorTy = abi.tensor, *storedTy = abi.stored, *entryTy = abi.entry, *modelTy = abi.model;
 
     std::vector<llvm::Constant *> tensors;
     for (auto &s : lm.slots) {
@@ -220,6 +217,24 @@ private:
 };
 
 } // namespace
+
+AbiTypes abiTypes(llvm::LLVMContext &ctx) {
+  auto *ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type *i32t = llvm::Type::getInt32Ty(ctx), *i64t = llvm::Type::getInt64Ty(ctx), *f64t = llvm::Type::getDoubleTy(ctx);
+  AbiTypes t;
+  // GrtTensor: name, role, dtype, rank, reserved, dims, init, default_value.
+  t.tensor = llvm::StructType::create(ctx, {ptr, i32t, i32t, i32t, i32t, ptr, ptr, f64t}, "GrtTensor");
+  // GrtStored: what, kernel, tensor, offset, count, dtype, reserved.
+  t.stored = llvm::StructType::create(ctx, {ptr, i32t, i32t, i64t, i64t, i32t, i32t}, "GrtStored");
+  // GrtEntry: name, fn, arena_bytes, num_kernels, reserved, inputs, outputs,
+  // kernel_names, stored, num_stored.
+  t.entry = llvm::StructType::create(ctx, {ptr, ptr, i64t, i32t, i32t, ptr, ptr, ptr, ptr, i64t}, "GrtEntry");
+  // GrtModel: abi_version, num_tensors, name, source, optimizer, tensors,
+  // entries, num_entries, data_kind, data_rows, text_corpus, text_input,
+  // text_target.
+  t.model = llvm::StructType::create(ctx, {i32t, i32t, ptr, ptr, ptr, ptr, ptr, i32t, i32t, i64t, ptr, ptr, ptr}, "GrtModel");
+  return t;
+}
 
 LoweredModel lowerToLoops(const Module &m) {
   LoweredModel lm;

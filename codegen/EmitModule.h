@@ -28,6 +28,14 @@ struct LoweredModel {
   std::vector<Entry> entries;
 };
 
+/// The LLVM mirrors of the descriptor structs of runtime/include/gradrt/abi.h,
+/// field by field (tests/unit/AbiLayoutTest.cpp holds their layout to the
+/// C structs' offsetof and sizeof).
+struct AbiTypes {
+  llvm::StructType *tensor, *stored, *entry, *model;
+};
+AbiTypes abiTypes(llvm::LLVMContext &ctx);
+
 /// Schedules every graph of a fused, memory-planned module into loop nests.
 LoweredModel lowerToLoops(const Module &m);
 

@@ -1,0 +1,67 @@
+//===- tests/unit/AbiLayoutTest.cpp - the emitter's structs match abi.h ---===//
+//
+// The descriptor a compiled model exports is built as LLVM constants of
+// struct types that mirror runtime/include/gradrt/abi.h. A field added on
+// one side only would shift every field after it; here each LLVM field's
+// offset, on the host's data layout, must equal offsetof of the C field,
+// and each struct's size its sizeof.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/EmitModule.h"
+#include "codegen/Target.h"
+
+#include "runtime/include/gradrt/abi.h"
+
+#include "llvm/IR/DataLayout.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <gtest/gtest.h>
+
+#include <cstddef>
+
+using namespace gradc;
+
+namespace {
+
+void expectLayout(llvm::StructType *t, const llvm::DataLayout &dl, std::initializer_list<size_t> offsets, size_t size) {
+  const llvm::StructLayout *sl = dl.getStructLayout(t);
+  ASSERT_EQ(t->getNumElements(), offsets.size()) << t->getName().str() << " has a different number of fields";
+  unsigned i = 0;
+  for (size_t off : offsets) {
+    EXPECT_EQ(sl->getElementOffset(i), off) << t->getName().str() << " field " << i;
+    ++i;
+  }
+  EXPECT_EQ(sl->getSizeInBytes(), size) << t->getName().str();
+}
+
+TEST(AbiLayout, DescriptorStructsMatchTheHeader) {
+  auto tm = createHostTargetMachine();
+  ASSERT_TRUE(bool(tm)) << llvm::toString(tm.takeError());
+  llvm::DataLayout dl = (*tm)->createDataLayout();
+  llvm::LLVMContext ctx;
+  AbiTypes t = abiTypes(ctx);
+  expectLayout(t.tensor, dl,
+               {offsetof(GrtTensor, name), offsetof(GrtTensor, role), offsetof(GrtTensor, dtype), offsetof(GrtTensor, rank),
+                offsetof(GrtTensor, reserved), offsetof(GrtTensor, dims), offsetof(GrtTensor, init),
+                offsetof(GrtTensor, default_value)},
+               sizeof(GrtTensor));
+  expectLayout(t.stored, dl,
+               {offsetof(GrtStored, what), offsetof(GrtStored, kernel), offsetof(GrtStored, tensor), offsetof(GrtStored, offset),
+                offsetof(GrtStored, count), offsetof(GrtStored, dtype), offsetof(GrtStored, reserved)},
+               sizeof(GrtStored));
+  expectLayout(t.entry, dl,
+               {offsetof(GrtEntry, name), offsetof(GrtEntry, fn), offsetof(GrtEntry, arena_bytes),
+                offsetof(GrtEntry, num_kernels), offsetof(GrtEntry, reserved), offsetof(GrtEntry, inputs),
+                offsetof(GrtEntry, outputs), offsetof(GrtEntry, kernel_names), offsetof(GrtEntry, stored),
+                offsetof(GrtEntry, num_stored)},
+               sizeof(GrtEntry));
+  expectLayout(t.model, dl,
+               {offsetof(GrtModel, abi_version), offsetof(GrtModel, num_tensors), offsetof(GrtModel, name),
+                offsetof(GrtModel, source), offsetof(GrtModel, optimizer), offsetof(GrtModel, tensors),
+                offsetof(GrtModel, entries), offsetof(GrtModel, num_entries), offsetof(GrtModel, data_kind),
+                offsetof(GrtModel, data_rows), offsetof(GrtModel, text_corpus), offsetof(GrtModel, text_input),
+                offsetof(GrtModel, text_target)},
+               sizeof(GrtModel));
+}
+
+} // namespace
