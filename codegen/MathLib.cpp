@@ -101,6 +101,51 @@ public:
     return b.CreateSelect(b.CreateFCmpUNO(x, x), x, y);
   }
 
+  /// erf: for |x| < 0.5 its Taylor series, x·Σ (-1)ⁿ x²ⁿ / (n!(2n+1)) · 2/√π
+  /// to n = 6 (relative error below 1e-10); beyond, 1 - erfc(|x|) with the
+  /// Chebyshev fit of erfc in Numerical Recipes (Press et al., §6.2: t·exp(-x²
+  /// + P(t)), t = 1/(1 + |x|/2), fractional error below 1.2e-7), sign
+  /// restored. At |x| > 4 erf is ±1 in float.
+  Value *erf(Value *x) {
+    Value *ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+    Value *x2 = b.CreateFMul(x, x);
+    const double k = 1.1283791670955126; // 2/√π
+    Value *series = b.CreateFMul(x, poly(x2, {k / (720 * 13), -k / (120 * 11), k / (24 * 9), -k / (6 * 7), k / (2 * 5),
+                                              -k / 3, k}));
+    Value *z = clamp(ax, 0, 4);
+    Value *t = b.CreateFDiv(c(1.0), b.CreateFAdd(c(1.0), b.CreateFMul(z, c(0.5))));
+    Value *p = poly(t, {0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196,
+                        1.00002368, -1.26551223});
+    Value *erfc = b.CreateFMul(t, exp(b.CreateFSub(p, b.CreateFMul(z, z))));
+    Value *far = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, b.CreateFSub(c(1.0), erfc), x);
+    Value *y = b.CreateSelect(b.CreateFCmpOLT(ax, c(0.5)), series, far);
+    return b.CreateSelect(b.CreateFCmpUNO(x, x), x, y);
+  }
+
+  /// log(1 + x) without losing x to the rounding of 1 + x: with u = 1 + x,
+  /// log(u)·x/(u - 1) (Goldberg, "What every computer scientist should know
+  /// about floating-point arithmetic", theorem 4), and x itself where u
+  /// rounds to 1.
+  Value *log1p(Value *x) {
+    Value *u = b.CreateFAdd(c(1.0), x);
+    Value *um1 = b.CreateFSub(u, c(1.0));
+    Value *y = b.CreateFDiv(b.CreateFMul(log(u), x), um1);
+    y = b.CreateSelect(b.CreateFCmpOEQ(u, c(1.0)), x, y);
+    // log(inf) is inf; x/(u-1) would make it NaN.
+    return b.CreateSelect(b.CreateFCmpOEQ(x, c(INFINITY)), x, y);
+  }
+
+  /// exp(x) - 1 near 0 too: with u = exp(x), (u - 1)·x/log(u) (Kahan's
+  /// trick), x where u rounds to 1, and -1 or u itself at the ends.
+  Value *expm1(Value *x) {
+    Value *u = exp(x);
+    Value *um1 = b.CreateFSub(u, c(1.0));
+    Value *y = b.CreateFDiv(b.CreateFMul(um1, x), log(u));
+    y = b.CreateSelect(b.CreateFCmpOEQ(u, c(1.0)), x, y);
+    y = b.CreateSelect(b.CreateFCmpOEQ(um1, c(-1.0)), c(-1.0), y);
+    return b.CreateSelect(b.CreateFCmpOEQ(u, c(INFINITY)), u, y);
+  }
+
 private:
   llvm::IRBuilder<> &b;
   llvm::Type *f, *i;
@@ -127,6 +172,15 @@ Value *mathLog(llvm::IRBuilder<> &b, Value *x) {
 }
 Value *mathTanh(llvm::IRBuilder<> &b, Value *x) {
   return x->getType()->isFloatTy() ? F32Math(b).tanh(x) : libmCall(b, "tanh", x);
+}
+Value *mathErf(llvm::IRBuilder<> &b, Value *x) {
+  return x->getType()->isFloatTy() ? F32Math(b).erf(x) : libmCall(b, "erf", x);
+}
+Value *mathLog1p(llvm::IRBuilder<> &b, Value *x) {
+  return x->getType()->isFloatTy() ? F32Math(b).log1p(x) : libmCall(b, "log1p", x);
+}
+Value *mathExpm1(llvm::IRBuilder<> &b, Value *x) {
+  return x->getType()->isFloatTy() ? F32Math(b).expm1(x) : libmCall(b, "expm1", x);
 }
 
 } // namespace gradc

@@ -1,9 +1,9 @@
 //===- codegen/MathLib.h - exp, log, tanh and friends as inline IR --------===//
 //
 // Calls to libm cannot be vectorised, so the f32 functions the hot loops
-// need (exp, log, tanh) are emitted inline as range reduction plus a
-// polynomial: straight-line arithmetic the loop vectoriser turns into AVX
-// code. Their error is a few ulp. f64 exists for gradient checking, where
+// need (exp, log, tanh, erf, log1p, expm1) are emitted inline as range
+// reduction plus a polynomial: straight-line arithmetic the loop vectoriser
+// turns into AVX code. Their error is a few ulp. f64 exists for gradient checking, where
 // accuracy matters and speed does not, so f64 calls libm. sin and cos only
 // appear in data generation and schedules, and use LLVM's intrinsics.
 //
@@ -19,6 +19,10 @@ namespace gradc {
 llvm::Value *mathExp(llvm::IRBuilder<> &b, llvm::Value *x);
 llvm::Value *mathLog(llvm::IRBuilder<> &b, llvm::Value *x);
 llvm::Value *mathTanh(llvm::IRBuilder<> &b, llvm::Value *x);
+/// erf(x), log(1 + x) and exp(x) - 1, the same way.
+llvm::Value *mathErf(llvm::IRBuilder<> &b, llvm::Value *x);
+llvm::Value *mathLog1p(llvm::IRBuilder<> &b, llvm::Value *x);
+llvm::Value *mathExpm1(llvm::IRBuilder<> &b, llvm::Value *x);
 /// A call to libm's function `name` of one argument (not vectorised).
 llvm::Value *libmCall(llvm::IRBuilder<> &b, llvm::StringRef name, llvm::Value *x);
 
