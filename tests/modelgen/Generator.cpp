@@ -1,6 +1,8 @@
 //===- tests/modelgen/Generator.cpp - random valid .grad models -----------===//
 #include "Generator.h"
 
+#include "ir/Ops.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -72,6 +74,37 @@ struct Ex {
   bool simple = true; // a name or number: no parentheses needed
   double mag() const { return std::max(std::fabs(lo), std::fabs(hi)); }
 };
+
+/// The op table's elementwise ops that source spells as functions.
+std::vector<const OpInfo *> tableOps() {
+  std::vector<const OpInfo *> out;
+  for (unsigned k = 0; k < kNumOps; ++k) {
+    const OpInfo &op = opInfo(OpKind(k));
+    bool function = !op.surface.empty() && llvm::all_of(op.surface, [](char c) { return std::isalnum((unsigned char)c) || c == '_'; });
+    if (op.has(Elementwise) && op.fold && function)
+      out.push_back(&op);
+  }
+  return out;
+}
+
+/// The smallest and largest value of op over the box of operand
+/// intervals, sampled on a grid (exact at the corners).
+std::pair<double, double> sampleBounds(const OpInfo &op, const std::vector<Ex> &args) {
+  int n = args.size() == 1 ? 33 : args.size() == 2 ? 9 : 5;
+  double lo = INFINITY, hi = -INFINITY;
+  std::vector<int> at(args.size(), 0);
+  while (true) {
+    double v[3];
+    for (size_t i = 0; i < args.size(); ++i) v[i] = args[i].lo + (args[i].hi - args[i].lo) * at[i] / (n - 1);
+    double y = op.fold(v);
+    lo = std::min(lo, y), hi = std::max(hi, y);
+    size_t i = 0;
+    while (i < args.size() && ++at[i] == n) at[i++] = 0;
+    if (i == args.size()) break;
+  }
+  return {lo, hi};
+}
+
 
 /// Where statements go: the model body, or a function body.
 struct Scope {
@@ -303,7 +336,8 @@ private:
       bool model; // model body only
     };
     static const Weighted rules[] = {
-        {&Generator::unary, 10, false},    {&Generator::binary, 12, false},   {&Generator::whereRule, 5, false},
+        {&Generator::unary, 7, false},     {&Generator::tableOp, 9, false},   {&Generator::binary, 10, false},
+        {&Generator::whereRule, 5, false},
         {&Generator::reduce, 7, false},    {&Generator::matmul, 8, false},    {&Generator::linear, 4, false},
         {&Generator::layerNorm, 3, false}, {&Generator::softmax, 3, false},   {&Generator::reshape, 4, false},
         {&Generator::transpose, 3, false}, {&Generator::concat, 3, false},    {&Generator::index, 4, false},
@@ -359,9 +393,9 @@ private:
     Val *v = pickFloat(s);
     if (!v) return false;
     Ex x = use(*v);
-    static const std::vector<std::string> ops = {"exp",   "log",     "sqrt",    "tanh",   "sin",      "cos",
-                                                 "neg",   "square",  "abs",     "relu",   "sigmoid",  "gelu",
-                                                 "identity", "stop_gradient", "scale"};
+    // Prelude functions and operators; the op table's own functions have
+    // a rule of their own (tableOp).
+    static const std::vector<std::string> ops = {"neg", "square", "abs", "relu", "sigmoid", "gelu", "identity", "scale"};
     std::string op = oneOf(ops);
     if ((op == "abs" || op == "relu") && x.plateau) op = "tanh";
     feature(op);
@@ -409,10 +443,9 @@ private:
     Val *va = pickFloat(s);
     if (!va) return false;
     Ex a = use(*va);
-    static const std::vector<std::string> ops = {"+", "-", "*", "/", "maximum", "minimum"};
+    static const std::vector<std::string> ops = {"+", "-", "*", "/"};
     std::string op = oneOf(ops);
     Ex b = partner(s, a);
-    if ((op == "maximum" || op == "minimum") && (a.plateau || b.plateau)) op = "+";
     feature(op);
     auto shape = broadcast(a.shape, b.shape);
     if (!shape) return false;
@@ -433,6 +466,58 @@ private:
       r.hi = op == "maximum" ? std::max(a.hi, b.hi) : std::min(a.hi, b.hi);
     }
     bind(s, r);
+    return true;
+  }
+
+  /// Every elementwise op of the table that source spells as a function
+  /// (exp, maximum, erf, ...): operands kept in its domain (ir/Ops.def),
+  /// bounds found by evaluating its scalar semantics over the operands'
+  /// intervals, inputs squashed until the result stays below 1e3.
+  bool tableOp(Scope &s) {
+    static const std::vector<const OpInfo *> ops = tableOps();
+    const OpInfo &op = *oneOf(ops);
+    Val *v = pickFloat(s);
+    if (!v) return false;
+    std::vector<Ex> args{use(*v)};
+    for (int i = 1; i < op.arity; ++i) args.push_back(partner(s, args[0]));
+    Shape shape;
+    for (auto &a : args) {
+      auto b = broadcast(shape, a.shape);
+      if (!b || numel(*b) > kMaxElements || b->size() > kMaxRank) return false;
+      shape = *b;
+    }
+    // A kink (abs, maximum) over values with flat pieces ties almost surely.
+    if (op.has(Kinked) && llvm::any_of(args, [](const Ex &a) { return a.plateau; })) return false;
+    for (unsigned i = 0; i < args.size(); ++i) {
+      switch (op.domainOf(i)) {
+      case Domain::Any: break;
+      case Domain::Positive:
+      case Domain::NonZero: args[i] = positive(args[i]); break;
+      case Domain::AboveMinusOne: {
+        Ex p = positive(args[i]);
+        args[i] = {paren(p) + " - 0.9", p.shape, p.lo - 0.9, p.hi - 0.9, p.plateau, p.grad, false};
+        break;
+      }
+      }
+    }
+    auto [lo, hi] = sampleBounds(op, args);
+    for (double m : {8.0, 3.0, 1.0}) {
+      if (std::isfinite(lo) && std::isfinite(hi) && std::max(std::fabs(lo), std::fabs(hi)) <= 1e3) break;
+      for (unsigned i = 0; i < args.size(); ++i)
+        if (op.domainOf(i) == Domain::Any) args[i] = bounded(args[i], m);
+      std::tie(lo, hi) = sampleBounds(op, args);
+    }
+    if (!std::isfinite(lo) || !std::isfinite(hi) || std::max(std::fabs(lo), std::fabs(hi)) > 1e3) return false;
+    feature(op.surface.str());
+    std::string text = op.surface.str() + "(";
+    bool plateau = op.has(Stepped), grad = false;
+    for (size_t i = 0; i < args.size(); ++i) {
+      text += (i ? ", " : "") + args[i].text;
+      plateau = plateau || (args.size() == 1 && args[i].plateau);
+      grad = grad || args[i].grad;
+    }
+    if (op.has(NoGrad) || op.has(Stepped) || op.kind == OpKind::StopGradient) grad = false;
+    bind(s, {text + ")", shape, lo, hi, plateau, grad, true});
     return true;
   }
 
@@ -1095,11 +1180,11 @@ private:
 GeneratedModel generateModel(uint64_t seed) { return Generator(seed).run(); }
 
 const std::vector<std::string> &allFeatures() {
-  static const std::vector<std::string> all = {
-      // builtins
-      "exp", "log", "sqrt", "tanh", "sin", "cos", "stop_gradient", "maximum", "minimum", "where", "sum", "max", "numel",
-      "dim", "shape", "reshape", "transpose", "concat", "arange", "onehot", "gather", "float", "full", "rand_uniform",
-      "rand_normal",
+  static const std::vector<std::string> all = [] {
+    std::vector<std::string> v = {
+      // builtins that are not one elementwise op
+      "where", "sum", "max", "numel", "dim", "shape", "reshape", "transpose", "concat", "arange", "onehot", "gather",
+      "float", "full", "rand_uniform", "rand_normal",
       // prelude
       "square", "abs", "identity", "mean", "variance", "relu", "sigmoid", "gelu", "softmax", "log_softmax", "linear",
       "layer_norm", "mse", "binary_cross_entropy", "cross_entropy",
@@ -1110,6 +1195,10 @@ const std::vector<std::string> &allFeatures() {
       "output", "metric", "data table", "i32 input", "bool input", "param",
       // training
       "sgd", "momentum", "adam", "adamw", "clip", "warmup", "cosine", "f32", "f64"};
+    // Every elementwise op source spells as a function, from the op table.
+    for (const OpInfo *op : tableOps()) v.push_back(op->surface.str());
+    return v;
+  }();
   return all;
 }
 
