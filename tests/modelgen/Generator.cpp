@@ -530,9 +530,10 @@ private:
     Ex b = partner(s, a);
     static const std::vector<std::string> cmps = {"<", "<=", ">", ">=", "==", "!="};
     std::string c = oneOf(cmps);
-    // Equality of random reals is almost never true; compare a rounded
-    // mask instead so both outcomes occur.
-    if (c == "==" || c == "!=") b = {"0", {}, 0, 0, true, false, true};
+    // Equality of random reals is almost never true either way. (Not 0: a
+    // value that is zero in exact arithmetic is rounding noise, and would
+    // compare differently from build to build.)
+    if (c == "==" || c == "!=") b = {"0.25", {}, 0.25, 0.25, true, false, true};
     feature(c);
     auto shape = broadcast(a.shape, b.shape);
     if (!shape) return false;
@@ -1047,7 +1048,7 @@ private:
     }
     if (kind == 2) {
       feature("binary_cross_entropy");
-      return fmt::format("binary_cross_entropy(sigmoid({}), float({} > 0))", x.text, x.text);
+      return fmt::format("binary_cross_entropy(sigmoid({}), float({} > {}))", x.text, x.text, num(uniform(0.05, 0.3)));
     }
     if (kind == 3) {
       feature("variance");
@@ -1113,8 +1114,10 @@ private:
       if (!v) continue;
       Ex x = use(*v);
       std::string m = fresh("metric");
+      // A threshold other than 0: a value that is zero in exact arithmetic
+      // would compare as rounding noise does.
       emit(s, chance(0.5) ? fmt::format("metric {} = mean({})", m, x.text)
-                          : fmt::format("metric {} = mean(float({} > 0))", m, x.text));
+                          : fmt::format("metric {} = mean(float({} > {}))", m, x.text, num(uniform(0.05, 0.3))));
       feature("metric");
     }
     train(s);
