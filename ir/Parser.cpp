@@ -119,6 +119,11 @@ private:
     fail(msg);
     return false;
   }
+  bool errorAt(llvm::SMLoc loc, const llvm::Twine &msg) {
+    if (!failed) sm.PrintMessage(errs, loc, llvm::SourceMgr::DK_Error, msg);
+    failed = true;
+    return false;
+  }
   bool punct(char c) {
     if (tok.kind == IrToken::Punct && tok.text[0] == c) {
       next();
@@ -218,6 +223,7 @@ private:
 
   bool type(TensorType &out) {
     if (tok.kind != IrToken::Ident) return error("expected a type such as f32[2,3]");
+    llvm::SMLoc start = tok.loc;
     auto dt = parseDType(tok.text);
     if (!dt) return error("unknown dtype '" + tok.text + "'");
     out.dtype = *dt;
@@ -231,6 +237,10 @@ private:
       out.shape.push_back(d);
       if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "]")) return error("expected ',' or ']'");
     }
+    // Every value of a parsed graph has its type written out, so this check
+    // keeps any shape whose size would overflow out of the compiler.
+    if (std::string problem = sizeProblem(out.shape); !problem.empty())
+      return errorAt(start, "type " + str(out) + " is too large: " + problem);
     return true;
   }
 
@@ -261,14 +271,24 @@ private:
       if (!table && !isKeyword("text")) return error("expected 'table' or 'text'");
       next();
       m.data.kind = table ? DataSpec::Table : DataSpec::Text;
-      return arguments([&](const std::string &k, AttrValue v) {
-        if (k == "rows" && std::holds_alternative<double>(v)) m.data.rows = int64_t(std::get<double>(v));
+      bool ok = arguments([&](const std::string &k, AttrValue v) {
+        if (k == "rows" && std::holds_alternative<double>(v)) {
+          // A row count is a whole number; the data graph's tensors bound it.
+          double rows = std::get<double>(v);
+          if (!(rows >= 1 && rows <= double(kMaxElements) && rows == std::floor(rows)))
+            return error("rows must be a whole number from 1 to " + llvm::Twine(kMaxElements));
+          m.data.rows = int64_t(rows);
+        }
         else if (k == "corpus" && std::holds_alternative<std::string>(v)) m.data.corpus = std::get<std::string>(v);
         else if (k == "input" && std::holds_alternative<std::string>(v)) m.data.textInput = std::get<std::string>(v);
         else if (k == "target" && std::holds_alternative<std::string>(v)) m.data.textTarget = std::get<std::string>(v);
         else return error("unknown data argument '" + k + "'");
         return true;
       });
+      // The printer always writes a table's rows; without them it would
+      // print `rows = 0`, which does not read back.
+      if (ok && table && m.data.rows == 0) return error("a data table needs its rows, e.g. {rows = 256}");
+      return ok;
     }
     return error("expected 'source', 'train', 'data' or 'graph'");
   }
