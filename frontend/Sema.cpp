@@ -3,7 +3,9 @@
 
 #include "ir/Optimizers.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
 
@@ -20,7 +22,7 @@ std::string describe(const Value &v) {
   case Value::Float: return "the number " + attrValueStr(v.f);
   case Value::Bool: return v.b ? "true" : "false";
   case Value::Str: return "the string \"" + v.s + "\"";
-  case Value::List: return "a list of " + std::to_string(v.items.size());
+  case Value::List: return "a list of " + std::to_string(v.items().size());
   case Value::Tensor: return str(v.node->type);
   case Value::Func: return v.isBuiltin ? "a builtin function" : "the function '" + v.fn->name + "'";
   case Value::Init: return "the initialiser " + v.s;
@@ -31,6 +33,32 @@ std::string describe(const Value &v) {
 Value SemaImpl::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
   diag.error(loc, msg, ranges);
   return Value::error();
+}
+
+bool SemaImpl::spend(llvm::SMLoc loc, int64_t n) {
+  if (stopped) return false;
+  if ((steps += n) > kMaxSteps)
+    overBudget(loc, llvm::Twine(kMaxSteps) + " steps (expressions evaluated and statements run)");
+  else if (graph && graph->nodes.size() > kMaxNodes)
+    overBudget(loc, llvm::Twine(kMaxNodes) + " graph nodes");
+  return !stopped;
+}
+
+void SemaImpl::overBudget(llvm::SMLoc loc, const llvm::Twine &budget) {
+  stopped = true;
+  if (loops.empty()) {
+    error(loc, "analysis goes over the compile-time budget of " + budget + " here");
+    return;
+  }
+  // Blame the outermost loop being unrolled, with the calls around it.
+  const ActiveLoop &outer = loops.front();
+  std::string counts;
+  for (auto &l : loops) counts += (counts.empty() ? "" : " x ") + std::to_string(l.iterations);
+  std::vector<DiagEngine::CallSite> inner(diag.calls.begin() + outer.calls, diag.calls.end());
+  diag.calls.resize(outer.calls);
+  error(outer.stmt->loc(), "unrolling this loop (" + counts + " iterations" + (loops.size() > 1 ? " with the loops inside it" : "") +
+                               ") goes over the compile-time budget of " + budget);
+  diag.calls.insert(diag.calls.end(), inner.begin(), inner.end());
 }
 
 bool SemaImpl::isUserLoc(llvm::SMLoc loc) const {
@@ -121,14 +149,17 @@ bool SemaImpl::evalType(const TypeExpr &t, TensorType &out) {
     }
     out.shape.push_back(v.i);
   }
-  return ok;
+  return ok && checkSize(out.shape, out.dtype, t.range.Start, "tensor type", {t.range});
 }
 
 //===--- statements -------------------------------------------------------===//
 
 SemaImpl::Flow SemaImpl::execBlock(const Block &b) {
+  if (b.empty()) return Flow::Next;
+  if (!enter(b.front()->loc())) return Flow::Return;
+  auto leave = llvm::make_scope_exit([&] { --evalDepth; });
   for (auto &s : b) {
-    if (diag.tooMany()) return Flow::Return;
+    if (diag.tooMany() || !spend(s->loc())) return Flow::Return;
     if (execStmt(*s) == Flow::Return) return Flow::Return;
   }
   return Flow::Next;
@@ -183,11 +214,16 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
             {llvm::SMRange(f.lo->range.Start, f.hi->range.End)});
       return Flow::Next;
     }
-    if (hi.i - lo.i > 100000) {
-      error(f.lo->loc(), "a loop of " + llvm::Twine(hi.i - lo.i) + " iterations is too long to unroll");
+    int64_t count;
+    if (llvm::SubOverflow(hi.i, lo.i, count) || count > 100000) {
+      error(f.lo->loc(), "a loop from " + llvm::Twine(lo.i) + " to " + llvm::Twine(hi.i) +
+                             " is too long to unroll (at most 100000 iterations)");
       return Flow::Next;
     }
+    loops.push_back({&f, std::max<int64_t>(count, 0), diag.calls.size()});
+    auto leave = llvm::make_scope_exit([&] { loops.pop_back(); });
     for (int64_t i = lo.i; i < hi.i; ++i) {
+      if (!spend(f.loc())) return Flow::Return;
       frame().vars[f.var] = Value::integer(i);
       if (execBlock(f.body) == Flow::Return) return Flow::Return;
     }
@@ -277,10 +313,27 @@ void SemaImpl::declareParam(const ParamStmt &s) {
   std::string full;
   for (auto &sc : scopes) full += sc + ".";
   full += s.name;
+  // The user's mistake is the outermost call that declares the parameter
+  // (or, in the model body, the declaration itself).
+  bool inCall = !diag.calls.empty();
+  llvm::SMLoc origin = inCall ? diag.calls.front().loc : s.nameLoc;
   if (auto it = params.find(full); it != params.end()) {
+    // Carry on with the first one where it has this type, so the code after
+    // it raises nothing more; report once per origin.
+    Node *first = it->second;
+    frame().vars[s.name] = first->type == t ? Value::tensor(first, llvm::SMRange(s.nameLoc, s.nameLoc)) : Value::error();
+    if (!reportedDuplicates.insert(origin.getPointer()).second) return;
     error(s.nameLoc, "parameter '" + full + "' is defined twice");
-    if (callDepth > 0 && scopes.empty())
-      note(s.nameLoc, "give each call its own scope, e.g. layer1.f(x) and layer2.f(x), so its parameters get distinct names");
+    llvm::SMLoc firstOrigin = paramOrigins.lookup(full);
+    if (firstOrigin.isValid() && firstOrigin != origin) note(firstOrigin, "the first '" + full + "' comes from here");
+    if (inCall) {
+      llvm::StringRef callee = diag.calls.front().callee;
+      auto [scope, fn] = callee.rsplit('.');
+      if (fn.empty()) std::swap(scope, fn);
+      std::string a = scope.empty() ? "layer1" : scope.str() + "1", b = scope.empty() ? "layer2" : scope.str() + "2";
+      note(origin, "give each call its own scope so its parameters get distinct names, e.g. " + a + "." + fn + "(...) and " +
+                       b + "." + fn + "(...)");
+    }
     return;
   }
   if (frames.size() == 1 && (inputs.count(s.name) || frame().vars.count(s.name))) {
@@ -303,6 +356,7 @@ void SemaImpl::declareParam(const ParamStmt &s) {
   extra.set(AttrKey::Init, init);
   Node *n = b().leaf(OpKind::Param, full, t, std::move(extra));
   params[full] = n;
+  paramOrigins[full] = origin;
   frame().vars[s.name] = Value::tensor(n, llvm::SMRange(s.nameLoc, s.nameLoc));
 }
 
@@ -315,7 +369,8 @@ void SemaImpl::execModel(const ModelDecl &m) {
   builder = std::make_unique<Builder>(*graph);
   frames.emplace_back();
   execBlock(m.body);
-  finishModel(m);
+  // After a budget ran out, what is missing is only what was not reached.
+  if (!stopped) finishModel(m);
   frames.pop_back();
 }
 
