@@ -23,9 +23,14 @@
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cmath>
+#include <limits>
 
 namespace gradc {
 namespace {
+
+/// Arena sizes beyond this are refused; offsets and sizes within it can be
+/// added without overflow.
+constexpr int64_t kMaxArenaBytes = int64_t(1) << 62;
 
 struct IrToken {
   enum Kind { Eof, Ident, Percent, At, String, Number, Punct, Error } kind;
@@ -315,14 +320,21 @@ private:
     Graph &g = m.addGraph(tok.text.str());
     next();
     int64_t n;
+    // Codegen trusts a parsed plan (kernel ids, arena offsets), so it is
+    // held to bounds here: what lies outside them would be memory outside
+    // the arena or a kernel that does not exist.
     if (isKeyword("kernels")) {
       next();
-      if (!expect('(') || !integer(n) || !expect(')')) return false;
+      if (!expect('(') || !integer(n)) return false;
+      if (n < 0 || n > std::numeric_limits<int32_t>::max()) return error("a kernel count from 0 to 2^31 - 1");
+      if (!expect(')')) return false;
       g.numKernels = int32_t(n);
     }
     if (isKeyword("arena")) {
       next();
-      if (!expect('(') || !integer(n) || !expect(')')) return false;
+      if (!expect('(') || !integer(n)) return false;
+      if (n < 0 || n > kMaxArenaBytes) return error("an arena size from 0 to 2^62 bytes");
+      if (!expect(')')) return false;
       g.arenaBytes = n;
     }
     if (!expect('{')) return false;
@@ -410,7 +422,10 @@ private:
     if (isKeyword("kernel")) {
       next();
       int64_t k;
-      if (!expect('(') || !integer(k) || !expect(')')) return false;
+      if (!expect('(') || !integer(k)) return false;
+      if (k < 0 || k >= g.numKernels)
+        return error("kernel " + llvm::Twine(k) + " is not one of the graph's kernels(" + llvm::Twine(g.numKernels) + ")");
+      if (!expect(')')) return false;
       node->kernel = int32_t(k);
     }
     if (isKeyword("slot")) {
@@ -420,9 +435,16 @@ private:
     } else if (isKeyword("arena")) {
       next();
       node->storage.kind = Storage::Arena;
-      if (!expect('(') || !integer(node->storage.offset) || !expect(')')) return false;
+      int64_t &off = node->storage.offset;
+      if (!expect('(') || !integer(off)) return false;
+      if (off < 0 || off > g.arenaBytes - node->type.bytes())
+        return error(str(node->type) + " at offset " + llvm::Twine(off) + " does not fit the graph's arena(" +
+                     llvm::Twine(g.arenaBytes) + ")");
+      if (!expect(')')) return false;
     } else if (isKeyword("view")) {
       next();
+      // A view reads its operand's bytes: only a reshape has that operand.
+      if (*op != OpKind::Reshape) return error("only a reshape can be a view of its operand's bytes");
       node->storage.kind = Storage::View;
     }
     // Numbers are what the printer gives unnamed values.
