@@ -37,10 +37,10 @@ Value SemaImpl::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<ll
 
 bool SemaImpl::spend(llvm::SMLoc loc, int64_t n) {
   if (stopped) return false;
-  if ((steps += n) > kMaxSteps)
-    overBudget(loc, llvm::Twine(kMaxSteps) + " steps (expressions evaluated and statements run)");
-  else if (graph && graph->nodes.size() > kMaxNodes)
-    overBudget(loc, llvm::Twine(kMaxNodes) + " graph nodes");
+  if ((steps += n) > opts.maxSteps)
+    overBudget(loc, llvm::Twine(opts.maxSteps) + " steps (expressions evaluated and statements run)");
+  else if (graph && int64_t(graph->nodes.size()) > opts.maxNodes)
+    overBudget(loc, llvm::Twine(opts.maxNodes) + " graph nodes");
   return !stopped;
 }
 

@@ -179,22 +179,7 @@ public:
   llvm::DenseSet<const char *> reportedDuplicates;
 
   // --- limits ----------------------------------------------------------------
-  // Analysis runs the program: loops are unrolled and calls inlined, so a
-  // short file can ask for unbounded work (nested loops, calls that each call
-  // the next twice). Work is counted and bounded; past a budget analysis
-  // stops with one error. docs: README, "limits".
-  /// Steps: expressions evaluated, statements executed and loop iterations,
-  /// and kStepsPerCall for each call of a function (which allocates its
-  /// frame and binds its arguments: about ten times the work).
-  /// The GPT example takes 2,643 steps and makes 561 nodes with 4 layers,
-  /// 7,498 and 1,585 with 12; a 20,000-iteration loop of `h = h + 1` takes
-  /// 100,000 and makes 40,000. Either budget runs out in under 0.15 s (2 s
-  /// under AddressSanitizer, well within the fuzzers' 5 s), and a graph at
-  /// the node budget still builds in seconds, in a few hundred megabytes.
-  static constexpr int64_t kMaxSteps = 1'000'000;
-  /// Graph nodes one graph (the model or its data) may have: each one costs
-  /// every later pass time and memory.
-  static constexpr size_t kMaxNodes = 200'000;
+  // Work is counted against SemaOptions::maxSteps and maxNodes (Sema.h).
   static constexpr int64_t kStepsPerCall = 10;
   static constexpr unsigned kMaxCallDepth = 64;
   /// Nested evaluation (expressions, blocks and the calls among them): the
