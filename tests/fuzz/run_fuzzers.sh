@@ -99,7 +99,7 @@ for t in ${targets//,/ }; do
   before=$(ls "$artifacts" | grep -c "^$t-" || true)
 
   # The regression inputs first: each once, as a test.
-  n=$(find "$regress" -type f | wc -l)
+  n=$(find "$regress" -type f 2>/dev/null | wc -l)
   if [ "$n" -gt 0 ] && ! "$bin" "${opts[@]}" -runs=0 "$regress"/* > "$work/logs/$t-replay.log" 2>&1; then
     echo "fuzz_$t: a regression input fails (see $work/logs/$t-replay.log)"
     tail -n 30 "$work/logs/$t-replay.log"
@@ -114,7 +114,7 @@ for t in ${targets//,/ }; do
   [ -n "$runs" ] && limit=(-runs="$runs")
   start=$(date +%s)
   log="$work/logs/$t-fuzz.log"
-  if "$bin" "${opts[@]}" "${limit[@]}" "$work/corpus-$t" "$regress" > "$log" 2>&1; then ok=1; else ok=0; fi
+  if "$bin" "${opts[@]}" "${limit[@]}" "$work/corpus-$t" $([ "$n" -gt 0 ] && echo "$regress") > "$log" 2>&1; then ok=1; else ok=0; fi
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   found=$(( $(ls "$artifacts" | grep -c "^$t-" || true) - before ))
   echo "fuzz_$t: ${execs:-0} executions in $(( $(date +%s) - start )) s, $found new artifacts, corpus $(ls "$work/corpus-$t" | wc -l) inputs"
