@@ -57,6 +57,7 @@ public:
   Fuser(Graph &g, unsigned level) : g(g), level(level) {}
 
   llvm::Error run() {
+    g.renumber(); // ids are positions (feeds relies on them)
     for (auto &n : g.nodes) n->kernel = -1;
     collectUses();
     markViews();
@@ -98,7 +99,12 @@ private:
       }
   }
 
-  int32_t newKernel() { return nextKernel++; }
+  /// A kernel for n. Nodes are assigned from the last back, so n is the
+  /// last node of its kernel in graph order (see feeds).
+  int32_t newKernel(const Node *n) {
+    lastNodeOf.push_back(n->id);
+    return nextKernel++;
+  }
 
   /// A matmul reads its operands as strided matrices: each must be a view
   /// of stored bytes with unit stride in one of its last two dims.
@@ -323,12 +329,14 @@ private:
     return llvm::any_of(readers, [&](Node *v) { return v->kernel != k && feeds(v, k, seen); });
   }
   /// Whether n or anything computed from it is in kernel k. A worklist, not
-  /// recursion: a chain of users can be as long as the graph.
+  /// recursion: a chain of users can be as long as the graph. Users come
+  /// later in the graph, so nothing past k's last node can lead into k:
+  /// without that bound each search could cover the rest of the graph.
   bool feeds(Node *n, int32_t k, llvm::DenseSet<Node *> &seen) {
     llvm::SmallVector<Node *, 16> work{n};
     while (!work.empty()) {
       Node *m = work.pop_back_val();
-      if (!seen.insert(m).second) continue;
+      if (m->id > lastNodeOf[k] || !seen.insert(m).second) continue;
       if (m->kernel == k) return true;
       if (auto it = uses.find(m); it != uses.end()) work.append(it->second.begin(), it->second.end());
     }
@@ -385,7 +393,7 @@ private:
         join(n, k);
         return;
       }
-      n->kernel = newKernel();
+      n->kernel = newKernel(n);
       KernelInfo info{KernelInfo::General, Dims(n->type.shape.begin(), n->type.shape.end()), {}};
       if (n->is(OpKind::MatMul) || n->is(OpKind::ScatterAdd) || n->has(Random)) info.kind = KernelInfo::Opaque;
       else if (isColumnReduction(n)) info.kind = KernelInfo::Column;
@@ -398,14 +406,14 @@ private:
     llvm::SetVector<int32_t> readers;
     for (Node *u : us) {
       if ((u->is(OpKind::MatMul) && !matmulReadable(n)) || views.count(u) || u->kernel < 0) {
-        n->kernel = newKernel();
+        n->kernel = newKernel(n);
         kernels.push_back({KernelInfo::General, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
         return;
       }
       readers.insert(u->kernel);
     }
     if (readers.empty() || !fitsInReaders(n)) {
-      n->kernel = newKernel();
+      n->kernel = newKernel(n);
       kernels.push_back({KernelInfo::General, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
       return;
     }
@@ -507,6 +515,7 @@ private:
   llvm::DenseSet<int32_t> epilogueOf; // kernels that already hold a matmul
   llvm::DenseMap<const Node *, unsigned> treeDepth; // see depthIn
   std::vector<KernelInfo> kernels; // by kernel id
+  std::vector<unsigned> lastNodeOf; // by kernel id: its last node's id
   std::vector<std::unique_ptr<Node>> clones;
   int32_t nextKernel = 0;
 };
