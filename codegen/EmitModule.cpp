@@ -178,7 +178,14 @@ private:
     b.CreateRetVoid();
   }
 
-  llvm::Constant *str(llvm::StringRef s) { return b.CreateGlobalStringPtr(s, "str", 0, mod.get()); }
+  /// One global per distinct string. Kernels of an unrolled loop repeat
+  /// their summaries thousands of times, and LLVM's ConstantMerge folding
+  /// the copies into the descriptor's arrays one by one was quadratic.
+  llvm::Constant *str(llvm::StringRef s) {
+    llvm::Constant *&c = strings[s];
+    if (!c) c = b.CreateGlobalStringPtr(s, "str", 0, mod.get());
+    return c;
+  }
   llvm::Constant *i32(int64_t v) { return b.getInt32(v); }
   llvm::Constant *i64(int64_t v) { return b.getInt64(v); }
   llvm::Constant *f64(double v) { return llvm::ConstantFP::get(b.getDoubleTy(), v); }
@@ -246,6 +253,7 @@ private:
   llvm::IRBuilder<> b;
   std::map<std::string, int> slotIndex;
   std::map<std::string, llvm::Function *> byLoops;
+  llvm::StringMap<llvm::Constant *> strings;
 };
 
 } // namespace
