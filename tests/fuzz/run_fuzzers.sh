@@ -20,6 +20,8 @@ Options:
   --time SECONDS   fuzz each target this long (default 30)
   --runs N         fuzz each target for N executions instead of a time
   --targets LIST   comma-separated, from grad,gir (default both)
+  --max-len BYTES  longest input to make (default 8192 for grad, 65536 for
+                   gir: sources are short, IR dumps are not)
   --replay         only replay the regression inputs; no fuzzing
   --build DIR      the fuzz build directory (default build-fuzz)
   --work DIR       corpora, artifacts and logs (default BUILD/work)
@@ -38,13 +40,14 @@ EOF
 }
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-seconds=30 runs="" targets="grad,gir" replayOnly=0
+seconds=30 runs="" targets="grad,gir" replayOnly=0 maxLen=""
 build="$root/build-fuzz" work="" gradc="$root/build/tools/gradc"
 while [ $# -gt 0 ]; do
   case "$1" in
     --time) seconds="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --targets) targets="$2"; shift 2 ;;
+    --max-len) maxLen="$2"; shift 2 ;;
     --replay) replayOnly=1; shift ;;
     --build) build="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
@@ -94,7 +97,8 @@ for t in ${targets//,/ }; do
   regress="$root/tests/fuzz/corpus-$t"
   artifacts="$work/artifacts"
   mkdir -p "$artifacts" "$work/logs"
-  opts=(-timeout=5 -rss_limit_mb=2048 -max_len=65536 -dict="$root/tests/fuzz/$t.dict"
+  len="${maxLen:-$([ "$t" = grad ] && echo 8192 || echo 65536)}"
+  opts=(-timeout=5 -rss_limit_mb=2048 -max_len="$len" -dict="$root/tests/fuzz/$t.dict"
         -artifact_prefix="$artifacts/$t-" -print_final_stats=1)
   before=$(ls "$artifacts" | grep -c "^$t-" || true)
 
