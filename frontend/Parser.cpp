@@ -4,6 +4,8 @@
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 
+#include <cmath>
+
 namespace gradc {
 
 using namespace ast;
@@ -31,7 +33,11 @@ bool Parser::consume(Tok k) {
   return true;
 }
 
-void Parser::error(llvm::SMLoc loc, const llvm::Twine &msg) { diag.error(loc, msg); }
+void Parser::error(llvm::SMLoc loc, const llvm::Twine &msg) {
+  // At a token the lexer could not read, the lexer has said what is wrong.
+  if (tok.is(Tok::Error)) return;
+  diag.error(loc, msg);
+}
 
 bool Parser::expect(Tok k, llvm::StringRef what) {
   if (consume(k)) return true;
@@ -511,6 +517,12 @@ ExprPtr Parser::parsePrimary() {
       v = double(iv);
     } else {
       v = std::strtod(tok.text.str().c_str(), nullptr);
+      // 1e999 would be infinity: a learning rate or scale that silently
+      // ruins training.
+      if (!std::isfinite(v)) {
+        error(tok.loc(), "number '" + tok.text + "' is too large");
+        return nullptr;
+      }
     }
     advance();
     return std::make_unique<NumberExpr>(r, v, isInt);
