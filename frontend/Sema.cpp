@@ -4,6 +4,7 @@
 #include "ir/Optimizers.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MathExtras.h"
 
@@ -598,6 +599,21 @@ void SemaImpl::finishModel(const ModelDecl &m) {
 
 //===--- the program ------------------------------------------------------===//
 
+/// Whether `v` is a tensor or a list with one inside, at any depth. Lists
+/// share their items, so each is looked at once (and without recursion:
+/// constants can nest lists as deep as there are constants).
+static bool holdsTensor(const Value &v) {
+  llvm::SmallVector<const Value *, 8> work{&v};
+  llvm::SmallPtrSet<const void *, 8> seen;
+  while (!work.empty()) {
+    const Value *x = work.pop_back_val();
+    if (x->kind == Value::Tensor) return true;
+    if (x->kind == Value::List && seen.insert(x->list.get()).second)
+      for (const Value &item : x->items()) work.push_back(&item);
+  }
+  return false;
+}
+
 /// The value of `-D NAME=TEXT`: a number, true/false, or a name (a function
 /// or initialiser, e.g. -D act=relu); anything else is a string.
 static Value parseDefine(SemaImpl &s, llvm::StringRef text) {
@@ -637,8 +653,15 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
     functions[f->name] = f.get(); // user functions may shadow the prelude's
   }
 
-  // Constants, in order; -D overrides replace the written value.
+  // Constants, in order; -D overrides replace the written value. They are
+  // evaluated before the model's graph exists, but builtins such as arange
+  // still make tensors: those go to a scratch graph, dropped afterwards, and
+  // a constant that holds one is an error (it would point into that graph).
   std::map<std::string, std::string> defines(opts.defines.begin(), opts.defines.end());
+  Graph scratch("constants");
+  graph = &scratch;
+  builder = std::make_unique<Builder>(scratch);
+  auto sourceLines = module->sourceLines; // no node will quote these
   frames.emplace_back();
   llvm::StringMap<llvm::SMLoc> constLocs;
   for (auto &c : user.consts) {
@@ -655,13 +678,16 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
     } else {
       v = eval(*c->value);
     }
-    if (v.kind == Value::Tensor) {
-      error(c->value->loc(), "a constant must be known at compile time", {c->value->range});
+    if (holdsTensor(v)) {
+      error(c->value->loc(), "a constant must be known at compile time, but this holds a tensor", {c->value->range});
       v = Value::error();
     }
     globals[c->name] = v;
   }
   frames.pop_back();
+  builder.reset();
+  graph = nullptr;
+  module->sourceLines = std::move(sourceLines);
   for (auto &[name, text] : defines) {
     std::string known;
     for (auto &c : user.consts) known += (known.empty() ? "" : ", ") + c->name;
