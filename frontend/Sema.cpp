@@ -331,7 +331,9 @@ void SemaImpl::declareParam(const ParamStmt &s) {
       llvm::StringRef callee = diag.calls.front().callee;
       auto [scope, fn] = callee.rsplit('.');
       if (fn.empty()) std::swap(scope, fn);
-      std::string a = scope.empty() ? "layer1" : scope.str() + "1", b = scope.empty() ? "layer2" : scope.str() + "2";
+      // fc.linear twice: fc1 and fc2; an indexed scope (blocks.0) or none: layer1 and layer2.
+      bool plain = !scope.empty() && !scope.contains('.');
+      std::string a = plain ? scope.str() + "1" : "layer1", b = plain ? scope.str() + "2" : "layer2";
       note(origin, "give each call its own scope so its parameters get distinct names, e.g. " + a + "." + fn + "(...) and " +
                        b + "." + fn + "(...)");
     }
