@@ -151,7 +151,11 @@ private:
     llvm::StringRef s = tok.text.drop_front().drop_back();
     out.clear();
     for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '\\' && i + 1 < s.size()) ++i;
+      if (s[i] == '\\' && i + 1 < s.size()) {
+        ++i;
+        out += s[i] == 'n' ? '\n' : s[i];
+        continue;
+      }
       out += s[i];
     }
     next();

@@ -1,9 +1,10 @@
 //===- tests/fuzz/FuzzGrad.cpp - libFuzzer target: .grad source to graph IR ===//
 //
 // Runs what `gradc dump --stage=graph` runs on one input: the lexer, the
-// parser (with the prelude), the syntax-tree dump, and semantic analysis;
-// every module that comes out must pass the verifier. Diagnostics are
-// discarded: the sanitizers and the verifier are the oracles.
+// parser (with the prelude), the syntax-tree dump, and semantic analysis.
+// Every module that comes out must pass the verifier, and print as text IR
+// that parses back to the same text (so a dump can be fed back to gradc).
+// Diagnostics are discarded: the sanitizers and these checks are the oracles.
 //
 // Leading comment lines `#-D NAME=VALUE` become -D overrides and `#--f64`
 // selects f64, so the fuzzer can mutate build flags as well as the source
@@ -17,6 +18,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "frontend/Frontend.h"
+#include "ir/Parser.h"
+#include "ir/Printer.h"
 #include "ir/Verifier.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -53,6 +56,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (m && !verify(*m).empty()) {
     for (auto &e : verify(*m)) llvm::errs() << e << "\n";
     std::abort();
+  }
+  if (m) {
+    std::string printed = toString(*m), errors;
+    llvm::raw_string_ostream es(errors);
+    auto again = parseModule(printed, "printed.gir", es);
+    if (!again || toString(*again) != printed) {
+      llvm::errs() << "the module does not read back the same:\n" << errors << printed << "\n";
+      std::abort();
+    }
   }
   return 0;
 }
