@@ -116,6 +116,13 @@ private:
                                buf.name);
   }
 
+  /// An entry calls its kernels in order. A long one (an unrolled loop's)
+  /// calls parts of at most kKernelsPerPart kernels each: LLVM's
+  /// optimisation of one straight-line function is quadratic in its length
+  /// (the SLP vectorizer's store chains; 20,000 kernels took 5 minutes).
+  /// The GPT's 358 kernels stay in one function.
+  static constexpr size_t kKernelsPerPart = 512;
+
   llvm::Function *emitEntry(const LoweredModel::Entry &e) {
     std::vector<llvm::Function *> kernels;
     for (auto &k : e.kernels) kernels.push_back(kernelFunction(k));
@@ -123,11 +130,34 @@ private:
     auto *fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, ptr}, false);
     auto *fn = llvm::Function::Create(fty, llvm::Function::InternalLinkage, "gradc." + e.name, *mod);
     fn->addFnAttr(llvm::Attribute::NoUnwind);
+    if (kernels.size() <= kKernelsPerPart) {
+      emitCalls(fn, e, kernels, 0, kernels.size());
+      return fn;
+    }
+    std::vector<llvm::Function *> parts;
+    for (size_t first = 0; first < kernels.size(); first += kKernelsPerPart) {
+      auto *part = llvm::Function::Create(fty, llvm::Function::InternalLinkage,
+                                          "gradc." + e.name + ".part" + llvm::Twine(parts.size()), *mod);
+      part->addFnAttr(llvm::Attribute::NoUnwind);
+      part->addFnAttr(llvm::Attribute::NoInline);
+      emitCalls(part, e, kernels, first, std::min(kernels.size(), first + kKernelsPerPart));
+      parts.push_back(part);
+    }
+    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
+    for (auto *part : parts) b.CreateCall(part, {fn->getArg(0), fn->getArg(1), fn->getArg(2)});
+    b.CreateRetVoid();
+    return fn;
+  }
+
+  /// The body of `fn`: calls of kernels [first, last) of `e`.
+  void emitCalls(llvm::Function *fn, const LoweredModel::Entry &e, llvm::ArrayRef<llvm::Function *> kernels,
+                 size_t first, size_t last) {
+    auto *ptr = b.getPtrTy();
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
     // Each call gets its buffers' base pointers and the context in one
     // argument array, reused from call to call.
     size_t most = 0;
-    for (auto &k : e.kernels) most = std::max(most, k.buffers.size());
+    for (size_t i = first; i < last; ++i) most = std::max(most, e.kernels[i].buffers.size());
     auto *argsTy = llvm::ArrayType::get(ptr, most + 1);
     llvm::Value *args = b.CreateAlloca(argsTy, nullptr, "args");
     llvm::Value *slots = fn->getArg(0), *arena = fn->getArg(1), *rtctx = fn->getArg(2);
@@ -135,7 +165,7 @@ private:
         "grt_parallel_for", llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty(), ptr, ptr}, false));
     auto kernelEnd =
         mod->getOrInsertFunction("grt_kernel_end", llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt32Ty()}, false));
-    for (size_t i = 0; i < kernels.size(); ++i) {
+    for (size_t i = first; i < last; ++i) {
       const loops::Kernel &k = e.kernels[i];
       for (size_t j = 0; j < k.buffers.size(); ++j)
         b.CreateStore(basePointer(k.buffers[j], slots, arena), b.CreateConstInBoundsGEP2_32(argsTy, args, 0, j));
@@ -146,10 +176,16 @@ private:
       b.CreateCall(kernelEnd, {rtctx, b.getInt32(i)});
     }
     b.CreateRetVoid();
-    return fn;
   }
 
-  llvm::Constant *str(llvm::StringRef s) { return b.CreateGlobalStringPtr(s, "str", 0, mod.get()); }
+  /// One global per distinct string. Kernels of an unrolled loop repeat
+  /// their summaries thousands of times, and LLVM's ConstantMerge folding
+  /// the copies into the descriptor's arrays one by one was quadratic.
+  llvm::Constant *str(llvm::StringRef s) {
+    llvm::Constant *&c = strings[s];
+    if (!c) c = b.CreateGlobalStringPtr(s, "str", 0, mod.get());
+    return c;
+  }
   llvm::Constant *i32(int64_t v) { return b.getInt32(v); }
   llvm::Constant *i64(int64_t v) { return b.getInt64(v); }
   llvm::Constant *f64(double v) { return llvm::ConstantFP::get(b.getDoubleTy(), v); }
@@ -214,6 +250,7 @@ private:
   llvm::IRBuilder<> b;
   std::map<std::string, int> slotIndex;
   std::map<std::string, llvm::Function *> byLoops;
+  llvm::StringMap<llvm::Constant *> strings;
 };
 
 } // namespace

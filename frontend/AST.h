@@ -12,6 +12,8 @@
 #include "llvm/Support/SMLoc.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,7 +28,15 @@ struct Expr {
   virtual ~Expr() = default;
   Kind kind;
   llvm::SMRange range;
+  /// Nodes on the longest path down to a leaf. Everything that walks the
+  /// tree recurses, so the parser refuses trees taller than its limit.
+  unsigned height = 1;
   llvm::SMLoc loc() const { return range.Start; }
+  /// Makes `height` one more than the tallest of `children` (nulls skipped).
+  void above(std::initializer_list<const Expr *> children) {
+    for (const Expr *c : children)
+      if (c) height = std::max(height, c->height + 1);
+  }
 };
 using ExprPtr = std::unique_ptr<Expr>;
 
@@ -63,7 +73,9 @@ struct NameExpr : Expr {
 /// `-x` or `!x`; `op` is the operator's spelling.
 struct UnaryExpr : Expr {
   UnaryExpr(llvm::SMRange r, llvm::StringRef op, llvm::SMLoc opLoc, ExprPtr x)
-      : Expr(Unary, r), op(op.str()), opLoc(opLoc), operand(std::move(x)) {}
+      : Expr(Unary, r), op(op.str()), opLoc(opLoc), operand(std::move(x)) {
+    above({operand.get()});
+  }
   std::string op;
   llvm::SMLoc opLoc;
   ExprPtr operand;
@@ -73,7 +85,9 @@ struct UnaryExpr : Expr {
 /// `a OP b`; `opLoc` points at the operator, where errors put their caret.
 struct BinaryExpr : Expr {
   BinaryExpr(llvm::SMRange r, llvm::StringRef op, llvm::SMLoc opLoc, ExprPtr a, ExprPtr b)
-      : Expr(Binary, r), op(op.str()), opLoc(opLoc), lhs(std::move(a)), rhs(std::move(b)) {}
+      : Expr(Binary, r), op(op.str()), opLoc(opLoc), lhs(std::move(a)), rhs(std::move(b)) {
+    above({lhs.get(), rhs.get()});
+  }
   std::string op;
   llvm::SMLoc opLoc;
   ExprPtr lhs, rhs;
@@ -91,7 +105,10 @@ struct Arg {
 struct CallExpr : Expr {
   CallExpr(llvm::SMRange r, std::string callee, llvm::SMLoc calleeLoc, ExprPtr scope, std::vector<Arg> args)
       : Expr(Call, r), callee(std::move(callee)), calleeLoc(calleeLoc), scope(std::move(scope)),
-        args(std::move(args)) {}
+        args(std::move(args)) {
+    above({this->scope.get()});
+    for (auto &a : this->args) above({a.value.get()});
+  }
   std::string callee;
   llvm::SMLoc calleeLoc;
   ExprPtr scope; // null for a plain call
@@ -109,7 +126,10 @@ struct IndexItem {
 
 struct IndexExpr : Expr {
   IndexExpr(llvm::SMRange r, ExprPtr base, std::vector<IndexItem> items)
-      : Expr(Index, r), base(std::move(base)), items(std::move(items)) {}
+      : Expr(Index, r), base(std::move(base)), items(std::move(items)) {
+    above({this->base.get()});
+    for (auto &it : this->items) above({it.start.get(), it.stop.get()});
+  }
   ExprPtr base;
   std::vector<IndexItem> items;
   static bool classof(const Expr *e) { return e->kind == Index; }
@@ -118,7 +138,9 @@ struct IndexExpr : Expr {
 /// `a.b`: only meaningful as part of a call scope (`a.b.f(x)`).
 struct MemberExpr : Expr {
   MemberExpr(llvm::SMRange r, ExprPtr base, std::string member)
-      : Expr(Member, r), base(std::move(base)), member(std::move(member)) {}
+      : Expr(Member, r), base(std::move(base)), member(std::move(member)) {
+    above({this->base.get()});
+  }
   ExprPtr base;
   std::string member;
   static bool classof(const Expr *e) { return e->kind == Member; }
@@ -126,7 +148,9 @@ struct MemberExpr : Expr {
 
 /// `[a, b, c]`: shapes, axes, permutations, lists of tensors.
 struct ListExpr : Expr {
-  ListExpr(llvm::SMRange r, std::vector<ExprPtr> items) : Expr(List, r), items(std::move(items)) {}
+  ListExpr(llvm::SMRange r, std::vector<ExprPtr> items) : Expr(List, r), items(std::move(items)) {
+    for (auto &i : this->items) above({i.get()});
+  }
   std::vector<ExprPtr> items;
   static bool classof(const Expr *e) { return e->kind == List; }
 };

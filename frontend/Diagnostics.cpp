@@ -9,6 +9,17 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
   if (errors == kMaxErrors + 1) os << "gradc: too many errors; stopping here\n";
   if (lastDropped) return;
   sm.PrintMessage(os, loc, llvm::SourceMgr::DK_Error, msg, ranges);
+  // Innermost first. A deep chain (a recursion) shows its two ends.
+  for (size_t i = calls.size(); i-- > 0;) {
+    if (calls.size() > 2 * kChainEnds && i == calls.size() - kChainEnds - 1) {
+      size_t skipped = calls.size() - 2 * kChainEnds;
+      llvm::SMDiagnostic("", llvm::SourceMgr::DK_Note, "(" + std::to_string(skipped) + " more calls in between are not shown)")
+          .print(nullptr, os);
+      i -= skipped - 1;
+      continue;
+    }
+    sm.PrintMessage(os, calls[i].loc, llvm::SourceMgr::DK_Note, "in call to '" + calls[i].callee + "' from here");
+  }
 }
 
 void DiagEngine::note(llvm::SMLoc loc, const llvm::Twine &msg) {

@@ -10,6 +10,14 @@
 // with a hint. Errors are counted so the driver exits non-zero, and capped so
 // a hopeless file does not print thousands of lines.
 //
+// Functions are inlined, so a mistake inside one (a prelude function, say)
+// happens once per call. Like a C++ compiler inside a template, each error
+// raised inside a call is followed by the chain of calls that led there,
+// innermost first, ending in the user's file:
+//
+//   <prelude>:56:9: error: shape mismatch in '@': f32[8,4] @ f32[3,3]
+//   model.grad:7:11: note: in call to 'fc.linear' from here
+//
 //===----------------------------------------------------------------------===//
 #pragma once
 
@@ -26,6 +34,17 @@ public:
   void note(llvm::SMLoc loc, const llvm::Twine &msg);
   /// An error with no position in any file (a bad -D flag, a missing file).
   void error(const llvm::Twine &msg);
+
+  /// One call being inlined: where it was written and what it calls
+  /// ("linear", or "fc.linear" with its scope).
+  struct CallSite {
+    llvm::SMLoc loc;
+    std::string callee;
+  };
+  /// The calls being inlined, outermost first; errors list them.
+  std::vector<CallSite> calls;
+  /// A chain longer than twice this shows this many calls at each end.
+  static constexpr size_t kChainEnds = 4;
 
   unsigned errorCount() const { return errors; }
   bool hasErrors() const { return errors > 0; }

@@ -149,7 +149,15 @@ Token Lexer::next() {
     if (cur < buf.end() && *cur == '|') return ++cur, make(Tok::OrOr, start);
     break;
   }
-  if ((unsigned char)c >= 0x80 || !std::isprint((unsigned char)c))
+  if ((unsigned char)c >= 0x80) {
+    // A run of them (a UTF-8 character, or binary junk) is one mistake.
+    std::string bytes = "0x" + llvm::utohexstr((unsigned char)c);
+    for (int shown = 1; cur < buf.end() && (unsigned char)*cur >= 0x80; ++cur)
+      if (shown++ < 8) bytes += " 0x" + llvm::utohexstr((unsigned char)*cur);
+    onError(llvm::SMLoc::getFromPointer(start),
+            "unexpected byte" + llvm::Twine(cur - start > 1 ? "s " : " ") + bytes + (cur - start > 8 ? " ..." : "") +
+                "; outside strings and comments a program is ASCII");
+  } else if (!std::isprint((unsigned char)c))
     onError(llvm::SMLoc::getFromPointer(start), "unexpected byte 0x" + llvm::utohexstr((unsigned char)c));
   else
     onError(llvm::SMLoc::getFromPointer(start), llvm::Twine("unexpected character '") + llvm::Twine(c) + "'");

@@ -1,7 +1,10 @@
 //===- frontend/Parser.cpp - builds the syntax tree of a .grad file -------===//
 #include "frontend/Parser.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
+
+#include <cmath>
 
 namespace gradc {
 
@@ -30,7 +33,11 @@ bool Parser::consume(Tok k) {
   return true;
 }
 
-void Parser::error(llvm::SMLoc loc, const llvm::Twine &msg) { diag.error(loc, msg); }
+void Parser::error(llvm::SMLoc loc, const llvm::Twine &msg) {
+  // At a token the lexer could not read, the lexer has said what is wrong.
+  if (tok.is(Tok::Error)) return;
+  diag.error(loc, msg);
+}
 
 bool Parser::expect(Tok k, llvm::StringRef what) {
   if (consume(k)) return true;
@@ -160,7 +167,14 @@ std::unique_ptr<ModelDecl> Parser::parseModel() {
 }
 
 bool Parser::parseBlock(Block &out) {
+  if (blockDepth >= kMaxBlockDepth) {
+    // Recovery skips the whole nested block, brace by brace, without recursing.
+    error(tok.loc(), "blocks nest more than " + llvm::Twine(kMaxBlockDepth) + " deep here (an 'else if' counts as one level)");
+    return false;
+  }
   if (!expect(Tok::LBrace, "'{'")) return false;
+  ++blockDepth;
+  auto leave = llvm::make_scope_exit([&] { --blockDepth; });
   while (true) {
     skipNewlines();
     if (tok.is(Tok::RBrace)) {
@@ -288,7 +302,11 @@ StmtPtr Parser::parseStatement() {
     if (!cond || !parseBlock(then)) return nullptr;
     if (consume(Tok::KwElse)) {
       if (tok.is(Tok::KwIf)) {
+        // The chain nests in the tree, so each `else if` counts as a level:
+        // the block of the 64th is refused.
+        ++blockDepth;
         StmtPtr nested = parseStatement();
+        --blockDepth;
         if (!nested) return nullptr;
         otherwise.push_back(std::move(nested));
       } else if (!parseBlock(otherwise)) {
@@ -368,23 +386,24 @@ static int precedence(Tok k) {
 
 ExprPtr Parser::parseExpr() { return parseBinary(1); }
 
+ExprPtr Parser::bounded(ExprPtr e, llvm::SMLoc at) {
+  if (e->height <= kMaxDepth) return e;
+  error(at, "expression is nested too deeply (more than " + llvm::Twine(kMaxDepth) + " levels); split it");
+  return nullptr;
+}
+
 ExprPtr Parser::parseBinary(int minPrec) {
   ExprPtr lhs = parseUnary();
-  unsigned chain = 0;
   while (lhs) {
     int prec = precedence(tok.kind);
     if (prec < minPrec) break;
-    if (++chain > kMaxDepth) {
-      error(tok.loc(), "expression is too long (more than " + llvm::Twine(kMaxDepth) + " operators in a row); split it");
-      return nullptr;
-    }
     std::string op = tok.text.str();
     llvm::SMLoc opLoc = tok.loc();
     advance();
     ExprPtr rhs = parseBinary(prec + 1); // all binary operators are left-associative
     if (!rhs) return nullptr;
     llvm::SMRange r(lhs->range.Start, rhs->range.End);
-    lhs = std::make_unique<BinaryExpr>(r, op, opLoc, std::move(lhs), std::move(rhs));
+    lhs = bounded(std::make_unique<BinaryExpr>(r, op, opLoc, std::move(lhs), std::move(rhs)), opLoc);
   }
   return lhs;
 }
@@ -405,7 +424,7 @@ ExprPtr Parser::parseUnary() {
     advance();
     ExprPtr x = parseUnary();
     if (!x) return nullptr;
-    return std::make_unique<UnaryExpr>(rangeFrom(start), op, start, std::move(x));
+    return bounded(std::make_unique<UnaryExpr>(rangeFrom(start), op, start, std::move(x)), start);
   }
   ExprPtr p = parsePrimary();
   return p ? parsePostfix(std::move(p)) : nullptr;
@@ -423,8 +442,9 @@ bool Parser::parseIndexItem(IndexItem &item) {
 }
 
 ExprPtr Parser::parsePostfix(ExprPtr base) {
-  while (true) {
-    llvm::SMLoc start = base->range.Start;
+  // A chain a.b[i].f(x)... is built in a loop but nests in the tree.
+  while (base) {
+    llvm::SMLoc start = base->range.Start, at = tok.loc();
     if (tok.is(Tok::LBracket)) {
       advance();
       std::vector<IndexItem> items;
@@ -435,7 +455,7 @@ ExprPtr Parser::parsePostfix(ExprPtr base) {
         if (!consume(Tok::Comma)) break;
       }
       if (!expect(Tok::RBracket, "']'")) return nullptr;
-      base = std::make_unique<IndexExpr>(rangeFrom(start), std::move(base), std::move(items));
+      base = bounded(std::make_unique<IndexExpr>(rangeFrom(start), std::move(base), std::move(items)), at);
     } else if (tok.is(Tok::Dot)) {
       advance();
       std::string member = tok.text.str();
@@ -444,9 +464,9 @@ ExprPtr Parser::parsePostfix(ExprPtr base) {
       if (consume(Tok::LParen)) {
         std::vector<Arg> args;
         if (!parseArgs(args)) return nullptr;
-        base = std::make_unique<CallExpr>(rangeFrom(start), member, memberLoc, std::move(base), std::move(args));
+        base = bounded(std::make_unique<CallExpr>(rangeFrom(start), member, memberLoc, std::move(base), std::move(args)), at);
       } else {
-        base = std::make_unique<MemberExpr>(rangeFrom(start), std::move(base), member);
+        base = bounded(std::make_unique<MemberExpr>(rangeFrom(start), std::move(base), member), at);
       }
     } else if (tok.is(Tok::LParen)) {
       auto *name = llvm::dyn_cast<NameExpr>(base.get());
@@ -457,11 +477,12 @@ ExprPtr Parser::parsePostfix(ExprPtr base) {
       advance();
       std::vector<Arg> args;
       if (!parseArgs(args)) return nullptr;
-      base = std::make_unique<CallExpr>(rangeFrom(start), name->name, name->loc(), nullptr, std::move(args));
+      base = bounded(std::make_unique<CallExpr>(rangeFrom(start), name->name, name->loc(), nullptr, std::move(args)), at);
     } else {
       return base;
     }
   }
+  return nullptr;
 }
 
 static std::string unescape(llvm::StringRef quoted) {
@@ -496,6 +517,12 @@ ExprPtr Parser::parsePrimary() {
       v = double(iv);
     } else {
       v = std::strtod(tok.text.str().c_str(), nullptr);
+      // 1e999 would be infinity: a learning rate or scale that silently
+      // ruins training.
+      if (!std::isfinite(v)) {
+        error(tok.loc(), "number '" + tok.text + "' is too large");
+        return nullptr;
+      }
     }
     advance();
     return std::make_unique<NumberExpr>(r, v, isInt);
@@ -538,7 +565,7 @@ ExprPtr Parser::parsePrimary() {
       if (!consume(Tok::Comma)) break;
     }
     if (!expect(Tok::RBracket, "']' to close the list")) return nullptr;
-    return std::make_unique<ListExpr>(rangeFrom(start), std::move(items));
+    return bounded(std::make_unique<ListExpr>(rangeFrom(start), std::move(items)), start);
   }
   default: {
     bool atEnd = tok.is(Tok::Newline) || tok.is(Tok::Eof);

@@ -49,11 +49,18 @@ private:
   ast::ExprPtr parsePostfix(ast::ExprPtr base);
   ast::ExprPtr parsePrimary();
   bool parseIndexItem(ast::IndexItem &item);
+  /// `e`, or null after an error when its tree is taller than kMaxDepth.
+  ast::ExprPtr bounded(ast::ExprPtr e, llvm::SMLoc at);
 
-  /// Expressions deeper than this are refused, so neither this parser nor
-  /// the analysis after it can run out of stack on hostile input.
+  /// Expressions nested or chained deeper than this are refused, so neither
+  /// this parser nor anything that walks the tree after it (the AST dump,
+  /// Sema, destructors) can run out of stack on hostile input.
   static constexpr unsigned kMaxDepth = 256;
   unsigned depth = 0;
+  /// The same for blocks: `if`, `for`, `data` and `else if` (which nests
+  /// the next `if` in the tree) nest at most this deep.
+  static constexpr unsigned kMaxBlockDepth = 64;
+  unsigned blockDepth = 0;
   /// Open ( and [ around the current token: newlines inside them continue
   /// the statement. Error recovery resets it.
   int brackets = 0;

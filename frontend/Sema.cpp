@@ -3,7 +3,10 @@
 
 #include "ir/Optimizers.h"
 
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
 
@@ -20,7 +23,7 @@ std::string describe(const Value &v) {
   case Value::Float: return "the number " + attrValueStr(v.f);
   case Value::Bool: return v.b ? "true" : "false";
   case Value::Str: return "the string \"" + v.s + "\"";
-  case Value::List: return "a list of " + std::to_string(v.items.size());
+  case Value::List: return "a list of " + std::to_string(v.items().size());
   case Value::Tensor: return str(v.node->type);
   case Value::Func: return v.isBuiltin ? "a builtin function" : "the function '" + v.fn->name + "'";
   case Value::Init: return "the initialiser " + v.s;
@@ -31,6 +34,32 @@ std::string describe(const Value &v) {
 Value SemaImpl::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
   diag.error(loc, msg, ranges);
   return Value::error();
+}
+
+bool SemaImpl::spend(llvm::SMLoc loc, int64_t n) {
+  if (stopped) return false;
+  if ((steps += n) > opts.maxSteps)
+    overBudget(loc, llvm::Twine(opts.maxSteps) + " steps (expressions evaluated and statements run)");
+  else if (graph && int64_t(graph->nodes.size()) > opts.maxNodes)
+    overBudget(loc, llvm::Twine(opts.maxNodes) + " graph nodes");
+  return !stopped;
+}
+
+void SemaImpl::overBudget(llvm::SMLoc loc, const llvm::Twine &budget) {
+  stopped = true;
+  if (loops.empty()) {
+    error(loc, "analysis goes over the compile-time budget of " + budget + " here");
+    return;
+  }
+  // Blame the outermost loop being unrolled, with the calls around it.
+  const ActiveLoop &outer = loops.front();
+  std::string counts;
+  for (auto &l : loops) counts += (counts.empty() ? "" : " x ") + std::to_string(l.iterations);
+  std::vector<DiagEngine::CallSite> inner(diag.calls.begin() + outer.calls, diag.calls.end());
+  diag.calls.resize(outer.calls);
+  error(outer.stmt->loc(), "unrolling this loop (" + counts + " iterations" + (loops.size() > 1 ? " with the loops inside it" : "") +
+                               ") goes over the compile-time budget of " + budget);
+  diag.calls.insert(diag.calls.end(), inner.begin(), inner.end());
 }
 
 bool SemaImpl::isUserLoc(llvm::SMLoc loc) const {
@@ -121,14 +150,17 @@ bool SemaImpl::evalType(const TypeExpr &t, TensorType &out) {
     }
     out.shape.push_back(v.i);
   }
-  return ok;
+  return ok && checkSize(out.shape, out.dtype, t.range.Start, "tensor type", {t.range});
 }
 
 //===--- statements -------------------------------------------------------===//
 
 SemaImpl::Flow SemaImpl::execBlock(const Block &b) {
+  if (b.empty()) return Flow::Next;
+  if (!enter(b.front()->loc())) return Flow::Return;
+  auto leave = llvm::make_scope_exit([&] { --evalDepth; });
   for (auto &s : b) {
-    if (diag.tooMany()) return Flow::Return;
+    if (diag.tooMany() || !spend(s->loc())) return Flow::Return;
     if (execStmt(*s) == Flow::Return) return Flow::Return;
   }
   return Flow::Next;
@@ -183,11 +215,16 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
             {llvm::SMRange(f.lo->range.Start, f.hi->range.End)});
       return Flow::Next;
     }
-    if (hi.i - lo.i > 100000) {
-      error(f.lo->loc(), "a loop of " + llvm::Twine(hi.i - lo.i) + " iterations is too long to unroll");
+    int64_t count;
+    if (llvm::SubOverflow(hi.i, lo.i, count) || count > 100000) {
+      error(f.lo->loc(), "a loop from " + llvm::Twine(lo.i) + " to " + llvm::Twine(hi.i) +
+                             " is too long to unroll (at most 100000 iterations)");
       return Flow::Next;
     }
+    loops.push_back({&f, std::max<int64_t>(count, 0), diag.calls.size()});
+    auto leave = llvm::make_scope_exit([&] { loops.pop_back(); });
     for (int64_t i = lo.i; i < hi.i; ++i) {
+      if (!spend(f.loc())) return Flow::Return;
       frame().vars[f.var] = Value::integer(i);
       if (execBlock(f.body) == Flow::Return) return Flow::Return;
     }
@@ -277,10 +314,29 @@ void SemaImpl::declareParam(const ParamStmt &s) {
   std::string full;
   for (auto &sc : scopes) full += sc + ".";
   full += s.name;
+  // The user's mistake is the outermost call that declares the parameter
+  // (or, in the model body, the declaration itself).
+  bool inCall = !diag.calls.empty();
+  llvm::SMLoc origin = inCall ? diag.calls.front().loc : s.nameLoc;
   if (auto it = params.find(full); it != params.end()) {
+    // Carry on with the first one where it has this type, so the code after
+    // it raises nothing more; report once per origin.
+    Node *first = it->second;
+    frame().vars[s.name] = first->type == t ? Value::tensor(first, llvm::SMRange(s.nameLoc, s.nameLoc)) : Value::error();
+    if (!reportedDuplicates.insert(origin.getPointer()).second) return;
     error(s.nameLoc, "parameter '" + full + "' is defined twice");
-    if (callDepth > 0 && scopes.empty())
-      note(s.nameLoc, "give each call its own scope, e.g. layer1.f(x) and layer2.f(x), so its parameters get distinct names");
+    llvm::SMLoc firstOrigin = paramOrigins.lookup(full);
+    if (firstOrigin.isValid() && firstOrigin != origin) note(firstOrigin, "the first '" + full + "' comes from here");
+    if (inCall) {
+      llvm::StringRef callee = diag.calls.front().callee;
+      auto [scope, fn] = callee.rsplit('.');
+      if (fn.empty()) std::swap(scope, fn);
+      // fc.linear twice: fc1 and fc2; an indexed scope (blocks.0) or none: layer1 and layer2.
+      bool plain = !scope.empty() && !scope.contains('.');
+      std::string a = plain ? scope.str() + "1" : "layer1", b = plain ? scope.str() + "2" : "layer2";
+      note(origin, "give each call its own scope so its parameters get distinct names, e.g. " + a + "." + fn + "(...) and " +
+                       b + "." + fn + "(...)");
+    }
     return;
   }
   if (frames.size() == 1 && (inputs.count(s.name) || frame().vars.count(s.name))) {
@@ -303,6 +359,7 @@ void SemaImpl::declareParam(const ParamStmt &s) {
   extra.set(AttrKey::Init, init);
   Node *n = b().leaf(OpKind::Param, full, t, std::move(extra));
   params[full] = n;
+  paramOrigins[full] = origin;
   frame().vars[s.name] = Value::tensor(n, llvm::SMRange(s.nameLoc, s.nameLoc));
 }
 
@@ -315,7 +372,8 @@ void SemaImpl::execModel(const ModelDecl &m) {
   builder = std::make_unique<Builder>(*graph);
   frames.emplace_back();
   execBlock(m.body);
-  finishModel(m);
+  // After a budget ran out, what is missing is only what was not reached.
+  if (!stopped) finishModel(m);
   frames.pop_back();
 }
 
@@ -543,6 +601,21 @@ void SemaImpl::finishModel(const ModelDecl &m) {
 
 //===--- the program ------------------------------------------------------===//
 
+/// Whether `v` is a tensor or a list with one inside, at any depth. Lists
+/// share their items, so each is looked at once (and without recursion:
+/// constants can nest lists as deep as there are constants).
+static bool holdsTensor(const Value &v) {
+  llvm::SmallVector<const Value *, 8> work{&v};
+  llvm::SmallPtrSet<const void *, 8> seen;
+  while (!work.empty()) {
+    const Value *x = work.pop_back_val();
+    if (x->kind == Value::Tensor) return true;
+    if (x->kind == Value::List && seen.insert(x->list.get()).second)
+      for (const Value &item : x->items()) work.push_back(&item);
+  }
+  return false;
+}
+
 /// The value of `-D NAME=TEXT`: a number, true/false, or a name (a function
 /// or initialiser, e.g. -D act=relu); anything else is a string.
 static Value parseDefine(SemaImpl &s, llvm::StringRef text) {
@@ -582,8 +655,15 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
     functions[f->name] = f.get(); // user functions may shadow the prelude's
   }
 
-  // Constants, in order; -D overrides replace the written value.
+  // Constants, in order; -D overrides replace the written value. They are
+  // evaluated before the model's graph exists, but builtins such as arange
+  // still make tensors: those go to a scratch graph, dropped afterwards, and
+  // a constant that holds one is an error (it would point into that graph).
   std::map<std::string, std::string> defines(opts.defines.begin(), opts.defines.end());
+  Graph scratch("constants");
+  graph = &scratch;
+  builder = std::make_unique<Builder>(scratch);
+  auto sourceLines = module->sourceLines; // no node will quote these
   frames.emplace_back();
   llvm::StringMap<llvm::SMLoc> constLocs;
   for (auto &c : user.consts) {
@@ -600,13 +680,16 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
     } else {
       v = eval(*c->value);
     }
-    if (v.kind == Value::Tensor) {
-      error(c->value->loc(), "a constant must be known at compile time", {c->value->range});
+    if (holdsTensor(v)) {
+      error(c->value->loc(), "a constant must be known at compile time, but this holds a tensor", {c->value->range});
       v = Value::error();
     }
     globals[c->name] = v;
   }
   frames.pop_back();
+  builder.reset();
+  graph = nullptr;
+  module->sourceLines = std::move(sourceLines);
   for (auto &[name, text] : defines) {
     std::string known;
     for (auto &c : user.consts) known += (known.empty() ? "" : ", ") + c->name;

@@ -103,12 +103,20 @@ bool SemaImpl::shapeArg(const Value &v, Dims &out, llvm::SMLoc loc) {
     return false;
   }
   out.clear();
-  for (auto &item : v.items) {
+  for (auto &item : v.items()) {
     int64_t d;
     if (!intArg(item, d, loc, "a dimension")) return false;
     out.push_back(d);
   }
   return true;
+}
+
+bool SemaImpl::checkSize(llvm::ArrayRef<int64_t> shape, DType dt, llvm::SMLoc loc, const llvm::Twine &what,
+                         llvm::ArrayRef<llvm::SMRange> ranges) {
+  std::string problem = sizeProblem(shape);
+  if (problem.empty()) return true;
+  error(loc, what + ": " + str(TensorType(dt, shape)) + " is too large: " + problem, ranges);
+  return false;
 }
 
 bool SemaImpl::axesArg(const Value &v, unsigned rank, std::vector<int64_t> &out, llvm::SMLoc loc) {
@@ -117,7 +125,7 @@ bool SemaImpl::axesArg(const Value &v, unsigned rank, std::vector<int64_t> &out,
     for (unsigned i = 0; i < rank; ++i) out.push_back(i);
     return true;
   }
-  std::vector<Value> items = v.kind == Value::List ? v.items : std::vector<Value>{v};
+  std::vector<Value> items = v.kind == Value::List ? v.items() : std::vector<Value>{v};
   for (auto &item : items) {
     int64_t a;
     if (!intArg(item, a, loc, "an axis")) return false;
@@ -156,6 +164,15 @@ Value SemaImpl::callBuiltin(Builtin id, const ast::CallExpr &call) {
     if (bi.id == id) info = &bi;
   BoundArgs a;
   if (!bindArgs(info->params, info->required, call, info->name, a)) return Value::error();
+  return applyBuiltin(id, a, call);
+}
+
+// Not inlined: arguments nest (exp(exp(...))), and evaluating them must not
+// carry this function's large frame down every level of the recursion.
+LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs &a, const ast::CallExpr &call) {
+  const BuiltinInfo *info = nullptr;
+  for (auto &bi : builtinTable())
+    if (bi.id == id) info = &bi;
   llvm::SMLoc loc = call.calleeLoc;
   auto unary = [&](OpKind op, double (*fold)(double)) -> Value {
     if (a[0].isNumber()) return Value::number(fold(a[0].asDouble()));
@@ -236,9 +253,9 @@ Value SemaImpl::callBuiltin(Builtin id, const ast::CallExpr &call) {
   case Builtin::Shape: {
     Node *x = tensorArg(a[0], loc, "the argument");
     if (!x) return Value::error();
-    Value l = Value::make(Value::List, {});
-    for (int64_t d : x->type.shape) l.items.push_back(Value::integer(d));
-    return l;
+    std::vector<Value> dims;
+    for (int64_t d : x->type.shape) dims.push_back(Value::integer(d));
+    return Value::makeList(std::move(dims));
   }
   case Builtin::Reshape: {
     Node *x = tensorArg(a[0], loc, "the reshaped value");
@@ -248,18 +265,20 @@ Value SemaImpl::callBuiltin(Builtin id, const ast::CallExpr &call) {
     }
     Dims shape;
     int infer = -1;
-    for (size_t i = 0; i < a[1].items.size(); ++i) {
+    for (size_t i = 0; i < a[1].items().size(); ++i) {
       int64_t d;
-      if (!intArg(a[1].items[i], d, loc, "a dimension")) return Value::error();
+      if (!intArg(a[1].items()[i], d, loc, "a dimension")) return Value::error();
       if (d == -1 && infer < 0) infer = i;
-      else if (d < 1) return error(a[1].items[i].range.Start, "a dimension must be positive (or one -1)", {a[1].items[i].range});
+      else if (d < 1) return error(a[1].items()[i].range.Start, "a dimension must be positive (or one -1)", {a[1].items()[i].range});
       shape.push_back(d);
     }
-    int64_t known = 1;
-    for (size_t i = 0; i < shape.size(); ++i)
-      if (int(i) != infer) known *= shape[i];
-    if (infer >= 0 && known > 0 && x->type.numel() % known == 0) shape[infer] = x->type.numel() / known;
-    if (product(shape) != x->type.numel() || (infer >= 0 && shape[infer] < 1))
+    // The written dims, multiplied without overflow: more than kMaxElements
+    // cannot match x's count anyway.
+    Dims written = shape;
+    if (infer >= 0) written.erase(written.begin() + infer);
+    std::optional<int64_t> known = checkedNumel(written);
+    if (known && infer >= 0 && x->type.numel() % *known == 0) shape[infer] = x->type.numel() / *known;
+    if (!known || (infer >= 0 && shape[infer] < 1) || product(shape) != x->type.numel())
       return error(loc, "cannot reshape " + str(x->type) + " (" + llvm::Twine(x->type.numel()) + " elements) to " +
                             shapeStr(shape), {call.range});
     setLoc(loc);
@@ -290,10 +309,10 @@ Value SemaImpl::callBuiltin(Builtin id, const ast::CallExpr &call) {
     return Value::tensor(b().transpose(x, perm));
   }
   case Builtin::Concat: {
-    if (a[0].kind != Value::List || a[0].items.empty())
+    if (a[0].kind != Value::List || a[0].items().empty())
       return error(loc, "concat needs a non-empty list of tensors", {a[0].range});
     std::vector<Node *> xs;
-    for (auto &item : a[0].items) {
+    for (auto &item : a[0].items()) {
       Node *x = tensorArg(item, loc, "each concatenated value");
       if (!x) return Value::error();
       xs.push_back(x);
@@ -312,6 +331,7 @@ Value SemaImpl::callBuiltin(Builtin id, const ast::CallExpr &call) {
       llvm::consumeError(t.takeError());
       return error(loc, "cannot concatenate " + list + " along axis " + llvm::Twine(axes[0]), {call.range});
     }
+    if (!checkSize(t->shape, t->dtype, loc, "concat", {call.range})) return Value::error();
     setLoc(loc);
     std::vector<Node *> ops(xs.begin(), xs.end());
     return Value::tensor(b().create(OpKind::Concat, ops, at));
@@ -320,6 +340,7 @@ Value SemaImpl::callBuiltin(Builtin id, const ast::CallExpr &call) {
     int64_t n;
     if (!intArg(a[0], n, loc, "the length")) return Value::error();
     if (n < 1) return error(a[0].range.Start, "arange needs a positive length", {a[0].range});
+    if (!checkSize({n}, DType::I32, loc, "arange", {a[0].range})) return Value::error();
     setLoc(loc);
     return Value::tensor(b().iota(TensorType(DType::I32, {n}), 0));
   }
@@ -329,8 +350,10 @@ Value SemaImpl::callBuiltin(Builtin id, const ast::CallExpr &call) {
     if (!idx || !intArg(a[1], n, loc, "the number of classes")) return Value::error();
     if (idx->type.dtype != DType::I32)
       return error(a[0].range.Start, "onehot needs i32 indices, got " + str(idx->type), {a[0].range});
+    if (n < 1) return error(a[1].range.Start, "onehot needs a positive number of classes", {a[1].range});
     TensorType t(opts.floatType, idx->type.shape);
     t.shape.push_back(n);
+    if (!checkSize(t.shape, t.dtype, loc, "onehot", {call.range})) return Value::error();
     setLoc(loc);
     return Value::tensor(b().create(OpKind::OneHot, {idx}, {}, &t));
   }
@@ -341,6 +364,9 @@ Value SemaImpl::callBuiltin(Builtin id, const ast::CallExpr &call) {
     if (idx->type.dtype != DType::I32 || !isFloat(table->type.dtype) || table->type.rank() < 1)
       return error(loc, "gather needs a float table and i32 indices, got " + str(table->type) + " and " + str(idx->type),
                    {call.range});
+    Dims rows(idx->type.shape.begin(), idx->type.shape.end());
+    rows.append(table->type.shape.begin() + 1, table->type.shape.end());
+    if (!checkSize(rows, table->type.dtype, loc, "gather", {call.range})) return Value::error();
     setLoc(loc);
     return Value::tensor(b().create(OpKind::Gather, {table, idx}));
   }
@@ -355,6 +381,7 @@ Value SemaImpl::callBuiltin(Builtin id, const ast::CallExpr &call) {
     Dims shape;
     if (!shapeArg(a[0], shape, loc)) return Value::error();
     if (!a[1].isNumber()) return error(a[1].range.Start, "full needs a number, got " + describe(a[1]), {a[1].range});
+    if (!checkSize(shape, opts.floatType, loc, "full", {a[0].range})) return Value::error();
     setLoc(loc);
     return Value::tensor(b().constant(a[1].asDouble(), TensorType(opts.floatType, shape)));
   }
@@ -363,7 +390,8 @@ Value SemaImpl::callBuiltin(Builtin id, const ast::CallExpr &call) {
     if (!frame().inData)
       return error(loc, std::string(info->name) + " is only available in a data block; parameters take initialisers such as normal(0.02)");
     Dims shape;
-    if (!shapeArg(a[0], shape, loc)) return Value::error();
+    if (!shapeArg(a[0], shape, loc) || !checkSize(shape, opts.floatType, loc, info->name, {a[0].range}))
+      return Value::error();
     bool uni = id == Builtin::RandUniform;
     double p1 = 0, p2 = 1;
     for (size_t i : {1, 2})

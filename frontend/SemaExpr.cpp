@@ -1,6 +1,9 @@
 //===- frontend/SemaExpr.cpp - expressions, operators and calls -----------===//
 #include "frontend/SemaImpl.h"
 
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/Support/MathExtras.h"
+
 #include <cmath>
 
 namespace gradc {
@@ -8,13 +11,33 @@ namespace gradc {
 using namespace ast;
 using llvm::cast;
 
+bool SemaImpl::enter(llvm::SMLoc loc) {
+  if (evalDepth < kMaxEvalDepth) {
+    ++evalDepth;
+    return true;
+  }
+  error(loc, "expressions, blocks and calls nest more than " + llvm::Twine(kMaxEvalDepth) + " deep here");
+  stopped = true;
+  return false;
+}
+
 Value SemaImpl::eval(const Expr &e) {
+  if (!spend(e.loc()) || !enter(e.loc())) return Value::error();
+  Value v = evalNode(e);
+  --evalDepth;
+  return v;
+}
+
+Value SemaImpl::evalNode(const Expr &e) {
   switch (e.kind) {
   case Expr::Number: {
     auto &n = cast<NumberExpr>(e);
     return n.isInt ? Value::integer(int64_t(n.value), e.range) : Value::number(n.value, e.range);
   }
-  case Expr::String: return Value::string(cast<StringExpr>(e).value, e.range);
+  case Expr::String:
+    if (cast<StringExpr>(e).value.size() > kMaxStringBytes)
+      return error(e.loc(), "a string may hold at most " + llvm::Twine(kMaxStringBytes) + " bytes", {e.range});
+    return Value::string(cast<StringExpr>(e).value, e.range);
   case Expr::Bool: return Value::boolean(cast<BoolExpr>(e).value, e.range);
   case Expr::None: return Value::none(e.range);
   case Expr::Name: return lookup(cast<NameExpr>(e).name, e.range);
@@ -25,12 +48,12 @@ Value SemaImpl::eval(const Expr &e) {
   case Expr::Member:
     return error(e.loc(), "'a.b' only names the scope of a call, as in a.b.f(x)", {e.range});
   case Expr::List: {
-    Value v = Value::make(Value::List, e.range);
+    std::vector<Value> items;
     for (auto &item : cast<ListExpr>(e).items) {
-      v.items.push_back(eval(*item));
-      if (v.items.back().isError()) return Value::error();
+      items.push_back(eval(*item));
+      if (items.back().isError()) return Value::error();
     }
-    return v;
+    return Value::makeList(std::move(items), e.range);
   }
   }
   return Value::error();
@@ -42,7 +65,11 @@ Value SemaImpl::evalUnary(const UnaryExpr &e) {
   Value x = eval(*e.operand);
   if (x.isError()) return x;
   if (e.op == "-") {
-    if (x.kind == Value::Int) return Value::integer(-x.i, e.range);
+    if (x.kind == Value::Int) {
+      if (x.i == std::numeric_limits<int64_t>::min())
+        return error(e.opLoc, "integer overflow in a constant expression: -(" + llvm::Twine(x.i) + ")", {e.range});
+      return Value::integer(-x.i, e.range);
+    }
     if (x.kind == Value::Float) return Value::number(-x.f, e.range);
     if (x.kind == Value::Tensor && isFloat(x.node->type.dtype)) {
       setLoc(e.opLoc);
@@ -72,14 +99,30 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
   if (a.kind == Value::Str && b.kind == Value::Str) {
     if (op == "==") return Value::boolean(a.s == b.s, r);
     if (op == "!=") return Value::boolean(a.s != b.s, r);
-    if (op == "+") return Value::string(a.s + b.s, r);
+    if (op == "+") {
+      if (a.s.size() + b.s.size() > kMaxStringBytes)
+        return error(opLoc, "a string may hold at most " + llvm::Twine(kMaxStringBytes) + " bytes", {r});
+      return Value::string(a.s + b.s, r);
+    }
   }
   if (a.isNumber() && b.isNumber()) {
     bool ints = a.kind == Value::Int && b.kind == Value::Int;
     double x = a.asDouble(), y = b.asDouble();
-    if (op == "+") return ints ? Value::integer(a.i + b.i, r) : Value::number(x + y, r);
-    if (op == "-") return ints ? Value::integer(a.i - b.i, r) : Value::number(x - y, r);
-    if (op == "*") return ints ? Value::integer(a.i * b.i, r) : Value::number(x * y, r);
+    if (ints && (op == "+" || op == "-" || op == "*" || op == "/" || op == "%")) {
+      // 64-bit integers, checked: a wrapped size would pass every later check.
+      int64_t v = 0;
+      bool overflow = op == "+"   ? llvm::AddOverflow(a.i, b.i, v)
+                      : op == "-" ? llvm::SubOverflow(a.i, b.i, v)
+                      : op == "*" ? llvm::MulOverflow(a.i, b.i, v)
+                                  : a.i == std::numeric_limits<int64_t>::min() && b.i == -1;
+      if (overflow)
+        return error(opLoc, "integer overflow in a constant expression: " + llvm::Twine(a.i) + " " + op + " " +
+                                llvm::Twine(b.i) + " does not fit in 64 bits", {a.range, b.range});
+      if (op == "+" || op == "-" || op == "*") return Value::integer(v, r);
+    }
+    if (op == "+") return Value::number(x + y, r);
+    if (op == "-") return Value::number(x - y, r);
+    if (op == "*") return Value::number(x * y, r);
     if (op == "/" || op == "%") {
       if (y == 0) return error(opLoc, "division by zero in a constant expression", {r});
       // Integers that divide exactly stay integers, so shapes like C / H work.
@@ -87,12 +130,17 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
       if (ints && a.i % b.i == 0) return Value::integer(a.i / b.i, r);
       return Value::number(x / y, r);
     }
-    if (op == "<") return Value::boolean(x < y, r);
-    if (op == "<=") return Value::boolean(x <= y, r);
-    if (op == ">") return Value::boolean(x > y, r);
-    if (op == ">=") return Value::boolean(x >= y, r);
-    if (op == "==") return Value::boolean(x == y, r);
-    if (op == "!=") return Value::boolean(x != y, r);
+    // Integers compare exactly, not as doubles (2^53 + 1 is not 2^53).
+    auto compare = [&](auto p, auto q) -> std::optional<bool> {
+      if (op == "<") return p < q;
+      if (op == "<=") return p <= q;
+      if (op == ">") return p > q;
+      if (op == ">=") return p >= q;
+      if (op == "==") return p == q;
+      if (op == "!=") return p != q;
+      return std::nullopt;
+    };
+    if (auto c = ints ? compare(a.i, b.i) : compare(x, y)) return Value::boolean(*c, r);
   }
   return error(opLoc, "'" + op + "' cannot combine " + describe(a) + " and " + describe(b), {a.range, b.range});
 }
@@ -142,6 +190,7 @@ bool SemaImpl::broadcastValues(llvm::ArrayRef<Value> vals, DType dtype, llvm::SM
     }
     shape = *s;
   }
+  if (!checkSize(shape, dtype, opLoc, "result of broadcasting in " + what)) return false;
   // Numbers become splat constants of the full shape; tensors broadcast.
   for (auto &v : vals) {
     if (v.kind == Value::Tensor)
@@ -216,6 +265,7 @@ Value SemaImpl::matmul(Value a, Value c, llvm::SMLoc opLoc) {
     // [..., M, K] @ [K, N]: one big matrix product over all leading rows.
     Dims out(ta.shape.begin(), ta.shape.end() - 1);
     out.push_back(n);
+    if (!checkSize(out, ta.dtype, opLoc, "result of '@'", {a.range, c.range})) return Value::error();
     Node *flat = b().reshape(x, {ta.numel() / ka, ka});
     return Value::tensor(b().reshape(b().matmul(flat, y), out));
   }
@@ -226,9 +276,15 @@ Value SemaImpl::matmul(Value a, Value c, llvm::SMLoc opLoc) {
     error(opLoc, "batch dimensions of '@' do not broadcast: " + shapes, {a.range, c.range});
     return Value::error();
   }
-  Dims sa = *batch, sb = *batch;
+  Dims sa = *batch, sb = *batch, out = *batch;
   sa.append({m, ka});
   sb.append({kb, n});
+  out.append({m, n});
+  // The operands broadcast over the batch must fit as well as the product.
+  if (!checkSize(sa, ta.dtype, opLoc, "left operand of '@' broadcast over the batch", {a.range}) ||
+      !checkSize(sb, tb.dtype, opLoc, "right operand of '@' broadcast over the batch", {c.range}) ||
+      !checkSize(out, ta.dtype, opLoc, "result of '@'", {a.range, c.range}))
+    return Value::error();
   return Value::tensor(b().matmul(b().broadcastTo(x, sa), b().broadcastTo(y, sb)));
 }
 
@@ -243,9 +299,9 @@ Value SemaImpl::evalIndex(const IndexExpr &e) {
     Value i = eval(*e.items[0].start);
     int64_t idx;
     if (!intArg(i, idx, e.items[0].range.Start, "a list index")) return Value::error();
-    int64_t n = base.items.size();
+    int64_t n = base.items().size();
     if (idx < -n || idx >= n) return error(e.items[0].range.Start, "index " + llvm::Twine(idx) + " is out of range for a list of " + llvm::Twine(n));
-    return base.items[idx < 0 ? idx + n : idx].at(e.range);
+    return base.items()[idx < 0 ? idx + n : idx].at(e.range);
   }
   if (base.kind != Value::Tensor) return error(e.loc(), "only tensors and lists can be indexed, not " + describe(base), {e.base->range});
   const TensorType &t = base.node->type;
@@ -377,8 +433,12 @@ Value SemaImpl::evalCall(const CallExpr &call) {
 }
 
 Value SemaImpl::callFunction(const FnDecl &fn, const CallExpr &call, const std::string &scope) {
-  if (callDepth >= 64)
-    return error(call.calleeLoc, "calls nest more than 64 deep; is '" + fn.name + "' recursive?");
+  if (!spend(call.calleeLoc, kStepsPerCall)) return Value::error();
+  if (diag.calls.size() >= kMaxCallDepth) {
+    error(call.calleeLoc, "calls nest more than " + llvm::Twine(kMaxCallDepth) + " deep; is '" + fn.name + "' recursive?");
+    stopped = true;
+    return Value::error();
+  }
   std::vector<std::string> names;
   size_t required = 0;
   for (auto &p : fn.params) {
@@ -387,36 +447,39 @@ Value SemaImpl::callFunction(const FnDecl &fn, const CallExpr &call, const std::
   }
   BoundArgs args;
   if (!bindArgs(names, required, call, fn.name, args)) return Value::error();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (!args.has(i) && !fn.params[i].defaultValue)
+      return error(call.loc(), "'" + fn.name + "' needs argument '" + names[i] + "'", {call.range});
 
-  Frame f;
+  // From here on, errors are inside the callee: they name this call.
+  diag.calls.push_back({call.calleeLoc, scope.empty() ? fn.name : scope + "." + fn.name});
+  llvm::SMLoc savedSite = callSite;
+  if (isUserLoc(call.calleeLoc)) callSite = call.calleeLoc;
+  size_t savedScopes = scopes.size();
+  auto leave = llvm::make_scope_exit([&] {
+    scopes.resize(savedScopes);
+    callSite = savedSite;
+    diag.calls.pop_back();
+  });
+
   // Defaults are evaluated where the function is defined: globals only.
+  Frame f;
   frames.emplace_back();
   for (size_t i = 0; i < names.size(); ++i) {
-    if (!args.has(i) && fn.params[i].defaultValue) args.values[i] = eval(*fn.params[i].defaultValue);
-    if (!args.has(i) && !fn.params[i].defaultValue) {
-      frames.pop_back();
-      return error(call.loc(), "'" + fn.name + "' needs argument '" + names[i] + "'", {call.range});
-    }
+    if (!args.has(i)) args.values[i] = eval(*fn.params[i].defaultValue);
     f.vars[names[i]] = args.values[i];
   }
   frames.pop_back();
 
-  llvm::SMLoc savedSite = callSite;
-  if (isUserLoc(call.calleeLoc)) callSite = call.calleeLoc;
-  size_t savedScopes = scopes.size();
   if (!scope.empty()) {
     llvm::SmallVector<llvm::StringRef, 4> parts;
     llvm::StringRef(scope).split(parts, '.');
     for (auto p : parts) scopes.push_back(p.str());
   }
   frames.push_back(std::move(f));
-  ++callDepth;
   execBlock(fn.body);
   Value result = frame().returned;
-  --callDepth;
   frames.pop_back();
-  scopes.resize(savedScopes);
-  callSite = savedSite;
   return result;
 }
 

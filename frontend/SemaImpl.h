@@ -12,6 +12,7 @@
 #include "frontend/Sema.h"
 #include "ir/Builder.h"
 
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringMap.h"
 
@@ -26,7 +27,9 @@ struct Value {
   double f = 0;
   bool b = false;
   std::string s; // Str; Init: canonical spec such as "normal(0.02)"
-  std::vector<Value> items;
+  /// List: shared, so copying a value is cheap however large and nested
+  /// its list is (lists are never changed after they are made).
+  std::shared_ptr<const std::vector<Value>> list;
   Node *node = nullptr;
   const ast::FnDecl *fn = nullptr;
   Builtin builtin{};
@@ -41,6 +44,11 @@ struct Value {
   static Value string(std::string v, llvm::SMRange r = {}) { auto x = make(Str, r); x.s = std::move(v); return x; }
   static Value tensor(Node *n, llvm::SMRange r = {}) { auto x = make(Tensor, r); x.node = n; return x; }
   static Value init(std::string spec, llvm::SMRange r = {}) { auto x = make(Init, r); x.s = std::move(spec); return x; }
+  static Value makeList(std::vector<Value> items, llvm::SMRange r = {}) {
+    auto x = make(List, r);
+    x.list = std::make_shared<const std::vector<Value>>(std::move(items));
+    return x;
+  }
   static Value make(Kind k, llvm::SMRange r) {
     Value v;
     v.kind = k;
@@ -50,6 +58,8 @@ struct Value {
 
   bool isError() const { return kind == Error; }
   bool isNumber() const { return kind == Int || kind == Float; }
+  /// The items of a List.
+  const std::vector<Value> &items() const { return *list; }
   double asDouble() const { return kind == Int ? double(i) : f; }
   Value at(llvm::SMRange r) const {
     Value v = *this;
@@ -81,7 +91,9 @@ public:
   void note(llvm::SMLoc loc, const llvm::Twine &msg) { diag.note(loc, msg); }
 
   // --- expressions (SemaExpr.cpp) -------------------------------------------
+  /// Evaluates `e`, counting it against the budget and the nesting limit.
   Value eval(const ast::Expr &e);
+  Value evalNode(const ast::Expr &e);
   Value evalBinary(const ast::BinaryExpr &e);
   Value evalUnary(const ast::UnaryExpr &e);
   Value evalCall(const ast::CallExpr &e);
@@ -105,11 +117,16 @@ public:
   // --- builtins (SemaBuiltins.cpp) -----------------------------------------
   std::optional<Builtin> findBuiltin(llvm::StringRef name) const;
   Value callBuiltin(Builtin b, const ast::CallExpr &call);
+  Value applyBuiltin(Builtin b, const BoundArgs &args, const ast::CallExpr &call);
   /// Normalise an axis or list of axes against a rank; empty `out` with
   /// `all` set means every axis.
   bool axesArg(const Value &v, unsigned rank, std::vector<int64_t> &out, llvm::SMLoc loc);
   bool intArg(const Value &v, int64_t &out, llvm::SMLoc loc, llvm::StringRef what);
   bool shapeArg(const Value &v, Dims &out, llvm::SMLoc loc);
+  /// Reports a tensor of `shape` that would be too large (ir/Types.h,
+  /// kMaxElements) as "what: f32[...] is too large: ..."; true when it fits.
+  bool checkSize(llvm::ArrayRef<int64_t> shape, DType dt, llvm::SMLoc loc, const llvm::Twine &what,
+                 llvm::ArrayRef<llvm::SMRange> ranges = {});
   Node *tensorArg(const Value &v, llvm::SMLoc loc, llvm::StringRef what);
   Value reduce(OpKind op, const Value &x, const Value &axis, bool keepdims, llvm::SMLoc loc);
 
@@ -153,7 +170,44 @@ public:
   std::vector<Frame> frames;
   std::vector<std::string> scopes;                 // parameter name prefix: {"h", "0", "attn"}
   llvm::SMLoc callSite;                            // user location while inside prelude code
-  unsigned callDepth = 0;
+  /// Where each parameter came from: the outermost call that declared it,
+  /// or its own declaration in the model body.
+  llvm::StringMap<llvm::SMLoc> paramOrigins;
+  /// The origins (outermost calls, or declarations) whose duplicate
+  /// parameters were reported: one error per mistake, however many
+  /// parameters or loop iterations repeat it.
+  llvm::DenseSet<const char *> reportedDuplicates;
+
+  // --- limits ----------------------------------------------------------------
+  // Work is counted against SemaOptions::maxSteps and maxNodes (Sema.h).
+  static constexpr int64_t kStepsPerCall = 10;
+  static constexpr unsigned kMaxCallDepth = 64;
+  /// Nested evaluation (expressions, blocks and the calls among them): the
+  /// parser bounds each function's nesting, this bounds their sum over a
+  /// chain of calls, so analysis cannot run out of stack. 512 levels take
+  /// at most about 1 MB of stack (3 MB with AddressSanitizer's frames).
+  static constexpr unsigned kMaxEvalDepth = 512;
+  /// Counts one more level of nesting at `loc`; false (after reporting)
+  /// past kMaxEvalDepth.
+  bool enter(llvm::SMLoc loc);
+  /// Longest compile-time string: long enough for any path a program
+  /// names, short enough that copying one is a step like any other.
+  static constexpr size_t kMaxStringBytes = 1024;
+  int64_t steps = 0;
+  unsigned evalDepth = 0;
+  /// Set when a budget ran out: analysis unwinds without further messages.
+  bool stopped = false;
+  /// The loops being unrolled, outermost first, for the budget's message.
+  struct ActiveLoop {
+    const ast::ForStmt *stmt;
+    int64_t iterations;
+    size_t calls; // how many calls were being inlined around it
+  };
+  std::vector<ActiveLoop> loops;
+  /// Counts `n` steps at `loc`; false (after reporting once) when a budget
+  /// has run out and analysis must stop.
+  bool spend(llvm::SMLoc loc, int64_t n = 1);
+  void overBudget(llvm::SMLoc loc, const llvm::Twine &budget);
 
   // What the model declared.
   const ast::ModelDecl *model = nullptr;

@@ -50,6 +50,23 @@ void Graph::replaceAllUsesWith(Node *from, Node *to) {
     if (u.value == from) u.value = to;
 }
 
+void Graph::replaceAllUsesWith(const llvm::DenseMap<Node *, Node *> &repl) {
+  if (repl.empty()) return;
+  auto resolve = [&](Node *n) {
+    // At most repl.size() hops: a cycle would be a bug in the pass.
+    for (size_t hops = 0; hops <= repl.size(); ++hops) {
+      auto it = repl.find(n);
+      if (it == repl.end()) return n;
+      n = it->second;
+    }
+    return n;
+  };
+  for (auto &n : nodes)
+    for (auto &op : n->operands) op = resolve(op);
+  for (auto &o : outputs) o.value = resolve(o.value);
+  for (auto &u : updates) u.value = resolve(u.value);
+}
+
 void Graph::renumber() {
   for (unsigned i = 0; i < nodes.size(); ++i) nodes[i]->id = i;
 }

@@ -11,6 +11,8 @@
 
 #include "ir/Ops.h"
 
+#include "llvm/ADT/DenseMap.h"
+
 #include <map>
 #include <memory>
 #include <vector>
@@ -112,6 +114,10 @@ public:
 
   /// Point every use of `from` (operands, outputs, updates) at `to`.
   void replaceAllUsesWith(Node *from, Node *to);
+  /// The same for many replacements in one walk over the graph (one walk
+  /// per replacement would make passes quadratic). A replacement that is
+  /// replaced in turn is followed to the end of the chain.
+  void replaceAllUsesWith(const llvm::DenseMap<Node *, Node *> &repl);
   /// Restore a topological order (stable: keeps the current order where it
   /// already is one) and renumber. Passes that append may call it at the end.
   void sortTopologically();

@@ -46,40 +46,48 @@ std::optional<Dims> reshapeStrides(llvm::ArrayRef<int64_t> from, llvm::ArrayRef<
 }
 
 std::optional<StridedView> stridedView(Node *n, const std::function<bool(const Node *)> &stored) {
-  if (stored(n)) return StridedView{n, 0, contiguousStrides(n->type.shape)};
-  if (!n->has(Layout) || n->is(OpKind::Pad) || n->is(OpKind::Concat)) return std::nullopt;
-  auto inner = stridedView(n->operand(0), stored);
-  if (!inner) return std::nullopt;
-  llvm::ArrayRef<int64_t> from = n->operand(0)->type.shape;
-  llvm::ArrayRef<int64_t> to = n->type.shape;
-  StridedView v{inner->base, inner->offset, {}};
-  switch (n->op) {
-  case OpKind::Broadcast: {
-    size_t lead = to.size() - from.size();
-    v.strides.assign(to.size(), 0);
-    for (size_t i = 0; i < from.size(); ++i)
-      v.strides[lead + i] = from[i] == 1 ? 0 : inner->strides[i];
-    return v;
+  // Down to the stored base first, then compose the views back up: a loop,
+  // not recursion, as layout ops can chain as long as the graph.
+  llvm::SmallVector<Node *, 8> chain;
+  while (!stored(n)) {
+    if (!n->has(Layout) || n->is(OpKind::Pad) || n->is(OpKind::Concat)) return std::nullopt;
+    chain.push_back(n);
+    n = n->operand(0);
   }
-  case OpKind::Transpose: {
-    auto perm = n->attrs.getInts(AttrKey::Perm);
-    for (int64_t p : perm) v.strides.push_back(inner->strides[p]);
-    return v;
+  StridedView v{n, 0, contiguousStrides(n->type.shape)};
+  for (Node *m : llvm::reverse(chain)) {
+    llvm::ArrayRef<int64_t> from = m->operand(0)->type.shape;
+    llvm::ArrayRef<int64_t> to = m->type.shape;
+    Dims inner = std::move(v.strides);
+    switch (m->op) {
+    case OpKind::Broadcast: {
+      size_t lead = to.size() - from.size();
+      v.strides.assign(to.size(), 0);
+      for (size_t i = 0; i < from.size(); ++i)
+        v.strides[lead + i] = from[i] == 1 ? 0 : inner[i];
+      break;
+    }
+    case OpKind::Transpose: {
+      v.strides.clear();
+      for (int64_t p : m->attrs.getInts(AttrKey::Perm)) v.strides.push_back(inner[p]);
+      break;
+    }
+    case OpKind::Slice: {
+      auto off = m->attrs.getInts(AttrKey::Offsets);
+      for (size_t i = 0; i < off.size(); ++i) v.offset += off[i] * inner[i];
+      v.strides = inner;
+      break;
+    }
+    case OpKind::Reshape: {
+      auto s = reshapeStrides(from, inner, to);
+      if (!s) return std::nullopt;
+      v.strides = *s;
+      break;
+    }
+    default: return std::nullopt;
+    }
   }
-  case OpKind::Slice: {
-    auto off = n->attrs.getInts(AttrKey::Offsets);
-    for (size_t i = 0; i < off.size(); ++i) v.offset += off[i] * inner->strides[i];
-    v.strides = inner->strides;
-    return v;
-  }
-  case OpKind::Reshape: {
-    auto s = reshapeStrides(from, inner->strides, to);
-    if (!s) return std::nullopt;
-    v.strides = *s;
-    return v;
-  }
-  default: return std::nullopt;
-  }
+  return v;
 }
 
 } // namespace gradc

@@ -89,10 +89,11 @@ std::string attrValueStr(const AttrValue &v) {
   if (auto *d = std::get_if<double>(&v)) return floatStr(*d);
   if (auto *b = std::get_if<bool>(&v)) return *b ? "true" : "false";
   if (auto *s = std::get_if<std::string>(&v)) {
+    // A newline is written \n: the text form keeps a string on one line.
     std::string out = "\"";
     for (char c : *s) {
       if (c == '"' || c == '\\') out += '\\';
-      out += c;
+      out += c == '\n' ? "\\n" : std::string(1, c);
     }
     return out + "\"";
   }

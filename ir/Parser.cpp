@@ -23,9 +23,14 @@
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cmath>
+#include <limits>
 
 namespace gradc {
 namespace {
+
+/// Arena sizes beyond this are refused; offsets and sizes within it can be
+/// added without overflow.
+constexpr int64_t kMaxArenaBytes = int64_t(1) << 62;
 
 struct IrToken {
   enum Kind { Eof, Ident, Percent, At, String, Number, Punct, Error } kind;
@@ -120,6 +125,11 @@ private:
     fail(msg);
     return false;
   }
+  bool errorAt(llvm::SMLoc loc, const llvm::Twine &msg) {
+    if (!failed) sm.PrintMessage(errs, loc, llvm::SourceMgr::DK_Error, msg);
+    failed = true;
+    return false;
+  }
   bool punct(char c) {
     if (tok.kind == IrToken::Punct && tok.text[0] == c) {
       next();
@@ -142,7 +152,11 @@ private:
     llvm::StringRef s = tok.text.drop_front().drop_back();
     out.clear();
     for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] == '\\' && i + 1 < s.size()) ++i;
+      if (s[i] == '\\' && i + 1 < s.size()) {
+        ++i;
+        out += s[i] == 'n' ? '\n' : s[i];
+        continue;
+      }
       out += s[i];
     }
     next();
@@ -219,6 +233,7 @@ private:
 
   bool type(TensorType &out) {
     if (tok.kind != IrToken::Ident) return error("expected a type such as f32[2,3]");
+    llvm::SMLoc start = tok.loc;
     auto dt = parseDType(tok.text);
     if (!dt) return error("unknown dtype '" + tok.text + "'");
     out.dtype = *dt;
@@ -232,6 +247,10 @@ private:
       out.shape.push_back(d);
       if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "]")) return error("expected ',' or ']'");
     }
+    // Every value of a parsed graph has its type written out, so this check
+    // keeps any shape whose size would overflow out of the compiler.
+    if (std::string problem = sizeProblem(out.shape); !problem.empty())
+      return errorAt(start, "type " + str(out) + " is too large: " + problem);
     return true;
   }
 
@@ -262,14 +281,24 @@ private:
       if (!table && !isKeyword("text")) return error("expected 'table' or 'text'");
       next();
       m.data.kind = table ? DataSpec::Table : DataSpec::Text;
-      return arguments([&](const std::string &k, AttrValue v) {
-        if (k == "rows" && std::holds_alternative<double>(v)) m.data.rows = int64_t(std::get<double>(v));
+      bool ok = arguments([&](const std::string &k, AttrValue v) {
+        if (k == "rows" && std::holds_alternative<double>(v)) {
+          // A row count is a whole number; the data graph's tensors bound it.
+          double rows = std::get<double>(v);
+          if (!(rows >= 1 && rows <= double(kMaxElements) && rows == std::floor(rows)))
+            return error("rows must be a whole number from 1 to " + llvm::Twine(kMaxElements));
+          m.data.rows = int64_t(rows);
+        }
         else if (k == "corpus" && std::holds_alternative<std::string>(v)) m.data.corpus = std::get<std::string>(v);
         else if (k == "input" && std::holds_alternative<std::string>(v)) m.data.textInput = std::get<std::string>(v);
         else if (k == "target" && std::holds_alternative<std::string>(v)) m.data.textTarget = std::get<std::string>(v);
         else return error("unknown data argument '" + k + "'");
         return true;
       });
+      // The printer always writes a table's rows; without them it would
+      // print `rows = 0`, which does not read back.
+      if (ok && table && m.data.rows == 0) return error("a data table needs its rows, e.g. {rows = 256}");
+      return ok;
     }
     return error("expected 'source', 'train', 'data' or 'graph'");
   }
@@ -296,14 +325,21 @@ private:
     Graph &g = m.addGraph(tok.text.str());
     next();
     int64_t n;
+    // Codegen trusts a parsed plan (kernel ids, arena offsets), so it is
+    // held to bounds here: what lies outside them would be memory outside
+    // the arena or a kernel that does not exist.
     if (isKeyword("kernels")) {
       next();
-      if (!expect('(') || !integer(n) || !expect(')')) return false;
+      if (!expect('(') || !integer(n)) return false;
+      if (n < 0 || n > std::numeric_limits<int32_t>::max()) return error("a kernel count from 0 to 2^31 - 1");
+      if (!expect(')')) return false;
       g.numKernels = int32_t(n);
     }
     if (isKeyword("arena")) {
       next();
-      if (!expect('(') || !integer(n) || !expect(')')) return false;
+      if (!expect('(') || !integer(n)) return false;
+      if (n < 0 || n > kMaxArenaBytes) return error("an arena size from 0 to 2^62 bytes");
+      if (!expect(')')) return false;
       g.arenaBytes = n;
     }
     if (!expect('{')) return false;
@@ -391,7 +427,10 @@ private:
     if (isKeyword("kernel")) {
       next();
       int64_t k;
-      if (!expect('(') || !integer(k) || !expect(')')) return false;
+      if (!expect('(') || !integer(k)) return false;
+      if (k < 0 || k >= g.numKernels)
+        return error("kernel " + llvm::Twine(k) + " is not one of the graph's kernels(" + llvm::Twine(g.numKernels) + ")");
+      if (!expect(')')) return false;
       node->kernel = int32_t(k);
     }
     if (isKeyword("slot")) {
@@ -401,9 +440,16 @@ private:
     } else if (isKeyword("arena")) {
       next();
       node->storage.kind = Storage::Arena;
-      if (!expect('(') || !integer(node->storage.offset) || !expect(')')) return false;
+      int64_t &off = node->storage.offset;
+      if (!expect('(') || !integer(off)) return false;
+      if (off < 0 || off > g.arenaBytes - node->type.bytes())
+        return error(str(node->type) + " at offset " + llvm::Twine(off) + " does not fit the graph's arena(" +
+                     llvm::Twine(g.arenaBytes) + ")");
+      if (!expect(')')) return false;
     } else if (isKeyword("view")) {
       next();
+      // A view reads its operand's bytes: only a reshape has that operand.
+      if (*op != OpKind::Reshape) return error("only a reshape can be a view of its operand's bytes");
       node->storage.kind = Storage::View;
     }
     // Numbers are what the printer gives unnamed values.

@@ -10,11 +10,17 @@ static std::string quoted(llvm::StringRef s) { return attrValueStr(AttrValue(s.s
 llvm::DenseMap<const Node *, std::string> valueNames(const Graph &g) {
   llvm::DenseMap<const Node *, std::string> names;
   llvm::StringSet<> used;
+  // The next suffix to try per name: a loop unrolled 20,000 times makes
+  // 20,000 values named h, and probing .1, .2, ... from 1 each time would be
+  // quadratic. The suffixes below it are taken already (`used` only grows).
+  llvm::StringMap<unsigned> nextSuffix;
   // Named values first claim their names, so numbers never shadow them.
   for (auto &n : g.nodes) {
     if (n->name.empty()) continue;
     std::string name = n->name;
-    for (int k = 1; used.count(name); ++k) name = n->name + "." + std::to_string(k);
+    unsigned &k = nextSuffix[n->name];
+    if (k == 0) k = 1;
+    for (; used.count(name); ++k) name = n->name + "." + std::to_string(k);
     used.insert(name);
     names[n.get()] = name;
   }

@@ -1,6 +1,11 @@
 //===- ir/Types.cpp - dtypes, static shapes and tensor types --------------===//
 #include "ir/Types.h"
 
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <cstdio>
+
 namespace gradc {
 
 llvm::StringRef dtypeName(DType t) {
@@ -38,6 +43,25 @@ int64_t product(llvm::ArrayRef<int64_t> dims) {
 }
 
 int64_t TensorType::numel() const { return product(shape); }
+
+std::optional<int64_t> checkedNumel(llvm::ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    if (d < 1 || llvm::MulOverflow(n, d, n) || n > kMaxElements) return std::nullopt;
+  return n;
+}
+
+std::string sizeProblem(llvm::ArrayRef<int64_t> shape) {
+  if (checkedNumel(shape)) return "";
+  if (llvm::any_of(shape, [](int64_t d) { return d < 1; })) return "a dimension is not positive";
+  // Counted in floating point: the count may not fit in 64 bits.
+  double n = 1;
+  for (int64_t d : shape) n *= double(d);
+  char count[32];
+  snprintf(count, sizeof count, n < 1e15 ? "%.0f" : "%.3g", n);
+  return std::string(count) + " elements, more than the " + std::to_string(kMaxElements) +
+         " (2^37) a tensor may have";
+}
 
 std::string shapeStr(llvm::ArrayRef<int64_t> shape) {
   std::string s = "[";

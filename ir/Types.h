@@ -55,6 +55,20 @@ std::optional<Dims> broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<in
 bool broadcastsTo(llvm::ArrayRef<int64_t> from, llvm::ArrayRef<int64_t> to);
 /// Row-major strides in elements for a contiguous tensor of this shape.
 Dims contiguousStrides(llvm::ArrayRef<int64_t> shape);
+/// The product of dims, unchecked: every shape in a graph has passed
+/// checkedNumel when it was made from user input, so it cannot overflow.
 int64_t product(llvm::ArrayRef<int64_t> dims);
+
+/// The most elements one tensor may have: 2^37, which is 1 TiB in f64 and
+/// 512 GiB in f32, beyond any model this compiler trains on one machine, and
+/// small enough that byte sizes, arena offsets and element offsets of
+/// millions of such tensors still fit in int64 without overflow checks.
+constexpr int64_t kMaxElements = int64_t(1) << 37;
+/// The element count of `shape` when every dim is positive and the count is
+/// at most kMaxElements (computed without overflow); otherwise nullopt.
+std::optional<int64_t> checkedNumel(llvm::ArrayRef<int64_t> shape);
+/// Why a tensor of `shape` is too large ("562949953421312 elements, more
+/// than ..."), for a message that names it; empty when it is not.
+std::string sizeProblem(llvm::ArrayRef<int64_t> shape);
 
 } // namespace gradc

@@ -183,8 +183,10 @@ llvm::Error runAutodiff(Module &m, const PassOptions &opts) {
   if (opts.gradsEntry) addFrozenLoss(*g, loss);
 
   // Differentiation is done: stop_gradient is now the identity.
+  llvm::DenseMap<Node *, Node *> identity;
   for (auto &n : g->nodes)
-    if (n->is(OpKind::StopGradient)) g->replaceAllUsesWith(n.get(), n->operand(0));
+    if (n->is(OpKind::StopGradient)) identity[n.get()] = n->operand(0);
+  g->replaceAllUsesWith(identity);
   g->removeDeadNodes();
   return llvm::Error::success();
 }

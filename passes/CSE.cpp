@@ -36,7 +36,7 @@ llvm::Error runCSE(Module &m, const PassOptions &) {
         if (it->second->name.empty()) it->second->name = n->name;
       }
     }
-    for (auto &[from, to] : repl) g->replaceAllUsesWith(from, to);
+    g->replaceAllUsesWith(repl);
     g->removeDeadNodes();
   }
   return llvm::Error::success();

@@ -55,6 +55,7 @@ public:
   Fuser(Graph &g, unsigned level) : g(g), level(level) {}
 
   llvm::Error run() {
+    g.renumber(); // ids are positions (feeds relies on them)
     for (auto &n : g.nodes) n->kernel = -1;
     collectUses();
     markViews();
@@ -77,9 +78,12 @@ private:
     for (auto &n : g.nodes)
       for (Node *op : n->operands) addUse(op, n.get());
   }
+  /// Each user once. A user's operands are added together, so a repeat
+  /// (x * x) can only be the last entry: a constant read by 20,000 adds
+  /// must not be searched 20,000 times.
   void addUse(Node *of, Node *user) {
     auto &u = uses[of];
-    if (!llvm::is_contained(u, user)) u.push_back(user);
+    if (u.empty() || u.back() != user) u.push_back(user);
   }
 
   bool stored(const Node *n) const { return isRuntimeLeaf(n) || views.count(n) || (!isInlinable(n) && !n->has(Leaf)) || n->has(Random); }
@@ -93,7 +97,12 @@ private:
       }
   }
 
-  int32_t newKernel() { return nextKernel++; }
+  /// A kernel for n. Nodes are assigned from the last back, so n is the
+  /// last node of its kernel in graph order (see feeds).
+  int32_t newKernel(const Node *n) {
+    lastNodeOf.push_back(n->id);
+    return nextKernel++;
+  }
 
   /// A matmul reads its operands as strided matrices: each must be a view
   /// of stored bytes with unit stride in one of its last two dims.
@@ -127,11 +136,16 @@ private:
     return true;
   }
 
-  /// Params and state n reads, directly or through inlinable ops.
+  /// Params and state n reads, directly or through inlinable ops (chains
+  /// of which can be long: a worklist, each node once).
   static void stateRead(const Node *n, llvm::SmallPtrSetImpl<const Node *> &out) {
-    for (const Node *op : n->operands) {
-      if (op->has(Stateful)) out.insert(op);
-      else if (isInlinable(op)) stateRead(op, out);
+    llvm::SmallPtrSet<const Node *, 8> seen;
+    llvm::SmallVector<const Node *, 8> work{n};
+    while (!work.empty()) {
+      for (const Node *op : work.pop_back_val()->operands) {
+        if (op->has(Stateful)) out.insert(op);
+        else if (isInlinable(op) && seen.insert(op).second) work.push_back(op);
+      }
     }
   }
 
@@ -276,8 +290,18 @@ private:
 
   /// Users of n, seen through views (a reshape of the product).
   void usersThroughViews(Node *n, llvm::SmallVectorImpl<Node *> &out) {
-    for (Node *u : uses[n]) {
-      if (views.count(u)) usersThroughViews(u, out);
+    // Depth first, in use order, with a stack: views of views can chain.
+    llvm::SmallVector<std::pair<Node *, unsigned>, 4> stack{{n, 0}};
+    while (!stack.empty()) {
+      auto [m, i] = stack.back();
+      auto it = uses.find(m);
+      if (it == uses.end() || i == it->second.size()) {
+        stack.pop_back();
+        continue;
+      }
+      ++stack.back().second;
+      Node *u = it->second[i];
+      if (views.count(u)) stack.push_back({u, 0});
       else out.push_back(u);
     }
   }
@@ -321,13 +345,44 @@ private:
     llvm::DenseSet<Node *> seen;
     return llvm::any_of(readers, [&](Node *v) { return v->kernel != k && feeds(v, k, seen); });
   }
-  /// Whether n or anything computed from it is in kernel k.
+  /// Whether n or anything computed from it is in kernel k. A worklist, not
+  /// recursion: a chain of users can be as long as the graph. Users come
+  /// later in the graph, so nothing past k's last node can lead into k:
+  /// without that bound each search could cover the rest of the graph.
   bool feeds(Node *n, int32_t k, llvm::DenseSet<Node *> &seen) {
-    if (!seen.insert(n).second) return false;
-    if (n->kernel == k) return true;
-    for (Node *u : uses[n])
-      if (feeds(u, k, seen)) return true;
+    llvm::SmallVector<Node *, 16> work{n};
+    while (!work.empty()) {
+      Node *m = work.pop_back_val();
+      if (m->id > lastNodeOf[k] || !seen.insert(m).second) continue;
+      if (m->kernel == k) return true;
+      if (auto it = uses.find(m); it != uses.end()) work.append(it->second.begin(), it->second.end());
+    }
     return false;
+  }
+
+  /// How deep n would sit in kernel k's expression tree: one below the
+  /// deepest of its users there. Kernels are built as trees recursively
+  /// (codegen/Schedule.cpp), so past kMaxTreeDepth a node is stored by a
+  /// kernel of its own: a chain of 100,000 additions becomes kernels of at
+  /// most that many ops, not one tree 100,000 levels deep.
+  static constexpr unsigned kMaxTreeDepth = 256;
+  /// The depth n would have in each kernel that reads it, in one pass over
+  /// its users (a constant can have thousands).
+  llvm::DenseMap<int32_t, unsigned> depthsInReaders(const Node *n) const {
+    llvm::DenseMap<int32_t, unsigned> d;
+    if (auto it = uses.find(const_cast<Node *>(n)); it != uses.end())
+      for (const Node *u : it->second)
+        if (u->kernel >= 0) d[u->kernel] = std::max(d.lookup(u->kernel), treeDepth.lookup(u) + 1);
+    return d;
+  }
+  unsigned depthIn(const Node *n, int32_t k) const { return depthsInReaders(n).lookup(k); }
+  bool fitsIn(const Node *n, int32_t k) const { return depthIn(n, k) <= kMaxTreeDepth; }
+  bool fitsInReaders(const Node *n) const {
+    return llvm::all_of(depthsInReaders(n), [](auto &kd) { return kd.second <= kMaxTreeDepth; });
+  }
+  void join(Node *n, int32_t k) {
+    n->kernel = k;
+    treeDepth[n] = depthIn(n, k);
   }
 
   void assign(Node *n) {
@@ -339,20 +394,23 @@ private:
     }
     auto &us = uses[n];
     if (!isInlinable(n) || mustStore.count(n)) {
-      int32_t k = isInlinable(n) ? -1 : joinable(n);
+      // joinable() can only offer its users' kernel; check the depth first,
+      // as it records the kernel's in-place targets when it says yes.
+      bool deep = !us.empty() && !fitsIn(n, us[0]->kernel);
+      int32_t k = isInlinable(n) || deep ? -1 : joinable(n);
       if (k >= 0) {
-        n->kernel = k;
+        join(n, k);
         return;
       }
-      if (!isInlinable(n) && cheapToRecompute(n)) {
+      if (!isInlinable(n) && cheapToRecompute(n) && fitsInReaders(n)) {
         cloneIntoReaders(n);
         return;
       }
-      if (int32_t k = sharedValueKernel(n); k >= 0) {
-        n->kernel = k;
+      if (int32_t k = sharedValueKernel(n); k >= 0 && fitsIn(n, k)) {
+        join(n, k);
         return;
       }
-      n->kernel = newKernel();
+      n->kernel = newKernel(n);
       KernelInfo info{KernelInfo::General, Dims(n->type.shape.begin(), n->type.shape.end()), {}};
       if (n->is(OpKind::MatMul) || n->is(OpKind::ScatterAdd) || n->has(Random)) info.kind = KernelInfo::Opaque;
       else if (isColumnReduction(n)) info.kind = KernelInfo::Column;
@@ -365,14 +423,14 @@ private:
     llvm::SetVector<int32_t> readers;
     for (Node *u : us) {
       if ((u->is(OpKind::MatMul) && !matmulReadable(n)) || views.count(u) || u->kernel < 0) {
-        n->kernel = newKernel();
+        n->kernel = newKernel(n);
         kernels.push_back({KernelInfo::General, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
         return;
       }
       readers.insert(u->kernel);
     }
-    if (readers.empty()) {
-      n->kernel = newKernel();
+    if (readers.empty() || !fitsInReaders(n)) {
+      n->kernel = newKernel(n);
       kernels.push_back({KernelInfo::General, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
       return;
     }
@@ -381,17 +439,24 @@ private:
 
   /// Puts n in the kernel of each of its users, cloning it for all but one.
   void cloneIntoReaders(Node *n) {
-    auto &us = uses[n];
+    // Users grouped by kernel once: a constant read by thousands of nodes
+    // in hundreds of kernels must not be searched once per kernel.
     llvm::SetVector<int32_t> readers;
-    for (Node *u : us) readers.insert(u->kernel);
+    llvm::DenseMap<int32_t, llvm::SmallVector<Node *, 2>> usersIn;
+    for (Node *u : uses[n]) {
+      readers.insert(u->kernel);
+      usersIn[u->kernel].push_back(u);
+    }
+    llvm::DenseMap<int32_t, unsigned> depths = depthsInReaders(n);
     n->kernel = readers[0];
+    treeDepth[n] = depths.lookup(readers[0]);
     for (size_t k = 1; k < readers.size(); ++k) {
       auto c = std::make_unique<Node>(*n);
       c->kernel = readers[k];
-      for (Node *u : us)
-        if (u->kernel == readers[k])
-          for (auto &op : u->operands)
-            if (op == n) op = c.get();
+      treeDepth[c.get()] = depths.lookup(readers[k]);
+      for (Node *u : usersIn[readers[k]])
+        for (auto &op : u->operands)
+          if (op == n) op = c.get();
       for (Node *op : c->operands) addUse(op, c.get());
       clones.push_back(std::move(c));
     }
@@ -403,9 +468,18 @@ private:
     std::vector<llvm::SmallSetVector<int32_t, 4>> preds(nextKernel);
     // Readers of a node: kernels of its users, seen through views.
     auto allUsers = g.users();
-    std::function<void(Node *, llvm::SmallVectorImpl<int32_t> &)> readers = [&](Node *n, llvm::SmallVectorImpl<int32_t> &out) {
-      for (Node *u : allUsers[n->id]) {
-        if (views.count(u)) readers(u, out);
+    auto readers = [&](Node *n, llvm::SmallVectorImpl<int32_t> &out) {
+      // Depth first, in use order, with a stack: views of views can chain.
+      llvm::SmallVector<std::pair<Node *, unsigned>, 4> stack{{n, 0}};
+      while (!stack.empty()) {
+        auto [m, i] = stack.back();
+        if (i == allUsers[m->id].size()) {
+          stack.pop_back();
+          continue;
+        }
+        ++stack.back().second;
+        Node *u = allUsers[m->id][i];
+        if (views.count(u)) stack.push_back({u, 0});
         else if (u->kernel >= 0) out.push_back(u->kernel);
       }
     };
@@ -456,7 +530,9 @@ private:
   llvm::DenseMap<Node *, llvm::SmallVector<Node *, 4>> uses;
   llvm::DenseSet<const Node *> views, mustStore;
   llvm::DenseSet<int32_t> epilogueOf; // kernels that already hold a matmul
+  llvm::DenseMap<const Node *, unsigned> treeDepth; // see depthIn
   std::vector<KernelInfo> kernels; // by kernel id
+  std::vector<unsigned> lastNodeOf; // by kernel id: its last node's id
   std::vector<std::unique_ptr<Node>> clones;
   int32_t nextKernel = 0;
 };

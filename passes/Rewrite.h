@@ -32,7 +32,7 @@ template <typename F> void rewriteNodes(Graph &g, F rewrite) {
     if (r->name.empty()) r->name = n->name;
     repl[n] = r;
   }
-  for (auto &[from, to] : repl) g.replaceAllUsesWith(from, to);
+  g.replaceAllUsesWith(repl);
   g.sortTopologically();
   g.removeDeadNodes();
 }

@@ -3,7 +3,9 @@
 # already there. Sourced by setup.sh and test.sh.
 set -euo pipefail
 
-GRADC_PACKAGES=(cmake ninja-build g++ llvm-19-dev llvm-19-tools libfmt-dev libgtest-dev python3 fortunes)
+# clang-19 and libFuzzer build the sanitizer fuzz targets (tests/fuzz).
+GRADC_PACKAGES=(cmake ninja-build g++ llvm-19-dev llvm-19-tools libfmt-dev libgtest-dev python3 fortunes
+                clang-19 libfuzzer-19-dev libclang-rt-19-dev)
 
 gradc_install_deps() {
   local missing=()

@@ -84,8 +84,10 @@ TEST(Lexer, ReportsUnterminatedStringsAndMalformedNumbers) {
 TEST(Lexer, NonAsciiBytesAreReportedNotCrashedOn) {
   std::string text = "a \xe2\x82\xac b \x01";
   auto l = lex(text);
-  EXPECT_GE(l.errors.size(), 2u);
-  EXPECT_EQ(l.errors[0], "unexpected byte 0xE2");
+  // The euro sign's three bytes are one mistake; the control byte another.
+  ASSERT_EQ(l.errors.size(), 2u);
+  EXPECT_EQ(l.errors[0], "unexpected bytes 0xE2 0x82 0xAC; outside strings and comments a program is ASCII");
+  EXPECT_EQ(l.errors[1], "unexpected byte 0x1");
 }
 
 } // namespace
