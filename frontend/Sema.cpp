@@ -25,7 +25,7 @@ std::string describe(const Value &v) {
   case Value::Str: return "the string \"" + v.s + "\"";
   case Value::List: return "a list of " + std::to_string(v.items().size());
   case Value::Tensor: return str(v.node->type);
-  case Value::Func: return v.isBuiltin ? "a builtin function" : "the function '" + v.fn->name + "'";
+  case Value::Func: return v.isBuiltin || v.isOp ? "a builtin function" : "the function '" + v.fn->name + "'";
   case Value::Init: return "the initialiser " + v.s;
   }
   return "?";
@@ -100,6 +100,12 @@ Value SemaImpl::lookup(llvm::StringRef name, llvm::SMRange r) {
     Value v = Value::make(Value::Func, r);
     v.builtin = *bi;
     v.isBuiltin = true;
+    return v;
+  }
+  if (auto k = findOpBuiltin(name)) {
+    Value v = Value::make(Value::Func, r);
+    v.op = *k;
+    v.isOp = true;
     return v;
   }
   error(r.Start, "unknown name '" + name + "'", {r});
@@ -624,7 +630,7 @@ static Value parseDefine(SemaImpl &s, llvm::StringRef text) {
   double d;
   if (!text.getAsDouble(d)) return Value::number(d);
   if (text == "true" || text == "false") return Value::boolean(text == "true");
-  if (s.globals.count(text) || s.functions.count(text) || s.findBuiltin(text)) {
+  if (s.globals.count(text) || s.functions.count(text) || s.findBuiltin(text) || s.findOpBuiltin(text)) {
     s.frames.emplace_back();
     Value v = s.lookup(text, {});
     s.frames.pop_back();

@@ -2,7 +2,10 @@
 //
 // Builtins are the small set of primitives everything else is written in;
 // the prelude (frontend/Prelude.grad) builds softmax, layer norm, GELU,
-// cross-entropy and the rest from them, in the language itself.
+// cross-entropy and the rest from them, in the language itself. Elementwise
+// builtins (exp, maximum, erf, ...) are the ops of ir/Ops.def whose rows
+// give a function surface, handled alike by callOp; the builtins below are
+// the ones with shapes, axes, lists or initialisers to handle.
 //
 //===----------------------------------------------------------------------===//
 #include "frontend/SemaImpl.h"
@@ -13,8 +16,7 @@
 namespace gradc {
 
 enum class Builtin : uint8_t {
-  Exp, Log, Sqrt, Tanh, Sin, Cos, StopGradient,
-  Maximum, Minimum, Where,
+  Where,
   Sum, Max, Numel, Dim, Shape,
   Reshape, Transpose, Concat,
   Arange, OneHot, Gather, Float, Full,
@@ -33,15 +35,6 @@ struct BuiltinInfo {
 
 const std::vector<BuiltinInfo> &builtinTable() {
   static const std::vector<BuiltinInfo> table = {
-      {"exp", Builtin::Exp, {"x"}, 1, "e to the x, elementwise"},
-      {"log", Builtin::Log, {"x"}, 1, "natural logarithm, elementwise"},
-      {"sqrt", Builtin::Sqrt, {"x"}, 1, "square root, elementwise"},
-      {"tanh", Builtin::Tanh, {"x"}, 1, "hyperbolic tangent, elementwise"},
-      {"sin", Builtin::Sin, {"x"}, 1, "sine, elementwise"},
-      {"cos", Builtin::Cos, {"x"}, 1, "cosine, elementwise"},
-      {"stop_gradient", Builtin::StopGradient, {"x"}, 1, "x, but no gradient flows through it"},
-      {"maximum", Builtin::Maximum, {"a", "b"}, 2, "elementwise maximum, with broadcasting"},
-      {"minimum", Builtin::Minimum, {"a", "b"}, 2, "elementwise minimum, with broadcasting"},
       {"where", Builtin::Where, {"cond", "a", "b"}, 3, "a where cond is true, else b"},
       {"sum", Builtin::Sum, {"x", "axis", "keepdims"}, 1, "sum over axes (default: all)"},
       {"max", Builtin::Max, {"x", "axis", "keepdims"}, 1, "maximum over axes (default: all)"},
@@ -70,6 +63,80 @@ std::optional<Builtin> SemaImpl::findBuiltin(llvm::StringRef name) const {
   for (auto &b : builtinTable())
     if (name == b.name) return b.id;
   return std::nullopt;
+}
+
+std::optional<OpKind> SemaImpl::findOpBuiltin(llvm::StringRef name) const {
+  auto k = opForSurface(name);
+  if (!k || !isFunctionSurface(opInfo(*k))) return std::nullopt;
+  return k;
+}
+
+/// Whether op k maps integers to integers (abs, maximum, //): its type rule
+/// takes i32 operands and gives i32.
+static bool integerClosed(OpKind k) {
+  const OpInfo &op = opInfo(k);
+  llvm::SmallVector<TensorType, 3> ints(op.arity, TensorType(DType::I32, {}));
+  auto t = inferType(k, ints, {}, nullptr);
+  if (!t) {
+    llvm::consumeError(t.takeError());
+    return false;
+  }
+  return t->dtype == DType::I32;
+}
+
+Value SemaImpl::callOp(OpKind k, const ast::CallExpr &call) {
+  const OpInfo &op = opInfo(k);
+  std::string name = surfaceName(op).str();
+  std::vector<std::string> params = surfaceParams(op);
+  BoundArgs a;
+  if (!bindArgs(params, params.size(), call, name, a)) return Value::error();
+  llvm::SMLoc loc = call.calleeLoc;
+  // Numbers: the op's scalar semantics, at compile time.
+  if (llvm::all_of(a.values, [](const Value &v) { return v.isNumber(); })) {
+    llvm::SmallVector<double, 3> x;
+    for (auto &v : a.values) x.push_back(v.asDouble());
+    double r = op.fold(x.data());
+    if (!llvm::all_of(a.values, [](const Value &v) { return v.kind == Value::Int; }) || !integerClosed(k))
+      return Value::number(r);
+    if (!std::isfinite(r) || std::fabs(r) > 9007199254740992.0)
+      return error(loc, "'" + name + "' of these integers has no integer result", {call.range});
+    return Value::integer(int64_t(r));
+  }
+  // Tensors: numbers adopt the dtype of the first tensor, all broadcast.
+  const Value *first = nullptr;
+  for (auto &v : a.values) {
+    if (v.kind != Value::Tensor && !v.isNumber())
+      return error(v.range.Start.isValid() ? v.range.Start : loc,
+                   "'" + name + "' needs tensors or numbers, but this is " + describe(v), {v.range});
+    if (v.kind == Value::Tensor && !first) first = &v;
+  }
+  DType dt = first->node->type.dtype;
+  for (auto &v : a.values) {
+    if (v.kind == Value::Tensor && v.node->type.dtype != dt)
+      return error(loc, "the arguments of '" + name + "' have different dtypes: " + str(first->node->type) + " and " +
+                            str(v.node->type), {first->range, v.range});
+    if (v.kind == Value::Float && !isFloat(dt))
+      return error(loc, "cannot combine " + str(first->node->type) + " with the non-integer " + describe(v) + " in '" +
+                            name + "'", {first->range, v.range});
+  }
+  llvm::SmallVector<TensorType, 3> types;
+  for (size_t i = 0; i < a.values.size(); ++i) types.push_back(TensorType(dt, {}));
+  if (auto t = inferType(k, types, {}, nullptr); !t) {
+    llvm::consumeError(t.takeError());
+    bool wantsFloat = !isFloat(dt) && [&] {
+      llvm::SmallVector<TensorType, 3> fl(types.size(), TensorType(DType::F32, {}));
+      auto f = inferType(k, fl, {}, nullptr);
+      if (!f) llvm::consumeError(f.takeError());
+      return bool(f);
+    }();
+    return error(first->range.Start, "'" + name + "' needs " + (wantsFloat ? "a float tensor" : "another dtype") +
+                                         ", got " + str(first->node->type) +
+                                         (wantsFloat ? "; convert it with float(...)" : ""), {first->range});
+  }
+  setLoc(loc);
+  llvm::SmallVector<Node *, 3> xs;
+  if (!broadcastValues(a.values, dt, loc, "'" + name + "'", xs)) return Value::error();
+  return Value::tensor(b().create(k, xs));
 }
 
 //===--- argument helpers -------------------------------------------------===//
@@ -174,16 +241,6 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
   for (auto &bi : builtinTable())
     if (bi.id == id) info = &bi;
   llvm::SMLoc loc = call.calleeLoc;
-  auto unary = [&](OpKind op, double (*fold)(double)) -> Value {
-    if (a[0].isNumber()) return Value::number(fold(a[0].asDouble()));
-    Node *x = tensorArg(a[0], loc, "the argument");
-    if (!x) return Value::error();
-    if (!isFloat(x->type.dtype))
-      return error(a[0].range.Start, std::string(info->name) + " needs a float tensor, got " + str(x->type) +
-                                         "; convert it with float(...)", {a[0].range});
-    setLoc(loc);
-    return Value::tensor(b().unary(op, x));
-  };
   auto flag = [&](size_t i, bool &out) {
     if (!a.has(i)) return true;
     if (a[i].kind != Value::Bool) {
@@ -195,20 +252,6 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
   };
 
   switch (id) {
-  case Builtin::Exp: return unary(OpKind::Exp, [](double x) { return std::exp(x); });
-  case Builtin::Log: return unary(OpKind::Log, [](double x) { return std::log(x); });
-  case Builtin::Sqrt: return unary(OpKind::Sqrt, [](double x) { return std::sqrt(x); });
-  case Builtin::Tanh: return unary(OpKind::Tanh, [](double x) { return std::tanh(x); });
-  case Builtin::Sin: return unary(OpKind::Sin, [](double x) { return std::sin(x); });
-  case Builtin::Cos: return unary(OpKind::Cos, [](double x) { return std::cos(x); });
-  case Builtin::StopGradient: return unary(OpKind::StopGradient, [](double x) { return x; });
-  case Builtin::Maximum:
-  case Builtin::Minimum: {
-    bool isMax = id == Builtin::Maximum;
-    if (a[0].isNumber() && a[1].isNumber())
-      return Value::number(isMax ? std::max(a[0].asDouble(), a[1].asDouble()) : std::min(a[0].asDouble(), a[1].asDouble()));
-    return arith(isMax ? OpKind::Max : OpKind::Min, a[0], a[1], loc, info->name);
-  }
   case Builtin::Where: {
     Node *c = tensorArg(a[0], loc, "the condition");
     if (!c) return Value::error();

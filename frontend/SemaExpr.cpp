@@ -108,7 +108,7 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
   if (a.isNumber() && b.isNumber()) {
     bool ints = a.kind == Value::Int && b.kind == Value::Int;
     double x = a.asDouble(), y = b.asDouble();
-    if (ints && (op == "+" || op == "-" || op == "*" || op == "/" || op == "%")) {
+    if (ints && (op == "+" || op == "-" || op == "*" || op == "/" || op == "%" || op == "//")) {
       // 64-bit integers, checked: a wrapped size would pass every later check.
       int64_t v = 0;
       bool overflow = op == "+"   ? llvm::AddOverflow(a.i, b.i, v)
@@ -123,10 +123,19 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
     if (op == "+") return Value::number(x + y, r);
     if (op == "-") return Value::number(x - y, r);
     if (op == "*") return Value::number(x * y, r);
-    if (op == "/" || op == "%") {
+    if (op == "/" || op == "%" || op == "//") {
       if (y == 0) return error(opLoc, "division by zero in a constant expression", {r});
+      // % and // round toward minus infinity, as Python's do (-7 // 2 is -4
+      // and -7 % 2 is 1), so a == (a // b) * b + a % b.
+      if (ints) {
+        int64_t q = a.i / b.i, m = a.i % b.i;
+        if (m != 0 && (m < 0) != (b.i < 0)) --q, m += b.i;
+        if (op == "%") return Value::integer(m, r);
+        if (op == "//") return Value::integer(q, r);
+      }
+      if (op == "%") return Value::number(x - std::floor(x / y) * y, r);
+      if (op == "//") return Value::number(std::floor(x / y), r);
       // Integers that divide exactly stay integers, so shapes like C / H work.
-      if (op == "%") return ints ? Value::integer(a.i % b.i, r) : Value::number(std::fmod(x, y), r);
       if (ints && a.i % b.i == 0) return Value::integer(a.i / b.i, r);
       return Value::number(x / y, r);
     }
@@ -153,19 +162,9 @@ Value SemaImpl::evalBinary(const BinaryExpr &e) {
   bool tensors = a.kind == Value::Tensor || c.kind == Value::Tensor;
   if (!tensors) return foldConstant(op, a, c, e.opLoc);
   Value r;
+  // Every other operator is the op whose row in ir/Ops.def spells it so.
   if (op == "@") r = matmul(a, c, e.opLoc);
-  else if (op == "+") r = arith(OpKind::Add, a, c, e.opLoc, "'+'");
-  else if (op == "-") r = arith(OpKind::Sub, a, c, e.opLoc, "'-'");
-  else if (op == "*") r = arith(OpKind::Mul, a, c, e.opLoc, "'*'");
-  else if (op == "/") r = arith(OpKind::Div, a, c, e.opLoc, "'/'");
-  else if (op == "<") r = arith(OpKind::Lt, a, c, e.opLoc, "'<'");
-  else if (op == "<=") r = arith(OpKind::Le, a, c, e.opLoc, "'<='");
-  else if (op == ">") r = arith(OpKind::Gt, a, c, e.opLoc, "'>'");
-  else if (op == ">=") r = arith(OpKind::Ge, a, c, e.opLoc, "'>='");
-  else if (op == "==") r = arith(OpKind::Eq, a, c, e.opLoc, "'=='");
-  else if (op == "!=") r = arith(OpKind::Ne, a, c, e.opLoc, "'!='");
-  else if (op == "&&") r = arith(OpKind::And, a, c, e.opLoc, "'&&'");
-  else if (op == "||") r = arith(OpKind::Or, a, c, e.opLoc, "'||'");
+  else if (auto k = opForSurface(op); k && opInfo(*k).arity == 2) r = arith(*k, a, c, e.opLoc, "'" + op.str() + "'");
   else return error(e.opLoc, "'" + op + "' does not apply to tensors", {e.lhs->range, e.rhs->range});
   return r.at(e.range);
 }
@@ -424,9 +423,10 @@ Value SemaImpl::evalCall(const CallExpr &call) {
   if (callee.isError()) return callee;
   if (callee.kind != Value::Func)
     return error(call.calleeLoc, "'" + call.callee + "' is " + describe(callee) + ", not a function", {call.range});
-  if (callee.isBuiltin) {
+  if (callee.isBuiltin || callee.isOp) {
     if (!scope.empty())
       return error(call.calleeLoc, "'" + call.callee + "' is a builtin; it has no parameters to put in a scope");
+    if (callee.isOp) return callOp(callee.op, call).at(call.range);
     return callBuiltin(callee.builtin, call).at(call.range);
   }
   return callFunction(*callee.fn, call, scope).at(call.range);

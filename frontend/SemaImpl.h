@@ -34,6 +34,8 @@ struct Value {
   const ast::FnDecl *fn = nullptr;
   Builtin builtin{};
   bool isBuiltin = false;
+  OpKind op{};      // an elementwise op of ir/Ops.def called as a function
+  bool isOp = false;
   llvm::SMRange range; // where it was written, for diagnostics
 
   static Value error() { return Value(); }
@@ -116,7 +118,12 @@ public:
 
   // --- builtins (SemaBuiltins.cpp) -----------------------------------------
   std::optional<Builtin> findBuiltin(llvm::StringRef name) const;
+  /// The elementwise op a builtin name calls (its row in ir/Ops.def).
+  std::optional<OpKind> findOpBuiltin(llvm::StringRef name) const;
   Value callBuiltin(Builtin b, const ast::CallExpr &call);
+  /// A call of an elementwise op: numbers fold by the op's scalar
+  /// semantics, tensors broadcast, and the op's type rule checks them.
+  Value callOp(OpKind k, const ast::CallExpr &call);
   Value applyBuiltin(Builtin b, const BoundArgs &args, const ast::CallExpr &call);
   /// Normalise an axis or list of axes against a rank; empty `out` with
   /// `all` set means every axis.

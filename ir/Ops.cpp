@@ -353,14 +353,29 @@ llvm::Expected<TensorType> inferType(OpKind k, llvm::ArrayRef<TensorType> operan
   return info.typeRule(info, operands, attrs, declared);
 }
 
-std::optional<OpKind> opForSurface(llvm::StringRef surface) {
+llvm::StringRef surfaceName(const OpInfo &op) { return op.surface.split('(').first; }
+
+std::vector<std::string> surfaceParams(const OpInfo &op) {
+  std::vector<std::string> out;
+  llvm::StringRef params = op.surface.split('(').second.rsplit(')').first;
+  while (!params.empty()) {
+    auto [p, rest] = params.split(',');
+    out.push_back(p.trim().str());
+    params = rest;
+  }
+  return out;
+}
+
+bool isFunctionSurface(const OpInfo &op) { return op.surface.contains('('); }
+
+std::optional<OpKind> opForSurface(llvm::StringRef name) {
   static const llvm::StringMap<OpKind> bySurface = [] {
     llvm::StringMap<OpKind> m;
     for (auto &op : opTable())
-      if (!op.surface.empty()) m[op.surface] = op.kind;
+      if (!op.surface.empty()) m[surfaceName(op)] = op.kind;
     return m;
   }();
-  auto it = bySurface.find(surface);
+  auto it = bySurface.find(name);
   if (it == bySurface.end()) return std::nullopt;
   return it->second;
 }

@@ -117,9 +117,15 @@ inline llvm::StringRef mnemonic(OpKind k) { return opInfo(k).mnemonic; }
 llvm::Expected<TensorType> inferType(OpKind k, llvm::ArrayRef<TensorType> operands, const Attrs &attrs,
                                      const TensorType *declared);
 
-/// The op a source spelling stands for: a builtin name ("exp") or an
+/// The op a source spelling stands for: a builtin's name ("exp") or an
 /// operator ("+", "unary -").
-std::optional<OpKind> opForSurface(llvm::StringRef surface);
+std::optional<OpKind> opForSurface(llvm::StringRef name);
+/// "exp" of the surface "exp(x)", "+" of "+".
+llvm::StringRef surfaceName(const OpInfo &op);
+/// The parameters of a builtin surface: {"a", "b"} of "maximum(a, b)".
+std::vector<std::string> surfaceParams(const OpInfo &op);
+/// Whether the surface is a builtin function (not an operator).
+bool isFunctionSurface(const OpInfo &op);
 
 /// One element of op k applied to `args`, rounded to `dtype` the way the
 /// generated code stores it (f32 rounds; i32 truncates toward zero and

@@ -80,8 +80,7 @@ std::vector<const OpInfo *> tableOps() {
   std::vector<const OpInfo *> out;
   for (unsigned k = 0; k < kNumOps; ++k) {
     const OpInfo &op = opInfo(OpKind(k));
-    bool function = !op.surface.empty() && llvm::all_of(op.surface, [](char c) { return std::isalnum((unsigned char)c) || c == '_'; });
-    if (op.has(Elementwise) && op.fold && function)
+    if (op.has(Elementwise) && op.fold && isFunctionSurface(op))
       out.push_back(&op);
   }
   return out;
@@ -508,8 +507,8 @@ private:
       std::tie(lo, hi) = sampleBounds(op, args);
     }
     if (!std::isfinite(lo) || !std::isfinite(hi) || std::max(std::fabs(lo), std::fabs(hi)) > 1e3) return false;
-    feature(op.surface.str());
-    std::string text = op.surface.str() + "(";
+    feature(surfaceName(op).str());
+    std::string text = surfaceName(op).str() + "(";
     bool plateau = op.has(Stepped), grad = false;
     for (size_t i = 0; i < args.size(); ++i) {
       text += (i ? ", " : "") + args[i].text;
@@ -1199,7 +1198,7 @@ const std::vector<std::string> &allFeatures() {
       // training
       "sgd", "momentum", "adam", "adamw", "clip", "warmup", "cosine", "f32", "f64"};
     // Every elementwise op source spells as a function, from the op table.
-    for (const OpInfo *op : tableOps()) v.push_back(op->surface.str());
+    for (const OpInfo *op : tableOps()) v.push_back(surfaceName(*op).str());
     return v;
   }();
   return all;
