@@ -649,7 +649,13 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
     globals[init] = Value::init(init.str());
   globals["pi"] = Value::number(M_PI);
 
-  for (auto &f : prelude.fns) functions[f->name] = f.get();
+  for (auto &f : prelude.fns) {
+    // A builtin is found after functions, so a prelude function of the
+    // same name would silently replace it everywhere.
+    if (findBuiltin(f->name) || findOpBuiltin(f->name))
+      error(f->nameLoc, "the prelude defines '" + f->name + "', which is a builtin; the builtin would never be called");
+    functions[f->name] = f.get();
+  }
   llvm::StringMap<const FnDecl *> userFns;
   for (auto &f : user.fns) {
     if (auto it = userFns.find(f->name); it != userFns.end()) {

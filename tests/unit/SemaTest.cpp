@@ -1,5 +1,8 @@
 //===- tests/unit/SemaTest.cpp - semantic analysis, good and bad programs -===//
 #include "TestUtil.h"
+#include "frontend/Parser.h"
+
+#include "llvm/Support/MemoryBuffer.h"
 
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
@@ -139,6 +142,24 @@ TEST(Sema, RecursionIsCaught) {
                    " train sgd(lr = 1)\n}\n");
   EXPECT_FALSE(a.module);
   EXPECT_NE(a.errors.find("calls nest more than 64 deep; is 'f' recursive?"), std::string::npos) << a.errors;
+}
+
+// The prelude may not define a builtin's name: the builtin would never be
+// called, with no message (abs was once both).
+TEST(Sema, PreludeMayNotShadowABuiltin) {
+  std::string errors;
+  llvm::raw_string_ostream os(errors);
+  llvm::SourceMgr sm;
+  DiagEngine diag(sm, os);
+  sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(test::model("  param w: f32[3, 1]\n  loss = sum(exp(x @ w))"), "m.grad"),
+                        llvm::SMLoc());
+  unsigned preludeId = sm.AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBufferCopy("fn exp(x) { return x }\nfn where(c, a, b) { return a }\n", "<prelude>"), llvm::SMLoc());
+  auto user = Parser(sm.getMainFileID(), diag).parseProgram();
+  auto prelude = Parser(preludeId, diag).parseProgram();
+  EXPECT_FALSE(buildModule(*user, *prelude, diag, {}));
+  EXPECT_NE(errors.find("<prelude>:1:4: error: the prelude defines 'exp', which is a builtin"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("<prelude>:2:4: error: the prelude defines 'where', which is a builtin"), std::string::npos) << errors;
 }
 
 } // namespace
