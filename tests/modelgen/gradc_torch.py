@@ -109,12 +109,6 @@ def _trunc_div(a, b):
     return q if (a >= 0) == (b >= 0) else -q
 
 
-def _c_mod(a, b):
-    if isinstance(a, int) and isinstance(b, int):
-        return a - b * _trunc_div(a, b)
-    return math.fmod(a, b)
-
-
 def g_add(a, b):
     if not _tensor(a) and not _tensor(b):
         return a + b
@@ -150,7 +144,7 @@ def g_mod(a, b):
         raise TypeError("'%' does not apply to tensors")
     if b == 0:
         raise ZeroDivisionError("division by zero in a constant expression")
-    return _c_mod(a, b)
+    return a % b
 
 
 def _compare(a, b, op):
