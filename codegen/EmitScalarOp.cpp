@@ -68,6 +68,14 @@ struct Lower {
     return b.CreateBinaryIntrinsic(fl() ? floatOp : intOp, x(), y());
   }
 
+  /// 1, -1, or x itself for ±0 and NaN.
+  Value *sign() {
+    if (!fl()) return b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, b.CreateBinaryIntrinsic(llvm::Intrinsic::smin, x(), one()), b.CreateNeg(one()));
+    Value *s = b.CreateSelect(b.CreateFCmpOLT(x(), zero()), llvm::ConstantFP::get(x()->getType(), -1.0), x());
+    return b.CreateSelect(b.CreateFCmpOGT(x(), zero()), llvm::ConstantFP::get(x()->getType(), 1.0), s);
+  }
+  Value *one() const { return fl() ? llvm::ConstantFP::get(a[0]->getType(), 1.0) : llvm::ConstantInt::get(a[0]->getType(), 1); }
+
   Value *cast() {
     llvm::Type *dt = a[0]->getType();
     llvm::IRBuilder<> &bb = b;
@@ -115,6 +123,7 @@ const std::pair<OpKind, Lowering> kLowerings[] = {
     {OpKind::Not, [](Lower &l) -> Value * { return l.b.CreateNot(l.x()); }},
     {OpKind::Select, [](Lower &l) -> Value * { return l.b.CreateSelect(l.a[0], l.a[1], l.a[2]); }},
     {OpKind::Cast, [](Lower &l) -> Value * { return l.cast(); }},
+    {OpKind::Sign, [](Lower &l) -> Value * { return l.sign(); }},
 };
 
 const std::vector<Lowering> &byKind() {

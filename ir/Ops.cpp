@@ -140,6 +140,11 @@ Result ruleUnaryFloat(const OpInfo &op, Ty t, const Attrs &, const TensorType *)
   return t[0];
 }
 
+Result ruleUnaryNumeric(const OpInfo &op, Ty t, const Attrs &, const TensorType *) {
+  if (t[0].dtype == DType::I1) return fail(op, "needs a number operand, got " + str(t[0]));
+  return t[0];
+}
+
 Result sameTypes(const OpInfo &op, Ty t) {
   for (size_t i = 1; i < t.size(); ++i)
     if (t[i] != t[0]) return fail(op, "operands differ: " + str(t[0]) + " and " + str(t[i]));

@@ -40,6 +40,9 @@ Node *vjpSin(Builder &b, Node *n, unsigned, Node *g) { return b.mul(g, b.unary(O
 Node *vjpCos(Builder &b, Node *n, unsigned, Node *g) { return b.neg(b.mul(g, b.unary(OpKind::Sin, x0(n)))); }
 // stop_gradient: by definition nothing flows back.
 Node *vjpNone(Builder &, Node *, unsigned, Node *) { return nullptr; }
+// floor, sign, x // y: piecewise constant, so the gradient is zero wherever
+// it exists; nothing flows back.
+Node *vjpZero(Builder &, Node *, unsigned, Node *) { return nullptr; }
 
 // max(x, y): the gradient goes to the larger operand (to x on a tie).
 Node *vjpMax(Builder &b, Node *n, unsigned i, Node *g) {
@@ -162,6 +165,7 @@ static const std::pair<OpKind, GradRule::Fn> kRules[] = {
     {OpKind::MatMul, vjpMatMul},
     {OpKind::Gather, vjpGather},
     {OpKind::ScatterAdd, vjpScatterAdd},
+    {OpKind::Sign, vjpZero},
 };
 
 const GradRule *gradRule(OpKind op) {
