@@ -394,9 +394,9 @@ private:
     Ex x = use(*v);
     // Prelude functions and operators; the op table's own functions have
     // a rule of their own (tableOp).
-    static const std::vector<std::string> ops = {"neg", "square", "abs", "relu", "sigmoid", "gelu", "identity", "scale"};
+    static const std::vector<std::string> ops = {"neg", "square", "relu", "sigmoid", "gelu", "identity", "scale"};
     std::string op = oneOf(ops);
-    if ((op == "abs" || op == "relu") && x.plateau) op = "tanh";
+    if (op == "relu" && x.plateau) op = "gelu";
     feature(op);
     Ex r{"", x.shape, 0, 0, x.plateau, x.grad, false};
     auto call = [&](const Ex &arg) { return op + "(" + arg.text + ")"; };
@@ -419,9 +419,9 @@ private:
     } else if (op == "square") {
       Ex b = bounded(x, 30);
       r.text = call(b), r.lo = 0, r.hi = b.mag() * b.mag();
-    } else if (op == "abs" || op == "relu") {
-      r.text = call(x), r.lo = 0, r.hi = op == "abs" ? x.mag() : std::max(0.0, x.hi);
-      if (op == "relu") r.plateau = true;
+    } else if (op == "relu") {
+      r.text = call(x), r.lo = 0, r.hi = std::max(0.0, x.hi);
+      r.plateau = true;
     } else if (op == "gelu") {
       Ex b = bounded(x, 30);
       r.text = call(b), r.lo = -0.2, r.hi = std::max(0.0, b.hi);
@@ -1188,7 +1188,7 @@ const std::vector<std::string> &allFeatures() {
       "where", "sum", "max", "numel", "dim", "shape", "reshape", "transpose", "concat", "arange", "onehot", "gather",
       "float", "full", "rand_uniform", "rand_normal",
       // prelude
-      "square", "abs", "identity", "mean", "variance", "relu", "sigmoid", "gelu", "softmax", "log_softmax", "linear",
+      "square", "identity", "mean", "variance", "relu", "sigmoid", "gelu", "softmax", "log_softmax", "linear",
       "layer_norm", "mse", "binary_cross_entropy", "cross_entropy",
       // operators
       "+", "-", "*", "/", "neg", "@", "<", "<=", ">", ">=", "==", "!=", "&&", "||", "!", "index", "slice",

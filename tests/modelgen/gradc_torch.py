@@ -241,6 +241,7 @@ b_tanh = _unary(math.tanh, torch.tanh)
 b_sin = _unary(math.sin, torch.sin)
 b_cos = _unary(math.cos, torch.cos)
 b_stop_gradient = _unary(lambda x: x, lambda x: x.detach())
+b_abs = _unary(abs, torch.abs)
 b_sign = _unary(lambda x: (x > 0) - (x < 0), torch.sign)
 b_pi = math.pi
 
@@ -354,7 +355,6 @@ def b_full(u_shape, u_value):
 # --- the prelude, in PyTorch's own words ----------------------------------------
 
 def p_square(u_x): return g_mul(u_x, u_x)
-def p_abs(u_x): return abs(u_x) if _num(u_x) else torch.abs(u_x)
 def p_identity(u_x): return u_x
 def p_relu(u_x): return max(u_x, 0) if _num(u_x) else torch.relu(u_x)
 def p_sigmoid(u_x): return 1 / (1 + math.exp(-u_x)) if _num(u_x) else torch.sigmoid(u_x)
