@@ -241,6 +241,7 @@ b_tanh = _unary(math.tanh, torch.tanh)
 b_sin = _unary(math.sin, torch.sin)
 b_cos = _unary(math.cos, torch.cos)
 b_stop_gradient = _unary(lambda x: x, lambda x: x.detach())
+b_floor = _unary(lambda x: x if isinstance(x, int) else float(math.floor(x)), torch.floor)
 b_abs = _unary(abs, torch.abs)
 b_sign = _unary(lambda x: (x > 0) - (x < 0), torch.sign)
 b_pi = math.pi
