@@ -165,6 +165,7 @@ static const std::pair<OpKind, GradRule::Fn> kRules[] = {
     {OpKind::MatMul, vjpMatMul},
     {OpKind::Gather, vjpGather},
     {OpKind::ScatterAdd, vjpScatterAdd},
+    {OpKind::Round, vjpZero},
     {OpKind::Ceil, vjpZero},
     {OpKind::Floor, vjpZero},
     {OpKind::Abs, [](Builder &b, Node *n, unsigned, Node *g) { return b.mul(g, b.unary(OpKind::Sign, x0(n))); }},
