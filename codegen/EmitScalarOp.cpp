@@ -123,6 +123,7 @@ const std::pair<OpKind, Lowering> kLowerings[] = {
     {OpKind::Not, [](Lower &l) -> Value * { return l.b.CreateNot(l.x()); }},
     {OpKind::Select, [](Lower &l) -> Value * { return l.b.CreateSelect(l.a[0], l.a[1], l.a[2]); }},
     {OpKind::Cast, [](Lower &l) -> Value * { return l.cast(); }},
+    {OpKind::Erf, [](Lower &l) -> Value * { return mathErf(l.b, l.x()); }},
     {OpKind::Round, [](Lower &l) -> Value * { return l.fl() ? l.b.CreateUnaryIntrinsic(llvm::Intrinsic::roundeven, l.x()) : l.x(); }},
     {OpKind::Ceil, [](Lower &l) -> Value * { return l.fl() ? l.b.CreateUnaryIntrinsic(llvm::Intrinsic::ceil, l.x()) : l.x(); }},
     {OpKind::Floor, [](Lower &l) -> Value * { return l.fl() ? l.b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, l.x()) : l.x(); }},

@@ -165,6 +165,7 @@ static const std::pair<OpKind, GradRule::Fn> kRules[] = {
     {OpKind::MatMul, vjpMatMul},
     {OpKind::Gather, vjpGather},
     {OpKind::ScatterAdd, vjpScatterAdd},
+    {OpKind::Erf, [](Builder &b, Node *n, unsigned, Node *g) { return b.mul(g, b.scale(b.unary(OpKind::Exp, b.neg(b.mul(x0(n), x0(n)))), 1.1283791670955126)); }}, // 2/sqrt(pi) e^(-x^2)
     {OpKind::Round, vjpZero},
     {OpKind::Ceil, vjpZero},
     {OpKind::Floor, vjpZero},
