@@ -74,6 +74,12 @@ struct Lower {
     Value *s = b.CreateSelect(b.CreateFCmpOLT(x(), zero()), llvm::ConstantFP::get(x()->getType(), -1.0), x());
     return b.CreateSelect(b.CreateFCmpOGT(x(), zero()), llvm::ConstantFP::get(x()->getType(), 1.0), s);
   }
+  /// f(x) computed in double and rounded once to the operand's type.
+  template <typename F> Value *inDouble(F f) {
+    llvm::Type *t = x()->getType();
+    if (t->isDoubleTy()) return f(x());
+    return b.CreateFPTrunc(f(b.CreateFPExt(x(), b.getDoubleTy())), t);
+  }
   Value *one() const { return fl() ? llvm::ConstantFP::get(a[0]->getType(), 1.0) : llvm::ConstantInt::get(a[0]->getType(), 1); }
 
   Value *cast() {
@@ -123,6 +129,8 @@ const std::pair<OpKind, Lowering> kLowerings[] = {
     {OpKind::Not, [](Lower &l) -> Value * { return l.b.CreateNot(l.x()); }},
     {OpKind::Select, [](Lower &l) -> Value * { return l.b.CreateSelect(l.a[0], l.a[1], l.a[2]); }},
     {OpKind::Cast, [](Lower &l) -> Value * { return l.cast(); }},
+    // In double, then rounded once: 1/sqrt in f32 would round twice (1 ulp off).
+    {OpKind::Rsqrt, [](Lower &l) -> Value * { return l.inDouble([&](Value *x) { return l.b.CreateFDiv(llvm::ConstantFP::get(x->getType(), 1.0), l.b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x)); }); }},
     {OpKind::Erf, [](Lower &l) -> Value * { return mathErf(l.b, l.x()); }},
     {OpKind::Round, [](Lower &l) -> Value * { return l.fl() ? l.b.CreateUnaryIntrinsic(llvm::Intrinsic::roundeven, l.x()) : l.x(); }},
     {OpKind::Ceil, [](Lower &l) -> Value * { return l.fl() ? l.b.CreateUnaryIntrinsic(llvm::Intrinsic::ceil, l.x()) : l.x(); }},
