@@ -129,6 +129,7 @@ const std::pair<OpKind, Lowering> kLowerings[] = {
     {OpKind::Not, [](Lower &l) -> Value * { return l.b.CreateNot(l.x()); }},
     {OpKind::Select, [](Lower &l) -> Value * { return l.b.CreateSelect(l.a[0], l.a[1], l.a[2]); }},
     {OpKind::Cast, [](Lower &l) -> Value * { return l.cast(); }},
+    {OpKind::Expm1, [](Lower &l) -> Value * { return mathExpm1(l.b, l.x()); }},
     {OpKind::Log1p, [](Lower &l) -> Value * { return mathLog1p(l.b, l.x()); }},
     // In double, then rounded once: 1/sqrt in f32 would round twice (1 ulp off).
     {OpKind::Rsqrt, [](Lower &l) -> Value * { return l.inDouble([&](Value *x) { return l.b.CreateFDiv(llvm::ConstantFP::get(x->getType(), 1.0), l.b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, x)); }); }},

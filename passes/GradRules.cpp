@@ -165,6 +165,7 @@ static const std::pair<OpKind, GradRule::Fn> kRules[] = {
     {OpKind::MatMul, vjpMatMul},
     {OpKind::Gather, vjpGather},
     {OpKind::ScatterAdd, vjpScatterAdd},
+    {OpKind::Expm1, [](Builder &b, Node *n, unsigned, Node *g) { return b.mul(g, b.add(n, b.constantLike(1, n))); }},
     {OpKind::Log1p, [](Builder &b, Node *n, unsigned, Node *g) { return b.div(g, b.add(x0(n), b.constantLike(1, x0(n)))); }},
     {OpKind::Rsqrt, [](Builder &b, Node *n, unsigned, Node *g) { return b.div(b.scale(b.mul(g, n), -0.5), x0(n)); }}, // d(x^-1/2) = -x^-1/2 / 2x
     {OpKind::Erf, [](Builder &b, Node *n, unsigned, Node *g) { return b.mul(g, b.scale(b.unary(OpKind::Exp, b.neg(b.mul(x0(n), x0(n)))), 1.1283791670955126)); }}, // 2/sqrt(pi) e^(-x^2)

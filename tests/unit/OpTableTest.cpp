@@ -52,6 +52,7 @@ const std::map<OpKind, const char *> kExpressions = {
     {OpKind::Not, "!$c"},
     {OpKind::Select, "where($c, $a, $b)"},
     {OpKind::Cast, "float($c)"},
+    {OpKind::Expm1, "expm1($a)"},
     {OpKind::Log1p, "log1p($a)"},
     {OpKind::Rsqrt, "rsqrt($a)"},
     {OpKind::Erf, "erf($a)"},
