@@ -50,6 +50,7 @@ llvm::StringRef tokSpelling(Tok t) {
   case Tok::Minus: return "'-'";
   case Tok::Star: return "'*'";
   case Tok::Slash: return "'/'";
+  case Tok::SlashSlash: return "'//'";
   case Tok::At: return "'@'";
   case Tok::Percent: return "'%'";
   case Tok::Lt: return "'<'";
@@ -136,7 +137,7 @@ Token Lexer::next() {
   case '+': return make(Tok::Plus, start);
   case '-': return make(Tok::Minus, start);
   case '*': return make(Tok::Star, start);
-  case '/': return make(Tok::Slash, start);
+  case '/': return two('/', Tok::SlashSlash, Tok::Slash);
   case '@': return make(Tok::At, start);
   case '%': return make(Tok::Percent, start);
   case '<': return two('=', Tok::Le, Tok::Lt);

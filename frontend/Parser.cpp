@@ -378,6 +378,7 @@ static int precedence(Tok k) {
   case Tok::Minus: return 5;
   case Tok::Star:
   case Tok::Slash:
+  case Tok::SlashSlash:
   case Tok::Percent:
   case Tok::At: return 6;
   default: return -1;

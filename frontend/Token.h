@@ -15,7 +15,7 @@ enum class Tok : uint8_t {
   // punctuation
   LParen, RParen, LBracket, RBracket, LBrace, RBrace,
   Comma, Colon, Semi, Dot, DotDot, Assign,
-  Plus, Minus, Star, Slash, At, Percent,
+  Plus, Minus, Star, Slash, SlashSlash, At, Percent,
   Lt, Le, Gt, Ge, EqEq, Ne, Bang, AndAnd, OrOr,
 };
 

@@ -249,7 +249,7 @@ private:
     case Expr::Binary: {
       auto &b = cast<BinaryExpr>(e);
       static const std::map<std::string, std::string> ops = {
-          {"+", "add"}, {"-", "sub"}, {"*", "mul"}, {"/", "div"}, {"%", "mod"}, {"@", "matmul"},
+          {"+", "add"}, {"-", "sub"}, {"*", "mul"}, {"/", "div"}, {"%", "mod"}, {"//", "floordiv"}, {"@", "matmul"},
           {"<", "lt"},  {"<=", "le"}, {">", "gt"},  {">=", "ge"}, {"==", "eq"}, {"!=", "ne"},
           {"&&", "and"}, {"||", "or"}};
       auto it = ops.find(b.op);
