@@ -60,6 +60,26 @@ struct Lower {
     return b.CreateSelect(byZero, zero(), q);
   }
 
+  /// x // y, rounded toward minus infinity as ir/Ops.h's floorDiv: for
+  /// integers the truncated quotient less one where the remainder's sign
+  /// differs from y's (x // 0 = 0, as x / 0).
+  Value *floorDiv() {
+    if (!fl()) {
+      Value *q = safeIntDiv(), *r = b.CreateSub(x(), b.CreateMul(q, y()));
+      Value *fix = b.CreateAnd(b.CreateAnd(b.CreateICmpNE(r, zero()), b.CreateICmpNE(y(), zero())),
+                               b.CreateXor(b.CreateICmpSLT(r, zero()), b.CreateICmpSLT(y(), zero())));
+      return b.CreateSelect(fix, b.CreateSub(q, one()), q);
+    }
+    Value *m = b.CreateFRem(x(), y()), *d = b.CreateFDiv(b.CreateFSub(x(), m), y());
+    Value *fix = b.CreateAnd(b.CreateFCmpONE(m, zero()), b.CreateXor(b.CreateFCmpOLT(y(), zero()), b.CreateFCmpOLT(m, zero())));
+    d = b.CreateSelect(fix, b.CreateFSub(d, one()), d);
+    Value *f = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, d);
+    f = b.CreateSelect(b.CreateFCmpOGT(b.CreateFSub(d, f), llvm::ConstantFP::get(d->getType(), 0.5)), b.CreateFAdd(f, one()), f);
+    Value *signedZero = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, zero(), b.CreateFDiv(x(), y()));
+    f = b.CreateSelect(b.CreateFCmpOEQ(d, zero()), signedZero, f);
+    return b.CreateSelect(b.CreateFCmpOEQ(y(), zero()), b.CreateFDiv(x(), y()), f);
+  }
+
   Value *compare(llvm::CmpInst::Predicate floatPred, llvm::CmpInst::Predicate intPred) {
     return fl() ? b.CreateFCmp(floatPred, x(), y()) : b.CreateICmp(intPred, x(), y());
   }
@@ -116,6 +136,7 @@ const std::pair<OpKind, Lowering> kLowerings[] = {
     {OpKind::Sub, [](Lower &l) -> Value * { return l.sub(); }},
     {OpKind::Mul, [](Lower &l) -> Value * { return l.mul(); }},
     {OpKind::Div, [](Lower &l) -> Value * { return l.div(); }},
+    {OpKind::FloorDiv, [](Lower &l) -> Value * { return l.floorDiv(); }},
     {OpKind::Max, [](Lower &l) -> Value * { return l.minmax(llvm::Intrinsic::maximum, llvm::Intrinsic::smax); }},
     {OpKind::Min, [](Lower &l) -> Value * { return l.minmax(llvm::Intrinsic::minimum, llvm::Intrinsic::smin); }},
     {OpKind::Lt, [](Lower &l) -> Value * { return l.compare(P::FCMP_OLT, P::ICMP_SLT); }},

@@ -10,6 +10,7 @@
 
 #include "llvm/Support/Error.h"
 
+#include <cmath>
 #include <string>
 #include <variant>
 #include <vector>
@@ -50,6 +51,18 @@ using ScalarFn = double (*)(const double *a);
 
 /// max and min that propagate NaN, as the generated code does
 /// (llvm.maximum): a NaN in either operand gives NaN.
+/// Python's and PyTorch's a // b on floats: the quotient rounded toward
+/// minus infinity, computed from the exact remainder so that
+/// a == (a // b) * b + a % b holds as closely as rounding allows (1 // 0.1
+/// is 9, where floor(1 / 0.1) is 10); a / b when b is 0.
+inline double floorDiv(double a, double b) {
+  if (b == 0) return a / b;
+  double m = std::fmod(a, b), d = (a - m) / b;
+  if (m != 0 && (b < 0) != (m < 0)) d -= 1;
+  if (d == 0) return std::copysign(0.0, a / b);
+  double f = std::floor(d);
+  return d - f > 0.5 ? f + 1 : f;
+}
 inline double maxNaN(double a, double b) { return a != a || b != b ? a + b : (a > b ? a : b); }
 inline double minNaN(double a, double b) { return a != a || b != b ? a + b : (a < b ? a : b); }
 

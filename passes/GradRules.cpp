@@ -174,6 +174,7 @@ static const std::pair<OpKind, GradRule::Fn> kRules[] = {
     {OpKind::Floor, vjpZero},
     {OpKind::Abs, [](Builder &b, Node *n, unsigned, Node *g) { return b.mul(g, b.unary(OpKind::Sign, x0(n))); }},
     {OpKind::Sign, vjpZero},
+    {OpKind::FloorDiv, vjpZero},
 };
 
 const GradRule *gradRule(OpKind op) {

@@ -442,7 +442,7 @@ private:
     Val *va = pickFloat(s);
     if (!va) return false;
     Ex a = use(*va);
-    static const std::vector<std::string> ops = {"+", "-", "*", "/"};
+    static const std::vector<std::string> ops = {"+", "-", "*", "/", "//"};
     std::string op = oneOf(ops);
     Ex b = partner(s, a);
     feature(op);
@@ -459,6 +459,12 @@ private:
       Ex d = positive(b);
       r.text = paren(a) + " / " + paren(d);
       r.lo = std::min(a.lo / d.lo, a.lo / d.hi), r.hi = std::max(a.hi / d.lo, a.hi / d.hi);
+    } else if (op == "//") {
+      // Piecewise constant: no gradient flows, and its values tie.
+      Ex d = positive(b);
+      r.text = paren(a) + " // " + paren(d);
+      r.lo = std::floor(std::min(a.lo / d.lo, a.lo / d.hi)), r.hi = std::floor(std::max(a.hi / d.lo, a.hi / d.hi));
+      r.plateau = true, r.grad = false;
     } else {
       r.text = fmt::format("{}({}, {})", op, a.text, b.text);
       r.lo = op == "maximum" ? std::max(a.lo, b.lo) : std::min(a.lo, b.lo);

@@ -147,6 +147,17 @@ def g_mod(a, b):
     return a % b
 
 
+def g_floordiv(a, b):
+    # Rounds toward minus infinity, as Python's // (constants) and
+    # torch.div(rounding_mode="floor") do.
+    if not _tensor(a) and not _tensor(b):
+        if b == 0:
+            raise ZeroDivisionError("division by zero in a constant expression")
+        return a // b
+    x, y = _pair(a, b)
+    return torch.div(x, y, rounding_mode="floor")
+
+
 def _compare(a, b, op):
     if not _tensor(a) and not _tensor(b):
         return op(a, b)
