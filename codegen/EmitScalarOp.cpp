@@ -80,6 +80,22 @@ struct Lower {
     return b.CreateSelect(b.CreateFCmpOEQ(y(), zero()), b.CreateFDiv(x(), y()), f);
   }
 
+  /// x % y with the sign of y, as ir/Ops.h's floorMod; x % 0 = 0 for
+  /// integers (and INT_MIN % -1 = 0), where the hardware would trap.
+  Value *floorMod() {
+    Value *r;
+    if (fl()) {
+      r = b.CreateFRem(x(), y());
+    } else {
+      auto *ty = llvm::cast<llvm::IntegerType>(x()->getType());
+      Value *trap = b.CreateOr(b.CreateICmpEQ(y(), zero()), b.CreateICmpEQ(y(), llvm::ConstantInt::getSigned(ty, -1)));
+      r = b.CreateSRem(x(), b.CreateSelect(trap, one(), y())); // x % -1 is 0 too
+    }
+    Value *fix = fl() ? b.CreateAnd(b.CreateFCmpONE(r, zero()), b.CreateXor(b.CreateFCmpOLT(y(), zero()), b.CreateFCmpOLT(r, zero())))
+                      : b.CreateAnd(b.CreateICmpNE(r, zero()), b.CreateXor(b.CreateICmpSLT(y(), zero()), b.CreateICmpSLT(r, zero())));
+    return b.CreateSelect(fix, fl() ? b.CreateFAdd(r, y()) : b.CreateAdd(r, y()), r);
+  }
+
   Value *compare(llvm::CmpInst::Predicate floatPred, llvm::CmpInst::Predicate intPred) {
     return fl() ? b.CreateFCmp(floatPred, x(), y()) : b.CreateICmp(intPred, x(), y());
   }
@@ -136,6 +152,7 @@ const std::pair<OpKind, Lowering> kLowerings[] = {
     {OpKind::Sub, [](Lower &l) -> Value * { return l.sub(); }},
     {OpKind::Mul, [](Lower &l) -> Value * { return l.mul(); }},
     {OpKind::Div, [](Lower &l) -> Value * { return l.div(); }},
+    {OpKind::Mod, [](Lower &l) -> Value * { return l.floorMod(); }},
     {OpKind::FloorDiv, [](Lower &l) -> Value * { return l.floorDiv(); }},
     {OpKind::Max, [](Lower &l) -> Value * { return l.minmax(llvm::Intrinsic::maximum, llvm::Intrinsic::smax); }},
     {OpKind::Min, [](Lower &l) -> Value * { return l.minmax(llvm::Intrinsic::minimum, llvm::Intrinsic::smin); }},

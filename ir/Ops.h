@@ -63,6 +63,12 @@ inline double floorDiv(double a, double b) {
   double f = std::floor(d);
   return d - f > 0.5 ? f + 1 : f;
 }
+/// Python's and PyTorch's a % b: the remainder with the sign of b (-7 % 2
+/// is 1), exact for floats (fmod is), NaN when b is 0.
+inline double floorMod(double a, double b) {
+  double m = std::fmod(a, b);
+  return m != 0 && (b < 0) != (m < 0) ? m + b : m;
+}
 inline double maxNaN(double a, double b) { return a != a || b != b ? a + b : (a > b ? a : b); }
 inline double minNaN(double a, double b) { return a != a || b != b ? a + b : (a < b ? a : b); }
 

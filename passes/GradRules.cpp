@@ -175,6 +175,7 @@ static const std::pair<OpKind, GradRule::Fn> kRules[] = {
     {OpKind::Abs, [](Builder &b, Node *n, unsigned, Node *g) { return b.mul(g, b.unary(OpKind::Sign, x0(n))); }},
     {OpKind::Sign, vjpZero},
     {OpKind::FloorDiv, vjpZero},
+    {OpKind::Mod, [](Builder &b, Node *n, unsigned i, Node *g) { return i == 0 ? g : b.neg(b.mul(g, b.binary(OpKind::FloorDiv, x0(n), x1(n)))); }}, // a - (a // b) b
 };
 
 const GradRule *gradRule(OpKind op) {

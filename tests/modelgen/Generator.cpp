@@ -442,7 +442,7 @@ private:
     Val *va = pickFloat(s);
     if (!va) return false;
     Ex a = use(*va);
-    static const std::vector<std::string> ops = {"+", "-", "*", "/", "//"};
+    static const std::vector<std::string> ops = {"+", "-", "*", "/", "//", "%"};
     std::string op = oneOf(ops);
     Ex b = partner(s, a);
     feature(op);
@@ -459,6 +459,12 @@ private:
       Ex d = positive(b);
       r.text = paren(a) + " / " + paren(d);
       r.lo = std::min(a.lo / d.lo, a.lo / d.hi), r.hi = std::max(a.hi / d.lo, a.hi / d.hi);
+    } else if (op == "%") {
+      // Jumps where a crosses a multiple of d: gradient checks skip such
+      // elements as kinks (one-sided slopes agree, the central one does not).
+      Ex d = positive(b);
+      r.text = paren(a) + " % " + paren(d);
+      r.lo = 0, r.hi = d.hi;
     } else if (op == "//") {
       // Piecewise constant: no gradient flows, and its values tie.
       Ex d = positive(b);

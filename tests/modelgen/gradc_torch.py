@@ -140,11 +140,13 @@ def g_div(a, b):
 
 
 def g_mod(a, b):
-    if _tensor(a) or _tensor(b):
-        raise TypeError("'%' does not apply to tensors")
-    if b == 0:
-        raise ZeroDivisionError("division by zero in a constant expression")
-    return a % b
+    # The sign of the divisor, as Python's % (constants) and torch.remainder.
+    if not _tensor(a) and not _tensor(b):
+        if b == 0:
+            raise ZeroDivisionError("division by zero in a constant expression")
+        return a % b
+    x, y = _pair(a, b)
+    return torch.remainder(x, y)
 
 
 def g_floordiv(a, b):

@@ -39,6 +39,7 @@ const std::map<OpKind, const char *> kExpressions = {
     {OpKind::Sub, "$a - $b"},
     {OpKind::Mul, "$a * $b"},
     {OpKind::Div, "$a / $b"},
+    {OpKind::Mod, "$a % $b"},
     {OpKind::FloorDiv, "$a // $b"},
     {OpKind::Max, "maximum($a, $b)"},
     {OpKind::Min, "minimum($a, $b)"},
