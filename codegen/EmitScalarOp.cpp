@@ -129,7 +129,8 @@ struct Lower {
     if (to == Type::I1) return loops::isFloat(from) ? bb.CreateFCmpUNE(x(), llvm::ConstantFP::get(dt, 0))
                                                      : bb.CreateICmpNE(x(), llvm::ConstantInt::get(dt, 0));
     if (loops::isFloat(to)) return from == Type::I1 ? bb.CreateUIToFP(x(), target) : bb.CreateSIToFP(x(), target);
-    if (loops::isFloat(from)) return bb.CreateFPToSI(x(), target);
+    // Saturating, NaN to 0 (ir/Ops.cpp's evalScalar): plain fptosi is poison out of range.
+    if (loops::isFloat(from)) return bb.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {target, dt}, {x()});
     if (from == Type::I1) return bb.CreateZExt(x(), target);
     return bb.CreateSExtOrTrunc(x(), target);
   }

@@ -19,7 +19,7 @@ enum class Builtin : uint8_t {
   Where,
   Sum, Max, Numel, Dim, Shape,
   Reshape, Transpose, Concat,
-  Arange, OneHot, Gather, Float, Full,
+  Arange, OneHot, Gather, Float, ToI32, ToF32, ToF64, Full,
   RandUniform, RandNormal,
   InitNormal, InitUniform, InitConstant,
 };
@@ -48,6 +48,9 @@ const std::vector<BuiltinInfo> &builtinTable() {
       {"onehot", Builtin::OneHot, {"idx", "n"}, 2, "float one-hot vectors of length n"},
       {"gather", Builtin::Gather, {"table", "idx"}, 2, "rows of table picked by i32 indices (embedding lookup)"},
       {"float", Builtin::Float, {"x"}, 1, "convert to the model's float type"},
+      {"i32", Builtin::ToI32, {"x"}, 1, "convert to i32: toward zero, saturating at the i32 range, NaN to 0"},
+      {"f32", Builtin::ToF32, {"x"}, 1, "convert to f32 (nearest)"},
+      {"f64", Builtin::ToF64, {"x"}, 1, "convert to f64"},
       {"full", Builtin::Full, {"shape", "value"}, 2, "a constant tensor"},
       {"rand_uniform", Builtin::RandUniform, {"shape", "low", "high"}, 1, "uniform random numbers (data blocks only)"},
       {"rand_normal", Builtin::RandNormal, {"shape", "mean", "std"}, 1, "normal random numbers (data blocks only)"},
@@ -419,6 +422,20 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     if (!x) return Value::error();
     setLoc(loc);
     return Value::tensor(b().cast(x, opts.floatType));
+  }
+  case Builtin::ToI32:
+  case Builtin::ToF32:
+  case Builtin::ToF64: {
+    DType to = id == Builtin::ToI32 ? DType::I32 : id == Builtin::ToF32 ? DType::F32 : DType::F64;
+    // Numbers convert now, by the cast row's own semantics.
+    if (a[0].isNumber()) {
+      double v = *evalScalar(OpKind::Cast, {a[0].asDouble()}, to);
+      return to == DType::I32 ? Value::integer(int64_t(v)) : Value::number(v);
+    }
+    Node *x = tensorArg(a[0], loc, "the argument");
+    if (!x) return Value::error();
+    setLoc(loc);
+    return Value::tensor(b().cast(x, to));
   }
   case Builtin::Full: {
     Dims shape;

@@ -406,7 +406,12 @@ double roundToDType(DType t, double v) {
 std::optional<double> evalScalar(OpKind k, llvm::ArrayRef<double> a, DType dtype) {
   const OpInfo &op = opInfo(k);
   if (!op.fold) return std::nullopt;
-  return roundToDType(dtype, op.fold(a.data()));
+  double v = op.fold(a.data());
+  // A conversion to i32 saturates (NaN is 0), as the generated code's
+  // fptosi.sat; arithmetic on i32 wraps (roundToDType).
+  if (k == OpKind::Cast && dtype == DType::I32)
+    return std::isnan(v) ? 0 : std::trunc(std::clamp(v, -2147483648.0, 2147483647.0));
+  return roundToDType(dtype, v);
 }
 
 } // namespace gradc

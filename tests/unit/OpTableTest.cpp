@@ -98,7 +98,23 @@ std::vector<OpKind> elementwiseOps() {
   return out;
 }
 
-std::string modelSource() {
+/// The ops that take i32 operands (abs, +, //, <, ...), without the ones
+/// whose row reads the bool $c.
+std::vector<OpKind> integerOps() {
+  std::vector<OpKind> out;
+  for (OpKind k : elementwiseOps()) {
+    auto e = kExpressions.find(k);
+    if (e == kExpressions.end() || llvm::StringRef(e->second).contains("$c")) continue;
+    llvm::SmallVector<TensorType, 2> ints(opInfo(k).arity, TensorType(DType::I32, {}));
+    if (auto t = inferType(k, ints, {}, nullptr)) out.push_back(k);
+    else llvm::consumeError(t.takeError());
+  }
+  return out;
+}
+
+/// The model: y_<op> = <op>($a, $b) on every op, or with `integers`
+/// float(<op>(i32($a), i32($b))) on the integer ops.
+std::string modelSource(bool integers = false) {
   std::string s = "model ops {\n";
   // One pair of inputs per op, so each op gets values from its own domain.
   for (OpKind k : elementwiseOps()) {
@@ -106,10 +122,12 @@ std::string modelSource() {
     s += "  input a_" + m + ": f32[37]\n  input b_" + m + ": f32[37]\n";
   }
   s += "  input c: bool[37]\n  param p: f32[1] = zeros\n";
-  for (OpKind k : elementwiseOps()) {
+  for (OpKind k : integers ? integerOps() : elementwiseOps()) {
     std::string m = mnemonic(k).str(), expr = kExpressions.at(k);
-    for (auto [from, to] : {std::pair<std::string, std::string>{"$a", "a_" + m}, {"$b", "b_" + m}, {"$c", "c"}})
+    std::string a = integers ? "i32(a_" + m + ")" : "a_" + m, b = integers ? "i32(b_" + m + ")" : "b_" + m;
+    for (auto [from, to] : {std::pair<std::string, std::string>{"$a", a}, {"$b", b}, {"$c", "c"}})
       for (size_t at; (at = expr.find(from)) != std::string::npos;) expr.replace(at, from.size(), to);
+    if (integers) expr = "float(" + expr + ")";
     s += "  y_" + m + " = " + expr + "\n  output y_" + m + "\n";
   }
   s += "  loss = sum(a_add * p)\n  train sgd(lr = 0.1)\n}\n";
@@ -121,7 +139,7 @@ struct Built {
   std::map<std::string, std::vector<double>> outputs;
 };
 
-Built run(DType dtype, unsigned fusion) {
+Built run(DType dtype, unsigned fusion, bool integers = false) {
   Built r;
   CompileOptions o;
   o.input = "ops.grad";
@@ -131,8 +149,8 @@ Built run(DType dtype, unsigned fusion) {
   llvm::raw_string_ostream ds(diags);
   r.compiler = std::make_unique<Compiler>(o, ds);
   Compiler &c = *r.compiler;
-  if (!c.load(modelSource()) || !c.runPipeline() || !c.lower() || !c.optimize()) {
-    ADD_FAILURE() << "compiling failed:\n" << diags << "\n" << modelSource();
+  if (!c.load(modelSource(integers)) || !c.runPipeline() || !c.lower() || !c.optimize()) {
+    ADD_FAILURE() << "compiling failed:\n" << diags << "\n" << modelSource(integers);
     return r;
   }
   const GrtModel *m = c.jit();
@@ -148,9 +166,10 @@ Built run(DType dtype, unsigned fusion) {
       for (int j = 0; j < kN; ++j) grt::Session::set(sl, j, v[j]);
     }
   auto c3 = mask();
-  for (int j = 0; j < kN; ++j) grt::Session::set(s.slot("c"), j, c3[j]);
+  if (s.find("c") >= 0)
+    for (int j = 0; j < kN; ++j) grt::Session::set(s.slot("c"), j, c3[j]);
   s.run("predict");
-  for (OpKind k : elementwiseOps()) {
+  for (OpKind k : integers ? integerOps() : elementwiseOps()) {
     auto &sl = s.slot("output:y_" + mnemonic(k).str());
     auto &out = r.outputs[mnemonic(k).str()];
     for (int j = 0; j < kN; ++j) out.push_back(grt::Session::get(sl, j));
@@ -211,6 +230,27 @@ TEST_P(CodeMatchesTable, OnEveryElement) {
       EXPECT_LE(ulps(got[j], want, dtype), tol)
           << m << " (" << kExpressions.at(k) << ") in " << dtypeName(dtype).str() << " at fusion " << fusion << ": element " << j
           << " of (" << a[j] << ", " << b[j] << ") is " << got[j] << ", the table says " << want;
+    }
+  }
+}
+
+// i32 semantics: arithmetic wraps, x / 0 and x % 0 are 0, a conversion
+// from a float goes toward zero and saturates (NaN is 0). The same 37
+// values, through i32(...), at every fusion level.
+TEST(OpTable, IntegerOpsMatchTheTable) {
+  for (unsigned fusion : {0u, 1u, 2u}) {
+    Built r = run(DType::F32, fusion, /*integers=*/true);
+    ASSERT_FALSE(r.outputs.empty());
+    for (OpKind k : integerOps()) {
+      std::string m = mnemonic(k).str();
+      auto toInt = [](double x) { return *evalScalar(OpKind::Cast, {roundToDType(DType::F32, x)}, DType::I32); };
+      std::vector<double> a = values(opInfo(k), 0), b = values(opInfo(k), 1);
+      for (int j = 0; j < kN; ++j) {
+        double args[] = {toInt(a[j]), toInt(b[j])};
+        double want = roundToDType(DType::F32, *evalScalar(k, args, opInfo(k).has(NoGrad) ? DType::I1 : DType::I32));
+        EXPECT_EQ(r.outputs[m][j], want) << m << " (" << kExpressions.at(k) << ") on i32 at fusion " << fusion
+                                         << ": element " << j << " of (" << args[0] << ", " << args[1] << ")";
+      }
     }
   }
 }
