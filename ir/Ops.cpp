@@ -156,6 +156,8 @@ Result ruleBinaryArith(const OpInfo &op, Ty t, const Attrs &, const TensorType *
   return sameTypes(op, t);
 }
 
+Result ruleTernaryArith(const OpInfo &op, Ty t, const Attrs &a, const TensorType *d) { return ruleBinaryArith(op, t, a, d); }
+
 Result ruleCompare(const OpInfo &op, Ty t, const Attrs &, const TensorType *) {
   auto r = sameTypes(op, t);
   if (!r) return r;

@@ -132,6 +132,18 @@ Node *vjpScatterAdd(Builder &b, Node *n, unsigned i, Node *g) {
   return b.create(OpKind::Gather, {g, x0(n)});
 }
 
+// clamp(x, lo, hi) = minimum(maximum(x, lo), hi): the gradient goes to the
+// operand the result is, x on ties (as maximum and minimum do, and torch),
+// hi wherever lo > hi.
+Node *vjpClamp(Builder &b, Node *n, unsigned i, Node *g) {
+  Node *x = x0(n), *lo = n->operand(1);
+  Node *notAbove = b.binary(OpKind::Le, b.binary(OpKind::Max, x, lo), n->operand(2));
+  Node *pick = i == 2   ? b.unary(OpKind::Not, notAbove)
+               : i == 0 ? b.binary(OpKind::And, notAbove, b.binary(OpKind::Ge, x, lo))
+                        : b.binary(OpKind::And, notAbove, b.binary(OpKind::Lt, x, lo));
+  return b.select(pick, g, zeros(b, g));
+}
+
 } // namespace
 
 /// One line per differentiable op. An op that is not here has no gradient:
@@ -174,6 +186,7 @@ static const std::pair<OpKind, GradRule::Fn> kRules[] = {
     {OpKind::Floor, vjpZero},
     {OpKind::Abs, [](Builder &b, Node *n, unsigned, Node *g) { return b.mul(g, b.unary(OpKind::Sign, x0(n))); }},
     {OpKind::Sign, vjpZero},
+    {OpKind::Clamp, vjpClamp},
     {OpKind::FloorDiv, vjpZero},
     {OpKind::Mod, [](Builder &b, Node *n, unsigned i, Node *g) { return i == 0 ? g : b.neg(b.mul(g, b.binary(OpKind::FloorDiv, x0(n), x1(n)))); }}, // a - (a // b) b
 };

@@ -288,6 +288,13 @@ def b_minimum(u_a, u_b):
     return torch.minimum(x, y)
 
 
+def b_clamp(u_x, u_low, u_high):
+    if _num(u_x) and _num(u_low) and _num(u_high):
+        return min(max(u_x, u_low), u_high)
+    dtype = next(v.dtype for v in (u_x, u_low, u_high) if _tensor(v))
+    return torch.clamp(*(_as_tensor(v, dtype) for v in (u_x, u_low, u_high)))
+
+
 def b_where(u_cond, u_a, u_b):
     dtype = u_a.dtype if _tensor(u_a) else u_b.dtype if _tensor(u_b) else DT
     return torch.where(u_cond, _as_tensor(u_a, dtype), _as_tensor(u_b, dtype))

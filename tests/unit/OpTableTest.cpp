@@ -43,6 +43,7 @@ const std::map<OpKind, const char *> kExpressions = {
     {OpKind::FloorDiv, "$a // $b"},
     {OpKind::Max, "maximum($a, $b)"},
     {OpKind::Min, "minimum($a, $b)"},
+    {OpKind::Clamp, "clamp($a, $b, $b + 2)"},
     {OpKind::Lt, "$a < $b"},
     {OpKind::Le, "$a <= $b"},
     {OpKind::Gt, "$a > $b"},
@@ -221,6 +222,7 @@ TEST_P(CodeMatchesTable, OnEveryElement) {
       case OpKind::Not: want = !c3[j]; break;
       case OpKind::Select: want = c3[j] ? a[j] : b[j]; break;
       case OpKind::Cast: want = c3[j]; break;
+      case OpKind::Clamp: want = *evalScalar(k, {a[j], b[j], roundToDType(dtype, b[j] + 2)}, dtype); break;
       default: {
         double args[] = {a[j], b[j]};
         want = *evalScalar(k, args, opInfo(k).has(NoGrad) ? DType::I1 : dtype);
@@ -246,7 +248,7 @@ TEST(OpTable, IntegerOpsMatchTheTable) {
       auto toInt = [](double x) { return *evalScalar(OpKind::Cast, {roundToDType(DType::F32, x)}, DType::I32); };
       std::vector<double> a = values(opInfo(k), 0), b = values(opInfo(k), 1);
       for (int j = 0; j < kN; ++j) {
-        double args[] = {toInt(a[j]), toInt(b[j])};
+        double args[] = {toInt(a[j]), toInt(b[j]), *evalScalar(OpKind::Add, {toInt(b[j]), 2.0}, DType::I32)}; // clamp's high: b + 2
         double want = roundToDType(DType::F32, *evalScalar(k, args, opInfo(k).has(NoGrad) ? DType::I1 : DType::I32));
         EXPECT_EQ(r.outputs[m][j], want) << m << " (" << kExpressions.at(k) << ") on i32 at fusion " << fusion
                                          << ": element " << j << " of (" << args[0] << ", " << args[1] << ")";
