@@ -156,6 +156,11 @@ Result ruleBinaryArith(const OpInfo &op, Ty t, const Attrs &, const TensorType *
   return sameTypes(op, t);
 }
 
+Result ruleBinaryFloat(const OpInfo &op, Ty t, const Attrs &, const TensorType *) {
+  if (!isFloat(t[0].dtype)) return fail(op, "needs float operands, got " + str(t[0]));
+  return sameTypes(op, t);
+}
+
 Result ruleTernaryArith(const OpInfo &op, Ty t, const Attrs &a, const TensorType *d) { return ruleBinaryArith(op, t, a, d); }
 
 Result ruleCompare(const OpInfo &op, Ty t, const Attrs &, const TensorType *) {

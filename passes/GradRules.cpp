@@ -187,6 +187,9 @@ static const std::pair<OpKind, GradRule::Fn> kRules[] = {
     {OpKind::Abs, [](Builder &b, Node *n, unsigned, Node *g) { return b.mul(g, b.unary(OpKind::Sign, x0(n))); }},
     {OpKind::Sign, vjpZero},
     {OpKind::Clamp, vjpClamp},
+    {OpKind::Pow, [](Builder &b, Node *n, unsigned i, Node *g) { // y x^(y-1), x^y log x
+       Node *x = x0(n), *y = x1(n);
+       return i == 0 ? b.mul(g, b.mul(y, b.binary(OpKind::Pow, x, b.sub(y, b.constantLike(1, y))))) : b.mul(g, b.mul(n, b.unary(OpKind::Log, x))); }},
     {OpKind::FloorDiv, vjpZero},
     {OpKind::Mod, [](Builder &b, Node *n, unsigned i, Node *g) { return i == 0 ? g : b.neg(b.mul(g, b.binary(OpKind::FloorDiv, x0(n), x1(n)))); }}, // a - (a // b) b
 };

@@ -288,6 +288,13 @@ def b_minimum(u_a, u_b):
     return torch.minimum(x, y)
 
 
+def b_pow(u_x, u_y):
+    if _num(u_x) and _num(u_y):
+        return math.pow(u_x, u_y)
+    x, y = _pair(u_x, u_y)
+    return torch.pow(x, y)
+
+
 def b_clamp(u_x, u_low, u_high):
     if _num(u_x) and _num(u_low) and _num(u_high):
         return min(max(u_x, u_low), u_high)

@@ -43,6 +43,7 @@ const std::map<OpKind, const char *> kExpressions = {
     {OpKind::FloorDiv, "$a // $b"},
     {OpKind::Max, "maximum($a, $b)"},
     {OpKind::Min, "minimum($a, $b)"},
+    {OpKind::Pow, "pow($a, $b)"},
     {OpKind::Clamp, "clamp($a, $b, $b + 2)"},
     {OpKind::Lt, "$a < $b"},
     {OpKind::Le, "$a <= $b"},
