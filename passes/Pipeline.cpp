@@ -8,7 +8,7 @@ namespace gradc {
 // The whole compilation, in order. A stage is the result of the step that
 // names it: `gradc dump --stage=opt` prints the module after dce, having run
 // every step above it.
-static const Step kPipeline[] = {
+static constexpr Step kPipeline[] = {
     // kind              step             stage       what it does
     {Step::Parse,        "parse",         "ast",      "read the source into a syntax tree"},
     {Step::Sema,         "sema",          "graph",    "resolve names, check shapes and types, build the forward graph @model"},

@@ -30,6 +30,9 @@ bool Compiler::load(llvm::StringRef source) {
 }
 
 bool Compiler::runPipeline(const Step *last) {
+  // Nothing runs before the module exists, so text IR of unknown stage
+  // prints as it is.
+  if (last && last->kind == Step::Sema) return true;
   const Step *at = findStep(module->after);
   if (!at) {
     // Only text IR without an `after` line gets here (the parser checked
@@ -42,8 +45,15 @@ bool Compiler::runPipeline(const Step *last) {
       report(passError(msg));
       return false;
     }
-    const char *start = sm.getMemoryBuffer(sm.getMainFileID())->getBufferStart();
-    sm.PrintMessage(frontend.diagStream(), llvm::SMLoc::getFromPointer(start), llvm::SourceMgr::DK_Error, msg);
+    // Point at the module line: the first that is not blank or a comment.
+    llvm::StringRef text = sm.getMemoryBuffer(sm.getMainFileID())->getBuffer();
+    llvm::SmallVector<llvm::StringRef> lines;
+    text.split(lines, '\n');
+    auto moduleLine = llvm::find_if(lines, [](llvm::StringRef l) {
+      return !l.trim().empty() && !l.trim().starts_with("//");
+    });
+    const char *at = moduleLine != lines.end() ? moduleLine->data() : text.data();
+    sm.PrintMessage(frontend.diagStream(), llvm::SMLoc::getFromPointer(at), llvm::SourceMgr::DK_Error, msg);
     return false;
   }
   return runPasses(passesBetween(*at, last));

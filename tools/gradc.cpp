@@ -177,10 +177,10 @@ int main(int argc, char **argv) {
   if (input.empty()) fail("no input file (see gradc --help)");
   CompileOptions o = compileOptions();
   if (buildCmd) return buildCommand(o, {output, emitObject, timePhases});
-  if (dumpCmd) return dumpCommand(o, *stage);
+  if (dumpCmd) return dumpCommand(o, *stage.getValue());
   if (optCmd) return optCommand(o, std::vector<std::string>(passes.begin(), passes.end()));
   if (dotCmd)
-    return dotCommand(o, stage.getNumOccurrences() ? *stage : *findStage("optim"), onlyGraph);
+    return dotCommand(o, stage.getNumOccurrences() ? *stage.getValue() : *findStage("optim"), onlyGraph);
   if (statsCmd) return statsCommand(o);
   GradCheckOptions g;
   g.tolerance = tolerance;

@@ -290,14 +290,15 @@ Verdict build(llvm::StringRef source, llvm::StringRef name, DType dtype, unsigne
   return {};
 }
 
-/// Compiles an already planned module (parsed from text) the rest of the way.
+/// Compiles an already planned module (parsed from text) the rest of the way,
+/// resuming the pipeline from the stage it records as `gradc build` does.
 Verdict buildFrom(std::unique_ptr<Module> m, Build &out) {
   CompileOptions o;
   o.input = "resumed.gir";
   out.compiler = std::make_unique<Compiler>(o);
   out.compiler->module = std::move(m);
   Compiler &c = *out.compiler;
-  if (!c.schedule() || !c.lower() || !c.optimize() || !(out.model = c.jit()))
+  if (!c.runPipeline() || !c.schedule() || !c.lower() || !c.optimize() || !(out.model = c.jit()))
     return verdict(Verdict::CompileError, "codegen", "the kernels stage parsed back from text");
   return {};
 }
