@@ -67,7 +67,7 @@ std::vector<SlotInfo> collectSlots(const Module &m) {
       add({n->attrs.getString(AttrKey::Name).str(), roleOf(n->op), n->type, n->attrs.getString(AttrKey::Init).str(),
            n->attrs.getFloat(AttrKey::Default)});
     }
-    for (auto &o : g->outputs) add({"output:" + o.name, GRT_OUTPUT, o.value->type, "", 0});
+    for (auto &o : g->outputs) add({grt::outputTensor(o.name), GRT_OUTPUT, o.value->type, "", 0});
   }
   std::stable_sort(slots.begin(), slots.end(), [](const SlotInfo &a, const SlotInfo &b) { return a.role < b.role; });
   return slots;

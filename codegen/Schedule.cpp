@@ -21,6 +21,7 @@
 #include "ir/Layout.h"
 #include "ir/Plan.h"
 #include "ir/Printer.h"
+#include "runtime/include/gradrt/abi.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
@@ -214,7 +215,7 @@ public:
     auto it = ids.find(key);
     if (it != ids.end()) return it->second;
     Buffer b;
-    b.name = s.kind == Storage::Slot && !llvm::StringRef(s.slot).starts_with("output:") ? s.slot : names.lookup(base);
+    b.name = s.kind == Storage::Slot && !llvm::StringRef(s.slot).starts_with(GRT_OUTPUT_PREFIX) ? s.slot : names.lookup(base);
     b.type = scalarType(base->type.dtype);
     b.isSlot = s.kind == Storage::Slot;
     b.slot = s.slot;
@@ -771,7 +772,7 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
     if (!(s.kind == Storage::Slot && s.slot == slot)) copy(u.value, slot, "update " + slot);
   }
   for (auto &o : g.outputs) {
-    std::string slot = "output:" + o.name;
+    std::string slot = grt::outputTensor(o.name);
     const Node *base = storageBase(o.value);
     if (!(base->storage.kind == Storage::Slot && base->storage.slot == slot)) copy(o.value, slot, "output " + o.name);
   }

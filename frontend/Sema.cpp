@@ -2,6 +2,7 @@
 #include "frontend/SemaImpl.h"
 
 #include "ir/Optimizers.h"
+#include "runtime/include/gradrt/abi.h"
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallPtrSet.h"
@@ -585,7 +586,7 @@ void SemaImpl::finishModel(const ModelDecl &m) {
     }
     graph->outputs.push_back({name, it->second.node});
   }
-  for (auto &[name, v] : metrics) graph->outputs.push_back({"metric." + name, v.node});
+  for (auto &[name, v] : metrics) graph->outputs.push_back({GRT_METRIC_PREFIX + name, v.node});
 
   if (!trainStmt)
     error(m.nameLoc, "model '" + m.name + "' has no 'train' statement; add one such as train sgd(lr = 0.1)");

@@ -154,6 +154,10 @@ struct DataSpec {
 class Module {
 public:
   std::string name;
+  /// The stage: the last step of the pipeline (passes/Pipeline.cpp) that this
+  /// module has been through, with every step before it: "sema", "dce", ...
+  /// Empty when unknown (text IR without an `after` line).
+  std::string after;
   std::vector<std::unique_ptr<Graph>> graphs;
   TrainSpec train;
   DataSpec data;

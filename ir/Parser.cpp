@@ -3,7 +3,8 @@
 // Grammar (see ir/Printer.h for an example):
 //
 //   module   := 'module' NAME header* graph*
-//   header   := 'source' STRING ':' INT STRING
+//   header   := 'after' STRING
+//             | 'source' STRING ':' INT STRING
 //             | 'train' NAME '{' (NAME '=' value),* '}'
 //             | 'data' ('table' | 'text') '{' (NAME '=' value),* '}'
 //   graph    := 'graph' '@'NAME ('kernels' '(' INT ')')? ('arena' '(' INT ')')? '{' item* '}'
@@ -40,8 +41,8 @@ struct IrToken {
 
 class IrParser {
 public:
-  IrParser(llvm::SourceMgr &sm, unsigned buf, llvm::raw_ostream &errs)
-      : sm(sm), errs(errs), text(sm.getMemoryBuffer(buf)->getBuffer()), cur(text.begin()) {
+  IrParser(llvm::SourceMgr &sm, unsigned buf, llvm::raw_ostream &errs, llvm::ArrayRef<llvm::StringRef> stages)
+      : sm(sm), errs(errs), stages(stages), text(sm.getMemoryBuffer(buf)->getBuffer()), cur(text.begin()) {
     next();
   }
 
@@ -257,6 +258,22 @@ private:
   //===--- module header ----------------------------------------------------===//
 
   bool header(Module &m) {
+    if (isKeyword("after")) {
+      // The stage: the pipeline step the module was printed after.
+      if (!m.after.empty()) return error("the module's stage is given twice");
+      next();
+      llvm::SMLoc at = tok.loc;
+      std::string step;
+      if (!string(step)) return false;
+      if (step.empty()) return errorAt(at, "expected the name of a pipeline step, e.g. \"dce\"");
+      if (!stages.empty() && !llvm::is_contained(stages, step)) {
+        std::string known;
+        for (llvm::StringRef s : stages) known += (known.empty() ? "" : ", ") + s.str();
+        return errorAt(at, "unknown stage '" + step + "': a module can be after " + known);
+      }
+      m.after = step;
+      return true;
+    }
     if (isKeyword("source")) {
       next();
       std::string file, line;
@@ -300,7 +317,7 @@ private:
       if (ok && table && m.data.rows == 0) return error("a data table needs its rows, e.g. {rows = 256}");
       return ok;
     }
-    return error("expected 'source', 'train', 'data' or 'graph'");
+    return error("expected 'after', 'source', 'train', 'data' or 'graph'");
   }
 
   template <typename F> bool arguments(F add) {
@@ -475,6 +492,7 @@ private:
 
   llvm::SourceMgr &sm;
   llvm::raw_ostream &errs;
+  llvm::ArrayRef<llvm::StringRef> stages;
   llvm::StringRef text;
   const char *cur;
   IrToken tok{};
@@ -484,14 +502,16 @@ private:
 
 } // namespace
 
-std::unique_ptr<Module> parseModule(llvm::SourceMgr &sm, unsigned bufferId, llvm::raw_ostream &errs) {
-  return IrParser(sm, bufferId, errs).run();
+std::unique_ptr<Module> parseModule(llvm::SourceMgr &sm, unsigned bufferId, llvm::raw_ostream &errs,
+                                    llvm::ArrayRef<llvm::StringRef> stages) {
+  return IrParser(sm, bufferId, errs, stages).run();
 }
 
-std::unique_ptr<Module> parseModule(llvm::StringRef text, llvm::StringRef name, llvm::raw_ostream &errs) {
+std::unique_ptr<Module> parseModule(llvm::StringRef text, llvm::StringRef name, llvm::raw_ostream &errs,
+                                    llvm::ArrayRef<llvm::StringRef> stages) {
   llvm::SourceMgr sm;
   unsigned id = sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(text, name), llvm::SMLoc());
-  return parseModule(sm, id, errs);
+  return parseModule(sm, id, errs, stages);
 }
 
 } // namespace gradc

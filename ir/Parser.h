@@ -15,9 +15,13 @@ namespace gradc {
 
 /// Parses the buffer `bufferId` of `sm`. Reports errors through `sm` to
 /// `errs` and returns null when there were any. The module is verified.
-std::unique_ptr<Module> parseModule(llvm::SourceMgr &sm, unsigned bufferId, llvm::raw_ostream &errs);
+/// `stages` lists the names its `after` line may give (the pipeline's steps,
+/// which the IR does not know); empty: any name.
+std::unique_ptr<Module> parseModule(llvm::SourceMgr &sm, unsigned bufferId, llvm::raw_ostream &errs,
+                                    llvm::ArrayRef<llvm::StringRef> stages = {});
 
 /// Convenience: parse `text` named `name`.
-std::unique_ptr<Module> parseModule(llvm::StringRef text, llvm::StringRef name, llvm::raw_ostream &errs);
+std::unique_ptr<Module> parseModule(llvm::StringRef text, llvm::StringRef name, llvm::raw_ostream &errs,
+                                    llvm::ArrayRef<llvm::StringRef> stages = {});
 
 } // namespace gradc

@@ -3,6 +3,7 @@
 
 #include "ir/Layout.h"
 #include "ir/Printer.h"
+#include "runtime/include/gradrt/abi.h"
 
 #include "llvm/ADT/DenseMap.h"
 
@@ -121,7 +122,7 @@ private:
         return;
       }
       llvm::StringRef slot = s.slot;
-      if (slot.consume_front("output:")) {
+      if (slot.consume_front(GRT_OUTPUT_PREFIX)) {
         if (g.output(slot) != n)
           err(name(n) + " is stored in slot \"" + s.slot + "\", which belongs to " +
               (g.output(slot) ? "the value of output \"" + slot.str() + "\"" : "no output of this graph"));

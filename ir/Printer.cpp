@@ -97,6 +97,7 @@ void print(const Module &m, const Graph &g, llvm::raw_ostream &os, const PrintOp
 
 void print(const Module &m, llvm::raw_ostream &os, const PrintOptions &opts) {
   os << "module " << m.name << "\n";
+  if (!m.after.empty()) os << "  after " << quoted(m.after) << "\n";
   // Sorted by file name and line, so the order does not depend on file ids.
   std::vector<std::tuple<std::string, uint32_t, std::string>> lines;
   for (auto &[key, text] : m.sourceLines) lines.push_back({m.files[key.first], key.second, text});

@@ -6,7 +6,7 @@
 //   - leaves have unique external names per kind;
 //   - outputs are named uniquely and point into the graph;
 //   - updates target a stateful leaf, once each, with a value of its type;
-//   - an output "grad.NAME" has the type of param NAME (when it has one);
+//   - an output "grad.NAME" (GRT_GRAD_PREFIX) has the type of param NAME (when it has one);
 //   - once memory is planned, the plan obeys ir/Plan.h.
 // Across graphs, one runtime tensor name has one kind and type.
 //
@@ -14,6 +14,7 @@
 #include "ir/Verifier.h"
 
 #include "ir/Plan.h"
+#include "runtime/include/gradrt/abi.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
@@ -75,7 +76,7 @@ std::vector<std::string> verify(const Graph &g) {
   }
   for (auto &o : g.outputs) {
     llvm::StringRef param = o.name;
-    if (!o.value || !param.consume_front("grad.")) continue;
+    if (!o.value || !param.consume_front(GRT_GRAD_PREFIX)) continue;
     // (A param the loss ignores may be gone, its gradient a constant zero.)
     const Node *p = g.findLeaf(OpKind::Param, param);
     if (p && p->type != o.value->type)

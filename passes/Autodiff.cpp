@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/GradRules.h"
 #include "passes/Pass.h"
+#include "runtime/include/gradrt/abi.h"
 
 
 #include "llvm/ADT/DenseMap.h"
@@ -83,8 +84,8 @@ void addFrozenLoss(Graph &g, Node *loss) {
     b.prov = {Phase::Backward, "stop_gradient", "freeze"};
     Attrs init;
     init.set(AttrKey::Init, std::string("zeros"));
-    frozen[s] = b.leaf(OpKind::State, "frozen." + std::to_string(k), s->type, std::move(init));
-    g.outputs.push_back({"capture." + std::to_string(k), s->operand(0)});
+    frozen[s] = b.leaf(OpKind::State, GRT_FROZEN_PREFIX + std::to_string(k), s->type, std::move(init));
+    g.outputs.push_back({GRT_CAPTURE_PREFIX + std::to_string(k), s->operand(0)});
   }
   // Recompute, in order, every forward node that depends on a frozen value.
   // The nodes appended here come after the ones they read, so the graph
@@ -101,7 +102,7 @@ void addFrozenLoss(Graph &g, Node *loss) {
     frozen[n] = g.append(std::move(c));
   }
   Node *l = frozen.lookup(loss);
-  g.outputs.push_back({"frozen_loss", l ? l : loss});
+  g.outputs.push_back({GRT_FROZEN_LOSS, l ? l : loss});
 }
 
 } // namespace
@@ -177,7 +178,7 @@ llvm::Error runAutodiff(Module &m, const PassOptions &opts) {
       dp = b.constantLike(0.0, p);
     }
     if (dp->name.empty()) dp->name = "d." + p->name;
-    g->outputs.push_back({"grad." + p->attrs.getString(AttrKey::Name).str(), dp});
+    g->outputs.push_back({grt::gradName(p->attrs.getString(AttrKey::Name)), dp});
   }
 
   if (opts.gradsEntry) addFrozenLoss(*g, loss);

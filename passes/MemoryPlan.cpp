@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
+#include "runtime/include/gradrt/abi.h"
 
 #include "llvm/ADT/DenseMap.h"
 
@@ -82,7 +83,7 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
         u.value->storage = {Storage::Slot, u.target->attrs.getString(AttrKey::Name).str(), 0};
     for (auto &o : g.outputs)
       if (o.value->storage.kind == Storage::None && o.value->kernel >= 0)
-        o.value->storage = {Storage::Slot, "output:" + o.name, 0};
+        o.value->storage = {Storage::Slot, grt::outputTensor(o.name), 0};
 
     // Everything else that is stored goes to the arena.
     std::vector<Interval> live;

@@ -28,6 +28,7 @@
 
 #include "ir/Builder.h"
 #include "ir/Optimizers.h"
+#include "runtime/include/gradrt/abi.h"
 
 #include <cmath>
 
@@ -124,7 +125,7 @@ public:
   llvm::Error build() {
     std::vector<std::pair<Node *, Node *>> pg;
     for (Node *p : g.leaves(OpKind::Param)) {
-      Node *gr = g.output("grad." + p->attrs.getString(AttrKey::Name).str());
+      Node *gr = g.output(grt::gradName(p->attrs.getString(AttrKey::Name)));
       if (!gr) return passError("optimizer: run autodiff first; no gradient for \"" + p->name + "\"");
       pg.push_back({p, gr});
     }

@@ -33,17 +33,7 @@ struct PassOptions {
 
 using PassFn = llvm::Error (*)(Module &, const PassOptions &);
 
-struct PassInfo {
-  llvm::StringRef name;
-  llvm::StringRef summary;
-  PassFn run;
-};
-
-/// Every pass gradc has, by name (passes/Pipeline.cpp).
-llvm::ArrayRef<PassInfo> allPasses();
-const PassInfo *findPass(llvm::StringRef name);
-
-// The passes, one file each.
+// The passes, one file each; passes/Pipeline.cpp names and orders them.
 llvm::Error runAutodiff(Module &m, const PassOptions &o);
 llvm::Error runOptimizerLowering(Module &m, const PassOptions &o);
 llvm::Error runSplitEntries(Module &m, const PassOptions &o);

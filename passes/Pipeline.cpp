@@ -1,63 +1,84 @@
-//===- passes/Pipeline.cpp - the pass pipeline ----------------------------===//
+//===- passes/Pipeline.cpp - the compilation pipeline, declared once ------===//
 #include "passes/Pipeline.h"
 
 #include "ir/Verifier.h"
 
 namespace gradc {
 
-static const PassInfo kPasses[] = {
-    {"autodiff", "derive the gradient of the loss w.r.t. every parameter (reverse mode)", runAutodiff},
-    {"optimizer", "append the optimizer's parameter update to the training step", runOptimizerLowering},
-    {"split-entries", "copy @model into one graph per entry point: @train, @eval, @predict", runSplitEntries},
-    {"constfold", "replace ops on constants by their constant result", runConstantFold},
-    {"matvec", "rewrite matrix products with a dimension of 1 as broadcast multiplies and reductions", runMatvec},
-    {"simplify", "algebraic simplification (x*1, x+0, double transpose, ...)", runSimplify},
-    {"cse", "merge nodes that compute the same value", runCSE},
-    {"dce", "remove nodes no output or update needs", runDCE},
-    {"fuse", "group nodes into kernels, one loop nest each", runFusion},
-    {"plan-memory", "place stored values: in place, output slots, or arena offsets by liveness", runMemoryPlan},
+// The whole compilation, in order. A stage is the result of the step that
+// names it: `gradc dump --stage=opt` prints the module after dce, having run
+// every step above it.
+static constexpr Step kPipeline[] = {
+    // kind              step             stage       what it does
+    {Step::Parse,        "parse",         "ast",      "read the source into a syntax tree"},
+    {Step::Sema,         "sema",          "graph",    "resolve names, check shapes and types, build the forward graph @model"},
+    {Step::Pass,         "autodiff",      "grad",     "derive the gradient of the loss w.r.t. every parameter (reverse mode)", runAutodiff},
+    {Step::Pass,         "optimizer",     "optim",    "append the optimizer's parameter update to the training step", runOptimizerLowering},
+    {Step::Pass,         "split-entries", "entries",  "copy @model into one graph per entry point: @train, @eval, @predict", runSplitEntries},
+    {Step::Pass,         "constfold",     "",         "replace ops on constants by their constant result", runConstantFold},
+    {Step::Pass,         "matvec",        "",         "rewrite matrix products with a dimension of 1 as broadcast multiplies and reductions", runMatvec},
+    {Step::Pass,         "simplify",      "",         "algebraic simplification (x*1, x+0, double transpose, ...)", runSimplify},
+    {Step::Pass,         "cse",           "",         "merge nodes that compute the same value", runCSE},
+    {Step::Pass,         "dce",           "opt",      "remove nodes no output or update needs", runDCE},
+    {Step::Pass,         "fuse",          "",         "group nodes into kernels, one loop nest each", runFusion},
+    {Step::Pass,         "plan-memory",   "kernels",  "place stored values: in place, output slots, or arena offsets by liveness", runMemoryPlan},
+    {Step::Schedule,     "schedule",      "loops",    "turn each kernel into a loop nest"},
+    {Step::EmitLLVM,     "emit-llvm",     "llvm-raw", "emit LLVM IR for the loop nests and the model descriptor"},
+    {Step::OptimizeLLVM, "optimize-llvm", "llvm",     "run LLVM's optimiser for this CPU"},
+    {Step::MachineCode,  "machine-code",  "asm",      "emit machine code for this CPU"},
 };
 
-llvm::ArrayRef<PassInfo> allPasses() { return kPasses; }
+llvm::ArrayRef<Step> pipeline() { return kPipeline; }
 
-const PassInfo *findPass(llvm::StringRef name) {
-  for (auto &p : kPasses)
-    if (p.name == name) return &p;
+const Step *findStep(llvm::StringRef name) {
+  for (const Step &s : kPipeline)
+    if (s.name == name) return &s;
   return nullptr;
 }
 
-std::vector<std::string> defaultPipeline() {
-  return {"autodiff", "optimizer", "split-entries", "constfold", "matvec", "simplify", "cse", "dce", "fuse", "plan-memory"};
+const Step *findPass(llvm::StringRef name) {
+  const Step *s = findStep(name);
+  return s && s->kind == Step::Pass ? s : nullptr;
 }
 
-std::vector<std::string> remainingPipeline(const Module &m) {
-  std::vector<std::string> all = defaultPipeline();
-  auto from = [&](llvm::StringRef first) {
-    auto it = std::find(all.begin(), all.end(), first.str());
-    return std::vector<std::string>(it, all.end());
-  };
-  if (const Graph *model = m.graph("model")) {
-    if (!llvm::any_of(model->outputs, [](auto &o) { return llvm::StringRef(o.name).starts_with("grad."); }))
-      return from("autodiff");
-    return model->updates.empty() ? from("optimizer") : from("split-entries");
-  }
-  bool fused = false, planned = false;
-  for (auto &g : m.graphs)
-    for (auto &n : g->nodes) {
-      fused |= n->kernel >= 0;
-      planned |= n->kernel >= 0 && n->storage.kind != Storage::None;
-    }
-  if (planned) return {};
-  return fused ? from("plan-memory") : from("constfold");
+const Step *findStage(llvm::StringRef stage) {
+  for (const Step &s : kPipeline)
+    if (!stage.empty() && s.stage == stage) return &s;
+  return nullptr;
+}
+
+const Step &stepOf(Step::Kind kind) {
+  return *llvm::find_if(kPipeline, [&](const Step &s) { return s.kind == kind; });
+}
+
+std::vector<llvm::StringRef> moduleSteps() {
+  std::vector<llvm::StringRef> names;
+  for (const Step &s : kPipeline)
+    if (s.makesModule()) names.push_back(s.name);
+  return names;
+}
+
+std::vector<std::string> defaultPipeline() {
+  std::vector<std::string> names;
+  for (const Step &s : kPipeline)
+    if (s.kind == Step::Pass) names.push_back(s.name.str());
+  return names;
+}
+
+std::vector<std::string> passesBetween(const Step &from, const Step *to) {
+  std::vector<std::string> names;
+  for (const Step *s = &from + 1; s < std::end(kPipeline) && (!to || s <= to); ++s)
+    if (s->kind == Step::Pass) names.push_back(s->name.str());
+  return names;
 }
 
 llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassOptions &opts,
                       const PassObserver &observe) {
   for (const std::string &name : passes) {
-    const PassInfo *p = findPass(name);
+    const Step *p = findPass(name);
     if (!p) {
       std::string names;
-      for (auto &q : kPasses) names += (names.empty() ? "" : ", ") + q.name.str();
+      for (const std::string &q : defaultPipeline()) names += (names.empty() ? "" : ", ") + q;
       return passError("unknown pass '" + name + "'; passes: " + names);
     }
     if (observe) observe(name, false, m);
@@ -68,6 +89,7 @@ llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassO
       for (auto &e : problems) msg += "\n  " + e;
       return passError(msg);
     }
+    if (const Step *at = findStep(m.after); at && at + 1 == p) m.after = p->name.str();
     if (observe) observe(name, true, m);
   }
   return llvm::Error::success();

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
+#include "runtime/include/gradrt/abi.h"
 
 namespace gradc {
 
@@ -28,9 +29,10 @@ llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
     g->removeDeadNodes();
     return g;
   };
-  auto isGrad = [](llvm::StringRef n) { return n.starts_with("grad."); };
-  auto isMetric = [](llvm::StringRef n) { return n.starts_with("metric."); };
-  auto isCheck = [](llvm::StringRef n) { return n.starts_with("capture.") || n == "frozen_loss"; };
+  auto isGrad = [](llvm::StringRef n) { return n.starts_with(GRT_GRAD_PREFIX); };
+  auto isMetric = [](llvm::StringRef n) { return n.starts_with(GRT_METRIC_PREFIX); };
+  auto isCapture = [](llvm::StringRef n) { return n.starts_with(GRT_CAPTURE_PREFIX); };
+  auto isCheck = [&](llvm::StringRef n) { return isCapture(n) || n == GRT_FROZEN_LOSS; };
   std::vector<std::unique_ptr<Graph>> entries;
   entries.push_back(keep("train", [&](llvm::StringRef n) { return n == "loss" || n == "grad_norm" || n == "lr"; }, true));
   entries.push_back(keep("eval", [&](llvm::StringRef n) { return n == "loss" || isMetric(n); }, false));
@@ -38,10 +40,11 @@ llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
     return n != "loss" && n != "grad_norm" && n != "lr" && !isGrad(n) && !isMetric(n) && !isCheck(n);
   }, false);
   if (!predict->outputs.empty()) entries.push_back(std::move(predict));
-  if (opts.gradsEntry) entries.push_back(keep("grads", [&](llvm::StringRef n) { return n == "loss" || isGrad(n); }, false));
-  if (model->output("frozen_loss")) {
-    entries.push_back(keep("capture", [&](llvm::StringRef n) { return n.starts_with("capture."); }, false));
-    entries.push_back(keep("frozen", [&](llvm::StringRef n) { return n == "frozen_loss"; }, false));
+  if (opts.gradsEntry)
+    entries.push_back(keep(GRT_ENTRY_GRADS, [&](llvm::StringRef n) { return n == "loss" || isGrad(n); }, false));
+  if (model->output(GRT_FROZEN_LOSS)) {
+    entries.push_back(keep(GRT_ENTRY_CAPTURE, isCapture, false));
+    entries.push_back(keep(GRT_ENTRY_FROZEN, [&](llvm::StringRef n) { return n == GRT_FROZEN_LOSS; }, false));
   }
 
   // Replace @model in place, keeping the other graphs (e.g. @data) in order.

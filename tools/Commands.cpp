@@ -16,42 +16,22 @@
 
 namespace gradc {
 
-/// The last pass of the default pipeline each IR stage shows (empty: none).
-static llvm::StringRef lastPassOf(Stage s) {
-  switch (s) {
-  case Stage::Grad: return "autodiff";
-  case Stage::Optim: return "optimizer";
-  case Stage::Entries: return "split-entries";
-  case Stage::Opt: return "dce";
-  case Stage::Kernels: return "plan-memory";
-  default: return "";
-  }
-}
-
-/// Loads and runs the pipeline as far as `stage` needs.
-static bool reach(Compiler &c, Stage stage) {
-  if (!c.load()) return false;
-  if (stage == Stage::Graph) return true;
-  if (stage <= Stage::Kernels) return c.runPipeline(lastPassOf(stage));
-  return c.runPipeline();
-}
-
-int dumpCommand(const CompileOptions &o, Stage stage) {
+int dumpCommand(const CompileOptions &o, const Step &stage) {
   Compiler c(o);
-  if (stage == Stage::Ast) {
+  if (stage.kind == Step::Parse) {
     if (!c.frontend.loadFile(o.input)) return 1;
     const ast::Program *p = c.frontend.parse();
     if (!p) return 1;
     ast::dump(*p, llvm::outs());
     return 0;
   }
-  if (!reach(c, stage)) return 1;
-  if (stage <= Stage::Kernels) {
+  if (!c.load() || !c.runPipeline(stage.makesModule() ? &stage : nullptr)) return 1;
+  if (stage.makesModule()) {
     print(*c.module, llvm::outs());
     return 0;
   }
   c.schedule();
-  if (stage == Stage::Loops) {
+  if (stage.kind == Step::Schedule) {
     for (auto &e : c.loops.entries) {
       llvm::outs() << "// ===== entry " << e.name << ": " << e.kernels.size() << " kernels, arena " << e.arenaBytes
                    << " bytes =====\n";
@@ -63,12 +43,12 @@ int dumpCommand(const CompileOptions &o, Stage stage) {
     return 0;
   }
   if (!c.lower()) return 1;
-  if (stage == Stage::LLVMRaw) {
+  if (stage.kind == Step::EmitLLVM) {
     c.llvmModule->print(llvm::outs(), nullptr);
     return 0;
   }
   if (!c.optimize()) return 1;
-  if (stage == Stage::LLVM) {
+  if (stage.kind == Step::OptimizeLLVM) {
     c.llvmModule->print(llvm::outs(), nullptr);
     return 0;
   }
@@ -133,13 +113,16 @@ int optCommand(const CompileOptions &o, const std::vector<std::string> &passes) 
   return 0;
 }
 
-int dotCommand(const CompileOptions &o, Stage stage, llvm::StringRef graph) {
-  if (stage == Stage::Ast || stage > Stage::Kernels) {
-    llvm::WithColor::error(llvm::errs(), "gradc") << "dot draws IR stages: graph, grad, optim, entries, opt, kernels\n";
+int dotCommand(const CompileOptions &o, const Step &stage, llvm::StringRef graph) {
+  if (!stage.makesModule()) {
+    std::string stages;
+    for (const Step &s : pipeline())
+      if (s.makesModule() && !s.stage.empty()) stages += (stages.empty() ? "" : ", ") + s.stage.str();
+    llvm::WithColor::error(llvm::errs(), "gradc") << "dot draws IR stages: " << stages << "\n";
     return 1;
   }
   Compiler c(o);
-  if (!reach(c, stage)) return 1;
+  if (!c.load() || !c.runPipeline(&stage)) return 1;
   if (!graph.empty() && !c.module->graph(graph)) {
     llvm::WithColor::error(llvm::errs(), "gradc") << "no graph @" << graph << " at this stage\n";
     return 1;
@@ -166,13 +149,12 @@ int statsCommand(const CompileOptions &o) {
       counts.push_back({stage.str() + " @" + g->name, s.opCounts});
     }
   };
-  row("graph", *c.module);
-  for (llvm::StringRef pass : {"autodiff", "optimizer", "dce"}) {
-    if (!c.runPipeline(pass)) return 1;
-    row(pass == "autodiff" ? "grad" : pass == "optimizer" ? "optim" : "opt", *c.module);
+  // One row per stage of the IR, from the module as loaded to kernels.
+  for (const Step &s : pipeline()) {
+    if (!s.makesModule() || s.stage.empty()) continue;
+    if (!c.runPipeline(&s)) return 1;
+    row(s.stage, *c.module);
   }
-  if (!c.runPipeline()) return 1;
-  row("final", *c.module);
 
   // Kernels at each fusion level up to the chosen one, for the same graphs.
   std::vector<std::unique_ptr<Compiler>> levels;

@@ -6,9 +6,6 @@
 
 namespace gradc {
 
-/// A point in the compilation to print.
-enum class Stage { Ast, Graph, Grad, Optim, Entries, Opt, Kernels, Loops, LLVMRaw, LLVM, Asm };
-
 struct BuildOptions {
   std::string output;
   bool objectOnly = false;
@@ -16,10 +13,11 @@ struct BuildOptions {
 };
 
 int buildCommand(const CompileOptions &o, const BuildOptions &b);
-int dumpCommand(const CompileOptions &o, Stage stage);
+/// Prints stage `stage`: the result of that step of the pipeline.
+int dumpCommand(const CompileOptions &o, const Step &stage);
 /// Runs exactly `passes` (none: just parse and print) and prints the module.
 int optCommand(const CompileOptions &o, const std::vector<std::string> &passes);
-int dotCommand(const CompileOptions &o, Stage stage, llvm::StringRef graph);
+int dotCommand(const CompileOptions &o, const Step &stage, llvm::StringRef graph);
 int statsCommand(const CompileOptions &o);
 int gradcheckCommand(const CompileOptions &o, const GradCheckOptions &g);
 

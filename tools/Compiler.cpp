@@ -21,20 +21,42 @@ bool Compiler::load(llvm::StringRef source) {
   if (llvm::StringRef(opts.input).ends_with(".gir")) {
     // Text IR: parsed as written; -D and --dtype belong to .grad sources.
     auto &sm = frontend.sm;
-    module = parseModule(sm, sm.getMainFileID(), frontend.diagStream());
+    module = parseModule(sm, sm.getMainFileID(), frontend.diagStream(), moduleSteps());
     return module != nullptr;
   }
   module = frontend.analyze(opts.sema);
+  if (module) module->after = stepOf(Step::Sema).name.str();
   return module != nullptr;
 }
 
-bool Compiler::runPipeline(llvm::StringRef lastPass) {
-  std::vector<std::string> passes;
-  for (auto &p : remainingPipeline(*module)) {
-    passes.push_back(p);
-    if (p == lastPass) break;
+bool Compiler::runPipeline(const Step *last) {
+  // Nothing runs before the module exists, so text IR of unknown stage
+  // prints as it is.
+  if (last && last->kind == Step::Sema) return true;
+  const Step *at = findStep(module->after);
+  if (!at) {
+    // Only text IR without an `after` line gets here (the parser checked
+    // the names): `gradc opt --passes=...` runs it, but where the pipeline
+    // should resume is for the file to say.
+    std::string msg = "the module does not say which passes it has been through: add a line such as "
+                      "`after \"dce\"` below the module line (gradc opt --list-passes shows the pipeline)";
+    auto &sm = frontend.sm;
+    if (sm.getNumBuffers() == 0) {
+      report(passError(msg));
+      return false;
+    }
+    // Point at the module line: the first that is not blank or a comment.
+    llvm::StringRef text = sm.getMemoryBuffer(sm.getMainFileID())->getBuffer();
+    llvm::SmallVector<llvm::StringRef> lines;
+    text.split(lines, '\n');
+    auto moduleLine = llvm::find_if(lines, [](llvm::StringRef l) {
+      return !l.trim().empty() && !l.trim().starts_with("//");
+    });
+    const char *at = moduleLine != lines.end() ? moduleLine->data() : text.data();
+    sm.PrintMessage(frontend.diagStream(), llvm::SMLoc::getFromPointer(at), llvm::SourceMgr::DK_Error, msg);
+    return false;
   }
-  return runPasses(passes);
+  return runPasses(passesBetween(*at, last));
 }
 
 bool Compiler::runPasses(llvm::ArrayRef<std::string> passes) {

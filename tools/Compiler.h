@@ -35,10 +35,11 @@ public:
   /// Parses and analyses the input file (or `source`, when given, named
   /// opts.input in messages); false after reporting errors.
   bool load(llvm::StringRef source = {});
-  /// Runs what is left of the default pipeline (all of it for .grad input)
-  /// up to and including `lastPass` (to the end when empty); false after
-  /// reporting errors.
-  bool runPipeline(llvm::StringRef lastPass = "");
+  /// Runs the passes of the pipeline that the module has not been through
+  /// (Module::after: all of them for .grad input), up to and including step
+  /// `last` (to the end of the middle end when null); false after reporting
+  /// errors, among them text IR that does not say its stage.
+  bool runPipeline(const Step *last = nullptr);
   /// Runs exactly these passes.
   bool runPasses(llvm::ArrayRef<std::string> passes);
   /// Turns every kernel into a loop nest.

@@ -81,28 +81,28 @@ GradCheckReport gradCheck(const GrtModel &model, const GradCheckOptions &opts) {
 
 GradCheckReport gradCheck(grt::Session &s, const GradCheckOptions &opts) {
   grt::Rng rng(opts.seed, grt::hashName("gradcheck-samples"));
-  s.run("grads");
+  s.run(GRT_ENTRY_GRADS);
   GradCheckReport report;
   report.tolerance = opts.tolerance;
   // Hold every stopped value at its value here (see GradCheck.h).
-  report.frozen = s.has("capture");
+  report.frozen = s.has(GRT_ENTRY_CAPTURE);
   if (report.frozen) {
-    s.run("capture");
+    s.run(GRT_ENTRY_CAPTURE);
     for (auto &sl : s.slots) {
       llvm::StringRef name = sl.tensor->name;
-      if (!name.consume_front("output:capture.")) continue;
+      if (!name.consume_front(GRT_OUTPUT_PREFIX GRT_CAPTURE_PREFIX)) continue;
       // Optimisation may have found the loss does not need this value.
-      int dst = s.find(("frozen." + name).str());
+      int dst = s.find(GRT_FROZEN_PREFIX + name.str());
       if (dst >= 0) std::copy_n(static_cast<const char *>(sl.data), sl.bytes, static_cast<char *>(s.slots[dst].data));
     }
   }
   auto loss = [&] {
     if (report.frozen) {
-      s.run("frozen");
-      return s.scalar("output:frozen_loss");
+      s.run(GRT_ENTRY_FROZEN);
+      return s.scalar(GRT_OUTPUT_PREFIX GRT_FROZEN_LOSS);
     }
     s.run("eval");
-    return s.scalar("output:loss");
+    return s.scalar(GRT_OUTPUT_PREFIX "loss");
   };
   report.perTensor = elementsPerTensor(s, opts);
   int64_t total = 0, done = 0;
@@ -111,7 +111,7 @@ GradCheckReport gradCheck(grt::Session &s, const GradCheckOptions &opts) {
 
   for (auto &sl : s.slots) {
     if (sl.tensor->role != GRT_PARAM) continue;
-    auto &g = s.slot(std::string("output:grad.") + sl.tensor->name);
+    auto &g = s.slot(grt::outputTensor(grt::gradName(sl.tensor->name)));
     std::vector<double> analytic(g.numel);
     for (int64_t i = 0; i < g.numel; ++i) analytic[i] = grt::Session::get(g, i);
     std::vector<int64_t> which;

@@ -13,10 +13,14 @@
 //===----------------------------------------------------------------------===//
 #include "Commands.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/WithColor.h"
+
+#include <deque>
+#include <fmt/format.h>
 
 using namespace gradc;
 namespace cl = llvm::cl;
@@ -61,21 +65,10 @@ static cl::opt<bool> timePhases("time", cl::desc("Print how long each phase of t
 static cl::opt<bool> gradsEntry("grads-entry", cl::desc("Also compile the @grads entry (loss and every gradient)"),
                                 cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
 
-// dump, dot
-static cl::opt<Stage> stage(
-    "stage", cl::desc("The stage to print"), cl::init(Stage::Graph),
-    cl::values(clEnumValN(Stage::Ast, "ast", "the syntax tree"),
-               clEnumValN(Stage::Graph, "graph", "the forward graph IR, after semantic analysis"),
-               clEnumValN(Stage::Grad, "grad", "after autodiff: forward and backward graph"),
-               clEnumValN(Stage::Optim, "optim", "after the optimizer update is appended"),
-               clEnumValN(Stage::Entries, "entries", "split into @train, @eval, @predict"),
-               clEnumValN(Stage::Opt, "opt", "after folding, simplification, CSE and DCE"),
-               clEnumValN(Stage::Kernels, "kernels", "after fusion and memory planning"),
-               clEnumValN(Stage::Loops, "loops", "each kernel as a loop nest"),
-               clEnumValN(Stage::LLVMRaw, "llvm-raw", "LLVM IR before LLVM's optimiser"),
-               clEnumValN(Stage::LLVM, "llvm", "LLVM IR after LLVM's optimiser"),
-               clEnumValN(Stage::Asm, "asm", "assembly for this machine")),
-    cl::sub(dumpCmd), cl::sub(dotCmd), cl::cat(category));
+// dump, dot: the stages are the pipeline's (addStageNames() adds them).
+static cl::opt<const Step *, false, cl::parser<const Step *>>
+    stage("stage", cl::desc("The stage to print"), cl::init(&stepOf(Step::Sema)), cl::sub(dumpCmd), cl::sub(dotCmd),
+          cl::cat(category));
 
 static cl::opt<std::string> onlyGraph("graph", cl::desc("Draw only this graph (e.g. model, train)"),
                                       cl::value_desc("name"), cl::sub(dotCmd), cl::cat(category));
@@ -96,6 +89,32 @@ static cl::opt<unsigned> maxElements("max-elements",
                                      cl::desc("Elements checked in all, at most (default 600; 0: no limit): a large "
                                               "model checks fewer per tensor, at least 2"),
                                      cl::init(600), cl::sub(gradcheckCmd), cl::cat(category));
+
+/// Makes every stage of the pipeline a value of --stage, described by the
+/// steps that lead to it from the stage before.
+static void addStageNames() {
+  static std::deque<std::string> help; // the parser keeps StringRefs
+  std::vector<llvm::StringRef> steps;
+  for (const Step &s : pipeline()) {
+    steps.push_back(s.name);
+    if (s.stage.empty()) continue;
+    help.push_back(steps.size() == 1 ? "after " + s.name.str() + ": " + s.summary.str()
+                                     : "after " + llvm::join(steps, ", "));
+    stage.getParser().addLiteralOption(s.stage, &s, help.back());
+    steps.clear();
+  }
+}
+
+/// `gradc opt --list-passes`: the whole pipeline, in order.
+static void listPipeline() {
+  auto &os = llvm::outs();
+  os << "The pipeline, in order: `--passes` runs the middle end's passes, `--stage=NAME` prints a stage.\n\n";
+  os << fmt::format("  {:<15} {:<9} {:<9} {}\n", "step", "stage", "part", "what it does");
+  for (const Step &s : pipeline()) {
+    llvm::StringRef part = s.kind == Step::Pass ? "passes" : s.makesModule() || s.kind == Step::Parse ? "frontend" : "codegen";
+    os << fmt::format("  {:<15} {:<9} {:<9} {}\n", s.name.str(), s.stage.str(), part.str(), s.summary.str());
+  }
+}
 
 static void fail(const llvm::Twine &msg) {
   llvm::WithColor::error(llvm::errs(), "gradc") << msg << "\n";
@@ -135,18 +154,22 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   llvm::install_fatal_error_handler(internalError);
   cl::HideUnrelatedOptions(category);
+  addStageNames();
+  std::string stages;
+  for (const Step &s : pipeline())
+    if (!s.stage.empty()) stages += (stages.empty() ? "" : ", ") + s.stage.str();
   cl::ParseCommandLineOptions(argc, argv,
                               "gradc: a compiler that trains neural networks from first principles.\n\n"
                               "  gradc build MODEL.grad -o EXE     compile a model into a training executable\n"
-                              "  gradc dump MODEL --stage=S        print a stage: ast, graph, grad, optim, entries,\n"
-                              "                                    opt, kernels, loops, llvm-raw, llvm, asm\n"
+                              "  gradc dump MODEL --stage=S        print a stage (gradc opt --list-passes shows them):\n"
+                              "                                    " + stages + "\n"
                               "  gradc opt FILE.gir --passes=a,b   run passes on text IR and print the result\n"
                               "  gradc dot MODEL --stage=S         the IR as a Graphviz graph (dot -Tsvg)\n"
                               "  gradc stats MODEL                 op counts, FLOPs and bytes at each stage\n"
                               "  gradc gradcheck MODEL             check every gradient against finite differences\n\n"
                               "MODEL is a .grad source or a .gir text IR file.\n");
   if (optCmd && listPasses) {
-    for (auto &p : allPasses()) llvm::outs() << "  " << p.name << std::string(16 - std::min<size_t>(15, p.name.size()), ' ') << p.summary << "\n";
+    listPipeline();
     return 0;
   }
   bool any = buildCmd || dumpCmd || optCmd || dotCmd || statsCmd || gradcheckCmd;
@@ -154,10 +177,10 @@ int main(int argc, char **argv) {
   if (input.empty()) fail("no input file (see gradc --help)");
   CompileOptions o = compileOptions();
   if (buildCmd) return buildCommand(o, {output, emitObject, timePhases});
-  if (dumpCmd) return dumpCommand(o, stage);
+  if (dumpCmd) return dumpCommand(o, *stage.getValue());
   if (optCmd) return optCommand(o, std::vector<std::string>(passes.begin(), passes.end()));
   if (dotCmd)
-    return dotCommand(o, stage == Stage::Graph && stage.getNumOccurrences() == 0 ? Stage::Optim : stage.getValue(), onlyGraph);
+    return dotCommand(o, stage.getNumOccurrences() ? *stage.getValue() : *findStage("optim"), onlyGraph);
   if (statsCmd) return statsCommand(o);
   GradCheckOptions g;
   g.tolerance = tolerance;

@@ -69,13 +69,13 @@ EvalResult evaluate(Session &s, Dataset &d) {
   for (int64_t i = 0; i < r.batches; ++i) {
     double k = double(d.fillValBatch(s, i));
     s.run("eval");
-    for (size_t j = 0; j < outs.size(); ++j) sums[j] += k * s.scalar("output:" + outs[j]);
+    for (size_t j = 0; j < outs.size(); ++j) sums[j] += k * s.scalar(outputTensor(outs[j]));
     rows += k;
   }
   for (size_t j = 0; j < outs.size(); ++j) {
     double mean = rows > 0 ? sums[j] / rows : NAN;
     if (outs[j] == "loss") r.loss = mean;
-    else r.metrics.push_back({outs[j].substr(outs[j].find('.') + 1), mean});
+    else r.metrics.push_back({std::string(withoutPrefix(outs[j], GRT_METRIC_PREFIX)), mean});
   }
   return r;
 }

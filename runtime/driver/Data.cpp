@@ -236,7 +236,7 @@ Rows generateTable(Session &s, const DataOptions &opts, std::vector<int> inputs)
   r.inputs = inputs;
   r.rows = s.model.data_rows;
   for (int idx : inputs) {
-    auto &gen = s.slot(std::string("output:") + s.slots[idx].tensor->name);
+    auto &gen = s.slot(outputTensor(s.slots[idx].tensor->name));
     std::vector<double> vals(gen.numel);
     for (int64_t i = 0; i < gen.numel; ++i) vals[i] = Session::get(gen, i);
     r.values.push_back(std::move(vals));
@@ -304,7 +304,7 @@ public:
       fail("corpus {} has {} bytes; the model needs at least {} in both its first 90% (training) and last 10% "
            "(validation): one context window of {} bytes plus the next byte",
            this->source, text.size(), need, context);
-    int v = s.find("output:logits");
+    int v = s.find(GRT_OUTPUT_PREFIX "logits");
     if (v >= 0) {
       const GrtTensor &lt = *s.slots[v].tensor;
       int64_t vocab = lt.dims[lt.rank - 1];

@@ -44,7 +44,7 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
     for (int64_t i = 0; i < f; ++i) header.push_back(f == 1 ? name : fmt::format("{}[{}]", name, i));
   };
   for (int i : inputs) columns(s.slots[i], s.slots[i].tensor->name);
-  for (auto &o : outs) columns(s.slot("output:" + o), o);
+  for (auto &o : outs) columns(s.slot(outputTensor(o)), o);
   fmt::print("{}\n", fmt::join(header, ","));
   int64_t batch = s.slots[inputs.empty() ? 0 : inputs[0]].tensor->dims[0];
   for (int64_t first = 0; first < rows.rows; first += batch) {
@@ -58,7 +58,7 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
         for (int64_t k = 0; k < f; ++k) cells.push_back(fmt::format("{:.9g}", Session::get(sl, b * f + k)));
       }
       for (auto &o : outs) {
-        auto &sl = s.slot("output:" + o);
+        auto &sl = s.slot(outputTensor(o));
         int64_t f = sl.numel / sl.tensor->dims[0];
         for (int64_t k = 0; k < f; ++k) cells.push_back(fmt::format("{:.9g}", Session::get(sl, b * f + k)));
       }

@@ -25,7 +25,7 @@ namespace {
 /// returns the first element of the first output for each point.
 std::vector<double> predictAt(Session &s, int input, const std::string &output, const std::vector<std::vector<double>> &points) {
   auto &in = s.slots[input];
-  auto &out = s.slot("output:" + output);
+  auto &out = s.slot(outputTensor(output));
   int64_t B = in.tensor->dims[0], F = in.numel / B, O = out.numel / B;
   std::vector<double> result;
   for (size_t first = 0; first < points.size(); first += B) {

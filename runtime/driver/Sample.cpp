@@ -20,7 +20,7 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   if (m.data_kind != GRT_DATA_TEXT) fail("sample is for text models; '{}' reads tables (use predict)", m.name);
   Session s(m, threadsOption(a));
   const GrtEntry *e = s.entry("predict");
-  int in = s.find(m.text_input), out = s.find("output:logits");
+  int in = s.find(m.text_input), out = s.find(GRT_OUTPUT_PREFIX "logits");
   if (!e || in < 0 || out < 0) fail("the model has no `output logits` to sample from");
   s.initParams(0);
   std::string ckpt = a.has("load") ? a.str("load") : a.str("resume");

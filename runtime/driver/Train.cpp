@@ -135,7 +135,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     trainSecs += dt;
     windowSecs += dt;
     stepTimes.push_back(dt);
-    lastLoss = s.scalar("output:loss");
+    lastLoss = s.scalar(GRT_OUTPUT_PREFIX "loss");
     if (finite && finite->first())
       fail("step {}: the first value to go non-finite is {}", step + 1, FiniteCheck::describe(*finite->first()));
     if (!std::isfinite(lastLoss))
@@ -158,7 +158,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                      windowLoss / double(windowSteps));
       if (hasVal) line += std::isnan(lastVal) ? std::string("  val -") : fmt::format("  val {:.6f}", lastVal);
       for (auto &[name, v] : val.metrics) line += fmt::format("  {} {:.4f}", name, v);
-      if (s.find("output:grad_norm") >= 0) line += fmt::format("  |g| {:.3g}", s.scalar("output:grad_norm"));
+      if (s.find(GRT_OUTPUT_PREFIX "grad_norm") >= 0) line += fmt::format("  |g| {:.3g}", s.scalar(GRT_OUTPUT_PREFIX "grad_norm"));
       line += fmt::format("  | {} {}/s  {} ms/step  eta {}", humanCount(double(data->samplesPerBatch()) / perStep),
                           m.data_kind == GRT_DATA_TEXT ? "tokens" : "samples", millis(perStep), duration(eta));
       if (!quiet) {

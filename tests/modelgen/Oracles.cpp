@@ -76,7 +76,7 @@ Values makePoint(const GrtModel &model, llvm::StringRef source, uint64_t seed) {
     const GrtTensor &t = *sl.tensor;
     if (t.role != GRT_INPUT && t.role != GRT_PARAM) continue;
     // Names the gradient checker adds are not part of the model.
-    if (llvm::StringRef(t.name).starts_with("frozen.")) continue;
+    if (llvm::StringRef(t.name).starts_with(GRT_FROZEN_PREFIX)) continue;
     auto &out = v[t.name];
     for (int64_t i = 0; i < sl.numel; ++i) {
       double x;
@@ -122,7 +122,7 @@ Snapshot runBuild(const GrtModel &model, const Values &point, int threads, int s
     for (auto &sl : s.slots) {
       if (!pick(*sl.tensor)) continue;
       llvm::StringRef name = sl.tensor->name;
-      name.consume_front("output:");
+      name.consume_front(GRT_OUTPUT_PREFIX);
       auto &out = snap[prefix + name.str()];
       out.resize(sl.numel);
       for (int64_t i = 0; i < sl.numel; ++i) out[i] = grt::Session::get(sl, i);
@@ -133,14 +133,14 @@ Snapshot runBuild(const GrtModel &model, const Values &point, int threads, int s
     std::vector<std::string> names = grt::splitList(e->outputs);
     return [names](const GrtTensor &t) {
       llvm::StringRef n = t.name;
-      return n.consume_front("output:") && llvm::is_contained(names, n.str());
+      return n.consume_front(GRT_OUTPUT_PREFIX) && llvm::is_contained(names, n.str());
     };
   };
   applyPoint(s, point);
-  for (const char *entry : {"grads", "eval", "predict"}) {
+  for (const char *entry : {GRT_ENTRY_GRADS, "eval", "predict"}) {
     if (!s.has(entry)) continue;
     s.run(entry);
-    take(std::string(entry == std::string("grads") ? "point" : entry) + ":", outputs(entry));
+    take(std::string(entry == std::string(GRT_ENTRY_GRADS) ? "point" : entry) + ":", outputs(entry));
   }
   if (s.has("train")) {
     for (int step = 0; step < steps; ++step) {
@@ -150,7 +150,7 @@ Snapshot runBuild(const GrtModel &model, const Values &point, int threads, int s
       take("train" + std::to_string(step) + ":", outputs("train"));
     }
     take("after:", [](const GrtTensor &t) {
-      return (t.role == GRT_PARAM || t.role == GRT_STATE) && !llvm::StringRef(t.name).starts_with("frozen.");
+      return (t.role == GRT_PARAM || t.role == GRT_STATE) && !llvm::StringRef(t.name).starts_with(GRT_FROZEN_PREFIX);
     });
   }
   return snap;
@@ -172,7 +172,7 @@ double maxAbs(const std::vector<double> &v) {
 /// parameters after training; other values are their own family.
 std::string family(llvm::StringRef key) {
   auto [where, name] = key.split(':');
-  if (name.starts_with("grad.")) return (where + ":grad").str();
+  if (name.starts_with(GRT_GRAD_PREFIX)) return (where + ":grad").str();
   for (llvm::StringRef state : {".adam_m", ".adam_v", ".momentum"})
     if (name.ends_with(state)) return (where + ":" + state.drop_front()).str();
   if (where == "after") return "after:param";
@@ -197,7 +197,7 @@ std::string compare(const Snapshot &a, const Snapshot &b, double tol) {
   std::map<std::string, std::vector<bool>> noise;
   for (auto &[key, va] : a) {
     llvm::StringRef name = key;
-    if (!name.consume_front("point:grad.") || !a.count(("after:" + name + ".adam_m").str())) continue;
+    if (!name.consume_front("point:" GRT_GRAD_PREFIX) || !a.count(("after:" + name + ".adam_m").str())) continue;
     auto &flags = noise[name.str()];
     for (double g : va) flags.push_back(std::fabs(g) <= 1e-5 * scale["point:grad"]);
   }
@@ -290,14 +290,15 @@ Verdict build(llvm::StringRef source, llvm::StringRef name, DType dtype, unsigne
   return {};
 }
 
-/// Compiles an already planned module (parsed from text) the rest of the way.
+/// Compiles an already planned module (parsed from text) the rest of the way,
+/// resuming the pipeline from the stage it records as `gradc build` does.
 Verdict buildFrom(std::unique_ptr<Module> m, Build &out) {
   CompileOptions o;
   o.input = "resumed.gir";
   out.compiler = std::make_unique<Compiler>(o);
   out.compiler->module = std::move(m);
   Compiler &c = *out.compiler;
-  if (!c.schedule() || !c.lower() || !c.optimize() || !(out.model = c.jit()))
+  if (!c.runPipeline() || !c.schedule() || !c.lower() || !c.optimize() || !(out.model = c.jit()))
     return verdict(Verdict::CompileError, "codegen", "the kernels stage parsed back from text");
   return {};
 }
@@ -316,7 +317,7 @@ std::string gradientCheck(const GrtModel &model, const Values &point, uint64_t s
   // model, and neither do elements a millionth of the largest gradient.
   double largest = 0;
   for (auto &[key, v] : ref)
-    if (llvm::StringRef(key).starts_with("point:grad.")) largest = std::max(largest, maxAbs(v));
+    if (llvm::StringRef(key).starts_with("point:" GRT_GRAD_PREFIX)) largest = std::max(largest, maxAbs(v));
   double loss = ref.count("point:loss") ? maxAbs(ref.at("point:loss")) : 0;
   g.absFloor = std::max({1e-6, 1e-6 * largest, 2e-6 * loss});
   g.samplesPerTensor = 6;

@@ -21,6 +21,9 @@
 
 using namespace gradc;
 
+/// tests/unit/AbiFromC.c, compiled as C99.
+extern "C" const char *abi_loss_tensor_from_c(void);
+
 namespace {
 
 void expectLayout(llvm::StructType *t, const llvm::DataLayout &dl, std::initializer_list<size_t> offsets, size_t size) {
@@ -62,6 +65,15 @@ TEST(AbiLayout, DescriptorStructsMatchTheHeader) {
                 offsetof(GrtModel, data_rows), offsetof(GrtModel, text_corpus), offsetof(GrtModel, text_input),
                 offsetof(GrtModel, text_target)},
                sizeof(GrtModel));
+}
+
+// The names are shared too: C spells them with the macros, C++ with the
+// helpers.
+TEST(AbiNames, CAndCppAgree) {
+  EXPECT_EQ(std::string(abi_loss_tensor_from_c()), grt::outputTensor("loss"));
+  EXPECT_EQ(grt::gradName("w"), GRT_GRAD_PREFIX "w");
+  EXPECT_EQ(grt::withoutPrefix("metric.acc", GRT_METRIC_PREFIX), "acc");
+  EXPECT_EQ(grt::withoutPrefix("loss", GRT_METRIC_PREFIX), "loss");
 }
 
 } // namespace

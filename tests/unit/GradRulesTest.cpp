@@ -160,6 +160,7 @@ Checked checkBuilt(const std::function<Node *(Builder &, Graph &)> &body) {
   c->module = std::make_unique<Module>();
   Module &m = *c->module;
   m.name = "built";
+  m.after = stepOf(Step::Sema).name.str(); // as sema would leave it
   m.train.optimizer = "sgd";
   m.train.args = {{"lr", 0.1}, {"decay", std::string("none")}};
   Graph &g = m.addGraph("model");

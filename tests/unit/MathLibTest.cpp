@@ -45,7 +45,7 @@ std::vector<float> applyOp(const std::string &op, const std::vector<float> &xs) 
   auto &x = s.slot("x");
   for (size_t i = 0; i < xs.size(); ++i) grt::Session::set(x, i, xs[i]);
   s.run("predict");
-  auto &y = s.slot("output:y");
+  auto &y = s.slot(grt::outputTensor("y"));
   std::vector<float> out(xs.size());
   for (size_t i = 0; i < xs.size(); ++i) out[i] = float(grt::Session::get(y, i));
   return out;

@@ -172,7 +172,7 @@ Built run(DType dtype, unsigned fusion, bool integers = false) {
     for (int j = 0; j < kN; ++j) grt::Session::set(s.slot("c"), j, c3[j]);
   s.run("predict");
   for (OpKind k : integers ? integerOps() : elementwiseOps()) {
-    auto &sl = s.slot("output:y_" + mnemonic(k).str());
+    auto &sl = s.slot(grt::outputTensor("y_" + mnemonic(k).str()));
     auto &out = r.outputs[mnemonic(k).str()];
     for (int j = 0; j < kN; ++j) out.push_back(grt::Session::get(sl, j));
   }
@@ -276,9 +276,9 @@ TEST(OpTable, ReduceMaxPropagatesNaNInRowsAndColumns) {
   for (int i = 0; i < 4 * 64; ++i) grt::Session::set(x, i, i % 7 - 3.0);
   grt::Session::set(x, 1 * 64 + 5, NAN); // row 1, column 5
   s.run("predict");
-  for (int r = 0; r < 4; ++r) EXPECT_EQ(std::isnan(grt::Session::get(s.slot("output:rows"), r)), r == 1) << "row " << r;
+  for (int r = 0; r < 4; ++r) EXPECT_EQ(std::isnan(grt::Session::get(s.slot(grt::outputTensor("rows")), r)), r == 1) << "row " << r;
   for (int col = 0; col < 64; ++col)
-    EXPECT_EQ(std::isnan(grt::Session::get(s.slot("output:cols"), col)), col == 5) << "column " << col;
+    EXPECT_EQ(std::isnan(grt::Session::get(s.slot(grt::outputTensor("cols")), col)), col == 5) << "column " << col;
 }
 
 INSTANTIATE_TEST_SUITE_P(Builds, CodeMatchesTable,

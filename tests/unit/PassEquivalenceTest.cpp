@@ -53,7 +53,7 @@ Snapshot run(const GrtModel &m) {
   Snapshot snap;
   auto take = [&](llvm::StringRef prefix) {
     for (auto &sl : s.slots) {
-      bool out = sl.tensor->role == GRT_OUTPUT && llvm::StringRef(sl.tensor->name) != "output:lr";
+      bool out = sl.tensor->role == GRT_OUTPUT && sl.tensor->name != grt::outputTensor("lr");
       if (!out && sl.tensor->role != GRT_PARAM && sl.tensor->role != GRT_STATE) continue;
       auto &v = snap[prefix.str() + sl.tensor->name];
       v.clear();

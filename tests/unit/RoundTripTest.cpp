@@ -15,7 +15,8 @@ using namespace gradc;
 namespace {
 
 struct Case {
-  std::string example, lastPass;
+  std::string example;
+  const Step *stage; // a stage of the IR: graph, grad, ..., kernels
 };
 
 class RoundTrip : public ::testing::TestWithParam<Case> {};
@@ -25,13 +26,12 @@ TEST_P(RoundTrip, PrintParsePrintIsStable) {
   o.input = std::string(GRADC_EXAMPLES_DIR) + "/" + GetParam().example + ".grad";
   Compiler c(o);
   ASSERT_TRUE(c.load());
-  if (!GetParam().lastPass.empty()) {
-    ASSERT_TRUE(c.runPipeline(GetParam().lastPass));
-  }
+  ASSERT_TRUE(c.runPipeline(GetParam().stage));
+  EXPECT_EQ(c.module->after, GetParam().stage->name);
   std::string first = toString(*c.module);
   std::string errors;
   llvm::raw_string_ostream es(errors);
-  auto parsed = parseModule(first, "roundtrip.gir", es);
+  auto parsed = parseModule(first, "roundtrip.gir", es, moduleSteps());
   ASSERT_TRUE(parsed) << errors << "\n" << first;
   std::string second = toString(*parsed);
   EXPECT_EQ(first, second);
@@ -40,12 +40,13 @@ TEST_P(RoundTrip, PrintParsePrintIsStable) {
 std::vector<Case> cases() {
   std::vector<Case> out;
   for (const char *ex : {"linreg", "logreg", "mlp_1d", "mlp_nd", "moons"})
-    for (const char *pass : {"", "autodiff", "optimizer", "split-entries", "dce", "plan-memory"}) out.push_back({ex, pass});
+    for (const Step &s : pipeline())
+      if (s.makesModule() && !s.stage.empty()) out.push_back({ex, &s});
   return out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Examples, RoundTrip, ::testing::ValuesIn(cases()), [](const auto &info) {
-  return info.param.example + "_" + (info.param.lastPass.empty() ? std::string("graph") : info.param.lastPass == "split-entries" ? std::string("entries") : info.param.lastPass == "plan-memory" ? std::string("kernels") : info.param.lastPass);
+  return info.param.example + "_" + info.param.stage->stage.str();
 });
 
 TEST(IRParser, ReportsErrorsWithLocations) {

@@ -74,6 +74,28 @@ typedef struct GrtEntry {
   int64_t num_stored;
 } GrtEntry;
 
+/* ---- names both sides agree on ------------------------------------------ */
+
+/* An entry's output NAME is written to the tensor "output:NAME". */
+#define GRT_OUTPUT_PREFIX "output:"
+/* Output names with a meaning: "grad.W" is the gradient of param W (the
+ * @grads entry, and the backward graph before the optimizer consumes it);
+ * "metric.M" is a metric `eval` reports. */
+#define GRT_GRAD_PREFIX "grad."
+#define GRT_METRIC_PREFIX "metric."
+
+/* Gradient checking a model with stop_gradient: entry "capture" writes
+ * outputs "capture.K" (the values stop_gradient stops, at the current
+ * point), which the checker copies into state tensors "frozen.K"; entry
+ * "frozen" then computes the output "frozen_loss" with them held fixed.
+ * Entry "grads" writes the loss and every "grad.W". */
+#define GRT_ENTRY_GRADS "grads"
+#define GRT_ENTRY_CAPTURE "capture"
+#define GRT_ENTRY_FROZEN "frozen"
+#define GRT_CAPTURE_PREFIX "capture."
+#define GRT_FROZEN_PREFIX "frozen."
+#define GRT_FROZEN_LOSS "frozen_loss"
+
 enum GrtDataKind { GRT_DATA_NONE = 0, GRT_DATA_TABLE = 1, GRT_DATA_TEXT = 2 };
 
 typedef struct GrtModel {
@@ -131,5 +153,24 @@ extern const GrtSymbol grt_symbols[];
 
 #ifdef __cplusplus
 }
+
+#include <string>
+#include <string_view>
+
+/* C++ helpers for the names above, for both sides. */
+namespace grt {
+
+/* The tensor an entry's output `output` is written to: "output:NAME". */
+inline std::string outputTensor(std::string_view output) { return std::string(GRT_OUTPUT_PREFIX).append(output); }
+
+/* The output holding the gradient of param `param`: "grad.NAME". */
+inline std::string gradName(std::string_view param) { return std::string(GRT_GRAD_PREFIX).append(param); }
+
+/* `name` without `prefix`, or all of it when it does not start with it. */
+inline std::string_view withoutPrefix(std::string_view name, std::string_view prefix) {
+  return name.starts_with(prefix) ? name.substr(prefix.size()) : name;
+}
+
+} /* namespace grt */
 #endif
 #endif
