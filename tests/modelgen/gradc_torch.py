@@ -392,7 +392,7 @@ def p_square(u_x): return g_mul(u_x, u_x)
 def p_identity(u_x): return u_x
 def p_relu(u_x): return max(u_x, 0) if _num(u_x) else torch.relu(u_x)
 def p_sigmoid(u_x): return 1 / (1 + math.exp(-u_x)) if _num(u_x) else torch.sigmoid(u_x)
-def p_gelu(u_x): return F.gelu(u_x, approximate="tanh")
+def p_gelu(u_x, u_approximate="tanh"): return F.gelu(u_x, approximate=u_approximate)
 def p_softmax(u_x, u_axis=-1): return torch.softmax(u_x, dim=u_axis)
 def p_log_softmax(u_x, u_axis=-1): return torch.log_softmax(u_x, dim=u_axis)
 
