@@ -1,6 +1,6 @@
 """interrupt.py SIGNAL TIMES CKPT CHECK -- COMMAND... - starts COMMAND (a
 training run that saves to CKPT) TIMES times and sends SIGNAL (KILL, TERM
-or INT) at a random moment once CKPT exists; after each, the shell command
+or INT) at a random moment once the run has written CKPT; after each, the shell command
 CHECK (which loads CKPT) must succeed. For TERM and INT the run must exit
 with 128 + the signal and say it saved. Prints one summary line."""
 import glob
@@ -17,9 +17,14 @@ command = sys.argv[sys.argv.index("--") + 1:]
 rng = random.Random(1)
 bad = []
 for i in range(times):
+    # Wait for this run to write CKPT (a new file, not the last run's), so
+    # the signal comes once training is under way.
+    before = os.stat(ckpt).st_mtime_ns if os.path.exists(ckpt) else None
     p = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 60
-    while not os.path.exists(ckpt) and p.poll() is None and time.time() < deadline:
+    while p.poll() is None and time.time() < deadline:
+        if os.path.exists(ckpt) and os.stat(ckpt).st_mtime_ns != before:
+            break
         time.sleep(0.01)
     time.sleep(rng.uniform(0, 0.3))
     p.send_signal(sig)
