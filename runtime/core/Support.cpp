@@ -2,6 +2,7 @@
 #include "core/Runtime.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -58,13 +59,14 @@ uint64_t Rng::below(uint64_t n) {
 std::string Rng::save() const { return fmt::format("{:016x}:{:016x}", state, inc); }
 
 bool Rng::restore(std::string_view text) {
-  if (text.size() != 33 || text[16] != ':') return false;
-  char *end;
-  std::string s(text);
-  uint64_t st = std::strtoull(s.substr(0, 16).c_str(), &end, 16);
-  if (*end) return false;
-  uint64_t in = std::strtoull(s.substr(17).c_str(), &end, 16);
-  if (*end || !(in & 1)) return false;
+  // Parsed in place: "%016x:%016x", exactly as save() writes it.
+  auto hex = [](std::string_view digits, uint64_t &out) {
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out, 16);
+    return ec == std::errc() && end == digits.data() + digits.size();
+  };
+  uint64_t st, in;
+  if (text.size() != 33 || text[16] != ':' || !hex(text.substr(0, 16), st) || !hex(text.substr(17), in) || !(in & 1))
+    return false;
   state = st;
   inc = in;
   return true;

@@ -44,15 +44,17 @@ std::string Args::str(const std::string &name, const std::string &dflt) const {
   return it == values.end() ? dflt : it->second.back();
 }
 
-int64_t Args::integer(const std::string &name, int64_t dflt, int64_t min) const {
+int64_t Args::integer(const std::string &name, int64_t dflt, int64_t min, int64_t max) const {
   auto it = values.find(name);
   if (it == values.end()) return dflt;
   const std::string &v = it->second.back();
   char *end;
   errno = 0;
   long long x = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end || errno) fail("--{} takes an integer, not '{}'", name, v);
+  if (v.empty() || *end) fail("--{} takes an integer, not '{}'", name, v);
+  if (errno == ERANGE) fail("--{} {} is out of range", name, v);
   if (x < min) fail("--{} must be at least {}, not {}", name, min, x);
+  if (x > max) fail("--{} must be at most {}, not {}", name, max, x);
   return x;
 }
 

@@ -1,6 +1,7 @@
 //===- runtime/driver/Args.h - command-line options of model executables --===//
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -17,7 +18,7 @@ public:
 
   bool has(const std::string &name) const { return values.count(name) > 0; }
   std::string str(const std::string &name, const std::string &dflt = "") const;
-  int64_t integer(const std::string &name, int64_t dflt, int64_t min = INT64_MIN) const;
+  int64_t integer(const std::string &name, int64_t dflt, int64_t min = INT64_MIN, int64_t max = INT64_MAX) const;
   double number(const std::string &name, double dflt) const;
   /// Every value of a repeatable option (--hp a=1 --hp b=2).
   const std::vector<std::string> &all(const std::string &name) const;

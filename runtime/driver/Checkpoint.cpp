@@ -4,7 +4,11 @@
 #include "driver/Json.h"
 
 #include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <csignal>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <fstream>
 #include <sys/stat.h>
@@ -35,7 +39,49 @@ static bool writeAll(int fd, const char *data, size_t n) {
   return true;
 }
 
+static std::string directoryOf(const std::string &path) {
+  return path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+}
+
+/// PATH.tmp-PID: the temporary file a save writes before renaming it.
+static std::string tempName(const std::string &path, long pid) { return fmt::format("{}.tmp-{}", path, pid); }
+
+/// Removes PATH.tmp-PID files whose process is gone: what a save killed
+/// mid-write (kill -9, power loss) leaves behind. A live process's file,
+/// or another name, is never touched.
+static void removeStaleTemporaries(const std::string &path) {
+  std::string dir = directoryOf(path);
+  std::string prefix = path.substr(path.find('/') == std::string::npos ? 0 : path.rfind('/') + 1) + ".tmp-";
+  DIR *d = opendir(dir.c_str());
+  if (!d) return;
+  while (dirent *e = readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) continue;
+    std::string_view digits = name.substr(prefix.size());
+    long pid = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+    if (ec != std::errc() || end != digits.data() + digits.size() || pid <= 0 || pid == long(getpid())) continue;
+    if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;
+    std::string stale = tempName(path, pid);
+    if (::unlink(stale.c_str()) == 0)
+      fmt::print(stderr, "note: removed {}, left by an interrupted save (process {} no longer runs)\n", stale, pid);
+  }
+  closedir(d);
+}
+
+void checkCheckpointPath(const std::string &path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("cannot save checkpoint {}: it is a directory", path);
+  // The directory must take a new file: the temporary a save renames.
+  std::string tmp = tempName(path, long(getpid()));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) fail("cannot save checkpoint {}: {}", path, std::strerror(errno));
+  ::close(fd);
+  ::unlink(tmp.c_str());
+}
+
 void saveCheckpoint(const std::string &path, Session &s, const Metadata &meta) {
+  removeStaleTemporaries(path);
   // Header: tensors in descriptor order, then metadata.
   std::string header = "{";
   size_t offset = 0;
@@ -56,8 +102,8 @@ void saveCheckpoint(const std::string &path, Session &s, const Metadata &meta) {
   header += "}}";
   while (header.size() % 8) header += ' '; // safetensors pads the header to 8 bytes
 
-  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-  std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
+  std::string dir = directoryOf(path);
+  std::string tmp = tempName(path, long(getpid()));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) fail("cannot save checkpoint {}: {}", path, std::strerror(errno));
   uint64_t n = header.size();
@@ -82,7 +128,23 @@ void saveCheckpoint(const std::string &path, Session &s, const Metadata &meta) {
   }
 }
 
-Metadata loadCheckpoint(const std::string &path, Session &s) {
+/// A JSON number that is a whole number in [0, max]; false for anything
+/// else (1e300, -1, 2.5, a string), checked before converting.
+static bool wholeNumber(const Json &j, double max, int64_t &out) {
+  if (j.kind != Json::Number || !(j.number >= 0 && j.number <= max) || j.number != std::floor(j.number)) return false;
+  out = int64_t(j.number);
+  return true;
+}
+
+/// The first element of a float tensor that is NaN or infinite, or -1.
+static int64_t firstNonFinite(const Session::Slot &sl) {
+  if (sl.tensor->dtype != GRT_F32 && sl.tensor->dtype != GRT_F64) return -1;
+  for (int64_t i = 0; i < sl.numel; ++i)
+    if (!std::isfinite(Session::get(sl, i))) return i;
+  return -1;
+}
+
+Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read checkpoint {}: {}", path, std::strerror(errno));
   in.seekg(0, std::ios::end);
@@ -100,29 +162,70 @@ Metadata loadCheckpoint(const std::string &path, Session &s) {
   if (!parseJson(header, h, err) || h.kind != Json::Object) fail("checkpoint {} has a corrupt header ({})", path, err);
   int64_t dataSize = size - 8 - int64_t(n);
 
+  // Every tensor the file holds must be one the model saves, and the other
+  // way round, unless the user asked for a partial load.
+  std::vector<std::string> extra, missing;
+  for (auto &[name, e] : h.object) {
+    if (name == "__metadata__") continue;
+    int i = s.find(name);
+    if (i < 0 || !saved(s.slots[i])) extra.push_back(name);
+  }
+  for (auto &sl : s.slots)
+    if (saved(sl) && !h.get(sl.tensor->name)) missing.push_back(sl.tensor->name);
+  auto list = [](const std::vector<std::string> &names) {
+    std::string out;
+    for (size_t i = 0; i < names.size() && i < 5; ++i) out += (i ? ", '" : "'") + names[i] + "'";
+    return names.size() > 5 ? fmt::format("{} and {} more", out, names.size() - 5) : out;
+  };
+  if (!partial && !extra.empty())
+    fail("checkpoint {} has {} tensor{} the model does not have ({}); was it saved from a different model? "
+         "(--partial-load loads only the tensors both have)",
+         path, extra.size(), extra.size() == 1 ? "" : "s", list(extra));
+  if (!partial && !missing.empty())
+    fail("checkpoint {} has no tensor {}{}; was it saved from a different model? (--partial-load keeps the "
+         "initial values of tensors it lacks)",
+         path, list(missing), missing.size() > 1 ? fmt::format(" ({} missing)", missing.size()) : "");
+  if (!extra.empty()) fmt::print(stderr, "note: --partial-load: ignoring {} tensor{} of {} the model does not have: {}\n",
+                                 extra.size(), extra.size() == 1 ? "" : "s", path, list(extra));
+  if (!missing.empty())
+    fmt::print(stderr, "note: --partial-load: {} lacks {} of the model's tensors, which keep their initial values: {}\n",
+               path, missing.size(), list(missing));
+
   for (auto &sl : s.slots) {
     if (!saved(sl)) continue;
     const GrtTensor &t = *sl.tensor;
     const Json *e = h.get(t.name);
-    if (!e) fail("checkpoint {} has no tensor '{}'; was it saved from a different model?", path, t.name);
+    if (!e) continue;
     const Json *dt = e->get("dtype"), *shape = e->get("shape"), *offs = e->get("data_offsets");
-    if (!dt || !shape || !offs || shape->kind != Json::Array || offs->kind != Json::Array || offs->array.size() != 2)
+    if (!dt || !shape || !offs || dt->kind != Json::String || shape->kind != Json::Array ||
+        offs->kind != Json::Array || offs->array.size() != 2)
       fail("checkpoint {}: entry '{}' is malformed", path, t.name);
     if (dt->string != safetensorsDType(t.dtype))
       fail("checkpoint {}: tensor '{}' is {}, the model expects {}", path, t.name, dt->string, safetensorsDType(t.dtype));
     std::string got = "[";
     bool same = int(shape->array.size()) == t.rank;
     for (size_t i = 0; i < shape->array.size(); ++i) {
-      got += (i ? "," : "") + fmt::format("{}", int64_t(shape->array[i].number));
-      same = same && int64_t(shape->array[i].number) == t.dims[i];
+      int64_t dim;
+      if (!wholeNumber(shape->array[i], 9007199254740992.0, dim))
+        fail("checkpoint {}: tensor '{}' has a malformed shape (dimension {} is not a whole number)", path, t.name, i);
+      got += (i ? "," : "") + std::to_string(dim);
+      same = same && dim == t.dims[i];
     }
     got += "]";
     if (!same) fail("checkpoint {}: tensor '{}' has shape {}, the model expects {}", path, t.name, got, shapeStr(t));
-    int64_t b = int64_t(offs->array[0].number), e2 = int64_t(offs->array[1].number);
-    if (b < 0 || e2 - b != int64_t(sl.bytes) || e2 > dataSize)
-      fail("checkpoint {} is truncated: tensor '{}' lies past the end of the file", path, t.name);
+    int64_t b, e2;
+    if (!wholeNumber(offs->array[0], double(dataSize), b) || !wholeNumber(offs->array[1], double(dataSize), e2) ||
+        e2 - b != int64_t(sl.bytes))
+      fail("checkpoint {} is truncated or corrupt: tensor '{}' has data_offsets outside the file's {} bytes of data",
+           path, t.name, dataSize);
     in.seekg(8 + int64_t(n) + b);
     if (!in.read(static_cast<char *>(sl.data), sl.bytes)) fail("checkpoint {}: cannot read tensor '{}'", path, t.name);
+    if (t.role == GRT_PARAM) {
+      int64_t bad = firstNonFinite(sl);
+      if (bad >= 0)
+        fail("checkpoint {}: tensor '{}' holds {} (element {} of {}); it cannot be used", path, t.name,
+             Session::get(sl, bad), bad, sl.numel);
+    }
   }
   Metadata meta;
   if (const Json *md = h.get("__metadata__"))

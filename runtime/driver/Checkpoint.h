@@ -21,9 +21,18 @@ namespace grt {
 
 using Metadata = std::map<std::string, std::string>;
 
+/// Removes temporary files that earlier saves to `path` left when they were
+/// killed mid-write (saying so), then writes atomically.
 void saveCheckpoint(const std::string &path, Session &s, const Metadata &meta);
+/// Fails now, before any work, if a checkpoint could not be saved to `path`
+/// (a missing or read-only directory, a directory in its place).
+void checkCheckpointPath(const std::string &path);
 /// Loads params and state into `s` after checking every tensor's name, dtype
 /// and shape against the model; exits with a one-line message on any problem.
-Metadata loadCheckpoint(const std::string &path, Session &s);
+/// The file must hold exactly the tensors the model saves, unless `partial`
+/// (--partial-load): then tensors only the file has are ignored, and those
+/// only the model has keep their values, each listed in a note. A parameter
+/// holding NaN or infinity is refused.
+Metadata loadCheckpoint(const std::string &path, Session &s, bool partial = false);
 
 } // namespace grt

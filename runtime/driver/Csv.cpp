@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <sys/stat.h>
 
 namespace grt {
 
@@ -34,6 +35,10 @@ static std::vector<std::string> fields(const std::string &line) {
 }
 
 CsvTable readCsv(const std::string &path) {
+  // A device (/dev/zero, /dev/urandom) is one endless line.
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+    fail("cannot read {}: not a regular file", path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read {}: {}", path, std::strerror(errno));
   CsvTable t;
@@ -63,6 +68,7 @@ CsvTable readCsv(const std::string &path) {
         fail("{}:{}: column '{}': '{}' is not a finite number", path, lineNo, t.header[c], f);
       t.columns[c].push_back(v);
     }
+    t.lines.push_back(lineNo);
     ++t.rows;
   }
   if (in.bad()) fail("error while reading {}", path);

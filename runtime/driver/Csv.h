@@ -13,6 +13,7 @@ struct CsvTable {
   std::string path;
   std::vector<std::string> header;
   std::vector<std::vector<double>> columns; // columns[c][row]
+  std::vector<int64_t> lines;               // the file's line number of each row
   int64_t rows = 0;
 
   /// Index of the column named `name`, or -1.

@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cfloat>
+#include <cmath>
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
 #include <numeric>
-#include <sstream>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace grt {
 
@@ -60,8 +62,12 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
       }
       for (int64_t row = 0; row < t.rows; ++row) {
         double v = t.columns[c][row];
-        if (sl.tensor->dtype == GRT_I32 && v != double(int64_t(v)))
-          fail("{}: column '{}' holds {} in data row {}, but '{}' takes integers", path, names[f], v, row + 1, sl.tensor->name);
+        if (sl.tensor->dtype == GRT_I32 && !(v >= INT32_MIN && v <= INT32_MAX && v == std::floor(v)))
+          fail("{}:{}: column '{}' holds {}, but '{}' takes 32-bit integers", path, t.lines[row], names[f], v,
+               sl.tensor->name);
+        if (sl.tensor->dtype == GRT_F32 && std::fabs(v) > double(FLT_MAX))
+          fail("{}:{}: column '{}' holds {}, too large for '{}', which is f32 (at most {:g} in magnitude)", path,
+               t.lines[row], names[f], v, sl.tensor->name, double(FLT_MAX));
         vals[row * names.size() + f] = v;
       }
     }
@@ -252,15 +258,31 @@ Rows generateTable(Session &s, const DataOptions &opts, std::vector<int> inputs)
 std::string readCorpus(const std::string &path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) fail("cannot read corpus {}: {}", path, std::strerror(errno));
-  auto readFile = [](const std::string &p, std::string &out) {
+  // The text is held in memory about twice (whole, then split), so it may
+  // take at most a quarter of it; sizes are checked before allocating, and
+  // a pipe is read in chunks up to the same limit.
+  uint64_t limit = uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE)) / 4;
+  uint64_t total = 0;
+  auto tooLarge = [&](const std::string &p) {
+    fail("corpus {} is too large: more than {:.1f} GiB, a quarter of this machine's memory", p,
+         double(limit) / double(1 << 30));
+  };
+  auto readFile = [&](const std::string &p, std::string &out) {
     std::ifstream in(p, std::ios::binary);
     if (!in) return false;
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    out = ss.str();
-    return true;
+    out.clear();
+    char chunk[1 << 16];
+    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+      total += uint64_t(in.gcount());
+      if (total > limit) tooLarge(p);
+      out.append(chunk, size_t(in.gcount()));
+    }
+    return !in.bad();
   };
   if (!S_ISDIR(st.st_mode)) {
+    // A device (/dev/zero, /dev/urandom) never ends; a pipe does.
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) fail("cannot read corpus {}: not a regular file", path);
+    if (uint64_t(st.st_size) > limit) tooLarge(path);
     std::string text;
     if (!readFile(path, text)) fail("cannot read corpus {}: {}", path, std::strerror(errno));
     return text;
@@ -280,6 +302,7 @@ std::string readCorpus(const std::string &path) {
     std::string p = path + "/" + n, text;
     struct stat ls;
     if (lstat(p.c_str(), &ls) != 0 || !S_ISREG(ls.st_mode)) continue;
+    if (total + uint64_t(ls.st_size) > limit) tooLarge(path);
     if (!readFile(p, text) || text.find('\0') != std::string::npos) continue;
     all += text;
   }

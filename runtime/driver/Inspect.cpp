@@ -8,13 +8,13 @@
 namespace grt {
 
 int cmdEval(const GrtModel &m, int argc, char **argv) {
-  Args a("eval", argc, argv, 2, {"load", "data", "threads", "seed"}, {});
+  Args a("eval", argc, argv, 2, {"load", "data", "threads", "seed"}, {"partial-load"});
   Session s(m, threadsOption(a));
   DataOptions d = dataOptions(a);
   d.evalOnly = true;
   auto data = loadData(s, d);
   s.initParams(0);
-  if (a.has("load")) loadCheckpoint(a.str("load"), s);
+  if (a.has("load")) loadCheckpoint(a.str("load"), s, a.has("partial-load"));
   else fmt::print(stderr, "note: no --load given; evaluating freshly initialised parameters\n");
   applyHypers(s, a);
   EvalResult r = evaluate(s, *data);
@@ -25,13 +25,13 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
 }
 
 int cmdPredict(const GrtModel &m, int argc, char **argv) {
-  Args a("predict", argc, argv, 2, {"load", "data", "threads"}, {});
+  Args a("predict", argc, argv, 2, {"load", "data", "threads"}, {"partial-load"});
   Session s(m, threadsOption(a));
   const GrtEntry *e = s.entry("predict");
   if (!e) fail("the model declares no outputs to predict; add `output NAME` to it");
   if (!a.has("data")) fail("predict needs --data FILE.csv with a column per input");
   s.initParams(0);
-  if (a.has("load")) loadCheckpoint(a.str("load"), s);
+  if (a.has("load")) loadCheckpoint(a.str("load"), s, a.has("partial-load"));
   else fmt::print(stderr, "note: no --load given; predicting with freshly initialised parameters\n");
   std::vector<int> inputs = entryInputs(s, "predict");
   Rows rows = readRows(s, inputs, a.str("data"));

@@ -1,7 +1,9 @@
 //===- runtime/driver/Main.cpp - main() of every model executable ---------===//
 #include "driver/Commands.h"
 
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 
 extern "C" const GrtModel gradc_model;
@@ -32,14 +34,19 @@ options of train:
                     resuming, the checkpoint's)
   --data FILE       training data: {3}
   --val-frac F      fraction of table rows held out for validation (default 0.1)
-  --save CKPT       write a checkpoint (safetensors) at the end
+  --save CKPT       write a checkpoint (safetensors) at the end, or when
+                    stopped by Ctrl-C or SIGTERM
   --save-every N    ... and every N steps
-  --load CKPT       continue from a checkpoint: weights, optimizer state, step, data position
+  --load CKPT       continue from a checkpoint: weights, optimizer state, step,
+                    data position, seed, --steps and hyperparameters (flags
+                    given again override them, with a note)
   --resume CKPT     the same as --load
   --stop-after N    stop at step N; a later --resume continues to --steps
   --log-every N     print progress every N steps (default: about 20 lines per run)
   --eval-every N    validate every N steps (default: with each progress line)
-  --threads N       worker threads (default: all cores)
+  --threads N       worker threads (default and at most: the cores available)
+  --partial-load    load a checkpoint that lacks some of the model's tensors
+                    or has others (each is listed); otherwise an error
   --plot DIR        write pictures: DIR/loss.svg (train and validation loss) and
                     DIR/fit.svg (the learned function, for 1-D and 2-D inputs)
   --quiet           print only the final summary
@@ -50,13 +57,31 @@ options of train:
                     naming its IR value and source line (slow; values fused
                     into a kernel are not stored: gradc build --fusion=0 stores all)
 
-options of eval:     --load CKPT  --data FILE  --threads N
-options of predict:  --load CKPT  --data FILE.csv  --threads N
-options of sample:   --load CKPT  --prompt TEXT (default a newline)  --tokens N (200)
+options of eval:     --load CKPT  --data FILE  --threads N  --partial-load
+options of predict:  --load CKPT  --data FILE.csv  --threads N  --partial-load
+options of sample:   --load CKPT  --partial-load  --prompt TEXT (default a newline)  --tokens N (200)
                      --temperature T (1; 0 picks the likeliest byte)  --top-k K (0: all)  --seed S
 Hyperparameters of this model: see `{0} info`.
 )",
              argv0, m.name, m.source, dataHelp);
+}
+
+static int runCommand(const GrtModel &m, const std::string &cmd, int argc, char **argv) {
+  if (cmd == "train") return cmdTrain(m, argc, argv);
+  if (cmd == "eval") return cmdEval(m, argc, argv);
+  if (cmd == "predict") return cmdPredict(m, argc, argv);
+  if (cmd == "info") return cmdInfo(m, argc, argv);
+  if (cmd == "sample") return cmdSample(m, argc, argv);
+  fail("unknown command '{}'; commands are train, eval, predict, sample, info (see {} --help)", cmd, argv[0]);
+}
+
+/// Output that could not be written (a full disk, /dev/full, a closed
+/// pipe) is an error, reported after the command's work is done and saved.
+static int checkStdout(int rc) {
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return rc;
+  int err = errno;
+  std::fprintf(stderr, "error: cannot write to standard output: %s\n", std::strerror(err ? err : EIO));
+  return rc ? rc : 1;
 }
 
 } // namespace grt
@@ -75,16 +100,20 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; ++i)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       usage(m, argv[0]);
-      return 0;
+      return checkStdout(0);
     }
   if (cmd == "help") {
     usage(m, argv[0]);
-    return 0;
+    return checkStdout(0);
   }
-  if (cmd == "train") return cmdTrain(m, argc, argv);
-  if (cmd == "eval") return cmdEval(m, argc, argv);
-  if (cmd == "predict") return cmdPredict(m, argc, argv);
-  if (cmd == "info") return cmdInfo(m, argc, argv);
-  if (cmd == "sample") return cmdSample(m, argc, argv);
-  fail("unknown command '{}'; commands are train, eval, predict, sample, info (see {} --help)", cmd, argv[0]);
+  // fmt::print throws when a write fails (stdout full or closed); that, or
+  // memory running out, ends with one line like any other error.
+  try {
+    return checkStdout(runCommand(m, cmd, argc, argv));
+  } catch (const std::bad_alloc &) {
+    fail("out of memory");
+  } catch (const std::exception &e) {
+    if (std::ferror(stdout)) return checkStdout(1);
+    fail("{}", e.what());
+  }
 }

@@ -16,7 +16,8 @@
 namespace grt {
 
 int cmdSample(const GrtModel &m, int argc, char **argv) {
-  Args a("sample", argc, argv, 2, {"load", "resume", "prompt", "tokens", "temperature", "top-k", "seed", "threads"}, {});
+  Args a("sample", argc, argv, 2, {"load", "resume", "prompt", "tokens", "temperature", "top-k", "seed", "threads"},
+         {"partial-load"});
   if (m.data_kind != GRT_DATA_TEXT) fail("sample is for text models; '{}' reads tables (use predict)", m.name);
   Session s(m, threadsOption(a));
   const GrtEntry *e = s.entry("predict");
@@ -24,7 +25,7 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   if (!e || in < 0 || out < 0) fail("the model has no `output logits` to sample from");
   s.initParams(0);
   std::string ckpt = a.has("load") ? a.str("load") : a.str("resume");
-  if (!ckpt.empty()) loadCheckpoint(ckpt, s);
+  if (!ckpt.empty()) loadCheckpoint(ckpt, s, a.has("partial-load"));
   else fmt::print(stderr, "note: no --load given; sampling from freshly initialised parameters\n");
   applyHypers(s, a);
 
@@ -57,12 +58,16 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
       for (int64_t i = 0; i < T; ++i) xd[b * T + i] = i < n ? (unsigned char)text[text.size() - n + i] : 0;
     s.run("predict");
     int64_t base = (n - 1) * V; // row 0, position n-1
-    for (int64_t v = 0; v < V; ++v) p[v] = Session::get(logits, base + v);
+    for (int64_t v = 0; v < V; ++v) {
+      p[v] = Session::get(logits, base + v);
+      if (!std::isfinite(p[v]))
+        fail("the model's logit for byte {} is {} after {} sampled bytes; its parameters{} produce non-finite values", v,
+             p[v], t, ckpt.empty() ? "" : " from " + ckpt);
+    }
     int64_t next;
     if (temperature == 0) {
       next = std::max_element(p.begin(), p.end()) - p.begin();
     } else {
-      for (auto &l : p) l /= temperature;
       if (topK > 0 && topK < V) {
         for (int64_t v = 0; v < V; ++v) order[v] = v;
         std::nth_element(order.begin(), order.begin() + (topK - 1), order.end(), [&](int64_t i, int64_t j) { return p[i] > p[j]; });
@@ -70,8 +75,11 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
         for (auto &l : p)
           if (l < cut) l = -INFINITY;
       }
+      // Dividing by the temperature after subtracting the largest logit
+      // keeps every exponent in [-inf, 0], however small the temperature
+      // (1e-320 makes l / T overflow to inf, and inf - inf is NaN).
       double mx = *std::max_element(p.begin(), p.end()), sum = 0;
-      for (auto &l : p) sum += (l = std::exp(l - mx));
+      for (auto &l : p) sum += (l = std::exp((l - mx) / temperature));
       double r = rng.uniform() * sum;
       next = V - 1;
       for (int64_t v = 0; v < V; ++v)

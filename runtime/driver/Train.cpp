@@ -7,10 +7,14 @@
 
 #include <cerrno>
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstring>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace grt {
 
@@ -46,19 +50,90 @@ void printSmallParams(Session &s) {
   fmt::print("learned: {}\n", line);
 }
 
+/// Hyperparameters the runtime does not set itself: what --lr and --hp set.
+bool isUserHyper(const Session::Slot &sl) {
+  return sl.tensor->role == GRT_HYPER && strcmp(sl.tensor->name, "step") && strcmp(sl.tensor->name, "total_steps");
+}
+
+/// Every hyperparameter's value goes into the checkpoint as "hp.NAME",
+/// exactly (17 digits), so a resumed run uses what the saved one did.
+void saveHypers(Session &s, Metadata &meta) {
+  for (auto &sl : s.slots)
+    if (isUserHyper(sl)) meta[std::string("hp.") + sl.tensor->name] = fmt::format("{:.17g}", Session::get(sl, 0));
+}
+
+/// On resume, the checkpoint's hyperparameters replace the defaults; one
+/// given again with --lr or --hp wins, and a note says what it changed.
+void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::string &from,
+                   std::vector<std::string> &overrides) {
+  std::vector<std::string> given;
+  if (a.has("lr")) given.push_back("lr");
+  for (auto &kv : a.all("hp")) given.push_back(kv.substr(0, kv.find('=')));
+  for (auto &[key, text] : meta) {
+    if (key.rfind("hp.", 0) != 0) continue;
+    std::string name = key.substr(3);
+    char *end;
+    double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end || !std::isfinite(v))
+      fail("checkpoint {}: its hyperparameter {} is '{}', not a number", from, name, text);
+    int i = s.find(name);
+    if (i < 0 || !isUserHyper(s.slots[i])) fail("checkpoint {}: this model has no hyperparameter '{}'", from, name);
+    if (std::find(given.begin(), given.end(), name) == given.end()) {
+      Session::set(s.slots[i], 0, v);
+      continue;
+    }
+    double now = Session::get(s.slots[i], 0);
+    if (now != v)
+      overrides.push_back(fmt::format("{} overrides the checkpoint's {:.6g}",
+                                      name == "lr" && a.has("lr") ? fmt::format("--lr {:.6g}", now)
+                                                                  : fmt::format("--hp {}={:.6g}", name, now),
+                                      v));
+  }
+}
+
+/// Creates the --plot directory if needed and makes sure files can be
+/// written in it.
+void checkPlotDirectory(const std::string &dir) {
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    fail("cannot create the plot directory {}: {}", dir, std::strerror(errno));
+  std::string probe = fmt::format("{}/.write-test-{}", dir, getpid());
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) fail("cannot write pictures in {}: {}", dir, std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+/// The signal (SIGINT, SIGTERM) that asked training to stop, or 0. The
+/// handler only records it; the loop stops after the step in progress and
+/// saves. The handler resets itself, so a second signal kills at once.
+volatile std::sig_atomic_t stopSignal = 0;
+
+void onStopSignal(int sig) { stopSignal = sig; }
+
+void catchStopSignals() {
+  struct sigaction sa = {};
+  sa.sa_handler = onStopSignal;
+  sa.sa_flags = SA_RESETHAND | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
 } // namespace
 
 int cmdTrain(const GrtModel &m, int argc, char **argv) {
   Args a("train", argc, argv, 2,
          {"steps", "lr", "hp", "seed", "data", "val-frac", "save", "save-every", "load", "resume", "stop-after",
           "log-every", "eval-every", "threads", "plot"},
-         {"quiet", "profile", "check-finite"});
+         {"quiet", "profile", "check-finite", "partial-load"});
   if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
   std::string from = a.has("resume") ? a.str("resume") : a.str("load");
   std::string save = a.str("save");
   std::string plotDir = a.str("plot");
-  if (!plotDir.empty() && mkdir(plotDir.c_str(), 0755) != 0 && errno != EEXIST)
-    fail("cannot create the plot directory {}: {}", plotDir, std::strerror(errno));
+  // Every output is checked before the first step, so no run ends in an
+  // error after its work is done.
+  if (!save.empty()) checkCheckpointPath(save);
+  if (!plotDir.empty()) checkPlotDirectory(plotDir);
   bool quiet = a.has("quiet");
 
   Session s(m, threadsOption(a));
@@ -79,12 +154,32 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (it == resumed.end()) fail("checkpoint {} has no '{}' in its metadata; it was not written by a gradc executable", from, k);
     return it->second;
   };
+  // Step counts in the metadata: whole numbers, nothing else ("-50", "abc",
+  // "1e3" and "12x" are all refused).
+  auto count = [&](const char *k) -> int64_t {
+    std::string v = get(k);
+    int64_t x = -1;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (v.empty() || ec != std::errc() || end != v.data() + v.size() || x < 0)
+      fail("checkpoint {}: its {} '{}' is not a whole number of steps", from, k, v);
+    return x;
+  };
   std::string seedNote;
+  std::vector<std::string> overrides; // what flags change of the saved run, said when resuming
   if (!from.empty()) {
-    resumed = loadCheckpoint(from, s);
+    resumed = loadCheckpoint(from, s, a.has("partial-load"));
     if (get("model") != m.name) fail("checkpoint {} is from model '{}', not '{}'", from, get("model"), m.name);
-    start = std::atoll(get("step").c_str());
-    if (!a.has("steps")) steps = std::atoll(get("total_steps").c_str());
+    start = count("step");
+    int64_t savedSteps = count("total_steps");
+    if (start > savedSteps) fail("checkpoint {}: its step {} is past its total of {} steps", from, start, savedSteps);
+    if (!a.has("steps")) steps = savedSteps;
+    else if (steps != savedSteps && s.find("total_steps") >= 0)
+      overrides.push_back(fmt::format("--steps {} overrides the checkpoint's {}: the learning-rate schedule now spans {} "
+                                      "steps, so the run no longer matches one trained for {} from the start",
+                                      steps, savedSteps, steps, steps));
+    if (steps < start)
+      fail("checkpoint {} is at step {}, past --steps {}; give --steps above {} to train further", from, start, steps,
+           start);
     // The seed orders every epoch's batches, so a resumed run continues bit
     // for bit only with the seed it started with: settle it before the data
     // is loaded and shuffled.
@@ -100,8 +195,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   if (!from.empty() && !data->restoreState(get("data")))
     fail("checkpoint {}: its data position does not fit this data", from);
   applyHypers(s, a);
+  if (!from.empty()) restoreHypers(s, a, resumed, from, overrides);
   s.setHyper("total_steps", double(steps));
   int64_t stopAt = std::min(steps, a.integer("stop-after", steps, 0));
+  if (stopAt < start) fail("--stop-after {} is before the checkpoint's step {}", stopAt, start);
   int64_t logEvery = a.integer("log-every", std::max<int64_t>(1, (stopAt - start) / 20), 1);
   int64_t evalEvery = a.integer("eval-every", logEvery, 1);
   int64_t saveEvery = a.integer("save-every", 0, 0);
@@ -111,12 +208,14 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     Metadata meta{{"format", "gradc"},         {"model", m.name},
                   {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
                   {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)}};
+    saveHypers(s, meta);
     saveCheckpoint(save, s, meta);
   };
 
   if (!quiet) {
     fmt::print("training {} for {} steps; data {}\n", m.name, steps - start, data->describe());
     if (!from.empty()) fmt::print("resuming from {} at step {}{}\n", from, start, seedNote);
+    for (auto &o : overrides) fmt::print("note: {}\n", o);
   }
   double lastLoss = NAN, windowLoss = 0, lastVal = NAN;
   int64_t windowSteps = 0;
@@ -126,7 +225,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   std::vector<double> stepTimes;
   EvalResult val;
   History history;
-  for (int64_t step = start; step < stopAt; ++step) {
+  int64_t reached = start;
+  catchStopSignals();
+  for (int64_t step = start; step < stopAt && !stopSignal; ++step) {
     auto ts = Clock::now();
     data->nextTrainBatch(s);
     s.setHyper("step", double(step));
@@ -145,10 +246,14 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     windowLoss += lastLoss;
     ++windowSteps;
     int64_t done = step + 1;
+    reached = done;
     bool last = done == stopAt;
     if (hasVal && (done % evalEvery == 0 || last)) {
       val = evaluate(s, *data);
       lastVal = val.loss;
+      if (!std::isfinite(lastVal))
+        fail("the validation loss became {} at step {}; lower the learning rate, or check the data for extreme values",
+             lastVal, done);
       history.val.push_back({double(done), lastVal});
     }
     if (done % logEvery == 0 || last) {
@@ -161,8 +266,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       if (s.find(GRT_OUTPUT_PREFIX "grad_norm") >= 0) line += fmt::format("  |g| {:.3g}", s.scalar(GRT_OUTPUT_PREFIX "grad_norm"));
       line += fmt::format("  | {} {}/s  {} ms/step  eta {}", humanCount(double(data->samplesPerBatch()) / perStep),
                           m.data_kind == GRT_DATA_TEXT ? "tokens" : "samples", millis(perStep), duration(eta));
+      // Not fmt::print, which throws when stdout is full: training goes on
+      // to save, and main() reports the lost output at the end.
       if (!quiet) {
-        fmt::print("{}\n", line);
+        std::fputs((line + "\n").c_str(), stdout);
         std::fflush(stdout);
       }
       history.train.push_back({double(done), windowLoss / double(windowSteps)});
@@ -173,10 +280,16 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     }
     if (!save.empty() && saveEvery > 0 && done % saveEvery == 0 && !last) checkpoint(done);
   }
-  if (!save.empty()) checkpoint(stopAt);
+  if (!save.empty()) checkpoint(reached);
+  if (stopSignal) {
+    const char *name = stopSignal == SIGINT ? "SIGINT" : "SIGTERM";
+    if (save.empty()) fmt::print(stderr, "stopped by {} at step {}; nothing saved (no --save given)\n", name, reached);
+    else fmt::print(stderr, "stopped by {} at step {}; saved {} (--resume {} continues)\n", name, reached, save, save);
+    return 128 + int(stopSignal);
+  }
   std::sort(stepTimes.begin(), stepTimes.end());
   double median = stepTimes.empty() ? 0 : stepTimes[stepTimes.size() / 2];
-  fmt::print("done: {} steps in {} (median {} ms/step); final loss {:.6f}", stopAt - start, duration(trainSecs),
+  fmt::print("done: {} steps in {} (median {} ms/step); final loss {:.6f}", reached - start, duration(trainSecs),
              millis(median), lastLoss);
   if (hasVal) fmt::print(", validation loss {:.6f}", lastVal);
   for (auto &[name, v] : val.metrics) fmt::print(", {} {:.4f}", name, v);
@@ -184,7 +297,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   if (!save.empty()) fmt::print("saved {}\n", save);
   if (!plotDir.empty()) {
     plotLoss(plotDir, m, history);
-    std::string note = plotFit(plotDir, s, *data, stopAt);
+    std::string note = plotFit(plotDir, s, *data, reached);
     fmt::print("pictures: {}/loss.svg{}\n", plotDir, note.empty() ? fmt::format(", {}/fit.svg", plotDir) : " (" + note + ")");
   }
   printSmallParams(s);

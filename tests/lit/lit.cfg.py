@@ -14,7 +14,20 @@ config.test_exec_root = config.exec_root
 # gradc, FileCheck and not on PATH; the examples and helper scripts by name.
 config.environment["PATH"] = os.pathsep.join(
     [config.gradc_bin_dir, config.llvm_bin_dir, config.environment.get("PATH", os.environ["PATH"])])
-config.substitutions.append(("%gradc", os.path.join(config.gradc_bin_dir, "gradc")))
+# `--param sanitize=1` (ctest's lit-sanitized) runs the end-to-end tests with
+# their models linked against the runtime built with ASan and UBSan: any
+# report aborts the model, which fails the test (even one expecting `not`).
+if lit_config.params.get("sanitize"):
+    config.test_exec_root = config.exec_root + "-sanitized"
+    config.substitutions.append(("%gradc", " ".join([
+        config.python, os.path.join(config.source_root, "Inputs", "gradc_sanitized.py"),
+        os.path.join(config.gradc_bin_dir, "gradc"),
+        os.path.join(config.build_dir, "runtime", "libgradrt-sanitized.a")])))
+    config.environment["ASAN_OPTIONS"] = "abort_on_error=1:detect_leaks=1"
+    config.environment["UBSAN_OPTIONS"] = "abort_on_error=1:halt_on_error=1:print_stacktrace=1"
+    config.available_features.add("sanitized")
+else:
+    config.substitutions.append(("%gradc", os.path.join(config.gradc_bin_dir, "gradc")))
 config.substitutions.append(("%examples", config.examples_dir))
 config.substitutions.append(("%python", config.python))
 config.substitutions.append(("%inputs", os.path.join(config.source_root, "Inputs")))

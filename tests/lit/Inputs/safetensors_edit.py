@@ -1,0 +1,46 @@
+"""safetensors_edit.py IN OUT [EDIT...] - writes a damaged copy of a
+checkpoint, for tests of what the runtime refuses. Edits:
+  meta:KEY=VALUE        set a metadata string
+  offsets:NAME=A,B      replace a tensor's data_offsets with the raw JSON A, B
+  shape:NAME=RAW        replace a tensor's shape with the raw JSON list RAW
+  nan:NAME              make the first element of an F32 tensor NaN
+  drop:NAME             remove a tensor from the header (its bytes stay)"""
+import json
+import struct
+import sys
+
+src, dst, edits = sys.argv[1], sys.argv[2], sys.argv[3:]
+with open(src, "rb") as f:
+    data = f.read()
+(n,) = struct.unpack("<Q", data[:8])
+header = json.loads(data[8:8 + n])
+body = bytearray(data[8 + n:])
+raw = {}  # name -> {field: raw JSON text}
+for e in edits:
+    kind, arg = e.split(":", 1)
+    if kind == "meta":
+        k, v = arg.split("=", 1)
+        header.setdefault("__metadata__", {})[k] = v
+    elif kind in ("offsets", "shape"):
+        name, v = arg.split("=", 1)
+        raw.setdefault(name, {})["data_offsets" if kind == "offsets" else "shape"] = "[" + v + "]" if kind == "offsets" else v
+    elif kind == "nan":
+        start = header[arg]["data_offsets"][0]
+        body[start:start + 4] = struct.pack("<f", float("nan"))
+    elif kind == "drop":
+        del header[arg]
+    else:
+        sys.exit(f"unknown edit {e}")
+# Raw replacements go in as text, so values Python's json would not write
+# (1e300 as an offset) reach the reader exactly.
+text = json.dumps(header, separators=(",", ":"))
+for name, fields in raw.items():
+    entry = header[name]
+    old = json.dumps({name: entry}, separators=(",", ":"))[1:-1]
+    new_entry = json.dumps(entry, separators=(",", ":"))
+    for field, value in fields.items():
+        new_entry = new_entry.replace(f'"{field}":' + json.dumps(entry[field], separators=(",", ":")), f'"{field}":{value}')
+    text = text.replace(old, json.dumps(name) + ":" + new_entry)
+text += " " * (-len(text) % 8)
+with open(dst, "wb") as f:
+    f.write(struct.pack("<Q", len(text)) + text.encode() + bytes(body))
