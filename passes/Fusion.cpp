@@ -27,6 +27,13 @@
 // other reader, but the kernel runs its elementwise part on each block of
 // rows right after the GEMM finishes it, while those rows are in cache.
 //
+// Unlike level 1, these joins (and level 2's shared values, see
+// sharedValueKernel) put a value that other kernels read into an existing
+// kernel, which could make two kernels each wait for the other.
+// Fusion keeps the kernels' dependencies in a topological order as it goes
+// (passes/KernelOrder.h) and makes no such join that would break it, so
+// every level schedules.
+//
 // Kernels are then numbered in an order that respects data dependencies and
 // one more rule: the kernel that overwrites a parameter or optimizer state
 // in place runs after every other kernel that reads it. The result is the
@@ -35,6 +42,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
+
+#include "passes/KernelOrder.h"
 
 #include "ir/Layout.h"
 
@@ -66,11 +75,16 @@ public:
     for (auto &u : g.updates) {
       mustStore.insert(u.value);
       targetOf[u.value] = u.target;
+      valueOf[u.target] = u.value;
     }
 
     // Assign kernels from the last node back, so each node knows its users'
     // kernels when its own turn comes.
-    for (size_t k = g.nodes.size(); k-- > 0;) assign(g.nodes[k].get());
+    for (size_t k = g.nodes.size(); k-- > 0;) {
+      Node *n = g.nodes[k].get();
+      assign(n);
+      if (n->kernel >= 0) addDependencies(n);
+    }
     for (auto &n : clones) g.append(std::move(n));
     clones.clear();
     g.sortTopologically();
@@ -105,6 +119,7 @@ private:
   /// last node of its kernel in graph order (see feeds).
   int32_t newKernel(const Node *n) {
     lastNodeOf.push_back(n->id);
+    kernelOrder.addKernel();
     return nextKernel++;
   }
 
@@ -287,7 +302,7 @@ private:
       llvm::SmallPtrSet<const Node *, 4> reads;
       stateRead(n, reads);
       if (!reads.empty() || gemmReads(n, u->kernel)) return -1;
-      return otherReaderFeeds(us, u->kernel) ? -1 : u->kernel;
+      return otherReaderFeeds(us, u->kernel) || !keepsOrder(n, u->kernel) ? -1 : u->kernel;
     }
     return -1;
   }
@@ -327,7 +342,8 @@ private:
       bool ok = llvm::all_of(us, [&](Node *v) {
         return v->kernel != u->kernel || (v->has(Elementwise) && llvm::ArrayRef<int64_t>(v->type.shape) == llvm::ArrayRef<int64_t>(info.domain));
       });
-      if (ok && !epilogueOf.count(u->kernel) && !otherReaderFeeds(us, u->kernel)) return u->kernel;
+      if (ok && !epilogueOf.count(u->kernel) && !otherReaderFeeds(us, u->kernel) && keepsOrder(n, u->kernel))
+        return u->kernel;
     }
     return -1;
   }
@@ -460,8 +476,69 @@ private:
         for (auto &op : u->operands)
           if (op == n) op = c.get();
       for (Node *op : c->operands) addUse(op, c.get());
+      addDependencies(c.get());
       clones.push_back(std::move(c));
     }
+  }
+
+  //===--- dependencies between kernels ------------------------------------===//
+
+  /// Calls f on each node that reads n, seen through views. A use a clone
+  /// of n took over (cloneIntoReaders) is not n's any more.
+  template <typename F> void forEachReader(const Node *n, F f) {
+    llvm::SmallVector<const Node *, 4> work{n};
+    while (!work.empty()) {
+      const Node *m = work.pop_back_val();
+      auto it = uses.find(const_cast<Node *>(m));
+      if (it == uses.end()) continue;
+      for (Node *u : it->second) {
+        if (!llvm::is_contained(u->operands, m)) continue;
+        if (views.count(u)) work.push_back(u);
+        else f(u);
+      }
+    }
+  }
+
+  /// Records what n's kernel now depends on, as order() will: the kernels
+  /// that read n run after it, and an update after every kernel that reads
+  /// its target. n's operands have no kernels yet: they add theirs later.
+  void addDependencies(const Node *n) {
+    int32_t k = n->kernel;
+    // A false add is a cycle, which order() reports: only the in-place
+    // rule can close one (see keepsOrder).
+    auto depend = [&](int32_t from, int32_t to) { (void)kernelOrder.add(from, to); };
+    forEachReader(n, [&](const Node *u) {
+      if (u->kernel >= 0) depend(k, u->kernel);
+    });
+    for (const Node *op : n->operands) {
+      while (views.count(op)) op = op->operand(0);
+      if (const Node *v = valueOf.lookup(op); v && v->kernel >= 0) depend(k, v->kernel);
+    }
+    if (const Node *t = updateTarget(n))
+      forEachReader(t, [&](const Node *r) {
+        if (r->kernel >= 0) depend(r->kernel, k);
+      });
+  }
+
+  /// Whether n (a product or a shared value, level 2) can join kernel k
+  /// without a cycle: n is read by other kernels, which would then run
+  /// after k, as would the updates of the params a product reads.
+  ///
+  /// The other joins never close one. A new kernel has no dependencies
+  /// yet, and a node that joins its users' kernel (level 1, or a clone)
+  /// adds none; its operands add theirs only to kernels that run after them
+  /// (kernels are created walking the graph backwards). So checking these
+  /// joins against the dependencies known so far keeps the final kernel
+  /// graph acyclic, except where the program itself reads a parameter after
+  /// its update (order() reports that).
+  bool keepsOrder(const Node *n, int32_t k) {
+    bool ok = true;
+    forEachReader(n, [&](const Node *u) { ok &= u->kernel < 0 || kernelOrder.canAdd(k, u->kernel); });
+    llvm::SmallPtrSet<const Node *, 4> state;
+    stateRead(n, state);
+    for (const Node *t : state)
+      if (const Node *v = valueOf.lookup(t); v && v->kernel >= 0) ok &= kernelOrder.canAdd(k, v->kernel);
+    return ok;
   }
 
   /// The finished kernel list (ir/Kernel.h), by final kernel id.
@@ -545,7 +622,8 @@ private:
   unsigned level;
   llvm::DenseMap<Node *, llvm::SmallVector<Node *, 4>> uses;
   llvm::DenseSet<const Node *> views, mustStore;
-  llvm::DenseMap<const Node *, const Node *> targetOf; // update value -> target
+  llvm::DenseMap<const Node *, const Node *> targetOf, valueOf; // update value <-> target
+  KernelOrder kernelOrder;                                     // by kernel id, see keepsOrder
   llvm::DenseSet<int32_t> epilogueOf; // kernels that already hold a matmul
   llvm::DenseMap<const Node *, unsigned> treeDepth; // see depthIn
   std::vector<KernelInfo> kernels; // by kernel id
@@ -557,18 +635,8 @@ private:
 } // namespace
 
 llvm::Error runFusion(Module &m, const PassOptions &opts) {
-  for (auto &g : m.graphs) {
-    llvm::Error err = Fuser(*g, opts.fusionLevel).run();
-    // Level 2 checks that a joining value's other readers do not feed the
-    // kernel it joins, but two kernels can still depend on each other
-    // through different nodes; level 1 never ties kernels that way. The
-    // clones the first attempt appended are ordinary nodes to the second.
-    if (err && opts.fusionLevel >= 2) {
-      llvm::consumeError(std::move(err));
-      err = Fuser(*g, 1).run();
-    }
-    if (err) return err;
-  }
+  for (auto &g : m.graphs)
+    if (llvm::Error err = Fuser(*g, opts.fusionLevel).run()) return err;
   return llvm::Error::success();
 }
 
