@@ -87,6 +87,11 @@ public:
     if (!problems.empty() || g.kernels.empty()) return problems;
     auto expected = storedValues(g);
     for (int32_t k = 0; k < g.numKernels(); ++k) checkKernel(k, expected[k]);
+    // One walk for all kernels (one per kernel would be quadratic).
+    for (auto &n : g.nodes)
+      if (n->kernel >= 0 && !computableInLoop(n.get()) && !llvm::is_contained(g.kernels[n->kernel].stored, n.get()))
+        err(n->kernel, "kernel " + std::to_string(n->kernel) + " computes " + op(n.get()) +
+                           ", which a loop cannot: it must be the kernel's root");
     return problems;
   }
 
@@ -116,9 +121,6 @@ private:
         err(k, what + " must store " + name(n) +
                    (n->is(OpKind::MatMul) ? " (the GEMM writes it)" : " (it is read outside the kernel)") +
                    ", but does not list it");
-    for (auto &n : g.nodes)
-      if (n->kernel == k && !computableInLoop(n.get()) && !llvm::is_contained(fk.stored, n.get()))
-        err(k, what + " computes " + op(n.get()) + ", which a loop cannot: it must be the kernel's root");
     if (fk.stored.empty()) return err(k, what + " lists no stored values");
     if (problems.size() != before) return;
 

@@ -4,10 +4,10 @@
 // planning every stored value names where it lives. Scheduling and codegen
 // trust both, so a plan that breaks them (a `.gir` file edited by hand, or
 // a pass with a bug) must be refused before it becomes code that writes
-// outside the arena. The rules, checked by verifyPlan:
+// outside the arena. The kernel list itself is checked first (ir/Kernel.h,
+// verifyKernels); given a sound one, verifyPlan checks the rest:
 //
-//   kernels   the kernel list is sound (ir/Kernel.h, verifyKernels); a
-//             kernel reads only values stored by earlier kernels (or its
+//   kernels   a kernel reads only values stored by earlier kernels (or its
 //             own); exactly the values it lists are stored;
 //   storage   runtime leaves live in their slots; an arena value lies
 //             inside the arena, aligned to its element size; a slot value
