@@ -63,7 +63,7 @@ std::vector<SlotInfo> collectSlots(const Module &m) {
   };
   for (auto &g : m.graphs) {
     for (auto &n : g->nodes) {
-      if (!n->has(Leaf) || n->is(OpKind::Const) || n->is(OpKind::Iota) || n->has(Random)) continue;
+      if (!isRuntimeLeaf(n.get())) continue;
       add({n->attrs.getString(AttrKey::Name).str(), roleOf(n->op), n->type, n->attrs.getString(AttrKey::Init).str(),
            n->attrs.getFloat(AttrKey::Default)});
     }

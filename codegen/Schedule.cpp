@@ -557,7 +557,7 @@ void buildScatterAdd(Kernel &k, KernelBuilder &kb, Node *n) {
   k.work = n->operand(1)->type.numel();
 }
 
-/// A column reduction (ir/Plan.h) runs over the operand in memory order,
+/// A column reduction (ir/Kernel.h) runs over the operand in memory order,
 /// reduced axes outside and kept ones inside, adding into the output row:
 /// contiguous, vectorisable loads instead of a strided walk per column.
 void buildColumnReduction(Kernel &k, KernelBuilder &kb, Node *n) {
@@ -673,52 +673,43 @@ Kernel::Stored describeStored(const Module &m, const Node *n, const llvm::DenseM
 
 std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
   auto names = valueNames(g);
-  // The stored nodes of each kernel (its roots), in graph order.
-  std::vector<std::vector<Node *>> roots(g.numKernels);
-  for (auto &n : g.nodes)
-    if (n->kernel >= 0 && n->storage.kind != Storage::None && n->storage.kind != Storage::View)
-      roots[n->kernel].push_back(n.get());
   // What each kernel's fused reductions loop over, found in one walk (one
   // walk per kernel was quadratic: 40,000 kernels took 10 s).
-  std::vector<int64_t> reducedWork(g.numKernels, 0);
+  std::vector<int64_t> reducedWork(g.numKernels(), 0);
   for (auto &n : g.nodes)
     if (n->kernel >= 0 && n->has(Reduction))
       reducedWork[n->kernel] = std::max(reducedWork[n->kernel], n->operand(0)->type.numel());
 
   std::vector<Kernel> out;
-  for (int32_t id = 0; id < g.numKernels; ++id) {
-    if (roots[id].empty()) llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores nothing");
-    Node *root = roots[id].back();
+  for (int32_t id = 0; id < g.numKernels(); ++id) {
+    // Fusion decided what the kernel is (ir/Kernel.h); the verifier held a
+    // parsed plan to the same rules.
+    const FusedKernel &fk = g.kernels[id];
+    Node *root = fk.root();
+    // Everything it stores, in graph order, for dumps and the runtime's
+    // non-finite check: the last value, then the others.
+    std::vector<Node *> all(fk.stored);
+    all.insert(all.end(), fk.epilogue.begin(), fk.epilogue.end());
+    llvm::sort(all, [](const Node *a, const Node *b) { return a->id < b->id; });
     auto build = [&](Kernel &k, SplitPlan &plan) {
       k.name = g.name + ".k" + std::to_string(id);
-      k.summary = summarize(root, names);
-      for (size_t i = 0; i + 1 < roots[id].size(); ++i) k.summary += ", %" + names.lookup(roots[id][i]);
+      k.summary = summarize(all.back(), names);
+      for (size_t i = 0; i + 1 < all.size(); ++i) k.summary += ", %" + names.lookup(all[i]);
       KernelBuilder kb(m, g, k, names);
       kb.kernelId = id;
       kb.plan = &plan;
-      auto single = [&] {
-        if (roots[id].size() != 1)
-          llvm::report_fatal_error("internal error: kernel " + llvm::Twine(id) + " stores several values but computes a " +
-                                   root->info().mnemonic);
-      };
-      auto mm = llvm::find_if(roots[id], [](Node *r) { return r->is(OpKind::MatMul); });
-      if (mm != roots[id].end() && roots[id].size() > 1) {
-        llvm::SmallVector<Node *, 4> rest;
-        for (Node *r : roots[id])
-          if (r != *mm) rest.push_back(r);
-        buildMatMulEpilogue(k, kb, *mm, rest);
-      } else if (root->is(OpKind::MatMul)) {
-        single();
+      switch (fk.kind) {
+      case KernelKind::MatMul:
+        if (!fk.epilogue.empty()) {
+          buildMatMulEpilogue(k, kb, root, fk.epilogue);
+          break;
+        }
         buildMatMul(k, kb, root);
         parallelize(k, true);
-      } else if (root->is(OpKind::ScatterAdd)) {
-        single();
-        buildScatterAdd(k, kb, root);
-      } else if (isColumnReduction(root)) {
-        single();
-        buildColumnReduction(k, kb, root);
-      } else if (root->has(Random)) {
-        single();
+        break;
+      case KernelKind::ScatterAdd: buildScatterAdd(k, kb, root); break;
+      case KernelKind::ColumnReduce: buildColumnReduction(k, kb, root); break;
+      case KernelKind::Random: {
         Stmt s{Stmt::Fill};
         s.buffer = kb.buffer(root);
         s.dist = root->op;
@@ -728,14 +719,18 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
         s.count = root->type.numel();
         k.body.push_back(s);
         k.work = s.count;
-      } else {
-        // One loop nest over the common shape stores every root.
+        break;
+      }
+      case KernelKind::Loop: {
+        // One loop nest over the common shape stores every value.
         llvm::SmallVector<int, 4> vars;
-        IndexVec idx = domainOf(k, root->type.shape, vars, "i", kb.plan);
-        Placer(k).nest(vars, kb.storesAt(roots[id], idx));
+        IndexVec idx = domainOf(k, fk.domain, vars, "i", kb.plan);
+        Placer(k).nest(vars, kb.storesAt(fk.stored, idx));
         // Work includes what fused reductions loop over.
-        k.work = std::max(root->type.numel(), reducedWork[id]);
+        k.work = std::max(product(fk.domain), reducedWork[id]);
         parallelize(k, false);
+        break;
+      }
       }
     };
     // Build, split loops where addresses divide them, build again.
@@ -745,7 +740,7 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
       plan.calls = 0;
       build(k, plan);
       if (round == 4 || !refineSplits(k, plan)) {
-        for (Node *r : roots[id]) k.stored.push_back(describeStored(m, r, names));
+        for (Node *r : all) k.stored.push_back(describeStored(m, r, names));
         out.push_back(std::move(k));
         break;
       }

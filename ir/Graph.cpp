@@ -116,7 +116,18 @@ unsigned Graph::removeDeadNodes() {
   size_t before = nodes.size();
   std::erase_if(nodes, [&](auto &n) { return !live.count(n.get()); });
   renumber();
+  // The kernel list would point at deleted nodes.
+  if (nodes.size() != before) clearPlan();
   return before - nodes.size();
+}
+
+void Graph::clearPlan() {
+  kernels.clear();
+  arenaBytes = 0;
+  for (auto &n : nodes) {
+    n->kernel = -1;
+    n->storage = Storage{};
+  }
 }
 
 std::vector<std::vector<Node *>> Graph::users() const {
@@ -137,7 +148,12 @@ std::unique_ptr<Graph> Graph::clone(std::string newName) const {
   }
   for (auto &o : outputs) g->outputs.push_back({o.name, map.lookup(o.value)});
   for (auto &u : updates) g->updates.push_back({map.lookup(u.target), map.lookup(u.value)});
-  g->numKernels = numKernels;
+  for (const FusedKernel &k : kernels) {
+    FusedKernel c = k;
+    for (auto *list : {&c.stored, &c.epilogue})
+      for (Node *&n : *list) n = map.lookup(n);
+    g->kernels.push_back(std::move(c));
+  }
   g->arenaBytes = arenaBytes;
   return g;
 }

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "ir/Kernel.h"
 #include "ir/Ops.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -128,9 +129,14 @@ public:
   std::unique_ptr<Graph> clone(std::string newName) const;
   /// For each node, the nodes that use it as an operand (in node order).
   std::vector<std::vector<Node *>> users() const;
-  /// Number of kernels after fusion (0 before); bytes of arena after
-  /// memory planning.
-  int32_t numKernels = 0;
+  /// The kernels fusion formed, in the order they run (empty before
+  /// fusion); a node's `kernel` indexes it.
+  std::vector<FusedKernel> kernels;
+  int32_t numKernels() const { return int32_t(kernels.size()); }
+  /// Forgets fusion and memory planning: a pass that removes nodes after
+  /// them leaves a plan that no longer describes the graph.
+  void clearPlan();
+  /// Bytes of arena after memory planning.
   int64_t arenaBytes = 0;
 };
 

@@ -7,13 +7,17 @@
 //             | 'source' STRING ':' INT STRING
 //             | 'train' NAME '{' (NAME '=' value),* '}'
 //             | 'data' ('table' | 'text') '{' (NAME '=' value),* '}'
-//   graph    := 'graph' '@'NAME ('kernels' '(' INT ')')? ('arena' '(' INT ')')? '{' item* '}'
+//   graph    := 'graph' '@'NAME ('arena' '(' INT ')')? '{' kernel* item* '}'
+//   kernel   := 'kernel' INT '=' KIND '[' (INT (',' INT)*)? ']' 'stores' values ('epilogue' values)?
+//   values   := '%'NAME (',' '%'NAME)*
 //   item     := '%'NAME '=' OP operands? attrs? ':' TYPE loc? prov? kernel? storage?
 //             | 'output' STRING '=' '%'NAME
 //             | 'update' '%'NAME '=' '%'NAME
 //   TYPE     := DTYPE '[' (INT (',' INT)*)? ']'
 //
-// Lines starting with // are comments.
+// Lines starting with // are comments. A kernel line names values defined
+// below it; they are looked up when the graph is closed, and the kernel
+// list is then checked (ir/Kernel.h) with errors at the kernel's line.
 //
 //===----------------------------------------------------------------------===//
 #include "ir/Parser.h"
@@ -336,6 +340,7 @@ private:
   //===--- graphs -------------------------------------------------------------===//
 
   bool graph(Module &m) {
+    llvm::SMLoc graphLoc = tok.loc;
     if (!keyword("graph")) return false;
     if (tok.kind != IrToken::At) return error("expected a graph name such as @train");
     if (m.graph(tok.text)) return error("graph @" + tok.text + " is defined twice");
@@ -345,13 +350,6 @@ private:
     // Codegen trusts a parsed plan (kernel ids, arena offsets), so it is
     // held to bounds here: what lies outside them would be memory outside
     // the arena or a kernel that does not exist.
-    if (isKeyword("kernels")) {
-      next();
-      if (!expect('(') || !integer(n)) return false;
-      if (n < 0 || n > std::numeric_limits<int32_t>::max()) return error("a kernel count from 0 to 2^31 - 1");
-      if (!expect(')')) return false;
-      g.numKernels = int32_t(n);
-    }
     if (isKeyword("arena")) {
       next();
       if (!expect('(') || !integer(n)) return false;
@@ -361,11 +359,83 @@ private:
     }
     if (!expect('{')) return false;
     values.clear();
+    kernelLines.clear();
+    while (isKeyword("kernel"))
+      if (!kernel(g)) return false;
     while (!punct('}')) {
       if (tok.kind == IrToken::Eof) return error("expected '}' to close graph @" + g.name);
       if (!item(m, g)) return false;
     }
+    return resolveKernels(g, graphLoc);
+  }
+
+  //===--- kernels ------------------------------------------------------------===//
+
+  /// A kernel line's values, named before they are defined.
+  struct KernelLine {
+    llvm::SMLoc loc;
+    std::vector<std::pair<llvm::StringRef, llvm::SMLoc>> stored, epilogue;
+  };
+
+  bool kernel(Graph &g) {
+    KernelLine line{tok.loc, {}, {}};
+    next();
+    int64_t id;
+    if (!integer(id)) return false;
+    if (id != g.numKernels())
+      return errorAt(line.loc, "kernel " + llvm::Twine(id) + " where kernel " + llvm::Twine(g.numKernels()) +
+                                   " was expected: kernels are numbered from 0 in order");
+    if (!expect('=')) return false;
+    FusedKernel k;
+    auto kind = tok.kind == IrToken::Ident ? parseKernelKind(tok.text) : std::nullopt;
+    if (!kind) return error("expected a kernel kind: loop, column_reduce, matmul, scatter_add or random");
+    k.kind = *kind;
+    next();
+    if (!expect('[')) return false;
+    while (!punct(']')) {
+      int64_t d;
+      if (!integer(d)) return false;
+      if (d < 1 || d > kMaxElements) return error("dimensions must be from 1 to " + llvm::Twine(kMaxElements));
+      k.domain.push_back(d);
+      if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "]")) return error("expected ',' or ']'");
+    }
+    auto names = [&](auto &out) {
+      do {
+        if (tok.kind != IrToken::Percent) return error("expected a value such as %x");
+        out.push_back({tok.text, tok.loc});
+        next();
+      } while (punct(','));
+      return true;
+    };
+    if (!keyword("stores") || !names(line.stored)) return false;
+    if (isKeyword("epilogue")) {
+      next();
+      if (!names(line.epilogue)) return false;
+    }
+    g.kernels.push_back(std::move(k));
+    kernelLines.push_back(std::move(line));
     return true;
+  }
+
+  /// Looks up the values the kernel lines name, then holds the list to the
+  /// rules scheduling trusts, reporting each broken one at its kernel.
+  bool resolveKernels(Graph &g, llvm::SMLoc graphLoc) {
+    for (size_t k = 0; k < kernelLines.size(); ++k) {
+      KernelLine &line = kernelLines[k];
+      for (auto [names, list] : {std::pair(&line.stored, &g.kernels[k].stored), std::pair(&line.epilogue, &g.kernels[k].epilogue)})
+        for (auto &[name, loc] : *names) {
+          auto it = values.find(name);
+          if (it == values.end())
+            return errorAt(loc, "kernel " + llvm::Twine(k) + " stores %" + name + ", which graph @" + g.name + " does not define");
+          list->push_back(it->second);
+        }
+    }
+    auto problems = verifyKernels(g);
+    for (auto &p : problems)
+      sm.PrintMessage(errs, p.kernel >= 0 ? kernelLines[p.kernel].loc : graphLoc, llvm::SourceMgr::DK_Error,
+                      "graph @" + g.name + ": " + p.message);
+    failed |= !problems.empty();
+    return problems.empty();
   }
 
   Node *use() {
@@ -445,8 +515,8 @@ private:
       next();
       int64_t k;
       if (!expect('(') || !integer(k)) return false;
-      if (k < 0 || k >= g.numKernels)
-        return error("kernel " + llvm::Twine(k) + " is not one of the graph's kernels(" + llvm::Twine(g.numKernels) + ")");
+      if (k < 0 || k >= g.numKernels())
+        return error("kernel " + llvm::Twine(k) + " is not one of the graph's " + llvm::Twine(g.numKernels()) + " kernels");
       if (!expect(')')) return false;
       node->kernel = int32_t(k);
     }
@@ -498,6 +568,7 @@ private:
   IrToken tok{};
   bool failed = false;
   llvm::StringMap<Node *> values;
+  std::vector<KernelLine> kernelLines; // of the graph being parsed
 };
 
 } // namespace

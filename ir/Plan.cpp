@@ -6,26 +6,12 @@
 #include "runtime/include/gradrt/abi.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 #include <algorithm>
 #include <functional>
 
 namespace gradc {
-
-bool isRuntimeLeaf(const Node *n) {
-  return n->has(Leaf) && !n->is(OpKind::Const) && !n->is(OpKind::Iota) && !n->has(Random);
-}
-
-bool isColumnReduction(const Node *n) {
-  if (!n->has(Reduction)) return false;
-  auto axes = n->attrs.getInts(AttrKey::Axes);
-  const TensorType &x = n->operand(0)->type;
-  return x.rank() >= 2 && !axes.empty() && !llvm::is_contained(axes, int64_t(x.rank() - 1)) && x.shape.back() > 1;
-}
-
-bool computableInLoop(const Node *n) {
-  return !n->is(OpKind::MatMul) && !n->is(OpKind::ScatterAdd) && !n->has(Random);
-}
 
 bool loadedBy(const Node *n, int32_t k) {
   // A constant or iota is recomputed in each kernel that reads it, unless
@@ -52,19 +38,15 @@ class PlanChecker {
 public:
   explicit PlanChecker(const Graph &g) : g(g), names(valueNames(g)), users(g.users()) {}
 
+  /// Assumes a sound kernel list (verifyKernels).
   std::vector<std::string> run() {
-    for (auto &n : g.nodes)
-      if (n->kernel < -1 || n->kernel >= g.numKernels)
-        err("%" + names.lookup(n.get()) + " is in kernel " + std::to_string(n->kernel) + ", but the graph has " +
-            std::to_string(g.numKernels) + " kernels");
     if (g.arenaBytes < 0) err("the arena has a negative size");
-    if (!errs.empty()) return errs;
-    roots.resize(g.numKernels);
+    for (const FusedKernel &k : g.kernels)
+      for (auto *list : {&k.stored, &k.epilogue}) listed.insert(list->begin(), list->end());
     for (auto &n : g.nodes) checkStorage(n.get());
-    for (int32_t k = 0; k < g.numKernels; ++k)
-      if (roots[k].empty()) err("kernel " + std::to_string(k) + " stores nothing");
     for (auto &n : g.nodes) checkReads(n.get());
-    for (int32_t k = 0; k < g.numKernels; ++k) checkKernel(k);
+    for (int32_t k = 0; k < g.numKernels(); ++k)
+      if (g.kernels[k].kind == KernelKind::MatMul) checkMatMul(k);
     for (auto &u : g.updates) checkUpdate(u);
     checkOverlap();
     return errs;
@@ -84,7 +66,9 @@ private:
   void checkStorage(const Node *n) {
     const Storage &s = n->storage;
     bool stored = s.kind == Storage::Slot || s.kind == Storage::Arena;
-    if (stored && n->kernel >= 0) roots[n->kernel].push_back(n);
+    if (n->kernel >= 0 && stored != listed.count(n))
+      err(name(n) + (stored ? " is stored, but " : " is stored nowhere, but ") + kernelOf(n) +
+          (stored ? " does not list it" : " lists it as a value it stores"));
     if (isRuntimeLeaf(n)) {
       llvm::StringRef leaf = n->attrs.getString(AttrKey::Name);
       if (n->kernel != -1) err(name(n) + " is a " + n->info().mnemonic.str() + ", which no kernel computes");
@@ -156,40 +140,9 @@ private:
     }
   }
 
-  void checkKernel(int32_t k) {
-    auto &r = roots[k];
-    if (r.empty()) return;
+  void checkMatMul(int32_t k) {
     std::string what = "kernel " + std::to_string(k);
-    const Node *mm = nullptr;
-    for (const Node *n : r) {
-      if (n->is(OpKind::MatMul)) {
-        if (mm) err(what + " computes two matrix products, " + name(mm) + " and " + name(n));
-        mm = n;
-      }
-      if ((n->is(OpKind::ScatterAdd) || n->has(Random) || isColumnReduction(n)) && r.size() > 1)
-        err(what + " stores " + name(n) + " = " + n->info().mnemonic.str() + " and other values; it must be alone");
-    }
-    if (mm && r.size() > 1) {
-      // An epilogue runs on the product's rows: [M, N], and the values it
-      // stores are [..., N] with M rows in their leading dims.
-      if (mm->type.rank() != 2) {
-        err(what + " has an epilogue, but its product " + name(mm) + " is not a matrix: " + str(mm->type));
-        return;
-      }
-      for (const Node *n : r) {
-        if (n == mm) continue;
-        llvm::ArrayRef<int64_t> s = n->type.shape;
-        if (s.empty() || s.back() != mm->type.shape[1] || product(s) != mm->type.numel())
-          err(what + ": the epilogue's " + name(n) + " " + str(n->type) + " does not cover the rows of " + name(mm) +
-              " " + str(mm->type));
-      }
-    } else if (!mm) {
-      for (const Node *n : r)
-        if (n->type.shape != r.front()->type.shape)
-          err(what + " stores values of different shapes: " + name(r.front()) + " " + str(r.front()->type) + " and " +
-              name(n) + " " + str(n->type));
-    }
-    if (!mm) return;
+    const Node *mm = g.kernels[k].root();
     // The GEMM reads its operands from memory as strided matrices.
     for (const Node *op : mm->operands) {
       auto v = stridedView(const_cast<Node *>(op), [&](const Node *x) { return loadedBy(x, k); });
@@ -250,7 +203,7 @@ private:
     };
     for (auto &iv : live) extend(iv.n, iv);
     auto toEnd = [&](const Node *n) {
-      if (auto it = index.find(storageBase(n)); it != index.end()) live[it->second].end = g.numKernels;
+      if (auto it = index.find(storageBase(n)); it != index.end()) live[it->second].end = g.numKernels();
     };
     for (auto &o : g.outputs) toEnd(o.value);
     for (auto &u : g.updates) toEnd(u.value);
@@ -267,7 +220,7 @@ private:
   const Graph &g;
   llvm::DenseMap<const Node *, std::string> names;
   std::vector<std::vector<Node *>> users;
-  std::vector<std::vector<const Node *>> roots;
+  llvm::DenseSet<const Node *> listed; // stored by the kernel list
   std::vector<std::string> errs;
 };
 

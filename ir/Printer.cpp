@@ -41,12 +41,28 @@ static void printLoc(const Module &m, const Location &l, llvm::raw_ostream &os) 
   os << " loc(" << quoted(m.files[l.file]) << ":" << l.line << ":" << l.col << ")";
 }
 
+/// `kernel 1 = matmul [6,4] stores %mm epilogue %y`
+static void printKernel(size_t id, const FusedKernel &k, llvm::DenseMap<const Node *, std::string> &names,
+                        llvm::raw_ostream &os) {
+  os << "  kernel " << id << " = " << kernelKindName(k.kind) << " [";
+  llvm::interleave(k.domain, os, ",");
+  os << "]";
+  auto values = [&](llvm::StringRef what, const std::vector<Node *> &list) {
+    if (list.empty()) return;
+    os << " " << what;
+    for (size_t i = 0; i < list.size(); ++i) os << (i ? ", %" : " %") << names[list[i]];
+  };
+  values("stores", k.stored);
+  values("epilogue", k.epilogue);
+  os << "\n";
+}
+
 void print(const Module &m, const Graph &g, llvm::raw_ostream &os, const PrintOptions &opts) {
   auto names = valueNames(g);
   os << "graph @" << g.name;
-  if (g.numKernels) os << " kernels(" << g.numKernels << ")";
   if (g.arenaBytes) os << " arena(" << g.arenaBytes << ")";
   os << " {\n";
+  for (size_t k = 0; k < g.kernels.size(); ++k) printKernel(k, g.kernels[k], names, os);
   // The comment header shows when the source line (or, for backward nodes,
   // the value being differentiated) changes from one node to the next.
   std::string lastHeader;

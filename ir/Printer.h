@@ -6,6 +6,10 @@
 //   %pred = add %3, %4 : f32[32,1] loc("linreg.grad":9:14)
 //   %12 = mul %d.pred, %x : f32[32,1] loc("linreg.grad":9:10) grad("pred", "matmul.rhs")
 //
+// After fusion the graph opens with its kernel list (ir/Kernel.h), and each
+// node computed by a kernel says which: `kernel(2)`; after memory planning,
+// where it lives: `arena(128)`, `slot("w")` or `view`.
+//
 // `grad(of, rule)` marks a backward node: the forward value it differentiates
 // and the gradient rule that made it; `optim(of, rule)` marks optimizer nodes.
 // Comment lines (`//`) quote the source line a run of nodes came from; the

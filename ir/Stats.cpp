@@ -31,7 +31,7 @@ GraphStats computeStats(const Graph &g) {
     if (!n.has(Leaf) && n.prov.phase == Phase::Forward && !n.has(Layout)) s.activationBytes += n.type.bytes();
   }
   if (backward || !g.updates.empty()) s.gradBytes = s.paramBytes;
-  s.kernels = g.numKernels;
+  s.kernels = g.numKernels();
   s.arenaBytes = g.arenaBytes;
   return s;
 }

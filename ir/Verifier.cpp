@@ -7,6 +7,7 @@
 //   - outputs are named uniquely and point into the graph;
 //   - updates target a stateful leaf, once each, with a value of its type;
 //   - an output "grad.NAME" (GRT_GRAD_PREFIX) has the type of param NAME (when it has one);
+//   - once fused, the kernel list describes the kernels (ir/Kernel.h);
 //   - once memory is planned, the plan obeys ir/Plan.h.
 // Across graphs, one runtime tensor name has one kind and type.
 //
@@ -82,6 +83,8 @@ std::vector<std::string> verify(const Graph &g) {
     if (p && p->type != o.value->type)
       err("output \"" + o.name + "\" has type " + str(o.value->type) + ", but param \"" + param.str() + "\" is " + str(p->type));
   }
+  if (errs.empty())
+    for (auto &p : verifyKernels(g)) err(p.message);
   if (errs.empty() && isPlanned(g)) {
     auto plan = verifyPlan(g);
     errs.insert(errs.end(), plan.begin(), plan.end());

@@ -11,7 +11,7 @@
 //     concat, reshape): they are recomputed inside each kernel that reads
 //     them, cloned when several kernels do.
 //
-// Level 0 gives every other node its own kernel. Level 1 (the default) lets
+// Level 0 gives every other node its own kernel. Level 1 lets
 // a node join its users' kernel when all its users are in that one kernel
 // and read it at their own index (elementwise ops, reductions) or through a
 // broadcast along trailing axes (a row's maximum, sum or mean): chains become
@@ -27,15 +27,25 @@
 // other reader, but the kernel runs its elementwise part on each block of
 // rows right after the GEMM finishes it, while those rows are in cache.
 //
+// Unlike level 1, these joins (and level 2's shared values, see
+// sharedValueKernel) put a value that other kernels read into an existing
+// kernel, which could make two kernels each wait for the other.
+// Fusion keeps the kernels' dependencies in a topological order as it goes
+// (passes/KernelOrder.h) and makes no such join that would break it, so
+// every level schedules.
+//
 // Kernels are then numbered in an order that respects data dependencies and
 // one more rule: the kernel that overwrites a parameter or optimizer state
-// in place runs after every other kernel that reads it.
+// in place runs after every other kernel that reads it. The result is the
+// graph's kernel list (ir/Kernel.h): each kernel's kind, domain and stored
+// values, which memory planning places and scheduling lowers as recorded.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
 
+#include "passes/KernelOrder.h"
+
 #include "ir/Layout.h"
-#include "ir/Plan.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
@@ -56,17 +66,25 @@ public:
 
   llvm::Error run() {
     g.renumber(); // ids are positions (feeds relies on them)
-    for (auto &n : g.nodes) n->kernel = -1;
+    g.clearPlan();
     collectUses();
     markViews();
     // Roots: nodes that must be stored because something outside a kernel
     // (an output, an update, a matmul operand) needs their bytes.
     for (auto &o : g.outputs) mustStore.insert(o.value);
-    for (auto &u : g.updates) mustStore.insert(u.value);
+    for (auto &u : g.updates) {
+      mustStore.insert(u.value);
+      targetOf[u.value] = u.target;
+      valueOf[u.target] = u.value;
+    }
 
     // Assign kernels from the last node back, so each node knows its users'
     // kernels when its own turn comes.
-    for (size_t k = g.nodes.size(); k-- > 0;) assign(g.nodes[k].get());
+    for (size_t k = g.nodes.size(); k-- > 0;) {
+      Node *n = g.nodes[k].get();
+      assign(n);
+      if (n->kernel >= 0) addDependencies(n);
+    }
     for (auto &n : clones) g.append(std::move(n));
     clones.clear();
     g.sortTopologically();
@@ -101,6 +119,7 @@ private:
   /// last node of its kernel in graph order (see feeds).
   int32_t newKernel(const Node *n) {
     lastNodeOf.push_back(n->id);
+    kernelOrder.addKernel();
     return nextKernel++;
   }
 
@@ -113,11 +132,15 @@ private:
     return v->strides[r - 1] == 1 || v->strides[r - 2] == 1 || op->type.shape[r - 1] == 1 || op->type.shape[r - 2] == 1;
   }
 
-  /// What a kernel is, as far as fusion cares.
+  /// What a kernel is while fusion forms it. `kind` is its first node's
+  /// (kernelKindOf); a loop that takes a matmul as its epilogue becomes a
+  /// matmul kernel only in the finished list.
   struct KernelInfo {
-    enum Kind { General, Column, Opaque } kind; // Opaque: matmul, scatter, random
+    KernelKind kind;
     Dims domain;                                // shape of the values it stores
     llvm::SmallPtrSet<const Node *, 4> targets; // params/state it overwrites in place
+    bool isLoop() const { return kind == KernelKind::Loop; }
+    bool isRuntimeCall() const { return kind != KernelKind::Loop && kind != KernelKind::ColumnReduce; }
   };
 
   /// A broadcast that only expands trailing axes (row statistics [B,T,1] to
@@ -149,37 +172,33 @@ private:
     }
   }
 
-  const Node *updateTarget(const Node *n) const {
-    for (auto &u : g.updates)
-      if (u.value == n) return u.target;
-    return nullptr;
-  }
+  const Node *updateTarget(const Node *n) const { return targetOf.lookup(n); }
 
   /// The kernel n joins, or -1 (level 1). n joins when every user is in one
   /// kernel K and reads n at its own index: an elementwise op, a reduction,
   /// or a broadcast along trailing axes. A value that must be stored (an
   /// output, an update) joins only as another stored value of K's shape.
   int32_t joinable(Node *n) {
-    if (level == 0 || n->is(OpKind::MatMul) || n->is(OpKind::ScatterAdd) || n->has(Random)) return -1;
+    if (level == 0 || !computableInLoop(n)) return -1;
     auto &us = uses[n];
     if (us.empty()) return -1;
     int32_t k = us[0]->kernel;
     if (k < 0) return -1;
     KernelInfo &info = kernels[k];
-    if (info.kind == KernelInfo::Opaque) return -1;
+    if (info.isRuntimeCall()) return -1;
     for (Node *u : us) {
       if (u->kernel != k || views.count(u)) return -1;
       bool sameIndex = u->has(Elementwise) || u->has(Reduction);
-      bool rowBroadcast = info.kind == KernelInfo::General && u->is(OpKind::Broadcast) && expandsTrailingAxes(u);
+      bool rowBroadcast = info.isLoop() && u->is(OpKind::Broadcast) && expandsTrailingAxes(u);
       if (!sameIndex && !rowBroadcast) return -1;
     }
     // A column reduction is best as a kernel of its own (it walks memory
     // in order); inside another it would stride.
     if (isColumnReduction(n)) return -1;
     if (gemmReads(n, k)) return -1;
-    if (n->has(Reduction) && info.kind == KernelInfo::Column) return -1;
+    if (n->has(Reduction) && info.kind == KernelKind::ColumnReduce) return -1;
     bool stored = mustStore.count(n);
-    if (stored && (info.kind != KernelInfo::General || llvm::ArrayRef<int64_t>(n->type.shape) != llvm::ArrayRef<int64_t>(info.domain)))
+    if (stored && (!info.isLoop() || llvm::ArrayRef<int64_t>(n->type.shape) != llvm::ArrayRef<int64_t>(info.domain)))
       return -1;
     // A kernel that overwrites params in place may read only those: with
     // another param, each update would have to run before the other.
@@ -222,9 +241,9 @@ private:
     coneState(n, state);
     llvm::SmallSet<int32_t, 4> ks;
     for (const Node *u : uses.lookup(const_cast<Node *>(n))) {
-      if (u->kernel < 0 || views.count(u) || u->is(OpKind::MatMul) || u->is(OpKind::ScatterAdd)) return false;
+      if (u->kernel < 0 || views.count(u) || !computableInLoop(u)) return false;
       const KernelInfo &info = kernels[u->kernel];
-      if (info.kind != KernelInfo::General) return false;
+      if (!info.isLoop()) return false;
       if (!u->has(Elementwise) && !u->has(Reduction)) return false;
       // A kernel that overwrites params in place may read no other param
       // (see joinable): each update would have to run before the other.
@@ -277,13 +296,13 @@ private:
     for (Node *u : us) {
       if (u->kernel < 0 || views.count(u) || !u->has(Elementwise) || u->type.shape != n->type.shape) continue;
       KernelInfo &info = kernels[u->kernel];
-      if (info.kind != KernelInfo::General || !info.targets.empty() ||
+      if (!info.isLoop() || !info.targets.empty() ||
           llvm::ArrayRef<int64_t>(info.domain) != llvm::ArrayRef<int64_t>(n->type.shape))
         return -1;
       llvm::SmallPtrSet<const Node *, 4> reads;
       stateRead(n, reads);
       if (!reads.empty() || gemmReads(n, u->kernel)) return -1;
-      return otherReaderFeeds(us, u->kernel) ? -1 : u->kernel;
+      return otherReaderFeeds(us, u->kernel) || !keepsOrder(n, u->kernel) ? -1 : u->kernel;
     }
     return -1;
   }
@@ -317,13 +336,14 @@ private:
     for (Node *u : us) {
       if (u->kernel < 0 || !u->has(Elementwise)) continue;
       KernelInfo &info = kernels[u->kernel];
-      if (info.kind != KernelInfo::General || !info.targets.empty() || info.domain.empty()) continue;
+      if (!info.isLoop() || !info.targets.empty() || info.domain.empty()) continue;
       if (info.domain.back() != n->type.shape[1] || product(info.domain) != n->type.numel()) continue;
       // Every reader in that kernel reads at its own index.
       bool ok = llvm::all_of(us, [&](Node *v) {
         return v->kernel != u->kernel || (v->has(Elementwise) && llvm::ArrayRef<int64_t>(v->type.shape) == llvm::ArrayRef<int64_t>(info.domain));
       });
-      if (ok && !epilogueOf.count(u->kernel) && !otherReaderFeeds(us, u->kernel)) return u->kernel;
+      if (ok && !epilogueOf.count(u->kernel) && !otherReaderFeeds(us, u->kernel) && keepsOrder(n, u->kernel))
+        return u->kernel;
     }
     return -1;
   }
@@ -411,9 +431,7 @@ private:
         return;
       }
       n->kernel = newKernel(n);
-      KernelInfo info{KernelInfo::General, Dims(n->type.shape.begin(), n->type.shape.end()), {}};
-      if (n->is(OpKind::MatMul) || n->is(OpKind::ScatterAdd) || n->has(Random)) info.kind = KernelInfo::Opaque;
-      else if (isColumnReduction(n)) info.kind = KernelInfo::Column;
+      KernelInfo info{kernelKindOf(n), Dims(n->type.shape.begin(), n->type.shape.end()), {}};
       if (const Node *t = updateTarget(n)) info.targets.insert(t);
       kernels.push_back(std::move(info));
       return;
@@ -424,14 +442,14 @@ private:
     for (Node *u : us) {
       if ((u->is(OpKind::MatMul) && !matmulReadable(n)) || views.count(u) || u->kernel < 0) {
         n->kernel = newKernel(n);
-        kernels.push_back({KernelInfo::General, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
+        kernels.push_back({KernelKind::Loop, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
         return;
       }
       readers.insert(u->kernel);
     }
     if (readers.empty() || !fitsInReaders(n)) {
       n->kernel = newKernel(n);
-      kernels.push_back({KernelInfo::General, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
+      kernels.push_back({KernelKind::Loop, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
       return;
     }
     cloneIntoReaders(n);
@@ -458,7 +476,82 @@ private:
         for (auto &op : u->operands)
           if (op == n) op = c.get();
       for (Node *op : c->operands) addUse(op, c.get());
+      addDependencies(c.get());
       clones.push_back(std::move(c));
+    }
+  }
+
+  //===--- dependencies between kernels ------------------------------------===//
+
+  /// Calls f on each node that reads n, seen through views. A use a clone
+  /// of n took over (cloneIntoReaders) is not n's any more.
+  template <typename F> void forEachReader(const Node *n, F f) {
+    llvm::SmallVector<const Node *, 4> work{n};
+    while (!work.empty()) {
+      const Node *m = work.pop_back_val();
+      auto it = uses.find(const_cast<Node *>(m));
+      if (it == uses.end()) continue;
+      for (Node *u : it->second) {
+        if (!llvm::is_contained(u->operands, m)) continue;
+        if (views.count(u)) work.push_back(u);
+        else f(u);
+      }
+    }
+  }
+
+  /// Records what n's kernel now depends on, as order() will: the kernels
+  /// that read n run after it, and an update after every kernel that reads
+  /// its target. n's operands have no kernels yet: they add theirs later.
+  void addDependencies(const Node *n) {
+    int32_t k = n->kernel;
+    // A false add is a cycle, which order() reports: only the in-place
+    // rule can close one (see keepsOrder).
+    auto depend = [&](int32_t from, int32_t to) { (void)kernelOrder.add(from, to); };
+    forEachReader(n, [&](const Node *u) {
+      if (u->kernel >= 0) depend(k, u->kernel);
+    });
+    for (const Node *op : n->operands) {
+      while (views.count(op)) op = op->operand(0);
+      if (const Node *v = valueOf.lookup(op); v && v->kernel >= 0) depend(k, v->kernel);
+    }
+    if (const Node *t = updateTarget(n))
+      forEachReader(t, [&](const Node *r) {
+        if (r->kernel >= 0) depend(r->kernel, k);
+      });
+  }
+
+  /// Whether n (a product or a shared value, level 2) can join kernel k
+  /// without a cycle: n is read by other kernels, which would then run
+  /// after k, as would the updates of the params a product reads.
+  ///
+  /// The other joins never close one. A new kernel has no dependencies
+  /// yet, and a node that joins its users' kernel (level 1, or a clone)
+  /// adds none; its operands add theirs only to kernels that run after them
+  /// (kernels are created walking the graph backwards). So checking these
+  /// joins against the dependencies known so far keeps the final kernel
+  /// graph acyclic, except where the program itself reads a parameter after
+  /// its update (order() reports that).
+  bool keepsOrder(const Node *n, int32_t k) {
+    bool ok = true;
+    forEachReader(n, [&](const Node *u) { ok &= u->kernel < 0 || kernelOrder.canAdd(k, u->kernel); });
+    llvm::SmallPtrSet<const Node *, 4> state;
+    stateRead(n, state);
+    for (const Node *t : state)
+      if (const Node *v = valueOf.lookup(t); v && v->kernel >= 0) ok &= kernelOrder.canAdd(k, v->kernel);
+    return ok;
+  }
+
+  /// The finished kernel list (ir/Kernel.h), by final kernel id.
+  void recordKernels(const std::vector<int32_t> &newId) {
+    g.kernels.assign(nextKernel, {});
+    for (int32_t k = 0; k < nextKernel; ++k)
+      g.kernels[newId[k]].kind = epilogueOf.count(k) ? KernelKind::MatMul : kernels[k].kind;
+    auto stored = storedValues(g);
+    for (int32_t k = 0; k < nextKernel; ++k) {
+      FusedKernel &fk = g.kernels[k];
+      for (Node *n : stored[k])
+        (fk.kind == KernelKind::MatMul && !n->is(OpKind::MatMul) ? fk.epilogue : fk.stored).push_back(n);
+      if (!fk.stored.empty()) fk.domain = kernelDomain(fk.kind, fk.root());
     }
   }
 
@@ -521,7 +614,7 @@ private:
       return passError("fusion: graph @" + g.name + " reads a parameter after its in-place update; it cannot be scheduled");
     for (auto &n : g.nodes)
       if (n->kernel >= 0) n->kernel = newId[n->kernel];
-    g.numKernels = nextKernel;
+    recordKernels(newId);
     return llvm::Error::success();
   }
 
@@ -529,6 +622,8 @@ private:
   unsigned level;
   llvm::DenseMap<Node *, llvm::SmallVector<Node *, 4>> uses;
   llvm::DenseSet<const Node *> views, mustStore;
+  llvm::DenseMap<const Node *, const Node *> targetOf, valueOf; // update value <-> target
+  KernelOrder kernelOrder;                                     // by kernel id, see keepsOrder
   llvm::DenseSet<int32_t> epilogueOf; // kernels that already hold a matmul
   llvm::DenseMap<const Node *, unsigned> treeDepth; // see depthIn
   std::vector<KernelInfo> kernels; // by kernel id
@@ -540,18 +635,8 @@ private:
 } // namespace
 
 llvm::Error runFusion(Module &m, const PassOptions &opts) {
-  for (auto &g : m.graphs) {
-    llvm::Error err = Fuser(*g, opts.fusionLevel).run();
-    // Level 2 checks that a joining value's other readers do not feed the
-    // kernel it joins, but two kernels can still depend on each other
-    // through different nodes; level 1 never ties kernels that way. The
-    // clones the first attempt appended are ordinary nodes to the second.
-    if (err && opts.fusionLevel >= 2) {
-      llvm::consumeError(std::move(err));
-      err = Fuser(*g, 1).run();
-    }
-    if (err) return err;
-  }
+  for (auto &g : m.graphs)
+    if (llvm::Error err = Fuser(*g, opts.fusionLevel).run()) return err;
   return llvm::Error::success();
 }
 

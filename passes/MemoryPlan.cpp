@@ -1,7 +1,7 @@
 //===- passes/MemoryPlan.cpp - where every stored value lives -------------===//
 //
-// After fusion, a value needs bytes of its own when a kernel stores it. This
-// pass decides where:
+// Fusion lists the values each kernel stores (Graph::kernels). This pass
+// decides where they live:
 //
 //   - an update's new value is written straight into the param or state it
 //     replaces (in place), when its kernel reads that target only at the
@@ -21,6 +21,7 @@
 #include "runtime/include/gradrt/abi.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 namespace gradc {
 namespace {
@@ -63,36 +64,26 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
 
     // Runtime leaves live in their slots; views share their operand's bytes.
     for (auto &n : g.nodes) {
-      if (n->has(Leaf) && n->kernel < 0 && !n->is(OpKind::Const) && !n->is(OpKind::Iota))
+      if (isRuntimeLeaf(n.get()))
         n->storage = {Storage::Slot, n->attrs.getString(AttrKey::Name).str(), 0};
       else if (n->kernel < 0 && n->is(OpKind::Reshape))
         n->storage = {Storage::View, "", 0};
     }
-    // Stored nodes: a node some other kernel (or view, output, update) reads.
-    auto isStored = [&](Node *n) {
-      if (n->kernel < 0) return false;
-      // The GEMM writes its product to memory even when only its epilogue
-      // (the same kernel) reads it.
-      if (n->is(OpKind::MatMul)) return true;
-      for (Node *u : users[n->id])
-        if (u->kernel != n->kernel) return true;
-      return false;
-    };
+    llvm::DenseSet<const Node *> stored;
+    for (const FusedKernel &k : g.kernels)
+      for (auto *list : {&k.stored, &k.epilogue}) stored.insert(list->begin(), list->end());
     for (auto &u : g.updates)
-      if (u.value->storage.kind == Storage::None && inPlaceSafe(u, users))
+      if (u.value->storage.kind == Storage::None && stored.count(u.value) && inPlaceSafe(u, users))
         u.value->storage = {Storage::Slot, u.target->attrs.getString(AttrKey::Name).str(), 0};
     for (auto &o : g.outputs)
-      if (o.value->storage.kind == Storage::None && o.value->kernel >= 0)
+      if (o.value->storage.kind == Storage::None && stored.count(o.value))
         o.value->storage = {Storage::Slot, grt::outputTensor(o.name), 0};
 
     // Everything else that is stored goes to the arena.
     std::vector<Interval> live;
     llvm::DenseMap<Node *, size_t> index;
     for (auto &n : g.nodes) {
-      bool needed = isStored(n.get());
-      for (auto &u : g.updates) needed |= u.value == n.get();
-      for (auto &o : g.outputs) needed |= o.value == n.get();
-      if (!needed || n->storage.kind != Storage::None || n->kernel < 0) continue;
+      if (!stored.count(n.get()) || n->storage.kind != Storage::None) continue;
       index[n.get()] = live.size();
       live.push_back({n.get(), n->kernel, n->kernel, n->type.bytes()});
       n->storage = {Storage::Arena, "", 0};
@@ -109,7 +100,7 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
     // end) stay live to the end.
     auto keepAlive = [&](Node *n) {
       while (n->storage.kind == Storage::View) n = n->operand(0);
-      if (auto it = index.find(n); it != index.end()) live[it->second].end = g.numKernels;
+      if (auto it = index.find(n); it != index.end()) live[it->second].end = g.numKernels();
     };
     for (auto &o : g.outputs) keepAlive(o.value);
     for (auto &u : g.updates) keepAlive(u.value);

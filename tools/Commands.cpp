@@ -171,8 +171,8 @@ int statsCommand(const CompileOptions &o) {
   for (auto &g : c.module->graphs) {
     os << "  @" << g->name << " ";
     for (auto &lc : levels)
-      if (const Graph *gl = lc->module->graph(g->name)) os << gl->numKernels << " -> ";
-    os << g->numKernels;
+      if (const Graph *gl = lc->module->graph(g->name)) os << gl->numKernels() << " -> ";
+    os << g->numKernels();
   }
   os << "\n\nop counts:\n";
   for (auto &[where, ops] : counts) {

@@ -1,0 +1,180 @@
+//===- ir/Kernel.cpp - the kernels fusion forms and scheduling lowers -----===//
+#include "ir/Kernel.h"
+
+#include "ir/Graph.h"
+#include "ir/Printer.h"
+
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringExtras.h"
+
+namespace gradc {
+
+static constexpr std::pair<KernelKind, llvm::StringLiteral> kKindNames[] = {
+    {KernelKind::Loop, "loop"},         {KernelKind::ColumnReduce, "column_reduce"},
+    {KernelKind::MatMul, "matmul"},     {KernelKind::ScatterAdd, "scatter_add"},
+    {KernelKind::Random, "random"},
+};
+
+llvm::StringRef kernelKindName(KernelKind k) {
+  for (auto &[kind, name] : kKindNames)
+    if (kind == k) return name;
+  return "?";
+}
+
+std::optional<KernelKind> parseKernelKind(llvm::StringRef name) {
+  for (auto &[kind, n] : kKindNames)
+    if (n == name) return kind;
+  return std::nullopt;
+}
+
+bool isRuntimeLeaf(const Node *n) {
+  return n->has(Leaf) && !n->is(OpKind::Const) && !n->is(OpKind::Iota) && !n->has(Random);
+}
+
+bool isColumnReduction(const Node *n) {
+  if (!n->has(Reduction)) return false;
+  auto axes = n->attrs.getInts(AttrKey::Axes);
+  const TensorType &x = n->operand(0)->type;
+  return x.rank() >= 2 && !axes.empty() && !llvm::is_contained(axes, int64_t(x.rank() - 1)) && x.shape.back() > 1;
+}
+
+bool computableInLoop(const Node *n) {
+  return !n->is(OpKind::MatMul) && !n->is(OpKind::ScatterAdd) && !n->has(Random);
+}
+
+KernelKind kernelKindOf(const Node *n) {
+  if (n->is(OpKind::MatMul)) return KernelKind::MatMul;
+  if (n->is(OpKind::ScatterAdd)) return KernelKind::ScatterAdd;
+  if (n->has(Random)) return KernelKind::Random;
+  if (isColumnReduction(n)) return KernelKind::ColumnReduce;
+  return KernelKind::Loop;
+}
+
+Dims kernelDomain(KernelKind k, const Node *root) {
+  const TensorType &t = k == KernelKind::ColumnReduce || k == KernelKind::ScatterAdd
+                            ? root->operand(k == KernelKind::ScatterAdd ? 1 : 0)->type
+                            : root->type;
+  return Dims(t.shape.begin(), t.shape.end());
+}
+
+std::vector<std::vector<Node *>> storedValues(const Graph &g) {
+  llvm::DenseSet<const Node *> readOutside;
+  for (auto &o : g.outputs) readOutside.insert(o.value);
+  for (auto &u : g.updates) readOutside.insert(u.value);
+  auto users = g.users();
+  std::vector<std::vector<Node *>> out(g.kernels.size());
+  for (auto &n : g.nodes) {
+    if (n->kernel < 0 || size_t(n->kernel) >= out.size()) continue;
+    // A reader outside the kernel: another kernel, or a view (no kernel).
+    bool stored = n->is(OpKind::MatMul) || readOutside.count(n.get()) ||
+                  llvm::any_of(users[n->id], [&](const Node *u) { return u->kernel != n->kernel; });
+    if (stored) out[n->kernel].push_back(n.get());
+  }
+  return out;
+}
+
+namespace {
+
+class KernelChecker {
+public:
+  explicit KernelChecker(const Graph &g) : g(g), names(valueNames(g)) {}
+
+  std::vector<KernelProblem> run() {
+    for (auto &n : g.nodes)
+      if (n->kernel < -1 || n->kernel >= g.numKernels())
+        err(-1, name(n.get()) + " is in kernel " + std::to_string(n->kernel) + ", but the graph has " +
+                    std::to_string(g.numKernels()) + " kernels");
+    if (!problems.empty() || g.kernels.empty()) return problems;
+    auto expected = storedValues(g);
+    for (int32_t k = 0; k < g.numKernels(); ++k) checkKernel(k, expected[k]);
+    // One walk for all kernels (one per kernel would be quadratic).
+    for (auto &n : g.nodes)
+      if (n->kernel >= 0 && !computableInLoop(n.get()) && !llvm::is_contained(g.kernels[n->kernel].stored, n.get()))
+        err(n->kernel, "kernel " + std::to_string(n->kernel) + " computes " + op(n.get()) +
+                           ", which a loop cannot: it must be the kernel's root");
+    return problems;
+  }
+
+private:
+  void err(int32_t k, const std::string &msg) { problems.push_back({k, msg}); }
+  std::string name(const Node *n) const { return "%" + names.lookup(n); }
+  std::string op(const Node *n) const { return name(n) + " = " + n->info().mnemonic.str(); }
+
+  void checkKernel(int32_t k, llvm::ArrayRef<Node *> expected) {
+    const FusedKernel &fk = g.kernels[k];
+    std::string what = "kernel " + std::to_string(k);
+    size_t before = problems.size();
+    if (expected.empty()) return err(k, what + " stores nothing: no value of it is read outside it");
+    // The listed values are exactly those the kernel must store.
+    llvm::DenseSet<const Node *> listed;
+    for (auto *list : {&fk.stored, &fk.epilogue})
+      for (const Node *n : *list) {
+        if (n->kernel != k)
+          err(k, what + " lists " + name(n) + ", which is in " +
+                     (n->kernel < 0 ? std::string("no kernel") : "kernel " + std::to_string(n->kernel)));
+        else if (!llvm::is_contained(expected, n))
+          err(k, what + " lists " + name(n) + ", which nothing outside the kernel reads");
+        if (!listed.insert(n).second) err(k, what + " lists " + name(n) + " twice");
+      }
+    for (const Node *n : expected)
+      if (!listed.count(n))
+        err(k, what + " must store " + name(n) +
+                   (n->is(OpKind::MatMul) ? " (the GEMM writes it)" : " (it is read outside the kernel)") +
+                   ", but does not list it");
+    if (fk.stored.empty()) return err(k, what + " lists no stored values");
+    if (problems.size() != before) return;
+
+    const Node *root = fk.root();
+    llvm::StringRef kind = kernelKindName(fk.kind);
+    if (fk.kind != KernelKind::Loop) {
+      if (fk.stored.size() != 1) return err(k, what + " is a " + kind.str() + " kernel: it stores its root alone");
+      if (kernelKindOf(root) != fk.kind)
+        return err(k, what + " is declared " + kind.str() + ", but its root " + op(root) + " needs a " +
+                          kernelKindName(kernelKindOf(root)).str() + " kernel");
+    } else {
+      for (const Node *n : fk.stored)
+        if (kernelKindOf(n) != KernelKind::Loop)
+          return err(k, what + " is a loop, but " + op(n) + " needs a " + kernelKindName(kernelKindOf(n)).str() +
+                            " kernel of its own");
+    }
+    if (!fk.epilogue.empty() && fk.kind != KernelKind::MatMul)
+      return err(k, what + " is a " + kind.str() + " kernel; only a matmul kernel has an epilogue");
+    Dims domain = kernelDomain(fk.kind, root);
+    if (fk.domain != domain)
+      return err(k, what + " iterates over [" + llvm::join(llvm::map_range(fk.domain, [](int64_t d) { return std::to_string(d); }), ",") +
+                        "], but its root " + op(root) + " needs [" +
+                        llvm::join(llvm::map_range(domain, [](int64_t d) { return std::to_string(d); }), ",") + "]");
+    if (fk.kind == KernelKind::Loop)
+      for (const Node *n : fk.stored)
+        if (llvm::ArrayRef<int64_t>(n->type.shape) != llvm::ArrayRef<int64_t>(fk.domain))
+          err(k, what + " is one loop nest, but stores values of different shapes: " + name(root) + " " + str(root->type) +
+                     " and " + name(n) + " " + str(n->type));
+    if (fk.epilogue.empty()) return;
+    // An epilogue runs on the product's rows: [M, N], and the values it
+    // stores are [..., N] with M rows in their leading dims.
+    if (root->type.rank() != 2)
+      return err(k, what + " has an epilogue, but its product " + name(root) + " is not a matrix: " + str(root->type));
+    for (const Node *n : fk.epilogue) {
+      llvm::ArrayRef<int64_t> s = n->type.shape;
+      if (kernelKindOf(n) != KernelKind::Loop)
+        err(k, what + ": the epilogue's " + op(n) + " needs a " + kernelKindName(kernelKindOf(n)).str() +
+                   " kernel of its own");
+      else if (s.empty() || s.back() != root->type.shape[1] || product(s) != root->type.numel())
+        err(k, what + ": the epilogue's " + name(n) + " " + str(n->type) + " does not cover the rows of " + name(root) +
+                   " " + str(root->type));
+      else if (llvm::ArrayRef<int64_t>(s) != llvm::ArrayRef<int64_t>(fk.epilogue.front()->type.shape))
+        err(k, what + ": the epilogue stores values of different shapes: " + name(fk.epilogue.front()) + " " +
+                   str(fk.epilogue.front()->type) + " and " + name(n) + " " + str(n->type));
+    }
+  }
+
+  const Graph &g;
+  llvm::DenseMap<const Node *, std::string> names;
+  std::vector<KernelProblem> problems;
+};
+
+} // namespace
+
+std::vector<KernelProblem> verifyKernels(const Graph &g) { return KernelChecker(g).run(); }
+
+} // namespace gradc

@@ -1,0 +1,103 @@
+//===- ir/Kernel.h - the kernels fusion forms and scheduling lowers -------===//
+//
+// Fusion groups a graph's nodes into kernels (each node's `kernel` id) and
+// records, for each kernel, what scheduling needs to lower it without
+// looking at its ops again: its kind, its iteration domain and the values
+// it writes to memory. The text form shows one line per kernel at the top of
+// the graph:
+//
+//   kernel 0 = loop [32,1] stores %pred, %d.pred
+//   kernel 1 = matmul [6,4] stores %mm epilogue %y
+//   kernel 2 = column_reduce [32,4] stores %db
+//
+// The predicates that decide what a kernel may hold (isRuntimeLeaf,
+// computableInLoop, isColumnReduction, kernelKindOf) live here, once:
+// fusion forms kernels with them and the checks below hold a plan to them.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "ir/Types.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gradc {
+
+class Graph;
+class Node;
+
+/// How scheduling lowers a kernel (codegen/Schedule.cpp).
+enum class KernelKind : uint8_t {
+  /// One loop nest over the domain storing every value: elementwise chains,
+  /// with the row reductions they read as inner accumulator loops.
+  Loop,
+  /// A reduction that keeps the innermost axis, walking its operand (the
+  /// domain) in memory order and accumulating into the output row.
+  ColumnReduce,
+  /// The runtime's GEMM over the product's domain [..., M, N]; a 2-D one may
+  /// have an epilogue: elementwise values computed on each block of rows
+  /// the GEMM finishes.
+  MatMul,
+  /// scatter_add: zero the output, then loop over the updates (the domain).
+  ScatterAdd,
+  /// The runtime's random fill of the domain.
+  Random,
+};
+
+llvm::StringRef kernelKindName(KernelKind k);
+std::optional<KernelKind> parseKernelKind(llvm::StringRef name);
+
+/// One kernel as fusion formed it.
+struct FusedKernel {
+  KernelKind kind = KernelKind::Loop;
+  /// What its loops (or the runtime call) cover: see kernelDomain.
+  Dims domain;
+  /// The values the kernel writes to memory, in graph order: those another
+  /// kernel, a view, an output or an update reads, and every product. For
+  /// a matmul kernel, the product alone.
+  std::vector<Node *> stored;
+  /// Matmul kernels only: the values the epilogue stores.
+  std::vector<Node *> epilogue;
+
+  /// The node the kernel is built around: the product, scatter, random
+  /// fill or column reduction; for a loop, its last stored value.
+  Node *root() const { return stored.back(); }
+};
+
+/// A leaf whose bytes the runtime owns (an input, param, state or hyper):
+/// no kernel computes it, and it lives in its slot.
+bool isRuntimeLeaf(const Node *n);
+/// A reduction that keeps its operand's innermost axis (a bias gradient:
+/// [B, T, C] summed to [1, 1, C]): it runs as a kernel of its own, walking
+/// its operand in memory order.
+bool isColumnReduction(const Node *n);
+/// Ops a loop can compute at any index. The others (matmul, scatter_add,
+/// random draws) are calls into the runtime or loops of their own: each is
+/// its kernel's stored root.
+bool computableInLoop(const Node *n);
+/// The kind of kernel that `n` needs when it is stored as a kernel's root.
+KernelKind kernelKindOf(const Node *n);
+/// The iteration domain of a kernel of kind `k` around `root`: the product's
+/// shape, the scattered updates', the column reduction's operand's, or the
+/// stored value's own.
+Dims kernelDomain(KernelKind k, const Node *root);
+
+/// The values each kernel must write to memory, by kernel id, in graph
+/// order: every product (the GEMM writes it), and every value read outside
+/// its kernel (by another kernel, a view, an output or an update).
+std::vector<std::vector<Node *>> storedValues(const Graph &g);
+
+/// A broken rule of a graph's kernel list, for the kernel it concerns (-1:
+/// the graph as a whole).
+struct KernelProblem {
+  int32_t kernel;
+  std::string message;
+};
+/// Checks that the kernel list describes the nodes' kernel ids: every
+/// kernel's kind, domain and stored values are those fusion would record,
+/// so scheduling can trust them.
+std::vector<KernelProblem> verifyKernels(const Graph &g);
+
+} // namespace gradc
