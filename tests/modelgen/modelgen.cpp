@@ -92,9 +92,16 @@ std::string readFile(const std::string &path) {
 
 /// The last lines of a text, for a report.
 std::string tail(const std::string &text, size_t lines = 12) {
-  size_t pos = text.size();
-  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) pos = text.rfind('\n', pos - 1);
-  return pos == std::string::npos ? text : text.substr(pos + 1);
+  // Back over lines + 1 newlines (the text's own last one ends its last
+  // line); a text with fewer lines, or none (a child that died silently), is
+  // returned whole.
+  size_t start = text.size();
+  for (size_t n = 0; n <= lines; ++n) {
+    size_t nl = start == 0 ? std::string::npos : text.rfind('\n', start - 1);
+    if (nl == std::string::npos) return text;
+    start = nl;
+  }
+  return text.substr(start + 1);
 }
 
 OracleOptions oracleOptions(const std::string &torch) {
