@@ -17,6 +17,14 @@ targets) it measures, in one run on this machine:
   peak RSS   the largest resident set of the training process (MiB), ours
              vs PyTorch's, from the kernel's accounting of each child
 
+PyTorch's matrix products run in OpenBLAS (Debian's build links it). Its
+0.3.21 does not know CPUs newer than it and falls back to a generic kernel
+2-6x slower than its AVX-512 one; run.py asks which kernel PyTorch gets
+and, when it is generic on a CPU with AVX2 or AVX-512, runs PyTorch with
+OPENBLAS_CORETYPE set to the matching kernel and says so. The table's
+header names the CPU and the kernel; a reference still crippled is marked
+in the header and in every ratio.
+
 Each measurement is repeated --reps times, alternating ours and PyTorch's,
 and the median is reported. Prints a Markdown table (the one in README.md)
 and writes it to --out when given. --smoke compiles two small models, runs
@@ -81,6 +89,52 @@ def fmt_ms(x):
     return f"{x:.4g}"
 
 
+# OpenBLAS's generic (pre-AVX2) kernels, what it falls back to on a CPU it
+# does not recognise; bench/gemm_bench.cpp has the same list.
+GENERIC_CORES = {"prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "coppermine",
+                 "northwood", "banias", "opteron", "barcelona", "bobcat", "unknown"}
+CORE_PROBE = ("import ctypes, torch\n"
+              "lib = ctypes.CDLL('libopenblas.so.0')\n"
+              "lib.openblas_get_corename.restype = ctypes.c_char_p\n"
+              "print(lib.openblas_get_corename().decode())\n")
+
+
+def cpu_flags():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def torch_blas(python):
+    """(kernel name, extra environment, crippled) for PyTorch's OpenBLAS on
+    this CPU, choosing the matching kernel where OpenBLAS fell back to a
+    generic one."""
+    def probe(env):
+        p = subprocess.run([python, "-c", CORE_PROBE], capture_output=True, text=True, env=dict(os.environ, **env))
+        return p.stdout.strip() if p.returncode == 0 else ""
+    extra = {}
+    core = probe(extra)
+    if not core:
+        return "not OpenBLAS (or not found)", extra, False
+    flags = cpu_flags()
+    best = "SkylakeX" if "avx512f" in flags else "Haswell" if "avx2" in flags else None
+    if core.lower() in GENERIC_CORES and best and "OPENBLAS_CORETYPE" not in os.environ:
+        print(f"bench: PyTorch's OpenBLAS chose its generic '{core}' kernel on a CPU with "
+              f"{'AVX-512' if best == 'SkylakeX' else 'AVX2'}; running PyTorch with OPENBLAS_CORETYPE={best} "
+              f"so that the reference runs at its best", file=sys.stderr)
+        extra = {"OPENBLAS_CORETYPE": best}
+        core = probe(extra) or core
+    crippled = core.lower() in GENERIC_CORES and best is not None
+    if crippled:
+        print(f"bench: WARNING: PyTorch's OpenBLAS runs its generic '{core}' kernel on a CPU with AVX2 or AVX-512: "
+              "the ratios below are against a crippled reference", file=sys.stderr)
+    return core, extra, crippled
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="the build folder (default: build)")
@@ -117,6 +171,8 @@ def main():
         if python is None:
             sys.exit("bench: PyTorch is missing (apt-get install python3-torch), or pass --no-torch")
 
+    blas, blas_env, crippled = ("", {}, False) if a.no_torch else torch_blas(python)
+
     tmp = tempfile.mkdtemp(prefix="gradc-bench-")
     # The GPT reads the same text in both: random printable bytes.
     text = os.path.join(tmp, "text.txt")
@@ -143,7 +199,7 @@ def main():
                     continue
                 best = None
                 for tt, env in torch_configs(t):
-                    e = dict(os.environ, **env)
+                    e = dict(os.environ, **blas_env, **env)
                     out, _, rss = run([python, "bench/torch_ref.py", "--model", name, "--steps", str(tsteps),
                                        "--threads", str(tt)] + data, env=e)
                     ms = median_ms(out, f"torch_ref {name}")
@@ -167,7 +223,11 @@ def main():
     except OSError:
         pass
     lines = [f"Measured {time.strftime('%Y-%m-%d')} on {cpu}, {os.cpu_count()} CPUs; "
-             f"median of {reps} runs per figure; step times in ms.", ""]
+             f"median of {reps} runs per figure; step times in ms."
+             + ("" if a.no_torch else f" PyTorch's matrix products: OpenBLAS kernel {blas}"
+                + (f" (OPENBLAS_CORETYPE={blas_env['OPENBLAS_CORETYPE']}: this OpenBLAS does not know the CPU)"
+                   if blas_env else "")
+                + (" — CRIPPLED REFERENCE: ratios marked ! overstate our speed" if crippled else "") + "."), ""]
     head = "| model | compile s |"
     rule = "|---|---:|"
     for t in threads:
@@ -179,6 +239,7 @@ def main():
     head += " peak RSS MiB ours / PyTorch |" if not a.no_torch else " peak RSS MiB |"
     rule += "---:|"
     lines += [head, rule]
+    mark = " !" if crippled else ""
     for r in rows:
         line = f"| {r['name']} | {r['compile']:.2f} |"
         for t in threads:
@@ -186,11 +247,11 @@ def main():
             if a.no_torch:
                 line += f" {fmt_ms(x['ours'])} |"
             else:
-                line += f" {fmt_ms(x['ours'])} | {fmt_ms(x['torch'])} | {x['torch'] / x['ours']:.1f}x |"
+                line += f" {fmt_ms(x['ours'])} | {fmt_ms(x['torch'])} | {x['torch'] / x['ours']:.1f}x{mark} |"
         if not a.no_torch:
             ours_best = min(r[t]["ours"] for t in threads)
             torch_best = min(r[t]["torch"] for t in threads)
-            line += f" {torch_best / ours_best:.1f}x |"
+            line += f" {torch_best / ours_best:.1f}x{mark} |"
         t = threads[-1]
         line += f" {r[t]['rss']:.0f} / {r[t]['torch_rss']:.0f} |" if not a.no_torch else f" {r[t]['rss']:.0f} |"
         lines.append(line)
