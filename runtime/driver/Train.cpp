@@ -145,7 +145,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   std::unique_ptr<FiniteCheck> finite;
   if (a.has("check-finite")) s.ctx.finite = (finite = std::make_unique<FiniteCheck>(m)).get();
   DataOptions dopts = dataOptions(a);
-  int64_t steps = a.integer("steps", 1000, 0);
+  int64_t steps = a.integer("steps", 1000, 1);
   int64_t start = 0;
   s.initParams(dopts.seed);
   Metadata resumed;
