@@ -77,6 +77,12 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
   }
   // Columns no input reads (an id, a label kept for reference) are allowed,
   // but said, so that a misspelt name is not silently ignored.
+  // (The model's other inputs, such as the target predict does not read, count as read.)
+  for (auto &sl : s.slots)
+    if (sl.tensor->role == GRT_INPUT)
+      for (auto &n : columnNames(sl))
+        for (const std::string &alias : {n, n + "[0]"})
+          if (int c = t.column(alias); c >= 0) used[c] = true;
   std::string unused;
   int64_t numUnused = 0;
   for (size_t c = 0; c < used.size(); ++c)
