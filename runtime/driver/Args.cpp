@@ -35,6 +35,8 @@ Args::Args(const std::string &cmd, int argc, char **argv, int first, const std::
       if (i + 1 >= argc) fail("--{} needs a value", name);
       value = argv[++i];
     }
+    // `--save ""` (an unset shell variable) would otherwise mean no --save.
+    if (value.empty() && name != "prompt") fail("--{} needs a value, not an empty string", name);
     values[name].push_back(value);
   }
 }

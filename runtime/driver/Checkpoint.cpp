@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <fstream>
 #include <sys/stat.h>
+#include <tuple>
+#include <algorithm>
 #include <unistd.h>
 
 namespace grt {
@@ -145,6 +147,9 @@ static int64_t firstNonFinite(const Session::Slot &sl) {
 }
 
 Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("cannot read checkpoint {}: it is a directory", path);
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) fail("cannot read checkpoint {}: not a regular file", path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read checkpoint {}: {}", path, std::strerror(errno));
   in.seekg(0, std::ios::end);
@@ -154,7 +159,10 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   if (size < 8 || !in.read(reinterpret_cast<char *>(len), 8)) fail("checkpoint {} is truncated: no header", path);
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= uint64_t(len[i]) << (8 * i);
-  if (n > uint64_t(size - 8) || n > (100u << 20)) fail("checkpoint {} is truncated or not a safetensors file", path);
+  if (n > uint64_t(size - 8) || n > (100u << 20))
+    fail("checkpoint {} is truncated or not a safetensors file (its first 8 bytes give a header of {} bytes; the file "
+         "has {})",
+         path, n, size);
   std::string header(n, '\0');
   if (!in.read(header.data(), n)) fail("checkpoint {} is truncated in its header", path);
   Json h;
@@ -191,6 +199,7 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
     fmt::print(stderr, "note: --partial-load: {} lacks {} of the model's tensors, which keep their initial values: {}\n",
                path, missing.size(), list(missing));
 
+  std::vector<std::tuple<int64_t, int64_t, std::string>> ranges; // data_offsets of each tensor read
   for (auto &sl : s.slots) {
     if (!saved(sl)) continue;
     const GrtTensor &t = *sl.tensor;
@@ -215,9 +224,13 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
     if (!same) fail("checkpoint {}: tensor '{}' has shape {}, the model expects {}", path, t.name, got, shapeStr(t));
     int64_t b, e2;
     if (!wholeNumber(offs->array[0], double(dataSize), b) || !wholeNumber(offs->array[1], double(dataSize), e2) ||
-        e2 - b != int64_t(sl.bytes))
+        e2 < b)
       fail("checkpoint {} is truncated or corrupt: tensor '{}' has data_offsets outside the file's {} bytes of data",
            path, t.name, dataSize);
+    if (e2 - b != int64_t(sl.bytes))
+      fail("checkpoint {} is corrupt: tensor '{}' has data_offsets [{},{}], {} bytes, but {} {} takes {}", path, t.name, b,
+           e2, e2 - b, dt->string, got, sl.bytes);
+    ranges.emplace_back(b, e2, t.name);
     in.seekg(8 + int64_t(n) + b);
     if (!in.read(static_cast<char *>(sl.data), sl.bytes)) fail("checkpoint {}: cannot read tensor '{}'", path, t.name);
     if (t.role == GRT_PARAM) {
@@ -227,9 +240,19 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
              Session::get(sl, bad), bad, sl.numel);
     }
   }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (std::get<0>(ranges[i]) < std::get<1>(ranges[i - 1]))
+      fail("checkpoint {} is corrupt: the data of tensors '{}' and '{}' overlap", path, std::get<2>(ranges[i - 1]),
+           std::get<2>(ranges[i]));
   Metadata meta;
-  if (const Json *md = h.get("__metadata__"))
-    for (auto &[k, v] : md->object) meta[k] = v.string;
+  if (const Json *md = h.get("__metadata__")) {
+    if (md->kind != Json::Object) fail("checkpoint {}: its __metadata__ is not an object", path);
+    for (auto &[k, v] : md->object) {
+      if (v.kind != Json::String) fail("checkpoint {}: metadata '{}' is not a string", path, k);
+      meta[k] = v.string;
+    }
+  }
   return meta;
 }
 

@@ -47,6 +47,9 @@ DataOptions dataOptions(const Args &a) {
 void applyHypers(Session &s, const Args &a) {
   for (auto &sl : s.slots)
     if (sl.tensor->role == GRT_HYPER) Session::set(sl, 0, sl.tensor->default_value);
+  // A learning rate below zero climbs the loss instead of descending it.
+  auto isRate = [](const std::string &n) { return n == "lr" || n == "min_lr"; };
+  if (a.has("lr") && a.number("lr", 0) < 0) fail("--lr must not be negative, not {}", a.str("lr"));
   if (a.has("lr") && !s.setHyper("lr", a.number("lr", 0))) fail("this model has no learning rate to set");
   for (auto &kv : a.all("hp")) {
     size_t eq = kv.find('=');
@@ -55,6 +58,8 @@ void applyHypers(Session &s, const Args &a) {
     char *end;
     double v = std::strtod(kv.c_str() + eq + 1, &end);
     if (*end || eq + 1 == kv.size()) fail("--hp {}: '{}' is not a number", name, kv.substr(eq + 1));
+    if (!std::isfinite(v)) fail("--hp {}: '{}' is not a finite number", name, kv.substr(eq + 1));
+    if (isRate(name) && v < 0) fail("--hp {}: a learning rate must not be negative, not {}", name, kv.substr(eq + 1));
     if (name == "step" || name == "total_steps") fail("--hp cannot set '{}'; the runtime sets it", name);
     if (!s.setHyper(name, v)) {
       std::string known;

@@ -23,6 +23,11 @@ static std::string trim(const std::string &s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
+/// A field as quoted in a message: long ones (a line of 100k digits) cut.
+static std::string shown(const std::string &f) {
+  return f.size() <= 40 ? f : f.substr(0, 40) + fmt::format("... ({} characters)", f.size());
+}
+
 static std::vector<std::string> fields(const std::string &line) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -47,13 +52,24 @@ CsvTable readCsv(const std::string &path) {
   int64_t lineNo = 0;
   while (std::getline(in, line)) {
     ++lineNo;
+    // A spreadsheet's UTF-8 byte-order mark is not part of the first name.
+    if (lineNo == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
     if (trim(line).empty()) continue;
     if (line.find('\0') != std::string::npos) fail("{}:{}: not a text file (it contains NUL bytes)", path, lineNo);
+    for (unsigned char c : line)
+      if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
+        fail("{}:{}: not a text file (it contains the control byte 0x{:02x})", path, lineNo, int(c));
     auto fs = fields(line);
     if (t.header.empty()) {
+      if (fs.size() == 1 && fs[0].find_first_of("\t;") != std::string::npos)
+        fail("{}:{}: the header is one column '{}'; separate the columns with commas, not {}", path, lineNo,
+             shown(fs[0]), fs[0].find('\t') != std::string::npos ? "tabs" : "semicolons");
       t.header = fs;
-      for (size_t i = 0; i < fs.size(); ++i)
+      for (size_t i = 0; i < fs.size(); ++i) {
         if (fs[i].empty()) fail("{}:{}: column {} of the header has no name", path, lineNo, i + 1);
+        for (size_t j = 0; j < i; ++j)
+          if (fs[j] == fs[i]) fail("{}:{}: columns {} and {} of the header are both named '{}'", path, lineNo, j + 1, i + 1, shown(fs[i]));
+      }
       t.columns.resize(fs.size());
       continue;
     }
@@ -65,7 +81,7 @@ CsvTable readCsv(const std::string &path) {
       errno = 0;
       double v = f.empty() ? NAN : std::strtod(f.c_str(), &end);
       if (f.empty() || *end || errno == ERANGE || !std::isfinite(v))
-        fail("{}:{}: column '{}': '{}' is not a finite number", path, lineNo, t.header[c], f);
+        fail("{}:{}: column '{}': '{}' is not a finite number", path, lineNo, shown(t.header[c]), shown(f));
       t.columns[c].push_back(v);
     }
     t.lines.push_back(lineNo);

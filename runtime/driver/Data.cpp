@@ -47,6 +47,7 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
   Rows r;
   r.inputs = inputs;
   r.rows = t.rows;
+  std::vector<bool> used(t.header.size());
   for (int idx : inputs) {
     auto &sl = s.slots[idx];
     std::vector<double> vals(t.rows * features(sl));
@@ -60,6 +61,7 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
           for (auto &n : columnNames(s.slots[i])) want += (want.empty() ? "" : ", ") + n;
         fail("{}: missing column '{}' (the model reads columns {})", path, names[f], want);
       }
+      used[c] = true;
       for (int64_t row = 0; row < t.rows; ++row) {
         double v = t.columns[c][row];
         if (sl.tensor->dtype == GRT_I32 && !(v >= INT32_MIN && v <= INT32_MAX && v == std::floor(v)))
@@ -73,6 +75,21 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
     }
     r.values.push_back(std::move(vals));
   }
+  // Columns no input reads (an id, a label kept for reference) are allowed,
+  // but said, so that a misspelt name is not silently ignored.
+  // (The model's other inputs, such as the target predict does not read, count as read.)
+  for (auto &sl : s.slots)
+    if (sl.tensor->role == GRT_INPUT)
+      for (auto &n : columnNames(sl))
+        for (const std::string &alias : {n, n + "[0]"})
+          if (int c = t.column(alias); c >= 0) used[c] = true;
+  std::string unused;
+  int64_t numUnused = 0;
+  for (size_t c = 0; c < used.size(); ++c)
+    if (!used[c] && numUnused++ < 5) unused += (unused.empty() ? "'" : ", '") + t.header[c] + "'";
+  if (numUnused)
+    fmt::print(stderr, "note: {}: ignoring {} column{} the model does not read: {}{}\n", path, numUnused,
+               numUnused == 1 ? "" : "s", unused, numUnused > 5 ? fmt::format(" and {} more", numUnused - 5) : "");
   return r;
 }
 

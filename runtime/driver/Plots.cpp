@@ -11,12 +11,13 @@ static void save(const SvgPlot &p, const std::string &path) {
   if (!p.save(path)) fail("cannot write {}", path);
 }
 
-void plotLoss(const std::string &dir, const GrtModel &m, const History &h) {
+std::string plotLoss(const std::string &dir, const GrtModel &m, const History &h) {
   SvgPlot p(fmt::format("{}: loss during training", m.name), "step", "loss (log scale)");
   p.logY(true);
   p.line(h.train, "#1f77b4", "train");
   if (!h.val.empty()) p.line(h.val, "#ff7f0e", "validation");
-  save(p, dir + "/loss.svg");
+  std::string path = dir + "/loss.svg";
+  return p.save(path) ? "" : fmt::format("cannot write {}", path);
 }
 
 namespace {

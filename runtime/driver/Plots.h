@@ -11,7 +11,7 @@ struct History {
 };
 
 /// DIR/loss.svg: training and validation loss against steps, log scale.
-void plotLoss(const std::string &dir, const GrtModel &m, const History &h);
+std::string plotLoss(const std::string &dir, const GrtModel &m, const History &h);
 
 /// DIR/fit.svg: what the model learned, when its prediction reads one input
 /// of one or two features. One feature: the data points and the fitted

@@ -39,7 +39,7 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
     fail("the prompt is {} bytes, longer than the model's context of {} bytes", prompt.size(), T);
   for (unsigned char c : prompt)
     if (c >= V) fail("the prompt contains byte {}, outside the model's vocabulary of {}", int(c), V);
-  int64_t tokens = a.integer("tokens", 200, 0);
+  int64_t tokens = a.integer("tokens", 200, 0, 100000000);
   double temperature = a.number("temperature", 1.0);
   int64_t topK = a.integer("top-k", 0, 0);
   if (temperature < 0) fail("--temperature must not be negative");

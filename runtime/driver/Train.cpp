@@ -145,7 +145,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   std::unique_ptr<FiniteCheck> finite;
   if (a.has("check-finite")) s.ctx.finite = (finite = std::make_unique<FiniteCheck>(m)).get();
   DataOptions dopts = dataOptions(a);
-  int64_t steps = a.integer("steps", 1000, 0);
+  int64_t steps = a.integer("steps", 1000, 1);
   int64_t start = 0;
   s.initParams(dopts.seed);
   Metadata resumed;
@@ -204,6 +204,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   int64_t saveEvery = a.integer("save-every", 0, 0);
   bool hasVal = data->numValBatches() > 0 && s.has("eval");
 
+  std::string plotError; // the first picture that could not be written
   auto checkpoint = [&](int64_t step) {
     Metadata meta{{"format", "gradc"},         {"model", m.name},
                   {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
@@ -273,7 +274,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
         std::fflush(stdout);
       }
       history.train.push_back({double(done), windowLoss / double(windowSteps)});
-      if (!plotDir.empty()) plotLoss(plotDir, m, history);
+      // A picture that cannot be written (a full disk) must not lose the
+      // run: training goes on, saves, and then reports it.
+      if (!plotDir.empty() && plotError.empty()) plotError = plotLoss(plotDir, m, history);
       windowLoss = 0;
       windowSteps = 0;
       windowSecs = 0;
@@ -295,8 +298,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   for (auto &[name, v] : val.metrics) fmt::print(", {} {:.4f}", name, v);
   fmt::print("\n");
   if (!save.empty()) fmt::print("saved {}\n", save);
+  if (!plotError.empty()) {
+    fmt::print(stderr, "error: {}{}\n", plotError, save.empty() ? "" : fmt::format(" (the checkpoint {} was saved)", save));
+    return 1;
+  }
   if (!plotDir.empty()) {
-    plotLoss(plotDir, m, history);
+    if (std::string err = plotLoss(plotDir, m, history); !err.empty()) fail("{}", err);
     std::string note = plotFit(plotDir, s, *data, reached);
     fmt::print("pictures: {}/loss.svg{}\n", plotDir, note.empty() ? fmt::format(", {}/fit.svg", plotDir) : " (" + note + ")");
   }
