@@ -335,7 +335,7 @@ std::string gradientCheck(const GrtModel &model, const Values &point, uint64_t s
 /// f32 against f64 at the point: per tensor, the largest difference within
 /// 2e-3 of the tensor's largest magnitude (with a floor at 1e-3 of the
 /// largest gradient anywhere, for gradients that are zero in exact
-/// arithmetic and rounding noise in f32).
+/// arithmetic and rounding noise in f32), or within 1e-5.
 std::string compareF32(const Snapshot &f64, const Snapshot &f32) {
   double gradScale = 0;
   for (auto &[key, v] : f64)
@@ -349,7 +349,12 @@ std::string compareF32(const Snapshot &f64, const Snapshot &f32) {
     for (size_t i = 0; i < ref.size(); ++i)
       if (!(std::fabs(ref[i] - it->second[i]) <= worst)) worst = std::fabs(ref[i] - it->second[i]), at = i;
     double scale = std::max({maxAbs(ref), 1e-3 * gradScale, 1e-6});
-    if (!(worst <= 2e-3 * scale))
+    // And an absolute floor of 1e-5: f32's rounding of values near 1 is
+    // ~1e-7, and a layer norm over a row of equal values (d = x - mean is 0
+    // in f64, rounding noise in f32) divides it by sqrt(eps) ~ 3e-3 (seed
+    // 30010). A code generation bug in f32 moves values of order 1 by far
+    // more; the f64 oracles hold the small ones.
+    if (!(worst <= 2e-3 * scale || worst <= 1e-5))
       return fmt::format("{}[{}] = {:.9g} in f64, {:.9g} in f32 (the tensor's largest magnitude is {:.3g})", key, at,
                          ref[at], it->second[at], maxAbs(ref));
   }
