@@ -25,16 +25,11 @@ constexpr size_t kMaxRank = 4;
 
 int64_t numel(const Shape &s) { return std::accumulate(s.begin(), s.end(), int64_t(1), std::multiplies<>()); }
 
+/// NumPy broadcasting, as Sema does it (ir/Types.h).
 std::optional<Shape> broadcast(const Shape &a, const Shape &b) {
-  size_t r = std::max(a.size(), b.size());
-  Shape out(r, 1);
-  for (size_t i = 0; i < r; ++i) {
-    int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
-    int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
-    if (da != db && da != 1 && db != 1) return std::nullopt;
-    out[i] = da == 1 ? db : da;
-  }
-  return out;
+  auto d = broadcastShapes(a, b);
+  if (!d) return std::nullopt;
+  return Shape(d->begin(), d->end());
 }
 
 std::string list(const std::vector<int64_t> &v) {
