@@ -67,6 +67,9 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
         if (sl.tensor->dtype == GRT_I32 && !(v >= INT32_MIN && v <= INT32_MAX && v == std::floor(v)))
           fail("{}:{}: column '{}' holds {}, but '{}' takes 32-bit integers", path, t.lines[row], names[f], v,
                sl.tensor->name);
+        if (int64_t limit = sl.tensor->index_limit; limit > 0 && !(v >= 0 && v < double(limit)))
+          fail("{}:{}: column '{}' holds {}, but '{}' is an index into {} entries: it takes 0 to {}", path, t.lines[row],
+               names[f], v, sl.tensor->name, limit, limit - 1);
         if (sl.tensor->dtype == GRT_F32 && std::fabs(v) > double(FLT_MAX))
           fail("{}:{}: column '{}' holds {}, too large for '{}', which is f32 (at most {:g} in magnitude)", path,
                t.lines[row], names[f], v, sl.tensor->name, double(FLT_MAX));
@@ -163,6 +166,11 @@ public:
   }
 
   std::string saveState() const override { return fmt::format("table:{}:{}", epoch, cursor); }
+  std::string identity() const override {
+    std::string bytes;
+    for (auto &v : all.values) bytes.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(double));
+    return fmt::format("table {} rows fnv {:016x}", all.rows, hashName(bytes));
+  }
   bool restoreState(const std::string &state) override {
     long long e, c;
     if (std::sscanf(state.c_str(), "table:%lld:%lld", &e, &c) != 2 || c < 0) return false;
@@ -344,13 +352,16 @@ public:
       fail("corpus {} has {} bytes; the model needs at least {} in both its first 90% (training) and last 10% "
            "(validation): one context window of {} bytes plus the next byte",
            this->source, text.size(), need, context);
-    int v = s.find(GRT_OUTPUT_PREFIX "logits");
-    if (v >= 0) {
-      const GrtTensor &lt = *s.slots[v].tensor;
-      int64_t vocab = lt.dims[lt.rank - 1];
+    // The vocabulary: what the compiler found the inputs index (the
+    // embedding's rows, the loss's classes), else the logits' width.
+    int64_t vocab = 0;
+    for (int slot : {in, tg})
+      if (int64_t l = s.slots[slot].tensor->index_limit; l > 0) vocab = vocab ? std::min(vocab, l) : l;
+    if (int v = s.find(GRT_OUTPUT_PREFIX "logits"); vocab == 0 && v >= 0)
+      vocab = s.slots[v].tensor->dims[s.slots[v].tensor->rank - 1];
+    if (vocab > 0)
       for (unsigned char c : text)
         if (c >= vocab) fail("corpus {} contains byte {} but the model's vocabulary has {} entries", this->source, int(c), vocab);
-    }
     Rng fixed(777, hashName("validation"));
     for (int64_t i = 0; i < int64_t(opts.valBatches) * batch; ++i) valStarts.push_back(fixed.below(val.size() - context));
   }
@@ -364,6 +375,9 @@ public:
     return batch;
   }
   std::string saveState() const override { return "text:" + rng.save(); }
+  std::string identity() const override {
+    return fmt::format("text {} bytes fnv {:016x}", train.size() + val.size(), hashName(train) ^ (hashName(val) * 0x9E3779B97F4A7C15ULL));
+  }
   bool restoreState(const std::string &state) override {
     return state.rfind("text:", 0) == 0 && rng.restore(state.substr(5));
   }

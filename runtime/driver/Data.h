@@ -42,6 +42,10 @@ public:
   virtual std::string saveState() const = 0;
   virtual bool restoreState(const std::string &state) = 0;
   virtual std::string describe() const = 0;
+  /// What the data is, for checkpoints: its kind, size and a hash of its
+  /// contents ("table 1000 rows fnv 9a3c...", "text 1115394 bytes fnv ...").
+  /// A resume on other data still trains, but not as the saved run would.
+  virtual std::string identity() const = 0;
   virtual int64_t samplesPerBatch() const = 0;
   /// All rows of a table dataset (for pictures); null for text.
   virtual const struct Rows *rows() const { return nullptr; }

@@ -190,10 +190,27 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (!a.has("seed")) dopts.seed = savedSeed;
     seedNote = dopts.seed == savedSeed ? fmt::format(" with the checkpoint's seed {}", savedSeed)
                                        : fmt::format("; --seed {} overrides the checkpoint's seed {}", dopts.seed, savedSeed);
+    // The validation fraction decides which table rows are trained on.
+    // Checkpoints from before it was stored have none: the flag decides.
+    if (auto it = resumed.find("val_frac"); it != resumed.end()) {
+      char *vend;
+      double savedFrac = std::strtod(it->second.c_str(), &vend);
+      if (it->second.empty() || *vend || !(savedFrac >= 0 && savedFrac < 1))
+        fail("checkpoint {}: its val_frac '{}' is not a fraction in [0, 1)", from, it->second);
+      if (!a.has("val-frac")) dopts.valFraction = savedFrac;
+      else if (dopts.valFraction != savedFrac)
+        overrides.push_back(fmt::format("--val-frac {} overrides the checkpoint's {}: other rows are trained on now",
+                                        dopts.valFraction, savedFrac));
+    }
   }
   auto data = loadData(s, dopts);
   if (!from.empty() && !data->restoreState(get("data")))
-    fail("checkpoint {}: its data position does not fit this data", from);
+    fail("checkpoint {}: its data position does not fit this data{}", from,
+         a.has("val-frac") ? " (with --val-frac, fewer rows are trained on than when it was saved)" : "");
+  if (auto it = resumed.find("data_id"); !from.empty() && it != resumed.end() && it->second != data->identity())
+    overrides.push_back(fmt::format("the data is not what the checkpoint was trained on (it was {}; this is {}): "
+                                    "training goes on, but not as the saved run would have",
+                                    it->second, data->identity()));
   applyHypers(s, a);
   if (!from.empty()) restoreHypers(s, a, resumed, from, overrides);
   s.setHyper("total_steps", double(steps));
@@ -208,7 +225,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   auto checkpoint = [&](int64_t step) {
     Metadata meta{{"format", "gradc"},         {"model", m.name},
                   {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
-                  {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)}};
+                  {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)},
+                  {"val_frac", fmt::format("{:.17g}", dopts.valFraction)}, {"data_id", data->identity()}};
     saveHypers(s, meta);
     saveCheckpoint(save, s, meta);
   };
