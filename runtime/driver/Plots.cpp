@@ -8,7 +8,7 @@
 namespace grt {
 
 static void save(const SvgPlot &p, const std::string &path) {
-  if (!p.save(path)) fail("cannot write {}", path);
+  if (std::string err = p.save(path); !err.empty()) fail("cannot write {}: {}", path, err);
 }
 
 std::string plotLoss(const std::string &dir, const GrtModel &m, const History &h) {
@@ -17,7 +17,8 @@ std::string plotLoss(const std::string &dir, const GrtModel &m, const History &h
   p.line(h.train, "#1f77b4", "train");
   if (!h.val.empty()) p.line(h.val, "#ff7f0e", "validation");
   std::string path = dir + "/loss.svg";
-  return p.save(path) ? "" : fmt::format("cannot write {}", path);
+  std::string err = p.save(path);
+  return err.empty() ? "" : fmt::format("cannot write {}: {}", path, err);
 }
 
 namespace {

@@ -2,8 +2,10 @@
 #include "driver/Svg.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fmt/format.h>
 #include <fstream>
 #include <unistd.h>
@@ -213,17 +215,23 @@ std::string SvgPlot::render() const {
   return s + "</svg>\n";
 }
 
-bool SvgPlot::save(const std::string &path) const {
+std::string SvgPlot::save(const std::string &path) const {
   std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
   {
     std::ofstream out(tmp, std::ios::binary);
     out << render();
     if (!out.flush()) {
+      int err = errno;
       std::remove(tmp.c_str());
-      return false;
+      return std::strerror(err ? err : EIO);
     }
   }
-  return std::rename(tmp.c_str(), path.c_str()) == 0;
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    std::remove(tmp.c_str());
+    return std::strerror(err);
+  }
+  return "";
 }
 
 } // namespace grt

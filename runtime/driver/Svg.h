@@ -33,8 +33,9 @@ public:
   void subtitle(std::string s) { sub = std::move(s); }
 
   std::string render() const;
-  /// Writes the file (via a temporary and a rename); false on failure.
-  bool save(const std::string &path) const;
+  /// Writes the picture atomically (a temporary file, then rename); returns
+  /// "" or why it could not, and leaves no temporary file behind.
+  std::string save(const std::string &path) const;
 
   /// The viridis-like colour of v in [0, 1].
   static std::string colour(double v);
