@@ -14,6 +14,9 @@
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/Support/ErrorHandling.h"
 
+#include <map>
+#include <set>
+
 #include "runtime/include/gradrt/abi.h"
 
 namespace gradc {
@@ -48,6 +51,44 @@ int dtypeCode(DType t) {
   return GRT_F32;
 }
 
+/// The bound on an i32 input's values that its uses imply: the smallest of
+/// the tables it indexes (gather's rows, scatter_add's rows, onehot's
+/// classes), followed through ops that only move values (reshape,
+/// broadcast, transpose, slice, concat, pad). 0: nothing bounds it.
+/// Generated code clamps indices, so an index out of range is never a
+/// memory error, but it is a wrong answer the user should hear about.
+int64_t indexLimitOf(const std::vector<std::vector<Node *>> &users, Node *input) {
+  int64_t limit = 0;
+  auto bound = [&](int64_t rows) { limit = limit == 0 ? rows : std::min(limit, rows); };
+  std::vector<Node *> work{input};
+  std::set<Node *> seen{input};
+  while (!work.empty()) {
+    Node *v = work.back();
+    work.pop_back();
+    for (Node *u : users[v->id]) {
+      switch (u->op) {
+      case OpKind::Gather:
+        if (u->operand(1) == v) bound(u->operand(0)->type.shape[0]);
+        break;
+      case OpKind::ScatterAdd:
+        if (u->operand(0) == v) bound(u->type.shape[0]);
+        break;
+      case OpKind::OneHot: bound(u->type.shape.back()); break;
+      case OpKind::Reshape:
+      case OpKind::Broadcast:
+      case OpKind::Transpose:
+      case OpKind::Slice:
+      case OpKind::Concat:
+      case OpKind::Pad:
+        if (seen.insert(u).second) work.push_back(u);
+        break;
+      default: break;
+      }
+    }
+  }
+  return limit;
+}
+
 /// Every runtime tensor any graph names, each once: leaves by name, outputs
 /// as "output:NAME". Ordered by role, then first appearance.
 std::vector<SlotInfo> collectSlots(const Module &m) {
@@ -61,14 +102,22 @@ std::vector<SlotInfo> collectSlots(const Module &m) {
       }
     slots.push_back(std::move(s));
   };
+  // Index limits over every graph: the smallest bound any use implies.
+  std::map<std::string, int64_t> limits;
   for (auto &g : m.graphs) {
+    auto users = g->users();
     for (auto &n : g->nodes) {
       if (!isRuntimeLeaf(n.get())) continue;
-      add({n->attrs.getString(AttrKey::Name).str(), roleOf(n->op), n->type, n->attrs.getString(AttrKey::Init).str(),
-           n->attrs.getFloat(AttrKey::Default)});
+      std::string name = n->attrs.getString(AttrKey::Name).str();
+      if (n->op == OpKind::Input && n->type.dtype == DType::I32)
+        if (int64_t l = indexLimitOf(users, n.get()); l > 0)
+          limits[name] = limits.count(name) ? std::min(limits[name], l) : l;
+      add({name, roleOf(n->op), n->type, n->attrs.getString(AttrKey::Init).str(), n->attrs.getFloat(AttrKey::Default)});
     }
     for (auto &o : g->outputs) add({grt::outputTensor(o.name), GRT_OUTPUT, o.value->type, "", 0});
   }
+  for (auto &s : slots)
+    if (auto it = limits.find(s.name); it != limits.end()) s.indexLimit = it->second;
   std::stable_sort(slots.begin(), slots.end(), [](const SlotInfo &a, const SlotInfo &b) { return a.role < b.role; });
   return slots;
 }
@@ -207,7 +256,7 @@ private:
       for (int64_t d : s.type.shape) dims.push_back(i64(d));
       llvm::Constant *dimsPtr = dims.empty() ? llvm::ConstantPointerNull::get(ptr) : array(i64t, dims, "dims");
       tensors.push_back(llvm::ConstantStruct::get(
-          tensorTy, {str(s.name), i32(s.role), i32(dtypeCode(s.type.dtype)), i32(s.type.rank()), i32(0), dimsPtr,
+          tensorTy, {str(s.name), i32(s.role), i32(dtypeCode(s.type.dtype)), i32(s.type.rank()), i32(s.indexLimit), dimsPtr,
                      str(s.init), f64(s.defaultValue)}));
     }
     std::vector<llvm::Constant *> ents;
@@ -259,7 +308,7 @@ AbiTypes abiTypes(llvm::LLVMContext &ctx) {
   auto *ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Type *i32t = llvm::Type::getInt32Ty(ctx), *i64t = llvm::Type::getInt64Ty(ctx), *f64t = llvm::Type::getDoubleTy(ctx);
   AbiTypes t;
-  // GrtTensor: name, role, dtype, rank, reserved, dims, init, default_value.
+  // GrtTensor: name, role, dtype, rank, index_limit, dims, init, default_value.
   t.tensor = llvm::StructType::create(ctx, {ptr, i32t, i32t, i32t, i32t, ptr, ptr, f64t}, "GrtTensor");
   // GrtStored: what, kernel, tensor, offset, count, dtype, reserved.
   t.stored = llvm::StructType::create(ctx, {ptr, i32t, i32t, i64t, i64t, i32t, i32t}, "GrtStored");

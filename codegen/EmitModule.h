@@ -14,6 +14,10 @@ struct SlotInfo {
   TensorType type;
   std::string init;
   double defaultValue = 0;
+  /// An i32 input used as indices: its values must lie in [0, indexLimit)
+  /// (the rows of the table it gathers from, the classes of its one-hot);
+  /// 0 when no use bounds it. The runtime refuses data outside it.
+  int64_t indexLimit = 0;
 };
 
 /// Everything codegen produced for one model, before LLVM: the runtime's

@@ -45,7 +45,7 @@ TEST(AbiLayout, DescriptorStructsMatchTheHeader) {
   AbiTypes t = abiTypes(ctx);
   expectLayout(t.tensor, dl,
                {offsetof(GrtTensor, name), offsetof(GrtTensor, role), offsetof(GrtTensor, dtype), offsetof(GrtTensor, rank),
-                offsetof(GrtTensor, reserved), offsetof(GrtTensor, dims), offsetof(GrtTensor, init),
+                offsetof(GrtTensor, index_limit), offsetof(GrtTensor, dims), offsetof(GrtTensor, init),
                 offsetof(GrtTensor, default_value)},
                sizeof(GrtTensor));
   expectLayout(t.stored, dl,

@@ -36,7 +36,7 @@ typedef struct GrtTensor {
   int32_t role;          /* GrtRole */
   int32_t dtype;         /* GrtDType */
   int32_t rank;
-  int32_t reserved;
+  int32_t index_limit;   /* i32 inputs used as indices: values lie in [0, index_limit); 0: unbounded */
   const int64_t *dims;
   const char *init;      /* params and state: "zeros", "normal(0.02)", ... */
   double default_value;  /* hyperparameters: the value written in the source */
