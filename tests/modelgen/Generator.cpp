@@ -501,6 +501,13 @@ private:
     }
     // A kink (abs, maximum) over values with flat pieces ties almost surely.
     if (op.has(Kinked) && llvm::any_of(args, [](const Ex &a) { return a.plateau; })) return false;
+    // So does a kink between one value and itself (maximum(a, a),
+    // clamp(x, p, p)): every element sits on it, where the gradient is a
+    // convention (PyTorch's clamp gives 0 below p, ours 1; both are valid
+    // subgradients), not something an oracle can check.
+    for (size_t i = 0; op.has(Kinked) && i < args.size(); ++i)
+      for (size_t j = i + 1; j < args.size(); ++j)
+        if (args[i].text == args[j].text) return false;
     for (unsigned i = 0; i < args.size(); ++i) {
       switch (op.domainOf(i)) {
       case Domain::Any: break;

@@ -299,7 +299,8 @@ def b_clamp(u_x, u_low, u_high):
     if _num(u_x) and _num(u_low) and _num(u_high):
         return min(max(u_x, u_low), u_high)
     dtype = next(v.dtype for v in (u_x, u_low, u_high) if _tensor(v))
-    return torch.clamp(*(_as_tensor(v, dtype) for v in (u_x, u_low, u_high)))
+    # gradc's clamp broadcasts all three operands; torch.clamp keeps x's shape.
+    return torch.clamp(*torch.broadcast_tensors(*(_as_tensor(v, dtype) for v in (u_x, u_low, u_high))))
 
 
 def b_where(u_cond, u_a, u_b):
