@@ -1,6 +1,7 @@
 //===- runtime/core/ThreadPool.cpp - workers for parallel loops -----------===//
 #include "core/ThreadPool.h"
 
+#include <algorithm>
 #include <chrono>
 
 #if defined(__x86_64__)
@@ -23,14 +24,33 @@ namespace {
 constexpr auto kSpin = std::chrono::microseconds(5000);
 constexpr auto kSpinPause = std::chrono::microseconds(200);
 
-void part(int64_t n, int parts, int index, int64_t &begin, int64_t &end) {
-  begin = n * index / parts;
-  end = n * (index + 1) / parts;
+/// Pause instructions the caller spins through, waiting for the chunks
+/// other threads are running, before it blocks (~20–40 µs): a worker that
+/// runs finishes its chunk well within that; one that does not was
+/// preempted, and blocking lets the kernel move it onto the caller's core.
+constexpr int kCallerSpins = 1 << 10;
+
+/// Chunks per thread: enough that the threads still running can take a
+/// preempted thread's share, few enough that taking one stays cheap.
+constexpr int kChunksPerThread = 4;
+
+/// A caller that waits this much longer than its own chunks took (twice)
+/// for another thread's chunk takes it that the thread was preempted; the
+/// workers then sit out between kSoloMin and kSoloMax.
+constexpr auto kLate = std::chrono::microseconds(300);
+constexpr auto kSoloMin = std::chrono::milliseconds(20);
+constexpr auto kSoloMax = std::chrono::milliseconds(1000);
+
+constexpr uint64_t kIndexMask = 0xffff, kCountShift = 16, kJobShift = 32;
+constexpr int kMaxChunks = 0xffff;
+
+uint64_t pack(uint32_t job, int count, int index) {
+  return uint64_t(job) << kJobShift | uint64_t(count) << kCountShift | uint64_t(index);
 }
 } // namespace
 
 ThreadPool::ThreadPool(int threads) {
-  for (int i = 1; i < threads; ++i) workers.emplace_back([this, i] { work(i); });
+  for (int i = 1; i < threads; ++i) workers.emplace_back([this] { work(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -43,29 +63,76 @@ ThreadPool::~ThreadPool() {
   for (auto &t : workers) t.join();
 }
 
-void ThreadPool::run(int64_t count, GrtParallelBody fn, void *arg) {
-  int parts = size();
-  if (parts == 1 || count < 2) {
+int ThreadPool::takeChunks(uint32_t j) {
+  int taken = 0;
+  uint64_t v = next.load(std::memory_order_acquire);
+  while (true) {
+    int count = int(v >> kCountShift & kIndexMask), index = int(v & kIndexMask);
+    if (uint32_t(v >> kJobShift) != j || index >= count) return taken;
+    if (!next.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    ++taken;
+    // Chunk `index` is ours: the job stays current until we report it done.
+    int64_t begin = n * index / count, end = n * (index + 1) / count;
+    if (begin < end) body(data, begin, end);
+    done.fetch_add(1, std::memory_order_seq_cst);
+    if (callerWaiting.load(std::memory_order_seq_cst)) done.notify_all();
+    v = next.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadPool::run(int64_t count, GrtParallelBody fn, void *arg, int maxChunks) {
+  int threads = size();
+  auto now = Clock::now();
+  if (threads == 1 || count < 2 || now < soloUntil) {
     fn(arg, 0, count);
     return;
   }
+  int chunks = maxChunks > 0 ? maxChunks : threads * kChunksPerThread;
+  chunks = int(std::min<int64_t>({count, chunks, kMaxChunks}));
+  // Publish the job, then the counter that names it (release: a thread that
+  // takes a chunk sees the job's fields).
   n = count;
   body = fn;
   data = arg;
-  pending.store(parts - 1, std::memory_order_relaxed);
+  uint32_t j = ++job;
+  done.store(0, std::memory_order_relaxed);
+  next.store(pack(j, chunks, 0), std::memory_order_release);
   {
     // The lock orders the bump with a worker that is about to sleep.
     std::lock_guard<std::mutex> lock(mu);
     generation.fetch_add(1, std::memory_order_release);
   }
   if (sleepers.load(std::memory_order_acquire) > 0) wake.notify_all();
-  int64_t b, e;
-  part(count, parts, 0, b, e);
-  if (b < e) fn(arg, b, e);
-  while (pending.load(std::memory_order_acquire) > 0) GRT_PAUSE();
+  int mine = takeChunks(j);
+  auto taken = Clock::now();
+  // Every chunk is taken; wait for those still running elsewhere.
+  for (int spins = 0; done.load(std::memory_order_acquire) < chunks; ++spins) {
+    if (spins < kCallerSpins) {
+      GRT_PAUSE();
+      continue;
+    }
+    callerWaiting.store(1, std::memory_order_seq_cst);
+    int d = done.load(std::memory_order_seq_cst);
+    if (d < chunks) done.wait(d, std::memory_order_seq_cst);
+    callerWaiting.store(0, std::memory_order_relaxed);
+  }
+  if (mine > 0) noteWait((taken - now) / mine, Clock::now() - taken, taken);
 }
 
-void ThreadPool::work(int index) {
+void ThreadPool::noteWait(Clock::duration perChunk, Clock::duration waited, Clock::time_point at) {
+  // Chunks of one loop are the same size, so a worker's last chunk should
+  // end about when the caller's did. Waiting much longer means the worker
+  // was preempted mid-chunk by another process, and waits a scheduler time
+  // slice (1–4 ms) each time; while that goes on, the caller alone is
+  // faster. Leave the workers out for a while, twice as long each time it
+  // happens again soon after, then try them again.
+  if (waited < 2 * perChunk + kLate) return;
+  soloFor = at < soloUntil + 2 * soloFor ? std::min<Clock::duration>(2 * soloFor, kSoloMax) : kSoloMin;
+  soloUntil = at + soloFor;
+  ++soloSpells;
+}
+
+void ThreadPool::work() {
   uint64_t seen = 0;
   while (true) {
     // Spin for a new generation, then sleep until one comes.
@@ -88,10 +155,9 @@ void ThreadPool::work(int index) {
     }
     seen = g;
     if (stopping.load()) return;
-    int64_t b, e;
-    part(n, size(), index, b, e);
-    if (b < e) body(data, b, e);
-    pending.fetch_sub(1, std::memory_order_acq_rel);
+    // The job the counter names now: this generation's, or a later one if
+    // this worker fell behind (it then takes chunks of that one).
+    takeChunks(uint32_t(next.load(std::memory_order_acquire) >> kJobShift));
   }
 }
 

@@ -326,7 +326,16 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     fmt::print("pictures: {}/loss.svg{}\n", plotDir, note.empty() ? fmt::format(", {}/fit.svg", plotDir) : " (" + note + ")");
   }
   printSmallParams(s);
-  if (profile) profile->print("train", 25);
+  if (profile) {
+    profile->print("train", 25);
+    // Threads another process preempted make the caller run loops alone
+    // for a while (runtime/core/ThreadPool.cpp); say so, it explains a
+    // step slower than on a quiet machine.
+    if (s.ctx.pool && s.ctx.pool->preemptedSpells() > 0)
+      fmt::print("threads: {} time{} a worker was preempted mid-loop by another process, and the loops ran on one "
+                 "thread for a while\n",
+                 s.ctx.pool->preemptedSpells(), s.ctx.pool->preemptedSpells() == 1 ? "" : "s");
+  }
   return 0;
 }
 
