@@ -41,6 +41,7 @@ DataOptions dataOptions(const Args &a) {
   d.valFraction = a.number("val-frac", 0.1);
   if (d.valFraction < 0 || d.valFraction >= 1) fail("--val-frac must be in [0, 1), not {}", d.valFraction);
   d.seed = uint64_t(a.integer("seed", 0, 0));
+  if (a.has("val-batches")) d.valBatches = int(a.integer("val-batches", 8, 1, 100000));
   return d;
 }
 
@@ -106,6 +107,12 @@ EvalResult evaluate(Session &s, Dataset &d) {
     else r.metrics.push_back({std::string(withoutPrefix(outs[j], GRT_METRIC_PREFIX)), mean});
   }
   return r;
+}
+
+std::string bitsPerByte(const Dataset &d, double loss) {
+  double bpt = d.bytesPerToken();
+  if (bpt <= 0 || !std::isfinite(loss)) return "";
+  return fmt::format(" ({:.4f} bits/byte)", loss / std::log(2.0) / bpt);
 }
 
 } // namespace grt

@@ -35,5 +35,8 @@ struct EvalResult {
   int64_t batches = 0; // calls of the entry
 };
 EvalResult evaluate(Session &s, Dataset &d);
+/// " (2.6931 bits/byte)" for text data: nats per token / ln 2 / bytes per
+/// token, so byte-level and BPE models compare; "" for tables.
+std::string bitsPerByte(const Dataset &d, double loss);
 
 } // namespace grt

@@ -364,16 +364,30 @@ public:
         if (c >= vocab) fail("corpus {} contains byte {} but the model's vocabulary has {} entries", this->source, int(c), vocab);
     Rng fixed(777, hashName("validation"));
     for (int64_t i = 0; i < int64_t(opts.valBatches) * batch; ++i) valStarts.push_back(fixed.below(val.size() - context));
+    // The whole split: windows [k·T, k·T + T] (the last target byte is the
+    // next window's first input), in batches whose distinct windows divide
+    // B, so weighting each batch by them gives the exact mean.
+    fullBatches = evalBatches(int64_t(val.size() - 1) / context, batch);
   }
 
   void nextTrainBatch(Session &) override {
     for (int64_t b = 0; b < batch; ++b) window(train, rng.below(train.size() - context), b);
   }
-  int64_t numValBatches() const override { return int64_t(valStarts.size()) / batch; }
+  int64_t numValBatches() const override {
+    return full ? int64_t(fullBatches.size()) : int64_t(valStarts.size()) / batch;
+  }
   int64_t fillValBatch(Session &, int64_t i) override {
+    if (full) {
+      const EvalBatch &e = fullBatches[i];
+      for (int64_t b = 0; b < batch; ++b) window(val, (e.first + b % e.rows) * context, b);
+      return e.rows;
+    }
     for (int64_t b = 0; b < batch; ++b) window(val, valStarts[i * batch + b], b);
     return batch;
   }
+  void fullValidation(bool on) override { full = on; }
+  bool validatesAll() const override { return full; }
+  double bytesPerToken() const override { return 1.0; }
   std::string saveState() const override { return "text:" + rng.save(); }
   std::string identity() const override {
     return fmt::format("text {} bytes fnv {:016x}", train.size() + val.size(), hashName(train) ^ (hashName(val) * 0x9E3779B97F4A7C15ULL));
@@ -403,6 +417,8 @@ private:
   int64_t batch = 0, context = 0;
   std::string train, val;
   std::vector<int64_t> valStarts;
+  std::vector<EvalBatch> fullBatches;
+  bool full = false;
 };
 
 } // namespace

@@ -23,7 +23,7 @@ struct DataOptions {
   double valFraction = 0.1;
   uint64_t seed = 0;      // shuffling / windows
   uint64_t dataSeed = 1;  // generating the default table
-  int valBatches = 8;     // text: fixed validation batches
+  int valBatches = 8;     // text: batches of the quick validation estimate (--val-batches)
   bool evalOnly = false;  // eval: every row of a table is validated, in file order; none is trained on
 };
 
@@ -38,6 +38,15 @@ public:
   virtual int64_t numValBatches() const = 0;
   /// Fills validation batch i; returns how many distinct rows it stands for.
   virtual int64_t fillValBatch(Session &s, int64_t i) = 0;
+  /// Text: validation batches are either a quick estimate (--val-batches
+  /// fixed random windows, for progress lines) or the whole validation
+  /// split in windows that do not overlap (the final figure, `eval`).
+  /// Tables always validate every held-out row.
+  virtual void fullValidation(bool) {}
+  virtual bool validatesAll() const { return true; }
+  /// Text: bytes per token of the validation split (1 for bytes), to turn
+  /// nats per token into bits per byte; 0 for tables.
+  virtual double bytesPerToken() const { return 0; }
   /// Where the next training batch comes from, for checkpoints.
   virtual std::string saveState() const = 0;
   virtual bool restoreState(const std::string &state) = 0;

@@ -8,17 +8,20 @@
 namespace grt {
 
 int cmdEval(const GrtModel &m, int argc, char **argv) {
-  Args a("eval", argc, argv, 2, {"load", "data", "threads", "seed"}, {"partial-load"});
+  Args a("eval", argc, argv, 2, {"load", "data", "threads", "seed", "val-batches"}, {"partial-load", "quick"});
   Session s(m, threadsOption(a));
   DataOptions d = dataOptions(a);
   d.evalOnly = true;
   auto data = loadData(s, d);
+  // Text: the whole validation split, unless --quick asks for the estimate
+  // progress lines use (--val-batches random windows).
+  data->fullValidation(!a.has("quick"));
   s.initParams(0);
   if (a.has("load")) loadCheckpoint(a.str("load"), s, a.has("partial-load"));
   else fmt::print(stderr, "note: no --load given; evaluating freshly initialised parameters\n");
   applyHypers(s, a);
   EvalResult r = evaluate(s, *data);
-  fmt::print("loss {:.9g}", r.loss);
+  fmt::print("loss {:.9g}{}", r.loss, bitsPerByte(*data, r.loss));
   for (auto &[name, v] : r.metrics) fmt::print("  {} {:.9g}", name, v);
   fmt::print("  ({} batches of {})\n", r.batches, data->describe());
   return 0;
