@@ -10,36 +10,34 @@ extern "C" const GrtModel gradc_model;
 
 namespace grt {
 
-static void usage(const GrtModel &m, const char *argv0) {
+/// The help of one command ("train", ...), or of all of them ("").
+static void usage(const GrtModel &m, const char *argv0, const std::string &only = "") {
   std::string dataHelp = m.data_kind == GRT_DATA_TEXT
                              ? fmt::format("any file read as bytes (default: {})", m.text_corpus)
                              : m.data_kind == GRT_DATA_TABLE ? "a CSV whose header names the inputs (default: the model's own generated data)"
                                                              : "a CSV whose header names the inputs";
-  fmt::print(R"(usage: {0} COMMAND [OPTIONS]
-
-{1}: a model compiled by gradc from {2}.
-
-commands:
-  train     train the model and report its loss
-  eval      loss and metrics of trained parameters on a dataset
-  predict   run the model on the rows of a CSV file and print its outputs
-  sample    (text models) write text: --prompt TEXT --tokens N --temperature T --top-k K
-  info      the model's tensors, entry points, optimizer and data
-
-options of train:
+  struct Section {
+    const char *cmd;
+    std::string text;
+  };
+  const Section sections[] = {
+      {"train", fmt::format(R"(options of train (train the model and report its loss):
   --steps N         train until step N (default 1000)
   --lr X            learning rate, overriding the model's
   --hp NAME=X       set any hyperparameter, e.g. --hp beta2=0.95 (repeatable)
   --seed S          seed for initialisation and batch order (default 0; when
                     resuming, the checkpoint's)
-  --data FILE       training data: {3}
+  --data FILE       training data: {0}
   --val-frac F      fraction of table rows held out for validation (default 0.1)
+  --val-batches N   text: the progress lines' validation estimate uses N fixed
+                    random batches (default 8); the final figure always covers
+                    the whole validation split
   --save CKPT       write a checkpoint (safetensors) at the end, or when
                     stopped by Ctrl-C or SIGTERM
   --save-every N    ... and every N steps
   --load CKPT       continue from a checkpoint: weights, optimizer state, step,
-                    data position, seed, --steps and hyperparameters (flags
-                    given again override them, with a note)
+                    data position, seed, --steps, --val-frac and hyperparameters
+                    (flags given again override them, with a note)
   --resume CKPT     the same as --load
   --stop-after N    stop at step N; a later --resume continues to --steps
   --log-every N     print progress every N steps (default: about 20 lines per run)
@@ -56,14 +54,59 @@ options of train:
                     each kernel stores and stop at the first non-finite one,
                     naming its IR value and source line (slow; values fused
                     into a kernel are not stored: gradc build --fusion=0 stores all)
-
-options of eval:     --load CKPT  --data FILE  --threads N  --partial-load
-options of predict:  --load CKPT  --data FILE.csv  --threads N  --partial-load
-options of sample:   --load CKPT  --partial-load  --prompt TEXT (default a newline)  --tokens N (200)
-                     --temperature T (1; 0 picks the likeliest byte)  --top-k K (0: all)  --seed S
-Hyperparameters of this model: see `{0} info`.
+Text models report validation loss in nats per token and in bits per byte.
 )",
-             argv0, m.name, m.source, dataHelp);
+                            dataHelp)},
+      {"eval", fmt::format(R"(options of eval (loss and metrics of trained parameters on a dataset):
+  --load CKPT       the parameters (default: freshly initialised, with a note)
+  --data FILE       {0}; every row (or, for text, the whole validation split)
+  --quick           text: the quick estimate of --val-batches random batches
+  --val-batches N   with --quick: how many (default 8)
+  --threads N       worker threads (default: the cores available)
+  --partial-load    load a checkpoint that lacks some tensors or has others
+)",
+                           dataHelp)},
+      {"predict", R"(options of predict (run the model on the rows of a CSV file, print its outputs as CSV):
+  --load CKPT       the parameters
+  --data FILE.csv   a column per input, named as in `info`
+  --threads N       worker threads (default: the cores available)
+  --partial-load    load a checkpoint that lacks some tensors or has others
+)"},
+      {"sample", R"(options of sample (text models: write text one byte at a time):
+  --load CKPT       the parameters (also --resume)
+  --prompt TEXT     the text to continue (default: a newline)
+  --tokens N        how many bytes to write (default 200)
+  --temperature T   sharpen (<1) or flatten (>1) the distribution (default 1;
+                    0 picks the likeliest byte)
+  --top-k K         sample among the K likeliest bytes only (default 0: all)
+  --seed S          seed for the sampling (default 0)
+  --threads N       worker threads (default: the cores available)
+  --partial-load    load a checkpoint that lacks some tensors or has others
+)"},
+      {"info", R"(info: the model's tensors (with the index range of integer inputs), entry points,
+optimizer, default data and parameter count; no options.
+)"},
+  };
+  for (auto &sec : sections)
+    if (sec.cmd == only) {
+      fmt::print("usage: {} {} [OPTIONS]\n\n{}", argv0, only, sec.text);
+      return;
+    }
+  fmt::print(R"(usage: {0} COMMAND [OPTIONS]     ({0} COMMAND --help: that command's options)
+
+{1}: a model compiled by gradc from {2}.
+
+commands:
+  train     train the model and report its loss
+  eval      loss and metrics of trained parameters on a dataset
+  predict   run the model on the rows of a CSV file and print its outputs
+  sample    (text models) write text: --prompt TEXT --tokens N --temperature T --top-k K
+  info      the model's tensors, entry points, optimizer and data
+
+)",
+             argv0, m.name, m.source);
+  for (auto &sec : sections) fmt::print("{}\n", sec.text);
+  fmt::print("Hyperparameters of this model: see `{} info`.\n", argv0);
 }
 
 static int runCommand(const GrtModel &m, const std::string &cmd, int argc, char **argv) {
@@ -92,23 +135,24 @@ int main(int argc, char **argv) {
   // old checkpoint), not kill the process with SIGXFSZ.
   std::signal(SIGXFSZ, SIG_IGN);
   const GrtModel &m = gradc_model;
-  if (argc < 2) {
-    usage(m, argv[0]);
-    return 1;
-  }
-  std::string cmd = argv[1];
-  for (int i = 1; i < argc; ++i)
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage(m, argv[0]);
-      return checkStdout(0);
-    }
-  if (cmd == "help") {
-    usage(m, argv[0]);
-    return checkStdout(0);
-  }
+  std::string cmd = argc < 2 ? "" : argv[1];
   // fmt::print throws when a write fails (stdout full or closed); that, or
   // memory running out, ends with one line like any other error.
   try {
+    if (argc < 2) {
+      usage(m, argv[0]);
+      return checkStdout(1);
+    }
+    // COMMAND --help: that command's options; --help or help alone: all.
+    for (int i = 1; i < argc; ++i)
+      if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        usage(m, argv[0], i > 1 ? cmd : "");
+        return checkStdout(0);
+      }
+    if (cmd == "help") {
+      usage(m, argv[0], argc > 2 ? argv[2] : "");
+      return checkStdout(0);
+    }
     return checkStdout(runCommand(m, cmd, argc, argv));
   } catch (const std::bad_alloc &) {
     fail("out of memory");
