@@ -29,15 +29,17 @@ llvm::Expected<std::string> findRuntimeLibrary() {
   return fail("cannot find the runtime library libgradrt.a next to " + self + "; set GRADC_RUNTIME to its path");
 }
 
-llvm::Error linkExecutable(llvm::StringRef object, llvm::StringRef output) {
+llvm::Error linkExecutable(llvm::ArrayRef<std::string> objects, llvm::StringRef output) {
   auto runtime = findRuntimeLibrary();
   if (!runtime) return runtime.takeError();
   llvm::ErrorOr<std::string> cxx = llvm::sys::findProgramByName("c++");
   if (!cxx) cxx = llvm::sys::findProgramByName("g++");
   if (!cxx) cxx = llvm::sys::findProgramByName("clang++");
   if (!cxx) return fail("no C++ compiler driver (c++, g++ or clang++) to link with; install g++");
-  std::string obj = object.str(), out = output.str();
-  llvm::SmallVector<llvm::StringRef, 12> args{*cxx, obj, *runtime, "-o", out, "-lpthread", "-lm"};
+  std::string out = output.str();
+  llvm::SmallVector<llvm::StringRef, 12> args{*cxx};
+  for (auto &o : objects) args.push_back(o);
+  args.append({*runtime, "-o", out, "-lpthread", "-lm"});
   std::string err;
   bool failed = false;
   int rc = llvm::sys::ExecuteAndWait(*cxx, args, std::nullopt, {}, 0, 0, &err, &failed);

@@ -1,7 +1,10 @@
 //===- codegen/Link.h - object + runtime = executable ---------------------===//
 #pragma once
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
+
+#include <string>
 
 namespace gradc {
 
@@ -9,8 +12,8 @@ namespace gradc {
 /// tree or install tree).
 llvm::Expected<std::string> findRuntimeLibrary();
 
-/// Links `object` with the runtime into the executable `output`, using the
+/// Links `objects` with the runtime into the executable `output`, using the
 /// system C++ compiler driver (c++) as the linker.
-llvm::Error linkExecutable(llvm::StringRef object, llvm::StringRef output);
+llvm::Error linkExecutable(llvm::ArrayRef<std::string> objects, llvm::StringRef output);
 
 } // namespace gradc

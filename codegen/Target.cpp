@@ -3,6 +3,8 @@
 
 #include "llvm/Analysis/CGSCCPassManager.h"
 #include "llvm/Analysis/LoopAnalysisManager.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/PassManager.h"
 #include "llvm/IR/Verifier.h"
@@ -10,6 +12,9 @@
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/TargetParser/Host.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
+
+#include <thread>
 
 namespace gradc {
 
@@ -89,6 +94,47 @@ llvm::Error emitMachineCode(llvm::Module &m, llvm::TargetMachine &tm, llvm::raw_
     return llvm::createStringError(llvm::inconvertibleErrorCode(), "the target cannot emit this file type");
   pm.run(m);
   return llvm::Error::success();
+}
+
+llvm::Expected<std::vector<llvm::SmallVector<char, 0>>> emitObjects(llvm::Module &m, llvm::TargetMachine &tm,
+                                                                     unsigned parts) {
+  std::vector<llvm::SmallVector<char, 0>> objects;
+  if (parts <= 1) {
+    objects.emplace_back();
+    llvm::raw_svector_ostream os(objects.back());
+    if (auto err = emitMachineCode(m, tm, os, false)) return err;
+    return objects;
+  }
+  // Split (round robin: parts of about equal size), then carry each part
+  // across as bitcode: an LLVM context serves one thread at a time.
+  std::vector<llvm::SmallVector<char, 0>> bitcode;
+  llvm::SplitModule(
+      m, parts,
+      [&](std::unique_ptr<llvm::Module> part) {
+        bitcode.emplace_back();
+        llvm::raw_svector_ostream os(bitcode.back());
+        llvm::WriteBitcodeToFile(*part, os);
+      },
+      /*PreserveLocals=*/false, /*RoundRobin=*/true);
+  objects.resize(bitcode.size());
+  std::vector<std::string> errors(bitcode.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < bitcode.size(); ++i)
+    threads.emplace_back([&, i] {
+      llvm::LLVMContext ctx;
+      auto part = llvm::parseBitcodeFile(llvm::MemoryBufferRef(llvm::StringRef(bitcode[i].data(), bitcode[i].size()), "part"), ctx);
+      auto partTm = part ? createHostTargetMachine() : llvm::Expected<std::unique_ptr<llvm::TargetMachine>>(part.takeError());
+      llvm::Error err = partTm ? llvm::Error::success() : partTm.takeError();
+      if (!err) {
+        llvm::raw_svector_ostream os(objects[i]);
+        err = emitMachineCode(**part, **partTm, os, false);
+      }
+      if (err) errors[i] = llvm::toString(std::move(err));
+    });
+  for (auto &t : threads) t.join();
+  for (auto &e : errors)
+    if (!e.empty()) return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s", e.c_str());
+  return objects;
 }
 
 } // namespace gradc

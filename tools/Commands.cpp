@@ -2,6 +2,7 @@
 #include "Commands.h"
 
 #include "codegen/Link.h"
+#include "codegen/Target.h"
 #include "ir/Dot.h"
 #include "ir/Printer.h"
 #include "ir/Stats.h"
@@ -11,8 +12,10 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fmt/format.h>
+#include <thread>
 
 namespace gradc {
 
@@ -71,21 +74,44 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     return 1;
   std::string out = b.output;
   if (out.empty()) out = llvm::sys::path::stem(o.input).str() + (b.objectOnly ? ".o" : "");
-  std::string objPath = b.objectOnly ? out : out + ".o.tmp";
-  {
+  if (b.objectOnly) {
     std::error_code ec;
-    llvm::ToolOutputFile obj(objPath, ec, llvm::sys::fs::OF_None);
+    llvm::ToolOutputFile obj(out, ec, llvm::sys::fs::OF_None);
     if (ec) {
-      llvm::WithColor::error(llvm::errs(), "gradc") << "cannot write " << objPath << ": " << ec.message() << "\n";
+      llvm::WithColor::error(llvm::errs(), "gradc") << "cannot write " << out << ": " << ec.message() << "\n";
       return 1;
     }
     if (!c.emit(obj.os(), false)) return 1;
     obj.keep();
-  }
-  phase("machine code");
-  if (!b.objectOnly) {
-    llvm::Error err = linkExecutable(objPath, out);
-    llvm::sys::fs::remove(objPath);
+    phase("machine code");
+  } else {
+    // Machine code on every core (one part each), linked together.
+    unsigned parts = std::clamp(b.jobs ? b.jobs : std::thread::hardware_concurrency(), 1u, b.jobs ? 64u : 8u);
+    auto objects = emitObjects(*c.llvmModule, *c.target, parts);
+    if (!objects) {
+      c.report(objects.takeError());
+      return 1;
+    }
+    std::vector<std::string> paths;
+    auto removeAll = [&] {
+      for (auto &p : paths) llvm::sys::fs::remove(p);
+    };
+    for (size_t i = 0; i < objects->size(); ++i) {
+      paths.push_back(fmt::format("{}.{}.o.tmp", out, i));
+      std::error_code ec;
+      llvm::raw_fd_ostream os(paths.back(), ec, llvm::sys::fs::OF_None);
+      if (!ec) os.write((*objects)[i].data(), (*objects)[i].size());
+      if (ec || (os.close(), os.has_error())) {
+        llvm::WithColor::error(llvm::errs(), "gradc") << "cannot write " << paths.back() << ": "
+                                                      << (ec ? ec.message() : os.error().message()) << "\n";
+        os.clear_error();
+        removeAll();
+        return 1;
+      }
+    }
+    phase("machine code");
+    llvm::Error err = linkExecutable(paths, out);
+    removeAll();
     if (err) {
       c.report(std::move(err));
       return 1;

@@ -10,6 +10,7 @@ struct BuildOptions {
   std::string output;
   bool objectOnly = false;
   bool timePhases = false; // print how long each phase took
+  unsigned jobs = 0;       // machine-code threads; 0: the cores available
 };
 
 int buildCommand(const CompileOptions &o, const BuildOptions &b);

@@ -62,6 +62,9 @@ static cl::opt<bool> emitObject("c", cl::desc("Write the object file only, witho
                                 cl::cat(category));
 static cl::opt<bool> timePhases("time", cl::desc("Print how long each phase of the build took"), cl::sub(buildCmd),
                                 cl::cat(category));
+static cl::opt<unsigned> jobs("j", cl::desc("Make machine code on N threads, one part of the model each (default: the cores "
+                                            "available, at most 64; the model trains the same for any N)"),
+                               cl::value_desc("N"), cl::init(0), cl::sub(buildCmd), cl::cat(category));
 static cl::opt<bool> gradsEntry("grads-entry", cl::desc("Also compile the @grads entry (loss and every gradient)"),
                                 cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
 
@@ -176,7 +179,7 @@ int main(int argc, char **argv) {
   if (!any) fail("give a subcommand: build, dump, opt, dot, stats or gradcheck (see gradc --help)");
   if (input.empty()) fail("no input file (see gradc --help)");
   CompileOptions o = compileOptions();
-  if (buildCmd) return buildCommand(o, {output, emitObject, timePhases});
+  if (buildCmd) return buildCommand(o, {output, emitObject, timePhases, jobs});
   if (dumpCmd) return dumpCommand(o, *stage.getValue());
   if (optCmd) return optCommand(o, std::vector<std::string>(passes.begin(), passes.end()));
   if (dotCmd)
