@@ -80,6 +80,9 @@ Text models report validation loss in nats per token and in bits per byte.
                     0 picks the likeliest byte)
   --top-k K         sample among the K likeliest bytes only (default 0: all)
   --seed S          seed for the sampling (default 0)
+  --samples N       N independent continuations at once, one per row of the
+                    model's batch (default 1; at most the batch); the first is
+                    the one a single sample gives
   --threads N       worker threads (default: the cores available)
   --partial-load    load a checkpoint that lacks some tensors or has others
 )"},

@@ -10,13 +10,14 @@
 #include "driver/Commands.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
 namespace grt {
 
 int cmdSample(const GrtModel &m, int argc, char **argv) {
-  Args a("sample", argc, argv, 2, {"load", "resume", "prompt", "tokens", "temperature", "top-k", "seed", "threads"},
+  Args a("sample", argc, argv, 2, {"load", "resume", "prompt", "tokens", "temperature", "top-k", "seed", "threads", "samples"},
          {"partial-load"});
   if (m.data_kind != GRT_DATA_TEXT) fail("sample is for text models; '{}' reads tables (use predict)", m.name);
   Session s(m, threadsOption(a));
@@ -43,56 +44,83 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   double temperature = a.number("temperature", 1.0);
   int64_t topK = a.integer("top-k", 0, 0);
   if (temperature < 0) fail("--temperature must not be negative");
-  Rng rng(uint64_t(a.integer("seed", 0, 0)), hashName("sample"));
-
-  std::string text = prompt;
-  std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+  // The predict entry runs all B rows of its batch at once: --samples N
+  // (at most B) continues the prompt N times independently for the price of
+  // one. Row 0 draws from the stream a single sample always used.
+  int64_t samples = a.integer("samples", 1, 1);
+  if (samples > B)
+    fail("--samples {} is more than the model's batch of {} (rebuild with a larger batch to sample more at once)",
+         samples, B);
+  uint64_t seed = uint64_t(a.integer("seed", 0, 0));
+  std::vector<Rng> rngs;
+  for (int64_t r = 0; r < samples; ++r) rngs.emplace_back(seed, hashName("sample") + uint64_t(r));
+  std::vector<std::string> texts(samples, prompt);
+  // One sample is printed as it is made; several, each whole at the end.
+  bool stream = samples == 1;
+  if (stream) std::fwrite(prompt.data(), 1, prompt.size(), stdout);
   std::vector<double> p(V);
   std::vector<int64_t> order(V);
+  auto started = std::chrono::steady_clock::now();
   for (int64_t t = 0; t < tokens; ++t) {
-    // The last T bytes, left-aligned in row 0; the causal mask makes the
-    // padding after them irrelevant.
-    int64_t n = std::min<int64_t>(T, text.size());
+    // The last T bytes of each sample, left-aligned in its row; the causal
+    // mask makes the padding after them irrelevant. Rows past --samples
+    // repeat row 0.
+    int64_t n = std::min<int64_t>(T, texts[0].size());
     auto *xd = static_cast<int32_t *>(x.data);
-    for (int64_t b = 0; b < B; ++b)
+    for (int64_t b = 0; b < B; ++b) {
+      const std::string &text = texts[b < samples ? b : 0];
       for (int64_t i = 0; i < T; ++i) xd[b * T + i] = i < n ? (unsigned char)text[text.size() - n + i] : 0;
+    }
     s.run("predict");
-    int64_t base = (n - 1) * V; // row 0, position n-1
-    for (int64_t v = 0; v < V; ++v) {
-      p[v] = Session::get(logits, base + v);
-      if (!std::isfinite(p[v]))
-        fail("the model's logit for byte {} is {} after {} sampled bytes; its parameters{} produce non-finite values", v,
-             p[v], t, ckpt.empty() ? "" : " from " + ckpt);
-    }
-    int64_t next;
-    if (temperature == 0) {
-      next = std::max_element(p.begin(), p.end()) - p.begin();
-    } else {
-      if (topK > 0 && topK < V) {
-        for (int64_t v = 0; v < V; ++v) order[v] = v;
-        std::nth_element(order.begin(), order.begin() + (topK - 1), order.end(), [&](int64_t i, int64_t j) { return p[i] > p[j]; });
-        double cut = p[order[topK - 1]];
-        for (auto &l : p)
-          if (l < cut) l = -INFINITY;
+    for (int64_t r = 0; r < samples; ++r) {
+      int64_t base = (r * T + n - 1) * V; // row r, position n-1
+      for (int64_t v = 0; v < V; ++v) {
+        p[v] = Session::get(logits, base + v);
+        if (!std::isfinite(p[v]))
+          fail("the model's logit for byte {} is {} after {} sampled bytes; its parameters{} produce non-finite values",
+               v, p[v], t, ckpt.empty() ? "" : " from " + ckpt);
       }
-      // Dividing by the temperature after subtracting the largest logit
-      // keeps every exponent in [-inf, 0], however small the temperature
-      // (1e-320 makes l / T overflow to inf, and inf - inf is NaN).
-      double mx = *std::max_element(p.begin(), p.end()), sum = 0;
-      for (auto &l : p) sum += (l = std::exp((l - mx) / temperature));
-      double r = rng.uniform() * sum;
-      next = V - 1;
-      for (int64_t v = 0; v < V; ++v)
-        if ((r -= p[v]) < 0) {
-          next = v;
-          break;
+      int64_t next;
+      if (temperature == 0) {
+        next = std::max_element(p.begin(), p.end()) - p.begin();
+      } else {
+        if (topK > 0 && topK < V) {
+          for (int64_t v = 0; v < V; ++v) order[v] = v;
+          std::nth_element(order.begin(), order.begin() + (topK - 1), order.end(),
+                           [&](int64_t i, int64_t j) { return p[i] > p[j]; });
+          double cut = p[order[topK - 1]];
+          for (auto &l : p)
+            if (l < cut) l = -INFINITY;
         }
+        // Dividing by the temperature after subtracting the largest logit
+        // keeps every exponent in [-inf, 0], however small the temperature
+        // (1e-320 makes l / T overflow to inf, and inf - inf is NaN).
+        double mx = *std::max_element(p.begin(), p.end()), sum = 0;
+        for (auto &l : p) sum += (l = std::exp((l - mx) / temperature));
+        double u = rngs[r].uniform() * sum;
+        next = V - 1;
+        for (int64_t v = 0; v < V; ++v)
+          if ((u -= p[v]) < 0) {
+            next = v;
+            break;
+          }
+      }
+      texts[r] += char(next);
+      if (stream) {
+        std::fputc(int(next), stdout);
+        std::fflush(stdout);
+      }
     }
-    text += char(next);
-    std::fputc(int(next), stdout);
-    std::fflush(stdout);
   }
-  std::fputc('\n', stdout);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (stream) std::fputc('\n', stdout);
+  else
+    for (int64_t r = 0; r < samples; ++r) fmt::print("--- sample {} ---\n{}\n", r + 1, texts[r]);
+  std::fflush(stdout);
+  if (tokens > 0)
+    fmt::print(stderr, "sampled {} byte{} in {:.2f} s: {:.0f} bytes/s ({} at a time, each step recomputing the context)\n",
+               tokens * samples, tokens * samples == 1 ? "" : "s", secs, double(tokens * samples) / std::max(secs, 1e-9),
+               samples);
   return 0;
 }
 
