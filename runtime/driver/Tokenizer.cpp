@@ -177,15 +177,31 @@ void Tokenizer::buildTables() {
   for (size_t i = 0; i < tokens.size(); ++i) id.emplace(tokens[i], int32_t(i));
   for (size_t i = 0; i < tokens.size(); ++i)
     if (tokens[i].size() == 1) byteId[uint8_t(tokens[i][0])] = int32_t(i);
-  pairs.clear();
-  pairs.reserve(tokens.size() * 4);
+  size_t splits = 0;
+  for (auto &t : tokens) splits += t.size() - 1;
+  pairs.reset(splits);
   for (size_t t = 0; t < tokens.size(); ++t) {
     std::string_view s = tokens[t];
     for (size_t k = 1; k < s.size(); ++k) {
       auto a = id.find(s.substr(0, k)), b = id.find(s.substr(k));
-      if (a != id.end() && b != id.end()) pairs.emplace(uint64_t(uint32_t(a->second)) << 32 | uint32_t(b->second), int32_t(t));
+      if (a != id.end() && b != id.end()) pairs.insert(uint64_t(uint32_t(a->second)) << 32 | uint32_t(b->second), int32_t(t));
     }
   }
+}
+
+void Tokenizer::PairTable::reset(size_t n) {
+  size_t cap = 16;
+  shift = 60;
+  while (cap < 2 * n) cap *= 2, --shift;
+  keys.assign(cap, kEmpty);
+  values.assign(cap, -1);
+}
+
+void Tokenizer::PairTable::insert(uint64_t k, int32_t v) {
+  size_t i = slot(k), mask = keys.size() - 1;
+  while (keys[i] != kEmpty && keys[i] != k) i = (i + 1) & mask;
+  keys[i] = k; // a pair of tokens joins into one token: a key never comes twice
+  values[i] = v;
 }
 
 int64_t Tokenizer::tokensAcrossChunks() const {
