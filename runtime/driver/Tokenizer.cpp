@@ -387,16 +387,17 @@ void Tokenizer::encodeChunk(std::string_view s, std::vector<int32_t> &out) const
     nxt[i] = i + 1 < n ? int32_t(i + 1) : -1;
     prv[i] = int32_t(i) - 1;
   }
-  using Entry = std::pair<int32_t, int32_t>; // (rank, position)
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> heap;
+  // An entry is rank << 32 | position: one integer compare orders both.
+  auto entry = [](int32_t rank, int32_t pos) { return uint64_t(uint32_t(rank)) << 32 | uint32_t(pos); };
+  std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<uint64_t>> heap;
   {
-    std::vector<Entry> init;
+    std::vector<uint64_t> init;
     for (size_t i = 0; i + 1 < n; ++i)
-      if (int32_t r = pairToken(ids[i], ids[i + 1]); r >= 0) init.push_back({r, int32_t(i)});
-    heap = decltype(heap)(std::greater<Entry>(), std::move(init));
+      if (int32_t r = pairToken(ids[i], ids[i + 1]); r >= 0) init.push_back(entry(r, int32_t(i)));
+    heap = decltype(heap)(std::greater<uint64_t>(), std::move(init));
   }
   while (!heap.empty()) {
-    auto [r, p] = heap.top();
+    int32_t r = int32_t(heap.top() >> 32), p = int32_t(heap.top() & 0xffffffffu);
     heap.pop();
     int32_t q = nxt[p];
     if (ids[p] < 0 || q < 0 || pairToken(ids[p], ids[q]) != r) continue;
@@ -405,10 +406,10 @@ void Tokenizer::encodeChunk(std::string_view s, std::vector<int32_t> &out) const
     nxt[p] = nxt[q];
     if (nxt[p] >= 0) {
       prv[nxt[p]] = p;
-      if (int32_t t = pairToken(r, ids[nxt[p]]); t >= 0) heap.push({t, p});
+      if (int32_t t = pairToken(r, ids[nxt[p]]); t >= 0) heap.push(entry(t, p));
     }
     if (prv[p] >= 0)
-      if (int32_t t = pairToken(ids[prv[p]], r); t >= 0) heap.push({t, prv[p]});
+      if (int32_t t = pairToken(ids[prv[p]], r); t >= 0) heap.push(entry(t, prv[p]));
   }
   for (int32_t p = 0; p >= 0; p = nxt[p]) out.push_back(ids[p]);
 }
