@@ -12,6 +12,8 @@ int cmdEval(const GrtModel &m, int argc, char **argv);
 int cmdPredict(const GrtModel &m, int argc, char **argv);
 int cmdInfo(const GrtModel &m, int argc, char **argv);
 int cmdSample(const GrtModel &m, int argc, char **argv);
+/// Byte-level BPE: train, encode, decode, bench (TokenizerCmd.cpp).
+int cmdTokenizer(const GrtModel &m, int argc, char **argv);
 
 /// Shared option handling.
 int threadsOption(const Args &a);

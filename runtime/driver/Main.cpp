@@ -105,6 +105,8 @@ commands:
   predict   run the model on the rows of a CSV file and print its outputs
   sample    (text models) write text: --prompt TEXT --tokens N --temperature T --top-k K
   info      the model's tensors, entry points, optimizer and data
+  tokenizer byte-level BPE: train --vocab N --data FILE -o TOK [--no-presplit],
+            encode --tokenizer TOK < bytes, decode --tokenizer TOK < ids
 
 )",
              argv0, m.name, m.source);
@@ -118,7 +120,8 @@ static int runCommand(const GrtModel &m, const std::string &cmd, int argc, char 
   if (cmd == "predict") return cmdPredict(m, argc, argv);
   if (cmd == "info") return cmdInfo(m, argc, argv);
   if (cmd == "sample") return cmdSample(m, argc, argv);
-  fail("unknown command '{}'; commands are train, eval, predict, sample, info (see {} --help)", cmd, argv[0]);
+  if (cmd == "tokenizer") return cmdTokenizer(m, argc, argv);
+  fail("unknown command '{}'; commands are train, eval, predict, sample, info, tokenizer (see {} --help)", cmd, argv[0]);
 }
 
 /// Output that could not be written (a full disk, /dev/full, a closed
