@@ -42,6 +42,7 @@ DataOptions dataOptions(const Args &a) {
   if (d.valFraction < 0 || d.valFraction >= 1) fail("--val-frac must be in [0, 1), not {}", d.valFraction);
   d.seed = uint64_t(a.integer("seed", 0, 0));
   if (a.has("val-batches")) d.valBatches = int(a.integer("val-batches", 8, 1, 100000));
+  d.tokenizer = a.str("tokenizer");
   return d;
 }
 

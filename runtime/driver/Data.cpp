@@ -7,10 +7,12 @@
 #include <cerrno>
 #include <cfloat>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -335,6 +337,54 @@ std::string readCorpus(const std::string &path) {
   return all;
 }
 
+/// The corpus as token ids under `tok`: the training and validation parts
+/// encoded apart (the split is at 90% of the bytes), read from a cache
+/// beside the corpus when one is there for this corpus and tokenizer, else
+/// encoded and cached (`PATH.tok-HASH`; a directory that cannot be written
+/// only costs the encoding next time).
+struct Encoded {
+  std::vector<int32_t> train, val;
+};
+
+Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const std::string &valBytes,
+                     const std::string &source) {
+  uint64_t key = hashName(tok.serialize()) ^ (hashName(trainBytes) * 31 + hashName(valBytes)) ^ uint64_t(tok.presplit());
+  std::string cache = fmt::format("{}.tok-{:016x}", source, key);
+  static const char kMagic[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '1'};
+  Encoded e;
+  if (FILE *f = std::fopen(cache.c_str(), "rb")) {
+    char magic[8];
+    int64_t n[2];
+    bool ok = std::fread(magic, 1, 8, f) == 8 && !std::memcmp(magic, kMagic, 8) && std::fread(n, sizeof n, 1, f) == 1 &&
+              n[0] >= 0 && n[1] >= 0 && n[0] <= int64_t(trainBytes.size()) && n[1] <= int64_t(valBytes.size());
+    if (ok) {
+      e.train.resize(size_t(n[0]));
+      e.val.resize(size_t(n[1]));
+      ok = std::fread(e.train.data(), 4, e.train.size(), f) == e.train.size() &&
+           std::fread(e.val.data(), 4, e.val.size(), f) == e.val.size() && std::fgetc(f) == EOF;
+      for (auto *v : {&e.train, &e.val})
+        for (int32_t id : *v) ok = ok && id >= 0 && id < tok.size();
+    }
+    std::fclose(f);
+    if (ok) return e;
+    fmt::print(stderr, "note: ignoring the damaged token cache {}; encoding again\n", cache);
+  }
+  e.train = tok.encode(trainBytes);
+  e.val = tok.encode(valBytes);
+  std::string tmp = fmt::format("{}.tmp-{}", cache, getpid());
+  bool saved = false;
+  if (FILE *f = std::fopen(tmp.c_str(), "wb")) {
+    int64_t n[2] = {int64_t(e.train.size()), int64_t(e.val.size())};
+    saved = std::fwrite(kMagic, 1, 8, f) == 8 && std::fwrite(n, sizeof n, 1, f) == 1 &&
+            std::fwrite(e.train.data(), 4, e.train.size(), f) == e.train.size() &&
+            std::fwrite(e.val.data(), 4, e.val.size(), f) == e.val.size();
+    saved = std::fclose(f) == 0 && saved && std::rename(tmp.c_str(), cache.c_str()) == 0;
+    if (!saved) std::remove(tmp.c_str());
+  }
+  if (!saved) fmt::print(stderr, "note: cannot cache the encoded corpus as {}; it will be encoded again next time\n", cache);
+  return e;
+}
+
 class TextData : public Dataset {
 public:
   TextData(Session &s, std::string text, const DataOptions &opts, std::string source)
@@ -347,31 +397,32 @@ public:
     int64_t split = int64_t(text.size() * 0.9);
     train = text.substr(0, split);
     val = text.substr(split);
+    int64_t vocab = modelVocab(s);
+    if (!opts.tokenizer.empty()) {
+      tok = loadTokenizer(opts.tokenizer, vocab);
+      Encoded e = encodeCorpus(*tok, train, val, this->source);
+      trainIds = std::move(e.train);
+      valIds = std::move(e.val);
+      tokName = opts.tokenizer;
+    }
     int64_t need = context + 1;
-    if (int64_t(train.size()) < need || int64_t(val.size()) < need)
-      fail("corpus {} has {} bytes; the model needs at least {} in both its first 90% (training) and last 10% "
-           "(validation): one context window of {} bytes plus the next byte",
-           this->source, text.size(), need, context);
-    // The vocabulary: what the compiler found the inputs index (the
-    // embedding's rows, the loss's classes), else the logits' width.
-    int64_t vocab = 0;
-    for (int slot : {in, tg})
-      if (int64_t l = s.slots[slot].tensor->index_limit; l > 0) vocab = vocab ? std::min(vocab, l) : l;
-    if (int v = s.find(GRT_OUTPUT_PREFIX "logits"); vocab == 0 && v >= 0)
-      vocab = s.slots[v].tensor->dims[s.slots[v].tensor->rank - 1];
-    if (vocab > 0)
+    if (trainLen() < need || valLen() < need)
+      fail("corpus {} has {} {}; the model needs at least {} in both its first 90% (training) and last 10% "
+           "(validation): one context window of {} plus the next {}",
+           this->source, tok ? trainLen() + valLen() : int64_t(text.size()), unit(), need, context, tok ? "token" : "byte");
+    if (vocab > 0 && !tok)
       for (unsigned char c : text)
         if (c >= vocab) fail("corpus {} contains byte {} but the model's vocabulary has {} entries", this->source, int(c), vocab);
     Rng fixed(777, hashName("validation"));
-    for (int64_t i = 0; i < int64_t(opts.valBatches) * batch; ++i) valStarts.push_back(fixed.below(val.size() - context));
-    // The whole split: windows [k·T, k·T + T] (the last target byte is the
-    // next window's first input), in batches whose distinct windows divide
-    // B, so weighting each batch by them gives the exact mean.
-    fullBatches = evalBatches(int64_t(val.size() - 1) / context, batch);
+    for (int64_t i = 0; i < int64_t(opts.valBatches) * batch; ++i) valStarts.push_back(fixed.below(valLen() - context));
+    // The whole split: windows [k·T, k·T + T] (the last target is the next
+    // window's first input), in batches whose distinct windows divide B,
+    // so weighting each batch by them gives the exact mean.
+    fullBatches = evalBatches((valLen() - 1) / context, batch);
   }
 
   void nextTrainBatch(Session &) override {
-    for (int64_t b = 0; b < batch; ++b) window(train, rng.below(train.size() - context), b);
+    for (int64_t b = 0; b < batch; ++b) window(false, rng.below(trainLen() - context), b);
   }
   int64_t numValBatches() const override {
     return full ? int64_t(fullBatches.size()) : int64_t(valStarts.size()) / batch;
@@ -379,34 +430,49 @@ public:
   int64_t fillValBatch(Session &, int64_t i) override {
     if (full) {
       const EvalBatch &e = fullBatches[i];
-      for (int64_t b = 0; b < batch; ++b) window(val, (e.first + b % e.rows) * context, b);
+      for (int64_t b = 0; b < batch; ++b) window(true, (e.first + b % e.rows) * context, b);
       return e.rows;
     }
-    for (int64_t b = 0; b < batch; ++b) window(val, valStarts[i * batch + b], b);
+    for (int64_t b = 0; b < batch; ++b) window(true, valStarts[i * batch + b], b);
     return batch;
   }
   void fullValidation(bool on) override { full = on; }
   bool validatesAll() const override { return full; }
-  double bytesPerToken() const override { return 1.0; }
+  double bytesPerToken() const override { return tok ? double(val.size()) / double(valIds.size()) : 1.0; }
   std::string saveState() const override { return "text:" + rng.save(); }
   std::string identity() const override {
-    return fmt::format("text {} bytes fnv {:016x}", train.size() + val.size(), hashName(train) ^ (hashName(val) * 0x9E3779B97F4A7C15ULL));
+    std::string id = fmt::format("text {} bytes fnv {:016x}", train.size() + val.size(),
+                                 hashName(train) ^ (hashName(val) * 0x9E3779B97F4A7C15ULL));
+    if (tok) id += fmt::format(" tokenizer fnv {:016x}", hashName(tok->serialize()));
+    return id;
   }
   bool restoreState(const std::string &state) override {
     return state.rfind("text:", 0) == 0 && rng.restore(state.substr(5));
   }
   std::string describe() const override {
-    return fmt::format("{}: {} bytes ({} train, {} validation)", source, train.size() + val.size(), train.size(), val.size());
+    std::string d = fmt::format("{}: {} bytes ({} train, {} validation)", source, train.size() + val.size(),
+                                train.size(), val.size());
+    if (tok)
+      d += fmt::format(", {} tokens by {} ({} train, {} validation; {:.2f} bytes a token)", trainLen() + valLen(),
+                       tokName, trainLen(), valLen(), bytesPerToken());
+    return d;
   }
   int64_t samplesPerBatch() const override { return batch * context; }
 
 private:
-  void window(const std::string &text, int64_t start, int64_t b) {
+  int64_t trainLen() const { return tok ? int64_t(trainIds.size()) : int64_t(train.size()); }
+  int64_t valLen() const { return tok ? int64_t(valIds.size()) : int64_t(val.size()); }
+  const char *unit() const { return tok ? "tokens" : "bytes"; }
+  int32_t at(bool isVal, int64_t i) const {
+    if (tok) return (isVal ? valIds : trainIds)[size_t(i)];
+    return (unsigned char)(isVal ? val : train)[size_t(i)];
+  }
+  void window(bool isVal, int64_t start, int64_t b) {
     auto &x = s.slots[in], &y = s.slots[tg];
     auto *xd = static_cast<int32_t *>(x.data), *yd = static_cast<int32_t *>(y.data);
     for (int64_t t = 0; t < context; ++t) {
-      xd[b * context + t] = (unsigned char)text[start + t];
-      yd[b * context + t] = (unsigned char)text[start + t + 1];
+      xd[b * context + t] = at(isVal, start + t);
+      yd[b * context + t] = at(isVal, start + t + 1);
     }
   }
 
@@ -416,6 +482,9 @@ private:
   int in = -1, tg = -1;
   int64_t batch = 0, context = 0;
   std::string train, val;
+  std::optional<Tokenizer> tok; // --tokenizer: windows of token ids, not bytes
+  std::string tokName;
+  std::vector<int32_t> trainIds, valIds;
   std::vector<int64_t> valStarts;
   std::vector<EvalBatch> fullBatches;
   bool full = false;
@@ -423,11 +492,35 @@ private:
 
 } // namespace
 
+int64_t modelVocab(Session &s) {
+  // What the compiler found the text inputs index (the embedding's rows,
+  // the loss's classes), else the logits' width; 0 when neither says.
+  int64_t vocab = 0;
+  for (const char *name : {s.model.text_input, s.model.text_target})
+    if (int slot = name ? s.find(name) : -1; slot >= 0)
+      if (int64_t l = s.slots[slot].tensor->index_limit; l > 0) vocab = vocab ? std::min(vocab, l) : l;
+  if (int v = s.find(GRT_OUTPUT_PREFIX "logits"); vocab == 0 && v >= 0)
+    vocab = s.slots[v].tensor->dims[s.slots[v].tensor->rank - 1];
+  return vocab;
+}
+
+Tokenizer loadTokenizer(const std::string &path, int64_t vocab) {
+  std::string err;
+  auto tok = Tokenizer::load(path, err);
+  if (!tok) fail("{}", err);
+  if (vocab > 0 && tok->size() != vocab)
+    fail("tokenizer {} has {} tokens, but the model's vocabulary has {} entries; they must match (gradc build -D "
+         "vocab={}, or tokenizer train --vocab {})",
+         path, tok->size(), vocab, tok->size(), vocab);
+  return std::move(*tok);
+}
+
 std::unique_ptr<Dataset> loadData(Session &s, const DataOptions &opts) {
   if (s.model.data_kind == GRT_DATA_TEXT) {
     std::string path = opts.path.empty() ? s.model.text_corpus : opts.path;
     return std::make_unique<TextData>(s, readCorpus(path), opts, path);
   }
+  if (!opts.tokenizer.empty()) fail("--tokenizer is for text models; '{}' reads tables", s.model.name);
   std::vector<int> inputs;
   for (size_t i = 0; i < s.slots.size(); ++i)
     if (s.slots[i].tensor->role == GRT_INPUT) inputs.push_back(int(i));

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "driver/Session.h"
+#include "driver/Tokenizer.h"
 
 #include <memory>
 
@@ -25,6 +26,7 @@ struct DataOptions {
   uint64_t dataSeed = 1;  // generating the default table
   int valBatches = 8;     // text: batches of the quick validation estimate (--val-batches)
   bool evalOnly = false;  // eval: every row of a table is validated, in file order; none is trained on
+  std::string tokenizer;  // text: --tokenizer FILE (BPE ids, not bytes)
 };
 
 class Dataset {
@@ -59,6 +61,13 @@ public:
   /// All rows of a table dataset (for pictures); null for text.
   virtual const struct Rows *rows() const { return nullptr; }
 };
+
+/// A text model's vocabulary: the range the compiler found its inputs
+/// index, else the width of its logits; 0 when neither says.
+int64_t modelVocab(Session &s);
+/// Loads a BPE tokenizer (driver/Tokenizer.h) whose size must equal
+/// `vocab` (when not 0); exits with a clear message otherwise.
+Tokenizer loadTokenizer(const std::string &path, int64_t vocab);
 
 /// Loads the data the options and the model call for; exits with a clear
 /// message when it cannot.

@@ -8,7 +8,7 @@
 namespace grt {
 
 int cmdEval(const GrtModel &m, int argc, char **argv) {
-  Args a("eval", argc, argv, 2, {"load", "data", "threads", "seed", "val-batches"}, {"partial-load", "quick"});
+  Args a("eval", argc, argv, 2, {"load", "data", "threads", "seed", "val-batches", "tokenizer"}, {"partial-load", "quick"});
   Session s(m, threadsOption(a));
   DataOptions d = dataOptions(a);
   d.evalOnly = true;

@@ -29,6 +29,9 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
                     resuming, the checkpoint's)
   --data FILE       training data: {0}
   --val-frac F      fraction of table rows held out for validation (default 0.1)
+  --tokenizer TOK   text: train on BPE tokens (a `tokenizer train` file whose
+                    size is the model's vocab) instead of bytes; the encoded
+                    corpus is cached beside it, and the checkpoint remembers TOK
   --val-batches N   text: the progress lines' validation estimate uses N fixed
                     random batches (default 8); the final figure always covers
                     the whole validation split
@@ -60,6 +63,7 @@ Text models report validation loss in nats per token and in bits per byte.
       {"eval", fmt::format(R"(options of eval (loss and metrics of trained parameters on a dataset):
   --load CKPT       the parameters (default: freshly initialised, with a note)
   --data FILE       {0}; every row (or, for text, the whole validation split)
+  --tokenizer TOK   text: the BPE tokenizer the model was trained with
   --quick           text: the quick estimate of --val-batches random batches
   --val-batches N   with --quick: how many (default 8)
   --threads N       worker threads (default: the cores available)
@@ -80,6 +84,8 @@ Text models report validation loss in nats per token and in bits per byte.
                     0 picks the likeliest byte)
   --top-k K         sample among the K likeliest bytes only (default 0: all)
   --seed S          seed for the sampling (default 0)
+  --tokenizer TOK   the BPE tokenizer the model was trained with: the prompt
+                    is encoded, and each token printed as its bytes
   --samples N       N independent continuations at once, one per row of the
                     model's batch (default 1; at most the batch); the first is
                     the one a single sample gives

@@ -13,11 +13,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 namespace grt {
 
 int cmdSample(const GrtModel &m, int argc, char **argv) {
-  Args a("sample", argc, argv, 2, {"load", "resume", "prompt", "tokens", "temperature", "top-k", "seed", "threads", "samples"},
+  Args a("sample", argc, argv, 2, {"load", "resume", "prompt", "tokens", "temperature", "top-k", "seed", "threads", "samples", "tokenizer"},
          {"partial-load"});
   if (m.data_kind != GRT_DATA_TEXT) fail("sample is for text models; '{}' reads tables (use predict)", m.name);
   Session s(m, threadsOption(a));
@@ -36,10 +37,19 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   int64_t V = logits.tensor->dims[logits.tensor->rank - 1];
   std::string prompt = a.str("prompt", "\n");
   if (prompt.empty()) prompt = "\n";
-  if (int64_t(prompt.size()) > T)
-    fail("the prompt is {} bytes, longer than the model's context of {} bytes", prompt.size(), T);
-  for (unsigned char c : prompt)
-    if (c >= V) fail("the prompt contains byte {}, outside the model's vocabulary of {}", int(c), V);
+  // With --tokenizer the model reads and writes BPE token ids; else bytes.
+  std::optional<Tokenizer> tok;
+  if (a.has("tokenizer")) tok = loadTokenizer(a.str("tokenizer"), V);
+  std::vector<int32_t> promptIds;
+  if (tok) promptIds = tok->encode(prompt);
+  else
+    for (unsigned char c : prompt) promptIds.push_back(c);
+  const char *unit = tok ? "tokens" : "bytes";
+  if (int64_t(promptIds.size()) > T)
+    fail("the prompt is {} {}, longer than the model's context of {} {}", promptIds.size(), unit, T, unit);
+  for (int32_t c : promptIds)
+    if (c >= V) fail("the prompt contains byte {}, outside the model's vocabulary of {}", c, V);
+  auto bytesOf = [&](int32_t id) { return tok ? tok->bytes(id) : std::string(1, char(id)); };
   int64_t tokens = a.integer("tokens", 200, 0, 100000000);
   double temperature = a.number("temperature", 1.0);
   int64_t topK = a.integer("top-k", 0, 0);
@@ -54,7 +64,7 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   uint64_t seed = uint64_t(a.integer("seed", 0, 0));
   std::vector<Rng> rngs;
   for (int64_t r = 0; r < samples; ++r) rngs.emplace_back(seed, hashName("sample") + uint64_t(r));
-  std::vector<std::string> texts(samples, prompt);
+  std::vector<std::vector<int32_t>> texts(samples, promptIds);
   // One sample is printed as it is made; several, each whole at the end.
   bool stream = samples == 1;
   if (stream) std::fwrite(prompt.data(), 1, prompt.size(), stdout);
@@ -68,8 +78,8 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
     int64_t n = std::min<int64_t>(T, texts[0].size());
     auto *xd = static_cast<int32_t *>(x.data);
     for (int64_t b = 0; b < B; ++b) {
-      const std::string &text = texts[b < samples ? b : 0];
-      for (int64_t i = 0; i < T; ++i) xd[b * T + i] = i < n ? (unsigned char)text[text.size() - n + i] : 0;
+      const std::vector<int32_t> &text = texts[b < samples ? b : 0];
+      for (int64_t i = 0; i < T; ++i) xd[b * T + i] = i < n ? text[text.size() - n + i] : 0;
     }
     s.run("predict");
     for (int64_t r = 0; r < samples; ++r) {
@@ -105,9 +115,10 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
             break;
           }
       }
-      texts[r] += char(next);
+      texts[r].push_back(int32_t(next));
       if (stream) {
-        std::fputc(int(next), stdout);
+        std::string b = bytesOf(int32_t(next));
+        std::fwrite(b.data(), 1, b.size(), stdout);
         std::fflush(stdout);
       }
     }
@@ -115,12 +126,16 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (stream) std::fputc('\n', stdout);
   else
-    for (int64_t r = 0; r < samples; ++r) fmt::print("--- sample {} ---\n{}\n", r + 1, texts[r]);
+    for (int64_t r = 0; r < samples; ++r) {
+      std::string out = prompt;
+      for (size_t i = promptIds.size(); i < texts[r].size(); ++i) out += bytesOf(texts[r][i]);
+      fmt::print("--- sample {} ---\n{}\n", r + 1, out);
+    }
   std::fflush(stdout);
   if (tokens > 0)
-    fmt::print(stderr, "sampled {} byte{} in {:.2f} s: {:.0f} bytes/s ({} at a time, each step recomputing the context)\n",
-               tokens * samples, tokens * samples == 1 ? "" : "s", secs, double(tokens * samples) / std::max(secs, 1e-9),
-               samples);
+    fmt::print(stderr, "sampled {} {} in {:.2f} s: {:.0f} {}/s ({} at a time, each step recomputing the context)\n",
+               tokens * samples, tokens * samples == 1 ? (tok ? "token" : "byte") : unit, secs,
+               double(tokens * samples) / std::max(secs, 1e-9), unit, samples);
   return 0;
 }
 

@@ -123,7 +123,7 @@ void catchStopSignals() {
 
 int cmdTrain(const GrtModel &m, int argc, char **argv) {
   Args a("train", argc, argv, 2,
-         {"steps", "lr", "hp", "seed", "data", "val-frac", "val-batches", "save", "save-every", "load", "resume", "stop-after",
+         {"steps", "lr", "hp", "seed", "data", "val-frac", "val-batches", "tokenizer", "save", "save-every", "load", "resume", "stop-after",
           "log-every", "eval-every", "threads", "plot"},
          {"quiet", "profile", "check-finite", "partial-load"});
   if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
@@ -190,6 +190,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (!a.has("seed")) dopts.seed = savedSeed;
     seedNote = dopts.seed == savedSeed ? fmt::format(" with the checkpoint's seed {}", savedSeed)
                                        : fmt::format("; --seed {} overrides the checkpoint's seed {}", dopts.seed, savedSeed);
+    // A run on BPE tokens goes on with its tokenizer.
+    if (auto it = resumed.find("tokenizer"); it != resumed.end() && !it->second.empty() && !a.has("tokenizer"))
+      dopts.tokenizer = it->second;
     // The validation fraction decides which table rows are trained on.
     // Checkpoints from before it was stored have none: the flag decides.
     if (auto it = resumed.find("val_frac"); it != resumed.end()) {
@@ -226,7 +229,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     Metadata meta{{"format", "gradc"},         {"model", m.name},
                   {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
                   {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)},
-                  {"val_frac", fmt::format("{:.17g}", dopts.valFraction)}, {"data_id", data->identity()}};
+                  {"val_frac", fmt::format("{:.17g}", dopts.valFraction)}, {"data_id", data->identity()},
+                  {"tokenizer", dopts.tokenizer}};
     saveHypers(s, meta);
     saveCheckpoint(save, s, meta);
   };
