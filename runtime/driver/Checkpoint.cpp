@@ -74,6 +74,11 @@ static void removeStaleTemporaries(const std::string &path) {
 void checkCheckpointPath(const std::string &path) {
   struct stat st;
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("cannot save checkpoint {}: it is a directory", path);
+  // A save renames a new file over the path: over /dev/null, as root, that
+  // would replace the device with a checkpoint.
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    fail("cannot save checkpoint {}: it is not a regular file (a device, pipe or socket), and a save replaces its file",
+         path);
   // The directory must take a new file: the temporary a save renames.
   std::string tmp = tempName(path, long(getpid()));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
