@@ -23,6 +23,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <unistd.h>
+#include <unordered_map>
 
 namespace grt {
 
@@ -267,12 +268,12 @@ Tokenizer Tokenizer::train(std::string_view text, int64_t vocabSize, bool prespl
     int64_t count = 0;
     std::vector<int32_t> where; // positions of the left symbol; may be stale
   };
-  std::unordered_map<uint64_t, PairInfo> stats_;
-  stats_.reserve(1 << 16);
+  std::unordered_map<uint64_t, PairInfo> pairStats;
+  pairStats.reserve(1 << 16);
   auto key = [](int32_t a, int32_t b) { return uint64_t(uint32_t(a)) << 32 | uint32_t(b); };
   for (size_t p = 0; p < total; ++p)
     if (next[p] >= 0) {
-      PairInfo &pi = stats_[key(sym[p], sym[next[p]])];
+      PairInfo &pi = pairStats[key(sym[p], sym[next[p]])];
       pi.count += words[word[p]].second;
       pi.where.push_back(int32_t(p));
     }
@@ -283,7 +284,7 @@ Tokenizer Tokenizer::train(std::string_view text, int64_t vocabSize, bool prespl
   using Entry = std::pair<int64_t, uint64_t>;
   auto lower = [](const Entry &x, const Entry &y) { return x.first < y.first || (x.first == y.first && x.second > y.second); };
   std::priority_queue<Entry, std::vector<Entry>, decltype(lower)> heap(lower);
-  for (auto &[k, pi] : stats_) heap.push({pi.count, k});
+  for (auto &[k, pi] : pairStats) heap.push({pi.count, k});
 
   std::vector<uint64_t> grown;
   int merges = 0;
@@ -291,8 +292,8 @@ Tokenizer Tokenizer::train(std::string_view text, int64_t vocabSize, bool prespl
   while (merges < wanted && !heap.empty()) {
     auto [count, k] = heap.top();
     heap.pop();
-    auto it = stats_.find(k);
-    if (it == stats_.end() || it->second.count <= 0) continue;
+    auto it = pairStats.find(k);
+    if (it == pairStats.end() || it->second.count <= 0) continue;
     if (it->second.count != count) {
       if (it->second.count < count) heap.push({it->second.count, k});
       continue;
@@ -310,31 +311,31 @@ Tokenizer Tokenizer::train(std::string_view text, int64_t vocabSize, bool prespl
       int64_t f = words[word[p]].second;
       int32_t l = prev[p], r = next[q];
       if (l >= 0) {
-        stats_[key(sym[l], a)].count -= f;
-        PairInfo &pi = stats_[key(sym[l], c)];
+        pairStats[key(sym[l], a)].count -= f;
+        PairInfo &pi = pairStats[key(sym[l], c)];
         pi.count += f;
         pi.where.push_back(l);
         grown.push_back(key(sym[l], c));
       }
       if (r >= 0) {
-        stats_[key(b, sym[r])].count -= f;
-        PairInfo &pi = stats_[key(c, sym[r])];
+        pairStats[key(b, sym[r])].count -= f;
+        PairInfo &pi = pairStats[key(c, sym[r])];
         pi.count += f;
         pi.where.push_back(p);
         grown.push_back(key(c, sym[r]));
       }
-      stats_[k].count -= f;
+      pairStats[k].count -= f;
       sym[p] = c;
       sym[q] = -1;
       next[p] = r;
       if (r >= 0) prev[r] = p;
     }
-    stats_.erase(k); // every occurrence is merged, and it cannot form again
+    pairStats.erase(k); // every occurrence is merged, and it cannot form again
     std::sort(grown.begin(), grown.end());
     grown.erase(std::unique(grown.begin(), grown.end()), grown.end());
     for (uint64_t g : grown) {
-      auto gi = stats_.find(g);
-      if (gi != stats_.end() && gi->second.count > 0) heap.push({gi->second.count, g});
+      auto gi = pairStats.find(g);
+      if (gi != pairStats.end() && gi->second.count > 0) heap.push({gi->second.count, g});
     }
     ++merges;
     if (onMerge) onMerge({merges, c, a, b, count, tok.tokens[size_t(c)]});
