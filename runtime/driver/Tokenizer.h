@@ -115,6 +115,9 @@ private:
   /// (a, b) -> the token a's bytes + b's bytes, for every way of writing
   /// every token as two tokens: what tiktoken's merge loop looks up.
   PairTable pairs;
+  /// [a << 8 | b]: bytes a, b are adjacent in some token. Where they are in
+  /// none, no token spans them (encode() cuts the text there).
+  std::vector<bool> inToken;
   bool split = true;
 };
 

@@ -172,6 +172,10 @@ TEST(Tokenizer, EncodingMatchesTiktokenLoop) {
     ASSERT_EQ(pre.encode(text), naiveEncode(pre, text)) << "round " << round;
     ASSERT_EQ(raw.encode(text), naiveEncode(raw, text)) << "round " << round;
   }
+  // Without the pre-split, encode() cuts the text between bytes adjacent in
+  // no token; a longer text checks that the cut changes nothing.
+  std::string longer = shakespeareLike().substr(500, 1500) + "\xff\x00  \n\n" + shakespeareLike().substr(9000, 300);
+  EXPECT_EQ(raw.encode(longer), naiveEncode(raw, longer));
 }
 
 TEST(Tokenizer, RoundTripAnyBytes) {
