@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <fstream>
 #include <queue>
 #include <sstream>
@@ -542,6 +543,11 @@ std::optional<Tokenizer> Tokenizer::parse(std::string_view text, const std::stri
 }
 
 std::optional<Tokenizer> Tokenizer::load(const std::string &path, std::string &error) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    error = fmt::format("cannot read tokenizer {}: it is a directory", path);
+    return std::nullopt;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = fmt::format("cannot read tokenizer {}: {}", path, std::strerror(errno));
@@ -557,6 +563,10 @@ std::optional<Tokenizer> Tokenizer::load(const std::string &path, std::string &e
 }
 
 std::string Tokenizer::save(const std::string &path) const {
+  // The rename would replace a device or pipe (as root, /dev/null itself)
+  // with a regular file.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return "it is not a regular file";
   std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) return std::strerror(errno);

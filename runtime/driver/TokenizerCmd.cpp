@@ -73,6 +73,10 @@ void checkWritable(const std::string &path) {
   // A path that cannot be written fails now, not after the training.
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("cannot write tokenizer {}: it is a directory", path);
+  // It is written to a temporary file and renamed over the path: that would
+  // replace a device or pipe (as root, /dev/null itself) with a file.
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    fail("cannot write tokenizer {}: it is not a regular file (the tokenizer replaces its path)", path);
   std::string probe = fmt::format("{}.tmp-{}", path, getpid());
   FILE *f = std::fopen(probe.c_str(), "wb");
   if (!f) fail("cannot write tokenizer {}: {}", path, std::strerror(errno));
