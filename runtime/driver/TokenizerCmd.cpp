@@ -51,8 +51,8 @@ std::string readStdin() {
   return s;
 }
 
-Tokenizer loadTokenizer(const Args &a) {
-  if (!a.has("tokenizer")) fail("this needs --tokenizer FILE (written by `tokenizer train`)");
+Tokenizer loadTokenizer(const Args &a, const char *sub) {
+  if (!a.has("tokenizer")) fail("tokenizer {} needs --tokenizer FILE (written by `tokenizer train`)", sub);
   std::string err;
   auto tok = Tokenizer::load(a.str("tokenizer"), err);
   if (!tok) fatal(err);
@@ -124,7 +124,7 @@ int train(int argc, char **argv) {
 
 int encode(int argc, char **argv) {
   Args a("tokenizer encode", argc, argv, 3, {"tokenizer"}, {"no-presplit"});
-  Tokenizer tok = loadTokenizer(a);
+  Tokenizer tok = loadTokenizer(a, "encode");
   tok.setPresplit(!a.has("no-presplit"));
   if (tok.presplit())
     if (int64_t n = tok.tokensAcrossChunks())
@@ -145,7 +145,7 @@ int encode(int argc, char **argv) {
 
 int decode(int argc, char **argv) {
   Args a("tokenizer decode", argc, argv, 3, {"tokenizer"}, {});
-  Tokenizer tok = loadTokenizer(a);
+  Tokenizer tok = loadTokenizer(a, "decode");
   std::string in = readStdin();
   std::vector<int32_t> ids;
   size_t i = 0, n = in.size();
