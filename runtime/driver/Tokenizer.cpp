@@ -18,11 +18,13 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <fstream>
 #include <queue>
 #include <sstream>
 #include <stdexcept>
 #include <unistd.h>
+#include <unordered_map>
 
 namespace grt {
 
@@ -178,7 +180,11 @@ void Tokenizer::buildTables() {
   for (size_t i = 0; i < tokens.size(); ++i)
     if (tokens[i].size() == 1) byteId[uint8_t(tokens[i][0])] = int32_t(i);
   size_t splits = 0;
-  for (auto &t : tokens) splits += t.size() - 1;
+  inToken.assign(65536, false);
+  for (auto &t : tokens) {
+    splits += t.size() - 1;
+    for (size_t k = 0; k + 1 < t.size(); ++k) inToken[size_t(uint8_t(t[k])) << 8 | uint8_t(t[k + 1])] = true;
+  }
   pairs.reset(splits);
   for (size_t t = 0; t < tokens.size(); ++t) {
     std::string_view s = tokens[t];
@@ -267,12 +273,12 @@ Tokenizer Tokenizer::train(std::string_view text, int64_t vocabSize, bool prespl
     int64_t count = 0;
     std::vector<int32_t> where; // positions of the left symbol; may be stale
   };
-  std::unordered_map<uint64_t, PairInfo> stats_;
-  stats_.reserve(1 << 16);
+  std::unordered_map<uint64_t, PairInfo> pairStats;
+  pairStats.reserve(1 << 16);
   auto key = [](int32_t a, int32_t b) { return uint64_t(uint32_t(a)) << 32 | uint32_t(b); };
   for (size_t p = 0; p < total; ++p)
     if (next[p] >= 0) {
-      PairInfo &pi = stats_[key(sym[p], sym[next[p]])];
+      PairInfo &pi = pairStats[key(sym[p], sym[next[p]])];
       pi.count += words[word[p]].second;
       pi.where.push_back(int32_t(p));
     }
@@ -283,7 +289,7 @@ Tokenizer Tokenizer::train(std::string_view text, int64_t vocabSize, bool prespl
   using Entry = std::pair<int64_t, uint64_t>;
   auto lower = [](const Entry &x, const Entry &y) { return x.first < y.first || (x.first == y.first && x.second > y.second); };
   std::priority_queue<Entry, std::vector<Entry>, decltype(lower)> heap(lower);
-  for (auto &[k, pi] : stats_) heap.push({pi.count, k});
+  for (auto &[k, pi] : pairStats) heap.push({pi.count, k});
 
   std::vector<uint64_t> grown;
   int merges = 0;
@@ -291,8 +297,8 @@ Tokenizer Tokenizer::train(std::string_view text, int64_t vocabSize, bool prespl
   while (merges < wanted && !heap.empty()) {
     auto [count, k] = heap.top();
     heap.pop();
-    auto it = stats_.find(k);
-    if (it == stats_.end() || it->second.count <= 0) continue;
+    auto it = pairStats.find(k);
+    if (it == pairStats.end() || it->second.count <= 0) continue;
     if (it->second.count != count) {
       if (it->second.count < count) heap.push({it->second.count, k});
       continue;
@@ -310,31 +316,31 @@ Tokenizer Tokenizer::train(std::string_view text, int64_t vocabSize, bool prespl
       int64_t f = words[word[p]].second;
       int32_t l = prev[p], r = next[q];
       if (l >= 0) {
-        stats_[key(sym[l], a)].count -= f;
-        PairInfo &pi = stats_[key(sym[l], c)];
+        pairStats[key(sym[l], a)].count -= f;
+        PairInfo &pi = pairStats[key(sym[l], c)];
         pi.count += f;
         pi.where.push_back(l);
         grown.push_back(key(sym[l], c));
       }
       if (r >= 0) {
-        stats_[key(b, sym[r])].count -= f;
-        PairInfo &pi = stats_[key(c, sym[r])];
+        pairStats[key(b, sym[r])].count -= f;
+        PairInfo &pi = pairStats[key(c, sym[r])];
         pi.count += f;
         pi.where.push_back(p);
         grown.push_back(key(c, sym[r]));
       }
-      stats_[k].count -= f;
+      pairStats[k].count -= f;
       sym[p] = c;
       sym[q] = -1;
       next[p] = r;
       if (r >= 0) prev[r] = p;
     }
-    stats_.erase(k); // every occurrence is merged, and it cannot form again
+    pairStats.erase(k); // every occurrence is merged, and it cannot form again
     std::sort(grown.begin(), grown.end());
     grown.erase(std::unique(grown.begin(), grown.end()), grown.end());
     for (uint64_t g : grown) {
-      auto gi = stats_.find(g);
-      if (gi != stats_.end() && gi->second.count > 0) heap.push({gi->second.count, g});
+      auto gi = pairStats.find(g);
+      if (gi != pairStats.end() && gi->second.count > 0) heap.push({gi->second.count, g});
     }
     ++merges;
     if (onMerge) onMerge({merges, c, a, b, count, tok.tokens[size_t(c)]});
@@ -417,15 +423,11 @@ void Tokenizer::encodeChunk(std::string_view s, std::vector<int32_t> &out) const
 std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 16);
-  if (!split) {
-    encodeChunk(text, out);
-    return out;
-  }
   // Words repeat: each distinct chunk is encoded once per call. Keys view
   // into `text`; values are spans of `store`.
   std::unordered_map<std::string_view, std::pair<uint32_t, uint32_t>> cache;
   std::vector<int32_t> store;
-  chunks(text, [&](std::string_view c) {
+  auto emit = [&](std::string_view c) {
     if (c.size() == 1) {
       out.push_back(byteId[uint8_t(c[0])]);
       return;
@@ -442,7 +444,23 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
     }
     const int32_t *p = store.data() + it->second.first;
     out.insert(out.end(), p, p + it->second.second);
-  });
+  };
+  if (split) {
+    chunks(text, emit);
+    return out;
+  }
+  // Without the pre-split, the text still falls apart between two bytes
+  // that are adjacent in no token: no join can ever span them, so each
+  // side is encoded alone, and in the same order of joins as the whole
+  // (the lowest-ranked pair of the whole is the lowest of its own part).
+  // On tinyshakespeare the parts average 10 bytes.
+  size_t start = 0;
+  for (size_t i = 0; i + 1 < text.size(); ++i)
+    if (!inToken[size_t(uint8_t(text[i])) << 8 | uint8_t(text[i + 1])]) {
+      emit(text.substr(start, i + 1 - start));
+      start = i + 1;
+    }
+  if (start < text.size()) emit(text.substr(start));
   return out;
 }
 
@@ -525,6 +543,11 @@ std::optional<Tokenizer> Tokenizer::parse(std::string_view text, const std::stri
 }
 
 std::optional<Tokenizer> Tokenizer::load(const std::string &path, std::string &error) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    error = fmt::format("cannot read tokenizer {}: it is a directory", path);
+    return std::nullopt;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = fmt::format("cannot read tokenizer {}: {}", path, std::strerror(errno));
@@ -540,6 +563,10 @@ std::optional<Tokenizer> Tokenizer::load(const std::string &path, std::string &e
 }
 
 std::string Tokenizer::save(const std::string &path) const {
+  // The rename would replace a device or pipe (as root, /dev/null itself)
+  // with a regular file.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return "it is not a regular file";
   std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) return std::strerror(errno);

@@ -27,7 +27,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace grt {
@@ -91,9 +90,9 @@ private:
   void encodeChunk(std::string_view chunk, std::vector<int32_t> &out) const;
   int32_t pairToken(int32_t a, int32_t b) const { return pairs.find(uint64_t(uint32_t(a)) << 32 | uint32_t(b)); }
 
-  /// Open addressing with linear probing, at most half full: the lookup
-  /// that encoding does most, about three times faster than
-  /// std::unordered_map's.
+  /// Open addressing with linear probing, at most half full: encoding does
+  /// this lookup for every adjacent pair and every join, and a flat array
+  /// spares it std::unordered_map's pointer chasing.
   struct PairTable {
     static constexpr uint64_t kEmpty = ~uint64_t(0); // no pair of ids below 2^31
     std::vector<uint64_t> keys;
@@ -116,6 +115,9 @@ private:
   /// (a, b) -> the token a's bytes + b's bytes, for every way of writing
   /// every token as two tokens: what tiktoken's merge loop looks up.
   PairTable pairs;
+  /// [a << 8 | b]: bytes a, b are adjacent in some token. Where they are in
+  /// none, no token spans them (encode() cuts the text there).
+  std::vector<bool> inToken;
   bool split = true;
 };
 

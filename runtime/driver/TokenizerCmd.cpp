@@ -51,8 +51,8 @@ std::string readStdin() {
   return s;
 }
 
-Tokenizer loadTokenizer(const Args &a) {
-  if (!a.has("tokenizer")) fail("this needs --tokenizer FILE (written by `tokenizer train`)");
+Tokenizer loadTokenizer(const Args &a, const char *sub) {
+  if (!a.has("tokenizer")) fail("tokenizer {} needs --tokenizer FILE (written by `tokenizer train`)", sub);
   std::string err;
   auto tok = Tokenizer::load(a.str("tokenizer"), err);
   if (!tok) fatal(err);
@@ -73,6 +73,10 @@ void checkWritable(const std::string &path) {
   // A path that cannot be written fails now, not after the training.
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("cannot write tokenizer {}: it is a directory", path);
+  // It is written to a temporary file and renamed over the path: that would
+  // replace a device or pipe (as root, /dev/null itself) with a file.
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    fail("cannot write tokenizer {}: it is not a regular file (the tokenizer replaces its path)", path);
   std::string probe = fmt::format("{}.tmp-{}", path, getpid());
   FILE *f = std::fopen(probe.c_str(), "wb");
   if (!f) fail("cannot write tokenizer {}: {}", path, std::strerror(errno));
@@ -120,7 +124,7 @@ int train(int argc, char **argv) {
 
 int encode(int argc, char **argv) {
   Args a("tokenizer encode", argc, argv, 3, {"tokenizer"}, {"no-presplit"});
-  Tokenizer tok = loadTokenizer(a);
+  Tokenizer tok = loadTokenizer(a, "encode");
   tok.setPresplit(!a.has("no-presplit"));
   if (tok.presplit())
     if (int64_t n = tok.tokensAcrossChunks())
@@ -141,7 +145,7 @@ int encode(int argc, char **argv) {
 
 int decode(int argc, char **argv) {
   Args a("tokenizer decode", argc, argv, 3, {"tokenizer"}, {});
-  Tokenizer tok = loadTokenizer(a);
+  Tokenizer tok = loadTokenizer(a, "decode");
   std::string in = readStdin();
   std::vector<int32_t> ids;
   size_t i = 0, n = in.size();

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <sys/stat.h>
 
 using namespace grt;
 
@@ -172,6 +173,10 @@ TEST(Tokenizer, EncodingMatchesTiktokenLoop) {
     ASSERT_EQ(pre.encode(text), naiveEncode(pre, text)) << "round " << round;
     ASSERT_EQ(raw.encode(text), naiveEncode(raw, text)) << "round " << round;
   }
+  // Without the pre-split, encode() cuts the text between bytes adjacent in
+  // no token; a longer text checks that the cut changes nothing.
+  std::string longer = shakespeareLike().substr(500, 1500) + "\xff\x00  \n\n" + shakespeareLike().substr(9000, 300);
+  EXPECT_EQ(raw.encode(longer), naiveEncode(raw, longer));
 }
 
 TEST(Tokenizer, RoundTripAnyBytes) {
@@ -211,6 +216,15 @@ TEST(Tokenizer, SaveLoadGivesIdenticalEncodings) {
   // The file is tiktoken's: the first lines are the single bytes in order.
   EXPECT_EQ(t.serialize().substr(0, 15), "AA== 0\nAQ== 1\nA");
   EXPECT_EQ(t.save("/nonexistent-dir/tok.txt"), "No such file or directory");
+  // The rename would replace a pipe or device with a regular file.
+  std::string fifo = ::testing::TempDir() + "tok.fifo";
+  std::remove(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  EXPECT_EQ(t.save(fifo), "it is not a regular file");
+  struct stat st;
+  ASSERT_EQ(::stat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  std::remove(fifo.c_str());
 }
 
 TEST(Tokenizer, Base64) {
