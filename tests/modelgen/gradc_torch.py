@@ -299,8 +299,15 @@ def b_clamp(u_x, u_low, u_high):
     if _num(u_x) and _num(u_low) and _num(u_high):
         return min(max(u_x, u_low), u_high)
     dtype = next(v.dtype for v in (u_x, u_low, u_high) if _tensor(v))
-    # gradc's clamp broadcasts all three operands; torch.clamp keeps x's shape.
-    return torch.clamp(*torch.broadcast_tensors(*(_as_tensor(v, dtype) for v in (u_x, u_low, u_high))))
+    # gradc's clamp broadcasts all three operands (torch.clamp keeps x's
+    # shape). Its values are torch.clamp's; at ties its subgradient goes to
+    # one operand, by the convention gradc documents (x when low <= x <=
+    # high, low when x < low, high when above high or when low > high),
+    # where torch.clamp splits it between bounds that are equal
+    # (campaign seed 41394: clamp(x, gather(p, i), p)).
+    x, low, high = torch.broadcast_tensors(*(_as_tensor(v, dtype) for v in (u_x, u_low, u_high)))
+    not_above = torch.maximum(x, low).detach() <= high.detach()
+    return torch.where(not_above, torch.where(x.detach() >= low.detach(), x, low), high)
 
 
 def b_where(u_cond, u_a, u_b):
