@@ -24,11 +24,13 @@ namespace {
 constexpr auto kSpin = std::chrono::microseconds(5000);
 constexpr auto kSpinPause = std::chrono::microseconds(200);
 
-/// Pause instructions the caller spins through, waiting for the chunks
-/// other threads are running, before it blocks (~20–40 µs): a worker that
-/// runs finishes its chunk well within that; one that does not was
-/// preempted, and blocking lets the kernel move it onto the caller's core.
-constexpr int kCallerSpins = 1 << 10;
+/// How long past its own chunks' time the caller spins, waiting for the
+/// chunks other threads run, before it blocks. A worker that runs finishes
+/// its chunk about when the caller finished its own; one that does not was
+/// preempted, and blocking frees the caller's core (a fixed 1024 pauses,
+/// ~50 µs, blocked on many of the GPT's GEMMs, and the futex wake-up cost a
+/// few percent of its step).
+constexpr auto kCallerSpin = std::chrono::microseconds(100);
 
 /// Chunks per thread: enough that the threads still running can take a
 /// preempted thread's share, few enough that taking one stays cheap.
@@ -105,9 +107,11 @@ void ThreadPool::run(int64_t count, GrtParallelBody fn, void *arg, int maxChunks
   if (sleepers.load(std::memory_order_acquire) > 0) wake.notify_all();
   int mine = takeChunks(j);
   auto taken = Clock::now();
-  // Every chunk is taken; wait for those still running elsewhere.
+  // Every chunk is taken; wait for those still running elsewhere: spin as
+  // long as a chunk of this loop should take (plus a margin), then block.
+  auto spinUntil = taken + (mine > 0 ? (taken - now) / mine : Clock::duration{}) + kCallerSpin;
   for (int spins = 0; done.load(std::memory_order_acquire) < chunks; ++spins) {
-    if (spins < kCallerSpins) {
+    if (spins % 64 != 0 || Clock::now() < spinUntil) {
       GRT_PAUSE();
       continue;
     }
