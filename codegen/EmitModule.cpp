@@ -28,6 +28,7 @@ int roleOf(OpKind op) {
   case OpKind::Input: return GRT_INPUT;
   case OpKind::Param: return GRT_PARAM;
   case OpKind::State: return GRT_STATE;
+  case OpKind::Gradient: return GRT_GRADIENT;
   default: return GRT_HYPER;
   }
 }

@@ -39,7 +39,7 @@ llvm::Error linkExecutable(llvm::ArrayRef<std::string> objects, llvm::StringRef 
   std::string out = output.str();
   llvm::SmallVector<llvm::StringRef, 12> args{*cxx};
   for (auto &o : objects) args.push_back(o);
-  args.append({*runtime, "-o", out, "-lpthread", "-lm"});
+  args.append({*runtime, "-o", out, "-lpthread", "-ldl", "-lm"});
   std::string err;
   bool failed = false;
   int rc = llvm::sys::ExecuteAndWait(*cxx, args, std::nullopt, {}, 0, 0, &err, &failed);

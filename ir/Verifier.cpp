@@ -83,6 +83,16 @@ std::vector<std::string> verify(const Graph &g) {
     if (p && p->type != o.value->type)
       err("output \"" + o.name + "\" has type " + str(o.value->type) + ", but param \"" + param.str() + "\" is " + str(p->type));
   }
+  for (const Node *gl : g.leaves(OpKind::Gradient)) {
+    // @apply's gradients stand in for @grads' outputs of the same name.
+    llvm::StringRef param = gl->attrs.getString(AttrKey::Name);
+    const Node *p = param.consume_front(GRT_GRAD_PREFIX) ? g.findLeaf(OpKind::Param, param) : nullptr;
+    if (!p)
+      err("gradient \"" + gl->attrs.getString(AttrKey::Name).str() + "\" is not named grad.W after a param W of this graph");
+    else if (p->type != gl->type)
+      err("gradient \"grad." + param.str() + "\" has type " + str(gl->type) + ", but param \"" + param.str() + "\" is " +
+          str(p->type));
+  }
   if (errs.empty())
     for (auto &p : verifyKernels(g)) err(p.message);
   if (errs.empty() && isPlanned(g)) {

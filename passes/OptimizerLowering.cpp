@@ -23,6 +23,9 @@
 // the runtime too. The new values become graph updates: the runtime-visible
 // buffers of w, m and v are overwritten in place at the end of the step.
 //
+// For data-parallel training the pass also builds @apply, the update alone
+// on gradients the runtime supplies (addApplyGraph below).
+//
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
 
@@ -188,9 +191,31 @@ private:
   DType ft;
 };
 
+/// @apply, for data-parallel training: the same update, built on a graph of
+/// its own from the params and one `gradient` leaf "grad.W" per param,
+/// which the runtime fills with the gradients @grads computed, averaged
+/// over the processes. Building it afresh rather than cutting @model at its
+/// gradients keeps it right when a gradient *is* another leaf (the
+/// gradient of sum(w * v) for w is v itself).
+llvm::Error addApplyGraph(Module &m, const Graph &model) {
+  Graph &g = m.addGraph("apply");
+  Builder b(g);
+  for (Node *p : model.leaves(OpKind::Param)) {
+    std::string name = p->attrs.getString(AttrKey::Name).str();
+    b.loc = p->loc;
+    Attrs init;
+    if (p->attrs.has(AttrKey::Init)) init.set(AttrKey::Init, p->attrs.getString(AttrKey::Init).str());
+    b.leaf(OpKind::Param, name, p->type, std::move(init));
+    g.outputs.push_back({grt::gradName(name), b.leaf(OpKind::Gradient, grt::gradName(name), p->type)});
+  }
+  if (auto err = OptimizerBuilder(m, g).build()) return err;
+  std::erase_if(g.outputs, [](const GraphOutput &o) { return llvm::StringRef(o.name).starts_with(GRT_GRAD_PREFIX); });
+  return llvm::Error::success();
+}
+
 } // namespace
 
-llvm::Error runOptimizerLowering(Module &m, const PassOptions &) {
+llvm::Error runOptimizerLowering(Module &m, const PassOptions &opts) {
   Graph *g = m.graph("model");
   if (!g) return passError("optimizer: the module has no @model graph");
   if (m.train.optimizer.empty()) return passError("optimizer: the module has no train statement");
@@ -199,7 +224,8 @@ llvm::Error runOptimizerLowering(Module &m, const PassOptions &) {
   // there is nothing to update, and the step only computes the loss.
   if (g->leaves(OpKind::Param).empty()) return llvm::Error::success();
   if (!g->updates.empty()) return passError("optimizer: @model already has updates");
-  return OptimizerBuilder(m, *g).build();
+  if (auto err = OptimizerBuilder(m, *g).build()) return err;
+  return opts.dataParallel ? addApplyGraph(m, *g) : llvm::Error::success();
 }
 
 } // namespace gradc

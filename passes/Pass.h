@@ -25,6 +25,11 @@ struct PassOptions {
   /// every parameter's gradient) and, for a model with stop_gradient,
   /// @capture and @frozen (the loss with stopped values held fixed).
   bool gradsEntry = false;
+  /// Also produce the entries data-parallel training runs: @grads, and
+  /// @apply, the optimizer update alone, reading each gradient from a
+  /// `gradient` leaf (the runtime averages the processes' gradients between
+  /// the two).
+  bool dataParallel = false;
   /// Fusion: 0 keeps one kernel per op; 1 fuses elementwise chains and
   /// reductions; 2 (the default) also runs a matmul's elementwise consumers
   /// (bias, activation, residual add) as its epilogue.

@@ -8,7 +8,9 @@
 //   @train    loss (and grad_norm, lr) + the parameter/state updates
 //   @eval     loss and metrics, no gradients
 //   @predict  the `output` values, from the inputs they depend on
-//   @grads    loss and every gradient (only when asked: gradient checking)
+//   @grads    loss and every gradient (only when asked: gradient checking
+//             and data-parallel training, which also has @apply, built by
+//             the optimizer pass)
 //   @capture  the values under stop_gradient, and
 //   @frozen   the loss with those values held fixed (gradient checking of a
 //             model with stop_gradient; see addFrozenLoss in Autodiff.cpp)
@@ -40,7 +42,7 @@ llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
     return n != "loss" && n != "grad_norm" && n != "lr" && !isGrad(n) && !isMetric(n) && !isCheck(n);
   }, false);
   if (!predict->outputs.empty()) entries.push_back(std::move(predict));
-  if (opts.gradsEntry)
+  if (opts.gradsEntry || opts.dataParallel)
     entries.push_back(keep(GRT_ENTRY_GRADS, [&](llvm::StringRef n) { return n == "loss" || isGrad(n); }, false));
   if (model->output(GRT_FROZEN_LOSS)) {
     entries.push_back(keep(GRT_ENTRY_CAPTURE, isCapture, false));

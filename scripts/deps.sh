@@ -4,7 +4,9 @@
 set -euo pipefail
 
 # clang-19 and libFuzzer build the sanitizer fuzz targets (tests/fuzz).
-GRADC_PACKAGES=(cmake ninja-build g++ llvm-19-dev llvm-19-tools libfmt-dev libgtest-dev python3 fortunes
+# openmpi-bin runs data-parallel training (mpirun -np N ./model train); the
+# executables load its libmpi.so.40 themselves, so no MPI headers are needed.
+GRADC_PACKAGES=(cmake ninja-build g++ llvm-19-dev llvm-19-tools libfmt-dev libgtest-dev python3 fortunes openmpi-bin
                 clang-19 libfuzzer-19-dev libclang-rt-19-dev)
 
 gradc_install_deps() {

@@ -67,6 +67,10 @@ static cl::opt<unsigned> jobs("j", cl::desc("Make machine code on N threads, one
                                cl::value_desc("N"), cl::init(0), cl::sub(buildCmd), cl::cat(category));
 static cl::opt<bool> gradsEntry("grads-entry", cl::desc("Also compile the @grads entry (loss and every gradient)"),
                                 cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
+static cl::opt<bool> dataParallel("data-parallel",
+                                  cl::desc("Also compile the @grads and @apply entries, with which `mpirun -np N ./model "
+                                           "train` trains on N processes"),
+                                  cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
 
 // dump, dot: the stages are the pipeline's (addStageNames() adds them).
 static cl::opt<const Step *, false, cl::parser<const Step *>>
@@ -137,6 +141,7 @@ static CompileOptions compileOptions() {
   o.passes.fusionLevel = fusion;
   o.passes.breakGradRule = breakGrad;
   o.passes.gradsEntry = gradsEntry;
+  o.passes.dataParallel = dataParallel;
   for (auto *list : {&printAfter, &printBefore})
     for (auto &p : *list)
       if (!findPass(p)) fail("no pass named '" + p + "' (gradc opt --list-passes shows them)");

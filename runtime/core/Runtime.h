@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,9 @@ namespace grt {
 /// Prints "error: MESSAGE" on one line and exits with status 1. Every bad
 /// flag, file or checkpoint ends here: no stack traces.
 [[noreturn]] void fatal(std::string_view msg);
+/// Where fatal() writes, and a tag before "error:" ("rank 1: " for a
+/// process of a data-parallel run whose other output is silenced).
+void setErrorOutput(FILE *stream, std::string tag);
 template <typename... Args> [[noreturn]] void fail(fmt::format_string<Args...> f, Args &&...args) {
   fatal(fmt::format(f, std::forward<Args>(args)...));
 }

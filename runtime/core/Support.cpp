@@ -14,10 +14,20 @@
 
 namespace grt {
 
+namespace {
+FILE *errorStream = nullptr; // null: stderr
+std::string errorTag;
+} // namespace
+
 void fatal(std::string_view msg) {
   std::fflush(stdout);
-  std::fprintf(stderr, "error: %.*s\n", int(msg.size()), msg.data());
+  std::fprintf(errorStream ? errorStream : stderr, "%serror: %.*s\n", errorTag.c_str(), int(msg.size()), msg.data());
   std::exit(1);
+}
+
+void setErrorOutput(FILE *stream, std::string tag) {
+  errorStream = stream;
+  errorTag = std::move(tag);
 }
 
 Rng::Rng(uint64_t seed, uint64_t stream) {

@@ -1,5 +1,6 @@
 //===- runtime/driver/Commands.cpp - option handling shared by the commands ===//
 #include "driver/Commands.h"
+#include "driver/Cluster.h"
 
 #include <cmath>
 #include <cstring>
@@ -26,7 +27,10 @@ int threadsOption(const Args &a) {
   // capping loses nothing.
   constexpr int64_t kMaxThreads = 4096;
   int cores = availableCores();
-  int64_t asked = a.integer("threads", cores, 1, kMaxThreads);
+  // The processes of a data-parallel run on one machine share its cores
+  // (mpirun usually binds each to its own, and then `cores` is 1 already).
+  int share = std::max(1, cores / Cluster::get().localSize);
+  int64_t asked = a.integer("threads", share, 1, kMaxThreads);
   if (asked > cores) {
     fmt::print(stderr, "note: --threads {} is more than the {} core{} this process may use; using {}\n", asked, cores,
                cores == 1 ? "" : "s", cores);
@@ -96,11 +100,18 @@ EvalResult evaluate(Session &s, Dataset &d) {
   std::vector<double> sums(outs.size(), 0);
   double rows = 0;
   r.batches = d.numValBatches();
-  for (int64_t i = 0; i < r.batches; ++i) {
+  // The processes of a data-parallel run take every size-th batch each;
+  // their sums are added in rank order, so every process gets the same.
+  Cluster &c = Cluster::get();
+  for (int64_t i = c.rank; i < r.batches; i += c.size) {
     double k = double(d.fillValBatch(s, i));
     s.run("eval");
     for (size_t j = 0; j < outs.size(); ++j) sums[j] += k * s.scalar(outputTensor(outs[j]));
     rows += k;
+  }
+  if (c.parallel()) {
+    for (double &x : sums) x = c.sum(x);
+    rows = c.sum(rows);
   }
   for (size_t j = 0; j < outs.size(); ++j) {
     double mean = rows > 0 ? sums[j] / rows : NAN;

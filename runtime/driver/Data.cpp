@@ -141,8 +141,10 @@ std::vector<EvalBatch> evalBatches(int64_t n, int64_t batch) {
 class TableData : public Dataset {
 public:
   TableData(Session &s, Rows rows, const DataOptions &opts, std::string source)
-      : s(s), all(std::move(rows)), seed(opts.seed), source(std::move(source)), evalOnly(opts.evalOnly) {
+      : s(s), all(std::move(rows)), seed(opts.seed), source(std::move(source)), evalOnly(opts.evalOnly),
+        rank(opts.rank) {
     batch = batchOf(s);
+    global = batch * opts.world;
     if (evalOnly) {
       valRows.resize(all.rows);
       std::iota(valRows.begin(), valRows.end(), 0);
@@ -154,12 +156,12 @@ public:
   }
 
   void nextTrainBatch(Session &) override {
-    if (cursor + batch > int64_t(order.size())) {
+    if (cursor + global > int64_t(order.size())) {
       ++epoch;
       shuffle();
     }
-    fill(order, cursor, batch);
-    cursor += batch;
+    fill(order, cursor + rank * batch, batch);
+    cursor += global;
   }
   int64_t numValBatches() const override { return int64_t(valBatches.size()); }
   int64_t fillValBatch(Session &, int64_t i) override {
@@ -185,15 +187,19 @@ public:
     if (evalOnly) return fmt::format("{}: {} rows", source, all.rows);
     return fmt::format("{}: {} rows ({} train, {} validation)", source, all.rows, trainRows.size(), valRows.size());
   }
-  int64_t samplesPerBatch() const override { return batch; }
+  int64_t samplesPerBatch() const override { return global; }
   const Rows *rows() const override { return &all; }
 
 private:
   /// Holds out the last rows of a fixed permutation for validation (the
   /// split does not depend on the seed): as many as --val-frac asks, but
-  /// never so many that training is left without one full batch.
+  /// never so many that training is left without one full batch (of all
+  /// the processes of a data-parallel run).
   void split(const DataOptions &opts) {
     int64_t n = all.rows;
+    if (opts.world > 1 && n < global)
+      fail("{}: {} rows, fewer than one global batch of {} ({} processes × {}); pass more rows, or run fewer processes",
+           source, n, global, opts.world, batch);
     if (n < batch && opts.path.empty())
       fail("{}: {} rows, fewer than one batch of {}; pass --data with at least {} rows, or rebuild the model with "
            "more rows or a smaller batch (gradc build -D)",
@@ -203,7 +209,7 @@ private:
            "batch (gradc build -D)",
            source, n, n == 1 ? "" : "s", batch, batch);
     int64_t asked = opts.valFraction > 0 ? std::max<int64_t>(1, int64_t(n * opts.valFraction)) : 0;
-    int64_t val = std::min(asked, n - batch);
+    int64_t val = std::min(asked, n - global);
     if (val == 0 && asked > 0)
       fmt::print(stderr,
                  "note: {}: {} rows leave none for validation with a batch of {}; training without validation (pass "
@@ -211,7 +217,7 @@ private:
                  source, n, batch);
     else if (val < asked)
       fmt::print(stderr, "note: {}: holding out {} rows for validation, not {}, so that training keeps a full batch of {}\n",
-                 source, val, asked, batch);
+                 source, val, asked, global);
     std::vector<int64_t> perm(n);
     std::iota(perm.begin(), perm.end(), 0);
     Rng rng(12345, hashName("split"));
@@ -254,7 +260,9 @@ private:
   uint64_t seed;
   std::string source;
   bool evalOnly;
-  int64_t batch = 0;
+  int rank;
+  int64_t batch = 0, global = 0; // this process's rows of a step, and all processes'
+
   std::vector<int64_t> trainRows, valRows, order;
   std::vector<EvalBatch> valBatches;
   int64_t epoch = 0, cursor = 0;
@@ -388,7 +396,7 @@ Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const 
 class TextData : public Dataset {
 public:
   TextData(Session &s, std::string text, const DataOptions &opts, std::string source)
-      : s(s), source(std::move(source)), rng(opts.seed, hashName("windows")) {
+      : s(s), source(std::move(source)), rng(opts.seed, hashName("windows")), rank(opts.rank), world(opts.world) {
     in = s.find(s.model.text_input);
     tg = s.find(s.model.text_target);
     if (in < 0 || tg < 0) fail("the model's text inputs are missing from its descriptor");
@@ -414,7 +422,9 @@ public:
       for (unsigned char c : text)
         if (c >= vocab) fail("corpus {} contains byte {} but the model's vocabulary has {} entries", this->source, int(c), vocab);
     Rng fixed(777, hashName("validation"));
-    for (int64_t i = 0; i < int64_t(opts.valBatches) * batch; ++i) valStarts.push_back(fixed.below(valLen() - context));
+    // (--val-batches batches of the global batch, as one process would draw.)
+    for (int64_t i = 0; i < int64_t(opts.valBatches) * batch * world; ++i)
+      valStarts.push_back(fixed.below(valLen() - context));
     // The whole split: windows [k·T, k·T + T] (the last target is the next
     // window's first input), in batches whose distinct windows divide B,
     // so weighting each batch by them gives the exact mean.
@@ -422,7 +432,11 @@ public:
   }
 
   void nextTrainBatch(Session &) override {
-    for (int64_t b = 0; b < batch; ++b) window(false, rng.below(trainLen() - context), b);
+    // Every process draws the whole global batch's windows and keeps its own.
+    for (int64_t b = 0; b < batch * world; ++b) {
+      int64_t start = int64_t(rng.below(trainLen() - context));
+      if (b / batch == rank) window(false, start, b % batch);
+    }
   }
   int64_t numValBatches() const override {
     return full ? int64_t(fullBatches.size()) : int64_t(valStarts.size()) / batch;
@@ -457,7 +471,7 @@ public:
                        tokName, trainLen(), valLen(), bytesPerToken());
     return d;
   }
-  int64_t samplesPerBatch() const override { return batch * context; }
+  int64_t samplesPerBatch() const override { return batch * world * context; }
 
 private:
   int64_t trainLen() const { return tok ? int64_t(trainIds.size()) : int64_t(train.size()); }
@@ -479,6 +493,7 @@ private:
   Session &s;
   std::string source;
   Rng rng;
+  int rank, world;
   int in = -1, tg = -1;
   int64_t batch = 0, context = 0;
   std::string train, val;

@@ -27,6 +27,10 @@ struct DataOptions {
   int valBatches = 8;     // text: batches of the quick validation estimate (--val-batches)
   bool evalOnly = false;  // eval: every row of a table is validated, in file order; none is trained on
   std::string tokenizer;  // text: --tokenizer FILE (BPE ids, not bytes)
+  // A data-parallel run of `world` processes draws global batches of
+  // world·B rows exactly as one process with a batch that large would, and
+  // process `rank` trains on rows [rank·B, rank·B + B) of each.
+  int rank = 0, world = 1;
 };
 
 class Dataset {
@@ -57,6 +61,7 @@ public:
   /// contents ("table 1000 rows fnv 9a3c...", "text 1115394 bytes fnv ...").
   /// A resume on other data still trains, but not as the saved run would.
   virtual std::string identity() const = 0;
+  /// Rows (tables) or tokens (text) of one global batch: all processes'.
   virtual int64_t samplesPerBatch() const = 0;
   /// All rows of a table dataset (for pictures); null for text.
   virtual const struct Rows *rows() const { return nullptr; }

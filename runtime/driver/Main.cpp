@@ -1,4 +1,5 @@
 //===- runtime/driver/Main.cpp - main() of every model executable ---------===//
+#include "driver/Cluster.h"
 #include "driver/Commands.h"
 
 #include <cerrno>
@@ -165,7 +166,11 @@ int main(int argc, char **argv) {
       usage(m, argv[0], argc > 2 ? argv[2] : "");
       return checkStdout(0);
     }
-    return checkStdout(runCommand(m, cmd, argc, argv));
+    // Under mpirun, join the run first: ranks other than 0 go quiet.
+    Cluster &cluster = Cluster::get();
+    int rc = checkStdout(runCommand(m, cmd, argc, argv));
+    cluster.finish();
+    return rc;
   } catch (const std::bad_alloc &) {
     fail("out of memory");
   } catch (const std::exception &e) {

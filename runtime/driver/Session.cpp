@@ -14,13 +14,40 @@ namespace grt {
 Session::Session(const GrtModel &m, int threads) : model(m), threads(threads) {
   if (m.abi_version != GRT_ABI_VERSION)
     fail("this executable's model was compiled for runtime ABI {}, but the runtime is ABI {}", m.abi_version, GRT_ABI_VERSION);
+  // Every gradient @grads writes lies in one buffer, each 64-byte aligned,
+  // so a data-parallel run averages them all with one collective; @apply's
+  // gradient leaves ("grad.W") read the same memory.
+  auto isGradOutput = [&](const GrtTensor &t) {
+    return t.role == GRT_OUTPUT && std::string_view(t.name).starts_with(GRT_OUTPUT_PREFIX GRT_GRAD_PREFIX);
+  };
+  std::vector<size_t> gradOffset(size_t(m.num_tensors), 0);
+  size_t gradBytes = 0;
+  for (int i = 0; i < m.num_tensors; ++i)
+    if (isGradOutput(m.tensors[i]) && has(GRT_ENTRY_APPLY)) {
+      gradOffset[size_t(i)] = gradBytes;
+      gradBytes += (size_t(numel(m.tensors[i])) * dtypeBytes(m.tensors[i].dtype) + 63) / 64 * 64;
+      gradients.dtype = m.tensors[i].dtype;
+    }
+  if (gradBytes) gradients.data = allocateBuffer(gradBytes);
+  gradients.count = int64_t(gradBytes / std::max<size_t>(1, dtypeBytes(gradients.dtype)));
   for (int i = 0; i < m.num_tensors; ++i) {
     const GrtTensor &t = m.tensors[i];
     int64_t n = numel(t);
     size_t bytes = size_t(n) * dtypeBytes(t.dtype);
-    slots.push_back({&t, allocateBuffer(bytes), n, bytes});
+    void *data = nullptr;
+    if (gradBytes && isGradOutput(t)) data = static_cast<char *>(gradients.data) + gradOffset[size_t(i)];
+    slots.push_back({&t, data ? data : allocateBuffer(bytes), n, bytes, data != nullptr});
     pointers.push_back(slots.back().data);
   }
+  for (auto &sl : slots)
+    if (sl.tensor->role == GRT_GRADIENT) {
+      int out = find(std::string(GRT_OUTPUT_PREFIX) + sl.tensor->name);
+      if (out < 0 || !slots[size_t(out)].borrowed)
+        fail("the model's gradient '{}' has no matching output of its grads entry", sl.tensor->name);
+      std::free(sl.data);
+      sl.data = pointers[size_t(&sl - slots.data())] = slots[size_t(out)].data;
+      sl.borrowed = true;
+    }
   int64_t arenaBytes = 0;
   for (int i = 0; i < m.num_entries; ++i) arenaBytes = std::max(arenaBytes, m.entries[i].arena_bytes);
   arena = static_cast<char *>(allocateBuffer(arenaBytes));
@@ -29,7 +56,9 @@ Session::Session(const GrtModel &m, int threads) : model(m), threads(threads) {
 }
 
 Session::~Session() {
-  for (auto &s : slots) std::free(s.data);
+  for (auto &s : slots)
+    if (!s.borrowed) std::free(s.data);
+  std::free(gradients.data);
   std::free(arena);
 }
 

@@ -24,6 +24,7 @@ public:
     void *data;
     int64_t numel;
     size_t bytes;
+    bool borrowed = false; // lies in `gradients`, which owns it
   };
   std::vector<Slot> slots;
 
@@ -45,6 +46,15 @@ public:
   /// Element i of a float/int tensor as double.
   static double get(const Slot &s, int64_t i);
   static void set(Slot &s, int64_t i, double v);
+
+  /// Every output "grad.W" of the grads entry, in one buffer (padding
+  /// between them is zero): what a data-parallel run averages. Empty for a
+  /// model built without data-parallel entries.
+  struct Gradients {
+    void *data = nullptr;
+    int64_t count = 0; // elements, padding included
+    int dtype = GRT_F32;
+  } gradients;
 
   GrtContext ctx;
   int threads;

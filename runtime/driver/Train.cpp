@@ -1,5 +1,6 @@
 //===- runtime/driver/Train.cpp - the `train` command ---------------------===//
 #include "driver/Checkpoint.h"
+#include "driver/Cluster.h"
 #include "driver/Commands.h"
 #include "core/FiniteCheck.h"
 #include "driver/Plots.h"
@@ -119,6 +120,49 @@ void catchStopSignals() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+/// What must be the same on every process of a data-parallel run, one
+/// "what: value" line each: a process that differs (another build of the
+/// model, another seed, other data) would train something else silently.
+std::string runDefinition(Session &s, const Dataset &data, const DataOptions &dopts, int64_t start, int64_t steps,
+                          int64_t stopAt) {
+  std::string shapes, values;
+  for (auto &sl : s.slots) {
+    shapes += fmt::format("{} {} {};", sl.tensor->name, sl.tensor->role, shapeStr(*sl.tensor));
+    if (sl.tensor->role == GRT_PARAM || sl.tensor->role == GRT_STATE || isUserHyper(sl))
+      values.append(static_cast<const char *>(sl.data), sl.bytes);
+  }
+  return fmt::format("the model: {} (tensors fnv {:016x})\nthe seed: {}\nthe steps: from {} to {} of {}\n"
+                     "the data: {}\nthe validation fraction: {}\nthe parameters, optimizer state and "
+                     "hyperparameters: fnv {:016x}\n",
+                     s.model.name, hashName(shapes), dopts.seed, start, stopAt, steps, data.identity(),
+                     dopts.valFraction, hashName(values));
+}
+
+/// Stops with a message naming what differs between the processes.
+void checkSameRun(Cluster &c, const std::string &mine) {
+  std::vector<std::string> all = c.gather(mine);
+  std::string diffs;
+  auto lines = [](const std::string &text) {
+    std::vector<std::string> out;
+    for (size_t at = 0, nl; at < text.size(); at = nl + 1) {
+      nl = text.find('\n', at);
+      if (nl == std::string::npos) nl = text.size();
+      out.push_back(text.substr(at, nl - at));
+    }
+    return out;
+  };
+  std::vector<std::string> first = lines(all[0]);
+  for (int r = 1; r < c.size; ++r) {
+    std::vector<std::string> other = lines(all[size_t(r)]);
+    for (size_t i = 0; i < first.size() && i < other.size(); ++i)
+      if (first[i] != other[i])
+        diffs += fmt::format("\n  rank {}: {}\n  rank 0: {}", r, other[i], first[i]);
+  }
+  if (diffs.empty()) return;
+  if (!c.leader()) std::exit(1); // rank 0 says it, once
+  fail("the processes of this data-parallel run differ, so they would not train one model:{}", diffs);
+}
+
 } // namespace
 
 int cmdTrain(const GrtModel &m, int argc, char **argv) {
@@ -132,12 +176,19 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   std::string plotDir = a.str("plot");
   // Every output is checked before the first step, so no run ends in an
   // error after its work is done.
+  // In a data-parallel run, rank 0 alone writes checkpoints and pictures.
+  Cluster &cluster = Cluster::get();
+  if (!cluster.leader()) save.clear(), plotDir.clear();
   if (!save.empty()) checkCheckpointPath(save);
   if (!plotDir.empty()) checkPlotDirectory(plotDir);
   bool quiet = a.has("quiet");
 
   Session s(m, threadsOption(a));
   if (!s.has("train")) fail("the model has no train entry");
+  if (cluster.parallel() && !(s.has(GRT_ENTRY_GRADS) && s.has(GRT_ENTRY_APPLY)))
+    fail("this executable cannot train on {} processes: it was built without the data-parallel entries; rebuild it "
+         "with gradc build --data-parallel",
+         cluster.size);
   // Timing every kernel costs two clock reads each; only when asked.
   std::unique_ptr<Profile> profile;
   if (a.has("profile")) s.ctx.profile = (profile = std::make_unique<Profile>(m)).get();
@@ -145,6 +196,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   std::unique_ptr<FiniteCheck> finite;
   if (a.has("check-finite")) s.ctx.finite = (finite = std::make_unique<FiniteCheck>(m)).get();
   DataOptions dopts = dataOptions(a);
+  dopts.rank = cluster.rank;
+  dopts.world = cluster.size;
   int64_t steps = a.integer("steps", 1000, 1);
   int64_t start = 0;
   s.initParams(dopts.seed);
@@ -207,6 +260,19 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     }
   }
   auto data = loadData(s, dopts);
+  // A run resumed on another number of processes keeps the data position
+  // (an epoch and a row of its order, or the window generator's state);
+  // only the number of rows each step draws changes with the global batch.
+  if (auto it = resumed.find("global_batch"); !from.empty() && it != resumed.end() &&
+                                             it->second != std::to_string(data->samplesPerBatch()))
+    overrides.push_back(fmt::format("the checkpoint was trained with a global batch of {} {} ({}); this run's is {} ({} "
+                                    "process{} × {}): the data position carries over, and each step now draws {}",
+                                    it->second, m.data_kind == GRT_DATA_TEXT ? "tokens" : "rows",
+                                    resumed.count("world") ? fmt::format("{} process{}", resumed["world"],
+                                                                         resumed["world"] == "1" ? "" : "es")
+                                                           : "1 process",
+                                    data->samplesPerBatch(), cluster.size, cluster.size == 1 ? "" : "es",
+                                    data->samplesPerBatch() / cluster.size, data->samplesPerBatch()));
   if (!from.empty() && !data->restoreState(get("data")))
     fail("checkpoint {}: its data position does not fit this data{}", from,
          a.has("val-frac") ? " (with --val-frac, fewer rows are trained on than when it was saved)" : "");
@@ -223,6 +289,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   int64_t evalEvery = a.integer("eval-every", logEvery, 1);
   int64_t saveEvery = a.integer("save-every", 0, 0);
   bool hasVal = data->numValBatches() > 0 && s.has("eval");
+  if (cluster.parallel()) checkSameRun(cluster, runDefinition(s, *data, dopts, start, steps, stopAt));
 
   std::string plotError; // the first picture that could not be written
   auto checkpoint = [&](int64_t step) {
@@ -230,13 +297,19 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                   {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
                   {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)},
                   {"val_frac", fmt::format("{:.17g}", dopts.valFraction)}, {"data_id", data->identity()},
-                  {"tokenizer", dopts.tokenizer}};
+                  {"tokenizer", dopts.tokenizer}, {"world", std::to_string(cluster.size)},
+                  {"global_batch", std::to_string(data->samplesPerBatch())}};
     saveHypers(s, meta);
     saveCheckpoint(save, s, meta);
   };
 
   if (!quiet) {
     fmt::print("training {} for {} steps; data {}\n", m.name, steps - start, data->describe());
+    if (cluster.parallel())
+      fmt::print("data-parallel on {} processes: each trains on {} of every global batch of {} {}, and their "
+                 "gradients are averaged before each update\n",
+                 cluster.size, data->samplesPerBatch() / cluster.size, data->samplesPerBatch(),
+                 m.data_kind == GRT_DATA_TEXT ? "tokens" : "rows");
     if (!from.empty()) fmt::print("resuming from {} at step {}{}\n", from, start, seedNote);
     for (auto &o : overrides) fmt::print("note: {}\n", o);
   }
@@ -245,21 +318,45 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // Seconds spent in training steps (not validation, logging or saving),
   // over the whole run and since the last progress line.
   double trainSecs = 0, windowSecs = 0;
-  std::vector<double> stepTimes;
+  std::vector<double> stepTimes, exchangeTimes; // the latter: averaging gradients, data-parallel
   EvalResult val;
   History history;
   int64_t reached = start;
   catchStopSignals();
-  for (int64_t step = start; step < stopAt && !stopSignal; ++step) {
+  cluster.stopRequested = &stopSignal;
+  // A data-parallel run stops when any of its processes is asked to, all at
+  // the same step, so they save one consistent checkpoint.
+  bool stopping = stopSignal != 0;
+  for (int64_t step = start; step < stopAt && !stopping; ++step) {
     auto ts = Clock::now();
     data->nextTrainBatch(s);
     s.setHyper("step", double(step));
-    s.run("train");
+    if (cluster.parallel()) {
+      s.run(GRT_ENTRY_GRADS);
+      auto tx = Clock::now();
+      cluster.average(s.gradients.data, s.gradients.count, s.gradients.dtype);
+      exchangeTimes.push_back(std::chrono::duration<double>(Clock::now() - tx).count());
+      s.run(GRT_ENTRY_APPLY);
+    } else {
+      s.run("train");
+    }
     double dt = std::chrono::duration<double>(Clock::now() - ts).count();
     trainSecs += dt;
     windowSecs += dt;
     stepTimes.push_back(dt);
     lastLoss = s.scalar(GRT_OUTPUT_PREFIX "loss");
+    stopping = stopSignal != 0;
+    if (cluster.parallel()) {
+      // The logged loss is the global batch's (the mean of the processes',
+      // added in rank order), and the run stops when any process is asked to.
+      std::vector<double> all = cluster.gather(std::vector<double>{lastLoss, stopping ? 1.0 : 0.0});
+      lastLoss = 0;
+      for (int r = 0; r < cluster.size; ++r) {
+        lastLoss += all[size_t(2 * r)];
+        stopping = stopping || all[size_t(2 * r + 1)] != 0;
+      }
+      lastLoss /= double(cluster.size);
+    }
     if (finite && finite->first())
       fail("step {}: the first value to go non-finite is {}", step + 1, FiniteCheck::describe(*finite->first()));
     if (!std::isfinite(lastLoss))
@@ -309,21 +406,29 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // The final figure: text models validate on the whole split, not the
   // quick estimate the progress lines used (the two differed by 0.03 on
   // tinyshakespeare).
-  if (hasVal && !stopSignal && !data->validatesAll()) {
+  if (hasVal && !stopping && !data->validatesAll()) {
     data->fullValidation(true);
     val = evaluate(s, *data);
     lastVal = val.loss;
   }
-  if (stopSignal) {
-    const char *name = stopSignal == SIGINT ? "SIGINT" : "SIGTERM";
+  if (stopping) {
+    const char *name = stopSignal == SIGINT ? "SIGINT" : stopSignal == SIGTERM ? "SIGTERM" : "another process's signal";
     if (save.empty()) fmt::print(stderr, "stopped by {} at step {}; nothing saved (no --save given)\n", name, reached);
     else fmt::print(stderr, "stopped by {} at step {}; saved {} (--resume {} continues)\n", name, reached, save, save);
-    return 128 + int(stopSignal);
+    return 128 + int(stopSignal ? stopSignal : SIGTERM);
   }
-  std::sort(stepTimes.begin(), stepTimes.end());
-  double median = stepTimes.empty() ? 0 : stepTimes[stepTimes.size() / 2];
-  fmt::print("done: {} steps in {} (median {} ms/step); final loss {:.6f}", reached - start, duration(trainSecs),
-             millis(median), lastLoss);
+  auto medianOf = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  double median = medianOf(stepTimes);
+  std::string exchange;
+  if (cluster.parallel() && median > 0)
+    exchange = fmt::format(", {} ms of it averaging gradients ({:.0f}%, {} in all)", millis(medianOf(exchangeTimes)),
+                           100 * medianOf(exchangeTimes) / median, humanBytes(double(s.gradients.count) *
+                                                                              double(dtypeBytes(s.gradients.dtype))));
+  fmt::print("done: {} steps in {} (median {} ms/step{}); final loss {:.6f}", reached - start, duration(trainSecs),
+             millis(median), exchange, lastLoss);
   if (hasVal)
     fmt::print(", validation loss {:.6f}{}{}", lastVal, bitsPerByte(*data, lastVal),
                data->bytesPerToken() > 0 ? fmt::format(" over the whole validation split ({} batches)", val.batches) : "");

@@ -36,3 +36,12 @@ config.substitutions.append(("%build", config.build_dir))
 # The GEMM benchmark is built only where OpenBLAS (its reference) is found.
 if os.path.exists(os.path.join(config.build_dir, "bench", "gemm_bench")):
     config.available_features.add("gemm-bench")
+# Data-parallel tests start their models under Open MPI's mpirun (setup
+# installs openmpi-bin): as root it must be told that is fine, and the
+# suite's jobs may ask for more processes than there are cores.
+import shutil
+if shutil.which("mpirun"):
+    config.available_features.add("mpi")
+    config.environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+    config.environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    config.substitutions.append(("%mpirun", "mpirun --oversubscribe --bind-to none"))

@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define GRT_ABI_VERSION 3
+#define GRT_ABI_VERSION 4
 
 enum GrtDType { GRT_F32 = 0, GRT_F64 = 1, GRT_I32 = 2, GRT_BOOL = 3 };
 
@@ -29,6 +29,8 @@ enum GrtRole {
   GRT_STATE = 2,  /* optimizer state; starts at zero, saved in checkpoints */
   GRT_HYPER = 3,  /* scalar set by the runtime each step (lr, step, ...) */
   GRT_OUTPUT = 4, /* written by an entry (loss, pred, metric.accuracy, ...) */
+  GRT_GRADIENT = 5, /* "grad.W", read by entry "apply": the runtime points it at
+                       output "grad.W" of entry "grads" (averaged over processes) */
 };
 
 typedef struct GrtTensor {
@@ -62,7 +64,7 @@ typedef struct GrtStored {
 } GrtStored;
 
 typedef struct GrtEntry {
-  const char *name; /* "train", "eval", "predict", "grads", "data" */
+  const char *name; /* "train", "eval", "predict", "grads", "apply", "data" */
   GrtEntryFn fn;
   int64_t arena_bytes;
   int32_t num_kernels;
@@ -90,6 +92,10 @@ typedef struct GrtEntry {
  * "frozen" then computes the output "frozen_loss" with them held fixed.
  * Entry "grads" writes the loss and every "grad.W". */
 #define GRT_ENTRY_GRADS "grads"
+/* Data-parallel training runs "grads", averages every "grad.W" across the
+ * processes, then runs "apply": the optimizer update alone, reading the
+ * GRT_GRADIENT tensors. "train" is the two fused, for one process. */
+#define GRT_ENTRY_APPLY "apply"
 #define GRT_ENTRY_CAPTURE "capture"
 #define GRT_ENTRY_FROZEN "frozen"
 #define GRT_CAPTURE_PREFIX "capture."
