@@ -115,7 +115,9 @@ void applyPoint(grt::Session &s, const Values &point) {
 /// "after:w.adam_m", ...
 using Snapshot = std::map<std::string, std::vector<double>>;
 
-Snapshot runBuild(const GrtModel &model, const Values &point, int threads, int steps) {
+/// split: train as a data-parallel process does, @grads then @apply (the
+/// gradients stay in the Session's buffer between them), not @train.
+Snapshot runBuild(const GrtModel &model, const Values &point, int threads, int steps, bool split = false) {
   grt::Session s(model, threads);
   Snapshot snap;
   auto take = [&](const std::string &prefix, auto pick) {
@@ -146,7 +148,12 @@ Snapshot runBuild(const GrtModel &model, const Values &point, int threads, int s
     for (int step = 0; step < steps; ++step) {
       s.setHyper("step", step);
       s.setHyper("total_steps", steps);
-      s.run("train");
+      if (split) {
+        s.run(GRT_ENTRY_GRADS);
+        s.run(GRT_ENTRY_APPLY);
+      } else {
+        s.run("train");
+      }
       take("train" + std::to_string(step) + ":", outputs("train"));
     }
     take("after:", [](const GrtTensor &t) {
@@ -275,6 +282,8 @@ Verdict build(llvm::StringRef source, llvm::StringRef name, DType dtype, unsigne
   o.sema.floatType = dtype;
   o.passes.fusionLevel = fusion;
   o.passes.gradsEntry = true;
+  // The reference build also has @apply, for the split-step oracle.
+  o.passes.dataParallel = fusion == 2;
   std::string diags;
   llvm::raw_string_ostream ds(diags);
   out.compiler = std::make_unique<Compiler>(o, ds);
@@ -432,6 +441,12 @@ Verdict checkModel(llvm::StringRef source, llvm::StringRef name, const OracleOpt
   if (opts.threads) {
     std::string d = compare(ref, runBuild(*f64[2].model, point, 2, opts.trainSteps), -1);
     if (!d.empty()) return verdict(Verdict::Mismatch, "threads", "f64 fusion 2, 1 vs 2 threads: " + d);
+  }
+  // Data-parallel training runs the step as @grads, then @apply on the
+  // gradients: the same arithmetic as @train, fused differently.
+  if (grt::Session(*f64[2].model, 1).has(GRT_ENTRY_APPLY)) {
+    std::string d = compare(ref, runBuild(*f64[2].model, point, 1, opts.trainSteps, true), 1e-10);
+    if (!d.empty()) return verdict(Verdict::Mismatch, "split step", "@grads then @apply vs @train: " + d);
   }
   if (kernelsParsed) {
     Build resumed;

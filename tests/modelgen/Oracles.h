@@ -16,6 +16,8 @@
 //              differently, and an element that cancels keeps the floor);
 //   threads    two threads give bit-identical results to one (the README
 //              promises it);
+//   split step training by @grads then @apply (as each process of a
+//              data-parallel run does) matches @train, to fusion's 1e-10;
 //   gradients  symbolic gradients agree with fourth-order central
 //              differences in f64 (tools/GradCheck.h: stop_gradient values
 //              frozen, kinks reported and skipped);

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""bench/data_parallel.py - one process with two threads against two
+processes with one thread each (mpirun), on the same global batch.
+
+  python3 bench/data_parallel.py [--build DIR] [--reps N] [--configs baby,big]
+
+For the baby GPT (examples/gpt.grad, B = 12) and the 6-layer configuration
+(-D n_layer=6 -D n_head=6 -D n_embd=384 -D T=256, B = 8) it builds the model
+twice with --data-parallel: with the whole batch B for one process, and
+with B/2 for each of two. Both then train on the same global batch of B
+windows, so their step times compare directly. It reports, alternating the
+two runs --reps times and taking medians of each run's own median:
+
+  1×2T        ms per step, one process, --threads 2
+  2×1T        ms per step, mpirun -np 2, --threads 1 each
+  exchange    ms per step spent averaging gradients (the all-reduce), and
+              its share of the 2-process step
+  efficiency  1×2T / 2×1T: the throughput two processes reach, relative to
+              one process on both cores (the issue's goal: at least 90%)
+  MiB         bytes all-reduced per step (every gradient, f32)
+
+Prints the CPU model first; figures from another CPU are not comparable.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = {
+    "baby": ([], 12, 60),
+    "big": (["-D", "n_layer=6", "-D", "n_head=6", "-D", "n_embd=384", "-D", "T=256"], 8, 12),
+}
+DONE = re.compile(r"median ([0-9.]+) ms/step(?:, ([0-9.]+) ms of it averaging gradients \((\d+)%, ([0-9.]+) (\w+) in all\))?")
+
+
+def cpu_model():
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def run(cmd, env=None):
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{p.stdout}{p.stderr}")
+    return p.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--configs", default="baby,big")
+    args = ap.parse_args()
+    gradc = os.path.join(args.build, "tools", "gradc")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs")
+    print("| model | global batch | 1×2T ms/step | 2×1T ms/step | exchange ms (share) | efficiency | MiB all-reduced |")
+    print("|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.configs.split(","):
+            defines, batch, steps = CONFIGS[name]
+            exe = {}
+            for b in (batch, batch // 2):
+                exe[b] = os.path.join(tmp, f"{name}{b}")
+                run([gradc, "build", "--data-parallel", *defines, "-D", f"B={b}",
+                     os.path.join(ROOT, "examples", "gpt.grad"), "-o", exe[b]])
+            one, two, exch, share, mib = [], [], [], [], 0.0
+            train = ["train", "--steps", str(steps), "--quiet"]
+            for _ in range(args.reps):
+                m = DONE.search(run([exe[batch], *train, "--threads", "2"]))
+                one.append(float(m.group(1)))
+                m = DONE.search(run(["mpirun", "-np", "2", exe[batch // 2], *train, "--threads", "1"], env))
+                two.append(float(m.group(1)))
+                exch.append(float(m.group(2)))
+                share.append(float(m.group(3)))
+                mib = float(m.group(4)) * (1024 if m.group(5) == "GiB" else 1)
+            a, b = statistics.median(one), statistics.median(two)
+            print(f"| {name} | {batch} | {a:.1f} | {b:.1f} | {statistics.median(exch):.2f} ({statistics.median(share):.0f}%) "
+                  f"| {100 * a / b:.0f}% | {mib:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
