@@ -4,6 +4,8 @@ processes with one thread each (mpirun), on the same global batch.
 
   python3 bench/data_parallel.py [--build DIR] [--reps N] [--configs baby,big]
 
+(About 12 minutes on 2 cores with the default 3 repetitions.)
+
 For the baby GPT (examples/gpt.grad, B = 12) and the 6-layer configuration
 (-D n_layer=6 -D n_head=6 -D n_embd=384 -D T=256, B = 8) it builds the model
 twice with --data-parallel: with the whole batch B for one process, and
@@ -12,9 +14,11 @@ windows, so their step times compare directly. It reports, alternating the
 two runs --reps times and taking medians of each run's own median:
 
   1×2T        ms per step, one process, --threads 2
-  2×1T        ms per step, mpirun -np 2, --threads 1 each
-  exchange    ms per step spent averaging gradients (the all-reduce), and
-              its share of the 2-process step
+  2×1T        ms per step, mpirun -np 2, --threads 1 each, averaging the
+              gradients in 1 MiB buckets while the backward pass runs
+  no overlap  the same with --no-overlap: averaging after the backward pass
+  exposed     ms per step the main thread waits for averaged gradients,
+              with overlap and without (then: the whole all-reduce)
   efficiency  1×2T / 2×1T: the throughput two processes reach, relative to
               one process on both cores (the issue's goal: at least 90%)
   MiB         bytes all-reduced per step (every gradient, f32)
@@ -34,14 +38,18 @@ CONFIGS = {
     "baby": ([], 12, 60),
     "big": (["-D", "n_layer=6", "-D", "n_head=6", "-D", "n_embd=384", "-D", "T=256"], 8, 12),
 }
-DONE = re.compile(r"median ([0-9.]+) ms/step(?:, ([0-9.]+) ms of it averaging gradients \((\d+)%, ([0-9.]+) (\w+) in all\))?")
+DONE = re.compile(r"median ([0-9.]+) ms/step(?:, ([0-9.]+) ms of it (?:averaging gradients|waiting for averaged gradients) "
+                  r"\((\d+)%, ([0-9.]+) (\w+) in)?")
 
 
 def cpu_model():
+    info = {}
     for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
+        key, _, value = line.partition(":")
+        info.setdefault(key.strip(), value.strip())
+    isa = "AVX-512" if "avx512f" in info.get("flags", "") else "AVX2" if "avx2" in info.get("flags", "") else "no AVX2"
+    return (f"{info.get('model name', 'unknown CPU')} (family {info.get('cpu family', '?')} model "
+            f"{info.get('model', '?')}, {isa})")
 
 
 def run(cmd, env=None):
@@ -60,8 +68,9 @@ def main():
     gradc = os.path.join(args.build, "tools", "gradc")
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     print(f"CPU: {cpu_model()}, {os.cpu_count()} logical CPUs")
-    print("| model | global batch | 1×2T ms/step | 2×1T ms/step | exchange ms (share) | efficiency | MiB all-reduced |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | global batch | 1×2T ms/step | 2×1T ms/step | no overlap ms/step | exposed ms: overlap / none "
+          "| efficiency | MiB all-reduced |")
+    print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.configs.split(","):
             defines, batch, steps = CONFIGS[name]
@@ -70,19 +79,21 @@ def main():
                 exe[b] = os.path.join(tmp, f"{name}{b}")
                 run([gradc, "build", "--data-parallel", *defines, "-D", f"B={b}",
                      os.path.join(ROOT, "examples", "gpt.grad"), "-o", exe[b]])
-            one, two, exch, share, mib = [], [], [], [], 0.0
+            one, two, plain, exposed, exposed_plain, mib = [], [], [], [], [], 0.0
             train = ["train", "--steps", str(steps), "--quiet"]
             for _ in range(args.reps):
                 m = DONE.search(run([exe[batch], *train, "--threads", "2"]))
                 one.append(float(m.group(1)))
                 m = DONE.search(run(["mpirun", "-np", "2", exe[batch // 2], *train, "--threads", "1"], env))
                 two.append(float(m.group(1)))
-                exch.append(float(m.group(2)))
-                share.append(float(m.group(3)))
+                exposed.append(float(m.group(2)))
                 mib = float(m.group(4)) * (1024 if m.group(5) == "GiB" else 1)
-            a, b = statistics.median(one), statistics.median(two)
-            print(f"| {name} | {batch} | {a:.1f} | {b:.1f} | {statistics.median(exch):.2f} ({statistics.median(share):.0f}%) "
-                  f"| {100 * a / b:.0f}% | {mib:.1f} |", flush=True)
+                m = DONE.search(run(["mpirun", "-np", "2", exe[batch // 2], *train, "--threads", "1", "--no-overlap"], env))
+                plain.append(float(m.group(1)))
+                exposed_plain.append(float(m.group(2)))
+            a, b, c = statistics.median(one), statistics.median(two), statistics.median(plain)
+            print(f"| {name} | {batch} | {a:.1f} | {b:.1f} | {c:.1f} | {statistics.median(exposed):.2f} / "
+                  f"{statistics.median(exposed_plain):.2f} | {100 * a / b:.0f}% | {mib:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ private:
       }
       llvm::StringRef slot = s.slot;
       if (slot.consume_front(GRT_OUTPUT_PREFIX)) {
-        if (g.output(slot) != n)
+        if (!g.output(slot) || storageBase(g.output(slot)) != n)
           err(name(n) + " is stored in slot \"" + s.slot + "\", which belongs to " +
               (g.output(slot) ? "the value of output \"" + slot.str() + "\"" : "no output of this graph"));
         return;

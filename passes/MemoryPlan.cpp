@@ -6,7 +6,8 @@
 //   - an update's new value is written straight into the param or state it
 //     replaces (in place), when its kernel reads that target only at the
 //     element it writes;
-//   - a value the entry returns is written into that output's slot;
+//   - a value the entry returns is written into that output's slot (a
+//     value it returns reshaped, too);
 //   - everything else goes into one scratch arena, at an offset chosen by
 //     liveness: two values share bytes when no kernel needs both.
 //
@@ -75,9 +76,16 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
     for (auto &u : g.updates)
       if (u.value->storage.kind == Storage::None && stored.count(u.value) && inPlaceSafe(u, users))
         u.value->storage = {Storage::Slot, u.target->attrs.getString(AttrKey::Name).str(), 0};
-    for (auto &o : g.outputs)
-      if (o.value->storage.kind == Storage::None && stored.count(o.value))
-        o.value->storage = {Storage::Slot, grt::outputTensor(o.name), 0};
+    for (auto &o : g.outputs) {
+      // An output that is a reshape of a stored value (a bias gradient, the
+      // sum over [B, T, C] viewed as [C]) has that value stored in its slot,
+      // rather than copied there at the end: its kernel then finishes it,
+      // which data-parallel training watches for to start averaging.
+      Node *base = o.value;
+      while (base->storage.kind == Storage::View) base = base->operand(0);
+      if (base->storage.kind == Storage::None && stored.count(base))
+        base->storage = {Storage::Slot, grt::outputTensor(o.name), 0};
+    }
 
     // Everything else that is stored goes to the arena.
     std::vector<Interval> live;

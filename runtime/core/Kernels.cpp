@@ -36,6 +36,7 @@ void grt_parallel_for(GrtContext *ctx, int64_t n, GrtParallelBody body, void *da
 void grt_kernel_end(GrtContext *ctx, int32_t kernel) {
   if (ctx->profile) ctx->profile->kernelEnd(kernel);
   if (ctx->finite) ctx->finite->kernelEnd(kernel);
+  if (ctx->kernelHook) ctx->kernelHook(ctx->kernelHookData, kernel);
 }
 
 const GrtSymbol grt_symbols[] = {

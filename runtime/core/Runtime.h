@@ -77,4 +77,8 @@ struct GrtContext {
   grt::ThreadPool *pool = nullptr;
   grt::Profile *profile = nullptr;     // set by train --profile
   grt::FiniteCheck *finite = nullptr;  // set by train --check-finite
+  // Called after each kernel when set (data-parallel training averages
+  // gradients as the kernels that finish them end).
+  void (*kernelHook)(void *data, int32_t kernel) = nullptr;
+  void *kernelHookData = nullptr;
 };

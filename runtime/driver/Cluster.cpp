@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 namespace grt {
@@ -22,7 +23,7 @@ namespace {
 // ignored with a null pointer.
 using Handle = void *;
 constexpr int kMpiSuccess = 0;
-constexpr int kThreadFunneled = 1; // only the main thread calls MPI
+constexpr int kThreadSerialized = 2; // one thread at a time calls MPI
 
 struct Mpi {
   int (*Init_thread)(int *, char ***, int, int *);
@@ -67,6 +68,9 @@ void loadMpi() {
   mpi.byte = sym("ompi_mpi_byte");
 }
 
+/// Whether this thread sleeps between polls (Cluster::pollGently).
+thread_local bool gentle = false;
+
 /// Messages are split in pieces of at most this many bytes (MPI counts are
 /// int).
 constexpr int64_t kPiece = int64_t(1) << 30;
@@ -96,8 +100,9 @@ void Cluster::join() {
   if (launched <= 1) return;
   loadMpi();
   int provided = 0;
-  if (mpi.Init_thread(nullptr, nullptr, kThreadFunneled, &provided) != kMpiSuccess)
+  if (mpi.Init_thread(nullptr, nullptr, kThreadSerialized, &provided) != kMpiSuccess)
     fail("MPI_Init_thread failed: the processes of this run could not connect");
+  threadsMayExchange = provided >= kThreadSerialized;
   mpi.Comm_rank(mpi.world, &rank);
   mpi.Comm_size(mpi.world, &size);
   localSize = std::max(1, launchedSize("OMPI_COMM_WORLD_LOCAL_SIZE"));
@@ -140,9 +145,16 @@ void Cluster::exchange(const void *send, int sendBytes, int to, void *recv, int 
         fail("stopped while waiting for the other processes of the run: one of them ended or was stopped (mpirun "
              "stops the others when one ends); the last checkpoint saved is intact");
     }
-    if (spins > 1000) sched_yield();
+    if (gentle) {
+      struct timespec pause = {0, 20000};
+      nanosleep(&pause, nullptr);
+    } else if (spins > 1000) {
+      sched_yield();
+    }
   }
 }
+
+void Cluster::pollGently() { gentle = true; }
 
 void Cluster::average(void *data, int64_t n, int dtype) {
   if (size == 1) return;

@@ -52,6 +52,12 @@ public:
   double sum(double x);
   /// Every process's string, in rank order, on every process.
   std::vector<std::string> gather(const std::string &mine);
+  /// Whether a thread other than the main one may exchange messages (MPI
+  /// gave MPI_THREAD_SERIALIZED): what overlapping needs.
+  bool threadsMayExchange = false;
+  /// The calling thread waits for messages sleeping between polls, not
+  /// spinning (a communication thread that shares a core with compute).
+  void pollGently();
   /// Ends MPI cleanly; call once on the way out of a successful run.
   void finish();
   /// Seconds spent in average() so far (train --profile).

@@ -1,6 +1,7 @@
 //===- runtime/driver/Train.cpp - the `train` command ---------------------===//
 #include "driver/Checkpoint.h"
 #include "driver/Cluster.h"
+#include "driver/GradientBuckets.h"
 #include "driver/Commands.h"
 #include "core/FiniteCheck.h"
 #include "driver/Plots.h"
@@ -169,7 +170,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   Args a("train", argc, argv, 2,
          {"steps", "lr", "hp", "seed", "data", "val-frac", "val-batches", "tokenizer", "save", "save-every", "load", "resume", "stop-after",
           "log-every", "eval-every", "threads", "plot"},
-         {"quiet", "profile", "check-finite", "partial-load"});
+         {"quiet", "profile", "check-finite", "partial-load", "no-overlap"});
   if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
   std::string from = a.has("resume") ? a.str("resume") : a.str("load");
   std::string save = a.str("save");
@@ -290,6 +291,15 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   int64_t saveEvery = a.integer("save-every", 0, 0);
   bool hasVal = data->numValBatches() > 0 && s.has("eval");
   if (cluster.parallel()) checkSameRun(cluster, runDefinition(s, *data, dopts, start, steps, stopAt));
+  // Averaging the last layers' gradients while the backward pass computes
+  // the first ones', in buckets of 1 MiB: for models with more than one
+  // (a smaller one waits for a thread to wake for nothing), unless
+  // --no-overlap, or MPI allows no second thread.
+  std::unique_ptr<GradientBuckets> buckets;
+  constexpr int64_t kBucketBytes = int64_t(1) << 20;
+  if (cluster.parallel() && cluster.threadsMayExchange && !a.has("no-overlap") &&
+      s.gradients.count * int64_t(dtypeBytes(s.gradients.dtype)) > kBucketBytes)
+    buckets = std::make_unique<GradientBuckets>(s, cluster, kBucketBytes);
 
   std::string plotError; // the first picture that could not be written
   auto checkpoint = [&](int64_t step) {
@@ -332,10 +342,16 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     data->nextTrainBatch(s);
     s.setHyper("step", double(step));
     if (cluster.parallel()) {
-      s.run(GRT_ENTRY_GRADS);
-      auto tx = Clock::now();
-      cluster.average(s.gradients.data, s.gradients.count, s.gradients.dtype);
-      exchangeTimes.push_back(std::chrono::duration<double>(Clock::now() - tx).count());
+      if (buckets) {
+        double waited = buckets->waitingSeconds;
+        buckets->run();
+        exchangeTimes.push_back(buckets->waitingSeconds - waited);
+      } else {
+        s.run(GRT_ENTRY_GRADS);
+        auto tx = Clock::now();
+        cluster.average(s.gradients.data, s.gradients.count, s.gradients.dtype);
+        exchangeTimes.push_back(std::chrono::duration<double>(Clock::now() - tx).count());
+      }
       s.run(GRT_ENTRY_APPLY);
     } else {
       s.run("train");
@@ -423,10 +439,18 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   };
   double median = medianOf(stepTimes);
   std::string exchange;
-  if (cluster.parallel() && median > 0)
-    exchange = fmt::format(", {} ms of it averaging gradients ({:.0f}%, {} in all)", millis(medianOf(exchangeTimes)),
-                           100 * medianOf(exchangeTimes) / median, humanBytes(double(s.gradients.count) *
-                                                                              double(dtypeBytes(s.gradients.dtype))));
+  if (cluster.parallel() && median > 0) {
+    std::string bytes = humanBytes(double(s.gradients.count) * double(dtypeBytes(s.gradients.dtype)));
+    double waited = medianOf(exchangeTimes);
+    if (buckets)
+      exchange = fmt::format(", {} ms of it waiting for averaged gradients ({:.0f}%, {} in {} buckets; {} ms a step "
+                             "averaging, overlapped with the backward pass)",
+                             millis(waited), 100 * waited / median, bytes, buckets->size(),
+                             millis(buckets->averagingSeconds / double(stepTimes.size())));
+    else
+      exchange = fmt::format(", {} ms of it averaging gradients ({:.0f}%, {} in all)", millis(waited), 100 * waited / median,
+                             bytes);
+  }
   fmt::print("done: {} steps in {} (median {} ms/step{}); final loss {:.6f}", reached - start, duration(trainSecs),
              millis(median), exchange, lastLoss);
   if (hasVal)
