@@ -275,7 +275,7 @@ private:
           int tensor = st.where.isSlot ? slotIndex.at(st.where.slot) : -1;
           stored.push_back(llvm::ConstantStruct::get(
               storedTy, {str(st.what), i32(k), i32(tensor), i64(st.where.offset), i64(st.where.elements),
-                         i32(loopTypeCode(st.where.type)), i32(0)}));
+                         i32(loopTypeCode(st.where.type)), i32(st.lastRead)}));
         }
       llvm::Constant *storedPtr = stored.empty() ? llvm::ConstantPointerNull::get(ptr) : array(storedTy, stored, "stored");
       ents.push_back(llvm::ConstantStruct::get(entryTy, {str(e->name), fn, i64(e->arenaBytes), i32(e->kernels.size()),
@@ -311,7 +311,7 @@ AbiTypes abiTypes(llvm::LLVMContext &ctx) {
   AbiTypes t;
   // GrtTensor: name, role, dtype, rank, index_limit, dims, init, default_value.
   t.tensor = llvm::StructType::create(ctx, {ptr, i32t, i32t, i32t, i32t, ptr, ptr, f64t}, "GrtTensor");
-  // GrtStored: what, kernel, tensor, offset, count, dtype, reserved.
+  // GrtStored: what, kernel, tensor, offset, count, dtype, last_read.
   t.stored = llvm::StructType::create(ctx, {ptr, i32t, i32t, i64t, i64t, i32t, i32t}, "GrtStored");
   // GrtEntry: name, fn, arena_bytes, num_kernels, reserved, inputs, outputs,
   // kernel_names, stored, num_stored.

@@ -128,6 +128,7 @@ struct Kernel {
   struct Stored {
     std::string what; // "%h2 = tanh : f32[128,32] at mlp.grad:12:7"
     Buffer where;     // its slot or arena bytes (elements: its size)
+    int32_t lastRead = -1; // the last kernel that reads it (through views); -1: none
   };
   std::vector<Stored> stored;
   /// Extent of the outermost loop when it runs in parallel (0: serial).

@@ -680,6 +680,15 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
     if (n->kernel >= 0 && n->has(Reduction))
       reducedWork[n->kernel] = std::max(reducedWork[n->kernel], n->operand(0)->type.numel());
 
+  // The last kernel reading each value, through views: data-parallel
+  // training may start averaging a gradient only after it.
+  auto users = g.users();
+  std::function<int32_t(const Node *)> lastRead = [&](const Node *n) {
+    int32_t last = -1;
+    for (const Node *u : users[n->id])
+      last = std::max(last, u->storage.kind == Storage::View ? lastRead(u) : u->kernel);
+    return last;
+  };
   std::vector<Kernel> out;
   for (int32_t id = 0; id < g.numKernels(); ++id) {
     // Fusion decided what the kernel is (ir/Kernel.h); the verifier held a
@@ -740,7 +749,10 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
       plan.calls = 0;
       build(k, plan);
       if (round == 4 || !refineSplits(k, plan)) {
-        for (Node *r : all) k.stored.push_back(describeStored(m, r, names));
+        for (Node *r : all) {
+          k.stored.push_back(describeStored(m, r, names));
+          k.stored.back().lastRead = lastRead(r);
+        }
         out.push_back(std::move(k));
         break;
       }

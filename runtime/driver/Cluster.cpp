@@ -169,7 +169,10 @@ void Cluster::average(void *data, int64_t n, int dtype) {
   auto bytes = [&](int64_t c) { return (std::min(n, (c + 1) * L) - lo(c)) * eb; };
   auto mod = [&](int64_t c) { return int((c % size + size) % size); };
   char *d = static_cast<char *>(data);
-  std::vector<char> partial(size_t(L * eb));
+  // Reused from call to call: a fresh 20 MB buffer every step cost its
+  // page faults each time.
+  std::vector<char> &partial = scratch;
+  if (partial.size() < size_t(L * eb)) partial.resize(size_t(L * eb));
   int right = mod(rank + 1), left = mod(rank - 1);
   auto send = [&](char *sbuf, int64_t sBytes, char *rbuf, int64_t rBytes) {
     for (int64_t p = 0; p < pieces; ++p) {

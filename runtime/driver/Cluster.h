@@ -71,6 +71,7 @@ private:
   Cluster() = default;
   void join();
   void exchange(const void *send, int sendBytes, int to, void *recv, int recvBytes, int from);
+  std::vector<char> scratch; // average(): the partial sums arriving from the left
 };
 
 } // namespace grt

@@ -12,7 +12,8 @@ GradientBuckets::GradientBuckets(Session &s, Cluster &c, int64_t bucketBytes) : 
   const GrtEntry *e = s.entry(GRT_ENTRY_GRADS);
   const int64_t eb = int64_t(dtypeBytes(s.gradients.dtype));
   // Each gradient: where it lies in the buffer, and the last kernel that
-  // stores into it (the end of the entry when none is listed).
+  // stores into it or reads it (the end of the entry when none is listed):
+  // a gradient another one is computed from must not be averaged before.
   struct Grad {
     int64_t first;
     int32_t ready;
@@ -23,7 +24,7 @@ GradientBuckets::GradientBuckets(Session &s, Cluster &c, int64_t bucketBytes) : 
     if (!sl.borrowed || sl.tensor->role != GRT_OUTPUT) continue;
     int32_t ready = -1;
     for (int64_t k = 0; k < e->num_stored; ++k)
-      if (e->stored[k].tensor == int32_t(i)) ready = std::max(ready, e->stored[k].kernel);
+      if (e->stored[k].tensor == int32_t(i)) ready = std::max({ready, e->stored[k].kernel, e->stored[k].last_read});
     grads.push_back({(static_cast<char *>(sl.data) - static_cast<char *>(s.gradients.data)) / eb,
                      ready < 0 ? e->num_kernels : ready});
   }
@@ -42,8 +43,6 @@ GradientBuckets::GradientBuckets(Session &s, Cluster &c, int64_t bucketBytes) : 
     }
   }
   std::stable_sort(buckets.begin(), buckets.end(), [](const Bucket &a, const Bucket &b) { return a.readyAfter < b.readyAfter; });
-  if (getenv("GRT_DEBUG_BUCKETS"))
-    for (auto &b : buckets) fprintf(stderr, "bucket %ld+%ld ready after kernel %d of %d\n", (long)b.first, (long)b.count, b.readyAfter, e->num_kernels);
   worker = std::thread([this] { work(); });
 }
 

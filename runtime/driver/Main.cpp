@@ -46,7 +46,13 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
   --stop-after N    stop at step N; a later --resume continues to --steps
   --log-every N     print progress every N steps (default: about 20 lines per run)
   --eval-every N    validate every N steps (default: with each progress line)
-  --threads N       worker threads (default and at most: the cores available)
+  --threads N       worker threads (default and at most: the cores available,
+                    shared among the processes of a data-parallel run)
+  --overlap         data-parallel: average gradients in 1 MiB buckets while
+                    the backward pass runs (the default when the processes
+                    span machines; on one, the averaging competes with it)
+  --no-overlap      ... or after the backward pass (the default on one machine)
+  --bucket-kib N    data-parallel, with overlap: buckets of N KiB (default 1024)
   --partial-load    load a checkpoint that lacks some of the model's tensors
                     or has others (each is listed); otherwise an error
   --plot DIR        write pictures: DIR/loss.svg (train and validation loss) and
@@ -59,6 +65,9 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
                     naming its IR value and source line (slow; values fused
                     into a kernel are not stored: gradc build --fusion=0 stores all)
 Text models report validation loss in nats per token and in bits per byte.
+Under `mpirun -np N` (a model built with gradc build --data-parallel), N
+processes train on shares of each global batch of N times the model's batch,
+averaging their gradients; rank 0 prints and saves. Resume on any number.
 )",
                             dataHelp)},
       {"eval", fmt::format(R"(options of eval (loss and metrics of trained parameters on a dataset):

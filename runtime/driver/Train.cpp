@@ -169,8 +169,8 @@ void checkSameRun(Cluster &c, const std::string &mine) {
 int cmdTrain(const GrtModel &m, int argc, char **argv) {
   Args a("train", argc, argv, 2,
          {"steps", "lr", "hp", "seed", "data", "val-frac", "val-batches", "tokenizer", "save", "save-every", "load", "resume", "stop-after",
-          "log-every", "eval-every", "threads", "plot"},
-         {"quiet", "profile", "check-finite", "partial-load", "no-overlap"});
+          "log-every", "eval-every", "threads", "plot", "bucket-kib"},
+         {"quiet", "profile", "check-finite", "partial-load", "overlap", "no-overlap"});
   if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
   std::string from = a.has("resume") ? a.str("resume") : a.str("load");
   std::string save = a.str("save");
@@ -292,12 +292,17 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   bool hasVal = data->numValBatches() > 0 && s.has("eval");
   if (cluster.parallel()) checkSameRun(cluster, runDefinition(s, *data, dopts, start, steps, stopAt));
   // Averaging the last layers' gradients while the backward pass computes
-  // the first ones', in buckets of 1 MiB: for models with more than one
-  // (a smaller one waits for a thread to wake for nothing), unless
-  // --no-overlap, or MPI allows no second thread.
+  // the first ones', in buckets of 1 MiB (--bucket-kib). By default only when the run
+  // spans machines: between processes of one machine, averaging is memory
+  // copies and additions on the cores that compute, and overlapping them
+  // hid 87% of the wait but made the 6-layer GPT's step no faster
+  // (docs/data-parallel.md). Never for gradients of one bucket or less
+  // (nothing to overlap), or when MPI allows no second thread.
+  if (a.has("overlap") && a.has("no-overlap")) fail("give --overlap or --no-overlap, not both");
   std::unique_ptr<GradientBuckets> buckets;
-  constexpr int64_t kBucketBytes = int64_t(1) << 20;
-  if (cluster.parallel() && cluster.threadsMayExchange && !a.has("no-overlap") &&
+  const int64_t kBucketBytes = a.integer("bucket-kib", 1024, 1, int64_t(1) << 30) * 1024;
+  bool overlap = a.has("overlap") || (!a.has("no-overlap") && cluster.localSize < cluster.size);
+  if (cluster.parallel() && cluster.threadsMayExchange && overlap &&
       s.gradients.count * int64_t(dtypeBytes(s.gradients.dtype)) > kBucketBytes)
     buckets = std::make_unique<GradientBuckets>(s, cluster, kBucketBytes);
 

@@ -50,7 +50,7 @@ TEST(AbiLayout, DescriptorStructsMatchTheHeader) {
                sizeof(GrtTensor));
   expectLayout(t.stored, dl,
                {offsetof(GrtStored, what), offsetof(GrtStored, kernel), offsetof(GrtStored, tensor), offsetof(GrtStored, offset),
-                offsetof(GrtStored, count), offsetof(GrtStored, dtype), offsetof(GrtStored, reserved)},
+                offsetof(GrtStored, count), offsetof(GrtStored, dtype), offsetof(GrtStored, last_read)},
                sizeof(GrtStored));
   expectLayout(t.entry, dl,
                {offsetof(GrtEntry, name), offsetof(GrtEntry, fn), offsetof(GrtEntry, arena_bytes),

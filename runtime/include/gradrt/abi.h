@@ -52,7 +52,8 @@ typedef struct GrtContext GrtContext; /* the runtime's, opaque to generated code
 typedef void (*GrtEntryFn)(void *const *slots, char *arena, GrtContext *ctx);
 
 /* A value that a kernel stores, for `train --check-finite`: once kernel
- * `kernel` has run, its `count` elements should be finite. */
+ * `kernel` has run, its `count` elements should be finite. Data-parallel
+ * training averages a gradient once it is stored and no longer read. */
 typedef struct GrtStored {
   const char *what; /* the IR value and its source: "%h2 = tanh : f32[128,32] at mlp.grad:12:7" */
   int32_t kernel;
@@ -60,7 +61,7 @@ typedef struct GrtStored {
   int64_t offset;   /* in the arena: its byte offset */
   int64_t count;    /* elements */
   int32_t dtype;    /* GrtDType */
-  int32_t reserved;
+  int32_t last_read; /* the last kernel that reads it (through views), or -1 */
 } GrtStored;
 
 typedef struct GrtEntry {
