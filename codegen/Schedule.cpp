@@ -772,16 +772,19 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
     k.work = value->type.numel();
     out.push_back(std::move(k));
   };
+  // Outputs first: an output that reads a param the step updates (a loss
+  // that is the param itself) reports its value before the update, as every
+  // other reader sees it (modelgen seed 199).
+  for (auto &o : g.outputs) {
+    std::string slot = grt::outputTensor(o.name);
+    const Node *base = storageBase(o.value);
+    if (!(base->storage.kind == Storage::Slot && base->storage.slot == slot)) copy(o.value, slot, "output " + o.name);
+  }
   for (auto &u : g.updates) {
     std::string slot = u.target->attrs.getString(AttrKey::Name).str();
     if (u.value == u.target) continue;
     const Storage &s = storageBase(u.value)->storage;
     if (!(s.kind == Storage::Slot && s.slot == slot)) copy(u.value, slot, "update " + slot);
-  }
-  for (auto &o : g.outputs) {
-    std::string slot = grt::outputTensor(o.name);
-    const Node *base = storageBase(o.value);
-    if (!(base->storage.kind == Storage::Slot && base->storage.slot == slot)) copy(o.value, slot, "output " + o.name);
   }
   return out;
 }

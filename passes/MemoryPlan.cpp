@@ -50,8 +50,15 @@ bool inPlaceSafe(const Update &u, const std::vector<std::vector<Node *>> &users,
   }
   return true;
 }
-bool inPlaceSafe(const Update &u, const std::vector<std::vector<Node *>> &users) {
+bool inPlaceSafe(const Update &u, const std::vector<std::vector<Node *>> &users, const Graph &g) {
   if (u.value->kernel < 0 || u.value->type != u.target->type) return false;
+  // An output that is the target (or a view of it) is copied out after
+  // every kernel, so it would see the new value.
+  for (auto &o : g.outputs) {
+    const Node *n = o.value;
+    while (n->is(OpKind::Reshape) && n->kernel < 0) n = n->operand(0);
+    if (n == u.target) return false;
+  }
   return inPlaceSafe(u, users, u.target, false);
 }
 
@@ -74,7 +81,7 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
     for (const FusedKernel &k : g.kernels)
       for (auto *list : {&k.stored, &k.epilogue}) stored.insert(list->begin(), list->end());
     for (auto &u : g.updates)
-      if (u.value->storage.kind == Storage::None && stored.count(u.value) && inPlaceSafe(u, users))
+      if (u.value->storage.kind == Storage::None && stored.count(u.value) && inPlaceSafe(u, users, g))
         u.value->storage = {Storage::Slot, u.target->attrs.getString(AttrKey::Name).str(), 0};
     for (auto &o : g.outputs) {
       // An output that is a reshape of a stored value (a bias gradient, the
