@@ -96,6 +96,18 @@ struct Lower {
     return b.CreateSelect(fix, fl() ? b.CreateFAdd(r, y()) : b.CreateAdd(r, y()), r);
   }
 
+  /// murmur3_32 of key x with seed y, on i32 words (ir/Ops.h's murmurMix).
+  Value *hash() {
+    auto c = [&](uint32_t v) { return b.getInt32(v); };
+    auto rotl = [&](Value *v, unsigned r) { return b.CreateIntrinsic(llvm::Intrinsic::fshl, {v->getType()}, {v, v, c(r)}); };
+    Value *k = b.CreateMul(rotl(b.CreateMul(x(), c(0xCC9E2D51u)), 15), c(0x1B873593u));
+    Value *h = b.CreateAdd(b.CreateMul(rotl(b.CreateXor(y(), k), 13), c(5)), c(0xE6546B64u));
+    h = b.CreateXor(h, c(4));
+    h = b.CreateMul(b.CreateXor(h, b.CreateLShr(h, 16)), c(0x85EBCA6Bu));
+    h = b.CreateMul(b.CreateXor(h, b.CreateLShr(h, 13)), c(0xC2B2AE35u));
+    return b.CreateXor(h, b.CreateLShr(h, 16));
+  }
+
   Value *compare(llvm::CmpInst::Predicate floatPred, llvm::CmpInst::Predicate intPred) {
     return fl() ? b.CreateFCmp(floatPred, x(), y()) : b.CreateICmp(intPred, x(), y());
   }
@@ -170,6 +182,7 @@ const std::pair<OpKind, Lowering> kLowerings[] = {
     {OpKind::Not, [](Lower &l) -> Value * { return l.b.CreateNot(l.x()); }},
     {OpKind::Select, [](Lower &l) -> Value * { return l.b.CreateSelect(l.a[0], l.a[1], l.a[2]); }},
     {OpKind::Cast, [](Lower &l) -> Value * { return l.cast(); }},
+    {OpKind::Hash, [](Lower &l) -> Value * { return l.hash(); }},
     {OpKind::Expm1, [](Lower &l) -> Value * { return mathExpm1(l.b, l.x()); }},
     {OpKind::Log1p, [](Lower &l) -> Value * { return mathLog1p(l.b, l.x()); }},
     // In double, then rounded once: 1/sqrt in f32 would round twice (1 ulp off).

@@ -174,6 +174,12 @@ Result ruleLogical(const OpInfo &op, Ty t, const Attrs &, const TensorType *) {
   return sameTypes(op, t);
 }
 
+Result ruleHash(const OpInfo &op, Ty t, const Attrs &, const TensorType *) {
+  for (const TensorType &x : t)
+    if (x.dtype != DType::I32) return fail(op, "needs i32 operands, got " + str(x));
+  return sameTypes(op, t);
+}
+
 Result ruleSelect(const OpInfo &op, Ty t, const Attrs &, const TensorType *) {
   if (t[0].dtype != DType::I1) return fail(op, "condition must be i1, got " + str(t[0]));
   if (t[0].shape != t[1].shape) return fail(op, "condition " + str(t[0]) + " does not match " + str(t[1]));

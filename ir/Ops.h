@@ -69,6 +69,22 @@ inline double floorMod(double a, double b) {
   double m = std::fmod(a, b);
   return m != 0 && (b < 0) != (m < 0) ? m + b : m;
 }
+/// murmur3_32 of the 4-byte key a with seed b (Appleby's MurmurHash3,
+/// public domain), on i32 values held in doubles: the `hash` op. Any change
+/// of an input bit flips about half the output bits, so hash(element index,
+/// key) gives independent-looking bits per element without a stored state.
+inline double murmurMix(double a, double b) {
+  auto word = [](double x) { // i32 semantics: toward zero, saturating, NaN 0
+    return uint32_t(int32_t(x != x ? 0.0 : x < -2147483648.0 ? -2147483648.0 : x > 2147483647.0 ? 2147483647.0 : x));
+  };
+  auto rotl = [](uint32_t x, int r) { return (x << r) | (x >> (32 - r)); };
+  uint32_t k = word(a), h = word(b);
+  k *= 0xCC9E2D51u, k = rotl(k, 15), k *= 0x1B873593u;
+  h ^= k, h = rotl(h, 13), h = h * 5 + 0xE6546B64u;
+  h ^= 4u; // the key's length in bytes
+  h ^= h >> 16, h *= 0x85EBCA6Bu, h ^= h >> 13, h *= 0xC2B2AE35u, h ^= h >> 16;
+  return double(int32_t(h));
+}
 inline double maxNaN(double a, double b) { return a != a || b != b ? a + b : (a > b ? a : b); }
 inline double minNaN(double a, double b) { return a != a || b != b ? a + b : (a < b ? a : b); }
 

@@ -56,6 +56,7 @@ const std::map<OpKind, const char *> kExpressions = {
     {OpKind::Not, "!$c"},
     {OpKind::Select, "where($c, $a, $b)"},
     {OpKind::Cast, "float($c)"},
+    {OpKind::Hash, "float(hash(i32($a), i32($b)))"},
     {OpKind::Expm1, "expm1($a)"},
     {OpKind::Log1p, "log1p($a)"},
     {OpKind::Rsqrt, "rsqrt($a)"},
@@ -223,6 +224,11 @@ TEST_P(CodeMatchesTable, OnEveryElement) {
       case OpKind::Not: want = !c3[j]; break;
       case OpKind::Select: want = c3[j] ? a[j] : b[j]; break;
       case OpKind::Cast: want = c3[j]; break;
+      case OpKind::Hash: { // on i32(a), i32(b); the float() rounds to the dtype
+        auto toInt = [](double x) { return *evalScalar(OpKind::Cast, {x}, DType::I32); };
+        want = roundToDType(dtype, murmurMix(toInt(a[j]), toInt(b[j])));
+        break;
+      }
       case OpKind::Clamp: want = *evalScalar(k, {a[j], b[j], roundToDType(dtype, b[j] + 2)}, dtype); break;
       default: {
         double args[] = {a[j], b[j]};
@@ -250,12 +256,21 @@ TEST(OpTable, IntegerOpsMatchTheTable) {
       std::vector<double> a = values(opInfo(k), 0), b = values(opInfo(k), 1);
       for (int j = 0; j < kN; ++j) {
         double args[] = {toInt(a[j]), toInt(b[j]), *evalScalar(OpKind::Add, {toInt(b[j]), 2.0}, DType::I32)}; // clamp's high: b + 2
-        double want = roundToDType(DType::F32, *evalScalar(k, args, opInfo(k).has(NoGrad) ? DType::I1 : DType::I32));
+        llvm::SmallVector<TensorType, 3> ints(opInfo(k).arity, TensorType(DType::I32, {}));
+        DType result = llvm::cantFail(inferType(k, ints, {}, nullptr)).dtype; // i32, or i1 for comparisons
+        double want = roundToDType(DType::F32, *evalScalar(k, args, result));
         EXPECT_EQ(r.outputs[m][j], want) << m << " (" << kExpressions.at(k) << ") on i32 at fusion " << fusion
                                          << ": element " << j << " of (" << args[0] << ", " << args[1] << ")";
       }
     }
   }
+}
+
+// `hash` is MurmurHash3's 32-bit hash of a 4-byte key with a seed: the
+// published test vectors (SMHasher's verification set) hold.
+TEST(OpTable, HashIsMurmur3OfAFourByteKey) {
+  EXPECT_EQ(uint32_t(int32_t(murmurMix(0, 0))), 0x2362F9DEu);                        // key 00 00 00 00, seed 0
+  EXPECT_EQ(uint32_t(int32_t(murmurMix(0x61616161, int32_t(0x9747B28Cu)))), 0x5A97808Au); // key "aaaa"
 }
 
 // NaN policy: a NaN anywhere in what max looks at makes the result NaN, in
