@@ -20,7 +20,7 @@ enum class Builtin : uint8_t {
   Sum, Max, Numel, Dim, Shape,
   Reshape, Transpose, Concat,
   Arange, OneHot, Gather, Float, ToI32, ToF32, ToF64, Full,
-  RandUniform, RandNormal,
+  RandUniform, RandNormal, RandBits, Training,
   InitNormal, InitUniform, InitConstant,
 };
 
@@ -52,8 +52,10 @@ const std::vector<BuiltinInfo> &builtinTable() {
       {"f32", Builtin::ToF32, {"x"}, 1, "convert to f32 (nearest)"},
       {"f64", Builtin::ToF64, {"x"}, 1, "convert to f64"},
       {"full", Builtin::Full, {"shape", "value"}, 2, "a constant tensor"},
-      {"rand_uniform", Builtin::RandUniform, {"shape", "low", "high"}, 1, "uniform random numbers (data blocks only)"},
-      {"rand_normal", Builtin::RandNormal, {"shape", "mean", "std"}, 1, "normal random numbers (data blocks only)"},
+      {"rand_uniform", Builtin::RandUniform, {"shape", "low", "high"}, 1, "uniform random numbers on [low, high) (default [0, 1))"},
+      {"rand_normal", Builtin::RandNormal, {"shape", "mean", "std"}, 1, "normal random numbers (default mean 0, std 1)"},
+      {"rand_bits", Builtin::RandBits, {"shape"}, 1, "i32 random bits, every value equally likely (the model only)"},
+      {"training", Builtin::Training, {}, 0, "true while training (train, gradients), false in eval, predict and sample"},
       {"normal", Builtin::InitNormal, {"std"}, 1, "initialiser: normal with mean 0"},
       {"uniform", Builtin::InitUniform, {"low", "high"}, 2, "initialiser: uniform on [low, high)"},
       {"constant", Builtin::InitConstant, {"value"}, 1, "initialiser: every element equal"},
@@ -224,6 +226,44 @@ Value SemaImpl::reduce(OpKind op, const Value &xv, const Value &axis, bool keepd
   for (unsigned i = 0; i < x->type.rank(); ++i)
     if (!llvm::is_contained(axes, int64_t(i))) kept.push_back(x->type.shape[i]);
   return Value::tensor(b().reshape(r, kept));
+}
+
+//===--- random numbers inside the model ----------------------------------===//
+
+/// i32 bits for every element of `shape`: hash(element index, key), with
+/// key = hash(hash(seed, step), call site). They depend on nothing but
+/// (seed, step, call site, element), so one step draws the same numbers
+/// wherever they are computed: in the forward and backward kernels (fusion
+/// recomputes them rather than storing them), in @train and @grads alike,
+/// and after a resume. `seed` and `step` are i32 leaves the runtime sets;
+/// each call site (each evaluation of rand_uniform, so each dropout layer)
+/// gets its own stream number.
+Node *SemaImpl::randomBits(llvm::ArrayRef<int64_t> shape) {
+  TensorType scalar(DType::I32, {}), t(DType::I32, shape);
+  auto counter = [&](const char *name) {
+    Node *h = graph->findLeaf(OpKind::Hyper, name);
+    return h ? h : b().leaf(OpKind::Hyper, name, scalar);
+  };
+  Node *key = b().binary(OpKind::Hash, counter("seed"), counter("step"));
+  key = b().binary(OpKind::Hash, key, b().constant(double(randomStreams++), scalar));
+  // The row-major element index, sum of iota(axis) * stride(axis): [shape] i32.
+  Node *index = nullptr;
+  int64_t stride = 1;
+  for (int i = int(shape.size()) - 1; i >= 0; --i) {
+    Node *term = b().iota(t, i);
+    if (stride != 1) term = b().mul(term, b().constant(double(stride), t));
+    index = index ? b().add(index, term) : term;
+    stride *= shape[size_t(i)];
+  }
+  if (!index) index = b().constant(0, t);
+  return b().binary(OpKind::Hash, index, b().broadcastTo(key, shape));
+}
+
+/// Uniform on [0, 1] from i32 bits: bits / 2^32 + 1/2. Exact in f64; f32
+/// rounds to 24 bits, so 0 and 1 themselves have probability about 2^-26.
+Node *SemaImpl::uniformFromBits(Node *bits) {
+  TensorType t(opts.floatType, bits->type.shape);
+  return b().add(b().scale(b().cast(bits, opts.floatType), 0x1p-32), b().constant(0.5, t));
 }
 
 //===--- dispatch ---------------------------------------------------------===//
@@ -447,8 +487,6 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
   }
   case Builtin::RandUniform:
   case Builtin::RandNormal: {
-    if (!frame().inData)
-      return error(loc, std::string(info->name) + " is only available in a data block; parameters take initialisers such as normal(0.02)");
     Dims shape;
     if (!shapeArg(a[0], shape, loc) || !checkSize(shape, opts.floatType, loc, info->name, {a[0].range}))
       return Value::error();
@@ -459,12 +497,38 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
         if (!a[i].isNumber()) return error(a[i].range.Start, info->params[i] + " must be a number", {a[i].range});
         (i == 1 ? p1 : p2) = a[i].asDouble();
       }
-    Attrs at;
-    at.set(uni ? AttrKey::Low : AttrKey::Mean, p1);
-    at.set(uni ? AttrKey::High : AttrKey::Std, p2);
-    TensorType t(opts.floatType, shape);
     setLoc(loc);
-    return Value::tensor(b().create(uni ? OpKind::RandUniform : OpKind::RandNormal, {}, at, &t));
+    // A data block draws from the runtime's generator, in order; the model
+    // hashes (seed, step, call site, element) instead, see randomBits.
+    if (graph->name != "model") {
+      Attrs at;
+      at.set(uni ? AttrKey::Low : AttrKey::Mean, p1);
+      at.set(uni ? AttrKey::High : AttrKey::Std, p2);
+      TensorType t(opts.floatType, shape);
+      return Value::tensor(b().create(uni ? OpKind::RandUniform : OpKind::RandNormal, {}, at, &t));
+    }
+    TensorType t(opts.floatType, shape);
+    if (uni) return Value::tensor(b().add(b().scale(uniformFromBits(randomBits(shape)), p2 - p1), b().constant(p1, t)));
+    // Box-Muller: sqrt(-2 ln u1) cos(2 pi u2) is standard normal for
+    // independent uniforms u1, u2 (u1 kept off 0, where ln is -inf).
+    Node *u1 = b().binary(OpKind::Max, uniformFromBits(randomBits(shape)), b().constant(0x1p-32, t));
+    Node *u2 = uniformFromBits(randomBits(shape));
+    Node *radius = b().unary(OpKind::Sqrt, b().scale(b().unary(OpKind::Log, u1), -2));
+    Node *z = b().mul(radius, b().unary(OpKind::Cos, b().scale(u2, 2 * M_PI)));
+    return Value::tensor(b().add(b().scale(z, p2), b().constant(p1, t)));
+  }
+  case Builtin::RandBits: {
+    if (graph->name != "model") return error(loc, "rand_bits is for the model; a data block has rand_uniform and rand_normal");
+    Dims shape;
+    if (!shapeArg(a[0], shape, loc) || !checkSize(shape, DType::I32, loc, info->name, {a[0].range})) return Value::error();
+    setLoc(loc);
+    return Value::tensor(randomBits(shape));
+  }
+  case Builtin::Training: {
+    if (graph->name != "model") return error(loc, "training() has a meaning only in the model, not in a data block");
+    setLoc(loc);
+    Node *h = graph->findLeaf(OpKind::Hyper, kTrainingLeaf);
+    return Value::tensor(h ? h : b().leaf(OpKind::Hyper, kTrainingLeaf, TensorType(DType::I1, {})));
   }
   case Builtin::InitNormal:
   case Builtin::InitUniform:

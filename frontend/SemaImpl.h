@@ -125,6 +125,8 @@ public:
   /// semantics, tensors broadcast, and the op's type rule checks them.
   Value callOp(OpKind k, const ast::CallExpr &call);
   Value applyBuiltin(Builtin b, const BoundArgs &args, const ast::CallExpr &call);
+  Node *randomBits(llvm::ArrayRef<int64_t> shape);
+  Node *uniformFromBits(Node *bits);
   /// Normalise an axis or list of axes against a rank; empty `out` with
   /// `all` set means every axis.
   bool axesArg(const Value &v, unsigned rank, std::vector<int64_t> &out, llvm::SMLoc loc);
@@ -171,6 +173,7 @@ public:
   Graph *graph = nullptr;
   std::unique_ptr<Builder> builder;
   unsigned userBuffer = 0;
+  unsigned randomStreams = 0; // call sites of rand_uniform/rand_normal in the model
 
   llvm::StringMap<Value> globals;                  // constants, functions, initialisers
   llvm::StringMap<const ast::FnDecl *> functions;  // user and prelude functions

@@ -86,6 +86,11 @@ public:
   Node *operand(unsigned i) const { return operands[i]; }
 };
 
+/// The i1 leaf training() reads (dropout). It never reaches the runtime:
+/// split-entries replaces it by true in the training entries and by false
+/// in @eval and @predict, and constant folding removes what it switches off.
+inline constexpr const char *kTrainingLeaf = "training";
+
 struct GraphOutput {
   std::string name; // "loss", "pred", "metric.accuracy", "grad.w"
   Node *value;

@@ -9,6 +9,7 @@
 //   broadcast(broadcast(x)), reshape(reshape(x)) -> one op
 //   broadcast, reshape, transpose, slice, pad, cast that change nothing -> x
 //   select(c, x, x)                           ->  x
+//   select(true, x, y), select(false, x, y)   ->  x, y   (training() in dropout)
 //   matmul(transpose(a), b) over the last two dims -> matmul with transpose_a
 //
 // NaN and infinity policy: a rewrite is allowed only when it gives the same
@@ -67,6 +68,7 @@ Node *simplify(Builder &b, Node *n) {
     break;
   case OpKind::Select:
     if (op(1) == op(2)) return op(1);
+    if (op(0)->is(OpKind::Const)) return op(0)->attrs.getFloat(AttrKey::Value) != 0 ? op(1) : op(2);
     break;
   case OpKind::Cast:
   case OpKind::Broadcast:

@@ -14,9 +14,15 @@
 //   @capture  the values under stop_gradient, and
 //   @frozen   the loss with those values held fixed (gradient checking of a
 //             model with stop_gradient; see addFrozenLoss in Autodiff.cpp)
+//   @train_loss  the loss as @train computes it (gradient checking of a
+//             model that uses training(), where @eval would differ)
+//
+// training() (dropout's switch) becomes the constant true in @train,
+// @grads and the gradient-checking entries, false in @eval and @predict.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
+#include "passes/Rewrite.h"
 #include "runtime/include/gradrt/abi.h"
 
 namespace gradc {
@@ -24,10 +30,16 @@ namespace gradc {
 llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
   Graph *model = m.graph("model");
   if (!model) return passError("split-entries: the module has no @model graph");
-  auto keep = [&](llvm::StringRef name, auto pred, bool updates) {
+  bool usesTraining = model->findLeaf(OpKind::Hyper, kTrainingLeaf) != nullptr;
+  auto keep = [&](llvm::StringRef name, auto pred, bool updates, bool training = true) {
     auto g = model->clone(name.str());
     std::erase_if(g->outputs, [&](const GraphOutput &o) { return !pred(llvm::StringRef(o.name)); });
     if (!updates) g->updates.clear();
+    if (usesTraining)
+      rewriteNodes(*g, [&](Builder &b, Node *n) -> Node * {
+        bool isSwitch = n->is(OpKind::Hyper) && n->attrs.getString(AttrKey::Name) == kTrainingLeaf;
+        return isSwitch ? b.constant(training ? 1 : 0, n->type) : nullptr;
+      });
     g->removeDeadNodes();
     return g;
   };
@@ -37,13 +49,15 @@ llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
   auto isCheck = [&](llvm::StringRef n) { return isCapture(n) || n == GRT_FROZEN_LOSS; };
   std::vector<std::unique_ptr<Graph>> entries;
   entries.push_back(keep("train", [&](llvm::StringRef n) { return n == "loss" || n == "grad_norm" || n == "lr"; }, true));
-  entries.push_back(keep("eval", [&](llvm::StringRef n) { return n == "loss" || isMetric(n); }, false));
+  entries.push_back(keep("eval", [&](llvm::StringRef n) { return n == "loss" || isMetric(n); }, false, false));
   auto predict = keep("predict", [&](llvm::StringRef n) {
     return n != "loss" && n != "grad_norm" && n != "lr" && !isGrad(n) && !isMetric(n) && !isCheck(n);
-  }, false);
+  }, false, false);
   if (!predict->outputs.empty()) entries.push_back(std::move(predict));
   if (opts.gradsEntry || opts.dataParallel)
     entries.push_back(keep(GRT_ENTRY_GRADS, [&](llvm::StringRef n) { return n == "loss" || isGrad(n); }, false));
+  if (opts.gradsEntry && usesTraining)
+    entries.push_back(keep(GRT_ENTRY_TRAIN_LOSS, [&](llvm::StringRef n) { return n == "loss"; }, false));
   if (model->output(GRT_FROZEN_LOSS)) {
     entries.push_back(keep(GRT_ENTRY_CAPTURE, isCapture, false));
     entries.push_back(keep(GRT_ENTRY_FROZEN, [&](llvm::StringRef n) { return n == GRT_FROZEN_LOSS; }, false));

@@ -101,7 +101,8 @@ GradCheckReport gradCheck(grt::Session &s, const GradCheckOptions &opts) {
       s.run(GRT_ENTRY_FROZEN);
       return s.scalar(GRT_OUTPUT_PREFIX GRT_FROZEN_LOSS);
     }
-    s.run("eval");
+    // The loss with dropout on, as @grads computes it; @eval turns it off.
+    s.run(s.has(GRT_ENTRY_TRAIN_LOSS) ? GRT_ENTRY_TRAIN_LOSS : "eval");
     return s.scalar(GRT_OUTPUT_PREFIX "loss");
   };
   report.perTensor = elementsPerTensor(s, opts);

@@ -66,11 +66,12 @@ void applyHypers(Session &s, const Args &a) {
     if (*end || eq + 1 == kv.size()) fail("--hp {}: '{}' is not a number", name, kv.substr(eq + 1));
     if (!std::isfinite(v)) fail("--hp {}: '{}' is not a finite number", name, kv.substr(eq + 1));
     if (isRate(name) && v < 0) fail("--hp {}: a learning rate must not be negative, not {}", name, kv.substr(eq + 1));
-    if (name == "step" || name == "total_steps") fail("--hp cannot set '{}'; the runtime sets it", name);
+    if (int i = s.find(name); i >= 0 && Session::setByRuntime(*s.slots[size_t(i)].tensor))
+      fail("--hp cannot set '{}'; the runtime sets it", name);
     if (!s.setHyper(name, v)) {
       std::string known;
       for (auto &sl : s.slots)
-        if (sl.tensor->role == GRT_HYPER && strcmp(sl.tensor->name, "step") && strcmp(sl.tensor->name, "total_steps"))
+        if (sl.tensor->role == GRT_HYPER && !Session::setByRuntime(*sl.tensor))
           known += (known.empty() ? "" : ", ") + std::string(sl.tensor->name);
       fail("--hp {}: the model has no hyperparameter '{}' (it has: {})", name, name, known);
     }

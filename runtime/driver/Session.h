@@ -4,6 +4,7 @@
 #include "core/Runtime.h"
 #include "core/ThreadPool.h"
 
+#include <cstring>
 #include <memory>
 
 namespace grt {
@@ -41,6 +42,12 @@ public:
   void initParams(uint64_t seed);
   /// Sets a scalar hyperparameter if the model has it; returns whether it does.
   bool setHyper(std::string_view name, double v);
+  /// The hyperparameters the runtime sets itself: `step`, `total_steps`
+  /// (learning-rate schedules, random numbers) and `seed` (random numbers
+  /// inside the model, as dropout's). --hp cannot set them.
+  static bool setByRuntime(const GrtTensor &t) {
+    return t.role == GRT_HYPER && (!strcmp(t.name, "step") || !strcmp(t.name, "total_steps") || !strcmp(t.name, "seed"));
+  }
   /// Reads a scalar output ("output:loss").
   double scalar(std::string_view name);
   /// Element i of a float/int tensor as double.

@@ -52,9 +52,16 @@ void printSmallParams(Session &s) {
   fmt::print("learned: {}\n", line);
 }
 
+/// The model's i32 `seed` leaf (random numbers inside the model: dropout).
+/// Each process of a data-parallel run draws its own masks for its own rows.
+double randomSeedWord(uint64_t seed, int rank) {
+  uint32_t w = uint32_t(seed) ^ uint32_t(seed >> 32) ^ (uint32_t(rank) * 0x9E3779B9u);
+  return double(int32_t(w));
+}
+
 /// Hyperparameters the runtime does not set itself: what --lr and --hp set.
 bool isUserHyper(const Session::Slot &sl) {
-  return sl.tensor->role == GRT_HYPER && strcmp(sl.tensor->name, "step") && strcmp(sl.tensor->name, "total_steps");
+  return sl.tensor->role == GRT_HYPER && !Session::setByRuntime(*sl.tensor);
 }
 
 /// Every hyperparameter's value goes into the checkpoint as "hp.NAME",
@@ -284,6 +291,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   applyHypers(s, a);
   if (!from.empty()) restoreHypers(s, a, resumed, from, overrides);
   s.setHyper("total_steps", double(steps));
+  s.setHyper("seed", randomSeedWord(dopts.seed, cluster.rank));
   int64_t stopAt = std::min(steps, a.integer("stop-after", steps, 0));
   if (stopAt < start) fail("--stop-after {} is before the checkpoint's step {}", stopAt, start);
   int64_t logEvery = a.integer("log-every", std::max<int64_t>(1, (stopAt - start) / 20), 1);

@@ -70,13 +70,17 @@ struct Ex {
   double mag() const { return std::max(std::fabs(lo), std::fabs(hi)); }
 };
 
-/// The op table's elementwise ops that source spells as functions.
+/// The op table's elementwise ops that source spells as functions and that
+/// map floats to floats (not hash, which takes i32: dropout uses it).
 std::vector<const OpInfo *> tableOps() {
   std::vector<const OpInfo *> out;
   for (unsigned k = 0; k < kNumOps; ++k) {
     const OpInfo &op = opInfo(OpKind(k));
-    if (op.has(Elementwise) && op.fold && isFunctionSurface(op))
-      out.push_back(&op);
+    if (!op.has(Elementwise) || !op.fold || !isFunctionSurface(op)) continue;
+    llvm::SmallVector<TensorType, 3> floats(op.arity, TensorType(DType::F64, {}));
+    auto t = inferType(op.kind, floats, {}, nullptr);
+    if (!t) llvm::consumeError(t.takeError());
+    else if (isFloat(t->dtype)) out.push_back(&op);
   }
   return out;
 }
@@ -338,7 +342,7 @@ private:
         {&Generator::unary, 7, false},     {&Generator::tableOp, 9, false},   {&Generator::binary, 10, false},
         {&Generator::whereRule, 5, false},
         {&Generator::reduce, 7, false},    {&Generator::matmul, 8, false},    {&Generator::linear, 4, false},
-        {&Generator::layerNorm, 3, false}, {&Generator::softmax, 3, false},   {&Generator::reshape, 4, false},
+        {&Generator::layerNorm, 3, false}, {&Generator::softmax, 3, false},   {&Generator::dropoutRule, 2, false},   {&Generator::reshape, 4, false},
         {&Generator::transpose, 3, false}, {&Generator::concat, 3, false},    {&Generator::index, 4, false},
         {&Generator::gather, 3, false},    {&Generator::onehot, 2, false},    {&Generator::sizes, 2, false},
         {&Generator::callFunction, 3, true}, {&Generator::sumLoop, 2, true},  {&Generator::ifRule, 2, false},
@@ -728,6 +732,21 @@ private:
     feature("linear");
     double m = double(x.shape.back()) * x.mag() * 2 + 1;
     bind(s, {fmt::format("{}.linear({}, {}{})", scope, x.text, name, extra), out, -m, m, false, true, true});
+    return true;
+  }
+
+  /// dropout(x, p): its mask is fixed for a step (a hash of seed, step,
+  /// call site and element), so to every oracle here it is x times a
+  /// constant mask; @eval and @predict have none.
+  bool dropoutRule(Scope &s) {
+    Val *v = pickFloat(s);
+    if (!v) return false;
+    Ex x = use(*v);
+    double p = oneOf(std::vector<double>{0.1, 0.25, 0.5});
+    double k = 1 / (1 - p);
+    feature("dropout");
+    bind(s, {fmt::format("dropout({}, {})", x.text, num(p)), x.shape, std::min(0.0, x.lo * k), std::max(0.0, x.hi * k),
+             x.plateau, x.grad, false});
     return true;
   }
 
@@ -1216,7 +1235,7 @@ const std::vector<std::string> &allFeatures() {
       "float", "full", "rand_uniform", "rand_normal",
       // prelude
       "square", "identity", "mean", "variance", "relu", "sigmoid", "gelu", "softmax", "log_softmax", "linear",
-      "layer_norm", "mse", "binary_cross_entropy", "cross_entropy",
+      "layer_norm", "dropout", "mse", "binary_cross_entropy", "cross_entropy",
       // operators
       "+", "-", "*", "/", "neg", "@", "<", "<=", ">", ">=", "==", "!=", "&&", "||", "!", "index", "slice",
       // shapes and structure

@@ -123,10 +123,20 @@ TEST(Sema, TableDataMustMatchTheInputs) {
   EXPECT_NE(a.errors.find("does not define input 'y'"), std::string::npos) << a.errors;
 }
 
-TEST(Sema, RandomOnlyInDataBlocks) {
-  auto a = analyze(model("  param w: f32[3, 1]\n  loss = sum(rand_normal([2]))"));
-  EXPECT_FALSE(a.module);
-  EXPECT_NE(a.errors.find("rand_normal is only available in a data block"), std::string::npos) << a.errors;
+// In a data block, rand_* draw from the runtime's generator in order; in the
+// model they hash (seed, step, call site, element), and training() is a
+// switch that only the model has.
+TEST(Sema, RandomInTheModelIsCounterBased) {
+  auto a = analyze(model("  param w: f32[3, 1]\n  loss = sum(rand_normal([2]) * w)"));
+  ASSERT_TRUE(a.module) << a.errors;
+  Graph *g = a.module->graph("model");
+  EXPECT_TRUE(g->findLeaf(OpKind::Hyper, "seed"));
+  EXPECT_TRUE(g->findLeaf(OpKind::Hyper, "step"));
+  EXPECT_TRUE(g->leaves(OpKind::RandNormal).empty());
+  auto d = analyze(model("  param w: f32[3, 1]\n  loss = mean(square(x @ w - y))\n"
+                         "  data table(rows = 10) {\n    x = rand_normal([10, 3])\n    y = x * float(training())\n  }"));
+  EXPECT_FALSE(d.module);
+  EXPECT_NE(d.errors.find("training() has a meaning only in the model"), std::string::npos) << d.errors;
 }
 
 TEST(Sema, F64BuildsPromoteEveryFloat) {

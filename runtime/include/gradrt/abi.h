@@ -97,6 +97,9 @@ typedef struct GrtEntry {
  * processes, then runs "apply": the optimizer update alone, reading the
  * GRT_GRADIENT tensors. "train" is the two fused, for one process. */
 #define GRT_ENTRY_APPLY "apply"
+/* Gradient checking a model that uses training() (dropout): "train_loss"
+ * is the loss as @train computes it, where "eval" turns dropout off. */
+#define GRT_ENTRY_TRAIN_LOSS "train_loss"
 #define GRT_ENTRY_CAPTURE "capture"
 #define GRT_ENTRY_FROZEN "frozen"
 #define GRT_CAPTURE_PREFIX "capture."
