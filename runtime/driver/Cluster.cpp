@@ -156,13 +156,39 @@ void Cluster::exchange(const void *send, int sendBytes, int to, void *recv, int 
 
 void Cluster::pollGently() { gentle = true; }
 
+/// One ring round: sBytes at sbuf go to the right neighbour while rBytes
+/// arrive from the left into rbuf, in `pieces` messages each (MPI counts
+/// are ints). Both ends of a message must agree on `pieces`, so callers
+/// derive it from the largest chunk, which every process knows.
+void Cluster::passRight(const char *sbuf, int64_t sBytes, char *rbuf, int64_t rBytes, int64_t pieces) {
+  int right = (rank + 1) % size, left = (rank + size - 1) % size;
+  for (int64_t p = 0; p < pieces; ++p) {
+    int64_t so = std::min(sBytes, p * kPiece), ro = std::min(rBytes, p * kPiece);
+    exchange(sbuf + so, int(std::min(sBytes - so, kPiece)), right, rbuf + ro, int(std::min(rBytes - ro, kPiece)), left);
+  }
+}
+
+/// The ring all-gather every collective here ends with. `base` holds
+/// `size` chunks, chunk c at bytes chunk(c) = {offset, length}; this
+/// process starts with chunk `owned` complete. In round k it passes chunk
+/// owned-k to the right and receives chunk owned-k-1 from the left, so
+/// after size-1 rounds every process holds every chunk, bit for bit.
+void Cluster::ringAllGather(char *base, int owned, int64_t maxChunkBytes,
+                            const std::function<std::pair<int64_t, int64_t>(int)> &chunk) {
+  const int64_t pieces = std::max<int64_t>(1, (maxChunkBytes + kPiece - 1) / kPiece);
+  for (int k = 0; k < size - 1; ++k) {
+    auto [so, sb] = chunk(((owned - k) % size + size) % size);
+    auto [ro, rb] = chunk(((owned - k - 1) % size + size) % size);
+    passRight(base + so, sb, base + ro, rb, pieces);
+  }
+}
+
 void Cluster::average(void *data, int64_t n, int dtype) {
   if (size == 1) return;
   auto t0 = std::chrono::steady_clock::now();
   const int64_t eb = dtype == GRT_F64 ? 8 : 4;
   // Chunk c is elements [c·L, (c+1)·L) ∩ [0, n); the last may be short or
-  // empty. Every exchange is split in the same number of pieces (from L),
-  // so the two ends of each message agree.
+  // empty.
   const int64_t L = (n + size - 1) / size;
   const int64_t pieces = std::max<int64_t>(1, (L * eb + kPiece - 1) / kPiece);
   auto lo = [&](int64_t c) { return std::min(n, c * L); };
@@ -173,19 +199,12 @@ void Cluster::average(void *data, int64_t n, int dtype) {
   // page faults each time.
   std::vector<char> &partial = scratch;
   if (partial.size() < size_t(L * eb)) partial.resize(size_t(L * eb));
-  int right = mod(rank + 1), left = mod(rank - 1);
-  auto send = [&](char *sbuf, int64_t sBytes, char *rbuf, int64_t rBytes) {
-    for (int64_t p = 0; p < pieces; ++p) {
-      int64_t so = std::min(sBytes, p * kPiece), ro = std::min(rBytes, p * kPiece);
-      exchange(sbuf + so, int(std::min(sBytes - so, kPiece)), right, rbuf + ro, int(std::min(rBytes - ro, kPiece)), left);
-    }
-  };
   // Reduce-scatter: in round k this rank passes on chunk r-k and adds its
   // own values to chunk r-k-1, whose sum so far arrives from the left.
   // Chunk c is summed as ((g_c + g_c+1) + g_c+2) + ... and ends on rank c-1.
   for (int k = 0; k < size - 1; ++k) {
     int sc = mod(rank - k), rc = mod(rank - k - 1);
-    send(d + lo(sc) * eb, bytes(sc), partial.data(), bytes(rc));
+    passRight(d + lo(sc) * eb, bytes(sc), partial.data(), bytes(rc), pieces);
     if (dtype == GRT_F64) addInto(reinterpret_cast<double *>(d) + lo(rc), reinterpret_cast<double *>(partial.data()), bytes(rc) / eb);
     else addInto(reinterpret_cast<float *>(d) + lo(rc), reinterpret_cast<float *>(partial.data()), bytes(rc) / eb);
   }
@@ -193,10 +212,7 @@ void Cluster::average(void *data, int64_t n, int dtype) {
   if (dtype == GRT_F64) divide(reinterpret_cast<double *>(d) + lo(own), bytes(own) / eb, size);
   else divide(reinterpret_cast<float *>(d) + lo(own), bytes(own) / eb, size);
   // All-gather: each finished chunk travels round the ring, copied as is.
-  for (int k = 0; k < size - 1; ++k) {
-    int sc = mod(rank + 1 - k), rc = mod(rank - k);
-    send(d + lo(sc) * eb, bytes(sc), d + lo(rc) * eb, bytes(rc));
-  }
+  ringAllGather(d, own, L * eb, [&](int c) { return std::pair{lo(c) * eb, bytes(c)}; });
   exchangeSeconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
@@ -204,28 +220,20 @@ std::vector<std::string> Cluster::gather(const std::string &mine) {
   if (size == 1) return {mine};
   // Lengths first, then every string padded to the longest.
   std::vector<double> lengths = gather(std::vector<double>{double(mine.size())});
-  size_t width = size_t(*std::max_element(lengths.begin(), lengths.end()));
-  std::vector<char> all(width * size_t(size));
-  std::memcpy(all.data() + width * size_t(rank), mine.data(), mine.size());
-  int right = (rank + 1) % size, left = (rank + size - 1) % size;
-  for (int k = 0; k < size - 1; ++k) {
-    int sc = (rank - k + size) % size, rc = (rank - k - 1 + size) % size;
-    exchange(all.data() + width * size_t(sc), int(width), right, all.data() + width * size_t(rc), int(width), left);
-  }
+  int64_t width = int64_t(*std::max_element(lengths.begin(), lengths.end()));
+  std::vector<char> all(size_t(width) * size_t(size));
+  std::memcpy(all.data() + width * rank, mine.data(), mine.size());
+  ringAllGather(all.data(), rank, width, [&](int c) { return std::pair{width * c, width}; });
   std::vector<std::string> out;
-  for (int r = 0; r < size; ++r) out.emplace_back(all.data() + width * size_t(r), size_t(lengths[size_t(r)]));
+  for (int r = 0; r < size; ++r) out.emplace_back(all.data() + width * r, size_t(lengths[size_t(r)]));
   return out;
 }
 
 std::vector<double> Cluster::gather(const std::vector<double> &mine) {
-  const size_t k = mine.size();
-  std::vector<double> all(k * size_t(size), 0.0);
-  std::copy(mine.begin(), mine.end(), all.begin() + ptrdiff_t(k * size_t(rank)));
-  int right = (rank + 1) % size, left = (rank + size - 1) % size;
-  for (int i = 0; i < size - 1; ++i) {
-    int sc = (rank - i + size) % size, rc = (rank - i - 1 + size) % size;
-    exchange(&all[k * size_t(sc)], int(8 * k), right, &all[k * size_t(rc)], int(8 * k), left);
-  }
+  const int64_t bytes = int64_t(mine.size() * sizeof(double));
+  std::vector<double> all(mine.size() * size_t(size), 0.0);
+  std::copy(mine.begin(), mine.end(), all.begin() + ptrdiff_t(mine.size() * size_t(rank)));
+  ringAllGather(reinterpret_cast<char *>(all.data()), rank, bytes, [&](int c) { return std::pair{bytes * c, bytes}; });
   return all;
 }
 

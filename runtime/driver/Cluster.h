@@ -22,7 +22,9 @@
 
 #include <csignal>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace grt {
@@ -71,6 +73,9 @@ private:
   Cluster() = default;
   void join();
   void exchange(const void *send, int sendBytes, int to, void *recv, int recvBytes, int from);
+  void passRight(const char *sbuf, int64_t sBytes, char *rbuf, int64_t rBytes, int64_t pieces);
+  void ringAllGather(char *base, int owned, int64_t maxChunkBytes,
+                     const std::function<std::pair<int64_t, int64_t>(int)> &chunk);
   std::vector<char> scratch; // average(): the partial sums arriving from the left
 };
 

@@ -8,7 +8,11 @@ namespace grt {
 
 using Clock = std::chrono::steady_clock;
 
-GradientBuckets::GradientBuckets(Session &s, Cluster &c, int64_t bucketBytes) : s(s), cluster(c) {
+GradientBuckets::GradientBuckets(Session &s, Cluster &c, bool overlap, int64_t bucketBytes) : s(s), cluster(c) {
+  if (!overlap) {
+    buckets.push_back({0, s.gradients.count, -1});
+    return;
+  }
   const GrtEntry *e = s.entry(GRT_ENTRY_GRADS);
   const int64_t eb = int64_t(dtypeBytes(s.gradients.dtype));
   // Each gradient: where it lies in the buffer, and the last kernel that
@@ -47,6 +51,7 @@ GradientBuckets::GradientBuckets(Session &s, Cluster &c, int64_t bucketBytes) : 
 }
 
 GradientBuckets::~GradientBuckets() {
+  if (!worker.joinable()) return;
   {
     std::lock_guard<std::mutex> l(mutex);
     quit = true;
@@ -56,6 +61,15 @@ GradientBuckets::~GradientBuckets() {
 }
 
 void GradientBuckets::run() {
+  if (!overlapped()) {
+    s.run(GRT_ENTRY_GRADS);
+    auto t0 = Clock::now();
+    cluster.average(s.gradients.data, s.gradients.count, s.gradients.dtype);
+    double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    waitingSeconds += dt;
+    averagingSeconds += dt;
+    return;
+  }
   {
     std::lock_guard<std::mutex> l(mutex);
     ready = done = 0;

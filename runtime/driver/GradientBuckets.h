@@ -12,6 +12,10 @@
 // entry lists what every kernel stores (GrtEntry.stored), and generated
 // code calls grt_kernel_end after each kernel.
 //
+// Without overlap (the default on one machine, see Train.cpp) there is one
+// bucket, the whole buffer, averaged by the main thread after the backward
+// pass: the same collective, with no second thread.
+//
 //===----------------------------------------------------------------------===//
 #pragma once
 
@@ -26,7 +30,9 @@ namespace grt {
 
 class GradientBuckets {
 public:
-  GradientBuckets(Session &s, Cluster &c, int64_t bucketBytes = int64_t(1) << 20);
+  /// Overlapped averaging in buckets of about bucketBytes, or, with
+  /// overlap false, one average of the whole buffer after the pass.
+  GradientBuckets(Session &s, Cluster &c, bool overlap, int64_t bucketBytes = int64_t(1) << 20);
   ~GradientBuckets();
 
   /// Runs the grads entry and returns once every gradient is averaged.
@@ -34,6 +40,7 @@ public:
 
   /// Buckets, and the kernels that finish them (for the log).
   size_t size() const { return buckets.size(); }
+  bool overlapped() const { return worker.joinable(); }
   /// Seconds, over all steps: the communication thread averaging, and the
   /// main thread waiting for it after the backward pass (what overlap did
   /// not hide).

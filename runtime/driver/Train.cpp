@@ -1,6 +1,7 @@
 //===- runtime/driver/Train.cpp - the `train` command ---------------------===//
 #include "driver/Checkpoint.h"
 #include "driver/Cluster.h"
+#include "driver/DataParallel.h"
 #include "driver/GradientBuckets.h"
 #include "driver/Commands.h"
 #include "core/FiniteCheck.h"
@@ -52,12 +53,9 @@ void printSmallParams(Session &s) {
   fmt::print("learned: {}\n", line);
 }
 
-/// The model's i32 `seed` leaf (random numbers inside the model: dropout).
-/// Each process of a data-parallel run draws its own masks for its own rows.
-double randomSeedWord(uint64_t seed, int rank) {
-  uint32_t w = uint32_t(seed) ^ uint32_t(seed >> 32) ^ (uint32_t(rank) * 0x9E3779B9u);
-  return double(int32_t(w));
-}
+/// What the data position counts, and what the speed is given in.
+const char *positionUnit(const GrtModel &m) { return m.data_kind == GRT_DATA_TEXT ? "tokens" : "rows"; }
+const char *sampleUnit(const GrtModel &m) { return m.data_kind == GRT_DATA_TEXT ? "tokens" : "samples"; }
 
 /// Hyperparameters the runtime does not set itself: what --lr and --hp set.
 bool isUserHyper(const Session::Slot &sl) {
@@ -126,49 +124,6 @@ void catchStopSignals() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-}
-
-/// What must be the same on every process of a data-parallel run, one
-/// "what: value" line each: a process that differs (another build of the
-/// model, another seed, other data) would train something else silently.
-std::string runDefinition(Session &s, const Dataset &data, const DataOptions &dopts, int64_t start, int64_t steps,
-                          int64_t stopAt) {
-  std::string shapes, values;
-  for (auto &sl : s.slots) {
-    shapes += fmt::format("{} {} {};", sl.tensor->name, sl.tensor->role, shapeStr(*sl.tensor));
-    if (sl.tensor->role == GRT_PARAM || sl.tensor->role == GRT_STATE || isUserHyper(sl))
-      values.append(static_cast<const char *>(sl.data), sl.bytes);
-  }
-  return fmt::format("the model: {} (tensors fnv {:016x})\nthe seed: {}\nthe steps: from {} to {} of {}\n"
-                     "the data: {}\nthe validation fraction: {}\nthe parameters, optimizer state and "
-                     "hyperparameters: fnv {:016x}\n",
-                     s.model.name, hashName(shapes), dopts.seed, start, stopAt, steps, data.identity(),
-                     dopts.valFraction, hashName(values));
-}
-
-/// Stops with a message naming what differs between the processes.
-void checkSameRun(Cluster &c, const std::string &mine) {
-  std::vector<std::string> all = c.gather(mine);
-  std::string diffs;
-  auto lines = [](const std::string &text) {
-    std::vector<std::string> out;
-    for (size_t at = 0, nl; at < text.size(); at = nl + 1) {
-      nl = text.find('\n', at);
-      if (nl == std::string::npos) nl = text.size();
-      out.push_back(text.substr(at, nl - at));
-    }
-    return out;
-  };
-  std::vector<std::string> first = lines(all[0]);
-  for (int r = 1; r < c.size; ++r) {
-    std::vector<std::string> other = lines(all[size_t(r)]);
-    for (size_t i = 0; i < first.size() && i < other.size(); ++i)
-      if (first[i] != other[i])
-        diffs += fmt::format("\n  rank {}: {}\n  rank 0: {}", r, other[i], first[i]);
-  }
-  if (diffs.empty()) return;
-  if (!c.leader()) std::exit(1); // rank 0 says it, once
-  fail("the processes of this data-parallel run differ, so they would not train one model:{}", diffs);
 }
 
 } // namespace
@@ -275,7 +230,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                              it->second != std::to_string(data->samplesPerBatch()))
     overrides.push_back(fmt::format("the checkpoint was trained with a global batch of {} {} ({}); this run's is {} ({} "
                                     "process{} × {}): the data position carries over, and each step now draws {}",
-                                    it->second, m.data_kind == GRT_DATA_TEXT ? "tokens" : "rows",
+                                    it->second, positionUnit(m),
                                     resumed.count("world") ? fmt::format("{} process{}", resumed["world"],
                                                                          resumed["world"] == "1" ? "" : "es")
                                                            : "1 process",
@@ -310,9 +265,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   std::unique_ptr<GradientBuckets> buckets;
   const int64_t kBucketBytes = a.integer("bucket-kib", 1024, 1, int64_t(1) << 30) * 1024;
   bool overlap = a.has("overlap") || (!a.has("no-overlap") && cluster.localSize < cluster.size);
-  if (cluster.parallel() && cluster.threadsMayExchange && overlap &&
-      s.gradients.count * int64_t(dtypeBytes(s.gradients.dtype)) > kBucketBytes)
-    buckets = std::make_unique<GradientBuckets>(s, cluster, kBucketBytes);
+  overlap = overlap && cluster.threadsMayExchange && s.gradients.count * int64_t(dtypeBytes(s.gradients.dtype)) > kBucketBytes;
+  if (cluster.parallel()) buckets = std::make_unique<GradientBuckets>(s, cluster, overlap, kBucketBytes);
 
   std::string plotError; // the first picture that could not be written
   auto checkpoint = [&](int64_t step) {
@@ -332,7 +286,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       fmt::print("data-parallel on {} processes: each trains on {} of every global batch of {} {}, and their "
                  "gradients are averaged before each update\n",
                  cluster.size, data->samplesPerBatch() / cluster.size, data->samplesPerBatch(),
-                 m.data_kind == GRT_DATA_TEXT ? "tokens" : "rows");
+                 positionUnit(m));
     if (!from.empty()) fmt::print("resuming from {} at step {}{}\n", from, start, seedNote);
     for (auto &o : overrides) fmt::print("note: {}\n", o);
   }
@@ -354,17 +308,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     auto ts = Clock::now();
     data->nextTrainBatch(s);
     s.setHyper("step", double(step));
-    if (cluster.parallel()) {
-      if (buckets) {
-        double waited = buckets->waitingSeconds;
-        buckets->run();
-        exchangeTimes.push_back(buckets->waitingSeconds - waited);
-      } else {
-        s.run(GRT_ENTRY_GRADS);
-        auto tx = Clock::now();
-        cluster.average(s.gradients.data, s.gradients.count, s.gradients.dtype);
-        exchangeTimes.push_back(std::chrono::duration<double>(Clock::now() - tx).count());
-      }
+    if (buckets) {
+      double waited = buckets->waitingSeconds;
+      buckets->run();
+      exchangeTimes.push_back(buckets->waitingSeconds - waited);
       s.run(GRT_ENTRY_APPLY);
     } else {
       s.run("train");
@@ -375,17 +322,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     stepTimes.push_back(dt);
     lastLoss = s.scalar(GRT_OUTPUT_PREFIX "loss");
     stopping = stopSignal != 0;
-    if (cluster.parallel()) {
-      // The logged loss is the global batch's (the mean of the processes',
-      // added in rank order), and the run stops when any process is asked to.
-      std::vector<double> all = cluster.gather(std::vector<double>{lastLoss, stopping ? 1.0 : 0.0});
-      lastLoss = 0;
-      for (int r = 0; r < cluster.size; ++r) {
-        lastLoss += all[size_t(2 * r)];
-        stopping = stopping || all[size_t(2 * r + 1)] != 0;
-      }
-      lastLoss /= double(cluster.size);
-    }
+    if (cluster.parallel()) lastLoss = globalLoss(cluster, lastLoss, stopping);
     if (finite && finite->first())
       fail("step {}: the first value to go non-finite is {}", step + 1, FiniteCheck::describe(*finite->first()));
     if (!std::isfinite(lastLoss))
@@ -414,7 +351,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       for (auto &[name, v] : val.metrics) line += fmt::format("  {} {:.4f}", name, v);
       if (s.find(GRT_OUTPUT_PREFIX "grad_norm") >= 0) line += fmt::format("  |g| {:.3g}", s.scalar(GRT_OUTPUT_PREFIX "grad_norm"));
       line += fmt::format("  | {} {}/s  {} ms/step  eta {}", humanCount(double(data->samplesPerBatch()) / perStep),
-                          m.data_kind == GRT_DATA_TEXT ? "tokens" : "samples", millis(perStep), duration(eta));
+                          sampleUnit(m), millis(perStep), duration(eta));
       // Not fmt::print, which throws when stdout is full: training goes on
       // to save, and main() reports the lost output at the end.
       if (!quiet) {
@@ -455,7 +392,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   if (cluster.parallel() && median > 0) {
     std::string bytes = humanBytes(double(s.gradients.count) * double(dtypeBytes(s.gradients.dtype)));
     double waited = medianOf(exchangeTimes);
-    if (buckets)
+    if (buckets->overlapped())
       exchange = fmt::format(", {} ms of it waiting for averaged gradients ({:.0f}%, {} in {} buckets; {} ms a step "
                              "averaging, overlapped with the backward pass)",
                              millis(waited), 100 * waited / median, bytes, buckets->size(),

@@ -1,0 +1,75 @@
+//===- runtime/driver/DataParallel.cpp - what `train` adds for many processes ===//
+#include "driver/DataParallel.h"
+
+#include "core/Runtime.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <vector>
+
+namespace grt {
+
+/// The model's i32 `seed` leaf (random numbers inside the model: dropout).
+/// Each process of a data-parallel run draws its own masks for its own
+/// rows; process 0 of N uses the seed of a single-process run.
+double randomSeedWord(uint64_t seed, int rank) {
+  uint32_t w = uint32_t(seed) ^ uint32_t(seed >> 32) ^ (uint32_t(rank) * 0x9E3779B9u);
+  return double(int32_t(w));
+}
+
+
+/// What must be the same on every process of a data-parallel run, one
+/// "what: value" line each: a process that differs (another build of the
+/// model, another seed, other data) would train something else silently.
+std::string runDefinition(Session &s, const Dataset &data, const DataOptions &dopts, int64_t start, int64_t steps,
+                          int64_t stopAt) {
+  std::string shapes, values;
+  for (auto &sl : s.slots) {
+    shapes += fmt::format("{} {} {};", sl.tensor->name, sl.tensor->role, shapeStr(*sl.tensor));
+    if (sl.tensor->role == GRT_PARAM || sl.tensor->role == GRT_STATE || (sl.tensor->role == GRT_HYPER && !Session::setByRuntime(*sl.tensor)))
+      values.append(static_cast<const char *>(sl.data), sl.bytes);
+  }
+  return fmt::format("the model: {} (tensors fnv {:016x})\nthe seed: {}\nthe steps: from {} to {} of {}\n"
+                     "the data: {}\nthe validation fraction: {}\nthe parameters, optimizer state and "
+                     "hyperparameters: fnv {:016x}\n",
+                     s.model.name, hashName(shapes), dopts.seed, start, stopAt, steps, data.identity(),
+                     dopts.valFraction, hashName(values));
+}
+
+/// Stops with a message naming what differs between the processes.
+void checkSameRun(Cluster &c, const std::string &mine) {
+  std::vector<std::string> all = c.gather(mine);
+  std::string diffs;
+  auto lines = [](const std::string &text) {
+    std::vector<std::string> out;
+    for (size_t at = 0, nl; at < text.size(); at = nl + 1) {
+      nl = text.find('\n', at);
+      if (nl == std::string::npos) nl = text.size();
+      out.push_back(text.substr(at, nl - at));
+    }
+    return out;
+  };
+  std::vector<std::string> first = lines(all[0]);
+  for (int r = 1; r < c.size; ++r) {
+    std::vector<std::string> other = lines(all[size_t(r)]);
+    for (size_t i = 0; i < first.size() && i < other.size(); ++i)
+      if (first[i] != other[i])
+        diffs += fmt::format("\n  rank {}: {}\n  rank 0: {}", r, other[i], first[i]);
+  }
+  if (diffs.empty()) return;
+  if (!c.leader()) std::exit(1); // rank 0 says it, once
+  fail("the processes of this data-parallel run differ, so they would not train one model:{}", diffs);
+}
+
+double globalLoss(Cluster &c, double mine, bool &stopping) {
+  std::vector<double> all = c.gather(std::vector<double>{mine, stopping ? 1.0 : 0.0});
+  double loss = 0;
+  for (int r = 0; r < c.size; ++r) {
+    loss += all[size_t(2 * r)];
+    stopping = stopping || all[size_t(2 * r + 1)] != 0;
+  }
+  return loss / double(c.size);
+}
+
+} // namespace grt
