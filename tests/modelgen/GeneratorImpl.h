@@ -1,0 +1,284 @@
+//===- tests/modelgen/GeneratorImpl.h - the generator's pool and rules ----===//
+//
+// The inside of Generator.h's generator, shared by the files that define
+// its rules:
+//   Generator.cpp        the model's skeleton: constants, inputs and
+//                        parameters, the pool of values, domain guards, the
+//                        step that picks a rule, user functions, the loss,
+//                        outputs, metrics, optimizer and data block;
+//   GeneratorOps.cpp     elementwise rules, comparisons and where,
+//                        reductions, indexing, sizes, if and for;
+//   GeneratorLayers.cpp  matmul, linear, layer norm, softmax, dropout,
+//                        reshape, transpose, concat, gather and onehot.
+// A new rule is a method here, its definition in the file of its kind, and
+// a row in Generator::step's table.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "Generator.h"
+
+#include "ir/Ops.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <vector>
+
+namespace gradc::modelgen::detail {
+
+using Shape = std::vector<int64_t>;
+
+/// Largest tensor the generator makes: models stay small so that a
+/// campaign checks many of them.
+constexpr int64_t kMaxElements = 512;
+constexpr size_t kMaxRank = 4;
+
+inline int64_t numel(const Shape &s) { return std::accumulate(s.begin(), s.end(), int64_t(1), std::multiplies<>()); }
+
+/// NumPy broadcasting, as Sema does it (ir/Types.h).
+inline std::optional<Shape> broadcast(const Shape &a, const Shape &b) {
+  auto d = broadcastShapes(a, b);
+  if (!d) return std::nullopt;
+  return Shape(d->begin(), d->end());
+}
+
+inline std::string list(const std::vector<int64_t> &v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+/// A number as the language writes it: shortest form that reads back.
+inline std::string num(double v) {
+  std::string s = fmt::format("{:.6g}", v);
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  return s;
+}
+
+enum class Ty { Float, Int, Bool };
+
+/// A value in the pool: a variable of the model (or of the function being
+/// generated), its type, and bounds on its elements.
+struct Val {
+  std::string name;
+  Ty ty = Ty::Float;
+  Shape shape;
+  double lo = 0, hi = 0;
+  bool plateau = false; // flat pieces or repeated values: no max/maximum/abs over it
+  bool grad = false;    // some parameter's gradient flows through it
+  int uses = 0;
+  double mag() const { return std::max(std::fabs(lo), std::fabs(hi)); }
+};
+
+/// An expression being built: its text and what it computes.
+struct Ex {
+  std::string text;
+  Shape shape;
+  double lo, hi;
+  bool plateau = false, grad = false;
+  bool simple = true; // a name or number: no parentheses needed
+  double mag() const { return std::max(std::fabs(lo), std::fabs(hi)); }
+};
+
+/// The op table's elementwise ops that source spells as functions and that
+/// map floats to floats (not hash, which takes i32: dropout uses it).
+inline std::vector<const OpInfo *> tableOps() {
+  std::vector<const OpInfo *> out;
+  for (unsigned k = 0; k < kNumOps; ++k) {
+    const OpInfo &op = opInfo(OpKind(k));
+    if (!op.has(Elementwise) || !op.fold || !isFunctionSurface(op)) continue;
+    llvm::SmallVector<TensorType, 3> floats(op.arity, TensorType(DType::F64, {}));
+    auto t = inferType(op.kind, floats, {}, nullptr);
+    if (!t) llvm::consumeError(t.takeError());
+    else if (isFloat(t->dtype)) out.push_back(&op);
+  }
+  return out;
+}
+
+/// The smallest and largest value of op over the box of operand
+/// intervals, sampled on a grid (exact at the corners).
+inline std::pair<double, double> sampleBounds(const OpInfo &op, const std::vector<Ex> &args) {
+  int n = args.size() == 1 ? 33 : args.size() == 2 ? 9 : 5;
+  double lo = INFINITY, hi = -INFINITY;
+  std::vector<int> at(args.size(), 0);
+  while (true) {
+    double v[3];
+    for (size_t i = 0; i < args.size(); ++i) v[i] = args[i].lo + (args[i].hi - args[i].lo) * at[i] / (n - 1);
+    double y = op.fold(v);
+    lo = std::min(lo, y), hi = std::max(hi, y);
+    size_t i = 0;
+    while (i < args.size() && ++at[i] == n) at[i++] = 0;
+    if (i == args.size()) break;
+  }
+  return {lo, hi};
+}
+
+
+/// Where statements go: the model body, or a function body.
+struct Scope {
+  std::vector<Val> pool;
+  std::vector<std::string> lines;
+  int indent = 1;
+  bool inFunction = false;
+  std::string fnInput; // the function's argument, whose dims params may use
+};
+
+class Generator {
+public:
+  explicit Generator(uint64_t seed) : rng(seed), seed(seed) {}
+
+  GeneratedModel run();
+
+private:
+  //===--- randomness ------------------------------------------------------===//
+
+  bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; }
+  int between(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
+  double uniform(double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); }
+  template <typename T> const T &oneOf(const std::vector<T> &v) { return v[between(0, int(v.size()) - 1)]; }
+  void feature(const std::string &f) { ++features[f]; }
+
+  //===--- constants, inputs, parameters ----------------------------------===//
+
+  void chooseConstants();
+
+  /// A dimension: one of the constants (written by name) or a literal.
+  std::pair<int64_t, std::string> dim();
+
+  std::string fresh(const char *prefix) { return prefix + std::to_string(++counter); }
+
+  std::string typeText(const std::string &dtype, const std::vector<std::string> &dims);
+
+  void declareInputs(Scope &s);
+
+  /// A new parameter of `shape`; returns its name. Its bounds cover the
+  /// initialiser plus the oracles' noise (0.1 standard deviations).
+  Val param(Scope &s, const Shape &shape);
+
+  //===--- the pool ------------------------------------------------------------===//
+
+  void emit(Scope &s, const std::string &line) { s.lines.push_back(std::string(2 * s.indent, ' ') + line); }
+
+  /// A float value, preferring ones nothing reads yet and recent ones.
+  Val *pickFloat(Scope &s, const std::function<bool(const Val &)> &ok = nullptr);
+
+  Ex use(Val &v);
+
+  static std::string paren(const Ex &e) { return e.simple ? e.text : "(" + e.text + ")"; }
+
+  /// Binds `e` to a new variable and adds it to the pool.
+  Val &bind(Scope &s, const Ex &e, const char *prefix = "v");
+
+  //===--- guards ----------------------------------------------------------------===//
+
+  /// `e` scaled or squashed so no element exceeds m in magnitude.
+  Ex bounded(const Ex &e, double m);
+
+  /// `e` made positive, at least 0.05, for log, sqrt and divisors.
+  Ex positive(const Ex &e);
+
+  //===--- one step ----------------------------------------------------------------===//
+
+  void step(Scope &s);
+
+  /// An operand for a binary op with `a`: a value that broadcasts with it,
+  /// a number, or a new parameter of a shape that broadcasts to a's.
+  Ex partner(Scope &s, const Ex &a, bool allowNumber = true);
+
+  //===--- rules -------------------------------------------------------------------===//
+
+  bool unary(Scope &s);
+
+  bool binary(Scope &s);
+
+  /// Every elementwise op of the table that source spells as a function
+  /// (exp, maximum, erf, ...): operands kept in its domain (ir/Ops.def),
+  /// bounds found by evaluating its scalar semantics over the operands'
+  /// intervals, inputs squashed until the result stays below 1e3.
+  bool tableOp(Scope &s);
+
+  /// A comparison (possibly combined with &&, || or !) selecting between
+  /// two values, or turned into a float mask.
+  bool whereRule(Scope &s);
+
+  /// Axes to reduce: a subset of 0..rank-1 written as one axis, a list,
+  /// negative numbers, or left out (all).
+  std::string axesText(size_t rank, std::vector<int64_t> &axes);
+
+  bool reduce(Scope &s);
+
+  bool matmul(Scope &s);
+
+  bool linear(Scope &s);
+
+  /// dropout(x, p): its mask is fixed for a step (a hash of seed, step,
+  /// call site and element), so to every oracle here it is x times a
+  /// constant mask; @eval and @predict have none.
+  bool dropoutRule(Scope &s);
+
+  bool layerNorm(Scope &s);
+
+  bool softmax(Scope &s);
+
+  bool reshape(Scope &s);
+
+  bool transpose(Scope &s);
+
+  bool concat(Scope &s);
+
+  bool index(Scope &s);
+
+  Val *intInput(Scope &s);
+
+  bool gather(Scope &s);
+
+  bool onehot(Scope &s);
+
+  /// numel, dim, shape and full: sizes as numbers, constants as tensors.
+  bool sizes(Scope &s);
+
+  /// `if` on a constant: the branches compute different things of one shape.
+  bool ifRule(Scope &s);
+
+  /// A running sum over the first axis, unrolled: s = x[0]; s = s + x[i].
+  bool sumLoop(Scope &s);
+
+  //===--- user functions ------------------------------------------------------------===//
+
+  /// Defines a function for arguments of one shape and calls it: through
+  /// a scope, or in a loop stamping out layers.
+  bool callFunction(Scope &s);
+
+  std::string defineFunction(const Shape &shape, bool &hasParams);
+
+  //===--- the loss, outputs, metrics, optimizer and data ----------------------------===//
+
+  /// One scalar term of the loss from v, of moderate size.
+  std::string lossTerm(Scope &s, Val &v);
+
+  void finish(Scope &s);
+
+  void train(Scope &s);
+
+  /// A generated dataset, when every input is a float.
+  void data(Scope &s);
+
+  std::mt19937_64 rng;
+  uint64_t seed;
+  std::string fty;
+  int64_t batch = 2, vocab = 0;
+  int counter = 0;
+  std::vector<std::pair<std::string, int64_t>> consts;
+  std::vector<std::string> annotations, functions, outputs;
+  std::vector<Shape> floatInputs;
+  Shape fnInputShape;
+  std::map<std::string, int> features;
+};
+
+} // namespace gradc::modelgen::detail

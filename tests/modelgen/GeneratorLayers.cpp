@@ -1,0 +1,256 @@
+//===- tests/modelgen/GeneratorLayers.cpp - rules: layers and shapes -------===//
+#include "GeneratorImpl.h"
+
+namespace gradc::modelgen::detail {
+
+bool Generator::matmul(Scope &s) {
+  Val *va = pickFloat(s, [](const Val &x) { return x.shape.size() >= 2; });
+  if (!va) return false;
+  Ex a = bounded(use(*va), 10);
+  int64_t k = a.shape.back();
+  auto batchOk = [&](const Val &x) {
+    Shape ba(a.shape.begin(), a.shape.end() - 2), bb(x.shape.begin(), x.shape.end() - 2);
+    return broadcast(ba, bb).has_value();
+  };
+  // The right operand: a value with k rows, a value with k columns read
+  // transposed, or a new [k, n] parameter.
+  Val *vb = nullptr;
+  bool transposed = false;
+  int kind = between(0, 5);
+  if (kind <= 1)
+    vb = pickFloat(s, [&](const Val &x) { return x.shape.size() >= 2 && x.shape[x.shape.size() - 2] == k && batchOk(x); });
+  if (kind == 2) {
+    vb = pickFloat(s, [&](const Val &x) { return x.shape.size() >= 2 && x.shape.back() == k && batchOk(x); });
+    transposed = vb != nullptr;
+  }
+  Ex b;
+  if (vb) {
+    b = use(*vb);
+  } else {
+    auto [n, name] = dim();
+    Val p = param(s, {k, n});
+    s.pool.push_back(p);
+    b = use(s.pool.back());
+  }
+  b = bounded(b, 10);
+  std::string bText = transposed ? "transpose(" + b.text + ")" : paren(b);
+  if (transposed) {
+    std::swap(b.shape[b.shape.size() - 1], b.shape[b.shape.size() - 2]);
+    feature("transpose");
+    feature("@ transpose");
+  }
+  Shape ba(a.shape.begin(), a.shape.end() - 2), bb(b.shape.begin(), b.shape.end() - 2);
+  auto batchShape = broadcast(ba, bb);
+  if (!batchShape) return false;
+  Shape out = *batchShape;
+  out.push_back(a.shape[a.shape.size() - 2]);
+  out.push_back(b.shape.back());
+  if (numel(out) > kMaxElements || out.size() > kMaxRank) return false;
+  if (!batchShape->empty()) feature("batched @");
+  if (k == 1) feature("@ K=1");
+  if (out.back() == 1) feature("@ N=1");
+  if (out[out.size() - 2] == 1) feature("@ M=1");
+  feature("@");
+  double m = double(k) * a.mag() * b.mag();
+  bind(s, {paren(a) + " @ " + bText, out, -m, m, false, a.grad || b.grad, false});
+  return true;
+}
+
+bool Generator::linear(Scope &s) {
+  Val *v = pickFloat(s, [](const Val &x) { return x.shape.size() >= 2; });
+  if (!v) return false;
+  Ex x = bounded(use(*v), 10);
+  auto [n, name] = dim();
+  Shape out = x.shape;
+  out.back() = n;
+  if (numel(out) > kMaxElements) return false;
+  std::string scope = fresh("fc");
+  std::string extra;
+  if (chance(0.3)) extra += ", init = " + oneOf(std::vector<std::string>{"he_normal", "normal(0.3)", "xavier_normal"});
+  bool bias = !chance(0.25);
+  if (!bias) extra += ", use_bias = false";
+  feature("linear");
+  double m = double(x.shape.back()) * x.mag() * 2 + 1;
+  bind(s, {fmt::format("{}.linear({}, {}{})", scope, x.text, name, extra), out, -m, m, false, true, true});
+  return true;
+}
+
+bool Generator::dropoutRule(Scope &s) {
+  Val *v = pickFloat(s);
+  if (!v) return false;
+  Ex x = use(*v);
+  double p = oneOf(std::vector<double>{0.1, 0.25, 0.5});
+  double k = 1 / (1 - p);
+  feature("dropout");
+  bind(s, {fmt::format("dropout({}, {})", x.text, num(p)), x.shape, std::min(0.0, x.lo * k), std::max(0.0, x.hi * k),
+           x.plateau, x.grad, false});
+  return true;
+}
+
+bool Generator::layerNorm(Scope &s) {
+  Val *v = pickFloat(s, [](const Val &x) { return !x.shape.empty() && x.shape.back() >= 2 && !x.plateau; });
+  if (!v) return false;
+  Ex x = use(*v);
+  std::string scope = fresh("ln");
+  std::string eps = chance(0.3) ? ", eps = 1e-3" : "";
+  feature("layer_norm");
+  double m = std::sqrt(double(x.shape.back())) * 1.6 + 0.6;
+  bind(s, {fmt::format("{}.layer_norm({}{})", scope, x.text, eps), x.shape, -m, m, false, true, true});
+  return true;
+}
+
+bool Generator::softmax(Scope &s) {
+  Val *v = pickFloat(s, [](const Val &x) { return !x.shape.empty(); });
+  if (!v) return false;
+  Ex x = use(*v);
+  bool log = chance(0.5);
+  std::string op = log ? "log_softmax" : "softmax";
+  feature(op);
+  int64_t rank = int64_t(x.shape.size()), axis = between(0, int(rank) - 1);
+  std::string ax = axis == rank - 1 && chance(0.5) ? "" : ", " + std::to_string(chance(0.5) ? axis : axis - rank);
+  double width = x.hi - x.lo + std::log(double(x.shape[axis])) + 1;
+  bind(s, {fmt::format("{}({}{})", op, x.text, ax), x.shape, log ? -width : 0.0, log ? 0.0 : 1.0, false, x.grad, true});
+  return true;
+}
+
+bool Generator::reshape(Scope &s) {
+  Val *v = pickFloat(s, [](const Val &x) { return numel(x.shape) > 1; });
+  if (!v) return false;
+  Ex x = use(*v);
+  int64_t n = numel(x.shape);
+  // Split n into 1 to 4 factors.
+  Shape out;
+  int64_t rest = n;
+  int parts = between(1, 4);
+  for (int i = 1; i < parts && rest > 1; ++i) {
+    std::vector<int64_t> divisors;
+    for (int64_t d = 1; d <= rest; ++d)
+      if (rest % d == 0) divisors.push_back(d);
+    int64_t d = oneOf(divisors);
+    out.push_back(d);
+    rest /= d;
+  }
+  out.push_back(rest);
+  std::shuffle(out.begin(), out.end(), rng);
+  std::vector<int64_t> written = out;
+  if (chance(0.4)) written[between(0, int(out.size()) - 1)] = -1;
+  feature("reshape");
+  bind(s, {fmt::format("reshape({}, {})", x.text, list(written)), out, x.lo, x.hi, x.plateau, x.grad, true});
+  return true;
+}
+
+bool Generator::transpose(Scope &s) {
+  Val *v = pickFloat(s, [](const Val &x) { return x.shape.size() >= 2; });
+  if (!v) return false;
+  Ex x = use(*v);
+  size_t r = x.shape.size();
+  feature("transpose");
+  if (chance(0.5)) {
+    Shape out = x.shape;
+    std::swap(out[r - 1], out[r - 2]);
+    bind(s, {fmt::format("transpose({})", x.text), out, x.lo, x.hi, x.plateau, x.grad, true});
+    return true;
+  }
+  std::vector<int64_t> perm(r);
+  std::iota(perm.begin(), perm.end(), 0);
+  std::shuffle(perm.begin(), perm.end(), rng);
+  Shape out;
+  std::vector<int64_t> written;
+  for (int64_t p : perm) {
+    out.push_back(x.shape[p]);
+    written.push_back(chance(0.2) ? p - int64_t(r) : p);
+  }
+  bind(s, {fmt::format("transpose({}, {})", x.text, list(written)), out, x.lo, x.hi, x.plateau, x.grad, true});
+  return true;
+}
+
+bool Generator::concat(Scope &s) {
+  Val *v = pickFloat(s, [](const Val &x) { return !x.shape.empty(); });
+  if (!v) return false;
+  Ex x = use(*v);
+  size_t r = x.shape.size();
+  int64_t axis = between(0, int(r) - 1);
+  std::vector<Ex> parts{x};
+  int more = between(1, 2);
+  for (int i = 0; i < more; ++i) {
+    Val *w = pickFloat(s, [&](const Val &y) {
+      if (y.shape.size() != r || y.name == x.text) return false;
+      for (size_t d = 0; d < r; ++d)
+        if (int64_t(d) != axis && y.shape[d] != x.shape[d]) return false;
+      return true;
+    });
+    if (w && chance(0.7)) parts.push_back(use(*w));
+    else parts.push_back({"tanh(" + x.text + ")", x.shape, -1, 1, x.plateau, x.grad, true});
+  }
+  Shape out = x.shape;
+  out[axis] = 0;
+  double lo = INFINITY, hi = -INFINITY;
+  bool plateau = false, grad = false;
+  std::string items;
+  for (auto &p : parts) {
+    out[axis] += p.shape[axis];
+    lo = std::min(lo, p.lo), hi = std::max(hi, p.hi);
+    plateau |= p.plateau, grad |= p.grad;
+    items += (items.empty() ? "" : ", ") + p.text;
+  }
+  if (numel(out) > kMaxElements) return false;
+  feature("concat");
+  std::string ax = axis == 0 && chance(0.5) ? "" : ", " + std::to_string(chance(0.3) ? axis - int64_t(r) : axis);
+  bind(s, {fmt::format("concat([{}]{})", items, ax), out, lo, hi, plateau, grad, true});
+  return true;
+}
+
+Val *Generator::intInput(Scope &s) {
+  for (auto &v : s.pool)
+    if (v.ty == Ty::Int) return &v;
+  return nullptr;
+}
+
+bool Generator::gather(Scope &s) {
+  Val *idx = intInput(s);
+  if (!idx && !s.inFunction && chance(0.3)) {
+    // arange(n) indexes the first n rows of any table.
+    auto [n, name] = dim();
+    Shape tshape{std::max<int64_t>(n, 2)};
+    auto [e, ename] = dim();
+    tshape.push_back(e);
+    Val p = param(s, tshape);
+    s.pool.push_back(p);
+    Ex t = use(s.pool.back());
+    feature("gather");
+    feature("arange");
+    bind(s, {fmt::format("gather({}, arange({}))", t.text, n), {n, e}, t.lo, t.hi, false, true, true});
+    return true;
+  }
+  if (!idx) return false;
+  ++idx->uses;
+  // The table: a new parameter, or a value with V rows.
+  Val *table = pickFloat(s, [&](const Val &x) { return !x.shape.empty() && x.shape[0] == vocab && x.shape.size() <= 2; });
+  Ex t;
+  if (table && chance(0.4)) t = use(*table);
+  else {
+    auto [e, name] = dim();
+    Val p = param(s, {vocab, e});
+    s.pool.push_back(p);
+    t = use(s.pool.back());
+  }
+  Shape out = idx->shape;
+  out.insert(out.end(), t.shape.begin() + 1, t.shape.end());
+  if (numel(out) > kMaxElements || out.size() > kMaxRank) return false;
+  feature("gather");
+  bind(s, {fmt::format("gather({}, {})", t.text, idx->name), out, t.lo, t.hi, t.plateau, t.grad, true});
+  return true;
+}
+
+bool Generator::onehot(Scope &s) {
+  Val *idx = intInput(s);
+  if (!idx) return false;
+  ++idx->uses;
+  Shape out = idx->shape;
+  out.push_back(vocab);
+  feature("onehot");
+  bind(s, {fmt::format("onehot({}, V)", idx->name), out, 0, 1, true, false, true});
+  return true;
+}
+
+} // namespace gradc::modelgen::detail
