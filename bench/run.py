@@ -52,6 +52,15 @@ MODELS = [
     ("mlp64", "bench/mlp64.grad", 5000, 1000),
     ("gpt", "examples/gpt.grad", 60, 40),
 ]
+# Measured only when --models names them (a step takes seconds): the README's
+# bigger language model, nanoGPT's shakespeare-char shape with dropout 0.2.
+# name: (source, steps for ours, steps for PyTorch, gradc build flags, torch_ref.py flags)
+GPT6 = ["-D", "n_layer=6", "-D", "n_head=6", "-D", "n_embd=384", "-D", "T=256", "-D", "B=8"]
+GPT6_TORCH = ["--layers", "6", "--heads", "6", "--embd", "384", "--context", "256", "--batch", "8"]
+EXTRA_MODELS = {
+    "gpt6": ("examples/gpt.grad", 20, 12, GPT6, GPT6_TORCH),
+    "gpt6_dropout": ("examples/gpt.grad", 20, 12, GPT6 + ["-D", "dropout_rate=0.2"], GPT6_TORCH + ["--dropout", "0.2"]),
+}
 
 
 def run(cmd, env=None):
@@ -141,7 +150,8 @@ def main():
     ap.add_argument("--out", default="", help="also write the Markdown table here")
     ap.add_argument("--reps", type=int, default=3, help="repetitions of each measurement (default 3)")
     ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
-    ap.add_argument("--models", default="", help="comma-separated subset of: " + ",".join(m[0] for m in MODELS))
+    ap.add_argument("--models", default="", help="comma-separated subset of: " + ",".join(m[0] for m in MODELS)
+                    + " (and, only when named: " + ",".join(EXTRA_MODELS) + ")")
     ap.add_argument("--no-torch", action="store_true", help="measure ours only")
     ap.add_argument("--smoke", action="store_true", help="a few steps of two small models, ours only (for tests)")
     a = ap.parse_args()
@@ -153,10 +163,10 @@ def main():
     models = MODELS
     if a.models:
         want = a.models.split(",")
-        unknown = [w for w in want if w not in [m[0] for m in MODELS]]
+        unknown = [w for w in want if w not in [m[0] for m in MODELS] and w not in EXTRA_MODELS]
         if unknown:
             sys.exit(f"bench: unknown model(s) {', '.join(unknown)}")
-        models = [m for m in MODELS if m[0] in want]
+        models = [m for m in MODELS if m[0] in want] + [(w, *EXTRA_MODELS[w][:3]) for w in want if w in EXTRA_MODELS]
     reps = a.reps
     if a.smoke:
         models = [("linreg", "examples/linreg.grad", 200, 0), ("mlp64", "bench/mlp64.grad", 50, 0)]
@@ -183,11 +193,14 @@ def main():
     for name, src, steps, tsteps in models:
         exe = os.path.join(tmp, name)
         compile_s = []
+        build_flags, torch_flags = EXTRA_MODELS[name][3:] if name in EXTRA_MODELS else ([], ["--model", name])
         for _ in range(1 if a.smoke else 3):
-            _, wall, _ = run([gradc, "build", src, "-o", exe])
+            _, wall, _ = run([gradc, "build", src, "-o", exe] + build_flags)
             compile_s.append(wall)
         row = {"name": name, "compile": statistics.median(compile_s)}
-        data = ["--data", text] if name == "gpt" else []
+        data = ["--data", text] if name.startswith("gpt") else []
+        if name in EXTRA_MODELS:
+            torch_flags = ["--model", "gpt"] + torch_flags
         for t in threads:
             ours, theirs, ours_rss, theirs_rss = [], [], [], []
             for _ in range(reps):
@@ -200,8 +213,8 @@ def main():
                 best = None
                 for tt, env in torch_configs(t):
                     e = dict(os.environ, **blas_env, **env)
-                    out, _, rss = run([python, "bench/torch_ref.py", "--model", name, "--steps", str(tsteps),
-                                       "--threads", str(tt)] + data, env=e)
+                    out, _, rss = run([python, "bench/torch_ref.py", "--steps", str(tsteps), "--threads", str(tt)]
+                                      + torch_flags + data, env=e)
                     ms = median_ms(out, f"torch_ref {name}")
                     if best is None or ms < best[0]:
                         best = (ms, rss)

@@ -20,7 +20,8 @@ Models (see examples/*.grad for the math):
   gpt      the baby GPT of examples/gpt.grad: byte vocabulary, 4 layers, 4
            heads, 128 wide, context 64, batch 12, pre-LayerNorm blocks with
            separate q/k/v projections, tanh GELU, tied head, AdamW (decay
-           0.1 on matrices) with gradient clipping at 1.0.
+           0.1 on matrices) with gradient clipping at 1.0; --layers,
+           --heads, --embd, --context, --batch and --dropout change it.
 """
 import argparse
 import math
@@ -35,9 +36,11 @@ import torch.nn.functional as F
 
 
 class Block(nn.Module):
-    def __init__(self, c, heads):
+    def __init__(self, c, heads, dropout=0.0):
         super().__init__()
         self.heads = heads
+        # Where examples/gpt.grad's -D dropout_rate puts it (nanoGPT's places).
+        self.drop_att, self.drop_attn_out, self.drop_mlp_out = (nn.Dropout(dropout) for _ in range(3))
         self.ln_1, self.ln_2 = nn.LayerNorm(c), nn.LayerNorm(c)
         self.q, self.k, self.v, self.o = (nn.Linear(c, c) for _ in range(4))
         self.fc, self.proj = nn.Linear(c, 4 * c), nn.Linear(4 * c, c)
@@ -49,19 +52,20 @@ class Block(nn.Module):
         k = self.k(x).view(B, T, H, D).transpose(1, 2)
         v = self.v(x).view(B, T, H, D).transpose(1, 2)
         att = (q @ k.transpose(-2, -1)) / math.sqrt(D)
-        att = att.masked_fill(~mask, -1e9).softmax(-1)
-        return self.o((att @ v).transpose(1, 2).reshape(B, T, C))
+        att = self.drop_att(att.masked_fill(~mask, -1e9).softmax(-1))
+        return self.drop_attn_out(self.o((att @ v).transpose(1, 2).reshape(B, T, C)))
 
     def forward(self, x, mask):
         x = x + self.attn(self.ln_1(x), mask)
-        return x + self.proj(F.gelu(self.fc(self.ln_2(x)), approximate="tanh"))
+        return x + self.drop_mlp_out(self.proj(F.gelu(self.fc(self.ln_2(x)), approximate="tanh")))
 
 
 class GPT(nn.Module):
-    def __init__(self, vocab, layers, heads, c, t):
+    def __init__(self, vocab, layers, heads, c, t, dropout=0.0):
         super().__init__()
         self.wte, self.wpe = nn.Embedding(vocab, c), nn.Embedding(t, c)
-        self.blocks = nn.ModuleList(Block(c, heads) for _ in range(layers))
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(Block(c, heads, dropout) for _ in range(layers))
         self.ln_f = nn.LayerNorm(c)
         self.register_buffer("mask", torch.tril(torch.ones(t, t, dtype=torch.bool)))
         for p in self.parameters():
@@ -69,7 +73,7 @@ class GPT(nn.Module):
                 nn.init.normal_(p, std=0.02)
 
     def forward(self, idx, targets):
-        x = self.wte(idx) + self.wpe.weight
+        x = self.drop(self.wte(idx) + self.wpe.weight)
         for b in self.blocks:
             x = b(x, self.mask)
         logits = self.ln_f(x) @ self.wte.weight.t()
@@ -124,7 +128,7 @@ def gpt_model(a):
         gen = random.Random(1)
         text = bytes(gen.randrange(32, 127) for _ in range(100000))
     train = torch.tensor(list(text[: int(len(text) * 0.9)]), dtype=torch.long)
-    model = GPT(a.vocab, a.layers, a.heads, a.embd, a.context)
+    model = GPT(a.vocab, a.layers, a.heads, a.embd, a.context, a.dropout)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
@@ -157,6 +161,7 @@ def main():
     p.add_argument("--embd", type=int, default=128)
     p.add_argument("--context", type=int, default=64)
     p.add_argument("--batch", type=int, default=12)
+    p.add_argument("--dropout", type=float, default=0.0, help="gpt: dropout where examples/gpt.grad has it")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
