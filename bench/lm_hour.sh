@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/lm_hour.sh — the README's bigger language model: nanoGPT's
 # shakespeare-char shape (6 layers, 6 heads, 384 wide, context 256, batch 8)
-# with dropout 0.2, trained for about an hour on one machine, twice side by
+# with dropout 0.2, trained for up to an hour on one machine, twice side by
 # side: reading bytes, and reading the tokens of a BPE tokenizer of 1024
 # tokens trained on the training split. Each run gets one thread (one core
 # of two), so both see the same machine for the same wall time, and their
@@ -9,9 +9,9 @@
 #
 #   bench/lm_hour.sh CORPUS [STEPS] [OUTDIR]
 #
-# STEPS (default 1500) sets the learning-rate schedule; pick it so a run
-# takes about an hour (a step took about 2.3 s with one thread while the
-# other run shared the machine, Sapphire Rapids class, 2 vCPUs). Writes
+# STEPS (default 1500) sets the learning-rate schedule and so the run's
+# length: 1500 took 43 minutes (1.45 s a step with one thread while the
+# other run shared the machine; Sapphire Rapids class, 2 vCPUs). Writes
 # OUTDIR/{byte,bpe}.log (each line stamped with the seconds since the start),
 # checkpoints every 250 steps, and OUTDIR/curve.svg (bench/plot_curves.py).
 set -eu

@@ -5,7 +5,7 @@
 
 Each LOG is a `train` log whose lines start with the seconds since the run
 began (bench/lm_hour.sh stamps them). Every progress line with a
-validation estimate gives a point; the final whole-split figure of the
+new validation estimate gives a point; the final whole-split figure of the
 `done:` line, a ring. Losses are converted from nats per token to bits per
 byte with the validation split's tokens per byte (from the log's first
 line; 1 for a byte model), so models with different tokenizers share the
@@ -34,7 +34,10 @@ def read(path):
             tokens_per_byte = int(m.group(4)) / int(m.group(2))
         m = re.match(r"step +(\d+)/\d+ .* val ([0-9.]+)", text)
         if m:
-            points.append((t, float(m.group(2)) * tokens_per_byte / math.log(2)))
+            # A progress line between validations repeats the last estimate.
+            v = float(m.group(2)) * tokens_per_byte / math.log(2)
+            if not points or v != points[-1][1]:
+                points.append((t, v))
         m = re.search(r"validation loss [0-9.]+ \(([0-9.]+) bits/byte\) over the whole", text)
         if m:
             final = (t, float(m.group(1)))

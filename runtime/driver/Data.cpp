@@ -171,10 +171,12 @@ public:
 
   std::string saveState() const override { return fmt::format("table:{}:{}", epoch, cursor); }
   std::string identity() const override {
+    if (!identityCache.empty()) return identityCache; // every checkpoint asks; the rows never change
     std::string bytes;
     for (auto &v : all.values) bytes.append(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(double));
-    return fmt::format("table {} rows fnv {:016x}", all.rows, hashName(bytes));
+    return identityCache = fmt::format("table {} rows fnv {:016x}", all.rows, hashName(bytes));
   }
+  mutable std::string identityCache;
   bool restoreState(const std::string &state) override {
     long long e, c;
     if (std::sscanf(state.c_str(), "table:%lld:%lld", &e, &c) != 2 || c < 0) return false;
@@ -455,11 +457,13 @@ public:
   double bytesPerToken() const override { return tok ? double(val.size()) / double(valIds.size()) : 1.0; }
   std::string saveState() const override { return "text:" + rng.save(); }
   std::string identity() const override {
+    if (!identityCache.empty()) return identityCache; // every checkpoint asks: hash the corpus once
     std::string id = fmt::format("text {} bytes fnv {:016x}", train.size() + val.size(),
                                  hashName(train) ^ (hashName(val) * 0x9E3779B97F4A7C15ULL));
     if (tok) id += fmt::format(" tokenizer fnv {:016x}", hashName(tok->serialize()));
-    return id;
+    return identityCache = id;
   }
+  mutable std::string identityCache;
   bool restoreState(const std::string &state) override {
     return state.rfind("text:", 0) == 0 && rng.restore(state.substr(5));
   }
