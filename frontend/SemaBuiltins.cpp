@@ -498,16 +498,15 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
         (i == 1 ? p1 : p2) = a[i].asDouble();
       }
     setLoc(loc);
+    TensorType t(opts.floatType, shape);
     // A data block draws from the runtime's generator, in order; the model
     // hashes (seed, step, call site, element) instead, see randomBits.
     if (graph->name != "model") {
       Attrs at;
       at.set(uni ? AttrKey::Low : AttrKey::Mean, p1);
       at.set(uni ? AttrKey::High : AttrKey::Std, p2);
-      TensorType t(opts.floatType, shape);
       return Value::tensor(b().create(uni ? OpKind::RandUniform : OpKind::RandNormal, {}, at, &t));
     }
-    TensorType t(opts.floatType, shape);
     if (uni) return Value::tensor(b().add(b().scale(uniformFromBits(randomBits(shape)), p2 - p1), b().constant(p1, t)));
     // Box-Muller: sqrt(-2 ln u1) cos(2 pi u2) is standard normal for
     // independent uniforms u1, u2 (u1 kept off 0, where ln is -inf).

@@ -71,7 +71,7 @@ void applyHypers(Session &s, const Args &a) {
     if (!s.setHyper(name, v)) {
       std::string known;
       for (auto &sl : s.slots)
-        if (sl.tensor->role == GRT_HYPER && !Session::setByRuntime(*sl.tensor))
+        if (Session::isUserHyper(*sl.tensor))
           known += (known.empty() ? "" : ", ") + std::string(sl.tensor->name);
       fail("--hp {}: the model has no hyperparameter '{}' (it has: {})", name, name, known);
     }

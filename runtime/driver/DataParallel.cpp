@@ -27,7 +27,7 @@ std::string runDefinition(Session &s, const Dataset &data, const DataOptions &do
   std::string shapes, values;
   for (auto &sl : s.slots) {
     shapes += fmt::format("{} {} {};", sl.tensor->name, sl.tensor->role, shapeStr(*sl.tensor));
-    if (sl.tensor->role == GRT_PARAM || sl.tensor->role == GRT_STATE || (sl.tensor->role == GRT_HYPER && !Session::setByRuntime(*sl.tensor)))
+    if (sl.tensor->role == GRT_PARAM || sl.tensor->role == GRT_STATE || Session::isUserHyper(*sl.tensor))
       values.append(static_cast<const char *>(sl.data), sl.bytes);
   }
   return fmt::format("the model: {} (tensors fnv {:016x})\nthe seed: {}\nthe steps: from {} to {} of {}\n"

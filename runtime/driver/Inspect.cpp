@@ -86,7 +86,7 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
     const GrtTensor &t = m.tensors[i];
     std::string extra;
     if (t.role == GRT_PARAM || t.role == GRT_STATE) extra = fmt::format("init {}", t.init);
-    if (t.role == GRT_HYPER && !Session::setByRuntime(t))
+    if (Session::isUserHyper(t))
       extra = fmt::format("default {}", t.default_value);
     if (t.role == GRT_INPUT && t.index_limit > 0) extra = fmt::format("indices in 0..{}", t.index_limit - 1);
     fmt::print("  {:<6}  {:<24} {}{:<14} {}\n", roles[t.role], t.name, dtypeName(t.dtype), shapeStr(t), extra);

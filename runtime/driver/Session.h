@@ -48,6 +48,8 @@ public:
   static bool setByRuntime(const GrtTensor &t) {
     return t.role == GRT_HYPER && (!strcmp(t.name, "step") || !strcmp(t.name, "total_steps") || !strcmp(t.name, "seed"));
   }
+  /// The other hyperparameters: what --lr and --hp set, and checkpoints keep.
+  static bool isUserHyper(const GrtTensor &t) { return t.role == GRT_HYPER && !setByRuntime(t); }
   /// Reads a scalar output ("output:loss").
   double scalar(std::string_view name);
   /// Element i of a float/int tensor as double.

@@ -57,16 +57,11 @@ void printSmallParams(Session &s) {
 const char *positionUnit(const GrtModel &m) { return m.data_kind == GRT_DATA_TEXT ? "tokens" : "rows"; }
 const char *sampleUnit(const GrtModel &m) { return m.data_kind == GRT_DATA_TEXT ? "tokens" : "samples"; }
 
-/// Hyperparameters the runtime does not set itself: what --lr and --hp set.
-bool isUserHyper(const Session::Slot &sl) {
-  return sl.tensor->role == GRT_HYPER && !Session::setByRuntime(*sl.tensor);
-}
-
 /// Every hyperparameter's value goes into the checkpoint as "hp.NAME",
 /// exactly (17 digits), so a resumed run uses what the saved one did.
 void saveHypers(Session &s, Metadata &meta) {
   for (auto &sl : s.slots)
-    if (isUserHyper(sl)) meta[std::string("hp.") + sl.tensor->name] = fmt::format("{:.17g}", Session::get(sl, 0));
+    if (Session::isUserHyper(*sl.tensor)) meta[std::string("hp.") + sl.tensor->name] = fmt::format("{:.17g}", Session::get(sl, 0));
 }
 
 /// On resume, the checkpoint's hyperparameters replace the defaults; one
@@ -84,7 +79,7 @@ void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::s
     if (text.empty() || *end || !std::isfinite(v))
       fail("checkpoint {}: its hyperparameter {} is '{}', not a number", from, name, text);
     int i = s.find(name);
-    if (i < 0 || !isUserHyper(s.slots[i])) fail("checkpoint {}: this model has no hyperparameter '{}'", from, name);
+    if (i < 0 || !Session::isUserHyper(*s.slots[i].tensor)) fail("checkpoint {}: this model has no hyperparameter '{}'", from, name);
     if (std::find(given.begin(), given.end(), name) == given.end()) {
       Session::set(s.slots[i], 0, v);
       continue;

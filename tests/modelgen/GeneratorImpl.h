@@ -191,63 +191,46 @@ private:
   /// a number, or a new parameter of a shape that broadcasts to a's.
   Ex partner(Scope &s, const Ex &a, bool allowNumber = true);
 
-  //===--- rules -------------------------------------------------------------------===//
+  //===--- rules: elementwise, reductions, control (GeneratorOps.cpp) --------===//
 
   bool unary(Scope &s);
-
   bool binary(Scope &s);
-
   /// Every elementwise op of the table that source spells as a function
   /// (exp, maximum, erf, ...): operands kept in its domain (ir/Ops.def),
   /// bounds found by evaluating its scalar semantics over the operands'
   /// intervals, inputs squashed until the result stays below 1e3.
   bool tableOp(Scope &s);
-
   /// A comparison (possibly combined with &&, || or !) selecting between
   /// two values, or turned into a float mask.
   bool whereRule(Scope &s);
-
   /// Axes to reduce: a subset of 0..rank-1 written as one axis, a list,
   /// negative numbers, or left out (all).
   std::string axesText(size_t rank, std::vector<int64_t> &axes);
-
   bool reduce(Scope &s);
+  bool index(Scope &s);
+  /// numel, dim, shape and full: sizes as numbers, constants as tensors.
+  bool sizes(Scope &s);
+  /// `if` on a constant: the branches compute different things of one shape.
+  bool ifRule(Scope &s);
+  /// A running sum over the first axis, unrolled: s = x[0]; s = s + x[i].
+  bool sumLoop(Scope &s);
+
+  //===--- rules: layers and shapes (GeneratorLayers.cpp) --------------------===//
 
   bool matmul(Scope &s);
-
   bool linear(Scope &s);
-
   /// dropout(x, p): its mask is fixed for a step (a hash of seed, step,
   /// call site and element), so to every oracle here it is x times a
   /// constant mask; @eval and @predict have none.
   bool dropoutRule(Scope &s);
-
   bool layerNorm(Scope &s);
-
   bool softmax(Scope &s);
-
   bool reshape(Scope &s);
-
   bool transpose(Scope &s);
-
   bool concat(Scope &s);
-
-  bool index(Scope &s);
-
   Val *intInput(Scope &s);
-
   bool gather(Scope &s);
-
   bool onehot(Scope &s);
-
-  /// numel, dim, shape and full: sizes as numbers, constants as tensors.
-  bool sizes(Scope &s);
-
-  /// `if` on a constant: the branches compute different things of one shape.
-  bool ifRule(Scope &s);
-
-  /// A running sum over the first axis, unrolled: s = x[0]; s = s + x[i].
-  bool sumLoop(Scope &s);
 
   //===--- user functions ------------------------------------------------------------===//
 
