@@ -33,7 +33,8 @@ public:
 
 private:
   llvm::raw_ostream &out;
-  std::unique_ptr<ast::Program> user, prelude;
+  std::unique_ptr<ast::Program> user;
+  const ast::Program *prelude = nullptr; // shared by every Frontend (Frontend.cpp)
 };
 
 } // namespace gradc
