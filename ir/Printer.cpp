@@ -77,6 +77,9 @@ void print(const Module &m, const Graph &g, llvm::raw_ostream &os, const PrintOp
       else if (n.prov.phase != Phase::Forward)
         header = "// " + phaseName(n.prov.phase).str() + " of " + n.prov.of +
                  (src.empty() ? "" : "   (" + where + ": " + src.str() + ")");
+      // A quoted source line may hold a newline (text IR's strings escape
+      // one as \n); printed raw it would end the comment early.
+      for (size_t at = 0; (at = header.find('\n', at)) != std::string::npos; at += 2) header.replace(at, 1, "\\n");
       if (!header.empty() && header != lastHeader) os << "  " << header << "\n";
       lastHeader = header;
     }
