@@ -34,6 +34,9 @@ struct PassOptions {
   /// reductions; 2 (the default) also runs a matmul's elementwise consumers
   /// (bias, activation, residual add) as its epilogue.
   unsigned fusionLevel = 2;
+  /// Also derive @step from @predict for a text model: the logits at one
+  /// new position, with attention's keys and values cached (StepEntry.cpp).
+  bool stepEntry = false;
 };
 
 using PassFn = llvm::Error (*)(Module &, const PassOptions &);
@@ -42,6 +45,7 @@ using PassFn = llvm::Error (*)(Module &, const PassOptions &);
 llvm::Error runAutodiff(Module &m, const PassOptions &o);
 llvm::Error runOptimizerLowering(Module &m, const PassOptions &o);
 llvm::Error runSplitEntries(Module &m, const PassOptions &o);
+llvm::Error runStepEntry(Module &m, const PassOptions &o);
 llvm::Error runConstantFold(Module &m, const PassOptions &o);
 llvm::Error runMatvec(Module &m, const PassOptions &o);
 llvm::Error runSimplify(Module &m, const PassOptions &o);

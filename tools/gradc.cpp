@@ -72,6 +72,11 @@ static cl::opt<bool> dataParallel("data-parallel",
                                            "train` trains on N processes"),
                                   cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
 
+static cl::opt<bool> stepEntry("step-entry",
+                               cl::desc("Also derive the @step entry of a text model: the logits at one new position, "
+                                        "with attention's keys and values cached (not yet used by `sample`)"),
+                               cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
+
 // dump, dot: the stages are the pipeline's (addStageNames() adds them).
 static cl::opt<const Step *, false, cl::parser<const Step *>>
     stage("stage", cl::desc("The stage to print"), cl::init(&stepOf(Step::Sema)), cl::sub(dumpCmd), cl::sub(dotCmd),
@@ -142,6 +147,7 @@ static CompileOptions compileOptions() {
   o.passes.breakGradRule = breakGrad;
   o.passes.gradsEntry = gradsEntry;
   o.passes.dataParallel = dataParallel;
+  o.passes.stepEntry = stepEntry;
   for (auto *list : {&printAfter, &printBefore})
     for (auto &p : *list)
       if (!findPass(p)) fail("no pass named '" + p + "' (gradc opt --list-passes shows them)");

@@ -105,6 +105,16 @@ typedef struct GrtEntry {
 #define GRT_CAPTURE_PREFIX "capture."
 #define GRT_FROZEN_PREFIX "frozen."
 #define GRT_FROZEN_LOSS "frozen_loss"
+/* Generation one token at a time (gradc --step-entry): entry "step" reads
+ * input "step.IDX" (the context input IDX as [B, 1], one token per row) at
+ * the position in the scalar i32 input "step.pos", and writes the output
+ * "step.logits", the logits at that position. Attention's keys and values
+ * live in state tensors "cache.N", which hold zeros before a generation
+ * starts and are not parameters. */
+#define GRT_ENTRY_STEP "step"
+#define GRT_STEP_PREFIX "step."
+#define GRT_STEP_POS "step.pos"
+#define GRT_CACHE_PREFIX "cache."
 
 enum GrtDataKind { GRT_DATA_NONE = 0, GRT_DATA_TABLE = 1, GRT_DATA_TEXT = 2 };
 
