@@ -27,7 +27,12 @@ static const char *safetensorsDType(int dtype) {
   }
 }
 
-static bool saved(const Session::Slot &s) { return s.tensor->role == GRT_PARAM || s.tensor->role == GRT_STATE; }
+/// Parameters and optimizer state; not generation's caches of keys and
+/// values (GRT_CACHE_PREFIX), which only live while `sample` runs.
+static bool saved(const Session::Slot &s) {
+  if (std::string_view(s.tensor->name).starts_with(GRT_CACHE_PREFIX)) return false;
+  return s.tensor->role == GRT_PARAM || s.tensor->role == GRT_STATE;
+}
 
 /// write() all of `data`, retrying on short writes.
 static bool writeAll(int fd, const char *data, size_t n) {

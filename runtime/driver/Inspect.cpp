@@ -85,14 +85,16 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
   for (int i = 0; i < m.num_tensors; ++i) {
     const GrtTensor &t = m.tensors[i];
     std::string extra;
+    bool cache = t.role == GRT_STATE && std::string_view(t.name).starts_with(GRT_CACHE_PREFIX);
     if (t.role == GRT_PARAM || t.role == GRT_STATE) extra = fmt::format("init {}", t.init);
+    if (cache) extra = "keys or values for `sample` (not saved)";
     if (Session::isUserHyper(t))
       extra = fmt::format("default {}", t.default_value);
     if (t.role == GRT_INPUT && t.index_limit > 0) extra = fmt::format("indices in 0..{}", t.index_limit - 1);
-    fmt::print("  {:<6}  {:<24} {}{:<14} {}\n", roles[t.role], t.name, dtypeName(t.dtype), shapeStr(t), extra);
+    fmt::print("  {:<6}  {:<24} {}{:<14} {}\n", cache ? "cache" : roles[t.role], t.name, dtypeName(t.dtype), shapeStr(t), extra);
     int64_t bytes = numel(t) * int64_t(dtypeBytes(t.dtype));
     if (t.role == GRT_PARAM) params += numel(t), paramBytes += bytes;
-    if (t.role == GRT_STATE) stateBytes += bytes;
+    if (t.role == GRT_STATE && !cache) stateBytes += bytes;
   }
   fmt::print("entry points:\n");
   for (int i = 0; i < m.num_entries; ++i)

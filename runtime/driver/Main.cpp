@@ -99,6 +99,14 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
   --samples N       N independent continuations at once, one per row of the
                     model's batch (default 1; at most the batch); the first is
                     the one a single sample gives
+                    (--prompt given several times: one row per prompt)
+  --no-cache        recompute the whole context for every token, even when
+                    the model has the @step entry (gradc build --step-entry),
+                    which computes only the new position, keys and values
+                    cached; when the context is full, @step's window slides
+                    by half of it
+  --check-cache     compare @step with recomputation at every position and
+                    fail if they differ by more than 1e-5 of the logits
   --threads N       worker threads (default: the cores available)
   --partial-load    load a checkpoint that lacks some tensors or has others
 )"},

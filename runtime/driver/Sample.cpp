@@ -1,9 +1,22 @@
 //===- runtime/driver/Sample.cpp - the `sample` command of text models ----===//
 //
-// Generates text one byte at a time: the context (the prompt, then what was
-// generated, at most T bytes) goes through `predict`, the logits at the last
-// position are divided by the temperature, all but the top k are dropped,
-// and the next byte is drawn from the softmax of the rest.
+// Generates text one token (a byte, or a BPE token) at a time. The logits at
+// the newest position are divided by the temperature, all but the top k are
+// dropped, and the next token is drawn from the softmax of the rest.
+//
+// Two ways to get those logits:
+//   - with `@step` (a model built with gradc --step-entry), one position per
+//     call: the token at position p goes in, its keys and values stay in the
+//     model's caches, and the logits at p come out. O(T) a token. When the
+//     context is full, the window slides by half: the caches are cleared
+//     and the last T/2 tokens are fed again (positions 0..T/2-1), so a token
+//     costs two steps on average and the context never drops below T/2.
+//   - otherwise (or with --no-cache), `@predict` on the whole window, the
+//     last T tokens, for every token: O(T²) attention a token.
+// Rows of the batch generate side by side, all at one position: a row whose
+// prompt is longer is still reading it while a shorter one already writes.
+// `@step` equals `@predict` only for a causal model, so before trusting it
+// sample compares the two on the prompt (--check-cache: at every position).
 //
 //===----------------------------------------------------------------------===//
 #include "driver/Checkpoint.h"
@@ -13,129 +26,268 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 
 namespace grt {
 
+namespace {
+
+/// The next token from `p` (the logits; overwritten): greedy at temperature
+/// 0, else drawn from softmax(top-k of p / temperature).
+int64_t draw(std::vector<double> &p, double temperature, int64_t topK, Rng &rng, std::vector<int64_t> &order) {
+  int64_t V = int64_t(p.size());
+  if (temperature == 0) return std::max_element(p.begin(), p.end()) - p.begin();
+  if (topK > 0 && topK < V) {
+    for (int64_t v = 0; v < V; ++v) order[v] = v;
+    std::nth_element(order.begin(), order.begin() + (topK - 1), order.end(), [&](int64_t i, int64_t j) { return p[i] > p[j]; });
+    double cut = p[order[topK - 1]];
+    for (auto &l : p)
+      if (l < cut) l = -INFINITY;
+  }
+  // Dividing by the temperature after subtracting the largest logit keeps
+  // every exponent in [-inf, 0], however small the temperature (1e-320
+  // makes l / T overflow to inf, and inf - inf is NaN).
+  double mx = *std::max_element(p.begin(), p.end()), sum = 0;
+  for (auto &l : p) sum += (l = std::exp((l - mx) / temperature));
+  double u = rng.uniform() * sum;
+  for (int64_t v = 0; v < V; ++v)
+    if ((u -= p[v]) < 0) return v;
+  return V - 1;
+}
+
+/// The model's two ways to the logits at one position of every row.
+struct Model {
+  Session &s;
+  Session::Slot &context, &logits; // predict: [B, T], [B, T, V]
+  int64_t B, T, V;
+  // @step, when the model has it: step.idx [B, 1], step.pos [], step.logits [B, 1, V].
+  Session::Slot *token = nullptr, *pos = nullptr, *stepLogits = nullptr;
+  std::vector<Session::Slot *> caches;
+
+  Model(Session &s, const GrtModel &m)
+      : s(s), context(s.slot(m.text_input)), logits(s.slot(GRT_OUTPUT_PREFIX "logits")), B(context.tensor->dims[0]),
+        T(context.tensor->dims[1]), V(logits.tensor->dims[logits.tensor->rank - 1]) {
+    if (!s.has(GRT_ENTRY_STEP)) return;
+    token = &s.slot(GRT_STEP_PREFIX + std::string(m.text_input));
+    pos = &s.slot(GRT_STEP_POS);
+    stepLogits = &s.slot(GRT_OUTPUT_PREFIX GRT_STEP_PREFIX "logits");
+    for (auto &sl : s.slots)
+      if (sl.tensor->role == GRT_STATE && std::string_view(sl.tensor->name).starts_with(GRT_CACHE_PREFIX)) caches.push_back(&sl);
+  }
+
+  void clearCaches() {
+    for (auto *c : caches) std::memset(c->data, 0, c->bytes);
+  }
+  /// @step at position p with one token per row; the logits land in stepLogits.
+  void step(const std::vector<int32_t> &tokens, int64_t p) {
+    for (int64_t b = 0; b < B; ++b) Session::set(*token, b, tokens[b]);
+    Session::set(*pos, 0, double(p));
+    s.run(GRT_ENTRY_STEP);
+  }
+  /// @predict on `window` (each row's tokens from position 0, at most T;
+  /// zeros after, which a causal model never reads).
+  void predict(const std::vector<std::vector<int32_t>> &window) {
+    auto *xd = static_cast<int32_t *>(context.data);
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < T; ++i) xd[b * T + i] = i < int64_t(window[b].size()) ? window[b][i] : 0;
+    s.run("predict");
+  }
+  double stepLogit(int64_t b, int64_t v) const { return Session::get(*stepLogits, b * V + v); }
+  double predictLogit(int64_t b, int64_t p, int64_t v) const { return Session::get(logits, (b * T + p) * V + v); }
+};
+
+/// The largest difference between @step's and @predict's logits at position
+/// p, over the rows that hold a token there, relative to each row's largest
+/// logit. (A row that has made all its tokens is fed its last one again.)
+double stepError(const Model &md, int64_t p, const std::vector<bool> &live) {
+  double worst = 0;
+  for (int64_t b = 0; b < md.B; ++b) {
+    if (!live[b]) continue;
+    double scale = 1e-30, diff = 0;
+    for (int64_t v = 0; v < md.V; ++v) {
+      scale = std::max(scale, std::fabs(md.predictLogit(b, p, v)));
+      diff = std::max(diff, std::fabs(md.stepLogit(b, v) - md.predictLogit(b, p, v)));
+    }
+    worst = std::max(worst, diff / scale);
+  }
+  return worst;
+}
+
+} // namespace
+
 int cmdSample(const GrtModel &m, int argc, char **argv) {
-  Args a("sample", argc, argv, 2, {"load", "resume", "prompt", "tokens", "temperature", "top-k", "seed", "threads", "samples", "tokenizer"},
-         {"partial-load"});
+  Args a("sample", argc, argv, 2,
+         {"load", "resume", "prompt", "tokens", "temperature", "top-k", "seed", "threads", "samples", "tokenizer"},
+         {"partial-load", "no-cache", "check-cache"});
   if (m.data_kind != GRT_DATA_TEXT) fail("sample is for text models; '{}' reads tables (use predict)", m.name);
   Session s(m, threadsOption(a));
-  const GrtEntry *e = s.entry("predict");
-  int in = s.find(m.text_input), out = s.find(GRT_OUTPUT_PREFIX "logits");
-  if (!e || in < 0 || out < 0) fail("the model has no `output logits` to sample from");
+  if (!s.entry("predict") || s.find(m.text_input) < 0 || s.find(GRT_OUTPUT_PREFIX "logits") < 0)
+    fail("the model has no `output logits` to sample from");
   s.initParams(0);
   std::string ckpt = a.has("load") ? a.str("load") : a.str("resume");
   if (!ckpt.empty()) loadCheckpoint(ckpt, s, a.has("partial-load"));
   else fmt::print(stderr, "note: no --load given; sampling from freshly initialised parameters\n");
   applyHypers(s, a);
+  Model md(s, m);
+  const int64_t B = md.B, T = md.T, V = md.V;
 
-  auto &x = s.slots[in];
-  auto &logits = s.slots[out];
-  int64_t B = x.tensor->dims[0], T = x.tensor->dims[1];
-  int64_t V = logits.tensor->dims[logits.tensor->rank - 1];
-  std::string prompt = a.str("prompt", "\n");
-  if (prompt.empty()) prompt = "\n";
   // With --tokenizer the model reads and writes BPE token ids; else bytes.
   std::optional<Tokenizer> tok;
   if (a.has("tokenizer")) tok = loadTokenizer(a.str("tokenizer"), V);
-  std::vector<int32_t> promptIds;
-  if (tok) promptIds = tok->encode(prompt);
-  else
-    for (unsigned char c : prompt) promptIds.push_back(c);
   const char *unit = tok ? "tokens" : "bytes";
-  if (int64_t(promptIds.size()) > T)
-    fail("the prompt is {} {}, longer than the model's context of {} {}", promptIds.size(), unit, T, unit);
-  for (int32_t c : promptIds)
-    if (c >= V) fail("the prompt contains byte {}, outside the model's vocabulary of {}", c, V);
   auto bytesOf = [&](int32_t id) { return tok ? tok->bytes(id) : std::string(1, char(id)); };
+  // One row per --prompt (several give a batch of prompts), or --samples N
+  // continuations of one prompt; at most the model's batch.
+  std::vector<std::string> prompts = a.has("prompt") ? a.all("prompt") : std::vector<std::string>{"\n"};
+  int64_t samples = a.integer("samples", 1, 1);
+  if (prompts.size() > 1 && samples > 1) fail("give several --prompt or --samples N, not both");
+  int64_t rows = std::max<int64_t>(samples, int64_t(prompts.size()));
+  if (rows > B)
+    fail("{} {} is more than the model's batch of {} (rebuild with a larger batch to sample more at once)",
+         samples > 1 ? "--samples" : "--prompt given", rows, B);
+  std::vector<std::string> rowPrompt(rows);
+  std::vector<std::vector<int32_t>> texts(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    rowPrompt[r] = prompts[prompts.size() > 1 ? r : 0];
+    if (rowPrompt[r].empty()) rowPrompt[r] = "\n";
+    if (tok) texts[r] = tok->encode(rowPrompt[r]);
+    else
+      for (unsigned char c : rowPrompt[r]) texts[r].push_back(c);
+    if (int64_t(texts[r].size()) > T)
+      fail("the prompt is {} {}, longer than the model's context of {} {}", texts[r].size(), unit, T, unit);
+    for (int32_t c : texts[r])
+      if (c >= V) fail("the prompt contains byte {}, outside the model's vocabulary of {}", c, V);
+  }
+  std::vector<size_t> promptLength(rows);
+  for (int64_t r = 0; r < rows; ++r) promptLength[r] = texts[r].size();
   int64_t tokens = a.integer("tokens", 200, 0, 100000000);
   double temperature = a.number("temperature", 1.0);
   int64_t topK = a.integer("top-k", 0, 0);
   if (temperature < 0) fail("--temperature must not be negative");
-  // The predict entry runs all B rows of its batch at once: --samples N
-  // (at most B) continues the prompt N times independently for the price of
-  // one. Row 0 draws from the stream a single sample always used.
-  int64_t samples = a.integer("samples", 1, 1);
-  if (samples > B)
-    fail("--samples {} is more than the model's batch of {} (rebuild with a larger batch to sample more at once)",
-         samples, B);
   uint64_t seed = uint64_t(a.integer("seed", 0, 0));
+  // Row 0 draws from the stream a single sample always used.
   std::vector<Rng> rngs;
-  for (int64_t r = 0; r < samples; ++r) rngs.emplace_back(seed, hashName("sample") + uint64_t(r));
-  std::vector<std::vector<int32_t>> texts(samples, promptIds);
-  // One sample is printed as it is made; several, each whole at the end.
-  bool stream = samples == 1;
-  if (stream) std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+  for (int64_t r = 0; r < rows; ++r) rngs.emplace_back(seed, hashName("sample") + uint64_t(r));
+
+  bool checkAll = a.has("check-cache");
+  bool cached = md.token && !a.has("no-cache");
+  if (checkAll && !md.token) fail("--check-cache needs a model built with gradc --step-entry");
+  if (checkAll && a.has("no-cache")) fail("--check-cache compares the cache with recomputation; drop --no-cache");
+
+  // One row is printed as it is made; several, each whole at the end.
+  bool stream = rows == 1;
+  if (stream) std::fwrite(rowPrompt[0].data(), 1, rowPrompt[0].size(), stdout);
   std::vector<double> p(V);
   std::vector<int64_t> order(V);
-  auto started = std::chrono::steady_clock::now();
-  for (int64_t t = 0; t < tokens; ++t) {
-    // The last T bytes of each sample, left-aligned in its row; the causal
-    // mask makes the padding after them irrelevant. Rows past --samples
-    // repeat row 0.
-    int64_t n = std::min<int64_t>(T, texts[0].size());
-    auto *xd = static_cast<int32_t *>(x.data);
-    for (int64_t b = 0; b < B; ++b) {
-      const std::vector<int32_t> &text = texts[b < samples ? b : 0];
-      for (int64_t i = 0; i < T; ++i) xd[b * T + i] = i < n ? text[text.size() - n + i] : 0;
+  std::vector<int64_t> made(rows, 0);
+  auto takeNext = [&](int64_t r, auto logit) {
+    for (int64_t v = 0; v < V; ++v) {
+      p[v] = logit(v);
+      if (!std::isfinite(p[v]))
+        fail("the model's logit for token {} is {} after {} sampled {}; its parameters{} produce non-finite values", v, p[v],
+             made[r], unit, ckpt.empty() ? "" : " from " + ckpt);
     }
-    s.run("predict");
-    for (int64_t r = 0; r < samples; ++r) {
-      int64_t base = (r * T + n - 1) * V; // row r, position n-1
-      for (int64_t v = 0; v < V; ++v) {
-        p[v] = Session::get(logits, base + v);
-        if (!std::isfinite(p[v]))
-          fail("the model's logit for byte {} is {} after {} sampled bytes; its parameters{} produce non-finite values",
-               v, p[v], t, ckpt.empty() ? "" : " from " + ckpt);
+    int32_t next = int32_t(draw(p, temperature, topK, rngs[r], order));
+    texts[r].push_back(next);
+    ++made[r];
+    if (stream) {
+      std::string b = bytesOf(next);
+      std::fwrite(b.data(), 1, b.size(), stdout);
+      std::fflush(stdout);
+    }
+  };
+  auto done = [&] { return std::all_of(made.begin(), made.end(), [&](int64_t n) { return n >= tokens; }); };
+
+  auto started = std::chrono::steady_clock::now();
+  int64_t calls = 0, checked = 0;
+  double worst = 0;
+  if (cached) {
+    // Position p of the window holds token start + p of every row.
+    int64_t start = 0, pos = 0;
+    bool trusted = checkAll;
+    std::vector<int32_t> feed(B);
+    md.clearCaches();
+    while (!done()) {
+      if (pos == T) { // full: keep the last T/2 positions, feed them again
+        start += T - T / 2;
+        pos = 0;
+        md.clearCaches();
       }
-      int64_t next;
-      if (temperature == 0) {
-        next = std::max_element(p.begin(), p.end()) - p.begin();
-      } else {
-        if (topK > 0 && topK < V) {
-          for (int64_t v = 0; v < V; ++v) order[v] = v;
-          std::nth_element(order.begin(), order.begin() + (topK - 1), order.end(),
-                           [&](int64_t i, int64_t j) { return p[i] > p[j]; });
-          double cut = p[order[topK - 1]];
-          for (auto &l : p)
-            if (l < cut) l = -INFINITY;
+      for (int64_t b = 0; b < B; ++b) {
+        const auto &text = texts[b < rows ? b : 0];
+        feed[b] = text[std::min<size_t>(start + pos, text.size() - 1)];
+      }
+      md.step(feed, pos);
+      ++calls;
+      // Rows at their last known token draw the next one.
+      bool drawing = false;
+      for (int64_t r = 0; r < rows; ++r) drawing |= size_t(start + pos) == texts[r].size() - 1 && made[r] < tokens;
+      if (checkAll || (drawing && !trusted)) {
+        std::vector<std::vector<int32_t>> window(B);
+        std::vector<bool> live(B);
+        for (int64_t b = 0; b < B; ++b) {
+          const auto &text = texts[b < rows ? b : 0];
+          size_t from = std::min<size_t>(start, text.size()), to = std::min<size_t>(start + pos + 1, text.size());
+          window[b].assign(text.begin() + from, text.begin() + to);
+          live[b] = size_t(start + pos) < text.size();
         }
-        // Dividing by the temperature after subtracting the largest logit
-        // keeps every exponent in [-inf, 0], however small the temperature
-        // (1e-320 makes l / T overflow to inf, and inf - inf is NaN).
-        double mx = *std::max_element(p.begin(), p.end()), sum = 0;
-        for (auto &l : p) sum += (l = std::exp((l - mx) / temperature));
-        double u = rngs[r].uniform() * sum;
-        next = V - 1;
-        for (int64_t v = 0; v < V; ++v)
-          if ((u -= p[v]) < 0) {
-            next = v;
-            break;
-          }
+        md.predict(window);
+        double err = stepError(md, pos, live);
+        worst = std::max(worst, err);
+        ++checked;
+        if (!trusted && err > 1e-3) {
+          fmt::print(stderr,
+                     "warning: the cached step differs from recomputation on the prompt ({:.2g} of the logits' scale): "
+                     "the model is not causal; recomputing the context for every token instead\n",
+                     err);
+          cached = false;
+          calls = 0;
+          break;
+        }
+        trusted = true;
       }
-      texts[r].push_back(int32_t(next));
-      if (stream) {
-        std::string b = bytesOf(int32_t(next));
-        std::fwrite(b.data(), 1, b.size(), stdout);
-        std::fflush(stdout);
+      for (int64_t r = 0; r < rows; ++r)
+        if (size_t(start + pos) == texts[r].size() - 1 && made[r] < tokens) takeNext(r, [&](int64_t v) { return md.stepLogit(r, v); });
+      ++pos;
+    }
+  }
+  if (!cached) {
+    std::vector<std::vector<int32_t>> window(B);
+    while (!done()) {
+      // The last T tokens of each row, left-aligned.
+      for (int64_t b = 0; b < B; ++b) {
+        const auto &text = texts[b < rows ? b : 0];
+        size_t n = std::min<size_t>(T, text.size());
+        window[b].assign(text.end() - n, text.end());
       }
+      md.predict(window);
+      ++calls;
+      for (int64_t r = 0; r < rows; ++r)
+        if (made[r] < tokens) {
+          int64_t last = int64_t(window[r].size()) - 1;
+          takeNext(r, [&](int64_t v) { return md.predictLogit(r, last, v); });
+        }
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (stream) std::fputc('\n', stdout);
   else
-    for (int64_t r = 0; r < samples; ++r) {
-      std::string out = prompt;
-      for (size_t i = promptIds.size(); i < texts[r].size(); ++i) out += bytesOf(texts[r][i]);
+    for (int64_t r = 0; r < rows; ++r) {
+      std::string out = rowPrompt[r];
+      for (size_t i = promptLength[r]; i < texts[r].size(); ++i) out += bytesOf(texts[r][i]);
       fmt::print("--- sample {} ---\n{}\n", r + 1, out);
     }
   std::fflush(stdout);
   if (tokens > 0)
-    fmt::print(stderr, "sampled {} {} in {:.2f} s: {:.0f} {}/s ({} at a time, each step recomputing the context)\n",
-               tokens * samples, tokens * samples == 1 ? (tok ? "token" : "byte") : unit, secs,
-               double(tokens * samples) / std::max(secs, 1e-9), unit, samples);
+    fmt::print(stderr, "sampled {} {} in {:.2f} s: {:.0f} {}/s ({} at a time, {} calls of {})\n", tokens * rows,
+               tokens * rows == 1 ? (tok ? "token" : "byte") : unit, secs, double(tokens * rows) / std::max(secs, 1e-9),
+               unit, rows, calls, cached ? "@step, keys and values cached" : "@predict, recomputing the context");
+  if (checkAll) {
+    fmt::print(stderr, "cache check: {} positions compared with recomputation, largest difference {:.2g} of the logits' scale\n",
+               checked, worst);
+    if (worst > 1e-5) fail("the cached step differs from recomputation by {:.2g} (more than 1e-5)", worst);
+  }
   return 0;
 }
 
