@@ -350,7 +350,7 @@ std::string gradientCheck(const GrtModel &model, const Values &point, uint64_t s
 /// f32 against f64 at the point: per tensor, the largest difference within
 /// 2e-3 of the tensor's largest magnitude (with a floor at 1e-3 of the
 /// largest gradient anywhere, for gradients that are zero in exact
-/// arithmetic and rounding noise in f32), or within 1e-5.
+/// arithmetic and rounding noise in f32), or within 1e-4.
 std::string compareF32(const Snapshot &f64, const Snapshot &f32) {
   double gradScale = 0;
   for (auto &[key, v] : f64)
@@ -364,12 +364,15 @@ std::string compareF32(const Snapshot &f64, const Snapshot &f32) {
     for (size_t i = 0; i < ref.size(); ++i)
       if (!(std::fabs(ref[i] - it->second[i]) <= worst)) worst = std::fabs(ref[i] - it->second[i]), at = i;
     double scale = std::max({maxAbs(ref), 1e-3 * gradScale, 1e-6});
-    // And an absolute floor of 1e-5: f32's rounding of values near 1 is
+    // And an absolute floor of 1e-4: f32's rounding of values near 1 is
     // ~1e-7, and a layer norm over a row of equal values (d = x - mean is 0
     // in f64, rounding noise in f32) divides it by sqrt(eps) ~ 3e-3 (seed
-    // 30010). A code generation bug in f32 moves values of order 1 by far
+    // 30010), and a sum of a few such terms doubles or triples that: a
+    // gradient that is 0 in exact arithmetic came out 2.3e-5 in f32 (seed
+    // 105193: layer_norm of sum(where(x != 0.3, p, c), 0), every element
+    // 3p). A code generation bug in f32 moves values of order 1 by far
     // more; the f64 oracles hold the small ones.
-    if (!(worst <= 2e-3 * scale || worst <= 1e-5))
+    if (!(worst <= 2e-3 * scale || worst <= 1e-4))
       return fmt::format("{}[{}] = {:.9g} in f64, {:.9g} in f32 (the tensor's largest magnitude is {:.3g})", key, at,
                          ref[at], it->second[at], maxAbs(ref));
   }
