@@ -282,7 +282,10 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   if (tokens > 0)
     fmt::print(stderr, "sampled {} {} in {:.2f} s: {:.0f} {}/s ({} at a time, {} calls of {})\n", tokens * rows,
                tokens * rows == 1 ? (tok ? "token" : "byte") : unit, secs, double(tokens * rows) / std::max(secs, 1e-9),
-               unit, rows, calls, cached ? "@step, keys and values cached" : "@predict, recomputing the context");
+               unit, rows, calls,
+               cached ? "@step, keys and values cached"
+               : md.token ? "@predict, recomputing the context"
+                          : "@predict, recomputing the context; gradc build --step-entry caches keys and values");
   if (checkAll) {
     fmt::print(stderr, "cache check: {} positions compared with recomputation, largest difference {:.2g} of the logits' scale\n",
                checked, worst);
