@@ -34,9 +34,13 @@ struct PassOptions {
   /// reductions; 2 (the default) also runs a matmul's elementwise consumers
   /// (bias, activation, residual add) as its epilogue.
   unsigned fusionLevel = 2;
-  /// Also derive @step from @predict for a text model: the logits at one
-  /// new position, with attention's keys and values cached (StepEntry.cpp).
-  bool stepEntry = false;
+  /// Derive @step from @predict for a text model: the logits at one new
+  /// position, with attention's keys and values cached (StepEntry.cpp).
+  /// Auto (the default) does so when it can and quietly leaves @step out
+  /// of a model that mixes positions otherwise; On reports why.
+  enum class StepEntry : uint8_t { Off, Auto, On } stepEntry = StepEntry::Auto;
+  /// How many sequences @step generates side by side (at most the batch).
+  int64_t stepBatch = 1;
 };
 
 using PassFn = llvm::Error (*)(Module &, const PassOptions &);

@@ -15,7 +15,7 @@ static constexpr Step kPipeline[] = {
     {Step::Pass,         "autodiff",      "grad",     "derive the gradient of the loss w.r.t. every parameter (reverse mode)", runAutodiff},
     {Step::Pass,         "optimizer",     "optim",    "append the optimizer's parameter update to the training step", runOptimizerLowering},
     {Step::Pass,         "split-entries", "entries",  "copy @model into one graph per entry point: @train, @eval, @predict", runSplitEntries},
-    {Step::Pass,         "step-entry",    "",         "with --step-entry, derive @step from @predict: one new position, keys and values cached", runStepEntry},
+    {Step::Pass,         "step-entry",    "",         "derive @step from @predict (text models): one new position, keys and values cached", runStepEntry},
     {Step::Pass,         "constfold",     "",         "replace ops on constants by their constant result", runConstantFold},
     {Step::Pass,         "matvec",        "",         "rewrite matrix products with a dimension of 1 as broadcast multiplies and reductions", runMatvec},
     {Step::Pass,         "simplify",      "",         "algebraic simplification (x*1, x+0, double transpose, ...)", runSimplify},

@@ -8,11 +8,13 @@
 // The pass derives @step from @predict for any text model, by following the
 // position axis through the graph (no layer is recognised by name):
 //
-//   - The context input idx: [B, T] has positions on axis 1. @step reads
-//     step.idx: [B, 1] instead, one token per row, at the position held by
-//     the scalar input step.pos (the same for every row), and writes
-//     step.logits: [B, 1, V] (names apart, as the runtime has one tensor
-//     per name).
+//   - The context input idx: [B, T] has sequences on axis 0 and positions
+//     on axis 1. @step reads step.idx: [Bs, 1] instead, one token for each
+//     of Bs sequences (--step-batch, 1 by default), at the position held by
+//     the scalar input step.pos (the same for every sequence), and writes
+//     step.logits: [Bs, 1, V] (names apart, as the runtime has one tensor
+//     per name). Sequences are followed like positions, and cut to the
+//     first Bs; nothing may mix them.
 //   - A value computed position by position (an embedding, a layer norm, a
 //     projection, the MLP) keeps the position axis, and @step computes it at
 //     position t only: that axis shrinks from T to 1. A reshape may merge it
@@ -20,7 +22,8 @@
 //     of the flat index.
 //   - A value that does not depend on the tokens (a parameter, the position
 //     embedding, the causal mask) is computed whole; where it meets the
-//     position axis, @step reads its row t (a gather at `step.pos`).
+//     position axis, @step reads its row t (a gather at `step.pos`), and
+//     where it meets the sequence axis, its first Bs.
 //   - A matrix product that needs every position of its right operand reads
 //     that operand from a cache, a state tensor of the operand's full shape
 //     into which @step first writes position t:
@@ -52,8 +55,9 @@
 namespace gradc {
 namespace {
 
-/// A position axis: along `axis`, index = (o·T + t)·inner + i, for an outer
-/// block o, the position t < T and an inner block i < inner.
+/// A tracked axis: along `axis`, index = (o·E + i)·inner + j, for an outer
+/// block o, the tracked index i < E (E: T for positions, B for sequences)
+/// and an inner block j < inner.
 struct PosAxis {
   int axis = -1;
   int64_t inner = 1;
@@ -63,15 +67,16 @@ struct PosAxis {
 
 /// What a value of @predict is to @step.
 struct Label {
-  PosAxis q; // computed per position: @step holds position t only
-  PosAxis k; // a key axis: every position, from a cache
-  bool positional() const { return q.has() || k.has(); }
+  PosAxis q;   // positions: @step holds position t only
+  PosAxis k;   // keys: every position, from a cache
+  PosAxis seq; // the batch's sequences: @step holds the first Bs of B
+  bool positional() const { return q.has() || k.has() || seq.has(); }
 };
 
 class StepBuilder {
 public:
-  StepBuilder(const Module &m, const Graph &predict, Graph &step, int64_t T)
-      : m(m), predict(predict), step(step), b(step), T(T) {}
+  StepBuilder(const Module &m, const Graph &predict, Graph &step, int64_t T, int64_t B, int64_t Bs)
+      : m(m), predict(predict), step(step), b(step), T(T), B(B), Bs(Bs) {}
 
   llvm::Error run(llvm::StringRef context, llvm::StringRef output);
 
@@ -80,11 +85,11 @@ private:
   const Graph &predict;
   Graph &step;
   Builder b;
-  int64_t T;
+  int64_t T, B, Bs;
   Node *pos = nullptr, *pos1 = nullptr; // step.pos: i32[] and i32[1]
   llvm::DenseMap<const Node *, Label> labels;
   llvm::DenseMap<const Node *, Node *> inStep; // @predict node -> @step node
-  std::map<std::tuple<const Node *, int, int64_t>, Node *> rows;
+  std::map<std::tuple<const Node *, int, int64_t, int, int64_t>, Node *> fitted;
   llvm::DenseMap<const Node *, Node *> caches;
 
   llvm::Error visit(Node *n, llvm::StringRef context);
@@ -96,10 +101,12 @@ private:
                      (n->loc.known() ? " (" + m.locStr(n->loc) + ")" : std::string()) +
                      " one position at a time: " + why);
   }
-  /// `t` with its position axis cut to one position.
-  TensorType sliced(const TensorType &t, PosAxis q) const {
+  /// `t` with its position axis cut to one position and its sequence axis
+  /// to the first Bs.
+  TensorType sliced(const TensorType &t, const Label &l) const {
     TensorType s = t;
-    if (q.has()) s.shape[q.axis] /= T;
+    if (l.q.has()) s.shape[l.q.axis] /= T;
+    if (l.seq.has()) s.shape[l.seq.axis] = s.shape[l.seq.axis] / B * Bs;
     return s;
   }
   /// n again in @step, on new operands, with n's attributes and name.
@@ -108,78 +115,107 @@ private:
     c->name = n->name;
     return c;
   }
-  Node *rowAt(const Node *n, PosAxis q);
+  Node *fit(const Node *n, Label want);
+  /// n's value in @step where its consumer holds the tracked axes `need`:
+  /// as computed if n tracks them too, cut to fit if n does not depend on
+  /// the tokens; null (refused) if it tracks only some.
+  Node *operandFor(const Node *n, Label need) {
+    Label l = labels.lookup(n);
+    if (!l.q.has() && !l.seq.has()) return need.q.has() || need.seq.has() ? fit(n, need) : inStep.lookup(n);
+    if ((need.q.has() && l.q != need.q) || (need.seq.has() && l.seq != need.seq)) return nullptr;
+    return inStep.lookup(n);
+  }
   llvm::Expected<Node *> everyPosition(const Node *n);
 };
 
-/// Where a position axis of `from` lands when the flat elements are read
-/// as `to`; none when the reshape cuts through it.
-std::optional<PosAxis> reshapeAxis(PosAxis p, llvm::ArrayRef<int64_t> from, llvm::ArrayRef<int64_t> to, int64_t T) {
-  int64_t stride = p.inner * product(from.drop_front(p.axis + 1)); // flat weight of one position step
+/// Where a tracked axis (of extent E) of `from` lands when the flat elements
+/// are read as `to`; none when the reshape cuts through it.
+std::optional<PosAxis> reshapeAxis(PosAxis p, llvm::ArrayRef<int64_t> from, llvm::ArrayRef<int64_t> to, int64_t E) {
+  if (!p.has()) return PosAxis{};
+  int64_t stride = p.inner * product(from.drop_front(p.axis + 1)); // flat weight of one step along it
   int64_t suffix = 1;                                               // product(to[a+1..])
   for (int a = int(to.size()) - 1; a >= 0; suffix *= to[a], --a) {
     if (!(suffix <= stride && stride < suffix * to[a])) continue;
     if (stride % suffix) return std::nullopt;
     int64_t inner = stride / suffix;
-    if (to[a] % (inner * T)) return std::nullopt;
+    if (to[a] % (inner * E)) return std::nullopt;
     return PosAxis{a, inner};
   }
   return std::nullopt;
 }
 
-/// Row t of a value that does not depend on the tokens, along the block
-/// `q` of its shape. A splat constant, or a broadcast that made the block,
-/// is the same at every position; an index (iota) along the block is
-/// step.pos; an elementwise op is taken row by row.
-/// Anything else is read at the row: reshape it to [pre, outer, T, inner,
-/// post], bring T to the front, gather row step.pos, and reshape to the
-/// sliced shape.
-Node *StepBuilder::rowAt(const Node *n, PosAxis q) {
-  auto key = std::make_tuple(n, q.axis, q.inner);
-  if (Node *r = rows[key]) return r;
-  TensorType out = sliced(n->type, q);
+/// A value that does not depend on the tokens, cut to what @step holds:
+/// row t along the position block want.q, the first Bs along the sequence
+/// block want.seq. A splat constant, or a broadcast that made the block,
+/// is the same along it; an index (iota) along the positions is step.pos;
+/// an elementwise op is cut operand by operand. Anything else is sliced
+/// (the first Bs sequences: reshape to [pre, outer, B, inner, post] and
+/// slice) and read at row t (reshape to [pre, outer, T, inner, post], bring
+/// T to the front, gather row step.pos, and reshape to the cut shape).
+Node *StepBuilder::fit(const Node *n, Label want) {
+  auto key = std::make_tuple(n, want.q.axis, want.q.inner, want.seq.axis, want.seq.inner);
+  if (Node *r = fitted[key]) return r;
+  TensorType out = sliced(n->type, want);
   Node *r = nullptr;
   int64_t axis = n->attrs.getInt(AttrKey::Axis, -1);
   if (n->is(OpKind::Const)) {
     r = b.constant(n->attrs.getFloat(AttrKey::Value), out);
-  } else if (n->is(OpKind::Iota) && axis != q.axis) {
-    r = b.iota(out, axis);
-  } else if (n->is(OpKind::Iota) && n->type.shape[axis] == T) { // the position itself
+  } else if (n->is(OpKind::Iota) && axis != want.q.axis) {
+    r = b.iota(out, axis); // along the sequences: 0..Bs-1, the first Bs
+  } else if (n->is(OpKind::Iota) && n->type.shape[axis] == T && axis != want.seq.axis) { // the position itself
     r = b.broadcastTo(pos, out.shape);
   } else if (n->is(OpKind::Broadcast)) {
     const Node *o = n->operand(0);
-    int at = q.axis - int(n->type.rank() - o->type.rank()); // the block's axis in the operand
-    Node *row = at < 0 || o->type.shape[at] == 1 ? inStep.lookup(o) : rowAt(o, PosAxis{at, q.inner});
-    r = b.broadcastTo(row, out.shape);
+    int lead = int(n->type.rank() - o->type.rank());
+    auto inOperand = [&](PosAxis p) { // the block's axis in the operand, unless broadcast made it
+      int at = p.axis - lead;
+      return !p.has() || at < 0 || o->type.shape[at] == 1 ? PosAxis{} : PosAxis{at, p.inner};
+    };
+    Label w{inOperand(want.q), {}, inOperand(want.seq)};
+    r = b.broadcastTo(w.q.has() || w.seq.has() ? fit(o, w) : inStep.lookup(o), out.shape);
   } else if (n->has(OpTrait::Elementwise)) {
     llvm::SmallVector<Node *, 3> ops;
-    for (const Node *o : n->operands) ops.push_back(rowAt(o, q));
+    for (const Node *o : n->operands) ops.push_back(fit(o, want));
     r = copy(n, ops, out);
   } else {
-    Node *x = inStep.lookup(n);
-    llvm::ArrayRef<int64_t> S = x->type.shape;
-    int64_t outer = S[q.axis] / (T * q.inner);
-    int64_t pre = product(S.take_front(q.axis)), post = product(S.drop_front(q.axis + 1));
-    r = b.reshape(x, {pre, outer, T, q.inner, post});
-    r = b.transpose(r, {2, 0, 1, 3, 4});
-    r = b.create(OpKind::Gather, {r, pos1}); // [1, pre, outer, inner, post]
-    r = b.reshape(r, out.shape);
+    r = inStep.lookup(n);
+    PosAxis q = want.q;
+    if (PosAxis s = want.seq; s.has()) {
+      llvm::ArrayRef<int64_t> S = r->type.shape;
+      int64_t outer = S[s.axis] / (B * s.inner);
+      int64_t pre = product(S.take_front(s.axis)), post = product(S.drop_front(s.axis + 1));
+      r = b.reshape(r, {pre, outer, B, s.inner, post});
+      r = b.slice(r, {0, 0, 0, 0, 0}, {pre, outer, Bs, s.inner, post});
+      r = b.reshape(r, sliced(n->type, Label{{}, {}, s}).shape);
+      if (q.has() && q.axis == s.axis && q.inner > s.inner) q.inner = q.inner / B * Bs; // positions outside sequences
+    }
+    if (q.has()) {
+      llvm::ArrayRef<int64_t> S = r->type.shape;
+      int64_t outer = S[q.axis] / (T * q.inner);
+      int64_t pre = product(S.take_front(q.axis)), post = product(S.drop_front(q.axis + 1));
+      r = b.reshape(r, {pre, outer, T, q.inner, post});
+      r = b.transpose(r, {2, 0, 1, 3, 4});
+      r = b.create(OpKind::Gather, {r, pos1}); // [1, pre, outer, inner, post]
+      r = b.reshape(r, out.shape);
+    }
   }
-  return rows[key] = r;
+  return fitted[key] = r;
 }
 
-/// Every position of a value computed per position: a cache of its full
-/// shape, with position t written from this step's value first.
+/// Every position of a value computed per position: a cache of its shape
+/// (the first Bs sequences), with position t written from this step's
+/// value first.
 llvm::Expected<Node *> StepBuilder::everyPosition(const Node *n) {
   if (Node *c = caches.lookup(n)) return c;
-  PosAxis q = labels.lookup(n).q;
-  if (q.inner != 1 || n->type.shape[q.axis] != T)
+  Label l = labels.lookup(n);
+  if (l.q.inner != 1 || n->type.shape[l.q.axis] != T)
     return refuse(n, "a product needs every position of it, and its position axis is merged with another axis");
   Attrs init;
   init.set(AttrKey::Init, std::string("zeros"));
-  Node *cache = b.leaf(OpKind::State, GRT_CACHE_PREFIX + std::to_string(caches.size()), n->type, std::move(init));
-  llvm::ArrayRef<int64_t> S = n->type.shape;
-  Node *here = b.binary(OpKind::Eq, b.iota(TensorType(DType::I32, S), q.axis), b.broadcastTo(pos, S));
+  TensorType type = sliced(n->type, Label{{}, {}, l.seq});
+  Node *cache = b.leaf(OpKind::State, GRT_CACHE_PREFIX + std::to_string(caches.size()), type, std::move(init));
+  llvm::ArrayRef<int64_t> S = type.shape;
+  Node *here = b.binary(OpKind::Eq, b.iota(TensorType(DType::I32, S), l.q.axis), b.broadcastTo(pos, S));
   Node *full = b.select(here, b.broadcastTo(inStep.lookup(n), S), cache);
   step.updates.push_back({cache, full});
   return caches[n] = full;
@@ -190,15 +226,18 @@ llvm::Error StepBuilder::elementwise(Node *n) {
   for (Node *o : n->operands) {
     Label l = labels.lookup(o);
     if (l.k.has() && !l.q.has()) return refuse(n, "an operand has a key axis but no position axis");
-    if (l.q.has() && out.q.has() && l.q != out.q) return refuse(n, "its operands hold positions on different axes");
-    if (l.k.has() && out.k.has() && l.k != out.k) return refuse(n, "its operands hold keys on different axes");
-    if (l.q.has()) out.q = l.q;
-    if (l.k.has()) out.k = l.k;
+    for (auto [mine, theirs] : {std::pair{&out.q, l.q}, {&out.k, l.k}, {&out.seq, l.seq}}) {
+      if (theirs.has() && mine->has() && theirs != *mine) return refuse(n, "its operands hold positions or sequences on different axes");
+      if (theirs.has()) *mine = theirs;
+    }
   }
   llvm::SmallVector<Node *, 3> ops;
-  for (Node *o : n->operands) ops.push_back(labels.lookup(o).q.has() ? inStep.lookup(o) : rowAt(o, out.q));
+  for (Node *o : n->operands) {
+    ops.push_back(operandFor(o, Label{out.q, {}, out.seq}));
+    if (!ops.back()) return refuse(n, "an operand holds positions but not sequences, or the other way");
+  }
   labels[n] = out;
-  inStep[n] = copy(n, ops, sliced(n->type, out.q));
+  inStep[n] = copy(n, ops, sliced(n->type, out));
   return llvm::Error::success();
 }
 
@@ -207,43 +246,47 @@ llvm::Error StepBuilder::matmul(Node *n) {
   Label la = labels.lookup(A), lb = labels.lookup(Bm);
   int r = int(n->type.rank());
   bool ta = n->attrs.getBool(AttrKey::TransposeA), tb = n->attrs.getBool(AttrKey::TransposeB);
-  int aM = ta ? r - 1 : r - 2, aK = ta ? r - 2 : r - 1, bN = tb ? r - 2 : r - 1; // else positions on its K
-  auto batch = [&](PosAxis p) { return p.axis < r - 2; };
+  int aM = ta ? r - 1 : r - 2, aK = ta ? r - 2 : r - 1, bN = tb ? r - 2 : r - 1; // else the right operand's K
+  auto batch = [&](PosAxis p) { return p.has() && p.axis < r - 2; };
   if (lb.k.has() || (la.k.has() && (la.k.axis != aK || !la.q.has())))
     return refuse(n, "it multiplies along a key axis in a way attention does not");
-  if (la.q.has() && la.q.axis == aK) return refuse(n, "it sums over the position axis of its left operand");
+  if (la.q.axis == aK || la.seq.axis == aK) return refuse(n, "it sums over the positions or sequences of its left operand");
+  if (lb.seq.has() && !batch(lb.seq)) return refuse(n, "it mixes the sequences of the batch");
   Label out;
-  Node *opA = nullptr, *opB = nullptr;
-  auto cached = [&](Node *x) -> llvm::Error {
-    llvm::Expected<Node *> full = everyPosition(x);
-    if (!full) return full.takeError();
-    opB = *full;
-    return llvm::Error::success();
-  };
-  if (la.q.has()) {
-    out.q = la.q.axis == aM ? PosAxis{r - 2, la.q.inner} : la.q;
-    opA = inStep.lookup(A);
+  auto fromLeft = [&](PosAxis p) { return p.axis == aM ? PosAxis{r - 2, p.inner} : p; };
+  out.q = fromLeft(la.q);
+  out.seq = fromLeft(la.seq);
+  if (lb.seq.has()) {
+    if (out.seq.has() && out.seq != lb.seq) return refuse(n, "its operands hold sequences on different axes");
+    out.seq = lb.seq;
   }
-  if (!lb.q.has()) {
-    // Weights, or a key-length table the scores are contracted with.
-    opB = out.q.has() && batch(out.q) ? rowAt(Bm, out.q) : inStep.lookup(Bm);
-  } else if (batch(lb.q)) {
-    if (la.q.has() && la.q != lb.q) return refuse(n, "its operands hold positions on different axes");
+  Node *opB = nullptr;
+  bool cacheB = false;
+  if (batch(lb.q)) {
+    if (out.q.has() && out.q != lb.q) return refuse(n, "its operands hold positions on different axes");
     out.q = lb.q;
-    opB = inStep.lookup(Bm);
-  } else if (lb.q.axis == bN) {
+  } else if (lb.q.has() && lb.q.axis == bN) {
     if (la.q.has()) { // q·kᵀ: every key
-      if (llvm::Error e = cached(Bm)) return e;
+      cacheB = true;
       out.k = PosAxis{r - 1, 1};
     } else { // W·x with positions on N
       out.q = PosAxis{r - 1, lb.q.inner};
-      opB = inStep.lookup(Bm);
     }
-  } else { // positions of the right operand are summed over (bK)
+  } else if (lb.q.has()) { // positions of the right operand are summed over
     if (!la.k.has()) return refuse(n, "it sums over the position axis of its right operand, not over attention's keys");
-    if (llvm::Error e = cached(Bm)) return e;
+    cacheB = true;
   }
-  if (!opA) opA = out.q.has() && batch(out.q) ? rowAt(A, out.q) : inStep.lookup(A);
+  // Each operand as computed, or cut along the batch dims the other tracks.
+  Label needed{batch(out.q) ? out.q : PosAxis{}, {}, batch(out.seq) ? out.seq : PosAxis{}};
+  Node *opA = operandFor(A, needed);
+  if (cacheB) {
+    llvm::Expected<Node *> full = everyPosition(Bm);
+    if (!full) return full.takeError();
+    opB = *full;
+  } else {
+    opB = operandFor(Bm, needed);
+  }
+  if (!opA || !opB) return refuse(n, "an operand holds positions but not sequences, or the other way");
   labels[n] = out;
   inStep[n] = b.create(OpKind::MatMul, {opA, opB}, n->attrs);
   inStep[n]->name = n->name;
@@ -256,8 +299,9 @@ llvm::Error StepBuilder::visit(Node *n, llvm::StringRef context) {
   if (n->is(OpKind::Input)) {
     if (n->attrs.getString(AttrKey::Name) != context)
       return refuse(n, "generation sets only the context input '" + context + "'");
-    labels[n] = Label{PosAxis{1, 1}, {}};
-    inStep[n] = b.leaf(OpKind::Input, GRT_STEP_PREFIX + context.str(), sliced(n->type, PosAxis{1, 1}));
+    // With every sequence kept there is nothing to cut or to keep apart.
+    labels[n] = Label{PosAxis{1, 1}, {}, Bs < B ? PosAxis{0, 1} : PosAxis{}};
+    inStep[n] = b.leaf(OpKind::Input, GRT_STEP_PREFIX + context.str(), sliced(n->type, labels[n]));
     return llvm::Error::success();
   }
   llvm::SmallVector<Node *, 3> ops;
@@ -278,23 +322,21 @@ llvm::Error StepBuilder::visit(Node *n, llvm::StringRef context) {
   switch (n->op) {
   case OpKind::Broadcast: {
     int lead = int(to.size() - from.size());
-    if (in.q.has()) out.q = PosAxis{in.q.axis + lead, in.q.inner};
-    if (in.k.has()) out.k = PosAxis{in.k.axis + lead, in.k.inner};
+    auto shift = [&](PosAxis p) { return p.has() ? PosAxis{p.axis + lead, p.inner} : p; };
+    out = Label{shift(in.q), shift(in.k), shift(in.seq)};
     break;
   }
   case OpKind::Reshape: {
-    auto q = in.q.has() ? reshapeAxis(in.q, from, to, T) : std::optional<PosAxis>(PosAxis{});
-    auto k = in.k.has() ? reshapeAxis(in.k, from, to, T) : std::optional<PosAxis>(PosAxis{});
-    if (!q || !k) return refuse(n, "the reshape from " + shapeStr(from) + " cuts through the position axis");
-    out = Label{*q, *k};
+    auto q = reshapeAxis(in.q, from, to, T), k = reshapeAxis(in.k, from, to, T), s = reshapeAxis(in.seq, from, to, B);
+    if (!q || !k || !s) return refuse(n, "the reshape from " + shapeStr(from) + " cuts through the position or sequence axis");
+    out = Label{*q, *k, *s};
     break;
   }
   case OpKind::Transpose: {
     auto perm = n->attrs.getInts(AttrKey::Perm);
-    for (int i = 0; i < int(perm.size()); ++i) {
-      if (in.q.axis == perm[i]) out.q = PosAxis{i, in.q.inner};
-      if (in.k.axis == perm[i]) out.k = PosAxis{i, in.k.inner};
-    }
+    for (int i = 0; i < int(perm.size()); ++i)
+      for (auto [mine, theirs] : {std::pair{&out.q, in.q}, {&out.k, in.k}, {&out.seq, in.seq}})
+        if (theirs.axis == perm[i]) *mine = PosAxis{i, theirs.inner};
     break;
   }
   case OpKind::ReduceSum:
@@ -302,6 +344,7 @@ llvm::Error StepBuilder::visit(Node *n, llvm::StringRef context) {
     out = in;
     for (int64_t a : n->attrs.getInts(AttrKey::Axes)) {
       if (a == in.q.axis) return refuse(n, "it reduces over the position axis (position t would see later tokens)");
+      if (a == in.seq.axis) return refuse(n, "it reduces over the sequences of the batch");
       if (a == in.k.axis) out.k = PosAxis{};
     }
     break;
@@ -309,9 +352,9 @@ llvm::Error StepBuilder::visit(Node *n, llvm::StringRef context) {
   case OpKind::Slice:
   case OpKind::Pad: {
     auto off = n->attrs.getInts(AttrKey::Offsets);
-    for (PosAxis p : {in.q, in.k})
+    for (PosAxis p : {in.q, in.k, in.seq})
       if (p.has() && (off[p.axis] != 0 || from[p.axis] != to[p.axis]))
-        return refuse(n, "it cuts or pads the position axis");
+        return refuse(n, "it cuts or pads the position or sequence axis");
     out = in;
     break;
   }
@@ -322,28 +365,31 @@ llvm::Error StepBuilder::visit(Node *n, llvm::StringRef context) {
     if (n->is(OpKind::Gather) && labels.lookup(n->operand(0)).positional())
       return refuse(n, "it gathers from a table that depends on the tokens");
     if (idx.k.has()) return refuse(n, "its indices have a key axis");
-    labels[n] = Label{idx.q, {}};
-    inStep[n] = copy(n, ops, sliced(n->type, idx.q));
+    labels[n] = Label{idx.q, {}, idx.seq};
+    inStep[n] = copy(n, ops, sliced(n->type, labels[n]));
     return llvm::Error::success();
   }
   case OpKind::Concat: {
     int64_t axis = n->attrs.getInt(AttrKey::Axis);
     for (Node *o : n->operands) {
       Label l = labels.lookup(o);
-      if (l.k.has() || (l.q.has() && l.q.axis == axis)) return refuse(n, "it joins along the position or key axis");
-      if (l.q.has() && out.q.has() && l.q != out.q) return refuse(n, "its operands hold positions on different axes");
-      if (l.q.has()) out.q = l.q;
+      if (l.k.has() || l.q.axis == axis || l.seq.axis == axis)
+        return refuse(n, "it joins along the position, key or sequence axis");
+      for (auto [mine, theirs] : {std::pair{&out.q, l.q}, {&out.seq, l.seq}}) {
+        if (theirs.has() && mine->has() && theirs != *mine) return refuse(n, "its operands hold positions on different axes");
+        if (theirs.has()) *mine = theirs;
+      }
     }
     for (size_t i = 0; i < ops.size(); ++i)
-      if (!labels.lookup(n->operand(i)).q.has()) ops[i] = rowAt(n->operand(i), out.q);
+      if (!(ops[i] = operandFor(n->operand(i), out))) return refuse(n, "an operand holds positions but not sequences");
     labels[n] = out;
-    inStep[n] = copy(n, ops, sliced(n->type, out.q));
+    inStep[n] = copy(n, ops, sliced(n->type, out));
     return llvm::Error::success();
   }
   default: return refuse(n, "it mixes positions in a way this pass does not follow");
   }
   labels[n] = out;
-  inStep[n] = copy(n, ops, sliced(n->type, out.q));
+  inStep[n] = copy(n, ops, sliced(n->type, out));
   return llvm::Error::success();
 }
 
@@ -368,10 +414,8 @@ llvm::Error StepBuilder::run(llvm::StringRef context, llvm::StringRef output) {
   return llvm::Error::success();
 }
 
-} // namespace
-
-llvm::Error runStepEntry(Module &m, const PassOptions &opts) {
-  if (!opts.stepEntry) return llvm::Error::success();
+/// @step from @predict, inserted after it; an error says why it cannot be.
+llvm::Error deriveStep(Module &m, const PassOptions &opts) {
   if (m.data.kind != DataSpec::Text) return passError("step-entry: only a text model (`data text`) generates tokens");
   auto it = std::find_if(m.graphs.begin(), m.graphs.end(), [](auto &g) { return g->name == "predict"; });
   if (it == m.graphs.end()) return passError("step-entry: the module has no @predict graph (split-entries makes it)");
@@ -379,13 +423,31 @@ llvm::Error runStepEntry(Module &m, const PassOptions &opts) {
   Node *context = predict.findLeaf(OpKind::Input, m.data.textInput);
   if (!context || context->type.rank() != 2)
     return passError("step-entry: @predict does not read the context input '" + m.data.textInput + "' as [B, T]");
+  int64_t B = context->type.shape[0], T = context->type.shape[1];
+  if (opts.stepBatch < 1 || opts.stepBatch > B)
+    return passError("step-entry: a step batch of " + llvm::Twine(opts.stepBatch) + " sequences; the model's batch is " +
+                     llvm::Twine(B));
   auto step = std::make_unique<Graph>(GRT_ENTRY_STEP);
-  StepBuilder sb(m, predict, *step, context->type.shape[1]);
+  StepBuilder sb(m, predict, *step, T, B, opts.stepBatch);
   if (llvm::Error e = sb.run(m.data.textInput, "logits")) return e;
   step->sortTopologically();
   step->removeDeadNodes();
   m.graphs.insert(std::next(it), std::move(step));
   return llvm::Error::success();
+}
+
+} // namespace
+
+llvm::Error runStepEntry(Module &m, const PassOptions &opts) {
+  using Mode = PassOptions::StepEntry;
+  if (opts.stepEntry == Mode::Off || (opts.stepEntry == Mode::Auto && m.data.kind != DataSpec::Text))
+    return llvm::Error::success();
+  llvm::Error e = deriveStep(m, opts);
+  if (e && opts.stepEntry == Mode::Auto) {
+    llvm::consumeError(std::move(e)); // sample recomputes instead; --step-entry says why
+    return llvm::Error::success();
+  }
+  return e;
 }
 
 } // namespace gradc

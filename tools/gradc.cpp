@@ -73,9 +73,16 @@ static cl::opt<bool> dataParallel("data-parallel",
                                   cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
 
 static cl::opt<bool> stepEntry("step-entry",
-                               cl::desc("Also derive the @step entry of a text model: the logits at one new position, "
-                                        "with attention's keys and values cached (not yet used by `sample`)"),
+                               cl::desc("Derive the @step entry of a text model (the logits at one new position, with "
+                                        "attention's keys and values cached, which `sample` uses) or say why it cannot "
+                                        "be; without this flag a text model gets @step when it can"),
                                cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
+static cl::opt<bool> noStepEntry("no-step-entry", cl::desc("Leave @step out of a text model"), cl::sub(buildCmd),
+                                 cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
+static cl::opt<int64_t> stepBatch("step-batch",
+                                  cl::desc("How many sequences @step generates at once (default 1; at most the model's "
+                                           "batch): `sample` uses @step for at most this many rows"),
+                                  cl::init(1), cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
 
 // dump, dot: the stages are the pipeline's (addStageNames() adds them).
 static cl::opt<const Step *, false, cl::parser<const Step *>>
@@ -147,7 +154,10 @@ static CompileOptions compileOptions() {
   o.passes.breakGradRule = breakGrad;
   o.passes.gradsEntry = gradsEntry;
   o.passes.dataParallel = dataParallel;
-  o.passes.stepEntry = stepEntry;
+  if (stepEntry && noStepEntry) fail("--step-entry and --no-step-entry contradict each other");
+  using StepMode = PassOptions::StepEntry;
+  o.passes.stepEntry = stepEntry ? StepMode::On : noStepEntry ? StepMode::Off : StepMode::Auto;
+  o.passes.stepBatch = stepBatch;
   for (auto *list : {&printAfter, &printBefore})
     for (auto &p : *list)
       if (!findPass(p)) fail("no pass named '" + p + "' (gradc opt --list-passes shows them)");

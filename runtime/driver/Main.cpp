@@ -103,8 +103,8 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
   --no-cache        recompute the whole context for every token, even when
                     the model has the @step entry (gradc build --step-entry),
                     which computes only the new position, keys and values
-                    cached; when the context is full, @step's window slides
-                    by half of it
+                    cached, for up to --step-batch rows (default 1); when
+                    the context is full, @step's window slides by half of it
   --check-cache     compare @step with recomputation at every position and
                     fail if they differ by more than 1e-5 of the logits
   --threads N       worker threads (default: the cores available)

@@ -61,8 +61,9 @@ struct Model {
   Session &s;
   Session::Slot &context, &logits; // predict: [B, T], [B, T, V]
   int64_t B, T, V;
-  // @step, when the model has it: step.idx [B, 1], step.pos [], step.logits [B, 1, V].
+  // @step, when the model has it: step.idx [Bs, 1], step.pos [], step.logits [Bs, 1, V].
   Session::Slot *token = nullptr, *pos = nullptr, *stepLogits = nullptr;
+  int64_t Bs = 0;
   std::vector<Session::Slot *> caches;
 
   Model(Session &s, const GrtModel &m)
@@ -70,6 +71,7 @@ struct Model {
         T(context.tensor->dims[1]), V(logits.tensor->dims[logits.tensor->rank - 1]) {
     if (!s.has(GRT_ENTRY_STEP)) return;
     token = &s.slot(GRT_STEP_PREFIX + std::string(m.text_input));
+    Bs = token->tensor->dims[0];
     pos = &s.slot(GRT_STEP_POS);
     stepLogits = &s.slot(GRT_OUTPUT_PREFIX GRT_STEP_PREFIX "logits");
     for (auto &sl : s.slots)
@@ -81,7 +83,7 @@ struct Model {
   }
   /// @step at position p with one token per row; the logits land in stepLogits.
   void step(const std::vector<int32_t> &tokens, int64_t p) {
-    for (int64_t b = 0; b < B; ++b) Session::set(*token, b, tokens[b]);
+    for (int64_t b = 0; b < Bs; ++b) Session::set(*token, b, tokens[b]);
     Session::set(*pos, 0, double(p));
     s.run(GRT_ENTRY_STEP);
   }
@@ -98,11 +100,12 @@ struct Model {
 };
 
 /// The largest difference between @step's and @predict's logits at position
-/// p, over the rows that hold a token there, relative to each row's largest
-/// logit. (A row that has made all its tokens is fed its last one again.)
+/// p, over @step's rows that hold a token there, relative to each row's
+/// largest logit. (A row that has made all its tokens is fed its last one
+/// again.)
 double stepError(const Model &md, int64_t p, const std::vector<bool> &live) {
   double worst = 0;
-  for (int64_t b = 0; b < md.B; ++b) {
+  for (int64_t b = 0; b < md.Bs; ++b) {
     if (!live[b]) continue;
     double scale = 1e-30, diff = 0;
     for (int64_t v = 0; v < md.V; ++v) {
@@ -174,6 +177,12 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   bool cached = md.token && !a.has("no-cache");
   if (checkAll && !md.token) fail("--check-cache needs a model built with gradc --step-entry");
   if (checkAll && a.has("no-cache")) fail("--check-cache compares the cache with recomputation; drop --no-cache");
+  if (cached && rows > md.Bs) {
+    if (checkAll) fail("--check-cache: {} rows, but @step generates {} at a time (gradc build --step-batch N)", rows, md.Bs);
+    fmt::print(stderr, "note: {} rows, but @step generates {} at a time (gradc build --step-batch N); recomputing instead\n",
+               rows, md.Bs);
+    cached = false;
+  }
 
   // One row is printed as it is made; several, each whole at the end.
   bool stream = rows == 1;
@@ -206,7 +215,7 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
     // Position p of the window holds token start + p of every row.
     int64_t start = 0, pos = 0;
     bool trusted = checkAll;
-    std::vector<int32_t> feed(B);
+    std::vector<int32_t> feed(md.Bs);
     md.clearCaches();
     while (!done()) {
       if (pos == T) { // full: keep the last T/2 positions, feed them again
@@ -214,7 +223,7 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
         pos = 0;
         md.clearCaches();
       }
-      for (int64_t b = 0; b < B; ++b) {
+      for (int64_t b = 0; b < md.Bs; ++b) {
         const auto &text = texts[b < rows ? b : 0];
         feed[b] = text[std::min<size_t>(start + pos, text.size() - 1)];
       }
@@ -285,7 +294,7 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
                unit, rows, calls,
                cached ? "@step, keys and values cached"
                : md.token ? "@predict, recomputing the context"
-                          : "@predict, recomputing the context; gradc build --step-entry caches keys and values");
+                          : "@predict, recomputing the context; the model has no @step: gradc build --step-entry says why");
   if (checkAll) {
     fmt::print(stderr, "cache check: {} positions compared with recomputation, largest difference {:.2g} of the logits' scale\n",
                checked, worst);

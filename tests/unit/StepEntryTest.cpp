@@ -3,10 +3,11 @@
 // The step-entry pass derives @step (one new position, keys and values
 // cached) from @predict. Here examples/gpt.grad, small (2 layers, 2 heads,
 // 16 wide, context T = 12, batch 3, random weights), runs @predict once on
-// random tokens, then @step on the same tokens one position at a time from
-// empty caches: at every position t and every row, step.logits must equal
-// predict's logits[b, t, :] to 1e-5 of the row's largest logit in f32, and
-// 1e-12 in f64, at every fusion level. Then a second pass over the same
+// random tokens, then @step (for the first 1, 2 or all 3 sequences) on the
+// same tokens one position at a time from empty caches: at every position
+// t and every sequence, step.logits must equal predict's logits[b, t, :] to
+// 1e-5 of the row's largest logit in f32, and 1e-12 in f64, at every fusion
+// level. Then a second pass over the same
 // context, its caches now full of the first pass's values, must agree too
 // (stale entries after t are masked off), and a model that averages over
 // positions is refused with its location.
@@ -29,9 +30,11 @@ constexpr int kB = 3, kT = 12;
 struct Case {
   DType dtype;
   unsigned fusion;
+  int stepBatch; // sequences @step generates: the first of predict's kB rows
   double tolerance;
   friend void PrintTo(const Case &c, std::ostream *os) {
-    *os << dtypeName(c.dtype).str() << " at fusion " << c.fusion << ", tolerance " << c.tolerance;
+    *os << dtypeName(c.dtype).str() << " at fusion " << c.fusion << ", step batch " << c.stepBatch << ", tolerance "
+        << c.tolerance;
   }
 };
 
@@ -44,7 +47,9 @@ TEST_P(StepEntry, EqualsPredictAtEveryPosition) {
     o.sema.defines.push_back({k, v});
   o.sema.floatType = GetParam().dtype;
   o.passes.fusionLevel = GetParam().fusion;
-  o.passes.stepEntry = true;
+  o.passes.stepEntry = PassOptions::StepEntry::On;
+  o.passes.stepBatch = GetParam().stepBatch;
+  const int Bs = GetParam().stepBatch;
   Compiler c(o);
   ASSERT_TRUE(c.load() && c.runPipeline() && c.lower() && c.optimize());
   const GrtModel *m = c.jit();
@@ -68,13 +73,13 @@ TEST_P(StepEntry, EqualsPredictAtEveryPosition) {
   auto &tok = s.slot(GRT_STEP_PREFIX "idx");
   auto &pos = s.slot(GRT_STEP_POS);
   auto &got = s.slot(GRT_OUTPUT_PREFIX GRT_STEP_PREFIX "logits");
-  ASSERT_EQ(got.numel, int64_t(kB) * V);
+  ASSERT_EQ(got.numel, int64_t(Bs) * V);
   for (int pass = 0; pass < 2; ++pass)
     for (int t = 0; t < kT; ++t) {
-      for (int b = 0; b < kB; ++b) grt::Session::set(tok, b, ctx[b * kT + t]);
+      for (int b = 0; b < Bs; ++b) grt::Session::set(tok, b, ctx[b * kT + t]);
       grt::Session::set(pos, 0, t);
       s.run(GRT_ENTRY_STEP);
-      for (int b = 0; b < kB; ++b) {
+      for (int b = 0; b < Bs; ++b) {
         const double *row = &want[(int64_t(b) * kT + t) * V];
         double scale = 0;
         for (int v = 0; v < V; ++v) scale = std::max(scale, std::fabs(row[v]));
@@ -86,11 +91,12 @@ TEST_P(StepEntry, EqualsPredictAtEveryPosition) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Builds, StepEntry,
-                         testing::Values(Case{DType::F32, 2, 1e-5}, Case{DType::F64, 0, 1e-12}, Case{DType::F64, 1, 1e-12},
-                                         Case{DType::F64, 2, 1e-12}),
+                         testing::Values(Case{DType::F32, 2, 1, 1e-5}, Case{DType::F32, 2, 3, 1e-5},
+                                         Case{DType::F64, 0, 2, 1e-12}, Case{DType::F64, 1, 1, 1e-12},
+                                         Case{DType::F64, 2, 1, 1e-12}, Case{DType::F64, 2, 3, 1e-12}),
                          [](const auto &info) {
                            return std::string(info.param.dtype == DType::F32 ? "f32" : "f64") + "_fusion" +
-                                  std::to_string(info.param.fusion);
+                                  std::to_string(info.param.fusion) + "_batch" + std::to_string(info.param.stepBatch);
                          });
 
 TEST(StepEntryRefuses, AnOutputThatSeesLaterPositions) {
@@ -108,7 +114,7 @@ TEST(StepEntryRefuses, AnOutputThatSeesLaterPositions) {
                        "}\n";
   CompileOptions o;
   o.input = "pooled.grad";
-  o.passes.stepEntry = true;
+  o.passes.stepEntry = PassOptions::StepEntry::On;
   Compiler c(o);
   ASSERT_TRUE(c.load(source));
   testing::internal::CaptureStderr(); // where the compiler reports a pass's error
