@@ -464,8 +464,12 @@ Verdict checkModel(llvm::StringRef source, llvm::StringRef name, const OracleOpt
   if (opts.gradients)
     if (std::string d = gradientCheck(*f64[2].model, point, opts.seed, ref); !d.empty())
       return verdict(Verdict::Mismatch, "gradients", d);
-  // An f32 build when the source's floats are f32 (an explicit f64 stays f64).
-  if (opts.f32 && !source.contains("f64[")) {
+  // An f32 build when the source's floats are f32 (an explicit f64 stays f64),
+  // and when nothing jumps: `a % d` and `a // d` jump where a crosses a
+  // multiple of d, and an element within f32's rounding of a jump lands on
+  // the other side than in f64, a whole period away (seed 109920: a
+  // gradient of -0.0017 against -0.034). The f64 oracles check these models.
+  if (opts.f32 && !source.contains("f64[") && !source.contains(" % ") && !source.contains(" // ")) {
     Build f32;
     Verdict v = build(source, name, DType::F32, 2, false, f32);
     if (v.kind != Verdict::Pass) return v;
