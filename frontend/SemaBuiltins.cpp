@@ -296,6 +296,9 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
 
   switch (id) {
   case Builtin::Where: {
+    // A condition known at compile time picks its branch, so a function
+    // built on where (the prelude's sigmoid) also takes plain numbers.
+    if (a[0].kind == Value::Bool) return a[0].b ? a[1] : a[2];
     Node *c = tensorArg(a[0], loc, "the condition");
     if (!c) return Value::error();
     if (c->type.dtype != DType::I1)

@@ -63,6 +63,16 @@ TEST(Sema, FunctionConstantsSelectActivations) {
   EXPECT_EQ(toString(*b.module).find("= tanh "), std::string::npos);
 }
 
+TEST(Sema, WhereWithACompileTimeConditionPicksABranch) {
+  // sigmoid (a where over x >= 0) of a number is a number too: the shape
+  // below is [2, 3] only if both wheres are decided at compile time.
+  std::string src = "const n = where(1 > 2, 5, 2)\nconst k = where(sigmoid(-1.0) < 0.5, 3, 4)\n"
+                    "model m {\n input x: f32[n, k]\n param w: f32[k, 1]\n loss = sum(x @ w)\n train sgd(lr = 0.1)\n}\n";
+  auto a = analyze(src);
+  ASSERT_TRUE(a.module) << a.errors;
+  EXPECT_EQ(str(a.module->graph("model")->findLeaf(OpKind::Input, "x")->type), "f32[2,3]");
+}
+
 TEST(Sema, ScopedCallsNameParametersPerLayer) {
   std::string src = "fn layer(x) {\n param w: f32[dim(x, -1), 2] = xavier_uniform\n return tanh(x @ w)\n}\n"
                     "model m {\n input x: f32[4, 2]\n h = x\n for i in 0..3 { h = blocks[i].layer(h) }\n"
