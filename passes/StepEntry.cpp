@@ -27,8 +27,8 @@
 //   - A matrix product that needs every position of its right operand reads
 //     that operand from a cache, a state tensor of the operand's full shape
 //     into which @step first writes position t:
-//       q·kᵀ  [B, H, 1, D] @ [B, H, D, T] -> [B, H, 1, T]  (k on N)
-//       att·v [B, H, 1, T] @ [B, H, T, D] -> [B, H, 1, D]  (v contracted)
+//       q·kᵀ  [Bs, H, 1, D] @ [Bs, H, D, T] -> [Bs, H, 1, T]  (k on N)
+//       att·v [Bs, H, 1, T] @ [Bs, H, T, D] -> [Bs, H, 1, D]  (v contracted)
 //     The scores' last axis is then a key axis of full length; elementwise
 //     ops and reductions over it (the mask, softmax) are fine. A reduction
 //     or contraction over the position axis itself is refused: the output at
@@ -39,7 +39,8 @@
 // weight exactly 0), so @step at position t equals @predict's row t. A model
 // that is not causal would differ; the runtime compares the two on the
 // prompt before it trusts @step. Anything else that mixes positions is
-// refused with the node's location, and generation recomputes instead.
+// refused with the node's location: an error with --step-entry; by default
+// the model simply has no @step, and generation recomputes instead.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
