@@ -28,10 +28,9 @@ static const char *safetensorsDType(int dtype) {
 }
 
 /// Parameters and optimizer state; not generation's caches of keys and
-/// values (GRT_CACHE_PREFIX), which only live while `sample` runs.
+/// values, which only live while `sample` runs.
 static bool saved(const Session::Slot &s) {
-  if (std::string_view(s.tensor->name).starts_with(GRT_CACHE_PREFIX)) return false;
-  return s.tensor->role == GRT_PARAM || s.tensor->role == GRT_STATE;
+  return (s.tensor->role == GRT_PARAM || s.tensor->role == GRT_STATE) && !Session::isCache(*s.tensor);
 }
 
 /// write() all of `data`, retrying on short writes.

@@ -85,7 +85,7 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
   for (int i = 0; i < m.num_tensors; ++i) {
     const GrtTensor &t = m.tensors[i];
     std::string extra;
-    bool cache = t.role == GRT_STATE && std::string_view(t.name).starts_with(GRT_CACHE_PREFIX);
+    bool cache = Session::isCache(t);
     if (t.role == GRT_PARAM || t.role == GRT_STATE) extra = fmt::format("init {}", t.init);
     if (cache) extra = "keys or values for `sample` (not saved)";
     if (Session::isUserHyper(t))

@@ -75,7 +75,7 @@ struct Model {
     pos = &s.slot(GRT_STEP_POS);
     stepLogits = &s.slot(GRT_OUTPUT_PREFIX GRT_STEP_PREFIX "logits");
     for (auto &sl : s.slots)
-      if (sl.tensor->role == GRT_STATE && std::string_view(sl.tensor->name).starts_with(GRT_CACHE_PREFIX)) caches.push_back(&sl);
+      if (Session::isCache(*sl.tensor)) caches.push_back(&sl);
   }
 
   void clearCaches() {

@@ -50,6 +50,11 @@ public:
   }
   /// The other hyperparameters: what --lr and --hp set, and checkpoints keep.
   static bool isUserHyper(const GrtTensor &t) { return t.role == GRT_HYPER && !setByRuntime(t); }
+  /// Generation's keys and values ("cache.N" states of @step): zeros when
+  /// `sample` starts, never saved.
+  static bool isCache(const GrtTensor &t) {
+    return t.role == GRT_STATE && std::string_view(t.name).starts_with(GRT_CACHE_PREFIX);
+  }
   /// Reads a scalar output ("output:loss").
   double scalar(std::string_view name);
   /// Element i of a float/int tensor as double.
