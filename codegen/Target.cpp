@@ -10,6 +10,7 @@
 #include "llvm/IR/Verifier.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/Transforms/Utils/SplitModule.h"
@@ -25,11 +26,26 @@ static std::string hostFeatures() {
   return out;
 }
 
+/// LLVM's loop strength reduction was a third of the machine-code time of
+/// a GPT build: LLVM unrolls a kernel's short outer loops (a reduction over
+/// 12 rows becomes 12 loops), and LSR searches each loop's address
+/// formulas. It bought nothing we could measure: our loops index
+/// base + i*stride, which x86 addressing modes take as they are. The GPT and
+/// the MLP step the same with and without it (within the noise of a shared
+/// machine), and the GPT trains bit for bit the same (integer address
+/// arithmetic only). `--disable-lsr=false` brings it back.
+static void disableLoopStrengthReduction() {
+  auto &opts = llvm::cl::getRegisteredOptions();
+  auto it = opts.find("disable-lsr");
+  if (it != opts.end() && it->second->getNumOccurrences() == 0) it->second->addOccurrence(0, "disable-lsr", "true");
+}
+
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>> createHostTargetMachine() {
   static bool initialised = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     llvm::InitializeNativeTargetAsmParser();
+    disableLoopStrengthReduction();
     return true;
   }();
   (void)initialised;
@@ -44,7 +60,7 @@ llvm::Expected<std::unique_ptr<llvm::TargetMachine>> createHostTargetMachine() {
   return std::unique_ptr<llvm::TargetMachine>(tm);
 }
 
-llvm::Error optimizeModule(llvm::Module &m, llvm::TargetMachine &tm) {
+llvm::Error prepareModule(llvm::Module &m, llvm::TargetMachine &tm) {
   std::string msg;
   llvm::raw_string_ostream os(msg);
   if (llvm::verifyModule(m, &os))
@@ -61,7 +77,11 @@ llvm::Error optimizeModule(llvm::Module &m, llvm::TargetMachine &tm) {
     // loops where the wider vectors win.
     if (avx512) f.addFnAttr("prefer-vector-width", "512");
   }
+  return llvm::Error::success();
+}
 
+/// LLVM's -O3 pipeline over a prepared module.
+static void runO3(llvm::Module &m, llvm::TargetMachine &tm) {
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
@@ -84,6 +104,11 @@ llvm::Error optimizeModule(llvm::Module &m, llvm::TargetMachine &tm) {
   pb.crossRegisterProxies(lam, fam, cgam, mam);
   llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
   mpm.run(m, mam);
+}
+
+llvm::Error optimizeModule(llvm::Module &m, llvm::TargetMachine &tm) {
+  if (auto err = prepareModule(m, tm)) return err;
+  runO3(m, tm);
   return llvm::Error::success();
 }
 
@@ -97,9 +122,12 @@ llvm::Error emitMachineCode(llvm::Module &m, llvm::TargetMachine &tm, llvm::raw_
 }
 
 llvm::Expected<std::vector<llvm::SmallVector<char, 0>>> emitObjects(llvm::Module &m, llvm::TargetMachine &tm,
-                                                                     unsigned parts) {
+                                                                     unsigned parts, bool optimise) {
   std::vector<llvm::SmallVector<char, 0>> objects;
+  if (optimise)
+    if (auto err = prepareModule(m, tm)) return err;
   if (parts <= 1) {
+    if (optimise) runO3(m, tm);
     objects.emplace_back();
     llvm::raw_svector_ostream os(objects.back());
     if (auto err = emitMachineCode(m, tm, os, false)) return err;
@@ -126,6 +154,7 @@ llvm::Expected<std::vector<llvm::SmallVector<char, 0>>> emitObjects(llvm::Module
       auto partTm = part ? createHostTargetMachine() : llvm::Expected<std::unique_ptr<llvm::TargetMachine>>(part.takeError());
       llvm::Error err = partTm ? llvm::Error::success() : partTm.takeError();
       if (!err) {
+        if (optimise) runO3(**part, **partTm);
         llvm::raw_svector_ostream os(objects[i]);
         err = emitMachineCode(**part, **partTm, os, false);
       }

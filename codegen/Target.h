@@ -11,20 +11,34 @@ namespace gradc {
 /// (AVX-512 where present, AVX2 otherwise), tuned for speed.
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>> createHostTargetMachine();
 
-/// Verifies the module, stamps every function with the host CPU and its
-/// preferred vector width, and runs LLVM's -O3 pipeline.
+/// Verifies the module and stamps every function with the host CPU and its
+/// preferred vector width.
+llvm::Error prepareModule(llvm::Module &m, llvm::TargetMachine &tm);
+
+/// prepareModule, then LLVM's -O3 pipeline.
 llvm::Error optimizeModule(llvm::Module &m, llvm::TargetMachine &tm);
 
 /// Writes an object file (or, with `assembly`, the assembly text).
 llvm::Error emitMachineCode(llvm::Module &m, llvm::TargetMachine &tm, llvm::raw_pwrite_stream &out, bool assembly);
 
-/// Machine code for an optimised module as `parts` object files, made on
-/// `parts` threads at once: the module is split by function (kernels call
-/// nothing of each other's once optimised, so no inlining is lost), each
-/// part goes through bitcode into a context of its own, and each thread has
-/// its own target machine. Machine code is about two thirds of a GPT build.
-/// parts = 1 is emitMachineCode on this thread.
+/// Machine code for a module as `parts` object files, made on `parts`
+/// threads at once. The module is split by function, each part goes
+/// through bitcode into a context of its own (an LLVM context serves one
+/// thread at a time), and each thread has its own target machine.
+///
+/// With `optimise`, the module is unoptimised and each thread also runs
+/// optimizeModule's -O3 pipeline on its part, so optimisation (a third of a
+/// GPT build) is parallel too. Splitting first loses nothing: kernels are
+/// NoInline and call no function of the module (exp, log and tanh are
+/// inline IR, codegen/MathLib.h), so each kernel is optimised as in the
+/// whole module. What crosses parts is the descriptor's pointers and the
+/// entries' calls of kernels, resolved by the linker. The one difference:
+/// a kernel an entry calls directly (a tiny one, not worth threads) no
+/// longer has its buffer pointers loaded by the caller (argument
+/// promotion), two loads more per call; every other kernel's machine code
+/// is the same instruction for instruction (compared with objdump on the
+/// GPT). parts = 1 is optimizeModule and emitMachineCode on this thread.
 llvm::Expected<std::vector<llvm::SmallVector<char, 0>>> emitObjects(llvm::Module &m, llvm::TargetMachine &tm,
-                                                                     unsigned parts);
+                                                                     unsigned parts, bool optimise);
 
 } // namespace gradc

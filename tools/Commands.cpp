@@ -61,16 +61,16 @@ int dumpCommand(const CompileOptions &o, const Step &stage) {
 int buildCommand(const CompileOptions &o, const BuildOptions &b) {
   auto t0 = std::chrono::steady_clock::now();
   auto last = t0;
-  std::vector<std::pair<const char *, double>> phases;
-  auto phase = [&](const char *name) {
+  std::vector<std::pair<std::string, double>> phases;
+  auto phase = [&](std::string name) {
     auto now = std::chrono::steady_clock::now();
-    phases.push_back({name, std::chrono::duration<double>(now - last).count()});
+    phases.push_back({std::move(name), std::chrono::duration<double>(now - last).count()});
     last = now;
     return true;
   };
   Compiler c(o);
   if (!c.load() || !phase("frontend") || !c.runPipeline() || !phase("passes") || !c.schedule() || !phase("loops") ||
-      !c.lower() || !phase("LLVM IR") || !c.optimize() || !phase("LLVM optimisation"))
+      !c.lower() || !phase("LLVM IR") || !c.createTarget())
     return 1;
   std::string out = b.output;
   if (out.empty()) out = llvm::sys::path::stem(o.input).str() + (b.objectOnly ? ".o" : "");
@@ -81,13 +81,14 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
       llvm::WithColor::error(llvm::errs(), "gradc") << "cannot write " << out << ": " << ec.message() << "\n";
       return 1;
     }
-    if (!c.emit(obj.os(), false)) return 1;
+    if (!c.optimize() || !phase("LLVM optimisation") || !c.emit(obj.os(), false)) return 1;
     obj.keep();
     phase("machine code");
   } else {
-    // Machine code on every core (one part each), linked together.
+    // Optimisation and machine code on every core (one part of the module
+    // each), linked together.
     unsigned parts = std::clamp(b.jobs ? b.jobs : std::thread::hardware_concurrency(), 1u, b.jobs ? 64u : 8u);
-    auto objects = emitObjects(*c.llvmModule, *c.target, parts);
+    auto objects = emitObjects(*c.llvmModule, *c.target, parts, /*optimise=*/true);
     if (!objects) {
       c.report(objects.takeError());
       return 1;
@@ -109,7 +110,8 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
         return 1;
       }
     }
-    phase("machine code");
+    phase(fmt::format("LLVM optimisation + machine code ({} thread{})", objects->size(),
+                      objects->size() == 1 ? "" : "s"));
     llvm::Error err = linkExecutable(paths, out);
     removeAll();
     if (err) {
@@ -128,7 +130,7 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
   llvm::errs() << fmt::format("gradc: built {} from {}: {} entry points, {} kernels, scratch arena {} bytes, in {:.2f} s\n",
                               out, o.input, c.loops.entries.size(), kernels, arena, secs);
   if (b.timePhases)
-    for (auto &[name, t] : phases) llvm::errs() << fmt::format("  {:<18} {:7.3f} s\n", name, t);
+    for (auto &[name, t] : phases) llvm::errs() << fmt::format("  {:<20} {:7.3f} s\n", name, t);
   return 0;
 }
 

@@ -86,13 +86,19 @@ bool Compiler::lower() {
   return true;
 }
 
-bool Compiler::optimize() {
+bool Compiler::createTarget() {
+  if (target) return true;
   auto tm = createHostTargetMachine();
   if (!tm) {
     report(tm.takeError());
     return false;
   }
   target = std::move(*tm);
+  return true;
+}
+
+bool Compiler::optimize() {
+  if (!createTarget()) return false;
   if (auto err = optimizeModule(*llvmModule, *target)) {
     report(std::move(err));
     return false;

@@ -46,6 +46,8 @@ public:
   bool schedule();
   /// Emits LLVM IR (unoptimised), scheduling first if needed.
   bool lower();
+  /// Makes the target machine for the host CPU (once).
+  bool createTarget();
   /// Runs LLVM's optimiser for the host CPU.
   bool optimize();
   /// Writes an object file, or assembly text.

@@ -62,8 +62,9 @@ static cl::opt<bool> emitObject("c", cl::desc("Write the object file only, witho
                                 cl::cat(category));
 static cl::opt<bool> timePhases("time", cl::desc("Print how long each phase of the build took"), cl::sub(buildCmd),
                                 cl::cat(category));
-static cl::opt<unsigned> jobs("j", cl::desc("Make machine code on N threads, one part of the model each (default: the cores "
-                                            "available, at most 64; the model trains the same for any N)"),
+static cl::opt<unsigned> jobs("j", cl::desc("Optimise and make machine code on N threads, one part of the model each "
+                                            "(default: the cores available, at most 8; N at most 64; the model "
+                                            "trains the same for any N)"),
                                cl::value_desc("N"), cl::init(0), cl::sub(buildCmd), cl::cat(category));
 static cl::opt<bool> gradsEntry("grads-entry", cl::desc("Also compile the @grads entry (loss and every gradient)"),
                                 cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
