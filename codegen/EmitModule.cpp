@@ -180,6 +180,7 @@ private:
     auto *fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, ptr}, false);
     auto *fn = llvm::Function::Create(fty, llvm::Function::InternalLinkage, "gradc." + e.name, *mod);
     fn->addFnAttr(llvm::Attribute::NoUnwind);
+    unoptimised(fn);
     if (kernels.size() <= kKernelsPerPart) {
       emitCalls(fn, e, kernels, 0, kernels.size());
       return fn;
@@ -189,7 +190,7 @@ private:
       auto *part = llvm::Function::Create(fty, llvm::Function::InternalLinkage,
                                           "gradc." + e.name + ".part" + llvm::Twine(parts.size()), *mod);
       part->addFnAttr(llvm::Attribute::NoUnwind);
-      part->addFnAttr(llvm::Attribute::NoInline);
+      unoptimised(part);
       emitCalls(part, e, kernels, first, std::min(kernels.size(), first + kKernelsPerPart));
       parts.push_back(part);
     }
@@ -197,6 +198,15 @@ private:
     for (auto *part : parts) b.CreateCall(part, {fn->getArg(0), fn->getArg(1), fn->getArg(2)});
     b.CreateRetVoid();
     return fn;
+  }
+
+  /// An entry is a list of calls, one per kernel, that runs once a step:
+  /// optimising it buys nothing measurable, and it cost a fifth of a GPT
+  /// build (long straight-line functions). `optnone` has LLVM skip it and
+  /// make its machine code the fast way.
+  static void unoptimised(llvm::Function *fn) {
+    fn->addFnAttr(llvm::Attribute::NoInline);
+    fn->addFnAttr(llvm::Attribute::OptimizeNone);
   }
 
   /// The body of `fn`: calls of kernels [first, last) of `e`.
