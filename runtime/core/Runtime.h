@@ -25,6 +25,17 @@ namespace grt {
 /// Where fatal() writes, and a tag before "error:" ("rank 1: " for a
 /// process of a data-parallel run whose other output is silenced).
 void setErrorOutput(FILE *stream, std::string tag);
+/// A string from a user's file as a message shows it: control bytes as
+/// escapes (\n, \t, \x1b), so that a message stays one line and cannot
+/// drive the terminal, and at most 40 bytes, then how long it was.
+std::string shown(std::string_view untrusted);
+/// What fatal() throws instead of exiting after setFatalThrows(true): the
+/// file-reader fuzzer (tests/fuzz/FuzzFiles.cpp) feeds one process
+/// millions of bad files, and checks each refusal's message.
+struct FatalError {
+  std::string message;
+};
+void setFatalThrows(bool on);
 template <typename... Args> [[noreturn]] void fail(fmt::format_string<Args...> f, Args &&...args) {
   fatal(fmt::format(f, std::forward<Args>(args)...));
 }

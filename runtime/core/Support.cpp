@@ -17,12 +17,29 @@ namespace grt {
 namespace {
 FILE *errorStream = nullptr; // null: stderr
 std::string errorTag;
+bool fatalThrows = false;
 } // namespace
 
 void fatal(std::string_view msg) {
+  if (fatalThrows) throw FatalError{std::string(msg)};
   std::fflush(stdout);
   std::fprintf(errorStream ? errorStream : stderr, "%serror: %.*s\n", errorTag.c_str(), int(msg.size()), msg.data());
   std::exit(1);
+}
+
+void setFatalThrows(bool on) { fatalThrows = on; }
+
+std::string shown(std::string_view untrusted) {
+  std::string out;
+  for (unsigned char c : untrusted.substr(0, 40)) {
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\r') out += "\\r";
+    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", int(c));
+    else out += char(c);
+  }
+  if (untrusted.size() > 40) out += fmt::format("... ({} characters)", untrusted.size());
+  return out;
 }
 
 void setErrorOutput(FILE *stream, std::string tag) {

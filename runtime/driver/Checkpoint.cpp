@@ -191,7 +191,7 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
     if (saved(sl) && !h.get(sl.tensor->name)) missing.push_back(sl.tensor->name);
   auto list = [](const std::vector<std::string> &names) {
     std::string out;
-    for (size_t i = 0; i < names.size() && i < 5; ++i) out += (i ? ", '" : "'") + names[i] + "'";
+    for (size_t i = 0; i < names.size() && i < 5; ++i) out += (i ? ", '" : "'") + shown(names[i]) + "'";
     return names.size() > 5 ? fmt::format("{} and {} more", out, names.size() - 5) : out;
   };
   if (!partial && !extra.empty())
@@ -219,7 +219,8 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
         offs->kind != Json::Array || offs->array.size() != 2)
       fail("checkpoint {}: entry '{}' is malformed", path, t.name);
     if (dt->string != safetensorsDType(t.dtype))
-      fail("checkpoint {}: tensor '{}' is {}, the model expects {}", path, t.name, dt->string, safetensorsDType(t.dtype));
+      fail("checkpoint {}: tensor '{}' is {}, the model expects {}", path, t.name, shown(dt->string),
+           safetensorsDType(t.dtype));
     std::string got = "[";
     bool same = int(shape->array.size()) == t.rank;
     for (size_t i = 0; i < shape->array.size(); ++i) {
@@ -238,7 +239,7 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
            path, t.name, dataSize);
     if (e2 - b != int64_t(sl.bytes))
       fail("checkpoint {} is corrupt: tensor '{}' has data_offsets [{},{}], {} bytes, but {} {} takes {}", path, t.name, b,
-           e2, e2 - b, dt->string, got, sl.bytes);
+           e2, e2 - b, shown(dt->string), got, sl.bytes);
     ranges.emplace_back(b, e2, t.name);
     in.seekg(8 + int64_t(n) + b);
     if (!in.read(static_cast<char *>(sl.data), sl.bytes)) fail("checkpoint {}: cannot read tensor '{}'", path, t.name);

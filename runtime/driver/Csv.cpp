@@ -24,10 +24,6 @@ static std::string trim(const std::string &s) {
 }
 
 /// A field as quoted in a message: long ones (a line of 100k digits) cut.
-static std::string shown(const std::string &f) {
-  return f.size() <= 40 ? f : f.substr(0, 40) + fmt::format("... ({} characters)", f.size());
-}
-
 static std::vector<std::string> fields(const std::string &line) {
   std::vector<std::string> out;
   size_t start = 0;

@@ -77,9 +77,9 @@ void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::s
     char *end;
     double v = std::strtod(text.c_str(), &end);
     if (text.empty() || *end || !std::isfinite(v))
-      fail("checkpoint {}: its hyperparameter {} is '{}', not a number", from, name, text);
+      fail("checkpoint {}: its hyperparameter {} is '{}', not a number", from, shown(name), shown(text));
     int i = s.find(name);
-    if (i < 0 || !Session::isUserHyper(*s.slots[i].tensor)) fail("checkpoint {}: this model has no hyperparameter '{}'", from, name);
+    if (i < 0 || !Session::isUserHyper(*s.slots[i].tensor)) fail("checkpoint {}: this model has no hyperparameter '{}'", from, shown(name));
     if (std::find(given.begin(), given.end(), name) == given.end()) {
       Session::set(s.slots[i], 0, v);
       continue;
@@ -172,14 +172,14 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     int64_t x = -1;
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
     if (v.empty() || ec != std::errc() || end != v.data() + v.size() || x < 0)
-      fail("checkpoint {}: its {} '{}' is not a whole number of steps", from, k, v);
+      fail("checkpoint {}: its {} '{}' is not a whole number of steps", from, k, shown(v));
     return x;
   };
   std::string seedNote;
   std::vector<std::string> overrides; // what flags change of the saved run, said when resuming
   if (!from.empty()) {
     resumed = loadCheckpoint(from, s, a.has("partial-load"));
-    if (get("model") != m.name) fail("checkpoint {} is from model '{}', not '{}'", from, get("model"), m.name);
+    if (get("model") != m.name) fail("checkpoint {} is from model '{}', not '{}'", from, shown(get("model")), m.name);
     start = count("step");
     int64_t savedSteps = count("total_steps");
     if (start > savedSteps) fail("checkpoint {}: its step {} is past its total of {} steps", from, start, savedSteps);
@@ -197,7 +197,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     std::string saved = get("seed");
     char *end;
     uint64_t savedSeed = std::strtoull(saved.c_str(), &end, 10);
-    if (saved.empty() || *end) fail("checkpoint {}: its seed '{}' is not a number", from, saved);
+    if (saved.empty() || *end) fail("checkpoint {}: its seed '{}' is not a number", from, shown(saved));
     if (!a.has("seed")) dopts.seed = savedSeed;
     seedNote = dopts.seed == savedSeed ? fmt::format(" with the checkpoint's seed {}", savedSeed)
                                        : fmt::format("; --seed {} overrides the checkpoint's seed {}", dopts.seed, savedSeed);
@@ -210,7 +210,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       char *vend;
       double savedFrac = std::strtod(it->second.c_str(), &vend);
       if (it->second.empty() || *vend || !(savedFrac >= 0 && savedFrac < 1))
-        fail("checkpoint {}: its val_frac '{}' is not a fraction in [0, 1)", from, it->second);
+        fail("checkpoint {}: its val_frac '{}' is not a fraction in [0, 1)", from, shown(it->second));
       if (!a.has("val-frac")) dopts.valFraction = savedFrac;
       else if (dopts.valFraction != savedFrac)
         overrides.push_back(fmt::format("--val-frac {} overrides the checkpoint's {}: other rows are trained on now",
@@ -225,8 +225,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                              it->second != std::to_string(data->samplesPerBatch()))
     overrides.push_back(fmt::format("the checkpoint was trained with a global batch of {} {} ({}); this run's is {} ({} "
                                     "process{} × {}): the data position carries over, and each step now draws {}",
-                                    it->second, positionUnit(m),
-                                    resumed.count("world") ? fmt::format("{} process{}", resumed["world"],
+                                    shown(it->second), positionUnit(m),
+                                    resumed.count("world") ? fmt::format("{} process{}", shown(resumed["world"]),
                                                                          resumed["world"] == "1" ? "" : "es")
                                                            : "1 process",
                                     data->samplesPerBatch(), cluster.size, cluster.size == 1 ? "" : "es",
@@ -237,7 +237,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   if (auto it = resumed.find("data_id"); !from.empty() && it != resumed.end() && it->second != data->identity())
     overrides.push_back(fmt::format("the data is not what the checkpoint was trained on (it was {}; this is {}): "
                                     "training goes on, but not as the saved run would have",
-                                    it->second, data->identity()));
+                                    shown(it->second), data->identity()));
   applyHypers(s, a);
   if (!from.empty()) restoreHypers(s, a, resumed, from, overrides);
   s.setHyper("total_steps", double(steps));

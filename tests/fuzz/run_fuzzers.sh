@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/fuzz/run_fuzzers.sh - build the libFuzzer targets (ASan + UBSan), seed
-# their corpora, replay the regression inputs and fuzz each parser.
+# their corpora, replay the regression inputs and fuzz each target.
 set -euo pipefail
 
 usage() {
@@ -8,20 +8,24 @@ usage() {
 usage: tests/fuzz/run_fuzzers.sh [options]
 
 Builds build-fuzz (clang-19, GRADC_FUZZ=ON: only the IR and frontend
-libraries, with -fsanitize=fuzzer,address,undefined) when needed, seeds a
-corpus per target, replays the committed regression inputs
-(tests/fuzz/corpus-grad, tests/fuzz/corpus-gir), then fuzzes each target.
+libraries and the runtime's file readers, with
+-fsanitize=fuzzer,address,undefined) when needed, seeds a corpus per target,
+replays the committed regression inputs (tests/fuzz/corpus-TARGET), then
+fuzzes each target.
 
-  fuzz_grad  .grad source -> lexer, parser (with the prelude), AST dump,
-             semantic analysis, verifier
-  fuzz_gir   text IR -> parser, verifier, print and parse back
+  fuzz_grad   .grad source -> lexer, parser (with the prelude), AST dump,
+              semantic analysis, verifier
+  fuzz_gir    text IR -> parser, verifier, print and parse back
+  fuzz_files  what a trained executable reads: CSV tables, checkpoints and
+              the data position they hold, tokenizer files, text corpora,
+              JSON; each must be taken or refused with a one-line message
 
 Options:
   --time SECONDS   fuzz each target this long (default 30)
   --runs N         fuzz each target for N executions instead of a time
-  --targets LIST   comma-separated, from grad,gir (default both)
-  --max-len BYTES  longest input to make (default 8192 for grad, 65536 for
-                   gir: sources are short, IR dumps are not)
+  --targets LIST   comma-separated, from grad,gir,files (default all three)
+  --max-len BYTES  longest input to make (default 8192 for grad and files,
+                   65536 for gir: sources are short, IR dumps are not)
   --replay         only replay the regression inputs; no fuzzing
   --build DIR      the fuzz build directory (default build-fuzz)
   --work DIR       corpora, artifacts and logs (default BUILD/work)
@@ -33,14 +37,14 @@ Each run uses -timeout=5 (an input that takes longer is a hang) and
 -rss_limit_mb=2048. A crash, sanitizer report, hang or out-of-memory input is
 written to WORK/artifacts and makes the script exit 1; minimise it with
   build-fuzz/tests/fuzz/fuzz_grad -minimize_crash=1 -runs=100000 FILE
-and commit the result to tests/fuzz/corpus-grad (or corpus-gir) with the fix.
+and commit the result to tests/fuzz/corpus-TARGET with the fix.
 Exit 77 (a skipped test to ctest): clang-19 or libFuzzer is not installed
 (scripts/deps.sh installs them).
 EOF
 }
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-seconds=30 runs="" targets="grad,gir" replayOnly=0 maxLen=""
+seconds=30 runs="" targets="grad,gir,files" replayOnly=0 maxLen=""
 build="$root/build-fuzz" work="" gradc="$root/build/tools/gradc"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -63,11 +67,18 @@ if ! command -v clang++-19 >/dev/null || [ ! -f /usr/lib/llvm-19/lib/clang/19/li
   exit 77
 fi
 
-# Only the two libraries and the targets: about two minutes on two cores.
+for t in ${targets//,/ }; do
+  case "$t" in grad|gir|files) ;; *) echo "run_fuzzers.sh: unknown target '$t'" >&2; exit 64 ;; esac
+done
+
+# Only the libraries the targets need, and the targets: about two minutes
+# on two cores.
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang-19 CXX=clang++-19 cmake -S "$root" -B "$build" -G Ninja -DGRADC_FUZZ=ON >/dev/null
 fi
-cmake --build "$build" -j 2 --target fuzz_grad fuzz_gir
+t_list=""
+for t in ${targets//,/ }; do t_list="$t_list fuzz_$t"; done
+cmake --build "$build" -j 2 --target $t_list
 
 # Seeds: every .grad in the examples and lit tests, every .gir in the lit
 # tests, and the examples' IR at each stage. Larger files are left out: the
@@ -77,6 +88,9 @@ seed() {
   mkdir -p "$dir"
   if [ "$1" = grad ]; then
     find "$root/examples" "$root/tests/lit" "$root/bench" -name '*.grad' -size -64k -exec cp {} "$dir/" \;
+  elif [ "$1" = files ]; then
+    # The target writes a valid file of each kind (its first run does).
+    GRADC_FUZZ_SEEDS="$dir" "$build/tests/fuzz/fuzz_files" -runs=0 "$dir" > /dev/null 2>&1
   else
     find "$root/tests/lit" -name '*.gir' -size -64k -exec cp {} "$dir/" \;
     if [ -x "$gradc" ]; then
@@ -92,12 +106,11 @@ seed() {
 
 status=0
 for t in ${targets//,/ }; do
-  case "$t" in grad|gir) ;; *) echo "run_fuzzers.sh: unknown target '$t'" >&2; exit 64 ;; esac
   bin="$build/tests/fuzz/fuzz_$t"
   regress="$root/tests/fuzz/corpus-$t"
   artifacts="$work/artifacts"
   mkdir -p "$artifacts" "$work/logs"
-  len="${maxLen:-$([ "$t" = grad ] && echo 8192 || echo 65536)}"
+  len="${maxLen:-$([ "$t" = gir ] && echo 65536 || echo 8192)}"
   opts=(-timeout=5 -rss_limit_mb=2048 -max_len="$len" -dict="$root/tests/fuzz/$t.dict"
         -artifact_prefix="$artifacts/$t-" -print_final_stats=1)
   before=$(ls "$artifacts" | grep -c "^$t-" || true)

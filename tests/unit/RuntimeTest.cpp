@@ -67,6 +67,26 @@ TEST(Json, RejectsGarbageWithAPosition) {
   EXPECT_FALSE(parseJson("", j, err));
 }
 
+TEST(Shown, EscapesControlBytesAndCutsLongStrings) {
+  // What a message quotes from a file stays on one line and cannot drive
+  // the terminal.
+  EXPECT_EQ(shown("w\n,4.adam_m"), "w\\n,4.adam_m");
+  EXPECT_EQ(shown(std::string("a\0b\x1b[31m\t\x7f", 10)), "a\\x00b\\x1b[31m\\t\\x7f");
+  EXPECT_EQ(shown(std::string(45, 'x')), std::string(40, 'x') + "... (45 characters)");
+  EXPECT_EQ(shown("caf\xc3\xa9"), "caf\xc3\xa9"); // UTF-8 passes as it is
+}
+
+TEST(Fatal, ThrowsWhenAskedInsteadOfExiting) {
+  // The file-reader fuzzer's mode: a refusal is an exception with the message.
+  setFatalThrows(true);
+  try {
+    fail("bad {}", 42);
+  } catch (const FatalError &e) {
+    EXPECT_EQ(e.message, "bad 42");
+  }
+  setFatalThrows(false);
+}
+
 TEST(Csv, ReadsColumnsByName) {
   auto t = readCsv(tempFile("ok.csv", "x,y\n1,2\n3.5, -4e1\n"));
   EXPECT_EQ(t.rows, 2);
