@@ -122,12 +122,11 @@ llvm::Error emitMachineCode(llvm::Module &m, llvm::TargetMachine &tm, llvm::raw_
 }
 
 llvm::Expected<std::vector<llvm::SmallVector<char, 0>>> emitObjects(llvm::Module &m, llvm::TargetMachine &tm,
-                                                                     unsigned parts, bool optimise) {
+                                                                     unsigned parts) {
   std::vector<llvm::SmallVector<char, 0>> objects;
-  if (optimise)
-    if (auto err = prepareModule(m, tm)) return err;
+  if (auto err = prepareModule(m, tm)) return err;
   if (parts <= 1) {
-    if (optimise) runO3(m, tm);
+    runO3(m, tm);
     objects.emplace_back();
     llvm::raw_svector_ostream os(objects.back());
     if (auto err = emitMachineCode(m, tm, os, false)) return err;
@@ -154,7 +153,7 @@ llvm::Expected<std::vector<llvm::SmallVector<char, 0>>> emitObjects(llvm::Module
       auto partTm = part ? createHostTargetMachine() : llvm::Expected<std::unique_ptr<llvm::TargetMachine>>(part.takeError());
       llvm::Error err = partTm ? llvm::Error::success() : partTm.takeError();
       if (!err) {
-        if (optimise) runO3(**part, **partTm);
+        runO3(**part, **partTm);
         llvm::raw_svector_ostream os(objects[i]);
         err = emitMachineCode(**part, **partTm, os, false);
       }

@@ -88,7 +88,7 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     // Optimisation and machine code on every core (one part of the module
     // each), linked together.
     unsigned parts = std::clamp(b.jobs ? b.jobs : std::thread::hardware_concurrency(), 1u, b.jobs ? 64u : 8u);
-    auto objects = emitObjects(*c.llvmModule, *c.target, parts, /*optimise=*/true);
+    auto objects = emitObjects(*c.llvmModule, *c.target, parts);
     if (!objects) {
       c.report(objects.takeError());
       return 1;
