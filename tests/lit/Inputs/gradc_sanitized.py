@@ -1,7 +1,8 @@
 # tests/lit/Inputs/gradc_sanitized.py - `gradc` for the sanitizer run of the
 # lit suite: `build ... -o OUT` compiles the object with gradc (-c) and links
-# it against libgradrt-sanitized.a (AddressSanitizer + UBSan) instead of
-# libgradrt.a; every other command goes to gradc unchanged.
+# it against libgradrt-sanitized.a (AddressSanitizer + UBSan, formatting
+# through the compiled libfmt) instead of libgradrt.a; every other command
+# goes to gradc unchanged.
 #
 # usage: gradc_sanitized.py GRADC RUNTIME_LIBRARY ARGS...
 import os
@@ -31,7 +32,7 @@ def main():
     rc = subprocess.call([gradc] + rest + ["-c", "-o", obj])
     if rc != 0:
         return rc
-    rc = subprocess.call(["c++", obj, runtime, "-o", output, "-fsanitize=address,undefined", "-lpthread", "-lm"])
+    rc = subprocess.call(["c++", obj, runtime, "-o", output, "-fsanitize=address,undefined", "-lfmt", "-lpthread", "-lm"])
     os.unlink(obj)
     return rc
 
