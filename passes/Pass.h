@@ -30,6 +30,10 @@ struct PassOptions {
   /// `gradient` leaf (the runtime averages the processes' gradients between
   /// the two).
   bool dataParallel = false;
+  /// Refuse a loss that sums over the batch's rows, and warn about one that
+  /// mixes them otherwise (RowMeanCheck.cpp). `gradc build --data-parallel`
+  /// sets it; the model generator builds @apply without it.
+  bool lossMustBeRowMean = false;
   /// Fusion: 0 keeps one kernel per op; 1 fuses elementwise chains and
   /// reductions; 2 (the default) also runs a matmul's elementwise consumers
   /// (bias, activation, residual add) as its epilogue.
@@ -46,6 +50,7 @@ struct PassOptions {
 using PassFn = llvm::Error (*)(Module &, const PassOptions &);
 
 // The passes, one file each; passes/Pipeline.cpp names and orders them.
+llvm::Error runRowMeanCheck(Module &m, const PassOptions &o);
 llvm::Error runAutodiff(Module &m, const PassOptions &o);
 llvm::Error runOptimizerLowering(Module &m, const PassOptions &o);
 llvm::Error runSplitEntries(Module &m, const PassOptions &o);

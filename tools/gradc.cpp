@@ -155,6 +155,7 @@ static CompileOptions compileOptions() {
   o.passes.breakGradRule = breakGrad;
   o.passes.gradsEntry = gradsEntry;
   o.passes.dataParallel = dataParallel;
+  o.passes.lossMustBeRowMean = dataParallel;
   if (stepEntry && noStepEntry) fail("--step-entry and --no-step-entry contradict each other");
   using StepMode = PassOptions::StepEntry;
   o.passes.stepEntry = stepEntry ? StepMode::On : noStepEntry ? StepMode::Off : StepMode::Auto;
