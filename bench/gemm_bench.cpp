@@ -111,6 +111,10 @@ int main(int argc, char **argv) {
     std::perror("gemm_bench: exec");
   }
   bool crippled = genericCore(core) && best;
+  if (const char *preset = getenv("OPENBLAS_CORETYPE"); preset && best && !strcmp(best, "SkylakeX") &&
+      !strcasestr(core, "Skylake") && !strcasestr(core, "Cooperlake") && !strcasestr(core, "SapphireRapids"))
+    std::fprintf(stderr, "gemm_bench: WARNING: OPENBLAS_CORETYPE=%s holds OpenBLAS to a kernel without AVX-512 on a CPU "
+                         "with AVX-512; unset it for a reference at its best\n", preset);
   bool quick = false, gptOnly = false, ta = false, tb = false;
   std::vector<Shape> shapes = {
       {"square 256", false, false, 256, 256, 256},

@@ -138,6 +138,10 @@ def torch_blas(python):
         extra = {"OPENBLAS_CORETYPE": best}
         core = probe(extra) or core
     crippled = core.lower() in GENERIC_CORES and best is not None
+    if ("OPENBLAS_CORETYPE" in os.environ and best == "SkylakeX"
+            and not any(k in core.lower() for k in ("skylake", "cooperlake", "sapphirerapids"))):
+        print(f"bench: WARNING: OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} holds PyTorch's OpenBLAS to a "
+              "kernel without AVX-512 on a CPU with AVX-512; unset it for a reference at its best", file=sys.stderr)
     if crippled:
         print(f"bench: WARNING: PyTorch's OpenBLAS runs its generic '{core}' kernel on a CPU with AVX2 or AVX-512: "
               "the ratios below are against a crippled reference", file=sys.stderr)
