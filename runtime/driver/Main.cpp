@@ -47,7 +47,10 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
   --log-every N     print progress every N steps (default: about 20 lines per run)
   --eval-every N    validate every N steps (default: with each progress line)
   --threads N       worker threads (default and at most: the cores available,
-                    shared among the processes of a data-parallel run)
+                    shared among the processes of a data-parallel run).
+                    Without it, train times steps on all of them against
+                    steps on one now and then, and keeps the faster (small
+                    models often run faster on one); results are the same
   --overlap         data-parallel: average gradients in 1 MiB buckets while
                     the backward pass runs (the default when the processes
                     span machines; on one, the averaging competes with it)

@@ -6,6 +6,7 @@
 #include "driver/Commands.h"
 #include "core/FiniteCheck.h"
 #include "driver/Plots.h"
+#include "driver/ThreadChoice.h"
 #include "core/Profile.h"
 
 #include <cerrno>
@@ -299,7 +300,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // A data-parallel run stops when any of its processes is asked to, all at
   // the same step, so they save one consistent checkpoint.
   bool stopping = stopSignal != 0;
+  // Without --threads, steps on all threads and on one are timed against
+  // each other now and then (ThreadChoice.h); the results do not change.
+  // Not under --profile, whose kernel times would mix the two.
+  ThreadChoice threadChoice(s.ctx, s.ctx.pool, !a.has("threads") && !cluster.parallel() && !profile);
   for (int64_t step = start; step < stopAt && !stopping; ++step) {
+    threadChoice.beforeStep();
     auto ts = Clock::now();
     data->nextTrainBatch(s);
     s.setHyper("step", double(step));
@@ -315,6 +321,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     trainSecs += dt;
     windowSecs += dt;
     stepTimes.push_back(dt);
+    if (std::string line = threadChoice.afterStep(dt); !line.empty() && !quiet) fmt::print("{}\n", line);
     lastLoss = s.scalar(GRT_OUTPUT_PREFIX "loss");
     stopping = stopSignal != 0;
     if (cluster.parallel()) lastLoss = globalLoss(cluster, lastLoss, stopping);
@@ -367,6 +374,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // The final figure: text models validate on the whole split, not the
   // quick estimate the progress lines used (the two differed by 0.03 on
   // tinyshakespeare).
+  threadChoice.finish();
   if (hasVal && !stopping && !data->validatesAll()) {
     data->fullValidation(true);
     val = evaluate(s, *data);
