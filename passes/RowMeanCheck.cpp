@@ -19,10 +19,12 @@
 //
 //   Inv    does not read the inputs (params, constants, hypers)
 //   Row    computed row by row: along `axis`, index = (o·B + r)·inner + j
-//          for row r (a reshape [B, T, C] -> [B·T, C] gives inner = T)
+//          for row r (a reshape [B, T, C] -> [B·T, C] gives inner = T),
+//          with the constant factor it was last scaled by (x / B, say)
 //   Agg    linear in a sum over rows of per-row terms: `sum` until it is
-//          divided by the number of elements summed (or by B), which makes
-//          it a mean; scaled, added and reshaped freely after that
+//          divided by the number of elements summed or by a whole multiple
+//          of B (sum(e²) / (2·B) is a mean too), before or after the sum;
+//          scaled, added and reshaped freely after that
 //   Mixed  anything else, with the node that made it so
 //
 // The loss must be Inv or an Agg that is a mean. Nothing is changed.
@@ -42,12 +44,13 @@ struct Label {
   enum Kind : uint8_t { Inv, Row, Agg, Mixed } kind = Inv;
   int axis = -1;        // Row: the axis holding the rows
   int64_t inner = 1;    // Row: elements of that axis per row step
+  double scale = 1;     // Row: the constant factor it was last scaled by
   bool sum = false;     // Agg: still a sum over rows (not yet divided)
   int64_t count = 1;    // Agg: elements added up, rows included
   const Node *at = nullptr; // Agg: the sum over rows; Mixed: the culprit
   std::string why;      // Mixed: what the culprit does
 
-  static Label row(int axis, int64_t inner) { return {Row, axis, inner}; }
+  static Label row(int axis, int64_t inner, double scale = 1) { return {Row, axis, inner, scale}; }
   static Label mixed(const Node *n, std::string why) {
     Label l;
     l.kind = Mixed, l.at = n, l.why = std::move(why);
@@ -71,6 +74,14 @@ std::optional<double> constValue(const Node *n) {
 
 // Within 0.1%: `sum(x) * 0.0833` is meant as a mean over 12 elements.
 bool near(double a, double b) { return std::fabs(a - b) <= 1e-3 * std::fabs(b); }
+
+/// Does dividing a sum of `count` elements over B rows by `d` make a mean
+/// over rows (up to a constant factor)? d is the count, or B, 2·B, ...
+bool meanDivisor(double d, int64_t count, int64_t B) {
+  if (near(d, double(count))) return true;
+  double k = d / double(B);
+  return k >= 1 - 1e-3 && near(k, std::round(k));
+}
 
 class RowMean {
 public:
@@ -115,7 +126,20 @@ private:
       if (l->kind == Label::Agg) agg = l;
     }
     if (row && agg) return Label::mixed(n, "combines each row with a sum or mean over rows");
-    if (row) return *row;
+    if (row) {
+      // A row scaled by a constant keeps its factor, for the sum that may
+      // follow: sum(e² / B) is a mean. Anything else forgets it.
+      Label out = Label::row(row->axis, row->inner);
+      bool unary = n->is(OpKind::Neg) || n->is(OpKind::Cast) || n->is(OpKind::StopGradient);
+      if (unary) out.scale = row->scale;
+      if (n->is(OpKind::Mul) && ops.size() == 2) {
+        const Node *k = ops[0]->kind == Label::Inv ? n->operand(0) : n->operand(1);
+        if (auto c = constValue(k); c && (ops[0]->kind == Label::Inv) != (ops[1]->kind == Label::Inv)) out.scale = row->scale * *c;
+      }
+      if (n->is(OpKind::Div) && ops[1]->kind == Label::Inv)
+        if (auto c = constValue(n->operand(1)); c && *c != 0) out.scale = row->scale / *c;
+      return out;
+    }
     // Only Agg and Inv operands: linear combinations keep an Agg.
     Label out = *agg;
     for (const Label *l : ops)
@@ -134,13 +158,13 @@ private:
     case OpKind::Mul:
       if (aggOperands == 1) {
         const Node *k = ops[0]->kind == Label::Inv ? n->operand(0) : n->operand(1);
-        if (auto c = constValue(k); c && out.sum && (near(*c * out.count, 1) || near(*c * B, 1))) out.sum = false;
+        if (auto c = constValue(k); c && *c != 0 && out.sum && meanDivisor(1 / *c, out.count, B)) out.sum = false;
         return out;
       }
       break;
     case OpKind::Div:
       if (ops[0]->kind == Label::Agg && ops[1]->kind == Label::Inv) {
-        if (auto c = constValue(n->operand(1)); c && out.sum && (near(*c, out.count) || near(*c, B))) out.sum = false;
+        if (auto c = constValue(n->operand(1)); c && out.sum && meanDivisor(*c, out.count, B)) out.sum = false;
         return out;
       }
       break;
@@ -161,11 +185,11 @@ private:
     const Label &l = **llvm::find_if(ops, [](const Label *o) { return o->kind == Label::Row; });
     switch (n->op) {
     case OpKind::Broadcast:
-      return Label::row(l.axis + int(out.rank() - in.rank()), l.inner);
+      return Label::row(l.axis + int(out.rank() - in.rank()), l.inner, l.scale);
     case OpKind::Transpose: {
       auto perm = n->attrs.getInts(AttrKey::Perm);
       for (unsigned i = 0; i < perm.size(); ++i)
-        if (perm[i] == l.axis) return Label::row(int(i), l.inner);
+        if (perm[i] == l.axis) return Label::row(int(i), l.inner, l.scale);
       break;
     }
     case OpKind::Reshape: {
@@ -173,7 +197,7 @@ private:
       int64_t S = l.inner * product(llvm::ArrayRef<int64_t>(in.shape).drop_front(l.axis + 1));
       for (unsigned k = 0; k < out.rank(); ++k) {
         int64_t after = product(llvm::ArrayRef<int64_t>(out.shape).drop_front(k + 1));
-        if (S % after == 0 && out.shape[k] % ((S / after) * B) == 0) return Label::row(int(k), S / after);
+        if (S % after == 0 && out.shape[k] % ((S / after) * B) == 0) return Label::row(int(k), S / after, l.scale);
       }
       return Label::mixed(n, "reshapes the rows apart");
     }
@@ -206,7 +230,8 @@ private:
     if (!llvm::is_contained(axes, int64_t(l.axis))) return l;
     if (n->is(OpKind::ReduceMax)) return Label::mixed(n, "takes a maximum over rows");
     Label out;
-    out.kind = Label::Agg, out.sum = true, out.count = count, out.at = n;
+    out.kind = Label::Agg, out.count = count, out.at = n;
+    out.sum = !(l.scale != 0 && meanDivisor(1 / l.scale, count, B));
     return out;
   }
 
@@ -215,6 +240,8 @@ private:
     bool ta = n->attrs.getBool(AttrKey::TransposeA), tb = n->attrs.getBool(AttrKey::TransposeB);
     if (x.kind == Label::Agg || y.kind == Label::Agg) {
       if (x.kind == Label::Row || y.kind == Label::Row) return Label::mixed(n, "multiplies rows by a sum over rows");
+      if (x.kind == Label::Agg && y.kind == Label::Agg)
+        return Label::mixed(n, "multiplies a sum or mean over rows by another");
       return x.kind == Label::Agg ? x : y;
     }
     // Where each operand's rows end up in the result; -1: contracted.

@@ -29,8 +29,10 @@ static double sum(const std::vector<double> &v) {
 }
 
 bool ThreadChoice::done() const {
-  return inBlock == 0 && int(onAll.size()) >= samples && int(onOne.size()) >= samples && sum(onAll) >= kMinSeconds &&
-         sum(onOne) >= kMinSeconds;
+  auto enough = [&](const std::vector<double> &v) {
+    return int(v.size()) >= samples && (sum(v) >= kMinSeconds || int(v.size()) >= kMaxSamples);
+  };
+  return inBlock == 0 && enough(onAll) && enough(onOne);
 }
 
 std::string ThreadChoice::afterStep(double seconds) {
@@ -41,7 +43,7 @@ std::string ThreadChoice::afterStep(double seconds) {
   }
   if (!probing) {
     sinceDecision += seconds;
-    if (sinceDecision >= kRecheckSeconds) probing = true, samples = kSamplesAgain, probeAll = true, inBlock = 0;
+    if (sinceDecision >= recheck) probing = true, samples = kSamplesAgain, probeAll = true, inBlock = 0;
     return "";
   }
   if (inBlock > 0) (probeAll ? onAll : onOne).push_back(seconds);
@@ -52,15 +54,17 @@ std::string ThreadChoice::afterStep(double seconds) {
   bool was = useAll, first = !decided;
   // One thread must be clearly faster (5%) to give up the others.
   useAll = one > 0.95 * all;
+  // The same choice again: look less often.
+  recheck = !first && was == useAll ? std::min(2 * recheck, kMaxRecheck) : kFirstRecheck;
   decided = true, probing = false, sinceDecision = 0, probeAll = true;
   onAll.clear(), onOne.clear();
   ctx.pool = useAll ? pool : nullptr;
   // Say so when one thread wins, and whenever the choice changes.
   if (first ? useAll : was == useAll) return "";
   return fmt::format("threads: {} for this model here ({:.4g} ms/step on {} threads, {:.4g} on 1, medians of {} "
-                     "steps each; measured again every {:.0f} s; --threads N fixes the count)",
+                     "steps each; measured again in {:.0f} s; --threads N fixes the count)",
                      useAll ? fmt::format("all {}", pool->size()) : std::string("1"), all * 1e3, pool->size(),
-                     one * 1e3, n, kRecheckSeconds);
+                     one * 1e3, n, recheck);
 }
 
 } // namespace grt

@@ -9,8 +9,10 @@
 // Results are bit-identical for any thread count (runtime/core/ThreadPool.h),
 // so `train` may simply measure: when the user gave no --threads, it runs
 // blocks of steps on all threads and on one (the context's pool removed) in
-// turn, and keeps the faster median; it measures again every 30 s of
-// training, so a machine that gets busy or quiet later is noticed.
+// turn, and keeps the faster median; it measures again after 30 s of
+// training, then after twice as long each time the choice stands (up to
+// 10 min), so a machine that gets busy or quiet later is noticed while
+// probing costs little: a step on the losing side may take twice as long.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -45,7 +47,8 @@ private:
   static constexpr int kBlock = 4;
   static constexpr int kSamplesFirst = 8, kSamplesAgain = 4;
   static constexpr double kMinSeconds = 0.02;  // per side
-  static constexpr double kRecheckSeconds = 30;
+  static constexpr int kMaxSamples = 300;      // per side, for tiny steps
+  static constexpr double kFirstRecheck = 30, kMaxRecheck = 600; // seconds
 
   bool done() const;
 
@@ -61,6 +64,7 @@ private:
   int inBlock = 0;
   std::vector<double> onAll, onOne;
   double sinceDecision = 0;
+  double recheck = kFirstRecheck;
 };
 
 } // namespace grt

@@ -321,7 +321,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     trainSecs += dt;
     windowSecs += dt;
     stepTimes.push_back(dt);
-    if (std::string line = threadChoice.afterStep(dt); !line.empty() && !quiet) fmt::print("{}\n", line);
+    if (std::string line = threadChoice.afterStep(dt); !line.empty() && !quiet) {
+      std::fputs((line + "\n").c_str(), stdout); // not fmt::print: see the progress line
+      std::fflush(stdout);
+    }
     lastLoss = s.scalar(GRT_OUTPUT_PREFIX "loss");
     stopping = stopSignal != 0;
     if (cluster.parallel()) lastLoss = globalLoss(cluster, lastLoss, stopping);

@@ -48,9 +48,10 @@ TEST(ThreadChoice, PicksOneThreadWhenItIsClearlyFaster) {
   std::string line = r.untilLine(0.068e-3, 0.046e-3, 100000, &taken);
   ASSERT_NE(line.find("threads: 1 for this model"), std::string::npos) << line;
   EXPECT_NE(line.find("0.068 ms/step on 2 threads, 0.046 on 1"), std::string::npos) << line;
-  // 20 ms per side at 46-68 µs a step: hundreds of steps, both sides probed.
-  EXPECT_GT(r.stepsOnOne, 400);
-  EXPECT_GT(r.stepsOnAll, 290);
+  // Steps of 46-68 µs: each side runs until 300 measured steps (short of
+  // 20 ms), 3 measured in each block of 4.
+  EXPECT_EQ(r.stepsOnOne, 400);
+  EXPECT_EQ(r.stepsOnAll, 3 + 400);
   // Decided: every step on one thread now.
   int before = r.stepsOnAll;
   for (int i = 0; i < 100; ++i) EXPECT_EQ(r.step(0.068e-3, 0.046e-3), "");
@@ -78,6 +79,24 @@ TEST(ThreadChoice, MeasuresAgainAfterThirtySecondsAndSaysWhenTheChoiceChanges) {
   EXPECT_NE(line.find("threads: 1 for this model"), std::string::npos) << line;
   EXPECT_NE(line.find("3000 ms/step on 2 threads, 1000 on 1"), std::string::npos) << line;
   EXPECT_NE(line.find("medians of 6 steps"), std::string::npos) << line;
+}
+
+TEST(ThreadChoice, LooksLessOftenWhileTheChoiceStands) {
+  Training r;
+  EXPECT_EQ(r.untilLine(1.0, 2.0, 40), ""); // decided: all threads; next look after 30 s
+  for (int i = 0; i < 45; ++i) r.step(1.0, 2.0); // the look at 30 s agrees: next after 60 s
+  int one = r.stepsOnOne;
+  for (int i = 0; i < 50; ++i) r.step(1.0, 2.0);
+  EXPECT_EQ(r.stepsOnOne, one) << "probed again before 60 s";
+  for (int i = 0; i < 30; ++i) r.step(1.0, 2.0);
+  EXPECT_GT(r.stepsOnOne, one) << "did not probe again after 60 s";
+}
+
+TEST(ThreadChoice, DecidesOnTinyStepsWithinABoundedNumberOfSteps) {
+  Training r;
+  int taken = 0;
+  std::string line = r.untilLine(2e-7, 1e-7, 2000, &taken); // 0.02 s would take 100,000 steps
+  EXPECT_NE(line.find("threads: 1 for this model"), std::string::npos) << "after " << taken << " steps";
 }
 
 TEST(ThreadChoice, DoesNothingWhenOffOrWithOneThread) {
