@@ -59,17 +59,17 @@ struct Label {
   bool sameRows(const Label &o) const { return axis == o.axis && inner == o.inner; }
 };
 
-int64_t product(llvm::ArrayRef<int64_t> dims) {
-  int64_t p = 1;
-  for (int64_t d : dims) p *= d;
-  return p;
-}
-
 /// The value of a splat constant, looking through layout and casts.
 std::optional<double> constValue(const Node *n) {
   while (n->is(OpKind::Broadcast) || n->is(OpKind::Reshape) || n->is(OpKind::Cast)) n = n->operand(0);
   if (!n->is(OpKind::Const)) return std::nullopt;
   return n->attrs.getFloat(AttrKey::Value);
+}
+
+/// For a product x * c or c * x where c does not read the data: c's value,
+/// if it is a constant.
+std::optional<double> constFactor(const Node *mul, llvm::ArrayRef<Label> ops) {
+  return constValue(mul->operand(ops[0].kind == Label::Inv ? 0 : 1));
 }
 
 // Within 0.1%: `sum(x) * 0.0833` is meant as a mean over 12 elements.
@@ -89,25 +89,23 @@ public:
 
   Label visit(const Node *n) {
     // Copies: the caller inserts into `labels` after this returns.
-    llvm::SmallVector<Label, 3> copies;
-    for (const Node *o : n->operands) copies.push_back(labels.lookup(o));
-    llvm::SmallVector<const Label *, 3> ops;
-    for (const Label &l : copies) ops.push_back(&l);
-    for (const Label *l : ops)
-      if (l->kind == Label::Mixed) return *l;
-    bool anyData = llvm::any_of(ops, [](const Label *l) { return l->kind != Label::Inv; });
+    llvm::SmallVector<Label, 3> ops;
+    for (const Node *o : n->operands) ops.push_back(labels.lookup(o));
+    for (const Label &l : ops)
+      if (l.kind == Label::Mixed) return l;
+    bool anyData = llvm::any_of(ops, [](const Label &l) { return l.kind != Label::Inv; });
     if (n->is(OpKind::Input)) return n->type.rank() >= 1 ? Label::row(0, 1) : Label{};
     if (!anyData) return {};
     if (n->has(OpTrait::Elementwise)) return elementwise(n, ops);
     if (n->has(OpTrait::Layout)) return layout(n, ops);
-    if (n->has(OpTrait::Reduction)) return reduce(n, *ops[0]);
-    if (n->is(OpKind::MatMul)) return matmul(n, *ops[0], *ops[1]);
+    if (n->has(OpTrait::Reduction)) return reduce(n, ops[0]);
+    if (n->is(OpKind::MatMul)) return matmul(n, ops[0], ops[1]);
     if (n->is(OpKind::Gather)) {
-      if (ops[0]->kind == Label::Inv && ops[1]->kind == Label::Row) return *ops[1]; // rows of idx stay
-      if (ops[0]->kind == Label::Agg && ops[1]->kind == Label::Inv) return *ops[0];
+      if (ops[0].kind == Label::Inv && ops[1].kind == Label::Row) return ops[1]; // rows of idx stay
+      if (ops[0].kind == Label::Agg && ops[1].kind == Label::Inv) return ops[0];
       return Label::mixed(n, "looks up rows, or by indices computed across rows");
     }
-    if (n->is(OpKind::OneHot) && ops[0]->kind == Label::Row) return *ops[0];
+    if (n->is(OpKind::OneHot) && ops[0].kind == Label::Row) return ops[0];
     return Label::mixed(n, "adds up values across rows");
   }
 
@@ -116,14 +114,14 @@ public:
 private:
   int64_t B;
 
-  Label elementwise(const Node *n, llvm::ArrayRef<const Label *> ops) {
+  Label elementwise(const Node *n, llvm::ArrayRef<Label> ops) {
     const Label *row = nullptr, *agg = nullptr;
-    for (const Label *l : ops) {
-      if (l->kind == Label::Row) {
-        if (row && !row->sameRows(*l)) return Label::mixed(n, "pairs rows with other rows");
-        row = l;
+    for (const Label &l : ops) {
+      if (l.kind == Label::Row) {
+        if (row && !row->sameRows(l)) return Label::mixed(n, "pairs rows with other rows");
+        row = &l;
       }
-      if (l->kind == Label::Agg) agg = l;
+      if (l.kind == Label::Agg) agg = &l;
     }
     if (row && agg) return Label::mixed(n, "combines each row with a sum or mean over rows");
     if (row) {
@@ -132,19 +130,18 @@ private:
       Label out = Label::row(row->axis, row->inner);
       bool unary = n->is(OpKind::Neg) || n->is(OpKind::Cast) || n->is(OpKind::StopGradient);
       if (unary) out.scale = row->scale;
-      if (n->is(OpKind::Mul) && ops.size() == 2) {
-        const Node *k = ops[0]->kind == Label::Inv ? n->operand(0) : n->operand(1);
-        if (auto c = constValue(k); c && (ops[0]->kind == Label::Inv) != (ops[1]->kind == Label::Inv)) out.scale = row->scale * *c;
-      }
-      if (n->is(OpKind::Div) && ops[1]->kind == Label::Inv)
+      // Operands are Row or Inv here, not both Inv.
+      if (n->is(OpKind::Mul) && (ops[0].kind == Label::Inv || ops[1].kind == Label::Inv))
+        if (auto c = constFactor(n, ops)) out.scale = row->scale * *c;
+      if (n->is(OpKind::Div) && ops[1].kind == Label::Inv)
         if (auto c = constValue(n->operand(1)); c && *c != 0) out.scale = row->scale / *c;
       return out;
     }
     // Only Agg and Inv operands: linear combinations keep an Agg.
     Label out = *agg;
-    for (const Label *l : ops)
-      if (l->kind == Label::Agg && l->sum && !out.sum) out.sum = true, out.at = l->at, out.count = l->count;
-    auto aggOperands = llvm::count_if(ops, [](const Label *l) { return l->kind == Label::Agg; });
+    for (const Label &l : ops)
+      if (l.kind == Label::Agg && l.sum && !out.sum) out.sum = true, out.at = l.at, out.count = l.count;
+    auto aggOperands = llvm::count_if(ops, [](const Label &l) { return l.kind == Label::Agg; });
     switch (n->op) {
     case OpKind::Add:
     case OpKind::Sub:
@@ -153,17 +150,16 @@ private:
     case OpKind::StopGradient:
       return out;
     case OpKind::Select:
-      if (ops[0]->kind == Label::Inv) return out;
+      if (ops[0].kind == Label::Inv) return out;
       break;
     case OpKind::Mul:
       if (aggOperands == 1) {
-        const Node *k = ops[0]->kind == Label::Inv ? n->operand(0) : n->operand(1);
-        if (auto c = constValue(k); c && *c != 0 && out.sum && meanDivisor(1 / *c, out.count, B)) out.sum = false;
+        if (auto c = constFactor(n, ops); c && *c != 0 && out.sum && meanDivisor(1 / *c, out.count, B)) out.sum = false;
         return out;
       }
       break;
     case OpKind::Div:
-      if (ops[0]->kind == Label::Agg && ops[1]->kind == Label::Inv) {
+      if (ops[0].kind == Label::Agg && ops[1].kind == Label::Inv) {
         if (auto c = constValue(n->operand(1)); c && out.sum && meanDivisor(*c, out.count, B)) out.sum = false;
         return out;
       }
@@ -174,15 +170,15 @@ private:
     return Label::mixed(n, "is not linear, and its operand is a sum or mean over rows");
   }
 
-  Label layout(const Node *n, llvm::ArrayRef<const Label *> ops) {
+  Label layout(const Node *n, llvm::ArrayRef<Label> ops) {
     const TensorType &in = n->operand(0)->type, &out = n->type;
-    if (llvm::any_of(ops, [](const Label *l) { return l->kind == Label::Agg; })) {
-      if (llvm::any_of(ops, [](const Label *l) { return l->kind == Label::Row; }))
-        return Label::mixed(n, "joins each row with a sum or mean over rows");
-      return **llvm::find_if(ops, [](const Label *l) { return l->kind == Label::Agg; });
+    auto kindIs = [](Label::Kind k) { return [k](const Label &l) { return l.kind == k; }; };
+    if (llvm::any_of(ops, kindIs(Label::Agg))) {
+      if (llvm::any_of(ops, kindIs(Label::Row))) return Label::mixed(n, "joins each row with a sum or mean over rows");
+      return *llvm::find_if(ops, kindIs(Label::Agg));
     }
     // Concat's first operand may be Inv; every other layout op has one operand.
-    const Label &l = **llvm::find_if(ops, [](const Label *o) { return o->kind == Label::Row; });
+    const Label &l = *llvm::find_if(ops, kindIs(Label::Row));
     switch (n->op) {
     case OpKind::Broadcast:
       return Label::row(l.axis + int(out.rank() - in.rank()), l.inner, l.scale);
@@ -208,8 +204,8 @@ private:
     case OpKind::Concat:
       if (n->attrs.getInt(AttrKey::Axis) == l.axis && ops.size() > 1)
         return Label::mixed(n, "joins rows along the row axis");
-      for (const Label *o : ops)
-        if (o->kind == Label::Row && !o->sameRows(l)) return Label::mixed(n, "pairs rows with other rows");
+      for (const Label &o : ops)
+        if (o.kind == Label::Row && !o.sameRows(l)) return Label::mixed(n, "pairs rows with other rows");
       return l;
     default:
       break;
