@@ -56,7 +56,17 @@ public:
       l->setMetadata(llvm::LLVMContext::MD_invariant_load, llvm::MDNode::get(ctx, {}));
       return l;
     };
-    for (size_t i = 0; i < k.buffers.size(); ++i) bases.push_back(field(i, "b" + llvm::Twine(i)));
+    // Local buffers are slices in this call's scratch (a slice group's
+    // intermediates): each thread has its own, on its stack.
+    Value *scratch = nullptr;
+    if (k.scratchBytes > 0) {
+      auto *a = b.CreateAlloca(b.getInt8Ty(), b.getInt64(k.scratchBytes), "scratch");
+      a->setAlignment(llvm::Align(64));
+      scratch = a;
+    }
+    for (size_t i = 0; i < k.buffers.size(); ++i)
+      bases.push_back(k.buffers[i].isLocal ? b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), scratch, k.buffers[i].offset)
+                                           : static_cast<Value *>(field(i, "b" + llvm::Twine(i))));
     rtctx = field(k.buffers.size(), "ctx");
     llvm::FastMathFlags fmf;
     fmf.setAllowContract();

@@ -159,6 +159,8 @@ private:
 
   /// The base pointer of a kernel buffer, computed in the entry function.
   llvm::Value *basePointer(const loops::Buffer &buf, llvm::Value *slots, llvm::Value *arena) {
+    // A local buffer lives on the kernel's own stack (EmitKernel.cpp).
+    if (buf.isLocal) return llvm::ConstantPointerNull::get(b.getPtrTy());
     if (!buf.isSlot) return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, buf.offset, buf.name);
     auto it = slotIndex.find(buf.slot);
     if (it == slotIndex.end()) llvm::report_fatal_error("internal error: no slot named " + llvm::Twine(buf.slot));

@@ -234,14 +234,20 @@ public:
 
   void run() {
     if (canonical) {
-      os << "parallel " << k.parallelExtent << "\n";
-      for (size_t i = 0; i < k.buffers.size(); ++i) os << "buffer " << typeName(k.buffers[i].type) << "\n";
+      os << "parallel " << k.parallelExtent << " scratch " << k.scratchBytes << "\n";
+      for (auto &b : k.buffers) {
+        os << "buffer " << typeName(b.type);
+        if (b.isLocal) os << " local+" << b.offset;
+        os << "\n";
+      }
     } else {
       os << "kernel " << k.name << "  " << k.summary << "\n";
+      if (k.scratchBytes) os << "  scratch " << k.scratchBytes << " bytes per call\n";
       for (size_t i = 0; i < k.buffers.size(); ++i) {
         auto &b = k.buffers[i];
         os << "  buffer " << b.name << ": " << typeName(b.type) << "[" << b.elements << "] ";
         if (b.isSlot) os << "slot \"" << b.slot << "\"\n";
+        else if (b.isLocal) os << "local+" << b.offset << " (one slice)\n";
         else os << "arena+" << b.offset << "\n";
       }
     }

@@ -61,8 +61,11 @@ struct Buffer {
   Type type;
   bool isSlot;           // runtime tensor (by name) or the arena
   std::string slot;      // slot name ("w", "output:loss")
-  int64_t offset = 0;    // arena byte offset
+  int64_t offset = 0;    // arena byte offset; local: byte offset in the scratch
   int64_t elements = 0;
+  /// One slice of a value in the kernel's per-call scratch (a slice group's,
+  /// Storage::Local): its loads and stores index the slice, not the tensor.
+  bool isLocal = false;
 };
 
 struct Stmt {
@@ -131,6 +134,9 @@ struct Kernel {
     int32_t lastRead = -1; // the last kernel that reads it (through views); -1: none
   };
   std::vector<Stored> stored;
+  /// Bytes of scratch the kernel keeps on the stack of each call, for its
+  /// local buffers (a slice group's intermediates, one slice at a time).
+  int64_t scratchBytes = 0;
   /// Extent of the outermost loop when it runs in parallel (0: serial).
   /// The kernel is then called as k(env, begin, end) on parts of it.
   int64_t parallelExtent = 0;

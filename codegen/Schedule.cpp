@@ -87,10 +87,17 @@ public:
     if (!loopsAt.empty()) into->push_back(std::move(loopsAt.front()));
   }
 
+  /// Variables of loops around `into` (a slice group's slice loop): what
+  /// depends on them alone is placed in `into` itself.
+  void setOuter(llvm::ArrayRef<int> vars) {
+    for (int v : vars) depthOfVar(v) = 0;
+  }
+
   /// Places a statement that needs `exprs` in the innermost block of `domain`.
-  void nestStmt(llvm::ArrayRef<int> domain, Stmt stmt, llvm::ArrayRef<const Expr *> exprs) {
+  void nestStmt(llvm::ArrayRef<int> domain, Stmt stmt, llvm::ArrayRef<const Expr *> exprs, std::vector<Stmt> *into = nullptr) {
+    if (!into) into = &k.body;
     std::deque<Stmt> loopsAt;
-    path = {&k.body};
+    path = {into};
     for (int v : domain) {
       loopsAt.push_back(Stmt{Stmt::Loop});
       loopsAt.back().var = v;
@@ -100,7 +107,7 @@ public:
     for (const Expr *e : exprs) ensure(e);
     path.back()->push_back(std::move(stmt));
     for (size_t i = loopsAt.size(); i-- > 1;) loopsAt[i - 1].body.push_back(std::move(loopsAt[i]));
-    if (!loopsAt.empty()) k.body.push_back(std::move(loopsAt.front()));
+    if (!loopsAt.empty()) into->push_back(std::move(loopsAt.front()));
   }
 
 private:
@@ -210,7 +217,9 @@ public:
   int buffer(const Node *n) {
     const Node *base = storageBase(n);
     const Storage &s = base->storage;
-    std::string key = s.kind == Storage::Slot ? "slot:" + s.slot : "arena:" + std::to_string(s.offset);
+    std::string key = s.kind == Storage::Slot    ? "slot:" + s.slot
+                      : s.kind == Storage::Local ? "local:" + std::to_string(s.offset)
+                                                 : "arena:" + std::to_string(s.offset);
     if (s.kind == Storage::None) llvm::report_fatal_error("internal error: kernel reads a value nothing stored");
     auto it = ids.find(key);
     if (it != ids.end()) return it->second;
@@ -221,6 +230,10 @@ public:
     b.slot = s.slot;
     b.offset = s.offset;
     b.elements = base->type.numel();
+    if (s.kind == Storage::Local) {
+      b.isLocal = true;
+      b.elements /= product(llvm::ArrayRef<int64_t>(base->type.shape).take_front(sliceRank));
+    }
     k.buffers.push_back(b);
     return ids[key] = k.buffers.size() - 1;
   }
@@ -241,7 +254,19 @@ public:
     return off;
   }
 
+  /// The element offset of `idx` in stored node n's buffer: a local one
+  /// holds only the slice, so the slice axes drop out.
+  const Expr *offsetOf(const Node *n, llvm::ArrayRef<const Expr *> idx) {
+    if (storageBase(n)->storage.kind == Storage::Local)
+      return linear(idx.drop_front(sliceRank), llvm::ArrayRef<int64_t>(n->type.shape).drop_front(sliceRank));
+    return linear(idx, n->type.shape);
+  }
+
   bool isStored(const Node *n) const { return loadedBy(n, kernelId); }
+
+  /// Between the kernels of a slice group: what one computed inline the
+  /// next must load or compute again in its own loops.
+  void forgetValues() { memo.clear(); }
 
   Type typeOf(const Node *n) const { return scalarType(n->type.dtype); }
 
@@ -291,7 +316,7 @@ public:
     for (Node *r : values) {
       if (r->type.shape != values.front()->type.shape)
         llvm::report_fatal_error("internal error: kernel " + llvm::Twine(kernelId) + " stores values of different shapes");
-      out.push_back({Stmt::Store, buffer(r), linear(idx, r->type.shape), valueAt(r, idx)});
+      out.push_back({Stmt::Store, buffer(r), offsetOf(r, idx), valueAt(r, idx)});
     }
     return out;
   }
@@ -299,13 +324,17 @@ public:
   // Not -1: leaves and views have kernel -1 and must be loaded, not computed.
   int32_t kernelId = std::numeric_limits<int32_t>::min();
   SplitPlan *plan = nullptr;
+  /// In a slice group: how many leading axes index the slice, and the
+  /// variable of the loop over slices.
+  unsigned sliceRank = 0;
+  int sliceVar = -1;
 
 private:
   const Expr *compute(Node *n, llvm::ArrayRef<const Expr *> idx) {
     Type t = typeOf(n);
     if (isStored(n)) {
       // A view reads its base's bytes with its own contiguous strides.
-      return k.load(buffer(n), linear(idx, n->type.shape));
+      return k.load(buffer(n), offsetOf(n, idx));
     }
     auto opAt = [&](unsigned i, llvm::ArrayRef<const Expr *> at) { return valueAt(n->operand(i), at); };
     const TensorType &xt = n->operands.empty() ? n->type : n->operand(0)->type;
@@ -472,21 +501,32 @@ bool refineSplits(const Kernel &k, SplitPlan &plan) {
   return changed;
 }
 
-void buildMatMul(Kernel &k, KernelBuilder &kb, Node *n) {
+/// A (batched) product: a GEMM per matrix of its batch. In a slice group,
+/// `slice` indexes the group's leading axes and `into` is the slice loop's
+/// body; the product's other batch axes, if any, loop inside it.
+void buildMatMul(Kernel &k, KernelBuilder &kb, Node *n, llvm::ArrayRef<const Expr *> slice = {},
+                 std::vector<Stmt> *into = nullptr) {
   bool ta = n->attrs.getBool(AttrKey::TransposeA), tb = n->attrs.getBool(AttrKey::TransposeB);
   unsigned r = n->type.rank();
   llvm::ArrayRef<int64_t> batch(n->type.shape.begin(), n->type.shape.end() - 2);
   llvm::SmallVector<int, 4> vars;
-  IndexVec bidx = domainOf(k, batch, vars, "b", kb.plan);
+  IndexVec bidx(slice.begin(), slice.end());
+  IndexVec rest = domainOf(k, batch.drop_front(slice.size()), vars, "b", kb.plan);
+  bidx.append(rest.begin(), rest.end());
+  // A local matrix holds one slice: its slice axes add nothing.
+  auto batchOffset = [&](const Node *base, llvm::ArrayRef<int64_t> strides) {
+    size_t from = storageBase(base)->storage.kind == Storage::Local ? slice.size() : 0;
+    const Expr *off = k.index(0);
+    for (size_t i = from; i < batch.size(); ++i) off = k.add(off, k.mul(bidx[i], strides[i]));
+    return off;
+  };
   auto stored = [&](const Node *x) { return kb.isStored(x); };
   auto matrix = [&](Node *x, bool logicalTrans) {
     auto v = stridedView(x, stored);
     if (!v) llvm::report_fatal_error("internal error: matmul operand is not a strided view");
     Stmt::Matrix mat;
     mat.buffer = kb.buffer(v->base);
-    const Expr *off = k.index(v->offset);
-    for (size_t i = 0; i < batch.size(); ++i) off = k.add(off, k.mul(bidx[i], v->strides[i]));
-    mat.offset = off;
+    mat.offset = k.add(k.index(v->offset), batchOffset(v->base, v->strides));
     int64_t rows = x->type.shape[r - 2], cols = x->type.shape[r - 1];
     int64_t rs = v->strides[r - 2], cs = v->strides[r - 1];
     // Unit-stride columns: row-major with leading dim rs. Unit-stride rows:
@@ -507,13 +547,13 @@ void buildMatMul(Kernel &k, KernelBuilder &kb, Node *n) {
   s.n = n->type.shape[r - 1];
   s.k = ta ? n->operand(0)->type.shape[r - 2] : n->operand(0)->type.shape[r - 1];
   s.c.buffer = kb.buffer(n);
-  Dims cstrides = contiguousStrides(n->type.shape);
-  s.c.offset = k.index(0);
-  for (size_t i = 0; i < batch.size(); ++i) s.c.offset = k.add(s.c.offset, k.mul(bidx[i], cstrides[i]));
+  s.c.offset = batchOffset(n, contiguousStrides(n->type.shape));
   s.c.ld = s.n;
-  k.work = n->type.numel() * s.k;
+  k.work += n->type.numel() * s.k;
   std::vector<const Expr *> exprs{s.a.offset, s.b.offset, s.c.offset};
-  Placer(k).nestStmt(vars, s, exprs);
+  Placer p(k);
+  p.setOuter(slice.empty() ? llvm::ArrayRef<int>() : llvm::ArrayRef<int>(kb.sliceVar));
+  p.nestStmt(vars, s, exprs, into);
 }
 
 /// A matmul with an epilogue: the GEMM, then, for each block of rows it
@@ -609,6 +649,60 @@ void buildColumnReduction(Kernel &k, KernelBuilder &kb, Node *n) {
   k.parallelExtent = cols / block;
 }
 
+/// A slice group (ir/Graph.h): one parallel loop over its slices, and in
+/// it each of its kernels on that slice in turn, a matmul as a GEMM of the
+/// slice's matrices, a loop as a nest over the slice's other axes:
+///
+///   parallel for slice in 0..48              [B, H] = [12, 4]
+///     gemm  s[64,64] = q[slice] @ k[slice]ᵀ     s is local: one slice
+///     for i, j: e = exp(s - rowmax(s)) ...       loops over [T, T]
+///     gemm  y[slice] = p @ v[slice]
+///
+/// Its local buffers hold one slice each in the call's scratch; each
+/// thread runs whole slices, with single-threaded GEMMs.
+void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGroup &sg) {
+  unsigned r = sg.batch.size();
+  int s = k.newVar("slice", sg.slices());
+  // The slice's index along each of the group's axes (row-major).
+  IndexVec slice;
+  int64_t inner = sg.slices();
+  for (int64_t d : sg.batch) {
+    inner /= d;
+    const Expr *at = inner == 1 ? k.var(s) : k.divConst(k.var(s), inner);
+    slice.push_back(d == 1 ? k.index(0) : k.remConst(at, d));
+  }
+  Stmt loop{Stmt::Loop};
+  loop.var = s;
+  kb.sliceRank = r;
+  kb.sliceVar = s;
+  for (int32_t id = sg.first; id <= sg.last; ++id) {
+    const FusedKernel &fk = g.kernels[id];
+    kb.kernelId = id;
+    kb.forgetValues();
+    if (fk.kind == KernelKind::MatMul) {
+      buildMatMul(k, kb, fk.root(), slice, &loop.body);
+      continue;
+    }
+    llvm::SmallVector<int, 4> vars;
+    IndexVec idx = slice;
+    IndexVec rest = domainOf(k, llvm::ArrayRef<int64_t>(fk.domain).drop_front(r), vars, "i", kb.plan);
+    idx.append(rest.begin(), rest.end());
+    Placer p(k);
+    p.setOuter({s});
+    p.nest(vars, kb.storesAt(fk.stored, idx), &loop.body);
+    k.work += product(fk.domain);
+  }
+  std::function<void(Stmt &)> serial = [&](Stmt &st) {
+    if (st.kind == Stmt::Gemm) st.singleThreaded = true;
+    for (auto &c : st.body) serial(c);
+  };
+  serial(loop);
+  loop.parallel = true;
+  k.parallelExtent = sg.slices();
+  k.scratchBytes = sg.scratchBytes;
+  k.body.push_back(std::move(loop));
+}
+
 /// Kernels with at least this many elements of work split their outer loop
 /// across threads; below it, waking the threads costs more than it saves.
 constexpr int64_t kParallelWork = 1 << 15;
@@ -689,24 +783,42 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
       last = std::max(last, u->storage.kind == Storage::View ? lastRead(u) : u->kernel);
     return last;
   };
+  // A slice group becomes one loop-IR kernel: the loop-IR index of each
+  // graph kernel, for the readers data-parallel training watches.
+  std::vector<int32_t> loopIndex(g.numKernels());
+  for (int32_t id = 0, next = 0; id < g.numKernels(); ++id) {
+    const SliceGroup *sg = g.sliceGroupOf(id);
+    loopIndex[id] = sg && id > sg->first ? loopIndex[id - 1] : next++;
+  }
   std::vector<Kernel> out;
   for (int32_t id = 0; id < g.numKernels(); ++id) {
     // Fusion decided what the kernel is (ir/Kernel.h); the verifier held a
     // parsed plan to the same rules.
     const FusedKernel &fk = g.kernels[id];
+    const SliceGroup *sg = g.sliceGroupOf(id);
     Node *root = fk.root();
-    // Everything it stores, in graph order, for dumps and the runtime's
-    // non-finite check: the last value, then the others.
-    std::vector<Node *> all(fk.stored);
-    all.insert(all.end(), fk.epilogue.begin(), fk.epilogue.end());
+    // Everything it stores (a group: they all store), in graph order, for
+    // dumps and the runtime's non-finite check: the last value, then the
+    // others. Locals are not in memory once the group is done.
+    std::vector<Node *> all;
+    for (int32_t j = id; j <= (sg ? sg->last : id); ++j)
+      for (auto *list : {&g.kernels[j].stored, &g.kernels[j].epilogue})
+        for (Node *n : *list)
+          if (n->storage.kind != Storage::Local) all.push_back(n);
     llvm::sort(all, [](const Node *a, const Node *b) { return a->id < b->id; });
+    if (all.empty()) all.push_back(root);
     auto build = [&](Kernel &k, SplitPlan &plan) {
-      k.name = g.name + ".k" + std::to_string(id);
+      k.name = g.name + ".k" + std::to_string(loopIndex[id]);
       k.summary = summarize(all.back(), names);
       for (size_t i = 0; i + 1 < all.size(); ++i) k.summary += ", %" + names.lookup(all[i]);
       KernelBuilder kb(m, g, k, names);
       kb.kernelId = id;
       kb.plan = &plan;
+      if (sg) {
+        k.summary += " (kernels " + std::to_string(sg->first) + "-" + std::to_string(sg->last) + " by slice)";
+        buildSliceGroup(k, kb, g, *sg);
+        return;
+      }
       switch (fk.kind) {
       case KernelKind::MatMul:
         if (!fk.epilogue.empty()) {
@@ -751,12 +863,14 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
       if (round == 4 || !refineSplits(k, plan)) {
         for (Node *r : all) {
           k.stored.push_back(describeStored(m, r, names));
-          k.stored.back().lastRead = lastRead(r);
+          int32_t last = lastRead(r);
+          k.stored.back().lastRead = last < 0 ? -1 : loopIndex[last];
         }
         out.push_back(std::move(k));
         break;
       }
     }
+    if (sg) id = sg->last;
   }
 
   // Outputs and updates whose value lives elsewhere are copied into place.

@@ -121,8 +121,15 @@ unsigned Graph::removeDeadNodes() {
   return before - nodes.size();
 }
 
+const SliceGroup *Graph::sliceGroupOf(int32_t k) const {
+  for (const SliceGroup &sg : sliceGroups)
+    if (sg.contains(k)) return &sg;
+  return nullptr;
+}
+
 void Graph::clearPlan() {
   kernels.clear();
+  sliceGroups.clear();
   arenaBytes = 0;
   for (auto &n : nodes) {
     n->kernel = -1;

@@ -52,6 +52,8 @@ struct Storage {
            // param/state it overwrites in place; `slot` is its name
     Arena, // the step's scratch arena at byte `offset`
     View,  // the same bytes as its operand, reinterpreted (a reshape)
+    Local, // one slice of it, in its slice group's per-slice scratch at byte
+           // `offset` (passes/SliceFusion.cpp): only that group reads it
   };
   Kind kind = None;
   std::string slot;
@@ -103,6 +105,19 @@ struct Update {
   Node *value;
 };
 
+/// Kernels first..last (consecutive) that run as one loop over the slices
+/// of their common leading axes `batch`: for each slice, each kernel in turn
+/// on that slice alone (passes/SliceFusion.cpp). A value that only they
+/// read lives one slice at a time in the group's per-slice scratch of
+/// `scratchBytes` (Storage::Local); memory planning sets its size.
+struct SliceGroup {
+  int32_t first = 0, last = 0;
+  Dims batch;
+  int64_t scratchBytes = 0;
+  bool contains(int32_t k) const { return k >= first && k <= last; }
+  int64_t slices() const { return product(batch); }
+};
+
 class Graph {
 public:
   explicit Graph(std::string name) : name(std::move(name)) {}
@@ -143,6 +158,10 @@ public:
   void clearPlan();
   /// Bytes of arena after memory planning.
   int64_t arenaBytes = 0;
+  /// Runs of kernels that run slice by slice (passes/SliceFusion.cpp).
+  std::vector<SliceGroup> sliceGroups;
+  /// The slice group kernel k belongs to, or null.
+  const SliceGroup *sliceGroupOf(int32_t k) const;
 };
 
 /// How the model trains: the optimizer and its arguments as written in the

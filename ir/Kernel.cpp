@@ -7,6 +7,8 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringExtras.h"
 
+#include <functional>
+
 namespace gradc {
 
 static constexpr std::pair<KernelKind, llvm::StringLiteral> kKindNames[] = {
@@ -73,6 +75,90 @@ std::vector<std::vector<Node *>> storedValues(const Graph &g) {
   return out;
 }
 
+bool keepsSliceIndex(const Node *u, const Node *op, unsigned r) {
+  if (u->type.rank() < r || op->type.rank() < r) return false;
+  for (unsigned i = 0; i < r; ++i)
+    if (u->type.shape[i] != op->type.shape[i]) return false;
+  auto untouched = [&](llvm::ArrayRef<int64_t> offsets) {
+    return llvm::all_of(offsets.take_front(r), [](int64_t o) { return o == 0; });
+  };
+  switch (u->op) {
+  // A broadcast that adds leading axes would shift the batch axes.
+  case OpKind::Broadcast: return op->type.rank() == u->type.rank();
+  case OpKind::Transpose: {
+    auto perm = u->attrs.getInts(AttrKey::Perm);
+    for (unsigned i = 0; i < r; ++i)
+      if (perm[i] != int64_t(i)) return false;
+    return true;
+  }
+  // Equal leading sizes: the reshape maps them one to one (Schedule.cpp's
+  // reshapeIndex groups dims by equal element counts).
+  case OpKind::Reshape: return true;
+  case OpKind::ReduceSum:
+  case OpKind::ReduceMax:
+    return llvm::all_of(u->attrs.getInts(AttrKey::Axes), [&](int64_t a) { return a >= int64_t(r); });
+  case OpKind::MatMul: return op->type.rank() == u->type.rank() && u->type.rank() >= r + 2;
+  case OpKind::StopGradient: return true;
+  case OpKind::Slice:
+  case OpKind::Pad: return untouched(u->attrs.getInts(AttrKey::Offsets));
+  case OpKind::Concat: return u->attrs.getInt(AttrKey::Axis) >= int64_t(r);
+  default: return u->has(Elementwise) && op->type.rank() == u->type.rank();
+  }
+}
+
+bool readsAtOwnSlice(const std::vector<std::vector<Node *>> &users, const Graph &g, int32_t k, const Node *n,
+                     unsigned r) {
+  // Whether node m of kernel k is evaluated only at indices that keep the
+  // domain's slice: k stores it (over its domain), or each reader of it in k
+  // is so evaluated and keeps the index. Chains are bounded by fusion's
+  // tree depth, so recursion is fine; memoised, each node is seen once.
+  llvm::DenseMap<const Node *, bool> memo;
+  std::function<bool(const Node *)> atOwnSlice = [&](const Node *m) -> bool {
+    if (auto it = memo.find(m); it != memo.end()) return it->second;
+    memo[m] = true; // no cycles in a graph; this only guards the recursion
+    bool ok = true;
+    for (const Node *u : users[m->id])
+      if (u->kernel == k && !(keepsSliceIndex(u, m, r) && atOwnSlice(u))) ok = false;
+    return memo[m] = ok;
+  };
+  for (const Node *u : users[n->id]) {
+    if (u->kernel < 0 && u->is(OpKind::Reshape)) { // a view of n's bytes
+      if (!keepsSliceIndex(u, n, r) || !readsAtOwnSlice(users, g, k, u, r)) return false;
+      continue;
+    }
+    if (u->kernel == k && !(keepsSliceIndex(u, n, r) && atOwnSlice(u))) return false;
+  }
+  return true;
+}
+
+std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, const Graph &g, const SliceGroup &sg) {
+  std::string what = "slices " + std::to_string(sg.first) + " to " + std::to_string(sg.last);
+  unsigned r = sg.batch.size();
+  if (sg.first < 0 || sg.last >= g.numKernels() || sg.first >= sg.last)
+    return what + ": a slice group is two or more of the graph's " + std::to_string(g.numKernels()) + " kernels";
+  if (r == 0 || sg.slices() < 2) return what + ": a slice group runs over two or more slices";
+  llvm::DenseSet<const Node *> updated;
+  for (auto &u : g.updates) updated.insert(u.value);
+  for (int32_t k = sg.first; k <= sg.last; ++k) {
+    const FusedKernel &fk = g.kernels[k];
+    std::string kw = "kernel " + std::to_string(k);
+    if (fk.kind != KernelKind::Loop && fk.kind != KernelKind::MatMul)
+      return what + ": " + kw + " is a " + kernelKindName(fk.kind).str() + "; only loops and matmuls run by slice";
+    if (!fk.epilogue.empty()) return what + ": " + kw + " has an epilogue";
+    llvm::ArrayRef<int64_t> d = fk.domain;
+    if (d.size() < r + (fk.kind == KernelKind::MatMul ? 2 : 0) || d.take_front(r) != llvm::ArrayRef<int64_t>(sg.batch))
+      return what + ": " + kw + " does not run over the group's slices";
+    for (const Node *n : fk.stored) {
+      if (updated.count(n)) return what + ": " + kw + " writes a parameter or state";
+      for (int32_t j = k + 1; j <= sg.last; ++j)
+        if (!readsAtOwnSlice(users, g, j, n, r))
+          return what + ": kernel " + std::to_string(j) + " reads a value kernel " + std::to_string(k) +
+                 " stores at another slice";
+    }
+  }
+  return "";
+}
+
 namespace {
 
 class KernelChecker {
@@ -87,6 +173,15 @@ public:
     if (!problems.empty() || g.kernels.empty()) return problems;
     auto expected = storedValues(g);
     for (int32_t k = 0; k < g.numKernels(); ++k) checkKernel(k, expected[k]);
+    if (!problems.empty()) return problems;
+    auto users = g.users();
+    for (size_t i = 0; i < g.sliceGroups.size(); ++i) {
+      const SliceGroup &sg = g.sliceGroups[i];
+      if (i > 0 && sg.first <= g.sliceGroups[i - 1].last)
+        err(-1, "slice groups must be in kernel order and must not overlap");
+      else if (auto p = sliceGroupProblem(users, g, sg); !p.empty())
+        err(sg.first >= 0 && sg.first < g.numKernels() ? sg.first : -1, p);
+    }
     // One walk for all kernels (one per kernel would be quadratic).
     for (auto &n : g.nodes)
       if (n->kernel >= 0 && !computableInLoop(n.get()) && !llvm::is_contained(g.kernels[n->kernel].stored, n.get()))

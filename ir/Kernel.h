@@ -27,6 +27,7 @@ namespace gradc {
 
 class Graph;
 class Node;
+struct SliceGroup;
 
 /// How scheduling lowers a kernel (codegen/Schedule.cpp).
 enum class KernelKind : uint8_t {
@@ -88,6 +89,23 @@ Dims kernelDomain(KernelKind k, const Node *root);
 /// order: every product (the GEMM writes it), and every value read outside
 /// its kernel (by another kernel, a view, an output or an update).
 std::vector<std::vector<Node *>> storedValues(const Graph &g);
+
+/// Whether `user` reads its operand `op` at its own index along the first
+/// `batchRank` axes (both have them, of the same sizes): an elementwise op,
+/// a reduction or transpose that leaves them alone, a matmul's batch axes.
+bool keepsSliceIndex(const Node *user, const Node *op, unsigned batchRank);
+/// Whether kernel k reads `n`, a value another kernel stores, only at n's
+/// own slice: at every read, directly or through views and the nodes k
+/// computes, n's first `batchRank` axes are indexed as k's domain's.
+/// `users` is Graph::users().
+bool readsAtOwnSlice(const std::vector<std::vector<Node *>> &users, const Graph &g, int32_t k, const Node *n,
+                     unsigned batchRank);
+/// Why the kernels of `sg` cannot run slice by slice (ir/Graph.h), or "":
+/// each must be a loop or a matmul without epilogue over [batch..., ...],
+/// write no parameter or state, and read what an earlier one of the group
+/// stores only at its own slice (each slice runs through the whole group
+/// before the next starts).
+std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, const Graph &g, const SliceGroup &sg);
 
 /// A broken rule of a graph's kernel list, for the kernel it concerns (-1:
 /// the graph as a whole).

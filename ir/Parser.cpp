@@ -7,8 +7,9 @@
 //             | 'source' STRING ':' INT STRING
 //             | 'train' NAME '{' (NAME '=' value),* '}'
 //             | 'data' ('table' | 'text') '{' (NAME '=' value),* '}'
-//   graph    := 'graph' '@'NAME ('arena' '(' INT ')')? '{' kernel* item* '}'
+//   graph    := 'graph' '@'NAME ('arena' '(' INT ')')? '{' kernel* slices* item* '}'
 //   kernel   := 'kernel' INT '=' KIND '[' (INT (',' INT)*)? ']' 'stores' values ('epilogue' values)?
+//   slices   := 'slices' INT 'to' INT 'over' '[' INT (',' INT)* ']' ('scratch' '(' INT ')')?
 //   values   := '%'NAME (',' '%'NAME)*
 //   item     := '%'NAME '=' OP operands? attrs? ':' TYPE loc? prov? kernel? storage?
 //             | 'output' STRING '=' '%'NAME
@@ -36,6 +37,8 @@ namespace {
 /// Arena sizes beyond this are refused; offsets and sizes within it can be
 /// added without overflow.
 constexpr int64_t kMaxArenaBytes = int64_t(1) << 62;
+// A slice group's scratch lives on the stack of each thread that runs it.
+constexpr int64_t kMaxScratchBytes = int64_t(1) << 24;
 
 struct IrToken {
   enum Kind { Eof, Ident, Percent, At, String, Number, Punct, Error } kind;
@@ -362,6 +365,8 @@ private:
     kernelLines.clear();
     while (isKeyword("kernel"))
       if (!kernel(g)) return false;
+    while (isKeyword("slices"))
+      if (!slices(g)) return false;
     while (!punct('}')) {
       if (tok.kind == IrToken::Eof) return error("expected '}' to close graph @" + g.name);
       if (!item(m, g)) return false;
@@ -414,6 +419,36 @@ private:
     }
     g.kernels.push_back(std::move(k));
     kernelLines.push_back(std::move(line));
+    return true;
+  }
+
+  /// `slices 7 to 11 over [12,4] scratch(32768)`; verifyKernels checks the
+  /// group against its kernels.
+  bool slices(Graph &g) {
+    next();
+    SliceGroup sg;
+    int64_t first, last;
+    if (!integer(first) || !keyword("to") || !integer(last)) return false;
+    if (first < 0 || last >= g.numKernels() || first >= last)
+      return error("a slice group is two or more of the graph's " + llvm::Twine(g.numKernels()) + " kernels");
+    sg.first = int32_t(first);
+    sg.last = int32_t(last);
+    if (!keyword("over") || !expect('[')) return false;
+    while (!punct(']')) {
+      int64_t d;
+      if (!integer(d)) return false;
+      if (d < 1 || d > kMaxElements) return error("dimensions must be from 1 to " + llvm::Twine(kMaxElements));
+      sg.batch.push_back(d);
+      if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "]")) return error("expected ',' or ']'");
+    }
+    if (isKeyword("scratch")) {
+      next();
+      if (!expect('(') || !integer(sg.scratchBytes)) return false;
+      if (sg.scratchBytes < 0 || sg.scratchBytes > kMaxScratchBytes)
+        return error("a slice group's scratch is from 0 to " + llvm::Twine(kMaxScratchBytes) + " bytes");
+      if (!expect(')')) return false;
+    }
+    g.sliceGroups.push_back(std::move(sg));
     return true;
   }
 
@@ -532,6 +567,13 @@ private:
       if (off < 0 || off > g.arenaBytes - node->type.bytes())
         return error(str(node->type) + " at offset " + llvm::Twine(off) + " does not fit the graph's arena(" +
                      llvm::Twine(g.arenaBytes) + ")");
+      if (!expect(')')) return false;
+    } else if (isKeyword("local")) {
+      next();
+      node->storage.kind = Storage::Local;
+      if (!expect('(') || !integer(node->storage.offset)) return false;
+      if (node->storage.offset < 0 || node->storage.offset > kMaxScratchBytes)
+        return error("a local offset from 0 to " + llvm::Twine(kMaxScratchBytes) + " bytes");
       if (!expect(')')) return false;
     } else if (isKeyword("view")) {
       next();

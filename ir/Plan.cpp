@@ -65,7 +65,7 @@ private:
 
   void checkStorage(const Node *n) {
     const Storage &s = n->storage;
-    bool stored = s.kind == Storage::Slot || s.kind == Storage::Arena;
+    bool stored = s.kind == Storage::Slot || s.kind == Storage::Arena || s.kind == Storage::Local;
     if (n->kernel >= 0 && stored != listed.count(n))
       err(name(n) + (stored ? " is stored, but " : " is stored nowhere, but ") + kernelOf(n) +
           (stored ? " does not list it" : " lists it as a value it stores"));
@@ -88,9 +88,32 @@ private:
         err(name(n) + " is marked as a view, but only a reshape outside any kernel can be one");
         return;
       }
-      if (const Node *b = storageBase(n); b->storage.kind != Storage::Slot && b->storage.kind != Storage::Arena)
+      if (const Node *b = storageBase(n);
+          b->storage.kind != Storage::Slot && b->storage.kind != Storage::Arena && b->storage.kind != Storage::Local)
         err(name(n) + " is a view of " + name(b) + ", which is stored nowhere");
       return;
+    case Storage::Local: {
+      // One slice at a time in its group's scratch: only that group may
+      // read it, and the slice must fit.
+      const SliceGroup *sg = n->kernel >= 0 ? g.sliceGroupOf(n->kernel) : nullptr;
+      if (!sg) {
+        err(name(n) + " is local, but " + kernelOf(n) + " is in no slice group");
+        return;
+      }
+      unsigned r = sg->batch.size();
+      if (n->type.rank() < r || llvm::ArrayRef<int64_t>(n->type.shape).take_front(r) != llvm::ArrayRef<int64_t>(sg->batch)) {
+        err(name(n) + " " + str(n->type) + " is local, but does not have its group's slice axes");
+        return;
+      }
+      int64_t bytes = n->type.bytes() / sg->slices(), align = dtypeBytes(n->type.dtype);
+      if (s.offset < 0 || s.offset % align || s.offset > sg->scratchBytes || bytes > sg->scratchBytes - s.offset)
+        err(name(n) + " (one slice: " + std::to_string(bytes) + " bytes) at local offset " + std::to_string(s.offset) +
+            " does not fit its group's scratch of " + std::to_string(sg->scratchBytes) + " bytes");
+      for (auto &o : g.outputs)
+        if (storageBase(o.value) == n) err(name(n) + " is local, but output \"" + o.name + "\" returns it");
+      if (updateOf(n)) err(name(n) + " is local, but it is an update");
+      return;
+    }
     case Storage::Arena: {
       if (n->kernel < 0) err(name(n) + " is in the arena, but no kernel stores it");
       int64_t bytes = n->type.bytes(), align = dtypeBytes(n->type.dtype);
@@ -131,8 +154,12 @@ private:
       if (!viaView && op->kernel == k) continue; // computed here, or a value this kernel stores
       if (!viaView && op->kernel < 0 && (op->is(OpKind::Const) || op->is(OpKind::Iota))) continue;
       if (isRuntimeLeaf(base)) continue;
-      if (base->storage.kind != Storage::Slot && base->storage.kind != Storage::Arena) {
+      if (base->storage.kind != Storage::Slot && base->storage.kind != Storage::Arena && base->storage.kind != Storage::Local) {
         err(kernelOf(n) + " reads " + name(op) + ", which " + kernelOf(base) + " does not store");
+        continue;
+      }
+      if (base->storage.kind == Storage::Local && g.sliceGroupOf(k) != g.sliceGroupOf(base->kernel)) {
+        err(kernelOf(n) + " reads " + name(op) + ", which lives in the scratch of another kernel's slice group");
         continue;
       }
       if (base->kernel > k || (base->kernel == k && !base->is(OpKind::MatMul)))
@@ -178,7 +205,9 @@ private:
     readers(u.target, false);
   }
 
-  /// Two arena values live during the same kernel must not share bytes. A
+  /// Two arena values live during the same kernel must not share bytes, nor
+  /// two locals of one slice group (locals of two groups never overlap in
+  /// kernels). A
   /// value lives from the kernel that stores it to the last kernel that
   /// reads it (through views); outputs and updates copied into their slots
   /// after the last kernel live to the end.
@@ -187,13 +216,17 @@ private:
       const Node *n;
       int32_t start, end;
       int64_t lo, hi;
+      bool local; // in a slice group's scratch, not the arena
     };
     std::vector<Interval> live;
     llvm::DenseMap<const Node *, size_t> index;
     for (auto &n : g.nodes)
-      if (n->storage.kind == Storage::Arena && n->kernel >= 0) {
+      if ((n->storage.kind == Storage::Arena || n->storage.kind == Storage::Local) && n->kernel >= 0) {
         index[n.get()] = live.size();
-        live.push_back({n.get(), n->kernel, n->kernel, n->storage.offset, n->storage.offset + n->type.bytes()});
+        bool local = n->storage.kind == Storage::Local;
+        const SliceGroup *sg = local ? g.sliceGroupOf(n->kernel) : nullptr;
+        int64_t bytes = sg ? n->type.bytes() / sg->slices() : n->type.bytes();
+        live.push_back({n.get(), n->kernel, n->kernel, n->storage.offset, n->storage.offset + bytes, local});
       }
     std::function<void(const Node *, Interval &)> extend = [&](const Node *n, Interval &iv) {
       for (const Node *u : users[n->id]) {
@@ -207,10 +240,16 @@ private:
     };
     for (auto &o : g.outputs) toEnd(o.value);
     for (auto &u : g.updates) toEnd(u.value);
+    // In a slice group every kernel runs once per slice: a value live in
+    // one of its kernels is live in all (passes/MemoryPlan.cpp).
+    for (auto &iv : live) {
+      if (const SliceGroup *sg = g.sliceGroupOf(iv.start)) iv.start = sg->first;
+      if (const SliceGroup *sg = g.sliceGroupOf(iv.end)) iv.end = sg->last;
+    }
     std::sort(live.begin(), live.end(), [](const Interval &a, const Interval &b) { return a.lo < b.lo; });
     for (size_t i = 0; i < live.size(); ++i)
       for (size_t j = i + 1; j < live.size() && live[j].lo < live[i].hi; ++j)
-        if (live[i].start <= live[j].end && live[j].start <= live[i].end)
+        if (live[i].start <= live[j].end && live[j].start <= live[i].end && live[i].local == live[j].local)
           err(name(live[i].n) + " (arena bytes " + std::to_string(live[i].lo) + ".." + std::to_string(live[i].hi) +
               ", kernels " + std::to_string(live[i].start) + ".." + std::to_string(live[i].end) + ") and " + name(live[j].n) +
               " (bytes " + std::to_string(live[j].lo) + ".." + std::to_string(live[j].hi) + ", kernels " +

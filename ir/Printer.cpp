@@ -63,6 +63,15 @@ void print(const Module &m, const Graph &g, llvm::raw_ostream &os, const PrintOp
   if (g.arenaBytes) os << " arena(" << g.arenaBytes << ")";
   os << " {\n";
   for (size_t k = 0; k < g.kernels.size(); ++k) printKernel(k, g.kernels[k], names, os);
+  // `slices 7 to 11 over [12,4] scratch(32768)`: kernels 7 to 11 run slice by
+  // slice over the first two axes (passes/SliceFusion.cpp).
+  for (const SliceGroup &sg : g.sliceGroups) {
+    os << "  slices " << sg.first << " to " << sg.last << " over [";
+    llvm::interleave(sg.batch, os, ",");
+    os << "]";
+    if (sg.scratchBytes) os << " scratch(" << sg.scratchBytes << ")";
+    os << "\n";
+  }
   // The comment header shows when the source line (or, for backward nodes,
   // the value being differentiated) changes from one node to the next.
   std::string lastHeader;
@@ -106,6 +115,7 @@ void print(const Module &m, const Graph &g, llvm::raw_ostream &os, const PrintOp
     case Storage::Slot: os << " slot(" << quoted(n.storage.slot) << ")"; break;
     case Storage::Arena: os << " arena(" << n.storage.offset << ")"; break;
     case Storage::View: os << " view"; break;
+    case Storage::Local: os << " local(" << n.storage.offset << ")"; break;
     }
     os << "\n";
   }

@@ -8,6 +8,10 @@
 //     element it writes;
 //   - a value the entry returns is written into that output's slot (a
 //     value it returns reshaped, too);
+//   - a value that only the kernels of its slice group read (SliceFusion.cpp)
+//     lives one slice at a time in that group's per-slice scratch: an
+//     attention matrix [B, H, T, T] takes T·T floats per thread, not the
+//     whole tensor;
 //   - everything else goes into one scratch arena, at an offset chosen by
 //     liveness: two values share bytes when no kernel needs both.
 //
@@ -23,11 +27,20 @@
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
+
+#include <functional>
 
 namespace gradc {
 namespace {
 
 constexpr int64_t kAlign = 64;
+/// The largest slice that goes to a slice group's scratch, which each thread
+/// keeps on its stack: a [256, 256] f32 attention matrix fits.
+constexpr int64_t kLocalSliceBytes = 256 * 1024;
+/// At most this much scratch per group (threads' stacks are 8 MiB); the
+/// group's other values go to the arena.
+constexpr int64_t kGroupScratchBytes = 1024 * 1024;
 
 struct Interval {
   Node *node;
@@ -62,6 +75,42 @@ bool inPlaceSafe(const Update &u, const std::vector<std::vector<Node *>> &users,
   return inPlaceSafe(u, users, u.target, false);
 }
 
+/// Widens kernel interval [start, end] to whole slice groups.
+void widenToGroups(const Graph &g, int32_t &start, int32_t &end) {
+  if (const SliceGroup *sg = g.sliceGroupOf(start)) start = sg->first;
+  if (const SliceGroup *sg = g.sliceGroupOf(end)) end = sg->last;
+}
+
+/// Places the intervals `pick` selects and returns the bytes they need.
+int64_t place(std::vector<Interval> &live, llvm::function_ref<bool(const Interval &)> pick) {
+  std::vector<Interval *> bySize;
+  for (auto &iv : live)
+    if (pick(iv)) bySize.push_back(&iv);
+  std::stable_sort(bySize.begin(), bySize.end(), [](Interval *a, Interval *b) { return a->bytes > b->bytes; });
+  // Placed values by byte range. A value goes at the first gap, in that
+  // order, among those that live when it does; the scan stops there.
+  // (Collecting and sorting the live ones for every value cost O(n log n)
+  // each: minutes for an unrolled loop of 20,000 layers.)
+  auto byRange = [](const Interval *a, const Interval *b) {
+    return std::pair(a->offset, a->offset + a->bytes) < std::pair(b->offset, b->offset + b->bytes);
+  };
+  std::vector<Interval *> placed;
+  int64_t peak = 0;
+  for (Interval *iv : bySize) {
+    int64_t off = 0;
+    for (Interval *p : placed) {
+      if (p->start > iv->end || iv->start > p->end) continue;
+      if (off + iv->bytes <= p->offset) break;
+      off = std::max(off, (p->offset + p->bytes + kAlign - 1) / kAlign * kAlign);
+    }
+    iv->offset = off;
+    iv->node->storage.offset = off;
+    peak = std::max(peak, off + iv->bytes);
+    placed.insert(std::upper_bound(placed.begin(), placed.end(), iv, byRange), iv);
+  }
+  return (peak + kAlign - 1) / kAlign * kAlign;
+}
+
 } // namespace
 
 llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
@@ -94,14 +143,38 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
         base->storage = {Storage::Slot, grt::outputTensor(o.name), 0};
     }
 
+    // A value that only its own slice group reads lives one slice at a
+    // time in the group's scratch, when the slice is small enough.
+    std::vector<int64_t> sliceOf(g.nodes.size(), 0); // bytes of one slice; 0: not local
+    std::function<bool(Node *, const SliceGroup *)> readOnlyIn = [&](Node *n, const SliceGroup *sg) {
+      for (Node *u : users[n->id]) {
+        if (u->storage.kind == Storage::View) {
+          if (!readOnlyIn(u, sg)) return false;
+        } else if (u->kernel < 0 || !sg->contains(u->kernel)) {
+          return false;
+        }
+      }
+      return true;
+    };
+    llvm::DenseMap<const SliceGroup *, int64_t> scratch; // bytes taken so far
+    for (auto &n : g.nodes) {
+      const SliceGroup *sg = n->kernel >= 0 ? g.sliceGroupOf(n->kernel) : nullptr;
+      if (!sg || !stored.count(n.get()) || n->storage.kind != Storage::None || !readOnlyIn(n.get(), sg)) continue;
+      int64_t bytes = n->type.bytes() / sg->slices(), taken = (bytes + kAlign - 1) / kAlign * kAlign;
+      if (bytes > kLocalSliceBytes || scratch[sg] + taken > kGroupScratchBytes) continue;
+      scratch[sg] += taken;
+      sliceOf[n->id] = bytes;
+    }
+
     // Everything else that is stored goes to the arena.
     std::vector<Interval> live;
     llvm::DenseMap<Node *, size_t> index;
     for (auto &n : g.nodes) {
       if (!stored.count(n.get()) || n->storage.kind != Storage::None) continue;
       index[n.get()] = live.size();
-      live.push_back({n.get(), n->kernel, n->kernel, n->type.bytes()});
-      n->storage = {Storage::Arena, "", 0};
+      bool local = sliceOf[n->id] > 0;
+      live.push_back({n.get(), n->kernel, n->kernel, local ? sliceOf[n->id] : n->type.bytes()});
+      n->storage = {local ? Storage::Local : Storage::Arena, "", 0};
     }
     // Extend each lifetime to its last reader, following views.
     std::function<void(Node *, Interval &)> extend = [&](Node *n, Interval &iv) {
@@ -119,32 +192,21 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
     };
     for (auto &o : g.outputs) keepAlive(o.value);
     for (auto &u : g.updates) keepAlive(u.value);
+    // A slice group runs its kernels slice after slice, so a value live in
+    // one of them is live in all: the next slice's first kernel still reads
+    // what this slice's last one would overwrite. Locals are widened too:
+    // no two share bytes, so each is a buffer of its own that can carry
+    // its own type and no-alias scope in the group's code.
+    for (auto &iv : live) widenToGroups(g, iv.start, iv.end);
 
-    std::vector<Interval *> bySize;
-    for (auto &iv : live) bySize.push_back(&iv);
-    std::stable_sort(bySize.begin(), bySize.end(), [](Interval *a, Interval *b) { return a->bytes > b->bytes; });
-    // Placed values by byte range. A value goes at the first gap, in that
-    // order, among those that live when it does; the scan stops there.
-    // (Collecting and sorting the live ones for every value cost O(n log n)
-    // each: minutes for an unrolled loop of 20,000 layers.)
-    auto byRange = [](const Interval *a, const Interval *b) {
-      return std::pair(a->offset, a->offset + a->bytes) < std::pair(b->offset, b->offset + b->bytes);
-    };
-    std::vector<Interval *> placed;
-    int64_t peak = 0;
-    for (Interval *iv : bySize) {
-      int64_t off = 0;
-      for (Interval *p : placed) {
-        if (p->start > iv->end || iv->start > p->end) continue;
-        if (off + iv->bytes <= p->offset) break;
-        off = std::max(off, (p->offset + p->bytes + kAlign - 1) / kAlign * kAlign);
-      }
-      iv->offset = off;
-      iv->node->storage.offset = off;
-      peak = std::max(peak, off + iv->bytes);
-      placed.insert(std::upper_bound(placed.begin(), placed.end(), iv, byRange), iv);
+    // The arena, then each slice group's scratch, placed the same way.
+    g.arenaBytes = place(live, [](const Interval &iv) { return iv.node->storage.kind == Storage::Arena; });
+    for (SliceGroup &sg : g.sliceGroups) {
+      int64_t bytes = place(live, [&](const Interval &iv) {
+        return iv.node->storage.kind == Storage::Local && sg.contains(iv.node->kernel);
+      });
+      sg.scratchBytes = bytes;
     }
-    g.arenaBytes = (peak + kAlign - 1) / kAlign * kAlign;
   }
   return llvm::Error::success();
 }

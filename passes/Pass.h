@@ -35,9 +35,10 @@ struct PassOptions {
   /// sets it; the model generator builds @apply without it.
   bool lossMustBeRowMean = false;
   /// Fusion: 0 keeps one kernel per op; 1 fuses elementwise chains and
-  /// reductions; 2 (the default) also runs a matmul's elementwise consumers
-  /// (bias, activation, residual add) as its epilogue.
-  unsigned fusionLevel = 2;
+  /// reductions; 2 also runs a matmul's elementwise consumers (bias,
+  /// activation, residual add) as its epilogue; 3 (the default) also runs
+  /// chains of batched products and loops slice by slice (SliceFusion.cpp).
+  unsigned fusionLevel = 3;
   /// Derive @step from @predict for a text model: the logits at one new
   /// position, with attention's keys and values cached (StepEntry.cpp).
   /// Auto (the default) does so when it can and quietly leaves @step out
@@ -61,6 +62,7 @@ llvm::Error runSimplify(Module &m, const PassOptions &o);
 llvm::Error runCSE(Module &m, const PassOptions &o);
 llvm::Error runDCE(Module &m, const PassOptions &o);
 llvm::Error runFusion(Module &m, const PassOptions &o);
+llvm::Error runSliceFusion(Module &m, const PassOptions &o);
 llvm::Error runMemoryPlan(Module &m, const PassOptions &o);
 
 /// An llvm::Error carrying a message for the user.

@@ -23,6 +23,7 @@ static constexpr Step kPipeline[] = {
     {Step::Pass,         "cse",           "",         "merge nodes that compute the same value", runCSE},
     {Step::Pass,         "dce",           "opt",      "remove nodes no output or update needs", runDCE},
     {Step::Pass,         "fuse",          "",         "group nodes into kernels, one loop nest each", runFusion},
+    {Step::Pass,         "fuse-slices",   "",         "run chains of batched products and loops slice by slice (attention)", runSliceFusion},
     {Step::Pass,         "plan-memory",   "kernels",  "place stored values: in place, output slots, or arena offsets by liveness", runMemoryPlan},
     {Step::Schedule,     "schedule",      "loops",    "turn each kernel into a loop nest"},
     {Step::EmitLLVM,     "emit-llvm",     "llvm-raw", "emit LLVM IR for the loop nests and the model descriptor"},

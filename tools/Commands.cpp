@@ -195,12 +195,19 @@ int statsCommand(const CompileOptions &o) {
   os << "\nkernels per entry at fusion levels 0 (one per op)";
   if (o.passes.fusionLevel >= 1) os << ", 1 (elementwise chains and reductions)";
   if (o.passes.fusionLevel >= 2) os << ", 2 (and matmul epilogues)";
+  if (o.passes.fusionLevel >= 3) os << ", 3 (and batched products run slice by slice)";
   os << ":";
+  // A slice group runs as one kernel.
+  auto running = [](const Graph &g) {
+    int32_t n = g.numKernels();
+    for (const SliceGroup &sg : g.sliceGroups) n -= sg.last - sg.first;
+    return n;
+  };
   for (auto &g : c.module->graphs) {
     os << "  @" << g->name << " ";
     for (auto &lc : levels)
-      if (const Graph *gl = lc->module->graph(g->name)) os << gl->numKernels() << " -> ";
-    os << g->numKernels();
+      if (const Graph *gl = lc->module->graph(g->name)) os << running(*gl) << " -> ";
+    os << running(*g);
   }
   os << "\n\nop counts:\n";
   for (auto &[where, ops] : counts) {

@@ -44,8 +44,9 @@ static cl::opt<std::string> dtype("dtype", cl::desc("The float type 'f32' stands
                                   cl::sub(statsCmd), cl::cat(category));
 static cl::opt<unsigned> fusion("fusion",
                                 cl::desc("Fusion level: 0 = one kernel per op, 1 = fuse elementwise chains and "
-                                         "reductions, 2 = also matmul epilogues (default)"),
-                                cl::init(2), ALL_SUBS, cl::cat(category));
+                                         "reductions, 2 = also matmul epilogues, 3 = also run chains of batched "
+                                         "products slice by slice, as attention (default)"),
+                                cl::init(3), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printAfter("print-after", cl::desc("Print the IR after this pass (repeatable)"),
                                         cl::value_desc("pass"), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printBefore("print-before", cl::desc("Print the IR before this pass (repeatable)"),

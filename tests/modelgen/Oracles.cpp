@@ -275,6 +275,10 @@ std::string roundTrip(const Module &m, std::unique_ptr<Module> *parsedOut = null
 /// Compiles to a JIT model; round trip checks after every pass when asked.
 /// `kernelsText`, when given, receives the module parsed back from its
 /// kernels stage, for the resume oracle.
+/// Fusion levels 0 to kTop (the default, passes/Pass.h): the top one is the
+/// reference the others are compared with.
+constexpr unsigned kTop = 3, kLevels = kTop + 1;
+
 Verdict build(llvm::StringRef source, llvm::StringRef name, DType dtype, unsigned fusion, bool checkRoundTrip, Build &out,
               std::unique_ptr<Module> *kernelsParsed = nullptr) {
   CompileOptions o;
@@ -283,7 +287,7 @@ Verdict build(llvm::StringRef source, llvm::StringRef name, DType dtype, unsigne
   o.passes.fusionLevel = fusion;
   o.passes.gradsEntry = true;
   // The reference build also has @apply, for the split-step oracle.
-  o.passes.dataParallel = fusion == 2;
+  o.passes.dataParallel = fusion == kTop;
   std::string diags;
   llvm::raw_string_ostream ds(diags);
   out.compiler = std::make_unique<Compiler>(o, ds);
@@ -426,32 +430,32 @@ std::string writeTorchCase(llvm::StringRef source, llvm::StringRef name, const s
 
 Verdict checkModel(llvm::StringRef source, llvm::StringRef name, const OracleOptions &opts) {
   // f64 at every fusion level; the last one also round-trips every stage.
-  Build f64[3];
+  Build f64[kLevels];
   std::unique_ptr<Module> kernelsParsed;
-  for (unsigned level = 0; level < 3; ++level) {
-    bool last = level == 2;
+  for (unsigned level = 0; level < kLevels; ++level) {
+    bool last = level == kTop;
     Verdict v = build(source, name, DType::F64, level, last && opts.roundTrip, f64[level],
                       last && opts.resume ? &kernelsParsed : nullptr);
     if (v.kind != Verdict::Pass) return v;
   }
   Values point = makePoint(*f64[0].model, source, opts.seed);
-  Snapshot ref = runBuild(*f64[2].model, point, 1, opts.trainSteps);
+  Snapshot ref = runBuild(*f64[kTop].model, point, 1, opts.trainSteps);
   for (auto &[key, v] : ref)
     if (llvm::StringRef(key).starts_with("point:") && !allFinite(v))
       return verdict(Verdict::Discard, "point", key + " is not finite at the point");
 
-  for (unsigned level = 0; level < 2; ++level) {
+  for (unsigned level = 0; level < kTop; ++level) {
     std::string d = compare(ref, runBuild(*f64[level].model, point, 1, opts.trainSteps), 1e-10);
-    if (!d.empty()) return verdict(Verdict::Mismatch, "fusion", fmt::format("f64 fusion 2 vs {}: {}", level, d));
+    if (!d.empty()) return verdict(Verdict::Mismatch, "fusion", fmt::format("f64 fusion {} vs {}: {}", kTop, level, d));
   }
   if (opts.threads) {
-    std::string d = compare(ref, runBuild(*f64[2].model, point, 2, opts.trainSteps), -1);
-    if (!d.empty()) return verdict(Verdict::Mismatch, "threads", "f64 fusion 2, 1 vs 2 threads: " + d);
+    std::string d = compare(ref, runBuild(*f64[kTop].model, point, 2, opts.trainSteps), -1);
+    if (!d.empty()) return verdict(Verdict::Mismatch, "threads", "f64 fusion 3, 1 vs 2 threads: " + d);
   }
   // Data-parallel training runs the step as @grads, then @apply on the
   // gradients: the same arithmetic as @train, fused differently.
-  if (grt::Session(*f64[2].model, 1).has(GRT_ENTRY_APPLY)) {
-    std::string d = compare(ref, runBuild(*f64[2].model, point, 1, opts.trainSteps, true), 1e-10);
+  if (grt::Session(*f64[kTop].model, 1).has(GRT_ENTRY_APPLY)) {
+    std::string d = compare(ref, runBuild(*f64[kTop].model, point, 1, opts.trainSteps, true), 1e-10);
     if (!d.empty()) return verdict(Verdict::Mismatch, "split step", "@grads then @apply vs @train: " + d);
   }
   if (kernelsParsed) {
@@ -462,7 +466,7 @@ Verdict checkModel(llvm::StringRef source, llvm::StringRef name, const OracleOpt
     if (!d.empty()) return verdict(Verdict::Mismatch, "resume", "built from the kernels stage's text: " + d);
   }
   if (opts.gradients)
-    if (std::string d = gradientCheck(*f64[2].model, point, opts.seed, ref); !d.empty())
+    if (std::string d = gradientCheck(*f64[kTop].model, point, opts.seed, ref); !d.empty())
       return verdict(Verdict::Mismatch, "gradients", d);
   // An f32 build when the source's floats are f32 (an explicit f64 stays f64),
   // and when nothing jumps: `a % d` and `a // d` jump where a crosses a
@@ -477,7 +481,7 @@ Verdict checkModel(llvm::StringRef source, llvm::StringRef name, const OracleOpt
     if (!d.empty()) return verdict(Verdict::Mismatch, "f32", d);
   }
   if (!opts.torchDir.empty())
-    if (std::string d = writeTorchCase(source, name, opts.torchDir, *f64[2].model, point, ref); !d.empty())
+    if (std::string d = writeTorchCase(source, name, opts.torchDir, *f64[kTop].model, point, ref); !d.empty())
       return verdict(Verdict::Mismatch, "torch", d);
   return {};
 }

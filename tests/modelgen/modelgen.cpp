@@ -406,7 +406,7 @@ int main(int argc, char **argv) {
                               "  modelgen gen --seed S [--count N]                       print models\n"
                               "  modelgen translate FILE                                 the model in PyTorch\n"
                               "  modelgen reduce FILE [-o OUT]                           shrink a failure\n\n"
-                              "Each model is compiled in f64 at fusion levels 0, 1 and 2 and in f32, its text IR\n"
+                              "Each model is compiled in f64 at fusion levels 0 to 3 and in f32, its text IR\n"
                               "round-tripped after every pass, run at a random point and for a few training steps\n"
                               "with one and two threads, and its gradients compared with finite differences;\n"
                               "tests/modelgen/torch_oracle.py compares the cases --torch writes with PyTorch.\n");

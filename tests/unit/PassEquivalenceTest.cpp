@@ -41,6 +41,7 @@ Built build(const std::string &example, const std::vector<std::string> &middle, 
   std::vector<std::string> passes{"autodiff", "optimizer", "split-entries"};
   passes.insert(passes.end(), middle.begin(), middle.end());
   passes.push_back("fuse");
+  passes.push_back("fuse-slices");
   passes.push_back("plan-memory");
   if (!c.load() || !c.runPasses(passes) || !c.lower() || !c.optimize()) return b;
   b.model = c.jit();
@@ -101,7 +102,7 @@ TEST_P(PassKeepsNumbers, SameOutputsBeforeAndAfter) {
     ASSERT_TRUE(unfused.model);
     Snapshot a = run(*unfused.model);
     EXPECT_FALSE(a.empty());
-    for (unsigned level : {1u, 2u}) {
+    for (unsigned level : {1u, 2u, 3u}) {
       Built fused = build(c.example, {}, level);
       ASSERT_TRUE(fused.model);
       expectSame(a, run(*fused.model), c.example + " at fusion 0 and " + std::to_string(level));
@@ -123,8 +124,9 @@ std::vector<Case> cases() {
 }
 
 // Every fused kernel of the GPT (softmax, layer norm, cross-entropy, Adam,
-// matmul epilogues) against one kernel per op, on odd sizes: batch 3,
-// context 7, width 15 in 3 heads of 5, vocabulary 256.
+// matmul epilogues, attention run slice by slice forward and backward)
+// against one kernel per op, on odd sizes: batch 3, context 7, width 15 in
+// 3 heads of 5, vocabulary 256.
 TEST(FusedKernels, SameAsOneKernelPerOpOnOddSizes) {
   std::vector<std::pair<std::string, std::string>> odd{
       {"B", "3"}, {"T", "7"}, {"n_embd", "15"}, {"n_head", "3"}, {"n_layer", "1"}};
@@ -132,9 +134,18 @@ TEST(FusedKernels, SameAsOneKernelPerOpOnOddSizes) {
   ASSERT_TRUE(unfused.model);
   Snapshot a = run(*unfused.model);
   EXPECT_FALSE(a.empty());
-  for (unsigned level : {1u, 2u}) {
+  for (unsigned level : {1u, 2u, 3u}) {
     Built fused = build("gpt", {}, level, odd);
     ASSERT_TRUE(fused.model);
+    if (level == 3) {
+      // Attention forward and backward each run as one slice group over
+      // [3, 3], with the [7, 7] scores in per-slice scratch.
+      const Graph *train = fused.compiler->module->graph("train");
+      ASSERT_TRUE(train);
+      ASSERT_EQ(train->sliceGroups.size(), 2u);
+      for (const SliceGroup &sg : train->sliceGroups) EXPECT_EQ(sg.batch, (Dims{3, 3}));
+      EXPECT_TRUE(llvm::any_of(train->nodes, [](auto &n) { return n->storage.kind == Storage::Local; }));
+    }
     expectSame(a, run(*fused.model), "gpt (odd sizes) at fusion 0 and " + std::to_string(level));
   }
 }

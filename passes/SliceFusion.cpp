@@ -1,0 +1,191 @@
+//===- passes/SliceFusion.cpp - run batched kernels slice by slice --------===//
+//
+// Attention computes, for each batch row and head, a chain of small matrix
+// products and row-wise loops:
+//
+//   s = q @ kᵀ                  [B, H, T, T]   a matmul kernel
+//   p = softmax(mask(s / √D))   [B, H, T, T]   loop kernels (exp, row sums)
+//   y = p @ v                   [B, H, T, D]   a matmul kernel
+//
+// Kernel by kernel, each [B, H, T, T] intermediate goes to memory whole and
+// comes back for the next kernel: 3 MB for the baby GPT, 12 MB a layer for
+// the 6-layer one. This pass finds runs of consecutive kernels over the same
+// leading (batch) axes in which each kernel reads what the earlier ones
+// store only at its own slice (ir/Kernel.h, readsAtOwnSlice), and makes
+// each run a slice group (ir/Graph.h). Scheduling turns a group into one
+// parallel loop over the B·H slices that runs the whole chain on one slice
+// before the next, so:
+//   - an intermediate only the group reads lives one [T, T] slice at a time
+//     in per-thread scratch, in cache (memory planning), never whole;
+//   - the B·H small products of each matmul run inside that one parallel
+//     loop, not as a kernel of B·H GEMM calls that start threads each.
+//
+// Nothing here knows about attention. Any chain of batched products and
+// loops qualifies: the backward pass's dP = dY·Vᵀ, dS = P·(dP − rowsum(dP·P)),
+// dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dY is another, and generated models find
+// more (tests/modelgen checks each against one kernel per op).
+//
+// A kernel that sits between a run's members but does not belong (the
+// causal mask, [T, T], computed once) moves before the run when it reads
+// nothing the run stores and writes no parameter, so the run stays whole.
+//
+// Fusion level 3 (the default) runs this pass; below it, it does nothing.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Pass.h"
+
+#include "llvm/ADT/DenseSet.h"
+
+namespace gradc {
+namespace {
+
+/// How many kernels past a run's last member it looks for more members.
+constexpr int kLookahead = 8;
+
+class SliceFuser {
+public:
+  explicit SliceFuser(Graph &g) : g(g), users(g.users()), nodesOf(g.numKernels()) {
+    for (auto &n : g.nodes)
+      if (n->kernel >= 0) nodesOf[n->kernel].push_back(n.get());
+    for (auto &u : g.updates) updated.insert(u.value);
+  }
+
+  void run() {
+    int32_t nk = g.numKernels();
+    std::vector<int32_t> order; // old kernel ids in their new order
+    std::vector<SliceGroup> groups;
+    std::vector<bool> placed(nk, false);
+    for (int32_t i = 0; i < nk; ++i) {
+      if (placed[i]) continue;
+      Dims batch;
+      if (!startsGroup(i, batch)) {
+        order.push_back(i);
+        placed[i] = true;
+        continue;
+      }
+      // Members already placed just before i (a loop feeding the product).
+      std::vector<int32_t> members{i}, moved;
+      while (!order.empty() && !grouped.count(order.back()) && runsBySlice(order.back(), batch) &&
+             readAtOwnSlice({order.back()}, members, batch.size())) {
+        members.insert(members.begin(), order.back());
+        order.pop_back();
+      }
+      // Members after i, moving unrelated kernels out of the way.
+      int skipped = 0;
+      for (int32_t j = i + 1; j < nk && skipped < kLookahead; ++j) {
+        if (placed[j]) continue;
+        if (runsBySlice(j, batch) && readAtOwnSlice(members, {j}, batch.size())) {
+          members.push_back(j);
+          skipped = 0;
+        } else if (!readsAny(j, members) && !writesState(j) && !readsAny(j, moved)) {
+          moved.push_back(j);
+          ++skipped;
+        } else {
+          break;
+        }
+      }
+      // Moved kernels that nothing after them joined stay where they were.
+      while (!moved.empty() && moved.back() > members.back()) moved.pop_back();
+      if (members.size() < 2) {
+        // No group: i keeps its place, and the kernels before it that the
+        // search took back go back too.
+        for (int32_t m : members) {
+          order.push_back(m);
+          placed[m] = true;
+        }
+        continue;
+      }
+      for (int32_t m : moved) {
+        order.push_back(m);
+        placed[m] = true;
+      }
+      SliceGroup sg;
+      sg.first = int32_t(order.size());
+      for (int32_t m : members) {
+        order.push_back(m);
+        placed[m] = true;
+        grouped.insert(m);
+      }
+      sg.last = int32_t(order.size()) - 1;
+      sg.batch = batch;
+      groups.push_back(sg);
+    }
+    renumber(order);
+    g.sliceGroups = std::move(groups);
+  }
+
+private:
+  /// A batched product over [batch..., M, N] with two or more slices starts
+  /// a group.
+  bool startsGroup(int32_t k, Dims &batch) const {
+    const FusedKernel &fk = g.kernels[k];
+    if (fk.kind != KernelKind::MatMul || !fk.epilogue.empty() || fk.domain.size() < 3) return false;
+    batch.assign(fk.domain.begin(), fk.domain.end() - 2);
+    while (!batch.empty() && product(batch) >= 2 && batch.back() == 1) batch.pop_back();
+    return product(batch) >= 2 && !writesState(k);
+  }
+
+  /// A loop or plain matmul over [batch..., ...] that writes no state.
+  bool runsBySlice(int32_t k, llvm::ArrayRef<int64_t> batch) const {
+    const FusedKernel &fk = g.kernels[k];
+    if (fk.kind != KernelKind::Loop && fk.kind != KernelKind::MatMul) return false;
+    if (!fk.epilogue.empty() || writesState(k)) return false;
+    size_t rank = batch.size() + (fk.kind == KernelKind::MatMul ? 2 : 0);
+    return fk.domain.size() >= rank && llvm::ArrayRef<int64_t>(fk.domain).take_front(batch.size()) == batch;
+  }
+
+  bool writesState(int32_t k) const {
+    return llvm::any_of(g.kernels[k].stored, [&](const Node *n) { return updated.count(n); });
+  }
+
+  /// Whether every kernel in `readers` reads what each of `writers` stores
+  /// only at its own slice.
+  bool readAtOwnSlice(llvm::ArrayRef<int32_t> writers, llvm::ArrayRef<int32_t> readers, unsigned r) const {
+    for (int32_t w : writers)
+      for (const Node *n : g.kernels[w].stored)
+        for (int32_t k : readers)
+          if (!readsAtOwnSlice(users, g, k, n, r)) return false;
+    return true;
+  }
+
+  /// Whether kernel k reads a value one of `kernels` stores (through views).
+  bool readsAny(int32_t k, llvm::ArrayRef<int32_t> kernels) const {
+    for (const Node *n : nodesOf[k])
+      for (const Node *op : n->operands) {
+        while (op->kernel < 0 && op->is(OpKind::Reshape)) op = op->operand(0);
+        if (op->kernel != k && llvm::is_contained(kernels, op->kernel)) return true;
+      }
+    return false;
+  }
+
+  /// Gives kernel order[i] the id i, everywhere.
+  void renumber(llvm::ArrayRef<int32_t> order) {
+    std::vector<int32_t> newId(order.size());
+    for (size_t i = 0; i < order.size(); ++i) newId[order[i]] = int32_t(i);
+    for (auto &n : g.nodes)
+      if (n->kernel >= 0) n->kernel = newId[n->kernel];
+    std::vector<FusedKernel> kernels(order.size());
+    for (size_t i = 0; i < order.size(); ++i) kernels[i] = std::move(g.kernels[order[i]]);
+    g.kernels = std::move(kernels);
+  }
+
+  Graph &g;
+  std::vector<std::vector<Node *>> users;
+  std::vector<std::vector<Node *>> nodesOf; // by kernel id
+  llvm::DenseSet<const Node *> updated;     // values of updates
+  llvm::DenseSet<int32_t> grouped;          // old ids already in a group
+};
+
+} // namespace
+
+llvm::Error runSliceFusion(Module &m, const PassOptions &opts) {
+  if (opts.fusionLevel < 3) return llvm::Error::success();
+  for (auto &g : m.graphs) {
+    if (g->kernels.empty()) continue;
+    g->sliceGroups.clear();
+    SliceFuser(*g).run(); // the verifier then checks each group (ir/Kernel.h)
+  }
+  return llvm::Error::success();
+}
+
+} // namespace gradc
