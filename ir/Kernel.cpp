@@ -121,9 +121,15 @@ bool readsAtOwnSlice(const std::vector<std::vector<Node *>> &users, const Graph 
       if (u->kernel == k && !(keepsSliceIndex(u, m, r) && atOwnSlice(u))) ok = false;
     return memo[m] = ok;
   };
+  // Whether k reads view v at all (through further views).
+  std::function<bool(const Node *)> readsView = [&](const Node *v) {
+    return llvm::any_of(users[v->id], [&](const Node *u) {
+      return u->kernel == k || (u->kernel < 0 && u->is(OpKind::Reshape) && readsView(u));
+    });
+  };
   for (const Node *u : users[n->id]) {
     if (u->kernel < 0 && u->is(OpKind::Reshape)) { // a view of n's bytes
-      if (!keepsSliceIndex(u, n, r) || !readsAtOwnSlice(users, g, k, u, r)) return false;
+      if (readsView(u) && (!keepsSliceIndex(u, n, r) || !readsAtOwnSlice(users, g, k, u, r))) return false;
       continue;
     }
     if (u->kernel == k && !(keepsSliceIndex(u, n, r) && atOwnSlice(u))) return false;

@@ -22,6 +22,7 @@ static constexpr Step kPipeline[] = {
     {Step::Pass,         "simplify",      "",         "algebraic simplification (x*1, x+0, double transpose, ...)", runSimplify},
     {Step::Pass,         "cse",           "",         "merge nodes that compute the same value", runCSE},
     {Step::Pass,         "dce",           "opt",      "remove nodes no output or update needs", runDCE},
+    {Step::Pass,         "rematerialize", "",         "recompute for the backward pass what one batched product makes (attention's probabilities)", runRematerialize},
     {Step::Pass,         "fuse",          "",         "group nodes into kernels, one loop nest each", runFusion},
     {Step::Pass,         "fuse-slices",   "",         "run chains of batched products and loops slice by slice (attention)", runSliceFusion},
     {Step::Pass,         "plan-memory",   "kernels",  "place stored values: in place, output slots, or arena offsets by liveness", runMemoryPlan},

@@ -25,9 +25,11 @@
 // dQ = dS·K, dK = dSᵀ·Q, dV = Pᵀ·dY is another, and generated models find
 // more (tests/modelgen checks each against one kernel per op).
 //
-// A kernel that sits between a run's members but does not belong (the
-// causal mask, [T, T], computed once) moves before the run when it reads
-// nothing the run stores and writes no parameter, so the run stays whole.
+// A kernel that sits between a run's members but does not belong moves out
+// of the way, so the run stays whole: before the run when it reads nothing
+// the run stores and writes no parameter (the causal mask, [T, T], computed
+// once), else after it (a weight gradient that reads dV, while dK is still
+// to come), as long as no later member reads what it stores.
 //
 // Fusion level 3 (the default) runs this pass; below it, it does nothing.
 //
@@ -70,22 +72,27 @@ public:
         members.insert(members.begin(), order.back());
         order.pop_back();
       }
-      // Members after i, moving unrelated kernels out of the way.
+      // Members after i, moving the kernels between them out of the way:
+      // before the group if they read nothing it stores, else after it.
+      std::vector<int32_t> deferred;
       int skipped = 0;
       for (int32_t j = i + 1; j < nk && skipped < kLookahead; ++j) {
         if (placed[j]) continue;
-        if (runsBySlice(j, batch) && readAtOwnSlice(members, {j}, batch.size())) {
+        bool afterGroup = readsAny(j, members) || readsAny(j, deferred);
+        if (runsBySlice(j, batch) && readAtOwnSlice(members, {j}, batch.size()) && !readsAny(j, deferred)) {
           members.push_back(j);
           skipped = 0;
-        } else if (!readsAny(j, members) && !writesState(j) && !readsAny(j, moved)) {
+        } else if (!afterGroup && !writesState(j)) {
           moved.push_back(j);
           ++skipped;
         } else {
-          break;
+          deferred.push_back(j);
+          ++skipped;
         }
       }
-      // Moved kernels that nothing after them joined stay where they were.
+      // Kernels past the last member stay where they were.
       while (!moved.empty() && moved.back() > members.back()) moved.pop_back();
+      while (!deferred.empty() && deferred.back() > members.back()) deferred.pop_back();
       if (members.size() < 2) {
         // No group: i keeps its place, and the kernels before it that the
         // search took back go back too.
@@ -109,6 +116,10 @@ public:
       sg.last = int32_t(order.size()) - 1;
       sg.batch = batch;
       groups.push_back(sg);
+      for (int32_t m : deferred) {
+        order.push_back(m);
+        placed[m] = true;
+      }
     }
     renumber(order);
     g.sliceGroups = std::move(groups);

@@ -1,0 +1,142 @@
+//===- passes/Rematerialize.cpp - recompute big values for the backward ---===//
+//
+// The backward pass of attention reads the probabilities p = softmax(q·kᵀ)
+// and the exponentials inside the softmax: two [B, H, T, T] tensors a layer,
+// kept from the forward pass to the backward one. For the 6-layer GPT that
+// is 12 tensors of 12 MB, a fifth of the step's memory. Recomputing them
+// from q and k, which the backward pass reads anyway, costs one more small
+// product and a softmax per slice, and slice fusion (SliceFusion.cpp) then
+// keeps the recomputed ones one slice at a time in scratch, never whole.
+//
+// The rule, for any forward value X read by the backward pass:
+//   - X's cone is what computes it from values the backward pass keeps
+//     anyway (values it reads, and leaves): elementwise ops, reductions,
+//     layout ops, and exactly one batched matmul;
+//   - X is at least as large as that product's operands together: p is
+//     [T, T] a slice, q and k [T, D] each, so T ≥ 2·D (the GPTs have T = 2D
+//     and T = 4D). Recomputing y = p·v from p would free nothing;
+//   - the cone draws no random numbers (a dropout mask is kept, not redrawn).
+// The backward readers of X, and of every other value of its cone, then read
+// clones computed just before the first of them. Flash attention does the
+// same by hand; here it falls out of the rule for any model.
+//
+// Runs at fusion level 3 (the default), before fusion.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Pass.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SetVector.h"
+
+#include <functional>
+
+namespace gradc {
+namespace {
+
+/// At most this many nodes are recomputed for one value.
+constexpr size_t kMaxCone = 48;
+
+class Rematerializer {
+public:
+  explicit Rematerializer(Graph &g) : g(g), users(g.users()) {}
+
+  bool run() {
+    bool changed = false;
+    // Latest first: the probabilities' cone holds the exponentials, which
+    // then need no clones of their own.
+    for (size_t i = g.nodes.size(); i-- > 0;) {
+      Node *x = g.nodes[i].get();
+      if (done.count(x) || x->prov.phase != Phase::Forward || x->type.rank() < 3 || !readByBackward(x)) continue;
+      llvm::SetVector<Node *> cone;
+      if (!collect(x, cone)) continue;
+      clone(cone);
+      changed = true;
+    }
+    if (changed) g.sortTopologically();
+    return changed;
+  }
+
+private:
+  bool readByBackward(const Node *n) const {
+    return llvm::any_of(users[n->id], [](const Node *u) { return u->prov.phase != Phase::Forward; });
+  }
+
+  /// Whether the backward pass keeps n's bytes anyway: it reads n, n is a
+  /// leaf, or n is a layout op over such a value.
+  bool keptAnyway(const Node *n) const {
+    if (n->has(Leaf) && !n->has(Random)) return true;
+    if (readByBackward(n)) return true;
+    if (n->has(Layout) && !n->operands.empty()) return keptAnyway(n->operand(0));
+    return false;
+  }
+
+  /// X's cone, operands first; false when X does not qualify.
+  bool collect(Node *x, llvm::SetVector<Node *> &cone) {
+    int products = 0;
+    bool ok = true;
+    std::function<void(Node *)> visit = [&](Node *n) {
+      if (!ok || cone.count(n)) return;
+      if (n->is(OpKind::MatMul)) {
+        if (++products > 1 || n->type.rank() < 3) {
+          ok = false;
+          return;
+        }
+        int64_t operands = 0;
+        for (Node *op : n->operands) {
+          if (!keptAnyway(op)) ok = false;
+          operands += op->type.numel();
+        }
+        if (operands > x->type.numel()) ok = false;
+        cone.insert(n); // its operands are read as they are
+        return;
+      }
+      if (n->has(Random) || n->prov.phase != Phase::Forward || !computableInLoop(n) ||
+          !(n->has(Elementwise) || n->has(Reduction) || n->has(Layout))) {
+        ok = false;
+        return;
+      }
+      for (Node *op : n->operands)
+        if (!op->has(Leaf)) visit(op);
+      if (cone.size() >= kMaxCone) ok = false;
+      cone.insert(n);
+    };
+    visit(x);
+    return ok && products == 1;
+  }
+
+  /// Clones the cone and points the backward readers of its values at the
+  /// clones; sortTopologically then puts the clones before the first reader.
+  void clone(const llvm::SetVector<Node *> &cone) {
+    llvm::DenseMap<Node *, Node *> copy;
+    std::string of = cone.back()->name.empty() ? "attention" : cone.back()->name;
+    for (Node *n : cone) {
+      auto c = std::make_unique<Node>(*n);
+      for (Node *&op : c->operands)
+        if (Node *r = copy.lookup(op)) op = r;
+      c->name.clear();
+      c->prov = Provenance{Phase::Backward, of, "recompute"};
+      copy[n] = g.append(std::move(c));
+      done.insert(n);
+    }
+    for (Node *n : cone)
+      for (Node *u : users[n->id])
+        if (u->prov.phase != Phase::Forward && !copy.count(u))
+          for (Node *&op : u->operands)
+            if (op == n) op = copy[n];
+  }
+
+  Graph &g;
+  std::vector<std::vector<Node *>> users;
+  llvm::DenseSet<const Node *> done;
+};
+
+} // namespace
+
+llvm::Error runRematerialize(Module &m, const PassOptions &opts) {
+  if (opts.fusionLevel < 3) return llvm::Error::success();
+  for (auto &g : m.graphs) Rematerializer(*g).run();
+  return llvm::Error::success();
+}
+
+} // namespace gradc
