@@ -19,6 +19,8 @@
 
 namespace gradc {
 
+char LocatedError::ID = 0;
+
 llvm::Error passError(const llvm::Twine &msg) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
 }

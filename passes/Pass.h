@@ -68,5 +68,17 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &o);
 
 /// An llvm::Error carrying a message for the user.
 llvm::Error passError(const llvm::Twine &msg);
+/// A mistake in the user's model, found by a pass at a source location:
+/// printed as `file:line:col: error: message` (then the source line and a
+/// caret, if `msg` has them), as the front end prints its own.
+class LocatedError : public llvm::ErrorInfo<LocatedError> {
+public:
+  static char ID;
+  LocatedError(std::string where, std::string msg) : where(std::move(where)), msg(std::move(msg)) {}
+  std::string where; // "file:line:col"
+  std::string msg;
+  void log(llvm::raw_ostream &os) const override { os << where << ": error: " << msg; }
+  std::error_code convertToErrorCode() const override { return llvm::inconvertibleErrorCode(); }
+};
 
 } // namespace gradc

@@ -285,15 +285,19 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
     rm.labels[n.get()] = std::move(l);
   }
   const Label &l = rm.labels[loss];
-  if (l.kind == Label::Agg && l.sum)
-    return passError(where(m, l.at) + "the loss sums over the batch's " + llvm::Twine(B) +
-                     " rows (" + str(l.at->operand(0)->type) + " -> " + str(l.at->type) +
-                     "), but --data-parallel averages the processes' gradients, so training would take 1/N of "
-                     "the gradient on N processes. Divide the sum by the number of rows (" + llvm::Twine(B) + "), or use mean()" +
-                     sourceWithCaret(m, l.at));
+  if (l.kind == Label::Agg && l.sum) {
+    std::string msg = ("the loss sums over the batch's " + llvm::Twine(B) + " rows (" + str(l.at->operand(0)->type) +
+                       " -> " + str(l.at->type) +
+                       "), but --data-parallel averages the processes' gradients, so training would take 1/N of "
+                       "the gradient on N processes. Divide the sum by the number of rows (" +
+                       llvm::Twine(B) + "), or use mean()" + sourceWithCaret(m, l.at))
+                          .str();
+    if (!l.at->loc.known()) return passError(msg);
+    return llvm::make_error<LocatedError>(m.locStr(l.at->loc), msg);
+  }
   if (l.kind == Label::Mixed)
-    llvm::WithColor::warning(llvm::errs(), "gradc")
-        << where(m, l.at) << "the loss is not a mean of per-row terms: '" << l.at->info().mnemonic << "' "
+    llvm::WithColor::warning(llvm::errs() << where(m, l.at))
+        << "the loss is not a mean of per-row terms: '" << l.at->info().mnemonic << "' "
         << l.why << " (" << str(l.at->type) << "). With --data-parallel each process computes it on its own "
         << "rows, so training differs from one process with the global batch" << sourceWithCaret(m, l.at) << "\n";
   return llvm::Error::success();

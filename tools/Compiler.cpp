@@ -10,9 +10,13 @@
 namespace gradc {
 
 void Compiler::report(llvm::Error err) {
-  llvm::handleAllErrors(std::move(err), [](const llvm::ErrorInfoBase &e) {
-    llvm::WithColor::error(llvm::errs(), "gradc") << e.message() << "\n";
-  });
+  llvm::handleAllErrors(
+      std::move(err),
+      [](const LocatedError &e) {
+        llvm::errs() << e.where << ": ";
+        llvm::WithColor::error(llvm::errs()) << e.msg << "\n";
+      },
+      [](const llvm::ErrorInfoBase &e) { llvm::WithColor::error(llvm::errs(), "gradc") << e.message() << "\n"; });
 }
 
 bool Compiler::load(llvm::StringRef source) {
