@@ -10,13 +10,15 @@
 //    operands at the same index; a reduction becomes a Reduce expression over
 //    fresh loop variables.
 //
-// 2. Placement. Each expression is computed in the innermost loop among the
-//    loops whose variables it uses: a bias load moves out of the row loop, a
-//    row maximum becomes an accumulator loop placed before the loop that uses
-//    it. Index arithmetic stays inline; LLVM folds it into addresses.
+// 2. Placement (codegen/Placement.h). Each expression is computed in the
+//    innermost loop among the loops whose variables it uses: a bias load
+//    moves out of the row loop, a row maximum becomes an accumulator loop
+//    placed before the loop that uses it.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/Schedule.h"
+
+#include "codegen/Placement.h"
 
 #include "ir/Layout.h"
 #include "ir/Plan.h"
@@ -46,164 +48,6 @@ struct SplitPlan {
   std::map<std::pair<int, int>, std::vector<int64_t>> factors; // outer to inner
   std::map<int, std::tuple<int, int, int>> origin;             // var -> (call, dim, part)
   int calls = 0;
-};
-
-//===--- placement ----------------------------------------------------------===//
-
-/// Places expressions into a loop nest (step 2 above).
-class Placer {
-public:
-  explicit Placer(Kernel &k) : k(k) {}
-
-  /// Builds `for v in domain: roots` and appends it to the kernel body.
-  struct Root {
-    Stmt::Kind kind; // Store or AccStore
-    int buffer;
-    const Expr *offset, *value;
-    OpKind accOp = OpKind::ReduceSum;
-  };
-  /// `into` is where the nest goes: the kernel's body unless given.
-  void nest(llvm::ArrayRef<int> domain, llvm::ArrayRef<Root> roots, std::vector<Stmt> *into = nullptr) {
-    if (!into) into = &k.body;
-    std::deque<Stmt> loopsAt;
-    path = {into};
-    for (int v : domain) {
-      loopsAt.push_back(Stmt{Stmt::Loop});
-      loopsAt.back().var = v;
-      depthOfVar(v) = path.size();
-      path.push_back(&loopsAt.back().body);
-    }
-    for (auto &r : roots) {
-      ensure(r.offset);
-      ensure(r.value);
-      Stmt s{r.kind};
-      s.buffer = r.buffer;
-      s.offset = r.offset;
-      s.value = r.value;
-      s.accOp = r.accOp;
-      path.back()->push_back(s);
-    }
-    for (size_t i = loopsAt.size(); i-- > 1;) loopsAt[i - 1].body.push_back(std::move(loopsAt[i]));
-    if (!loopsAt.empty()) into->push_back(std::move(loopsAt.front()));
-  }
-
-  /// Variables of loops around `into` (a slice group's slice loop): what
-  /// depends on them alone is placed in `into` itself.
-  void setOuter(llvm::ArrayRef<int> vars) {
-    for (int v : vars) depthOfVar(v) = 0;
-  }
-
-  /// Places a statement that needs `exprs` in the innermost block of `domain`.
-  void nestStmt(llvm::ArrayRef<int> domain, Stmt stmt, llvm::ArrayRef<const Expr *> exprs, std::vector<Stmt> *into = nullptr) {
-    if (!into) into = &k.body;
-    std::deque<Stmt> loopsAt;
-    path = {into};
-    for (int v : domain) {
-      loopsAt.push_back(Stmt{Stmt::Loop});
-      loopsAt.back().var = v;
-      depthOfVar(v) = path.size();
-      path.push_back(&loopsAt.back().body);
-    }
-    for (const Expr *e : exprs) ensure(e);
-    path.back()->push_back(std::move(stmt));
-    for (size_t i = loopsAt.size(); i-- > 1;) loopsAt[i - 1].body.push_back(std::move(loopsAt[i]));
-    if (!loopsAt.empty()) into->push_back(std::move(loopsAt.front()));
-  }
-
-private:
-  int &depthOfVar(int v) {
-    if (varDepth.size() <= size_t(v)) varDepth.resize(v + 1, -1);
-    return varDepth[v];
-  }
-
-  /// The depth of the innermost loop whose variable `e` uses.
-  int depth(const Expr *e) {
-    auto it = depthMemo.find(e);
-    if (it != depthMemo.end()) return it->second;
-    int d = 0;
-    switch (e->kind) {
-    case Expr::Const: break;
-    case Expr::Var: d = depthOfVar(e->var); break;
-    case Expr::Reduce: {
-      // The body's depth, ignoring the reduction's own variables.
-      llvm::SmallVector<int, 8> own;
-      for (int v : e->vars) {
-        own.push_back(depthOfVar(v));
-        depthOfVar(v) = 0;
-      }
-      d = depth(e->args[0]);
-      for (size_t i = 0; i < own.size(); ++i) depthOfVar(e->vars[i]) = own[i];
-      depthMemo.erase(e->args[0]); // it was measured without its variables
-      clearBelow(e->args[0]);
-      break;
-    }
-    default:
-      for (const Expr *a : e->args) d = std::max(d, depth(a));
-    }
-    depthMemo[e] = d;
-    return d;
-  }
-
-  /// Forget depths measured while a reduction's variables were hidden.
-  void clearBelow(const Expr *e) {
-    for (const Expr *a : e->args) {
-      if (depthMemo.erase(a)) clearBelow(a);
-    }
-  }
-
-  void ensure(const Expr *e) {
-    if (e->kind == Expr::Const || e->kind == Expr::Var || placed.count(e)) return;
-    if (e->kind == Expr::Op && e->type == Type::Index) {
-      // Index arithmetic is emitted inline where it is used.
-      for (const Expr *a : e->args) ensure(a);
-      return;
-    }
-    if (e->kind == Expr::Reduce) {
-      placeReduce(e);
-      return;
-    }
-    for (const Expr *a : e->args) ensure(a);
-    int d = depth(e);
-    Stmt s{Stmt::Let};
-    s.expr = e;
-    path[d]->push_back(s);
-    placed.insert(e);
-  }
-
-  void placeReduce(const Expr *r) {
-    int d = depth(r);
-    Stmt init{Stmt::AccInit};
-    init.expr = r;
-    path[d]->push_back(init);
-    // The reduction's loops hang off block d; build them aside, then attach.
-    std::vector<std::vector<Stmt> *> saved = path;
-    path.resize(d + 1);
-    std::deque<Stmt> loopsAt;
-    for (int v : r->vars) {
-      loopsAt.push_back(Stmt{Stmt::Loop});
-      loopsAt.back().var = v;
-      depthOfVar(v) = path.size();
-      path.push_back(&loopsAt.back().body);
-    }
-    ensure(r->args[0]);
-    Stmt acc{Stmt::Accum};
-    acc.expr = r;
-    acc.value = r->args[0];
-    path.back()->push_back(acc);
-    for (size_t i = loopsAt.size(); i-- > 1;) loopsAt[i - 1].body.push_back(std::move(loopsAt[i]));
-    path = saved;
-    path[d]->push_back(std::move(loopsAt.front()));
-    Stmt read{Stmt::Let};
-    read.expr = r;
-    path[d]->push_back(read);
-    placed.insert(r);
-  }
-
-  Kernel &k;
-  std::vector<std::vector<Stmt> *> path;
-  std::vector<int> varDepth;
-  llvm::DenseMap<const Expr *, int> depthMemo;
-  llvm::DenseSet<const Expr *> placed;
 };
 
 //===--- expressions ----------------------------------------------------------===//

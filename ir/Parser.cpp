@@ -396,14 +396,7 @@ private:
     if (!kind) return error("expected a kernel kind: loop, column_reduce, matmul, scatter_add or random");
     k.kind = *kind;
     next();
-    if (!expect('[')) return false;
-    while (!punct(']')) {
-      int64_t d;
-      if (!integer(d)) return false;
-      if (d < 1 || d > kMaxElements) return error("dimensions must be from 1 to " + llvm::Twine(kMaxElements));
-      k.domain.push_back(d);
-      if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "]")) return error("expected ',' or ']'");
-    }
+    if (!dims(k.domain)) return false;
     auto names = [&](auto &out) {
       do {
         if (tok.kind != IrToken::Percent) return error("expected a value such as %x");
@@ -422,6 +415,19 @@ private:
     return true;
   }
 
+  /// `[12,4,64]`: a kernel's domain or a slice group's axes.
+  bool dims(Dims &out) {
+    if (!expect('[')) return false;
+    while (!punct(']')) {
+      int64_t d;
+      if (!integer(d)) return false;
+      if (d < 1 || d > kMaxElements) return error("dimensions must be from 1 to " + llvm::Twine(kMaxElements));
+      out.push_back(d);
+      if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "]")) return error("expected ',' or ']'");
+    }
+    return true;
+  }
+
   /// `slices 7 to 11 over [12,4] scratch(32768)`; verifyKernels checks the
   /// group against its kernels.
   bool slices(Graph &g) {
@@ -433,14 +439,7 @@ private:
       return error("a slice group is two or more of the graph's " + llvm::Twine(g.numKernels()) + " kernels");
     sg.first = int32_t(first);
     sg.last = int32_t(last);
-    if (!keyword("over") || !expect('[')) return false;
-    while (!punct(']')) {
-      int64_t d;
-      if (!integer(d)) return false;
-      if (d < 1 || d > kMaxElements) return error("dimensions must be from 1 to " + llvm::Twine(kMaxElements));
-      sg.batch.push_back(d);
-      if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "]")) return error("expected ',' or ']'");
-    }
+    if (!keyword("over") || !dims(sg.batch)) return false;
     if (isKeyword("scratch")) {
       next();
       if (!expect('(') || !integer(sg.scratchBytes)) return false;

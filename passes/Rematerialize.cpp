@@ -111,7 +111,8 @@ private:
   /// clones; sortTopologically then puts the clones before the first reader.
   void clone(const llvm::SetVector<Node *> &cone) {
     llvm::DenseMap<Node *, Node *> copy;
-    std::string of = cone.back()->name.empty() ? "attention" : cone.back()->name;
+    // Named as autodiff names what it differentiates: the value, or its op.
+    std::string of = cone.back()->name.empty() ? cone.back()->info().mnemonic.str() : cone.back()->name;
     for (Node *n : cone) {
       auto c = std::make_unique<Node>(*n);
       for (Node *&op : c->operands)

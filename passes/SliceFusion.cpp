@@ -191,11 +191,9 @@ private:
 
 llvm::Error runSliceFusion(Module &m, const PassOptions &opts) {
   if (opts.fusionLevel < 3) return llvm::Error::success();
-  for (auto &g : m.graphs) {
-    if (g->kernels.empty()) continue;
-    g->sliceGroups.clear();
-    SliceFuser(*g).run(); // the verifier then checks each group (ir/Kernel.h)
-  }
+  // The verifier then checks each group (ir/Kernel.h).
+  for (auto &g : m.graphs)
+    if (!g->kernels.empty()) SliceFuser(*g).run();
   return llvm::Error::success();
 }
 
