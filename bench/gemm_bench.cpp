@@ -91,6 +91,9 @@ by side, and prints GFLOPS and the ratio (ours / OpenBLAS, >100% = faster).
   --rounds N        rounds of back-to-back pairs (default 5)
   --blocks MC,KC,NC override our cache blocks (for tuning experiments)
   --corename        print the OpenBLAS kernel the reference uses, and exit
+  --bf16            ours with bf16 operands and f32 sums (train --precision
+                    bf16; AVX-512 BF16 CPUs only) against OpenBLAS in f32:
+                    not the same arithmetic, so the header says so
 
 The reference runs at its best: when OpenBLAS chose a generic kernel on a
 CPU with AVX2 or AVX-512 (0.3.21 on a CPU newer than it), gemm_bench runs
@@ -143,6 +146,12 @@ int main(int argc, char **argv) {
       return 0;
     } else if (a == "--ta" || a == "--tb") {
       (a == "--ta" ? ta : tb) = true;
+    } else if (a == "--bf16") {
+      if (!grt::gemmBf16Supported()) {
+        std::fprintf(stderr, "gemm_bench: --bf16: this CPU has no AVX-512 BF16\n");
+        return 2;
+      }
+      kern = grt::gemmAvx512Bf16();
     } else if (a == "--corename") {
       std::printf("%s\n", core);
       return 0;
@@ -179,6 +188,8 @@ int main(int argc, char **argv) {
   std::printf("our kernel: %s (blocks mc %lld, kc %lld, nc %lld); reference: OpenBLAS cblas_sgemm, kernel %s%s%s\n",
               kern.name, (long long)kern.mc, (long long)kern.kc, (long long)kern.nc, core,
               forced ? ", chosen by OPENBLAS_CORETYPE=" : "", forced ? forced : "");
+  if (kern.microDirect == nullptr && grt::gemmBf16Supported() && !strcmp(kern.name, grt::gemmAvx512Bf16().name))
+    std::printf("note: ours rounds its operands to bf16 (f32 sums); the reference computes in f32\n");
   if (crippled)
     std::printf("WARNING: the reference runs OpenBLAS's generic '%s' kernel on a CPU with %s: every ratio below is "
                 "against a crippled reference (marked !) and overstates our speed\n",

@@ -54,6 +54,28 @@ const GemmKernel &gemmForHost() {
   return *chosen;
 }
 
+bool gemmBf16Supported() {
+  // GRADC_GEMM naming another kernel stands for a CPU without AVX-512
+  // (tests of the error a model executable gives there).
+  static const bool has = [] {
+    const char *force = std::getenv("GRADC_GEMM");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16") &&
+           (force == nullptr || std::string(force) == "avx512");
+  }();
+  return has;
+}
+
+namespace {
+MatmulPrecision precision = MatmulPrecision::F32;
+} // namespace
+
+void setMatmulPrecision(MatmulPrecision p) { precision = p; }
+MatmulPrecision matmulPrecision() { return precision; }
+
+const GemmKernel &gemmForModel() {
+  return precision == MatmulPrecision::BF16 ? gemmAvx512Bf16() : gemmForHost();
+}
+
 bool gemmNaive() {
   static const bool naive = [] {
     const char *g = std::getenv("GRADC_GEMM");
@@ -64,7 +86,7 @@ bool gemmNaive() {
 
 std::string gemmDescription() {
   if (gemmNaive()) return "the textbook triple loop (GRADC_GEMM=naive)";
-  std::string d = std::string(gemmForHost().name) + ", packed and cache-blocked";
+  std::string d = std::string(gemmForModel().name) + ", packed and cache-blocked";
   if (const char *g = std::getenv("GRADC_GEMM")) d += std::string(" (GRADC_GEMM=") + g + ")";
   return d;
 }
@@ -290,7 +312,7 @@ void grt_gemm_f32(GrtContext *ctx, int32_t ta, int32_t tb, int64_t m, int64_t n,
   // Clock reads only under train --profile: this runs hundreds of times a step.
   grt::Profile *profile = ctx ? ctx->profile : nullptr;
   auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-  grt::gemmF32(ctx ? ctx->pool : nullptr, grt::gemmForHost(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
+  grt::gemmF32(ctx ? ctx->pool : nullptr, grt::gemmForModel(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
                grt::Epilogue{epilogue, epilogueData});
   if (profile)
     profile->gemm(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0 * m * n * k);

@@ -74,8 +74,23 @@ void naiveGemmF64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const doubl
 const GemmKernel &gemmAvx512();
 const GemmKernel &gemmAvx2();
 const GemmKernel &gemmGeneric();
+/// bf16 operands, f32 accumulation (GemmBf16.cpp); only where
+/// gemmBf16Supported().
+const GemmKernel &gemmAvx512Bf16();
 /// The best kernel this CPU runs (chosen once, with cpuid).
 const GemmKernel &gemmForHost();
+/// Whether this CPU has AVX-512 with BF16 (VDPBF16PS).
+bool gemmBf16Supported();
+
+/// What the f32 matrix products of a model compute in (`--precision`):
+/// f32 throughout, or operands rounded to bf16 with f32 sums. Set once by
+/// the driver before the first product; the default is f32.
+enum class MatmulPrecision { F32, BF16 };
+void setMatmulPrecision(MatmulPrecision p);
+MatmulPrecision matmulPrecision();
+/// The kernel grt_gemm_f32 runs: gemmForHost(), or gemmAvx512Bf16() under
+/// MatmulPrecision::BF16.
+const GemmKernel &gemmForModel();
 /// What grt_gemm_f32 runs here, for `info`: the kernel's name, or the
 /// textbook loop under GRADC_GEMM=naive.
 std::string gemmDescription();

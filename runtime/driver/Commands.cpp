@@ -1,6 +1,7 @@
 //===- runtime/driver/Commands.cpp - option handling shared by the commands ===//
 #include "driver/Commands.h"
 #include "driver/Cluster.h"
+#include "core/Gemm.h"
 
 #include <cmath>
 #include <cstring>
@@ -37,6 +38,18 @@ int threadsOption(const Args &a) {
     return cores;
   }
   return int(asked);
+}
+
+void precisionOption(const Args &a, const GrtModel &m) {
+  std::string p = a.str("precision", "f32");
+  if (p == "f32") return setMatmulPrecision(MatmulPrecision::F32);
+  if (p != "bf16") fail("--precision must be f32 or bf16, not '{}'", p);
+  if (!gemmBf16Supported())
+    fail("--precision bf16 needs a CPU with AVX-512 BF16 (VDPBF16PS), and this one has none; train in f32");
+  bool f32 = false;
+  for (int32_t i = 0; i < m.num_tensors; ++i) f32 |= m.tensors[i].role == GRT_PARAM && m.tensors[i].dtype == GRT_F32;
+  if (!f32) fmt::print(stderr, "note: --precision bf16 changes f32 matrix products only, and this model has no f32 parameters\n");
+  setMatmulPrecision(MatmulPrecision::BF16);
 }
 
 DataOptions dataOptions(const Args &a) {

@@ -17,6 +17,9 @@ int cmdTokenizer(const GrtModel &m, int argc, char **argv);
 
 /// Shared option handling.
 int threadsOption(const Args &a);
+/// --precision f32|bf16: what the model's f32 matrix products compute in
+/// (core/Gemm.h). bf16 on a CPU without AVX-512 BF16 is an error.
+void precisionOption(const Args &a, const GrtModel &m);
 DataOptions dataOptions(const Args &a);
 /// Sets every hyperparameter to its default, then applies --lr and --hp.
 void applyHypers(Session &s, const Args &a);

@@ -8,7 +8,8 @@
 namespace grt {
 
 int cmdEval(const GrtModel &m, int argc, char **argv) {
-  Args a("eval", argc, argv, 2, {"load", "data", "threads", "seed", "val-batches", "tokenizer"}, {"partial-load", "quick"});
+  Args a("eval", argc, argv, 2, {"load", "data", "threads", "seed", "val-batches", "tokenizer", "precision"}, {"partial-load", "quick"});
+  precisionOption(a, m);
   Session s(m, threadsOption(a));
   DataOptions d = dataOptions(a);
   d.evalOnly = true;
@@ -28,7 +29,8 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
 }
 
 int cmdPredict(const GrtModel &m, int argc, char **argv) {
-  Args a("predict", argc, argv, 2, {"load", "data", "threads"}, {"partial-load"});
+  Args a("predict", argc, argv, 2, {"load", "data", "threads", "precision"}, {"partial-load"});
+  precisionOption(a, m);
   Session s(m, threadsOption(a));
   const GrtEntry *e = s.entry("predict");
   if (!e) fail("the model declares no outputs to predict; add `output NAME` to it");
@@ -102,6 +104,8 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
                humanBytes(double(m.entries[i].arena_bytes)));
   fmt::print("parameters: {} ({}), optimizer state {}\n", params, humanBytes(double(paramBytes)), humanBytes(double(stateBytes)));
   fmt::print("matrix multiply on this CPU: {}\n", gemmDescription());
+  fmt::print("bf16 matrix products (--precision bf16): {}\n",
+             gemmBf16Supported() ? gemmAvx512Bf16().name : "not on this CPU (no AVX-512 BF16)");
   return 0;
 }
 

@@ -121,9 +121,10 @@ double stepError(const Model &md, int64_t p, const std::vector<bool> &live) {
 
 int cmdSample(const GrtModel &m, int argc, char **argv) {
   Args a("sample", argc, argv, 2,
-         {"load", "resume", "prompt", "tokens", "temperature", "top-k", "seed", "threads", "samples", "tokenizer"},
+         {"load", "resume", "prompt", "tokens", "temperature", "top-k", "seed", "threads", "samples", "tokenizer", "precision"},
          {"partial-load", "no-cache", "check-cache"});
   if (m.data_kind != GRT_DATA_TEXT) fail("sample is for text models; '{}' reads tables (use predict)", m.name);
+  precisionOption(a, m);
   Session s(m, threadsOption(a));
   if (!s.entry("predict") || s.find(m.text_input) < 0 || s.find(GRT_OUTPUT_PREFIX "logits") < 0)
     fail("the model has no `output logits` to sample from");

@@ -127,7 +127,7 @@ void catchStopSignals() {
 int cmdTrain(const GrtModel &m, int argc, char **argv) {
   Args a("train", argc, argv, 2,
          {"steps", "lr", "hp", "seed", "data", "val-frac", "val-batches", "tokenizer", "save", "save-every", "load", "resume", "stop-after",
-          "log-every", "eval-every", "threads", "plot", "bucket-kib"},
+          "log-every", "eval-every", "threads", "plot", "bucket-kib", "precision"},
          {"quiet", "profile", "check-finite", "partial-load", "overlap", "no-overlap"});
   if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
   std::string from = a.has("resume") ? a.str("resume") : a.str("load");
@@ -142,6 +142,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   if (!plotDir.empty()) checkPlotDirectory(plotDir);
   bool quiet = a.has("quiet");
 
+  precisionOption(a, m);
   Session s(m, threadsOption(a));
   if (!s.has("train")) fail("the model has no train entry");
   if (cluster.parallel() && !(s.has(GRT_ENTRY_GRADS) && s.has(GRT_ENTRY_APPLY)))

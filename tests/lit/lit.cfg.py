@@ -36,6 +36,13 @@ config.substitutions.append(("%build", config.build_dir))
 # The GEMM benchmark is built only where OpenBLAS (its reference) is found.
 if os.path.exists(os.path.join(config.build_dir, "bench", "gemm_bench")):
     config.available_features.add("gemm-bench")
+# train --precision bf16 needs AVX-512 BF16 (runtime/core/GemmBf16.cpp).
+try:
+    with open("/proc/cpuinfo") as f:
+        if "avx512_bf16" in f.read().split():
+            config.available_features.add("bf16")
+except OSError:
+    pass
 # Data-parallel tests start their models under Open MPI's mpirun (setup
 # installs openmpi-bin): as root it must be told that is fine, and the
 # suite's jobs may ask for more processes than there are cores.

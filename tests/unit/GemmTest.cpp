@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -174,6 +175,89 @@ TEST(Gemm, EpilogueSeesEveryRowOnceAndFinal) {
         EXPECT_EQ(rc.early.load(), 0) << where << ": the epilogue saw rows before they were final";
         for (int64_t i = 0; i < s.M; ++i) ASSERT_EQ(rc.seen[i].load(), 1) << where << ": row " << i;
       }
+}
+
+} // namespace
+
+namespace {
+
+//===--- bf16 operands, f32 sums (train --precision bf16) ------------------===//
+
+/// x rounded to bf16 (nearest even) and widened back: what packing feeds
+/// VDPBF16PS.
+float bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+/// The bf16 kernel against an f64 triple loop over the operands rounded to
+/// bf16: each product of two bf16 values is exact in f32, so the only
+/// difference is f32 summation, bounded by K·2⁻²³ of Σ|a·b|. It must also
+/// differ from the unrounded product, or the operands were never rounded.
+void checkBf16(ThreadPool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K, bool add, double *roundingSeen) {
+  Rng rng(M * 7919 + N * 31 + K);
+  int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
+  std::vector<float> A((ta ? K : M) * lda), B((tb ? N : K) * ldb), C(M * ldc);
+  for (auto &x : A) x = float(rng.normal());
+  for (auto &x : B) x = float(rng.normal());
+  for (auto &x : C) x = float(rng.normal());
+  std::vector<float> C0 = C;
+  gemmF32(pool, gemmAvx512Bf16(), ta, tb, M, N, K, A.data(), lda, B.data(), ldb, C.data(), ldc, add);
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < ldc; ++j) {
+      float got = C[i * ldc + j];
+      if (j >= N) {
+        ASSERT_EQ(got, C0[i * ldc + j]) << "padding column " << j << " was written";
+        continue;
+      }
+      double sum = add ? C0[i * ldc + j] : 0.0, mag = std::fabs(sum), exact = sum;
+      for (int64_t k = 0; k < K; ++k) {
+        float a = ta ? A[k * lda + i] : A[i * lda + k], b = tb ? B[j * ldb + k] : B[k * ldb + j];
+        double p = double(bf16(a)) * double(bf16(b));
+        sum += p;
+        mag += std::fabs(p);
+        exact += double(a) * double(b);
+      }
+      ASSERT_LE(std::fabs(got - sum), double(K + 2) * 0x1p-23 * mag + 1e-30)
+          << "bf16" << (ta ? " A^T" : " A") << (tb ? " B^T" : " B") << " M=" << M << " N=" << N << " K=" << K
+          << (add ? " add" : "") << " at " << i << "," << j;
+      *roundingSeen = std::max(*roundingSeen, std::fabs(got - exact) / (mag + 1e-30));
+    }
+}
+
+TEST(GemmBf16, MatchesTheRoundedTripleLoopOnOddSizes) {
+  if (!gemmBf16Supported()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  ThreadPool two(2);
+  double rounding = 0;
+  const int64_t sizes[] = {1, 3, 17, 65, 127};
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (int64_t M : sizes)
+        for (int64_t N : sizes)
+          for (int64_t K : {int64_t(1), int64_t(2), int64_t(17), int64_t(128)}) {
+            checkBf16(nullptr, ta, tb, M, N, K, false, &rounding);
+            if (M * N * K > 100000) checkBf16(&two, ta, tb, M, N, K, true, &rounding);
+          }
+  // Past MC, KC (an odd depth split in slices) and NC, threaded.
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) checkBf16(&two, ta, tb, 181, 600, 401, ta, &rounding);
+  // bf16 keeps 8 bits of mantissa: the unrounded product is off by ~2⁻⁹.
+  EXPECT_GT(rounding, 1e-4) << "the bf16 kernel agrees with f32 too well: were the operands rounded?";
+}
+
+TEST(GemmBf16, ThreadCountDoesNotChangeTheBits) {
+  if (!gemmBf16Supported()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  ThreadPool two(2);
+  Rng rng(6);
+  std::vector<float> A(200 * 301), B(301 * 250), C1(200 * 250), C2(200 * 250);
+  for (auto &x : A) x = float(rng.normal());
+  for (auto &x : B) x = float(rng.normal());
+  gemmF32(nullptr, gemmAvx512Bf16(), false, true, 200, 250, 301, A.data(), 301, B.data(), 301, C1.data(), 250, false);
+  gemmF32(&two, gemmAvx512Bf16(), false, true, 200, 250, 301, A.data(), 301, B.data(), 301, C2.data(), 250, false);
+  EXPECT_EQ(0, std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(float)));
 }
 
 } // namespace
