@@ -2,6 +2,7 @@
 """bench/run.py - gradc against PyTorch on the CPU, side by side in one run.
 
   python3 bench/run.py [--build DIR] [--out FILE] [--reps N] [--no-torch] [--smoke]
+                       [--models a,b] [--threads 1,2] [--precision f32|bf16]
 
 For every example (and bench/mlp64.grad, the MLP of the performance
 targets) it measures, in one run on this machine:
@@ -157,6 +158,9 @@ def main():
     ap.add_argument("--models", default="", help="comma-separated subset of: " + ",".join(m[0] for m in MODELS)
                     + " (and, only when named: " + ",".join(EXTRA_MODELS) + ")")
     ap.add_argument("--no-torch", action="store_true", help="measure ours only")
+    ap.add_argument("--precision", default="f32", choices=["f32", "bf16"],
+                    help="bf16: ours with train --precision bf16, PyTorch's GPT under torch.autocast(bfloat16) "
+                         "(GPT models only)")
     ap.add_argument("--smoke", action="store_true", help="a few steps of two small models, ours only (for tests)")
     a = ap.parse_args()
 
@@ -175,6 +179,8 @@ def main():
     if a.smoke:
         models = [("linreg", "examples/linreg.grad", 200, 0), ("mlp64", "bench/mlp64.grad", 50, 0)]
         a.no_torch, reps, threads = True, 1, [1, 2]
+    if a.precision == "bf16" and any(not m[1].endswith("gpt.grad") for m in models):
+        sys.exit("bench: --precision bf16 compares GPT models only (--models gpt,gpt6)")
     python = sys.executable
     if not a.no_torch:
         # Debian's python3-torch lives in the system Python, which may not be
@@ -209,7 +215,7 @@ def main():
             ours, theirs, ours_rss, theirs_rss = [], [], [], []
             for _ in range(reps):
                 out, _, rss = run([exe, "train", "--steps", str(steps), "--threads", str(t), "--quiet",
-                                   "--eval-every", str(10 * steps)] + data)
+                                   "--eval-every", str(10 * steps), "--precision", a.precision] + data)
                 ours.append(median_ms(out, name))
                 ours_rss.append(rss)
                 if a.no_torch:
@@ -218,7 +224,7 @@ def main():
                 for tt, env in torch_configs(t):
                     e = dict(os.environ, **blas_env, **env)
                     out, _, rss = run([python, "bench/torch_ref.py", "--steps", str(tsteps), "--threads", str(tt)]
-                                      + torch_flags + data, env=e)
+                                      + torch_flags + data + (["--bf16"] if a.precision == "bf16" else []), env=e)
                     ms = median_ms(out, f"torch_ref {name}")
                     if best is None or ms < best[0]:
                         best = (ms, rss)
@@ -241,6 +247,8 @@ def main():
         pass
     lines = [f"Measured {time.strftime('%Y-%m-%d')} on {cpu}, {os.cpu_count()} CPUs; "
              f"median of {reps} runs per figure; step times in ms."
+             + (" Matrix products in bf16: ours with train --precision bf16, PyTorch under torch.autocast(bfloat16)."
+                if a.precision == "bf16" else "")
              + ("" if a.no_torch else f" PyTorch's matrix products: OpenBLAS kernel {blas}"
                 + (f" (OPENBLAS_CORETYPE={blas_env['OPENBLAS_CORETYPE']}: this OpenBLAS does not know the CPU)"
                    if blas_env else "")

@@ -213,8 +213,15 @@ void threadBody(void *data, int64_t begin, int64_t end) {
 }
 
 /// Below this many multiply-adds a GEMM runs on one thread: waking the
-/// others would cost more than it saves.
-constexpr int64_t kParallelWork = 1 << 19;
+/// others, and moving its operands into their caches (in a training step
+/// the kernel before wrote them on the other core), costs more than it
+/// saves. At 2^19, mlp64's three 256×64×64 products split, and its step
+/// took 64–65 µs on two threads against 47 on one; at 2^21 they do not,
+/// and two threads took 48–57 µs (AMD EPYC family 26, `train --threads N`
+/// on bench/mlp64.grad). In isolation such a product does gain from a
+/// second core (bench/gemm_bench --shape 256x64x64); inside a step it
+/// did not.
+constexpr int64_t kParallelWork = 1 << 21;
 
 template <typename T>
 void naiveGemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, int64_t lda, const T *B, int64_t ldb, T *C,
@@ -271,7 +278,8 @@ void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t
   // past fewer B slivers, and the epilogue becomes a pass of its own over C
   // afterwards. So columns only when clearly better: 64×64×256 measured
   // 149–163 GFLOP/s split by columns against 118–134 by rows
-  // (bench/gemm_bench --shape 64x64x256 --threads 2).
+  // (bench/gemm_bench --shape 64x64x256 --threads 2, when products that
+  // small still split).
   g.splitRows = rowsCost <= colsCost * 1.25;
   // Each chunk packs the operand it does not split once more, so one
   // chunk per thread (more measured 5–10% slower on the GPT's step); any

@@ -161,7 +161,7 @@ TEST(Gemm, EpilogueSeesEveryRowOnceAndFinal) {
   for (const GemmKernel *k : kernels())
     for (ThreadPool *pool : {(ThreadPool *)nullptr, &two})
       for (Shape s : {Shape{1, 1, 1}, Shape{17, 65, 3}, Shape{301, 127, 129}, Shape{65, 17, 300}, Shape{7, 2100, 17},
-                      Shape{400, 130, 64}}) {
+                      Shape{400, 130, 64}, Shape{20, 3000, 64}}) {
         Rng rng(s.M * 7 + s.N * 11 + s.K);
         std::vector<float> A(s.M * s.K), B(s.K * s.N), C(s.M * s.N), R(s.M * s.N);
         for (auto &x : A) x = float(rng.normal());
