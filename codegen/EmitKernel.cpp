@@ -57,12 +57,17 @@ public:
       return l;
     };
     // Local buffers are slices in this call's scratch (a slice group's
-    // intermediates): each thread has its own, on its stack.
+    // intermediates): each thread has its own, from the runtime rather than
+    // the stack, where up to 1 MiB overflowed a thread under `ulimit -s
+    // 512`. Epilogues have no locals (slice groups hold no epilogues), and
+    // must not ask: they run inside the kernel's call.
     Value *scratch = nullptr;
-    if (k.scratchBytes > 0) {
-      auto *a = b.CreateAlloca(b.getInt8Ty(), b.getInt64(k.scratchBytes), "scratch");
-      a->setAlignment(llvm::Align(64));
-      scratch = a;
+    if (k.scratchBytes > 0 && &body == &k.body) {
+      auto *sty = llvm::FunctionType::get(ptr, {b.getInt64Ty()}, false);
+      auto *call = b.CreateCall(m.getOrInsertFunction("grt_thread_scratch", sty), {b.getInt64(k.scratchBytes)}, "scratch");
+      call->addRetAttr(llvm::Attribute::NoAlias);
+      call->addRetAttr(llvm::Attribute::getWithAlignment(ctx, llvm::Align(64)));
+      scratch = call;
     }
     for (size_t i = 0; i < k.buffers.size(); ++i)
       bases.push_back(k.buffers[i].isLocal ? b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), scratch, k.buffers[i].offset)

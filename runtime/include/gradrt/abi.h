@@ -141,6 +141,12 @@ typedef struct GrtModel {
 typedef void (*GrtParallelBody)(void *data, int64_t begin, int64_t end);
 void grt_parallel_for(GrtContext *ctx, int64_t n, GrtParallelBody body, void *data);
 
+/* The calling thread's scratch, at least `bytes` bytes, 64-byte aligned:
+ * where a slice group keeps one slice's intermediates. It stays the
+ * thread's until its next call (a kernel calls it once, at its start, and
+ * kernels do not nest). */
+void *grt_thread_scratch(int64_t bytes);
+
 /* C[m,n] (+)= sum_k op(A)[m,k] op(B)[k,n]; op transposes when trans_* is set.
  * Leading dimensions are in elements. accumulate: add to C instead of
  * overwriting it. A null ctx runs on the calling thread only. epilogue, when
