@@ -134,8 +134,8 @@ struct Kernel {
     int32_t lastRead = -1; // the last kernel that reads it (through views); -1: none
   };
   std::vector<Stored> stored;
-  /// Bytes of scratch the kernel keeps on the stack of each call, for its
-  /// local buffers (a slice group's intermediates, one slice at a time).
+  /// Bytes of per-thread scratch (grt_thread_scratch) each call of the
+  /// kernel uses for its local buffers (a slice group's intermediates, one slice at a time).
   int64_t scratchBytes = 0;
   /// Extent of the outermost loop when it runs in parallel (0: serial).
   /// The kernel is then called as k(env, begin, end) on parts of it.

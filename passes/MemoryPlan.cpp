@@ -36,10 +36,11 @@ namespace {
 
 constexpr int64_t kAlign = 64;
 /// The largest slice that goes to a slice group's scratch, which each thread
-/// keeps on its stack: a [256, 256] f32 attention matrix fits.
+/// gets from the runtime (grt_thread_scratch) and reuses for every slice:
+/// a [256, 256] f32 attention matrix fits.
 constexpr int64_t kLocalSliceBytes = 256 * 1024;
-/// At most this much scratch per group (threads' stacks are 8 MiB); the
-/// group's other values go to the arena.
+/// At most this much scratch per group, so that a slice's values stay
+/// near the core's L2; the group's other values go to the arena.
 constexpr int64_t kGroupScratchBytes = 1024 * 1024;
 
 struct Interval {
