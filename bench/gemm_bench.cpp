@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
       !strcasestr(core, "Skylake") && !strcasestr(core, "Cooperlake") && !strcasestr(core, "SapphireRapids"))
     std::fprintf(stderr, "gemm_bench: WARNING: OPENBLAS_CORETYPE=%s holds OpenBLAS to a kernel without AVX-512 on a CPU "
                          "with AVX-512; unset it for a reference at its best\n", preset);
-  bool quick = false, gptOnly = false, ta = false, tb = false;
+  bool quick = false, gptOnly = false, ta = false, tb = false, bf16 = false;
   std::vector<Shape> shapes = {
       {"square 256", false, false, 256, 256, 256},
       {"square 512", false, false, 512, 512, 512},
@@ -152,6 +152,7 @@ int main(int argc, char **argv) {
         return 2;
       }
       kern = grt::gemmAvx512Bf16();
+      bf16 = true;
     } else if (a == "--corename") {
       std::printf("%s\n", core);
       return 0;
@@ -188,7 +189,7 @@ int main(int argc, char **argv) {
   std::printf("our kernel: %s (blocks mc %lld, kc %lld, nc %lld); reference: OpenBLAS cblas_sgemm, kernel %s%s%s\n",
               kern.name, (long long)kern.mc, (long long)kern.kc, (long long)kern.nc, core,
               forced ? ", chosen by OPENBLAS_CORETYPE=" : "", forced ? forced : "");
-  if (kern.microDirect == nullptr && grt::gemmBf16Supported() && !strcmp(kern.name, grt::gemmAvx512Bf16().name))
+  if (bf16)
     std::printf("note: ours rounds its operands to bf16 (f32 sums); the reference computes in f32\n");
   if (crippled)
     std::printf("WARNING: the reference runs OpenBLAS's generic '%s' kernel on a CPU with %s: every ratio below is "

@@ -32,27 +32,18 @@ public:
   };
   /// `into` is where the nest goes: the kernel's body unless given.
   void nest(llvm::ArrayRef<int> domain, llvm::ArrayRef<Root> roots, std::vector<Stmt> *into = nullptr) {
-    if (!into) into = &k.body;
-    std::deque<Stmt> loopsAt;
-    path = {into};
-    for (int v : domain) {
-      loopsAt.push_back(Stmt{Stmt::Loop});
-      loopsAt.back().var = v;
-      depthOfVar(v) = path.size();
-      path.push_back(&loopsAt.back().body);
-    }
-    for (auto &r : roots) {
-      ensure(r.offset);
-      ensure(r.value);
-      Stmt s{r.kind};
-      s.buffer = r.buffer;
-      s.offset = r.offset;
-      s.value = r.value;
-      s.accOp = r.accOp;
-      path.back()->push_back(s);
-    }
-    for (size_t i = loopsAt.size(); i-- > 1;) loopsAt[i - 1].body.push_back(std::move(loopsAt[i]));
-    if (!loopsAt.empty()) into->push_back(std::move(loopsAt.front()));
+    inLoops(domain, into, [&] {
+      for (auto &r : roots) {
+        ensure(r.offset);
+        ensure(r.value);
+        Stmt s{r.kind};
+        s.buffer = r.buffer;
+        s.offset = r.offset;
+        s.value = r.value;
+        s.accOp = r.accOp;
+        path.back()->push_back(s);
+      }
+    });
   }
 
   /// Variables of loops around `into` (a slice group's slice loop): what
@@ -63,6 +54,17 @@ public:
 
   /// Places a statement that needs `exprs` in the innermost block of `domain`.
   void nestStmt(llvm::ArrayRef<int> domain, Stmt stmt, llvm::ArrayRef<const Expr *> exprs, std::vector<Stmt> *into = nullptr) {
+    inLoops(domain, into, [&] {
+      for (const Expr *e : exprs) ensure(e);
+      path.back()->push_back(std::move(stmt));
+    });
+  }
+
+private:
+  /// Opens `for v in domain` inside `into` (the kernel's body unless
+  /// given), lets `fill` place statements in the innermost block
+  /// (path.back()), then appends the nest.
+  template <typename Fill> void inLoops(llvm::ArrayRef<int> domain, std::vector<Stmt> *into, Fill fill) {
     if (!into) into = &k.body;
     std::deque<Stmt> loopsAt;
     path = {into};
@@ -72,13 +74,11 @@ public:
       depthOfVar(v) = path.size();
       path.push_back(&loopsAt.back().body);
     }
-    for (const Expr *e : exprs) ensure(e);
-    path.back()->push_back(std::move(stmt));
+    fill();
     for (size_t i = loopsAt.size(); i-- > 1;) loopsAt[i - 1].body.push_back(std::move(loopsAt[i]));
     if (!loopsAt.empty()) into->push_back(std::move(loopsAt.front()));
   }
 
-private:
   int &depthOfVar(int v) {
     if (varDepth.size() <= size_t(v)) varDepth.resize(v + 1, -1);
     return varDepth[v];

@@ -70,7 +70,6 @@ MatmulPrecision precision = MatmulPrecision::F32;
 } // namespace
 
 void setMatmulPrecision(MatmulPrecision p) { precision = p; }
-MatmulPrecision matmulPrecision() { return precision; }
 
 const GemmKernel &gemmForModel() {
   return precision == MatmulPrecision::BF16 ? gemmAvx512Bf16() : gemmForHost();

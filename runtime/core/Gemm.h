@@ -87,7 +87,6 @@ bool gemmBf16Supported();
 /// the driver before the first product; the default is f32.
 enum class MatmulPrecision { F32, BF16 };
 void setMatmulPrecision(MatmulPrecision p);
-MatmulPrecision matmulPrecision();
 /// The kernel grt_gemm_f32 runs: gemmForHost(), or gemmAvx512Bf16() under
 /// MatmulPrecision::BF16.
 const GemmKernel &gemmForModel();

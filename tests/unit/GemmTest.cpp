@@ -116,16 +116,20 @@ TEST(Gemm, ZeroDepthClearsOrKeeps) {
   EXPECT_EQ(c[3], 0.f);
 }
 
-TEST(Gemm, ThreadCountDoesNotChangeTheBits) {
+/// C = A·op(B), 200 × 250, on one thread and on two: the same bits.
+void expectSameBitsOnOneAndTwoThreads(const GemmKernel &k, bool tb, int64_t K, uint64_t seed) {
   ThreadPool two(2);
-  Rng rng(5);
-  std::vector<float> A(200 * 300), B(300 * 250), C1(200 * 250), C2(200 * 250);
+  Rng rng(seed);
+  std::vector<float> A(200 * K), B(K * 250), C1(200 * 250), C2(200 * 250);
   for (auto &x : A) x = float(rng.normal());
   for (auto &x : B) x = float(rng.normal());
-  gemmF32(nullptr, gemmForHost(), false, false, 200, 250, 300, A.data(), 300, B.data(), 250, C1.data(), 250, false);
-  gemmF32(&two, gemmForHost(), false, false, 200, 250, 300, A.data(), 300, B.data(), 250, C2.data(), 250, false);
-  EXPECT_EQ(0, std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(float)));
+  int64_t ldb = tb ? K : 250;
+  gemmF32(nullptr, k, false, tb, 200, 250, K, A.data(), K, B.data(), ldb, C1.data(), 250, false);
+  gemmF32(&two, k, false, tb, 200, 250, K, A.data(), K, B.data(), ldb, C2.data(), 250, false);
+  EXPECT_EQ(0, std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(float))) << k.name;
 }
+
+TEST(Gemm, ThreadCountDoesNotChangeTheBits) { expectSameBitsOnOneAndTwoThreads(gemmForHost(), false, 300, 5); }
 
 } // namespace
 
@@ -250,14 +254,7 @@ TEST(GemmBf16, MatchesTheRoundedTripleLoopOnOddSizes) {
 
 TEST(GemmBf16, ThreadCountDoesNotChangeTheBits) {
   if (!gemmBf16Supported()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
-  ThreadPool two(2);
-  Rng rng(6);
-  std::vector<float> A(200 * 301), B(301 * 250), C1(200 * 250), C2(200 * 250);
-  for (auto &x : A) x = float(rng.normal());
-  for (auto &x : B) x = float(rng.normal());
-  gemmF32(nullptr, gemmAvx512Bf16(), false, true, 200, 250, 301, A.data(), 301, B.data(), 301, C1.data(), 250, false);
-  gemmF32(&two, gemmAvx512Bf16(), false, true, 200, 250, 301, A.data(), 301, B.data(), 301, C2.data(), 250, false);
-  EXPECT_EQ(0, std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(float)));
+  expectSameBitsOnOneAndTwoThreads(gemmAvx512Bf16(), true, 301, 6);
 }
 
 } // namespace
