@@ -37,22 +37,26 @@ constexpr auto kCallerSpin = std::chrono::microseconds(100);
 constexpr int kChunksPerThread = 4;
 
 /// A caller that waits this much longer than its own chunks took (twice)
-/// for another thread's chunk takes it that the thread was preempted; the
-/// workers then sit out between kSoloMin and kSoloMax.
+/// for another thread's chunk takes it that the thread was preempted; two
+/// such loops within kConfirm, and the workers sit out between kSoloMin and
+/// kSoloMax.
 constexpr auto kLate = std::chrono::microseconds(300);
+constexpr auto kConfirm = std::chrono::milliseconds(20);
+/// A wait this long is another process's scheduler time slice, not a hiccup.
+constexpr auto kSlice = std::chrono::microseconds(3000);
 constexpr auto kSoloMin = std::chrono::milliseconds(20);
 constexpr auto kSoloMax = std::chrono::milliseconds(1000);
 
-constexpr uint64_t kIndexMask = 0xffff, kCountShift = 16, kJobShift = 32;
+constexpr uint64_t kIndexMask = 0xffff, kEndShift = 16, kJobShift = 32;
 constexpr int kMaxChunks = 0xffff;
 
-uint64_t pack(uint32_t job, int count, int index) {
-  return uint64_t(job) << kJobShift | uint64_t(count) << kCountShift | uint64_t(index);
+uint64_t pack(uint32_t job, int end, int index) {
+  return uint64_t(job) << kJobShift | uint64_t(end) << kEndShift | uint64_t(index);
 }
 } // namespace
 
-ThreadPool::ThreadPool(int threads) {
-  for (int i = 1; i < threads; ++i) workers.emplace_back([this] { work(); });
+ThreadPool::ThreadPool(int threads) : homes(std::make_unique<Home[]>(size_t(std::max(threads, 1)))) {
+  for (int i = 1; i < threads; ++i) workers.emplace_back([this, i] { work(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -65,21 +69,25 @@ ThreadPool::~ThreadPool() {
   for (auto &t : workers) t.join();
 }
 
-int ThreadPool::takeChunks(uint32_t j) {
-  int taken = 0;
-  uint64_t v = next.load(std::memory_order_acquire);
-  while (true) {
-    int count = int(v >> kCountShift & kIndexMask), index = int(v & kIndexMask);
-    if (uint32_t(v >> kJobShift) != j || index >= count) return taken;
-    if (!next.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
-    ++taken;
-    // Chunk `index` is ours: the job stays current until we report it done.
-    int64_t begin = n * index / count, end = n * (index + 1) / count;
-    if (begin < end) body(data, begin, end);
-    done.fetch_add(1, std::memory_order_seq_cst);
-    if (callerWaiting.load(std::memory_order_seq_cst)) done.notify_all();
-    v = next.load(std::memory_order_acquire);
+int ThreadPool::takeChunks(uint32_t j, int self) {
+  int taken = 0, threads = size();
+  for (int k = 0; k < threads; ++k) {
+    std::atomic<uint64_t> &next = homes[size_t((self + k) % threads)].next;
+    uint64_t v = next.load(std::memory_order_acquire);
+    while (true) {
+      int end = int(v >> kEndShift & kIndexMask), index = int(v & kIndexMask);
+      if (uint32_t(v >> kJobShift) != j || index >= end) break;
+      if (!next.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      ++taken;
+      // Chunk `index` is ours: the job stays current until we report it done.
+      int64_t begin = n * index / chunks, stop = n * (index + 1) / chunks;
+      if (begin < stop) body(data, begin, stop);
+      done.fetch_add(1, std::memory_order_seq_cst);
+      if (callerWaiting.load(std::memory_order_seq_cst)) done.notify_all();
+      v = next.load(std::memory_order_acquire);
+    }
   }
+  return taken;
 }
 
 void ThreadPool::run(int64_t count, GrtParallelBody fn, void *arg, int maxChunks) {
@@ -89,35 +97,38 @@ void ThreadPool::run(int64_t count, GrtParallelBody fn, void *arg, int maxChunks
     fn(arg, 0, count);
     return;
   }
-  int chunks = maxChunks > 0 ? maxChunks : threads * kChunksPerThread;
-  chunks = int(std::min<int64_t>({count, chunks, kMaxChunks}));
-  // Publish the job, then the counter that names it (release: a thread that
-  // takes a chunk sees the job's fields).
+  int total = maxChunks > 0 ? maxChunks : threads * kChunksPerThread;
+  total = int(std::min<int64_t>({count, total, kMaxChunks}));
+  // Publish the job, then the counters that name it (release: a thread that
+  // takes a chunk sees the job's fields), then its number.
   n = count;
+  chunks = total;
   body = fn;
   data = arg;
   uint32_t j = ++job;
   done.store(0, std::memory_order_relaxed);
-  next.store(pack(j, chunks, 0), std::memory_order_release);
+  for (int t = 0; t < threads; ++t)
+    homes[size_t(t)].next.store(pack(j, total * (t + 1) / threads, total * t / threads), std::memory_order_release);
+  current.store(j, std::memory_order_release);
   {
     // The lock orders the bump with a worker that is about to sleep.
     std::lock_guard<std::mutex> lock(mu);
     generation.fetch_add(1, std::memory_order_release);
   }
   if (sleepers.load(std::memory_order_acquire) > 0) wake.notify_all();
-  int mine = takeChunks(j);
+  int mine = takeChunks(j, 0);
   auto taken = Clock::now();
   // Every chunk is taken; wait for those still running elsewhere: spin as
   // long as a chunk of this loop should take (plus a margin), then block.
   auto spinUntil = taken + (mine > 0 ? (taken - now) / mine : Clock::duration{}) + kCallerSpin;
-  for (int spins = 0; done.load(std::memory_order_acquire) < chunks; ++spins) {
+  for (int spins = 0; done.load(std::memory_order_acquire) < total; ++spins) {
     if (spins % 64 != 0 || Clock::now() < spinUntil) {
       GRT_PAUSE();
       continue;
     }
     callerWaiting.store(1, std::memory_order_seq_cst);
     int d = done.load(std::memory_order_seq_cst);
-    if (d < chunks) done.wait(d, std::memory_order_seq_cst);
+    if (d < total) done.wait(d, std::memory_order_seq_cst);
     callerWaiting.store(0, std::memory_order_relaxed);
   }
   if (mine > 0) noteWait((taken - now) / mine, Clock::now() - taken, taken);
@@ -126,17 +137,27 @@ void ThreadPool::run(int64_t count, GrtParallelBody fn, void *arg, int maxChunks
 void ThreadPool::noteWait(Clock::duration perChunk, Clock::duration waited, Clock::time_point at) {
   // Chunks of one loop are the same size, so a worker's last chunk should
   // end about when the caller's did. Waiting much longer means the worker
-  // was preempted mid-chunk by another process, and waits a scheduler time
-  // slice (1–4 ms) each time; while that goes on, the caller alone is
-  // faster. Leave the workers out for a while, twice as long each time it
-  // happens again soon after, then try them again.
+  // was held up mid-chunk.
   if (waited < 2 * perChunk + kLate) return;
-  soloFor = at < soloUntil + 2 * soloFor ? std::min<Clock::duration>(2 * soloFor, kSoloMax) : kSoloMin;
+  // Once, briefly, is a hiccup: on a 2-vCPU virtual machine with nothing
+  // else running, a worker stalled 0.4-2 ms about every 180 ms (10 times in
+  // 100 GPT steps; the hypervisor's doing, presumably), and sitting the
+  // workers out 20 ms each time made the 2-thread step 5% slower on median
+  // and, as spells doubled, once 60%. Another process on the worker's core
+  // holds it up a whole scheduler time slice (3.7-4.4 ms measured), and
+  // again within milliseconds; while that goes on, the caller alone is
+  // faster. So a wait of a time slice, or a second late loop within
+  // kConfirm, leaves the workers out for a while, twice as long each time
+  // it starts again soon after the last spell; then they are tried again.
+  bool again = at < soloUntil + 2 * soloFor, confirmed = at < lastLate + kConfirm || waited >= kSlice;
+  lastLate = at;
+  if (!again && !confirmed) return;
+  soloFor = again ? std::min<Clock::duration>(2 * soloFor, kSoloMax) : kSoloMin;
   soloUntil = at + soloFor;
   ++soloSpells;
 }
 
-void ThreadPool::work() {
+void ThreadPool::work(int self) {
   uint64_t seen = 0;
   while (true) {
     // Spin for a new generation, then sleep until one comes.
@@ -159,9 +180,9 @@ void ThreadPool::work() {
     }
     seen = g;
     if (stopping.load()) return;
-    // The job the counter names now: this generation's, or a later one if
-    // this worker fell behind (it then takes chunks of that one).
-    takeChunks(uint32_t(next.load(std::memory_order_acquire) >> kJobShift));
+    // The current job: this generation's, or a later one if this worker
+    // fell behind (it then takes chunks of that one).
+    takeChunks(current.load(std::memory_order_acquire), self);
   }
 }
 

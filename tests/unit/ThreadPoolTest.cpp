@@ -95,3 +95,74 @@ TEST(ThreadPool, ShareTheWorkWhenAThreadIsLate) {
   ASSERT_EQ(late.ranBy.size(), 8u);
   EXPECT_EQ(std::count(late.ranBy.begin(), late.ranBy.end(), late.ranBy[0]), 1);
 }
+
+namespace {
+
+/// A loop of 8 chunks on 2 threads in which the caller's first chunk holds
+/// the caller until the worker has run a chunk (or 2 s passed), so the
+/// worker's first choice is its own, made while the caller is busy.
+/// `workerSleep` is how long the worker's first chunk takes.
+struct FirstChunks {
+  std::thread::id caller = std::this_thread::get_id();
+  std::atomic<int> callerFirst{-1}, workerFirst{-1};
+  std::chrono::microseconds workerSleep{0};
+  std::chrono::steady_clock::duration workerSlept{};
+};
+
+void recordFirst(void *d, int64_t begin, int64_t) {
+  auto &f = *static_cast<FirstChunks *>(d);
+  if (std::this_thread::get_id() == f.caller) {
+    int none = -1;
+    if (!f.callerFirst.compare_exchange_strong(none, int(begin))) return;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (f.workerFirst.load() < 0 && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    return;
+  }
+  int none = -1;
+  if (!f.workerFirst.compare_exchange_strong(none, int(begin))) return;
+  auto t0 = std::chrono::steady_clock::now();
+  if (f.workerSleep.count()) std::this_thread::sleep_for(f.workerSleep);
+  f.workerSlept = std::chrono::steady_clock::now() - t0;
+}
+
+} // namespace
+
+TEST(ThreadPool, EachThreadStartsOnItsOwnShareOfTheChunks) {
+  // Thread t of T owns chunks [t*C/T, (t+1)*C/T) and takes them first, so
+  // loop after loop it runs the same rows and finds them in its own cache:
+  // the caller starts at chunk 0, the worker at chunk 4 of 8.
+  ThreadPool pool(2);
+  for (int loop = 0; loop < 20; ++loop) {
+    FirstChunks f;
+    pool.run(8, recordFirst, &f);
+    if (f.workerFirst.load() < 0) GTEST_SKIP() << "the worker did not run within 2 s (a loaded machine)";
+    EXPECT_EQ(f.callerFirst.load(), 0) << "loop " << loop;
+    EXPECT_EQ(f.workerFirst.load(), 4) << "loop " << loop;
+  }
+}
+
+TEST(ThreadPool, OneBriefStallIsAHiccupButTwoInARowMeanAnotherProcess) {
+  // The worker's first chunk sleeps, so the caller waits for it once its
+  // own chunks are done. One wait of ~1 ms (a hypervisor's hiccup) must not
+  // make the caller run loops alone; a second one right after must, and so
+  // must a single wait as long as a scheduler time slice (5 ms).
+  using std::chrono::microseconds;
+  auto stall = [](ThreadPool &pool, microseconds sleep) {
+    FirstChunks f;
+    f.workerSleep = sleep;
+    pool.run(8, recordFirst, &f);
+    return f.workerFirst.load() < 0 ? std::chrono::steady_clock::duration::max() : f.workerSlept;
+  };
+  ThreadPool pool(2);
+  auto slept = stall(pool, microseconds(1000));
+  if (slept > microseconds(2500)) GTEST_SKIP() << "the worker's 1 ms sleep overslept (a loaded machine)";
+  EXPECT_EQ(pool.preemptedSpells(), 0);
+  slept = stall(pool, microseconds(1000));
+  if (slept > microseconds(2500)) GTEST_SKIP() << "the worker's 1 ms sleep overslept (a loaded machine)";
+  EXPECT_EQ(pool.preemptedSpells(), 1);
+
+  ThreadPool other(2);
+  if (stall(other, microseconds(5000)) == std::chrono::steady_clock::duration::max())
+    GTEST_SKIP() << "the worker did not run within 2 s (a loaded machine)";
+  EXPECT_EQ(other.preemptedSpells(), 1);
+}
