@@ -15,6 +15,7 @@
 #include "codegen/EmitKernel.h"
 
 #include "codegen/EmitScalarOp.h"
+#include "runtime/include/gradrt/abi.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/IR/IRBuilder.h"
@@ -245,7 +246,7 @@ private:
     b.CreateCall(callee, {gctx, b.getInt32(s.a.trans), b.getInt32(s.b.trans), b.getInt64(s.m), b.getInt64(s.n),
                           b.getInt64(s.k), address(s.a.buffer, s.a.offset), b.getInt64(s.a.ld),
                           address(s.b.buffer, s.b.offset), b.getInt64(s.b.ld), address(s.c.buffer, s.c.offset),
-                          b.getInt64(s.c.ld), b.getInt32(0), epi, epiArgs});
+                          b.getInt64(s.c.ld), b.getInt32(s.oneThread ? GRT_GEMM_ONE_THREAD : 0), epi, epiArgs});
   }
 
   void fill(const Stmt &s) {

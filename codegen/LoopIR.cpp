@@ -331,7 +331,7 @@ private:
                std::to_string(x.ld);
       };
       line() << "gemm " << s.m << "x" << s.n << "x" << s.k << ": " << mat(s.c) << " = " << mat(s.a) << " @ " << mat(s.b)
-             << (s.singleThreaded ? "  (one thread)" : "") << (s.body.empty() ? "" : ", then on each block of rows it finishes:")
+             << (s.singleThreaded || s.oneThread ? "  (one thread)" : "") << (s.body.empty() ? "" : ", then on each block of rows it finishes:")
              << "\n";
       for (auto &b : s.body) stmt(b, depth + 1);
       break;

@@ -101,6 +101,7 @@ struct Stmt {
   Matrix a, b, c;
   int64_t m = 0, n = 0, k = 0;
   bool singleThreaded = false; // inside a parallel loop: no threads of its own
+  bool oneThread = false;      // in an entry that runs on one thread (profiled)
 
   // AccStore: ReduceSum (+=) or ReduceMax (max=).
   OpKind accOp = OpKind::ReduceSum;

@@ -585,6 +585,52 @@ void parallelize(Kernel &k, bool matmul) {
   k.parallelExtent = extent;
 }
 
+/// An entry with less work than this in all (loop elements plus GEMM
+/// multiply-adds) runs on the calling thread only. Each parallel kernel
+/// costs a hand-off to the other threads and leaves its rows in their
+/// caches, and a small step is all hand-offs: mlp64's step (3.2 M
+/// multiply-adds in 23 kernels) took 48-57 µs on two threads against 47 on
+/// one, while its H=256 variant (about 50 M) gains from two (549-588 µs
+/// against 640-690) and H=128 (about 13 M) breaks even.
+constexpr int64_t kSerialEntryWork = 1 << 23;
+
+/// Loop elements plus GEMM multiply-adds (counted once per run of their
+/// enclosing loops: a slice group's products once per slice).
+int64_t entryWork(const std::vector<Kernel> &ks) {
+  int64_t work = 0;
+  for (const Kernel &k : ks) {
+    work += k.work;
+    std::function<void(const Stmt &, int64_t)> walk = [&](const Stmt &s, int64_t times) {
+      if (s.kind == Stmt::Gemm) {
+        work += times * s.m * s.n * s.k;
+        return;
+      }
+      if (s.kind == Stmt::Loop) times *= k.vars[s.var].extent;
+      for (const Stmt &c : s.body) walk(c, times);
+    };
+    for (const Stmt &s : k.body) walk(s, 1);
+  }
+  return work;
+}
+
+/// Makes every kernel of a small entry run on the calling thread: no
+/// parallel outer loop, and GEMMs that start no threads (their epilogue's
+/// row loop then covers each block of rows on the caller).
+void runOnOneThread(std::vector<Kernel> &ks) {
+  for (Kernel &k : ks) {
+    if (k.parallelExtent > 0) {
+      for (Stmt &s : k.body)
+        if (s.kind == Stmt::Loop) s.parallel = false;
+      k.parallelExtent = 0;
+    }
+    std::function<void(Stmt &)> serial = [&](Stmt &s) {
+      if (s.kind == Stmt::Gemm) s.oneThread = true;
+      for (Stmt &c : s.body) serial(c);
+    };
+    for (Stmt &s : k.body) serial(s);
+  }
+}
+
 /// What a kernel computes, for dumps: "pred = add(...)".
 std::string summarize(const Node *root, const llvm::DenseMap<const Node *, std::string> &names) {
   std::string s = "%" + names.lookup(root) + " = " + root->info().mnemonic.str() + " : " + str(root->type);
@@ -744,6 +790,7 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
     const Storage &s = storageBase(u.value)->storage;
     if (!(s.kind == Storage::Slot && s.slot == slot)) copy(u.value, slot, "update " + slot);
   }
+  if (entryWork(out) < kSerialEntryWork) runOnOneThread(out);
   return out;
 }
 

@@ -307,8 +307,9 @@ void naiveGemmF32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float
 extern "C" {
 
 void grt_gemm_f32(GrtContext *ctx, int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
-                  const float *b, int64_t ldb, float *c, int64_t ldc, int32_t accumulate, GrtParallelBody epilogue,
+                  const float *b, int64_t ldb, float *c, int64_t ldc, int32_t flags, GrtParallelBody epilogue,
                   void *epilogueData) {
+  bool accumulate = flags & GRT_GEMM_ACCUMULATE;
   // GRADC_GEMM=naive: the textbook loop, no packing or tiling (for tests
   // that compare a model's losses with tiling off and on).
   if (grt::gemmNaive()) {
@@ -319,17 +320,18 @@ void grt_gemm_f32(GrtContext *ctx, int32_t ta, int32_t tb, int64_t m, int64_t n,
   // Clock reads only under train --profile: this runs hundreds of times a step.
   grt::Profile *profile = ctx ? ctx->profile : nullptr;
   auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-  grt::gemmF32(ctx ? ctx->pool : nullptr, grt::gemmForModel(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
+  grt::ThreadPool *pool = ctx && !(flags & GRT_GEMM_ONE_THREAD) ? ctx->pool : nullptr;
+  grt::gemmF32(pool, grt::gemmForModel(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
                grt::Epilogue{epilogue, epilogueData});
   if (profile)
     profile->gemm(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0 * m * n * k);
 }
 
 void grt_gemm_f64(GrtContext *, int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
-                  const double *b, int64_t ldb, double *c, int64_t ldc, int32_t accumulate, GrtParallelBody epilogue,
+                  const double *b, int64_t ldb, double *c, int64_t ldc, int32_t flags, GrtParallelBody epilogue,
                   void *epilogueData) {
   // f64 exists for gradient checks, where clarity beats speed.
-  grt::naiveGemmF64(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate, grt::Epilogue{epilogue, epilogueData});
+  grt::naiveGemmF64(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, flags & GRT_GEMM_ACCUMULATE, grt::Epilogue{epilogue, epilogueData});
 }
 
 } // extern "C"

@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define GRT_ABI_VERSION 4
+#define GRT_ABI_VERSION 5
 
 enum GrtDType { GRT_F32 = 0, GRT_F64 = 1, GRT_I32 = 2, GRT_BOOL = 3 };
 
@@ -148,17 +148,21 @@ void grt_parallel_for(GrtContext *ctx, int64_t n, GrtParallelBody body, void *da
 void *grt_thread_scratch(int64_t bytes);
 
 /* C[m,n] (+)= sum_k op(A)[m,k] op(B)[k,n]; op transposes when trans_* is set.
- * Leading dimensions are in elements. accumulate: add to C instead of
- * overwriting it. A null ctx runs on the calling thread only. epilogue, when
- * not null, is called as epilogue(epilogue_data, r0, r1) once rows [r0, r1)
- * of C are final, on the thread that finished them; together the calls
- * cover every row exactly once. */
+ * Leading dimensions are in elements. flags: GRT_GEMM_ACCUMULATE adds to C
+ * instead of overwriting it; GRT_GEMM_ONE_THREAD runs on the calling thread
+ * only (an entry too small to share; train --profile still counts it). A
+ * null ctx also runs on the calling thread only, uncounted: a product inside
+ * a parallel loop, on whichever thread runs that part. epilogue, when not
+ * null, is called as epilogue(epilogue_data, r0, r1) once rows [r0, r1) of C
+ * are final, on the thread that finished them; together the calls cover
+ * every row exactly once. */
+enum GrtGemmFlags { GRT_GEMM_ACCUMULATE = 1, GRT_GEMM_ONE_THREAD = 2 };
 void grt_gemm_f32(GrtContext *ctx, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k,
                   const float *a, int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc,
-                  int32_t accumulate, GrtParallelBody epilogue, void *epilogue_data);
+                  int32_t flags, GrtParallelBody epilogue, void *epilogue_data);
 void grt_gemm_f64(GrtContext *ctx, int32_t trans_a, int32_t trans_b, int64_t m, int64_t n, int64_t k,
                   const double *a, int64_t lda, const double *b, int64_t ldb, double *c, int64_t ldc,
-                  int32_t accumulate, GrtParallelBody epilogue, void *epilogue_data);
+                  int32_t flags, GrtParallelBody epilogue, void *epilogue_data);
 
 /* Random fills from the context's generator (data generation). */
 void grt_fill_uniform_f32(GrtContext *ctx, float *out, int64_t n, double low, double high);
