@@ -335,13 +335,13 @@ AbiTypes abiTypes(llvm::LLVMContext &ctx) {
   return t;
 }
 
-LoweredModel lowerToLoops(const Module &m) {
+LoweredModel lowerToLoops(const Module &m, const ScheduleOptions &opts) {
   LoweredModel lm;
   lm.slots = collectSlots(m);
   for (auto &g : m.graphs) {
     LoweredModel::Entry e;
     e.name = g->name;
-    e.kernels = scheduleGraph(m, *g);
+    e.kernels = scheduleGraph(m, *g, opts);
     e.arenaBytes = g->arenaBytes;
     lm.entries.push_back(std::move(e));
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "codegen/LoopIR.h"
+#include "codegen/Schedule.h"
 
 #include "llvm/IR/Module.h"
 
@@ -41,7 +42,7 @@ struct AbiTypes {
 AbiTypes abiTypes(llvm::LLVMContext &ctx);
 
 /// Schedules every graph of a fused, memory-planned module into loop nests.
-LoweredModel lowerToLoops(const Module &m);
+LoweredModel lowerToLoops(const Module &m, const ScheduleOptions &opts = {});
 
 /// Emits the lowered model as LLVM IR, including the `gradc_model`
 /// descriptor of runtime/include/gradrt/abi.h.

@@ -655,7 +655,7 @@ Kernel::Stored describeStored(const Module &m, const Node *n, const llvm::DenseM
 
 } // namespace
 
-std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
+std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g, const ScheduleOptions &opts) {
   auto names = valueNames(g);
   // What each kernel's fused reductions loop over, found in one walk (one
   // walk per kernel was quadratic: 40,000 kernels took 10 s).
@@ -790,7 +790,7 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g) {
     const Storage &s = storageBase(u.value)->storage;
     if (!(s.kind == Storage::Slot && s.slot == slot)) copy(u.value, slot, "update " + slot);
   }
-  if (entryWork(out) < kSerialEntryWork) runOnOneThread(out);
+  if (opts.oneThreadSmallEntries && entryWork(out) < kSerialEntryWork) runOnOneThread(out);
   return out;
 }
 

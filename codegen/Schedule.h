@@ -5,9 +5,17 @@
 
 namespace gradc {
 
+struct ScheduleOptions {
+  /// Run an entry with little work in all on the calling thread only
+  /// (Schedule.cpp, kSerialEntryWork). The model generator's 1-vs-2-threads
+  /// oracle turns it off, so its small models still run their big-enough
+  /// kernels on threads.
+  bool oneThreadSmallEntries = true;
+};
+
 /// Turns every kernel of a fused, memory-planned graph into a loop nest, in
 /// execution order, followed by the copies that put outputs and updates
 /// into their slots when memory planning could not place them there.
-std::vector<loops::Kernel> scheduleGraph(const Module &m, const Graph &g);
+std::vector<loops::Kernel> scheduleGraph(const Module &m, const Graph &g, const ScheduleOptions &opts = {});
 
 } // namespace gradc

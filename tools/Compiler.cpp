@@ -79,7 +79,7 @@ bool Compiler::runPasses(llvm::ArrayRef<std::string> passes) {
 }
 
 bool Compiler::schedule() {
-  loops = lowerToLoops(*module);
+  loops = lowerToLoops(*module, opts.schedule);
   return true;
 }
 

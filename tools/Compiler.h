@@ -22,6 +22,7 @@ struct CompileOptions {
   std::string input;
   SemaOptions sema;
   PassOptions passes;
+  ScheduleOptions schedule;
   std::vector<std::string> printBefore, printAfter;
   bool printAfterAll = false;
 };

@@ -286,8 +286,11 @@ Verdict build(llvm::StringRef source, llvm::StringRef name, DType dtype, unsigne
   o.sema.floatType = dtype;
   o.passes.fusionLevel = fusion;
   o.passes.gradsEntry = true;
-  // The reference build also has @apply, for the split-step oracle.
+  // The reference build also has @apply, for the split-step oracle, and
+  // runs every kernel big enough for threads on them even when the whole
+  // step is small, for the 1-vs-2-threads oracle.
   o.passes.dataParallel = fusion == kTop;
+  o.schedule.oneThreadSmallEntries = fusion != kTop;
   std::string diags;
   llvm::raw_string_ostream ds(diags);
   out.compiler = std::make_unique<Compiler>(o, ds);
