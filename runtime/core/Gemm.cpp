@@ -321,8 +321,20 @@ void grt_gemm_f32(GrtContext *ctx, int32_t ta, int32_t tb, int64_t m, int64_t n,
   grt::Profile *profile = ctx ? ctx->profile : nullptr;
   auto t0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   grt::ThreadPool *pool = ctx && !(flags & GRT_GEMM_ONE_THREAD) ? ctx->pool : nullptr;
-  grt::gemmF32(pool, grt::gemmForModel(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate,
-               grt::Epilogue{epilogue, epilogueData});
+  // Under --profile the epilogue is timed on each thread that runs it.
+  struct Timed {
+    GrtParallelBody fn;
+    void *data;
+    grt::Profile *profile;
+  } timed{epilogue, epilogueData, profile};
+  auto timedRows = [](void *d, int64_t r0, int64_t r1) {
+    auto *t = static_cast<Timed *>(d);
+    auto start = std::chrono::steady_clock::now();
+    t->fn(t->data, r0, r1);
+    t->profile->epilogue(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  };
+  grt::Epilogue epi = profile && epilogue ? grt::Epilogue{timedRows, &timed} : grt::Epilogue{epilogue, epilogueData};
+  grt::gemmF32(pool, grt::gemmForModel(), ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate, epi);
   if (profile)
     profile->gemm(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0 * m * n * k);
 }

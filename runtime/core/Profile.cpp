@@ -9,7 +9,7 @@ namespace grt {
 
 Profile::Profile(const GrtModel &m)
     : model(m), seconds(m.num_entries), runs(m.num_entries, 0), gemmSeconds(m.num_entries, 0.0),
-      gemmFlops(m.num_entries, 0.0) {
+      gemmFlops(m.num_entries, 0.0), epilogueNanos(size_t(m.num_entries)) {
   for (int i = 0; i < m.num_entries; ++i) seconds[i].assign(m.entries[i].num_kernels, 0.0);
 }
 
@@ -77,6 +77,13 @@ void Profile::print(const char *entry, int top) const {
     fmt::print("  in the runtime GEMM: {:.1f}% ({:.1f} GFLOP/s); in generated loops: {:.1f}%\n",
                total > 0 ? 100 * gemmSeconds[e] / total : 0.0, gemmFlops[e] / gemmSeconds[e] / 1e9,
                total > 0 ? 100 * (total - gemmSeconds[e]) / total : 0.0);
+  // The epilogues run inside the GEMM's time, on whichever thread finished
+  // the rows: their time is summed over threads (at one thread, a share of
+  // the step; the GEMM's rate above counts them as GEMM time).
+  if (double epi = double(epilogueNanos[e].load()) * 1e-9; epi > 0)
+    fmt::print("  of which epilogues (bias, activation, residual on the rows a GEMM finishes): {:.1f} us per run, "
+               "summed over threads\n",
+               epi / double(runs[e]) * 1e6);
 }
 
 } // namespace grt

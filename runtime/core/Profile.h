@@ -9,6 +9,7 @@
 
 #include "core/Runtime.h"
 
+#include <atomic>
 #include <chrono>
 
 namespace grt {
@@ -24,6 +25,11 @@ public:
   void gemm(double secs, double flops) {
     if (current >= 0) gemmSeconds[current] += secs, gemmFlops[current] += flops;
   }
+  /// A GEMM's epilogue took `secs` on some thread, within the GEMM's time.
+  /// Any thread may call this (each runs the epilogue on its own rows).
+  void epilogue(double secs) {
+    if (current >= 0) epilogueNanos[size_t(current)].fetch_add(int64_t(secs * 1e9), std::memory_order_relaxed);
+  }
   /// The kernels of `entry` that took the most time, as a table: each one's
   /// share, its time per run, and its summary.
   void print(const char *entry, int top) const;
@@ -36,6 +42,7 @@ private:
   std::vector<std::vector<double>> seconds; // [entry][kernel]
   std::vector<int64_t> runs;                // [entry]
   std::vector<double> gemmSeconds, gemmFlops; // [entry]
+  std::vector<std::atomic<int64_t>> epilogueNanos; // [entry], summed over threads
 };
 
 } // namespace grt
