@@ -493,6 +493,13 @@ void buildColumnReduction(Kernel &k, KernelBuilder &kb, Node *n) {
   k.parallelExtent = cols / block;
 }
 
+/// Sets `flag` (singleThreaded or oneThread) on every GEMM in `s`, itself
+/// included, and in the statements nested in it.
+void markGemms(Stmt &s, bool Stmt::*flag) {
+  if (s.kind == Stmt::Gemm) s.*flag = true;
+  for (Stmt &c : s.body) markGemms(c, flag);
+}
+
 /// A slice group (ir/Graph.h): one parallel loop over its slices, and in
 /// it each of its kernels on that slice in turn, a matmul as a GEMM of the
 /// slice's matrices, a loop as a nest over the slice's other axes:
@@ -536,11 +543,7 @@ void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGr
     p.nest(vars, kb.storesAt(fk.stored, idx), &loop.body);
     k.work += product(fk.domain);
   }
-  std::function<void(Stmt &)> serial = [&](Stmt &st) {
-    if (st.kind == Stmt::Gemm) st.singleThreaded = true;
-    for (auto &c : st.body) serial(c);
-  };
-  serial(loop);
+  markGemms(loop, &Stmt::singleThreaded);
   loop.parallel = true;
   k.parallelExtent = sg.slices();
   k.scratchBytes = sg.scratchBytes;
@@ -574,11 +577,7 @@ void parallelize(Kernel &k, bool matmul) {
   if (!matmul && k.work * costPerElement(k) < kParallelWork) return;
   if (matmul) {
     // Each thread runs whole matrix products; they must not start threads too.
-    std::function<void(Stmt &)> serial = [&](Stmt &s) {
-      if (s.kind == Stmt::Gemm) s.singleThreaded = true;
-      for (auto &c : s.body) serial(c);
-    };
-    serial(loop);
+    markGemms(loop, &Stmt::singleThreaded);
     if (k.work < kParallelWork * 4) return;
   }
   loop.parallel = true;
@@ -623,11 +622,7 @@ void runOnOneThread(std::vector<Kernel> &ks) {
         if (s.kind == Stmt::Loop) s.parallel = false;
       k.parallelExtent = 0;
     }
-    std::function<void(Stmt &)> serial = [&](Stmt &s) {
-      if (s.kind == Stmt::Gemm) s.oneThread = true;
-      for (Stmt &c : s.body) serial(c);
-    };
-    for (Stmt &s : k.body) serial(s);
+    for (Stmt &s : k.body) markGemms(s, &Stmt::oneThread);
   }
 }
 
