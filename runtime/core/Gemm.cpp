@@ -280,6 +280,11 @@ void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t
   // (bench/gemm_bench --shape 64x64x256 --threads 2, when products that
   // small still split).
   g.splitRows = rowsCost <= colsCost * 1.25;
+  // Split by columns, the epilogue is a pass of its own afterwards, so no
+  // chunk may run it: a pool that runs the loop in one call (alone, while
+  // another process holds the workers' cores) hands block() every column,
+  // and it would run the epilogue on each row twice.
+  if (!g.splitRows) g.epilogue = {};
   // Each chunk packs the operand it does not split once more, so one
   // chunk per thread (more measured 5–10% slower on the GPT's step); any
   // thread still takes a chunk another thread has not started.

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 using namespace grt;
 
@@ -156,29 +157,72 @@ struct RowCheck {
   }
 };
 
+struct Shape {
+  int64_t M, N, K;
+};
+
+/// Runs an M×N×K product with a RowCheck epilogue; expects every row seen
+/// once, and only once it is final.
+void expectEveryRowOnceAndFinal(ThreadPool *pool, const GemmKernel &k, Shape s) {
+  Rng rng(s.M * 7 + s.N * 11 + s.K);
+  std::vector<float> A(s.M * s.K), B(s.K * s.N), C(s.M * s.N), R(s.M * s.N);
+  for (auto &x : A) x = float(rng.normal());
+  for (auto &x : B) x = float(rng.normal());
+  naiveGemmF32(false, false, s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, R.data(), s.N, false);
+  RowCheck rc(C, R, s.M, s.N, s.N);
+  gemmF32(pool, k, false, false, s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, C.data(), s.N, false,
+          Epilogue{RowCheck::call, &rc});
+  std::string where = std::string(k.name) + (pool ? " 2 threads" : " 1 thread") + " M=" + std::to_string(s.M) +
+                      " N=" + std::to_string(s.N) + " K=" + std::to_string(s.K);
+  EXPECT_EQ(rc.early.load(), 0) << where << ": the epilogue saw rows before they were final";
+  for (int64_t i = 0; i < s.M; ++i) ASSERT_EQ(rc.seen[i].load(), 1) << where << ": row " << i;
+}
+
 TEST(Gemm, EpilogueSeesEveryRowOnceAndFinal) {
   // Shapes that take each route: one block of the sum (per-block calls),
   // a sum deeper than KC and columns wider than NC (one call at the end),
   // and a split by columns (a pass over rows afterwards).
   ThreadPool two(2);
-  struct Shape { int64_t M, N, K; };
   for (const GemmKernel *k : kernels())
     for (ThreadPool *pool : {(ThreadPool *)nullptr, &two})
       for (Shape s : {Shape{1, 1, 1}, Shape{17, 65, 3}, Shape{301, 127, 129}, Shape{65, 17, 300}, Shape{7, 2100, 17},
-                      Shape{400, 130, 64}, Shape{20, 3000, 64}}) {
-        Rng rng(s.M * 7 + s.N * 11 + s.K);
-        std::vector<float> A(s.M * s.K), B(s.K * s.N), C(s.M * s.N), R(s.M * s.N);
-        for (auto &x : A) x = float(rng.normal());
-        for (auto &x : B) x = float(rng.normal());
-        naiveGemmF32(false, false, s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, R.data(), s.N, false);
-        RowCheck rc(C, R, s.M, s.N, s.N);
-        gemmF32(pool, *k, false, false, s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, C.data(), s.N, false,
-                Epilogue{RowCheck::call, &rc});
-        std::string where = std::string(k->name) + (pool ? " 2 threads" : " 1 thread") + " M=" + std::to_string(s.M) +
-                            " N=" + std::to_string(s.N) + " K=" + std::to_string(s.K);
-        EXPECT_EQ(rc.early.load(), 0) << where << ": the epilogue saw rows before they were final";
-        for (int64_t i = 0; i < s.M; ++i) ASSERT_EQ(rc.seen[i].load(), 1) << where << ": row " << i;
-      }
+                      Shape{400, 130, 64}, Shape{20, 3000, 64}})
+        expectEveryRowOnceAndFinal(pool, *k, s);
+}
+
+TEST(Gemm, EpilogueOnceWhileThePoolRunsLoopsAlone) {
+  // A pool whose worker was held up a scheduler time slice runs the next
+  // loops alone, in one call over the whole range. The column split then
+  // hands one block() every column, and (CI on a loaded machine, once) the
+  // epilogue ran on each row in it and again in the pass after. Get there
+  // by holding the worker up 6 ms in its chunk; the caller's chunk waits
+  // for the worker to start (else the caller takes both chunks itself).
+  ThreadPool two(2);
+  struct Stall {
+    std::thread::id caller = std::this_thread::get_id();
+    std::atomic<bool> started{false};
+  } stall;
+  auto body = [](void *data, int64_t, int64_t) {
+    auto &s = *static_cast<Stall *>(data);
+    if (std::this_thread::get_id() != s.caller) {
+      s.started = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(6));
+      return;
+    }
+    auto giveUp = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    while (!s.started && std::chrono::steady_clock::now() < giveUp) std::this_thread::yield();
+  };
+  for (const GemmKernel *k : kernels()) {
+    int64_t spells = two.preemptedSpells();
+    for (int tries = 0; tries < 20 && two.preemptedSpells() == spells; ++tries) {
+      stall.started = false;
+      two.run(2, body, &stall, 2);
+    }
+    if (two.preemptedSpells() == spells) GTEST_SKIP() << "the worker never ran a chunk the caller waited for";
+    // Within the spell (20 ms at least): the product and its reference
+    // take a few milliseconds.
+    expectEveryRowOnceAndFinal(&two, *k, Shape{20, 3000, 64});
+  }
 }
 
 } // namespace
