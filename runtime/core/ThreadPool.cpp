@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <string_view>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -56,6 +58,8 @@ uint64_t pack(uint32_t job, int end, int index) {
 } // namespace
 
 ThreadPool::ThreadPool(int threads) : homes(std::make_unique<Home[]>(size_t(std::max(threads, 1)))) {
+  const char *s = std::getenv("GRADC_THREADS_SHUFFLE");
+  shuffle = s && *s && std::string_view(s) != "0";
   for (int i = 1; i < threads; ++i) workers.emplace_back([this, i] { work(i); });
 }
 
@@ -93,7 +97,12 @@ int ThreadPool::takeChunks(uint32_t j, int self) {
 void ThreadPool::run(int64_t count, GrtParallelBody fn, void *arg, int maxChunks) {
   int threads = size();
   auto now = Clock::now();
-  if (threads == 1 || count < 2 || now < soloUntil) {
+  bool alone = false;
+  if (shuffle) {
+    shuffleState = shuffleState * 6364136223846793005u + 1442695040888963407u;
+    alone = (shuffleState >> 63) != 0;
+  }
+  if (threads == 1 || count < 2 || now < soloUntil || alone) {
     fn(arg, 0, count);
     return;
   }

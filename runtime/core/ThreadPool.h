@@ -35,7 +35,10 @@ namespace grt {
 /// Results do not depend on which thread runs a chunk, or on the thread
 /// count: a loop body writes disjoint elements, each computed in the same
 /// order whatever range it runs in (generated kernels and the GEMM both
-/// keep reductions inside one element).
+/// keep reductions inside one element). A body must not depend on how the
+/// range is cut either: while the workers are preempted the caller runs a
+/// loop in one call. GRADC_THREADS_SHUFFLE=1 makes loops alternate between
+/// the two at random, so tests reach that path on a quiet machine.
 ///
 /// A training step issues hundreds of parallel loops back to back, and
 /// waking a sleeping thread costs more than many of them take, so idle
@@ -98,6 +101,11 @@ private:
   Clock::duration soloFor{};
   Clock::time_point lastLate{}; // the last loop that waited for a late worker
   int64_t soloSpells = 0;
+  // GRADC_THREADS_SHUFFLE=1 (tests): every other loop or so, chosen by a
+  // fixed pseudo-random sequence, runs alone in one call over the whole
+  // range, as it does while the workers are preempted.
+  bool shuffle = false;
+  uint64_t shuffleState = 0x9e3779b97f4a7c15u;
 };
 
 } // namespace grt

@@ -170,3 +170,22 @@ TEST(ThreadPool, OneBriefStallIsAHiccupButTwoInARowMeanAnotherProcess) {
     GTEST_SKIP() << "a thread did not start a chunk within 2 s (a loaded machine)";
   EXPECT_EQ(other.preemptedSpells(), 1);
 }
+
+TEST(ThreadPool, ShuffleRunsSomeLoopsAloneAndSomeSplit) {
+  // GRADC_THREADS_SHUFFLE=1 (read when the pool is made) sends a
+  // pseudo-random part of the loops down the alone path, one call over the
+  // whole range: over 64 loops, both kinds must occur, and every index
+  // still runs once.
+  setenv("GRADC_THREADS_SHUFFLE", "1", 1);
+  ThreadPool pool(2);
+  unsetenv("GRADC_THREADS_SHUFFLE");
+  int alone = 0, split = 0;
+  for (int loop = 0; loop < 64; ++loop) {
+    Cover c(1000);
+    pool.run(1000, mark, &c);
+    expectOnce(c, 1000, "shuffled loop");
+    (c.calls.load() == 1 ? alone : split)++;
+  }
+  EXPECT_GT(alone, 8);
+  EXPECT_GT(split, 8);
+}
