@@ -252,7 +252,13 @@ private:
           if (!info.targets.count(r)) return false;
       ks.insert(u->kernel);
     }
-    return ks.size() >= 2 && ks.size() <= 3;
+    // A cone that reads no computed tensor (1 - β₁ broadcast over a weight,
+    // lr·weight_decay) costs no memory traffic at all where it is
+    // recomputed, so any number of kernels may recompute it. CSE makes one
+    // such value for every update of a weight's shape (the GPT's sixteen
+    // [128,128] weights all read one stored 1 - β₁), which stored it and
+    // read it back in each.
+    return ks.size() >= 2 && (ks.size() <= 3 || reads.empty());
   }
 
   /// Params and state a cheap cone reads (through cheap ops and inlinable
