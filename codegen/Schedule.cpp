@@ -452,20 +452,26 @@ void buildColumnReduction(Kernel &k, KernelBuilder &kb, Node *n) {
   const TensorType &x = n->operand(0)->type;
   auto axes = n->attrs.getInts(AttrKey::Axes);
   int64_t cols = x.shape.back();
-  // Split the kept innermost axis into blocks of 64 columns; with enough of
-  // them, the blocks are an outer loop threads share (each owns its
-  // columns, so the sums are the same however many threads there are).
-  int64_t block = cols % 64 == 0 && cols >= 128 && x.numel() >= (1 << 15) ? 64 : cols;
-  int cb = k.newVar("cb", cols / block);
-  std::vector<Stmt> nests;
+  // Threads share the kernel by its first axis when that axis is kept (the
+  // per-batch-row sums passes/SplitColumnSums.cpp makes: each thread sums
+  // the rows the kernels before it wrote on that thread), else by blocks of
+  // 64 columns of the kept innermost axis. Either way each output element
+  // is one thread's, summed in the same order for any thread count.
+  bool big = x.numel() >= (1 << 15);
+  bool byFirst = big && x.shape[0] >= 2 && !llvm::is_contained(axes, int64_t(0));
+  int64_t block = !byFirst && cols % 64 == 0 && cols >= 128 && big ? 64 : cols;
+  int cb = block == cols ? -1 : k.newVar("cb", cols / block);
+  int first = byFirst ? k.newVar("b", x.shape[0]) : -1;
   auto column = [&](const Expr *ci) { return block == cols ? ci : k.add(k.mul(k.var(cb), block), ci); };
   // out[..., c] = init
   {
     llvm::SmallVector<int, 4> ovars;
     Dims inner(n->type.shape.begin(), n->type.shape.end());
     inner.back() = block;
+    if (byFirst) inner[0] = 1;
     IndexVec oidx = domainOf(k, inner, ovars, "i", kb.plan);
     oidx.back() = column(oidx.back());
+    if (byFirst) oidx[0] = k.var(first);
     Placer p(k);
     p.nest(ovars, {{Stmt::Store, out, kb.linear(oidx, n->type.shape), k.constant(init, t)}});
   }
@@ -473,24 +479,26 @@ void buildColumnReduction(Kernel &k, KernelBuilder &kb, Node *n) {
   {
     Dims inner(x.shape.begin(), x.shape.end());
     inner.back() = block;
+    if (byFirst) inner[0] = 1;
     llvm::SmallVector<int, 4> vars;
     IndexVec xidx = domainOf(k, inner, vars, "r", kb.plan);
     xidx.back() = column(xidx.back());
+    if (byFirst) xidx[0] = k.var(first);
     IndexVec at = xidx;
     for (int64_t ax : axes) at[ax] = k.index(0);
     Placer(k).nest(vars, {{Stmt::AccStore, out, kb.linear(at, n->type.shape), kb.valueAt(n->operand(0), xidx),
                            isMax ? OpKind::ReduceMax : OpKind::ReduceSum}});
   }
   k.work = x.numel();
-  if (block == cols) return;
-  // Wrap both nests in the parallel loop over column blocks.
+  if (block == cols && !byFirst) return;
+  // Wrap both nests in the parallel loop over column blocks or the first axis.
   Stmt outer{Stmt::Loop};
-  outer.var = cb;
+  outer.var = byFirst ? first : cb;
   outer.parallel = true;
   outer.body = std::move(k.body);
   k.body.clear();
   k.body.push_back(std::move(outer));
-  k.parallelExtent = cols / block;
+  k.parallelExtent = byFirst ? x.shape[0] : cols / block;
 }
 
 /// Sets `flag` (singleThreaded or oneThread) on every GEMM in `s`, itself

@@ -23,6 +23,7 @@ static constexpr Step kPipeline[] = {
     {Step::Pass,         "cse",           "",         "merge nodes that compute the same value", runCSE},
     {Step::Pass,         "dce",           "opt",      "remove nodes no output or update needs", runDCE},
     {Step::Pass,         "rematerialize", "",         "recompute for the backward pass what one batched product makes (attention's probabilities)", runRematerialize},
+    {Step::Pass,         "split-column-sums", "",     "sum column reductions by their first axis first, so threads split them by rows as the kernels before did", runSplitColumnSums},
     {Step::Pass,         "fuse",          "",         "group nodes into kernels, one loop nest each", runFusion},
     {Step::Pass,         "fuse-slices",   "",         "run chains of batched products and loops slice by slice (attention)", runSliceFusion},
     {Step::Pass,         "plan-memory",   "kernels",  "place stored values: in place, output slots, or arena offsets by liveness", runMemoryPlan},
