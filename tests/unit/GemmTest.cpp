@@ -132,6 +132,32 @@ void expectSameBitsOnOneAndTwoThreads(const GemmKernel &k, bool tb, int64_t K, u
 
 TEST(Gemm, ThreadCountDoesNotChangeTheBits) { expectSameBitsOnOneAndTwoThreads(gemmForHost(), false, 300, 5); }
 
+TEST(Gemm, WeightGradientsSumInHalvesOnAnyThreadCount) {
+  // Xᵀ·dY with K ≥ 4·M (and 2^21 multiply-adds) is summed in two halves of
+  // K, the second through scratch (runtime/core/Gemm.cpp, sumInHalves):
+  // it must match the triple loop, for odd K too, and give the same bits
+  // on one thread and two, B plain or transposed.
+  ThreadPool two(2);
+  struct Shape {
+    int64_t M, N, K;
+  };
+  for (const GemmKernel *k : kernels())
+    for (bool tb : {false, true})
+      for (Shape sh : {Shape{128, 512, 768}, Shape{37, 301, 301}, Shape{5, 2100, 1001}}) {
+        check(*k, nullptr, true, tb, sh.M, sh.N, sh.K, false);
+        check(*k, &two, true, tb, sh.M, sh.N, sh.K, false);
+        Rng rng(sh.M + sh.N + sh.K);
+        int64_t ldb = tb ? sh.K : sh.N;
+        std::vector<float> A(sh.K * sh.M), B(sh.K * sh.N), C1(sh.M * sh.N), C2(sh.M * sh.N);
+        for (auto &x : A) x = float(rng.normal());
+        for (auto &x : B) x = float(rng.normal());
+        gemmF32(nullptr, *k, true, tb, sh.M, sh.N, sh.K, A.data(), sh.M, B.data(), ldb, C1.data(), sh.N, false);
+        gemmF32(&two, *k, true, tb, sh.M, sh.N, sh.K, A.data(), sh.M, B.data(), ldb, C2.data(), sh.N, false);
+        EXPECT_EQ(0, std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(float)))
+            << k->name << " M=" << sh.M << " N=" << sh.N << " K=" << sh.K << (tb ? " B^T" : "");
+      }
+}
+
 } // namespace
 
 namespace {
@@ -163,17 +189,18 @@ struct Shape {
 
 /// Runs an M×N×K product with a RowCheck epilogue; expects every row seen
 /// once, and only once it is final.
-void expectEveryRowOnceAndFinal(ThreadPool *pool, const GemmKernel &k, Shape s) {
+void expectEveryRowOnceAndFinal(ThreadPool *pool, const GemmKernel &k, Shape s, bool ta = false) {
   Rng rng(s.M * 7 + s.N * 11 + s.K);
   std::vector<float> A(s.M * s.K), B(s.K * s.N), C(s.M * s.N), R(s.M * s.N);
   for (auto &x : A) x = float(rng.normal());
   for (auto &x : B) x = float(rng.normal());
-  naiveGemmF32(false, false, s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, R.data(), s.N, false);
+  int64_t lda = ta ? s.M : s.K;
+  naiveGemmF32(ta, false, s.M, s.N, s.K, A.data(), lda, B.data(), s.N, R.data(), s.N, false);
   RowCheck rc(C, R, s.M, s.N, s.N);
-  gemmF32(pool, k, false, false, s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, C.data(), s.N, false,
+  gemmF32(pool, k, ta, false, s.M, s.N, s.K, A.data(), lda, B.data(), s.N, C.data(), s.N, false,
           Epilogue{RowCheck::call, &rc});
-  std::string where = std::string(k.name) + (pool ? " 2 threads" : " 1 thread") + " M=" + std::to_string(s.M) +
-                      " N=" + std::to_string(s.N) + " K=" + std::to_string(s.K);
+  std::string where = std::string(k.name) + (pool ? " 2 threads" : " 1 thread") + (ta ? " A^T" : "") +
+                      " M=" + std::to_string(s.M) + " N=" + std::to_string(s.N) + " K=" + std::to_string(s.K);
   EXPECT_EQ(rc.early.load(), 0) << where << ": the epilogue saw rows before they were final";
   for (int64_t i = 0; i < s.M; ++i) ASSERT_EQ(rc.seen[i].load(), 1) << where << ": row " << i;
 }
@@ -188,6 +215,10 @@ TEST(Gemm, EpilogueSeesEveryRowOnceAndFinal) {
       for (Shape s : {Shape{1, 1, 1}, Shape{17, 65, 3}, Shape{301, 127, 129}, Shape{65, 17, 300}, Shape{7, 2100, 17},
                       Shape{400, 130, 64}, Shape{20, 3000, 64}})
         expectEveryRowOnceAndFinal(pool, *k, s);
+  // A weight gradient summed in halves of K: the epilogue runs as the
+  // halves are added.
+  for (const GemmKernel *k : kernels())
+    for (ThreadPool *pool : {(ThreadPool *)nullptr, &two}) expectEveryRowOnceAndFinal(pool, *k, Shape{37, 301, 301}, true);
 }
 
 TEST(Gemm, EpilogueOnceWhileThePoolRunsLoopsAlone) {
