@@ -490,15 +490,16 @@ void buildColumnReduction(Kernel &k, KernelBuilder &kb, Node *n) {
                            isMax ? OpKind::ReduceMax : OpKind::ReduceSum}});
   }
   k.work = x.numel();
-  if (block == cols && !byFirst) return;
-  // Wrap both nests in the parallel loop over column blocks or the first axis.
+  // Wrap both nests in the parallel loop over the first axis or column blocks.
+  int shared = byFirst ? first : cb;
+  if (shared < 0) return;
   Stmt outer{Stmt::Loop};
-  outer.var = byFirst ? first : cb;
+  outer.var = shared;
   outer.parallel = true;
   outer.body = std::move(k.body);
   k.body.clear();
   k.body.push_back(std::move(outer));
-  k.parallelExtent = byFirst ? x.shape[0] : cols / block;
+  k.parallelExtent = k.vars[shared].extent;
 }
 
 /// Sets `flag` (singleThreaded or oneThread) on every GEMM in `s`, itself
