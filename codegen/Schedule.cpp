@@ -66,7 +66,15 @@ public:
                                                  : "arena:" + std::to_string(s.offset);
     if (s.kind == Storage::None) llvm::report_fatal_error("internal error: kernel reads a value nothing stored");
     auto it = ids.find(key);
-    if (it != ids.end()) return it->second;
+    if (it != ids.end()) {
+      // An epilogue output written over its product (ir/Plan.h,
+      // epilogueOverProduct) shares its buffer: name both, "mm/y".
+      Buffer &b = k.buffers[it->second];
+      std::string name = names.lookup(base);
+      if (s.kind == Storage::Arena && !name.empty() && ("/" + b.name + "/").find("/" + name + "/") == std::string::npos)
+        b.name += "/" + name;
+      return it->second;
+    }
     Buffer b;
     b.name = s.kind == Storage::Slot && !llvm::StringRef(s.slot).starts_with(GRT_OUTPUT_PREFIX) ? s.slot : names.lookup(base);
     b.type = scalarType(base->type.dtype);

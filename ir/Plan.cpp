@@ -246,10 +246,23 @@ private:
       if (const SliceGroup *sg = g.sliceGroupOf(iv.start)) iv.start = sg->first;
       if (const SliceGroup *sg = g.sliceGroupOf(iv.end)) iv.end = sg->last;
     }
+    // The one exception: an epilogue output written over its product, at
+    // the same bytes, where the kernel reads the product only at the
+    // index it writes (epilogueOverProduct).
+    llvm::DenseSet<std::pair<const Node *, const Node *>> overwrites;
+    for (const FusedKernel &k : g.kernels)
+      if (const Node *out = epilogueOverProduct(g, k, users)) {
+        overwrites.insert({out, k.stored[0]});
+        overwrites.insert({k.stored[0], out});
+      }
+    auto allowed = [&](const Interval &a, const Interval &b) {
+      return a.lo == b.lo && a.hi == b.hi && overwrites.count({a.n, b.n});
+    };
     std::sort(live.begin(), live.end(), [](const Interval &a, const Interval &b) { return a.lo < b.lo; });
     for (size_t i = 0; i < live.size(); ++i)
       for (size_t j = i + 1; j < live.size() && live[j].lo < live[i].hi; ++j)
-        if (live[i].start <= live[j].end && live[j].start <= live[i].end && live[i].local == live[j].local)
+        if (live[i].start <= live[j].end && live[j].start <= live[i].end && live[i].local == live[j].local &&
+            !allowed(live[i], live[j]))
           err(name(live[i].n) + " (arena bytes " + std::to_string(live[i].lo) + ".." + std::to_string(live[i].hi) +
               ", kernels " + std::to_string(live[i].start) + ".." + std::to_string(live[i].end) + ") and " + name(live[j].n) +
               " (bytes " + std::to_string(live[j].lo) + ".." + std::to_string(live[j].hi) + ", kernels " +
@@ -264,6 +277,39 @@ private:
 };
 
 } // namespace
+
+// An epilogue output may overwrite its product only where every value the
+// kernel computes from the product reads it at the output's own index.
+Node *epilogueOverProduct(const Graph &g, const FusedKernel &k, const std::vector<std::vector<Node *>> &users) {
+  if (k.kind != KernelKind::MatMul || k.stored.size() != 1 || k.epilogue.size() != 1) return nullptr;
+  Node *product = k.stored[0], *out = k.epilogue[0];
+  if (!product->is(OpKind::MatMul) || out->type.dtype != product->type.dtype || out->type.numel() != product->type.numel())
+    return nullptr;
+  int32_t kid = product->kernel;
+  for (auto &o : g.outputs)
+    for (const Node *n = o.value;; n = n->operand(0)) {
+      if (n == product) return nullptr;
+      if (!n->is(OpKind::Reshape) || n->kernel >= 0) break;
+    }
+  for (auto &u : g.updates)
+    if (u.value == product || u.target == product) return nullptr;
+  // Everything computed from the product: views of it, or elementwise
+  // values of its size in this kernel; only `out` may be read elsewhere.
+  std::vector<Node *> work{product};
+  llvm::DenseSet<Node *> seen{product};
+  while (!work.empty()) {
+    Node *n = work.back();
+    work.pop_back();
+    if (n == out) continue; // later kernels read E itself
+    for (Node *u : users[n->id]) {
+      bool view = u->is(OpKind::Reshape) && u->kernel < 0;
+      if (!view && (u->kernel != kid || !u->has(Elementwise) || u->type.numel() != product->type.numel()))
+        return nullptr;
+      if (seen.insert(u).second) work.push_back(u);
+    }
+  }
+  return seen.count(out) ? out : nullptr;
+}
 
 std::vector<std::string> verifyPlan(const Graph &g) { return PlanChecker(g).run(); }
 

@@ -8,6 +8,11 @@
 //     element it writes;
 //   - a value the entry returns is written into that output's slot (a
 //     value it returns reshaped, too);
+//   - a GEMM's epilogue output overwrites the raw product it is computed
+//     from, when nothing else reads the product and the epilogue maps it
+//     element by element (dX·(GELU)': C[i] -> f(C[i], z[i], t[i])): its
+//     rows are still in cache when the epilogue runs, so the output costs
+//     no cache line of its own, and the product is never written back;
 //   - a value that only the kernels of its slice group read (SliceFusion.cpp)
 //     lives one slice at a time in that group's per-slice scratch: an
 //     attention matrix [B, H, T, T] takes T·T floats per thread, not the
@@ -22,6 +27,7 @@
 // known here at compile time and recorded on the graph.
 //
 //===----------------------------------------------------------------------===//
+#include "ir/Plan.h"
 #include "passes/Pass.h"
 #include "runtime/include/gradrt/abi.h"
 
@@ -167,11 +173,22 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
       sliceOf[n->id] = bytes;
     }
 
-    // Everything else that is stored goes to the arena.
+    // Everything else that is stored goes to the arena; an epilogue output
+    // that overwrites its product shares the product's interval.
+    llvm::DenseMap<Node *, Node *> overwrites; // epilogue output -> product
+    for (const FusedKernel &k : g.kernels)
+      if (Node *out = epilogueOverProduct(g, k, users);
+          out && out->storage.kind == Storage::None && k.stored[0]->storage.kind == Storage::None)
+        overwrites[out] = k.stored[0];
     std::vector<Interval> live;
     llvm::DenseMap<Node *, size_t> index;
     for (auto &n : g.nodes) {
       if (!stored.count(n.get()) || n->storage.kind != Storage::None) continue;
+      if (auto it = overwrites.find(n.get()); it != overwrites.end()) {
+        index[n.get()] = index.lookup(it->second);
+        n->storage = {Storage::Arena, "", 0};
+        continue;
+      }
       index[n.get()] = live.size();
       bool local = sliceOf[n->id] > 0;
       live.push_back({n.get(), n->kernel, n->kernel, local ? sliceOf[n->id] : n->type.bytes()});
@@ -185,6 +202,7 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
       }
     };
     for (auto &iv : live) extend(iv.node, iv);
+    for (auto [out, product] : overwrites) extend(out, live[index.lookup(product)]);
     // Values read after the last kernel (outputs, updates copied at the
     // end) stay live to the end.
     auto keepAlive = [&](Node *n) {
@@ -202,6 +220,7 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
 
     // The arena, then each slice group's scratch, placed the same way.
     g.arenaBytes = place(live, [](const Interval &iv) { return iv.node->storage.kind == Storage::Arena; });
+    for (auto [out, product] : overwrites) out->storage.offset = product->storage.offset;
     for (SliceGroup &sg : g.sliceGroups) {
       int64_t bytes = place(live, [&](const Interval &iv) {
         return iv.node->storage.kind == Storage::Local && sg.contains(iv.node->kernel);
