@@ -109,23 +109,62 @@ void packA(bool t, const float *a, int64_t lda, int64_t i0, int64_t k0, int64_t 
     }
   }
 }
+// GCC 12's unpack and shuffle intrinsics start from _mm512_undefined_ps(),
+// which -Wmaybe-uninitialized reports (a false positive, GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+/// Transposes the 16×16 block r[0..16) (row i in r[i]) in registers: r[i]
+/// then holds column i. Four rounds of shuffles, 64 in all: pairs of
+/// floats, then of pairs, then 128-bit lanes twice.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int j = 0; j < 4; ++j) {
+      t[h + j] = _mm512_shuffle_f32x4(r[h + j], r[h + j + 4], 0x88);
+      t[h + j + 4] = _mm512_shuffle_f32x4(r[h + j], r[h + j + 4], 0xdd);
+    }
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+    r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
+  }
+}
+#pragma GCC diagnostic pop
+
 void packB(bool t, const float *b, int64_t ldb, int64_t k0, int64_t j0, int64_t kc, int64_t nc, float *p) {
-  if (!t || ldb > (int64_t(1) << 26)) {
+  if (!t) {
     packCols<NR>(t, b, ldb, k0, j0, kc, nc, p);
     return;
   }
-  // op(B) = Bᵀ: a packed row is NR values down a column of B, ldb apart:
-  // two masked gathers of 16.
-  const __m512i colOffsets = strided(ldb);
+  // op(B) = Bᵀ: a packed row is NR values down a column of B, ldb apart.
+  // Each 16×16 block (16 columns of the sliver by 16 steps of the sum) is
+  // 16 contiguous row loads of B, masked at the edges, one transpose in
+  // registers and 16 stores; columns past the edge load as zeros, the
+  // sliver's padding. Gathering each packed row instead (two masked
+  // gathers of 16) made packing 28% of a 64×64×32 product (attention's
+  // q·kᵀ), and the product 114 GFLOP/s against 157 untransposed.
   for (int64_t s = 0; s < nc; s += NR, p += NR * kc) {
     int64_t cols = nc - s < NR ? nc - s : NR;
-    __mmask16 m0, m1;
-    columnMasks(cols, m0, m1);
-    const float *src = b + (j0 + s) * ldb + k0;
-    for (int64_t k = 0; k < kc; ++k) {
-      _mm512_storeu_ps(p + k * NR, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, colOffsets, src + k, 4));
-      _mm512_storeu_ps(p + k * NR + 16,
-                       _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, colOffsets, src + 16 * ldb + k, 4));
+    for (int64_t c0 = 0; c0 < NR; c0 += 16) {
+      int64_t n = cols - c0 < 0 ? 0 : cols - c0 < 16 ? cols - c0 : 16;
+      const float *src = b + (j0 + s + c0) * ldb + k0;
+      for (int64_t k = 0; k < kc; k += 16) {
+        int64_t steps = kc - k < 16 ? kc - k : 16;
+        __mmask16 mask = __mmask16((1u << steps) - 1);
+        __m512 r[16];
+        for (int c = 0; c < 16; ++c) r[c] = c < n ? _mm512_maskz_loadu_ps(mask, src + c * ldb + k) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int64_t i = 0; i < steps; ++i) _mm512_storeu_ps(p + (k + i) * NR + c0, r[i]);
+      }
     }
   }
 }
