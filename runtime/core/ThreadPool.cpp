@@ -86,10 +86,15 @@ int ThreadPool::takeChunks(uint32_t j, int self) {
       // Chunk `index` is ours: the job stays current until we report it done.
       int64_t begin = n * index / chunks, stop = n * (index + 1) / chunks;
       if (begin < stop) body(data, begin, stop);
-      done.fetch_add(1, std::memory_order_seq_cst);
-      if (callerWaiting.load(std::memory_order_seq_cst)) done.notify_all();
       v = next.load(std::memory_order_acquire);
     }
+  }
+  // Reported once for all the chunks this thread ran, not chunk by chunk:
+  // the caller spins reading `done`, so each report moves its cache line
+  // between the cores, and the caller needs only the last.
+  if (taken > 0) {
+    done.fetch_add(taken, std::memory_order_seq_cst);
+    if (callerWaiting.load(std::memory_order_seq_cst)) done.notify_all();
   }
   return taken;
 }
