@@ -185,9 +185,14 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
     for (auto &n : g.nodes) {
       if (!stored.count(n.get()) || n->storage.kind != Storage::None) continue;
       if (auto it = overwrites.find(n.get()); it != overwrites.end()) {
-        index[n.get()] = index.lookup(it->second);
-        n->storage = {Storage::Arena, "", 0};
-        continue;
+        // Graph order puts the product first; were it not, the output
+        // would keep bytes of its own.
+        if (index.count(it->second)) {
+          index[n.get()] = index.lookup(it->second);
+          n->storage = {Storage::Arena, "", 0};
+          continue;
+        }
+        overwrites.erase(it);
       }
       index[n.get()] = live.size();
       bool local = sliceOf[n->id] > 0;

@@ -26,7 +26,7 @@ static constexpr Step kPipeline[] = {
     {Step::Pass,         "split-column-sums", "",     "sum column reductions by their first axis first, so threads split them by rows as the kernels before did", runSplitColumnSums},
     {Step::Pass,         "fuse",          "",         "group nodes into kernels, one loop nest each", runFusion},
     {Step::Pass,         "fuse-slices",   "",         "run chains of batched products and loops slice by slice (attention)", runSliceFusion},
-    {Step::Pass,         "plan-memory",   "kernels",  "place stored values: in place, output slots, or arena offsets by liveness", runMemoryPlan},
+    {Step::Pass,         "plan-memory",   "kernels",  "place stored values: in place, output slots, or arena offsets by liveness (an epilogue output over its product)", runMemoryPlan},
     {Step::Schedule,     "schedule",      "loops",    "turn each kernel into a loop nest"},
     {Step::EmitLLVM,     "emit-llvm",     "llvm-raw", "emit LLVM IR for the loop nests and the model descriptor"},
     {Step::OptimizeLLVM, "optimize-llvm", "llvm",     "run LLVM's optimiser for this CPU"},
