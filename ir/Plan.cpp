@@ -286,13 +286,12 @@ Node *epilogueOverProduct(const Graph &g, const FusedKernel &k, const std::vecto
   if (!product->is(OpKind::MatMul) || out->type.dtype != product->type.dtype || out->type.numel() != product->type.numel())
     return nullptr;
   int32_t kid = product->kernel;
+  // (Views are marked before memory planning places anything, so
+  // storageBase finds an output or update that is the product reshaped.)
   for (auto &o : g.outputs)
-    for (const Node *n = o.value;; n = n->operand(0)) {
-      if (n == product) return nullptr;
-      if (!n->is(OpKind::Reshape) || n->kernel >= 0) break;
-    }
+    if (storageBase(o.value) == product) return nullptr;
   for (auto &u : g.updates)
-    if (u.value == product || u.target == product) return nullptr;
+    if (storageBase(u.value) == product) return nullptr;
   // Everything computed from the product: views of it, or elementwise
   // values of its size in this kernel; only `out` may be read elsewhere.
   std::vector<Node *> work{product};
