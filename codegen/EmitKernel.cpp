@@ -296,10 +296,15 @@ private:
       epi = KernelEmitter(m, k, name + ".epilogue", s.body).run();
       epiArgs = fn->getArg(0);
     }
+    Value *flags = b.getInt32(s.oneThread ? GRT_GEMM_ONE_THREAD : 0);
+    if (s.accumulate) {
+      Value *add = b.CreateICmpNE(value(s.accumulate), llvm::ConstantInt::get(value(s.accumulate)->getType(), 0));
+      flags = b.CreateOr(flags, b.CreateSelect(add, b.getInt32(GRT_GEMM_ACCUMULATE), b.getInt32(0)));
+    }
     b.CreateCall(callee, {gctx, b.getInt32(s.a.trans), b.getInt32(s.b.trans), b.getInt64(s.m), b.getInt64(s.n),
                           b.getInt64(s.k), address(s.a.buffer, s.a.offset), b.getInt64(s.a.ld),
                           address(s.b.buffer, s.b.offset), b.getInt64(s.b.ld), address(s.c.buffer, s.c.offset),
-                          b.getInt64(s.c.ld), b.getInt32(s.oneThread ? GRT_GEMM_ONE_THREAD : 0), epi, epiArgs});
+                          b.getInt64(s.c.ld), flags, epi, epiArgs});
   }
 
   void fill(const Stmt &s) {

@@ -247,7 +247,7 @@ public:
         auto &b = k.buffers[i];
         os << "  buffer " << b.name << ": " << typeName(b.type) << "[" << b.elements << "] ";
         if (b.isSlot) os << "slot \"" << b.slot << "\"\n";
-        else if (b.isLocal) os << "local+" << b.offset << " (one slice)\n";
+        else if (b.isLocal) os << "local+" << b.offset << (b.isBlock ? " (one block of rows)\n" : " (one slice)\n");
         else os << "arena+" << b.offset << "\n";
       }
     }
@@ -330,8 +330,9 @@ private:
         return bufName(x.buffer) + "[" + stripParens(ref(x.offset)) + "]" + (x.trans ? "ᵀ" : "") + " ld " +
                std::to_string(x.ld);
       };
+      // `C = A @ B, += when blk > 0`: a product summing a group's row blocks.
       line() << "gemm " << s.m << "x" << s.n << "x" << s.k << ": " << mat(s.c) << " = " << mat(s.a) << " @ " << mat(s.b)
-             << (s.singleThreaded || s.oneThread ? "  (one thread)" : "") << (s.body.empty() ? "" : ", then on each block of rows it finishes:")
+             << (s.accumulate ? ", += when " + ref(s.accumulate) + " > 0" : "") << (s.singleThreaded || s.oneThread ? "  (one thread)" : "") << (s.body.empty() ? "" : ", then on each block of rows it finishes:")
              << "\n";
       for (auto &b : s.body) stmt(b, depth + 1);
       break;

@@ -66,6 +66,8 @@ struct Buffer {
   /// One slice of a value in the kernel's per-call scratch (a slice group's,
   /// Storage::Local): its loads and stores index the slice, not the tensor.
   bool isLocal = false;
+  /// A local holding one block of rows of its slice (ir/Graph.h, rowBlock).
+  bool isBlock = false;
 };
 
 struct Stmt {
@@ -100,6 +102,7 @@ struct Stmt {
   };
   Matrix a, b, c;
   int64_t m = 0, n = 0, k = 0;
+  const Expr *accumulate = nullptr; // when set and nonzero at run time: C += A·B
   bool singleThreaded = false; // inside a parallel loop: no threads of its own
   bool oneThread = false;      // in an entry that runs on one thread (profiled)
 

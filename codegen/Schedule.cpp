@@ -85,6 +85,10 @@ public:
     if (s.kind == Storage::Local) {
       b.isLocal = true;
       b.elements /= product(llvm::ArrayRef<int64_t>(base->type.shape).take_front(sliceRank));
+      if (blockRows) {
+        b.isBlock = true;
+        b.elements = b.elements / base->type.shape[sliceRank] * blockRows;
+      }
     }
     k.buffers.push_back(b);
     return ids[key] = k.buffers.size() - 1;
@@ -107,11 +111,17 @@ public:
   }
 
   /// The element offset of `idx` in stored node n's buffer: a local one
-  /// holds only the slice, so the slice axes drop out.
+  /// holds only the slice, so the slice axes drop out, and in a group run
+  /// in row blocks only the block's rows, counted from its first.
   const Expr *offsetOf(const Node *n, llvm::ArrayRef<const Expr *> idx) {
-    if (storageBase(n)->storage.kind == Storage::Local)
-      return linear(idx.drop_front(sliceRank), llvm::ArrayRef<int64_t>(n->type.shape).drop_front(sliceRank));
-    return linear(idx, n->type.shape);
+    if (storageBase(n)->storage.kind != Storage::Local) return linear(idx, n->type.shape);
+    IndexVec at(idx.begin() + sliceRank, idx.end());
+    Dims shape(n->type.shape.begin() + sliceRank, n->type.shape.end());
+    if (blockRows) {
+      at[0] = k.add(at[0], k.mul(blockRow, -1));
+      shape[0] = blockRows;
+    }
+    return linear(at, shape);
   }
 
   bool isStored(const Node *n) const { return loadedBy(n, kernelId); }
@@ -180,6 +190,11 @@ public:
   /// variable of the loop over slices.
   unsigned sliceRank = 0;
   int sliceVar = -1;
+  /// In a slice group run in row blocks (ir/Graph.h): the block's first row
+  /// along axis sliceRank, its rows, and the variable of the block loop.
+  const Expr *blockRow = nullptr;
+  int64_t blockRows = 0;
+  int blockVar = -1;
 
 private:
   const Expr *compute(Node *n, llvm::ArrayRef<const Expr *> idx) {
@@ -355,9 +370,12 @@ bool refineSplits(const Kernel &k, SplitPlan &plan) {
 
 /// A (batched) product: a GEMM per matrix of its batch. In a slice group,
 /// `slice` indexes the group's leading axes and `into` is the slice loop's
-/// body; the product's other batch axes, if any, loop inside it.
+/// body; the product's other batch axes, if any, loop inside it. In a group
+/// run in row blocks (kb.blockRows), `role` says which rows the block
+/// covers: ByRow, the block's rows of A and C (M = blockRows); SumsRows,
+/// those of A and B (K = blockRows), each block after the first adding to C.
 void buildMatMul(Kernel &k, KernelBuilder &kb, Node *n, llvm::ArrayRef<const Expr *> slice = {},
-                 std::vector<Stmt> *into = nullptr) {
+                 std::vector<Stmt> *into = nullptr, RowRole role = RowRole::None) {
   bool ta = n->attrs.getBool(AttrKey::TransposeA), tb = n->attrs.getBool(AttrKey::TransposeB);
   unsigned r = n->type.rank();
   llvm::ArrayRef<int64_t> batch(n->type.shape.begin(), n->type.shape.end() - 2);
@@ -373,12 +391,19 @@ void buildMatMul(Kernel &k, KernelBuilder &kb, Node *n, llvm::ArrayRef<const Exp
     return off;
   };
   auto stored = [&](const Node *x) { return kb.isStored(x); };
-  auto matrix = [&](Node *x, bool logicalTrans) {
+  // The block's first row of a tiled operand (its axis r-2): a local holds
+  // the block alone, so only memory-wide values shift.
+  auto blockShift = [&](const Node *base, int64_t rowStride) {
+    if (storageBase(base)->storage.kind == Storage::Local) return k.index(0);
+    return k.mul(kb.blockRow, rowStride);
+  };
+  auto matrix = [&](Node *x, bool logicalTrans, bool tiled) {
     auto v = stridedView(x, stored);
     if (!v) llvm::report_fatal_error("internal error: matmul operand is not a strided view");
     Stmt::Matrix mat;
     mat.buffer = kb.buffer(v->base);
     mat.offset = k.add(k.index(v->offset), batchOffset(v->base, v->strides));
+    if (tiled) mat.offset = k.add(mat.offset, blockShift(v->base, v->strides[r - 2]));
     int64_t rows = x->type.shape[r - 2], cols = x->type.shape[r - 1];
     int64_t rs = v->strides[r - 2], cs = v->strides[r - 1];
     // Unit-stride columns: row-major with leading dim rs. Unit-stride rows:
@@ -392,19 +417,25 @@ void buildMatMul(Kernel &k, KernelBuilder &kb, Node *n, llvm::ArrayRef<const Exp
     mat.ld = rowMajor ? (rows == 1 ? cols : rs) : (cols == 1 ? rows : cs);
     return mat;
   };
+  bool byRow = role == RowRole::ByRow, sumsRows = role == RowRole::SumsRows;
   Stmt s{Stmt::Gemm};
-  s.a = matrix(n->operand(0), ta);
-  s.b = matrix(n->operand(1), tb);
-  s.m = n->type.shape[r - 2];
+  s.a = matrix(n->operand(0), ta, byRow || sumsRows);
+  s.b = matrix(n->operand(1), tb, sumsRows);
+  s.m = byRow ? kb.blockRows : n->type.shape[r - 2];
   s.n = n->type.shape[r - 1];
-  s.k = ta ? n->operand(0)->type.shape[r - 2] : n->operand(0)->type.shape[r - 1];
+  s.k = sumsRows ? kb.blockRows : ta ? n->operand(0)->type.shape[r - 2] : n->operand(0)->type.shape[r - 1];
   s.c.buffer = kb.buffer(n);
   s.c.offset = batchOffset(n, contiguousStrides(n->type.shape));
+  if (byRow) s.c.offset = k.add(s.c.offset, blockShift(n, s.n));
   s.c.ld = s.n;
+  if (sumsRows) s.accumulate = k.var(kb.blockVar); // blocks after the first add to C
   k.work += n->type.numel() * s.k;
   std::vector<const Expr *> exprs{s.a.offset, s.b.offset, s.c.offset};
   Placer p(k);
-  p.setOuter(slice.empty() ? llvm::ArrayRef<int>() : llvm::ArrayRef<int>(kb.sliceVar));
+  llvm::SmallVector<int, 2> outer;
+  if (!slice.empty()) outer.push_back(kb.sliceVar);
+  if (!slice.empty() && kb.blockRows) outer.push_back(kb.blockVar);
+  p.setOuter(outer);
   p.nestStmt(vars, s, exprs, into);
 }
 
@@ -527,7 +558,16 @@ void markGemms(Stmt &s, bool Stmt::*flag) {
 ///     gemm  y[slice] = p @ v[slice]
 ///
 /// Its local buffers hold one slice each in the call's scratch; each
-/// thread runs whole slices, with single-threaded GEMMs.
+/// thread runs whole slices, with single-threaded GEMMs. A group run in row
+/// blocks (ir/Graph.h) has a loop over the blocks inside the slice loop,
+/// and its locals hold one block of a slice:
+///
+///   parallel for slice in 0..48              [B, H] = [8, 6], T = 256
+///     for blk in 0..8                         32 rows of T at a time
+///       gemm  s[32,256] = q[slice, rows] @ k[slice]ᵀ
+///       for i, j: ...                          loops over [32, T]
+///       gemm  y[slice, rows] = p @ v[slice]
+///       gemm  dv[slice] += pᵀ @ dy[slice, rows]   (a product summing rows)
 void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGroup &sg) {
   unsigned r = sg.batch.size();
   int s = k.newVar("slice", sg.slices());
@@ -543,23 +583,42 @@ void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGr
   loop.var = s;
   kb.sliceRank = r;
   kb.sliceVar = s;
+  // In row blocks: the block loop, inside the slice loop, holds the kernels.
+  int64_t rows = sg.rowBlock ? g.kernels[sg.first].domain[r] : 0;
+  Stmt blocks{Stmt::Loop};
+  std::vector<Stmt> *body = &loop.body;
+  llvm::SmallVector<int, 2> outer{s};
+  if (sg.rowBlock) {
+    blocks.var = kb.blockVar = k.newVar("blk", rows / sg.rowBlock);
+    kb.blockRows = sg.rowBlock;
+    kb.blockRow = k.mul(k.var(blocks.var), sg.rowBlock);
+    body = &blocks.body;
+    outer.push_back(blocks.var);
+  }
   for (int32_t id = sg.first; id <= sg.last; ++id) {
     const FusedKernel &fk = g.kernels[id];
     kb.kernelId = id;
     kb.forgetValues();
     if (fk.kind == KernelKind::MatMul) {
-      buildMatMul(k, kb, fk.root(), slice, &loop.body);
+      buildMatMul(k, kb, fk.root(), slice, body, sg.rowBlock ? rowRole(g, sg, id, rows) : RowRole::None);
       continue;
     }
     llvm::SmallVector<int, 4> vars;
     IndexVec idx = slice;
-    IndexVec rest = domainOf(k, llvm::ArrayRef<int64_t>(fk.domain).drop_front(r), vars, "i", kb.plan);
+    Dims dims(fk.domain.begin() + r, fk.domain.end());
+    if (sg.rowBlock) dims[0] = sg.rowBlock;
+    IndexVec rest = domainOf(k, dims, vars, "i", kb.plan);
+    if (sg.rowBlock) rest[0] = k.add(kb.blockRow, rest[0]);
     idx.append(rest.begin(), rest.end());
     Placer p(k);
-    p.setOuter({s});
-    p.nest(vars, kb.storesAt(fk.stored, idx), &loop.body);
+    p.setOuter(outer);
+    p.nest(vars, kb.storesAt(fk.stored, idx), body);
     k.work += product(fk.domain);
   }
+  if (sg.rowBlock) loop.body.push_back(std::move(blocks));
+  kb.blockRows = 0;
+  kb.blockRow = nullptr;
+  kb.blockVar = -1;
   markGemms(loop, &Stmt::singleThreaded);
   loop.parallel = true;
   k.parallelExtent = sg.slices();

@@ -110,9 +110,19 @@ struct Update {
 /// on that slice alone (passes/SliceFusion.cpp). A value that only they
 /// read lives one slice at a time in the group's per-slice scratch of
 /// `scratchBytes` (Storage::Local); memory planning sets its size.
+///
+/// With `rowBlock` > 0 each slice runs in blocks of that many rows of the
+/// axis after `batch` (attention's query rows): every kernel of the group on
+/// rows [r0, r0 + rowBlock), then the next block. A local then holds one
+/// block of its slice, [rowBlock, ...], where the whole slice would not
+/// fit the group's scratch (a long context's [T, T] attention values). Kernels
+/// either work row by row, or are products summing over those rows (dV =
+/// Pᵀ·dY), which add each block's share to their output (ir/Kernel.h,
+/// rowBlockProblem).
 struct SliceGroup {
   int32_t first = 0, last = 0;
   Dims batch;
+  int64_t rowBlock = 0;
   int64_t scratchBytes = 0;
   bool contains(int32_t k) const { return k >= first && k <= last; }
   int64_t slices() const { return product(batch); }

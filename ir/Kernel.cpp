@@ -97,7 +97,12 @@ bool keepsSliceIndex(const Node *u, const Node *op, unsigned r) {
   case OpKind::ReduceSum:
   case OpKind::ReduceMax:
     return llvm::all_of(u->attrs.getInts(AttrKey::Axes), [&](int64_t a) { return a >= int64_t(r); });
-  case OpKind::MatMul: return op->type.rank() == u->type.rank() && u->type.rank() >= r + 2;
+  // Past the batch axes, a product keeps only its first operand's row
+  // index, the M axis of [..., M, N] (a row block of slice groups).
+  case OpKind::MatMul:
+    if (u->type.rank() == r + 1)
+      return op == u->operand(0) && op != u->operand(1) && !u->attrs.getBool(AttrKey::TransposeA);
+    return op->type.rank() == u->type.rank() && u->type.rank() >= r + 2;
   case OpKind::StopGradient: return true;
   case OpKind::Slice:
   case OpKind::Pad: return untouched(u->attrs.getInts(AttrKey::Offsets));
@@ -137,6 +142,65 @@ bool readsAtOwnSlice(const std::vector<std::vector<Node *>> &users, const Graph 
   return true;
 }
 
+RowRole rowRole(const Graph &g, const SliceGroup &sg, int32_t k, int64_t rows) {
+  const FusedKernel &fk = g.kernels[k];
+  unsigned r = sg.batch.size();
+  if (fk.kind == KernelKind::Loop)
+    return fk.domain.size() > r && fk.domain[r] == rows ? RowRole::ByRow : RowRole::None;
+  if (fk.kind != KernelKind::MatMul || fk.domain.size() != r + 2) return RowRole::None;
+  const Node *mm = fk.root();
+  bool ta = mm->attrs.getBool(AttrKey::TransposeA), tb = mm->attrs.getBool(AttrKey::TransposeB);
+  // [.., M, N] = A[.., M, K] · B: the block's rows are M's.
+  if (!ta) return fk.domain[r] == rows ? RowRole::ByRow : RowRole::None;
+  // Aᵀ·B with A [.., K, M] and B [.., K, N]: the block's rows are K's.
+  if (!tb && mm->operand(0)->type.shape[r] == rows && mm->operand(1)->type.shape[r] == rows) return RowRole::SumsRows;
+  return RowRole::None;
+}
+
+namespace {
+/// Whether kernel k reads n, directly or through views.
+bool kernelReads(const std::vector<std::vector<Node *>> &users, int32_t k, const Node *n) {
+  return llvm::any_of(users[n->id], [&](const Node *u) {
+    return u->kernel == k || (u->kernel < 0 && u->has(Layout) && kernelReads(users, k, u));
+  });
+}
+} // namespace
+
+std::string rowBlockProblem(const std::vector<std::vector<Node *>> &users, const Graph &g, const SliceGroup &sg) {
+  unsigned r = sg.batch.size();
+  const FusedKernel &first = g.kernels[sg.first];
+  if (first.domain.size() <= r) return "the group's kernels have no axis after its slices to run in row blocks";
+  int64_t rows = first.domain[r];
+  std::string axis = "axis " + std::to_string(r) + " (" + std::to_string(rows) + " rows)";
+  if (sg.rowBlock < 1 || rows % sg.rowBlock != 0)
+    return "blocks of " + std::to_string(sg.rowBlock) + " rows do not divide " + axis;
+  for (int32_t k = sg.first; k <= sg.last; ++k) {
+    RowRole role = rowRole(g, sg, k, rows);
+    std::string kw = "kernel " + std::to_string(k);
+    if (role == RowRole::None)
+      return kw + " neither works row by row over " + axis + " nor is a product summing over it";
+    for (const Node *n : g.kernels[k].stored)
+      for (int32_t j = k + 1; j <= sg.last; ++j) {
+        if (!kernelReads(users, j, n)) continue;
+        std::string jw = "kernel " + std::to_string(j);
+        if (role == RowRole::SumsRows)
+          return jw + " reads what " + kw + " sums over the row blocks before the last block has added to it";
+        if (rowRole(g, sg, j, rows) == RowRole::ByRow) {
+          if (!readsAtOwnSlice(users, g, j, n, r + 1))
+            return jw + " reads a value " + kw + " stores at rows of another block";
+          continue;
+        }
+        // A product summing over the rows reads each operand at the block's
+        // rows: as Aᵀ's A or as B, not through a view.
+        const Node *mm = g.kernels[j].root();
+        bool direct = llvm::all_of(users[n->id], [&](const Node *u) { return u->kernel != j || u == mm; }) &&
+                      !llvm::any_of(users[n->id], [&](const Node *u) { return u->kernel < 0 && kernelReads(users, j, u); });
+        if (!direct) return jw + " reads a value " + kw + " stores through a view; a product summing rows reads it whole";
+      }
+  }
+  return "";
+}
+
 std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, const Graph &g, const SliceGroup &sg) {
   std::string what = "slices " + std::to_string(sg.first) + " to " + std::to_string(sg.last);
   unsigned r = sg.batch.size();
@@ -162,6 +226,8 @@ std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, con
                  " stores at another slice";
     }
   }
+  if (sg.rowBlock)
+    if (auto p = rowBlockProblem(users, g, sg); !p.empty()) return what + " in row blocks: " + p;
   return "";
 }
 

@@ -107,6 +107,23 @@ bool readsAtOwnSlice(const std::vector<std::vector<Node *>> &users, const Graph 
 /// before the next starts).
 std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, const Graph &g, const SliceGroup &sg);
 
+/// How kernel k of slice group `sg`, run in blocks of rows of the axis
+/// after the slices (`rows` of them), covers a block (ir/Graph.h):
+///   ByRow     a loop over [batch..., rows, ...], or a product A·B whose
+///             [.., M, N] has M = rows: it computes the block's rows;
+///   SumsRows  a product Aᵀ·B with A [.., rows, M] and B [.., rows, N]: it
+///             adds the block's share of the sum over the rows (dV = Pᵀ·dY);
+///   None      neither: the group cannot run in row blocks.
+enum class RowRole { None, ByRow, SumsRows };
+RowRole rowRole(const Graph &g, const SliceGroup &sg, int32_t k, int64_t rows);
+/// Why the kernels of `sg` cannot run in blocks of sg.rowBlock rows, or "":
+/// the blocks divide the rows of the first kernel's axis after the slices,
+/// every kernel has a row role, a ByRow kernel reads what an earlier one
+/// stores only at its own rows, a SumsRows one reads it only as its
+/// operand (at the block's rows), and nothing in the group reads a SumsRows
+/// kernel's output, complete only after the last block.
+std::string rowBlockProblem(const std::vector<std::vector<Node *>> &users, const Graph &g, const SliceGroup &sg);
+
 /// A broken rule of a graph's kernel list, for the kernel it concerns (-1:
 /// the graph as a whole).
 struct KernelProblem {

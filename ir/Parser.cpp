@@ -9,7 +9,7 @@
 //             | 'data' ('table' | 'text') '{' (NAME '=' value),* '}'
 //   graph    := 'graph' '@'NAME ('arena' '(' INT ')')? '{' kernel* slices* item* '}'
 //   kernel   := 'kernel' INT '=' KIND '[' (INT (',' INT)*)? ']' 'stores' values ('epilogue' values)?
-//   slices   := 'slices' INT 'to' INT 'over' '[' INT (',' INT)* ']' ('scratch' '(' INT ')')?
+//   slices   := 'slices' INT 'to' INT 'over' '[' INT (',' INT)* ']' ('rows' '(' INT ')')? ('scratch' '(' INT ')')?
 //   values   := '%'NAME (',' '%'NAME)*
 //   item     := '%'NAME '=' OP operands? attrs? ':' TYPE loc? prov? kernel? storage?
 //             | 'output' STRING '=' '%'NAME
@@ -428,7 +428,7 @@ private:
     return true;
   }
 
-  /// `slices 7 to 11 over [12,4] scratch(32768)`; verifyKernels checks the
+  /// `slices 7 to 11 over [12,4] rows(32) scratch(32768)`; verifyKernels checks the
   /// group against its kernels.
   bool slices(Graph &g) {
     next();
@@ -440,6 +440,12 @@ private:
     sg.first = int32_t(first);
     sg.last = int32_t(last);
     if (!keyword("over") || !dims(sg.batch)) return false;
+    if (isKeyword("rows")) {
+      next();
+      if (!expect('(') || !integer(sg.rowBlock)) return false;
+      if (sg.rowBlock < 1) return error("a slice group's row block is one or more rows");
+      if (!expect(')')) return false;
+    }
     if (isKeyword("scratch")) {
       next();
       if (!expect('(') || !integer(sg.scratchBytes)) return false;

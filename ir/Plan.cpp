@@ -28,6 +28,13 @@ const Node *storageBase(const Node *n) {
   return n;
 }
 
+int64_t localBytes(const SliceGroup &sg, const Node *n) {
+  int64_t bytes = n->type.bytes() / sg.slices();
+  unsigned r = sg.batch.size();
+  if (sg.rowBlock && n->type.rank() > r && n->type.shape[r] > 0) bytes = bytes / n->type.shape[r] * sg.rowBlock;
+  return bytes;
+}
+
 bool isPlanned(const Graph &g) {
   return llvm::any_of(g.nodes, [](auto &n) { return n->storage.kind != Storage::None; });
 }
@@ -93,8 +100,8 @@ private:
         err(name(n) + " is a view of " + name(b) + ", which is stored nowhere");
       return;
     case Storage::Local: {
-      // One slice at a time in its group's scratch: only that group may
-      // read it, and the slice must fit.
+      // One slice (or row block of one) at a time in its group's scratch:
+      // only that group may read it, and the slice must fit.
       const SliceGroup *sg = n->kernel >= 0 ? g.sliceGroupOf(n->kernel) : nullptr;
       if (!sg) {
         err(name(n) + " is local, but " + kernelOf(n) + " is in no slice group");
@@ -106,6 +113,17 @@ private:
         return;
       }
       int64_t bytes = n->type.bytes() / sg->slices(), align = dtypeBytes(n->type.dtype);
+      if (sg->rowBlock) {
+        // In row blocks, one block of the slice: a value its kernel computes
+        // row by row, the block's rows of axis r.
+        int64_t rows = g.kernels[sg->first].domain.size() > r ? g.kernels[sg->first].domain[r] : 0;
+        if (n->type.rank() <= r || n->type.shape[r] != rows || rowRole(g, *sg, n->kernel, rows) != RowRole::ByRow) {
+          err(name(n) + " " + str(n->type) + " is local in a group run in row blocks, but " + kernelOf(n) +
+              " does not compute it row by row over axis " + std::to_string(r));
+          return;
+        }
+        bytes = localBytes(*sg, n);
+      }
       if (s.offset < 0 || s.offset % align || s.offset > sg->scratchBytes || bytes > sg->scratchBytes - s.offset)
         err(name(n) + " (one slice: " + std::to_string(bytes) + " bytes) at local offset " + std::to_string(s.offset) +
             " does not fit its group's scratch of " + std::to_string(sg->scratchBytes) + " bytes");
@@ -225,7 +243,7 @@ private:
         index[n.get()] = live.size();
         bool local = n->storage.kind == Storage::Local;
         const SliceGroup *sg = local ? g.sliceGroupOf(n->kernel) : nullptr;
-        int64_t bytes = sg ? n->type.bytes() / sg->slices() : n->type.bytes();
+        int64_t bytes = sg ? localBytes(*sg, n.get()) : n->type.bytes();
         live.push_back({n.get(), n->kernel, n->kernel, n->storage.offset, n->storage.offset + bytes, local});
       }
     std::function<void(const Node *, Interval &)> extend = [&](const Node *n, Interval &iv) {

@@ -33,6 +33,17 @@ namespace gradc {
 bool loadedBy(const Node *n, int32_t k);
 /// Follows reshape views to the node that owns the bytes.
 const Node *storageBase(const Node *n);
+/// The largest slice (or row block of one) that goes to a slice group's
+/// scratch, which each thread gets from the runtime (grt_thread_scratch)
+/// and reuses for every slice: a [256, 256] f32 attention matrix fits
+/// (passes/MemoryPlan.cpp).
+constexpr int64_t kLocalSliceBytes = 256 * 1024;
+/// At most this much scratch per group, so that a slice's values stay
+/// near the core's L2; the group's other values go to the arena.
+constexpr int64_t kGroupScratchBytes = 1024 * 1024;
+/// The bytes of n that its slice group `sg` holds at a time in scratch:
+/// one slice, or in row blocks (ir/Graph.h) one block of rows of a slice.
+int64_t localBytes(const SliceGroup &sg, const Node *n);
 /// True once memory planning has placed anything in the graph.
 bool isPlanned(const Graph &g);
 

@@ -63,12 +63,14 @@ void print(const Module &m, const Graph &g, llvm::raw_ostream &os, const PrintOp
   if (g.arenaBytes) os << " arena(" << g.arenaBytes << ")";
   os << " {\n";
   for (size_t k = 0; k < g.kernels.size(); ++k) printKernel(k, g.kernels[k], names, os);
-  // `slices 7 to 11 over [12,4] scratch(32768)`: kernels 7 to 11 run slice by
-  // slice over the first two axes (passes/SliceFusion.cpp).
+  // `slices 7 to 11 over [12,4] rows(32) scratch(32768)`: kernels 7 to 11 run
+  // slice by slice over the first two axes, 32 rows of the third at a time
+  // (passes/SliceFusion.cpp).
   for (const SliceGroup &sg : g.sliceGroups) {
     os << "  slices " << sg.first << " to " << sg.last << " over [";
     llvm::interleave(sg.batch, os, ",");
     os << "]";
+    if (sg.rowBlock) os << " rows(" << sg.rowBlock << ")";
     if (sg.scratchBytes) os << " scratch(" << sg.scratchBytes << ")";
     os << "\n";
   }

@@ -41,13 +41,6 @@ namespace gradc {
 namespace {
 
 constexpr int64_t kAlign = 64;
-/// The largest slice that goes to a slice group's scratch, which each thread
-/// gets from the runtime (grt_thread_scratch) and reuses for every slice:
-/// a [256, 256] f32 attention matrix fits.
-constexpr int64_t kLocalSliceBytes = 256 * 1024;
-/// At most this much scratch per group, so that a slice's values stay
-/// near the core's L2; the group's other values go to the arena.
-constexpr int64_t kGroupScratchBytes = 1024 * 1024;
 
 struct Interval {
   Node *node;
@@ -150,8 +143,9 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
         base->storage = {Storage::Slot, grt::outputTensor(o.name), 0};
     }
 
-    // A value that only its own slice group reads lives one slice at a
-    // time in the group's scratch, when the slice is small enough.
+    // A value that only its own slice group reads lives one slice (or one
+    // row block of a slice) at a time in the group's scratch, when that is
+    // small enough.
     std::vector<int64_t> sliceOf(g.nodes.size(), 0); // bytes of one slice; 0: not local
     std::function<bool(Node *, const SliceGroup *)> readOnlyIn = [&](Node *n, const SliceGroup *sg) {
       for (Node *u : users[n->id]) {
@@ -167,7 +161,7 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
     for (auto &n : g.nodes) {
       const SliceGroup *sg = n->kernel >= 0 ? g.sliceGroupOf(n->kernel) : nullptr;
       if (!sg || !stored.count(n.get()) || n->storage.kind != Storage::None || !readOnlyIn(n.get(), sg)) continue;
-      int64_t bytes = n->type.bytes() / sg->slices(), taken = (bytes + kAlign - 1) / kAlign * kAlign;
+      int64_t bytes = localBytes(*sg, n.get()), taken = (bytes + kAlign - 1) / kAlign * kAlign;
       if (bytes > kLocalSliceBytes || scratch[sg] + taken > kGroupScratchBytes) continue;
       scratch[sg] += taken;
       sliceOf[n->id] = bytes;

@@ -39,6 +39,14 @@ struct PassOptions {
   /// activation, residual add) as its epilogue; 3 (the default) also runs
   /// chains of batched products and loops slice by slice (SliceFusion.cpp).
   unsigned fusionLevel = 3;
+  /// A slice group whose values of one slice, those only the group reads,
+  /// take more than this many bytes (the group's scratch, about a core's
+  /// L2: ir/Plan.h, kGroupScratchBytes) runs in row blocks that keep them
+  /// within it (SliceFusion.cpp); but a block has at least
+  /// sliceBlockMinRows rows, so that its products stay fast. The model
+  /// generator lowers both to run its small models in blocks.
+  int64_t sliceBlockBytes = 1024 * 1024;
+  int64_t sliceBlockMinRows = 32;
   /// Derive @step from @predict for a text model: the logits at one new
   /// position, with attention's keys and values cached (StepEntry.cpp).
   /// Auto (the default) does so when it can and quietly leaves @step out

@@ -47,6 +47,14 @@ static cl::opt<unsigned> fusion("fusion",
                                          "reductions, 2 = also matmul epilogues, 3 = also run chains of batched "
                                          "products slice by slice, as attention (default)"),
                                 cl::init(3), ALL_SUBS, cl::cat(category));
+static cl::opt<int64_t> sliceBlockBytes(
+    "slice-block-bytes",
+    cl::desc("Run a slice group whose values take more than this many bytes a slice in blocks of rows that keep "
+             "them within it (default 1048576, about a core's L2)"),
+    cl::init(PassOptions{}.sliceBlockBytes), ALL_SUBS, cl::cat(category));
+static cl::opt<int64_t> sliceBlockMinRows("slice-block-min-rows",
+                                          cl::desc("The fewest rows a slice group's block may have (default 32)"),
+                                          cl::init(PassOptions{}.sliceBlockMinRows), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printAfter("print-after", cl::desc("Print the IR after this pass (repeatable)"),
                                         cl::value_desc("pass"), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printBefore("print-before", cl::desc("Print the IR before this pass (repeatable)"),
@@ -153,6 +161,9 @@ static CompileOptions compileOptions() {
   if (dtype == "f64") o.sema.floatType = DType::F64;
   else if (dtype != "f32") fail("--dtype takes f32 or f64, not '" + dtype + "'");
   o.passes.fusionLevel = fusion;
+  if (sliceBlockBytes < 1 || sliceBlockMinRows < 1) fail("--slice-block-bytes and --slice-block-min-rows take 1 or more");
+  o.passes.sliceBlockBytes = sliceBlockBytes;
+  o.passes.sliceBlockMinRows = sliceBlockMinRows;
   o.passes.breakGradRule = breakGrad;
   o.passes.gradsEntry = gradsEntry;
   o.passes.dataParallel = dataParallel;

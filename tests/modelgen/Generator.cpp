@@ -203,6 +203,7 @@ void Generator::step(Scope &s) {
       {&Generator::unary, 7, false},     {&Generator::tableOp, 9, false},   {&Generator::binary, 10, false},
       {&Generator::whereRule, 5, false},
       {&Generator::reduce, 7, false},    {&Generator::matmul, 8, false},    {&Generator::linear, 4, false},
+      {&Generator::attention, 3, false},
       {&Generator::layerNorm, 3, false}, {&Generator::softmax, 3, false},   {&Generator::dropoutRule, 2, false},   {&Generator::reshape, 4, false},
       {&Generator::transpose, 3, false}, {&Generator::concat, 3, false},    {&Generator::index, 4, false},
       {&Generator::gather, 3, false},    {&Generator::onehot, 2, false},    {&Generator::sizes, 2, false},
@@ -457,7 +458,7 @@ const std::vector<std::string> &allFeatures() {
       // operators
       "+", "-", "*", "/", "neg", "@", "<", "<=", ">", ">=", "==", "!=", "&&", "||", "!", "index", "slice",
       // shapes and structure
-      "batched @", "@ transpose", "@ K=1", "@ M=1", "@ N=1", "keepdims", "fn", "scoped call", "layer loop", "for", "if",
+      "batched @", "@ transpose", "@ K=1", "@ M=1", "@ N=1", "attention", "causal attention", "keepdims", "fn", "scoped call", "layer loop", "for", "if",
       "output", "metric", "data table", "i32 input", "bool input", "param",
       // training
       "sgd", "momentum", "adam", "adamw", "clip", "warmup", "cosine", "f32", "f64"};

@@ -218,6 +218,7 @@ private:
   //===--- rules: layers and shapes (GeneratorLayers.cpp) --------------------===//
 
   bool matmul(Scope &s);
+  bool attention(Scope &s);
   bool linear(Scope &s);
   /// dropout(x, p): its mask is fixed for a step (a hash of seed, step,
   /// call site and element), so to every oracle here it is x times a

@@ -56,6 +56,46 @@ bool Generator::matmul(Scope &s) {
   return true;
 }
 
+/// Attention over the rows of a batched value x [..., T, C]: scores
+/// (x·Wq)·(x·Wk)ᵀ [..., T, T], causally masked half the time, a softmax
+/// over each row, then ·(x·Wv). Slice fusion runs the chain slice by slice
+/// and, in half the models (Oracles.cpp), in blocks of rows; its backward
+/// chain has the products that sum over the rows (dV = Pᵀ·dY).
+bool Generator::attention(Scope &s) {
+  Val *v = pickFloat(s, [](const Val &x) { return x.shape.size() >= 3 && x.shape[x.shape.size() - 2] >= 2; });
+  if (!v) return false;
+  Ex x0 = bounded(use(*v), 3);
+  size_t rank = x0.shape.size();
+  int64_t t = x0.shape[rank - 2], c = x0.shape.back();
+  Shape scores(x0.shape.begin(), x0.shape.end() - 1);
+  scores.push_back(t);
+  if (numel(scores) > kMaxElements) return false;
+  Ex x = use(bind(s, x0));
+  auto weight = [&](int64_t n) {
+    s.pool.push_back(param(s, {c, n}));
+    return use(s.pool.back());
+  };
+  auto [d, dName] = dim();
+  auto [dv, dvName] = dim();
+  Ex wq = weight(d), wk = weight(d), wv = weight(dv);
+  Shape out(x.shape.begin(), x.shape.end() - 1);
+  out.push_back(dv);
+  if (numel(out) > kMaxElements) return false;
+  // |score| <= d·(c·|x|·|W|)², brought within ±6 so the softmax is not one-hot.
+  double qm = double(c) * x.mag() * wq.mag(), km = double(c) * x.mag() * wk.mag(), sm = double(d) * qm * km;
+  std::string sc = fmt::format("({} @ {}) @ transpose({} @ {})", x.text, wq.text, x.text, wk.text);
+  if (sm > 6) sc = fmt::format("{} * {}", sc, num(6 / sm));
+  feature("attention");
+  if (chance(0.5)) {
+    feature("causal attention");
+    std::string n = std::to_string(t);
+    sc = fmt::format("where(reshape(arange({}), [{}, 1]) >= reshape(arange({}), [1, {}]), {}, -1e9)", n, n, n, n, sc);
+  }
+  double m = double(c) * x.mag() * wv.mag();
+  bind(s, {fmt::format("softmax({}) @ ({} @ {})", sc, x.text, wv.text), out, -m, m, false, true, false});
+  return true;
+}
+
 bool Generator::linear(Scope &s) {
   Val *v = pickFloat(s, [](const Val &x) { return x.shape.size() >= 2; });
   if (!v) return false;
