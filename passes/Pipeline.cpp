@@ -25,7 +25,7 @@ static constexpr Step kPipeline[] = {
     {Step::Pass,         "rematerialize", "",         "recompute for the backward pass what one batched product makes (attention's probabilities)", runRematerialize},
     {Step::Pass,         "split-column-sums", "",     "sum column reductions by their first axis first, so threads split them by rows as the kernels before did", runSplitColumnSums},
     {Step::Pass,         "fuse",          "",         "group nodes into kernels, one loop nest each", runFusion},
-    {Step::Pass,         "fuse-slices",   "",         "run chains of batched products and loops slice by slice (attention)", runSliceFusion},
+    {Step::Pass,         "fuse-slices",   "",         "run chains of batched products and loops slice by slice (attention), in blocks of rows where a slice outgrows its scratch", runSliceFusion},
     {Step::Pass,         "plan-memory",   "kernels",  "place stored values: in place, output slots, or arena offsets by liveness (an epilogue output over its product)", runMemoryPlan},
     {Step::Schedule,     "schedule",      "loops",    "turn each kernel into a loop nest"},
     {Step::EmitLLVM,     "emit-llvm",     "llvm-raw", "emit LLVM IR for the loop nests and the model descriptor"},
