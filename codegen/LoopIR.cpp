@@ -330,9 +330,13 @@ private:
         return bufName(x.buffer) + "[" + stripParens(ref(x.offset)) + "]" + (x.trans ? "ᵀ" : "") + " ld " +
                std::to_string(x.ld);
       };
-      // `C = A @ B, += when blk > 0`: a product summing a group's row blocks.
+      // `C = A @ B, += when blk > 0`: a product summing a group's row blocks
+      // (`, +=` alone in the last, shorter block, which always adds).
+      std::string acc;
+      if (s.accumulate && s.accumulate->kind == Expr::Const) acc = s.accumulate->value != 0 ? ", +=" : "";
+      else if (s.accumulate) acc = ", += when " + ref(s.accumulate) + " > 0";
       line() << "gemm " << s.m << "x" << s.n << "x" << s.k << ": " << mat(s.c) << " = " << mat(s.a) << " @ " << mat(s.b)
-             << (s.accumulate ? ", += when " + ref(s.accumulate) + " > 0" : "") << (s.singleThreaded || s.oneThread ? "  (one thread)" : "") << (s.body.empty() ? "" : ", then on each block of rows it finishes:")
+             << acc << (s.singleThreaded || s.oneThread ? "  (one thread)" : "") << (s.body.empty() ? "" : ", then on each block of rows it finishes:")
              << "\n";
       for (auto &b : s.body) stmt(b, depth + 1);
       break;

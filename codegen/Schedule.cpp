@@ -191,10 +191,13 @@ public:
   unsigned sliceRank = 0;
   int sliceVar = -1;
   /// In a slice group run in row blocks (ir/Graph.h): the block's first row
-  /// along axis sliceRank, its rows, and the variable of the block loop.
+  /// along axis sliceRank, its rows, the variable of the block loop (-1 in
+  /// the last, shorter block), and when a product summing the rows adds to
+  /// its output (nonzero: every block but the first).
   const Expr *blockRow = nullptr;
   int64_t blockRows = 0;
   int blockVar = -1;
+  const Expr *accumulate = nullptr;
 
 private:
   const Expr *compute(Node *n, llvm::ArrayRef<const Expr *> idx) {
@@ -428,13 +431,13 @@ void buildMatMul(Kernel &k, KernelBuilder &kb, Node *n, llvm::ArrayRef<const Exp
   s.c.offset = batchOffset(n, contiguousStrides(n->type.shape));
   if (byRow) s.c.offset = k.add(s.c.offset, blockShift(n, s.n));
   s.c.ld = s.n;
-  if (sumsRows) s.accumulate = k.var(kb.blockVar); // blocks after the first add to C
+  if (sumsRows) s.accumulate = kb.accumulate; // blocks after the first add to C
   k.work += n->type.numel() * s.k;
   std::vector<const Expr *> exprs{s.a.offset, s.b.offset, s.c.offset};
   Placer p(k);
   llvm::SmallVector<int, 2> outer;
   if (!slice.empty()) outer.push_back(kb.sliceVar);
-  if (!slice.empty() && kb.blockRows) outer.push_back(kb.blockVar);
+  if (!slice.empty() && kb.blockVar >= 0) outer.push_back(kb.blockVar);
   p.setOuter(outer);
   p.nestStmt(vars, s, exprs, into);
 }
@@ -568,6 +571,7 @@ void markGemms(Stmt &s, bool Stmt::*flag) {
 ///       for i, j: ...                          loops over [32, T]
 ///       gemm  y[slice, rows] = p @ v[slice]
 ///       gemm  dv[slice] += pᵀ @ dy[slice, rows]   (a product summing rows)
+///     (the last block again, when the blocks do not divide T)
 void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGroup &sg) {
   unsigned r = sg.batch.size();
   int s = k.newVar("slice", sg.slices());
@@ -583,42 +587,58 @@ void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGr
   loop.var = s;
   kb.sliceRank = r;
   kb.sliceVar = s;
-  // In row blocks: the block loop, inside the slice loop, holds the kernels.
+  // The group's kernels, in turn, into `body`: on the whole slice, or on
+  // the block of `rows` rows from kb.blockRow in a group run in row blocks.
   int64_t rows = sg.rowBlock ? g.kernels[sg.first].domain[r] : 0;
-  Stmt blocks{Stmt::Loop};
-  std::vector<Stmt> *body = &loop.body;
-  llvm::SmallVector<int, 2> outer{s};
-  if (sg.rowBlock) {
-    blocks.var = kb.blockVar = k.newVar("blk", rows / sg.rowBlock);
+  auto members = [&](std::vector<Stmt> *body, llvm::ArrayRef<int> outer, bool countWork) {
+    for (int32_t id = sg.first; id <= sg.last; ++id) {
+      const FusedKernel &fk = g.kernels[id];
+      kb.kernelId = id;
+      kb.forgetValues();
+      if (countWork && fk.kind != KernelKind::MatMul) k.work += product(fk.domain);
+      if (fk.kind == KernelKind::MatMul) {
+        int64_t work = k.work;
+        buildMatMul(k, kb, fk.root(), slice, body, sg.rowBlock ? rowRole(g, sg, id, rows) : RowRole::None);
+        if (!countWork) k.work = work;
+        continue;
+      }
+      llvm::SmallVector<int, 4> vars;
+      IndexVec idx = slice;
+      Dims dims(fk.domain.begin() + r, fk.domain.end());
+      if (sg.rowBlock) dims[0] = kb.blockRows;
+      IndexVec rest = domainOf(k, dims, vars, "i", kb.plan);
+      if (sg.rowBlock) rest[0] = k.add(kb.blockRow, rest[0]);
+      idx.append(rest.begin(), rest.end());
+      Placer p(k);
+      p.setOuter(outer);
+      p.nest(vars, kb.storesAt(fk.stored, idx), body);
+    }
+  };
+  if (!sg.rowBlock) {
+    members(&loop.body, {s}, true);
+  } else {
+    // Full blocks in a loop inside the slice loop; then, when the blocks do
+    // not divide the rows, the last, shorter one (rows % rowBlock of them).
+    int64_t full = rows / sg.rowBlock, tail = rows % sg.rowBlock;
+    Stmt blocks{Stmt::Loop};
+    blocks.var = kb.blockVar = k.newVar("blk", full);
     kb.blockRows = sg.rowBlock;
     kb.blockRow = k.mul(k.var(blocks.var), sg.rowBlock);
-    body = &blocks.body;
-    outer.push_back(blocks.var);
-  }
-  for (int32_t id = sg.first; id <= sg.last; ++id) {
-    const FusedKernel &fk = g.kernels[id];
-    kb.kernelId = id;
-    kb.forgetValues();
-    if (fk.kind == KernelKind::MatMul) {
-      buildMatMul(k, kb, fk.root(), slice, body, sg.rowBlock ? rowRole(g, sg, id, rows) : RowRole::None);
-      continue;
+    kb.accumulate = k.var(blocks.var); // a product summing rows adds after block 0
+    members(&blocks.body, {s, blocks.var}, true);
+    loop.body.push_back(std::move(blocks));
+    if (tail) {
+      kb.blockVar = -1;
+      kb.blockRows = tail;
+      kb.blockRow = k.index(full * sg.rowBlock);
+      kb.accumulate = k.index(1);
+      members(&loop.body, {s}, false);
     }
-    llvm::SmallVector<int, 4> vars;
-    IndexVec idx = slice;
-    Dims dims(fk.domain.begin() + r, fk.domain.end());
-    if (sg.rowBlock) dims[0] = sg.rowBlock;
-    IndexVec rest = domainOf(k, dims, vars, "i", kb.plan);
-    if (sg.rowBlock) rest[0] = k.add(kb.blockRow, rest[0]);
-    idx.append(rest.begin(), rest.end());
-    Placer p(k);
-    p.setOuter(outer);
-    p.nest(vars, kb.storesAt(fk.stored, idx), body);
-    k.work += product(fk.domain);
   }
-  if (sg.rowBlock) loop.body.push_back(std::move(blocks));
   kb.blockRows = 0;
   kb.blockRow = nullptr;
   kb.blockVar = -1;
+  kb.accumulate = nullptr;
   markGemms(loop, &Stmt::singleThreaded);
   loop.parallel = true;
   k.parallelExtent = sg.slices();

@@ -113,7 +113,8 @@ struct Update {
 ///
 /// With `rowBlock` > 0 each slice runs in blocks of that many rows of the
 /// axis after `batch` (attention's query rows): every kernel of the group on
-/// rows [r0, r0 + rowBlock), then the next block. A local then holds one
+/// rows [r0, r0 + rowBlock), then the next block (the last one shorter when
+/// rowBlock does not divide the rows). A local then holds one
 /// block of its slice, [rowBlock, ...], where the whole slice would not
 /// fit the group's scratch (a long context's [T, T] attention values). Kernels
 /// either work row by row, or are products summing over those rows (dV =

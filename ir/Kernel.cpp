@@ -172,8 +172,8 @@ std::string rowBlockProblem(const std::vector<std::vector<Node *>> &users, const
   if (first.domain.size() <= r) return "the group's kernels have no axis after its slices to run in row blocks";
   int64_t rows = first.domain[r];
   std::string axis = "axis " + std::to_string(r) + " (" + std::to_string(rows) + " rows)";
-  if (sg.rowBlock < 1 || rows % sg.rowBlock != 0)
-    return "blocks of " + std::to_string(sg.rowBlock) + " rows do not divide " + axis;
+  if (sg.rowBlock < 1 || sg.rowBlock > rows)
+    return "blocks of " + std::to_string(sg.rowBlock) + " rows do not fit " + axis;
   for (int32_t k = sg.first; k <= sg.last; ++k) {
     RowRole role = rowRole(g, sg, k, rows);
     std::string kw = "kernel " + std::to_string(k);

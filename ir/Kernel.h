@@ -117,7 +117,8 @@ std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, con
 enum class RowRole { None, ByRow, SumsRows };
 RowRole rowRole(const Graph &g, const SliceGroup &sg, int32_t k, int64_t rows);
 /// Why the kernels of `sg` cannot run in blocks of sg.rowBlock rows, or "":
-/// the blocks divide the rows of the first kernel's axis after the slices,
+/// a block is at most the rows of the first kernel's axis after the slices
+/// (the last block is shorter when the blocks do not divide them),
 /// every kernel has a row role, a ByRow kernel reads what an earlier one
 /// stores only at its own rows, a SumsRows one reads it only as its
 /// operand (at the block's rows), and nothing in the group reads a SumsRows
