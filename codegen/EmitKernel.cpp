@@ -298,7 +298,8 @@ private:
     }
     Value *flags = b.getInt32(s.oneThread ? GRT_GEMM_ONE_THREAD : 0);
     if (s.accumulate) {
-      Value *add = b.CreateICmpNE(value(s.accumulate), llvm::ConstantInt::get(value(s.accumulate)->getType(), 0));
+      Value *blk = value(s.accumulate);
+      Value *add = b.CreateICmpNE(blk, llvm::ConstantInt::get(blk->getType(), 0));
       flags = b.CreateOr(flags, b.CreateSelect(add, b.getInt32(GRT_GEMM_ACCUMULATE), b.getInt32(0)));
     }
     b.CreateCall(callee, {gctx, b.getInt32(s.a.trans), b.getInt32(s.b.trans), b.getInt64(s.m), b.getInt64(s.n),

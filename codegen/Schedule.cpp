@@ -589,19 +589,17 @@ void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGr
   kb.sliceVar = s;
   // The group's kernels, in turn, into `body`: on the whole slice, or on
   // the block of `rows` rows from kb.blockRow in a group run in row blocks.
-  int64_t rows = sg.rowBlock ? g.kernels[sg.first].domain[r] : 0;
-  auto members = [&](std::vector<Stmt> *body, llvm::ArrayRef<int> outer, bool countWork) {
+  int64_t rows = sg.rowBlock ? groupRows(g, sg) : 0;
+  auto members = [&](std::vector<Stmt> *body, llvm::ArrayRef<int> outer) {
     for (int32_t id = sg.first; id <= sg.last; ++id) {
       const FusedKernel &fk = g.kernels[id];
       kb.kernelId = id;
       kb.forgetValues();
-      if (countWork && fk.kind != KernelKind::MatMul) k.work += product(fk.domain);
       if (fk.kind == KernelKind::MatMul) {
-        int64_t work = k.work;
         buildMatMul(k, kb, fk.root(), slice, body, sg.rowBlock ? rowRole(g, sg, id, rows) : RowRole::None);
-        if (!countWork) k.work = work;
         continue;
       }
+      k.work += product(fk.domain);
       llvm::SmallVector<int, 4> vars;
       IndexVec idx = slice;
       Dims dims(fk.domain.begin() + r, fk.domain.end());
@@ -615,7 +613,7 @@ void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGr
     }
   };
   if (!sg.rowBlock) {
-    members(&loop.body, {s}, true);
+    members(&loop.body, {s});
   } else {
     // Full blocks in a loop inside the slice loop; then, when the blocks do
     // not divide the rows, the last, shorter one (rows % rowBlock of them).
@@ -625,14 +623,16 @@ void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGr
     kb.blockRows = sg.rowBlock;
     kb.blockRow = k.mul(k.var(blocks.var), sg.rowBlock);
     kb.accumulate = k.var(blocks.var); // a product summing rows adds after block 0
-    members(&blocks.body, {s, blocks.var}, true);
+    members(&blocks.body, {s, blocks.var});
     loop.body.push_back(std::move(blocks));
     if (tail) {
       kb.blockVar = -1;
       kb.blockRows = tail;
       kb.blockRow = k.index(full * sg.rowBlock);
       kb.accumulate = k.index(1);
-      members(&loop.body, {s}, false);
+      int64_t work = k.work; // counted once, with the full blocks
+      members(&loop.body, {s});
+      k.work = work;
     }
   }
   kb.blockRows = 0;

@@ -142,6 +142,11 @@ bool readsAtOwnSlice(const std::vector<std::vector<Node *>> &users, const Graph 
   return true;
 }
 
+int64_t groupRows(const Graph &g, const SliceGroup &sg) {
+  const FusedKernel &first = g.kernels[sg.first];
+  return first.domain.size() > sg.batch.size() ? first.domain[sg.batch.size()] : 0;
+}
+
 RowRole rowRole(const Graph &g, const SliceGroup &sg, int32_t k, int64_t rows) {
   const FusedKernel &fk = g.kernels[k];
   unsigned r = sg.batch.size();
@@ -168,9 +173,8 @@ bool kernelReads(const std::vector<std::vector<Node *>> &users, int32_t k, const
 
 std::string rowBlockProblem(const std::vector<std::vector<Node *>> &users, const Graph &g, const SliceGroup &sg) {
   unsigned r = sg.batch.size();
-  const FusedKernel &first = g.kernels[sg.first];
-  if (first.domain.size() <= r) return "the group's kernels have no axis after its slices to run in row blocks";
-  int64_t rows = first.domain[r];
+  int64_t rows = groupRows(g, sg);
+  if (!rows) return "the group's kernels have no axis after its slices to run in row blocks";
   std::string axis = "axis " + std::to_string(r) + " (" + std::to_string(rows) + " rows)";
   if (sg.rowBlock < 1 || sg.rowBlock > rows)
     return "blocks of " + std::to_string(sg.rowBlock) + " rows do not fit " + axis;

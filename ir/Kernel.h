@@ -115,6 +115,9 @@ std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, con
 ///             adds the block's share of the sum over the rows (dV = Pᵀ·dY);
 ///   None      neither: the group cannot run in row blocks.
 enum class RowRole { None, ByRow, SumsRows };
+/// The rows a group in row blocks splits: the extent of its first kernel's
+/// axis after the slices, or 0 when that kernel has none.
+int64_t groupRows(const Graph &g, const SliceGroup &sg);
 RowRole rowRole(const Graph &g, const SliceGroup &sg, int32_t k, int64_t rows);
 /// Why the kernels of `sg` cannot run in blocks of sg.rowBlock rows, or "":
 /// a block is at most the rows of the first kernel's axis after the slices

@@ -116,7 +116,7 @@ private:
       if (sg->rowBlock) {
         // In row blocks, one block of the slice: a value its kernel computes
         // row by row, the block's rows of axis r.
-        int64_t rows = g.kernels[sg->first].domain.size() > r ? g.kernels[sg->first].domain[r] : 0;
+        int64_t rows = groupRows(g, *sg);
         if (n->type.rank() <= r || n->type.shape[r] != rows || rowRole(g, *sg, n->kernel, rows) != RowRole::ByRow) {
           err(name(n) + " " + str(n->type) + " is local in a group run in row blocks, but " + kernelOf(n) +
               " does not compute it row by row over axis " + std::to_string(r));
