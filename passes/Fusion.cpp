@@ -9,7 +9,9 @@
 //   - views: a reshape of a stored value is the same bytes read differently;
 //   - constants, iota and layout ops (broadcast, transpose, slice, pad,
 //     concat, reshape): they are recomputed inside each kernel that reads
-//     them, cloned when several kernels do.
+//     them, cloned when several kernels do;
+//   - from level 1, values computed from those alone (a causal mask,
+//     iota >= iota): see indexOnly.
 //
 // Level 0 gives every other node its own kernel. Level 1 lets
 // a node join its users' kernel when all its users are in that one kernel
@@ -60,6 +62,24 @@ namespace {
 
 bool isInlinable(const Node *n) { return n->is(OpKind::Const) || n->is(OpKind::Iota) || n->has(Layout); }
 
+/// Whether n is a short chain of non-Math elementwise ops over constants,
+/// iota and layout ops of them: a value of its indices alone, such as the
+/// causal mask `reshape(arange(T), [T, 1]) >= reshape(arange(T), [1, T])`.
+/// Recomputing it reads no memory, so each kernel that reads it computes
+/// it inline, even through a broadcast over leading axes (the mask read
+/// as [B, H, T, T]); stored, it would be a [T, T] value in the arena,
+/// 256 MB of bytes at T = 16384, loaded again by every head.
+bool indexOnly(const Node *n, int &budget) {
+  if (n->is(OpKind::Const) || n->is(OpKind::Iota)) return true;
+  if (--budget < 0 || n->has(Random) || n->has(Leaf)) return false;
+  if (!n->has(Layout) && !(n->has(Elementwise) && n->info().cost != Cost::Math)) return false;
+  return llvm::all_of(n->operands, [&](const Node *op) { return indexOnly(op, budget); });
+}
+bool indexOnly(const Node *n) {
+  int budget = 8;
+  return n->has(Elementwise) && indexOnly(n, budget);
+}
+
 class Fuser {
 public:
   Fuser(Graph &g, unsigned level) : g(g), level(level) {}
@@ -104,7 +124,10 @@ private:
     if (u.empty() || u.back() != user) u.push_back(user);
   }
 
-  bool stored(const Node *n) const { return isRuntimeLeaf(n) || views.count(n) || (!isInlinable(n) && !n->has(Leaf)) || n->has(Random); }
+  bool stored(const Node *n) const { return isRuntimeLeaf(n) || views.count(n) || (!inlined(n) && !n->has(Leaf)) || n->has(Random); }
+  /// Recomputed in each kernel that reads it rather than stored (unless a
+  /// reader needs its bytes): the header's list.
+  bool inlined(const Node *n) const { return isInlinable(n) || (level > 0 && indexOnly(n)); }
 
   void markViews() {
     for (auto &n : g.nodes)
@@ -297,7 +320,7 @@ private:
   /// and uses it at once. As for epilogues, a reader in another kernel
   /// that feeds the chosen one rules it out.
   int32_t sharedValueKernel(Node *n) {
-    if (level < 2 || !n->has(Elementwise) || mustStore.count(n) || isInlinable(n)) return -1;
+    if (level < 2 || !n->has(Elementwise) || mustStore.count(n) || inlined(n)) return -1;
     auto &us = uses[n];
     for (Node *u : us) {
       if (u->kernel < 0 || views.count(u) || !u->has(Elementwise) || u->type.shape != n->type.shape) continue;
@@ -360,7 +383,7 @@ private:
   bool gemmReads(Node *n, int32_t k) {
     for (Node *u : uses[n]) {
       if (u->kernel != k) continue;
-      if (u->is(OpKind::MatMul) || (isInlinable(u) && gemmReads(u, k))) return true;
+      if (u->is(OpKind::MatMul) || (inlined(u) && gemmReads(u, k))) return true;
     }
     return false;
   }
@@ -419,16 +442,16 @@ private:
       return;
     }
     auto &us = uses[n];
-    if (!isInlinable(n) || mustStore.count(n)) {
+    if (!inlined(n) || mustStore.count(n)) {
       // joinable() can only offer its users' kernel; check the depth first,
       // as it records the kernel's in-place targets when it says yes.
       bool deep = !us.empty() && !fitsIn(n, us[0]->kernel);
-      int32_t k = isInlinable(n) || deep ? -1 : joinable(n);
+      int32_t k = inlined(n) || deep ? -1 : joinable(n);
       if (k >= 0) {
         join(n, k);
         return;
       }
-      if (!isInlinable(n) && cheapToRecompute(n) && fitsInReaders(n)) {
+      if (!inlined(n) && cheapToRecompute(n) && fitsInReaders(n)) {
         cloneIntoReaders(n);
         return;
       }
