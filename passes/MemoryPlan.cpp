@@ -143,9 +143,12 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
         base->storage = {Storage::Slot, grt::outputTensor(o.name), 0};
     }
 
-    // A value that only its own slice group reads lives one slice (or one
-    // row block of a slice) at a time in the group's scratch, when that is
-    // small enough.
+    // A value that only its own slice group reads lives one slice at a time
+    // in the group's scratch, when that is small enough. A group in row
+    // blocks always keeps them there: SliceFusion sized its blocks to fit,
+    // and where even its smallest block (sliceBlockMinRows) does not, a
+    // [block, T] piece in scratch still beats the whole [B, H, T, T] value
+    // in the arena (at T = 4096 and B·H = 4: 512 KB a value, not 256 MB).
     std::vector<int64_t> sliceOf(g.nodes.size(), 0); // bytes of one slice; 0: not local
     std::function<bool(Node *, const SliceGroup *)> readOnlyIn = [&](Node *n, const SliceGroup *sg) {
       for (Node *u : users[n->id]) {
@@ -162,7 +165,7 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
       const SliceGroup *sg = n->kernel >= 0 ? g.sliceGroupOf(n->kernel) : nullptr;
       if (!sg || !stored.count(n.get()) || n->storage.kind != Storage::None || !readOnlyIn(n.get(), sg)) continue;
       int64_t bytes = localBytes(*sg, n.get()), taken = (bytes + kAlign - 1) / kAlign * kAlign;
-      if (bytes > kLocalSliceBytes || scratch[sg] + taken > kGroupScratchBytes) continue;
+      if (!sg->rowBlock && (bytes > kLocalSliceBytes || scratch[sg] + taken > kGroupScratchBytes)) continue;
       scratch[sg] += taken;
       sliceOf[n->id] = bytes;
     }

@@ -43,7 +43,8 @@ struct PassOptions {
   /// take more than this many bytes (the group's scratch, about a core's
   /// L2: ir/Plan.h, kGroupScratchBytes) runs in row blocks that keep them
   /// within it (SliceFusion.cpp); but a block has at least
-  /// sliceBlockMinRows rows, so that its products stay fast. The model
+  /// sliceBlockMinRows rows, so that its products stay fast, and a block
+  /// of that many rows stays in scratch even when it is bigger. The model
   /// generator lowers both to run its small models in blocks.
   int64_t sliceBlockBytes = 1024 * 1024;
   int64_t sliceBlockMinRows = 32;

@@ -27,9 +27,9 @@
 //
 // A kernel that sits between a run's members but does not belong moves out
 // of the way, so the run stays whole: before the run when it reads nothing
-// the run stores and writes no parameter (the causal mask, [T, T], computed
-// once), else after it (a weight gradient that reads dV, while dK is still
-// to come), as long as no later member reads what it stores.
+// the run stores and writes no parameter, else after it (a weight gradient
+// that reads dV, while dK is still to come), as long as no later member
+// reads what it stores.
 //
 // Row blocks. For a long context even one slice's [T, T] values outgrow the
 // group's scratch (4 MB each at T = 1024). A group whose kernels all work
@@ -45,9 +45,15 @@
 // 7 of 125 rows and one of 122). At T = 1024 attention's [B, H, T, T]
 // values took 326 MB of arena for B·H = 12, and 24 MB in blocks of 32 rows;
 // the GPT at T = 1024, B = 2 trains in 124 MiB instead of 231. The rows
-// need no online softmax: a row's max and sum are the block's own. (Flash
-// attention also tiles the keys, with a running max and sum, for contexts
-// where one [b, T] block is too big; not done here.)
+// need no online softmax: a row's max and sum are the block's own. Blocks
+// stay at least PassOptions::sliceBlockMinRows rows even when those outgrow
+// the scratch (past T = 2048 at 32 rows): memory planning keeps a blocked
+// group's values in scratch whatever their size, which is linear in T where
+// the arena's would be quadratic (attention alone at T = 16384, B·H = 4:
+// 12 MB of scratch a thread and a 117 MB arena, where the whole values
+// took 26 GB; the GPT at T = 4096 trains in 244 MiB, not 1239). Flash
+// attention also tiles the keys, with a running max and sum, so that a
+// block stays in L2 at any T; not done here.
 //
 // Fusion level 3 (the default) runs this pass; below it, it does nothing.
 //
