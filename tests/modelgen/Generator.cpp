@@ -144,13 +144,13 @@ Val *Generator::pickFloat(Scope &s, const std::function<bool(const Val &)> &ok) 
 
 Ex Generator::use(Val &v) {
   ++v.uses;
-  return {v.name, v.shape, v.lo, v.hi, v.plateau, v.grad, true};
+  return {v.name, v.shape, v.lo, v.hi, v.plateau, v.grad, true, v.same.empty() ? v.name : v.same};
 }
 
 Val &Generator::bind(Scope &s, const Ex &e, const char *prefix) {
   std::string name = fresh(prefix);
   emit(s, name + " = " + e.text);
-  Val v{name, Ty::Float, e.shape, e.lo, e.hi, e.plateau, e.grad};
+  Val v{name, Ty::Float, e.shape, e.lo, e.hi, e.plateau, e.grad, 0, e.same};
   s.pool.push_back(v);
   return s.pool.back();
 }

@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <functional>
 #include <numeric>
 #include <optional>
@@ -73,6 +74,7 @@ struct Val {
   bool plateau = false; // flat pieces or repeated values: no max/maximum/abs over it
   bool grad = false;    // some parameter's gradient flows through it
   int uses = 0;
+  std::string same;     // the variable it equals (v = stop_gradient(x): x), or ""
   double mag() const { return std::max(std::fabs(lo), std::fabs(hi)); }
 };
 
@@ -83,7 +85,10 @@ struct Ex {
   double lo, hi;
   bool plateau = false, grad = false;
   bool simple = true; // a name or number: no parentheses needed
+  std::string same;   // the variable its value equals (identity, stop_gradient), or ""
   double mag() const { return std::max(std::fabs(lo), std::fabs(hi)); }
+  /// What it equals: two arguments with one value tie at every element.
+  const std::string &value() const { return same.empty() ? text : same; }
 };
 
 /// The op table's elementwise ops that source spells as functions and that
@@ -122,7 +127,11 @@ inline std::pair<double, double> sampleBounds(const OpInfo &op, const std::vecto
 
 /// Where statements go: the model body, or a function body.
 struct Scope {
-  std::vector<Val> pool;
+  /// A deque: rules hold a Val * or Val & from the pool (an index input,
+  /// a loss term's value) while adding parameters and bindings to it,
+  /// which would move a vector's elements (seed 269 once read a moved-from
+  /// name and wrote `gather(p9, )`).
+  std::deque<Val> pool;
   std::vector<std::string> lines;
   int indent = 1;
   bool inFunction = false;

@@ -43,9 +43,9 @@ bool Generator::unary(Scope &s) {
     r.text = chance(0.5) ? fmt::format("gelu({}, \"none\")", b.text) : call(b);
     r.lo = -0.2, r.hi = std::max(0.0, b.hi);
   } else if (op == "identity") {
-    r.text = call(x), r.lo = x.lo, r.hi = x.hi;
+    r.text = call(x), r.lo = x.lo, r.hi = x.hi, r.same = x.value();
   } else if (op == "stop_gradient") {
-    r.text = call(x), r.lo = x.lo, r.hi = x.hi, r.grad = false;
+    r.text = call(x), r.lo = x.lo, r.hi = x.hi, r.grad = false, r.same = x.value();
   } else {
     double c = uniform(0.1, 2) * (chance(0.5) ? 1 : -1);
     r.text = fmt::format("{} * {}", paren(x), num(c));
@@ -113,12 +113,15 @@ bool Generator::tableOp(Scope &s) {
   // A kink (abs, maximum) over values with flat pieces ties almost surely.
   if (op.has(Kinked) && llvm::any_of(args, [](const Ex &a) { return a.plateau; })) return false;
   // So does a kink between one value and itself (maximum(a, a),
-  // clamp(x, p, p)): every element sits on it, where the gradient is a
-  // convention (PyTorch's clamp gives 0 below p, ours 1; both are valid
-  // subgradients), not something an oracle can check.
+  // clamp(x, p, p), minimum(stop_gradient(a), a)): every element sits on
+  // it, where the gradient is a convention (PyTorch's clamp gives 0 below
+  // p, ours 1; both are valid subgradients), not something an oracle can
+  // check. Finite differences there see a one-sided curve: for
+  // v - minimum(stop_gradient(v), v), squared, its fourth-order central
+  // difference is -h/12 where the true slope is 0 (seed 72534).
   for (size_t i = 0; op.has(Kinked) && i < args.size(); ++i)
     for (size_t j = i + 1; j < args.size(); ++j)
-      if (args[i].text == args[j].text) return false;
+      if (args[i].value() == args[j].value()) return false;
   for (unsigned i = 0; i < args.size(); ++i) {
     switch (op.domainOf(i)) {
     case Domain::Any: break;
@@ -154,7 +157,9 @@ bool Generator::tableOp(Scope &s) {
     grad = grad || args[i].grad;
   }
   if (op.has(NoGrad) || op.has(Stepped) || op.kind == OpKind::StopGradient) grad = false;
-  bind(s, {text + ")", shape, lo, hi, plateau, grad, true});
+  // stop_gradient(x) has x's value: a kink between them ties (above).
+  std::string same = op.kind == OpKind::StopGradient ? args[0].value() : "";
+  bind(s, {text + ")", shape, lo, hi, plateau, grad, true, same});
   return true;
 }
 
