@@ -47,7 +47,7 @@ struct PassOptions {
   /// of that many rows stays in scratch even when it is bigger. The model
   /// generator lowers both to run its small models in blocks.
   int64_t sliceBlockBytes = 1024 * 1024;
-  int64_t sliceBlockMinRows = 32;
+  int64_t sliceBlockMinRows = 64;
   /// Derive @step from @predict for a text model: the logits at one new
   /// position, with attention's keys and values cached (StepEntry.cpp).
   /// Auto (the default) does so when it can and quietly leaves @step out

@@ -53,7 +53,7 @@ static cl::opt<int64_t> sliceBlockBytes(
              "them within it (default 1048576, about a core's L2)"),
     cl::init(PassOptions{}.sliceBlockBytes), ALL_SUBS, cl::cat(category));
 static cl::opt<int64_t> sliceBlockMinRows("slice-block-min-rows",
-                                          cl::desc("The fewest rows a slice group's block may have (default 32)"),
+                                          cl::desc("The fewest rows a slice group's block may have (default 64)"),
                                           cl::init(PassOptions{}.sliceBlockMinRows), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printAfter("print-after", cl::desc("Print the IR after this pass (repeatable)"),
                                         cl::value_desc("pass"), ALL_SUBS, cl::cat(category));
