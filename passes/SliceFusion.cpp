@@ -219,10 +219,28 @@ private:
     auto ceilDiv = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
     int64_t blocks = std::max(ceilDiv(bytes, std::max<int64_t>(opts.sliceBlockBytes, 1)), ceilDiv(largest, kLocalSliceBytes));
     if (blocks <= 1) return 0;
+    // One head ([B, 1, T, T]: startsGroup leaves the size-1 axis out of the
+    // slices) puts a single row after the slices. The slices take in such
+    // an axis (its index is always 0), so that the rows are T's.
+    Dims whole = sg.batch;
+    while (rows == 1 && takesUnitAxis(sg)) {
+      sg.batch.push_back(1);
+      rows = groupRows(g, sg);
+    }
     int64_t block = std::max(ceilDiv(rows, blocks), std::max<int64_t>(opts.sliceBlockMinRows, 1));
-    if (block >= rows) return 0;
     sg.rowBlock = block;
-    return rowBlockProblem(users, g, sg).empty() ? block : 0;
+    if (block < rows && sliceGroupProblem(users, g, sg).empty()) return block;
+    sg.batch = whole;
+    return 0;
+  }
+
+  /// Whether every member of sg runs over one more slice axis of size 1.
+  bool takesUnitAxis(const SliceGroup &sg) const {
+    Dims more = sg.batch;
+    more.push_back(1);
+    for (int32_t k = sg.first; k <= sg.last; ++k)
+      if (!runsBySlice(k, more)) return false;
+    return true;
   }
 
   /// Whether only kernels of `sg` read n (through views): then it lives in
