@@ -148,7 +148,8 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
     // blocks always keeps them there: SliceFusion sized its blocks to fit,
     // and where even its smallest block (sliceBlockMinRows) does not, a
     // [block, T] piece in scratch still beats the whole [B, H, T, T] value
-    // in the arena (at T = 4096 and B·H = 4: 512 KB a value, not 256 MB).
+    // in the arena (at T = 4096 and B·H = 4: 1 MB a value in blocks of 64
+    // rows, not 256 MB).
     std::vector<int64_t> sliceOf(g.nodes.size(), 0); // bytes of one slice; 0: not local
     std::function<bool(Node *, const SliceGroup *)> readOnlyIn = [&](Node *n, const SliceGroup *sg) {
       for (Node *u : users[n->id]) {

@@ -50,8 +50,8 @@
 // outgrow the scratch (past T = 1024): memory planning keeps a blocked
 // group's values in scratch whatever their size, which is linear in T where
 // the arena's would be quadratic (attention alone at T = 16384, B·H = 4:
-// 12 MB of scratch a thread and a 117 MB arena, where the whole values
-// took 26 GB; the GPT at T = 4096 trains in 244 MiB, not 1239). Flash
+// 24 MB of scratch a thread and a 117 MB arena, where the whole values
+// took 26 GB; the GPT at T = 4096 trains in 248 MiB, not 1239). Flash
 // attention also tiles the keys, with a running max and sum, so that a
 // block stays in L2 at any T; not done here.
 //
