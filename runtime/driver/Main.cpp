@@ -68,6 +68,7 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
   --quiet           print only the final summary
   --profile         after training, list the kernels that took the most time
                     (each one's share of a step, and what it computes)
+  --profile-top N   ... the N slowest of them (default 25; 0: every kernel)
   --check-finite    debug a loss that becomes NaN or infinite: check every value
                     each kernel stores and stop at the first non-finite one,
                     naming its IR value and source line (slow; values fused

@@ -127,7 +127,7 @@ void catchStopSignals() {
 int cmdTrain(const GrtModel &m, int argc, char **argv) {
   Args a("train", argc, argv, 2,
          {"steps", "lr", "hp", "seed", "data", "val-frac", "val-batches", "tokenizer", "save", "save-every", "load", "resume", "stop-after",
-          "log-every", "eval-every", "threads", "plot", "bucket-kib", "precision"},
+          "log-every", "eval-every", "threads", "plot", "bucket-kib", "precision", "profile-top"},
          {"quiet", "profile", "check-finite", "partial-load", "overlap", "no-overlap"});
   if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
   std::string from = a.has("resume") ? a.str("resume") : a.str("load");
@@ -151,7 +151,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
          cluster.size);
   // Timing every kernel costs two clock reads each; only when asked.
   std::unique_ptr<Profile> profile;
-  if (a.has("profile")) s.ctx.profile = (profile = std::make_unique<Profile>(m)).get();
+  // --profile-top N lists N kernels instead of 25 (0: all of them).
+  int profileTop = int(a.integer("profile-top", 25, 0, INT32_MAX));
+  if (a.has("profile") || a.has("profile-top")) s.ctx.profile = (profile = std::make_unique<Profile>(m)).get();
   // Scanning every stored value after every kernel is slow; a debug mode.
   std::unique_ptr<FiniteCheck> finite;
   if (a.has("check-finite")) s.ctx.finite = (finite = std::make_unique<FiniteCheck>(m)).get();
@@ -427,7 +429,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   }
   printSmallParams(s);
   if (profile) {
-    profile->print("train", 25);
+    profile->print("train", profileTop == 0 ? INT32_MAX : profileTop);
     // Threads another process preempted make the caller run loops alone
     // for a while (runtime/core/ThreadPool.cpp); say so, it explains a
     // step slower than on a quiet machine.
