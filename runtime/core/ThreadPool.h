@@ -58,10 +58,17 @@ public:
   /// How many times the workers were left out because one was preempted.
   int64_t preemptedSpells() const { return soloSpells; }
 
-private:
   using Clock = std::chrono::steady_clock;
-  void work(int self);
+  /// What run() does after each loop it split: each of the caller's chunks
+  /// took `perChunk`, then it waited `waited` for the other threads' from
+  /// `at` on. A wait much longer than a chunk means a late worker; one as
+  /// long as a time slice, or two within 20 ms, start a spell in which
+  /// loops run on the caller alone. Public so tests can drive the policy
+  /// with chosen durations, which a loaded machine cannot disturb.
   void noteWait(Clock::duration perChunk, Clock::duration waited, Clock::time_point at);
+
+private:
+  void work(int self);
   /// Takes and runs chunks of job `job` until none is left: thread `self`'s
   /// home chunks first, then the other threads'.
   int takeChunks(uint32_t job, int self);
