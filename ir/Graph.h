@@ -107,7 +107,8 @@ struct Update {
 
 /// Kernels first..last (consecutive) that run as one loop over the slices
 /// of their common leading axes `batch`: for each slice, each kernel in turn
-/// on that slice alone (passes/SliceFusion.cpp). A value that only they
+/// on that slice alone (passes/SliceFusion.cpp). Two or more slices, or a
+/// single one in row blocks. A value that only they
 /// read lives one slice at a time in the group's per-slice scratch of
 /// `scratchBytes` (Storage::Local); memory planning sets its size.
 ///

@@ -210,7 +210,9 @@ std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, con
   unsigned r = sg.batch.size();
   if (sg.first < 0 || sg.last >= g.numKernels() || sg.first >= sg.last)
     return what + ": a slice group is two or more of the graph's " + std::to_string(g.numKernels()) + " kernels";
-  if (r == 0 || sg.slices() < 2) return what + ": a slice group runs over two or more slices";
+  // One slice is a group only for its row blocks (SliceFusion.cpp).
+  if (r == 0 || (sg.slices() < 2 && sg.rowBlock == 0))
+    return what + ": a slice group runs over two or more slices, or over one in row blocks";
   llvm::DenseSet<const Node *> updated;
   for (auto &u : g.updates) updated.insert(u.value);
   for (int32_t k = sg.first; k <= sg.last; ++k) {

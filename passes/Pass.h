@@ -48,6 +48,18 @@ struct PassOptions {
   /// generator lowers both to run its small models in blocks.
   int64_t sliceBlockBytes = 1024 * 1024;
   int64_t sliceBlockMinRows = 64;
+  /// A group of a single slice ([1, 1, T, T]: one sequence, one head) runs
+  /// in row blocks only when its values would take more than this many
+  /// bytes whole. A group's slices are its unit of threads, so one slice
+  /// in blocks runs on one thread; whole, its products and loops run on
+  /// all threads, faster while the memory is there. The GPT with one head
+  /// and B = 1 (n_embd 16, 1 layer, 2 threads): at T = 3001, 24 ms a step
+  /// in 151 MiB whole against 40 ms in 28 MiB in blocks; at T = 8192,
+  /// 203 ms in 1045 MiB against 307 ms in 62 MiB (medians of 7 alternating
+  /// runs, AMD EPYC). The [T, T] values grow
+  /// quadratically (T = 65536 would need 69 GB), the blocks linearly, so
+  /// past 256 MiB (one [T, T] f32 value at T = 8192) memory wins.
+  int64_t singleSliceBlockBytes = int64_t(256) << 20;
   /// Derive @step from @predict for a text model: the logits at one new
   /// position, with attention's keys and values cached (StepEntry.cpp).
   /// Auto (the default) does so when it can and quietly leaves @step out

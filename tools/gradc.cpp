@@ -55,6 +55,11 @@ static cl::opt<int64_t> sliceBlockBytes(
 static cl::opt<int64_t> sliceBlockMinRows("slice-block-min-rows",
                                           cl::desc("The fewest rows a slice group's block may have (default 64)"),
                                           cl::init(PassOptions{}.sliceBlockMinRows), ALL_SUBS, cl::cat(category));
+static cl::opt<int64_t> singleSliceBlockBytes(
+    "single-slice-block-bytes",
+    cl::desc("Run a slice group of a single slice (one sequence and head) in row blocks, on one thread, only when "
+             "its values would take more than this many bytes whole (default 268435456)"),
+    cl::init(PassOptions{}.singleSliceBlockBytes), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printAfter("print-after", cl::desc("Print the IR after this pass (repeatable)"),
                                         cl::value_desc("pass"), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printBefore("print-before", cl::desc("Print the IR before this pass (repeatable)"),
@@ -161,9 +166,11 @@ static CompileOptions compileOptions() {
   if (dtype == "f64") o.sema.floatType = DType::F64;
   else if (dtype != "f32") fail("--dtype takes f32 or f64, not '" + dtype + "'");
   o.passes.fusionLevel = fusion;
-  if (sliceBlockBytes < 1 || sliceBlockMinRows < 1) fail("--slice-block-bytes and --slice-block-min-rows take 1 or more");
+  if (sliceBlockBytes < 1 || sliceBlockMinRows < 1 || singleSliceBlockBytes < 0)
+    fail("--slice-block-bytes and --slice-block-min-rows take 1 or more, --single-slice-block-bytes 0 or more");
   o.passes.sliceBlockBytes = sliceBlockBytes;
   o.passes.sliceBlockMinRows = sliceBlockMinRows;
+  o.passes.singleSliceBlockBytes = singleSliceBlockBytes;
   o.passes.breakGradRule = breakGrad;
   o.passes.gradsEntry = gradsEntry;
   o.passes.dataParallel = dataParallel;

@@ -293,12 +293,14 @@ Verdict build(llvm::StringRef source, llvm::StringRef name, DType dtype, unsigne
   o.passes.dataParallel = fusion == kTop;
   o.schedule.oneThreadSmallEntries = fusion != kTop;
   // Half the models run every slice group that can in row blocks (of 1 or
-  // 2 rows, so that the small generated models have several), the other
+  // 2 rows, so that the small generated models have several; single
+  // slices too, which the default blocks only when huge), the other
   // half as the default does: whole slices, at their sizes.
   size_t pick = std::hash<std::string_view>{}(std::string_view(source.data(), source.size()));
   if (pick & 1) {
     o.passes.sliceBlockBytes = 1;
     o.passes.sliceBlockMinRows = pick & 2 ? 2 : 1;
+    o.passes.singleSliceBlockBytes = 0; // single slices too
   }
   std::string diags;
   llvm::raw_string_ostream ds(diags);
