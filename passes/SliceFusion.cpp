@@ -71,8 +71,6 @@
 
 #include "llvm/ADT/DenseSet.h"
 
-#include <functional>
-
 namespace gradc {
 namespace {
 
@@ -128,8 +126,8 @@ public:
       // Kernels past the last member stay where they were.
       while (!moved.empty() && moved.back() > members.back()) moved.pop_back();
       while (!deferred.empty() && deferred.back() > members.back()) deferred.pop_back();
-      // A single slice is a group only for its row blocks, which it gets
-      // only when its values would be huge whole (rowBlockFor).
+      // A single slice runs in blocks on one thread, so it is a group only
+      // when its values would be huge whole (singleSliceBlockBytes).
       bool singleWhole = product(batch) < 2 && bytesOnlyReadBy(members) <= opts.singleSliceBlockBytes;
       if (members.size() < 2 || singleWhole) {
         // No group: i keeps its place, and the kernels before it that the
@@ -234,9 +232,6 @@ private:
           bytes += n->type.bytes() / sg.slices();
           largest = std::max(largest, n->type.bytes() / sg.slices());
         }
-    // A single slice runs in blocks on one thread, so only when its values
-    // would be huge whole (PassOptions::singleSliceBlockBytes).
-    if (sg.slices() < 2 && bytes <= opts.singleSliceBlockBytes) return 0;
     auto ceilDiv = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
     int64_t blocks = std::max(ceilDiv(bytes, std::max<int64_t>(opts.sliceBlockBytes, 1)), ceilDiv(largest, kLocalSliceBytes));
     if (blocks <= 1) return 0;
@@ -264,29 +259,26 @@ private:
     return true;
   }
 
-  /// Whether only kernels of `sg` read n (through views): then it lives in
-  /// the group's scratch (MemoryPlan.cpp), unless it is too big.
-  bool readOnlyIn(const Node *n, const SliceGroup &sg) const {
+  /// Whether only kernels for which inGroup(id) holds read n (through
+  /// views): then it lives in the group's scratch (MemoryPlan.cpp), unless
+  /// it is too big.
+  template <typename InGroup> bool readOnlyIn(const Node *n, InGroup inGroup) const {
     if (llvm::any_of(g.outputs, [&](const auto &o) { return o.value == n; }) || updated.count(n)) return false;
     return llvm::all_of(users[n->id], [&](const Node *u) {
-      return u->kernel < 0 ? u->has(Layout) && readOnlyIn(u, sg) : sg.contains(u->kernel);
+      return u->kernel < 0 ? u->has(Layout) && readOnlyIn(u, inGroup) : inGroup(u->kernel);
     });
+  }
+  bool readOnlyIn(const Node *n, const SliceGroup &sg) const {
+    return readOnlyIn(n, [&](int32_t k) { return sg.contains(k); });
   }
 
   /// The bytes of the values that `kernels` store and only they read (by
   /// the ids before renumber()): what a group of them keeps in scratch.
   int64_t bytesOnlyReadBy(llvm::ArrayRef<int32_t> kernels) const {
-    std::function<bool(const Node *)> onlyTheirs = [&](const Node *n) {
-      return llvm::all_of(users[n->id], [&](const Node *u) {
-        return u->kernel < 0 ? u->has(Layout) && onlyTheirs(u) : llvm::is_contained(kernels, u->kernel);
-      });
-    };
     int64_t bytes = 0;
     for (int32_t k : kernels)
       for (const Node *n : g.kernels[k].stored)
-        if (!updated.count(n) && llvm::none_of(g.outputs, [&](const auto &o) { return o.value == n; }) &&
-            onlyTheirs(n))
-          bytes += n->type.bytes();
+        if (readOnlyIn(n, [&](int32_t u) { return llvm::is_contained(kernels, u); })) bytes += n->type.bytes();
     return bytes;
   }
 
