@@ -64,20 +64,24 @@ bool isInlinable(const Node *n) { return n->is(OpKind::Const) || n->is(OpKind::I
 
 /// Whether n is a short chain of non-Math elementwise ops over constants,
 /// iota and layout ops of them: a value of its indices alone, such as the
-/// causal mask `reshape(arange(T), [T, 1]) >= reshape(arange(T), [1, T])`.
-/// Recomputing it reads no memory, so each kernel that reads it computes
-/// it inline, even through a broadcast over leading axes (the mask read
-/// as [B, H, T, T]); stored, it would be a [T, T] value in the arena,
-/// 256 MB of bytes at T = 16384, loaded again by every head.
-bool indexOnly(const Node *n, int &budget) {
+/// causal mask `reshape(arange(T), [T, 1]) >= reshape(arange(T), [1, T])`
+/// or a causal window `i >= j && i - j < W`. Recomputing it reads no
+/// memory, so each kernel that reads it computes it inline, even through a
+/// broadcast over leading axes (the mask read as [B, H, T, T]); stored, it
+/// would be a [T, T] value in the arena, 256 MB of bytes at T = 16384,
+/// loaded again by every head. Inline, codegen/MaskedColumns.cpp can also
+/// see which columns it masks. At most 8 elementwise ops (layout ops are
+/// index arithmetic) and 32 nodes in all, counting shared ones each time.
+bool indexOnly(const Node *n, int &ops, int &nodes) {
   if (n->is(OpKind::Const) || n->is(OpKind::Iota)) return true;
-  if (--budget < 0 || n->has(Random) || n->has(Leaf)) return false;
+  if (--nodes < 0 || n->has(Random) || n->has(Leaf)) return false;
   if (!n->has(Layout) && !(n->has(Elementwise) && n->info().cost != Cost::Math)) return false;
-  return llvm::all_of(n->operands, [&](const Node *op) { return indexOnly(op, budget); });
+  if (!n->has(Layout) && --ops < 0) return false;
+  return llvm::all_of(n->operands, [&](const Node *op) { return indexOnly(op, ops, nodes); });
 }
 bool indexOnly(const Node *n) {
-  int budget = 8;
-  return n->has(Elementwise) && indexOnly(n, budget);
+  int ops = 8, nodes = 32;
+  return n->has(Elementwise) && indexOnly(n, ops, nodes);
 }
 
 class Fuser {
