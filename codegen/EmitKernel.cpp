@@ -302,8 +302,12 @@ private:
       Value *add = b.CreateICmpNE(blk, llvm::ConstantInt::get(blk->getType(), 0));
       flags = b.CreateOr(flags, b.CreateSelect(add, b.getInt32(GRT_GEMM_ACCUMULATE), b.getInt32(0)));
     }
-    b.CreateCall(callee, {gctx, b.getInt32(s.a.trans), b.getInt32(s.b.trans), b.getInt64(s.m), b.getInt64(s.n),
-                          b.getInt64(s.k), address(s.a.buffer, s.a.offset), b.getInt64(s.a.ld),
+    Value *n = b.getInt64(s.n);
+    if (s.colBegin) n = b.CreateSub(value(s.colEnd), value(s.colBegin)); // a narrowed product's columns
+    Value *kk = b.getInt64(s.k);
+    if (s.kBegin) kk = b.CreateSub(value(s.kEnd), value(s.kBegin)); // and its sum
+    b.CreateCall(callee, {gctx, b.getInt32(s.a.trans), b.getInt32(s.b.trans), b.getInt64(s.m), n,
+                          kk, address(s.a.buffer, s.a.offset), b.getInt64(s.a.ld),
                           address(s.b.buffer, s.b.offset), b.getInt64(s.b.ld), address(s.c.buffer, s.c.offset),
                           b.getInt64(s.c.ld), flags, epi, epiArgs});
   }

@@ -126,6 +126,7 @@ Linear linearize(const Expr *e) {
 } // namespace
 
 std::vector<std::pair<const Expr *, int64_t>> linearTerms(const Expr *e) { return linearize(e).terms; }
+int64_t linearConstant(const Expr *e) { return linearize(e).constant; }
 
 /// Builds Σ coef·term + constant: terms in id order, then the constant.
 static const Expr *build(Kernel &k, const Linear &l) {
@@ -270,11 +271,16 @@ private:
       // Index arithmetic is printed inline: it is what addresses look like.
       if (e->kind == Expr::Op && e->type == Type::Index) {
         if (e->args.size() == 1) return std::string(mnemonic(e->op)) + "(" + ref(e->args[0]) + ")";
+        if (e->args.size() == 3)
+          return std::string(mnemonic(e->op)) + "(" + ref(e->args[0]) + ", " + stripParens(ref(e->args[1])) + ", " +
+                 stripParens(ref(e->args[2])) + ")";
         // a + b*-c reads better as a - b*c.
         const Expr *rhs = e->args[1];
         if (e->op == OpKind::Add && rhs->kind == Expr::Op && rhs->op == OpKind::Mul && rhs->args[1]->kind == Expr::Const &&
             rhs->args[1]->value < 0)
           return "(" + ref(e->args[0]) + " - " + ref(rhs->args[0]) + "*" + std::to_string(int64_t(-rhs->args[1]->value)) + ")";
+        if (e->op == OpKind::Add && rhs->kind == Expr::Const && rhs->value < 0)
+          return "(" + ref(e->args[0]) + " - " + std::to_string(int64_t(-rhs->value)) + ")";
         const char *sym = e->op == OpKind::Add ? " + " : e->op == OpKind::Mul ? "*" : e->op == OpKind::Div ? " / " : nullptr;
         if (sym) return "(" + ref(e->args[0]) + sym + ref(e->args[1]) + ")";
         return std::string(mnemonic(e->op)) + "(" + ref(e->args[0]) + ", " + ref(e->args[1]) + ")";
@@ -335,7 +341,11 @@ private:
       std::string acc;
       if (s.accumulate && s.accumulate->kind == Expr::Const) acc = s.accumulate->value != 0 ? ", +=" : "";
       else if (s.accumulate) acc = ", += when " + ref(s.accumulate) + " > 0";
-      line() << "gemm " << s.m << "x" << s.n << "x" << s.k << ": " << mat(s.c) << " = " << mat(s.a) << " @ " << mat(s.b)
+      // `on columns [lo, hi)`: a product narrowed to the columns its readers use.
+      std::string cols;
+      if (s.colBegin) cols = " on columns [" + stripParens(ref(s.colBegin)) + ", " + stripParens(ref(s.colEnd)) + ")";
+      if (s.kBegin) cols += " summing [" + stripParens(ref(s.kBegin)) + ", " + stripParens(ref(s.kEnd)) + ")";
+      line() << "gemm " << s.m << "x" << s.n << "x" << s.k << cols << ": " << mat(s.c) << " = " << mat(s.a) << " @ " << mat(s.b)
              << acc << (s.singleThreaded || s.oneThread ? "  (one thread)" : "") << (s.body.empty() ? "" : ", then on each block of rows it finishes:")
              << "\n";
       for (auto &b : s.body) stmt(b, depth + 1);

@@ -103,6 +103,14 @@ struct Stmt {
   Matrix a, b, c;
   int64_t m = 0, n = 0, k = 0;
   const Expr *accumulate = nullptr; // when set and nonzero at run time: C += A·B
+  // When set: only C's columns [colBegin, colEnd) are computed (run-time
+  // index values; `n` is the most), the others being read by no one
+  // (codegen/MaskedColumns.cpp). The offsets of B and C already include
+  // colBegin; the runtime is called with n = colEnd - colBegin.
+  const Expr *colBegin = nullptr, *colEnd = nullptr;
+  // When set: the sum runs over k in [kBegin, kEnd) only (`k` is the most),
+  // A's other columns being zero; A's and B's offsets include kBegin.
+  const Expr *kBegin = nullptr, *kEnd = nullptr;
   bool singleThreaded = false; // inside a parallel loop: no threads of its own
   bool oneThread = false;      // in an entry that runs on one thread (profiled)
 
@@ -177,6 +185,8 @@ private:
 
 /// An index expression as Σ coefficient·term (+ a constant, left out).
 std::vector<std::pair<const Expr *, int64_t>> linearTerms(const Expr *e);
+/// The constant of that sum.
+int64_t linearConstant(const Expr *e);
 
 /// `canonical` prints buffers by position and leaves out names: two kernels
 /// with the same canonical text compute the same thing on different memory.

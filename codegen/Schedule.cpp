@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/Schedule.h"
 
+#include "codegen/MaskedColumns.h"
 #include "codegen/Placement.h"
 
 #include "ir/Layout.h"
@@ -572,7 +573,7 @@ void markGemms(Stmt &s, bool Stmt::*flag) {
 ///       gemm  y[slice, rows] = p @ v[slice]
 ///       gemm  dv[slice] += pᵀ @ dy[slice, rows]   (a product summing rows)
 ///     (the last block again, when the blocks do not divide T)
-void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGroup &sg) {
+void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGroup &sg, bool skipMasked) {
   unsigned r = sg.batch.size();
   int s = k.newVar("slice", sg.slices());
   // The slice's index along each of the group's axes (row-major).
@@ -590,6 +591,7 @@ void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGr
   // The group's kernels, in turn, into `body`: on the whole slice, or on
   // the block of `rows` rows from kb.blockRow in a group run in row blocks.
   int64_t rows = sg.rowBlock ? groupRows(g, sg) : 0;
+  int blockLoop = -1; // the loop over row blocks, when there is one
   auto members = [&](std::vector<Stmt> *body, llvm::ArrayRef<int> outer) {
     for (int32_t id = sg.first; id <= sg.last; ++id) {
       const FusedKernel &fk = g.kernels[id];
@@ -619,7 +621,7 @@ void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGr
     // not divide the rows, the last, shorter one (rows % rowBlock of them).
     int64_t full = rows / sg.rowBlock, tail = rows % sg.rowBlock;
     Stmt blocks{Stmt::Loop};
-    blocks.var = kb.blockVar = k.newVar("blk", full);
+    blocks.var = kb.blockVar = blockLoop = k.newVar("blk", full);
     kb.blockRows = sg.rowBlock;
     kb.blockRow = k.mul(k.var(blocks.var), sg.rowBlock);
     kb.accumulate = k.var(blocks.var); // a product summing rows adds after block 0
@@ -639,6 +641,8 @@ void buildSliceGroup(Kernel &k, KernelBuilder &kb, const Graph &g, const SliceGr
   kb.blockRow = nullptr;
   kb.blockVar = -1;
   kb.accumulate = nullptr;
+  // Products whose readers use some columns only (a causal mask's).
+  if (skipMasked) narrowMaskedProducts(k, loop, blockLoop);
   markGemms(loop, &Stmt::singleThreaded);
   loop.parallel = true;
   k.parallelExtent = sg.slices();
@@ -797,7 +801,7 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g, const Schedul
       kb.plan = &plan;
       if (sg) {
         k.summary += " (kernels " + std::to_string(sg->first) + "-" + std::to_string(sg->last) + " by slice)";
-        buildSliceGroup(k, kb, g, *sg);
+        buildSliceGroup(k, kb, g, *sg, opts.skipMaskedColumns);
         return;
       }
       switch (fk.kind) {

@@ -11,6 +11,9 @@ struct ScheduleOptions {
   /// oracle turns it off, so its small models still run their big-enough
   /// kernels on threads.
   bool oneThreadSmallEntries = true;
+  /// Compute only the columns of a slice group's product that an
+  /// index-only mask lets its readers use (codegen/MaskedColumns.cpp).
+  bool skipMaskedColumns = true;
 };
 
 /// Turns every kernel of a fused, memory-planned graph into a loop nest, in

@@ -60,6 +60,11 @@ static cl::opt<int64_t> singleSliceBlockBytes(
     cl::desc("Run a slice group of a single slice (one sequence and head) in row blocks, on one thread, only when "
              "its values would take more than this many bytes whole (default 268435456)"),
     cl::init(PassOptions{}.singleSliceBlockBytes), ALL_SUBS, cl::cat(category));
+static cl::opt<bool> keepMaskedColumns(
+    "keep-masked-columns",
+    cl::desc("Compute every column of a slice group's product, even those an index-only mask (a causal one) "
+             "discards; by default they are skipped (for comparisons)"),
+    ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printAfter("print-after", cl::desc("Print the IR after this pass (repeatable)"),
                                         cl::value_desc("pass"), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printBefore("print-before", cl::desc("Print the IR before this pass (repeatable)"),
@@ -171,6 +176,7 @@ static CompileOptions compileOptions() {
   o.passes.sliceBlockBytes = sliceBlockBytes;
   o.passes.sliceBlockMinRows = sliceBlockMinRows;
   o.passes.singleSliceBlockBytes = singleSliceBlockBytes;
+  o.schedule.skipMaskedColumns = !keepMaskedColumns;
   o.passes.breakGradRule = breakGrad;
   o.passes.gradsEntry = gradsEntry;
   o.passes.dataParallel = dataParallel;

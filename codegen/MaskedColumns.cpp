@@ -1,0 +1,574 @@
+//===- codegen/MaskedColumns.cpp - products that skip masked columns -----===//
+//
+// Causal attention in row blocks (codegen/Schedule.cpp, buildSliceGroup):
+//
+//   for blk in 0..16                               64 rows of T = 1024
+//     gemm 64x1024x32: s = q[rows] @ kᵀ
+//     for i, j: ... select(blk*64 + i >= j, s[i, j] / 5.66, -1e9) ...
+//
+// Row block blk reads s[i, j] only where blk*64 + i >= j can hold, so only
+// for j < blk*64 + 64: the product's other columns are computed and never
+// used. Here that is half of the work of the scores' product, forward and
+// in the backward's recomputation. This file narrows such a product to
+//
+//     gemm 64x1024x32 on columns [0, blk*64 + 64): s = q[rows] @ kᵀ
+//
+// The rule is general; nothing in it is about attention:
+//
+// 1. The product stores a local (one block of a slice) read by the loops
+//    after it in the group, and by nothing else.
+// 2. Every path from a stored value, a reduction or an address to a load of
+//    that local passes through the then-branch of a select whose condition
+//    is index-only: integer arithmetic and comparisons of loop variables
+//    and constants (a mask built from iota, inlined by passes/Fusion.cpp).
+//    The innermost such select on the path is the one used.
+// 3. Each load reads column v of the local for a loop variable v.
+//
+// Then a column that makes every such condition false, for every row of the
+// block, is read by no one; the select discards whatever is there, so
+// skipping it is exact (it may hold garbage, even NaN). Which columns those
+// are is found at compile time by evaluating the conditions over intervals,
+// per block and per run of columns: blk fixed, v ranging over the columns,
+// every other variable over its whole range. Interval evaluation only
+// proves a condition false when it is false for every value in the ranges,
+// so it can skip less than it might, never more.
+//
+// The columns kept are [lo, hi) per block. The product is narrowed when they
+// follow clamp(a·blk + c, 0, n) (causal: [0, 64·blk + 64); a sliding window
+// also moves lo), else to their union over blocks, else not at all.
+//
+// The backward pass has a second kind: products of a local that is zero
+// where the mask is false (dS = select(mask, …, 0) / √D), which skip its
+// zero columns (see "zero outside the mask" below): dQ = dS @ K sums over
+// fewer columns, dKᵀ += Q[rows]ᵀ @ dS adds to fewer. Together: 4 of
+// attention's 7 products per block; the other 3 multiply probabilities
+// that are 0 in masked columns only when exp underflows, which nothing
+// here assumes.
+//
+// Skipped columns change no result: a narrowed product computes each kept
+// column exactly as before. One exception in rounding: a sum that starts
+// after column 0 (a sliding window's dQ) groups its terms into the GEMM's
+// k-blocks from a different first term, so it may differ in the last bits;
+// it is the same for any thread count. --keep-masked-columns turns all of
+// this off, for comparison.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/MaskedColumns.h"
+
+#include "codegen/Placement.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+
+#include <cmath>
+#include <optional>
+
+namespace gradc {
+
+using namespace loops;
+
+namespace {
+
+/// [lo, hi] of an integer or boolean (0/1) value.
+struct Interval {
+  int64_t lo, hi;
+};
+
+/// Interval evaluation of index-only integer conditions. Anything it cannot
+/// bound exactly (floats, overflow, ops it does not know) is nullopt, which
+/// the caller reads as "may be true".
+class IntervalEval {
+public:
+  explicit IntervalEval(const Kernel &k) : k(k) {
+    for (const LoopVar &v : k.vars) vars.push_back({0, v.extent - 1});
+  }
+  std::vector<Interval> vars; // the range of each loop variable
+
+  std::optional<Interval> eval(const Expr *e) {
+    memo.clear();
+    return at(e);
+  }
+
+private:
+  const Kernel &k;
+  llvm::DenseMap<const Expr *, std::optional<Interval>> memo;
+
+  static constexpr int64_t kLimit = int64_t(1) << 40; // far from overflow in int64 products
+  static std::optional<Interval> fits(Interval r, Type t) {
+    int64_t lim = t == Type::I32 ? (int64_t(1) << 31) : kLimit;
+    if (r.lo < -lim || r.hi >= lim) return std::nullopt;
+    return r;
+  }
+  static bool integral(Type t) { return t == Type::Index || t == Type::I32 || t == Type::I1; }
+
+  std::optional<Interval> at(const Expr *e) {
+    if (auto it = memo.find(e); it != memo.end()) return it->second;
+    std::optional<Interval> r = compute(e);
+    memo[e] = r;
+    return r;
+  }
+
+  std::optional<Interval> compute(const Expr *e) {
+    if (e->kind == Expr::Var) return vars[e->var];
+    if (!integral(e->type)) return std::nullopt;
+    if (e->kind == Expr::Const) return Interval{int64_t(e->value), int64_t(e->value)};
+    if (e->kind != Expr::Op) return std::nullopt; // loads and reductions are data
+    llvm::SmallVector<Interval, 3> a;
+    for (const Expr *x : e->args) {
+      // A comparison may compare integers cast to a float type, exactly
+      // while they are below 2^24.
+      const Expr *y = x;
+      if (!integral(y->type) && y->kind == Expr::Op && y->op == OpKind::Cast && integral(y->args[0]->type))
+        y = y->args[0];
+      if (y != x && e->op != OpKind::Lt && e->op != OpKind::Le && e->op != OpKind::Gt && e->op != OpKind::Ge &&
+          e->op != OpKind::Eq && e->op != OpKind::Ne)
+        return std::nullopt;
+      std::optional<Interval> v = at(y);
+      if (!v) return std::nullopt;
+      if (y != x && (v->lo < -(1 << 24) || v->hi > (1 << 24))) return std::nullopt;
+      a.push_back(*v);
+    }
+    auto boolean = [](bool canBeFalse, bool canBeTrue) { return Interval{canBeFalse ? 0 : 1, canBeTrue ? 1 : 0}; };
+    switch (e->op) {
+    case OpKind::Add: return fits({a[0].lo + a[1].lo, a[0].hi + a[1].hi}, e->type);
+    case OpKind::Sub: return fits({a[0].lo - a[1].hi, a[0].hi - a[1].lo}, e->type);
+    case OpKind::Neg: return fits({-a[0].hi, -a[0].lo}, e->type);
+    case OpKind::Mul: {
+      int64_t p[] = {a[0].lo * a[1].lo, a[0].lo * a[1].hi, a[0].hi * a[1].lo, a[0].hi * a[1].hi};
+      return fits({*std::min_element(p, p + 4), *std::max_element(p, p + 4)}, e->type);
+    }
+    case OpKind::Div: // index division by a positive constant (Kernel::divConst)
+      if (e->type != Type::Index || a[0].lo < 0 || a[1].lo != a[1].hi || a[1].lo <= 0) return std::nullopt;
+      return Interval{a[0].lo / a[1].lo, a[0].hi / a[1].lo};
+    case OpKind::Min: return Interval{std::min(a[0].lo, a[1].lo), std::min(a[0].hi, a[1].hi)};
+    case OpKind::Max: return Interval{std::max(a[0].lo, a[1].lo), std::max(a[0].hi, a[1].hi)};
+    case OpKind::Cast: return fits(a[0], e->type);
+    case OpKind::Lt: return boolean(a[0].hi >= a[1].lo, a[0].lo < a[1].hi);
+    case OpKind::Le: return boolean(a[0].hi > a[1].lo, a[0].lo <= a[1].hi);
+    case OpKind::Gt: return boolean(a[0].lo <= a[1].hi, a[0].hi > a[1].lo);
+    case OpKind::Ge: return boolean(a[0].lo < a[1].hi, a[0].hi >= a[1].lo);
+    case OpKind::Eq: {
+      bool disjoint = a[0].hi < a[1].lo || a[1].hi < a[0].lo;
+      bool single = a[0].lo == a[0].hi && a[1].lo == a[1].hi && a[0].lo == a[1].lo;
+      return boolean(!single, !disjoint);
+    }
+    case OpKind::Ne: {
+      bool disjoint = a[0].hi < a[1].lo || a[1].hi < a[0].lo;
+      bool single = a[0].lo == a[0].hi && a[1].lo == a[1].hi && a[0].lo == a[1].lo;
+      return boolean(!disjoint, !single);
+    }
+    case OpKind::And:
+      if (e->type != Type::I1) return std::nullopt;
+      return Interval{a[0].lo & a[1].lo, a[0].hi & a[1].hi};
+    case OpKind::Or:
+      if (e->type != Type::I1) return std::nullopt;
+      return Interval{a[0].lo | a[1].lo, a[0].hi | a[1].hi};
+    case OpKind::Not:
+      if (e->type != Type::I1) return std::nullopt;
+      return Interval{1 - a[0].hi, 1 - a[0].lo};
+    case OpKind::Select:
+      if (a[0].lo == 1) return a[1];
+      if (a[0].hi == 0) return a[2];
+      return Interval{std::min(a[1].lo, a[2].lo), std::max(a[1].hi, a[2].hi)};
+    default: return std::nullopt;
+    }
+  }
+};
+
+/// Whether `e` is a condition on loop variables alone: no load, no reduction.
+bool indexOnlyCondition(const Expr *e) {
+  if (e->kind == Expr::Const || e->kind == Expr::Var) return true;
+  return e->kind == Expr::Op && llvm::all_of(e->args, indexOnlyCondition);
+}
+
+/// One read of the product's local: the loop variable giving its column,
+/// and the index-only condition under which its value is used.
+struct Read {
+  int column;
+  const Expr *guard;
+};
+
+/// Collects the reads of `buffer` reachable from the statements in `stmts`.
+/// False when some read has no usable guard or no column variable.
+class ReadFinder {
+public:
+  ReadFinder(const Kernel &k, int buffer, int64_t n) : k(k), buffer(buffer), n(n) {}
+  std::vector<Read> reads;
+  bool ok = true;
+  int loads = 0; // every load of the buffer met, usable or not
+
+  void stmt(const Stmt &s) {
+    // From the values that leave the statements: stored, folded into an
+    // accumulator, or addressing a product. A Let only computes part of
+    // one of those early (placement hoists it), so it is met there.
+    if (s.kind != Stmt::Let && s.kind != Stmt::AccInit)
+      for (const Expr *e : {s.value, s.offset, s.accumulate, s.a.offset, s.b.offset, s.c.offset, s.colBegin, s.colEnd, s.kBegin, s.kEnd})
+        if (e) walk(e, nullptr);
+    // Written again, or read whole by another product: keep every column.
+    if ((s.kind == Stmt::Store || s.kind == Stmt::AccStore || s.kind == Stmt::Fill) && s.buffer == buffer) fail();
+    if (s.kind == Stmt::Gemm && (s.a.buffer == buffer || s.b.buffer == buffer || s.c.buffer == buffer)) fail();
+    for (const Stmt &c : s.body) stmt(c);
+  }
+
+private:
+  const Kernel &k;
+  int buffer;
+  int64_t n;
+  llvm::DenseSet<std::pair<const Expr *, const Expr *>> seen;
+
+  void fail() { ok = false; }
+
+  void walk(const Expr *e, const Expr *guard) {
+    if (!seen.insert({e, guard}).second) return;
+    if (e->kind == Expr::Load && e->buffer == buffer) {
+      ++loads;
+      std::optional<int> column = columnVar(e->args[0]);
+      if (!guard || !column) fail();
+      else reads.push_back({*column, guard});
+    }
+    if (e->kind == Expr::Op && e->op == OpKind::Select) {
+      const Expr *cond = e->args[0];
+      walk(cond, guard);
+      // The innermost condition: an outer one may be on other variables
+      // (a row's sum of masked terms, selected by a condition on the row).
+      walk(e->args[1], indexOnlyCondition(cond) ? cond : guard);
+      walk(e->args[2], guard);
+      return;
+    }
+    for (const Expr *a : e->args) walk(a, guard);
+  }
+
+  /// The variable v when `offset` is v + (a multiple of n), v < n: the
+  /// column of an [m, n] local stored row after row.
+  std::optional<int> columnVar(const Expr *offset) const {
+    if (linearConstant(offset) % n != 0) return std::nullopt;
+    std::optional<int> column;
+    for (auto [t, c] : linearTerms(offset)) {
+      if (c % n == 0) continue;
+      if (column || c != 1 || t->kind != Expr::Var || k.vars[t->var].extent > n) return std::nullopt;
+      column = t->var;
+    }
+    return column;
+  }
+};
+
+/// Whether `e` loads `buffer`.
+bool loads(const Expr *e, int buffer, llvm::DenseSet<const Expr *> &seen) {
+  if (!e || !seen.insert(e).second) return false;
+  if (e->kind == Expr::Load && e->buffer == buffer) return true;
+  return llvm::any_of(e->args, [&](const Expr *a) { return loads(a, buffer, seen); });
+}
+
+/// Whether some statement outside `readers` (and not nested in one) loads
+/// `buffer`.
+bool loadedElsewhere(const Stmt &s, int buffer, const llvm::DenseSet<const Stmt *> &readers) {
+  if (readers.contains(&s)) return false;
+  llvm::DenseSet<const Expr *> seen;
+  for (const Expr *e : {s.expr, s.value, s.offset, s.accumulate, s.a.offset, s.b.offset, s.c.offset, s.colBegin, s.colEnd, s.kBegin, s.kEnd})
+    if (loads(e, buffer, seen)) return true;
+  if (s.kind == Stmt::Gemm && (s.a.buffer == buffer || s.b.buffer == buffer)) return true;
+  for (const Stmt &c : s.body)
+    if (loadedElsewhere(c, buffer, readers)) return true;
+  return false;
+}
+
+/// The columns [lo, hi) some read may use, for one row block (blk fixed, or
+/// no block loop), found from both ends in runs of 64 columns, then one by
+/// one.
+std::pair<int64_t, int64_t> usedColumns(IntervalEval &ev, const std::vector<Read> &reads, int64_t n) {
+  auto unused = [&](int64_t c0, int64_t c1) {
+    for (const Read &r : reads) {
+      Interval saved = ev.vars[r.column];
+      ev.vars[r.column] = {c0, c1};
+      std::optional<Interval> v = ev.eval(r.guard);
+      ev.vars[r.column] = saved;
+      if (!v || v->hi != 0) return false;
+    }
+    return true;
+  };
+  int64_t hi = n;
+  while (hi > 0 && unused(std::max<int64_t>(hi - 64, 0), hi - 1)) hi = std::max<int64_t>(hi - 64, 0);
+  while (hi > 0 && unused(hi - 1, hi - 1)) --hi;
+  int64_t lo = 0;
+  while (lo < hi && unused(lo, std::min(lo + 64, hi) - 1)) lo = std::min(lo + 64, hi);
+  while (lo < hi && unused(lo, lo)) ++lo;
+  return {lo, hi};
+}
+
+/// An index expression for v(blk) over the blocks, as clamp(a·blk + c, 0, n)
+/// or a constant; nullptr when the values follow neither.
+const Expr *fit(Kernel &k, const std::vector<int64_t> &v, int blockVar, int64_t n) {
+  if (llvm::all_equal(v)) return k.index(v.front());
+  auto clamped = [&](int64_t a, int64_t c, int64_t b) { return std::min(std::max(a * b + c, int64_t(0)), n); };
+  for (size_t b = 0; b + 1 < v.size(); ++b) {
+    int64_t a = v[b + 1] - v[b], c = v[b] - a * int64_t(b);
+    bool low = false, high = false, all = true;
+    for (size_t i = 0; i < v.size() && all; ++i) {
+      all = clamped(a, c, i) == v[i];
+      low |= a * int64_t(i) + c < 0;
+      high |= a * int64_t(i) + c > n;
+    }
+    if (!all) continue;
+    const Expr *e = k.add(k.mul(k.var(blockVar), a), k.index(c));
+    if (low) e = k.op(OpKind::Max, Type::Index, {e, k.index(0)});
+    if (high) e = k.op(OpKind::Min, Type::Index, {e, k.index(n)});
+    return e;
+  }
+  return nullptr;
+}
+
+/// The columns [lo, hi) of an n-column local that `reads` may use, as index
+/// expressions of the block loop's variable (see the file comment); nullopt
+/// when that is every column.
+std::optional<std::pair<const Expr *, const Expr *>> columnRange(Kernel &k, const std::vector<Read> &reads, int64_t n,
+                                                                 int blockVar, bool inBlockLoop) {
+  IntervalEval ev(k);
+  std::vector<int64_t> los, his;
+  int64_t blocks = inBlockLoop ? k.vars[blockVar].extent : 1;
+  for (int64_t b = 0; b < blocks; ++b) {
+    if (inBlockLoop) ev.vars[blockVar] = {b, b};
+    auto [lo, hi] = usedColumns(ev, reads, n);
+    if (lo == hi) lo = hi = 0;
+    los.push_back(lo);
+    his.push_back(hi);
+  }
+  int64_t minLo = *std::min_element(los.begin(), los.end()), maxHi = *std::max_element(his.begin(), his.end());
+  // Every column in every block: nothing to gain.
+  if (minLo == 0 && maxHi == n && llvm::all_equal(los) && llvm::all_equal(his)) return std::nullopt;
+  const Expr *lo = inBlockLoop ? fit(k, los, blockVar, n) : k.index(los[0]);
+  const Expr *hi = inBlockLoop ? fit(k, his, blockVar, n) : k.index(his[0]);
+  if (lo && hi) return std::make_pair(lo, hi);
+  if (minLo == 0 && maxHi == n) return std::nullopt;
+  return std::make_pair(k.index(minLo), k.index(maxHi)); // their union
+}
+
+/// Narrows the product `s`, whose readers are `after` (the statements that
+/// follow it in its list), when they leave columns unused.
+bool narrowUnread(Kernel &k, Stmt &s, llvm::ArrayRef<Stmt> after, int blockVar, bool inBlockLoop) {
+  if (s.accumulate || !s.body.empty() || s.colBegin || s.kBegin || !k.buffers[s.c.buffer].isLocal) return false;
+  if (s.c.offset->kind != Expr::Const || s.c.offset->value != 0 || s.c.ld != s.n) return false;
+  ReadFinder f(k, s.c.buffer, s.n);
+  for (const Stmt &r : after) f.stmt(r);
+  if (!f.ok || f.reads.empty()) return false;
+  auto range = columnRange(k, f.reads, s.n, blockVar, inBlockLoop);
+  if (!range) return false;
+  auto [lo, hi] = *range;
+  // B's columns start colBegin in (rows of a stored-transposed B), C's too.
+  s.colBegin = lo;
+  s.colEnd = hi;
+  s.b.offset = k.add(s.b.offset, s.b.trans ? k.mul(lo, s.b.ld) : lo);
+  s.c.offset = k.add(s.c.offset, lo);
+  return true;
+}
+
+//===--- products of a local that is zero outside the mask ------------------===//
+//
+// The backward pass stores dS = select(mask, …, 0) / √D: zero wherever the
+// mask is false. Its products skip those columns too:
+//
+//   dQ[rows] = dS @ K          sums over dS's columns: skip those that are zero
+//   dKᵀ     += Q[rows]ᵀ @ dS   the zero columns add nothing to dKᵀ's columns
+//
+// 0·x is 0 only for finite x, so each narrowed product first checks that
+// the other operand is finite (K; the block's rows of Q), and computes
+// every column when it is not: inf and NaN still propagate as they would.
+// A product that overwrites rather than adds (the first block's) computes
+// every column, so that the skipped ones are zeros.
+
+/// The condition outside which `e` is ±0: select(c, x, 0) with c index-only,
+/// through negation and products and quotients by finite constants.
+const Expr *zeroOutside(const Expr *e) {
+  if (e->kind != Expr::Op) return nullptr;
+  auto finiteConst = [](const Expr *x, bool nonzero) {
+    return x->kind == Expr::Const && std::isfinite(x->value) && (!nonzero || x->value != 0);
+  };
+  switch (e->op) {
+  case OpKind::Select: {
+    const Expr *z = e->args[2];
+    if (z->kind == Expr::Const && z->value == 0 && indexOnlyCondition(e->args[0])) return e->args[0];
+    return nullptr;
+  }
+  case OpKind::Neg: return zeroOutside(e->args[0]);
+  case OpKind::Div: return finiteConst(e->args[1], true) ? zeroOutside(e->args[0]) : nullptr;
+  case OpKind::Mul:
+    if (finiteConst(e->args[1], false)) return zeroOutside(e->args[0]);
+    if (finiteConst(e->args[0], false)) return zeroOutside(e->args[1]);
+    return nullptr;
+  default: return nullptr;
+  }
+}
+
+/// Whether `s` or what it nests writes `buffer`.
+bool writes(const Stmt &s, int buffer) {
+  if ((s.kind == Stmt::Store || s.kind == Stmt::AccStore || s.kind == Stmt::Fill) && s.buffer == buffer) return true;
+  if (s.kind == Stmt::Gemm && s.c.buffer == buffer) return true;
+  return llvm::any_of(s.body, [&](const Stmt &c) { return writes(c, buffer); });
+}
+
+/// The one Store of `buffer` in `s` and what it nests; null if none or more.
+const Stmt *onlyStore(const Stmt &s, int buffer, int &count) {
+  const Stmt *found = nullptr;
+  if ((s.kind == Stmt::Store || s.kind == Stmt::AccStore || s.kind == Stmt::Fill || s.kind == Stmt::Gemm) &&
+      (s.buffer == buffer || (s.kind == Stmt::Gemm && s.c.buffer == buffer))) {
+    ++count;
+    if (s.kind == Stmt::Store) found = &s;
+  }
+  for (const Stmt &c : s.body)
+    if (const Stmt *f = onlyStore(c, buffer, count)) found = f;
+  return count == 1 ? found : nullptr;
+}
+
+/// "Every element of the stored matrix `x` (rows × cols, ld apart) is
+/// finite", as a condition: max over it of (|x| < inf ? 0 : 1) == 0.
+const Expr *allFinite(Kernel &k, const Stmt::Matrix &x, int64_t rows, int64_t cols) {
+  Type t = k.buffers[x.buffer].type;
+  int r = k.newVar("fr", rows), c = k.newVar("fc", cols);
+  const Expr *v = k.load(x.buffer, k.add(x.offset, k.add(k.mul(k.var(r), x.ld), k.var(c))));
+  const Expr *finite = k.op(OpKind::Lt, Type::I1, {k.op(OpKind::Abs, t, {v}), k.constant(INFINITY, t)});
+  const Expr *bad = k.reduce(OpKind::ReduceMax, t, k.op(OpKind::Select, t, {finite, k.constant(0, t), k.constant(1, t)}), {r, c});
+  return k.op(OpKind::Eq, Type::I1, {bad, k.constant(0, t)});
+}
+
+/// Statements to insert before a product: where its check is computed.
+struct Insertion {
+  std::vector<Stmt> *list;
+  size_t depth, at; // loops around the list; position in it
+  std::vector<Stmt> stmts;
+};
+
+/// Narrows the product `s` (at `at` in `list`) when one of its operands is
+/// a local stored earlier in the list as zero outside an index-only mask.
+bool narrowZero(Kernel &k, std::vector<Stmt> &list, size_t at, int blockVar, bool inBlockLoop,
+                llvm::ArrayRef<int> outer, std::vector<Insertion> &insertions) {
+  Stmt &s = list[at];
+  if (!s.body.empty() || s.colBegin || s.kBegin) return false;
+  // dQ = dS @ K: dS is A, [m, k], its columns summed over. dKᵀ += Qᵀ @ dS:
+  // dS is B, [k, n], its columns C's, added into.
+  bool asA = !s.a.trans && k.buffers[s.a.buffer].isLocal && s.a.ld == s.k;
+  bool asB = !asA && !s.b.trans && k.buffers[s.b.buffer].isLocal && s.b.ld == s.n && s.accumulate;
+  if (!asA && !asB) return false;
+  const Stmt::Matrix &x = asA ? s.a : s.b;
+  int64_t rows = asA ? s.m : s.k, cols = asA ? s.k : s.n;
+  if (x.offset->kind != Expr::Const || x.offset->value != 0) return false;
+  // Its one store, earlier in this list, and nothing else writing it since.
+  const Stmt *store = nullptr;
+  size_t storeAt = 0;
+  for (size_t i = 0; i < at; ++i) {
+    int count = 0;
+    if (const Stmt *st = onlyStore(list[i], x.buffer, count)) store = st, storeAt = i;
+    else if (count) store = nullptr;
+  }
+  if (!store) return false;
+  for (size_t i = storeAt + 1; i < at; ++i)
+    if (writes(list[i], x.buffer)) return false;
+  // It stores every element: at r·cols + c for loop variables r < rows, c < cols.
+  auto terms = linearTerms(store->offset);
+  // (A single row has no row variable.)
+  if (linearConstant(store->offset) != 0 || terms.size() != (rows == 1 ? 1u : 2u)) return false;
+  int rowVar = -1, colVar = -1;
+  for (auto [t, c] : terms) {
+    if (t->kind != Expr::Var) return false;
+    if (c == cols && k.vars[t->var].extent == rows && rowVar < 0) rowVar = t->var;
+    else if (c == 1 && k.vars[t->var].extent == cols && colVar < 0) colVar = t->var;
+  }
+  if (colVar < 0 || (rows > 1 && rowVar < 0)) return false;
+  const Expr *guard = zeroOutside(store->value);
+  if (!guard) return false;
+  auto range = columnRange(k, {{colVar, guard}}, cols, blockVar, inBlockLoop);
+  if (!range) return false;
+  auto [lo, hi] = *range;
+  // Skip only when the other operand is finite, and (for B) when adding.
+  const Stmt::Matrix &other = asA ? s.b : s.a;
+  int64_t oRows = asA ? (s.b.trans ? s.n : s.k) : (s.a.trans ? s.k : s.m);
+  int64_t oCols = asA ? (s.b.trans ? s.k : s.n) : (s.a.trans ? s.m : s.k);
+  const Expr *ok = allFinite(k, other, oRows, oCols);
+  if (asB) ok = k.op(OpKind::And, Type::I1, {ok, k.op(OpKind::Gt, Type::I1, {s.accumulate, k.index(0)})});
+  Placer p(k);
+  p.setOuter(outer);
+  Insertion ins{&list, outer.size(), at, {}};
+  Stmt let{Stmt::Let};
+  let.expr = ok;
+  p.nestStmt({}, let, ok->args, &ins.stmts);
+  insertions.push_back(std::move(ins));
+  auto checked = [&](const Expr *bound, int64_t whole) {
+    if (bound->kind == Expr::Const && bound->value == double(whole)) return bound;
+    return k.op(OpKind::Select, Type::Index, {ok, bound, k.index(whole)});
+  };
+  lo = checked(lo, 0);
+  hi = checked(hi, cols);
+  if (asA) {
+    // The sum runs over k in [lo, hi): A's columns, B's rows.
+    s.kBegin = lo;
+    s.kEnd = hi;
+    s.a.offset = k.add(s.a.offset, lo);
+    s.b.offset = k.add(s.b.offset, s.b.trans ? lo : k.mul(lo, s.b.ld));
+  } else {
+    s.colBegin = lo;
+    s.colEnd = hi;
+    s.b.offset = k.add(s.b.offset, lo);
+    s.c.offset = k.add(s.c.offset, lo);
+  }
+  return true;
+}
+
+/// A product and where it sits: the list holding it, its position, and the
+/// variables of the loops around it.
+struct Product {
+  std::vector<Stmt> *list;
+  size_t at;
+  bool inBlockLoop;
+  std::vector<int> outer;
+};
+
+void findProducts(std::vector<Stmt> &list, int blockVar, bool inBlockLoop, std::vector<int> &outer,
+                  std::vector<Product> &out) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (list[i].kind == Stmt::Loop) {
+      outer.push_back(list[i].var);
+      findProducts(list[i].body, blockVar, inBlockLoop || list[i].var == blockVar, outer, out);
+      outer.pop_back();
+    }
+    if (list[i].kind == Stmt::Gemm) out.push_back({&list, i, inBlockLoop, outer});
+  }
+}
+
+} // namespace
+
+int narrowMaskedProducts(Kernel &k, Stmt &group, int blockVar) {
+  std::vector<Product> products;
+  std::vector<int> outer{group.var};
+  findProducts(group.body, blockVar, false, outer, products);
+  std::vector<Insertion> insertions;
+  int narrowed = 0;
+  for (const Product &p : products) {
+    Stmt &s = (*p.list)[p.at];
+    if (narrowZero(k, *p.list, p.at, blockVar, p.inBlockLoop, p.outer, insertions)) {
+      ++narrowed;
+      continue;
+    }
+    int c = s.c.buffer;
+    if (!k.buffers[c].isLocal) continue;
+    // Every load of the local must follow one of its products in that
+    // product's list: the block loop's product and the last, shorter
+    // block's each have their own readers. A load anywhere else (before
+    // the product, in another loop) would read columns this does not see.
+    llvm::DenseSet<const Stmt *> readers;
+    for (const Product &q : products)
+      if ((*q.list)[q.at].c.buffer == c)
+        for (size_t j = q.at + 1; j < q.list->size(); ++j) readers.insert(&(*q.list)[j]);
+    if (loadedElsewhere(group, c, readers)) continue;
+    if (narrowUnread(k, s, llvm::ArrayRef<Stmt>(*p.list).drop_front(p.at + 1), blockVar, p.inBlockLoop)) ++narrowed;
+  }
+  // The finiteness checks go in last: inner lists first (inserting into an
+  // outer list moves the loops holding them), each from its back, so that
+  // the positions found above still hold.
+  llvm::sort(insertions, [](const Insertion &a, const Insertion &b) {
+    return a.depth != b.depth ? a.depth > b.depth : a.at > b.at;
+  });
+  for (Insertion &ins : insertions)
+    ins.list->insert(ins.list->begin() + ins.at, std::make_move_iterator(ins.stmts.begin()),
+                     std::make_move_iterator(ins.stmts.end()));
+  return narrowed;
+}
+
+} // namespace gradc

@@ -1,0 +1,23 @@
+//===- codegen/MaskedColumns.h - products that skip masked columns -------===//
+//
+// A slice group's product whose columns are read only where an index
+// condition holds (a causal mask: where(i >= j, s, -1e9)) computes only the
+// columns some reader can use; one that reads a local that is zero outside
+// such a condition skips its zero columns. See MaskedColumns.cpp.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "codegen/LoopIR.h"
+
+namespace gradc {
+
+/// Narrows every product in `group` (a slice group's loop, codegen/
+/// Schedule.cpp) that stores a local no reader uses outside an index-only
+/// select condition to the columns where that condition can hold, and
+/// every product of a local that is zero outside one to its other columns,
+/// per row block: `blockVar` is the group's loop over row blocks (-1:
+/// none). Returns how many products it narrowed.
+int narrowMaskedProducts(loops::Kernel &k, loops::Stmt &group, int blockVar);
+
+} // namespace gradc
