@@ -87,9 +87,19 @@ bool Generator::attention(Scope &s) {
   if (sm > 6) sc = fmt::format("{} * {}", sc, num(6 / sm));
   feature("attention");
   if (chance(0.5)) {
-    feature("causal attention");
-    std::string n = std::to_string(t);
-    sc = fmt::format("where(reshape(arange({}), [{}, 1]) >= reshape(arange({}), [1, {}]), {}, -1e9)", n, n, n, n, sc);
+    // A mask of row i against column j, each keeping the diagonal, so no
+    // row is all masked: causal, the reverse, a causal sliding window, a
+    // band. Row blocks skip the columns it masks (codegen/MaskedColumns.cpp).
+    std::string n = std::to_string(t), w = std::to_string(between(1, int(std::max<int64_t>(t / 2, 1))));
+    std::string i = fmt::format("reshape(arange({}), [{}, 1])", n, n), j = fmt::format("reshape(arange({}), [1, {}])", n, n);
+    std::string mask;
+    switch (between(0, 3)) {
+    case 0: mask = fmt::format("{} >= {}", i, j); feature("causal attention"); break;
+    case 1: mask = fmt::format("{} <= {}", i, j); feature("anti-causal attention"); break;
+    case 2: mask = fmt::format("{} >= {} && {} - {} < {}", i, j, i, j, w); feature("sliding-window attention"); break;
+    default: mask = fmt::format("{} - {} < {} && {} - {} < {}", i, j, w, j, i, w); feature("banded attention"); break;
+    }
+    sc = fmt::format("where({}, {}, -1e9)", mask, sc);
   }
   double m = double(c) * x.mag() * wv.mag();
   bind(s, {fmt::format("softmax({}) @ ({} @ {})", sc, x.text, wv.text), out, -m, m, false, true, false});
