@@ -273,8 +273,10 @@ bool loadedElsewhere(const Stmt &s, int buffer, const llvm::DenseSet<const Stmt 
 }
 
 /// The columns [lo, hi) some read may use, for one row block (blk fixed, or
-/// no block loop), found from both ends in runs of 64 columns, then one by
-/// one.
+/// no block loop), found from both ends: the longest run of columns at each
+/// end that the conditions are false on, by bisection (a condition proved
+/// false on a run is proved false on any part of it: interval evaluation is
+/// monotone in its ranges), then one column at a time past it.
 std::pair<int64_t, int64_t> usedColumns(IntervalEval &ev, const std::vector<Read> &reads, int64_t n) {
   auto unused = [&](int64_t c0, int64_t c1) {
     for (const Read &r : reads) {
@@ -286,11 +288,23 @@ std::pair<int64_t, int64_t> usedColumns(IntervalEval &ev, const std::vector<Read
     }
     return true;
   };
-  int64_t hi = n;
-  while (hi > 0 && unused(std::max<int64_t>(hi - 64, 0), hi - 1)) hi = std::max<int64_t>(hi - 64, 0);
+  // hi: the least c with [c, n) unused (c = n: an empty run).
+  int64_t a = 0, b = n;
+  while (a < b) {
+    int64_t c = a + (b - a) / 2;
+    if (unused(c, n - 1)) b = c;
+    else a = c + 1;
+  }
+  int64_t hi = a;
   while (hi > 0 && unused(hi - 1, hi - 1)) --hi;
-  int64_t lo = 0;
-  while (lo < hi && unused(lo, std::min(lo + 64, hi) - 1)) lo = std::min(lo + 64, hi);
+  // lo: the most c <= hi with [0, c) unused.
+  a = 0, b = hi;
+  while (a < b) {
+    int64_t c = b - (b - a) / 2;
+    if (unused(0, c - 1)) a = c;
+    else b = c - 1;
+  }
+  int64_t lo = a;
   while (lo < hi && unused(lo, lo)) ++lo;
   return {lo, hi};
 }
