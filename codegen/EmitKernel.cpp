@@ -194,12 +194,13 @@ private:
   void loop(const Stmt &s) {
     // Rotated form (extents are >= 1): body, then increment and test. A
     // parallel loop runs [begin, end) and may be empty.
-    Value *first = s.parallel ? begin : b.getInt64(0);
-    Value *limit = s.parallel ? end : b.getInt64(k.vars[s.var].extent);
+    // So may a loop over run-time bounds (lower, upper).
+    Value *first = s.parallel ? begin : s.lower ? value(s.lower) : b.getInt64(0);
+    Value *limit = s.parallel ? end : s.upper ? value(s.upper) : b.getInt64(k.vars[s.var].extent);
     llvm::BasicBlock *pre = b.GetInsertBlock();
     llvm::BasicBlock *body = llvm::BasicBlock::Create(ctx, k.vars[s.var].name, fn);
     llvm::BasicBlock *exit = llvm::BasicBlock::Create(ctx, k.vars[s.var].name + ".end", fn);
-    if (s.parallel) b.CreateCondBr(b.CreateICmpULT(begin, end), body, exit);
+    if (s.parallel || s.lower) b.CreateCondBr(b.CreateICmpSLT(first, limit), body, exit);
     else b.CreateBr(body);
     b.SetInsertPoint(body);
     llvm::PHINode *iv = b.CreatePHI(b.getInt64Ty(), 2, k.vars[s.var].name);

@@ -289,11 +289,14 @@ private:
     }
     }
   }
+  // A value computed again in another loop (hash-consed, so the same
+  // expression) gets a new name there.
   std::string define(const Expr *e) {
-    std::string n = "t" + std::to_string(names.size());
+    std::string n = "t" + std::to_string(defined++);
     names[e] = n;
     return n;
   }
+  int defined = 0;
   static std::string stripParens(std::string s) {
     if (s.size() > 1 && s.front() == '(' && s.back() == ')') return s.substr(1, s.size() - 2);
     return s;
@@ -303,7 +306,11 @@ private:
     auto line = [&]() -> llvm::raw_ostream & { return os.indent(2 * depth); };
     switch (s.kind) {
     case Stmt::Loop:
-      line() << (s.parallel ? "parallel for " : "for ") << k.vars[s.var].name << " in 0.." << k.vars[s.var].extent << "\n";
+      if (s.lower)
+        line() << "for " << k.vars[s.var].name << " in [" << stripParens(ref(s.lower)) << ", " << stripParens(ref(s.upper))
+               << ") of 0.." << k.vars[s.var].extent << "\n";
+      else
+        line() << (s.parallel ? "parallel for " : "for ") << k.vars[s.var].name << " in 0.." << k.vars[s.var].extent << "\n";
       for (auto &b : s.body) stmt(b, depth + 1);
       break;
     case Stmt::Let: {

@@ -86,6 +86,10 @@ struct Stmt {
   Kind kind;
   int var = -1;
   bool parallel = false; // Loop: its iterations are split across threads
+  // Loop: when set, the loop runs var over [lower, upper) (run-time index
+  // values within 0..extent) instead of 0..extent, and may be empty
+  // (codegen/MaskedColumns.cpp).
+  const Expr *lower = nullptr, *upper = nullptr;
   std::vector<Stmt> body;
   const Expr *expr = nullptr;
   const Expr *value = nullptr;

@@ -3,7 +3,8 @@
 // A slice group's product whose columns are read only where an index
 // condition holds (a causal mask: where(i >= j, s, -1e9)) computes only the
 // columns some reader can use; one that reads a local that is zero outside
-// such a condition skips its zero columns. See MaskedColumns.cpp.
+// such a condition skips its zero columns; the softmax's loops skip the
+// masked columns too. See MaskedColumns.cpp.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -16,8 +17,9 @@ namespace gradc {
 /// Schedule.cpp) that stores a local no reader uses outside an index-only
 /// select condition to the columns where that condition can hold, and
 /// every product of a local that is zero outside one to its other columns,
-/// per row block: `blockVar` is the group's loop over row blocks (-1:
-/// none). Returns how many products it narrowed.
+/// and then every loop over such columns whose masked part is one value
+/// per row, per row block: `blockVar` is the group's loop over row blocks
+/// (-1: none). Returns how many products it narrowed.
 int narrowMaskedProducts(loops::Kernel &k, loops::Stmt &group, int blockVar);
 
 } // namespace gradc

@@ -46,6 +46,15 @@ public:
     });
   }
 
+  /// Expressions already computed where the statements placed next will
+  /// run (codegen/MaskedColumns.cpp adds statements to a placed kernel).
+  void assumePlaced(const Expr *e) { placed.insert(e); }
+
+  /// Computes `e` (and what it needs that is not placed yet) into `into`.
+  void place(const Expr *e, std::vector<Stmt> *into) {
+    inLoops({}, into, [&] { ensure(e); });
+  }
+
   /// Variables of loops around `into` (a slice group's slice loop): what
   /// depends on them alone is placed in `into` itself.
   void setOuter(llvm::ArrayRef<int> vars) {
