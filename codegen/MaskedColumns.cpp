@@ -659,7 +659,9 @@ size_t narrowLoop(Kernel &k, const std::vector<Frame> &frames, int groupVar, int
   }
   std::vector<const Expr *> storeValues;
   for (const Stmt *st : stores) {
-    if (k.buffers[st->buffer].type == Type::I1) return 0;
+    // The masked columns' loops repeat the address alone: it must be index
+    // arithmetic, with nothing the loop computes.
+    if (k.buffers[st->buffer].type == Type::I1 || !indexOnlyCondition(st->offset)) return 0;
     const Expr *m = masked(st->value);
     if (!m) return 0;
     storeValues.push_back(m);
