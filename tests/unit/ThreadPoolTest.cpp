@@ -135,14 +135,25 @@ TEST(ThreadPool, EachThreadStartsOnItsOwnShareOfTheChunks) {
   // Thread t of T owns chunks [t*C/T, (t+1)*C/T) and takes them first, so
   // loop after loop it runs the same rows and finds them in its own cache:
   // the caller starts at chunk 0, the worker at chunk 4 of 8.
-  ThreadPool pool(2);
-  for (int loop = 0; loop < 20; ++loop) {
-    FirstChunks f;
-    pool.run(8, recordFirst, &f);
-    if (f.timedOut) GTEST_SKIP() << "a thread did not start a chunk within 2 s (a loaded machine)";
-    EXPECT_EQ(f.callerFirst.load(), 0) << "loop " << loop;
-    EXPECT_EQ(f.workerFirst.load(), 4) << "loop " << loop;
+  //
+  // On a loaded machine (CI runs tests side by side) the pool may rightly
+  // see its worker held up and run loops on the caller alone for a while;
+  // such a loop shows nothing here. The check then goes on with a fresh
+  // pool, until 20 loops ran on both threads or 6 s passed.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(6);
+  int checked = 0;
+  while (checked < 20 && std::chrono::steady_clock::now() < deadline) {
+    ThreadPool pool(2);
+    while (checked < 20 && pool.preemptedSpells() == 0) {
+      FirstChunks f;
+      pool.run(8, recordFirst, &f);
+      if (f.timedOut) break;
+      EXPECT_EQ(f.callerFirst.load(), 0) << "loop " << checked;
+      EXPECT_EQ(f.workerFirst.load(), 4) << "loop " << checked;
+      ++checked;
+    }
   }
+  if (checked < 20) GTEST_SKIP() << "only " << checked << " of 20 loops ran on both threads within 6 s (a loaded machine)";
 }
 
 TEST(ThreadPool, LateWorkerPolicyWithChosenDurations) {
