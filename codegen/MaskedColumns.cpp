@@ -68,6 +68,7 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/SetVector.h"
 
+#include <array>
 #include <cmath>
 #include <optional>
 
@@ -87,7 +88,7 @@ struct Interval {
 /// the caller reads as "may be true".
 class IntervalEval {
 public:
-  explicit IntervalEval(const Kernel &k) : k(k) {
+  explicit IntervalEval(const Kernel &k) {
     for (const LoopVar &v : k.vars) vars.push_back({0, v.extent - 1});
   }
   std::vector<Interval> vars; // the range of each loop variable
@@ -98,7 +99,6 @@ public:
   }
 
 private:
-  const Kernel &k;
   llvm::DenseMap<const Expr *, std::optional<Interval>> memo;
 
   static constexpr int64_t kLimit = int64_t(1) << 40; // far from overflow in int64 products
@@ -189,6 +189,12 @@ bool indexOnlyCondition(const Expr *e) {
   return e->kind == Expr::Op && llvm::all_of(e->args, indexOnlyCondition);
 }
 
+/// Every expression a statement holds (null where it has none).
+std::array<const Expr *, 13> exprsOf(const Stmt &s) {
+  return {s.expr,     s.value,   s.offset,  s.accumulate, s.a.offset, s.b.offset, s.c.offset,
+          s.colBegin, s.colEnd,  s.kBegin,  s.kEnd,       s.lower,    s.upper};
+}
+
 /// One read of the product's local: the loop variable giving its column,
 /// and the index-only condition under which its value is used.
 struct Read {
@@ -203,14 +209,13 @@ public:
   ReadFinder(const Kernel &k, int buffer, int64_t n) : k(k), buffer(buffer), n(n) {}
   std::vector<Read> reads;
   bool ok = true;
-  int loads = 0; // every load of the buffer met, usable or not
 
   void stmt(const Stmt &s) {
     // From the values that leave the statements: stored, folded into an
     // accumulator, or addressing a product. A Let only computes part of
     // one of those early (placement hoists it), so it is met there.
     if (s.kind != Stmt::Let && s.kind != Stmt::AccInit)
-      for (const Expr *e : {s.value, s.offset, s.accumulate, s.a.offset, s.b.offset, s.c.offset, s.colBegin, s.colEnd, s.kBegin, s.kEnd})
+      for (const Expr *e : exprsOf(s))
         if (e) walk(e, nullptr);
     // Written again, or read whole by another product: keep every column.
     if ((s.kind == Stmt::Store || s.kind == Stmt::AccStore || s.kind == Stmt::Fill) && s.buffer == buffer) fail();
@@ -229,7 +234,6 @@ private:
   void walk(const Expr *e, const Expr *guard) {
     if (!seen.insert({e, guard}).second) return;
     if (e->kind == Expr::Load && e->buffer == buffer) {
-      ++loads;
       std::optional<int> column = columnVar(e->args[0]);
       if (!guard || !column) fail();
       else reads.push_back({*column, guard});
@@ -272,7 +276,7 @@ bool loads(const Expr *e, int buffer, llvm::DenseSet<const Expr *> &seen) {
 bool loadedElsewhere(const Stmt &s, int buffer, const llvm::DenseSet<const Stmt *> &readers) {
   if (readers.contains(&s)) return false;
   llvm::DenseSet<const Expr *> seen;
-  for (const Expr *e : {s.expr, s.value, s.offset, s.accumulate, s.a.offset, s.b.offset, s.c.offset, s.colBegin, s.colEnd, s.kBegin, s.kEnd})
+  for (const Expr *e : exprsOf(s))
     if (loads(e, buffer, seen)) return true;
   if (s.kind == Stmt::Gemm && (s.a.buffer == buffer || s.b.buffer == buffer)) return true;
   for (const Stmt &c : s.body)
@@ -420,14 +424,8 @@ const Expr *zeroOutside(const Expr *e) {
   }
 }
 
-/// Whether `s` or what it nests writes `buffer`.
-bool writes(const Stmt &s, int buffer) {
-  if ((s.kind == Stmt::Store || s.kind == Stmt::AccStore || s.kind == Stmt::Fill) && s.buffer == buffer) return true;
-  if (s.kind == Stmt::Gemm && s.c.buffer == buffer) return true;
-  return llvm::any_of(s.body, [&](const Stmt &c) { return writes(c, buffer); });
-}
-
-/// The one Store of `buffer` in `s` and what it nests; null if none or more.
+/// The one Store of `buffer` in `s` and what it nests; null if none, or if
+/// anything else writes it there. `count` counts every write.
 const Stmt *onlyStore(const Stmt &s, int buffer, int &count) {
   const Stmt *found = nullptr;
   if ((s.kind == Stmt::Store || s.kind == Stmt::AccStore || s.kind == Stmt::Fill || s.kind == Stmt::Gemm) &&
@@ -472,17 +470,14 @@ bool narrowZero(Kernel &k, std::vector<Stmt> &list, size_t at, int blockVar, boo
   const Stmt::Matrix &x = asA ? s.a : s.b;
   int64_t rows = asA ? s.m : s.k, cols = asA ? s.k : s.n;
   if (x.offset->kind != Expr::Const || x.offset->value != 0) return false;
-  // Its one store, earlier in this list, and nothing else writing it since.
+  // Its one store, the last write earlier in this list.
   const Stmt *store = nullptr;
-  size_t storeAt = 0;
   for (size_t i = 0; i < at; ++i) {
     int count = 0;
-    if (const Stmt *st = onlyStore(list[i], x.buffer, count)) store = st, storeAt = i;
+    if (const Stmt *st = onlyStore(list[i], x.buffer, count)) store = st;
     else if (count) store = nullptr;
   }
   if (!store) return false;
-  for (size_t i = storeAt + 1; i < at; ++i)
-    if (writes(list[i], x.buffer)) return false;
   // It stores every element: at r·cols + c for loop variables r < rows, c < cols.
   auto terms = linearTerms(store->offset);
   // (A single row has no row variable.)
@@ -508,9 +503,7 @@ bool narrowZero(Kernel &k, std::vector<Stmt> &list, size_t at, int blockVar, boo
   Placer p(k);
   p.setOuter(outer);
   Insertion ins{&list, outer.size(), at, {}};
-  Stmt let{Stmt::Let};
-  let.expr = ok;
-  p.nestStmt({}, let, ok->args, &ins.stmts);
+  p.place(ok, &ins.stmts);
   insertions.push_back(std::move(ins));
   auto checked = [&](const Expr *bound, int64_t whole) {
     if (bound->kind == Expr::Const && bound->value == double(whole)) return bound;
@@ -750,18 +743,14 @@ void narrowLoops(Kernel &k, std::vector<Frame> &frames, int groupVar, int blockV
 
 } // namespace
 
-int narrowMaskedProducts(Kernel &k, Stmt &group, int blockVar) {
+void narrowMaskedProducts(Kernel &k, Stmt &group, int blockVar) {
   std::vector<Product> products;
   std::vector<int> outer{group.var};
   findProducts(group.body, blockVar, false, outer, products);
   std::vector<Insertion> insertions;
-  int narrowed = 0;
   for (const Product &p : products) {
     Stmt &s = (*p.list)[p.at];
-    if (narrowZero(k, *p.list, p.at, blockVar, p.inBlockLoop, p.outer, insertions)) {
-      ++narrowed;
-      continue;
-    }
+    if (narrowZero(k, *p.list, p.at, blockVar, p.inBlockLoop, p.outer, insertions)) continue;
     int c = s.c.buffer;
     if (!k.buffers[c].isLocal) continue;
     // Every load of the local must follow one of its products in that
@@ -773,7 +762,7 @@ int narrowMaskedProducts(Kernel &k, Stmt &group, int blockVar) {
       if ((*q.list)[q.at].c.buffer == c)
         for (size_t j = q.at + 1; j < q.list->size(); ++j) readers.insert(&(*q.list)[j]);
     if (loadedElsewhere(group, c, readers)) continue;
-    if (narrowUnread(k, s, llvm::ArrayRef<Stmt>(*p.list).drop_front(p.at + 1), blockVar, p.inBlockLoop)) ++narrowed;
+    narrowUnread(k, s, llvm::ArrayRef<Stmt>(*p.list).drop_front(p.at + 1), blockVar, p.inBlockLoop);
   }
   // The finiteness checks go in last: inner lists first (inserting into an
   // outer list moves the loops holding them), each from its back, so that
@@ -787,7 +776,6 @@ int narrowMaskedProducts(Kernel &k, Stmt &group, int blockVar) {
   // Then the loops (the products' analysis above expects one store of dS).
   std::vector<Frame> frames{{&group.body, 0}};
   narrowLoops(k, frames, group.var, blockVar, false);
-  return narrowed;
 }
 
 } // namespace gradc

@@ -19,7 +19,7 @@ namespace gradc {
 /// every product of a local that is zero outside one to its other columns,
 /// and then every loop over such columns whose masked part is one value
 /// per row, per row block: `blockVar` is the group's loop over row blocks
-/// (-1: none). Returns how many products it narrowed.
-int narrowMaskedProducts(loops::Kernel &k, loops::Stmt &group, int blockVar);
+/// (-1: none).
+void narrowMaskedProducts(loops::Kernel &k, loops::Stmt &group, int blockVar);
 
 } // namespace gradc
