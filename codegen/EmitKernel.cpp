@@ -305,9 +305,11 @@ private:
     }
     Value *n = b.getInt64(s.n);
     if (s.colBegin) n = b.CreateSub(value(s.colEnd), value(s.colBegin)); // a narrowed product's columns
+    Value *mm = b.getInt64(s.m);
+    if (s.rowBegin) mm = b.CreateSub(value(s.rowEnd), value(s.rowBegin)); // its rows
     Value *kk = b.getInt64(s.k);
     if (s.kBegin) kk = b.CreateSub(value(s.kEnd), value(s.kBegin)); // and its sum
-    b.CreateCall(callee, {gctx, b.getInt32(s.a.trans), b.getInt32(s.b.trans), b.getInt64(s.m), n,
+    b.CreateCall(callee, {gctx, b.getInt32(s.a.trans), b.getInt32(s.b.trans), mm, n,
                           kk, address(s.a.buffer, s.a.offset), b.getInt64(s.a.ld),
                           address(s.b.buffer, s.b.offset), b.getInt64(s.b.ld), address(s.c.buffer, s.c.offset),
                           b.getInt64(s.c.ld), flags, epi, epiArgs});

@@ -351,6 +351,7 @@ private:
       // `on columns [lo, hi)`: a product narrowed to the columns its readers use.
       std::string cols;
       if (s.colBegin) cols = " on columns [" + stripParens(ref(s.colBegin)) + ", " + stripParens(ref(s.colEnd)) + ")";
+      if (s.rowBegin) cols += " on rows [" + stripParens(ref(s.rowBegin)) + ", " + stripParens(ref(s.rowEnd)) + ")";
       if (s.kBegin) cols += " summing [" + stripParens(ref(s.kBegin)) + ", " + stripParens(ref(s.kEnd)) + ")";
       line() << "gemm " << s.m << "x" << s.n << "x" << s.k << cols << ": " << mat(s.c) << " = " << mat(s.a) << " @ " << mat(s.b)
              << acc << (s.singleThreaded || s.oneThread ? "  (one thread)" : "") << (s.body.empty() ? "" : ", then on each block of rows it finishes:")

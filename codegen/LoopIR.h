@@ -115,6 +115,10 @@ struct Stmt {
   // When set: the sum runs over k in [kBegin, kEnd) only (`k` is the most),
   // A's other columns being zero; A's and B's offsets include kBegin.
   const Expr *kBegin = nullptr, *kEnd = nullptr;
+  // When set: only C's rows [rowBegin, rowEnd) are computed (`m` is the
+  // most), the others being added zeros; A's and C's offsets include
+  // rowBegin; the runtime is called with m = rowEnd - rowBegin.
+  const Expr *rowBegin = nullptr, *rowEnd = nullptr;
   bool singleThreaded = false; // inside a parallel loop: no threads of its own
   bool oneThread = false;      // in an entry that runs on one thread (profiled)
 

@@ -37,13 +37,15 @@
 // follow clamp(a·blk + c, 0, n) (causal: [0, 64·blk + 64); a sliding window
 // also moves lo), else to their union over blocks, else not at all.
 //
-// The backward pass has a second kind: products of a local that is zero
-// where the mask is false (dS = select(mask, …, 0) / √D), which skip its
-// zero columns (see "zero outside the mask" below): dQ = dS @ K sums over
-// fewer columns, dKᵀ += Q[rows]ᵀ @ dS adds to fewer. Together: 4 of
-// attention's 7 products per block; the other 3 multiply probabilities
-// that are 0 in masked columns only when exp underflows, which nothing
-// here assumes.
+// A second kind: products of a local that is zero where the mask is false
+// (the backward's dS = select(mask, …, 0) / √D), or that holds one value
+// per row there which a run-time check finds to be 0 (the probabilities,
+// exp(-1e9 - m) / sum), skip those columns (see "zero outside the mask"
+// below): dQ = dS @ K and Y = P @ V sum over fewer columns, dKᵀ += Q[rows]ᵀ
+// @ dS adds to fewer columns, dV += Pᵀ @ dY[rows] to fewer rows. Together:
+// 6 of attention's 7 products per block. The seventh, dP = dY @ Vᵀ, is
+// read in every column by the backward's row sum of dP·P, whose masked
+// terms are 0 only where dP is finite, which only computing it shows.
 //
 // Third, the softmax's loops over those columns (see "loops over masked
 // columns" below): a row's maximum and sum run over [lo, hi) and account
@@ -51,13 +53,16 @@
 // time, that their term, exp(-1e9 - m), is exactly 0), and a loop of stores
 // stores the masked columns' one value, with nothing to compute.
 //
-// Skipped columns change no result: a narrowed product or loop computes
-// each kept column exactly as before, and a masked column's value is the
-// same expression as before, computed once. One exception in rounding: a sum that starts
-// after column 0 (a sliding window's dQ) groups its terms into the GEMM's
-// k-blocks from a different first term, so it may differ in the last bits;
-// it is the same for any thread count. --keep-masked-columns turns all of
-// this off, for comparison.
+// Skipped columns change no result beyond rounding: a narrowed product or
+// loop computes each kept column as before, and a masked column's value is
+// the same expression as before, computed once. Rounding may differ in
+// the last bits in three ways, each the same for any thread count: a sum
+// that starts after column 0 (a sliding window's dQ) groups its terms into
+// the GEMM's k-blocks from a different first term; a row's sum over a
+// run-time range of columns is split into vector lanes differently from
+// one over all of them; and adding fewer zeros can leave a -0 that adding
+// +0 would have made +0. --keep-masked-columns turns all of this off, for
+// comparison.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/MaskedColumns.h"
@@ -190,9 +195,9 @@ bool indexOnlyCondition(const Expr *e) {
 }
 
 /// Every expression a statement holds (null where it has none).
-std::array<const Expr *, 13> exprsOf(const Stmt &s) {
-  return {s.expr,     s.value,   s.offset,  s.accumulate, s.a.offset, s.b.offset, s.c.offset,
-          s.colBegin, s.colEnd,  s.kBegin,  s.kEnd,       s.lower,    s.upper};
+std::array<const Expr *, 15> exprsOf(const Stmt &s) {
+  return {s.expr,   s.value, s.offset, s.accumulate, s.a.offset, s.b.offset, s.c.offset, s.colBegin,
+          s.colEnd, s.kBegin, s.kEnd,  s.rowBegin,   s.rowEnd,   s.lower,    s.upper};
 }
 
 /// One read of the product's local: the loop variable giving its column,
@@ -371,7 +376,7 @@ std::optional<std::pair<const Expr *, const Expr *>> columnRange(Kernel &k, cons
 /// Narrows the product `s`, whose readers are `after` (the statements that
 /// follow it in its list), when they leave columns unused.
 bool narrowUnread(Kernel &k, Stmt &s, llvm::ArrayRef<Stmt> after, int blockVar, bool inBlockLoop) {
-  if (s.accumulate || !s.body.empty() || s.colBegin || s.kBegin || !k.buffers[s.c.buffer].isLocal) return false;
+  if (s.accumulate || !s.body.empty() || s.colBegin || s.kBegin || s.rowBegin || !k.buffers[s.c.buffer].isLocal) return false;
   if (s.c.offset->kind != Expr::Const || s.c.offset->value != 0 || s.c.ld != s.n) return false;
   ReadFinder f(k, s.c.buffer, s.n);
   for (const Stmt &r : after) f.stmt(r);
@@ -387,19 +392,68 @@ bool narrowUnread(Kernel &k, Stmt &s, llvm::ArrayRef<Stmt> after, int blockVar, 
   return true;
 }
 
+//===--- masks in a value -------------------------------------------------===//
+
+/// Whether `e` uses loop variable `v` (a reduction's own variables aside).
+bool usesVar(const Expr *e, int v, llvm::DenseMap<const Expr *, bool> &memo) {
+  if (e->kind == Expr::Var) return e->var == v;
+  if (auto it = memo.find(e); it != memo.end()) return it->second;
+  bool r = llvm::any_of(e->args, [&](const Expr *a) { return usesVar(a, v, memo); });
+  memo[e] = r;
+  return r;
+}
+
+/// The index-only select conditions in `e` that use `v`.
+void maskConditions(const Expr *e, int v, llvm::DenseSet<const Expr *> &seen, llvm::SetVector<const Expr *> &out,
+                    llvm::DenseMap<const Expr *, bool> &memo) {
+  if (!seen.insert(e).second) return;
+  if (e->kind == Expr::Op && e->op == OpKind::Select && indexOnlyCondition(e->args[0]) && usesVar(e->args[0], v, memo))
+    out.insert(e->args[0]);
+  for (const Expr *a : e->args) maskConditions(a, v, seen, out, memo);
+}
+
+/// `e` with each select on one of `conds` replaced by its else-branch.
+const Expr *elseValue(Kernel &k, const Expr *e, const llvm::SetVector<const Expr *> &conds,
+                      llvm::DenseMap<const Expr *, const Expr *> &memo) {
+  if (e->kind != Expr::Op) return e;
+  if (auto it = memo.find(e); it != memo.end()) return it->second;
+  const Expr *r;
+  if (e->op == OpKind::Select && conds.contains(e->args[0])) {
+    r = elseValue(k, e->args[2], conds, memo);
+  } else {
+    llvm::SmallVector<const Expr *, 3> args;
+    for (const Expr *a : e->args) args.push_back(elseValue(k, a, conds, memo));
+    r = llvm::equal(args, e->args) ? e : k.op(e->op, e->type, args);
+  }
+  memo[e] = r;
+  return r;
+}
+
 //===--- products of a local that is zero outside the mask ------------------===//
 //
 // The backward pass stores dS = select(mask, …, 0) / √D: zero wherever the
-// mask is false. Its products skip those columns too:
+// mask is false. The probabilities P = exp(select(mask, s, -1e9) - m) / sum
+// hold one value per row where it is false, exp(-1e9 - m) / sum, which is
+// 0 whenever exp underflows (for any sane m). Products of either skip
+// those columns:
 //
 //   dQ[rows] = dS @ K          sums over dS's columns: skip those that are zero
 //   dKᵀ     += Q[rows]ᵀ @ dS   the zero columns add nothing to dKᵀ's columns
+//   Y[rows]  = P @ V           sums over P's columns, as dQ
+//   dV      += P ᵀ @ dY[rows]  P's zero columns are dV's rows: nothing to add
 //
-// 0·x is 0 only for finite x, so each narrowed product first checks that
-// the other operand is finite (K; the block's rows of Q), and computes
-// every column when it is not: inf and NaN still propagate as they would.
-// A product that overwrites rather than adds (the first block's) computes
-// every column, so that the skipped ones are zeros.
+// Only dS's zeros are known at compile time. P's are checked at run time,
+// per row block, before the product: its masked columns hold one value per
+// row, so the first one past the kept columns, and the last one before
+// them, must be exactly 0 in every row. 0·x is 0 only for finite x, so each
+// narrowed product also checks that the other operand is finite (K, V; the
+// block's rows of Q, dY). When a check fails, the product computes every
+// column: inf and NaN still propagate as they would. A product that
+// overwrites rather than adds (the first block's dKᵀ and dV) computes every
+// column, so that the skipped ones are zeros.
+//
+// Skipping adds of zero can turn a sum's -0 into +0 or back, never any
+// other value.
 
 /// The condition outside which `e` is ±0: select(c, x, 0) with c index-only,
 /// through negation and products and quotients by finite constants.
@@ -439,14 +493,42 @@ const Stmt *onlyStore(const Stmt &s, int buffer, int &count) {
 }
 
 /// "Every element of the stored matrix `x` (rows × cols, ld apart) is
-/// finite", as a condition: max over it of (|x| < inf ? 0 : 1) == 0.
+/// finite", as a condition: the sum over it of (|x| < inf ? 0 : 1) == 0.
+/// A sum, not a maximum: it vectorises with a cheap reduction at the end
+/// of each row (a NaN-propagating maximum's is a long sequence), and a
+/// sum of 0s and 1s is 0 only when every term is.
 const Expr *allFinite(Kernel &k, const Stmt::Matrix &x, int64_t rows, int64_t cols) {
   Type t = k.buffers[x.buffer].type;
   int r = k.newVar("fr", rows), c = k.newVar("fc", cols);
   const Expr *v = k.load(x.buffer, k.add(x.offset, k.add(k.mul(k.var(r), x.ld), k.var(c))));
   const Expr *finite = k.op(OpKind::Lt, Type::I1, {k.op(OpKind::Abs, t, {v}), k.constant(INFINITY, t)});
-  const Expr *bad = k.reduce(OpKind::ReduceMax, t, k.op(OpKind::Select, t, {finite, k.constant(0, t), k.constant(1, t)}), {r, c});
+  const Expr *bad = k.reduce(OpKind::ReduceSum, t, k.op(OpKind::Select, t, {finite, k.constant(0, t), k.constant(1, t)}), {r, c});
   return k.op(OpKind::Eq, Type::I1, {bad, k.constant(0, t)});
+}
+
+/// "Columns lo - 1 (when lo > 0) and hi (when hi < cols) of the local `x`
+/// (rows × cols, stored row after row) are exactly 0 in every row", as a
+/// condition: max over the rows of (x == 0 ? 0 : 1) == 0, NaN counting as
+/// nonzero. The columns are clamped into the matrix; a column outside it
+/// selects 0.
+const Expr *edgesZero(Kernel &k, int buffer, int64_t rows, int64_t cols, const Expr *lo, const Expr *hi) {
+  Type t = k.buffers[buffer].type;
+  int r = k.newVar("zr", rows);
+  const Expr *bad = nullptr;
+  auto column = [&](const Expr *inside, const Expr *c) {
+    if (inside->kind == Expr::Const && inside->value == 0) return;
+    const Expr *v = k.load(buffer, k.add(k.mul(k.var(r), cols), c));
+    const Expr *nonzero = k.op(OpKind::Select, t, {k.op(OpKind::Eq, Type::I1, {v, k.constant(0, t)}), k.constant(0, t), k.constant(1, t)});
+    nonzero = k.op(OpKind::Select, t, {inside, nonzero, k.constant(0, t)});
+    bad = bad ? k.op(OpKind::Max, t, {bad, nonzero}) : nonzero;
+  };
+  auto isConst = [](const Expr *e, int64_t c) { return e->kind == Expr::Const && e->value == double(c); };
+  if (!isConst(lo, 0))
+    column(k.op(OpKind::Gt, Type::I1, {lo, k.index(0)}), k.op(OpKind::Max, Type::Index, {k.op(OpKind::Sub, Type::Index, {lo, k.index(1)}), k.index(0)}));
+  if (!isConst(hi, cols))
+    column(k.op(OpKind::Lt, Type::I1, {hi, k.index(cols)}), k.op(OpKind::Min, Type::Index, {hi, k.index(cols - 1)}));
+  if (!bad) return nullptr;
+  return k.op(OpKind::Eq, Type::I1, {k.reduce(OpKind::ReduceMax, t, bad, {r}), k.constant(0, t)});
 }
 
 /// Statements to insert before a product: where its check is computed.
@@ -456,19 +538,40 @@ struct Insertion {
   std::vector<Stmt> stmts;
 };
 
-/// Narrows the product `s` (at `at` in `list`) when one of its operands is
-/// a local stored earlier in the list as zero outside an index-only mask.
-bool narrowZero(Kernel &k, std::vector<Stmt> &list, size_t at, int blockVar, bool inBlockLoop,
-                llvm::ArrayRef<int> outer, std::vector<Insertion> &insertions) {
+/// Where a product sits: the list holding it and its position, the
+/// variables of the loops around it, and the row-block loop's list and
+/// position when it is in that loop's body.
+struct Product {
+  std::vector<Stmt> *list;
+  size_t at;
+  bool inBlockLoop;
+  std::vector<int> outer;
+  std::vector<Stmt> *blockList = nullptr;
+  size_t blockAt = 0;
+};
+
+/// Where a local x's columns go in a product (x [rows, cols], stored row
+/// after row):
+///   A:  dQ = dS @ K, Y = P @ V     x is A [m, k]; its columns are summed over
+///   B:  dKᵀ += Qᵀ @ dS            x is B [k, n]; its columns are C's, added into
+///   Aᵀ: dV += Pᵀ @ dY             x is A stored transposed [k, m]; its columns are C's rows
+enum class Role { A, B, AT };
+
+/// Narrows the product `s` (at `at` in `list`) when its operand in `role`
+/// is a local stored earlier in the list as zero outside an index-only
+/// mask, or as one value per row there (checked to be 0 at run time).
+bool narrowZeroAs(Role role, Kernel &k, const Product &where, int blockVar, std::vector<Insertion> &insertions) {
+  std::vector<Stmt> &list = *where.list;
+  size_t at = where.at;
+  bool inBlockLoop = where.inBlockLoop;
   Stmt &s = list[at];
-  if (!s.body.empty() || s.colBegin || s.kBegin) return false;
-  // dQ = dS @ K: dS is A, [m, k], its columns summed over. dKᵀ += Qᵀ @ dS:
-  // dS is B, [k, n], its columns C's, added into.
-  bool asA = !s.a.trans && k.buffers[s.a.buffer].isLocal && s.a.ld == s.k;
-  bool asB = !asA && !s.b.trans && k.buffers[s.b.buffer].isLocal && s.b.ld == s.n && s.accumulate;
-  if (!asA && !asB) return false;
-  const Stmt::Matrix &x = asA ? s.a : s.b;
-  int64_t rows = asA ? s.m : s.k, cols = asA ? s.k : s.n;
+  auto local = [&](const Stmt::Matrix &x) { return k.buffers[x.buffer].isLocal; };
+  bool fits = role == Role::A    ? !s.a.trans && local(s.a) && s.a.ld == s.k
+              : role == Role::B  ? !s.b.trans && local(s.b) && s.b.ld == s.n && s.accumulate
+                                 : s.a.trans && local(s.a) && s.a.ld == s.m && s.accumulate;
+  if (!fits) return false;
+  const Stmt::Matrix &x = role == Role::B ? s.b : s.a;
+  int64_t rows = role == Role::A ? s.m : s.k, cols = role == Role::A ? s.k : role == Role::B ? s.n : s.m;
   if (x.offset->kind != Expr::Const || x.offset->value != 0) return false;
   // Its one store, the last write earlier in this list.
   const Stmt *store = nullptr;
@@ -489,20 +592,58 @@ bool narrowZero(Kernel &k, std::vector<Stmt> &list, size_t at, int blockVar, boo
     else if (c == 1 && k.vars[t->var].extent == cols && colVar < 0) colVar = t->var;
   }
   if (colVar < 0 || (rows > 1 && rowVar < 0)) return false;
-  const Expr *guard = zeroOutside(store->value);
-  if (!guard) return false;
-  auto range = columnRange(k, {{colVar, guard}}, cols, blockVar, inBlockLoop);
+  // Zero where its guard is false; or one value per row where every mask
+  // condition on its column is false, to be checked.
+  std::vector<Read> reads;
+  bool checkEdges = false;
+  if (const Expr *guard = zeroOutside(store->value)) {
+    reads.push_back({colVar, guard});
+  } else {
+    llvm::DenseMap<const Expr *, bool> uses;
+    llvm::SetVector<const Expr *> conds;
+    llvm::DenseSet<const Expr *> seen;
+    maskConditions(store->value, colVar, seen, conds, uses);
+    if (conds.empty()) return false;
+    llvm::DenseMap<const Expr *, const Expr *> memo;
+    if (usesVar(elseValue(k, store->value, conds, memo), colVar, uses)) return false;
+    for (const Expr *c : conds) reads.push_back({colVar, c});
+    checkEdges = true;
+    if (getenv("NOEDGE")) return false;
+  }
+  auto range = columnRange(k, reads, cols, blockVar, inBlockLoop);
   if (!range) return false;
   auto [lo, hi] = *range;
-  // Skip only when the other operand is finite, and (for B) when adding.
-  const Stmt::Matrix &other = asA ? s.b : s.a;
-  int64_t oRows = asA ? (s.b.trans ? s.n : s.k) : (s.a.trans ? s.k : s.m);
-  int64_t oCols = asA ? (s.b.trans ? s.k : s.n) : (s.a.trans ? s.m : s.k);
-  const Expr *ok = allFinite(k, other, oRows, oCols);
-  if (asB) ok = k.op(OpKind::And, Type::I1, {ok, k.op(OpKind::Gt, Type::I1, {s.accumulate, k.index(0)})});
+  // Skip only when the other operand is finite, the skipped columns are
+  // zeros, and (for B and Aᵀ) when adding.
+  const Stmt::Matrix &other = role == Role::B ? s.a : s.b;
+  int64_t oRows = role == Role::B ? (s.a.trans ? s.k : s.m) : (s.b.trans ? s.n : s.k);
+  int64_t oCols = role == Role::B ? (s.a.trans ? s.m : s.k) : (s.b.trans ? s.k : s.n);
+  const Expr *finite = allFinite(k, other, oRows, oCols), *ok = finite;
+  if (checkEdges)
+    if (const Expr *zero = edgesZero(k, x.buffer, rows, cols, lo, hi)) ok = k.op(OpKind::And, Type::I1, {zero, ok});
+  if (role != Role::A) ok = k.op(OpKind::And, Type::I1, {ok, k.op(OpKind::Gt, Type::I1, {s.accumulate, k.index(0)})});
   Placer p(k);
-  p.setOuter(outer);
-  Insertion ins{&list, outer.size(), at, {}};
+  p.setOuter(where.outer);
+  // An operand the same for every row block (K, V: the whole slice, not
+  // written in the block loop) is checked once, before the block loop, not
+  // once per block: at T = 1024 the scan per block cost as much as the
+  // skipped columns saved.
+  auto blockPos = llvm::find(where.outer, blockVar);
+  if (where.blockList && blockPos + 1 == where.outer.end()) {
+    llvm::DenseMap<const Expr *, bool> uses;
+    int count = 0;
+    onlyStore((*where.blockList)[where.blockAt], other.buffer, count);
+    if (!k.buffers[other.buffer].isLocal && count == 0 && !usesVar(other.offset, blockVar, uses)) {
+      llvm::SmallVector<int, 4> above(where.outer.begin(), blockPos);
+      Placer hoisted(k);
+      hoisted.setOuter(above);
+      Insertion before{where.blockList, above.size(), where.blockAt, {}};
+      hoisted.place(finite, &before.stmts);
+      insertions.push_back(std::move(before));
+      p.assumePlaced(finite);
+    }
+  }
+  Insertion ins{&list, where.outer.size(), at, {}};
   p.place(ok, &ins.stmts);
   insertions.push_back(std::move(ins));
   auto checked = [&](const Expr *bound, int64_t whole) {
@@ -511,37 +652,48 @@ bool narrowZero(Kernel &k, std::vector<Stmt> &list, size_t at, int blockVar, boo
   };
   lo = checked(lo, 0);
   hi = checked(hi, cols);
-  if (asA) {
-    // The sum runs over k in [lo, hi): A's columns, B's rows.
+  switch (role) {
+  case Role::A: // the sum runs over k in [lo, hi): A's columns, B's rows
     s.kBegin = lo;
     s.kEnd = hi;
     s.a.offset = k.add(s.a.offset, lo);
     s.b.offset = k.add(s.b.offset, s.b.trans ? lo : k.mul(lo, s.b.ld));
-  } else {
+    break;
+  case Role::B: // C's columns [lo, hi): B's columns
     s.colBegin = lo;
     s.colEnd = hi;
     s.b.offset = k.add(s.b.offset, lo);
     s.c.offset = k.add(s.c.offset, lo);
+    break;
+  case Role::AT: // C's rows [lo, hi): columns of A as stored
+    s.rowBegin = lo;
+    s.rowEnd = hi;
+    s.a.offset = k.add(s.a.offset, lo);
+    s.c.offset = k.add(s.c.offset, k.mul(lo, s.c.ld));
+    break;
   }
   return true;
 }
 
-/// A product and where it sits: the list holding it, its position, and the
-/// variables of the loops around it.
-struct Product {
-  std::vector<Stmt> *list;
-  size_t at;
-  bool inBlockLoop;
-  std::vector<int> outer;
-};
+bool narrowZero(Kernel &k, const Product &where, int blockVar, std::vector<Insertion> &insertions) {
+  const Stmt &s = (*where.list)[where.at];
+  if (!s.body.empty() || s.colBegin || s.kBegin || s.rowBegin) return false;
+  for (Role role : {Role::A, Role::B, Role::AT})
+    if (narrowZeroAs(role, k, where, blockVar, insertions)) return true;
+  return false;
+}
 
 void findProducts(std::vector<Stmt> &list, int blockVar, bool inBlockLoop, std::vector<int> &outer,
                   std::vector<Product> &out) {
   for (size_t i = 0; i < list.size(); ++i) {
     if (list[i].kind == Stmt::Loop) {
       outer.push_back(list[i].var);
+      size_t first = out.size();
       findProducts(list[i].body, blockVar, inBlockLoop || list[i].var == blockVar, outer, out);
       outer.pop_back();
+      if (list[i].var == blockVar)
+        for (size_t p = first; p < out.size(); ++p)
+          if (out[p].list == &list[i].body) out[p].blockList = &list, out[p].blockAt = i;
     }
     if (list[i].kind == Stmt::Gemm) out.push_back({&list, i, inBlockLoop, outer});
   }
@@ -571,41 +723,6 @@ void findProducts(std::vector<Stmt> &list, int blockVar, bool inBlockLoop, std::
 // stores, with each such select replaced by its else-branch, no longer
 // depends on that variable. The columns come from usedColumns, with every
 // such condition false outside them.
-
-/// Whether `e` uses loop variable `v` (a reduction's own variables aside).
-bool usesVar(const Expr *e, int v, llvm::DenseMap<const Expr *, bool> &memo) {
-  if (e->kind == Expr::Var) return e->var == v;
-  if (auto it = memo.find(e); it != memo.end()) return it->second;
-  bool r = llvm::any_of(e->args, [&](const Expr *a) { return usesVar(a, v, memo); });
-  memo[e] = r;
-  return r;
-}
-
-/// The index-only select conditions in `e` that use `v`.
-void maskConditions(const Expr *e, int v, llvm::DenseSet<const Expr *> &seen, llvm::SetVector<const Expr *> &out,
-                    llvm::DenseMap<const Expr *, bool> &memo) {
-  if (!seen.insert(e).second) return;
-  if (e->kind == Expr::Op && e->op == OpKind::Select && indexOnlyCondition(e->args[0]) && usesVar(e->args[0], v, memo))
-    out.insert(e->args[0]);
-  for (const Expr *a : e->args) maskConditions(a, v, seen, out, memo);
-}
-
-/// `e` with each select on one of `conds` replaced by its else-branch.
-const Expr *elseValue(Kernel &k, const Expr *e, const llvm::SetVector<const Expr *> &conds,
-                      llvm::DenseMap<const Expr *, const Expr *> &memo) {
-  if (e->kind != Expr::Op) return e;
-  if (auto it = memo.find(e); it != memo.end()) return it->second;
-  const Expr *r;
-  if (e->op == OpKind::Select && conds.contains(e->args[0])) {
-    r = elseValue(k, e->args[2], conds, memo);
-  } else {
-    llvm::SmallVector<const Expr *, 3> args;
-    for (const Expr *a : e->args) args.push_back(elseValue(k, a, conds, memo));
-    r = llvm::equal(args, e->args) ? e : k.op(e->op, e->type, args);
-  }
-  memo[e] = r;
-  return r;
-}
 
 /// One step of the path from the group to a loop: a list and a position.
 struct Frame {
@@ -750,7 +867,7 @@ void narrowMaskedProducts(Kernel &k, Stmt &group, int blockVar) {
   std::vector<Insertion> insertions;
   for (const Product &p : products) {
     Stmt &s = (*p.list)[p.at];
-    if (narrowZero(k, *p.list, p.at, blockVar, p.inBlockLoop, p.outer, insertions)) continue;
+    if (narrowZero(k, p, blockVar, insertions)) continue;
     int c = s.c.buffer;
     if (!k.buffers[c].isLocal) continue;
     // Every load of the local must follow one of its products in that

@@ -3,8 +3,8 @@
 // A slice group's product whose columns are read only where an index
 // condition holds (a causal mask: where(i >= j, s, -1e9)) computes only the
 // columns some reader can use; one that reads a local that is zero outside
-// such a condition skips its zero columns; the softmax's loops skip the
-// masked columns too. See MaskedColumns.cpp.
+// such a condition (or checked at run time to be) skips its zero columns;
+// the softmax's loops skip the masked columns too. See MaskedColumns.cpp.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -16,7 +16,8 @@ namespace gradc {
 /// Narrows every product in `group` (a slice group's loop, codegen/
 /// Schedule.cpp) that stores a local no reader uses outside an index-only
 /// select condition to the columns where that condition can hold, and
-/// every product of a local that is zero outside one to its other columns,
+/// every product of a local that is zero outside one (or, checked at run
+/// time, holds zeros there) to its other columns,
 /// and then every loop over such columns whose masked part is one value
 /// per row, per row block: `blockVar` is the group's loop over row blocks
 /// (-1: none).
