@@ -45,6 +45,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
 
+#include "passes/IndexOnly.h"
 #include "passes/KernelOrder.h"
 
 #include "ir/Layout.h"
@@ -61,28 +62,6 @@ namespace gradc {
 namespace {
 
 bool isInlinable(const Node *n) { return n->is(OpKind::Const) || n->is(OpKind::Iota) || n->has(Layout); }
-
-/// Whether n is a short chain of non-Math elementwise ops over constants,
-/// iota and layout ops of them: a value of its indices alone, such as the
-/// causal mask `reshape(arange(T), [T, 1]) >= reshape(arange(T), [1, T])`
-/// or a causal window `i >= j && i - j < W`. Recomputing it reads no
-/// memory, so each kernel that reads it computes it inline, even through a
-/// broadcast over leading axes (the mask read as [B, H, T, T]); stored, it
-/// would be a [T, T] value in the arena, 256 MB of bytes at T = 16384,
-/// loaded again by every head. Inline, codegen/MaskedColumns.cpp can also
-/// see which columns it masks. At most 8 elementwise ops (layout ops are
-/// index arithmetic) and 32 nodes in all, counting shared ones each time.
-bool indexOnly(const Node *n, int &ops, int &nodes) {
-  if (n->is(OpKind::Const) || n->is(OpKind::Iota)) return true;
-  if (--nodes < 0 || n->has(Random) || n->has(Leaf)) return false;
-  if (!n->has(Layout) && !(n->has(Elementwise) && n->info().cost != Cost::Math)) return false;
-  if (!n->has(Layout) && --ops < 0) return false;
-  return llvm::all_of(n->operands, [&](const Node *op) { return indexOnly(op, ops, nodes); });
-}
-bool indexOnly(const Node *n) {
-  int ops = 8, nodes = 32;
-  return n->has(Elementwise) && indexOnly(n, ops, nodes);
-}
 
 class Fuser {
 public:
