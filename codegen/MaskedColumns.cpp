@@ -188,6 +188,9 @@ private:
   }
 };
 
+/// Whether `e` is the constant c.
+bool isConst(const Expr *e, int64_t c) { return e->kind == Expr::Const && e->value == double(c); }
+
 /// Whether `e` is a condition on loop variables alone: no load, no reduction.
 bool indexOnlyCondition(const Expr *e) {
   if (e->kind == Expr::Const || e->kind == Expr::Var) return true;
@@ -516,13 +519,12 @@ const Expr *edgesZero(Kernel &k, int buffer, int64_t rows, int64_t cols, const E
   int r = k.newVar("zr", rows);
   const Expr *bad = nullptr;
   auto column = [&](const Expr *inside, const Expr *c) {
-    if (inside->kind == Expr::Const && inside->value == 0) return;
+    if (isConst(inside, 0)) return;
     const Expr *v = k.load(buffer, k.add(k.mul(k.var(r), cols), c));
     const Expr *nonzero = k.op(OpKind::Select, t, {k.op(OpKind::Eq, Type::I1, {v, k.constant(0, t)}), k.constant(0, t), k.constant(1, t)});
     nonzero = k.op(OpKind::Select, t, {inside, nonzero, k.constant(0, t)});
     bad = bad ? k.op(OpKind::Max, t, {bad, nonzero}) : nonzero;
   };
-  auto isConst = [](const Expr *e, int64_t c) { return e->kind == Expr::Const && e->value == double(c); };
   if (!isConst(lo, 0))
     column(k.op(OpKind::Gt, Type::I1, {lo, k.index(0)}), k.op(OpKind::Max, Type::Index, {k.op(OpKind::Sub, Type::Index, {lo, k.index(1)}), k.index(0)}));
   if (!isConst(hi, cols))
@@ -646,7 +648,7 @@ bool narrowZeroAs(Role role, Kernel &k, const Product &where, int blockVar, std:
   p.place(ok, &ins.stmts);
   insertions.push_back(std::move(ins));
   auto checked = [&](const Expr *bound, int64_t whole) {
-    if (bound->kind == Expr::Const && bound->value == double(whole)) return bound;
+    if (isConst(bound, whole)) return bound;
     return k.op(OpKind::Select, Type::Index, {ok, bound, k.index(whole)});
   };
   lo = checked(lo, 0);
@@ -792,7 +794,6 @@ size_t narrowLoop(Kernel &k, const std::vector<Frame> &frames, int groupVar, int
       if ((*f.list)[i].kind == Stmt::Let) p.assumePlaced((*f.list)[i].expr);
   std::vector<Stmt> before, after;
   auto place = [&](const Expr *e) { p.place(e, &before); };
-  auto isConst = [](const Expr *e, int64_t c) { return e->kind == Expr::Const && e->value == double(c); };
   Type t = accum ? accum->expr->type : Type::F32;
   if (accum && op == OpKind::ReduceSum) {
     // Skipped terms must be zeros: otherwise every column, as before.

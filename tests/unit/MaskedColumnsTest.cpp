@@ -25,12 +25,19 @@
 
 #include <cmath>
 #include <map>
+#include <memory>
+#include <string>
 
 using namespace gradc;
 
 namespace {
 
-constexpr const char *kModel = R"(
+/// The model, with masked scores set to `fill`. At -1e9 the probabilities'
+/// masked columns are exp(-1e9 - m) / sum = 0. At 0 they hold exp(0 - m) /
+/// sum, not 0, so the run-time check must refuse to skip them in Y = P @ V
+/// and dV += Pᵀ @ dY.
+std::string model(const char *fill) {
+  return std::string(R"(
 const B = 2
 const H = 2
 const T = 13
@@ -42,52 +49,34 @@ model masked {
   input g: f32[B, H, T, D]
   i = reshape(arange(T), [T, 1])
   j = reshape(arange(T), [1, T])
-  att = softmax(where(i >= j, q @ transpose(k), -1e9))
+  att = softmax(where(i >= j, q @ transpose(k), )") +
+         fill + R"())
   y = att @ v
   loss = mean(square(y) * g)
   train sgd(lr = 0.1)
 }
 )";
-
-// Masked scores of 0 rather than -1e9: the probabilities' masked columns
-// hold exp(0 - m) / sum, not 0, so the run-time check must refuse to skip
-// them in Y = P @ V and dV += Pᵀ @ dY.
-constexpr const char *kModelNotZero = R"(
-const B = 2
-const H = 2
-const T = 13
-const D = 4
-model masked {
-  param q: f32[B, H, T, D] = normal(0.5)
-  param k: f32[B, H, T, D] = normal(0.5)
-  param v: f32[B, H, T, D] = normal(0.5)
-  i = reshape(arange(T), [T, 1])
-  j = reshape(arange(T), [1, T])
-  input g: f32[B, H, T, D]
-  att = softmax(where(i >= j, q @ transpose(k), 0.0))
-  y = att @ v
-  loss = mean(square(y) * g)
-  train sgd(lr = 0.1)
 }
-)";
 
 using Values = std::map<std::string, std::vector<double>>;
 
 struct Built {
+  std::unique_ptr<std::string> source; // outlives the compiler, which may refer to it
   std::unique_ptr<Compiler> compiler;
   const GrtModel *model = nullptr;
 };
 
-Built build(bool skip, const char *model = kModel) {
+Built build(bool skip, const char *fill = "-1e9") {
   CompileOptions o;
   o.input = "masked.grad";
   o.passes.sliceBlockBytes = 1; // blocks of 3 rows: 0-2, 3-5, 6-8, 9-11, then 12
   o.passes.sliceBlockMinRows = 3;
   o.schedule.skipMaskedColumns = skip;
   Built b;
+  b.source = std::make_unique<std::string>(model(fill));
   b.compiler = std::make_unique<Compiler>(o);
   Compiler &c = *b.compiler;
-  if (c.load(model) && c.runPipeline() && c.lower() && c.optimize()) b.model = c.jit();
+  if (c.load(*b.source) && c.runPipeline() && c.lower() && c.optimize()) b.model = c.jit();
   return b;
 }
 
@@ -164,7 +153,7 @@ TEST(MaskedColumns, SkippingChecksTheOtherOperandIsFinite) {
 
 
 TEST(MaskedColumns, ProbabilitiesAreSkippedOnlyWhereTheyAreZero) {
-  Built skip = build(true, kModelNotZero), keep = build(false, kModelNotZero);
+  Built skip = build(true, "0.0"), keep = build(false, "0.0");
   ASSERT_TRUE(skip.model && keep.model);
   Values a = step(*skip.model, "", 0, 0), b = step(*keep.model, "", 0, 0);
   expectSame(a, b, "masked probabilities not 0");
