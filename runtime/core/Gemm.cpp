@@ -285,6 +285,15 @@ void naiveGemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T *A, in
 
 } // namespace
 
+namespace {
+// Read once, not per product: getenv scans the whole environment, and a
+// step makes hundreds of small products (0.8% of a one-thread attention
+// model's time went to it).
+bool alwaysPackA = std::getenv("GRADC_GEMM_PACK_A") != nullptr;
+} // namespace
+
+void setGemmAlwaysPackA(bool on) { alwaysPackA = on; }
+
 void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A,
              int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc, bool add, const Epilogue &epilogue) {
   if (M == 0) return;
@@ -299,10 +308,10 @@ void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t
   // read in place only with few B slivers (weight gradients): its sliver is
   // KC rows of Aᵀ, lda apart, which a power-of-two lda piles onto a few L1
   // sets, so with many B slivers to reuse it over, packing pays.
-  // GRADC_GEMM_PACK_A=1 always packs (for tests).
+  // setGemmAlwaysPackA (GRADC_GEMM_PACK_A=1) always packs, for tests.
   bool direct = (ta ? kern.microTransposedA && N <= 16 * kern.nr
                    : kern.microDirect && (N <= 16 * kern.nr || !rowsCollide(lda, kern.mr))) &&
-                std::getenv("GRADC_GEMM_PACK_A") == nullptr;
+                !alwaysPackA;
   GemmCall g{&kern, ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add, true, direct, epilogue};
   if (sumsInHalves(g)) {
     sumInHalves(pool, g);

@@ -95,5 +95,8 @@ const GemmKernel &gemmForModel();
 std::string gemmDescription();
 /// Whether GRADC_GEMM=naive asks for the textbook loop.
 bool gemmNaive();
+/// Pack A even where gemmF32 would read it in place (tests of both paths).
+/// Starts as GRADC_GEMM_PACK_A is set or not, read once.
+void setGemmAlwaysPackA(bool on);
 
 } // namespace grt

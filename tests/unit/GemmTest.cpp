@@ -91,23 +91,23 @@ TEST(Gemm, WideProductsWithCollidingRowsOfA) {
   ThreadPool two(2);
   for (int64_t lda : {int64_t(300), int64_t(1024)}) {
     check(gemmForHost(), &two, false, false, 45, 700, 290, false, lda);
-    setenv("GRADC_GEMM_PACK_A", "1", 1);
+    setGemmAlwaysPackA(true);
     check(gemmForHost(), &two, false, false, 45, 700, 290, false, lda);
-    unsetenv("GRADC_GEMM_PACK_A");
+    setGemmAlwaysPackA(false);
   }
 }
 
 TEST(Gemm, PackedAndInPlaceAAgree) {
   // Narrow products read A in place, stored plain or transposed (a weight
-  // gradient); GRADC_GEMM_PACK_A forces packing.
+  // gradient); setGemmAlwaysPackA forces packing.
   ThreadPool two(2);
   for (bool ta : {false, true})
     for (int64_t n : {int64_t(3), int64_t(33), int64_t(130)}) {
       check(gemmForHost(), &two, ta, false, 301, n, 257, false);
       check(gemmForHost(), nullptr, ta, true, 17, n, 65, true);
-      setenv("GRADC_GEMM_PACK_A", "1", 1);
+      setGemmAlwaysPackA(true);
       check(gemmForHost(), &two, ta, false, 301, n, 257, false);
-      unsetenv("GRADC_GEMM_PACK_A");
+      setGemmAlwaysPackA(false);
     }
 }
 
