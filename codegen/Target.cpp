@@ -1,6 +1,8 @@
 //===- codegen/Target.cpp - LLVM optimisation and machine code for the host ===//
 #include "codegen/Target.h"
 
+#include "codegen/MaxReductions.h"
+
 #include "llvm/Analysis/CGSCCPassManager.h"
 #include "llvm/Analysis/LoopAnalysisManager.h"
 #include "llvm/Bitcode/BitcodeReader.h"
@@ -97,6 +99,10 @@ static void runO3(llvm::Module &m, llvm::TargetMachine &tm) {
   // tiny kernels unrolled whole.
   pto.SLPVectorization = false;
   llvm::PassBuilder pb(&tm, pto);
+  // After the loop vectoriser, which makes the reductions it rewrites.
+  pb.registerOptimizerLastEPCallback([](llvm::ModulePassManager &mpm, llvm::OptimizationLevel) {
+    mpm.addPass(llvm::createModuleToFunctionPassAdaptor(MaxReductionsPass()));
+  });
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
   pb.registerFunctionAnalyses(fam);

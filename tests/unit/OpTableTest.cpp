@@ -15,9 +15,11 @@
 #include "runtime/driver/Session.h"
 #include "tools/Compiler.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <map>
 
 using namespace gradc;
@@ -294,6 +296,67 @@ TEST(OpTable, ReduceMaxPropagatesNaNInRowsAndColumns) {
   for (int r = 0; r < 4; ++r) EXPECT_EQ(std::isnan(grt::Session::get(s.slot(grt::outputTensor("rows")), r)), r == 1) << "row " << r;
   for (int col = 0; col < 64; ++col)
     EXPECT_EQ(std::isnan(grt::Session::get(s.slot(grt::outputTensor("cols")), col)), col == 5) << "column " << col;
+}
+
+// A row maximum's last step reduces its vector lanes as integer keys
+// (codegen/MaxReductions.cpp). Against llvm.maximum's definition, bit for
+// bit, on rows that end in a vector loop's lanes and in scalar tails:
+// +0 above -0, infinities, all-negative rows, and a NaN of either sign
+// anywhere (the result is then a NaN).
+TEST(OpTable, RowMaximumMatchesItsDefinitionBitForBit) {
+  auto maximum = [](float a, float b) {
+    if (std::isnan(a) || std::isnan(b)) return NAN;
+    if (a == b) return std::signbit(a) ? b : a; // +0 over -0
+    return a > b ? a : b;
+  };
+  const int kRows = 9;
+  for (int width : {1, 3, 16, 17, 64, 100}) {
+    CompileOptions o;
+    o.input = "rowmax.grad";
+    Compiler c(o);
+    ASSERT_TRUE(c.load(fmt::format("model m {{\n  input x: f32[{}, {}]\n  param p: f32[1] = zeros\n  rows = max(x, 1)\n"
+                                   "  loss = sum(x * p)\n  output rows\n  train sgd(lr = 0.1)\n}}\n",
+                                   kRows, width)));
+    ASSERT_TRUE(c.runPipeline() && c.lower() && c.optimize());
+    const GrtModel *m = c.jit();
+    ASSERT_TRUE(m);
+    grt::Session s(*m, 1);
+    s.initParams(0);
+    std::vector<std::vector<float>> rows(kRows, std::vector<float>(size_t(width)));
+    for (int j = 0; j < width; ++j) {
+      float v = float((j * 37) % 11) - 7.5f; // mixed signs
+      rows[0][size_t(j)] = -0.0f;           // -0 everywhere, +0 last: +0
+      rows[1][size_t(j)] = -0.0f;           // -0 everywhere: -0
+      rows[2][size_t(j)] = -std::fabs(v) - 1; // all negative
+      rows[3][size_t(j)] = v;               // +inf in the middle
+      rows[4][size_t(j)] = -INFINITY;       // -inf everywhere
+      rows[5][size_t(j)] = v;               // NaN last
+      rows[6][size_t(j)] = v;               // -NaN (x86's default NaN) first
+      rows[7][size_t(j)] = v * 1e30f;       // large values
+      rows[8][size_t(j)] = j % 2 ? 0.0f : -0.0f; // +0 and -0 alternating
+    }
+    rows[0][size_t(width - 1)] = 0.0f;
+    rows[3][size_t(width / 2)] = INFINITY;
+    rows[5][size_t(width - 1)] = NAN;
+    rows[6][0] = -NAN;
+    auto &x = s.slot("x");
+    for (int r = 0; r < kRows; ++r)
+      for (int j = 0; j < width; ++j) grt::Session::set(x, r * width + j, rows[size_t(r)][size_t(j)]);
+    s.run("predict");
+    for (int r = 0; r < kRows; ++r) {
+      float want = -INFINITY;
+      for (float v : rows[size_t(r)]) want = maximum(want, v);
+      float got = float(grt::Session::get(s.slot(grt::outputTensor("rows")), r));
+      if (std::isnan(want)) {
+        EXPECT_TRUE(std::isnan(got)) << "width " << width << ", row " << r << ": " << got;
+        continue;
+      }
+      uint32_t wb, gb;
+      std::memcpy(&wb, &want, 4);
+      std::memcpy(&gb, &got, 4);
+      EXPECT_EQ(gb, wb) << "width " << width << ", row " << r << ": " << got << ", want " << want;
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Builds, CodeMatchesTable,
