@@ -42,10 +42,7 @@
 // per row there which a run-time check finds to be 0 (the probabilities,
 // exp(-1e9 - m) / sum), skip those columns (see "zero outside the mask"
 // below): dQ = dS @ K and Y = P @ V sum over fewer columns, dKᵀ += Q[rows]ᵀ
-// @ dS adds to fewer columns, dV += Pᵀ @ dY[rows] to fewer rows. Together:
-// 6 of attention's 7 products per block. The seventh, dP = dY @ Vᵀ, is
-// read in every column by the backward's row sum of dP·P, whose masked
-// terms are 0 only where dP is finite, which only computing it shows.
+// @ dS adds to fewer columns, dV += Pᵀ @ dY[rows] to fewer rows.
 //
 // Third, the softmax's loops over those columns (see "loops over masked
 // columns" below): a row's maximum and sum run over [lo, hi) and account
@@ -53,16 +50,25 @@
 // time, that their term, exp(-1e9 - m), is exactly 0), and a loop of stores
 // stores the masked columns' one value, with nothing to compute.
 //
+// Fourth, the seventh product, dP = dY @ Vᵀ, which the backward's row sum
+// of dP·P reads in every column: its masked terms dP·0 are zeros where dP
+// is finite, which a bound on its operands, checked at run time, proves
+// (see "a product its row sum reads in every column" below). Then dP and
+// the row sum skip the masked columns too: all 7 of attention's products
+// per block.
+//
 // Skipped columns change no result beyond rounding: a narrowed product or
 // loop computes each kept column as before, and a masked column's value is
 // the same expression as before, computed once. Rounding may differ in
-// the last bits in three ways, each the same for any thread count: a sum
+// the last bits in four ways, each the same for any thread count: a sum
 // that starts after column 0 (a sliding window's dQ) groups its terms into
 // the GEMM's k-blocks from a different first term; a row's sum over a
 // run-time range of columns is split into vector lanes differently from
-// one over all of them; and adding fewer zeros can leave a -0 that adding
-// +0 would have made +0. --keep-masked-columns turns all of this off, for
-// comparison.
+// one over all of them; adding fewer zeros can leave a -0 that adding +0
+// would have made +0; and where dP's masked terms are not zeros after all,
+// the dot products that replace its skipped columns sum in another order
+// than the GEMM (and in f32 under --precision bf16). --keep-masked-columns
+// turns all of this off, for comparison.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/MaskedColumns.h"
@@ -75,6 +81,8 @@
 
 #include <array>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <optional>
 
 namespace gradc {
@@ -217,8 +225,13 @@ public:
   ReadFinder(const Kernel &k, int buffer, int64_t n) : k(k), buffer(buffer), n(n) {}
   std::vector<Read> reads;
   bool ok = true;
+  // A statement, and a reduction (its value, wherever used), whose reads
+  // the caller accounts for.
+  const Stmt *skip = nullptr;
+  const Expr *skipReduce = nullptr;
 
   void stmt(const Stmt &s) {
+    if (&s == skip) return;
     // From the values that leave the statements: stored, folded into an
     // accumulator, or addressing a product. A Let only computes part of
     // one of those early (placement hoists it), so it is met there.
@@ -240,7 +253,7 @@ private:
   void fail() { ok = false; }
 
   void walk(const Expr *e, const Expr *guard) {
-    if (!seen.insert({e, guard}).second) return;
+    if (e == skipReduce || !seen.insert({e, guard}).second) return;
     if (e->kind == Expr::Load && e->buffer == buffer) {
       std::optional<int> column = columnVar(e->args[0]);
       if (!guard || !column) fail();
@@ -552,6 +565,35 @@ struct Product {
   size_t blockAt = 0;
 };
 
+/// Computes the condition `ok` just before the product at `where`. Its
+/// part `whole`, a check of the operand `operand` alone, goes before the
+/// row-block loop instead when that operand is the same for every block
+/// (K, V: the whole slice, not written in the block loop): at T = 1024 a
+/// scan of K per block cost as much as the skipped columns saved.
+void placeCheck(Kernel &k, const Product &where, int blockVar, const Stmt::Matrix &operand, const Expr *whole,
+                const Expr *ok, std::vector<Insertion> &insertions) {
+  Placer p(k);
+  p.setOuter(where.outer);
+  auto blockPos = llvm::find(where.outer, blockVar);
+  if (where.blockList && blockPos + 1 == where.outer.end()) {
+    llvm::DenseMap<const Expr *, bool> uses;
+    int count = 0;
+    onlyStore((*where.blockList)[where.blockAt], operand.buffer, count);
+    if (!k.buffers[operand.buffer].isLocal && count == 0 && !usesVar(operand.offset, blockVar, uses)) {
+      llvm::SmallVector<int, 4> above(where.outer.begin(), blockPos);
+      Placer hoisted(k);
+      hoisted.setOuter(above);
+      Insertion before{where.blockList, above.size(), where.blockAt, {}};
+      hoisted.place(whole, &before.stmts);
+      insertions.push_back(std::move(before));
+      p.assumePlaced(whole);
+    }
+  }
+  Insertion ins{where.list, where.outer.size(), where.at, {}};
+  p.place(ok, &ins.stmts);
+  insertions.push_back(std::move(ins));
+}
+
 /// Where a local x's columns go in a product (x [rows, cols], stored row
 /// after row):
 ///   A:  dQ = dS @ K, Y = P @ V     x is A [m, k]; its columns are summed over
@@ -623,30 +665,7 @@ bool narrowZeroAs(Role role, Kernel &k, const Product &where, int blockVar, std:
   if (checkEdges)
     if (const Expr *zero = edgesZero(k, x.buffer, rows, cols, lo, hi)) ok = k.op(OpKind::And, Type::I1, {zero, ok});
   if (role != Role::A) ok = k.op(OpKind::And, Type::I1, {ok, k.op(OpKind::Gt, Type::I1, {s.accumulate, k.index(0)})});
-  Placer p(k);
-  p.setOuter(where.outer);
-  // An operand the same for every row block (K, V: the whole slice, not
-  // written in the block loop) is checked once, before the block loop, not
-  // once per block: at T = 1024 the scan per block cost as much as the
-  // skipped columns saved.
-  auto blockPos = llvm::find(where.outer, blockVar);
-  if (where.blockList && blockPos + 1 == where.outer.end()) {
-    llvm::DenseMap<const Expr *, bool> uses;
-    int count = 0;
-    onlyStore((*where.blockList)[where.blockAt], other.buffer, count);
-    if (!k.buffers[other.buffer].isLocal && count == 0 && !usesVar(other.offset, blockVar, uses)) {
-      llvm::SmallVector<int, 4> above(where.outer.begin(), blockPos);
-      Placer hoisted(k);
-      hoisted.setOuter(above);
-      Insertion before{where.blockList, above.size(), where.blockAt, {}};
-      hoisted.place(finite, &before.stmts);
-      insertions.push_back(std::move(before));
-      p.assumePlaced(finite);
-    }
-  }
-  Insertion ins{&list, where.outer.size(), at, {}};
-  p.place(ok, &ins.stmts);
-  insertions.push_back(std::move(ins));
+  placeCheck(k, where, blockVar, other, finite, ok, insertions);
   auto checked = [&](const Expr *bound, int64_t whole) {
     if (isConst(bound, whole)) return bound;
     return k.op(OpKind::Select, Type::Index, {ok, bound, k.index(whole)});
@@ -858,6 +877,227 @@ void narrowLoops(Kernel &k, std::vector<Frame> &frames, int groupVar, int blockV
   }
 }
 
+//===--- a product its row sum reads in every column -------------------------===//
+//
+// The seventh product, dP = dY[rows] @ Vᵀ, is read by dS's stores only under
+// the mask's select, and by the backward's row sum in every column:
+//
+//   for c in 0..T: acc += -(dP[i, c] * (exp(select(g, s[i, c] / 5.66, -1e9) - m) / sum) / sum)
+//
+// Where g is false the term is -(dP[i, c] * z / sum), z = exp(-1e9 - m) /
+// sum: ±0 when z is 0 (one value per row, checked at run time, once per
+// row), 0 / sum is 0, and dP[i, c] is finite. dP is finite in every column
+// when
+//
+//   Σ|dY[rows]| · Σ|V| < FLT_MAX / 4
+//
+// since |dP[i, c]| ≤ Σ_d |dY[i, d]|·|V[c, d]| is at most that product; the
+// quarter leaves room for rounding and for bf16 operands. inf or NaN in
+// either operand fails it. It is checked before the product (Σ|V| once per
+// slice), and when it holds:
+//
+//   - the product computes only the columns some reader uses (`on columns`);
+//   - the row sum runs over those columns;
+//   - in a row whose masked terms are not zeros (z is not 0: every kept
+//     score within about 100 of the fill), loops of their own add them,
+//     with dP[i, c] computed there as the dot product dY[i] · V[c], since
+//     the product skipped it.
+//
+// When it fails, the product and the row sum cover every column, as before.
+// The rule takes any product whose local is read that way: a row sum,
+// over all of the local's columns, of a term that is a product or quotient
+// of the local and values the same in every column, under index-only
+// selects; every other read under such a select.
+
+/// A condition, the same in every column v, under which `e` is ±0 whenever
+/// each load of `x` in it is finite; null when none is found.
+const Expr *zeroWhen(Kernel &k, const Expr *e, int v, int x, llvm::DenseMap<const Expr *, bool> &uses) {
+  Type t = e->type;
+  if (!isFloat(t)) return nullptr;
+  auto columnFree = [&](const Expr *a) { return !usesVar(a, v, uses); };
+  auto isZero = [&](const Expr *a) { return k.op(OpKind::Eq, Type::I1, {a, k.constant(0, t)}); };
+  auto both = [&](const Expr *a, const Expr *b) { return a && b ? k.op(OpKind::And, Type::I1, {a, b}) : nullptr; };
+  if (columnFree(e)) return isZero(e);
+  if (e->kind != Expr::Op) return nullptr;
+  switch (e->op) {
+  case OpKind::Neg: return zeroWhen(k, e->args[0], v, x, uses);
+  case OpKind::Mul:
+    for (int i : {0, 1}) {
+      const Expr *a = e->args[size_t(i)], *b = e->args[size_t(1 - i)];
+      if (!columnFree(b)) continue;
+      if (a->kind == Expr::Load && a->buffer == x) return isZero(b); // x·0, x finite
+      const Expr *finite = k.op(OpKind::Lt, Type::I1, {k.op(OpKind::Abs, t, {b}), k.constant(INFINITY, t)});
+      return both(zeroWhen(k, a, v, x, uses), finite); // 0·b, b finite
+    }
+    return nullptr;
+  case OpKind::Div:
+    if (!columnFree(e->args[1])) return nullptr;
+    // 0 / b is 0 unless b is 0 or NaN: tested as it is.
+    return both(zeroWhen(k, e->args[0], v, x, uses), isZero(k.op(OpKind::Div, t, {k.constant(0, t), e->args[1]})));
+  default: return nullptr;
+  }
+}
+
+/// `e` with each load of the product `s`'s local x[r, c] (n columns)
+/// replaced by its dot product Σ_d op(A)[r, d]·op(B)[d, c].
+const Expr *withDots(Kernel &k, const Expr *e, const Stmt &s, int64_t n, llvm::DenseMap<const Expr *, const Expr *> &memo) {
+  if (auto it = memo.find(e); it != memo.end()) return it->second;
+  const Expr *r = e;
+  if (e->kind == Expr::Load && e->buffer == s.c.buffer) {
+    const Expr *row = k.divConst(e->args[0], n), *col = k.remConst(e->args[0], n);
+    const Expr *d = k.var(k.newVar("dd", s.k));
+    const Expr *a = k.load(s.a.buffer, k.add(s.a.offset, s.a.trans ? k.add(k.mul(d, s.a.ld), row) : k.add(k.mul(row, s.a.ld), d)));
+    const Expr *b = k.load(s.b.buffer, k.add(s.b.offset, s.b.trans ? k.add(k.mul(col, s.b.ld), d) : k.add(k.mul(d, s.b.ld), col)));
+    r = k.reduce(OpKind::ReduceSum, e->type, k.op(OpKind::Mul, e->type, {a, b}), {d->var});
+  } else if (e->kind == Expr::Op) {
+    llvm::SmallVector<const Expr *, 3> args;
+    for (const Expr *a : e->args) args.push_back(withDots(k, a, s, n, memo));
+    if (!llvm::equal(args, e->args)) r = k.op(e->op, e->type, args);
+  }
+  memo[e] = r;
+  return r;
+}
+
+/// The innermost loops in `list` and below that fold a load of `x` into
+/// a float sum over all of their n iterations, each with its frames.
+void findRowSums(std::vector<Stmt> &list, std::vector<Frame> &frames, int x, int64_t n, const Kernel &k,
+                 std::vector<std::vector<Frame>> &out) {
+  for (size_t i = 0; i < list.size(); ++i) {
+    Stmt &l = list[i];
+    if (l.kind != Stmt::Loop) continue;
+    frames.push_back({&list, i});
+    if (llvm::any_of(l.body, [](const Stmt &c) { return c.kind == Stmt::Loop; })) {
+      findRowSums(l.body, frames, x, n, k, out);
+    } else if (!l.parallel && !l.lower && k.vars[l.var].extent == n) {
+      const Stmt *accum = nullptr;
+      bool other = false;
+      for (const Stmt &c : l.body) {
+        if (c.kind == Stmt::Accum && !accum) accum = &c;
+        else if (c.kind != Stmt::Let) other = true;
+      }
+      llvm::DenseSet<const Expr *> seen;
+      if (accum && !other && accum->expr->op == OpKind::ReduceSum && isFloat(accum->expr->type) && loads(accum->value, x, seen))
+        out.push_back(frames);
+    }
+    frames.pop_back();
+  }
+}
+
+/// Narrows the product at `where` when its local is read as above. Returns
+/// whether it did.
+bool narrowSummed(Kernel &k, Stmt &group, const Product &where, int blockVar, std::vector<Insertion> &insertions) {
+  Stmt &s = (*where.list)[where.at];
+  int x = s.c.buffer;
+  int64_t n = s.n;
+  if (s.accumulate || !s.body.empty() || s.colBegin || s.kBegin || s.rowBegin || !k.buffers[x].isLocal) return false;
+  if (!isConst(s.c.offset, 0) || s.c.ld != n) return false;
+  // The row sum: one loop, after the product in its list.
+  std::vector<std::vector<Frame>> sums;
+  std::vector<Frame> frames;
+  findRowSums(group.body, frames, x, n, k, sums);
+  llvm::erase_if(sums, [&](const std::vector<Frame> &fs) {
+    return llvm::none_of(fs, [&](const Frame &f) { return f.list == where.list && f.at > where.at; });
+  });
+  if (sums.size() != 1) return false;
+  frames = sums.front();
+  Stmt &loop = (*frames.back().list)[frames.back().at];
+  const Stmt *accum = &*llvm::find_if(loop.body, [](const Stmt &c) { return c.kind == Stmt::Accum; });
+  int v = loop.var;
+  // Every load of x in it reads column v, in a row that is not v.
+  llvm::DenseSet<const Expr *> visited;
+  bool columns = true;
+  std::function<void(const Expr *)> check = [&](const Expr *e) {
+    if (!visited.insert(e).second) return;
+    if (e->kind == Expr::Load && e->buffer == x) {
+      llvm::DenseMap<const Expr *, bool> m;
+      columns &= k.remConst(e->args[0], n) == k.var(v) && !usesVar(k.divConst(e->args[0], n), v, m);
+    }
+    for (const Expr *a : e->args) check(a);
+  };
+  check(accum->value);
+  if (!columns) return false;
+  // Every other read is under an index-only select.
+  ReadFinder f(k, x, n);
+  f.skip = &loop;
+  f.skipReduce = accum->expr; // its value, read by dS's stores
+  for (size_t j = where.at + 1; j < where.list->size(); ++j) f.stmt((*where.list)[j]);
+  if (!f.ok) return false;
+  // The row sum's masked terms: zeros under a condition the same in every column.
+  llvm::DenseMap<const Expr *, bool> uses;
+  llvm::SetVector<const Expr *> conds;
+  llvm::DenseSet<const Expr *> seen;
+  maskConditions(accum->value, v, seen, conds, uses);
+  if (conds.empty()) return false;
+  llvm::DenseMap<const Expr *, const Expr *> memo;
+  const Expr *zero = zeroWhen(k, elseValue(k, accum->value, conds, memo), v, x, uses);
+  if (!zero) return false;
+  std::vector<Read> reads = f.reads;
+  for (const Expr *c : conds) reads.push_back({v, c});
+  auto range = columnRange(k, reads, n, blockVar, where.inBlockLoop);
+  if (!range) return false;
+  auto [lo, hi] = *range;
+  // The masked terms with dP computed where it is needed, from the
+  // operands as the product reads them (before its offsets move).
+  llvm::DenseMap<const Expr *, const Expr *> dots;
+  const Expr *recomputed = withDots(k, accum->value, s, n, dots);
+
+  // dP finite: Σ|A| · Σ|B| < max / 4, before the product.
+  Type t = k.buffers[x].type;
+  auto sumAbs = [&](const Stmt::Matrix &m, int64_t rows, int64_t cols) {
+    int r = k.newVar("br", rows), c = k.newVar("bc", cols);
+    const Expr *e = k.load(m.buffer, k.add(m.offset, k.add(k.mul(k.var(r), m.ld), k.var(c))));
+    return k.reduce(OpKind::ReduceSum, t, k.op(OpKind::Abs, t, {e}), {r, c});
+  };
+  const Expr *sumA = sumAbs(s.a, s.a.trans ? s.k : s.m, s.a.trans ? s.m : s.k);
+  const Expr *sumB = sumAbs(s.b, s.b.trans ? s.n : s.k, s.b.trans ? s.k : s.n);
+  double limit = (t == Type::F32 ? double(std::numeric_limits<float>::max()) : std::numeric_limits<double>::max()) / 4;
+  const Expr *bounded = k.op(OpKind::Lt, Type::I1, {k.op(OpKind::Mul, t, {sumA, sumB}), k.constant(limit, t)});
+  placeCheck(k, where, blockVar, s.b, sumB, bounded, insertions);
+  auto when = [&](const Expr *c, const Expr *bound, int64_t whole) {
+    return isConst(bound, whole) ? bound : k.op(OpKind::Select, Type::Index, {c, bound, k.index(whole)});
+  };
+  const Expr *from = when(bounded, lo, 0), *to = when(bounded, hi, n);
+
+  // The row sum, and its rows' fallback loops, around the loop. Each
+  // placer takes as computed what is, just before the loop.
+  const Expr *fallback = k.op(OpKind::And, Type::I1, {bounded, k.op(OpKind::Not, Type::I1, {zero})});
+  auto placer = [&] {
+    Placer p(k);
+    std::vector<int> outer{group.var};
+    for (size_t i = 0; i + 1 < frames.size(); ++i) outer.push_back((*frames[i].list)[frames[i].at].var);
+    p.setOuter(outer);
+    for (const Frame &fr : frames)
+      for (size_t i = 0; i < fr.at; ++i)
+        if ((*fr.list)[i].kind == Stmt::Let) p.assumePlaced((*fr.list)[i].expr);
+    p.assumePlaced(bounded);
+    return p;
+  };
+  Insertion before{frames.back().list, frames.size(), frames.back().at, {}};
+  placer().place(fallback, &before.stmts);
+  Insertion after{frames.back().list, frames.size(), frames.back().at + 1, {}};
+  for (auto [a, b] : {std::pair{k.index(0), when(fallback, lo, 0)}, std::pair{when(fallback, hi, n), k.index(n)}}) {
+    if (a == b) continue;
+    Placer p = placer();
+    p.assumePlaced(fallback);
+    Stmt add{Stmt::Accum};
+    add.expr = accum->expr;
+    add.value = recomputed;
+    p.nestStmt({v}, add, {recomputed}, &after.stmts);
+    after.stmts.back().lower = a;
+    after.stmts.back().upper = b;
+  }
+  loop.lower = from;
+  loop.upper = to;
+  // Then the product.
+  s.colBegin = from;
+  s.colEnd = to;
+  s.b.offset = k.add(s.b.offset, s.b.trans ? k.mul(from, s.b.ld) : from);
+  s.c.offset = k.add(s.c.offset, from);
+  insertions.push_back(std::move(after));
+  insertions.push_back(std::move(before));
+  return true;
+}
+
 } // namespace
 
 void narrowMaskedProducts(Kernel &k, Stmt &group, int blockVar) {
@@ -893,6 +1133,28 @@ void narrowMaskedProducts(Kernel &k, Stmt &group, int blockVar) {
   // Then the loops (the products' analysis above expects one store of dS).
   std::vector<Frame> frames{{&group.body, 0}};
   narrowLoops(k, frames, group.var, blockVar, false);
+  // Last, a product its row sum reads in every column (that loop's masked
+  // terms are known to be one value per row only now). The same order of
+  // insertions.
+  products.clear();
+  outer = {group.var};
+  findProducts(group.body, blockVar, false, outer, products);
+  insertions.clear();
+  for (const Product &p : products) {
+    int c = (*p.list)[p.at].c.buffer;
+    if (!k.buffers[c].isLocal) continue;
+    llvm::DenseSet<const Stmt *> readers; // as above
+    for (const Product &q : products)
+      if ((*q.list)[q.at].c.buffer == c)
+        for (size_t j = q.at + 1; j < q.list->size(); ++j) readers.insert(&(*q.list)[j]);
+    if (!loadedElsewhere(group, c, readers)) narrowSummed(k, group, p, blockVar, insertions);
+  }
+  llvm::sort(insertions, [](const Insertion &a, const Insertion &b) {
+    return a.depth != b.depth ? a.depth > b.depth : a.at > b.at;
+  });
+  for (Insertion &ins : insertions)
+    ins.list->insert(ins.list->begin() + ins.at, std::make_move_iterator(ins.stmts.begin()),
+                     std::make_move_iterator(ins.stmts.end()));
 }
 
 } // namespace gradc

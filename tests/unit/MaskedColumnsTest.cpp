@@ -80,15 +80,22 @@ Built build(bool skip, const char *fill = "-1e9") {
   return b;
 }
 
-/// One training step from the point seed 7 gives, with param or input
-/// `name`'s element `at` set to `value` (none when name is empty): every
-/// output and the new parameters.
-Values step(const GrtModel &m, const std::string &name, int64_t at, double value) {
+/// A param's or input's element set to a value.
+struct Set {
+  std::string name;
+  int64_t at;
+  double value;
+};
+
+/// One training step from the point seed 7 gives, with `sets` applied:
+/// every output and the new parameters.
+Values step(const GrtModel &m, const std::vector<Set> &sets) {
   grt::Session s(m, 1);
   prepareSession(s, 7, 0.1);
-  for (auto &sl : s.slots)
-    if ((sl.tensor->role == GRT_PARAM || sl.tensor->role == GRT_INPUT) && sl.tensor->name == name)
-      grt::Session::set(sl, at, value);
+  for (const Set &set : sets)
+    for (auto &sl : s.slots)
+      if ((sl.tensor->role == GRT_PARAM || sl.tensor->role == GRT_INPUT) && sl.tensor->name == set.name)
+        grt::Session::set(sl, set.at, set.value);
   s.run("train");
   Values out;
   for (auto &sl : s.slots)
@@ -116,6 +123,13 @@ void expectSame(const Values &a, const Values &b, const std::string &what) {
       EXPECT_TRUE(same) << what << ": " << name << "[" << i << "] = " << va[i] << " skipping, " << vb[i] << " not";
     }
   }
+}
+
+/// One step with param or input `name`'s element `at` set to `value` (none
+/// when name is empty).
+Values step(const GrtModel &m, const std::string &name, int64_t at, double value) {
+  if (name.empty()) return step(m, std::vector<Set>{});
+  return step(m, std::vector<Set>{{name, at, value}});
 }
 
 double at(const Values &v, const char *param, int64_t i) { return v.at(param)[i]; }
@@ -157,6 +171,33 @@ TEST(MaskedColumns, ProbabilitiesAreSkippedOnlyWhereTheyAreZero) {
   ASSERT_TRUE(skip.model && keep.model);
   Values a = step(*skip.model, "", 0, 0), b = step(*keep.model, "", 0, 0);
   expectSame(a, b, "masked probabilities not 0");
+}
+
+// dP = dY @ Vᵀ computes only the kept columns, once Σ|dY[rows]|·Σ|V| is
+// below FLT_MAX / 4: the backward's row sum of dP·P then skips masked terms
+// dP·0, which are zeros only where dP is finite. Here every operand is
+// finite, but dP overflows: g's row 3 (the second block) is 3e38, making
+// dY[3] about 1e36, and v's last row is 1e4, so dP[3, 12] = dY[3]·V[12] is
+// inf, in a column row 3 masks. The row sum that covers it gets inf·0 =
+// NaN; the build that skips must too, so it must not skip here. (Only row
+// 12, the last block, which skips nothing, sees V[12] in the forward pass;
+// a large V seen by rows of the narrowed blocks makes the softmax's
+// backward cancel, and the two builds' roundings differ by far more than
+// expectSame allows, with or without this rule.)
+TEST(MaskedColumns, TheRowSumsProductIsSkippedOnlyWhereItIsFinite) {
+  Built skip = build(true), keep = build(false);
+  ASSERT_TRUE(skip.model && keep.model);
+  const int64_t D = 4;
+  std::vector<Set> sets{{"g", 3 * D, 3e38}};
+  for (int64_t d = 0; d < D; ++d) sets.push_back({"v", 12 * D + d, 1e4});
+  Values a = step(*skip.model, sets), b = step(*keep.model, sets);
+  expectSame(a, b, "dP overflows");
+  // dP's NaN row sum makes dS's row 3 NaN, and so dQ[3] and q[3].
+  EXPECT_TRUE(std::isnan(at(b, "q", 3 * D))) << "the case no longer makes the unskipped sum NaN";
+  // Without the overflow (v's row 12 left as it is), every value is finite
+  // and the same.
+  a = step(*skip.model, "g", 3 * D, 3e38), b = step(*keep.model, "g", 3 * D, 3e38);
+  expectSame(a, b, "large dY");
 }
 
 } // namespace
