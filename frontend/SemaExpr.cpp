@@ -96,6 +96,16 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
     if (op == "==") return Value::boolean(a.b == b.b, r);
     if (op == "!=") return Value::boolean(a.b != b.b, r);
   }
+  // Lists join with '+', as in Python, so a loop can collect what it makes:
+  // outs = outs + [h], then concat(outs, 1). Each item copied is a step of
+  // the budget, so a loop that keeps doubling a list stops there rather than
+  // exhausting memory.
+  if (a.kind == Value::List && b.kind == Value::List && op == "+") {
+    if (!spend(opLoc, int64_t(a.items().size() + b.items().size()))) return Value::error();
+    std::vector<Value> items(a.items());
+    items.insert(items.end(), b.items().begin(), b.items().end());
+    return Value::makeList(std::move(items), r);
+  }
   if (a.kind == Value::Str && b.kind == Value::Str) {
     if (op == "==") return Value::boolean(a.s == b.s, r);
     if (op == "!=") return Value::boolean(a.s != b.s, r);

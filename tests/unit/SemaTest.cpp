@@ -97,6 +97,28 @@ TEST(Sema, UnscopedRepeatedParameterIsAnError) {
   EXPECT_EQ(a.errors.find("error:", a.errors.find("error:") + 1), std::string::npos) << a.errors;
 }
 
+TEST(Sema, ListsJoinWithPlus) {
+  // A loop collects the rows it makes, in order, for concat: [x·1, x·2, x·3].
+  auto a = analyze(model("  param w: f32[3] = ones\n  outs = []\n  for i in 1..4 { outs = outs + [x[0:1, :] * w * i] }\n"
+                         "  z = concat(outs, 0)\n  loss = sum(z)\n  output z"));
+  ASSERT_TRUE(a.module) << a.errors;
+  EXPECT_EQ(str(output(*a.module, "z")->type), "f32[3,3]");
+  // Compile-time lists join too, and only with lists.
+  auto b = analyze("const dims = [2] + [3, 1]\nmodel m {\n input x: f32[dims[0], dims[1]]\n param w: f32[1] = ones\n"
+                   " loss = sum(x * w)\n"
+                   " train sgd(lr = 0.1)\n}\n");
+  ASSERT_TRUE(b.module) << b.errors;
+  EXPECT_EQ(str(b.module->graph("model")->findLeaf(OpKind::Input, "x")->type), "f32[2,3]");
+  auto c = analyze(model("  param w: f32[1] = ones\n  xs = [1] + 2\n  loss = sum(x * w)"));
+  EXPECT_NE(c.errors.find("'+' cannot combine a list of 1 and the integer 2"), std::string::npos) << c.errors;
+  // Each item copied is a step of the budget: doubling a list 64 times
+  // stops there, with the loop blamed, rather than exhausting memory.
+  auto d = analyze(model("  param w: f32[1] = ones\n  xs = [1]\n  for i in 0..64 { xs = xs + xs }\n  loss = sum(x * w)"));
+  EXPECT_FALSE(d.module);
+  EXPECT_NE(d.errors.find("unrolling this loop (64 iterations) goes over the compile-time budget"), std::string::npos)
+      << d.errors;
+}
+
 TEST(Sema, ReportsSeveralErrorsInOneRun) {
   auto a = analyze(model("  param w: f32[3, 1]\n  a = x @ q\n  b = x @ y\n  c = x + w\n  loss = sum(a)"));
   EXPECT_FALSE(a.module);
