@@ -9,7 +9,8 @@ namespace grt {
 
 Profile::Profile(const GrtModel &m)
     : model(m), seconds(m.num_entries), runs(m.num_entries, 0), gemmSeconds(m.num_entries, 0.0),
-      gemmFlops(m.num_entries, 0.0), epilogueNanos(size_t(m.num_entries)) {
+      gemmFlops(m.num_entries, 0.0), epilogueNanos(size_t(m.num_entries)), waitSeconds(m.num_entries, 0.0),
+      waitLoops(m.num_entries, 0) {
   for (int i = 0; i < m.num_entries; ++i) seconds[i].assign(m.entries[i].num_kernels, 0.0);
 }
 
@@ -84,6 +85,14 @@ void Profile::print(const char *entry, int top) const {
     fmt::print("  of which epilogues (bias, activation, residual on the rows a GEMM finishes): {:.1f} us per run, "
                "summed over threads\n",
                epi / double(runs[e]) * 1e6);
+  // Time the caller spent waiting for the other threads is time one core
+  // idled: on two threads, the imbalance of the split loops plus the
+  // hand-offs (runtime/core/ThreadPool.cpp).
+  if (waitLoops[e] > 0)
+    fmt::print("  threads: the caller waited {:.1f} us per run ({:.1f}%) for other threads to finish their chunks, "
+               "over {:.0f} loops split per run\n",
+               waitSeconds[e] / double(runs[e]) * 1e6, total > 0 ? 100 * waitSeconds[e] / total : 0.0,
+               double(waitLoops[e]) / double(runs[e]));
 }
 
 } // namespace grt

@@ -30,6 +30,11 @@ public:
   void epilogue(double secs) {
     if (current >= 0) epilogueNanos[size_t(current)].fetch_add(int64_t(secs * 1e9), std::memory_order_relaxed);
   }
+  /// The run of the current entry split `loops` loops among the threads, and
+  /// the caller waited `secs` in all for other threads' chunks after its own.
+  void threadWait(double secs, int64_t loops) {
+    if (current >= 0) waitSeconds[current] += secs, waitLoops[current] += loops;
+  }
   /// The kernels of `entry` that took the most time, as a table: each one's
   /// share, its time per run, and its summary.
   void print(const char *entry, int top) const;
@@ -43,6 +48,8 @@ private:
   std::vector<int64_t> runs;                // [entry]
   std::vector<double> gemmSeconds, gemmFlops; // [entry]
   std::vector<std::atomic<int64_t>> epilogueNanos; // [entry], summed over threads
+  std::vector<double> waitSeconds;                 // [entry]
+  std::vector<int64_t> waitLoops;                  // [entry]
 };
 
 } // namespace grt

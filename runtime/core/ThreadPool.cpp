@@ -145,7 +145,10 @@ void ThreadPool::run(int64_t count, GrtParallelBody fn, void *arg, int maxChunks
     if (d < total) done.wait(d, std::memory_order_seq_cst);
     callerWaiting.store(0, std::memory_order_relaxed);
   }
-  if (mine > 0) noteWait((taken - now) / mine, Clock::now() - taken, taken);
+  auto end = Clock::now();
+  ++loopsSplit;
+  callerWaited += end - taken;
+  if (mine > 0) noteWait((taken - now) / mine, end - taken, taken);
 }
 
 void ThreadPool::noteWait(Clock::duration perChunk, Clock::duration waited, Clock::time_point at) {

@@ -57,6 +57,11 @@ public:
   void run(int64_t n, GrtParallelBody body, void *data, int maxChunks = 0);
   /// How many times the workers were left out because one was preempted.
   int64_t preemptedSpells() const { return soloSpells; }
+  /// Loops split among the threads so far, and how long the caller waited
+  /// in all, once its own chunks were done, for the other threads' (what
+  /// uneven shares and handing a loop over cost; train --profile prints it).
+  int64_t splitLoops() const { return loopsSplit; }
+  double callerWaitSeconds() const { return std::chrono::duration<double>(callerWaited).count(); }
 
   using Clock = std::chrono::steady_clock;
   /// What run() does after each loop it split: each of the caller's chunks
@@ -108,6 +113,8 @@ private:
   Clock::duration soloFor{};
   Clock::time_point lastLate{}; // the last loop that waited for a late worker
   int64_t soloSpells = 0;
+  int64_t loopsSplit = 0;
+  Clock::duration callerWaited{};
   // GRADC_THREADS_SHUFFLE=1 (tests): every other loop or so, chosen by a
   // fixed pseudo-random sequence, runs alone in one call over the whole
   // range, as it does while the workers are preempted.

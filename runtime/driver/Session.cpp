@@ -85,7 +85,14 @@ void Session::run(std::string_view name) {
   if (!e) fail("the model has no '{}' entry point", name);
   if (ctx.profile) ctx.profile->begin(int(e - model.entries));
   if (ctx.finite) ctx.finite->begin(int(e - model.entries), pointers.data(), arena);
+  if (!(ctx.profile && ctx.pool)) {
+    e->fn(pointers.data(), arena, &ctx);
+    return;
+  }
+  double waited = ctx.pool->callerWaitSeconds();
+  int64_t loops = ctx.pool->splitLoops();
   e->fn(pointers.data(), arena, &ctx);
+  ctx.profile->threadWait(ctx.pool->callerWaitSeconds() - waited, ctx.pool->splitLoops() - loops);
 }
 
 double Session::get(const Slot &s, int64_t i) {
