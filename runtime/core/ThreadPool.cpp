@@ -55,6 +55,9 @@ constexpr int kMaxChunks = 0xffff;
 uint64_t pack(uint32_t job, int end, int index) {
   return uint64_t(job) << kJobShift | uint64_t(end) << kEndShift | uint64_t(index);
 }
+/// A job's word: its number and chunk count, read together by the workers.
+uint64_t jobWord(uint32_t job, int chunks) { return uint64_t(job) << kJobShift | uint64_t(chunks); }
+uint32_t jobOf(uint64_t word) { return uint32_t(word >> kJobShift); }
 } // namespace
 
 ThreadPool::ThreadPool(int threads) : homes(std::make_unique<Home[]>(size_t(std::max(threads, 1)))) {
@@ -64,37 +67,45 @@ ThreadPool::ThreadPool(int threads) : homes(std::make_unique<Home[]>(size_t(std:
 }
 
 ThreadPool::~ThreadPool() {
+  stopping.store(true);
   {
     std::lock_guard<std::mutex> lock(mu);
-    stopping.store(true);
-    generation.fetch_add(1, std::memory_order_release);
+    job.word.store(jobWord(++jobs, 0), std::memory_order_seq_cst);
   }
   wake.notify_all();
   for (auto &t : workers) t.join();
 }
 
-int ThreadPool::takeChunks(uint32_t j, int self) {
-  int taken = 0, threads = size();
+int ThreadPool::takeChunks(uint64_t word, int self) {
+  uint32_t j = jobOf(word);
+  int taken = 0, threads = size(), total = int(word & kIndexMask);
   for (int k = 0; k < threads; ++k) {
-    std::atomic<uint64_t> &next = homes[size_t((self + k) % threads)].next;
+    int h = (self + k) % threads, first = total * h / threads, end = total * (h + 1) / threads;
+    if (first == end) continue; // no chunk is that thread's (and its counter may lag: leave it)
+    std::atomic<uint64_t> &next = homes[size_t(h)].next;
     uint64_t v = next.load(std::memory_order_acquire);
     while (true) {
-      int end = int(v >> kEndShift & kIndexMask), index = int(v & kIndexMask);
-      if (uint32_t(v >> kJobShift) != j || index >= end) break;
-      if (!next.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      // The counter names an earlier job (its first chunk is untaken), this
+      // one, or a later one (this thread is behind: nothing here is its).
+      auto age = int32_t(jobOf(v) - j);
+      int index = age < 0 ? first : int(v & kIndexMask);
+      if (age > 0 || (age == 0 && index >= int(v >> kEndShift & kIndexMask))) break;
+      uint64_t want = age < 0 ? pack(j, end, first + 1) : v + 1;
+      if (!next.compare_exchange_weak(v, want, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
       ++taken;
-      // Chunk `index` is ours: the job stays current until we report it done.
-      int64_t begin = n * index / chunks, stop = n * (index + 1) / chunks;
-      if (begin < stop) body(data, begin, stop);
+      // Chunk `index` is ours: the job stays current until we report it
+      // done, so its fields are this job's.
+      int64_t n = job.n, begin = n * index / total, stop = n * (index + 1) / total;
+      if (begin < stop) job.body(job.data, begin, stop);
       v = next.load(std::memory_order_acquire);
     }
   }
   // Reported once for all the chunks this thread ran, not chunk by chunk:
-  // the caller spins reading `done`, so each report moves its cache line
+  // the caller spins reading the count, so each report moves its cache line
   // between the cores, and the caller needs only the last.
   if (taken > 0) {
-    done.fetch_add(taken, std::memory_order_seq_cst);
-    if (callerWaiting.load(std::memory_order_seq_cst)) done.notify_all();
+    done.chunks.fetch_add(uint32_t(taken), std::memory_order_seq_cst);
+    if (done.callerWaiting.load(std::memory_order_seq_cst)) done.chunks.notify_all();
   }
   return taken;
 }
@@ -113,37 +124,37 @@ void ThreadPool::run(int64_t count, GrtParallelBody fn, void *arg, int maxChunks
   }
   int total = maxChunks > 0 ? maxChunks : threads * kChunksPerThread;
   total = int(std::min<int64_t>({count, total, kMaxChunks}));
-  // Publish the job, then the counters that name it (release: a thread that
-  // takes a chunk sees the job's fields), then its number.
-  n = count;
-  chunks = total;
-  body = fn;
-  data = arg;
-  uint32_t j = ++job;
-  done.store(0, std::memory_order_relaxed);
-  for (int t = 0; t < threads; ++t)
-    homes[size_t(t)].next.store(pack(j, total * (t + 1) / threads, total * t / threads), std::memory_order_release);
-  current.store(j, std::memory_order_release);
-  {
-    // The lock orders the bump with a worker that is about to sleep.
-    std::lock_guard<std::mutex> lock(mu);
-    generation.fetch_add(1, std::memory_order_release);
+  // Publish the fields, then the word that names the job (release: a thread
+  // that sees the word and takes a chunk sees the fields). Sequentially
+  // consistent, with the load of `sleepers` after it: a worker going to
+  // sleep counts itself a sleeper and then checks the word, so either it
+  // sees this job or this sees it asleep.
+  job.n = count;
+  job.body = fn;
+  job.data = arg;
+  uint64_t word = jobWord(++jobs, total);
+  job.word.store(word, std::memory_order_seq_cst);
+  doneTarget += uint32_t(total);
+  if (sleepers.load(std::memory_order_seq_cst) > 0) {
+    // The lock waits out a worker between its check and its wait.
+    { std::lock_guard<std::mutex> lock(mu); }
+    wake.notify_all();
   }
-  if (sleepers.load(std::memory_order_acquire) > 0) wake.notify_all();
-  int mine = takeChunks(j, 0);
+  int mine = takeChunks(word, 0);
   auto taken = Clock::now();
   // Every chunk is taken; wait for those still running elsewhere: spin as
   // long as a chunk of this loop should take (plus a margin), then block.
   auto spinUntil = taken + (mine > 0 ? (taken - now) / mine : Clock::duration{}) + kCallerSpin;
-  for (int spins = 0; done.load(std::memory_order_acquire) < total; ++spins) {
+  auto missing = [&](uint32_t d) { return int32_t(d - doneTarget) < 0; };
+  for (int spins = 0; missing(done.chunks.load(std::memory_order_acquire)); ++spins) {
     if (spins % 64 != 0 || Clock::now() < spinUntil) {
       GRT_PAUSE();
       continue;
     }
-    callerWaiting.store(1, std::memory_order_seq_cst);
-    int d = done.load(std::memory_order_seq_cst);
-    if (d < total) done.wait(d, std::memory_order_seq_cst);
-    callerWaiting.store(0, std::memory_order_relaxed);
+    done.callerWaiting.store(1, std::memory_order_seq_cst);
+    uint32_t d = done.chunks.load(std::memory_order_seq_cst);
+    if (missing(d)) done.chunks.wait(d, std::memory_order_seq_cst);
+    done.callerWaiting.store(0, std::memory_order_relaxed);
   }
   auto end = Clock::now();
   ++loopsSplit;
@@ -177,12 +188,12 @@ void ThreadPool::noteWait(Clock::duration perChunk, Clock::duration waited, Cloc
 void ThreadPool::work(int self) {
   uint64_t seen = 0;
   while (true) {
-    // Spin for a new generation, then sleep until one comes.
+    // Spin for a new job, then sleep until one comes.
     auto start = std::chrono::steady_clock::now(), until = start + kSpin, yieldAfter = start + kSpinPause;
-    uint64_t g;
+    uint64_t w;
     int spins = 0;
     bool yielding = false;
-    while ((g = generation.load(std::memory_order_acquire)) == seen) {
+    while ((w = job.word.load(std::memory_order_acquire)) == seen) {
       if (yielding) std::this_thread::yield();
       else GRT_PAUSE();
       if (++spins % 256 != 0) continue;
@@ -190,16 +201,16 @@ void ThreadPool::work(int self) {
       yielding = now > yieldAfter;
       if (now > until) {
         std::unique_lock<std::mutex> lock(mu);
-        sleepers.fetch_add(1, std::memory_order_acq_rel);
-        wake.wait(lock, [&] { return generation.load(std::memory_order_acquire) != seen; });
-        sleepers.fetch_sub(1, std::memory_order_acq_rel);
+        sleepers.fetch_add(1, std::memory_order_seq_cst);
+        wake.wait(lock, [&] { return job.word.load(std::memory_order_seq_cst) != seen; });
+        sleepers.fetch_sub(1, std::memory_order_seq_cst);
       }
     }
-    seen = g;
+    seen = w;
     if (stopping.load()) return;
-    // The current job: this generation's, or a later one if this worker
-    // fell behind (it then takes chunks of that one).
-    takeChunks(current.load(std::memory_order_acquire), self);
+    // This job, or a later one if this worker fell behind: it then takes
+    // chunks of whichever its word names, and none of one that ended.
+    takeChunks(w, self);
   }
 }
 
