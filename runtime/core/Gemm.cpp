@@ -7,11 +7,13 @@
 #include "core/ThreadPool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace grt {
 
@@ -123,6 +125,39 @@ struct GemmCall {
   bool splitRows; // threads take row slivers (else column slivers)
   bool direct;    // A is read in place, not packed
   Epilogue epilogue;
+  /// Non-zero when a thread may run several row chunks of this product: it
+  /// then packs each block of B once for all of them (see PackedB), keyed
+  /// by this number, which no other product shares.
+  uint64_t shareB = 0;
+};
+
+/// A thread's packed copy of all of B for one product, block by block as
+/// it first needs each: block (pc, jc), kc × nc, at pc·Npad + jc·kc floats
+/// (Npad: N rounded up to whole NR slivers). Row chunks after the first
+/// then pack nothing, so a product can be cut into several chunks per
+/// thread, and a thread that finishes its share early takes a chunk of a
+/// slower one's (the other vCPU of a 2-vCPU AMD EPYC ran the GPT 2% slower,
+/// and a split of one chunk per thread left the caller waiting for it).
+struct PackedB {
+  Scratch buffer;
+  std::vector<uint64_t> packedFor; // per block: the product it holds, or 0
+  uint64_t product = 0;
+  float *get(const GemmCall &g, int64_t pc, int64_t kcEven, int64_t jc, int64_t kc, int64_t nc) {
+    const GemmKernel &K = *g.kern;
+    int64_t npad = (g.N + K.nr - 1) / K.nr * K.nr, colBlocks = (g.N + K.nc - 1) / K.nc;
+    if (product != g.shareB) {
+      product = g.shareB;
+      buffer.get(size_t(g.K * npad));
+      packedFor.assign(size_t((g.K + kcEven - 1) / kcEven * colBlocks), 0);
+    }
+    float *bp = buffer.data + pc * npad + jc * kc;
+    uint64_t &b = packedFor[size_t(pc / kcEven * colBlocks + jc / K.nc)];
+    if (b != g.shareB) {
+      K.packB(g.tb, g.B, g.ldb, pc, jc, kc, nc, bp);
+      b = g.shareB;
+    }
+    return bp;
+  }
 };
 
 /// Rows of C, and of A, that one pass of block() covers: bounds the packed
@@ -144,6 +179,7 @@ constexpr int64_t kRowChunk = 2048;
 void block(const GemmCall &g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
   const GemmKernel &K = *g.kern;
   thread_local Scratch pa, pb;
+  thread_local PackedB shared;
   bool epilogue = g.epilogue && c0 == 0 && c1 == g.N;
   bool perBlock = epilogue && g.N <= K.nc && g.K <= K.kc;
   if (g.K == 0) {
@@ -167,8 +203,13 @@ void block(const GemmCall &g, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
       }
       for (int64_t jc = c0; jc < c1; jc += K.nc) {
         int64_t nc = std::min(K.nc, c1 - jc);
-        float *bp = pb.get((nc + K.nr - 1) / K.nr * K.nr * kc);
-        K.packB(g.tb, g.B, g.ldb, pc, jc, kc, nc, bp);
+        float *bp;
+        if (g.shareB) {
+          bp = shared.get(g, pc, kcEven, jc, kc, nc);
+        } else {
+          bp = pb.get((nc + K.nr - 1) / K.nr * K.nr * kc);
+          K.packB(g.tb, g.B, g.ldb, pc, jc, kc, nc, bp);
+        }
         for (int64_t ic = rc; ic < rc + rows; ic += K.mc) {
           int64_t mc = std::min(K.mc, rc + rows - ic);
           for (int64_t i = ic; i < ic + mc; i += K.mr) {
@@ -221,6 +262,11 @@ void threadBody(void *data, int64_t begin, int64_t end) {
 /// second core (bench/gemm_bench --shape 256x64x64); inside a step it
 /// did not.
 constexpr int64_t kParallelWork = 1 << 21;
+
+/// Row chunks per thread of a product split by rows, and the most floats
+/// of B (K × N) for which a thread keeps a packed copy to run them all.
+constexpr int kChunksPerThread = 4;
+constexpr int64_t kMaxSharedB = 1 << 20;
 
 /// A weight gradient, Xᵀ·dY (A stored transposed, K the batch's rows, few
 /// output rows: K ≥ 4·M), is summed in two halves of K: the first into C,
@@ -347,10 +393,19 @@ void gemmF32(ThreadPool *pool, const GemmKernel &kern, bool ta, bool tb, int64_t
   // another process holds the workers' cores) hands block() every column,
   // and it would run the epilogue on each row twice.
   if (!g.splitRows) g.epilogue = {};
-  // Each chunk packs the operand it does not split once more, so one
-  // chunk per thread (more measured 5–10% slower on the GPT's step); any
-  // thread still takes a chunk another thread has not started.
-  pool->run(g.splitRows ? rowUnits : colUnits, threadBody, &g, threads);
+  // Split by columns, each chunk packs A once more, so one chunk per
+  // thread (more measured 5–10% slower on the GPT's step when B was packed
+  // per chunk too); any thread still takes a chunk another has not started.
+  // Split by rows, each thread packs B once for all its chunks (PackedB),
+  // so rows are cut into a few chunks per thread, as long as a thread's
+  // copy of B stays small.
+  int chunks = threads;
+  if (g.splitRows && g.K * N <= kMaxSharedB && rowUnits >= kChunksPerThread * threads) {
+    static std::atomic<uint64_t> products{0};
+    g.shareB = ++products;
+    chunks = kChunksPerThread * threads;
+  }
+  pool->run(g.splitRows ? rowUnits : colUnits, threadBody, &g, chunks);
   // Split by columns, no thread finished a row: the epilogue runs after,
   // over row slivers.
   if (!g.splitRows && epilogue) {

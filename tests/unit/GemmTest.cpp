@@ -111,6 +111,30 @@ TEST(Gemm, PackedAndInPlaceAAgree) {
     }
 }
 
+TEST(Gemm, RowChunksPackBOncePerProduct) {
+  // Split by rows into several chunks per thread, a thread packs each block
+  // of B once per product and reuses it for its later chunks. A second
+  // product with the same buffers but new values in B must not reuse it.
+  // 301 rows are 22 slivers of 14 (8 chunks); a depth of 400 is two slices
+  // of the sum, 700 columns two blocks of 512.
+  ThreadPool two(2);
+  for (const GemmKernel *k : kernels())
+    for (bool tb : {false, true}) {
+      int64_t M = 301, N = 700, K = 400, ldb = tb ? K : N;
+      Rng rng(11);
+      std::vector<float> A(M * K), B(K * N), C(M * N), R(M * N);
+      for (auto &x : A) x = float(rng.normal());
+      for (int pass = 0; pass < 2; ++pass) {
+        for (auto &x : B) x = float(rng.normal());
+        gemmF32(&two, *k, false, tb, M, N, K, A.data(), K, B.data(), ldb, C.data(), N, false);
+        naiveGemmF32(false, tb, M, N, K, A.data(), K, B.data(), ldb, R.data(), N, false);
+        for (int64_t i = 0; i < M * N; ++i)
+          ASSERT_LE(std::fabs(C[i] - R[i]), 1e-4f * (std::sqrt(float(K)) + 1) * (1 + std::fabs(R[i])))
+              << k->name << (tb ? " B^T" : " B") << " product " << pass << " at " << i / N << "," << i % N;
+      }
+    }
+}
+
 TEST(Gemm, ZeroDepthClearsOrKeeps) {
   float c[4] = {1, 2, 3, 4};
   gemmF32(nullptr, gemmForHost(), false, false, 2, 2, 0, nullptr, 1, nullptr, 2, c, 2, false);
