@@ -7,6 +7,8 @@
 #include "llvm/Analysis/LoopAnalysisManager.h"
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/IR/DiagnosticHandler.h"
+#include "llvm/IR/DiagnosticInfo.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/PassManager.h"
 #include "llvm/IR/Verifier.h"
@@ -14,6 +16,7 @@
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Transforms/Scalar/LoopUnrollAndJamPass.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/Transforms/Utils/SplitModule.h"
 
@@ -82,8 +85,25 @@ llvm::Error prepareModule(llvm::Module &m, llvm::TargetMachine &tm) {
   return llvm::Error::success();
 }
 
+namespace {
+/// Our loop metadata asks for transformations LLVM may find illegal in a
+/// given nest (unroll-and-jam of a column sum's rows: codegen/EmitKernel.cpp).
+/// It then warns "loop not unroll-and-jammed", which tells a user nothing
+/// they can act on; those warnings are dropped while the pipeline runs, and
+/// every other diagnostic goes to the handler the context had.
+struct DropMissedTransforms : llvm::DiagnosticHandler {
+  std::unique_ptr<llvm::DiagnosticHandler> next;
+  explicit DropMissedTransforms(std::unique_ptr<llvm::DiagnosticHandler> next) : next(std::move(next)) {}
+  bool handleDiagnostics(const llvm::DiagnosticInfo &d) override {
+    return d.getKind() == llvm::DK_OptimizationFailure || (next && next->handleDiagnostics(d));
+  }
+};
+} // namespace
+
 /// LLVM's -O3 pipeline over a prepared module.
 static void runO3(llvm::Module &m, llvm::TargetMachine &tm) {
+  llvm::LLVMContext &ctx = m.getContext();
+  ctx.setDiagnosticHandler(std::make_unique<DropMissedTransforms>(ctx.getDiagnosticHandler()));
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
@@ -103,6 +123,11 @@ static void runO3(llvm::Module &m, llvm::TargetMachine &tm) {
   pb.registerOptimizerLastEPCallback([](llvm::ModulePassManager &mpm, llvm::OptimizationLevel) {
     mpm.addPass(llvm::createModuleToFunctionPassAdaptor(MaxReductionsPass()));
   });
+  // Unroll-and-jam is off in LLVM's default pipeline; only loops whose
+  // metadata asks for it are transformed (column sums: EmitKernel.cpp).
+  pb.registerLoopOptimizerEndEPCallback([](llvm::LoopPassManager &lpm, llvm::OptimizationLevel) {
+    lpm.addPass(llvm::LoopUnrollAndJamPass(3));
+  });
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
   pb.registerFunctionAnalyses(fam);
@@ -110,6 +135,8 @@ static void runO3(llvm::Module &m, llvm::TargetMachine &tm) {
   pb.crossRegisterProxies(lam, fam, cgam, mam);
   llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
   mpm.run(m, mam);
+  auto filter = ctx.getDiagnosticHandler();
+  ctx.setDiagnosticHandler(std::move(static_cast<DropMissedTransforms &>(*filter).next));
 }
 
 llvm::Error optimizeModule(llvm::Module &m, llvm::TargetMachine &tm) {
