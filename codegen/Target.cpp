@@ -98,6 +98,25 @@ struct DropMissedTransforms : llvm::DiagnosticHandler {
     return d.getKind() == llvm::DK_OptimizationFailure || (next && next->handleDiagnostics(d));
   }
 };
+/// LLVM's unroll-and-jam, run only on functions with a loop whose metadata
+/// asks for it (a handful of kernels in a model): the others are not even
+/// looked at.
+struct JamLoopsThatAsk : llvm::PassInfoMixin<JamLoopsThatAsk> {
+  llvm::PreservedAnalyses run(llvm::Function &f, llvm::FunctionAnalysisManager &fam) {
+    if (!llvm::any_of(f, asksForJam)) return llvm::PreservedAnalyses::all();
+    return llvm::createFunctionToLoopPassAdaptor(llvm::LoopUnrollAndJamPass(3)).run(f, fam);
+  }
+  static bool asksForJam(const llvm::BasicBlock &bb) {
+    const llvm::MDNode *loop = bb.getTerminator() ? bb.getTerminator()->getMetadata(llvm::LLVMContext::MD_loop) : nullptr;
+    if (!loop) return false;
+    for (const llvm::MDOperand &op : llvm::drop_begin(loop->operands()))
+      if (auto *attr = llvm::dyn_cast<llvm::MDNode>(op.get()); attr && attr->getNumOperands() > 0)
+        if (auto *name = llvm::dyn_cast<llvm::MDString>(attr->getOperand(0)); name && name->getString() == "llvm.loop.unroll_and_jam.count")
+          return true;
+    return false;
+  }
+  static bool isRequired() { return false; }
+};
 } // namespace
 
 /// LLVM's -O3 pipeline over a prepared module.
@@ -125,8 +144,8 @@ static void runO3(llvm::Module &m, llvm::TargetMachine &tm) {
   });
   // Unroll-and-jam is off in LLVM's default pipeline; only loops whose
   // metadata asks for it are transformed (column sums: EmitKernel.cpp).
-  pb.registerLoopOptimizerEndEPCallback([](llvm::LoopPassManager &lpm, llvm::OptimizationLevel) {
-    lpm.addPass(llvm::LoopUnrollAndJamPass(3));
+  pb.registerVectorizerStartEPCallback([](llvm::FunctionPassManager &fpm, llvm::OptimizationLevel) {
+    fpm.addPass(JamLoopsThatAsk());
   });
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
