@@ -106,6 +106,15 @@ private:
     auto &u = uses[of];
     if (u.empty() || u.back() != user) u.push_back(user);
   }
+  /// n's users, none for a value nothing reads. A lookup, never an insert:
+  /// `uses[n]` on a node nothing reads added an entry, and the map's growth
+  /// freed the list a caller was still walking (sharedValueKernel's, while
+  /// gemmReads looked through inlined readers: AddressSanitizer, modelgen
+  /// seed 129022).
+  llvm::ArrayRef<Node *> usersOf(const Node *n) const {
+    auto it = uses.find(const_cast<Node *>(n));
+    return it == uses.end() ? llvm::ArrayRef<Node *>() : llvm::ArrayRef<Node *>(it->second);
+  }
 
   bool stored(const Node *n) const { return isRuntimeLeaf(n) || views.count(n) || (!inlined(n) && !n->has(Leaf)) || n->has(Random); }
   /// Recomputed in each kernel that reads it rather than stored (unless a
@@ -186,7 +195,7 @@ private:
   /// output, an update) joins only as another stored value of K's shape.
   int32_t joinable(Node *n) {
     if (level == 0 || !computableInLoop(n)) return -1;
-    auto &us = uses[n];
+    llvm::ArrayRef<Node *> us = usersOf(n);
     if (us.empty()) return -1;
     int32_t k = us[0]->kernel;
     if (k < 0) return -1;
@@ -304,7 +313,7 @@ private:
   /// that feeds the chosen one rules it out.
   int32_t sharedValueKernel(Node *n) {
     if (level < 2 || !n->has(Elementwise) || mustStore.count(n) || inlined(n)) return -1;
-    auto &us = uses[n];
+    llvm::ArrayRef<Node *> us = usersOf(n);
     for (Node *u : us) {
       if (u->kernel < 0 || views.count(u) || !u->has(Elementwise) || u->type.shape != n->type.shape) continue;
       KernelInfo &info = kernels[u->kernel];
@@ -364,7 +373,7 @@ private:
   /// epilogue follows it), so such an n must be stored by an earlier kernel:
   /// it may never join k.
   bool gemmReads(Node *n, int32_t k) {
-    for (Node *u : uses[n]) {
+    for (Node *u : usersOf(n)) {
       if (u->kernel != k) continue;
       if (u->is(OpKind::MatMul) || (inlined(u) && gemmReads(u, k))) return true;
     }
@@ -424,7 +433,7 @@ private:
       epilogueOf.insert(k);
       return;
     }
-    auto &us = uses[n];
+    llvm::ArrayRef<Node *> us = usersOf(n);
     if (!inlined(n) || mustStore.count(n)) {
       // joinable() can only offer its users' kernel; check the depth first,
       // as it records the kernel's in-place targets when it says yes.
@@ -473,7 +482,7 @@ private:
     // in hundreds of kernels must not be searched once per kernel.
     llvm::SetVector<int32_t> readers;
     llvm::DenseMap<int32_t, llvm::SmallVector<Node *, 2>> usersIn;
-    for (Node *u : uses[n]) {
+    for (Node *u : usersOf(n)) {
       readers.insert(u->kernel);
       usersIn[u->kernel].push_back(u);
     }
