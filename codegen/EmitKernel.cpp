@@ -248,16 +248,13 @@ private:
     // moves with r (else the rows go to different outputs, and there is no
     // chain to shorten).
     bool accumulates = false;
+    llvm::DenseMap<const Expr *, bool> memo;
     for (const Stmt &c : inner.body)
       if (c.kind == Stmt::AccStore) {
-        if (usesVar(c.offset, s.var)) return false;
+        if (usesVar(c.offset, s.var, memo)) return false;
         accumulates = true;
       }
     return accumulates;
-  }
-
-  static bool usesVar(const Expr *e, int v) {
-    return e->kind == Expr::Var ? e->var == v : llvm::any_of(e->args, [&](const Expr *a) { return usesVar(a, v); });
   }
 
   /// Row by row, each out[c] += x[r, c] waits for the store of the row

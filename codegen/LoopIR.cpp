@@ -128,6 +128,14 @@ Linear linearize(const Expr *e) {
 std::vector<std::pair<const Expr *, int64_t>> linearTerms(const Expr *e) { return linearize(e).terms; }
 int64_t linearConstant(const Expr *e) { return linearize(e).constant; }
 
+bool usesVar(const Expr *e, int v, llvm::DenseMap<const Expr *, bool> &memo) {
+  if (e->kind == Expr::Var) return e->var == v;
+  if (auto it = memo.find(e); it != memo.end()) return it->second;
+  bool r = llvm::any_of(e->args, [&](const Expr *a) { return usesVar(a, v, memo); });
+  memo[e] = r;
+  return r;
+}
+
 /// Builds Σ coef·term + constant: terms in id order, then the constant.
 static const Expr *build(Kernel &k, const Linear &l) {
   const Expr *sum = nullptr;

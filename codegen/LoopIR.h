@@ -21,6 +21,7 @@
 
 #include "ir/Graph.h"
 
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <deque>
@@ -195,6 +196,10 @@ private:
 std::vector<std::pair<const Expr *, int64_t>> linearTerms(const Expr *e);
 /// The constant of that sum.
 int64_t linearConstant(const Expr *e);
+/// Whether `e` uses loop variable `v` (a reduction's own variables aside).
+/// `memo` keeps the answer per shared subexpression (expressions are
+/// interned, so a value can be reached many ways).
+bool usesVar(const Expr *e, int v, llvm::DenseMap<const Expr *, bool> &memo);
 
 /// `canonical` prints buffers by position and leaves out names: two kernels
 /// with the same canonical text compute the same thing on different memory.

@@ -341,15 +341,6 @@ bool narrowUnread(Kernel &k, Stmt &s, llvm::ArrayRef<Stmt> after, int blockVar, 
 
 //===--- masks in a value -------------------------------------------------===//
 
-/// Whether `e` uses loop variable `v` (a reduction's own variables aside).
-bool usesVar(const Expr *e, int v, llvm::DenseMap<const Expr *, bool> &memo) {
-  if (e->kind == Expr::Var) return e->var == v;
-  if (auto it = memo.find(e); it != memo.end()) return it->second;
-  bool r = llvm::any_of(e->args, [&](const Expr *a) { return usesVar(a, v, memo); });
-  memo[e] = r;
-  return r;
-}
-
 /// The index-only select conditions in `e` that use `v`.
 void maskConditions(const Expr *e, int v, llvm::DenseSet<const Expr *> &seen, llvm::SetVector<const Expr *> &out,
                     llvm::DenseMap<const Expr *, bool> &memo) {

@@ -122,8 +122,6 @@ std::optional<std::pair<const Expr *, const Expr *>> columnRange(Kernel &k, cons
 
 //===--- masks in a value (MaskedColumns.cpp) -------------------------------===//
 
-/// Whether `e` uses loop variable `v` (a reduction's own variables aside).
-bool usesVar(const Expr *e, int v, llvm::DenseMap<const Expr *, bool> &memo);
 /// The index-only select conditions in `e` that use `v`.
 void maskConditions(const Expr *e, int v, llvm::DenseSet<const Expr *> &seen, llvm::SetVector<const Expr *> &out,
                     llvm::DenseMap<const Expr *, bool> &memo);

@@ -36,7 +36,6 @@
 
 #include "llvm/ADT/DenseMap.h"
 
-#include <algorithm>
 #include <numeric>
 
 namespace gradc {
@@ -55,11 +54,20 @@ bool swapsLastTwo(const Node *n) {
   return true;
 }
 
-/// How many readers each node of the graph had before the walk (operands,
-/// outputs and updates); nodes the walk creates are not in it.
+/// How many readers each node of the graph had before the walk (the nodes
+/// that use it, plus outputs and updates); nodes the walk creates are not
+/// in it.
 using UseCounts = std::vector<unsigned>;
 
 bool readOnce(const UseCounts &uses, const Node *n) { return n->id < uses.size() && uses[n->id] == 1; }
+
+UseCounts useCounts(const Graph &g) {
+  UseCounts uses;
+  for (const auto &users : g.users()) uses.push_back(unsigned(users.size()));
+  for (const auto &o : g.outputs) ++uses[o.value->id];
+  for (const auto &u : g.updates) ++uses[u.value->id];
+  return uses;
+}
 
 Node *simplify(Builder &b, Node *n, const UseCounts &uses) {
   auto op = [&](unsigned i) { return n->operand(i); };
@@ -140,13 +148,7 @@ Node *simplify(Builder &b, Node *n, const UseCounts &uses) {
 llvm::Error runSimplify(Module &m, const PassOptions &) {
   // New nodes are appended, so the walk also revisits what it creates.
   for (auto &g : m.graphs) {
-    unsigned ids = 0;
-    for (auto &n : g->nodes) ids = std::max(ids, n->id + 1);
-    UseCounts uses(ids);
-    for (auto &n : g->nodes)
-      for (Node *o : n->operands) ++uses[o->id];
-    for (auto &o : g->outputs) ++uses[o.value->id];
-    for (auto &u : g->updates) ++uses[u.value->id];
+    UseCounts uses = useCounts(*g);
     rewriteNodes(*g, [&](Builder &b, Node *n) { return simplify(b, n, uses); });
   }
   return llvm::Error::success();
