@@ -40,7 +40,21 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
   else fmt::print(stderr, "note: no --load given; predicting with freshly initialised parameters\n");
   std::vector<int> inputs = entryInputs(s, "predict");
   Rows rows = readRows(s, inputs, a.str("data"));
-  std::vector<std::string> outs = splitList(e->outputs);
+  int64_t batch = s.slots[inputs.empty() ? 0 : inputs[0]].tensor->dims[0];
+  // predict prints a row per input row, so it prints the outputs shaped
+  // [B, ...] like the inputs; any other (a sum over the batch, a parameter)
+  // has no row to go on. gradc refuses those in a .grad model; a .gir one
+  // can still have them.
+  std::vector<std::string> outs;
+  for (auto &o : splitList(e->outputs)) {
+    const GrtTensor &t = *s.slot(outputTensor(o)).tensor;
+    if (t.rank >= 1 && t.dims[0] == batch) outs.push_back(o);
+    else
+      fmt::print(stderr, "note: not printing output '{}' ({}{}): predict prints one row per input row, and its first "
+                         "dimension is not the batch ({})\n",
+                 o, dtypeName(t.dtype), shapeStr(t), batch);
+  }
+  if (outs.empty()) fail("no output of the model has one row per input row (a first dimension of {}); nothing to predict", batch);
 
   // Header: the input columns, then the output columns.
   std::vector<std::string> header;
@@ -51,22 +65,26 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
   for (int i : inputs) columns(s.slots[i], s.slots[i].tensor->name);
   for (auto &o : outs) columns(s.slot(outputTensor(o)), o);
   fmt::print("{}\n", fmt::join(header, ","));
-  int64_t batch = s.slots[inputs.empty() ? 0 : inputs[0]].tensor->dims[0];
+  // Integers print as integers; f64 with the 17 digits that read back the same.
+  auto cell = [](const Session::Slot &sl, int64_t i) {
+    double v = Session::get(sl, i);
+    switch (sl.tensor->dtype) {
+    case GRT_F32: return fmt::format("{:.9g}", v);
+    case GRT_F64: return fmt::format("{:.17g}", v);
+    default: return fmt::format("{}", int64_t(v));
+    }
+  };
   for (int64_t first = 0; first < rows.rows; first += batch) {
     fillRows(s, rows, first);
     s.run("predict");
     for (int64_t b = 0; b < batch && first + b < rows.rows; ++b) {
       std::vector<std::string> cells;
-      for (size_t i = 0; i < inputs.size(); ++i) {
-        auto &sl = s.slots[inputs[i]];
+      auto row = [&](const Session::Slot &sl) {
         int64_t f = sl.numel / sl.tensor->dims[0];
-        for (int64_t k = 0; k < f; ++k) cells.push_back(fmt::format("{:.9g}", Session::get(sl, b * f + k)));
-      }
-      for (auto &o : outs) {
-        auto &sl = s.slot(outputTensor(o));
-        int64_t f = sl.numel / sl.tensor->dims[0];
-        for (int64_t k = 0; k < f; ++k) cells.push_back(fmt::format("{:.9g}", Session::get(sl, b * f + k)));
-      }
+        for (int64_t k = 0; k < f; ++k) cells.push_back(cell(sl, b * f + k));
+      };
+      for (int i : inputs) row(s.slots[i]);
+      for (auto &o : outs) row(s.slot(outputTensor(o)));
       fmt::print("{}\n", fmt::join(cells, ","));
     }
   }
