@@ -469,7 +469,10 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
   case Builtin::ToI32:
   case Builtin::ToF32:
   case Builtin::ToF64: {
-    DType to = id == Builtin::ToI32 ? DType::I32 : id == Builtin::ToF32 ? DType::F32 : DType::F64;
+    // f32(x) converts to the type `f32` stands for, as f32[...] in a
+    // declaration does: f64 under --dtype f64 (and in gradcheck), so that a
+    // model that mixes the two types still checks, all in f64.
+    DType to = id == Builtin::ToI32 ? DType::I32 : id == Builtin::ToF32 ? opts.floatType : DType::F64;
     // Numbers convert now, by the cast row's own semantics.
     if (a[0].isNumber()) {
       double v = *evalScalar(OpKind::Cast, {a[0].asDouble()}, to);

@@ -43,7 +43,12 @@ public:
   OptimizerBuilder(Module &m, Graph &g) : m(m), g(g), b(g) {
     b.loc = m.train.loc;
     b.prov = {Phase::Optimizer, "step", m.train.optimizer};
-    ft = g.leaves(OpKind::Param).front()->type.dtype;
+    // The shared scalars (learning rate, hyperparameters, the gradient
+    // norm) in the widest float type of the params: f64 if any param is.
+    // Each param's update casts them to its own type (splat).
+    ft = DType::F32;
+    for (Node *p : g.leaves(OpKind::Param))
+      if (p->type.dtype == DType::F64) ft = DType::F64;
   }
 
   double arg(llvm::StringRef name) const {
@@ -65,7 +70,11 @@ public:
     return b.leaf(OpKind::Hyper, name, TensorType(ft, {}), std::move(a));
   }
   Node *scalar(double v) { return b.constant(v, TensorType(ft, {})); }
-  Node *splat(Node *s, Node *like) { return b.broadcastTo(s, like->type.shape); }
+  /// Scalar s broadcast to the shape and float type of `like`.
+  Node *splat(Node *s, Node *like) {
+    if (s->type.dtype != like->type.dtype) s = b.cast(s, like->type.dtype);
+    return b.broadcastTo(s, like->type.shape);
+  }
 
   /// float(step) and float(total_steps), from the runtime.
   Node *stepCounter(llvm::StringRef name) {
@@ -104,6 +113,7 @@ public:
       std::vector<int64_t> axes;
       for (unsigned i = 0; i < gr->type.rank(); ++i) axes.push_back(i);
       Node *s = b.reshape(b.reduce(OpKind::ReduceSum, b.mul(gr, gr), axes), {});
+      if (s->type.dtype != ft) s = b.cast(s, ft);
       sq = sq ? b.add(sq, s) : s;
     }
     Node *norm = b.unary(OpKind::Sqrt, sq);

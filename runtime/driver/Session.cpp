@@ -22,11 +22,17 @@ Session::Session(const GrtModel &m, int threads) : model(m), threads(threads) {
   };
   std::vector<size_t> gradOffset(size_t(m.num_tensors), 0);
   size_t gradBytes = 0;
+  const GrtTensor *firstGrad = nullptr;
+  auto param = [](const GrtTensor &g) { return g.name + std::strlen(GRT_OUTPUT_PREFIX GRT_GRAD_PREFIX); };
   for (int i = 0; i < m.num_tensors; ++i)
     if (isGradOutput(m.tensors[i]) && has(GRT_ENTRY_APPLY)) {
+      const GrtTensor &g = m.tensors[i];
       gradOffset[size_t(i)] = gradBytes;
-      gradBytes += (size_t(numel(m.tensors[i])) * dtypeBytes(m.tensors[i].dtype) + 63) / 64 * 64;
-      gradients.dtype = m.tensors[i].dtype;
+      gradBytes += (size_t(numel(g)) * dtypeBytes(g.dtype) + 63) / 64 * 64;
+      if (!firstGrad) firstGrad = &g, gradients.dtype = g.dtype;
+      else if (g.dtype != firstGrad->dtype && gradients.mixed.empty())
+        gradients.mixed = fmt::format("'{}' is {} but '{}' is {}", param(*firstGrad), dtypeName(firstGrad->dtype), param(g),
+                                      dtypeName(g.dtype));
     }
   if (gradBytes) gradients.data = allocateBuffer(gradBytes);
   gradients.count = int64_t(gradBytes / std::max<size_t>(1, dtypeBytes(gradients.dtype)));

@@ -68,6 +68,10 @@ public:
     void *data = nullptr;
     int64_t count = 0; // elements, padding included
     int dtype = GRT_F32;
+    /// Set when the params are of two float types (say which): one
+    /// collective over one buffer cannot average them, so data-parallel
+    /// training refuses such a model.
+    std::string mixed;
   } gradients;
 
   GrtContext ctx;

@@ -149,6 +149,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     fail("this executable cannot train on {} processes: it was built without the data-parallel entries; rebuild it "
          "with gradc build --data-parallel",
          cluster.size);
+  if (cluster.parallel() && !s.gradients.mixed.empty())
+    fail("data-parallel training averages all gradients as one buffer of one float type, but this model's params "
+         "differ: {}; give them one type",
+         s.gradients.mixed);
   // Timing every kernel costs two clock reads each; only when asked.
   std::unique_ptr<Profile> profile;
   // --profile-top N lists N kernels instead of 25 (0: all of them).
