@@ -91,8 +91,14 @@ void SemaImpl::setLoc(llvm::SMLoc loc) {
 Value SemaImpl::lookup(llvm::StringRef name, llvm::SMRange r) {
   auto &vars = frame().vars;
   if (auto it = vars.find(name); it != vars.end()) return it->second.at(r);
-  if (auto it = globals.find(name); it != globals.end()) return it->second.at(r);
-  if (auto it = functions.find(name); it != functions.end()) {
+  // Prelude code sees only the prelude's names: a user's function or
+  // constant named `exp` or `mean` must not change what the prelude's
+  // softmax or layer_norm compute (it did, silently, or failed inside them).
+  bool inPrelude = r.Start.isValid() && !isUserLoc(r.Start);
+  auto &names = inPrelude ? preludeGlobals : globals;
+  auto &fns = inPrelude ? preludeFunctions : functions;
+  if (auto it = names.find(name); it != names.end()) return it->second.at(r);
+  if (auto it = fns.find(name); it != fns.end()) {
     Value v = Value::make(Value::Func, r);
     v.fn = it->second;
     return v;
@@ -657,6 +663,8 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
       error(f->nameLoc, "the prelude defines '" + f->name + "', which is a builtin; the builtin would never be called");
     functions[f->name] = f.get();
   }
+  preludeFunctions = functions;
+  preludeGlobals = globals;
   llvm::StringMap<const FnDecl *> userFns;
   for (auto &f : user.fns) {
     if (auto it = userFns.find(f->name); it != userFns.end()) {

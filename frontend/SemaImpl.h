@@ -177,6 +177,9 @@ public:
 
   llvm::StringMap<Value> globals;                  // constants, functions, initialisers
   llvm::StringMap<const ast::FnDecl *> functions;  // user and prelude functions
+  // What prelude code sees (lookup): its own functions, pi and initialisers.
+  llvm::StringMap<const ast::FnDecl *> preludeFunctions;
+  llvm::StringMap<Value> preludeGlobals;
   std::vector<Frame> frames;
   std::vector<std::string> scopes;                 // parameter name prefix: {"h", "0", "attn"}
   llvm::SMLoc callSite;                            // user location while inside prelude code
