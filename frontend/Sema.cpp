@@ -16,6 +16,10 @@ namespace gradc {
 using namespace ast;
 using llvm::cast;
 
+std::string srcType(const TensorType &t) {
+  return (t.dtype == DType::I1 ? std::string("bool") : dtypeName(t.dtype).str()) + shapeStr(t.shape);
+}
+
 std::string describe(const Value &v) {
   switch (v.kind) {
   case Value::Error: return "an invalid value";
@@ -25,7 +29,7 @@ std::string describe(const Value &v) {
   case Value::Bool: return v.b ? "true" : "false";
   case Value::Str: return "the string \"" + v.s + "\"";
   case Value::List: return "a list of " + std::to_string(v.items().size());
-  case Value::Tensor: return str(v.node->type);
+  case Value::Tensor: return srcType(v.node->type);
   case Value::Func: return v.isBuiltin || v.isOp ? "a builtin function" : "the function '" + v.fn->name + "'";
   case Value::Init: return "the initialiser " + v.s;
   }
@@ -275,7 +279,10 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
     if (v.isError()) return Flow::Next;
     if (v.kind != Value::Tensor || !v.node->type.isScalar() || !isFloat(v.node->type.dtype)) {
       error(m.value->loc(), "a metric must be a float scalar, but this is " + describe(v), {m.value->range});
-      note(m.value->loc(), "reduce it, for example with mean(...)");
+      if (v.kind == Value::Tensor && v.node->type.isScalar())
+        note(m.value->loc(), "convert it, for example with float(...)");
+      else
+        note(m.value->loc(), "reduce it, for example with mean(...)");
       return Flow::Next;
     }
     for (auto &[name, _] : metrics)
@@ -302,14 +309,20 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
 
 void SemaImpl::declareInput(const InputStmt &s) {
   TensorType t;
-  if (!evalType(s.type, t)) return;
+  // A declaration that fails still names something: the uses of the name
+  // raise nothing more (not "unknown name 'x'", nor "no inputs").
+  auto failed = [&] {
+    if (!frame().vars.count(s.name)) frame().vars[s.name] = Value::error();
+    declarationFailed = true;
+  };
+  if (!evalType(s.type, t)) return failed();
   if (inputs.count(s.name) || params.count(s.name) || frame().vars.count(s.name)) {
     error(s.nameLoc, "'" + s.name + "' is already defined");
     return;
   }
   if (t.rank() == 0) {
     error(s.type.range.Start, "an input needs a batch dimension first, e.g. f32[B, 1]", {s.type.range});
-    return;
+    return failed();
   }
   setLoc(s.nameLoc);
   Node *n = b().leaf(OpKind::Input, s.name, t);
@@ -319,10 +332,14 @@ void SemaImpl::declareInput(const InputStmt &s) {
 
 void SemaImpl::declareParam(const ParamStmt &s) {
   TensorType t;
-  if (!evalType(s.type, t)) return;
+  auto failed = [&] {
+    if (!frame().vars.count(s.name)) frame().vars[s.name] = Value::error();
+    declarationFailed = true;
+  };
+  if (!evalType(s.type, t)) return failed();
   if (!isFloat(t.dtype)) {
-    error(s.type.dtypeRange.Start, "a parameter must be a float tensor, not " + str(t), {s.type.range});
-    return;
+    error(s.type.dtypeRange.Start, "a parameter must be a float tensor, not " + srcType(t), {s.type.range});
+    return failed();
   }
   std::string full;
   for (auto &sc : scopes) full += sc + ".";
@@ -481,14 +498,14 @@ void SemaImpl::buildTableData(const DataStmt &s) {
     TensorType want = in->type;
     want.shape[0] = rows;
     if (it == frame().vars.end()) {
-      error(s.kindLoc, "the data block does not define input '" + name + "' (" + str(want) + ")");
+      error(s.kindLoc, "the data block does not define input '" + name + "' (" + srcType(want) + ")");
       continue;
     }
     Value v = it->second;
     if (v.isError()) continue;
     if (v.kind != Value::Tensor || v.node->type != want) {
       error(v.range.Start.isValid() ? v.range.Start : s.kindLoc,
-            "data for input '" + name + "' must be " + str(want) + ", but it is " + describe(v), {v.range});
+            "data for input '" + name + "' must be " + srcType(want) + ", but it is " + describe(v), {v.range});
       continue;
     }
     graph->outputs.push_back({name, v.node});
@@ -548,14 +565,14 @@ void SemaImpl::recordData(const DataStmt &s) {
     }
     Node *n = it->second;
     if (n->type.dtype != DType::I32 || n->type.rank() != 2) {
-      error(loc, "text data fills i32[B, T] inputs, but '" + name + "' is " + str(n->type));
+      error(loc, "text data fills i32[B, T] inputs, but '" + name + "' is " + srcType(n->type));
       return nullptr;
     }
     return n;
   };
   Node *in = check(d.textInput, inputLoc, "input"), *tg = check(d.textTarget, targetLoc, "target");
   if (in && tg && in->type != tg->type)
-    error(targetLoc, "input and target must have one shape: " + str(in->type) + " and " + str(tg->type));
+    error(targetLoc, "input and target must have one shape: " + srcType(in->type) + " and " + srcType(tg->type));
   if (inputs.size() != 2)
     error(s.kindLoc, "a text model has exactly two inputs (context and targets)");
 }
@@ -598,7 +615,9 @@ void SemaImpl::finishModel(const ModelDecl &m) {
     error(m.nameLoc, "model '" + m.name + "' has no 'train' statement; add one such as train sgd(lr = 0.1)");
   else
     recordTrain(*trainStmt);
-  if (params.empty()) error(m.nameLoc, "model '" + m.name + "' has no parameters to train");
+  // After another error these say nothing true: a failed declaration, or a
+  // call not made because its argument was in error, leaves them empty.
+  if (params.empty() && !diag.hasErrors()) error(m.nameLoc, "model '" + m.name + "' has no parameters to train");
 
   // Shapes are static, so the batch size is the first dimension every input shares.
   Node *first = nullptr;
@@ -606,9 +625,9 @@ void SemaImpl::finishModel(const ModelDecl &m) {
     if (!first) first = n;
     else if (n->type.shape[0] != first->type.shape[0])
       error(m.nameLoc, "inputs must share their first (batch) dimension: '" + first->name + "' is " +
-                           str(first->type) + " but '" + name + "' is " + str(n->type));
+                           srcType(first->type) + " but '" + name + "' is " + srcType(n->type));
   }
-  if (inputs.empty()) error(m.nameLoc, "model '" + m.name + "' has no inputs");
+  if (inputs.empty() && !declarationFailed) error(m.nameLoc, "model '" + m.name + "' has no inputs");
   if (dataStmt) recordData(*dataStmt);
 }
 

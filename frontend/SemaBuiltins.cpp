@@ -118,10 +118,10 @@ Value SemaImpl::callOp(OpKind k, const ast::CallExpr &call) {
   DType dt = first->node->type.dtype;
   for (auto &v : a.values) {
     if (v.kind == Value::Tensor && v.node->type.dtype != dt)
-      return error(loc, "the arguments of '" + name + "' have different dtypes: " + str(first->node->type) + " and " +
-                            str(v.node->type), {first->range, v.range});
+      return error(loc, "the arguments of '" + name + "' have different dtypes: " + srcType(first->node->type) + " and " +
+                            srcType(v.node->type), {first->range, v.range});
     if (v.kind == Value::Float && !isFloat(dt))
-      return error(loc, "cannot combine " + str(first->node->type) + " with the non-integer " + describe(v) + " in '" +
+      return error(loc, "cannot combine " + srcType(first->node->type) + " with the non-integer " + describe(v) + " in '" +
                             name + "'", {first->range, v.range});
   }
   llvm::SmallVector<TensorType, 3> types;
@@ -135,7 +135,7 @@ Value SemaImpl::callOp(OpKind k, const ast::CallExpr &call) {
       return bool(f);
     }();
     return error(first->range.Start, "'" + name + "' needs " + (wantsFloat ? "a float tensor" : "another dtype") +
-                                         ", got " + str(first->node->type) +
+                                         ", got " + srcType(first->node->type) +
                                          (wantsFloat ? "; convert it with float(...)" : ""), {first->range});
   }
   setLoc(loc);
@@ -187,7 +187,7 @@ bool SemaImpl::checkSize(llvm::ArrayRef<int64_t> shape, DType dt, llvm::SMLoc lo
                          llvm::ArrayRef<llvm::SMRange> ranges) {
   std::string problem = sizeProblem(shape);
   if (problem.empty()) return true;
-  error(loc, what + ": " + str(TensorType(dt, shape)) + " is too large: " + problem, ranges);
+  error(loc, what + ": " + srcType(TensorType(dt, shape)) + " is too large: " + problem, ranges);
   return false;
 }
 
@@ -302,7 +302,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     Node *c = tensorArg(a[0], loc, "the condition");
     if (!c) return Value::error();
     if (c->type.dtype != DType::I1)
-      return error(a[0].range.Start, "the condition of where must be a bool tensor, got " + str(c->type), {a[0].range});
+      return error(a[0].range.Start, "the condition of where must be a bool tensor, got " + srcType(c->type), {a[0].range});
     if (a[1].kind != Value::Tensor && a[2].kind != Value::Tensor && (!a[1].isNumber() || !a[2].isNumber()))
       return error(loc, "where needs numbers or tensors for its branches", {a[1].range, a[2].range});
     // Branches: make them one dtype and shape via the arithmetic rules, then
@@ -310,8 +310,8 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     DType dt = a[1].kind == Value::Tensor ? a[1].node->type.dtype
                : a[2].kind == Value::Tensor ? a[2].node->type.dtype : opts.floatType;
     if (a[1].kind == Value::Tensor && a[2].kind == Value::Tensor && a[1].node->type.dtype != a[2].node->type.dtype)
-      return error(loc, "the branches of where have different dtypes: " + str(a[1].node->type) + " and " +
-                            str(a[2].node->type), {a[1].range, a[2].range});
+      return error(loc, "the branches of where have different dtypes: " + srcType(a[1].node->type) + " and " +
+                            srcType(a[2].node->type), {a[1].range, a[2].range});
     setLoc(loc);
     llvm::SmallVector<Node *, 3> cxy;
     if (!broadcastValues({a[0], a[1], a[2]}, dt, loc, "where", cxy)) return Value::error();
@@ -368,7 +368,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     std::optional<int64_t> known = checkedNumel(written);
     if (known && infer >= 0 && x->type.numel() % *known == 0) shape[infer] = x->type.numel() / *known;
     if (!known || (infer >= 0 && shape[infer] < 1) || product(shape) != x->type.numel())
-      return error(loc, "cannot reshape " + str(x->type) + " (" + llvm::Twine(x->type.numel()) + " elements) to " +
+      return error(loc, "cannot reshape " + srcType(x->type) + " (" + llvm::Twine(x->type.numel()) + " elements) to " +
                             shapeStr(shape), {call.range});
     setLoc(loc);
     return Value::tensor(b().reshape(x, shape));
@@ -380,7 +380,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     std::vector<int64_t> perm(r);
     std::iota(perm.begin(), perm.end(), 0);
     if (!a.has(1)) {
-      if (r < 2) return error(loc, "transpose needs rank 2 or more, got " + str(x->type), {a[0].range});
+      if (r < 2) return error(loc, "transpose needs rank 2 or more, got " + srcType(x->type), {a[0].range});
       std::swap(perm[r - 1], perm[r - 2]);
     } else {
       Dims p;
@@ -392,7 +392,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
         ok = v >= 0 && v < int64_t(r) && !seen[v];
         if (ok) seen[v] = true, perm[i] = v;
       }
-      if (!ok) return error(a[1].range.Start, "not a permutation of the " + llvm::Twine(r) + " axes of " + str(x->type), {a[1].range});
+      if (!ok) return error(a[1].range.Start, "not a permutation of the " + llvm::Twine(r) + " axes of " + srcType(x->type), {a[1].range});
     }
     setLoc(loc);
     return Value::tensor(b().transpose(x, perm));
@@ -416,7 +416,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     auto t = inferType(OpKind::Concat, types, at, nullptr);
     if (!t) {
       std::string list;
-      for (auto &ty : types) list += (list.empty() ? "" : ", ") + str(ty);
+      for (auto &ty : types) list += (list.empty() ? "" : ", ") + srcType(ty);
       llvm::consumeError(t.takeError());
       return error(loc, "cannot concatenate " + list + " along axis " + llvm::Twine(axes[0]), {call.range});
     }
@@ -438,7 +438,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     int64_t n;
     if (!idx || !intArg(a[1], n, loc, "the number of classes")) return Value::error();
     if (idx->type.dtype != DType::I32)
-      return error(a[0].range.Start, "onehot needs i32 indices, got " + str(idx->type), {a[0].range});
+      return error(a[0].range.Start, "onehot needs i32 indices, got " + srcType(idx->type), {a[0].range});
     if (n < 1) return error(a[1].range.Start, "onehot needs a positive number of classes", {a[1].range});
     TensorType t(opts.floatType, idx->type.shape);
     t.shape.push_back(n);
@@ -451,7 +451,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     Node *idx = tensorArg(a[1], loc, "the indices");
     if (!table || !idx) return Value::error();
     if (idx->type.dtype != DType::I32 || !isFloat(table->type.dtype) || table->type.rank() < 1)
-      return error(loc, "gather needs a float table and i32 indices, got " + str(table->type) + " and " + str(idx->type),
+      return error(loc, "gather needs a float table and i32 indices, got " + srcType(table->type) + " and " + srcType(idx->type),
                    {call.range});
     Dims rows(idx->type.shape.begin(), idx->type.shape.end());
     rows.append(table->type.shape.begin() + 1, table->type.shape.end());

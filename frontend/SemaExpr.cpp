@@ -222,22 +222,30 @@ Value SemaImpl::arith(OpKind op, Value a, Value c, llvm::SMLoc opLoc, llvm::Stri
   const Value &t = a.kind == Value::Tensor ? a : c;
   DType dt = t.node->type.dtype;
   if (a.kind == Value::Tensor && c.kind == Value::Tensor && a.node->type.dtype != c.node->type.dtype) {
-    error(opLoc, "operands of " + what + " have different dtypes: " + str(a.node->type) + " and " + str(c.node->type),
+    error(opLoc, "operands of " + what + " have different dtypes: " + srcType(a.node->type) + " and " + srcType(c.node->type),
           {a.range, c.range});
-    note(opLoc, "convert one side explicitly, e.g. float(x)");
+    DType da = a.node->type.dtype, dc = c.node->type.dtype;
+    if (logical)
+      note(opLoc, what + " takes bool tensors on both sides: compare the other one, e.g. x > 0");
+    else if (da == DType::I1 || dc == DType::I1)
+      note(opLoc, "convert the bool side explicitly, e.g. float(c), or choose with where(c, a, b)");
+    else if (isFloat(da) && isFloat(dc))
+      note(opLoc, "convert one side explicitly, with f32(x) or f64(x)");
+    else
+      note(opLoc, "convert one side explicitly: the i32 one with float(...), or the float one with i32(...)");
     return Value::error();
   }
   for (const Value *v : {&a, &c}) {
     if (v->kind == Value::Float && !isFloat(dt))
-      return error(opLoc, "cannot combine " + str(t.node->type) + " with the non-integer " + describe(*v) + " in " + what,
+      return error(opLoc, "cannot combine " + srcType(t.node->type) + " with the non-integer " + describe(*v) + " in " + what,
                    {a.range, c.range});
     if (v->kind == Value::Bool && dt != DType::I1)
-      return error(opLoc, "cannot combine " + str(t.node->type) + " with " + describe(*v) + " in " + what, {a.range, c.range});
+      return error(opLoc, "cannot combine " + srcType(t.node->type) + " with " + describe(*v) + " in " + what, {a.range, c.range});
   }
   if (logical && dt != DType::I1)
-    return error(opLoc, what + " needs bool tensors, got " + str(t.node->type), {a.range, c.range});
+    return error(opLoc, what + " needs bool tensors, got " + srcType(t.node->type), {a.range, c.range});
   if (!logical && !equality && dt == DType::I1)
-    return error(opLoc, what + " does not take bool tensors (" + str(t.node->type) + "); use where(cond, a, b)",
+    return error(opLoc, what + " does not take bool tensors (" + srcType(t.node->type) + "); use where(cond, a, b)",
                  {a.range, c.range});
   if ((op == OpKind::Max || op == OpKind::Min) && dt == DType::I1)
     return error(opLoc, what + " does not take bool tensors", {a.range, c.range});
@@ -252,7 +260,7 @@ Value SemaImpl::matmul(Value a, Value c, llvm::SMLoc opLoc) {
     if (v->kind != Value::Tensor || !isFloat(v->node->type.dtype))
       return error(v->range.Start, "'@' needs float tensors, but this is " + describe(*v), {v->range});
   TensorType ta = a.node->type, tb = c.node->type;
-  std::string shapes = str(ta) + " @ " + str(tb);
+  std::string shapes = srcType(ta) + " @ " + srcType(tb);
   if (ta.dtype != tb.dtype)
     return error(opLoc, "operands of '@' have different dtypes: " + shapes, {a.range, c.range});
   if (ta.rank() < 2 || tb.rank() < 2) {
@@ -315,7 +323,7 @@ Value SemaImpl::evalIndex(const IndexExpr &e) {
   if (base.kind != Value::Tensor) return error(e.loc(), "only tensors and lists can be indexed, not " + describe(base), {e.base->range});
   const TensorType &t = base.node->type;
   if (e.items.size() > t.rank())
-    return error(e.loc(), llvm::Twine(e.items.size()) + " indices for " + str(t), {e.range});
+    return error(e.loc(), llvm::Twine(e.items.size()) + " indices for " + srcType(t), {e.range});
   Dims offsets(t.rank(), 0), sizes(t.shape.begin(), t.shape.end()), kept;
   for (unsigned d = 0; d < t.rank(); ++d) {
     if (d >= e.items.size()) {
@@ -337,7 +345,7 @@ Value SemaImpl::evalIndex(const IndexExpr &e) {
     if (!bound(it.start, 0, lo)) return Value::error();
     if (!it.isSlice) {
       if (lo < 0 || lo >= n)
-        return error(it.range.Start, "index out of range for dimension " + llvm::Twine(d) + " of " + str(t), {it.range});
+        return error(it.range.Start, "index out of range for dimension " + llvm::Twine(d) + " of " + srcType(t), {it.range});
       offsets[d] = lo;
       sizes[d] = 1;
       continue;
@@ -345,7 +353,7 @@ Value SemaImpl::evalIndex(const IndexExpr &e) {
     if (!bound(it.stop, n, hi)) return Value::error();
     if (lo < 0 || hi > n || lo >= hi)
       return error(it.range.Start, "slice " + llvm::Twine(lo) + ":" + llvm::Twine(hi) + " is empty or out of range for dimension " +
-                                       llvm::Twine(d) + " of " + str(t), {it.range});
+                                       llvm::Twine(d) + " of " + srcType(t), {it.range});
     offsets[d] = lo;
     sizes[d] = hi - lo;
     kept.push_back(hi - lo);
@@ -389,8 +397,12 @@ bool SemaImpl::bindArgs(llvm::ArrayRef<std::string> params, size_t required, con
     size_t slot;
     if (a.name.empty()) {
       if (positional >= params.size()) {
-        error(a.value->loc(), "'" + calleeName + "' takes at most " + llvm::Twine(params.size()) + " arguments",
-              {a.value->range});
+        std::string list;
+        for (auto &p : params) list += (list.empty() ? "" : ", ") + p;
+        std::string most = params.empty()       ? "takes no arguments"
+                           : params.size() == 1 ? "takes at most 1 argument (" + list + ")"
+                                                : "takes at most " + std::to_string(params.size()) + " arguments (" + list + ")";
+        error(a.value->loc(), "'" + calleeName + "' " + most, {a.value->range});
         return false;
       }
       slot = positional++;

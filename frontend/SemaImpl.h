@@ -72,6 +72,8 @@ struct Value {
 
 /// A short description for messages: "f32[32,1]", "integer 3", "a list".
 std::string describe(const Value &v);
+/// A tensor type as the source language writes it: bool, not the IR's i1.
+std::string srcType(const TensorType &t);
 
 /// The arguments of one call, bound to the callee's parameter names.
 struct BoundArgs {
@@ -179,6 +181,7 @@ public:
   llvm::StringMap<const ast::FnDecl *> functions;  // user and prelude functions
   // What prelude code sees (lookup): its own functions, pi and initialisers.
   llvm::StringMap<const ast::FnDecl *> preludeFunctions;
+  bool declarationFailed = false; // an input or param declaration was in error
   llvm::StringMap<Value> preludeGlobals;
   std::vector<Frame> frames;
   std::vector<std::string> scopes;                 // parameter name prefix: {"h", "0", "attn"}

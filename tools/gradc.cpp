@@ -170,6 +170,7 @@ static CompileOptions compileOptions() {
   }
   if (dtype == "f64") o.sema.floatType = DType::F64;
   else if (dtype != "f32") fail("--dtype takes f32 or f64, not '" + dtype + "'");
+  if (fusion > 3) fail("--fusion takes 0, 1, 2 or 3, not " + std::to_string(fusion));
   o.passes.fusionLevel = fusion;
   if (sliceBlockBytes < 1 || sliceBlockMinRows < 1 || singleSliceBlockBytes < 0)
     fail("--slice-block-bytes and --slice-block-min-rows take 1 or more, --single-slice-block-bytes 0 or more");
