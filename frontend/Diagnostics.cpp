@@ -4,6 +4,14 @@
 namespace gradc {
 
 void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
+  // A loop evaluates its body once per pass: the same mistake, at the same
+  // place through the same calls, is said once (with its notes).
+  std::string key = msg.str() + "@" + std::to_string(uintptr_t(loc.getPointer()));
+  for (auto &c : calls) key += "<" + std::to_string(uintptr_t(c.loc.getPointer()));
+  if (!said.insert(key).second) {
+    lastDropped = true;
+    return;
+  }
   ++errors;
   lastDropped = errors > kMaxErrors;
   if (errors == kMaxErrors + 1) os << "gradc: too many errors; stopping here\n";

@@ -21,6 +21,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -59,6 +60,7 @@ private:
   llvm::raw_ostream &os;
   unsigned errors = 0;
   bool lastDropped = false;
+  llvm::StringSet<> said; // errors printed: message, place and calls
 };
 
 } // namespace gradc

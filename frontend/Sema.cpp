@@ -357,6 +357,9 @@ void SemaImpl::declareParam(const ParamStmt &s) {
     error(s.nameLoc, "parameter '" + full + "' is defined twice");
     llvm::SMLoc firstOrigin = paramOrigins.lookup(full);
     if (firstOrigin.isValid() && firstOrigin != origin) note(firstOrigin, "the first '" + full + "' comes from here");
+    if (!inCall && firstOrigin == origin)
+      note(origin, "a loop runs this declaration on every pass; for a parameter per pass, declare it in a function "
+                   "and call that through an indexed scope, e.g. blocks[i].layer(x)");
     if (inCall) {
       llvm::StringRef callee = diag.calls.front().callee;
       auto [scope, fn] = callee.rsplit('.');
