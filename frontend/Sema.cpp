@@ -3,6 +3,7 @@
 
 #include "ir/Optimizers.h"
 #include "runtime/include/gradrt/abi.h"
+#include "runtime/include/gradrt/hypers.h"
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallPtrSet.h"
@@ -451,8 +452,12 @@ void SemaImpl::recordTrain(const TrainStmt &s) {
     } else if (!v.isNumber()) {
       error(a.value->loc(), "'" + a.name + "' must be a number, got " + describe(v), {a.value->range});
       continue;
-    } else if (v.asDouble() < 0) {
-      error(a.value->loc(), "'" + a.name + "' must not be negative", {a.value->range});
+    } else if (const char *why = grt::hyperRangeError(a.name.c_str(), v.asDouble(), opts.floatType == DType::F32)) {
+      error(a.value->loc(), "'" + a.name + "' " + why + ", not " + describe(v), {a.value->range});
+      continue;
+    }
+    if (size_t i = arg - opt->args.begin(); given[i].isNumber() || given[i].kind == Value::Str) {
+      error(a.nameLoc, "'" + a.name + "' is given twice");
       continue;
     }
     given[arg - opt->args.begin()] = v;
@@ -651,13 +656,31 @@ static bool holdsTensor(const Value &v) {
   return false;
 }
 
-/// The value of `-D NAME=TEXT`: a number, true/false, or a name (a function
-/// or initialiser, e.g. -D act=relu); anything else is a string.
-static Value parseDefine(SemaImpl &s, llvm::StringRef text) {
+/// The value of `-D NAME=TEXT`: a number, true/false, a name (a function
+/// or initialiser, e.g. -D act=relu), or a list of those in brackets
+/// (-D sizes=[64,32]); anything else is a string.
+static Value parseDefine(SemaImpl &s, llvm::StringRef text, llvm::StringRef name) {
+  text = text.trim();
   int64_t i;
   if (!text.getAsInteger(10, i)) return Value::integer(i);
   double d;
-  if (!text.getAsDouble(d)) return Value::number(d);
+  if (!text.getAsDouble(d)) {
+    if (std::isfinite(d)) return Value::number(d);
+    s.diag.error("-D " + name + "=" + text + ": not a finite number");
+    return Value::error();
+  }
+  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
+    std::vector<Value> items;
+    llvm::StringRef rest = text.drop_front().drop_back().trim();
+    while (!rest.empty()) {
+      auto [item, tail] = rest.split(',');
+      Value v = parseDefine(s, item, name);
+      if (v.isError()) return v;
+      items.push_back(v);
+      rest = tail.trim();
+    }
+    return Value::makeList(std::move(items));
+  }
   if (text == "true" || text == "false") return Value::boolean(text == "true");
   if (s.globals.count(text) || s.functions.count(text) || s.findBuiltin(text) || s.findOpBuiltin(text)) {
     s.frames.emplace_back();
@@ -718,7 +741,7 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
     constLocs[c->name] = c->nameLoc;
     Value v;
     if (auto it = defines.find(c->name); it != defines.end()) {
-      v = parseDefine(*this, it->second);
+      v = parseDefine(*this, it->second, c->name);
       defines.erase(it);
     } else {
       v = eval(*c->value);

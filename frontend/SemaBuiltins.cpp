@@ -429,6 +429,12 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     int64_t n;
     if (!intArg(a[0], n, loc, "the length")) return Value::error();
     if (n < 1) return error(a[0].range.Start, "arange needs a positive length", {a[0].range});
+    // Its values are i32: n - 1 must be one (it wrapped to -2^31 past it).
+    if (n - 1 > int64_t(INT32_MAX))
+      return error(a[0].range.Start,
+                   "arange makes i32 values, so its length is at most 2147483648 (values 0 to 2147483647), not " +
+                       std::to_string(n),
+                   {a[0].range});
     if (!checkSize({n}, DType::I32, loc, "arange", {a[0].range})) return Value::error();
     setLoc(loc);
     return Value::tensor(b().iota(TensorType(DType::I32, {n}), 0));

@@ -130,9 +130,17 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
                                 llvm::Twine(b.i) + " does not fit in 64 bits", {a.range, b.range});
       if (op == "+" || op == "-" || op == "*") return Value::integer(v, r);
     }
-    if (op == "+") return Value::number(x + y, r);
-    if (op == "-") return Value::number(x - y, r);
-    if (op == "*") return Value::number(x * y, r);
+    // As the parser refuses 1e999, a sum or product that overflows is
+    // refused: an infinite scale or rate silently ruins training.
+    auto finite = [&](double v) {
+      if (std::isfinite(v)) return Value::number(v, r);
+      return error(opLoc, "a constant expression overflows: " + describe(a) + " " + op + " " + describe(b) +
+                              " is not a finite number",
+                   {a.range, b.range});
+    };
+    if (op == "+") return finite(x + y);
+    if (op == "-") return finite(x - y);
+    if (op == "*") return finite(x * y);
     if (op == "/" || op == "%" || op == "//") {
       if (y == 0) return error(opLoc, "division by zero in a constant expression", {r});
       // % and // round toward minus infinity, as Python's do (-7 // 2 is -4
@@ -147,7 +155,7 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
       if (op == "//") return Value::number(std::floor(x / y), r);
       // Integers that divide exactly stay integers, so shapes like C / H work.
       if (ints && a.i % b.i == 0) return Value::integer(a.i / b.i, r);
-      return Value::number(x / y, r);
+      return finite(x / y);
     }
     // Integers compare exactly, not as doubles (2^53 + 1 is not 2^53).
     auto compare = [&](auto p, auto q) -> std::optional<bool> {

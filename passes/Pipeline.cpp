@@ -87,14 +87,30 @@ llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassO
       return passError("unknown pass '" + name + "'; passes: " + names);
     }
     if (observe) observe(name, false, m);
+    // `gradc opt` runs any list of passes. One that is not the next of the
+    // pipeline after the module's stage may meet IR it was not written for:
+    // what it leaves invalid is then the list's doing, not a bug, and the
+    // module no longer has a stage of the pipeline (a build must not resume
+    // it as if the passes in between had run).
+    const Step *at = findStep(m.after);
+    bool next = at && at + 1 == p;
     if (auto err = p->run(m, opts)) return err;
     auto problems = verify(m);
     if (!problems.empty()) {
-      std::string msg = "internal error: the IR is invalid after pass '" + name + "':";
+      std::string msg = next ? "internal error: the IR is invalid after pass '" + name + "':"
+                             : "pass '" + name + "' does not apply to IR " +
+                                   (at ? "after '" + at->name.str() + "'" : std::string("of unknown stage")) +
+                                   " (passes run in the order gradc opt --list-passes shows); it left the IR invalid:";
       for (auto &e : problems) msg += "\n  " + e;
       return passError(msg);
     }
-    if (const Step *at = findStep(m.after); at && at + 1 == p) m.after = p->name.str();
+    // The stage means "every step up to here has run". A clean-up out of
+    // order (dce, cse, constfold, simplify: rewrites that leave the IR in
+    // the form they found it) keeps it; any other pass out of order leaves
+    // the module without one.
+    bool cleanUp = name == "dce" || name == "cse" || name == "constfold" || name == "simplify";
+    if (next) m.after = p->name.str();
+    else if (!cleanUp) m.after.clear();
     if (observe) observe(name, true, m);
   }
   return llvm::Error::success();

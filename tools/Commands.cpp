@@ -68,12 +68,24 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     last = now;
     return true;
   };
+  std::string out = b.output;
+  if (out.empty()) out = llvm::sys::path::stem(o.input).str() + (b.objectOnly ? ".o" : "");
+  // The output must not be the model itself (a source named without an
+  // extension, or -o naming it), a directory, or standard output; a name
+  // that starts with '-' is passed on as ./NAME, not as an option.
+  auto refuse = [&](const std::string &why) {
+    llvm::WithColor::error(llvm::errs(), "gradc") << why << "\n";
+    return 1;
+  };
+  if (out == "-") return refuse("-o -: an executable cannot go to standard output; name a file");
+  if (llvm::sys::fs::is_directory(out)) return refuse("cannot write " + out + ": it is a directory; name a file in it");
+  if (llvm::sys::fs::equivalent(out, o.input))
+    return refuse("the output " + out + " is the model file itself; name the executable with -o");
+  if (llvm::StringRef(out).starts_with("-")) out = "./" + out;
   Compiler c(o);
   if (!c.load() || !phase("frontend") || !c.runPipeline() || !phase("passes") || !c.schedule() || !phase("loops") ||
       !c.lower() || !phase("LLVM IR") || !c.createTarget())
     return 1;
-  std::string out = b.output;
-  if (out.empty()) out = llvm::sys::path::stem(o.input).str() + (b.objectOnly ? ".o" : "");
   if (b.objectOnly) {
     std::error_code ec;
     llvm::ToolOutputFile obj(out, ec, llvm::sys::fs::OF_None);
@@ -220,10 +232,23 @@ int statsCommand(const CompileOptions &o) {
 
 int gradcheckCommand(const CompileOptions &opts, const GradCheckOptions &g) {
   CompileOptions o = opts;
-  o.sema.floatType = DType::F64;
+  // A .grad source is rebuilt with `f32` standing for f64; a .gir file is
+  // checked as written, so it must be f64 already (f32 differences are all
+  // rounding noise at these step sizes: every element looked like a kink).
+  bool gir = llvm::StringRef(o.input).ends_with(".gir");
+  if (!gir) o.sema.floatType = DType::F64;
   o.passes.gradsEntry = true;
   Compiler c(o);
-  if (!c.load() || !c.runPipeline() || !c.lower() || !c.optimize()) return 1;
+  if (!c.load()) return 1;
+  if (gir)
+    for (Node *p : c.module->graphs.front()->leaves(OpKind::Param))
+      if (p->type.dtype != DType::F64) {
+        llvm::WithColor::error(llvm::errs(), "gradc")
+            << o.input << ": gradcheck works in f64, but param '" << p->name << "' is " << str(p->type)
+            << "; check the .grad source (rebuilt in f64), or dump the IR with --dtype f64\n";
+        return 1;
+      }
+  if (!c.runPipeline() || !c.lower() || !c.optimize()) return 1;
   const GrtModel *model = c.jit();
   if (!model) return 1;
   llvm::outs() << fmt::format("gradient check of {} in f64 at a random point (seed {}), fourth-order central differences, h = {:g}\n",

@@ -24,6 +24,11 @@ bool Compiler::load(llvm::StringRef source) {
   else if (!frontend.loadFile(opts.input)) return false;
   if (llvm::StringRef(opts.input).ends_with(".gir")) {
     // Text IR: parsed as written; -D and --dtype belong to .grad sources.
+    if (!opts.sema.defines.empty() || opts.sema.floatType != DType::F32) {
+      llvm::WithColor::error(llvm::errs(), "gradc")
+          << opts.input << ": -D and --dtype apply to .grad sources; a .gir file's shapes and types are as written\n";
+      return false;
+    }
     auto &sm = frontend.sm;
     module = parseModule(sm, sm.getMainFileID(), frontend.diagStream(), moduleSteps());
     return module != nullptr;

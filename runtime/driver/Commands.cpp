@@ -2,6 +2,7 @@
 #include "driver/Commands.h"
 #include "driver/Cluster.h"
 #include "core/Gemm.h"
+#include "gradrt/hypers.h"
 
 #include <cmath>
 #include <cstring>
@@ -66,9 +67,13 @@ DataOptions dataOptions(const Args &a) {
 void applyHypers(Session &s, const Args &a) {
   for (auto &sl : s.slots)
     if (sl.tensor->role == GRT_HYPER) Session::set(sl, 0, sl.tensor->default_value);
-  // A learning rate below zero climbs the loss instead of descending it.
-  auto isRate = [](const std::string &n) { return n == "lr" || n == "min_lr"; };
-  if (a.has("lr") && a.number("lr", 0) < 0) fail("--lr must not be negative, not {}", a.str("lr"));
+  // The values training descends with: gradrt/hypers.h.
+  auto checkRange = [&](const std::string &name, double v, const std::string &flag) {
+    int i = s.find(name);
+    bool f32 = i >= 0 && s.slots[size_t(i)].tensor->dtype == GRT_F32;
+    if (const char *why = hyperRangeError(name.c_str(), v, f32)) fail("{} {}, not {}", flag, why, v);
+  };
+  if (a.has("lr")) checkRange("lr", a.number("lr", 0), "--lr");
   if (a.has("lr") && !s.setHyper("lr", a.number("lr", 0))) fail("this model has no learning rate to set");
   for (auto &kv : a.all("hp")) {
     size_t eq = kv.find('=');
@@ -78,7 +83,7 @@ void applyHypers(Session &s, const Args &a) {
     double v = std::strtod(kv.c_str() + eq + 1, &end);
     if (*end || eq + 1 == kv.size()) fail("--hp {}: '{}' is not a number", name, kv.substr(eq + 1));
     if (!std::isfinite(v)) fail("--hp {}: '{}' is not a finite number", name, kv.substr(eq + 1));
-    if (isRate(name) && v < 0) fail("--hp {}: a learning rate must not be negative, not {}", name, kv.substr(eq + 1));
+    checkRange(name, v, "--hp " + name + ":");
     if (int i = s.find(name); i >= 0 && Session::setByRuntime(*s.slots[size_t(i)].tensor))
       fail("--hp cannot set '{}'; the runtime sets it", name);
     if (!s.setHyper(name, v)) {

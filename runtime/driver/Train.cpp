@@ -2,6 +2,7 @@
 #include "driver/Checkpoint.h"
 #include "driver/Cluster.h"
 #include "driver/DataParallel.h"
+#include "gradrt/hypers.h"
 #include "driver/GradientBuckets.h"
 #include "driver/Commands.h"
 #include "core/FiniteCheck.h"
@@ -81,6 +82,8 @@ void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::s
       fail("checkpoint {}: its hyperparameter {} is '{}', not a number", from, shown(name), shown(text));
     int i = s.find(name);
     if (i < 0 || !Session::isUserHyper(*s.slots[i].tensor)) fail("checkpoint {}: this model has no hyperparameter '{}'", from, shown(name));
+    if (const char *why = hyperRangeError(name.c_str(), v, s.slots[i].tensor->dtype == GRT_F32))
+      fail("checkpoint {}: its hyperparameter {} is {}, but it {}", from, shown(name), v, why);
     if (std::find(given.begin(), given.end(), name) == given.end()) {
       Session::set(s.slots[i], 0, v);
       continue;
