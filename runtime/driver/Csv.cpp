@@ -18,21 +18,36 @@ int CsvTable::column(const std::string &name) const {
 }
 
 static std::string trim(const std::string &s) {
-  size_t b = s.find_first_not_of(" \t\r\"");
-  size_t e = s.find_last_not_of(" \t\r\"");
+  size_t b = s.find_first_not_of(" \t\r");
+  size_t e = s.find_last_not_of(" \t\r");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
-/// A field as quoted in a message: long ones (a line of 100k digits) cut.
-static std::vector<std::string> fields(const std::string &line) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    size_t comma = line.find(',', start);
-    out.push_back(trim(line.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
+/// The fields of one line, split at commas outside double quotes (as a
+/// spreadsheet writes "1,5" or a name with a comma). A quoted field loses
+/// its quotes, and "" inside it is one quote. Returns false when a quote is
+/// not closed on the line.
+static bool fields(const std::string &line, std::vector<std::string> &out) {
+  out.clear();
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c != '"') field += c;
+      else if (i + 1 < line.size() && line[i + 1] == '"') field += '"', ++i;
+      else quoted = false;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.push_back(trim(field));
+      field.clear();
+    } else {
+      field += c;
+    }
   }
+  out.push_back(trim(field));
+  return !quoted;
 }
 
 CsvTable readCsv(const std::string &path) {
@@ -55,7 +70,8 @@ CsvTable readCsv(const std::string &path) {
     for (unsigned char c : line)
       if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
         fail("{}:{}: not a text file (it contains the control byte 0x{:02x})", path, lineNo, int(c));
-    auto fs = fields(line);
+    std::vector<std::string> fs;
+    if (!fields(line, fs)) fail("{}:{}: a quoted field is not closed on its line", path, lineNo);
     if (t.header.empty()) {
       if (fs.size() == 1 && fs[0].find_first_of("\t;") != std::string::npos)
         fail("{}:{}: the header is one column '{}'; separate the columns with commas, not {}", path, lineNo,
