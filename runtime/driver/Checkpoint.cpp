@@ -243,7 +243,8 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
     ranges.emplace_back(b, e2, t.name);
     in.seekg(8 + int64_t(n) + b);
     if (!in.read(static_cast<char *>(sl.data), sl.bytes)) fail("checkpoint {}: cannot read tensor '{}'", path, t.name);
-    if (t.role == GRT_PARAM) {
+    // Weights and the optimizer's moments: a NaN in either trains NaN.
+    if (t.role == GRT_PARAM || t.role == GRT_STATE) {
       int64_t bad = firstNonFinite(sl);
       if (bad >= 0)
         fail("checkpoint {}: tensor '{}' holds {} (element {} of {}); it cannot be used", path, t.name,

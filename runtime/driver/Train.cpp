@@ -208,7 +208,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     std::string saved = get("seed");
     char *end;
     uint64_t savedSeed = std::strtoull(saved.c_str(), &end, 10);
-    if (saved.empty() || *end) fail("checkpoint {}: its seed '{}' is not a number", from, shown(saved));
+    if (saved.empty() || *end || saved[0] == '-' || saved[0] == '+')
+      fail("checkpoint {}: its seed '{}' is not a number from 0 up", from, shown(saved));
     if (!a.has("seed")) dopts.seed = savedSeed;
     seedNote = dopts.seed == savedSeed ? fmt::format(" with the checkpoint's seed {}", savedSeed)
                                        : fmt::format("; --seed {} overrides the checkpoint's seed {}", dopts.seed, savedSeed);
