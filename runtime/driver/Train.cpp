@@ -256,9 +256,14 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   s.setHyper("seed", randomSeedWord(dopts.seed, cluster.rank));
   int64_t stopAt = std::min(steps, a.integer("stop-after", steps, 0));
   if (stopAt < start) fail("--stop-after {} is before the checkpoint's step {}", stopAt, start);
+  // No step to run: the loss would print as nan, with nothing learned.
+  if (stopAt == start)
+    fail("nothing to train: the run is at step {}, and {} ends it there", start,
+         a.has("stop-after") ? fmt::format("--stop-after {}", stopAt) : fmt::format("--steps {}", steps));
   int64_t logEvery = a.integer("log-every", std::max<int64_t>(1, (stopAt - start) / 20), 1);
   int64_t evalEvery = a.integer("eval-every", logEvery, 1);
   int64_t saveEvery = a.integer("save-every", 0, 0);
+  if (a.has("save-every") && !a.has("save")) fail("--save-every needs --save FILE, the checkpoint it rewrites");
   bool hasVal = data->numValBatches() > 0 && s.has("eval");
   if (cluster.parallel()) checkSameRun(cluster, runDefinition(s, *data, dopts, start, steps, stopAt));
   // Averaging the last layers' gradients while the backward pass computes
