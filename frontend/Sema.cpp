@@ -345,31 +345,35 @@ void SemaImpl::declareParam(const ParamStmt &s) {
   std::string full;
   for (auto &sc : scopes) full += sc + ".";
   full += s.name;
-  // The user's mistake is the outermost call that declares the parameter
-  // (or, in the model body, the declaration itself).
-  bool inCall = !diag.calls.empty();
-  llvm::SMLoc origin = inCall ? diag.calls.front().loc : s.nameLoc;
   if (auto it = params.find(full); it != params.end()) {
     // Carry on with the first one where it has this type, so the code after
-    // it raises nothing more; report once per origin.
+    // it raises nothing more.
     Node *first = it->second;
     frame().vars[s.name] = first->type == t ? Value::tensor(first, llvm::SMRange(s.nameLoc, s.nameLoc)) : Value::error();
-    if (!reportedDuplicates.insert(origin.getPointer()).second) return;
+    // The mistake is where the two declarations' call chains part: the
+    // call there needs a scope of its own (the outermost call when they
+    // part at once; a call inside a function when that function calls the
+    // same thing twice). Report once per such place.
+    const ParamOrigin &firstAt = paramOrigins[full];
+    size_t k = 0;
+    while (k < firstAt.calls.size() && k < diag.calls.size() && firstAt.calls[k].loc == diag.calls[k].loc) ++k;
+    llvm::SMLoc here = k < diag.calls.size() ? diag.calls[k].loc : s.nameLoc;
+    llvm::SMLoc there = k < firstAt.calls.size() ? firstAt.calls[k].loc : firstAt.decl;
+    if (!reportedDuplicates.insert(here.getPointer()).second) return;
     error(s.nameLoc, "parameter '" + full + "' is defined twice");
-    llvm::SMLoc firstOrigin = paramOrigins.lookup(full);
-    if (firstOrigin.isValid() && firstOrigin != origin) note(firstOrigin, "the first '" + full + "' comes from here");
-    if (!inCall && firstOrigin == origin)
-      note(origin, "a loop runs this declaration on every pass; for a parameter per pass, declare it in a function "
-                   "and call that through an indexed scope, e.g. blocks[i].layer(x)");
-    if (inCall) {
-      llvm::StringRef callee = diag.calls.front().callee;
+    if (there.isValid() && there != here) note(there, "the first '" + full + "' comes from here");
+    if (there == here)
+      note(here, "a loop runs this declaration on every pass; for a parameter per pass, declare it in a function "
+                 "and call that through an indexed scope, e.g. blocks[i].layer(x)");
+    else if (k < diag.calls.size()) {
+      llvm::StringRef callee = diag.calls[k].callee;
       auto [scope, fn] = callee.rsplit('.');
       if (fn.empty()) std::swap(scope, fn);
       // fc.linear twice: fc1 and fc2; an indexed scope (blocks.0) or none: layer1 and layer2.
       bool plain = !scope.empty() && !scope.contains('.');
       std::string a = plain ? scope.str() + "1" : "layer1", b = plain ? scope.str() + "2" : "layer2";
-      note(origin, "give each call its own scope so its parameters get distinct names, e.g. " + a + "." + fn + "(...) and " +
-                       b + "." + fn + "(...)");
+      note(here, "give each call its own scope so its parameters get distinct names, e.g. " + a + "." + fn + "(...) and " +
+                     b + "." + fn + "(...)");
     }
     return;
   }
@@ -393,7 +397,7 @@ void SemaImpl::declareParam(const ParamStmt &s) {
   extra.set(AttrKey::Init, init);
   Node *n = b().leaf(OpKind::Param, full, t, std::move(extra));
   params[full] = n;
-  paramOrigins[full] = origin;
+  paramOrigins[full] = {diag.calls, s.nameLoc};
   frame().vars[s.name] = Value::tensor(n, llvm::SMRange(s.nameLoc, s.nameLoc));
 }
 

@@ -188,7 +188,13 @@ public:
   llvm::SMLoc callSite;                            // user location while inside prelude code
   /// Where each parameter came from: the outermost call that declared it,
   /// or its own declaration in the model body.
-  llvm::StringMap<llvm::SMLoc> paramOrigins;
+  /// Where each param was declared: the calls that led there, outermost
+  /// first, and the declaration.
+  struct ParamOrigin {
+    std::vector<DiagEngine::CallSite> calls;
+    llvm::SMLoc decl;
+  };
+  llvm::StringMap<ParamOrigin> paramOrigins;
   /// The origins (outermost calls, or declarations) whose duplicate
   /// parameters were reported: one error per mistake, however many
   /// parameters or loop iterations repeat it.
