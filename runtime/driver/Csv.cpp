@@ -17,6 +17,11 @@ int CsvTable::column(const std::string &name) const {
   return -1;
 }
 
+const std::vector<double> &CsvTable::numbers(int c) const {
+  if (!notNumbers[size_t(c)].empty()) fail("{}", notNumbers[size_t(c)]);
+  return columns[size_t(c)];
+}
+
 static std::string trim(const std::string &s) {
   size_t b = s.find_first_not_of(" \t\r");
   size_t e = s.find_last_not_of(" \t\r");
@@ -83,6 +88,7 @@ CsvTable readCsv(const std::string &path) {
           if (fs[j] == fs[i]) fail("{}:{}: columns {} and {} of the header are both named '{}'", path, lineNo, j + 1, i + 1, shown(fs[i]));
       }
       t.columns.resize(fs.size());
+      t.notNumbers.resize(fs.size());
       continue;
     }
     if (fs.size() != t.header.size())
@@ -92,8 +98,11 @@ CsvTable readCsv(const std::string &path) {
       char *end = nullptr;
       errno = 0;
       double v = f.empty() ? NAN : std::strtod(f.c_str(), &end);
-      if (f.empty() || *end || errno == ERANGE || !std::isfinite(v))
-        fail("{}:{}: column '{}': '{}' is not a finite number", path, lineNo, shown(t.header[c]), shown(f));
+      if (f.empty() || *end || errno == ERANGE || !std::isfinite(v)) {
+        if (t.notNumbers[c].empty())
+          t.notNumbers[c] = fmt::format("{}:{}: column '{}': '{}' is not a finite number", path, lineNo, shown(t.header[c]), shown(f));
+        v = NAN;
+      }
       t.columns[c].push_back(v);
     }
     t.lines.push_back(lineNo);

@@ -7,17 +7,21 @@
 namespace grt {
 
 /// A CSV file of numbers with a header row. Errors (a missing file, a ragged
-/// row, a field that is not a number) end the program with a one-line
-/// message naming the file and line.
+/// row) end the program with a one-line message naming the file and line.
+/// A field that is not a number does so only when its column is read
+/// (numbers()): a column no input reads may hold text, an id or a label.
 struct CsvTable {
   std::string path;
   std::vector<std::string> header;
   std::vector<std::vector<double>> columns; // columns[c][row]
+  std::vector<std::string> notNumbers;      // per column: the first field that is not a number, said
   std::vector<int64_t> lines;               // the file's line number of each row
   int64_t rows = 0;
 
   /// Index of the column named `name`, or -1.
   int column(const std::string &name) const;
+  /// Column c's values; ends the program if one of them is not a number.
+  const std::vector<double> &numbers(int c) const;
 };
 
 CsvTable readCsv(const std::string &path);

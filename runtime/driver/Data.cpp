@@ -65,7 +65,7 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
       }
       used[c] = true;
       for (int64_t row = 0; row < t.rows; ++row) {
-        double v = t.columns[c][row];
+        double v = t.numbers(c)[row];
         if (sl.tensor->dtype == GRT_I32 && !(v >= INT32_MIN && v <= INT32_MAX && v == std::floor(v)))
           fail("{}:{}: column '{}' holds {}, but '{}' takes 32-bit integers", path, t.lines[row], names[f], v,
                sl.tensor->name);
