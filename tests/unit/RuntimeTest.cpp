@@ -91,14 +91,26 @@ TEST(Csv, ReadsColumnsByName) {
   auto t = readCsv(tempFile("ok.csv", "x,y\n1,2\n3.5, -4e1\n"));
   EXPECT_EQ(t.rows, 2);
   EXPECT_EQ(t.columns[t.column("y")][1], -40);
+  // Quoted fields: a comma inside quotes is part of the field, "" a quote.
+  auto q = readCsv(tempFile("quoted.csv", "\"a,b\",\"c\"\"\"\n\"1.5\",2\n"));
+  ASSERT_EQ(q.header.size(), 2u);
+  EXPECT_EQ(q.header[0], "a,b");
+  EXPECT_EQ(q.header[1], "c\"");
+  EXPECT_EQ(q.numbers(0)[0], 1.5);
 }
 
 TEST(CsvDeathTest, BadFilesEndWithOneLine) {
   EXPECT_EXIT(readCsv(::testing::TempDir() + "missing.csv"), ::testing::ExitedWithCode(1),
               "error: cannot read .*missing.csv: No such file or directory");
   EXPECT_EXIT(readCsv(tempFile("empty.csv", "")), ::testing::ExitedWithCode(1), "error: .*empty.csv is empty");
-  EXPECT_EXIT(readCsv(tempFile("nan.csv", "x,y\n1,2\n3,abc\n")), ::testing::ExitedWithCode(1),
+  // A field that is not a number ends the program when its column is read;
+  // a column nobody reads may hold text (an id, a label).
+  auto text = readCsv(tempFile("nan.csv", "x,y\n1,2\n3,abc\n"));
+  EXPECT_EQ(text.numbers(text.column("x"))[1], 3);
+  EXPECT_EXIT(text.numbers(text.column("y")), ::testing::ExitedWithCode(1),
               "error: .*nan.csv:3: column 'y': 'abc' is not a finite number");
+  EXPECT_EXIT(readCsv(tempFile("open.csv", "x,y\n\"1,2\n")), ::testing::ExitedWithCode(1),
+              "error: .*open.csv:2: a quoted field is not closed on its line");
   EXPECT_EXIT(readCsv(tempFile("ragged.csv", "x,y\n1,2,3\n")), ::testing::ExitedWithCode(1),
               "error: .*ragged.csv:2: expected 2 fields like the header, found 3");
 }
