@@ -18,8 +18,10 @@ class Lexer {
 public:
   /// `onError` receives lexical errors (a stray character, an unterminated
   /// string); the lexer then returns a Tok::Error token and carries on.
+  /// A UTF-8 byte-order mark at the start (some editors write one) is
+  /// skipped, as the runtime's CSV reader skips it.
   Lexer(llvm::StringRef buffer, std::function<void(llvm::SMLoc, const llvm::Twine &)> onError)
-      : buf(buffer), cur(buffer.begin()), onError(std::move(onError)) {}
+      : buf(buffer), cur(buffer.begin() + (buffer.starts_with("\xEF\xBB\xBF") ? 3 : 0)), onError(std::move(onError)) {}
 
   Token next();
 
