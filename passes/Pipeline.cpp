@@ -17,11 +17,11 @@ static constexpr Step kPipeline[] = {
     {Step::Pass,         "optimizer",     "optim",    "append the optimizer's parameter update to the training step", runOptimizerLowering},
     {Step::Pass,         "split-entries", "entries",  "copy @model into one graph per entry point: @train, @eval, @predict", runSplitEntries},
     {Step::Pass,         "step-entry",    "",         "derive @step from @predict (text models): one new position, keys and values cached", runStepEntry},
-    {Step::Pass,         "constfold",     "",         "replace ops on constants by their constant result", runConstantFold},
+    {Step::Pass,         "constfold",     "",         "replace ops on constants by their constant result", runConstantFold, true},
     {Step::Pass,         "matvec",        "",         "rewrite matrix products with a dimension of 1 as broadcast multiplies and reductions", runMatvec},
-    {Step::Pass,         "simplify",      "",         "algebraic simplification (x*1, x+0, double transpose, ...)", runSimplify},
-    {Step::Pass,         "cse",           "",         "merge nodes that compute the same value", runCSE},
-    {Step::Pass,         "dce",           "opt",      "remove nodes no output or update needs", runDCE},
+    {Step::Pass,         "simplify",      "",         "algebraic simplification (x*1, x+0, double transpose, ...)", runSimplify, true},
+    {Step::Pass,         "cse",           "",         "merge nodes that compute the same value", runCSE, true},
+    {Step::Pass,         "dce",           "opt",      "remove nodes no output or update needs", runDCE, true},
     {Step::Pass,         "rematerialize", "",         "recompute for the backward pass what one batched product makes (attention's probabilities)", runRematerialize},
     {Step::Pass,         "split-column-sums", "",     "sum column reductions by their first axis first, so threads split them by rows as the kernels before did", runSplitColumnSums},
     {Step::Pass,         "fuse",          "",         "group nodes into kernels, one loop nest each", runFusion},
@@ -105,12 +105,10 @@ llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassO
       return passError(msg);
     }
     // The stage means "every step up to here has run". A clean-up out of
-    // order (dce, cse, constfold, simplify: rewrites that leave the IR in
-    // the form they found it) keeps it; any other pass out of order leaves
-    // the module without one.
-    bool cleanUp = name == "dce" || name == "cse" || name == "constfold" || name == "simplify";
+    // order (Step::cleanUp: constfold, simplify, cse, dce) keeps it; any
+    // other pass out of order leaves the module without one.
     if (next) m.after = p->name.str();
-    else if (!cleanUp) m.after.clear();
+    else if (!p->cleanUp) m.after.clear();
     if (observe) observe(name, true, m);
   }
   return llvm::Error::success();

@@ -28,6 +28,9 @@ struct Step {
   llvm::StringRef stage; // "grad": the stage this step completes (--stage=), or empty
   llvm::StringRef summary;
   PassFn run = nullptr;  // kind Pass only
+  /// A clean-up (a rewrite that leaves the IR in the form it found it): it
+  /// may run out of pipeline order without changing the module's stage.
+  bool cleanUp = false;
 
   /// Whether the result of the step is a Module (printable as text IR).
   bool makesModule() const { return kind == Sema || kind == Pass; }

@@ -64,8 +64,9 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
         fail("{}: missing column '{}' (the model reads columns {})", path, names[f], want);
       }
       used[c] = true;
+      const std::vector<double> &column = t.numbers(c);
       for (int64_t row = 0; row < t.rows; ++row) {
-        double v = t.numbers(c)[row];
+        double v = column[row];
         if (sl.tensor->dtype == GRT_I32 && !(v >= INT32_MIN && v <= INT32_MAX && v == std::floor(v)))
           fail("{}:{}: column '{}' holds {}, but '{}' takes 32-bit integers", path, t.lines[row], names[f], v,
                sl.tensor->name);
