@@ -22,7 +22,7 @@ static constexpr Step kPipeline[] = {
     {Step::Pass,         "simplify",      "",         "algebraic simplification (x*1, x+0, double transpose, ...)", runSimplify, true},
     {Step::Pass,         "cse",           "",         "merge nodes that compute the same value", runCSE, true},
     {Step::Pass,         "dce",           "opt",      "remove nodes no output or update needs", runDCE, true},
-    {Step::Pass,         "rematerialize", "",         "recompute for the backward pass what one batched product makes (attention's probabilities)", runRematerialize},
+    {Step::Pass,         "rematerialize", "",         "recompute for the backward pass what one batched product, or one cheap op of a kept value, makes (attention's probabilities)", runRematerialize},
     {Step::Pass,         "split-column-sums", "",     "sum column reductions by their first axis first, so threads split them by rows as the kernels before did", runSplitColumnSums},
     {Step::Pass,         "fuse",          "",         "group nodes into kernels, one loop nest each", runFusion},
     {Step::Pass,         "fuse-slices",   "",         "run chains of batched products and loops slice by slice (attention), in blocks of rows where a slice outgrows its scratch", runSliceFusion},
