@@ -328,6 +328,7 @@ void SemaImpl::declareInput(const InputStmt &s) {
   setLoc(s.nameLoc);
   Node *n = b().leaf(OpKind::Input, s.name, t);
   inputs[s.name] = n;
+  inputLocs[s.name] = s.nameLoc;
   frame().vars[s.name] = Value::tensor(n, llvm::SMRange(s.nameLoc, s.nameLoc));
 }
 
@@ -477,6 +478,35 @@ void SemaImpl::recordTrain(const TrainStmt &s) {
   spec.loc = Location{module->fileId(diag.sourceMgr().getMemoryBuffer(userBuffer)->getBufferIdentifier()), line, col};
 }
 
+/// The training step names tensors of its own in the executable: one per
+/// hyperparameter of the optimizer (lr, beta1, ...), the step counters,
+/// and for each param p its optimizer state (p.adam_m and p.adam_v, or
+/// p.momentum). A param or input of the same name would share that slot,
+/// so it is refused here, at its declaration.
+void SemaImpl::checkOptimizerNames() {
+  const OptimizerInfo *opt = findOptimizer(module->train.optimizer);
+  if (!opt) return;
+  std::string o = opt->name.str();
+  // What the training step calls `name`, or "" when nothing.
+  auto clash = [&](llvm::StringRef name) -> std::string {
+    if (name == "step" || name == "total_steps") return "the training step's counter '" + name.str() + "'";
+    const OptimizerArg *a = findArg(*opt, name);
+    return a && a->strDefault.empty() ? o + "'s hyperparameter '" + name.str() + "'" : "";
+  };
+  for (auto &[name, n] : inputs)
+    if (std::string c = clash(name); !c.empty()) error(inputLocs.lookup(name), "input '" + name + "' clashes with " + c + "; rename it");
+  llvm::SmallVector<llvm::StringRef, 2> states;
+  if (o == "sgd") states = {"momentum"};
+  else states = {"adam_m", "adam_v"};
+  for (auto &[name, n] : params) {
+    std::string c = clash(name);
+    auto [owner, suffix] = llvm::StringRef(name).rsplit('.');
+    if (c.empty() && !suffix.empty() && llvm::is_contained(states, suffix) && params.count(owner.str()))
+      c = o + "'s state of parameter '" + owner.str() + "'";
+    if (!c.empty()) error(paramOrigins[name].decl, "parameter '" + name + "' clashes with " + c + "; rename it");
+  }
+}
+
 void SemaImpl::buildTableData(const DataStmt &s) {
   int64_t rows = 0;
   for (auto &a : s.args) {
@@ -619,6 +649,13 @@ void SemaImpl::finishModel(const ModelDecl &m) {
       error(placeholder.range.Start, "'" + name + "' is output twice");
       continue;
     }
+    // The data block's generator outputs each input's rows under the
+    // input's name: [rows, ...], where this output would be [B, ...].
+    if (dataStmt && inputs.count(name)) {
+      error(placeholder.range.Start, "'output " + name + "' names an input, whose rows the data block generates under "
+                                     "the same name; output a value computed from it instead");
+      continue;
+    }
     graph->outputs.push_back({name, it->second.node});
   }
   for (auto &[name, v] : metrics) graph->outputs.push_back({GRT_METRIC_PREFIX + name, v.node});
@@ -627,6 +664,7 @@ void SemaImpl::finishModel(const ModelDecl &m) {
     error(m.nameLoc, "model '" + m.name + "' has no 'train' statement; add one such as train sgd(lr = 0.1)");
   else
     recordTrain(*trainStmt);
+  checkOptimizerNames();
   // After another error these say nothing true: a failed declaration, or a
   // call not made because its argument was in error, leaves them empty.
   if (params.empty() && !diag.hasErrors()) error(m.nameLoc, "model '" + m.name + "' has no parameters to train");

@@ -150,6 +150,7 @@ public:
   void declareParam(const ast::ParamStmt &s);
   bool evalType(const ast::TypeExpr &t, TensorType &out);
   void recordTrain(const ast::TrainStmt &s);
+  void checkOptimizerNames();
   void recordData(const ast::DataStmt &s);
   void buildTableData(const ast::DataStmt &s);
   void finishModel(const ast::ModelDecl &m);
@@ -235,6 +236,7 @@ public:
   const ast::ModelDecl *model = nullptr;
   // In declaration order.
   llvm::MapVector<std::string, Node *, std::map<std::string, unsigned>> inputs, params;
+  llvm::StringMap<llvm::SMLoc> inputLocs;
   std::vector<std::pair<std::string, Value>> outputs, metrics;
   const ast::TrainStmt *trainStmt = nullptr;
   const ast::DataStmt *dataStmt = nullptr;
