@@ -19,26 +19,41 @@ double randomSeedWord(uint64_t seed, int rank) {
 }
 
 
-/// What must be the same on every process of a data-parallel run, one
-/// "what: value" line each: a process that differs (another build of the
-/// model, another seed, other data) would train something else silently.
-std::string runDefinition(Session &s, const Dataset &data, const DataOptions &dopts, int64_t start, int64_t steps,
-                          int64_t stopAt) {
+/// The model's build and its values as a definition line states them: the
+/// tensors' names, roles and shapes, and the bytes of its params, optimizer
+/// state and hyperparameters, each hashed.
+static std::string modelLines(Session &s) {
   std::string shapes, values;
   for (auto &sl : s.slots) {
     shapes += fmt::format("{} {} {};", sl.tensor->name, sl.tensor->role, shapeStr(*sl.tensor));
     if (sl.tensor->role == GRT_PARAM || sl.tensor->role == GRT_STATE || Session::isUserHyper(*sl.tensor))
       values.append(static_cast<const char *>(sl.data), sl.bytes);
   }
-  return fmt::format("the model: {} (tensors fnv {:016x})\nthe seed: {}\nthe steps: from {} to {} of {}\n"
-                     "the data: {}\nthe validation fraction: {}\nthe parameters, optimizer state and "
-                     "hyperparameters: fnv {:016x}\n",
-                     s.model.name, hashName(shapes), dopts.seed, start, stopAt, steps, data.identity(),
-                     dopts.valFraction, hashName(values));
+  return fmt::format("the model: {} (tensors fnv {:016x})\nthe parameters, optimizer state and hyperparameters: fnv "
+                     "{:016x}\n",
+                     s.model.name, hashName(shapes), hashName(values));
+}
+
+/// What must be the same on every process of a data-parallel run, one
+/// "what: value" line each: a process that differs (another build of the
+/// model, another seed, other data) would train something else silently.
+std::string runDefinition(Session &s, const Dataset &data, const DataOptions &dopts, int64_t start, int64_t steps,
+                          int64_t stopAt) {
+  return modelLines(s) + fmt::format("the seed: {}\nthe steps: from {} to {} of {}\nthe data: {}\nthe validation "
+                                     "fraction: {}\n",
+                                     dopts.seed, start, stopAt, steps, data.identity(), dopts.valFraction);
+}
+
+/// The same for `eval`, whose processes each take a share of the batches
+/// and add up their losses: another checkpoint or other data on one of
+/// them gave a loss of neither, silently.
+std::string evalDefinition(Session &s, const Dataset &data, const DataOptions &dopts) {
+  return modelLines(s) + fmt::format("the seed: {}\nthe data: {}\nthe validation batches: {}\n", dopts.seed,
+                                     data.identity(), data.numValBatches());
 }
 
 /// Stops with a message naming what differs between the processes.
-void checkSameRun(Cluster &c, const std::string &mine) {
+void checkSameRun(Cluster &c, const std::string &mine, const char *purpose) {
   std::vector<std::string> all = c.gather(mine);
   std::string diffs;
   auto lines = [](const std::string &text) {
@@ -59,7 +74,7 @@ void checkSameRun(Cluster &c, const std::string &mine) {
   }
   if (diffs.empty()) return;
   if (!c.leader()) std::exit(1); // rank 0 says it, once
-  fail("the processes of this data-parallel run differ, so they would not train one model:{}", diffs);
+  fail("the processes of this data-parallel run differ, so they would not {}:{}", purpose, diffs);
 }
 
 double globalLoss(Cluster &c, double mine, bool &stopping) {

@@ -23,8 +23,11 @@ namespace grt {
 /// "what: value" line each.
 std::string runDefinition(Session &s, const Dataset &data, const DataOptions &dopts, int64_t start, int64_t steps,
                           int64_t stopAt);
-/// Stops with a message naming what differs between the processes.
-void checkSameRun(Cluster &c, const std::string &mine);
+/// ... and of `eval` on N processes.
+std::string evalDefinition(Session &s, const Dataset &data, const DataOptions &dopts);
+/// Stops with a message naming what differs between the processes, which
+/// then would not achieve `purpose` ("train one model").
+void checkSameRun(Cluster &c, const std::string &mine, const char *purpose = "train one model");
 /// The step's loss over the global batch: the processes' losses averaged
 /// in rank order. `stopping` becomes true on every process when it is true
 /// on any (all stop after the same step, and save one checkpoint).

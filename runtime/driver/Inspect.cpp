@@ -1,6 +1,7 @@
 //===- runtime/driver/Inspect.cpp - the eval, predict and info commands ---===//
 #include "driver/Checkpoint.h"
 #include "driver/Commands.h"
+#include "driver/DataParallel.h"
 #include "core/Gemm.h"
 
 #include <cstring>
@@ -21,6 +22,7 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
   if (a.has("load")) loadCheckpoint(a.str("load"), s, a.has("partial-load"));
   else fmt::print(stderr, "note: no --load given; evaluating freshly initialised parameters\n");
   applyHypers(s, a);
+  if (Cluster &c = Cluster::get(); c.parallel()) checkSameRun(c, evalDefinition(s, *data, d), "evaluate one model");
   EvalResult r = evaluate(s, *data);
   fmt::print("loss {:.9g}{}", r.loss, bitsPerByte(*data, r.loss));
   for (auto &[name, v] : r.metrics) fmt::print("  {} {:.9g}", name, v);

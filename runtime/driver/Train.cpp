@@ -265,7 +265,6 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   int64_t saveEvery = a.integer("save-every", 0, 0);
   if (a.has("save-every") && !a.has("save")) fail("--save-every needs --save FILE, the checkpoint it rewrites");
   bool hasVal = data->numValBatches() > 0 && s.has("eval");
-  if (cluster.parallel()) checkSameRun(cluster, runDefinition(s, *data, dopts, start, steps, stopAt));
   // Averaging the last layers' gradients while the backward pass computes
   // the first ones', in buckets of 1 MiB (--bucket-kib). By default only when the run
   // spans machines: between processes of one machine, averaging is memory
@@ -278,6 +277,17 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   const int64_t kBucketBytes = a.integer("bucket-kib", 1024, 1, int64_t(1) << 30) * 1024;
   bool overlap = a.has("overlap") || (!a.has("no-overlap") && cluster.localSize < cluster.size);
   overlap = overlap && cluster.threadsMayExchange && s.gradients.count * int64_t(dtypeBytes(s.gradients.dtype)) > kBucketBytes;
+  // What else every process must do alike: progress lines and validation
+  // gather from all of them, and so does each bucket of gradients, so
+  // processes that differ here would exchange messages that do not match.
+  if (cluster.parallel())
+    checkSameRun(cluster, runDefinition(s, *data, dopts, start, steps, stopAt) +
+                              fmt::format("progress every {} steps; validation every {} steps, on {} batches\n"
+                                          "gradients averaged {}\n",
+                                          logEvery, evalEvery, data->numValBatches(),
+                                          overlap ? fmt::format("during the backward pass, in {} KiB buckets",
+                                                                kBucketBytes / 1024)
+                                                  : std::string("after the backward pass")));
   if (cluster.parallel()) buckets = std::make_unique<GradientBuckets>(s, cluster, overlap, kBucketBytes);
 
   std::string plotError; // the first picture that could not be written
