@@ -549,4 +549,39 @@ std::unique_ptr<Dataset> loadData(Session &s, const DataOptions &opts) {
   return std::make_unique<TableData>(s, generateTable(s, opts, inputs), opts, "default data");
 }
 
+std::string tokenizerForCheckpoint(const std::string &given, const std::map<std::string, std::string> &meta,
+                                   const std::string &ckpt, int64_t vocab) {
+  auto field = [&](const char *k) {
+    auto it = meta.find(k);
+    return it == meta.end() ? std::string() : it->second;
+  };
+  // A checkpoint of a text run names its data "text N bytes fnv H", then
+  // " tokenizer fnv H" when it was trained on tokens.
+  std::string dataId = field("data_id"), saved = field("tokenizer");
+  if (dataId.rfind("text ", 0) != 0) return given; // no checkpoint, or one from before data_id
+  size_t at = dataId.find(" tokenizer fnv ");
+  std::string savedHash = at == std::string::npos ? "" : dataId.substr(at + 15);
+  std::string path = given;
+  if (path.empty() && !saved.empty()) {
+    struct stat st;
+    if (stat(saved.c_str(), &st) != 0)
+      fail("checkpoint {} was trained on the tokens of {}, which cannot be read ({}); pass --tokenizer with that "
+           "tokenizer",
+           ckpt, saved, std::strerror(errno));
+    fmt::print(stderr, "note: using the tokenizer checkpoint {} was trained with, {}\n", ckpt, saved);
+    path = saved;
+  }
+  if (path.empty() && !savedHash.empty())
+    fail("checkpoint {} was trained on BPE tokens; pass --tokenizer with the tokenizer it was trained with", ckpt);
+  if (!path.empty() && savedHash.empty())
+    fail("checkpoint {} was trained on bytes, not on the tokens of --tokenizer {}; leave --tokenizer out", ckpt, path);
+  if (!path.empty()) {
+    std::string mine = fmt::format("{:016x}", hashName(loadTokenizer(path, vocab).serialize()));
+    if (mine != savedHash)
+      fail("{} is not the tokenizer checkpoint {} was trained with{}: its tokens differ (fnv {}, not {})", path, ckpt,
+           saved.empty() || saved == path ? "" : " (" + saved + ")", mine, savedHash);
+  }
+  return path;
+}
+
 } // namespace grt

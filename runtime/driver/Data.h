@@ -15,6 +15,7 @@
 #include "driver/Session.h"
 #include "driver/Tokenizer.h"
 
+#include <map>
 #include <memory>
 
 namespace grt {
@@ -73,6 +74,15 @@ int64_t modelVocab(Session &s);
 /// Loads a BPE tokenizer (driver/Tokenizer.h) whose size must equal
 /// `vocab` (when not 0); exits with a clear message otherwise.
 Tokenizer loadTokenizer(const std::string &path, int64_t vocab);
+
+/// The tokenizer eval and sample use with checkpoint `ckpt` (metadata
+/// `meta`, empty without one): `given` (--tokenizer) when not empty, else
+/// the one the checkpoint was trained with, said in a note; "" for bytes.
+/// Exits when the tokens would not be those it learned: a tokenizer whose
+/// tokens differ from its own, or none (bytes) for a checkpoint trained on
+/// tokens, or one for a checkpoint trained on bytes.
+std::string tokenizerForCheckpoint(const std::string &given, const std::map<std::string, std::string> &meta,
+                                   const std::string &ckpt, int64_t vocab);
 
 /// Loads the data the options and the model call for; exits with a clear
 /// message when it cannot.

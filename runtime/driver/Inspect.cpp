@@ -14,13 +14,16 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
   Session s(m, threadsOption(a));
   DataOptions d = dataOptions(a);
   d.evalOnly = true;
+  s.initParams(0);
+  Metadata meta;
+  if (a.has("load")) meta = loadCheckpoint(a.str("load"), s, a.has("partial-load"));
+  else fmt::print(stderr, "note: no --load given; evaluating freshly initialised parameters\n");
+  // A text model reads the tokens it was trained on.
+  if (m.data_kind == GRT_DATA_TEXT) d.tokenizer = tokenizerForCheckpoint(d.tokenizer, meta, a.str("load"), modelVocab(s));
   auto data = loadData(s, d);
   // Text: the whole validation split, unless --quick asks for the estimate
   // progress lines use (--val-batches random windows).
   data->fullValidation(!a.has("quick"));
-  s.initParams(0);
-  if (a.has("load")) loadCheckpoint(a.str("load"), s, a.has("partial-load"));
-  else fmt::print(stderr, "note: no --load given; evaluating freshly initialised parameters\n");
   applyHypers(s, a);
   if (Cluster &c = Cluster::get(); c.parallel()) checkSameRun(c, evalDefinition(s, *data, d), "evaluate one model");
   EvalResult r = evaluate(s, *data);

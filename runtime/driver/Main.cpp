@@ -83,6 +83,7 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
   --load CKPT       the parameters (default: freshly initialised, with a note)
   --data FILE       {0}; every row (or, for text, the whole validation split)
   --tokenizer TOK   text: the BPE tokenizer the model was trained with
+                    (default: the one --load's checkpoint names)
   --quick           text: the quick estimate of --val-batches random batches
   --val-batches N   with --quick: how many (default 8)
   --threads N       worker threads (default: the cores available)
@@ -105,8 +106,9 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
                     0 picks the likeliest byte)
   --top-k K         sample among the K likeliest bytes only (default 0: all)
   --seed S          seed for the sampling (default 0)
-  --tokenizer TOK   the BPE tokenizer the model was trained with: the prompt
-                    is encoded, and each token printed as its bytes
+  --tokenizer TOK   the BPE tokenizer the model was trained with (default:
+                    the one --load's checkpoint names): the prompt is
+                    encoded, and each token printed as its bytes
   --samples N       N independent continuations at once, one per row of the
                     model's batch (default 1; at most the batch); the first is
                     the one a single sample gives

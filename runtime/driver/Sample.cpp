@@ -130,7 +130,8 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
     fail("the model has no `output logits` to sample from");
   s.initParams(0);
   std::string ckpt = a.has("load") ? a.str("load") : a.str("resume");
-  if (!ckpt.empty()) loadCheckpoint(ckpt, s, a.has("partial-load"));
+  Metadata meta;
+  if (!ckpt.empty()) meta = loadCheckpoint(ckpt, s, a.has("partial-load"));
   else fmt::print(stderr, "note: no --load given; sampling from freshly initialised parameters\n");
   applyHypers(s, a);
   Model md(s, m);
@@ -138,7 +139,8 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
 
   // With --tokenizer the model reads and writes BPE token ids; else bytes.
   std::optional<Tokenizer> tok;
-  if (a.has("tokenizer")) tok = loadTokenizer(a.str("tokenizer"), V);
+  if (std::string path = tokenizerForCheckpoint(a.str("tokenizer"), meta, ckpt, V); !path.empty())
+    tok = loadTokenizer(path, V);
   const char *unit = tok ? "tokens" : "bytes";
   auto bytesOf = [&](int32_t id) { return tok ? tok->bytes(id) : std::string(1, char(id)); };
   // One row per --prompt (several give a batch of prompts), or --samples N
