@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <sched.h>
+#include <sys/stat.h>
 #include <thread>
 
 namespace grt {
@@ -101,6 +102,13 @@ std::string humanCount(double x) {
   if (x >= 1e6) return fmt::format("{:.1f}M", x / 1e6);
   if (x >= 1e3) return fmt::format("{:.1f}k", x / 1e3);
   return fmt::format("{:.0f}", x);
+}
+
+void refuseOverwritingInput(const std::string &out, const char *outWhat, const std::string &in, const char *inWhat) {
+  struct stat o, i;
+  if (out.empty() || in.empty() || stat(out.c_str(), &o) != 0 || stat(in.c_str(), &i) != 0) return;
+  if (o.st_dev == i.st_dev && o.st_ino == i.st_ino && S_ISREG(o.st_mode))
+    fail("{} {} is the file {} {} reads; writing it would destroy it: choose another path", outWhat, out, inWhat, in);
 }
 
 std::string humanBytes(double x) {

@@ -229,6 +229,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                         dopts.valFraction, savedFrac));
     }
   }
+  refuseOverwritingInput(save, "--save", dopts.path, "--data");
+  refuseOverwritingInput(save, "--save", dopts.tokenizer, "--tokenizer");
   auto data = loadData(s, dopts);
   // A run resumed on another number of processes keeps the data position
   // (an epoch and a row of its order, or the window generator's state);
