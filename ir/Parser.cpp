@@ -23,12 +23,16 @@
 //===----------------------------------------------------------------------===//
 #include "ir/Parser.h"
 
+#include "ir/Optimizers.h"
+#include "ir/Plan.h"
 #include "ir/Verifier.h"
+#include "runtime/include/gradrt/hypers.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 namespace gradc {
@@ -50,11 +54,14 @@ class IrParser {
 public:
   IrParser(llvm::SourceMgr &sm, unsigned buf, llvm::raw_ostream &errs, llvm::ArrayRef<llvm::StringRef> stages)
       : sm(sm), errs(errs), stages(stages), text(sm.getMemoryBuffer(buf)->getBuffer()), cur(text.begin()) {
+    // A UTF-8 byte-order mark, as editors on Windows write, is not text.
+    if (text.starts_with("\xEF\xBB\xBF")) cur += 3;
     next();
   }
 
   std::unique_ptr<Module> run() {
     auto m = std::make_unique<Module>();
+    moduleLoc = tok.loc;
     if (!keyword("module")) return nullptr;
     if (tok.kind != IrToken::Ident) return fail("expected the module name");
     m->name = tok.text.str();
@@ -71,10 +78,61 @@ public:
       for (auto &p : problems) errs << file << ": error: " << p << "\n";
       return nullptr;
     }
+    if (std::string p = stageProblem(*m); !p.empty()) {
+      // At the `after` line when there is one, else at the module line.
+      errorAt(afterLoc.isValid() ? afterLoc : moduleLoc, p);
+      return nullptr;
+    }
     return m;
   }
 
 private:
+  /// Why the module is not what its `after` line says it is, or "". The
+  /// passes after a stage trust what it promises (kernels after fusion, a
+  /// gradient after autodiff, a @train graph after split-entries); a
+  /// hand-edited stage that promises more, or less, than the graphs hold
+  /// stopped gradc with internal errors, or built a model that never
+  /// trained. Each stage's mark is checked both ways.
+  std::string stageProblem(const Module &m) const {
+    if (m.graphs.empty()) return "the module has no graphs";
+    for (auto &g : m.graphs)
+      if ((g->name == "train" || g->name == "eval") && !g->output("loss"))
+        return "graph @" + g->name + " has no output \"loss\": training and validation report it";
+    auto index = [&](llvm::StringRef step) {
+      auto it = llvm::find(stages, step);
+      return it == stages.end() ? -1 : int(it - stages.begin());
+    };
+    int at = index(m.after);
+    if (at < 0 || m.after.empty()) return "";
+    std::string claim = "the module says it is after \"" + m.after + "\", but ";
+    auto passed = [&](llvm::StringRef step) { return index(step) >= 0 && at >= index(step); };
+    auto before = [&](llvm::StringRef step) { return index(step) >= 0 && at < index(step); };
+    bool trains = !m.train.optimizer.empty();
+    for (auto &g : m.graphs) {
+      bool compute = llvm::any_of(g->nodes, [](auto &n) { return !n->has(Leaf); });
+      if (passed("fuse") && compute && g->numKernels() == 0)
+        return claim + "graph @" + g->name + " has no kernels: give the stage it was printed after";
+      if (before("fuse") && g->numKernels() > 0)
+        return claim + "graph @" + g->name + " is already fused into kernels (it is past \"fuse\")";
+      if (passed("plan-memory") && g->numKernels() > 0 && !isPlanned(*g))
+        return claim + "graph @" + g->name + "'s values have no places in memory (it is before \"plan-memory\")";
+      if (before("plan-memory") && isPlanned(*g))
+        return claim + "graph @" + g->name + "'s values are already placed in memory (it is past \"plan-memory\")";
+      for (auto &o : g->outputs)
+        if (before("autodiff") && llvm::StringRef(o.name).starts_with("grad."))
+          return claim + "graph @" + g->name + " already outputs a gradient, \"" + o.name + "\" (it is past \"autodiff\")";
+    }
+    bool updates = llvm::any_of(m.graphs, [](auto &g) { return !g->updates.empty(); });
+    if (before("optimizer") && updates) return claim + "it already updates parameters (it is past \"optimizer\")";
+    if (passed("optimizer") && trains && !updates)
+      return claim + "no graph updates a parameter: the optimizer has not run (give the stage it was printed after)";
+    if (passed("split-entries") && trains && !m.graph("train") && !m.graph("grads"))
+      return claim + "it has no @train graph (it is before \"split-entries\")";
+    if (before("split-entries") && (m.graph("train") || m.graph("eval")))
+      return claim + "it already has entry graphs such as @train (it is past \"split-entries\")";
+    return "";
+  }
+
   //===--- tokens -----------------------------------------------------------===//
 
   void next() {
@@ -279,6 +337,7 @@ private:
         return errorAt(at, "unknown stage '" + step + "': a module can be after " + known);
       }
       m.after = step;
+      afterLoc = at;
       return true;
     }
     if (isKeyword("source")) {
@@ -290,14 +349,54 @@ private:
       return true;
     }
     if (isKeyword("train")) {
+      if (!m.train.optimizer.empty()) return error("the module's train statement is given twice");
       next();
       if (tok.kind != IrToken::Ident) return error("expected an optimizer name");
-      m.train.optimizer = tok.text.str();
+      // The same rules as a .grad train statement (frontend/Sema.cpp): a
+      // known optimizer, its arguments once each, in range; the ones left
+      // out take their defaults (not 0, which trained with lr = 0).
+      const OptimizerInfo *opt = findOptimizer(tok.text);
+      if (!opt) {
+        std::string names;
+        for (auto &o : optimizers()) names += (names.empty() ? "" : ", ") + o.name.str();
+        return error("unknown optimizer '" + tok.text + "'; available: " + names);
+      }
+      m.train.optimizer = opt->name.str();
       next();
-      return arguments([&](const std::string &k, AttrValue v) {
-        m.train.args.push_back({k, std::move(v)});
+      llvm::StringMap<AttrValue> given;
+      bool ok = arguments([&](const std::string &k, AttrValue v, llvm::SMLoc at) {
+        const OptimizerArg *arg = findArg(*opt, k);
+        if (!arg) {
+          std::string names;
+          for (auto &x : opt->args) names += (names.empty() ? "" : ", ") + x.name.str();
+          return errorAt(at, "'" + opt->name + "' has no argument '" + k + "'; it takes " + names);
+        }
+        if (given.count(k)) return errorAt(at, "'" + k + "' is given twice");
+        bool isString = std::holds_alternative<std::string>(v);
+        if (!arg->strDefault.empty()) {
+          if (!isString || !llvm::is_contained(arg->choices, std::get<std::string>(v))) {
+            std::string choices;
+            for (auto c : arg->choices) choices += (choices.empty() ? "" : ", ") + c.str();
+            return errorAt(at, "'" + k + "' must be one of " + choices);
+          }
+        } else if (isString) {
+          return errorAt(at, "'" + k + "' must be a number");
+        } else if (const char *why = grt::hyperRangeError(k.c_str(), std::get<double>(v), false)) {
+          char shown[32];
+          std::snprintf(shown, sizeof shown, "%g", std::get<double>(v));
+          return errorAt(at, "'" + k + "' " + why + ", not " + shown);
+        }
+        given[k] = std::move(v);
         return true;
       });
+      if (!ok) return false;
+      for (auto &arg : opt->args) {
+        auto it = given.find(arg.name);
+        if (it != given.end()) m.train.args.push_back({arg.name.str(), it->second});
+        else if (!arg.strDefault.empty()) m.train.args.push_back({arg.name.str(), arg.strDefault.str()});
+        else m.train.args.push_back({arg.name.str(), arg.numDefault});
+      }
+      return true;
     }
     if (isKeyword("data")) {
       next();
@@ -305,7 +404,7 @@ private:
       if (!table && !isKeyword("text")) return error("expected 'table' or 'text'");
       next();
       m.data.kind = table ? DataSpec::Table : DataSpec::Text;
-      bool ok = arguments([&](const std::string &k, AttrValue v) {
+      bool ok = arguments([&](const std::string &k, AttrValue v, llvm::SMLoc) {
         if (k == "rows" && std::holds_alternative<double>(v)) {
           // A row count is a whole number; the data graph's tensors bound it.
           double rows = std::get<double>(v);
@@ -332,9 +431,10 @@ private:
     while (!punct('}')) {
       if (tok.kind != IrToken::Ident) return error("expected an argument name");
       std::string k = tok.text.str();
+      llvm::SMLoc at = tok.loc;
       next();
       AttrValue v;
-      if (!expect('=') || !looseValue(v) || !add(k, std::move(v))) return false;
+      if (!expect('=') || !looseValue(v) || !add(k, std::move(v), at)) return false;
       if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "}")) return error("expected ',' or '}'");
     }
     return true;
@@ -500,6 +600,7 @@ private:
       next();
       Node *t = use();
       if (!t || !expect('=')) return false;
+      llvm::SMLoc valueLoc = tok.loc;
       Node *v = use();
       if (!v) return false;
       g.updates.push_back({t, v});
@@ -610,6 +711,7 @@ private:
   llvm::SourceMgr &sm;
   llvm::raw_ostream &errs;
   llvm::ArrayRef<llvm::StringRef> stages;
+  llvm::SMLoc afterLoc, moduleLoc;
   llvm::StringRef text;
   const char *cur;
   IrToken tok{};

@@ -116,6 +116,9 @@ int64_t place(std::vector<Interval> &live, llvm::function_ref<bool(const Interva
 llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
   for (auto &gp : m.graphs) {
     Graph &g = *gp;
+    // `update %w = %w` (hand-written text IR) keeps w: nothing to store,
+    // and planning it as an in-place write had w written before it is read.
+    llvm::erase_if(g.updates, [](const Update &u) { return u.value == u.target; });
     auto users = g.users();
     for (auto &n : g.nodes) n->storage = Storage{};
 
