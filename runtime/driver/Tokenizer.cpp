@@ -168,15 +168,61 @@ std::optional<std::string> base64Decode(std::string_view in) {
 // The vocabulary
 //===----------------------------------------------------------------------===//
 
+namespace {
+
+/// Tokens found by their bytes, where the bytes are a piece of a longer
+/// string: a token of L bytes splits L - 1 ways into two halves, and
+/// hashing each half anew costs O(L) a split, O(L²) a token. A tokenizer
+/// trained on a long run of one byte has tokens of 2^k bytes: loading one
+/// with 277 tokens took 13 s. Here the string's prefixes are hashed once
+/// (polynomial, mod 2^64), so each half's hash costs O(1), and only a hash
+/// that matches compares bytes.
+class TokenIndex {
+public:
+  explicit TokenIndex(const std::vector<std::string> &tokens) : tokens(tokens) {}
+
+  void add(int32_t id) {
+    const std::string &t = tokens[size_t(id)];
+    hashPrefixes(t);
+    ids.emplace(key(t.size(), pre.back()), id);
+  }
+
+  /// Hashes the prefixes of s, for find(); s must outlive the calls.
+  void hashPrefixes(std::string_view s) {
+    str = s;
+    pre.assign(s.size() + 1, 0);
+    while (pow.size() <= s.size()) pow.push_back(pow.back() * kBase);
+    for (size_t i = 0; i < s.size(); ++i) pre[i + 1] = pre[i] * kBase + uint8_t(s[i]) + 1;
+  }
+
+  /// The token whose bytes are str[b, e), or -1.
+  int32_t find(size_t b, size_t e) const {
+    uint64_t h = pre[e] - pre[b] * pow[e - b];
+    auto [lo, hi] = ids.equal_range(key(e - b, h));
+    for (auto it = lo; it != hi; ++it)
+      if (tokens[size_t(it->second)] == str.substr(b, e - b)) return it->second;
+    return -1;
+  }
+
+private:
+  static constexpr uint64_t kBase = 0x100000001b3ULL;
+  static uint64_t key(size_t len, uint64_t h) { return h ^ (uint64_t(len) * 0x9E3779B97F4A7C15ULL); }
+  const std::vector<std::string> &tokens;
+  std::unordered_multimap<uint64_t, int32_t> ids;
+  std::vector<uint64_t> pre, pow{1};
+  std::string_view str;
+};
+
+} // namespace
+
 Tokenizer::Tokenizer() {
   for (int b = 0; b < 256; ++b) tokens.push_back(std::string(1, char(b)));
   buildTables();
 }
 
 void Tokenizer::buildTables() {
-  std::unordered_map<std::string_view, int32_t> id;
-  id.reserve(tokens.size() * 2);
-  for (size_t i = 0; i < tokens.size(); ++i) id.emplace(tokens[i], int32_t(i));
+  TokenIndex index(tokens);
+  for (size_t i = 0; i < tokens.size(); ++i) index.add(int32_t(i));
   for (size_t i = 0; i < tokens.size(); ++i)
     if (tokens[i].size() == 1) byteId[uint8_t(tokens[i][0])] = int32_t(i);
   size_t splits = 0;
@@ -188,9 +234,10 @@ void Tokenizer::buildTables() {
   pairs.reset(splits);
   for (size_t t = 0; t < tokens.size(); ++t) {
     std::string_view s = tokens[t];
+    index.hashPrefixes(s);
     for (size_t k = 1; k < s.size(); ++k) {
-      auto a = id.find(s.substr(0, k)), b = id.find(s.substr(k));
-      if (a != id.end() && b != id.end()) pairs.insert(uint64_t(uint32_t(a->second)) << 32 | uint32_t(b->second), int32_t(t));
+      int32_t a = index.find(0, k), b = a < 0 ? -1 : index.find(k, s.size());
+      if (b >= 0) pairs.insert(uint64_t(uint32_t(a)) << 32 | uint32_t(b), int32_t(t));
     }
   }
 }
@@ -492,6 +539,7 @@ std::optional<Tokenizer> Tokenizer::parse(std::string_view text, const std::stri
   Tokenizer tok;
   tok.tokens.clear();
   std::unordered_map<std::string, int64_t> seen;
+  TokenIndex earlier(tok.tokens);
   int64_t line = 0;
   auto bad = [&](const std::string &msg) {
     error = fmt::format("{}:{}: {}", name, line, msg);
@@ -528,13 +576,13 @@ std::optional<Tokenizer> Tokenizer::parse(std::string_view text, const std::stri
       // Merges are implied by the ranks, as in tiktoken: the token must be
       // two earlier tokens joined.
       bool joined = false;
-      for (size_t k = 1; k < bytes->size() && !joined; ++k) {
-        auto a = seen.find(bytes->substr(0, k)), b = seen.find(bytes->substr(k));
-        joined = a != seen.end() && b != seen.end() && a->second < rank && b->second < rank;
-      }
+      earlier.hashPrefixes(*bytes);
+      for (size_t k = 1; k < bytes->size() && !joined; ++k)
+        joined = earlier.find(0, k) >= 0 && earlier.find(k, bytes->size()) >= 0;
       if (!joined) return bad(fmt::format("token '{}' (rank {}) is not two earlier tokens joined", escapeBytes(*bytes), rank));
     }
     tok.tokens.push_back(std::move(*bytes));
+    earlier.add(int32_t(tok.tokens.size() - 1));
   }
   if (tok.tokens.size() < 256)
     return bad(fmt::format("the file ends after {} tokens; the first 256 must be the single bytes", tok.tokens.size()));
