@@ -555,6 +555,9 @@ std::optional<Tokenizer> Tokenizer::parse(std::string_view text, const std::stri
     size_t eol = text.find('\n', pos);
     std::string_view l = text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
     pos = eol == std::string_view::npos ? text.size() : eol + 1;
+    // As tiktoken reads it: CRLF line ends, and blank lines skipped.
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    if (l.empty()) continue;
     size_t sp = l.find(' ');
     if (l.empty() || sp == std::string_view::npos || l.find(' ', sp + 1) != std::string_view::npos)
       return bad("expected 'BASE64 RANK' (one space between them)");
@@ -601,13 +604,22 @@ std::optional<Tokenizer> Tokenizer::load(const std::string &path, std::string &e
     error = fmt::format("cannot read tokenizer {}: {}", path, std::strerror(errno));
     return std::nullopt;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
+  // In chunks: `ss << in.rdbuf()` reported a read error as an empty file.
+  std::string text;
+  char chunk[1 << 16];
+  errno = 0;
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, size_t(in.gcount()));
+    if (text.size() > (size_t(1) << 32)) {
+      error = fmt::format("cannot read tokenizer {}: larger than 4 GiB, far more than a tokenizer holds", path);
+      return std::nullopt;
+    }
+  }
   if (in.bad()) {
     error = fmt::format("cannot read tokenizer {}: {}", path, std::strerror(errno ? errno : EIO));
     return std::nullopt;
   }
-  return parse(ss.str(), path, error);
+  return parse(text, path, error);
 }
 
 std::string Tokenizer::save(const std::string &path) const {

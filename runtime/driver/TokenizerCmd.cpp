@@ -32,12 +32,19 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 std::string readFile(const std::string &path) {
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("cannot read {}: it is a directory", path);
+  // A device (/dev/zero) never ends; a pipe does.
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+    fail("cannot read {}: not a regular file", path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read {}: {}", path, std::strerror(errno));
-  std::stringstream ss;
-  ss << in.rdbuf();
+  // Read in chunks: `ss << in.rdbuf()` reported a read error (EIO) as an
+  // empty file. Training takes at most INT32_MAX bytes; one more says so.
+  std::string s;
+  char chunk[1 << 16];
+  errno = 0;
+  while (s.size() <= size_t(INT32_MAX) && (in.read(chunk, sizeof chunk) || in.gcount() > 0))
+    s.append(chunk, size_t(in.gcount()));
   if (in.bad()) fail("cannot read {}: {}", path, std::strerror(errno ? errno : EIO));
-  std::string s = ss.str();
   if (s.empty()) fail("{} is empty; there is nothing to train on", path);
   return s;
 }
