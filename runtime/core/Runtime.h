@@ -27,8 +27,8 @@ namespace grt {
 void setErrorOutput(FILE *stream, std::string tag);
 /// A string from a user's file as a message shows it: control bytes as
 /// escapes (\n, \t, \x1b), so that a message stays one line and cannot
-/// drive the terminal, and at most 40 bytes, then how long it was.
-std::string shown(std::string_view untrusted);
+/// drive the terminal, and at most `limit` bytes, then how long it was.
+std::string shown(std::string_view untrusted, size_t limit = 40);
 /// What fatal() throws instead of exiting after setFatalThrows(true): the
 /// file-reader fuzzer (tests/fuzz/FuzzFiles.cpp) feeds one process
 /// millions of bad files, and checks each refusal's message.

@@ -29,16 +29,16 @@ void fatal(std::string_view msg) {
 
 void setFatalThrows(bool on) { fatalThrows = on; }
 
-std::string shown(std::string_view untrusted) {
+std::string shown(std::string_view untrusted, size_t limit) {
   std::string out;
-  for (unsigned char c : untrusted.substr(0, 40)) {
+  for (unsigned char c : untrusted.substr(0, limit)) {
     if (c == '\n') out += "\\n";
     else if (c == '\t') out += "\\t";
     else if (c == '\r') out += "\\r";
     else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", int(c));
     else out += char(c);
   }
-  if (untrusted.size() > 40) out += fmt::format("... ({} characters)", untrusted.size());
+  if (untrusted.size() > limit) out += fmt::format("... ({} characters)", untrusted.size());
   return out;
 }
 

@@ -524,7 +524,7 @@ int64_t modelVocab(Session &s) {
   return vocab;
 }
 
-Tokenizer loadTokenizer(const std::string &path, int64_t vocab) {
+Tokenizer loadTokenizer(const std::string &path, int64_t vocab, bool notes) {
   std::string err;
   auto tok = Tokenizer::load(path, err);
   if (!tok) fail("{}", err);
@@ -532,6 +532,13 @@ Tokenizer loadTokenizer(const std::string &path, int64_t vocab) {
     fail("tokenizer {} has {} tokens, but the model's vocabulary has {} entries; they must match (gradc build -D "
          "vocab={}, or tokenizer train --vocab {})",
          path, tok->size(), vocab, tok->size(), vocab);
+  // Text models encode with the pre-split, as `tokenizer encode` does by
+  // default; a tokenizer trained without it has tokens that then never occur.
+  if (int64_t n = notes ? tok->tokensAcrossChunks() : 0)
+    fmt::print(stderr,
+               "note: {} has {} token{} that span pre-split chunks (it was trained with --no-presplit); text models "
+               "encode with the pre-split, so {} never occur\n",
+               path, n, n == 1 ? "" : "s", n == 1 ? "it" : "they");
   return std::move(*tok);
 }
 
@@ -576,7 +583,7 @@ std::string tokenizerForCheckpoint(const std::string &given, const std::map<std:
   if (!path.empty() && savedHash.empty())
     fail("checkpoint {} was trained on bytes, not on the tokens of --tokenizer {}; leave --tokenizer out", ckpt, path);
   if (!path.empty()) {
-    std::string mine = fmt::format("{:016x}", hashName(loadTokenizer(path, vocab).serialize()));
+    std::string mine = fmt::format("{:016x}", hashName(loadTokenizer(path, vocab, false).serialize()));
     if (mine != savedHash)
       fail("{} is not the tokenizer checkpoint {} was trained with{}: its tokens differ (fnv {}, not {})", path, ckpt,
            saved.empty() || saved == path ? "" : " (" + saved + ")", mine, savedHash);

@@ -73,7 +73,9 @@ public:
 int64_t modelVocab(Session &s);
 /// Loads a BPE tokenizer (driver/Tokenizer.h) whose size must equal
 /// `vocab` (when not 0); exits with a clear message otherwise.
-Tokenizer loadTokenizer(const std::string &path, int64_t vocab);
+/// With `notes`, says when it was trained without the pre-split (its tokens
+/// that span chunks never occur in a text model's encoding).
+Tokenizer loadTokenizer(const std::string &path, int64_t vocab, bool notes = true);
 
 /// The tokenizer eval and sample use with checkpoint `ckpt` (metadata
 /// `meta`, empty without one): `given` (--tokenizer) when not empty, else

@@ -12,6 +12,9 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
   Args a("eval", argc, argv, 2, {"load", "data", "threads", "seed", "val-batches", "tokenizer", "precision"}, {"partial-load", "quick"});
   precisionOption(a, m);
   Session s(m, threadsOption(a));
+  // Without --quick, eval covers the whole validation split, in windows
+  // that do not overlap: a batch count would be ignored.
+  if (a.has("val-batches") && !a.has("quick")) fail("--val-batches goes with --quick; eval without it covers the whole validation split");
   DataOptions d = dataOptions(a);
   d.evalOnly = true;
   s.initParams(0);

@@ -133,6 +133,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
           "log-every", "eval-every", "threads", "plot", "bucket-kib", "precision", "profile-top"},
          {"quiet", "profile", "check-finite", "partial-load", "overlap", "no-overlap"});
   if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
+  // Text is split by position, not by rows: the flag would be ignored.
+  if (m.data_kind == GRT_DATA_TEXT && a.has("val-frac"))
+    fail("--val-frac is for table models; a text model validates on the last 10% of its corpus");
   std::string from = a.has("resume") ? a.str("resume") : a.str("load");
   std::string save = a.str("save");
   std::string plotDir = a.str("plot");
@@ -249,9 +252,11 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     fail("checkpoint {}: its data position does not fit this data{}", from,
          a.has("val-frac") ? " (with --val-frac, fewer rows are trained on than when it was saved)" : "");
   if (auto it = resumed.find("data_id"); !from.empty() && it != resumed.end() && it->second != data->identity())
+    // An identity is about 90 characters (text, size, hashes of the bytes
+    // and of the tokenizer): shown whole, so the part that differs is seen.
     overrides.push_back(fmt::format("the data is not what the checkpoint was trained on (it was {}; this is {}): "
                                     "training goes on, but not as the saved run would have",
-                                    shown(it->second), data->identity()));
+                                    shown(it->second, 200), data->identity()));
   applyHypers(s, a);
   if (!from.empty()) restoreHypers(s, a, resumed, from, overrides);
   s.setHyper("total_steps", double(steps));
