@@ -291,6 +291,11 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
         error(m.nameLoc, "metric '" + m.name + "' is defined twice");
         return Flow::Next;
       }
+    // eval and the progress lines report the loss under that name already.
+    if (m.name == "loss") {
+      error(m.nameLoc, "a metric cannot be named 'loss': the loss is reported already; give it another name");
+      return Flow::Next;
+    }
     metrics.push_back({m.name, v});
     return Flow::Next;
   }
