@@ -361,24 +361,36 @@ Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const 
                      const std::string &source) {
   uint64_t key = hashName(tok.serialize()) ^ (hashName(trainBytes) * 31 + hashName(valBytes)) ^ uint64_t(tok.presplit());
   std::string cache = fmt::format("{}.tok-{:016x}", source, key);
-  static const char kMagic[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '1'};
+  // Version 2 ends with a hash of the ids: damage that keeps the file's
+  // size (a flipped id) trained on other tokens, silently. A version-1
+  // file is simply encoded again.
+  static const char kMagic[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '2'}, kOld[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '1'};
+  auto checksum = [](const Encoded &x) {
+    auto bytes = [](const std::vector<int32_t> &v) {
+      return std::string_view(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(int32_t));
+    };
+    return hashName(bytes(x.train)) * 31 + hashName(bytes(x.val));
+  };
   Encoded e;
   if (FILE *f = std::fopen(cache.c_str(), "rb")) {
     char magic[8];
     int64_t n[2];
-    bool ok = std::fread(magic, 1, 8, f) == 8 && !std::memcmp(magic, kMagic, 8) && std::fread(n, sizeof n, 1, f) == 1 &&
-              n[0] >= 0 && n[1] >= 0 && n[0] <= int64_t(trainBytes.size()) && n[1] <= int64_t(valBytes.size());
+    uint64_t sum = 0;
+    bool read = std::fread(magic, 1, 8, f) == 8, old = read && !std::memcmp(magic, kOld, 8);
+    bool ok = read && !std::memcmp(magic, kMagic, 8) && std::fread(n, sizeof n, 1, f) == 1 && n[0] >= 0 && n[1] >= 0 &&
+              n[0] <= int64_t(trainBytes.size()) && n[1] <= int64_t(valBytes.size());
     if (ok) {
       e.train.resize(size_t(n[0]));
       e.val.resize(size_t(n[1]));
       ok = std::fread(e.train.data(), 4, e.train.size(), f) == e.train.size() &&
-           std::fread(e.val.data(), 4, e.val.size(), f) == e.val.size() && std::fgetc(f) == EOF;
+           std::fread(e.val.data(), 4, e.val.size(), f) == e.val.size() && std::fread(&sum, sizeof sum, 1, f) == 1 &&
+           std::fgetc(f) == EOF && sum == checksum(e);
       for (auto *v : {&e.train, &e.val})
         for (int32_t id : *v) ok = ok && id >= 0 && id < tok.size();
     }
     std::fclose(f);
     if (ok) return e;
-    fmt::print(stderr, "note: ignoring the damaged token cache {}; encoding again\n", cache);
+    if (!old) fmt::print(stderr, "note: ignoring the damaged token cache {}; encoding again\n", cache);
   }
   e.train = tok.encode(trainBytes);
   e.val = tok.encode(valBytes);
@@ -386,9 +398,10 @@ Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const 
   bool saved = false;
   if (FILE *f = std::fopen(tmp.c_str(), "wb")) {
     int64_t n[2] = {int64_t(e.train.size()), int64_t(e.val.size())};
+    uint64_t sum = checksum(e);
     saved = std::fwrite(kMagic, 1, 8, f) == 8 && std::fwrite(n, sizeof n, 1, f) == 1 &&
             std::fwrite(e.train.data(), 4, e.train.size(), f) == e.train.size() &&
-            std::fwrite(e.val.data(), 4, e.val.size(), f) == e.val.size();
+            std::fwrite(e.val.data(), 4, e.val.size(), f) == e.val.size() && std::fwrite(&sum, sizeof sum, 1, f) == 1;
     saved = std::fclose(f) == 0 && saved && std::rename(tmp.c_str(), cache.c_str()) == 0;
     if (!saved) std::remove(tmp.c_str());
   }
