@@ -240,6 +240,13 @@ int gradcheckCommand(const CompileOptions &opts, const GradCheckOptions &g) {
   o.passes.gradsEntry = true;
   Compiler c(o);
   if (!c.load()) return 1;
+  // The entry gradcheck runs (@grads) is split from @model with the others.
+  if (gir && !c.module->graph("model")) {
+    llvm::WithColor::error(llvm::errs(), "gradc")
+        << o.input << ": gradcheck needs a module from before split-entries, with its @model graph (dump it with "
+        << "--stage=graph or --stage=grad --dtype f64)\n";
+    return 1;
+  }
   if (gir)
     for (Node *p : c.module->graphs.front()->leaves(OpKind::Param))
       if (p->type.dtype != DType::F64) {
