@@ -8,6 +8,7 @@
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <cmath>
@@ -483,26 +484,34 @@ void SemaImpl::recordTrain(const TrainStmt &s) {
   spec.loc = Location{module->fileId(diag.sourceMgr().getMemoryBuffer(userBuffer)->getBufferIdentifier()), line, col};
 }
 
-/// The training step names tensors of its own in the executable: one per
-/// hyperparameter of the optimizer (lr, beta1, ...), the step counters,
-/// and for each param p its optimizer state (p.adam_m and p.adam_v, or
-/// p.momentum). A param or input of the same name would share that slot,
-/// so it is refused here, at its declaration.
-void SemaImpl::checkOptimizerNames() {
+/// The executable has tensors of its own, named: one per hyperparameter
+/// of the optimizer (lr, beta1, ...), the step counters, each param p's
+/// optimizer state (p.adam_m and p.adam_v, or p.momentum), and the values
+/// the runtime sets that the graphs read already (dropout's seed and its
+/// training switch). A param or input of the same name would share that
+/// slot, so it is refused here, at its declaration.
+void SemaImpl::checkReservedNames() {
   const OptimizerInfo *opt = findOptimizer(module->train.optimizer);
-  if (!opt) return;
-  std::string o = opt->name.str();
-  // What the training step calls `name`, or "" when nothing.
+  std::string o = opt ? opt->name.str() : "";
+  llvm::StringSet<> runtimeValues;
+  for (auto &g : module->graphs)
+    for (Node *h : g->leaves(OpKind::Hyper)) runtimeValues.insert(h->attrs.getString(AttrKey::Name));
+  // What the executable calls `name`, or "" when nothing.
   auto clash = [&](llvm::StringRef name) -> std::string {
     if (name == "step" || name == "total_steps") return "the training step's counter '" + name.str() + "'";
-    const OptimizerArg *a = findArg(*opt, name);
-    return a && a->strDefault.empty() ? o + "'s hyperparameter '" + name.str() + "'" : "";
+    if (opt)
+      if (const OptimizerArg *a = findArg(*opt, name); a && a->strDefault.empty())
+        return o + "'s hyperparameter '" + name.str() + "'";
+    if (name == "seed" && runtimeValues.count(name)) return "the random seed dropout reads";
+    if (name == "training" && runtimeValues.count(name)) return "dropout's switch between training and evaluation";
+    if (runtimeValues.count(name)) return "the value '" + name.str() + "' the runtime sets";
+    return "";
   };
   for (auto &[name, n] : inputs)
     if (std::string c = clash(name); !c.empty()) error(inputLocs.lookup(name), "input '" + name + "' clashes with " + c + "; rename it");
   llvm::SmallVector<llvm::StringRef, 2> states;
   if (o == "sgd") states = {"momentum"};
-  else states = {"adam_m", "adam_v"};
+  else if (opt) states = {"adam_m", "adam_v"};
   for (auto &[name, n] : params) {
     std::string c = clash(name);
     auto [owner, suffix] = llvm::StringRef(name).rsplit('.');
@@ -669,7 +678,6 @@ void SemaImpl::finishModel(const ModelDecl &m) {
     error(m.nameLoc, "model '" + m.name + "' has no 'train' statement; add one such as train sgd(lr = 0.1)");
   else
     recordTrain(*trainStmt);
-  checkOptimizerNames();
   // After another error these say nothing true: a failed declaration, or a
   // call not made because its argument was in error, leaves them empty.
   if (params.empty() && !diag.hasErrors()) error(m.nameLoc, "model '" + m.name + "' has no parameters to train");
@@ -684,6 +692,7 @@ void SemaImpl::finishModel(const ModelDecl &m) {
   }
   if (inputs.empty() && !declarationFailed) error(m.nameLoc, "model '" + m.name + "' has no inputs");
   if (dataStmt) recordData(*dataStmt);
+  checkReservedNames();
 }
 
 //===--- the program ------------------------------------------------------===//

@@ -150,7 +150,7 @@ public:
   void declareParam(const ast::ParamStmt &s);
   bool evalType(const ast::TypeExpr &t, TensorType &out);
   void recordTrain(const ast::TrainStmt &s);
-  void checkOptimizerNames();
+  void checkReservedNames();
   void recordData(const ast::DataStmt &s);
   void buildTableData(const ast::DataStmt &s);
   void finishModel(const ast::ModelDecl &m);
