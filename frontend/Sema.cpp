@@ -425,9 +425,7 @@ void SemaImpl::execModel(const ModelDecl &m) {
 void SemaImpl::recordTrain(const TrainStmt &s) {
   const OptimizerInfo *opt = findOptimizer(s.optimizer);
   if (!opt) {
-    std::string names;
-    for (auto &o : optimizers()) names += (names.empty() ? "" : ", ") + o.name.str();
-    error(s.optimizerLoc, "unknown optimizer '" + s.optimizer + "'; available: " + names);
+    error(s.optimizerLoc, "unknown optimizer '" + s.optimizer + "'; available: " + optimizerNames());
     return;
   }
   TrainSpec &spec = module->train;
@@ -440,9 +438,7 @@ void SemaImpl::recordTrain(const TrainStmt &s) {
     }
     const OptimizerArg *arg = findArg(*opt, a.name);
     if (!arg) {
-      std::string names;
-      for (auto &x : opt->args) names += (names.empty() ? "" : ", ") + x.name.str();
-      error(a.nameLoc, "'" + s.optimizer + "' has no argument '" + a.name + "'; it takes " + names);
+      error(a.nameLoc, "'" + s.optimizer + "' has no argument '" + a.name + "'; it takes " + argumentNames(*opt));
       continue;
     }
     // A bare name such as `decay = cosine` reads as the string "cosine".
@@ -455,9 +451,8 @@ void SemaImpl::recordTrain(const TrainStmt &s) {
     bool wantString = !arg->strDefault.empty();
     if (wantString) {
       if (v.kind != Value::Str || !llvm::is_contained(arg->choices, v.s)) {
-        std::string choices;
-        for (auto c : arg->choices) choices += (choices.empty() ? "" : ", ") + c.str();
-        error(a.value->loc(), "'" + a.name + "' must be one of " + choices + ", got " + describe(v), {a.value->range});
+        error(a.value->loc(), "'" + a.name + "' must be one of " + choiceNames(*arg) + ", got " + describe(v),
+              {a.value->range});
         continue;
       }
     } else if (!v.isNumber()) {

@@ -187,8 +187,6 @@ public:
   std::vector<Frame> frames;
   std::vector<std::string> scopes;                 // parameter name prefix: {"h", "0", "attn"}
   llvm::SMLoc callSite;                            // user location while inside prelude code
-  /// Where each parameter came from: the outermost call that declared it,
-  /// or its own declaration in the model body.
   /// Where each param was declared: the calls that led there, outermost
   /// first, and the declaration.
   struct ParamOrigin {

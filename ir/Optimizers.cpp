@@ -54,4 +54,14 @@ const OptimizerArg *findArg(const OptimizerInfo &opt, llvm::StringRef name) {
   return nullptr;
 }
 
+static std::string joined(auto &&items, auto name) {
+  std::string out;
+  for (auto &x : items) out += (out.empty() ? "" : ", ") + name(x).str();
+  return out;
+}
+
+std::string optimizerNames() { return joined(optimizers(), [](auto &o) { return o.name; }); }
+std::string argumentNames(const OptimizerInfo &opt) { return joined(opt.args, [](auto &a) { return a.name; }); }
+std::string choiceNames(const OptimizerArg &arg) { return joined(arg.choices, [](auto &c) { return c; }); }
+
 } // namespace gradc

@@ -12,6 +12,8 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <string>
+
 namespace gradc {
 
 struct OptimizerArg {
@@ -31,5 +33,9 @@ struct OptimizerInfo {
 llvm::ArrayRef<OptimizerInfo> optimizers();
 const OptimizerInfo *findOptimizer(llvm::StringRef name);
 const OptimizerArg *findArg(const OptimizerInfo &opt, llvm::StringRef name);
+/// "sgd, adam, adamw", "lr, momentum, ...", "none, cosine": for messages.
+std::string optimizerNames();
+std::string argumentNames(const OptimizerInfo &opt);
+std::string choiceNames(const OptimizerArg &arg);
 
 } // namespace gradc

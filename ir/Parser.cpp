@@ -356,29 +356,18 @@ private:
       // known optimizer, its arguments once each, in range; the ones left
       // out take their defaults (not 0, which trained with lr = 0).
       const OptimizerInfo *opt = findOptimizer(tok.text);
-      if (!opt) {
-        std::string names;
-        for (auto &o : optimizers()) names += (names.empty() ? "" : ", ") + o.name.str();
-        return error("unknown optimizer '" + tok.text + "'; available: " + names);
-      }
+      if (!opt) return error("unknown optimizer '" + tok.text + "'; available: " + optimizerNames());
       m.train.optimizer = opt->name.str();
       next();
       llvm::StringMap<AttrValue> given;
       bool ok = arguments([&](const std::string &k, AttrValue v, llvm::SMLoc at) {
         const OptimizerArg *arg = findArg(*opt, k);
-        if (!arg) {
-          std::string names;
-          for (auto &x : opt->args) names += (names.empty() ? "" : ", ") + x.name.str();
-          return errorAt(at, "'" + opt->name + "' has no argument '" + k + "'; it takes " + names);
-        }
+        if (!arg) return errorAt(at, "'" + opt->name + "' has no argument '" + k + "'; it takes " + argumentNames(*opt));
         if (given.count(k)) return errorAt(at, "'" + k + "' is given twice");
         bool isString = std::holds_alternative<std::string>(v);
         if (!arg->strDefault.empty()) {
-          if (!isString || !llvm::is_contained(arg->choices, std::get<std::string>(v))) {
-            std::string choices;
-            for (auto c : arg->choices) choices += (choices.empty() ? "" : ", ") + c.str();
-            return errorAt(at, "'" + k + "' must be one of " + choices);
-          }
+          if (!isString || !llvm::is_contained(arg->choices, std::get<std::string>(v)))
+            return errorAt(at, "'" + k + "' must be one of " + choiceNames(*arg));
         } else if (isString) {
           return errorAt(at, "'" + k + "' must be a number");
         } else if (const char *why = grt::hyperRangeError(k.c_str(), std::get<double>(v), false)) {

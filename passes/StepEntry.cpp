@@ -415,22 +415,24 @@ llvm::Error StepBuilder::run(llvm::StringRef context, llvm::StringRef output) {
   return llvm::Error::success();
 }
 
-llvm::Error stepBatchError(const PassOptions &opts, int64_t B) {
-  return passError("--step-batch " + llvm::Twine(opts.stepBatch) + ": @step generates 1 to " + llvm::Twine(B) +
-                   " sequences at once (the model's batch)");
+/// The context input @predict reads as [B, T], or null.
+const Node *predictContext(const Module &m) {
+  const Graph *predict = m.graph("predict");
+  const Node *context = predict ? predict->findLeaf(OpKind::Input, m.data.textInput) : nullptr;
+  return context && context->type.rank() == 2 ? context : nullptr;
 }
 
 /// @step from @predict, inserted after it; an error says why it cannot be.
+/// (runStepEntry has checked --step-batch against the batch.)
 llvm::Error deriveStep(Module &m, const PassOptions &opts) {
   if (m.data.kind != DataSpec::Text) return passError("step-entry: only a text model (`data text`) generates tokens");
   auto it = std::find_if(m.graphs.begin(), m.graphs.end(), [](auto &g) { return g->name == "predict"; });
   if (it == m.graphs.end()) return passError("step-entry: the module has no @predict graph (split-entries makes it)");
   const Graph &predict = **it;
-  Node *context = predict.findLeaf(OpKind::Input, m.data.textInput);
-  if (!context || context->type.rank() != 2)
+  const Node *context = predictContext(m);
+  if (!context)
     return passError("step-entry: @predict does not read the context input '" + m.data.textInput + "' as [B, T]");
   int64_t B = context->type.shape[0], T = context->type.shape[1];
-  if (opts.stepBatch < 1 || opts.stepBatch > B) return stepBatchError(opts, B);
   auto step = std::make_unique<Graph>(GRT_ENTRY_STEP);
   StepBuilder sb(m, predict, *step, T, B, opts.stepBatch);
   if (llvm::Error e = sb.run(m.data.textInput, "logits")) return e;
@@ -449,9 +451,10 @@ llvm::Error runStepEntry(Module &m, const PassOptions &opts) {
   // A --step-batch out of range is the user's to fix, not something the
   // model's graph rules out: an error even when @step was not asked for
   // (the build went on without @step, silently).
-  if (const Graph *predict = m.graph("predict"); predict && opts.stepBatch != 1)
-    if (const Node *context = predict->findLeaf(OpKind::Input, m.data.textInput); context && context->type.rank() == 2)
-      if (int64_t B = context->type.shape[0]; opts.stepBatch < 1 || opts.stepBatch > B) return stepBatchError(opts, B);
+  if (const Node *context = predictContext(m))
+    if (int64_t B = context->type.shape[0]; opts.stepBatch < 1 || opts.stepBatch > B)
+      return passError("--step-batch " + llvm::Twine(opts.stepBatch) + ": @step generates 1 to " + llvm::Twine(B) +
+                       " sequences at once (the model's batch)");
   llvm::Error e = deriveStep(m, opts);
   if (e && opts.stepEntry == Mode::Auto) {
     llvm::consumeError(std::move(e)); // sample recomputes instead; --step-entry says why

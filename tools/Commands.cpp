@@ -240,21 +240,23 @@ int gradcheckCommand(const CompileOptions &opts, const GradCheckOptions &g) {
   o.passes.gradsEntry = true;
   Compiler c(o);
   if (!c.load()) return 1;
-  // The entry gradcheck runs (@grads) is split from @model with the others.
-  if (gir && !c.module->graph("model")) {
-    llvm::WithColor::error(llvm::errs(), "gradc")
-        << o.input << ": gradcheck needs a module from before split-entries, with its @model graph (dump it with "
-        << "--stage=graph or --stage=grad --dtype f64)\n";
-    return 1;
-  }
-  if (gir)
-    for (Node *p : c.module->graphs.front()->leaves(OpKind::Param))
+  if (gir) {
+    // The entry gradcheck runs (@grads) is split from @model with the others.
+    Graph *model = c.module->graph("model");
+    if (!model) {
+      llvm::WithColor::error(llvm::errs(), "gradc")
+          << o.input << ": gradcheck needs a module from before split-entries, with its @model graph (dump it with "
+          << "--stage=graph or --stage=grad --dtype f64)\n";
+      return 1;
+    }
+    for (Node *p : model->leaves(OpKind::Param))
       if (p->type.dtype != DType::F64) {
         llvm::WithColor::error(llvm::errs(), "gradc")
             << o.input << ": gradcheck works in f64, but param '" << p->name << "' is " << str(p->type)
             << "; check the .grad source (rebuilt in f64), or dump the IR with --dtype f64\n";
         return 1;
       }
+  }
   if (!c.runPipeline() || !c.lower() || !c.optimize()) return 1;
   const GrtModel *model = c.jit();
   if (!model) return 1;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,11 @@ void setErrorOutput(FILE *stream, std::string tag);
 /// escapes (\n, \t, \x1b), so that a message stays one line and cannot
 /// drive the terminal, and at most `limit` bytes, then how long it was.
 std::string shown(std::string_view untrusted, size_t limit = 40);
+/// Appends what `in` holds to `out`, in chunks, until its end or until
+/// `out` holds more than `limit` bytes; false on a read error (errno says
+/// which, where the library set it). `ss << in.rdbuf()` instead sets no
+/// error on `in`: a read error looked like an empty file.
+bool readStream(std::istream &in, std::string &out, size_t limit);
 /// What fatal() throws instead of exiting after setFatalThrows(true): the
 /// file-reader fuzzer (tests/fuzz/FuzzFiles.cpp) feeds one process
 /// millions of bad files, and checks each refusal's message.

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <istream>
 
 #ifdef __linux__
 #include <sys/mman.h>
@@ -28,6 +29,12 @@ void fatal(std::string_view msg) {
 }
 
 void setFatalThrows(bool on) { fatalThrows = on; }
+
+bool readStream(std::istream &in, std::string &out, size_t limit) {
+  char chunk[1 << 16];
+  while (out.size() <= limit && (in.read(chunk, sizeof chunk) || in.gcount() > 0)) out.append(chunk, size_t(in.gcount()));
+  return !in.bad();
+}
 
 std::string shown(std::string_view untrusted, size_t limit) {
   std::string out;

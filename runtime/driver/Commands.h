@@ -23,11 +23,11 @@ void precisionOption(const Args &a, const GrtModel &m);
 DataOptions dataOptions(const Args &a);
 /// Sets every hyperparameter to its default, then applies --lr and --hp.
 void applyHypers(Session &s, const Args &a);
-/// "1.2k", "3.4M".
 /// Fails when `out`, a file the command writes (named by `outWhat`, e.g.
 /// "--save"), is the same file as `in`, one it reads (`inWhat`): the
 /// corpus or tokenizer would be replaced by the output.
 void refuseOverwritingInput(const std::string &out, const char *outWhat, const std::string &in, const char *inWhat);
+/// "1.2k", "3.4M".
 std::string humanCount(double x);
 std::string humanBytes(double x);
 

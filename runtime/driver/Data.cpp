@@ -309,13 +309,10 @@ std::string readCorpus(const std::string &path) {
     std::ifstream in(p, std::ios::binary);
     if (!in) return false;
     out.clear();
-    char chunk[1 << 16];
-    while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-      total += uint64_t(in.gcount());
-      if (total > limit) tooLarge(p);
-      out.append(chunk, size_t(in.gcount()));
-    }
-    return !in.bad();
+    bool ok = readStream(in, out, size_t(limit - total));
+    total += out.size();
+    if (total > limit) tooLarge(p);
+    return ok;
   };
   if (!S_ISDIR(st.st_mode)) {
     // A device (/dev/zero, /dev/urandom) never ends; a pipe does.

@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "driver/Tokenizer.h"
 
+#include "core/Runtime.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -21,7 +23,6 @@
 #include <sys/stat.h>
 #include <fstream>
 #include <queue>
-#include <sstream>
 #include <stdexcept>
 #include <unistd.h>
 #include <unordered_map>
@@ -559,7 +560,7 @@ std::optional<Tokenizer> Tokenizer::parse(std::string_view text, const std::stri
     if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
     if (l.empty()) continue;
     size_t sp = l.find(' ');
-    if (l.empty() || sp == std::string_view::npos || l.find(' ', sp + 1) != std::string_view::npos)
+    if (sp == std::string_view::npos || l.find(' ', sp + 1) != std::string_view::npos)
       return bad("expected 'BASE64 RANK' (one space between them)");
     std::string_view b64 = l.substr(0, sp), rankText = l.substr(sp + 1);
     auto bytes = base64Decode(b64);
@@ -604,19 +605,14 @@ std::optional<Tokenizer> Tokenizer::load(const std::string &path, std::string &e
     error = fmt::format("cannot read tokenizer {}: {}", path, std::strerror(errno));
     return std::nullopt;
   }
-  // In chunks: `ss << in.rdbuf()` reported a read error as an empty file.
   std::string text;
-  char chunk[1 << 16];
   errno = 0;
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-    text.append(chunk, size_t(in.gcount()));
-    if (text.size() > (size_t(1) << 32)) {
-      error = fmt::format("cannot read tokenizer {}: larger than 4 GiB, far more than a tokenizer holds", path);
-      return std::nullopt;
-    }
-  }
-  if (in.bad()) {
+  if (!readStream(in, text, size_t(1) << 32)) {
     error = fmt::format("cannot read tokenizer {}: {}", path, std::strerror(errno ? errno : EIO));
+    return std::nullopt;
+  }
+  if (text.size() > (size_t(1) << 32)) {
+    error = fmt::format("cannot read tokenizer {}: larger than 4 GiB, far more than a tokenizer holds", path);
     return std::nullopt;
   }
   return parse(text, path, error);

@@ -19,7 +19,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,14 +36,10 @@ std::string readFile(const std::string &path) {
     fail("cannot read {}: not a regular file", path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read {}: {}", path, std::strerror(errno));
-  // Read in chunks: `ss << in.rdbuf()` reported a read error (EIO) as an
-  // empty file. Training takes at most INT32_MAX bytes; one more says so.
+  // Training takes at most INT32_MAX bytes; reading one more says so.
   std::string s;
-  char chunk[1 << 16];
   errno = 0;
-  while (s.size() <= size_t(INT32_MAX) && (in.read(chunk, sizeof chunk) || in.gcount() > 0))
-    s.append(chunk, size_t(in.gcount()));
-  if (in.bad()) fail("cannot read {}: {}", path, std::strerror(errno ? errno : EIO));
+  if (!readStream(in, s, size_t(INT32_MAX))) fail("cannot read {}: {}", path, std::strerror(errno ? errno : EIO));
   if (s.empty()) fail("{} is empty; there is nothing to train on", path);
   return s;
 }
