@@ -28,6 +28,7 @@
 #include "ir/Verifier.h"
 #include "runtime/include/gradrt/hypers.h"
 
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -72,10 +73,9 @@ public:
     while (tok.kind != IrToken::Eof) {
       if (!graph(*m)) return nullptr;
     }
-    auto problems = verify(*m);
+    auto problems = verifyProblems(*m);
     if (!problems.empty()) {
-      llvm::StringRef file = sm.getMemoryBuffer(sm.getMainFileID())->getBufferIdentifier();
-      for (auto &p : problems) errs << file << ": error: " << p << "\n";
+      for (auto &p : problems) sm.PrintMessage(errs, where(p), llvm::SourceMgr::DK_Error, p.message);
       return nullptr;
     }
     if (std::string p = stageProblem(*m); !p.empty()) {
@@ -87,6 +87,19 @@ public:
   }
 
 private:
+  /// The line a verifier problem concerns: its node's, output's or
+  /// update's, else its graph's, else the module's.
+  llvm::SMLoc where(const Problem &p) const {
+    if (auto it = nodeLocs.find(p.node); p.node && it != nodeLocs.end()) return it->second;
+    if (auto it = graphLocs.find(p.graph); p.graph && it != graphLocs.end()) {
+      const GraphLocs &l = it->second;
+      if (p.output >= 0 && size_t(p.output) < l.outputs.size()) return l.outputs[size_t(p.output)];
+      if (p.update >= 0 && size_t(p.update) < l.updates.size()) return l.updates[size_t(p.update)];
+      return l.graph;
+    }
+    return moduleLoc;
+  }
+
   /// Why the module is not what its `after` line says it is, or "". The
   /// passes after a stage trust what it promises (kernels after fusion, a
   /// gradient after autodiff, a @train graph after split-entries); a
@@ -437,6 +450,7 @@ private:
     if (tok.kind != IrToken::At) return error("expected a graph name such as @train");
     if (m.graph(tok.text)) return error("graph @" + tok.text + " is defined twice");
     Graph &g = m.addGraph(tok.text.str());
+    graphLocs[&g].graph = graphLoc;
     next();
     int64_t n;
     // Codegen trusts a parsed plan (kernel ids, arena offsets), so it is
@@ -577,6 +591,7 @@ private:
 
   bool item(Module &m, Graph &g) {
     if (isKeyword("output")) {
+      graphLocs[&g].outputs.push_back(tok.loc);
       next();
       std::string name;
       if (!string(name) || !expect('=')) return false;
@@ -586,10 +601,10 @@ private:
       return true;
     }
     if (isKeyword("update")) {
+      graphLocs[&g].updates.push_back(tok.loc);
       next();
       Node *t = use();
       if (!t || !expect('=')) return false;
-      llvm::SMLoc valueLoc = tok.loc;
       Node *v = use();
       if (!v) return false;
       g.updates.push_back({t, v});
@@ -693,7 +708,9 @@ private:
       failed = true;
       return false;
     }
-    values[name] = g.append(std::move(node));
+    Node *added = g.append(std::move(node));
+    values[name] = added;
+    nodeLocs[added] = nameLoc;
     return true;
   }
 
@@ -707,6 +724,14 @@ private:
   bool failed = false;
   llvm::StringMap<Node *> values;
   std::vector<KernelLine> kernelLines; // of the graph being parsed
+  // Where each node, output and update was written, for the verifier's
+  // problems (a graph's outputs and updates in the order of its lists).
+  struct GraphLocs {
+    llvm::SMLoc graph;
+    std::vector<llvm::SMLoc> outputs, updates;
+  };
+  llvm::DenseMap<const Graph *, GraphLocs> graphLocs;
+  llvm::DenseMap<const Node *, llvm::SMLoc> nodeLocs;
 };
 
 } // namespace

@@ -23,14 +23,19 @@
 
 namespace gradc {
 
-std::vector<std::string> verify(const Graph &g) {
-  std::vector<std::string> errs;
-  auto err = [&](const llvm::Twine &msg) { errs.push_back("graph @" + g.name + ": " + msg.str()); };
+namespace {
+
+std::vector<Problem> graphProblems(const Graph &g) {
+  std::vector<Problem> errs;
+  // What each message is about, set before it is reported.
+  const Node *node = nullptr;
+  int output = -1, update = -1;
+  auto err = [&](const llvm::Twine &msg) { errs.push_back({"graph @" + g.name + ": " + msg.str(), &g, node, output, update}); };
   llvm::DenseMap<const Node *, unsigned> position;
   llvm::StringSet<> leafNames[kNumOps];
 
   for (unsigned i = 0; i < g.nodes.size(); ++i) {
-    const Node *n = g.nodes[i].get();
+    const Node *n = node = g.nodes[i].get();
     std::string where = "node " + std::to_string(i) + " (" + n->info().mnemonic.str() + ")";
     for (const Node *op : n->operands) {
       if (!op) {
@@ -57,13 +62,17 @@ std::vector<std::string> verify(const Graph &g) {
     position[n] = i;
   }
 
+  node = nullptr;
   llvm::StringSet<> outNames;
   for (auto &o : g.outputs) {
+    output = int(&o - g.outputs.data());
     if (!o.value || !position.count(o.value)) err("output \"" + o.name + "\" is not a node of this graph");
     if (!outNames.insert(o.name).second) err("output \"" + o.name + "\" is defined twice");
   }
+  output = -1;
   llvm::DenseMap<const Node *, int> updated;
   for (auto &u : g.updates) {
+    update = int(&u - g.updates.data());
     if (!u.target || !position.count(u.target) || !u.target->has(Stateful)) {
       err("an update targets something that is not a param or state of this graph");
       continue;
@@ -75,7 +84,9 @@ std::vector<std::string> verify(const Graph &g) {
       err("update of \"" + tname + "\" has type " + str(u.value->type) + ", not " + str(u.target->type));
     if (updated[u.target]++) err("\"" + tname + "\" is updated twice");
   }
+  update = -1;
   for (auto &o : g.outputs) {
+    output = int(&o - g.outputs.data());
     llvm::StringRef param = o.name;
     if (!o.value || !param.consume_front(GRT_GRAD_PREFIX)) continue;
     // (A param the loss ignores may be gone, its gradient a constant zero.)
@@ -83,7 +94,9 @@ std::vector<std::string> verify(const Graph &g) {
     if (p && p->type != o.value->type)
       err("output \"" + o.name + "\" has type " + str(o.value->type) + ", but param \"" + param.str() + "\" is " + str(p->type));
   }
+  output = -1;
   for (const Node *gl : g.leaves(OpKind::Gradient)) {
+    node = gl;
     // @apply's gradients stand in for @grads' outputs of the same name.
     llvm::StringRef param = gl->attrs.getString(AttrKey::Name);
     const Node *p = param.consume_front(GRT_GRAD_PREFIX) ? g.findLeaf(OpKind::Param, param) : nullptr;
@@ -93,39 +106,55 @@ std::vector<std::string> verify(const Graph &g) {
       err("gradient \"grad." + param.str() + "\" has type " + str(gl->type) + ", but param \"" + param.str() + "\" is " +
           str(p->type));
   }
+  node = nullptr;
   if (errs.empty())
     for (auto &p : verifyKernels(g)) err(p.message);
-  if (errs.empty() && isPlanned(g)) {
-    auto plan = verifyPlan(g);
-    errs.insert(errs.end(), plan.begin(), plan.end());
-  }
+  if (errs.empty() && isPlanned(g))
+    for (auto &p : verifyPlan(g)) errs.push_back({p, &g});
   return errs;
 }
 
-std::vector<std::string> verify(const Module &m) {
-  std::vector<std::string> errs;
+std::vector<std::string> messages(const std::vector<Problem> &problems) {
+  std::vector<std::string> out;
+  for (auto &p : problems) out.push_back(p.message);
+  return out;
+}
+
+} // namespace
+
+std::vector<std::string> verify(const Graph &g) { return messages(graphProblems(g)); }
+std::vector<std::string> verify(const Module &m) { return messages(verifyProblems(m)); }
+
+std::vector<Problem> verifyProblems(const Module &m) {
+  std::vector<Problem> errs;
   llvm::StringSet<> names;
   // The runtime allocates one tensor per name for the whole module.
   llvm::StringMap<std::pair<OpKind, TensorType>> tensors;
   llvm::StringMap<TensorType> outputs;
-  auto tensor = [&](const Graph &g, llvm::StringRef name, OpKind kind, const TensorType &t) {
+  auto tensor = [&](const Graph &g, const Node *n, llvm::StringRef name, OpKind kind, const TensorType &t) {
     auto [it, fresh] = tensors.try_emplace(name, kind, t);
     if (!fresh && (it->second.first != kind || it->second.second != t))
-      errs.push_back("graph @" + g.name + ": tensor \"" + name.str() + "\" is " + mnemonic(kind).str() + " " + str(t) +
-                     " here but " + mnemonic(it->second.first).str() + " " + str(it->second.second) + " elsewhere");
+      errs.push_back({"graph @" + g.name + ": tensor \"" + name.str() + "\" is " + mnemonic(kind).str() + " " + str(t) +
+                          " here but " + mnemonic(it->second.first).str() + " " + str(it->second.second) + " elsewhere",
+                      &g, n});
   };
   for (auto &g : m.graphs) {
-    if (!names.insert(g->name).second) errs.push_back("graph @" + g->name + " is defined twice");
-    auto e = verify(*g);
+    if (!names.insert(g->name).second) errs.push_back({"graph @" + g->name + " is defined twice", g.get()});
+    auto e = graphProblems(*g);
     errs.insert(errs.end(), e.begin(), e.end());
+    // A graph at odds with itself (a name defined twice) would be at odds
+    // with the others too: one message is enough.
+    if (!e.empty()) continue;
     for (auto &n : g->nodes)
-      if (isRuntimeLeaf(n.get())) tensor(*g, n->attrs.getString(AttrKey::Name), n->op, n->type);
+      if (isRuntimeLeaf(n.get())) tensor(*g, n.get(), n->attrs.getString(AttrKey::Name), n->op, n->type);
     for (auto &o : g->outputs) {
       if (!o.value) continue;
+      int index = int(&o - g->outputs.data());
       auto [it, fresh] = outputs.try_emplace(o.name, o.value->type);
       if (!fresh && it->second != o.value->type)
-        errs.push_back("graph @" + g->name + ": output \"" + o.name + "\" is " + str(o.value->type) + " here but " +
-                       str(it->second) + " elsewhere");
+        errs.push_back({"graph @" + g->name + ": output \"" + o.name + "\" is " + str(o.value->type) + " here but " +
+                            str(it->second) + " elsewhere",
+                        g.get(), nullptr, index});
     }
   }
   return errs;
