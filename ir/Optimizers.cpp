@@ -21,14 +21,14 @@ static const OptimizerArg kAdamArgs[] = {
     {"lr", 1e-3, "", {}, "learning rate"},
     {"beta1", 0.9, "", {}, "decay of the first-moment estimate"},
     {"beta2", 0.999, "", {}, "decay of the second-moment estimate"},
-    {"eps", 1e-8, "", {}, "added to the denominator"},
+    {"eps", 1e-8, "", {}, "added to the denominator (positive)"},
     SCHEDULE_ARGS,
 };
 static const OptimizerArg kAdamWArgs[] = {
     {"lr", 1e-3, "", {}, "learning rate"},
     {"beta1", 0.9, "", {}, "decay of the first-moment estimate"},
     {"beta2", 0.999, "", {}, "decay of the second-moment estimate"},
-    {"eps", 1e-8, "", {}, "added to the denominator"},
+    {"eps", 1e-8, "", {}, "added to the denominator (positive)"},
     {"weight_decay", 0.01, "", {}, "decoupled weight decay, applied to params of rank >= 2 only"},
     SCHEDULE_ARGS,
 };

@@ -14,7 +14,7 @@
 // where t = step + 1. Before that, gradients may be clipped to a global L2
 // norm, and the learning rate follows linear warmup and cosine decay:
 //
-//   lr(t) = lr·(step+1)/warmup                                   step < warmup
+//   lr(t) = lr·(step+1)/max(warmup, step+1)                      step < warmup
 //         = min_lr + ½(lr - min_lr)(1 + cos(π·progress))          after, with
 //           progress = (step - warmup) / (total_steps - warmup)  clamped to [0, 1]
 //
@@ -96,16 +96,23 @@ public:
       Node *cosine = b.add(scalar(1), b.unary(OpKind::Cos, b.scale(progress, M_PI)));
       lr = b.add(minLr, b.mul(b.scale(b.sub(lr, minLr), 0.5), cosine));
     }
-    if (arg("warmup") > 0) {
+    // The ramp is compiled whenever `warmup` is a hyperparameter (cosine
+    // decay reads it too), so `--hp warmup=N` on a model compiled without
+    // warmup gets the whole schedule, not only cosine's shifted start.
+    // max(warmup, step+1) is warmup on every ramp step of a whole warmup,
+    // and never 0, so the branch not taken is never inf either.
+    if (arg("warmup") > 0 || strArg("decay") == "cosine") {
       Node *warmup = hyper("warmup");
-      Node *ramp = b.div(b.mul(hyper("lr"), b.add(step, scalar(1))), warmup);
+      Node *next = b.add(step, scalar(1));
+      Node *ramp = b.div(b.mul(hyper("lr"), next), b.binary(OpKind::Max, warmup, next));
       lr = b.select(b.binary(OpKind::Lt, step, warmup), ramp, lr);
     }
     if (!lr->has(Leaf)) lr->name = "lr_t";
     return lr;
   }
 
-  /// Scales every gradient so their global L2 norm is at most `clip`.
+  /// Scales every gradient so their global L2 norm is at most `clip`, or
+  /// not at all when clip is 0 (`--hp clip=0`: off, as in the source).
   void clipGradients(std::vector<std::pair<Node *, Node *>> &pg) {
     b.prov = {Phase::Optimizer, "all gradients", "clip"};
     Node *sq = nullptr;
@@ -119,7 +126,9 @@ public:
     Node *norm = b.unary(OpKind::Sqrt, sq);
     norm->name = "grad_norm";
     g.outputs.push_back({"grad_norm", norm});
-    Node *scale = b.binary(OpKind::Min, scalar(1), b.div(hyper("clip"), b.add(norm, scalar(1e-6))));
+    Node *clip = hyper("clip");
+    Node *scale = b.binary(OpKind::Min, scalar(1), b.div(clip, b.add(norm, scalar(1e-6))));
+    scale = b.select(b.binary(OpKind::Gt, clip, scalar(0)), scale, scalar(1));
     for (auto &[p, gr] : pg) gr = b.mul(gr, splat(scale, gr));
   }
 

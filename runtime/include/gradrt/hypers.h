@@ -20,9 +20,18 @@ namespace grt {
 inline const char *hyperRangeError(const char *name, double value, bool f32) {
   if (!std::isfinite(value)) return "must be a finite number";
   if (f32 && std::fabs(value) > 3.4028234663852886e38) return "must fit in f32 (at most 3.4e38 in magnitude)";
+  // Below 1 in the type it is stored in: 1 - 1e-11 is 1 in f32, where
+  // Adam's bias correction 1 - βᵗ is then 0/0 (NaN at the first step).
   for (const char *unit : {"beta1", "beta2", "momentum"})
-    if (!std::strcmp(name, unit)) return value >= 0 && value < 1 ? nullptr : "must be at least 0 and less than 1";
-  for (const char *nonNegative : {"lr", "min_lr", "eps", "weight_decay", "clip", "warmup"})
+    if (!std::strcmp(name, unit)) {
+      if (!(value >= 0 && value < 1)) return "must be at least 0 and less than 1";
+      return f32 && float(value) >= 1.0f ? "must be less than 1 in f32 (0.99999994 at most; this rounds to 1)" : nullptr;
+    }
+  // Adam divides by √v + ε, and v is 0 wherever a gradient has been 0 (a
+  // param the loss does not read, an embedding row no batch has held): with
+  // ε = 0 such an element becomes NaN, silently.
+  if (!std::strcmp(name, "eps")) return value > 0 ? nullptr : "must be positive";
+  for (const char *nonNegative : {"lr", "min_lr", "weight_decay", "clip", "warmup"})
     if (!std::strcmp(name, nonNegative)) return value >= 0 ? nullptr : "must not be negative";
   return nullptr;
 }
