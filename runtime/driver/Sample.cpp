@@ -61,7 +61,7 @@ struct Model {
   Session &s;
   Session::Slot &context, &logits; // predict: [B, T], [B, T, V]
   int64_t B, T, V;
-  // @step, when the model has it: step.idx [Bs, 1], step.pos [], step.logits [Bs, 1, V].
+  // @step, when the model has it: step.idx [Bs, 1], step.pos [] (when read), step.logits [Bs, 1, V].
   Session::Slot *token = nullptr, *pos = nullptr, *stepLogits = nullptr;
   int64_t Bs = 0;
   std::vector<Session::Slot *> caches;
@@ -72,7 +72,9 @@ struct Model {
     if (!s.has(GRT_ENTRY_STEP)) return;
     token = &s.slot(GRT_STEP_PREFIX + std::string(m.text_input));
     Bs = token->tensor->dims[0];
-    pos = &s.slot(GRT_STEP_POS);
+    // A model whose logits do not depend on the position (a bigram model)
+    // has no step.pos: nothing in @step reads it.
+    if (int i = s.find(GRT_STEP_POS); i >= 0) pos = &s.slots[size_t(i)];
     stepLogits = &s.slot(GRT_OUTPUT_PREFIX GRT_STEP_PREFIX "logits");
     for (auto &sl : s.slots)
       if (Session::isCache(*sl.tensor)) caches.push_back(&sl);
@@ -84,7 +86,7 @@ struct Model {
   /// @step at position p with one token per row; the logits land in stepLogits.
   void step(const std::vector<int32_t> &tokens, int64_t p) {
     for (int64_t b = 0; b < Bs; ++b) Session::set(*token, b, tokens[b]);
-    Session::set(*pos, 0, double(p));
+    if (pos) Session::set(*pos, 0, double(p));
     s.run(GRT_ENTRY_STEP);
   }
   /// @predict on `window` (each row's tokens from position 0, at most T;
