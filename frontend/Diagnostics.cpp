@@ -1,6 +1,8 @@
 //===- frontend/Diagnostics.cpp - reporting mistakes in .grad files -------===//
 #include "frontend/Diagnostics.h"
 
+#include "ir/SourceDiag.h"
+
 namespace gradc {
 
 void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
@@ -16,7 +18,7 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
   lastDropped = errors > kMaxErrors;
   if (errors == kMaxErrors + 1) os << "gradc: too many errors; stopping here\n";
   if (lastDropped) return;
-  sm.PrintMessage(os, loc, llvm::SourceMgr::DK_Error, msg, ranges);
+  printMessage(sm, os, loc, llvm::SourceMgr::DK_Error, msg, ranges);
   // Innermost first. A deep chain (a recursion) shows its two ends.
   for (size_t i = calls.size(); i-- > 0;) {
     if (calls.size() > 2 * kChainEnds && i == calls.size() - kChainEnds - 1) {
@@ -26,13 +28,13 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
       i -= skipped - 1;
       continue;
     }
-    sm.PrintMessage(os, calls[i].loc, llvm::SourceMgr::DK_Note, "in call to '" + calls[i].callee + "' from here");
+    printMessage(sm, os, calls[i].loc, llvm::SourceMgr::DK_Note, "in call to '" + calls[i].callee + "' from here");
   }
 }
 
 void DiagEngine::note(llvm::SMLoc loc, const llvm::Twine &msg) {
   if (lastDropped) return;
-  sm.PrintMessage(os, loc, llvm::SourceMgr::DK_Note, msg);
+  printMessage(sm, os, loc, llvm::SourceMgr::DK_Note, msg);
 }
 
 void DiagEngine::error(const llvm::Twine &msg) {

@@ -25,6 +25,7 @@
 
 #include "ir/Optimizers.h"
 #include "ir/Plan.h"
+#include "ir/SourceDiag.h"
 #include "ir/Verifier.h"
 #include "runtime/include/gradrt/hypers.h"
 
@@ -75,7 +76,7 @@ public:
     }
     auto problems = verifyProblems(*m);
     if (!problems.empty()) {
-      for (auto &p : problems) sm.PrintMessage(errs, where(p), llvm::SourceMgr::DK_Error, p.message);
+      for (auto &p : problems) printMessage(sm, errs, where(p), llvm::SourceMgr::DK_Error, p.message);
       return nullptr;
     }
     if (std::string p = stageProblem(*m); !p.empty()) {
@@ -196,7 +197,7 @@ private:
   }
 
   std::nullptr_t fail(const llvm::Twine &msg) {
-    if (!failed) sm.PrintMessage(errs, tok.loc, llvm::SourceMgr::DK_Error, msg);
+    if (!failed) printMessage(sm, errs, tok.loc, llvm::SourceMgr::DK_Error, msg);
     failed = true;
     return nullptr;
   }
@@ -205,7 +206,7 @@ private:
     return false;
   }
   bool errorAt(llvm::SMLoc loc, const llvm::Twine &msg) {
-    if (!failed) sm.PrintMessage(errs, loc, llvm::SourceMgr::DK_Error, msg);
+    if (!failed) printMessage(sm, errs, loc, llvm::SourceMgr::DK_Error, msg);
     failed = true;
     return false;
   }
@@ -575,7 +576,7 @@ private:
     }
     auto problems = verifyKernels(g);
     for (auto &p : problems)
-      sm.PrintMessage(errs, p.kernel >= 0 ? kernelLines[p.kernel].loc : graphLoc, llvm::SourceMgr::DK_Error,
+      printMessage(sm, errs, p.kernel >= 0 ? kernelLines[p.kernel].loc : graphLoc, llvm::SourceMgr::DK_Error,
                       "graph @" + g.name + ": " + p.message);
     failed |= !problems.empty();
     return problems.empty();
@@ -698,12 +699,12 @@ private:
     for (Node *o : node->operands) types.push_back(o->type);
     auto t = inferType(*op, types, node->attrs, &node->type);
     if (!t) {
-      sm.PrintMessage(errs, nameLoc, llvm::SourceMgr::DK_Error, llvm::toString(t.takeError()));
+      printMessage(sm, errs, nameLoc, llvm::SourceMgr::DK_Error, llvm::toString(t.takeError()));
       failed = true;
       return false;
     }
     if (*t != node->type) {
-      sm.PrintMessage(errs, nameLoc, llvm::SourceMgr::DK_Error,
+      printMessage(sm, errs, nameLoc, llvm::SourceMgr::DK_Error,
                       "'" + info.mnemonic + "' computes " + str(*t) + ", not the declared " + str(node->type));
       failed = true;
       return false;

@@ -4,6 +4,7 @@
 #include "codegen/Target.h"
 #include "ir/Parser.h"
 #include "ir/Printer.h"
+#include "ir/SourceDiag.h"
 
 #include "llvm/Support/WithColor.h"
 
@@ -62,7 +63,7 @@ bool Compiler::runPipeline(const Step *last) {
       return !l.trim().empty() && !l.trim().starts_with("//");
     });
     const char *at = moduleLine != lines.end() ? moduleLine->data() : text.data();
-    sm.PrintMessage(frontend.diagStream(), llvm::SMLoc::getFromPointer(at), llvm::SourceMgr::DK_Error, msg);
+    printMessage(sm, frontend.diagStream(), llvm::SMLoc::getFromPointer(at), llvm::SourceMgr::DK_Error, msg);
     return false;
   }
   return runPasses(passesBetween(*at, last));

@@ -1,0 +1,51 @@
+//===- ir/SourceDiag.cpp - a message at a place in a source, caret included ===//
+#include "ir/SourceDiag.h"
+
+#include "llvm/ADT/STLExtras.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace gradc {
+
+void printMessage(const llvm::SourceMgr &sm, llvm::raw_ostream &os, llvm::SMLoc loc, llvm::SourceMgr::DiagKind kind,
+                  const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
+  llvm::SMDiagnostic d = sm.GetMessage(loc, kind, msg, ranges);
+  llvm::StringRef line = d.getLineContents();
+  if (d.getColumnNo() < 0 || llvm::all_of(line, [](char c) { return (unsigned char)c < 0x80; })) {
+    d.print(nullptr, os);
+    return;
+  }
+  // column[i]: the character that byte i of the line belongs to. LLVM then
+  // places the caret on a copy of the line with one '?' per character, and
+  // the line itself is printed as it is.
+  std::vector<unsigned> column(line.size() + 1);
+  std::string plain;
+  for (size_t i = 0; i < line.size();) {
+    auto c = (unsigned char)line[i];
+    size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    for (size_t j = 0; j < len && i + j < line.size(); ++j) column[i + j] = unsigned(plain.size());
+    plain += c < 0x80 ? char(c) : '?';
+    i += len;
+  }
+  column[line.size()] = unsigned(plain.size());
+  auto at = [&](int byte) { return column[size_t(std::clamp(byte, 0, int(line.size())))]; };
+  std::vector<std::pair<unsigned, unsigned>> spans;
+  for (auto [b, e] : d.getRanges()) spans.push_back({at(int(b)), at(int(e))});
+  llvm::SMDiagnostic shown(sm, d.getLoc(), d.getFilename(), d.getLineNo(), int(at(d.getColumnNo())), kind, d.getMessage(),
+                           plain, spans);
+  std::string text;
+  llvm::raw_string_ostream out(text);
+  shown.print(nullptr, out, /*ShowColors=*/false);
+  // The message, then the line with '?' (replaced by the real one), then
+  // the caret.
+  size_t first = text.find('\n'), second = first == std::string::npos ? first : text.find('\n', first + 1);
+  if (second == std::string::npos) {
+    os << text;
+    return;
+  }
+  os << llvm::StringRef(text).take_front(first + 1) << line << llvm::StringRef(text).drop_front(second);
+}
+
+} // namespace gradc
