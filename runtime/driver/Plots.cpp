@@ -12,8 +12,13 @@ static void save(const SvgPlot &p, const std::string &path) {
 }
 
 std::string plotLoss(const std::string &dir, const GrtModel &m, const History &h) {
-  SvgPlot p(fmt::format("{}: loss during training", m.name), "step", "loss (log scale)");
-  p.logY(true);
+  // A log scale, unless a loss is 0 or negative (a perfect fit, a
+  // likelihood, a loss with an offset), which it cannot show.
+  bool positive = true;
+  for (const Points *pts : {&h.train, &h.val})
+    for (auto &[x, y] : *pts) positive &= !std::isfinite(y) || y > 0;
+  SvgPlot p(fmt::format("{}: loss during training", m.name), "step", positive ? "loss (log scale)" : "loss");
+  p.logY(positive);
   p.line(h.train, "#1f77b4", "train");
   if (!h.val.empty()) p.line(h.val, "#ff7f0e", "validation");
   std::string path = dir + "/loss.svg";

@@ -10,7 +10,8 @@ struct History {
   Points train, val; // (step, loss)
 };
 
-/// DIR/loss.svg: training and validation loss against steps, log scale.
+/// DIR/loss.svg: training and validation loss against steps, log scale
+/// (linear when a loss is 0 or negative).
 std::string plotLoss(const std::string &dir, const GrtModel &m, const History &h);
 
 /// DIR/fit.svg: what the model learned, when its prediction reads one input

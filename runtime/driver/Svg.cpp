@@ -93,9 +93,20 @@ std::string SvgPlot::colour(double v) {
   return fmt::format("#{:02x}{:02x}{:02x}", c(0), c(1), c(2));
 }
 
+/// Widens [lo, hi] when it is empty or too narrow to divide by: one value
+/// (a constant feature column), or values so large (1e16) that ±0.5 is
+/// lost to rounding.
+static void widen(double &lo, double &hi) {
+  double scale = std::max(std::fabs(lo), std::fabs(hi));
+  if (hi - lo > 1e-9 * scale && hi - lo > 1e-12) return;
+  double w = std::max(0.5, scale * 1e-3);
+  lo -= w, hi += w;
+}
+
 void SvgPlot::fit(double &a, double &b, double &c, double &d) const {
   if (fixed) {
     a = fx0, b = fx1, c = fy0, d = fy1;
+    widen(a, b), widen(c, d);
     return;
   }
   a = c = INFINITY;
@@ -105,14 +116,14 @@ void SvgPlot::fit(double &a, double &b, double &c, double &d) const {
       if (!std::isfinite(x) || !std::isfinite(y) || (log && y <= 0)) continue;
       a = std::min(a, x), b = std::max(b, x), c = std::min(c, y), d = std::max(d, y);
     }
-  if (!std::isfinite(a)) a = 0, b = 1, c = 0, d = 1;
-  if (b - a < 1e-12) a -= 0.5, b += 0.5;
+  if (!std::isfinite(a)) a = 0, b = 1, c = log ? 0.1 : 0, d = 1;
+  widen(a, b);
   if (log) {
     c = std::pow(10, std::floor(std::log10(c)));
     d = std::pow(10, std::ceil(std::log10(d)));
     if (d <= c) d = c * 10;
   } else {
-    if (d - c < 1e-12) c -= 0.5, d += 0.5;
+    widen(c, d);
     double pad = (d - c) * 0.05;
     c -= pad, d += pad;
   }
@@ -157,7 +168,7 @@ std::string SvgPlot::render() const {
   }
   std::vector<double> yt;
   if (log)
-    for (double v = y0; v <= y1 * 1.0001; v *= 10) yt.push_back(v);
+    for (double v = y0; v > 0 && v <= y1 * 1.0001 && yt.size() < 64; v *= 10) yt.push_back(v);
   else
     yt = niceTicks(y0, y1);
   for (double t : yt) {
