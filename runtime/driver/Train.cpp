@@ -27,6 +27,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+/// The most steps a run may have: the model's step counters are i32.
+constexpr int64_t kMaxSteps = INT32_MAX;
+
 std::string duration(double s) {
   if (s < 60) return fmt::format("{:.1f}s", s);
   if (s < 3600) return fmt::format("{}m{:02}s", int(s) / 60, int(s) % 60);
@@ -170,7 +173,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   DataOptions dopts = dataOptions(a);
   dopts.rank = cluster.rank;
   dopts.world = cluster.size;
-  int64_t steps = a.integer("steps", 1000, 1);
+  // The model counts steps in i32 (its step and total_steps inputs): a run
+  // of 2^31 steps or more wrapped them negative, and the schedule with them.
+  int64_t steps = a.integer("steps", 1000, 1, kMaxSteps);
   int64_t start = 0;
   s.initParams(dopts.seed);
   Metadata resumed;
@@ -187,6 +192,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
     if (v.empty() || ec != std::errc() || end != v.data() + v.size() || x < 0)
       fail("checkpoint {}: its {} '{}' is not a whole number of steps", from, k, shown(v));
+    if (x > kMaxSteps) fail("checkpoint {}: its {} {} is more than the {} steps a run may have", from, k, x, kMaxSteps);
     return x;
   };
   std::string seedNote;
