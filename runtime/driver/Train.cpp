@@ -113,13 +113,27 @@ void checkPlotDirectory(const std::string &dir) {
 }
 
 /// The signal (SIGINT, SIGTERM) that asked training to stop, or 0. The
-/// handler only records it; the loop stops after the step in progress and
-/// saves. The handler resets itself, so a second signal kills at once.
+/// handler records it and says what happens next; the loop stops after
+/// the step in progress and saves. The handler resets itself, so a second
+/// signal kills at once (during the save too: the old checkpoint is kept,
+/// since a save writes a new file and renames it over the old one).
 volatile std::sig_atomic_t stopSignal = 0;
+/// What the handler writes at once (write(2) is async-signal-safe), or
+/// nullptr (the other processes of a data-parallel run).
+const char *stopMessage = nullptr;
 
-void onStopSignal(int sig) { stopSignal = sig; }
+void onStopSignal(int sig) {
+  stopSignal = sig;
+  if (stopMessage) {
+    ssize_t ignored = ::write(STDERR_FILENO, stopMessage, std::strlen(stopMessage));
+    (void)ignored;
+  }
+}
 
-void catchStopSignals() {
+void catchStopSignals(bool saves, bool speaks) {
+  stopMessage = !speaks ? nullptr
+                : saves ? "\nstopping after this step, then saving (a second Ctrl-C or SIGTERM quits at once, unsaved)\n"
+                        : "\nstopping after this step (a second Ctrl-C or SIGTERM quits at once)\n";
   struct sigaction sa = {};
   sa.sa_handler = onStopSignal;
   sa.sa_flags = SA_RESETHAND | SA_RESTART;
@@ -334,8 +348,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   EvalResult val;
   History history;
   int64_t reached = start;
-  catchStopSignals();
+  catchStopSignals(!save.empty(), cluster.rank == 0);
   cluster.stopRequested = &stopSignal;
+  // A reader of the progress lines that goes away (`| head`, quitting
+  // `| less`) must not kill the run unsaved: the writes fail instead, the
+  // run goes on and saves, and the failed output is reported at the end.
+  std::signal(SIGPIPE, SIG_IGN);
   // A data-parallel run stops when any of its processes is asked to, all at
   // the same step, so they save one consistent checkpoint.
   bool stopping = stopSignal != 0;

@@ -29,6 +29,8 @@ for i in range(times):
     time.sleep(rng.uniform(0, 0.3))
     p.send_signal(sig)
     err = p.communicate(timeout=60)[1].decode(errors="replace")
+    if os.environ.get("SHOW_STDERR"):
+        print(f"run {i} stderr: {err.strip()}")
     if sig != signal.SIGKILL:
         if p.returncode != 128 + sig or "saved " + ckpt not in err:
             bad.append(f"run {i}: exit {p.returncode}, stderr: {err.strip()}")
