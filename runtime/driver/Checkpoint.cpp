@@ -10,6 +10,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <sys/stat.h>
 #include <tuple>
@@ -75,23 +76,42 @@ static void removeStaleTemporaries(const std::string &path) {
   closedir(d);
 }
 
-void checkCheckpointPath(const std::string &path) {
+/// Where a save to PATH writes: through a symbolic link, to its target.
+/// A save renames a new file over its path, which would replace the link
+/// with a file and leave the checkpoint it points to stale (and a link
+/// into a missing directory would not be noticed).
+static std::string saveTarget(const std::string &path) {
+  std::filesystem::path p = path;
+  std::error_code ec;
+  // Link by link (a dangling one included), at most as many as the kernel
+  // follows (40); a loop is left to fail at the save.
+  for (int hops = 0; hops < 40 && std::filesystem::is_symlink(p, ec); ++hops) {
+    std::filesystem::path to = std::filesystem::read_symlink(p, ec);
+    if (ec) break;
+    p = to.is_absolute() ? to : p.parent_path() / to;
+  }
+  return p.string();
+}
+
+void checkCheckpointPath(const std::string &given) {
+  std::string path = saveTarget(given);
   struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("cannot save checkpoint {}: it is a directory", path);
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("cannot save checkpoint {}: it is a directory", given);
   // A save renames a new file over the path: over /dev/null, as root, that
   // would replace the device with a checkpoint.
   if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
     fail("cannot save checkpoint {}: it is not a regular file (a device, pipe or socket), and a save replaces its file",
-         path);
+         given);
   // The directory must take a new file: the temporary a save renames.
   std::string tmp = tempName(path, long(getpid()));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail("cannot save checkpoint {}: {}", path, std::strerror(errno));
+  if (fd < 0) fail("cannot save checkpoint {}: {}", given, std::strerror(errno));
   ::close(fd);
   ::unlink(tmp.c_str());
 }
 
-void saveCheckpoint(const std::string &path, Session &s, const Metadata &meta) {
+void saveCheckpoint(const std::string &given, Session &s, const Metadata &meta) {
+  std::string path = saveTarget(given);
   removeStaleTemporaries(path);
   // Header: tensors in descriptor order, then metadata.
   std::string header = "{";
@@ -116,7 +136,7 @@ void saveCheckpoint(const std::string &path, Session &s, const Metadata &meta) {
   std::string dir = directoryOf(path);
   std::string tmp = tempName(path, long(getpid()));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail("cannot save checkpoint {}: {}", path, std::strerror(errno));
+  if (fd < 0) fail("cannot save checkpoint {}: {}", given, std::strerror(errno));
   uint64_t n = header.size();
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = (n >> (8 * i)) & 0xff;
@@ -130,7 +150,7 @@ void saveCheckpoint(const std::string &path, Session &s, const Metadata &meta) {
   if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
     if (ok) err = errno;
     ::unlink(tmp.c_str());
-    fail("cannot save checkpoint {}: {} (the previous checkpoint, if any, is unchanged)", path, std::strerror(err));
+    fail("cannot save checkpoint {}: {} (the previous checkpoint, if any, is unchanged)", given, std::strerror(err));
   }
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (dfd >= 0) {

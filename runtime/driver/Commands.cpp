@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <sched.h>
+#include <filesystem>
 #include <sys/stat.h>
 #include <thread>
 
@@ -109,6 +110,19 @@ void refuseOverwritingInput(const std::string &out, const char *outWhat, const s
   if (out.empty() || in.empty() || stat(out.c_str(), &o) != 0 || stat(in.c_str(), &i) != 0) return;
   if (o.st_dev == i.st_dev && o.st_ino == i.st_ino && S_ISREG(o.st_mode))
     fail("{} {} is the file {} {} reads; writing it would destroy it: choose another path", outWhat, out, inWhat, in);
+}
+
+void refuseOverwritingProgram(const std::string &out, const char *outWhat) {
+  struct stat o, self;
+  if (out.empty() || stat(out.c_str(), &o) != 0 || stat("/proc/self/exe", &self) != 0) return;
+  if (o.st_dev == self.st_dev && o.st_ino == self.st_ino)
+    fail("{} {} is this program's own executable; writing it would destroy it: choose another path", outWhat, out);
+}
+
+bool samePlace(const std::string &a, const std::string &b) {
+  std::error_code ea, eb;
+  auto pa = std::filesystem::weakly_canonical(a, ea), pb = std::filesystem::weakly_canonical(b, eb);
+  return !ea && !eb && pa == pb;
 }
 
 std::string humanBytes(double x) {

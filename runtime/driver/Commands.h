@@ -27,6 +27,12 @@ void applyHypers(Session &s, const Args &a);
 /// "--save"), is the same file as `in`, one it reads (`inWhat`): the
 /// corpus or tokenizer would be replaced by the output.
 void refuseOverwritingInput(const std::string &out, const char *outWhat, const std::string &in, const char *inWhat);
+/// Fails when `out` is this program's own executable (--save linreg, the
+/// ".ckpt" forgotten).
+void refuseOverwritingProgram(const std::string &out, const char *outWhat);
+/// Whether paths `a` and `b` name the same place, whether or not a file is
+/// there yet (symbolic links, "." and ".." resolved).
+bool samePlace(const std::string &a, const std::string &b);
 /// "1.2k", "3.4M".
 std::string humanCount(double x);
 std::string humanBytes(double x);

@@ -95,6 +95,7 @@ int train(int argc, char **argv) {
   bool quiet = a.has("quiet"), presplit = !a.has("no-presplit");
   checkWritable(outPath);
   refuseOverwritingInput(outPath, "-o", data, "--data");
+  refuseOverwritingProgram(outPath, "-o");
   std::string text = readFile(data);
   if (text.size() > size_t(INT32_MAX)) fail("{} has {} bytes; training reads at most {}", data, text.size(), INT32_MAX);
 

@@ -254,6 +254,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   }
   refuseOverwritingInput(save, "--save", dopts.path, "--data");
   refuseOverwritingInput(save, "--save", dopts.tokenizer, "--tokenizer");
+  refuseOverwritingProgram(save, "--save");
+  for (const char *picture : {"loss.svg", "fit.svg"})
+    if (!save.empty() && !plotDir.empty() && samePlace(save, plotDir + "/" + picture))
+      fail("--save {} is where --plot draws {}; choose another path for the checkpoint", save, picture);
   auto data = loadData(s, dopts);
   // A run resumed on another number of processes keeps the data position
   // (an epoch and a row of its order, or the window generator's state);
