@@ -122,6 +122,12 @@ private:
       skip();
       if (pos >= t.size() || t[pos] != ':') return fail("expected ':'");
       ++pos;
+      // A second value for a key would be parsed into the first (strings
+      // appended, arrays grown): "step":"1","step":"5" read as step 15.
+      if (out.object.count(key)) {
+        err = "the key \"" + key.substr(0, 64) + "\" is given twice";
+        return false;
+      }
       if (!value(out.object[key], depth + 1)) return false;
       skip();
       if (pos < t.size() && t[pos] == ',') { ++pos; continue; }

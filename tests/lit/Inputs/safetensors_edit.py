@@ -4,7 +4,8 @@ checkpoint, for tests of what the runtime refuses. Edits:
   offsets:NAME=A,B      replace a tensor's data_offsets with the raw JSON A, B
   shape:NAME=RAW        replace a tensor's shape with the raw JSON list RAW
   nan:NAME              make the first element of an F32 tensor NaN
-  drop:NAME             remove a tensor from the header (its bytes stay)"""
+  drop:NAME             remove a tensor from the header (its bytes stay)
+  dupmeta:KEY=VALUE     give metadata KEY a second value (a duplicate key)"""
 import json
 import struct
 import sys
@@ -16,6 +17,7 @@ with open(src, "rb") as f:
 header = json.loads(data[8:8 + n])
 body = bytearray(data[8 + n:])
 raw = {}  # name -> {field: raw JSON text}
+dups = []  # (key, value): metadata keys given twice
 for e in edits:
     kind, arg = e.split(":", 1)
     if kind == "meta":
@@ -29,6 +31,8 @@ for e in edits:
         body[start:start + 4] = struct.pack("<f", float("nan"))
     elif kind == "drop":
         del header[arg]
+    elif kind == "dupmeta":
+        dups.append(tuple(arg.split("=", 1)))
     else:
         sys.exit(f"unknown edit {e}")
 # Raw replacements go in as text, so values Python's json would not write
@@ -41,6 +45,8 @@ for name, fields in raw.items():
     for field, value in fields.items():
         new_entry = new_entry.replace(f'"{field}":' + json.dumps(entry[field], separators=(",", ":")), f'"{field}":{value}')
     text = text.replace(old, json.dumps(name) + ":" + new_entry)
+for k, v in dups:
+    text = text.replace('"__metadata__":{', '"__metadata__":{' + json.dumps(k) + ":" + json.dumps(v) + ",", 1)
 text += " " * (-len(text) % 8)
 with open(dst, "wb") as f:
     f.write(struct.pack("<Q", len(text)) + text.encode() + bytes(body))
