@@ -272,15 +272,25 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                                            : "1 process",
                                     data->samplesPerBatch(), cluster.size, cluster.size == 1 ? "" : "es",
                                     data->samplesPerBatch() / cluster.size, data->samplesPerBatch()));
-  if (!from.empty() && !data->restoreState(get("data")))
-    fail("checkpoint {}: its data position does not fit this data{}", from,
-         a.has("val-frac") ? " (with --val-frac, fewer rows are trained on than when it was saved)" : "");
-  if (auto it = resumed.find("data_id"); !from.empty() && it != resumed.end() && it->second != data->identity())
+  auto savedData = resumed.find("data_id");
+  bool otherData = !from.empty() && savedData != resumed.end() && savedData->second != data->identity();
+  if (otherData)
     // An identity is about 90 characters (text, size, hashes of the bytes
     // and of the tokenizer): shown whole, so the part that differs is seen.
     overrides.push_back(fmt::format("the data is not what the checkpoint was trained on (it was {}; this is {}): "
                                     "training goes on, but not as the saved run would have",
-                                    shown(it->second, 200), data->identity()));
+                                    shown(savedData->second, 200), data->identity()));
+  std::string freshPosition = data->saveState();
+  if (!from.empty() && !data->restoreState(get("data"))) {
+    // On other data (fine-tuning on a smaller table), the saved position
+    // means nothing: start from the beginning. On the same data it is a
+    // damaged checkpoint, or a --val-frac that left fewer rows to train on.
+    if (!otherData)
+      fail("checkpoint {}: its data position does not fit this data{}", from,
+           a.has("val-frac") ? " (with --val-frac, fewer rows are trained on than when it was saved)" : "");
+    data->restoreState(freshPosition);
+    overrides.push_back("the checkpoint's data position does not fit this data, so it is read from its start");
+  }
   applyHypers(s, a);
   if (!from.empty()) restoreHypers(s, a, resumed, from, overrides);
   s.setHyper("total_steps", double(steps));
