@@ -4,6 +4,7 @@
 #include "core/Gemm.h"
 #include "gradrt/hypers.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sched.h>
@@ -77,7 +78,11 @@ void applyHypers(Session &s, const Args &a) {
   };
   if (a.has("lr")) checkRange("lr", a.number("lr", 0), "--lr");
   if (a.has("lr") && !s.setHyper("lr", a.number("lr", 0))) fail("this model has no learning rate to set");
-  for (auto &kv : a.all("hp")) {
+  auto hps = a.all("hp");
+  // Two flags for one value: --hp lr won, whatever the order, silently.
+  if (a.has("lr") && std::any_of(hps.begin(), hps.end(), [](const std::string &kv) { return kv.rfind("lr=", 0) == 0; }))
+    fail("--lr and --hp lr both set the learning rate: give one");
+  for (auto &kv : hps) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos) fail("--hp takes NAME=VALUE, not '{}'", kv);
     std::string name = kv.substr(0, eq);
@@ -85,16 +90,19 @@ void applyHypers(Session &s, const Args &a) {
     double v = std::strtod(kv.c_str() + eq + 1, &end);
     if (*end || eq + 1 == kv.size()) fail("--hp {}: '{}' is not a number", name, kv.substr(eq + 1));
     if (!std::isfinite(v)) fail("--hp {}: '{}' is not a finite number", name, kv.substr(eq + 1));
-    checkRange(name, v, "--hp " + name + ":");
+    // Whether the model has it before whether the value fits: --hp
+    // momentum=2 on a model without momentum said "must be less than 1".
     if (int i = s.find(name); i >= 0 && Session::setByRuntime(*s.slots[size_t(i)].tensor))
       fail("--hp cannot set '{}'; the runtime sets it", name);
-    if (!s.setHyper(name, v)) {
+    if (int i = s.find(name); i < 0 || !Session::isUserHyper(*s.slots[size_t(i)].tensor)) {
       std::string known;
       for (auto &sl : s.slots)
         if (Session::isUserHyper(*sl.tensor))
           known += (known.empty() ? "" : ", ") + std::string(sl.tensor->name);
       fail("--hp {}: the model has no hyperparameter '{}' (it has: {})", name, name, known);
     }
+    checkRange(name, v, "--hp " + name + ":");
+    s.setHyper(name, v);
   }
 }
 
