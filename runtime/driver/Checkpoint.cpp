@@ -269,6 +269,14 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
       if (bad >= 0)
         fail("checkpoint {}: tensor '{}' holds {} (element {} of {}); it cannot be used", path, t.name,
              Session::get(sl, bad), bad, sl.numel);
+      // Adam's second moment is a mean of squares: a negative one (a sign
+      // flipped by hand or by damage) makes its square root NaN.
+      if (std::string_view(t.name).ends_with(".adam_v"))
+        for (int64_t i = 0; i < sl.numel; ++i)
+          if (Session::get(sl, i) < 0)
+            fail("checkpoint {}: tensor '{}' holds {} (element {} of {}), but Adam's second moment is never negative; "
+                 "it cannot be used",
+                 path, t.name, Session::get(sl, i), i, sl.numel);
     }
   }
   std::sort(ranges.begin(), ranges.end());
@@ -276,6 +284,11 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
     if (std::get<0>(ranges[i]) < std::get<1>(ranges[i - 1]))
       fail("checkpoint {} is corrupt: the data of tensors '{}' and '{}' overlap", path, std::get<2>(ranges[i - 1]),
            std::get<2>(ranges[i]));
+  // A save writes the tensors back to back and nothing after them: bytes
+  // past the last are damage, or another file appended (safetensors'
+  // own reader refuses them too).
+  if (!partial && !ranges.empty() && std::get<1>(ranges.back()) < dataSize)
+    fail("checkpoint {} is corrupt: {} bytes follow its last tensor", path, dataSize - std::get<1>(ranges.back()));
   Metadata meta;
   if (const Json *md = h.get("__metadata__")) {
     if (md->kind != Json::Object) fail("checkpoint {}: its __metadata__ is not an object", path);

@@ -230,14 +230,18 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     // is loaded and shuffled.
     std::string saved = get("seed");
     char *end;
+    errno = 0;
     uint64_t savedSeed = std::strtoull(saved.c_str(), &end, 10);
-    if (saved.empty() || *end || saved[0] == '-' || saved[0] == '+')
-      fail("checkpoint {}: its seed '{}' is not a number from 0 up", from, shown(saved));
+    // At most what --seed takes (2^63 - 1); strtoull saturated larger ones.
+    if (saved.empty() || *end || saved[0] == '-' || saved[0] == '+' || errno == ERANGE || savedSeed > uint64_t(INT64_MAX))
+      fail("checkpoint {}: its seed '{}' is not a number from 0 to {}", from, shown(saved), INT64_MAX);
     if (!a.has("seed")) dopts.seed = savedSeed;
     seedNote = dopts.seed == savedSeed ? fmt::format(" with the checkpoint's seed {}", savedSeed)
                                        : fmt::format("; --seed {} overrides the checkpoint's seed {}", dopts.seed, savedSeed);
-    // A run on BPE tokens goes on with its tokenizer.
-    if (auto it = resumed.find("tokenizer"); it != resumed.end() && !it->second.empty() && !a.has("tokenizer"))
+    // A run on BPE tokens goes on with its tokenizer (a table model has
+    // none, whatever a hand-edited checkpoint says).
+    if (auto it = resumed.find("tokenizer");
+        m.data_kind == GRT_DATA_TEXT && it != resumed.end() && !it->second.empty() && !a.has("tokenizer"))
       dopts.tokenizer = it->second;
     // The validation fraction decides which table rows are trained on.
     // Checkpoints from before it was stored have none: the flag decides.

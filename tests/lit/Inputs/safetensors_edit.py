@@ -5,7 +5,9 @@ checkpoint, for tests of what the runtime refuses. Edits:
   shape:NAME=RAW        replace a tensor's shape with the raw JSON list RAW
   nan:NAME              make the first element of an F32 tensor NaN
   drop:NAME             remove a tensor from the header (its bytes stay)
-  dupmeta:KEY=VALUE     give metadata KEY a second value (a duplicate key)"""
+  dupmeta:KEY=VALUE     give metadata KEY a second value (a duplicate key)
+  neg:NAME              make the first element of an F32 tensor -1
+  append:N              append N zero bytes after the tensors' data"""
 import json
 import struct
 import sys
@@ -31,6 +33,11 @@ for e in edits:
         body[start:start + 4] = struct.pack("<f", float("nan"))
     elif kind == "drop":
         del header[arg]
+    elif kind == "neg":
+        start = header[arg]["data_offsets"][0]
+        body[start:start + 4] = struct.pack("<f", -1.0)
+    elif kind == "append":
+        body += bytes(int(arg))
     elif kind == "dupmeta":
         dups.append(tuple(arg.split("=", 1)))
     else:
