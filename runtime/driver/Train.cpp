@@ -98,6 +98,14 @@ void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::s
                                                                   : fmt::format("--hp {}={:.6g}", name, now),
                                       v));
   }
+  // A hyperparameter the saved run did not have (an Adam checkpoint
+  // resumed by an AdamW model: weight_decay) takes the model's value.
+  for (auto &sl : s.slots)
+    if (Session::isUserHyper(*sl.tensor) && !meta.count(std::string("hp.") + sl.tensor->name) &&
+        std::find(given.begin(), given.end(), sl.tensor->name) == given.end())
+      overrides.push_back(fmt::format("the checkpoint has no hyperparameter {} (saved by another optimizer or "
+                                      "schedule): it takes this model's {:.6g}",
+                                      sl.tensor->name, Session::get(sl, 0)));
 }
 
 /// Creates the --plot directory if needed and makes sure files can be
