@@ -64,9 +64,23 @@ CsvTable readCsv(const std::string &path) {
   if (!in) fail("cannot read {}: {}", path, std::strerror(errno));
   CsvTable t;
   t.path = path;
-  std::string line;
+  std::string raw, line;
   int64_t lineNo = 0;
-  while (std::getline(in, line)) {
+  // Lines end in LF, CRLF, or CR alone (old Mac text, which read as one
+  // long line with "a header but no data rows").
+  size_t next = 0;
+  auto nextLine = [&] {
+    if (next >= raw.size()) {
+      if (!std::getline(in, raw)) return false;
+      next = 0;
+    }
+    size_t cr = raw.find('\r', next);
+    line = raw.substr(next, cr == std::string::npos ? std::string::npos : cr - next);
+    next = cr == std::string::npos ? raw.size() : cr + 1;
+    if (next == raw.size()) raw.clear(), next = 0; // a CRLF's CR ends the line
+    return true;
+  };
+  while (nextLine()) {
     ++lineNo;
     // A spreadsheet's UTF-8 byte-order mark is not part of the first name.
     if (lineNo == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
@@ -98,7 +112,10 @@ CsvTable readCsv(const std::string &path) {
       char *end = nullptr;
       errno = 0;
       double v = f.empty() ? NAN : std::strtod(f.c_str(), &end);
-      if (f.empty() || *end || errno == ERANGE || !std::isfinite(v)) {
+      // Underflow (1e-400) is a number, read as 0 or a subnormal; only
+      // overflow (1e400) is not finite.
+      bool overflow = errno == ERANGE && std::fabs(v) > 1;
+      if (f.empty() || *end || overflow || !std::isfinite(v)) {
         if (t.notNumbers[c].empty())
           t.notNumbers[c] = fmt::format("{}:{}: column '{}': '{}' is not a finite number", path, lineNo, shown(t.header[c]), shown(f));
         v = NAN;
