@@ -257,6 +257,9 @@ Value SemaImpl::arith(OpKind op, Value a, Value c, llvm::SMLoc opLoc, llvm::Stri
                  {a.range, c.range});
   if ((op == OpKind::Max || op == OpKind::Min) && dt == DType::I1)
     return error(opLoc, what + " does not take bool tensors", {a.range, c.range});
+  // As in a constant expression: x // 0 gave 0 or inf elementwise, silently.
+  if ((op == OpKind::Div || op == OpKind::Mod || op == OpKind::FloorDiv) && c.isNumber() && c.asDouble() == 0)
+    return error(opLoc, "division by zero: the divisor of " + what + " is the constant 0", {c.range});
   setLoc(opLoc);
   llvm::SmallVector<Node *, 2> xy;
   if (!broadcastValues({a, c}, dt, opLoc, what, xy)) return Value::error();
@@ -401,9 +404,18 @@ bool SemaImpl::bindArgs(llvm::ArrayRef<std::string> params, size_t required, con
   out.call = &call;
   bool ok = true;
   size_t positional = 0;
+  const Arg *keyword = nullptr; // the first keyword argument, if one came yet
   for (auto &a : call.args) {
     size_t slot;
     if (a.name.empty()) {
+      // As in Python: sum(axis = 1, x) reads as if x came first, which is
+      // not what it looks like.
+      if (keyword) {
+        error(a.value->loc(), "a positional argument follows the keyword argument '" + keyword->name +
+                                  "'; write the positional ones first",
+              {a.value->range});
+        return false;
+      }
       if (positional >= params.size()) {
         std::string list;
         for (auto &p : params) list += (list.empty() ? "" : ", ") + p;
@@ -415,6 +427,7 @@ bool SemaImpl::bindArgs(llvm::ArrayRef<std::string> params, size_t required, con
       }
       slot = positional++;
     } else {
+      if (!keyword) keyword = &a;
       auto it = llvm::find(params, a.name);
       if (it == params.end()) {
         std::string list;

@@ -166,6 +166,9 @@ static CompileOptions compileOptions() {
   for (auto &d : defines) {
     auto [name, value] = llvm::StringRef(d).split('=');
     if (name.empty() || !llvm::StringRef(d).contains('=')) fail("-D takes NAME=VALUE, not '" + d + "'");
+    // Which of two values would win is not obvious from the command line.
+    for (auto &[n, v] : o.sema.defines)
+      if (n == name && v != value) fail("-D " + n + " is given twice, as " + v + " and " + value.str() + ": give it once");
     o.sema.defines.push_back({name.str(), value.str()});
   }
   if (dtype == "f64") o.sema.floatType = DType::F64;
