@@ -236,6 +236,12 @@ int gradcheckCommand(const CompileOptions &opts, const GradCheckOptions &g) {
   // checked as written, so it must be f64 already (f32 differences are all
   // rounding noise at these step sizes: every element looked like a kink).
   bool gir = llvm::StringRef(o.input).ends_with(".gir");
+  // A mistake in the model is reported in the types the user wrote (f32),
+  // not in the f64 of the check: read it as written first.
+  if (!gir) {
+    Compiler asWritten(opts);
+    if (!asWritten.load()) return 1;
+  }
   if (!gir) o.sema.floatType = DType::F64;
   o.passes.gradsEntry = true;
   Compiler c(o);
