@@ -433,6 +433,13 @@ llvm::Error deriveStep(Module &m, const PassOptions &opts) {
   if (!context)
     return passError("step-entry: @predict does not read the context input '" + m.data.textInput + "' as [B, T]");
   int64_t B = context->type.shape[0], T = context->type.shape[1];
+  // With one position an axis of size 1 cannot be told apart from the
+  // position axis (reshapes the user never wrote "cut through" it), and
+  // there is nothing to cache: recomputing is as cheap.
+  if (T == 1)
+    return passError("step-entry: the context '" + m.data.textInput + "' is " + str(context->type) +
+                     ", one position long: there are no earlier positions to cache, and sample recomputes it as "
+                     "cheaply (build without --step-entry)");
   auto step = std::make_unique<Graph>(GRT_ENTRY_STEP);
   StepBuilder sb(m, predict, *step, T, B, opts.stepBatch);
   if (llvm::Error e = sb.run(m.data.textInput, "logits")) return e;
