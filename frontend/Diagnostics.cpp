@@ -32,6 +32,10 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
   }
 }
 
+void DiagEngine::warning(llvm::SMLoc loc, const llvm::Twine &msg) {
+  printMessage(sm, os, loc, llvm::SourceMgr::DK_Warning, msg);
+}
+
 void DiagEngine::note(llvm::SMLoc loc, const llvm::Twine &msg) {
   if (lastDropped) return;
   printMessage(sm, os, loc, llvm::SourceMgr::DK_Note, msg);

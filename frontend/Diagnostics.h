@@ -33,6 +33,8 @@ public:
 
   void error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges = {});
   void note(llvm::SMLoc loc, const llvm::Twine &msg);
+  /// Something legal that is almost certainly not meant; not counted.
+  void warning(llvm::SMLoc loc, const llvm::Twine &msg);
   /// An error with no position in any file (a bad -D flag, a missing file).
   void error(const llvm::Twine &msg);
 

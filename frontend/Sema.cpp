@@ -628,6 +628,37 @@ void SemaImpl::recordData(const DataStmt &s) {
     error(s.kindLoc, "a text model has exactly two inputs (context and targets)");
 }
 
+/// Warns about params the loss does not reach through differentiable ops
+/// (stop_gradient, a comparison, or not at all): their gradient is always
+/// zero, so training never changes them (weight decay aside). Legal, and
+/// almost never meant.
+void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
+  llvm::DenseSet<const Node *> seen;
+  llvm::SmallVector<const Node *, 64> work{loss};
+  while (!work.empty()) {
+    const Node *n = work.pop_back_val();
+    if (!seen.insert(n).second || n->is(OpKind::StopGradient) || n->has(NoGrad)) continue;
+    for (const Node *op : n->operands) work.push_back(op);
+  }
+  std::vector<std::string> untrained;
+  for (auto &[name, n] : params)
+    if (!seen.count(n)) untrained.push_back(name);
+  if (untrained.empty()) return;
+  // At the user's line: the outermost call when a function declared it.
+  const ParamOrigin &at = paramOrigins[untrained[0]];
+  llvm::SMLoc where = at.calls.empty() ? at.decl : at.calls[0].loc;
+  if (untrained.size() == params.size()) {
+    diag.warning(lossLoc.isValid() ? lossLoc : where, "the loss does not depend on any param, so every gradient is 0 and training changes nothing");
+    return;
+  }
+  std::string names;
+  for (size_t i = 0; i < untrained.size() && i < 4; ++i) names += (i ? ", '" : "'") + untrained[i] + "'";
+  if (untrained.size() > 4) names += " and " + std::to_string(untrained.size() - 4) + " more";
+  diag.warning(where, "the loss does not depend on param" + std::string(untrained.size() > 1 ? "s " : " ") + names +
+                          ", so " + (untrained.size() > 1 ? "their gradients are" : "its gradient is") +
+                          " always 0 and training never changes " + (untrained.size() > 1 ? "them" : "it"));
+}
+
 void SemaImpl::finishModel(const ModelDecl &m) {
   auto &vars = frame().vars;
   auto loss = vars.find("loss");
@@ -676,6 +707,8 @@ void SemaImpl::finishModel(const ModelDecl &m) {
   // After another error these say nothing true: a failed declaration, or a
   // call not made because its argument was in error, leaves them empty.
   if (params.empty() && !diag.hasErrors()) error(m.nameLoc, "model '" + m.name + "' has no parameters to train");
+  if (const Node *l = graph->output("loss"); l && !params.empty() && !diag.hasErrors())
+    warnUntrained(l, loss->second.range.Start);
 
   // Shapes are static, so the batch size is the first dimension every input shares.
   Node *first = nullptr;

@@ -93,6 +93,7 @@ public:
   // --- diagnostics ---------------------------------------------------------
   Value error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges = {});
   void note(llvm::SMLoc loc, const llvm::Twine &msg) { diag.note(loc, msg); }
+  void warnUntrained(const Node *loss, llvm::SMLoc lossLoc);
 
   // --- expressions (SemaExpr.cpp) -------------------------------------------
   /// Evaluates `e`, counting it against the budget and the nesting limit.
