@@ -25,7 +25,11 @@ void printMessage(const llvm::SourceMgr &sm, llvm::raw_ostream &os, llvm::SMLoc 
   for (size_t i = 0; i < line.size();) {
     auto c = (unsigned char)line[i];
     size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    for (size_t j = 0; j < len && i + j < line.size(); ++j) column[i + j] = unsigned(plain.size());
+    // Only continuation bytes (10xxxxxx) belong to it: a stray lead byte
+    // is one character of its own.
+    for (size_t j = 1; j < len; ++j)
+      if (i + j >= line.size() || ((unsigned char)line[i + j] & 0xC0) != 0x80) len = j;
+    for (size_t j = 0; j < len; ++j) column[i + j] = unsigned(plain.size());
     plain += c < 0x80 ? char(c) : '?';
     i += len;
   }

@@ -84,10 +84,11 @@ static std::string saveTarget(const std::string &path) {
   std::filesystem::path p = path;
   std::error_code ec;
   // Link by link (a dangling one included), at most as many as the kernel
-  // follows (40); a loop is left to fail at the save.
-  for (int hops = 0; hops < 40 && std::filesystem::is_symlink(p, ec); ++hops) {
+  // follows (40). A rename does not follow a link at its destination, so a
+  // loop would be replaced by the checkpoint: it is an error here.
+  for (int hops = 0; std::filesystem::is_symlink(p, ec); ++hops) {
     std::filesystem::path to = std::filesystem::read_symlink(p, ec);
-    if (ec) break;
+    if (ec || hops == 40) fail("cannot save checkpoint {}: {}", path, std::strerror(ec ? ec.value() : ELOOP));
     p = to.is_absolute() ? to : p.parent_path() / to;
   }
   return p.string();
@@ -96,6 +97,7 @@ static std::string saveTarget(const std::string &path) {
 void checkCheckpointPath(const std::string &given) {
   std::string path = saveTarget(given);
   struct stat st;
+  if (stat(path.c_str(), &st) != 0 && errno != ENOENT) fail("cannot save checkpoint {}: {}", given, std::strerror(errno));
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("cannot save checkpoint {}: it is a directory", given);
   // A save renames a new file over the path: over /dev/null, as root, that
   // would replace the device with a checkpoint.

@@ -82,10 +82,14 @@ void applyHypers(Session &s, const Args &a) {
   // Two flags for one value: --hp lr won, whatever the order, silently.
   if (a.has("lr") && std::any_of(hps.begin(), hps.end(), [](const std::string &kv) { return kv.rfind("lr=", 0) == 0; }))
     fail("--lr and --hp lr both set the learning rate: give one");
+  std::vector<std::string> named;
   for (auto &kv : hps) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos) fail("--hp takes NAME=VALUE, not '{}'", kv);
     std::string name = kv.substr(0, eq);
+    if (std::find(named.begin(), named.end(), name) != named.end())
+      fail("--hp {} is given twice: give it once", name);
+    named.push_back(name);
     char *end;
     double v = std::strtod(kv.c_str() + eq + 1, &end);
     if (*end || eq + 1 == kv.size()) fail("--hp {}: '{}' is not a number", name, kv.substr(eq + 1));

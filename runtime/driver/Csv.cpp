@@ -112,10 +112,9 @@ CsvTable readCsv(const std::string &path) {
       char *end = nullptr;
       errno = 0;
       double v = f.empty() ? NAN : std::strtod(f.c_str(), &end);
-      // Underflow (1e-400) is a number, read as 0 or a subnormal; only
-      // overflow (1e400) is not finite.
-      bool overflow = errno == ERANGE && std::fabs(v) > 1;
-      if (f.empty() || *end || overflow || !std::isfinite(v)) {
+      // Underflow (1e-400, ERANGE) is a number, read as 0 or a subnormal;
+      // overflow (1e400) is ±HUGE_VAL, not finite.
+      if (f.empty() || *end || !std::isfinite(v)) {
         if (t.notNumbers[c].empty())
           t.notNumbers[c] = fmt::format("{}:{}: column '{}': '{}' is not a finite number", path, lineNo, shown(t.header[c]), shown(f));
         v = NAN;

@@ -1,5 +1,6 @@
 //===- runtime/driver/Json.cpp - the little JSON the runtime reads and writes ===//
 #include "driver/Json.h"
+#include "core/Runtime.h"
 
 #include <cstdlib>
 #include <fmt/format.h>
@@ -125,7 +126,7 @@ private:
       // A second value for a key would be parsed into the first (strings
       // appended, arrays grown): "step":"1","step":"5" read as step 15.
       if (out.object.count(key)) {
-        err = "the key \"" + key.substr(0, 64) + "\" is given twice";
+        err = "the key \"" + shown(key, 64) + "\" is given twice";
         return false;
       }
       if (!value(out.object[key], depth + 1)) return false;

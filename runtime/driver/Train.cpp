@@ -131,11 +131,17 @@ volatile std::sig_atomic_t stopSignal = 0;
 const char *stopMessage = nullptr;
 
 void onStopSignal(int sig) {
+  int savedErrno = errno; // the interrupted code may be about to read it
   stopSignal = sig;
+  // The next SIGINT or SIGTERM, whichever, quits: SA_RESETHAND resets only
+  // the one delivered.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   if (stopMessage) {
     ssize_t ignored = ::write(STDERR_FILENO, stopMessage, std::strlen(stopMessage));
     (void)ignored;
   }
+  errno = savedErrno;
 }
 
 void catchStopSignals(bool saves, bool speaks) {
@@ -145,7 +151,11 @@ void catchStopSignals(bool saves, bool speaks) {
   struct sigaction sa = {};
   sa.sa_handler = onStopSignal;
   sa.sa_flags = SA_RESETHAND | SA_RESTART;
+  // Each blocks the other while the handler runs, so a second signal comes
+  // after it has reset them both, and quits.
   sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
@@ -294,9 +304,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                     shown(savedData->second, 200), data->identity()));
   std::string freshPosition = data->saveState();
   if (!from.empty() && !data->restoreState(get("data"))) {
-    // On other data (fine-tuning on a smaller table), the saved position
-    // means nothing: start from the beginning. On the same data it is a
-    // damaged checkpoint, or a --val-frac that left fewer rows to train on.
+    // On other data (fine-tuning on a smaller table) a saved position that
+    // does not fit starts over (one that fits carries on, as it always
+    // did). On the same data it is a damaged checkpoint, or a --val-frac
+    // that left fewer rows to train on.
     if (!otherData)
       fail("checkpoint {}: its data position does not fit this data{}", from,
            a.has("val-frac") ? " (with --val-frac, fewer rows are trained on than when it was saved)" : "");

@@ -30,7 +30,11 @@ inline const char *hyperRangeError(const char *name, double value, bool f32) {
   // Adam divides by √v + ε, and v is 0 wherever a gradient has been 0 (a
   // param the loss does not read, an embedding row no batch has held): with
   // ε = 0 such an element becomes NaN, silently.
-  if (!std::strcmp(name, "eps")) return value > 0 ? nullptr : "must be positive";
+  if (!std::strcmp(name, "eps")) {
+    if (!(value > 0)) return "must be positive";
+    // 1e-50 is 0 in f32 (and a subnormal may be flushed to 0).
+    return f32 && float(value) < 1.17549435e-38f ? "must be at least 1.2e-38 in f32 (smaller ones round to 0)" : nullptr;
+  }
   for (const char *nonNegative : {"lr", "min_lr", "weight_decay", "clip", "warmup"})
     if (!std::strcmp(name, nonNegative)) return value >= 0 ? nullptr : "must not be negative";
   return nullptr;
