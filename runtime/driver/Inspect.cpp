@@ -101,7 +101,12 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
 
 int cmdInfo(const GrtModel &m, int argc, char **argv) {
   Args a("info", argc, argv, 2, {}, {});
-  static const char *roles[] = {"input", "param", "state", "hyper", "output"};
+  // By GrtRole (gradrt/abi.h); a role this runtime does not know is shown
+  // as a number rather than read past the table.
+  static const char *roles[] = {"input", "param", "state", "hyper", "output", "grad"};
+  auto roleName = [](int32_t r) -> std::string {
+    return r >= 0 && size_t(r) < std::size(roles) ? roles[r] : fmt::format("role{}", r);
+  };
   fmt::print("model {} (compiled from {})\n", m.name, m.source);
   fmt::print("optimizer: {}\n", m.optimizer);
   if (m.data_kind == GRT_DATA_TABLE) fmt::print("default data: a table of {} rows the model generates\n", m.data_rows);
@@ -119,7 +124,7 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
     if (Session::isUserHyper(t))
       extra = fmt::format("default {}", t.default_value);
     if (t.role == GRT_INPUT && t.index_limit > 0) extra = fmt::format("indices in 0..{}", t.index_limit - 1);
-    fmt::print("  {:<6}  {:<24} {}{:<14} {}\n", cache ? "cache" : roles[t.role], t.name, dtypeName(t.dtype), shapeStr(t), extra);
+    fmt::print("  {:<6}  {:<24} {}{:<14} {}\n", cache ? std::string("cache") : roleName(t.role), t.name, dtypeName(t.dtype), shapeStr(t), extra);
     int64_t bytes = numel(t) * int64_t(dtypeBytes(t.dtype));
     if (t.role == GRT_PARAM) params += numel(t), paramBytes += bytes;
     if (t.role == GRT_STATE && !cache) stateBytes += bytes;
