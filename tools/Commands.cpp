@@ -81,6 +81,13 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
   if (llvm::sys::fs::is_directory(out)) return refuse("cannot write " + out + ": it is a directory; name a file in it");
   if (llvm::sys::fs::equivalent(out, o.input))
     return refuse("the output " + out + " is the model file itself; name the executable with -o");
+  // A device or pipe (/dev/full made the linker repeat its write error
+  // without end), or a missing directory, is refused before compiling.
+  if (llvm::sys::fs::exists(out) && !llvm::sys::fs::is_regular_file(out))
+    return refuse("cannot write " + out + ": it is not a regular file (a device, pipe or socket); name a file");
+  llvm::StringRef dir = llvm::sys::path::parent_path(out);
+  if (!dir.empty() && !llvm::sys::fs::is_directory(dir))
+    return refuse("cannot write " + out + ": the directory " + dir.str() + " does not exist");
   if (llvm::StringRef(out).starts_with("-")) out = "./" + out;
   Compiler c(o);
   if (!c.load() || !phase("frontend") || !c.runPipeline() || !phase("passes") || !c.schedule() || !phase("loops") ||
@@ -109,14 +116,22 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     auto removeAll = [&] {
       for (auto &p : paths) llvm::sys::fs::remove(p);
     };
+    // The objects go to the temporary directory, not next to the output
+    // (where they would land in /dev, or name a missing directory).
     for (size_t i = 0; i < objects->size(); ++i) {
-      paths.push_back(fmt::format("{}.{}.o.tmp", out, i));
-      std::error_code ec;
-      llvm::raw_fd_ostream os(paths.back(), ec, llvm::sys::fs::OF_None);
-      if (!ec) os.write((*objects)[i].data(), (*objects)[i].size());
-      if (ec || (os.close(), os.has_error())) {
-        llvm::WithColor::error(llvm::errs(), "gradc") << "cannot write " << paths.back() << ": "
-                                                      << (ec ? ec.message() : os.error().message()) << "\n";
+      int fd = -1;
+      llvm::SmallString<128> tmp;
+      std::error_code ec = llvm::sys::fs::createTemporaryFile("gradc-" + llvm::sys::path::stem(out).str(), "o", fd, tmp);
+      if (ec) {
+        llvm::WithColor::error(llvm::errs(), "gradc") << "cannot create a temporary object file: " << ec.message() << "\n";
+        removeAll();
+        return 1;
+      }
+      paths.push_back(tmp.str().str());
+      llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+      os.write((*objects)[i].data(), (*objects)[i].size());
+      if (os.close(), os.has_error()) {
+        llvm::WithColor::error(llvm::errs(), "gradc") << "cannot write " << paths.back() << ": " << os.error().message() << "\n";
         os.clear_error();
         removeAll();
         return 1;
