@@ -32,7 +32,25 @@ bool Compiler::load(llvm::StringRef source) {
     }
     auto &sm = frontend.sm;
     module = parseModule(sm, sm.getMainFileID(), frontend.diagStream(), moduleSteps());
-    return module != nullptr;
+    if (!module) return false;
+    // A flag that acts at a step the module has been through would be lost
+    // silently: --data-parallel on a module after check-row-mean built
+    // without the row-mean check (a summed loss averaged over processes),
+    // or without @grads and @apply.
+    auto passed = [&](llvm::StringRef step) {
+      auto steps = moduleSteps();
+      auto at = llvm::find(steps, module->after), it = llvm::find(steps, step);
+      return at != steps.end() && it != steps.end() && at >= it;
+    };
+    auto refuse = [&](const std::string &flag, llvm::StringRef step) {
+      llvm::WithColor::error(llvm::errs(), "gradc")
+          << opts.input << ": " << flag << " acts at step '" << step << "', and this module is after \"" << module->after
+          << "\"; build from the .grad source, or from IR dumped before that step (--stage=graph)\n";
+      return false;
+    };
+    if (opts.passes.dataParallel && passed("check-row-mean")) return refuse("--data-parallel", "check-row-mean");
+    if (opts.passes.fusionLevel != 3 && passed("fuse")) return refuse("--fusion", "fuse");
+    return true;
   }
   module = frontend.analyze(opts.sema);
   if (module) module->after = stepOf(Step::Sema).name.str();
