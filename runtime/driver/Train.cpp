@@ -385,6 +385,14 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   EvalResult val;
   History history;
   int64_t reached = start;
+  // --check-finite watches validation too (a metric's log of a negative
+  // input): a finding there is reported after that validation, not blamed
+  // on the next step or missed after the last.
+  auto checkValidationFinite = [&](int64_t after) {
+    if (finite && finite->first())
+      fail("the validation after step {}: the first value to go non-finite is {}", after,
+           FiniteCheck::describe(*finite->first()));
+  };
   catchStopSignals(!save.empty(), cluster.rank == 0);
   cluster.stopRequested = &stopSignal;
   // A reader of the progress lines that goes away (`| head`, quitting
@@ -436,6 +444,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (hasVal && (done % evalEvery == 0 || last)) {
       val = evaluate(s, *data);
       lastVal = val.loss;
+      checkValidationFinite(done);
       if (!std::isfinite(lastVal))
         fail("the validation loss became {} at step {}; lower the learning rate, or check the data for extreme values",
              lastVal, done);
@@ -476,6 +485,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     data->fullValidation(true);
     val = evaluate(s, *data);
     lastVal = val.loss;
+    checkValidationFinite(reached);
   }
   if (stopping) {
     const char *name = stopSignal == SIGINT ? "SIGINT" : stopSignal == SIGTERM ? "SIGTERM" : "another process's signal";
