@@ -205,6 +205,18 @@ static void internalError(void *, const char *reason, bool) {
   std::exit(70);
 }
 
+/// Output that could not be written (a full disk, /dev/full) is the
+/// user's error, reported once: left to LLVM it was a fatal "IO failure on
+/// output stream", which the handler above calls a bug in gradc.
+static int finishOutput(int rc) {
+  llvm::outs().flush();
+  if (!llvm::outs().has_error()) return rc;
+  std::error_code ec = llvm::outs().error();
+  llvm::outs().clear_error();
+  llvm::WithColor::error(llvm::errs(), "gradc") << "cannot write to standard output: " << ec.message() << "\n";
+  return rc ? rc : 1;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   llvm::install_fatal_error_handler(internalError);
@@ -225,22 +237,24 @@ int main(int argc, char **argv) {
                               "MODEL is a .grad source or a .gir text IR file.\n");
   if (optCmd && listPasses) {
     listPipeline();
-    return 0;
+    return finishOutput(0);
   }
   bool any = buildCmd || dumpCmd || optCmd || dotCmd || statsCmd || gradcheckCmd;
   if (!any) fail("give a subcommand: build, dump, opt, dot, stats or gradcheck (see gradc --help)");
   if (input.empty()) fail("no input file (see gradc --help)");
   CompileOptions o = compileOptions();
-  if (buildCmd) return buildCommand(o, {output, emitObject, timePhases, jobs});
-  if (dumpCmd) return dumpCommand(o, *stage.getValue());
-  if (optCmd) return optCommand(o, std::vector<std::string>(passes.begin(), passes.end()));
+  if (buildCmd) return finishOutput(buildCommand(o, {output, emitObject, timePhases, jobs}));
+  if (dumpCmd) return finishOutput(dumpCommand(o, *stage.getValue()));
+  if (optCmd) return finishOutput(optCommand(o, std::vector<std::string>(passes.begin(), passes.end())));
   if (dotCmd)
-    return dotCommand(o, stage.getNumOccurrences() ? *stage.getValue() : *findStage("optim"), onlyGraph);
-  if (statsCmd) return statsCommand(o);
+    return finishOutput(dotCommand(o, stage.getNumOccurrences() ? *stage.getValue() : *findStage("optim"), onlyGraph));
+  if (statsCmd) return finishOutput(statsCommand(o));
   GradCheckOptions g;
   g.tolerance = tolerance;
   g.seed = seed;
   g.samplesPerTensor = samples;
   g.maxElements = maxElements;
-  return gradcheckCommand(o, g);
+  if (!(tolerance > 0)) fail("--tolerance must be positive");
+  if (samples < 1) fail("--samples must be at least 1: with none, nothing is checked");
+  return finishOutput(gradcheckCommand(o, g));
 }
