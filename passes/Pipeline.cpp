@@ -3,6 +3,8 @@
 
 #include "ir/Verifier.h"
 
+#include <algorithm>
+
 namespace gradc {
 
 // The whole compilation, in order. A stage is the result of the step that
@@ -12,11 +14,11 @@ static constexpr Step kPipeline[] = {
     // kind              step             stage       what it does
     {Step::Parse,        "parse",         "ast",      "read the source into a syntax tree"},
     {Step::Sema,         "sema",          "graph",    "resolve names, check shapes and types, build the forward graph @model"},
-    {Step::Pass,         "check-row-mean", "",        "with --data-parallel: check the loss is a mean over the batch's rows, as averaging gradients assumes", runRowMeanCheck},
+    {Step::Pass,         "check-row-mean", "",        "with --data-parallel: check the loss is a mean over the batch's rows, as averaging gradients assumes", runRowMeanCheck, false, true},
     {Step::Pass,         "autodiff",      "grad",     "derive the gradient of the loss w.r.t. every parameter (reverse mode)", runAutodiff},
     {Step::Pass,         "optimizer",     "optim",    "append the optimizer's parameter update to the training step", runOptimizerLowering},
     {Step::Pass,         "split-entries", "entries",  "copy @model into one graph per entry point: @train, @eval, @predict", runSplitEntries},
-    {Step::Pass,         "step-entry",    "",         "derive @step from @predict (text models): one new position, keys and values cached", runStepEntry},
+    {Step::Pass,         "step-entry",    "",         "derive @step from @predict (text models): one new position, keys and values cached", runStepEntry, false, true},
     {Step::Pass,         "constfold",     "",         "replace ops on constants by their constant result", runConstantFold, true},
     {Step::Pass,         "matvec",        "",         "rewrite matrix products with a dimension of 1 as broadcast multiplies and reductions", runMatvec},
     {Step::Pass,         "simplify",      "",         "algebraic simplification (x*1, x+0, double transpose, ...)", runSimplify, true},
@@ -93,7 +95,9 @@ llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassO
     // module no longer has a stage of the pipeline (a build must not resume
     // it as if the passes in between had run).
     const Step *at = findStep(m.after);
-    bool next = at && at + 1 == p;
+    // The next step, past optional ones the module skipped (autodiff on a
+    // module after sema, without --data-parallel's check-row-mean).
+    bool next = at && at < p && std::all_of(at + 1, p, [](const Step &s) { return s.optional; });
     if (auto err = p->run(m, opts)) return err;
     auto problems = verify(m);
     if (!problems.empty()) {

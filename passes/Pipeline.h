@@ -31,6 +31,10 @@ struct Step {
   /// A clean-up (a rewrite that leaves the IR in the form it found it): it
   /// may run out of pipeline order without changing the module's stage.
   bool cleanUp = false;
+  /// A step that does nothing unless an option or the model asks for it
+  /// (check-row-mean: --data-parallel; step-entry: a text model): a module
+  /// that skipped it is still at the stage of the step before.
+  bool optional = false;
 
   /// Whether the result of the step is a Module (printable as text IR).
   bool makesModule() const { return kind == Sema || kind == Pass; }

@@ -148,10 +148,10 @@ static void addStageNames() {
 static void listPipeline() {
   auto &os = llvm::outs();
   os << "The pipeline, in order: `--passes` runs the middle end's passes, `--stage=NAME` prints a stage.\n\n";
-  os << fmt::format("  {:<15} {:<9} {:<9} {}\n", "step", "stage", "part", "what it does");
+  os << fmt::format("  {:<17} {:<9} {:<9} {}\n", "step", "stage", "part", "what it does");
   for (const Step &s : pipeline()) {
     llvm::StringRef part = s.kind == Step::Pass ? "passes" : s.makesModule() || s.kind == Step::Parse ? "frontend" : "codegen";
-    os << fmt::format("  {:<15} {:<9} {:<9} {}\n", s.name.str(), s.stage.str(), part.str(), s.summary.str());
+    os << fmt::format("  {:<17} {:<9} {:<9} {}\n", s.name.str(), s.stage.str(), part.str(), s.summary.str());
   }
 }
 
