@@ -21,6 +21,12 @@ namespace gradc {
 
 int dumpCommand(const CompileOptions &o, const Step &stage) {
   Compiler c(o);
+  bool gir = llvm::StringRef(o.input).ends_with(".gir");
+  if (gir && stage.kind == Step::Parse) {
+    llvm::WithColor::error(llvm::errs(), "gradc")
+        << o.input << ": --stage=ast is the syntax tree of a .grad source; text IR has none\n";
+    return 1;
+  }
   if (stage.kind == Step::Parse) {
     if (!c.frontend.loadFile(o.input)) return 1;
     const ast::Program *p = c.frontend.parse();
@@ -28,7 +34,15 @@ int dumpCommand(const CompileOptions &o, const Step &stage) {
     ast::dump(*p, llvm::outs());
     return 0;
   }
-  if (!c.load() || !c.runPipeline(stage.makesModule() ? &stage : nullptr)) return 1;
+  if (!c.load()) return 1;
+  // A stage the module is past cannot be printed from it: it printed the
+  // module as it is, under the earlier stage's name, with exit 0.
+  if (const Step *at = gir ? findStep(c.module->after) : nullptr; at && stage.makesModule() && &stage < at) {
+    llvm::WithColor::error(llvm::errs(), "gradc") << o.input << " is after \"" << at->name << "\"; the earlier stage '"
+                                                  << stage.stage << "' cannot be printed from it\n";
+    return 1;
+  }
+  if (!c.runPipeline(stage.makesModule() ? &stage : nullptr)) return 1;
   if (stage.makesModule()) {
     print(*c.module, llvm::outs());
     return 0;
