@@ -14,6 +14,8 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
   Session s(m, threadsOption(a));
   // Without --quick, eval covers the whole validation split, in windows
   // that do not overlap: a batch count would be ignored.
+  if (m.data_kind != GRT_DATA_TEXT && (a.has("quick") || a.has("val-batches")))
+    fail("--{} is for text models; a table model's eval covers all its held-out rows", a.has("quick") ? "quick" : "val-batches");
   if (a.has("val-batches") && !a.has("quick")) fail("--val-batches goes with --quick; eval without it covers the whole validation split");
   DataOptions d = dataOptions(a);
   d.evalOnly = true;
@@ -32,7 +34,7 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
   EvalResult r = evaluate(s, *data);
   fmt::print("loss {:.9g}{}", r.loss, bitsPerByte(*data, r.loss));
   for (auto &[name, v] : r.metrics) fmt::print("  {} {:.9g}", name, v);
-  fmt::print("  ({} batches of {})\n", r.batches, data->describe());
+  fmt::print("  ({} batch{} of {})\n", r.batches, r.batches == 1 ? "" : "es", data->describe());
   return 0;
 }
 

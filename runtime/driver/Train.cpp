@@ -171,6 +171,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // Text is split by position, not by rows: the flag would be ignored.
   if (m.data_kind == GRT_DATA_TEXT && a.has("val-frac"))
     fail("--val-frac is for table models; a text model validates on the last 10% of its corpus");
+  if (m.data_kind != GRT_DATA_TEXT && a.has("val-batches"))
+    fail("--val-batches is for text models; a table model validates on all its held-out rows");
   std::string from = a.has("resume") ? a.str("resume") : a.str("load");
   std::string save = a.str("save");
   std::string plotDir = a.str("plot");
