@@ -187,7 +187,7 @@ public:
     return cursor <= int64_t(order.size());
   }
   std::string describe() const override {
-    if (evalOnly) return fmt::format("{}: {} rows", source, all.rows);
+    if (evalOnly) return fmt::format("{}: {} row{}", source, all.rows, all.rows == 1 ? "" : "s");
     return fmt::format("{}: {} rows ({} train, {} validation)", source, all.rows, trainRows.size(), valRows.size());
   }
   int64_t samplesPerBatch() const override { return global; }
