@@ -41,15 +41,24 @@ Args::Args(const std::string &cmd, int argc, char **argv, int first, const std::
   }
 }
 
+/// The one value of an option read as a single value: given twice with two
+/// values (--lr 0.1 --lr 0.2), which one was meant is not clear, and the
+/// last one won silently. Repeatable options are read with all().
+static const std::string &single(const std::string &name, const std::vector<std::string> &given) {
+  for (const std::string &v : given)
+    if (v != given.front()) fail("--{} is given twice, as '{}' and '{}': give it once", name, given.front(), v);
+  return given.back();
+}
+
 std::string Args::str(const std::string &name, const std::string &dflt) const {
   auto it = values.find(name);
-  return it == values.end() ? dflt : it->second.back();
+  return it == values.end() ? dflt : single(name, it->second);
 }
 
 int64_t Args::integer(const std::string &name, int64_t dflt, int64_t min, int64_t max) const {
   auto it = values.find(name);
   if (it == values.end()) return dflt;
-  const std::string &v = it->second.back();
+  const std::string &v = single(name, it->second);
   char *end;
   errno = 0;
   long long x = std::strtoll(v.c_str(), &end, 10);
@@ -63,7 +72,7 @@ int64_t Args::integer(const std::string &name, int64_t dflt, int64_t min, int64_
 double Args::number(const std::string &name, double dflt) const {
   auto it = values.find(name);
   if (it == values.end()) return dflt;
-  const std::string &v = it->second.back();
+  const std::string &v = single(name, it->second);
   char *end;
   double x = std::strtod(v.c_str(), &end);
   if (v.empty() || *end || !std::isfinite(x)) fail("--{} takes a number, not '{}'", name, v);
