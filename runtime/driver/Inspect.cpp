@@ -9,7 +9,8 @@
 namespace grt {
 
 int cmdEval(const GrtModel &m, int argc, char **argv) {
-  Args a("eval", argc, argv, 2, {"load", "data", "threads", "seed", "val-batches", "tokenizer", "precision"}, {"partial-load", "quick"});
+  // No --seed: validation batches are fixed (Data.cpp), so a seed would change nothing.
+  Args a("eval", argc, argv, 2, {"load", "data", "threads", "val-batches", "tokenizer", "precision"}, {"partial-load", "quick"});
   precisionOption(a, m);
   Session s(m, threadsOption(a));
   // Without --quick, eval covers the whole validation split, in windows
