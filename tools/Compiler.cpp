@@ -37,11 +37,8 @@ bool Compiler::load(llvm::StringRef source) {
     // silently: --data-parallel on a module after check-row-mean built
     // without the row-mean check (a summed loss averaged over processes),
     // or without @grads and @apply.
-    auto passed = [&](llvm::StringRef step) {
-      auto steps = moduleSteps();
-      auto at = llvm::find(steps, module->after), it = llvm::find(steps, step);
-      return at != steps.end() && it != steps.end() && at >= it;
-    };
+    const Step *at = findStep(module->after); // steps are in pipeline order
+    auto passed = [&](llvm::StringRef step) { return at && at >= findStep(step); };
     auto refuse = [&](const std::string &flag, llvm::StringRef step) {
       llvm::WithColor::error(llvm::errs(), "gradc")
           << opts.input << ": " << flag << " acts at step '" << step << "', and this module is after \"" << module->after

@@ -97,13 +97,16 @@ static std::string saveTarget(const std::string &path) {
 void checkCheckpointPath(const std::string &given) {
   std::string path = saveTarget(given);
   struct stat st;
-  if (stat(path.c_str(), &st) != 0 && errno != ENOENT) fail("cannot save checkpoint {}: {}", given, std::strerror(errno));
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("cannot save checkpoint {}: it is a directory", given);
-  // A save renames a new file over the path: over /dev/null, as root, that
-  // would replace the device with a checkpoint.
-  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) fail("cannot save checkpoint {}: {}", given, std::strerror(errno));
+  } else if (S_ISDIR(st.st_mode)) {
+    fail("cannot save checkpoint {}: it is a directory", given);
+  } else if (!S_ISREG(st.st_mode)) {
+    // A save renames a new file over the path: over /dev/null, as root,
+    // that would replace the device with a checkpoint.
     fail("cannot save checkpoint {}: it is not a regular file (a device, pipe or socket), and a save replaces its file",
          given);
+  }
   // The directory must take a new file: the temporary a save renames.
   std::string tmp = tempName(path, long(getpid()));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

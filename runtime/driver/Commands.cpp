@@ -117,17 +117,22 @@ std::string humanCount(double x) {
   return fmt::format("{:.0f}", x);
 }
 
+/// Whether paths a and b are one existing file (device and inode).
+static bool sameFile(const std::string &a, const std::string &b, struct stat *st = nullptr) {
+  struct stat x, y;
+  if (a.empty() || b.empty() || stat(a.c_str(), &x) != 0 || stat(b.c_str(), &y) != 0) return false;
+  if (st) *st = x;
+  return x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
 void refuseOverwritingInput(const std::string &out, const char *outWhat, const std::string &in, const char *inWhat) {
-  struct stat o, i;
-  if (out.empty() || in.empty() || stat(out.c_str(), &o) != 0 || stat(in.c_str(), &i) != 0) return;
-  if (o.st_dev == i.st_dev && o.st_ino == i.st_ino && S_ISREG(o.st_mode))
+  struct stat o;
+  if (sameFile(out, in, &o) && S_ISREG(o.st_mode))
     fail("{} {} is the file {} {} reads; writing it would destroy it: choose another path", outWhat, out, inWhat, in);
 }
 
 void refuseOverwritingProgram(const std::string &out, const char *outWhat) {
-  struct stat o, self;
-  if (out.empty() || stat(out.c_str(), &o) != 0 || stat("/proc/self/exe", &self) != 0) return;
-  if (o.st_dev == self.st_dev && o.st_ino == self.st_ino)
+  if (sameFile(out, "/proc/self/exe"))
     fail("{} {} is this program's own executable; writing it would destroy it: choose another path", outWhat, out);
 }
 

@@ -122,8 +122,8 @@ void checkPlotDirectory(const std::string &dir) {
 
 /// The signal (SIGINT, SIGTERM) that asked training to stop, or 0. The
 /// handler records it and says what happens next; the loop stops after
-/// the step in progress and saves. The handler resets itself, so a second
-/// signal kills at once (during the save too: the old checkpoint is kept,
+/// the step in progress and saves. The handler resets both signals, so a
+/// second one kills at once (during the save too: the old checkpoint is kept,
 /// since a save writes a new file and renames it over the old one).
 volatile std::sig_atomic_t stopSignal = 0;
 /// What the handler writes at once (write(2) is async-signal-safe), or
@@ -133,8 +133,8 @@ const char *stopMessage = nullptr;
 void onStopSignal(int sig) {
   int savedErrno = errno; // the interrupted code may be about to read it
   stopSignal = sig;
-  // The next SIGINT or SIGTERM, whichever, quits: SA_RESETHAND resets only
-  // the one delivered.
+  // The next SIGINT or SIGTERM, whichever, quits (SA_RESETHAND would
+  // reset only the one delivered).
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   if (stopMessage) {
@@ -150,7 +150,7 @@ void catchStopSignals(bool saves, bool speaks) {
                         : "\nstopping after this step (a second Ctrl-C or SIGTERM quits at once)\n";
   struct sigaction sa = {};
   sa.sa_handler = onStopSignal;
-  sa.sa_flags = SA_RESETHAND | SA_RESTART;
+  sa.sa_flags = SA_RESTART; // the handler resets SIGINT and SIGTERM itself
   // Each blocks the other while the handler runs, so a second signal comes
   // after it has reset them both, and quits.
   sigemptyset(&sa.sa_mask);
