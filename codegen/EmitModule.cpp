@@ -211,31 +211,72 @@ private:
     fn->addFnAttr(llvm::Attribute::OptimizeNone);
   }
 
-  /// The body of `fn`: calls of kernels [first, last) of `e`.
+  /// The body of `fn`: calls of kernels [first, last) of `e`. A run of
+  /// kernels grouped by codegen/LoopGroups.cpp is one call of
+  /// grt_parallel_loops with a GrtLoop per kernel.
   void emitCalls(llvm::Function *fn, const LoweredModel::Entry &e, llvm::ArrayRef<llvm::Function *> kernels,
                  size_t first, size_t last) {
     auto *ptr = b.getPtrTy();
+    auto *i64t = b.getInt64Ty();
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
-    // Each call gets its buffers' base pointers and the context in one
-    // argument array, reused from call to call.
-    size_t most = 0;
-    for (size_t i = first; i < last; ++i) most = std::max(most, e.kernels[i].buffers.size());
-    auto *argsTy = llvm::ArrayType::get(ptr, most + 1);
+    // The calls, each a run [begin, end) of kernels: one kernel, or a group.
+    std::vector<std::pair<size_t, size_t>> calls;
+    for (size_t i = first; i < last;) {
+      size_t end = i + 1;
+      while (end < last && e.kernels[end].joinsPrevious) ++end;
+      calls.push_back({i, end});
+      i = end;
+    }
+    // Each call gets its kernels' buffers' base pointers and the context in
+    // one argument array (a group: one after the other), reused from call
+    // to call.
+    size_t most = 1, mostLoops = 0;
+    for (auto [begin, end] : calls) {
+      size_t n = 0;
+      for (size_t i = begin; i < end; ++i) n += e.kernels[i].buffers.size() + 1;
+      most = std::max(most, n);
+      if (end - begin > 1) mostLoops = std::max(mostLoops, end - begin);
+    }
+    auto *argsTy = llvm::ArrayType::get(ptr, most);
     llvm::Value *args = b.CreateAlloca(argsTy, nullptr, "args");
+    // GrtLoop (gradrt/abi.h): n, weight, body, data.
+    auto *loopTy = llvm::StructType::get(ctx, {i64t, i64t, ptr, ptr});
+    auto *loopsTy = llvm::ArrayType::get(loopTy, std::max<size_t>(mostLoops, 1));
+    llvm::Value *loopArray = mostLoops ? b.CreateAlloca(loopsTy, nullptr, "loops") : nullptr;
     llvm::Value *slots = fn->getArg(0), *arena = fn->getArg(1), *rtctx = fn->getArg(2);
     auto parallelFor = mod->getOrInsertFunction(
-        "grt_parallel_for", llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt64Ty(), ptr, ptr}, false));
+        "grt_parallel_for", llvm::FunctionType::get(b.getVoidTy(), {ptr, i64t, ptr, ptr}, false));
+    auto parallelLoops = mod->getOrInsertFunction(
+        "grt_parallel_loops", llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt32Ty(), ptr}, false));
     auto kernelEnd =
         mod->getOrInsertFunction("grt_kernel_end", llvm::FunctionType::get(b.getVoidTy(), {ptr, b.getInt32Ty()}, false));
-    for (size_t i = first; i < last; ++i) {
-      const loops::Kernel &k = e.kernels[i];
-      for (size_t j = 0; j < k.buffers.size(); ++j)
-        b.CreateStore(basePointer(k.buffers[j], slots, arena), b.CreateConstInBoundsGEP2_32(argsTy, args, 0, j));
-      b.CreateStore(rtctx, b.CreateConstInBoundsGEP2_32(argsTy, args, 0, k.buffers.size()));
-      if (k.parallelExtent > 0) b.CreateCall(parallelFor, {rtctx, b.getInt64(k.parallelExtent), kernels[i], args});
-      else b.CreateCall(kernels[i], {args, b.getInt64(0), b.getInt64(1)});
-      // A few nanoseconds per kernel when not profiling.
-      b.CreateCall(kernelEnd, {rtctx, b.getInt32(i)});
+    for (auto [begin, end] : calls) {
+      unsigned at = 0;
+      for (size_t i = begin; i < end; ++i) {
+        const loops::Kernel &k = e.kernels[i];
+        llvm::Value *kernelArgs = b.CreateConstInBoundsGEP2_32(argsTy, args, 0, at);
+        for (size_t j = 0; j < k.buffers.size(); ++j)
+          b.CreateStore(basePointer(k.buffers[j], slots, arena), b.CreateConstInBoundsGEP2_32(argsTy, args, 0, at++));
+        b.CreateStore(rtctx, b.CreateConstInBoundsGEP2_32(argsTy, args, 0, at++));
+        if (end - begin > 1) {
+          // A serial kernel is one iteration with all its work.
+          int64_t n = k.parallelExtent > 0 ? k.parallelExtent : 1;
+          int64_t weight = std::max<int64_t>(1, (k.work + n - 1) / n);
+          llvm::Value *loop = b.CreateConstInBoundsGEP2_32(loopsTy, loopArray, 0, unsigned(i - begin));
+          b.CreateStore(b.getInt64(n), b.CreateStructGEP(loopTy, loop, 0));
+          b.CreateStore(b.getInt64(weight), b.CreateStructGEP(loopTy, loop, 1));
+          b.CreateStore(kernels[i], b.CreateStructGEP(loopTy, loop, 2));
+          b.CreateStore(kernelArgs, b.CreateStructGEP(loopTy, loop, 3));
+        } else if (k.parallelExtent > 0) {
+          b.CreateCall(parallelFor, {rtctx, b.getInt64(k.parallelExtent), kernels[i], kernelArgs});
+        } else {
+          b.CreateCall(kernels[i], {kernelArgs, b.getInt64(0), b.getInt64(1)});
+        }
+      }
+      if (end - begin > 1) b.CreateCall(parallelLoops, {rtctx, b.getInt32(end - begin), loopArray});
+      // A few nanoseconds per kernel when not profiling. A group's kernels
+      // end together: the profile charges the group to its first kernel.
+      for (size_t i = begin; i < end; ++i) b.CreateCall(kernelEnd, {rtctx, b.getInt32(i)});
     }
     b.CreateRetVoid();
   }

@@ -161,6 +161,9 @@ struct Kernel {
   /// Extent of the outermost loop when it runs in parallel (0: serial).
   /// The kernel is then called as k(env, begin, end) on parts of it.
   int64_t parallelExtent = 0;
+  /// Runs together with the kernel before it (and that one's group) as one
+  /// parallel loop over all their elements (codegen/LoopGroups.cpp).
+  bool joinsPrevious = false;
 
   /// Hash-consed expression constructors.
   const Expr *constant(double v, Type t);

@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/Schedule.h"
 
+#include "codegen/LoopGroups.h"
 #include "codegen/MaskedColumns.h"
 #include "codegen/Placement.h"
 
@@ -886,6 +887,7 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g, const Schedul
     if (!(s.kind == Storage::Slot && s.slot == slot)) copy(u.value, slot, "update " + slot);
   }
   if (opts.oneThreadSmallEntries && entryWork(out) < kSerialEntryWork) runOnOneThread(out);
+  else groupIndependentLoops(out, kParallelWork);
   return out;
 }
 

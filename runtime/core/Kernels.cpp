@@ -1,6 +1,6 @@
 //===- runtime/core/Kernels.cpp - the functions generated code calls ------===//
 //
-// Random fills, the parallel-for, per-thread scratch, the end-of-kernel
+// Random fills, the parallel-for and parallel loop groups, per-thread scratch, the end-of-kernel
 // hook, and the table of symbols an in-process JIT resolves. The matrix
 // multiply has a file of its own (Gemm.cpp).
 //
@@ -10,7 +10,9 @@
 #include "core/Runtime.h"
 #include "core/ThreadPool.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 extern "C" {
 
@@ -30,6 +32,39 @@ void grt_fill_normal_f64(GrtContext *ctx, double *out, int64_t n, double mean, d
 void grt_parallel_for(GrtContext *ctx, int64_t n, GrtParallelBody body, void *data) {
   if (ctx->pool) ctx->pool->run(n, body, data);
   else body(data, 0, n);
+}
+
+void grt_parallel_loops(GrtContext *ctx, int32_t count, const GrtLoop *loops) {
+  if (!ctx->pool) {
+    for (int32_t i = 0; i < count; ++i) loops[i].body(loops[i].data, 0, loops[i].n);
+    return;
+  }
+  // Loop i covers work [start[i], start[i + 1]) of the whole; its iteration
+  // j starts at start[i] + j·weight, and runs in the part holding that.
+  struct Group {
+    const GrtLoop *loops;
+    int32_t count;
+    std::vector<int64_t> start;
+  };
+  thread_local Group g;
+  g.loops = loops;
+  g.count = count;
+  g.start.assign(size_t(count) + 1, 0);
+  for (int32_t i = 0; i < count; ++i) g.start[i + 1] = g.start[i] + loops[i].n * loops[i].weight;
+  auto part = [](void *data, int64_t begin, int64_t end) {
+    const Group &g = *static_cast<const Group *>(data);
+    // The first loop that ends after `begin`.
+    int32_t i = int32_t(std::upper_bound(g.start.begin() + 1, g.start.end(), begin) - (g.start.begin() + 1));
+    for (; i < g.count && g.start[i] < end; ++i) {
+      const GrtLoop &l = g.loops[i];
+      auto iteration = [&](int64_t at) { // first iteration starting at or after `at`
+        return at <= g.start[i] ? 0 : std::min(l.n, (at - g.start[i] + l.weight - 1) / l.weight);
+      };
+      int64_t first = iteration(begin), last = iteration(end);
+      if (first < last) l.body(l.data, first, last);
+    }
+  };
+  ctx->pool->run(g.start[count], part, &g);
 }
 
 void *grt_thread_scratch(int64_t bytes) {
@@ -67,6 +102,7 @@ const GrtSymbol grt_symbols[] = {
     {"grt_fill_normal_f32", (void *)&grt_fill_normal_f32},
     {"grt_fill_normal_f64", (void *)&grt_fill_normal_f64},
     {"grt_parallel_for", (void *)&grt_parallel_for},
+    {"grt_parallel_loops", (void *)&grt_parallel_loops},
     {"grt_kernel_end", (void *)&grt_kernel_end},
     {"grt_thread_scratch", (void *)&grt_thread_scratch},
     {nullptr, nullptr},

@@ -4,14 +4,19 @@
 // thread count, chunk count and timing, every index must run exactly once,
 // and each run() must return only after all of its chunks finished. The
 // stress cases make threads slow at random (a preempted worker) and issue
-// thousands of loops back to back, as a training step does.
+// thousands of loops back to back, as a training step does. A group of
+// loops run as one (grt_parallel_loops) must run every iteration of each
+// loop once, whatever the loops' sizes and weights.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/core/Runtime.h"
 #include "runtime/core/ThreadPool.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -258,4 +263,31 @@ TEST(ThreadPool, ShuffleRunsSomeLoopsAloneAndSomeSplit) {
   }
   EXPECT_GT(alone, 8);
   EXPECT_GT(split, 8);
+}
+
+TEST(ThreadPool, LoopGroupsRunEveryIterationOfEachLoopOnce) {
+  // Loops of odd sizes and weights, empty ones included, on no pool (the
+  // caller alone), on 2 and 3 threads, and with the shuffle that runs some
+  // groups in one call.
+  std::mt19937 rng(7);
+  for (int threads : {0, 2, 3, -2}) {
+    if (threads < 0) setenv("GRADC_THREADS_SHUFFLE", "1", 1);
+    std::unique_ptr<ThreadPool> pool = threads ? std::make_unique<ThreadPool>(std::abs(threads)) : nullptr;
+    unsetenv("GRADC_THREADS_SHUFFLE");
+    GrtContext ctx;
+    ctx.pool = pool.get();
+    for (int round = 0; round < 40; ++round) {
+      int count = 1 + int(rng() % 70);
+      std::vector<std::unique_ptr<Cover>> covers;
+      std::vector<GrtLoop> loops;
+      for (int i = 0; i < count; ++i) {
+        int64_t n = std::vector<int64_t>{0, 1, 3, 7, 128, 1001}[rng() % 6];
+        int64_t weight = std::vector<int64_t>{1, 5, 512, 65536}[rng() % 4];
+        covers.push_back(std::make_unique<Cover>(n));
+        loops.push_back(GrtLoop{n, weight, mark, covers.back().get()});
+      }
+      grt_parallel_loops(&ctx, count, loops.data());
+      for (int i = 0; i < count; ++i) expectOnce(*covers[size_t(i)], loops[size_t(i)].n, "a loop of a group");
+    }
+  }
 }

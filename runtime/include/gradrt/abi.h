@@ -141,6 +141,19 @@ typedef struct GrtModel {
 typedef void (*GrtParallelBody)(void *data, int64_t begin, int64_t end);
 void grt_parallel_for(GrtContext *ctx, int64_t n, GrtParallelBody body, void *data);
 
+/* Independent loops run as one parallel loop (codegen/LoopGroups.cpp):
+ * loop i runs body(data, begin, end) over [0, n), each iteration about
+ * `weight` elements of work. The threads split the loops' concatenated
+ * work, so each takes a contiguous share of it; the loops must touch no
+ * memory another of them writes. */
+typedef struct GrtLoop {
+  int64_t n;
+  int64_t weight;
+  GrtParallelBody body;
+  void *data;
+} GrtLoop;
+void grt_parallel_loops(GrtContext *ctx, int32_t count, const GrtLoop *loops);
+
 /* The calling thread's scratch, at least `bytes` bytes, 64-byte aligned:
  * where a slice group keeps one slice's intermediates. It stays the
  * thread's until its next call (a kernel calls it once, at its start, and
