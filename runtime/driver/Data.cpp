@@ -283,6 +283,16 @@ Rows generateTable(Session &s, const DataOptions &opts, std::vector<int> inputs)
     auto &gen = s.slot(outputTensor(s.slots[idx].tensor->name));
     std::vector<double> vals(gen.numel);
     for (int64_t i = 0; i < gen.numel; ++i) vals[i] = Session::get(gen, i);
+    // The same check a CSV's indices get: out of range, a gather would
+    // read a clamped row and a target give a loss of 0, silently.
+    const GrtTensor &t = *s.slots[idx].tensor;
+    if (int64_t limit = t.index_limit; limit > 0)
+      for (int64_t i = 0; i < gen.numel; ++i)
+        if (!(vals[i] >= 0 && vals[i] < double(limit)))
+          fail("the model's data table gives '{}' the value {} in row {}, but '{}' is an index into {} entries: it "
+               "takes 0 to {}",
+               t.name, vals[i], i / std::max<int64_t>(1, gen.numel / std::max<int64_t>(1, r.rows)), t.name, limit,
+               limit - 1);
     r.values.push_back(std::move(vals));
   }
   return r;
