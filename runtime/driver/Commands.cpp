@@ -44,15 +44,20 @@ int threadsOption(const Args &a) {
   return int(asked);
 }
 
-void precisionOption(const Args &a, const GrtModel &m) {
+std::string precisionOption(const Args &a, const GrtModel &m) {
   std::string p = a.str("precision", "f32");
+  setPrecision(p, m, "--precision");
+  return p;
+}
+
+void setPrecision(const std::string &p, const GrtModel &m, const char *from) {
   if (p == "f32") return setMatmulPrecision(MatmulPrecision::F32);
-  if (p != "bf16") fail("--precision must be f32 or bf16, not '{}'", p);
+  if (p != "bf16") fail("{} must be f32 or bf16, not '{}'", from, p);
   if (!gemmBf16Supported())
-    fail("--precision bf16 needs a CPU with AVX-512 BF16 (VDPBF16PS), and this one has none; train in f32");
+    fail("{} bf16 needs a CPU with AVX-512 BF16 (VDPBF16PS), and this one has none; train in f32", from);
   bool f32 = false;
   for (int32_t i = 0; i < m.num_tensors; ++i) f32 |= m.tensors[i].role == GRT_PARAM && m.tensors[i].dtype == GRT_F32;
-  if (!f32) fmt::print(stderr, "note: --precision bf16 changes f32 matrix products only, and this model has no f32 parameters\n");
+  if (!f32) fmt::print(stderr, "note: {} bf16 changes f32 matrix products only, and this model has no f32 parameters\n", from);
   setMatmulPrecision(MatmulPrecision::BF16);
 }
 

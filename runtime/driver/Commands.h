@@ -19,7 +19,11 @@ int cmdTokenizer(const GrtModel &m, int argc, char **argv);
 int threadsOption(const Args &a);
 /// --precision f32|bf16: what the model's f32 matrix products compute in
 /// (core/Gemm.h). bf16 on a CPU without AVX-512 BF16 is an error.
-void precisionOption(const Args &a, const GrtModel &m);
+std::string precisionOption(const Args &a, const GrtModel &m);
+/// Sets what matrix products compute in, "f32" or "bf16" (`from` names
+/// where the value came from, for messages): precisionOption's work, also
+/// for a precision a checkpoint names.
+void setPrecision(const std::string &p, const GrtModel &m, const char *from);
 DataOptions dataOptions(const Args &a);
 /// Sets every hyperparameter to its default, then applies --lr and --hp.
 void applyHypers(Session &s, const Args &a);

@@ -185,7 +185,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   if (!plotDir.empty()) checkPlotDirectory(plotDir);
   bool quiet = a.has("quiet");
 
-  precisionOption(a, m);
+  std::string precision = precisionOption(a, m);
   Session s(m, threadsOption(a));
   if (!s.has("train")) fail("the model has no train entry");
   if (cluster.parallel() && !(s.has(GRT_ENTRY_GRADS) && s.has(GRT_ENTRY_APPLY)))
@@ -263,6 +263,22 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (auto it = resumed.find("tokenizer");
         m.data_kind == GRT_DATA_TEXT && it != resumed.end() && !it->second.empty() && !a.has("tokenizer"))
       dopts.tokenizer = it->second;
+    // bf16 products round differently: a run goes on in the precision it
+    // was trained in, unless --precision says otherwise. (Checkpoints from
+    // before it was stored were f32 or bf16 alike: the flag decides.)
+    if (auto it = resumed.find("precision"); it != resumed.end()) {
+      if (it->second != "f32" && it->second != "bf16")
+        fail("checkpoint {}: its precision '{}' is neither f32 nor bf16", from, shown(it->second));
+      if (!a.has("precision")) {
+        precision = it->second;
+        setPrecision(precision, m, "the checkpoint's precision");
+        if (precision != "f32") overrides.push_back(fmt::format("matrix products in {}, as the checkpoint was trained", precision));
+      } else if (precision != it->second) {
+        overrides.push_back(fmt::format("--precision {} overrides the checkpoint's {}: the run does not continue as it "
+                                        "was trained",
+                                        precision, it->second));
+      }
+    }
     // The validation fraction decides which table rows are trained on.
     // Checkpoints from before it was stored have none: the flag decides.
     if (auto it = resumed.find("val_frac"); it != resumed.end()) {
@@ -349,8 +365,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   if (cluster.parallel())
     checkSameRun(cluster, runDefinition(s, *data, dopts, start, steps, stopAt) +
                               fmt::format("progress every {} steps; validation every {} steps, on {} batches\n"
-                                          "gradients averaged {}\n",
-                                          logEvery, evalEvery, data->numValBatches(),
+                                          "matrix products in {}\ngradients averaged {}\n",
+                                          logEvery, evalEvery, data->numValBatches(), precision,
                                           overlap ? fmt::format("during the backward pass, in {} KiB buckets",
                                                                 kBucketBytes / 1024)
                                                   : std::string("after the backward pass")));
@@ -363,7 +379,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                   {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)},
                   {"val_frac", fmt::format("{:.17g}", dopts.valFraction)}, {"data_id", data->identity()},
                   {"tokenizer", dopts.tokenizer}, {"world", std::to_string(cluster.size)},
-                  {"global_batch", std::to_string(data->samplesPerBatch())}};
+                  {"global_batch", std::to_string(data->samplesPerBatch())}, {"precision", precision}};
     saveHypers(s, meta);
     saveCheckpoint(save, s, meta);
   };
@@ -532,7 +548,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   }
   printSmallParams(s);
   if (profile) {
-    profile->print("train", profileTop == 0 ? INT32_MAX : profileTop);
+    // A data-parallel process runs @grads and @apply instead of @train
+    // (the time spent averaging gradients is in neither); each entry that
+    // ran prints its own profile.
+    for (const char *entry : {"train", "grads", "apply"}) profile->print(entry, profileTop == 0 ? INT32_MAX : profileTop);
     // Threads another process preempted make the caller run loops alone
     // for a while (runtime/core/ThreadPool.cpp); say so, it explains a
     // step slower than on a quiet machine.
