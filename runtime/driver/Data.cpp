@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <dirent.h>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <optional>
@@ -576,6 +577,25 @@ std::unique_ptr<Dataset> loadData(Session &s, const DataOptions &opts) {
   return std::make_unique<TableData>(s, generateTable(s, opts, inputs), opts, "default data");
 }
 
+std::string savedTokenizerPath(const std::string &saved, const std::string &ckpt) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (saved.empty() || fs::exists(saved, ec)) return saved;
+  fs::path dir = fs::path(ckpt).parent_path(), name = fs::path(saved).filename();
+  std::vector<fs::path> beside{dir / name};
+  if (fs::path(saved).is_relative()) beside.insert(beside.begin(), dir / saved);
+  for (const fs::path &p : beside)
+    if (fs::is_regular_file(p, ec)) return p.string();
+  return saved;
+}
+
+std::string tokenizerPathToSave(const std::string &path) {
+  std::error_code ec;
+  if (path.empty()) return path;
+  std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.lexically_normal().string();
+}
+
 std::string tokenizerForCheckpoint(const std::string &given, const std::map<std::string, std::string> &meta,
                                    const std::string &ckpt, int64_t vocab) {
   auto field = [&](const char *k) {
@@ -584,7 +604,7 @@ std::string tokenizerForCheckpoint(const std::string &given, const std::map<std:
   };
   // A checkpoint of a text run names its data "text N bytes fnv H", then
   // " tokenizer fnv H" when it was trained on tokens.
-  std::string dataId = field("data_id"), saved = field("tokenizer");
+  std::string dataId = field("data_id"), saved = savedTokenizerPath(field("tokenizer"), ckpt);
   if (dataId.rfind("text ", 0) != 0) return given; // no checkpoint, or one from before data_id
   size_t at = dataId.find(" tokenizer fnv ");
   std::string savedHash = at == std::string::npos ? "" : dataId.substr(at + 15);

@@ -77,6 +77,14 @@ int64_t modelVocab(Session &s);
 /// that span chunks never occur in a text model's encoding).
 Tokenizer loadTokenizer(const std::string &path, int64_t vocab, bool notes = true);
 
+/// Where the tokenizer a checkpoint names is now: its path as saved when
+/// that can be read, else the same path, or file name, beside the
+/// checkpoint (a run directory moved or read from elsewhere); else the
+/// saved path, for the caller's message.
+std::string savedTokenizerPath(const std::string &saved, const std::string &ckpt);
+/// A tokenizer path as a checkpoint stores it: absolute, so the checkpoint
+/// is usable from any directory.
+std::string tokenizerPathToSave(const std::string &path);
 /// The tokenizer eval and sample use with checkpoint `ckpt` (metadata
 /// `meta`, empty without one): `given` (--tokenizer) when not empty, else
 /// the one the checkpoint was trained with, said in a note; "" for bytes.

@@ -262,7 +262,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     // none, whatever a hand-edited checkpoint says).
     if (auto it = resumed.find("tokenizer");
         m.data_kind == GRT_DATA_TEXT && it != resumed.end() && !it->second.empty() && !a.has("tokenizer"))
-      dopts.tokenizer = it->second;
+      dopts.tokenizer = savedTokenizerPath(it->second, from);
     // bf16 products round differently: a run goes on in the precision it
     // was trained in, unless --precision says otherwise. (Checkpoints from
     // before it was stored were f32 or bf16 alike: the flag decides.)
@@ -378,7 +378,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                   {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
                   {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)},
                   {"val_frac", fmt::format("{:.17g}", dopts.valFraction)}, {"data_id", data->identity()},
-                  {"tokenizer", dopts.tokenizer}, {"world", std::to_string(cluster.size)},
+                  {"tokenizer", tokenizerPathToSave(dopts.tokenizer)}, {"world", std::to_string(cluster.size)},
                   {"global_batch", std::to_string(data->samplesPerBatch())}, {"precision", precision}};
     saveHypers(s, meta);
     saveCheckpoint(save, s, meta);
