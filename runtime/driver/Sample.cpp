@@ -166,7 +166,13 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   std::vector<std::vector<int32_t>> texts(rows);
   for (int64_t r = 0; r < rows; ++r) {
     rowPrompt[r] = prompts[prompts.size() > 1 ? r : 0];
-    if (rowPrompt[r].empty()) rowPrompt[r] = "\n";
+    // The model needs a token to go on from: an empty prompt starts a
+    // sample as if after a line break.
+    if (rowPrompt[r].empty()) {
+      if (r == 0 || prompts.size() > 1)
+        fmt::print(stderr, "note: an empty --prompt starts after a line break (the model needs a token to go on from)\n");
+      rowPrompt[r] = "\n";
+    }
     if (tok) texts[r] = tok->encode(rowPrompt[r]);
     else
       for (unsigned char c : rowPrompt[r]) texts[r].push_back(c);

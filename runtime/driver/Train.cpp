@@ -358,7 +358,22 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   std::unique_ptr<GradientBuckets> buckets;
   const int64_t kBucketBytes = a.integer("bucket-kib", 1024, 1, int64_t(1) << 30) * 1024;
   bool overlap = a.has("overlap") || (!a.has("no-overlap") && cluster.localSize < cluster.size);
-  overlap = overlap && cluster.threadsMayExchange && s.gradients.count * int64_t(dtypeBytes(s.gradients.dtype)) > kBucketBytes;
+  int64_t gradientBytes = s.gradients.count * int64_t(dtypeBytes(s.gradients.dtype));
+  // Asked for and not done: said, not silently ignored.
+  if (a.has("overlap") && cluster.leader()) {
+    if (!cluster.parallel())
+      fmt::print(stderr, "note: --overlap does nothing here: this run has one process, with no gradients to average\n");
+    else if (!cluster.threadsMayExchange)
+      fmt::print(stderr, "note: --overlap does nothing here: this MPI library allows no second thread to exchange "
+                         "gradients\n");
+    else if (gradientBytes <= kBucketBytes)
+      fmt::print(stderr, "note: --overlap does nothing here: the gradients ({} KiB) fit in one bucket of {} KiB, so "
+                         "there is nothing to overlap\n",
+                 (gradientBytes + 1023) / 1024, kBucketBytes / 1024);
+  }
+  overlap = overlap && cluster.threadsMayExchange && gradientBytes > kBucketBytes;
+  if (a.has("bucket-kib") && !a.has("overlap") && !overlap && cluster.leader())
+    fmt::print(stderr, "note: --bucket-kib sizes the buckets of --overlap, which this run does not use\n");
   // What else every process must do alike: progress lines and validation
   // gather from all of them, and so does each bucket of gradients, so
   // processes that differ here would exchange messages that do not match.
@@ -529,11 +544,14 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       exchange = fmt::format(", {} ms of it averaging gradients ({:.0f}%, {} in all)", millis(waited), 100 * waited / median,
                              bytes);
   }
-  fmt::print("done: {} steps in {} (median {} ms/step{}); final loss {:.6f}", reached - start, duration(trainSecs),
+  fmt::print("done: {} step{} in {} (median {} ms/step{}); final loss {:.6f}", reached - start,
+             reached - start == 1 ? "" : "s", duration(trainSecs),
              millis(median), exchange, lastLoss);
   if (hasVal)
     fmt::print(", validation loss {:.6f}{}{}", lastVal, bitsPerByte(*data, lastVal),
-               data->bytesPerToken() > 0 ? fmt::format(" over the whole validation split ({} batches)", val.batches) : "");
+               data->bytesPerToken() > 0 ? fmt::format(" over the whole validation split ({} batch{})", val.batches,
+                                                       val.batches == 1 ? "" : "es")
+                                         : "");
   for (auto &[name, v] : val.metrics) fmt::print(", {} {:.4f}", name, v);
   fmt::print("\n");
   if (!save.empty()) fmt::print("saved {}\n", save);
