@@ -120,10 +120,14 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
     double x = a.asDouble(), y = b.asDouble();
     if (ints && (op == "+" || op == "-" || op == "*" || op == "/" || op == "%" || op == "//")) {
       // 64-bit integers, checked: a wrapped size would pass every later check.
+      // Of the divisions only the quotient -2^63 / -1 = 2^63 does not fit;
+      // the remainder -2^63 % -1 is 0 (computed below without C++'s %,
+      // which is undefined there).
       int64_t v = 0;
       bool overflow = op == "+"   ? llvm::AddOverflow(a.i, b.i, v)
                       : op == "-" ? llvm::SubOverflow(a.i, b.i, v)
                       : op == "*" ? llvm::MulOverflow(a.i, b.i, v)
+                      : op == "%" ? false
                                   : a.i == std::numeric_limits<int64_t>::min() && b.i == -1;
       if (overflow)
         return error(opLoc, "integer overflow in a constant expression: " + llvm::Twine(a.i) + " " + op + " " +
@@ -146,6 +150,7 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
       // % and // round toward minus infinity, as Python's do (-7 // 2 is -4
       // and -7 % 2 is 1), so a == (a // b) * b + a % b.
       if (ints) {
+        if (b.i == -1) return Value::integer(op == "%" ? 0 : -a.i, r); // -2^63 / -1 was refused above
         int64_t q = a.i / b.i, m = a.i % b.i;
         if (m != 0 && (m < 0) != (b.i < 0)) --q, m += b.i;
         if (op == "%") return Value::integer(m, r);

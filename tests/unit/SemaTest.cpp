@@ -73,6 +73,18 @@ TEST(Sema, WhereWithACompileTimeConditionPicksABranch) {
   EXPECT_EQ(str(a.module->graph("model")->findLeaf(OpKind::Input, "x")->type), "f32[2,3]");
 }
 
+TEST(Sema, RemainderOfTheMostNegativeIntegerByMinusOneIsZero) {
+  // -2^63 % -1 is 0 and fits (it was reported as an overflow); only the
+  // quotient -2^63 // -1 = 2^63 does not.
+  std::string src = "const BIG = 9007199254740992 * 512\nconst Q = (-BIG - BIG) % -1\n"
+                    "model m {\n input x: f32[4, Q + 3]\n param w: f32[3, 1]\n loss = sum(x @ w)\n train sgd(lr = 0.1)\n}\n";
+  auto a = analyze(src);
+  ASSERT_TRUE(a.module) << a.errors;
+  EXPECT_EQ(str(a.module->graph("model")->findLeaf(OpKind::Input, "x")->type), "f32[4,3]");
+  auto b = analyze("const BIG = 9007199254740992 * 512\nconst Q = (-BIG - BIG) // -1\n" + model("  param w: f32[3, 1]\n  loss = sum(x @ w)"));
+  EXPECT_NE(b.errors.find("integer overflow in a constant expression: -9223372036854775808 // -1"), std::string::npos) << b.errors;
+}
+
 TEST(Sema, ScopedCallsNameParametersPerLayer) {
   std::string src = "fn layer(x) {\n param w: f32[dim(x, -1), 2] = xavier_uniform\n return tanh(x @ w)\n}\n"
                     "model m {\n input x: f32[4, 2]\n h = x\n for i in 0..3 { h = blocks[i].layer(h) }\n"
