@@ -486,7 +486,7 @@ ExprPtr Parser::parsePostfix(ExprPtr base) {
   return nullptr;
 }
 
-static std::string unescape(llvm::StringRef quoted) {
+std::string stringLiteralValue(llvm::StringRef quoted) {
   std::string out;
   llvm::StringRef s = quoted.drop_front().drop_back();
   for (size_t i = 0; i < s.size(); ++i) {
@@ -529,7 +529,7 @@ ExprPtr Parser::parsePrimary() {
     return std::make_unique<NumberExpr>(r, v, isInt);
   }
   case Tok::String: {
-    std::string s = unescape(tok.text);
+    std::string s = stringLiteralValue(tok.text);
     advance();
     return std::make_unique<StringExpr>(r, s);
   }

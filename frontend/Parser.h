@@ -72,4 +72,8 @@ private:
   llvm::SMLoc prevEnd; // end of the last consumed token
 };
 
+/// The value of a string literal as written, quotes included: "a\tb" is
+/// a, a tab and b. -D values in quotes read the same way.
+std::string stringLiteralValue(llvm::StringRef quoted);
+
 } // namespace gradc

@@ -1,4 +1,5 @@
 //===- frontend/Sema.cpp - statements, the model and its declarations -----===//
+#include "frontend/Parser.h"
 #include "frontend/SemaImpl.h"
 
 #include "ir/Optimizers.h"
@@ -741,8 +742,10 @@ static bool holdsTensor(const Value &v) {
 }
 
 /// The value of `-D NAME=TEXT`: a number, true/false, a name (a function
-/// or initialiser, e.g. -D act=relu), or a list of those in brackets
-/// (-D sizes=[64,32]); anything else is a string.
+/// or initialiser, e.g. -D act=relu), a string in quotes as the language
+/// writes one (-D 'approx="none"' is the string none, not one holding
+/// quotes), or a list of those in brackets (-D sizes=[64,32]); anything
+/// else is a string.
 static Value parseDefine(SemaImpl &s, llvm::StringRef text, llvm::StringRef name) {
   text = text.trim();
   int64_t i;
@@ -766,6 +769,7 @@ static Value parseDefine(SemaImpl &s, llvm::StringRef text, llvm::StringRef name
     return Value::makeList(std::move(items));
   }
   if (text == "true" || text == "false") return Value::boolean(text == "true");
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') return Value::string(stringLiteralValue(text));
   if (s.globals.count(text) || s.functions.count(text) || s.findBuiltin(text) || s.findOpBuiltin(text)) {
     s.frames.emplace_back();
     Value v = s.lookup(text, {});
