@@ -798,6 +798,15 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
   }
   preludeFunctions = functions;
   preludeGlobals = globals;
+  // A parameter named twice: the last one silently won. The function is
+  // kept, so its calls raise nothing more.
+  for (const Program *p : {&prelude, &user})
+    for (auto &f : p->fns)
+      for (auto q = f->params.begin(); q != f->params.end(); ++q)
+        if (auto first = std::find_if(f->params.begin(), q, [&](const FnParam &o) { return o.name == q->name; }); first != q) {
+          error(q->loc, "parameter '" + q->name + "' is declared twice");
+          note(first->loc, "the first '" + q->name + "' is here");
+        }
   llvm::StringMap<const FnDecl *> userFns;
   for (auto &f : user.fns) {
     if (auto it = userFns.find(f->name); it != userFns.end()) {
