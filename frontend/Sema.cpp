@@ -392,11 +392,11 @@ void SemaImpl::declareParam(const ParamStmt &s) {
   std::string init = "zeros";
   if (s.init) {
     Value v = eval(*s.init);
-    if (v.isError()) return;
+    if (v.isError()) return failed();
     if (v.kind != Value::Init) {
       error(s.init->loc(), "expected an initialiser (zeros, ones, normal(std), uniform(a, b), xavier_uniform, "
                            "xavier_normal, he_uniform, he_normal), got " + describe(v), {s.init->range});
-      return;
+      return failed();
     }
     init = v.s;
   }
