@@ -629,16 +629,24 @@ void SemaImpl::recordData(const DataStmt &s) {
     error(s.kindLoc, "a text model has exactly two inputs (context and targets)");
 }
 
+/// Whether a gradient reaching `n` flows on to its operands. Not through
+/// stop_gradient, nor ops whose derivative is zero wherever it exists
+/// (ir/Ops.def: NoGrad for comparisons and logic, Stepped for floor, sign,
+/// //, ...), nor any value that is not a float: an integer or bool has no
+/// gradient, so i32(s * 3) cuts s off as floor(s) does.
+static bool passesGradient(const Node *n) {
+  return isFloat(n->type.dtype) && !n->is(OpKind::StopGradient) && !n->has(NoGrad) && !n->has(Stepped);
+}
+
 /// Warns about params the loss does not reach through differentiable ops
-/// (stop_gradient, a comparison, or not at all): their gradient is always
-/// zero, so training never changes them (weight decay aside). Legal, and
-/// almost never meant.
+/// (passesGradient): their gradient is always zero, so training never
+/// changes them (weight decay aside). Legal, and almost never meant.
 void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
   llvm::DenseSet<const Node *> seen;
   llvm::SmallVector<const Node *, 64> work{loss};
   while (!work.empty()) {
     const Node *n = work.pop_back_val();
-    if (!seen.insert(n).second || n->is(OpKind::StopGradient) || n->has(NoGrad)) continue;
+    if (!seen.insert(n).second || !passesGradient(n)) continue;
     for (const Node *op : n->operands) work.push_back(op);
   }
   std::vector<std::string> untrained;

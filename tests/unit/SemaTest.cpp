@@ -85,6 +85,29 @@ TEST(Sema, RemainderOfTheMostNegativeIntegerByMinusOneIsZero) {
   EXPECT_NE(b.errors.find("integer overflow in a constant expression: -9223372036854775808 // -1"), std::string::npos) << b.errors;
 }
 
+TEST(Sema, WarnsOfParamsOnlyBehindZeroGradients) {
+  // No gradient flows through an op whose derivative is zero (Stepped in
+  // ir/Ops.def: floor, sign, //, ...) nor through a conversion to an
+  // integer, so a param the loss reads only through them never trains.
+  std::vector<std::string> uses = {"float(i32(s * 3))"};
+  for (unsigned k = 0; k < kNumOps; ++k) {
+    const OpInfo &op = opInfo(OpKind(k));
+    if (!op.has(Stepped)) continue;
+    std::string name = surfaceName(op).str();
+    uses.push_back(isFunctionSurface(op) ? name + "(s)" : "(s " + name + " 2)");
+  }
+  ASSERT_GE(uses.size(), 6u);
+  for (auto &use : uses) {
+    auto a = analyze(model("  param w: f32[3, 1]\n  param s: f32[] = ones\n  loss = mean(x @ w) + mean(x) * " + use));
+    ASSERT_TRUE(a.module) << use << "\n" << a.errors;
+    EXPECT_NE(a.errors.find("warning: the loss does not depend on param 's'"), std::string::npos) << use << "\n" << a.errors;
+  }
+  // Through a differentiable op it trains, and nothing is said.
+  auto b = analyze(model("  param w: f32[3, 1]\n  param s: f32[] = ones\n  loss = mean(x @ w) * abs(s) + float(i32(s)) * s"));
+  ASSERT_TRUE(b.module) << b.errors;
+  EXPECT_EQ(b.errors.find("warning:"), std::string::npos) << b.errors;
+}
+
 TEST(Sema, ScopedCallsNameParametersPerLayer) {
   std::string src = "fn layer(x) {\n param w: f32[dim(x, -1), 2] = xavier_uniform\n return tanh(x @ w)\n}\n"
                     "model m {\n input x: f32[4, 2]\n h = x\n for i in 0..3 { h = blocks[i].layer(h) }\n"
