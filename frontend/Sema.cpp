@@ -565,6 +565,7 @@ void SemaImpl::buildTableData(const DataStmt &s) {
   std::sort(graph->outputs.begin(), graph->outputs.end(), [](auto &a, auto &b) { return a.name < b.name; });
   frames.pop_back();
   graph->removeDeadNodes();
+  constantIndexRanges.clear();
   graph = saved;
   builder = std::move(savedBuilder);
   module->data.kind = DataSpec::Table;
@@ -860,6 +861,7 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
   frames.pop_back();
   builder.reset();
   graph = nullptr;
+  constantIndexRanges.clear(); // the scratch graph's nodes go with it
   module->sourceLines = std::move(sourceLines);
   for (auto &[name, text] : defines) {
     std::string known;

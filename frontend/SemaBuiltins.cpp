@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "frontend/SemaImpl.h"
+#include "ir/ConstantElements.h"
 
 #include <cmath>
 #include <numeric>
@@ -163,6 +164,21 @@ Node *SemaImpl::tensorArg(const Value &v, llvm::SMLoc loc, llvm::StringRef what)
     return nullptr;
   }
   return v.node;
+}
+
+bool SemaImpl::checkConstantIndices(const Value &v, int64_t limit, llvm::StringRef entries) {
+  auto [it, fresh] = constantIndexRanges.try_emplace(v.node);
+  if (fresh)
+    if (auto xs = constantElements(v.node, kMaxIndexElements); xs && !xs->empty()) {
+      auto [lo, hi] = std::minmax_element(xs->begin(), xs->end());
+      it->second = {int64_t(*lo), int64_t(*hi)};
+    }
+  if (!it->second || (it->second->first >= 0 && it->second->second < limit)) return true;
+  int64_t bad = it->second->first < 0 ? it->second->first : it->second->second;
+  error(v.range.Start, "index " + llvm::Twine(bad) + " is out of range for " + llvm::Twine(limit) + " " + entries + " (0.." +
+                           llvm::Twine(limit - 1) + ")",
+        {v.range});
+  return false;
 }
 
 bool SemaImpl::shapeArg(const Value &v, Dims &out, llvm::SMLoc loc) {
@@ -446,6 +462,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     if (idx->type.dtype != DType::I32)
       return error(a[0].range.Start, "onehot needs i32 indices, got " + srcType(idx->type), {a[0].range});
     if (n < 1) return error(a[1].range.Start, "onehot needs a positive number of classes", {a[1].range});
+    if (!checkConstantIndices(a[0], n, "classes")) return Value::error();
     TensorType t(opts.floatType, idx->type.shape);
     t.shape.push_back(n);
     if (!checkSize(t.shape, t.dtype, loc, "onehot", {call.range})) return Value::error();
@@ -462,6 +479,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     Dims rows(idx->type.shape.begin(), idx->type.shape.end());
     rows.append(table->type.shape.begin() + 1, table->type.shape.end());
     if (!checkSize(rows, table->type.dtype, loc, "gather", {call.range})) return Value::error();
+    if (!checkConstantIndices(a[1], table->type.shape[0], "rows")) return Value::error();
     setLoc(loc);
     return Value::tensor(b().create(OpKind::Gather, {table, idx}));
   }

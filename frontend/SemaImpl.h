@@ -140,6 +140,13 @@ public:
   bool checkSize(llvm::ArrayRef<int64_t> shape, DType dt, llvm::SMLoc loc, const llvm::Twine &what,
                  llvm::ArrayRef<llvm::SMRange> ranges = {});
   Node *tensorArg(const Value &v, llvm::SMLoc loc, llvm::StringRef what);
+  /// Indices known at compile time (arange(4) * 2 - 1, i32(full(...)))
+  /// must lie in 0..limit-1: the generated code clamps an index, so one out
+  /// of range would silently read the nearest row. Reports the lowest
+  /// value below 0, else the highest (`entries` names what is indexed:
+  /// "index 5 is out of range for 5 rows (0..4)"); false when one is out
+  /// of range.
+  bool checkConstantIndices(const Value &v, int64_t limit, llvm::StringRef entries);
   Value reduce(OpKind op, const Value &x, const Value &axis, bool keepdims, llvm::SMLoc loc);
 
   // --- statements (Sema.cpp) -----------------------------------------------
@@ -199,6 +206,13 @@ public:
   /// parameters were reported: one error per mistake, however many
   /// parameters or loop iterations repeat it.
   llvm::DenseSet<const char *> reportedDuplicates;
+  /// The smallest and largest element of each index tensor checked so far
+  /// (none when not known at compile time): a loop gathering with one
+  /// constant index computes its elements once. Cleared when a graph's
+  /// nodes are freed, which would leave stale keys.
+  llvm::DenseMap<const Node *, std::optional<std::pair<int64_t, int64_t>>> constantIndexRanges;
+  /// Most elements computed to learn one index tensor's values.
+  static constexpr int64_t kMaxIndexElements = 1 << 20;
 
   // --- limits ----------------------------------------------------------------
   // Work is counted against SemaOptions::maxSteps and maxNodes (Sema.h).
