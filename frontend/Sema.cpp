@@ -469,6 +469,21 @@ void SemaImpl::recordTrain(const TrainStmt &s) {
     }
     given[arg - opt->args.begin()] = v;
   }
+  // Cosine decay goes from lr to min_lr; above lr, the rate climbs as
+  // training goes on. Legal (the same check warns in the executable, for
+  // --hp), and almost never meant.
+  auto valueOf = [&](llvm::StringRef name) -> const Value * {
+    const OptimizerArg *arg = findArg(*opt, name);
+    return arg ? &given[arg - opt->args.begin()] : nullptr;
+  };
+  const Value *decay = valueOf("decay"), *minLr = valueOf("min_lr"), *lr = valueOf("lr");
+  if (decay && decay->kind == Value::Str && decay->s == "cosine" && minLr && minLr->isNumber() && lr) {
+    double rate = lr->isNumber() ? lr->asDouble() : findArg(*opt, "lr")->numDefault;
+    if (minLr->asDouble() > rate)
+      diag.warning(minLr->range.Start, "min_lr = " + attrValueStr(minLr->asDouble()) + " is above lr = " + attrValueStr(rate) +
+                                           (lr->isNumber() ? "" : " (the default)") +
+                                           ", so the cosine decay raises the learning rate instead of lowering it");
+  }
   for (size_t i = 0; i < opt->args.size(); ++i) {
     const OptimizerArg &arg = opt->args[i];
     if (!arg.strDefault.empty())

@@ -334,6 +334,14 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   }
   applyHypers(s, a);
   if (!from.empty()) restoreHypers(s, a, resumed, from, overrides);
+  // As gradc warns of it in the source: --hp can set it too (the model has
+  // min_lr only with cosine decay).
+  if (int lo = s.find("min_lr"), hi = s.find("lr"); lo >= 0 && hi >= 0 && cluster.leader()) {
+    double minLr = Session::get(s.slots[size_t(lo)], 0), lr = Session::get(s.slots[size_t(hi)], 0);
+    if (minLr > lr)
+      fmt::print(stderr, "warning: min_lr {:g} is above lr {:g}, so the cosine decay raises the learning rate instead of lowering it\n",
+                 minLr, lr);
+  }
   s.setHyper("total_steps", double(steps));
   s.setHyper("seed", randomSeedWord(dopts.seed, cluster.rank));
   int64_t stopAt = std::min(steps, a.integer("stop-after", steps, 0));
