@@ -182,6 +182,11 @@ Value SemaImpl::evalBinary(const BinaryExpr &e) {
   Value c = eval(*e.rhs);
   if (a.isError() || c.isError()) return Value::error();
   llvm::StringRef op = e.op;
+  // `none` compares with anything at compile time, equal only to none, so
+  // a function can tell a default from a given argument: fn lin(x, n =
+  // none) { if n == none { n = dim(x, -1) } ... }.
+  if ((op == "==" || op == "!=") && (a.kind == Value::None || c.kind == Value::None))
+    return Value::boolean((a.kind == c.kind) == (op == "=="), e.range);
   bool tensors = a.kind == Value::Tensor || c.kind == Value::Tensor;
   if (!tensors) return foldConstant(op, a, c, e.opLoc);
   Value r;

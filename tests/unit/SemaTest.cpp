@@ -108,6 +108,23 @@ TEST(Sema, WarnsOfParamsOnlyBehindZeroGradients) {
   EXPECT_EQ(b.errors.find("warning:"), std::string::npos) << b.errors;
 }
 
+TEST(Sema, NoneComparesAtCompileTime) {
+  // A function tests whether a default was left as none: == and != with
+  // none on either side are compile-time booleans, with any other value.
+  std::string src = "fn lin(x, n = none) {\n if n == none { n = dim(x, -1) }\n param w: f32[dim(x, -1), n]\n"
+                    " return x @ w\n}\n"
+                    "model m {\n input x: f32[4, 3]\n a = p.lin(x)\n b = q.lin(x, 2)\n"
+                    " c = where(none != x && x != none && !(none == 1) && \"s\" != none && none == none, 1, 0)\n"
+                    " loss = sum(a) + sum(b) * c\n train sgd(lr = 0.1)\n}\n";
+  auto a = analyze(src);
+  ASSERT_TRUE(a.module) << a.errors;
+  EXPECT_EQ(str(a.module->graph("model")->findLeaf(OpKind::Param, "p.w")->type), "f32[3,3]");
+  EXPECT_EQ(str(a.module->graph("model")->findLeaf(OpKind::Param, "q.w")->type), "f32[3,2]");
+  // Other operators still refuse none.
+  auto b = analyze(model("  param w: f32[3, 1]\n  loss = sum(x @ w) + (none < 1)"));
+  EXPECT_NE(b.errors.find("'<' cannot combine none and the integer 1"), std::string::npos) << b.errors;
+}
+
 TEST(Sema, ScopedCallsNameParametersPerLayer) {
   std::string src = "fn layer(x) {\n param w: f32[dim(x, -1), 2] = xavier_uniform\n return tanh(x @ w)\n}\n"
                     "model m {\n input x: f32[4, 2]\n h = x\n for i in 0..3 { h = blocks[i].layer(h) }\n"
