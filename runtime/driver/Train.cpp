@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -132,6 +133,18 @@ const char *stopMessage = nullptr;
 
 void onStopSignal(int sig) {
   int savedErrno = errno; // the interrupted code may be about to read it
+  // A process-directed signal goes to any thread that does not block it, so
+  // two signals sent back to back can run this handler on two threads at
+  // once (a pool worker and the main thread), each before the other reset
+  // the signals: the second then stopped the run instead of quitting it.
+  // The count decides which is first (a lock-free atomic is safe here).
+  static std::atomic<int> received{0};
+  if (received.fetch_add(1) > 0) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig); // delivered, and fatal, once this handler returns
+    errno = savedErrno;
+    return;
+  }
   stopSignal = sig;
   // The next SIGINT or SIGTERM, whichever, quits (SA_RESETHAND would
   // reset only the one delivered).
