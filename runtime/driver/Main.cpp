@@ -119,10 +119,27 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
                     cached, for up to --step-batch rows (default 1); when
                     the context is full, @step's window slides by half of it
   --check-cache     compare @step with recomputation at every position and
-                    fail if they differ by more than 1e-5 of the logits
+                    fail if they differ by more than 1e-5 of the logits'
+                    scale (0.05 under --precision bf16)
   --threads N       worker threads (default: the cores available)
   --precision P     f32 (default) or bf16 matrix products (see train --help)
   --partial-load    load a checkpoint that lacks some tensors or has others
+)"},
+      {"tokenizer", R"(tokenizer: byte-level BPE, the same in every model executable
+  tokenizer train --vocab N --data FILE -o TOK
+                    learn N - 256 merges from FILE's bytes and write them to
+                    TOK (a text file of merges, base64 bytes)
+      --no-presplit learn merges across the pre-split chunks (words,
+                    numbers, spaces) too; text models encode with the
+                    pre-split, so such merges never occur in training
+      --quiet       no progress lines
+  tokenizer encode --tokenizer TOK [--no-presplit] < bytes > ids
+                    standard input as token ids, one per line
+  tokenizer decode --tokenizer TOK < ids > bytes
+                    token ids (one per line) back to their bytes
+  tokenizer bench --data FILE [--vocab N] [--runs R] [--no-presplit]
+                    time training a vocabulary of N (default 1256),
+                    encoding and decoding, median of R runs (default 3)
 )"},
       {"info", R"(info: the model's tensors (with the index range of integer inputs), entry points,
 optimizer, default data and parameter count; no options.
@@ -130,7 +147,7 @@ optimizer, default data and parameter count; no options.
   };
   for (auto &sec : sections)
     if (sec.cmd == only) {
-      fmt::print("usage: {} {} [OPTIONS]\n\n{}", argv0, only, sec.text);
+      fmt::print("usage: {} {} {}[OPTIONS]\n\n{}", argv0, only, only == "tokenizer" ? "SUBCOMMAND " : "", sec.text);
       return;
     }
   fmt::print(R"(usage: {0} COMMAND [OPTIONS]     ({0} COMMAND --help: that command's options)
@@ -187,7 +204,8 @@ int main(int argc, char **argv) {
       usage(m, argv[0]);
       return checkStdout(1);
     }
-    // COMMAND --help: that command's options; --help or help alone: all.
+    // COMMAND --help: that command's options (tokenizer's subcommands
+    // share one section); --help or help alone: all.
     for (int i = 1; i < argc; ++i)
       if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
         usage(m, argv[0], i > 1 ? cmd : "");
