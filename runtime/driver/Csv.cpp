@@ -3,6 +3,7 @@
 
 #include "core/Runtime.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -103,6 +104,7 @@ CsvTable readCsv(const std::string &path) {
       }
       t.columns.resize(fs.size());
       t.notNumbers.resize(fs.size());
+      t.truths.resize(fs.size());
       continue;
     }
     if (fs.size() != t.header.size())
@@ -112,9 +114,19 @@ CsvTable readCsv(const std::string &path) {
       char *end = nullptr;
       errno = 0;
       double v = f.empty() ? NAN : std::strtod(f.c_str(), &end);
+      if (f.size() == 4 || f.size() == 5) {
+        std::string lower = f;
+        for (char &ch : lower) ch = char(std::tolower((unsigned char)ch));
+        if (lower == "true" || lower == "false") {
+          v = lower == "true";
+          end = nullptr;
+          if (t.truths[c].empty())
+            t.truths[c] = fmt::format("{}:{}: column '{}' holds '{}'", path, lineNo, shown(t.header[c]), shown(f));
+        }
+      }
       // Underflow (1e-400, ERANGE) is a number, read as 0 or a subnormal;
       // overflow (1e400) is ±HUGE_VAL, not finite.
-      if (f.empty() || *end || !std::isfinite(v)) {
+      if (end && (f.empty() || *end || !std::isfinite(v))) {
         if (t.notNumbers[c].empty())
           t.notNumbers[c] = fmt::format("{}:{}: column '{}': '{}' is not a finite number", path, lineNo, shown(t.header[c]), shown(f));
         v = NAN;

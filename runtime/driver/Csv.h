@@ -10,11 +10,14 @@ namespace grt {
 /// row) end the program with a one-line message naming the file and line.
 /// A field that is not a number does so only when its column is read
 /// (numbers()): a column no input reads may hold text, an id or a label.
+/// `true` and `false` (any case) read as 1 and 0, for bool inputs; the
+/// reader of another input's column refuses them (truths).
 struct CsvTable {
   std::string path;
   std::vector<std::string> header;
   std::vector<std::vector<double>> columns; // columns[c][row]
   std::vector<std::string> notNumbers;      // per column: the first field that is not a number, said
+  std::vector<std::string> truths;          // per column: the first `true` or `false` (read as 1 or 0), said
   std::vector<int64_t> lines;               // the file's line number of each row
   int64_t rows = 0;
 

@@ -66,8 +66,14 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
       }
       used[c] = true;
       const std::vector<double> &column = t.numbers(c);
+      bool isBool = sl.tensor->dtype == GRT_BOOL;
+      if (!isBool && !t.truths[size_t(c)].empty())
+        fail("{}, a truth value, but '{}' takes numbers", t.truths[size_t(c)], sl.tensor->name);
       for (int64_t row = 0; row < t.rows; ++row) {
         double v = column[row];
+        if (isBool && v != 0 && v != 1)
+          fail("{}:{}: column '{}' holds {}, but '{}' is bool: it takes 0 or 1, true or false", path, t.lines[row],
+               names[f], v, sl.tensor->name);
         if (sl.tensor->dtype == GRT_I32 && !(v >= INT32_MIN && v <= INT32_MAX && v == std::floor(v)))
           fail("{}:{}: column '{}' holds {}, but '{}' takes 32-bit integers", path, t.lines[row], names[f], v,
                sl.tensor->name);
