@@ -114,19 +114,20 @@ CsvTable readCsv(const std::string &path) {
       char *end = nullptr;
       errno = 0;
       double v = f.empty() ? NAN : std::strtod(f.c_str(), &end);
+      bool truth = false;
       if (f.size() == 4 || f.size() == 5) {
         std::string lower = f;
         for (char &ch : lower) ch = char(std::tolower((unsigned char)ch));
         if (lower == "true" || lower == "false") {
           v = lower == "true";
-          end = nullptr;
+          truth = true;
           if (t.truths[c].empty())
             t.truths[c] = fmt::format("{}:{}: column '{}' holds '{}'", path, lineNo, shown(t.header[c]), shown(f));
         }
       }
       // Underflow (1e-400, ERANGE) is a number, read as 0 or a subnormal;
       // overflow (1e400) is ±HUGE_VAL, not finite.
-      if (end && (f.empty() || *end || !std::isfinite(v))) {
+      if (!truth && (f.empty() || *end || !std::isfinite(v))) {
         if (t.notNumbers[c].empty())
           t.notNumbers[c] = fmt::format("{}:{}: column '{}': '{}' is not a finite number", path, lineNo, shown(t.header[c]), shown(f));
         v = NAN;
