@@ -243,7 +243,12 @@ int main(int argc, char **argv) {
   if (!any) fail("give a subcommand: build, dump, opt, dot, stats or gradcheck (see gradc --help)");
   if (input.empty()) fail("no input file (see gradc --help)");
   CompileOptions o = compileOptions();
-  if (buildCmd) return finishOutput(buildCommand(o, {output, emitObject, timePhases, jobs}));
+  if (buildCmd) {
+    // An empty -o (an unset shell variable) is not "the default name".
+    if (output.getNumOccurrences() && output.empty()) fail("-o needs a file name, not an empty string");
+    if (jobs > 64) fail("-j " + llvm::Twine(unsigned(jobs)) + ": at most 64 threads");
+    return finishOutput(buildCommand(o, {output, emitObject, timePhases, jobs}));
+  }
   if (dumpCmd) return finishOutput(dumpCommand(o, *stage.getValue()));
   if (optCmd) return finishOutput(optCommand(o, std::vector<std::string>(passes.begin(), passes.end())));
   if (dotCmd)

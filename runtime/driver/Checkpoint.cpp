@@ -201,7 +201,8 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   if (!in.read(header.data(), n)) fail("checkpoint {} is truncated in its header", path);
   Json h;
   std::string err;
-  if (!parseJson(header, h, err) || h.kind != Json::Object) fail("checkpoint {} has a corrupt header ({})", path, err);
+  if (!parseJson(header, h, err)) fail("checkpoint {} has a corrupt header ({})", path, err);
+  if (h.kind != Json::Object) fail("checkpoint {} has a corrupt header (it is not a JSON object)", path);
   int64_t dataSize = size - 8 - int64_t(n);
 
   // Every tensor the file holds must be one the model saves, and the other

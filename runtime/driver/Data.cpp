@@ -57,7 +57,14 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
     auto names = columnNames(sl);
     for (size_t f = 0; f < names.size(); ++f) {
       int c = t.column(names[f]);
-      if (c < 0 && names.size() == 1) c = t.column(names[f] + "[0]");
+      if (names.size() == 1) {
+        // One feature: `x` or `x[0]`, not both (which would be read?).
+        int alias = t.column(names[f] + "[0]");
+        if (c >= 0 && alias >= 0)
+          fail("{}: columns '{}' and '{}' both name input '{}'; keep one", path, names[f], names[f] + "[0]",
+               sl.tensor->name);
+        if (c < 0) c = alias;
+      }
       if (c < 0) {
         std::string want;
         for (int i : inputs)

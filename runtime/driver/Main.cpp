@@ -2,7 +2,9 @@
 #include "driver/Cluster.h"
 #include "driver/Commands.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -206,13 +208,21 @@ int main(int argc, char **argv) {
     }
     // COMMAND --help: that command's options (tokenizer's subcommands
     // share one section); --help or help alone: all.
+    static const char *const commands[] = {"train", "eval", "predict", "sample", "info", "tokenizer", "help"};
+    bool known = std::find_if(std::begin(commands), std::end(commands), [&](const char *c) { return cmd == c; }) !=
+                 std::end(commands);
     for (int i = 1; i < argc; ++i)
       if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        if (i > 1 && !known) break; // the unknown command's error below
         usage(m, argv[0], i > 1 ? cmd : "");
         return checkStdout(0);
       }
     if (cmd == "help") {
-      usage(m, argv[0], argc > 2 ? argv[2] : "");
+      std::string what = argc > 2 ? argv[2] : "";
+      if (!what.empty() && std::find(std::begin(commands), std::end(commands), what) == std::end(commands))
+        fail("unknown command '{}'; commands are train, eval, predict, sample, info, tokenizer (see {} --help)", what,
+             argv[0]);
+      usage(m, argv[0], what);
       return checkStdout(0);
     }
     // Under mpirun, join the run first: ranks other than 0 go quiet.

@@ -139,6 +139,7 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   if (!s.entry("predict") || s.find(m.text_input) < 0 || s.find(GRT_OUTPUT_PREFIX "logits") < 0)
     fail("the model has no `output logits` to sample from");
   s.initParams(0);
+  if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
   std::string ckpt = a.has("load") ? a.str("load") : a.str("resume");
   Metadata meta;
   if (!ckpt.empty()) meta = loadCheckpoint(ckpt, s, a.has("partial-load"));

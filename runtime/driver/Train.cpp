@@ -195,6 +195,11 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   Cluster &cluster = Cluster::get();
   if (!cluster.leader()) save.clear(), plotDir.clear();
   if (!save.empty()) checkCheckpointPath(save);
+  // Before the plot directory is made: a path that does not exist yet
+  // passed the check above, then became the directory (the run trained to
+  // its end and could not save).
+  if (!save.empty() && !plotDir.empty() && samePlace(save, plotDir))
+    fail("--save {} and --plot {} are the same path; the checkpoint needs a path of its own", save, plotDir);
   if (!plotDir.empty()) checkPlotDirectory(plotDir);
   bool quiet = a.has("quiet");
 
