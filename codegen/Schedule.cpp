@@ -870,6 +870,25 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g, const Schedul
     int dst = kb.slotBuffer(slot, value);
     Placer(k).nest(vars, {{Stmt::Store, dst, kb.linear(idx, value->type.shape), kb.valueAt(value, idx)}});
     k.work = value->type.numel();
+    // The copy reads what an earlier kernel stored: that value's last
+    // reader is now the copy. Data-parallel training averages a gradient
+    // in place once its last reader has run, and a gradient copied into
+    // another's slot (two params with one gradient, shared by CSE) was
+    // averaged while the copy still read it (--overlap --bucket-kib 1: a
+    // different result in each of 4 runs).
+    int32_t self = int32_t(out.size());
+    auto bytes = [](const Buffer &b) { return b.elements * int64_t(b.type == Type::F64 || b.type == Type::Index ? 8 : 4); };
+    for (size_t i = 0; i < k.buffers.size(); ++i) {
+      const Buffer &read = k.buffers[i];
+      if (int(i) == dst) continue;
+      for (Kernel &earlier : out)
+        for (auto &st : earlier.stored) {
+          const Buffer &w = st.where;
+          bool same = read.isSlot ? w.isSlot && w.slot == read.slot
+                                  : !w.isSlot && w.offset < read.offset + bytes(read) && read.offset < w.offset + bytes(w);
+          if (same) st.lastRead = std::max(st.lastRead, self);
+        }
+    }
     out.push_back(std::move(k));
   };
   // Outputs first: an output that reads a param the step updates (a loss
