@@ -2,10 +2,10 @@
 //
 // A training step ends with one update kernel per parameter: the GPT's 68
 // AdamW kernels, [128] to [512,128] elements each. One at a time, most are
-// too small to split across threads (below kParallelWork), and each that is
-// split costs a hand-off to the other threads. They read and write disjoint
-// memory, so they may run in any order, or at once: as one parallel loop
-// over all their elements, in which each thread takes a contiguous share of
+// too small to split across threads (below kParallelWork, Threading.cpp),
+// and each that is split costs a hand-off to the other threads. They read
+// and write disjoint memory, so they may run in any order, or at once: as
+// one parallel loop over all their elements, in which each thread takes a contiguous share of
 // the concatenated ranges and runs the parts of each kernel that fall in it
 // (grt_parallel_loops). One hand-off replaces dozens, and every update is
 // split across the threads.
@@ -37,33 +37,10 @@ namespace {
 /// pairwise memory checks.
 constexpr size_t kMostInGroup = 128;
 
-int64_t bytesPer(Type t) {
-  switch (t) {
-  case Type::F64:
-  case Type::Index: return 8;
-  case Type::I1: return 1;
-  default: return 4;
-  }
-}
-
-/// Memory a kernel touches: a slot (all of it) or arena bytes [begin, end).
-struct Span {
-  bool isSlot;
-  std::string slot;
-  int64_t begin = 0, end = 0;
-  bool overlaps(const Span &o) const {
-    if (isSlot != o.isSlot) return false;
-    return isSlot ? slot == o.slot : begin < o.end && o.begin < end;
-  }
-};
-
+/// The buffers a kernel touches, and those it stores into.
 struct Access {
-  std::vector<Span> all, written;
+  std::vector<const Buffer *> all, written;
 };
-
-Span spanOf(const Buffer &b) {
-  return b.isSlot ? Span{true, b.slot} : Span{false, "", b.offset, b.offset + b.elements * bytesPer(b.type)};
-}
 
 /// Whether the kernel only loops: no runtime call, no per-thread scratch.
 bool onlyLoops(const Kernel &k) {
@@ -83,19 +60,19 @@ bool onlyLoops(const Kernel &k) {
 
 Access accessOf(const Kernel &k) {
   Access a;
-  for (const Buffer &b : k.buffers) a.all.push_back(spanOf(b));
+  for (const Buffer &b : k.buffers) a.all.push_back(&b);
   std::function<void(const Stmt &)> walk = [&](const Stmt &s) {
-    if (s.kind == Stmt::Store || s.kind == Stmt::AccStore) a.written.push_back(spanOf(k.buffers[s.buffer]));
+    if (s.kind == Stmt::Store || s.kind == Stmt::AccStore) a.written.push_back(&k.buffers[s.buffer]);
     for (const Stmt &c : s.body) walk(c);
   };
   for (const Stmt &s : k.body) walk(s);
   return a;
 }
 
-bool anyOverlap(const std::vector<Span> &xs, const std::vector<Span> &ys) {
-  for (const Span &x : xs)
-    for (const Span &y : ys)
-      if (x.overlaps(y)) return true;
+bool anyOverlap(const std::vector<const Buffer *> &xs, const std::vector<const Buffer *> &ys) {
+  for (const Buffer *x : xs)
+    for (const Buffer *y : ys)
+      if (sameMemory(*x, *y)) return true;
   return false;
 }
 

@@ -26,6 +26,16 @@ llvm::StringRef typeName(Type t) {
   return "?";
 }
 
+bool sameMemory(const Buffer &a, const Buffer &b) {
+  if (a.isSlot || b.isSlot) return a.isSlot && b.isSlot && a.slot == b.slot;
+  if (a.isLocal || b.isLocal) return false;
+  // Stored as in memory: i1 in a byte (EmitKernel.cpp, memType).
+  auto bytes = [](const Buffer &x) {
+    return x.elements * (x.type == Type::F64 || x.type == Type::Index ? 8 : x.type == Type::I1 ? 1 : 4);
+  };
+  return a.offset < b.offset + bytes(b) && b.offset < a.offset + bytes(a);
+}
+
 //===--- hash-consed construction -----------------------------------------===//
 
 const Expr *Kernel::intern(Expr e) {

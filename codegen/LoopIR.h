@@ -71,6 +71,11 @@ struct Buffer {
   bool isBlock = false;
 };
 
+/// Whether two buffers of kernels of one entry may share memory: the same
+/// slot, or overlapping arena bytes (the arena is reused, so two values
+/// may take the same bytes at different times). Locals are per call.
+bool sameMemory(const Buffer &a, const Buffer &b);
+
 struct Stmt {
   enum Kind : uint8_t {
     Loop,       // for var in 0..extent: body

@@ -7,9 +7,9 @@ namespace gradc {
 
 struct ScheduleOptions {
   /// Run an entry with little work in all on the calling thread only
-  /// (Schedule.cpp, kSerialEntryWork). The model generator's 1-vs-2-threads
-  /// oracle turns it off, so its small models still run their big-enough
-  /// kernels on threads.
+  /// (codegen/Threading.cpp, kSerialEntryWork). The model generator's
+  /// 1-vs-2-threads oracle turns it off, so its small models still run
+  /// their big-enough kernels on threads.
   bool oneThreadSmallEntries = true;
   /// Compute only the columns of a slice group's product that an
   /// index-only mask lets its readers use (codegen/MaskedColumns.cpp).

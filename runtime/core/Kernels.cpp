@@ -1,8 +1,8 @@
 //===- runtime/core/Kernels.cpp - the functions generated code calls ------===//
 //
-// Random fills, the parallel-for and parallel loop groups, per-thread scratch, the end-of-kernel
-// hook, and the table of symbols an in-process JIT resolves. The matrix
-// multiply has a file of its own (Gemm.cpp).
+// Random fills, the parallel-for and groups of parallel loops, per-thread
+// scratch, the end-of-kernel hook, and the table of symbols an in-process
+// JIT resolves. The matrix multiply has a file of its own (Gemm.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "core/FiniteCheck.h"

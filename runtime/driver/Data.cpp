@@ -45,6 +45,16 @@ static std::vector<std::string> columnNames(const Session::Slot &sl) {
   return out;
 }
 
+/// Why index input `t` cannot take `v` ("'c' is an index into 5 entries:
+/// it takes 0 to 4"), or "" when it can. The generated code clamps an
+/// index, so one out of range would silently read the wrong row, or give
+/// a target a loss of 0.
+static std::string outOfRange(const GrtTensor &t, double v) {
+  int64_t limit = t.index_limit;
+  if (limit <= 0 || (v >= 0 && v < double(limit))) return "";
+  return fmt::format("'{}' is an index into {} entries: it takes 0 to {}", t.name, limit, limit - 1);
+}
+
 Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &path) {
   CsvTable t = readCsv(path);
   Rows r;
@@ -84,9 +94,8 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
         if (sl.tensor->dtype == GRT_I32 && !(v >= INT32_MIN && v <= INT32_MAX && v == std::floor(v)))
           fail("{}:{}: column '{}' holds {}, but '{}' takes 32-bit integers", path, t.lines[row], names[f], v,
                sl.tensor->name);
-        if (int64_t limit = sl.tensor->index_limit; limit > 0 && !(v >= 0 && v < double(limit)))
-          fail("{}:{}: column '{}' holds {}, but '{}' is an index into {} entries: it takes 0 to {}", path, t.lines[row],
-               names[f], v, sl.tensor->name, limit, limit - 1);
+        if (std::string bad = outOfRange(*sl.tensor, v); !bad.empty())
+          fail("{}:{}: column '{}' holds {}, but {}", path, t.lines[row], names[f], v, bad);
         if (sl.tensor->dtype == GRT_F32 && std::fabs(v) > double(FLT_MAX))
           fail("{}:{}: column '{}' holds {}, too large for '{}', which is f32 (at most {:g} in magnitude)", path,
                t.lines[row], names[f], v, sl.tensor->name, double(FLT_MAX));
@@ -300,13 +309,10 @@ Rows generateTable(Session &s, const DataOptions &opts, std::vector<int> inputs)
     // The same check a CSV's indices get: out of range, a gather would
     // read a clamped row and a target give a loss of 0, silently.
     const GrtTensor &t = *s.slots[idx].tensor;
-    if (int64_t limit = t.index_limit; limit > 0)
-      for (int64_t i = 0; i < gen.numel; ++i)
-        if (!(vals[i] >= 0 && vals[i] < double(limit)))
-          fail("the model's data table gives '{}' the value {} in row {}, but '{}' is an index into {} entries: it "
-               "takes 0 to {}",
-               t.name, vals[i], i / std::max<int64_t>(1, gen.numel / std::max<int64_t>(1, r.rows)), t.name, limit,
-               limit - 1);
+    int64_t perRow = std::max<int64_t>(1, gen.numel / std::max<int64_t>(1, r.rows));
+    for (int64_t i = 0; i < gen.numel; ++i)
+      if (std::string bad = outOfRange(t, vals[i]); !bad.empty())
+        fail("the model's data table gives '{}' the value {} in row {}, but {}", t.name, vals[i], i / perRow, bad);
     r.values.push_back(std::move(vals));
   }
   return r;

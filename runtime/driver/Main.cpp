@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <iterator>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 
 extern "C" const GrtModel gradc_model;
 
@@ -171,6 +171,13 @@ commands:
   fmt::print("Hyperparameters of this model: see `{} info`.\n", argv0);
 }
 
+/// The commands, for the check that COMMAND --help names one.
+static const char *const kCommands[] = {"train", "eval", "predict", "sample", "info", "tokenizer", "help"};
+
+[[noreturn]] static void unknownCommand(const std::string &cmd, const char *argv0) {
+  fail("unknown command '{}'; commands are train, eval, predict, sample, info, tokenizer (see {} --help)", cmd, argv0);
+}
+
 static int runCommand(const GrtModel &m, const std::string &cmd, int argc, char **argv) {
   if (cmd == "train") return cmdTrain(m, argc, argv);
   if (cmd == "eval") return cmdEval(m, argc, argv);
@@ -178,7 +185,7 @@ static int runCommand(const GrtModel &m, const std::string &cmd, int argc, char 
   if (cmd == "info") return cmdInfo(m, argc, argv);
   if (cmd == "sample") return cmdSample(m, argc, argv);
   if (cmd == "tokenizer") return cmdTokenizer(m, argc, argv);
-  fail("unknown command '{}'; commands are train, eval, predict, sample, info, tokenizer (see {} --help)", cmd, argv[0]);
+  unknownCommand(cmd, argv[0]);
 }
 
 /// Output that could not be written (a full disk, /dev/full, a closed
@@ -208,20 +215,16 @@ int main(int argc, char **argv) {
     }
     // COMMAND --help: that command's options (tokenizer's subcommands
     // share one section); --help or help alone: all.
-    static const char *const commands[] = {"train", "eval", "predict", "sample", "info", "tokenizer", "help"};
-    bool known = std::find_if(std::begin(commands), std::end(commands), [&](const char *c) { return cmd == c; }) !=
-                 std::end(commands);
+    auto known = [](const std::string &c) { return std::find(std::begin(kCommands), std::end(kCommands), c) != std::end(kCommands); };
     for (int i = 1; i < argc; ++i)
       if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-        if (i > 1 && !known) break; // the unknown command's error below
+        if (i > 1 && !known(cmd)) unknownCommand(cmd, argv[0]);
         usage(m, argv[0], i > 1 ? cmd : "");
         return checkStdout(0);
       }
     if (cmd == "help") {
       std::string what = argc > 2 ? argv[2] : "";
-      if (!what.empty() && std::find(std::begin(commands), std::end(commands), what) == std::end(commands))
-        fail("unknown command '{}'; commands are train, eval, predict, sample, info, tokenizer (see {} --help)", what,
-             argv[0]);
+      if (!what.empty() && !known(what)) unknownCommand(what, argv[0]);
       usage(m, argv[0], what);
       return checkStdout(0);
     }

@@ -126,20 +126,20 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
          {"load", "resume", "prompt", "tokens", "temperature", "top-k", "seed", "threads", "samples", "tokenizer", "precision"},
          {"partial-load", "no-cache", "check-cache"});
   if (m.data_kind != GRT_DATA_TEXT) fail("sample is for text models; '{}' reads tables (use predict)", m.name);
-  precisionOption(a, m);
+  if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
+  std::string precision = precisionOption(a, m);
   // How far @step's logits may be from @predict's. In f32 both sum the same
   // products in another order. Under bf16, @predict's products round their
   // operands to 8 significant bits (2^-9 relative) while @step's thin ones
   // may run as f32 loops, so the two differ by bf16 rounding through every
   // layer: 0.5-0.8% of the logits' scale on the default GPT. A model that
   // is not causal differs by far more (its early logits see later tokens).
-  bool bf16 = a.str("precision", "f32") == "bf16";
+  bool bf16 = precision == "bf16";
   const double trustTolerance = bf16 ? 5e-2 : 1e-3, checkTolerance = bf16 ? 5e-2 : 1e-5;
   Session s(m, threadsOption(a));
   if (!s.entry("predict") || s.find(m.text_input) < 0 || s.find(GRT_OUTPUT_PREFIX "logits") < 0)
     fail("the model has no `output logits` to sample from");
   s.initParams(0);
-  if (a.has("load") && a.has("resume")) fail("give --load or --resume, not both");
   std::string ckpt = a.has("load") ? a.str("load") : a.str("resume");
   Metadata meta;
   if (!ckpt.empty()) meta = loadCheckpoint(ckpt, s, a.has("partial-load"));

@@ -1,0 +1,363 @@
+//===- frontend/SemaModel.cpp - the model block: train, data, the loss ----===//
+//
+// What a `model` block declares beyond its statements: the optimizer
+// (recordTrain), the data (a generated table or a text corpus), the names
+// the training step reserves, and the checks on the finished model (its
+// loss, params the loss does not reach).
+//
+//===----------------------------------------------------------------------===//
+#include "frontend/SemaImpl.h"
+
+#include "ir/Optimizers.h"
+#include "runtime/include/gradrt/abi.h"
+#include "runtime/include/gradrt/hypers.h"
+
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
+
+namespace gradc {
+
+using namespace ast;
+using llvm::cast;
+
+//===--- the model --------------------------------------------------------===//
+
+void SemaImpl::execModel(const ModelDecl &m) {
+  model = &m;
+  module->name = m.name;
+  graph = &module->addGraph("model");
+  builder = std::make_unique<Builder>(*graph);
+  frames.emplace_back();
+  execBlock(m.body);
+  // After a budget ran out, what is missing is only what was not reached.
+  if (!stopped) finishModel(m);
+  frames.pop_back();
+}
+
+void SemaImpl::recordTrain(const TrainStmt &s) {
+  const OptimizerInfo *opt = findOptimizer(s.optimizer);
+  if (!opt) {
+    error(s.optimizerLoc, "unknown optimizer '" + s.optimizer + "'; available: " + optimizerNames());
+    return;
+  }
+  TrainSpec &spec = module->train;
+  spec.optimizer = opt->name.str();
+  std::vector<Value> given(opt->args.size());
+  for (auto &a : s.args) {
+    if (a.name.empty()) {
+      error(a.value->loc(), "write optimizer arguments by name, e.g. lr = 0.1", {a.value->range});
+      continue;
+    }
+    const OptimizerArg *arg = findArg(*opt, a.name);
+    if (!arg) {
+      error(a.nameLoc, "'" + s.optimizer + "' has no argument '" + a.name + "'; it takes " + argumentNames(*opt));
+      continue;
+    }
+    // A bare name such as `decay = cosine` reads as the string "cosine".
+    Value v;
+    if (auto *n = llvm::dyn_cast<NameExpr>(a.value.get()); n && !arg->strDefault.empty())
+      v = Value::string(n->name, n->range);
+    else
+      v = eval(*a.value);
+    if (v.isError()) continue;
+    bool wantString = !arg->strDefault.empty();
+    if (wantString) {
+      if (v.kind != Value::Str || !llvm::is_contained(arg->choices, v.s)) {
+        error(a.value->loc(), "'" + a.name + "' must be one of " + choiceNames(*arg) + ", got " + describe(v),
+              {a.value->range});
+        continue;
+      }
+    } else if (!v.isNumber()) {
+      error(a.value->loc(), "'" + a.name + "' must be a number, got " + describe(v), {a.value->range});
+      continue;
+    } else if (const char *why = grt::hyperRangeError(a.name.c_str(), v.asDouble(), opts.floatType == DType::F32)) {
+      error(a.value->loc(), "'" + a.name + "' " + why + ", not " + describe(v), {a.value->range});
+      continue;
+    }
+    if (size_t i = arg - opt->args.begin(); given[i].isNumber() || given[i].kind == Value::Str) {
+      error(a.nameLoc, "'" + a.name + "' is given twice");
+      continue;
+    }
+    given[arg - opt->args.begin()] = v;
+  }
+  // Cosine decay goes from lr to min_lr; above lr, the rate climbs as
+  // training goes on. Legal (the same check warns in the executable, for
+  // --hp), and almost never meant.
+  auto valueOf = [&](llvm::StringRef name) -> const Value * {
+    const OptimizerArg *arg = findArg(*opt, name);
+    return arg ? &given[arg - opt->args.begin()] : nullptr;
+  };
+  const Value *decay = valueOf("decay"), *minLr = valueOf("min_lr"), *lr = valueOf("lr");
+  if (decay && decay->kind == Value::Str && decay->s == "cosine" && minLr && minLr->isNumber() && lr) {
+    double rate = lr->isNumber() ? lr->asDouble() : findArg(*opt, "lr")->numDefault;
+    if (minLr->asDouble() > rate)
+      diag.warning(minLr->range.Start, "min_lr = " + attrValueStr(minLr->asDouble()) + " is above lr = " + attrValueStr(rate) +
+                                           (lr->isNumber() ? "" : " (the default)") +
+                                           ", so the cosine decay raises the learning rate instead of lowering it");
+  }
+  for (size_t i = 0; i < opt->args.size(); ++i) {
+    const OptimizerArg &arg = opt->args[i];
+    if (!arg.strDefault.empty())
+      spec.args.push_back({arg.name.str(), given[i].kind == Value::Str ? given[i].s : arg.strDefault.str()});
+    else
+      spec.args.push_back({arg.name.str(), given[i].isNumber() ? given[i].asDouble() : arg.numDefault});
+  }
+  auto [line, col] = diag.sourceMgr().getLineAndColumn(s.loc(), userBuffer);
+  spec.loc = Location{module->fileId(diag.sourceMgr().getMemoryBuffer(userBuffer)->getBufferIdentifier()), line, col};
+}
+
+/// The executable has tensors of its own, named: one per hyperparameter
+/// of the optimizer (lr, beta1, ...), the step counters, each param p's
+/// optimizer state (p.adam_m and p.adam_v, or p.momentum), and the values
+/// the runtime sets that the graphs read already (dropout's seed and its
+/// training switch). A param or input of the same name would share that
+/// slot, so it is refused here, at its declaration.
+void SemaImpl::checkReservedNames() {
+  const OptimizerInfo *opt = findOptimizer(module->train.optimizer);
+  std::string o = opt ? opt->name.str() : "";
+  llvm::StringSet<> runtimeValues;
+  for (auto &g : module->graphs)
+    for (Node *h : g->leaves(OpKind::Hyper)) runtimeValues.insert(h->attrs.getString(AttrKey::Name));
+  // What the executable calls `name`, or "" when nothing.
+  auto clash = [&](llvm::StringRef name) -> std::string {
+    if (name == "step" || name == "total_steps") return "the training step's counter '" + name.str() + "'";
+    if (opt)
+      if (const OptimizerArg *a = findArg(*opt, name); a && a->strDefault.empty())
+        return o + "'s hyperparameter '" + name.str() + "'";
+    if (name == "seed" && runtimeValues.count(name)) return "the random seed dropout reads";
+    if (name == "training" && runtimeValues.count(name)) return "dropout's switch between training and evaluation";
+    if (runtimeValues.count(name)) return "the value '" + name.str() + "' the runtime sets";
+    return "";
+  };
+  for (auto &[name, n] : inputs)
+    if (std::string c = clash(name); !c.empty()) error(inputLocs.lookup(name), "input '" + name + "' clashes with " + c + "; rename it");
+  llvm::SmallVector<llvm::StringRef, 2> states;
+  if (o == "sgd") states = {"momentum"};
+  else if (opt) states = {"adam_m", "adam_v"};
+  for (auto &[name, n] : params) {
+    std::string c = clash(name);
+    auto [owner, suffix] = llvm::StringRef(name).rsplit('.');
+    if (c.empty() && !suffix.empty() && llvm::is_contained(states, suffix) && params.count(owner.str()))
+      c = o + "'s state of parameter '" + owner.str() + "'";
+    if (!c.empty()) error(paramOrigins[name].decl, "parameter '" + name + "' clashes with " + c + "; rename it");
+  }
+}
+
+void SemaImpl::buildTableData(const DataStmt &s) {
+  int64_t rows = 0;
+  for (auto &a : s.args) {
+    if (a.name != "rows") {
+      error(a.value->loc(), "a table data block takes one argument, rows = N", {a.value->range});
+      return;
+    }
+    Value v = eval(*a.value);
+    if (v.isError()) return;
+    if (v.kind != Value::Int || v.i < 2) {
+      error(a.value->loc(), "rows must be an integer of at least 2, got " + describe(v), {a.value->range});
+      return;
+    }
+    rows = v.i;
+  }
+  if (rows == 0) {
+    error(s.kindLoc, "a table data block needs its size: data table(rows = N) { ... }");
+    return;
+  }
+  // The generator is a graph of its own, built like the model.
+  Graph *saved = graph;
+  auto savedBuilder = std::move(builder);
+  graph = &module->addGraph("data");
+  builder = std::make_unique<Builder>(*graph);
+  Frame f;
+  f.inData = true;
+  frames.push_back(std::move(f));
+  execBlock(s.body);
+  for (auto &[name, in] : inputs) {
+    auto it = frame().vars.find(name);
+    TensorType want = in->type;
+    want.shape[0] = rows;
+    if (it == frame().vars.end()) {
+      error(s.kindLoc, "the data block does not define input '" + name + "' (" + srcType(want) + ")");
+      continue;
+    }
+    Value v = it->second;
+    if (v.isError()) continue;
+    if (v.kind != Value::Tensor || v.node->type != want) {
+      error(v.range.Start.isValid() ? v.range.Start : s.kindLoc,
+            "data for input '" + name + "' must be " + srcType(want) + ", but it is " + describe(v), {v.range});
+      continue;
+    }
+    graph->outputs.push_back({name, v.node});
+  }
+  std::sort(graph->outputs.begin(), graph->outputs.end(), [](auto &a, auto &b) { return a.name < b.name; });
+  frames.pop_back();
+  graph->removeDeadNodes();
+  constantIndexRanges.clear();
+  graph = saved;
+  builder = std::move(savedBuilder);
+  module->data.kind = DataSpec::Table;
+  module->data.rows = rows;
+}
+
+void SemaImpl::recordData(const DataStmt &s) {
+  if (s.kindName == "table") {
+    buildTableData(s);
+    return;
+  }
+  if (s.kindName != "text") {
+    error(s.kindLoc, "unknown data kind '" + s.kindName + "'; expected 'table' or 'text'");
+    return;
+  }
+  if (!s.body.empty()) error(s.body.front()->loc(), "a text data statement has no body");
+  DataSpec &d = module->data;
+  d.kind = DataSpec::Text;
+  d.corpus = "/usr/share/games/fortunes";
+  llvm::SMLoc inputLoc, targetLoc;
+  for (auto &a : s.args) {
+    auto *n = llvm::dyn_cast<NameExpr>(a.value.get());
+    if (a.name == "input" || a.name == "target") {
+      if (!n) {
+        error(a.value->loc(), "'" + a.name + "' names one of the model's inputs", {a.value->range});
+        continue;
+      }
+      (a.name == "input" ? d.textInput : d.textTarget) = n->name;
+      (a.name == "input" ? inputLoc : targetLoc) = n->loc();
+    } else if (a.name == "corpus") {
+      Value v = eval(*a.value);
+      if (v.kind != Value::Str) {
+        error(a.value->loc(), "'corpus' is a path in quotes", {a.value->range});
+        continue;
+      }
+      d.corpus = v.s;
+    } else {
+      error(a.value->loc(), "text data takes input = NAME, target = NAME and corpus = \"PATH\"", {a.value->range});
+    }
+  }
+  auto check = [&](const std::string &name, llvm::SMLoc loc, llvm::StringRef role) -> Node * {
+    if (name.empty()) {
+      error(s.kindLoc, "text data needs " + role + " = NAME, naming an i32[B, T] input");
+      return nullptr;
+    }
+    auto it = inputs.find(name);
+    if (it == inputs.end()) {
+      error(loc, "'" + name + "' is not an input of the model");
+      return nullptr;
+    }
+    Node *n = it->second;
+    if (n->type.dtype != DType::I32 || n->type.rank() != 2) {
+      error(loc, "text data fills i32[B, T] inputs, but '" + name + "' is " + srcType(n->type));
+      return nullptr;
+    }
+    return n;
+  };
+  Node *in = check(d.textInput, inputLoc, "input"), *tg = check(d.textTarget, targetLoc, "target");
+  if (in && tg && in->type != tg->type)
+    error(targetLoc, "input and target must have one shape: " + srcType(in->type) + " and " + srcType(tg->type));
+  if (inputs.size() != 2)
+    error(s.kindLoc, "a text model has exactly two inputs (context and targets)");
+}
+
+/// Whether a gradient reaching `n` flows on to its operands. Not through
+/// stop_gradient, nor ops whose derivative is zero wherever it exists
+/// (ir/Ops.def: NoGrad for comparisons and logic, Stepped for floor, sign,
+/// //, ...), nor any value that is not a float: an integer or bool has no
+/// gradient, so i32(s * 3) cuts s off as floor(s) does.
+static bool passesGradient(const Node *n) {
+  return isFloat(n->type.dtype) && !n->is(OpKind::StopGradient) && !n->has(NoGrad) && !n->has(Stepped);
+}
+
+/// Warns about params the loss does not reach through differentiable ops
+/// (passesGradient): their gradient is always zero, so training never
+/// changes them (weight decay aside). Legal, and almost never meant.
+void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
+  llvm::DenseSet<const Node *> seen;
+  llvm::SmallVector<const Node *, 64> work{loss};
+  while (!work.empty()) {
+    const Node *n = work.pop_back_val();
+    if (!seen.insert(n).second || !passesGradient(n)) continue;
+    for (const Node *op : n->operands) work.push_back(op);
+  }
+  std::vector<std::string> untrained;
+  for (auto &[name, n] : params)
+    if (!seen.count(n)) untrained.push_back(name);
+  if (untrained.empty()) return;
+  // At the user's line: the outermost call when a function declared it.
+  const ParamOrigin &at = paramOrigins[untrained[0]];
+  llvm::SMLoc where = at.calls.empty() ? at.decl : at.calls[0].loc;
+  if (untrained.size() == params.size()) {
+    diag.warning(lossLoc.isValid() ? lossLoc : where, "the loss does not depend on any param, so every gradient is 0 and training changes nothing");
+    return;
+  }
+  std::string names;
+  for (size_t i = 0; i < untrained.size() && i < 4; ++i) names += (i ? ", '" : "'") + untrained[i] + "'";
+  if (untrained.size() > 4) names += " and " + std::to_string(untrained.size() - 4) + " more";
+  diag.warning(where, "the loss does not depend on param" + std::string(untrained.size() > 1 ? "s " : " ") + names +
+                          ", so " + (untrained.size() > 1 ? "their gradients are" : "its gradient is") +
+                          " always 0 and training never changes " + (untrained.size() > 1 ? "them" : "it"));
+}
+
+void SemaImpl::finishModel(const ModelDecl &m) {
+  auto &vars = frame().vars;
+  auto loss = vars.find("loss");
+  if (loss == vars.end()) {
+    error(m.nameLoc, "model '" + m.name + "' has no loss");
+    note(m.nameLoc, "assign the value to minimise to 'loss', e.g. loss = mean(square(pred - y))");
+  } else if (!loss->second.isError()) {
+    Value &v = loss->second;
+    if (v.kind != Value::Tensor || !v.node->type.isScalar() || !isFloat(v.node->type.dtype)) {
+      error(v.range.Start, "the loss must be a float scalar, but it is " + describe(v), {v.range});
+      note(v.range.Start, "reduce it to one number, for example with mean(...)");
+    } else {
+      graph->outputs.push_back({"loss", v.node});
+    }
+  }
+  for (auto &[name, placeholder] : outputs) {
+    auto it = vars.find(name);
+    if (it == vars.end()) {
+      error(placeholder.range.Start, "'output " + name + "' names no value of the model");
+      continue;
+    }
+    if (it->second.isError()) continue;
+    if (it->second.kind != Value::Tensor) {
+      error(placeholder.range.Start, "an output must be a tensor, but '" + name + "' is " + describe(it->second));
+      continue;
+    }
+    if (graph->output(name)) {
+      error(placeholder.range.Start, "'" + name + "' is output twice");
+      continue;
+    }
+    // The data block's generator outputs each input's rows under the
+    // input's name: [rows, ...], where this output would be [B, ...].
+    if (dataStmt && inputs.count(name)) {
+      error(placeholder.range.Start, "'output " + name + "' names an input, whose rows the data block generates under "
+                                     "the same name; output a value computed from it instead");
+      continue;
+    }
+    graph->outputs.push_back({name, it->second.node});
+  }
+  for (auto &[name, v] : metrics) graph->outputs.push_back({GRT_METRIC_PREFIX + name, v.node});
+
+  if (!trainStmt)
+    error(m.nameLoc, "model '" + m.name + "' has no 'train' statement; add one such as train sgd(lr = 0.1)");
+  else
+    recordTrain(*trainStmt);
+  // After another error these say nothing true: a failed declaration, or a
+  // call not made because its argument was in error, leaves them empty.
+  if (params.empty() && !diag.hasErrors()) error(m.nameLoc, "model '" + m.name + "' has no parameters to train");
+  if (const Node *l = graph->output("loss"); l && !params.empty() && !diag.hasErrors())
+    warnUntrained(l, loss->second.range.Start);
+
+  // Shapes are static, so the batch size is the first dimension every input shares.
+  Node *first = nullptr;
+  for (auto &[name, n] : inputs) {
+    if (!first) first = n;
+    else if (n->type.shape[0] != first->type.shape[0])
+      error(m.nameLoc, "inputs must share their first (batch) dimension: '" + first->name + "' is " +
+                           srcType(first->type) + " but '" + name + "' is " + srcType(n->type));
+  }
+  if (inputs.empty() && !declarationFailed) error(m.nameLoc, "model '" + m.name + "' has no inputs");
+  if (dataStmt) recordData(*dataStmt);
+  checkReservedNames();
+}
+
+} // namespace gradc
