@@ -5,9 +5,9 @@
 // too small to split across threads (below kParallelWork, Threading.cpp),
 // and each that is split costs a hand-off to the other threads. They read
 // and write disjoint memory, so they may run in any order, or at once: as
-// one parallel loop over all their elements, in which each thread takes a contiguous share of
-// the concatenated ranges and runs the parts of each kernel that fall in it
-// (grt_parallel_loops). One hand-off replaces dozens, and every update is
+// one parallel loop over all their elements, in which each thread takes a
+// contiguous share of the concatenated ranges and runs the parts of each
+// kernel that fall in it (grt_parallel_loops). One hand-off replaces dozens, and every update is
 // split across the threads.
 //
 //   kernel train.k317  %wte.next = ... (with the next 67 as one parallel loop)
