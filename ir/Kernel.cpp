@@ -7,6 +7,8 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringExtras.h"
 
+#include <algorithm>
+#include <bit>
 #include <functional>
 
 namespace gradc {
@@ -38,6 +40,15 @@ bool isColumnReduction(const Node *n) {
   auto axes = n->attrs.getInts(AttrKey::Axes);
   const TensorType &x = n->operand(0)->type;
   return x.rank() >= 2 && !axes.empty() && !llvm::is_contained(axes, int64_t(x.rank() - 1)) && x.shape.back() > 1;
+}
+
+int64_t blockedSumPart(int64_t extent, int64_t target) {
+  target = std::max<int64_t>(1, target);
+  for (int64_t d = 0; d <= target; ++d) {
+    if (target - d >= std::max<int64_t>(2, target / 2) && extent % (target - d) == 0) return target - d;
+    if (target + d <= 2 * target && target + d < extent && extent % (target + d) == 0) return target + d;
+  }
+  return int64_t(std::bit_floor(uint64_t(target)));
 }
 
 bool computableInLoop(const Node *n) {

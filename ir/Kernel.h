@@ -74,6 +74,18 @@ bool isRuntimeLeaf(const Node *n);
 /// [B, T, C] summed to [1, 1, C]): it runs as a kernel of its own, walking
 /// its operand in memory order.
 bool isColumnReduction(const Node *n);
+
+/// A float sum of at least this many terms per output is added up in blocks
+/// of about sqrt(terms) terms, then the block sums (one f32 accumulator over
+/// millions of terms loses digits): passes/BlockLongSums.cpp for column
+/// reductions, codegen/Schedule.cpp (blockedSum) for the sums in loops.
+inline constexpr int64_t kBlockedSumTerms = 1 << 14;
+/// How many entries of an axis of `extent` one block of such a sum takes,
+/// when `target` would be ideal: a divisor of `extent` from target/2 to
+/// 2·target where there is one (the blocks then cover the axis exactly:
+/// MNIST's 60000 rows as 240 blocks of 250), else the power of two at or
+/// below `target`, with a shorter block left over. At least 1.
+int64_t blockedSumPart(int64_t extent, int64_t target);
 /// Ops a loop can compute at any index. The others (matmul, scatter_add,
 /// random draws) are calls into the runtime or loops of their own: each is
 /// its kernel's stored root.
