@@ -121,9 +121,38 @@ private:
   /// reader needs its bytes): the header's list.
   bool inlined(const Node *n) const { return isInlinable(n) || (level > 0 && indexOnly(n)); }
 
+  /// A reshape that only splits axes ([262144, 9] to [512, 512, 9]): its
+  /// operand's index is an affine function of its own, so a reduction can
+  /// compute the operand inside its loop, read through the reshape.
+  static bool splitsAxesOnly(const Node *reshape) {
+    llvm::SmallVector<int64_t, 4> from, to;
+    for (int64_t d : reshape->operand(0)->type.shape)
+      if (d != 1) from.push_back(d);
+    for (int64_t d : reshape->type.shape)
+      if (d != 1) to.push_back(d);
+    size_t j = 0;
+    for (int64_t f : from) {
+      int64_t p = 1;
+      while (p < f && j < to.size()) p *= to[j++];
+      if (p != f) return false;
+    }
+    return j == to.size();
+  }
+  /// Such a reshape read only by reductions (passes/BlockLongSums.cpp views
+  /// a long column sum's rows as blocks) is computed inside the reduction's
+  /// kernel rather than made a view, which would store the whole operand.
+  bool readThroughByReductions(const Node *reshape) const {
+    if (level == 0 || !reshape->is(OpKind::Reshape) || !splitsAxesOnly(reshape) ||
+        !computableInLoop(reshape->operand(0)) || reshape->operand(0)->has(Leaf))
+      return false;
+    llvm::ArrayRef<Node *> us = usersOf(reshape);
+    return !us.empty() && llvm::all_of(us, [](const Node *u) { return u->has(Reduction); });
+  }
+
   void markViews() {
     for (auto &n : g.nodes)
-      if (n->is(OpKind::Reshape) && stored(n->operand(0)) && !n->operand(0)->is(OpKind::Const)) {
+      if (n->is(OpKind::Reshape) && stored(n->operand(0)) && !n->operand(0)->is(OpKind::Const) &&
+          !readThroughByReductions(n.get())) {
         // A reshape of a stored value whose bytes are contiguous is a view.
         auto v = stridedView(n->operand(0), [&](const Node *x) { return stored(x); });
         if (v && v->base == n->operand(0)) views.insert(n.get());
@@ -203,7 +232,7 @@ private:
     if (info.isRuntimeCall()) return -1;
     for (Node *u : us) {
       if (u->kernel != k || views.count(u)) return -1;
-      bool sameIndex = u->has(Elementwise) || u->has(Reduction);
+      bool sameIndex = u->has(Elementwise) || u->has(Reduction) || readThroughByReductions(u);
       bool rowBroadcast = info.isLoop() && u->is(OpKind::Broadcast) && expandsTrailingAxes(u);
       if (!sameIndex && !rowBroadcast) return -1;
     }

@@ -84,6 +84,7 @@ llvm::Error runCSE(Module &m, const PassOptions &o);
 llvm::Error runDCE(Module &m, const PassOptions &o);
 llvm::Error runRematerialize(Module &m, const PassOptions &o);
 llvm::Error runSplitColumnSums(Module &m, const PassOptions &o);
+llvm::Error runBlockLongSums(Module &m, const PassOptions &o);
 llvm::Error runFusion(Module &m, const PassOptions &o);
 llvm::Error runSliceFusion(Module &m, const PassOptions &o);
 llvm::Error runMemoryPlan(Module &m, const PassOptions &o);
