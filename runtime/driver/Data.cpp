@@ -27,10 +27,29 @@ std::vector<int> entryInputs(Session &s, const char *entry) {
   return out;
 }
 
+/// The inputs a table fills, row by row: all but those only @step reads.
+static std::vector<int> tableInputs(Session &s) {
+  std::vector<int> inputs;
+  for (size_t i = 0; i < s.slots.size(); ++i)
+    if (s.slots[i].tensor->role == GRT_INPUT && !Session::isStepOnlyInput(s.model, *s.slots[i].tensor))
+      inputs.push_back(int(i));
+  return inputs;
+}
+
+/// A scalar input has no row to give each example (gradc refuses one in a
+/// .grad model; a .gir module can still declare it).
+static void requireBatchDimension(Session &s, const std::vector<int> &inputs) {
+  for (int i : inputs)
+    if (const GrtTensor &t = *s.slots[size_t(i)].tensor; t.rank == 0)
+      fail("input '{}' is {}[], a scalar: table data gives each input one row per example, so it needs a batch "
+           "dimension first, e.g. {}[B, 1]",
+           t.name, dtypeName(t.dtype), dtypeName(t.dtype));
+}
+
 static int64_t batchOf(Session &s) {
-  for (auto &sl : s.slots)
-    if (sl.tensor->role == GRT_INPUT) return sl.tensor->dims[0];
-  fail("the model has no inputs");
+  for (int i : tableInputs(s))
+    if (s.slots[size_t(i)].tensor->rank >= 1) return s.slots[size_t(i)].tensor->dims[0];
+  fail("the model has no inputs with a batch dimension");
 }
 
 /// Per-row element count of an input: everything after the batch dim.
@@ -56,6 +75,7 @@ static std::string outOfRange(const GrtTensor &t, double v) {
 }
 
 Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &path) {
+  requireBatchDimension(s, inputs);
   CsvTable t = readCsv(path);
   Rows r;
   r.inputs = inputs;
@@ -106,10 +126,11 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
   }
   // Columns no input reads (an id, a label kept for reference) are allowed,
   // but said, so that a misspelt name is not silently ignored.
-  // (The model's other inputs, such as the target predict does not read, count as read.)
-  for (auto &sl : s.slots)
-    if (sl.tensor->role == GRT_INPUT)
-      for (auto &n : columnNames(sl))
+  // (The model's other inputs, such as the target predict does not read,
+  // count as read; a scalar input, or one only @step reads, has no column.)
+  for (int i : tableInputs(s))
+    if (s.slots[size_t(i)].tensor->rank >= 1)
+      for (auto &n : columnNames(s.slots[size_t(i)]))
         for (const std::string &alias : {n, n + "[0]"})
           if (int c = t.column(alias); c >= 0) used[c] = true;
   std::string unused;
@@ -297,6 +318,7 @@ private:
 /// Runs the model's generator entry and reads the rows it wrote.
 Rows generateTable(Session &s, const DataOptions &opts, std::vector<int> inputs) {
   if (!s.has("data")) fail("the model has no default data; pass --data FILE.csv");
+  requireBatchDimension(s, inputs);
   s.ctx.rng = Rng(opts.dataSeed, hashName("data"));
   s.run("data");
   Rows r;
@@ -588,9 +610,7 @@ std::unique_ptr<Dataset> loadData(Session &s, const DataOptions &opts) {
     return std::make_unique<TextData>(s, readCorpus(path), opts, path);
   }
   if (!opts.tokenizer.empty()) fail("--tokenizer is for text models; '{}' reads tables", s.model.name);
-  std::vector<int> inputs;
-  for (size_t i = 0; i < s.slots.size(); ++i)
-    if (s.slots[i].tensor->role == GRT_INPUT) inputs.push_back(int(i));
+  std::vector<int> inputs = tableInputs(s);
   if (!opts.path.empty()) return std::make_unique<TableData>(s, readRows(s, inputs, opts.path), opts, opts.path);
   if (s.model.data_kind != GRT_DATA_TABLE) fail("the model has no default data; pass --data FILE.csv");
   return std::make_unique<TableData>(s, generateTable(s, opts, inputs), opts, "default data");

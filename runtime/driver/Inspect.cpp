@@ -121,13 +121,15 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
   for (int i = 0; i < m.num_tensors; ++i) {
     const GrtTensor &t = m.tensors[i];
     std::string extra;
-    bool cache = Session::isCache(t);
+    bool cache = Session::isCache(t), step = Session::isStepOnlyInput(m, t);
     if (t.role == GRT_PARAM || t.role == GRT_STATE) extra = fmt::format("init {}", t.init);
     if (cache) extra = "keys or values for `sample` (not saved)";
     if (Session::isUserHyper(t))
       extra = fmt::format("default {}", t.default_value);
     if (t.role == GRT_INPUT && t.index_limit > 0) extra = fmt::format("indices in 0..{}", t.index_limit - 1);
-    fmt::print("  {:<6}  {:<24} {}{:<14} {}\n", cache ? std::string("cache") : roleName(t.role), t.name, dtypeName(t.dtype), shapeStr(t), extra);
+    if (step) extra += std::string(extra.empty() ? "" : "; ") + "set by `sample` for @step, not a data column";
+    std::string role = cache ? std::string("cache") : step ? std::string("step") : roleName(t.role);
+    fmt::print("  {:<6}  {:<24} {}{:<14} {}\n", role, t.name, dtypeName(t.dtype), shapeStr(t), extra);
     int64_t bytes = numel(t) * int64_t(dtypeBytes(t.dtype));
     if (t.role == GRT_PARAM) params += numel(t), paramBytes += bytes;
     if (t.role == GRT_STATE && !cache) stateBytes += bytes;

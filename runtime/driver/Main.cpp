@@ -144,7 +144,9 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
                     encoding and decoding, median of R runs (default 3)
 )"},
       {"info", R"(info: the model's tensors (with the index range of integer inputs), entry points,
-optimizer, default data and parameter count; no options.
+optimizer, default data and parameter count; no options. Inputs name the
+columns of a CSV given as --data; those shown as `step` are set by sample
+for @step.
 )"},
   };
   for (auto &sec : sections)

@@ -5,6 +5,7 @@
 #include "core/Profile.h"
 
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -84,6 +85,18 @@ const GrtEntry *Session::entry(std::string_view name) const {
   for (int i = 0; i < model.num_entries; ++i)
     if (name == model.entries[i].name) return &model.entries[i];
   return nullptr;
+}
+
+bool Session::isStepOnlyInput(const GrtModel &m, const GrtTensor &t) {
+  if (t.role != GRT_INPUT) return false;
+  bool byStep = false;
+  for (int i = 0; i < m.num_entries; ++i) {
+    std::vector<std::string> reads = splitList(m.entries[i].inputs);
+    if (std::find(reads.begin(), reads.end(), t.name) == reads.end()) continue;
+    if (std::strcmp(m.entries[i].name, GRT_ENTRY_STEP) != 0) return false;
+    byStep = true;
+  }
+  return byStep;
 }
 
 void Session::run(std::string_view name) {

@@ -55,6 +55,10 @@ public:
   static bool isCache(const GrtTensor &t) {
     return t.role == GRT_STATE && std::string_view(t.name).starts_with(GRT_CACHE_PREFIX);
   }
+  /// An input that only the `@step` entry reads (step.pos, step.IDX):
+  /// `sample` sets it while generating. It is no column of a CSV, and
+  /// train, eval and predict never fill it.
+  static bool isStepOnlyInput(const GrtModel &m, const GrtTensor &t);
   /// Reads a scalar output ("output:loss").
   double scalar(std::string_view name);
   /// Element i of a float/int tensor as double.
