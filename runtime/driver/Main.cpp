@@ -64,7 +64,8 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
   --no-overlap      ... or after the backward pass (the default on one machine)
   --bucket-kib N    data-parallel, with overlap: buckets of N KiB (default 1024)
   --partial-load    load a checkpoint that lacks some of the model's tensors
-                    or has others (each is listed); otherwise an error
+                    or has others, or has hyperparameters the model lacks
+                    (each is listed, and ignored); otherwise an error
   --plot DIR        write pictures: DIR/loss.svg (train and validation loss) and
                     DIR/fit.svg (the learned function, for 1-D and 2-D inputs)
   --quiet           print only the final summary

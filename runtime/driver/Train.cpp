@@ -72,9 +72,12 @@ void saveHypers(Session &s, Metadata &meta) {
 
 /// On resume, the checkpoint's hyperparameters replace the defaults; one
 /// given again with --lr or --hp wins, and a note says what it changed.
+/// One the model does not have (a momentum, weight decay or warmup of the
+/// saved run's optimizer or schedule) cannot go on: like a tensor the model
+/// lacks, it is an error unless --partial-load, which ignores it.
 void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::string &from,
                    std::vector<std::string> &overrides) {
-  std::vector<std::string> given;
+  std::vector<std::string> given, ignored;
   if (a.has("lr")) given.push_back("lr");
   for (auto &kv : a.all("hp")) given.push_back(kv.substr(0, kv.find('=')));
   for (auto &[key, text] : meta) {
@@ -85,7 +88,14 @@ void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::s
     if (text.empty() || *end || !std::isfinite(v))
       fail("checkpoint {}: its hyperparameter {} is '{}', not a number", from, shown(name), shown(text));
     int i = s.find(name);
-    if (i < 0 || !Session::isUserHyper(*s.slots[i].tensor)) fail("checkpoint {}: this model has no hyperparameter '{}'", from, shown(name));
+    if (i < 0 || !Session::isUserHyper(*s.slots[i].tensor)) {
+      if (!a.has("partial-load"))
+        fail("checkpoint {} has hyperparameter {} ({:.6g}), which this model does not have (it was saved by another "
+             "optimizer or schedule); --partial-load resumes without it",
+             from, shown(name), v);
+      ignored.push_back(fmt::format("{} ({:.6g})", shown(name), v));
+      continue;
+    }
     if (const char *why = hyperRangeError(name.c_str(), v, s.slots[i].tensor->dtype == GRT_F32))
       fail("checkpoint {}: its hyperparameter {} is {}, but it {}", from, shown(name), v, why);
     if (std::find(given.begin(), given.end(), name) == given.end()) {
@@ -99,6 +109,11 @@ void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::s
                                                                   : fmt::format("--hp {}={:.6g}", name, now),
                                       v));
   }
+  if (!ignored.empty())
+    overrides.push_back(fmt::format("--partial-load: ignoring the checkpoint's hyperparameter{} {}, which this model "
+                                    "does not have: the run goes on without {}",
+                                    ignored.size() == 1 ? "" : "s", fmt::join(ignored, ", "),
+                                    ignored.size() == 1 ? "it" : "them"));
   // A hyperparameter the saved run did not have (an Adam checkpoint
   // resumed by an AdamW model: weight_decay) takes the model's value.
   for (auto &sl : s.slots)
