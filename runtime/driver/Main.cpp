@@ -43,7 +43,10 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
   --save-every N    ... and every N steps
   --load CKPT       continue from a checkpoint: weights, optimizer state, step,
                     data position, seed, --steps, --val-frac and hyperparameters
-                    (flags given again override them, with a note)
+                    (flags given again override them, with a note; a note
+                    names a hyperparameter that differs from the model's
+                    compiled value; a checkpoint of another optimizer
+                    gives none, and the model's own values apply)
   --resume CKPT     the same as --load
   --stop-after N    stop at step N; a later --resume continues to --steps
   --log-every N     print progress every N steps (default: about 20 lines per run)

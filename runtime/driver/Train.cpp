@@ -70,16 +70,32 @@ void saveHypers(Session &s, Metadata &meta) {
     if (Session::isUserHyper(*sl.tensor)) meta[std::string("hp.") + sl.tensor->name] = fmt::format("{:.17g}", Session::get(sl, 0));
 }
 
-/// On resume, the checkpoint's hyperparameters replace the defaults; one
-/// given again with --lr or --hp wins, and a note says what it changed.
-/// One the model does not have (a momentum, weight decay or warmup of the
-/// saved run's optimizer or schedule) cannot go on: like a tensor the model
-/// lacks, it is an error unless --partial-load, which ignores it.
+/// The optimizer a model trains with, for checkpoints: "adamw" of
+/// "adamw(lr = 0.001, ...)".
+std::string optimizerName(const GrtModel &m) {
+  std::string_view o = m.optimizer ? m.optimizer : "";
+  return std::string(o.substr(0, o.find('(')));
+}
+
+/// On resume, the checkpoint's hyperparameters continue the run, in place
+/// of the values compiled into the model (a note names each that differs);
+/// one given again with --lr or --hp wins, and a note says what it changed.
+/// A checkpoint of another optimizer (SGD resumed by an AdamW build) gives
+/// none: its learning rate was chosen for that optimizer, so the model's
+/// own values apply, and a note says so. One the model does not have (a
+/// momentum, weight decay or warmup of the saved run's optimizer or
+/// schedule) cannot go on: like a tensor the model lacks, it is an error
+/// unless --partial-load, which ignores it.
 void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::string &from,
                    std::vector<std::string> &overrides) {
   std::vector<std::string> given, ignored;
   if (a.has("lr")) given.push_back("lr");
   for (auto &kv : a.all("hp")) given.push_back(kv.substr(0, kv.find('=')));
+  auto isGiven = [&](const std::string &name) { return std::find(given.begin(), given.end(), name) != given.end(); };
+  // Checkpoints from before the optimizer was stored: taken as this one's.
+  auto savedOpt = meta.find("optimizer");
+  std::string mine = optimizerName(s.model);
+  bool otherOptimizer = savedOpt != meta.end() && savedOpt->second != mine;
   for (auto &[key, text] : meta) {
     if (key.rfind("hp.", 0) != 0) continue;
     std::string name = key.substr(3);
@@ -90,19 +106,27 @@ void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::s
     int i = s.find(name);
     if (i < 0 || !Session::isUserHyper(*s.slots[i].tensor)) {
       if (!a.has("partial-load"))
-        fail("checkpoint {} has hyperparameter {} ({:.6g}), which this model does not have (it was saved by another "
-             "optimizer or schedule); --partial-load resumes without it",
-             from, shown(name), v);
+        fail("checkpoint {} has hyperparameter {} ({:.6g}), which this model does not have ({}); --partial-load "
+             "resumes without it",
+             from, shown(name), v,
+             otherOptimizer ? fmt::format("the checkpoint was trained with {}, this model trains with {}",
+                                          shown(savedOpt->second), mine)
+                            : std::string("it was saved by another optimizer or schedule"));
       ignored.push_back(fmt::format("{} ({:.6g})", shown(name), v));
       continue;
     }
+    if (otherOptimizer) continue;
     if (const char *why = hyperRangeError(name.c_str(), v, s.slots[i].tensor->dtype == GRT_F32))
       fail("checkpoint {}: its hyperparameter {} is {}, but it {}", from, shown(name), v, why);
-    if (std::find(given.begin(), given.end(), name) == given.end()) {
+    double now = Session::get(s.slots[i], 0);
+    if (!isGiven(name)) {
+      if (now != v)
+        overrides.push_back(fmt::format("the checkpoint's {} {:.6g} continues the run, in place of the {:.6g} this "
+                                        "model was compiled with ({} sets another)",
+                                        name, v, now, name == "lr" ? "--lr" : "--hp " + name + "=X"));
       Session::set(s.slots[i], 0, v);
       continue;
     }
-    double now = Session::get(s.slots[i], 0);
     if (now != v)
       overrides.push_back(fmt::format("{} overrides the checkpoint's {:.6g}",
                                       name == "lr" && a.has("lr") ? fmt::format("--lr {:.6g}", now)
@@ -114,11 +138,20 @@ void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::s
                                     "does not have: the run goes on without {}",
                                     ignored.size() == 1 ? "" : "s", fmt::join(ignored, ", "),
                                     ignored.size() == 1 ? "it" : "them"));
-  // A hyperparameter the saved run did not have (an Adam checkpoint
-  // resumed by an AdamW model: weight_decay) takes the model's value.
+  if (otherOptimizer) {
+    std::vector<std::string> values;
+    for (auto &sl : s.slots)
+      if (Session::isUserHyper(*sl.tensor)) values.push_back(fmt::format("{} {:.6g}", sl.tensor->name, Session::get(sl, 0)));
+    overrides.push_back(fmt::format("the checkpoint was trained with {}, this model trains with {}: the checkpoint's "
+                                    "hyperparameters do not carry over: this model's own apply ({}; --lr and --hp "
+                                    "set them)",
+                                    shown(savedOpt->second), mine, fmt::join(values, ", ")));
+    return;
+  }
+  // A hyperparameter the saved run did not have (an SGD checkpoint
+  // resumed by an SGD model with momentum) takes the model's value.
   for (auto &sl : s.slots)
-    if (Session::isUserHyper(*sl.tensor) && !meta.count(std::string("hp.") + sl.tensor->name) &&
-        std::find(given.begin(), given.end(), sl.tensor->name) == given.end())
+    if (Session::isUserHyper(*sl.tensor) && !meta.count(std::string("hp.") + sl.tensor->name) && !isGiven(sl.tensor->name))
       overrides.push_back(fmt::format("the checkpoint has no hyperparameter {} (saved by another optimizer or "
                                       "schedule): it takes this model's {:.6g}",
                                       sl.tensor->name, Session::get(sl, 0)));
@@ -435,7 +468,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                   {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)},
                   {"val_frac", fmt::format("{:.17g}", dopts.valFraction)}, {"data_id", data->identity()},
                   {"tokenizer", tokenizerPathToSave(dopts.tokenizer)}, {"world", std::to_string(cluster.size)},
-                  {"global_batch", std::to_string(data->samplesPerBatch())}, {"precision", precision}};
+                  {"global_batch", std::to_string(data->samplesPerBatch())}, {"precision", precision},
+                  {"optimizer", optimizerName(m)}};
     saveHypers(s, meta);
     saveCheckpoint(save, s, meta);
   };
