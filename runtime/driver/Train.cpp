@@ -413,6 +413,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   int64_t stopAt = std::min(steps, a.integer("stop-after", steps, 0));
   if (stopAt < start) fail("--stop-after {} is before the checkpoint's step {}", stopAt, start);
   // No step to run: the loss would print as nan, with nothing learned.
+  if (stopAt == start && !a.has("stop-after") && !a.has("steps"))
+    fail("nothing to train: checkpoint {} is at step {}, the end of its run of {} steps; give --steps N with N above "
+         "{} to train further",
+         from, start, steps, start);
   if (stopAt == start)
     fail("nothing to train: the run is at step {}, and {} ends it there", start,
          a.has("stop-after") ? fmt::format("--stop-after {}", stopAt) : fmt::format("--steps {}", steps));
