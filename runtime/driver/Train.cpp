@@ -479,7 +479,14 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   };
 
   if (!quiet) {
-    fmt::print("training {} for {} steps; data {}\n", m.name, steps - start, data->describe());
+    // The steps this run trains: a resume starts past 0, and --stop-after
+    // ends it before --steps.
+    std::string which;
+    if (start > 0 || stopAt < steps)
+      which = stopAt - start == 1 ? fmt::format(" (step {} of {})", stopAt, steps)
+                                  : fmt::format(" (steps {} to {} of {})", start + 1, stopAt, steps);
+    fmt::print("training {} for {} step{}{}; data {}\n", m.name, stopAt - start, stopAt - start == 1 ? "" : "s", which,
+               data->describe());
     if (cluster.parallel())
       fmt::print("data-parallel on {} processes: each trains on {} of every global batch of {} {}, and their "
                  "gradients are averaged before each update\n",
