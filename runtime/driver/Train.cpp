@@ -242,13 +242,15 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // In a data-parallel run, rank 0 alone writes checkpoints and pictures.
   Cluster &cluster = Cluster::get();
   if (!cluster.leader()) save.clear(), plotDir.clear();
-  if (!save.empty()) checkCheckpointPath(save);
   // Before the plot directory is made: a path that does not exist yet
-  // passed the check above, then became the directory (the run trained to
-  // its end and could not save).
+  // would pass the checkpoint's check, then become the directory (the run
+  // trained to its end and could not save).
   if (!save.empty() && !plotDir.empty() && samePlace(save, plotDir))
     fail("--save {} and --plot {} are the same path; the checkpoint needs a path of its own", save, plotDir);
+  // Then the plot directory, which a checkpoint may go in (--plot run
+  // --save run/m.ckpt).
   if (!plotDir.empty()) checkPlotDirectory(plotDir);
+  if (!save.empty()) checkCheckpointPath(save);
   bool quiet = a.has("quiet");
 
   std::string precision = precisionOption(a, m);
