@@ -74,7 +74,14 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
     for (int64_t i = 0; i < f; ++i) header.push_back(f == 1 ? name : fmt::format("{}[{}]", name, i));
   };
   for (int i : inputs) columns(s.slots[i], s.slots[i].tensor->name);
-  for (auto &o : outs) columns(s.slot(outputTensor(o)), o);
+  // An output named like an input (`output x`) is named as its tensor
+  // (`output:x`, as info lists it): two columns `x` would not read back as
+  // --data, and a column `x` would be read as the input.
+  auto isInput = [&](const std::string &name) {
+    int i = s.find(name);
+    return i >= 0 && s.slots[size_t(i)].tensor->role == GRT_INPUT;
+  };
+  for (auto &o : outs) columns(s.slot(outputTensor(o)), isInput(o) ? outputTensor(o) : o);
   fmt::print("{}\n", fmt::join(header, ","));
   // Integers print as integers; f64 with the 17 digits that read back the same.
   auto cell = [](const Session::Slot &sl, int64_t i) {

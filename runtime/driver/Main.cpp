@@ -103,6 +103,8 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
   --threads N       worker threads (default: the cores available)
   --precision P     f32 (default) or bf16 matrix products (see train --help)
   --partial-load    load a checkpoint that lacks some tensors or has others
+It prints the columns it read, then one per output element (`p`, or `p[0]`,
+`p[1]`, ...); an output named like an input is `output:NAME`, as in `info`.
 )"},
       {"sample", R"(options of sample (text models: write text one byte at a time):
   --load CKPT       the parameters (also --resume)
