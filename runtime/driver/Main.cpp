@@ -37,7 +37,9 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
                     corpus is cached beside it, and the checkpoint remembers TOK
   --val-batches N   text: the progress lines' validation estimate uses N fixed
                     random batches (default 8); the final figure always covers
-                    the whole validation split
+                    the whole validation split, in windows of the context T
+                    that do not overlap (all but its last (n-1) mod T
+                    targets, which fill no window)
   --save CKPT       write a checkpoint (safetensors) at the end, or when
                     stopped by Ctrl-C or SIGTERM
   --save-every N    ... and every N steps
@@ -87,7 +89,9 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
                             dataHelp)},
       {"eval", fmt::format(R"(options of eval (loss and metrics of trained parameters on a dataset):
   --load CKPT       the parameters (default: freshly initialised, with a note)
-  --data FILE       {0}; every row (or, for text, the whole validation split)
+  --data FILE       {0}; every row (or, for text, the whole validation split
+                    in windows of the context T that do not overlap: all
+                    but its last (n-1) mod T targets, which fill no window)
   --tokenizer TOK   text: the BPE tokenizer the model was trained with
                     (default: the one --load's checkpoint names)
   --quick           text: the quick estimate of --val-batches random batches
