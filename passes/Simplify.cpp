@@ -3,7 +3,8 @@
 // Local rewrites that make the graph smaller without changing any result:
 //
 //   x + 0, 0 + x, x - 0, x * 1, 1 * x, x / 1  ->  x
-//   0 - x, x * -1                             ->  -x
+//   0 - x, x * -1                             ->  -x   (floats: neg takes no i32;
+//                                                   an i32 0 - x stays as it is)
 //   -(-x)                                     ->  x
 //   transpose(transpose(x))                   ->  one transpose, or x
 //   broadcast(broadcast(x)), reshape(reshape(x)) -> one op
@@ -78,13 +79,13 @@ Node *simplify(Builder &b, Node *n, const UseCounts &uses) {
     break;
   case OpKind::Sub:
     if (isSplat(op(1), 0)) return op(0);
-    if (isSplat(op(0), 0)) return b.neg(op(1));
+    if (isSplat(op(0), 0) && isFloat(n->type.dtype)) return b.neg(op(1));
     break;
   case OpKind::Mul:
     if (isSplat(op(1), 1)) return op(0);
     if (isSplat(op(0), 1)) return op(1);
-    if (isSplat(op(1), -1)) return b.neg(op(0));
-    if (isSplat(op(0), -1)) return b.neg(op(1));
+    if (isSplat(op(1), -1) && isFloat(n->type.dtype)) return b.neg(op(0));
+    if (isSplat(op(0), -1) && isFloat(n->type.dtype)) return b.neg(op(1));
     break;
   case OpKind::Div:
     if (isSplat(op(1), 1)) return op(0);
