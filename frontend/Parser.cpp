@@ -191,7 +191,11 @@ bool Parser::parseBlock(Block &out) {
 }
 
 void Parser::parseStatementInto(Block &out) {
+  llvm::SMLoc start = tok.loc();
   StmtPtr s = parseStatement();
+  // A statement dropped without a message would vanish from a model that
+  // then builds; every failure above must have said why.
+  if (!s && !diag.hasErrors()) diag.error(start, "internal error: this statement failed to parse without a message");
   if (s && !atStatementEnd()) {
     error(tok.loc(), "expected end of statement, found '" + tok.text + "'");
     s = nullptr;

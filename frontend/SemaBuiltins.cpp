@@ -422,9 +422,14 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
       if (!x) return Value::error();
       xs.push_back(x);
     }
+    // One axis: a list (or none, which axesArg reads as every axis) would
+    // leave no single axis to join along.
     Value axisV = a.has(1) ? a[1] : Value::integer(0);
+    if (axisV.kind != Value::Int)
+      return error(axisV.range.Start.isValid() ? axisV.range.Start : loc,
+                   "concat joins along one axis, an integer, but this is " + describe(axisV), {axisV.range});
     std::vector<int64_t> axes;
-    if (!axesArg(axisV, xs[0]->type.rank(), axes, loc) || axes.size() != 1) return Value::error();
+    if (!axesArg(axisV, xs[0]->type.rank(), axes, loc)) return Value::error();
     llvm::SmallVector<TensorType, 4> types;
     for (Node *x : xs) types.push_back(x->type);
     Attrs at;

@@ -25,6 +25,12 @@ Value SemaImpl::eval(const Expr &e) {
   if (!spend(e.loc()) || !enter(e.loc())) return Value::error();
   Value v = evalNode(e);
   --evalDepth;
+  // An error value stands for a mistake already reported. One with nothing
+  // reported at all is a failure that forgot to say why: carried on, it
+  // dropped an output or the loss and the build succeeded. Say where.
+  if (v.isError() && !diag.hasErrors())
+    error(e.loc(), "internal error: this expression failed without a message (a bug in gradc; please report it "
+                   "with the model file)", {e.range});
   return v;
 }
 
@@ -394,7 +400,12 @@ std::string SemaImpl::scopeName(const Expr &scope, bool &ok) {
     std::string base = scopeName(*ix->base, ok);
     for (auto &it : ix->items) {
       int64_t i = 0;
-      if (it.isSlice || !intArg(eval(*it.start), i, it.range.Start, "a scope index")) {
+      if (it.isSlice) {
+        error(it.range.Start, "a call scope takes one index per level, such as blocks[i], not a slice", {it.range});
+        ok = false;
+        return "";
+      }
+      if (!intArg(eval(*it.start), i, it.range.Start, "a scope index")) {
         ok = false;
         return "";
       }
