@@ -224,6 +224,18 @@ bool SemaImpl::broadcastValues(llvm::ArrayRef<Value> vals, DType dtype, llvm::SM
     shape = *s;
   }
   if (!checkSize(shape, dtype, opLoc, "result of broadcasting in " + what)) return false;
+  // A number joins an i32 tensor as an i32 constant: one outside i32's
+  // range wrapped silently (k + 4294967296 was k).
+  if (dtype == DType::I32)
+    for (auto &v : vals)
+      if (v.kind == Value::Int && (v.i < INT32_MIN || v.i > INT32_MAX)) {
+        const Value &t = *llvm::find_if(vals, [&](const Value &x) { return x.kind == Value::Tensor && x.node->type.dtype == dtype; });
+        error(v.range.Start.isValid() ? v.range.Start : opLoc,
+              "the integer " + llvm::Twine(v.i) + " does not fit in i32 (-2147483648 to 2147483647), the dtype of " +
+                  srcType(t.node->type) + " it meets in " + what,
+              {v.range, t.range});
+        return false;
+      }
   // Numbers become splat constants of the full shape; tensors broadcast.
   for (auto &v : vals) {
     if (v.kind == Value::Tensor)
