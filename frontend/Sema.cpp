@@ -133,11 +133,16 @@ Value SemaImpl::lookup(llvm::StringRef name, llvm::SMRange r) {
   return Value::error();
 }
 
-void SemaImpl::bind(const std::string &name, Value v, llvm::SMLoc loc) {
-  if (frames.size() == 1 && (inputs.count(name) || params.count(name)) && !v.isError()) {
+bool SemaImpl::assignable(const std::string &name, llvm::SMLoc loc) {
+  if (frames.size() == 1 && (inputs.count(name) || params.count(name))) {
     error(loc, "cannot assign to " + std::string(inputs.count(name) ? "input" : "parameter") + " '" + name + "'");
-    return;
+    return false;
   }
+  return true;
+}
+
+void SemaImpl::bind(const std::string &name, Value v, llvm::SMLoc loc) {
+  if (!v.isError() && !assignable(name, loc)) return;
   if (v.kind == Value::Tensor && v.node->name.empty() && isUserLoc(loc)) v.node->name = name;
   frame().vars[name] = std::move(v);
 }
@@ -235,6 +240,11 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
     if (llvm::SubOverflow(hi.i, lo.i, count) || count > 100000) {
       error(f.lo->loc(), "a loop from " + llvm::Twine(lo.i) + " to " + llvm::Twine(hi.i) +
                              " is too long to unroll (at most 100000 iterations)");
+      return Flow::Next;
+    }
+    // The loop assigns its variable on every pass, as `x = i` would.
+    if (!assignable(f.var, f.varLoc)) {
+      note(f.varLoc, "a loop variable is assigned on every pass; give it a name of its own");
       return Flow::Next;
     }
     loops.push_back({&f, std::max<int64_t>(count, 0), diag.calls.size()});

@@ -163,6 +163,9 @@ public:
   void buildTableData(const ast::DataStmt &s);
   void finishModel(const ast::ModelDecl &m);
   void bind(const std::string &name, Value v, llvm::SMLoc loc);
+  /// Whether `name` may be assigned here (not an input or param of the
+  /// model body); reports at `loc` when not.
+  bool assignable(const std::string &name, llvm::SMLoc loc);
 
   // --- state ---------------------------------------------------------------
   /// Local variables of one function activation (or the model body).
