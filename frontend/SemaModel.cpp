@@ -142,6 +142,21 @@ void SemaImpl::checkReservedNames() {
       c = o + "'s state of parameter '" + owner.str() + "'";
     if (!c.empty()) error(paramOrigins[name].decl, "parameter '" + name + "' clashes with " + c + "; rename it");
   }
+  // The training step's own outputs (passes/OptimizerLowering.cpp and
+  // Autodiff.cpp) share the namespace of the model's: the same name twice
+  // made the IR invalid after the optimizer pass.
+  bool clips = false;
+  for (auto &[name, v] : module->train.args)
+    if (name == "clip" && std::holds_alternative<double>(v)) clips = std::get<double>(v) > 0;
+  bool stops = llvm::any_of(graph->nodes, [](auto &n) { return n->is(OpKind::StopGradient); });
+  for (auto &[name, placeholder] : outputs) {
+    std::string c;
+    if (opt && name == "lr") c = "the learning rate " + o + " reports as output 'lr'";
+    else if (opt && clips && name == "grad_norm") c = "the gradient norm " + o + "'s clipping reports as output 'grad_norm'";
+    else if (stops && name == GRT_FROZEN_LOSS)
+      c = "the loss that gradient checking computes with stop_gradient's values held, output '" GRT_FROZEN_LOSS "'";
+    if (!c.empty()) error(placeholder.range.Start, "output '" + name + "' clashes with " + c + "; rename it");
+  }
 }
 
 void SemaImpl::buildTableData(const DataStmt &s) {
