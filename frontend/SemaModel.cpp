@@ -327,6 +327,10 @@ void SemaImpl::finishModel(const ModelDecl &m) {
     }
   }
   for (auto &[name, placeholder] : outputs) {
+    if (name == "loss") {
+      error(placeholder.range.Start, "the loss is always an output of the model; 'output loss' is not needed");
+      continue;
+    }
     auto it = vars.find(name);
     if (it == vars.end()) {
       error(placeholder.range.Start, "'output " + name + "' names no value of the model");
