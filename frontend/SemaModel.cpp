@@ -62,6 +62,8 @@ void SemaImpl::recordTrain(const TrainStmt &s) {
       v = eval(*a.value);
     if (v.isError()) continue;
     bool wantString = !arg->strDefault.empty();
+    // The choice "none" may be written as the language's none as well.
+    if (wantString && v.kind == Value::None && llvm::is_contained(arg->choices, "none")) v = Value::string("none", v.range);
     if (wantString) {
       if (v.kind != Value::Str || !llvm::is_contained(arg->choices, v.s)) {
         error(a.value->loc(), "'" + a.name + "' must be one of " + choiceNames(*arg) + ", got " + describe(v),
