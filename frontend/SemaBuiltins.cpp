@@ -399,6 +399,15 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
       if (r < 2) return error(loc, "transpose needs rank 2 or more, got " + srcType(x->type), {a[0].range});
       std::swap(perm[r - 1], perm[r - 2]);
     } else {
+      // A permutation, not a shape: shapeArg's "a dimension must be
+      // positive" said nothing useful about transpose(x, 0).
+      std::string example;
+      for (unsigned i = r; i-- > 0;) example += std::to_string(i) + (i ? ", " : "");
+      if (a[1].kind != Value::List)
+        return error(a[1].range.Start.isValid() ? a[1].range.Start : loc,
+                     "transpose takes a permutation of the " + llvm::Twine(r) + " axes of " + srcType(x->type) +
+                         " as a list, e.g. [" + example + "], but this is " + describe(a[1]),
+                     {a[1].range});
       Dims p;
       if (!shapeArg(a[1], p, loc)) return Value::error();
       std::vector<bool> seen(r);
