@@ -304,6 +304,19 @@ StmtPtr Parser::parseStatement() {
     ExprPtr cond = parseExpr();
     Block then, otherwise;
     if (!cond || !parseBlock(then)) return nullptr;
+    // `else` may start the next line: no statement begins with it, so
+    // reading past the newlines to look for one is unambiguous.
+    if (tok.is(Tok::Newline)) {
+      Lexer save = lexer;
+      Token saveTok = tok;
+      llvm::SMLoc savePrev = prevEnd;
+      while (tok.is(Tok::Newline)) advance();
+      if (!tok.is(Tok::KwElse)) {
+        lexer = save;
+        tok = saveTok;
+        prevEnd = savePrev;
+      }
+    }
     if (consume(Tok::KwElse)) {
       if (tok.is(Tok::KwIf)) {
         // The chain nests in the tree, so each `else if` counts as a level:
