@@ -38,6 +38,10 @@ struct SemaOptions {
   /// Graph nodes in one graph (the model's, or its data's): each one costs
   /// every later pass time and memory.
   int64_t maxNodes = 200'000;
+  /// The module becomes an executable (gradc build), which takes its batch
+  /// from the inputs it reads: a model that reads none is refused. A
+  /// gradient check or a dump of one is fine.
+  bool forExecutable = false;
 };
 
 /// Builds the module of the one model in `user`. Functions of `prelude` are

@@ -94,6 +94,7 @@ public:
   Value error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges = {});
   void note(llvm::SMLoc loc, const llvm::Twine &msg) { diag.note(loc, msg); }
   void warnUntrained(const Node *loss, llvm::SMLoc lossLoc);
+  void checkUnreadInputs(llvm::SMLoc lossLoc);
 
   // --- expressions (SemaExpr.cpp) -------------------------------------------
   /// Evaluates `e`, counting it against the budget and the nesting limit.

@@ -313,6 +313,29 @@ void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
                           " always 0 and training never changes " + (untrained.size() > 1 ? "them" : "it"));
 }
 
+/// Inputs that nothing the executable computes reads (the loss, the
+/// outputs, the metrics) are dropped from it with the rest of the dead
+/// code. With none left, the executable has no input to take its batch
+/// from and stopped at its first step ("error: the model has no inputs"),
+/// so building one is refused here (a dump or gradient check is fine).
+void SemaImpl::checkUnreadInputs(llvm::SMLoc lossLoc) {
+  if (inputs.empty() || !opts.forExecutable) return;
+  llvm::DenseSet<const Node *> seen;
+  llvm::SmallVector<const Node *, 64> work;
+  for (auto &o : graph->outputs) work.push_back(o.value);
+  while (!work.empty()) {
+    const Node *n = work.pop_back_val();
+    if (seen.insert(n).second) work.append(n->operands.begin(), n->operands.end());
+  }
+  if (llvm::any_of(inputs, [&](auto &in) { return seen.count(in.second); })) return;
+  std::string names;
+  for (auto &[name, n] : inputs) names += (names.empty() ? "'" : ", '") + name + "'";
+  error(inputLocs.lookup(inputs.front().first),
+        "the model reads none of its inputs (" + names +
+            "): the loss, outputs and metrics do not depend on them, so the executable has no data to train on");
+  if (lossLoc.isValid()) note(lossLoc, "compute the loss from the inputs, e.g. loss = mean(square(x @ w - y))");
+}
+
 void SemaImpl::finishModel(const ModelDecl &m) {
   auto &vars = frame().vars;
   auto loss = vars.find("loss");
@@ -367,6 +390,7 @@ void SemaImpl::finishModel(const ModelDecl &m) {
   if (params.empty() && !diag.hasErrors()) error(m.nameLoc, "model '" + m.name + "' has no parameters to train");
   if (const Node *l = graph->output("loss"); l && !params.empty() && !diag.hasErrors())
     warnUntrained(l, loss->second.range.Start);
+  if (!diag.hasErrors()) checkUnreadInputs(loss->second.range.Start);
 
   // Shapes are static, so the batch size is the first dimension every input shares.
   Node *first = nullptr;

@@ -247,6 +247,7 @@ int main(int argc, char **argv) {
     // An empty -o (an unset shell variable) is not "the default name".
     if (output.getNumOccurrences() && output.empty()) fail("-o needs a file name, not an empty string");
     if (jobs > 64) fail("-j " + llvm::Twine(unsigned(jobs)) + ": at most 64 threads");
+    o.sema.forExecutable = true;
     return finishOutput(buildCommand(o, {output, emitObject, timePhases, jobs}));
   }
   if (dumpCmd) return finishOutput(dumpCommand(o, *stage.getValue()));
