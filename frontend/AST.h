@@ -41,8 +41,10 @@ struct Expr {
 using ExprPtr = std::unique_ptr<Expr>;
 
 struct NumberExpr : Expr {
-  NumberExpr(llvm::SMRange r, double v, bool isInt) : Expr(Number, r), value(v), isInt(isInt) {}
+  NumberExpr(llvm::SMRange r, double v) : Expr(Number, r), value(v), isInt(false) {}
+  NumberExpr(llvm::SMRange r, int64_t v) : Expr(Number, r), value(double(v)), intValue(v), isInt(true) {}
   double value;
+  int64_t intValue = 0; // exact, where isInt: compile-time integers are 64-bit
   bool isInt;
   static bool classof(const Expr *e) { return e->kind == Number; }
 };

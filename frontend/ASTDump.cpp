@@ -148,7 +148,7 @@ private:
     case Expr::Number: {
       auto &n = cast<NumberExpr>(e);
       if (n.isInt)
-        line(depth) << "int " << int64_t(n.value) << "\n";
+        line(depth) << "int " << n.intValue << "\n";
       else
         line(depth) << "number " << attrValueStr(n.value) << "\n";
       break;

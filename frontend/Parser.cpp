@@ -102,6 +102,16 @@ std::unique_ptr<Program> Parser::parseProgram() {
   return prog;
 }
 
+ExprPtr Parser::parseValue() {
+  ExprPtr e = parseExpr();
+  if (e && !tok.is(Tok::Eof)) {
+    std::string found = tok.is(Tok::Newline) ? tokSpelling(tok.kind).str() : "'" + tok.text.str() + "'";
+    error(tok.loc(), "expected one value, found " + found + " after it");
+    return nullptr;
+  }
+  return e;
+}
+
 std::unique_ptr<ConstStmt> Parser::parseConst() {
   llvm::SMLoc start = tok.loc();
   advance(); // const
@@ -522,28 +532,26 @@ ExprPtr Parser::parsePrimary() {
   llvm::SMLoc start = tok.loc();
   llvm::SMRange r(tok.loc(), tok.endLoc());
   switch (tok.kind) {
-  case Tok::Int:
-  case Tok::Float: {
-    bool isInt = tok.is(Tok::Int);
-    double v = 0;
-    if (isInt) {
-      unsigned long long iv;
-      if (llvm::getAsUnsignedInteger(tok.text, 10, iv) || iv > (1ull << 53)) {
-        error(tok.loc(), "integer '" + tok.text + "' is too large");
-        return nullptr;
-      }
-      v = double(iv);
-    } else {
-      v = std::strtod(tok.text.str().c_str(), nullptr);
-      // 1e999 would be infinity: a learning rate or scale that silently
-      // ruins training.
-      if (!std::isfinite(v)) {
-        error(tok.loc(), "number '" + tok.text + "' is too large");
-        return nullptr;
-      }
+  case Tok::Int: {
+    // Compile-time integers are 64-bit (-D reads the same literals).
+    unsigned long long iv;
+    if (llvm::getAsUnsignedInteger(tok.text, 10, iv) || iv > uint64_t(INT64_MAX)) {
+      error(tok.loc(), "integer '" + tok.text + "' is too large: integers are 64-bit, at most " + llvm::Twine(INT64_MAX));
+      return nullptr;
     }
     advance();
-    return std::make_unique<NumberExpr>(r, v, isInt);
+    return std::make_unique<NumberExpr>(r, int64_t(iv));
+  }
+  case Tok::Float: {
+    double v = std::strtod(tok.text.str().c_str(), nullptr);
+    // 1e999 would be infinity: a learning rate or scale that silently
+    // ruins training.
+    if (!std::isfinite(v)) {
+      error(tok.loc(), "number '" + tok.text + "' is too large");
+      return nullptr;
+    }
+    advance();
+    return std::make_unique<NumberExpr>(r, v);
   }
   case Tok::String: {
     std::string s = stringLiteralValue(tok.text);

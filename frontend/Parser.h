@@ -20,6 +20,9 @@ public:
   /// Parses the whole buffer. Always returns a program (possibly partial);
   /// check diag.hasErrors().
   std::unique_ptr<ast::Program> parseProgram();
+  /// Parses the whole buffer as one expression (a -D value); null after
+  /// reporting when it is not one.
+  ast::ExprPtr parseValue();
 
 private:
   // Tokens.

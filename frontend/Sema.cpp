@@ -97,7 +97,8 @@ Value SemaImpl::lookup(llvm::StringRef name, llvm::SMRange r) {
   // Prelude code sees only the prelude's names: a user's function or
   // constant named `exp` or `mean` must not change what the prelude's
   // softmax or layer_norm compute (it did, silently, or failed inside them).
-  bool inPrelude = r.Start.isValid() && !isUserLoc(r.Start);
+  bool inPrelude = r.Start.isValid() && !isUserLoc(r.Start) &&
+                   !llvm::is_contained(defineBuffers, diag.sourceMgr().FindBufferContainingLoc(r.Start));
   auto &names = inPrelude ? preludeGlobals : globals;
   auto &fns = inPrelude ? preludeFunctions : functions;
   if (auto it = names.find(name); it != names.end()) return it->second.at(r);
@@ -432,42 +433,60 @@ static bool holdsTensor(const Value &v) {
   return false;
 }
 
-/// The value of `-D NAME=TEXT`: a number, true/false, a name (a function
-/// or initialiser, e.g. -D act=relu), a string in quotes as the language
-/// writes one (-D 'approx="none"' is the string none, not one holding
-/// quotes), or a list of those in brackets (-D sizes=[64,32]); anything
-/// else is a string.
+static bool knownName(SemaImpl &s, llvm::StringRef name) {
+  return s.globals.count(name) || s.functions.count(name) || s.findBuiltin(name) || s.findOpBuiltin(name);
+}
+
+/// The value of an expression given with -D: as the source would
+/// evaluate it, except that a name the program does not know makes a
+/// string (-D mode=fast, -D names=[a, b], -D corpus=data/a-b.txt), as
+/// such text always did on the command line.
+static Value evalDefine(SemaImpl &s, const Expr &e) {
+  if (auto *n = llvm::dyn_cast<NameExpr>(&e))
+    return knownName(s, n->name) ? s.lookup(n->name, {}) : Value::string(n->name, e.range);
+  if (auto *l = llvm::dyn_cast<ListExpr>(&e)) {
+    std::vector<Value> items;
+    for (auto &item : l->items) {
+      items.push_back(evalDefine(s, *item));
+      if (items.back().isError()) return Value::error();
+    }
+    return Value::makeList(std::move(items), e.range);
+  }
+  llvm::StringRef text(e.range.Start.getPointer(), e.range.End.getPointer() - e.range.Start.getPointer());
+  Lexer lex(text, [](llvm::SMLoc, const llvm::Twine &) {});
+  for (Token t = lex.next(); !t.is(Tok::Eof); t = lex.next())
+    if (t.is(Tok::Ident) && !knownName(s, t.text)) return Value::string(text.str(), e.range);
+  return s.eval(e);
+}
+
+/// The value of `-D NAME=TEXT`, read with the language's own lexer and
+/// parser, so it is written as in the source: numbers (64-bit integers),
+/// true, false and none, strings in quotes, lists (nested), arithmetic on
+/// constants, and names of functions or initialisers (-D act=relu). A word
+/// the program does not know, or text that is no expression and does not
+/// start like a number, list or string (a path), is a string.
 static Value parseDefine(SemaImpl &s, llvm::StringRef text, llvm::StringRef name) {
   text = text.trim();
-  int64_t i;
-  if (!text.getAsInteger(10, i)) return Value::integer(i);
-  double d;
-  if (!text.getAsDouble(d)) {
-    if (std::isfinite(d)) return Value::number(d);
-    s.diag.error("-D " + name + "=" + text + ": not a finite number");
+  auto &sm = s.diag.sourceMgr();
+  auto parse = [&](DiagEngine &diag) {
+    unsigned id = sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(text, "-D " + name.str()), llvm::SMLoc());
+    s.defineBuffers.push_back(id);
+    return Parser(id, diag).parseValue();
+  };
+  // First quietly: text that is no expression at all reads as a string.
+  DiagEngine quiet(sm, llvm::nulls());
+  ExprPtr e = parse(quiet);
+  if (!e || quiet.hasErrors()) {
+    bool looksLikeValue = !text.empty() && (llvm::isDigit(text.front()) || llvm::StringRef("[\"-+.(").contains(text.front()));
+    if (!looksLikeValue) return Value::string(text.str());
+    parse(s.diag); // again, to report why
+    if (!s.diag.hasErrors()) s.diag.error("-D " + name + "=" + text + ": not a value");
     return Value::error();
   }
-  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
-    std::vector<Value> items;
-    llvm::StringRef rest = text.drop_front().drop_back().trim();
-    while (!rest.empty()) {
-      auto [item, tail] = rest.split(',');
-      Value v = parseDefine(s, item, name);
-      if (v.isError()) return v;
-      items.push_back(v);
-      rest = tail.trim();
-    }
-    return Value::makeList(std::move(items));
-  }
-  if (text == "true" || text == "false") return Value::boolean(text == "true");
-  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') return Value::string(stringLiteralValue(text));
-  if (s.globals.count(text) || s.functions.count(text) || s.findBuiltin(text) || s.findOpBuiltin(text)) {
-    s.frames.emplace_back();
-    Value v = s.lookup(text, {});
-    s.frames.pop_back();
-    return v;
-  }
-  return Value::string(text.str());
+  s.frames.emplace_back();
+  Value v = evalDefine(s, *e);
+  s.frames.pop_back();
+  return v;
 }
 
 std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelude) {

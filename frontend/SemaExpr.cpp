@@ -38,7 +38,7 @@ Value SemaImpl::evalNode(const Expr &e) {
   switch (e.kind) {
   case Expr::Number: {
     auto &n = cast<NumberExpr>(e);
-    return n.isInt ? Value::integer(int64_t(n.value), e.range) : Value::number(n.value, e.range);
+    return n.isInt ? Value::integer(n.intValue, e.range) : Value::number(n.value, e.range);
   }
   case Expr::String:
     if (cast<StringExpr>(e).value.size() > kMaxStringBytes)

@@ -178,6 +178,9 @@ public:
   Value lookup(llvm::StringRef name, llvm::SMRange r);
   Frame &frame() { return frames.back(); }
   bool isUserLoc(llvm::SMLoc loc) const;
+  /// The buffers holding -D values: their names are looked up as the
+  /// user's, not the prelude's.
+  std::vector<unsigned> defineBuffers;
   /// Point the builder at `loc` (or, inside prelude code, at the user's call).
   void setLoc(llvm::SMLoc loc);
   Builder &b() { return *builder; }
