@@ -138,15 +138,17 @@ private:
     }
     return j == to.size();
   }
-  /// Such a reshape read only by reductions (passes/BlockLongSums.cpp views
-  /// a long column sum's rows as blocks) is computed inside the reduction's
-  /// kernel rather than made a view, which would store the whole operand.
+  /// Such a reshape read only by column reductions (passes/BlockLongSums.cpp
+  /// views a long column sum's rows as blocks) is computed inside the
+  /// reduction's kernel rather than made a view, which would store the whole
+  /// operand. (Only column reductions: a row sum [B, T, 1] reshaped to
+  /// [B, T] for a mean stays stored, so its kernel still splits by rows.)
   bool readThroughByReductions(const Node *reshape) const {
     if (level == 0 || !reshape->is(OpKind::Reshape) || !splitsAxesOnly(reshape) ||
         !computableInLoop(reshape->operand(0)) || reshape->operand(0)->has(Leaf))
       return false;
     llvm::ArrayRef<Node *> us = usersOf(reshape);
-    return !us.empty() && llvm::all_of(us, [](const Node *u) { return u->has(Reduction); });
+    return !us.empty() && llvm::all_of(us, [](const Node *u) { return isColumnReduction(u); });
   }
 
   void markViews() {
