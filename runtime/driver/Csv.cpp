@@ -13,9 +13,8 @@
 namespace grt {
 
 int CsvTable::column(const std::string &name) const {
-  for (size_t i = 0; i < header.size(); ++i)
-    if (header[i] == name) return int(i);
-  return -1;
+  auto it = index.find(name);
+  return it == index.end() ? -1 : it->second;
 }
 
 const std::vector<double> &CsvTable::numbers(int c) const {
@@ -99,8 +98,8 @@ CsvTable readCsv(const std::string &path) {
       t.header = fs;
       for (size_t i = 0; i < fs.size(); ++i) {
         if (fs[i].empty()) fail("{}:{}: column {} of the header has no name", path, lineNo, i + 1);
-        for (size_t j = 0; j < i; ++j)
-          if (fs[j] == fs[i]) fail("{}:{}: columns {} and {} of the header are both named '{}'", path, lineNo, j + 1, i + 1, shown(fs[i]));
+        auto [at, fresh] = t.index.emplace(fs[i], int(i));
+        if (!fresh) fail("{}:{}: columns {} and {} of the header are both named '{}'", path, lineNo, at->second + 1, i + 1, shown(fs[i]));
       }
       t.columns.resize(fs.size());
       t.notNumbers.resize(fs.size());

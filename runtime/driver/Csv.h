@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace grt {
@@ -15,6 +16,7 @@ namespace grt {
 struct CsvTable {
   std::string path;
   std::vector<std::string> header;
+  std::unordered_map<std::string, int> index; // header name -> column: 20,000 features looked up in linear time
   std::vector<std::vector<double>> columns; // columns[c][row]
   std::vector<std::string> notNumbers;      // per column: the first field that is not a number, said
   std::vector<std::string> truths;          // per column: the first `true` or `false` (read as 1 or 0), said
