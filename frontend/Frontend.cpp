@@ -31,6 +31,21 @@ static const ast::Program &parsedPrelude() {
   return *tree;
 }
 
+/// A file whose lines end in a lone CR (classic Mac OS) read as one long
+/// line: the lexer takes CR for a space, and messages counted lines by LF
+/// only, quoting the wrong one. Each lone CR becomes an LF; CRLF is kept
+/// (the lexer skips its CR), so locations in other files do not move.
+static std::unique_ptr<llvm::MemoryBuffer> withLineFeeds(std::unique_ptr<llvm::MemoryBuffer> buf) {
+  llvm::StringRef text = buf->getBuffer();
+  bool loneCR = false;
+  for (size_t i = 0; i < text.size() && !loneCR; ++i) loneCR = text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n');
+  if (!loneCR) return buf;
+  std::string fixed = text.str();
+  for (size_t i = 0; i < fixed.size(); ++i)
+    if (fixed[i] == '\r' && (i + 1 == fixed.size() || fixed[i + 1] != '\n')) fixed[i] = '\n';
+  return llvm::MemoryBuffer::getMemBufferCopy(fixed, buf->getBufferIdentifier());
+}
+
 bool Frontend::loadFile(llvm::StringRef path) {
   auto buf = llvm::MemoryBuffer::getFileOrSTDIN(path, /*IsText=*/true);
   if (!buf) {
@@ -41,12 +56,12 @@ bool Frontend::loadFile(llvm::StringRef path) {
     diag.error(path + ": is not a text file (it contains NUL bytes)");
     return false;
   }
-  sm.AddNewSourceBuffer(std::move(*buf), llvm::SMLoc());
+  sm.AddNewSourceBuffer(withLineFeeds(std::move(*buf)), llvm::SMLoc());
   return true;
 }
 
 void Frontend::loadString(llvm::StringRef text, llvm::StringRef name) {
-  sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(text, name), llvm::SMLoc());
+  sm.AddNewSourceBuffer(withLineFeeds(llvm::MemoryBuffer::getMemBufferCopy(text, name)), llvm::SMLoc());
 }
 
 const ast::Program *Frontend::parse() {
