@@ -93,6 +93,36 @@ void Generator::declareInputs(Scope &s) {
     s.pool.push_back({name, Ty::Bool, {batch, v}, 0, 1});
     feature("bool input");
   }
+  if (chance(0.1)) longAxis(s);
+}
+
+/// An input with a long axis, reduced at once: a float sum of 2^14 terms or
+/// more is added in blocks (ir/Kernel.h, kBlockedSumTerms), and no other
+/// generated model is that large. The input stays out of the pool (ops on
+/// it would spread its size); a mean of tanh(x * p) over it joins the pool,
+/// p a param, so the backward pass sums as long a column again.
+void Generator::longAxis(Scope &s) {
+  int64_t len = between(16385, 20000), d = between(1, 3);
+  std::string name = fresh("x");
+  emit(s, fmt::format("input {}: {}", name, typeText(fty, {"B", std::to_string(len), std::to_string(d)})));
+  longInputs.push_back({name, {batch, len, d}});
+  Val p = param(s, {d});
+  struct Choice {
+    const char *axes; // as written; "" for every axis
+    Shape out;
+  };
+  std::vector<Choice> choices = {
+      {"[0, 1]", {d}},     // a column sum over B·len rows: passes/BlockLongSums.cpp
+      {"1", {batch, d}},   // len rows for each batch row: the same
+      {"", {}},            // everything: a loop's blocked sum (codegen/Schedule.cpp)
+      {"[1, 2]", {batch}}, // a row sum of len·d terms: the same
+  };
+  const Choice &c = oneOf(choices);
+  Ex e{fmt::format("mean(tanh({} * {}){})", name, p.name, *c.axes ? std::string(", ") + c.axes : ""), c.out, -1, 1};
+  e.grad = true;
+  e.simple = false;
+  bind(s, e);
+  feature("long axis");
 }
 
 Val Generator::param(Scope &s, const Shape &shape) {
@@ -428,14 +458,16 @@ void Generator::data(Scope &s) {
   consts.push_back({"N", rows});
   feature("data table");
   emit(s, "data table(rows = N) {");
-  for (auto &v : s.pool) {
-    if (v.name[0] != 'x' || v.ty != Ty::Float) continue;
-    Shape sh = v.shape;
+  std::vector<std::pair<std::string, Shape>> inputs;
+  for (auto &v : s.pool)
+    if (v.name[0] == 'x' && v.ty == Ty::Float) inputs.push_back({v.name, v.shape});
+  inputs.insert(inputs.end(), longInputs.begin(), longInputs.end());
+  for (auto &[name, sh] : inputs) {
     std::string shape = "[N";
     for (size_t i = 1; i < sh.size(); ++i) shape += ", " + std::to_string(sh[i]);
     shape += "]";
-    if (chance(0.5)) emit(s, fmt::format("  {} = rand_normal({}, 0, 1)", v.name, shape)), feature("rand_normal");
-    else emit(s, fmt::format("  {} = sin(rand_uniform({}, -2, 2) * 3)", v.name, shape)), feature("rand_uniform");
+    if (chance(0.5)) emit(s, fmt::format("  {} = rand_normal({}, 0, 1)", name, shape)), feature("rand_normal");
+    else emit(s, fmt::format("  {} = sin(rand_uniform({}, -2, 2) * 3)", name, shape)), feature("rand_uniform");
   }
   emit(s, "}");
 }
@@ -458,7 +490,7 @@ const std::vector<std::string> &allFeatures() {
       // operators
       "+", "-", "*", "/", "neg", "@", "<", "<=", ">", ">=", "==", "!=", "&&", "||", "!", "index", "slice",
       // shapes and structure
-      "batched @", "@ transpose", "@ K=1", "@ M=1", "@ N=1", "attention", "causal attention", "anti-causal attention", "sliding-window attention", "banded attention", "keepdims", "fn", "scoped call", "layer loop", "for", "if",
+      "batched @", "@ transpose", "@ K=1", "@ M=1", "@ N=1", "attention", "causal attention", "anti-causal attention", "sliding-window attention", "banded attention", "keepdims", "long axis", "fn", "scoped call", "layer loop", "for", "if",
       "output", "metric", "data table", "i32 input", "bool input", "param",
       // training
       "sgd", "momentum", "adam", "adamw", "clip", "warmup", "cosine", "f32", "f64"};

@@ -169,6 +169,7 @@ private:
   /// A new parameter of `shape`; returns its name. Its bounds cover the
   /// initialiser plus the oracles' noise (0.1 standard deviations).
   Val param(Scope &s, const Shape &shape);
+  void longAxis(Scope &s);
 
   //===--- the pool ------------------------------------------------------------===//
 
@@ -270,6 +271,7 @@ private:
   std::vector<std::pair<std::string, int64_t>> consts;
   std::vector<std::string> annotations, functions, outputs;
   std::vector<Shape> floatInputs;
+  std::vector<std::pair<std::string, Shape>> longInputs; // longAxis's, outside the pool
   Shape fnInputShape;
   std::map<std::string, int> features;
 };
