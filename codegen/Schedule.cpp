@@ -31,7 +31,6 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/ErrorHandling.h"
 
-#include <bit>
 #include <cmath>
 #include <deque>
 #include <functional>
@@ -334,7 +333,7 @@ private:
   const Expr *blockedSum(Node *n, llvm::ArrayRef<const Expr *> idx, llvm::ArrayRef<int64_t> axes, int64_t terms) {
     Type t = typeOf(n);
     const Dims &shape = n->operand(0)->type.shape;
-    int64_t block = int64_t(std::bit_ceil(uint64_t(std::sqrt(double(terms)))));
+    int64_t block = blockedSumBlock(terms);
     // Whole axes from the innermost out, while they fit in a block; axis
     // `split` is the first that does not.
     size_t split = axes.size();

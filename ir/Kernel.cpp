@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <functional>
 
 namespace gradc {
@@ -41,6 +42,8 @@ bool isColumnReduction(const Node *n) {
   const TensorType &x = n->operand(0)->type;
   return x.rank() >= 2 && !axes.empty() && !llvm::is_contained(axes, int64_t(x.rank() - 1)) && x.shape.back() > 1;
 }
+
+int64_t blockedSumBlock(int64_t terms) { return int64_t(std::bit_ceil(uint64_t(std::sqrt(double(terms))))); }
 
 int64_t blockedSumPart(int64_t extent, int64_t target) {
   target = std::max<int64_t>(1, target);

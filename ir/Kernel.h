@@ -80,6 +80,9 @@ bool isColumnReduction(const Node *n);
 /// millions of terms loses digits): passes/BlockLongSums.cpp for column
 /// reductions, codegen/Schedule.cpp (blockedSum) for the sums in loops.
 inline constexpr int64_t kBlockedSumTerms = 1 << 14;
+/// How many terms one block of such a sum should hold: the power of two at
+/// or above sqrt(terms).
+int64_t blockedSumBlock(int64_t terms);
 /// How many entries of an axis of `extent` one block of such a sum takes,
 /// when `target` would be ideal: a divisor of `extent` from target/2 to
 /// 2·target where there is one (the blocks then cover the axis exactly:

@@ -32,8 +32,6 @@
 #include "ir/Kernel.h"
 #include "passes/Rewrite.h"
 
-#include <bit>
-#include <cmath>
 
 namespace gradc {
 namespace {
@@ -48,7 +46,7 @@ Node *blockedSum(Builder &b, Node *x, llvm::ArrayRef<int64_t> axes) {
   }
   if (terms < kBlockedSumTerms) return b.reduce(OpKind::ReduceSum, x, axes);
 
-  int64_t block = int64_t(std::bit_ceil(uint64_t(std::sqrt(double(terms)))));
+  int64_t block = blockedSumBlock(terms);
   int64_t others = terms / shape[split];
   int64_t part = block / others >= 2 ? blockedSumPart(shape[split], block / others) : 1;
   llvm::SmallVector<int64_t, 4> rest;
