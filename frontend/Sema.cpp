@@ -22,7 +22,7 @@ std::string srcType(const TensorType &t) {
 std::string describe(const Value &v) {
   switch (v.kind) {
   case Value::Error: return "an invalid value";
-  case Value::None: return "none";
+  case Value::None: return v.fn ? "none (what '" + v.fn->name + "' gives: it ends without a 'return')" : "none";
   case Value::Int: return "the integer " + std::to_string(v.i);
   case Value::Float: return "the number " + attrValueStr(v.f);
   case Value::Bool: return v.b ? "true" : "false";
@@ -226,6 +226,7 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
       return Flow::Next;
     }
     frame().returned = eval(*cast<ReturnStmt>(s).value);
+    frame().didReturn = true;
     return Flow::Return;
   }
   case Stmt::For: {

@@ -180,6 +180,9 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
     };
     if (auto c = ints ? compare(a.i, b.i) : compare(x, y)) return Value::boolean(*c, r);
   }
+  // Both none from the same function: say why once.
+  if (a.kind == Value::None && b.kind == Value::None && a.fn == b.fn)
+    return error(opLoc, "'" + op + "' cannot combine none and " + describe(b), {a.range, b.range});
   return error(opLoc, "'" + op + "' cannot combine " + describe(a) + " and " + describe(b), {a.range, b.range});
 }
 
@@ -555,6 +558,7 @@ Value SemaImpl::callFunction(const FnDecl &fn, const CallExpr &call, const std::
   frames.push_back(std::move(f));
   execBlock(fn.body);
   Value result = frame().returned;
+  if (!frame().didReturn) result.fn = &fn; // messages about this none then name the function
   frames.pop_back();
   return result;
 }

@@ -31,6 +31,8 @@ struct Value {
   /// its list is (lists are never changed after they are made).
   std::shared_ptr<const std::vector<Value>> list;
   Node *node = nullptr;
+  /// Func: the function. None: the function whose call ended without a
+  /// 'return' and so gave this none (named in messages), if any.
   const ast::FnDecl *fn = nullptr;
   Builtin builtin{};
   bool isBuiltin = false;
@@ -173,6 +175,7 @@ public:
   struct Frame {
     llvm::StringMap<Value> vars;
     Value returned = Value::none();
+    bool didReturn = false; // a 'return' ran (else the call's value is none)
     bool inData = false; // random builtins allowed
   };
   Value lookup(llvm::StringRef name, llvm::SMRange r);
