@@ -51,8 +51,7 @@ Value SemaImpl::evalNode(const Expr &e) {
   case Expr::Binary: return evalBinary(cast<BinaryExpr>(e));
   case Expr::Call: return evalCall(cast<CallExpr>(e));
   case Expr::Index: return evalIndex(cast<IndexExpr>(e));
-  case Expr::Member:
-    return error(e.loc(), "'a.b' only names the scope of a call, as in a.b.f(x)", {e.range});
+  case Expr::Member: return evalMember(cast<MemberExpr>(e));
   case Expr::List: {
     std::vector<Value> items;
     for (auto &item : cast<ListExpr>(e).items) {
@@ -407,6 +406,46 @@ Value SemaImpl::evalIndex(const IndexExpr &e) {
 }
 
 //===--- calls ------------------------------------------------------------===//
+
+/// `fc.weight`, `blocks[1].attn.q_proj.weight`: a parameter that a scoped
+/// call declared, named as the call named it, relative to the scope of the
+/// function being run (as declarations are). For an L2 penalty on one
+/// layer, or weights tied between two: the parameter must be declared
+/// before it is read.
+Value SemaImpl::evalMember(const MemberExpr &e) {
+  bool ok = true;
+  std::string name = scopeName(e, ok);
+  if (!ok) return Value::error();
+  std::string prefix;
+  for (auto &sc : scopes) prefix += sc + ".";
+  if (auto it = params.find(prefix + name); it != params.end()) return Value::tensor(it->second, e.range);
+  // `x.shape`: a value has no members.
+  if (auto *base = llvm::dyn_cast<NameExpr>(e.base.get());
+      base && (frame().vars.count(base->name) || globals.count(base->name))) {
+    Value v = lookup(base->name, base->range);
+    if (!v.isError())
+      return error(e.loc(), "'" + base->name + "' is " + describe(v) + ", which has no members; a dotted name reads a " +
+                                "parameter that a scoped call declared, as fc.weight after fc.linear(x, n)" +
+                                (v.kind == Value::Tensor ? " (dim(x, i) gives a size)" : ""),
+                   {e.range});
+  }
+  // Not a parameter: say what a dotted name can be, and offer the nearest
+  // parameter under the same scope.
+  std::string scope = llvm::StringRef(name).rsplit('.').first.str();
+  std::string best;
+  unsigned bestDist = 3;
+  for (auto &kv : params) {
+    llvm::StringRef cand = kv.first;
+    if (!cand.consume_front(prefix)) continue;
+    unsigned d = llvm::StringRef(name).edit_distance(cand, true, bestDist);
+    if (d < bestDist) bestDist = d, best = cand.str();
+  }
+  error(e.loc(), "'" + name + "' names no parameter: a dotted name reads a parameter that a scoped call declared, as " +
+                     "fc.weight after fc.linear(x, n), and '" + scope + "' declared none by that name so far",
+        {e.range});
+  if (!best.empty()) note(e.loc(), "did you mean '" + best + "'?");
+  return Value::error();
+}
 
 std::string SemaImpl::scopeName(const Expr &scope, bool &ok) {
   if (auto *n = llvm::dyn_cast<NameExpr>(&scope)) return n->name;

@@ -106,6 +106,7 @@ public:
   Value evalUnary(const ast::UnaryExpr &e);
   Value evalCall(const ast::CallExpr &e);
   Value evalIndex(const ast::IndexExpr &e);
+  Value evalMember(const ast::MemberExpr &e);
   Value callFunction(const ast::FnDecl &fn, const ast::CallExpr &call, const std::string &scope);
   bool bindArgs(llvm::ArrayRef<std::string> params, size_t required, const ast::CallExpr &call,
                 llvm::StringRef calleeName, BoundArgs &out);
