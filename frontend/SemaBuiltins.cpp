@@ -203,7 +203,10 @@ bool SemaImpl::checkSize(llvm::ArrayRef<int64_t> shape, DType dt, llvm::SMLoc lo
                          llvm::ArrayRef<llvm::SMRange> ranges) {
   std::string problem = sizeProblem(shape);
   if (problem.empty()) return true;
-  error(loc, what + ": " + srcType(TensorType(dt, shape)) + " is too large: " + problem, ranges);
+  // A zero or negative dimension is not a size problem: say what is wrong.
+  bool notPositive = llvm::any_of(shape, [](int64_t d) { return d < 1; });
+  error(loc, what + ": " + srcType(TensorType(dt, shape)) + (notPositive ? ": a dimension must be positive" : " is too large: " + problem),
+        ranges);
   return false;
 }
 
