@@ -396,9 +396,12 @@ void SemaImpl::finishModel(const ModelDecl &m) {
   Node *first = nullptr;
   for (auto &[name, n] : inputs) {
     if (!first) first = n;
-    else if (n->type.shape[0] != first->type.shape[0])
-      error(m.nameLoc, "inputs must share their first (batch) dimension: '" + first->name + "' is " +
-                           srcType(first->type) + " but '" + name + "' is " + srcType(n->type));
+    else if (n->type.shape[0] != first->type.shape[0]) {
+      llvm::SMLoc at = inputLocs.lookup(name), firstAt = inputLocs.lookup(first->name);
+      error(at.isValid() ? at : m.nameLoc, "inputs must share their first (batch) dimension: '" + first->name + "' is " +
+                                               srcType(first->type) + " but '" + name + "' is " + srcType(n->type));
+      if (firstAt.isValid()) note(firstAt, "'" + first->name + "' is declared here");
+    }
   }
   if (inputs.empty() && !declarationFailed) error(m.nameLoc, "model '" + m.name + "' has no inputs");
   if (dataStmt) recordData(*dataStmt);
