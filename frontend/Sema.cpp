@@ -134,6 +134,26 @@ Value SemaImpl::lookup(llvm::StringRef name, llvm::SMRange r) {
   return Value::error();
 }
 
+/// An 'if' whose condition failed runs neither branch. What either branch
+/// would define is then defined as an error value, so the uses that follow
+/// raise nothing more ("model has no loss", "unknown name") after the one
+/// error that says what is wrong.
+void SemaImpl::skipFailedBranches(const IfStmt &i) {
+  std::function<void(const Block &)> visit = [&](const Block &b) {
+    for (auto &st : b) {
+      llvm::StringRef name;
+      if (auto *a = llvm::dyn_cast<AssignStmt>(st.get())) name = a->name;
+      else if (auto *p = llvm::dyn_cast<ParamStmt>(st.get())) name = p->name;
+      else if (llvm::isa<InputStmt>(st.get())) declarationFailed = true;
+      else if (auto *f = llvm::dyn_cast<ForStmt>(st.get())) visit(f->body);
+      else if (auto *n = llvm::dyn_cast<IfStmt>(st.get())) visit(n->then), visit(n->otherwise);
+      if (!name.empty() && !frame().vars.count(name)) frame().vars[name] = Value::error();
+    }
+  };
+  visit(i.then);
+  visit(i.otherwise);
+}
+
 bool SemaImpl::assignable(const std::string &name, llvm::SMLoc loc) {
   if (frames.size() == 1 && (inputs.count(name) || params.count(name))) {
     error(loc, "cannot assign to " + std::string(inputs.count(name) ? "input" : "parameter") + " '" + name + "'");
@@ -261,9 +281,10 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
   case Stmt::If: {
     auto &i = cast<IfStmt>(s);
     Value c = eval(*i.cond);
-    if (c.isError()) return Flow::Next;
-    if (c.kind != Value::Bool) {
+    if (!c.isError() && c.kind != Value::Bool)
       error(i.cond->loc(), "'if' needs a compile-time true or false, got " + describe(c), {i.cond->range});
+    if (c.isError() || c.kind != Value::Bool) {
+      skipFailedBranches(i);
       return Flow::Next;
     }
     return execBlock(c.b ? i.then : i.otherwise);

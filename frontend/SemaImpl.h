@@ -107,6 +107,7 @@ public:
   Value evalCall(const ast::CallExpr &e);
   Value evalIndex(const ast::IndexExpr &e);
   Value evalMember(const ast::MemberExpr &e);
+  void skipFailedBranches(const ast::IfStmt &i);
   Value callFunction(const ast::FnDecl &fn, const ast::CallExpr &call, const std::string &scope);
   bool bindArgs(llvm::ArrayRef<std::string> params, size_t required, const ast::CallExpr &call,
                 llvm::StringRef calleeName, BoundArgs &out);
