@@ -22,7 +22,7 @@ enum class Builtin : uint8_t {
   Reshape, Transpose, Concat,
   Arange, OneHot, Gather, Float, ToI32, ToF32, ToF64, Full,
   RandUniform, RandNormal, RandBits, Training,
-  InitNormal, InitUniform, InitConstant,
+  InitNormal, InitUniform, InitConstant, Error,
 };
 
 namespace {
@@ -60,6 +60,7 @@ const std::vector<BuiltinInfo> &builtinTable() {
       {"normal", Builtin::InitNormal, {"std"}, 1, "initialiser: normal with mean 0"},
       {"uniform", Builtin::InitUniform, {"low", "high"}, 2, "initialiser: uniform on [low, high)"},
       {"constant", Builtin::InitConstant, {"value"}, 1, "initialiser: every element equal"},
+      {"error", Builtin::Error, {"message", "value"}, 1, "stop with this message (and the value, if given): checks in your own functions"},
   };
   return table;
 }
@@ -575,6 +576,16 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     setLoc(loc);
     Node *h = graph->findLeaf(OpKind::Hyper, kTrainingLeaf);
     return Value::tensor(h ? h : b().leaf(OpKind::Hyper, kTrainingLeaf, TensorType(DType::I1, {})));
+  }
+  case Builtin::Error: {
+    // A function's own argument checks (the prelude's dropout and gelu):
+    // the message, then what the value was; the call notes lead back to
+    // the user's line.
+    if (a[0].kind != Value::Str)
+      return error(a[0].range.Start, "error() takes a message string, got " + describe(a[0]), {a[0].range});
+    std::string msg = a[0].s;
+    if (a.has(1)) msg += ", got " + describe(a[1]);
+    return error(loc, msg, {call.range});
   }
   case Builtin::InitNormal:
   case Builtin::InitUniform:
