@@ -416,7 +416,10 @@ ExprPtr Parser::parseExpr() { return parseBinary(1); }
 
 ExprPtr Parser::bounded(ExprPtr e, llvm::SMLoc at) {
   if (e->height <= kMaxDepth) return e;
-  error(at, "expression is nested too deeply (more than " + llvm::Twine(kMaxDepth) + " levels); split it");
+  // A flat chain is as deep as it is long: say so, or "nested" puzzles.
+  error(at, "expression is nested too deeply (more than " + llvm::Twine(kMaxDepth) +
+                " levels: each operator of a chain such as a + b + c, and each call or index of x.f(1)[0], adds one); "
+                "split it into parts");
   return nullptr;
 }
 
