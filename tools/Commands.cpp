@@ -83,6 +83,12 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     return true;
   };
   std::string out = b.output;
+  // A model read from standard input has no name to name the output after.
+  if (out.empty() && o.input == "-") {
+    llvm::WithColor::error(llvm::errs(), "gradc") << "the model comes from standard input, so name the "
+                                                  << (b.objectOnly ? "object file" : "executable") << " with -o\n";
+    return 1;
+  }
   if (out.empty()) out = llvm::sys::path::stem(o.input).str() + (b.objectOnly ? ".o" : "");
   // The output must not be the model itself (a source named without an
   // extension, or -o naming it), a directory, or standard output; a name
