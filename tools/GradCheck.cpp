@@ -27,6 +27,8 @@ void GradCheckReport::print(llvm::raw_ostream &os) const {
     std::string note;
     if (t.noisy)
       note = fmt::format("  ({} below the differences' rounding noise, compared absolutely)", t.noisy);
+    if (t.nonFinite)
+      note += fmt::format("  ({} of the symbolic gradient's elements are not finite)", t.nonFinite);
     if (t.kinks)
       note += fmt::format("  ({} at kinks, skipped; e.g. element {}: slopes {:.6g} left, {:.6g} right)", t.kinks,
                          t.kinkElement, t.kinkLeft, t.kinkRight);
@@ -38,7 +40,16 @@ void GradCheckReport::print(llvm::raw_ostream &os) const {
     os << fmt::format("{} element(s) sit at a kink of the loss (relu at 0, a tie in max, a where() whose condition flips "
                       "within the step): its left and right slopes differ, so no derivative exists there to compare\n",
                       kinks);
-  if (!anyNonZero) os << "FAIL: every gradient is zero; the check proves nothing\n";
+  if (!anyNonZero) {
+    // Elements at kinks are skipped, so "every gradient is zero" would be
+    // false when they are all there is.
+    int64_t checked = 0;
+    for (auto &t : tensors) checked += t.checked;
+    if (kinks == checked && checked > 0)
+      os << "FAIL: every checked element sits at a kink, so no derivative was compared; the check proves nothing\n";
+    else
+      os << "FAIL: every gradient " << (kinks ? "not at a kink " : "") << "is zero; the check proves nothing\n";
+  }
   os << (passed() ? "gradient check passed" : "gradient check FAILED") << fmt::format(" (tolerance {:.0e} relative)\n", tolerance);
 }
 
@@ -195,6 +206,7 @@ GradCheckReport gradCheck(grt::Session &s, const GradCheckOptions &opts) {
       t.maxAbs = std::max(t.maxAbs, err);
       t.maxRel = std::max(t.maxRel, rel);
       t.maxGrad = std::max(t.maxGrad, std::fabs(a));
+      if (!std::isfinite(a)) ++t.nonFinite;
       if (a != 0 && !kink) report.anyNonZero = true;
       ++t.checked;
       if (opts.progress) opts.progress(++done, total);

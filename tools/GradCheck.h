@@ -71,6 +71,9 @@ struct TensorCheck {
   /// Elements whose gradient is below the stencil's rounding noise there
   /// (see GradCheck.cpp), compared absolutely against that noise.
   int64_t noisy = 0;
+  /// Elements whose symbolic gradient is NaN or infinite (maxGrad leaves
+  /// them out: a max over NaN says nothing).
+  int64_t nonFinite = 0;
   double maxAbs = 0, maxRel = 0, maxGrad = 0;
   /// The first kink seen: its element and the two one-sided slopes.
   int64_t kinkElement = -1;
