@@ -570,7 +570,23 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
     constLocs[c->name] = c->nameLoc;
     Value v;
     if (auto it = defines.find(c->name); it != defines.end()) {
-      v = parseDefine(*this, it->second, c->name);
+      llvm::StringRef text = llvm::StringRef(it->second).trim();
+      Lexer lex(text, [](llvm::SMLoc, const llvm::Twine &) {});
+      Token first = lex.next();
+      bool word = first.is(Tok::Ident) && lex.next().is(Tok::Eof);
+      auto later = std::find_if(user.consts.begin(), user.consts.end(), [&](auto &k) { return k->name == text; });
+      if (word && llvm::isa<StringExpr>(c->value.get())) {
+        // The constant is written as a string, so a bare word is one: -D
+        // mode=max is "max", not the builtin max.
+        v = Value::string(text.str());
+      } else if (word && !knownName(*this, text) && later != user.consts.end()) {
+        // -D N=B with B defined below N would silently be the string "B".
+        diag.error("-D " + c->name + "=" + text + ": '" + text + "' is a constant defined after '" + c->name +
+                   "'; a -D value can use only the constants above it");
+        v = Value::error();
+      } else {
+        v = parseDefine(*this, it->second, c->name);
+      }
       defines.erase(it);
     } else {
       v = eval(*c->value);
