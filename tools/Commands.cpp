@@ -16,6 +16,7 @@
 #include <chrono>
 #include <fmt/format.h>
 #include <thread>
+#include <unistd.h>
 
 namespace gradc {
 
@@ -176,6 +177,14 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
   }
   llvm::errs() << fmt::format("gradc: built {} from {}: {} entry points, {} kernels, scratch arena {} bytes, in {:.2f} s\n",
                               out, o.input, c.loops.entries.size(), kernels, arena, secs);
+  // A batch or width typed one digit too long builds fine and fails only
+  // when the executable allocates: say so now.
+  double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  if (memory > 0 && double(arena) > memory)
+    llvm::WithColor::note(llvm::errs(), "gradc")
+        << fmt::format("the scratch arena alone ({:.1f} GiB) is more than this machine's memory ({:.1f} GiB); the "
+                       "executable will not run here (a smaller -D batch or width needs less)\n",
+                       double(arena) / (1 << 30), memory / (1 << 30));
   if (b.timePhases)
     for (auto &[name, t] : phases) llvm::errs() << fmt::format("  {:<20} {:7.3f} s\n", name, t);
   return 0;

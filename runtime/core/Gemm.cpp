@@ -102,13 +102,13 @@ struct Scratch {
   size_t size = 0;
   float *get(size_t n) {
     if (n > size) {
-      std::free(data);
+      freeBuffer(data, size * sizeof(float));
       size = n;
       data = static_cast<float *>(allocateBuffer(n * sizeof(float)));
     }
     return data;
   }
-  ~Scratch() { std::free(data); }
+  ~Scratch() { freeBuffer(data, size * sizeof(float)); }
 };
 
 struct GemmCall {

@@ -73,11 +73,11 @@ void *grt_thread_scratch(int64_t bytes) {
   struct Scratch {
     void *data = nullptr;
     int64_t size = 0;
-    ~Scratch() { std::free(data); }
+    ~Scratch() { grt::freeBuffer(data, size_t(size)); }
   };
   thread_local Scratch s;
   if (bytes > s.size) {
-    std::free(s.data);
+    grt::freeBuffer(s.data, size_t(s.size));
     s.data = nullptr;
     s.data = grt::allocateBuffer(size_t(bytes));
     s.size = bytes;

@@ -75,12 +75,16 @@ int64_t numel(const GrtTensor &t);
 std::string shapeStr(const GrtTensor &t);
 std::vector<std::string> splitList(std::string_view commaSeparated);
 
-/// Zeroed memory, 64-byte aligned, released with std::free. Buffers of
+/// Zeroed memory, 64-byte aligned, released with freeBuffer. Buffers of
 /// 1 MiB or more are 2 MiB aligned and advised as transparent huge pages
 /// where Linux allows it: one TLB entry then maps what would take 512, and
 /// the GEMM's packed blocks and the arena are read in strides that would
-/// otherwise miss the TLB. Fails with a message when memory runs out.
+/// otherwise miss the TLB. Fails with a message when memory runs out, or
+/// when the buffers held would add up to more than the machine's memory
+/// (the kernel may grant more, and then kill the process as it is zeroed).
 void *allocateBuffer(size_t bytes);
+/// Releases what allocateBuffer(bytes) returned (null is fine).
+void freeBuffer(void *p, size_t bytes);
 
 class ThreadPool;
 class Profile;

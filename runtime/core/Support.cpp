@@ -2,11 +2,13 @@
 #include "core/Runtime.h"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 #include <istream>
 
 #ifdef __linux__
@@ -132,17 +134,40 @@ const char *dtypeName(int dtype) {
   return "?";
 }
 
+namespace {
+constexpr size_t kHuge = size_t(2) << 20;
+size_t alignFor(size_t bytes) { return bytes >= kHuge / 2 ? kHuge : 64; }
+size_t rounded(size_t bytes) {
+  size_t align = alignFor(bytes);
+  return (std::max<size_t>(bytes, 1) + align - 1) / align * align;
+}
+// What the buffers held now add up to.
+std::atomic<double> held{0};
+} // namespace
+
 void *allocateBuffer(size_t bytes) {
-  constexpr size_t kHuge = size_t(2) << 20;
-  size_t align = bytes >= kHuge / 2 ? kHuge : 64;
-  size_t rounded = (std::max<size_t>(bytes, 1) + align - 1) / align * align;
-  void *p = std::aligned_alloc(align, rounded);
-  if (!p) fail("out of memory allocating {} bytes", bytes);
+  size_t size = rounded(bytes), align = alignFor(bytes);
+  // More than the machine's memory may still be granted (overcommit), and
+  // the zeroing below then ends in the kernel's OOM kill, not a message.
+  double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  double total = held.fetch_add(double(size)) + double(size);
+  void *p = memory > 0 && total > memory ? nullptr : std::aligned_alloc(align, size);
+  if (!p) {
+    held.fetch_sub(double(size));
+    fail("out of memory allocating {} bytes ({:.1f} GiB, {:.1f} GiB in all; this machine has {:.1f} GiB)", bytes,
+         double(bytes) / (1 << 30), total / (1 << 30), memory / (1 << 30));
+  }
 #ifdef MADV_HUGEPAGE
-  if (align == kHuge) madvise(p, rounded, MADV_HUGEPAGE); // advice only: failure is harmless
+  if (align == kHuge) madvise(p, size, MADV_HUGEPAGE); // advice only: failure is harmless
 #endif
-  std::memset(p, 0, rounded);
+  std::memset(p, 0, size);
   return p;
+}
+
+void freeBuffer(void *p, size_t bytes) {
+  if (!p) return;
+  held.fetch_sub(double(rounded(bytes)));
+  std::free(p);
 }
 
 int64_t numel(const GrtTensor &t) {

@@ -36,6 +36,7 @@ Session::Session(const GrtModel &m, int threads) : model(m), threads(threads) {
                                       dtypeName(g.dtype));
     }
   if (gradBytes) gradients.data = allocateBuffer(gradBytes);
+  gradients.bytes = gradBytes;
   gradients.count = int64_t(gradBytes / std::max<size_t>(1, dtypeBytes(gradients.dtype)));
   for (int i = 0; i < m.num_tensors; ++i) {
     const GrtTensor &t = m.tensors[i];
@@ -51,22 +52,23 @@ Session::Session(const GrtModel &m, int threads) : model(m), threads(threads) {
       int out = find(std::string(GRT_OUTPUT_PREFIX) + sl.tensor->name);
       if (out < 0 || !slots[size_t(out)].borrowed)
         fail("the model's gradient '{}' has no matching output of its grads entry", sl.tensor->name);
-      std::free(sl.data);
+      freeBuffer(sl.data, sl.bytes);
       sl.data = pointers[size_t(&sl - slots.data())] = slots[size_t(out)].data;
       sl.borrowed = true;
     }
   int64_t arenaBytes = 0;
   for (int i = 0; i < m.num_entries; ++i) arenaBytes = std::max(arenaBytes, m.entries[i].arena_bytes);
-  arena = static_cast<char *>(allocateBuffer(arenaBytes));
+  arena = static_cast<char *>(allocateBuffer(size_t(arenaBytes)));
+  arenaSize = size_t(arenaBytes);
   if (threads > 1) pool = std::make_unique<ThreadPool>(threads);
   ctx.pool = pool.get();
 }
 
 Session::~Session() {
   for (auto &s : slots)
-    if (!s.borrowed) std::free(s.data);
-  std::free(gradients.data);
-  std::free(arena);
+    if (!s.borrowed) freeBuffer(s.data, s.bytes);
+  freeBuffer(gradients.data, gradients.bytes);
+  freeBuffer(arena, arenaSize);
 }
 
 int Session::find(std::string_view name) const {

@@ -70,6 +70,7 @@ public:
   /// model built without data-parallel entries.
   struct Gradients {
     void *data = nullptr;
+    size_t bytes = 0;
     int64_t count = 0; // elements, padding included
     int dtype = GRT_F32;
     /// Set when the params are of two float types (say which): one
@@ -84,6 +85,7 @@ public:
 private:
   std::vector<void *> pointers;
   char *arena = nullptr;
+  size_t arenaSize = 0;
   std::unique_ptr<ThreadPool> pool;
 };
 
