@@ -27,12 +27,16 @@
 //          scaled, added and reshaped freely after that
 //   Mixed  anything else, with the node that made it so
 //
-// The loss must be Inv or an Agg that is a mean. Nothing is changed.
+// The loss must be Inv or an Agg that is a mean. Terms added to the loss
+// that read no parameter (sum(y) * 0.5, a constant of the data) are left
+// out: they have no gradient, so however they mix rows, training on N
+// processes is the same. Nothing is changed.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/WithColor.h"
 
 #include <cmath>
@@ -254,6 +258,22 @@ private:
   }
 };
 
+/// The terms the loss adds up (through +, -, negation, casts and
+/// reshapes), leaving out those that read no parameter: their gradient is
+/// zero. A term whose label is fine needs no further look.
+void gradientTerms(const Node *n, const llvm::DenseSet<const Node *> &readsParams, std::vector<const Node *> &out) {
+  if (!readsParams.count(n)) return;
+  if (n->is(OpKind::Add) || n->is(OpKind::Sub)) {
+    for (const Node *o : n->operands) gradientTerms(o, readsParams, out);
+    return;
+  }
+  if ((n->is(OpKind::Neg) || n->is(OpKind::Cast) || n->is(OpKind::Reshape)) && n->operand(0)->type.numel() == 1) {
+    gradientTerms(n->operand(0), readsParams, out);
+    return;
+  }
+  out.push_back(n);
+}
+
 /// "file:line:col: " of a node, or nothing.
 std::string where(const Module &m, const Node *n) { return n->loc.known() ? m.locStr(n->loc) + ": " : std::string(); }
 
@@ -280,11 +300,29 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
   if (B == 1) return llvm::Error::success(); // a sum over one row is its mean
 
   RowMean rm(B);
+  llvm::DenseSet<const Node *> readsParams;
   for (auto &n : g.nodes) {
     Label l = rm.visit(n.get());
     rm.labels[n.get()] = std::move(l);
+    if (n->is(OpKind::Param) || llvm::any_of(n->operands, [&](const Node *o) { return readsParams.count(o); }))
+      readsParams.insert(n.get());
   }
-  const Label &l = rm.labels[loss];
+  // The loss's label, unless a term with no gradient is what spoils it:
+  // then the first term that matters and is not a mean over rows, if any.
+  Label l = rm.labels[loss];
+  if (l.kind == Label::Mixed || (l.kind == Label::Agg && l.sum)) {
+    std::vector<const Node *> terms;
+    gradientTerms(loss, readsParams, terms);
+    l = {};
+    for (const Node *t : terms) {
+      const Label &tl = rm.labels[t];
+      if (tl.kind == Label::Agg && tl.sum) {
+        l = tl;
+        break;
+      }
+      if (tl.kind == Label::Mixed && l.kind != Label::Mixed) l = tl;
+    }
+  }
   if (l.kind == Label::Agg && l.sum) {
     std::string msg = ("the loss sums over the batch's " + llvm::Twine(B) + " rows (" + str(l.at->operand(0)->type) +
                        " -> " + str(l.at->type) +
