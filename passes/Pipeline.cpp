@@ -14,7 +14,7 @@ static constexpr Step kPipeline[] = {
     // kind              step             stage       what it does
     {Step::Parse,        "parse",         "ast",      "read the source into a syntax tree"},
     {Step::Sema,         "sema",          "graph",    "resolve names, check shapes and types, build the forward graph @model"},
-    {Step::Pass,         "check-row-mean", "",        "with --data-parallel: check the loss is a mean over the batch's rows, as averaging gradients assumes", runRowMeanCheck, false, true},
+    {Step::Pass,         "check-row-mean", "",        "with --data-parallel: check the loss is a mean over the batch's rows, as averaging gradients assumes; warn of metrics that are not", runRowMeanCheck, false, true},
     {Step::Pass,         "autodiff",      "grad",     "derive the gradient of the loss w.r.t. every parameter (reverse mode)", runAutodiff},
     {Step::Pass,         "optimizer",     "optim",    "append the optimizer's parameter update to the training step", runOptimizerLowering},
     {Step::Pass,         "split-entries", "entries",  "copy @model into one graph per entry point: @train, @eval, @predict", runSplitEntries},

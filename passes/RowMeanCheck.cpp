@@ -27,6 +27,9 @@
 //          scaled, added and reshaped freely after that
 //   Mixed  anything else, with the node that made it so
 //
+// A metric that is not a mean over rows gets a warning, with or without
+// --data-parallel: validation and eval average it over batches.
+//
 // The loss must be Inv or an Agg that is a mean. Terms added to the loss
 // that read no parameter (sum(y) * 0.5, a constant of the data) are left
 // out: they have no gradient, so however they mix rows, training on N
@@ -287,10 +290,13 @@ std::string sourceWithCaret(const Module &m, const Node *n) {
 } // namespace
 
 llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
-  if (!opts.lossMustBeRowMean) return llvm::Error::success();
   auto it = llvm::find_if(m.graphs, [](auto &g) { return g->name == "model"; });
   if (it == m.graphs.end()) return llvm::Error::success();
   Graph &g = **it;
+  std::vector<const GraphOutput *> metrics;
+  for (const GraphOutput &o : g.outputs)
+    if (llvm::StringRef(o.name).starts_with("metric.")) metrics.push_back(&o);
+  if (!opts.lossMustBeRowMean && metrics.empty()) return llvm::Error::success();
   Node *loss = g.output("loss");
   auto inputs = g.leaves(OpKind::Input);
   if (!loss || inputs.empty() || inputs[0]->type.rank() == 0) return llvm::Error::success();
@@ -307,6 +313,19 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
     if (n->is(OpKind::Param) || llvm::any_of(n->operands, [&](const Node *o) { return readsParams.count(o); }))
       readsParams.insert(n.get());
   }
+  // Validation and eval average a metric over batches, weighted by their
+  // rows: its value over the split only when it is a mean of per-row values.
+  for (const GraphOutput *o : metrics) {
+    const Label &ml = rm.labels[o->value];
+    if (ml.kind == Label::Inv || ml.kind == Label::Row || (ml.kind == Label::Agg && !ml.sum)) continue;
+    std::string why = ml.kind == Label::Agg ? "sums over rows" : "'" + ml.at->info().mnemonic.str() + "' " + ml.why;
+    llvm::WithColor::warning(llvm::errs() << where(m, ml.at))
+        << "metric '" << llvm::StringRef(o->name).drop_front(7) << "' is not a mean of per-row values (" << why
+        << "): validation and eval report the mean of its value on each batch, not its value over the whole split"
+        << sourceWithCaret(m, ml.at) << "\n";
+  }
+  if (!opts.lossMustBeRowMean) return llvm::Error::success();
+
   // The loss's label, unless a term with no gradient is what spoils it:
   // then the first term that matters and is not a mean over rows, if any.
   Label l = rm.labels[loss];
