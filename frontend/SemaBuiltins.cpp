@@ -18,7 +18,7 @@ namespace gradc {
 
 enum class Builtin : uint8_t {
   Where,
-  Sum, Max, Numel, Dim, Shape,
+  Sum, Max, Numel, Dim, Shape, Len,
   Reshape, Transpose, Concat,
   Arange, OneHot, Gather, Float, ToI32, ToF32, ToF64, Full,
   RandUniform, RandNormal, RandBits, Training,
@@ -42,6 +42,7 @@ const std::vector<BuiltinInfo> &builtinTable() {
       {"numel", Builtin::Numel, {"x", "axis"}, 1, "number of elements over axes (default: all)"},
       {"dim", Builtin::Dim, {"x", "axis"}, 2, "size of one dimension"},
       {"shape", Builtin::Shape, {"x"}, 1, "the shape as a list"},
+      {"len", Builtin::Len, {"x"}, 1, "the number of items of a list, or bytes of a string"},
       {"reshape", Builtin::Reshape, {"x", "shape"}, 2, "same elements, new shape (one -1 is inferred)"},
       {"transpose", Builtin::Transpose, {"x", "perm"}, 1, "permute axes (default: swap the last two)"},
       {"concat", Builtin::Concat, {"xs", "axis"}, 1, "join a list of tensors along an axis"},
@@ -358,6 +359,15 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     if (!x || !axesArg(a[1], x->type.rank(), axes, loc)) return Value::error();
     if (axes.size() != 1) return error(loc, "dim takes one axis", {a[1].range});
     return Value::integer(x->type.shape[axes[0]]);
+  }
+  case Builtin::Len: {
+    // -D widths=[4, 4, 2] then needs no second constant for its length.
+    if (a[0].kind == Value::List) return Value::integer(int64_t(a[0].items().size()));
+    if (a[0].kind == Value::Str) return Value::integer(int64_t(a[0].s.size()));
+    return error(a[0].range.Start,
+                 "len takes a list or a string, got " + describe(a[0]) +
+                     (a[0].kind == Value::Tensor ? " (dim(x, 0) or numel(x) give a tensor's sizes)" : ""),
+                 {a[0].range});
   }
   case Builtin::Shape: {
     Node *x = tensorArg(a[0], loc, "the argument");
