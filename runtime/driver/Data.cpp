@@ -81,6 +81,13 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
   r.inputs = inputs;
   r.rows = t.rows;
   std::vector<bool> used(t.header.size());
+  // The first bad value in the file's order, whichever column holds it (a
+  // column-by-column scan named a later line first).
+  int64_t badRow = -1;
+  std::string bad;
+  auto problem = [&](int64_t row, std::string msg) {
+    if (badRow < 0 || row < badRow) badRow = row, bad = std::move(msg);
+  };
   for (int idx : inputs) {
     auto &sl = s.slots[idx];
     std::vector<double> vals(t.rows * features(sl));
@@ -106,24 +113,25 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
       bool isBool = sl.tensor->dtype == GRT_BOOL;
       if (!isBool && !t.truths[size_t(c)].empty())
         fail("{}, a truth value, but '{}' takes numbers", t.truths[size_t(c)], sl.tensor->name);
-      for (int64_t row = 0; row < t.rows; ++row) {
+      for (int64_t row = 0; row < t.rows && (badRow < 0 || row < badRow); ++row) {
         double v = column[row];
         if (isBool && v != 0 && v != 1)
-          fail("{}:{}: column '{}' holds {}, but '{}' is bool: it takes 0 or 1, true or false", path, t.lines[row],
-               names[f], v, sl.tensor->name);
-        if (sl.tensor->dtype == GRT_I32 && !(v >= INT32_MIN && v <= INT32_MAX && v == std::floor(v)))
-          fail("{}:{}: column '{}' holds {}, but '{}' takes 32-bit integers", path, t.lines[row], names[f], v,
-               sl.tensor->name);
-        if (std::string bad = outOfRange(*sl.tensor, v); !bad.empty())
-          fail("{}:{}: column '{}' holds {}, but {}", path, t.lines[row], names[f], v, bad);
-        if (sl.tensor->dtype == GRT_F32 && std::fabs(v) > double(FLT_MAX))
-          fail("{}:{}: column '{}' holds {}, too large for '{}', which is f32 (at most {:g} in magnitude)", path,
-               t.lines[row], names[f], v, sl.tensor->name, double(FLT_MAX));
+          problem(row, fmt::format("{}:{}: column '{}' holds {}, but '{}' is bool: it takes 0 or 1, true or false", path,
+                                   t.lines[row], names[f], v, sl.tensor->name));
+        else if (sl.tensor->dtype == GRT_I32 && !(v >= INT32_MIN && v <= INT32_MAX && v == std::floor(v)))
+          problem(row, fmt::format("{}:{}: column '{}' holds {}, but '{}' takes 32-bit integers", path, t.lines[row],
+                                   names[f], v, sl.tensor->name));
+        else if (std::string why = outOfRange(*sl.tensor, v); !why.empty())
+          problem(row, fmt::format("{}:{}: column '{}' holds {}, but {}", path, t.lines[row], names[f], v, why));
+        else if (sl.tensor->dtype == GRT_F32 && std::fabs(v) > double(FLT_MAX))
+          problem(row, fmt::format("{}:{}: column '{}' holds {}, too large for '{}', which is f32 (at most {:g} in magnitude)",
+                                   path, t.lines[row], names[f], v, sl.tensor->name, double(FLT_MAX)));
         vals[row * names.size() + f] = v;
       }
     }
     r.values.push_back(std::move(vals));
   }
+  if (badRow >= 0) fail("{}", bad);
   // Columns no input reads (an id, a label kept for reference) are allowed,
   // but said, so that a misspelt name is not silently ignored.
   // (The model's other inputs, such as the target predict does not read,
