@@ -32,7 +32,6 @@
 #include "ir/Kernel.h"
 #include "passes/Rewrite.h"
 
-
 namespace gradc {
 namespace {
 
