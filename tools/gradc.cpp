@@ -19,6 +19,7 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/WithColor.h"
 
+#include <cmath>
 #include <deque>
 #include <fmt/format.h>
 
@@ -260,7 +261,7 @@ int main(int argc, char **argv) {
   g.seed = seed;
   g.samplesPerTensor = samples;
   g.maxElements = maxElements;
-  if (!(tolerance > 0)) fail("--tolerance must be positive");
+  if (!(tolerance > 0) || !std::isfinite(tolerance)) fail("--tolerance must be a positive number (it is a relative error, as 1e-6)");
   if (samples < 1) fail("--samples must be at least 1: with none, nothing is checked");
   return finishOutput(gradcheckCommand(o, g));
 }
