@@ -192,7 +192,15 @@ static CompileOptions compileOptions() {
   o.passes.stepBatch = stepBatch;
   for (auto *list : {&printAfter, &printBefore})
     for (auto &p : *list)
-      if (!findPass(p)) fail("no pass named '" + p + "' (gradc opt --list-passes shows them)");
+      if (!findPass(p)) {
+        // parse, sema and the codegen steps are listed too, but make no module
+        // to print before or after: their results are stages.
+        const Step *step = findStep(p);
+        if (step && !step->stage.empty())
+          fail("'" + p + "' is a step, not a pass: its result is --stage=" + step->stage.str() +
+               " (gradc opt --list-passes shows which steps are passes)");
+        fail("no pass named '" + p + "' (gradc opt --list-passes shows them)");
+      }
   o.printAfter.assign(printAfter.begin(), printAfter.end());
   o.printBefore.assign(printBefore.begin(), printBefore.end());
   o.printAfterAll = printAfterAll;
