@@ -220,11 +220,15 @@ Result ruleTranspose(const OpInfo &op, Ty t, const Attrs &a, const TensorType *)
 }
 
 /// Slice and pad share a check: `small` fits inside `big` at `offsets`.
+/// An offset is any int64 the text IR gives, so it is compared with the
+/// room left (`big - small`, both positive dims) rather than added to a
+/// size: 2^63 - 1 plus a dim wrapped negative and passed, and the loops
+/// then read outside the tensor.
 llvm::Error checkWindow(const OpInfo &op, const TensorType &small, const TensorType &big, llvm::ArrayRef<int64_t> off) {
   if (small.rank() != big.rank() || off.size() != big.rank() || small.dtype != big.dtype)
     return fail(op, "window " + str(small) + " does not fit " + str(big));
   for (unsigned i = 0; i < big.rank(); ++i)
-    if (off[i] < 0 || off[i] + small.shape[i] > big.shape[i])
+    if (off[i] < 0 || small.shape[i] > big.shape[i] || off[i] > big.shape[i] - small.shape[i])
       return fail(op, "window " + str(small) + " at offsets " + attrValueStr(std::vector<int64_t>(off.begin(), off.end())) +
                           " does not fit " + str(big));
   return llvm::Error::success();
@@ -252,6 +256,10 @@ Result ruleConcat(const OpInfo &op, Ty t, const Attrs &a, const TensorType *) {
     for (unsigned d = 0; ok && d < out.rank(); ++d)
       ok = d == axis || t[i].shape[d] == out.shape[d];
     if (!ok) return fail(op, "cannot join " + str(t[0]) + " and " + str(t[i]) + " on axis " + llvm::Twine(axis));
+    // Each dim is at most kMaxElements, but a text IR concat can have
+    // enough operands for their sum to wrap.
+    if (t[i].shape[axis] > kMaxElements - out.shape[axis])
+      return fail(op, "joins more than " + llvm::Twine(kMaxElements) + " elements on axis " + llvm::Twine(axis));
     out.shape[axis] += t[i].shape[axis];
   }
   return out;

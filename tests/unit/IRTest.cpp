@@ -48,6 +48,35 @@ TEST(OpTable, TypeRulesRejectBadOperands) {
   EXPECT_EQ(str(*r), "f32[2,1]");
 }
 
+// Offsets come from text IR as any int64: one near 2^63 wrapped the sum
+// offset + size negative, so a window outside its tensor passed and the
+// executable read out of bounds.
+TEST(OpTable, WindowOffsetsDoNotOverflow) {
+  TensorType big(DType::F32, {4, 2}), small(DType::F32, {4, 1});
+  Attrs at;
+  at.set(AttrKey::Offsets, std::vector<int64_t>{0, INT64_MAX});
+  auto slice = inferType(OpKind::Slice, {big}, at, &small);
+  ASSERT_FALSE(slice);
+  EXPECT_EQ(llvm::toString(slice.takeError()),
+            "'slice' window f32[4,1] at offsets [0, 9223372036854775807] does not fit f32[4,2]");
+  auto pad = inferType(OpKind::Pad, {small}, at, &big);
+  ASSERT_FALSE(pad);
+  EXPECT_EQ(llvm::toString(pad.takeError()), "'pad' window f32[4,1] at offsets [0, 9223372036854775807] does not fit f32[4,2]");
+  at.set(AttrKey::Offsets, std::vector<int64_t>{0, 1});
+  EXPECT_TRUE(bool(inferType(OpKind::Slice, {big}, at, &small)));
+}
+
+// Concat's result dim is a sum over its operands, which a long enough
+// operand list took past 64 bits.
+TEST(OpTable, ConcatDimDoesNotOverflow) {
+  TensorType half(DType::F32, {int64_t(1) << 62});
+  Attrs axis;
+  axis.set(AttrKey::Axis, int64_t(0));
+  auto c = inferType(OpKind::Concat, {half, half}, axis, nullptr);
+  ASSERT_FALSE(c);
+  EXPECT_EQ(llvm::toString(c.takeError()), "'concat' joins more than 137438953472 elements on axis 0");
+}
+
 TEST(Verifier, AcceptsAWellFormedGraph) {
   Fixture f;
   Node *x = f.b->leaf(OpKind::Input, "x", TensorType(DType::F32, {2}));
