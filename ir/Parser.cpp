@@ -543,7 +543,12 @@ private:
       return error("a slice group is two or more of the graph's " + llvm::Twine(g.numKernels()) + " kernels");
     sg.first = int32_t(first);
     sg.last = int32_t(last);
+    llvm::SMLoc over = tok.loc;
     if (!keyword("over") || !dims(sg.batch)) return false;
+    // The group's slice count is the product of its axes, taken before they
+    // are matched with its kernels' domains: keep it from overflowing.
+    if (std::string problem = sizeProblem(sg.batch); !problem.empty())
+      return errorAt(over, "a slice group over " + shapeStr(sg.batch) + " is too large: " + problem);
     if (isKeyword("rows")) {
       next();
       if (!expect('(') || !integer(sg.rowBlock)) return false;
