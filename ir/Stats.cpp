@@ -1,7 +1,19 @@
 //===- ir/Stats.cpp - what a graph costs ----------------------------------===//
 #include "ir/Stats.h"
 
+#include "llvm/Support/MathExtras.h"
+
+#include <limits>
+
 namespace gradc {
+
+/// Costs add up without wrapping: one product of 2^37-element tensors is
+/// up to 2^57 FLOPs, and a text IR module can declare a hundred of them.
+static int64_t capped(int64_t a, int64_t b, bool multiply = false) {
+  int64_t r;
+  bool over = multiply ? llvm::MulOverflow(a, b, r) : llvm::AddOverflow(a, b, r);
+  return over ? std::numeric_limits<int64_t>::max() : r;
+}
 
 int64_t flopsOf(const Node &n) {
   if (n.has(Leaf) || n.has(Layout) || n.is(OpKind::StopGradient) || n.is(OpKind::Cast)) return 0;
@@ -9,7 +21,7 @@ int64_t flopsOf(const Node &n) {
     unsigned r = n.type.rank();
     const TensorType &a = n.operand(0)->type;
     int64_t k = n.attrs.getBool(AttrKey::TransposeA) ? a.shape[r - 2] : a.shape[r - 1];
-    return 2 * n.type.numel() * k;
+    return capped(2 * n.type.numel(), k, /*multiply=*/true);
   }
   if (n.has(Reduction)) return n.operand(0)->type.numel();
   if (n.is(OpKind::ScatterAdd)) return n.operand(1)->type.numel();
@@ -24,11 +36,11 @@ GraphStats computeStats(const Graph &g) {
     const Node &n = *np;
     s.opCounts[n.info().mnemonic.str()]++;
     ++s.nodes;
-    s.flops += flopsOf(n);
+    s.flops = capped(s.flops, flopsOf(n));
     backward |= n.prov.phase == Phase::Backward;
-    if (n.is(OpKind::Param)) s.params += n.type.numel(), s.paramBytes += n.type.bytes();
-    if (n.is(OpKind::State)) s.stateBytes += n.type.bytes();
-    if (!n.has(Leaf) && n.prov.phase == Phase::Forward && !n.has(Layout)) s.activationBytes += n.type.bytes();
+    if (n.is(OpKind::Param)) s.params = capped(s.params, n.type.numel()), s.paramBytes = capped(s.paramBytes, n.type.bytes());
+    if (n.is(OpKind::State)) s.stateBytes = capped(s.stateBytes, n.type.bytes());
+    if (!n.has(Leaf) && n.prov.phase == Phase::Forward && !n.has(Layout)) s.activationBytes = capped(s.activationBytes, n.type.bytes());
   }
   if (backward || !g.updates.empty()) s.gradBytes = s.paramBytes;
   s.kernels = g.numKernels();
