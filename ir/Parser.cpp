@@ -639,6 +639,8 @@ private:
         if (tok.kind != IrToken::Ident) return error("expected an attribute name");
         auto key = parseAttrKey(tok.text);
         if (!key || !llvm::is_contained(info.attrs, *key)) return error("'" + info.mnemonic + "' has no attribute '" + tok.text + "'");
+        // The last one silently won, as a train line's repeated argument does not.
+        if (node->attrs.has(*key)) return error("attribute '" + tok.text + "' is given twice");
         next();
         AttrValue v = true;
         if (punct('=') ? !value(attrKind(*key), v) : attrKind(*key) != AttrKind::Bool)
