@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "frontend/SemaImpl.h"
 #include "ir/ConstantElements.h"
+#include "ir/Declarations.h"
 
 #include <cmath>
 #include <numeric>
@@ -600,14 +601,16 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
   case Builtin::InitNormal:
   case Builtin::InitUniform:
   case Builtin::InitConstant: {
-    std::string spec = id == Builtin::InitNormal ? "normal(" : id == Builtin::InitUniform ? "uniform(" : "constant(";
+    std::string spec = std::string(info->name) + "(";
+    std::vector<double> args;
     for (size_t i = 0; i < info->params.size(); ++i) {
       if (!a[i].isNumber()) return error(a[i].range.Start, info->params[i] + " must be a number", {a[i].range});
       spec += (i ? ", " : "") + attrValueStr(a[i].asDouble());
+      args.push_back(a[i].asDouble());
     }
-    if (id == Builtin::InitNormal && a[0].asDouble() <= 0) return error(a[0].range.Start, "std must be positive", {a[0].range});
-    if (id == Builtin::InitUniform && a[0].asDouble() >= a[1].asDouble())
-      return error(loc, "uniform needs low < high", {call.range});
+    // The rules a .gir initialiser is held to too (ir/Declarations.h).
+    if (std::string p = initArgsProblem(info->name, args); !p.empty())
+      return args.size() == 1 ? error(a[0].range.Start, p, {a[0].range}) : error(loc, p, {call.range});
     return Value::init(spec + ")");
   }
   }

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #include "frontend/SemaImpl.h"
 
+#include "ir/Declarations.h"
 #include "ir/Optimizers.h"
 #include "runtime/include/gradrt/abi.h"
 #include "runtime/include/gradrt/hypers.h"
@@ -121,27 +122,11 @@ void SemaImpl::checkReservedNames() {
   llvm::StringSet<> runtimeValues;
   for (auto &g : module->graphs)
     for (Node *h : g->leaves(OpKind::Hyper)) runtimeValues.insert(h->attrs.getString(AttrKey::Name));
-  // What the executable calls `name`, or "" when nothing.
-  auto clash = [&](llvm::StringRef name) -> std::string {
-    if (name == "step" || name == "total_steps") return "the training step's counter '" + name.str() + "'";
-    if (opt)
-      if (const OptimizerArg *a = findArg(*opt, name); a && a->strDefault.empty())
-        return o + "'s hyperparameter '" + name.str() + "'";
-    if (name == "seed" && runtimeValues.count(name)) return "the random seed dropout reads";
-    if (name == "training" && runtimeValues.count(name)) return "dropout's switch between training and evaluation";
-    if (runtimeValues.count(name)) return "the value '" + name.str() + "' the runtime sets";
-    return "";
-  };
   for (auto &[name, n] : inputs)
-    if (std::string c = clash(name); !c.empty()) error(inputLocs.lookup(name), "input '" + name + "' clashes with " + c + "; rename it");
-  llvm::SmallVector<llvm::StringRef, 2> states;
-  if (o == "sgd") states = {"momentum"};
-  else if (opt) states = {"adam_m", "adam_v"};
+    if (std::string c = reservedNameClash(name, opt, runtimeValues); !c.empty())
+      error(inputLocs.lookup(name), "input '" + name + "' clashes with " + c + "; rename it");
   for (auto &[name, n] : params) {
-    std::string c = clash(name);
-    auto [owner, suffix] = llvm::StringRef(name).rsplit('.');
-    if (c.empty() && !suffix.empty() && llvm::is_contained(states, suffix) && params.count(owner.str()))
-      c = o + "'s state of parameter '" + owner.str() + "'";
+    std::string c = paramNameClash(name, opt, runtimeValues, [&](llvm::StringRef p) { return params.count(p.str()) > 0; });
     if (!c.empty()) error(paramOrigins[name].decl, "parameter '" + name + "' clashes with " + c + "; rename it");
   }
   // The training step's own outputs (passes/OptimizerLowering.cpp and

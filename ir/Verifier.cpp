@@ -9,11 +9,14 @@
 //   - an output "grad.NAME" (GRT_GRAD_PREFIX) has the type of param NAME (when it has one);
 //   - once fused, the kernel list describes the kernels (ir/Kernel.h);
 //   - once memory is planned, the plan obeys ir/Plan.h.
-// Across graphs, one runtime tensor name has one kind and type.
+// Across graphs, one runtime tensor name has one kind and type. Then the
+// model's declarations (names, params, initialisers) follow
+// the rules of ir/Declarations.h.
 //
 //===----------------------------------------------------------------------===//
 #include "ir/Verifier.h"
 
+#include "ir/Declarations.h"
 #include "ir/Plan.h"
 #include "runtime/include/gradrt/abi.h"
 
@@ -157,6 +160,8 @@ std::vector<Problem> verifyProblems(const Module &m) {
                         g.get(), nullptr, index});
     }
   }
+  // The rules of the model itself, once its graphs are sound.
+  if (errs.empty()) errs = declarationProblems(m);
   return errs;
 }
 
