@@ -119,6 +119,7 @@ public:
         if (n->is(OpKind::Hyper)) runtimeValues.insert(name(n.get()));
       }
     for (auto &g : m.graphs) leaves(*g);
+    if (problems.empty()) dataTable();
     return std::move(problems);
   }
 
@@ -157,6 +158,50 @@ private:
     }
     for (auto &o : g.outputs)
       if (std::string p = nameProblem(o.name); !p.empty()) report(g, nullptr, int(&o - g.outputs.data()), "output " + p);
+  }
+
+  /// A table's rows come from @data: each input the entries read gets the
+  /// @data output of its name, of its type with `rows` rows in place of
+  /// its batch. The runtime copies them by those sizes; a mismatch read
+  /// past the end of a buffer.
+  void dataTable() {
+    const Graph *data = m.graph("data");
+    if (m.data.kind != DataSpec::Table) {
+      if (data && m.data.kind == DataSpec::None)
+        report(*data, nullptr, -1, "a data graph needs the module's 'data table {rows = N}' line");
+      return;
+    }
+    if (!data) {
+      problems.push_back({"the module's data table needs a graph @data that generates its rows"});
+      return;
+    }
+    for (auto &n : data->nodes)
+      if (isRuntimeLeaf(n.get()))
+        report(*data, n.get(), -1,
+               "reads " + n->info().mnemonic.str() + " " + quotedName(name(n.get())) +
+                   ", but a data table is generated from constants and random numbers alone");
+    if (!data->updates.empty()) report(*data, nullptr, -1, "it updates a tensor, but a data table only generates data", 0);
+    llvm::StringSet<> seen;
+    for (auto &g : m.graphs) {
+      // @step's inputs are the token it is given, not table rows.
+      if (g.get() == data || g->name == GRT_ENTRY_STEP) continue;
+      for (const Node *in : g->leaves(OpKind::Input)) {
+        if (!seen.insert(name(in)).second) continue;
+        std::string what = "input '" + name(in).str() + "'";
+        if (in->type.rank() == 0) {
+          report(*g, in, -1, what + " is " + str(in->type) + ", a scalar, but a data table gives each input one row per example");
+          continue;
+        }
+        TensorType want = in->type;
+        want.shape[0] = m.data.rows;
+        auto out = llvm::find_if(data->outputs, [&](const GraphOutput &o) { return o.name == name(in); });
+        if (out == data->outputs.end())
+          report(*data, nullptr, -1, "it has no output \"" + name(in).str() + "\": data for " + what + " must be " + str(want));
+        else if (out->value->type != want)
+          report(*data, nullptr, int(out - data->outputs.begin()),
+                 "data for " + what + " must be " + str(want) + ", but it is " + str(out->value->type));
+      }
+    }
   }
 
   const Module &m;

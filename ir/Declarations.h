@@ -55,9 +55,11 @@ std::string reservedNameClash(llvm::StringRef name, const OptimizerInfo *opt, co
 std::string paramNameClash(llvm::StringRef name, const OptimizerInfo *opt, const llvm::StringSet<> &runtimeValues,
                            llvm::function_ref<bool(llvm::StringRef)> isParam);
 
-/// Every way the module's declarations break the rules above: the
-/// verifier's share (ir/Verifier.cpp) that is about the model rather than
-/// the IR.
+/// Every way the module's declarations break the rules above, and the
+/// rules a data table follows (each input the data graph's output of the
+/// input's type with `rows` rows, generated from nothing the runtime
+/// feeds): the verifier's share (ir/Verifier.cpp) that is about the model
+/// rather than the IR.
 std::vector<Problem> declarationProblems(const Module &m);
 
 } // namespace gradc

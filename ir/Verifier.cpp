@@ -10,7 +10,7 @@
 //   - once fused, the kernel list describes the kernels (ir/Kernel.h);
 //   - once memory is planned, the plan obeys ir/Plan.h.
 // Across graphs, one runtime tensor name has one kind and type. Then the
-// model's declarations (names, params, initialisers) follow
+// model's declarations (names, params, initialisers, the data table) follow
 // the rules of ir/Declarations.h.
 //
 //===----------------------------------------------------------------------===//

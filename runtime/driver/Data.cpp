@@ -333,16 +333,23 @@ Rows generateTable(Session &s, const DataOptions &opts, std::vector<int> inputs)
   r.inputs = inputs;
   r.rows = s.model.data_rows;
   for (int idx : inputs) {
-    auto &gen = s.slot(outputTensor(s.slots[idx].tensor->name));
+    // gradc makes each of @data's outputs its input's type with data_rows
+    // rows; a descriptor that says otherwise (from hand-edited text IR) is
+    // refused rather than read past the end of the rows.
+    const GrtTensor &in = *s.slots[idx].tensor;
+    int g = s.find(outputTensor(in.name));
+    if (g < 0) fail("the model's data table generates no rows for input '{}'", in.name);
+    auto &gen = s.slots[size_t(g)];
+    int64_t perRow = features(s.slots[idx]);
+    if (r.rows < 1 || gen.numel % perRow != 0 || gen.numel / perRow != r.rows)
+      fail("the model's data table gives input '{}' {} values, not {} rows of {}", in.name, gen.numel, r.rows, perRow);
     std::vector<double> vals(gen.numel);
     for (int64_t i = 0; i < gen.numel; ++i) vals[i] = Session::get(gen, i);
     // The same check a CSV's indices get: out of range, a gather would
     // read a clamped row and a target give a loss of 0, silently.
-    const GrtTensor &t = *s.slots[idx].tensor;
-    int64_t perRow = std::max<int64_t>(1, gen.numel / std::max<int64_t>(1, r.rows));
     for (int64_t i = 0; i < gen.numel; ++i)
-      if (std::string bad = outOfRange(t, vals[i]); !bad.empty())
-        fail("the model's data table gives '{}' the value {} in row {}, but {}", t.name, vals[i], i / perRow, bad);
+      if (std::string bad = outOfRange(in, vals[i]); !bad.empty())
+        fail("the model's data table gives '{}' the value {} in row {}, but {}", in.name, vals[i], i / perRow, bad);
     r.values.push_back(std::move(vals));
   }
   return r;
