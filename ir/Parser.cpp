@@ -23,6 +23,7 @@
 //===----------------------------------------------------------------------===//
 #include "ir/Parser.h"
 
+#include "ir/Entries.h"
 #include "ir/Optimizers.h"
 #include "ir/Plan.h"
 #include "ir/SourceDiag.h"
@@ -75,6 +76,8 @@ public:
       if (!graph(*m)) return nullptr;
     }
     auto problems = verifyProblems(*m);
+    // What the runtime trusts of each entry, once the graphs are sound.
+    if (problems.empty()) problems = entryProblems(*m);
     if (!problems.empty()) {
       for (auto &p : problems) printMessage(sm, errs, where(p), llvm::SourceMgr::DK_Error, p.message);
       return nullptr;
