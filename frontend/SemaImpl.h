@@ -97,6 +97,7 @@ public:
   void note(llvm::SMLoc loc, const llvm::Twine &msg) { diag.note(loc, msg); }
   void warnUntrained(const Node *loss, llvm::SMLoc lossLoc);
   void checkUnreadInputs(llvm::SMLoc lossLoc);
+  void checkTextModel(const Node *context);
 
   // --- expressions (SemaExpr.cpp) -------------------------------------------
   /// Evaluates `e`, counting it against the budget and the nesting limit.

@@ -257,6 +257,26 @@ void SemaImpl::recordData(const DataStmt &s) {
     error(targetLoc, "input and target must have one shape: " + srcType(in->type) + " and " + srcType(tg->type));
   if (inputs.size() != 2)
     error(s.kindLoc, "a text model has exactly two inputs (context and targets)");
+  if (in && tg && opts.forExecutable && !diag.hasErrors()) checkTextModel(in);
+}
+
+/// What the executable's text commands take for granted, checked where the
+/// model says it: `sample` reads `output logits` at (row, position, id), so
+/// it must be [B, T, V] for the context's [B, T] (a [B, V] of the last
+/// position read past the tensor, and crashed).
+void SemaImpl::checkTextModel(const Node *context) {
+  auto out = llvm::find_if(outputs, [](auto &o) { return o.first == "logits"; });
+  const Node *logits = graph->output("logits");
+  if (out == outputs.end() || !logits) return;
+  const TensorType &c = context->type, &l = logits->type;
+  if (l.rank() == 3 && l.shape[0] == c.shape[0] && l.shape[1] == c.shape[1]) return;
+  error(out->second.range.Start,
+        "'output logits' of a text model must be [B, T, V] = [" + std::to_string(c.shape[0]) + ", " +
+            std::to_string(c.shape[1]) + ", V], a score for every id at each position of the context '" +
+            context->name + "' (" + srcType(c) + "), but it is " + srcType(l) + "; sample reads it that way",
+        {out->second.range});
+  if (auto v = frame().vars.find("logits"); v != frame().vars.end() && v->second.range.Start.isValid())
+    note(v->second.range.Start, "'logits' is computed here");
 }
 
 /// Whether a gradient reaching `n` flows on to its operands. Not through

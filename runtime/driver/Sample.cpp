@@ -60,15 +60,24 @@ int64_t draw(std::vector<double> &p, double temperature, int64_t topK, Rng &rng,
 struct Model {
   Session &s;
   Session::Slot &context, &logits; // predict: [B, T], [B, T, V]
-  int64_t B, T, V;
+  int64_t B = 0, T = 0, V = 0;
   // @step, when the model has it: step.idx [Bs, 1], step.pos [] (when read), step.logits [Bs, 1, V].
   Session::Slot *token = nullptr, *pos = nullptr, *stepLogits = nullptr;
   int64_t Bs = 0;
   std::vector<Session::Slot *> caches;
 
-  Model(Session &s, const GrtModel &m)
-      : s(s), context(s.slot(m.text_input)), logits(s.slot(GRT_OUTPUT_PREFIX "logits")), B(context.tensor->dims[0]),
-        T(context.tensor->dims[1]), V(logits.tensor->dims[logits.tensor->rank - 1]) {
+  Model(Session &s, const GrtModel &m) : s(s), context(s.slot(m.text_input)), logits(s.slot(GRT_OUTPUT_PREFIX "logits")) {
+    // The logits are read at (row, position, id): any other shape read
+    // past the tensor (a [B, V] of the last position only crashed).
+    // gradc refuses such a model; an older executable gets here.
+    const GrtTensor &c = *context.tensor, &l = *logits.tensor;
+    if (c.rank != 2 || l.rank != 3 || l.dims[0] != c.dims[0] || l.dims[1] != c.dims[1])
+      fail("sample reads `output logits` as [B, T, V] = [{}, {}, V], a score for every id at each position of the "
+           "context '{}' ({}), but this model's is {}; rebuild it with logits of that shape",
+           c.rank == 2 ? c.dims[0] : 0, c.rank == 2 ? c.dims[1] : 0, c.name, shapeStr(c), shapeStr(l));
+    B = c.dims[0];
+    T = c.dims[1];
+    V = l.dims[2];
     if (!s.has(GRT_ENTRY_STEP)) return;
     token = &s.slot(GRT_STEP_PREFIX + std::string(m.text_input));
     Bs = token->tensor->dims[0];
@@ -76,6 +85,9 @@ struct Model {
     // has no step.pos: nothing in @step reads it.
     if (int i = s.find(GRT_STEP_POS); i >= 0) pos = &s.slots[size_t(i)];
     stepLogits = &s.slot(GRT_OUTPUT_PREFIX GRT_STEP_PREFIX "logits");
+    if (const GrtTensor &sl = *stepLogits->tensor; sl.rank != 3 || sl.dims[0] != Bs || sl.dims[1] != 1 || sl.dims[2] != V)
+      fail("the model's @step logits are {}, not [{}, 1, {}]; rebuild it with gradc build --no-step-entry", shapeStr(sl),
+           Bs, V);
     for (auto &sl : s.slots)
       if (Session::isCache(*sl.tensor)) caches.push_back(&sl);
   }
