@@ -97,7 +97,9 @@ public:
   void note(llvm::SMLoc loc, const llvm::Twine &msg) { diag.note(loc, msg); }
   void warnUntrained(const Node *loss, llvm::SMLoc lossLoc);
   void checkUnreadInputs(llvm::SMLoc lossLoc);
-  void checkTextModel(const Node *context);
+  /// Every node the loss, outputs and metrics read.
+  llvm::DenseSet<const Node *> readByOutputs() const;
+  void checkTextModel(const Node *context, llvm::SMLoc contextLoc, const Node *target, llvm::SMLoc targetLoc);
 
   // --- expressions (SemaExpr.cpp) -------------------------------------------
   /// Evaluates `e`, counting it against the budget and the nesting limit.

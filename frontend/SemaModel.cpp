@@ -257,14 +257,28 @@ void SemaImpl::recordData(const DataStmt &s) {
     error(targetLoc, "input and target must have one shape: " + srcType(in->type) + " and " + srcType(tg->type));
   if (inputs.size() != 2)
     error(s.kindLoc, "a text model has exactly two inputs (context and targets)");
-  if (in && tg && opts.forExecutable && !diag.hasErrors()) checkTextModel(in);
+  if (in && tg && opts.forExecutable && !diag.hasErrors()) checkTextModel(in, inputLoc, tg, targetLoc);
 }
 
 /// What the executable's text commands take for granted, checked where the
-/// model says it: `sample` reads `output logits` at (row, position, id), so
-/// it must be [B, T, V] for the context's [B, T] (a [B, V] of the last
-/// position read past the tensor, and crashed).
-void SemaImpl::checkTextModel(const Node *context) {
+/// model says it: the corpus fills the context and target inputs, so both
+/// must be read (one nothing reads is dropped with the dead code, and the
+/// executable failed at run time: "the model's text inputs are missing from
+/// its descriptor"); and `sample` reads `output logits` at (row, position,
+/// id), so it must be [B, T, V] for the context's [B, T] (a [B, V] of the
+/// last position read past the tensor, and crashed).
+void SemaImpl::checkTextModel(const Node *context, llvm::SMLoc contextLoc, const Node *target, llvm::SMLoc targetLoc) {
+  llvm::DenseSet<const Node *> read = readByOutputs();
+  if (!read.count(context))
+    error(contextLoc, "the text input '" + context->name +
+                          "' is never read: the loss, outputs and metrics do not depend on it, so the executable "
+                          "could not feed it the context; compute the logits from it, e.g. gather(emb, " +
+                          context->name + ")");
+  if (!read.count(target))
+    error(targetLoc, "the text target '" + target->name +
+                         "' is never read: the loss does not depend on it, so training would never see the next "
+                         "tokens; compute the loss from it, e.g. cross_entropy(logits, " +
+                         target->name + ")");
   auto out = llvm::find_if(outputs, [](auto &o) { return o.first == "logits"; });
   const Node *logits = graph->output("logits");
   if (out == outputs.end() || !logits) return;
@@ -318,13 +332,7 @@ void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
                           " always 0 and training never changes " + (untrained.size() > 1 ? "them" : "it"));
 }
 
-/// Inputs that nothing the executable computes reads (the loss, the
-/// outputs, the metrics) are dropped from it with the rest of the dead
-/// code. With none left, the executable has no input to take its batch
-/// from and stopped at its first step ("error: the model has no inputs"),
-/// so building one is refused here (a dump or gradient check is fine).
-void SemaImpl::checkUnreadInputs(llvm::SMLoc lossLoc) {
-  if (inputs.empty() || !opts.forExecutable) return;
+llvm::DenseSet<const Node *> SemaImpl::readByOutputs() const {
   llvm::DenseSet<const Node *> seen;
   llvm::SmallVector<const Node *, 64> work;
   for (auto &o : graph->outputs) work.push_back(o.value);
@@ -332,6 +340,17 @@ void SemaImpl::checkUnreadInputs(llvm::SMLoc lossLoc) {
     const Node *n = work.pop_back_val();
     if (seen.insert(n).second) work.append(n->operands.begin(), n->operands.end());
   }
+  return seen;
+}
+
+/// Inputs that nothing the executable computes reads (the loss, the
+/// outputs, the metrics) are dropped from it with the rest of the dead
+/// code. With none left, the executable has no input to take its batch
+/// from and stopped at its first step ("error: the model has no inputs"),
+/// so building one is refused here (a dump or gradient check is fine).
+void SemaImpl::checkUnreadInputs(llvm::SMLoc lossLoc) {
+  if (inputs.empty() || !opts.forExecutable) return;
+  llvm::DenseSet<const Node *> seen = readByOutputs();
   if (llvm::any_of(inputs, [&](auto &in) { return seen.count(in.second); })) return;
   std::string names;
   for (auto &[name, n] : inputs) names += (names.empty() ? "'" : ", '") + name + "'";

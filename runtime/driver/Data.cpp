@@ -479,7 +479,13 @@ public:
       : s(s), source(std::move(source)), rng(opts.seed, hashName("windows")), rank(opts.rank), world(opts.world) {
     in = s.find(s.model.text_input);
     tg = s.find(s.model.text_target);
-    if (in < 0 || tg < 0) fail("the model's text inputs are missing from its descriptor");
+    // gradc refuses a text model that never reads one of them; an
+    // executable built before that (or from a .gir module) gets here.
+    for (auto [slot, name] : {std::pair{in, s.model.text_input}, std::pair{tg, s.model.text_target}})
+      if (slot < 0)
+        fail("the model never reads its text input '{}' (gradc dropped it as unread), so the text has nowhere to go; "
+             "rebuild the model with its loss and logits computed from '{}'",
+             name ? name : "", name ? name : "");
     batch = s.slots[in].tensor->dims[0];
     context = s.slots[in].tensor->dims[1];
     int64_t split = int64_t(text.size() * 0.9);

@@ -149,8 +149,14 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   bool bf16 = precision == "bf16";
   const double trustTolerance = bf16 ? 5e-2 : 1e-3, checkTolerance = bf16 ? 5e-2 : 1e-5;
   Session s(m, threadsOption(a));
-  if (!s.entry("predict") || s.find(m.text_input) < 0 || s.find(GRT_OUTPUT_PREFIX "logits") < 0)
+  if (!s.entry("predict") || s.find(GRT_OUTPUT_PREFIX "logits") < 0)
     fail("the model has no `output logits` to sample from");
+  // gradc refuses a text model that never reads its context; an executable
+  // built before that lacks the input (nothing read it, so it was dropped).
+  if (s.find(m.text_input) < 0)
+    fail("the model's logits never read its context input '{}' (gradc dropped it as unread), so they cannot continue "
+         "a prompt; rebuild the model with logits computed from '{}'",
+         m.text_input, m.text_input);
   s.initParams(0);
   std::string ckpt = a.has("load") ? a.str("load") : a.str("resume");
   Metadata meta;
