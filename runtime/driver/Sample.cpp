@@ -172,6 +172,22 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
     tok = loadTokenizer(path, V);
   const char *unit = tok ? "tokens" : "bytes";
   auto bytesOf = [&](int32_t id) { return tok ? tok->bytes(id) : std::string(1, char(id)); };
+  // The ids a sample may hold: each drawn one is fed back as context, so it
+  // must be one the context input takes (the generated code clamps an index
+  // out of its range: it would read another row), and without a tokenizer
+  // a byte. Logits wider than that (a byte model of 300 classes) printed id
+  // 299 as byte 43 and went on from row 255.
+  int64_t ids = V;
+  if (int64_t limit = md.context.tensor->index_limit; limit > 0 && limit < ids) {
+    ids = limit;
+    fmt::print(stderr, "note: the logits have {} classes, but the context input '{}' takes ids 0 to {}: sampling "
+               "among those only\n", V, m.text_input, limit - 1);
+  }
+  if (!tok && ids > 256) {
+    ids = 256;
+    fmt::print(stderr, "note: the logits have {} classes, but without a tokenizer the text is bytes, 0 to 255: "
+               "sampling among those only\n", V);
+  }
   // One row per --prompt (several give a batch of prompts), or --samples N
   // continuations of one prompt; at most the model's batch.
   std::vector<std::string> prompts = a.has("prompt") ? a.all("prompt") : std::vector<std::string>{"\n"};
@@ -198,7 +214,8 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
     if (int64_t(texts[r].size()) > T)
       fail("the prompt is {} {}, longer than the model's context of {} {}", texts[r].size(), unit, T, unit);
     for (int32_t c : texts[r])
-      if (c >= V) fail("the prompt contains byte {}, outside the model's vocabulary of {}", c, V);
+      if (c >= ids)
+        fail("the prompt contains {} {}, outside the model's vocabulary of {}", tok ? "token" : "byte", c, ids);
   }
   std::vector<size_t> promptLength(rows);
   for (int64_t r = 0; r < rows; ++r) promptLength[r] = texts[r].size();
@@ -225,11 +242,11 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   // One row is printed as it is made; several, each whole at the end.
   bool stream = rows == 1;
   if (stream) std::fwrite(rowPrompt[0].data(), 1, rowPrompt[0].size(), stdout);
-  std::vector<double> p(V);
-  std::vector<int64_t> order(V);
+  std::vector<double> p(ids);
+  std::vector<int64_t> order(ids);
   std::vector<int64_t> made(rows, 0);
   auto takeNext = [&](int64_t r, auto logit) {
-    for (int64_t v = 0; v < V; ++v) {
+    for (int64_t v = 0; v < ids; ++v) {
       p[v] = logit(v);
       if (!std::isfinite(p[v]))
         fail("the model's logit for token {} is {} after {} sampled {}; its parameters{} produce non-finite values", v, p[v],
