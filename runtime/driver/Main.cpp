@@ -116,7 +116,8 @@ It prints the columns it read, then one per output element (`p`, or `p[0]`,
   --tokens N        how many bytes to write (default 200)
   --temperature T   sharpen (<1) or flatten (>1) the distribution (default 1;
                     0 picks the likeliest byte)
-  --top-k K         sample among the K likeliest bytes only (default 0: all)
+  --top-k K         sample among the K likeliest bytes only (default 0: all);
+                    exactly K: of equal logits, the lower ids come first
   --seed S          seed for the sampling (default 0)
   --tokenizer TOK   the BPE tokenizer the model was trained with (default:
                     the one --load's checkpoint names): the prompt is

@@ -39,11 +39,16 @@ int64_t draw(std::vector<double> &p, double temperature, int64_t topK, Rng &rng,
   int64_t V = int64_t(p.size());
   if (temperature == 0) return std::max_element(p.begin(), p.end()) - p.begin();
   if (topK > 0 && topK < V) {
+    // Exactly K: ties with the K-th are ranked by id, lower first (keeping
+    // every logit equal to the K-th made --top-k 1 draw among all of an
+    // untrained model's equal logits).
+    auto before = [&](int64_t i, int64_t j) { return p[i] > p[j] || (p[i] == p[j] && i < j); };
     for (int64_t v = 0; v < V; ++v) order[v] = v;
-    std::nth_element(order.begin(), order.begin() + (topK - 1), order.end(), [&](int64_t i, int64_t j) { return p[i] > p[j]; });
-    double cut = p[order[topK - 1]];
-    for (auto &l : p)
-      if (l < cut) l = -INFINITY;
+    std::nth_element(order.begin(), order.begin() + (topK - 1), order.end(), before);
+    int64_t cut = order[topK - 1];
+    double cutLogit = p[cut];
+    for (int64_t v = 0; v < V; ++v)
+      if (p[v] < cutLogit || (p[v] == cutLogit && v > cut)) p[v] = -INFINITY;
   }
   // Dividing by the temperature after subtracting the largest logit keeps
   // every exponent in [-inf, 0], however small the temperature (1e-320
