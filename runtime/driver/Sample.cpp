@@ -208,6 +208,7 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
     rowPrompt[r] = prompts[prompts.size() > 1 ? r : 0];
     // The model needs a token to go on from: an empty prompt starts a
     // sample as if after a line break.
+    bool lineBreak = !a.has("prompt") || rowPrompt[r].empty();
     if (rowPrompt[r].empty()) {
       if (r == 0 || prompts.size() > 1)
         fmt::print(stderr, "note: an empty --prompt starts after a line break (the model needs a token to go on from)\n");
@@ -216,6 +217,17 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
     if (tok) texts[r] = tok->encode(rowPrompt[r]);
     else
       for (unsigned char c : rowPrompt[r]) texts[r].push_back(c);
+    // A vocabulary of 10 or fewer has no line break (byte 10): the start
+    // the user did not choose is then the first id, said in a note (it was
+    // "the prompt contains byte 10", of a prompt never given).
+    if (lineBreak && texts[r].size() == 1 && texts[r][0] >= ids) {
+      if (r == 0 || prompts.size() > 1)
+        fmt::print(stderr, "note: the model's vocabulary of {} has no line break (byte {}), where a sample starts by "
+                   "default; starting from {} 0 instead (--prompt chooses the start)\n",
+                   ids, texts[r][0], tok ? "token" : "byte");
+      texts[r] = {0};
+      rowPrompt[r] = bytesOf(0);
+    }
     if (int64_t(texts[r].size()) > T)
       fail("the prompt is {} {}, longer than the model's context of {} {}", texts[r].size(), unit, T, unit);
     for (int32_t c : texts[r])
