@@ -136,6 +136,34 @@ void refuseOverwritingInput(const std::string &out, const char *outWhat, const s
     fail("{} {} is the file {} {} reads; writing it would destroy it: choose another path", outWhat, out, inWhat, in);
 }
 
+void refuseOverwritingCorpus(const std::string &out, const char *outWhat, const std::string &corpus, bool isDefault) {
+  struct stat st;
+  if (out.empty() || corpus.empty() || stat(corpus.c_str(), &st) != 0) return;
+  const char *unset = isDefault ? " (read when --data is not given)" : "";
+  if (!S_ISDIR(st.st_mode)) {
+    struct stat o;
+    if (sameFile(out, corpus, &o) && S_ISREG(o.st_mode))
+      fail("{} {} is {} {}{}; writing it would destroy it: choose another path", outWhat, out,
+           isDefault ? "the model's default corpus" : "the file --data", corpus, isDefault ? unset : " reads");
+    return;
+  }
+  std::string dir = fmt::format("{} {}{}", isDefault ? "the model's default corpus directory" : "the directory --data",
+                                corpus, unset);
+  namespace fs = std::filesystem;
+  std::error_code ea, eb;
+  fs::path target = fs::weakly_canonical(out, ea), canonical = fs::weakly_canonical(corpus, eb);
+  if (!ea && !eb && target.parent_path() == canonical)
+    fail("{} {} is in {}, whose files are the text; writing there would replace or join them: choose a path outside it",
+         outWhat, out, dir);
+  // The same file under another name: a hard link from outside.
+  for (const fs::directory_entry &e : fs::directory_iterator(corpus, ea)) {
+    struct stat o;
+    if (sameFile(out, e.path().string(), &o) && S_ISREG(o.st_mode))
+      fail("{} {} is the file {} of {}; writing it would destroy it: choose another path", outWhat, out,
+           e.path().string(), dir);
+  }
+}
+
 void refuseOverwritingProgram(const std::string &out, const char *outWhat) {
   if (sameFile(out, "/proc/self/exe"))
     fail("{} {} is this program's own executable; writing it would destroy it: choose another path", outWhat, out);

@@ -31,6 +31,12 @@ void applyHypers(Session &s, const Args &a);
 /// "--save"), is the same file as `in`, one it reads (`inWhat`): the
 /// corpus or tokenizer would be replaced by the output.
 void refuseOverwritingInput(const std::string &out, const char *outWhat, const std::string &in, const char *inWhat);
+/// The same for a corpus: `corpus` is --data, or with `isDefault` the
+/// model's compiled-in corpus (read when --data is not given). A directory
+/// corpus reads every file in it, so `out` may not be in it at all (it
+/// would replace one of them, or join the text), nor be one of its files
+/// under another name (a hard link).
+void refuseOverwritingCorpus(const std::string &out, const char *outWhat, const std::string &corpus, bool isDefault);
 /// Fails when `out` is this program's own executable (--save linreg, the
 /// ".ckpt" forgotten).
 void refuseOverwritingProgram(const std::string &out, const char *outWhat);

@@ -360,12 +360,23 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                         dopts.valFraction, savedFrac));
     }
   }
-  refuseOverwritingInput(save, "--save", dopts.path, "--data");
+  // The corpus actually read: --data, else a text model's compiled-in one
+  // (a save onto it replaced it, and the next run trained on the checkpoint).
+  bool defaultCorpus = dopts.path.empty() && m.data_kind == GRT_DATA_TEXT;
+  std::string corpus = defaultCorpus ? std::string(m.text_corpus ? m.text_corpus : "") : dopts.path;
+  refuseOverwritingCorpus(save, "--save", corpus, defaultCorpus);
   refuseOverwritingInput(save, "--save", dopts.tokenizer, "--tokenizer");
   refuseOverwritingProgram(save, "--save");
-  for (const char *picture : {"loss.svg", "fit.svg"})
+  for (const char *picture : {"loss.svg", "fit.svg"}) {
     if (!save.empty() && !plotDir.empty() && samePlace(save, plotDir + "/" + picture))
       fail("--save {} is where --plot draws {}; choose another path for the checkpoint", save, picture);
+    // The pictures are outputs too.
+    if (plotDir.empty()) continue;
+    std::string path = plotDir + "/" + picture;
+    refuseOverwritingCorpus(path, "--plot's picture", corpus, defaultCorpus);
+    refuseOverwritingInput(path, "--plot's picture", dopts.tokenizer, "--tokenizer");
+    refuseOverwritingInput(path, "--plot's picture", from, a.has("resume") ? "--resume" : "--load");
+  }
   auto data = loadData(s, dopts);
   // A run resumed on another number of processes keeps the data position
   // (an epoch and a row of its order, or the window generator's state);
