@@ -182,7 +182,7 @@ std::string humanBytes(double x) {
   return fmt::format("{:.0f} B", x);
 }
 
-EvalResult evaluate(Session &s, Dataset &d) {
+EvalResult evaluate(Session &s, Dataset &d, const volatile std::sig_atomic_t *stop) {
   EvalResult r;
   const GrtEntry *e = s.entry("eval");
   if (!e) fail("the model has no eval entry");
@@ -194,7 +194,9 @@ EvalResult evaluate(Session &s, Dataset &d) {
   // The processes of a data-parallel run take every size-th batch each;
   // their sums are added in rank order, so every process gets the same.
   Cluster &c = Cluster::get();
-  for (int64_t i = c.rank; i < r.batches; i += c.size) {
+  // (A process that stops early still joins the sums below, so the others
+  // are not left waiting.)
+  for (int64_t i = c.rank; i < r.batches && !(stop && *stop); i += c.size) {
     double k = double(d.fillValBatch(s, i));
     s.run("eval");
     for (size_t j = 0; j < outs.size(); ++j) sums[j] += k * s.scalar(outputTensor(outs[j]));

@@ -5,6 +5,8 @@
 #include "driver/Data.h"
 #include "driver/Session.h"
 
+#include <csignal>
+
 namespace grt {
 
 int cmdTrain(const GrtModel &m, int argc, char **argv);
@@ -59,7 +61,9 @@ struct EvalResult {
   std::vector<std::pair<std::string, double>> metrics;
   int64_t batches = 0; // calls of the entry
 };
-EvalResult evaluate(Session &s, Dataset &d);
+/// A non-zero `*stop` (a signal's) ends it early, after the batch in
+/// progress: the result is then partial.
+EvalResult evaluate(Session &s, Dataset &d, const volatile std::sig_atomic_t *stop = nullptr);
 /// " (2.6931 bits/byte)" for text data: nats per token / ln 2 / bytes per
 /// token, so byte-level and BPE models compare; "" for tables.
 std::string bitsPerByte(const Dataset &d, double loss);

@@ -176,8 +176,10 @@ void checkPlotDirectory(const std::string &dir) {
 /// since a save writes a new file and renames it over the old one).
 volatile std::sig_atomic_t stopSignal = 0;
 /// What the handler writes at once (write(2) is async-signal-safe), or
-/// nullptr (the other processes of a data-parallel run).
-const char *stopMessage = nullptr;
+/// nullptr (the other processes of a data-parallel run). Atomic: it changes
+/// once the last checkpoint is saved, and a lock-free atomic may be read
+/// in a handler.
+std::atomic<const char *> stopMessage{nullptr};
 
 void onStopSignal(int sig) {
   int savedErrno = errno; // the interrupted code may be about to read it
@@ -198,8 +200,8 @@ void onStopSignal(int sig) {
   // reset only the one delivered).
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  if (stopMessage) {
-    ssize_t ignored = ::write(STDERR_FILENO, stopMessage, std::strlen(stopMessage));
+  if (const char *message = stopMessage.load()) {
+    ssize_t ignored = ::write(STDERR_FILENO, message, std::strlen(message));
     (void)ignored;
   }
   errno = savedErrno;
@@ -609,20 +611,43 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (!save.empty() && saveEvery > 0 && done % saveEvery == 0 && !last) checkpoint(done);
   }
   if (!save.empty()) checkpoint(reached);
+  // From here on a signal stops the final validation, and says so: it
+  // promised "stopping after this step, then saving" of a checkpoint that
+  // was already saved, was then ignored, and the run exited 0. (One that
+  // came during the save above stops the run before the validation.)
+  if (cluster.rank == 0)
+    stopMessage = save.empty() ? "\nstopping the final validation (a second Ctrl-C or SIGTERM quits at once)\n"
+                               : "\nthe checkpoint is saved; stopping the final validation (a second Ctrl-C or "
+                                 "SIGTERM quits at once)\n";
+  stopping = stopping || stopSignal != 0;
+  if (cluster.parallel()) stopping = cluster.sum(stopping ? 1 : 0) > 0;
+  auto signalName = [] {
+    return stopSignal == SIGINT ? "SIGINT" : stopSignal == SIGTERM ? "SIGTERM" : "another process's signal";
+  };
   // The final figure: text models validate on the whole split, not the
   // quick estimate the progress lines used (the two differed by 0.03 on
   // tinyshakespeare).
   threadChoice.finish();
   if (hasVal && !stopping && !data->validatesAll()) {
     data->fullValidation(true);
-    val = evaluate(s, *data);
+    val = evaluate(s, *data, &stopSignal);
+    bool cut = stopSignal != 0;
+    if (cluster.parallel()) cut = cluster.sum(cut ? 1 : 0) > 0;
+    if (cut) {
+      if (save.empty())
+        fmt::print(stderr, "stopped by {} during the final validation, after the last step ({}); nothing saved (no "
+                   "--save given)\n", signalName(), reached);
+      else
+        fmt::print(stderr, "stopped by {} during the final validation, after the last step ({}); saved {}\n", signalName(),
+                   reached, save);
+      return 128 + int(stopSignal ? stopSignal : SIGTERM);
+    }
     lastVal = val.loss;
     checkValidationFinite(reached);
   }
   if (stopping) {
-    const char *name = stopSignal == SIGINT ? "SIGINT" : stopSignal == SIGTERM ? "SIGTERM" : "another process's signal";
-    if (save.empty()) fmt::print(stderr, "stopped by {} at step {}; nothing saved (no --save given)\n", name, reached);
-    else fmt::print(stderr, "stopped by {} at step {}; saved {} (--resume {} continues)\n", name, reached, save, save);
+    if (save.empty()) fmt::print(stderr, "stopped by {} at step {}; nothing saved (no --save given)\n", signalName(), reached);
+    else fmt::print(stderr, "stopped by {} at step {}; saved {} (--resume {} continues)\n", signalName(), reached, save, save);
     return 128 + int(stopSignal ? stopSignal : SIGTERM);
   }
   auto medianOf = [](std::vector<double> v) {
