@@ -69,6 +69,26 @@ private:
 /// Stable 64-bit hash of a string (FNV-1a), to derive per-tensor streams.
 uint64_t hashName(std::string_view s);
 
+/// A 64-bit checksum of a file's bytes, fed in pieces of any size (the
+/// result does not depend on where they are cut): checkpoints carry one.
+/// FNV-1a, a byte at a time, checks the token cache, but runs at a few
+/// hundred MB/s, a second or more for a checkpoint of hundreds of MB; this
+/// takes the bytes as four interleaved lanes of 8-byte words, each
+/// lane = (lane ^ word) * K, lane ^= lane >> 29 (both steps invertible, so
+/// any change to one word changes the result), at memory speed.
+class Checksum {
+public:
+  void add(std::string_view bytes);
+  uint64_t value() const;
+
+private:
+  void blocks(const unsigned char *p, size_t n); // whole blocks of 32 bytes: a word for each lane
+  uint64_t lanes[4] = {1, 2, 3, 4};
+  unsigned char pending[32];
+  size_t numPending = 0;
+  uint64_t total = 0;
+};
+
 size_t dtypeBytes(int dtype);
 const char *dtypeName(int dtype);
 int64_t numel(const GrtTensor &t);

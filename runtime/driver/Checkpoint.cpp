@@ -3,6 +3,7 @@
 
 #include "driver/Json.h"
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -48,6 +49,27 @@ static bool writeAll(int fd, const char *data, size_t n) {
 
 static std::string directoryOf(const std::string &path) {
   return path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+}
+
+/// A checkpoint's integrity check, in its metadata as "checksum": 16 hex
+/// digits of a Checksum (core/Runtime.h) of the whole file as written,
+/// with those 16 digits read as zeros; checked, like the token cache's
+/// (Data.cpp), before anything in the file is used. Without it a flipped
+/// bit in a weight, the step, a hyperparameter or the data position loaded
+/// silently and changed the run. A checkpoint from before it has none, and
+/// loads unchecked.
+constexpr size_t kSumDigits = 16;
+
+/// Where the checksum's digits start in a header, or npos when it has no
+/// checksum field written as a save writes it (once, no spaces). A value
+/// cannot hold this text: a quote in it is escaped.
+static size_t checksumDigits(const std::string &header) {
+  static const std::string field = "\"checksum\":\"";
+  size_t at = header.find(field);
+  if (at == std::string::npos || header.find(field, at + 1) != std::string::npos ||
+      header.size() < at + field.size() + kSumDigits)
+    return std::string::npos;
+  return at + field.size();
 }
 
 /// PATH.tmp-PID: the temporary file a save writes before renaming it.
@@ -115,9 +137,11 @@ void checkCheckpointPath(const std::string &given) {
   ::unlink(tmp.c_str());
 }
 
-void saveCheckpoint(const std::string &given, Session &s, const Metadata &meta) {
+void saveCheckpoint(const std::string &given, Session &s, const Metadata &fields) {
   std::string path = saveTarget(given);
   removeStaleTemporaries(path);
+  Metadata meta = fields;
+  meta["checksum"] = std::string(kSumDigits, '0'); // the digits, once the file's bytes are hashed
   // Header: tensors in descriptor order, then metadata.
   std::string header = "{";
   size_t offset = 0;
@@ -137,14 +161,20 @@ void saveCheckpoint(const std::string &given, Session &s, const Metadata &meta) 
   }
   header += "}}";
   while (header.size() % 8) header += ' '; // safetensors pads the header to 8 bytes
+  uint64_t n = header.size();
+  unsigned char len[8];
+  for (int i = 0; i < 8; ++i) len[i] = (n >> (8 * i)) & 0xff;
+  Checksum sum;
+  sum.add(std::string_view(reinterpret_cast<char *>(len), 8));
+  sum.add(header);
+  for (auto &sl : s.slots)
+    if (saved(sl)) sum.add(std::string_view(static_cast<const char *>(sl.data), sl.bytes));
+  header.replace(checksumDigits(header), kSumDigits, fmt::format("{:016x}", sum.value()));
 
   std::string dir = directoryOf(path);
   std::string tmp = tempName(path, long(getpid()));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) fail("cannot save checkpoint {}: {}", given, std::strerror(errno));
-  uint64_t n = header.size();
-  unsigned char len[8];
-  for (int i = 0; i < 8; ++i) len[i] = (n >> (8 * i)) & 0xff;
   bool ok = writeAll(fd, reinterpret_cast<char *>(len), 8) && writeAll(fd, header.data(), header.size());
   for (auto &sl : s.slots)
     if (ok && saved(sl)) ok = writeAll(fd, static_cast<const char *>(sl.data), sl.bytes);
@@ -170,6 +200,40 @@ static bool wholeNumber(const Json &j, double max, int64_t &out) {
   if (j.kind != Json::Number || !(j.number >= 0 && j.number <= max) || j.number != std::floor(j.number)) return false;
   out = int64_t(j.number);
   return true;
+}
+
+/// Fails unless the file's bytes match the checksum in its metadata (when
+/// it has one): `in` is the file, `len` its first 8 bytes and `header` the
+/// JSON after them, parsed as `h`.
+static void verifyChecksum(const std::string &path, std::ifstream &in, const unsigned char *len, std::string header,
+                           const Json &h) {
+  const Json *md = h.get("__metadata__");
+  const Json *sum = md && md->kind == Json::Object ? md->get("checksum") : nullptr;
+  if (!sum) return; // saved before checkpoints had one
+  size_t at = checksumDigits(header);
+  bool digits = sum->kind == Json::String && sum->string.size() == kSumDigits && at != std::string::npos &&
+                header.compare(at, kSumDigits, sum->string) == 0;
+  for (size_t i = 0; digits && i < kSumDigits; ++i)
+    digits = std::isdigit((unsigned char)sum->string[i]) || (sum->string[i] >= 'a' && sum->string[i] <= 'f');
+  if (!digits)
+    fail("checkpoint {} is damaged: its checksum {} is not 16 hex digits; it cannot be used", path,
+         sum->kind == Json::String ? "'" + shown(sum->string) + "'" : std::string("entry"));
+  uint64_t want = 0;
+  std::from_chars(sum->string.data(), sum->string.data() + kSumDigits, want, 16);
+  header.replace(at, kSumDigits, kSumDigits, '0');
+  Checksum got;
+  got.add(std::string_view(reinterpret_cast<const char *>(len), 8));
+  got.add(header);
+  in.seekg(8 + int64_t(header.size()));
+  std::vector<char> chunk(size_t(1) << 20);
+  while (in.read(chunk.data(), std::streamsize(chunk.size())) || in.gcount() > 0)
+    got.add(std::string_view(chunk.data(), size_t(in.gcount())));
+  if (in.bad()) fail("cannot read checkpoint {}: {}", path, std::strerror(errno));
+  in.clear();
+  if (got.value() != want)
+    fail("checkpoint {} is damaged: its bytes do not match the checksum saved in it (it changed after the save: a "
+         "bad disk, an incomplete copy, an edit); it cannot be used",
+         path);
 }
 
 /// The first element of a float tensor that is NaN or infinite, or -1.
@@ -203,6 +267,9 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   std::string err;
   if (!parseJson(header, h, err)) fail("checkpoint {} has a corrupt header ({})", path, err);
   if (h.kind != Json::Object) fail("checkpoint {} has a corrupt header (it is not a JSON object)", path);
+  // Before anything is read from the header: damage is reported as such,
+  // not as whatever it happened to make of a value.
+  verifyChecksum(path, in, len, header, h);
   int64_t dataSize = size - 8 - int64_t(n);
 
   // Every tensor the file holds must be one the model saves, and the other

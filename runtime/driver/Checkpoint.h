@@ -5,6 +5,8 @@
 // They hold every param and optimizer state tensor, and in the header's
 // __metadata__ the step, the RNG and data position, and the run's settings,
 // so that a resumed run continues exactly where the saved one stopped.
+// A checksum in the metadata covers the whole file; every load checks it
+// (a checkpoint saved before checksums has none, and loads unchecked).
 //
 // Writes are atomic: a temporary file in the same directory, fsync, rename,
 // fsync of the directory. A crash or full disk mid-save leaves the previous

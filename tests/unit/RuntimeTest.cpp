@@ -48,6 +48,39 @@ TEST(Rng, UniformAndNormalMoments) {
   }
 }
 
+// Checkpoints carry a Checksum: fed in pieces as they are written or read,
+// it must not depend on where they are cut, and must see any one flipped
+// bit (of the last lane word, of the bytes short of a block, anywhere).
+TEST(Checksum, PiecesDoNotMatterAndEveryBitCounts) {
+  std::string bytes;
+  Rng r(5);
+  for (int i = 0; i < 1000; ++i) bytes += char(r.below(256));
+  auto whole = [](std::string_view b) {
+    Checksum c;
+    c.add(b);
+    return c.value();
+  };
+  uint64_t want = whole(bytes);
+  for (size_t cut : {0, 1, 7, 31, 32, 33, 500, 999, 1000}) {
+    Checksum c;
+    c.add(std::string_view(bytes).substr(0, cut));
+    c.add(std::string_view(bytes).substr(cut));
+    EXPECT_EQ(c.value(), want) << "cut at " << cut;
+  }
+  Checksum many;
+  for (char ch : bytes) many.add(std::string_view(&ch, 1));
+  EXPECT_EQ(many.value(), want);
+  for (size_t at = 0; at < bytes.size(); at += 37)
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string flipped = bytes;
+      flipped[at] = char(flipped[at] ^ (1 << bit));
+      EXPECT_NE(whole(flipped), want) << "byte " << at << " bit " << bit;
+    }
+  EXPECT_NE(whole(bytes.substr(0, 999)), want); // one byte short
+  EXPECT_NE(whole(bytes + '\0'), want);         // one NUL more
+  EXPECT_NE(whole(std::string(64, '\0')), whole(std::string(32, '\0')));
+}
+
 TEST(Json, ParsesSafetensorsHeaders) {
   Json j;
   std::string err;

@@ -7,10 +7,40 @@ checkpoint, for tests of what the runtime refuses. Edits:
   drop:NAME             remove a tensor from the header (its bytes stay)
   dupmeta:KEY=VALUE     give metadata KEY a second value (a duplicate key)
   neg:NAME              make the first element of an F32 tensor -1
-  append:N              append N zero bytes after the tensors' data"""
+  append:N              append N zero bytes after the tensors' data
+  nosum                 keep the checksum as it was (by default a checkpoint
+                        that has one gets the edited file's, so that the
+                        edit reaches the check it is for): damage
+  dropsum               remove the checksum, as a checkpoint saved before
+                        checksums has none
+  flip:OFFSET           xor the byte at OFFSET of the tensors' data with 0x40"""
 import json
 import struct
 import sys
+
+M = 2**64 - 1
+K = 0x9E3779B97F4A7C15
+
+
+def checksum(data):
+    """grt::Checksum (runtime/core/Support.cpp) of `data`: a checkpoint's,
+    with its own 16 digits as zeros (runtime/driver/Checkpoint.cpp)."""
+    lanes = [1, 2, 3, 4]
+    whole = len(data) // 32 * 32
+    words = struct.unpack("<%dQ" % (whole // 8), data[:whole])
+    for i in range(0, len(words), 4):
+        for j in range(4):
+            x = ((lanes[j] ^ words[i + j]) * K) & M
+            lanes[j] = x ^ (x >> 29)
+    h = 0
+    for x in lanes:
+        h = ((h ^ x) * K) & M
+        h ^= h >> 29
+    for c in data[whole:]:
+        h = ((h ^ c) * 1099511628211) & M
+    h = ((h ^ len(data)) * K) & M
+    return h ^ (h >> 32)
+
 
 src, dst, edits = sys.argv[1], sys.argv[2], sys.argv[3:]
 with open(src, "rb") as f:
@@ -20,7 +50,15 @@ header = json.loads(data[8:8 + n])
 body = bytearray(data[8 + n:])
 raw = {}  # name -> {field: raw JSON text}
 dups = []  # (key, value): metadata keys given twice
+resum = "checksum" in header.get("__metadata__", {})
 for e in edits:
+    if e == "nosum":
+        resum = False
+        continue
+    if e == "dropsum":
+        resum = False
+        del header["__metadata__"]["checksum"]
+        continue
     kind, arg = e.split(":", 1)
     if kind == "meta":
         k, v = arg.split("=", 1)
@@ -38,10 +76,14 @@ for e in edits:
         body[start:start + 4] = struct.pack("<f", -1.0)
     elif kind == "append":
         body += bytes(int(arg))
+    elif kind == "flip":
+        body[int(arg)] ^= 0x40
     elif kind == "dupmeta":
         dups.append(tuple(arg.split("=", 1)))
     else:
         sys.exit(f"unknown edit {e}")
+if resum:
+    header["__metadata__"]["checksum"] = "0" * 16
 # Raw replacements go in as text, so values Python's json would not write
 # (1e300 as an offset) reach the reader exactly.
 text = json.dumps(header, separators=(",", ":"))
@@ -55,5 +97,8 @@ for name, fields in raw.items():
 for k, v in dups:
     text = text.replace('"__metadata__":{', '"__metadata__":{' + json.dumps(k) + ":" + json.dumps(v) + ",", 1)
 text += " " * (-len(text) % 8)
+out = struct.pack("<Q", len(text)) + text.encode() + bytes(body)
+if resum:
+    out = out.replace(b'"checksum":"' + b"0" * 16 + b'"', b'"checksum":"' + b"%016x" % checksum(out) + b'"', 1)
 with open(dst, "wb") as f:
-    f.write(struct.pack("<Q", len(text)) + text.encode() + bytes(body))
+    f.write(out)
