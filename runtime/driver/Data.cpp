@@ -359,7 +359,8 @@ Rows generateTable(Session &s, const DataOptions &opts, std::vector<int> inputs)
 
 /// Bytes of a file, or of every text file in a directory (sorted by name).
 /// In a directory, symlinks and the `.dat` index files `fortune` keeps
-/// beside its text files are skipped, as is anything with NUL bytes.
+/// beside its text files are skipped, as is anything with NUL bytes or
+/// that cannot be read (those two with a note).
 std::string readCorpus(const std::string &path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) fail("cannot read corpus {}: {}", path, std::strerror(errno));
@@ -400,14 +401,30 @@ std::string readCorpus(const std::string &path) {
   closedir(d);
   std::sort(names.begin(), names.end());
   std::string all;
+  // A file that cannot be read, or holds NUL bytes (binary, or UTF-16
+  // text), is skipped, but said: the corpus shrank silently, and results
+  // changed with who ran the command.
+  std::vector<std::string> binary;
   for (auto &n : names) {
     std::string p = path + "/" + n, text;
     struct stat ls;
     if (lstat(p.c_str(), &ls) != 0 || !S_ISREG(ls.st_mode)) continue;
     if (total + uint64_t(ls.st_size) > limit) tooLarge(path);
-    if (!readFile(p, text) || text.find('\0') != std::string::npos) continue;
+    if (!readFile(p, text)) {
+      fmt::print(stderr, "note: skipping {} of the corpus: it cannot be read ({})\n", p, std::strerror(errno));
+      continue;
+    }
+    if (text.find('\0') != std::string::npos) {
+      binary.push_back(n);
+      continue;
+    }
     all += text;
   }
+  if (!binary.empty())
+    fmt::print(stderr, "note: skipping {} file{} of corpus directory {} that hold{} NUL bytes (binary, or UTF-16 text): {}{}\n",
+               binary.size(), binary.size() == 1 ? "" : "s", path, binary.size() == 1 ? "s" : "",
+               fmt::join(binary.begin(), binary.begin() + std::min<size_t>(binary.size(), 5), ", "),
+               binary.size() > 5 ? fmt::format(" and {} more", binary.size() - 5) : "");
   if (all.empty()) fail("corpus directory {} has no readable text files", path);
   return all;
 }
