@@ -55,15 +55,51 @@ std::string Args::str(const std::string &name, const std::string &dflt) const {
   return it == values.end() ? dflt : single(name, it->second);
 }
 
+/// Whether `t` from `i` on is one or more decimal digits; moves `i` past them.
+static bool digits(const std::string &t, size_t &i) {
+  size_t from = i;
+  while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+  return i > from;
+}
+
+NumberText parseInteger(const std::string &text, int64_t &out) {
+  size_t i = text.size() && (text[0] == '+' || text[0] == '-') ? 1 : 0;
+  if (!digits(text, i) || i != text.size()) return NumberText::Malformed;
+  errno = 0;
+  long long x = std::strtoll(text.c_str(), nullptr, 10);
+  if (errno == ERANGE) return NumberText::OutOfRange;
+  out = x;
+  return NumberText::Ok;
+}
+
+NumberText parseReal(const std::string &text, double &out) {
+  size_t i = text.size() && (text[0] == '+' || text[0] == '-') ? 1 : 0;
+  bool whole = digits(text, i), fraction = false;
+  if (i < text.size() && text[i] == '.') fraction = digits(text, ++i);
+  if (!whole && !fraction) return NumberText::Malformed;
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    if (++i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+    if (!digits(text, i)) return NumberText::Malformed;
+  }
+  if (i != text.size()) return NumberText::Malformed;
+  double x = std::strtod(text.c_str(), nullptr);
+  if (!std::isfinite(x)) return NumberText::OutOfRange;
+  out = x;
+  return NumberText::Ok;
+}
+
 int64_t Args::integer(const std::string &name, int64_t dflt, int64_t min, int64_t max) const {
   auto it = values.find(name);
   if (it == values.end()) return dflt;
   const std::string &v = single(name, it->second);
-  char *end;
-  errno = 0;
-  long long x = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end) fail("--{} takes an integer, not '{}'", name, v);
-  if (errno == ERANGE) fail("--{} {} is out of range", name, v);
+  int64_t x = 0;
+  switch (parseInteger(v, x)) {
+  case NumberText::Malformed: fail("--{} takes an integer, not '{}'", name, v);
+  case NumberText::OutOfRange:
+    if (v[0] == '-') fail("--{} {} is out of range: it must be at least {}", name, v, min);
+    fail("--{} {} is out of range: it must be at most {}", name, v, max);
+  case NumberText::Ok: break;
+  }
   if (x < min) fail("--{} must be at least {}, not {}", name, min, x);
   if (x > max) fail("--{} must be at most {}, not {}", name, max, x);
   return x;
@@ -73,9 +109,12 @@ double Args::number(const std::string &name, double dflt) const {
   auto it = values.find(name);
   if (it == values.end()) return dflt;
   const std::string &v = single(name, it->second);
-  char *end;
-  double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end || !std::isfinite(x)) fail("--{} takes a number, not '{}'", name, v);
+  double x = 0;
+  switch (parseReal(v, x)) {
+  case NumberText::Malformed: fail("--{} takes a number, not '{}'", name, v);
+  case NumberText::OutOfRange: fail("--{} {} is out of range: a number's magnitude must be below 1.8e308", name, v);
+  case NumberText::Ok: break;
+  }
   return x;
 }
 

@@ -8,6 +8,17 @@
 
 namespace grt {
 
+/// How every numeric flag reads its text: decimal only, written the same
+/// way for all (an optional sign, digits, for a real number an optional
+/// fraction and exponent); no spaces, hex, inf or nan. (strtod and strtoll
+/// took a leading space but not a trailing one, and hex floats but not hex
+/// integers.)
+enum class NumberText { Ok, Malformed, OutOfRange };
+NumberText parseInteger(const std::string &text, int64_t &out);
+/// Out of range: beyond the largest double (about 1.8e308); a number too
+/// small to represent reads as 0 or a denormal.
+NumberText parseReal(const std::string &text, double &out);
+
 /// `--name value`, `--name=value` and bare `--flag`. Every option a command
 /// does not know is an error naming it.
 class Args {

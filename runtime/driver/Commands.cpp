@@ -95,10 +95,13 @@ void applyHypers(Session &s, const Args &a) {
     if (std::find(named.begin(), named.end(), name) != named.end())
       fail("--hp {} is given twice: give it once", name);
     named.push_back(name);
-    char *end;
-    double v = std::strtod(kv.c_str() + eq + 1, &end);
-    if (*end || eq + 1 == kv.size()) fail("--hp {}: '{}' is not a number", name, kv.substr(eq + 1));
-    if (!std::isfinite(v)) fail("--hp {}: '{}' is not a finite number", name, kv.substr(eq + 1));
+    double v = 0;
+    switch (parseReal(kv.substr(eq + 1), v)) {
+    case NumberText::Malformed: fail("--hp {}: '{}' is not a number", name, kv.substr(eq + 1));
+    case NumberText::OutOfRange:
+      fail("--hp {}: {} is out of range: a number's magnitude must be below 1.8e308", name, kv.substr(eq + 1));
+    case NumberText::Ok: break;
+    }
     // Whether the model has it before whether the value fits: --hp
     // momentum=2 on a model without momentum said "must be less than 1".
     if (int i = s.find(name); i >= 0 && Session::setByRuntime(*s.slots[size_t(i)].tensor))
