@@ -517,10 +517,10 @@ public:
       tokName = opts.tokenizer;
     }
     int64_t need = context + 1;
-    if (trainLen() < need || valLen() < need)
+    if (int64_t have = tok ? trainLen() + valLen() : int64_t(text.size()); trainLen() < need || valLen() < need)
       fail("corpus {} has {} {}; the model needs at least {} in both its first 90% (training) and last 10% "
            "(validation): one context window of {} plus the next {}",
-           this->source, tok ? trainLen() + valLen() : int64_t(text.size()), unit(), need, context, tok ? "token" : "byte");
+           this->source, have, have == 1 ? (tok ? "token" : "byte") : unit(), need, context, tok ? "token" : "byte");
     if (vocab > 0 && !tok)
       for (unsigned char c : text)
         if (c >= vocab) fail("corpus {} contains byte {} but the model's vocabulary has {} entries", this->source, int(c), vocab);

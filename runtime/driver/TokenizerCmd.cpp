@@ -225,7 +225,12 @@ int cmdTokenizer(const GrtModel &, int argc, char **argv) {
   std::vector<char *> args(argv, argv + argc);
   static char output[] = "--output";
   for (int i = 3; i < argc; ++i)
-    if (!std::strcmp(args[i], "-o")) args[i] = output;
+    if (!std::strcmp(args[i], "-o")) {
+      // Said here, as typed: Args would name --output, which the user did not write.
+      if (i + 1 >= argc) fail("-o needs a value: the file to write");
+      if (!*argv[i + 1]) fail("-o needs a value, not an empty string");
+      args[i] = output;
+    }
   if (sub == "train") return train(argc, args.data());
   if (sub == "encode") return encode(argc, args.data());
   if (sub == "decode") return decode(argc, args.data());
