@@ -223,6 +223,14 @@ void *allocateBuffer(size_t bytes) {
   return p;
 }
 
+void checkMemory(size_t bytes, const char *what) {
+  double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  double total = held.load() + double(bytes);
+  if (memory > 0 && total > memory)
+    fail("out of memory: {} need {} bytes ({:.1f} GiB, {:.1f} GiB in all); this machine has {:.1f} GiB", what, bytes,
+         double(bytes) / (1 << 30), total / (1 << 30), memory / (1 << 30));
+}
+
 void freeBuffer(void *p, size_t bytes) {
   if (!p) return;
   held.fetch_sub(double(rounded(bytes)));

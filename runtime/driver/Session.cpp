@@ -35,6 +35,15 @@ Session::Session(const GrtModel &m, int threads) : model(m), threads(threads) {
         gradients.mixed = fmt::format("'{}' is {} but '{}' is {}", param(*firstGrad), dtypeName(firstGrad->dtype), param(g),
                                       dtypeName(g.dtype));
     }
+  // All this session will hold, checked before any of it is allocated and
+  // zeroed: a batch typed a few digits too long zeroed gigabytes (and
+  // minutes) before the buffer that no longer fitted was refused.
+  size_t need = gradBytes;
+  for (int i = 0; i < m.num_tensors; ++i)
+    if (!(gradBytes && isGradOutput(m.tensors[i]))) need += size_t(numel(m.tensors[i])) * dtypeBytes(m.tensors[i].dtype);
+  int64_t arenaNeed = 0;
+  for (int i = 0; i < m.num_entries; ++i) arenaNeed = std::max(arenaNeed, m.entries[i].arena_bytes);
+  checkMemory(need + size_t(arenaNeed), "the model's tensors and scratch arena");
   if (gradBytes) gradients.data = allocateBuffer(gradBytes);
   gradients.bytes = gradBytes;
   gradients.count = int64_t(gradBytes / std::max<size_t>(1, dtypeBytes(gradients.dtype)));
