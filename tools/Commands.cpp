@@ -6,6 +6,7 @@
 #include "ir/Dot.h"
 #include "ir/Printer.h"
 #include "ir/Stats.h"
+#include "runtime/core/Runtime.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
@@ -16,7 +17,6 @@
 #include <chrono>
 #include <fmt/format.h>
 #include <thread>
-#include <unistd.h>
 
 namespace gradc {
 
@@ -179,7 +179,7 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
                               out, o.input, c.loops.entries.size(), kernels, arena, secs);
   // A batch or width typed one digit too long builds fine and fails only
   // when the executable allocates: say so now.
-  double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  double memory = grt::machineMemory();
   if (memory > 0 && double(arena) > memory)
     llvm::WithColor::note(llvm::errs(), "gradc")
         << fmt::format("the scratch arena alone ({:.1f} GiB) is more than this machine's memory ({:.1f} GiB); the "

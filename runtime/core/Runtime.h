@@ -105,6 +105,8 @@ std::vector<std::string> splitList(std::string_view commaSeparated);
 void *allocateBuffer(size_t bytes);
 /// Releases what allocateBuffer(bytes) returned (null is fine).
 void freeBuffer(void *p, size_t bytes);
+/// The machine's physical memory in bytes (0 if unknown).
+double machineMemory();
 /// Fails, naming `what`, when `bytes` more than the buffers held now would
 /// not fit in the machine's memory: checked before allocating many.
 void checkMemory(size_t bytes, const char *what);

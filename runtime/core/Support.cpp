@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <unistd.h>
 #include <istream>
+#include <unistd.h>
 
 #ifdef __linux__
 #include <sys/mman.h>
@@ -204,11 +204,13 @@ size_t rounded(size_t bytes) {
 std::atomic<double> held{0};
 } // namespace
 
+double machineMemory() { return double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE)); }
+
 void *allocateBuffer(size_t bytes) {
   size_t size = rounded(bytes), align = alignFor(bytes);
   // More than the machine's memory may still be granted (overcommit), and
   // the zeroing below then ends in the kernel's OOM kill, not a message.
-  double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  double memory = machineMemory();
   double total = held.fetch_add(double(size)) + double(size);
   void *p = memory > 0 && total > memory ? nullptr : std::aligned_alloc(align, size);
   if (!p) {
@@ -224,7 +226,7 @@ void *allocateBuffer(size_t bytes) {
 }
 
 void checkMemory(size_t bytes, const char *what) {
-  double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  double memory = machineMemory();
   double total = held.load() + double(bytes);
   if (memory > 0 && total > memory)
     fail("out of memory: {} need {} bytes ({:.1f} GiB, {:.1f} GiB in all); this machine has {:.1f} GiB", what, bytes,

@@ -41,9 +41,9 @@ Session::Session(const GrtModel &m, int threads) : model(m), threads(threads) {
   size_t need = gradBytes;
   for (int i = 0; i < m.num_tensors; ++i)
     if (!(gradBytes && isGradOutput(m.tensors[i]))) need += size_t(numel(m.tensors[i])) * dtypeBytes(m.tensors[i].dtype);
-  int64_t arenaNeed = 0;
-  for (int i = 0; i < m.num_entries; ++i) arenaNeed = std::max(arenaNeed, m.entries[i].arena_bytes);
-  checkMemory(need + size_t(arenaNeed), "the model's tensors and scratch arena");
+  int64_t arenaBytes = 0;
+  for (int i = 0; i < m.num_entries; ++i) arenaBytes = std::max(arenaBytes, m.entries[i].arena_bytes);
+  checkMemory(need + size_t(arenaBytes), "the model's tensors and scratch arena");
   if (gradBytes) gradients.data = allocateBuffer(gradBytes);
   gradients.bytes = gradBytes;
   gradients.count = int64_t(gradBytes / std::max<size_t>(1, dtypeBytes(gradients.dtype)));
@@ -65,8 +65,6 @@ Session::Session(const GrtModel &m, int threads) : model(m), threads(threads) {
       sl.data = pointers[size_t(&sl - slots.data())] = slots[size_t(out)].data;
       sl.borrowed = true;
     }
-  int64_t arenaBytes = 0;
-  for (int i = 0; i < m.num_entries; ++i) arenaBytes = std::max(arenaBytes, m.entries[i].arena_bytes);
   arena = static_cast<char *>(allocateBuffer(size_t(arenaBytes)));
   arenaSize = size_t(arenaBytes);
   if (threads > 1) pool = std::make_unique<ThreadPool>(threads);
