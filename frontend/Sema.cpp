@@ -1,6 +1,7 @@
 //===- frontend/Sema.cpp - names, types, statements and the program ------===//
 #include "frontend/Parser.h"
 #include "frontend/SemaImpl.h"
+#include "ir/Declarations.h"
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallPtrSet.h"
@@ -517,7 +518,7 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
   userBuffer = sm.getMainFileID();
 
   // Names every program sees: initialisers and pi.
-  for (llvm::StringRef init : {"zeros", "ones", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal"})
+  for (llvm::StringRef init : initialiserWords())
     globals[init] = Value::init(init.str());
   globals["pi"] = Value::number(M_PI);
 

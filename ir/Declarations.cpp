@@ -40,11 +40,15 @@ struct InitForm {
   unsigned args;
 };
 const InitForm kInitForms[] = {{"normal", 1}, {"uniform", 2}, {"constant", 1}};
-const llvm::StringRef kInitWords[] = {"zeros", "ones", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal"};
 
 const char *kInitList = "zeros, ones, normal(std), uniform(low, high), constant(value), xavier_uniform, "
                         "xavier_normal, he_uniform or he_normal";
 } // namespace
+
+llvm::ArrayRef<llvm::StringRef> initialiserWords() {
+  static const llvm::StringRef words[] = {"zeros", "ones", "xavier_uniform", "xavier_normal", "he_uniform", "he_normal"};
+  return words;
+}
 
 std::string initArgsProblem(llvm::StringRef kind, llvm::ArrayRef<double> args) {
   // A NaN or infinite weight makes the first loss NaN.
@@ -56,7 +60,7 @@ std::string initArgsProblem(llvm::StringRef kind, llvm::ArrayRef<double> args) {
 }
 
 std::string initProblem(llvm::StringRef spec) {
-  if (llvm::is_contained(kInitWords, spec)) return "";
+  if (llvm::is_contained(initialiserWords(), spec)) return "";
   auto [name, rest] = spec.split('(');
   const InitForm *form = llvm::find_if(kInitForms, [&](const InitForm &f) { return f.name == name; });
   std::string unknown = "unknown initialiser " + quotedName(spec) + "; expected " + kInitList;

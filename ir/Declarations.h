@@ -36,6 +36,9 @@ std::string quotedName(llvm::StringRef name);
 /// Why initialiser arguments `args` of `kind` ("normal", "uniform",
 /// "constant") are out of range ("std must be positive"), or "".
 std::string initArgsProblem(llvm::StringRef kind, llvm::ArrayRef<double> args);
+/// The initialisers written as a bare word (zeros, ones, xavier_uniform, ...):
+/// the names .grad source sees, and the specs a .gir may give as they are.
+llvm::ArrayRef<llvm::StringRef> initialiserWords();
 
 /// Why `spec`, a parameter's initialiser as the runtime reads it ("zeros",
 /// "normal(0.02)", "uniform(-0.1, 0.1)"), is not one, or "".
