@@ -119,6 +119,21 @@ def cpu_flags():
     return set()
 
 
+BLAS_PROBE = ("import os, torch\n"
+              "torch.mm(torch.ones(64, 64), torch.ones(64, 64))\n"
+              "libs = {l.split()[-1] for l in open('/proc/self/maps') if 'blas' in l.split()[-1].lower()\n"
+              "        or 'mkl' in l.split()[-1].lower() or 'blis' in l.split()[-1].lower()}\n"
+              "print('\\n'.join(sorted(os.path.realpath(x) for x in libs)))\n")
+
+
+def torch_blas_library(python):
+    """The BLAS library PyTorch's process maps once it has multiplied two
+    matrices (its real path, through Debian's alternatives), or ''."""
+    p = subprocess.run([python, "-c", BLAS_PROBE], capture_output=True, text=True)
+    libs = [l for l in p.stdout.split("\n") if l] if p.returncode == 0 else []
+    return libs[0] if libs else ""
+
+
 def torch_blas(python):
     """(kernel name, extra environment, crippled) for PyTorch's OpenBLAS on
     this CPU, choosing the matching kernel where OpenBLAS fell back to a
@@ -129,7 +144,17 @@ def torch_blas(python):
     extra = {}
     core = probe(extra)
     if not core:
-        return "not OpenBLAS (or not found)", extra, False
+        lib = torch_blas_library(python)
+        # Netlib's reference BLAS (Debian's libblas3, what python3-torch
+        # pulls in when no OpenBLAS is installed) is a triple loop: PyTorch
+        # on it is 15-50x slower than on OpenBLAS, so every ratio is void.
+        reference = "/blas/libblas.so" in lib or lib == ""
+        name = f"not OpenBLAS: {lib or 'no BLAS library found in the process'}"
+        if reference:
+            print(f"bench: WARNING: PyTorch's matrix products run on {lib or 'an unknown BLAS'}, "
+                  "Netlib's unoptimised reference BLAS: the ratios below are against a crippled reference. "
+                  "Install OpenBLAS (apt-get install libopenblas0-pthread) for a fair one", file=sys.stderr)
+        return name, extra, reference
     flags = cpu_flags()
     best = "SkylakeX" if "avx512f" in flags else "Haswell" if "avx2" in flags else None
     if core.lower() in GENERIC_CORES and best and "OPENBLAS_CORETYPE" not in os.environ:
@@ -249,7 +274,8 @@ def main():
              f"median of {reps} runs per figure; step times in ms."
              + (" Matrix products in bf16: ours with train --precision bf16, PyTorch under torch.autocast(bfloat16)."
                 if a.precision == "bf16" else "")
-             + ("" if a.no_torch else f" PyTorch's matrix products: OpenBLAS kernel {blas}"
+             + ("" if a.no_torch else (f" PyTorch's matrix products: OpenBLAS kernel {blas}" if not blas.startswith("not OpenBLAS")
+                   else f" PyTorch's matrix products: {blas}")
                 + (f" (OPENBLAS_CORETYPE={blas_env['OPENBLAS_CORETYPE']}: this OpenBLAS does not know the CPU)"
                    if blas_env else "")
                 + (" — CRIPPLED REFERENCE: ratios marked ! overstate our speed" if crippled else "") + "."), ""]
