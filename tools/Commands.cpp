@@ -111,7 +111,7 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     return refuse("cannot write " + out + ": the directory " + dir.str() + " does not exist");
   if (llvm::StringRef(out).starts_with("-")) out = "./" + out;
   Compiler c(o);
-  if (!c.load() || !phase("frontend") || !c.runPipeline() || !phase("passes") || !c.schedule() || !phase("loops") ||
+  if (!c.load() || !c.checkEntryNames() || !phase("frontend") || !c.runPipeline() || !phase("passes") || !c.schedule() || !phase("loops") ||
       !c.lower() || !phase("LLVM IR") || !c.createTarget())
     return 1;
   if (b.objectOnly) {

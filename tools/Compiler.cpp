@@ -5,6 +5,7 @@
 #include "ir/Parser.h"
 #include "ir/Printer.h"
 #include "ir/SourceDiag.h"
+#include "runtime/include/gradrt/abi.h"
 
 #include "llvm/Support/WithColor.h"
 
@@ -82,6 +83,36 @@ bool Compiler::runPipeline(const Step *last) {
     return false;
   }
   return runPasses(passesBetween(*at, last));
+}
+
+bool Compiler::checkEntryNames() {
+  if (!llvm::StringRef(opts.input).ends_with(".gir")) return true; // Sema names them
+  static const llvm::StringRef kBefore[] = {"model", "data"};
+  static const llvm::StringRef kAfter[] = {"train",         "eval",          GRT_ENTRY_GRADS, GRT_ENTRY_APPLY,
+                                           GRT_ENTRY_TRAIN_LOSS, GRT_ENTRY_CAPTURE, GRT_ENTRY_FROZEN,
+                                           GRT_ENTRY_STEP, "predict",       "data"};
+  const Step *at = findStep(module->after);
+  bool split = at && at >= findStep("split-entries");
+  llvm::ArrayRef<llvm::StringRef> known = split ? llvm::ArrayRef(kAfter) : llvm::ArrayRef(kBefore);
+  auto &sm = frontend.sm;
+  llvm::StringRef text = sm.getNumBuffers() ? sm.getMemoryBuffer(sm.getMainFileID())->getBuffer() : "";
+  for (auto &g : module->graphs) {
+    if (llvm::is_contained(known, g->name)) continue;
+    std::string list;
+    for (llvm::StringRef k : known) list += (list.empty() ? "@" : ", @") + k.str();
+    std::string msg = "graph @" + g->name + " is not an entry point " +
+                      (split ? "the executable calls" : "the pipeline reads") + " (after \"" + module->after +
+                      "\" the graphs are " + list + ")";
+    size_t pos = text.find("graph @" + g->name);
+    if (pos == llvm::StringRef::npos) {
+      llvm::WithColor::error(llvm::errs(), "gradc") << opts.input << ": " << msg << "\n";
+    } else {
+      printMessage(sm, frontend.diagStream(), llvm::SMLoc::getFromPointer(text.data() + pos),
+                   llvm::SourceMgr::DK_Error, msg);
+    }
+    return false;
+  }
+  return true;
 }
 
 bool Compiler::runPasses(llvm::ArrayRef<std::string> passes) {

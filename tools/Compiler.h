@@ -43,6 +43,11 @@ public:
   bool runPipeline(const Step *last = nullptr);
   /// Runs exactly these passes.
   bool runPasses(llvm::ArrayRef<std::string> passes);
+  /// For text IR that is to become an executable: every graph is one the
+  /// pipeline or the runtime knows by name (@model and @data before
+  /// split-entries; @train, @eval, ... after). `gradc opt` takes any name;
+  /// an executable built with @evil for @eval had no eval command.
+  bool checkEntryNames();
   /// Turns every kernel into a loop nest.
   bool schedule();
   /// Emits LLVM IR (unoptimised), scheduling first if needed.
