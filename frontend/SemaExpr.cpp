@@ -463,6 +463,14 @@ std::string SemaImpl::scopeName(const Expr &scope, bool &ok) {
         ok = false;
         return "";
       }
+      // Parameter names are dotted identifiers (ir/Declarations.h), so
+      // b[-1] would name "b.-1.weight", which no .gir could read back.
+      if (i < 0) {
+        error(it.range.Start, "a scope index counts layers from 0, so it cannot be negative; got " + std::to_string(i),
+              {it.range});
+        ok = false;
+        return "";
+      }
       base += "." + std::to_string(i);
     }
     return base;
