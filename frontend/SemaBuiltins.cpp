@@ -228,10 +228,19 @@ bool SemaImpl::axesArg(const Value &v, unsigned rank, std::vector<int64_t> &out,
             "axis " + llvm::Twine(a) + " is out of range for rank " + llvm::Twine(rank), {item.range});
       return false;
     }
-    out.push_back(a < 0 ? a + rank : a);
+    int64_t axis = a < 0 ? a + rank : a;
+    // sum(x, [1, -1]) is a slip, not a request to reduce axis 1 once
+    // (NumPy and PyTorch refuse it too).
+    if (llvm::is_contained(out, axis)) {
+      error(item.range.Start.isValid() ? item.range.Start : loc,
+            "axis " + llvm::Twine(a) + " is axis " + llvm::Twine(axis) + " of the rank-" + llvm::Twine(rank) +
+                " value, which the list already names; name each axis once",
+            {item.range});
+      return false;
+    }
+    out.push_back(axis);
   }
   std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
   return true;
 }
 
