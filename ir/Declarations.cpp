@@ -96,6 +96,9 @@ std::string reservedNameClash(llvm::StringRef name, const OptimizerInfo *opt, co
 std::string paramNameClash(llvm::StringRef name, const OptimizerInfo *opt, const llvm::StringSet<> &runtimeValues,
                            llvm::function_ref<bool(llvm::StringRef)> isParam) {
   if (std::string c = reservedNameClash(name, opt, runtimeValues); !c.empty()) return c;
+  // Checkpoints are safetensors files, whose header keeps this key for
+  // itself: a tensor of that name saved, and then never loaded again.
+  if (name == "__metadata__") return "the checkpoint header's own entry '__metadata__'";
   if (!opt) return "";
   // The state the optimizer pass (passes/OptimizerLowering.cpp) keeps per
   // parameter p: p.momentum for sgd, p.adam_m and p.adam_v for the others.
