@@ -102,6 +102,16 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
   if (llvm::sys::fs::is_directory(out)) return refuse("cannot write " + out + ": it is a directory; name a file in it");
   if (llvm::sys::fs::equivalent(out, o.input))
     return refuse("the output " + out + " is the model file itself; name the executable with -o");
+  // Nor the compiler or the runtime it links: `gradc build m.grad -o
+  // gradc`, run beside the compiler, replaced it with the model.
+  static int anchor;
+  std::string self = llvm::sys::fs::getMainExecutable(nullptr, &anchor);
+  if (!self.empty() && llvm::sys::fs::equivalent(out, self))
+    return refuse("the output " + out + " is gradc itself; name the executable with -o");
+  if (auto runtime = findRuntimeLibrary(); runtime && llvm::sys::fs::equivalent(out, *runtime))
+    return refuse("the output " + out + " is the runtime library the executable links; name the executable with -o");
+  else if (!runtime)
+    llvm::consumeError(runtime.takeError()); // reported when linking
   // A device or pipe (/dev/full made the linker repeat its write error
   // without end), or a missing directory, is refused before compiling.
   if (llvm::sys::fs::exists(out) && !llvm::sys::fs::is_regular_file(out))
