@@ -24,7 +24,9 @@
 //   Agg    linear in a sum over rows of per-row terms: `sum` until it is
 //          divided by the number of elements summed or by a whole multiple
 //          of B (sum(e²) / (2·B) is a mean too), before or after the sum;
-//          scaled, added and reshaped freely after that
+//          scaled, added and reshaped freely after that, except by a whole
+//          multiple of B again: mean(e²) * B, or mean(e² * B), is a sum
+//          over rows written as a mean (the same rule read backwards)
 //   Mixed  anything else, with the node that made it so
 //
 // A metric that is not a mean over rows gets a warning, with or without
@@ -56,6 +58,9 @@ struct Label {
   int64_t count = 1;    // Agg: elements added up, rows included
   const Node *at = nullptr; // Agg: the sum over rows; Mixed: the culprit
   std::string why;      // Mixed: what the culprit does
+  const Node *byB = nullptr; // Agg: the op that scaled it by a multiple of B
+  double byBFactor = 0;      // ... and that factor
+  bool pendingB = false;     // Agg: ... before the sum, for a divisor to cancel
 
   static Label row(int axis, int64_t inner, double scale = 1) { return {Row, axis, inner, scale}; }
   static Label mixed(const Node *n, std::string why) {
@@ -82,12 +87,22 @@ std::optional<double> constFactor(const Node *mul, llvm::ArrayRef<Label> ops) {
 // Within 0.1%: `sum(x) * 0.0833` is meant as a mean over 12 elements.
 bool near(double a, double b) { return std::fabs(a - b) <= 1e-3 * std::fabs(b); }
 
+std::string numberText(double v) {
+  if (v == std::round(v) && std::fabs(v) < 1e15) return std::to_string(int64_t(v));
+  return std::to_string(v);
+}
+
+/// Is d a whole multiple k·B of the batch's B rows (k ≥ 1)?
+bool multipleOf(double d, int64_t B) {
+  double k = d / double(B);
+  return k >= 1 - 1e-3 && near(k, std::round(k));
+}
+
 /// Does dividing a sum of `count` elements over B rows by `d` make a mean
 /// over rows (up to a constant factor)? d is the count, or B, 2·B, ...
 bool meanDivisor(double d, int64_t count, int64_t B) {
   if (near(d, double(count))) return true;
-  double k = d / double(B);
-  return k >= 1 - 1e-3 && near(k, std::round(k));
+  return multipleOf(d, B);
 }
 
 class RowMean {
@@ -161,13 +176,16 @@ private:
       break;
     case OpKind::Mul:
       if (aggOperands == 1) {
-        if (auto c = constFactor(n, ops); c && *c != 0 && out.sum && meanDivisor(1 / *c, out.count, B)) out.sum = false;
+        if (auto c = constFactor(n, ops); c && *c != 0) {
+          if (out.sum && meanDivisor(1 / *c, out.count, B)) makeMean(out);
+          else if (!out.sum && multipleOf(*c, B)) timesB(out, n, *c);
+        }
         return out;
       }
       break;
     case OpKind::Div:
       if (ops[0].kind == Label::Agg && ops[1].kind == Label::Inv) {
-        if (auto c = constValue(n->operand(1)); c && out.sum && meanDivisor(*c, out.count, B)) out.sum = false;
+        if (auto c = constValue(n->operand(1)); c && out.sum && meanDivisor(*c, out.count, B)) makeMean(out);
         return out;
       }
       break;
@@ -175,6 +193,23 @@ private:
       break;
     }
     return Label::mixed(n, "is not linear, and its operand is a sum or mean over rows");
+  }
+
+  /// A sum divided into a mean, unless the division only cancels a
+  /// multiple of B that scaled it: (B · Σ e²) / count still sums the rows.
+  static void makeMean(Label &l) {
+    if (l.pendingB) {
+      l.pendingB = false;
+      return;
+    }
+    l.sum = false;
+    l.byB = nullptr;
+  }
+  /// A mean scaled by k·B is a sum over rows again.
+  static void timesB(Label &l, const Node *n, double factor) {
+    l.sum = true;
+    l.byB = n;
+    l.byBFactor = factor;
   }
 
   Label layout(const Node *n, llvm::ArrayRef<Label> ops) {
@@ -235,6 +270,7 @@ private:
     Label out;
     out.kind = Label::Agg, out.count = count, out.at = n;
     out.sum = !(l.scale != 0 && meanDivisor(1 / l.scale, count, B));
+    if (out.sum && multipleOf(l.scale, B)) out.byB = n, out.byBFactor = l.scale, out.pendingB = true;
     return out;
   }
 
@@ -341,6 +377,16 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
       }
       if (tl.kind == Label::Mixed && l.kind != Label::Mixed) l = tl;
     }
+  }
+  if (l.kind == Label::Agg && l.sum && l.byB && !l.pendingB) {
+    std::string msg = ("the loss is a sum over the batch's " + llvm::Twine(B) + " rows written as a mean: it scales a " +
+                       "mean over them by " + numberText(l.byBFactor) + ", a multiple of the batch size. " +
+                       "--data-parallel averages the processes' gradients, so training would take 1/N of the " +
+                       "gradient on N processes. Drop the factor, or make it one that does not grow with the batch" +
+                       sourceWithCaret(m, l.byB))
+                          .str();
+    if (!l.byB->loc.known()) return passError(msg);
+    return llvm::make_error<LocatedError>(m.locStr(l.byB->loc), msg);
   }
   if (l.kind == Label::Agg && l.sum) {
     std::string msg = ("the loss sums over the batch's " + llvm::Twine(B) + " rows (" + str(l.at->operand(0)->type) +
