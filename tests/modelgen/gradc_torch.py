@@ -20,6 +20,13 @@ DT = torch.float64
 DEFAULT = object()  # an omitted argument with a default
 
 
+class NotTranslated(Exception):
+    """A construct of the model that the translation does not express (or
+    expresses only as a placeholder such as G.bad_member()): the case cannot
+    be compared with PyTorch. torch_oracle.py reports it as such, never as
+    agreeing."""
+
+
 class Context:
     """Where inputs and parameters come from, the scope of the current call,
     and what the model outputs."""
@@ -28,6 +35,9 @@ class Context:
         self.inputs, self.params = {}, {}
         self.scopes, self.outputs, self.metrics = [], {}, {}
         self.used = set()
+        # training(): true in the gradients entry (the "point:" values), false
+        # in eval and predict; torch_oracle.py runs the model once for each.
+        self.training = True
 
     def _check(self, kind, name, value, dims, dtype):
         want = [int(d) for d in dims]
@@ -54,6 +64,27 @@ class Context:
             return fn(*args, **kwargs)
         finally:
             self.scopes = saved
+
+    def read_param(self, parts):
+        """`fc.weight`, `blocks[1].fc.weight`: a parameter that a scoped call
+        declared, named relative to the scope of the running function, as the
+        language resolves it. (For TorchTranslator.cpp to emit for
+        Expr::Member, with parts as scope() writes them.)"""
+        full = ".".join(self.scopes + [str(p) for p in parts])
+        if full not in self.params:
+            raise NotTranslated(f"'{full}' names no parameter of the case (a dotted name reads a parameter that a "
+                                "scoped call declared)")
+        self.used.add(full)
+        return self.params[full]
+
+    # Placeholders TorchTranslator.cpp writes for what it cannot translate.
+    def bad_member(self):
+        raise NotTranslated("reading a scoped parameter by its dotted name (fc.weight, blocks[0].fc.weight) is not "
+                            "translated: TorchTranslator.cpp writes G.bad_member() for Expr::Member")
+
+    def bad_scope(self):
+        raise NotTranslated("a call scope that is not a name, member or index is not translated: "
+                            "TorchTranslator.cpp writes G.bad_scope()")
 
     def output(self, name, value):
         self.outputs[name] = value
@@ -197,6 +228,10 @@ def g_not(x):
     if _tensor(x):
         return torch.logical_not(x)
     return not x
+
+
+def g_unknown(a, b):
+    raise NotTranslated("a binary operator TorchTranslator.cpp does not know (it writes g_unknown)")
 
 
 def g_matmul(a, b):
@@ -387,6 +422,128 @@ def b_float(u_x):
     if _num(u_x):
         return float(u_x)
     return u_x.to(DT)
+
+
+def _i32_number(x):
+    # i32(): toward zero, saturating at the i32 range, NaN to 0.
+    if isinstance(x, int):
+        return max(min(x, 2**31 - 1), -2**31)
+    if x != x:
+        return 0
+    return int(math.trunc(max(min(x, 2147483647.0), -2147483648.0)))
+
+
+def _i32_tensor(t):
+    if t.dtype == torch.int32:
+        return t
+    if _is_float(t):
+        t = torch.nan_to_num(t.detach(), nan=0.0, posinf=2147483647.0, neginf=-2147483648.0)
+        return torch.trunc(t.clamp(-2147483648.0, 2147483647.0)).to(torch.int32)
+    return t.to(torch.int32)  # bool: 0 or 1
+
+
+def b_i32(u_x):
+    """i32(x): a number converts now (an integer); a tensor of any dtype
+    becomes i32, floats toward zero, saturating, NaN to 0."""
+    if _num(u_x):
+        return _i32_number(u_x)
+    return _i32_tensor(u_x)
+
+
+def b_f64(u_x):
+    """f64(x): numbers become floats; tensors f64 (the gradient passes)."""
+    if _num(u_x):
+        return float(u_x)
+    return u_x.to(torch.float64)
+
+
+# f32(x) converts to the type f32 stands for, which is f64 in the f64 build
+# these cases come from.
+b_f32 = b_f64
+
+
+def b_len(u_x):
+    """len(x): the items of a list, or the bytes of a string (UTF-8)."""
+    if isinstance(u_x, list):
+        return len(u_x)
+    if isinstance(u_x, str):
+        return len(u_x.encode("utf-8"))
+    raise TypeError(f"len takes a list or a string, got {type(u_x).__name__}")
+
+
+def _murmur_number(a, b):
+    # ir/Ops.h murmurMix: murmur3_32 of the 4-byte key a with seed b, on
+    # i32 values (toward zero, saturating, NaN 0).
+    m = 0xFFFFFFFF
+    k, h = _i32_number(a) & m, _i32_number(b) & m
+    rotl = lambda x, r: ((x << r) | (x >> (32 - r))) & m  # noqa: E731
+    k = (k * 0xCC9E2D51) & m
+    k = rotl(k, 15)
+    k = (k * 0x1B873593) & m
+    h ^= k
+    h = rotl(h, 13)
+    h = (h * 5 + 0xE6546B64) & m
+    h ^= 4
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & m
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & m
+    h ^= h >> 16
+    return h - (1 << 32) if h >= 1 << 31 else h
+
+
+def _murmur_tensor(a, b):
+    m = 0xFFFFFFFF
+    k, h = (t.to(torch.int64) & m for t in torch.broadcast_tensors(a, b))
+    rotl = lambda x, r: ((x << r) | (x >> (32 - r))) & m  # noqa: E731
+    k = (k * 0xCC9E2D51) & m
+    k = rotl(k, 15)
+    k = (k * 0x1B873593) & m
+    h = h ^ k
+    h = rotl(h, 13)
+    h = (h * 5 + 0xE6546B64) & m
+    h = h ^ 4
+    h = h ^ (h >> 16)
+    h = (h * 0x85EBCA6B) & m
+    h = h ^ (h >> 13)
+    h = (h * 0xC2B2AE35) & m
+    h = h ^ (h >> 16)
+    return torch.where(h >= 1 << 31, h - (1 << 32), h).to(torch.int32)
+
+
+def b_hash(u_a, u_b):
+    """hash(a, b): murmur3_32 of a with seed b, elementwise on i32."""
+    if _num(u_a) and _num(u_b):
+        r = _murmur_number(u_a, u_b)
+        return r if isinstance(u_a, int) and isinstance(u_b, int) else float(r)
+    x, y = _pair(u_a, u_b)
+    if x.dtype != torch.int32:
+        raise TypeError(f"hash needs i32 operands, got {x.dtype}")
+    return _murmur_tensor(x, y)
+
+
+def b_training():
+    return torch.tensor(G.training)
+
+
+def b_error(u_message, u_value=None):
+    # gradc stops at compile time where error() is reached; a model that
+    # compiled never reaches it, so the translation took another path.
+    raise RuntimeError(f"error() reached in PyTorch, never in gradc: {u_message}"
+                       + ("" if u_value is None else f" ({u_value})"))
+
+
+def _random(what):
+    def f(*args, **kwargs):
+        # The model's random numbers are gradc's hash of (seed, step, call
+        # site, element), which PyTorch has no way to draw.
+        raise NotTranslated(f"{what}() draws gradc's own random numbers, which PyTorch cannot reproduce")
+    return f
+
+
+b_rand_uniform = _random("rand_uniform")
+b_rand_normal = _random("rand_normal")
+b_rand_bits = _random("rand_bits")
 
 
 def b_full(u_shape, u_value):

@@ -12,9 +12,19 @@ value must agree within R relative (default 1e-9), with an absolute floor
 of 1e-12 of the tensor's largest magnitude (for gradients, of the largest
 gradient of the model).
 
+The model runs once for the gradients entry (the "point:" values, where
+training() is true) and once more for eval and predict (training() false).
+
+Every case ends in one of three verdicts, and only the first is a pass:
+  ok        every value agrees with PyTorch (and there was one to compare)
+  MISMATCH  a value differs
+  ERROR     the case could not be compared: it does not translate (a
+            construct TorchTranslator.cpp writes as a placeholder, such as
+            G.bad_member()), or raised while loading or running, or has
+            nothing to compare
 Needs PyTorch: Debian's python3-torch (run with /usr/bin/python3 when
-another python3 comes first on PATH). Exits 1 if any case differs or
-fails to run, and names it.
+another python3 comes first on PATH). Exits 1 if any case differs or could
+not be compared, and names it.
 """
 import argparse
 import glob
@@ -23,6 +33,7 @@ import json
 import math
 import os
 import sys
+import traceback
 
 import torch
 
@@ -43,32 +54,48 @@ def differs(name, ours, theirs, rtol, scale):
     scale = max([abs(x) for x in ours if math.isfinite(x)] + [scale])
     for i, (a, b) in enumerate(zip(ours, theirs)):
         if not math.isfinite(a) and not math.isfinite(b):
-            continue
+            if a == b or (a != a and b != b):  # the same infinity, or both NaN
+                continue
+            return f"{name}[{i}]: ours {a!r}, PyTorch {b!r}"
         if not abs(a - b) <= rtol * max(abs(a), abs(b)) + 1e-12 * scale + 1e-13:
             return f"{name}[{i}]: ours {a!r}, PyTorch {b!r}"
     return None
 
 
-def run_case(py, rtol):
-    case = json.load(open(py[:-3] + ".json"))
-    spec = importlib.util.spec_from_file_location(os.path.basename(py)[:-3], py)
-    module = importlib.util.module_from_spec(spec)
+def run_model(module, case, training):
     G = gradc_torch.G
     G.__init__()
+    G.training = training
     G.inputs = {k: tensor(v) for k, v in case["inputs"].items()}
     G.params = {k: tensor(v).requires_grad_(True) for k, v in case["params"].items()}
-    spec.loader.exec_module(module)
     loss = module.model()
-    if loss.requires_grad:  # (a loss no parameter reaches has zero gradients)
+    if training and torch.is_tensor(loss) and loss.requires_grad:  # (a loss no parameter reaches has zero gradients)
         loss.backward()
+    return G, loss
+
+
+def run_case(py, rtol):
+    case = json.load(open(py[:-3] + ".json"))
+    if not case.get("expect"):
+        raise CannotCompare("the case holds no value to compare")
+    spec = importlib.util.spec_from_file_location(os.path.basename(py)[:-3], py)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     problems = []
     # A gradient that is zero in exact arithmetic is rounding noise from
     # terms the size of the other gradients: the floor scales with the
     # largest of them.
     grad_scale = max([abs(x) for k, v in case["expect"].items() if k.startswith("point:grad.") for x in v
                       if math.isfinite(x)] + [0.0])
+    runs = {}
     for key, ours in case["expect"].items():
         where, name = key.split(":", 1)
+        if where not in ("point", "eval", "predict"):
+            raise CannotCompare(f"{key}: no entry '{where}' to run")
+        training = where == "point"
+        if training not in runs:
+            runs[training] = run_model(module, case, training)
+        G, loss = runs[training]
         if name == "loss":
             theirs = loss
         elif name.startswith("grad."):
@@ -86,10 +113,16 @@ def run_case(py, rtol):
         d = differs(key, ours, torch.as_tensor(theirs), rtol, grad_scale if name.startswith("grad.") else 0.0)
         if d:
             problems.append(d)
-    unused = set(G.params) - G.used
-    if unused:
-        problems.append(f"parameters the PyTorch program never declared: {sorted(unused)}")
+    for G, _ in runs.values():
+        unused = set(G.params) - G.used
+        if unused:
+            problems.append(f"parameters the PyTorch program never declared: {sorted(unused)}")
+            break
     return problems
+
+
+class CannotCompare(Exception):
+    pass
 
 
 def main():
@@ -101,18 +134,32 @@ def main():
     cases = sorted(p for d in args.dirs for p in glob.glob(os.path.join(d, "*.py")))
     if not cases:
         sys.exit("torch_oracle.py: no cases (NAME.py with NAME.json) in " + ", ".join(args.dirs))
-    bad = 0
+    # Cases without their other half: NAME.json alone is a case never run.
+    alone = sorted(j for d in args.dirs for j in glob.glob(os.path.join(d, "*.json")) if not os.path.exists(j[:-5] + ".py"))
+    mismatched, errors = 0, len(alone)
+    for j in alone:
+        print(f"ERROR {j}: could not compare: no {os.path.basename(j)[:-5]}.py beside it")
     torch.set_default_dtype(torch.float64)
     for py in cases:
         try:
             problems = run_case(py, args.rtol)
-        except Exception as e:  # a case that does not run is a failure too
-            problems = [f"{type(e).__name__}: {e}"]
+        except (gradc_torch.NotTranslated, CannotCompare) as e:
+            errors += 1
+            print(f"ERROR {py}: could not compare: {e}")
+            continue
+        except Exception as e:  # a case that does not run is never a pass
+            errors += 1
+            tb = traceback.extract_tb(e.__traceback__)
+            at = next((f"{os.path.basename(f.filename)}:{f.lineno}: {f.line}" for f in reversed(tb)
+                       if os.path.abspath(f.filename) == os.path.abspath(py)), "")
+            print(f"ERROR {py}: could not compare: {type(e).__name__}: {e}" + (f"\n  at {at}" if at else ""))
+            continue
         if problems:
-            bad += 1
+            mismatched += 1
             print(f"MISMATCH {py}:\n  " + "\n  ".join(problems[:5]))
-    print(f"{len(cases)} cases, {bad} differ from PyTorch")
-    sys.exit(1 if bad else 0)
+    ok = len(cases) + len(alone) - mismatched - errors
+    print(f"{len(cases) + len(alone)} cases: {ok} agree with PyTorch, {mismatched} differ, {errors} could not be compared")
+    sys.exit(1 if mismatched or errors else 0)
 
 
 if __name__ == "__main__":
