@@ -271,7 +271,7 @@ private:
       }
       return "g_index(" + expr(*ix.base) + ", [" + items + "])";
     }
-    case Expr::Member: return "G.bad_member()";
+    case Expr::Member: return "G.read_param(" + scope(e) + ")";
     case Expr::List: {
       std::string s = "[";
       auto &l = cast<ListExpr>(e);
