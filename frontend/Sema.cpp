@@ -20,6 +20,30 @@ std::string srcType(const TensorType &t) {
   return (t.dtype == DType::I1 ? std::string("bool") : dtypeName(t.dtype).str()) + shapeStr(t.shape);
 }
 
+/// A short list as written, [f32[4,1], f32[4]] or [0, -1]; "" when long
+/// or holding what has no short form.
+static std::string listText(const Value &v, int depth = 0) {
+  auto items = v.items();
+  if (items.size() > 6 || depth > 1) return "";
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Value &it = items[i];
+    std::string t;
+    switch (it.kind) {
+    case Value::Int: t = std::to_string(it.i); break;
+    case Value::Float: t = attrValueStr(it.f); break;
+    case Value::Bool: t = it.b ? "true" : "false"; break;
+    case Value::Str: t = "\"" + it.s + "\""; break;
+    case Value::Tensor: t = srcType(it.node->type); break;
+    case Value::List: t = listText(it, depth + 1); break;
+    default: break;
+    }
+    if (t.empty()) return "";
+    out += (i ? ", " : "") + t;
+  }
+  return out + "]";
+}
+
 std::string describe(const Value &v) {
   switch (v.kind) {
   case Value::Error: return "an invalid value";
@@ -28,7 +52,10 @@ std::string describe(const Value &v) {
   case Value::Float: return "the number " + attrValueStr(v.f);
   case Value::Bool: return v.b ? "true" : "false";
   case Value::Str: return "the string \"" + v.s + "\"";
-  case Value::List: return "a list of " + std::to_string(v.items().size());
+  case Value::List: {
+    std::string text = listText(v);
+    return text.empty() ? "a list of " + std::to_string(v.items().size()) : "the list " + text;
+  }
   case Value::Tensor: return srcType(v.node->type);
   case Value::Func: return v.isBuiltin || v.isOp ? "a builtin function" : "the function '" + v.fn->name + "'";
   case Value::Init: return "the initialiser " + v.s;

@@ -356,6 +356,8 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     return reduce(id == Builtin::Sum ? OpKind::ReduceSum : OpKind::ReduceMax, a[0], a[1], keep, loc);
   }
   case Builtin::Numel: {
+    // A number is one element, as a scalar tensor is (mse(pred, 0.0)).
+    if (a[0].isNumber() && a[1].kind == Value::None) return Value::integer(1);
     Node *x = tensorArg(a[0], loc, "the argument");
     std::vector<int64_t> axes;
     if (!x || !axesArg(a[1], x->type.rank(), axes, loc)) return Value::error();
