@@ -558,10 +558,34 @@ Value SemaImpl::evalCall(const CallExpr &call) {
   return callFunction(*callee.fn, call, scope).at(call.range);
 }
 
+/// Which function of the chain of calls recurses: the one called most often
+/// in it (the outermost on a tie: f in f -> g -> f -> g), with the others it
+/// recurses through. The call that hits the limit may be any of them, or a
+/// prelude function the recursive one calls (linear in a residual stack).
+std::string SemaImpl::recursionHint(llvm::StringRef calling) const {
+  llvm::StringMap<int> count;
+  std::vector<std::string> order;
+  auto base = [](llvm::StringRef callee) { return callee.rsplit('.').second.empty() ? callee : callee.rsplit('.').second; };
+  for (auto &c : diag.calls) {
+    std::string name = base(c.callee).str();
+    if (count[name]++ == 0) order.push_back(name);
+  }
+  if (count[base(calling)]++ == 0) order.push_back(base(calling).str());
+  std::string best;
+  for (auto &n : order)
+    if (best.empty() || count[n] > count[best]) best = n;
+  if (best.empty() || count[best] < 2) return "";
+  std::string through;
+  for (auto &n : order)
+    if (n != best && count[n] * 2 >= count[best]) through += (through.empty() ? "" : ", ") + ("'" + n + "'");
+  return "; is '" + best + "' recursive? It is called " + std::to_string(count[best]) + " times in this chain" +
+         (through.empty() ? "" : ", through " + through);
+}
+
 Value SemaImpl::callFunction(const FnDecl &fn, const CallExpr &call, const std::string &scope) {
   if (!spend(call.calleeLoc, kStepsPerCall)) return Value::error();
   if (diag.calls.size() >= kMaxCallDepth) {
-    error(call.calleeLoc, "calls nest more than " + llvm::Twine(kMaxCallDepth) + " deep; is '" + fn.name + "' recursive?");
+    error(call.calleeLoc, "calls nest more than " + llvm::Twine(kMaxCallDepth) + " deep" + recursionHint(fn.name));
     stopped = true;
     return Value::error();
   }

@@ -184,6 +184,8 @@ public:
     bool inData = false; // random builtins allowed
   };
   Value lookup(llvm::StringRef name, llvm::SMRange r);
+  /// "; is 'f' recursive? ..." for a chain of calls past the depth limit.
+  std::string recursionHint(llvm::StringRef calling) const;
   Frame &frame() { return frames.back(); }
   bool isUserLoc(llvm::SMLoc loc) const;
   /// The buffers holding -D values: their names are looked up as the
