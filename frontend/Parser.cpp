@@ -39,13 +39,27 @@ void Parser::error(llvm::SMLoc loc, const llvm::Twine &msg) {
   diag.error(loc, msg);
 }
 
+/// "blocks.0.weight" reads as blocks, then the number .0: say how a layer
+/// index is written, where the number touches what came before.
+std::string Parser::dotIndexHint() const {
+  if (!tok.is(Tok::Float) || !tok.text.starts_with(".") || tok.loc() != prevEnd) return "";
+  llvm::StringRef digits = tok.text.drop_front();
+  if (digits.empty() || !llvm::all_of(digits, llvm::isDigit)) return "";
+  // The name before it, read back from the source (blocks, h, ...).
+  const char *begin = tok.text.data(), *stop = buffer.data();
+  while (begin > stop && (llvm::isAlnum(begin[-1]) || begin[-1] == '_')) --begin;
+  std::string name = begin < tok.text.data() ? std::string(begin, tok.text.data()) : "blocks";
+  return "; a layer index goes in brackets: " + name + "[" + digits.str() + "], as in " + name + "[" + digits.str() +
+         "].weight";
+}
+
 bool Parser::expect(Tok k, llvm::StringRef what) {
   if (consume(k)) return true;
   // Point at the end of the previous token when the problem is something
   // missing at the end of a line; otherwise at the offending token.
   llvm::SMLoc at = tok.is(Tok::Newline) || tok.is(Tok::Eof) ? prevEnd : tok.loc();
   std::string found = tok.is(Tok::Newline) || tok.is(Tok::Eof) ? tokSpelling(tok.kind).str() : "'" + tok.text.str() + "'";
-  error(at, "expected " + what + ", found " + found);
+  error(at, "expected " + what + ", found " + found + dotIndexHint());
   return false;
 }
 
@@ -207,7 +221,7 @@ void Parser::parseStatementInto(Block &out) {
   // then builds; every failure above must have said why.
   if (!s && !diag.hasErrors()) diag.error(start, "internal error: this statement failed to parse without a message");
   if (s && !atStatementEnd()) {
-    error(tok.loc(), "expected end of statement, found '" + tok.text + "'");
+    error(tok.loc(), "expected end of statement, found '" + tok.text + "'" + dotIndexHint());
     s = nullptr;
   }
   if (!s) {

@@ -29,6 +29,7 @@ private:
   void advance();
   bool consume(Tok k);
   bool expect(Tok k, llvm::StringRef what);
+  std::string dotIndexHint() const;
   llvm::SMRange rangeFrom(llvm::SMLoc start) const;
   void error(llvm::SMLoc loc, const llvm::Twine &msg);
   void skipNewlines();
