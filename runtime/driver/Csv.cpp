@@ -126,9 +126,13 @@ CsvTable readCsv(const std::string &path) {
       }
       // Underflow (1e-400, ERANGE) is a number, read as 0 or a subnormal;
       // overflow (1e400) is ±HUGE_VAL, not finite.
-      if (!truth && (f.empty() || *end || !std::isfinite(v))) {
+      // Decimal only: strtod also reads hexadecimal (0x10 as 16, 0x1p3 as
+      // 8), which no spreadsheet writes and the language itself refuses.
+      bool decimal = f.find_first_not_of("0123456789+-.eE \t") == std::string::npos;
+      if (!truth && (f.empty() || *end || !decimal || !std::isfinite(v))) {
         if (t.notNumbers[c].empty())
-          t.notNumbers[c] = fmt::format("{}:{}: column '{}': '{}' is not a finite number", path, lineNo, shown(t.header[c]), shown(f));
+          t.notNumbers[c] = fmt::format("{}:{}: column '{}': '{}' is not a {}", path, lineNo, shown(t.header[c]), shown(f),
+                                        !f.empty() && !*end && std::isfinite(v) ? "decimal number" : "finite number");
         v = NAN;
       }
       t.columns[c].push_back(v);

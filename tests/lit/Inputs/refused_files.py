@@ -31,6 +31,8 @@ put("nonnum.csv", "x,y\n1,abc\n")
 put("nan.csv", "x,y\n1,2\n2,nan\n")
 put("inf.csv", "x,y\n1,inf\n")
 put("ninf.csv", "x,y\n1,-Infinity\n")
+# strtod reads hexadecimal; a CSV holds decimals.
+put("hex.csv", "x,y\n1,2\n0x10,3\n")
 put("cell.csv", "x,y\n1,\n")
 put("ragged.csv", "x,y\n1,2\n2\n")
 put("ragged3.csv", "x,y\n1,2,5\n")
