@@ -350,6 +350,13 @@ Rows generateTable(Session &s, const DataOptions &opts, std::vector<int> inputs)
     for (int64_t i = 0; i < gen.numel; ++i)
       if (std::string bad = outOfRange(in, vals[i]); !bad.empty())
         fail("the model's data table gives '{}' the value {} in row {}, but {}", in.name, vals[i], i / perRow, bad);
+    // As a CSV's: a value that overflowed (exp(40 * x) in f32) trained
+    // into "the loss became inf at step 1" with no word of the data.
+    for (int64_t i = 0; i < gen.numel; ++i)
+      if (!std::isfinite(vals[i]))
+        fail("the model's data table gives '{}' the value {} in row {}: a table's values must be finite numbers "
+             "(does its data block overflow {}?)",
+             in.name, vals[i], i / perRow, dtypeName(in.dtype));
     r.values.push_back(std::move(vals));
   }
   return r;
