@@ -4,6 +4,7 @@
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <cfloat>
 #include <cmath>
 
 namespace gradc {
@@ -235,6 +236,17 @@ bool SemaImpl::broadcastValues(llvm::ArrayRef<Value> vals, DType dtype, llvm::SM
         error(v.range.Start.isValid() ? v.range.Start : opLoc,
               "the integer " + llvm::Twine(v.i) + " does not fit in i32 (-2147483648 to 2147483647), the dtype of " +
                   srcType(t.node->type) + " it meets in " + what,
+              {v.range, t.range});
+        return false;
+      }
+  // A number joins an f32 tensor as an f32 constant: 3.5e38 became inf.
+  if (dtype == DType::F32)
+    for (auto &v : vals)
+      if (v.isNumber() && std::isfinite(v.asDouble()) && std::fabs(v.asDouble()) > double(FLT_MAX)) {
+        const Value &t = *llvm::find_if(vals, [&](const Value &x) { return x.kind == Value::Tensor && x.node->type.dtype == dtype; });
+        error(v.range.Start.isValid() ? v.range.Start : opLoc,
+              describe(v) + " does not fit in f32 (largest 3.4028235e38), the dtype of " + srcType(t.node->type) +
+                  " it meets in " + what + "; it would be infinite",
               {v.range, t.range});
         return false;
       }
