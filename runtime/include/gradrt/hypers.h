@@ -20,6 +20,10 @@ namespace grt {
 inline const char *hyperRangeError(const char *name, double value, bool f32) {
   if (!std::isfinite(value)) return "must be a finite number";
   if (f32 && std::fabs(value) > 3.4028234663852886e38) return "must fit in f32 (at most 3.4e38 in magnitude)";
+  // lr = 1e-50 is 0 in f32: training ran and learned nothing, silently
+  // (a subnormal may be flushed to 0 as well).
+  if (f32 && value != 0 && std::fabs(value) < 1.17549435e-38 && std::strcmp(name, "eps"))
+    return "must be 0 or at least 1.2e-38 in magnitude in f32 (smaller ones round to 0)";
   // Below 1 in the type it is stored in: 1 - 1e-11 is 1 in f32, where
   // Adam's bias correction 1 - βᵗ is then 0/0 (NaN at the first step).
   for (const char *unit : {"beta1", "beta2", "momentum"})
