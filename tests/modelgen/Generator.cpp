@@ -490,7 +490,7 @@ const std::vector<std::string> &allFeatures() {
       // operators
       "+", "-", "*", "/", "neg", "@", "<", "<=", ">", ">=", "==", "!=", "&&", "||", "!", "index", "slice",
       // shapes and structure
-      "batched @", "@ transpose", "@ K=1", "@ M=1", "@ N=1", "attention", "causal attention", "anti-causal attention", "sliding-window attention", "banded attention", "keepdims", "long axis", "fn", "scoped call", "layer loop", "for", "if",
+      "batched @", "@ transpose", "@ K=1", "@ M=1", "@ N=1", "attention", "causal attention", "anti-causal attention", "sliding-window attention", "banded attention", "keepdims", "long axis", "fn", "scoped call", "param read", "layer loop", "for", "if",
       "output", "metric", "data table", "i32 input", "bool input", "param",
       // training
       "sgd", "momentum", "adam", "adamw", "clip", "warmup", "cosine", "f32", "f64"};

@@ -122,6 +122,13 @@ bool Generator::linear(Scope &s) {
   feature("linear");
   double m = double(x.shape.back()) * x.mag() * 2 + 1;
   bind(s, {fmt::format("{}.linear({}, {}{})", scope, x.text, name, extra), out, -m, m, false, true, true});
+  // Its weight read back by name, as a value later ops may use (an L2
+  // penalty, weights tied to another layer): f32[in, n] where the scope
+  // was declared, relative to the same function.
+  if (chance(0.15)) {
+    feature("param read");
+    bind(s, {scope + ".weight", Shape{x.shape.back(), n}, -8, 8, false, true, true});
+  }
   return true;
 }
 
