@@ -99,7 +99,11 @@ llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassO
     // The next step, past optional ones the module skipped (autodiff on a
     // module after sema, without --data-parallel's check-row-mean).
     bool next = at && at < p && std::all_of(at + 1, p, [](const Step &s) { return s.optional; });
+    size_t kernelled = 0;
+    for (auto &g : m.graphs) kernelled += g->numKernels() > 0;
     if (auto err = p->run(m, opts)) return err;
+    size_t kernelledAfter = 0;
+    for (auto &g : m.graphs) kernelledAfter += g->numKernels() > 0;
     auto problems = verify(m);
     if (!problems.empty()) {
       std::string msg = next ? "internal error: the IR is invalid after pass '" + name + "':"
@@ -112,8 +116,12 @@ llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassO
     // The stage means "every step up to here has run". A clean-up out of
     // order (Step::cleanUp: constfold, simplify, cse, dce) keeps it; any
     // other pass out of order leaves the module without one.
+    // A clean-up that rewrote fused graphs (cse merging values across
+    // kernels) drops their kernels and memory plan: the module is no
+    // longer at its stage, and must not claim it (it read back as "graph
+    // @train has no kernels").
     if (next) m.after = p->name.str();
-    else if (!p->cleanUp) m.after.clear();
+    else if (!p->cleanUp || kernelledAfter < kernelled) m.after.clear();
     if (observe) observe(name, true, m);
   }
   return llvm::Error::success();

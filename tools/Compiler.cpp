@@ -92,7 +92,8 @@ bool Compiler::checkEntryNames() {
                                            GRT_ENTRY_TRAIN_LOSS, GRT_ENTRY_CAPTURE, GRT_ENTRY_FROZEN,
                                            GRT_ENTRY_STEP, "predict",       "data"};
   const Step *at = findStep(module->after);
-  bool split = at && at >= findStep("split-entries");
+  if (!at) return true; // no stage: runPipeline says so
+  bool split = at >= findStep("split-entries");
   llvm::ArrayRef<llvm::StringRef> known = split ? llvm::ArrayRef(kAfter) : llvm::ArrayRef(kBefore);
   auto &sm = frontend.sm;
   llvm::StringRef text = sm.getNumBuffers() ? sm.getMemoryBuffer(sm.getMainFileID())->getBuffer() : "";
