@@ -24,7 +24,7 @@ void Compiler::report(llvm::Error err) {
 bool Compiler::load(llvm::StringRef source) {
   if (!source.empty()) frontend.loadString(source, opts.input);
   else if (!frontend.loadFile(opts.input)) return false;
-  if (llvm::StringRef(opts.input).ends_with(".gir")) {
+  if (isTextIR()) {
     // Text IR: parsed as written; -D and --dtype belong to .grad sources.
     if (!opts.sema.defines.empty() || opts.sema.floatType != DType::F32) {
       llvm::WithColor::error(llvm::errs(), "gradc")
@@ -85,8 +85,26 @@ bool Compiler::runPipeline(const Step *last) {
   return runPasses(passesBetween(*at, last));
 }
 
+bool Compiler::isTextIR() const {
+  llvm::StringRef name(opts.input);
+  if (name.ends_with(".gir")) return true;
+  if (name.ends_with(".grad")) return false;
+  // From standard input, a pipe or a file named otherwise: text IR begins
+  // with `module NAME` (after comments), which no .grad source does.
+  auto &sm = frontend.sm;
+  if (sm.getNumBuffers() == 0) return false;
+  llvm::StringRef text = sm.getMemoryBuffer(sm.getMainFileID())->getBuffer();
+  if (text.starts_with("\xEF\xBB\xBF")) text = text.drop_front(3);
+  while (true) {
+    text = text.ltrim();
+    if (!text.starts_with("//")) break;
+    text = text.drop_until([](char c) { return c == '\n'; });
+  }
+  return text.starts_with("module ") || text.starts_with("module\t");
+}
+
 bool Compiler::checkEntryNames() {
-  if (!llvm::StringRef(opts.input).ends_with(".gir")) return true; // Sema names them
+  if (!isTextIR()) return true; // Sema names them
   static const llvm::StringRef kBefore[] = {"model", "data"};
   static const llvm::StringRef kAfter[] = {"train",         "eval",          GRT_ENTRY_GRADS, GRT_ENTRY_APPLY,
                                            GRT_ENTRY_TRAIN_LOSS, GRT_ENTRY_CAPTURE, GRT_ENTRY_FROZEN,

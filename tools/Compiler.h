@@ -43,6 +43,9 @@ public:
   bool runPipeline(const Step *last = nullptr);
   /// Runs exactly these passes.
   bool runPasses(llvm::ArrayRef<std::string> passes);
+  /// Whether the loaded input is text IR: a .gir file, or text beginning
+  /// with `module NAME` from standard input or a file named otherwise.
+  bool isTextIR() const;
   /// For text IR that is to become an executable: every graph is one the
   /// pipeline or the runtime knows by name (@model and @data before
   /// split-entries; @train, @eval, ... after). `gradc opt` takes any name;
