@@ -243,26 +243,36 @@ int statsCommand(const CompileOptions &o) {
       counts.push_back({stage.str() + " @" + g->name, s.opCounts});
     }
   };
-  // One row per stage of the IR, from the module as loaded to kernels.
+  // One row per stage of the IR, from the module as loaded to kernels (a
+  // .gir after dce has no graph, grad or entries stage to show).
+  const Step *loadedAt = findStep(c.module->after);
   for (const Step &s : pipeline()) {
     if (!s.makesModule() || s.stage.empty()) continue;
+    if (loadedAt && &s < loadedAt) continue;
     if (!c.runPipeline(&s)) return 1;
     row(s.stage, *c.module);
   }
 
-  // Kernels at each fusion level up to the chosen one, for the same graphs.
+  // Kernels at each fusion level up to the chosen one, for the same graphs;
+  // text IR past fusion has only the kernels it holds.
+  bool fused = loadedAt && loadedAt >= findStep("fuse");
   std::vector<std::unique_ptr<Compiler>> levels;
-  for (unsigned level = 0; level < o.passes.fusionLevel; ++level) {
+  for (unsigned level = 0; level < o.passes.fusionLevel && !fused; ++level) {
     CompileOptions lo = o;
     lo.passes.fusionLevel = level;
     levels.push_back(std::make_unique<Compiler>(lo));
     if (!levels.back()->load() || !levels.back()->runPipeline()) return 1;
   }
-  os << "\nkernels per entry at fusion levels 0 (one per op)";
-  if (o.passes.fusionLevel >= 1) os << ", 1 (elementwise chains and reductions)";
-  if (o.passes.fusionLevel >= 2) os << ", 2 (and matmul epilogues)";
-  if (o.passes.fusionLevel >= 3) os << ", 3 (and batched products run slice by slice)";
-  os << ":";
+  if (fused) {
+    os << "\nkernels per entry as fused in the module (after \"" << loadedAt->name
+       << "\"; other fusion levels need the IR from before 'fuse'):";
+  } else {
+    os << "\nkernels per entry at fusion levels 0 (one per op)";
+    if (o.passes.fusionLevel >= 1) os << ", 1 (elementwise chains and reductions)";
+    if (o.passes.fusionLevel >= 2) os << ", 2 (and matmul epilogues)";
+    if (o.passes.fusionLevel >= 3) os << ", 3 (and batched products run slice by slice)";
+    os << ":";
+  }
   // A slice group runs as one kernel.
   auto running = [](const Graph &g) {
     int32_t n = g.numKernels();
