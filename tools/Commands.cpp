@@ -218,7 +218,9 @@ int dotCommand(const CompileOptions &o, const Step &stage, llvm::StringRef graph
   Compiler c(o);
   if (!c.load() || !c.runPipeline(&stage)) return 1;
   if (!graph.empty() && !c.module->graph(graph)) {
-    llvm::WithColor::error(llvm::errs(), "gradc") << "no graph @" << graph << " at this stage\n";
+    std::string known;
+    for (auto &g : c.module->graphs) known += (known.empty() ? "@" : ", @") + g->name;
+    llvm::WithColor::error(llvm::errs(), "gradc") << "no graph @" << graph << " at this stage; it has " << known << "\n";
     return 1;
   }
   printDot(*c.module, llvm::outs(), graph);

@@ -190,6 +190,12 @@ static CompileOptions compileOptions() {
   using StepMode = PassOptions::StepEntry;
   o.passes.stepEntry = stepEntry ? StepMode::On : noStepEntry ? StepMode::Off : StepMode::Auto;
   o.passes.stepBatch = stepBatch;
+  // --passes= and --passes=dce,,cse name an empty pass: "unknown pass ''".
+  for (auto [flag, list] : {std::pair{"--passes", &passes}, {"--print-after", &printAfter}, {"--print-before", &printBefore}})
+    for (auto &p : *list)
+      if (p.empty())
+        fail(std::string(flag) + " names an empty pass (nothing before or between its commas); " +
+             "gradc opt --list-passes shows the passes");
   for (auto *list : {&printAfter, &printBefore})
     for (auto &p : *list)
       if (!findPass(p)) {
