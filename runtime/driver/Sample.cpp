@@ -228,11 +228,19 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
       texts[r] = {0};
       rowPrompt[r] = bytesOf(0);
     }
-    if (int64_t(texts[r].size()) > T)
-      fail("the prompt is {} {}, longer than the model's context of {} {}", texts[r].size(), unit, T, unit);
     for (int32_t c : texts[r])
       if (c >= ids)
         fail("the prompt contains {} {}, outside the model's vocabulary of {}", tok ? "token" : "byte", c, ids);
+    // The model sees at most T tokens, so a longer prompt goes on from its
+    // last T, as any language model's sampler does; the output still shows
+    // the whole prompt.
+    if (int64_t(texts[r].size()) > T) {
+      if (r == 0 || prompts.size() > 1)
+        fmt::print(stderr, "note: the prompt{} is {} {}, longer than the model's context of {} {}: continuing from its "
+                   "last {}\n",
+                   prompts.size() > 1 ? fmt::format(" of sample {}", r + 1) : "", texts[r].size(), unit, T, unit, T);
+      texts[r].erase(texts[r].begin(), texts[r].end() - T);
+    }
   }
   std::vector<size_t> promptLength(rows);
   for (int64_t r = 0; r < rows; ++r) promptLength[r] = texts[r].size();
