@@ -272,6 +272,21 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   verifyChecksum(path, in, len, header, h);
   int64_t dataSize = size - 8 - int64_t(n);
 
+  // A checkpoint of another model is refused by its name first: its
+  // tensors may happen to match (two regressions with `w` and `b`), and
+  // when they do not, the name says more than the first tensor that differs.
+  const Json *md = h.get("__metadata__");
+  const Json *savedBy = md && md->kind == Json::Object ? md->get("model") : nullptr;
+  if (savedBy && savedBy->kind == Json::String && savedBy->string != s.model.name) {
+    if (!partial)
+      fail("checkpoint {} was saved by model '{}', and this is model '{}'; it cannot be loaded (--partial-load loads "
+           "the tensors both have)",
+           path, shown(savedBy->string), s.model.name);
+    fmt::print(stderr, "note: --partial-load: checkpoint {} was saved by model '{}', not '{}': loading the tensors both "
+                       "have\n",
+               path, shown(savedBy->string), s.model.name);
+  }
+
   // Every tensor the file holds must be one the model saves, and the other
   // way round, unless the user asked for a partial load.
   std::vector<std::string> extra, missing;
@@ -363,7 +378,7 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   if (!partial && !ranges.empty() && std::get<1>(ranges.back()) < dataSize)
     fail("checkpoint {} is corrupt: {} bytes follow its last tensor", path, dataSize - std::get<1>(ranges.back()));
   Metadata meta;
-  if (const Json *md = h.get("__metadata__")) {
+  if (md) {
     if (md->kind != Json::Object) fail("checkpoint {}: its __metadata__ is not an object", path);
     for (auto &[k, v] : md->object) {
       if (v.kind != Json::String) fail("checkpoint {}: metadata '{}' is not a string", path, k);
