@@ -339,10 +339,12 @@ private:
     const DataSpec &d = m.data;
     int dataKind = d.kind == DataSpec::Table ? GRT_DATA_TABLE : d.kind == DataSpec::Text ? GRT_DATA_TEXT : GRT_DATA_NONE;
     std::string source = m.files.size() > 1 ? m.files[1] : "";
+    std::string constants;
+    for (auto &[name, value] : m.constants) constants += name + "=" + value + "\n";
     auto *desc = llvm::ConstantStruct::get(
         modelTy, {i32(GRT_ABI_VERSION), i32(tensors.size()), str(m.name), str(source), str(trainSummary(m)),
                   array(tensorTy, tensors, "tensors"), array(entryTy, ents, "entries"), i32(ents.size()), i32(dataKind),
-                  i64(d.rows), str(d.corpus), str(d.textInput), str(d.textTarget)});
+                  i64(d.rows), str(d.corpus), str(d.textInput), str(d.textTarget), str(constants)});
     new llvm::GlobalVariable(*mod, modelTy, true, llvm::GlobalValue::ExternalLinkage, desc, "gradc_model");
   }
 
@@ -371,8 +373,9 @@ AbiTypes abiTypes(llvm::LLVMContext &ctx) {
   t.entry = llvm::StructType::create(ctx, {ptr, ptr, i64t, i32t, i32t, ptr, ptr, ptr, ptr, i64t}, "GrtEntry");
   // GrtModel: abi_version, num_tensors, name, source, optimizer, tensors,
   // entries, num_entries, data_kind, data_rows, text_corpus, text_input,
-  // text_target.
-  t.model = llvm::StructType::create(ctx, {i32t, i32t, ptr, ptr, ptr, ptr, ptr, i32t, i32t, i64t, ptr, ptr, ptr}, "GrtModel");
+  // text_target, constants.
+  t.model =
+      llvm::StructType::create(ctx, {i32t, i32t, ptr, ptr, ptr, ptr, ptr, i32t, i32t, i64t, ptr, ptr, ptr, ptr}, "GrtModel");
   return t;
 }
 

@@ -63,6 +63,25 @@ std::string describe(const Value &v) {
   return "?";
 }
 
+/// A constant's value as the source would write it ("64", "0.1", "true",
+/// "\"a b\"", "[2, 3]"), for the executable's list of constants; empty for
+/// a function, which has no text to compare.
+static std::string constantText(const Value &v) {
+  switch (v.kind) {
+  case Value::Int: return std::to_string(v.i);
+  case Value::Float: return attrValueStr(v.f);
+  case Value::Bool: return v.b ? "true" : "false";
+  case Value::Init: return v.s;
+  case Value::Str: return attrValueStr(v.s); // escaped: one NAME=VALUE a line
+  case Value::List: {
+    std::string out = "[";
+    for (auto &item : v.items()) out += (out.size() > 1 ? ", " : "") + constantText(item);
+    return out + "]";
+  }
+  default: return "";
+  }
+}
+
 Value SemaImpl::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
   diag.error(loc, msg, ranges);
   return Value::error();
@@ -624,6 +643,7 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
       v = Value::error();
     }
     globals[c->name] = v;
+    if (std::string text = constantText(v); !text.empty()) module->constants.emplace_back(c->name, text);
   }
   frames.pop_back();
   builder.reset();

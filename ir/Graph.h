@@ -203,6 +203,11 @@ public:
   std::vector<std::unique_ptr<Graph>> graphs;
   TrainSpec train;
   DataSpec data;
+  /// The source's top-level constants as built (-D applied), NAME and the
+  /// value as source text ("n_embd", "64"; "corpus", "\"/data/x.txt\""):
+  /// the executable records them in its checkpoints, so a checkpoint from a
+  /// build with other values is named as such. Empty for a .gir module.
+  std::vector<std::pair<std::string, std::string>> constants;
   /// Source files named by Location::file (index 0 is unused), and the text of
   /// source lines that nodes point at, so dumps can quote them.
   std::vector<std::string> files{""};

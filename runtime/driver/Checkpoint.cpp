@@ -236,6 +236,45 @@ static void verifyChecksum(const std::string &path, std::ifstream &in, const uns
          path);
 }
 
+/// NAME=VALUE lines (GrtModel::constants) as a map.
+static std::map<std::string, std::string> constantMap(std::string_view text) {
+  std::map<std::string, std::string> out;
+  while (!text.empty()) {
+    std::string_view line = text.substr(0, text.find('\n'));
+    text.remove_prefix(std::min(text.size(), line.size() + 1));
+    if (size_t eq = line.find('='); eq != std::string_view::npos)
+      out[std::string(line.substr(0, eq))] = std::string(line.substr(eq + 1));
+  }
+  return out;
+}
+
+/// How the constants of the build that saved a checkpoint (its metadata's
+/// "constants") differ from this executable's, as "saved by a build with
+/// n_embd=16, this executable was built with n_embd=32";
+/// empty when they are alike, or the checkpoint predates the record. A
+/// tensor of another shape is explained by it (a -D changed it).
+static std::string constantsDiffer(const Json &h, const GrtModel &m) {
+  const Json *md = h.get("__metadata__");
+  const Json *saved = md && md->kind == Json::Object ? md->get("constants") : nullptr;
+  if (!saved || saved->kind != Json::String) return "";
+  auto theirs = constantMap(saved->string), ours = constantMap(m.constants ? m.constants : "");
+  std::vector<std::string> was, now;
+  for (auto &[name, value] : theirs) {
+    auto it = ours.find(name);
+    if (it != ours.end() && it->second == value) continue;
+    was.push_back(shown(name + "=" + value, 200));
+    now.push_back(it == ours.end() ? fmt::format("no constant {}", shown(name, 200)) : shown(name + "=" + it->second, 200));
+  }
+  for (auto &[name, value] : ours)
+    if (!theirs.count(name)) {
+      was.push_back(fmt::format("no constant {}", shown(name, 200)));
+      now.push_back(shown(name + "=" + value, 200));
+    }
+  if (was.empty()) return "";
+  return fmt::format("saved by a build with {}, this executable was built with {}", fmt::join(was, ", "),
+                     fmt::join(now, ", "));
+}
+
 /// The first element of a float tensor that is NaN or infinite, or -1.
 static int64_t firstNonFinite(const Session::Slot &sl) {
   if (sl.tensor->dtype != GRT_F32 && sl.tensor->dtype != GRT_F64) return -1;
@@ -286,6 +325,11 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
                        "have\n",
                path, shown(savedBy->string), s.model.name);
   }
+  // Another -D (n_embd=16 for 32) gives tensors of other shapes, or other
+  // tensors (n_layer); one that changes no tensor (a learning rate) loads,
+  // with a note.
+  std::string constants = constantsDiffer(h, s.model);
+  std::string because = constants.empty() ? "" : "; the checkpoint was " + constants;
 
   // Every tensor the file holds must be one the model saves, and the other
   // way round, unless the user asked for a partial load.
@@ -302,14 +346,14 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
     for (size_t i = 0; i < names.size() && i < 5; ++i) out += (i ? ", '" : "'") + shown(names[i]) + "'";
     return names.size() > 5 ? fmt::format("{} and {} more", out, names.size() - 5) : out;
   };
+  std::string why = constants.empty() ? "was it saved from a different model?" : "it was " + constants;
   if (!partial && !extra.empty())
-    fail("checkpoint {} has {} tensor{} the model does not have ({}); was it saved from a different model? "
-         "(--partial-load loads only the tensors both have)",
-         path, extra.size(), extra.size() == 1 ? "" : "s", list(extra));
+    fail("checkpoint {} has {} tensor{} the model does not have ({}); {} (--partial-load loads only the tensors both "
+         "have)",
+         path, extra.size(), extra.size() == 1 ? "" : "s", list(extra), why);
   if (!partial && !missing.empty())
-    fail("checkpoint {} has no tensor {}{}; was it saved from a different model? (--partial-load keeps the "
-         "initial values of tensors it lacks)",
-         path, list(missing), missing.size() > 1 ? fmt::format(" ({} missing)", missing.size()) : "");
+    fail("checkpoint {} has no tensor {}{}; {} (--partial-load keeps the initial values of tensors it lacks)", path,
+         list(missing), missing.size() > 1 ? fmt::format(" ({} missing)", missing.size()) : "", why);
   if (!extra.empty()) fmt::print(stderr, "note: --partial-load: ignoring {} tensor{} of {} the model does not have: {}\n",
                                  extra.size(), extra.size() == 1 ? "" : "s", path, list(extra));
   if (!missing.empty())
@@ -339,7 +383,8 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
       same = same && dim == t.dims[i];
     }
     got += "]";
-    if (!same) fail("checkpoint {}: tensor '{}' has shape {}, the model expects {}", path, t.name, got, shapeStr(t));
+    if (!same)
+      fail("checkpoint {}: tensor '{}' has shape {}, the model expects {}{}", path, t.name, got, shapeStr(t), because);
     int64_t b, e2;
     if (!wholeNumber(offs->array[0], double(dataSize), b) || !wholeNumber(offs->array[1], double(dataSize), e2) ||
         e2 < b)
@@ -377,6 +422,7 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   // own reader refuses them too).
   if (!partial && !ranges.empty() && std::get<1>(ranges.back()) < dataSize)
     fail("checkpoint {} is corrupt: {} bytes follow its last tensor", path, dataSize - std::get<1>(ranges.back()));
+  if (!constants.empty()) fmt::print(stderr, "note: checkpoint {} was {}\n", path, constants);
   Metadata meta;
   if (md) {
     if (md->kind != Json::Object) fail("checkpoint {}: its __metadata__ is not an object", path);

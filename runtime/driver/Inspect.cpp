@@ -4,6 +4,7 @@
 #include "driver/DataParallel.h"
 #include "core/Gemm.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace grt {
@@ -119,6 +120,13 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
   };
   fmt::print("model {} (compiled from {})\n", m.name, m.source);
   fmt::print("optimizer: {}\n", m.optimizer);
+  // As built, -D applied: what checkpoints record and compare.
+  if (m.constants && *m.constants) {
+    std::string list(m.constants);
+    list.pop_back(); // the last line's '\n'
+    std::replace(list.begin(), list.end(), '\n', ' ');
+    fmt::print("constants: {}\n", list);
+  }
   if (m.data_kind == GRT_DATA_TABLE) fmt::print("default data: a table of {} rows the model generates\n", m.data_rows);
   else if (m.data_kind == GRT_DATA_TEXT)
     fmt::print("default data: text from {} ('{}' gets the context, '{}' the next bytes)\n", m.text_corpus, m.text_input, m.text_target);

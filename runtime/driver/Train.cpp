@@ -488,7 +488,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                   {"val_frac", fmt::format("{:.17g}", dopts.valFraction)}, {"data_id", data->identity()},
                   {"tokenizer", tokenizerPathToSave(dopts.tokenizer)}, {"world", std::to_string(cluster.size)},
                   {"global_batch", std::to_string(data->samplesPerBatch())}, {"precision", precision},
-                  {"optimizer", optimizerName(m)}};
+                  {"optimizer", optimizerName(m)}, {"constants", m.constants ? m.constants : ""}};
     saveHypers(s, meta);
     saveCheckpoint(save, s, meta);
   };

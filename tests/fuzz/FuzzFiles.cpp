@@ -67,7 +67,7 @@ const GrtEntry kTableEntries[] = {
 };
 const GrtModel kTableModel = {GRT_ABI_VERSION, int32_t(std::size(kTableTensors)), "fuzz_table", "fuzz.grad",
                               "sgd(lr = 0.1)", kTableTensors, kTableEntries, int32_t(std::size(kTableEntries)),
-                              GRT_DATA_TABLE, 0, "", "", ""};
+                              GRT_DATA_TABLE, 0, "", "", "", ""};
 
 // A byte-level text model: windows of 8 tokens, 2 rows a batch.
 const int64_t kIdx[] = {2, 8}, kE[] = {256, 4};
@@ -83,7 +83,7 @@ const GrtEntry kTextEntries[] = {
 };
 const GrtModel kTextModel = {GRT_ABI_VERSION, int32_t(std::size(kTextTensors)), "fuzz_text", "fuzz.grad",
                              "sgd(lr = 0.1)", kTextTensors, kTextEntries, int32_t(std::size(kTextEntries)),
-                             GRT_DATA_TEXT, 0, "", "idx", "targets"};
+                             GRT_DATA_TEXT, 0, "", "idx", "targets", ""};
 
 const char kTable[] = "x[0],x[1],y\n0.5,1,2\n1,2,3\n-1,0.25,1e-3\n2,2,2\n3,1,0\n4,4,4\n";
 const char kText[] = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n";

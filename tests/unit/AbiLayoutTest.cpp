@@ -63,7 +63,7 @@ TEST(AbiLayout, DescriptorStructsMatchTheHeader) {
                 offsetof(GrtModel, source), offsetof(GrtModel, optimizer), offsetof(GrtModel, tensors),
                 offsetof(GrtModel, entries), offsetof(GrtModel, num_entries), offsetof(GrtModel, data_kind),
                 offsetof(GrtModel, data_rows), offsetof(GrtModel, text_corpus), offsetof(GrtModel, text_input),
-                offsetof(GrtModel, text_target)},
+                offsetof(GrtModel, text_target), offsetof(GrtModel, constants)},
                sizeof(GrtModel));
 }
 

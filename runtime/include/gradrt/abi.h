@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define GRT_ABI_VERSION 5
+#define GRT_ABI_VERSION 6
 
 enum GrtDType { GRT_F32 = 0, GRT_F64 = 1, GRT_I32 = 2, GRT_BOOL = 3 };
 
@@ -132,6 +132,9 @@ typedef struct GrtModel {
   const char *text_corpus;   /* GRT_DATA_TEXT: default corpus path */
   const char *text_input;    /* GRT_DATA_TEXT: input that gets the context */
   const char *text_target;   /* GRT_DATA_TEXT: input that gets the next tokens */
+  const char *constants;     /* the source's constants as built (-D applied), one
+                                NAME=VALUE a line: "T=16\nB=4\n"; "" for .gir.
+                                Checkpoints record them (driver/Checkpoint.cpp) */
 } GrtModel;
 
 /* ---- runtime functions generated code calls ---------------------------- */
