@@ -137,6 +137,43 @@ void checkCheckpointPath(const std::string &given) {
   ::unlink(tmp.c_str());
 }
 
+/// Why the file `path` is not a gradc checkpoint, or "" when it is one: a
+/// safetensors header whose metadata says "format": "gradc" (what every
+/// save writes). Its tensors and checksum are not looked at: a damaged
+/// checkpoint is still one, and may be replaced.
+static std::string notACheckpoint(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::strerror(errno);
+  unsigned char len[8];
+  in.seekg(0, std::ios::end);
+  int64_t size = in.tellg();
+  in.seekg(0);
+  if (size < 8 || !in.read(reinterpret_cast<char *>(len), 8)) return "not a safetensors file";
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(len[i]) << (8 * i);
+  if (n > uint64_t(size - 8) || n > (100u << 20)) return "not a safetensors file";
+  std::string header(n, '\0');
+  Json h;
+  std::string err;
+  if (!in.read(header.data(), std::streamsize(n)) || !parseJson(header, h, err) || h.kind != Json::Object)
+    return "not a safetensors file";
+  const Json *md = h.get("__metadata__");
+  const Json *format = md && md->kind == Json::Object ? md->get("format") : nullptr;
+  if (!format || format->kind != Json::String || format->string != "gradc") return "a safetensors file gradc did not save";
+  return "";
+}
+
+void refuseReplacingOtherFile(const std::string &given) {
+  std::string path = saveTarget(given);
+  struct stat st;
+  // Nothing is lost by replacing an empty file (one made by `touch`).
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return;
+  if (std::string why = notACheckpoint(path); !why.empty())
+    fail("--save {} is a file that is not a gradc checkpoint ({}); saving would replace it: choose another path, or "
+         "remove the file first",
+         given, why);
+}
+
 void saveCheckpoint(const std::string &given, Session &s, const Metadata &fields) {
   std::string path = saveTarget(given);
   removeStaleTemporaries(path);

@@ -369,6 +369,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   refuseOverwritingCorpus(save, "--save", corpus, defaultCorpus);
   refuseOverwritingInput(save, "--save", dopts.tokenizer, "--tokenizer");
   refuseOverwritingProgram(save, "--save");
+  // After the checks that say which input a path is: any other file.
+  if (!save.empty()) refuseReplacingOtherFile(save);
   for (const char *picture : {"loss.svg", "fit.svg"}) {
     if (!save.empty() && !plotDir.empty() && samePlace(save, plotDir + "/" + picture))
       fail("--save {} is where --plot draws {}; choose another path for the checkpoint", save, picture);
