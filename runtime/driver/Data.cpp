@@ -8,6 +8,7 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <filesystem>
@@ -438,62 +439,111 @@ std::string readCorpus(const std::string &path) {
 
 /// The corpus as token ids under `tok`: the training and validation parts
 /// encoded apart (the split is at 90% of the bytes), read from a cache
-/// beside the corpus when one is there for this corpus and tokenizer, else
-/// encoded and cached (`PATH.tok-HASH`; a directory that cannot be written
-/// only costs the encoding next time).
+/// when one is there for this corpus and tokenizer, else encoded and
+/// cached (`NAME.tok-HASH`).
 struct Encoded {
   std::vector<int32_t> train, val;
 };
 
-Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const std::string &valBytes,
-                     const std::string &source) {
-  uint64_t key = hashName(tok.serialize()) ^ (hashName(trainBytes) * 31 + hashName(valBytes)) ^ uint64_t(tok.presplit());
-  std::string cache = fmt::format("{}.tok-{:016x}", source, key);
-  // Version 2 ends with a hash of the ids: damage that keeps the file's
-  // size (a flipped id) trained on other tokens, silently. A version-1
-  // file is simply encoded again.
-  static const char kMagic[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '2'}, kOld[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '1'};
-  auto checksum = [](const Encoded &x) {
-    auto bytes = [](const std::vector<int32_t> &v) {
-      return std::string_view(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(int32_t));
-    };
-    return hashName(bytes(x.train)) * 31 + hashName(bytes(x.val));
+namespace {
+
+/// The token cache's format. Version 2 ends with a hash of the ids: damage
+/// that keeps the file's size (a flipped id) trained on other tokens,
+/// silently. A version-1 file is simply encoded again.
+const char kTokMagic[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '2'}, kTokOld[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '1'};
+
+uint64_t idsChecksum(const Encoded &x) {
+  auto bytes = [](const std::vector<int32_t> &v) {
+    return std::string_view(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(int32_t));
   };
+  return hashName(bytes(x.train)) * 31 + hashName(bytes(x.val));
+}
+
+/// The ids in the cache `path` when it is there and whole; a damaged one is
+/// said (an old version is not: it is simply replaced).
+std::optional<Encoded> readTokenCache(const std::string &path, const Tokenizer &tok, size_t trainBytes,
+                                      size_t valBytes) {
+  FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f) return std::nullopt;
   Encoded e;
-  if (FILE *f = std::fopen(cache.c_str(), "rb")) {
-    char magic[8];
-    int64_t n[2];
-    uint64_t sum = 0;
-    bool read = std::fread(magic, 1, 8, f) == 8, old = read && !std::memcmp(magic, kOld, 8);
-    bool ok = read && !std::memcmp(magic, kMagic, 8) && std::fread(n, sizeof n, 1, f) == 1 && n[0] >= 0 && n[1] >= 0 &&
-              n[0] <= int64_t(trainBytes.size()) && n[1] <= int64_t(valBytes.size());
-    if (ok) {
-      e.train.resize(size_t(n[0]));
-      e.val.resize(size_t(n[1]));
-      ok = std::fread(e.train.data(), 4, e.train.size(), f) == e.train.size() &&
-           std::fread(e.val.data(), 4, e.val.size(), f) == e.val.size() && std::fread(&sum, sizeof sum, 1, f) == 1 &&
-           std::fgetc(f) == EOF && sum == checksum(e);
-      for (auto *v : {&e.train, &e.val})
-        for (int32_t id : *v) ok = ok && id >= 0 && id < tok.size();
-    }
-    std::fclose(f);
-    if (ok) return e;
-    if (!old) fmt::print(stderr, "note: ignoring the damaged token cache {}; encoding again\n", cache);
+  char magic[8];
+  int64_t n[2];
+  uint64_t sum = 0;
+  bool read = std::fread(magic, 1, 8, f) == 8, old = read && !std::memcmp(magic, kTokOld, 8);
+  bool ok = read && !std::memcmp(magic, kTokMagic, 8) && std::fread(n, sizeof n, 1, f) == 1 && n[0] >= 0 && n[1] >= 0 &&
+            n[0] <= int64_t(trainBytes) && n[1] <= int64_t(valBytes);
+  if (ok) {
+    e.train.resize(size_t(n[0]));
+    e.val.resize(size_t(n[1]));
+    ok = std::fread(e.train.data(), 4, e.train.size(), f) == e.train.size() &&
+         std::fread(e.val.data(), 4, e.val.size(), f) == e.val.size() && std::fread(&sum, sizeof sum, 1, f) == 1 &&
+         std::fgetc(f) == EOF && sum == idsChecksum(e);
+    for (auto *v : {&e.train, &e.val})
+      for (int32_t id : *v) ok = ok && id >= 0 && id < tok.size();
   }
+  std::fclose(f);
+  if (ok) return e;
+  if (!old) fmt::print(stderr, "note: ignoring the damaged token cache {}; encoding again\n", path);
+  return std::nullopt;
+}
+
+/// Writes `e` to the cache `path` atomically (a temporary file, renamed);
+/// false when it cannot be written there.
+bool writeTokenCache(const std::string &path, const Encoded &e) {
+  std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
+  FILE *f = std::fopen(tmp.c_str(), "wb");
+  if (!f) return false;
+  int64_t n[2] = {int64_t(e.train.size()), int64_t(e.val.size())};
+  uint64_t sum = idsChecksum(e);
+  bool saved = std::fwrite(kTokMagic, 1, 8, f) == 8 && std::fwrite(n, sizeof n, 1, f) == 1 &&
+               std::fwrite(e.train.data(), 4, e.train.size(), f) == e.train.size() &&
+               std::fwrite(e.val.data(), 4, e.val.size(), f) == e.val.size() && std::fwrite(&sum, sizeof sum, 1, f) == 1;
+  saved = std::fclose(f) == 0 && saved && std::rename(tmp.c_str(), path.c_str()) == 0;
+  if (!saved) std::remove(tmp.c_str());
+  return saved;
+}
+
+/// The user's cache directory for gradc: $XDG_CACHE_HOME/gradc, else
+/// ~/.cache/gradc; "" when neither variable names a directory.
+std::string userCacheDirectory() {
+  if (const char *x = std::getenv("XDG_CACHE_HOME"); x && x[0] == '/') return std::string(x) + "/gradc";
+  if (const char *h = std::getenv("HOME"); h && h[0] == '/') return std::string(h) + "/.cache/gradc";
+  return "";
+}
+
+} // namespace
+
+/// Where the cache may be, in the order it is looked for and written:
+/// beside a --data corpus (`c.txt.tok-HASH`), then in the user's cache
+/// directory (`gradc/c.txt.tok-HASH`). The compiled-in corpus is often a
+/// system file (/usr/share/games/fortunes), and any corpus may be in a
+/// directory the user cannot write: its cache goes to the user's directory
+/// only, and a place that cannot be written is passed over quietly.
+Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const std::string &valBytes,
+                     const std::string &source, bool compiledIn) {
+  uint64_t key = hashName(tok.serialize()) ^ (hashName(trainBytes) * 31 + hashName(valBytes)) ^ uint64_t(tok.presplit());
+  std::string name = std::filesystem::path(source).lexically_normal().filename().string();
+  if (name.empty()) name = std::filesystem::path(source).lexically_normal().parent_path().filename().string(); // "dir/"
+  std::string userDir = userCacheDirectory();
+  std::vector<std::string> places;
+  if (!compiledIn) places.push_back(fmt::format("{}.tok-{:016x}", source, key));
+  if (!userDir.empty()) places.push_back(fmt::format("{}/{}.tok-{:016x}", userDir, name, key));
+  for (auto &place : places)
+    if (auto e = readTokenCache(place, tok, trainBytes.size(), valBytes.size())) return std::move(*e);
+  Encoded e;
   e.train = tok.encode(trainBytes);
   e.val = tok.encode(valBytes);
-  std::string tmp = fmt::format("{}.tmp-{}", cache, getpid());
-  bool saved = false;
-  if (FILE *f = std::fopen(tmp.c_str(), "wb")) {
-    int64_t n[2] = {int64_t(e.train.size()), int64_t(e.val.size())};
-    uint64_t sum = checksum(e);
-    saved = std::fwrite(kMagic, 1, 8, f) == 8 && std::fwrite(n, sizeof n, 1, f) == 1 &&
-            std::fwrite(e.train.data(), 4, e.train.size(), f) == e.train.size() &&
-            std::fwrite(e.val.data(), 4, e.val.size(), f) == e.val.size() && std::fwrite(&sum, sizeof sum, 1, f) == 1;
-    saved = std::fclose(f) == 0 && saved && std::rename(tmp.c_str(), cache.c_str()) == 0;
-    if (!saved) std::remove(tmp.c_str());
+  for (auto &place : places) {
+    if (place.starts_with(userDir + "/")) {
+      std::error_code ec;
+      std::filesystem::create_directories(userDir, ec);
+    }
+    if (writeTokenCache(place, e)) return e;
   }
-  if (!saved) fmt::print(stderr, "note: cannot cache the encoded corpus as {}; it will be encoded again next time\n", cache);
+  // Only the time to encode it again is lost.
+  fmt::print(stderr, "note: cannot cache the encoded corpus ({}); it will be encoded again next time\n",
+             places.empty() ? std::string("no writable place: $XDG_CACHE_HOME and $HOME are unset")
+                            : fmt::format("{} cannot be written", fmt::join(places, " nor ")));
   return e;
 }
 
@@ -518,7 +568,7 @@ public:
     int64_t vocab = modelVocab(s);
     if (!opts.tokenizer.empty()) {
       tok = loadTokenizer(opts.tokenizer, vocab);
-      Encoded e = encodeCorpus(*tok, train, val, this->source);
+      Encoded e = encodeCorpus(*tok, train, val, this->source, opts.path.empty());
       trainIds = std::move(e.train);
       valIds = std::move(e.val);
       tokName = opts.tokenizer;
