@@ -571,6 +571,15 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
         if (!a[i].isNumber()) return error(a[i].range.Start, info->params[i] + " must be a number", {a[i].range});
         (i == 1 ? p1 : p2) = a[i].asDouble();
       }
+    // An empty range has nothing to draw (the model's form would scale by
+    // high - low < 0, drawing from (high, low] instead).
+    if (uni && p1 > p2) {
+      llvm::SMRange at = a.has(1) ? a[1].range : a[2].range;
+      return error(at.Start,
+                   "rand_uniform's low " + attrValueStr(p1) + " is above its high " + attrValueStr(p2) +
+                       ": the range is empty",
+                   {at});
+    }
     setLoc(loc);
     TensorType t(opts.floatType, shape);
     // A data block draws from the runtime's generator, in order; the model

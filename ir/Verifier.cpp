@@ -3,6 +3,8 @@
 // What it checks, per graph:
 //   - operands are defined earlier in the same graph (SSA, topological order);
 //   - each node's type is what its op's type rule computes;
+//   - attributes hold values the op can use: an i32 constant a whole number
+//     in i32's range, an i1 constant 0 or 1, rand_uniform's low at most its high;
 //   - leaves have unique external names per kind;
 //   - outputs are named uniquely and point into the graph;
 //   - updates target a stateful leaf, once each, with a value of its type;
@@ -24,9 +26,28 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 
+#include <cmath>
+
 namespace gradc {
 
 namespace {
+
+/// What is wrong with `n`'s attribute values, or "". Each fits its
+/// attribute's kind (the parser saw to that) but not the op: a const of
+/// 3e9 meant as i32 became a wrapped or saturated integer in the kernel,
+/// and rand_uniform's fill with low above high drew from an empty range.
+std::string attributeProblem(const Node &n) {
+  if (n.is(OpKind::Const) && n.attrs.has(AttrKey::Value)) {
+    double v = n.attrs.getFloat(AttrKey::Value);
+    if (n.type.dtype == DType::I32 && !(v == std::floor(v) && v >= -2147483648.0 && v <= 2147483647.0))
+      return "value " + attrValueStr(v) + " is not an i32 (a whole number from -2147483648 to 2147483647)";
+    if (n.type.dtype == DType::I1 && v != 0 && v != 1) return "value " + attrValueStr(v) + " is not an i1 (0 or 1)";
+  }
+  if (n.is(OpKind::RandUniform) && n.attrs.getFloat(AttrKey::Low) > n.attrs.getFloat(AttrKey::High, 1))
+    return "low " + attrValueStr(n.attrs.getFloat(AttrKey::Low)) + " is above high " +
+           attrValueStr(n.attrs.getFloat(AttrKey::High, 1)) + ": the range is empty";
+  return "";
+}
 
 std::vector<Problem> graphProblems(const Graph &g) {
   std::vector<Problem> errs;
@@ -57,6 +78,7 @@ std::vector<Problem> graphProblems(const Graph &g) {
       else if (*t != n->type)
         err(where + " has type " + str(n->type) + " but its operands give " + str(*t));
     }
+    if (std::string bad = attributeProblem(*n); !bad.empty()) err(where + ": " + bad);
     if (n->has(Leaf) && n->attrs.has(AttrKey::Name)) {
       llvm::StringRef name = n->attrs.getString(AttrKey::Name);
       if (!leafNames[unsigned(n->op)].insert(name).second)
