@@ -514,20 +514,22 @@ std::string userCacheDirectory() {
 } // namespace
 
 /// Where the cache may be, in the order it is looked for and written:
-/// beside a --data corpus (`c.txt.tok-HASH`), then in the user's cache
+/// beside a --data corpus (`c.txt.tok-HASH`; a directory's beside it, not
+/// in it, where it would be read as text), then in the user's cache
 /// directory (`gradc/c.txt.tok-HASH`). The compiled-in corpus is often a
-/// system file (/usr/share/games/fortunes), and any corpus may be in a
-/// directory the user cannot write: its cache goes to the user's directory
-/// only, and a place that cannot be written is passed over quietly.
+/// system file (/usr/share/games/fortunes): its cache is only ever in the
+/// user's directory. A place that cannot be written (a read-only
+/// directory, no $HOME) is passed over quietly.
 Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const std::string &valBytes,
                      const std::string &source, bool compiledIn) {
   uint64_t key = hashName(tok.serialize()) ^ (hashName(trainBytes) * 31 + hashName(valBytes)) ^ uint64_t(tok.presplit());
-  std::string name = std::filesystem::path(source).lexically_normal().filename().string();
-  if (name.empty()) name = std::filesystem::path(source).lexically_normal().parent_path().filename().string(); // "dir/"
+  std::string path = source;
+  while (path.size() > 1 && path.back() == '/') path.pop_back(); // "dd/": the directory dd
   std::string userDir = userCacheDirectory();
   std::vector<std::string> places;
-  if (!compiledIn) places.push_back(fmt::format("{}.tok-{:016x}", source, key));
-  if (!userDir.empty()) places.push_back(fmt::format("{}/{}.tok-{:016x}", userDir, name, key));
+  if (!compiledIn) places.push_back(fmt::format("{}.tok-{:016x}", path, key));
+  if (!userDir.empty())
+    places.push_back(fmt::format("{}/{}.tok-{:016x}", userDir, std::filesystem::path(path).filename().string(), key));
   for (auto &place : places)
     if (auto e = readTokenCache(place, tok, trainBytes.size(), valBytes.size())) return std::move(*e);
   Encoded e;
