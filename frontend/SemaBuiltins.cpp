@@ -580,6 +580,11 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
                        ": the range is empty",
                    {at});
     }
+    // normal(-1) is refused as an initialiser; in a data block it drew
+    // mirrored values, silently.
+    if (!uni && p2 < 0)
+      return error(a[2].range.Start, "rand_normal's std " + attrValueStr(p2) + " is negative: a spread is at least 0",
+                   {a[2].range});
     setLoc(loc);
     TensorType t(opts.floatType, shape);
     // A data block draws from the runtime's generator, in order; the model

@@ -4,7 +4,8 @@
 //   - operands are defined earlier in the same graph (SSA, topological order);
 //   - each node's type is what its op's type rule computes;
 //   - attributes hold values the op can use: an i32 constant a whole number
-//     in i32's range, an i1 constant 0 or 1, rand_uniform's low at most its high;
+//     in i32's range, an i1 constant 0 or 1, rand_uniform's low at most its high,
+//     rand_normal's std at least 0;
 //   - leaves have unique external names per kind;
 //   - outputs are named uniquely and point into the graph;
 //   - updates target a stateful leaf, once each, with a value of its type;
@@ -46,6 +47,8 @@ std::string attributeProblem(const Node &n) {
   if (n.is(OpKind::RandUniform) && n.attrs.getFloat(AttrKey::Low) > n.attrs.getFloat(AttrKey::High, 1))
     return "low " + attrValueStr(n.attrs.getFloat(AttrKey::Low)) + " is above high " +
            attrValueStr(n.attrs.getFloat(AttrKey::High, 1)) + ": the range is empty";
+  if (n.is(OpKind::RandNormal) && !(n.attrs.getFloat(AttrKey::Std, 1) >= 0))
+    return "std " + attrValueStr(n.attrs.getFloat(AttrKey::Std, 1)) + " is negative: a spread is at least 0";
   return "";
 }
 
