@@ -35,6 +35,9 @@ class Context:
         self.inputs, self.params = {}, {}
         self.scopes, self.outputs, self.metrics = [], {}, {}
         self.used = set()
+        # Every parameter the run has declared, by full name: the value a
+        # dotted read gives (the zeros of one the compiled model dropped).
+        self.declared = {}
         # training(): true in the gradients entry (the "point:" values), false
         # in eval and predict; torch_oracle.py runs the model once for each.
         self.training = True
@@ -55,7 +58,8 @@ class Context:
     def param(self, name, dims, dtype):
         full = ".".join(self.scopes + [name])
         self.used.add(full)
-        return self._check("param", full, self.params.get(full), dims, dtype)
+        self.declared[full] = self._check("param", full, self.params.get(full), dims, dtype)
+        return self.declared[full]
 
     def call(self, parts, fn, *args, **kwargs):
         saved = list(self.scopes)
@@ -71,11 +75,10 @@ class Context:
         language resolves it. (For TorchTranslator.cpp to emit for
         Expr::Member, with parts as scope() writes them.)"""
         full = ".".join(self.scopes + [str(p) for p in parts])
-        if full not in self.params:
-            raise NotTranslated(f"'{full}' names no parameter of the case (a dotted name reads a parameter that a "
-                                "scoped call declared)")
-        self.used.add(full)
-        return self.params[full]
+        if full not in self.declared:
+            raise NotTranslated(f"'{full}' names no parameter the model has declared by then (a dotted name reads a "
+                                "parameter that a scoped call declared)")
+        return self.declared[full]
 
     # Placeholders TorchTranslator.cpp writes for what it cannot translate.
     def bad_member(self):

@@ -162,7 +162,7 @@ TEST(Sema, ListsJoinWithPlus) {
   ASSERT_TRUE(b.module) << b.errors;
   EXPECT_EQ(str(b.module->graph("model")->findLeaf(OpKind::Input, "x")->type), "f32[2,3]");
   auto c = analyze(model("  param w: f32[1] = ones\n  xs = [1] + 2\n  loss = sum(x * w)"));
-  EXPECT_NE(c.errors.find("'+' cannot combine a list of 1 and the integer 2"), std::string::npos) << c.errors;
+  EXPECT_NE(c.errors.find("'+' cannot combine the list [1] and the integer 2"), std::string::npos) << c.errors;
   // Each item copied is a step of the budget: doubling a list 64 times
   // stops there, with the loop blamed, rather than exhausting memory.
   auto d = analyze(model("  param w: f32[1] = ones\n  xs = [1]\n  for i in 0..64 { xs = xs + xs }\n  loss = sum(x * w)"));
