@@ -13,12 +13,14 @@ static llvm::Error fail(const llvm::Twine &msg) { return llvm::createStringError
 // Anchor for finding our own executable's path.
 static int anchor;
 
+std::string gradcExecutable() { return llvm::sys::fs::getMainExecutable(nullptr, &anchor); }
+
 llvm::Expected<std::string> findRuntimeLibrary() {
   if (auto env = llvm::sys::Process::GetEnv("GRADC_RUNTIME")) {
     if (llvm::sys::fs::exists(*env)) return *env;
     return fail("GRADC_RUNTIME=" + *env + " does not exist");
   }
-  std::string self = llvm::sys::fs::getMainExecutable(nullptr, &anchor);
+  std::string self = gradcExecutable();
   llvm::SmallString<256> dir(llvm::sys::path::parent_path(self));
   for (const char *rel : {"../runtime/libgradrt.a", "../lib/gradc/libgradrt.a", "libgradrt.a"}) {
     llvm::SmallString<256> p(dir);

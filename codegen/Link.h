@@ -10,6 +10,9 @@ namespace gradc {
 
 /// Where libgradrt.a is: $GRADC_RUNTIME, or beside the gradc binary (build
 /// tree or install tree).
+/// The path of the running gradc executable.
+std::string gradcExecutable();
+
 llvm::Expected<std::string> findRuntimeLibrary();
 
 /// Links `objects` with the runtime into the executable `output`, using the

@@ -10,6 +10,7 @@
 #include "llvm/Support/MathExtras.h"
 
 #include <cmath>
+#include <cstdint>
 
 namespace gradc {
 
@@ -20,28 +21,31 @@ std::string srcType(const TensorType &t) {
   return (t.dtype == DType::I1 ? std::string("bool") : dtypeName(t.dtype).str()) + shapeStr(t.shape);
 }
 
-/// A short list as written, [f32[4,1], f32[4]] or [0, -1]; "" when long
-/// or holding what has no short form.
-static std::string listText(const Value &v, int depth = 0) {
-  auto items = v.items();
-  if (items.size() > 6 || depth > 1) return "";
-  std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) {
-    const Value &it = items[i];
-    std::string t;
-    switch (it.kind) {
-    case Value::Int: t = std::to_string(it.i); break;
-    case Value::Float: t = attrValueStr(it.f); break;
-    case Value::Bool: t = it.b ? "true" : "false"; break;
-    case Value::Str: t = "\"" + it.s + "\""; break;
-    case Value::Tensor: t = srcType(it.node->type); break;
-    case Value::List: t = listText(it, depth + 1); break;
-    default: break;
+/// A value as the source would write it: 64, 0.1, true, "a b", zeros,
+/// [2, 3], and a tensor as its type (f32[4,1]) where `tensors`. "" for what
+/// has no such text (a function; a tensor otherwise), or for a list with
+/// more than `maxItems` items at any level.
+static std::string sourceText(const Value &v, bool tensors, size_t maxItems = SIZE_MAX) {
+  switch (v.kind) {
+  case Value::Int: return std::to_string(v.i);
+  case Value::Float: return attrValueStr(v.f);
+  case Value::Bool: return v.b ? "true" : "false";
+  case Value::Init: return v.s;
+  case Value::Str: return attrValueStr(v.s); // quoted and escaped: one line
+  case Value::Tensor: return tensors ? srcType(v.node->type) : "";
+  case Value::List: {
+    auto items = v.items();
+    if (items.size() > maxItems) return "";
+    std::string out = "[";
+    for (size_t i = 0; i < items.size(); ++i) {
+      std::string t = sourceText(items[i], tensors, maxItems);
+      if (t.empty()) return "";
+      out += (i ? ", " : "") + t;
     }
-    if (t.empty()) return "";
-    out += (i ? ", " : "") + t;
+    return out + "]";
   }
-  return out + "]";
+  default: return "";
+  }
 }
 
 std::string describe(const Value &v) {
@@ -53,7 +57,8 @@ std::string describe(const Value &v) {
   case Value::Bool: return v.b ? "true" : "false";
   case Value::Str: return "the string \"" + v.s + "\"";
   case Value::List: {
-    std::string text = listText(v);
+    // A short one written out, as [f32[4,1], f32[4]].
+    std::string text = sourceText(v, /*tensors=*/true, /*maxItems=*/6);
     return text.empty() ? "a list of " + std::to_string(v.items().size()) : "the list " + text;
   }
   case Value::Tensor: return srcType(v.node->type);
@@ -61,25 +66,6 @@ std::string describe(const Value &v) {
   case Value::Init: return "the initialiser " + v.s;
   }
   return "?";
-}
-
-/// A constant's value as the source would write it ("64", "0.1", "true",
-/// "\"a b\"", "[2, 3]"), for the executable's list of constants; empty for
-/// a function, which has no text to compare.
-static std::string constantText(const Value &v) {
-  switch (v.kind) {
-  case Value::Int: return std::to_string(v.i);
-  case Value::Float: return attrValueStr(v.f);
-  case Value::Bool: return v.b ? "true" : "false";
-  case Value::Init: return v.s;
-  case Value::Str: return attrValueStr(v.s); // escaped: one NAME=VALUE a line
-  case Value::List: {
-    std::string out = "[";
-    for (auto &item : v.items()) out += (out.size() > 1 ? ", " : "") + constantText(item);
-    return out + "]";
-  }
-  default: return "";
-  }
 }
 
 Value SemaImpl::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
@@ -643,7 +629,9 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
       v = Value::error();
     }
     globals[c->name] = v;
-    if (std::string text = constantText(v); !text.empty()) module->constants.emplace_back(c->name, text);
+    // As the source would write it, for the executable's list of constants
+    // (a function has no text to compare).
+    if (std::string text = sourceText(v, /*tensors=*/false); !text.empty()) module->constants.emplace_back(c->name, text);
   }
   frames.pop_back();
   builder.reset();

@@ -12,7 +12,6 @@
 #include "ir/ConstantElements.h"
 #include "ir/Declarations.h"
 
-#include <cfloat>
 #include <cmath>
 #include <numeric>
 
@@ -552,9 +551,8 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     Dims shape;
     if (!shapeArg(a[0], shape, loc)) return Value::error();
     if (!a[1].isNumber()) return error(a[1].range.Start, "full needs a number, got " + describe(a[1]), {a[1].range});
-    if (opts.floatType == DType::F32 && std::isfinite(a[1].asDouble()) && std::fabs(a[1].asDouble()) > double(FLT_MAX))
-      return error(a[1].range.Start, "full: " + describe(a[1]) + " does not fit in f32 (largest 3.4028235e38); it would be infinite",
-                   {a[1].range});
+    if (std::string bad = f32RangeProblem(a[1]); !bad.empty() && opts.floatType == DType::F32)
+      return error(a[1].range.Start, "full: " + bad + "; it would be infinite", {a[1].range});
     if (!checkSize(shape, opts.floatType, loc, "full", {a[0].range})) return Value::error();
     setLoc(loc);
     return Value::tensor(b().constant(a[1].asDouble(), TensorType(opts.floatType, shape)));

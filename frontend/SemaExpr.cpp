@@ -242,11 +242,10 @@ bool SemaImpl::broadcastValues(llvm::ArrayRef<Value> vals, DType dtype, llvm::SM
   // A number joins an f32 tensor as an f32 constant: 3.5e38 became inf.
   if (dtype == DType::F32)
     for (auto &v : vals)
-      if (v.isNumber() && std::isfinite(v.asDouble()) && std::fabs(v.asDouble()) > double(FLT_MAX)) {
+      if (std::string bad = f32RangeProblem(v); !bad.empty()) {
         const Value &t = *llvm::find_if(vals, [&](const Value &x) { return x.kind == Value::Tensor && x.node->type.dtype == dtype; });
         error(v.range.Start.isValid() ? v.range.Start : opLoc,
-              describe(v) + " does not fit in f32 (largest 3.4028235e38), the dtype of " + srcType(t.node->type) +
-                  " it meets in " + what + "; it would be infinite",
+              bad + ", the dtype of " + srcType(t.node->type) + " it meets in " + what + "; it would be infinite",
               {v.range, t.range});
         return false;
       }
@@ -568,6 +567,11 @@ Value SemaImpl::evalCall(const CallExpr &call) {
     return callBuiltin(callee.builtin, call).at(call.range);
   }
   return callFunction(*callee.fn, call, scope).at(call.range);
+}
+
+std::string SemaImpl::f32RangeProblem(const Value &v) {
+  if (!v.isNumber() || !std::isfinite(v.asDouble()) || std::fabs(v.asDouble()) <= double(FLT_MAX)) return "";
+  return describe(v) + " does not fit in f32 (largest 3.4028235e38)";
 }
 
 /// Which function of the chain of calls recurses: the one called most often

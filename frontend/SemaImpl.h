@@ -184,6 +184,9 @@ public:
     bool inData = false; // random builtins allowed
   };
   Value lookup(llvm::StringRef name, llvm::SMRange r);
+  /// "the number 3.5e+38 does not fit in f32 ..." when `v`, a number that
+  /// becomes an f32 constant, would be infinite there; "" when it fits.
+  static std::string f32RangeProblem(const Value &v);
   /// "; is 'f' recursive? ..." for a chain of calls past the depth limit.
   std::string recursionHint(llvm::StringRef calling) const;
   Frame &frame() { return frames.back(); }

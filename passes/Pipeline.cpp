@@ -99,11 +99,10 @@ llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassO
     // The next step, past optional ones the module skipped (autodiff on a
     // module after sema, without --data-parallel's check-row-mean).
     bool next = at && at < p && std::all_of(at + 1, p, [](const Step &s) { return s.optional; });
-    size_t kernelled = 0;
-    for (auto &g : m.graphs) kernelled += g->numKernels() > 0;
+    // Graphs with kernels, before and after: see the stage below.
+    auto fusedGraphs = [&] { return llvm::count_if(m.graphs, [](auto &g) { return g->numKernels() > 0; }); };
+    auto fusedBefore = fusedGraphs();
     if (auto err = p->run(m, opts)) return err;
-    size_t kernelledAfter = 0;
-    for (auto &g : m.graphs) kernelledAfter += g->numKernels() > 0;
     auto problems = verify(m);
     if (!problems.empty()) {
       std::string msg = next ? "internal error: the IR is invalid after pass '" + name + "':"
@@ -121,7 +120,7 @@ llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassO
     // longer at its stage, and must not claim it (it read back as "graph
     // @train has no kernels").
     if (next) m.after = p->name.str();
-    else if (!p->cleanUp || kernelledAfter < kernelled) m.after.clear();
+    else if (!p->cleanUp || fusedGraphs() < fusedBefore) m.after.clear();
     if (observe) observe(name, true, m);
   }
   return llvm::Error::success();

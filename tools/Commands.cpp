@@ -104,8 +104,7 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     return refuse("the output " + out + " is the model file itself; name the executable with -o");
   // Nor the compiler or the runtime it links: `gradc build m.grad -o
   // gradc`, run beside the compiler, replaced it with the model.
-  static int anchor;
-  std::string self = llvm::sys::fs::getMainExecutable(nullptr, &anchor);
+  std::string self = gradcExecutable();
   if (!self.empty() && llvm::sys::fs::equivalent(out, self))
     return refuse("the output " + out + " is gradc itself; name the executable with -o");
   if (auto runtime = findRuntimeLibrary(); runtime && llvm::sys::fs::equivalent(out, *runtime))

@@ -137,6 +137,35 @@ void checkCheckpointPath(const std::string &given) {
   ::unlink(tmp.c_str());
 }
 
+/// A safetensors file's header, read from the start of `in`: the 8 bytes
+/// that give its length (`len`, for the checksum), its text and its JSON,
+/// with `in` left at the first tensor byte. What is wrong with it, said as
+/// "is truncated: no header", "has a corrupt header (...)", ..., or "".
+struct Header {
+  int64_t size = 0; // of the whole file
+  unsigned char len[8] = {};
+  std::string text;
+  Json json;
+};
+static std::string readHeader(std::ifstream &in, Header &h) {
+  in.seekg(0, std::ios::end);
+  h.size = in.tellg();
+  in.seekg(0);
+  if (h.size < 8 || !in.read(reinterpret_cast<char *>(h.len), 8)) return "is truncated: no header";
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= uint64_t(h.len[i]) << (8 * i);
+  if (n > uint64_t(h.size - 8) || n > (100u << 20))
+    return fmt::format("is truncated or not a safetensors file (its first 8 bytes give a header of {} bytes; the file "
+                       "has {})",
+                       n, h.size);
+  h.text.assign(n, '\0');
+  if (!in.read(h.text.data(), std::streamsize(n))) return "is truncated in its header";
+  std::string err;
+  if (!parseJson(h.text, h.json, err)) return fmt::format("has a corrupt header ({})", err);
+  if (h.json.kind != Json::Object) return "has a corrupt header (it is not a JSON object)";
+  return "";
+}
+
 /// Why the file `path` is not a gradc checkpoint, or "" when it is one: a
 /// safetensors header whose metadata says "format": "gradc" (what every
 /// save writes). Its tensors and checksum are not looked at: a damaged
@@ -144,20 +173,9 @@ void checkCheckpointPath(const std::string &given) {
 static std::string notACheckpoint(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::strerror(errno);
-  unsigned char len[8];
-  in.seekg(0, std::ios::end);
-  int64_t size = in.tellg();
-  in.seekg(0);
-  if (size < 8 || !in.read(reinterpret_cast<char *>(len), 8)) return "not a safetensors file";
-  uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= uint64_t(len[i]) << (8 * i);
-  if (n > uint64_t(size - 8) || n > (100u << 20)) return "not a safetensors file";
-  std::string header(n, '\0');
-  Json h;
-  std::string err;
-  if (!in.read(header.data(), std::streamsize(n)) || !parseJson(header, h, err) || h.kind != Json::Object)
-    return "not a safetensors file";
-  const Json *md = h.get("__metadata__");
+  Header h;
+  if (!readHeader(in, h).empty()) return "not a safetensors file";
+  const Json *md = h.json.get("__metadata__");
   const Json *format = md && md->kind == Json::Object ? md->get("format") : nullptr;
   if (!format || format->kind != Json::String || format->string != "gradc") return "a safetensors file gradc did not save";
   return "";
@@ -326,27 +344,13 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) fail("cannot read checkpoint {}: not a regular file", path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read checkpoint {}: {}", path, std::strerror(errno));
-  in.seekg(0, std::ios::end);
-  int64_t size = in.tellg();
-  in.seekg(0);
-  unsigned char len[8];
-  if (size < 8 || !in.read(reinterpret_cast<char *>(len), 8)) fail("checkpoint {} is truncated: no header", path);
-  uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= uint64_t(len[i]) << (8 * i);
-  if (n > uint64_t(size - 8) || n > (100u << 20))
-    fail("checkpoint {} is truncated or not a safetensors file (its first 8 bytes give a header of {} bytes; the file "
-         "has {})",
-         path, n, size);
-  std::string header(n, '\0');
-  if (!in.read(header.data(), n)) fail("checkpoint {} is truncated in its header", path);
-  Json h;
-  std::string err;
-  if (!parseJson(header, h, err)) fail("checkpoint {} has a corrupt header ({})", path, err);
-  if (h.kind != Json::Object) fail("checkpoint {} has a corrupt header (it is not a JSON object)", path);
+  Header hd;
+  if (std::string bad = readHeader(in, hd); !bad.empty()) fail("checkpoint {} {}", path, bad);
+  const Json &h = hd.json;
   // Before anything is read from the header: damage is reported as such,
   // not as whatever it happened to make of a value.
-  verifyChecksum(path, in, len, header, h);
-  int64_t dataSize = size - 8 - int64_t(n);
+  verifyChecksum(path, in, hd.len, hd.text, h);
+  const int64_t headerEnd = 8 + int64_t(hd.text.size()), dataSize = hd.size - headerEnd;
 
   // A checkpoint of another model is refused by its name first: its
   // tensors may happen to match (two regressions with `w` and `b`), and
@@ -431,7 +435,7 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
       fail("checkpoint {} is corrupt: tensor '{}' has data_offsets [{},{}], {} bytes, but {} {} takes {}", path, t.name, b,
            e2, e2 - b, shown(dt->string), got, sl.bytes);
     ranges.emplace_back(b, e2, t.name);
-    in.seekg(8 + int64_t(n) + b);
+    in.seekg(headerEnd + b);
     if (!in.read(static_cast<char *>(sl.data), sl.bytes)) fail("checkpoint {}: cannot read tensor '{}'", path, t.name);
     // Weights and the optimizer's moments: a NaN in either trains NaN.
     if (t.role == GRT_PARAM || t.role == GRT_STATE) {
