@@ -1,6 +1,8 @@
 //===- runtime/core/Profile.cpp - time spent per kernel -------------------===//
 #include "core/Profile.h"
 
+#include "core/ThreadPool.h"
+
 #include <algorithm>
 #include <numeric>
 #include <string_view>
@@ -12,18 +14,25 @@ Profile::Profile(const GrtModel &m)
       gemmFlops(m.num_entries, 0.0), epilogueNanos(size_t(m.num_entries)), waitSeconds(m.num_entries, 0.0),
       waitLoops(m.num_entries, 0) {
   for (int i = 0; i < m.num_entries; ++i) seconds[i].assign(m.entries[i].num_kernels, 0.0);
+  waited = seconds;
 }
 
-void Profile::begin(int entry) {
+void Profile::begin(int entry, const ThreadPool *threads) {
   current = entry;
   ++runs[entry];
+  pool = threads;
+  waitedBefore = pool ? pool->callerWaitSeconds() : 0.0;
   last = Clock::now();
 }
 
 void Profile::kernelEnd(int kernel) {
   auto now = Clock::now();
-  if (current >= 0 && kernel >= 0 && size_t(kernel) < seconds[current].size())
+  double wait = pool ? pool->callerWaitSeconds() : 0.0;
+  if (current >= 0 && kernel >= 0 && size_t(kernel) < seconds[current].size()) {
     seconds[current][kernel] += std::chrono::duration<double>(now - last).count();
+    waited[current][kernel] += wait - waitedBefore;
+  }
+  waitedBefore = wait;
   last = now;
 }
 
@@ -39,18 +48,32 @@ void Profile::print(const char *entry, int top) const {
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return secs[a] > secs[b]; });
   fmt::print("profile of '{}': {} kernels, {:.3f} ms per run over {} runs\n", entry, secs.size(),
              total / double(runs[e]) * 1e3, runs[e]);
-  fmt::print("  {:>6}  {:>9}  {:>5}  {}\n", "share", "us/run", "#", "kernel");
+  // With threads, a column of how long the caller waited inside each
+  // kernel for the other threads' chunks (included in us/run).
+  bool waits = waitLoops[e] > 0;
+  if (waits) fmt::print("  {:>6}  {:>9}  {:>7}  {:>5}  {}\n", "share", "us/run", "waited", "#", "kernel");
+  else fmt::print("  {:>6}  {:>9}  {:>5}  {}\n", "share", "us/run", "#", "kernel");
   double shown = 0;
   for (int i = 0; i < std::min<int>(top, int(order.size())); ++i) {
     int k = order[i];
     shown += secs[k];
     const char *name = model.entries[e].kernel_names ? model.entries[e].kernel_names[k] : "?";
-    fmt::print("  {:>5.1f}%  {:>9.1f}  {:>5}  {}\n", total > 0 ? 100 * secs[k] / total : 0.0,
-               secs[k] / double(runs[e]) * 1e6, k, name);
+    double us = secs[k] / double(runs[e]) * 1e6, share = total > 0 ? 100 * secs[k] / total : 0.0;
+    if (waits)
+      fmt::print("  {:>5.1f}%  {:>9.1f}  {:>7.1f}  {:>5}  {}\n", share, us, waited[e][k] / double(runs[e]) * 1e6, k, name);
+    else fmt::print("  {:>5.1f}%  {:>9.1f}  {:>5}  {}\n", share, us, k, name);
   }
-  if (order.size() > size_t(top))
-    fmt::print("  {:>5.1f}%  {:>9.1f}  {:>5}  ({} more kernels)\n", total > 0 ? 100 * (total - shown) / total : 0.0,
-               (total - shown) / double(runs[e]) * 1e6, "", order.size() - top);
+  if (order.size() > size_t(top)) {
+    double restShare = total > 0 ? 100 * (total - shown) / total : 0.0, restUs = (total - shown) / double(runs[e]) * 1e6;
+    if (waits) {
+      double restWait = 0;
+      for (size_t i = size_t(top); i < order.size(); ++i) restWait += waited[e][size_t(order[i])];
+      fmt::print("  {:>5.1f}%  {:>9.1f}  {:>7.1f}  {:>5}  ({} more kernels)\n", restShare, restUs,
+                 restWait / double(runs[e]) * 1e6, "", order.size() - top);
+    } else {
+      fmt::print("  {:>5.1f}%  {:>9.1f}  {:>5}  ({} more kernels)\n", restShare, restUs, "", order.size() - top);
+    }
+  }
 
   // The same time grouped by what each kernel's stored value computes
   // ("%x = matmul : ..." counts as matmul).

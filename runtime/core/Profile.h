@@ -14,11 +14,14 @@
 
 namespace grt {
 
+class ThreadPool;
+
 class Profile {
 public:
   explicit Profile(const GrtModel &m);
-  /// The entry with this index is about to run.
-  void begin(int entry);
+  /// The entry with this index is about to run. With a pool, each kernel
+  /// is also charged the time the caller waited in it for other threads.
+  void begin(int entry, const ThreadPool *pool = nullptr);
   void kernelEnd(int kernel);
   /// A runtime GEMM of `flops` floating-point operations took `secs`
   /// (inside whichever kernel called it).
@@ -45,6 +48,9 @@ private:
   int current = -1;
   Clock::time_point last;
   std::vector<std::vector<double>> seconds; // [entry][kernel]
+  std::vector<std::vector<double>> waited;  // [entry][kernel]: the caller's wait
+  const ThreadPool *pool = nullptr;
+  double waitedBefore = 0; // the pool's total wait at the last kernel's end
   std::vector<int64_t> runs;                // [entry]
   std::vector<double> gemmSeconds, gemmFlops; // [entry]
   std::vector<std::atomic<int64_t>> epilogueNanos; // [entry], summed over threads

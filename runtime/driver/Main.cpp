@@ -77,7 +77,9 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
                     DIR/fit.svg (the learned function, for 1-D and 2-D inputs)
   --quiet           print only the final summary
   --profile         after training, list the kernels that took the most time
-                    (each one's share of a step, and what it computes)
+                    (each one's share of a step, and what it computes; on
+                    several threads, how long the caller waited in each for
+                    the other threads to finish their chunks)
   --profile-top N   ... the N slowest of them (default 25; 0: every kernel)
   --check-finite    debug a loss that becomes NaN or infinite: check every value
                     each kernel stores and stop at the first non-finite one,

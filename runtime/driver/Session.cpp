@@ -111,7 +111,7 @@ bool Session::isStepOnlyInput(const GrtModel &m, const GrtTensor &t) {
 void Session::run(std::string_view name) {
   const GrtEntry *e = entry(name);
   if (!e) fail("the model has no '{}' entry point", name);
-  if (ctx.profile) ctx.profile->begin(int(e - model.entries));
+  if (ctx.profile) ctx.profile->begin(int(e - model.entries), ctx.pool);
   if (ctx.finite) ctx.finite->begin(int(e - model.entries), pointers.data(), arena);
   if (!(ctx.profile && ctx.pool)) {
     e->fn(pointers.data(), arena, &ctx);
