@@ -22,14 +22,15 @@ namespace gradc {
 
 int dumpCommand(const CompileOptions &o, const Step &stage) {
   Compiler c(o);
-  bool gir = llvm::StringRef(o.input).ends_with(".gir");
-  if (gir && stage.kind == Step::Parse) {
-    llvm::WithColor::error(llvm::errs(), "gradc")
-        << o.input << ": --stage=ast is the syntax tree of a .grad source; text IR has none\n";
-    return 1;
-  }
   if (stage.kind == Step::Parse) {
     if (!c.frontend.loadFile(o.input)) return 1;
+    // Text IR is known by its `module` line, whatever the file's name
+    // (standard input, a .txt): it parsed as .grad, one error per line.
+    if (c.isTextIR()) {
+      llvm::WithColor::error(llvm::errs(), "gradc")
+          << o.input << ": --stage=ast is the syntax tree of a .grad source; text IR has none\n";
+      return 1;
+    }
     const ast::Program *p = c.frontend.parse();
     if (!p) return 1;
     ast::dump(*p, llvm::outs());
@@ -38,7 +39,7 @@ int dumpCommand(const CompileOptions &o, const Step &stage) {
   if (!c.load()) return 1;
   // A stage the module is past cannot be printed from it: it printed the
   // module as it is, under the earlier stage's name, with exit 0.
-  if (const Step *at = gir ? findStep(c.module->after) : nullptr; at && stage.makesModule() && &stage < at) {
+  if (const Step *at = c.isTextIR() ? findStep(c.module->after) : nullptr; at && stage.makesModule() && &stage < at) {
     llvm::WithColor::error(llvm::errs(), "gradc") << o.input << " is after \"" << at->name << "\"; the earlier stage '"
                                                   << stage.stage << "' cannot be printed from it\n";
     return 1;
@@ -300,18 +301,19 @@ int gradcheckCommand(const CompileOptions &opts, const GradCheckOptions &g) {
   // A .grad source is rebuilt with `f32` standing for f64; a .gir file is
   // checked as written, so it must be f64 already (f32 differences are all
   // rounding noise at these step sizes: every element looked like a kink).
-  bool gir = llvm::StringRef(o.input).ends_with(".gir");
   // A mistake in the model is reported in the types the user wrote (f32),
-  // not in the f64 of the check: read it as written first.
-  if (!gir) {
-    Compiler asWritten(opts);
-    if (!asWritten.load()) return 1;
-  }
+  // not in the f64 of the check: read it as written first. The f64 build
+  // reads the same text again (standard input can be read only once), and
+  // text IR is known by its `module` line, whatever the file's name.
+  Compiler asWritten(opts);
+  if (!asWritten.load()) return 1;
+  bool gir = asWritten.isTextIR();
+  std::string text = asWritten.sourceText().str();
   if (!gir) o.sema.floatType = DType::F64;
   o.passes.gradsEntry = true;
   // Its warnings were said by the first reading; the f64 one is quiet.
   Compiler c(o, gir ? llvm::errs() : llvm::nulls());
-  if (!c.load()) {
+  if (!c.load(text)) {
     if (!gir) llvm::WithColor::error(llvm::errs(), "gradc") << o.input << ": the model does not build in f64, which gradcheck needs\n";
     return 1;
   }

@@ -85,15 +85,18 @@ bool Compiler::runPipeline(const Step *last) {
   return runPasses(passesBetween(*at, last));
 }
 
+llvm::StringRef Compiler::sourceText() const {
+  auto &sm = frontend.sm;
+  return sm.getNumBuffers() == 0 ? llvm::StringRef() : sm.getMemoryBuffer(sm.getMainFileID())->getBuffer();
+}
+
 bool Compiler::isTextIR() const {
   llvm::StringRef name(opts.input);
   if (name.ends_with(".gir")) return true;
   if (name.ends_with(".grad")) return false;
   // From standard input, a pipe or a file named otherwise: text IR begins
   // with `module NAME` (after comments), which no .grad source does.
-  auto &sm = frontend.sm;
-  if (sm.getNumBuffers() == 0) return false;
-  llvm::StringRef text = sm.getMemoryBuffer(sm.getMainFileID())->getBuffer();
+  llvm::StringRef text = sourceText();
   if (text.starts_with("\xEF\xBB\xBF")) text = text.drop_front(3);
   while (true) {
     text = text.ltrim();

@@ -46,6 +46,8 @@ public:
   /// Whether the loaded input is text IR: a .gir file, or text beginning
   /// with `module NAME` from standard input or a file named otherwise.
   bool isTextIR() const;
+  /// The loaded input's text (empty before load).
+  llvm::StringRef sourceText() const;
   /// For text IR that is to become an executable: every graph is one the
   /// pipeline or the runtime knows by name (@model and @data before
   /// split-entries; @train, @eval, ... after). `gradc opt` takes any name;
