@@ -1,6 +1,8 @@
 //===- runtime/driver/Checkpoint.cpp - saving and restoring training ------===//
 #include "driver/Checkpoint.h"
 
+#include "driver/AtomicFile.h"
+
 #include "driver/Json.h"
 
 #include <cctype>
@@ -35,18 +37,6 @@ static bool saved(const Session::Slot &s) {
   return (s.tensor->role == GRT_PARAM || s.tensor->role == GRT_STATE) && !Session::isCache(*s.tensor);
 }
 
-/// write() all of `data`, retrying on short writes.
-static bool writeAll(int fd, const char *data, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return false;
-    data += w;
-    n -= size_t(w);
-  }
-  return true;
-}
-
 static std::string directoryOf(const std::string &path) {
   return path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
 }
@@ -72,9 +62,6 @@ static size_t checksumDigits(const std::string &header) {
   return at + field.size();
 }
 
-/// PATH.tmp-PID: the temporary file a save writes before renaming it.
-static std::string tempName(const std::string &path, long pid) { return fmt::format("{}.tmp-{}", path, pid); }
-
 /// Removes PATH.tmp-PID files whose process is gone: what a save killed
 /// mid-write (kill -9, power loss) leaves behind. A live process's file,
 /// or another name, is never touched.
@@ -91,7 +78,7 @@ static void removeStaleTemporaries(const std::string &path) {
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
     if (ec != std::errc() || end != digits.data() + digits.size() || pid <= 0 || pid == long(getpid())) continue;
     if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;
-    std::string stale = tempName(path, pid);
+    std::string stale = temporaryName(path, pid);
     if (::unlink(stale.c_str()) == 0)
       fmt::print(stderr, "note: removed {}, left by an interrupted save (process {} no longer runs)\n", stale, pid);
   }
@@ -130,7 +117,7 @@ void checkCheckpointPath(const std::string &given) {
          given);
   }
   // The directory must take a new file: the temporary a save renames.
-  std::string tmp = tempName(path, long(getpid()));
+  std::string tmp = temporaryName(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) fail("cannot save checkpoint {}: {}", given, std::strerror(errno));
   ::close(fd);
@@ -227,21 +214,13 @@ void saveCheckpoint(const std::string &given, Session &s, const Metadata &fields
   header.replace(checksumDigits(header), kSumDigits, fmt::format("{:016x}", sum.value()));
 
   std::string dir = directoryOf(path);
-  std::string tmp = tempName(path, long(getpid()));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) fail("cannot save checkpoint {}: {}", given, std::strerror(errno));
-  bool ok = writeAll(fd, reinterpret_cast<char *>(len), 8) && writeAll(fd, header.data(), header.size());
-  for (auto &sl : s.slots)
-    if (ok && saved(sl)) ok = writeAll(fd, static_cast<const char *>(sl.data), sl.bytes);
-  int err = errno;
-  ok = ok && ::fsync(fd) == 0;
-  if (!ok) err = errno;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    if (ok) err = errno;
-    ::unlink(tmp.c_str());
-    fail("cannot save checkpoint {}: {} (the previous checkpoint, if any, is unchanged)", given, std::strerror(err));
-  }
+  std::string why = writeAtomically(path, [&](int fd) {
+    bool ok = writeAll(fd, len, 8) && writeAll(fd, header.data(), header.size());
+    for (auto &sl : s.slots)
+      if (ok && saved(sl)) ok = writeAll(fd, sl.data, sl.bytes);
+    return ok;
+  });
+  if (!why.empty()) fail("cannot save checkpoint {}: {} (the previous checkpoint, if any, is unchanged)", given, why);
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (dfd >= 0) {
     ::fsync(dfd);

@@ -1,6 +1,7 @@
 //===- runtime/driver/Data.cpp - where training batches come from ---------===//
 #include "driver/Data.h"
 
+#include "driver/AtomicFile.h"
 #include "driver/Csv.h"
 
 #include <algorithm>
@@ -490,17 +491,13 @@ std::optional<Encoded> readTokenCache(const std::string &path, const Tokenizer &
 /// Writes `e` to the cache `path` atomically (a temporary file, renamed);
 /// false when it cannot be written there.
 bool writeTokenCache(const std::string &path, const Encoded &e) {
-  std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
-  FILE *f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return false;
   int64_t n[2] = {int64_t(e.train.size()), int64_t(e.val.size())};
   uint64_t sum = idsChecksum(e);
-  bool saved = std::fwrite(kTokMagic, 1, 8, f) == 8 && std::fwrite(n, sizeof n, 1, f) == 1 &&
-               std::fwrite(e.train.data(), 4, e.train.size(), f) == e.train.size() &&
-               std::fwrite(e.val.data(), 4, e.val.size(), f) == e.val.size() && std::fwrite(&sum, sizeof sum, 1, f) == 1;
-  saved = std::fclose(f) == 0 && saved && std::rename(tmp.c_str(), path.c_str()) == 0;
-  if (!saved) std::remove(tmp.c_str());
-  return saved;
+  return writeAtomically(path, [&](int fd) {
+           return writeAll(fd, kTokMagic, 8) && writeAll(fd, n, sizeof n) &&
+                  writeAll(fd, e.train.data(), 4 * e.train.size()) && writeAll(fd, e.val.data(), 4 * e.val.size()) &&
+                  writeAll(fd, &sum, sizeof sum);
+         }).empty();
 }
 
 /// The user's cache directory for gradc: $XDG_CACHE_HOME/gradc, else

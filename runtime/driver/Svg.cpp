@@ -1,14 +1,12 @@
 //===- runtime/driver/Svg.cpp - plots as SVG files, no libraries ----------===//
 #include "driver/Svg.h"
 
+#include "driver/AtomicFile.h"
+
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <fmt/format.h>
-#include <fstream>
-#include <unistd.h>
 
 namespace grt {
 
@@ -226,23 +224,6 @@ std::string SvgPlot::render() const {
   return s + "</svg>\n";
 }
 
-std::string SvgPlot::save(const std::string &path) const {
-  std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << render();
-    if (!out.flush()) {
-      int err = errno;
-      std::remove(tmp.c_str());
-      return std::strerror(err ? err : EIO);
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    std::remove(tmp.c_str());
-    return std::strerror(err);
-  }
-  return "";
-}
+std::string SvgPlot::save(const std::string &path) const { return writeAtomically(path, render()); }
 
 } // namespace grt

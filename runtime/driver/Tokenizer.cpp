@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "driver/Tokenizer.h"
 
+#include "driver/AtomicFile.h"
+
 #include "core/Runtime.h"
 
 #include <fmt/format.h>
@@ -623,27 +625,7 @@ std::string Tokenizer::save(const std::string &path) const {
   // with a regular file.
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) return "it is not a regular file";
-  std::string tmp = fmt::format("{}.tmp-{}", path, getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return std::strerror(errno);
-  std::string s = serialize();
-  size_t done = 0;
-  bool ok = true;
-  while (ok && done < s.size()) {
-    ssize_t w = ::write(fd, s.data() + done, s.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    ok = w > 0;
-    if (ok) done += size_t(w);
-  }
-  ok = ok && ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    if (ok) err = errno;
-    std::remove(tmp.c_str());
-    return std::strerror(err ? err : EIO);
-  }
-  return "";
+  return writeAtomically(path, serialize());
 }
 
 } // namespace grt

@@ -8,6 +8,7 @@
 // The same in every model executable: it needs nothing of the model.
 //
 //===----------------------------------------------------------------------===//
+#include "driver/AtomicFile.h"
 #include "driver/Commands.h"
 #include "driver/Tokenizer.h"
 
@@ -79,7 +80,7 @@ void checkWritable(const std::string &path) {
   // replace a device or pipe (as root, /dev/null itself) with a file.
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
     fail("cannot write tokenizer {}: it is not a regular file (the tokenizer replaces its path)", path);
-  std::string probe = fmt::format("{}.tmp-{}", path, getpid());
+  std::string probe = temporaryName(path);
   FILE *f = std::fopen(probe.c_str(), "wb");
   if (!f) fail("cannot write tokenizer {}: {}", path, std::strerror(errno));
   std::fclose(f);

@@ -1,0 +1,35 @@
+//===- runtime/driver/AtomicFile.h - files written whole or not at all ----===//
+//
+// Everything an executable writes for later (checkpoints, tokenizers, the
+// token cache, pictures) goes to PATH.tmp-PID first and is renamed over
+// PATH once complete and synced: a reader never sees half a file, and a
+// write that fails (a full disk, Ctrl-C, kill -9) leaves the previous file
+// as it was. A leftover PATH.tmp-PID names the process that wrote it, so a
+// later save can tell a dead writer's file from a live one's.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace grt {
+
+/// PATH.tmp-PID: where a write to PATH by process `pid` goes first.
+std::string temporaryName(const std::string &path, long pid);
+/// ... by this process.
+std::string temporaryName(const std::string &path);
+
+/// write() all of `data` to `fd`, retrying on short or interrupted writes.
+bool writeAll(int fd, const void *data, size_t n);
+
+/// Writes PATH through its temporary: `body` writes the contents to the
+/// descriptor (with writeAll; false on failure), then the file is synced and
+/// renamed over PATH. Returns "" on success, else why it failed (strerror),
+/// with the temporary removed and PATH unchanged.
+std::string writeAtomically(const std::string &path, const std::function<bool(int fd)> &body);
+/// The same for contents already in memory.
+std::string writeAtomically(const std::string &path, std::string_view contents);
+
+} // namespace grt
