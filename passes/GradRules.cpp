@@ -44,15 +44,18 @@ Node *vjpNone(Builder &, Node *, unsigned, Node *) { return nullptr; }
 // it exists; nothing flows back.
 Node *vjpZero(Builder &, Node *, unsigned, Node *) { return nullptr; }
 
-// max(x, y): the gradient goes to the larger operand (to x on a tie).
-Node *vjpMax(Builder &b, Node *n, unsigned i, Node *g) {
-  Node *pick = b.binary(OpKind::Ge, x0(n), x1(n));
-  return i == 0 ? b.select(pick, g, zeros(b, g)) : b.select(pick, zeros(b, g), g);
+// maximum(a, b), minimum(a, b): g flows to the operand that is the result,
+// half of it to each where they tie, as reduce_max shares it and as
+// torch.maximum does. Then the rule is the same for maximum(a, b) and
+// maximum(b, a) (both are Commutative); giving all of g to the first
+// operand counted it twice where a tied value reached the loss through both.
+Node *tieSplit(Builder &b, OpKind wins, Node *n, unsigned i, Node *g) {
+  Node *mine = i == 0 ? x0(n) : x1(n), *other = i == 0 ? x1(n) : x0(n);
+  Node *tie = b.select(b.binary(OpKind::Eq, mine, other), b.mul(g, b.constantLike(0.5, g)), zeros(b, g));
+  return b.select(b.binary(wins, mine, other), g, tie);
 }
-Node *vjpMin(Builder &b, Node *n, unsigned i, Node *g) {
-  Node *pick = b.binary(OpKind::Le, x0(n), x1(n));
-  return i == 0 ? b.select(pick, g, zeros(b, g)) : b.select(pick, zeros(b, g), g);
-}
+Node *vjpMax(Builder &b, Node *n, unsigned i, Node *g) { return tieSplit(b, OpKind::Gt, n, i, g); }
+Node *vjpMin(Builder &b, Node *n, unsigned i, Node *g) { return tieSplit(b, OpKind::Lt, n, i, g); }
 // select(c, x, y): g flows to the branch that was chosen; c is a mask.
 Node *vjpSelect(Builder &b, Node *n, unsigned i, Node *g) {
   if (i == 0) return nullptr;
@@ -133,8 +136,8 @@ Node *vjpScatterAdd(Builder &b, Node *n, unsigned i, Node *g) {
 }
 
 // clamp(x, lo, hi) = minimum(maximum(x, lo), hi): the gradient goes to the
-// operand the result is, x on ties (as maximum and minimum do, and torch),
-// hi wherever lo > hi.
+// operand the result is, all of it to x on ties (as torch.clamp does: x at
+// a bound is inside the range), hi wherever lo > hi.
 Node *vjpClamp(Builder &b, Node *n, unsigned i, Node *g) {
   Node *x = x0(n), *lo = n->operand(1);
   Node *notAbove = b.binary(OpKind::Le, b.binary(OpKind::Max, x, lo), n->operand(2));
