@@ -413,12 +413,20 @@ llvm::json::Value tensorJson(const std::vector<double> &v, const GrtTensor &t) {
 std::string writeTorchCase(llvm::StringRef source, llvm::StringRef name, const std::string &dir, const GrtModel &model,
                            const Values &point, const Snapshot &ref) {
   std::string python, errors;
-  // Dropout's masks are our hash of (seed, step, call site, element), which
-  // PyTorch has no way to draw; the other oracles check those models.
-  if (source.contains("dropout(")) return "";
-  if (!translateToTorch(source, name, python, errors)) return "cannot translate: " + errors;
   llvm::sys::fs::create_directories(dir);
   std::string stem = dir + "/" + llvm::sys::path::stem(name).str();
+  // Dropout's masks are our hash of (seed, step, call site, element), which
+  // PyTorch has no way to draw; the other oracles check those models.
+  // NAME.skip says so, so torch_oracle.py counts the model rather than
+  // leave it out of its summary unsaid.
+  if (source.contains("dropout(")) {
+    std::error_code ec;
+    llvm::raw_fd_ostream skip(stem + ".skip", ec);
+    if (ec) return "cannot write " + stem + ".skip: " + ec.message();
+    skip << "uses dropout, whose masks PyTorch cannot draw\n";
+    return "";
+  }
+  if (!translateToTorch(source, name, python, errors)) return "cannot translate: " + errors;
   llvm::json::Object inputs, params, expect;
   for (int i = 0; i < model.num_tensors; ++i) {
     const GrtTensor &t = model.tensors[i];

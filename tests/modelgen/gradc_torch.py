@@ -299,7 +299,8 @@ b_erf = _unary(math.erf, torch.erf)
 b_round = _unary(lambda x: x if isinstance(x, int) else float(round(x)), torch.round)
 b_ceil = _unary(lambda x: x if isinstance(x, int) else float(math.ceil(x)), torch.ceil)
 b_floor = _unary(lambda x: x if isinstance(x, int) else float(math.floor(x)), torch.floor)
-b_abs = _unary(abs, torch.abs)
+# abs, unlike the math functions, takes integer tensors too (gradc's abs of i32 is i32).
+b_abs = lambda u_x: abs(u_x) if _num(u_x) else torch.abs(u_x)
 b_sign = _unary(lambda x: (x > 0) - (x < 0), torch.sign)
 b_pi = math.pi
 
@@ -350,6 +351,8 @@ def b_clamp(u_x, u_low, u_high):
 
 def b_where(u_cond, u_a, u_b):
     dtype = u_a.dtype if _tensor(u_a) else u_b.dtype if _tensor(u_b) else DT
+    if isinstance(u_cond, bool):  # a compile-time condition: where(true, a, b)
+        u_cond = torch.tensor(u_cond)
     return torch.where(u_cond, _as_tensor(u_a, dtype), _as_tensor(u_b, dtype))
 
 
@@ -414,11 +417,14 @@ def b_arange(u_n):
 
 
 def b_onehot(u_idx, u_n):
-    return F.one_hot(u_idx.long(), u_n).to(DT)
+    # An index outside [0, n) gives a row of zeros (README), where
+    # F.one_hot raises.
+    return (u_idx.long().unsqueeze(-1) == torch.arange(u_n)).to(DT)
 
 
 def b_gather(u_table, u_idx):
-    return u_table[u_idx.long()]
+    # An index computed out of range is clamped into the table (README).
+    return u_table[u_idx.long().clamp(0, u_table.shape[0] - 1)]
 
 
 def b_float(u_x):

@@ -22,6 +22,8 @@ Every case ends in one of three verdicts, and only the first is a pass:
             construct TorchTranslator.cpp writes as a placeholder, such as
             G.bad_member()), or raised while loading or running, or has
             nothing to compare
+A model with no case (it uses dropout, whose masks PyTorch cannot draw)
+leaves NAME.skip with the reason instead, and the summary counts it.
 Needs PyTorch: Debian's python3-torch (run with /usr/bin/python3 when
 another python3 comes first on PATH). Exits 1 if any case differs or could
 not be compared, and names it.
@@ -132,7 +134,8 @@ def main():
     ap.add_argument("dirs", nargs="+")
     args = ap.parse_args()
     cases = sorted(p for d in args.dirs for p in glob.glob(os.path.join(d, "*.py")))
-    if not cases:
+    skipped = sorted(p for d in args.dirs for p in glob.glob(os.path.join(d, "*.skip")))
+    if not cases and not skipped:
         sys.exit("torch_oracle.py: no cases (NAME.py with NAME.json) in " + ", ".join(args.dirs))
     # Cases without their other half: NAME.json alone is a case never run.
     alone = sorted(j for d in args.dirs for j in glob.glob(os.path.join(d, "*.json")) if not os.path.exists(j[:-5] + ".py"))
@@ -159,6 +162,14 @@ def main():
             print(f"MISMATCH {py}:\n  " + "\n  ".join(problems[:5]))
     ok = len(cases) + len(alone) - mismatched - errors
     print(f"{len(cases) + len(alone)} cases: {ok} agree with PyTorch, {mismatched} differ, {errors} could not be compared")
+    if skipped:
+        reasons = {}
+        for p in skipped:
+            with open(p) as f:
+                reasons.setdefault(f.read().strip(), []).append(os.path.basename(p)[:-5])
+        for why, names in sorted(reasons.items()):
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            print(f"{len(names)} model(s) have no case: {why} ({shown})")
     sys.exit(1 if mismatched or errors else 0)
 
 
