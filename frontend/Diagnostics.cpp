@@ -14,6 +14,21 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
     lastDropped = true;
     return;
   }
+  // A mistake passed into a prelude function trips each of its lines that
+  // reads the bad argument (mean's sum, then its numel, both on axis -3):
+  // inside the prelude, only the first error of each call from the user's
+  // code is said. The calls after the last one written in a user's file are
+  // the prelude's own.
+  if (inPrelude(loc)) {
+    size_t userCalls = calls.size();
+    while (userCalls > 0 && inPrelude(calls[userCalls - 1].loc)) --userCalls;
+    std::string call = "prelude";
+    for (size_t i = 0; i < userCalls; ++i) call += "<" + std::to_string(uintptr_t(calls[i].loc.getPointer()));
+    if (userCalls > 0 && !said.insert(call).second) {
+      lastDropped = true;
+      return;
+    }
+  }
   ++errors;
   lastDropped = errors > kMaxErrors;
   if (errors == kMaxErrors + 1) os << "gradc: too many errors; stopping here\n";
@@ -30,6 +45,11 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
     }
     printMessage(sm, os, calls[i].loc, llvm::SourceMgr::DK_Note, "in call to '" + calls[i].callee + "' from here");
   }
+}
+
+bool DiagEngine::inPrelude(llvm::SMLoc loc) const {
+  unsigned id = loc.isValid() ? sm.FindBufferContainingLoc(loc) : 0;
+  return id != 0 && sm.getMemoryBuffer(id)->getBufferIdentifier() == "<prelude>";
 }
 
 void DiagEngine::warning(llvm::SMLoc loc, const llvm::Twine &msg) {

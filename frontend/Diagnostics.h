@@ -58,6 +58,9 @@ public:
   llvm::SourceMgr &sourceMgr() { return sm; }
 
 private:
+  /// Whether loc is in the prelude's source (frontend/Prelude.grad).
+  bool inPrelude(llvm::SMLoc loc) const;
+
   llvm::SourceMgr &sm;
   llvm::raw_ostream &os;
   unsigned errors = 0;

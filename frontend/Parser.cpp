@@ -49,6 +49,8 @@ std::string Parser::dotIndexHint() const {
   const char *begin = tok.text.data(), *stop = buffer.data();
   while (begin > stop && (llvm::isAlnum(begin[-1]) || begin[-1] == '_')) --begin;
   std::string name = begin < tok.text.data() ? std::string(begin, tok.text.data()) : "blocks";
+  // After a number (1.2.3), the second point is the mistake, not an index.
+  if (llvm::isDigit(name[0])) return "; a number has one decimal point";
   return "; a layer index goes in brackets: " + name + "[" + digits.str() + "], as in " + name + "[" + digits.str() +
          "].weight";
 }

@@ -152,6 +152,17 @@ Value SemaImpl::lookup(llvm::StringRef name, llvm::SMRange r) {
     v.isOp = true;
     return v;
   }
+  // A default naming a parameter: defaults are computed where the function
+  // is defined, before the call binds any parameter.
+  if (defaultOf && llvm::any_of(defaultOf->params, [&](const auto &p) { return p.name == name; })) {
+    error(r.Start,
+          "the default of '" + defaultParam + "' cannot read '" + name + "': defaults are computed where '" +
+              defaultOf->name + "' is defined, before its parameters have values",
+          {r});
+    note(r.Start, "give '" + defaultParam + "' the default none and set it in the body: if " + defaultParam +
+                      " == none { " + defaultParam + " = ... }");
+    return Value::error();
+  }
   error(r.Start, "unknown name '" + name + "'", {r});
   // Suggest a near miss among what is visible here.
   std::string best;
@@ -594,6 +605,7 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
   auto sourceLines = module->sourceLines; // no node will quote these
   frames.emplace_back();
   llvm::StringMap<llvm::SMLoc> constLocs;
+  bool badDefine = false; // a -D value that is no value
   for (auto &c : user.consts) {
     if (auto it = constLocs.find(c->name); it != constLocs.end()) {
       error(c->nameLoc, "constant '" + c->name + "' is defined twice");
@@ -608,7 +620,11 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
       Token first = lex.next();
       bool word = first.is(Tok::Ident) && lex.next().is(Tok::Eof);
       auto later = std::find_if(user.consts.begin(), user.consts.end(), [&](auto &k) { return k->name == text; });
-      if (word && llvm::isa<StringExpr>(c->value.get())) {
+      if (text.empty()) {
+        // Usually a shell variable that expanded to nothing (-D L=$LAYERS).
+        diag.error("-D " + c->name + "=: no value after '='; an empty string is written -D " + c->name + "='\"\"'");
+        v = Value::error();
+      } else if (word && llvm::isa<StringExpr>(c->value.get())) {
         // The constant is written as a string, so a bare word is one: -D
         // mode=max is "max", not the builtin max.
         v = Value::string(text.str());
@@ -621,6 +637,7 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
         v = parseDefine(*this, it->second, c->name);
       }
       defines.erase(it);
+      badDefine |= v.isError();
     } else {
       v = eval(*c->value);
     }
@@ -649,6 +666,10 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
     diag.error(sm.getMemoryBuffer(userBuffer)->getBufferIdentifier() + ": no model found; declare one with model NAME { ... }");
     return nullptr;
   }
+  // A -D value that is no value leaves its constant invalid, and the model
+  // would only report what follows from that (a loop over 0..L that never
+  // ran, then a parameter it should have declared).
+  if (badDefine) return nullptr;
   for (size_t i = 1; i < user.models.size(); ++i) error(user.models[i]->nameLoc, "only one model per file");
   execModel(*user.models.front());
   if (diag.hasErrors()) return nullptr;

@@ -125,7 +125,7 @@ Value SemaImpl::callOp(OpKind k, const ast::CallExpr &call) {
       return error(loc, "the arguments of '" + name + "' have different dtypes: " + srcType(first->node->type) + " and " +
                             srcType(v.node->type), {first->range, v.range});
     if (v.kind == Value::Float && !isFloat(dt))
-      return error(loc, "cannot combine " + srcType(first->node->type) + " with the non-integer " + describe(v) + " in '" +
+      return error(loc, "cannot combine " + srcType(first->node->type) + " with " + describe(v) + ", which is not an integer, in '" +
                             name + "'", {first->range, v.range});
   }
   llvm::SmallVector<TensorType, 3> types;

@@ -285,9 +285,12 @@ Value SemaImpl::arith(OpKind op, Value a, Value c, llvm::SMLoc opLoc, llvm::Stri
     return Value::error();
   }
   for (const Value *v : {&a, &c}) {
-    if (v->kind == Value::Float && !isFloat(dt))
-      return error(opLoc, "cannot combine " + srcType(t.node->type) + " with the non-integer " + describe(*v) + " in " + what,
-                   {a.range, c.range});
+    if (v->kind == Value::Float && !isFloat(dt)) {
+      error(opLoc, "cannot combine " + srcType(t.node->type) + " with " + describe(*v) + ", which is not an integer, in " + what,
+            {a.range, c.range});
+      note(opLoc, "compute in floats with float(...) on the " + srcType(t.node->type) + " side");
+      return Value::error();
+    }
     if (v->kind == Value::Bool && dt != DType::I1)
       return error(opLoc, "cannot combine " + srcType(t.node->type) + " with " + describe(*v) + " in " + what, {a.range, c.range});
   }
@@ -617,6 +620,25 @@ Value SemaImpl::callFunction(const FnDecl &fn, const CallExpr &call, const std::
     if (!args.has(i) && !fn.params[i].defaultValue)
       return error(call.loc(), "'" + fn.name + "' needs argument '" + names[i] + "'", {call.range});
 
+  // Defaults are evaluated where the function is defined: globals only, and
+  // outside the call, so a mistake in one is said once at its definition
+  // rather than once per call.
+  // (defaultOf names the parameter for the message when one reads another.)
+  Frame f;
+  frames.emplace_back();
+  const FnDecl *outerDefaultOf = defaultOf;
+  std::string outerParam = defaultParam;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!args.has(i)) {
+      defaultOf = &fn, defaultParam = names[i];
+      args.values[i] = eval(*fn.params[i].defaultValue);
+    }
+    f.vars[names[i]] = args.values[i];
+  }
+  frames.pop_back();
+  // The body's own unknown names are not a default's (restored on leaving).
+  defaultOf = nullptr;
+
   // From here on, errors are inside the callee: they name this call.
   diag.calls.push_back({call.calleeLoc, scope.empty() ? fn.name : scope + "." + fn.name});
   llvm::SMLoc savedSite = callSite;
@@ -625,17 +647,9 @@ Value SemaImpl::callFunction(const FnDecl &fn, const CallExpr &call, const std::
   auto leave = llvm::make_scope_exit([&] {
     scopes.resize(savedScopes);
     callSite = savedSite;
+    defaultOf = outerDefaultOf, defaultParam = outerParam;
     diag.calls.pop_back();
   });
-
-  // Defaults are evaluated where the function is defined: globals only.
-  Frame f;
-  frames.emplace_back();
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (!args.has(i)) args.values[i] = eval(*fn.params[i].defaultValue);
-    f.vars[names[i]] = args.values[i];
-  }
-  frames.pop_back();
 
   if (!scope.empty()) {
     llvm::SmallVector<llvm::StringRef, 4> parts;

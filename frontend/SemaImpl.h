@@ -215,6 +215,8 @@ public:
   std::vector<Frame> frames;
   std::vector<std::string> scopes;                 // parameter name prefix: {"h", "0", "attn"}
   llvm::SMLoc callSite;                            // user location while inside prelude code
+  const ast::FnDecl *defaultOf = nullptr;          // the function whose default is being computed
+  std::string defaultParam;                        // ... and the parameter it is the default of
   /// Where each param was declared: the calls that led there, outermost
   /// first, and the declaration.
   struct ParamOrigin {
