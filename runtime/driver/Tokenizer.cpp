@@ -620,6 +620,22 @@ std::optional<Tokenizer> Tokenizer::load(const std::string &path, std::string &e
   return parse(text, path, error);
 }
 
+bool Tokenizer::startsLikeFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  // base64 of one byte ("AA==") and " 0", then the line's end: a longer
+  // first line is no tokenizer's, and is not read through.
+  char buf[16];
+  in.read(buf, sizeof buf);
+  std::string_view head(buf, size_t(in.gcount()));
+  size_t eol = head.find('\n');
+  if (eol == std::string_view::npos) return false;
+  std::string_view line = head.substr(0, eol);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (!line.ends_with(" 0")) return false;
+  auto bytes = base64Decode(line.substr(0, line.size() - 2));
+  return bytes && bytes->size() == 1;
+}
+
 std::string Tokenizer::save(const std::string &path) const {
   // The rename would replace a device or pipe (as root, /dev/null itself)
   // with a regular file.

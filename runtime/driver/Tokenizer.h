@@ -67,6 +67,11 @@ public:
   /// sets `error` to one line naming `name` and the line.
   static std::optional<Tokenizer> parse(std::string_view contents, const std::string &name, std::string &error);
   static std::optional<Tokenizer> load(const std::string &path, std::string &error);
+  /// Whether the file `path` starts as a tokenizer file does: a first line
+  /// "BASE64 0" whose base64 is one byte. A tokenizer damaged further on
+  /// still is one (and `tokenizer train -o` may replace it); a checkpoint,
+  /// a corpus or notes are not.
+  static bool startsLikeFile(const std::string &path);
   std::string serialize() const;
   /// Writes atomically (temporary file, fsync, rename); returns the reason
   /// it failed, or "" on success.

@@ -87,6 +87,18 @@ void checkWritable(const std::string &path) {
   std::remove(probe.c_str());
 }
 
+/// Fails when `path` holds something that is not a tokenizer (a checkpoint,
+/// the user's notes): writing would replace it, as `train --save` refuses
+/// to. An earlier tokenizer, or an empty file, may be replaced.
+void refuseReplacingNonTokenizer(const std::string &path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return;
+  if (!Tokenizer::startsLikeFile(path))
+    fail("-o {} is a file that is not a tokenizer (its first line is not a token's 'BASE64 0'); writing the tokenizer "
+         "would replace it: choose another path, or remove the file first",
+         path);
+}
+
 int train(int argc, char **argv) {
   Args a("tokenizer train", argc, argv, 3, {"vocab", "data", "output"}, {"no-presplit", "quiet"});
   int64_t vocab = vocabOption(a, -1);
@@ -97,6 +109,7 @@ int train(int argc, char **argv) {
   checkWritable(outPath);
   refuseOverwritingInput(outPath, "-o", data, "--data");
   refuseOverwritingProgram(outPath, "-o");
+  refuseReplacingNonTokenizer(outPath);
   std::string text = readFile(data);
   if (text.size() > size_t(INT32_MAX)) fail("{} has {} bytes; training reads at most {}", data, text.size(), INT32_MAX);
 
