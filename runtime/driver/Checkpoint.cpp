@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -179,7 +180,7 @@ void refuseReplacingOtherFile(const std::string &given) {
          given, why);
 }
 
-void saveCheckpoint(const std::string &given, Session &s, const Metadata &fields) {
+std::string saveCheckpoint(const std::string &given, Session &s, const Metadata &fields) {
   std::string path = saveTarget(given);
   removeStaleTemporaries(path);
   Metadata meta = fields;
@@ -220,12 +221,20 @@ void saveCheckpoint(const std::string &given, Session &s, const Metadata &fields
       if (ok && saved(sl)) ok = writeAll(fd, sl.data, sl.bytes);
     return ok;
   });
-  if (!why.empty()) fail("cannot save checkpoint {}: {} (the previous checkpoint, if any, is unchanged)", given, why);
+  if (!why.empty()) return why;
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
+  return "";
+}
+
+std::string fallbackCheckpointPath(const std::string &path) {
+  const char *tmp = std::getenv("TMPDIR");
+  std::string dir = tmp && tmp[0] == '/' ? tmp : "/tmp";
+  std::filesystem::path name = std::filesystem::path(path).filename();
+  return fmt::format("{}/{}-{}{}", dir, name.stem().string(), long(getpid()), name.extension().string());
 }
 
 /// A JSON number that is a whole number in [0, max]; false for anything

@@ -24,8 +24,16 @@ namespace grt {
 using Metadata = std::map<std::string, std::string>;
 
 /// Removes temporary files that earlier saves to `path` left when they were
-/// killed mid-write (saying so), then writes atomically.
-void saveCheckpoint(const std::string &path, Session &s, const Metadata &meta);
+/// killed mid-write (saying so), then writes atomically. Returns "" on
+/// success, else why the write failed (a full disk), with the previous
+/// checkpoint at `path`, if any, unchanged: the caller decides whether the
+/// run goes on (a periodic save) or rescues its weights elsewhere (the last).
+std::string saveCheckpoint(const std::string &path, Session &s, const Metadata &meta);
+/// Where the last save of a run goes when `path` cannot take it: the
+/// temporary directory ($TMPDIR, else /tmp), under the checkpoint's name
+/// with this process's id (g.ckpt -> /tmp/g-PID.ckpt), so that two runs
+/// rescued at once do not replace each other's.
+std::string fallbackCheckpointPath(const std::string &path);
 /// Fails now, before any work, if a checkpoint could not be saved to `path`
 /// (a missing or read-only directory, a directory in its place).
 void checkCheckpointPath(const std::string &path);

@@ -483,7 +483,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   if (cluster.parallel()) buckets = std::make_unique<GradientBuckets>(s, cluster, overlap, kBucketBytes);
 
   std::string plotError; // the first picture that could not be written
-  auto checkpoint = [&](int64_t step) {
+  // Where the run's checkpoint is (--save, or where the last save was
+  // rescued to) and the step it holds, when this run knows it: it saved
+  // there, or resumed from there.
+  std::string savedAs = save;
+  int64_t savedStep = !save.empty() && !from.empty() && samePlace(from, save) ? start : -1;
+  auto checkpoint = [&](const std::string &path, int64_t step) {
     Metadata meta{{"format", "gradc"},         {"model", m.name},
                   {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
                   {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)},
@@ -492,7 +497,41 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                   {"global_batch", std::to_string(data->samplesPerBatch())}, {"precision", precision},
                   {"optimizer", optimizerName(m)}, {"constants", m.constants ? m.constants : ""}};
     saveHypers(s, meta);
-    saveCheckpoint(save, s, meta);
+    return saveCheckpoint(path, s, meta);
+  };
+  // A periodic save that fails (a full disk) must not end the run: the
+  // steps since the last good save would be lost with it. The run goes on,
+  // and the next save tries again.
+  auto periodicSave = [&](int64_t step) {
+    std::string why = checkpoint(save, step);
+    if (why.empty()) {
+      savedStep = step;
+      return;
+    }
+    fmt::print(stderr, "warning: cannot save checkpoint {} at step {}: {}; {}; training goes on and tries again at the "
+                       "next save\n",
+               save, step, why,
+               savedStep >= 0 ? fmt::format("it still holds step {}", savedStep)
+                              : std::string("the file there, if any, is unchanged"));
+  };
+  // The last save holds the whole run: when --save cannot take it, it goes
+  // to the temporary directory instead, the run says where, and its exit
+  // status is 1 so that a script notices. Only when that fails too are the
+  // weights lost.
+  bool rescued = false;
+  auto finalSave = [&](int64_t step) {
+    std::string why = checkpoint(save, step);
+    if (why.empty()) return;
+    std::string fallback = fallbackCheckpointPath(save);
+    if (std::string whyNot = checkpoint(fallback, step); !whyNot.empty())
+      fail("cannot save checkpoint {} at step {}: {}, nor at {}: {}; the run's weights are lost{}", save, step, why,
+           fallback, whyNot,
+           savedStep >= 0 ? fmt::format(" ({} still holds step {})", save, savedStep)
+                          : std::string(" (the file at --save before, if any, is unchanged)"));
+    fmt::print(stderr, "error: cannot save checkpoint {} at step {}: {}; saved it to {} instead (--resume {} continues)\n",
+               save, step, why, fallback, fallback);
+    savedAs = fallback;
+    rescued = true;
   };
 
   if (!quiet) {
@@ -610,9 +649,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       windowSteps = 0;
       windowSecs = 0;
     }
-    if (!save.empty() && saveEvery > 0 && done % saveEvery == 0 && !last) checkpoint(done);
+    if (!save.empty() && saveEvery > 0 && done % saveEvery == 0 && !last) periodicSave(done);
   }
-  if (!save.empty()) checkpoint(reached);
+  if (!save.empty()) finalSave(reached);
   // From here on a signal stops the final validation, and says so: it
   // promised "stopping after this step, then saving" of a checkpoint that
   // was already saved, was then ignored, and the run exited 0. (One that
@@ -641,7 +680,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                    "--save given)\n", signalName(), reached);
       else
         fmt::print(stderr, "stopped by {} during the final validation, after the last step ({}); saved {}\n", signalName(),
-                   reached, save);
+                   reached, savedAs);
       return 128 + int(stopSignal ? stopSignal : SIGTERM);
     }
     lastVal = val.loss;
@@ -649,7 +688,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   }
   if (stopping) {
     if (save.empty()) fmt::print(stderr, "stopped by {} at step {}; nothing saved (no --save given)\n", signalName(), reached);
-    else fmt::print(stderr, "stopped by {} at step {}; saved {} (--resume {} continues)\n", signalName(), reached, save, save);
+    else fmt::print(stderr, "stopped by {} at step {}; saved {} (--resume {} continues)\n", signalName(), reached, savedAs,
+                    savedAs);
     return 128 + int(stopSignal ? stopSignal : SIGTERM);
   }
   auto medianOf = [](std::vector<double> v) {
@@ -680,9 +720,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                          : "");
   for (auto &[name, v] : val.metrics) fmt::print(", {} {:.4f}", name, v);
   fmt::print("\n");
-  if (!save.empty()) fmt::print("saved {}\n", save);
+  if (!save.empty()) fmt::print("saved {}\n", savedAs);
   if (!plotError.empty()) {
-    fmt::print(stderr, "error: {}{}\n", plotError, save.empty() ? "" : fmt::format(" (the checkpoint {} was saved)", save));
+    fmt::print(stderr, "error: {}{}\n", plotError, save.empty() ? "" : fmt::format(" (the checkpoint {} was saved)", savedAs));
     return 1;
   }
   if (!plotDir.empty()) {
@@ -704,7 +744,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                  "thread for a while\n",
                  s.ctx.pool->preemptedSpells(), s.ctx.pool->preemptedSpells() == 1 ? "" : "s");
   }
-  return 0;
+  return rescued ? 1 : 0; // the checkpoint is not where --save said
 }
 
 } // namespace grt

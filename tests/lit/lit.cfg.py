@@ -43,6 +43,10 @@ try:
             config.available_features.add("bf16")
 except OSError:
     pass
+# Tests that need two users (a file only another may replace) run as root,
+# and run the model as nobody.
+if os.getuid() == 0:
+    config.available_features.add("root")
 # Data-parallel tests start their models under Open MPI's mpirun (setup
 # installs openmpi-bin): as root it must be told that is fine, and the
 # suite's jobs may ask for more processes than there are cores.
