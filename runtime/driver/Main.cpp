@@ -151,9 +151,11 @@ It prints the columns it read, then one per output element (`p`, or `p[0]`,
                     pre-split, so such merges never occur in training
       --quiet       no progress lines
   tokenizer encode --tokenizer TOK [--no-presplit] < bytes > ids
-                    standard input as token ids, one per line
+                    standard input as token ids, on one line separated
+                    by spaces
   tokenizer decode --tokenizer TOK < ids > bytes
-                    token ids (one per line) back to their bytes
+                    token ids (separated by spaces or newlines) back to
+                    their bytes
   tokenizer bench --data FILE [--vocab N] [--runs R] [--no-presplit]
                     time training a vocabulary of N (default 1256),
                     encoding and decoding, median of R runs (default 3)
