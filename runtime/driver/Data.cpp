@@ -366,11 +366,24 @@ Rows generateTable(Session &s, const DataOptions &opts, std::vector<int> inputs)
 
 //===--- text ---------------------------------------------------------------===//
 
+/// Whether `path` is a token cache gradc wrote beside a corpus
+/// (`c.txt.tok-HASH`, starting "GRADCTK" and its version): read as text, it
+/// was reported as a file holding NUL bytes.
+static bool isTokenCache(const std::string &path) {
+  if (path.find(".tok-") == std::string::npos) return false;
+  char magic[7];
+  std::ifstream in(path, std::ios::binary);
+  return in.read(magic, sizeof magic) && !std::memcmp(magic, "GRADCTK", sizeof magic);
+}
+
 /// Bytes of a file, or of every text file in a directory (sorted by name).
-/// In a directory, symlinks and the `.dat` index files `fortune` keeps
-/// beside its text files are skipped, as is anything with NUL bytes or
-/// that cannot be read (those two with a note).
-std::string readCorpus(const std::string &path) {
+/// In a directory, what is not a text file directly in it is skipped:
+/// subdirectories (not read), hidden files, symlinks, the `.dat` index files
+/// `fortune` keeps beside its text files, gradc's token caches, anything
+/// with NUL bytes or that cannot be read. A --data directory says so in
+/// notes (its corpus shrank unnoticed); the compiled-in corpus, whose
+/// skipped files are expected (fortunes' .dat and .u8 links), does not.
+std::string readCorpus(const std::string &path, bool compiledIn) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) fail("cannot read corpus {}: {}", path, std::strerror(errno));
   // The text is held in memory about twice (whole, then split), so it may
@@ -404,20 +417,42 @@ std::string readCorpus(const std::string &path) {
   if (!d) fail("cannot list corpus directory {}: {}", path, std::strerror(errno));
   while (dirent *e = readdir(d)) {
     std::string n = e->d_name;
-    if (n.empty() || n[0] == '.' || (n.size() > 4 && n.substr(n.size() - 4) == ".dat")) continue;
-    names.push_back(n);
+    if (n != "." && n != "..") names.push_back(n);
   }
   closedir(d);
   std::sort(names.begin(), names.end());
   std::string all;
   // A file that cannot be read, or holds NUL bytes (binary, or UTF-16
   // text), is skipped, but said: the corpus shrank silently, and results
-  // changed with who ran the command.
-  std::vector<std::string> binary;
+  // changed with who ran the command. So is everything else skipped, in
+  // one note ("name (why)"), the first few of them by name.
+  std::vector<std::string> binary, skipped;
+  bool subdirectories = false;
   for (auto &n : names) {
     std::string p = path + "/" + n, text;
     struct stat ls;
-    if (lstat(p.c_str(), &ls) != 0 || !S_ISREG(ls.st_mode)) continue;
+    bool listed = lstat(p.c_str(), &ls) == 0;
+    if (listed && S_ISDIR(ls.st_mode)) {
+      subdirectories = subdirectories || n[0] != '.';
+      skipped.push_back(n + (n[0] == '.' ? "/ (hidden)" : "/ (a subdirectory: not read)"));
+      continue;
+    }
+    if (n[0] == '.') {
+      skipped.push_back(n + " (hidden)");
+      continue;
+    }
+    if (!listed || !S_ISREG(ls.st_mode)) {
+      skipped.push_back(n + (listed && S_ISLNK(ls.st_mode) ? " (a symbolic link)" : " (not a regular file)"));
+      continue;
+    }
+    if (n.ends_with(".dat")) {
+      skipped.push_back(n + " (a .dat index)");
+      continue;
+    }
+    if (isTokenCache(p)) {
+      skipped.push_back(n + " (gradc's token cache)");
+      continue;
+    }
     if (total + uint64_t(ls.st_size) > limit) tooLarge(path);
     if (!readFile(p, text)) {
       fmt::print(stderr, "note: skipping {} of the corpus: it cannot be read ({})\n", p, std::strerror(errno));
@@ -434,6 +469,15 @@ std::string readCorpus(const std::string &path) {
                binary.size(), binary.size() == 1 ? "" : "s", path, binary.size() == 1 ? "s" : "",
                fmt::join(binary.begin(), binary.begin() + std::min<size_t>(binary.size(), 5), ", "),
                binary.size() > 5 ? fmt::format(" and {} more", binary.size() - 5) : "");
+  if (!skipped.empty() && !compiledIn)
+    fmt::print(stderr, "note: skipping {} entr{} of corpus directory {}: {}{}\n", skipped.size(),
+               skipped.size() == 1 ? "y" : "ies", path,
+               fmt::join(skipped.begin(), skipped.begin() + std::min<size_t>(skipped.size(), 5), ", "),
+               skipped.size() > 5 ? fmt::format(" and {} more", skipped.size() - 5) : "");
+  if (all.empty() && subdirectories)
+    fail("corpus directory {} has no readable text files directly in it, and its subdirectories are not read: give "
+         "one of them as --data, or move the files up",
+         path);
   if (all.empty()) fail("corpus directory {} has no readable text files", path);
   return all;
 }
@@ -701,7 +745,7 @@ Tokenizer loadTokenizer(const std::string &path, int64_t vocab, bool notes) {
 std::unique_ptr<Dataset> loadData(Session &s, const DataOptions &opts) {
   if (s.model.data_kind == GRT_DATA_TEXT) {
     std::string path = opts.path.empty() ? s.model.text_corpus : opts.path;
-    return std::make_unique<TextData>(s, readCorpus(path), opts, path);
+    return std::make_unique<TextData>(s, readCorpus(path, opts.path.empty()), opts, path);
   }
   if (!opts.tokenizer.empty()) fail("--tokenizer is for text models; '{}' reads tables", s.model.name);
   std::vector<int> inputs = tableInputs(s);
