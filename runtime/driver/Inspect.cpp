@@ -17,7 +17,7 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
   // Without --quick, eval covers the whole validation split, in windows
   // that do not overlap: a batch count would be ignored.
   if (m.data_kind != GRT_DATA_TEXT && (a.has("quick") || a.has("val-batches")))
-    fail("--{} is for text models; a table model's eval covers all its held-out rows", a.has("quick") ? "quick" : "val-batches");
+    fail("--{} is for text models; a table model's eval covers every row of its data", a.has("quick") ? "quick" : "val-batches");
   if (a.has("val-batches") && !a.has("quick")) fail("--val-batches goes with --quick; eval without it covers the whole validation split");
   DataOptions d = dataOptions(a);
   d.evalOnly = true;
