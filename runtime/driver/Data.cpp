@@ -269,9 +269,12 @@ private:
     int64_t val = std::min(asked, n - global);
     if (val == 0 && asked > 0)
       fmt::print(stderr,
-                 "note: {}: {} rows leave none for validation with a batch of {}; training without validation (pass "
+                 "note: {}: {} rows leave none for validation with a {}; training without validation (pass "
                  "more rows, or --val-frac 0 to silence this)\n",
-                 source, n, batch);
+                 source, n,
+                 // Training keeps a whole global batch: all processes' rows.
+                 opts.world > 1 ? fmt::format("global batch of {} ({} processes × {})", global, opts.world, batch)
+                                : fmt::format("batch of {}", batch));
     else if (val < asked)
       fmt::print(stderr, "note: {}: holding out {} rows for validation, not {}, so that training keeps a full batch of {}\n",
                  source, val, asked, global);
