@@ -26,9 +26,10 @@ namespace grt {
 /// Where fatal() writes, and a tag before "error:" ("rank 1: " for a
 /// process of a data-parallel run whose other output is silenced).
 void setErrorOutput(FILE *stream, std::string tag);
-/// A string from a user's file as a message shows it: control bytes as
-/// escapes (\n, \t, \x1b), so that a message stays one line and cannot
-/// drive the terminal, and at most `limit` bytes, then how long it was.
+/// A string from a user's file as a message shows it: control bytes, and
+/// bytes that are not UTF-8, as escapes (\n, \t, \x1b, \xff), so that a
+/// message stays one line, readable, and cannot drive the terminal, and at
+/// most `limit` bytes, then how long it was.
 std::string shown(std::string_view untrusted, size_t limit = 40);
 /// Appends what `in` holds to `out`, in chunks, until its end or until
 /// `out` holds more than `limit` bytes; false on a read error (errno says

@@ -39,14 +39,33 @@ bool readStream(std::istream &in, std::string &out, size_t limit) {
   return !in.bad();
 }
 
+/// How many bytes the UTF-8 sequence at the start of `s` takes, or 0 when
+/// it is not one (a stray continuation byte, an overlong form, a surrogate,
+/// past U+10FFFF, or cut short).
+static size_t utf8Length(std::string_view s) {
+  auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char c = b(0);
+  size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (n == 0 || n > s.size()) return 0;
+  for (size_t i = 1; i < n; ++i)
+    if ((b(i) & 0xc0) != 0x80) return 0;
+  if ((c == 0xe0 && b(1) < 0xa0) || (c == 0xed && b(1) > 0x9f) || (c == 0xf0 && b(1) < 0x90) || (c == 0xf4 && b(1) > 0x8f))
+    return 0;
+  return n;
+}
+
 std::string shown(std::string_view untrusted, size_t limit) {
   std::string out;
-  for (unsigned char c : untrusted.substr(0, limit)) {
+  std::string_view s = untrusted.substr(0, limit);
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = utf8Length(s.substr(i));
     if (c == '\n') out += "\\n";
     else if (c == '\t') out += "\\t";
     else if (c == '\r') out += "\\r";
-    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", int(c));
-    else out += char(c);
+    else if (c < 0x20 || c == 0x7f || n == 0) out += fmt::format("\\x{:02x}", int(c));
+    else out.append(s.substr(i, n)); // a character, ASCII or UTF-8
+    i += n == 0 ? 1 : n;
   }
   if (untrusted.size() > limit) out += fmt::format("... ({} characters)", untrusted.size());
   return out;

@@ -107,6 +107,14 @@ TEST(Shown, EscapesControlBytesAndCutsLongStrings) {
   EXPECT_EQ(shown(std::string("a\0b\x1b[31m\t\x7f", 10)), "a\\x00b\\x1b[31m\\t\\x7f");
   EXPECT_EQ(shown(std::string(45, 'x')), std::string(40, 'x') + "... (45 characters)");
   EXPECT_EQ(shown("caf\xc3\xa9"), "caf\xc3\xa9"); // UTF-8 passes as it is
+  EXPECT_EQ(shown("\xe2\x82\xac \xf0\x9f\x98\x80"), "\xe2\x82\xac \xf0\x9f\x98\x80"); // 3 and 4 bytes
+  // Bytes that are no UTF-8 are escaped too: they showed as a replacement
+  // character (a CSV field "\xff8").
+  EXPECT_EQ(shown("\xff" "8"), "\\xff8");
+  EXPECT_EQ(shown("a\x80z"), "a\\x80z");                 // a stray continuation byte
+  EXPECT_EQ(shown("\xc0\xafx"), "\\xc0\\xafx");          // an overlong '/'
+  EXPECT_EQ(shown("\xed\xa0\x80"), "\\xed\\xa0\\x80");    // a surrogate
+  EXPECT_EQ(shown("caf\xc3"), "caf\\xc3");               // cut short
 }
 
 TEST(Fatal, ThrowsWhenAskedInsteadOfExiting) {
