@@ -64,6 +64,8 @@ void setPrecision(const std::string &p, const GrtModel &m, const char *from) {
 DataOptions dataOptions(const Args &a) {
   DataOptions d;
   d.path = a.str("data");
+  // `-` is standard input, as for gradc itself; the data is read once.
+  if (d.path == "-") d.path = "/dev/stdin";
   d.valFraction = a.number("val-frac", 0.1);
   if (d.valFraction < 0 || d.valFraction >= 1) fail("--val-frac must be in [0, 1), not {}", d.valFraction);
   d.seed = uint64_t(a.integer("seed", 0, 0));

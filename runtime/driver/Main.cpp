@@ -16,9 +16,9 @@ namespace grt {
 /// The help of one command ("train", ...), or of all of them ("").
 static void usage(const GrtModel &m, const char *argv0, const std::string &only = "") {
   std::string dataHelp = m.data_kind == GRT_DATA_TEXT
-                             ? fmt::format("any file read as bytes, or every text file in a\n                    directory (default: {})", m.text_corpus)
-                             : m.data_kind == GRT_DATA_TABLE ? "a CSV whose header names the inputs (default: the model's own generated data)"
-                                                             : "a CSV whose header names the inputs";
+                             ? fmt::format("any file read as bytes, or every text file in a\n                    directory (default: {}; -: standard input)", m.text_corpus)
+                             : m.data_kind == GRT_DATA_TABLE ? "a CSV whose header names the inputs (default: the model's own generated data;\n                    -: standard input)"
+                                                             : "a CSV whose header names the inputs (-: standard input)";
   struct Section {
     const char *cmd;
     std::string text;
