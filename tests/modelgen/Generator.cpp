@@ -238,6 +238,7 @@ void Generator::step(Scope &s) {
       {&Generator::transpose, 3, false}, {&Generator::concat, 3, false},    {&Generator::index, 4, false},
       {&Generator::gather, 3, false},    {&Generator::onehot, 2, false},    {&Generator::sizes, 2, false},
       {&Generator::callFunction, 3, true}, {&Generator::sumLoop, 2, true},  {&Generator::ifRule, 2, false},
+      {&Generator::conversions, 3, false},
   };
   int total = 0;
   for (auto &r : rules)
@@ -492,6 +493,8 @@ const std::vector<std::string> &allFeatures() {
       // shapes and structure
       "batched @", "@ transpose", "@ K=1", "@ M=1", "@ N=1", "attention", "causal attention", "anti-causal attention", "sliding-window attention", "banded attention", "keepdims", "long axis", "fn", "scoped call", "param read", "layer loop", "for", "if",
       "output", "metric", "data table", "i32 input", "bool input", "param",
+      // conversions and inspection
+      "i32", "f64 round trip", "len", "training", "hash",
       // training
       "sgd", "momentum", "adam", "adamw", "clip", "warmup", "cosine", "f32", "f64"};
     // Every elementwise op source spells as a function, from the op table.

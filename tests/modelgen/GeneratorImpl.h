@@ -220,6 +220,9 @@ private:
   bool index(Scope &s);
   /// numel, dim, shape and full: sizes as numbers, constants as tensors.
   bool sizes(Scope &s);
+  /// The builtins that convert and inspect: i32 (truncating, a stepped
+  /// value), a round trip through f64, len of a shape, training(), hash.
+  bool conversions(Scope &s);
   /// `if` on a constant: the branches compute different things of one shape.
   bool ifRule(Scope &s);
   /// A running sum over the first axis, unrolled: s = x[0]; s = s + x[i].

@@ -335,6 +335,56 @@ bool Generator::sizes(Scope &s) {
   }
 }
 
+bool Generator::conversions(Scope &s) {
+  Val *v = pickFloat(s, [](const Val &x) { return !x.shape.empty() && x.mag() <= 100; });
+  if (!v) return false;
+  Ex x = use(*v);
+  switch (between(0, 4)) {
+  case 0: {
+    // Truncated toward zero: stepped, no gradient, and tied values.
+    feature("i32");
+    int k = between(2, 4);
+    bind(s, {fmt::format("float(i32({} * {}))", paren(x), k), x.shape, std::trunc(x.lo * k), std::trunc(x.hi * k), true,
+             false, false});
+    return true;
+  }
+  case 1: {
+    // Through f64 and back: the casts' gradients, in an f32 model only (in
+    // an f64 one, f32(...) would round, and the f64 oracles would see it).
+    if (fty != "f32") return false;
+    feature("f64 round trip");
+    double c = uniform(0.5, 1.5);
+    bind(s, {fmt::format("f32(f64({}) * {})", x.text, num(c)), x.shape, x.lo * c, x.hi * c, x.plateau, x.grad, false,
+             ""});
+    return true;
+  }
+  case 2: {
+    // The rank, counted at compile time.
+    feature("len");
+    double r = double(x.shape.size());
+    bind(s, {fmt::format("{} * float(len(shape({})))", paren(x), x.text), x.shape, x.lo * r, x.hi * r, x.plateau, x.grad,
+             false});
+    return true;
+  }
+  case 3: {
+    // One value when training, another in eval and predict.
+    feature("training");
+    bind(s, {fmt::format("where(training(), {}, {} * 0.5)", x.text, paren(x)), x.shape, std::min(x.lo, x.lo * 0.5),
+             std::max(x.hi, x.hi * 0.5), x.plateau, x.grad, true});
+    return true;
+  }
+  default: {
+    // A pseudo-random offset per element, keyed by the truncated value:
+    // stepped, so no max or abs over the sum.
+    feature("hash");
+    int m = between(3, 7);
+    bind(s, {fmt::format("{} + float(hash(i32({} * 2), {}) % {}) * 0.1", paren(x), x.text, between(0, 99), m), x.shape,
+             x.lo, x.hi + 0.1 * (m - 1), true, x.grad, false});
+    return true;
+  }
+  }
+}
+
 bool Generator::ifRule(Scope &s) {
   Val *v = pickFloat(s);
   if (!v) return false;

@@ -36,6 +36,7 @@ import math
 import os
 import sys
 import traceback
+import types
 
 import torch
 
@@ -73,7 +74,11 @@ def run_model(module, case, training):
     loss = module.model()
     if training and torch.is_tensor(loss) and loss.requires_grad:  # (a loss no parameter reaches has zero gradients)
         loss.backward()
-    return G, loss
+    # G is one object that the next run resets: keep this run's values (a
+    # predict output read after the gradients run had training()'s value
+    # from that run, seed 554).
+    run = types.SimpleNamespace(params=dict(G.params), outputs=dict(G.outputs), metrics=dict(G.metrics), used=set(G.used))
+    return run, loss
 
 
 def run_case(py, rtol):
