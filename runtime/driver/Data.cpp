@@ -143,6 +143,26 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
       for (auto &n : columnNames(s.slots[size_t(i)]))
         for (const std::string &alias : {n, n + "[0]"})
           if (int c = t.column(alias); c >= 0) used[c] = true;
+  // A column x[k] past input x's features is no stray label: the file has
+  // more features than the model was built for, and training on the first
+  // few would be silently wrong (x[0..2] for an f32[B, 2] input).
+  for (size_t c = 0; c < used.size(); ++c) {
+    const std::string &h = t.header[c];
+    size_t open = h.find('[');
+    if (used[c] || open == std::string::npos || open + 2 >= h.size() || h.back() != ']' ||
+        !std::all_of(h.begin() + long(open) + 1, h.end() - 1, [](char d) { return d >= '0' && d <= '9'; }))
+      continue;
+    for (int i : tableInputs(s)) {
+      const Session::Slot &sl = s.slots[size_t(i)];
+      if (sl.tensor->rank < 1 || h.compare(0, open, sl.tensor->name) != 0 || std::strlen(sl.tensor->name) != open) continue;
+      int64_t f = features(sl);
+      fail("{}: column '{}' is past input '{}', which has {} feature{} ({}): the file has more features than the model "
+           "reads; rebuild the model for them (gradc build -D), or drop the column",
+           path, shown(h), sl.tensor->name, f, f == 1 ? "" : "s",
+           f == 1 ? fmt::format("column {} or {}[0]", sl.tensor->name, sl.tensor->name)
+                  : fmt::format("columns {}[0] to {}[{}]", sl.tensor->name, sl.tensor->name, f - 1));
+    }
+  }
   std::string unused;
   int64_t numUnused = 0;
   for (size_t c = 0; c < used.size(); ++c)
