@@ -29,9 +29,17 @@ static std::string modelLines(Session &s) {
     if (sl.tensor->role == GRT_PARAM || sl.tensor->role == GRT_STATE || Session::isUserHyper(*sl.tensor))
       values.append(static_cast<const char *>(sl.data), sl.bytes);
   }
-  return fmt::format("the model: {} (tensors fnv {:016x})\nthe parameters, optimizer state and hyperparameters: fnv "
-                     "{:016x}\n",
-                     s.model.name, hashName(shapes), hashName(values));
+  // The build's constants by name (-D B=2 on one, B=4 on another), so
+  // that a mismatch says which; the hashes catch any other difference.
+  std::string constants;
+  for (std::string_view text = s.model.constants ? s.model.constants : ""; !text.empty();) {
+    std::string_view line = text.substr(0, text.find('\n'));
+    text.remove_prefix(std::min(text.size(), line.size() + 1));
+    if (!line.empty()) constants += (constants.empty() ? "" : ", ") + shown(line, 200);
+  }
+  return fmt::format("the build's constants: {}\nthe model: {} (tensors fnv {:016x})\nthe parameters, optimizer state and "
+                     "hyperparameters: fnv {:016x}\n",
+                     constants.empty() ? "none" : constants, s.model.name, hashName(shapes), hashName(values));
 }
 
 /// What must be the same on every process of a data-parallel run, one
