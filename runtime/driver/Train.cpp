@@ -662,8 +662,13 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                  "SIGTERM quits at once)\n";
   stopping = stopping || stopSignal != 0;
   if (cluster.parallel()) stopping = cluster.sum(stopping ? 1 : 0) > 0;
-  auto signalName = [] {
-    return stopSignal == SIGINT ? "SIGINT" : stopSignal == SIGTERM ? "SIGTERM" : "another process's signal";
+  // Under mpirun, Ctrl-C reaches the processes as SIGTERM (Open MPI turns
+  // the one into the other), and a user who pressed it would not know it.
+  bool parallel = cluster.parallel();
+  auto signalName = [parallel]() -> std::string {
+    if (stopSignal == SIGINT) return "SIGINT";
+    if (stopSignal == SIGTERM) return parallel ? "SIGTERM (mpirun passes Ctrl-C on as SIGTERM)" : "SIGTERM";
+    return "another process's signal";
   };
   // The final figure: text models validate on the whole split, not the
   // quick estimate the progress lines used (the two differed by 0.03 on
