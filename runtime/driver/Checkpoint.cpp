@@ -375,7 +375,21 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
     for (size_t i = 0; i < names.size() && i < 5; ++i) out += (i ? ", '" : "'") + shown(names[i]) + "'";
     return names.size() > 5 ? fmt::format("{} and {} more", out, names.size() - 5) : out;
   };
-  std::string why = constants.empty() ? "was it saved from a different model?" : "it was " + constants;
+  // Tensors that differ only in optimizer state (w.momentum, w.adam_m):
+  // the same model, built with other optimizer settings (momentum = 0
+  // compiles its buffers out), not "a different model".
+  auto isParam = [&](const std::string &n) {
+    int i = s.find(n);
+    return i >= 0 && s.slots[size_t(i)].tensor->role == GRT_PARAM;
+  };
+  auto paramState = [&](const std::string &n) { return n.rfind('.') != std::string::npos && isParam(n.substr(0, n.rfind('.'))); };
+  bool onlyState = (!extra.empty() || !missing.empty()) && std::all_of(extra.begin(), extra.end(), paramState) &&
+                   std::all_of(missing.begin(), missing.end(),
+                               [&](const std::string &n) { return s.slots[size_t(s.find(n))].tensor->role == GRT_STATE; });
+  std::string why = !constants.empty() ? "it was " + constants
+                    : onlyState ? "only optimizer state differs: was it saved by a build with other optimizer "
+                                  "settings (a momentum of 0 leaves momentum out, or another optimizer)?"
+                                : "was it saved from a different model?";
   if (!partial && !extra.empty())
     fail("checkpoint {} has {} tensor{} the model does not have ({}); {} (--partial-load loads only the tensors both "
          "have)",

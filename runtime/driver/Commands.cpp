@@ -113,6 +113,17 @@ void applyHypers(Session &s, const Args &a) {
       for (auto &sl : s.slots)
         if (Session::isUserHyper(*sl.tensor))
           known += (known.empty() ? "" : ", ") + std::string(sl.tensor->name);
+      // A momentum, clip or warmup of 0 in the train statement compiles that
+      // part of the update out, though `info` lists it as 0.
+      std::string_view optimizer = s.model.optimizer ? s.model.optimizer : "";
+      if (name == "min_lr" && optimizer.find("decay = none") != std::string_view::npos)
+        fail("--hp min_lr: the model was built with decay = none, so no decay reaches a min_lr; give its train "
+             "statement decay = \"cosine\" to set it with --hp (the model has: {})",
+             known);
+      if (optimizer.find(name + " = ") != std::string_view::npos)
+        fail("--hp {}: the model was built with {} = 0, which leaves it out of the compiled update; give it a "
+             "non-zero value in the model's train statement to set it with --hp (the model has: {})",
+             name, name, known);
       fail("--hp {}: the model has no hyperparameter '{}' (it has: {})", name, name, known);
     }
     checkRange(name, v, "--hp " + name + ":");
