@@ -1,10 +1,12 @@
 //===- codegen/Link.cpp - object + runtime = executable -------------------===//
 #include "codegen/Link.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/Signals.h"
 
 namespace gradc {
 
@@ -38,7 +40,20 @@ llvm::Error linkExecutable(llvm::ArrayRef<std::string> objects, llvm::StringRef 
   if (!cxx) cxx = llvm::sys::findProgramByName("g++");
   if (!cxx) cxx = llvm::sys::findProgramByName("clang++");
   if (!cxx) return fail("no C++ compiler driver (c++, g++ or clang++) to link with; install g++");
-  std::string out = output.str();
+  // The linker writes OUTPUT.tmp-PID, renamed over OUTPUT once whole: a
+  // link that fails part way (a full disk, a file-size limit, Ctrl-C) left
+  // a truncated file in place of a working executable.
+  std::string out = (output + ".tmp-" + llvm::Twine(llvm::sys::Process::getProcessId())).str();
+  llvm::sys::RemoveFileOnSignal(out);
+  auto cleanUp = llvm::make_scope_exit([&] {
+    llvm::sys::fs::remove(out);
+    llvm::sys::DontRemoveFileOnSignal(out);
+  });
+  auto done = [&]() -> llvm::Error {
+    if (std::error_code ec = llvm::sys::fs::rename(out, output))
+      return fail("cannot write " + output + ": " + ec.message());
+    return llvm::Error::success();
+  };
   llvm::SmallVector<llvm::StringRef, 13> args{*cxx};
   for (auto &o : objects) args.push_back(o);
   args.append({*runtime, "-o", out, "-lpthread", "-ldl", "-lm"});
@@ -51,15 +66,16 @@ llvm::Error linkExecutable(llvm::ArrayRef<std::string> objects, llvm::StringRef 
   if (llvm::sys::findProgramByName("ld.gold")) {
     args.push_back("-fuse-ld=gold");
     rc = llvm::sys::ExecuteAndWait(*cxx, args, std::nullopt, {}, 0, 0, &err, &failed);
-    if (!failed && rc == 0) return llvm::Error::success();
+    if (!failed && rc == 0) return done();
     args.pop_back();
     err.clear(), failed = false;
   }
   rc = llvm::sys::ExecuteAndWait(*cxx, args, std::nullopt, {}, 0, 0, &err, &failed);
   if (failed || rc != 0)
     return fail("linking " + output + " failed (" + *cxx + " exited with " + llvm::Twine(rc) + ")" +
-                (err.empty() ? "" : ": " + err));
-  return llvm::Error::success();
+                (err.empty() ? "" : ": " + err) +
+                (llvm::sys::fs::exists(output) ? "; " + output + " is as it was" : std::string()));
+  return done();
 }
 
 } // namespace gradc
