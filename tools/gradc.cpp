@@ -40,7 +40,7 @@ static cl::SubCommand gradcheckCmd("gradcheck", "Compare every symbolic gradient
 static cl::opt<std::string> input(cl::Positional, cl::desc("<model.grad | module.gir>"), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> defines("D", cl::Prefix, cl::desc("Override a constant: -D NAME=VALUE (e.g. -D B=256)"),
                                      cl::value_desc("NAME=VALUE"), ALL_SUBS, cl::cat(category));
-static cl::opt<std::string> dtype("dtype", cl::desc("The float type 'f32' stands for: f32 (default) or f64"),
+static cl::opt<std::string> dtype("dtype", cl::desc("The float type 'f32' stands for: f32 (default) or f64 (for checks: its matrix products are the plain sums, several times slower)"),
                                   cl::init("f32"), cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::sub(dotCmd),
                                   cl::sub(statsCmd), cl::cat(category));
 static cl::opt<unsigned> fusion("fusion",

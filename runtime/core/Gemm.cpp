@@ -419,6 +419,56 @@ void naiveGemmF64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const doubl
   naiveGemm<double>(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add, epilogue);
 }
 
+namespace {
+struct F64Call {
+  bool ta, add;
+  int64_t N, K;
+  const double *A;
+  int64_t lda;
+  const double *B; // K × N, rows contiguous (a transposed B is copied so)
+  int64_t ldb;
+  double *C;
+  int64_t ldc;
+  Epilogue epilogue;
+};
+
+/// Rows [r0, r1) of C: each element summed over k in order from 0, as the
+/// textbook loop does (so the bits are naiveGemmF64's), but a row at a
+/// time, acc[n] += A(m,k)·B(k,n), reading B's rows contiguously; the
+/// naive loop read B down its columns, a cache line per multiply-add.
+void f64Rows(void *data, int64_t r0, int64_t r1) {
+  const F64Call &g = *static_cast<const F64Call *>(data);
+  std::vector<double> acc(size_t(g.N));
+  for (int64_t m = r0; m < r1; ++m) {
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (int64_t k = 0; k < g.K; ++k) {
+      double a = g.ta ? g.A[k * g.lda + m] : g.A[m * g.lda + k];
+      const double *b = g.B + k * g.ldb;
+      for (int64_t n = 0; n < g.N; ++n) acc[size_t(n)] += a * b[n];
+    }
+    double *c = g.C + m * g.ldc;
+    for (int64_t n = 0; n < g.N; ++n) c[n] = g.add ? c[n] + acc[size_t(n)] : acc[size_t(n)];
+  }
+  if (g.epilogue && r0 < r1) g.epilogue(r0, r1);
+}
+} // namespace
+
+void gemmF64(ThreadPool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
+             const double *B, int64_t ldb, double *C, int64_t ldc, bool add, const Epilogue &epilogue) {
+  if (M == 0) return;
+  std::vector<double> bt;
+  if (tb) { // Bᵀ stored as N rows of K: copy it to K rows of N
+    bt.resize(size_t(K * N));
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) bt[size_t(k * N + n)] = B[n * ldb + k];
+    B = bt.data(), ldb = N;
+  }
+  F64Call g{ta, add, N, K, A, lda, B, ldb, C, ldc, epilogue};
+  // Each row is one thread's, whatever the split: the bits do not depend on it.
+  if (pool && pool->size() > 1 && M > 1 && M * N * K >= kParallelWork) pool->run(M, f64Rows, &g);
+  else f64Rows(&g, 0, M);
+}
+
 void naiveGemmF32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda, const float *B,
                   int64_t ldb, float *C, int64_t ldc, bool add) {
   naiveGemm<float>(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, add);
@@ -461,11 +511,14 @@ void grt_gemm_f32(GrtContext *ctx, int32_t ta, int32_t tb, int64_t m, int64_t n,
     profile->gemm(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 2.0 * m * n * k);
 }
 
-void grt_gemm_f64(GrtContext *, int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
+void grt_gemm_f64(GrtContext *ctx, int32_t ta, int32_t tb, int64_t m, int64_t n, int64_t k, const double *a, int64_t lda,
                   const double *b, int64_t ldb, double *c, int64_t ldc, int32_t flags, GrtParallelBody epilogue,
                   void *epilogueData) {
-  // f64 exists for gradient checks, where clarity beats speed.
-  grt::naiveGemmF64(ta, tb, m, n, k, a, lda, b, ldb, c, ldc, flags & GRT_GEMM_ACCUMULATE, grt::Epilogue{epilogue, epilogueData});
+  // f64 exists for gradient checks and for models that ask for it: the
+  // textbook sum per element (bits as naiveGemmF64's), row by row and split
+  // across threads, not packed or tiled (a fifth of an f32 GEMM's speed).
+  grt::ThreadPool *pool = ctx && !(flags & GRT_GEMM_ONE_THREAD) ? ctx->pool : nullptr;
+  grt::gemmF64(pool, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, flags & GRT_GEMM_ACCUMULATE, grt::Epilogue{epilogue, epilogueData});
 }
 
 } // extern "C"

@@ -70,6 +70,10 @@ void naiveGemmF32(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float
                   int64_t ldb, float *C, int64_t ldc, bool add);
 void naiveGemmF64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda, const double *B,
                   int64_t ldb, double *C, int64_t ldc, bool add, const Epilogue &epilogue = {});
+/// f64 products: the same sums as naiveGemmF64, bit for bit, a row at a
+/// time with B's rows read contiguously, rows split across `pool`.
+void gemmF64(ThreadPool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
+             const double *B, int64_t ldb, double *C, int64_t ldc, bool add, const Epilogue &epilogue = {});
 
 const GemmKernel &gemmAvx512();
 const GemmKernel &gemmAvx2();

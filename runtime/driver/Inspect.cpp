@@ -154,9 +154,19 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
     fmt::print("  {:<8} {:>4} kernels, scratch arena {}\n", m.entries[i].name, m.entries[i].num_kernels,
                humanBytes(double(m.entries[i].arena_bytes)));
   fmt::print("parameters: {} ({}), optimizer state {}\n", params, humanBytes(double(paramBytes)), humanBytes(double(stateBytes)));
-  fmt::print("matrix multiply on this CPU: {}\n", gemmDescription());
+  // The packed kernels are f32's; f64 products (a --dtype f64 build) are
+  // the textbook sums, row by row, which info claimed were the packed ones.
+  bool f32 = false, f64 = false;
+  for (int32_t i = 0; i < m.num_tensors; ++i)
+    if (m.tensors[i].role == GRT_PARAM) f32 |= m.tensors[i].dtype == GRT_F32, f64 |= m.tensors[i].dtype == GRT_F64;
+  if (f32 || !f64) fmt::print("matrix multiply on this CPU: {}\n", gemmDescription());
+  if (f64)
+    fmt::print("f64 matrix multiply: the textbook sums, row by row and split across threads, not packed or tiled "
+               "(for gradient checks; several times slower than f32)\n");
   fmt::print("bf16 matrix products (--precision bf16): {}\n",
-             gemmBf16Supported() ? gemmAvx512Bf16().name : "not on this CPU (no AVX-512 BF16)");
+             !f32 ? "none: they replace f32 products, and this model has none"
+             : gemmBf16Supported() ? gemmAvx512Bf16().name
+                                   : "not on this CPU (no AVX-512 BF16)");
   return 0;
 }
 
