@@ -254,6 +254,15 @@ int main(int argc, char **argv) {
     listPipeline();
     return finishOutput(0);
   }
+  // A flag given twice took its last value silently (-o a1 -o a2 built a2
+  // alone, --dtype f64 --dtype f32 built f32), where -D and the
+  // executables' flags refuse a repeat.
+  for (cl::Option *opt : std::initializer_list<cl::Option *>{
+           &dtype, &fusion, &sliceBlockBytes, &sliceBlockMinRows, &singleSliceBlockBytes, &breakGrad, &output, &jobs,
+           &stepBatch, &stage, &onlyGraph, &tolerance, &seed, &samples, &maxElements})
+    if (opt->getNumOccurrences() > 1)
+      fail((opt->ArgStr.size() == 1 ? "-" : "--") + opt->ArgStr.str() + " is given " +
+           std::to_string(opt->getNumOccurrences()) + " times; give it once");
   bool any = buildCmd || dumpCmd || optCmd || dotCmd || statsCmd || gradcheckCmd;
   if (!any) fail("give a subcommand: build, dump, opt, dot, stats or gradcheck (see gradc --help)");
   if (input.empty()) fail("no input file (see gradc --help)");
