@@ -5,6 +5,7 @@
 #include "core/Gemm.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace grt {
@@ -37,6 +38,11 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
   fmt::print("loss {:.9g}{}", r.loss, bitsPerByte(*data, r.loss));
   for (auto &[name, v] : r.metrics) fmt::print("  {} {:.9g}", name, v);
   fmt::print("  ({} batch{} of {})\n", r.batches, r.batches == 1 ? "" : "es", data->describe());
+  // A NaN printed among the numbers is easy to miss in a script's log.
+  if (!std::isfinite(r.loss)) fmt::print(stderr, "note: the loss is not finite ({})\n", r.loss);
+  for (auto &[name, v] : r.metrics)
+    if (!std::isfinite(v))
+      fmt::print(stderr, "note: metric '{}' is not finite ({}): some row gives it a NaN or an infinity\n", name, v);
   return 0;
 }
 
@@ -93,6 +99,10 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
     default: return fmt::format("{}", int64_t(v));
     }
   };
+  // Rows whose outputs are NaN or infinite, per output: said at the end,
+  // where a script's reader of the CSV would miss them.
+  std::vector<int64_t> notFinite(outs.size(), 0);
+  std::vector<int64_t> firstBad(outs.size(), -1);
   for (int64_t first = 0; first < rows.rows; first += batch) {
     fillRows(s, rows, first);
     s.run("predict");
@@ -100,13 +110,23 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
       std::vector<std::string> cells;
       auto row = [&](const Session::Slot &sl) {
         int64_t f = sl.numel / sl.tensor->dims[0];
-        for (int64_t k = 0; k < f; ++k) cells.push_back(cell(sl, b * f + k));
+        bool finite = true;
+        for (int64_t k = 0; k < f; ++k) {
+          cells.push_back(cell(sl, b * f + k));
+          finite = finite && std::isfinite(Session::get(sl, b * f + k));
+        }
+        return finite;
       };
       for (int i : inputs) row(s.slots[i]);
-      for (auto &o : outs) row(s.slot(outputTensor(o)));
+      for (size_t o = 0; o < outs.size(); ++o)
+        if (!row(s.slot(outputTensor(outs[o]))) && notFinite[o]++ == 0) firstBad[o] = first + b;
       fmt::print("{}\n", fmt::join(cells, ","));
     }
   }
+  for (size_t o = 0; o < outs.size(); ++o)
+    if (notFinite[o])
+      fmt::print(stderr, "note: output '{}' is not finite (NaN or infinite) in {} of {} rows, the first at data row {}\n",
+                 outs[o], notFinite[o], rows.rows, firstBad[o] + 1);
   return 0;
 }
 
