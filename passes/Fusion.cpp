@@ -256,10 +256,15 @@ private:
       if (!info.targets.count(r) && r != target) return -1;
     if (target) {
       // Every value already in K must read only K's targets and this one.
-      for (auto &m : g.nodes)
-        if (m->kernel == k) {
+      // Nodes are assigned from the last back, so K's are after n and at or
+      // before K's last node: scanning only those, not the whole graph for
+      // each update (quadratic in the layers of a deep model).
+      bool inOrder = n->id < g.nodes.size() && g.nodes[n->id].get() == n;
+      size_t from = inOrder ? n->id + 1 : 0, to = inOrder ? std::min<size_t>(lastNodeOf[k] + 1, g.nodes.size()) : g.nodes.size();
+      for (size_t i = from; i < to; ++i)
+        if (Node *m = g.nodes[i].get(); m->kernel == k) {
           llvm::SmallPtrSet<const Node *, 4> mr;
-          stateRead(m.get(), mr);
+          stateRead(m, mr);
           for (const Node *r : mr)
             if (!info.targets.count(r) && r != target) return -1;
         }

@@ -33,6 +33,8 @@
 #include "ir/Optimizers.h"
 #include "runtime/include/gradrt/abi.h"
 
+#include "llvm/ADT/StringMap.h"
+
 #include <cmath>
 
 namespace gradc {
@@ -64,10 +66,14 @@ public:
 
   /// A scalar hyperparameter leaf with the source's value as its default.
   Node *hyper(llvm::StringRef name) {
-    if (Node *h = g.findLeaf(OpKind::Hyper, name)) return h;
+    // Asked once per parameter: remembered, not looked up among every node
+    // (quadratic in a deep model).
+    Node *&h = hypers[name];
+    if (!h) h = g.findLeaf(OpKind::Hyper, name);
+    if (h) return h;
     Attrs a;
     a.set(AttrKey::Default, arg(name));
-    return b.leaf(OpKind::Hyper, name, TensorType(ft, {}), std::move(a));
+    return h = b.leaf(OpKind::Hyper, name, TensorType(ft, {}), std::move(a));
   }
   Node *scalar(double v) { return b.constant(v, TensorType(ft, {})); }
   /// Scalar s broadcast to the shape and float type of `like`.
@@ -207,6 +213,7 @@ private:
   Module &m;
   Graph &g;
   Builder b;
+  llvm::StringMap<Node *> hypers; // hyper(): the leaves made or found so far
   DType ft;
 };
 
