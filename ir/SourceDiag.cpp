@@ -9,9 +9,8 @@
 
 namespace gradc {
 
-void printMessage(const llvm::SourceMgr &sm, llvm::raw_ostream &os, llvm::SMLoc loc, llvm::SourceMgr::DiagKind kind,
-                  const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
-  llvm::SMDiagnostic d = sm.GetMessage(loc, kind, msg, ranges);
+static void printShown(const llvm::SourceMgr &sm, llvm::raw_ostream &os, const llvm::SMDiagnostic &d,
+                       llvm::SourceMgr::DiagKind kind) {
   llvm::StringRef line = d.getLineContents();
   if (d.getColumnNo() < 0 || llvm::all_of(line, [](char c) { return (unsigned char)c < 0x80; })) {
     d.print(nullptr, os);
@@ -51,5 +50,43 @@ void printMessage(const llvm::SourceMgr &sm, llvm::raw_ostream &os, llvm::SMLoc 
   }
   os << llvm::StringRef(text).take_front(first + 1) << line << llvm::StringRef(text).drop_front(second);
 }
+
+
+void printMessage(const llvm::SourceMgr &sm, llvm::raw_ostream &os, llvm::SMLoc loc, llvm::SourceMgr::DiagKind kind,
+                  const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
+  llvm::SMDiagnostic d = sm.GetMessage(loc, kind, msg, ranges);
+  // A long line (a generated model, a 10 MB comment) is shown as a window
+  // around the caret, "..." at each cut end: it was printed whole, once per
+  // error and note.
+  constexpr int kBefore = 80, kAfter = 120;
+  if (llvm::StringRef full = d.getLineContents(); d.getColumnNo() >= 0 && full.size() > size_t(kBefore + kAfter + 40)) {
+    auto continuation = [&](size_t i) { return i < full.size() && ((unsigned char)full[i] & 0xC0) == 0x80; };
+    size_t from = size_t(std::max(0, d.getColumnNo() - kBefore)), to = std::min(full.size(), size_t(d.getColumnNo() + kAfter));
+    while (from > 0 && continuation(from)) --from;
+    while (to < full.size() && continuation(to)) --to;
+    std::string head = from > 0 ? "..." : "", window = head + full.slice(from, to).str() + (to < full.size() ? "..." : "");
+    int shift = int(head.size()) - int(from);
+    std::vector<std::pair<unsigned, unsigned>> spans;
+    for (auto [b, e] : d.getRanges()) {
+      int nb = std::clamp(int(b) + shift, 0, int(window.size())), ne = std::clamp(int(e) + shift, 0, int(window.size()));
+      if (nb < ne) spans.push_back({unsigned(nb), unsigned(ne)});
+    }
+    llvm::SMDiagnostic cut(sm, d.getLoc(), d.getFilename(), d.getLineNo(), d.getColumnNo() + shift, kind, d.getMessage(),
+                           window, spans);
+    // The caret goes by the window; file:line:col keeps the line's column.
+    std::string text;
+    llvm::raw_string_ostream out(text);
+    printShown(sm, out, cut, kind);
+    std::string at = (d.getFilename() + ":" + llvm::Twine(d.getLineNo()) + ":").str();
+    if (llvm::StringRef(text).starts_with(at)) {
+      size_t colEnd = text.find(':', at.size());
+      if (colEnd != std::string::npos) text.replace(at.size(), colEnd - at.size(), std::to_string(d.getColumnNo() + 1));
+    }
+    os << text;
+    return;
+  }
+  printShown(sm, os, d, kind);
+}
+
 
 } // namespace gradc
