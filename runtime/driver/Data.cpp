@@ -296,8 +296,8 @@ private:
                  opts.world > 1 ? fmt::format("global batch of {} ({} processes × {})", global, opts.world, batch)
                                 : fmt::format("batch of {}", batch));
     else if (val < asked)
-      fmt::print(stderr, "note: {}: holding out {} rows for validation, not {}, so that training keeps a full batch of {}\n",
-                 source, val, asked, global);
+      fmt::print(stderr, "note: {}: holding out {} row{} for validation, not {}, so that training keeps a full batch of {}\n",
+                 source, val, val == 1 ? "" : "s", asked, global);
     std::vector<int64_t> perm(n);
     std::iota(perm.begin(), perm.end(), 0);
     Rng rng(12345, hashName("split"));
