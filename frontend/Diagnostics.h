@@ -37,6 +37,8 @@ public:
   void warning(llvm::SMLoc loc, const llvm::Twine &msg);
   /// An error with no position in any file (a bad -D flag, a missing file).
   void error(const llvm::Twine &msg);
+  /// A note with no position, after errors (not counted).
+  void remark(const llvm::Twine &msg);
 
   /// One call being inlined: where it was written and what it calls
   /// ("linear", or "fc.linear" with its scope).

@@ -672,7 +672,14 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
   if (badDefine) return nullptr;
   for (size_t i = 1; i < user.models.size(); ++i) error(user.models[i]->nameLoc, "only one model per file");
   execModel(*user.models.front());
-  if (diag.hasErrors()) return nullptr;
+  if (diag.hasErrors()) {
+    // An error at a constant's use shows the source's name, not that -D
+    // gave its value (-D B=-4 said only "the integer -4" at f32[B, 1]).
+    std::string given;
+    for (auto &[name, text] : opts.defines) given += (given.empty() ? "" : ", ") + name + "=" + text;
+    if (!given.empty()) diag.remark("constants given with -D: " + given);
+    return nullptr;
+  }
   return std::move(module);
 }
 
