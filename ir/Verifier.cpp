@@ -117,13 +117,12 @@ std::vector<Problem> graphProblems(const Graph &g) {
   // (quadratic in a 1000-layer model, after every pass).
   llvm::StringMap<const Node *> params;
   for (const Node *p : g.leaves(OpKind::Param)) params.try_emplace(p->attrs.getString(AttrKey::Name), p);
-  auto findParam = [&](llvm::StringRef name) -> const Node * { return params.lookup(name); };
   for (auto &o : g.outputs) {
     output = int(&o - g.outputs.data());
     llvm::StringRef param = o.name;
     if (!o.value || !param.consume_front(GRT_GRAD_PREFIX)) continue;
     // (A param the loss ignores may be gone, its gradient a constant zero.)
-    const Node *p = findParam(param);
+    const Node *p = params.lookup(param);
     if (p && p->type != o.value->type)
       err("output \"" + o.name + "\" has type " + str(o.value->type) + ", but param \"" + param.str() + "\" is " + str(p->type));
   }
@@ -132,7 +131,7 @@ std::vector<Problem> graphProblems(const Graph &g) {
     node = gl;
     // @apply's gradients stand in for @grads' outputs of the same name.
     llvm::StringRef param = gl->attrs.getString(AttrKey::Name);
-    const Node *p = param.consume_front(GRT_GRAD_PREFIX) ? findParam(param) : nullptr;
+    const Node *p = param.consume_front(GRT_GRAD_PREFIX) ? params.lookup(param) : nullptr;
     if (!p)
       err("gradient \"" + gl->attrs.getString(AttrKey::Name).str() + "\" is not named grad.W after a param W of this graph");
     else if (p->type != gl->type)

@@ -55,10 +55,14 @@ void setPrecision(const std::string &p, const GrtModel &m, const char *from) {
   if (p != "bf16") fail("{} must be f32 or bf16, not '{}'", from, p);
   if (!gemmBf16Supported())
     fail("{} bf16 needs a CPU with AVX-512 BF16 (VDPBF16PS), and this one has none; train in f32", from);
-  bool f32 = false;
-  for (int32_t i = 0; i < m.num_tensors; ++i) f32 |= m.tensors[i].role == GRT_PARAM && m.tensors[i].dtype == GRT_F32;
-  if (!f32) fmt::print(stderr, "note: {} bf16 changes f32 matrix products only, and this model has no f32 parameters\n", from);
+  if (!hasParamOf(m, GRT_F32)) fmt::print(stderr, "note: {} bf16 changes f32 matrix products only, and this model has no f32 parameters\n", from);
   setMatmulPrecision(MatmulPrecision::BF16);
+}
+
+bool hasParamOf(const GrtModel &m, int32_t dtype) {
+  for (int32_t i = 0; i < m.num_tensors; ++i)
+    if (m.tensors[i].role == GRT_PARAM && m.tensors[i].dtype == dtype) return true;
+  return false;
 }
 
 DataOptions dataOptions(const Args &a) {

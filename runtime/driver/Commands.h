@@ -26,6 +26,9 @@ std::string precisionOption(const Args &a, const GrtModel &m);
 /// where the value came from, for messages): precisionOption's work, also
 /// for a precision a checkpoint names.
 void setPrecision(const std::string &p, const GrtModel &m, const char *from);
+/// Whether some parameter of the model has this dtype (GRT_F32, GRT_F64):
+/// which matrix products it makes, and so which kernels serve them.
+bool hasParamOf(const GrtModel &m, int32_t dtype);
 DataOptions dataOptions(const Args &a);
 /// Sets every hyperparameter to its default, then applies --lr and --hp.
 void applyHypers(Session &s, const Args &a);

@@ -389,14 +389,20 @@ Rows generateTable(Session &s, const DataOptions &opts, std::vector<int> inputs)
 
 //===--- text ---------------------------------------------------------------===//
 
+/// The token cache's format. Version 2 ends with a hash of the ids: damage
+/// that keeps the file's size (a flipped id) trained on other tokens,
+/// silently. A version-1 file is simply encoded again.
+static const char kTokMagic[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '2'},
+                  kTokOld[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '1'};
+
 /// Whether `path` is a token cache gradc wrote beside a corpus
-/// (`c.txt.tok-HASH`, starting "GRADCTK" and its version): read as text, it
-/// was reported as a file holding NUL bytes.
+/// (`c.txt.tok-HASH`, starting with kTokMagic of any version): read as
+/// text, it was reported as a file holding NUL bytes.
 static bool isTokenCache(const std::string &path) {
   if (path.find(".tok-") == std::string::npos) return false;
-  char magic[7];
+  char magic[7]; // kTokMagic without its version
   std::ifstream in(path, std::ios::binary);
-  return in.read(magic, sizeof magic) && !std::memcmp(magic, "GRADCTK", sizeof magic);
+  return in.read(magic, sizeof magic) && !std::memcmp(magic, kTokMagic, sizeof magic);
 }
 
 /// Bytes of a file, or of every text file in a directory (sorted by name).
@@ -514,11 +520,6 @@ struct Encoded {
 };
 
 namespace {
-
-/// The token cache's format. Version 2 ends with a hash of the ids: damage
-/// that keeps the file's size (a flipped id) trained on other tokens,
-/// silently. A version-1 file is simply encoded again.
-const char kTokMagic[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '2'}, kTokOld[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '1'};
 
 uint64_t idsChecksum(const Encoded &x) {
   auto bytes = [](const std::vector<int32_t> &v) {

@@ -176,9 +176,7 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
   fmt::print("parameters: {} ({}), optimizer state {}\n", params, humanBytes(double(paramBytes)), humanBytes(double(stateBytes)));
   // The packed kernels are f32's; f64 products (a --dtype f64 build) are
   // the textbook sums, row by row, which info claimed were the packed ones.
-  bool f32 = false, f64 = false;
-  for (int32_t i = 0; i < m.num_tensors; ++i)
-    if (m.tensors[i].role == GRT_PARAM) f32 |= m.tensors[i].dtype == GRT_F32, f64 |= m.tensors[i].dtype == GRT_F64;
+  bool f32 = hasParamOf(m, GRT_F32), f64 = hasParamOf(m, GRT_F64);
   if (f32 || !f64) fmt::print("matrix multiply on this CPU: {}\n", gemmDescription());
   if (f64)
     fmt::print("f64 matrix multiply: the textbook sums, row by row and split across threads, not packed or tiled "

@@ -518,7 +518,6 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // to the temporary directory instead, the run says where, and its exit
   // status is 1 so that a script notices. Only when that fails too are the
   // weights lost.
-  bool rescued = false;
   auto finalSave = [&](int64_t step) {
     std::string why = checkpoint(save, step);
     if (why.empty()) return;
@@ -531,7 +530,6 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     fmt::print(stderr, "error: cannot save checkpoint {} at step {}: {}; saved it to {} instead (--resume {} continues)\n",
                save, step, why, fallback, fallback);
     savedAs = fallback;
-    rescued = true;
   };
 
   if (!quiet) {
@@ -749,7 +747,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                  "thread for a while\n",
                  s.ctx.pool->preemptedSpells(), s.ctx.pool->preemptedSpells() == 1 ? "" : "s");
   }
-  return rescued ? 1 : 0; // the checkpoint is not where --save said
+  return savedAs != save ? 1 : 0; // the checkpoint was rescued: it is not where --save said
 }
 
 } // namespace grt
