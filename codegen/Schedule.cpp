@@ -70,7 +70,7 @@ public:
     auto it = ids.find(key);
     if (it != ids.end()) {
       // An epilogue output written over its product (ir/Plan.h,
-      // epilogueOverProduct) shares its buffer: name both, "mm/y".
+      // epilogueOverProducts) shares its buffer: name both, "mm/y".
       Buffer &b = k.buffers[it->second];
       std::string name = names.lookup(base);
       if (s.kind == Storage::Arena && !name.empty() && ("/" + b.name + "/").find("/" + name + "/") == std::string::npos)

@@ -4,6 +4,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
+#include <algorithm>
+
 namespace gradc {
 
 llvm::StringRef phaseName(Phase p) {
@@ -122,9 +124,13 @@ unsigned Graph::removeDeadNodes() {
 }
 
 const SliceGroup *Graph::sliceGroupOf(int32_t k) const {
-  for (const SliceGroup &sg : sliceGroups)
-    if (sg.contains(k)) return &sg;
-  return nullptr;
+  // The groups are in kernel order and do not overlap (verifyKernels), so
+  // the candidate is the last group starting at or before k: a scan per
+  // value was quadratic in a deep model's attention layers.
+  auto it = std::upper_bound(sliceGroups.begin(), sliceGroups.end(), k,
+                             [](int32_t k, const SliceGroup &sg) { return k < sg.first; });
+  if (it == sliceGroups.begin() || !std::prev(it)->contains(k)) return nullptr;
+  return &*std::prev(it);
 }
 
 void Graph::clearPlan() {

@@ -172,7 +172,8 @@ public:
   int64_t arenaBytes = 0;
   /// Runs of kernels that run slice by slice (passes/SliceFusion.cpp).
   std::vector<SliceGroup> sliceGroups;
-  /// The slice group kernel k belongs to, or null.
+  /// The slice group kernel k belongs to, or null (by binary search: the
+  /// groups must be in kernel order, as verifyKernels requires).
   const SliceGroup *sliceGroupOf(int32_t k) const;
 };
 

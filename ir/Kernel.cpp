@@ -11,6 +11,7 @@
 #include <bit>
 #include <cmath>
 #include <functional>
+#include <optional>
 
 namespace gradc {
 
@@ -219,7 +220,8 @@ std::string rowBlockProblem(const std::vector<std::vector<Node *>> &users, const
   return "";
 }
 
-std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, const Graph &g, const SliceGroup &sg) {
+std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, const llvm::DenseSet<const Node *> &updated,
+                              const Graph &g, const SliceGroup &sg) {
   std::string what = "slices " + std::to_string(sg.first) + " to " + std::to_string(sg.last);
   unsigned r = sg.batch.size();
   if (sg.first < 0 || sg.last >= g.numKernels() || sg.first >= sg.last)
@@ -227,8 +229,6 @@ std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, con
   // One slice is a group only for its row blocks (SliceFusion.cpp).
   if (r == 0 || (sg.slices() < 2 && sg.rowBlock == 0))
     return what + ": a slice group runs over two or more slices, or over one in row blocks";
-  llvm::DenseSet<const Node *> updated;
-  for (auto &u : g.updates) updated.insert(u.value);
   for (int32_t k = sg.first; k <= sg.last; ++k) {
     const FusedKernel &fk = g.kernels[k];
     std::string kw = "kernel " + std::to_string(k);
@@ -255,7 +255,7 @@ namespace {
 
 class KernelChecker {
 public:
-  explicit KernelChecker(const Graph &g) : g(g), names(valueNames(g)) {}
+  explicit KernelChecker(const Graph &g) : g(g) {}
 
   std::vector<KernelProblem> run() {
     for (auto &n : g.nodes)
@@ -267,11 +267,13 @@ public:
     for (int32_t k = 0; k < g.numKernels(); ++k) checkKernel(k, expected[k]);
     if (!problems.empty()) return problems;
     auto users = g.users();
+    llvm::DenseSet<const Node *> updated;
+    for (auto &u : g.updates) updated.insert(u.value);
     for (size_t i = 0; i < g.sliceGroups.size(); ++i) {
       const SliceGroup &sg = g.sliceGroups[i];
       if (i > 0 && sg.first <= g.sliceGroups[i - 1].last)
         err(-1, "slice groups must be in kernel order and must not overlap");
-      else if (auto p = sliceGroupProblem(users, g, sg); !p.empty())
+      else if (auto p = sliceGroupProblem(users, updated, g, sg); !p.empty())
         err(sg.first >= 0 && sg.first < g.numKernels() ? sg.first : -1, p);
     }
     // One walk for all kernels (one per kernel would be quadratic).
@@ -284,7 +286,12 @@ public:
 
 private:
   void err(int32_t k, const std::string &msg) { problems.push_back({k, msg}); }
-  std::string name(const Node *n) const { return "%" + names.lookup(n); }
+  // Names only for messages: printing every value's name after each pass
+  // was a quarter of a deep model's compile time.
+  std::string name(const Node *n) const {
+    if (!names) names = valueNames(g);
+    return "%" + names->lookup(n);
+  }
   std::string op(const Node *n) const { return name(n) + " = " + n->info().mnemonic.str(); }
 
   void checkKernel(int32_t k, llvm::ArrayRef<Node *> expected) {
@@ -356,7 +363,7 @@ private:
   }
 
   const Graph &g;
-  llvm::DenseMap<const Node *, std::string> names;
+  mutable std::optional<llvm::DenseMap<const Node *, std::string>> names;
   std::vector<KernelProblem> problems;
 };
 

@@ -19,6 +19,8 @@
 
 #include "ir/Types.h"
 
+#include "llvm/ADT/DenseSet.h"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -119,8 +121,10 @@ bool readsAtOwnSlice(const std::vector<std::vector<Node *>> &users, const Graph 
 /// each must be a loop or a matmul without epilogue over [batch..., ...],
 /// write no parameter or state, and read what an earlier one of the group
 /// stores only at its own slice (each slice runs through the whole group
-/// before the next starts).
-std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, const Graph &g, const SliceGroup &sg);
+/// before the next starts). `updated` is the values of g's updates (built
+/// once by the caller: a deep model has thousands, and many groups).
+std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, const llvm::DenseSet<const Node *> &updated,
+                              const Graph &g, const SliceGroup &sg);
 
 /// How kernel k of slice group `sg`, run in blocks of rows of the axis
 /// after the slices (`rows` of them), covers a block (ir/Graph.h):

@@ -15,7 +15,7 @@
 //             param or state its update replaces, read there only at the
 //             element it writes; values live at the same time never share
 //             bytes, except a GEMM's epilogue output over its product
-//             (epilogueOverProduct); a value another kernel reads is stored;
+//             (epilogueOverProducts); a value another kernel reads is stored;
 //   operands  matmul operands are strided views of stored values with a
 //             unit stride.
 //
@@ -47,17 +47,21 @@ int64_t localBytes(const SliceGroup &sg, const Node *n);
 /// True once memory planning has placed anything in the graph.
 bool isPlanned(const Graph &g);
 
-/// The epilogue output of matmul kernel `k` that may take its product's
-/// bytes (passes/MemoryPlan.cpp), or null. The epilogue runs on rows of C
+/// Each epilogue output of a matmul kernel that may take its product's
+/// bytes (passes/MemoryPlan.cpp), with that product. The epilogue runs on rows of C
 /// once they are final (runtime/core/Gemm.cpp), one pass over each row, so
 /// an output E may overwrite C when every value the kernel computes from C
 /// is elementwise at C's own index (reshape views keep the index), E is the
 /// kernel's only stored output, and no other kernel, output or update
 /// reads C. A row reduction of C (a layer norm's mean) or a second stored
 /// output would read C after E overwrote it, so either keeps them apart.
-Node *epilogueOverProduct(const Graph &g, const FusedKernel &k, const std::vector<std::vector<Node *>> &users);
+std::vector<std::pair<Node *, Node *>> epilogueOverProducts(const Graph &g, const std::vector<std::vector<Node *>> &users);
 
+struct PlanProblem {
+  const Node *node; // the value the message is about, or null
+  std::string message;
+};
 /// One message per broken rule (empty when the plan is sound).
-std::vector<std::string> verifyPlan(const Graph &g);
+std::vector<PlanProblem> verifyPlan(const Graph &g);
 
 } // namespace gradc

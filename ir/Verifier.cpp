@@ -59,33 +59,36 @@ std::vector<Problem> graphProblems(const Graph &g) {
   int output = -1, update = -1;
   auto err = [&](const llvm::Twine &msg) { errs.push_back({"graph @" + g.name + ": " + msg.str(), &g, node, output, update}); };
   llvm::DenseMap<const Node *, unsigned> position;
+  position.reserve(g.nodes.size());
   llvm::StringSet<> leafNames[kNumOps];
 
   for (unsigned i = 0; i < g.nodes.size(); ++i) {
     const Node *n = node = g.nodes[i].get();
-    std::string where = "node " + std::to_string(i) + " (" + n->info().mnemonic.str() + ")";
+    // Built only for a message: a string per node after every pass was
+    // a visible part of a deep model's compile time.
+    auto where = [&] { return "node " + std::to_string(i) + " (" + n->info().mnemonic.str() + ")"; };
     for (const Node *op : n->operands) {
       if (!op) {
-        err(where + " has a null operand");
+        err(where() + " has a null operand");
         continue;
       }
       auto it = position.find(op);
-      if (it == position.end()) err(where + " uses a value that is not defined before it");
+      if (it == position.end()) err(where() + " uses a value that is not defined before it");
     }
     if (llvm::all_of(n->operands, [](Node *o) { return o != nullptr; })) {
       llvm::SmallVector<TensorType, 3> types;
       for (const Node *op : n->operands) types.push_back(op->type);
       auto t = inferType(n->op, types, n->attrs, &n->type);
       if (!t)
-        err(where + ": " + llvm::toString(t.takeError()));
+        err(where() + ": " + llvm::toString(t.takeError()));
       else if (*t != n->type)
-        err(where + " has type " + str(n->type) + " but its operands give " + str(*t));
+        err(where() + " has type " + str(n->type) + " but its operands give " + str(*t));
     }
-    if (std::string bad = attributeProblem(*n); !bad.empty()) err(where + ": " + bad);
+    if (std::string bad = attributeProblem(*n); !bad.empty()) err(where() + ": " + bad);
     if (n->has(Leaf) && n->attrs.has(AttrKey::Name)) {
       llvm::StringRef name = n->attrs.getString(AttrKey::Name);
       if (!leafNames[unsigned(n->op)].insert(name).second)
-        err(where + " redefines " + n->info().mnemonic + " \"" + name + "\"");
+        err(where() + " redefines " + n->info().mnemonic + " \"" + name + "\"");
     }
     position[n] = i;
   }
@@ -142,7 +145,7 @@ std::vector<Problem> graphProblems(const Graph &g) {
   if (errs.empty())
     for (auto &p : verifyKernels(g)) err(p.message);
   if (errs.empty() && isPlanned(g))
-    for (auto &p : verifyPlan(g)) errs.push_back({p, &g});
+    for (auto &p : verifyPlan(g)) errs.push_back({p.message, &g, p.node});
   return errs;
 }
 

@@ -177,10 +177,8 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
     // Everything else that is stored goes to the arena; an epilogue output
     // that overwrites its product shares the product's interval.
     llvm::DenseMap<Node *, Node *> overwrites; // epilogue output -> product
-    for (const FusedKernel &k : g.kernels)
-      if (Node *out = epilogueOverProduct(g, k, users);
-          out && out->storage.kind == Storage::None && k.stored[0]->storage.kind == Storage::None)
-        overwrites[out] = k.stored[0];
+    for (auto [out, product] : epilogueOverProducts(g, users))
+      if (out->storage.kind == Storage::None && product->storage.kind == Storage::None) overwrites[out] = product;
     std::vector<Interval> live;
     llvm::DenseMap<Node *, size_t> index;
     for (auto &n : g.nodes) {

@@ -255,7 +255,7 @@ private:
     }
     int64_t block = std::max(ceilDiv(rows, blocks), minRows);
     sg.rowBlock = block;
-    if (block < rows && sliceGroupProblem(users, g, sg).empty()) return block;
+    if (block < rows && sliceGroupProblem(users, updated, g, sg).empty()) return block;
     sg.batch = whole;
     return 0;
   }
