@@ -122,12 +122,22 @@ void SemaImpl::checkReservedNames() {
   llvm::StringSet<> runtimeValues;
   for (auto &g : module->graphs)
     for (Node *h : g->leaves(OpKind::Hyper)) runtimeValues.insert(h->attrs.getString(AttrKey::Name));
-  for (auto &[name, n] : inputs)
-    if (std::string c = reservedNameClash(name, opt, runtimeValues); !c.empty())
-      error(inputLocs.lookup(name), "input '" + name + "' clashes with " + c + "; rename it");
+  auto isParam = [&](llvm::StringRef p) { return params.count(p.str()) > 0; };
+  for (auto &[name, n] : inputs) {
+    std::string c = reservedNameClash(name, opt, runtimeValues);
+    if (c.empty()) c = gradientNameClash(name, isParam);
+    if (!c.empty()) error(inputLocs.lookup(name), "input '" + name + "' clashes with " + c + "; rename it");
+  }
   for (auto &[name, n] : params) {
-    std::string c = paramNameClash(name, opt, runtimeValues, [&](llvm::StringRef p) { return params.count(p.str()) > 0; });
-    if (!c.empty()) error(paramOrigins[name].decl, "parameter '" + name + "' clashes with " + c + "; rename it");
+    std::string c = paramNameClash(name, opt, runtimeValues, isParam);
+    if (c.empty()) continue;
+    // At the user's call when a function declared it (`grad.linear(h, 2)`
+    // makes grad.weight inside the prelude's linear).
+    const ParamOrigin &at = paramOrigins[name];
+    if (at.calls.empty()) error(at.decl, "parameter '" + name + "' clashes with " + c + "; rename it");
+    else
+      error(at.calls[0].loc, "parameter '" + name + "' (made by " + at.calls.back().callee + ") clashes with " + c +
+                                 "; rename it or the scope it is made in");
   }
   // The training step's own outputs (passes/OptimizerLowering.cpp and
   // Autodiff.cpp) share the namespace of the model's: the same name twice

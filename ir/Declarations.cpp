@@ -93,9 +93,20 @@ std::string reservedNameClash(llvm::StringRef name, const OptimizerInfo *opt, co
   return "";
 }
 
+std::string gradientNameClash(llvm::StringRef name, llvm::function_ref<bool(llvm::StringRef)> isParam) {
+  // Data-parallel training's @apply reads the gradient of param w as the
+  // tensor grad.w: a param or input `grad.w` (a scope named grad) beside
+  // a param `w` would share its slot (an internal error after the
+  // optimizer pass).
+  if (llvm::StringRef owner = name; owner.consume_front(GRT_GRAD_PREFIX) && isParam(owner))
+    return "the gradient of parameter '" + owner.str() + "', which data-parallel training keeps as '" + name.str() + "'";
+  return "";
+}
+
 std::string paramNameClash(llvm::StringRef name, const OptimizerInfo *opt, const llvm::StringSet<> &runtimeValues,
                            llvm::function_ref<bool(llvm::StringRef)> isParam) {
   if (std::string c = reservedNameClash(name, opt, runtimeValues); !c.empty()) return c;
+  if (std::string c = gradientNameClash(name, isParam); !c.empty()) return c;
   // Checkpoints are safetensors files, whose header keeps this key for
   // itself: a tensor of that name saved, and then never loaded again.
   if (name == "__metadata__") return "the checkpoint header's own entry '__metadata__'";
@@ -158,9 +169,13 @@ private:
       if (n->is(OpKind::Gradient) && g.name != GRT_ENTRY_APPLY)
         report(g, n, -1, what + " is read by @" + g.name + ", but only @" GRT_ENTRY_APPLY " reads gradients");
       std::string clash;
-      if (n->is(OpKind::Input)) clash = reservedNameClash(name(n), opt, runtimeValues);
+      auto isParam = [&](llvm::StringRef p) { return params.contains(p); };
+      if (n->is(OpKind::Input)) {
+        clash = reservedNameClash(name(n), opt, runtimeValues);
+        if (clash.empty()) clash = gradientNameClash(name(n), isParam);
+      }
       if (n->is(OpKind::Param))
-        clash = paramNameClash(name(n), opt, runtimeValues, [&](llvm::StringRef p) { return params.contains(p); });
+        clash = paramNameClash(name(n), opt, runtimeValues, isParam);
       if (!clash.empty()) report(g, n, -1, what + " clashes with " + clash + "; rename it");
     }
     for (auto &o : g.outputs)

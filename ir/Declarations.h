@@ -52,9 +52,15 @@ std::string initProblem(llvm::StringRef spec);
 /// name would share the runtime's slot.
 std::string reservedNameClash(llvm::StringRef name, const OptimizerInfo *opt, const llvm::StringSet<> &runtimeValues);
 
-/// The same for a parameter, which may also not take the name of the
-/// optimizer's state of another parameter (`w.adam_m` beside `w`):
-/// `isParam` says which names are parameters.
+/// What a parameter or input `name` would share with the gradient of a
+/// parameter (`grad.w` beside `w`), or "": `isParam` says which names are
+/// parameters.
+std::string gradientNameClash(llvm::StringRef name, llvm::function_ref<bool(llvm::StringRef)> isParam);
+
+/// The same as reservedNameClash for a parameter, which may also not take
+/// the name of the optimizer's state or the gradient of another parameter
+/// (`w.adam_m` or `grad.w` beside `w`): `isParam` says which names are
+/// parameters.
 std::string paramNameClash(llvm::StringRef name, const OptimizerInfo *opt, const llvm::StringSet<> &runtimeValues,
                            llvm::function_ref<bool(llvm::StringRef)> isParam);
 
