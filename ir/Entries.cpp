@@ -26,7 +26,12 @@ public:
       if (!g->updates.empty() && llvm::is_contained(kReadOnly, g->name))
         report(*g, nullptr, "it updates \"" + g->updates[0].target->attrs.getString(AttrKey::Name).str() +
                                 "\", but @" + g->name + " only reads tensors: the training step alone changes them", 0);
-      for (const Node *h : g->leaves(OpKind::Hyper)) hyper(*g, h);
+      llvm::StringSet<> hypers;
+      for (const Node *h : g->leaves(OpKind::Hyper)) {
+        hyper(*g, h);
+        hypers.insert(h->attrs.getString(AttrKey::Name));
+      }
+      if (!g->updates.empty()) compiledHypers(*g, hypers);
     }
     trainedParams();
     return std::move(problems);
@@ -62,6 +67,28 @@ private:
     if (!(dflt == given))
       report(g, h, what + " starts at " + attrValueStr(dflt) + ", but the module's train line gives " + name.str() + " = " +
                        attrValueStr(given));
+  }
+
+  /// A training step reads exactly the hyperparameters its train line
+  /// compiles (compilesHyper): a train line edited to `momentum = 0.9` over
+  /// a step built without momentum made `info` claim an optimizer the step
+  /// does not run.
+  void compiledHypers(const Graph &g, const llvm::StringSet<> &hypers) {
+    if (!opt || !hypers.contains("lr")) return; // not (yet) a step
+    for (const OptimizerArg &a : opt->args) {
+      if (!a.strDefault.empty() || a.name == "weight_decay") continue;
+      bool compiled = compilesHyper(m.train, a.name), read = hypers.contains(a.name);
+      if (compiled == read) continue;
+      std::string given = a.name.str() + " = " + attrValueStr(trainArg(m.train, a.name));
+      std::string decay = "decay = " + trainStrArg(m.train, "decay");
+      if (a.name == "min_lr") given = decay;
+      else if (a.name == "warmup") given += " and " + decay;
+      report(g, nullptr,
+             read ? "it reads hyper " + quotedName(a.name) + ", but the module's train line gives " + given +
+                        ", which the optimizer pass leaves out of the step"
+                  : "the module's train line gives " + given + ", but the step reads no hyper " + quotedName(a.name) +
+                        ": it was built without it");
+    }
   }
 
   /// Once the optimizer has run, the training step updates every

@@ -1,6 +1,8 @@
 //===- ir/Optimizers.cpp - the optimizers a train statement can name ------===//
 #include "ir/Optimizers.h"
 
+#include "ir/Graph.h"
+
 namespace gradc {
 
 static const llvm::StringRef kDecays[] = {"none", "cosine"};
@@ -63,5 +65,29 @@ static std::string joined(auto &&items, auto name) {
 std::string optimizerNames() { return joined(optimizers(), [](auto &o) { return o.name; }); }
 std::string argumentNames(const OptimizerInfo &opt) { return joined(opt.args, [](auto &a) { return a.name; }); }
 std::string choiceNames(const OptimizerArg &arg) { return joined(arg.choices, [](auto &c) { return c; }); }
+
+double trainArg(const TrainSpec &t, llvm::StringRef arg) {
+  for (auto &[k, v] : t.args)
+    if (k == arg && std::holds_alternative<double>(v)) return std::get<double>(v);
+  const OptimizerInfo *opt = findOptimizer(t.optimizer);
+  const OptimizerArg *a = opt ? findArg(*opt, arg) : nullptr;
+  return a ? a->numDefault : 0;
+}
+
+std::string trainStrArg(const TrainSpec &t, llvm::StringRef arg) {
+  for (auto &[k, v] : t.args)
+    if (k == arg && std::holds_alternative<std::string>(v)) return std::get<std::string>(v);
+  const OptimizerInfo *opt = findOptimizer(t.optimizer);
+  const OptimizerArg *a = opt ? findArg(*opt, arg) : nullptr;
+  return a ? a->strDefault.str() : "";
+}
+
+bool compilesHyper(const TrainSpec &t, llvm::StringRef arg) {
+  bool cosine = trainStrArg(t, "decay") == "cosine";
+  if (arg == "momentum" || arg == "clip") return trainArg(t, arg) > 0;
+  if (arg == "warmup") return trainArg(t, arg) > 0 || cosine;
+  if (arg == "min_lr") return cosine;
+  return true;
+}
 
 } // namespace gradc

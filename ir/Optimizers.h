@@ -16,6 +16,8 @@
 
 namespace gradc {
 
+struct TrainSpec;
+
 struct OptimizerArg {
   llvm::StringRef name;
   double numDefault;           // for numeric arguments
@@ -37,5 +39,17 @@ const OptimizerArg *findArg(const OptimizerInfo &opt, llvm::StringRef name);
 std::string optimizerNames();
 std::string argumentNames(const OptimizerInfo &opt);
 std::string choiceNames(const OptimizerArg &arg);
+
+/// Whether the optimizer pass compiles numeric argument `arg` of train line
+/// `t` into the training step as a hyper leaf. Some are left out at their
+/// "off" value, so the step costs nothing for them: momentum and clip at 0,
+/// warmup at 0 without a cosine decay, min_lr without one. (weight_decay
+/// is read only where a param has rank 2 or more.) The pass decides by
+/// this, and the verifier holds a module's train line to it (ir/Entries.cpp).
+bool compilesHyper(const TrainSpec &t, llvm::StringRef arg);
+/// The train line's value of numeric argument `arg`, or its default.
+double trainArg(const TrainSpec &t, llvm::StringRef arg);
+/// The train line's value of string argument `arg`, or its default.
+std::string trainStrArg(const TrainSpec &t, llvm::StringRef arg);
 
 } // namespace gradc

@@ -53,17 +53,6 @@ public:
       if (p->type.dtype == DType::F64) ft = DType::F64;
   }
 
-  double arg(llvm::StringRef name) const {
-    for (auto &[k, v] : m.train.args)
-      if (k == name) return std::get<double>(v);
-    return 0;
-  }
-  std::string strArg(llvm::StringRef name) const {
-    for (auto &[k, v] : m.train.args)
-      if (k == name) return std::get<std::string>(v);
-    return "";
-  }
-
   /// A scalar hyperparameter leaf with the source's value as its default.
   Node *hyper(llvm::StringRef name) {
     // Asked once per parameter: remembered, not looked up among every node
@@ -72,7 +61,7 @@ public:
     if (!h) h = g.findLeaf(OpKind::Hyper, name);
     if (h) return h;
     Attrs a;
-    a.set(AttrKey::Default, arg(name));
+    a.set(AttrKey::Default, trainArg(m.train, name));
     return h = b.leaf(OpKind::Hyper, name, TensorType(ft, {}), std::move(a));
   }
   Node *scalar(double v) { return b.constant(v, TensorType(ft, {})); }
@@ -93,7 +82,7 @@ public:
     b.prov.rule = "schedule";
     Node *lr = hyper("lr");
     Node *step = stepCounter("step");
-    if (strArg("decay") == "cosine") {
+    if (compilesHyper(m.train, "min_lr")) { // a cosine decay
       Node *minLr = hyper("min_lr"), *warmup = hyper("warmup");
       Node *total = stepCounter("total_steps");
       Node *span = b.binary(OpKind::Max, b.sub(total, warmup), scalar(1));
@@ -107,7 +96,7 @@ public:
     // warmup gets the whole schedule, not only cosine's shifted start.
     // max(warmup, step+1) is warmup on every ramp step of a whole warmup,
     // and never 0, so the branch not taken is never inf either.
-    if (arg("warmup") > 0 || strArg("decay") == "cosine") {
+    if (compilesHyper(m.train, "warmup")) {
       Node *warmup = hyper("warmup");
       Node *next = b.add(step, scalar(1));
       Node *ramp = b.div(b.mul(hyper("lr"), next), b.binary(OpKind::Max, warmup, next));
@@ -157,7 +146,7 @@ public:
       if (!gr) return passError("optimizer: run autodiff first; no gradient for \"" + p->name + "\"");
       pg.push_back({p, gr});
     }
-    if (arg("clip") > 0) clipGradients(pg);
+    if (compilesHyper(m.train, "clip")) clipGradients(pg);
     Node *lr = learningRate();
     const std::string &opt = m.train.optimizer;
 
@@ -179,7 +168,7 @@ public:
       Node *lrw = splat(lr, w);
       if (opt == "sgd") {
         Node *stepDir = gr;
-        if (arg("momentum") > 0) {
+        if (compilesHyper(m.train, "momentum")) {
           Node *v = state(p, "momentum");
           Node *v2 = b.add(b.mul(splat(hyper("momentum"), w), v), gr);
           update(v, v2, pname + ".momentum.next");
