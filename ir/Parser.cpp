@@ -112,9 +112,16 @@ private:
   /// trained. Each stage's mark is checked both ways.
   std::string stageProblem(const Module &m) const {
     if (m.graphs.empty()) return "the module has no graphs";
-    for (auto &g : m.graphs)
+    bool trains = !m.train.optimizer.empty();
+    for (auto &g : m.graphs) {
       if ((g->name == "train" || g->name == "eval") && !g->output("loss"))
         return "graph @" + g->name + " has no output \"loss\": training and validation report it";
+      // (Autodiff said so later, with no line to point at.)
+      if (g->name == "model" && trains && !g->output("loss"))
+        return "graph @model has no output \"loss\": the module's train line trains it by its loss";
+      if (const Node *loss = g->output("loss"); trains && loss && (!loss->type.isScalar() || !isFloat(loss->type.dtype)))
+        return "graph @" + g->name + "'s output \"loss\" is " + str(loss->type) + ": a loss is a float scalar";
+    }
     auto index = [&](llvm::StringRef step) {
       auto it = llvm::find(stages, step);
       return it == stages.end() ? -1 : int(it - stages.begin());
@@ -124,7 +131,6 @@ private:
     std::string claim = "the module says it is after \"" + m.after + "\", but ";
     auto passed = [&](llvm::StringRef step) { return index(step) >= 0 && at >= index(step); };
     auto before = [&](llvm::StringRef step) { return index(step) >= 0 && at < index(step); };
-    bool trains = !m.train.optimizer.empty();
     for (auto &g : m.graphs) {
       bool compute = llvm::any_of(g->nodes, [](auto &n) { return !n->has(Leaf); });
       if (passed("fuse") && compute && g->numKernels() == 0)

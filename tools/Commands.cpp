@@ -20,6 +20,17 @@
 
 namespace gradc {
 
+/// A stage a text IR module is past cannot be shown from it: dump printed
+/// the module as it is, under the earlier stage's name, with exit 0, and
+/// dot drew it. Says so and returns true.
+static bool pastStage(Compiler &c, const CompileOptions &o, const Step &stage) {
+  const Step *at = c.isTextIR() ? findStep(c.module->after) : nullptr;
+  if (!at || !stage.makesModule() || &stage >= at) return false;
+  llvm::WithColor::error(llvm::errs(), "gradc") << o.input << " is after \"" << at->name << "\"; the earlier stage '"
+                                                << stage.stage << "' cannot be shown from it\n";
+  return true;
+}
+
 int dumpCommand(const CompileOptions &o, const Step &stage) {
   Compiler c(o);
   if (stage.kind == Step::Parse) {
@@ -36,14 +47,7 @@ int dumpCommand(const CompileOptions &o, const Step &stage) {
     ast::dump(*p, llvm::outs());
     return 0;
   }
-  if (!c.load()) return 1;
-  // A stage the module is past cannot be printed from it: it printed the
-  // module as it is, under the earlier stage's name, with exit 0.
-  if (const Step *at = c.isTextIR() ? findStep(c.module->after) : nullptr; at && stage.makesModule() && &stage < at) {
-    llvm::WithColor::error(llvm::errs(), "gradc") << o.input << " is after \"" << at->name << "\"; the earlier stage '"
-                                                  << stage.stage << "' cannot be printed from it\n";
-    return 1;
-  }
+  if (!c.load() || pastStage(c, o, stage)) return 1;
   if (!c.runPipeline(stage.makesModule() ? &stage : nullptr)) return 1;
   if (stage.makesModule()) {
     print(*c.module, llvm::outs());
@@ -216,7 +220,7 @@ int dotCommand(const CompileOptions &o, const Step &stage, llvm::StringRef graph
     return 1;
   }
   Compiler c(o);
-  if (!c.load() || !c.runPipeline(&stage)) return 1;
+  if (!c.load() || pastStage(c, o, stage) || !c.runPipeline(&stage)) return 1;
   if (!graph.empty() && !c.module->graph(graph)) {
     std::string known;
     for (auto &g : c.module->graphs) known += (known.empty() ? "@" : ", @") + g->name;
