@@ -7,7 +7,10 @@
 //
 //   @train    loss (and grad_norm, lr) + the parameter/state updates
 //   @eval     loss and metrics, no gradients
-//   @predict  the `output` values, from the inputs they depend on
+//   @predict  the `output` values that have a row per input row, from the
+//             inputs they depend on (`predict` prints a line per row: a
+//             param, or a sum over the batch, has none, even when its first
+//             dimension happens to be B; rowLabels says which)
 //   @grads    loss and every gradient (only when asked: gradient checking
 //             and data-parallel training, which also has @apply, built by
 //             the optimizer pass)
@@ -23,9 +26,30 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"
 #include "passes/Rewrite.h"
+#include "passes/RowLabels.h"
 #include "runtime/include/gradrt/abi.h"
 
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/WithColor.h"
+
 namespace gradc {
+namespace {
+
+/// Why output value v has no row per input row, or "" (it has one). A value
+/// computed across rows (a batch norm's x - mean(x)) has rows, but each
+/// depends on the others in its batch, the padding of the last included.
+std::string noRowsReason(const llvm::DenseMap<const Node *, Label> &labels, const Node *v) {
+  const Label &l = labels.lookup(v);
+  if (l.kind == Label::Inv) return "it reads no input";
+  if (l.kind == Label::Agg) return "it adds up over the batch's rows";
+  if (l.kind == Label::Mixed)
+    return "each of its rows depends on the batch's other rows: '" + l.at->info().mnemonic.str() + "' " + l.why;
+  if (l.kind == Label::Row && (l.axis != 0 || l.inner != 1))
+    return "its rows lie along axis " + std::to_string(l.axis) + (l.inner != 1 ? ", " + std::to_string(l.inner) + " apart" : "");
+  return "";
+}
+
+} // namespace
 
 llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
   Graph *model = m.graph("model");
@@ -50,8 +74,26 @@ llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
   std::vector<std::unique_ptr<Graph>> entries;
   entries.push_back(keep("train", [&](llvm::StringRef n) { return n == "loss" || n == "grad_norm" || n == "lr"; }, true));
   entries.push_back(keep("eval", [&](llvm::StringRef n) { return n == "loss" || isMetric(n); }, false, false));
+  // The rows are axis 0 of every input, when they share its size.
+  llvm::DenseMap<const Node *, Label> labels;
+  auto inputs = model->leaves(OpKind::Input);
+  if (!inputs.empty() && llvm::all_of(inputs, [&](const Node *in) {
+        return in->type.rank() >= 1 && in->type.shape[0] == inputs[0]->type.shape[0];
+      }))
+    labels = rowLabels(*model, inputs[0]->type.shape[0]);
+  llvm::StringSet<> rowless;
+  for (const GraphOutput &o : model->outputs) {
+    llvm::StringRef n = o.name;
+    if (n == "loss" || n == "grad_norm" || n == "lr" || isGrad(n) || isMetric(n) || isCheck(n) || labels.empty()) continue;
+    if (std::string why = noRowsReason(labels, o.value); !why.empty()) {
+      rowless.insert(n);
+      llvm::WithColor::note(llvm::errs() << (o.value->loc.known() ? m.locStr(o.value->loc) + ": " : std::string()))
+          << "output '" << n << "' (" << str(o.value->type) << ") has no row per input row (" << why
+          << "), so `predict`, which prints one line per row, leaves it out\n";
+    }
+  }
   auto predict = keep("predict", [&](llvm::StringRef n) {
-    return n != "loss" && n != "grad_norm" && n != "lr" && !isGrad(n) && !isMetric(n) && !isCheck(n);
+    return n != "loss" && n != "grad_norm" && n != "lr" && !isGrad(n) && !isMetric(n) && !isCheck(n) && !rowless.contains(n);
   }, false, false);
   if (!predict->outputs.empty()) entries.push_back(std::move(predict));
   if (opts.gradsEntry || opts.dataParallel)

@@ -51,7 +51,11 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
   precisionOption(a, m);
   Session s(m, threadsOption(a));
   const GrtEntry *e = s.entry("predict");
-  if (!e) fail("the model declares no outputs to predict; add `output NAME` to it");
+  // gradc keeps in @predict only the outputs with a row per input row, and
+  // notes at build time each one it leaves out (passes/SplitEntries.cpp).
+  if (!e)
+    fail("the model has no output to predict: predict prints outputs with a row per input row; add `output NAME` for "
+         "one (gradc build notes each output it left out, and why)");
   if (!a.has("data")) fail("predict needs --data FILE.csv with a column per input");
   s.initParams(0);
   if (a.has("load")) loadCheckpoint(a.str("load"), s, a.has("partial-load"));
@@ -61,8 +65,8 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
   int64_t batch = s.slots[inputs.empty() ? 0 : inputs[0]].tensor->dims[0];
   // predict prints a row per input row, so it prints the outputs shaped
   // [B, ...] like the inputs; any other (a sum over the batch, a parameter)
-  // has no row to go on. gradc refuses those in a .grad model; a .gir one
-  // can still have them.
+  // has no row to go on. gradc leaves those out of @predict; a .gir edited
+  // after split-entries can still have them.
   std::vector<std::string> outs;
   for (auto &o : splitList(e->outputs)) {
     const GrtTensor &t = *s.slot(outputTensor(o)).tensor;
