@@ -38,9 +38,18 @@ namespace {
 /// Why output value v has no row per input row, or "" (it has one). A value
 /// computed across rows (a batch norm's x - mean(x)) has rows, but each
 /// depends on the others in its batch, the padding of the last included.
-std::string noRowsReason(const llvm::DenseMap<const Node *, Label> &labels, const Node *v) {
+std::string noRowsReason(const llvm::DenseMap<const Node *, Label> &labels, const Node *v, int64_t B) {
   const Label &l = labels.lookup(v);
-  if (l.kind == Label::Inv) return "it reads no input";
+  // A param (or a view of one) is no prediction. A value computed from
+  // params alone still is one, the same for every row: a model that
+  // ignores its input (and sample says why such logits cannot continue a
+  // prompt).
+  const Node *leaf = v;
+  while (leaf->is(OpKind::Reshape)) leaf = leaf->operand(0);
+  if (l.kind == Label::Inv && leaf->has(OpTrait::Stateful)) return "it is " + leaf->info().mnemonic.str() + " '" + leaf->attrs.getString(AttrKey::Name).str() + "'";
+  if (l.kind == Label::Inv) return "";
+  // A batch of one row: whatever sums or mixes its rows is that row's.
+  if (B == 1) return "";
   if (l.kind == Label::Agg) return "it adds up over the batch's rows";
   if (l.kind == Label::Mixed)
     return "each of its rows depends on the batch's other rows: '" + l.at->info().mnemonic.str() + "' " + l.why;
@@ -85,7 +94,7 @@ llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
   for (const GraphOutput &o : model->outputs) {
     llvm::StringRef n = o.name;
     if (n == "loss" || n == "grad_norm" || n == "lr" || isGrad(n) || isMetric(n) || isCheck(n) || labels.empty()) continue;
-    if (std::string why = noRowsReason(labels, o.value); !why.empty()) {
+    if (std::string why = noRowsReason(labels, o.value, inputs[0]->type.shape[0]); !why.empty()) {
       rowless.insert(n);
       llvm::WithColor::note(llvm::errs() << (o.value->loc.known() ? m.locStr(o.value->loc) + ": " : std::string()))
           << "output '" << n << "' (" << str(o.value->type) << ") has no row per input row (" << why

@@ -25,13 +25,15 @@ namespace {
 
 constexpr int64_t kRows = (1 << 18) + 3, kCols = 9;
 
+// A batch of one [N, 9] matrix: @predict keeps only outputs with a row per
+// input row, and sums over a batch of N rows have none.
 const char *kSource = R"(const N = 262147
 model m {
-  input x: f32[N, 9]
+  input x: f32[1, N, 9]
   param w: f32[9] = ones
   total = sum(tanh(x * w) + 1)
-  cols = sum(tanh(x * w * 2) + 1, axis = 0)
-  rows = sum(transpose(tanh(x * w * 0.5) + 1), axis = 1)
+  cols = sum(tanh(x * w * 2) + 1, axis = 1)
+  rows = sum(transpose(tanh(x * w * 0.5) + 1, [0, 2, 1]), axis = 2)
   output total
   output cols
   output rows
