@@ -19,12 +19,6 @@
 
 namespace gradc {
 
-char LocatedError::ID = 0;
-
-llvm::Error passError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
-
 namespace {
 
 /// How backward nodes name the forward value they differentiate: its own

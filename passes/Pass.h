@@ -91,6 +91,11 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &o);
 
 /// An llvm::Error carrying a message for the user.
 llvm::Error passError(const llvm::Twine &msg);
+/// "file:line:col: " of node n, or "" where it has no location.
+std::string where(const Module &m, const Node *n);
+/// The source line of node n and a caret under its column, each on a line
+/// of its own after a newline, or "" where it has no location.
+std::string sourceWithCaret(const Module &m, const Node *n);
 /// A mistake in the user's model, found by a pass at a source location:
 /// printed as `file:line:col: error: message` (then the source line and a
 /// caret, if `msg` has them), as the front end prints its own.
@@ -103,5 +108,8 @@ public:
   void log(llvm::raw_ostream &os) const override { os << where << ": error: " << msg; }
   std::error_code convertToErrorCode() const override { return llvm::inconvertibleErrorCode(); }
 };
+/// A LocatedError at node n, `msg` followed by its source line and caret
+/// (a passError where n has no location).
+llvm::Error errorAt(const Module &m, const Node *n, const std::string &msg);
 
 } // namespace gradc

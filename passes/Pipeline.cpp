@@ -7,6 +7,24 @@
 
 namespace gradc {
 
+char LocatedError::ID = 0;
+
+llvm::Error passError(const llvm::Twine &msg) { return llvm::createStringError(llvm::inconvertibleErrorCode(), msg); }
+
+std::string where(const Module &m, const Node *n) { return n->loc.known() ? m.locStr(n->loc) + ": " : std::string(); }
+
+std::string sourceWithCaret(const Module &m, const Node *n) {
+  if (!n->loc.known()) return "";
+  llvm::StringRef line = m.sourceLine(n->loc);
+  if (line.empty()) return "";
+  return "\n  " + line.str() + "\n  " + std::string(n->loc.col > 0 ? n->loc.col - 1 : 0, ' ') + "^";
+}
+
+llvm::Error errorAt(const Module &m, const Node *n, const std::string &msg) {
+  if (!n->loc.known()) return passError(msg);
+  return llvm::make_error<LocatedError>(m.locStr(n->loc), msg + sourceWithCaret(m, n));
+}
+
 // The whole compilation, in order. A stage is the result of the step that
 // names it: `gradc dump --stage=opt` prints the module after dce, having run
 // every step above it.

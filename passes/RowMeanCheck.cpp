@@ -59,16 +59,6 @@ void gradientTerms(const Node *n, const llvm::DenseSet<const Node *> &readsParam
   out.push_back(n);
 }
 
-/// "file:line:col: " of a node, or nothing.
-std::string where(const Module &m, const Node *n) { return n->loc.known() ? m.locStr(n->loc) + ": " : std::string(); }
-
-std::string sourceWithCaret(const Module &m, const Node *n) {
-  if (!n->loc.known()) return "";
-  llvm::StringRef line = m.sourceLine(n->loc);
-  if (line.empty()) return "";
-  return "\n  " + line.str() + "\n  " + std::string(n->loc.col > 0 ? n->loc.col - 1 : 0, ' ') + "^";
-}
-
 } // namespace
 
 llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
@@ -78,7 +68,6 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
   std::vector<const GraphOutput *> metrics;
   for (const GraphOutput &o : g.outputs)
     if (llvm::StringRef(o.name).starts_with("metric.")) metrics.push_back(&o);
-  if (!opts.lossMustBeRowMean && metrics.empty()) return llvm::Error::success();
   Node *loss = g.output("loss");
   auto inputs = g.leaves(OpKind::Input);
   if (!loss || inputs.empty() || inputs[0]->type.rank() == 0) return llvm::Error::success();
@@ -103,7 +92,19 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
         << "): validation and eval report the mean of its value on each batch, not its value over the whole split"
         << sourceWithCaret(m, ml.at) << "\n";
   }
-  if (!opts.lossMustBeRowMean) return llvm::Error::success();
+  if (!opts.lossMustBeRowMean) {
+    // The loss is averaged the same way. A loss that pairs rows (a triplet
+    // or contrastive loss) computed on a validation split of one row, its
+    // batch padded with copies of that row, reported 0 with no word. (A
+    // sum over rows averages fine: every batch has B rows.)
+    if (const Label &ll = labels[loss]; ll.kind == Label::Mixed)
+      llvm::WithColor::warning(llvm::errs() << where(m, ll.at))
+          << "the loss is not a mean of per-row values ('" << ll.at->info().mnemonic << "' " << ll.why
+          << "): validation and eval report the mean of its value on each batch, not its value over the whole split, "
+             "and a batch the split is too short to fill is padded with copies of its rows"
+          << sourceWithCaret(m, ll.at) << "\n";
+    return llvm::Error::success();
+  }
 
   // The loss's label, unless a term with no gradient is what spoils it:
   // then the first term that matters and is not a mean over rows, if any.
@@ -125,21 +126,18 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
     std::string msg = ("the loss is a sum over the batch's " + llvm::Twine(B) + " rows written as a mean: it scales a " +
                        "mean over them by " + numberText(l.byBFactor) + ", a multiple of the batch size. " +
                        "--data-parallel averages the processes' gradients, so training would take 1/N of the " +
-                       "gradient on N processes. Drop the factor, or make it one that does not grow with the batch" +
-                       sourceWithCaret(m, l.byB))
+                       "gradient on N processes. Drop the factor, or make it one that does not grow with the batch")
                           .str();
-    if (!l.byB->loc.known()) return passError(msg);
-    return llvm::make_error<LocatedError>(m.locStr(l.byB->loc), msg);
+    return errorAt(m, l.byB, msg);
   }
   if (l.kind == Label::Agg && l.sum) {
     std::string msg = ("the loss sums over the batch's " + llvm::Twine(B) + " rows (" + str(l.at->operand(0)->type) +
                        " -> " + str(l.at->type) +
                        "), but --data-parallel averages the processes' gradients, so training would take 1/N of "
                        "the gradient on N processes. Divide the sum by the number of rows (" +
-                       llvm::Twine(B) + "), or use mean()" + sourceWithCaret(m, l.at))
+                       llvm::Twine(B) + "), or use mean()")
                           .str();
-    if (!l.at->loc.known()) return passError(msg);
-    return llvm::make_error<LocatedError>(m.locStr(l.at->loc), msg);
+    return errorAt(m, l.at, msg);
   }
   if (l.kind == Label::Mixed)
     llvm::WithColor::warning(llvm::errs() << where(m, l.at))

@@ -97,10 +97,11 @@ private:
   llvm::Error elementwise(Node *n);
   llvm::Error matmul(Node *n);
 
+  /// At the op's source line, with a caret, as the front end's errors.
   llvm::Error refuse(const Node *n, const llvm::Twine &why) const {
-    return passError("step-entry: cannot compute '" + n->info().mnemonic + "' of " + str(n->type) +
-                     (n->loc.known() ? " (" + m.locStr(n->loc) + ")" : std::string()) +
-                     " one position at a time: " + why);
+    return errorAt(m, n, ("--step-entry: cannot compute '" + n->info().mnemonic + "' of " + str(n->type) +
+                          " one position at a time: " + why)
+                             .str());
   }
   /// `t` with its position axis cut to one position and its sequence axis
   /// to the first Bs.
@@ -344,7 +345,12 @@ llvm::Error StepBuilder::visit(Node *n, llvm::StringRef context) {
   case OpKind::ReduceMax: {
     out = in;
     for (int64_t a : n->attrs.getInts(AttrKey::Axes)) {
-      if (a == in.q.axis) return refuse(n, "it reduces over the position axis (position t would see later tokens)");
+      // (A mask may hide the later positions, as a causal max-pool's does;
+      // what @step lacks is every earlier position's value: it keeps only
+      // attention's keys and values.)
+      if (a == in.q.axis)
+        return refuse(n, "it reduces over the position axis, and @step keeps of the earlier positions only attention's "
+                         "keys and values");
       if (a == in.seq.axis) return refuse(n, "it reduces over the sequences of the batch");
       if (a == in.k.axis) out.k = PosAxis{};
     }
