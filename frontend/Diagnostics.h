@@ -58,10 +58,10 @@ public:
   bool tooMany() const { return errors >= kMaxErrors; }
 
   llvm::SourceMgr &sourceMgr() { return sm; }
-
-private:
   /// Whether loc is in the prelude's source (frontend/Prelude.grad).
   bool inPrelude(llvm::SMLoc loc) const;
+
+private:
 
   llvm::SourceMgr &sm;
   llvm::raw_ostream &os;

@@ -131,10 +131,10 @@ void SemaImpl::checkReservedNames() {
   for (auto &[name, n] : params) {
     std::string c = paramNameClash(name, opt, runtimeValues, isParam);
     if (c.empty()) continue;
-    // At the user's call when a function declared it (`grad.linear(h, 2)`
-    // makes grad.weight inside the prelude's linear).
+    // At the user's call when a prelude function declared it
+    // (`grad.linear(h, 2)` makes grad.weight inside the prelude's linear).
     const ParamOrigin &at = paramOrigins[name];
-    if (at.calls.empty()) error(at.decl, "parameter '" + name + "' clashes with " + c + "; rename it");
+    if (at.calls.empty() || !diag.inPrelude(at.decl)) error(at.decl, "parameter '" + name + "' clashes with " + c + "; rename it");
     else
       error(at.calls[0].loc, "parameter '" + name + "' (made by " + at.calls.back().callee + ") clashes with " + c +
                                  "; rename it or the scope it is made in");
