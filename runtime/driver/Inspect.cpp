@@ -175,8 +175,8 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
   }
   fmt::print("entry points:\n");
   for (int i = 0; i < m.num_entries; ++i)
-    fmt::print("  {:<8} {:>4} kernels, scratch arena {}\n", m.entries[i].name, m.entries[i].num_kernels,
-               humanBytes(double(m.entries[i].arena_bytes)));
+    fmt::print("  {:<8} {:>4} kernel{}, scratch arena {}\n", m.entries[i].name, m.entries[i].num_kernels,
+               m.entries[i].num_kernels == 1 ? "" : "s", humanBytes(double(m.entries[i].arena_bytes)));
   fmt::print("parameters: {} ({}), optimizer state {}\n", params, humanBytes(double(paramBytes)), humanBytes(double(stateBytes)));
   // The packed kernels are f32's; f64 products (a --dtype f64 build) are
   // the textbook sums, row by row, which info claimed were the packed ones.
