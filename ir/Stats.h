@@ -10,7 +10,7 @@ namespace gradc {
 struct GraphStats {
   std::map<std::string, int> opCounts; // by mnemonic
   int nodes = 0;
-  int kernels = 0;
+  int kernels = 0;             // a slice group counted once, as it runs
   int64_t params = 0;          // parameter elements
   int64_t paramBytes = 0;
   int64_t gradBytes = 0;       // one gradient per parameter, once backward exists
@@ -22,7 +22,8 @@ struct GraphStats {
 
 /// FLOPs are counted as: one per element for elementwise arithmetic
 /// (transcendentals included), one per input element for a reduction,
-/// 2·M·N·K for a matrix product, nothing for layout ops and leaves.
+/// 2·M·N·K for a matrix product, nothing for layout ops and leaves, nor for
+/// ops whose result is an integer or a boolean (comparisons, hashes).
 GraphStats computeStats(const Graph &g);
 int64_t flopsOf(const Node &n);
 

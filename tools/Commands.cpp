@@ -279,12 +279,7 @@ int statsCommand(const CompileOptions &o) {
     if (o.passes.fusionLevel >= 3) os << ", 3 (and batched products run slice by slice)";
     os << ":";
   }
-  // A slice group runs as one kernel.
-  auto running = [](const Graph &g) {
-    int32_t n = g.numKernels();
-    for (const SliceGroup &sg : g.sliceGroups) n -= sg.last - sg.first;
-    return n;
-  };
+  auto running = [](const Graph &g) { return computeStats(g).kernels; };
   for (auto &g : c.module->graphs) {
     os << "  @" << g->name << " ";
     for (auto &lc : levels)
