@@ -789,7 +789,10 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g, const Schedul
       kb.kernelId = id;
       kb.plan = &plan;
       if (sg) {
-        k.summary += " (kernels " + std::to_string(sg->first) + "-" + std::to_string(sg->last) + " by slice)";
+        // The kernel list's numbers (--stage=kernels' `slices 7 to 9`):
+        // the loop kernels are numbered after the groups collapse, so
+        // "kernels 43-47" beside profile row 39 named two other rows.
+        k.summary += " (IR kernels " + std::to_string(sg->first) + "-" + std::to_string(sg->last) + " by slice)";
         buildSliceGroup(k, kb, g, *sg, opts.skipMaskedColumns);
         return;
       }
