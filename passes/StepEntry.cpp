@@ -459,6 +459,10 @@ llvm::Error deriveStep(Module &m, const PassOptions &opts) {
 
 llvm::Error runStepEntry(Module &m, const PassOptions &opts) {
   using Mode = PassOptions::StepEntry;
+  // A --step-batch on a table model set nothing, silently.
+  if (opts.stepEntry == Mode::Auto && m.data.kind != DataSpec::Text && opts.stepBatch != 1)
+    return passError("--step-batch " + llvm::Twine(opts.stepBatch) +
+                     ": only a text model (`data text`) has @step, whose batch it sets");
   if (opts.stepEntry == Mode::Off || (opts.stepEntry == Mode::Auto && m.data.kind != DataSpec::Text))
     return llvm::Error::success();
   // A --step-batch out of range is the user's to fix, not something the

@@ -187,6 +187,8 @@ static CompileOptions compileOptions() {
   o.passes.dataParallel = dataParallel;
   o.passes.lossMustBeRowMean = dataParallel;
   if (stepEntry && noStepEntry) fail("--step-entry and --no-step-entry contradict each other");
+  if (stepBatch.getNumOccurrences() && noStepEntry)
+    fail("--step-batch sets how many sequences @step generates, and --no-step-entry leaves @step out; give one");
   using StepMode = PassOptions::StepEntry;
   o.passes.stepEntry = stepEntry ? StepMode::On : noStepEntry ? StepMode::Off : StepMode::Auto;
   o.passes.stepBatch = stepBatch;
