@@ -2,10 +2,50 @@
 #include "driver/Plots.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <sys/stat.h>
 
 namespace grt {
+
+void History::add(Points &series, double step, double loss) {
+  series.push_back({step, loss});
+  if (series.size() < kMaxPoints) return;
+  // Keep the first point and every other one counted back from the newest.
+  Points kept{series.front()};
+  for (size_t i = series.size() % 2 == 0 ? 1 : 2; i < series.size(); i += 2) kept.push_back(series[i]);
+  series = std::move(kept);
+}
+
+std::string History::toText(const Points &series) {
+  std::string out;
+  for (auto &[step, loss] : series) out += fmt::format("{}{}:{:.17g}", out.empty() ? "" : " ", int64_t(step), loss);
+  return out;
+}
+
+std::string History::fromText(const std::string &text, int64_t lastStep, Points &series) {
+  series.clear();
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = std::min(text.find(' ', at), text.size());
+    std::string point = text.substr(at, end - at);
+    at = end + 1;
+    size_t colon = point.find(':');
+    int64_t step = -1;
+    auto [stepEnd, ec] = std::from_chars(point.data(), point.data() + std::min(colon, point.size()), step);
+    char *lossEnd = nullptr;
+    double loss = colon == std::string::npos ? NAN : std::strtod(point.c_str() + colon + 1, &lossEnd);
+    if (colon == std::string::npos || ec != std::errc() || stepEnd != point.data() + colon || colon + 1 == point.size() ||
+        *lossEnd || !std::isfinite(loss))
+      return fmt::format("'{}' is not STEP:LOSS", shown(point));
+    if (step < 1 || step > lastStep) return fmt::format("its step {} is not in 1 to {}, the checkpoint's step", step, lastStep);
+    if (!series.empty() && double(step) <= series.back().first)
+      return fmt::format("its step {} comes after step {}", step, int64_t(series.back().first));
+    series.push_back({double(step), loss});
+  }
+  return "";
+}
 
 static void save(const SvgPlot &p, const std::string &path) {
   if (std::string err = p.save(path); !err.empty()) fail("cannot write {}: {}", path, err);

@@ -301,10 +301,24 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   };
   std::string seedNote;
   std::vector<std::string> overrides; // what flags change of the saved run, said when resuming
+  History history;
   if (!from.empty()) {
     resumed = loadCheckpoint(from, s, a.has("partial-load"));
     if (get("model") != m.name) fail("checkpoint {} is from model '{}', not '{}'", from, shown(get("model")), m.name);
     start = count("step");
+    // The loss curve so far, for --plot (and for the next checkpoint, so a
+    // later resume with --plot draws it too).
+    auto savedTrain = resumed.find("history.train"), savedVal = resumed.find("history.val");
+    if (savedTrain == resumed.end() || savedVal == resumed.end()) {
+      if (!plotDir.empty() && start > 0)
+        overrides.push_back(fmt::format("checkpoint {} holds no loss history (it was saved before checkpoints kept "
+                                        "one): {}/loss.svg starts at step {}",
+                                        from, plotDir, start));
+    } else {
+      for (auto [field, series] : {std::pair{savedTrain, &history.train}, std::pair{savedVal, &history.val}})
+        if (std::string why = History::fromText(field->second, start, *series); !why.empty())
+          fail("checkpoint {}: its {} is malformed: {}", from, field->first, why);
+    }
     int64_t savedSteps = count("total_steps");
     if (start > savedSteps) fail("checkpoint {}: its step {} is past its total of {} steps", from, start, savedSteps);
     if (!a.has("steps")) steps = savedSteps;
@@ -496,6 +510,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                   {"tokenizer", tokenizerPathToSave(dopts.tokenizer)}, {"world", std::to_string(cluster.size)},
                   {"global_batch", std::to_string(data->samplesPerBatch())}, {"precision", precision},
                   {"optimizer", optimizerName(m)}, {"constants", m.constants ? m.constants : ""}};
+    meta["history.train"] = History::toText(history.train);
+    meta["history.val"] = History::toText(history.val);
     saveHypers(s, meta);
     return saveCheckpoint(path, s, meta);
   };
@@ -556,7 +572,6 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   double trainSecs = 0, windowSecs = 0;
   std::vector<double> stepTimes, exchangeTimes; // the latter: averaging gradients, data-parallel
   EvalResult val;
-  History history;
   int64_t reached = start;
   // --check-finite watches validation too (a metric's log of a negative
   // input): a finding there is reported after that validation, not blamed
@@ -621,7 +636,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       if (!std::isfinite(lastVal))
         fail("the validation loss became {} at step {}; lower the learning rate, or check the data for extreme values",
              lastVal, done);
-      history.val.push_back({double(done), lastVal});
+      History::add(history.val, double(done), lastVal);
     }
     if (done % logEvery == 0 || last) {
       double perStep = windowSecs / double(windowSteps);
@@ -639,7 +654,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
         std::fputs((line + "\n").c_str(), stdout);
         std::fflush(stdout);
       }
-      history.train.push_back({double(done), windowLoss / double(windowSteps)});
+      History::add(history.train, double(done), windowLoss / double(windowSteps));
       // A picture that cannot be written (a full disk) must not lose the
       // run: training goes on, saves, and then reports it.
       if (!plotDir.empty() && plotError.empty()) plotError = plotLoss(plotDir, m, history);

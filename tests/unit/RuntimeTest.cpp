@@ -1,6 +1,7 @@
 //===- tests/unit/RuntimeTest.cpp - the runtime's own pieces --------------===//
 #include "runtime/driver/Csv.h"
 #include "runtime/driver/Json.h"
+#include "runtime/driver/Plots.h"
 #include "runtime/core/Runtime.h"
 
 #include <gtest/gtest.h>
@@ -154,6 +155,43 @@ TEST(CsvDeathTest, BadFilesEndWithOneLine) {
               "error: .*open.csv:2: a quoted field is not closed on its line");
   EXPECT_EXIT(readCsv(tempFile("ragged.csv", "x,y\n1,2,3\n")), ::testing::ExitedWithCode(1),
               "error: .*ragged.csv:2: expected 2 fields like the header, found 3");
+}
+
+// The loss history a checkpoint keeps for --plot: thinned to at most
+// kMaxPoints a series, keeping the first and the newest point, and thinned
+// alike whether the run stopped and resumed (through the text a checkpoint
+// holds) or not, so both draw the same picture.
+TEST(History, ThinsAlikeAcrossAResume) {
+  auto loss = [](int step) { return 1.0 / (1.0 + step); };
+  Points straight, resumed;
+  for (int step = 1; step <= 5000; ++step) History::add(straight, step, loss(step));
+  ASSERT_LT(straight.size(), History::kMaxPoints);
+  EXPECT_GT(straight.size(), History::kMaxPoints / 2);
+  EXPECT_EQ(straight.front().first, 1);
+  EXPECT_EQ(straight.back().first, 5000);
+  for (size_t i = 1; i < straight.size(); ++i) ASSERT_LT(straight[i - 1].first, straight[i].first);
+  for (int step = 1; step <= 2345; ++step) History::add(resumed, step, loss(step));
+  Points read;
+  ASSERT_EQ(History::fromText(History::toText(resumed), 2345, read), "");
+  ASSERT_EQ(read, resumed); // 17 digits read back exactly
+  for (int step = 2346; step <= 5000; ++step) History::add(read, step, loss(step));
+  EXPECT_EQ(read, straight);
+}
+
+TEST(History, RefusesMalformedText) {
+  Points p;
+  EXPECT_EQ(History::fromText("", 10, p), "");
+  EXPECT_TRUE(p.empty());
+  EXPECT_EQ(History::fromText("2:0.5 4:0.25", 4, p), "");
+  EXPECT_EQ(p, (Points{{2, 0.5}, {4, 0.25}}));
+  EXPECT_EQ(History::fromText("2:0.5 x", 4, p), "'x' is not STEP:LOSS");
+  EXPECT_EQ(History::fromText("2:", 4, p), "'2:' is not STEP:LOSS");
+  EXPECT_EQ(History::fromText("2:nan", 4, p), "'2:nan' is not STEP:LOSS");
+  EXPECT_EQ(History::fromText("2.5:1", 4, p), "'2.5:1' is not STEP:LOSS");
+  EXPECT_EQ(History::fromText("2:1  3:1", 4, p), "'' is not STEP:LOSS");
+  EXPECT_EQ(History::fromText("3:1 3:1", 4, p), "its step 3 comes after step 3");
+  EXPECT_EQ(History::fromText("0:1", 4, p), "its step 0 is not in 1 to 4, the checkpoint's step");
+  EXPECT_EQ(History::fromText("5:1", 4, p), "its step 5 is not in 1 to 4, the checkpoint's step");
 }
 
 } // namespace

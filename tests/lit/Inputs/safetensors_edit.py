@@ -1,6 +1,7 @@
 """safetensors_edit.py IN OUT [EDIT...] - writes a damaged copy of a
 checkpoint, for tests of what the runtime refuses. Edits:
   meta:KEY=VALUE        set a metadata string
+  dropmeta:KEY          remove a metadata string (as an older save lacks it)
   offsets:NAME=A,B      replace a tensor's data_offsets with the raw JSON A, B
   shape:NAME=RAW        replace a tensor's shape with the raw JSON list RAW
   nan:NAME              make the first element of an F32 tensor NaN
@@ -63,6 +64,8 @@ for e in edits:
     if kind == "meta":
         k, v = arg.split("=", 1)
         header.setdefault("__metadata__", {})[k] = v
+    elif kind == "dropmeta":
+        del header["__metadata__"][arg]
     elif kind in ("offsets", "shape"):
         name, v = arg.split("=", 1)
         raw.setdefault(name, {})["data_offsets" if kind == "offsets" else "shape"] = "[" + v + "]" if kind == "offsets" else v
