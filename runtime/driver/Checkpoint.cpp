@@ -157,8 +157,9 @@ static std::string readHeader(std::ifstream &in, Header &h) {
 /// Why the file `path` is not a gradc checkpoint, or "" when it is one: a
 /// safetensors header whose metadata says "format": "gradc" (what every
 /// save writes). Its tensors and checksum are not looked at: a damaged
-/// checkpoint is still one, and may be replaced.
-static std::string notACheckpoint(const std::string &path) {
+/// checkpoint is still one, and may be replaced. `model` is the model that
+/// saved it, when its metadata names one.
+static std::string notACheckpoint(const std::string &path, std::string &model) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::strerror(errno);
   Header h;
@@ -166,18 +167,26 @@ static std::string notACheckpoint(const std::string &path) {
   const Json *md = h.json.get("__metadata__");
   const Json *format = md && md->kind == Json::Object ? md->get("format") : nullptr;
   if (!format || format->kind != Json::String || format->string != "gradc") return "a safetensors file gradc did not save";
+  if (const Json *name = md->get("model"); name && name->kind == Json::String) model = name->string;
   return "";
 }
 
-void refuseReplacingOtherFile(const std::string &given) {
+void refuseReplacingOtherFile(const std::string &given, const std::string &modelName) {
   std::string path = saveTarget(given);
   struct stat st;
   // Nothing is lost by replacing an empty file (one made by `touch`).
   if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return;
-  if (std::string why = notACheckpoint(path); !why.empty())
+  std::string savedBy;
+  if (std::string why = notACheckpoint(path, savedBy); !why.empty())
     fail("--save {} is a file that is not a gradc checkpoint ({}); saving would replace it: choose another path, or "
          "remove the file first",
          given, why);
+  // Retraining into the same file is the common workflow (other -D
+  // constants included); another model's weights are another run's work.
+  if (!savedBy.empty() && savedBy != modelName)
+    fail("--save {} is a checkpoint of model '{}', and this is model '{}'; saving would replace it: choose another "
+         "path, or remove the file first",
+         given, shown(savedBy), modelName);
 }
 
 std::string saveCheckpoint(const std::string &given, Session &s, const Metadata &fields) {

@@ -38,9 +38,10 @@ std::string fallbackCheckpointPath(const std::string &path);
 /// (a missing or read-only directory, a directory in its place).
 void checkCheckpointPath(const std::string &path);
 /// Fails when `path` is a file with something in it that is not a gradc
-/// checkpoint (--save notes.txt): a save would replace it. An earlier
-/// checkpoint, damaged or not, may be replaced.
-void refuseReplacingOtherFile(const std::string &path);
+/// checkpoint (--save notes.txt), or is a checkpoint of a model other than
+/// `modelName`: a save would replace it. An earlier checkpoint of the same
+/// model, damaged or not, may be replaced.
+void refuseReplacingOtherFile(const std::string &path, const std::string &modelName);
 /// Loads params and state into `s` after checking every tensor's name, dtype
 /// and shape against the model; exits with a one-line message on any problem.
 /// The file must hold exactly the tensors the model saves, unless `partial`

@@ -384,7 +384,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   refuseOverwritingInput(save, "--save", dopts.tokenizer, "--tokenizer");
   refuseOverwritingProgram(save, "--save");
   // After the checks that say which input a path is: any other file.
-  if (!save.empty()) refuseReplacingOtherFile(save);
+  if (!save.empty()) refuseReplacingOtherFile(save, m.name);
   for (const char *picture : {"loss.svg", "fit.svg"}) {
     if (!save.empty() && !plotDir.empty() && samePlace(save, plotDir + "/" + picture))
       fail("--save {} is where --plot draws {}; choose another path for the checkpoint", save, picture);
