@@ -65,11 +65,15 @@ bool hasParamOf(const GrtModel &m, int32_t dtype) {
   return false;
 }
 
+std::string dataPath(const Args &a) {
+  // `-` is standard input, as for gradc itself; the data is read once.
+  std::string path = a.str("data");
+  return path == "-" ? "/dev/stdin" : path;
+}
+
 DataOptions dataOptions(const Args &a) {
   DataOptions d;
-  d.path = a.str("data");
-  // `-` is standard input, as for gradc itself; the data is read once.
-  if (d.path == "-") d.path = "/dev/stdin";
+  d.path = dataPath(a);
   d.valFraction = a.number("val-frac", 0.1);
   if (d.valFraction < 0 || d.valFraction >= 1) fail("--val-frac must be in [0, 1), not {}", d.valFraction);
   d.seed = uint64_t(a.integer("seed", 0, 0));

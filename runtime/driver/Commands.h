@@ -29,6 +29,9 @@ void setPrecision(const std::string &p, const GrtModel &m, const char *from);
 /// Whether some parameter of the model has this dtype (GRT_F32, GRT_F64):
 /// which matrix products it makes, and so which kernels serve them.
 bool hasParamOf(const GrtModel &m, int32_t dtype);
+/// --data's path: `-` is standard input (/dev/stdin), for every command
+/// that reads data.
+std::string dataPath(const Args &a);
 DataOptions dataOptions(const Args &a);
 /// Sets every hyperparameter to its default, then applies --lr and --hp.
 void applyHypers(Session &s, const Args &a);

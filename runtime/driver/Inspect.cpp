@@ -61,7 +61,7 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
   if (a.has("load")) loadCheckpoint(a.str("load"), s, a.has("partial-load"));
   else fmt::print(stderr, "note: no --load given; predicting with freshly initialised parameters\n");
   std::vector<int> inputs = entryInputs(s, "predict");
-  Rows rows = readRows(s, inputs, a.str("data"));
+  Rows rows = readRows(s, inputs, dataPath(a));
   int64_t batch = s.slots[inputs.empty() ? 0 : inputs[0]].tensor->dims[0];
   // predict prints a row per input row, so it prints the outputs shaped
   // [B, ...] like the inputs; any other (a sum over the batch, a parameter)

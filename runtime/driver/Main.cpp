@@ -108,7 +108,7 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
                            dataHelp)},
       {"predict", R"(options of predict (run the model on the rows of a CSV file, print its outputs as CSV):
   --load CKPT       the parameters
-  --data FILE.csv   a column per input, named as in `info`
+  --data FILE.csv   a column per input, named as in `info` (-: standard input)
   --threads N       worker threads (default: the cores available)
   --precision P     f32 (default) or bf16 matrix products (see train --help)
   --partial-load    load a checkpoint that lacks some tensors or has others
