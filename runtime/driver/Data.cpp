@@ -76,6 +76,14 @@ static std::string outOfRange(const GrtTensor &t, double v) {
   return fmt::format("'{}' is an index into {} entries: it takes 0 to {}", t.name, limit, limit - 1);
 }
 
+/// The smallest magnitude that rounds to infinity in f32: FLT_MAX plus half
+/// its ulp, 2^128 - 2^103 (exactly that far rounds to even, the infinity).
+/// Anything below rounds to a finite f32, FLT_MAX at most: predict prints
+/// FLT_MAX as 3.40282347e+38, above FLT_MAX as a double, and it reads back.
+/// (An f64 column needs no such check: strtod already gives an infinity,
+/// refused as not finite, for what rounds past DBL_MAX.)
+constexpr double kF32Overflow = 0x1p128 - 0x1p103;
+
 Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &path) {
   requireBatchDimension(s, inputs);
   CsvTable t = readCsv(path);
@@ -125,8 +133,9 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
                                    names[f], v, sl.tensor->name));
         else if (std::string why = outOfRange(*sl.tensor, v); !why.empty())
           problem(row, fmt::format("{}:{}: column '{}' holds {}, but {}", path, t.lines[row], names[f], v, why));
-        else if (sl.tensor->dtype == GRT_F32 && std::fabs(v) > double(FLT_MAX))
-          problem(row, fmt::format("{}:{}: column '{}' holds {}, too large for '{}', which is f32 (at most {:g} in magnitude)",
+        else if (sl.tensor->dtype == GRT_F32 && std::fabs(v) >= kF32Overflow)
+          problem(row, fmt::format("{}:{}: column '{}' holds {}, too large for '{}', which is f32: it would round to "
+                                   "infinity (f32 holds at most {:.9g} in magnitude)",
                                    path, t.lines[row], names[f], v, sl.tensor->name, double(FLT_MAX)));
         vals[row * names.size() + f] = v;
       }
