@@ -153,7 +153,9 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
   }
   if (m.data_kind == GRT_DATA_TABLE) fmt::print("default data: a table of {} rows the model generates\n", m.data_rows);
   else if (m.data_kind == GRT_DATA_TEXT)
-    fmt::print("default data: text from {} ('{}' gets the context, '{}' the next bytes)\n", m.text_corpus, m.text_input, m.text_target);
+    fmt::print("default data: text from {} ('{}' gets the context, '{}' the next tokens: bytes, or a tokenizer's "
+               "tokens)\n",
+               m.text_corpus, m.text_input, m.text_target);
   else fmt::print("default data: none; pass --data\n");
   int64_t params = 0, paramBytes = 0, stateBytes = 0;
   fmt::print("tensors:\n");

@@ -115,13 +115,14 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
 It prints the columns it read, then one per output element (`p`, or `p[0]`,
 `p[1]`, ...); an output named like an input is `output:NAME`, as in `info`.
 )"},
-      {"sample", R"(options of sample (text models: write text one byte at a time):
+      {"sample", R"(options of sample (text models: write text a token at a time, a byte or a tokenizer's token):
   --load CKPT       the parameters (also --resume)
   --prompt TEXT     the text to continue (default: a newline)
-  --tokens N        how many bytes to write (default 200)
+  --tokens N        how many tokens to write (default 200): bytes, or the
+                    tokenizer's tokens
   --temperature T   sharpen (<1) or flatten (>1) the distribution (default 1;
-                    0 picks the likeliest byte)
-  --top-k K         sample among the K likeliest bytes only (default 0: all);
+                    0 picks the likeliest token)
+  --top-k K         sample among the K likeliest tokens only (default 0: all);
                     exactly K: of equal logits, the lower ids come first
   --seed S          seed for the sampling (default 0)
   --tokenizer TOK   the BPE tokenizer the model was trained with (default:
