@@ -799,6 +799,14 @@ std::string savedTokenizerPath(const std::string &saved, const std::string &ckpt
   return saved;
 }
 
+void requireSavedTokenizer(const std::string &path, const std::string &ckpt) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    fail("checkpoint {} was trained on the tokens of {}, which cannot be read ({}); pass --tokenizer with that "
+         "tokenizer",
+         ckpt, path, std::strerror(errno));
+}
+
 std::string tokenizerPathToSave(const std::string &path) {
   std::error_code ec;
   if (path.empty()) return path;
@@ -820,11 +828,7 @@ std::string tokenizerForCheckpoint(const std::string &given, const std::map<std:
   std::string savedHash = at == std::string::npos ? "" : dataId.substr(at + 15);
   std::string path = given;
   if (path.empty() && !saved.empty()) {
-    struct stat st;
-    if (stat(saved.c_str(), &st) != 0)
-      fail("checkpoint {} was trained on the tokens of {}, which cannot be read ({}); pass --tokenizer with that "
-           "tokenizer",
-           ckpt, saved, std::strerror(errno));
+    requireSavedTokenizer(saved, ckpt);
     fmt::print(stderr, "note: using the tokenizer checkpoint {} was trained with, {}\n", ckpt, saved);
     path = saved;
   }

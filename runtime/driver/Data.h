@@ -82,6 +82,10 @@ Tokenizer loadTokenizer(const std::string &path, int64_t vocab, bool notes = tru
 /// checkpoint (a run directory moved or read from elsewhere); else the
 /// saved path, for the caller's message.
 std::string savedTokenizerPath(const std::string &saved, const std::string &ckpt);
+/// Fails, saying to pass --tokenizer, when `path` (savedTokenizerPath's
+/// answer for checkpoint `ckpt`) cannot be found: train --resume, eval
+/// and sample say it alike.
+void requireSavedTokenizer(const std::string &path, const std::string &ckpt);
 /// A tokenizer path as a checkpoint stores it: absolute, so the checkpoint
 /// is usable from any directory.
 std::string tokenizerPathToSave(const std::string &path);

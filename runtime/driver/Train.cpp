@@ -345,8 +345,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     // A run on BPE tokens goes on with its tokenizer (a table model has
     // none, whatever a hand-edited checkpoint says).
     if (auto it = resumed.find("tokenizer");
-        m.data_kind == GRT_DATA_TEXT && it != resumed.end() && !it->second.empty() && !a.has("tokenizer"))
+        m.data_kind == GRT_DATA_TEXT && it != resumed.end() && !it->second.empty() && !a.has("tokenizer")) {
       dopts.tokenizer = savedTokenizerPath(it->second, from);
+      requireSavedTokenizer(dopts.tokenizer, from);
+    }
     // bf16 products round differently: a run goes on in the precision it
     // was trained in, unless --precision says otherwise. (Checkpoints from
     // before it was stored were f32 or bf16 alike: the flag decides.)
