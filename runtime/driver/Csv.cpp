@@ -103,6 +103,7 @@ CsvTable readCsv(const std::string &path) {
       }
       t.columns.resize(fs.size());
       t.notNumbers.resize(fs.size());
+      t.notNumberHeld.resize(fs.size());
       t.truths.resize(fs.size());
       continue;
     }
@@ -130,9 +131,11 @@ CsvTable readCsv(const std::string &path) {
       // 8), which no spreadsheet writes and the language itself refuses.
       bool decimal = f.find_first_not_of("0123456789+-.eE \t") == std::string::npos;
       if (!truth && (f.empty() || *end || !decimal || !std::isfinite(v))) {
-        if (t.notNumbers[c].empty())
+        if (t.notNumbers[c].empty()) {
           t.notNumbers[c] = fmt::format("{}:{}: column '{}': '{}' is not a {}", path, lineNo, shown(t.header[c]), shown(f),
                                         !f.empty() && !*end && std::isfinite(v) ? "decimal number" : "finite number");
+          t.notNumberHeld[c] = fmt::format("{}:{}: column '{}' holds '{}'", path, lineNo, shown(t.header[c]), shown(f));
+        }
         v = NAN;
       }
       t.columns[c].push_back(v);

@@ -119,8 +119,12 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
         fail("{}: missing column '{}' (the model reads columns {})", path, names[f], want);
       }
       used[c] = true;
-      const std::vector<double> &column = t.numbers(c);
       bool isBool = sl.tensor->dtype == GRT_BOOL;
+      // `yes` or `T` in a bool column: what the column takes says more than
+      // "not a finite number".
+      if (isBool && !t.notNumberHeld[size_t(c)].empty())
+        fail("{}, but '{}' is bool: it takes 0 or 1, true or false", t.notNumberHeld[size_t(c)], sl.tensor->name);
+      const std::vector<double> &column = t.numbers(c);
       if (!isBool && !t.truths[size_t(c)].empty())
         fail("{}, a truth value, but '{}' takes numbers", t.truths[size_t(c)], sl.tensor->name);
       for (int64_t row = 0; row < t.rows && (badRow < 0 || row < badRow); ++row) {
