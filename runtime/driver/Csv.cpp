@@ -55,7 +55,7 @@ static bool fields(const std::string &line, std::vector<std::string> &out) {
   return !quoted;
 }
 
-CsvTable readCsv(const std::string &path) {
+CsvTable readCsv(const std::string &path, const std::function<void(const CsvTable &)> &onHeader) {
   // A device (/dev/zero, /dev/urandom) is one endless line.
   struct stat st;
   if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
@@ -105,6 +105,7 @@ CsvTable readCsv(const std::string &path) {
       t.notNumbers.resize(fs.size());
       t.notNumberHeld.resize(fs.size());
       t.truths.resize(fs.size());
+      if (onHeader) onHeader(t);
       continue;
     }
     if (fs.size() != t.header.size())

@@ -1,6 +1,7 @@
 //===- runtime/driver/Csv.h - reading CSV files of numbers ----------------===//
 #pragma once
 
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -30,6 +31,9 @@ struct CsvTable {
   const std::vector<double> &numbers(int c) const;
 };
 
-CsvTable readCsv(const std::string &path);
+/// Reads `path`; `onHeader`, when given, sees the table once its header is
+/// read and before any row is, so that a file with the wrong columns is
+/// told so (it may fail), not that a row of it is ragged.
+CsvTable readCsv(const std::string &path, const std::function<void(const CsvTable &)> &onHeader = {});
 
 } // namespace grt

@@ -86,7 +86,38 @@ constexpr double kF32Overflow = 0x1p128 - 0x1p103;
 
 Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &path) {
   requireBatchDimension(s, inputs);
-  CsvTable t = readCsv(path);
+  // The column of each input's each feature, found from the header before
+  // any row is read: a file that is no table of these columns (a text file
+  // given to a text model's predict) is told a column is missing, not
+  // that its second line has another number of commas.
+  std::vector<std::vector<int>> columnsOf;
+  auto findColumns = [&](const CsvTable &t) {
+    for (int idx : inputs) {
+      auto &sl = s.slots[idx];
+      auto names = columnNames(sl);
+      std::vector<int> found;
+      for (size_t f = 0; f < names.size(); ++f) {
+        int c = t.column(names[f]);
+        if (names.size() == 1) {
+          // One feature: `x` or `x[0]`, not both (which would be read?).
+          int alias = t.column(names[f] + "[0]");
+          if (c >= 0 && alias >= 0)
+            fail("{}: columns '{}' and '{}' both name input '{}'; keep one", path, names[f], names[f] + "[0]",
+                 sl.tensor->name);
+          if (c < 0) c = alias;
+        }
+        if (c < 0) {
+          std::string want;
+          for (int i : inputs)
+            for (auto &n : columnNames(s.slots[i])) want += (want.empty() ? "" : ", ") + n;
+          fail("{}: missing column '{}' (the model reads columns {})", path, names[f], want);
+        }
+        found.push_back(c);
+      }
+      columnsOf.push_back(std::move(found));
+    }
+  };
+  CsvTable t = readCsv(path, findColumns);
   Rows r;
   r.inputs = inputs;
   r.rows = t.rows;
@@ -98,26 +129,12 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
   auto problem = [&](int64_t row, std::string msg) {
     if (badRow < 0 || row < badRow) badRow = row, bad = std::move(msg);
   };
-  for (int idx : inputs) {
-    auto &sl = s.slots[idx];
+  for (size_t in = 0; in < inputs.size(); ++in) {
+    auto &sl = s.slots[inputs[in]];
     std::vector<double> vals(t.rows * features(sl));
     auto names = columnNames(sl);
     for (size_t f = 0; f < names.size(); ++f) {
-      int c = t.column(names[f]);
-      if (names.size() == 1) {
-        // One feature: `x` or `x[0]`, not both (which would be read?).
-        int alias = t.column(names[f] + "[0]");
-        if (c >= 0 && alias >= 0)
-          fail("{}: columns '{}' and '{}' both name input '{}'; keep one", path, names[f], names[f] + "[0]",
-               sl.tensor->name);
-        if (c < 0) c = alias;
-      }
-      if (c < 0) {
-        std::string want;
-        for (int i : inputs)
-          for (auto &n : columnNames(s.slots[i])) want += (want.empty() ? "" : ", ") + n;
-        fail("{}: missing column '{}' (the model reads columns {})", path, names[f], want);
-      }
+      int c = columnsOf[in][f];
       used[c] = true;
       bool isBool = sl.tensor->dtype == GRT_BOOL;
       // `yes` or `T` in a bool column: what the column takes says more than
