@@ -66,6 +66,7 @@ CsvTable readCsv(const std::string &path, const std::function<void(const CsvTabl
   t.path = path;
   std::string raw, line;
   int64_t lineNo = 0;
+  bool headerSeen = false; // onHeader has run
   // Lines end in LF, CRLF, or CR alone (old Mac text, which read as one
   // long line with "a header but no data rows").
   size_t next = 0;
@@ -105,9 +106,12 @@ CsvTable readCsv(const std::string &path, const std::function<void(const CsvTabl
       t.notNumbers.resize(fs.size());
       t.notNumberHeld.resize(fs.size());
       t.truths.resize(fs.size());
-      if (onHeader) onHeader(t);
       continue;
     }
+    // The header's names are checked once the first row is known to be
+    // text: a binary file is "not a text file", not "missing column 'x'".
+    if (onHeader && !headerSeen) onHeader(t);
+    headerSeen = true;
     if (fs.size() != t.header.size())
       fail("{}:{}: expected {} fields like the header, found {}", path, lineNo, t.header.size(), fs.size());
     for (size_t c = 0; c < fs.size(); ++c) {

@@ -32,8 +32,9 @@ struct CsvTable {
 };
 
 /// Reads `path`; `onHeader`, when given, sees the table once its header is
-/// read and before any row is, so that a file with the wrong columns is
-/// told so (it may fail), not that a row of it is ragged.
+/// read and its first row is known to be text, before any row is parsed,
+/// so that a file with the wrong columns is told so (it may fail), not
+/// that a row of it is ragged; a binary file is still "not a text file".
 CsvTable readCsv(const std::string &path, const std::function<void(const CsvTable &)> &onHeader = {});
 
 } // namespace grt
