@@ -39,10 +39,12 @@ std::string History::fromText(const std::string &text, int64_t lastStep, Points 
     if (colon == std::string::npos || ec != std::errc() || stepEnd != point.data() + colon || colon + 1 == point.size() ||
         *lossEnd || !std::isfinite(loss))
       return fmt::format("'{}' is not STEP:LOSS", shown(point));
-    if (step < 1 || step > lastStep) return fmt::format("its step {} is not in 1 to {}, the checkpoint's step", step, lastStep);
+    if (step < 1) return fmt::format("its step {} is not 1 or more", step);
     if (!series.empty() && double(step) <= series.back().first)
       return fmt::format("its step {} comes after step {}", step, int64_t(series.back().first));
-    series.push_back({double(step), loss});
+    // Points past the checkpoint's step (its step edited back, as a test
+    // of checksums does) are not of the run it resumes: left out.
+    if (step <= lastStep) series.push_back({double(step), loss});
   }
   return "";
 }

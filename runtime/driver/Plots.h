@@ -27,8 +27,8 @@ struct History {
   /// separated by spaces, losses with 17 digits so they read back exactly.
   static std::string toText(const Points &series);
   /// Reads the series `text` holds; returns "" or why it is malformed
-  /// ("'x' is not STEP:LOSS"): steps must be whole, rising and in 1 to
-  /// `lastStep`, losses finite.
+  /// ("'x' is not STEP:LOSS"): steps must be whole, rising and 1 or more,
+  /// losses finite. Points past `lastStep` are left out.
   static std::string fromText(const std::string &text, int64_t lastStep, Points &series);
 };
 

@@ -190,8 +190,10 @@ TEST(History, RefusesMalformedText) {
   EXPECT_EQ(History::fromText("2.5:1", 4, p), "'2.5:1' is not STEP:LOSS");
   EXPECT_EQ(History::fromText("2:1  3:1", 4, p), "'' is not STEP:LOSS");
   EXPECT_EQ(History::fromText("3:1 3:1", 4, p), "its step 3 comes after step 3");
-  EXPECT_EQ(History::fromText("0:1", 4, p), "its step 0 is not in 1 to 4, the checkpoint's step");
-  EXPECT_EQ(History::fromText("5:1", 4, p), "its step 5 is not in 1 to 4, the checkpoint's step");
+  EXPECT_EQ(History::fromText("0:1", 4, p), "its step 0 is not 1 or more");
+  // Past the checkpoint's step (its step edited back): left out.
+  EXPECT_EQ(History::fromText("2:1 5:1", 4, p), "");
+  EXPECT_EQ(p, (Points{{2, 1}}));
 }
 
 } // namespace
