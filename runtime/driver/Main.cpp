@@ -114,6 +114,8 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
   --partial-load    load a checkpoint that lacks some tensors or has others
 It prints the columns it read, then one per output element (`p`, or `p[0]`,
 `p[1]`, ...); an output named like an input is `output:NAME`, as in `info`.
+It prints the outputs with a row per input row: gradc build notes each one it
+left out (a param, a sum over the batch, a value whose rows mix) and why.
 )"},
       {"sample", R"(options of sample (text models: write text a token at a time, a byte or a tokenizer's token):
   --load CKPT       the parameters (also --resume)
