@@ -46,7 +46,8 @@ std::string noRowsReason(const llvm::DenseMap<const Node *, Label> &labels, cons
   // prompt).
   const Node *leaf = v;
   while (leaf->is(OpKind::Reshape)) leaf = leaf->operand(0);
-  if (l.kind == Label::Inv && leaf->has(OpTrait::Stateful)) return "it is " + leaf->info().mnemonic.str() + " '" + leaf->attrs.getString(AttrKey::Name).str() + "'";
+  if (l.kind == Label::Inv && leaf->has(OpTrait::Stateful))
+    return "it is " + leaf->info().mnemonic.str() + " '" + leaf->attrs.getString(AttrKey::Name).str() + "'";
   if (l.kind == Label::Inv) return "";
   // A batch of one row: whatever sums or mixes its rows is that row's.
   if (B == 1) return "";
@@ -54,7 +55,8 @@ std::string noRowsReason(const llvm::DenseMap<const Node *, Label> &labels, cons
   if (l.kind == Label::Mixed)
     return "each of its rows depends on the batch's other rows: '" + l.at->info().mnemonic.str() + "' " + l.why;
   if (l.kind == Label::Row && (l.axis != 0 || l.inner != 1))
-    return "its rows lie along axis " + std::to_string(l.axis) + (l.inner != 1 ? ", " + std::to_string(l.inner) + " apart" : "");
+    return "its rows lie along axis " + std::to_string(l.axis) +
+           (l.inner != 1 ? ", " + std::to_string(l.inner) + " apart" : "");
   return "";
 }
 
@@ -93,10 +95,11 @@ llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
   llvm::StringSet<> rowless;
   for (const GraphOutput &o : model->outputs) {
     llvm::StringRef n = o.name;
-    if (n == "loss" || n == "grad_norm" || n == "lr" || isGrad(n) || isMetric(n) || isCheck(n) || labels.empty()) continue;
+    if (labels.empty() || n == "loss" || n == "grad_norm" || n == "lr" || isGrad(n) || isMetric(n) || isCheck(n))
+      continue;
     if (std::string why = noRowsReason(labels, o.value, inputs[0]->type.shape[0]); !why.empty()) {
       rowless.insert(n);
-      llvm::WithColor::note(llvm::errs() << (o.value->loc.known() ? m.locStr(o.value->loc) + ": " : std::string()))
+      llvm::WithColor::note(llvm::errs() << where(m, o.value))
           << "output '" << n << "' (" << str(o.value->type) << ") has no row per input row (" << why
           << "), so `predict`, which prints one line per row, leaves it out\n";
     }
