@@ -19,7 +19,9 @@ namespace grt {
 /// not know are held only to be finite.
 inline const char *hyperRangeError(const char *name, double value, bool f32) {
   if (!std::isfinite(value)) return "must be a finite number";
-  if (f32 && std::fabs(value) > 3.4028234663852886e38) return "must fit in f32 (at most 3.4e38 in magnitude)";
+  // Refused from 2^128 - 2^103 up, where f32 rounds to infinity: 3.4028235e38
+  // (FLT_MAX as it prints) rounds to FLT_MAX, and was refused.
+  if (f32 && std::fabs(value) >= 0x1p128 - 0x1p103) return "must fit in f32 (below 3.40282357e+38 in magnitude)";
   // lr = 1e-50 is 0 in f32: training ran and learned nothing, silently
   // (a subnormal may be flushed to 0 as well).
   if (f32 && value != 0 && std::fabs(value) < 1.17549435e-38 && std::strcmp(name, "eps"))
