@@ -104,7 +104,8 @@ int train(int argc, char **argv) {
   int64_t vocab = vocabOption(a, -1);
   if (!a.has("data")) fail("tokenizer train needs --data FILE: the text to learn merges from");
   if (!a.has("output")) fail("tokenizer train needs -o FILE: where to write the tokenizer");
-  std::string data = a.str("data"), outPath = a.str("output");
+  // `--data -` is standard input, read once, as for train and predict.
+  std::string data = dataPath(a), outPath = a.str("output");
   bool quiet = a.has("quiet"), presplit = !a.has("no-presplit");
   checkWritable(outPath);
   refuseOverwritingInput(outPath, "-o", data, "--data");
