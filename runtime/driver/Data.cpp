@@ -3,6 +3,7 @@
 
 #include "driver/AtomicFile.h"
 #include "driver/Csv.h"
+#include "gradrt/hypers.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -76,13 +77,10 @@ static std::string outOfRange(const GrtTensor &t, double v) {
   return fmt::format("'{}' is an index into {} entries: it takes 0 to {}", t.name, limit, limit - 1);
 }
 
-/// The smallest magnitude that rounds to infinity in f32: FLT_MAX plus half
-/// its ulp, 2^128 - 2^103 (exactly that far rounds to even, the infinity).
-/// Anything below rounds to a finite f32, FLT_MAX at most: predict prints
-/// FLT_MAX as 3.40282347e+38, above FLT_MAX as a double, and it reads back.
-/// (An f64 column needs no such check: strtod already gives an infinity,
-/// refused as not finite, for what rounds past DBL_MAX.)
-constexpr double kF32Overflow = 0x1p128 - 0x1p103;
+// An f32 cell is refused from kF32Overflow (gradrt/hypers.h) up: predict
+// prints FLT_MAX as 3.40282347e+38, and it reads back. (An f64 column needs
+// no such check: strtod gives an infinity, refused as not finite, for what
+// rounds past DBL_MAX.)
 
 Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &path) {
   requireBatchDimension(s, inputs);

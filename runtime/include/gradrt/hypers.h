@@ -14,14 +14,18 @@
 
 namespace grt {
 
+/// The least magnitude f32 rounds to infinity: FLT_MAX plus half its ulp,
+/// 2^128 - 2^103 (exactly that far rounds to even, the infinity). Anything
+/// below rounds to a finite f32, FLT_MAX at most (3.4028235e38, FLT_MAX as
+/// it prints, included). A CSV cell and a hyperparameter share the bound.
+constexpr double kF32Overflow = 0x1p128 - 0x1p103;
+
 /// Why `value` is not one `name` takes ("must be ..."), or nullptr when it
 /// is. f32 says whether the hyperparameter is stored as f32. Names it does
 /// not know are held only to be finite.
 inline const char *hyperRangeError(const char *name, double value, bool f32) {
   if (!std::isfinite(value)) return "must be a finite number";
-  // Refused from 2^128 - 2^103 up, where f32 rounds to infinity: 3.4028235e38
-  // (FLT_MAX as it prints) rounds to FLT_MAX, and was refused.
-  if (f32 && std::fabs(value) >= 0x1p128 - 0x1p103) return "must fit in f32 (below 3.40282357e+38 in magnitude)";
+  if (f32 && std::fabs(value) >= kF32Overflow) return "must fit in f32 (below 3.40282357e+38 in magnitude)";
   // lr = 1e-50 is 0 in f32: training ran and learned nothing, silently
   // (a subnormal may be flushed to 0 as well).
   if (f32 && value != 0 && std::fabs(value) < 1.17549435e-38 && std::strcmp(name, "eps"))
