@@ -14,6 +14,7 @@
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/Support/ErrorHandling.h"
 
+#include <functional>
 #include <map>
 #include <set>
 
@@ -88,6 +89,22 @@ int64_t indexLimitOf(const std::vector<std::vector<Node *>> &users, Node *input)
     }
   }
   return limit;
+}
+
+/// GrtEntry.products: the dtypes of the runtime products (Stmt::Gemm) the
+/// kernels call, at any depth (a slice group's products sit in its loop).
+int32_t productDtypes(const std::vector<loops::Kernel> &kernels) {
+  int32_t bits = 0;
+  std::function<void(const loops::Kernel &, const std::vector<loops::Stmt> &)> walk =
+      [&](const loops::Kernel &k, const std::vector<loops::Stmt> &body) {
+        for (const loops::Stmt &s : body) {
+          if (s.kind == loops::Stmt::Gemm)
+            bits |= k.buffers[s.c.buffer].type == loops::Type::F64 ? GRT_PRODUCTS_F64 : GRT_PRODUCTS_F32;
+          walk(k, s.body);
+        }
+      };
+  for (const loops::Kernel &k : kernels) walk(k, k.body);
+  return bits;
 }
 
 /// Every runtime tensor any graph names, each once: leaves by name, outputs
@@ -332,7 +349,7 @@ private:
         }
       llvm::Constant *storedPtr = stored.empty() ? llvm::ConstantPointerNull::get(ptr) : array(storedTy, stored, "stored");
       ents.push_back(llvm::ConstantStruct::get(entryTy, {str(e->name), fn, i64(e->arenaBytes), i32(e->kernels.size()),
-                                                         i32(0), str(inputs), str(outputs), namesPtr, storedPtr,
+                                                         i32(productDtypes(e->kernels)), str(inputs), str(outputs), namesPtr, storedPtr,
                                                          i64(stored.size())}));
     }
 
@@ -368,7 +385,7 @@ AbiTypes abiTypes(llvm::LLVMContext &ctx) {
   t.tensor = llvm::StructType::create(ctx, {ptr, i32t, i32t, i32t, i32t, ptr, ptr, f64t}, "GrtTensor");
   // GrtStored: what, kernel, tensor, offset, count, dtype, last_read.
   t.stored = llvm::StructType::create(ctx, {ptr, i32t, i32t, i64t, i64t, i32t, i32t}, "GrtStored");
-  // GrtEntry: name, fn, arena_bytes, num_kernels, reserved, inputs, outputs,
+  // GrtEntry: name, fn, arena_bytes, num_kernels, products, inputs, outputs,
   // kernel_names, stored, num_stored.
   t.entry = llvm::StructType::create(ctx, {ptr, ptr, i64t, i32t, i32t, ptr, ptr, ptr, ptr, i64t}, "GrtEntry");
   // GrtModel: abi_version, num_tensors, name, source, optimizer, tensors,

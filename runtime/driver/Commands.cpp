@@ -55,14 +55,16 @@ void setPrecision(const std::string &p, const GrtModel &m, const char *from) {
   if (p != "bf16") fail("{} must be f32 or bf16, not '{}'", from, p);
   if (!gemmBf16Supported())
     fail("{} bf16 needs a CPU with AVX-512 BF16 (VDPBF16PS), and this one has none; train in f32", from);
-  if (!hasParamOf(m, GRT_F32)) fmt::print(stderr, "note: {} bf16 changes f32 matrix products only, and this model has no f32 parameters\n", from);
+  if (!(modelProducts(m) & GRT_PRODUCTS_F32))
+    fmt::print(stderr, "note: {} bf16 changes nothing here: it rounds the operands of f32 matrix products with no dimension "
+               "of 1, and this model has none\n", from);
   setMatmulPrecision(MatmulPrecision::BF16);
 }
 
-bool hasParamOf(const GrtModel &m, int32_t dtype) {
-  for (int32_t i = 0; i < m.num_tensors; ++i)
-    if (m.tensors[i].role == GRT_PARAM && m.tensors[i].dtype == dtype) return true;
-  return false;
+int32_t modelProducts(const GrtModel &m) {
+  int32_t bits = 0;
+  for (int32_t i = 0; i < m.num_entries; ++i) bits |= m.entries[i].products;
+  return bits;
 }
 
 std::string dataPath(const Args &a) {

@@ -26,9 +26,9 @@ std::string precisionOption(const Args &a, const GrtModel &m);
 /// where the value came from, for messages): precisionOption's work, also
 /// for a precision a checkpoint names.
 void setPrecision(const std::string &p, const GrtModel &m, const char *from);
-/// Whether some parameter of the model has this dtype (GRT_F32, GRT_F64):
-/// which matrix products it makes, and so which kernels serve them.
-bool hasParamOf(const GrtModel &m, int32_t dtype);
+/// The GrtProducts bits of all the model's entries: which packed matrix
+/// products (f32, f64) its kernels call, and so which GEMMs serve them.
+int32_t modelProducts(const GrtModel &m);
 /// --data's path: `-` is standard input (/dev/stdin), for every command
 /// that reads data.
 std::string dataPath(const Args &a);

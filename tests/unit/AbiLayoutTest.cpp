@@ -54,7 +54,7 @@ TEST(AbiLayout, DescriptorStructsMatchTheHeader) {
                sizeof(GrtStored));
   expectLayout(t.entry, dl,
                {offsetof(GrtEntry, name), offsetof(GrtEntry, fn), offsetof(GrtEntry, arena_bytes),
-                offsetof(GrtEntry, num_kernels), offsetof(GrtEntry, reserved), offsetof(GrtEntry, inputs),
+                offsetof(GrtEntry, num_kernels), offsetof(GrtEntry, products), offsetof(GrtEntry, inputs),
                 offsetof(GrtEntry, outputs), offsetof(GrtEntry, kernel_names), offsetof(GrtEntry, stored),
                 offsetof(GrtEntry, num_stored)},
                sizeof(GrtEntry));

@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define GRT_ABI_VERSION 6
+#define GRT_ABI_VERSION 7
 
 enum GrtDType { GRT_F32 = 0, GRT_F64 = 1, GRT_I32 = 2, GRT_BOOL = 3 };
 
@@ -69,7 +69,9 @@ typedef struct GrtEntry {
   GrtEntryFn fn;
   int64_t arena_bytes;
   int32_t num_kernels;
-  int32_t reserved;
+  int32_t products;  /* GrtProducts bits: the dtypes of the grt_gemm_* calls its
+                        kernels make (a product with a dimension of 1 is a loop
+                        and calls none); `info` and --precision bf16 read it */
   const char *inputs;  /* comma-separated names of the inputs it reads */
   const char *outputs; /* comma-separated names of the outputs it writes */
   const char *const *kernel_names; /* num_kernels one-line summaries, for --profile */
@@ -115,6 +117,10 @@ typedef struct GrtEntry {
 #define GRT_STEP_PREFIX "step."
 #define GRT_STEP_POS "step.pos"
 #define GRT_CACHE_PREFIX "cache."
+
+/* GrtEntry.products: which packed matrix products an entry calls. bf16
+ * (--precision bf16) replaces exactly the GRT_PRODUCTS_F32 ones. */
+enum GrtProducts { GRT_PRODUCTS_F32 = 1, GRT_PRODUCTS_F64 = 2 };
 
 enum GrtDataKind { GRT_DATA_NONE = 0, GRT_DATA_TABLE = 1, GRT_DATA_TEXT = 2 };
 
