@@ -880,14 +880,11 @@ std::vector<Kernel> scheduleGraph(const Module &m, const Graph &g, const Schedul
   // other reader sees it (modelgen seed 199).
   for (auto &o : g.outputs) {
     std::string slot = grt::outputTensor(o.name);
-    const Node *base = storageBase(o.value);
-    if (!(base->storage.kind == Storage::Slot && base->storage.slot == slot)) copy(o.value, slot, "output " + o.name);
+    if (!storedInSlot(o.value, slot)) copy(o.value, slot, "output " + o.name);
   }
   for (auto &u : g.updates) {
     std::string slot = u.target->attrs.getString(AttrKey::Name).str();
-    if (u.value == u.target) continue;
-    const Storage &s = storageBase(u.value)->storage;
-    if (!(s.kind == Storage::Slot && s.slot == slot)) copy(u.value, slot, "update " + slot);
+    if (u.value != u.target && !storedInSlot(u.value, slot)) copy(u.value, slot, "update " + slot);
   }
   chooseThreads(out, opts.oneThreadSmallEntries);
   return out;

@@ -30,6 +30,19 @@ const Node *storageBase(const Node *n) {
   return n;
 }
 
+bool storedInSlot(const Node *value, llvm::StringRef slot) {
+  const Node *base = storageBase(value);
+  return base->storage.kind == Storage::Slot && base->storage.slot == slot;
+}
+
+int64_t copiesIntoSlots(const Graph &g) {
+  int64_t copies = 0;
+  for (auto &o : g.outputs) copies += !storedInSlot(o.value, grt::outputTensor(o.name));
+  for (auto &u : g.updates)
+    copies += u.value != u.target && !storedInSlot(u.value, u.target->attrs.getString(AttrKey::Name));
+  return copies;
+}
+
 int64_t localBytes(const SliceGroup &sg, const Node *n) {
   int64_t bytes = n->type.bytes() / sg.slices();
   unsigned r = sg.batch.size();

@@ -33,6 +33,13 @@ namespace gradc {
 bool loadedBy(const Node *n, int32_t k);
 /// Follows reshape views to the node that owns the bytes.
 const Node *storageBase(const Node *n);
+/// How many copy kernels the executable adds to a planned graph: one per
+/// output or update whose value the plan left outside its slot
+/// (codegen/Schedule.cpp copies it there after the IR's kernels).
+int64_t copiesIntoSlots(const Graph &g);
+/// Whether `value` was planned into the runtime tensor `slot` ("w",
+/// "output:loss"), so no copy kernel puts it there.
+bool storedInSlot(const Node *value, llvm::StringRef slot);
 /// The largest slice (or row block of one) that goes to a slice group's
 /// scratch, which each thread gets from the runtime (grt_thread_scratch)
 /// and reuses for every slice: a [256, 256] f32 attention matrix fits
