@@ -126,19 +126,43 @@ void applyHypers(Session &s, const Args &a) {
       // A momentum, clip or warmup of 0 in the train statement compiles that
       // part of the update out, though `info` lists it as 0.
       std::string_view optimizer = s.model.optimizer ? s.model.optimizer : "";
-      if (name == "min_lr" && optimizer.find("decay = none") != std::string_view::npos)
+      if (name == "min_lr" && optimizerArgument(optimizer, "decay") == "none")
         fail("--hp min_lr: the model was built with decay = none, so no decay reaches a min_lr; give its train "
              "statement decay = \"cosine\" to set it with --hp (the model has: {})",
              known);
-      if (optimizer.find(name + " = ") != std::string_view::npos)
+      std::string built = optimizerArgument(optimizer, name);
+      double zero = 1;
+      if (!built.empty() && parseReal(built, zero) == NumberText::Ok && zero == 0)
         fail("--hp {}: the model was built with {} = 0, which leaves it out of the compiled update; give it a "
              "non-zero value in the model's train statement to set it with --hp (the model has: {})",
              name, name, known);
+      if (!built.empty() && parseReal(built, zero) != NumberText::Ok)
+        fail("--hp {}: the model was built with {} = {}, a choice made when it is compiled, not a number --hp can "
+             "set; change the model's train statement (the model has: {})",
+             name, name, built, known);
       fail("--hp {}: the model has no hyperparameter '{}' (it has: {})", name, name, known);
     }
     checkRange(name, v, "--hp " + name + ":");
     s.setHyper(name, v);
   }
+}
+
+std::string optimizerArgument(std::string_view optimizer, std::string_view name) {
+  // GrtModel.optimizer is "adamw(lr = 0.001, decay = cosine, ...)": the
+  // argument is the whole of a "NAME = VALUE" item, not a suffix of another
+  // name's ("_lr" is not "min_lr").
+  size_t open = optimizer.find('('), close = optimizer.rfind(')');
+  if (open == std::string_view::npos || close == std::string_view::npos || close < open) return "";
+  std::string_view args = optimizer.substr(open + 1, close - open - 1);
+  while (!args.empty()) {
+    size_t comma = args.find(", ");
+    std::string_view item = args.substr(0, comma);
+    if (size_t eq = item.find(" = "); eq != std::string_view::npos && item.substr(0, eq) == name)
+      return std::string(item.substr(eq + 3));
+    if (comma == std::string_view::npos) break;
+    args.remove_prefix(comma + 2);
+  }
+  return "";
 }
 
 std::string humanCount(double x) {

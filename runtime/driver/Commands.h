@@ -29,6 +29,9 @@ void setPrecision(const std::string &p, const GrtModel &m, const char *from);
 /// The GrtProducts bits of all the model's entries: which packed matrix
 /// products (f32, f64) its kernels call, and so which GEMMs serve them.
 int32_t modelProducts(const GrtModel &m);
+/// The value the model's train statement gave argument `name`, as `info`
+/// prints it ("0.0", "cosine"); "" when the optimizer has no such argument.
+std::string optimizerArgument(std::string_view optimizer, std::string_view name);
 /// --data's path: `-` is standard input (/dev/stdin), for every command
 /// that reads data.
 std::string dataPath(const Args &a);
