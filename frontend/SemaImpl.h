@@ -96,6 +96,7 @@ public:
   Value error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges = {});
   void note(llvm::SMLoc loc, const llvm::Twine &msg) { diag.note(loc, msg); }
   void warnUntrained(const Node *loss, llvm::SMLoc lossLoc);
+  llvm::SMLoc paramSite(const std::string &param);
   void checkUnreadInputs(llvm::SMLoc lossLoc);
   /// Every node the loss, outputs and metrics read.
   llvm::DenseSet<const Node *> readByOutputs() const;

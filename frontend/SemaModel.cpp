@@ -314,32 +314,57 @@ static bool passesGradient(const Node *n) {
 
 /// Warns about params the loss does not reach through differentiable ops
 /// (passesGradient): their gradient is always zero, so training never
-/// changes them (weight decay aside). Legal, and almost never meant.
+/// changes them (weight decay aside). Legal, and almost never meant. A
+/// param the loss reads only through such ops (stop_gradient, i32(),
+/// a comparison) is told apart from one it never reads: "does not depend"
+/// was untrue of it.
 void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
-  llvm::DenseSet<const Node *> seen;
-  llvm::SmallVector<const Node *, 64> work{loss};
-  while (!work.empty()) {
-    const Node *n = work.pop_back_val();
-    if (!seen.insert(n).second || !passesGradient(n)) continue;
-    for (const Node *op : n->operands) work.push_back(op);
-  }
-  std::vector<std::string> untrained;
+  auto reached = [&](bool onlyGradient) {
+    llvm::DenseSet<const Node *> seen;
+    llvm::SmallVector<const Node *, 64> work{loss};
+    while (!work.empty()) {
+      const Node *n = work.pop_back_val();
+      if (!seen.insert(n).second || (onlyGradient && !passesGradient(n))) continue;
+      for (const Node *op : n->operands) work.push_back(op);
+    }
+    return seen;
+  };
+  llvm::DenseSet<const Node *> trained = reached(true), read = reached(false);
+  std::vector<std::string> unread, cut;
   for (auto &[name, n] : params)
-    if (!seen.count(n)) untrained.push_back(name);
-  if (untrained.empty()) return;
-  // At the user's line: the outermost call when a function declared it.
-  const ParamOrigin &at = paramOrigins[untrained[0]];
-  llvm::SMLoc where = at.calls.empty() ? at.decl : at.calls[0].loc;
-  if (untrained.size() == params.size()) {
-    diag.warning(lossLoc.isValid() ? lossLoc : where, "the loss does not depend on any param, so every gradient is 0 and training changes nothing");
+    if (!trained.count(n)) (read.count(n) ? cut : unread).push_back(name);
+  if (unread.empty() && cut.empty()) return;
+  if (unread.size() + cut.size() == params.size()) {
+    llvm::SMLoc at = lossLoc.isValid() ? lossLoc : paramSite(unread.empty() ? cut[0] : unread[0]);
+    diag.warning(at, cut.empty() ? "the loss does not depend on any param, so every gradient is 0 and training changes nothing"
+                                 : "no gradient reaches any param from the loss (it reads them only through stop_gradient, "
+                                   "comparisons, rounding or integer conversions, if at all), so every gradient is 0 and "
+                                   "training changes nothing");
     return;
   }
-  std::string names;
-  for (size_t i = 0; i < untrained.size() && i < 4; ++i) names += (i ? ", '" : "'") + untrained[i] + "'";
-  if (untrained.size() > 4) names += " and " + std::to_string(untrained.size() - 4) + " more";
-  diag.warning(where, "the loss does not depend on param" + std::string(untrained.size() > 1 ? "s " : " ") + names +
-                          ", so " + (untrained.size() > 1 ? "their gradients are" : "its gradient is") +
-                          " always 0 and training never changes " + (untrained.size() > 1 ? "them" : "it"));
+  auto listed = [](const std::vector<std::string> &names) {
+    std::string s = names.size() > 1 ? "s " : " ";
+    for (size_t i = 0; i < names.size() && i < 4; ++i) s += (i ? ", '" : "'") + names[i] + "'";
+    if (names.size() > 4) s += " and " + std::to_string(names.size() - 4) + " more";
+    return s;
+  };
+  auto never = [](size_t n) {
+    return std::string(", so ") + (n > 1 ? "their gradients are" : "its gradient is") + " always 0 and training never changes " +
+           (n > 1 ? "them" : "it");
+  };
+  if (!unread.empty())
+    diag.warning(paramSite(unread[0]), "the loss does not depend on param" + listed(unread) + never(unread.size()));
+  if (!cut.empty())
+    diag.warning(paramSite(cut[0]), "the loss reads param" + listed(cut) +
+                                    " only through ops that pass no gradient (stop_gradient, comparisons, rounding, "
+                                    "integer conversions)" + never(cut.size()));
+}
+
+/// Where to warn about a param: its declaration, or the outermost call
+/// when a function declared it (the user's line, not the prelude's).
+llvm::SMLoc SemaImpl::paramSite(const std::string &param) {
+  const ParamOrigin &at = paramOrigins[param];
+  return at.calls.empty() ? at.decl : at.calls[0].loc;
 }
 
 llvm::DenseSet<const Node *> SemaImpl::readByOutputs() const {
