@@ -91,22 +91,28 @@ int64_t place(std::vector<Interval> &live, llvm::function_ref<bool(const Interva
   // order, among those that live when it does; the scan stops there.
   // (Collecting and sorting the live ones for every value cost O(n log n)
   // each: minutes for an unrolled loop of 20,000 layers.)
-  auto byRange = [](const Interval *a, const Interval *b) {
-    return std::pair(a->offset, a->offset + a->bytes) < std::pair(b->offset, b->offset + b->bytes);
+  // (Copies of the four fields the scan reads, side by side: chasing each
+  // placed Interval's pointer made this scan a tenth of a 400-layer
+  // model's compile time.)
+  struct Placed {
+    int64_t lo, hi;     // byte range [lo, hi)
+    int32_t start, end; // kernel interval
   };
-  std::vector<Interval *> placed;
+  auto byRange = [](const Placed &a, const Placed &b) { return std::pair(a.lo, a.hi) < std::pair(b.lo, b.hi); };
+  std::vector<Placed> placed;
   int64_t peak = 0;
   for (Interval *iv : bySize) {
     int64_t off = 0;
-    for (Interval *p : placed) {
-      if (p->start > iv->end || iv->start > p->end) continue;
-      if (off + iv->bytes <= p->offset) break;
-      off = std::max(off, (p->offset + p->bytes + kAlign - 1) / kAlign * kAlign);
+    for (const Placed &p : placed) {
+      if (p.start > iv->end || iv->start > p.end) continue;
+      if (off + iv->bytes <= p.lo) break;
+      off = std::max(off, (p.hi + kAlign - 1) / kAlign * kAlign);
     }
     iv->offset = off;
     iv->node->storage.offset = off;
     peak = std::max(peak, off + iv->bytes);
-    placed.insert(std::upper_bound(placed.begin(), placed.end(), iv, byRange), iv);
+    Placed me{off, off + iv->bytes, iv->start, iv->end};
+    placed.insert(std::upper_bound(placed.begin(), placed.end(), me, byRange), me);
   }
   return (peak + kAlign - 1) / kAlign * kAlign;
 }
