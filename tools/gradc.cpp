@@ -182,6 +182,10 @@ static CompileOptions compileOptions() {
   o.passes.sliceBlockMinRows = sliceBlockMinRows;
   o.passes.singleSliceBlockBytes = singleSliceBlockBytes;
   o.schedule.skipMaskedColumns = !keepMaskedColumns;
+  // The hook corrupts the rule of the op it names; a misspelt name broke
+  // nothing, and gradcheck passing then looked like a missed bug.
+  if (!breakGrad.empty() && !parseOpKind(breakGrad))
+    fail("--break-grad-rule takes an op's IR name (tanh, matmul, exp, ...), not '" + breakGrad + "'");
   o.passes.breakGradRule = breakGrad;
   o.passes.gradsEntry = gradsEntry;
   o.passes.dataParallel = dataParallel;
