@@ -18,6 +18,9 @@
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/WithColor.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/TargetParser/Host.h"
+#include "runtime/include/gradrt/abi.h"
 
 #include <cmath>
 #include <deque>
@@ -242,6 +245,13 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   llvm::install_fatal_error_handler(internalError);
   cl::HideUnrelatedOptions(category);
+  // --version printed LLVM's banner ("Debian LLVM version 19.1.7"), as if
+  // gradc were LLVM. What a bug report needs: the runtime ABI the
+  // executables it builds speak, the LLVM it emits with, and its target.
+  cl::SetVersionPrinter([](llvm::raw_ostream &os) {
+    os << "gradc, runtime ABI " << GRT_ABI_VERSION << ", built with LLVM " << LLVM_VERSION_STRING << ", emitting for "
+       << llvm::sys::getDefaultTargetTriple() << " (" << llvm::sys::getHostCPUName() << ")\n";
+  });
   addStageNames();
   std::string stages;
   for (const Step &s : pipeline())

@@ -188,6 +188,7 @@ commands:
   info      the model's tensors, entry points, optimizer and data
   tokenizer byte-level BPE: train --vocab N --data FILE -o TOK [--no-presplit],
             encode --tokenizer TOK < bytes, decode --tokenizer TOK < ids
+  --version the model's name and source, and the runtime ABI it was built for
 
 )",
              argv0, m.name, m.source);
@@ -246,6 +247,12 @@ int main(int argc, char **argv) {
         usage(m, argv[0], i > 1 ? cmd : "");
         return checkStdout(0);
       }
+    if (cmd == "--version") {
+      // What a bug report needs; `info` says the rest.
+      fmt::print("{}: model {}{}{}, compiled by gradc for runtime ABI {}\n", argv[0], m.name, *m.source ? " from " : "",
+                 m.source, m.abi_version);
+      return checkStdout(0);
+    }
     if (cmd == "help") {
       std::string what = argc > 2 ? argv[2] : "";
       if (!what.empty() && !known(what)) unknownCommand(what, argv[0]);
