@@ -241,6 +241,34 @@ static int finishOutput(int rc) {
   return rc ? rc : 1;
 }
 
+/// An option of another subcommand (`gradc dump --passes=dce`): LLVM's
+/// nearest-name guess offered "--fusion=dce". Says whose option it is.
+static void refuseOtherSubcommandsOptions(int argc, char **argv) {
+  if (argc < 2) return;
+  cl::SubCommand *sub = nullptr;
+  for (cl::SubCommand *s : cl::getRegisteredSubcommands())
+    if (s->getName() == llvm::StringRef(argv[1])) sub = s;
+  if (!sub) return;
+  auto &mine = cl::getRegisteredOptions(*sub);
+  for (int i = 2; i < argc; ++i) {
+    llvm::StringRef arg = argv[i];
+    if (arg == "--") break;
+    if (!arg.consume_front("-")) continue;
+    arg.consume_front("-");
+    llvm::StringRef name = arg.split('=').first;
+    if (name.empty() || mine.count(name)) continue;
+    std::string owners;
+    for (cl::SubCommand *s : cl::getRegisteredSubcommands())
+      if (s != sub && !s->getName().empty() && cl::getRegisteredOptions(*s).count(name))
+        owners += (owners.empty() ? "`gradc " : ", `gradc ") + s->getName().str() + "`";
+    if (owners.empty()) continue;
+    llvm::WithColor::error(llvm::errs(), "gradc") << "--" << name << " is an option of " << owners << ", not of `gradc "
+                                                 << sub->getName() << "` (gradc " << sub->getName()
+                                                 << " --help lists its options)\n";
+    std::exit(1);
+  }
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   llvm::install_fatal_error_handler(internalError);
@@ -256,6 +284,7 @@ int main(int argc, char **argv) {
   std::string stages;
   for (const Step &s : pipeline())
     if (!s.stage.empty()) stages += (stages.empty() ? "" : ", ") + s.stage.str();
+  refuseOtherSubcommandsOptions(argc, argv);
   cl::ParseCommandLineOptions(argc, argv,
                               "gradc: a compiler that trains neural networks from first principles.\n\n"
                               "  gradc build MODEL.grad -o EXE     compile a model into a training executable\n"
