@@ -251,12 +251,18 @@ private:
     next();
     return true;
   }
+  /// Where the last integer or number read began: a check of its value
+  /// points there, not at the token after it.
+  llvm::SMLoc lastNumber;
+
   bool integer(int64_t &out) {
+    lastNumber = tok.loc;
     if (tok.kind != IrToken::Number || tok.text.getAsInteger(10, out)) return error("expected an integer");
     next();
     return true;
   }
   bool number(double &out) {
+    lastNumber = tok.loc;
     if (tok.kind == IrToken::Ident && (tok.text == "inf" || tok.text == "nan")) {
       out = tok.text == "inf" ? INFINITY : NAN;
       next();
@@ -332,7 +338,7 @@ private:
     while (!punct(']')) {
       int64_t d;
       if (!integer(d)) return false;
-      if (d < 1) return error("dimensions must be positive");
+      if (d < 1) return errorAt(lastNumber, "dimensions must be positive");
       out.shape.push_back(d);
       if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "]")) return error("expected ',' or ']'");
     }
@@ -383,20 +389,20 @@ private:
       m.train.optimizer = opt->name.str();
       next();
       llvm::StringMap<AttrValue> given;
-      bool ok = arguments([&](const std::string &k, AttrValue v, llvm::SMLoc at) {
+      bool ok = arguments([&](const std::string &k, AttrValue v, llvm::SMLoc at, llvm::SMLoc valueAt) {
         const OptimizerArg *arg = findArg(*opt, k);
         if (!arg) return errorAt(at, "'" + opt->name + "' has no argument '" + k + "'; it takes " + argumentNames(*opt));
         if (given.count(k)) return errorAt(at, "'" + k + "' is given twice");
         bool isString = std::holds_alternative<std::string>(v);
         if (!arg->strDefault.empty()) {
           if (!isString || !llvm::is_contained(arg->choices, std::get<std::string>(v)))
-            return errorAt(at, "'" + k + "' must be one of " + choiceNames(*arg));
+            return errorAt(valueAt, "'" + k + "' must be one of " + choiceNames(*arg));
         } else if (isString) {
-          return errorAt(at, "'" + k + "' must be a number");
+          return errorAt(valueAt, "'" + k + "' must be a number");
         } else if (const char *why = grt::hyperRangeError(k.c_str(), std::get<double>(v), false)) {
           char shown[32];
           std::snprintf(shown, sizeof shown, "%g", std::get<double>(v));
-          return errorAt(at, "'" + k + "' " + why + ", not " + shown);
+          return errorAt(valueAt, "'" + k + "' " + why + ", not " + shown);
         }
         given[k] = std::move(v);
         return true;
@@ -416,18 +422,23 @@ private:
       if (!table && !isKeyword("text")) return error("expected 'table' or 'text'");
       next();
       m.data.kind = table ? DataSpec::Table : DataSpec::Text;
-      bool ok = arguments([&](const std::string &k, AttrValue v, llvm::SMLoc) {
-        if (k == "rows" && std::holds_alternative<double>(v)) {
+      bool ok = arguments([&](const std::string &k, AttrValue v, llvm::SMLoc at, llvm::SMLoc valueAt) {
+        bool isString = std::holds_alternative<std::string>(v);
+        // A known argument of the wrong kind said "unknown data argument".
+        if (k == "rows" && isString) return errorAt(valueAt, "rows is a number of rows, not a string");
+        if ((k == "corpus" || k == "input" || k == "target") && !isString)
+          return errorAt(valueAt, k + " is a string (a " + (k == "corpus" ? "path" : "input's name") + "), not a number");
+        if (k == "rows") {
           // A row count is a whole number; the data graph's tensors bound it.
           double rows = std::get<double>(v);
           if (!(rows >= 1 && rows <= double(kMaxElements) && rows == std::floor(rows)))
-            return error("rows must be a whole number from 1 to " + llvm::Twine(kMaxElements));
+            return errorAt(valueAt, "rows must be a whole number from 1 to " + llvm::Twine(kMaxElements));
           m.data.rows = int64_t(rows);
         }
-        else if (k == "corpus" && std::holds_alternative<std::string>(v)) m.data.corpus = std::get<std::string>(v);
-        else if (k == "input" && std::holds_alternative<std::string>(v)) m.data.textInput = std::get<std::string>(v);
-        else if (k == "target" && std::holds_alternative<std::string>(v)) m.data.textTarget = std::get<std::string>(v);
-        else return error("unknown data argument '" + k + "'");
+        else if (k == "corpus") m.data.corpus = std::get<std::string>(v);
+        else if (k == "input") m.data.textInput = std::get<std::string>(v);
+        else if (k == "target") m.data.textTarget = std::get<std::string>(v);
+        else return errorAt(at, "unknown data argument '" + k + "' (a table has rows; text has corpus, input, target)");
         return true;
       });
       // The printer always writes a table's rows; without them it would
@@ -446,7 +457,9 @@ private:
       llvm::SMLoc at = tok.loc;
       next();
       AttrValue v;
-      if (!expect('=') || !looseValue(v) || !add(k, std::move(v), at)) return false;
+      if (!expect('=')) return false;
+      llvm::SMLoc valueAt = tok.loc;
+      if (!looseValue(v) || !add(k, std::move(v), at, valueAt)) return false;
       if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "}")) return error("expected ',' or '}'");
     }
     return true;
@@ -469,7 +482,7 @@ private:
     if (isKeyword("arena")) {
       next();
       if (!expect('(') || !integer(n)) return false;
-      if (n < 0 || n > kMaxArenaBytes) return error("an arena size from 0 to 2^62 bytes");
+      if (n < 0 || n > kMaxArenaBytes) return errorAt(lastNumber, "an arena size from 0 to 2^62 bytes");
       if (!expect(')')) return false;
       g.arenaBytes = n;
     }
@@ -534,7 +547,7 @@ private:
     while (!punct(']')) {
       int64_t d;
       if (!integer(d)) return false;
-      if (d < 1 || d > kMaxElements) return error("dimensions must be from 1 to " + llvm::Twine(kMaxElements));
+      if (d < 1 || d > kMaxElements) return errorAt(lastNumber, "dimensions must be from 1 to " + llvm::Twine(kMaxElements));
       out.push_back(d);
       if (!punct(',') && !(tok.kind == IrToken::Punct && tok.text == "]")) return error("expected ',' or ']'");
     }
@@ -547,9 +560,10 @@ private:
     next();
     SliceGroup sg;
     int64_t first, last;
+    llvm::SMLoc firstAt = tok.loc;
     if (!integer(first) || !keyword("to") || !integer(last)) return false;
     if (first < 0 || last >= g.numKernels() || first >= last)
-      return error("a slice group is two or more of the graph's " + llvm::Twine(g.numKernels()) + " kernels");
+      return errorAt(firstAt, "a slice group is two or more of the graph's " + llvm::Twine(g.numKernels()) + " kernels");
     sg.first = int32_t(first);
     sg.last = int32_t(last);
     llvm::SMLoc over = tok.loc;
@@ -561,14 +575,14 @@ private:
     if (isKeyword("rows")) {
       next();
       if (!expect('(') || !integer(sg.rowBlock)) return false;
-      if (sg.rowBlock < 1) return error("a slice group's row block is one or more rows");
+      if (sg.rowBlock < 1) return errorAt(lastNumber, "a slice group's row block is one or more rows");
       if (!expect(')')) return false;
     }
     if (isKeyword("scratch")) {
       next();
       if (!expect('(') || !integer(sg.scratchBytes)) return false;
       if (sg.scratchBytes < 0 || sg.scratchBytes > kMaxScratchBytes)
-        return error("a slice group's scratch is from 0 to " + llvm::Twine(kMaxScratchBytes) + " bytes");
+        return errorAt(lastNumber, "a slice group's scratch is from 0 to " + llvm::Twine(kMaxScratchBytes) + " bytes");
       if (!expect(')')) return false;
     }
     g.sliceGroups.push_back(std::move(sg));
@@ -678,7 +692,7 @@ private:
       int64_t k;
       if (!expect('(') || !integer(k)) return false;
       if (k < 0 || k >= g.numKernels())
-        return error("kernel " + llvm::Twine(k) + " is not one of the graph's " + llvm::Twine(g.numKernels()) + " kernels");
+        return errorAt(lastNumber, "kernel " + llvm::Twine(k) + " is not one of the graph's " + llvm::Twine(g.numKernels()) + " kernels");
       if (!expect(')')) return false;
       node->kernel = int32_t(k);
     }
@@ -692,7 +706,7 @@ private:
       int64_t &off = node->storage.offset;
       if (!expect('(') || !integer(off)) return false;
       if (off < 0 || off > g.arenaBytes - node->type.bytes())
-        return error(str(node->type) + " at offset " + llvm::Twine(off) + " does not fit the graph's arena(" +
+        return errorAt(lastNumber, str(node->type) + " at offset " + llvm::Twine(off) + " does not fit the graph's arena(" +
                      llvm::Twine(g.arenaBytes) + ")");
       if (!expect(')')) return false;
     } else if (isKeyword("local")) {
@@ -700,7 +714,7 @@ private:
       node->storage.kind = Storage::Local;
       if (!expect('(') || !integer(node->storage.offset)) return false;
       if (node->storage.offset < 0 || node->storage.offset > kMaxScratchBytes)
-        return error("a local offset from 0 to " + llvm::Twine(kMaxScratchBytes) + " bytes");
+        return errorAt(lastNumber, "a local offset from 0 to " + llvm::Twine(kMaxScratchBytes) + " bytes");
       if (!expect(')')) return false;
     } else if (isKeyword("view")) {
       next();
