@@ -28,6 +28,7 @@
 #include "ir/Plan.h"
 #include "ir/SourceDiag.h"
 #include "ir/Verifier.h"
+#include "runtime/include/gradrt/abi.h"
 #include "runtime/include/gradrt/hypers.h"
 
 #include "llvm/ADT/DenseMap.h"
@@ -82,9 +83,10 @@ public:
       for (auto &p : problems) printMessage(sm, errs, where(p), llvm::SourceMgr::DK_Error, p.message);
       return nullptr;
     }
-    if (std::string p = stageProblem(*m); !p.empty()) {
-      // At the `after` line when there is one, else at the module line.
-      errorAt(afterLoc.isValid() ? afterLoc : moduleLoc, p);
+    if (auto [p, at] = stageProblem(*m); !p.empty()) {
+      // At the line it concerns (an output's, a graph's), else at the
+      // `after` line when there is one, else at the module line.
+      errorAt(at.isValid() ? at : afterLoc.isValid() ? afterLoc : moduleLoc, p);
       return nullptr;
     }
     return m;
@@ -104,23 +106,41 @@ private:
     return moduleLoc;
   }
 
+  /// The line of graph g's output `name`, or of the graph when it has none.
+  llvm::SMLoc outputLoc(const Graph &g, llvm::StringRef name) const {
+    auto it = graphLocs.find(&g);
+    if (it == graphLocs.end()) return {};
+    for (size_t i = 0; i < g.outputs.size() && i < it->second.outputs.size(); ++i)
+      if (g.outputs[i].name == name) return it->second.outputs[i];
+    return it->second.graph;
+  }
+
+  /// A stage problem and the line it concerns (invalid: the `after` line).
+  struct Located {
+    std::string message;
+    llvm::SMLoc at;
+    Located(std::string m = "", llvm::SMLoc a = {}) : message(std::move(m)), at(a) {}
+    Located(const char *m) : message(m) {}
+  };
+
   /// Why the module is not what its `after` line says it is, or "". The
   /// passes after a stage trust what it promises (kernels after fusion, a
   /// gradient after autodiff, a @train graph after split-entries); a
   /// hand-edited stage that promises more, or less, than the graphs hold
   /// stopped gradc with internal errors, or built a model that never
   /// trained. Each stage's mark is checked both ways.
-  std::string stageProblem(const Module &m) const {
+  Located stageProblem(const Module &m) const {
     if (m.graphs.empty()) return "the module has no graphs";
     bool trains = !m.train.optimizer.empty();
     for (auto &g : m.graphs) {
       if ((g->name == "train" || g->name == "eval") && !g->output("loss"))
-        return "graph @" + g->name + " has no output \"loss\": training and validation report it";
+        return {"graph @" + g->name + " has no output \"loss\": training and validation report it", outputLoc(*g, "")};
       // (Autodiff said so later, with no line to point at.)
       if (g->name == "model" && trains && !g->output("loss"))
-        return "graph @model has no output \"loss\": the module's train line trains it by its loss";
+        return {"graph @model has no output \"loss\": the module's train line trains it by its loss", outputLoc(*g, "")};
       if (const Node *loss = g->output("loss"); trains && loss && (!loss->type.isScalar() || !isFloat(loss->type.dtype)))
-        return "graph @" + g->name + "'s output \"loss\" is " + str(loss->type) + ": a loss is a float scalar";
+        return {"graph @" + g->name + "'s output \"loss\" is " + str(loss->type) + ": a loss is a float scalar",
+                outputLoc(*g, "loss")};
     }
     auto index = [&](llvm::StringRef step) {
       auto it = llvm::find(stages, step);
@@ -145,6 +165,14 @@ private:
         if (before("autodiff") && llvm::StringRef(o.name).starts_with("grad."))
           return claim + "graph @" + g->name + " already outputs a gradient, \"" + o.name + "\" (it is past \"autodiff\")";
     }
+    // The optimizer reads @model's gradient of every param it holds; one
+    // deleted stopped gradc with an unlocated "run autodiff first".
+    if (const Graph *g = m.graph("model"); g && trains && passed("autodiff") && before("optimizer"))
+      for (const Node *p : g->leaves(OpKind::Param))
+        if (llvm::StringRef name = p->attrs.getString(AttrKey::Name); !g->output(grt::gradName(name)))
+          return {claim + "graph @model has no output \"" + grt::gradName(name) + "\", the gradient of param \"" +
+                      name.str() + "\" that the optimizer reads (it is before \"autodiff\")",
+                  nodeLocs.lookup(p)};
     bool updates = llvm::any_of(m.graphs, [](auto &g) { return !g->updates.empty(); });
     if (before("optimizer") && updates) return claim + "it already updates parameters (it is past \"optimizer\")";
     if (passed("optimizer") && trains && !updates)
