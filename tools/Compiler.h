@@ -14,6 +14,9 @@
 
 #include "llvm/Target/TargetMachine.h"
 
+#include <set>
+#include <string>
+
 #include "runtime/include/gradrt/abi.h"
 
 namespace gradc {
@@ -70,6 +73,10 @@ public:
 
   /// Reports an error from a stage: "gradc: error: ..." on stderr.
   void report(llvm::Error err);
+
+  /// The passes any Compiler of this process has run, for the warning
+  /// that a --print-after or --print-before pass never ran.
+  static const std::set<std::string> &passesRun();
 
   CompileOptions opts;
   Frontend frontend;

@@ -233,6 +233,14 @@ static void internalError(void *, const char *reason, bool) {
 /// user's error, reported once: left to LLVM it was a fatal "IO failure on
 /// output stream", which the handler above calls a bug in gradc.
 static int finishOutput(int rc) {
+  // A --print-after pass that never ran printed nothing, silently (dump
+  // --stage=graph stops before dce; opt runs only --passes).
+  for (auto [flag, list] : {std::pair{"--print-after", &printAfter}, {"--print-before", &printBefore}})
+    for (auto &p : *list)
+      if (rc == 0 && !Compiler::passesRun().count(p))
+        llvm::WithColor::warning(llvm::errs(), "gradc")
+            << flag << " " << p << ": the pass did not run, so nothing was printed for it"
+            << (optCmd ? " (gradc opt runs only --passes)" : " (it is not between the input's stage and the output's)") << "\n";
   llvm::outs().flush();
   if (!llvm::outs().has_error()) return rc;
   std::error_code ec = llvm::outs().error();
