@@ -86,7 +86,7 @@ static cl::opt<bool> emitObject("c", cl::desc("Write the object file only, witho
 static cl::opt<bool> timePhases("time", cl::desc("Print how long each phase of the build took"), cl::sub(buildCmd),
                                 cl::cat(category));
 static cl::opt<unsigned> jobs("j", cl::desc("Optimise and make machine code on N threads, one part of the model each "
-                                            "(default: the cores available, at most 8; N at most 64; the model "
+                                            "(default, or 0: the cores available, at most 8; N at most 64; the model "
                                             "trains the same for any N)"),
                                cl::value_desc("N"), cl::init(0), cl::sub(buildCmd), cl::cat(category));
 static cl::opt<bool> gradsEntry("grads-entry", cl::desc("Also compile the @grads entry (loss and every gradient)"),
@@ -110,7 +110,7 @@ static cl::opt<int64_t> stepBatch("step-batch",
 
 // dump, dot: the stages are the pipeline's (addStageNames() adds them).
 static cl::opt<const Step *, false, cl::parser<const Step *>>
-    stage("stage", cl::desc("The stage to print"), cl::init(&stepOf(Step::Sema)), cl::sub(dumpCmd), cl::sub(dotCmd),
+    stage("stage", cl::desc("The stage to print (default: graph for dump, optim for dot)"), cl::init(&stepOf(Step::Sema)), cl::sub(dumpCmd), cl::sub(dotCmd),
           cl::cat(category));
 
 static cl::opt<std::string> onlyGraph("graph", cl::desc("Draw only this graph (e.g. model, train)"),
