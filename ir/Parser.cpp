@@ -106,7 +106,12 @@ private:
     return moduleLoc;
   }
 
-  /// The line of graph g's output `name`, or of the graph when it has none.
+  /// The line of graph g, and of its output `name` (the graph's when it
+  /// has none by that name).
+  llvm::SMLoc graphLoc(const Graph &g) const {
+    auto it = graphLocs.find(&g);
+    return it == graphLocs.end() ? llvm::SMLoc() : it->second.graph;
+  }
   llvm::SMLoc outputLoc(const Graph &g, llvm::StringRef name) const {
     auto it = graphLocs.find(&g);
     if (it == graphLocs.end()) return {};
@@ -134,10 +139,10 @@ private:
     bool trains = !m.train.optimizer.empty();
     for (auto &g : m.graphs) {
       if ((g->name == "train" || g->name == "eval") && !g->output("loss"))
-        return {"graph @" + g->name + " has no output \"loss\": training and validation report it", outputLoc(*g, "")};
+        return {"graph @" + g->name + " has no output \"loss\": training and validation report it", graphLoc(*g)};
       // (Autodiff said so later, with no line to point at.)
       if (g->name == "model" && trains && !g->output("loss"))
-        return {"graph @model has no output \"loss\": the module's train line trains it by its loss", outputLoc(*g, "")};
+        return {"graph @model has no output \"loss\": the module's train line trains it by its loss", graphLoc(*g)};
       if (const Node *loss = g->output("loss"); trains && loss && (!loss->type.isScalar() || !isFloat(loss->type.dtype)))
         return {"graph @" + g->name + "'s output \"loss\" is " + str(loss->type) + ": a loss is a float scalar",
                 outputLoc(*g, "loss")};
