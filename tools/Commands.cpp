@@ -232,10 +232,7 @@ int dotCommand(const CompileOptions &o, const Step &stage, llvm::StringRef graph
 }
 
 int statsCommand(const CompileOptions &o) {
-  // The table is printed whole or not at all: a stage that fails halfway
-  // (text IR without its `after` line) left half a table on stdout.
-  std::string table;
-  llvm::raw_string_ostream os(table);
+  auto &os = llvm::outs();
   Compiler c(o);
   if (!c.load()) return 1;
   os << "model " << c.module->name << " (" << o.input << ")\n\n";
@@ -295,7 +292,6 @@ int statsCommand(const CompileOptions &o) {
     for (auto &[op, n] : ops) os << " " << op << " " << n;
     os << "\n";
   }
-  llvm::outs() << table;
   return 0;
 }
 
