@@ -262,14 +262,22 @@ static void verifyChecksum(const std::string &path, std::ifstream &in, const uns
   const Json *md = h.get("__metadata__");
   const Json *sum = md && md->kind == Json::Object ? md->get("checksum") : nullptr;
   if (!sum) return; // saved before checkpoints had one
-  size_t at = checksumDigits(header);
-  bool digits = sum->kind == Json::String && sum->string.size() == kSumDigits && at != std::string::npos &&
-                header.compare(at, kSumDigits, sum->string) == 0;
+  bool digits = sum->kind == Json::String && sum->string.size() == kSumDigits;
   for (size_t i = 0; digits && i < kSumDigits; ++i)
     digits = std::isdigit((unsigned char)sum->string[i]) || (sum->string[i] >= 'a' && sum->string[i] <= 'f');
   if (!digits)
     fail("checkpoint {} is damaged: its checksum {} is not 16 hex digits; it cannot be used", path,
          sum->kind == Json::String ? "'" + shown(sum->string) + "'" : std::string("entry"));
+  // The digits are read from the parsed metadata; the bytes they cover
+  // include the header's own text, as a save writes it. A header written
+  // otherwise (re-spaced by a JSON tool, the field given twice or spelled
+  // with escapes) was changed after the save: it was refused as "not 16
+  // hex digits", which was not true.
+  size_t at = checksumDigits(header);
+  if (at == std::string::npos || header.compare(at, kSumDigits, sum->string) != 0)
+    fail("checkpoint {} is damaged: its header is not as a save writes it (it was rewritten after the save, by a JSON "
+         "tool or an edit), so its bytes do not match the checksum {} saved in it; it cannot be used",
+         path, sum->string);
   uint64_t want = 0;
   std::from_chars(sum->string.data(), sum->string.data() + kSumDigits, want, 16);
   header.replace(at, kSumDigits, kSumDigits, '0');

@@ -14,7 +14,10 @@ checkpoint, for tests of what the runtime refuses. Edits:
                         edit reaches the check it is for): damage
   dropsum               remove the checksum, as a checkpoint saved before
                         checksums has none
-  flip:OFFSET           xor the byte at OFFSET of the tensors' data with 0x40"""
+  flip:OFFSET           xor the byte at OFFSET of the tensors' data with 0x40
+  spaced                write the header as json.dumps does by default, with
+                        a space after each ',' and ':' (as a JSON tool
+                        rewrites it), keeping the checksum as it was"""
 import json
 import struct
 import sys
@@ -52,9 +55,14 @@ body = bytearray(data[8 + n:])
 raw = {}  # name -> {field: raw JSON text}
 dups = []  # (key, value): metadata keys given twice
 resum = "checksum" in header.get("__metadata__", {})
+separators = (",", ":")
 for e in edits:
     if e == "nosum":
         resum = False
+        continue
+    if e == "spaced":
+        resum = False
+        separators = (", ", ": ")
         continue
     if e == "dropsum":
         resum = False
@@ -89,7 +97,7 @@ if resum:
     header["__metadata__"]["checksum"] = "0" * 16
 # Raw replacements go in as text, so values Python's json would not write
 # (1e300 as an offset) reach the reader exactly.
-text = json.dumps(header, separators=(",", ":"))
+text = json.dumps(header, separators=separators)
 for name, fields in raw.items():
     entry = header[name]
     old = json.dumps({name: entry}, separators=(",", ":"))[1:-1]
