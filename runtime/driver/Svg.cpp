@@ -45,6 +45,23 @@ std::vector<double> niceTicks(double lo, double hi, int target = 6) {
 
 std::string tickLabel(double v) { return fmt::format("{:.3g}", v); }
 
+/// The exponents of the decades a log axis from 10^lo to 10^hi labels:
+/// every one up to 12 of them, else every 2nd, 5th, 10th, 20th, 50th or
+/// 100th (a loss from 1e-308 to 1e308 gets 1e-300, 1e-200, ..., 1e+300;
+/// it got the 64 lowest decades, all in the bottom tenth of the axis).
+std::vector<double> decadeTicks(double lo, double hi) {
+  double every = 1;
+  for (double k : {2, 5, 10, 20, 50, 100})
+    if ((hi - lo) / every > 12) every = k;
+  std::vector<double> t;
+  for (double e = std::ceil(lo / every) * every; e <= hi; e += every) t.push_back(e);
+  return t;
+}
+
+/// 10^e as "{:.0e}" would print it (1e-05, 1e+00, 1e+300), for any e:
+/// 10^-324 is no double.
+std::string decadeLabel(int64_t e) { return fmt::format("1e{}{:02}", e < 0 ? '-' : '+', e < 0 ? -e : e); }
+
 } // namespace
 
 SvgPlot::SvgPlot(std::string title, std::string xLabel, std::string yLabel)
@@ -105,6 +122,7 @@ void SvgPlot::fit(double &a, double &b, double &c, double &d) const {
   if (fixed) {
     a = fx0, b = fx1, c = fy0, d = fy1;
     widen(a, b), widen(c, d);
+    if (log) c = std::log10(c), d = std::log10(d);
     return;
   }
   a = c = INFINITY;
@@ -117,9 +135,12 @@ void SvgPlot::fit(double &a, double &b, double &c, double &d) const {
   if (!std::isfinite(a)) a = 0, b = 1, c = log ? 0.1 : 0, d = 1;
   widen(a, b);
   if (log) {
-    c = std::pow(10, std::floor(std::log10(c)));
-    d = std::pow(10, std::ceil(std::log10(d)));
-    if (d <= c) d = c * 10;
+    // Whole decades, as exponents: 10^floor(log10(c)) is 0 for a loss
+    // below 1e-323 (a denormal a long f64 run can reach), and every point
+    // then drew at -nan.
+    c = std::floor(std::log10(c));
+    d = std::ceil(std::log10(d));
+    if (d <= c) d = c + 1;
   } else {
     widen(c, d);
     double pad = (d - c) * 0.05;
@@ -128,10 +149,8 @@ void SvgPlot::fit(double &a, double &b, double &c, double &d) const {
 }
 
 double SvgPlot::px(double x) const { return L + (x - x0) / (x1 - x0) * (W - L - R); }
-double SvgPlot::py(double y) const {
-  double f = log ? (std::log10(y) - std::log10(y0)) / (std::log10(y1) - std::log10(y0)) : (y - y0) / (y1 - y0);
-  return H - B - f * (H - T - B);
-}
+double SvgPlot::py(double y) const { return log ? pyExponent(std::log10(y)) : H - B - (y - y0) / (y1 - y0) * (H - T - B); }
+double SvgPlot::pyExponent(double e) const { return H - B - (e - y0) / (y1 - y0) * (H - T - B); }
 
 std::string SvgPlot::render() const {
   fit(x0, x1, y0, y1);
@@ -164,16 +183,13 @@ std::string SvgPlot::render() const {
                      "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
                      x, T, H - B, H - B + 16, tickLabel(t));
   }
-  std::vector<double> yt;
-  if (log)
-    for (double v = y0; v > 0 && v <= y1 * 1.0001 && yt.size() < 64; v *= 10) yt.push_back(v);
-  else
-    yt = niceTicks(y0, y1);
+  // A log axis ticks decades, by exponent (10^-324 is 0 as a double).
+  std::vector<double> yt = log ? decadeTicks(y0, y1) : niceTicks(y0, y1);
   for (double t : yt) {
-    double y = py(t);
+    double y = log ? pyExponent(t) : py(t);
     s += fmt::format("<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"#ddd\"/>"
                      "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
-                     L, y, W - R, L - 6, y + 4, log ? fmt::format("{:.0e}", t) : tickLabel(t));
+                     L, y, W - R, L - 6, y + 4, log ? decadeLabel(int64_t(t)) : tickLabel(t));
   }
   s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", (L + W - R) / 2, H - 16, escape(xLabel));
   s += fmt::format("<text transform=\"translate(18,{}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n", (T + H - B) / 2,

@@ -51,6 +51,8 @@ private:
   };
   double px(double x) const;
   double py(double y) const;
+  /// A log axis's pixel row of 10^e.
+  double pyExponent(double e) const;
   void fit(double &x0, double &x1, double &y0, double &y1) const;
 
   std::string title, xLabel, yLabel, sub, barLabel;
@@ -58,7 +60,8 @@ private:
   double fx0 = 0, fx1 = 1, fy0 = 0, fy1 = 1;
   double vmin = 0, vmax = 1;
   std::vector<Layer> layers;
-  // Resolved at render time.
+  // Resolved at render time; on a log axis, y0 and y1 are the exponents
+  // of the decades at its bottom and top.
   mutable double x0 = 0, x1 = 1, y0 = 0, y1 = 1;
 };
 
