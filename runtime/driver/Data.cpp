@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cfloat>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -280,9 +281,13 @@ public:
     return identityCache = fmt::format("table {} rows fnv {:016x}", all.rows, hashName(bytes));
   }
   mutable std::string identityCache;
+  std::string malformedState(const std::string &state) const override {
+    int64_t e, c;
+    return parseState(state, e, c);
+  }
   bool restoreState(const std::string &state) override {
-    long long e, c;
-    if (std::sscanf(state.c_str(), "table:%lld:%lld", &e, &c) != 2 || c < 0) return false;
+    int64_t e, c;
+    if (!parseState(state, e, c).empty()) return false;
     epoch = e;
     shuffle();
     cursor = c;
@@ -296,6 +301,30 @@ public:
   const Rows *rows() const override { return &all; }
 
 private:
+  /// Reads "table:EPOCH:ROW", exactly as saveState writes it: two whole
+  /// numbers and nothing else (sscanf's %lld took "table:-1:5", an epoch
+  /// past 2^63 and trailing junk). An epoch begins at most once a step, so
+  /// none is past the 2^31 - 1 steps a run may have. Returns why not, or "".
+  static std::string parseState(std::string_view state, int64_t &epoch, int64_t &row) {
+    const std::string_view kind = "table:";
+    size_t colon = state.rfind(':');
+    if (!state.starts_with(kind) || colon < kind.size())
+      return "not a table's data position (table:EPOCH:ROW)";
+    auto whole = [](std::string_view digits, int64_t max, int64_t &out) {
+      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
+      return !digits.empty() && digits[0] >= '0' && digits[0] <= '9' && ec == std::errc() &&
+             end == digits.data() + digits.size() && out <= max;
+    };
+    std::string_view e = state.substr(kind.size(), colon - kind.size()), r = state.substr(colon + 1);
+    if (!whole(e, INT32_MAX, epoch))
+      return fmt::format("not a table's data position (table:EPOCH:ROW): its epoch '{}' is not a whole number from 0 "
+                         "to {}",
+                         shown(e), INT32_MAX);
+    if (!whole(r, INT64_MAX, row))
+      return fmt::format("not a table's data position (table:EPOCH:ROW): its row '{}' is not a whole number",
+                         shown(r));
+    return "";
+  }
   /// Holds out the last rows of a fixed permutation for validation (the
   /// split does not depend on the seed): as many as --val-frac asks, but
   /// never so many that training is left without one full batch (of all
@@ -717,6 +746,11 @@ public:
     return identityCache = id;
   }
   mutable std::string identityCache;
+  std::string malformedState(const std::string &state) const override {
+    Rng probe = rng;
+    if (state.rfind("text:", 0) == 0 && probe.restore(state.substr(5))) return "";
+    return "not a text's data position (text:STATE:STREAM, the window generator's two words in 16 hex digits each)";
+  }
   bool restoreState(const std::string &state) override {
     return state.rfind("text:", 0) == 0 && rng.restore(state.substr(5));
   }

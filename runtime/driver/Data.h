@@ -56,6 +56,13 @@ public:
   virtual double bytesPerToken() const { return 0; }
   /// Where the next training batch comes from, for checkpoints.
   virtual std::string saveState() const = 0;
+  /// Why `state` is not a position saveState could have written for this
+  /// kind of data ("not a table's position (table:EPOCH:ROW): its epoch
+  /// '-1' is ..."), or "" when it is one: a hand-edited or damaged one is
+  /// refused as such, not taken as a position that merely does not fit.
+  virtual std::string malformedState(const std::string &state) const = 0;
+  /// Goes to `state`; false when it does not fit this data (a row past
+  /// those of an epoch), or is malformed.
   virtual bool restoreState(const std::string &state) = 0;
   virtual std::string describe() const = 0;
   /// What the data is, for checkpoints: its kind, size and a hash of its

@@ -398,17 +398,37 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     refuseOverwritingInput(path, "--plot's picture", from, a.has("resume") ? "--resume" : "--load");
   }
   auto data = loadData(s, dopts);
+  // The saved run's processes and global batch (checkpoints from before
+  // they were stored have neither): whole numbers, a share of the batch
+  // for each process, as a save writes them. A hand-edited 0, -1 or
+  // 99999999999999999999 went into the note below unchecked.
+  int64_t savedWorld = 1, savedGlobal = -1;
+  auto savedNumber = [&](const char *k, int64_t max, const std::string &what) -> int64_t {
+    std::string v = resumed[k];
+    int64_t x = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (v.empty() || ec != std::errc() || end != v.data() + v.size() || x < 1 || x > max)
+      fail("checkpoint {}: its {} '{}' is not {} from 1 to {}", from, k, shown(v), what, max);
+    return x;
+  };
+  if (!from.empty() && resumed.count("world")) savedWorld = savedNumber("world", INT32_MAX, "a number of processes");
+  if (!from.empty() && resumed.count("global_batch")) {
+    savedGlobal = savedNumber("global_batch", INT64_MAX, fmt::format("a number of {}", positionUnit(m)));
+    // Each process's share fills one batch of inputs, a tensor of at
+    // most 2^37 elements.
+    constexpr int64_t kMaxShare = int64_t(1) << 37;
+    if (savedGlobal % savedWorld != 0 || savedGlobal / savedWorld > kMaxShare)
+      fail("checkpoint {}: its global_batch {} does not split into equal shares of at most {} {} for its {} process{}",
+           from, savedGlobal, kMaxShare, positionUnit(m), savedWorld, savedWorld == 1 ? "" : "es");
+  }
   // A run resumed on another number of processes keeps the data position
   // (an epoch and a row of its order, or the window generator's state);
   // only the number of rows each step draws changes with the global batch.
-  if (auto it = resumed.find("global_batch"); !from.empty() && it != resumed.end() &&
-                                             it->second != std::to_string(data->samplesPerBatch()))
-    overrides.push_back(fmt::format("the checkpoint was trained with a global batch of {} {} ({}); this run's is {} ({} "
-                                    "process{} × {}): the data position carries over, and each step now draws {}",
-                                    shown(it->second), positionUnit(m),
-                                    resumed.count("world") ? fmt::format("{} process{}", shown(resumed["world"]),
-                                                                         resumed["world"] == "1" ? "" : "es")
-                                                           : "1 process",
+  if (savedGlobal > 0 && savedGlobal != data->samplesPerBatch())
+    overrides.push_back(fmt::format("the checkpoint was trained with a global batch of {} {} ({} process{}); this run's "
+                                    "is {} ({} process{} × {}): the data position carries over, and each step now "
+                                    "draws {}",
+                                    savedGlobal, positionUnit(m), savedWorld, savedWorld == 1 ? "" : "es",
                                     data->samplesPerBatch(), cluster.size, cluster.size == 1 ? "" : "es",
                                     data->samplesPerBatch() / cluster.size, data->samplesPerBatch()));
   auto savedData = resumed.find("data_id");
@@ -420,6 +440,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                     "training goes on, but not as the saved run would have",
                                     shown(savedData->second, 200), data->identity()));
   std::string freshPosition = data->saveState();
+  if (std::string why = from.empty() ? "" : data->malformedState(get("data")); !why.empty())
+    fail("checkpoint {}: its data '{}' is {}", from, shown(get("data")), why);
   if (!from.empty() && !data->restoreState(get("data"))) {
     // On other data (fine-tuning on a smaller table) a saved position that
     // does not fit starts over (one that fits carries on, as it always
