@@ -539,6 +539,14 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     saveHypers(s, meta);
     return saveCheckpoint(path, s, meta);
   };
+  // Whether --save still holds the step the run last saved there, after a
+  // save failed: the failure may be that the file or its directory was
+  // removed (the warning said "it still holds step 10" of a deleted file).
+  auto savedStepThere = [&] {
+    struct stat st;
+    return savedStep >= 0 && stat(save.c_str(), &st) == 0;
+  };
+  auto lostSave = [&] { return fmt::format("the checkpoint of step {} is no longer there", savedStep); };
   // A periodic save that fails (a full disk) must not end the run: the
   // steps since the last good save would be lost with it. The run goes on,
   // and the next save tries again.
@@ -551,8 +559,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     fmt::print(stderr, "warning: cannot save checkpoint {} at step {}: {}; {}; training goes on and tries again at the "
                        "next save\n",
                save, step, why,
-               savedStep >= 0 ? fmt::format("it still holds step {}", savedStep)
-                              : std::string("the file there, if any, is unchanged"));
+               savedStepThere()   ? fmt::format("it still holds step {}", savedStep)
+               : savedStep >= 0 ? lostSave()
+                                : std::string("the file there, if any, is unchanged"));
   };
   // The last save holds the whole run: when --save cannot take it, it goes
   // to the temporary directory instead, the run says where, and its exit
@@ -565,8 +574,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (std::string whyNot = checkpoint(fallback, step); !whyNot.empty())
       fail("cannot save checkpoint {} at step {}: {}, nor at {}: {}; the run's weights are lost{}", save, step, why,
            fallback, whyNot,
-           savedStep >= 0 ? fmt::format(" ({} still holds step {})", save, savedStep)
-                          : std::string(" (the file at --save before, if any, is unchanged)"));
+           savedStepThere() ? fmt::format(" ({} still holds step {})", save, savedStep)
+           : savedStep >= 0 ? fmt::format(" ({})", lostSave())
+                            : std::string(" (the file at --save before, if any, is unchanged)"));
     fmt::print(stderr, "error: cannot save checkpoint {} at step {}: {}; saved it to {} instead (--resume {} continues)\n",
                save, step, why, fallback, fallback);
     savedAs = fallback;
