@@ -814,6 +814,15 @@ Tokenizer loadTokenizer(const std::string &path, int64_t vocab, bool notes) {
   std::string err;
   auto tok = Tokenizer::load(path, err);
   if (!tok) fail("{}", err);
+  // A tokenizer with fewer tokens than the model's vocabulary may be one
+  // whose corpus ran out of pairs to merge (tokenizer train says so in a
+  // note): `tokenizer train --vocab N` on that corpus again, the only
+  // advice this gave, makes the same one. (Its size is at least 256.)
+  if (vocab > 0 && tok->size() < vocab)
+    fail("tokenizer {} has {} tokens, but the model's vocabulary has {} entries; they must match (gradc build -D "
+         "vocab={}, or tokenizer train --vocab {} on a corpus large enough for {} merges: one that runs out of pairs "
+         "to merge gives fewer tokens)",
+         path, tok->size(), vocab, tok->size(), vocab, vocab - 256);
   if (vocab > 0 && tok->size() != vocab)
     fail("tokenizer {} has {} tokens, but the model's vocabulary has {} entries; they must match (gradc build -D "
          "vocab={}, or tokenizer train --vocab {})",
