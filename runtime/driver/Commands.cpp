@@ -70,6 +70,12 @@ int32_t modelProducts(const GrtModel &m) {
 std::string dataPath(const Args &a) {
   // `-` is standard input, as for gradc itself; the data is read once.
   std::string path = a.str("data");
+  // mpirun forwards standard input to rank 0 alone (the others read
+  // /dev/null), so every process stops here, before any reads it: rank 1
+  // said "cannot read /dev/stdin: not a regular file".
+  if (path == "-" && Cluster::get().parallel())
+    fail("--data -: under mpirun, standard input reaches rank 0 only, so the other processes cannot read the data; "
+         "pass it as a file (--data FILE)");
   return path == "-" ? "/dev/stdin" : path;
 }
 
