@@ -73,7 +73,10 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
   --bucket-kib N    data-parallel, with overlap: buckets of N KiB (default 1024)
   --partial-load    load a checkpoint that lacks some of the model's tensors
                     or has others, or has hyperparameters the model lacks
-                    (each is listed, and ignored); otherwise an error
+                    (each is listed, and ignored); otherwise an error. From
+                    another model's checkpoint only the tensors both have
+                    carry over: the run starts at step 0, with this model's
+                    own settings and optimizer state
   --plot DIR        write pictures: DIR/loss.svg (train and validation loss) and
                     DIR/fit.svg (the learned function, for 1-D and 2-D inputs)
   --quiet           print only the final summary

@@ -302,9 +302,34 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   std::string seedNote;
   std::vector<std::string> overrides; // what flags change of the saved run, said when resuming
   History history;
+  // Whether the run goes on from the checkpoint's step: not for another
+  // model's checkpoint, which loadCheckpoint takes under --partial-load
+  // (as eval and predict do) for its tensors alone. Its step, schedule,
+  // data position, seed, hyperparameters and loss curve are another run's,
+  // of other tensors; this run starts at step 0 from the tensors both have.
+  // (It was refused here, after loadCheckpoint had said it was loading it.)
+  bool resuming = false;
   if (!from.empty()) {
     resumed = loadCheckpoint(from, s, a.has("partial-load"));
-    if (get("model") != m.name) fail("checkpoint {} is from model '{}', not '{}'", from, shown(get("model")), m.name);
+    std::string savedModel = get("model");
+    resuming = savedModel == m.name;
+    if (!resuming) {
+      // Adam's moments and momentum were summed over that run's steps;
+      // with the step back at 0, Adam's bias correction would scale them
+      // up as if they were one step's. They start over, as the step does.
+      for (auto &sl : s.slots)
+        if (sl.tensor->role == GRT_STATE && !Session::isCache(*sl.tensor)) {
+          Rng rng(dopts.seed, hashName(sl.tensor->name));
+          initTensor(sl, rng);
+        }
+      overrides.push_back(fmt::format("--partial-load: only the weights of model '{}' carry over from {}: this run "
+                                      "starts at step 0, with this model's own seed, hyperparameters and optimizer "
+                                      "state, the data from its start and no loss history (the checkpoint's are those "
+                                      "of that model's run)",
+                                      shown(savedModel), from));
+    }
+  }
+  if (resuming) {
     start = count("step");
     // The loss curve so far, for --plot (and for the next checkpoint, so a
     // later resume with --plot draws it too).
@@ -342,13 +367,6 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (!a.has("seed")) dopts.seed = savedSeed;
     seedNote = dopts.seed == savedSeed ? fmt::format(" with the checkpoint's seed {}", savedSeed)
                                        : fmt::format("; --seed {} overrides the checkpoint's seed {}", dopts.seed, savedSeed);
-    // A run on BPE tokens goes on with its tokenizer (a table model has
-    // none, whatever a hand-edited checkpoint says).
-    if (auto it = resumed.find("tokenizer");
-        m.data_kind == GRT_DATA_TEXT && it != resumed.end() && !it->second.empty() && !a.has("tokenizer")) {
-      dopts.tokenizer = savedTokenizerPath(it->second, from);
-      requireSavedTokenizer(dopts.tokenizer, from);
-    }
     // bf16 products round differently: a run goes on in the precision it
     // was trained in, unless --precision says otherwise. (Checkpoints from
     // before it was stored were f32 or bf16 alike: the flag decides.)
@@ -377,6 +395,14 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
         overrides.push_back(fmt::format("--val-frac {} overrides the checkpoint's {}: other rows are trained on now",
                                         dopts.valFraction, savedFrac));
     }
+  }
+  // A run on BPE tokens goes on with its tokenizer (a table model has
+  // none, whatever a hand-edited checkpoint says); weights of another
+  // model's run read those tokens too.
+  if (auto it = resumed.find("tokenizer"); !from.empty() && m.data_kind == GRT_DATA_TEXT && it != resumed.end() &&
+                                           !it->second.empty() && !a.has("tokenizer")) {
+    dopts.tokenizer = savedTokenizerPath(it->second, from);
+    requireSavedTokenizer(dopts.tokenizer, from);
   }
   // The corpus actually read: --data, else a text model's compiled-in one
   // (a save onto it replaced it, and the next run trained on the checkpoint).
@@ -411,8 +437,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       fail("checkpoint {}: its {} '{}' is not {} from 1 to {}", from, k, shown(v), what, max);
     return x;
   };
-  if (!from.empty() && resumed.count("world")) savedWorld = savedNumber("world", INT32_MAX, "a number of processes");
-  if (!from.empty() && resumed.count("global_batch")) {
+  if (resuming && resumed.count("world")) savedWorld = savedNumber("world", INT32_MAX, "a number of processes");
+  if (resuming && resumed.count("global_batch")) {
     savedGlobal = savedNumber("global_batch", INT64_MAX, fmt::format("a number of {}", positionUnit(m)));
     // Each process's share fills one batch of inputs, a tensor of at
     // most 2^37 elements.
@@ -432,7 +458,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                     data->samplesPerBatch(), cluster.size, cluster.size == 1 ? "" : "es",
                                     data->samplesPerBatch() / cluster.size, data->samplesPerBatch()));
   auto savedData = resumed.find("data_id");
-  bool otherData = !from.empty() && savedData != resumed.end() && savedData->second != data->identity();
+  bool otherData = resuming && savedData != resumed.end() && savedData->second != data->identity();
   if (otherData)
     // An identity is about 90 characters (text, size, hashes of the bytes
     // and of the tokenizer): shown whole, so the part that differs is seen.
@@ -440,9 +466,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                     "training goes on, but not as the saved run would have",
                                     shown(savedData->second, 200), data->identity()));
   std::string freshPosition = data->saveState();
-  if (std::string why = from.empty() ? "" : data->malformedState(get("data")); !why.empty())
+  if (std::string why = resuming ? data->malformedState(get("data")) : ""; !why.empty())
     fail("checkpoint {}: its data '{}' is {}", from, shown(get("data")), why);
-  if (!from.empty() && !data->restoreState(get("data"))) {
+  if (resuming && !data->restoreState(get("data"))) {
     // On other data (fine-tuning on a smaller table) a saved position that
     // does not fit starts over (one that fits carries on, as it always
     // did). On the same data it is a damaged checkpoint, or a --val-frac
@@ -454,7 +480,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     overrides.push_back("the checkpoint's data position does not fit this data, so it is read from its start");
   }
   applyHypers(s, a);
-  if (!from.empty()) restoreHypers(s, a, resumed, from, overrides);
+  if (resuming) restoreHypers(s, a, resumed, from, overrides);
   // As gradc warns of it in the source: --hp can set it too (the model has
   // min_lr only with cosine decay).
   if (int lo = s.find("min_lr"), hi = s.find("lr"); lo >= 0 && hi >= 0 && cluster.leader()) {
@@ -525,7 +551,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // rescued to) and the step it holds, when this run knows it: it saved
   // there, or resumed from there.
   std::string savedAs = save;
-  int64_t savedStep = !save.empty() && !from.empty() && samePlace(from, save) ? start : -1;
+  int64_t savedStep = !save.empty() && resuming && samePlace(from, save) ? start : -1;
   auto checkpoint = [&](const std::string &path, int64_t step) {
     Metadata meta{{"format", "gradc"},         {"model", m.name},
                   {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
@@ -596,7 +622,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                  "gradients are averaged before each update\n",
                  cluster.size, data->samplesPerBatch() / cluster.size, data->samplesPerBatch(),
                  positionUnit(m));
-    if (!from.empty()) fmt::print("resuming from {} at step {}{}\n", from, start, seedNote);
+    if (resuming) fmt::print("resuming from {} at step {}{}\n", from, start, seedNote);
     for (auto &o : overrides) fmt::print("note: {}\n", o);
   }
   double lastLoss = NAN, windowLoss = 0, lastVal = NAN;
