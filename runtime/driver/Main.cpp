@@ -51,9 +51,12 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
                     gives none, and the model's own values apply)
   --resume CKPT     the same as --load
   --stop-after N    stop at step N; a later --resume continues to --steps
-  --log-every N     print progress every N steps (default: about 20 lines per run);
-                    a line's loss is the mean over the steps since the line
-                    before, the final loss that of the last step
+  --log-every N     print progress every N steps (default: --steps / 20, so
+                    about 20 lines over the whole run; a resumed run keeps
+                    the checkpoint's unless --steps changes); a line's loss
+                    is the mean over the steps since the line before (those
+                    before a resume included), the final loss that of the
+                    last step
   --eval-every N    validate every N steps (default: with each progress line)
   --threads N       worker threads (default and at most: the cores available,
                     shared among the processes of a data-parallel run).

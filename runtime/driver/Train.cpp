@@ -309,6 +309,11 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // of other tensors; this run starts at step 0 from the tensors both have.
   // (It was refused here, after loadCheckpoint had said it was loading it.)
   bool resuming = false;
+  // Of the saved run: its --steps, its --log-every, and the progress line
+  // it had open when it stopped (the steps since its last line, and the sum
+  // of their losses). Checkpoints from before the last two have none.
+  int64_t savedSteps = -1, savedLogEvery = 0, savedWindowSteps = 0;
+  double savedWindowLoss = 0;
   if (!from.empty()) {
     resumed = loadCheckpoint(from, s, a.has("partial-load"));
     std::string savedModel = get("model");
@@ -344,7 +349,27 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
         if (std::string why = History::fromText(field->second, start, *series); !why.empty())
           fail("checkpoint {}: its {} is malformed: {}", from, field->first, why);
     }
-    int64_t savedSteps = count("total_steps");
+    // A run stopped between two progress lines (--stop-after 30 with lines
+    // every 20, or killed after a --save-every save) goes on with that
+    // line's steps and losses, so its line, and the point it plots, is the
+    // mean over the same steps as a straight run's: it averaged the resumed
+    // steps only.
+    if (resumed.count("log_every")) {
+      savedLogEvery = count("log_every");
+      if (savedLogEvery < 1) fail("checkpoint {}: its log_every is 0; progress lines come every 1 or more steps", from);
+    }
+    if (resumed.count("window_steps") || resumed.count("window_loss")) {
+      savedWindowSteps = count("window_steps");
+      if (savedWindowSteps > start)
+        fail("checkpoint {}: its window_steps {} is more than the {} steps it has trained", from, savedWindowSteps,
+             start);
+      std::string text = get("window_loss");
+      char *end;
+      savedWindowLoss = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end || !std::isfinite(savedWindowLoss))
+        fail("checkpoint {}: its window_loss '{}' is not a finite number", from, shown(text));
+    }
+    savedSteps = count("total_steps");
     if (start > savedSteps) fail("checkpoint {}: its step {} is past its total of {} steps", from, start, savedSteps);
     if (!a.has("steps")) steps = savedSteps;
     else if (steps != savedSteps && s.find("total_steps") >= 0)
@@ -501,7 +526,15 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   if (stopAt == start)
     fail("nothing to train: the run is at step {}, and {} ends it there", start,
          a.has("stop-after") ? fmt::format("--stop-after {}", stopAt) : fmt::format("--steps {}", steps));
-  int64_t logEvery = a.integer("log-every", std::max<int64_t>(1, (stopAt - start) / 20), 1);
+  // About 20 lines over the whole run (--steps), not over the steps this
+  // process trains: a run stopped and resumed then prints, and plots, at
+  // the steps a straight run does (each half of a 400-step run spaced its
+  // lines by its own length). A resumed run keeps the saved run's, unless
+  // --steps makes it another run.
+  int64_t logEvery = a.integer("log-every",
+                               savedLogEvery > 0 && steps == savedSteps ? savedLogEvery
+                                                                        : std::max<int64_t>(1, steps / 20),
+                               1);
   int64_t evalEvery = a.integer("eval-every", logEvery, 1);
   int64_t saveEvery = a.integer("save-every", 0, 0);
   if (a.has("save-every") && !a.has("save")) fail("--save-every needs --save FILE, the checkpoint it rewrites");
@@ -547,6 +580,24 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   if (cluster.parallel()) buckets = std::make_unique<GradientBuckets>(s, cluster, overlap, kBucketBytes);
 
   std::string plotError; // the first picture that could not be written
+  // The progress line being summed: its steps, and their losses' sum (a
+  // resumed run's open line goes on).
+  double windowLoss = savedWindowLoss;
+  int64_t windowSteps = savedWindowSteps;
+  // The points a run that goes on to --steps draws too are kept in
+  // `history`, and in the checkpoint: those on the grid of --log-every and
+  // --eval-every, and the run's last step. A line or validation at a step
+  // where this process stops short of --steps (--stop-after 30, lines
+  // every 20) is drawn in its own pictures (`tail`), but not kept: a
+  // resumed run's curve had a point at 30 that a straight run never has.
+  // Its open line is kept instead (windowLoss, windowSteps).
+  History tail;
+  auto drawn = [&] {
+    History h = history;
+    for (auto [extra, into] : {std::pair{&tail.train, &h.train}, std::pair{&tail.val, &h.val}})
+      for (auto &[step, loss] : *extra) History::add(*into, step, loss);
+    return h;
+  };
   // Where the run's checkpoint is (--save, or where the last save was
   // rescued to) and the step it holds, when this run knows it: it saved
   // there, or resumed from there.
@@ -559,7 +610,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                   {"val_frac", fmt::format("{:.17g}", dopts.valFraction)}, {"data_id", data->identity()},
                   {"tokenizer", tokenizerPathToSave(dopts.tokenizer)}, {"world", std::to_string(cluster.size)},
                   {"global_batch", std::to_string(data->samplesPerBatch())}, {"precision", precision},
-                  {"optimizer", optimizerName(m)}, {"constants", m.constants ? m.constants : ""}};
+                  {"optimizer", optimizerName(m)}, {"constants", m.constants ? m.constants : ""},
+                  {"log_every", std::to_string(logEvery)}, {"window_steps", std::to_string(windowSteps)},
+                  {"window_loss", fmt::format("{:.17g}", windowLoss)}};
     meta["history.train"] = History::toText(history.train);
     meta["history.val"] = History::toText(history.val);
     saveHypers(s, meta);
@@ -625,11 +678,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (resuming) fmt::print("resuming from {} at step {}{}\n", from, start, seedNote);
     for (auto &o : overrides) fmt::print("note: {}\n", o);
   }
-  double lastLoss = NAN, windowLoss = 0, lastVal = NAN;
-  int64_t windowSteps = 0;
+  double lastLoss = NAN, lastVal = NAN;
   // Seconds spent in training steps (not validation, logging or saving),
-  // over the whole run and since the last progress line.
+  // over the whole run and in this process's steps since the last progress
+  // line (windowTimed of them).
   double trainSecs = 0, windowSecs = 0;
+  int64_t windowTimed = 0;
   std::vector<double> stepTimes, exchangeTimes; // the latter: averaging gradients, data-parallel
   EvalResult val;
   int64_t reached = start;
@@ -670,6 +724,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     double dt = std::chrono::duration<double>(Clock::now() - ts).count();
     trainSecs += dt;
     windowSecs += dt;
+    ++windowTimed;
     stepTimes.push_back(dt);
     if (std::string line = threadChoice.afterStep(dt); !line.empty() && !quiet) {
       std::fputs((line + "\n").c_str(), stdout); // not fmt::print: see the progress line
@@ -688,7 +743,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     ++windowSteps;
     int64_t done = step + 1;
     reached = done;
-    bool last = done == stopAt;
+    bool last = done == stopAt, runEnds = done == steps;
     if (hasVal && (done % evalEvery == 0 || last)) {
       val = evaluate(s, *data);
       lastVal = val.loss;
@@ -696,10 +751,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       if (!std::isfinite(lastVal))
         fail("the validation loss became {} at step {}; lower the learning rate, or check the data for extreme values",
              lastVal, done);
-      History::add(history.val, double(done), lastVal);
+      History::add(done % evalEvery == 0 || runEnds ? history.val : tail.val, double(done), lastVal);
     }
     if (done % logEvery == 0 || last) {
-      double perStep = windowSecs / double(windowSteps);
+      double perStep = windowSecs / double(windowTimed);
       double eta = trainSecs / double(done - start) * double(stopAt - done);
       std::string line = fmt::format("step {:>{}}/{}  loss {:.6f}", done, std::to_string(steps).size(), steps,
                                      windowLoss / double(windowSteps));
@@ -714,13 +769,17 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
         std::fputs((line + "\n").c_str(), stdout);
         std::fflush(stdout);
       }
-      History::add(history.train, double(done), windowLoss / double(windowSteps));
+      bool kept = done % logEvery == 0 || runEnds;
+      History::add(kept ? history.train : tail.train, double(done), windowLoss / double(windowSteps));
       // A picture that cannot be written (a full disk) must not lose the
       // run: training goes on, saves, and then reports it.
-      if (!plotDir.empty() && plotError.empty()) plotError = plotLoss(plotDir, m, history);
-      windowLoss = 0;
-      windowSteps = 0;
+      if (!plotDir.empty() && plotError.empty()) plotError = plotLoss(plotDir, m, drawn());
+      if (kept) {
+        windowLoss = 0;
+        windowSteps = 0;
+      }
       windowSecs = 0;
+      windowTimed = 0;
     }
     if (!save.empty() && saveEvery > 0 && done % saveEvery == 0 && !last) periodicSave(done);
   }
@@ -804,7 +863,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     return 1;
   }
   if (!plotDir.empty()) {
-    if (std::string err = plotLoss(plotDir, m, history); !err.empty()) fail("{}", err);
+    if (std::string err = plotLoss(plotDir, m, drawn()); !err.empty()) fail("{}", err);
     std::string note = plotFit(plotDir, s, *data, reached);
     fmt::print("pictures: {}/loss.svg{}\n", plotDir, note.empty() ? fmt::format(", {}/fit.svg", plotDir) : " (" + note + ")");
   }
