@@ -735,10 +735,20 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (cluster.parallel()) lastLoss = globalLoss(cluster, lastLoss, stopping);
     if (finite && finite->first())
       fail("step {}: the first value to go non-finite is {}", step + 1, FiniteCheck::describe(*finite->first()));
-    if (!std::isfinite(lastLoss))
+    if (!std::isfinite(lastLoss)) {
+      // The step's update has run on that loss's gradients, so the weights
+      // may be NaN: they are not saved. Say what --save holds, since the
+      // finite steps before are lost unless a --save-every save kept them.
+      std::string saved = save.empty()     ? ""
+                          : savedStepThere() ? fmt::format("; {} holds step {}, the last checkpoint", save, savedStep)
+                                             : fmt::format("; nothing was saved to {}: the step's update may have made "
+                                                           "the weights non-finite, and no checkpoint was kept before it "
+                                                           "(--save-every N keeps one every N steps)",
+                                                           save);
       fail("the loss became {} at step {}; lower the learning rate, or check the data for extreme values (train "
-           "--check-finite names the first value that went non-finite)",
-           lastLoss, step + 1);
+           "--check-finite names the first value that went non-finite){}",
+           lastLoss, step + 1, saved);
+    }
     windowLoss += lastLoss;
     ++windowSteps;
     int64_t done = step + 1;
