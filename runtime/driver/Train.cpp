@@ -428,6 +428,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                            !it->second.empty() && !a.has("tokenizer")) {
     dopts.tokenizer = savedTokenizerPath(it->second, from);
     requireSavedTokenizer(dopts.tokenizer, from);
+    // The file may have been trained anew since (`tokenizer train -o` onto
+    // it): its token ids then mean other bytes to the embeddings. eval and
+    // sample refused it; train went on with a note that the data differed.
+    dopts.tokenizer = tokenizerForCheckpoint(dopts.tokenizer, resumed, from, modelVocab(s));
   }
   // The corpus actually read: --data, else a text model's compiled-in one
   // (a save onto it replaced it, and the next run trained on the checkpoint).
