@@ -5,7 +5,8 @@
 
 namespace gradc {
 
-void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
+void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges,
+                       llvm::ArrayRef<Note> notes) {
   // A loop evaluates its body once per pass: the same mistake, at the same
   // place through the same calls, is said once (with its notes).
   std::string key = msg.str() + "@" + std::to_string(uintptr_t(loc.getPointer()));
@@ -34,6 +35,7 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
   if (errors == kMaxErrors + 1) os << "gradc: too many errors; stopping here\n";
   if (lastDropped) return;
   printMessage(sm, os, loc, llvm::SourceMgr::DK_Error, msg, ranges);
+  for (auto &n : notes) printMessage(sm, os, n.loc, llvm::SourceMgr::DK_Note, n.msg);
   // Innermost first. A deep chain (a recursion) shows its two ends.
   for (size_t i = calls.size(); i-- > 0;) {
     if (calls.size() > 2 * kChainEnds && i == calls.size() - kChainEnds - 1) {

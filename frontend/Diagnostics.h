@@ -31,7 +31,14 @@ class DiagEngine {
 public:
   explicit DiagEngine(llvm::SourceMgr &sm, llvm::raw_ostream &os = llvm::errs()) : sm(sm), os(os) {}
 
-  void error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges = {});
+  /// A note that belongs to one error (a hint such as "did you mean"):
+  /// printed right after it, before the chain of calls.
+  struct Note {
+    llvm::SMLoc loc;
+    std::string msg;
+  };
+  void error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges = {},
+             llvm::ArrayRef<Note> notes = {});
   void note(llvm::SMLoc loc, const llvm::Twine &msg);
   /// Something legal that is almost certainly not meant; not counted.
   void warning(llvm::SMLoc loc, const llvm::Twine &msg);

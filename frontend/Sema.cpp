@@ -68,8 +68,9 @@ std::string describe(const Value &v) {
   return "?";
 }
 
-Value SemaImpl::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
-  diag.error(loc, msg, ranges);
+Value SemaImpl::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges,
+                      llvm::ArrayRef<DiagEngine::Note> notes) {
+  diag.error(loc, msg, ranges, notes);
   return Value::error();
 }
 

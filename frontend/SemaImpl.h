@@ -93,7 +93,8 @@ public:
   std::unique_ptr<Module> run(const ast::Program &user, const ast::Program &prelude);
 
   // --- diagnostics ---------------------------------------------------------
-  Value error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges = {});
+  Value error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges = {},
+              llvm::ArrayRef<DiagEngine::Note> notes = {});
   void note(llvm::SMLoc loc, const llvm::Twine &msg) { diag.note(loc, msg); }
   void warnUntrained(const Node *loss, llvm::SMLoc lossLoc);
   llvm::SMLoc paramSite(const std::string &param);
