@@ -198,6 +198,24 @@ Value SemaImpl::evalBinary(const BinaryExpr &e) {
     return Value::boolean((a.kind == c.kind) == (op == "=="), e.range);
   bool tensors = a.kind == Value::Tensor || c.kind == Value::Tensor;
   if (!tensors) return foldConstant(op, a, c, e.opLoc);
+  // '/' is true division, as for compile-time numbers (-7 / 2 is -3.5): on
+  // i32 operands it would have to drop the fraction, which it did silently,
+  // toward zero (-3), where '//' floors (-4). The IR's div on i32 stays for
+  // the passes; only the surface refuses it.
+  auto isI32 = [](const Value &v) {
+    return v.kind == Value::Int || (v.kind == Value::Tensor && v.node->type.dtype == DType::I32);
+  };
+  if (op == "/" && isI32(a) && isI32(c)) {
+    std::string lhs = a.kind == Value::Tensor ? srcType(a.node->type) : describe(a);
+    std::string rhs = c.kind == Value::Tensor ? srcType(c.node->type) : describe(c);
+    std::string hint =
+        isUserLoc(e.opLoc)
+            ? "write a // b for the quotient rounded down, as Python's // (-7 // 2 is -4), or float(a) / b for the "
+              "exact quotient (-3.5)"
+            : "convert the i32 argument with float(...) first, for the exact quotient";
+    return error(e.opLoc, "'/' is true division, which i32 operands cannot hold: " + lhs + " / " + rhs,
+                 {e.lhs->range, e.rhs->range}, {{e.opLoc, hint}});
+  }
   Value r;
   // Every other operator is the op whose row in ir/Ops.def spells it so.
   if (op == "@") r = matmul(a, c, e.opLoc);

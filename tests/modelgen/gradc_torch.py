@@ -168,9 +168,10 @@ def g_div(a, b):
     if not _tensor(a) and not _tensor(b):
         return _fold_div(a, b)
     x, y = _pair(a, b)
-    if _is_float(x):
-        return x / y
-    return torch.div(x, y, rounding_mode="trunc")
+    if not _is_float(x):
+        # As gradc: '/' is true division, which i32 operands cannot hold.
+        raise TypeError("'/' is true division, which i32 operands cannot hold")
+    return x / y
 
 
 def g_mod(a, b):
