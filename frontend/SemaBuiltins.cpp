@@ -603,6 +603,11 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     return Value::tensor(b().add(b().scale(z, p2), b().constant(p1, t)));
   }
   case Builtin::RandBits: {
+    // Constants are evaluated into a scratch graph ("constants"), a data
+    // block's generator into "data".
+    if (graph->name == "constants")
+      return error(loc, "rand_bits is for the model, not a constant: a constant is a number, string or list known at "
+                        "compile time, never random");
     if (graph->name != "model") return error(loc, "rand_bits is for the model; a data block has rand_uniform and rand_normal");
     Dims shape;
     if (!shapeArg(a[0], shape, loc) || !checkSize(shape, DType::I32, loc, info->name, {a[0].range})) return Value::error();
@@ -610,6 +615,9 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     return Value::tensor(randomBits(shape));
   }
   case Builtin::Training: {
+    if (graph->name == "constants")
+      return error(loc, "training() has a meaning only in the model, not in a constant: a constant is known at compile "
+                        "time, while training() is true in train and false in eval, predict and sample");
     if (graph->name != "model") return error(loc, "training() has a meaning only in the model, not in a data block");
     setLoc(loc);
     Node *h = graph->findLeaf(OpKind::Hyper, kTrainingLeaf);
