@@ -65,6 +65,17 @@ bool Parser::expect(Tok k, llvm::StringRef what) {
   return false;
 }
 
+bool Parser::expectClosing(Tok k, llvm::StringRef what, llvm::SMLoc open) {
+  unsigned before = diag.errorCount();
+  if (expect(k, what)) return true;
+  noteOpening(open, before);
+  return false;
+}
+
+void Parser::noteOpening(llvm::SMLoc open, unsigned errorsBefore) {
+  if (diag.errorCount() > errorsBefore) diag.note(open, "to match this '" + llvm::StringRef(open.getPointer(), 1) + "'");
+}
+
 llvm::SMRange Parser::rangeFrom(llvm::SMLoc start) const { return llvm::SMRange(start, prevEnd); }
 
 void Parser::skipNewlines() {
@@ -151,7 +162,12 @@ std::unique_ptr<FnDecl> Parser::parseFn() {
   advance(); // fn
   fn->name = tok.text.str();
   fn->nameLoc = tok.loc();
-  if (!expect(Tok::Ident, "a function name") || !expect(Tok::LParen, "'('")) {
+  if (!expect(Tok::Ident, "a function name")) {
+    syncToStatementEnd();
+    return nullptr;
+  }
+  llvm::SMLoc open = tok.loc();
+  if (!expect(Tok::LParen, "'('")) {
     syncToStatementEnd();
     return nullptr;
   }
@@ -170,7 +186,7 @@ std::unique_ptr<FnDecl> Parser::parseFn() {
     fn->params.push_back(std::move(p));
     if (!consume(Tok::Comma)) break;
   }
-  if (!expect(Tok::RParen, "')' after the parameters") || !parseBlock(fn->body)) {
+  if (!expectClosing(Tok::RParen, "')' after the parameters", open) || !parseBlock(fn->body)) {
     syncToStatementEnd();
     return nullptr;
   }
@@ -198,6 +214,7 @@ bool Parser::parseBlock(Block &out) {
     error(tok.loc(), "blocks nest more than " + llvm::Twine(kMaxBlockDepth) + " deep here (an 'else if' counts as one level)");
     return false;
   }
+  llvm::SMLoc open = tok.loc();
   if (!expect(Tok::LBrace, "'{'")) return false;
   ++blockDepth;
   auto leave = llvm::make_scope_exit([&] { --blockDepth; });
@@ -208,7 +225,9 @@ bool Parser::parseBlock(Block &out) {
       return true;
     }
     if (tok.is(Tok::Eof)) {
+      unsigned before = diag.errorCount();
       error(tok.loc(), "expected '}' before end of file");
+      noteOpening(open, before);
       return false;
     }
     if (diag.tooMany()) return false;
@@ -240,20 +259,20 @@ bool Parser::parseType(TypeExpr &out) {
   out.dtype = tok.text.str();
   out.dtypeRange = llvm::SMRange(tok.loc(), tok.endLoc());
   if (!expect(Tok::Ident, "a type such as f32[B, 1]")) return false;
-  if (consume(Tok::LBracket)) {
+  if (llvm::SMLoc open = tok.loc(); consume(Tok::LBracket)) {
     while (!tok.is(Tok::RBracket)) {
       ExprPtr d = parseExpr();
       if (!d) return false;
       out.dims.push_back(std::move(d));
       if (!consume(Tok::Comma)) break;
     }
-    if (!expect(Tok::RBracket, "']' to close the shape")) return false;
+    if (!expectClosing(Tok::RBracket, "']' to close the shape", open)) return false;
   }
   out.range = rangeFrom(start);
   return true;
 }
 
-bool Parser::parseArgs(std::vector<Arg> &out) {
+bool Parser::parseArgs(std::vector<Arg> &out, llvm::SMLoc open) {
   while (!tok.is(Tok::RParen)) {
     Arg a;
     // `name = value` is a keyword argument (keywords such as `input` may be
@@ -281,7 +300,7 @@ bool Parser::parseArgs(std::vector<Arg> &out) {
     out.push_back(std::move(a));
     if (!consume(Tok::Comma)) break;
   }
-  return expect(Tok::RParen, "')' to close the argument list");
+  return expectClosing(Tok::RParen, "')' to close the argument list", open);
 }
 
 StmtPtr Parser::parseStatement() {
@@ -361,7 +380,7 @@ StmtPtr Parser::parseStatement() {
   case Tok::KwTrain: {
     if (!nameAfter("an optimizer such as sgd or adamw", name, nameLoc)) return nullptr;
     std::vector<Arg> args;
-    if (consume(Tok::LParen) && !parseArgs(args)) return nullptr;
+    if (llvm::SMLoc open = tok.loc(); consume(Tok::LParen) && !parseArgs(args, open)) return nullptr;
     return std::make_unique<TrainStmt>(rangeFrom(start), name, nameLoc, std::move(args));
   }
   case Tok::KwOutput: {
@@ -378,7 +397,7 @@ StmtPtr Parser::parseStatement() {
     if (!nameAfter("a data kind ('table' or 'text')", name, nameLoc)) return nullptr;
     std::vector<Arg> args;
     Block body;
-    if (consume(Tok::LParen) && !parseArgs(args)) return nullptr;
+    if (llvm::SMLoc open = tok.loc(); consume(Tok::LParen) && !parseArgs(args, open)) return nullptr;
     if (tok.is(Tok::LBrace) && !parseBlock(body)) return nullptr;
     return std::make_unique<DataStmt>(rangeFrom(start), name, nameLoc, std::move(args), std::move(body));
   }
@@ -501,16 +520,16 @@ ExprPtr Parser::parsePostfix(ExprPtr base) {
         items.push_back(std::move(it));
         if (!consume(Tok::Comma)) break;
       }
-      if (!expect(Tok::RBracket, "']'")) return nullptr;
+      if (!expectClosing(Tok::RBracket, "']'", at)) return nullptr;
       base = bounded(std::make_unique<IndexExpr>(rangeFrom(start), std::move(base), std::move(items)), at);
     } else if (tok.is(Tok::Dot)) {
       advance();
       std::string member = tok.text.str();
       llvm::SMLoc memberLoc = tok.loc();
       if (!expect(Tok::Ident, "a name after '.'")) return nullptr;
-      if (consume(Tok::LParen)) {
+      if (llvm::SMLoc open = tok.loc(); consume(Tok::LParen)) {
         std::vector<Arg> args;
-        if (!parseArgs(args)) return nullptr;
+        if (!parseArgs(args, open)) return nullptr;
         base = bounded(std::make_unique<CallExpr>(rangeFrom(start), member, memberLoc, std::move(base), std::move(args)), at);
       } else {
         base = bounded(std::make_unique<MemberExpr>(rangeFrom(start), std::move(base), member), at);
@@ -523,7 +542,7 @@ ExprPtr Parser::parsePostfix(ExprPtr base) {
       }
       advance();
       std::vector<Arg> args;
-      if (!parseArgs(args)) return nullptr;
+      if (!parseArgs(args, at)) return nullptr;
       base = bounded(std::make_unique<CallExpr>(rangeFrom(start), name->name, name->loc(), nullptr, std::move(args)), at);
     } else {
       return base;
@@ -593,10 +612,7 @@ ExprPtr Parser::parsePrimary() {
     advance();
     ExprPtr e = parseExpr();
     if (!e) return nullptr;
-    if (!expect(Tok::RParen, "')'")) {
-      diag.note(start, "to match this '('");
-      return nullptr;
-    }
+    if (!expectClosing(Tok::RParen, "')'", start)) return nullptr;
     e->range = rangeFrom(start);
     return e;
   }
@@ -609,7 +625,7 @@ ExprPtr Parser::parsePrimary() {
       items.push_back(std::move(e));
       if (!consume(Tok::Comma)) break;
     }
-    if (!expect(Tok::RBracket, "']' to close the list")) return nullptr;
+    if (!expectClosing(Tok::RBracket, "']' to close the list", start)) return nullptr;
     return bounded(std::make_unique<ListExpr>(rangeFrom(start), std::move(items)), start);
   }
   default: {

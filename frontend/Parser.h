@@ -29,6 +29,12 @@ private:
   void advance();
   bool consume(Tok k);
   bool expect(Tok k, llvm::StringRef what);
+  /// expect() for the bracket that closes the one at `open`: when it is
+  /// missing, a note points at the opening one ("to match this '('").
+  bool expectClosing(Tok k, llvm::StringRef what, llvm::SMLoc open);
+  /// The note of expectClosing, when an error was said since there were
+  /// `errorsBefore`.
+  void noteOpening(llvm::SMLoc open, unsigned errorsBefore);
   std::string dotIndexHint() const;
   llvm::SMRange rangeFrom(llvm::SMLoc start) const;
   void error(llvm::SMLoc loc, const llvm::Twine &msg);
@@ -44,7 +50,7 @@ private:
   void parseStatementInto(ast::Block &out);
   ast::StmtPtr parseStatement();
   bool parseType(ast::TypeExpr &out);
-  bool parseArgs(std::vector<ast::Arg> &out); // after '('; consumes ')'
+  bool parseArgs(std::vector<ast::Arg> &out, llvm::SMLoc open); // after the '(' at open; consumes ')'
 
   // Expressions, lowest precedence first.
   ast::ExprPtr parseExpr();
