@@ -158,6 +158,7 @@ void SemaImpl::checkReservedNames() {
 
 void SemaImpl::buildTableData(const DataStmt &s) {
   int64_t rows = 0;
+  const ast::Arg *rowsArg = nullptr;
   for (auto &a : s.args) {
     if (a.name != "rows") {
       error(a.value->loc(), "a table data block takes one argument, rows = N", {a.value->range});
@@ -170,10 +171,27 @@ void SemaImpl::buildTableData(const DataStmt &s) {
       return;
     }
     rows = v.i;
+    rowsArg = &a;
   }
   if (rows == 0) {
     error(s.kindLoc, "a table data block needs its size: data table(rows = N) { ... }");
     return;
+  }
+  // `train` trains on whole batches and keeps at least one for training
+  // (runtime/driver/Data.cpp, split): a table smaller than one batch made
+  // every run fail. Inputs share the batch, their first dimension.
+  if (!inputs.empty()) {
+    const auto &[first, in] = inputs.front();
+    int64_t batch = in->type.shape[0];
+    if (rows < batch) {
+      error(rowsArg->value->loc(),
+            "the table has " + llvm::Twine(rows) + " rows, fewer than one batch of " + llvm::Twine(batch) +
+                ": training takes whole batches, so it needs at least " + llvm::Twine(batch) + " rows",
+            {rowsArg->value->range},
+            {{inputLocs.lookup(first), "the batch is the first dimension of the inputs: '" + first + "' is " +
+                                           srcType(in->type)}});
+      return;
+    }
   }
   // The generator is a graph of its own, built like the model.
   Graph *saved = graph;
