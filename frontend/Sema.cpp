@@ -210,6 +210,7 @@ bool SemaImpl::assignable(const std::string &name, llvm::SMLoc loc) {
 void SemaImpl::bind(const std::string &name, Value v, llvm::SMLoc loc) {
   if (!v.isError() && !assignable(name, loc)) return;
   if (v.kind == Value::Tensor && v.node->name.empty() && isUserLoc(loc)) v.node->name = name;
+  if (frames.size() == 1) firstAssigned.try_emplace(name, loc);
   frame().vars[name] = std::move(v);
 }
 
@@ -389,6 +390,17 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
   return Flow::Next;
 }
 
+void SemaImpl::alreadyDefined(const std::string &name, llvm::SMLoc loc) {
+  // Where the first came from: an input's or param's declaration, else the
+  // value assigned to it.
+  llvm::SMLoc first = inputLocs.lookup(name);
+  if (auto it = paramOrigins.find(name); !first.isValid() && it != paramOrigins.end()) first = it->second.decl;
+  if (!first.isValid()) first = firstAssigned.lookup(name);
+  llvm::SmallVector<DiagEngine::Note, 1> notes;
+  if (first.isValid()) notes.push_back({first, "the first '" + name + "' is here"});
+  error(loc, "'" + name + "' is already defined", {}, notes);
+}
+
 void SemaImpl::declareInput(const InputStmt &s) {
   TensorType t;
   // A declaration that fails still names something: the uses of the name
@@ -399,7 +411,7 @@ void SemaImpl::declareInput(const InputStmt &s) {
   };
   if (!evalType(s.type, t)) return failed();
   if (inputs.count(s.name) || params.count(s.name) || frame().vars.count(s.name)) {
-    error(s.nameLoc, "'" + s.name + "' is already defined");
+    alreadyDefined(s.name, s.nameLoc);
     return;
   }
   if (t.rank() == 0) {
@@ -460,7 +472,7 @@ void SemaImpl::declareParam(const ParamStmt &s) {
     return;
   }
   if (frames.size() == 1 && (inputs.count(s.name) || frame().vars.count(s.name))) {
-    error(s.nameLoc, "'" + s.name + "' is already defined");
+    alreadyDefined(s.name, s.nameLoc);
     return;
   }
   std::string init = "zeros";

@@ -384,8 +384,11 @@ Value SemaImpl::evalIndex(const IndexExpr &e) {
   Value base = eval(*e.base);
   if (base.isError()) return base;
   if (base.kind == Value::List) {
-    if (e.items.size() != 1 || e.items[0].isSlice)
-      return error(e.loc(), "a list takes one index", {e.range});
+    if (e.items.size() == 1 && e.items[0].isSlice)
+      return error(e.items[0].range.Start, "a list cannot be sliced; it takes one integer index, as l[1]",
+                   {e.items[0].range});
+    if (e.items.size() != 1)
+      return error(e.loc(), "a list takes one index, not " + llvm::Twine(e.items.size()), {e.range});
     Value i = eval(*e.items[0].start);
     int64_t idx;
     if (!intArg(i, idx, e.items[0].range.Start, "a list index")) return Value::error();
@@ -395,8 +398,12 @@ Value SemaImpl::evalIndex(const IndexExpr &e) {
   }
   if (base.kind != Value::Tensor) return error(e.loc(), "only tensors and lists can be indexed, not " + describe(base), {e.base->range});
   const TensorType &t = base.node->type;
+  if (t.rank() == 0)
+    return error(e.loc(), "cannot index " + srcType(t) + ", a scalar: it has no dimensions", {e.range});
   if (e.items.size() > t.rank())
-    return error(e.loc(), llvm::Twine(e.items.size()) + " indices for " + srcType(t), {e.range});
+    return error(e.loc(), llvm::Twine(e.items.size()) + " indices for " + srcType(t) + ", which has " +
+                              llvm::Twine(t.rank()) + (t.rank() == 1 ? " dimension" : " dimensions"),
+                 {e.range});
   Dims offsets(t.rank(), 0), sizes(t.shape.begin(), t.shape.end()), kept;
   for (unsigned d = 0; d < t.rank(); ++d) {
     if (d >= e.items.size()) {
@@ -424,9 +431,18 @@ Value SemaImpl::evalIndex(const IndexExpr &e) {
       continue;
     }
     if (!bound(it.stop, n, hi)) return Value::error();
-    if (lo < 0 || hi > n || lo >= hi)
-      return error(it.range.Start, "slice " + llvm::Twine(lo) + ":" + llvm::Twine(hi) + " is empty or out of range for dimension " +
-                                       llvm::Twine(d) + " of " + srcType(t), {it.range});
+    if (lo < 0 || hi > n || lo >= hi) {
+      // As written (-1:-1), with what it comes to where that differs (2:2).
+      std::string written(it.range.Start.getPointer(), it.range.End.getPointer());
+      std::string counted = std::to_string(lo) + ":" + std::to_string(hi);
+      std::string slice = "slice " + written + (llvm::StringRef(written).trim() == counted ? "" : " (that is, " + counted + ")");
+      std::string dim = "dimension " + std::to_string(d) + " of " + srcType(t);
+      if (lo < 0 || hi > n)
+        return error(it.range.Start, slice + " is out of range for " + dim + ", which has " + std::to_string(n) +
+                                         (n == 1 ? " element" : " elements"), {it.range});
+      return error(it.range.Start, slice + " is empty: it selects nothing of " + dim + "; a slice keeps at least one element",
+                   {it.range});
+    }
     offsets[d] = lo;
     sizes[d] = hi - lo;
     kept.push_back(hi - lo);

@@ -166,6 +166,8 @@ public:
   void execModel(const ast::ModelDecl &m);
   void declareInput(const ast::InputStmt &s);
   void declareParam(const ast::ParamStmt &s);
+  /// "'x' is already defined", with a note at the first 'x'.
+  void alreadyDefined(const std::string &name, llvm::SMLoc loc);
   bool evalType(const ast::TypeExpr &t, TensorType &out);
   void recordTrain(const ast::TrainStmt &s);
   void checkReservedNames();
@@ -274,6 +276,9 @@ public:
   // In declaration order.
   llvm::MapVector<std::string, Node *, std::map<std::string, unsigned>> inputs, params;
   llvm::StringMap<llvm::SMLoc> inputLocs;
+  /// Where each name of the model body (or of the constants' frame) was
+  /// first assigned, for "already defined".
+  llvm::StringMap<llvm::SMLoc> firstAssigned;
   std::vector<std::pair<std::string, Value>> outputs, metrics;
   const ast::TrainStmt *trainStmt = nullptr;
   const ast::DataStmt *dataStmt = nullptr;
