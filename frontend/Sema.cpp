@@ -164,19 +164,46 @@ Value SemaImpl::lookup(llvm::StringRef name, llvm::SMRange r) {
                       " == none { " + defaultParam + " = ... }");
     return Value::error();
   }
-  error(r.Start, "unknown name '" + name + "'", {r});
-  // Suggest a near miss among what is visible here.
-  std::string best;
-  unsigned bestDist = 3;
-  auto consider = [&](llvm::StringRef cand) {
-    unsigned d = name.edit_distance(cand, true, bestDist);
-    if (d < bestDist) bestDist = d, best = cand.str();
-  };
-  for (auto &kv : vars) consider(kv.first());
-  for (auto &kv : globals) consider(kv.first());
-  for (auto &kv : functions) consider(kv.first());
-  if (!best.empty()) note(r.Start, "did you mean '" + best + "'?");
+  unknownName(name, r);
   return Value::error();
+}
+
+void NearMiss::consider(llvm::StringRef cand) {
+  if (cand == name || cand.empty()) return;
+  unsigned d;
+  if (cand.equals_insensitive(name)) {
+    d = 0;
+  } else {
+    unsigned most = name.size() <= 4 ? 1 : 2;
+    d = llvm::StringRef(name).edit_distance(cand, /*AllowReplacements=*/true, most + 1);
+    if (d > most || 2 * d >= std::min(name.size(), cand.size())) return;
+  }
+  if (d < bestDist) bestDist = d, best = cand.str();
+}
+
+void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
+  // A data block runs before training, apart from the model's values.
+  if (frame().inData && frames.front().vars.count(name)) {
+    const char *from = "; it generates the inputs' rows from constants, functions, random numbers and its own values";
+    if (inputs.count(name.str()))
+      error(r.Start, "'" + name + "' is an input that this data block has not defined yet: assign " + name +
+                         " = ... before reading it", {r});
+    else if (params.count(name.str()))
+      error(r.Start, "'" + name + "' is a parameter of the model, which a data block cannot read" + llvm::Twine(from), {r});
+    else
+      error(r.Start, "'" + name + "' is a value of the model, which a data block cannot read" + llvm::Twine(from), {r});
+    return;
+  }
+  // Suggest a near miss among what is visible here.
+  NearMiss near(name);
+  for (auto &kv : frame().vars) near.consider(kv.first());
+  for (auto &kv : globals) near.consider(kv.first());
+  for (auto &kv : functions) near.consider(kv.first());
+  considerBuiltins(near);
+  std::string hint = near.hint();
+  llvm::SmallVector<DiagEngine::Note, 1> notes;
+  if (!hint.empty()) notes.push_back({r.Start, hint});
+  error(r.Start, "unknown name '" + name + "'", {r}, notes);
 }
 
 /// An 'if' whose condition failed runs neither branch. What either branch

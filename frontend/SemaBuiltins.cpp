@@ -74,6 +74,12 @@ std::optional<Builtin> SemaImpl::findBuiltin(llvm::StringRef name) const {
   return std::nullopt;
 }
 
+void SemaImpl::considerBuiltins(NearMiss &near) const {
+  for (auto &b : builtinTable()) near.consider(b.name);
+  for (unsigned k = 0; k < kNumOps; ++k)
+    if (const OpInfo &op = opInfo(OpKind(k)); isFunctionSurface(op)) near.consider(surfaceName(op));
+}
+
 std::optional<OpKind> SemaImpl::findOpBuiltin(llvm::StringRef name) const {
   auto k = opForSurface(name);
   if (!k || !isFunctionSurface(opInfo(*k))) return std::nullopt;

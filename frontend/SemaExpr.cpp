@@ -480,19 +480,14 @@ Value SemaImpl::evalMember(const MemberExpr &e) {
   // Not a parameter: say what a dotted name can be, and offer the nearest
   // parameter under the same scope.
   std::string scope = llvm::StringRef(name).rsplit('.').first.str();
-  std::string best;
-  unsigned bestDist = 3;
-  for (auto &kv : params) {
-    llvm::StringRef cand = kv.first;
-    if (!cand.consume_front(prefix)) continue;
-    unsigned d = llvm::StringRef(name).edit_distance(cand, true, bestDist);
-    if (d < bestDist) bestDist = d, best = cand.str();
-  }
-  error(e.loc(), "'" + name + "' names no parameter: a dotted name reads a parameter that a scoped call declared, as " +
-                     "fc.weight after fc.linear(x, n), and '" + scope + "' declared none by that name so far",
-        {e.range});
-  if (!best.empty()) note(e.loc(), "did you mean '" + best + "'?");
-  return Value::error();
+  NearMiss near(name);
+  for (auto &kv : params)
+    if (llvm::StringRef cand = kv.first; cand.consume_front(prefix)) near.consider(cand);
+  llvm::SmallVector<DiagEngine::Note, 1> notes;
+  if (std::string hint = near.hint(); !hint.empty()) notes.push_back({e.loc(), hint});
+  return error(e.loc(), "'" + name + "' names no parameter: a dotted name reads a parameter that a scoped call declared, as " +
+                            "fc.weight after fc.linear(x, n), and '" + scope + "' declared none by that name so far",
+               {e.range}, notes);
 }
 
 std::string SemaImpl::scopeName(const Expr &scope, bool &ok) {
@@ -562,8 +557,14 @@ bool SemaImpl::bindArgs(llvm::ArrayRef<std::string> params, size_t required, con
       auto it = llvm::find(params, a.name);
       if (it == params.end()) {
         std::string list;
-        for (auto &p : params) list += (list.empty() ? "" : ", ") + p;
-        error(a.nameLoc, "'" + calleeName + "' has no parameter '" + a.name + "' (it takes " + list + ")");
+        NearMiss near(a.name);
+        for (auto &p : params) list += (list.empty() ? "" : ", ") + p, near.consider(p);
+        llvm::SmallVector<DiagEngine::Note, 1> notes;
+        if (std::string hint = near.hint(); !hint.empty()) notes.push_back({a.nameLoc, hint});
+        error(a.nameLoc,
+              "'" + calleeName + "' has no parameter '" + a.name +
+                  (params.empty() ? "' (it takes none)" : "' (it takes " + list + ")"),
+              {}, notes);
         ok = false;
         continue;
       }

@@ -77,6 +77,24 @@ std::string describe(const Value &v);
 /// A tensor type as the source language writes it: bool, not the IR's i1.
 std::string srcType(const TensorType &t);
 
+/// The candidate nearest to a name not found, for "did you mean": one that
+/// differs only in case, or by at most 1 edit (for a name of up to 4
+/// characters; 2 beyond) that is fewer than half of either name's length,
+/// so a short name is not offered an unrelated one (`B` gets no `f`, `mx`
+/// no `x`).
+class NearMiss {
+public:
+  explicit NearMiss(llvm::StringRef name) : name(name) {}
+  void consider(llvm::StringRef candidate);
+  /// "did you mean 'x'?", or "" when no candidate was near enough.
+  std::string hint() const { return best.empty() ? "" : "did you mean '" + best + "'?"; }
+
+private:
+  std::string name;
+  std::string best;
+  unsigned bestDist = ~0u;
+};
+
 /// The arguments of one call, bound to the callee's parameter names.
 struct BoundArgs {
   std::vector<Value> values; // one per parameter; None when not given
@@ -131,6 +149,8 @@ public:
 
   // --- builtins (SemaBuiltins.cpp) -----------------------------------------
   std::optional<Builtin> findBuiltin(llvm::StringRef name) const;
+  /// Offers every builtin's name, elementwise ops included, to `near`.
+  void considerBuiltins(NearMiss &near) const;
   /// The elementwise op a builtin name calls (its row in ir/Ops.def).
   std::optional<OpKind> findOpBuiltin(llvm::StringRef name) const;
   Value callBuiltin(Builtin b, const ast::CallExpr &call);
@@ -188,6 +208,10 @@ public:
     bool inData = false; // random builtins allowed
   };
   Value lookup(llvm::StringRef name, llvm::SMRange r);
+  /// Reports `name`, found nowhere at `r`, saying why where it can (a
+  /// model value in a data block) and otherwise offering the nearest
+  /// visible name.
+  void unknownName(llvm::StringRef name, llvm::SMRange r);
   /// "the number 3.5e+38 does not fit in f32 ..." when `v`, a number that
   /// becomes an f32 constant, would be infinite there; "" when it fits.
   static std::string f32RangeProblem(const Value &v);

@@ -435,7 +435,11 @@ void SemaImpl::finishModel(const ModelDecl &m) {
     }
     auto it = vars.find(name);
     if (it == vars.end()) {
-      error(placeholder.range.Start, "'output " + name + "' names no value of the model");
+      NearMiss near(name);
+      for (auto &kv : vars) near.consider(kv.first());
+      llvm::SmallVector<DiagEngine::Note, 1> notes;
+      if (std::string hint = near.hint(); !hint.empty()) notes.push_back({placeholder.range.Start, hint});
+      error(placeholder.range.Start, "'output " + name + "' names no value of the model", {}, notes);
       continue;
     }
     if (it->second.isError()) continue;
