@@ -182,6 +182,24 @@ void NearMiss::consider(llvm::StringRef cand) {
 }
 
 void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
+  // A constant may read only those above it: one below (or itself) is not
+  // unknown, it is early.
+  if (!constStmts.empty() && isUserLoc(r.Start)) {
+    const ConstStmt &current = *constStmts[constIndex];
+    if (name == current.name) {
+      error(r.Start, "'" + name + "' refers to itself; a constant may use only the constants above it", {r});
+      return;
+    }
+    for (size_t i = constIndex + 1; i < constStmts.size(); ++i)
+      if (constStmts[i]->name == name) {
+        unsigned line = diag.sourceMgr().getLineAndColumn(constStmts[i]->nameLoc).first;
+        error(r.Start,
+              "'" + name + "' is a constant defined after '" + current.name + "' (line " + llvm::Twine(line) +
+                  "); a constant may use only the constants above it",
+              {r});
+        return;
+      }
+  }
   // A data block runs before training, apart from the model's values.
   if (frame().inData && frames.front().vars.count(name)) {
     const char *from = "; it generates the inputs' rows from constants, functions, random numbers and its own values";
@@ -646,7 +664,9 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
   frames.emplace_back();
   llvm::StringMap<llvm::SMLoc> constLocs;
   bool badDefine = false; // a -D value that is no value
+  constStmts = user.consts;
   for (auto &c : user.consts) {
+    constIndex = &c - user.consts.data();
     if (auto it = constLocs.find(c->name); it != constLocs.end()) {
       error(c->nameLoc, "constant '" + c->name + "' is defined twice");
       note(it->second, "the first definition is here");
@@ -668,6 +688,10 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
         // The constant is written as a string, so a bare word is one: -D
         // mode=max is "max", not the builtin max.
         v = Value::string(text.str());
+      } else if (word && text == c->name) {
+        diag.error("-D " + c->name + "=" + text + ": '" + text + "' refers to itself; a -D value can use only the "
+                   "constants above it");
+        v = Value::error();
       } else if (word && !knownName(*this, text) && later != user.consts.end()) {
         // -D N=B with B defined below N would silently be the string "B".
         diag.error("-D " + c->name + "=" + text + ": '" + text + "' is a constant defined after '" + c->name +
@@ -690,6 +714,7 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
     // (a function has no text to compare).
     if (std::string text = sourceText(v, /*tensors=*/false); !text.empty()) module->constants.emplace_back(c->name, text);
   }
+  constStmts = {};
   frames.pop_back();
   builder.reset();
   graph = nullptr;

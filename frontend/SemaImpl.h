@@ -209,9 +209,14 @@ public:
   };
   Value lookup(llvm::StringRef name, llvm::SMRange r);
   /// Reports `name`, found nowhere at `r`, saying why where it can (a
-  /// model value in a data block) and otherwise offering the nearest
-  /// visible name.
+  /// constant used above its definition, a model value in a data block)
+  /// and otherwise offering the nearest visible name.
   void unknownName(llvm::StringRef name, llvm::SMRange r);
+  /// The file's constants while they are evaluated, in order, and the
+  /// index of the one being evaluated: a name among the later ones is one
+  /// used above its definition.
+  llvm::ArrayRef<std::unique_ptr<ast::ConstStmt>> constStmts;
+  size_t constIndex = 0;
   /// "the number 3.5e+38 does not fit in f32 ..." when `v`, a number that
   /// becomes an f32 constant, would be infinite there; "" when it fits.
   static std::string f32RangeProblem(const Value &v);
