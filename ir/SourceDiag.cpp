@@ -2,12 +2,21 @@
 #include "ir/SourceDiag.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/Unicode.h"
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
 namespace gradc {
+
+/// Puts `col` (from 1) in the "file:line:col:" that starts `text`.
+static void setColumn(std::string &text, const llvm::SMDiagnostic &d, int col) {
+  std::string at = (d.getFilename() + ":" + llvm::Twine(d.getLineNo()) + ":").str();
+  if (!llvm::StringRef(text).starts_with(at)) return;
+  size_t colEnd = text.find(':', at.size());
+  if (colEnd != std::string::npos) text.replace(at.size(), colEnd - at.size(), std::to_string(col));
+}
 
 static void printShown(const llvm::SourceMgr &sm, llvm::raw_ostream &os, const llvm::SMDiagnostic &d,
                        llvm::SourceMgr::DiagKind kind) {
@@ -16,11 +25,17 @@ static void printShown(const llvm::SourceMgr &sm, llvm::raw_ostream &os, const l
     d.print(nullptr, os);
     return;
   }
-  // column[i]: the character that byte i of the line belongs to. LLVM then
-  // places the caret on a copy of the line with one '?' per character, and
-  // the line itself is printed as it is.
-  std::vector<unsigned> column(line.size() + 1);
-  std::string plain;
+  // A terminal shows a character in its display width: 2 columns for an
+  // East Asian wide one (日), 0 for a combining mark. column[i]: the
+  // display column where the character of byte i starts; character[i]: its
+  // number on the line, for file:line:col. LLVM then places the caret on a
+  // copy of the line with one '?' per column, and the line itself is
+  // printed in its place, its tabs expanded to the same stops of 8 that
+  // LLVM uses for an ASCII line (a terminal would expand a raw tab by its
+  // own count, off by every wide character before it).
+  std::vector<unsigned> column(line.size() + 1), character(line.size() + 1);
+  std::string plain, expanded;
+  unsigned chars = 0;
   for (size_t i = 0; i < line.size();) {
     auto c = (unsigned char)line[i];
     size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
@@ -28,19 +43,36 @@ static void printShown(const llvm::SourceMgr &sm, llvm::raw_ostream &os, const l
     // is one character of its own.
     for (size_t j = 1; j < len; ++j)
       if (i + j >= line.size() || ((unsigned char)line[i + j] & 0xC0) != 0x80) len = j;
-    for (size_t j = 0; j < len; ++j) column[i + j] = unsigned(plain.size());
-    plain += c < 0x80 ? char(c) : '?';
+    for (size_t j = 0; j < len; ++j) column[i + j] = unsigned(plain.size()), character[i + j] = chars;
+    if (c == '\t') {
+      size_t n = 8 - plain.size() % 8;
+      plain.append(n, ' ');
+      expanded.append(n, ' ');
+    } else if (c < 0x80) {
+      plain += char(c);
+      expanded += char(c);
+    } else {
+      // Unprintable or invalid UTF-8 (-1, -2): one column, as a terminal's
+      // replacement character.
+      int width = llvm::sys::unicode::columnWidthUTF8(line.substr(i, len));
+      plain.append(size_t(width < 0 ? 1 : width), '?');
+      expanded += line.substr(i, len);
+    }
+    ++chars;
     i += len;
   }
   column[line.size()] = unsigned(plain.size());
-  auto at = [&](int byte) { return column[size_t(std::clamp(byte, 0, int(line.size())))]; };
+  character[line.size()] = chars;
+  auto clampByte = [&](int byte) { return size_t(std::clamp(byte, 0, int(line.size()))); };
   std::vector<std::pair<unsigned, unsigned>> spans;
-  for (auto [b, e] : d.getRanges()) spans.push_back({at(int(b)), at(int(e))});
-  llvm::SMDiagnostic shown(sm, d.getLoc(), d.getFilename(), d.getLineNo(), int(at(d.getColumnNo())), kind, d.getMessage(),
-                           plain, spans);
+  for (auto [b, e] : d.getRanges()) spans.push_back({column[clampByte(int(b))], column[clampByte(int(e))]});
+  llvm::SMDiagnostic shown(sm, d.getLoc(), d.getFilename(), d.getLineNo(), int(column[clampByte(d.getColumnNo())]), kind,
+                           d.getMessage(), plain, spans);
   std::string text;
   llvm::raw_string_ostream out(text);
   shown.print(nullptr, out, /*ShowColors=*/false);
+  // file:line:col counts characters; only the caret goes by display width.
+  setColumn(text, d, int(character[clampByte(d.getColumnNo())]) + 1);
   // The message, then the line with '?' (replaced by the real one), then
   // the caret.
   size_t first = text.find('\n'), second = first == std::string::npos ? first : text.find('\n', first + 1);
@@ -48,9 +80,8 @@ static void printShown(const llvm::SourceMgr &sm, llvm::raw_ostream &os, const l
     os << text;
     return;
   }
-  os << llvm::StringRef(text).take_front(first + 1) << line << llvm::StringRef(text).drop_front(second);
+  os << llvm::StringRef(text).take_front(first + 1) << expanded << llvm::StringRef(text).drop_front(second);
 }
-
 
 void printMessage(const llvm::SourceMgr &sm, llvm::raw_ostream &os, llvm::SMLoc loc, llvm::SourceMgr::DiagKind kind,
                   const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
@@ -77,11 +108,7 @@ void printMessage(const llvm::SourceMgr &sm, llvm::raw_ostream &os, llvm::SMLoc 
     std::string text;
     llvm::raw_string_ostream out(text);
     printShown(sm, out, cut, kind);
-    std::string at = (d.getFilename() + ":" + llvm::Twine(d.getLineNo()) + ":").str();
-    if (llvm::StringRef(text).starts_with(at)) {
-      size_t colEnd = text.find(':', at.size());
-      if (colEnd != std::string::npos) text.replace(at.size(), colEnd - at.size(), std::to_string(d.getColumnNo() + 1));
-    }
+    setColumn(text, d, d.getColumnNo() + 1);
     os << text;
     return;
   }
