@@ -178,20 +178,19 @@ void SemaImpl::buildTableData(const DataStmt &s) {
     return;
   }
   // `train` trains on whole batches and keeps at least one for training
-  // (runtime/driver/Data.cpp, split): a table smaller than one batch made
-  // every run fail. Inputs share the batch, their first dimension.
+  // (runtime/driver/Data.cpp, split): on a table smaller than one batch,
+  // train without --data stops. A warning, not an error: the executable
+  // still trains on a --data file, and eval and predict read the table.
+  // Inputs share the batch, their first dimension.
   if (!inputs.empty()) {
     const auto &[first, in] = inputs.front();
-    int64_t batch = in->type.shape[0];
-    if (rows < batch) {
-      error(rowsArg->value->loc(),
-            "the table has " + llvm::Twine(rows) + " rows, fewer than one batch of " + llvm::Twine(batch) +
-                ": training takes whole batches, so it needs at least " + llvm::Twine(batch) + " rows",
-            {rowsArg->value->range},
-            {{inputLocs.lookup(first), "the batch is the first dimension of the inputs: '" + first + "' is " +
-                                           srcType(in->type)}});
-      return;
-    }
+    int64_t batch = in->type.rank() > 0 ? in->type.shape[0] : 1;
+    if (rows < batch)
+      diag.warning(rowsArg->value->loc(),
+                   "the table has " + llvm::Twine(rows) + " rows, fewer than one batch of " + llvm::Twine(batch) +
+                       " (the first dimension of input '" + first + "', " + srcType(in->type) +
+                       "): training takes whole batches, so `train` needs --data with at least " + llvm::Twine(batch) +
+                       " rows");
   }
   // The generator is a graph of its own, built like the model.
   Graph *saved = graph;
