@@ -9,6 +9,7 @@
 
 #include "codegen/EmitKernel.h"
 #include "codegen/Schedule.h"
+#include "ir/ConstantElements.h"
 #include "ir/Optimizers.h"
 
 #include "llvm/IR/IRBuilder.h"
@@ -59,36 +60,79 @@ int dtypeCode(DType t) {
 /// broadcast, transpose, slice, concat, pad). 0: nothing bounds it.
 /// Generated code clamps indices, so an index out of range is never a
 /// memory error, but it is a wrong answer the user should hear about.
-int64_t indexLimitOf(const std::vector<std::vector<Node *>> &users, Node *input) {
+///
+/// Each column of the input (each element of a row: a CSV column) gets
+/// its own bound: ids [B, 2] whose column 0 indexes 5 users and column 1
+/// 100 items took one bound, 5, and refused item 50. The layout ops are
+/// followed element by element (which input element each of their elements
+/// is); past kMaxTracked elements, every column gets the smallest bound.
+std::vector<int64_t> columnLimits(const Graph &g, const std::vector<std::vector<Node *>> &users, Node *input) {
+  constexpr int64_t kMaxTracked = int64_t(1) << 22;
+  int64_t rows = input->type.rank() > 0 ? input->type.shape[0] : 1;
+  int64_t columns = rows > 0 ? input->type.numel() / rows : 1;
+  std::vector<int64_t> limits(size_t(columns), 0);
+  auto bound = [&](int64_t &limit, int64_t n) { limit = limit == 0 ? n : std::min(limit, n); };
+  // The index uses of a value, with the table's size.
+  auto indexBound = [](const Node *u, const Node *v) -> int64_t {
+    if (u->is(OpKind::Gather) && u->operand(1) == v) return u->operand(0)->type.shape[0];
+    if (u->is(OpKind::ScatterAdd) && u->operand(0) == v) return u->type.shape[0];
+    if (u->is(OpKind::OneHot)) return u->type.shape.back();
+    return 0;
+  };
+  // Element numbers + 1 of the input (0: not from it), per value reached.
+  std::map<const Node *, std::vector<double>> origin;
+  std::vector<double> &start = origin[input];
+  start.resize(size_t(input->type.numel()));
+  for (size_t i = 0; i < start.size(); ++i) start[i] = double(i + 1);
+  int64_t tracked = input->type.numel();
+  bool whole = tracked > kMaxTracked;
+  // Nodes are in topological order, so a value's origins are complete
+  // before its users are reached.
+  for (auto &np : g.nodes) {
+    Node *n = np.get();
+    if (whole) break;
+    bool reached = llvm::any_of(n->operands, [&](Node *o) { return origin.count(o); });
+    if (!reached || n == input) continue;
+    if (isLayoutOp(n)) {
+      if ((tracked += n->type.numel()) > kMaxTracked) {
+        whole = true;
+        break;
+      }
+      std::vector<std::vector<double>> zeros;
+      zeros.reserve(n->operands.size());
+      llvm::SmallVector<const std::vector<double> *, 3> xs;
+      for (Node *o : n->operands) {
+        auto it = origin.find(o);
+        if (it != origin.end()) {
+          xs.push_back(&it->second);
+        } else {
+          zeros.emplace_back(size_t(o->type.numel()), 0.0);
+          xs.push_back(&zeros.back());
+        }
+      }
+      origin[n] = layoutElements(n, xs);
+      continue;
+    }
+    for (Node *o : n->operands)
+      if (auto it = origin.find(o); it != origin.end())
+        if (int64_t table = indexBound(n, o); table > 0)
+          for (double e : it->second)
+            if (e > 0) bound(limits[size_t((int64_t(e) - 1) % columns)], table);
+  }
+  if (!whole) return limits;
+  // Too large to follow element by element: the smallest bound for all.
   int64_t limit = 0;
-  auto bound = [&](int64_t rows) { limit = limit == 0 ? rows : std::min(limit, rows); };
   std::vector<Node *> work{input};
   std::set<Node *> seen{input};
   while (!work.empty()) {
     Node *v = work.back();
     work.pop_back();
     for (Node *u : users[v->id]) {
-      switch (u->op) {
-      case OpKind::Gather:
-        if (u->operand(1) == v) bound(u->operand(0)->type.shape[0]);
-        break;
-      case OpKind::ScatterAdd:
-        if (u->operand(0) == v) bound(u->type.shape[0]);
-        break;
-      case OpKind::OneHot: bound(u->type.shape.back()); break;
-      case OpKind::Reshape:
-      case OpKind::Broadcast:
-      case OpKind::Transpose:
-      case OpKind::Slice:
-      case OpKind::Concat:
-      case OpKind::Pad:
-        if (seen.insert(u).second) work.push_back(u);
-        break;
-      default: break;
-      }
+      if (int64_t table = indexBound(u, v); table > 0) bound(limit, table);
+      if (isLayoutOp(u) && seen.insert(u).second) work.push_back(u);
     }
   }
-  return limit;
+  return std::vector<int64_t>(size_t(columns), limit);
 }
 
 /// GrtEntry.products: the dtypes of the runtime products (Stmt::Gemm) the
@@ -120,22 +164,33 @@ std::vector<SlotInfo> collectSlots(const Module &m) {
       }
     slots.push_back(std::move(s));
   };
-  // Index limits over every graph: the smallest bound any use implies.
-  std::map<std::string, int64_t> limits;
+  // Index limits over every graph, column by column: the smallest bound
+  // any use implies.
+  std::map<std::string, std::vector<int64_t>> limits;
   for (auto &g : m.graphs) {
     auto users = g->users();
     for (auto &n : g->nodes) {
       if (!isRuntimeLeaf(n.get())) continue;
       std::string name = n->attrs.getString(AttrKey::Name).str();
-      if (n->op == OpKind::Input && n->type.dtype == DType::I32)
-        if (int64_t l = indexLimitOf(users, n.get()); l > 0)
-          limits[name] = limits.count(name) ? std::min(limits[name], l) : l;
+      if (n->op == OpKind::Input && n->type.dtype == DType::I32) {
+        std::vector<int64_t> cols = columnLimits(*g, users, n.get());
+        auto [it, fresh] = limits.try_emplace(name, cols);
+        if (!fresh)
+          for (size_t c = 0; c < cols.size() && c < it->second.size(); ++c)
+            if (cols[c] > 0) it->second[c] = it->second[c] == 0 ? cols[c] : std::min(it->second[c], cols[c]);
+      }
       add({name, roleOf(n->op), n->type, n->attrs.getString(AttrKey::Init).str(), n->attrs.getFloat(AttrKey::Default)});
     }
     for (auto &o : g->outputs) add({grt::outputTensor(o.name), GRT_OUTPUT, o.value->type, "", 0});
   }
+  // One bound for the whole input when its columns agree (the usual
+  // case), else one per column.
   for (auto &s : slots)
-    if (auto it = limits.find(s.name); it != limits.end()) s.indexLimit = it->second;
+    if (auto it = limits.find(s.name); it != limits.end() && !it->second.empty()) {
+      const std::vector<int64_t> &cols = it->second;
+      if (llvm::all_equal(cols)) s.indexLimit = cols[0];
+      else s.columnLimits = cols;
+    }
   std::stable_sort(slots.begin(), slots.end(), [](const SlotInfo &a, const SlotInfo &b) { return a.role < b.role; });
   return slots;
 }
@@ -326,9 +381,13 @@ private:
       std::vector<llvm::Constant *> dims;
       for (int64_t d : s.type.shape) dims.push_back(i64(d));
       llvm::Constant *dimsPtr = dims.empty() ? llvm::ConstantPointerNull::get(ptr) : array(i64t, dims, "dims");
+      std::vector<llvm::Constant *> columns;
+      for (int64_t l : s.columnLimits) columns.push_back(i32(l));
+      llvm::Constant *columnsPtr =
+          columns.empty() ? llvm::ConstantPointerNull::get(ptr) : array(b.getInt32Ty(), columns, "column_limits");
       tensors.push_back(llvm::ConstantStruct::get(
           tensorTy, {str(s.name), i32(s.role), i32(dtypeCode(s.type.dtype)), i32(s.type.rank()), i32(s.indexLimit), dimsPtr,
-                     str(s.init), f64(s.defaultValue)}));
+                     str(s.init), f64(s.defaultValue), columnsPtr}));
     }
     std::vector<llvm::Constant *> ents;
     for (auto &[e, fn] : entries) {
@@ -381,8 +440,9 @@ AbiTypes abiTypes(llvm::LLVMContext &ctx) {
   auto *ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Type *i32t = llvm::Type::getInt32Ty(ctx), *i64t = llvm::Type::getInt64Ty(ctx), *f64t = llvm::Type::getDoubleTy(ctx);
   AbiTypes t;
-  // GrtTensor: name, role, dtype, rank, index_limit, dims, init, default_value.
-  t.tensor = llvm::StructType::create(ctx, {ptr, i32t, i32t, i32t, i32t, ptr, ptr, f64t}, "GrtTensor");
+  // GrtTensor: name, role, dtype, rank, index_limit, dims, init, default_value,
+  // column_limits.
+  t.tensor = llvm::StructType::create(ctx, {ptr, i32t, i32t, i32t, i32t, ptr, ptr, f64t, ptr}, "GrtTensor");
   // GrtStored: what, kernel, tensor, offset, count, dtype, last_read.
   t.stored = llvm::StructType::create(ctx, {ptr, i32t, i32t, i64t, i64t, i32t, i32t}, "GrtStored");
   // GrtEntry: name, fn, arena_bytes, num_kernels, products, inputs, outputs,

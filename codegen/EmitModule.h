@@ -19,6 +19,10 @@ struct SlotInfo {
   /// (the rows of the table it gathers from, the classes of its one-hot);
   /// 0 when no use bounds it. The runtime refuses data outside it.
   int64_t indexLimit = 0;
+  /// When the input's columns (the elements of one row) have different
+  /// bounds: one per column, 0 for a column no use bounds; indexLimit is
+  /// then 0.
+  std::vector<int64_t> columnLimits;
 };
 
 /// Everything codegen produced for one model, before LLVM: the runtime's

@@ -98,6 +98,23 @@ std::vector<double> computeNode(const Node *n, llvm::ArrayRef<const std::vector<
 
 } // namespace
 
+bool isLayoutOp(const Node *n) {
+  switch (n->op) {
+  case OpKind::Broadcast:
+  case OpKind::Reshape:
+  case OpKind::Transpose:
+  case OpKind::Slice:
+  case OpKind::Pad:
+  case OpKind::Concat: return true;
+  default: return false;
+  }
+}
+
+std::vector<double> layoutElements(const Node *n, llvm::ArrayRef<const std::vector<double> *> operands) {
+  assert(isLayoutOp(n));
+  return computeNode(n, operands);
+}
+
 std::optional<std::vector<double>> constantElements(const Node *root, int64_t maxElements) {
   // The values involved, operands before users, found without recursion
   // (a loop can build a chain of thousands of nodes). Give up at the first

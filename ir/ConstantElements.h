@@ -23,4 +23,12 @@ namespace gradc {
 /// would take more than `maxElements` elements over all the values involved.
 std::optional<std::vector<double>> constantElements(const Node *n, int64_t maxElements);
 
+/// The elements of layout op `n` (reshape, broadcast, transpose, slice,
+/// pad, concat) from its operands' (`operands`, one per operand, row-major):
+/// where each element comes from, when the operands hold element numbers.
+/// A pad's new elements are 0.
+std::vector<double> layoutElements(const Node *n, llvm::ArrayRef<const std::vector<double> *> operands);
+/// Whether `n` is one of the layout ops layoutElements takes.
+bool isLayoutOp(const Node *n);
+
 } // namespace gradc

@@ -68,14 +68,17 @@ static std::vector<std::string> columnNames(const Session::Slot &sl) {
   return out;
 }
 
-/// Why index input `t` cannot take `v` ("'c' is an index into 5 entries:
-/// it takes 0 to 4"), or "" when it can. The generated code clamps an
-/// index, so one out of range would silently read the wrong row, or give
-/// a target a loss of 0.
-static std::string outOfRange(const GrtTensor &t, double v) {
-  int64_t limit = t.index_limit;
+/// Why column `column` (an element of a row) of index input `t` cannot
+/// take `v` ("'c' is an index into 5 entries: it takes 0 to 4"), or ""
+/// when it can. The generated code clamps an index, so one out of range
+/// would silently read the wrong row, or give a target a loss of 0.
+static std::string outOfRange(const GrtTensor &t, int64_t column, double v) {
+  int64_t limit = t.column_limits ? t.column_limits[column] : t.index_limit;
   if (limit <= 0 || (v >= 0 && v < double(limit))) return "";
-  return fmt::format("'{}' is an index into {} entries: it takes 0 to {}", t.name, limit, limit - 1);
+  // With a bound per column, the column is named: 'ids' as a whole is no
+  // index into that many entries.
+  std::string what = t.column_limits ? fmt::format("'{}[{}]'", t.name, column) : fmt::format("'{}'", t.name);
+  return fmt::format("{} is an index into {} entries: it takes 0 to {}", what, limit, limit - 1);
 }
 
 // An f32 cell is refused from kF32Overflow (gradrt/hypers.h) up: predict
@@ -151,7 +154,7 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
         else if (sl.tensor->dtype == GRT_I32 && !(v >= INT32_MIN && v <= INT32_MAX && v == std::floor(v)))
           problem(row, fmt::format("{}:{}: column '{}' holds {}, but '{}' takes 32-bit integers", path, t.lines[row],
                                    names[f], v, sl.tensor->name));
-        else if (std::string why = outOfRange(*sl.tensor, v); !why.empty())
+        else if (std::string why = outOfRange(*sl.tensor, int64_t(f), v); !why.empty())
           problem(row, fmt::format("{}:{}: column '{}' holds {}, but {}", path, t.lines[row], names[f], v, why));
         else if (sl.tensor->dtype == GRT_F32 && std::fabs(v) >= kF32Overflow)
           problem(row, fmt::format("{}:{}: column '{}' holds {}, too large for '{}', which is f32: it would round to "
@@ -430,7 +433,7 @@ Rows generateTable(Session &s, const DataOptions &opts, std::vector<int> inputs)
     // The same check a CSV's indices get: out of range, a gather would
     // read a clamped row and a target give a loss of 0, silently.
     for (int64_t i = 0; i < gen.numel; ++i)
-      if (std::string bad = outOfRange(in, vals[i]); !bad.empty())
+      if (std::string bad = outOfRange(in, i % perRow, vals[i]); !bad.empty())
         fail("the model's data table gives '{}' the value {} in row {}, but {}", in.name, vals[i], i / perRow, bad);
     // As a CSV's: a value that overflowed (exp(40 * x) in f32) trained
     // into "the loss became inf at step 1" with no word of the data.

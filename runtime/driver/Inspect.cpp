@@ -168,6 +168,14 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
     if (Session::isUserHyper(t))
       extra = fmt::format("default {}", t.default_value);
     if (t.role == GRT_INPUT && t.index_limit > 0) extra = fmt::format("indices in 0..{}", t.index_limit - 1);
+    if (t.role == GRT_INPUT && t.column_limits) {
+      // One bound per column: "indices by column: 0..4, 0..99, any".
+      extra = "indices by column:";
+      int64_t columns = numel(t) / std::max<int64_t>(1, t.dims[0]);
+      for (int64_t c = 0; c < columns && c < 8; ++c)
+        extra += (c ? ", " : " ") + (t.column_limits[c] > 0 ? fmt::format("0..{}", t.column_limits[c] - 1) : "any");
+      if (columns > 8) extra += ", ...";
+    }
     if (step) extra += std::string(extra.empty() ? "" : "; ") + "set by `sample` for @step, not a data column";
     std::string role = cache ? std::string("cache") : step ? std::string("step") : roleName(t.role);
     fmt::print("  {:<6}  {:<24} {}{:<14} {}\n", role, t.name, dtypeName(t.dtype), shapeStr(t), extra);

@@ -46,7 +46,7 @@ TEST(AbiLayout, DescriptorStructsMatchTheHeader) {
   expectLayout(t.tensor, dl,
                {offsetof(GrtTensor, name), offsetof(GrtTensor, role), offsetof(GrtTensor, dtype), offsetof(GrtTensor, rank),
                 offsetof(GrtTensor, index_limit), offsetof(GrtTensor, dims), offsetof(GrtTensor, init),
-                offsetof(GrtTensor, default_value)},
+                offsetof(GrtTensor, default_value), offsetof(GrtTensor, column_limits)},
                sizeof(GrtTensor));
   expectLayout(t.stored, dl,
                {offsetof(GrtStored, what), offsetof(GrtStored, kernel), offsetof(GrtStored, tensor), offsetof(GrtStored, offset),

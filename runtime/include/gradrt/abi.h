@@ -42,6 +42,11 @@ typedef struct GrtTensor {
   const int64_t *dims;
   const char *init;      /* params and state: "zeros", "normal(0.02)", ... */
   double default_value;  /* hyperparameters: the value written in the source */
+  const int32_t *column_limits; /* i32 inputs whose columns (the elements of one
+                                   row, a CSV's x[0], x[1], ...) index tables of
+                                   different sizes: one index_limit per column,
+                                   0 for an unbounded one (index_limit is then 0);
+                                   null otherwise */
 } GrtTensor;
 
 typedef struct GrtContext GrtContext; /* the runtime's, opaque to generated code */
