@@ -188,6 +188,10 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
 
 Value SemaImpl::evalBinary(const BinaryExpr &e) {
   Value a = eval(*e.lhs);
+  // A compile-time && or || stops at a left side that decides it, as
+  // Python's and and or do: `n != none && n > 3` compared none with 3.
+  if (a.kind == Value::Bool && ((e.op == "&&" && !a.b) || (e.op == "||" && a.b)))
+    return Value::boolean(a.b, e.range);
   Value c = eval(*e.rhs);
   if (a.isError() || c.isError()) return Value::error();
   llvm::StringRef op = e.op;
