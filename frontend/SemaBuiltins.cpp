@@ -111,6 +111,15 @@ Value SemaImpl::callOp(OpKind k, const ast::CallExpr &call) {
     llvm::SmallVector<double, 3> x;
     for (auto &v : a.values) x.push_back(v.asDouble());
     double r = op.fold(x.data());
+    // As `1e308 * 10` is refused: exp(1000.0), log(0.0) and sqrt(-1.0)
+    // folded to inf or NaN in silence, and predict printed -nan.
+    if (!std::isfinite(r)) {
+      std::string args;
+      for (auto &v : a.values) args += (args.empty() ? "" : ", ") + describe(v);
+      return error(loc, "'" + name + "' of " + args + " is " + (std::isnan(r) ? "not a number (NaN)" : "infinite") +
+                            ": a constant must be a finite number",
+                   {call.range});
+    }
     if (!llvm::all_of(a.values, [](const Value &v) { return v.kind == Value::Int; }) || !integerClosed(k))
       return Value::number(r);
     if (!std::isfinite(r) || std::fabs(r) > 9007199254740992.0)
