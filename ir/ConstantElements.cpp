@@ -9,17 +9,7 @@ namespace {
 
 /// Whether the elements of `n` follow from its operands' by computeNode.
 bool computable(const Node *n) {
-  switch (n->op) {
-  case OpKind::Const:
-  case OpKind::Iota:
-  case OpKind::Broadcast:
-  case OpKind::Reshape:
-  case OpKind::Transpose:
-  case OpKind::Slice:
-  case OpKind::Pad:
-  case OpKind::Concat: return true;
-  default: return n->has(Elementwise) && n->info().fold;
-  }
+  return n->is(OpKind::Const) || n->is(OpKind::Iota) || isLayoutOp(n) || (n->has(Elementwise) && n->info().fold);
 }
 
 /// The row-major multi-index of element `flat` of `shape`, and back.

@@ -4,6 +4,7 @@
 #include "core/Runtime.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -70,6 +71,12 @@ NumberText parseInteger(const std::string &text, int64_t &out) {
   if (errno == ERANGE) return NumberText::OutOfRange;
   out = x;
   return NumberText::Ok;
+}
+
+bool parseCount(std::string_view text, int64_t &out) {
+  if (text.empty() || text[0] < '0' || text[0] > '9') return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
 }
 
 NumberText parseReal(const std::string &text, double &out) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace grt {
@@ -18,6 +19,10 @@ NumberText parseInteger(const std::string &text, int64_t &out);
 /// Out of range: beyond the largest double (about 1.8e308); a number too
 /// small to represent reads as 0 or a denormal.
 NumberText parseReal(const std::string &text, double &out);
+/// A count written in a file the runtime saved (a checkpoint's step, its
+/// processes, a data position): decimal digits only, no sign, that fit in
+/// 64 bits. ("-50", "+5", "1e3", "12x" and "" are not.)
+bool parseCount(std::string_view text, int64_t &out);
 
 /// `--name value`, `--name=value` and bare `--flag`. Every option a command
 /// does not know is an error naming it.

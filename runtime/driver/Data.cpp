@@ -1,6 +1,7 @@
 //===- runtime/driver/Data.cpp - where training batches come from ---------===//
 #include "driver/Data.h"
 
+#include "driver/Args.h"
 #include "driver/AtomicFile.h"
 #include "driver/Csv.h"
 #include "gradrt/hypers.h"
@@ -313,11 +314,7 @@ private:
     size_t colon = state.rfind(':');
     if (!state.starts_with(kind) || colon < kind.size())
       return "not a table's data position (table:EPOCH:ROW)";
-    auto whole = [](std::string_view digits, int64_t max, int64_t &out) {
-      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
-      return !digits.empty() && digits[0] >= '0' && digits[0] <= '9' && ec == std::errc() &&
-             end == digits.data() + digits.size() && out <= max;
-    };
+    auto whole = [](std::string_view digits, int64_t max, int64_t &out) { return parseCount(digits, out) && out <= max; };
     std::string_view e = state.substr(kind.size(), colon - kind.size()), r = state.substr(colon + 1);
     if (!whole(e, INT32_MAX, epoch))
       return fmt::format("not a table's data position (table:EPOCH:ROW): its epoch '{}' is not a whole number from 0 "
@@ -821,15 +818,14 @@ Tokenizer loadTokenizer(const std::string &path, int64_t vocab, bool notes) {
   // whose corpus ran out of pairs to merge (tokenizer train says so in a
   // note): `tokenizer train --vocab N` on that corpus again, the only
   // advice this gave, makes the same one. (Its size is at least 256.)
-  if (vocab > 0 && tok->size() < vocab)
-    fail("tokenizer {} has {} tokens, but the model's vocabulary has {} entries; they must match (gradc build -D "
-         "vocab={}, or tokenizer train --vocab {} on a corpus large enough for {} merges: one that runs out of pairs "
-         "to merge gives fewer tokens)",
-         path, tok->size(), vocab, tok->size(), vocab, vocab - 256);
   if (vocab > 0 && tok->size() != vocab)
     fail("tokenizer {} has {} tokens, but the model's vocabulary has {} entries; they must match (gradc build -D "
-         "vocab={}, or tokenizer train --vocab {})",
-         path, tok->size(), vocab, tok->size(), vocab);
+         "vocab={}, or tokenizer train --vocab {}{})",
+         path, tok->size(), vocab, tok->size(), vocab,
+         tok->size() < vocab ? fmt::format(" on a corpus large enough for {} merges: one that runs out of pairs to "
+                                           "merge gives fewer tokens",
+                                           vocab - 256)
+                             : "");
   // Text models encode with the pre-split, as `tokenizer encode` does by
   // default; a tokenizer trained without it has tokens that then never occur.
   if (int64_t n = notes ? tok->tokensAcrossChunks() : 0)

@@ -293,9 +293,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   auto count = [&](const char *k) -> int64_t {
     std::string v = get(k);
     int64_t x = -1;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-    if (v.empty() || ec != std::errc() || end != v.data() + v.size() || x < 0)
-      fail("checkpoint {}: its {} '{}' is not a whole number of steps", from, k, shown(v));
+    if (!parseCount(v, x)) fail("checkpoint {}: its {} '{}' is not a whole number of steps", from, k, shown(v));
     if (x > kMaxSteps) fail("checkpoint {}: its {} {} is more than the {} steps a run may have", from, k, x, kMaxSteps);
     return x;
   };
@@ -461,8 +459,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   auto savedNumber = [&](const char *k, int64_t max, const std::string &what) -> int64_t {
     std::string v = resumed[k];
     int64_t x = 0;
-    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-    if (v.empty() || ec != std::errc() || end != v.data() + v.size() || x < 1 || x > max)
+    if (!parseCount(v, x) || x < 1 || x > max)
       fail("checkpoint {}: its {} '{}' is not {} from 1 to {}", from, k, shown(v), what, max);
     return x;
   };
