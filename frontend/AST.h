@@ -219,7 +219,7 @@ struct ConstStmt : Stmt {
 
 struct ReturnStmt : Stmt {
   ReturnStmt(llvm::SMRange r, ExprPtr v) : Stmt(Return, r), value(std::move(v)) {}
-  ExprPtr value;
+  ExprPtr value; // null for a bare 'return'
   static bool classof(const Stmt *s) { return s->kind == Return; }
 };
 

@@ -97,7 +97,7 @@ private:
     }
     case Stmt::Return:
       line(depth) << "return\n";
-      expr(*cast<ReturnStmt>(s).value, depth + 1);
+      if (auto *value = cast<ReturnStmt>(s).value.get()) expr(*value, depth + 1);
       break;
     case Stmt::For: {
       auto &f = cast<ForStmt>(s);

@@ -331,6 +331,8 @@ StmtPtr Parser::parseStatement() {
   case Tok::KwConst: return parseConst();
   case Tok::KwReturn: {
     advance();
+    // A bare 'return' gives none, as Python's does.
+    if (atStatementEnd()) return std::make_unique<ReturnStmt>(rangeFrom(start), nullptr);
     ExprPtr v = parseExpr();
     if (!v) return nullptr;
     return std::make_unique<ReturnStmt>(rangeFrom(start), std::move(v));

@@ -336,8 +336,12 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
       error(s.loc(), "'return' outside a function");
       return Flow::Next;
     }
-    frame().returned = eval(*cast<ReturnStmt>(s).value);
-    frame().didReturn = true;
+    // A bare 'return' leaves the call's value none, and didReturn unset,
+    // so that messages about that none name the function.
+    if (auto *value = cast<ReturnStmt>(s).value.get()) {
+      frame().returned = eval(*value);
+      frame().didReturn = true;
+    }
     return Flow::Return;
   }
   case Stmt::For: {

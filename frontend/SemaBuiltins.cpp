@@ -184,6 +184,17 @@ Node *SemaImpl::tensorArg(const Value &v, llvm::SMLoc loc, llvm::StringRef what)
   return v.node;
 }
 
+// A conversion takes a number (converted now) or a tensor: say both.
+Node *SemaImpl::numberOrTensorArg(const Value &v, llvm::SMLoc loc) {
+  if (v.isError()) return nullptr;
+  if (v.kind != Value::Tensor) {
+    error(v.range.Start.isValid() ? v.range.Start : loc, "the argument must be a number or a tensor, got " + describe(v),
+          {v.range});
+    return nullptr;
+  }
+  return v.node;
+}
+
 bool SemaImpl::checkConstantIndices(const Value &v, int64_t limit, llvm::StringRef entries) {
   auto [it, fresh] = constantIndexRanges.try_emplace(v.node);
   if (fresh)
@@ -450,7 +461,11 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
                          " as a list, e.g. [" + example + "], but this is " + describe(a[1]),
                      {a[1].range});
       Dims p;
-      if (!shapeArg(a[1], p, loc)) return Value::error();
+      for (auto &item : a[1].items()) {
+        int64_t axis;
+        if (!intArg(item, axis, loc, "an axis of the permutation")) return Value::error();
+        p.push_back(axis);
+      }
       std::vector<bool> seen(r);
       bool ok = p.size() == r;
       for (size_t i = 0; ok && i < p.size(); ++i) {
@@ -539,8 +554,10 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     return Value::tensor(b().create(OpKind::Gather, {table, idx}));
   }
   case Builtin::Float: {
+    // A compile-time bool converts as in Python: float(true) is 1.0.
+    if (a[0].kind == Value::Bool) return Value::number(a[0].b ? 1.0 : 0.0);
     if (a[0].isNumber()) return Value::number(a[0].asDouble());
-    Node *x = tensorArg(a[0], loc, "the argument");
+    Node *x = numberOrTensorArg(a[0], loc);
     if (!x) return Value::error();
     setLoc(loc);
     return Value::tensor(b().cast(x, opts.floatType));
@@ -552,12 +569,13 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     // declaration does: f64 under --dtype f64 (and in gradcheck), so that a
     // model that mixes the two types still checks, all in f64.
     DType to = id == Builtin::ToI32 ? DType::I32 : id == Builtin::ToF32 ? opts.floatType : DType::F64;
-    // Numbers convert now, by the cast row's own semantics.
-    if (a[0].isNumber()) {
-      double v = *evalScalar(OpKind::Cast, {a[0].asDouble()}, to);
+    // Numbers (and bools, as 1 and 0) convert now, by the cast row's own
+    // semantics.
+    if (a[0].isNumber() || a[0].kind == Value::Bool) {
+      double v = *evalScalar(OpKind::Cast, {a[0].kind == Value::Bool ? double(a[0].b) : a[0].asDouble()}, to);
       return to == DType::I32 ? Value::integer(int64_t(v)) : Value::number(v);
     }
-    Node *x = tensorArg(a[0], loc, "the argument");
+    Node *x = numberOrTensorArg(a[0], loc);
     if (!x) return Value::error();
     setLoc(loc);
     return Value::tensor(b().cast(x, to));

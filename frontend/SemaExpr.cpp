@@ -94,6 +94,31 @@ Value SemaImpl::evalUnary(const UnaryExpr &e) {
   return error(e.opLoc, "'!' needs true/false or a bool tensor, got " + describe(x), {e.operand->range});
 }
 
+// Whether two compile-time values are equal, or nothing when they cannot
+// be compared now: integers exactly, other numbers as doubles.
+std::optional<bool> SemaImpl::sameConstant(const Value &a, const Value &b) {
+  if (a.kind == Value::None || b.kind == Value::None) return a.kind == b.kind;
+  if (a.isNumber() && b.isNumber())
+    return a.kind == Value::Int && b.kind == Value::Int ? a.i == b.i : a.asDouble() == b.asDouble();
+  if (a.kind != b.kind) return std::nullopt;
+  switch (a.kind) {
+  case Value::Bool: return a.b == b.b;
+  case Value::Str: return a.s == b.s;
+  case Value::List: {
+    // Lengths differ: unequal, as in Python, whatever the items hold.
+    if (a.items().size() != b.items().size()) return false;
+    bool all = true;
+    for (size_t i = 0; i < a.items().size(); ++i) {
+      std::optional<bool> same = sameConstant(a.items()[i], b.items()[i]);
+      if (!same) return std::nullopt;
+      all = all && *same;
+    }
+    return all;
+  }
+  default: return std::nullopt;
+  }
+}
+
 Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b, llvm::SMLoc opLoc) {
   llvm::SMRange r(a.range.Start, b.range.End);
   if (a.kind == Value::Bool && b.kind == Value::Bool) {
@@ -101,6 +126,16 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
     if (op == "||") return Value::boolean(a.b || b.b, r);
     if (op == "==") return Value::boolean(a.b == b.b, r);
     if (op == "!=") return Value::boolean(a.b != b.b, r);
+  }
+  // Lists compare item by item, as in Python: [B, T] == [4, 64]. Items that
+  // cannot be compared now (tensors, functions, a number and a string)
+  // make the comparison an error, as they do outside a list.
+  if (a.kind == Value::List && b.kind == Value::List && (op == "==" || op == "!=")) {
+    std::optional<bool> same = sameConstant(a, b);
+    if (!same)
+      return error(opLoc, "'" + op + "' compares lists of numbers, bools, strings, none or lists, not " + describe(a) +
+                              " and " + describe(b), {a.range, b.range});
+    return Value::boolean(*same == (op == "=="), r);
   }
   // Lists join with '+', as in Python, so a loop can collect what it makes:
   // outs = outs + [h], then concat(outs, 1). Each item copied is a step of

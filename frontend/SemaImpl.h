@@ -145,6 +145,7 @@ public:
                        llvm::SmallVectorImpl<Node *> &out);
   Value matmul(Value a, Value b, llvm::SMLoc opLoc);
   /// Compile-time arithmetic on numbers and booleans.
+  std::optional<bool> sameConstant(const Value &a, const Value &b);
   Value foldConstant(llvm::StringRef op, const Value &a, const Value &b, llvm::SMLoc opLoc);
 
   // --- builtins (SemaBuiltins.cpp) -----------------------------------------
@@ -170,6 +171,7 @@ public:
   bool checkSize(llvm::ArrayRef<int64_t> shape, DType dt, llvm::SMLoc loc, const llvm::Twine &what,
                  llvm::ArrayRef<llvm::SMRange> ranges = {});
   Node *tensorArg(const Value &v, llvm::SMLoc loc, llvm::StringRef what);
+  Node *numberOrTensorArg(const Value &v, llvm::SMLoc loc);
   /// Indices known at compile time (arange(4) * 2 - 1, i32(full(...)))
   /// must lie in 0..limit-1: the generated code clamps an index, so one out
   /// of range would silently read the nearest row. Reports the lowest
