@@ -249,6 +249,29 @@ static int finishOutput(int rc) {
   return rc ? rc : 1;
 }
 
+/// `gradc check m.grad` or `gradc m.grad`: LLVM said "Unknown subcommand"
+/// and then "Unknown command line argument" for the file as well. One line
+/// instead, naming the subcommands and the likely one.
+static void refuseUnknownSubcommand(int argc, char **argv) {
+  if (argc < 2 || llvm::StringRef(argv[1]).starts_with("-")) return;
+  llvm::StringRef word = argv[1];
+  for (cl::SubCommand *s : cl::getRegisteredSubcommands())
+    if (s->getName() == word) return;
+  // In the order of gradc --help; "check" is near gradcheck by its end.
+  std::string names, nearest;
+  unsigned best = 3; // at most two edits away: "buidl", "dupm"
+  for (llvm::StringRef name : {"build", "dump", "opt", "dot", "stats", "gradcheck"}) {
+    names += (names.empty() ? "" : ", ") + name.str();
+    unsigned d = name.ends_with(word) && word.size() >= 4 ? 1 : word.edit_distance(name);
+    if (d < best) best = d, nearest = name.str();
+  }
+  std::string hint = word.ends_with(".grad") || word.ends_with(".gir")
+                         ? "; the subcommand comes first: gradc build " + word.str() + " -o EXE"
+                     : !nearest.empty() ? "; did you mean '" + nearest + "'?"
+                                        : "";
+  fail("unknown subcommand '" + word + "' (the subcommands are " + names + ")" + hint);
+}
+
 /// An option of another subcommand (`gradc dump --passes=dce`): LLVM's
 /// nearest-name guess offered "--fusion=dce". Says whose option it is.
 static void refuseOtherSubcommandsOptions(int argc, char **argv) {
@@ -292,6 +315,7 @@ int main(int argc, char **argv) {
   std::string stages;
   for (const Step &s : pipeline())
     if (!s.stage.empty()) stages += (stages.empty() ? "" : ", ") + s.stage.str();
+  refuseUnknownSubcommand(argc, argv);
   refuseOtherSubcommandsOptions(argc, argv);
   cl::ParseCommandLineOptions(argc, argv,
                               "gradc: a compiler that trains neural networks from first principles.\n\n"
