@@ -7,6 +7,7 @@
 //     out for validation (for `eval`, every row is a validation row);
 //   - text: any file read as bytes (or a directory of text files), cut into
 //     random windows from the first 90%; the last 10% is for validation.
+// Tables are in Data.cpp, text in TextData.cpp.
 // Batches are written straight into the session's input tensors.
 //
 //===----------------------------------------------------------------------===//
@@ -121,5 +122,23 @@ struct Rows {
 Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &csvPath);
 /// Writes rows [first, first + batch) into the inputs (wrapping around).
 void fillRows(Session &s, const Rows &r, int64_t first);
+
+//===--- shared by the two kinds (Data.cpp, TextData.cpp) ---------------===//
+
+/// How validation cuts n rows into batches of B that the `eval` entry takes
+/// whole: n / B full batches, then the r = n % B rows left in groups whose
+/// size g divides B, largest first, each filling a batch with every row of
+/// the group B / g times. A batch's loss weighted by its distinct rows
+/// (B, or g) then adds up to the sum over rows for a loss that is a mean
+/// or sum of per-row terms, and no row is counted twice. r = 25, B = 32:
+/// groups of 16, 8 and 1, so three extra batches (r at worst, for a prime B).
+struct EvalBatch {
+  int64_t first; // index into the row list
+  int64_t rows;  // distinct rows: B, or a divisor of B
+};
+
+std::vector<EvalBatch> evalBatches(int64_t n, int64_t batch);
+/// The model's text corpus, or --data, as bytes or tokens (TextData.cpp).
+std::unique_ptr<Dataset> loadText(Session &s, const DataOptions &opts);
 
 } // namespace grt

@@ -1,0 +1,491 @@
+//===- runtime/driver/TextData.cpp - text: bytes or tokens of a corpus ---===//
+//
+// The text half of Data.h: a file or a directory of text files read as
+// bytes, or encoded by a BPE tokenizer into ids (cached beside the corpus,
+// NAME.tok-HASH); training batches are random windows of the first 90%,
+// validation windows come from the rest. Also the tokenizer a checkpoint
+// names, found and checked.
+//
+//===----------------------------------------------------------------------===//
+#include "driver/Data.h"
+
+#include "driver/Args.h"
+#include "driver/AtomicFile.h"
+#include "driver/Csv.h"
+#include "gradrt/hypers.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cfloat>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <optional>
+#include <sys/stat.h>
+#include <unistd.h>
+
+
+namespace grt {
+
+namespace {
+
+/// The token cache's format. Version 2 ends with a hash of the ids: damage
+/// that keeps the file's size (a flipped id) trained on other tokens,
+/// silently. A version-1 file is simply encoded again.
+static const char kTokMagic[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '2'},
+                  kTokOld[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '1'};
+
+/// Whether `path` is a token cache gradc wrote beside a corpus
+/// (`c.txt.tok-HASH`, starting with kTokMagic of any version): read as
+/// text, it was reported as a file holding NUL bytes.
+static bool isTokenCache(const std::string &path) {
+  if (path.find(".tok-") == std::string::npos) return false;
+  char magic[7]; // kTokMagic without its version
+  std::ifstream in(path, std::ios::binary);
+  return in.read(magic, sizeof magic) && !std::memcmp(magic, kTokMagic, sizeof magic);
+}
+
+/// Bytes of a file, or of every text file in a directory (sorted by name).
+/// In a directory, what is not a text file directly in it is skipped:
+/// subdirectories (not read), hidden files, symlinks, the `.dat` index files
+/// `fortune` keeps beside its text files, gradc's token caches, anything
+/// with NUL bytes or that cannot be read. A --data directory says so in
+/// notes (its corpus shrank unnoticed); the compiled-in corpus, whose
+/// skipped files are expected (fortunes' .dat and .u8 links), does not.
+std::string readCorpus(const std::string &path, bool compiledIn) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) fail("cannot read corpus {}: {}", path, std::strerror(errno));
+  // The text is held in memory about twice (whole, then split), so it may
+  // take at most a quarter of it; sizes are checked before allocating, and
+  // a pipe is read in chunks up to the same limit.
+  uint64_t limit = uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE)) / 4;
+  uint64_t total = 0;
+  auto tooLarge = [&](const std::string &p) {
+    fail("corpus {} is too large: more than {:.1f} GiB, a quarter of this machine's memory", p,
+         double(limit) / double(1 << 30));
+  };
+  auto readFile = [&](const std::string &p, std::string &out) {
+    std::ifstream in(p, std::ios::binary);
+    if (!in) return false;
+    out.clear();
+    bool ok = readStream(in, out, size_t(limit - total));
+    total += out.size();
+    if (total > limit) tooLarge(p);
+    return ok;
+  };
+  if (!S_ISDIR(st.st_mode)) {
+    // A device (/dev/zero, /dev/urandom) never ends; a pipe does.
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) fail("cannot read corpus {}: not a regular file", path);
+    if (uint64_t(st.st_size) > limit) tooLarge(path);
+    std::string text;
+    if (!readFile(path, text)) fail("cannot read corpus {}: {}", path, std::strerror(errno));
+    return text;
+  }
+  std::vector<std::string> names;
+  DIR *d = opendir(path.c_str());
+  if (!d) fail("cannot list corpus directory {}: {}", path, std::strerror(errno));
+  while (dirent *e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  std::string all;
+  // A file that cannot be read, or holds NUL bytes (binary, or UTF-16
+  // text), is skipped, but said: the corpus shrank silently, and results
+  // changed with who ran the command. So is everything else skipped, in
+  // one note ("name (why)"), the first few of them by name.
+  std::vector<std::string> binary, skipped;
+  bool subdirectories = false;
+  for (auto &n : names) {
+    std::string p = path + "/" + n, text;
+    struct stat ls;
+    bool listed = lstat(p.c_str(), &ls) == 0;
+    if (listed && S_ISDIR(ls.st_mode)) {
+      subdirectories = subdirectories || n[0] != '.';
+      skipped.push_back(n + (n[0] == '.' ? "/ (hidden)" : "/ (a subdirectory: not read)"));
+      continue;
+    }
+    if (n[0] == '.') {
+      skipped.push_back(n + " (hidden)");
+      continue;
+    }
+    if (!listed || !S_ISREG(ls.st_mode)) {
+      skipped.push_back(n + (listed && S_ISLNK(ls.st_mode) ? " (a symbolic link)" : " (not a regular file)"));
+      continue;
+    }
+    if (n.ends_with(".dat")) {
+      skipped.push_back(n + " (a .dat index)");
+      continue;
+    }
+    if (isTokenCache(p)) {
+      skipped.push_back(n + " (gradc's token cache)");
+      continue;
+    }
+    if (total + uint64_t(ls.st_size) > limit) tooLarge(path);
+    if (!readFile(p, text)) {
+      fmt::print(stderr, "note: skipping {} of the corpus: it cannot be read ({})\n", p, std::strerror(errno));
+      continue;
+    }
+    if (text.find('\0') != std::string::npos) {
+      binary.push_back(n);
+      continue;
+    }
+    all += text;
+  }
+  if (!binary.empty())
+    fmt::print(stderr, "note: skipping {} file{} of corpus directory {} that hold{} NUL bytes (binary, or UTF-16 text): {}{}\n",
+               binary.size(), binary.size() == 1 ? "" : "s", path, binary.size() == 1 ? "s" : "",
+               fmt::join(binary.begin(), binary.begin() + std::min<size_t>(binary.size(), 5), ", "),
+               binary.size() > 5 ? fmt::format(" and {} more", binary.size() - 5) : "");
+  if (!skipped.empty() && !compiledIn)
+    fmt::print(stderr, "note: skipping {} entr{} of corpus directory {}: {}{}\n", skipped.size(),
+               skipped.size() == 1 ? "y" : "ies", path,
+               fmt::join(skipped.begin(), skipped.begin() + std::min<size_t>(skipped.size(), 5), ", "),
+               skipped.size() > 5 ? fmt::format(" and {} more", skipped.size() - 5) : "");
+  if (all.empty() && subdirectories)
+    fail("corpus directory {} has no readable text files directly in it, and its subdirectories are not read: give "
+         "one of them as --data, or move the files up",
+         path);
+  if (all.empty()) fail("corpus directory {} has no readable text files", path);
+  return all;
+}
+
+/// The corpus as token ids under `tok`: the training and validation parts
+/// encoded apart (the split is at 90% of the bytes), read from a cache
+/// when one is there for this corpus and tokenizer, else encoded and
+/// cached (`NAME.tok-HASH`).
+struct Encoded {
+  std::vector<int32_t> train, val;
+};
+
+namespace {
+
+uint64_t idsChecksum(const Encoded &x) {
+  auto bytes = [](const std::vector<int32_t> &v) {
+    return std::string_view(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(int32_t));
+  };
+  return hashName(bytes(x.train)) * 31 + hashName(bytes(x.val));
+}
+
+/// The ids in the cache `path` when it is there and whole; a damaged one is
+/// said (an old version is not: it is simply replaced).
+std::optional<Encoded> readTokenCache(const std::string &path, const Tokenizer &tok, size_t trainBytes,
+                                      size_t valBytes) {
+  FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f) return std::nullopt;
+  Encoded e;
+  char magic[8];
+  int64_t n[2];
+  uint64_t sum = 0;
+  bool read = std::fread(magic, 1, 8, f) == 8, old = read && !std::memcmp(magic, kTokOld, 8);
+  bool ok = read && !std::memcmp(magic, kTokMagic, 8) && std::fread(n, sizeof n, 1, f) == 1 && n[0] >= 0 && n[1] >= 0 &&
+            n[0] <= int64_t(trainBytes) && n[1] <= int64_t(valBytes);
+  if (ok) {
+    e.train.resize(size_t(n[0]));
+    e.val.resize(size_t(n[1]));
+    ok = std::fread(e.train.data(), 4, e.train.size(), f) == e.train.size() &&
+         std::fread(e.val.data(), 4, e.val.size(), f) == e.val.size() && std::fread(&sum, sizeof sum, 1, f) == 1 &&
+         std::fgetc(f) == EOF && sum == idsChecksum(e);
+    for (auto *v : {&e.train, &e.val})
+      for (int32_t id : *v) ok = ok && id >= 0 && id < tok.size();
+  }
+  std::fclose(f);
+  if (ok) return e;
+  if (!old) fmt::print(stderr, "note: ignoring the damaged token cache {}; encoding again\n", path);
+  return std::nullopt;
+}
+
+/// Writes `e` to the cache `path` atomically (a temporary file, renamed);
+/// false when it cannot be written there.
+bool writeTokenCache(const std::string &path, const Encoded &e) {
+  int64_t n[2] = {int64_t(e.train.size()), int64_t(e.val.size())};
+  uint64_t sum = idsChecksum(e);
+  return writeAtomically(path, [&](int fd) {
+           return writeAll(fd, kTokMagic, 8) && writeAll(fd, n, sizeof n) &&
+                  writeAll(fd, e.train.data(), 4 * e.train.size()) && writeAll(fd, e.val.data(), 4 * e.val.size()) &&
+                  writeAll(fd, &sum, sizeof sum);
+         }).empty();
+}
+
+/// The user's cache directory for gradc: $XDG_CACHE_HOME/gradc, else
+/// ~/.cache/gradc; "" when neither variable names a directory.
+std::string userCacheDirectory() {
+  if (const char *x = std::getenv("XDG_CACHE_HOME"); x && x[0] == '/') return std::string(x) + "/gradc";
+  if (const char *h = std::getenv("HOME"); h && h[0] == '/') return std::string(h) + "/.cache/gradc";
+  return "";
+}
+
+} // namespace
+
+/// Where the cache may be, in the order it is looked for and written:
+/// beside a --data corpus (`c.txt.tok-HASH`; a directory's beside it, not
+/// in it, where it would be read as text), then in the user's cache
+/// directory (`gradc/c.txt.tok-HASH`). The compiled-in corpus is often a
+/// system file (/usr/share/games/fortunes): its cache is only ever in the
+/// user's directory. A place that cannot be written (a read-only
+/// directory, no $HOME) is passed over quietly.
+Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const std::string &valBytes,
+                     const std::string &source, bool compiledIn) {
+  uint64_t key = hashName(tok.serialize()) ^ (hashName(trainBytes) * 31 + hashName(valBytes)) ^ uint64_t(tok.presplit());
+  std::string path = source;
+  while (path.size() > 1 && path.back() == '/') path.pop_back(); // "dd/": the directory dd
+  std::string userDir = userCacheDirectory();
+  std::vector<std::string> places;
+  if (!compiledIn) places.push_back(fmt::format("{}.tok-{:016x}", path, key));
+  if (!userDir.empty())
+    places.push_back(fmt::format("{}/{}.tok-{:016x}", userDir, std::filesystem::path(path).filename().string(), key));
+  for (auto &place : places)
+    if (auto e = readTokenCache(place, tok, trainBytes.size(), valBytes.size())) return std::move(*e);
+  Encoded e;
+  e.train = tok.encode(trainBytes);
+  e.val = tok.encode(valBytes);
+  for (auto &place : places) {
+    if (place.starts_with(userDir + "/")) {
+      std::error_code ec;
+      std::filesystem::create_directories(userDir, ec);
+    }
+    if (writeTokenCache(place, e)) return e;
+  }
+  // Only the time to encode it again is lost.
+  fmt::print(stderr, "note: cannot cache the encoded corpus ({}); it will be encoded again next time\n",
+             places.empty() ? std::string("no writable place: $XDG_CACHE_HOME and $HOME are unset")
+                            : fmt::format("{} cannot be written", fmt::join(places, " nor ")));
+  return e;
+}
+
+class TextData : public Dataset {
+public:
+  TextData(Session &s, std::string text, const DataOptions &opts, std::string source)
+      : s(s), source(std::move(source)), rng(opts.seed, hashName("windows")), rank(opts.rank), world(opts.world) {
+    in = s.find(s.model.text_input);
+    tg = s.find(s.model.text_target);
+    // gradc refuses a text model that never reads one of them; an
+    // executable built before that (or from a .gir module) gets here.
+    for (auto [slot, name] : {std::pair{in, s.model.text_input}, std::pair{tg, s.model.text_target}})
+      if (slot < 0)
+        fail("the model never reads its text input '{}' (gradc dropped it as unread), so the text has nowhere to go; "
+             "rebuild the model with its loss and logits computed from '{}'",
+             name ? name : "", name ? name : "");
+    batch = s.slots[in].tensor->dims[0];
+    context = s.slots[in].tensor->dims[1];
+    int64_t split = int64_t(text.size() * 0.9);
+    train = text.substr(0, split);
+    val = text.substr(split);
+    int64_t vocab = modelVocab(s);
+    if (!opts.tokenizer.empty()) {
+      tok = loadTokenizer(opts.tokenizer, vocab);
+      Encoded e = encodeCorpus(*tok, train, val, this->source, opts.path.empty());
+      trainIds = std::move(e.train);
+      valIds = std::move(e.val);
+      tokName = opts.tokenizer;
+    }
+    int64_t need = context + 1;
+    if (int64_t have = tok ? trainLen() + valLen() : int64_t(text.size()); trainLen() < need || valLen() < need)
+      fail("corpus {} has {} {}; the model needs at least {} in both its first 90% (training) and last 10% "
+           "(validation): one context window of {} plus the next {}",
+           this->source, have, have == 1 ? (tok ? "token" : "byte") : unit(), need, context, tok ? "token" : "byte");
+    if (vocab > 0 && !tok)
+      for (unsigned char c : text)
+        if (c >= vocab) fail("corpus {} contains byte {} but the model's vocabulary has {} entries", this->source, int(c), vocab);
+    Rng fixed(777, hashName("validation"));
+    // (--val-batches batches of the global batch, as one process would draw.)
+    for (int64_t i = 0; i < int64_t(opts.valBatches) * batch * world; ++i)
+      valStarts.push_back(fixed.below(valLen() - context));
+    // The whole split: windows [k·T, k·T + T] (the last target is the next
+    // window's first input), in batches whose distinct windows divide B,
+    // so weighting each batch by them gives the exact mean.
+    fullBatches = evalBatches((valLen() - 1) / context, batch);
+  }
+
+  void nextTrainBatch(Session &) override {
+    // Every process draws the whole global batch's windows and keeps its own.
+    for (int64_t b = 0; b < batch * world; ++b) {
+      int64_t start = int64_t(rng.below(trainLen() - context));
+      if (b / batch == rank) window(false, start, b % batch);
+    }
+  }
+  int64_t numValBatches() const override {
+    return full ? int64_t(fullBatches.size()) : int64_t(valStarts.size()) / batch;
+  }
+  int64_t fillValBatch(Session &, int64_t i) override {
+    if (full) {
+      const EvalBatch &e = fullBatches[i];
+      for (int64_t b = 0; b < batch; ++b) window(true, (e.first + b % e.rows) * context, b);
+      return e.rows;
+    }
+    for (int64_t b = 0; b < batch; ++b) window(true, valStarts[i * batch + b], b);
+    return batch;
+  }
+  void fullValidation(bool on) override { full = on; }
+  bool validatesAll() const override { return full; }
+  double bytesPerToken() const override { return tok ? double(val.size()) / double(valIds.size()) : 1.0; }
+  std::string saveState() const override { return "text:" + rng.save(); }
+  std::string identity() const override {
+    if (!identityCache.empty()) return identityCache; // every checkpoint asks: hash the corpus once
+    std::string id = fmt::format("text {} bytes fnv {:016x}", train.size() + val.size(),
+                                 hashName(train) ^ (hashName(val) * 0x9E3779B97F4A7C15ULL));
+    if (tok) id += fmt::format(" tokenizer fnv {:016x}", hashName(tok->serialize()));
+    return identityCache = id;
+  }
+  mutable std::string identityCache;
+  std::string malformedState(const std::string &state) const override {
+    Rng probe = rng;
+    if (state.rfind("text:", 0) == 0 && probe.restore(state.substr(5))) return "";
+    return "not a text's data position (text:STATE:STREAM, the window generator's two words in 16 hex digits each)";
+  }
+  bool restoreState(const std::string &state) override {
+    return state.rfind("text:", 0) == 0 && rng.restore(state.substr(5));
+  }
+  std::string describe() const override {
+    std::string d = fmt::format("{}: {} bytes ({} train, {} validation)", source, train.size() + val.size(),
+                                train.size(), val.size());
+    if (tok)
+      d += fmt::format(", {} tokens by {} ({} train, {} validation; {:.2f} bytes a token)", trainLen() + valLen(),
+                       tokName, trainLen(), valLen(), bytesPerToken());
+    return d;
+  }
+  int64_t samplesPerBatch() const override { return batch * world * context; }
+
+private:
+  int64_t trainLen() const { return tok ? int64_t(trainIds.size()) : int64_t(train.size()); }
+  int64_t valLen() const { return tok ? int64_t(valIds.size()) : int64_t(val.size()); }
+  const char *unit() const { return tok ? "tokens" : "bytes"; }
+  int32_t at(bool isVal, int64_t i) const {
+    if (tok) return (isVal ? valIds : trainIds)[size_t(i)];
+    return (unsigned char)(isVal ? val : train)[size_t(i)];
+  }
+  void window(bool isVal, int64_t start, int64_t b) {
+    auto &x = s.slots[in], &y = s.slots[tg];
+    auto *xd = static_cast<int32_t *>(x.data), *yd = static_cast<int32_t *>(y.data);
+    for (int64_t t = 0; t < context; ++t) {
+      xd[b * context + t] = at(isVal, start + t);
+      yd[b * context + t] = at(isVal, start + t + 1);
+    }
+  }
+
+  Session &s;
+  std::string source;
+  Rng rng;
+  int rank, world;
+  int in = -1, tg = -1;
+  int64_t batch = 0, context = 0;
+  std::string train, val;
+  std::optional<Tokenizer> tok; // --tokenizer: windows of token ids, not bytes
+  std::string tokName;
+  std::vector<int32_t> trainIds, valIds;
+  std::vector<int64_t> valStarts;
+  std::vector<EvalBatch> fullBatches;
+  bool full = false;
+};
+
+} // namespace
+
+std::unique_ptr<Dataset> loadText(Session &s, const DataOptions &opts) {
+  std::string path = opts.path.empty() ? s.model.text_corpus : opts.path;
+  return std::make_unique<TextData>(s, readCorpus(path, opts.path.empty()), opts, path);
+}
+
+int64_t modelVocab(Session &s) {
+  // What the compiler found the text inputs index (the embedding's rows,
+  // the loss's classes), else the logits' width; 0 when neither says.
+  int64_t vocab = 0;
+  for (const char *name : {s.model.text_input, s.model.text_target})
+    if (int slot = name ? s.find(name) : -1; slot >= 0)
+      if (int64_t l = s.slots[slot].tensor->index_limit; l > 0) vocab = vocab ? std::min(vocab, l) : l;
+  if (int v = s.find(GRT_OUTPUT_PREFIX "logits"); vocab == 0 && v >= 0)
+    vocab = s.slots[v].tensor->dims[s.slots[v].tensor->rank - 1];
+  return vocab;
+}
+
+Tokenizer loadTokenizer(const std::string &path, int64_t vocab, bool notes) {
+  std::string err;
+  auto tok = Tokenizer::load(path, err);
+  if (!tok) fail("{}", err);
+  // A tokenizer with fewer tokens than the model's vocabulary may be one
+  // whose corpus ran out of pairs to merge (tokenizer train says so in a
+  // note): `tokenizer train --vocab N` on that corpus again, the only
+  // advice this gave, makes the same one. (Its size is at least 256.)
+  if (vocab > 0 && tok->size() != vocab)
+    fail("tokenizer {} has {} tokens, but the model's vocabulary has {} entries; they must match (gradc build -D "
+         "vocab={}, or tokenizer train --vocab {}{})",
+         path, tok->size(), vocab, tok->size(), vocab,
+         tok->size() < vocab ? fmt::format(" on a corpus large enough for {} merges: one that runs out of pairs to "
+                                           "merge gives fewer tokens",
+                                           vocab - 256)
+                             : "");
+  // Text models encode with the pre-split, as `tokenizer encode` does by
+  // default; a tokenizer trained without it has tokens that then never occur.
+  if (int64_t n = notes ? tok->tokensAcrossChunks() : 0)
+    fmt::print(stderr,
+               "note: {} has {} token{} that span pre-split chunks (it was trained with --no-presplit); text models "
+               "encode with the pre-split, so {} never occur\n",
+               path, n, n == 1 ? "" : "s", n == 1 ? "it" : "they");
+  return std::move(*tok);
+}
+
+std::string savedTokenizerPath(const std::string &saved, const std::string &ckpt) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (saved.empty() || fs::exists(saved, ec)) return saved;
+  fs::path dir = fs::path(ckpt).parent_path(), name = fs::path(saved).filename();
+  std::vector<fs::path> beside{dir / name};
+  if (fs::path(saved).is_relative()) beside.insert(beside.begin(), dir / saved);
+  for (const fs::path &p : beside)
+    if (fs::is_regular_file(p, ec)) return p.string();
+  return saved;
+}
+
+void requireSavedTokenizer(const std::string &path, const std::string &ckpt) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0)
+    fail("checkpoint {} was trained on the tokens of {}, which cannot be read ({}); pass --tokenizer with that "
+         "tokenizer",
+         ckpt, path, std::strerror(errno));
+}
+
+std::string tokenizerPathToSave(const std::string &path) {
+  std::error_code ec;
+  if (path.empty()) return path;
+  std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.lexically_normal().string();
+}
+
+std::string tokenizerForCheckpoint(const std::string &given, const std::map<std::string, std::string> &meta,
+                                   const std::string &ckpt, int64_t vocab) {
+  auto field = [&](const char *k) {
+    auto it = meta.find(k);
+    return it == meta.end() ? std::string() : it->second;
+  };
+  // A checkpoint of a text run names its data "text N bytes fnv H", then
+  // " tokenizer fnv H" when it was trained on tokens.
+  std::string dataId = field("data_id"), saved = savedTokenizerPath(field("tokenizer"), ckpt);
+  if (dataId.rfind("text ", 0) != 0) return given; // no checkpoint, or one from before data_id
+  size_t at = dataId.find(" tokenizer fnv ");
+  std::string savedHash = at == std::string::npos ? "" : dataId.substr(at + 15);
+  std::string path = given;
+  if (path.empty() && !saved.empty()) {
+    requireSavedTokenizer(saved, ckpt);
+    fmt::print(stderr, "note: using the tokenizer checkpoint {} was trained with, {}\n", ckpt, saved);
+    path = saved;
+  }
+  if (path.empty() && !savedHash.empty())
+    fail("checkpoint {} was trained on BPE tokens; pass --tokenizer with the tokenizer it was trained with", ckpt);
+  if (!path.empty() && savedHash.empty())
+    fail("checkpoint {} was trained on bytes, not on the tokens of --tokenizer {}; leave --tokenizer out", ckpt, path);
+  if (!path.empty()) {
+    std::string mine = fmt::format("{:016x}", hashName(loadTokenizer(path, vocab, false).serialize()));
+    if (mine != savedHash)
+      fail("{} is not the tokenizer checkpoint {} was trained with{}: its tokens differ (fnv {}, not {})", path, ckpt,
+           saved.empty() || saved == path ? "" : " (" + saved + ")", mine, savedHash);
+  }
+  return path;
+}
+
+} // namespace grt
