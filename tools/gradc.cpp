@@ -80,7 +80,7 @@ static cl::opt<std::string> breakGrad("break-grad-rule", cl::Hidden, cl::desc("T
 
 // build
 static cl::opt<std::string> output("o", cl::desc("Output executable (default: the model file's name)"),
-                                   cl::value_desc("file"), cl::sub(buildCmd), cl::cat(category));
+                                   cl::value_desc("file"), cl::Prefix, cl::sub(buildCmd), cl::cat(category));
 static cl::opt<bool> emitObject("c", cl::desc("Write the object file only, without linking"), cl::sub(buildCmd),
                                 cl::cat(category));
 static cl::opt<bool> timePhases("time", cl::desc("Print how long each phase of the build took"), cl::sub(buildCmd),
@@ -88,7 +88,7 @@ static cl::opt<bool> timePhases("time", cl::desc("Print how long each phase of t
 static cl::opt<unsigned> jobs("j", cl::desc("Optimise and make machine code on N threads, one part of the model each "
                                             "(default, or 0: the cores available, at most 8; N at most 64; the model "
                                             "trains the same for any N)"),
-                               cl::value_desc("N"), cl::init(0), cl::sub(buildCmd), cl::cat(category));
+                               cl::value_desc("N"), cl::init(0), cl::Prefix, cl::sub(buildCmd), cl::cat(category));
 static cl::opt<bool> gradsEntry("grads-entry", cl::desc("Also compile the @grads entry (loss and every gradient)"),
                                 cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
 static cl::opt<bool> dataParallel("data-parallel",
