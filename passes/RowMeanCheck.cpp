@@ -86,11 +86,19 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
   for (const GraphOutput *o : metrics) {
     const Label &ml = labels[o->value];
     if (ml.kind == Label::Inv || ml.kind == Label::Row || (ml.kind == Label::Agg && !ml.sum)) continue;
-    std::string why = ml.kind == Label::Agg ? "sums over rows" : "'" + ml.at->info().mnemonic.str() + "' " + ml.why;
-    llvm::WithColor::warning(llvm::errs() << where(m, ml.at))
-        << "metric '" << llvm::StringRef(o->name).drop_front(7) << "' is not a mean of per-row values (" << why
-        << "): validation and eval report the mean of its value on each batch, not its value over the whole split"
-        << sourceWithCaret(m, ml.at) << "\n";
+    llvm::StringRef name = llvm::StringRef(o->name).drop_front(7);
+    auto warn = [&]() -> llvm::raw_ostream & { return llvm::WithColor::warning(llvm::errs() << where(m, ml.at)); };
+    // A sum over rows is still exact, scaled: every batch has B rows (a
+    // short one repeats its rows equally), so the weighted mean of the
+    // batches' sums is B times the mean per row over the split.
+    if (ml.kind == Label::Agg)
+      warn() << "metric '" << name << "' sums over rows: validation and eval report " << B
+             << " (the batch) times its mean per row over the whole split, not its sum over the split"
+             << sourceWithCaret(m, ml.at) << "\n";
+    else
+      warn() << "metric '" << name << "' is not a mean of per-row values ('" << ml.at->info().mnemonic << "' " << ml.why
+             << "): validation and eval report the mean of its value on each batch, not its value over the whole split"
+             << sourceWithCaret(m, ml.at) << "\n";
   }
   if (!opts.lossMustBeRowMean) {
     // The loss is averaged the same way. A loss that pairs rows (a triplet
