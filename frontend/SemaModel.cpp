@@ -331,10 +331,13 @@ static bool passesGradient(const Node *n) {
 
 /// Warns about params the loss does not reach through differentiable ops
 /// (passesGradient): their gradient is always zero, so training never
-/// changes them (weight decay aside). Legal, and almost never meant. A
-/// param the loss reads only through such ops (stop_gradient, i32(),
-/// a comparison) is told apart from one it never reads: "does not depend"
-/// was untrue of it.
+/// changes them, but for adamw's weight decay (which shrinks those of rank
+/// 2 or more toward 0). Legal, and almost never meant. A param the loss
+/// reads only through such ops (stop_gradient, i32(), a comparison) is told
+/// apart from one it never reads: "does not depend" was untrue of it. One
+/// that nothing reads (no loss, output or metric) is dead code, left out
+/// of the executable, its `info` and its checkpoints: the warning says so,
+/// where it said only that training never changed it.
 void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
   auto reached = [&](bool onlyGradient) {
     llvm::DenseSet<const Node *> seen;
@@ -346,13 +349,13 @@ void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
     }
     return seen;
   };
-  llvm::DenseSet<const Node *> trained = reached(true), read = reached(false);
-  std::vector<std::string> unread, cut;
+  llvm::DenseSet<const Node *> trained = reached(true), read = reached(false), kept = readByOutputs();
+  std::vector<std::string> unread, cut, dropped;
   for (auto &[name, n] : params)
-    if (!trained.count(n)) (read.count(n) ? cut : unread).push_back(name);
-  if (unread.empty() && cut.empty()) return;
-  if (unread.size() + cut.size() == params.size()) {
-    llvm::SMLoc at = lossLoc.isValid() ? lossLoc : paramSite(unread.empty() ? cut[0] : unread[0]);
+    if (!trained.count(n)) (read.count(n) ? cut : kept.count(n) ? unread : dropped).push_back(name);
+  if (unread.empty() && cut.empty() && dropped.empty()) return;
+  if (unread.size() + cut.size() + dropped.size() == params.size()) {
+    llvm::SMLoc at = lossLoc.isValid() ? lossLoc : paramSite(params.begin()->first);
     diag.warning(at, cut.empty() ? "the loss does not depend on any param, so every gradient is 0 and training changes nothing"
                                  : "no gradient reaches any param from the loss (it reads them only through stop_gradient, "
                                    "comparisons, rounding or integer conversions, if at all), so every gradient is 0 and "
@@ -365,16 +368,33 @@ void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
     if (names.size() > 4) s += " and " + std::to_string(names.size() - 4) + " more";
     return s;
   };
-  auto never = [](size_t n) {
-    return std::string(", so ") + (n > 1 ? "their gradients are" : "its gradient is") + " always 0 and training never changes " +
-           (n > 1 ? "them" : "it");
+  // adamw decays params of rank 2 or more (passes/OptimizerLowering.cpp),
+  // gradient or not: those change, toward 0.
+  auto decayed = [&](const std::string &name) {
+    return module->train.optimizer == "adamw" && params.find(name)->second->type.rank() >= 2;
   };
-  if (!unread.empty())
-    diag.warning(paramSite(unread[0]), "the loss does not depend on param" + listed(unread) + never(unread.size()));
-  if (!cut.empty())
-    diag.warning(paramSite(cut[0]), "the loss reads param" + listed(cut) +
-                                    " only through ops that pass no gradient (stop_gradient, comparisons, rounding, "
-                                    "integer conversions)" + never(cut.size()));
+  auto never = [&](const std::vector<std::string> &names, bool decay) {
+    size_t n = names.size();
+    return std::string(", so ") + (n > 1 ? "their gradients are" : "its gradient is") + " always 0 and training " +
+           (decay ? "only shrinks " : "never changes ") + (n > 1 ? "them" : "it") +
+           (decay ? " toward 0, by adamw's weight decay" : "");
+  };
+  if (!dropped.empty())
+    diag.warning(paramSite(dropped[0]), "nothing reads param" + listed(dropped) +
+                                            " (not the loss, an output or a metric), so the executable leaves " +
+                                            (dropped.size() > 1 ? "them" : "it") +
+                                            " out: its info and checkpoints do not hold " +
+                                            (dropped.size() > 1 ? "them" : "it"));
+  for (bool decay : {false, true}) {
+    std::vector<std::string> u, c;
+    llvm::copy_if(unread, std::back_inserter(u), [&](auto &name) { return decayed(name) == decay; });
+    llvm::copy_if(cut, std::back_inserter(c), [&](auto &name) { return decayed(name) == decay; });
+    if (!u.empty()) diag.warning(paramSite(u[0]), "the loss does not depend on param" + listed(u) + never(u, decay));
+    if (!c.empty())
+      diag.warning(paramSite(c[0]), "the loss reads param" + listed(c) +
+                                        " only through ops that pass no gradient (stop_gradient, comparisons, "
+                                        "rounding, integer conversions)" + never(c, decay));
+  }
 }
 
 /// Where to warn about a param: its declaration, or the outermost call

@@ -11,6 +11,7 @@
 #include "ir/Graph.h"
 
 #include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
 
 namespace gradc {
 
@@ -34,6 +35,11 @@ struct PassOptions {
   /// mixes them otherwise (RowMeanCheck.cpp). `gradc build --data-parallel`
   /// sets it; the model generator builds @apply without it.
   bool lossMustBeRowMean = false;
+  /// Leave out the passes' warnings and notes: `gradc stats` compiles the
+  /// model again at each lower fusion level, and said each one per level.
+  bool quiet = false;
+  /// Where the passes' warnings and notes go.
+  llvm::raw_ostream &diagnostics() const { return quiet ? llvm::nulls() : llvm::errs(); }
   /// Fusion: 0 keeps one kernel per op; 1 fuses elementwise chains and
   /// reductions; 2 also runs a matmul's elementwise consumers (bias,
   /// activation, residual add) as its epilogue; 3 (the default) also runs

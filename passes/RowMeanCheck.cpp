@@ -87,7 +87,7 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
     const Label &ml = labels[o->value];
     if (ml.kind == Label::Inv || ml.kind == Label::Row || (ml.kind == Label::Agg && !ml.sum)) continue;
     llvm::StringRef name = llvm::StringRef(o->name).drop_front(7);
-    auto warn = [&]() -> llvm::raw_ostream & { return llvm::WithColor::warning(llvm::errs() << where(m, ml.at)); };
+    auto warn = [&]() -> llvm::raw_ostream & { return llvm::WithColor::warning(opts.diagnostics() << where(m, ml.at)); };
     // A sum over rows is still exact, scaled: every batch has B rows (a
     // short one repeats its rows equally), so the weighted mean of the
     // batches' sums is B times the mean per row over the split.
@@ -106,7 +106,7 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
     // batch padded with copies of that row, reported 0 with no word. (A
     // sum over rows averages fine: every batch has B rows.)
     if (const Label &ll = labels[loss]; ll.kind == Label::Mixed)
-      llvm::WithColor::warning(llvm::errs() << where(m, ll.at))
+      llvm::WithColor::warning(opts.diagnostics() << where(m, ll.at))
           << "the loss is not a mean of per-row values ('" << ll.at->info().mnemonic << "' " << ll.why
           << "): validation and eval report the mean of its value on each batch, not its value over the whole split, "
              "and a batch the split is too short to fill is padded with copies of its rows"
@@ -148,7 +148,7 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
     return errorAt(m, l.at, msg);
   }
   if (l.kind == Label::Mixed)
-    llvm::WithColor::warning(llvm::errs() << where(m, l.at))
+    llvm::WithColor::warning(opts.diagnostics() << where(m, l.at))
         << "the loss is not a mean of per-row terms: '" << l.at->info().mnemonic << "' "
         << l.why << " (" << str(l.at->type) << "). With --data-parallel each process computes it on its own "
         << "rows, so training differs from one process with the global batch" << sourceWithCaret(m, l.at) << "\n";

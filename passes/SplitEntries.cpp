@@ -99,7 +99,7 @@ llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
       continue;
     if (std::string why = noRowsReason(labels, o.value, inputs[0]->type.shape[0]); !why.empty()) {
       rowless.insert(n);
-      llvm::WithColor::note(llvm::errs() << where(m, o.value))
+      llvm::WithColor::note(opts.diagnostics() << where(m, o.value))
           << "output '" << n << "' (" << str(o.value->type) << ") has no row per input row (" << why
           << "), so `predict`, which prints one line per row, leaves it out\n";
     }

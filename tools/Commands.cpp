@@ -266,8 +266,15 @@ int statsCommand(const CompileOptions &o) {
   for (unsigned level = 0; level < o.passes.fusionLevel && !fused; ++level) {
     CompileOptions lo = o;
     lo.passes.fusionLevel = level;
-    levels.push_back(std::make_unique<Compiler>(lo));
-    if (!levels.back()->load() || !levels.back()->runPipeline()) return 1;
+    lo.passes.quiet = true;
+    // The same source again: its warnings were said by the first reading
+    // (they were printed once per level).
+    levels.push_back(std::make_unique<Compiler>(lo, llvm::nulls()));
+    if (!levels.back()->load(c.sourceText()) || !levels.back()->runPipeline()) {
+      llvm::WithColor::error(llvm::errs(), "gradc") << o.input << ": the model does not compile at fusion level " << level
+                                                    << " (it does at " << o.passes.fusionLevel << ")\n";
+      return 1;
+    }
   }
   if (fused) {
     os << "\nkernels per entry as fused in the module (after \"" << loadedAt->name
