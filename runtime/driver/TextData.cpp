@@ -35,11 +35,14 @@ namespace grt {
 
 namespace {
 
-/// The token cache's format. Version 2 ends with a hash of the ids: damage
-/// that keeps the file's size (a flipped id) trained on other tokens,
-/// silently. A version-1 file is simply encoded again.
-static const char kTokMagic[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '2'},
-                  kTokOld[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '1'};
+/// The token cache's format: kTokMagic, then its owner (CacheOwner: which
+/// tokenizer, and which corpus path), the two id counts, the ids, and a
+/// hash of the ids. The hash (version 2) catches damage that keeps the
+/// file's size (a flipped id trained on other tokens, silently); the owner
+/// (version 3) lets a new cache replace those of the corpus's earlier
+/// contents, which piled up, one per edit. Older versions are simply
+/// encoded again.
+static const char kTokMagic[8] = {'G', 'R', 'A', 'D', 'C', 'T', 'K', '3'};
 
 /// Whether `path` is a token cache gradc wrote beside a corpus
 /// (`c.txt.tok-HASH`, starting with kTokMagic of any version): read as
@@ -167,6 +170,14 @@ struct Encoded {
 
 namespace {
 
+/// Whose ids a cache holds: the tokenizer's (with its pre-split) and the
+/// corpus path's. Caches of one owner differ only in the corpus's contents,
+/// so only the newest is worth keeping.
+struct CacheOwner {
+  uint64_t tokenizer, corpus;
+  bool operator==(const CacheOwner &) const = default;
+};
+
 uint64_t idsChecksum(const Encoded &x) {
   auto bytes = [](const std::vector<int32_t> &v) {
     return std::string_view(reinterpret_cast<const char *>(v.data()), v.size() * sizeof(int32_t));
@@ -182,11 +193,14 @@ std::optional<Encoded> readTokenCache(const std::string &path, const Tokenizer &
   if (!f) return std::nullopt;
   Encoded e;
   char magic[8];
+  CacheOwner owner;
   int64_t n[2];
   uint64_t sum = 0;
-  bool read = std::fread(magic, 1, 8, f) == 8, old = read && !std::memcmp(magic, kTokOld, 8);
-  bool ok = read && !std::memcmp(magic, kTokMagic, 8) && std::fread(n, sizeof n, 1, f) == 1 && n[0] >= 0 && n[1] >= 0 &&
-            n[0] <= int64_t(trainBytes) && n[1] <= int64_t(valBytes);
+  // An older version (the same first 7 bytes) is replaced without a word.
+  bool read = std::fread(magic, 1, 8, f) == 8, old = read && !std::memcmp(magic, kTokMagic, 7) && magic[7] < kTokMagic[7];
+  bool ok = read && !std::memcmp(magic, kTokMagic, 8) && std::fread(&owner, sizeof owner, 1, f) == 1 &&
+            std::fread(n, sizeof n, 1, f) == 1 && n[0] >= 0 && n[1] >= 0 && n[0] <= int64_t(trainBytes) &&
+            n[1] <= int64_t(valBytes);
   if (ok) {
     e.train.resize(size_t(n[0]));
     e.val.resize(size_t(n[1]));
@@ -204,14 +218,40 @@ std::optional<Encoded> readTokenCache(const std::string &path, const Tokenizer &
 
 /// Writes `e` to the cache `path` atomically (a temporary file, renamed);
 /// false when it cannot be written there.
-bool writeTokenCache(const std::string &path, const Encoded &e) {
+bool writeTokenCache(const std::string &path, const CacheOwner &owner, const Encoded &e) {
   int64_t n[2] = {int64_t(e.train.size()), int64_t(e.val.size())};
   uint64_t sum = idsChecksum(e);
   return writeAtomically(path, [&](int fd) {
-           return writeAll(fd, kTokMagic, 8) && writeAll(fd, n, sizeof n) &&
+           return writeAll(fd, kTokMagic, 8) && writeAll(fd, &owner, sizeof owner) && writeAll(fd, n, sizeof n) &&
                   writeAll(fd, e.train.data(), 4 * e.train.size()) && writeAll(fd, e.val.data(), 4 * e.val.size()) &&
                   writeAll(fd, &sum, sizeof sum);
          }).empty();
+}
+
+/// Removes the caches beside `written` (the same `NAME.tok-` prefix) that
+/// `owner` wrote for earlier contents of its corpus; returns how many.
+/// Those of another tokenizer, or of another corpus of the same name (the
+/// user's cache directory holds caches by file name), are kept.
+int removeStaleCaches(const std::string &written, const CacheOwner &owner) {
+  namespace fs = std::filesystem;
+  fs::path mine(written);
+  std::string name = mine.filename().string(), prefix = name.substr(0, name.rfind(".tok-") + 5);
+  std::error_code ec;
+  int removed = 0;
+  for (fs::directory_iterator it(mine.parent_path().empty() ? "." : mine.parent_path(), ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::string other = it->path().filename().string();
+    if (other == name || !other.starts_with(prefix) || !it->is_regular_file(ec)) continue;
+    char magic[8];
+    CacheOwner theirs;
+    std::ifstream in(it->path(), std::ios::binary);
+    if (!in.read(magic, 8) || std::memcmp(magic, kTokMagic, 8) ||
+        !in.read(reinterpret_cast<char *>(&theirs), sizeof theirs) || !(theirs == owner))
+      continue;
+    in.close();
+    if (fs::remove(it->path(), ec)) ++removed;
+  }
+  return removed;
 }
 
 /// The user's cache directory for gradc: $XDG_CACHE_HOME/gradc, else
@@ -246,12 +286,16 @@ Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const 
   Encoded e;
   e.train = tok.encode(trainBytes);
   e.val = tok.encode(valBytes);
+  std::error_code ec;
+  CacheOwner owner{hashName(tok.serialize()) ^ uint64_t(tok.presplit()),
+                   hashName(std::filesystem::absolute(path, ec).lexically_normal().string())};
   for (auto &place : places) {
-    if (place.starts_with(userDir + "/")) {
-      std::error_code ec;
-      std::filesystem::create_directories(userDir, ec);
-    }
-    if (writeTokenCache(place, e)) return e;
+    if (place.starts_with(userDir + "/")) std::filesystem::create_directories(userDir, ec);
+    if (!writeTokenCache(place, owner, e)) continue;
+    if (int n = removeStaleCaches(place, owner))
+      fmt::print(stderr, "note: removed {} token cache{} of earlier contents of {} beside the new one, {}\n", n,
+                 n == 1 ? "" : "s", source, place);
+    return e;
   }
   // Only the time to encode it again is lost.
   fmt::print(stderr, "note: cannot cache the encoded corpus ({}); it will be encoded again next time\n",
