@@ -354,12 +354,20 @@ void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
   for (auto &[name, n] : params)
     if (!trained.count(n)) (read.count(n) ? cut : kept.count(n) ? unread : dropped).push_back(name);
   if (unread.empty() && cut.empty() && dropped.empty()) return;
+  // adamw decays params of rank 2 or more (passes/OptimizerLowering.cpp),
+  // gradient or not: those change, toward 0.
+  auto decayed = [&](const std::string &name) {
+    return module->train.optimizer == "adamw" && params.find(name)->second->type.rank() >= 2;
+  };
   if (unread.size() + cut.size() + dropped.size() == params.size()) {
     llvm::SMLoc at = lossLoc.isValid() ? lossLoc : paramSite(params.begin()->first);
-    diag.warning(at, cut.empty() ? "the loss does not depend on any param, so every gradient is 0 and training changes nothing"
+    std::string nothing = llvm::any_of(params, [&](auto &p) { return decayed(p.first) && kept.count(p.second); })
+                              ? "only adamw's weight decay changes them, toward 0"
+                              : "training changes nothing";
+    diag.warning(at, cut.empty() ? "the loss does not depend on any param, so every gradient is 0 and " + nothing
                                  : "no gradient reaches any param from the loss (it reads them only through stop_gradient, "
-                                   "comparisons, rounding or integer conversions, if at all), so every gradient is 0 and "
-                                   "training changes nothing");
+                                   "comparisons, rounding or integer conversions, if at all), so every gradient is 0 and " +
+                                       nothing);
     return;
   }
   auto listed = [](const std::vector<std::string> &names) {
@@ -367,11 +375,6 @@ void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
     for (size_t i = 0; i < names.size() && i < 4; ++i) s += (i ? ", '" : "'") + names[i] + "'";
     if (names.size() > 4) s += " and " + std::to_string(names.size() - 4) + " more";
     return s;
-  };
-  // adamw decays params of rank 2 or more (passes/OptimizerLowering.cpp),
-  // gradient or not: those change, toward 0.
-  auto decayed = [&](const std::string &name) {
-    return module->train.optimizer == "adamw" && params.find(name)->second->type.rank() >= 2;
   };
   auto never = [&](const std::vector<std::string> &names, bool decay) {
     size_t n = names.size();
