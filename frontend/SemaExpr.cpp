@@ -142,6 +142,7 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
   // the budget, so a loop that keeps doubling a list stops there rather than
   // exhausting memory.
   if (a.kind == Value::List && b.kind == Value::List && op == "+") {
+    listCopySteps += int64_t(a.items().size() + b.items().size());
     if (!spend(opLoc, int64_t(a.items().size() + b.items().size()))) return Value::error();
     std::vector<Value> items(a.items());
     items.insert(items.end(), b.items().begin(), b.items().end());

@@ -287,6 +287,7 @@ public:
   /// names, short enough that copying one is a step like any other.
   static constexpr size_t kMaxStringBytes = 1024;
   int64_t steps = 0;
+  int64_t listCopySteps = 0; // of those, the items copied by joining lists
   unsigned evalDepth = 0;
   /// Set when a budget ran out: analysis unwinds without further messages.
   bool stopped = false;
