@@ -733,10 +733,16 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
   graph = nullptr;
   constantIndexRanges.clear(); // the scratch graph's nodes go with it
   module->sourceLines = std::move(sourceLines);
+  // A -D value as messages quote it: a 100 KB one came out in full, twice,
+  // before the error's point.
+  auto quoted = [](llvm::StringRef text) {
+    if (text.size() <= 80) return text.str();
+    return (text.take_front(60) + "... (" + llvm::Twine(text.size()) + " characters)").str();
+  };
   for (auto &[name, text] : defines) {
     std::string known;
     for (auto &c : user.consts) known += (known.empty() ? "" : ", ") + c->name;
-    diag.error("-D " + name + "=" + text + ": the model has no constant '" + name + "'" +
+    diag.error("-D " + name + "=" + quoted(text) + ": the model has no constant '" + name + "'" +
                (known.empty() ? std::string() : " (its constants: " + known + ")"));
   }
 
@@ -754,7 +760,7 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
     // An error at a constant's use shows the source's name, not that -D
     // gave its value (-D B=-4 said only "the integer -4" at f32[B, 1]).
     std::string given;
-    for (auto &[name, text] : opts.defines) given += (given.empty() ? "" : ", ") + name + "=" + text;
+    for (auto &[name, text] : opts.defines) given += (given.empty() ? "" : ", ") + name + "=" + quoted(text);
     if (!given.empty()) diag.remark("constants given with -D: " + given);
     return nullptr;
   }
