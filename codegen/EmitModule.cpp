@@ -66,7 +66,7 @@ int dtypeCode(DType t) {
 /// 100 items took one bound, 5, and refused item 50. The layout ops are
 /// followed element by element (which input element each of their elements
 /// is); past kMaxTracked elements, every column gets the smallest bound.
-std::vector<int64_t> columnLimits(const Graph &g, const std::vector<std::vector<Node *>> &users, Node *input) {
+std::vector<int64_t> columnLimits(const Graph &g, const UserLists &users, Node *input) {
   constexpr int64_t kMaxTracked = int64_t(1) << 22;
   int64_t rows = input->type.rank() > 0 ? input->type.shape[0] : 1;
   int64_t columns = rows > 0 ? input->type.numel() / rows : 1;

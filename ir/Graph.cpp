@@ -143,11 +143,24 @@ void Graph::clearPlan() {
   }
 }
 
-std::vector<std::vector<Node *>> Graph::users() const {
-  std::vector<std::vector<Node *>> u(nodes.size());
-  for (auto &n : nodes)
-    for (Node *op : n->operands)
-      if (u[op->id].empty() || u[op->id].back() != n.get()) u[op->id].push_back(n.get());
+UserLists Graph::users() const {
+  // Two walks: count each value's users, then fill them in. A node that
+  // reads a value twice (x * x) is its user once: `last` remembers the
+  // latest user counted for each value.
+  UserLists u;
+  size_t n = nodes.size();
+  std::vector<uint32_t> count(n + 1, 0), last(n, UINT32_MAX);
+  for (auto &node : nodes)
+    for (Node *op : node->operands)
+      if (last[op->id] != node->id) last[op->id] = node->id, ++count[op->id];
+  u.start.assign(n + 1, 0);
+  for (size_t i = 0; i < n; ++i) u.start[i + 1] = u.start[i] + count[i];
+  u.flat.resize(u.start[n]);
+  std::vector<uint32_t> next(u.start.begin(), u.start.end() - 1);
+  std::fill(last.begin(), last.end(), UINT32_MAX);
+  for (auto &node : nodes)
+    for (Node *op : node->operands)
+      if (last[op->id] != node->id) last[op->id] = node->id, u.flat[next[op->id]++] = node.get();
   return u;
 }
 

@@ -159,8 +159,9 @@ public:
   unsigned removeDeadNodes();
   /// A deep copy with a new name.
   std::unique_ptr<Graph> clone(std::string newName) const;
-  /// For each node, the nodes that use it as an operand (in node order).
-  std::vector<std::vector<Node *>> users() const;
+  /// For each node, the nodes that use it as an operand (in node order,
+  /// each once): users()[n->id].
+  UserLists users() const;
   /// The kernels fusion formed, in the order they run (empty before
   /// fusion); a node's `kernel` indexes it.
   std::vector<FusedKernel> kernels;

@@ -126,7 +126,7 @@ bool keepsSliceIndex(const Node *u, const Node *op, unsigned r) {
   }
 }
 
-bool readsAtOwnSlice(const std::vector<std::vector<Node *>> &users, const Graph &g, int32_t k, const Node *n,
+bool readsAtOwnSlice(const UserLists &users, const Graph &g, int32_t k, const Node *n,
                      unsigned r) {
   // Whether node m of kernel k is evaluated only at indices that keep the
   // domain's slice: k stores it (over its domain), or each reader of it in k
@@ -179,14 +179,14 @@ RowRole rowRole(const Graph &g, const SliceGroup &sg, int32_t k, int64_t rows) {
 
 namespace {
 /// Whether kernel k reads n, directly or through views.
-bool kernelReads(const std::vector<std::vector<Node *>> &users, int32_t k, const Node *n) {
+bool kernelReads(const UserLists &users, int32_t k, const Node *n) {
   return llvm::any_of(users[n->id], [&](const Node *u) {
     return u->kernel == k || (u->kernel < 0 && u->has(Layout) && kernelReads(users, k, u));
   });
 }
 } // namespace
 
-std::string rowBlockProblem(const std::vector<std::vector<Node *>> &users, const Graph &g, const SliceGroup &sg) {
+std::string rowBlockProblem(const UserLists &users, const Graph &g, const SliceGroup &sg) {
   unsigned r = sg.batch.size();
   int64_t rows = groupRows(g, sg);
   if (!rows) return "the group's kernels have no axis after its slices to run in row blocks";
@@ -220,7 +220,7 @@ std::string rowBlockProblem(const std::vector<std::vector<Node *>> &users, const
   return "";
 }
 
-std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, const llvm::DenseSet<const Node *> &updated,
+std::string sliceGroupProblem(const UserLists &users, const llvm::DenseSet<const Node *> &updated,
                               const Graph &g, const SliceGroup &sg) {
   std::string what = "slices " + std::to_string(sg.first) + " to " + std::to_string(sg.last);
   unsigned r = sg.batch.size();

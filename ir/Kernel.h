@@ -18,6 +18,7 @@
 #pragma once
 
 #include "ir/Types.h"
+#include "ir/UserLists.h"
 
 #include "llvm/ADT/DenseSet.h"
 
@@ -115,7 +116,7 @@ bool keepsSliceIndex(const Node *user, const Node *op, unsigned batchRank);
 /// own slice: at every read, directly or through views and the nodes k
 /// computes, n's first `batchRank` axes are indexed as k's domain's.
 /// `users` is Graph::users().
-bool readsAtOwnSlice(const std::vector<std::vector<Node *>> &users, const Graph &g, int32_t k, const Node *n,
+bool readsAtOwnSlice(const UserLists &users, const Graph &g, int32_t k, const Node *n,
                      unsigned batchRank);
 /// Why the kernels of `sg` cannot run slice by slice (ir/Graph.h), or "":
 /// each must be a loop or a matmul without epilogue over [batch..., ...],
@@ -123,7 +124,7 @@ bool readsAtOwnSlice(const std::vector<std::vector<Node *>> &users, const Graph 
 /// stores only at its own slice (each slice runs through the whole group
 /// before the next starts). `updated` is the values of g's updates (built
 /// once by the caller: a deep model has thousands, and many groups).
-std::string sliceGroupProblem(const std::vector<std::vector<Node *>> &users, const llvm::DenseSet<const Node *> &updated,
+std::string sliceGroupProblem(const UserLists &users, const llvm::DenseSet<const Node *> &updated,
                               const Graph &g, const SliceGroup &sg);
 
 /// How kernel k of slice group `sg`, run in blocks of rows of the axis
@@ -145,7 +146,7 @@ RowRole rowRole(const Graph &g, const SliceGroup &sg, int32_t k, int64_t rows);
 /// stores only at its own rows, a SumsRows one reads it only as its
 /// operand (at the block's rows), and nothing in the group reads a SumsRows
 /// kernel's output, complete only after the last block.
-std::string rowBlockProblem(const std::vector<std::vector<Node *>> &users, const Graph &g, const SliceGroup &sg);
+std::string rowBlockProblem(const UserLists &users, const Graph &g, const SliceGroup &sg);
 
 /// A broken rule of a graph's kernel list, for the kernel it concerns (-1:
 /// the graph as a whole).

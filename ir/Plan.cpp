@@ -316,7 +316,7 @@ private:
 
   const Graph &g;
   mutable std::optional<llvm::DenseMap<const Node *, std::string>> names;
-  std::vector<std::vector<Node *>> users;
+  UserLists users;
   llvm::DenseSet<const Node *> listed; // stored by the kernel list
   llvm::DenseMap<const Node *, const Update *> updateByValue; // the first update of each value
   llvm::StringMap<const Node *> outputByName;                 // the first output of each name
@@ -330,7 +330,7 @@ private:
 // kernel computes from the product reads it at the output's own index.
 /// One kernel's case of epilogueOverProducts; `returned` holds the storage
 /// bases of g's outputs and updates.
-static Node *epilogueOverProduct(const FusedKernel &k, const std::vector<std::vector<Node *>> &users,
+static Node *epilogueOverProduct(const FusedKernel &k, const UserLists &users,
                                  const llvm::DenseSet<const Node *> &returned) {
   if (k.kind != KernelKind::MatMul || k.stored.size() != 1 || k.epilogue.size() != 1) return nullptr;
   Node *product = k.stored[0], *out = k.epilogue[0];
@@ -356,7 +356,7 @@ static Node *epilogueOverProduct(const FusedKernel &k, const std::vector<std::ve
   return seen.count(out) ? out : nullptr;
 }
 
-std::vector<std::pair<Node *, Node *>> epilogueOverProducts(const Graph &g, const std::vector<std::vector<Node *>> &users) {
+std::vector<std::pair<Node *, Node *>> epilogueOverProducts(const Graph &g, const UserLists &users) {
   // (Views are marked before memory planning places anything, so
   // storageBase finds an output or update that is the product reshaped.)
   // One set for all kernels: a scan of the outputs per kernel was

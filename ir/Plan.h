@@ -62,7 +62,7 @@ bool isPlanned(const Graph &g);
 /// kernel's only stored output, and no other kernel, output or update
 /// reads C. A row reduction of C (a layer norm's mean) or a second stored
 /// output would read C after E overwrote it, so either keeps them apart.
-std::vector<std::pair<Node *, Node *>> epilogueOverProducts(const Graph &g, const std::vector<std::vector<Node *>> &users);
+std::vector<std::pair<Node *, Node *>> epilogueOverProducts(const Graph &g, const UserLists &users);
 
 struct PlanProblem {
   const Node *node; // the value the message is about, or null

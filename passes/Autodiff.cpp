@@ -41,7 +41,7 @@ public:
   }
 
 private:
-  std::vector<std::vector<Node *>> users;
+  UserLists users;
 };
 
 std::string ruleName(const Node *n, unsigned i) {

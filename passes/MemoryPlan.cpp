@@ -52,7 +52,7 @@ struct Interval {
 /// The update kernel may overwrite its target only if every read of the
 /// target inside that kernel is an elementwise use at the written index,
 /// and no later kernel reads it (directly or through a reshape view).
-bool inPlaceSafe(const Update &u, const std::vector<std::vector<Node *>> &users, Node *of, bool viaView) {
+bool inPlaceSafe(const Update &u, const UserLists &users, Node *of, bool viaView) {
   for (Node *r : users[of->id]) {
     if (r->is(OpKind::Reshape) && r->kernel < 0) {
       if (!inPlaceSafe(u, users, r, true)) return false;
@@ -63,7 +63,7 @@ bool inPlaceSafe(const Update &u, const std::vector<std::vector<Node *>> &users,
   }
   return true;
 }
-bool inPlaceSafe(const Update &u, const std::vector<std::vector<Node *>> &users, const Graph &g) {
+bool inPlaceSafe(const Update &u, const UserLists &users, const Graph &g) {
   if (u.value->kernel < 0 || u.value->type != u.target->type) return false;
   // An output that is the target (or a view of it) is copied out after
   // every kernel, so it would see the new value.

@@ -199,7 +199,7 @@ private:
   }
 
   Graph &g;
-  std::vector<std::vector<Node *>> users;
+  UserLists users;
   llvm::DenseSet<const Node *> done;
 };
 

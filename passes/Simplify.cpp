@@ -64,7 +64,8 @@ bool readOnce(const UseCounts &uses, const Node *n) { return n->id < uses.size()
 
 UseCounts useCounts(const Graph &g) {
   UseCounts uses;
-  for (const auto &users : g.users()) uses.push_back(unsigned(users.size()));
+  UserLists users = g.users();
+  for (size_t id = 0; id < users.size(); ++id) uses.push_back(unsigned(users[id].size()));
   for (const auto &o : g.outputs) ++uses[o.value->id];
   for (const auto &u : g.updates) ++uses[u.value->id];
   return uses;

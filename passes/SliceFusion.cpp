@@ -317,7 +317,7 @@ private:
 
   Graph &g;
   const PassOptions &opts;
-  std::vector<std::vector<Node *>> users;
+  UserLists users;
   std::vector<std::vector<Node *>> nodesOf; // by kernel id
   llvm::DenseSet<const Node *> updated;     // values of updates
   llvm::DenseSet<int32_t> grouped;          // old ids already in a group
