@@ -106,8 +106,13 @@ std::vector<std::string> splitList(std::string_view commaSeparated);
 void *allocateBuffer(size_t bytes);
 /// Releases what allocateBuffer(bytes) returned (null is fine).
 void freeBuffer(void *p, size_t bytes);
-/// The machine's physical memory in bytes (0 if unknown).
+/// The memory this process may use, in bytes: the machine's physical
+/// memory, or the process's limit (RLIMIT_AS) when that is lower; 0 if
+/// unknown.
 double machineMemory();
+/// That memory in words: "this machine has 23.5 GiB", or "this process
+/// may use 6.0 GiB (its limit, ulimit -v)".
+std::string memoryText();
 /// Fails, naming `what`, when `bytes` more than the buffers held now would
 /// not fit in the machine's memory: checked before allocating many.
 void checkMemory(size_t bytes, const char *what);

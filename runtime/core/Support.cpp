@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <istream>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #ifdef __linux__
@@ -223,7 +224,24 @@ size_t rounded(size_t bytes) {
 std::atomic<double> held{0};
 } // namespace
 
-double machineMemory() { return double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE)); }
+double machineMemory() {
+  // A limit set on the process (ulimit -v, prlimit --as, a batch system)
+  // is its memory: past it an allocation fails with a bare "out of memory",
+  // where the checks below name what did not fit.
+  double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      (physical <= 0 || double(limit.rlim_cur) < physical))
+    return double(limit.rlim_cur);
+  return physical;
+}
+
+std::string memoryText() {
+  double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE)), memory = machineMemory();
+  if (memory < physical)
+    return fmt::format("this process may use {:.1f} GiB (its limit, ulimit -v)", memory / (1 << 30));
+  return fmt::format("this machine has {:.1f} GiB", memory / (1 << 30));
+}
 
 void *allocateBuffer(size_t bytes) {
   size_t size = rounded(bytes), align = alignFor(bytes);
@@ -234,8 +252,8 @@ void *allocateBuffer(size_t bytes) {
   void *p = memory > 0 && total > memory ? nullptr : std::aligned_alloc(align, size);
   if (!p) {
     held.fetch_sub(double(size));
-    fail("out of memory allocating {} bytes ({:.1f} GiB, {:.1f} GiB in all; this machine has {:.1f} GiB)", bytes,
-         double(bytes) / (1 << 30), total / (1 << 30), memory / (1 << 30));
+    fail("out of memory allocating {} bytes ({:.1f} GiB, {:.1f} GiB in all; {})", bytes, double(bytes) / (1 << 30),
+         total / (1 << 30), memoryText());
   }
 #ifdef MADV_HUGEPAGE
   if (align == kHuge) madvise(p, size, MADV_HUGEPAGE); // advice only: failure is harmless
@@ -248,8 +266,8 @@ void checkMemory(size_t bytes, const char *what) {
   double memory = machineMemory();
   double total = held.load() + double(bytes);
   if (memory > 0 && total > memory)
-    fail("out of memory: {} need {} bytes ({:.1f} GiB, {:.1f} GiB in all); this machine has {:.1f} GiB", what, bytes,
-         double(bytes) / (1 << 30), total / (1 << 30), memory / (1 << 30));
+    fail("out of memory: {} need {} bytes ({:.1f} GiB, {:.1f} GiB in all); {}", what, bytes, double(bytes) / (1 << 30),
+         total / (1 << 30), memoryText());
 }
 
 void freeBuffer(void *p, size_t bytes) {

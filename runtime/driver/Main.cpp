@@ -271,7 +271,9 @@ int main(int argc, char **argv) {
     cluster.finish();
     return rc;
   } catch (const std::bad_alloc &) {
-    fail("out of memory");
+    // Where the sizes are known (the tensors, a corpus, a CSV's rows) they
+    // are checked first and named; this is what no check foresaw.
+    fail("out of memory ({})", memoryText());
   } catch (const std::exception &e) {
     if (std::ferror(stdout)) return checkStdout(1);
     fail("{}", e.what());

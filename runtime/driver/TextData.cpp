@@ -64,14 +64,15 @@ static bool isTokenCache(const std::string &path) {
 std::string readCorpus(const std::string &path, bool compiledIn) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) fail("cannot read corpus {}: {}", path, std::strerror(errno));
-  // The text is held in memory about twice (whole, then split), so it may
-  // take at most a quarter of it; sizes are checked before allocating, and
-  // a pipe is read in chunks up to the same limit.
-  uint64_t limit = uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE)) / 4;
+  // The text is held in memory about twice (a directory's files, then the
+  // whole), so it may take at most a quarter of the memory the process may
+  // use (machineMemory: a ulimit -v counts); sizes are checked before
+  // allocating, and a pipe is read in chunks up to the same limit.
+  uint64_t limit = uint64_t(machineMemory() / 4);
   uint64_t total = 0;
   auto tooLarge = [&](const std::string &p) {
-    fail("corpus {} is too large: more than {:.1f} GiB, a quarter of this machine's memory", p,
-         double(limit) / double(1 << 30));
+    fail("corpus {} is too large: more than {:.1f} GiB, a quarter of the memory it may take: {}", p,
+         double(limit) / double(1 << 30), memoryText());
   };
   auto readFile = [&](const std::string &p, std::string &out) {
     std::ifstream in(p, std::ios::binary);
@@ -319,9 +320,12 @@ public:
              name ? name : "", name ? name : "");
     batch = s.slots[in].tensor->dims[0];
     context = s.slots[in].tensor->dims[1];
+    // The training part keeps the corpus's own buffer: a copy of it made
+    // the corpus take twice its size in memory while it was split.
     int64_t split = int64_t(text.size() * 0.9);
-    train = text.substr(0, split);
     val = text.substr(split);
+    text.resize(split);
+    train = std::move(text);
     int64_t vocab = modelVocab(s);
     if (!opts.tokenizer.empty()) {
       tok = loadTokenizer(opts.tokenizer, vocab);
@@ -331,13 +335,15 @@ public:
       tokName = opts.tokenizer;
     }
     int64_t need = context + 1;
-    if (int64_t have = tok ? trainLen() + valLen() : int64_t(text.size()); trainLen() < need || valLen() < need)
+    if (int64_t have = tok ? trainLen() + valLen() : int64_t(train.size() + val.size()); trainLen() < need || valLen() < need)
       fail("corpus {} has {} {}; the model needs at least {} in both its first 90% (training) and last 10% "
            "(validation): one context window of {} plus the next {}",
            this->source, have, have == 1 ? (tok ? "token" : "byte") : unit(), need, context, tok ? "token" : "byte");
     if (vocab > 0 && !tok)
-      for (unsigned char c : text)
-        if (c >= vocab) fail("corpus {} contains byte {} but the model's vocabulary has {} entries", this->source, int(c), vocab);
+      for (const std::string *part : {&train, &val})
+        for (unsigned char c : *part)
+          if (c >= vocab)
+            fail("corpus {} contains byte {} but the model's vocabulary has {} entries", this->source, int(c), vocab);
     Rng fixed(777, hashName("validation"));
     // (--val-batches batches of the global batch, as one process would draw.)
     for (int64_t i = 0; i < int64_t(opts.valBatches) * batch * world; ++i)
