@@ -537,7 +537,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                                                         : std::max<int64_t>(1, steps / 20),
                                1);
   int64_t evalEvery = a.integer("eval-every", logEvery, 1);
-  int64_t saveEvery = a.integer("save-every", 0, 0);
+  // 0 (no periodic saves) is the default: asked for, it is refused like
+  // --log-every 0, not read as "never".
+  int64_t saveEvery = a.integer("save-every", 0, 1);
   if (a.has("save-every") && !a.has("save")) fail("--save-every needs --save FILE, the checkpoint it rewrites");
   bool hasVal = data->numValBatches() > 0 && s.has("eval");
   // Averaging the last layers' gradients while the backward pass computes
