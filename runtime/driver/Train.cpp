@@ -7,12 +7,12 @@
 #include "driver/Commands.h"
 #include "core/FiniteCheck.h"
 #include "driver/Plots.h"
+#include "driver/StopSignals.h"
 #include "driver/ThreadChoice.h"
 #include "core/Profile.h"
 
 #include <cerrno>
 #include <algorithm>
-#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -167,60 +167,6 @@ void checkPlotDirectory(const std::string &dir) {
   if (fd < 0) fail("cannot write pictures in {}: {}", dir, std::strerror(errno));
   ::close(fd);
   ::unlink(probe.c_str());
-}
-
-/// The signal (SIGINT, SIGTERM) that asked training to stop, or 0. The
-/// handler records it and says what happens next; the loop stops after
-/// the step in progress and saves. The handler resets both signals, so a
-/// second one kills at once (during the save too: the old checkpoint is kept,
-/// since a save writes a new file and renames it over the old one).
-volatile std::sig_atomic_t stopSignal = 0;
-/// What the handler writes at once (write(2) is async-signal-safe), or
-/// nullptr (the other processes of a data-parallel run). Atomic: it changes
-/// once the last checkpoint is saved, and a lock-free atomic may be read
-/// in a handler.
-std::atomic<const char *> stopMessage{nullptr};
-
-void onStopSignal(int sig) {
-  int savedErrno = errno; // the interrupted code may be about to read it
-  // A process-directed signal goes to any thread that does not block it, so
-  // two signals sent back to back can run this handler on two threads at
-  // once (a pool worker and the main thread), each before the other reset
-  // the signals: the second then stopped the run instead of quitting it.
-  // The count decides which is first (a lock-free atomic is safe here).
-  static std::atomic<int> received{0};
-  if (received.fetch_add(1) > 0) {
-    std::signal(sig, SIG_DFL);
-    std::raise(sig); // delivered, and fatal, once this handler returns
-    errno = savedErrno;
-    return;
-  }
-  stopSignal = sig;
-  // The next SIGINT or SIGTERM, whichever, quits (SA_RESETHAND would
-  // reset only the one delivered).
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
-  if (const char *message = stopMessage.load()) {
-    ssize_t ignored = ::write(STDERR_FILENO, message, std::strlen(message));
-    (void)ignored;
-  }
-  errno = savedErrno;
-}
-
-void catchStopSignals(bool saves, bool speaks) {
-  stopMessage = !speaks ? nullptr
-                : saves ? "\nstopping after this step, then saving (a second Ctrl-C or SIGTERM quits at once, unsaved)\n"
-                        : "\nstopping after this step (a second Ctrl-C or SIGTERM quits at once)\n";
-  struct sigaction sa = {};
-  sa.sa_handler = onStopSignal;
-  sa.sa_flags = SA_RESTART; // the handler resets SIGINT and SIGTERM itself
-  // Each blocks the other while the handler runs, so a second signal comes
-  // after it has reset them both, and quits.
-  sigemptyset(&sa.sa_mask);
-  sigaddset(&sa.sa_mask, SIGINT);
-  sigaddset(&sa.sa_mask, SIGTERM);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
 }
 
 } // namespace
@@ -629,6 +575,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     return savedStep >= 0 && stat(save.c_str(), &st) == 0;
   };
   auto lostSave = [&] { return fmt::format("the checkpoint of step {} is no longer there", savedStep); };
+  // What --save holds now, for the line a second signal writes as it quits
+  // the run unsaved: the steps since this checkpoint are lost. `final`:
+  // the run's last save.
+  auto recordSaved = [&](bool final) { setSavedCheckpoint(savedAs, savedStep, final); };
   // A periodic save that fails (a full disk) must not end the run: the
   // steps since the last good save would be lost with it. The run goes on,
   // and the next save tries again.
@@ -636,6 +586,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     std::string why = checkpoint(save, step);
     if (why.empty()) {
       savedStep = step;
+      recordSaved(false);
       return;
     }
     fmt::print(stderr, "warning: cannot save checkpoint {} at step {}: {}; {}; training goes on and tries again at the "
@@ -644,6 +595,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                savedStepThere()   ? fmt::format("it still holds step {}", savedStep)
                : savedStep >= 0 ? lostSave()
                                 : std::string("the file there, if any, is unchanged"));
+    recordSaved(false);
   };
   // The last save holds the whole run: when --save cannot take it, it goes
   // to the temporary directory instead, the run says where, and its exit
@@ -651,7 +603,11 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // weights lost.
   auto finalSave = [&](int64_t step) {
     std::string why = checkpoint(save, step);
-    if (why.empty()) return;
+    if (why.empty()) {
+      savedStep = step;
+      recordSaved(true);
+      return;
+    }
     std::string fallback = fallbackCheckpointPath(save);
     if (std::string whyNot = checkpoint(fallback, step); !whyNot.empty())
       fail("cannot save checkpoint {} at step {}: {}, nor at {}: {}; the run's weights are lost{}", save, step, why,
@@ -662,6 +618,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     fmt::print(stderr, "error: cannot save checkpoint {} at step {}: {}; saved it to {} instead (--resume {} continues)\n",
                save, step, why, fallback, fallback);
     savedAs = fallback;
+    savedStep = step;
+    recordSaved(true);
   };
 
   if (!quiet) {
@@ -698,7 +656,11 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       fail("the validation after step {}: the first value to go non-finite is {}", after,
            FiniteCheck::describe(*finite->first()));
   };
-  catchStopSignals(!save.empty(), cluster.rank == 0);
+  setStopMessage(save.empty() ? "\nstopping after this step (a second Ctrl-C or SIGTERM quits at once)\n"
+                              : "\nstopping after this step, then saving (a second Ctrl-C or SIGTERM quits at once, "
+                                "unsaved)\n");
+  recordSaved(false);
+  catchStopSignals(cluster.rank == 0);
   cluster.stopRequested = &stopSignal;
   // A reader of the progress lines that goes away (`| head`, quitting
   // `| less`) must not kill the run unsaved: the writes fail instead, the
@@ -801,10 +763,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // promised "stopping after this step, then saving" of a checkpoint that
   // was already saved, was then ignored, and the run exited 0. (One that
   // came during the save above stops the run before the validation.)
-  if (cluster.rank == 0)
-    stopMessage = save.empty() ? "\nstopping the final validation (a second Ctrl-C or SIGTERM quits at once)\n"
-                               : "\nthe checkpoint is saved; stopping the final validation (a second Ctrl-C or "
-                                 "SIGTERM quits at once)\n";
+  setStopMessage(save.empty() ? "\nstopping the final validation (a second Ctrl-C or SIGTERM quits at once)\n"
+                              : "\nthe checkpoint is saved; stopping the final validation (a second Ctrl-C or "
+                                "SIGTERM quits at once)\n");
   stopping = stopping || stopSignal != 0;
   if (cluster.parallel()) stopping = cluster.sum(stopping ? 1 : 0) > 0;
   // Under mpirun, Ctrl-C reaches the processes as SIGTERM (Open MPI turns

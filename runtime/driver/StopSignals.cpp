@@ -1,0 +1,162 @@
+//===- runtime/driver/StopSignals.cpp - Ctrl-C and SIGTERM during train ---===//
+#include "driver/StopSignals.h"
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace grt {
+
+volatile std::sig_atomic_t stopSignal = 0;
+
+namespace {
+
+// What the handler reads: lock-free atomics, and text that stays where it
+// is for the rest of the process.
+std::atomic<bool> speaking{false};
+std::atomic<const char *> stopMessage{nullptr};
+std::atomic<const char *> savedPath{nullptr}; // nullptr: no --save
+std::atomic<int64_t> savedStep{-1};
+std::atomic<bool> savedFinal{false};
+/// Set once the first signal's line is written: a second signal handled on
+/// another thread at the same moment waits for it, so that its own line,
+/// and the end of the process, come after it (it raised the fatal signal
+/// first, and the run ended with no word at all).
+std::atomic<bool> firstSaid{false};
+
+/// The line a handler writes, gathered in a buffer on its stack (at most
+/// one write for the usual path).
+class Line {
+public:
+  Line &operator<<(const char *text) {
+    for (; *text; ++text) {
+      if (used == sizeof buf) flush();
+      buf[used++] = *text;
+    }
+    return *this;
+  }
+  Line &operator<<(int64_t n) {
+    char digits[24];
+    int k = 0;
+    do digits[k++] = char('0' + n % 10);
+    while ((n /= 10) > 0);
+    char text[24];
+    for (int i = 0; i < k; ++i) text[i] = digits[k - 1 - i];
+    text[k] = 0;
+    return *this << text;
+  }
+  void flush() {
+    for (size_t at = 0; at < used;) {
+      ssize_t n = ::write(STDERR_FILENO, buf + at, used - at);
+      if (n <= 0) break;
+      at += size_t(n);
+    }
+    used = 0;
+  }
+
+private:
+  char buf[512];
+  size_t used = 0;
+};
+
+/// The second signal's line: what the checkpoint file holds as the
+/// process quits.
+void sayQuitting() {
+  Line line;
+  const char *path = savedPath.load();
+  int64_t step = savedStep.load();
+  struct stat st;
+  if (!path)
+    line << "\nquitting at once; nothing saved (no --save given)\n";
+  else if (step < 0)
+    line << "\nquitting at once, unsaved: this run has saved nothing to " << path << " yet\n";
+  else if (::stat(path, &st) != 0)
+    line << "\nquitting at once, unsaved: the checkpoint of step " << step << " is no longer at " << path << "\n";
+  else if (savedFinal.load())
+    line << "\nquitting at once: " << path << " holds step " << step << ", the run's final checkpoint\n";
+  else
+    line << "\nquitting at once, unsaved: " << path << " holds step " << step << ", the last checkpoint saved\n";
+  line.flush();
+}
+
+/// Waits up to a second for the first signal's line (clock_gettime is
+/// async-signal-safe; the first handler only has a write to finish).
+void awaitFirstLine() {
+  struct timespec t0, now;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  while (!firstSaid.load()) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - t0.tv_sec > 1) return;
+  }
+}
+
+void onStopSignal(int sig) {
+  int savedErrno = errno; // the interrupted code may be about to read it
+  // A process-directed signal goes to any thread that does not block it, so
+  // two signals sent back to back can run this handler on two threads at
+  // once (a pool worker and the main thread). The count decides which is
+  // first (a lock-free atomic is safe here).
+  static std::atomic<int> received{0};
+  int before = received.fetch_add(1);
+  if (before == 0) {
+    stopSignal = sig;
+    if (const char *message = stopMessage.load(); message && speaking.load()) {
+      Line line;
+      line << message;
+      line.flush();
+    }
+    firstSaid = true;
+    errno = savedErrno;
+    return;
+  }
+  // The second quits, whichever it is (SA_RESETHAND would reset only the
+  // one delivered), after saying what is lost. A third, during that, quits
+  // too. The raised signal is blocked until this handler returns (both are
+  // in its mask), and then fatal.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (before == 1 && speaking.load()) {
+    awaitFirstLine();
+    sayQuitting();
+  }
+  std::raise(sig);
+  errno = savedErrno;
+}
+
+} // namespace
+
+void catchStopSignals(bool speaks) {
+  speaking = speaks;
+  struct sigaction sa = {};
+  sa.sa_handler = onStopSignal;
+  sa.sa_flags = SA_RESTART;
+  // Each blocks the other while the handler runs on a thread.
+  sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGINT);
+  sigaddset(&sa.sa_mask, SIGTERM);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+void setStopMessage(const char *message) { stopMessage = message; }
+
+void setSavedCheckpoint(const std::string &path, int64_t step, bool final) {
+  // Every path the handler may have read stays allocated, and in place (a
+  // deque does not move its elements): --save and, at most, where its last
+  // save was rescued to.
+  static auto *paths = new std::deque<std::string>;
+  if (path.empty()) {
+    savedPath = nullptr;
+  } else {
+    if (paths->empty() || paths->back() != path) paths->push_back(path);
+    savedPath = paths->back().c_str();
+  }
+  savedStep = step;
+  savedFinal = final;
+}
+
+} // namespace grt

@@ -1,0 +1,35 @@
+//===- runtime/driver/StopSignals.h - Ctrl-C and SIGTERM during train -----===//
+//
+// The first SIGINT or SIGTERM asks `train` to stop after the step in
+// progress and save; the handler records it and says so at once. A second
+// one quits at once, unsaved, and says what the checkpoint file holds then
+// (the last --save-every save, or nothing), since the steps since are lost.
+// During a save too: the old checkpoint stays whole, since a save writes a
+// new file and renames it over the old one.
+// Both lines are written from the handler, so only with async-signal-safe
+// calls (write, stat), from text prepared here beforehand.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include <csignal>
+#include <cstdint>
+#include <string>
+
+namespace grt {
+
+/// The signal (SIGINT, SIGTERM) that asked training to stop, or 0.
+extern volatile std::sig_atomic_t stopSignal;
+
+/// Installs the handler for SIGINT and SIGTERM. Only a process that
+/// `speaks` (rank 0 of a data-parallel run) writes the two lines.
+void catchStopSignals(bool speaks);
+/// The line the first signal writes, saying what happens next: a string
+/// literal (the handler may read it at any time).
+void setStopMessage(const char *message);
+/// What --save holds, for the line of a second signal: the file (empty: no
+/// --save), the step this run last saved there (-1: none yet), and whether
+/// that was the run's final save (then nothing is lost by quitting).
+void setSavedCheckpoint(const std::string &path, int64_t step, bool final);
+
+} // namespace grt
