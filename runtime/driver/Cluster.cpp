@@ -143,7 +143,8 @@ void Cluster::exchange(const void *send, int sendBytes, int to, void *recv, int 
       if (stopSeen == Clock::time_point{}) stopSeen = Clock::now();
       else if (Clock::now() - stopSeen > std::chrono::milliseconds(500))
         fail("stopped while waiting for the other processes of the run: one of them ended or was stopped (mpirun "
-             "stops the others when one ends); the last checkpoint saved is intact");
+             "stops the others when one ends); {}",
+             checkpointNote);
     }
     if (gentle) {
       struct timespec pause = {0, 20000};

@@ -68,6 +68,9 @@ public:
   /// set gives up with a message (mpirun stops the survivors of a run one
   /// of whose processes died with SIGTERM).
   volatile std::sig_atomic_t *stopRequested = nullptr;
+  /// What that message says of the checkpoint (train keeps it up to date:
+  /// the file and the step it holds).
+  std::string checkpointNote = "the last checkpoint saved is intact";
 
 private:
   Cluster() = default;

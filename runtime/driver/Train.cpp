@@ -576,9 +576,21 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   };
   auto lostSave = [&] { return fmt::format("the checkpoint of step {} is no longer there", savedStep); };
   // What --save holds now, for the line a second signal writes as it quits
-  // the run unsaved: the steps since this checkpoint are lost. `final`:
-  // the run's last save.
-  auto recordSaved = [&](bool final) { setSavedCheckpoint(savedAs, savedStep, final); };
+  // the run, and for the error that ends a data-parallel run whose other
+  // processes are gone: each stops the run unsaved, and the steps since
+  // this checkpoint are lost. `final`: the run's last save.
+  auto recordSaved = [&](bool final) {
+    setSavedCheckpoint(savedAs, savedStep, final);
+    // The other processes do not save, nor know what rank 0 saved.
+    if (!cluster.leader()) return;
+    cluster.checkpointNote = save.empty()        ? std::string("nothing saved (no --save given)")
+                             : final            ? fmt::format("{} holds step {}, the run's final checkpoint", savedAs,
+                                                              savedStep)
+                             : savedStepThere() ? fmt::format("{} still holds step {}, the last checkpoint saved", save,
+                                                              savedStep)
+                             : savedStep >= 0   ? fmt::format("{} ({})", lostSave(), save)
+                                                : fmt::format("this run has saved nothing to {}", save);
+  };
   // A periodic save that fails (a full disk) must not end the run: the
   // steps since the last good save would be lost with it. The run goes on,
   // and the next save tries again.
@@ -656,9 +668,13 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       fail("the validation after step {}: the first value to go non-finite is {}", after,
            FiniteCheck::describe(*finite->first()));
   };
+  // In a data-parallel run, the others must get through the step too: when
+  // one has died, mpirun stops the rest with SIGTERM, and nothing is saved.
   setStopMessage(save.empty() ? "\nstopping after this step (a second Ctrl-C or SIGTERM quits at once)\n"
-                              : "\nstopping after this step, then saving (a second Ctrl-C or SIGTERM quits at once, "
-                                "unsaved)\n");
+                 : cluster.parallel()
+                     ? "\nstopping after this step, then saving, if every process gets through the step (a second "
+                       "Ctrl-C or SIGTERM quits at once, unsaved)\n"
+                     : "\nstopping after this step, then saving (a second Ctrl-C or SIGTERM quits at once, unsaved)\n");
   recordSaved(false);
   catchStopSignals(cluster.rank == 0);
   cluster.stopRequested = &stopSignal;
