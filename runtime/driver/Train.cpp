@@ -784,13 +784,21 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                 "SIGTERM quits at once)\n");
   stopping = stopping || stopSignal != 0;
   if (cluster.parallel()) stopping = cluster.sum(stopping ? 1 : 0) > 0;
+  auto signalName = []() -> std::string {
+    if (stopSignal == SIGINT) return "SIGINT";
+    if (stopSignal == SIGTERM) return "SIGTERM";
+    return "another process's signal";
+  };
   // Under mpirun, Ctrl-C reaches the processes as SIGTERM (Open MPI turns
   // the one into the other), and a user who pressed it would not know it.
-  bool parallel = cluster.parallel();
-  auto signalName = [parallel]() -> std::string {
-    if (stopSignal == SIGINT) return "SIGINT";
-    if (stopSignal == SIGTERM) return parallel ? "SIGTERM (mpirun passes Ctrl-C on as SIGTERM)" : "SIGTERM";
-    return "another process's signal";
+  // But mpirun sends SIGTERM whenever it ends a run, and a process cannot
+  // tell why (its standard output, a terminal of mpirun's, still takes
+  // lines after mpirun's own output has gone), so the note names them all.
+  auto explainSignal = [&] {
+    if (cluster.parallel() && stopSignal == SIGTERM)
+      fmt::print(stderr, "note: under mpirun, a SIGTERM may be Ctrl-C, which mpirun passes on as SIGTERM, or mpirun "
+                         "ending the run for another reason: a signal to mpirun, a process that ended, or output it "
+                         "could not write (a `| head` that has quit)\n");
   };
   // The final figure: text models validate on the whole split, not the
   // quick estimate the progress lines used (the two differed by 0.03 on
@@ -808,6 +816,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       else
         fmt::print(stderr, "stopped by {} during the final validation, after the last step ({}); saved {}\n", signalName(),
                    reached, savedAs);
+      explainSignal();
       return 128 + int(stopSignal ? stopSignal : SIGTERM);
     }
     lastVal = val.loss;
@@ -817,6 +826,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (save.empty()) fmt::print(stderr, "stopped by {} at step {}; nothing saved (no --save given)\n", signalName(), reached);
     else fmt::print(stderr, "stopped by {} at step {}; saved {} (--resume {} continues)\n", signalName(), reached, savedAs,
                     savedAs);
+    explainSignal();
     return 128 + int(stopSignal ? stopSignal : SIGTERM);
   }
   auto medianOf = [](std::vector<double> v) {
