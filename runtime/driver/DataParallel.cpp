@@ -20,14 +20,22 @@ double randomSeedWord(uint64_t seed, int rank) {
 
 
 /// The model's build and its values as a definition line states them: the
-/// tensors' names, roles and shapes, and the bytes of its params, optimizer
-/// state and hyperparameters, each hashed.
+/// tensors' names, roles and shapes, hashed; the hyperparameters by name
+/// (--lr 0.002 on one process was only a hash that differed); and the bytes
+/// of its params and optimizer state, hashed.
 static std::string modelLines(Session &s) {
-  std::string shapes, values;
+  std::string shapes, values, hypers;
   for (auto &sl : s.slots) {
     shapes += fmt::format("{} {} {};", sl.tensor->name, sl.tensor->role, shapeStr(*sl.tensor));
-    if (sl.tensor->role == GRT_PARAM || sl.tensor->role == GRT_STATE || Session::isUserHyper(*sl.tensor))
+    if (sl.tensor->role == GRT_PARAM || sl.tensor->role == GRT_STATE)
       values.append(static_cast<const char *>(sl.data), sl.bytes);
+    // The shortest text that reads back as the same value of its type:
+    // equal exactly when the values are.
+    if (Session::isUserHyper(*sl.tensor)) {
+      double v = Session::get(sl, 0);
+      hypers += fmt::format("{}{} {}", hypers.empty() ? "" : ", ", sl.tensor->name,
+                            sl.tensor->dtype == GRT_F32 ? fmt::format("{}", float(v)) : fmt::format("{}", v));
+    }
   }
   // The build's constants by name (-D B=2 on one, B=4 on another), so
   // that a mismatch says which; the hashes catch any other difference.
@@ -37,9 +45,10 @@ static std::string modelLines(Session &s) {
     text.remove_prefix(std::min(text.size(), line.size() + 1));
     if (!line.empty()) constants += (constants.empty() ? "" : ", ") + shown(line, 200);
   }
-  return fmt::format("the build's constants: {}\nthe model: {} (tensors fnv {:016x})\nthe parameters, optimizer state and "
-                     "hyperparameters: fnv {:016x}\n",
-                     constants.empty() ? "none" : constants, s.model.name, hashName(shapes), hashName(values));
+  return fmt::format("the build's constants: {}\nthe model: {} (tensors fnv {:016x})\nthe hyperparameters (--lr, --hp, "
+                     "or the checkpoint's): {}\nthe parameters and optimizer state: fnv {:016x}\n",
+                     constants.empty() ? "none" : constants, s.model.name, hashName(shapes),
+                     hypers.empty() ? "none" : hypers, hashName(values));
 }
 
 /// What must be the same on every process of a data-parallel run, one

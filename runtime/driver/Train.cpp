@@ -518,14 +518,27 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // What else every process must do alike: progress lines and validation
   // gather from all of them, and so does each bucket of gradients, so
   // processes that differ here would exchange messages that do not match.
-  if (cluster.parallel())
+  // And rank 0 alone writes what the run outputs: --save given to another
+  // process only was ignored, and the run saved nothing, silently.
+  // (--threads and --check-finite are each process's own.)
+  if (cluster.parallel()) {
+    std::string outputs;
+    auto output = [&](const std::string &flag) { outputs += (outputs.empty() ? "" : " ") + flag; };
+    if (a.has("save")) output("--save " + a.str("save"));
+    if (saveEvery > 0) output(fmt::format("--save-every {}", saveEvery));
+    if (a.has("plot")) output("--plot " + a.str("plot"));
+    if (quiet) output("--quiet");
+    if (profile) output(fmt::format("--profile-top {}", profileTop));
     checkSameRun(cluster, runDefinition(s, *data, dopts, start, steps, stopAt) +
                               fmt::format("progress every {} steps; validation every {} steps, on {} batches\n"
-                                          "matrix products in {}\ngradients averaged {}\n",
+                                          "matrix products in {}\ngradients averaged {}\n"
+                                          "the outputs, which rank 0 writes for all: {}\n",
                                           logEvery, evalEvery, data->numValBatches(), precision,
                                           overlap ? fmt::format("during the backward pass, in {} KiB buckets",
                                                                 kBucketBytes / 1024)
-                                                  : std::string("after the backward pass")));
+                                                  : std::string("after the backward pass"),
+                                          outputs.empty() ? "none given" : outputs));
+  }
   if (cluster.parallel()) buckets = std::make_unique<GradientBuckets>(s, cluster, overlap, kBucketBytes);
 
   std::string plotError; // the first picture that could not be written
