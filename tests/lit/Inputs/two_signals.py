@@ -1,12 +1,13 @@
 """two_signals.py TIMES SIG1 SIG2 [--after FILE] -- COMMAND...: starts
 COMMAND (a training run with --log-every 1) TIMES times, and once it has
-printed a progress line sends SIG1 and SIG2 (INT or TERM) back to back: two
-different ones may be handled at once, on two threads. Two of one kind sent
-so are one (the kernel keeps one pending of each), so the second is sent as
-soon as the run has said it is stopping. With --after, it waits for FILE to
-appear and for one more progress line after it (the run then knows it saved
-FILE). Prints each run's exit status and its standard error, its lines
-joined by " | ", one line per run."""
+printed a progress line sends SIG1 and SIG2 back to back: one INT and one
+TERM, which may be handled at once, on two threads, or one after the other.
+(Two of one kind sent so are one: the kernel keeps one pending of each. And
+waiting for the run to answer the first before sending the second let a
+short run finish its step and save first, on a busy machine.) With --after,
+it waits for FILE to appear and for one more progress line after it (the run
+then knows it saved FILE). Prints each run's exit status and its standard
+error, its lines joined by " | ", one line per run."""
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import threading
 
 times = int(sys.argv[1])
 first, second = (getattr(signal, "SIG" + name) for name in sys.argv[2:4])
+assert first != second, "two signals of one kind sent back to back are one"
 after = sys.argv[sys.argv.index("--after") + 1] if "--after" in sys.argv else None
 command = sys.argv[sys.argv.index("--") + 1:]
 for i in range(times):
@@ -22,16 +24,7 @@ for i in range(times):
         os.remove(after)
     p = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     err = []
-    said = threading.Event()
-
-    def read_errors():
-        for line in p.stderr:
-            err.append(line)
-            if line.strip():
-                said.set()
-        said.set()
-
-    reader = threading.Thread(target=read_errors)
+    reader = threading.Thread(target=lambda: err.extend(p.stderr))
     reader.start()
     saw_file = False
     for line in p.stdout:
@@ -41,8 +34,6 @@ for i in range(times):
             break
         saw_file = os.path.exists(after)
     p.send_signal(first)
-    if first == second:
-        said.wait(60)
     p.send_signal(second)
     p.stdout.read()
     p.wait()
