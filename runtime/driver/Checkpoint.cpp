@@ -494,4 +494,17 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   return meta;
 }
 
+uint64_t checkpointSeed(const Metadata &meta, const std::string &path) {
+  auto it = meta.find("seed");
+  if (it == meta.end()) fail("checkpoint {} has no 'seed' in its metadata; it was not written by a gradc executable", path);
+  const std::string &saved = it->second;
+  char *end;
+  errno = 0;
+  uint64_t seed = std::strtoull(saved.c_str(), &end, 10);
+  // At most what --seed takes (2^63 - 1); strtoull saturated larger ones.
+  if (saved.empty() || *end || saved[0] == '-' || saved[0] == '+' || errno == ERANGE || seed > uint64_t(INT64_MAX))
+    fail("checkpoint {}: its seed '{}' is not a number from 0 to {}", path, shown(saved), INT64_MAX);
+  return seed;
+}
+
 } // namespace grt

@@ -1,6 +1,7 @@
 //===- runtime/driver/Commands.cpp - option handling shared by the commands ===//
 #include "driver/Commands.h"
 #include "driver/Cluster.h"
+#include "driver/DataParallel.h"
 #include "core/Gemm.h"
 #include "gradrt/hypers.h"
 
@@ -153,6 +154,16 @@ void applyHypers(Session &s, const Args &a) {
   }
 }
 
+uint64_t modelSeed(const Args &a, const Metadata &meta, const std::string &from) {
+  if (a.has("seed")) return uint64_t(a.integer("seed", 0, 0));
+  return meta.empty() ? 0 : checkpointSeed(meta, from);
+}
+
+void seedBatch(Session &s, uint64_t seed, int64_t batch) {
+  s.setHyper("seed", randomSeedWord(seed, 0));
+  s.setHyper("step", double(batch));
+}
+
 std::string optimizerArgument(std::string_view optimizer, std::string_view name) {
   // GrtModel.optimizer is "adamw(lr = 0.001, decay = cosine, ...)": the
   // argument is the whole of a "NAME = VALUE" item, not a suffix of another
@@ -238,8 +249,12 @@ std::string humanBytes(double x) {
   return fmt::format("{:.0f} B", x);
 }
 
-EvalResult evaluate(Session &s, Dataset &d, const volatile std::sig_atomic_t *stop) {
+EvalResult evaluate(Session &s, Dataset &d, uint64_t seed, const volatile std::sig_atomic_t *stop) {
   EvalResult r;
+  // Training's seed word (its process's) and step, put back at the end.
+  std::vector<std::pair<int, double>> kept;
+  for (const char *name : {"seed", "step"})
+    if (int i = s.find(name); i >= 0) kept.push_back({i, Session::get(s.slots[size_t(i)], 0)});
   const GrtEntry *e = s.entry("eval");
   if (!e) fail("the model has no eval entry");
   std::vector<std::string> outs = splitList(e->outputs);
@@ -254,10 +269,12 @@ EvalResult evaluate(Session &s, Dataset &d, const volatile std::sig_atomic_t *st
   // are not left waiting.)
   for (int64_t i = c.rank; i < r.batches && !(stop && *stop); i += c.size) {
     double k = double(d.fillValBatch(s, i));
+    seedBatch(s, seed, i);
     s.run("eval");
     for (size_t j = 0; j < outs.size(); ++j) sums[j] += k * s.scalar(outputTensor(outs[j]));
     rows += k;
   }
+  for (auto [i, v] : kept) Session::set(s.slots[size_t(i)], 0, v);
   if (c.parallel()) {
     for (double &x : sums) x = c.sum(x);
     rows = c.sum(rows);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "driver/Args.h"
+#include "driver/Checkpoint.h"
 #include "driver/Data.h"
 #include "driver/Session.h"
 
@@ -38,6 +39,16 @@ std::string dataPath(const Args &a);
 DataOptions dataOptions(const Args &a);
 /// Sets every hyperparameter to its default, then applies --lr and --hp.
 void applyHypers(Session &s, const Args &a);
+/// The seed of the random numbers inside the model (rand_*) for eval,
+/// predict and sample: --seed, else the seed of the run that saved
+/// checkpoint `from` (its metadata `meta`; none without --load), else 0.
+uint64_t modelSeed(const Args &a, const Metadata &meta, const std::string &from);
+/// Sets the model's `seed` and `step` (rand_* draws hash(seed, step, call
+/// site, element)) for batch `batch` of eval, a validation or predict: it
+/// draws as step `batch` of a one-process run with `seed` does, so each
+/// batch draws fresh numbers, the same on any number of threads or
+/// processes. A model without rand_* reads neither.
+void seedBatch(Session &s, uint64_t seed, int64_t batch);
 /// Fails when `out`, a file the command writes (named by `outWhat`, e.g.
 /// "--save"), is the same file as `in`, one it reads (`inWhat`): the
 /// corpus or tokenizer would be replaced by the output.
@@ -70,9 +81,11 @@ struct EvalResult {
   std::vector<std::pair<std::string, double>> metrics;
   int64_t batches = 0; // calls of the entry
 };
-/// A non-zero `*stop` (a signal's) ends it early, after the batch in
-/// progress: the result is then partial.
-EvalResult evaluate(Session &s, Dataset &d, const volatile std::sig_atomic_t *stop = nullptr);
+/// Batch i draws the model's random numbers as seedBatch(s, seed, i) says;
+/// the model's `seed` and `step` are as before when it returns. A non-zero
+/// `*stop` (a signal's) ends it early, after the batch in progress: the
+/// result is then partial.
+EvalResult evaluate(Session &s, Dataset &d, uint64_t seed, const volatile std::sig_atomic_t *stop = nullptr);
 /// " (2.6931 bits/byte)" for text data: nats per token / ln 2 / bytes per
 /// token, so byte-level and BPE models compare; "" for tables.
 std::string bitsPerByte(const Dataset &d, double loss);

@@ -11,8 +11,10 @@
 namespace grt {
 
 int cmdEval(const GrtModel &m, int argc, char **argv) {
-  // No --seed: validation batches are fixed (Data.cpp), so a seed would change nothing.
-  Args a("eval", argc, argv, 2, {"load", "data", "threads", "val-batches", "tokenizer", "precision"}, {"partial-load", "quick"});
+  // The validation batches are fixed (Data.cpp): --seed seeds only the
+  // model's own random numbers (rand_*).
+  Args a("eval", argc, argv, 2, {"load", "data", "threads", "val-batches", "tokenizer", "precision", "seed"},
+         {"partial-load", "quick"});
   precisionOption(a, m);
   Session s(m, threadsOption(a));
   // Without --quick, eval covers the whole validation split, in windows
@@ -26,6 +28,8 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
   Metadata meta;
   if (a.has("load")) meta = loadCheckpoint(a.str("load"), s, a.has("partial-load"));
   else fmt::print(stderr, "note: no --load given; evaluating freshly initialised parameters\n");
+  // The model's random numbers (rand_*): the data ignores the seed.
+  d.seed = modelSeed(a, meta, a.str("load"));
   // A text model reads the tokens it was trained on.
   if (m.data_kind == GRT_DATA_TEXT) d.tokenizer = tokenizerForCheckpoint(d.tokenizer, meta, a.str("load"), modelVocab(s));
   auto data = loadData(s, d);
@@ -34,7 +38,7 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
   data->fullValidation(!a.has("quick"));
   applyHypers(s, a);
   if (Cluster &c = Cluster::get(); c.parallel()) checkSameRun(c, evalDefinition(s, *data, d), "evaluate one model");
-  EvalResult r = evaluate(s, *data);
+  EvalResult r = evaluate(s, *data, d.seed);
   fmt::print("loss {:.9g}{}", r.loss, bitsPerByte(*data, r.loss));
   for (auto &[name, v] : r.metrics) fmt::print("  {} {:.9g}", name, v);
   fmt::print("  ({} batch{} of {})\n", r.batches, r.batches == 1 ? "" : "es", data->describe());
@@ -47,7 +51,7 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
 }
 
 int cmdPredict(const GrtModel &m, int argc, char **argv) {
-  Args a("predict", argc, argv, 2, {"load", "data", "threads", "precision"}, {"partial-load"});
+  Args a("predict", argc, argv, 2, {"load", "data", "threads", "precision", "seed"}, {"partial-load"});
   precisionOption(a, m);
   Session s(m, threadsOption(a));
   const GrtEntry *e = s.entry("predict");
@@ -58,8 +62,10 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
          "one (gradc build notes each output it left out, and why)");
   if (!a.has("data")) fail("predict needs --data FILE.csv with a column per input");
   s.initParams(0);
-  if (a.has("load")) loadCheckpoint(a.str("load"), s, a.has("partial-load"));
+  Metadata meta;
+  if (a.has("load")) meta = loadCheckpoint(a.str("load"), s, a.has("partial-load"));
   else fmt::print(stderr, "note: no --load given; predicting with freshly initialised parameters\n");
+  uint64_t seed = modelSeed(a, meta, a.str("load"));
   std::vector<int> inputs = entryInputs(s, "predict");
   Rows rows = readRows(s, inputs, dataPath(a));
   int64_t batch = s.slots[inputs.empty() ? 0 : inputs[0]].tensor->dims[0];
@@ -109,6 +115,7 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
   std::vector<int64_t> firstBad(outs.size(), -1);
   for (int64_t first = 0; first < rows.rows; first += batch) {
     fillRows(s, rows, first);
+    seedBatch(s, seed, first / batch);
     s.run("predict");
     for (int64_t b = 0; b < batch && first + b < rows.rows; ++b) {
       std::vector<std::string> cells;

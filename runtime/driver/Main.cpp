@@ -107,6 +107,9 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
                     (default: the one --load's checkpoint names)
   --quick           text: the quick estimate of --val-batches random batches
   --val-batches N   with --quick: how many (default 8)
+  --seed S          seed of the model's own random numbers (rand_*; default:
+                    the checkpoint's seed, else 0): batch i draws as step i
+                    of training would (dropout is off; the batches are fixed)
   --threads N       worker threads (default: the cores available)
   --precision P     f32 (default) or bf16 matrix products (see train --help)
   --partial-load    load a checkpoint that lacks some tensors or has others
@@ -115,6 +118,11 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
       {"predict", R"(options of predict (run the model on the rows of a CSV file, print its outputs as CSV):
   --load CKPT       the parameters
   --data FILE.csv   a column per input, named as in `info` (-: standard input)
+  --seed S          seed of the model's own random numbers (rand_*; default:
+                    the checkpoint's seed, else 0): the rows' batch i (rows
+                    iB to iB+B-1) draws as step i of training would, so
+                    every batch draws fresh numbers, the same ones on any
+                    number of threads
   --threads N       worker threads (default: the cores available)
   --precision P     f32 (default) or bf16 matrix products (see train --help)
   --partial-load    load a checkpoint that lacks some tensors or has others
@@ -132,7 +140,9 @@ left out (a param, a sum over the batch, a value whose rows mix) and why.
                     0 picks the likeliest token)
   --top-k K         sample among the K likeliest tokens only (default 0: all);
                     exactly K: of equal logits, the lower ids come first
-  --seed S          seed for the sampling (default 0)
+  --seed S          seed for the sampling (default 0), and for the model's
+                    own random numbers (rand_*: default, the checkpoint's
+                    seed), which draw as at step 0 for the whole sample
   --tokenizer TOK   the BPE tokenizer the model was trained with (default:
                     the one --load's checkpoint names): the prompt is
                     encoded, and each token printed as its bytes

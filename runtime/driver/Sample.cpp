@@ -168,6 +168,9 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   if (!ckpt.empty()) meta = loadCheckpoint(ckpt, s, a.has("partial-load"));
   else fmt::print(stderr, "note: no --load given; sampling from freshly initialised parameters\n");
   applyHypers(s, a);
+  // The model's own random numbers (rand_*) stay those of step 0 for the
+  // whole sample: @step's cached keys and values were computed with them.
+  seedBatch(s, modelSeed(a, meta, ckpt), 0);
   Model md(s, m);
   const int64_t B = md.B, T = md.T, V = md.V;
 

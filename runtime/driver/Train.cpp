@@ -326,13 +326,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     // The seed orders every epoch's batches, so a resumed run continues bit
     // for bit only with the seed it started with: settle it before the data
     // is loaded and shuffled.
-    std::string saved = get("seed");
-    char *end;
-    errno = 0;
-    uint64_t savedSeed = std::strtoull(saved.c_str(), &end, 10);
-    // At most what --seed takes (2^63 - 1); strtoull saturated larger ones.
-    if (saved.empty() || *end || saved[0] == '-' || saved[0] == '+' || errno == ERANGE || savedSeed > uint64_t(INT64_MAX))
-      fail("checkpoint {}: its seed '{}' is not a number from 0 to {}", from, shown(saved), INT64_MAX);
+    uint64_t savedSeed = checkpointSeed(resumed, from);
     if (!a.has("seed")) dopts.seed = savedSeed;
     seedNote = dopts.seed == savedSeed ? fmt::format(" with the checkpoint's seed {}", savedSeed)
                                        : fmt::format("; --seed {} overrides the checkpoint's seed {}", dopts.seed, savedSeed);
@@ -749,7 +743,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     reached = done;
     bool last = done == stopAt, runEnds = done == steps;
     if (hasVal && (done % evalEvery == 0 || last)) {
-      val = evaluate(s, *data);
+      val = evaluate(s, *data, dopts.seed);
       lastVal = val.loss;
       checkValidationFinite(done);
       if (!std::isfinite(lastVal))
@@ -819,7 +813,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   threadChoice.finish();
   if (hasVal && !stopping && !data->validatesAll()) {
     data->fullValidation(true);
-    val = evaluate(s, *data, &stopSignal);
+    val = evaluate(s, *data, dopts.seed, &stopSignal);
     bool cut = stopSignal != 0;
     if (cluster.parallel()) cut = cluster.sum(cut ? 1 : 0) > 0;
     if (cut) {
