@@ -148,7 +148,8 @@ left out (a param, a sum over the batch, a value whose rows mix) and why.
                     encoded, and each token printed as its bytes
   --samples N       N independent continuations at once, one per row of the
                     model's batch (default 1; at most the batch); the first is
-                    the one a single sample gives
+                    the one a single sample gives (with @step, they go
+                    --step-batch at a time, one group after another)
                     (--prompt given several times: one row per prompt)
   --no-cache        recompute the whole context for every token, even when
                     the model has the @step entry (gradc build --step-entry),

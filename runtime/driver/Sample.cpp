@@ -15,6 +15,7 @@
 //     last T tokens, for every token: O(T²) attention a token.
 // Rows of the batch generate side by side, all at one position: a row whose
 // prompt is longer is still reading it while a shorter one already writes.
+// More rows than @step's batch go in groups of that many, one after another.
 // `@step` equals `@predict` only for a causal model, so before trusting it
 // sample compares the two on the prompt (--check-cache: at every position).
 //
@@ -260,12 +261,6 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   bool cached = md.token && !a.has("no-cache");
   if (checkAll && !md.token) fail("--check-cache needs a model built with gradc --step-entry");
   if (checkAll && a.has("no-cache")) fail("--check-cache compares the cache with recomputation; drop --no-cache");
-  if (cached && rows > md.Bs) {
-    if (checkAll) fail("--check-cache: {} rows, but @step generates {} at a time (gradc build --step-batch N)", rows, md.Bs);
-    fmt::print(stderr, "note: {} rows, but @step generates {} at a time (gradc build --step-batch N); recomputing instead\n",
-               rows, md.Bs);
-    cached = false;
-  }
 
   // One row is printed as it is made; several, each whole at the end.
   bool stream = rows == 1;
@@ -289,37 +284,47 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
       std::fflush(stdout);
     }
   };
-  auto done = [&] { return std::all_of(made.begin(), made.end(), [&](int64_t n) { return n >= tokens; }); };
+  auto done = [&](int64_t from, int64_t to) {
+    return std::all_of(made.begin() + from, made.begin() + to, [&](int64_t n) { return n >= tokens; });
+  };
 
   auto started = std::chrono::steady_clock::now();
   int64_t calls = 0, checked = 0;
   double worst = 0;
-  if (cached) {
+  bool trusted = checkAll;
+  // @step generates Bs rows at a time, so more rows go in groups of Bs,
+  // one group after another: every row sees the contexts a single sample
+  // sees (the window sliding by half), and the first row is exactly what a
+  // single sample writes. (Recomputing them all at once instead slid the
+  // window by one token: past T tokens the first row differed.)
+  for (int64_t first = 0; cached && first < rows; first += md.Bs) {
+    int64_t end = std::min(rows, first + md.Bs);
+    // @step's row b holds sample first + b; rows past the group repeat its first.
+    auto textOf = [&](int64_t b) -> const std::vector<int32_t> & { return texts[first + b < end ? first + b : first]; };
     // Position p of the window holds token start + p of every row.
     int64_t start = 0, pos = 0;
-    bool trusted = checkAll;
     std::vector<int32_t> feed(md.Bs);
     md.clearCaches();
-    while (!done()) {
+    while (!done(first, end)) {
       if (pos == T) { // full: keep the last T/2 positions, feed them again
         start += T - T / 2;
         pos = 0;
         md.clearCaches();
       }
       for (int64_t b = 0; b < md.Bs; ++b) {
-        const auto &text = texts[b < rows ? b : 0];
+        const auto &text = textOf(b);
         feed[b] = text[std::min<size_t>(start + pos, text.size() - 1)];
       }
       md.step(feed, pos);
       ++calls;
       // Rows at their last known token draw the next one.
       bool drawing = false;
-      for (int64_t r = 0; r < rows; ++r) drawing |= size_t(start + pos) == texts[r].size() - 1 && made[r] < tokens;
+      for (int64_t r = first; r < end; ++r) drawing |= size_t(start + pos) == texts[r].size() - 1 && made[r] < tokens;
       if (checkAll || (drawing && !trusted)) {
         std::vector<std::vector<int32_t>> window(B);
         std::vector<bool> live(B);
         for (int64_t b = 0; b < B; ++b) {
-          const auto &text = texts[b < rows ? b : 0];
+          const auto &text = textOf(b < md.Bs ? b : 0);
           size_t from = std::min<size_t>(start, text.size()), to = std::min<size_t>(start + pos + 1, text.size());
           window[b].assign(text.begin() + from, text.begin() + to);
           live[b] = size_t(start + pos) < text.size();
@@ -339,14 +344,15 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
         }
         trusted = true;
       }
-      for (int64_t r = 0; r < rows; ++r)
-        if (size_t(start + pos) == texts[r].size() - 1 && made[r] < tokens) takeNext(r, [&](int64_t v) { return md.stepLogit(r, v); });
+      for (int64_t r = first; r < end; ++r)
+        if (size_t(start + pos) == texts[r].size() - 1 && made[r] < tokens)
+          takeNext(r, [&](int64_t v) { return md.stepLogit(r - first, v); });
       ++pos;
     }
   }
   if (!cached) {
     std::vector<std::vector<int32_t>> window(B);
-    while (!done()) {
+    while (!done(0, rows)) {
       // The last T tokens of each row, left-aligned.
       for (int64_t b = 0; b < B; ++b) {
         const auto &text = texts[b < rows ? b : 0];
@@ -374,7 +380,7 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   if (tokens > 0)
     fmt::print(stderr, "sampled {} {} in {:.2f} s: {:.0f} {}/s ({} at a time, {} calls of {})\n", tokens * rows,
                tokens * rows == 1 ? (tok ? "token" : "byte") : unit, secs, double(tokens * rows) / std::max(secs, 1e-9),
-               unit, rows, calls,
+               unit, cached ? std::min(rows, md.Bs) : rows, calls,
                cached ? "@step, keys and values cached"
                : md.token ? "@predict, recomputing the context"
                           : "@predict, recomputing the context; the model has no @step: gradc build --step-entry says why");
