@@ -57,7 +57,10 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
                     is the mean over the steps since the line before (those
                     before a resume included), the final loss that of the
                     last step
-  --eval-every N    validate every N steps (default: with each progress line)
+  --eval-every N    validate every N steps (default: with each progress line;
+                    a resumed run keeps the checkpoint's unless --steps
+                    changes); a line shows the validation loss and metrics
+                    only at a step that validated
   --threads N       worker threads (default and at most: the cores available,
                     shared among the processes of a data-parallel run).
                     Without it, train times steps on all of them against

@@ -256,7 +256,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // Of the saved run: its --steps, its --log-every, and the progress line
   // it had open when it stopped (the steps since its last line, and the sum
   // of their losses). Checkpoints from before the last two have none.
-  int64_t savedSteps = -1, savedLogEvery = 0, savedWindowSteps = 0;
+  int64_t savedSteps = -1, savedLogEvery = 0, savedEvalEvery = 0, savedWindowSteps = 0;
   double savedWindowLoss = 0;
   if (!from.empty()) {
     resumed = loadCheckpoint(from, s, a.has("partial-load"));
@@ -301,6 +301,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (resumed.count("log_every")) {
       savedLogEvery = count("log_every");
       if (savedLogEvery < 1) fail("checkpoint {}: its log_every is 0; progress lines come every 1 or more steps", from);
+    }
+    // Its --eval-every, as its --log-every (checkpoints from before it was
+    // stored have none: validation comes with each line).
+    if (resumed.count("eval_every")) {
+      savedEvalEvery = count("eval_every");
+      if (savedEvalEvery < 1) fail("checkpoint {}: its eval_every is 0; validation comes every 1 or more steps", from);
     }
     if (resumed.count("window_steps") || resumed.count("window_loss")) {
       savedWindowSteps = count("window_steps");
@@ -476,7 +482,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                savedLogEvery > 0 && steps == savedSteps ? savedLogEvery
                                                                         : std::max<int64_t>(1, steps / 20),
                                1);
-  int64_t evalEvery = a.integer("eval-every", logEvery, 1);
+  // The saved run's too, unless --steps changes or it validated with each
+  // line (the default, which follows --log-every).
+  bool keepsEvalEvery = savedEvalEvery > 0 && savedEvalEvery != savedLogEvery && steps == savedSteps;
+  int64_t evalEvery = a.integer("eval-every", keepsEvalEvery ? savedEvalEvery : logEvery, 1);
   // 0 (no periodic saves) is the default: asked for, it is refused like
   // --log-every 0, not read as "never".
   int64_t saveEvery = a.integer("save-every", 0, 1);
@@ -567,7 +576,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                   {"tokenizer", tokenizerPathToSave(dopts.tokenizer)}, {"world", std::to_string(cluster.size)},
                   {"global_batch", std::to_string(data->samplesPerBatch())}, {"precision", precision},
                   {"optimizer", optimizerName(m)}, {"constants", m.constants ? m.constants : ""},
-                  {"log_every", std::to_string(logEvery)}, {"window_steps", std::to_string(windowSteps)},
+                  {"log_every", std::to_string(logEvery)}, {"eval_every", std::to_string(evalEvery)},
+                  {"window_steps", std::to_string(windowSteps)},
                   {"window_loss", fmt::format("{:.17g}", windowLoss)}};
     meta["history.train"] = History::toText(history.train);
     meta["history.val"] = History::toText(history.val);
@@ -659,6 +669,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     for (auto &o : overrides) fmt::print("note: {}\n", o);
   }
   double lastLoss = NAN, lastVal = NAN;
+  int64_t valStep = -1; // the step of the last validation
   // Seconds spent in training steps (not validation, logging or saving),
   // over the whole run and in this process's steps since the last progress
   // line (windowTimed of them).
@@ -745,6 +756,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (hasVal && (done % evalEvery == 0 || last)) {
       val = evaluate(s, *data, dopts.seed);
       lastVal = val.loss;
+      valStep = done;
       checkValidationFinite(done);
       if (!std::isfinite(lastVal))
         fail("the validation loss became {} at step {}; lower the learning rate, or check the data for extreme values",
@@ -756,8 +768,13 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       double eta = trainSecs / double(done - start) * double(stopAt - done);
       std::string line = fmt::format("step {:>{}}/{}  loss {:.6f}", done, std::to_string(steps).size(), steps,
                                      windowLoss / double(windowSteps));
-      if (hasVal) line += std::isnan(lastVal) ? std::string("  val -") : fmt::format("  val {:.6f}", lastVal);
-      for (auto &[name, v] : val.metrics) line += fmt::format("  {} {:.4f}", name, v);
+      // The validation figures only on a line of a step that validated:
+      // one between validations (--eval-every 14, lines every 7) showed the
+      // last one's, as if measured there.
+      if (valStep == done) {
+        line += fmt::format("  val {:.6f}", lastVal);
+        for (auto &[name, v] : val.metrics) line += fmt::format("  {} {:.4f}", name, v);
+      }
       if (s.find(GRT_OUTPUT_PREFIX "grad_norm") >= 0) line += fmt::format("  |g| {:.3g}", s.scalar(GRT_OUTPUT_PREFIX "grad_norm"));
       line += fmt::format("  | {} {}/s  {} ms/step  eta {}", humanCount(double(data->samplesPerBatch()) / perStep),
                           sampleUnit(m), millis(perStep), duration(eta));
