@@ -203,7 +203,8 @@ void refuseOverwritingInput(const std::string &out, const char *outWhat, const s
     fail("{} {} is the file {} {} reads; writing it would destroy it: choose another path", outWhat, out, inWhat, in);
 }
 
-void refuseOverwritingCorpus(const std::string &out, const char *outWhat, const std::string &corpus, bool isDefault) {
+void refuseOverwritingCorpus(const std::string &out, const char *outWhat, const std::string &corpus, bool isDefault,
+                             bool directory) {
   struct stat st;
   if (out.empty() || corpus.empty() || stat(corpus.c_str(), &st) != 0) return;
   const char *unset = isDefault ? " (read when --data is not given)" : "";
@@ -219,9 +220,12 @@ void refuseOverwritingCorpus(const std::string &out, const char *outWhat, const 
   namespace fs = std::filesystem;
   std::error_code ea, eb;
   fs::path target = fs::weakly_canonical(out, ea), canonical = fs::weakly_canonical(corpus, eb);
+  // "plots/" names the directory plots, whose parent is the corpus's.
+  if (!target.has_filename()) target = target.parent_path();
   if (!ea && !eb && target.parent_path() == canonical)
-    fail("{} {} is in {}, whose files are the text; writing there would replace or join them: choose a path outside it",
-         outWhat, out, dir);
+    fail("{} {} is {}in {}, whose files are the text; {}: choose a path outside it", outWhat, out,
+         directory ? "a directory " : "", dir,
+         directory ? "no output goes in a corpus directory" : "writing there would replace or join them");
   // The same file under another name: a hard link from outside.
   for (const fs::directory_entry &e : fs::directory_iterator(corpus, ea)) {
     struct stat o;

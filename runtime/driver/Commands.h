@@ -57,8 +57,10 @@ void refuseOverwritingInput(const std::string &out, const char *outWhat, const s
 /// model's compiled-in corpus (read when --data is not given). A directory
 /// corpus reads every file in it, so `out` may not be in it at all (it
 /// would replace one of them, or join the text), nor be one of its files
-/// under another name (a hard link).
-void refuseOverwritingCorpus(const std::string &out, const char *outWhat, const std::string &corpus, bool isDefault);
+/// under another name (a hard link). With `directory`, `out` is a directory
+/// the command writes in (--plot): it may not be in the corpus directory.
+void refuseOverwritingCorpus(const std::string &out, const char *outWhat, const std::string &corpus, bool isDefault,
+                             bool directory = false);
 /// Fails when `out` is this program's own executable (--save linreg, the
 /// ".ckpt" forgotten).
 void refuseOverwritingProgram(const std::string &out, const char *outWhat);

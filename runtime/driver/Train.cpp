@@ -195,8 +195,15 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // trained to its end and could not save).
   if (!save.empty() && !plotDir.empty() && samePlace(save, plotDir))
     fail("--save {} and --plot {} are the same path; the checkpoint needs a path of its own", save, plotDir);
+  // The corpus actually read: --data, else a text model's compiled-in one
+  // (a save onto it replaced it, and the next run trained on the checkpoint).
+  std::string corpus = dataPath(a);
+  bool defaultCorpus = corpus.empty() && m.data_kind == GRT_DATA_TEXT;
+  if (defaultCorpus) corpus = m.text_corpus ? m.text_corpus : "";
   // Then the plot directory, which a checkpoint may go in (--plot run
-  // --save run/m.ckpt).
+  // --save run/m.ckpt), and which is made in no corpus directory (--data
+  // DIR --plot DIR/plots made one there, and drew in it).
+  refuseOverwritingCorpus(plotDir, "--plot", corpus, defaultCorpus, true);
   if (!plotDir.empty()) checkPlotDirectory(plotDir);
   if (!save.empty()) checkCheckpointPath(save);
   bool quiet = a.has("quiet");
@@ -377,10 +384,6 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     // sample refused it; train went on with a note that the data differed.
     dopts.tokenizer = tokenizerForCheckpoint(dopts.tokenizer, resumed, from, modelVocab(s));
   }
-  // The corpus actually read: --data, else a text model's compiled-in one
-  // (a save onto it replaced it, and the next run trained on the checkpoint).
-  bool defaultCorpus = dopts.path.empty() && m.data_kind == GRT_DATA_TEXT;
-  std::string corpus = defaultCorpus ? std::string(m.text_corpus ? m.text_corpus : "") : dopts.path;
   refuseOverwritingCorpus(save, "--save", corpus, defaultCorpus);
   refuseOverwritingInput(save, "--save", dopts.tokenizer, "--tokenizer");
   refuseOverwritingProgram(save, "--save");
