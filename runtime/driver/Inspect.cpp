@@ -165,6 +165,13 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
                m.text_corpus, m.text_input, m.text_target);
   else fmt::print("default data: none; pass --data\n");
   int64_t params = 0, paramBytes = 0, stateBytes = 0;
+  // Columns as wide as their longest entry, so that a long name
+  // (h.0.attn.q_proj.weight.adam_m) does not push its line's out of line.
+  size_t nameWidth = 24, typeWidth = 17;
+  for (int i = 0; i < m.num_tensors; ++i) {
+    nameWidth = std::max(nameWidth, std::strlen(m.tensors[i].name));
+    typeWidth = std::max(typeWidth, std::strlen(dtypeName(m.tensors[i].dtype)) + shapeStr(m.tensors[i]).size());
+  }
   fmt::print("tensors:\n");
   for (int i = 0; i < m.num_tensors; ++i) {
     const GrtTensor &t = m.tensors[i];
@@ -185,14 +192,17 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
     }
     if (step) extra += std::string(extra.empty() ? "" : "; ") + "set by `sample` for @step, not a data column";
     std::string role = cache ? std::string("cache") : step ? std::string("step") : roleName(t.role);
-    fmt::print("  {:<6}  {:<24} {}{:<14} {}\n", role, t.name, dtypeName(t.dtype), shapeStr(t), extra);
+    fmt::print("  {:<6}  {:<{}} {:<{}} {}\n", role, t.name, nameWidth, std::string(dtypeName(t.dtype)) + shapeStr(t),
+               typeWidth, extra);
     int64_t bytes = numel(t) * int64_t(dtypeBytes(t.dtype));
     if (t.role == GRT_PARAM) params += numel(t), paramBytes += bytes;
     if (t.role == GRT_STATE && !cache) stateBytes += bytes;
   }
   fmt::print("entry points:\n");
+  size_t entryWidth = 8;
+  for (int i = 0; i < m.num_entries; ++i) entryWidth = std::max(entryWidth, std::strlen(m.entries[i].name));
   for (int i = 0; i < m.num_entries; ++i)
-    fmt::print("  {:<8} {:>4} kernel{}, scratch arena {}\n", m.entries[i].name, m.entries[i].num_kernels,
+    fmt::print("  {:<{}} {:>4} kernel{}, scratch arena {}\n", m.entries[i].name, entryWidth, m.entries[i].num_kernels,
                m.entries[i].num_kernels == 1 ? "" : "s", humanBytes(double(m.entries[i].arena_bytes)));
   fmt::print("parameters: {} ({}), optimizer state {}\n", params, humanBytes(double(paramBytes)), humanBytes(double(stateBytes)));
   // The packed kernels are f32's; f64 products (a --dtype f64 build) are
