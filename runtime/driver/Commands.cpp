@@ -156,7 +156,8 @@ void applyHypers(Session &s, const Args &a) {
 
 uint64_t modelSeed(const Args &a, const Metadata &meta, const std::string &from) {
   if (a.has("seed")) return uint64_t(a.integer("seed", 0, 0));
-  return meta.empty() ? 0 : checkpointSeed(meta, from);
+  // A safetensors file another tool wrote has no seed: there is no run to follow.
+  return meta.count("seed") ? checkpointSeed(meta, from) : 0;
 }
 
 void seedBatch(Session &s, uint64_t seed, int64_t batch) {

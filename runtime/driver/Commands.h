@@ -41,7 +41,8 @@ DataOptions dataOptions(const Args &a);
 void applyHypers(Session &s, const Args &a);
 /// The seed of the random numbers inside the model (rand_*) for eval,
 /// predict and sample: --seed, else the seed of the run that saved
-/// checkpoint `from` (its metadata `meta`; none without --load), else 0.
+/// checkpoint `from` (its metadata `meta`: empty without --load, and
+/// without a seed when another tool wrote it), else 0.
 uint64_t modelSeed(const Args &a, const Metadata &meta, const std::string &from);
 /// Sets the model's `seed` and `step` (rand_* draws hash(seed, step, call
 /// site, element)) for batch `batch` of eval, a validation or predict: it

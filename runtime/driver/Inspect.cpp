@@ -10,6 +10,13 @@
 
 namespace grt {
 
+/// --seed of eval and predict seeds only the model's own random numbers:
+/// a model without rand_* has no `seed`, and the flag would change nothing.
+static void refuseIdleSeed(const Args &a, const Session &s, const char *batches) {
+  if (a.has("seed") && s.find("seed") < 0)
+    fail("--seed seeds the model's own random numbers (rand_*), and this model draws none{}; drop --seed", batches);
+}
+
 int cmdEval(const GrtModel &m, int argc, char **argv) {
   // The validation batches are fixed (Data.cpp): --seed seeds only the
   // model's own random numbers (rand_*).
@@ -29,6 +36,7 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
   if (a.has("load")) meta = loadCheckpoint(a.str("load"), s, a.has("partial-load"));
   else fmt::print(stderr, "note: no --load given; evaluating freshly initialised parameters\n");
   // The model's random numbers (rand_*): the data ignores the seed.
+  refuseIdleSeed(a, s, " (eval's batches are fixed)");
   d.seed = modelSeed(a, meta, a.str("load"));
   // A text model reads the tokens it was trained on.
   if (m.data_kind == GRT_DATA_TEXT) d.tokenizer = tokenizerForCheckpoint(d.tokenizer, meta, a.str("load"), modelVocab(s));
@@ -65,6 +73,7 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
   Metadata meta;
   if (a.has("load")) meta = loadCheckpoint(a.str("load"), s, a.has("partial-load"));
   else fmt::print(stderr, "note: no --load given; predicting with freshly initialised parameters\n");
+  refuseIdleSeed(a, s, "");
   uint64_t seed = modelSeed(a, meta, a.str("load"));
   std::vector<int> inputs = entryInputs(s, "predict");
   Rows rows = readRows(s, inputs, dataPath(a));
