@@ -43,6 +43,34 @@ std::string millis(double seconds) {
   return ms >= 1000 ? fmt::format("{:.0f}", ms) : fmt::format("{:.4g}", ms);
 }
 
+/// Step times for the final median, in bounded memory: every step's time
+/// was kept, 16 bytes a step, so a run of 2^31 steps (what --steps allows)
+/// of a tiny model would have needed 32 GiB. Past kKept samples, every
+/// other one is dropped and only every 2nd, 4th, ... step is sampled: the
+/// median of a systematic sample of the run.
+class StepSample {
+public:
+  void add(double seconds) {
+    if (seen++ % stride) return;
+    kept.push_back(seconds);
+    if (kept.size() < kKept) return;
+    for (size_t i = 0; i < kept.size() / 2; ++i) kept[i] = kept[2 * i];
+    kept.resize(kept.size() / 2);
+    stride *= 2;
+  }
+  double median() const {
+    std::vector<double> v = kept;
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  }
+  int64_t count() const { return seen; }
+
+private:
+  static constexpr size_t kKept = 1 << 16;
+  std::vector<double> kept;
+  int64_t seen = 0, stride = 1;
+};
+
 /// The parameters themselves, when there are few enough to read.
 void printSmallParams(Session &s) {
   std::string line;
@@ -678,7 +706,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // line (windowTimed of them).
   double trainSecs = 0, windowSecs = 0;
   int64_t windowTimed = 0;
-  std::vector<double> stepTimes, exchangeTimes; // the latter: averaging gradients, data-parallel
+  StepSample stepTimes, exchangeTimes; // the latter: averaging gradients, data-parallel
   EvalResult val;
   int64_t reached = start;
   // --check-finite watches validation too (a metric's log of a negative
@@ -718,7 +746,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (buckets) {
       double waited = buckets->waitingSeconds;
       buckets->run();
-      exchangeTimes.push_back(buckets->waitingSeconds - waited);
+      exchangeTimes.add(buckets->waitingSeconds - waited);
       s.run(GRT_ENTRY_APPLY);
     } else {
       s.run("train");
@@ -727,7 +755,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     trainSecs += dt;
     windowSecs += dt;
     ++windowTimed;
-    stepTimes.push_back(dt);
+    stepTimes.add(dt);
     if (std::string line = threadChoice.afterStep(dt); !line.empty() && !quiet) {
       std::fputs((line + "\n").c_str(), stdout); // not fmt::print: see the progress line
       std::fflush(stdout);
@@ -856,20 +884,16 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     explainSignal();
     return 128 + int(stopSignal ? stopSignal : SIGTERM);
   }
-  auto medianOf = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0.0 : v[v.size() / 2];
-  };
-  double median = medianOf(stepTimes);
+  double median = stepTimes.median();
   std::string exchange;
   if (cluster.parallel() && median > 0) {
     std::string bytes = humanBytes(double(s.gradients.count) * double(dtypeBytes(s.gradients.dtype)));
-    double waited = medianOf(exchangeTimes);
+    double waited = exchangeTimes.median();
     if (buckets->overlapped())
       exchange = fmt::format(", {} ms of it waiting for averaged gradients ({:.0f}%, {} in {} buckets; {} ms a step "
                              "averaging, overlapped with the backward pass)",
                              millis(waited), 100 * waited / median, bytes, buckets->size(),
-                             millis(buckets->averagingSeconds / double(stepTimes.size())));
+                             millis(buckets->averagingSeconds / double(stepTimes.count())));
     else
       exchange = fmt::format(", {} ms of it averaging gradients ({:.0f}%, {} in all)", millis(waited), 100 * waited / median,
                              bytes);
