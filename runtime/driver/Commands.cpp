@@ -6,6 +6,7 @@
 #include "gradrt/hypers.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <sched.h>
@@ -272,12 +273,24 @@ EvalResult evaluate(Session &s, Dataset &d, uint64_t seed, const volatile std::s
   Cluster &c = Cluster::get();
   // (A process that stops early still joins the sums below, so the others
   // are not left waiting.)
+  // A large split takes minutes (a 2 GB corpus: 1.3 million windows of a
+  // tiny model ran 2 minutes with no word, like a hang): past 10 s, a line
+  // on stderr now and then says how far it is.
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point begin = Clock::now(), nextNote = begin + std::chrono::seconds(10);
   for (int64_t i = c.rank; i < r.batches && !(stop && *stop); i += c.size) {
     double k = double(d.fillValBatch(s, i));
     seedBatch(s, seed, i);
     s.run("eval");
     for (size_t j = 0; j < outs.size(); ++j) sums[j] += k * s.scalar(outputTensor(outs[j]));
     rows += k;
+    if (Clock::time_point now = Clock::now(); now >= nextNote && c.leader()) {
+      double spent = std::chrono::duration<double>(now - begin).count(), done = double(i + 1) / double(r.batches);
+      fmt::print(stderr, "validating: batch {} of {} ({:.1f}%), {:.0f} s so far, about {:.0f} s to go\n", i + 1,
+                 r.batches, 100 * done, spent, spent / done - spent);
+      // Every 10 s for the first minute, then every minute.
+      nextNote = now + std::chrono::seconds(spent < 60 ? 10 : 60);
+    }
   }
   for (auto [i, v] : kept) Session::set(s.slots[size_t(i)], 0, v);
   if (c.parallel()) {
