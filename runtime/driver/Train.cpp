@@ -775,9 +775,19 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                                                            "the weights non-finite, and no checkpoint was kept before it "
                                                            "(--save-every N keeps one every N steps)",
                                                            save);
+      // At the run's first step no update has run yet: the loss comes from
+      // the initial (or loaded) parameters and the first batch, so a lower
+      // learning rate cannot help (it was advised for sqrt(x - 10)).
+      std::string value = std::isnan(lastLoss) ? "NaN" : fmt::format("{}", lastLoss);
+      if (step == start)
+        fail("the loss is {} at step {}, before any update: the model computes it so from its {} parameters and the "
+             "first batch, so the learning rate is not the cause; check the model (a log, sqrt or division of a "
+             "value that can be 0 or negative) and the data (train --check-finite names the first value that went "
+             "non-finite){}",
+             value, step + 1, from.empty() ? "initial" : "loaded", saved);
       fail("the loss became {} at step {}; lower the learning rate, or check the data for extreme values (train "
            "--check-finite names the first value that went non-finite){}",
-           lastLoss, step + 1, saved);
+           value, step + 1, saved);
     }
     windowLoss += lastLoss;
     ++windowSteps;
