@@ -175,21 +175,10 @@ bool SemaImpl::intArg(const Value &v, int64_t &out, llvm::SMLoc loc, llvm::Strin
   return true;
 }
 
-Node *SemaImpl::tensorArg(const Value &v, llvm::SMLoc loc, llvm::StringRef what) {
+Node *SemaImpl::tensorArg(const Value &v, llvm::SMLoc loc, llvm::StringRef what, llvm::StringRef expected) {
   if (v.isError()) return nullptr;
   if (v.kind != Value::Tensor) {
-    error(v.range.Start.isValid() ? v.range.Start : loc, what + " must be a tensor, got " + describe(v), {v.range});
-    return nullptr;
-  }
-  return v.node;
-}
-
-// A conversion takes a number (converted now) or a tensor: say both.
-Node *SemaImpl::numberOrTensorArg(const Value &v, llvm::SMLoc loc) {
-  if (v.isError()) return nullptr;
-  if (v.kind != Value::Tensor) {
-    error(v.range.Start.isValid() ? v.range.Start : loc, "the argument must be a number or a tensor, got " + describe(v),
-          {v.range});
+    error(v.range.Start.isValid() ? v.range.Start : loc, what + " must be " + expected + ", got " + describe(v), {v.range});
     return nullptr;
   }
   return v.node;
@@ -557,7 +546,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     // A compile-time bool converts as in Python: float(true) is 1.0.
     if (a[0].kind == Value::Bool) return Value::number(a[0].b ? 1.0 : 0.0);
     if (a[0].isNumber()) return Value::number(a[0].asDouble());
-    Node *x = numberOrTensorArg(a[0], loc);
+    Node *x = tensorArg(a[0], loc, "the argument", "a number or a tensor");
     if (!x) return Value::error();
     setLoc(loc);
     return Value::tensor(b().cast(x, opts.floatType));
@@ -575,7 +564,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
       double v = *evalScalar(OpKind::Cast, {a[0].kind == Value::Bool ? double(a[0].b) : a[0].asDouble()}, to);
       return to == DType::I32 ? Value::integer(int64_t(v)) : Value::number(v);
     }
-    Node *x = numberOrTensorArg(a[0], loc);
+    Node *x = tensorArg(a[0], loc, "the argument", "a number or a tensor");
     if (!x) return Value::error();
     setLoc(loc);
     return Value::tensor(b().cast(x, to));

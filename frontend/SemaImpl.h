@@ -170,8 +170,9 @@ public:
   /// kMaxElements) as "what: f32[...] is too large: ..."; true when it fits.
   bool checkSize(llvm::ArrayRef<int64_t> shape, DType dt, llvm::SMLoc loc, const llvm::Twine &what,
                  llvm::ArrayRef<llvm::SMRange> ranges = {});
-  Node *tensorArg(const Value &v, llvm::SMLoc loc, llvm::StringRef what);
-  Node *numberOrTensorArg(const Value &v, llvm::SMLoc loc);
+  /// v's node, or null after "WHAT must be EXPECTED, got ..." (a
+  /// conversion says "a number or a tensor": it converts numbers too).
+  Node *tensorArg(const Value &v, llvm::SMLoc loc, llvm::StringRef what, llvm::StringRef expected = "a tensor");
   /// Indices known at compile time (arange(4) * 2 - 1, i32(full(...)))
   /// must lie in 0..limit-1: the generated code clamps an index, so one out
   /// of range would silently read the nearest row. Reports the lowest

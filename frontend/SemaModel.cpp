@@ -354,10 +354,9 @@ void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
   for (auto &[name, n] : params)
     if (!trained.count(n)) (read.count(n) ? cut : kept.count(n) ? unread : dropped).push_back(name);
   if (unread.empty() && cut.empty() && dropped.empty()) return;
-  // adamw decays params of rank 2 or more (passes/OptimizerLowering.cpp),
-  // gradient or not: those change, toward 0.
+  // Weight decay changes a param whatever its gradient: toward 0.
   auto decayed = [&](const std::string &name) {
-    return module->train.optimizer == "adamw" && params.find(name)->second->type.rank() >= 2;
+    return decaysWeights(module->train.optimizer, params.find(name)->second->type.rank());
   };
   if (unread.size() + cut.size() + dropped.size() == params.size()) {
     llvm::SMLoc at = lossLoc.isValid() ? lossLoc : paramSite(params.begin()->first);

@@ -47,6 +47,11 @@ std::string choiceNames(const OptimizerArg &arg);
 /// is read only where a param has rank 2 or more.) The pass decides by
 /// this, and the verifier holds a module's train line to it (ir/Entries.cpp).
 bool compilesHyper(const TrainSpec &t, llvm::StringRef arg);
+/// Whether `optimizer` decays a param of this rank (decoupled weight decay,
+/// whatever its gradient): adamw, params of rank 2 or more only, not biases
+/// or norm gains. The optimizer pass builds the update by it, and the
+/// front end's warning about params the loss does not train says it.
+inline bool decaysWeights(llvm::StringRef optimizer, unsigned rank) { return optimizer == "adamw" && rank >= 2; }
 /// The train line's value of numeric argument `arg`, or its default.
 double trainArg(const TrainSpec &t, llvm::StringRef arg);
 /// The train line's value of string argument `arg`, or its default.

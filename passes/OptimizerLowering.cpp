@@ -187,7 +187,7 @@ public:
       Node *vhat = b.div(v2, splat(corr2, w));
       Node *dir = b.div(mhat, b.add(b.unary(OpKind::Sqrt, vhat), splat(hyper("eps"), w)));
       Node *w2 = b.sub(w, b.mul(lrw, dir));
-      if (opt == "adamw" && p->type.rank() >= 2)
+      if (decaysWeights(opt, p->type.rank()))
         w2 = b.sub(w2, b.mul(b.mul(lrw, splat(hyper("weight_decay"), w)), w));
       update(mstate, m2, pname + ".adam_m.next");
       update(vstate, v2, pname + ".adam_v.next");
