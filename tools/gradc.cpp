@@ -23,11 +23,34 @@
 #include "runtime/include/gradrt/abi.h"
 
 #include <cmath>
+#include <type_traits>
 #include <deque>
 #include <fmt/format.h>
 
 using namespace gradc;
 namespace cl = llvm::cl;
+
+/// Reads a numeric option's value, and says in words what it takes where
+/// LLVM's parser says "'-1' value invalid for uint argument!".
+template <class T> class NumberParser : public cl::parser<T> {
+public:
+  using cl::parser<T>::parser;
+  bool parse(cl::Option &o, llvm::StringRef argName, llvm::StringRef arg, T &value) {
+    bool ok = false;
+    if constexpr (std::is_floating_point_v<T>) ok = llvm::to_float(arg, value);
+    else ok = llvm::to_integer(arg, value, 0);
+    if (ok) return false;
+    std::string name = (argName.size() == 1 ? "-" : "--") + argName.str();
+    const char *what = std::is_floating_point_v<T> ? "a number"
+                       : std::is_unsigned_v<T>     ? "a whole number, 0 or more"
+                                                   : "a whole number";
+    llvm::WithColor::error(llvm::errs(), "gradc") << name << " takes " << what << ", not '" << arg << "'\n";
+    std::exit(1);
+  }
+};
+/// (LLVM's parsers of long and unsigned long are final: int64_t options are
+/// long long here.)
+template <class T> using NumberOpt = cl::opt<T, false, NumberParser<T>>;
 
 static cl::OptionCategory category("gradc options");
 static cl::SubCommand buildCmd("build", "Compile a model into a standalone training executable");
@@ -46,20 +69,20 @@ static cl::list<std::string> defines("D", cl::Prefix, cl::desc("Override a const
 static cl::opt<std::string> dtype("dtype", cl::desc("The float type 'f32' stands for: f32 (default) or f64 (for checks: its matrix products are the plain sums, several times slower)"),
                                   cl::init("f32"), cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::sub(dotCmd),
                                   cl::sub(statsCmd), cl::cat(category));
-static cl::opt<unsigned> fusion("fusion",
+static NumberOpt<unsigned> fusion("fusion",
                                 cl::desc("Fusion level: 0 = one kernel per op, 1 = fuse elementwise chains and "
                                          "reductions, 2 = also matmul epilogues, 3 = also run chains of batched "
                                          "products slice by slice, as attention (default)"),
                                 cl::init(3), ALL_SUBS, cl::cat(category));
-static cl::opt<int64_t> sliceBlockBytes(
+static NumberOpt<long long> sliceBlockBytes(
     "slice-block-bytes",
     cl::desc("Run a slice group whose values take more than this many bytes a slice in blocks of rows that keep "
              "them within it (default 1048576, about a core's L2)"),
     cl::init(PassOptions{}.sliceBlockBytes), ALL_SUBS, cl::cat(category));
-static cl::opt<int64_t> sliceBlockMinRows("slice-block-min-rows",
+static NumberOpt<long long> sliceBlockMinRows("slice-block-min-rows",
                                           cl::desc("The fewest rows a slice group's block may have (default 64)"),
                                           cl::init(PassOptions{}.sliceBlockMinRows), ALL_SUBS, cl::cat(category));
-static cl::opt<int64_t> singleSliceBlockBytes(
+static NumberOpt<long long> singleSliceBlockBytes(
     "single-slice-block-bytes",
     cl::desc("Run a slice group of a single slice (one sequence and head) in row blocks, on one thread, only when "
              "its values would take more than this many bytes whole (default 268435456)"),
@@ -85,7 +108,7 @@ static cl::opt<bool> emitObject("c", cl::desc("Write the object file only, witho
                                 cl::cat(category));
 static cl::opt<bool> timePhases("time", cl::desc("Print how long each phase of the build took"), cl::sub(buildCmd),
                                 cl::cat(category));
-static cl::opt<unsigned> jobs("j", cl::desc("Optimise and make machine code on N threads, one part of the model each "
+static NumberOpt<unsigned> jobs("j", cl::desc("Optimise and make machine code on N threads, one part of the model each "
                                             "(default, or 0: the cores available, at most 8; N at most 64; the model "
                                             "trains the same for any N)"),
                                cl::value_desc("N"), cl::init(0), cl::Prefix, cl::sub(buildCmd), cl::cat(category));
@@ -103,7 +126,7 @@ static cl::opt<bool> stepEntry("step-entry",
                                cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
 static cl::opt<bool> noStepEntry("no-step-entry", cl::desc("Leave @step out of a text model"), cl::sub(buildCmd),
                                  cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
-static cl::opt<int64_t> stepBatch("step-batch",
+static NumberOpt<long long> stepBatch("step-batch",
                                   cl::desc("How many sequences @step generates at once (default 1; at most the model's "
                                            "batch): `sample` uses @step for at most this many rows"),
                                   cl::init(1), cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
@@ -122,13 +145,13 @@ static cl::list<std::string> passes("passes", cl::CommaSeparated, cl::desc("Pass
 static cl::opt<bool> listPasses("list-passes", cl::desc("List every pass and exit"), cl::sub(optCmd), cl::cat(category));
 
 // gradcheck
-static cl::opt<double> tolerance("tolerance", cl::desc("Largest relative error that passes (default 1e-6)"),
+static NumberOpt<double> tolerance("tolerance", cl::desc("Largest relative error that passes (default 1e-6)"),
                                  cl::init(1e-6), cl::sub(gradcheckCmd), cl::cat(category));
-static cl::opt<unsigned> seed("seed", cl::desc("Seed for the random point and batch (default 1)"), cl::init(1),
+static NumberOpt<unsigned> seed("seed", cl::desc("Seed for the random point and batch (default 1)"), cl::init(1),
                               cl::sub(gradcheckCmd), cl::cat(category));
-static cl::opt<unsigned> samples("samples", cl::desc("Elements checked per parameter (default 24; all if fewer)"),
+static NumberOpt<unsigned> samples("samples", cl::desc("Elements checked per parameter (default 24; all if fewer)"),
                                  cl::init(24), cl::sub(gradcheckCmd), cl::cat(category));
-static cl::opt<unsigned> maxElements("max-elements",
+static NumberOpt<unsigned> maxElements("max-elements",
                                      cl::desc("Elements checked in all, at most (default 600; 0: no limit): a large "
                                               "model checks fewer per tensor, at least 2"),
                                      cl::init(600), cl::sub(gradcheckCmd), cl::cat(category));
