@@ -7,6 +7,7 @@
 #include "driver/Commands.h"
 #include "core/FiniteCheck.h"
 #include "driver/Plots.h"
+#include "driver/Resume.h"
 #include "driver/StopSignals.h"
 #include "driver/ThreadChoice.h"
 #include "core/Profile.h"
@@ -27,9 +28,6 @@ namespace grt {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-/// The most steps a run may have: the model's step counters are i32.
-constexpr int64_t kMaxSteps = INT32_MAX;
 
 std::string duration(double s) {
   if (s < 60) return fmt::format("{:.1f}s", s);
@@ -87,8 +85,7 @@ void printSmallParams(Session &s) {
   fmt::print("learned: {}\n", line);
 }
 
-/// What the data position counts, and what the speed is given in.
-const char *positionUnit(const GrtModel &m) { return m.data_kind == GRT_DATA_TEXT ? "tokens" : "rows"; }
+/// What the speed is given in.
 const char *sampleUnit(const GrtModel &m) { return m.data_kind == GRT_DATA_TEXT ? "tokens" : "samples"; }
 
 /// Every hyperparameter's value goes into the checkpoint as "hp.NAME",
@@ -96,93 +93,6 @@ const char *sampleUnit(const GrtModel &m) { return m.data_kind == GRT_DATA_TEXT 
 void saveHypers(Session &s, Metadata &meta) {
   for (auto &sl : s.slots)
     if (Session::isUserHyper(*sl.tensor)) meta[std::string("hp.") + sl.tensor->name] = fmt::format("{:.17g}", Session::get(sl, 0));
-}
-
-/// The optimizer a model trains with, for checkpoints: "adamw" of
-/// "adamw(lr = 0.001, ...)".
-std::string optimizerName(const GrtModel &m) {
-  std::string_view o = m.optimizer ? m.optimizer : "";
-  return std::string(o.substr(0, o.find('(')));
-}
-
-/// On resume, the checkpoint's hyperparameters continue the run, in place
-/// of the values compiled into the model (a note names each that differs);
-/// one given again with --lr or --hp wins, and a note says what it changed.
-/// A checkpoint of another optimizer (SGD resumed by an AdamW build) gives
-/// none: its learning rate was chosen for that optimizer, so the model's
-/// own values apply, and a note says so. One the model does not have (a
-/// momentum, weight decay or warmup of the saved run's optimizer or
-/// schedule) cannot go on: like a tensor the model lacks, it is an error
-/// unless --partial-load, which ignores it.
-void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::string &from,
-                   std::vector<std::string> &overrides) {
-  std::vector<std::string> given, ignored;
-  if (a.has("lr")) given.push_back("lr");
-  for (auto &kv : a.all("hp")) given.push_back(kv.substr(0, kv.find('=')));
-  auto isGiven = [&](const std::string &name) { return std::find(given.begin(), given.end(), name) != given.end(); };
-  // Checkpoints from before the optimizer was stored: taken as this one's.
-  auto savedOpt = meta.find("optimizer");
-  std::string mine = optimizerName(s.model);
-  bool otherOptimizer = savedOpt != meta.end() && savedOpt->second != mine;
-  for (auto &[key, text] : meta) {
-    if (key.rfind("hp.", 0) != 0) continue;
-    std::string name = key.substr(3);
-    char *end;
-    double v = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end || !std::isfinite(v))
-      fail("checkpoint {}: its hyperparameter {} is '{}', not a number", from, shown(name), shown(text));
-    int i = s.find(name);
-    if (i < 0 || !Session::isUserHyper(*s.slots[i].tensor)) {
-      if (!a.has("partial-load"))
-        fail("checkpoint {} has hyperparameter {} ({:.6g}), which this model does not have ({}); --partial-load "
-             "resumes without it",
-             from, shown(name), v,
-             otherOptimizer ? fmt::format("the checkpoint was trained with {}, this model trains with {}",
-                                          shown(savedOpt->second), mine)
-                            : std::string("it was saved by another optimizer or schedule"));
-      ignored.push_back(fmt::format("{} ({:.6g})", shown(name), v));
-      continue;
-    }
-    if (otherOptimizer) continue;
-    if (const char *why = hyperRangeError(name.c_str(), v, s.slots[i].tensor->dtype == GRT_F32))
-      fail("checkpoint {}: its hyperparameter {} is {}, but it {}", from, shown(name), v, why);
-    double now = Session::get(s.slots[i], 0);
-    if (!isGiven(name)) {
-      if (now != v)
-        overrides.push_back(fmt::format("the checkpoint's {} {:.6g} continues the run, in place of the {:.6g} this "
-                                        "model was compiled with ({} sets another)",
-                                        name, v, now, name == "lr" ? "--lr" : "--hp " + name + "=X"));
-      Session::set(s.slots[i], 0, v);
-      continue;
-    }
-    if (now != v)
-      overrides.push_back(fmt::format("{} overrides the checkpoint's {:.6g}",
-                                      name == "lr" && a.has("lr") ? fmt::format("--lr {:.6g}", now)
-                                                                  : fmt::format("--hp {}={:.6g}", name, now),
-                                      v));
-  }
-  if (!ignored.empty())
-    overrides.push_back(fmt::format("--partial-load: ignoring the checkpoint's hyperparameter{} {}, which this model "
-                                    "does not have: the run goes on without {}",
-                                    ignored.size() == 1 ? "" : "s", fmt::join(ignored, ", "),
-                                    ignored.size() == 1 ? "it" : "them"));
-  if (otherOptimizer) {
-    std::vector<std::string> values;
-    for (auto &sl : s.slots)
-      if (Session::isUserHyper(*sl.tensor)) values.push_back(fmt::format("{} {:.6g}", sl.tensor->name, Session::get(sl, 0)));
-    overrides.push_back(fmt::format("the checkpoint was trained with {}, this model trains with {}: the checkpoint's "
-                                    "hyperparameters do not carry over: this model's own apply ({}; --lr and --hp "
-                                    "set them)",
-                                    shown(savedOpt->second), mine, fmt::join(values, ", ")));
-    return;
-  }
-  // A hyperparameter the saved run did not have (an SGD checkpoint
-  // resumed by an SGD model with momentum) takes the model's value.
-  for (auto &sl : s.slots)
-    if (Session::isUserHyper(*sl.tensor) && !meta.count(std::string("hp.") + sl.tensor->name) && !isGiven(sl.tensor->name))
-      overrides.push_back(fmt::format("the checkpoint has no hyperparameter {} (saved by another optimizer or "
-                                      "schedule): it takes this model's {:.6g}",
-                                      sl.tensor->name, Session::get(sl, 0)));
 }
 
 /// Creates the --plot directory if needed and makes sure files can be
@@ -264,20 +174,6 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   int64_t start = 0;
   s.initParams(dopts.seed);
   Metadata resumed;
-  auto get = [&](const char *k) -> std::string {
-    auto it = resumed.find(k);
-    if (it == resumed.end()) fail("checkpoint {} has no '{}' in its metadata; it was not written by a gradc executable", from, k);
-    return it->second;
-  };
-  // Step counts in the metadata: whole numbers, nothing else ("-50", "abc",
-  // "1e3" and "12x" are all refused).
-  auto count = [&](const char *k) -> int64_t {
-    std::string v = get(k);
-    int64_t x = -1;
-    if (!parseCount(v, x)) fail("checkpoint {}: its {} '{}' is not a whole number of steps", from, k, shown(v));
-    if (x > kMaxSteps) fail("checkpoint {}: its {} {} is more than the {} steps a run may have", from, k, x, kMaxSteps);
-    return x;
-  };
   std::string seedNote;
   std::vector<std::string> overrides; // what flags change of the saved run, said when resuming
   History history;
@@ -288,14 +184,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // of other tensors; this run starts at step 0 from the tensors both have.
   // (It was refused here, after loadCheckpoint had said it was loading it.)
   bool resuming = false;
-  // Of the saved run: its --steps, its --log-every, and the progress line
-  // it had open when it stopped (the steps since its last line, and the sum
-  // of their losses). Checkpoints from before the last two have none.
-  int64_t savedSteps = -1, savedLogEvery = 0, savedEvalEvery = 0, savedWindowSteps = 0;
-  double savedWindowLoss = 0;
+  // The run the checkpoint saved, which this one goes on with (when
+  // `resuming`; the defaults otherwise: no saved steps, lines or curve).
+  SavedRun saved;
   if (!from.empty()) {
     resumed = loadCheckpoint(from, s, a.has("partial-load"));
-    std::string savedModel = get("model");
+    std::string savedModel = requiredField(resumed, "model", from);
     resuming = savedModel == m.name;
     if (!resuming) {
       // Adam's moments and momentum were summed over that run's steps;
@@ -314,90 +208,51 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     }
   }
   if (resuming) {
-    start = count("step");
+    saved = readSavedRun(resumed, from, m);
+    start = saved.step;
     // The loss curve so far, for --plot (and for the next checkpoint, so a
     // later resume with --plot draws it too).
-    auto savedTrain = resumed.find("history.train"), savedVal = resumed.find("history.val");
-    if (savedTrain == resumed.end() || savedVal == resumed.end()) {
-      if (!plotDir.empty() && start > 0)
-        overrides.push_back(fmt::format("checkpoint {} holds no loss history (it was saved before checkpoints kept "
-                                        "one): {}/loss.svg starts at step {}",
-                                        from, plotDir, start));
-    } else {
-      for (auto [field, series] : {std::pair{savedTrain, &history.train}, std::pair{savedVal, &history.val}})
-        if (std::string why = History::fromText(field->second, start, *series); !why.empty())
-          fail("checkpoint {}: its {} is malformed: {}", from, field->first, why);
-    }
-    // A run stopped between two progress lines (--stop-after 30 with lines
-    // every 20, or killed after a --save-every save) goes on with that
-    // line's steps and losses, so its line, and the point it plots, is the
-    // mean over the same steps as a straight run's: it averaged the resumed
-    // steps only.
-    if (resumed.count("log_every")) {
-      savedLogEvery = count("log_every");
-      if (savedLogEvery < 1) fail("checkpoint {}: its log_every is 0; progress lines come every 1 or more steps", from);
-    }
-    // Its --eval-every, as its --log-every (checkpoints from before it was
-    // stored have none: validation comes with each line).
-    if (resumed.count("eval_every")) {
-      savedEvalEvery = count("eval_every");
-      if (savedEvalEvery < 1) fail("checkpoint {}: its eval_every is 0; validation comes every 1 or more steps", from);
-    }
-    if (resumed.count("window_steps") || resumed.count("window_loss")) {
-      savedWindowSteps = count("window_steps");
-      if (savedWindowSteps > start)
-        fail("checkpoint {}: its window_steps {} is more than the {} steps it has trained", from, savedWindowSteps,
-             start);
-      std::string text = get("window_loss");
-      char *end;
-      savedWindowLoss = std::strtod(text.c_str(), &end);
-      if (text.empty() || *end || !std::isfinite(savedWindowLoss))
-        fail("checkpoint {}: its window_loss '{}' is not a finite number", from, shown(text));
-    }
-    savedSteps = count("total_steps");
-    if (start > savedSteps) fail("checkpoint {}: its step {} is past its total of {} steps", from, start, savedSteps);
-    if (!a.has("steps")) steps = savedSteps;
-    else if (steps != savedSteps && s.find("total_steps") >= 0)
+    history = saved.history;
+    if (!saved.hasHistory && !plotDir.empty() && start > 0)
+      overrides.push_back(fmt::format("checkpoint {} holds no loss history (it was saved before checkpoints kept "
+                                      "one): {}/loss.svg starts at step {}",
+                                      from, plotDir, start));
+    if (!a.has("steps")) steps = saved.totalSteps;
+    else if (steps != saved.totalSteps && s.find("total_steps") >= 0)
       overrides.push_back(fmt::format("--steps {} overrides the checkpoint's {}: the learning-rate schedule now spans {} "
                                       "steps, so the run no longer matches one trained for {} from the start",
-                                      steps, savedSteps, steps, steps));
+                                      steps, saved.totalSteps, steps, steps));
     if (steps < start)
       fail("checkpoint {} is at step {}, past --steps {}; give --steps above {} to train further", from, start, steps,
            start);
     // The seed orders every epoch's batches, so a resumed run continues bit
     // for bit only with the seed it started with: settle it before the data
     // is loaded and shuffled.
-    uint64_t savedSeed = checkpointSeed(resumed, from);
-    if (!a.has("seed")) dopts.seed = savedSeed;
-    seedNote = dopts.seed == savedSeed ? fmt::format(" with the checkpoint's seed {}", savedSeed)
-                                       : fmt::format("; --seed {} overrides the checkpoint's seed {}", dopts.seed, savedSeed);
+    if (!a.has("seed")) dopts.seed = saved.seed;
+    seedNote = dopts.seed == saved.seed
+                   ? fmt::format(" with the checkpoint's seed {}", saved.seed)
+                   : fmt::format("; --seed {} overrides the checkpoint's seed {}", dopts.seed, saved.seed);
     // bf16 products round differently: a run goes on in the precision it
     // was trained in, unless --precision says otherwise. (Checkpoints from
     // before it was stored were f32 or bf16 alike: the flag decides.)
-    if (auto it = resumed.find("precision"); it != resumed.end()) {
-      if (it->second != "f32" && it->second != "bf16")
-        fail("checkpoint {}: its precision '{}' is neither f32 nor bf16", from, shown(it->second));
+    if (!saved.precision.empty()) {
       if (!a.has("precision")) {
-        precision = it->second;
+        precision = saved.precision;
         setPrecision(precision, m, "the checkpoint's precision");
         if (precision != "f32") overrides.push_back(fmt::format("matrix products in {}, as the checkpoint was trained", precision));
-      } else if (precision != it->second) {
+      } else if (precision != saved.precision) {
         overrides.push_back(fmt::format("--precision {} overrides the checkpoint's {}: the run does not continue as it "
                                         "was trained",
-                                        precision, it->second));
+                                        precision, saved.precision));
       }
     }
     // The validation fraction decides which table rows are trained on.
     // Checkpoints from before it was stored have none: the flag decides.
-    if (auto it = resumed.find("val_frac"); it != resumed.end()) {
-      char *vend;
-      double savedFrac = std::strtod(it->second.c_str(), &vend);
-      if (it->second.empty() || *vend || !(savedFrac >= 0 && savedFrac < 1))
-        fail("checkpoint {}: its val_frac '{}' is not a fraction in [0, 1)", from, shown(it->second));
-      if (!a.has("val-frac")) dopts.valFraction = savedFrac;
-      else if (dopts.valFraction != savedFrac)
+    if (saved.valFrac) {
+      if (!a.has("val-frac")) dopts.valFraction = *saved.valFrac;
+      else if (dopts.valFraction != *saved.valFrac)
         overrides.push_back(fmt::format("--val-frac {} overrides the checkpoint's {}: other rows are trained on now",
-                                        dopts.valFraction, savedFrac));
+                                        dopts.valFraction, *saved.valFrac));
     }
   }
   // A run on BPE tokens goes on with its tokenizer (a table model has
@@ -428,50 +283,27 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     refuseOverwritingInput(path, "--plot's picture", from, a.has("resume") ? "--resume" : "--load");
   }
   auto data = loadData(s, dopts);
-  // The saved run's processes and global batch (checkpoints from before
-  // they were stored have neither): whole numbers, a share of the batch
-  // for each process, as a save writes them. A hand-edited 0, -1 or
-  // 99999999999999999999 went into the note below unchecked.
-  int64_t savedWorld = 1, savedGlobal = -1;
-  auto savedNumber = [&](const char *k, int64_t max, const std::string &what) -> int64_t {
-    std::string v = resumed[k];
-    int64_t x = 0;
-    if (!parseCount(v, x) || x < 1 || x > max)
-      fail("checkpoint {}: its {} '{}' is not {} from 1 to {}", from, k, shown(v), what, max);
-    return x;
-  };
-  if (resuming && resumed.count("world")) savedWorld = savedNumber("world", INT32_MAX, "a number of processes");
-  if (resuming && resumed.count("global_batch")) {
-    savedGlobal = savedNumber("global_batch", INT64_MAX, fmt::format("a number of {}", positionUnit(m)));
-    // Each process's share fills one batch of inputs, a tensor of at
-    // most 2^37 elements.
-    constexpr int64_t kMaxShare = int64_t(1) << 37;
-    if (savedGlobal % savedWorld != 0 || savedGlobal / savedWorld > kMaxShare)
-      fail("checkpoint {}: its global_batch {} does not split into equal shares of at most {} {} for its {} process{}",
-           from, savedGlobal, kMaxShare, positionUnit(m), savedWorld, savedWorld == 1 ? "" : "es");
-  }
   // A run resumed on another number of processes keeps the data position
   // (an epoch and a row of its order, or the window generator's state);
   // only the number of rows each step draws changes with the global batch.
-  if (savedGlobal > 0 && savedGlobal != data->samplesPerBatch())
+  if (saved.globalBatch > 0 && saved.globalBatch != data->samplesPerBatch())
     overrides.push_back(fmt::format("the checkpoint was trained with a global batch of {} {} ({} process{}); this run's "
                                     "is {} ({} process{} × {}): the data position carries over, and each step now "
                                     "draws {}",
-                                    savedGlobal, positionUnit(m), savedWorld, savedWorld == 1 ? "" : "es",
+                                    saved.globalBatch, positionUnit(m), saved.world, saved.world == 1 ? "" : "es",
                                     data->samplesPerBatch(), cluster.size, cluster.size == 1 ? "" : "es",
                                     data->samplesPerBatch() / cluster.size, data->samplesPerBatch()));
-  auto savedData = resumed.find("data_id");
-  bool otherData = resuming && savedData != resumed.end() && savedData->second != data->identity();
+  bool otherData = resuming && !saved.dataId.empty() && saved.dataId != data->identity();
   if (otherData)
     // An identity is about 90 characters (text, size, hashes of the bytes
     // and of the tokenizer): shown whole, so the part that differs is seen.
     overrides.push_back(fmt::format("the data is not what the checkpoint was trained on (it was {}; this is {}): "
                                     "training goes on, but not as the saved run would have",
-                                    shown(savedData->second, 200), data->identity()));
+                                    shown(saved.dataId, 200), data->identity()));
   std::string freshPosition = data->saveState();
-  if (std::string why = resuming ? data->malformedState(get("data")) : ""; !why.empty())
-    fail("checkpoint {}: its data '{}' is {}", from, shown(get("data")), why);
-  if (resuming && !data->restoreState(get("data"))) {
+  if (std::string why = resuming ? data->malformedState(saved.data) : ""; !why.empty())
+    fail("checkpoint {}: its data '{}' is {}", from, shown(saved.data), why);
+  if (resuming && !data->restoreState(saved.data)) {
     // On other data (fine-tuning on a smaller table) a saved position that
     // does not fit starts over (one that fits carries on, as it always
     // did). On the same data it is a damaged checkpoint, or a --val-frac
@@ -510,13 +342,13 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // lines by its own length). A resumed run keeps the saved run's, unless
   // --steps makes it another run.
   int64_t logEvery = a.integer("log-every",
-                               savedLogEvery > 0 && steps == savedSteps ? savedLogEvery
+                               saved.logEvery > 0 && steps == saved.totalSteps ? saved.logEvery
                                                                         : std::max<int64_t>(1, steps / 20),
                                1);
   // The saved run's too, unless --steps changes or it validated with each
   // line (the default, which follows --log-every).
-  bool keepsEvalEvery = savedEvalEvery > 0 && savedEvalEvery != savedLogEvery && steps == savedSteps;
-  int64_t evalEvery = a.integer("eval-every", keepsEvalEvery ? savedEvalEvery : logEvery, 1);
+  bool keepsEvalEvery = saved.evalEvery > 0 && saved.evalEvery != saved.logEvery && steps == saved.totalSteps;
+  int64_t evalEvery = a.integer("eval-every", keepsEvalEvery ? saved.evalEvery : logEvery, 1);
   // 0 (no periodic saves) is the default: asked for, it is refused like
   // --log-every 0, not read as "never".
   int64_t saveEvery = a.integer("save-every", 0, 1);
@@ -578,8 +410,8 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   std::string plotError; // the first picture that could not be written
   // The progress line being summed: its steps, and their losses' sum (a
   // resumed run's open line goes on).
-  double windowLoss = savedWindowLoss;
-  int64_t windowSteps = savedWindowSteps;
+  double windowLoss = saved.windowLoss;
+  int64_t windowSteps = saved.windowSteps;
   // The points a run that goes on to --steps draws too are kept in
   // `history`, and in the checkpoint: those on the grid of --log-every and
   // --eval-every, and the run's last step. A line or validation at a step

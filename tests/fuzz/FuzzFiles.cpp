@@ -6,8 +6,9 @@
 //   0  a CSV table: loadData for a table model (the train/validation split,
 //      every validation batch, a few training batches), and readRows as
 //      `predict` reads it
-//   1  a checkpoint (safetensors): loadCheckpoint, strict then partial, and
-//      the data position its metadata holds, as `train --load` restores it
+//   1  a checkpoint (safetensors): loadCheckpoint, strict then partial,
+//      and what `train --resume` reads of the saved run (readSavedRun, its
+//      hyperparameters, and its data position restored)
 //   2  a tokenizer file (tiktoken's format): parse, then decode(encode(x))
 //      must give x back for a fixed text and for the file's own bytes
 //   3  a text corpus: loadData for a byte-level text model, then batches
@@ -32,6 +33,7 @@
 #include "driver/Checkpoint.h"
 #include "driver/Data.h"
 #include "driver/Json.h"
+#include "driver/Resume.h"
 #include "driver/Session.h"
 #include "driver/Tokenizer.h"
 
@@ -166,11 +168,15 @@ void checkpoint(const uint8_t *data, size_t size) {
   for (bool partial : {false, true})
     refusedOrTaken([&] {
       Metadata meta = loadCheckpoint(ckpt, s, partial);
-      // `train --load` then puts the data back where the run stopped.
-      auto it = meta.find("data");
-      if (it == meta.end()) return;
+      // `train --resume` then reads the saved run, takes its
+      // hyperparameters and puts the data back where it stopped.
+      SavedRun saved = readSavedRun(meta, ckpt, kTableModel);
+      char *argv[] = {const_cast<char *>("fuzz"), const_cast<char *>("train"), nullptr};
+      Args none("train", 2, argv, 2, {"lr", "hp"}, {"partial-load"});
+      std::vector<std::string> notes;
+      restoreHypers(s, none, meta, ckpt, notes);
       auto d = loadData(s, tableOptions(csv));
-      if (d->restoreState(it->second)) drawBatches(s, *d);
+      if (d->restoreState(saved.data)) drawBatches(s, *d);
     });
 }
 
@@ -237,8 +243,12 @@ void writeSeeds(const std::string &to) {
     s.initParams(1);
     auto d = loadData(s, tableOptions(path("fixed.csv")));
     d->nextTrainBatch(s);
-    Metadata meta{{"model", "fuzz_table"}, {"step", "1"}, {"total_steps", "10"}, {"seed", "3"},
-                  {"data", d->saveState()}, {"val_frac", "0.3"}};
+    // Every field train writes and reads back on --resume.
+    Metadata meta{{"model", "fuzz_table"}, {"step", "3"}, {"total_steps", "10"}, {"seed", "3"},
+                  {"data", d->saveState()}, {"val_frac", "0.3"}, {"log_every", "2"}, {"eval_every", "2"},
+                  {"window_steps", "1"}, {"window_loss", "0.5"}, {"history.train", "2:0.75"},
+                  {"history.val", "2:0.875"}, {"precision", "f32"}, {"world", "1"}, {"global_batch", "4"},
+                  {"data_id", d->identity()}, {"optimizer", "sgd"}, {"hp.lr", "0.05"}};
     saveCheckpoint(path("seed.ckpt"), s, meta);
     seed("seed-checkpoint", 1, readFileOrDie(path("seed.ckpt")));
   }

@@ -17,8 +17,9 @@ fuzzes each target.
               semantic analysis, verifier
   fuzz_gir    text IR -> parser, verifier, print and parse back
   fuzz_files  what a trained executable reads: CSV tables, checkpoints and
-              the data position they hold, tokenizer files, text corpora,
-              JSON; each must be taken or refused with a one-line message
+              the saved run they hold (train --resume's reading), tokenizer
+              files, text corpora, JSON; each must be taken or refused with
+              a one-line message
 
 Options:
   --time SECONDS   fuzz each target this long (default 30)
