@@ -1,6 +1,8 @@
 //===- tools/Commands.cpp - what each gradc subcommand does ---------------===//
 #include "Commands.h"
 
+#include "BuildProgress.h"
+
 #include "codegen/Link.h"
 #include "codegen/Target.h"
 #include "ir/Dot.h"
@@ -125,9 +127,19 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     return refuse("cannot write " + out + ": the directory " + dir.str() + " does not exist");
   if (llvm::StringRef(out).starts_with("-")) out = "./" + out;
   Compiler c(o);
-  if (!c.load() || !c.checkEntryNames() || !phase("frontend") || !c.runPipeline() || !phase("passes") || !c.schedule() || !phase("loops") ||
+  // Past 10 s, a line every 10 s says what the build is doing.
+  BuildProgress progress;
+  auto doing = [&](std::string what) {
+    progress.doing(std::move(what));
+    return true;
+  };
+  c.onPass = [&](llvm::StringRef pass) { progress.doing("running the pass " + pass.str()); };
+  if (!c.load() || !c.checkEntryNames() || !phase("frontend") || !c.runPipeline() || !phase("passes") ||
+      !doing("making the kernels' loops") || !c.schedule() || !phase("loops") || !doing("making LLVM IR") ||
       !c.lower() || !phase("LLVM IR") || !c.createTarget())
     return 1;
+  size_t kernelCount = 0;
+  for (auto &e : c.loops.entries) kernelCount += e.kernels.size();
   if (b.objectOnly) {
     std::error_code ec;
     llvm::ToolOutputFile obj(out, ec, llvm::sys::fs::OF_None);
@@ -135,13 +147,17 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
       llvm::WithColor::error(llvm::errs(), "gradc") << "cannot write " << out << ": " << ec.message() << "\n";
       return 1;
     }
-    if (!c.optimize() || !phase("LLVM optimisation") || !c.emit(obj.os(), false)) return 1;
+    if (!doing(fmt::format("optimising {} kernels", kernelCount)) || !c.optimize() || !phase("LLVM optimisation") ||
+        !doing("making machine code") || !c.emit(obj.os(), false))
+      return 1;
     obj.keep();
     phase("machine code");
   } else {
     // Optimisation and machine code on every core (one part of the module
     // each), linked together.
     unsigned parts = std::clamp(b.jobs ? b.jobs : std::thread::hardware_concurrency(), 1u, b.jobs ? 64u : 8u);
+    doing(fmt::format("optimising and making machine code for {} kernels on {} thread{}", kernelCount, parts,
+                      parts == 1 ? "" : "s"));
     auto objects = emitObjects(*c.llvmModule, *c.target, parts);
     if (!objects) {
       c.report(objects.takeError());
@@ -174,6 +190,7 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     }
     phase(fmt::format("LLVM optimisation + machine code ({} thread{})", objects->size(),
                       objects->size() == 1 ? "" : "s"));
+    doing("linking");
     llvm::Error err = linkExecutable(paths, out);
     removeAll();
     if (err) {
@@ -183,14 +200,10 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     phase("link");
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  size_t kernels = 0;
   int64_t arena = 0;
-  for (auto &e : c.loops.entries) {
-    kernels += e.kernels.size();
-    arena = std::max(arena, e.arenaBytes);
-  }
+  for (auto &e : c.loops.entries) arena = std::max(arena, e.arenaBytes);
   llvm::errs() << fmt::format("gradc: built {} from {}: {} entry points, {} kernels, scratch arena {} bytes, in {:.2f} s\n",
-                              out, o.input, c.loops.entries.size(), kernels, arena, secs);
+                              out, o.input, c.loops.entries.size(), kernelCount, arena, secs);
   // A batch or width typed one digit too long builds fine and fails only
   // when the executable allocates: say so now.
   double memory = grt::machineMemory();

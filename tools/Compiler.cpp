@@ -147,6 +147,7 @@ bool Compiler::runPasses(llvm::ArrayRef<std::string> passes) {
   auto wants = [](const std::vector<std::string> &list, llvm::StringRef p) { return llvm::is_contained(list, p.str()); };
   PassObserver observe = [&](llvm::StringRef pass, bool after, const Module &m) {
     ranPasses().insert(pass.str());
+    if (!after && onPass) onPass(pass);
     bool show = after ? (opts.printAfterAll || wants(opts.printAfter, pass)) : wants(opts.printBefore, pass);
     if (!show) return;
     llvm::outs() << "// ----- IR " << (after ? "after" : "before") << " " << pass << " -----\n";

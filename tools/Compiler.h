@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include <functional>
+
 #include "codegen/EmitModule.h"
 #include "codegen/Jit.h"
 #include "frontend/Frontend.h"
@@ -70,6 +72,9 @@ public:
   /// Compiles the optimised module into this process and returns its
   /// descriptor (the `gradc_model` symbol).
   const GrtModel *jit();
+
+  /// Called before each pass runs, with its name (build's progress lines).
+  std::function<void(llvm::StringRef pass)> onPass;
 
   /// Reports an error from a stage: "gradc: error: ..." on stderr.
   void report(llvm::Error err);
