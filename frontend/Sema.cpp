@@ -126,7 +126,9 @@ void SemaImpl::setLoc(llvm::SMLoc loc) {
     const char *end = sm.getMemoryBuffer(userBuffer)->getBufferEnd();
     const char *e = p;
     while (e < end && *e != '\n' && *e != '\r') ++e;
-    llvm::StringRef text = llvm::StringRef(p, e - p).trim();
+    // With its indentation, which the column counts (a caret placed by
+    // the column under the trimmed line sat that much to the right).
+    llvm::StringRef text = llvm::StringRef(p, e - p).rtrim();
     // Keep the statement, not its trailing comment.
     size_t hash = text.find('#');
     if (hash != llvm::StringRef::npos && text.find('"') == llvm::StringRef::npos) text = text.take_front(hash).rtrim();
@@ -335,9 +337,11 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
     if (modelOnly("an input")) declareInput(cast<InputStmt>(s));
     return Flow::Next;
   case Stmt::Param:
-    if (frame().inData)
+    if (frame().inData) {
       error(s.loc(), "a data block cannot declare parameters");
-    else
+      // Its uses are this mistake, not unknown names.
+      bind(cast<ParamStmt>(s).name, Value::error(), cast<ParamStmt>(s).nameLoc);
+    } else
       declareParam(cast<ParamStmt>(s));
     return Flow::Next;
   case Stmt::Return: {

@@ -349,12 +349,27 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     if (!c) return Value::error();
     if (c->type.dtype != DType::I1)
       return error(a[0].range.Start, "the condition of where must be a bool tensor, got " + srcType(c->type), {a[0].range});
-    if (a[1].kind != Value::Tensor && a[2].kind != Value::Tensor && (!a[1].isNumber() || !a[2].isNumber()))
-      return error(loc, "where needs numbers or tensors for its branches", {a[1].range, a[2].range});
-    // Branches: make them one dtype and shape via the arithmetic rules, then
-    // broadcast all three together.
+    // Each branch is a tensor or a number (a string or a list became the
+    // constant 0.0, silently); true and false go with a bool tensor.
     DType dt = a[1].kind == Value::Tensor ? a[1].node->type.dtype
                : a[2].kind == Value::Tensor ? a[2].node->type.dtype : opts.floatType;
+    for (const Value *v : {&a[1], &a[2]}) {
+      bool boolWithBool = v->kind == Value::Bool && dt == DType::I1;
+      if (v->kind != Value::Tensor && !v->isNumber() && !boolWithBool)
+        return error(v->range.Start.isValid() ? v->range.Start : loc,
+                     "where needs numbers or tensors for its branches, but this is " + describe(*v), {v->range});
+      // As in arithmetic: 1.5 in an i32 branch was an invalid constant.
+      if (v->kind == Value::Float && dt == DType::I32) {
+        const Value &t = v == &a[1] ? a[2] : a[1];
+        error(loc, "cannot combine " + srcType(t.node->type) + " with " + describe(*v) +
+                       ", which is not an integer, in where",
+              {a[1].range, a[2].range});
+        note(loc, "choose between floats: float(...) on the " + srcType(t.node->type) + " branch");
+        return Value::error();
+      }
+    }
+    // Branches: make them one dtype and shape via the arithmetic rules, then
+    // broadcast all three together.
     if (a[1].kind == Value::Tensor && a[2].kind == Value::Tensor && a[1].node->type.dtype != a[2].node->type.dtype)
       return error(loc, "the branches of where have different dtypes: " + srcType(a[1].node->type) + " and " +
                             srcType(a[2].node->type), {a[1].range, a[2].range});

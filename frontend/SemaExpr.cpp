@@ -297,6 +297,18 @@ bool SemaImpl::broadcastValues(llvm::ArrayRef<Value> vals, DType dtype, llvm::SM
               {v.range, t.range});
         return false;
       }
+  // A number joins a bool tensor (in == or where) as a bool constant: 2
+  // made an invalid IR constant (an internal error after the passes).
+  if (dtype == DType::I1)
+    for (auto &v : vals)
+      if (v.isNumber() && v.asDouble() != 0 && v.asDouble() != 1) {
+        const Value &t = *llvm::find_if(vals, [&](const Value &x) { return x.kind == Value::Tensor && x.node->type.dtype == dtype; });
+        error(v.range.Start.isValid() ? v.range.Start : opLoc,
+              describe(v) + " is not a bool (true, false, 1 or 0), the dtype of " + srcType(t.node->type) +
+                  " it meets in " + what,
+              {v.range, t.range});
+        return false;
+      }
   // A number joins an f32 tensor as an f32 constant: 3.5e38 became inf.
   if (dtype == DType::F32)
     for (auto &v : vals)
@@ -700,6 +712,9 @@ Value SemaImpl::callFunction(const FnDecl &fn, const CallExpr &call, const std::
   // rather than once per call.
   // (defaultOf names the parameter for the message when one reads another.)
   Frame f;
+  // A function called in a data block is in it too: a param it declares
+  // reached the IR (an internal error after the passes).
+  f.inData = frame().inData;
   frames.emplace_back();
   const FnDecl *outerDefaultOf = defaultOf;
   std::string outerParam = defaultParam;
