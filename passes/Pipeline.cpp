@@ -15,9 +15,18 @@ std::string where(const Module &m, const Node *n) { return n->loc.known() ? m.lo
 
 std::string sourceWithCaret(const Module &m, const Node *n) {
   if (!n->loc.known()) return "";
-  llvm::StringRef line = m.sourceLine(n->loc);
+  // The line as written, indentation and all (the column counts it); it
+  // is quoted without the indentation, so the caret moves left with it (it
+  // sat under a later character, by the indentation's width).
+  llvm::StringRef written = m.sourceLine(n->loc);
+  llvm::StringRef line = written.ltrim();
   if (line.empty()) return "";
-  return "\n  " + line.str() + "\n  " + std::string(n->loc.col > 0 ? n->loc.col - 1 : 0, ' ') + "^";
+  size_t indent = written.size() - line.size();
+  size_t at = n->loc.col > indent ? std::min<size_t>(n->loc.col - 1 - indent, line.size()) : 0;
+  // A tab before the caret stays a tab, so the caret lines up with it.
+  std::string pad;
+  for (char c : line.take_front(at)) pad += c == '\t' ? '\t' : ' ';
+  return "\n  " + line.str() + "\n  " + pad + "^";
 }
 
 llvm::Error errorAt(const Module &m, const Node *n, const std::string &msg) {
