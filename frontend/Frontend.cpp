@@ -33,16 +33,21 @@ static const ast::Program &parsedPrelude() {
   return *tree;
 }
 
-/// A file whose lines end in a lone CR (classic Mac OS) read as one long
-/// line: the lexer takes CR for a space, and messages counted lines by LF
-/// only, quoting the wrong one. Each lone CR becomes an LF; CRLF is kept
-/// (the lexer skips its CR), so locations in other files do not move.
+/// The source as the lexer and the messages read it.
+/// - A file whose lines end in a lone CR (classic Mac OS) read as one long
+///   line: the lexer takes CR for a space, and messages counted lines by LF
+///   only, quoting the wrong one. Each lone CR becomes an LF; CRLF is kept
+///   (the lexer skips its CR), so locations in other files do not move.
+/// - A UTF-8 byte order mark (Windows editors write one) is dropped: it was
+///   column 1 of line 1, so every message there pointed one column right,
+///   and quoted the mark's bytes.
 static std::unique_ptr<llvm::MemoryBuffer> withLineFeeds(std::unique_ptr<llvm::MemoryBuffer> buf) {
   llvm::StringRef text = buf->getBuffer();
+  bool bom = text.starts_with("\xEF\xBB\xBF");
   bool loneCR = false;
   for (size_t i = 0; i < text.size() && !loneCR; ++i) loneCR = text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n');
-  if (!loneCR) return buf;
-  std::string fixed = text.str();
+  if (!loneCR && !bom) return buf;
+  std::string fixed = text.drop_front(bom ? 3 : 0).str();
   for (size_t i = 0; i < fixed.size(); ++i)
     if (fixed[i] == '\r' && (i + 1 == fixed.size() || fixed[i + 1] != '\n')) fixed[i] = '\n';
   return llvm::MemoryBuffer::getMemBufferCopy(fixed, buf->getBufferIdentifier());
