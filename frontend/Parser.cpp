@@ -539,7 +539,10 @@ ExprPtr Parser::parsePostfix(ExprPtr base) {
     } else if (tok.is(Tok::LParen)) {
       auto *name = llvm::dyn_cast<NameExpr>(base.get());
       if (!name) {
-        error(tok.loc(), "only a function can be called");
+        // acts[i](h) was refused with "only a function can be called",
+        // though acts[i] may well be one: what is refused is the form.
+        error(tok.loc(), "a call takes a function's name before '(', not an expression: name the function first "
+                         "(f = ..., then f(...))");
         return nullptr;
       }
       advance();

@@ -211,6 +211,17 @@ void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
         return;
       }
   }
+  // A function sees its arguments, the constants and the functions: a
+  // model value it read was an unknown name, with a near miss offered
+  // ("did you mean 'shape'?" for the model's scale).
+  if (!diag.calls.empty() && frames.size() > 1 && frames.front().vars.count(name)) {
+    std::string what = inputs.count(name.str()) ? "an input" : params.count(name.str()) ? "a parameter" : "a value";
+    error(r.Start,
+          "'" + name + "' is " + what + " of the model, which a function cannot read: a function sees its arguments, "
+                                        "the constants and the functions; pass " + name + " as an argument",
+          {r});
+    return;
+  }
   // A data block runs before training, apart from the model's values.
   if (frame().inData && frames.front().vars.count(name)) {
     const char *from = "; it generates the inputs' rows from constants, functions, random numbers and its own values";

@@ -469,15 +469,31 @@ Value SemaImpl::evalIndex(const IndexExpr &e) {
         out = dflt;
         return true;
       }
-      if (!intArg(eval(*x), out, x->loc(), "an index")) return false;
+      Value v = eval(*x);
+      // "an index must be an integer, got i32[4]": but i32 is one. What
+      // it must be is known when the model is built.
+      if (v.kind == Value::Tensor && !isFloat(v.node->type.dtype)) {
+        error(x->loc(), "an index must be an integer known when the model is built, but this is a tensor (" +
+                            srcType(v.node->type) + "); gather(table, idx) picks rows by a tensor of indices",
+              {x->range});
+        return false;
+      }
+      if (!intArg(v, out, x->loc(), "an index")) return false;
       if (out < 0) out += n;
       return true;
     };
     int64_t lo, hi;
     if (!bound(it.start, 0, lo)) return Value::error();
     if (!it.isSlice) {
-      if (lo < 0 || lo >= n)
-        return error(it.range.Start, "index out of range for dimension " + llvm::Twine(d) + " of " + srcType(t), {it.range});
+      if (lo < 0 || lo >= n) {
+        // As written, with the range it may take (-4 did not say which).
+        std::string written(it.range.Start.getPointer(), it.range.End.getPointer());
+        return error(it.range.Start,
+                     "index " + llvm::StringRef(written).trim() + " is out of range for dimension " + llvm::Twine(d) +
+                         " of " + srcType(t) + ", which has " + llvm::Twine(n) + (n == 1 ? " element" : " elements") +
+                         " (indices " + llvm::Twine(-n) + " to " + llvm::Twine(n - 1) + ")",
+                     {it.range});
+      }
       offsets[d] = lo;
       sizes[d] = 1;
       continue;
@@ -633,10 +649,24 @@ bool SemaImpl::bindArgs(llvm::ArrayRef<std::string> params, size_t required, con
   }
   for (size_t i = 0; i < required; ++i)
     if (!out.given[i]) {
-      error(call.loc(), "'" + calleeName + "' needs argument '" + params[i] + "'", {call.range});
+      error(call.loc(), "'" + calleeName + "' needs argument '" + params[i] + "'", {call.range}, valueScopeNote(call));
       ok = false;
     }
   return ok;
+}
+
+/// x.mean() read as a method call of the tensor x, which the language has
+/// not: it is a scoped call, with x the scope of mean's params, and the
+/// error said only that mean needs its argument. Says so when the scope is
+/// the name of a tensor.
+llvm::SmallVector<DiagEngine::Note, 1> SemaImpl::valueScopeNote(const CallExpr &call) {
+  auto *name = llvm::dyn_cast_or_null<NameExpr>(call.scope.get());
+  if (!name) return {};
+  auto it = frame().vars.find(name->name);
+  if (it == frame().vars.end() || it->second.kind != Value::Tensor) return {};
+  return {{name->loc(), "'" + name->name + "." + call.callee + "(...)' is a scoped call: '" + name->name +
+                            "' names where " + call.callee + "'s params go, not the tensor " + name->name +
+                            " (values have no methods); to pass it, write " + call.callee + "(" + name->name + ")"}};
 }
 
 Value SemaImpl::evalCall(const CallExpr &call) {
@@ -705,7 +735,7 @@ Value SemaImpl::callFunction(const FnDecl &fn, const CallExpr &call, const std::
   if (!bindArgs(names, required, call, fn.name, args)) return Value::error();
   for (size_t i = 0; i < names.size(); ++i)
     if (!args.has(i) && !fn.params[i].defaultValue)
-      return error(call.loc(), "'" + fn.name + "' needs argument '" + names[i] + "'", {call.range});
+      return error(call.loc(), "'" + fn.name + "' needs argument '" + names[i] + "'", {call.range}, valueScopeNote(call));
 
   // Defaults are evaluated where the function is defined: globals only, and
   // outside the call, so a mistake in one is said once at its definition

@@ -211,6 +211,8 @@ public:
     bool inData = false; // random builtins allowed
   };
   Value lookup(llvm::StringRef name, llvm::SMRange r);
+  /// A note for a scoped call whose scope is a tensor's name (x.mean()).
+  llvm::SmallVector<DiagEngine::Note, 1> valueScopeNote(const ast::CallExpr &call);
   /// Reports `name`, found nowhere at `r`, saying why where it can (a
   /// constant used above its definition, a model value in a data block)
   /// and otherwise offering the nearest visible name.
