@@ -132,7 +132,25 @@ static NumberOpt<long long> stepBatch("step-batch",
                                   cl::init(1), cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::cat(category));
 
 // dump, dot: the stages are the pipeline's (addStageNames() adds them).
-static cl::opt<const Step *, false, cl::parser<const Step *>>
+/// --stage's values are the pipeline's stages; an unknown one got LLVM's
+/// "Cannot find option named 'foo'!", without the list.
+class StageParser : public cl::parser<const Step *> {
+public:
+  using cl::parser<const Step *>::parser;
+  bool parse(cl::Option &, llvm::StringRef, llvm::StringRef arg, const Step *&value) {
+    std::string names;
+    for (auto &v : Values) {
+      if (v.Name == arg) {
+        value = v.V.getValue();
+        return false;
+      }
+      names += (names.empty() ? "" : ", ") + v.Name.str();
+    }
+    llvm::WithColor::error(llvm::errs(), "gradc") << "--stage takes one of " << names << "; not '" << arg << "'\n";
+    std::exit(1);
+  }
+};
+static cl::opt<const Step *, false, StageParser>
     stage("stage", cl::desc("The stage to print (default: graph for dump, optim for dot)"), cl::init(&stepOf(Step::Sema)), cl::sub(dumpCmd), cl::sub(dotCmd),
           cl::cat(category));
 
