@@ -15,6 +15,16 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
     lastDropped = true;
     return;
   }
+  // Inside a loop, a place (with its calls) is said once whatever the
+  // message: a slice i:i+3 out of range reads differently at each pass.
+  if (!loops.empty()) {
+    std::string place = "loop@" + std::to_string(uintptr_t(loc.getPointer()));
+    for (auto &c : calls) place += "<" + std::to_string(uintptr_t(c.loc.getPointer()));
+    if (!said.insert(place).second) {
+      lastDropped = true;
+      return;
+    }
+  }
   // A mistake passed into a prelude function trips each of its lines that
   // reads the bad argument (mean's sum, then its numel, both on axis -3):
   // inside the prelude, only the first error of each call from the user's
@@ -36,6 +46,13 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
   if (lastDropped) return;
   printMessage(sm, os, loc, llvm::SourceMgr::DK_Error, msg, ranges);
   for (auto &n : notes) printMessage(sm, os, n.loc, llvm::SourceMgr::DK_Note, n.msg);
+  // The pass of each loop of the user's it happened in, innermost first
+  // (the prelude's loops are its own business).
+  for (size_t i = loops.size(); i-- > 0;)
+    if (!inPrelude(loops[i].loc))
+      printMessage(sm, os, loops[i].loc, llvm::SourceMgr::DK_Note,
+                   "in the pass of this loop with " + loops[i].var + " = " + std::to_string(loops[i].value) +
+                       (i + 1 == loops.size() ? " (a mistake here is said for its first pass only)" : ""));
   // Innermost first. A deep chain (a recursion) shows its two ends.
   for (size_t i = calls.size(); i-- > 0;) {
     if (calls.size() > 2 * kChainEnds && i == calls.size() - kChainEnds - 1) {

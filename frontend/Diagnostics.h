@@ -55,6 +55,18 @@ public:
   };
   /// The calls being inlined, outermost first; errors list them.
   std::vector<CallSite> calls;
+  /// One pass of a loop being unrolled: its `for`, its variable and the
+  /// value it has in this pass.
+  struct LoopPass {
+    llvm::SMLoc loc;
+    std::string var;
+    int64_t value;
+  };
+  /// The loops being unrolled, outermost first. An error inside one is said
+  /// once per place, at the first pass it happens in, which a note names
+  /// (a slice out of range at i = 4998 was said 30 times, each with another
+  /// i:i+3 and none naming i, then "too many errors").
+  std::vector<LoopPass> loops;
   /// A chain longer than twice this shows this many calls at each end.
   static constexpr size_t kChainEnds = 4;
 

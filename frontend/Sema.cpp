@@ -389,10 +389,15 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
       return Flow::Next;
     }
     loops.push_back({&f, std::max<int64_t>(count, 0), diag.calls.size()});
-    auto leave = llvm::make_scope_exit([&] { loops.pop_back(); });
+    diag.loops.push_back({f.loc(), f.var, lo.i});
+    auto leave = llvm::make_scope_exit([&] {
+      loops.pop_back();
+      diag.loops.pop_back();
+    });
     for (int64_t i = lo.i; i < hi.i; ++i) {
       if (!spend(f.loc())) return Flow::Return;
       frame().vars[f.var] = Value::integer(i);
+      diag.loops.back().value = i;
       if (execBlock(f.body) == Flow::Return) return Flow::Return;
     }
     return Flow::Next;
