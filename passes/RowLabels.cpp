@@ -171,12 +171,32 @@ private:
       return Label::mixed(n, "reshapes the rows apart");
     }
     case OpKind::Slice:
-    case OpKind::Pad:
+    case OpKind::Pad: {
       if (in.shape[l.axis] == out.shape[l.axis]) return l;
+      // Whole blocks of B rows (eab[B:2*B] of a concat of two batches,
+      // below) keep them: row r of the block is row r.
+      int64_t block = l.inner * B;
+      if (n->is(OpKind::Slice) && n->attrs.getInts(AttrKey::Offsets)[l.axis] % block == 0 &&
+          out.shape[l.axis] % block == 0)
+        return l;
       return Label::mixed(n, "keeps only some of the rows");
+    }
     case OpKind::Concat:
-      if (n->attrs.getInt(AttrKey::Axis) == l.axis && ops.size() > 1)
-        return Label::mixed(n, "joins rows along the row axis");
+      if (n->attrs.getInt(AttrKey::Axis) == l.axis && ops.size() > 1) {
+        // Batches one after another (concat([a, b], 0) of two [B, D]
+        // inputs, to run one encoder on both) are blocks of B rows: row r
+        // of each block is row r, which the label's o counts. (This was
+        // "joins rows", and the loss and outputs of a Siamese model were
+        // taken to mix rows.) Anything else along the row axis mixes them.
+        bool sameScale = true;
+        for (size_t k = 0; k < ops.size(); ++k) {
+          if (ops[k].kind != Label::Row || !ops[k].sameRows(l) ||
+              n->operand(k)->type.shape[l.axis] % (l.inner * B) != 0)
+            return Label::mixed(n, "joins rows along the row axis");
+          sameScale = sameScale && ops[k].scale == l.scale;
+        }
+        return Label::row(l.axis, l.inner, sameScale ? l.scale : 1);
+      }
       for (const Label &o : ops)
         if (o.kind == Label::Row && !o.sameRows(l)) return Label::mixed(n, "pairs rows with other rows");
       return l;

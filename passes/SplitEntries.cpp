@@ -57,6 +57,11 @@ std::string noRowsReason(const llvm::DenseMap<const Node *, Label> &labels, cons
   if (l.kind == Label::Row && (l.axis != 0 || l.inner != 1))
     return "its rows lie along axis " + std::to_string(l.axis) +
            (l.inner != 1 ? ", " + std::to_string(l.inner) + " apart" : "");
+  // Blocks of B rows one after another (concat([a, b], 0)): each input
+  // row has several.
+  if (l.kind == Label::Row && v->type.shape[0] != B)
+    return "it has " + std::to_string(v->type.shape[0]) + " rows, " + std::to_string(v->type.shape[0] / B) +
+           " for each input row";
   return "";
 }
 
