@@ -546,6 +546,11 @@ void SemaImpl::declareParam(const ParamStmt &s) {
       std::string a = plain ? scope.str() + "1" : "layer1", b = plain ? scope.str() + "2" : "layer2";
       note(here, "give each call its own scope so its parameters get distinct names, e.g. " + a + "." + fn + "(...) and " +
                      b + "." + fn + "(...)");
+      // A Siamese model means the two calls to share them: a second scope
+      // is the opposite, and the note said nothing else.
+      note(here, "to share one set of parameters between the calls instead, make one call on the inputs joined "
+                 "along the rows, " + callee + "(concat([a, b], 0)), and slice its halves apart; or declare the params "
+                 "in the model and pass them as arguments");
     }
     return;
   }
