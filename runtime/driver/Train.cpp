@@ -95,6 +95,29 @@ void saveHypers(Session &s, Metadata &meta) {
     if (Session::isUserHyper(*sl.tensor)) meta[std::string("hp.") + sl.tensor->name] = fmt::format("{:.17g}", Session::get(sl, 0));
 }
 
+/// After a step whose loss was finite, the first param the update made
+/// non-finite, or "": its gradient held a NaN or infinity though the loss
+/// did not (a 0 * inf of the backward pass: sqrt or log at 0, even in a
+/// where branch not taken), and "lower the learning rate" pointed the wrong
+/// way.
+std::string nonFiniteParam(Session &s) {
+  // A plain loop over the floats (x - x is 0 unless x is NaN or infinite),
+  // which vectorises: 10 M params take a few milliseconds.
+  auto finite = [](const auto *x, int64_t n) {
+    bool ok = true;
+    for (int64_t i = 0; i < n; ++i) ok &= (x[i] - x[i]) == 0;
+    return ok;
+  };
+  for (auto &sl : s.slots) {
+    if (sl.tensor->role != GRT_PARAM) continue;
+    bool ok = sl.tensor->dtype == GRT_F32   ? finite(static_cast<const float *>(sl.data), sl.numel)
+              : sl.tensor->dtype == GRT_F64 ? finite(static_cast<const double *>(sl.data), sl.numel)
+                                            : true;
+    if (!ok) return sl.tensor->name;
+  }
+  return "";
+}
+
 /// Creates the --plot directory if needed and makes sure files can be
 /// written in it.
 void checkPlotDirectory(const std::string &dir) {
@@ -570,6 +593,36 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // each other now and then (ThreadChoice.h); the results do not change.
   // Not under --profile, whose kernel times would mix the two.
   ThreadChoice threadChoice(s.ctx, s.ctx.pool, !a.has("threads") && !cluster.parallel() && !profile);
+  // What --save holds when the run ends on non-finite weights, which are
+  // not saved: the finite steps before are lost unless a --save-every save
+  // kept them.
+  auto savedNote = [&]() -> std::string {
+    if (save.empty()) return "";
+    if (savedStepThere()) return fmt::format("; {} holds step {}, the last checkpoint", save, savedStep);
+    return fmt::format("; nothing was saved to {}: the step's update may have made the weights non-finite, and no "
+                       "checkpoint was kept before it (--save-every N keeps one every N steps)",
+                       save);
+  };
+  // A loss can stay finite while a param does not (where(s > 0, log(s), 0)
+  // at s = 0: the branch not taken still has an infinite derivative, and 0
+  // times it is NaN). The run finished with s = NaN and saved a checkpoint
+  // that every command then refused to load. The params are checked at
+  // each progress line and before each save (a pass over them, no more).
+  int64_t paramsCheckedAt = start;
+  auto checkParamsFinite = [&](int64_t done) {
+    std::string p = nonFiniteParam(s);
+    if (p.empty()) {
+      paramsCheckedAt = done;
+      return;
+    }
+    fail("param '{}' is not finite after step {}, though every loss was: {} got a gradient that was not finite "
+         "(a log, sqrt or division at 0, even in a where branch not taken, has an infinite derivative, and 0 "
+         "times it is NaN); train --check-finite names the first value that went non-finite{}",
+         p, done,
+         done == paramsCheckedAt + 1 ? fmt::format("step {}'s update", done)
+                                     : fmt::format("an update between steps {} and {}", paramsCheckedAt + 1, done),
+         savedNote());
+  };
   for (int64_t step = start; step < stopAt && !stopping; ++step) {
     threadChoice.beforeStep();
     auto ts = Clock::now();
@@ -601,12 +654,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       // The step's update has run on that loss's gradients, so the weights
       // may be NaN: they are not saved. Say what --save holds, since the
       // finite steps before are lost unless a --save-every save kept them.
-      std::string saved = save.empty()     ? ""
-                          : savedStepThere() ? fmt::format("; {} holds step {}, the last checkpoint", save, savedStep)
-                                             : fmt::format("; nothing was saved to {}: the step's update may have made "
-                                                           "the weights non-finite, and no checkpoint was kept before it "
-                                                           "(--save-every N keeps one every N steps)",
-                                                           save);
+      std::string saved = savedNote();
       // At the run's first step no update has run yet: the loss comes from
       // the initial (or loaded) parameters and the first batch, so a lower
       // learning rate cannot help (it was advised for sqrt(x - 10)).
@@ -617,6 +665,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
              "value that can be 0 or negative) and the data (train --check-finite names the first value that went "
              "non-finite){}",
              value, step + 1, from.empty() ? "initial" : "loaded", saved);
+      if (std::string p = nonFiniteParam(s); !p.empty())
+        fail("the loss became {} at step {}: step {}'s update made param '{}' non-finite, so its gradient was not "
+             "finite (lowering the learning rate cannot mend that: a log, sqrt or division at 0, "
+             "even in a where branch not taken, gives an infinite gradient; train --check-finite names the first "
+             "value that went non-finite){}",
+             value, step + 1, step, p, saved);
       fail("the loss became {} at step {}; lower the learning rate, or check the data for extreme values (train "
            "--check-finite names the first value that went non-finite){}",
            value, step + 1, saved);
@@ -626,14 +680,25 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     int64_t done = step + 1;
     reached = done;
     bool last = done == stopAt, runEnds = done == steps;
+    if (done % logEvery == 0 || last || (!save.empty() && saveEvery > 0 && done % saveEvery == 0))
+      checkParamsFinite(done);
     if (hasVal && (done % evalEvery == 0 || last)) {
       val = evaluate(s, *data, dopts.seed);
       lastVal = val.loss;
       valStep = done;
       checkValidationFinite(done);
-      if (!std::isfinite(lastVal))
-        fail("the validation loss became {} at step {}; lower the learning rate, or check the data for extreme values",
-             lastVal, done);
+      if (!std::isfinite(lastVal)) {
+        std::string value = std::isnan(lastVal) ? "NaN" : fmt::format("{}", lastVal);
+        if (std::string p = nonFiniteParam(s); !p.empty())
+          fail("the validation loss became {} at step {}: that step's update made param '{}' non-finite, so its "
+               "gradient was not finite though the training loss was (lowering the learning rate cannot mend that: "
+               "a log, sqrt or division at 0, even in a where branch not taken, gives an infinite gradient; train "
+               "--check-finite names the first value that went non-finite)",
+               value, done, p);
+        fail("the validation loss became {} at step {}; lower the learning rate, or check the data for extreme values "
+             "(train --check-finite names the first value that went non-finite)",
+             value, done);
+      }
       History::add(done % evalEvery == 0 || runEnds ? history.val : tail.val, double(done), lastVal);
     }
     if (done % logEvery == 0 || last) {
