@@ -255,10 +255,11 @@ struct TrainStmt : Stmt {
 
 /// `output pred`: a value `predict` computes.
 struct OutputStmt : Stmt {
-  OutputStmt(llvm::SMRange r, std::string n, llvm::SMLoc nameLoc)
-      : Stmt(Output, r), name(std::move(n)), nameLoc(nameLoc) {}
+  OutputStmt(llvm::SMRange r, std::string n, llvm::SMLoc nameLoc, ExprPtr v = nullptr)
+      : Stmt(Output, r), name(std::move(n)), nameLoc(nameLoc), value(std::move(v)) {}
   std::string name;
   llvm::SMLoc nameLoc;
+  ExprPtr value; ///< `output probs = softmax(h)`: assigns, then outputs (null for `output probs`)
   static bool classof(const Stmt *s) { return s->kind == Output; }
 };
 

@@ -125,7 +125,12 @@ private:
       args(t.args, depth + 1);
       break;
     }
-    case Stmt::Output: line(depth) << "output " << cast<OutputStmt>(s).name << "\n"; break;
+    case Stmt::Output: {
+      auto &o = cast<OutputStmt>(s);
+      line(depth) << "output " << o.name << "\n";
+      if (o.value) expr(*o.value, depth + 1);
+      break;
+    }
     case Stmt::Metric: {
       auto &m = cast<MetricStmt>(s);
       line(depth) << "metric " << m.name << "\n";

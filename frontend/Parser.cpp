@@ -387,7 +387,11 @@ StmtPtr Parser::parseStatement() {
   }
   case Tok::KwOutput: {
     if (!nameAfter("the name of a value to output", name, nameLoc)) return nullptr;
-    return std::make_unique<OutputStmt>(rangeFrom(start), name, nameLoc);
+    // `output probs = softmax(h)`, as `metric acc = ...` is written (it was
+    // "expected end of statement").
+    ExprPtr v;
+    if (consume(Tok::Assign) && !(v = parseExpr())) return nullptr;
+    return std::make_unique<OutputStmt>(rangeFrom(start), name, nameLoc, std::move(v));
   }
   case Tok::KwMetric: {
     if (!nameAfter("a metric name", name, nameLoc) || !expect(Tok::Assign, "'='")) return nullptr;

@@ -255,6 +255,7 @@ void SemaImpl::skipFailedBranches(const IfStmt &i) {
     for (auto &st : b) {
       llvm::StringRef name;
       if (auto *a = llvm::dyn_cast<AssignStmt>(st.get())) name = a->name;
+      else if (auto *o = llvm::dyn_cast<OutputStmt>(st.get()); o && o->value) name = o->name;
       else if (auto *p = llvm::dyn_cast<ParamStmt>(st.get())) name = p->name;
       else if (llvm::isa<InputStmt>(st.get())) declarationFailed = true;
       else if (auto *f = llvm::dyn_cast<ForStmt>(st.get())) visit(f->body);
@@ -425,7 +426,9 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
     return Flow::Next;
   case Stmt::Output: {
     auto &o = cast<OutputStmt>(s);
-    if (modelOnly("'output'")) outputs.push_back({o.name, Value::make(Value::None, o.range)});
+    if (!modelOnly("'output'")) return Flow::Next;
+    if (o.value) bind(o.name, eval(*o.value), o.nameLoc);
+    outputs.push_back({o.name, Value::make(Value::None, o.range)});
     return Flow::Next;
   }
   case Stmt::Metric: {

@@ -59,6 +59,9 @@ private:
     for (auto &s : b) {
       switch (s->kind) {
       case Stmt::Assign: locals.insert(cast<AssignStmt>(*s).name); break;
+      case Stmt::Output:
+        if (cast<OutputStmt>(*s).value) locals.insert(cast<OutputStmt>(*s).name);
+        break;
       case Stmt::Const: locals.insert(cast<ConstStmt>(*s).name); break;
       case Stmt::Input: locals.insert(cast<InputStmt>(*s).name); break;
       case Stmt::Param: locals.insert(cast<ParamStmt>(*s).name); break;
@@ -174,6 +177,7 @@ private:
     }
     case Stmt::Output: {
       auto &o = cast<OutputStmt>(s);
+      if (o.value) line(depth) << "u_" << o.name << " = " << expr(*o.value) << "\n";
       outputs.push_back(o.name);
       break;
     }
