@@ -340,7 +340,14 @@ StmtPtr Parser::parseStatement() {
   case Tok::KwFor: {
     if (!nameAfter("a loop variable", name, nameLoc) || !expect(Tok::KwIn, "'in'")) return nullptr;
     ExprPtr lo = parseExpr();
-    if (!lo || !expect(Tok::DotDot, "'..' in the range lo..hi")) return nullptr;
+    if (!lo) return nullptr;
+    // Python's habits: `for k in [1, 2, 3]` and `for i in range(3)`.
+    if (!tok.is(Tok::DotDot) && (llvm::isa<ListExpr>(lo.get()) || llvm::isa<CallExpr>(lo.get()))) {
+      error(lo->loc(), "a loop runs over a range lo..hi of integers, as for i in 0..3 (Python's range(3)); for a "
+                       "list's items, loop over its indices, for i in 0..len(l), and read l[i]");
+      return nullptr;
+    }
+    if (!expect(Tok::DotDot, "'..' in the range lo..hi")) return nullptr;
     ExprPtr hi = parseExpr();
     Block body;
     if (!hi || !parseBlock(body)) return nullptr;
@@ -412,10 +419,27 @@ StmtPtr Parser::parseStatement() {
     nameLoc = tok.loc();
     advance();
     if (!tok.is(Tok::Assign)) {
-      if (tok.is(Tok::Colon))
+      if (tok.is(Tok::Colon)) {
         error(nameLoc, "a declaration needs 'input' or 'param' before the name");
-      else
-        error(tok.is(Tok::Newline) ? prevEnd : tok.loc(), "expected '=' after '" + name + "'; a statement assigns a value to a name");
+        return nullptr;
+      }
+      // `while x {`, `break`: there are no such statements.
+      if (name == "while" || name == "break" || name == "continue") {
+        error(nameLoc, "there is no '" + name + "': loops are for i in lo..hi, with bounds known when the model is "
+                       "built (gradc unrolls them), and run every pass");
+        return nullptr;
+      }
+      error(tok.is(Tok::Newline) ? prevEnd : tok.loc(), "expected '=' after '" + name + "'; a statement assigns a value to a name");
+      // `inptu x: f32[4]`, `parm w`: a name followed by another name is a
+      // statement keyword misspelt.
+      if (tok.is(Tok::Ident)) {
+        llvm::StringRef best;
+        unsigned bestDistance = 3;
+        for (llvm::StringRef kw : {"input", "param", "output", "metric", "const", "train", "data", "return"})
+          if (unsigned d = llvm::StringRef(name).edit_distance(kw, true, 2); d < bestDistance && d < kw.size() / 2 + 1)
+            best = kw, bestDistance = d;
+        if (!best.empty()) diag.note(nameLoc, "did you mean '" + best + "'?");
+      }
       return nullptr;
     }
     advance();
@@ -424,6 +448,11 @@ StmtPtr Parser::parseStatement() {
     return std::make_unique<AssignStmt>(rangeFrom(start), name, nameLoc, std::move(v));
   }
   default:
+    if (tok.is(Tok::KwFn) || tok.is(Tok::KwModel)) {
+      error(tok.loc(), "'" + tok.text + "' begins a definition, which goes at the top level of the file, outside "
+                       "any model or function; functions are defined there and called from anywhere");
+      return nullptr;
+    }
     error(tok.loc(), "expected a statement, found " +
                          (tok.is(Tok::Eof) ? tokSpelling(tok.kind).str() : "'" + tok.text.str() + "'"));
     return nullptr;
@@ -507,7 +536,16 @@ bool Parser::parseIndexItem(IndexItem &item) {
   if (!tok.is(Tok::Colon) && !(item.start = parseExpr())) return false;
   if (consume(Tok::Colon)) {
     item.isSlice = true;
+    // x[:, ::2] and x[:, 1:6:2] (a strided convolution) said "expected an
+    // expression, found ':'" and "expected ']'".
+    auto noStep = [&] {
+      error(tok.loc(), "a slice is lo:hi, with no step; for every k-th element, reshape the axis into [n/k, k] and "
+                       "index the last, as reshape(x, [B, n/k, k])[:, :, 0]");
+      return false;
+    };
+    if (tok.is(Tok::Colon)) return noStep();
     if (!tok.is(Tok::Comma) && !tok.is(Tok::RBracket) && !(item.stop = parseExpr())) return false;
+    if (tok.is(Tok::Colon)) return noStep();
   }
   item.range = rangeFrom(start);
   return true;

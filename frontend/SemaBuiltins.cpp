@@ -508,7 +508,20 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
       std::string list;
       for (auto &ty : types) list += (list.empty() ? "" : ", ") + srcType(ty);
       llvm::consumeError(t.takeError());
-      return error(loc, "cannot concatenate " + list + " along axis " + llvm::Twine(axes[0]), {call.range});
+      // Say what differs: the ranks or dtypes, else the first dimension
+      // other than the axis whose sizes differ.
+      std::string why;
+      for (size_t k = 1; k < types.size() && why.empty(); ++k) {
+        if (types[k].dtype != types[0].dtype) why = "their dtypes differ";
+        else if (types[k].rank() != types[0].rank()) why = "their ranks differ";
+        else
+          for (unsigned d = 0; d < types[0].rank() && why.empty(); ++d)
+            if (int64_t(d) != axes[0] && types[k].shape[d] != types[0].shape[d])
+              why = "dimension " + std::to_string(d) + " differs (" + std::to_string(types[0].shape[d]) + " and " +
+                    std::to_string(types[k].shape[d]) + "); every dimension but the axis must match";
+      }
+      return error(loc, "cannot concatenate " + list + " along axis " + llvm::Twine(axes[0]) + (why.empty() ? "" : ": " + why),
+                   {call.range});
     }
     if (!checkSize(t->shape, t->dtype, loc, "concat", {call.range})) return Value::error();
     setLoc(loc);
