@@ -234,6 +234,33 @@ void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
       error(r.Start, "'" + name + "' is a value of the model, which a data block cannot read" + llvm::Twine(from), {r});
     return;
   }
+  // A model value used above the statement that defines it: statements
+  // run in order, and it said only "unknown name".
+  if (model && frames.size() == 1 && diag.calls.empty()) {
+    llvm::SMLoc later;
+    std::function<void(const Block &)> find = [&](const Block &b) {
+      for (auto &st : b) {
+        if (later.isValid()) return;
+        llvm::SMLoc at;
+        if (auto *a = llvm::dyn_cast<AssignStmt>(st.get()); a && a->name == name) at = a->nameLoc;
+        else if (auto *i = llvm::dyn_cast<InputStmt>(st.get()); i && i->name == name) at = i->nameLoc;
+        else if (auto *p = llvm::dyn_cast<ParamStmt>(st.get()); p && p->name == name) at = p->nameLoc;
+        else if (auto *o = llvm::dyn_cast<OutputStmt>(st.get()); o && o->value && o->name == name) at = o->nameLoc;
+        else if (auto *f = llvm::dyn_cast<ForStmt>(st.get())) find(f->body);
+        else if (auto *c = llvm::dyn_cast<IfStmt>(st.get())) find(c->then), find(c->otherwise);
+        if (at.isValid() && at.getPointer() > r.Start.getPointer()) later = at;
+      }
+    };
+    find(model->body);
+    if (later.isValid()) {
+      unsigned line = diag.sourceMgr().getLineAndColumn(later).first;
+      error(r.Start,
+            "'" + name + "' is used before it is defined (at line " + llvm::Twine(line) +
+                "); a model's statements run in order, so define it above its first use",
+            {r}, {{later, "'" + name.str() + "' is defined here"}});
+      return;
+    }
+  }
   // Suggest a near miss among what is visible here.
   NearMiss near(name);
   for (auto &kv : frame().vars) near.consider(kv.first());
