@@ -366,7 +366,16 @@ std::string gradientCheck(const GrtModel &model, const Values &point, uint64_t s
   std::string text;
   llvm::raw_string_ostream os(text);
   r.print(os);
-  return text;
+  // The header and the failing rows first: the verdict shows the report's
+  // last lines only, and a model of many params hid the row that failed
+  // behind rows that were ok.
+  llvm::SmallVector<llvm::StringRef, 16> lines, failing, rest;
+  llvm::StringRef(text).split(lines, '\n', -1, false);
+  for (size_t i = 1; i < lines.size(); ++i) (lines[i].contains(" FAIL") ? failing : rest).push_back(lines[i]);
+  std::string out = lines.empty() ? "" : lines[0].str() + "\n";
+  for (auto l : rest) out += l.str() + "\n";
+  for (auto l : failing) out += l.str() + "\n";
+  return out;
 }
 
 /// f32 against f64 at the point: per tensor, the largest difference within
