@@ -1,8 +1,15 @@
-"""interrupt.py SIGNAL TIMES CKPT CHECK -- COMMAND... - starts COMMAND (a
+"""interrupt.py SIGNAL TIMES CKPT CHECK [--cpu SECONDS] -- COMMAND... - starts COMMAND (a
 training run that saves to CKPT) TIMES times and sends SIGNAL (KILL, TERM
 or INT) at a random moment once the run has written CKPT; after each, the shell command
 CHECK (which loads CKPT) must succeed. For TERM and INT the run must exit
-with 128 + the signal and say it saved. Prints one summary line."""
+with 128 + the signal and say it saved. Prints one summary line.
+
+With --cpu SECONDS, the signal waits further, once CKPT is written, for the
+run to have used SECONDS of CPU time since: work it does only after CKPT,
+whatever the scheduler does to it. The wall-clock wait alone is not enough
+where the signal must find the run past what follows CKPT: a run held up
+for that long after writing CKPT, by a loaded machine or an fsync, got the
+signal before it got there (interrupted_validation.test)."""
 import glob
 import os
 import random
@@ -13,7 +20,23 @@ import time
 
 sig = getattr(signal, "SIG" + sys.argv[1])
 times, ckpt, check = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+options = sys.argv[5:sys.argv.index("--")]
+cpu = float(options[options.index("--cpu") + 1]) if "--cpu" in options else None
 command = sys.argv[sys.argv.index("--") + 1:]
+ticks = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of PID, all its threads, in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            # pid (comm) STATE ...: comm may hold spaces and parentheses.
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 rng = random.Random(1)
 bad = []
 for i in range(times):
@@ -26,6 +49,13 @@ for i in range(times):
         if os.path.exists(ckpt) and os.stat(ckpt).st_mtime_ns != before:
             break
         time.sleep(0.01)
+    if cpu is not None:
+        start, deadline = cpu_seconds(p.pid), time.time() + 60
+        while p.poll() is None and time.time() < deadline:
+            used = cpu_seconds(p.pid)
+            if start is None or used is None or used - start >= cpu:
+                break
+            time.sleep(0.01)
     time.sleep(rng.uniform(0, 0.3))
     p.send_signal(sig)
     err = p.communicate(timeout=60)[1].decode(errors="replace")

@@ -17,6 +17,7 @@ it waits for FILE to appear and for one more progress line after it (the run
 then knows it saved FILE). Prints each run's exit status and its standard
 error, its lines joined by " | ", one line per run."""
 import glob
+import json
 import os
 import signal
 import subprocess
@@ -36,6 +37,16 @@ def stopped(pid):
         return True
     except (OSError, IndexError):
         return False
+
+
+def saved_step(path):
+    """The step of the checkpoint at PATH (its metadata), or None."""
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            return int(json.loads(f.read(n))["__metadata__"]["step"])
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def send_together(p, first, second):
@@ -72,13 +83,21 @@ for i in range(times):
     watchdog = threading.Timer(120, p.kill)
     watchdog.daemon = True
     watchdog.start()
-    saw_file = False
+    # Once FILE appears, its step S is read from it, and the signals wait
+    # for the line of a later step: the run prints step S's line before it
+    # saves S, and S+1's after it has recorded that save. (The first line
+    # read after FILE appeared was not enough: this script, preempted, read
+    # lines the run had printed before the save, and sent the signals while
+    # the save's fsync of the directory was still under way: "this run has
+    # saved nothing to FILE yet".)
+    saved = None
     for line in p.stdout:
         if not line.startswith("step "):
             continue
-        if after is None or saw_file:
+        if after is None or (saved is not None and int(line.split()[1].split("/")[0]) > saved):
             break
-        saw_file = os.path.exists(after)
+        if saved is None and os.path.exists(after):
+            saved = saved_step(after)
     else:
         p.wait()
         reader.join()
