@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <pthread.h>
 #include <cstdlib>
 #include <string_view>
 
@@ -63,7 +65,18 @@ uint32_t jobOf(uint64_t word) { return uint32_t(word >> kJobShift); }
 ThreadPool::ThreadPool(int threads) : homes(std::make_unique<Home[]>(size_t(std::max(threads, 1)))) {
   const char *s = std::getenv("GRADC_THREADS_SHUFFLE");
   shuffle = s && *s && std::string_view(s) != "0";
+  // Ctrl-C and SIGTERM go to the caller's thread, never to a worker (the
+  // workers inherit a mask that blocks them): a worker that took the second
+  // of two signals sent together and was then not scheduled let the caller
+  // finish a clean stop first, and the process died of that signal after
+  // saying it had stopped.
+  sigset_t stops, before;
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGINT);
+  sigaddset(&stops, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stops, &before);
   for (int i = 1; i < threads; ++i) workers.emplace_back([this, i] { work(i); });
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
 
 ThreadPool::~ThreadPool() {

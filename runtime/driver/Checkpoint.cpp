@@ -189,7 +189,8 @@ void refuseReplacingOtherFile(const std::string &given, const std::string &model
          given, shown(savedBy), modelName);
 }
 
-std::string saveCheckpoint(const std::string &given, Session &s, const Metadata &fields) {
+std::string saveCheckpoint(const std::string &given, Session &s, const Metadata &fields,
+                           const std::function<void()> &renamed) {
   std::string path = saveTarget(given);
   removeStaleTemporaries(path);
   Metadata meta = fields;
@@ -231,6 +232,7 @@ std::string saveCheckpoint(const std::string &given, Session &s, const Metadata 
     return ok;
   });
   if (!why.empty()) return why;
+  if (renamed) renamed();
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (dfd >= 0) {
     ::fsync(dfd);

@@ -17,6 +17,7 @@
 
 #include "driver/Session.h"
 
+#include <functional>
 #include <map>
 
 namespace grt {
@@ -28,7 +29,11 @@ using Metadata = std::map<std::string, std::string>;
 /// success, else why the write failed (a full disk), with the previous
 /// checkpoint at `path`, if any, unchanged: the caller decides whether the
 /// run goes on (a periodic save) or rescues its weights elsewhere (the last).
-std::string saveCheckpoint(const std::string &path, Session &s, const Metadata &meta);
+/// `renamed`, if given, runs as soon as the new file is in place, before
+/// the directory is synced: what the run records of its save is then true
+/// for a signal that comes during that sync.
+std::string saveCheckpoint(const std::string &path, Session &s, const Metadata &meta,
+                           const std::function<void()> &renamed = nullptr);
 /// Where the last save of a run goes when `path` cannot take it: the
 /// temporary directory ($TMPDIR, else /tmp), under the checkpoint's name
 /// with this process's id (g.ckpt -> /tmp/g-PID.ckpt), so that two runs

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <pthread.h>
 
 namespace grt {
 
@@ -47,7 +49,14 @@ GradientBuckets::GradientBuckets(Session &s, Cluster &c, bool overlap, int64_t b
     }
   }
   std::stable_sort(buckets.begin(), buckets.end(), [](const Bucket &a, const Bucket &b) { return a.readyAfter < b.readyAfter; });
+  // As the pool's workers: Ctrl-C and SIGTERM are the main thread's.
+  sigset_t stops, before;
+  sigemptyset(&stops);
+  sigaddset(&stops, SIGINT);
+  sigaddset(&stops, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stops, &before);
   worker = std::thread([this] { work(); });
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
 }
 
 GradientBuckets::~GradientBuckets() {

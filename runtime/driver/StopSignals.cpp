@@ -98,8 +98,9 @@ void onStopSignal(int sig) {
   int savedErrno = errno; // the interrupted code may be about to read it
   // A process-directed signal goes to any thread that does not block it, so
   // two signals sent back to back can run this handler on two threads at
-  // once (a pool worker and the main thread). The count decides which is
-  // first (a lock-free atomic is safe here).
+  // once (the main thread and a library's, MPI's; the pool's workers and the
+  // gradient exchange block them). The count decides which is first (a
+  // lock-free atomic is safe here).
   static std::atomic<int> received{0};
   int before = received.fetch_add(1);
   if (before == 0) {

@@ -454,7 +454,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // there, or resumed from there.
   std::string savedAs = save;
   int64_t savedStep = !save.empty() && resuming && samePlace(from, save) ? start : -1;
-  auto checkpoint = [&](const std::string &path, int64_t step) {
+  auto checkpoint = [&](const std::string &path, int64_t step, const std::function<void()> &renamed) {
     Metadata meta{{"format", "gradc"},         {"model", m.name},
                   {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
                   {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)},
@@ -468,7 +468,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     meta["history.train"] = History::toText(history.train);
     meta["history.val"] = History::toText(history.val);
     saveHypers(s, meta);
-    return saveCheckpoint(path, s, meta);
+    return saveCheckpoint(path, s, meta, renamed);
   };
   // Whether --save still holds the step the run last saved there, after a
   // save failed: the failure may be that the file or its directory was
@@ -497,13 +497,15 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // A periodic save that fails (a full disk) must not end the run: the
   // steps since the last good save would be lost with it. The run goes on,
   // and the next save tries again.
+  // The save is recorded as soon as the file is renamed into place, before
+  // the directory's sync: a second signal during that sync named the step
+  // before (the file held step 40, the line said 20).
   auto periodicSave = [&](int64_t step) {
-    std::string why = checkpoint(save, step);
-    if (why.empty()) {
+    std::string why = checkpoint(save, step, [&] {
       savedStep = step;
       recordSaved(false);
-      return;
-    }
+    });
+    if (why.empty()) return;
     fmt::print(stderr, "warning: cannot save checkpoint {} at step {}: {}; {}; training goes on and tries again at the "
                        "next save\n",
                save, step, why,
@@ -517,14 +519,19 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // status is 1 so that a script notices. Only when that fails too are the
   // weights lost.
   auto finalSave = [&](int64_t step) {
-    std::string why = checkpoint(save, step);
-    if (why.empty()) {
+    std::string why = checkpoint(save, step, [&] {
       savedStep = step;
       recordSaved(true);
-      return;
-    }
+    });
+    if (why.empty()) return;
     std::string fallback = fallbackCheckpointPath(save);
-    if (std::string whyNot = checkpoint(fallback, step); !whyNot.empty())
+    if (std::string whyNot = checkpoint(fallback, step,
+                                        [&] {
+                                          savedAs = fallback;
+                                          savedStep = step;
+                                          recordSaved(true);
+                                        });
+        !whyNot.empty())
       fail("cannot save checkpoint {} at step {}: {}, nor at {}: {}; the run's weights are lost{}", save, step, why,
            fallback, whyNot,
            savedStepThere() ? fmt::format(" ({} still holds step {})", save, savedStep)
@@ -532,9 +539,6 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                             : std::string(" (the file at --save before, if any, is unchanged)"));
     fmt::print(stderr, "error: cannot save checkpoint {} at step {}: {}; saved it to {} instead (--resume {} continues)\n",
                save, step, why, fallback, fallback);
-    savedAs = fallback;
-    savedStep = step;
-    recordSaved(true);
   };
 
   if (!quiet) {
