@@ -9,18 +9,16 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
                        llvm::ArrayRef<Note> notes) {
   // A loop evaluates its body once per pass: the same mistake, at the same
   // place through the same calls, is said once (with its notes).
-  std::string key = msg.str() + "@" + std::to_string(uintptr_t(loc.getPointer()));
-  for (auto &c : calls) key += "<" + std::to_string(uintptr_t(c.loc.getPointer()));
-  if (!said.insert(key).second) {
+  std::string place = "@" + std::to_string(uintptr_t(loc.getPointer()));
+  for (auto &c : calls) place += "<" + std::to_string(uintptr_t(c.loc.getPointer()));
+  if (!said.insert(msg.str() + place).second) {
     lastDropped = true;
     return;
   }
   // Inside a loop, a place (with its calls) is said once whatever the
   // message: a slice i:i+3 out of range reads differently at each pass.
   if (!loops.empty()) {
-    std::string place = "loop@" + std::to_string(uintptr_t(loc.getPointer()));
-    for (auto &c : calls) place += "<" + std::to_string(uintptr_t(c.loc.getPointer()));
-    if (!said.insert(place).second) {
+    if (!said.insert("loop" + place).second) {
       lastDropped = true;
       return;
     }

@@ -1,6 +1,8 @@
 //===- frontend/Parser.cpp - builds the syntax tree of a .grad file -------===//
 #include "frontend/Parser.h"
 
+#include "frontend/NearMiss.h"
+
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 
@@ -433,12 +435,10 @@ StmtPtr Parser::parseStatement() {
       // `inptu x: f32[4]`, `parm w`: a name followed by another name is a
       // statement keyword misspelt.
       if (tok.is(Tok::Ident)) {
-        llvm::StringRef best;
-        unsigned bestDistance = 3;
+        NearMiss near(name);
         for (llvm::StringRef kw : {"input", "param", "output", "metric", "const", "train", "data", "return"})
-          if (unsigned d = llvm::StringRef(name).edit_distance(kw, true, 2); d < bestDistance && d < kw.size() / 2 + 1)
-            best = kw, bestDistance = d;
-        if (!best.empty()) diag.note(nameLoc, "did you mean '" + best + "'?");
+          near.consider(kw);
+        if (std::string hint = near.hint(); !hint.empty()) diag.note(nameLoc, hint);
       }
       return nullptr;
     }

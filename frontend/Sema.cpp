@@ -179,17 +179,18 @@ Value SemaImpl::lookup(llvm::StringRef name, llvm::SMRange r) {
   return Value::error();
 }
 
-void NearMiss::consider(llvm::StringRef cand) {
-  if (cand == name || cand.empty()) return;
-  unsigned d;
-  if (cand.equals_insensitive(name)) {
-    d = 0;
-  } else {
-    unsigned most = name.size() <= 4 ? 1 : 2;
-    d = llvm::StringRef(name).edit_distance(cand, /*AllowReplacements=*/true, most + 1);
-    if (d > most || 2 * d >= std::min(name.size(), cand.size())) return;
+/// Calls `f` with every statement of `b` and of the loops and branches in
+/// it, in order, and the name each binds there and where (an assignment,
+/// an input, a param, an output with a value; "" for the others).
+static void forEachBinding(const Block &b, llvm::function_ref<void(const Stmt &, llvm::StringRef, llvm::SMLoc)> f) {
+  for (auto &st : b) {
+    if (auto *a = llvm::dyn_cast<AssignStmt>(st.get())) f(*st, a->name, a->nameLoc);
+    else if (auto *o = llvm::dyn_cast<OutputStmt>(st.get()); o && o->value) f(*st, o->name, o->nameLoc);
+    else if (auto *p = llvm::dyn_cast<ParamStmt>(st.get())) f(*st, p->name, p->nameLoc);
+    else if (auto *i = llvm::dyn_cast<InputStmt>(st.get())) f(*st, i->name, i->nameLoc);
+    else if (auto *l = llvm::dyn_cast<ForStmt>(st.get())) forEachBinding(l->body, f);
+    else if (auto *c = llvm::dyn_cast<IfStmt>(st.get())) forEachBinding(c->then, f), forEachBinding(c->otherwise, f);
   }
-  if (d < bestDist) bestDist = d, best = cand.str();
 }
 
 void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
@@ -238,20 +239,9 @@ void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
   // run in order, and it said only "unknown name".
   if (model && frames.size() == 1 && diag.calls.empty()) {
     llvm::SMLoc later;
-    std::function<void(const Block &)> find = [&](const Block &b) {
-      for (auto &st : b) {
-        if (later.isValid()) return;
-        llvm::SMLoc at;
-        if (auto *a = llvm::dyn_cast<AssignStmt>(st.get()); a && a->name == name) at = a->nameLoc;
-        else if (auto *i = llvm::dyn_cast<InputStmt>(st.get()); i && i->name == name) at = i->nameLoc;
-        else if (auto *p = llvm::dyn_cast<ParamStmt>(st.get()); p && p->name == name) at = p->nameLoc;
-        else if (auto *o = llvm::dyn_cast<OutputStmt>(st.get()); o && o->value && o->name == name) at = o->nameLoc;
-        else if (auto *f = llvm::dyn_cast<ForStmt>(st.get())) find(f->body);
-        else if (auto *c = llvm::dyn_cast<IfStmt>(st.get())) find(c->then), find(c->otherwise);
-        if (at.isValid() && at.getPointer() > r.Start.getPointer()) later = at;
-      }
-    };
-    find(model->body);
+    forEachBinding(model->body, [&](const Stmt &, llvm::StringRef bound, llvm::SMLoc at) {
+      if (!later.isValid() && bound == name && at.getPointer() > r.Start.getPointer()) later = at;
+    });
     if (later.isValid()) {
       unsigned line = diag.sourceMgr().getLineAndColumn(later).first;
       error(r.Start,
@@ -278,20 +268,12 @@ void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
 /// raise nothing more ("model has no loss", "unknown name") after the one
 /// error that says what is wrong.
 void SemaImpl::skipFailedBranches(const IfStmt &i) {
-  std::function<void(const Block &)> visit = [&](const Block &b) {
-    for (auto &st : b) {
-      llvm::StringRef name;
-      if (auto *a = llvm::dyn_cast<AssignStmt>(st.get())) name = a->name;
-      else if (auto *o = llvm::dyn_cast<OutputStmt>(st.get()); o && o->value) name = o->name;
-      else if (auto *p = llvm::dyn_cast<ParamStmt>(st.get())) name = p->name;
-      else if (llvm::isa<InputStmt>(st.get())) declarationFailed = true;
-      else if (auto *f = llvm::dyn_cast<ForStmt>(st.get())) visit(f->body);
-      else if (auto *n = llvm::dyn_cast<IfStmt>(st.get())) visit(n->then), visit(n->otherwise);
-      if (!name.empty() && !frame().vars.count(name)) frame().vars[name] = Value::error();
-    }
+  auto skip = [&](const Stmt &st, llvm::StringRef name, llvm::SMLoc) {
+    if (llvm::isa<InputStmt>(st)) declarationFailed = true;
+    else if (!frame().vars.count(name)) frame().vars[name] = Value::error();
   };
-  visit(i.then);
-  visit(i.otherwise);
+  forEachBinding(i.then, skip);
+  forEachBinding(i.otherwise, skip);
 }
 
 bool SemaImpl::assignable(const std::string &name, llvm::SMLoc loc) {

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "frontend/NearMiss.h"
 #include "frontend/Sema.h"
 #include "ir/Builder.h"
 
@@ -76,24 +77,6 @@ struct Value {
 std::string describe(const Value &v);
 /// A tensor type as the source language writes it: bool, not the IR's i1.
 std::string srcType(const TensorType &t);
-
-/// The candidate nearest to a name not found, for "did you mean": one that
-/// differs only in case, or by at most 1 edit (for a name of up to 4
-/// characters; 2 beyond) that is fewer than half of either name's length,
-/// so a short name is not offered an unrelated one (`B` gets no `f`, `mx`
-/// no `x`).
-class NearMiss {
-public:
-  explicit NearMiss(llvm::StringRef name) : name(name) {}
-  void consider(llvm::StringRef candidate);
-  /// "did you mean 'x'?", or "" when no candidate was near enough.
-  std::string hint() const { return best.empty() ? "" : "did you mean '" + best + "'?"; }
-
-private:
-  std::string name;
-  std::string best;
-  unsigned bestDist = ~0u;
-};
 
 /// The arguments of one call, bound to the callee's parameter names.
 struct BoundArgs {

@@ -30,6 +30,12 @@
 using namespace gradc;
 namespace cl = llvm::cl;
 
+/// A mistake on the command line: "gradc: error: ...", exit 1.
+[[noreturn]] static void fail(const llvm::Twine &msg) {
+  llvm::WithColor::error(llvm::errs(), "gradc") << msg << "\n";
+  std::exit(1);
+}
+
 /// Reads a numeric option's value, and says in words what it takes where
 /// LLVM's parser says "'-1' value invalid for uint argument!".
 template <class T> class NumberParser : public cl::parser<T> {
@@ -44,8 +50,7 @@ public:
     const char *what = std::is_floating_point_v<T> ? "a number"
                        : std::is_unsigned_v<T>     ? "a whole number, 0 or more"
                                                    : "a whole number";
-    llvm::WithColor::error(llvm::errs(), "gradc") << name << " takes " << what << ", not '" << arg << "'\n";
-    std::exit(1);
+    fail(name + " takes " + what + ", not '" + arg + "'");
   }
 };
 /// (LLVM's parsers of long and unsigned long are final: int64_t options are
@@ -146,8 +151,7 @@ public:
       }
       names += (names.empty() ? "" : ", ") + v.Name.str();
     }
-    llvm::WithColor::error(llvm::errs(), "gradc") << "--stage takes one of " << names << "; not '" << arg << "'\n";
-    std::exit(1);
+    fail("--stage takes one of " + names + "; not '" + arg + "'");
   }
 };
 static cl::opt<const Step *, false, StageParser>
@@ -198,11 +202,6 @@ static void listPipeline() {
     llvm::StringRef part = s.kind == Step::Pass ? "passes" : s.makesModule() || s.kind == Step::Parse ? "frontend" : "codegen";
     os << fmt::format("  {:<17} {:<9} {:<9} {}\n", s.name.str(), s.stage.str(), part.str(), s.summary.str());
   }
-}
-
-static void fail(const llvm::Twine &msg) {
-  llvm::WithColor::error(llvm::errs(), "gradc") << msg << "\n";
-  std::exit(1);
 }
 
 static CompileOptions compileOptions() {

@@ -496,10 +496,15 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   return meta;
 }
 
+const std::string &requiredField(const Metadata &meta, const char *key, const std::string &path) {
+  auto it = meta.find(key);
+  if (it == meta.end())
+    fail("checkpoint {} has no '{}' in its metadata; it was not written by a gradc executable", path, key);
+  return it->second;
+}
+
 uint64_t checkpointSeed(const Metadata &meta, const std::string &path) {
-  auto it = meta.find("seed");
-  if (it == meta.end()) fail("checkpoint {} has no 'seed' in its metadata; it was not written by a gradc executable", path);
-  const std::string &saved = it->second;
+  const std::string &saved = requiredField(meta, "seed", path);
   char *end;
   errno = 0;
   uint64_t seed = std::strtoull(saved.c_str(), &end, 10);

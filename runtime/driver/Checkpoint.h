@@ -54,6 +54,9 @@ void refuseReplacingOtherFile(const std::string &path, const std::string &modelN
 /// only the model has keep their values, each listed in a note. A parameter
 /// holding NaN or infinity is refused.
 Metadata loadCheckpoint(const std::string &path, Session &s, bool partial = false);
+/// A field every gradc checkpoint has; fails, naming it, when `meta`, of
+/// checkpoint `path`, lacks it.
+const std::string &requiredField(const Metadata &meta, const char *key, const std::string &path);
 /// The run's --seed as checkpoint `path` saved it in `meta` (0 to 2^63 - 1,
 /// as --seed takes); a malformed one is refused. Fails when there is none.
 uint64_t checkpointSeed(const Metadata &meta, const std::string &path);

@@ -9,13 +9,6 @@
 
 namespace grt {
 
-const std::string &requiredField(const Metadata &meta, const char *key, const std::string &from) {
-  auto it = meta.find(key);
-  if (it == meta.end())
-    fail("checkpoint {} has no '{}' in its metadata; it was not written by a gradc executable", from, key);
-  return it->second;
-}
-
 std::string optimizerName(const GrtModel &m) {
   std::string_view o = m.optimizer ? m.optimizer : "";
   return std::string(o.substr(0, o.find('(')));

@@ -45,9 +45,6 @@ struct SavedRun {
   std::string dataId;            ///< what it trained on (Dataset::identity; "": not stored)
 };
 
-/// A field every gradc checkpoint has; fails, naming it, when `meta` lacks it.
-const std::string &requiredField(const Metadata &meta, const char *key, const std::string &from);
-
 /// Reads and checks what `meta`, checkpoint `from` of model `m`, says of
 /// the run that saved it.
 SavedRun readSavedRun(const Metadata &meta, const std::string &from, const GrtModel &m);

@@ -95,6 +95,14 @@ void saveHypers(Session &s, Metadata &meta) {
     if (Session::isUserHyper(*sl.tensor)) meta[std::string("hp.") + sl.tensor->name] = fmt::format("{:.17g}", Session::get(sl, 0));
 }
 
+/// Why a gradient is not finite when the loss is, for the errors that
+/// name such a param.
+constexpr const char *kInfiniteGradient = "a log, sqrt or division at 0, even in a where branch not taken, has an "
+                                          "infinite derivative, and 0 times it is NaN";
+
+/// A loss as the errors print it: NaN, not -nan.
+std::string lossText(double loss) { return std::isnan(loss) ? "NaN" : fmt::format("{}", loss); }
+
 /// After a step whose loss was finite, the first param the update made
 /// non-finite, or "": its gradient held a NaN or infinity though the loss
 /// did not (a 0 * inf of the backward pass: sqrt or log at 0, even in a
@@ -620,12 +628,11 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       return;
     }
     fail("param '{}' is not finite after step {}, though every loss was: {} got a gradient that was not finite "
-         "(a log, sqrt or division at 0, even in a where branch not taken, has an infinite derivative, and 0 "
-         "times it is NaN); train --check-finite names the first value that went non-finite{}",
+         "({}); train --check-finite names the first value that went non-finite{}",
          p, done,
          done == paramsCheckedAt + 1 ? fmt::format("step {}'s update", done)
                                      : fmt::format("an update between steps {} and {}", paramsCheckedAt + 1, done),
-         savedNote());
+         kInfiniteGradient, savedNote());
   };
   for (int64_t step = start; step < stopAt && !stopping; ++step) {
     threadChoice.beforeStep();
@@ -662,7 +669,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       // At the run's first step no update has run yet: the loss comes from
       // the initial (or loaded) parameters and the first batch, so a lower
       // learning rate cannot help (it was advised for sqrt(x - 10)).
-      std::string value = std::isnan(lastLoss) ? "NaN" : fmt::format("{}", lastLoss);
+      std::string value = lossText(lastLoss);
       if (step == start)
         fail("the loss is {} at step {}, before any update: the model computes it so from its {} parameters and the "
              "first batch, so the learning rate is not the cause; check the model (a log, sqrt or division of a "
@@ -671,10 +678,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
              value, step + 1, from.empty() ? "initial" : "loaded", saved);
       if (std::string p = nonFiniteParam(s); !p.empty())
         fail("the loss became {} at step {}: step {}'s update made param '{}' non-finite, so its gradient was not "
-             "finite (lowering the learning rate cannot mend that: a log, sqrt or division at 0, "
-             "even in a where branch not taken, gives an infinite gradient; train --check-finite names the first "
-             "value that went non-finite){}",
-             value, step + 1, step, p, saved);
+             "finite (lowering the learning rate cannot mend that: {}; train --check-finite names the first value "
+             "that went non-finite){}",
+             value, step + 1, step, p, kInfiniteGradient, saved);
       fail("the loss became {} at step {}; lower the learning rate, or check the data for extreme values (train "
            "--check-finite names the first value that went non-finite){}",
            value, step + 1, saved);
@@ -692,13 +698,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
       valStep = done;
       checkValidationFinite(done);
       if (!std::isfinite(lastVal)) {
-        std::string value = std::isnan(lastVal) ? "NaN" : fmt::format("{}", lastVal);
+        std::string value = lossText(lastVal);
         if (std::string p = nonFiniteParam(s); !p.empty())
           fail("the validation loss became {} at step {}: that step's update made param '{}' non-finite, so its "
                "gradient was not finite though the training loss was (lowering the learning rate cannot mend that: "
-               "a log, sqrt or division at 0, even in a where branch not taken, gives an infinite gradient; train "
-               "--check-finite names the first value that went non-finite)",
-               value, done, p);
+               "{}; train --check-finite names the first value that went non-finite)",
+               value, done, p, kInfiniteGradient);
         fail("the validation loss became {} at step {}; lower the learning rate, or check the data for extreme values "
              "(train --check-finite names the first value that went non-finite)",
              value, done);

@@ -3,31 +3,23 @@ run that saves to CKPT every few steps, with slow_dirsync.so preloaded),
 and as soon as CKPT holds step STEP, while that save's directory sync is
 under way, sends SIGINT and SIGTERM. Prints the run's exit status and
 standard error on one line, then the step CKPT holds."""
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
+from checkpoint_step import saved_step
+
 ckpt, want = sys.argv[1], int(sys.argv[2])
 command = sys.argv[sys.argv.index("--") + 1:]
-
-
-def step(path):
-    try:
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            return int(json.loads(f.read(n))["__metadata__"]["step"])
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 if os.path.exists(ckpt):
     os.remove(ckpt)
 p = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
 deadline = time.time() + 120
-while step(ckpt) != want and p.poll() is None and time.time() < deadline:
+while saved_step(ckpt) != want and p.poll() is None and time.time() < deadline:
     time.sleep(0.001)
 # 50 ms into the 300 ms sync: the run records the save right after the
 # rename, which this script may see first (by microseconds, or by a time
@@ -37,4 +29,4 @@ p.send_signal(signal.SIGINT)
 p.send_signal(signal.SIGTERM)
 err = p.communicate(timeout=120)[1]
 print("exit", p.returncode, "|", " | ".join(l for l in err.split("\n") if l.strip()))
-print("file holds step", step(ckpt))
+print("file holds step", saved_step(ckpt))

@@ -17,13 +17,14 @@ it waits for FILE to appear and for one more progress line after it (the run
 then knows it saved FILE). Prints each run's exit status and its standard
 error, its lines joined by " | ", one line per run."""
 import glob
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+
+from checkpoint_step import saved_step
 
 
 def stopped(pid):
@@ -37,16 +38,6 @@ def stopped(pid):
         return True
     except (OSError, IndexError):
         return False
-
-
-def saved_step(path):
-    """The step of the checkpoint at PATH (its metadata), or None."""
-    try:
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            return int(json.loads(f.read(n))["__metadata__"]["step"])
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def send_together(p, first, second):
