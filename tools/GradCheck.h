@@ -33,7 +33,11 @@
 // element whose check fails is examined once more with one-sided slopes:
 // for a smooth loss the gap between the right and left slopes shrinks in
 // proportion to the step; at a kink it does not. Such an element is
-// reported as a kink and not counted as a failure.
+// reported as a kink and not counted as a failure. A kink inside the
+// stencil's reach but off the point is another matter: the derivative
+// exists, and a narrower central difference (h/10, h/100 or h/1000) that
+// stays on one smooth piece measures it. Such an element is compared there,
+// and counted as "near a kink".
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -71,6 +75,9 @@ struct TensorCheck {
   /// Elements whose gradient is below the stencil's rounding noise there
   /// (see GradCheck.cpp), compared absolutely against that noise.
   int64_t noisy = 0;
+  /// Elements with a kink inside the stencil's reach but off the point,
+  /// compared by a narrower central difference (see GradCheck.cpp).
+  int64_t nearKinks = 0;
   /// Elements whose symbolic gradient is NaN or infinite (maxGrad leaves
   /// them out: a max over NaN says nothing).
   int64_t nonFinite = 0;
