@@ -24,6 +24,13 @@ public:
       : buf(buffer), cur(buffer.begin() + (buffer.starts_with("\xEF\xBB\xBF") ? 3 : 0)), onError(std::move(onError)) {}
 
   Token next();
+  /// The token after the current one, leaving the lexer where it is (a
+  /// lexical error there is said when it is really lexed, not twice).
+  Token peek() const {
+    Lexer ahead(*this);
+    ahead.onError = [](llvm::SMLoc, const llvm::Twine &) {};
+    return ahead.next();
+  }
 
 private:
   Token make(Tok k, const char *start) { return Token{k, llvm::StringRef(start, cur - start)}; }

@@ -431,15 +431,24 @@ StmtPtr Parser::parseStatement() {
                        "built (gradc unrolls them), and run every pass");
         return nullptr;
       }
-      error(tok.is(Tok::Newline) ? prevEnd : tok.loc(), "expected '=' after '" + name + "'; a statement assigns a value to a name");
       // `inptu x: f32[4]`, `parm w`: a name followed by another name is a
       // statement keyword misspelt.
+      std::string hint;
       if (tok.is(Tok::Ident)) {
         NearMiss near(name);
         for (llvm::StringRef kw : {"input", "param", "output", "metric", "const", "train", "data", "return"})
           near.consider(kw);
-        if (std::string hint = near.hint(); !hint.empty()) diag.note(nameLoc, hint);
+        hint = near.hint();
       }
+      // `target y: f32[4, 1]`, `weight w: f32[3]`: a declaration with
+      // another framework's word.
+      if (tok.is(Tok::Ident) && hint.empty() && lexer.peek().is(Tok::Colon)) {
+        error(nameLoc, "'" + name + " " + tok.text + ": ...' is not a declaration: a model declares 'input " + tok.text +
+                           ": TYPE' (data given each step, targets too) or 'param " + tok.text + ": TYPE = INIT' (trained)");
+        return nullptr;
+      }
+      error(tok.is(Tok::Newline) ? prevEnd : tok.loc(), "expected '=' after '" + name + "'; a statement assigns a value to a name");
+      if (!hint.empty()) diag.note(nameLoc, hint);
       return nullptr;
     }
     advance();

@@ -269,7 +269,7 @@ void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
 /// error that says what is wrong.
 void SemaImpl::skipFailedBranches(const IfStmt &i) {
   auto skip = [&](const Stmt &st, llvm::StringRef name, llvm::SMLoc) {
-    if (llvm::isa<InputStmt>(st)) declarationFailed = true;
+    if (llvm::isa<InputStmt>(st)) declarationFailed = true, ++failedInputs;
     else if (!frame().vars.count(name)) frame().vars[name] = Value::error();
   };
   forEachBinding(i.then, skip);
@@ -498,6 +498,7 @@ void SemaImpl::declareInput(const InputStmt &s) {
   auto failed = [&] {
     if (!frame().vars.count(s.name)) frame().vars[s.name] = Value::error();
     declarationFailed = true;
+    ++failedInputs;
   };
   if (!evalType(s.type, t)) return failed();
   if (inputs.count(s.name) || params.count(s.name) || frame().vars.count(s.name)) {

@@ -2,6 +2,7 @@
 #include "frontend/SemaImpl.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <cfloat>
@@ -647,11 +648,18 @@ bool SemaImpl::bindArgs(llvm::ArrayRef<std::string> params, size_t required, con
     out.given[slot] = true;
     if (out.values[slot].isError()) ok = false;
   }
+  // Every missing argument in one error: clamp(x) needs low and high.
+  std::vector<std::string> missing;
   for (size_t i = 0; i < required; ++i)
-    if (!out.given[i]) {
-      error(call.loc(), "'" + calleeName + "' needs argument '" + params[i] + "'", {call.range}, valueScopeNote(call));
-      ok = false;
-    }
+    if (!out.given[i]) missing.push_back("'" + params[i] + "'");
+  if (!missing.empty()) {
+    std::string list = missing.back();
+    if (missing.size() > 1)
+      list = llvm::join(llvm::ArrayRef(missing).drop_back(), ", ") + " and " + missing.back();
+    error(call.loc(), "'" + calleeName + "' needs argument" + (missing.size() > 1 ? "s " : " ") + list, {call.range},
+          valueScopeNote(call));
+    ok = false;
+  }
   return ok;
 }
 

@@ -232,6 +232,7 @@ public:
   // What prelude code sees (lookup): its own functions, pi and initialisers.
   llvm::StringMap<const ast::FnDecl *> preludeFunctions;
   bool declarationFailed = false; // an input or param declaration was in error
+  int failedInputs = 0;            // input declarations in error (they name no input)
   llvm::StringMap<Value> preludeGlobals;
   std::vector<Frame> frames;
   std::vector<std::string> scopes;                 // parameter name prefix: {"h", "0", "attn"}

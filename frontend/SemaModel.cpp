@@ -147,6 +147,8 @@ void SemaImpl::checkReservedNames() {
     if (name == "clip" && std::holds_alternative<double>(v)) clips = std::get<double>(v) > 0;
   bool stops = llvm::any_of(graph->nodes, [](auto &n) { return n->is(OpKind::StopGradient); });
   for (auto &[name, placeholder] : outputs) {
+    // An output that failed (it names no value) has its error already.
+    if (!graph->output(name)) continue;
     std::string c;
     if (opt && name == "lr") c = "the learning rate " + o + " reports as output 'lr'";
     else if (opt && clips && name == "grad_norm") c = "the gradient norm " + o + "'s clipping reports as output 'grad_norm'";
@@ -269,7 +271,9 @@ void SemaImpl::recordData(const DataStmt &s) {
     }
     auto it = inputs.find(name);
     if (it == inputs.end()) {
-      error(loc, "'" + name + "' is not an input of the model");
+      // A declaration in error (input idx: i32[B, T] with -D T=0) has said so.
+      auto v = frame().vars.find(name);
+      if (v == frame().vars.end() || !v->second.isError()) error(loc, "'" + name + "' is not an input of the model");
       return nullptr;
     }
     Node *n = it->second;
@@ -282,7 +286,7 @@ void SemaImpl::recordData(const DataStmt &s) {
   Node *in = check(d.textInput, inputLoc, "input"), *tg = check(d.textTarget, targetLoc, "target");
   if (in && tg && in->type != tg->type)
     error(targetLoc, "input and target must have one shape: " + srcType(in->type) + " and " + srcType(tg->type));
-  if (inputs.size() != 2)
+  if (inputs.size() + failedInputs != 2)
     error(s.kindLoc, "a text model has exactly two inputs (context and targets)");
   if (in && tg && opts.forExecutable && !diag.hasErrors()) checkTextModel(in, inputLoc, tg, targetLoc);
 }
