@@ -117,6 +117,13 @@ std::unique_ptr<Program> Parser::parseProgram() {
       if (auto f = parseFn()) prog->fns.push_back(std::move(f));
     } else if (tok.is(Tok::KwModel)) {
       if (auto m = parseModel()) prog->models.push_back(std::move(m));
+    } else if (tok.text == "module" && prog->consts.empty() && prog->fns.empty() && prog->models.empty() &&
+               !diag.hasErrors()) {
+      // `gradc dump --stage=graph > m.grad`: text IR read as source gave an
+      // error on every line of its header.
+      error(tok.loc(), "this reads as gradc's text IR (it begins with 'module'), not .grad source; gradc tells the two "
+                       "apart by the file's extension, so name it .gir");
+      break;
     } else {
       error(tok.loc(), "expected 'const', 'fn' or 'model' at top level, found '" + tok.text + "'");
       syncToStatementEnd();

@@ -66,6 +66,9 @@ public:
   std::unique_ptr<Module> run() {
     auto m = std::make_unique<Module>();
     moduleLoc = tok.loc;
+    if (!isKeyword("module") && looksLikeSource())
+      return fail("expected 'module': this reads as .grad source (it declares a model, fn or const), not text IR; "
+                  "gradc tells the two apart by the file's extension, so name it .grad");
     if (!keyword("module")) return nullptr;
     if (tok.kind != IrToken::Ident) return fail("expected the module name");
     m->name = tok.text.str();
@@ -266,6 +269,20 @@ private:
       return true;
     }
     return error("expected '" + k + "'");
+  }
+  /// Whether the first line that is not blank or a # comment begins a
+  /// .grad declaration: a model source saved as .gir (text IR has no #
+  /// comments, so the error was "expected 'module'" at the first one).
+  bool looksLikeSource() const {
+    llvm::StringRef rest = text;
+    while (!rest.empty()) {
+      auto [line, after] = rest.split('\n');
+      rest = after;
+      line = line.trim();
+      if (line.empty() || line.starts_with("#")) continue;
+      return line.starts_with("model ") || line.starts_with("fn ") || line.starts_with("const ");
+    }
+    return false;
   }
   bool isKeyword(llvm::StringRef k) const { return tok.kind == IrToken::Ident && tok.text == k; }
 
