@@ -114,12 +114,16 @@ bool SemaImpl::isUserLoc(llvm::SMLoc loc) const {
 }
 
 void SemaImpl::setLoc(llvm::SMLoc loc) {
+  if (Location l = irLocation(loc); l.known()) b().loc = l;
+}
+
+Location SemaImpl::irLocation(llvm::SMLoc loc) {
   if (!isUserLoc(loc)) loc = callSite;
-  if (!loc.isValid()) return;
+  if (!loc.isValid()) return {};
   auto &sm = diag.sourceMgr();
   auto [line, col] = sm.getLineAndColumn(loc, userBuffer);
   uint32_t file = module->fileId(sm.getMemoryBuffer(userBuffer)->getBufferIdentifier());
-  b().loc = Location{file, line, col};
+  Location at{file, line, col};
   auto key = std::make_pair(file, line);
   if (!module->sourceLines.count(key)) {
     const char *p = loc.getPointer() - (col - 1);
@@ -134,6 +138,7 @@ void SemaImpl::setLoc(llvm::SMLoc loc) {
     if (hash != llvm::StringRef::npos && text.find('"') == llvm::StringRef::npos) text = text.take_front(hash).rtrim();
     module->sourceLines[key] = text.str();
   }
+  return at;
 }
 
 Value SemaImpl::lookup(llvm::StringRef name, llvm::SMRange r) {

@@ -217,6 +217,9 @@ public:
   std::vector<unsigned> defineBuffers;
   /// Point the builder at `loc` (or, inside prelude code, at the user's call).
   void setLoc(llvm::SMLoc loc);
+  /// loc in the IR's terms, its source line recorded for dumps and carets
+  /// (a prelude location becomes the user's call site).
+  Location irLocation(llvm::SMLoc loc);
   Builder &b() { return *builder; }
 
   DiagEngine &diag;

@@ -483,7 +483,7 @@ void SemaImpl::finishModel(const ModelDecl &m) {
                                      "the same name; output a value computed from it instead");
       continue;
     }
-    graph->outputs.push_back({name, it->second.node});
+    graph->outputs.push_back({name, it->second.node, irLocation(placeholder.range.Start)});
   }
   for (auto &[name, v] : metrics) graph->outputs.push_back({GRT_METRIC_PREFIX + name, v.node});
 

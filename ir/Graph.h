@@ -96,6 +96,10 @@ inline constexpr const char *kTrainingLeaf = "training";
 struct GraphOutput {
   std::string name; // "loss", "pred", "metric.accuracy", "grad.w"
   Node *value;
+  /// The `output` line that asked for it, where sema made it (unknown in
+  /// text IR and for the outputs passes add): a note about the output
+  /// points there, not at the value, which may be inside a function.
+  Location loc = {};
 };
 
 /// A stateful leaf (param or optimizer state) takes `value` at the end of

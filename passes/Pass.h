@@ -99,9 +99,11 @@ llvm::Error runMemoryPlan(Module &m, const PassOptions &o);
 llvm::Error passError(const llvm::Twine &msg);
 /// "file:line:col: " of node n, or "" where it has no location.
 std::string where(const Module &m, const Node *n);
+std::string where(const Module &m, const Location &l);
 /// The source line of node n and a caret under its column, each on a line
 /// of its own after a newline, or "" where it has no location.
 std::string sourceWithCaret(const Module &m, const Node *n);
+std::string sourceWithCaret(const Module &m, const Location &l);
 /// A mistake in the user's model, found by a pass at a source location:
 /// printed as `file:line:col: error: message` (then the source line and a
 /// caret, if `msg` has them), as the front end prints its own.

@@ -11,18 +11,21 @@ char LocatedError::ID = 0;
 
 llvm::Error passError(const llvm::Twine &msg) { return llvm::createStringError(llvm::inconvertibleErrorCode(), msg); }
 
-std::string where(const Module &m, const Node *n) { return n->loc.known() ? m.locStr(n->loc) + ": " : std::string(); }
+std::string where(const Module &m, const Location &l) { return l.known() ? m.locStr(l) + ": " : std::string(); }
+std::string where(const Module &m, const Node *n) { return where(m, n->loc); }
 
-std::string sourceWithCaret(const Module &m, const Node *n) {
-  if (!n->loc.known()) return "";
+std::string sourceWithCaret(const Module &m, const Node *n) { return sourceWithCaret(m, n->loc); }
+
+std::string sourceWithCaret(const Module &m, const Location &loc) {
+  if (!loc.known()) return "";
   // The line as written, indentation and all (the column counts it); it
   // is quoted without the indentation, so the caret moves left with it (it
   // sat under a later character, by the indentation's width).
-  llvm::StringRef written = m.sourceLine(n->loc);
+  llvm::StringRef written = m.sourceLine(loc);
   llvm::StringRef line = written.ltrim();
   if (line.empty()) return "";
   size_t indent = written.size() - line.size();
-  size_t at = n->loc.col > indent ? std::min<size_t>(n->loc.col - 1 - indent, line.size()) : 0;
+  size_t at = loc.col > indent ? std::min<size_t>(loc.col - 1 - indent, line.size()) : 0;
   // A tab before the caret stays a tab, so the caret lines up with it.
   std::string pad;
   for (char c : line.take_front(at)) pad += c == '\t' ? '\t' : ' ';

@@ -104,9 +104,11 @@ llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
       continue;
     if (std::string why = noRowsReason(labels, o.value, inputs[0]->type.shape[0]); !why.empty()) {
       rowless.insert(n);
-      llvm::WithColor::note(opts.diagnostics() << where(m, o.value))
+      // At the `output` line (the value may be deep in a function).
+      Location at = o.loc.known() ? o.loc : o.value->loc;
+      llvm::WithColor::note(opts.diagnostics() << where(m, at))
           << "output '" << n << "' (" << str(o.value->type) << ") has no row per input row (" << why
-          << "), so `predict`, which prints one line per row, leaves it out\n";
+          << "), so `predict`, which prints one line per row, leaves it out" << sourceWithCaret(m, at) << "\n";
     }
   }
   auto predict = keep("predict", [&](llvm::StringRef n) {
