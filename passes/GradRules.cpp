@@ -62,6 +62,20 @@ Node *vjpSelect(Builder &b, Node *n, unsigned i, Node *g) {
   Node *c = x0(n);
   return i == 1 ? b.select(c, g, zeros(b, g)) : b.select(c, zeros(b, g), g);
 }
+// pow(x, y) = x^y: y x^(y-1) to x, x^y log x to y. At x = 0 each is a
+// 0·∞ whose limit is 0: y·0^(y-1) at y = 0, and 0^y·log 0 for y >= 0. They
+// are taken as 0 there, as PyTorch takes them: a learnable exponent over
+// relu's zeros (GeM pooling) had a NaN gradient.
+Node *vjpPow(Builder &b, Node *n, unsigned i, Node *g) {
+  Node *x = x0(n), *y = x1(n);
+  if (i == 0) {
+    Node *d = b.mul(y, b.binary(OpKind::Pow, x, b.sub(y, b.constantLike(1, y))));
+    return b.mul(g, b.select(b.binary(OpKind::Eq, y, zeros(b, y)), zeros(b, d), d));
+  }
+  Node *d = b.mul(n, b.unary(OpKind::Log, x));
+  Node *zeroBase = b.binary(OpKind::And, b.binary(OpKind::Eq, x, zeros(b, x)), b.binary(OpKind::Ge, y, zeros(b, y)));
+  return b.mul(g, b.select(zeroBase, zeros(b, d), d));
+}
 // cast between float types: cast the gradient back.
 Node *vjpCast(Builder &b, Node *n, unsigned, Node *g) {
   return isFloat(x0(n)->type.dtype) ? b.cast(g, x0(n)->type.dtype) : nullptr;
@@ -190,9 +204,7 @@ static const std::pair<OpKind, GradRule::Fn> kRules[] = {
     {OpKind::Abs, [](Builder &b, Node *n, unsigned, Node *g) { return b.mul(g, b.unary(OpKind::Sign, x0(n))); }},
     {OpKind::Sign, vjpZero},
     {OpKind::Clamp, vjpClamp},
-    {OpKind::Pow, [](Builder &b, Node *n, unsigned i, Node *g) { // y x^(y-1), x^y log x
-       Node *x = x0(n), *y = x1(n);
-       return i == 0 ? b.mul(g, b.mul(y, b.binary(OpKind::Pow, x, b.sub(y, b.constantLike(1, y))))) : b.mul(g, b.mul(n, b.unary(OpKind::Log, x))); }},
+    {OpKind::Pow, vjpPow},
     {OpKind::FloorDiv, vjpZero},
     {OpKind::Mod, [](Builder &b, Node *n, unsigned i, Node *g) { return i == 0 ? g : b.neg(b.mul(g, b.binary(OpKind::FloorDiv, x0(n), x1(n)))); }}, // a - (a // b) b
 };
