@@ -29,6 +29,10 @@ void GradCheckReport::print(llvm::raw_ostream &os) const {
       note = fmt::format("  ({} below the differences' rounding noise, compared absolutely)", t.noisy);
     if (t.nonFinite)
       note += fmt::format("  ({} of the symbolic gradient's elements are not finite)", t.nonFinite);
+    // A param the point does not reach (a where() branch never taken, a
+    // table row never looked up) passes by comparing zeros with zeros.
+    if (t.maxGrad == 0 && t.checked > t.kinks && t.nonFinite == 0)
+      note += "  (every checked gradient is 0 at this point: it tests nothing of this param)";
     if (t.nearKinks)
       note += fmt::format("  ({} near a kink, compared at a narrower step)", t.nearKinks);
     if (t.kinks)
@@ -57,15 +61,52 @@ void GradCheckReport::print(llvm::raw_ostream &os) const {
 
 void prepareSession(grt::Session &s, uint64_t seed, double noise) {
   grt::Rng rng(seed, grt::hashName("gradcheck"));
-  if (s.model.data_kind != GRT_DATA_NONE) {
+  // The model's own data, where it can give a batch. Where it cannot (a
+  // table smaller than one batch, a corpus that is not there), the error
+  // told the user to pass --data, which gradcheck has not: the gradients
+  // are checked at random inputs instead, as for a model with no data.
+  bool ownData = s.model.data_kind != GRT_DATA_NONE;
+  if (ownData) {
     grt::DataOptions d;
     d.seed = seed;
     d.valFraction = 0;
-    grt::loadData(s, d)->nextTrainBatch(s);
-  } else {
-    for (auto &sl : s.slots)
-      if (sl.tensor->role == GRT_INPUT && (sl.tensor->dtype == GRT_F64 || sl.tensor->dtype == GRT_F32))
-        for (int64_t i = 0; i < sl.numel; ++i) grt::Session::set(sl, i, rng.normal());
+    grt::setFatalThrows(true);
+    try {
+      grt::loadData(s, d)->nextTrainBatch(s);
+    } catch (const grt::FatalError &e) {
+      // Its advice ("pass --data") is train's: what it says up to there.
+      std::string what = e.message.substr(0, e.message.find("; "));
+      fmt::print(stderr, "note: the model's data give no batch to check at ({}); checking at random inputs instead\n", what);
+      ownData = false;
+    }
+    grt::setFatalThrows(false);
+  }
+  if (!ownData) {
+    // Every input gets values, not only the float ones: i32 and bool inputs
+    // left at 0 looked up row 0 of every table and took one side of every
+    // where(), and the check passed on gradients it never exercised. An
+    // index lies in the table it reads (the limits the executable checks
+    // its data against); any other integer in -3..3, so signs and zero
+    // meet // and %. Their own stream keeps the float inputs' values as
+    // they were.
+    grt::Rng ints(seed, grt::hashName("gradcheck-integers"));
+    for (auto &sl : s.slots) {
+      const GrtTensor &t = *sl.tensor;
+      if (t.role != GRT_INPUT) continue;
+      int64_t perRow = t.rank > 0 && t.dims[0] > 0 ? std::max<int64_t>(1, sl.numel / t.dims[0]) : 1;
+      for (int64_t i = 0; i < sl.numel; ++i) {
+        double v = 0;
+        if (t.dtype == GRT_F64 || t.dtype == GRT_F32) {
+          v = rng.normal();
+        } else if (t.dtype == GRT_BOOL) {
+          v = double(ints.below(2));
+        } else if (t.dtype == GRT_I32) {
+          int64_t limit = t.column_limits ? t.column_limits[i % perRow] : t.index_limit;
+          v = limit > 0 ? double(ints.below(uint64_t(limit))) : double(int64_t(ints.below(7)) - 3);
+        }
+        grt::Session::set(sl, i, v);
+      }
+    }
   }
   s.initParams(seed);
   for (auto &sl : s.slots)

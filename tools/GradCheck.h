@@ -104,7 +104,9 @@ GradCheckReport gradCheck(const GrtModel &model, const GradCheckOptions &opts);
 GradCheckReport gradCheck(grt::Session &s, const GradCheckOptions &opts);
 
 /// Puts a session at a reproducible random point: inputs from the model's
-/// data (or normal noise), params from their initialisers plus `noise`
+/// data (or, where it has none or they give no batch, normal noise for
+/// float inputs, indices within their tables, other integers in -3..3 and
+/// random bools), params from their initialisers plus `noise`
 /// times normal noise, hyperparameters at their defaults.
 void prepareSession(grt::Session &s, uint64_t seed, double noise);
 
