@@ -214,8 +214,14 @@ void SemaImpl::buildTableData(const DataStmt &s) {
     Value v = it->second;
     if (v.isError()) continue;
     if (v.kind != Value::Tensor || v.node->type != want) {
-      error(v.range.Start.isValid() ? v.range.Start : s.kindLoc,
-            "data for input '" + name + "' must be " + srcType(want) + ", but it is " + describe(v), {v.range});
+      llvm::SmallVector<DiagEngine::Note, 1> notes;
+      // The right shape in another type (rand_normal makes f32): say how
+      // to convert it.
+      llvm::SMLoc at = v.range.Start.isValid() ? v.range.Start : s.kindLoc;
+      if (v.kind == Value::Tensor && v.node->type.shape == want.shape)
+        notes.push_back({at, want.dtype == DType::I1 ? std::string("make it with a comparison, as x > 0")
+                                                        : "convert it: " + dtypeName(want.dtype).str() + "(...)"});
+      error(at, "data for input '" + name + "' must be " + srcType(want) + ", but it is " + describe(v), {v.range}, notes);
       continue;
     }
     graph->outputs.push_back({name, v.node});
