@@ -134,8 +134,13 @@ void SemaImpl::checkReservedNames() {
     // At the user's call when a prelude function declared it
     // (`grad.linear(h, 2)` makes grad.weight inside the prelude's linear).
     const ParamOrigin &at = paramOrigins[name];
-    if (at.calls.empty() || !diag.inPrelude(at.decl)) error(at.decl, "parameter '" + name + "' clashes with " + c + "; rename it");
-    else
+    if (at.calls.empty() || !diag.inPrelude(at.decl)) {
+      // At the declaration, with the calls that made it (the scope that
+      // made the name is given at the call: `w.layer(x)`).
+      auto outside = std::exchange(diag.calls, at.calls);
+      error(at.decl, "parameter '" + name + "' clashes with " + c + "; rename it");
+      diag.calls = std::move(outside);
+    } else
       error(at.calls[0].loc, "parameter '" + name + "' (made by " + at.calls.back().callee + ") clashes with " + c +
                                  "; rename it or the scope it is made in");
   }
