@@ -521,6 +521,22 @@ void SemaImpl::declareInput(const InputStmt &s) {
   frame().vars[s.name] = Value::tensor(n, llvm::SMRange(s.nameLoc, s.nameLoc));
 }
 
+static bool knownName(SemaImpl &s, llvm::StringRef name) {
+  return s.globals.count(name) || s.functions.count(name) || s.findBuiltin(name) || s.findOpBuiltin(name);
+}
+
+/// What `param w: T = INIT` takes (SemaBuiltins.cpp makes them).
+static constexpr const char *kInitialisers = "zeros, ones, constant(value), normal(std), uniform(low, high), "
+                                             "xavier_uniform, xavier_normal, he_uniform and he_normal";
+static constexpr llvm::StringLiteral kInitialiserNames[] = {"zeros",         "ones",          "constant",
+                                                            "normal",        "uniform",       "xavier_uniform",
+                                                            "xavier_normal", "he_uniform",    "he_normal"};
+static constexpr std::pair<const char *, const char *> kInitialiserAliases[] = {
+    {"randn", "normal(std)"},        {"rand", "uniform(low, high)"},    {"kaiming_normal", "he_normal"},
+    {"kaiming_uniform", "he_uniform"}, {"glorot_normal", "xavier_normal"}, {"glorot_uniform", "xavier_uniform"},
+    {"full", "constant(value)"},     {"fill", "constant(value)"},       {"zero", "zeros"},
+    {"one", "ones"}};
+
 void SemaImpl::declareParam(const ParamStmt &s) {
   TensorType t;
   auto failed = [&] {
@@ -578,11 +594,28 @@ void SemaImpl::declareParam(const ParamStmt &s) {
   }
   std::string init = "zeros";
   if (s.init) {
+    // `= randn`, `= kaiming_normal(...)`: another framework's initialiser
+    // was "unknown name 'randn'", with no word of what there is.
+    llvm::StringRef initName;
+    if (auto *n = llvm::dyn_cast<NameExpr>(s.init.get())) initName = n->name;
+    if (auto *c = llvm::dyn_cast<CallExpr>(s.init.get()); c && !c->scope) initName = c->callee;
+    if (!initName.empty() && !frame().vars.count(initName) && !knownName(*this, initName)) {
+      NearMiss near(initName);
+      for (llvm::StringRef i : kInitialiserNames) near.consider(i);
+      std::string hint = near.hint();
+      // Other frameworks' names for the same ones.
+      for (auto [theirs, ours] : kInitialiserAliases)
+        if (initName.lower() == theirs) hint = std::string("that is ") + ours + " here";
+      llvm::SmallVector<DiagEngine::Note, 1> notes;
+      if (!hint.empty()) notes.push_back({s.init->loc(), hint});
+      error(s.init->loc(), "unknown initialiser '" + initName + "'; there are " + kInitialisers, {s.init->range}, notes);
+      return failed();
+    }
     Value v = eval(*s.init);
     if (v.isError()) return failed();
     if (v.kind != Value::Init) {
-      error(s.init->loc(), "expected an initialiser (zeros, ones, normal(std), uniform(a, b), xavier_uniform, "
-                           "xavier_normal, he_uniform, he_normal), got " + describe(v), {s.init->range});
+      error(s.init->loc(), std::string("expected an initialiser (") + kInitialisers + "), got " + describe(v),
+            {s.init->range});
       return failed();
     }
     init = v.s;
@@ -613,9 +646,6 @@ static bool holdsTensor(const Value &v) {
   return false;
 }
 
-static bool knownName(SemaImpl &s, llvm::StringRef name) {
-  return s.globals.count(name) || s.functions.count(name) || s.findBuiltin(name) || s.findOpBuiltin(name);
-}
 
 /// The value of an expression given with -D: as the source would
 /// evaluate it, except that a name the program does not know makes a
