@@ -59,6 +59,21 @@ void gradientTerms(const Node *n, const llvm::DenseSet<const Node *> &readsParam
   out.push_back(n);
 }
 
+/// Where an elementwise op pairs rows because its operands broadcast
+/// against each other, the shapes before broadcasting, which is the usual
+/// mistake: pred f32[B,1] - y f32[B] is f32[B,B], every prediction against
+/// every target. "" otherwise.
+std::string broadcastText(const Node *n, llvm::StringRef why) {
+  // Only where rows meet other rows (a row minus the batch's mean is
+  // broadcasting as meant).
+  if (why != "pairs rows with other rows" || n->operands.size() != 2 || !n->has(Elementwise)) return "";
+  auto before = [](const Node *o) { return o->is(OpKind::Broadcast) ? o->operand(0) : o; };
+  const Node *a = before(n->operand(0)), *b = before(n->operand(1));
+  if (a->type.shape == b->type.shape || a->type.rank() == 0 || b->type.rank() == 0) return "";
+  return "; its operands " + str(a->type) + " and " + str(b->type) + " broadcast to " + str(n->type) +
+         ": if one value per row was meant, give them the same shape";
+}
+
 } // namespace
 
 llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
@@ -108,7 +123,7 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
     if (const Label &ll = labels[loss]; ll.kind == Label::Mixed)
       llvm::WithColor::warning(opts.diagnostics() << where(m, ll.at))
           << "the loss is not a mean of per-row values ('" << ll.at->info().mnemonic << "' " << ll.why
-          << "): validation and eval report the mean of its value on each batch, not its value over the whole split, "
+          << broadcastText(ll.at, ll.why) << "): validation and eval report the mean of its value on each batch, not its value over the whole split, "
              "and a batch the split is too short to fill is padded with copies of its rows"
           << sourceWithCaret(m, ll.at) << "\n";
     return llvm::Error::success();
@@ -150,7 +165,7 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
   if (l.kind == Label::Mixed)
     llvm::WithColor::warning(opts.diagnostics() << where(m, l.at))
         << "the loss is not a mean of per-row terms: '" << l.at->info().mnemonic << "' "
-        << l.why << " (" << str(l.at->type) << "). With --data-parallel each process computes it on its own "
+        << l.why << " (" << str(l.at->type) << broadcastText(l.at, l.why) << "). With --data-parallel each process computes it on its own "
         << "rows, so training differs from one process with the global batch" << sourceWithCaret(m, l.at) << "\n";
   return llvm::Error::success();
 }
