@@ -432,6 +432,14 @@ StmtPtr Parser::parseStatement() {
         error(nameLoc, "a declaration needs 'input' or 'param' before the name");
         return nullptr;
       }
+      // `check(T)` (or `enc.check(T)`) on a line of its own, for the
+      // error() it may raise.
+      if (tok.is(Tok::LParen) || (tok.is(Tok::Dot) && lexer.peek().is(Tok::Ident))) {
+        error(nameLoc, "a call on its own is no statement: every statement assigns a value to a name; for a call "
+                       "made only for its checks, assign its result to _, as _ = " + name +
+                           (tok.is(Tok::Dot) ? "." + lexer.peek().text.str() : "") + "(...)");
+        return nullptr;
+      }
       // `while x {`, `break`: there are no such statements.
       if (name == "while" || name == "break" || name == "continue") {
         error(nameLoc, "there is no '" + name + "': loops are for i in lo..hi, with bounds known when the model is "
