@@ -16,6 +16,8 @@
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 
 namespace gradc {
 
@@ -271,6 +273,15 @@ void SemaImpl::recordData(const DataStmt &s) {
         continue;
       }
       d.corpus = v.s;
+      // The executable reads the corpus when it runs, from the path as
+      // written (relative to its working directory then): only the path is
+      // compiled in. A path that is not there now is most likely wrong.
+      if (opts.forExecutable && !v.s.empty() && !llvm::sys::fs::exists(v.s))
+        diag.warning(a.value->loc(),
+                     "the corpus '" + v.s + "' does not exist" +
+                         (llvm::sys::path::is_relative(v.s) ? " relative to this directory" : "") +
+                         "; the executable reads it when it runs (a relative path from its working directory "
+                         "then), or the file its --data names");
     } else {
       error(a.value->loc(), "text data takes input = NAME, target = NAME and corpus = \"PATH\"", {a.value->range});
     }
@@ -323,6 +334,11 @@ void SemaImpl::checkTextModel(const Node *context, llvm::SMLoc contextLoc, const
                          target->name + ")");
   auto out = llvm::find_if(outputs, [](auto &o) { return o.first == "logits"; });
   const Node *logits = graph->output("logits");
+  // It trains and evaluates without one; only sample needs it, and said
+  // so at run time alone.
+  if (out == outputs.end() && opts.forExecutable)
+    diag.note(contextLoc, "this text model has no 'output logits' ([B, T, V], a score for every id at each position), "
+                          "so its executable trains and evaluates but cannot `sample`");
   if (out == outputs.end() || !logits) return;
   const TensorType &c = context->type, &l = logits->type;
   if (l.rank() == 3 && l.shape[0] == c.shape[0] && l.shape[1] == c.shape[1]) return;
