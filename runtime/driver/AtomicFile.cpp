@@ -6,8 +6,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace grt {
 
@@ -43,6 +47,61 @@ std::string writeAtomically(const std::string &path, const std::function<bool(in
 
 std::string writeAtomically(const std::string &path, std::string_view contents) {
   return writeAtomically(path, [&](int fd) { return writeAll(fd, contents.data(), contents.size()); });
+}
+
+namespace {
+
+struct Claim {
+  std::string lockPath;
+  int fd;
+};
+std::vector<Claim> &claims() {
+  static std::vector<Claim> held;
+  return held;
+}
+bool sameFile(const struct stat &a, const struct stat &b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
+
+/// At exit: each lock file this process holds is removed, if it is still
+/// the one it locked.
+void releaseClaims() {
+  for (const Claim &c : claims()) {
+    struct stat now, held;
+    if (::stat(c.lockPath.c_str(), &now) == 0 && ::fstat(c.fd, &held) == 0 && sameFile(now, held))
+      ::unlink(c.lockPath.c_str());
+    ::close(c.fd);
+  }
+  claims().clear();
+}
+
+} // namespace
+
+std::string claimForWriting(const std::string &path) {
+  std::string lockPath = path + ".lock";
+  // A holder that exits removes the file after another process opened it:
+  // that one then holds a lock on a file no one else will open, so it
+  // checks the name still leads to what it locked, and tries again if not.
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    int fd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return "";
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      char text[32] = {};
+      ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
+      ::close(fd);
+      long pid = n > 0 ? std::strtol(text, nullptr, 10) : 0;
+      return pid > 0 ? fmt::format("process {}", pid) : "another process";
+    }
+    struct stat locked, named;
+    if (::fstat(fd, &locked) == 0 && ::stat(lockPath.c_str(), &named) == 0 && sameFile(locked, named)) {
+      std::string pid = fmt::format("{}\n", long(getpid()));
+      if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, pid.data(), pid.size(), 0);
+      claims().push_back({lockPath, fd});
+      static bool atExit = std::atexit(releaseClaims) == 0;
+      (void)atExit;
+      return "";
+    }
+    ::close(fd);
+  }
+  return "";
 }
 
 } // namespace grt

@@ -32,4 +32,14 @@ std::string writeAtomically(const std::string &path, const std::function<bool(in
 /// The same for contents already in memory.
 std::string writeAtomically(const std::string &path, std::string_view contents);
 
+/// Claims PATH for this process's writes until it exits: an advisory lock
+/// (flock) on PATH.lock beside it, which holds the PID and is removed at
+/// exit (the kernel drops the lock of a process that dies, so one left by
+/// kill -9 claims nothing). Two runs saving to one checkpoint each renamed
+/// its saves over the other's, and both said "saved". Returns "" once
+/// claimed, or who holds it ("process 1234"). Where no lock file can be
+/// made (a read-only directory), it claims nothing and returns "": the
+/// save itself then says what is wrong.
+std::string claimForWriting(const std::string &path);
+
 } // namespace grt

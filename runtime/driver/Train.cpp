@@ -1,4 +1,5 @@
 //===- runtime/driver/Train.cpp - the `train` command ---------------------===//
+#include "driver/AtomicFile.h"
 #include "driver/Checkpoint.h"
 #include "driver/Cluster.h"
 #include "driver/DataParallel.h"
@@ -303,6 +304,11 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   refuseOverwritingProgram(save, "--save");
   // After the checks that say which input a path is: any other file.
   if (!save.empty()) refuseReplacingOtherFile(save, m.name);
+  // Another run saving to the same path would rename its saves over these.
+  if (std::string holder = save.empty() ? "" : claimForWriting(save); !holder.empty())
+    fail("--save {} is in use: another run ({}) is saving to it; give this run another path, or wait for that one "
+         "to end",
+         save, holder);
   for (const char *picture : {"loss.svg", "fit.svg"}) {
     if (!save.empty() && !plotDir.empty() && samePlace(save, plotDir + "/" + picture))
       fail("--save {} is where --plot draws {}; choose another path for the checkpoint", save, picture);
