@@ -30,29 +30,38 @@ static std::string trim(const std::string &s) {
 
 /// The fields of one line, split at commas outside double quotes (as a
 /// spreadsheet writes "1,5" or a name with a comma). A quoted field loses
-/// its quotes, and "" inside it is one quote. Returns false when a quote is
-/// not closed on the line.
-static bool fields(const std::string &line, std::vector<std::string> &out) {
+/// its quotes, and "" inside it is one quote. A quote opens a field only
+/// at its start, and only spaces may follow the one that closes it: 1"2"
+/// lost its quotes and read as 12. Returns "" or what is wrong.
+static std::string fields(const std::string &line, std::vector<std::string> &out) {
   out.clear();
-  std::string field;
-  bool quoted = false;
+  std::string field, raw; // raw: the field as written, for the message
+  bool quoted = false, closed = false;
+  auto misplaced = [&] { return "a quote in the middle of the field '" + shown(trim(raw)) + "...'; a field that holds a quote is quoted whole, with the quote doubled, as \"1\"\"2\""; };
   for (size_t i = 0; i < line.size(); ++i) {
     char c = line[i];
     if (quoted) {
+      raw += c;
       if (c != '"') field += c;
-      else if (i + 1 < line.size() && line[i + 1] == '"') field += '"', ++i;
-      else quoted = false;
-    } else if (c == '"') {
-      quoted = true;
+      else if (i + 1 < line.size() && line[i + 1] == '"') field += '"', raw += '"', ++i;
+      else quoted = false, closed = true;
     } else if (c == ',') {
       out.push_back(trim(field));
-      field.clear();
+      field.clear(), raw.clear();
+      closed = false;
+    } else if (c == '"') {
+      raw += c;
+      if (closed || !trim(field).empty()) return misplaced();
+      quoted = true;
     } else {
+      raw += c;
+      if (closed && c != ' ' && c != '\t' && c != '\r') return misplaced();
       field += c;
     }
   }
+  if (quoted) return "a quoted field is not closed on its line";
   out.push_back(trim(field));
-  return !quoted;
+  return "";
 }
 
 CsvTable readCsv(const std::string &path, const std::function<void(const CsvTable &)> &onHeader) {
@@ -91,7 +100,7 @@ CsvTable readCsv(const std::string &path, const std::function<void(const CsvTabl
       if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f)
         fail("{}:{}: not a text file (it contains the control byte 0x{:02x})", path, lineNo, int(c));
     std::vector<std::string> fs;
-    if (!fields(line, fs)) fail("{}:{}: a quoted field is not closed on its line", path, lineNo);
+    if (std::string why = fields(line, fs); !why.empty()) fail("{}:{}: {}", path, lineNo, why);
     if (t.header.empty()) {
       if (fs.size() == 1 && fs[0].find_first_of("\t;") != std::string::npos)
         fail("{}:{}: the header is one column '{}'; separate the columns with commas, not {}", path, lineNo,

@@ -153,6 +153,8 @@ TEST(CsvDeathTest, BadFilesEndWithOneLine) {
               "error: .*nan.csv:3: column 'y': 'abc' is not a finite number");
   EXPECT_EXIT(readCsv(tempFile("open.csv", "x,y\n\"1,2\n")), ::testing::ExitedWithCode(1),
               "error: .*open.csv:2: a quoted field is not closed on its line");
+  EXPECT_EXIT(readCsv(tempFile("mid.csv", "x,y\n1\"2\",3\n")), ::testing::ExitedWithCode(1),
+              "error: .*mid.csv:2: a quote in the middle of the field");
   EXPECT_EXIT(readCsv(tempFile("ragged.csv", "x,y\n1,2,3\n")), ::testing::ExitedWithCode(1),
               "error: .*ragged.csv:2: expected 2 fields like the header, found 3");
 }
