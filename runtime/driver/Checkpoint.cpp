@@ -263,7 +263,18 @@ static void verifyChecksum(const std::string &path, std::ifstream &in, const uns
                            const Json &h) {
   const Json *md = h.get("__metadata__");
   const Json *sum = md && md->kind == Json::Object ? md->get("checksum") : nullptr;
-  if (!sum) return; // saved before checkpoints had one
+  if (!sum) {
+    // Saved before checkpoints had one, unless it has what saves wrote
+    // only later: then the field was damaged (one flipped bit in the word
+    // "checksum" made it an unknown key, and the file loaded unchecked).
+    if (md && md->kind == Json::Object)
+      for (const char *later : {"constants", "history.train", "log_every"})
+        if (md->get(later))
+          fail("checkpoint {} is damaged: it has no checksum, though it has '{}', which saves wrote only after "
+               "every save had a checksum; it cannot be used",
+               path, later);
+    return;
+  }
   bool digits = sum->kind == Json::String && sum->string.size() == kSumDigits;
   for (size_t i = 0; digits && i < kSumDigits; ++i)
     digits = std::isdigit((unsigned char)sum->string[i]) || (sum->string[i] >= 'a' && sum->string[i] <= 'f');

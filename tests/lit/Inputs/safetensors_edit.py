@@ -12,8 +12,12 @@ checkpoint, for tests of what the runtime refuses. Edits:
   nosum                 keep the checksum as it was (by default a checkpoint
                         that has one gets the edited file's, so that the
                         edit reaches the check it is for): damage
-  dropsum               remove the checksum, as a checkpoint saved before
-                        checksums has none
+  dropsum               remove the checksum, and what saves wrote only
+                        later (constants, the loss history, the progress
+                        window), as a checkpoint saved before checksums
+  losesum               remove the checksum alone: damage (a key that names
+                        it misspelt), refused since the later fields show
+                        the file had one
   flip:OFFSET           xor the byte at OFFSET of the tensors' data with 0x40
   spaced                write the header as json.dumps does by default, with
                         a space after each ',' and ':' (as a JSON tool
@@ -64,9 +68,13 @@ for e in edits:
         resum = False
         separators = (", ", ": ")
         continue
-    if e == "dropsum":
+    if e in ("dropsum", "losesum"):
         resum = False
         del header["__metadata__"]["checksum"]
+        if e == "dropsum":
+            for later in ("constants", "history.train", "history.val", "log_every", "eval_every",
+                          "window_steps", "window_loss"):
+                header["__metadata__"].pop(later, None)
         continue
     kind, arg = e.split(":", 1)
     if kind == "meta":
