@@ -255,7 +255,7 @@ std::string humanBytes(double x) {
   return fmt::format("{:.0f} B", x);
 }
 
-EvalResult evaluate(Session &s, Dataset &d, uint64_t seed, const volatile std::sig_atomic_t *stop) {
+EvalResult evaluate(Session &s, Dataset &d, uint64_t seed, const volatile std::sig_atomic_t *stop, bool notes) {
   EvalResult r;
   // Training's seed word (its process's) and step, put back at the end.
   std::vector<std::pair<int, double>> kept;
@@ -284,7 +284,7 @@ EvalResult evaluate(Session &s, Dataset &d, uint64_t seed, const volatile std::s
     s.run("eval");
     for (size_t j = 0; j < outs.size(); ++j) sums[j] += k * s.scalar(outputTensor(outs[j]));
     rows += k;
-    if (Clock::time_point now = Clock::now(); now >= nextNote && c.leader()) {
+    if (Clock::time_point now = Clock::now(); notes && now >= nextNote && c.leader()) {
       double spent = std::chrono::duration<double>(now - begin).count(), done = double(i + 1) / double(r.batches);
       fmt::print(stderr, "validating: batch {} of {} ({:.1f}%), {:.0f} s so far, about {:.0f} s to go\n", i + 1,
                  r.batches, 100 * done, spent, spent / done - spent);

@@ -87,8 +87,10 @@ struct EvalResult {
 /// Batch i draws the model's random numbers as seedBatch(s, seed, i) says;
 /// the model's `seed` and `step` are as before when it returns. A non-zero
 /// `*stop` (a signal's) ends it early, after the batch in progress: the
-/// result is then partial.
-EvalResult evaluate(Session &s, Dataset &d, uint64_t seed, const volatile std::sig_atomic_t *stop = nullptr);
+/// result is then partial. `notes`: the progress notes a long split gets
+/// (off under train --quiet).
+EvalResult evaluate(Session &s, Dataset &d, uint64_t seed, const volatile std::sig_atomic_t *stop = nullptr,
+                    bool notes = true);
 /// " (2.6931 bits/byte)" for text data: nats per token / ln 2 / bytes per
 /// token, so byte-level and BPE models compare; "" for tables.
 std::string bitsPerByte(const Dataset &d, double loss);

@@ -698,8 +698,21 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     bool last = done == stopAt, runEnds = done == steps;
     if (done % logEvery == 0 || last || (!save.empty() && saveEvery > 0 && done % saveEvery == 0))
       checkParamsFinite(done);
-    if (hasVal && (done % evalEvery == 0 || last)) {
-      val = evaluate(s, *data, dopts.seed);
+    // A signal during a validation leaves it unfinished (its figure would be
+    // of part of the split) and stops the run after this step, as the stop
+    // message promised: it waited for the whole split, then trained a step
+    // more.
+    bool validates = hasVal && (done % evalEvery == 0 || last);
+    EvalResult result;
+    if (validates) {
+      result = evaluate(s, *data, dopts.seed, &stopSignal, !quiet);
+      bool cut = stopSignal != 0;
+      if (cluster.parallel()) cut = cluster.sum(cut ? 1 : 0) > 0;
+      stopping = stopping || cut;
+      validates = !cut;
+    }
+    if (validates) {
+      val = result;
       lastVal = val.loss;
       valStep = done;
       checkValidationFinite(done);
@@ -783,7 +796,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   threadChoice.finish();
   if (hasVal && !stopping && !data->validatesAll()) {
     data->fullValidation(true);
-    val = evaluate(s, *data, dopts.seed, &stopSignal);
+    val = evaluate(s, *data, dopts.seed, &stopSignal, !quiet);
     bool cut = stopSignal != 0;
     if (cluster.parallel()) cut = cluster.sum(cut ? 1 : 0) > 0;
     if (cut) {
@@ -800,9 +813,14 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     checkValidationFinite(reached);
   }
   if (stopping) {
-    if (save.empty()) fmt::print(stderr, "stopped by {} at step {}; nothing saved (no --save given)\n", signalName(), reached);
-    else fmt::print(stderr, "stopped by {} at step {}; saved {} (--resume {} continues)\n", signalName(), reached, savedAs,
-                    savedAs);
+    // A signal after the last step's work stops nothing but the figures
+    // that follow it: there is nothing for --resume to continue (it said
+    // it would, and --resume then refused: "nothing to train").
+    std::string at = reached == steps ? fmt::format("after the last step ({})", reached) : fmt::format("at step {}", reached);
+    if (save.empty()) fmt::print(stderr, "stopped by {} {}; nothing saved (no --save given)\n", signalName(), at);
+    else if (reached == steps)
+      fmt::print(stderr, "stopped by {} {}; saved {}, which holds the whole run\n", signalName(), at, savedAs);
+    else fmt::print(stderr, "stopped by {} {}; saved {} (--resume {} continues)\n", signalName(), at, savedAs, savedAs);
     explainSignal();
     return 128 + int(stopSignal ? stopSignal : SIGTERM);
   }
