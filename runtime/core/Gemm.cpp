@@ -39,11 +39,25 @@ const GemmKernel &gemmGeneric() {
   return k;
 }
 
+/// GRADC_GEMM, checked: a misspelt value was ignored, and --precision
+/// bf16 then said this CPU had no AVX-512 BF16. Null when unset.
+static const char *gemmChoice() {
+  static const char *choice = [] {
+    const char *g = std::getenv("GRADC_GEMM");
+    if (g && std::strcmp(g, "naive") && std::strcmp(g, "generic") && std::strcmp(g, "avx2") && std::strcmp(g, "avx512"))
+      fail("GRADC_GEMM={}: it takes naive, generic, avx2 or avx512 (the matrix-product kernel, for tests and "
+           "benchmarks; avx2 and generic stand for a CPU without AVX-512); unset it for the best one on this CPU",
+           shown(g));
+    return g;
+  }();
+  return choice;
+}
+
 const GemmKernel &gemmForHost() {
   static const GemmKernel *chosen = [] {
     // GRADC_GEMM=avx512|avx2|generic picks one (for tests and benchmarks);
     // naive is handled in grt_gemm_f32.
-    if (const char *force = std::getenv("GRADC_GEMM")) {
+    if (const char *force = gemmChoice()) {
       std::string f = force;
       if (f == "generic") return &gemmGeneric();
       if (f == "avx2" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &gemmAvx2();
@@ -60,7 +74,7 @@ bool gemmBf16Supported() {
   // GRADC_GEMM naming another kernel stands for a CPU without AVX-512
   // (tests of the error a model executable gives there).
   static const bool has = [] {
-    const char *force = std::getenv("GRADC_GEMM");
+    const char *force = gemmChoice();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16") &&
            (force == nullptr || std::string(force) == "avx512");
   }();
@@ -79,7 +93,7 @@ const GemmKernel &gemmForModel() {
 
 bool gemmNaive() {
   static const bool naive = [] {
-    const char *g = std::getenv("GRADC_GEMM");
+    const char *g = gemmChoice();
     return g && std::string(g) == "naive";
   }();
   return naive;
@@ -88,7 +102,7 @@ bool gemmNaive() {
 std::string gemmDescription() {
   if (gemmNaive()) return "the textbook triple loop (GRADC_GEMM=naive)";
   std::string d = std::string(gemmForModel().name) + ", packed and cache-blocked";
-  if (const char *g = std::getenv("GRADC_GEMM")) d += std::string(" (GRADC_GEMM=") + g + ")";
+  if (const char *g = gemmChoice()) d += std::string(" (GRADC_GEMM=") + g + ")";
   return d;
 }
 
