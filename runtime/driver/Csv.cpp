@@ -157,7 +157,12 @@ CsvTable readCsv(const std::string &path, const std::function<void(const CsvTabl
     t.lines.push_back(lineNo);
     ++t.rows;
   }
-  if (in.bad()) fail("error while reading {}", path);
+  // A read error, or a line longer than the memory left (a 100 MB line
+  // under ulimit -v): errno says which where the library set it.
+  if (in.bad())
+    fail("cannot read {} after line {}: {}", path, lineNo,
+         errno && errno != ENOMEM ? std::strerror(errno)
+                                  : "out of memory for its next line (a line longer than the memory this process may use)");
   if (t.header.empty()) fail("{} is empty", path);
   if (t.rows == 0) fail("{} has a header but no data rows", path);
   return t;
