@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fmt/format.h>
+#include <fstream>
 
 namespace grt {
 
@@ -152,13 +153,26 @@ double SvgPlot::px(double x) const { return L + (x - x0) / (x1 - x0) * (W - L - 
 double SvgPlot::py(double y) const { return log ? pyExponent(std::log10(y)) : H - B - (y - y0) / (y1 - y0) * (H - T - B); }
 double SvgPlot::pyExponent(double e) const { return H - B - (e - y0) / (y1 - y0) * (H - T - B); }
 
+bool drawnHere(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(512, '\0');
+  in.read(head.data(), std::streamsize(head.size()));
+  head.resize(size_t(in.gcount()));
+  // Pictures from before the mark begin as render() began them then.
+  return head.find(kSvgMark) != std::string::npos ||
+         (head.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=") &&
+          head.find("font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>") !=
+              std::string::npos);
+}
+
 std::string SvgPlot::render() const {
   fit(x0, x1, y0, y1);
   std::string s = fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                              "{}\n"
                               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" viewBox=\"0 0 {} {}\" "
                               "font-family=\"sans-serif\" font-size=\"12\">\n"
                               "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
-                              W, H, W, H);
+                              kSvgMark, W, H, W, H);
   s += fmt::format("<text x=\"{}\" y=\"22\" font-size=\"16\" font-weight=\"bold\">{}</text>\n", L, escape(title));
   if (!sub.empty()) s += fmt::format("<text x=\"{}\" y=\"40\" fill=\"#555\">{}</text>\n", L, escape(sub));
   s += fmt::format("<defs><clipPath id=\"area\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/></clipPath></defs>\n", L, T,

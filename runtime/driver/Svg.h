@@ -16,6 +16,15 @@ namespace grt {
 
 using Points = std::vector<std::pair<double, double>>;
 
+/// The comment on every picture's second line: train --plot replaces a
+/// file that has it (or is an older picture of ours, drawnHere) and no
+/// other, as --save replaces only checkpoints. (No "--" inside: XML ends a
+/// comment there.)
+inline constexpr const char *kSvgMark =
+    "<!-- a picture of a training run of a gradc executable (train with plot): the next run replaces it -->";
+/// Whether the file at `path` is a picture SvgPlot wrote.
+bool drawnHere(const std::string &path);
+
 class SvgPlot {
 public:
   SvgPlot(std::string title, std::string xLabel, std::string yLabel);

@@ -318,6 +318,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     refuseOverwritingCorpus(path, "--plot's picture", corpus, defaultCorpus);
     refuseOverwritingInput(path, "--plot's picture", dopts.tokenizer, "--tokenizer");
     refuseOverwritingInput(path, "--plot's picture", from, a.has("resume") ? "--resume" : "--load");
+    // Any other file of that name (a picture of the user's): replaced
+    // without a word, where --save refuses to replace a non-checkpoint.
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && !drawnHere(path))
+      fail("--plot {}: {} is there and is not a picture a training run drew; move it, or choose another directory",
+           plotDir, path);
   }
   auto data = loadData(s, dopts);
   // A run resumed on another number of processes keeps the data position
