@@ -64,11 +64,18 @@ static std::string fields(const std::string &line, std::vector<std::string> &out
   return "";
 }
 
+void noteNamedPipe(const std::string &path, const struct stat &st) {
+  if (S_ISFIFO(st.st_mode) && path != "/dev/stdin")
+    std::fprintf(stderr, "note: %s is a named pipe: reading waits until something writes to it\n", path.c_str());
+}
+
 CsvTable readCsv(const std::string &path, const std::function<void(const CsvTable &)> &onHeader) {
   // A device (/dev/zero, /dev/urandom) is one endless line.
   struct stat st;
   if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
-    fail("cannot read {}: not a regular file", path);
+    fail("cannot read {}: {}", path == "/dev/stdin" ? "standard input (--data -)" : path,
+         path == "/dev/stdin" ? "it is a device (/dev/null, a terminal), not a file or a pipe" : "not a regular file");
+  noteNamedPipe(path, st);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read {}: {}", path, std::strerror(errno));
   CsvTable t;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <sys/stat.h>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -36,5 +37,9 @@ struct CsvTable {
 /// so that a file with the wrong columns is told so (it may fail), not
 /// that a row of it is ragged; a binary file is still "not a text file".
 CsvTable readCsv(const std::string &path, const std::function<void(const CsvTable &)> &onHeader = {});
+
+/// A note on stderr when `path` is a named pipe (not standard input):
+/// reading it waits, with no word, until something writes to it.
+void noteNamedPipe(const std::string &path, const struct stat &st);
 
 } // namespace grt
