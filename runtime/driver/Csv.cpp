@@ -37,7 +37,10 @@ static std::string fields(const std::string &line, std::vector<std::string> &out
   out.clear();
   std::string field, raw; // raw: the field as written, for the message
   bool quoted = false, closed = false;
-  auto misplaced = [&] { return "a quote in the middle of the field '" + shown(trim(raw)) + "...'; a field that holds a quote is quoted whole, with the quote doubled, as \"1\"\"2\""; };
+  auto misplaced = [&] {
+    return "a quote in the middle of the field '" + shown(trim(raw)) +
+           "...'; a field that holds a quote is quoted whole, with the quote doubled, as \"1\"\"2\"";
+  };
   for (size_t i = 0; i < line.size(); ++i) {
     char c = line[i];
     if (quoted) {
@@ -64,18 +67,19 @@ static std::string fields(const std::string &line, std::vector<std::string> &out
   return "";
 }
 
-void noteNamedPipe(const std::string &path, const struct stat &st) {
-  if (S_ISFIFO(st.st_mode) && path != "/dev/stdin")
+void checkDataFile(const std::string &path, const struct stat &st, const char *kind) {
+  bool stdinput = path == "/dev/stdin";
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+    fail("cannot read {}{}: {}", kind, stdinput ? "standard input (--data -)" : path,
+         stdinput ? "it is a device (/dev/null, a terminal), not a file or a pipe" : "not a regular file");
+  if (S_ISFIFO(st.st_mode) && !stdinput)
     std::fprintf(stderr, "note: %s is a named pipe: reading waits until something writes to it\n", path.c_str());
 }
 
 CsvTable readCsv(const std::string &path, const std::function<void(const CsvTable &)> &onHeader) {
   // A device (/dev/zero, /dev/urandom) is one endless line.
   struct stat st;
-  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
-    fail("cannot read {}: {}", path == "/dev/stdin" ? "standard input (--data -)" : path,
-         path == "/dev/stdin" ? "it is a device (/dev/null, a terminal), not a file or a pipe" : "not a regular file");
-  noteNamedPipe(path, st);
+  if (stat(path.c_str(), &st) == 0) checkDataFile(path, st, "");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read {}: {}", path, std::strerror(errno));
   CsvTable t;

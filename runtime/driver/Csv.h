@@ -38,8 +38,10 @@ struct CsvTable {
 /// that a row of it is ragged; a binary file is still "not a text file".
 CsvTable readCsv(const std::string &path, const std::function<void(const CsvTable &)> &onHeader = {});
 
-/// A note on stderr when `path` is a named pipe (not standard input):
-/// reading it waits, with no word, until something writes to it.
-void noteNamedPipe(const std::string &path, const struct stat &st);
+/// For a data file `path` (st its stat): refuses a device (/dev/zero never
+/// ends) as "cannot read KIND PATH" (standard input named so, for --data
+/// -), and notes a named pipe, whose reading waits with no word until
+/// something writes to it.
+void checkDataFile(const std::string &path, const struct stat &st, const char *kind);
 
 } // namespace grt

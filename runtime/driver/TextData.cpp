@@ -85,10 +85,7 @@ std::string readCorpus(const std::string &path, bool compiledIn) {
   };
   if (!S_ISDIR(st.st_mode)) {
     // A device (/dev/zero, /dev/urandom) never ends; a pipe does.
-    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
-      fail("cannot read corpus {}: {}", path == "/dev/stdin" ? "standard input (--data -)" : path,
-           path == "/dev/stdin" ? "it is a device (/dev/null, a terminal), not a file or a pipe" : "not a regular file");
-    noteNamedPipe(path, st);
+    checkDataFile(path, st, "corpus ");
     if (uint64_t(st.st_size) > limit) tooLarge(path);
     std::string text;
     if (!readFile(path, text)) fail("cannot read corpus {}: {}", path, std::strerror(errno));
