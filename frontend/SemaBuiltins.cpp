@@ -19,7 +19,7 @@ namespace gradc {
 
 enum class Builtin : uint8_t {
   Where,
-  Sum, Max, Numel, Dim, Shape, Len,
+  Sum, Max, Numel, Dim, Shape, DTypeOf, Len,
   Reshape, Transpose, Concat,
   Arange, OneHot, Gather, Float, ToI32, ToF32, ToF64, Full,
   RandUniform, RandNormal, RandBits, Training,
@@ -43,6 +43,7 @@ const std::vector<BuiltinInfo> &builtinTable() {
       {"numel", Builtin::Numel, {"x", "axis"}, 1, "number of elements over axes (default: all)"},
       {"dim", Builtin::Dim, {"x", "axis"}, 2, "size of one dimension"},
       {"shape", Builtin::Shape, {"x"}, 1, "the shape as a list"},
+      {"dtype", Builtin::DTypeOf, {"x"}, 1, "the element type as a string: \"f32\", \"f64\", \"i32\" or \"bool\""},
       {"len", Builtin::Len, {"x"}, 1, "the number of items of a list, or bytes of a string"},
       {"reshape", Builtin::Reshape, {"x", "shape"}, 2, "same elements, new shape (one -1 is inferred)"},
       {"transpose", Builtin::Transpose, {"x", "perm"}, 1, "permute axes (default: swap the last two)"},
@@ -417,6 +418,12 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     std::vector<Value> dims;
     for (int64_t d : x->type.shape) dims.push_back(Value::integer(d));
     return Value::makeList(std::move(dims));
+  }
+  case Builtin::DTypeOf: {
+    // For a function's checks of its arguments (cross_entropy's targets).
+    Node *x = tensorArg(a[0], loc, "the argument");
+    if (!x) return Value::error();
+    return Value::string(x->type.dtype == DType::I1 ? std::string("bool") : dtypeName(x->type.dtype).str());
   }
   case Builtin::Reshape: {
     Node *x = tensorArg(a[0], loc, "the reshaped value");
