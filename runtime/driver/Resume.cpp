@@ -99,6 +99,7 @@ SavedRun readSavedRun(const Metadata &meta, const std::string &from, const GrtMo
   }
   r.data = requiredField(meta, "data", from);
   if (auto it = meta.find("data_id"); it != meta.end()) r.dataId = it->second;
+  if (auto it = meta.find("data_path"); it != meta.end()) r.dataPath = it->second;
   return r;
 }
 

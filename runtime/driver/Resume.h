@@ -43,6 +43,7 @@ struct SavedRun {
   int64_t globalBatch = -1;      ///< rows or tokens a step over all of them (-1: not stored)
   std::string data;              ///< its data position (Dataset::saveState)
   std::string dataId;            ///< what it trained on (Dataset::identity; "": not stored)
+  std::string dataPath;          ///< the file it was read from ("": the model's own data, or not stored)
 };
 
 /// Reads and checks what `meta`, checkpoint `from` of model `m`, says of

@@ -340,9 +340,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   if (otherData)
     // An identity is about 90 characters (text, size, hashes of the bytes
     // and of the tokenizer): shown whole, so the part that differs is seen.
-    overrides.push_back(fmt::format("the data is not what the checkpoint was trained on (it was {}; this is {}): "
+    // With the files' names, where the checkpoint has its own.
+    overrides.push_back(fmt::format("the data is not what the checkpoint was trained on (it was {}{}; this is {}{}): "
                                     "training goes on, but not as the saved run would have",
-                                    shown(saved.dataId, 200), data->identity()));
+                                    shown(saved.dataId, 200),
+                                    saved.dataPath.empty() ? "" : ", " + shown(saved.dataPath, 200),
+                                    data->identity(), corpus.empty() ? "" : ", " + corpus));
   std::string freshPosition = data->saveState();
   if (std::string why = resuming ? data->malformedState(saved.data) : ""; !why.empty())
     fail("checkpoint {}: its data '{}' is {}", from, shown(saved.data), why);
@@ -479,6 +482,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                   {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
                   {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)},
                   {"val_frac", fmt::format("{:.17g}", dopts.valFraction)}, {"data_id", data->identity()},
+                  {"data_path", corpus},
                   {"tokenizer", tokenizerPathToSave(dopts.tokenizer)}, {"world", std::to_string(cluster.size)},
                   {"global_batch", std::to_string(data->samplesPerBatch())}, {"precision", precision},
                   {"optimizer", optimizerName(m)}, {"constants", m.constants ? m.constants : ""},
