@@ -84,6 +84,11 @@ std::string claimForWriting(const std::string &path) {
     int fd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return "";
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      // A file system without locks (ENOLCK, EINVAL) claims nothing.
+      if (errno != EWOULDBLOCK) {
+        ::close(fd);
+        return "";
+      }
       char text[32] = {};
       ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
       ::close(fd);
