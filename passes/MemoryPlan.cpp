@@ -120,6 +120,14 @@ int64_t place(std::vector<Interval> &live, llvm::function_ref<bool(const Interva
 } // namespace
 
 llvm::Error runMemoryPlan(Module &m, const PassOptions &) {
+  // `gradc opt --passes=plan-memory` on IR before fusion: every value was
+  // "computed by no kernel and stored nowhere", with no word of why.
+  auto computes = [](const auto &g) {
+    return llvm::any_of(g->nodes, [](auto &n) { return !n->operands.empty() && !n->is(OpKind::Reshape); });
+  };
+  if (llvm::none_of(m.graphs, [](auto &g) { return g->numKernels() > 0; }) && llvm::any_of(m.graphs, computes))
+    return passError("plan-memory places what kernels compute, and this IR has no kernels yet: run fuse first "
+                     "(gradc opt --list-passes shows the order)");
   for (auto &gp : m.graphs) {
     Graph &g = *gp;
     // `update %w = %w` (hand-written text IR) keeps w: nothing to store,
