@@ -44,7 +44,7 @@ static constexpr Step kPipeline[] = {
     // kind              step             stage       what it does
     {Step::Parse,        "parse",         "ast",      "read the source into a syntax tree"},
     {Step::Sema,         "sema",          "graph",    "resolve names, check shapes and types, build the forward graph @model"},
-    {Step::Pass,         "check-row-mean", "",        "with --data-parallel: check the loss is a mean over the batch's rows, as averaging gradients assumes; warn of metrics that are not", runRowMeanCheck, false, true},
+    {Step::Pass,         "check-row-mean", "",        "with --data-parallel: check the loss is a mean over the batch's rows, as averaging gradients assumes; warn of metrics that are not", runRowMeanCheck, true, true},
     {Step::Pass,         "autodiff",      "grad",     "derive the gradient of the loss w.r.t. every parameter (reverse mode)", runAutodiff},
     {Step::Pass,         "optimizer",     "optim",    "append the optimizer's parameter update to the training step", runOptimizerLowering},
     {Step::Pass,         "split-entries", "entries",  "copy @model into one graph per entry point: @train, @eval, @predict", runSplitEntries},
@@ -143,7 +143,8 @@ llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassO
       return passError(msg);
     }
     // The stage means "every step up to here has run". A clean-up out of
-    // order (Step::cleanUp: constfold, simplify, cse, dce) keeps it; any
+    // order (Step::cleanUp: constfold, simplify, cse, dce, and check-row-mean,
+    // which changes nothing) keeps it; any
     // other pass out of order leaves the module without one.
     // A clean-up that rewrote fused graphs (cse merging values across
     // kernels) drops their kernels and memory plan: the module is no
