@@ -45,9 +45,27 @@ static std::string modelLines(Session &s) {
     text.remove_prefix(std::min(text.size(), line.size() + 1));
     if (!line.empty()) constants += (constants.empty() ? "" : ", ") + shown(line, 200);
   }
-  return fmt::format("the build's constants: {}\nthe model: {} (tensors fnv {:016x})\nthe hyperparameters (--lr, --hp, "
-                     "or the checkpoint's): {}\nthe parameters and optimizer state: fnv {:016x}\n",
-                     constants.empty() ? "none" : constants, s.model.name, hashName(shapes),
+  // What it computes: each entry's kernels and stored values as the
+  // compiler described them (op, SSA name, type), the source locations
+  // left out (one model built from two paths is one model). Two builds of
+  // the same tensors with another loss or activation (an L1 loss against
+  // an L2 one) averaged their gradients, silently.
+  std::string code;
+  for (int32_t e = 0; e < s.model.num_entries; ++e) {
+    const GrtEntry &en = s.model.entries[e];
+    code += fmt::format("{} {} {};", en.name, en.num_kernels, en.arena_bytes);
+    auto described = [&](const char *what) {
+      std::string_view w = what ? what : "";
+      code += w.substr(0, w.find(" at "));
+      code += ';';
+    };
+    for (int32_t k = 0; en.kernel_names && k < en.num_kernels; ++k) described(en.kernel_names[k]);
+    for (int64_t i = 0; en.stored && i < en.num_stored; ++i) described(en.stored[i].what);
+  }
+  return fmt::format("the build's constants: {}\nthe model: {} (tensors fnv {:016x})\nwhat the model computes "
+                     "(its kernels): fnv {:016x}\nthe hyperparameters (--lr, --hp, or the checkpoint's): {}\nthe "
+                     "parameters and optimizer state: fnv {:016x}\n",
+                     constants.empty() ? "none" : constants, s.model.name, hashName(shapes), hashName(code),
                      hypers.empty() ? "none" : hypers, hashName(values));
 }
 
