@@ -36,6 +36,10 @@ public:
   /// other than 0 it silences standard output and error (errors still
   /// print, tagged "rank R:").
   static Cluster &get();
+  /// Whether mpirun started this process as one of several (before any
+  /// joining): a process that then ends without joining leaves the others
+  /// waiting for it, and mpirun with them.
+  static bool launchedAsMany();
 
   int rank = 0;
   int size = 1;

@@ -258,6 +258,14 @@ int main(int argc, char **argv) {
       usage(m, argv[0]);
       return checkStdout(1);
     }
+    // Under mpirun, a process that prints help or its version and ends
+    // never joins the run, and the others waited for it (mpirun too, until
+    // killed): it fails instead, and mpirun ends the run.
+    bool alone = argc < 2 || cmd == "--version" || cmd == "help" ||
+                 std::any_of(argv + 1, argv + argc, [](const char *s) { return !strcmp(s, "--help") || !strcmp(s, "-h"); });
+    if (alone && Cluster::launchedAsMany())
+      fail("{} under mpirun: help and --version run in one process; run them without mpirun",
+           argc < 2 ? "no command" : cmd == "--version" || cmd == "help" ? cmd : cmd + " --help");
     // COMMAND --help: that command's options (tokenizer's subcommands
     // share one section); --help or help alone: all.
     auto known = [](const std::string &c) { return std::find(std::begin(kCommands), std::end(kCommands), c) != std::end(kCommands); };
@@ -281,6 +289,17 @@ int main(int argc, char **argv) {
     }
     // Under mpirun, join the run first: ranks other than 0 go quiet.
     Cluster &cluster = Cluster::get();
+    // Every process runs the same command, or none runs: `train : predict`
+    // left train waiting in its first exchange for a process that had
+    // finished.
+    if (cluster.parallel()) {
+      std::vector<std::string> cmds = cluster.gather(cmd);
+      if (std::any_of(cmds.begin(), cmds.end(), [&](const std::string &c) { return c != cmds[0]; })) {
+        std::string list;
+        for (size_t r = 0; r < cmds.size(); ++r) list += fmt::format("{}rank {} {}", r ? ", " : "", r, shown(cmds[r]));
+        fail("the processes of this run run different commands ({}); give every process the same one", list);
+      }
+    }
     int rc = checkStdout(runCommand(m, cmd, argc, argv));
     cluster.finish();
     return rc;
