@@ -61,8 +61,10 @@ std::vector<Claim> &claims() {
 }
 bool sameFile(const struct stat &a, const struct stat &b) { return a.st_dev == b.st_dev && a.st_ino == b.st_ino; }
 
-/// At exit: each lock file this process holds is removed, if it is still
-/// the one it locked.
+} // namespace
+
+/// Each lock file this process holds is removed, if it is still the one it
+/// locked (at exit, or once the last save is done).
 void releaseClaims() {
   for (const Claim &c : claims()) {
     struct stat now, held;
@@ -72,8 +74,6 @@ void releaseClaims() {
   }
   claims().clear();
 }
-
-} // namespace
 
 std::string claimForWriting(const std::string &path) {
   std::string lockPath = path + ".lock";

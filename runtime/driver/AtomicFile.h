@@ -41,5 +41,9 @@ std::string writeAtomically(const std::string &path, std::string_view contents);
 /// made (a read-only directory), it claims nothing and returns "": the
 /// save itself then says what is wrong.
 std::string claimForWriting(const std::string &path);
+/// Gives up this process's claims now, once its last write is done: under
+/// mpirun a process that stopped may be killed before it exits (the first
+/// to exit non-zero ends the job), and its PATH.lock was left behind.
+void releaseClaims();
 
 } // namespace grt

@@ -775,6 +775,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     if (!save.empty() && saveEvery > 0 && done % saveEvery == 0 && !last) periodicSave(done);
   }
   if (!save.empty()) finalSave(reached);
+  releaseClaims(); // no save follows
   // From here on a signal stops the final validation, and says so: it
   // promised "stopping after this step, then saving" of a checkpoint that
   // was already saved, was then ignored, and the run exited 0. (One that
