@@ -11,6 +11,7 @@
 
 #include "driver/Args.h"
 #include "driver/AtomicFile.h"
+#include "driver/Cluster.h"
 #include "driver/Csv.h"
 #include "gradrt/hypers.h"
 
@@ -242,7 +243,12 @@ int removeStaleCaches(const std::string &written, const CacheOwner &owner) {
   for (fs::directory_iterator it(mine.parent_path().empty() ? "." : mine.parent_path(), ec), end; !ec && it != end;
        it.increment(ec)) {
     std::string other = it->path().filename().string();
-    if (other == name || !other.starts_with(prefix) || !it->is_regular_file(ec)) continue;
+    // Not another writer's temporary (PATH.tmp-PID): two processes
+    // encoding one corpus at once (the ranks of an mpirun) removed each
+    // other's file before its rename, and the save failed.
+    if (other == name || !other.starts_with(prefix) || other.find(".tmp-") != std::string::npos ||
+        !it->is_regular_file(ec))
+      continue;
     char magic[8];
     CacheOwner theirs;
     std::ifstream in(it->path(), std::ios::binary);
@@ -290,6 +296,9 @@ Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const 
   std::error_code ec;
   CacheOwner owner{hashName(tok.serialize()) ^ uint64_t(tok.presplit()),
                    hashName(std::filesystem::absolute(path, ec).lexically_normal().string())};
+  // Under mpirun every process encodes the corpus, and rank 0 alone
+  // writes the cache (the others raced it for the same file).
+  if (!Cluster::get().leader()) return e;
   for (auto &place : places) {
     if (place.starts_with(userDir + "/")) std::filesystem::create_directories(userDir, ec);
     if (!writeTokenCache(place, owner, e)) continue;
@@ -301,7 +310,8 @@ Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const 
   // Only the time to encode it again is lost.
   fmt::print(stderr, "note: cannot cache the encoded corpus ({}); it will be encoded again next time\n",
              places.empty() ? std::string("no writable place: $XDG_CACHE_HOME and $HOME are unset")
-                            : fmt::format("{} cannot be written", fmt::join(places, " nor ")));
+                            : places.size() == 1 ? places[0] + " cannot be written"
+                                                 : fmt::format("neither {} can be written", fmt::join(places, " nor ")));
   return e;
 }
 
