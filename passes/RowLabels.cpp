@@ -242,6 +242,20 @@ private:
       return onM ? (isX ? int(r) - 2 : int(r) - 1) : -1;
     };
     int px = place(x, true), py = place(y, false);
+    // Both contracted over the same rows: each element is a sum over rows
+    // of per-row products (transpose(e) @ e is the sum of e²), so a sum
+    // over rows as reduce_sum makes one, and a mean once divided. It was
+    // "contracts over the rows", a warning: under --data-parallel such a
+    // loss trained with 1/N of its gradient.
+    if (px == -1 && py == -1 && x.inner == y.inner) { // the same rows, on the contracted axes
+      int64_t count = n->operand(0)->type.shape[size_t(x.axis)];
+      double scale = x.scale * y.scale;
+      Label out;
+      out.kind = Label::Agg, out.count = count, out.at = n;
+      out.sum = !(scale != 0 && meanDivisor(1 / scale, count, B));
+      if (out.sum && multipleOf(scale, B)) out.byB = n, out.byBFactor = scale, out.pendingB = true;
+      return out;
+    }
     if (px == -1 || py == -1) return Label::mixed(n, "contracts over the rows");
     if (px >= 0 && py >= 0 && (px != py || !x.sameRows(y))) return Label::mixed(n, "pairs every row with every other row");
     return px >= 0 ? Label::row(px, x.inner) : Label::row(py, y.inner);
