@@ -89,6 +89,7 @@ DataOptions dataOptions(const Args &a) {
   d.seed = uint64_t(a.integer("seed", 0, 0));
   if (a.has("val-batches")) d.valBatches = int(a.integer("val-batches", 8, 1, 100000));
   d.tokenizer = a.str("tokenizer");
+  d.writesCache = Cluster::get().leader();
   return d;
 }
 

@@ -33,6 +33,9 @@ struct DataOptions {
   // world·B rows exactly as one process with a batch that large would, and
   // process `rank` trains on rows [rank·B, rank·B + B) of each.
   int rank = 0, world = 1;
+  // Whether this process writes the token cache: under mpirun rank 0 alone
+  // (every process encodes the corpus, and they raced for the file).
+  bool writesCache = true;
 };
 
 class Dataset {

@@ -11,7 +11,6 @@
 
 #include "driver/Args.h"
 #include "driver/AtomicFile.h"
-#include "driver/Cluster.h"
 #include "driver/Csv.h"
 #include "gradrt/hypers.h"
 
@@ -277,9 +276,10 @@ std::string userCacheDirectory() {
 /// directory (`gradc/c.txt.tok-HASH`). The compiled-in corpus is often a
 /// system file (/usr/share/games/fortunes): its cache is only ever in the
 /// user's directory. A place that cannot be written (a read-only
-/// directory, no $HOME) is passed over quietly.
+/// directory, no $HOME) is passed over quietly. A process that does not
+/// `write` (ranks other than 0) only reads a cache.
 Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const std::string &valBytes,
-                     const std::string &source, bool compiledIn) {
+                     const std::string &source, bool compiledIn, bool write) {
   uint64_t key = hashName(tok.serialize()) ^ (hashName(trainBytes) * 31 + hashName(valBytes)) ^ uint64_t(tok.presplit());
   std::string path = source;
   while (path.size() > 1 && path.back() == '/') path.pop_back(); // "dd/": the directory dd
@@ -298,7 +298,7 @@ Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const 
                    hashName(std::filesystem::absolute(path, ec).lexically_normal().string())};
   // Under mpirun every process encodes the corpus, and rank 0 alone
   // writes the cache (the others raced it for the same file).
-  if (!Cluster::get().leader()) return e;
+  if (!write) return e;
   for (auto &place : places) {
     if (place.starts_with(userDir + "/")) std::filesystem::create_directories(userDir, ec);
     if (!writeTokenCache(place, owner, e)) continue;
@@ -339,7 +339,7 @@ public:
     int64_t vocab = modelVocab(s);
     if (!opts.tokenizer.empty()) {
       tok = loadTokenizer(opts.tokenizer, vocab);
-      Encoded e = encodeCorpus(*tok, train, val, this->source, opts.path.empty());
+      Encoded e = encodeCorpus(*tok, train, val, this->source, opts.path.empty(), opts.writesCache);
       trainIds = std::move(e.train);
       valIds = std::move(e.val);
       tokName = opts.tokenizer;
