@@ -258,23 +258,22 @@ int main(int argc, char **argv) {
       usage(m, argv[0]);
       return checkStdout(1);
     }
+    // Where --help (or -h) is: argc when nowhere.
+    int helpAt = int(std::find_if(argv + 1, argv + argc, [](const char *s) { return !strcmp(s, "--help") || !strcmp(s, "-h"); }) - argv);
     // Under mpirun, a process that prints help or its version and ends
     // never joins the run, and the others waited for it (mpirun too, until
     // killed): it fails instead, and mpirun ends the run.
-    bool alone = argc < 2 || cmd == "--version" || cmd == "help" ||
-                 std::any_of(argv + 1, argv + argc, [](const char *s) { return !strcmp(s, "--help") || !strcmp(s, "-h"); });
-    if (alone && Cluster::launchedAsMany())
+    if ((cmd == "--version" || cmd == "help" || helpAt < argc) && Cluster::launchedAsMany())
       fail("{} under mpirun: help and --version run in one process; run them without mpirun",
-           argc < 2 ? "no command" : cmd == "--version" || cmd == "help" ? cmd : cmd + " --help");
+           helpAt == argc ? cmd : helpAt == 1 ? argv[1] : cmd + " --help");
     // COMMAND --help: that command's options (tokenizer's subcommands
     // share one section); --help or help alone: all.
     auto known = [](const std::string &c) { return std::find(std::begin(kCommands), std::end(kCommands), c) != std::end(kCommands); };
-    for (int i = 1; i < argc; ++i)
-      if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-        if (i > 1 && !known(cmd)) unknownCommand(cmd, argv[0]);
-        usage(m, argv[0], i > 1 ? cmd : "");
-        return checkStdout(0);
-      }
+    if (helpAt < argc) {
+      if (helpAt > 1 && !known(cmd)) unknownCommand(cmd, argv[0]);
+      usage(m, argv[0], helpAt > 1 ? cmd : "");
+      return checkStdout(0);
+    }
     if (cmd == "--version") {
       // What a bug report needs; `info` says the rest.
       fmt::print("{}: model {}{}{}, compiled by gradc for runtime ABI {}\n", argv[0], m.name, *m.source ? " from " : "",

@@ -615,7 +615,12 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   // run goes on and saves, and the failed output is reported at the end.
   std::signal(SIGPIPE, SIG_IGN);
   // A data-parallel run stops when any of its processes is asked to, all at
-  // the same step, so they save one consistent checkpoint.
+  // the same step, so they save one consistent checkpoint: every process
+  // must take the same branch wherever a signal can change one.
+  auto anyStopping = [&](bool here) {
+    here = here || stopSignal != 0;
+    return cluster.parallel() ? cluster.sum(here ? 1 : 0) > 0 : here;
+  };
   bool stopping = stopSignal != 0;
   // Without --threads, steps on all threads and on one are timed against
   // each other now and then (ThreadChoice.h); the results do not change.
@@ -716,8 +721,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     EvalResult result;
     if (validates) {
       result = evaluate(s, *data, dopts.seed, &stopSignal, !quiet);
-      bool cut = stopSignal != 0;
-      if (cluster.parallel()) cut = cluster.sum(cut ? 1 : 0) > 0;
+      bool cut = anyStopping(false);
       stopping = stopping || cut;
       validates = !cut;
     }
@@ -783,8 +787,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   setStopMessage(save.empty() ? "\nstopping the final validation (a second Ctrl-C or SIGTERM quits at once)\n"
                               : "\nthe checkpoint is saved; stopping the final validation (a second Ctrl-C or "
                                 "SIGTERM quits at once)\n");
-  stopping = stopping || stopSignal != 0;
-  if (cluster.parallel()) stopping = cluster.sum(stopping ? 1 : 0) > 0;
+  stopping = anyStopping(stopping);
   auto signalName = []() -> std::string {
     if (stopSignal == SIGINT) return "SIGINT";
     if (stopSignal == SIGTERM) return "SIGTERM";
@@ -808,9 +811,7 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   if (hasVal && !stopping && !data->validatesAll()) {
     data->fullValidation(true);
     val = evaluate(s, *data, dopts.seed, &stopSignal, !quiet);
-    bool cut = stopSignal != 0;
-    if (cluster.parallel()) cut = cluster.sum(cut ? 1 : 0) > 0;
-    if (cut) {
+    if (anyStopping(false)) {
       if (save.empty())
         fmt::print(stderr, "stopped by {} during the final validation, after the last step ({}); nothing saved (no "
                    "--save given)\n", signalName(), reached);
