@@ -238,7 +238,7 @@ void Generator::step(Scope &s) {
       {&Generator::transpose, 3, false}, {&Generator::concat, 3, false},    {&Generator::index, 4, false},
       {&Generator::gather, 3, false},    {&Generator::onehot, 2, false},    {&Generator::sizes, 2, false},
       {&Generator::callFunction, 3, true}, {&Generator::sumLoop, 2, true},  {&Generator::ifRule, 2, false},
-      {&Generator::conversions, 3, false},
+      {&Generator::conversions, 3, false}, {&Generator::zeroBase, 2, false},
   };
   int total = 0;
   for (auto &r : rules)

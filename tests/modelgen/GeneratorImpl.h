@@ -210,6 +210,12 @@ private:
   /// bounds found by evaluating its scalar semantics over the operands'
   /// intervals, inputs squashed until the result stays below 1e3.
   bool tableOp(Scope &s);
+  /// pow over a value with exact zeros (relu's, or a where's), where x^y's
+  /// gradients are 0·∞ in the naive formulas: y·x^(y-1) at y = 0, and
+  /// x^y·log x for the exponent. PyTorch defines both as 0, and a learnt
+  /// exponent over relu (GeM pooling) once trained to NaN there; random
+  /// points never hit x = 0 exactly, so this rule makes them on purpose.
+  bool zeroBase(Scope &s);
   /// A comparison (possibly combined with &&, || or !) selecting between
   /// two values, or turned into a float mask.
   bool whereRule(Scope &s);

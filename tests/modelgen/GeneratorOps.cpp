@@ -163,6 +163,59 @@ bool Generator::tableOp(Scope &s) {
   return true;
 }
 
+bool Generator::zeroBase(Scope &s) {
+  Val *v = pickFloat(s, [](const Val &x) { return x.hi > x.lo; });
+  if (!v) return false;
+  Ex x = bounded(use(*v), 3);
+  // Cut at a point inside the range, so that some elements are exactly 0;
+  // six digits, so that no value made of short fractions (a round's, a
+  // floor's) sits on the cut, where relu's slope is a convention.
+  double c = x.lo + (x.hi - x.lo) * uniform(0.3, 0.7);
+  std::string cut = c < 0 ? "(" + num(c) + ")" : num(c);
+  std::string shifted = paren(x) + (c < 0 ? " + " + num(-c) : " - " + num(c));
+  Ex base{"", x.shape, 0, std::max(0.0, x.hi - c), true, x.grad, false};
+  // Where the zeros fall: where x passes the cut, which at a random point
+  // may be nowhere, or in the second half of the last axis, for sure (its
+  // first half kept at least 0.05 away from 0, where the gradient checks
+  // see no kink).
+  int k = between(0, 2);
+  if (k == 2 && !x.shape.empty()) {
+    feature("where");
+    Ex p = positive(x);
+    int64_t n = x.shape.back();
+    base = {fmt::format("where(arange({}) < {}, {}, 0.0)", n, n / 2, p.text), x.shape, 0, p.hi, true, p.grad, false};
+  } else if (k == 1) {
+    feature("where");
+    base.text = fmt::format("where({} > {}, {}, 0.0)", paren(x), cut, shifted);
+  } else {
+    feature("relu");
+    base.text = "relu(" + shifted + ")";
+  }
+  // The exponent: 0, 1, 2 or 3, or between 2 and 3, fixed or learnt. Not
+  // below 2 unless a whole number: x^y's slope y·x^(y-1) is infinite at 0
+  // for y < 1 (in PyTorch too), and for 1 < y < 2 its curvature near 0
+  // outgrows what central differences can follow.
+  Ex e{"", {}, 0, 0, true, false, true};
+  if (k = between(0, 5); k < 4) {
+    e.text = num(double(k)), e.lo = e.hi = double(k);
+  } else if (k == 4) {
+    double y = uniform(2, 3);
+    e.text = num(y), e.lo = e.hi = y;
+  } else {
+    Shape shape;
+    if (!x.shape.empty() && chance(0.5)) shape.push_back(x.shape.back());
+    Val p = param(s, shape);
+    s.pool.push_back(p);
+    Ex pe = use(s.pool.back());
+    e = {"2.0 + sigmoid(" + pe.text + ")", pe.shape, 2, 3, false, pe.grad, false};
+  }
+  feature("pow at 0");
+  double top = std::max({1.0, std::pow(base.hi, e.lo), std::pow(base.hi, e.hi)});
+  bind(s, {fmt::format("pow({}, {})", base.text, e.text), x.shape, e.hi == 0 ? 1.0 : 0.0, top, true, base.grad || e.grad,
+           true});
+  return true;
+}
+
 bool Generator::whereRule(Scope &s) {
   Val *va = pickFloat(s);
   if (!va) return false;
