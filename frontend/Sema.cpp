@@ -619,6 +619,11 @@ void SemaImpl::declareParam(const ParamStmt &s) {
       return failed();
     }
     init = v.s;
+    // Its arguments against the param's own dtype (f32 or f64).
+    if (std::string p = initProblem(init, t.dtype); !p.empty()) {
+      error(s.init->loc(), p, {s.init->range});
+      return failed();
+    }
   }
   setLoc(s.nameLoc);
   Attrs extra;

@@ -43,7 +43,7 @@ const std::vector<BuiltinInfo> &builtinTable() {
       {"numel", Builtin::Numel, {"x", "axis"}, 1, "number of elements over axes (default: all)"},
       {"dim", Builtin::Dim, {"x", "axis"}, 2, "size of one dimension"},
       {"shape", Builtin::Shape, {"x"}, 1, "the shape as a list"},
-      {"dtype", Builtin::DTypeOf, {"x"}, 1, "the element type as a string: \"f32\", \"f64\", \"i32\" or \"bool\""},
+      {"dtype", Builtin::DTypeOf, {"x"}, 1, "the element type as a string: \"f32\", \"f64\", \"i32\" or \"bool\" (\"number\" for a number)"},
       {"len", Builtin::Len, {"x"}, 1, "the number of items of a list, or bytes of a string"},
       {"reshape", Builtin::Reshape, {"x", "shape"}, 2, "same elements, new shape (one -1 is inferred)"},
       {"transpose", Builtin::Transpose, {"x", "perm"}, 1, "permute axes (default: swap the last two)"},
@@ -127,6 +127,14 @@ Value SemaImpl::callOp(OpKind k, const ast::CallExpr &call) {
       return error(loc, "'" + name + "' of these integers has no integer result", {call.range});
     return Value::integer(int64_t(r));
   }
+  // clamp(x, 1, -1) made every element -1, with no gradient: a mistake
+  // (as uniform(2, 1) is), not a model.
+  if (k == OpKind::Clamp && a.values[1].isNumber() && a.values[2].isNumber() &&
+      a.values[1].asDouble() > a.values[2].asDouble())
+    return error(a.values[1].range.Start.isValid() ? a.values[1].range.Start : loc,
+                 "clamp's low (" + describe(a.values[1]) + ") is above its high (" + describe(a.values[2]) +
+                     "): every element would be " + attrValueStr(a.values[2].asDouble()) + ", with no gradient",
+                 {a.values[1].range, a.values[2].range});
   // Tensors: numbers adopt the dtype of the first tensor, all broadcast.
   const Value *first = nullptr;
   for (auto &v : a.values) {
@@ -420,7 +428,9 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     return Value::makeList(std::move(dims));
   }
   case Builtin::DTypeOf: {
-    // For a function's checks of its arguments (cross_entropy's targets).
+    // For a function's checks of its arguments (cross_entropy's targets,
+    // layer_norm's eps): a compile-time number is "number".
+    if (a[0].isNumber()) return Value::string("number");
     Node *x = tensorArg(a[0], loc, "the argument");
     if (!x) return Value::error();
     return Value::string(x->type.dtype == DType::I1 ? std::string("bool") : dtypeName(x->type.dtype).str());
@@ -597,6 +607,10 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     // semantics.
     if (a[0].isNumber() || a[0].kind == Value::Bool) {
       double v = *evalScalar(OpKind::Cast, {a[0].kind == Value::Bool ? double(a[0].b) : a[0].asDouble()}, to);
+      // f32(1e39) became inf in silence, though `x + 1e39` is refused.
+      if (to == DType::F32)
+        if (std::string bad = f32RangeProblem(a[0]); !bad.empty())
+          return error(a[0].range.Start, bad + "; f32 of it would be infinite", {a[0].range});
       return to == DType::I32 ? Value::integer(int64_t(v)) : Value::number(v);
     }
     Node *x = tensorArg(a[0], loc, "the argument", "a number or a tensor");

@@ -272,6 +272,13 @@ void SemaImpl::recordData(const DataStmt &s) {
         error(a.value->loc(), "'corpus' is a path in quotes", {a.value->range});
         continue;
       }
+      // The run failed then with "cannot read corpus : No such file".
+      if (v.s.empty()) {
+        error(a.value->loc(), "'corpus' is an empty path; name a text file (train --data PATH can replace it when the "
+                              "executable runs)",
+              {a.value->range});
+        continue;
+      }
       d.corpus = v.s;
       // The executable reads the corpus when it runs, from the path as
       // written (relative to its working directory then): only the path is
@@ -306,6 +313,16 @@ void SemaImpl::recordData(const DataStmt &s) {
     return n;
   };
   Node *in = check(d.textInput, inputLoc, "input"), *tg = check(d.textTarget, targetLoc, "target");
+  // One input as both: the corpus filled it twice, the other input (the
+  // one the loss read) never, and the loss sat at ln V.
+  if (in && in == tg) {
+    std::string other;
+    for (auto &[name, node] : inputs)
+      if (node != in) other = name;
+    error(targetLoc, "input and target both name '" + d.textInput + "': the target is the other input, the next "
+                         "tokens" + (other.empty() ? std::string() : " (here '" + other + "')"));
+    return;
+  }
   if (in && tg && in->type != tg->type)
     error(targetLoc, "input and target must have one shape: " + srcType(in->type) + " and " + srcType(tg->type));
   if (inputs.size() + failedInputs != 2)

@@ -6,6 +6,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 
+#include <cfloat>
 #include <cmath>
 #include <cstdio>
 
@@ -50,16 +51,23 @@ llvm::ArrayRef<llvm::StringRef> initialiserWords() {
   return words;
 }
 
-std::string initArgsProblem(llvm::StringRef kind, llvm::ArrayRef<double> args) {
+std::string initArgsProblem(llvm::StringRef kind, llvm::ArrayRef<double> args, DType dtype) {
   // A NaN or infinite weight makes the first loss NaN.
   for (double a : args)
     if (!std::isfinite(a)) return kind.str() + "'s arguments must be finite numbers";
+  // constant(1e39) of an f32 param: inf weights, and a loss of inf at step
+  // 1 that the run blamed on logs and data.
+  if (dtype == DType::F32)
+    for (double a : args)
+      if (std::fabs(a) > double(FLT_MAX))
+        return kind.str() + "'s argument " + attrValueStr(a) +
+               " does not fit in f32 (largest 3.4028235e38): the weights would be infinite";
   if (kind == "normal" && args.size() == 1 && args[0] <= 0) return "std must be positive";
   if (kind == "uniform" && args.size() == 2 && args[0] >= args[1]) return "uniform needs low < high";
   return "";
 }
 
-std::string initProblem(llvm::StringRef spec) {
+std::string initProblem(llvm::StringRef spec, DType dtype) {
   if (llvm::is_contained(initialiserWords(), spec)) return "";
   auto [name, rest] = spec.split('(');
   const InitForm *form = llvm::find_if(kInitForms, [&](const InitForm &f) { return f.name == name; });
@@ -76,7 +84,8 @@ std::string initProblem(llvm::StringRef spec) {
     if (t.trim().getAsDouble(v)) return "initialiser " + quotedName(spec) + ": '" + t.trim().str() + "' is not a number";
     args.push_back(v);
   }
-  if (std::string p = initArgsProblem(form->name, args); !p.empty()) return "initialiser " + quotedName(spec) + ": " + p;
+  if (std::string p = initArgsProblem(form->name, args, dtype); !p.empty())
+    return "initialiser " + quotedName(spec) + ": " + p;
   return "";
 }
 
@@ -163,7 +172,8 @@ private:
       if (n->is(OpKind::Param) && !isFloat(n->type.dtype))
         report(g, n, -1, what + " is " + str(n->type) + ": a parameter must be a float tensor");
       if (n->attrs.has(AttrKey::Init))
-        if (std::string p = initProblem(n->attrs.getString(AttrKey::Init)); !p.empty()) report(g, n, -1, what + ": " + p);
+        if (std::string p = initProblem(n->attrs.getString(AttrKey::Init), n->type.dtype); !p.empty())
+          report(g, n, -1, what + ": " + p);
       // Only @apply reads gradients: data-parallel training's runtime points
       // them at @grads' outputs. Elsewhere nothing fills them.
       if (n->is(OpKind::Gradient) && g.name != GRT_ENTRY_APPLY)

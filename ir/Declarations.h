@@ -34,15 +34,16 @@ std::string nameProblem(llvm::StringRef name);
 std::string quotedName(llvm::StringRef name);
 
 /// Why initialiser arguments `args` of `kind` ("normal", "uniform",
-/// "constant") are out of range ("std must be positive"), or "".
-std::string initArgsProblem(llvm::StringRef kind, llvm::ArrayRef<double> args);
+/// "constant") are out of range ("std must be positive"), or "". For a
+/// param of `dtype` f32, they must also fit in f32.
+std::string initArgsProblem(llvm::StringRef kind, llvm::ArrayRef<double> args, DType dtype = DType::F64);
 /// The initialisers written as a bare word (zeros, ones, xavier_uniform, ...):
 /// the names .grad source sees, and the specs a .gir may give as they are.
 llvm::ArrayRef<llvm::StringRef> initialiserWords();
 
 /// Why `spec`, a parameter's initialiser as the runtime reads it ("zeros",
 /// "normal(0.02)", "uniform(-0.1, 0.1)"), is not one, or "".
-std::string initProblem(llvm::StringRef spec);
+std::string initProblem(llvm::StringRef spec, DType dtype = DType::F64);
 
 /// What the executable of a model trained by `opt` (null: none) already
 /// calls `name`, as "sgd's hyperparameter 'lr'", or "" when nothing: the
