@@ -441,7 +441,11 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
   case Stmt::Output: {
     auto &o = cast<OutputStmt>(s);
     if (!modelOnly("'output'")) return Flow::Next;
-    if (o.value) bind(o.name, eval(*o.value), o.nameLoc);
+    if (o.value) {
+      Value v = eval(*o.value);
+      outputBound[o.name] = v;
+      bind(o.name, std::move(v), o.nameLoc);
+    }
     outputs.push_back({o.name, Value::make(Value::None, o.range)});
     return Flow::Next;
   }
@@ -656,6 +660,16 @@ static bool holdsTensor(const Value &v) {
 /// evaluate it, except that a name the program does not know makes a
 /// string (-D mode=fast, -D names=[a, b], -D corpus=data/a-b.txt), as
 /// such text always did on the command line.
+/// Whether a -D value reads as a file path: it has a '/', starts with '~',
+/// or is a file name with an extension (x.txt, 3.txt; not 1.5e3).
+static bool looksLikePath(llvm::StringRef text) {
+  if (text.contains('/') || text.starts_with("~")) return true;
+  auto [stem, ext] = text.rsplit('.');
+  if (ext.empty() || stem.empty() || ext.size() == text.size() || !llvm::isAlpha(ext.front())) return false;
+  auto fileChar = [](char c) { return llvm::isAlnum(c) || c == '_' || c == '-' || c == '.'; };
+  return llvm::all_of(text, fileChar);
+}
+
 static Value evalDefine(SemaImpl &s, const Expr &e) {
   if (auto *n = llvm::dyn_cast<NameExpr>(&e))
     return knownName(s, n->name) ? s.lookup(n->name, {}) : Value::string(n->name, e.range);
@@ -667,10 +681,20 @@ static Value evalDefine(SemaImpl &s, const Expr &e) {
     }
     return Value::makeList(std::move(items), e.range);
   }
+  // An expression with a name nothing defines is a typo (-D B=A2*2), not
+  // the string "A2*2" that a use far away then complained of.
   llvm::StringRef text(e.range.Start.getPointer(), e.range.End.getPointer() - e.range.Start.getPointer());
   Lexer lex(text, [](llvm::SMLoc, const llvm::Twine &) {});
   for (Token t = lex.next(); !t.is(Tok::Eof); t = lex.next())
-    if (t.is(Tok::Ident) && !knownName(s, t.text)) return Value::string(text.str(), e.range);
+    if (t.is(Tok::Ident) && !knownName(s, t.text)) {
+      NearMiss near(t.text);
+      for (auto &g : s.globals) near.consider(g.first());
+      std::string hint = near.hint();
+      llvm::SMLoc at = llvm::SMLoc::getFromPointer(t.text.data());
+      return s.error(at, "'" + t.text + "' is not a constant above this one, a function or a builtin" +
+                             (hint.empty() ? "" : "; " + hint),
+                     {llvm::SMRange(at, llvm::SMLoc::getFromPointer(t.text.end()))});
+    }
   return s.eval(e);
 }
 
@@ -678,21 +702,25 @@ static Value evalDefine(SemaImpl &s, const Expr &e) {
 /// parser, so it is written as in the source: numbers (64-bit integers),
 /// true, false and none, strings in quotes, lists (nested), arithmetic on
 /// constants, and names of functions or initialisers (-D act=relu). A word
-/// the program does not know, or text that is no expression and does not
-/// start like a number, list or string (a path), is a string.
+/// the program does not know, or a path, is a string.
 static Value parseDefine(SemaImpl &s, llvm::StringRef text, llvm::StringRef name) {
   text = text.trim();
+  // A path: ./x.txt and 3.txt were refused as an expression and a number.
+  if (looksLikePath(text)) return Value::string(text.str());
   auto &sm = s.diag.sourceMgr();
   auto parse = [&](DiagEngine &diag) {
     unsigned id = sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(text, "-D " + name.str()), llvm::SMLoc());
     s.defineBuffers.push_back(id);
     return Parser(id, diag).parseValue();
   };
-  // First quietly: text that is no expression at all reads as a string.
+  // First quietly: text that is no expression and has no operator or
+  // bracket in it (`hello world`) reads as a string; `A*` and `=3` (from
+  // -D B==3) are mistakes, reported.
   DiagEngine quiet(sm, llvm::nulls());
   ExprPtr e = parse(quiet);
   if (!e || quiet.hasErrors()) {
-    bool looksLikeValue = !text.empty() && (llvm::isDigit(text.front()) || llvm::StringRef("[\"-+.(").contains(text.front()));
+    bool looksLikeValue = !text.empty() && (llvm::isDigit(text.front()) || llvm::StringRef("[\"-+.(").contains(text.front()) ||
+                                            text.find_first_of("=*/%()[]<>!&|,^") != llvm::StringRef::npos);
     if (!looksLikeValue) return Value::string(text.str());
     parse(s.diag); // again, to report why
     if (!s.diag.hasErrors()) s.diag.error("-D " + name + "=" + text + ": not a value");
@@ -764,6 +792,12 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
       continue;
     }
     constLocs[c->name] = c->nameLoc;
+    // The constant won over a function of its name, in either order, and
+    // the function could never be called.
+    if (auto f = userFns.find(c->name); f != userFns.end()) {
+      error(c->nameLoc, "constant '" + c->name + "' has the name of a function; give one of them another name");
+      note(f->second->nameLoc, "the function '" + c->name + "' is here");
+    }
     Value v;
     if (auto it = defines.find(c->name); it != defines.end()) {
       llvm::StringRef text = llvm::StringRef(it->second).trim();
@@ -775,9 +809,10 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
         // Usually a shell variable that expanded to nothing (-D L=$LAYERS).
         diag.error("-D " + c->name + "=: no value after '='; an empty string is written -D " + c->name + "='\"\"'");
         v = Value::error();
-      } else if (word && llvm::isa<StringExpr>(c->value.get())) {
-        // The constant is written as a string, so a bare word is one: -D
-        // mode=max is "max", not the builtin max.
+      } else if (llvm::isa<StringExpr>(c->value.get()) && !text.starts_with("\"")) {
+        // The constant is written as a string, so text not in quotes is
+        // one: -D mode=max is "max", not the builtin max, and -D
+        // corpus=../a b.txt a path.
         v = Value::string(text.str());
       } else if (word && text == c->name) {
         diag.error("-D " + c->name + "=" + text + ": '" + text + "' refers to itself; a -D value can use only the "

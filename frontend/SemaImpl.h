@@ -302,6 +302,9 @@ public:
   /// first assigned, for "already defined".
   llvm::StringMap<llvm::SMLoc> firstAssigned;
   std::vector<std::pair<std::string, Value>> outputs, metrics;
+  /// What `output p = EXPR` bound p to: the output is that value, whatever
+  /// p is assigned later.
+  std::map<std::string, Value> outputBound;
   const ast::TrainStmt *trainStmt = nullptr;
   const ast::DataStmt *dataStmt = nullptr;
 };

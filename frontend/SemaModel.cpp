@@ -511,9 +511,22 @@ void SemaImpl::finishModel(const ModelDecl &m) {
       error(placeholder.range.Start, "'output " + name + "' names no value of the model", {}, notes);
       continue;
     }
-    if (it->second.isError()) continue;
-    if (it->second.kind != Value::Tensor) {
-      error(placeholder.range.Start, "an output must be a tensor, but '" + name + "' is " + describe(it->second));
+    Value value = it->second;
+    // `output p = EXPR` exports EXPR. A later `p = 3` was blamed on the
+    // output line ("'p' is the integer 3"), and `p = mean(p)` changed the
+    // output in silence.
+    if (auto b = outputBound.find(name); b != outputBound.end()) {
+      bool same = value.kind == Value::Tensor && b->second.kind == Value::Tensor && value.node == b->second.node;
+      if (!same && !value.isError() && value.range.Start.isValid()) {
+        diag.warning(value.range.Start, "'" + name + "' is assigned again after its 'output " + name +
+                                            " = ...'; the output stays the value given there");
+        note(placeholder.range.Start, "the output is declared here");
+      }
+      value = b->second;
+    }
+    if (value.isError()) continue;
+    if (value.kind != Value::Tensor) {
+      error(placeholder.range.Start, "an output must be a tensor, but '" + name + "' is " + describe(value));
       continue;
     }
     if (graph->output(name)) {
@@ -527,7 +540,7 @@ void SemaImpl::finishModel(const ModelDecl &m) {
                                      "the same name; output a value computed from it instead");
       continue;
     }
-    graph->outputs.push_back({name, it->second.node, irLocation(placeholder.range.Start)});
+    graph->outputs.push_back({name, value.node, irLocation(placeholder.range.Start)});
   }
   for (auto &[name, v] : metrics) graph->outputs.push_back({GRT_METRIC_PREFIX + name, v.node});
 
