@@ -73,8 +73,13 @@ void Lexer::skipSpaceAndComments() {
       while (cur < buf.end() && *cur != '\n') ++cur;
     } else if (c == ' ' || c == '\t' || c == '\r') {
       ++cur;
-    } else if (c == '\\' && cur + 1 < buf.end() && cur[1] == '\n') {
-      cur += 2; // explicit line continuation
+    } else if (c == '\\') {
+      // An explicit line continuation: the backslash ends its line, but for
+      // spaces and a CR (a CRLF file gave "unexpected character").
+      const char *p = cur + 1;
+      while (p < buf.end() && (*p == ' ' || *p == '\t' || *p == '\r')) ++p;
+      if (p >= buf.end() || *p != '\n') break;
+      cur = p + 1;
     } else {
       break;
     }
@@ -161,7 +166,8 @@ Token Lexer::next() {
   } else if (!std::isprint((unsigned char)c))
     onError(llvm::SMLoc::getFromPointer(start), "unexpected byte 0x" + llvm::utohexstr((unsigned char)c));
   else
-    onError(llvm::SMLoc::getFromPointer(start), llvm::Twine("unexpected character '") + llvm::Twine(c) + "'");
+    onError(llvm::SMLoc::getFromPointer(start), llvm::Twine("unexpected character '") + llvm::Twine(c) + "'" +
+                                                    (c == '^' ? "; a power is written pow(x, y)" : ""));
   return make(Tok::Error, start);
 }
 
@@ -196,7 +202,13 @@ Token Lexer::lexNumber(const char *start) {
 
 Token Lexer::lexString(const char *start) {
   while (cur < buf.end() && *cur != '"' && *cur != '\n') {
-    if (*cur == '\\' && cur + 1 < buf.end() && cur[1] != '\n') ++cur;
+    if (*cur == '\\' && cur + 1 < buf.end() && cur[1] != '\n') {
+      // "C:\path" lost its backslash in silence: \p is no escape.
+      if (!llvm::StringRef("nt\"\\").contains(cur[1]))
+        onError(llvm::SMLoc::getFromPointer(cur), llvm::Twine("unknown escape '\\") + llvm::StringRef(cur + 1, 1) +
+                                                      "' in a string; the escapes are \\n, \\t, \\\" and \\\\ (a backslash)");
+      ++cur;
+    }
     ++cur;
   }
   if (cur >= buf.end() || *cur != '"') {

@@ -43,6 +43,13 @@ void Parser::error(llvm::SMLoc loc, const llvm::Twine &msg) {
 
 /// "blocks.0.weight" reads as blocks, then the number .0: say how a layer
 /// index is written, where the number touches what came before.
+std::string Parser::wordOperatorHint() const {
+  if (tok.text == "and") return "; 'and' is written &&";
+  if (tok.text == "or") return "; 'or' is written ||";
+  if (tok.text == "if") return "; a value chosen by a condition is where(cond, a, b)";
+  return "";
+}
+
 std::string Parser::dotIndexHint() const {
   if (!tok.is(Tok::Float) || !tok.text.starts_with(".") || tok.loc() != prevEnd) return "";
   llvm::StringRef digits = tok.text.drop_front();
@@ -63,7 +70,7 @@ bool Parser::expect(Tok k, llvm::StringRef what) {
   // missing at the end of a line; otherwise at the offending token.
   llvm::SMLoc at = tok.is(Tok::Newline) || tok.is(Tok::Eof) ? prevEnd : tok.loc();
   std::string found = tok.is(Tok::Newline) || tok.is(Tok::Eof) ? tokSpelling(tok.kind).str() : "'" + tok.text.str() + "'";
-  error(at, "expected " + what + ", found " + found + dotIndexHint());
+  error(at, "expected " + what + ", found " + found + dotIndexHint() + wordOperatorHint());
   return false;
 }
 
@@ -82,6 +89,18 @@ llvm::SMRange Parser::rangeFrom(llvm::SMLoc start) const { return llvm::SMRange(
 
 void Parser::skipNewlines() {
   while (tok.is(Tok::Newline) || tok.is(Tok::Semi)) advance();
+}
+
+void Parser::skipNewlinesBefore(Tok k) {
+  if (!tok.is(Tok::Newline)) return;
+  Lexer save = lexer;
+  Token saveTok = tok;
+  llvm::SMLoc savePrev = prevEnd;
+  while (tok.is(Tok::Newline)) advance();
+  if (tok.is(k)) return;
+  lexer = save;
+  tok = saveTok;
+  prevEnd = savePrev;
 }
 
 bool Parser::atStatementEnd() const {
@@ -112,11 +131,15 @@ std::unique_ptr<Program> Parser::parseProgram() {
     skipNewlines();
     if (tok.is(Tok::Eof) || diag.tooMany()) break;
     if (tok.is(Tok::KwConst)) {
+      lastClose = {};
       if (auto c = parseConst()) prog->consts.push_back(std::move(c));
-    } else if (tok.is(Tok::KwFn)) {
-      if (auto f = parseFn()) prog->fns.push_back(std::move(f));
-    } else if (tok.is(Tok::KwModel)) {
-      if (auto m = parseModel()) prog->models.push_back(std::move(m));
+    } else if (tok.is(Tok::KwFn) || tok.is(Tok::KwModel)) {
+      if (tok.is(Tok::KwFn)) {
+        if (auto f = parseFn()) prog->fns.push_back(std::move(f));
+      } else if (auto m = parseModel()) {
+        prog->models.push_back(std::move(m));
+      }
+      if (prevEnd.isValid() && prevEnd.getPointer()[-1] == '}') lastClose = llvm::SMLoc::getFromPointer(prevEnd.getPointer() - 1);
     } else if (tok.text == "module" && prog->consts.empty() && prog->fns.empty() && prog->models.empty() &&
                !diag.hasErrors()) {
       // `gradc dump --stage=graph > m.grad`: text IR read as source gave an
@@ -125,9 +148,17 @@ std::unique_ptr<Program> Parser::parseProgram() {
                        "apart by the file's extension, so name it .gir");
       break;
     } else {
+      // A stray '}' inside a model ended it early, and every line after it
+      // got this error: one, with the '}' that ended it, then the rest up
+      // to the next declaration is skipped.
       error(tok.loc(), "expected 'const', 'fn' or 'model' at top level, found '" + tok.text + "'");
-      syncToStatementEnd();
-      if (tok.is(Tok::RBrace)) advance();
+      if (lastClose.isValid()) diag.note(lastClose, "the declaration before ended at this '}'; is it one too many?");
+      lastClose = {};
+      do {
+        syncToStatementEnd();
+        if (tok.is(Tok::RBrace)) advance();
+        skipNewlines();
+      } while (!tok.is(Tok::Eof) && !tok.is(Tok::KwConst) && !tok.is(Tok::KwFn) && !tok.is(Tok::KwModel));
       continue;
     }
     if (!atStatementEnd()) {
@@ -223,6 +254,8 @@ bool Parser::parseBlock(Block &out) {
     error(tok.loc(), "blocks nest more than " + llvm::Twine(kMaxBlockDepth) + " deep here (an 'else if' counts as one level)");
     return false;
   }
+  // `if c` with its `{` on the next line (the Allman style): two errors.
+  skipNewlinesBefore(Tok::LBrace);
   llvm::SMLoc open = tok.loc();
   if (!expect(Tok::LBrace, "'{'")) return false;
   ++blockDepth;
@@ -251,7 +284,7 @@ void Parser::parseStatementInto(Block &out) {
   // then builds; every failure above must have said why.
   if (!s && !diag.hasErrors()) diag.error(start, "internal error: this statement failed to parse without a message");
   if (s && !atStatementEnd()) {
-    error(tok.loc(), "expected end of statement, found '" + tok.text + "'" + dotIndexHint());
+    error(tok.loc(), "expected end of statement, found '" + tok.text + "'" + dotIndexHint() + wordOperatorHint());
     s = nullptr;
   }
   if (!s) {
@@ -369,17 +402,7 @@ StmtPtr Parser::parseStatement() {
     if (!cond || !parseBlock(then)) return nullptr;
     // `else` may start the next line: no statement begins with it, so
     // reading past the newlines to look for one is unambiguous.
-    if (tok.is(Tok::Newline)) {
-      Lexer save = lexer;
-      Token saveTok = tok;
-      llvm::SMLoc savePrev = prevEnd;
-      while (tok.is(Tok::Newline)) advance();
-      if (!tok.is(Tok::KwElse)) {
-        lexer = save;
-        tok = saveTok;
-        prevEnd = savePrev;
-      }
-    }
+    skipNewlinesBefore(Tok::KwElse);
     if (consume(Tok::KwElse)) {
       if (tok.is(Tok::KwIf)) {
         // The chain nests in the tree, so each `else if` counts as a level:
@@ -462,6 +485,12 @@ StmtPtr Parser::parseStatement() {
                            ": TYPE' (data given each step, targets too) or 'param " + tok.text + ": TYPE = INIT' (trained)");
         return nullptr;
       }
+      // `h, c = cell(x, h, c)`: an LSTM cell returning [h, c].
+      if (tok.is(Tok::Comma)) {
+        error(tok.loc(), "a statement assigns one name; to take a list apart, write r = f(...), then " + name +
+                             " = r[0] and the next name = r[1]");
+        return nullptr;
+      }
       error(tok.is(Tok::Newline) ? prevEnd : tok.loc(), "expected '=' after '" + name + "'; a statement assigns a value to a name");
       if (!hint.empty()) diag.note(nameLoc, hint);
       return nullptr;
@@ -506,6 +535,8 @@ static int precedence(Tok k) {
   }
 }
 
+static bool isOrdering(llvm::StringRef op) { return op == "<" || op == "<=" || op == ">" || op == ">="; }
+
 ExprPtr Parser::parseExpr() { return parseBinary(1); }
 
 ExprPtr Parser::bounded(ExprPtr e, llvm::SMLoc at) {
@@ -522,6 +553,18 @@ ExprPtr Parser::parseBinary(int minPrec) {
   while (lhs) {
     int prec = precedence(tok.kind);
     if (prec < minPrec) break;
+    // `0 < x < 1` read as (0 < x) < 1, a bool against a number, and the
+    // note to convert the bool led to code meaning x <= 0.
+    if (prec == 4 && llvm::isa<BinaryExpr>(lhs.get()) && isOrdering(llvm::cast<BinaryExpr>(*lhs).op) &&
+        *lhs->range.Start.getPointer() != '(') {
+      auto &first = llvm::cast<BinaryExpr>(*lhs);
+      std::string a(first.lhs->range.Start.getPointer(), first.lhs->range.End.getPointer());
+      std::string x(first.rhs->range.Start.getPointer(), first.rhs->range.End.getPointer());
+      error(tok.loc(), "comparisons do not chain: this compares the bool of '" + a + " " + first.op + " " + x +
+                           "' with what follows; write (" + a + " " + first.op + " " + x + ") && (" + x + " " +
+                           tok.text + " ...)");
+      return nullptr;
+    }
     std::string op = tok.text.str();
     llvm::SMLoc opLoc = tok.loc();
     advance();
@@ -701,8 +744,11 @@ ExprPtr Parser::parsePrimary() {
   }
   default: {
     bool atEnd = tok.is(Tok::Newline) || tok.is(Tok::Eof);
+    // x ** 2 reads as x * (* 2).
+    bool power = tok.is(Tok::Star) && tok.loc() == prevEnd && prevEnd.getPointer()[-1] == '*';
     error(atEnd ? prevEnd : tok.loc(),
-          "expected an expression, found " + (atEnd ? tokSpelling(tok.kind).str() : "'" + tok.text.str() + "'"));
+          "expected an expression, found " + (atEnd ? tokSpelling(tok.kind).str() : "'" + tok.text.str() + "'") +
+              (power ? "; a power is written pow(x, y)" : ""));
     return nullptr;
   }
   }

@@ -36,9 +36,14 @@ private:
   /// `errorsBefore`.
   void noteOpening(llvm::SMLoc open, unsigned errorsBefore);
   std::string dotIndexHint() const;
+  /// "; 'and' is written &&" where Python's words stand for an operator.
+  std::string wordOperatorHint() const;
   llvm::SMRange rangeFrom(llvm::SMLoc start) const;
   void error(llvm::SMLoc loc, const llvm::Twine &msg);
   void skipNewlines();
+  /// Reads past newlines if `k` follows them (`else` or `{` on the next
+  /// line): no statement begins with either, so it is unambiguous.
+  void skipNewlinesBefore(Tok k);
   void syncToStatementEnd();
   bool atStatementEnd() const;
 
@@ -80,6 +85,7 @@ private:
   Lexer lexer;
   Token tok;
   llvm::SMLoc prevEnd; // end of the last consumed token
+  llvm::SMLoc lastClose; // the '}' that ended the last fn or model, for a stray one's note
 };
 
 /// The value of a string literal as written, quotes included: "a\tb" is

@@ -55,7 +55,7 @@ std::string describe(const Value &v) {
   case Value::Int: return "the integer " + std::to_string(v.i);
   case Value::Float: return "the number " + attrValueStr(v.f);
   case Value::Bool: return v.b ? "true" : "false";
-  case Value::Str: return "the string \"" + v.s + "\"";
+  case Value::Str: return "the string " + attrValueStr(v.s); // quoted and escaped: a "\n" split the message
   case Value::List: {
     // A short one written out, as [f32[4,1], f32[4]].
     std::string text = sourceText(v, /*tensors=*/true, /*maxItems=*/6);
@@ -256,6 +256,53 @@ void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
       return;
     }
   }
+  // Other frameworks' names, which a near miss answered wrongly (min: "did
+  // you mean 'sin'?", elu: "'relu'?") or not at all (clip, matmul).
+  static constexpr std::pair<llvm::StringLiteral, llvm::StringLiteral> kAliases[] = {
+      {"min", "the smaller of two values is minimum(a, b); the smallest over axes is -max(-x, axis)"},
+      {"amin", "the smallest over axes is -max(-x, axis)"},
+      {"amax", "the largest over axes is max(x, axis)"},
+      {"clip", "that is clamp(x, low, high) here"},
+      {"matmul", "a matrix product is written a @ b"},
+      {"mm", "a matrix product is written a @ b"},
+      {"bmm", "a matrix product is written a @ b (batched over leading axes)"},
+      {"dot", "a product is written a @ b, or sum(a * b, axis)"},
+      {"cat", "that is concat([a, b], axis) here"},
+      {"concatenate", "that is concat([a, b], axis) here"},
+      {"stack", "reshape each to add an axis of size 1, then concat([a, b], axis)"},
+      {"permute", "that is transpose(x, perm) here"},
+      {"view", "that is reshape(x, shape) here"},
+      {"flatten", "reshape(x, [dim(x, 0), -1]) keeps the first axis and flattens the rest"},
+      {"squeeze", "reshape(x, shape) drops or adds axes of size 1"},
+      {"unsqueeze", "reshape(x, shape) drops or adds axes of size 1"},
+      {"int", "that is i32(x) here"},
+      {"long", "that is i32(x) here"},
+      {"double", "that is f64(x) here"},
+      {"and", "'and' is written &&"},
+      {"or", "'or' is written ||"},
+      {"not", "'not' is written !"},
+      {"log10", "log(x) / log(10.0)"},
+      {"log2", "log(x) / log(2.0)"},
+      {"exp2", "pow(2.0, x)"},
+      {"elu", "where(x > 0, x, expm1(x))"},
+      {"leaky_relu", "where(x > 0, x, 0.01 * x)"},
+      {"softplus", "log1p(exp(x)), or for large x, maximum(x, 0) + log1p(exp(-abs(x)))"},
+      {"silu", "x * sigmoid(x)"},
+      {"swish", "x * sigmoid(x)"},
+      {"tanhshrink", "x - tanh(x)"},
+      {"sinh", "(exp(x) - exp(-x)) / 2"},
+      {"cosh", "(exp(x) + exp(-x)) / 2"},
+      {"randn", "that is rand_normal(shape) here"},
+      {"rand", "that is rand_uniform(shape) here"},
+      {"zeros_like", "full(shape(x), 0.0)"},
+      {"ones_like", "full(shape(x), 1.0)"},
+      {"argmax", "there is none (it has no gradient); for accuracy, compare max(x, axis, true) == x"},
+  };
+  for (auto &[theirs, ours] : kAliases)
+    if (name == theirs) {
+      error(r.Start, "unknown name '" + name + "'", {r}, {{r.Start, ours.str()}});
+      return;
+    }
   // Suggest a near miss among what is visible here.
   NearMiss near(name);
   for (auto &kv : frame().vars) near.consider(kv.first());
@@ -420,8 +467,12 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
   case Stmt::If: {
     auto &i = cast<IfStmt>(s);
     Value c = eval(*i.cond);
+    // A bool tensor (training(), x > 0) is known only when the step runs.
     if (!c.isError() && c.kind != Value::Bool)
-      error(i.cond->loc(), "'if' needs a compile-time true or false, got " + describe(c), {i.cond->range});
+      error(i.cond->loc(), "'if' needs a compile-time true or false, got " + describe(c), {i.cond->range},
+            c.kind == Value::Tensor ? llvm::SmallVector<DiagEngine::Note, 1>{{i.cond->loc(), "a value chosen while the "
+                                      "model runs is where(cond, a, b): where(training(), a, b) for training()"}}
+                                    : llvm::SmallVector<DiagEngine::Note, 1>{});
     if (c.isError() || c.kind != Value::Bool) {
       skipFailedBranches(i);
       return Flow::Next;

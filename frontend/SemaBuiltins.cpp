@@ -11,6 +11,7 @@
 #include "frontend/SemaImpl.h"
 #include "ir/ConstantElements.h"
 #include "ir/Declarations.h"
+#include "llvm/ADT/StringExtras.h"
 
 #include <cmath>
 #include <numeric>
@@ -700,7 +701,14 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     // the user's line.
     if (a[0].kind != Value::Str)
       return error(a[0].range.Start, "error() takes a message string, got " + describe(a[0]), {a[0].range});
-    std::string msg = a[0].s;
+    // One line, as every message: a "\n" in it split the diagnostic.
+    std::string msg;
+    for (char c : a[0].s) {
+      if (c == '\n') msg += "\\n";
+      else if (c == '\t') msg += "\\t";
+      else if ((unsigned char)c < 0x20 || c == 0x7f) msg += std::string("\\x") + llvm::hexdigit((unsigned char)c >> 4) + llvm::hexdigit(c & 15);
+      else msg += c;
+    }
     if (a.has(1)) msg += ", got " + describe(a[1]);
     return error(loc, msg, {call.range});
   }

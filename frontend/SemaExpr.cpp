@@ -598,6 +598,7 @@ bool SemaImpl::bindArgs(llvm::ArrayRef<std::string> params, size_t required, con
   out.given.assign(params.size(), false);
   out.call = &call;
   bool ok = true;
+  size_t misnamed = 0; // keywords the callee does not have
   size_t positional = 0;
   const Arg *keyword = nullptr; // the first keyword argument, if one came yet
   for (auto &a : call.args) {
@@ -635,6 +636,7 @@ bool SemaImpl::bindArgs(llvm::ArrayRef<std::string> params, size_t required, con
                   (params.empty() ? "' (it takes none)" : "' (it takes " + list + ")"),
               {}, notes);
         ok = false;
+        ++misnamed;
         continue;
       }
       slot = it - params.begin();
@@ -652,7 +654,10 @@ bool SemaImpl::bindArgs(llvm::ArrayRef<std::string> params, size_t required, con
   std::vector<std::string> missing;
   for (size_t i = 0; i < required; ++i)
     if (!out.given[i]) missing.push_back("'" + params[i] + "'");
-  if (!missing.empty()) {
+  // exp(y = x): the misnamed keyword is the one mistake, not also "needs
+  // argument 'x'"; the first error lists the parameters. One missing more
+  // than were misnamed is said.
+  if (missing.size() > misnamed) {
     std::string list = missing.back();
     if (missing.size() > 1)
       list = llvm::join(llvm::ArrayRef(missing).drop_back(), ", ") + " and " + missing.back();
