@@ -11,6 +11,30 @@
 
 namespace grt {
 
+/// Edits (insert, delete, replace, swap two neighbours) from a to b.
+static size_t editDistance(const std::string &a, const std::string &b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+/// " (did you mean --steps?)" for --stpes, or "".
+static std::string nearestOption(const std::string &name, const std::vector<std::string> &known,
+                                 const std::vector<std::string> &flags) {
+  std::string best;
+  size_t bestDist = std::max<size_t>(1, name.size() / 3) + 1;
+  for (const auto *list : {&known, &flags})
+    for (const std::string &k : *list)
+      if (size_t dist = editDistance(name, k); dist < bestDist) best = k, bestDist = dist;
+  return best.empty() ? "" : " (did you mean --" + best + "?)";
+}
+
 Args::Args(const std::string &cmd, int argc, char **argv, int first, const std::vector<std::string> &known,
            const std::vector<std::string> &flags)
     : command(cmd) {
@@ -26,7 +50,8 @@ Args::Args(const std::string &cmd, int argc, char **argv, int first, const std::
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
     }
-    if (!isKnown(name) && !isFlag(name)) fail("'{}' has no option --{}; run with --help to see its options", cmd, name);
+    if (!isKnown(name) && !isFlag(name))
+      fail("'{}' has no option --{}{}; run with --help to see its options", cmd, name, nearestOption(name, known, flags));
     if (isFlag(name)) {
       if (inlineValue) fail("--{} takes no value", name);
       values[name].push_back("1");
@@ -34,6 +59,15 @@ Args::Args(const std::string &cmd, int argc, char **argv, int first, const std::
     }
     if (!inlineValue) {
       if (i + 1 >= argc) fail("--{} needs a value", name);
+      // `--save --quiet` saved to a file named --quiet, and `--lr --steps
+      // 5` said "unexpected argument '5'".
+      std::string next = argv[i + 1];
+      if (next.rfind("--", 0) == 0) {
+        std::string other = next.substr(2, next.find('=') == std::string::npos ? std::string::npos : next.find('=') - 2);
+        if (isKnown(other) || isFlag(other))
+          fail("--{} needs a value, but the option --{} follows it (a value that starts with -- is written --{}=VALUE)",
+               name, other, name);
+      }
       value = argv[++i];
     }
     // `--save ""` (an unset shell variable) would otherwise mean no --save.

@@ -127,6 +127,18 @@ std::string nonFiniteParam(Session &s) {
   return "";
 }
 
+/// The largest finite magnitude among the params: evidence of which story
+/// a non-finite loss tells (weights grown to 1e29 overflowed it).
+double largestFiniteParam(Session &s) {
+  double top = 0;
+  for (auto &sl : s.slots) {
+    if (sl.tensor->role != GRT_PARAM) continue;
+    for (int64_t i = 0; i < sl.numel; ++i)
+      if (double v = std::fabs(Session::get(sl, i)); std::isfinite(v)) top = std::max(top, v);
+  }
+  return top;
+}
+
 /// Creates the --plot directory if needed and makes sure files can be
 /// written in it.
 void checkPlotDirectory(const std::string &dir) {
@@ -697,11 +709,22 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
              "value that can be 0 or negative) and the data (train --check-finite names the first value that went "
              "non-finite){}",
              value, step + 1, from.empty() ? "initial" : "loaded", saved);
-      if (std::string p = nonFiniteParam(s); !p.empty())
-        fail("the loss became {} at step {}: step {}'s update made param '{}' non-finite, so its gradient was not "
-             "finite (lowering the learning rate cannot mend that: {}; train --check-finite names the first value "
-             "that went non-finite){}",
-             value, step + 1, step, p, kInfiniteGradient, saved);
+      // Which update made a param non-finite is known only when the params
+      // were checked after the step before (at a progress line): then the
+      // loss overflowed from finite weights, and this step's own update,
+      // on its infinite gradients, did it. Otherwise it may be either: a
+      // learning rate of 1e30 grew the weights to 1e30 at step 1 and the
+      // loss overflowed at step 2; this said step 1's gradient was not
+      // finite, and that a lower rate could not help, which would have.
+      if (std::string p = nonFiniteParam(s); !p.empty() && paramsCheckedAt < step)
+        fail("the loss became {} at step {}, and param '{}' is no longer finite: either the updates grew the weights "
+             "until the loss overflowed (lower the learning rate; the largest finite weight is now {:.3g}), or {} got "
+             "a gradient that was not finite though its loss was ({}); train --check-finite names the first value "
+             "that went non-finite{}",
+             value, step + 1, p, largestFiniteParam(s),
+             paramsCheckedAt + 1 == step ? fmt::format("step {}'s update", step)
+                                         : fmt::format("an update between steps {} and {}", paramsCheckedAt + 1, step),
+             kInfiniteGradient, saved);
       fail("the loss became {} at step {}; lower the learning rate, or check the data for extreme values (train "
            "--check-finite names the first value that went non-finite){}",
            value, step + 1, saved);
