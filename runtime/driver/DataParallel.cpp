@@ -14,7 +14,13 @@ namespace grt {
 /// Each process of a data-parallel run draws its own masks for its own
 /// rows; process 0 of N uses the seed of a single-process run.
 double randomSeedWord(uint64_t seed, int rank) {
-  uint32_t w = uint32_t(seed) ^ uint32_t(seed >> 32) ^ (uint32_t(rank) * 0x9E3779B9u);
+  // The high half is mixed before it joins the low one: folded as it was
+  // (lo ^ hi), seeds 0, 2^32 + 1 and 2^33 + 2 drew the same dropout masks
+  // and noise. A seed below 2^32 keeps its word (murmur3's finaliser maps
+  // 0 to 0), so runs that fit there draw what they drew.
+  uint32_t hi = uint32_t(seed >> 32);
+  hi ^= hi >> 16, hi *= 0x85ebca6bu, hi ^= hi >> 13, hi *= 0xc2b2ae35u, hi ^= hi >> 16;
+  uint32_t w = uint32_t(seed) ^ hi ^ (uint32_t(rank) * 0x9E3779B9u);
   return double(int32_t(w));
 }
 
