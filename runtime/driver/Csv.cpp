@@ -67,6 +67,8 @@ static std::string fields(const std::string &line, std::vector<std::string> &out
   return "";
 }
 
+std::string dataFileName(const std::string &path) { return path == "/dev/stdin" ? "standard input" : path; }
+
 void checkDataFile(const std::string &path, const struct stat &st, const char *kind) {
   bool stdinput = path == "/dev/stdin";
   if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
@@ -76,12 +78,14 @@ void checkDataFile(const std::string &path, const struct stat &st, const char *k
     std::fprintf(stderr, "note: %s is a named pipe: reading waits until something writes to it\n", path.c_str());
 }
 
-CsvTable readCsv(const std::string &path, const std::function<void(const CsvTable &)> &onHeader) {
+CsvTable readCsv(const std::string &file, const std::function<void(const CsvTable &)> &onHeader) {
   // A device (/dev/zero, /dev/urandom) is one endless line.
   struct stat st;
-  if (stat(path.c_str(), &st) == 0) checkDataFile(path, st, "");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read {}: {}", path, std::strerror(errno));
+  if (stat(file.c_str(), &st) == 0) checkDataFile(file, st, "");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail("cannot read {}: {}", file, std::strerror(errno));
+  // What messages call it: --data - is standard input, not /dev/stdin.
+  const std::string path = dataFileName(file);
   CsvTable t;
   t.path = path;
   std::string raw, line;
@@ -157,8 +161,12 @@ CsvTable readCsv(const std::string &path, const std::function<void(const CsvTabl
       bool decimal = f.find_first_not_of("0123456789+-.eE \t") == std::string::npos;
       if (!truth && (f.empty() || *end || !decimal || !std::isfinite(v))) {
         if (t.notNumbers[c].empty()) {
-          t.notNumbers[c] = fmt::format("{}:{}: column '{}': '{}' is not a {}", path, lineNo, shown(t.header[c]), shown(f),
-                                        !f.empty() && !*end && std::isfinite(v) ? "decimal number" : "finite number");
+          // "1,000" (quoted, as spreadsheets write a thousands separator).
+          bool grouped = f.find(',') != std::string::npos &&
+                         f.find_first_not_of("0123456789,.+-") == std::string::npos;
+          t.notNumbers[c] = fmt::format("{}:{}: column '{}': '{}' is not a {}{}", path, lineNo, shown(t.header[c]), shown(f),
+                                        !f.empty() && !*end && std::isfinite(v) ? "decimal number" : "finite number",
+                                        grouped ? " (write numbers without thousands separators)" : "");
           t.notNumberHeld[c] = fmt::format("{}:{}: column '{}' holds '{}'", path, lineNo, shown(t.header[c]), shown(f));
         }
         v = NAN;

@@ -38,6 +38,10 @@ struct CsvTable {
 /// that a row of it is ragged; a binary file is still "not a text file".
 CsvTable readCsv(const std::string &path, const std::function<void(const CsvTable &)> &onHeader = {});
 
+/// A data file as messages name it: "standard input" for --data - (which
+/// reads /dev/stdin), else the path.
+std::string dataFileName(const std::string &path);
+
 /// For a data file `path` (st its stat): refuses a device (/dev/zero never
 /// ends) as "cannot read KIND PATH" (standard input named so, for --data
 /// -), and notes a named pipe, whose reading waits with no word until

@@ -113,7 +113,7 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
           // One feature: `x` or `x[0]`, not both (which would be read?).
           int alias = t.column(names[f] + "[0]");
           if (c >= 0 && alias >= 0)
-            fail("{}: columns '{}' and '{}' both name input '{}'; keep one", path, names[f], names[f] + "[0]",
+            fail("{}: columns '{}' and '{}' both name input '{}'; keep one", dataFileName(path), names[f], names[f] + "[0]",
                  sl.tensor->name);
           if (c < 0) c = alias;
         }
@@ -121,7 +121,20 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
           std::string want;
           for (int i : inputs)
             for (auto &n : columnNames(s.slots[i])) want += (want.empty() ? "" : ", ") + n;
-          fail("{}: missing column '{}' (the model reads columns {})", path, names[f], want);
+          // A file without a header: its first row was read as one.
+          bool numeric = !t.header.empty() && std::all_of(t.header.begin(), t.header.end(), [](const std::string &h) {
+            char *end = nullptr;
+            std::strtod(h.c_str(), &end);
+            return !h.empty() && end && !*end;
+          });
+          std::string header;
+          for (int i : inputs)
+            for (auto &n : columnNames(s.slots[i])) header += (header.empty() ? "" : ",") + n;
+          if (header.size() > 200) header = header.substr(0, 200) + "...";
+          fail("{}: missing column '{}' (the model reads columns {}){}", dataFileName(path), names[f], want,
+               numeric ? "; its first line holds numbers, not column names: a CSV's first line names its columns, "
+                         "so add one such as '" + header + "'"
+                       : "");
         }
         found.push_back(c);
       }
@@ -199,7 +212,7 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
       int64_t f = features(sl);
       fail("{}: column '{}' is past input '{}', which has {} feature{} ({}): the file has more features than the model "
            "reads; rebuild the model for them (gradc build -D), or drop the column",
-           path, shown(h), sl.tensor->name, f, f == 1 ? "" : "s",
+           dataFileName(path), shown(h), sl.tensor->name, f, f == 1 ? "" : "s",
            f == 1 ? fmt::format("column {} or {}[0]", sl.tensor->name, sl.tensor->name)
                   : fmt::format("columns {}[0] to {}[{}]", sl.tensor->name, sl.tensor->name, f - 1));
     }
@@ -448,7 +461,7 @@ std::unique_ptr<Dataset> loadData(Session &s, const DataOptions &opts) {
   }
   if (!opts.tokenizer.empty()) fail("--tokenizer is for text models; '{}' reads tables", s.model.name);
   std::vector<int> inputs = tableInputs(s);
-  if (!opts.path.empty()) return std::make_unique<TableData>(s, readRows(s, inputs, opts.path), opts, opts.path);
+  if (!opts.path.empty()) return std::make_unique<TableData>(s, readRows(s, inputs, opts.path), opts, dataFileName(opts.path));
   if (s.model.data_kind != GRT_DATA_TABLE) fail("the model has no default data; pass --data FILE.csv");
   return std::make_unique<TableData>(s, generateTable(s, opts, inputs), opts, "default data");
 }

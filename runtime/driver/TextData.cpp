@@ -89,6 +89,11 @@ std::string readCorpus(const std::string &path, bool compiledIn) {
     if (uint64_t(st.st_size) > limit) tooLarge(path);
     std::string text;
     if (!readFile(path, text)) fail("cannot read corpus {}: {}", path, std::strerror(errno));
+    // As a directory's such file is skipped with a note, one given alone
+    // is read with one: a UTF-16 text trains on its bytes, half of them 0.
+    if (!compiledIn && text.find('\0') != std::string::npos)
+      fmt::print(stderr, "note: corpus {} holds NUL bytes (binary, or UTF-16 text); it is read byte for byte, as it "
+                         "is\n", path == "/dev/stdin" ? "standard input" : path);
     return text;
   }
   std::vector<std::string> names;
@@ -347,8 +352,9 @@ public:
     int64_t need = context + 1;
     if (int64_t have = tok ? trainLen() + valLen() : int64_t(train.size() + val.size()); trainLen() < need || valLen() < need)
       fail("corpus {} has {} {}; the model needs at least {} in both its first 90% (training) and last 10% "
-           "(validation): one context window of {} plus the next {}",
-           this->source, have, have == 1 ? (tok ? "token" : "byte") : unit(), need, context, tok ? "token" : "byte");
+           "(validation): one context window of {} plus the next {}, so {} {} {} in all",
+           this->source, have, have == 1 ? (tok ? "token" : "byte") : unit(), need, context, tok ? "token" : "byte",
+           tok ? "about" : "at least", need * 10 - 9, tok ? "tokens" : "bytes");
     if (vocab > 0 && !tok)
       for (const std::string *part : {&train, &val})
         for (unsigned char c : *part)
