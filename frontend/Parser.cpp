@@ -702,6 +702,13 @@ ExprPtr Parser::parsePrimary() {
       error(tok.loc(), "number '" + tok.text + "' is too large");
       return nullptr;
     }
+    // 1e-999 read as 0 in silence (an eps that divides by zero). Smaller
+    // than f64's least subnormal, 4.9e-324.
+    if (v == 0 && tok.text.take_until([](char c) { return c == 'e' || c == 'E'; }).find_first_of("123456789") !=
+                      llvm::StringRef::npos) {
+      error(tok.loc(), "number '" + tok.text + "' is too small: it would be 0 (the least positive number is 4.9e-324)");
+      return nullptr;
+    }
     advance();
     return std::make_unique<NumberExpr>(r, v);
   }

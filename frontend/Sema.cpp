@@ -79,11 +79,11 @@ bool SemaImpl::spend(llvm::SMLoc loc, int64_t n) {
   if ((steps += n) > opts.maxSteps)
     overBudget(loc, llvm::Twine(opts.maxSteps) + " steps (expressions evaluated, statements run, list items copied)");
   else if (graph && int64_t(graph->nodes.size()) > opts.maxNodes)
-    overBudget(loc, llvm::Twine(opts.maxNodes) + " graph nodes");
+    overBudget(loc, llvm::Twine(opts.maxNodes) + " graph nodes", true);
   return !stopped;
 }
 
-void SemaImpl::overBudget(llvm::SMLoc loc, const llvm::Twine &budget) {
+void SemaImpl::overBudget(llvm::SMLoc loc, const llvm::Twine &budget, bool nodes) {
   stopped = true;
   // `outs = outs + [h]` copies outs each time: a loop collecting 2000
   // items copies 2 million, and "2000 iterations" against a budget of a
@@ -94,6 +94,10 @@ void SemaImpl::overBudget(llvm::SMLoc loc, const llvm::Twine &budget) {
                            " of the steps went to copies (outs = outs + [h] copies outs every time, so collecting n "
                            "items takes about n*n/2)")
                               .str()});
+  // A loop above made most of the nodes and the budget ran out at an
+  // innocent `s = r - 1` after it, which the error alone blamed.
+  if (nodes && biggestStmt.isValid() && biggestStmt != loc && biggestStmtNodes * 2 > opts.maxNodes)
+    notes.push_back({biggestStmt, "this statement made " + std::to_string(biggestStmtNodes) + " of them"});
   if (loops.empty()) {
     error(loc, "analysis goes over the compile-time budget of " + budget + " here", {}, notes);
     return;
@@ -376,9 +380,13 @@ SemaImpl::Flow SemaImpl::execBlock(const Block &b) {
   if (b.empty()) return Flow::Next;
   if (!enter(b.front()->loc())) return Flow::Return;
   auto leave = llvm::make_scope_exit([&] { --evalDepth; });
+  bool body = frames.size() == 1 && diag.calls.empty() && loops.empty();
   for (auto &s : b) {
     if (diag.tooMany() || !spend(s->loc())) return Flow::Return;
+    int64_t before = graph ? int64_t(graph->nodes.size()) : 0;
     if (execStmt(*s) == Flow::Return) return Flow::Return;
+    if (int64_t made = graph ? int64_t(graph->nodes.size()) - before : 0; body && made > biggestStmtNodes)
+      biggestStmt = s->loc(), biggestStmtNodes = made;
   }
   return Flow::Next;
 }
@@ -714,6 +722,7 @@ static bool holdsTensor(const Value &v) {
 /// Whether a -D value reads as a file path: it has a '/', starts with '~',
 /// or is a file name with an extension (x.txt, 3.txt; not 1.5e3).
 static bool looksLikePath(llvm::StringRef text) {
+  if (text.starts_with("\"")) return false; // a string in quotes, read as the language reads one
   if (text.contains('/') || text.starts_with("~")) return true;
   auto [stem, ext] = text.rsplit('.');
   if (ext.empty() || stem.empty() || ext.size() == text.size() || !llvm::isAlpha(ext.front())) return false;

@@ -291,7 +291,11 @@ public:
   /// Counts `n` steps at `loc`; false (after reporting once) when a budget
   /// has run out and analysis must stop.
   bool spend(llvm::SMLoc loc, int64_t n = 1);
-  void overBudget(llvm::SMLoc loc, const llvm::Twine &budget);
+  void overBudget(llvm::SMLoc loc, const llvm::Twine &budget, bool nodes = false);
+  /// The model-body statement that made the most graph nodes so far, and
+  /// how many: the node budget's error names it when it ran out elsewhere.
+  llvm::SMLoc biggestStmt;
+  int64_t biggestStmtNodes = 0;
 
   // What the model declared.
   const ast::ModelDecl *model = nullptr;

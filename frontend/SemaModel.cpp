@@ -473,7 +473,18 @@ llvm::DenseSet<const Node *> SemaImpl::readByOutputs() const {
 void SemaImpl::checkUnreadInputs(llvm::SMLoc lossLoc) {
   if (inputs.empty() || !opts.forExecutable) return;
   llvm::DenseSet<const Node *> seen = readByOutputs();
-  if (llvm::any_of(inputs, [&](auto &in) { return seen.count(in.second); })) return;
+  if (llvm::any_of(inputs, [&](auto &in) { return seen.count(in.second); })) {
+    // Some are read: one that is not is left out, as an unread param is
+    // (which is warned of), and its data is ignored. A text model's says
+    // so as an error of its own (checkTextModel).
+    if (module->data.kind == DataSpec::Text) return;
+    for (auto &[name, n] : inputs)
+      if (!seen.count(n))
+        diag.warning(inputLocs.lookup(name), "nothing reads input '" + name +
+                                                 "' (not the loss, an output or a metric), so the executable leaves it "
+                                                 "out and ignores its data");
+    return;
+  }
   std::string names;
   for (auto &[name, n] : inputs) names += (names.empty() ? "'" : ", '") + name + "'";
   error(inputLocs.lookup(inputs.front().first),
