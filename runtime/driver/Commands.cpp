@@ -222,7 +222,7 @@ void refuseOverwritingCorpus(const std::string &out, const char *outWhat, const 
                                 corpus, unset);
   namespace fs = std::filesystem;
   std::error_code ea, eb;
-  fs::path target = fs::weakly_canonical(out, ea), canonical = fs::weakly_canonical(corpus, eb);
+  fs::path target = canonicalPath(out, ea), canonical = canonicalPath(corpus, eb);
   // "plots/" names the directory plots, whose parent is the corpus's.
   if (!target.has_filename()) target = target.parent_path();
   if (!ea && !eb && target.parent_path() == canonical)
@@ -243,9 +243,18 @@ void refuseOverwritingProgram(const std::string &out, const char *outWhat) {
     fail("{} {} is this program's own executable; writing it would destroy it: choose another path", outWhat, out);
 }
 
+std::filesystem::path canonicalPath(const std::string &p, std::error_code &ec) {
+  // Absolute first: weakly_canonical leaves a relative path whose first
+  // part does not exist as it is, so `--save x.ckpt` run inside the corpus
+  // directory had no parent there, and was let in (its lock file, holding
+  // a PID, was then read as text).
+  std::filesystem::path abs = std::filesystem::absolute(p, ec);
+  return ec ? abs : std::filesystem::weakly_canonical(abs, ec);
+}
+
 bool samePlace(const std::string &a, const std::string &b) {
   std::error_code ea, eb;
-  auto pa = std::filesystem::weakly_canonical(a, ea), pb = std::filesystem::weakly_canonical(b, eb);
+  auto pa = canonicalPath(a, ea), pb = canonicalPath(b, eb);
   return !ea && !eb && pa == pb;
 }
 

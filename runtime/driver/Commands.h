@@ -7,6 +7,7 @@
 #include "driver/Session.h"
 
 #include <csignal>
+#include <filesystem>
 
 namespace grt {
 
@@ -68,6 +69,9 @@ void refuseOverwritingProgram(const std::string &out, const char *outWhat);
 /// Whether paths `a` and `b` name the same place, whether or not a file is
 /// there yet (symbolic links, "." and ".." resolved).
 bool samePlace(const std::string &a, const std::string &b);
+/// `p` made absolute, then symbolic links, "." and ".." resolved as far as
+/// the path exists.
+std::filesystem::path canonicalPath(const std::string &p, std::error_code &ec);
 /// "1.2k", "3.4M".
 std::string humanCount(double x);
 std::string humanBytes(double x);

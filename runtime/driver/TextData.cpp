@@ -61,7 +61,7 @@ static bool isTokenCache(const std::string &path) {
 /// with NUL bytes or that cannot be read. A --data directory says so in
 /// notes (its corpus shrank unnoticed); the compiled-in corpus, whose
 /// skipped files are expected (fortunes' .dat and .u8 links), does not.
-std::string readCorpus(const std::string &path, bool compiledIn) {
+std::string readCorpus(const std::string &path, bool compiledIn, const std::string &tokenizer) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) fail("cannot read corpus {}: {}", path, std::strerror(errno));
   // The text is held in memory about twice (a directory's files, then the
@@ -137,15 +137,34 @@ std::string readCorpus(const std::string &path, bool compiledIn) {
       skipped.push_back(n + " (gradc's token cache)");
       continue;
     }
-    if (total + uint64_t(ls.st_size) > limit) tooLarge(path);
-    if (!readFile(p, text)) {
+    // The --tokenizer file kept beside the text was read as text (its
+    // base64 lines the whole validation split), with no word.
+    if (struct stat ts; !tokenizer.empty() && stat(tokenizer.c_str(), &ts) == 0 && ts.st_dev == ls.st_dev && ts.st_ino == ls.st_ino) {
+      skipped.push_back(n + " (the --tokenizer file)");
+      continue;
+    }
+    // Read a piece at a time, and a binary file left at its first NUL: a
+    // 300 MB one was read whole to find it, and counted against the memory
+    // limit first, so that 3 KB of text beside it was "too large".
+    std::ifstream in(p, std::ios::binary);
+    bool isBinary = false;
+    text.clear();
+    static char piece[1 << 16];
+    while (in && !isBinary && (in.read(piece, sizeof piece) || in.gcount() > 0)) {
+      std::string_view got(piece, size_t(in.gcount()));
+      isBinary = got.find('\0') != std::string_view::npos;
+      if (!isBinary && total + text.size() + got.size() > limit) tooLarge(p);
+      if (!isBinary) text.append(got);
+    }
+    if (!in.is_open() || in.bad()) {
       fmt::print(stderr, "note: skipping {} of the corpus: it cannot be read ({})\n", p, std::strerror(errno));
       continue;
     }
-    if (text.find('\0') != std::string::npos) {
+    if (isBinary) {
       binary.push_back(n);
       continue;
     }
+    total += text.size();
     all += text;
   }
   if (!binary.empty())
@@ -286,11 +305,20 @@ std::string userCacheDirectory() {
 Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const std::string &valBytes,
                      const std::string &source, bool compiledIn, bool write) {
   uint64_t key = hashName(tok.serialize()) ^ (hashName(trainBytes) * 31 + hashName(valBytes)) ^ uint64_t(tok.presplit());
-  std::string path = source;
-  while (path.size() > 1 && path.back() == '/') path.pop_back(); // "dd/": the directory dd
+  // Absolute and normal, so that "dd/" is the directory dd and "." is the
+  // working directory by name: the cache of --data . was "..tok-HASH",
+  // inside the corpus directory.
+  std::error_code absError;
+  std::string path = std::filesystem::absolute(source, absError).lexically_normal().string();
+  if (absError) path = source;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
   std::string userDir = userCacheDirectory();
   std::vector<std::string> places;
-  if (!compiledIn) places.push_back(fmt::format("{}.tok-{:016x}", path, key));
+  // Beside a file or directory only: --data - wrote /dev/stdin.tok-HASH.
+  struct stat st;
+  bool besideIt = !compiledIn && stat(path.c_str(), &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) &&
+                  path != "/";
+  if (besideIt) places.push_back(fmt::format("{}.tok-{:016x}", path, key));
   if (!userDir.empty())
     places.push_back(fmt::format("{}/{}.tok-{:016x}", userDir, std::filesystem::path(path).filename().string(), key));
   for (auto &place : places)
@@ -455,7 +483,7 @@ private:
 
 std::unique_ptr<Dataset> loadText(Session &s, const DataOptions &opts) {
   std::string path = opts.path.empty() ? s.model.text_corpus : opts.path;
-  return std::make_unique<TextData>(s, readCorpus(path, opts.path.empty()), opts, path);
+  return std::make_unique<TextData>(s, readCorpus(path, opts.path.empty(), opts.tokenizer), opts, path);
 }
 
 int64_t modelVocab(Session &s) {
