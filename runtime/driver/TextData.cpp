@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cfloat>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -324,8 +325,17 @@ Encoded encodeCorpus(const Tokenizer &tok, const std::string &trainBytes, const 
   for (auto &place : places)
     if (auto e = readTokenCache(place, tok, trainBytes.size(), valBytes.size())) return std::move(*e);
   Encoded e;
+  // No cache: a large corpus takes a while (54 s for 50 MB), which went
+  // unsaid between the header and the first step. The process that writes
+  // the cache says it (under mpirun, rank 0).
+  auto t0 = std::chrono::steady_clock::now();
+  bool large = trainBytes.size() + valBytes.size() > (4u << 20);
+  if (large && write) fmt::print(stderr, "note: encoding the corpus with the tokenizer (cached for the next run)\n");
   e.train = tok.encode(trainBytes);
   e.val = tok.encode(valBytes);
+  if (large && write)
+    fmt::print(stderr, "note: encoded in {:.1f} s\n",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   std::error_code ec;
   CacheOwner owner{hashName(tok.serialize()) ^ uint64_t(tok.presplit()),
                    hashName(std::filesystem::absolute(path, ec).lexically_normal().string())};

@@ -354,6 +354,13 @@ Tokenizer Tokenizer::train(std::string_view text, int64_t vocabSize, bool prespl
       continue;
     }
     int32_t a = int32_t(k >> 32), b = int32_t(k & 0xffffffffu);
+    if (tok.tokens[size_t(a)].size() + tok.tokens[size_t(b)].size() > kMaxTokenBytes) {
+      // Never merged: its count is dropped (a later occurrence may raise
+      // it again, and it is passed over again).
+      it->second.count = 0;
+      std::vector<int32_t>().swap(it->second.where);
+      continue;
+    }
     int32_t c = int32_t(tok.tokens.size());
     tok.tokens.push_back(tok.tokens[size_t(a)] + tok.tokens[size_t(b)]);
     std::vector<int32_t> where = std::move(it->second.where);

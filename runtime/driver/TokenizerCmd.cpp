@@ -129,14 +129,22 @@ int train(int argc, char **argv) {
   double seconds = now() - t0;
   std::string err = tok.save(outPath);
   if (!err.empty()) fail("cannot write tokenizer {}: {}", outPath, err);
-  size_t tokens = tok.encode(text).size();
   if (stats.merges < wanted)
     fmt::print(stderr, "note: {} has no adjacent pair left after {} merges; the vocabulary has {} tokens, not {}\n", data,
                stats.merges, tok.size(), vocab);
-  fmt::print("{} merges in {:.3f} s ({} chunks, {} distinct); vocabulary {} tokens\n", stats.merges, seconds, stats.chunks,
-             stats.distinct, tok.size());
-  fmt::print("{}: {} bytes -> {} tokens, {:.3f} bytes per token\n", data, text.size(), tokens,
-             double(text.size()) / double(std::max<size_t>(tokens, 1)));
+  fmt::print("{} merge{} in {:.3f} s ({} chunks, {} distinct); vocabulary {} tokens\n", stats.merges,
+             stats.merges == 1 ? "" : "s", seconds, stats.chunks, stats.distinct, tok.size());
+  // Encoding the text again to count its tokens took a minute of silence
+  // after the last merge line on 50 MB; what it took is said.
+  if (!quiet && text.size() > (4 << 20)) {
+    fmt::print("encoding {} to count its tokens\n", data);
+    std::fflush(stdout);
+  }
+  double t1 = now();
+  size_t tokens = tok.encode(text).size();
+  fmt::print("{}: {} byte{} -> {} token{}, {:.3f} bytes per token{}\n", data, text.size(), text.size() == 1 ? "" : "s",
+             tokens, tokens == 1 ? "" : "s", double(text.size()) / double(std::max<size_t>(tokens, 1)),
+             now() - t1 >= 1 ? fmt::format(" (encoded in {:.1f} s)", now() - t1) : "");
   fmt::print("wrote {}{}\n", outPath, presplit ? "" : " (encode with --no-presplit too)");
   return 0;
 }

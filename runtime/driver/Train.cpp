@@ -891,9 +891,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
   std::string inSteps = wall > 1.25 * trainSecs + 0.5 ? fmt::format(", {} of it in the steps", duration(trainSecs)) : "";
   fmt::print("done: {} step{} in {}{} (median {} ms/step{}); final loss {:.6f}", reached - start,
              reached - start == 1 ? "" : "s", duration(std::max(wall, trainSecs)), inSteps, millis(median), exchange,
-             lastLoss);
+             lastLoss + 0.0); // + 0.0: a loss of -0 (a vocabulary of 1) printed as -0.000000
   if (hasVal)
-    fmt::print(", validation loss {:.6f}{}{}", lastVal, bitsPerByte(*data, lastVal),
+    fmt::print(", validation loss {:.6f}{}{}", lastVal + 0.0, bitsPerByte(*data, lastVal),
                data->bytesPerToken() > 0 ? fmt::format(" over the whole validation split ({} batch{})", val.batches,
                                                        val.batches == 1 ? "" : "es")
                                          : "");
