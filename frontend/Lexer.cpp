@@ -204,9 +204,9 @@ Token Lexer::lexString(const char *start) {
   while (cur < buf.end() && *cur != '"' && *cur != '\n') {
     if (*cur == '\\' && cur + 1 < buf.end() && cur[1] != '\n') {
       // "C:\path" lost its backslash in silence: \p is no escape.
-      if (!llvm::StringRef("nt\"\\").contains(cur[1]))
+      if (!llvm::StringRef("nt\"'\\").contains(cur[1]))
         onError(llvm::SMLoc::getFromPointer(cur), llvm::Twine("unknown escape '\\") + llvm::StringRef(cur + 1, 1) +
-                                                      "' in a string; the escapes are \\n, \\t, \\\" and \\\\ (a backslash)");
+                                                      "' in a string; the escapes are \\n, \\t, \\\", \\' and \\\\ (a backslash)");
       ++cur;
     }
     ++cur;

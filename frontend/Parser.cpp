@@ -152,7 +152,9 @@ std::unique_ptr<Program> Parser::parseProgram() {
       // got this error: one, with the '}' that ended it, then the rest up
       // to the next declaration is skipped.
       error(tok.loc(), "expected 'const', 'fn' or 'model' at top level, found '" + tok.text + "'");
-      if (lastClose.isValid()) diag.note(lastClose, "the declaration before ended at this '}'; is it one too many?");
+      // (Not when the stray token is a '}' itself: the error points at it.)
+      if (lastClose.isValid() && !tok.is(Tok::RBrace))
+        diag.note(lastClose, "the declaration before ended at this '}'; is it one too many?");
       lastClose = {};
       do {
         syncToStatementEnd();
@@ -443,6 +445,7 @@ StmtPtr Parser::parseStatement() {
     std::vector<Arg> args;
     Block body;
     if (llvm::SMLoc open = tok.loc(); consume(Tok::LParen) && !parseArgs(args, open)) return nullptr;
+    skipNewlinesBefore(Tok::LBrace); // its body's '{' on the next line, as after `if`
     if (tok.is(Tok::LBrace) && !parseBlock(body)) return nullptr;
     return std::make_unique<DataStmt>(rangeFrom(start), name, nameLoc, std::move(args), std::move(body));
   }
@@ -555,8 +558,10 @@ ExprPtr Parser::parseBinary(int minPrec) {
     if (prec < minPrec) break;
     // `0 < x < 1` read as (0 < x) < 1, a bool against a number, and the
     // note to convert the bool led to code meaning x <= 0.
+    // (A parenthesised comparison's range starts at its '(', before its
+    // left operand's: (a < b) < c is what it says.)
     if (prec == 4 && llvm::isa<BinaryExpr>(lhs.get()) && isOrdering(llvm::cast<BinaryExpr>(*lhs).op) &&
-        *lhs->range.Start.getPointer() != '(') {
+        lhs->range.Start == llvm::cast<BinaryExpr>(*lhs).lhs->range.Start) {
       auto &first = llvm::cast<BinaryExpr>(*lhs);
       std::string a(first.lhs->range.Start.getPointer(), first.lhs->range.End.getPointer());
       std::string x(first.rhs->range.Start.getPointer(), first.rhs->range.End.getPointer());

@@ -715,21 +715,26 @@ static bool holdsTensor(const Value &v) {
 }
 
 
-/// The value of an expression given with -D: as the source would
-/// evaluate it, except that a name the program does not know makes a
-/// string (-D mode=fast, -D names=[a, b], -D corpus=data/a-b.txt), as
-/// such text always did on the command line.
 /// Whether a -D value reads as a file path: it has a '/', starts with '~',
-/// or is a file name with an extension (x.txt, 3.txt; not 1.5e3).
+/// or is a file name with an extension (x.txt, 3.txt; not 1.5e3 or 1.e-2,
+/// which are numbers). Asked only of text with a name nothing defines, or
+/// that does not parse: D/2 is a division.
 static bool looksLikePath(llvm::StringRef text) {
   if (text.starts_with("\"")) return false; // a string in quotes, read as the language reads one
   if (text.contains('/') || text.starts_with("~")) return true;
+  if (double v; !text.getAsDouble(v)) return false;
   auto [stem, ext] = text.rsplit('.');
   if (ext.empty() || stem.empty() || ext.size() == text.size() || !llvm::isAlpha(ext.front())) return false;
   auto fileChar = [](char c) { return llvm::isAlnum(c) || c == '_' || c == '-' || c == '.'; };
   return llvm::all_of(text, fileChar);
 }
 
+/// The value of an expression given with -D: as the source would
+/// evaluate it, except that a name the program does not know makes a
+/// string (-D mode=fast, -D names=[a, b]), and so does a path
+/// (data/a-b.txt) or words joined by '-' (my-run). Any other expression
+/// with a name nothing defines is a typo (-D B=A2*2), reported here, not
+/// as the string "A2*2" that a use far away then complained of.
 static Value evalDefine(SemaImpl &s, const Expr &e) {
   if (auto *n = llvm::dyn_cast<NameExpr>(&e))
     return knownName(s, n->name) ? s.lookup(n->name, {}) : Value::string(n->name, e.range);
@@ -741,12 +746,19 @@ static Value evalDefine(SemaImpl &s, const Expr &e) {
     }
     return Value::makeList(std::move(items), e.range);
   }
-  // An expression with a name nothing defines is a typo (-D B=A2*2), not
-  // the string "A2*2" that a use far away then complained of.
   llvm::StringRef text(e.range.Start.getPointer(), e.range.End.getPointer() - e.range.Start.getPointer());
+  // my-run: unknown words and dashes only (a number or known name among
+  // them makes it arithmetic: A2-1 is a typo).
+  bool dashedWords = true;
+  Lexer words(text, [](llvm::SMLoc, const llvm::Twine &) {});
+  for (Token t = words.next(); !t.is(Tok::Eof); t = words.next())
+    dashedWords = dashedWords && (t.is(Tok::Minus) || (t.is(Tok::Ident) && !knownName(s, t.text)));
   Lexer lex(text, [](llvm::SMLoc, const llvm::Twine &) {});
   for (Token t = lex.next(); !t.is(Tok::Eof); t = lex.next())
-    if (t.is(Tok::Ident) && !knownName(s, t.text)) {
+    // A keyword argument's name (normal(std = 0.05)) names no value.
+    if (t.is(Tok::Ident) && !knownName(s, t.text) && !lex.peek().is(Tok::Assign)) {
+      if (looksLikePath(text) || (dashedWords && !text.starts_with("-") && !text.ends_with("-")))
+        return Value::string(text.str(), e.range);
       NearMiss near(t.text);
       for (auto &g : s.globals) near.consider(g.first());
       std::string hint = near.hint();
@@ -765,8 +777,6 @@ static Value evalDefine(SemaImpl &s, const Expr &e) {
 /// the program does not know, or a path, is a string.
 static Value parseDefine(SemaImpl &s, llvm::StringRef text, llvm::StringRef name) {
   text = text.trim();
-  // A path: ./x.txt and 3.txt were refused as an expression and a number.
-  if (looksLikePath(text)) return Value::string(text.str());
   auto &sm = s.diag.sourceMgr();
   auto parse = [&](DiagEngine &diag) {
     unsigned id = sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(text, "-D " + name.str()), llvm::SMLoc());
@@ -779,6 +789,8 @@ static Value parseDefine(SemaImpl &s, llvm::StringRef text, llvm::StringRef name
   DiagEngine quiet(sm, llvm::nulls());
   ExprPtr e = parse(quiet);
   if (!e || quiet.hasErrors()) {
+    // A path: ./x.txt and 3.txt were refused as an expression and a number.
+    if (looksLikePath(text)) return Value::string(text.str());
     bool looksLikeValue = !text.empty() && (llvm::isDigit(text.front()) || llvm::StringRef("[\"-+.(").contains(text.front()) ||
                                             text.find_first_of("=*/%()[]<>!&|,^") != llvm::StringRef::npos);
     if (!looksLikeValue) return Value::string(text.str());

@@ -161,12 +161,20 @@ CsvTable readCsv(const std::string &file, const std::function<void(const CsvTabl
       bool decimal = f.find_first_not_of("0123456789+-.eE \t") == std::string::npos;
       if (!truth && (f.empty() || *end || !decimal || !std::isfinite(v))) {
         if (t.notNumbers[c].empty()) {
-          // "1,000" (quoted, as spreadsheets write a thousands separator).
-          bool grouped = f.find(',') != std::string::npos &&
-                         f.find_first_not_of("0123456789,.+-") == std::string::npos;
+          // "1,000" (quoted, as spreadsheets write a thousands separator),
+          // or "1,5" (a decimal comma): groups of three after each comma
+          // are the one, anything else the other.
+          std::string hint;
+          if (f.find(',') != std::string::npos && f.find_first_not_of("0123456789,.+-") == std::string::npos) {
+            bool thousands = true;
+            for (size_t at = f.find(','); at != std::string::npos; at = f.find(',', at + 1)) {
+              size_t stop = std::min(f.size(), f.find_first_not_of("0123456789", at + 1));
+              thousands = thousands && stop - at - 1 == 3;
+            }
+            hint = thousands ? " (write numbers without thousands separators)" : " (the decimal separator is '.')";
+          }
           t.notNumbers[c] = fmt::format("{}:{}: column '{}': '{}' is not a {}{}", path, lineNo, shown(t.header[c]), shown(f),
-                                        !f.empty() && !*end && std::isfinite(v) ? "decimal number" : "finite number",
-                                        grouped ? " (write numbers without thousands separators)" : "");
+                                        !f.empty() && !*end && std::isfinite(v) ? "decimal number" : "finite number", hint);
           t.notNumberHeld[c] = fmt::format("{}:{}: column '{}' holds '{}'", path, lineNo, shown(t.header[c]), shown(f));
         }
         v = NAN;
