@@ -34,7 +34,10 @@ void GradCheckReport::print(llvm::raw_ostream &os) const {
     if (t.maxGrad == 0 && t.checked > t.kinks && t.nonFinite == 0)
       note += "  (every checked gradient is 0 at this point: it tests nothing of this param)";
     if (t.nearKinks)
-      note += fmt::format("  ({} near a kink, compared at a narrower step)", t.nearKinks);
+      // A kink within the stencil, or a smooth curve too steep for it
+      // (exp(100 x)): the wider differences cannot tell them apart, and
+      // "near a kink" sent a user looking for one in a smooth loss.
+      note += fmt::format("  ({} compared at a narrower step: a kink or steep curvature near the point)", t.nearKinks);
     if (t.kinks)
       note += fmt::format("  ({} at kinks, skipped; e.g. element {}: slopes {:.6g} left, {:.6g} right)", t.kinks,
                          t.kinkElement, t.kinkLeft, t.kinkRight);
