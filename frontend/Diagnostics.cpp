@@ -44,15 +44,19 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
   if (lastDropped) return;
   printMessage(sm, os, loc, llvm::SourceMgr::DK_Error, msg, ranges);
   for (auto &n : notes) printMessage(sm, os, n.loc, llvm::SourceMgr::DK_Note, n.msg);
-  // The pass of each loop of the user's it happened in, innermost first
-  // (the prelude's loops are its own business).
-  for (size_t i = loops.size(); i-- > 0;)
-    if (!inPrelude(loops[i].loc))
-      printMessage(sm, os, loops[i].loc, llvm::SourceMgr::DK_Note,
-                   "in the pass of this loop with " + loops[i].var + " = " + std::to_string(loops[i].value) +
-                       (i + 1 == loops.size() ? " (a mistake here is said for its first pass only)" : ""));
+  // The pass of each loop of the user's it happened in (the prelude's loops
+  // are its own business), among the calls, innermost first: a loop two
+  // calls further out was said before both calls, as if it were inside.
+  auto loopsAt = [&](size_t depth) {
+    for (size_t i = loops.size(); i-- > 0;)
+      if (loops[i].depth == depth && !inPrelude(loops[i].loc))
+        printMessage(sm, os, loops[i].loc, llvm::SourceMgr::DK_Note,
+                     "in the pass of this loop with " + loops[i].var + " = " + std::to_string(loops[i].value) +
+                         (i + 1 == loops.size() ? " (a mistake here is said for its first pass only)" : ""));
+  };
   // Innermost first. A deep chain (a recursion) shows its two ends.
   for (size_t i = calls.size(); i-- > 0;) {
+    loopsAt(i + 1);
     if (calls.size() > 2 * kChainEnds && i == calls.size() - kChainEnds - 1) {
       size_t skipped = calls.size() - 2 * kChainEnds;
       llvm::SMDiagnostic("", llvm::SourceMgr::DK_Note, "(" + std::to_string(skipped) + " more calls in between are not shown)")
@@ -62,6 +66,7 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
     }
     printMessage(sm, os, calls[i].loc, llvm::SourceMgr::DK_Note, "in call to '" + calls[i].callee + "' from here");
   }
+  loopsAt(0);
 }
 
 bool DiagEngine::inPrelude(llvm::SMLoc loc) const {

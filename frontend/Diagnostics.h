@@ -61,6 +61,7 @@ public:
     llvm::SMLoc loc;
     std::string var;
     int64_t value;
+    size_t depth; // calls.size() where the loop is: its note goes among theirs
   };
   /// The loops being unrolled, outermost first. An error inside one is said
   /// once per place, at the first pass it happens in, which a note names

@@ -459,7 +459,7 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
       return Flow::Next;
     }
     loops.push_back({&f, std::max<int64_t>(count, 0), diag.calls.size()});
-    diag.loops.push_back({f.loc(), f.var, lo.i});
+    diag.loops.push_back({f.loc(), f.var, lo.i, diag.calls.size()});
     auto leave = llvm::make_scope_exit([&] {
       loops.pop_back();
       diag.loops.pop_back();
