@@ -444,6 +444,14 @@ void Tokenizer::encodeChunk(std::string_view s, std::vector<int32_t> &out) const
   // the same order of joins, from a min-heap of (rank, position) over a
   // linked list, so it takes O(n log n). An entry is valid while the pair
   // at its position still forms that rank.
+  // That is about 28 bytes a byte: a 1 GiB run of NUL passed the corpus's
+  // memory check (a quarter of the machine) and then needed 28 GiB, which
+  // the kernel's OOM killer ended, unsaid. It is refused first.
+  if (double need = 28.0 * double(n), have = machineMemory(); have > 0 && need > have / 2)
+    throw std::length_error(fmt::format(
+        "encoding a stretch of {} bytes that no pre-split breaks (a run of one byte, or text under --no-presplit) "
+        "needs about {:.1f} GiB, more than half this machine's memory ({:.1f} GiB)",
+        n, need / (1 << 30), have / (1 << 30)));
   std::vector<int32_t> ids(n), nxt(n), prv(n);
   for (size_t i = 0; i < n; ++i) {
     ids[i] = byteId[uint8_t(s[i])];
