@@ -11,6 +11,7 @@
 #include "runtime/core/Runtime.h"
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Signals.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
@@ -164,8 +165,13 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
       return 1;
     }
     std::vector<std::string> paths;
+    // Removed on Ctrl-C or SIGTERM too: an interrupted build left them in
+    // the temporary directory.
     auto removeAll = [&] {
-      for (auto &p : paths) llvm::sys::fs::remove(p);
+      for (auto &p : paths) {
+        llvm::sys::fs::remove(p);
+        llvm::sys::DontRemoveFileOnSignal(p);
+      }
     };
     // The objects go to the temporary directory, not next to the output
     // (where they would land in /dev, or name a missing directory).
@@ -179,6 +185,7 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
         return 1;
       }
       paths.push_back(tmp.str().str());
+      llvm::sys::RemoveFileOnSignal(paths.back());
       llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
       os.write((*objects)[i].data(), (*objects)[i].size());
       if (os.close(), os.has_error()) {
