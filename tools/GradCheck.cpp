@@ -59,7 +59,7 @@ void GradCheckReport::print(llvm::raw_ostream &os) const {
     else
       os << "FAIL: every gradient " << (kinks ? "not at a kink " : "") << "is zero; the check proves nothing\n";
   }
-  os << (passed() ? "gradient check passed" : "gradient check FAILED") << fmt::format(" (tolerance {:.0e} relative)\n", tolerance);
+  os << (passed() ? "gradient check passed" : "gradient check FAILED") << fmt::format(" (tolerance {:g} relative)\n", tolerance);
 }
 
 void prepareSession(grt::Session &s, uint64_t seed, double noise) {

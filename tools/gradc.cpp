@@ -402,6 +402,13 @@ int main(int argc, char **argv) {
   g.samplesPerTensor = samples;
   g.maxElements = maxElements;
   if (!(tolerance > 0) || !std::isfinite(tolerance)) fail("--tolerance must be a positive number (it is a relative error, as 1e-6)");
+  // Central differences in f64 resolve a relative error of about 1e-10 at
+  // best: below that every element was 'below the rounding noise', the
+  // column stopped being a relative error, and 1e-30 'passed'.
+  if (tolerance < 1e-10)
+    fail(fmt::format("--tolerance {:g} is below what central differences in f64 can measure (about 1e-10 relative at "
+                     "best); the default is 1e-6",
+                     double(tolerance)));
   if (samples < 1) fail("--samples must be at least 1: with none, nothing is checked");
   return finishOutput(gradcheckCommand(o, g));
 }
