@@ -10,6 +10,7 @@
 #include "ir/Stats.h"
 #include "runtime/core/Runtime.h"
 
+#include "llvm/BinaryFormat/Magic.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Signals.h"
 #include "llvm/Support/Path.h"
@@ -123,6 +124,29 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
   // without end), or a missing directory, is refused before compiling.
   if (llvm::sys::fs::exists(out) && !llvm::sys::fs::is_regular_file(out))
     return refuse("cannot write " + out + ": it is not a regular file (a device, pipe or socket); name a file");
+  // An existing file is replaced only by its like: a program (or, with -c,
+  // an object file) by a build. The other runtime archives
+  // (libgradrt-sanitized.a) and a data file named by mistake were replaced
+  // with the executable, silently.
+  if (llvm::sys::fs::is_regular_file(out)) {
+    llvm::file_magic magic;
+    if (!llvm::identify_magic(out, magic)) {
+      bool program = magic == llvm::file_magic::elf_executable || magic == llvm::file_magic::elf_shared_object;
+      bool object = magic == llvm::file_magic::elf_relocatable;
+      bool empty = magic == llvm::file_magic::unknown && llvm::sys::fs::is_regular_file(out) && [&] {
+        uint64_t size = 1;
+        return !llvm::sys::fs::file_size(out, size) && size == 0;
+      }();
+      if (!empty && !(b.objectOnly ? object : program))
+        return refuse("the output " + out + " exists and is " +
+                      (magic == llvm::file_magic::archive ? std::string("a static library")
+                       : program                          ? std::string("a program")
+                       : object                           ? std::string("an object file")
+                                                          : std::string("not a program")) +
+                      "; a build would replace it: name the " + (b.objectOnly ? "object file" : "executable") +
+                      " with -o, or remove the file first");
+    }
+  }
   llvm::StringRef dir = llvm::sys::path::parent_path(out);
   if (!dir.empty() && !llvm::sys::fs::is_directory(dir))
     return refuse("cannot write " + out + ": the directory " + dir.str() + " does not exist");
