@@ -48,6 +48,19 @@ bool Compiler::load(llvm::StringRef source) {
     };
     if (opts.passes.dataParallel && passed("check-row-mean")) return refuse("--data-parallel", "check-row-mean");
     if (opts.passes.fusionLevel != 3 && passed("fuse")) return refuse("--fusion", "fuse");
+    // These were accepted and did nothing (exit 0, the same executable).
+    const PassOptions defaults;
+    if (opts.passes.gradsEntry && passed("split-entries")) return refuse("--grads-entry", "split-entries");
+    if (opts.passes.stepEntry != defaults.stepEntry && passed("step-entry"))
+      return refuse(opts.passes.stepEntry == PassOptions::StepEntry::Off ? "--no-step-entry" : "--step-entry",
+                    "step-entry");
+    if (opts.passes.stepBatch != defaults.stepBatch && passed("step-entry")) return refuse("--step-batch", "step-entry");
+    if (opts.passes.sliceBlockBytes != defaults.sliceBlockBytes && passed("fuse-slices"))
+      return refuse("--slice-block-bytes", "fuse-slices");
+    if (opts.passes.sliceBlockMinRows != defaults.sliceBlockMinRows && passed("fuse-slices"))
+      return refuse("--slice-block-min-rows", "fuse-slices");
+    if (opts.passes.singleSliceBlockBytes != defaults.singleSliceBlockBytes && passed("fuse-slices"))
+      return refuse("--single-slice-block-bytes", "fuse-slices");
     return true;
   }
   module = frontend.analyze(opts.sema);
