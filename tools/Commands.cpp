@@ -149,7 +149,8 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
   }
   llvm::StringRef dir = llvm::sys::path::parent_path(out);
   if (!dir.empty() && !llvm::sys::fs::is_directory(dir))
-    return refuse("cannot write " + out + ": the directory " + dir.str() + " does not exist");
+    return refuse("cannot write " + out + ": " +
+                  (llvm::sys::fs::exists(dir) ? dir.str() + " is not a directory" : "the directory " + dir.str() + " does not exist"));
   if (llvm::StringRef(out).starts_with("-")) out = "./" + out;
   Compiler c(o);
   // Past 10 s, a line every 10 s says what the build is doing.
@@ -265,6 +266,8 @@ int dotCommand(const CompileOptions &o, const Step &stage, llvm::StringRef graph
   }
   Compiler c(o);
   if (!c.load() || pastStage(c, o, stage) || !c.runPipeline(&stage)) return 1;
+  // --graph=@train as the dumps write it (it said "no graph @@train").
+  graph.consume_front("@");
   if (!graph.empty() && !c.module->graph(graph)) {
     std::string known;
     for (auto &g : c.module->graphs) known += (known.empty() ? "@" : ", @") + g->name;
