@@ -594,6 +594,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
                  positionUnit(m));
     if (resuming) fmt::print("resuming from {} at step {}{}\n", from, start, seedNote);
     for (auto &o : overrides) fmt::print("note: {}\n", o);
+    // Before any note on stderr: into a pipe (2>&1 | tee) the header came
+    // after the first validation's notes.
+    std::fflush(stdout);
   }
   double lastLoss = NAN, lastVal = NAN;
   int64_t valStep = -1; // the step of the last validation
