@@ -364,7 +364,10 @@ int gradcheckCommand(const CompileOptions &opts, const GradCheckOptions &g) {
   std::string text = asWritten.sourceText().str();
   if (!gir) o.sema.floatType = DType::F64;
   o.passes.gradsEntry = true;
-  // Its warnings were said by the first reading; the f64 one is quiet.
+  // Its warnings were said by the first reading; the f64 one is quiet, and
+  // so are its passes' notes, which named the f64 types ("output 'w'
+  // (f64[2,1])" of a model that says f32); `build` says them as written.
+  if (!gir) o.passes.quiet = true;
   Compiler c(o, gir ? llvm::errs() : llvm::nulls());
   if (!c.load(text)) {
     if (!gir) llvm::WithColor::error(llvm::errs(), "gradc") << o.input << ": the model does not build in f64, which gradcheck needs\n";
