@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstring>
 #include <cerrno>
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,8 +39,9 @@ void stopLinker() {
 }
 
 /// Runs the link in a process group of its own; its exit status, or -1
-/// when it could not start (`err` says why).
-int runLinker(const std::string &program, llvm::ArrayRef<llvm::StringRef> args, std::string &err) {
+/// when it could not start (`err` says why). `quietly`: its standard error
+/// goes to /dev/null.
+int runLinker(const std::string &program, llvm::ArrayRef<llvm::StringRef> args, std::string &err, bool quietly = false) {
   std::vector<std::string> owned(args.begin(), args.end());
   std::vector<char *> argv;
   for (auto &a : owned) argv.push_back(a.data());
@@ -48,8 +50,12 @@ int runLinker(const std::string &program, llvm::ArrayRef<llvm::StringRef> args, 
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  if (quietly) posix_spawn_file_actions_addopen(&files, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
   pid_t pid = 0;
-  int e = posix_spawn(&pid, program.c_str(), nullptr, &attr, argv.data(), environ);
+  int e = posix_spawn(&pid, program.c_str(), &files, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&files);
   posix_spawnattr_destroy(&attr);
   if (e != 0) {
     err = "cannot run " + program + ": " + std::strerror(e);
@@ -129,7 +135,10 @@ llvm::Error linkExecutable(llvm::ArrayRef<std::string> objects, llvm::StringRef 
   // binutils may lack it or drop it; then, or if it fails, the default.
   if (llvm::sys::findProgramByName("ld.gold")) {
     args.push_back("-fuse-ld=gold");
-    rc = runLinker(*cxx, args, err);
+    // Quietly: when gold fails, the default linker runs, and says why if
+    // it fails too (both linkers' errors were printed, each naming the
+    // temporary file).
+    rc = runLinker(*cxx, args, err, /*quietly=*/true);
     if (rc == 0) return done();
     args.pop_back();
     err.clear();

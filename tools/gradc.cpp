@@ -17,6 +17,8 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/InitLLVM.h"
+
+#include <csignal>
 #include "llvm/Support/WithColor.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/TargetParser/Host.h"
@@ -342,6 +344,11 @@ static void refuseOtherSubcommandsOptions(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // Past a file-size limit (ulimit -f) a write fails (EFBIG) and is said,
+  // with nothing left behind; SIGXFSZ killed gradc with LLVM's crash
+  // report and stack dump. After InitLLVM, whose handlers would otherwise
+  // take the signal.
+  std::signal(SIGXFSZ, SIG_IGN);
   llvm::install_fatal_error_handler(internalError);
   cl::HideUnrelatedOptions(category);
   // --version printed LLVM's banner ("Debian LLVM version 19.1.7"), as if

@@ -492,7 +492,7 @@ const std::vector<std::string> &allFeatures() {
       "+", "-", "*", "/", "neg", "@", "<", "<=", ">", ">=", "==", "!=", "&&", "||", "!", "index", "slice",
       // shapes and structure
       "batched @", "@ transpose", "@ K=1", "@ M=1", "@ N=1", "attention", "causal attention", "anti-causal attention", "sliding-window attention", "banded attention", "keepdims", "long axis", "fn", "scoped call", "param read", "layer loop", "for", "if",
-      "output", "metric", "data table", "i32 input", "bool input", "param",
+      "output", "metric", "data table", "i32 input", "bool input", "param", "pow at 0",
       // conversions and inspection
       "i32", "f64 round trip", "len", "training", "hash",
       // training
