@@ -8,73 +8,6 @@
 #include "llvm/Support/Program.h"
 #include "llvm/Support/Signals.h"
 
-#include <atomic>
-#include <csignal>
-#include <cstring>
-#include <cerrno>
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-namespace {
-
-// A signal to gradc alone (kill PID, timeout) while it links: LLVM's
-// handler removes OUTPUT.tmp-PID, but the linker (a grandchild, under the
-// compiler driver) went on and wrote it again, and gradc's exit left it
-// behind. The link runs in a process group of its own, and the interrupt
-// function, run by that handler after the removal, stops the group, waits
-// for the driver, and removes the file once more. (Only async-signal-safe
-// calls there.)
-std::atomic<pid_t> linkerPid{0};
-char linkerOutput[4096];
-
-void stopLinker() {
-  if (pid_t p = linkerPid.load(); p > 0) {
-    ::kill(-p, SIGTERM); // (not SIGKILL: the driver and collect2 remove their own temporary files)
-    ::waitpid(p, nullptr, 0);
-  }
-  if (linkerOutput[0]) ::unlink(linkerOutput);
-  ::_exit(128 + SIGTERM);
-}
-
-/// Runs the link in a process group of its own; its exit status, or -1
-/// when it could not start (`err` says why). `quietly`: its standard error
-/// goes to /dev/null.
-int runLinker(const std::string &program, llvm::ArrayRef<llvm::StringRef> args, std::string &err, bool quietly = false) {
-  std::vector<std::string> owned(args.begin(), args.end());
-  std::vector<char *> argv;
-  for (auto &a : owned) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawn_file_actions_t files;
-  posix_spawn_file_actions_init(&files);
-  if (quietly) posix_spawn_file_actions_addopen(&files, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid = 0;
-  int e = posix_spawn(&pid, program.c_str(), &files, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&files);
-  posix_spawnattr_destroy(&attr);
-  if (e != 0) {
-    err = "cannot run " + program + ": " + std::strerror(e);
-    return -1;
-  }
-  linkerPid = pid;
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  linkerPid = 0;
-  if (WIFSIGNALED(status)) {
-    err = std::string("killed by signal ") + std::to_string(WTERMSIG(status));
-    return -2;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-} // namespace
-
 namespace gradc {
 
 static llvm::Error fail(const llvm::Twine &msg) { return llvm::createStringError(llvm::inconvertibleErrorCode(), msg); }
@@ -112,11 +45,7 @@ llvm::Error linkExecutable(llvm::ArrayRef<std::string> objects, llvm::StringRef 
   // a truncated file in place of a working executable.
   std::string out = (output + ".tmp-" + llvm::Twine(llvm::sys::Process::getProcessId())).str();
   llvm::sys::RemoveFileOnSignal(out);
-  if (out.size() < sizeof linkerOutput) std::memcpy(linkerOutput, out.c_str(), out.size() + 1);
-  llvm::sys::SetInterruptFunction(stopLinker);
   auto cleanUp = llvm::make_scope_exit([&] {
-    llvm::sys::SetInterruptFunction(nullptr);
-    linkerOutput[0] = 0;
     llvm::sys::fs::remove(out);
     llvm::sys::DontRemoveFileOnSignal(out);
   });
@@ -129,6 +58,7 @@ llvm::Error linkExecutable(llvm::ArrayRef<std::string> objects, llvm::StringRef 
   for (auto &o : objects) args.push_back(o);
   args.append({*runtime, "-o", out, "-lpthread", "-ldl", "-lm"});
   std::string err;
+  bool failed = false;
   int rc = 0;
   // gold (binutils, so wherever g++ is) links the GPT in 0.10 s against
   // 0.22 s for the default BFD ld: an eighth of `gradc build`. Newer
@@ -137,14 +67,15 @@ llvm::Error linkExecutable(llvm::ArrayRef<std::string> objects, llvm::StringRef 
     args.push_back("-fuse-ld=gold");
     // Quietly: when gold fails, the default linker runs, and says why if
     // it fails too (both linkers' errors were printed, each naming the
-    // temporary file).
-    rc = runLinker(*cxx, args, err, /*quietly=*/true);
-    if (rc == 0) return done();
+    // temporary file). ("" redirects to /dev/null.)
+    std::optional<llvm::StringRef> quiet[] = {std::nullopt, std::nullopt, llvm::StringRef("")};
+    rc = llvm::sys::ExecuteAndWait(*cxx, args, std::nullopt, quiet, 0, 0, &err, &failed);
+    if (!failed && rc == 0) return done();
     args.pop_back();
-    err.clear();
+    err.clear(), failed = false;
   }
-  rc = runLinker(*cxx, args, err);
-  if (rc != 0)
+  rc = llvm::sys::ExecuteAndWait(*cxx, args, std::nullopt, {}, 0, 0, &err, &failed);
+  if (failed || rc != 0)
     return fail("linking " + output + " failed (" + *cxx + " exited with " + llvm::Twine(rc) + ")" +
                 (err.empty() ? "" : ": " + err) +
                 (llvm::sys::fs::exists(output) ? "; " + output + " is as it was" : std::string()));

@@ -61,6 +61,9 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
       size_t skipped = calls.size() - 2 * kChainEnds;
       llvm::SMDiagnostic("", llvm::SourceMgr::DK_Note, "(" + std::to_string(skipped) + " more calls in between are not shown)")
           .print(nullptr, os);
+      // The loops among the calls not shown are (the innermost one says
+      // that a mistake is reported for its first pass only).
+      for (size_t d = i; d + skipped > i + 1; --d) loopsAt(d);
       i -= skipped - 1;
       continue;
     }

@@ -130,7 +130,10 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
   // with the executable, silently.
   if (llvm::sys::fs::is_regular_file(out)) {
     llvm::file_magic magic;
-    if (!llvm::identify_magic(out, magic)) {
+    if (std::error_code ec = llvm::identify_magic(out, magic))
+      return refuse("the output " + out + " exists and cannot be read to tell what it is (" + ec.message() +
+                    "); a build would replace it: name the executable with -o, or remove the file first");
+    {
       bool program = magic == llvm::file_magic::elf_executable || magic == llvm::file_magic::elf_shared_object;
       bool object = magic == llvm::file_magic::elf_relocatable;
       bool empty = magic == llvm::file_magic::unknown && llvm::sys::fs::is_regular_file(out) && [&] {
@@ -176,6 +179,15 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     if (!doing(fmt::format("optimising {} kernels", kernelCount)) || !c.optimize() || !phase("LLVM optimisation") ||
         !doing("making machine code") || !c.emit(obj.os(), false))
       return 1;
+    // A write that failed (a full disk, a file-size limit) is said, and the
+    // truncated file is not kept (it was, and the stream's destructor then
+    // called it a bug in gradc).
+    obj.os().flush();
+    if (obj.os().has_error()) {
+      llvm::WithColor::error(llvm::errs(), "gradc") << "cannot write " << out << ": " << obj.os().error().message() << "\n";
+      obj.os().clear_error();
+      return 1;
+    }
     obj.keep();
     phase("machine code");
   } else {
@@ -361,6 +373,15 @@ int gradcheckCommand(const CompileOptions &opts, const GradCheckOptions &g) {
   Compiler asWritten(opts);
   if (!asWritten.load()) return 1;
   bool gir = asWritten.isTextIR();
+  // The entry gradcheck runs (@grads) is split from @model with the others:
+  // said before the f64 build, whose --grads-entry (gradcheck's own) would
+  // be refused on such IR as if the user had given it.
+  if (gir && !asWritten.module->graph("model")) {
+    llvm::WithColor::error(llvm::errs(), "gradc")
+        << o.input << ": gradcheck needs a module from before split-entries, with its @model graph (dump it with "
+        << "--stage=graph or --stage=grad --dtype f64)\n";
+    return 1;
+  }
   std::string text = asWritten.sourceText().str();
   if (!gir) o.sema.floatType = DType::F64;
   o.passes.gradsEntry = true;

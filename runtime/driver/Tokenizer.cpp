@@ -447,7 +447,9 @@ void Tokenizer::encodeChunk(std::string_view s, std::vector<int32_t> &out) const
   // That is about 28 bytes a byte: a 1 GiB run of NUL passed the corpus's
   // memory check (a quarter of the machine) and then needed 28 GiB, which
   // the kernel's OOM killer ended, unsaid. It is refused first.
-  if (double need = 28.0 * double(n), have = machineMemory(); have > 0 && need > have / 2)
+  // (Positions are int32: a stretch past 2^31 bytes is refused whatever
+  // the memory.)
+  if (double need = 28.0 * double(n), have = machineMemory(); (have > 0 && need > have / 2) || n > size_t(INT32_MAX))
     throw std::length_error(fmt::format(
         "encoding a stretch of {} bytes that no pre-split breaks (a run of one byte, or text under --no-presplit) "
         "needs about {:.1f} GiB, more than half this machine's memory ({:.1f} GiB)",
