@@ -94,7 +94,7 @@ std::string readCorpus(const std::string &path, bool compiledIn, const std::stri
     // is read with one: a UTF-16 text trains on its bytes, half of them 0.
     if (!compiledIn && text.find('\0') != std::string::npos)
       fmt::print(stderr, "note: corpus {} holds NUL bytes (binary, or UTF-16 text); it is read byte for byte, as it "
-                         "is\n", path == "/dev/stdin" ? "standard input" : path);
+                         "is\n", dataFileName(path));
     return text;
   }
   std::vector<std::string> names;
