@@ -9,7 +9,6 @@
 
 #include "codegen/EmitKernel.h"
 #include "codegen/Schedule.h"
-#include "ir/ConstantElements.h"
 #include "ir/Optimizers.h"
 
 #include "llvm/IR/IRBuilder.h"
@@ -17,7 +16,6 @@
 
 #include <functional>
 #include <map>
-#include <set>
 
 #include "runtime/include/gradrt/abi.h"
 
@@ -54,87 +52,6 @@ int dtypeCode(DType t) {
   return GRT_F32;
 }
 
-/// The bound on an i32 input's values that its uses imply: the smallest of
-/// the tables it indexes (gather's rows, scatter_add's rows, onehot's
-/// classes), followed through ops that only move values (reshape,
-/// broadcast, transpose, slice, concat, pad). 0: nothing bounds it.
-/// Generated code clamps indices, so an index out of range is never a
-/// memory error, but it is a wrong answer the user should hear about.
-///
-/// Each column of the input (each element of a row: a CSV column) gets
-/// its own bound: ids [B, 2] whose column 0 indexes 5 users and column 1
-/// 100 items took one bound, 5, and refused item 50. The layout ops are
-/// followed element by element (which input element each of their elements
-/// is); past kMaxTracked elements, every column gets the smallest bound.
-std::vector<int64_t> columnLimits(const Graph &g, const UserLists &users, Node *input) {
-  constexpr int64_t kMaxTracked = int64_t(1) << 22;
-  int64_t rows = input->type.rank() > 0 ? input->type.shape[0] : 1;
-  int64_t columns = rows > 0 ? input->type.numel() / rows : 1;
-  std::vector<int64_t> limits(size_t(columns), 0);
-  auto bound = [&](int64_t &limit, int64_t n) { limit = limit == 0 ? n : std::min(limit, n); };
-  // The index uses of a value, with the table's size.
-  auto indexBound = [](const Node *u, const Node *v) -> int64_t {
-    if (u->is(OpKind::Gather) && u->operand(1) == v) return u->operand(0)->type.shape[0];
-    if (u->is(OpKind::ScatterAdd) && u->operand(0) == v) return u->type.shape[0];
-    if (u->is(OpKind::OneHot)) return u->type.shape.back();
-    return 0;
-  };
-  // Element numbers + 1 of the input (0: not from it), per value reached.
-  std::map<const Node *, std::vector<double>> origin;
-  std::vector<double> &start = origin[input];
-  start.resize(size_t(input->type.numel()));
-  for (size_t i = 0; i < start.size(); ++i) start[i] = double(i + 1);
-  int64_t tracked = input->type.numel();
-  bool whole = tracked > kMaxTracked;
-  // Nodes are in topological order, so a value's origins are complete
-  // before its users are reached.
-  for (auto &np : g.nodes) {
-    Node *n = np.get();
-    if (whole) break;
-    bool reached = llvm::any_of(n->operands, [&](Node *o) { return origin.count(o); });
-    if (!reached || n == input) continue;
-    if (isLayoutOp(n)) {
-      if ((tracked += n->type.numel()) > kMaxTracked) {
-        whole = true;
-        break;
-      }
-      std::vector<std::vector<double>> zeros;
-      zeros.reserve(n->operands.size());
-      llvm::SmallVector<const std::vector<double> *, 3> xs;
-      for (Node *o : n->operands) {
-        auto it = origin.find(o);
-        if (it != origin.end()) {
-          xs.push_back(&it->second);
-        } else {
-          zeros.emplace_back(size_t(o->type.numel()), 0.0);
-          xs.push_back(&zeros.back());
-        }
-      }
-      origin[n] = layoutElements(n, xs);
-      continue;
-    }
-    for (Node *o : n->operands)
-      if (auto it = origin.find(o); it != origin.end())
-        if (int64_t table = indexBound(n, o); table > 0)
-          for (double e : it->second)
-            if (e > 0) bound(limits[size_t((int64_t(e) - 1) % columns)], table);
-  }
-  if (!whole) return limits;
-  // Too large to follow element by element: the smallest bound for all.
-  int64_t limit = 0;
-  std::vector<Node *> work{input};
-  std::set<Node *> seen{input};
-  while (!work.empty()) {
-    Node *v = work.back();
-    work.pop_back();
-    for (Node *u : users[v->id]) {
-      if (int64_t table = indexBound(u, v); table > 0) bound(limit, table);
-      if (isLayoutOp(u) && seen.insert(u).second) work.push_back(u);
-    }
-  }
-  return std::vector<int64_t>(size_t(columns), limit);
-}
-
 /// GrtEntry.products: the dtypes of the runtime products (Stmt::Gemm) the
 /// kernels call, at any depth (a slice group's products sit in its loop).
 int32_t productDtypes(const std::vector<loops::Kernel> &kernels) {
@@ -164,32 +81,34 @@ std::vector<SlotInfo> collectSlots(const Module &m) {
       }
     slots.push_back(std::move(s));
   };
-  // Index limits over every graph, column by column: the smallest bound
-  // any use implies.
-  std::map<std::string, std::vector<int64_t>> limits;
+  // Index ranges over every graph, column by column: what every use
+  // allows.
+  std::map<std::string, std::vector<IndexRange>> ranges;
   for (auto &g : m.graphs) {
     auto users = g->users();
     for (auto &n : g->nodes) {
       if (!isRuntimeLeaf(n.get())) continue;
       std::string name = n->attrs.getString(AttrKey::Name).str();
       if (n->op == OpKind::Input && n->type.dtype == DType::I32) {
-        std::vector<int64_t> cols = columnLimits(*g, users, n.get());
-        auto [it, fresh] = limits.try_emplace(name, cols);
+        std::vector<IndexRange> cols = indexRanges(*g, users, n.get());
+        auto [it, fresh] = ranges.try_emplace(name, cols);
         if (!fresh)
-          for (size_t c = 0; c < cols.size() && c < it->second.size(); ++c)
-            if (cols[c] > 0) it->second[c] = it->second[c] == 0 ? cols[c] : std::min(it->second[c], cols[c]);
+          for (size_t c = 0; c < cols.size() && c < it->second.size(); ++c) it->second[c].intersect(cols[c]);
       }
       add({name, roleOf(n->op), n->type, n->attrs.getString(AttrKey::Init).str(), n->attrs.getFloat(AttrKey::Default)});
     }
     for (auto &o : g->outputs) add({grt::outputTensor(o.name), GRT_OUTPUT, o.value->type, "", 0});
   }
-  // One bound for the whole input when its columns agree (the usual
+  // One range for the whole input when its columns agree (the usual
   // case), else one per column.
   for (auto &s : slots)
-    if (auto it = limits.find(s.name); it != limits.end() && !it->second.empty()) {
-      const std::vector<int64_t> &cols = it->second;
-      if (llvm::all_equal(cols)) s.indexLimit = cols[0];
-      else s.columnLimits = cols;
+    if (auto it = ranges.find(s.name); it != ranges.end() && !it->second.empty()) {
+      const std::vector<IndexRange> &cols = it->second;
+      auto same = [&](const IndexRange &r) {
+        return r.bounded() == cols[0].bounded() && (!r.bounded() || (r.low == cols[0].low && r.limit == cols[0].limit));
+      };
+      if (llvm::all_of(cols, same)) s.range = cols[0];
+      else s.columnRanges = cols;
     }
   std::stable_sort(slots.begin(), slots.end(), [](const SlotInfo &a, const SlotInfo &b) { return a.role < b.role; });
   return slots;
@@ -381,12 +300,17 @@ private:
       std::vector<llvm::Constant *> dims;
       for (int64_t d : s.type.shape) dims.push_back(i64(d));
       llvm::Constant *dimsPtr = dims.empty() ? llvm::ConstantPointerNull::get(ptr) : array(i64t, dims, "dims");
+      // [low, limit) per column, (0, 0) for an unbounded one.
       std::vector<llvm::Constant *> columns;
-      for (int64_t l : s.columnLimits) columns.push_back(i32(l));
+      for (const IndexRange &r : s.columnRanges) {
+        columns.push_back(i32(r.bounded() ? r.low : 0));
+        columns.push_back(i32(r.bounded() ? r.limit : 0));
+      }
       llvm::Constant *columnsPtr =
-          columns.empty() ? llvm::ConstantPointerNull::get(ptr) : array(b.getInt32Ty(), columns, "column_limits");
+          columns.empty() ? llvm::ConstantPointerNull::get(ptr) : array(b.getInt32Ty(), columns, "column_ranges");
       tensors.push_back(llvm::ConstantStruct::get(
-          tensorTy, {str(s.name), i32(s.role), i32(dtypeCode(s.type.dtype)), i32(s.type.rank()), i32(s.indexLimit), dimsPtr,
+          tensorTy, {str(s.name), i32(s.role), i32(dtypeCode(s.type.dtype)), i32(s.type.rank()),
+                     i32(s.range.bounded() ? s.range.low : 0), i32(s.range.bounded() ? s.range.limit : 0), dimsPtr,
                      str(s.init), f64(s.defaultValue), columnsPtr}));
     }
     std::vector<llvm::Constant *> ents;
@@ -440,9 +364,9 @@ AbiTypes abiTypes(llvm::LLVMContext &ctx) {
   auto *ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Type *i32t = llvm::Type::getInt32Ty(ctx), *i64t = llvm::Type::getInt64Ty(ctx), *f64t = llvm::Type::getDoubleTy(ctx);
   AbiTypes t;
-  // GrtTensor: name, role, dtype, rank, index_limit, dims, init, default_value,
-  // column_limits.
-  t.tensor = llvm::StructType::create(ctx, {ptr, i32t, i32t, i32t, i32t, ptr, ptr, f64t, ptr}, "GrtTensor");
+  // GrtTensor: name, role, dtype, rank, index_low, index_limit, dims, init,
+  // default_value, column_ranges.
+  t.tensor = llvm::StructType::create(ctx, {ptr, i32t, i32t, i32t, i32t, i32t, ptr, ptr, f64t, ptr}, "GrtTensor");
   // GrtStored: what, kernel, tensor, offset, count, dtype, last_read.
   t.stored = llvm::StructType::create(ctx, {ptr, i32t, i32t, i64t, i64t, i32t, i32t}, "GrtStored");
   // GrtEntry: name, fn, arena_bytes, num_kernels, products, inputs, outputs,
@@ -459,6 +383,18 @@ AbiTypes abiTypes(llvm::LLVMContext &ctx) {
 LoweredModel lowerToLoops(const Module &m, const ScheduleOptions &opts) {
   LoweredModel lm;
   lm.slots = collectSlots(m);
+  for (const SlotInfo &s : lm.slots) {
+    auto conflict = [&](const IndexRange &r, const std::string &what) {
+      if (!r.empty()) return;
+      lm.rangeConflicts.push_back(
+          {r.limitUse, "no value of " + what + " fits every use of it as an index: this use takes values below " +
+                           std::to_string(r.limit) + ", the one at " + m.locStr(r.lowUse->loc) + " values from " +
+                           std::to_string(r.low)});
+    };
+    conflict(s.range, "input '" + s.name + "'");
+    for (size_t c = 0; c < s.columnRanges.size(); ++c)
+      conflict(s.columnRanges[c], "column '" + s.name + "[" + std::to_string(c) + "]'");
+  }
   for (auto &g : m.graphs) {
     LoweredModel::Entry e;
     e.name = g->name;

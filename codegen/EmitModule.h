@@ -3,6 +3,7 @@
 
 #include "codegen/LoopIR.h"
 #include "codegen/Schedule.h"
+#include "ir/IndexRanges.h"
 
 #include "llvm/IR/Module.h"
 
@@ -15,14 +16,12 @@ struct SlotInfo {
   TensorType type;
   std::string init;
   double defaultValue = 0;
-  /// An i32 input used as indices: its values must lie in [0, indexLimit)
-  /// (the rows of the table it gathers from, the classes of its one-hot);
-  /// 0 when no use bounds it. The runtime refuses data outside it.
-  int64_t indexLimit = 0;
-  /// When the input's columns (the elements of one row) have different
-  /// bounds: one per column, 0 for a column no use bounds; indexLimit is
-  /// then 0.
-  std::vector<int64_t> columnLimits;
+  /// An i32 input used as indices: the values its uses can take
+  /// (ir/IndexRanges.h), the same for every column, or one per column
+  /// when they differ (`range` is then unbounded). The runtime refuses
+  /// data outside them.
+  IndexRange range;
+  std::vector<IndexRange> columnRanges;
 };
 
 /// Everything codegen produced for one model, before LLVM: the runtime's
@@ -35,6 +34,13 @@ struct LoweredModel {
     int64_t arenaBytes = 0;
   };
   std::vector<Entry> entries;
+  /// An input no value of which every index use takes: onehot(y, 3) and
+  /// onehot(y - 5, 3). The build refuses it, at `at`.
+  struct RangeConflict {
+    const Node *at;
+    std::string msg;
+  };
+  std::vector<RangeConflict> rangeConflicts;
 };
 
 /// The LLVM mirrors of the descriptor structs of runtime/include/gradrt/abi.h,

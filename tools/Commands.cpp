@@ -57,7 +57,7 @@ int dumpCommand(const CompileOptions &o, const Step &stage) {
     print(*c.module, llvm::outs());
     return 0;
   }
-  c.schedule();
+  if (!c.schedule()) return 1;
   if (stage.kind == Step::Schedule) {
     for (auto &e : c.loops.entries) {
       llvm::outs() << "// ===== entry " << e.name << ": " << e.kernels.size() << " kernels, arena " << e.arenaBytes

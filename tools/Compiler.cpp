@@ -175,11 +175,12 @@ bool Compiler::runPasses(llvm::ArrayRef<std::string> passes) {
 
 bool Compiler::schedule() {
   loops = lowerToLoops(*module, opts.schedule);
-  return true;
+  for (auto &c : loops.rangeConflicts) report(errorAt(*module, c.at, c.msg));
+  return loops.rangeConflicts.empty();
 }
 
 bool Compiler::lower() {
-  if (loops.entries.empty()) schedule();
+  if (loops.entries.empty() && !schedule()) return false;
   llvmContext = std::make_unique<llvm::LLVMContext>();
   llvmModule = emitLLVM(*module, loops, *llvmContext);
   return true;

@@ -104,8 +104,9 @@ void prepareSession(grt::Session &s, uint64_t seed, double noise) {
         } else if (t.dtype == GRT_BOOL) {
           v = double(ints.below(2));
         } else if (t.dtype == GRT_I32) {
-          int64_t limit = t.column_limits ? t.column_limits[i % perRow] : t.index_limit;
-          v = limit > 0 ? double(ints.below(uint64_t(limit))) : double(int64_t(ints.below(7)) - 3);
+          grt::Session::IndexRange r = grt::Session::indexRange(t, i % perRow);
+          v = r.bounded() ? double(r.low + int64_t(ints.below(uint64_t(r.limit - r.low))))
+                          : double(int64_t(ints.below(7)) - 3);
         }
         grt::Session::set(sl, i, v);
       }

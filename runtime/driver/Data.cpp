@@ -82,12 +82,14 @@ static std::vector<std::string> columnNames(const Session::Slot &sl) {
 /// when it can. The generated code clamps an index, so one out of range
 /// would silently read the wrong row, or give a target a loss of 0.
 static std::string outOfRange(const GrtTensor &t, int64_t column, double v) {
-  int64_t limit = t.column_limits ? t.column_limits[column] : t.index_limit;
-  if (limit <= 0 || (v >= 0 && v < double(limit))) return "";
-  // With a bound per column, the column is named: 'ids' as a whole is no
+  Session::IndexRange r = Session::indexRange(t, column);
+  if (r.holds(v)) return "";
+  // With a range per column, the column is named: 'ids' as a whole is no
   // index into that many entries.
-  std::string what = t.column_limits ? fmt::format("'{}[{}]'", t.name, column) : fmt::format("'{}'", t.name);
-  return fmt::format("{} is an index into {} entries: it takes 0 to {}", what, limit, limit - 1);
+  std::string what = t.column_ranges ? fmt::format("'{}[{}]'", t.name, column) : fmt::format("'{}'", t.name);
+  if (r.low == 0) return fmt::format("{} is an index into {} entries: it takes 0 to {}", what, r.limit, r.limit - 1);
+  // Shifted on its way to the table: labels 1..K read as onehot(y - 1, K).
+  return fmt::format("{} is used as an index, shifted on its way: it takes {} to {}", what, r.low, r.limit - 1);
 }
 
 // An f32 cell is refused from kF32Overflow (gradrt/hypers.h) up: predict

@@ -190,13 +190,16 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
     if (cache) extra = "keys or values for `sample` (not saved)";
     if (Session::isUserHyper(t))
       extra = fmt::format("default {}", t.default_value);
-    if (t.role == GRT_INPUT && t.index_limit > 0) extra = fmt::format("indices in 0..{}", t.index_limit - 1);
-    if (t.role == GRT_INPUT && t.column_limits) {
-      // One bound per column: "indices by column: 0..4, 0..99, any".
+    auto range = [](Session::IndexRange r) {
+      return r.bounded() ? fmt::format("{}..{}", r.low, r.limit - 1) : std::string("any");
+    };
+    if (t.role == GRT_INPUT && Session::indexRange(t, 0).bounded() && !t.column_ranges)
+      extra = "indices in " + range(Session::indexRange(t, 0));
+    if (t.role == GRT_INPUT && t.column_ranges) {
+      // One range per column: "indices by column: 0..4, 0..99, any".
       extra = "indices by column:";
       int64_t columns = numel(t) / std::max<int64_t>(1, t.dims[0]);
-      for (int64_t c = 0; c < columns && c < 8; ++c)
-        extra += (c ? ", " : " ") + (t.column_limits[c] > 0 ? fmt::format("0..{}", t.column_limits[c] - 1) : "any");
+      for (int64_t c = 0; c < columns && c < 8; ++c) extra += (c ? ", " : " ") + range(Session::indexRange(t, c));
       if (columns > 8) extra += ", ...";
     }
     if (step) extra += std::string(extra.empty() ? "" : "; ") + "set by `sample` for @step, not a data column";

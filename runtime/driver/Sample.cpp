@@ -163,6 +163,7 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
     fail("the model's logits never read its context input '{}' (gradc dropped it as unread), so they cannot continue "
          "a prompt; rebuild the model with logits computed from '{}'",
          m.text_input, m.text_input);
+  modelVocab(s); // refuses a model that shifts text ids on their way to a table
   s.initParams(0);
   std::string ckpt = a.has("load") ? a.str("load") : a.str("resume");
   Metadata meta;
@@ -187,7 +188,7 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   // a byte. Logits wider than that (a byte model of 300 classes) printed id
   // 299 as byte 43 and went on from row 255.
   int64_t ids = V;
-  if (int64_t limit = md.context.tensor->index_limit; limit > 0 && limit < ids) {
+  if (int64_t limit = Session::indexRange(*md.context.tensor, 0).limit; limit > 0 && limit < ids) {
     ids = limit;
     fmt::print(stderr, "note: the logits have {} classes, but the context input '{}' takes ids 0 to {}: sampling "
                "among those only\n", V, m.text_input, limit - 1);

@@ -50,6 +50,18 @@ public:
   }
   /// The other hyperparameters: what --lr and --hp set, and checkpoints keep.
   static bool isUserHyper(const GrtTensor &t) { return t.role == GRT_HYPER && !setByRuntime(t); }
+  /// The values column `column` (an element of a row) of i32 input `t`
+  /// may take as an index: [low, limit), from the compiler's reading of
+  /// its uses (ir/IndexRanges.h); low == limit == 0 when nothing bounds it.
+  struct IndexRange {
+    int64_t low = 0, limit = 0;
+    bool bounded() const { return low < limit; }
+    bool holds(double v) const { return !bounded() || (v >= double(low) && v < double(limit)); }
+  };
+  static IndexRange indexRange(const GrtTensor &t, int64_t column) {
+    if (t.column_ranges) return {t.column_ranges[2 * column], t.column_ranges[2 * column + 1]};
+    return {t.index_low, t.index_limit};
+  }
   /// Generation's keys and values ("cache.N" states of @step): zeros when
   /// `sample` starts, never saved.
   static bool isCache(const GrtTensor &t) {

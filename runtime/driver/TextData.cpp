@@ -499,10 +499,18 @@ std::unique_ptr<Dataset> loadText(Session &s, const DataOptions &opts) {
 int64_t modelVocab(Session &s) {
   // What the compiler found the text inputs index (the embedding's rows,
   // the loss's classes), else the logits' width; 0 when neither says.
+  // Text ids start at 0: a model that shifts them on their way to the
+  // table (gather(E, ids - 1)) would read every id 0 clamped.
   int64_t vocab = 0;
   for (const char *name : {s.model.text_input, s.model.text_target})
-    if (int slot = name ? s.find(name) : -1; slot >= 0)
-      if (int64_t l = s.slots[slot].tensor->index_limit; l > 0) vocab = vocab ? std::min(vocab, l) : l;
+    if (int slot = name ? s.find(name) : -1; slot >= 0) {
+      Session::IndexRange r = Session::indexRange(*s.slots[slot].tensor, 0);
+      if (r.bounded() && r.low > 0)
+        fail("the model uses its text input '{}' as an index that takes {} to {}, but text ids start at 0 (a byte "
+             "or token id); index with the ids as they are",
+             name, r.low, r.limit - 1);
+      if (r.bounded()) vocab = vocab ? std::min(vocab, r.limit) : r.limit;
+    }
   if (int v = s.find(GRT_OUTPUT_PREFIX "logits"); vocab == 0 && v >= 0)
     vocab = s.slots[v].tensor->dims[s.slots[v].tensor->rank - 1];
   return vocab;

@@ -45,8 +45,8 @@ TEST(AbiLayout, DescriptorStructsMatchTheHeader) {
   AbiTypes t = abiTypes(ctx);
   expectLayout(t.tensor, dl,
                {offsetof(GrtTensor, name), offsetof(GrtTensor, role), offsetof(GrtTensor, dtype), offsetof(GrtTensor, rank),
-                offsetof(GrtTensor, index_limit), offsetof(GrtTensor, dims), offsetof(GrtTensor, init),
-                offsetof(GrtTensor, default_value), offsetof(GrtTensor, column_limits)},
+                offsetof(GrtTensor, index_low), offsetof(GrtTensor, index_limit), offsetof(GrtTensor, dims), offsetof(GrtTensor, init),
+                offsetof(GrtTensor, default_value), offsetof(GrtTensor, column_ranges)},
                sizeof(GrtTensor));
   expectLayout(t.stored, dl,
                {offsetof(GrtStored, what), offsetof(GrtStored, kernel), offsetof(GrtStored, tensor), offsetof(GrtStored, offset),

@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define GRT_ABI_VERSION 7
+#define GRT_ABI_VERSION 8
 
 enum GrtDType { GRT_F32 = 0, GRT_F64 = 1, GRT_I32 = 2, GRT_BOOL = 3 };
 
@@ -38,14 +38,17 @@ typedef struct GrtTensor {
   int32_t role;          /* GrtRole */
   int32_t dtype;         /* GrtDType */
   int32_t rank;
-  int32_t index_limit;   /* i32 inputs used as indices: values lie in [0, index_limit); 0: unbounded */
+  int32_t index_low;     /* i32 inputs used as indices: values lie in [index_low, */
+  int32_t index_limit;   /* index_limit); both 0: unbounded. Labels 1..K used as
+                            onehot(y - 1, K) have [1, K + 1) */
   const int64_t *dims;
   const char *init;      /* params and state: "zeros", "normal(0.02)", ... */
   double default_value;  /* hyperparameters: the value written in the source */
-  const int32_t *column_limits; /* i32 inputs whose columns (the elements of one
+  const int32_t *column_ranges; /* i32 inputs whose columns (the elements of one
                                    row, a CSV's x[0], x[1], ...) index tables of
-                                   different sizes: one index_limit per column,
-                                   0 for an unbounded one (index_limit is then 0);
+                                   different sizes: two per column, its low and
+                                   limit as above (0, 0 for an unbounded one;
+                                   index_low and index_limit are then 0);
                                    null otherwise */
 } GrtTensor;
 
