@@ -584,8 +584,8 @@ void SemaImpl::declareInput(const InputStmt &s) {
   frame().vars[s.name] = Value::tensor(n, llvm::SMRange(s.nameLoc, s.nameLoc));
 }
 
-static bool knownName(SemaImpl &s, llvm::StringRef name) {
-  return s.globals.count(name) || s.functions.count(name) || s.findBuiltin(name) || s.findOpBuiltin(name);
+bool SemaImpl::knownName(llvm::StringRef name) {
+  return globals.count(name) || functions.count(name) || findBuiltin(name) || findOpBuiltin(name);
 }
 
 /// What `param w: T = INIT` takes (SemaBuiltins.cpp makes them).
@@ -662,7 +662,7 @@ void SemaImpl::declareParam(const ParamStmt &s) {
     llvm::StringRef initName;
     if (auto *n = llvm::dyn_cast<NameExpr>(s.init.get())) initName = n->name;
     if (auto *c = llvm::dyn_cast<CallExpr>(s.init.get()); c && !c->scope) initName = c->callee;
-    if (!initName.empty() && !frame().vars.count(initName) && !knownName(*this, initName)) {
+    if (!initName.empty() && !frame().vars.count(initName) && !knownName(initName)) {
       NearMiss near(initName);
       for (llvm::StringRef i : kInitialiserNames) near.consider(i);
       std::string hint = near.hint();
@@ -714,95 +714,6 @@ static bool holdsTensor(const Value &v) {
   return false;
 }
 
-
-/// Whether a -D value reads as a file path: it has a '/', starts with '~',
-/// or is a file name with an extension (x.txt, 3.txt; not 1.5e3 or 1.e-2,
-/// which are numbers). Asked only of text with a name nothing defines, or
-/// that does not parse: D/2 is a division.
-static bool looksLikePath(llvm::StringRef text) {
-  if (text.starts_with("\"")) return false; // a string in quotes, read as the language reads one
-  if (text.contains('/') || text.starts_with("~")) return true;
-  if (double v; !text.getAsDouble(v)) return false;
-  auto [stem, ext] = text.rsplit('.');
-  if (ext.empty() || stem.empty() || ext.size() == text.size() || !llvm::isAlpha(ext.front())) return false;
-  auto fileChar = [](char c) { return llvm::isAlnum(c) || c == '_' || c == '-' || c == '.'; };
-  return llvm::all_of(text, fileChar);
-}
-
-/// The value of an expression given with -D: as the source would
-/// evaluate it, except that a name the program does not know makes a
-/// string (-D mode=fast, -D names=[a, b]), and so does a path
-/// (data/a-b.txt) or words joined by '-' (my-run). Any other expression
-/// with a name nothing defines is a typo (-D B=A2*2), reported here, not
-/// as the string "A2*2" that a use far away then complained of.
-static Value evalDefine(SemaImpl &s, const Expr &e) {
-  if (auto *n = llvm::dyn_cast<NameExpr>(&e))
-    return knownName(s, n->name) ? s.lookup(n->name, {}) : Value::string(n->name, e.range);
-  if (auto *l = llvm::dyn_cast<ListExpr>(&e)) {
-    std::vector<Value> items;
-    for (auto &item : l->items) {
-      items.push_back(evalDefine(s, *item));
-      if (items.back().isError()) return Value::error();
-    }
-    return Value::makeList(std::move(items), e.range);
-  }
-  llvm::StringRef text(e.range.Start.getPointer(), e.range.End.getPointer() - e.range.Start.getPointer());
-  // my-run: unknown words and dashes only (a number or known name among
-  // them makes it arithmetic: A2-1 is a typo).
-  bool dashedWords = true;
-  Lexer words(text, [](llvm::SMLoc, const llvm::Twine &) {});
-  for (Token t = words.next(); !t.is(Tok::Eof); t = words.next())
-    dashedWords = dashedWords && (t.is(Tok::Minus) || (t.is(Tok::Ident) && !knownName(s, t.text)));
-  Lexer lex(text, [](llvm::SMLoc, const llvm::Twine &) {});
-  for (Token t = lex.next(); !t.is(Tok::Eof); t = lex.next())
-    // A keyword argument's name (normal(std = 0.05)) names no value.
-    if (t.is(Tok::Ident) && !knownName(s, t.text) && !lex.peek().is(Tok::Assign)) {
-      if (looksLikePath(text) || (dashedWords && !text.starts_with("-") && !text.ends_with("-")))
-        return Value::string(text.str(), e.range);
-      NearMiss near(t.text);
-      for (auto &g : s.globals) near.consider(g.first());
-      std::string hint = near.hint();
-      llvm::SMLoc at = llvm::SMLoc::getFromPointer(t.text.data());
-      return s.error(at, "'" + t.text + "' is not a constant above this one, a function or a builtin" +
-                             (hint.empty() ? "" : "; " + hint),
-                     {llvm::SMRange(at, llvm::SMLoc::getFromPointer(t.text.end()))});
-    }
-  return s.eval(e);
-}
-
-/// The value of `-D NAME=TEXT`, read with the language's own lexer and
-/// parser, so it is written as in the source: numbers (64-bit integers),
-/// true, false and none, strings in quotes, lists (nested), arithmetic on
-/// constants, and names of functions or initialisers (-D act=relu). A word
-/// the program does not know, or a path, is a string.
-static Value parseDefine(SemaImpl &s, llvm::StringRef text, llvm::StringRef name) {
-  text = text.trim();
-  auto &sm = s.diag.sourceMgr();
-  auto parse = [&](DiagEngine &diag) {
-    unsigned id = sm.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(text, "-D " + name.str()), llvm::SMLoc());
-    s.defineBuffers.push_back(id);
-    return Parser(id, diag).parseValue();
-  };
-  // First quietly: text that is no expression and has no operator or
-  // bracket in it (`hello world`) reads as a string; `A*` and `=3` (from
-  // -D B==3) are mistakes, reported.
-  DiagEngine quiet(sm, llvm::nulls());
-  ExprPtr e = parse(quiet);
-  if (!e || quiet.hasErrors()) {
-    // A path: ./x.txt and 3.txt were refused as an expression and a number.
-    if (looksLikePath(text)) return Value::string(text.str());
-    bool looksLikeValue = !text.empty() && (llvm::isDigit(text.front()) || llvm::StringRef("[\"-+.(").contains(text.front()) ||
-                                            text.find_first_of("=*/%()[]<>!&|,^") != llvm::StringRef::npos);
-    if (!looksLikeValue) return Value::string(text.str());
-    parse(s.diag); // again, to report why
-    if (!s.diag.hasErrors()) s.diag.error("-D " + name + "=" + text + ": not a value");
-    return Value::error();
-  }
-  s.frames.emplace_back();
-  Value v = evalDefine(s, *e);
-  s.frames.pop_back();
-  return v;
-}
 
 std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelude) {
   module = std::make_unique<Module>();
@@ -890,13 +801,13 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
         diag.error("-D " + c->name + "=" + text + ": '" + text + "' refers to itself; a -D value can use only the "
                    "constants above it");
         v = Value::error();
-      } else if (word && !knownName(*this, text) && later != user.consts.end()) {
+      } else if (word && !knownName(text) && later != user.consts.end()) {
         // -D N=B with B defined below N would silently be the string "B".
         diag.error("-D " + c->name + "=" + text + ": '" + text + "' is a constant defined after '" + c->name +
                    "'; a -D value can use only the constants above it");
         v = Value::error();
       } else {
-        v = parseDefine(*this, it->second, c->name);
+        v = parseDefine(it->second, c->name);
       }
       defines.erase(it);
       badDefine |= v.isError();

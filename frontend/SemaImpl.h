@@ -194,6 +194,10 @@ public:
     bool inData = false; // random builtins allowed
   };
   Value lookup(llvm::StringRef name, llvm::SMRange r);
+  /// Whether `name` is a constant, a function or a builtin.
+  bool knownName(llvm::StringRef name);
+  /// The value of `-D NAME=TEXT` (SemaDefines.cpp).
+  Value parseDefine(llvm::StringRef text, llvm::StringRef name);
   /// A note for a scoped call whose scope is a tensor's name (x.mean()).
   llvm::SmallVector<DiagEngine::Note, 1> valueScopeNote(const ast::CallExpr &call);
   /// Reports `name`, found nowhere at `r`, saying why where it can (a
