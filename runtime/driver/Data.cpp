@@ -120,9 +120,15 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
           if (c < 0) c = alias;
         }
         if (c < 0) {
+          // The columns wanted, an input of many features as a range
+          // (x[0]..x[1999]: the whole list made a line of 17 kB).
           std::string want;
-          for (int i : inputs)
-            for (auto &n : columnNames(s.slots[i])) want += (want.empty() ? "" : ", ") + n;
+          for (int i : inputs) {
+            auto all = columnNames(s.slots[i]);
+            std::string these = all.size() > 4 ? all.front() + ".." + all.back() : "";
+            for (size_t k = 0; these.empty() && k < all.size(); ++k) these += (k ? ", " : "") + all[k];
+            want += (want.empty() ? "" : ", ") + these;
+          }
           // A file without a header: its first row was read as one.
           bool numeric = !t.header.empty() && std::all_of(t.header.begin(), t.header.end(), [](const std::string &h) {
             char *end = nullptr;
@@ -133,10 +139,18 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
           for (int i : inputs)
             for (auto &n : columnNames(s.slots[i])) header += (header.empty() ? "" : ",") + n;
           if (header.size() > 200) header = header.substr(0, 200) + "...";
-          fail("{}: missing column '{}' (the model reads columns {}){}", dataFileName(path), names[f], want,
+          // One column named as the input, which has several features.
+          std::string whole =
+              names.size() > 1 && t.column(sl.tensor->name) >= 0
+                  ? fmt::format("; the file's column '{}' is one number a row, but input '{}' has {} a row, read "
+                                "from columns {} to {}",
+                                sl.tensor->name, sl.tensor->name, names.size(), names.front(), names.back())
+                  : "";
+          fail("{}: missing column '{}' (the model reads columns {}){}{}", dataFileName(path), names[f], want,
                numeric ? "; its first line holds numbers, not column names: a CSV's first line names its columns, "
                          "so add one such as '" + header + "'"
-                       : "");
+                       : "",
+               whole);
         }
         found.push_back(c);
       }
