@@ -611,8 +611,8 @@ bool Parser::parseIndexItem(IndexItem &item) {
     // x[:, ::2] and x[:, 1:6:2] (a strided convolution) said "expected an
     // expression, found ':'" and "expected ']'".
     auto noStep = [&] {
-      error(tok.loc(), "a slice is lo:hi, with no step; for every k-th element, reshape the axis into [n/k, k] and "
-                       "index the last, as reshape(x, [B, n/k, k])[:, :, 0]");
+      error(tok.loc(), "a slice is lo:hi, with no step; for every k-th element, reshape the axis into [n // k, k] and "
+                       "index the last, as reshape(x, [B, n // k, k])[:, :, 0]");
       return false;
     };
     if (tok.is(Tok::Colon)) return noStep();

@@ -178,7 +178,13 @@ Value SemaImpl::callOp(OpKind k, const ast::CallExpr &call) {
 bool SemaImpl::intArg(const Value &v, int64_t &out, llvm::SMLoc loc, llvm::StringRef what) {
   if (v.isError()) return false;
   if (v.kind != Value::Int) {
-    error(v.range.Start.isValid() ? v.range.Start : loc, what + " must be an integer, got " + describe(v), {v.range});
+    // 6 + 2 * 1.5 is the float 9.0: one float makes the whole expression
+    // one (K / 2 stays an integer only when 2 divides K).
+    std::string hint = v.kind == Value::Float ? "; a float, even a whole one, is no integer: i32(...) converts it "
+                                                 "(toward zero), and // divides integers"
+                                               : "";
+    error(v.range.Start.isValid() ? v.range.Start : loc, what + " must be an integer, got " + describe(v) + hint,
+          {v.range});
     return false;
   }
   out = v.i;
