@@ -84,8 +84,16 @@ Values makePoint(const GrtModel &model, llvm::StringRef source, uint64_t seed) {
       if (t.role == GRT_PARAM) {
         x = grt::Session::get(sl, i) + 0.1 * rng.normal();
       } else if (t.dtype == GRT_I32) {
+        // The range the source's annotation gives, else the one the
+        // compiler found from the input's index uses (a hand-written model
+        // has no annotation: every id was 0, and an embedding's gradient
+        // one row), else 0 to 3.
+        int64_t perRow = t.rank > 0 && t.dims[0] > 0 ? std::max<int64_t>(1, sl.numel / t.dims[0]) : 1;
+        grt::Session::IndexRange found = grt::Session::indexRange(t, i % perRow);
         auto it = ranges.find(t.name);
-        auto [lo, hi] = it == ranges.end() ? std::pair<int64_t, int64_t>{0, 1} : it->second;
+        auto [lo, hi] = it != ranges.end() ? it->second
+                        : found.bounded()  ? std::pair<int64_t, int64_t>{found.low, found.limit}
+                                           : std::pair<int64_t, int64_t>{0, 4};
         x = double(lo + int64_t(rng.below(uint64_t(hi - lo))));
       } else if (t.dtype == GRT_BOOL) {
         x = double(rng.below(2));
