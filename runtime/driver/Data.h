@@ -143,5 +143,10 @@ struct EvalBatch {
 std::vector<EvalBatch> evalBatches(int64_t n, int64_t batch);
 /// The model's text corpus, or --data, as bytes or tokens (TextData.cpp).
 std::unique_ptr<Dataset> loadText(Session &s, const DataOptions &opts);
+/// The bytes of a text corpus: a file, or every text file in a directory
+/// (sorted by name; skipped ones are said in notes, as is the tokenizer
+/// file `tokenizer` when it lies there). `compiledIn`: the model's own
+/// corpus, whose skipped files are expected and not said.
+std::string readCorpus(const std::string &path, bool compiledIn, const std::string &tokenizer);
 
 } // namespace grt

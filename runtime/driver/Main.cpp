@@ -169,8 +169,9 @@ left out (a param, a sum over the batch, a value whose rows mix) and why.
       {"tokenizer", R"(tokenizer: byte-level BPE, the same in every model executable
   tokenizer train --vocab N --data FILE -o TOK
                     learn N - 256 merges from FILE's bytes (-: standard
-                    input) and write them to TOK (a text file of merges,
-                    base64 bytes)
+                    input; a directory: its text files, as train --data
+                    reads it) and write them to TOK (a text file of
+                    merges, base64 bytes)
       --no-presplit learn merges across the pre-split chunks (words,
                     numbers, spaces) too; text models encode with the
                     pre-split, so such merges never occur in training

@@ -55,6 +55,8 @@ static bool isTokenCache(const std::string &path) {
   return in.read(magic, sizeof magic) && !std::memcmp(magic, kTokMagic, sizeof magic);
 }
 
+} // namespace
+
 /// Bytes of a file, or of every text file in a directory (sorted by name).
 /// In a directory, what is not a text file directly in it is skipped:
 /// subdirectories (not read), hidden files, symlinks, the `.dat` index files
@@ -141,7 +143,7 @@ std::string readCorpus(const std::string &path, bool compiledIn, const std::stri
     // The --tokenizer file kept beside the text was read as text (its
     // base64 lines the whole validation split), with no word.
     if (struct stat ts; !tokenizer.empty() && stat(tokenizer.c_str(), &ts) == 0 && ts.st_dev == ls.st_dev && ts.st_ino == ls.st_ino) {
-      skipped.push_back(n + " (the --tokenizer file)");
+      skipped.push_back(n + " (the tokenizer file)");
       continue;
     }
     // Read a piece at a time, and a binary file left at its first NUL: a
@@ -185,6 +187,8 @@ std::string readCorpus(const std::string &path, bool compiledIn, const std::stri
   if (all.empty()) fail("corpus directory {} has no readable text files", path);
   return all;
 }
+
+namespace {
 
 /// The corpus as token ids under `tok`: the training and validation parts
 /// encoded apart (the split is at 90% of the bytes), read from a cache

@@ -29,9 +29,17 @@ namespace {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-std::string readFile(const std::string &path) {
+/// The text of --data: a file, or a directory of text files read as
+/// `train --data DIR` reads it, so a tokenizer learns from the corpus it
+/// will encode (`tok`, the tokenizer being written, is skipped there).
+std::string readFile(const std::string &path, const std::string &tok = "") {
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("cannot read {}: it is a directory", path);
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    std::string s = readCorpus(path, false, tok);
+    if (s.size() > size_t(INT32_MAX)) fail("{} has {} bytes; training reads at most {}", path, s.size(), INT32_MAX);
+    if (s.empty()) fail("{} holds no text file; there is nothing to train on", path);
+    return s;
+  }
   // A device (/dev/zero) never ends; a pipe does.
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
     fail("cannot read {}: not a regular file", path);
@@ -111,7 +119,7 @@ int train(int argc, char **argv) {
   refuseOverwritingInput(outPath, "-o", data, "--data");
   refuseOverwritingProgram(outPath, "-o");
   refuseReplacingNonTokenizer(outPath);
-  std::string text = readFile(data);
+  std::string text = readFile(data, outPath);
   if (text.size() > size_t(INT32_MAX)) fail("{} has {} bytes; training reads at most {}", data, text.size(), INT32_MAX);
 
   int64_t wanted = vocab - 256, every = std::max<int64_t>(1, wanted / 10);
