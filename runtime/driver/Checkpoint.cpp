@@ -273,11 +273,20 @@ static void verifyChecksum(const std::string &path, std::ifstream &in, const uns
           fail("checkpoint {} is damaged: it has no checksum, though it has '{}', which saves wrote only after "
                "every save had a checksum; it cannot be used",
                path, later);
+    // The metadata under another key: one flipped bit in "__metadata__"
+    // hid the checksum, and --partial-load then loaded unchecked weights
+    // with only a note of an unknown tensor.
+    if (!md)
+      for (auto &[key, value] : h.object)
+        if (value.kind == Json::Object && value.get("checksum"))
+          fail("checkpoint {} is damaged: its metadata (with the checksum) is under the key '{}', not '__metadata__'; "
+               "it cannot be used",
+               path, shown(key));
     return;
   }
   bool digits = sum->kind == Json::String && sum->string.size() == kSumDigits;
   for (size_t i = 0; digits && i < kSumDigits; ++i)
-    digits = std::isdigit((unsigned char)sum->string[i]) || (sum->string[i] >= 'a' && sum->string[i] <= 'f');
+    digits = std::isxdigit((unsigned char)sum->string[i]); // saves write lowercase; an edit may not
   if (!digits)
     fail("checkpoint {} is damaged: its checksum {} is not 16 hex digits; it cannot be used", path,
          sum->kind == Json::String ? "'" + shown(sum->string) + "'" : std::string("entry"));
