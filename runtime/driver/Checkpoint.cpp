@@ -436,6 +436,21 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   if (!partial && !missing.empty())
     fail("checkpoint {} has no tensor {}{}; {} (--partial-load keeps the initial values of tensors it lacks)", path,
          list(missing), missing.size() > 1 ? fmt::format(" ({} missing)", missing.size()) : "", why);
+  // A partial load that loads no parameter trains or evaluates fresh
+  // weights, with exit 0: a checkpoint of another model given by mistake.
+  if (partial) {
+    std::vector<std::string> params;
+    bool shared = false;
+    for (auto &sl : s.slots)
+      if (sl.tensor->role == GRT_PARAM) {
+        params.push_back(sl.tensor->name);
+        shared = shared || h.get(sl.tensor->name);
+      }
+    if (!params.empty() && !shared)
+      fail("checkpoint {} has none of the model's parameters ({}), so --partial-load would load nothing; was it saved "
+           "from a different model?",
+           path, list(params));
+  }
   if (!extra.empty()) fmt::print(stderr, "note: --partial-load: ignoring {} tensor{} of {} the model does not have: {}\n",
                                  extra.size(), extra.size() == 1 ? "" : "s", path, list(extra));
   if (!missing.empty())
