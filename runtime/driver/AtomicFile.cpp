@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <dirent.h>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
@@ -18,6 +21,26 @@ namespace grt {
 std::string temporaryName(const std::string &path, long pid) { return fmt::format("{}.tmp-{}", path, pid); }
 
 std::string temporaryName(const std::string &path) { return temporaryName(path, long(getpid())); }
+
+void removeStaleTemporaries(const std::string &path) {
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+  std::string prefix = path.substr(path.find('/') == std::string::npos ? 0 : path.rfind('/') + 1) + ".tmp-";
+  DIR *d = opendir(dir.c_str());
+  if (!d) return;
+  while (dirent *e = readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) continue;
+    std::string_view digits = name.substr(prefix.size());
+    long pid = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
+    if (ec != std::errc() || end != digits.data() + digits.size() || pid <= 0 || pid == long(getpid())) continue;
+    if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;
+    std::string stale = temporaryName(path, pid);
+    if (::unlink(stale.c_str()) == 0)
+      fmt::print(stderr, "note: removed {}, left by an interrupted write (process {} no longer runs)\n", stale, pid);
+  }
+  closedir(d);
+}
 
 bool writeAll(int fd, const void *data, size_t n) {
   auto *p = static_cast<const char *>(data);

@@ -21,6 +21,13 @@ std::string temporaryName(const std::string &path, long pid);
 /// ... by this process.
 std::string temporaryName(const std::string &path);
 
+/// Removes PATH.tmp-PID files whose process is gone: what a write killed
+/// mid-way (kill -9, power loss) left behind. A live process's file, or
+/// another name, is never touched; each removal is said in a note. For
+/// the files one process writes (checkpoints, tokenizers): a process
+/// on another machine sharing the directory would look dead here.
+void removeStaleTemporaries(const std::string &path);
+
 /// write() all of `data` to `fd`, retrying on short or interrupted writes.
 bool writeAll(int fd, const void *data, size_t n);
 

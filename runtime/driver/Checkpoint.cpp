@@ -63,29 +63,6 @@ static size_t checksumDigits(const std::string &header) {
   return at + field.size();
 }
 
-/// Removes PATH.tmp-PID files whose process is gone: what a save killed
-/// mid-write (kill -9, power loss) leaves behind. A live process's file,
-/// or another name, is never touched.
-static void removeStaleTemporaries(const std::string &path) {
-  std::string dir = directoryOf(path);
-  std::string prefix = path.substr(path.find('/') == std::string::npos ? 0 : path.rfind('/') + 1) + ".tmp-";
-  DIR *d = opendir(dir.c_str());
-  if (!d) return;
-  while (dirent *e = readdir(d)) {
-    std::string_view name = e->d_name;
-    if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) continue;
-    std::string_view digits = name.substr(prefix.size());
-    long pid = 0;
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
-    if (ec != std::errc() || end != digits.data() + digits.size() || pid <= 0 || pid == long(getpid())) continue;
-    if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;
-    std::string stale = temporaryName(path, pid);
-    if (::unlink(stale.c_str()) == 0)
-      fmt::print(stderr, "note: removed {}, left by an interrupted save (process {} no longer runs)\n", stale, pid);
-  }
-  closedir(d);
-}
-
 /// Where a save to PATH writes: through a symbolic link, to its target.
 /// A save renames a new file over its path, which would replace the link
 /// with a file and leave the checkpoint it points to stale (and a link

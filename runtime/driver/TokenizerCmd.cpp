@@ -119,6 +119,8 @@ int train(int argc, char **argv) {
   refuseOverwritingInput(outPath, "-o", data, "--data");
   refuseOverwritingProgram(outPath, "-o");
   refuseReplacingNonTokenizer(outPath);
+  // What a run killed while writing OUT left (OUT.tmp-PID), as saves do.
+  removeStaleTemporaries(outPath);
   std::string text = readFile(data, outPath);
   if (text.size() > size_t(INT32_MAX)) fail("{} has {} bytes; training reads at most {}", data, text.size(), INT32_MAX);
 
