@@ -236,7 +236,7 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
   std::string unused;
   int64_t numUnused = 0;
   for (size_t c = 0; c < used.size(); ++c)
-    if (!used[c] && numUnused++ < 5) unused += (unused.empty() ? "'" : ", '") + t.header[c] + "'";
+    if (!used[c] && numUnused++ < 5) unused += (unused.empty() ? "'" : ", '") + shown(t.header[c]) + "'";
   if (numUnused)
     fmt::print(stderr, "note: {}: ignoring {} column{} the model does not read: {}{}\n", path, numUnused,
                numUnused == 1 ? "" : "s", unused, numUnused > 5 ? fmt::format(" and {} more", numUnused - 5) : "");

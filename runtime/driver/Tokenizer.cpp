@@ -95,12 +95,13 @@ template <typename F> void chunks(std::string_view s, F &&f) {
 
 } // namespace
 
-std::string escapeBytes(std::string_view b) {
+std::string escapeBytes(std::string_view b, size_t limit) {
   std::string s;
-  for (unsigned char c : b) {
+  for (unsigned char c : b.substr(0, limit)) {
     if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') s += char(c);
     else s += fmt::format("\\x{:02x}", c);
   }
+  if (b.size() > limit) s += fmt::format("... ({} bytes)", b.size());
   return s;
 }
 

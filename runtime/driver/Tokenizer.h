@@ -132,8 +132,10 @@ private:
   bool split = true;
 };
 
-/// Printable ASCII as is (but ' and \), every other byte as \xNN.
-std::string escapeBytes(std::string_view bytes);
+/// Printable ASCII as is (but ' and \), every other byte as \xNN; past
+/// `limit` bytes, "... (N bytes)" (a 1 MB token from a damaged file made
+/// a 1 MB error line).
+std::string escapeBytes(std::string_view bytes, size_t limit = 80);
 
 /// Standard base64 with padding, as Python's base64.b64encode.
 std::string base64Encode(std::string_view bytes);
