@@ -271,11 +271,15 @@ int main(int argc, char **argv) {
     // share one section); --help or help alone: all.
     auto known = [](const std::string &c) { return std::find(std::begin(kCommands), std::end(kCommands), c) != std::end(kCommands); };
     if (helpAt < argc) {
-      if (helpAt > 1 && !known(cmd)) unknownCommand(cmd, argv[0]);
-      usage(m, argv[0], helpAt > 1 ? cmd : "");
+      // --help COMMAND reads as help COMMAND; --version --help as --help.
+      std::string what = helpAt > 1 ? cmd : argc > 2 ? argv[2] : "";
+      if (what.starts_with("-")) what = ""; // --version --help, --help -h
+      if (!what.empty() && !known(what)) unknownCommand(what, argv[0]);
+      usage(m, argv[0], what);
       return checkStdout(0);
     }
     if (cmd == "--version") {
+      if (argc > 2) fail("--version takes nothing more; '{}' is extra", shown(argv[2]));
       // What a bug report needs; `info` says the rest.
       fmt::print("{}: model {}{}{}, compiled by gradc for runtime ABI {}\n", argv[0], m.name, *m.source ? " from " : "",
                  m.source, m.abi_version);

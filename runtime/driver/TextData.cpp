@@ -395,13 +395,13 @@ public:
     if (int64_t have = tok ? trainLen() + valLen() : int64_t(train.size() + val.size()); trainLen() < need || valLen() < need)
       fail("corpus {} has {} {}; the model needs at least {} in both its first 90% (training) and last 10% "
            "(validation): one context window of {} plus the next {}, so {} {} {} in all",
-           this->source, have, have == 1 ? (tok ? "token" : "byte") : unit(), need, context, tok ? "token" : "byte",
+           dataFileName(this->source), have, have == 1 ? (tok ? "token" : "byte") : unit(), need, context, tok ? "token" : "byte",
            tok ? "about" : "at least", need * 10 - 9, tok ? "tokens" : "bytes");
     if (vocab > 0 && !tok)
       for (const std::string *part : {&train, &val})
         for (unsigned char c : *part)
           if (c >= vocab)
-            fail("corpus {} contains byte {} but the model's vocabulary has {} entries", this->source, int(c), vocab);
+            fail("corpus {} contains byte {} but the model's vocabulary has {} entries", dataFileName(this->source), int(c), vocab);
     Rng fixed(777, hashName("validation"));
     // (--val-batches batches of the global batch, as one process would draw.)
     for (int64_t i = 0; i < int64_t(opts.valBatches) * batch * world; ++i)
