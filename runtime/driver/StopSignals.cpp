@@ -22,6 +22,13 @@ std::atomic<const char *> stopMessage{nullptr};
 std::atomic<const char *> savedPath{nullptr}; // nullptr: no --save
 std::atomic<int64_t> savedStep{-1};
 std::atomic<bool> savedFinal{false};
+// A save to savedPath under way: its step (-1: none), and the inode the
+// path had when it began (0: no file). The save is recorded once renamed,
+// but the rename can land between a second signal's look and the end of
+// the process (the handler may run on another thread; the record follows
+// the rename by a few instructions), so the line must not claim it lost.
+std::atomic<int64_t> savingStep{-1};
+std::atomic<uint64_t> savingOver{0};
 /// Set once the first signal's line is written: a second signal handled on
 /// another thread at the same moment waits for it, so that its own line,
 /// and the end of the process, come after it (it raised the fatal signal
@@ -78,6 +85,11 @@ void sayQuitting() {
     line << "\nquitting at once, unsaved: the checkpoint of step " << step << " is no longer at " << path << "\n";
   else if (savedFinal.load())
     line << "\nquitting at once: " << path << " holds step " << step << ", the run's final checkpoint\n";
+  else if (int64_t saving = savingStep.load(); saving >= 0 && saving != step && uint64_t(st.st_ino) != savingOver.load())
+    line << "\nquitting at once, unsaved: " << path << " holds step " << saving << ", the last checkpoint saved\n";
+  else if (saving >= 0 && saving != step)
+    line << "\nquitting at once, unsaved: " << path << " holds step " << step << ", the last checkpoint saved, or step "
+         << saving << " if the save under way lands as the process ends\n";
   else
     line << "\nquitting at once, unsaved: " << path << " holds step " << step << ", the last checkpoint saved\n";
   line.flush();
@@ -158,6 +170,15 @@ void setSavedCheckpoint(const std::string &path, int64_t step, bool final) {
   }
   savedStep = step;
   savedFinal = final;
+  savingStep = -1;
+}
+
+void setSavingCheckpoint(const std::string &path, int64_t step) {
+  const char *saved = savedPath.load();
+  if (!saved || path != saved) return; // a rescue elsewhere: the line names --save
+  struct stat st;
+  savingOver = ::stat(saved, &st) == 0 ? uint64_t(st.st_ino) : 0;
+  savingStep = step;
 }
 
 } // namespace grt

@@ -31,5 +31,10 @@ void setStopMessage(const char *message);
 /// --save), the step this run last saved there (-1: none yet), and whether
 /// that was the run's final save (then nothing is lost by quitting).
 void setSavedCheckpoint(const std::string &path, int64_t step, bool final);
+/// A save of `step` to `path` begins; setSavedCheckpoint ends it. A second
+/// signal meanwhile names the step the file holds as it looks (the new
+/// one once renamed into place), or both when the rename may yet land.
+/// A step of -1: the save failed.
+void setSavingCheckpoint(const std::string &path, int64_t step);
 
 } // namespace grt

@@ -505,7 +505,10 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     meta["history.train"] = History::toText(history.train);
     meta["history.val"] = History::toText(history.val);
     saveHypers(s, meta);
-    return saveCheckpoint(path, s, meta, renamed);
+    setSavingCheckpoint(path, step);
+    std::string why = saveCheckpoint(path, s, meta, renamed);
+    if (!why.empty()) setSavingCheckpoint(path, -1); // it failed: no rename will land
+    return why;
   };
   // Whether --save still holds the step the run last saved there, after a
   // save failed: the failure may be that the file or its directory was
