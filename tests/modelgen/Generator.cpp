@@ -82,9 +82,14 @@ void Generator::declareInputs(Scope &s) {
       dims.push_back(n);
     }
     emit(s, fmt::format("input {}: {}", name, typeText("i32", dims)));
-    annotations.push_back(fmt::format("# modelgen: input {} in 0..{}", name, vocab));
-    s.pool.push_back({name, Ty::Int, shape, 0, double(vocab - 1)});
+    // A third of them start elsewhere than 0 (drawn from a stream of their
+    // own, so that every seed's model is otherwise what it was).
+    std::mt19937_64 side(seed ^ 0x1d5ba5e);
+    if (int64_t pick = int64_t(side() % 6); pick < 2) indexBase = pick == 0 ? 1 : -2;
+    annotations.push_back(fmt::format("# modelgen: input {} in {}..{}", name, indexBase, indexBase + vocab));
+    s.pool.push_back({name, Ty::Int, shape, double(indexBase), double(indexBase + vocab - 1)});
     feature("i32 input");
+    if (indexBase != 0) feature("index shift");
   }
   if (chance(0.15)) {
     std::string name = fresh("m");
@@ -350,7 +355,7 @@ std::string Generator::lossTerm(Scope &s, Val &v) {
     ++idx->uses;
     Val p = param(s, {v.shape.back(), vocab});
     s.pool.push_back(p);
-    return fmt::format("cross_entropy({} @ {}, {})", paren(x), p.name, idx->name);
+    return fmt::format("cross_entropy({} @ {}, {})", paren(x), p.name, indexText(*idx));
   }
   if (kind == 2) {
     feature("binary_cross_entropy");
@@ -492,7 +497,7 @@ const std::vector<std::string> &allFeatures() {
       "+", "-", "*", "/", "neg", "@", "<", "<=", ">", ">=", "==", "!=", "&&", "||", "!", "index", "slice",
       // shapes and structure
       "batched @", "@ transpose", "@ K=1", "@ M=1", "@ N=1", "attention", "causal attention", "anti-causal attention", "sliding-window attention", "banded attention", "keepdims", "long axis", "fn", "scoped call", "param read", "layer loop", "for", "if",
-      "output", "metric", "data table", "i32 input", "bool input", "param", "pow at 0",
+      "output", "metric", "data table", "i32 input", "index shift", "bool input", "param", "pow at 0",
       // conversions and inspection
       "i32", "f64 round trip", "len", "training", "hash",
       // training

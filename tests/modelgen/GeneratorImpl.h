@@ -276,6 +276,14 @@ private:
   uint64_t seed;
   std::string fty;
   int64_t batch = 2, vocab = 0;
+  /// The i32 input's first value: its uses shift it to 0 (labels 1..V
+  /// read as t - 1), so the compiler must find a range that starts there.
+  int64_t indexBase = 0;
+  /// How an index use reads the i32 input `idx`: t, (t - 1), (t + 2).
+  std::string indexText(const Val &idx) const {
+    if (indexBase == 0) return idx.name;
+    return "(" + idx.name + (indexBase > 0 ? " - " : " + ") + std::to_string(std::abs(indexBase)) + ")";
+  }
   int counter = 0;
   std::vector<std::pair<std::string, int64_t>> consts;
   std::vector<std::string> annotations, functions, outputs;

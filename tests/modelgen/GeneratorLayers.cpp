@@ -301,7 +301,7 @@ bool Generator::gather(Scope &s) {
   out.insert(out.end(), t.shape.begin() + 1, t.shape.end());
   if (numel(out) > kMaxElements || out.size() > kMaxRank) return false;
   feature("gather");
-  bind(s, {fmt::format("gather({}, {})", t.text, idx->name), out, t.lo, t.hi, t.plateau, t.grad, true});
+  bind(s, {fmt::format("gather({}, {})", t.text, indexText(*idx)), out, t.lo, t.hi, t.plateau, t.grad, true});
   return true;
 }
 
@@ -312,7 +312,7 @@ bool Generator::onehot(Scope &s) {
   Shape out = idx->shape;
   out.push_back(vocab);
   feature("onehot");
-  bind(s, {fmt::format("onehot({}, V)", idx->name), out, 0, 1, true, false, true});
+  bind(s, {fmt::format("onehot({}, V)", indexText(*idx)), out, 0, 1, true, false, true});
   return true;
 }
 

@@ -106,6 +106,29 @@ Values makePoint(const GrtModel &model, llvm::StringRef source, uint64_t seed) {
   return v;
 }
 
+/// Where the range the compiler found for an annotated index input (what
+/// the runtime refuses data outside) differs from the annotation's, which
+/// is what the generator's uses take: "t: found 0..3, annotated 1..4".
+/// "" when they agree, or the compiler found none (an input the model
+/// reads through arithmetic, not as an index).
+std::string indexRangeProblem(const GrtModel &model, llvm::StringRef source) {
+  auto ranges = inputRanges(source);
+  for (int i = 0; i < model.num_tensors; ++i) {
+    const GrtTensor &t = model.tensors[i];
+    auto it = ranges.find(t.name);
+    if (t.role != GRT_INPUT || it == ranges.end()) continue;
+    int64_t columns = 1;
+    for (int r = 1; r < t.rank; ++r) columns *= t.dims[r];
+    for (int64_t c = 0; c < columns; ++c) {
+      grt::Session::IndexRange found = grt::Session::indexRange(t, c);
+      if (found.bounded() && (found.low != it->second.first || found.limit != it->second.second))
+        return fmt::format("{}: the compiler found {}..{}, the uses take {}..{}", t.name, found.low, found.limit - 1,
+                           it->second.first, it->second.second - 1);
+    }
+  }
+  return "";
+}
+
 void applyPoint(grt::Session &s, const Values &point) {
   for (auto &sl : s.slots) {
     const GrtTensor &t = *sl.tensor;
@@ -481,6 +504,8 @@ Verdict checkModel(llvm::StringRef source, llvm::StringRef name, const OracleOpt
                       last && opts.resume ? &kernelsParsed : nullptr);
     if (v.kind != Verdict::Pass) return v;
   }
+  if (std::string d = indexRangeProblem(*f64[kTop].model, source); !d.empty())
+    return verdict(Verdict::Mismatch, "index range", d);
   Values point = makePoint(*f64[0].model, source, opts.seed);
   Snapshot ref = runBuild(*f64[kTop].model, point, 1, opts.trainSteps);
   // A value the model computes as inf or NaN at the point (an overflow)
