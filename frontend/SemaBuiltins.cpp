@@ -202,8 +202,9 @@ Node *SemaImpl::tensorArg(const Value &v, llvm::SMLoc loc, llvm::StringRef what,
 
 bool SemaImpl::checkConstantIndices(const Value &v, int64_t limit, llvm::StringRef entries) {
   auto [it, fresh] = constantIndexRanges.try_emplace(v.node);
-  if (fresh)
-    if (auto xs = constantElements(v.node, kMaxIndexElements); xs && !xs->empty()) {
+  if (fresh && indexElementsLeft > 0)
+    if (auto xs = constantElements(v.node, std::min(kMaxIndexElements, indexElementsLeft)); xs && !xs->empty()) {
+      indexElementsLeft -= int64_t(xs->size());
       auto [lo, hi] = std::minmax_element(xs->begin(), xs->end());
       it->second = {int64_t(*lo), int64_t(*hi)};
     }

@@ -264,6 +264,11 @@ public:
   llvm::DenseMap<const Node *, std::optional<std::pair<int64_t, int64_t>>> constantIndexRanges;
   /// Most elements computed to learn one index tensor's values.
   static constexpr int64_t kMaxIndexElements = 1 << 20;
+  /// Elements left to compute for index checks in the whole program: a
+  /// loop of 100000 passes over onehot(arange(65536) % 4, 4) made a new
+  /// index tensor each pass and took minutes (found by fuzz_grad). Past
+  /// it, indices go unchecked at build time (the generated code clamps).
+  int64_t indexElementsLeft = int64_t(1) << 24;
 
   // --- limits ----------------------------------------------------------------
   // Work is counted against SemaOptions::maxSteps and maxNodes (Sema.h).
