@@ -392,8 +392,11 @@ LoweredModel lowerToLoops(const Module &m, const ScheduleOptions &opts) {
                            std::to_string(r.low)});
     };
     conflict(s.range, "input '" + s.name + "'");
-    for (size_t c = 0; c < s.columnRanges.size(); ++c)
-      conflict(s.columnRanges[c], "column '" + s.name + "[" + std::to_string(c) + "]'");
+    // One error for the input, at its first such column: a [B, 4096]
+    // input gave thousands, at one place.
+    auto bad = llvm::find_if(s.columnRanges, [](const IndexRange &r) { return r.empty(); });
+    if (bad != s.columnRanges.end())
+      conflict(*bad, "column '" + s.name + "[" + std::to_string(bad - s.columnRanges.begin()) + "]'");
   }
   for (auto &g : m.graphs) {
     LoweredModel::Entry e;

@@ -6,7 +6,6 @@
 #include "llvm/ADT/STLExtras.h"
 
 #include <algorithm>
-#include <cmath>
 #include <map>
 #include <set>
 
@@ -30,12 +29,12 @@ int64_t tableSize(const Node *u, const Node *v) {
 }
 
 /// An index v = x + shift into a table of `size` rows holds x to
-/// [-shift, size - shift), kept within i32 (the input's own type).
-IndexRange rangeOf(const Node *use, int64_t size, double shift) {
-  auto clampI32 = [](double d) {
-    return int64_t(std::clamp(d, double(INT32_MIN), double(INT32_MAX)));
-  };
-  return {clampI32(-shift), clampI32(double(size) - shift), use, use};
+/// [-shift, size - shift); nullopt when that leaves i32, the input's own
+/// type, whose arithmetic wraps there (y - 2147483647 takes 2147483647).
+std::optional<IndexRange> rangeOf(const Node *use, int64_t size, double shift) {
+  double low = -shift, limit = double(size) - shift;
+  if (low < double(INT32_MIN) || limit > double(INT32_MAX) + 1) return std::nullopt;
+  return IndexRange{int64_t(low), int64_t(limit), use, use};
 }
 
 /// The constant that addition or subtraction `n` adds to operand `from`
@@ -62,6 +61,8 @@ std::optional<double> uniformConstant(const Node *n) {
 } // namespace
 
 std::vector<IndexRange> indexRanges(const Graph &g, const UserLists &users, const Node *input) {
+  // The elements followed one by one, over all values reached (each with
+  // its shifts beside it): as many as before shifts were followed.
   constexpr int64_t kMaxTracked = int64_t(1) << 22;
   int64_t rows = input->type.rank() > 0 ? input->type.shape[0] : 1;
   int64_t columns = rows > 0 ? input->type.numel() / rows : 1;
@@ -76,7 +77,7 @@ std::vector<IndexRange> indexRanges(const Graph &g, const UserLists &users, cons
   start.origin.resize(size_t(input->type.numel()));
   for (size_t i = 0; i < start.origin.size(); ++i) start.origin[i] = double(i + 1);
   start.shift.assign(start.origin.size(), 0.0);
-  int64_t tracked = 2 * input->type.numel();
+  int64_t tracked = input->type.numel();
   bool whole = tracked > kMaxTracked;
   // Nodes are in topological order, so a value's trail is complete before
   // its users are reached.
@@ -84,8 +85,8 @@ std::vector<IndexRange> indexRanges(const Graph &g, const UserLists &users, cons
     const Node *n = np.get();
     if (whole) break;
     if (n == input || !llvm::any_of(n->operands, [&](Node *o) { return trail.count(o); })) continue;
-    if ((isLayoutOp(n) || n->is(OpKind::Add) || n->is(OpKind::Sub)) &&
-        (tracked += 2 * n->type.numel()) > kMaxTracked) {
+    bool shifts = n->is(OpKind::Add) || n->is(OpKind::Sub);
+    if ((isLayoutOp(n) || shifts) && (tracked += n->type.numel()) > kMaxTracked) {
       whole = true;
       break;
     }
@@ -93,27 +94,32 @@ std::vector<IndexRange> indexRanges(const Graph &g, const UserLists &users, cons
       // Operands not from the input hold zeros: no element, no shift.
       std::vector<std::vector<double>> zeros;
       zeros.reserve(n->operands.size());
-      llvm::SmallVector<const std::vector<double> *, 3> origins, shifts;
+      llvm::SmallVector<const std::vector<double> *, 3> origins, shifted;
       for (Node *o : n->operands) {
         if (auto it = trail.find(o); it != trail.end()) {
           origins.push_back(&it->second.origin);
-          shifts.push_back(&it->second.shift);
+          shifted.push_back(&it->second.shift);
         } else {
           zeros.emplace_back(size_t(o->type.numel()), 0.0);
           origins.push_back(&zeros.back());
-          shifts.push_back(&zeros.back());
+          shifted.push_back(&zeros.back());
         }
       }
-      trail[n] = {layoutElements(n, origins), layoutElements(n, shifts)};
+      trail[n] = {layoutElements(n, origins), layoutElements(n, shifted)};
       continue;
     }
-    if (n->is(OpKind::Add) || n->is(OpKind::Sub)) {
+    if (shifts) {
       const Node *from = trail.count(n->operand(0)) ? n->operand(0) : n->operand(1);
       double sign = 1;
       const Node *other = shiftOperand(n, from, sign);
-      if (auto c = other ? constantElements(other, kMaxTracked - tracked) : std::nullopt) {
+      // One number (y - 1) costs nothing to read; other constants
+      // (y + arange(n)) are computed, up to the budget's own size.
+      std::optional<double> one = other ? uniformConstant(other) : std::nullopt;
+      std::optional<std::vector<double>> c;
+      if (other && !one) c = constantElements(other, kMaxTracked);
+      if (one || c) {
         Trail t = trail[from];
-        for (size_t i = 0; i < t.shift.size(); ++i) t.shift[i] += sign * (*c)[i];
+        for (size_t i = 0; i < t.shift.size(); ++i) t.shift[i] += sign * (one ? *one : (*c)[i]);
         trail[n] = std::move(t);
         continue;
       }
@@ -122,22 +128,38 @@ std::vector<IndexRange> indexRanges(const Graph &g, const UserLists &users, cons
       if (auto it = trail.find(o); it != trail.end())
         if (int64_t size = tableSize(n, o); size > 0)
           for (size_t i = 0; i < it->second.origin.size(); ++i)
-            if (double e = it->second.origin[i]; e > 0)
-              ranges[size_t((int64_t(e) - 1) % columns)].intersect(rangeOf(n, size, it->second.shift[i]));
+            if (double e = it->second.origin[i]; e > 0) {
+              IndexRange &r = ranges[size_t((int64_t(e) - 1) % columns)];
+              if (auto use = rangeOf(n, size, it->second.shift[i])) r.intersect(*use);
+              else r.unchecked = true;
+            }
   }
+  // A shift past i32 leaves its column unchecked: wrapping arithmetic may
+  // bring any value into the table.
+  for (IndexRange &r : ranges)
+    if (r.unchecked) r = IndexRange{};
   if (!whole) return ranges;
-  // Too large to follow element by element: the narrowest range for all
-  // columns, following each value with one shift for all its elements
-  // (a constant that is not one number ends the trail).
-  IndexRange all;
+  // Too large to follow element by element: which column reaches which
+  // use is not known, so one range serves all columns, and only when every
+  // use gives the same one (a narrower one would refuse another column's
+  // valid values: ids[:, 0] - 10 into 5 users, ids[:, 1] into 5 items).
+  // Each value is followed with one shift for all its elements; a
+  // constant that is not one number ends the trail.
+  std::optional<IndexRange> all;
+  bool agree = true;
   std::vector<std::pair<const Node *, double>> work{{input, 0.0}};
   std::set<std::pair<const Node *, double>> seen{{input, 0.0}};
   constexpr size_t kMaxSeen = 4096;
-  while (!work.empty() && seen.size() < kMaxSeen) {
+  while (!work.empty() && seen.size() < kMaxSeen && agree) {
     auto [v, shift] = work.back();
     work.pop_back();
     for (const Node *u : users[v->id]) {
-      if (int64_t size = tableSize(u, v); size > 0) all.intersect(rangeOf(u, size, shift));
+      if (int64_t size = tableSize(u, v); size > 0) {
+        std::optional<IndexRange> r = rangeOf(u, size, shift);
+        agree = r && (!all || (all->low == r->low && all->limit == r->limit));
+        if (!agree) break;
+        if (!all) all = r;
+      }
       double next = shift;
       if (!isLayoutOp(u)) {
         double sign = 1;
@@ -149,7 +171,8 @@ std::vector<IndexRange> indexRanges(const Graph &g, const UserLists &users, cons
       if (seen.insert({u, next}).second) work.push_back({u, next});
     }
   }
-  return std::vector<IndexRange>(ranges.size(), all);
+  if (!agree || seen.size() >= kMaxSeen || !all) return std::vector<IndexRange>(ranges.size());
+  return std::vector<IndexRange>(ranges.size(), *all);
 }
 
 } // namespace gradc

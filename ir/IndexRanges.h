@@ -25,11 +25,13 @@
 namespace gradc {
 
 /// The values one column of an input (one element of a row: a CSV column)
-/// may take: [low, limit). `use` and `limitUse` are the index uses that
+/// may take: [low, limit). `lowUse` and `limitUse` are the index uses that
 /// set each end, for messages; both null when nothing bounds the column.
 struct IndexRange {
   int64_t low = 0, limit = 0;
   const Node *lowUse = nullptr, *limitUse = nullptr;
+  /// A use shifts it past i32, where arithmetic wraps: not checked.
+  bool unchecked = false;
 
   bool bounded() const { return limitUse != nullptr; }
   /// No value fits every use (onehot(y, 3) and onehot(y - 5, 3)).
@@ -40,7 +42,8 @@ struct IndexRange {
 
 /// The range of each column of i32 input `input` (its elements per row,
 /// row-major), from its index uses in `g`. Past a few million elements
-/// followed, every column gets the narrowest range of all.
+/// followed, every column gets one range, when every use gives the same,
+/// else none: a wrong narrow one would refuse valid data.
 std::vector<IndexRange> indexRanges(const Graph &g, const UserLists &users, const Node *input);
 
 } // namespace gradc

@@ -87,7 +87,9 @@ static std::string outOfRange(const GrtTensor &t, int64_t column, double v) {
   // With a range per column, the column is named: 'ids' as a whole is no
   // index into that many entries.
   std::string what = t.column_ranges ? fmt::format("'{}[{}]'", t.name, column) : fmt::format("'{}'", t.name);
-  if (r.low == 0) return fmt::format("{} is an index into {} entries: it takes 0 to {}", what, r.limit, r.limit - 1);
+  // (The range may be where several uses overlap, so no one table's
+  // size is named.)
+  if (r.low == 0) return fmt::format("{} is an index: it takes 0 to {}", what, r.limit - 1);
   // Shifted on its way to the table: labels 1..K read as onehot(y - 1, K).
   return fmt::format("{} is used as an index, shifted on its way: it takes {} to {}", what, r.low, r.limit - 1);
 }
@@ -126,7 +128,7 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
           for (int i : inputs) {
             auto all = columnNames(s.slots[i]);
             std::string these = all.size() > 4 ? all.front() + ".." + all.back() : "";
-            for (size_t k = 0; these.empty() && k < all.size(); ++k) these += (k ? ", " : "") + all[k];
+            for (size_t k = 0; all.size() <= 4 && k < all.size(); ++k) these += (k ? ", " : "") + all[k];
             want += (want.empty() ? "" : ", ") + these;
           }
           // A file without a header: its first row was read as one.

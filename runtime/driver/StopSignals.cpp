@@ -77,16 +77,21 @@ void sayQuitting() {
   const char *path = savedPath.load();
   int64_t step = savedStep.load();
   struct stat st;
+  int64_t saving = savingStep.load();
+  bool landed = saving >= 0 && ::stat(path ? path : "", &st) == 0 && uint64_t(st.st_ino) != savingOver.load();
   if (!path)
     line << "\nquitting at once; nothing saved (no --save given)\n";
+  else if (landed)
+    line << "\nquitting at once, unsaved: " << path << " holds step " << saving << ", the last checkpoint saved\n";
+  else if (saving >= 0 && step < 0)
+    line << "\nquitting at once, unsaved: this run has saved nothing to " << path << " yet, or step " << saving
+         << " if the save under way lands as the process ends\n";
   else if (step < 0)
     line << "\nquitting at once, unsaved: this run has saved nothing to " << path << " yet\n";
   else if (::stat(path, &st) != 0)
     line << "\nquitting at once, unsaved: the checkpoint of step " << step << " is no longer at " << path << "\n";
   else if (savedFinal.load())
     line << "\nquitting at once: " << path << " holds step " << step << ", the run's final checkpoint\n";
-  else if (int64_t saving = savingStep.load(); saving >= 0 && saving != step && uint64_t(st.st_ino) != savingOver.load())
-    line << "\nquitting at once, unsaved: " << path << " holds step " << saving << ", the last checkpoint saved\n";
   else if (saving >= 0 && saving != step)
     line << "\nquitting at once, unsaved: " << path << " holds step " << step << ", the last checkpoint saved, or step "
          << saving << " if the save under way lands as the process ends\n";

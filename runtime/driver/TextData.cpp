@@ -146,6 +146,19 @@ std::string readCorpus(const std::string &path, bool compiledIn, const std::stri
       skipped.push_back(n + " (the tokenizer file)");
       continue;
     }
+    // Any other tokenizer (its first lines are the bytes 0 and 1 in
+    // base64), and what an interrupted write left (NAME.tmp-PID): an
+    // earlier tokenizer beside the corpus was trained on as text.
+    if (char head[14]; std::ifstream(p, std::ios::binary).read(head, sizeof head) &&
+                       std::string_view(head, sizeof head) == "AA== 0\nAQ== 1\n") {
+      skipped.push_back(n + " (a tokenizer)");
+      continue;
+    }
+    if (size_t at = n.rfind(".tmp-"); at != std::string::npos && at + 5 < n.size() &&
+                                      n.find_first_not_of("0123456789", at + 5) == std::string::npos) {
+      skipped.push_back(n + " (left by an interrupted write)");
+      continue;
+    }
     // Read a piece at a time, and a binary file left at its first NUL: a
     // 300 MB one was read whole to find it, and counted against the memory
     // limit first, so that 3 KB of text beside it was "too large".

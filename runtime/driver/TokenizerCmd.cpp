@@ -34,12 +34,7 @@ double now() { return std::chrono::duration<double>(std::chrono::steady_clock::n
 /// will encode (`tok`, the tokenizer being written, is skipped there).
 std::string readFile(const std::string &path, const std::string &tok = "") {
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    std::string s = readCorpus(path, false, tok);
-    if (s.size() > size_t(INT32_MAX)) fail("{} has {} bytes; training reads at most {}", path, s.size(), INT32_MAX);
-    if (s.empty()) fail("{} holds no text file; there is nothing to train on", path);
-    return s;
-  }
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return readCorpus(path, false, tok);
   // A device (/dev/zero) never ends; a pipe does.
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
     fail("cannot read {}: not a regular file", path);

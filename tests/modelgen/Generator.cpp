@@ -70,7 +70,8 @@ void Generator::declareInputs(Scope &s) {
     floatInputs.push_back(shape);
   }
   if (chance(0.5)) {
-    // Indices for gather, onehot and cross_entropy, in 0..V.
+    // Indices for gather, onehot and cross_entropy: V values from
+    // indexBase (0, 1 or -2), which each use shifts to 0..V-1.
     vocab = between(2, 6);
     consts.push_back({"V", vocab});
     std::string name = fresh("t");

@@ -82,6 +82,32 @@ TEST(IndexRanges, UsesThatNoValueFits) {
   EXPECT_NE(r[0].lowUse, r[0].limitUse);
 }
 
+TEST(IndexRanges, ThroughLayoutOpsAndNonUniformShifts) {
+  // Transposed, concatenated with a differently shifted copy, and shifted
+  // by a constant that is not one number (column c by c).
+  auto r = rangesOf("model m {\n  input ids: i32[4, 3]\n  param e: f32[6, 2] = normal(0.1)\n"
+                    "  a = gather(e, transpose(ids, [1, 0]) - 1)\n"
+                    "  b = gather(e, concat([ids[:, 0:1] + 1, ids[:, 1:3]], 1))\n"
+                    "  c = gather(e, ids + reshape(arange(3), [1, 3]))\n"
+                    "  loss = mean(a) + mean(b) + mean(c)\n  train sgd(lr = 0.1)\n}\n",
+                    "ids");
+  ASSERT_EQ(r.size(), 3u);
+  // Column 0: a takes 1..6, b -1..4, c 0..5; column 1: a 1..6, b 0..5,
+  // c -1..4; column 2: a 1..6, b 0..5, c -2..3.
+  EXPECT_EQ(str(r[0]), "1..4");
+  EXPECT_EQ(str(r[1]), "1..4");
+  EXPECT_EQ(str(r[2]), "1..3");
+}
+
+TEST(IndexRanges, ShiftsPastI32AreNotChecked) {
+  // i32 arithmetic wraps: y - 2147483647 takes y = 2147483647, and the
+  // range [2147483647, 2147483650) does not fit in i32. No range, rather
+  // than one that refuses the valid values (or no value at all).
+  EXPECT_EQ(str(rangesOf(classifier("y - 2147483647"), "y")[0]), "any");
+  EXPECT_EQ(str(rangesOf(classifier("(y + 2000000000) + 2000000000"), "y")[0]), "any");
+  EXPECT_EQ(str(rangesOf(classifier("y - 2147483645"), "y")[0]), "2147483645..2147483647");
+}
+
 TEST(IndexRanges, TooLargeToFollowByElement) {
   // 2048 x 2048 labels are past the element-by-element budget: every
   // column gets the one range, shift included.
@@ -91,6 +117,31 @@ TEST(IndexRanges, TooLargeToFollowByElement) {
   ASSERT_EQ(r.size(), 2048u);
   EXPECT_EQ(str(r[0]), "1..3");
   EXPECT_EQ(str(r[2047]), "1..3");
+}
+
+TEST(IndexRanges, LargeInputsWithOneShiftKeepTheirRange) {
+  // 900000 labels read as y - 1: the constant is one number, read without
+  // computing its elements (it once fell past the budget, and the labels
+  // went unchecked: label 0 trained with a loss of 0).
+  auto r = rangesOf("model m {\n  input x: f32[900000, 2]\n  input y: i32[900000]\n"
+                    "  param w: f32[2, 3] = zeros\n  loss = cross_entropy(x @ w, y - 1)\n  train sgd(lr = 0.1)\n}\n",
+                    "y");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(str(r[0]), "1..3");
+}
+
+TEST(IndexRanges, LargeInputsWhoseColumnsDifferGetNone) {
+  // Past the budget, which column reaches which use is not followed: one
+  // range for all would refuse valid values of the other column (users
+  // 10..14 as ids[:, 0] - 10, items 0..4: no value fits both, and the
+  // build failed). With uses that disagree, no column is checked.
+  auto r = rangesOf("model m {\n  input ids: i32[3000000, 2]\n  param u: f32[5, 2] = normal(0.1)\n"
+                    "  param v: f32[5, 2] = normal(0.1)\n"
+                    "  loss = mean(gather(u, ids[:, 0] - 10) * gather(v, ids[:, 1]))\n  train sgd(lr = 0.1)\n}\n",
+                    "ids");
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(str(r[0]), "any");
+  EXPECT_EQ(str(r[1]), "any");
 }
 
 } // namespace
