@@ -499,7 +499,7 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   if (md) {
     if (md->kind != Json::Object) fail("checkpoint {}: its __metadata__ is not an object", path);
     for (auto &[k, v] : md->object) {
-      if (v.kind != Json::String) fail("checkpoint {}: metadata '{}' is not a string", path, k);
+      if (v.kind != Json::String) fail("checkpoint {}: metadata '{}' is not a string", path, shown(k));
       meta[k] = v.string;
     }
   }
