@@ -54,13 +54,13 @@ void nothing(void *const *, char *, GrtContext *) {}
 // A table model: inputs x [4, 2] and y [4, 1], AdamW-like state, one hyper.
 const int64_t kX[] = {4, 2}, kY[] = {4, 1}, kW[] = {2, 1}, kB[] = {1};
 const GrtTensor kTableTensors[] = {
-    {"x", GRT_INPUT, GRT_F32, 2, 0, kX, "", 0},
-    {"y", GRT_INPUT, GRT_F32, 2, 0, kY, "", 0},
-    {"w", GRT_PARAM, GRT_F32, 2, 0, kW, "normal(0.1)", 0},
-    {"b", GRT_PARAM, GRT_F32, 1, 0, kB, "zeros", 0},
-    {"w.adam_m", GRT_STATE, GRT_F32, 2, 0, kW, "zeros", 0},
-    {"lr", GRT_HYPER, GRT_F32, 0, 0, nullptr, "", 0.1},
-    {"output:loss", GRT_OUTPUT, GRT_F32, 0, 0, nullptr, "", 0},
+    {"x", GRT_INPUT, GRT_F32, 2, 0, 0, kX, "", 0},
+    {"y", GRT_INPUT, GRT_F32, 2, 0, 0, kY, "", 0},
+    {"w", GRT_PARAM, GRT_F32, 2, 0, 0, kW, "normal(0.1)", 0},
+    {"b", GRT_PARAM, GRT_F32, 1, 0, 0, kB, "zeros", 0},
+    {"w.adam_m", GRT_STATE, GRT_F32, 2, 0, 0, kW, "zeros", 0},
+    {"lr", GRT_HYPER, GRT_F32, 0, 0, 0, nullptr, "", 0.1},
+    {"output:loss", GRT_OUTPUT, GRT_F32, 0, 0, 0, nullptr, "", 0},
 };
 const GrtEntry kTableEntries[] = {
     {"train", nothing, 0, 0, 0, "x,y", "loss", nullptr, nullptr, 0},
@@ -74,10 +74,10 @@ const GrtModel kTableModel = {GRT_ABI_VERSION, int32_t(std::size(kTableTensors))
 // A byte-level text model: windows of 8 tokens, 2 rows a batch.
 const int64_t kIdx[] = {2, 8}, kE[] = {256, 4};
 const GrtTensor kTextTensors[] = {
-    {"idx", GRT_INPUT, GRT_I32, 2, 256, kIdx, "", 0},
-    {"targets", GRT_INPUT, GRT_I32, 2, 256, kIdx, "", 0},
-    {"emb", GRT_PARAM, GRT_F32, 2, 0, kE, "zeros", 0},
-    {"output:loss", GRT_OUTPUT, GRT_F32, 0, 0, nullptr, "", 0},
+    {"idx", GRT_INPUT, GRT_I32, 2, 0, 256, kIdx, "", 0},
+    {"targets", GRT_INPUT, GRT_I32, 2, 0, 256, kIdx, "", 0},
+    {"emb", GRT_PARAM, GRT_F32, 2, 0, 0, kE, "zeros", 0},
+    {"output:loss", GRT_OUTPUT, GRT_F32, 0, 0, 0, nullptr, "", 0},
 };
 const GrtEntry kTextEntries[] = {
     {"train", nothing, 0, 0, 0, "idx,targets", "loss", nullptr, nullptr, 0},
