@@ -67,6 +67,8 @@ std::vector<IndexRange> indexRanges(const Graph &g, const UserLists &users, cons
   int64_t rows = input->type.rank() > 0 ? input->type.shape[0] : 1;
   int64_t columns = rows > 0 ? input->type.numel() / rows : 1;
   std::vector<IndexRange> ranges(size_t(std::max<int64_t>(columns, 1)));
+  // Columns a use shifts past i32, where arithmetic wraps: not checked.
+  std::vector<bool> unchecked(ranges.size(), false);
   // Per value reached: each element's input element number + 1 (0: not
   // from the input), and what has been added to it since.
   struct Trail {
@@ -129,15 +131,15 @@ std::vector<IndexRange> indexRanges(const Graph &g, const UserLists &users, cons
         if (int64_t size = tableSize(n, o); size > 0)
           for (size_t i = 0; i < it->second.origin.size(); ++i)
             if (double e = it->second.origin[i]; e > 0) {
-              IndexRange &r = ranges[size_t((int64_t(e) - 1) % columns)];
-              if (auto use = rangeOf(n, size, it->second.shift[i])) r.intersect(*use);
-              else r.unchecked = true;
+              size_t column = size_t((int64_t(e) - 1) % columns);
+              if (auto use = rangeOf(n, size, it->second.shift[i])) ranges[column].intersect(*use);
+              else unchecked[column] = true;
             }
   }
   // A shift past i32 leaves its column unchecked: wrapping arithmetic may
   // bring any value into the table.
-  for (IndexRange &r : ranges)
-    if (r.unchecked) r = IndexRange{};
+  for (size_t c = 0; c < ranges.size(); ++c)
+    if (unchecked[c]) ranges[c] = IndexRange{};
   if (!whole) return ranges;
   // Too large to follow element by element: which column reaches which
   // use is not known, so one range serves all columns, and only when every

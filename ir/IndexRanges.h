@@ -30,8 +30,6 @@ namespace gradc {
 struct IndexRange {
   int64_t low = 0, limit = 0;
   const Node *lowUse = nullptr, *limitUse = nullptr;
-  /// A use shifts it past i32, where arithmetic wraps: not checked.
-  bool unchecked = false;
 
   bool bounded() const { return limitUse != nullptr; }
   /// No value fits every use (onehot(y, 3) and onehot(y - 5, 3)).

@@ -23,8 +23,9 @@ std::string temporaryName(const std::string &path, long pid) { return fmt::forma
 std::string temporaryName(const std::string &path) { return temporaryName(path, long(getpid())); }
 
 void removeStaleTemporaries(const std::string &path) {
-  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
-  std::string prefix = path.substr(path.find('/') == std::string::npos ? 0 : path.rfind('/') + 1) + ".tmp-";
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  std::string prefix = path.substr(slash == std::string::npos ? 0 : slash + 1) + ".tmp-";
   DIR *d = opendir(dir.c_str());
   if (!d) return;
   while (dirent *e = readdir(d)) {
