@@ -27,9 +27,38 @@ public:
   }
 
 private:
-  bool fail(const char *msg) {
+  bool fail(const std::string &msg) {
     if (err.empty()) err = msg;
     return false;
+  }
+  /// Four hex digits at pos, read into `code`.
+  bool hex4(unsigned &code) {
+    if (pos + 4 > t.size()) return false;
+    for (int i = 0; i < 4; ++i) {
+      char h = t[pos + size_t(i)];
+      int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+      if (d < 0) return false;
+      code = code * 16 + unsigned(d);
+    }
+    pos += 4;
+    return true;
+  }
+  static void appendUtf8(std::string &out, unsigned code) {
+    if (code < 0x80) {
+      out += char(code);
+    } else if (code < 0x800) {
+      out += char(0xC0 | (code >> 6));
+      out += char(0x80 | (code & 0x3F));
+    } else if (code < 0x10000) {
+      out += char(0xE0 | (code >> 12));
+      out += char(0x80 | ((code >> 6) & 0x3F));
+      out += char(0x80 | (code & 0x3F));
+    } else {
+      out += char(0xF0 | (code >> 18));
+      out += char(0x80 | ((code >> 12) & 0x3F));
+      out += char(0x80 | ((code >> 6) & 0x3F));
+      out += char(0x80 | (code & 0x3F));
+    }
   }
   void skip() {
     while (pos < t.size() && (t[pos] == ' ' || t[pos] == '\n' || t[pos] == '\t' || t[pos] == '\r')) ++pos;
@@ -79,15 +108,25 @@ private:
         case 'r': c = '\r'; break;
         case 'b': c = '\b'; break;
         case 'f': c = '\f'; break;
+        case '"': case '\\': case '/': c = e; break;
         case 'u': {
-          if (pos + 4 > t.size()) return fail("bad escape");
-          unsigned code = std::strtoul(t.substr(pos, 4).c_str(), nullptr, 16);
-          pos += 4;
-          if (code < 0x80) c = char(code);
-          else { out += '?'; continue; }
-          break;
+          // \uXXXX, a UTF-16 unit: written out as UTF-8, a surrogate
+          // pair as one code point (Python's json.dumps escapes every
+          // non-ASCII character so). The four hex digits are required: a
+          // "\u12" or "\uzzzz" was read as a number strtoul made of it.
+          unsigned code = 0;
+          if (!hex4(code)) return fail("bad \\u escape: four hex digits must follow");
+          if (code >= 0xDC00 && code < 0xE000) return fail("bad \\u escape: a low surrogate with no high one before it");
+          if (code >= 0xD800 && code < 0xDC00) {
+            unsigned low = 0;
+            if (t.compare(pos, 2, "\\u") != 0 || (pos += 2, !hex4(low)) || low < 0xDC00 || low >= 0xE000)
+              return fail("bad \\u escape: a high surrogate with no low one after it");
+            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+          }
+          appendUtf8(out, code);
+          continue;
         }
-        default: c = e;
+        default: return fail(fmt::format("bad escape {}", shown(std::string("\\") + e)));
         }
       }
       out += c;

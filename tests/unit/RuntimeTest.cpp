@@ -92,6 +92,23 @@ TEST(Json, ParsesSafetensorsHeaders) {
   EXPECT_EQ(j.get("__metadata__")->get("step")->string, "5");
 }
 
+// Python's json.dumps writes every non-ASCII character as \uXXXX (a
+// pair of them past U+FFFF): read back as UTF-8, where each was a '?'.
+// Four hex digits must follow \u ("\u12" was read as whatever strtoul made
+// of it), and an escape JSON does not have is an error, not the letter.
+TEST(Json, DecodesUnicodeEscapesAndRefusesBadOnes) {
+  Json j;
+  std::string err;
+  ASSERT_TRUE(parseJson(R"({"a":"caf\u00e9 \u20AC \ud83d\ude00 \/\"\\"})", j, err)) << err;
+  EXPECT_EQ(j.get("a")->string, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 /\"\\");
+  for (const char *bad : {R"(["\u12"])", R"(["\uzzzz"])", R"(["\u00g1"])", R"(["\ud83d"])", R"(["\ud83d\u0041"])",
+                          R"(["\ude00"])", R"(["\x41"])", R"(["\u"])"}) {
+    err.clear();
+    EXPECT_FALSE(parseJson(bad, j, err)) << bad;
+    EXPECT_NE(err.find("escape"), std::string::npos) << bad << ": " << err;
+  }
+}
+
 TEST(Json, RejectsGarbageWithAPosition) {
   Json j;
   std::string err;
