@@ -2,6 +2,7 @@
 #include "ir/SourceDiag.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Unicode.h"
 
 #include <algorithm>
@@ -18,10 +19,23 @@ static void setColumn(std::string &text, const llvm::SMDiagnostic &d, int col) {
   if (colEnd != std::string::npos) text.replace(at.size(), colEnd - at.size(), std::to_string(col));
 }
 
+/// The code point of one well-formed UTF-8 sequence.
+static unsigned codePoint(llvm::StringRef s) {
+  auto c = (unsigned char)s[0];
+  unsigned cp = s.size() == 1 ? c : s.size() == 2 ? c & 0x1F : s.size() == 3 ? c & 0x0F : c & 0x07;
+  for (size_t i = 1; i < s.size(); ++i) cp = cp << 6 | ((unsigned char)s[i] & 0x3F);
+  return cp;
+}
+
 static void printShown(const llvm::SourceMgr &sm, llvm::raw_ostream &os, const llvm::SMDiagnostic &d,
                        llvm::SourceMgr::DiagKind kind) {
   llvm::StringRef line = d.getLineContents();
-  if (d.getColumnNo() < 0 || llvm::all_of(line, [](char c) { return (unsigned char)c < 0x80; })) {
+  // Printable ASCII and tabs: LLVM's own printing is right.
+  auto plainAscii = [](char ch) {
+    auto c = (unsigned char)ch;
+    return (c >= 0x20 && c < 0x7F) || c == '\t';
+  };
+  if (d.getColumnNo() < 0 || llvm::all_of(line, plainAscii)) {
     d.print(nullptr, os);
     return;
   }
@@ -48,13 +62,26 @@ static void printShown(const llvm::SourceMgr &sm, llvm::raw_ostream &os, const l
       size_t n = 8 - plain.size() % 8;
       plain.append(n, ' ');
       expanded.append(n, ' ');
-    } else if (c < 0x80) {
+    } else if (plainAscii(char(c))) {
       plain += char(c);
       expanded += char(c);
+    } else if (c < 0x80) {
+      // A control character is shown escaped, never sent to the terminal:
+      // an ESC [2J in a comment on the line cleared the user's screen.
+      std::string shown = llvm::formatv("\\x{0:x-2}", unsigned(c)).str();
+      plain.append(shown.size(), '?');
+      expanded += shown;
+    } else if (int width = llvm::sys::unicode::columnWidthUTF8(line.substr(i, len));
+               width == llvm::sys::unicode::ErrorNonPrintableCharacter) {
+      // So is a character a terminal draws in no column, or not at all: a
+      // zero-width space or joiner moved the caret one column right each,
+      // and a right-to-left override reordered the line as shown.
+      std::string shown = llvm::formatv("\\u{{{0:x-4}}", codePoint(line.substr(i, len))).str();
+      plain.append(shown.size(), '?');
+      expanded += shown;
     } else {
-      // Unprintable or invalid UTF-8 (-1, -2): one column, as a terminal's
-      // replacement character.
-      int width = llvm::sys::unicode::columnWidthUTF8(line.substr(i, len));
+      // Invalid UTF-8 (-2): one column, as a terminal's replacement
+      // character.
       plain.append(size_t(width < 0 ? 1 : width), '?');
       expanded += line.substr(i, len);
     }
