@@ -728,8 +728,13 @@ private:
       next();
       std::string file;
       int64_t line, col;
-      if (!expect('(') || !string(file) || !expect(':') || !integer(line) || !expect(':') || !integer(col) || !expect(')'))
+      if (!expect('(') || !string(file) || !expect(':') || !integer(line) || !expect(':') || !integer(col))
         return false;
+      // Messages print them as file:line:col: -3 came out as 4294967293.
+      if (line < 1 || col < 1 || line > UINT32_MAX || col > UINT32_MAX)
+        return errorAt(lastNumber, "a loc's line and column count from 1, but this one is " + llvm::Twine(line) + ":" +
+                                       llvm::Twine(col));
+      if (!expect(')')) return false;
       node->loc = Location{m.fileId(file), uint32_t(line), uint32_t(col)};
     }
     if (isKeyword("grad") || isKeyword("optim")) {
