@@ -38,9 +38,14 @@ bool meanDivisor(double d, int64_t count, int64_t B) {
 
 class RowMean {
 public:
-  RowMean(int64_t B) : B(B) {}
+  RowMean(int64_t B, std::optional<bool> training) : B(B), training(training) {}
 
   Label visit(const Node *n) {
+    // where(training(), a, b) in an entry whose training() is known: the
+    // branch it takes. A batch norm written so mixes rows in @train only;
+    // in @eval and @predict each row stands alone.
+    if (n->is(OpKind::Select) && training)
+      if (std::optional<bool> c = knownCondition(n->operand(0))) return labels.lookup(n->operand(*c ? 1 : 2));
     // Copies: the caller inserts into `labels` after this returns.
     llvm::SmallVector<Label, 3> ops;
     for (const Node *o : n->operands) ops.push_back(labels.lookup(o));
@@ -66,6 +71,16 @@ public:
 
 private:
   int64_t B;
+  std::optional<bool> training;
+
+  /// A condition known in this entry: training(), or a constant, through
+  /// broadcasts and reshapes.
+  std::optional<bool> knownCondition(const Node *c) const {
+    while (c->is(OpKind::Broadcast) || c->is(OpKind::Reshape)) c = c->operand(0);
+    if (c->is(OpKind::Hyper) && c->attrs.getString(AttrKey::Name) == kTrainingLeaf) return training;
+    if (c->is(OpKind::Const)) return c->attrs.getFloat(AttrKey::Value) != 0;
+    return std::nullopt;
+  }
 
   Label elementwise(const Node *n, llvm::ArrayRef<Label> ops) {
     const Label *row = nullptr, *agg = nullptr;
@@ -264,8 +279,8 @@ private:
 
 } // namespace
 
-llvm::DenseMap<const Node *, Label> rowLabels(const Graph &g, int64_t B) {
-  RowMean rm(B);
+llvm::DenseMap<const Node *, Label> rowLabels(const Graph &g, int64_t B, std::optional<bool> training) {
+  RowMean rm(B, training);
   for (auto &n : g.nodes) {
     Label l = rm.visit(n.get());
     rm.labels[n.get()] = std::move(l);

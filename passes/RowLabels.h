@@ -26,6 +26,7 @@
 
 #include "llvm/ADT/DenseMap.h"
 
+#include <optional>
 #include <string>
 
 namespace gradc {
@@ -52,7 +53,10 @@ struct Label {
   bool sameRows(const Label &o) const { return axis == o.axis && inner == o.inner; }
 };
 
-/// The label of every node of g (its inputs' axis 0 holds B rows).
-llvm::DenseMap<const Node *, Label> rowLabels(const Graph &g, int64_t B);
+/// The label of every node of g (its inputs' axis 0 holds B rows). With
+/// `training` given, training() is that constant, and where() on it (or on
+/// a constant) takes the label of the branch it picks: what one entry
+/// (@train, or @eval and @predict) computes. Otherwise both branches count.
+llvm::DenseMap<const Node *, Label> rowLabels(const Graph &g, int64_t B, std::optional<bool> training = std::nullopt);
 
 } // namespace gradc

@@ -91,7 +91,10 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
     if (in->type.rank() == 0 || in->type.shape[0] != B) return llvm::Error::success(); // rows unclear
   if (B == 1) return llvm::Error::success(); // a sum over one row is its mean
 
-  auto labels = rowLabels(g, B);
+  // Validation and eval run with training() false; training, with it
+  // true (a batch norm written with where(training(), ...) mixes rows in
+  // training only).
+  auto labels = rowLabels(g, B, /*training=*/false);
   llvm::DenseSet<const Node *> readsParams;
   for (auto &n : g.nodes)
     if (n->is(OpKind::Param) || llvm::any_of(n->operands, [&](const Node *o) { return readsParams.count(o); }))
@@ -129,6 +132,7 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
     return llvm::Error::success();
   }
 
+  labels = rowLabels(g, B, /*training=*/true);
   // The loss's label, unless a term with no gradient is what spoils it:
   // then the first term that matters and is not a mean over rows, if any.
   Label l = labels[loss];

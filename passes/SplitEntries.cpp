@@ -96,7 +96,7 @@ llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
   if (!inputs.empty() && llvm::all_of(inputs, [&](const Node *in) {
         return in->type.rank() >= 1 && in->type.shape[0] == inputs[0]->type.shape[0];
       }))
-    labels = rowLabels(*model, inputs[0]->type.shape[0]);
+    labels = rowLabels(*model, inputs[0]->type.shape[0], /*training=*/false); // as @predict computes them
   llvm::StringSet<> rowless;
   for (const GraphOutput &o : model->outputs) {
     llvm::StringRef n = o.name;
