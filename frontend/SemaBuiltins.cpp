@@ -646,6 +646,10 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     for (size_t i : {1, 2})
       if (a.has(i)) {
         if (!a[i].isNumber()) return error(a[i].range.Start, info->params[i] + " must be a number", {a[i].range});
+        // As full(..., 1e39) is: drawn in f32, every value was infinite.
+        if (std::string bad = f32RangeProblem(a[i]); !bad.empty() && opts.floatType == DType::F32)
+          return error(a[i].range.Start, std::string(info->name) + "'s " + info->params[i] + ": " + bad + "; its values would be infinite",
+                       {a[i].range});
         (i == 1 ? p1 : p2) = a[i].asDouble();
       }
     // An empty range has nothing to draw (the model's form would scale by

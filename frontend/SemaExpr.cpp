@@ -286,16 +286,23 @@ bool SemaImpl::broadcastValues(llvm::ArrayRef<Value> vals, DType dtype, llvm::SM
     shape = *s;
   }
   if (!checkSize(shape, dtype, opLoc, "result of broadcasting in " + what)) return false;
+  // Where a number does not fit the dtype it takes: the tensor of that
+  // dtype it meets, or none (where(c, 1e39, 1.0) of two numbers takes the
+  // float type; a lookup of the tensor read past the end and crashed).
+  auto meets = [&](const Value &v) -> std::pair<std::string, llvm::SmallVector<llvm::SMRange, 2>> {
+    auto t = llvm::find_if(vals, [&](const Value &x) { return x.kind == Value::Tensor && x.node->type.dtype == dtype; });
+    if (t == vals.end()) return {"the dtype " + dtypeName(dtype).str() + " it takes in " + what.str(), {v.range}};
+    return {"the dtype of " + srcType(t->node->type) + " it meets in " + what.str(), {v.range, t->range}};
+  };
+  auto at = [&](const Value &v) { return v.range.Start.isValid() ? v.range.Start : opLoc; };
   // A number joins an i32 tensor as an i32 constant: one outside i32's
   // range wrapped silently (k + 4294967296 was k).
   if (dtype == DType::I32)
     for (auto &v : vals)
       if (v.kind == Value::Int && (v.i < INT32_MIN || v.i > INT32_MAX)) {
-        const Value &t = *llvm::find_if(vals, [&](const Value &x) { return x.kind == Value::Tensor && x.node->type.dtype == dtype; });
-        error(v.range.Start.isValid() ? v.range.Start : opLoc,
-              "the integer " + llvm::Twine(v.i) + " does not fit in i32 (-2147483648 to 2147483647), the dtype of " +
-                  srcType(t.node->type) + " it meets in " + what,
-              {v.range, t.range});
+        auto [where, ranges] = meets(v);
+        error(at(v), "the integer " + llvm::Twine(v.i) + " does not fit in i32 (-2147483648 to 2147483647), " + where,
+              ranges);
         return false;
       }
   // A number joins a bool tensor (in == or where) as a bool constant: 2
@@ -303,21 +310,16 @@ bool SemaImpl::broadcastValues(llvm::ArrayRef<Value> vals, DType dtype, llvm::SM
   if (dtype == DType::I1)
     for (auto &v : vals)
       if (v.isNumber() && v.asDouble() != 0 && v.asDouble() != 1) {
-        const Value &t = *llvm::find_if(vals, [&](const Value &x) { return x.kind == Value::Tensor && x.node->type.dtype == dtype; });
-        error(v.range.Start.isValid() ? v.range.Start : opLoc,
-              describe(v) + " is not a bool (true, false, 1 or 0), the dtype of " + srcType(t.node->type) +
-                  " it meets in " + what,
-              {v.range, t.range});
+        auto [where, ranges] = meets(v);
+        error(at(v), describe(v) + " is not a bool (true, false, 1 or 0), " + where, ranges);
         return false;
       }
   // A number joins an f32 tensor as an f32 constant: 3.5e38 became inf.
   if (dtype == DType::F32)
     for (auto &v : vals)
       if (std::string bad = f32RangeProblem(v); !bad.empty()) {
-        const Value &t = *llvm::find_if(vals, [&](const Value &x) { return x.kind == Value::Tensor && x.node->type.dtype == dtype; });
-        error(v.range.Start.isValid() ? v.range.Start : opLoc,
-              bad + ", the dtype of " + srcType(t.node->type) + " it meets in " + what + "; it would be infinite",
-              {v.range, t.range});
+        auto [where, ranges] = meets(v);
+        error(at(v), bad + ", " + where + "; it would be infinite", ranges);
         return false;
       }
   // Numbers become splat constants of the full shape; tensors broadcast.
@@ -694,8 +696,14 @@ Value SemaImpl::evalCall(const CallExpr &call) {
   if (callee.kind != Value::Func)
     return error(call.calleeLoc, "'" + call.callee + "' is " + describe(callee) + ", not a function", {call.range});
   if (callee.isBuiltin || callee.isOp) {
-    if (!scope.empty())
+    if (!scope.empty()) {
+      // x.sum() of a tensor x: a method call, as in PyTorch, not a scope.
+      if (auto v = frame().vars.find(scope); v != frame().vars.end() && v->second.kind == Value::Tensor)
+        return error(call.calleeLoc, "'" + scope + "." + call.callee + "(...)' is no method call: '" + scope +
+                                         "' is a tensor, and builtins take it as an argument; write " + call.callee +
+                                         "(" + scope + (call.args.empty() ? ")" : ", ...)"));
       return error(call.calleeLoc, "'" + call.callee + "' is a builtin; it has no parameters to put in a scope");
+    }
     if (callee.isOp) return callOp(callee.op, call).at(call.range);
     return callBuiltin(callee.builtin, call).at(call.range);
   }
