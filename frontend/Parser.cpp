@@ -140,6 +140,10 @@ std::unique_ptr<Program> Parser::parseProgram() {
         prog->models.push_back(std::move(m));
       }
       if (prevEnd.isValid() && prevEnd.getPointer()[-1] == '}') lastClose = llvm::SMLoc::getFromPointer(prevEnd.getPointer() - 1);
+      // A block its '}' never closed ends at the next definition (see
+      // parseBlock), which starts its own line.
+      if ((tok.is(Tok::KwFn) || tok.is(Tok::KwModel)) && llvm::StringRef("\n\r").contains(tok.loc().getPointer()[-1]))
+        continue;
     } else if (tok.text == "module" && prog->consts.empty() && prog->fns.empty() && prog->models.empty() &&
                !diag.hasErrors()) {
       // `gradc dump --stage=graph > m.grad`: text IR read as source gave an
@@ -262,6 +266,7 @@ bool Parser::parseBlock(Block &out) {
   if (!expect(Tok::LBrace, "'{'")) return false;
   ++blockDepth;
   auto leave = llvm::make_scope_exit([&] { --blockDepth; });
+  bool unreachableSaid = false;
   while (true) {
     skipNewlines();
     if (tok.is(Tok::RBrace)) {
@@ -275,6 +280,24 @@ bool Parser::parseBlock(Block &out) {
       return false;
     }
     if (diag.tooMany()) return false;
+    // `fn` or `model` at the start of a line inside a block: the block's
+    // '}' is missing (the first error was "'model' begins a definition,
+    // which goes at the top level"). The block ends here, so the
+    // definition that follows parses as what it is.
+    if ((tok.is(Tok::KwFn) || tok.is(Tok::KwModel)) && llvm::StringRef("\n\r").contains(tok.loc().getPointer()[-1])) {
+      unsigned before = diag.errorCount();
+      error(tok.loc(), "expected '}' before '" + tok.text + "': this block is still open where the next definition "
+                       "begins");
+      noteOpening(open, before);
+      return true;
+    }
+    // What follows a return in its block never runs, and was not even
+    // checked: `return a` then `b = qq` built without a word.
+    if (!out.empty() && out.back()->kind == Stmt::Return && !unreachableSaid) {
+      unreachableSaid = true;
+      diag.warning(tok.loc(), "this statement is never run: the 'return' before it ends the function, and nothing "
+                              "after it in its block is checked");
+    }
     parseStatementInto(out);
   }
 }
@@ -460,10 +483,24 @@ StmtPtr Parser::parseStatement() {
       }
       // `check(T)` (or `enc.check(T)`) on a line of its own, for the
       // error() it may raise.
-      if (tok.is(Tok::LParen) || (tok.is(Tok::Dot) && lexer.peek().is(Tok::Ident))) {
+      if (tok.is(Tok::Dot) && lexer.peek().is(Tok::Ident)) {
+        // `fc.weight = h` was told about calls, of which it has none.
+        std::string member = lexer.peek().text.str();
+        advance();
+        advance();
+        if (tok.is(Tok::Assign)) {
+          error(nameLoc, "'" + name + "." + member + "' cannot be assigned: a dotted name is a param that a scoped "
+                         "call made (" + name + ".linear(x, n) makes " + name + ".weight); give the value a name "
+                         "without a dot");
+          return nullptr;
+        }
         error(nameLoc, "a call on its own is no statement: every statement assigns a value to a name; for a call "
-                       "made only for its checks, assign its result to _, as _ = " + name +
-                           (tok.is(Tok::Dot) ? "." + lexer.peek().text.str() : "") + "(...)");
+                       "made only for its checks, assign its result to _, as _ = " + name + "." + member + "(...)");
+        return nullptr;
+      }
+      if (tok.is(Tok::LParen)) {
+        error(nameLoc, "a call on its own is no statement: every statement assigns a value to a name; for a call "
+                       "made only for its checks, assign its result to _, as _ = " + name + "(...)");
         return nullptr;
       }
       // `while x {`, `break`: there are no such statements.

@@ -55,7 +55,14 @@ std::string describe(const Value &v) {
   case Value::Int: return "the integer " + std::to_string(v.i);
   case Value::Float: return "the number " + attrValueStr(v.f);
   case Value::Bool: return v.b ? "true" : "false";
-  case Value::Str: return "the string " + attrValueStr(v.s); // quoted and escaped: a "\n" split the message
+  case Value::Str: {
+    // Quoted and escaped (a "\n" split the message), and cut past 100
+    // bytes, at a character's start: a 1 KB string was quoted whole.
+    if (v.s.size() <= 100) return "the string " + attrValueStr(v.s);
+    size_t cut = 80;
+    while (cut > 0 && (static_cast<unsigned char>(v.s[cut]) & 0xC0) == 0x80) --cut;
+    return "the string " + attrValueStr(v.s.substr(0, cut)) + "... (" + std::to_string(v.s.size()) + " bytes in all)";
+  }
   case Value::List: {
     // A short one written out, as [f32[4,1], f32[4]].
     std::string text = sourceText(v, /*tensors=*/true, /*maxItems=*/6);
@@ -242,6 +249,15 @@ void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
       error(r.Start, "'" + name + "' is a parameter of the model, which a data block cannot read" + llvm::Twine(from), {r});
     else
       error(r.Start, "'" + name + "' is a value of the model, which a data block cannot read" + llvm::Twine(from), {r});
+    return;
+  }
+  // A name bound only in a branch this build does not take.
+  if (auto u = frame().untaken.find(name); u != frame().untaken.end()) {
+    unsigned line = diag.sourceMgr().getLineAndColumn(u->second).first;
+    error(r.Start, "unknown name '" + name + "'", {r},
+          {{u->second, "'" + name.str() + "' is defined here (line " + std::to_string(line) +
+                           "), in a branch of an 'if' that this build does not take: its condition is decided when "
+                           "the model is built, and only the branch taken defines names"}});
     return;
   }
   // A model value used above the statement that defines it: statements
@@ -485,6 +501,8 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
       skipFailedBranches(i);
       return Flow::Next;
     }
+    forEachBinding(c.b ? i.otherwise : i.then,
+                   [&](const Stmt &, llvm::StringRef bound, llvm::SMLoc at) { frame().untaken.try_emplace(bound, at); });
     return execBlock(c.b ? i.then : i.otherwise);
   }
   case Stmt::Train:
@@ -808,6 +826,29 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
         v = Value::error();
       } else {
         v = parseDefine(it->second, c->name);
+        // A word nothing defines is a string (-D mode=fast), but not where
+        // the source makes the constant a function (const act = relu):
+        // -D act=relux said "'act' is the string \"relux\", not a
+        // function" far away, at a use, with no suggestion.
+        auto *src = llvm::dyn_cast<NameExpr>(c->value.get());
+        if (word && v.kind == Value::Str && src && knownName(src->name) && lookup(src->name, {}).kind == Value::Func) {
+          NearMiss near(text);
+          for (auto &g : globals)
+            if (g.second.kind == Value::Func) near.consider(g.first());
+          for (auto &f : functions) near.consider(f.first());
+          considerBuiltins(near);
+          std::string hint = near.hint();
+          diag.error("-D " + c->name + "=" + text + ": '" + text + "' is no function, and '" + c->name +
+                     "' is the function " + src->name + " in the source" + (hint.empty() ? "" : "; " + hint));
+          v = Value::error();
+        }
+      }
+      // As a string in the source is: a 120 KB one was quoted whole by
+      // every message about it.
+      if (v.kind == Value::Str && v.s.size() > kMaxStringBytes) {
+        diag.error("-D " + c->name + ": a string may hold at most " + llvm::Twine(kMaxStringBytes) +
+                   " bytes, and this one has " + llvm::Twine(v.s.size()));
+        v = Value::error();
       }
       defines.erase(it);
       badDefine |= v.isError();

@@ -192,6 +192,9 @@ public:
     Value returned = Value::none();
     bool didReturn = false; // a 'return' ran (else the call's value is none)
     bool inData = false; // random builtins allowed
+    /// Names bound only in a branch of an `if` not taken, where: said
+    /// with "unknown name" (it was a bare one).
+    llvm::StringMap<llvm::SMLoc> untaken;
   };
   Value lookup(llvm::StringRef name, llvm::SMRange r);
   /// Whether `name` is a constant, a function or a builtin.

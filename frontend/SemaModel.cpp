@@ -101,6 +101,14 @@ void SemaImpl::recordTrain(const TrainStmt &s) {
                                            (lr->isNumber() ? "" : " (the default)") +
                                            ", so the cosine decay raises the learning rate instead of lowering it");
   }
+  // Legal, and surely not meant: min_lr is where cosine decay ends, and a
+  // rate of 0 trains nothing. (Both built without a word.)
+  bool cosine = decay && decay->kind == Value::Str && decay->s == "cosine";
+  if (minLr && minLr->isNumber() && decay && !cosine)
+    diag.warning(minLr->range.Start, "min_lr is where decay = cosine ends, and this model has no decay: the rate stays "
+                                     "at lr (add decay = cosine to the train statement, or leave min_lr out)");
+  if (lr && lr->isNumber() && lr->asDouble() == 0)
+    diag.warning(lr->range.Start, "lr = 0: every update is zero, so training changes no param");
   for (size_t i = 0; i < opt->args.size(); ++i) {
     const OptimizerArg &arg = opt->args[i];
     if (!arg.strDefault.empty())
@@ -357,6 +365,31 @@ void SemaImpl::checkTextModel(const Node *context, llvm::SMLoc contextLoc, const
     diag.note(contextLoc, "this text model has no 'output logits' ([B, T, V], a score for every id at each position), "
                           "so its executable trains and evaluates but cannot `sample`");
   if (out == outputs.end() || !logits) return;
+  // The logits are scores for the next tokens, computed from the context:
+  // data text(input = tgt, target = idx) of a model whose logits read idx
+  // built, and trained it to predict each previous token (the corpus fills
+  // `input` with a window and `target` with the same window one later).
+  // Logits that read the target see the answers, and sample, which feeds
+  // the context alone, cannot run them.
+  llvm::DenseSet<const Node *> fromLogits;
+  llvm::SmallVector<const Node *, 64> work{logits};
+  while (!work.empty())
+    if (const Node *n = work.pop_back_val(); fromLogits.insert(n).second)
+      for (const Node *op : n->operands) work.push_back(op);
+  if (fromLogits.count(target) || !fromLogits.count(context)) {
+    bool swapped = fromLogits.count(target) && !fromLogits.count(context);
+    error(out->second.range.Start,
+          std::string("'output logits' ") +
+              (fromLogits.count(context) ? "reads" : "does not read") + " the context '" + context->name + "' and " +
+              (fromLogits.count(target) ? "reads" : "does not read") + " the target '" + target->name +
+              "'; the logits score the next tokens from the context alone (the corpus fills input = " +
+              context->name + " with a window of tokens and target = " + target->name + " with the next ones)",
+          {out->second.range});
+    note(swapped ? contextLoc : out->second.range.Start,
+         swapped ? "input and target are swapped here: write input = " + target->name + ", target = " + context->name
+                 : std::string("compute the logits from the context, and read the target only in the loss"));
+    return;
+  }
   const TensorType &c = context->type, &l = logits->type;
   if (l.rank() == 3 && l.shape[0] == c.shape[0] && l.shape[1] == c.shape[1]) return;
   error(out->second.range.Start,
@@ -504,6 +537,21 @@ void SemaImpl::finishModel(const ModelDecl &m) {
     if (v.kind != Value::Tensor || !v.node->type.isScalar() || !isFloat(v.node->type.dtype)) {
       error(v.range.Start, "the loss must be a float scalar, but it is " + describe(v), {v.range});
       note(v.range.Start, "reduce it to one number, for example with mean(...)");
+    } else if (v.node->op == OpKind::Param || v.node->op == OpKind::Input) {
+      // `param loss: f32[]` (or `loss = b` of a scalar param) built, and
+      // training pushed that one number down without bound while nothing
+      // read the rest of the model: a loss is computed, not declared.
+      bool param = v.node->op == OpKind::Param;
+      std::string name = v.node->attrs.getString(AttrKey::Name).str();
+      error(v.range.Start, std::string("the loss is ") + (param ? "param" : "input") + " '" + name +
+                               "' itself, which " +
+                               (param ? "training would only push down, without bound, learning nothing"
+                                      : "no param can change") +
+                               "; compute it from the model's inputs and params", {v.range});
+      note(v.range.Start, "for example loss = mean(square(pred - y))" +
+                              std::string(name == "loss" ? ", with the " + std::string(param ? "param" : "input") +
+                                                               " given another name"
+                                                         : ""));
     } else {
       graph->outputs.push_back({"loss", v.node});
     }

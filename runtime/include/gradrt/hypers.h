@@ -45,6 +45,9 @@ inline const char *hyperRangeError(const char *name, double value, bool f32) {
     // 1e-50 is 0 in f32 (and a subnormal may be flushed to 0).
     return f32 && float(value) < 1.17549435e-38f ? "must be at least 1.2e-38 in f32 (smaller ones round to 0)" : nullptr;
   }
+  // A count of steps: the ramp of warmup = 2.5 was compiled and ran with
+  // a fractional end.
+  if (!std::strcmp(name, "warmup") && value >= 0 && value != std::floor(value)) return "must be a whole number of steps";
   for (const char *nonNegative : {"lr", "min_lr", "weight_decay", "clip", "warmup"})
     if (!std::strcmp(name, nonNegative)) return value >= 0 ? nullptr : "must not be negative";
   return nullptr;
