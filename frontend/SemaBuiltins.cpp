@@ -44,7 +44,7 @@ const std::vector<BuiltinInfo> &builtinTable() {
       {"numel", Builtin::Numel, {"x", "axis"}, 1, "number of elements over axes (default: all)"},
       {"dim", Builtin::Dim, {"x", "axis"}, 2, "size of one dimension"},
       {"shape", Builtin::Shape, {"x"}, 1, "the shape as a list"},
-      {"dtype", Builtin::DTypeOf, {"x"}, 1, "the element type as a string: \"f32\", \"f64\", \"i32\" or \"bool\" (\"number\" for a number)"},
+      {"dtype", Builtin::DTypeOf, {"x"}, 1, "the element type as a string: \"f32\", \"f64\", \"i32\" or \"bool\" (\"number\", \"none\", \"string\", \"list\" or \"function\" for what is no tensor)"},
       {"len", Builtin::Len, {"x"}, 1, "the number of items of a list, or bytes of a string"},
       {"reshape", Builtin::Reshape, {"x", "shape"}, 2, "same elements, new shape (one -1 is inferred)"},
       {"transpose", Builtin::Transpose, {"x", "perm"}, 1, "permute axes (default: swap the last two)"},
@@ -439,6 +439,13 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     // For a function's checks of its arguments (cross_entropy's targets,
     // layer_norm's eps): a compile-time number is "number".
     if (a[0].isNumber()) return Value::string("number");
+    // And what is no tensor says what it is, so a prelude function's check
+    // (softmax's "takes float scores") lets the function's own message
+    // about it stand.
+    if (a[0].kind == Value::None) return Value::string("none");
+    if (a[0].kind == Value::Str) return Value::string("string");
+    if (a[0].kind == Value::List) return Value::string("list");
+    if (a[0].kind == Value::Func) return Value::string("function");
     Node *x = tensorArg(a[0], loc, "the argument");
     if (!x) return Value::error();
     return Value::string(x->type.dtype == DType::I1 ? std::string("bool") : dtypeName(x->type.dtype).str());
