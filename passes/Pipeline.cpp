@@ -3,6 +3,8 @@
 
 #include "ir/Verifier.h"
 
+#include "llvm/Support/WithColor.h"
+
 #include <algorithm>
 
 namespace gradc {
@@ -150,8 +152,24 @@ llvm::Error runPasses(Module &m, llvm::ArrayRef<std::string> passes, const PassO
     // kernels) drops their kernels and memory plan: the module is no
     // longer at its stage, and must not claim it (it read back as "graph
     // @train has no kernels").
-    if (next) m.after = p->name.str();
-    else if (!p->cleanUp || fusedGraphs() < fusedBefore) m.after.clear();
+    if (next) {
+      m.after = p->name.str();
+    } else if (!p->cleanUp || fusedGraphs() < fusedBefore) {
+      // Said, not only done: `gradc opt --passes=fuse` on a module after
+      // sema exited 0, and the build of its output then asked for an
+      // `after` line as if the file had lost one.
+      if (!m.after.empty()) {
+        const Step *due = at ? std::find_if(at + 1, std::end(kPipeline),
+                                            [](const Step &s) { return s.kind == Step::Pass && !s.optional; })
+                             : nullptr;
+        llvm::WithColor::warning(opts.diagnostics(), "gradc")
+            << "pass '" << name << "' is out of the pipeline's order: the module was after '" << m.after << "'"
+            << (due && due != std::end(kPipeline) ? ", and the next pass is '" + due->name.str() + "'" : std::string())
+            << " (gradc opt --list-passes gives the order); its output claims no stage, so gradc build will not "
+               "resume it\n";
+      }
+      m.after.clear();
+    }
     if (observe) observe(name, true, m);
   }
   return llvm::Error::success();
