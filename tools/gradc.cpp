@@ -329,6 +329,15 @@ static void refuseOtherSubcommandsOptions(int argc, char **argv) {
     if (!arg.consume_front("-")) continue;
     arg.consume_front("-");
     llvm::StringRef name = arg.split('=').first;
+    // An option that takes a value, last and without one: LLVM said
+    // "gradc: for the -o option: requires a value!" on its own stream.
+    if (auto it = mine.find(name); it != mine.end() && i + 1 == argc && !arg.contains('=') &&
+                                   it->second->getValueExpectedFlag() == cl::ValueRequired) {
+      llvm::WithColor::error(llvm::errs(), "gradc") << (name.size() == 1 ? "-" : "--") << name
+                                                   << " needs a value (gradc " << sub->getName()
+                                                   << " --help lists the options)\n";
+      std::exit(1);
+    }
     if (name.empty() || mine.count(name)) continue;
     std::string owners;
     for (cl::SubCommand *s : cl::getRegisteredSubcommands())
@@ -340,6 +349,31 @@ static void refuseOtherSubcommandsOptions(int argc, char **argv) {
                                                  << " --help lists its options)\n";
     std::exit(1);
   }
+}
+
+/// Says LLVM's command-line errors as gradc's own and exits 1: the first
+/// line as the error, lowercased, without LLVM's '!' or "Try: 'PATH
+/// --help'"; "Did you mean" and the other lines as notes.
+[[noreturn]] static void reportCommandLineErrors(llvm::StringRef text) {
+  llvm::SmallVector<llvm::StringRef, 4> lines;
+  text.split(lines, '\n', -1, /*KeepEmpty=*/false);
+  bool first = true;
+  for (llvm::StringRef line : lines) {
+    line = line.trim();
+    line.consume_front("gradc: ");
+    if (size_t tryAt = line.find(".  Try: "); tryAt != llvm::StringRef::npos) line = line.take_front(tryAt);
+    if (size_t seeAt = line.find(": See: "); seeAt != llvm::StringRef::npos) line = line.take_front(seeAt);
+    line.consume_back("!");
+    if (line.empty()) continue;
+    std::string said = line.str();
+    said[0] = char(std::tolower((unsigned char)said[0]));
+    bool note = !first || llvm::StringRef(said).starts_with("did you mean");
+    llvm::errs() << "gradc: " << (note ? "note: " : "error: ") << said << (first && !note ? " (see gradc --help)" : "")
+                 << "\n";
+    first = false;
+  }
+  if (first) llvm::errs() << "gradc: error: the command line could not be read (see gradc --help)\n";
+  std::exit(1);
 }
 
 int main(int argc, char **argv) {
@@ -364,7 +398,12 @@ int main(int argc, char **argv) {
     if (!s.stage.empty()) stages += (stages.empty() ? "" : ", ") + s.stage.str();
   refuseUnknownSubcommand(argc, argv);
   refuseOtherSubcommandsOptions(argc, argv);
-  cl::ParseCommandLineOptions(argc, argv,
+  // LLVM's own messages ("gradc: for the -o option: requires a value!",
+  // "Too many positional arguments specified!") are caught and said in
+  // gradc's form: one error line, then notes.
+  std::string parseErrors;
+  llvm::raw_string_ostream parseErrorStream(parseErrors);
+  bool parsed = cl::ParseCommandLineOptions(argc, argv,
                               "gradc: a compiler that trains neural networks from first principles.\n\n"
                               "  gradc build MODEL.grad -o EXE     compile a model into a training executable\n"
                               "  gradc dump MODEL --stage=S        print a stage (gradc opt --list-passes shows them):\n"
@@ -373,7 +412,9 @@ int main(int argc, char **argv) {
                               "  gradc dot MODEL --stage=S         the IR as a Graphviz graph (dot -Tsvg)\n"
                               "  gradc stats MODEL                 op counts, FLOPs and bytes at each stage\n"
                               "  gradc gradcheck MODEL             check every gradient against finite differences\n\n"
-                              "MODEL is a .grad source or a .gir text IR file.\n");
+                              "MODEL is a .grad source or a .gir text IR file.\n",
+                              &parseErrorStream);
+  if (!parsed) reportCommandLineErrors(parseErrors);
   if (optCmd && listPasses) {
     listPipeline();
     return finishOutput(0);
