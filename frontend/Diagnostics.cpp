@@ -15,6 +15,14 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
     lastDropped = true;
     return;
   }
+  // Inside a function of the user's, the same message at the same place is
+  // said once, whatever the calls that led there: a body that reads the
+  // model's w said so once per call, identically. (The prelude's errors
+  // are told apart by call below: each names a mistake in its call.)
+  if (!calls.empty() && !inPrelude(loc) && !said.insert(msg.str() + "@" + std::to_string(uintptr_t(loc.getPointer()))).second) {
+    lastDropped = true;
+    return;
+  }
   // Inside a loop, a place (with its calls) is said once whatever the
   // message: a slice i:i+3 out of range reads differently at each pass.
   if (!loops.empty()) {

@@ -753,13 +753,16 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
   preludeFunctions = functions;
   preludeGlobals = globals;
   // A parameter named twice: the last one silently won. The function is
-  // kept, so its calls raise nothing more.
+  // kept, so a call is no unknown name, and its calls give an invalid value
+  // that raises nothing more (its body ran with the wrong argument bound,
+  // and a prelude error about that followed).
   for (const Program *p : {&prelude, &user})
     for (auto &f : p->fns)
       for (auto q = f->params.begin(); q != f->params.end(); ++q)
         if (auto first = std::find_if(f->params.begin(), q, [&](const FnParam &o) { return o.name == q->name; }); first != q) {
           error(q->loc, "parameter '" + q->name + "' is declared twice");
           note(first->loc, "the first '" + q->name + "' is here");
+          brokenFns.insert(f.get());
         }
   llvm::StringMap<const FnDecl *> userFns;
   for (auto &f : user.fns) {

@@ -740,7 +740,7 @@ std::string SemaImpl::recursionHint(llvm::StringRef calling) const {
 }
 
 Value SemaImpl::callFunction(const FnDecl &fn, const CallExpr &call, const std::string &scope) {
-  if (!spend(call.calleeLoc, kStepsPerCall)) return Value::error();
+  if (!spend(call.calleeLoc, kStepsPerCall) || brokenFns.contains(&fn)) return Value::error();
   if (diag.calls.size() >= kMaxCallDepth) {
     error(call.calleeLoc, "calls nest more than " + llvm::Twine(kMaxCallDepth) + " deep" + recursionHint(fn.name));
     stopped = true;

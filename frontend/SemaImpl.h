@@ -238,6 +238,7 @@ public:
   unsigned randomStreams = 0; // call sites of rand_uniform/rand_normal in the model
 
   llvm::StringMap<Value> globals;                  // constants, functions, initialisers
+  llvm::DenseSet<const ast::FnDecl *> brokenFns;   // declared wrongly (said); calls give an invalid value
   llvm::StringMap<const ast::FnDecl *> functions;  // user and prelude functions
   // What prelude code sees (lookup): its own functions, pi and initialisers.
   llvm::StringMap<const ast::FnDecl *> preludeFunctions;
