@@ -846,11 +846,12 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
           v = Value::error();
         }
       }
-      // As a string in the source is: a 120 KB one was quoted whole by
-      // every message about it.
-      if (v.kind == Value::Str && v.s.size() > kMaxStringBytes) {
-        diag.error("-D " + c->name + ": a string may hold at most " + llvm::Twine(kMaxStringBytes) +
-                   " bytes, and this one has " + llvm::Twine(v.s.size()));
+      // Bounded as a string in the source is (a 120 KB one was quoted whole
+      // by every message about it), with room for the longest path: -D
+      // corpus=PATH is how a path usually comes.
+      if (v.kind == Value::Str && v.s.size() > kMaxDefineStringBytes) {
+        diag.error("-D " + c->name + ": a string may hold at most " + llvm::Twine(kMaxDefineStringBytes) +
+                   " bytes (a path's longest), and this one has " + llvm::Twine(v.s.size()));
         v = Value::error();
       }
       defines.erase(it);

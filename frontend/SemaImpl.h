@@ -289,6 +289,7 @@ public:
   /// Longest compile-time string: long enough for any path a program
   /// names, short enough that copying one is a step like any other.
   static constexpr size_t kMaxStringBytes = 1024;
+  static constexpr size_t kMaxDefineStringBytes = 4096; // PATH_MAX: -D corpus=PATH
   int64_t steps = 0;
   int64_t listCopySteps = 0; // of those, the items copied by joining lists
   unsigned evalDepth = 0;

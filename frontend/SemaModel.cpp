@@ -107,7 +107,9 @@ void SemaImpl::recordTrain(const TrainStmt &s) {
   if (minLr && minLr->isNumber() && decay && !cosine)
     diag.warning(minLr->range.Start, "min_lr is where decay = cosine ends, and this model has no decay: the rate stays "
                                      "at lr (add decay = cosine to the train statement, or leave min_lr out)");
-  if (lr && lr->isNumber() && lr->asDouble() == 0)
+  // (Under cosine decay to a min_lr above 0 the rate climbs from 0 to it.)
+  bool climbs = cosine && minLr && minLr->isNumber() && minLr->asDouble() > 0;
+  if (lr && lr->isNumber() && lr->asDouble() == 0 && !climbs)
     diag.warning(lr->range.Start, "lr = 0: every update is zero, so training changes no param");
   for (size_t i = 0; i < opt->args.size(); ++i) {
     const OptimizerArg &arg = opt->args[i];

@@ -118,17 +118,21 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
              << "): validation and eval report the mean of its value on each batch, not its value over the whole split"
              << sourceWithCaret(m, ml.at) << "\n";
   }
+  // The loss is averaged the same way. A loss that pairs rows (a triplet
+  // or contrastive loss) computed on a validation split of one row, its
+  // batch padded with copies of that row, reported 0 with no word. (A
+  // sum over rows averages fine: every batch has B rows.)
+  const Label evalLoss = labels[loss];
+  auto warnEvalLoss = [&] {
+    const Label &ll = evalLoss;
+    llvm::WithColor::warning(opts.diagnostics() << where(m, ll.at))
+        << "the loss is not a mean of per-row values ('" << ll.at->info().mnemonic << "' " << ll.why
+        << broadcastText(ll.at, ll.why) << "): validation and eval report the mean of its value on each batch, not its value over the whole split, "
+           "and a batch the split is too short to fill is padded with copies of its rows"
+        << sourceWithCaret(m, ll.at) << "\n";
+  };
   if (!opts.lossMustBeRowMean) {
-    // The loss is averaged the same way. A loss that pairs rows (a triplet
-    // or contrastive loss) computed on a validation split of one row, its
-    // batch padded with copies of that row, reported 0 with no word. (A
-    // sum over rows averages fine: every batch has B rows.)
-    if (const Label &ll = labels[loss]; ll.kind == Label::Mixed)
-      llvm::WithColor::warning(opts.diagnostics() << where(m, ll.at))
-          << "the loss is not a mean of per-row values ('" << ll.at->info().mnemonic << "' " << ll.why
-          << broadcastText(ll.at, ll.why) << "): validation and eval report the mean of its value on each batch, not its value over the whole split, "
-             "and a batch the split is too short to fill is padded with copies of its rows"
-          << sourceWithCaret(m, ll.at) << "\n";
+    if (evalLoss.kind == Label::Mixed) warnEvalLoss();
     return llvm::Error::success();
   }
 
@@ -166,6 +170,10 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
                           .str();
     return errorAt(m, l.at, msg);
   }
+  // Rows that mix in eval only (where(training(), 0.0, mean(x, 0, true)))
+  // still make validation's figure a mean of batches: said as without
+  // --data-parallel, where the training-side warning does not cover it.
+  if (l.kind != Label::Mixed && evalLoss.kind == Label::Mixed) warnEvalLoss();
   if (l.kind == Label::Mixed)
     llvm::WithColor::warning(opts.diagnostics() << where(m, l.at))
         << "the loss is not a mean of per-row terms: '" << l.at->info().mnemonic << "' "

@@ -142,10 +142,14 @@ void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::s
       continue;
     }
     if (otherOptimizer) continue;
-    if (const char *why = hyperRangeError(name.c_str(), v, s.slots[i].tensor->dtype == GRT_F32))
-      fail("checkpoint {}: its hyperparameter {} is {}, but it {}", from, shown(name), v, why);
     double now = Session::get(s.slots[i], 0);
     if (!isGiven(name)) {
+      // Checked only where it is used: a flag that sets another value
+      // resumes a checkpoint whose own no longer passes (warmup = 2.5
+      // built before warmup had to be a whole number of steps).
+      if (const char *why = hyperRangeError(name.c_str(), v, s.slots[i].tensor->dtype == GRT_F32))
+        fail("checkpoint {}: its hyperparameter {} is {}, but it {}; {} sets another", from, shown(name), v, why,
+             name == "lr" ? "--lr" : "--hp " + name + "=X");
       if (now != v)
         overrides.push_back(fmt::format("the checkpoint's {} {:.6g} continues the run, in place of the {:.6g} this "
                                         "model was compiled with ({} sets another)",
