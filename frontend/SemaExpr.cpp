@@ -532,6 +532,13 @@ Value SemaImpl::evalIndex(const IndexExpr &e) {
 /// layer, or weights tied between two: the parameter must be declared
 /// before it is read.
 Value SemaImpl::evalMember(const MemberExpr &e) {
+  // `(x @ w).T`: a member of a computed value, as in NumPy. It was told
+  // "a call scope is a name such as attn or h[i]", of a line with no call.
+  if (!llvm::isa<NameExpr, MemberExpr, IndexExpr>(e.base.get()))
+    return error(e.loc(), "a value has no members, so '." + e.member + "' reads nothing; a dotted name reads a "
+                          "parameter that a scoped call declared, as fc.weight" +
+                          std::string(e.member == "T" ? " (a transpose is transpose(x))" : ""),
+                 {e.range});
   bool ok = true;
   std::string name = scopeName(e, ok);
   if (!ok) return Value::error();
