@@ -211,6 +211,9 @@ static CompileOptions compileOptions() {
   o.input = input;
   for (auto &d : defines) {
     auto [name, value] = llvm::StringRef(d).split('=');
+    // -D "H = 4", as a shell passes it: the name was 'H ' ("no constant
+    // 'H '"). The value is trimmed where it is read.
+    name = name.trim();
     if (name.empty() || !llvm::StringRef(d).contains('=')) fail("-D takes NAME=VALUE, not '" + d + "'");
     // Which of two values would win is not obvious from the command line.
     for (auto &[n, v] : o.sema.defines)
