@@ -22,30 +22,44 @@ std::string srcType(const TensorType &t) {
 }
 
 /// A value as the source would write it: 64, 0.1, true, "a b", zeros,
-/// [2, 3], and a tensor as its type (f32[4,1]) where `tensors`. "" for what
-/// has no such text (a function; a tensor otherwise), or for a list with
-/// more than `maxItems` items at any level.
-static std::string sourceText(const Value &v, bool tensors, size_t maxItems = SIZE_MAX) {
+/// [2, 3], and a tensor as its type (f32[4,1]) where `tensors`, appended
+/// to `out`. False for what has no such text (a function; a tensor
+/// otherwise), or for a list with more than `maxItems` items at any level,
+/// nested past kMaxDepth, or written out past `maxChars`: lists share their
+/// items, so `for i in 0..64 { l = [l, l] }` holds 2^64 ones in 65 lists,
+/// and writing it out hung gradc (fuzz_grad).
+static bool appendSourceText(const Value &v, bool tensors, size_t maxItems, size_t maxChars, int depth, std::string &out) {
+  constexpr int kMaxDepth = 64;
   switch (v.kind) {
-  case Value::Int: return std::to_string(v.i);
-  case Value::Float: return attrValueStr(v.f);
-  case Value::Bool: return v.b ? "true" : "false";
-  case Value::Init: return v.s;
-  case Value::Str: return attrValueStr(v.s); // quoted and escaped: one line
-  case Value::Tensor: return tensors ? srcType(v.node->type) : "";
+  case Value::Int: out += std::to_string(v.i); break;
+  case Value::Float: out += attrValueStr(v.f); break;
+  case Value::Bool: out += v.b ? "true" : "false"; break;
+  case Value::Init: out += v.s; break;
+  case Value::Str: out += attrValueStr(v.s); break; // quoted and escaped: one line
+  case Value::Tensor:
+    if (!tensors) return false;
+    out += srcType(v.node->type);
+    break;
   case Value::List: {
-    auto items = v.items();
-    if (items.size() > maxItems) return "";
-    std::string out = "[";
+    const auto &items = v.items();
+    if (items.size() > maxItems || depth >= kMaxDepth) return false;
+    out += "[";
     for (size_t i = 0; i < items.size(); ++i) {
-      std::string t = sourceText(items[i], tensors, maxItems);
-      if (t.empty()) return "";
-      out += (i ? ", " : "") + t;
+      if (i) out += ", ";
+      if (!appendSourceText(items[i], tensors, maxItems, maxChars, depth + 1, out) || out.size() > maxChars) return false;
     }
-    return out + "]";
+    out += "]";
+    break;
   }
-  default: return "";
+  default: return false;
   }
+  return out.size() <= maxChars;
+}
+
+/// appendSourceText's text of `v` alone, or "".
+static std::string sourceText(const Value &v, bool tensors, size_t maxItems = SIZE_MAX, size_t maxChars = 1 << 20) {
+  std::string out;
+  return appendSourceText(v, tensors, maxItems, maxChars, 0, out) ? out : "";
 }
 
 std::string describe(const Value &v) {
@@ -65,7 +79,7 @@ std::string describe(const Value &v) {
   }
   case Value::List: {
     // A short one written out, as [f32[4,1], f32[4]].
-    std::string text = sourceText(v, /*tensors=*/true, /*maxItems=*/6);
+    std::string text = sourceText(v, /*tensors=*/true, /*maxItems=*/6, /*maxChars=*/200);
     return text.empty() ? "a list of " + std::to_string(v.items().size()) : "the list " + text;
   }
   case Value::Tensor: return srcType(v.node->type);

@@ -60,7 +60,11 @@ Value SemaImpl::evalNode(const Expr &e) {
       items.push_back(eval(*item));
       if (items.back().isError()) return Value::error();
     }
-    return Value::makeList(std::move(items), e.range);
+    Value list = Value::makeList(std::move(items), e.range);
+    if (list.depth > kMaxListDepth)
+      return error(e.loc(), "lists nest more than " + llvm::Twine(kMaxListDepth) + " deep here (a list inside a list, " +
+                                "as l = [l] in a loop makes)", {e.range});
+    return list;
   }
   }
   return Value::error();
@@ -96,8 +100,12 @@ Value SemaImpl::evalUnary(const UnaryExpr &e) {
 }
 
 // Whether two compile-time values are equal, or nothing when they cannot
-// be compared now: integers exactly, other numbers as doubles.
-std::optional<bool> SemaImpl::sameConstant(const Value &a, const Value &b) {
+// be compared now: integers exactly, other numbers as doubles. Each pair
+// of lists is compared once (`seen`): lists share their items, and
+// `for i in 0..64 { l = [l, l] }` holds 2^64 ones in 65 lists, whose
+// comparison item by item hung gradc.
+static std::optional<bool> sameValue(const Value &a, const Value &b,
+                                     llvm::DenseMap<std::pair<const void *, const void *>, std::optional<bool>> &seen) {
   if (a.kind == Value::None || b.kind == Value::None) return a.kind == b.kind;
   if (a.isNumber() && b.isNumber())
     return a.kind == Value::Int && b.kind == Value::Int ? a.i == b.i : a.asDouble() == b.asDouble();
@@ -108,16 +116,23 @@ std::optional<bool> SemaImpl::sameConstant(const Value &a, const Value &b) {
   case Value::List: {
     // Lengths differ: unequal, as in Python, whatever the items hold.
     if (a.items().size() != b.items().size()) return false;
+    std::pair<const void *, const void *> key{a.list.get(), b.list.get()};
+    if (auto it = seen.find(key); it != seen.end()) return it->second;
     bool all = true;
     for (size_t i = 0; i < a.items().size(); ++i) {
-      std::optional<bool> same = sameConstant(a.items()[i], b.items()[i]);
-      if (!same) return std::nullopt;
+      std::optional<bool> same = sameValue(a.items()[i], b.items()[i], seen);
+      if (!same) return seen[key] = std::nullopt;
       all = all && *same;
     }
-    return all;
+    return seen[key] = all;
   }
   default: return std::nullopt;
   }
+}
+
+std::optional<bool> SemaImpl::sameConstant(const Value &a, const Value &b) {
+  llvm::DenseMap<std::pair<const void *, const void *>, std::optional<bool>> seen;
+  return sameValue(a, b, seen);
 }
 
 Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b, llvm::SMLoc opLoc) {

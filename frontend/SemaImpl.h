@@ -31,6 +31,10 @@ struct Value {
   /// List: shared, so copying a value is cheap however large and nested
   /// its list is (lists are never changed after they are made).
   std::shared_ptr<const std::vector<Value>> list;
+  /// List: how deep lists nest in it (1: no list among its items). Bounded
+  /// where lists are written (kMaxListDepth): 250,000 nested lists, made by
+  /// `l = [l]` in two loops, overflowed the stack as they were freed.
+  uint32_t depth = 0;
   Node *node = nullptr;
   /// Func: the function. None: the function whose call ended without a
   /// 'return' and so gave this none (named in messages), if any.
@@ -51,6 +55,8 @@ struct Value {
   static Value init(std::string spec, llvm::SMRange r = {}) { auto x = make(Init, r); x.s = std::move(spec); return x; }
   static Value makeList(std::vector<Value> items, llvm::SMRange r = {}) {
     auto x = make(List, r);
+    for (const Value &item : items) x.depth = std::max(x.depth, item.depth);
+    ++x.depth;
     x.list = std::make_shared<const std::vector<Value>>(std::move(items));
     return x;
   }
@@ -289,6 +295,7 @@ public:
   /// Longest compile-time string: long enough for any path a program
   /// names, short enough that copying one is a step like any other.
   static constexpr size_t kMaxStringBytes = 1024;
+  static constexpr uint32_t kMaxListDepth = 1000;
   static constexpr size_t kMaxDefineStringBytes = 4096; // PATH_MAX: -D corpus=PATH
   int64_t steps = 0;
   int64_t listCopySteps = 0; // of those, the items copied by joining lists
