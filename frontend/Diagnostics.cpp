@@ -94,11 +94,11 @@ void DiagEngine::note(llvm::SMLoc loc, const llvm::Twine &msg) {
   printMessage(sm, os, loc, llvm::SourceMgr::DK_Note, msg);
 }
 
-void DiagEngine::remark(const llvm::Twine &msg) { os << "gradc: note: " << msg << "\n"; }
+void DiagEngine::remark(const llvm::Twine &msg) { os << "gradc: note: " << shownMessage(msg.str()) << "\n"; }
 
 void DiagEngine::error(const llvm::Twine &msg) {
   ++errors;
-  os << "gradc: error: " << msg << "\n";
+  os << "gradc: error: " << shownMessage(msg.str()) << "\n";
 }
 
 } // namespace gradc

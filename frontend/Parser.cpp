@@ -142,8 +142,7 @@ std::unique_ptr<Program> Parser::parseProgram() {
       if (prevEnd.isValid() && prevEnd.getPointer()[-1] == '}') lastClose = llvm::SMLoc::getFromPointer(prevEnd.getPointer() - 1);
       // A block its '}' never closed ends at the next definition (see
       // parseBlock), which starts its own line.
-      if ((tok.is(Tok::KwFn) || tok.is(Tok::KwModel)) && llvm::StringRef("\n\r").contains(tok.loc().getPointer()[-1]))
-        continue;
+      if (definitionStartsLine()) continue;
     } else if (tok.text == "module" && prog->consts.empty() && prog->fns.empty() && prog->models.empty() &&
                !diag.hasErrors()) {
       // `gradc dump --stage=graph > m.grad`: text IR read as source gave an
@@ -232,6 +231,8 @@ std::unique_ptr<FnDecl> Parser::parseFn() {
     fn->params.push_back(std::move(p));
     if (!consume(Tok::Comma)) break;
   }
+  inFunction = true;
+  auto outside = llvm::make_scope_exit([&] { inFunction = false; });
   if (!expectClosing(Tok::RParen, "')' after the parameters", open) || !parseBlock(fn->body)) {
     syncToStatementEnd();
     return nullptr;
@@ -284,7 +285,7 @@ bool Parser::parseBlock(Block &out) {
     // '}' is missing (the first error was "'model' begins a definition,
     // which goes at the top level"). The block ends here, so the
     // definition that follows parses as what it is.
-    if ((tok.is(Tok::KwFn) || tok.is(Tok::KwModel)) && llvm::StringRef("\n\r").contains(tok.loc().getPointer()[-1])) {
+    if (definitionStartsLine()) {
       unsigned before = diag.errorCount();
       error(tok.loc(), "expected '}' before '" + tok.text + "': this block is still open where the next definition "
                        "begins");
@@ -293,7 +294,7 @@ bool Parser::parseBlock(Block &out) {
     }
     // What follows a return in its block never runs, and was not even
     // checked: `return a` then `b = qq` built without a word.
-    if (!out.empty() && out.back()->kind == Stmt::Return && !unreachableSaid) {
+    if (!out.empty() && out.back()->kind == Stmt::Return && !unreachableSaid && inFunction) {
       unreachableSaid = true;
       diag.warning(tok.loc(), "this statement is never run: the 'return' before it ends the function, and nothing "
                               "after it in its block is checked");
@@ -302,13 +303,19 @@ bool Parser::parseBlock(Block &out) {
   }
 }
 
+bool Parser::definitionStartsLine() const {
+  return (tok.is(Tok::KwFn) || tok.is(Tok::KwModel)) && llvm::StringRef("\n\r").contains(tok.loc().getPointer()[-1]);
+}
+
 void Parser::parseStatementInto(Block &out) {
   llvm::SMLoc start = tok.loc();
   StmtPtr s = parseStatement();
   // A statement dropped without a message would vanish from a model that
   // then builds; every failure above must have said why.
   if (!s && !diag.hasErrors()) diag.error(start, "internal error: this statement failed to parse without a message");
-  if (s && !atStatementEnd()) {
+  // After a block that a definition ended (parseBlock), the definition
+  // ends this statement too: each block still open says so in turn.
+  if (s && !atStatementEnd() && !definitionStartsLine()) {
     error(tok.loc(), "expected end of statement, found '" + tok.text + "'" + dotIndexHint() + wordOperatorHint());
     s = nullptr;
   }
@@ -484,18 +491,35 @@ StmtPtr Parser::parseStatement() {
       // `check(T)` (or `enc.check(T)`) on a line of its own, for the
       // error() it may raise.
       if (tok.is(Tok::Dot) && lexer.peek().is(Tok::Ident)) {
-        // `fc.weight = h` was told about calls, of which it has none.
-        std::string member = lexer.peek().text.str();
-        advance();
-        advance();
-        if (tok.is(Tok::Assign)) {
-          error(nameLoc, "'" + name + "." + member + "' cannot be assigned: a dotted name is a param that a scoped "
-                         "call made (" + name + ".linear(x, n) makes " + name + ".weight); give the value a name "
-                         "without a dot");
+        // A dotted name, with any members and indices after it (fc.weight,
+        // x.y.z, h[0].w): then '(' is a call on its own line, and
+        // anything else is no statement. `fc.weight = h` and `x.y.z = 4`
+        // were told about calls, of which they have none.
+        std::string dotted = name;
+        while (true) {
+          if (tok.is(Tok::Dot) && lexer.peek().is(Tok::Ident)) {
+            advance();
+            dotted += "." + tok.text.str();
+            advance();
+          } else if (tok.is(Tok::LBracket)) {
+            int depth = 0;
+            do {
+              depth += tok.is(Tok::LBracket) ? 1 : tok.is(Tok::RBracket) ? -1 : 0;
+              advance();
+            } while (depth > 0 && !atStatementEnd());
+            dotted += "[...]";
+          } else {
+            break;
+          }
+        }
+        if (tok.is(Tok::LParen)) {
+          error(nameLoc, "a call on its own is no statement: every statement assigns a value to a name; for a call "
+                         "made only for its checks, assign its result to _, as _ = " + dotted + "(...)");
           return nullptr;
         }
-        error(nameLoc, "a call on its own is no statement: every statement assigns a value to a name; for a call "
-                       "made only for its checks, assign its result to _, as _ = " + name + "." + member + "(...)");
+        error(nameLoc, "'" + dotted + "' cannot " + (tok.is(Tok::Assign) ? "be assigned" : "begin a statement") +
+                           ": a dotted name reads a param that a scoped call made (" + name + ".linear(x, n) makes " +
+                           name + ".weight); a statement assigns a value to a name without a dot");
         return nullptr;
       }
       if (tok.is(Tok::LParen)) {

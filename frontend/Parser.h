@@ -81,6 +81,10 @@ private:
   int brackets = 0;
 
   DiagEngine &diag;
+  bool inFunction = false; // parsing a fn's body (a return outside one is Sema's error)
+  /// `fn` or `model` at the start of a line: a definition begins, and any
+  /// block still open lacks its '}'.
+  bool definitionStartsLine() const;
   llvm::StringRef buffer;
   Lexer lexer;
   Token tok;

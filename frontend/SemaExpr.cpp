@@ -733,7 +733,9 @@ Value SemaImpl::evalCall(const CallExpr &call) {
 }
 
 std::string SemaImpl::f32RangeProblem(const Value &v) {
-  if (!v.isNumber() || !std::isfinite(v.asDouble()) || std::fabs(v.asDouble()) <= double(FLT_MAX)) return "";
+  // What rounds to a finite float fits: 3.4028235e38 is FLT_MAX as f32
+  // reads it, a hair above the double FLT_MAX, and was refused.
+  if (!v.isNumber() || !std::isfinite(v.asDouble()) || std::isfinite(static_cast<float>(v.asDouble()))) return "";
   return describe(v) + " does not fit in f32 (largest 3.4028235e38)";
 }
 

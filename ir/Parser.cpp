@@ -423,7 +423,11 @@ private:
       next();
       std::string file, line;
       int64_t lineNo;
-      if (!string(file) || !expect(':') || !integer(lineNo) || !string(line)) return false;
+      if (!string(file) || !expect(':') || !integer(lineNo)) return false;
+      // As a loc's: -3 was printed back as 4294967293, 2^32 + 1 kept as 1.
+      if (lineNo < 1 || lineNo > UINT32_MAX)
+        return errorAt(lastNumber, "a source line counts from 1, but this one is " + llvm::Twine(lineNo));
+      if (!string(line)) return false;
       m.sourceLines[{m.fileId(file), uint32_t(lineNo)}] = line;
       return true;
     }
@@ -728,12 +732,14 @@ private:
       next();
       std::string file;
       int64_t line, col;
-      if (!expect('(') || !string(file) || !expect(':') || !integer(line) || !expect(':') || !integer(col))
-        return false;
       // Messages print them as file:line:col: -3 came out as 4294967293.
-      if (line < 1 || col < 1 || line > UINT32_MAX || col > UINT32_MAX)
-        return errorAt(lastNumber, "a loc's line and column count from 1, but this one is " + llvm::Twine(line) + ":" +
-                                       llvm::Twine(col));
+      auto fits = [](int64_t v) { return v >= 1 && v <= UINT32_MAX; };
+      if (!expect('(') || !string(file) || !expect(':') || !integer(line)) return false;
+      llvm::SMLoc lineAt = lastNumber;
+      if (!expect(':') || !integer(col)) return false;
+      if (!fits(line) || !fits(col))
+        return errorAt(fits(line) ? lastNumber : lineAt, "a loc's line and column count from 1, but this one is " +
+                                                             llvm::Twine(line) + ":" + llvm::Twine(col));
       if (!expect(')')) return false;
       node->loc = Location{m.fileId(file), uint32_t(line), uint32_t(col)};
     }

@@ -27,6 +27,52 @@ static unsigned codePoint(llvm::StringRef s) {
   return cp;
 }
 
+/// How one character (a UTF-8 sequence, or a byte of none) is shown in a
+/// message or a quoted source line, or "" where it is shown as it is. A
+/// control character is escaped, never sent to the terminal: an ESC [2J in
+/// a comment on the line of an error cleared the user's screen. So is a
+/// character a terminal draws in no column, or not at all (a zero-width
+/// space or joiner moved the caret one column right each; a right-to-left
+/// override reordered the line as shown), and a byte that is no UTF-8 (a
+/// lone 0x9b is CSI to an 8-bit terminal).
+static std::string escapedCharacter(llvm::StringRef ch) {
+  auto c = (unsigned char)ch[0];
+  if (c < 0x80)
+    return (c >= 0x20 && c < 0x7F) || c == '\t' ? "" : llvm::formatv("\\x{0:x-2}", unsigned(c)).str();
+  int width = llvm::sys::unicode::columnWidthUTF8(ch);
+  if (ch.size() == 1 || width == llvm::sys::unicode::ErrorInvalidUTF8) {
+    std::string out;
+    for (char b : ch) out += llvm::formatv("\\x{0:x-2}", unsigned((unsigned char)b)).str();
+    return out;
+  }
+  if (width == llvm::sys::unicode::ErrorNonPrintableCharacter)
+    return llvm::formatv("\\u{{{0:x-4}}", codePoint(ch)).str();
+  return "";
+}
+
+/// The length of the UTF-8 sequence at s[i] (1 for a byte that starts
+/// none, or one cut short).
+static size_t sequenceLength(llvm::StringRef s, size_t i) {
+  auto c = (unsigned char)s[i];
+  size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+  for (size_t j = 1; j < len; ++j)
+    if (i + j >= s.size() || ((unsigned char)s[i + j] & 0xC0) != 0x80) return j;
+  return len;
+}
+
+std::string shownMessage(llvm::StringRef msg) {
+  std::string out;
+  for (size_t i = 0; i < msg.size();) {
+    size_t len = sequenceLength(msg, i);
+    llvm::StringRef ch = msg.substr(i, len);
+    // A message's own line breaks and tabs stay (notes indent with them).
+    std::string shown = ch == "\n" || ch == "\t" ? "" : escapedCharacter(ch);
+    out += shown.empty() ? ch.str() : shown;
+    i += len;
+  }
+  return out;
+}
+
 static void printShown(const llvm::SourceMgr &sm, llvm::raw_ostream &os, const llvm::SMDiagnostic &d,
                        llvm::SourceMgr::DiagKind kind) {
   llvm::StringRef line = d.getLineContents();
@@ -52,11 +98,9 @@ static void printShown(const llvm::SourceMgr &sm, llvm::raw_ostream &os, const l
   unsigned chars = 0;
   for (size_t i = 0; i < line.size();) {
     auto c = (unsigned char)line[i];
-    size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
     // Only continuation bytes (10xxxxxx) belong to it: a stray lead byte
     // is one character of its own.
-    for (size_t j = 1; j < len; ++j)
-      if (i + j >= line.size() || ((unsigned char)line[i + j] & 0xC0) != 0x80) len = j;
+    size_t len = sequenceLength(line, i);
     for (size_t j = 0; j < len; ++j) column[i + j] = unsigned(plain.size()), character[i + j] = chars;
     if (c == '\t') {
       size_t n = 8 - plain.size() % 8;
@@ -65,23 +109,11 @@ static void printShown(const llvm::SourceMgr &sm, llvm::raw_ostream &os, const l
     } else if (plainAscii(char(c))) {
       plain += char(c);
       expanded += char(c);
-    } else if (c < 0x80) {
-      // A control character is shown escaped, never sent to the terminal:
-      // an ESC [2J in a comment on the line cleared the user's screen.
-      std::string shown = llvm::formatv("\\x{0:x-2}", unsigned(c)).str();
-      plain.append(shown.size(), '?');
-      expanded += shown;
-    } else if (int width = llvm::sys::unicode::columnWidthUTF8(line.substr(i, len));
-               width == llvm::sys::unicode::ErrorNonPrintableCharacter) {
-      // So is a character a terminal draws in no column, or not at all: a
-      // zero-width space or joiner moved the caret one column right each,
-      // and a right-to-left override reordered the line as shown.
-      std::string shown = llvm::formatv("\\u{{{0:x-4}}", codePoint(line.substr(i, len))).str();
+    } else if (std::string shown = escapedCharacter(line.substr(i, len)); !shown.empty()) {
       plain.append(shown.size(), '?');
       expanded += shown;
     } else {
-      // Invalid UTF-8 (-2): one column, as a terminal's replacement
-      // character.
+      int width = llvm::sys::unicode::columnWidthUTF8(line.substr(i, len));
       plain.append(size_t(width < 0 ? 1 : width), '?');
       expanded += line.substr(i, len);
     }
@@ -112,7 +144,7 @@ static void printShown(const llvm::SourceMgr &sm, llvm::raw_ostream &os, const l
 
 void printMessage(const llvm::SourceMgr &sm, llvm::raw_ostream &os, llvm::SMLoc loc, llvm::SourceMgr::DiagKind kind,
                   const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
-  llvm::SMDiagnostic d = sm.GetMessage(loc, kind, msg, ranges);
+  llvm::SMDiagnostic d = sm.GetMessage(loc, kind, shownMessage(msg.str()), ranges);
   // A long line (a generated model, a 10 MB comment) is shown as a window
   // around the caret, "..." at each cut end: it was printed whole, once per
   // error and note.
@@ -131,11 +163,13 @@ void printMessage(const llvm::SourceMgr &sm, llvm::raw_ostream &os, llvm::SMLoc 
     }
     llvm::SMDiagnostic cut(sm, d.getLoc(), d.getFilename(), d.getLineNo(), d.getColumnNo() + shift, kind, d.getMessage(),
                            window, spans);
-    // The caret goes by the window; file:line:col keeps the line's column.
+    // The caret goes by the window; file:line:col keeps the line's column,
+    // in characters as on a short line (it gave the byte column here).
     std::string text;
     llvm::raw_string_ostream out(text);
     printShown(sm, out, cut, kind);
-    setColumn(text, d, d.getColumnNo() + 1);
+    llvm::StringRef before = full.take_front(size_t(d.getColumnNo()));
+    setColumn(text, d, int(llvm::count_if(before, [](char c) { return ((unsigned char)c & 0xC0) != 0x80; })) + 1);
     os << text;
     return;
   }

@@ -19,6 +19,11 @@
 
 namespace gradc {
 
+/// `msg` as a message shows it: control characters, characters a terminal
+/// draws in no column, and bytes that are no UTF-8 escaped (\x1b,
+/// \u{202e}); line breaks and tabs kept. printMessage applies it.
+std::string shownMessage(llvm::StringRef msg);
+
 void printMessage(const llvm::SourceMgr &sm, llvm::raw_ostream &os, llvm::SMLoc loc, llvm::SourceMgr::DiagKind kind,
                   const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges = {});
 

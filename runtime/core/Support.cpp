@@ -55,6 +55,24 @@ static size_t utf8Length(std::string_view s) {
   return n;
 }
 
+/// The code point of a valid UTF-8 sequence of n bytes.
+static uint32_t codePointOf(std::string_view s, size_t n) {
+  auto c = static_cast<unsigned char>(s[0]);
+  uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+  for (size_t i = 1; i < n; ++i) cp = cp << 6 | (static_cast<unsigned char>(s[i]) & 0x3f);
+  return cp;
+}
+
+/// A character a terminal draws in no column, or that changes how the
+/// rest of the line is drawn: C1 controls, zero-width characters and
+/// joiners, bidirectional overrides and isolates, line and paragraph
+/// separators, the byte-order mark. A tensor name holding U+202E reversed
+/// the rest of the refusal as shown.
+static bool invisible(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9f) || cp == 0xad || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+         (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
+}
+
 std::string shown(std::string_view untrusted, size_t limit) {
   std::string out;
   std::string_view s = untrusted.substr(0, limit);
@@ -65,6 +83,7 @@ std::string shown(std::string_view untrusted, size_t limit) {
     else if (c == '\t') out += "\\t";
     else if (c == '\r') out += "\\r";
     else if (c < 0x20 || c == 0x7f || n == 0) out += fmt::format("\\x{:02x}", int(c));
+    else if (n > 1 && invisible(codePointOf(s.substr(i), n))) out += fmt::format("\\u{{{:04x}}}", codePointOf(s.substr(i), n));
     else out.append(s.substr(i, n)); // a character, ASCII or UTF-8
     i += n == 0 ? 1 : n;
   }

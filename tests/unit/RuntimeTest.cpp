@@ -130,6 +130,9 @@ TEST(Shown, EscapesControlBytesAndCutsLongStrings) {
   // character (a CSV field "\xff8").
   EXPECT_EQ(shown("\xff" "8"), "\\xff8");
   EXPECT_EQ(shown("a\x80z"), "a\\x80z");                 // a stray continuation byte
+  // So are characters a terminal draws in no column or that reorder the
+  // line: a right-to-left override, a zero-width space, a C1 next-line.
+  EXPECT_EQ(shown("w\xe2\x80\xae\xe2\x80\x8b\xc2\x85"), "w\\u{202e}\\u{200b}\\u{0085}");
   EXPECT_EQ(shown("\xc0\xafx"), "\\xc0\\xafx");          // an overlong '/'
   EXPECT_EQ(shown("\xed\xa0\x80"), "\\xed\\xa0\\x80");    // a surrogate
   EXPECT_EQ(shown("caf\xc3"), "caf\\xc3");               // cut short
