@@ -7,28 +7,43 @@ namespace gradc {
 
 void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges,
                        llvm::ArrayRef<Note> notes) {
+  std::string text = msg.str();
+  if (admit(loc, text)) print(loc, text, ranges, notes);
+}
+
+void DiagEngine::errorAtArgument(llvm::SMRange arg, llvm::SMLoc use, const llvm::Twine &msg,
+                                 llvm::ArrayRef<Note> notes, llvm::StringRef how) {
+  std::string text = msg.str();
+  if (!admit(use, text)) return;
+  std::vector<Note> all;
+  all.push_back({use, "'" + (calls.empty() ? std::string("the prelude") : calls.back().callee) + "' " + how.str()});
+  all.insert(all.end(), notes.begin(), notes.end());
+  print(arg.Start, text, {arg}, all);
+}
+
+bool DiagEngine::admit(llvm::SMLoc loc, const std::string &msg) {
   // A loop evaluates its body once per pass: the same mistake, at the same
   // place through the same calls, is said once (with its notes).
   std::string place = "@" + std::to_string(uintptr_t(loc.getPointer()));
   for (auto &c : calls) place += "<" + std::to_string(uintptr_t(c.loc.getPointer()));
-  if (!said.insert(msg.str() + place).second) {
+  if (!said.insert(msg + place).second) {
     lastDropped = true;
-    return;
+    return false;
   }
   // Inside a function of the user's, the same message at the same place is
   // said once, whatever the calls that led there: a body that reads the
   // model's w said so once per call, identically. (The prelude's errors
   // are told apart by call below: each names a mistake in its call.)
-  if (!calls.empty() && !inPrelude(loc) && !said.insert(msg.str() + "@" + std::to_string(uintptr_t(loc.getPointer()))).second) {
+  if (!calls.empty() && !inPrelude(loc) && !said.insert(msg + "@" + std::to_string(uintptr_t(loc.getPointer()))).second) {
     lastDropped = true;
-    return;
+    return false;
   }
   // Inside a loop, a place (with its calls) is said once whatever the
   // message: a slice i:i+3 out of range reads differently at each pass.
   if (!loops.empty()) {
     if (!said.insert("loop" + place).second) {
       lastDropped = true;
-      return;
+      return false;
     }
   }
   // A mistake passed into a prelude function trips each of its lines that
@@ -43,13 +58,17 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
     for (size_t i = 0; i < userCalls; ++i) call += "<" + std::to_string(uintptr_t(calls[i].loc.getPointer()));
     if (userCalls > 0 && !said.insert(call).second) {
       lastDropped = true;
-      return;
+      return false;
     }
   }
   ++errors;
   lastDropped = errors > kMaxErrors;
   if (errors == kMaxErrors + 1) os << "gradc: too many errors; stopping here\n";
-  if (lastDropped) return;
+  return !lastDropped;
+}
+
+void DiagEngine::print(llvm::SMLoc loc, const std::string &msg, llvm::ArrayRef<llvm::SMRange> ranges,
+                       llvm::ArrayRef<Note> notes) {
   printMessage(sm, os, loc, llvm::SourceMgr::DK_Error, msg, ranges);
   for (auto &n : notes) printMessage(sm, os, n.loc, llvm::SourceMgr::DK_Note, n.msg);
   // The pass of each loop of the user's it happened in (the prelude's loops

@@ -18,6 +18,10 @@
 //   <prelude>:56:9: error: shape mismatch in '@': f32[8,4] @ f32[3,3]
 //   model.grad:7:11: note: in call to 'fc.linear' from here
 //
+// When the prelude trips over an argument the user passed as it is
+// (mean(h, axis = 5) fails at sum(x, axis) inside mean), the error is said
+// at that argument instead, and a note shows where the prelude used it.
+//
 //===----------------------------------------------------------------------===//
 #pragma once
 
@@ -39,6 +43,13 @@ public:
   };
   void error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges = {},
              llvm::ArrayRef<Note> notes = {});
+  /// An error found at `use`, in a prelude function, about an argument
+  /// the user wrote at `arg` and the prelude passed on unchanged: said at
+  /// `arg`, with a note at `use`. Counted and deduplicated as an error at
+  /// `use` would be.
+  /// `how` ends the note: "'mean' uses the argument here".
+  void errorAtArgument(llvm::SMRange arg, llvm::SMLoc use, const llvm::Twine &msg,
+                       llvm::ArrayRef<Note> notes = {}, llvm::StringRef how = "uses the argument here");
   void note(llvm::SMLoc loc, const llvm::Twine &msg);
   /// Something legal that is almost certainly not meant; not counted.
   void warning(llvm::SMLoc loc, const llvm::Twine &msg);
@@ -82,6 +93,12 @@ public:
   bool inPrelude(llvm::SMLoc loc) const;
 
 private:
+  /// Whether an error at `loc` is to be said (not said before, not past
+  /// the cap); counts it.
+  bool admit(llvm::SMLoc loc, const std::string &msg);
+  /// Prints an admitted error, its notes, and the loops and calls it is in.
+  void print(llvm::SMLoc loc, const std::string &msg, llvm::ArrayRef<llvm::SMRange> ranges,
+             llvm::ArrayRef<Note> notes);
 
   llvm::SourceMgr &sm;
   llvm::raw_ostream &os;

@@ -91,8 +91,21 @@ std::string describe(const Value &v) {
 
 Value SemaImpl::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges,
                       llvm::ArrayRef<DiagEngine::Note> notes) {
-  diag.error(loc, msg, ranges, notes);
+  if (llvm::SMRange arg = argumentAt(loc, ranges); arg.isValid())
+    diag.errorAtArgument(arg, loc, msg, notes);
+  else
+    diag.error(loc, msg, ranges, notes);
   return Value::error();
+}
+
+llvm::SMRange SemaImpl::argumentAt(llvm::SMLoc loc, llvm::ArrayRef<llvm::SMRange> ranges) const {
+  if (!diag.inPrelude(loc)) return {};
+  for (llvm::SMRange r : ranges) {
+    if (r.Start != loc) continue;
+    auto it = preludeReads.find(r.Start.getPointer());
+    if (it != preludeReads.end() && it->second.first == r.End) return it->second.second;
+  }
+  return {};
 }
 
 bool SemaImpl::spend(llvm::SMLoc loc, int64_t n) {
@@ -168,7 +181,20 @@ Location SemaImpl::irLocation(llvm::SMLoc loc) {
 
 Value SemaImpl::lookup(llvm::StringRef name, llvm::SMRange r) {
   auto &vars = frame().vars;
-  if (auto it = vars.find(name); it != vars.end()) return it->second.at(r);
+  if (auto it = vars.find(name); it != vars.end()) {
+    Value v = it->second.at(r);
+    if (!diag.inPrelude(r.Start)) {
+      v.origin = {};
+      return v;
+    }
+    // A value whose range is the user's was just passed from the user's
+    // code (a stale origin from an earlier call must not win); otherwise
+    // it keeps the origin it came with, through the prelude's own calls.
+    const Value &stored = it->second;
+    if (stored.range.isValid() && !diag.inPrelude(stored.range.Start)) v.origin = stored.range;
+    preludeReads[r.Start.getPointer()] = {r.End, v.origin};
+    return v;
+  }
   // Prelude code sees only the prelude's names: a user's function or
   // constant named `exp` or `mean` must not change what the prelude's
   // softmax or layer_norm compute (it did, silently, or failed inside them).

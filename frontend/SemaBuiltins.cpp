@@ -728,6 +728,12 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
       else msg += c;
     }
     if (a.has(1)) msg += ", got " + describe(a[1]);
+    // A prelude function's check of an argument the user passed as it is
+    // (layer_norm(h, eps = -1)) is said at that argument.
+    if (a.has(1) && a[1].origin.isValid() && diag.inPrelude(loc)) {
+      diag.errorAtArgument(a[1].origin, loc, msg, {}, "checks the argument here");
+      return Value::error();
+    }
     return error(loc, msg, {call.range});
   }
   case Builtin::InitNormal:

@@ -44,6 +44,10 @@ struct Value {
   OpKind op{};      // an elementwise op of ir/Ops.def called as a function
   bool isOp = false;
   llvm::SMRange range; // where it was written, for diagnostics
+  /// Inside prelude code: where the user wrote this value, when it was an
+  /// argument of the user's passed on unchanged (mean(h, axis = 5): the 5
+  /// that sum(x, axis) reads in mean). Errors about it are said there.
+  llvm::SMRange origin;
 
   static Value error() { return Value(); }
   static Value none(llvm::SMRange r = {}) { return make(None, r); }
@@ -203,6 +207,14 @@ public:
     llvm::StringMap<llvm::SMLoc> untaken;
   };
   Value lookup(llvm::StringRef name, llvm::SMRange r);
+  /// Each name read in prelude code, by where it was read (the range's
+  /// start), with its end and the value's origin (see Value::origin):
+  /// the latest read at each place, so an error at one's range can be said
+  /// at the user's argument.
+  llvm::DenseMap<const char *, std::pair<llvm::SMLoc, llvm::SMRange>> preludeReads;
+  /// The user's argument an error at `loc` with `ranges` in prelude code is
+  /// about, if its range is exactly a read of one; else an invalid range.
+  llvm::SMRange argumentAt(llvm::SMLoc loc, llvm::ArrayRef<llvm::SMRange> ranges) const;
   /// Whether `name` is a constant, a function or a builtin.
   bool knownName(llvm::StringRef name);
   /// The value of `-D NAME=TEXT` (SemaDefines.cpp).
