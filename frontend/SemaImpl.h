@@ -85,6 +85,14 @@ struct Value {
 
 /// A short description for messages: "f32[32,1]", "integer 3", "a list".
 std::string describe(const Value &v);
+/// A value as the source would write it (64, "a b", [2, 3], f32[4,1] for a
+/// tensor where `tensors`), or "" when it has none or would pass the bounds
+/// (SemaValues.cpp).
+std::string sourceText(const Value &v, bool tensors, size_t maxItems = SIZE_MAX, size_t maxChars = 1 << 20);
+/// Calls `f` with every statement of `b` and of the loops and branches in
+/// it, in order, and the name each binds there and where (an assignment,
+/// an input, a param, an output with a value; "" for the others).
+void forEachBinding(const ast::Block &b, llvm::function_ref<void(const ast::Stmt &, llvm::StringRef, llvm::SMLoc)> f);
 /// A tensor type as the source language writes it: bool, not the IR's i1.
 std::string srcType(const TensorType &t);
 
