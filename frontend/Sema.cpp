@@ -1,4 +1,5 @@
 //===- frontend/Sema.cpp - statements, declarations and the program -----===//
+#include "frontend/Lexer.h"
 #include "frontend/Parser.h"
 #include "frontend/SemaImpl.h"
 #include "ir/Declarations.h"
@@ -512,10 +513,25 @@ static bool holdsTensor(const Value &v) {
 }
 
 
+/// Whether `source` names the type f64 and never f32 (as identifiers: a
+/// type, a conversion; comments and strings do not count).
+static bool namesOnlyF64(llvm::StringRef source) {
+  bool f32 = false, f64 = false;
+  Lexer lex(source, [](llvm::SMLoc, const llvm::Twine &) {});
+  for (Token t = lex.next(); t.kind != Tok::Eof; t = lex.next()) {
+    if (t.kind != Tok::Ident) continue;
+    f32 |= t.text == "f32";
+    f64 |= t.text == "f64";
+  }
+  return f64 && !f32;
+}
+
 std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelude) {
   module = std::make_unique<Module>();
   auto &sm = diag.sourceMgr();
   userBuffer = sm.getMainFileID();
+  if (opts.floatTypeFromSource && opts.floatType == DType::F32 && namesOnlyF64(sm.getMemoryBuffer(userBuffer)->getBuffer()))
+    opts.floatType = DType::F64;
 
   // Names every program sees: initialisers and pi.
   for (llvm::StringRef init : initialiserWords())

@@ -21,8 +21,15 @@ namespace gradc {
 struct SemaOptions {
   /// `-D NAME=VALUE`: overrides of top-level constants.
   std::vector<std::pair<std::string, std::string>> defines;
-  /// The dtype `f32` in the source stands for (f64 for gradient checks).
+  /// The dtype `f32` in the source stands for (f64 for gradient checks),
+  /// and that float(x), full, onehot, rand_* and the prelude's params make.
   DType floatType = DType::F32;
+  /// When set (gradc without --dtype), a program that names f64 and never
+  /// f32 (as a type or a conversion) computes in f64: floatType becomes
+  /// F64 for it. A model written all in f64 could not call cross_entropy,
+  /// linear or dropout (their onehot and params were f32), nor add
+  /// float(k) to its values.
+  bool floatTypeFromSource = false;
   /// Analysis runs the program: loops are unrolled and calls inlined, so a
   /// short file can ask for unbounded work (nested loops, calls that each
   /// call the next twice). Past either budget it stops with one error.

@@ -347,6 +347,13 @@ bool SemaImpl::broadcastValues(llvm::ArrayRef<Value> vals, DType dtype, llvm::SM
   return true;
 }
 
+std::string SemaImpl::preludeFloatNote() const {
+  std::string t = dtypeName(opts.floatType).str();
+  return "the prelude's parameters, onehot and float() are in the model's float type, " + t +
+         " here (f64 for a model that names f64 and never f32, or under --dtype f64): pass it " + t +
+         " values, as " + t + "(x)";
+}
+
 Value SemaImpl::arith(OpKind op, Value a, Value c, llvm::SMLoc opLoc, llvm::StringRef what) {
   if (a.isError() || c.isError()) return Value::error();
   bool logical = op == OpKind::And || op == OpKind::Or;
@@ -359,9 +366,14 @@ Value SemaImpl::arith(OpKind op, Value a, Value c, llvm::SMLoc opLoc, llvm::Stri
   const Value &t = a.kind == Value::Tensor ? a : c;
   DType dt = t.node->type.dtype;
   if (a.kind == Value::Tensor && c.kind == Value::Tensor && a.node->type.dtype != c.node->type.dtype) {
-    error(opLoc, "operands of " + what + " have different dtypes: " + srcType(a.node->type) + " and " + srcType(c.node->type),
-          {a.range, c.range});
     DType da = a.node->type.dtype, dc = c.node->type.dtype;
+    std::string msg = "operands of " + what.str() + " have different dtypes: " + srcType(a.node->type) + " and " +
+                      srcType(c.node->type);
+    // Inside the prelude the fix is the user's argument: said before the
+    // calls that lead there.
+    if (isFloat(da) && isFloat(dc) && diag.inPrelude(opLoc))
+      return error(opLoc, msg, {a.range, c.range}, {{opLoc, preludeFloatNote()}});
+    error(opLoc, msg, {a.range, c.range});
     if (logical)
       note(opLoc, what + " takes bool tensors on both sides: compare the other one, e.g. x > 0");
     else if (da == DType::I1 || dc == DType::I1)
@@ -404,8 +416,11 @@ Value SemaImpl::matmul(Value a, Value c, llvm::SMLoc opLoc) {
       return error(v->range.Start, "'@' needs float tensors, but this is " + describe(*v), {v->range});
   TensorType ta = a.node->type, tb = c.node->type;
   std::string shapes = srcType(ta) + " @ " + srcType(tb);
-  if (ta.dtype != tb.dtype)
-    return error(opLoc, "operands of '@' have different dtypes: " + shapes, {a.range, c.range});
+  if (ta.dtype != tb.dtype) {
+    llvm::SmallVector<DiagEngine::Note, 1> notes;
+    if (diag.inPrelude(opLoc)) notes.push_back({opLoc, preludeFloatNote()});
+    return error(opLoc, "operands of '@' have different dtypes: " + shapes, {a.range, c.range}, notes);
+  }
   if (ta.rank() < 2 || tb.rank() < 2) {
     error(opLoc, "'@' needs operands of rank 2 or more: " + shapes, {a.range, c.range});
     note(opLoc, "reshape a vector to [n, 1] or [1, n] first");

@@ -145,6 +145,9 @@ public:
   bool broadcastValues(llvm::ArrayRef<Value> vals, DType dtype, llvm::SMLoc opLoc, llvm::StringRef what,
                        llvm::SmallVectorImpl<Node *> &out);
   Value matmul(Value a, Value b, llvm::SMLoc opLoc);
+  /// The note for f32 meeting f64 inside the prelude: it computes in the
+  /// model's float type.
+  std::string preludeFloatNote() const;
   /// Compile-time arithmetic on numbers and booleans.
   std::optional<bool> sameConstant(const Value &a, const Value &b);
   Value foldConstant(llvm::StringRef op, const Value &a, const Value &b, llvm::SMLoc opLoc);
@@ -256,7 +259,7 @@ public:
   Builder &b() { return *builder; }
 
   DiagEngine &diag;
-  const SemaOptions &opts;
+  SemaOptions opts; // floatType settled by run() (floatTypeFromSource)
   std::unique_ptr<Module> module;
   Graph *graph = nullptr;
   std::unique_ptr<Builder> builder;

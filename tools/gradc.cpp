@@ -73,7 +73,7 @@ static cl::SubCommand gradcheckCmd("gradcheck", "Compare every symbolic gradient
 static cl::opt<std::string> input(cl::Positional, cl::desc("<model.grad | module.gir>"), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> defines("D", cl::Prefix, cl::desc("Override a constant: -D NAME=VALUE (e.g. -D B=256)"),
                                      cl::value_desc("NAME=VALUE"), ALL_SUBS, cl::cat(category));
-static cl::opt<std::string> dtype("dtype", cl::desc("The float type 'f32' stands for: f32 (default) or f64 (for checks: its matrix products are the plain sums, several times slower)"),
+static cl::opt<std::string> dtype("dtype", cl::desc("The float type 'f32' stands for: f32 (default; f64 for a model that names f64 and never f32) or f64 (for checks: its matrix products are the plain sums, several times slower)"),
                                   cl::init("f32"), cl::sub(buildCmd), cl::sub(dumpCmd), cl::sub(optCmd), cl::sub(dotCmd),
                                   cl::sub(statsCmd), cl::cat(category));
 static NumberOpt<unsigned> fusion("fusion",
@@ -222,6 +222,8 @@ static CompileOptions compileOptions() {
   }
   if (dtype == "f64") o.sema.floatType = DType::F64;
   else if (dtype != "f32") fail("--dtype takes f32 or f64, not '" + dtype + "'");
+  // Without --dtype, a model written all in f64 computes in f64 (Sema.h).
+  o.sema.floatTypeFromSource = dtype.getNumOccurrences() == 0;
   if (fusion > 3) fail("--fusion takes 0, 1, 2 or 3, not " + std::to_string(fusion));
   o.passes.fusionLevel = fusion;
   if (sliceBlockBytes < 1 || sliceBlockMinRows < 1 || singleSliceBlockBytes < 0)
