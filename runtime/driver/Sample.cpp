@@ -302,6 +302,19 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
     int64_t end = std::min(rows, first + md.Bs);
     // @step's row b holds sample first + b; rows past the group repeat its first.
     auto textOf = [&](int64_t b) -> const std::vector<int32_t> & { return texts[first + b < end ? first + b : first]; };
+    // Before @step is trusted (and under --check-cache), its logits at
+    // each position of the prompts' first window are compared with
+    // @predict's on the whole of it. A model that lets a position see a
+    // later one is not causal, and differs there; compared only at the
+    // prompt's last position, with nothing later in either, a mask
+    // j <= i + 1 agreed, and sample trusted @step silently (an explorer
+    // found it).
+    std::vector<std::vector<int32_t>> prompts(B);
+    for (int64_t b = 0; b < B; ++b) {
+      int64_t r = b < md.Bs && first + b < end ? first + b : first;
+      prompts[b].assign(texts[r].begin(), texts[r].begin() + std::min<size_t>(promptLength[r], T));
+    }
+    bool comparePrompts = checkAll || !trusted, promptsPredicted = false;
     // Position p of the window holds token start + p of every row.
     int64_t start = 0, pos = 0;
     std::vector<int32_t> feed(md.Bs);
@@ -318,9 +331,20 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
       }
       md.step(feed, pos);
       ++calls;
+      double promptErr = 0;
+      if (comparePrompts && start == 0) {
+        std::vector<bool> live(md.Bs);
+        for (int64_t b = 0; b < md.Bs; ++b) live[b] = pos < int64_t(prompts[b].size()) && first + b < end;
+        if (std::count(live.begin(), live.end(), true) > 0) {
+          if (!promptsPredicted) md.predict(prompts), promptsPredicted = true;
+          promptErr = stepError(md, pos, live);
+          worst = std::max(worst, promptErr);
+        }
+      }
       // Rows at their last known token draw the next one.
       bool drawing = false;
       for (int64_t r = first; r < end; ++r) drawing |= size_t(start + pos) == texts[r].size() - 1 && made[r] < tokens;
+      if (!trusted && promptErr > trustTolerance) drawing = true; // said at once, below
       if (checkAll || (drawing && !trusted)) {
         std::vector<std::vector<int32_t>> window(B);
         std::vector<bool> live(B);
@@ -331,7 +355,8 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
           live[b] = size_t(start + pos) < text.size();
         }
         md.predict(window);
-        double err = stepError(md, pos, live);
+        promptsPredicted = false; // the prompts' logits are overwritten
+        double err = std::max(promptErr, stepError(md, pos, live));
         worst = std::max(worst, err);
         ++checked;
         if (!trusted && err > trustTolerance) {
