@@ -349,7 +349,7 @@ static void refuseOtherSubcommandsOptions(int argc, char **argv) {
       if (s != sub && !s->getName().empty() && cl::getRegisteredOptions(*s).count(name))
         owners += (owners.empty() ? "`gradc " : ", `gradc ") + s->getName().str() + "`";
     if (owners.empty()) continue;
-    llvm::WithColor::error(llvm::errs(), "gradc") << "--" << name << " is an option of " << owners << ", not of `gradc "
+    llvm::WithColor::error(llvm::errs(), "gradc") << (name.size() == 1 ? "-" : "--") << name << " is an option of " << owners << ", not of `gradc "
                                                  << sub->getName() << "` (gradc " << sub->getName()
                                                  << " --help lists its options)\n";
     std::exit(1);
