@@ -81,20 +81,44 @@ void DiagEngine::print(llvm::SMLoc loc, const std::string &msg, llvm::ArrayRef<l
                      "in the pass of this loop with " + loops[i].var + " = " + std::to_string(loops[i].value) +
                          (i + 1 == loops.size() ? " (a mistake here is said for its first pass only)" : ""));
   };
-  // Innermost first. A deep chain (a recursion) shows its two ends.
+  // Innermost first. A run of the same call (a recursion through one line)
+  // is said once with its count: `return f(x, n - 1)` was said once per
+  // level, identically. A deep chain of others shows its two ends.
+  struct Run {
+    size_t outer, inner; // calls[outer..inner], each the same call
+  };
+  auto loopsInside = [&](size_t depth) {
+    return llvm::any_of(loops, [&](const LoopPass &l) { return l.depth == depth && !inPrelude(l.loc); });
+  };
+  std::vector<Run> runs;
   for (size_t i = calls.size(); i-- > 0;) {
-    loopsAt(i + 1);
-    if (calls.size() > 2 * kChainEnds && i == calls.size() - kChainEnds - 1) {
-      size_t skipped = calls.size() - 2 * kChainEnds;
+    if (!runs.empty()) {
+      Run &r = runs.back();
+      if (calls[i].loc == calls[r.outer].loc && calls[i].callee == calls[r.outer].callee && !loopsInside(r.outer)) {
+        r.outer = i;
+        continue;
+      }
+    }
+    runs.push_back({i, i});
+  }
+  for (size_t k = 0; k < runs.size(); ++k) {
+    loopsAt(runs[k].inner + 1);
+    if (runs.size() > 2 * kChainEnds && k == kChainEnds) {
+      size_t last = runs.size() - kChainEnds; // the first of the outer ends shown
+      size_t skipped = runs[k].inner - runs[last - 1].outer + 1;
       llvm::SMDiagnostic("", llvm::SourceMgr::DK_Note, "(" + std::to_string(skipped) + " more calls in between are not shown)")
           .print(nullptr, os);
       // The loops among the calls not shown are (the innermost one says
       // that a mistake is reported for its first pass only).
-      for (size_t d = i; d + skipped > i + 1; --d) loopsAt(d);
-      i -= skipped - 1;
+      for (size_t d = runs[k].inner; d > runs[last - 1].outer; --d) loopsAt(d);
+      k = last - 1;
       continue;
     }
-    printMessage(sm, os, calls[i].loc, llvm::SourceMgr::DK_Note, "in call to '" + calls[i].callee + "' from here");
+    size_t times = runs[k].inner - runs[k].outer + 1;
+    const CallSite &c = calls[runs[k].inner];
+    printMessage(sm, os, c.loc, llvm::SourceMgr::DK_Note,
+                 "in call to '" + c.callee + "' from here" +
+                     (times > 1 ? " (" + std::to_string(times) + " calls deep: a recursion)" : std::string()));
   }
   loopsAt(0);
 }
