@@ -143,7 +143,10 @@ std::vector<Problem> graphProblems(const Graph &g) {
   }
   node = nullptr;
   if (errs.empty())
-    for (auto &p : verifyKernels(g)) err(p.message);
+    for (auto &p : verifyKernels(g)) {
+      err(p.message);
+      errs.back().kernel = p.kernel;
+    }
   if (errs.empty() && isPlanned(g))
     for (auto &p : verifyPlan(g)) errs.push_back({p.message, &g, p.node});
   return errs;

@@ -16,6 +16,7 @@ struct Problem {
   const Graph *graph = nullptr;
   const Node *node = nullptr;
   int output = -1, update = -1;
+  int kernel = -1; // a kernel line's problem: its index in the graph's list
 };
 
 /// Checks every node, output and update of every graph and returns each
