@@ -14,7 +14,16 @@ void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<l
 void DiagEngine::errorAtArgument(llvm::SMRange arg, llvm::SMLoc use, const llvm::Twine &msg,
                                  llvm::ArrayRef<Note> notes, llvm::StringRef how) {
   std::string text = msg.str();
+  // Said at the argument, it is the argument's line's mistake: in a
+  // function of the user's called twice it is said once, as one written
+  // there directly is.
+  std::string at = text + "@arg" + std::to_string(uintptr_t(arg.Start.getPointer()));
+  if (said.count(at)) {
+    lastDropped = true;
+    return;
+  }
   if (!admit(use, text)) return;
+  said.insert(at);
   std::vector<Note> all;
   all.push_back({use, "'" + (calls.empty() ? std::string("the prelude") : calls.back().callee) + "' " + how.str()});
   all.insert(all.end(), notes.begin(), notes.end());

@@ -57,6 +57,8 @@ public:
   void error(const llvm::Twine &msg);
   /// A note with no position, after errors (not counted).
   void remark(const llvm::Twine &msg);
+  /// Text another engine said (warnings of a reading that was kept).
+  void replay(llvm::StringRef text) { os << text; }
 
   /// One call being inlined: where it was written and what it calls
   /// ("linear", or "fc.linear" with its scope).

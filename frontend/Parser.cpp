@@ -667,9 +667,9 @@ ExprPtr Parser::parseUnary() {
 bool Parser::parseIndexItem(IndexItem &item) {
   llvm::SMLoc start = tok.loc();
   // NumPy's x[..., 0] said only "expected an expression, found '..'".
-  if (tok.is(Tok::DotDot)) {
-    error(tok.loc(), "an index names every axis: there is no ellipsis (...), so write x[:, :, 0] for a rank-3 x's "
-                     "x[..., 0]");
+  if (Token next = lexer.peek(); tok.is(Tok::DotDot) && next.is(Tok::Dot) && next.loc() == tok.endLoc()) {
+    error(tok.loc(), "an index names every axis: there is no ellipsis (...); write ':' for each axis it would "
+                     "stand for (x[..., 0] of a rank-3 x is x[:, :, 0])");
     return false;
   }
   if (!tok.is(Tok::Colon) && !(item.start = parseExpr())) return false;

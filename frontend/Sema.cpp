@@ -513,25 +513,10 @@ static bool holdsTensor(const Value &v) {
 }
 
 
-/// Whether `source` names the type f64 and never f32 (as identifiers: a
-/// type, a conversion; comments and strings do not count).
-static bool namesOnlyF64(llvm::StringRef source) {
-  bool f32 = false, f64 = false;
-  Lexer lex(source, [](llvm::SMLoc, const llvm::Twine &) {});
-  for (Token t = lex.next(); t.kind != Tok::Eof; t = lex.next()) {
-    if (t.kind != Tok::Ident) continue;
-    f32 |= t.text == "f32";
-    f64 |= t.text == "f64";
-  }
-  return f64 && !f32;
-}
-
 std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelude) {
   module = std::make_unique<Module>();
   auto &sm = diag.sourceMgr();
   userBuffer = sm.getMainFileID();
-  if (opts.floatTypeFromSource && opts.floatType == DType::F32 && namesOnlyF64(sm.getMemoryBuffer(userBuffer)->getBuffer()))
-    opts.floatType = DType::F64;
 
   // Names every program sees: initialisers and pi.
   for (llvm::StringRef init : initialiserWords())
@@ -703,8 +688,41 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
   return std::move(module);
 }
 
+/// Whether `source` names the type f64 and never f32 (as identifiers: a
+/// type, a conversion; comments and strings do not count).
+static bool namesOnlyF64(llvm::StringRef source) {
+  bool f32 = false, f64 = false;
+  Lexer lex(source, [](llvm::SMLoc, const llvm::Twine &) {});
+  for (Token t = lex.next(); t.kind != Tok::Eof; t = lex.next()) {
+    if (t.kind != Tok::Ident) continue;
+    f32 |= t.text == "f32";
+    f64 |= t.text == "f64";
+  }
+  return f64 && !f32;
+}
+
 std::unique_ptr<Module> buildModule(const Program &user, const Program &prelude, DiagEngine &diag,
                                     const SemaOptions &opts) {
+  // A file written in f64 (it names f64, never f32) that does not build in
+  // f32 is built in f64: a model declared all in f64 could not call
+  // cross_entropy, linear or dropout, whose onehot and params are in the
+  // float type. One that builds in f32 stays f32, as before: its params,
+  // speed and checkpoints are what they were. The f32 reading is tried
+  // quietly; its warnings are said when it is kept.
+  auto &sm = diag.sourceMgr();
+  if (opts.floatTypeFromSource && opts.floatType == DType::F32 &&
+      namesOnlyF64(sm.getMemoryBuffer(sm.getMainFileID())->getBuffer())) {
+    std::string said;
+    llvm::raw_string_ostream quiet(said);
+    DiagEngine trial(sm, quiet);
+    if (auto m = SemaImpl(trial, opts).run(user, prelude)) {
+      diag.replay(said);
+      return m;
+    }
+    SemaOptions f64 = opts;
+    f64.floatType = DType::F64;
+    return SemaImpl(diag, f64).run(user, prelude);
+  }
   SemaImpl sema(diag, opts);
   return sema.run(user, prelude);
 }

@@ -25,10 +25,10 @@ struct SemaOptions {
   /// and that float(x), full, onehot, rand_* and the prelude's params make.
   DType floatType = DType::F32;
   /// When set (gradc without --dtype), a program that names f64 and never
-  /// f32 (as a type or a conversion) computes in f64: floatType becomes
-  /// F64 for it. A model written all in f64 could not call cross_entropy,
-  /// linear or dropout (their onehot and params were f32), nor add
-  /// float(k) to its values.
+  /// f32 (as a type or a conversion), and does not build with floatType
+  /// F32, is built with F64. A model written all in f64 could not call
+  /// cross_entropy, linear or dropout (their onehot and params were f32),
+  /// nor add float(k) to its values; one that builds in f32 stays so.
   bool floatTypeFromSource = false;
   /// Analysis runs the program: loops are unrolled and calls inlined, so a
   /// short file can ask for unbounded work (nested loops, calls that each

@@ -349,9 +349,9 @@ bool SemaImpl::broadcastValues(llvm::ArrayRef<Value> vals, DType dtype, llvm::SM
 
 std::string SemaImpl::preludeFloatNote() const {
   std::string t = dtypeName(opts.floatType).str();
-  return "the prelude's parameters, onehot and float() are in the model's float type, " + t +
-         " here (f64 for a model that names f64 and never f32, or under --dtype f64): pass it " + t +
-         " values, as " + t + "(x)";
+  return "the prelude's parameters, onehot and float() are in the model's float type, " + t + " here: pass it " + t +
+         " values, as " + t + "(x)" +
+         (opts.floatType == DType::F32 ? ", or build with --dtype f64, which makes every f32 f64" : "");
 }
 
 Value SemaImpl::arith(OpKind op, Value a, Value c, llvm::SMLoc opLoc, llvm::StringRef what) {
@@ -369,9 +369,11 @@ Value SemaImpl::arith(OpKind op, Value a, Value c, llvm::SMLoc opLoc, llvm::Stri
     DType da = a.node->type.dtype, dc = c.node->type.dtype;
     std::string msg = "operands of " + what.str() + " have different dtypes: " + srcType(a.node->type) + " and " +
                       srcType(c.node->type);
-    // Inside the prelude the fix is the user's argument: said before the
-    // calls that lead there.
-    if (isFloat(da) && isFloat(dc) && diag.inPrelude(opLoc))
+    // Inside the prelude, one side made there (a param, onehot, float())
+    // is in the model's float type: the note says so, before the calls
+    // that lead there. Two of the user's arguments (mse(pred, target))
+    // are the user's to convert, as anywhere.
+    if (isFloat(da) && isFloat(dc) && diag.inPrelude(opLoc) && !(a.origin.isValid() && c.origin.isValid()))
       return error(opLoc, msg, {a.range, c.range}, {{opLoc, preludeFloatNote()}});
     error(opLoc, msg, {a.range, c.range});
     if (logical)
@@ -418,7 +420,7 @@ Value SemaImpl::matmul(Value a, Value c, llvm::SMLoc opLoc) {
   std::string shapes = srcType(ta) + " @ " + srcType(tb);
   if (ta.dtype != tb.dtype) {
     llvm::SmallVector<DiagEngine::Note, 1> notes;
-    if (diag.inPrelude(opLoc)) notes.push_back({opLoc, preludeFloatNote()});
+    if (diag.inPrelude(opLoc) && !(a.origin.isValid() && c.origin.isValid())) notes.push_back({opLoc, preludeFloatNote()});
     return error(opLoc, "operands of '@' have different dtypes: " + shapes, {a.range, c.range}, notes);
   }
   if (ta.rank() < 2 || tb.rank() < 2) {

@@ -259,7 +259,7 @@ public:
   Builder &b() { return *builder; }
 
   DiagEngine &diag;
-  SemaOptions opts; // floatType settled by run() (floatTypeFromSource)
+  const SemaOptions &opts;
   std::unique_ptr<Module> module;
   Graph *graph = nullptr;
   std::unique_ptr<Builder> builder;
