@@ -128,20 +128,21 @@ bool SemaImpl::assignable(const std::string &name, llvm::SMLoc loc) {
     error(loc, "cannot assign to " + std::string(inputs.count(name) ? "input" : "parameter") + " '" + name + "'");
     return false;
   }
-  // `w = rand_normal(...)` in a data block made a local that shadowed the
-  // param w, silently: it reads as setting w's starting values, which it
-  // did not (a data block cannot read w either).
-  if (frame().inData && diag.calls.empty() && params.count(name)) {
-    error(loc, "'" + name + "' is a parameter of the model, which a data block cannot set: a parameter starts from "
-               "its initialiser (param " + name + ": TYPE = INIT) and training changes it; give this value another name");
-    frame().vars[name] = Value::error(); // its reads below are this mistake, said
-    return false;
-  }
   return true;
 }
 
 void SemaImpl::bind(const std::string &name, Value v, llvm::SMLoc loc) {
   if (!v.isError() && !assignable(name, loc)) return;
+  // `w = rand_normal(...)` in a data block made a local that shadowed the
+  // param w, silently: it reads as setting w's starting values, which it
+  // did not (a data block cannot read w either). A loop variable named w
+  // there reads as no such thing, and stays fine.
+  if (!v.isError() && frame().inData && diag.calls.empty() && params.count(name)) {
+    error(loc, "'" + name + "' is a parameter of the model, which a data block cannot set: a parameter starts from "
+               "its initialiser (param " + name + ": TYPE = INIT) and training changes it; give this value another name");
+    frame().vars[name] = Value::error(); // its reads below are this mistake, said
+    return;
+  }
   if (v.kind == Value::Tensor && v.node->name.empty() && isUserLoc(loc)) v.node->name = name;
   if (frames.size() == 1) firstAssigned.try_emplace(name, loc);
   frame().vars[name] = std::move(v);
