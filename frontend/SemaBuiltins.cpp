@@ -729,10 +729,31 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     }
     if (a.has(1)) msg += ", got " + describe(a[1]);
     // A prelude function's check of an argument the user passed as it is
-    // (layer_norm(h, eps = -1)) is said at that argument.
-    if (a.has(1) && a[1].origin.isValid() && diag.inPrelude(loc)) {
-      diag.errorAtArgument(a[1].origin, loc, msg, {}, "checks the argument here");
-      return Value::error();
+    // (layer_norm(h, eps = -1)) is said at that argument; of a list of
+    // them (cross_entropy's [logits, targets]), at the span from the first
+    // to the last, when they are on one line of one file.
+    if (a.has(1) && diag.inPrelude(loc)) {
+      llvm::SMRange at = a[1].origin;
+      if (a[1].kind == Value::List && !a[1].items().empty()) {
+        auto &sm = diag.sourceMgr();
+        llvm::SMRange first = a[1].items().front().origin;
+        const char *lo = first.Start.getPointer(), *hi = first.End.getPointer();
+        for (const Value &item : a[1].items()) {
+          llvm::SMRange r = item.origin;
+          if (!first.isValid() || !r.isValid() || sm.FindBufferContainingLoc(r.Start) != sm.FindBufferContainingLoc(first.Start) ||
+              sm.FindLineNumber(r.Start) != sm.FindLineNumber(first.Start)) {
+            lo = hi = nullptr;
+            break;
+          }
+          lo = std::min(lo, r.Start.getPointer());
+          hi = std::max(hi, r.End.getPointer());
+        }
+        at = lo ? llvm::SMRange(llvm::SMLoc::getFromPointer(lo), llvm::SMLoc::getFromPointer(hi)) : llvm::SMRange();
+      }
+      if (at.isValid()) {
+        diag.errorAtArgument(at, loc, msg, {}, a[1].kind == Value::List ? "checks the arguments here" : "checks the argument here");
+        return Value::error();
+      }
     }
     return error(loc, msg, {call.range});
   }
