@@ -36,8 +36,9 @@ struct SemaOptions {
   ///
   /// Steps: one per expression evaluated, statement run or loop iteration,
   /// ten per call of a function (which allocates its frame and binds its
-  /// arguments: about ten times the work). The GPT example takes 2,643 steps
-  /// and makes 561 nodes with 4 layers, 7,498 and 1,585 with 12; a loop of
+  /// arguments: about ten times the work). The GPT example takes 3,454 steps
+  /// and makes 561 nodes with 4 layers, 9,670 and 1,585 with 12 (measured
+  /// 2026-12-06; the prelude's argument checks count too); a loop of
   /// 20,000 `h = h + 1` takes 100,000 and makes 40,000. Either budget runs
   /// out in under 0.15 s (2 s under AddressSanitizer), and a graph at the
   /// node budget still builds in seconds, in a few hundred megabytes.
