@@ -3,6 +3,9 @@
 
 #include "ir/SourceDiag.h"
 
+#include <set>
+#include <tuple>
+
 namespace gradc {
 
 void DiagEngine::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges,
@@ -83,27 +86,36 @@ void DiagEngine::print(llvm::SMLoc loc, const std::string &msg, llvm::ArrayRef<l
   // The pass of each loop of the user's it happened in (the prelude's loops
   // are its own business), among the calls, innermost first: a loop two
   // calls further out was said before both calls, as if it were inside.
+  auto sayLoop = [&](size_t i) {
+    printMessage(sm, os, loops[i].loc, llvm::SourceMgr::DK_Note,
+                 "in the pass of this loop with " + loops[i].var + " = " + std::to_string(loops[i].value) +
+                     (i + 1 == loops.size() ? " (a mistake here is said for its first pass only)" : ""));
+  };
   auto loopsAt = [&](size_t depth) {
     for (size_t i = loops.size(); i-- > 0;)
-      if (loops[i].depth == depth && !inPrelude(loops[i].loc))
-        printMessage(sm, os, loops[i].loc, llvm::SourceMgr::DK_Note,
-                     "in the pass of this loop with " + loops[i].var + " = " + std::to_string(loops[i].value) +
-                         (i + 1 == loops.size() ? " (a mistake here is said for its first pass only)" : ""));
+      if (loops[i].depth == depth && !inPrelude(loops[i].loc)) sayLoop(i);
   };
   // Innermost first. A run of the same call (a recursion through one line)
   // is said once with its count: `return f(x, n - 1)` was said once per
-  // level, identically. A deep chain of others shows its two ends.
+  // level, identically. Levels join a run when the loops they stand in
+  // are the same too (a recursion inside a loop's pass). A deep chain of
+  // others shows its two ends.
   struct Run {
     size_t outer, inner; // calls[outer..inner], each the same call
   };
-  auto loopsInside = [&](size_t depth) {
-    return llvm::any_of(loops, [&](const LoopPass &l) { return l.depth == depth && !inPrelude(l.loc); });
+  // The user's loops a level's call stands in (depth: calls.size() there).
+  auto loopsOf = [&](size_t depth) {
+    std::vector<std::tuple<const char *, std::string, int64_t>> in;
+    for (const LoopPass &l : loops)
+      if (l.depth == depth && !inPrelude(l.loc)) in.emplace_back(l.loc.getPointer(), l.var, l.value);
+    return in;
   };
   std::vector<Run> runs;
   for (size_t i = calls.size(); i-- > 0;) {
     if (!runs.empty()) {
       Run &r = runs.back();
-      if (calls[i].loc == calls[r.outer].loc && calls[i].callee == calls[r.outer].callee && !loopsInside(r.outer)) {
+      if (calls[i].loc == calls[r.outer].loc && calls[i].callee == calls[r.outer].callee &&
+          loopsOf(i + 1) == loopsOf(r.outer + 1)) {
         r.outer = i;
         continue;
       }
@@ -117,9 +129,15 @@ void DiagEngine::print(llvm::SMLoc loc, const std::string &msg, llvm::ArrayRef<l
       size_t skipped = runs[k].inner - runs[last - 1].outer + 1;
       llvm::SMDiagnostic("", llvm::SourceMgr::DK_Note, "(" + std::to_string(skipped) + " more calls in between are not shown)")
           .print(nullptr, os);
-      // The loops among the calls not shown are (the innermost one says
-      // that a mistake is reported for its first pass only).
-      for (size_t d = runs[k].inner; d > runs[last - 1].outer; --d) loopsAt(d);
+      // The loops among the calls not shown are, each pass once (the
+      // innermost one says that a mistake is reported for its first pass
+      // only; a recursion through a loop repeated the same pass 56 times).
+      std::set<std::tuple<const char *, std::string, int64_t>> shown;
+      for (size_t d = runs[k].inner; d > runs[last - 1].outer; --d)
+        for (size_t i = loops.size(); i-- > 0;)
+          if (const LoopPass &l = loops[i]; l.depth == d && !inPrelude(l.loc) &&
+                                            shown.emplace(l.loc.getPointer(), l.var, l.value).second)
+            sayLoop(i);
       k = last - 1;
       continue;
     }

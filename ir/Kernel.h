@@ -153,6 +153,7 @@ std::string rowBlockProblem(const UserLists &users, const Graph &g, const SliceG
 struct KernelProblem {
   int32_t kernel;
   std::string message;
+  const Node *node = nullptr; // the value it is about, when it is one
 };
 /// Checks that the kernel list describes the nodes' kernel ids: every
 /// kernel's kind, domain and stored values are those fusion would record,

@@ -144,7 +144,9 @@ std::vector<Problem> graphProblems(const Graph &g) {
   node = nullptr;
   if (errs.empty())
     for (auto &p : verifyKernels(g)) {
+      if (p.node) node = p.node;
       err(p.message);
+      node = nullptr;
       errs.back().kernel = p.kernel;
     }
   if (errs.empty() && isPlanned(g))

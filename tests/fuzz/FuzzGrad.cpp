@@ -32,6 +32,9 @@ static SemaOptions optionsFrom(llvm::StringRef text) {
   SemaOptions opts;
   opts.maxSteps /= 50;
   opts.maxNodes /= 50;
+  // As gradc without --dtype: a file written in f64 that fails in f32 is
+  // analysed again in f64 (two runs over one tree).
+  opts.floatTypeFromSource = true;
   while (text.starts_with("#-")) {
     auto [line, rest] = text.split('\n');
     if (line.consume_front("#-D ")) {
@@ -39,6 +42,7 @@ static SemaOptions optionsFrom(llvm::StringRef text) {
       if (!name.empty() && line.contains('=')) opts.defines.push_back({name.str(), value.str()});
     } else if (line == "#--f64") {
       opts.floatType = DType::F64;
+      opts.floatTypeFromSource = false;
     }
     text = rest;
   }
