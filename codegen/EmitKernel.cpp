@@ -20,6 +20,7 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/MDBuilder.h"
+#include "llvm/Support/SaveAndRestore.h"
 
 #include <cmath>
 #include <limits>
@@ -34,8 +35,9 @@ namespace {
 class KernelEmitter {
 public:
   /// Emits `body` (the kernel's, or a GEMM's epilogue) as function `name`.
-  KernelEmitter(llvm::Module &m, const Kernel &k, llvm::StringRef name, const std::vector<Stmt> &body)
-      : m(m), ctx(m.getContext()), b(ctx), k(k), name(name), body(body) {}
+  KernelEmitter(llvm::Module &m, const Kernel &k, llvm::StringRef name, const std::vector<Stmt> &body,
+                llvm::ArrayRef<ShapeConstant> constants)
+      : m(m), ctx(m.getContext()), b(ctx), k(k), name(name), body(body), constants(constants) {}
 
   llvm::Function *run() {
     // void k(args, begin, end): args = {buffer pointers..., ctx}.
@@ -74,6 +76,7 @@ public:
       bases.push_back(k.buffers[i].isLocal ? b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), scratch, k.buffers[i].offset)
                                            : static_cast<Value *>(field(i, "b" + llvm::Twine(i))));
     rtctx = field(k.buffers.size(), "ctx");
+    if (!constants.empty()) loadConstants(field(k.buffers.size() + 1, "constants"));
     llvm::FastMathFlags fmf;
     fmf.setAllowContract();
     b.setFastMathFlags(fmf);
@@ -132,11 +135,30 @@ private:
     tagAccess(b.CreateStore(v, address(buffer, offset)), buffer);
   }
 
+  /// A shared kernel's constants, read once on entry (the struct never
+  /// changes while the program runs).
+  void loadConstants(Value *base) {
+    llvm::StructType *ty = constantsType(ctx, constants);
+    unsigned field = 0;
+    auto read = [&](const llvm::Twine &n) {
+      auto *l = b.CreateLoad(ty->getElementType(field), b.CreateStructGEP(ty, base, field), n);
+      l->setMetadata(llvm::LLVMContext::MD_invariant_load, llvm::MDNode::get(ctx, {}));
+      ++field;
+      return l;
+    };
+    for (size_t i = 0; i < constants.size(); ++i) {
+      Value *v = read("c" + llvm::Twine(i));
+      Value *r = constants[i].divisor ? read("c" + llvm::Twine(i) + ".reciprocal") : nullptr;
+      shared[constants[i].expr] = {v, r};
+    }
+  }
+
   //===--- expressions ------------------------------------------------------===//
 
   Value *value(const Expr *e) {
     switch (e->kind) {
     case Expr::Const: {
+      if (auto it = shared.find(e); !inlineConstants && it != shared.end()) return it->second.first;
       llvm::Type *t = llvmType(e->type);
       if (isFloat(e->type)) return llvm::ConstantFP::get(t, e->value);
       return llvm::ConstantInt::get(t, int64_t(e->value), true);
@@ -152,6 +174,27 @@ private:
 
   Value *compute(const Expr *e) {
     if (e->kind == Expr::Load) return load(e->buffer, e->args[0]);
+    // A shared kernel computes the bits the kernels it stands for compute,
+    // so it follows what LLVM does with a constant in the code:
+    //  - an op of constants alone is folded: computed from the values;
+    //  - a division by a constant (marked `arcp` by EmitScalarOp.cpp) is a
+    //    multiplication by its reciprocal, rounded, inside a loop (LICM
+    //    hoists 1/c), and outside one only when that is a normal number
+    //    (InstCombine; printShape marks which).
+    if (!constants.empty() && constantOnly(e)) {
+      llvm::SaveAndRestore<bool> folded(inlineConstants, true);
+      return computeOp(e);
+    }
+    if (e->op == OpKind::Div && isFloat(e->type))
+      if (auto it = shared.find(e->args[1]); it != shared.end()) {
+        Value *x = value(e->args[0]);
+        if (realLoops > 0 || reciprocalIsNormal(e->args[1])) return b.CreateFMul(x, it->second.second);
+        return b.CreateFDiv(x, it->second.first);
+      }
+    return computeOp(e);
+  }
+
+  Value *computeOp(const Expr *e) {
     llvm::SmallVector<Value *, 3> a;
     for (const Expr *x : e->args) a.push_back(value(x));
     return emitScalarOp(b, e->op, e->type, e->args.empty() ? e->type : e->args[0]->type, a);
@@ -208,7 +251,11 @@ private:
     Value *saved = ivs[s.var];
     prefetchForWrite(s, iv, limit);
     ivs[s.var] = iv;
+    // A loop of one iteration is gone (SCCP) before LICM sees it.
+    bool real = s.parallel || s.lower || k.vars[s.var].extent > 1;
+    realLoops += real;
     for (auto &c : s.body) stmt(c);
+    realLoops -= real;
     ivs[s.var] = saved;
     Value *next = b.CreateNUWAdd(iv, b.getInt64(1));
     llvm::BasicBlock *latch = b.GetInsertBlock();
@@ -339,7 +386,7 @@ private:
     // it reads the same argument array as this kernel.
     Value *epi = llvm::ConstantPointerNull::get(b.getPtrTy()), *epiArgs = epi;
     if (!s.body.empty()) {
-      epi = KernelEmitter(m, k, name + ".epilogue", s.body).run();
+      epi = KernelEmitter(m, k, name + ".epilogue", s.body, constants).run();
       epiArgs = fn->getArg(0);
     }
     Value *flags = b.getInt32(s.oneThread ? GRT_GEMM_ONE_THREAD : 0);
@@ -409,6 +456,11 @@ private:
   const Kernel &k;
   std::string name;
   const std::vector<Stmt> &body;
+  llvm::ArrayRef<ShapeConstant> constants;
+  /// Each shared constant's value and (a float's) reciprocal, as loaded.
+  llvm::DenseMap<const Expr *, std::pair<Value *, Value *>> shared;
+  bool inlineConstants = false; // computing an op of constants alone
+  int realLoops = 0;            // loops around the code being emitted
   llvm::Function *fn = nullptr;
   llvm::BasicBlock *entry = nullptr;
   Value *rtctx = nullptr, *begin = nullptr, *end = nullptr;
@@ -420,8 +472,46 @@ private:
 
 } // namespace
 
-llvm::Function *emitKernel(llvm::Module &m, const Kernel &k, llvm::StringRef name) {
-  return KernelEmitter(m, k, name, k.body).run();
+llvm::Function *emitKernel(llvm::Module &m, const Kernel &k, llvm::StringRef name, llvm::ArrayRef<ShapeConstant> constants) {
+  return KernelEmitter(m, k, name, k.body, constants).run();
+}
+
+namespace {
+llvm::Type *scalarLlvmType(llvm::LLVMContext &ctx, Type t) {
+  switch (t) {
+  case Type::F32: return llvm::Type::getFloatTy(ctx);
+  case Type::F64: return llvm::Type::getDoubleTy(ctx);
+  case Type::I32: return llvm::Type::getInt32Ty(ctx);
+  case Type::I1: return llvm::Type::getInt1Ty(ctx);
+  case Type::Index: return llvm::Type::getInt64Ty(ctx);
+  }
+  return nullptr;
+}
+} // namespace
+
+llvm::StructType *constantsType(llvm::LLVMContext &ctx, llvm::ArrayRef<ShapeConstant> constants) {
+  std::vector<llvm::Type *> fields;
+  for (const ShapeConstant &c : constants) {
+    fields.push_back(scalarLlvmType(ctx, c.expr->type));
+    if (c.divisor) fields.push_back(fields.back());
+  }
+  return llvm::StructType::get(ctx, fields);
+}
+
+llvm::Constant *constantsValue(llvm::StructType *ty, llvm::ArrayRef<ShapeConstant> constants) {
+  std::vector<llvm::Constant *> values;
+  for (const ShapeConstant &c : constants) {
+    const Expr *e = c.expr;
+    llvm::Type *t = ty->getElementType(unsigned(values.size()));
+    if (!isFloat(e->type)) {
+      values.push_back(llvm::ConstantInt::get(t, int64_t(e->value), /*isSigned=*/true));
+      continue;
+    }
+    values.push_back(llvm::ConstantFP::get(t, e->value));
+    // The reciprocal rounded in the constant's own type, as LLVM folds 1/c.
+    if (c.divisor) values.push_back(llvm::ConstantFP::get(t, e->type == Type::F32 ? double(1.0f / float(e->value)) : 1.0 / e->value));
+  }
+  return llvm::ConstantStruct::get(ty, values);
 }
 
 } // namespace gradc

@@ -11,11 +11,14 @@
 #include "codegen/Schedule.h"
 #include "ir/Optimizers.h"
 
+#include "llvm/ADT/bit.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/Support/ErrorHandling.h"
 
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 
 #include "runtime/include/gradrt/abi.h"
 
@@ -125,11 +128,12 @@ std::string trainSummary(const Module &m) {
 
 class ModuleEmitter {
 public:
-  ModuleEmitter(const Module &m, const LoweredModel &lm, llvm::LLVMContext &ctx)
-      : m(m), lm(lm), ctx(ctx), mod(std::make_unique<llvm::Module>(m.name, ctx)), b(ctx) {}
+  ModuleEmitter(const Module &m, const LoweredModel &lm, llvm::LLVMContext &ctx, const EmitOptions &opts)
+      : m(m), lm(lm), ctx(ctx), opts(opts), mod(std::make_unique<llvm::Module>(m.name, ctx)), b(ctx) {}
 
   std::unique_ptr<llvm::Module> run() {
     for (size_t i = 0; i < lm.slots.size(); ++i) slotIndex[lm.slots[i].name] = i;
+    collectShapes();
     std::vector<std::pair<const LoweredModel::Entry *, llvm::Function *>> entries;
     for (auto &e : lm.entries) entries.push_back({&e, emitEntry(e)});
     emitDescriptor(entries);
@@ -137,15 +141,81 @@ public:
   }
 
 private:
+  /// A kernel's function, and for a shared one the constants it reads.
+  struct KernelCode {
+    llvm::Function *fn = nullptr;
+    llvm::Constant *constants = nullptr; // a constantsType struct (EmitKernel.h)
+  };
+
+  /// EmitOptions::shareKernelsFrom. Each distinct kernel costs LLVM about
+  /// 2-4 ms (the 2,261 kernels of a 250-step ODE with the step's time t in
+  /// each, 1,026 distinct, took 4.0 s, and 1.2 s shared); a shared one
+  /// loses only the folding of its constants into the code. The layers of
+  /// a network repeat their constants, so they are one kernel already and
+  /// stay as they were.
+  size_t shareFrom() const { return opts.shareKernelsFrom ? opts.shareKernelsFrom : SIZE_MAX; }
+
+  /// What kernelFunction needs to know of a kernel before any is emitted.
+  struct Shape {
+    std::string exact; // the canonical text: equal kernels, one function
+    std::string shape; // the text with constants as $n (LoopIR.h)
+    std::vector<loops::ShapeConstant> constants;
+  };
+  std::map<const loops::Kernel *, Shape> shapes;
+  /// Each shape's distinct kernels, in every entry, and which of its
+  /// constants differ among them: only those are read from memory, the
+  /// others (a 0.5 every step has) stay in the code.
+  struct Variants {
+    std::set<std::string> kernels;
+    std::vector<double> first;
+    std::vector<bool> varies;
+  };
+  std::map<std::string, Variants> variants;
+
+  void collectShapes() {
+    for (auto &e : lm.entries)
+      for (auto &k : e.kernels) {
+        Shape s;
+        llvm::raw_string_ostream exact(s.exact), shape(s.shape);
+        loops::print(k, exact, /*canonical=*/true);
+        s.constants = loops::printShape(k, shape);
+        if (!s.constants.empty()) {
+          Variants &v = variants[s.shape];
+          if (v.kernels.empty())
+            for (const loops::ShapeConstant &c : s.constants) v.first.push_back(c.expr->value);
+          v.varies.resize(s.constants.size());
+          // By bits: -0.0 is not 0.0 (1/x tells them apart).
+          for (size_t i = 0; i < s.constants.size(); ++i)
+            if (llvm::bit_cast<uint64_t>(s.constants[i].expr->value) != llvm::bit_cast<uint64_t>(v.first[i])) v.varies[i] = true;
+          v.kernels.insert(s.exact);
+        }
+        shapes[&k] = std::move(s);
+      }
+  }
+
   /// The function for a kernel: an existing one when another kernel has the
-  /// same loops (a layer of a network repeats them), else a new one.
-  llvm::Function *kernelFunction(const loops::Kernel &k) {
-    std::string key;
-    llvm::raw_string_ostream os(key);
-    loops::print(k, os, /*canonical=*/true);
-    auto it = byLoops.find(key);
-    if (it != byLoops.end()) return it->second;
-    return byLoops[key] = emitKernel(*mod, k, k.name);
+  /// same loops (a layer of a network repeats them), or the same loops but
+  /// for constants when at least shareFrom() kernels do; else a new one.
+  KernelCode kernelFunction(const loops::Kernel &k) {
+    const Shape &s = shapes.at(&k);
+    auto v = variants.find(s.shape);
+    if (v == variants.end() || v->second.kernels.size() < shareFrom()) {
+      auto it = byLoops.find(s.exact);
+      if (it != byLoops.end()) return {it->second};
+      return {byLoops[s.exact] = emitKernel(*mod, k, k.name)};
+    }
+    std::vector<loops::ShapeConstant> varying;
+    for (size_t i = 0; i < s.constants.size(); ++i)
+      if (v->second.varies[i]) varying.push_back(s.constants[i]);
+    auto [it, fresh] = byShape.try_emplace(s.shape);
+    if (fresh) it->second = emitKernel(*mod, k, k.name, varying);
+    llvm::Constant *&values = constantsOf[s.exact];
+    if (!values) {
+      llvm::StructType *ty = constantsType(ctx, varying);
+      values = new llvm::GlobalVariable(*mod, ty, /*isConstant=*/true, llvm::GlobalValue::PrivateLinkage,
+                                        constantsValue(ty, varying), k.name + ".constants");
+    }
+    return {it->second, values};
   }
 
   /// The base pointer of a kernel buffer, computed in the entry function.
@@ -167,7 +237,7 @@ private:
   static constexpr size_t kKernelsPerPart = 512;
 
   llvm::Function *emitEntry(const LoweredModel::Entry &e) {
-    std::vector<llvm::Function *> kernels;
+    std::vector<KernelCode> kernels;
     for (auto &k : e.kernels) kernels.push_back(kernelFunction(k));
     auto *ptr = b.getPtrTy();
     auto *fty = llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, ptr}, false);
@@ -205,7 +275,7 @@ private:
   /// The body of `fn`: calls of kernels [first, last) of `e`. A run of
   /// kernels grouped by codegen/LoopGroups.cpp is one call of
   /// grt_parallel_loops with a GrtLoop per kernel.
-  void emitCalls(llvm::Function *fn, const LoweredModel::Entry &e, llvm::ArrayRef<llvm::Function *> kernels,
+  void emitCalls(llvm::Function *fn, const LoweredModel::Entry &e, llvm::ArrayRef<KernelCode> kernels,
                  size_t first, size_t last) {
     auto *ptr = b.getPtrTy();
     auto *i64t = b.getInt64Ty();
@@ -218,13 +288,13 @@ private:
       calls.push_back({i, end});
       i = end;
     }
-    // Each call gets its kernels' buffers' base pointers and the context in
-    // one argument array (a group: one after the other), reused from call
-    // to call.
+    // Each call gets its kernels' buffers' base pointers, the context and
+    // (a shared kernel) its constants in one argument array (a group: one
+    // after the other), reused from call to call.
     size_t most = 1, mostLoops = 0;
     for (auto [begin, end] : calls) {
       size_t n = 0;
-      for (size_t i = begin; i < end; ++i) n += e.kernels[i].buffers.size() + 1;
+      for (size_t i = begin; i < end; ++i) n += e.kernels[i].buffers.size() + 1 + (kernels[i].constants ? 1 : 0);
       most = std::max(most, n);
       if (end - begin > 1) mostLoops = std::max(mostLoops, end - begin);
     }
@@ -249,6 +319,7 @@ private:
         for (size_t j = 0; j < k.buffers.size(); ++j)
           b.CreateStore(basePointer(k.buffers[j], slots, arena), b.CreateConstInBoundsGEP2_32(argsTy, args, 0, at++));
         b.CreateStore(rtctx, b.CreateConstInBoundsGEP2_32(argsTy, args, 0, at++));
+        if (kernels[i].constants) b.CreateStore(kernels[i].constants, b.CreateConstInBoundsGEP2_32(argsTy, args, 0, at++));
         if (end - begin > 1) {
           // A serial kernel is one iteration with all its work.
           int64_t n = k.parallelExtent > 0 ? k.parallelExtent : 1;
@@ -256,12 +327,12 @@ private:
           llvm::Value *loop = b.CreateConstInBoundsGEP2_32(loopsTy, loopArray, 0, unsigned(i - begin));
           b.CreateStore(b.getInt64(n), b.CreateStructGEP(loopTy, loop, 0));
           b.CreateStore(b.getInt64(weight), b.CreateStructGEP(loopTy, loop, 1));
-          b.CreateStore(kernels[i], b.CreateStructGEP(loopTy, loop, 2));
+          b.CreateStore(kernels[i].fn, b.CreateStructGEP(loopTy, loop, 2));
           b.CreateStore(kernelArgs, b.CreateStructGEP(loopTy, loop, 3));
         } else if (k.parallelExtent > 0) {
-          b.CreateCall(parallelFor, {rtctx, b.getInt64(k.parallelExtent), kernels[i], kernelArgs});
+          b.CreateCall(parallelFor, {rtctx, b.getInt64(k.parallelExtent), kernels[i].fn, kernelArgs});
         } else {
-          b.CreateCall(kernels[i], {kernelArgs, b.getInt64(0), b.getInt64(1)});
+          b.CreateCall(kernels[i].fn, {kernelArgs, b.getInt64(0), b.getInt64(1)});
         }
       }
       if (end - begin > 1) b.CreateCall(parallelLoops, {rtctx, b.getInt32(end - begin), loopArray});
@@ -351,10 +422,12 @@ private:
   const Module &m;
   const LoweredModel &lm;
   llvm::LLVMContext &ctx;
+  const EmitOptions &opts;
   std::unique_ptr<llvm::Module> mod;
   llvm::IRBuilder<> b;
   std::map<std::string, int> slotIndex;
-  std::map<std::string, llvm::Function *> byLoops;
+  std::map<std::string, llvm::Function *> byLoops, byShape;
+  std::map<std::string, llvm::Constant *> constantsOf;
   llvm::StringMap<llvm::Constant *> strings;
 };
 
@@ -408,8 +481,9 @@ LoweredModel lowerToLoops(const Module &m, const ScheduleOptions &opts) {
   return lm;
 }
 
-std::unique_ptr<llvm::Module> emitLLVM(const Module &m, const LoweredModel &lm, llvm::LLVMContext &ctx) {
-  return ModuleEmitter(m, lm, ctx).run();
+std::unique_ptr<llvm::Module> emitLLVM(const Module &m, const LoweredModel &lm, llvm::LLVMContext &ctx,
+                                       const EmitOptions &opts) {
+  return ModuleEmitter(m, lm, ctx, opts).run();
 }
 
 } // namespace gradc

@@ -54,8 +54,17 @@ AbiTypes abiTypes(llvm::LLVMContext &ctx);
 /// Schedules every graph of a fused, memory-planned module into loop nests.
 LoweredModel lowerToLoops(const Module &m, const ScheduleOptions &opts = {});
 
+struct EmitOptions {
+  /// From this many kernels that differ only in their scalar constants
+  /// (the steps of an unrolled loop, each with its own time t), they share
+  /// one function that reads the constants from memory; 0: never. The
+  /// code computes the same bits either way (EmitKernel.h).
+  size_t shareKernelsFrom = 4;
+};
+
 /// Emits the lowered model as LLVM IR, including the `gradc_model`
 /// descriptor of runtime/include/gradrt/abi.h.
-std::unique_ptr<llvm::Module> emitLLVM(const Module &m, const LoweredModel &lm, llvm::LLVMContext &ctx);
+std::unique_ptr<llvm::Module> emitLLVM(const Module &m, const LoweredModel &lm, llvm::LLVMContext &ctx,
+                                       const EmitOptions &opts = {});
 
 } // namespace gradc

@@ -3,6 +3,8 @@
 
 #include "llvm/ADT/DenseMap.h"
 
+#include <cmath>
+
 namespace gradc::loops {
 
 Type scalarType(DType t) {
@@ -249,7 +251,8 @@ namespace {
 
 class KernelPrinter {
 public:
-  KernelPrinter(const Kernel &k, llvm::raw_ostream &os, bool canonical) : k(k), os(os), canonical(canonical) {}
+  KernelPrinter(const Kernel &k, llvm::raw_ostream &os, bool canonical, std::vector<ShapeConstant> *constants = nullptr)
+      : k(k), os(os), canonical(canonical || constants), constants(constants) {}
 
   void run() {
     if (canonical) {
@@ -279,6 +282,7 @@ private:
   std::string ref(const Expr *e) {
     switch (e->kind) {
     case Expr::Const: {
+      if (constants && !inlineConstants && (isFloat(e->type) || e->type == Type::I32)) return placeholder(e);
       if (e->type == Type::Index || e->type == Type::I32) return std::to_string(int64_t(e->value));
       return attrValueStr(e->value);
     }
@@ -315,6 +319,13 @@ private:
     return n;
   }
   int defined = 0;
+  bool inlineConstants = false;
+  /// `$n` for the n-th distinct constant, in order of first appearance.
+  std::string placeholder(const Expr *e) {
+    auto [it, fresh] = constantIndex.try_emplace(e, int(constants->size()));
+    if (fresh) constants->push_back({e});
+    return "$" + std::to_string(it->second) + ":" + typeName(e->type).str();
+  }
   static std::string stripParens(std::string s) {
     if (s.size() > 1 && s.front() == '(' && s.back() == ')') return s.substr(1, s.size() - 2);
     return s;
@@ -340,7 +351,17 @@ private:
         line() << define(e) << " = " << accName(e) << "\n";
       } else {
         std::string args;
+        // LLVM folds an op of constants alone; a shared kernel does too
+        // (EmitKernel.cpp), so their values are the shape's.
+        inlineConstants = constantOnly(e);
         for (const Expr *a : e->args) args += (args.empty() ? " " : ", ") + stripParens(ref(a));
+        inlineConstants = false;
+        // Outside loops, a divisor's reciprocal decides the code (a
+        // multiply when it is a normal number), so it is part of the shape.
+        if (constants && e->op == OpKind::Div && isFloat(e->type) && e->args[1]->kind == Expr::Const) {
+          args += reciprocalIsNormal(e->args[1]) ? " (by its reciprocal)" : " (divided)";
+          if (auto it = constantIndex.find(e->args[1]); it != constantIndex.end()) (*constants)[it->second].divisor = true;
+        }
         line() << define(e) << " = " << mnemonic(e->op) << args << " : " << typeName(e->type) << "\n";
       }
       break;
@@ -392,11 +413,28 @@ private:
   const Kernel &k;
   llvm::raw_ostream &os;
   bool canonical;
+  std::vector<ShapeConstant> *constants;
   llvm::DenseMap<const Expr *, std::string> names, accs;
+  llvm::DenseMap<const Expr *, int> constantIndex;
 };
 
 } // namespace
 
 void print(const Kernel &k, llvm::raw_ostream &os, bool canonical) { KernelPrinter(k, os, canonical).run(); }
+
+std::vector<ShapeConstant> printShape(const Kernel &k, llvm::raw_ostream &os) {
+  std::vector<ShapeConstant> constants;
+  KernelPrinter(k, os, /*canonical=*/true, &constants).run();
+  return constants;
+}
+
+bool constantOnly(const Expr *e) {
+  return e->kind == Expr::Op && !e->args.empty() && llvm::all_of(e->args, [](const Expr *a) { return a->kind == Expr::Const; });
+}
+
+bool reciprocalIsNormal(const Expr *c) {
+  if (c->type == Type::F32) return std::isnormal(1.0f / float(c->value));
+  return std::isnormal(1.0 / c->value);
+}
 
 } // namespace gradc::loops

@@ -212,5 +212,21 @@ bool usesVar(const Expr *e, int v, llvm::DenseMap<const Expr *, bool> &memo);
 /// `canonical` prints buffers by position and leaves out names: two kernels
 /// with the same canonical text compute the same thing on different memory.
 void print(const Kernel &k, llvm::raw_ostream &os, bool canonical = false);
+/// A constant of a kernel's shape, and whether the kernel divides by it.
+struct ShapeConstant {
+  const Expr *expr;
+  bool divisor = false;
+};
+/// The canonical text with every scalar constant (f32, f64, i32; not index
+/// arithmetic, nor booleans) written as a placeholder `$n`: kernels with the
+/// same shape differ at most in those constants (the steps of an unrolled
+/// loop, each with its own time t). Returns the constants, n-th at [n].
+std::vector<ShapeConstant> printShape(const Kernel &k, llvm::raw_ostream &os);
+/// Whether 1/c, rounded to c's type, is a normal number: then LLVM makes a
+/// division by c outside a loop a multiplication by it.
+bool reciprocalIsNormal(const Expr *c);
+/// Whether `e` is an op of constants alone, which LLVM folds: printShape
+/// keeps their values, and a shared kernel computes it from them.
+bool constantOnly(const Expr *e);
 
 } // namespace gradc::loops

@@ -182,7 +182,7 @@ bool Compiler::schedule() {
 bool Compiler::lower() {
   if (loops.entries.empty() && !schedule()) return false;
   llvmContext = std::make_unique<llvm::LLVMContext>();
-  llvmModule = emitLLVM(*module, loops, *llvmContext);
+  llvmModule = emitLLVM(*module, loops, *llvmContext, opts.emit);
   return true;
 }
 

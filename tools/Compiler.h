@@ -28,6 +28,7 @@ struct CompileOptions {
   SemaOptions sema;
   PassOptions passes;
   ScheduleOptions schedule;
+  EmitOptions emit;
   std::vector<std::string> printBefore, printAfter;
   bool printAfterAll = false;
 };

@@ -99,6 +99,12 @@ static cl::opt<bool> keepMaskedColumns(
     cl::desc("Compute every column of a slice group's product, even those an index-only mask (a causal one) "
              "discards; by default they are skipped (for comparisons)"),
     ALL_SUBS, cl::cat(category));
+static NumberOpt<long long> shareKernelsFrom(
+    "share-kernels-from",
+    cl::desc("Kernels that differ only in scalar constants (the steps of an unrolled loop) share one compiled "
+             "function, reading the constants from memory, when there are at least this many of them "
+             "(default 4; 0 = never). The results are the same bits either way"),
+    cl::init(EmitOptions{}.shareKernelsFrom), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printAfter("print-after", cl::desc("Print the IR after this pass (repeatable)"),
                                         cl::value_desc("pass"), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printBefore("print-before", cl::desc("Print the IR before this pass (repeatable)"),
@@ -232,6 +238,8 @@ static CompileOptions compileOptions() {
   o.passes.sliceBlockMinRows = sliceBlockMinRows;
   o.passes.singleSliceBlockBytes = singleSliceBlockBytes;
   o.schedule.skipMaskedColumns = !keepMaskedColumns;
+  if (shareKernelsFrom < 0) fail("--share-kernels-from takes 0 (never) or more");
+  o.emit.shareKernelsFrom = size_t(shareKernelsFrom);
   // The hook corrupts the rule of the op it names; a misspelt name broke
   // nothing, and gradcheck passing then looked like a missed bug.
   if (!breakGrad.empty() && !parseOpKind(breakGrad))
