@@ -30,12 +30,23 @@ Value SemaImpl::error(llvm::SMLoc loc, const llvm::Twine &msg, llvm::ArrayRef<ll
 
 llvm::SMRange SemaImpl::argumentAt(llvm::SMLoc loc, llvm::ArrayRef<llvm::SMRange> ranges) const {
   if (!diag.inPrelude(loc)) return {};
-  for (llvm::SMRange r : ranges) {
-    if (r.Start != loc) continue;
+  // The user's argument a range is exactly a read of, if any.
+  auto argument = [&](llvm::SMRange r) -> llvm::SMRange {
     auto it = preludeReads.find(r.Start.getPointer());
     if (it != preludeReads.end() && it->second.first == r.End) return it->second.second;
-  }
-  return {};
+    return {};
+  };
+  for (llvm::SMRange r : ranges)
+    if (llvm::SMRange a = argument(r); r.Start == loc && a.isValid()) return a;
+  // An operator between the user's argument and something of the prelude's
+  // own (gelu's `approximate == "none"` on gelu(h, 0)) is the argument's
+  // mistake. Between two arguments (mse's `pred - y`) it could be either's,
+  // and stays at the operator.
+  llvm::SMRange only;
+  int arguments = 0;
+  for (llvm::SMRange r : ranges)
+    if (llvm::SMRange a = argument(r); a.isValid()) only = a, ++arguments;
+  return ranges.size() >= 2 && arguments == 1 ? only : llvm::SMRange();
 }
 
 bool SemaImpl::spend(llvm::SMLoc loc, int64_t n) {
