@@ -15,12 +15,12 @@
 #include "codegen/EmitKernel.h"
 
 #include "codegen/EmitScalarOp.h"
+#include "codegen/SharedConstants.h"
 #include "runtime/include/gradrt/abi.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/MDBuilder.h"
-#include "llvm/Support/SaveAndRestore.h"
 
 #include <cmath>
 #include <limits>
@@ -158,7 +158,7 @@ private:
   Value *value(const Expr *e) {
     switch (e->kind) {
     case Expr::Const: {
-      if (auto it = shared.find(e); !inlineConstants && it != shared.end()) return it->second.first;
+      if (auto it = shared.find(e); it != shared.end()) return it->second.first;
       llvm::Type *t = llvmType(e->type);
       if (isFloat(e->type)) return llvm::ConstantFP::get(t, e->value);
       return llvm::ConstantInt::get(t, int64_t(e->value), true);
@@ -174,27 +174,10 @@ private:
 
   Value *compute(const Expr *e) {
     if (e->kind == Expr::Load) return load(e->buffer, e->args[0]);
-    // A shared kernel computes the bits the kernels it stands for compute,
-    // so it follows what LLVM does with a constant in the code:
-    //  - an op of constants alone is folded: computed from the values;
-    //  - a division by a constant (marked `arcp` by EmitScalarOp.cpp) is a
-    //    multiplication by its reciprocal, rounded, inside a loop (LICM
-    //    hoists 1/c), and outside one only when that is a normal number
-    //    (InstCombine; printShape marks which).
-    if (!constants.empty() && constantOnly(e)) {
-      llvm::SaveAndRestore<bool> folded(inlineConstants, true);
-      return computeOp(e);
-    }
+    // A shared divisor's reciprocal is a normal number, and LLVM makes a
+    // division by such a constant a multiplication by it (SharedConstants.cpp).
     if (e->op == OpKind::Div && isFloat(e->type))
-      if (auto it = shared.find(e->args[1]); it != shared.end()) {
-        Value *x = value(e->args[0]);
-        if (realLoops > 0 || reciprocalIsNormal(e->args[1])) return b.CreateFMul(x, it->second.second);
-        return b.CreateFDiv(x, it->second.first);
-      }
-    return computeOp(e);
-  }
-
-  Value *computeOp(const Expr *e) {
+      if (auto it = shared.find(e->args[1]); it != shared.end()) return b.CreateFMul(value(e->args[0]), it->second.second);
     llvm::SmallVector<Value *, 3> a;
     for (const Expr *x : e->args) a.push_back(value(x));
     return emitScalarOp(b, e->op, e->type, e->args.empty() ? e->type : e->args[0]->type, a);
@@ -251,11 +234,7 @@ private:
     Value *saved = ivs[s.var];
     prefetchForWrite(s, iv, limit);
     ivs[s.var] = iv;
-    // A loop of one iteration is gone (SCCP) before LICM sees it.
-    bool real = s.parallel || s.lower || k.vars[s.var].extent > 1;
-    realLoops += real;
     for (auto &c : s.body) stmt(c);
-    realLoops -= real;
     ivs[s.var] = saved;
     Value *next = b.CreateNUWAdd(iv, b.getInt64(1));
     llvm::BasicBlock *latch = b.GetInsertBlock();
@@ -459,8 +438,6 @@ private:
   llvm::ArrayRef<ShapeConstant> constants;
   /// Each shared constant's value and (a float's) reciprocal, as loaded.
   llvm::DenseMap<const Expr *, std::pair<Value *, Value *>> shared;
-  bool inlineConstants = false; // computing an op of constants alone
-  int realLoops = 0;            // loops around the code being emitted
   llvm::Function *fn = nullptr;
   llvm::BasicBlock *entry = nullptr;
   Value *rtctx = nullptr, *begin = nullptr, *end = nullptr;

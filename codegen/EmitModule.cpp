@@ -150,9 +150,9 @@ private:
   /// EmitOptions::shareKernelsFrom. Each distinct kernel costs LLVM about
   /// 2-4 ms (the 2,261 kernels of a 250-step ODE with the step's time t in
   /// each, 1,026 distinct, took 4.0 s, and 1.2 s shared); a shared one
-  /// loses only the folding of its constants into the code. The layers of
-  /// a network repeat their constants, so they are one kernel already and
-  /// stay as they were.
+  /// reads only constants whose folding into the code changes nothing
+  /// (SharedConstants.cpp). The layers of a network repeat their
+  /// constants, so they are one kernel already and stay as they were.
   size_t shareFrom() const { return opts.shareKernelsFrom ? opts.shareKernelsFrom : SIZE_MAX; }
 
   /// What kernelFunction needs to know of a kernel before any is emitted.

@@ -58,7 +58,8 @@ struct EmitOptions {
   /// From this many kernels that differ only in their scalar constants
   /// (the steps of an unrolled loop, each with its own time t), they share
   /// one function that reads the constants from memory; 0: never. The
-  /// code computes the same bits either way (EmitKernel.h).
+  /// code computes the same bits either way: constants LLVM would do more
+  /// with in the code stay there (SharedConstants.cpp).
   size_t shareKernelsFrom = 4;
 };
 

@@ -1,9 +1,10 @@
 //===- codegen/LoopIR.cpp - kernels as loop nests -------------------------===//
 #include "codegen/LoopIR.h"
 
+#include "codegen/SharedConstants.h"
+
 #include "llvm/ADT/DenseMap.h"
 
-#include <cmath>
 
 namespace gradc::loops {
 
@@ -252,7 +253,9 @@ namespace {
 class KernelPrinter {
 public:
   KernelPrinter(const Kernel &k, llvm::raw_ostream &os, bool canonical, std::vector<ShapeConstant> *constants = nullptr)
-      : k(k), os(os), canonical(canonical || constants), constants(constants) {}
+      : k(k), os(os), canonical(canonical || constants), constants(constants) {
+    if (constants) shareable = shareableConstants(k);
+  }
 
   void run() {
     if (canonical) {
@@ -282,7 +285,7 @@ private:
   std::string ref(const Expr *e) {
     switch (e->kind) {
     case Expr::Const: {
-      if (constants && !inlineConstants && (isFloat(e->type) || e->type == Type::I32)) return placeholder(e);
+      if (constants && shareable.contains(e)) return placeholder(e);
       if (e->type == Type::Index || e->type == Type::I32) return std::to_string(int64_t(e->value));
       return attrValueStr(e->value);
     }
@@ -319,7 +322,6 @@ private:
     return n;
   }
   int defined = 0;
-  bool inlineConstants = false;
   /// `$n` for the n-th distinct constant, in order of first appearance.
   std::string placeholder(const Expr *e) {
     auto [it, fresh] = constantIndex.try_emplace(e, int(constants->size()));
@@ -351,17 +353,10 @@ private:
         line() << define(e) << " = " << accName(e) << "\n";
       } else {
         std::string args;
-        // LLVM folds an op of constants alone; a shared kernel does too
-        // (EmitKernel.cpp), so their values are the shape's.
-        inlineConstants = constantOnly(e);
         for (const Expr *a : e->args) args += (args.empty() ? " " : ", ") + stripParens(ref(a));
-        inlineConstants = false;
-        // Outside loops, a divisor's reciprocal decides the code (a
-        // multiply when it is a normal number), so it is part of the shape.
-        if (constants && e->op == OpKind::Div && isFloat(e->type) && e->args[1]->kind == Expr::Const) {
-          args += reciprocalIsNormal(e->args[1]) ? " (by its reciprocal)" : " (divided)";
+        // A shared divisor is read with its reciprocal.
+        if (constants && e->op == OpKind::Div && isFloat(e->type))
           if (auto it = constantIndex.find(e->args[1]); it != constantIndex.end()) (*constants)[it->second].divisor = true;
-        }
         line() << define(e) << " = " << mnemonic(e->op) << args << " : " << typeName(e->type) << "\n";
       }
       break;
@@ -414,6 +409,7 @@ private:
   llvm::raw_ostream &os;
   bool canonical;
   std::vector<ShapeConstant> *constants;
+  llvm::DenseSet<const Expr *> shareable; // printShape: those written $n
   llvm::DenseMap<const Expr *, std::string> names, accs;
   llvm::DenseMap<const Expr *, int> constantIndex;
 };
@@ -426,15 +422,6 @@ std::vector<ShapeConstant> printShape(const Kernel &k, llvm::raw_ostream &os) {
   std::vector<ShapeConstant> constants;
   KernelPrinter(k, os, /*canonical=*/true, &constants).run();
   return constants;
-}
-
-bool constantOnly(const Expr *e) {
-  return e->kind == Expr::Op && !e->args.empty() && llvm::all_of(e->args, [](const Expr *a) { return a->kind == Expr::Const; });
-}
-
-bool reciprocalIsNormal(const Expr *c) {
-  if (c->type == Type::F32) return std::isnormal(1.0f / float(c->value));
-  return std::isnormal(1.0 / c->value);
 }
 
 } // namespace gradc::loops

@@ -217,16 +217,11 @@ struct ShapeConstant {
   const Expr *expr;
   bool divisor = false;
 };
-/// The canonical text with every scalar constant (f32, f64, i32; not index
-/// arithmetic, nor booleans) written as a placeholder `$n`: kernels with the
-/// same shape differ at most in those constants (the steps of an unrolled
-/// loop, each with its own time t). Returns the constants, n-th at [n].
+/// The canonical text with each constant a kernel sharing its function may
+/// read from memory (SharedConstants.h: most uses of f32, f64 and i32
+/// constants) written as a placeholder `$n`: kernels with the same shape
+/// differ at most in those constants (the steps of an unrolled loop, each
+/// with its own time t). Returns the constants, n-th at [n].
 std::vector<ShapeConstant> printShape(const Kernel &k, llvm::raw_ostream &os);
-/// Whether 1/c, rounded to c's type, is a normal number: then LLVM makes a
-/// division by c outside a loop a multiplication by it.
-bool reciprocalIsNormal(const Expr *c);
-/// Whether `e` is an op of constants alone, which LLVM folds: printShape
-/// keeps their values, and a shared kernel computes it from them.
-bool constantOnly(const Expr *e);
 
 } // namespace gradc::loops
