@@ -244,6 +244,7 @@ void Generator::step(Scope &s) {
       {&Generator::transpose, 3, false}, {&Generator::concat, 3, false},    {&Generator::index, 4, false},
       {&Generator::gather, 3, false},    {&Generator::onehot, 2, false},    {&Generator::sizes, 2, false},
       {&Generator::callFunction, 3, true}, {&Generator::sumLoop, 2, true},  {&Generator::ifRule, 2, false},
+      {&Generator::timeLoop, 2, true},
       {&Generator::conversions, 3, false}, {&Generator::zeroBase, 2, false},
   };
   int total = 0;
@@ -497,7 +498,7 @@ const std::vector<std::string> &allFeatures() {
       // operators
       "+", "-", "*", "/", "neg", "@", "<", "<=", ">", ">=", "==", "!=", "&&", "||", "!", "index", "slice",
       // shapes and structure
-      "batched @", "@ transpose", "@ K=1", "@ M=1", "@ N=1", "attention", "causal attention", "anti-causal attention", "sliding-window attention", "banded attention", "keepdims", "long axis", "fn", "scoped call", "param read", "layer loop", "for", "if",
+      "batched @", "@ transpose", "@ K=1", "@ M=1", "@ N=1", "attention", "causal attention", "anti-causal attention", "sliding-window attention", "banded attention", "keepdims", "long axis", "fn", "scoped call", "param read", "layer loop", "for", "if", "time loop",
       "output", "metric", "data table", "i32 input", "index shift", "bool input", "param", "pow at 0",
       // conversions and inspection
       "i32", "f64 round trip", "len", "training", "hash",

@@ -233,6 +233,11 @@ private:
   bool ifRule(Scope &s);
   /// A running sum over the first axis, unrolled: s = x[0]; s = s + x[i].
   bool sumLoop(Scope &s);
+  /// An integrator's steps, unrolled: h = h + c_i * tanh(h @ W), each step
+  /// with its own constant c_i (a time, a divisor, a mask position), so
+  /// that its kernels differ from the other steps' only in constants and
+  /// share one function (codegen/EmitModule.cpp).
+  bool timeLoop(Scope &s);
 
   //===--- rules: layers and shapes (GeneratorLayers.cpp) --------------------===//
 

@@ -471,4 +471,35 @@ bool Generator::sumLoop(Scope &s) {
   return true;
 }
 
+bool Generator::timeLoop(Scope &s) {
+  Val *v = pickFloat(s, [](const Val &x) { return x.shape.size() >= 2 && x.shape.back() <= 16 && x.mag() <= 50; });
+  if (!v) return false;
+  Ex x = use(*v);
+  int64_t d = x.shape.back();
+  s.pool.push_back(param(s, {d, d}));
+  std::string w = use(s.pool.back()).text, h = fresh("v");
+  int steps = between(4, 7);
+  double a = uniform(0.05, 0.3), b = uniform(0.1, 0.9);
+  // Each step adds at most a (tanh is within 1, and every factor below
+  // within 1 of it) to each element.
+  std::string factor;
+  switch (between(0, 2)) {
+  case 0: factor = fmt::format("{} * sin(float(i) * {})", num(a), num(b)); break;
+  case 1: factor = fmt::format("({} / (1.0 + float(i) * {}))", num(a), num(b)); break;
+  default:
+    feature("arange");
+    factor = fmt::format("{} * where(arange({}) >= i % {}, 1.0, 0.5)", num(a), d, d);
+    break;
+  }
+  feature("for");
+  feature("time loop");
+  feature("@");
+  emit(s, fmt::format("{} = {}", h, x.text));
+  emit(s, fmt::format("for i in 0..{} {{", steps));
+  emit(s, fmt::format("  {} = {} + {} * tanh({} @ {})", h, h, factor, h, w));
+  emit(s, "}");
+  s.pool.push_back({h, Ty::Float, x.shape, x.lo - a * steps, x.hi + a * steps, false, true});
+  return true;
+}
+
 } // namespace gradc::modelgen::detail

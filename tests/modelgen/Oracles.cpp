@@ -290,6 +290,9 @@ std::string compare(const Snapshot &a, const Snapshot &b, double tol) {
 struct Build {
   std::unique_ptr<Compiler> compiler;
   const GrtModel *model = nullptr;
+  /// Some kernels share a function, reading their constants from memory
+  /// (codegen/EmitModule.cpp).
+  bool shared = false;
 };
 
 /// The first line where two texts differ, for a round-trip failure.
@@ -324,9 +327,10 @@ std::string roundTrip(const Module &m, std::unique_ptr<Module> *parsedOut = null
 constexpr unsigned kTop = 3, kLevels = kTop + 1;
 
 Verdict build(llvm::StringRef source, llvm::StringRef name, DType dtype, unsigned fusion, bool checkRoundTrip, Build &out,
-              std::unique_ptr<Module> *kernelsParsed = nullptr) {
+              std::unique_ptr<Module> *kernelsParsed = nullptr, size_t shareKernelsFrom = EmitOptions{}.shareKernelsFrom) {
   CompileOptions o;
   o.input = name.str();
+  o.emit.shareKernelsFrom = shareKernelsFrom;
   o.sema.floatType = dtype;
   o.passes.fusionLevel = fusion;
   o.passes.gradsEntry = true;
@@ -361,9 +365,21 @@ Verdict build(llvm::StringRef source, llvm::StringRef name, DType dtype, unsigne
     if (auto e = roundTrip(*c.module, last ? kernelsParsed : nullptr); !e.empty())
       return verdict(Verdict::Mismatch, "round trip", "after pass " + pass + ": " + e);
   }
-  if (!c.schedule() || !c.lower() || !c.optimize() || !(out.model = c.jit()))
-    return verdict(Verdict::CompileError, "codegen", what);
+  if (!c.schedule() || !c.lower()) return verdict(Verdict::CompileError, "codegen", what);
+  for (const llvm::GlobalVariable &g : c.llvmModule->globals()) out.shared |= g.getName().ends_with(".constants");
+  if (!c.optimize() || !(out.model = c.jit())) return verdict(Verdict::CompileError, "codegen", what);
   return {};
+}
+
+/// When `shared` shares kernels, the same build without sharing must
+/// compute the same bits: the shared function reads its constants from
+/// memory, and must do to them what LLVM does to constants in the code.
+std::string compareUnshared(llvm::StringRef source, llvm::StringRef name, DType dtype, unsigned fusion,
+                            const Snapshot &shared, const Values &point, int steps, Verdict &failed) {
+  Build separate;
+  failed = build(source, name, dtype, fusion, false, separate, nullptr, /*shareKernelsFrom=*/0);
+  if (failed.kind != Verdict::Pass) return "";
+  return compare(shared, runBuild(*separate.model, point, 1, steps), -1);
 }
 
 /// Compiles an already planned module (parsed from text) the rest of the way,
@@ -558,6 +574,12 @@ Verdict checkModel(llvm::StringRef source, llvm::StringRef name, const OracleOpt
     std::string d = compare(ref, runBuild(*f64[kTop].model, point, 1, opts.trainSteps, true), 1e-10);
     if (!d.empty()) return verdict(Verdict::Mismatch, "split step", "@grads then @apply vs @train: " + d);
   }
+  if (f64[kTop].shared) {
+    Verdict failed;
+    std::string d = compareUnshared(source, name, DType::F64, kTop, ref, point, opts.trainSteps, failed);
+    if (failed.kind != Verdict::Pass) return failed;
+    if (!d.empty()) return verdict(Verdict::Mismatch, "shared kernels", "f64 fusion 3, shared vs not: " + d);
+  }
   if (kernelsParsed) {
     Build resumed;
     Verdict v = buildFrom(std::move(kernelsParsed), resumed);
@@ -577,8 +599,15 @@ Verdict checkModel(llvm::StringRef source, llvm::StringRef name, const OracleOpt
     Build f32;
     Verdict v = build(source, name, DType::F32, 2, false, f32);
     if (v.kind != Verdict::Pass) return v;
-    std::string d = compareF32(ref, runBuild(*f32.model, point, 1, 0));
+    Snapshot f32Run = runBuild(*f32.model, point, 1, 0);
+    std::string d = compareF32(ref, f32Run);
     if (!d.empty()) return verdict(Verdict::Mismatch, "f32", d);
+    // f32 rounds a shared divisor's reciprocal in f32: checked too.
+    if (f32.shared) {
+      d = compareUnshared(source, name, DType::F32, 2, f32Run, point, 0, v);
+      if (v.kind != Verdict::Pass) return v;
+      if (!d.empty()) return verdict(Verdict::Mismatch, "shared kernels", "f32 fusion 2, shared vs not: " + d);
+    }
   }
   if (!opts.torchDir.empty())
     if (std::string d = writeTorchCase(source, name, opts.torchDir, *f64[kTop].model, point, ref); !d.empty())
