@@ -6,19 +6,21 @@
 // LLVM computes things a constant read from memory cannot reproduce:
 //
 //   - it folds an op whose operands are all known, `where(z > 0, 3, 5) * c`
-//     into the arms of the where (then `+ y` is a plain add, not a fused
-//     multiply-add), and a comparison of a loop index with c into true;
+//     or even `where(z > 0, z, 3) * c` (a relu's), into the arms of the
+//     where (then `+ y` is a plain add, not a fused multiply-add), and a
+//     comparison of a loop index with c into true;
 //   - it rewrites some ops by the constant's value: pow(x, 2.0) is x*x;
 //   - a division by c is a multiplication by 1/c rounded, when that is a
 //     normal number (InstCombine); when it is not, only inside a loop
 //     (LICM), and a loop LLVM proves needless may leave the division.
 //
 // So a constant is read from memory only where none of that can happen:
-// each of its uses is an operand of + - * / minimum maximum, a comparison
-// or a where, whose other operands are each computed from memory (a load:
-// nothing LLVM can fold), and it divides only when its reciprocal is a
-// normal number (the shared code multiplies by the reciprocal, as LLVM
-// does). Any other constant stays in the code, and kernels that differ in
+// each of its uses is an operand of + - * / minimum maximum or a
+// comparison (not a where's arm: LLVM folds the op after the where into
+// it), whose other operands are each computed from memory (a load, and no
+// where with an arm LLVM knows), and it divides only when its reciprocal
+// is a normal number (the shared code multiplies by the reciprocal, as
+// LLVM does). Any other constant stays in the code, and kernels that differ in
 // it do not share. tests/unit/SharedKernelsTest.cpp holds a model for each
 // case an explorer found, compared bit for bit with sharing off.
 //
@@ -60,7 +62,6 @@ private:
     case OpKind::Add: case OpKind::Sub: case OpKind::Mul: case OpKind::Div:
     case OpKind::Max: case OpKind::Min:
     case OpKind::Lt: case OpKind::Le: case OpKind::Gt: case OpKind::Ge: case OpKind::Eq: case OpKind::Ne:
-    case OpKind::Select:
       return true;
     default: return false;
     }
@@ -68,13 +69,14 @@ private:
 
   /// Whether LLVM may know `e`'s value, or fold an op with it: a constant,
   /// something computed from constants and loop indices alone, or a where
-  /// whose arms are such.
+  /// with such an arm (`where(c, x, 3) * k` is `where(c, x*k, 3k)` to
+  /// LLVM, and then `+ y` is no fused multiply-add).
   bool knowable(const Expr *e) {
     if (e->kind == Expr::Const || e->kind == Expr::Var) return true;
     if (e->kind != Expr::Op) return false; // a load or a reduction: memory
     if (auto it = known.find(e); it != known.end()) return it->second;
     bool all = llvm::all_of(e->args, [&](const Expr *a) { return knowable(a); });
-    if (!all && e->op == OpKind::Select) all = knowable(e->args[1]) && knowable(e->args[2]);
+    if (!all && e->op == OpKind::Select) all = knowable(e->args[1]) || knowable(e->args[2]);
     return known[e] = all;
   }
 

@@ -177,11 +177,18 @@ Lookahead lookahead(Model &md, const std::vector<std::vector<int32_t>> &prompts,
     md.predict(changed);
     for (int64_t b = 0; b < B; ++b) {
       if (!checked(b)) continue;
+      // A logit that turns NaN or infinite, or finite again, changed
+      // without measure (inf - inf is NaN, and inf / inf too).
       double scale = 1e-30, diff = 0;
       for (int64_t v = 0; v < V; ++v) {
         double x = base[(cut * B + b) * V + v], y = md.predictLogit(b, cutOf(cut, b), v);
-        scale = std::max(scale, std::fabs(x));
-        diff = std::isnan(x) != std::isnan(y) ? INFINITY : std::max(diff, std::fabs(x - y));
+        bool same = std::isnan(x) ? std::isnan(y) : x == y;
+        if (std::isfinite(x) && std::isfinite(y)) {
+          scale = std::max(scale, std::fabs(x));
+          diff = std::max(diff, std::fabs(x - y));
+        } else if (!same) {
+          diff = INFINITY;
+        }
       }
       if (diff / scale > worst.change) worst = {diff / scale, b, cutOf(cut, b)};
     }

@@ -182,6 +182,29 @@ model selfma {
 )", /*shares=*/false);
 }
 
+// One constant arm is enough (a reviewer found it): `where(z > 0, z, 3) *
+// c + z` is `where(z > 0, z*c, 3c) + z` to LLVM, and so is relu(z) * c. The
+// step's constant as the arm, times a constant, folds the same way.
+TEST(SharedKernels, ConstantFoldedIntoOneArm) {
+  expectSameBits(R"(
+model onearm {
+  input x: f32[64, 4]
+  input y: f32[64, 4]
+  param W: f32[4, 4] = normal(0.5)
+  h = x
+  for i in 0..8 {
+    z = h @ W
+    h = tanh(where(z > 0, z, 3.0) * (0.37 + float(i) * 0.113) + z)
+    h = tanh(where(h > 0, h, 0.37 + float(i) * 0.113) * 0.37 + z)
+    h = h + 0.1 * sin(float(i) * 0.1 + 0.1) * relu(z)
+  }
+  loss = mean(square(h - y))
+  output h
+  train sgd(lr = 0.01)
+}
+)", /*shares=*/false);
+}
+
 // pow(x, 2.0) is x*x, and pow(x, -1.0) 1/x, each rounded otherwise than
 // powf's result.
 TEST(SharedKernels, PowByItsExponent) {
