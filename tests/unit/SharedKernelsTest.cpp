@@ -82,7 +82,9 @@ Values train(const GrtModel &m) {
 void expectSameBits(const std::string &source, bool shares = true) {
   Built shared = build(source, 4), separate = build(source, 0);
   ASSERT_TRUE(shared.model && separate.model);
-  if (shares) EXPECT_LT(shared.functions, separate.functions) << "nothing was shared: the test no longer tests sharing";
+  if (shares) {
+    EXPECT_LT(shared.functions, separate.functions) << "nothing was shared: the test no longer tests sharing";
+  }
   Values a = train(*shared.model), b = train(*separate.model);
   ASSERT_EQ(a.size(), b.size());
   for (auto &[name, va] : a) {
