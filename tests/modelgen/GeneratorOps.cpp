@@ -481,14 +481,28 @@ bool Generator::timeLoop(Scope &s) {
   int steps = between(4, 7);
   double a = uniform(0.05, 0.3), b = uniform(0.1, 0.9);
   // Each step adds at most a (tanh is within 1, and every factor below
-  // within 1 of it) to each element.
-  std::string factor;
-  switch (between(0, 2)) {
+  // within 1 of it) to each element. The last two are what LLVM folds a
+  // constant into (the arms of a relu's where; pow(x, 2.0) as x*x), which
+  // the shared kernels must leave in the code (codegen/SharedConstants.cpp).
+  std::string factor, body = fmt::format("tanh({} @ {})", h, w);
+  switch (between(0, 4)) {
   case 0: factor = fmt::format("{} * sin(float(i) * {})", num(a), num(b)); break;
   case 1: factor = fmt::format("({} / (1.0 + float(i) * {}))", num(a), num(b)); break;
-  default:
+  case 2:
     feature("arange");
     factor = fmt::format("{} * where(arange({}) >= i % {}, 1.0, 0.5)", num(a), d, d);
+    break;
+  case 3:
+    feature("relu");
+    feature("minimum");
+    factor = fmt::format("({} + float(i) * {})", num(a / 2), num(a / 2 / steps));
+    body = fmt::format("minimum(relu({} @ {}), 1.0)", h, w);
+    break;
+  default:
+    // Exponents 1, 1.25, ... 2.5: the fifth step's is 2.0.
+    feature("pow");
+    factor = num(a / 4);
+    body = fmt::format("pow(abs(tanh({} @ {})) + 0.5, 1.0 + float(i) * 0.25)", h, w);
     break;
   }
   feature("for");
@@ -496,7 +510,7 @@ bool Generator::timeLoop(Scope &s) {
   feature("@");
   emit(s, fmt::format("{} = {}", h, x.text));
   emit(s, fmt::format("for i in 0..{} {{", steps));
-  emit(s, fmt::format("  {} = {} + {} * tanh({} @ {})", h, h, factor, h, w));
+  emit(s, fmt::format("  {} = {} + {} * {}", h, h, factor, body));
   emit(s, "}");
   s.pool.push_back({h, Ty::Float, x.shape, x.lo - a * steps, x.hi + a * steps, false, true});
   return true;
