@@ -58,8 +58,9 @@ struct EmitOptions {
   /// From this many kernels that differ only in their scalar constants
   /// (the steps of an unrolled loop, each with its own time t), they share
   /// one function that reads the constants from memory; 0: never. The
-  /// code computes the same bits either way: constants LLVM would do more
-  /// with in the code stay there (SharedConstants.cpp).
+  /// results are the same to rounding, most often the same bits:
+  /// constants LLVM would do more with in the code stay there
+  /// (SharedConstants.cpp says when the bits still differ).
   size_t shareKernelsFrom = 4;
 };
 

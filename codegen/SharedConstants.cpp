@@ -20,9 +20,18 @@
 // it), whose other operands are each computed from memory (a load, and no
 // where with an arm LLVM knows), and it divides only when its reciprocal
 // is a normal number (the shared code multiplies by the reciprocal, as
-// LLVM does). Any other constant stays in the code, and kernels that differ in
-// it do not share. tests/unit/SharedKernelsTest.cpp holds a model for each
-// case an explorer found, compared bit for bit with sharing off.
+// LLVM does). Any other constant stays in the code, and kernels that
+// differ in it do not share. tests/unit/SharedKernelsTest.cpp holds a
+// model for each case explorers found, compared bit for bit with sharing
+// off.
+//
+// What no rule about a constant's uses catches: LLVM merges two
+// multiplies that a constant in the code makes identical (softmax(z * s)
+// computes z * s for the row's max and again for the exponent; z / 5 and
+// z * 0.2 are one product), and a merged multiply is not fused into the add
+// after it. There the shared kernel's result differs in the last bit: the
+// same values to rounding (SharedKernelsTest.MergedMultipliesAgreeToRounding),
+// not the same bits.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/SharedConstants.h"

@@ -17,9 +17,10 @@
 //   threads    two threads give bit-identical results to one (the README
 //              promises it);
 //   shared kernels  a build whose kernels share functions (those that
-//              differ only in constants, codegen/EmitModule.cpp) gives
-//              bit-identical results to one that shares none, in f64 and
-//              in f32;
+//              differ only in constants, codegen/EmitModule.cpp) agrees
+//              with one that shares none to fusion's 1e-10, in f64 (most
+//              often bit for bit; codegen/SharedConstants.cpp says when
+//              not);
 //   split step training by @grads then @apply (as each process of a
 //              data-parallel run does) matches @train, to fusion's 1e-10;
 //   gradients  symbolic gradients agree with fourth-order central
