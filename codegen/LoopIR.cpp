@@ -5,7 +5,6 @@
 
 #include "llvm/ADT/DenseMap.h"
 
-
 namespace gradc::loops {
 
 Type scalarType(DType t) {
