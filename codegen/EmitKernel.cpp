@@ -8,8 +8,12 @@
 //   - float accumulations allow reassociation, so sums vectorise;
 //   - the transcendental functions are inline arithmetic (MathLib.cpp).
 // Each elementwise op is lowered by its line in EmitScalarOp.cpp.
-// Float arithmetic otherwise only allows contraction into FMA, and division
-// by a constant, multiplication by its reciprocal.
+// Float arithmetic is otherwise exactly as written (no contraction into FMA
+// outside sums and the math functions), so a value computed twice, in two
+// kernels or two loops of one, has the same bits both times: `p ==
+// max(p, 1, true)` holds at the maximum even when fusion recomputes p. The
+// one liberty: division by a constant becomes multiplication by its
+// reciprocal, wherever it appears.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/EmitKernel.h"
@@ -77,9 +81,6 @@ public:
                                            : static_cast<Value *>(field(i, "b" + llvm::Twine(i))));
     rtctx = field(k.buffers.size(), "ctx");
     if (!constants.empty()) loadConstants(field(k.buffers.size() + 1, "constants"));
-    llvm::FastMathFlags fmf;
-    fmf.setAllowContract();
-    b.setFastMathFlags(fmf);
 
     makeAliasScopes();
     ivs.assign(k.vars.size(), nullptr);
@@ -199,17 +200,27 @@ private:
                             : llvm::ConstantInt::get(t, std::numeric_limits<int32_t>::min(), true);
   }
 
+  /// acc + v for a float sum. Only here may a product fuse into the add as
+  /// one FMA (a dot product's `acc += a*b`): a sum's rounding already depends
+  /// on how its loop is vectorised. Elsewhere float arithmetic is exactly as
+  /// written, so a value recomputed in two places has the same bits in both.
+  Value *accumulate(Value *acc, Value *v, bool reassoc) {
+    llvm::FastMathFlags fmf;
+    fmf.setAllowContract();
+    if (reassoc) fmf.setAllowReassoc();
+    if (auto *mul = llvm::dyn_cast<llvm::BinaryOperator>(v); mul && mul->getOpcode() == llvm::Instruction::FMul)
+      mul->setHasAllowContract(true); // the product's own value is unchanged
+    auto *add = b.CreateFAdd(acc, v);
+    llvm::cast<llvm::Instruction>(add)->setFastMathFlags(fmf);
+    return add;
+  }
+
   Value *combine(const Expr *r, Value *acc, Value *v) {
     bool fl = isFloat(r->type);
     if (r->op == OpKind::ReduceSum) {
       if (!fl) return b.CreateAdd(acc, v);
       // Reassociation lets the vectoriser keep one partial sum per lane.
-      llvm::FastMathFlags fmf;
-      fmf.setAllowContract();
-      fmf.setAllowReassoc();
-      auto *add = b.CreateFAdd(acc, v);
-      llvm::cast<llvm::Instruction>(add)->setFastMathFlags(fmf);
-      return add;
+      return accumulate(acc, v, /*reassoc=*/true);
     }
     // llvm.maximum propagates NaN (a NaN row stays visible downstream) and,
     // unlike maxnum, LLVM vectorises it as a reduction.
@@ -420,7 +431,7 @@ private:
       // Column maxima propagate NaN like row maxima (combine() above).
       Value *r = s.accOp == OpKind::ReduceMax
                      ? (fl ? b.CreateBinaryIntrinsic(llvm::Intrinsic::maximum, old, v) : b.CreateBinaryIntrinsic(llvm::Intrinsic::smax, old, v))
-                     : (fl ? b.CreateFAdd(old, v) : b.CreateAdd(old, v));
+                     : (fl ? accumulate(old, v, /*reassoc=*/false) : b.CreateAdd(old, v));
       store(s.buffer, s.offset, r);
       break;
     }

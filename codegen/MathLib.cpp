@@ -19,13 +19,21 @@ using llvm::Value;
 
 class F32Math {
 public:
-  explicit F32Math(llvm::IRBuilder<> &b) : b(b), f(b.getFloatTy()), i(b.getInt32Ty()) {}
+  /// The polynomials below are written for FMA: contraction is allowed
+  /// within a function's own arithmetic (the kernel emitter allows it
+  /// nowhere else), and each function is the same instructions wherever it
+  /// is inlined.
+  explicit F32Math(llvm::IRBuilder<> &b) : b(b), guard(b), f(b.getFloatTy()), i(b.getInt32Ty()) {
+    llvm::FastMathFlags fmf;
+    fmf.setAllowContract();
+    b.setFastMathFlags(fmf);
+  }
 
   Value *c(double v) { return llvm::ConstantFP::get(f, v); }
   Value *ci(int v) { return llvm::ConstantInt::get(i, v); }
 
   /// Horner's rule: ((c0·x + c1)·x + c2)... with FMA-friendly steps (the
-  /// kernel emitter's builder allows contraction, so each is one FMA).
+  /// constructor allows contraction, so each is one FMA).
   Value *poly(Value *x, std::initializer_list<double> coeffs) {
     Value *acc = nullptr;
     for (double k : coeffs) acc = acc ? b.CreateFAdd(b.CreateFMul(acc, x), c(k)) : c(k);
@@ -148,6 +156,7 @@ public:
 
 private:
   llvm::IRBuilder<> &b;
+  llvm::IRBuilderBase::FastMathFlagGuard guard; // restores the caller's flags
   llvm::Type *f, *i;
 };
 
