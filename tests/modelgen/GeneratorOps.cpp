@@ -304,6 +304,26 @@ bool Generator::reduce(Scope &s) {
   feature(op);
   std::vector<int64_t> axes;
   std::string ax = axesText(x.shape.size(), axes);
+  if (op == "max" && chance(0.3)) {
+    // x where it is its row's maximum, else 0 (argmax pooling, a one-hot of
+    // the argmax): the mask holds a 1 in each row only if the x compared
+    // has the very bits of the x that was maximised, wherever fusion
+    // recomputes it. The fusion oracles see a lost 1 as a jump of x.
+    // Half of them mask a softmax's numerator, exp(x·c - max(x·c)): its
+    // product feeds both the max and the subtraction, so a build that
+    // fused the multiply into the subtraction in one loop and not in the
+    // other lost rows (1 in 7 in f32).
+    feature("argmax mask");
+    std::string axes = ", " + (ax.empty() ? std::string("none") : ax) + ", true";
+    Ex y = x;
+    if (chance(0.5)) {
+      std::string xc = fmt::format("{} * {}", paren(x), num(uniform(0.5, 2)));
+      y = {fmt::format("exp({} - max({}{}))", xc, xc, axes), x.shape, 0, 1, false, x.grad, false};
+    }
+    bind(s, {fmt::format("{} * float({} == max({}{}))", paren(y), paren(y), y.text, axes), y.shape, std::min(0.0, y.lo),
+             std::max(0.0, y.hi), false, y.grad, false});
+    return true;
+  }
   bool keep = chance(0.4);
   if (keep) feature("keepdims");
   int64_t n = 1;
