@@ -39,13 +39,14 @@ llvm::SMRange SemaImpl::argumentAt(llvm::SMLoc loc, llvm::ArrayRef<llvm::SMRange
   for (llvm::SMRange r : ranges)
     if (llvm::SMRange a = argument(r); r.Start == loc && a.isValid()) return a;
   // An operator between the user's argument and something of the prelude's
-  // own (gelu's `approximate == "none"` on gelu(h, 0)) is the argument's
-  // mistake. Between two arguments (mse's `pred - y`) it could be either's,
-  // and stays at the operator.
+  // own (gelu's `approximate == "none"` on gelu(h, 0); softmax's default
+  // axis on a scalar), or between one argument and itself (square's `x * x`
+  // on square("a")), is the argument's mistake. Between two arguments
+  // (mse's `pred - y`) it could be either's, and stays at the operator.
   llvm::SMRange only;
   int arguments = 0;
   for (llvm::SMRange r : ranges)
-    if (llvm::SMRange a = argument(r); a.isValid()) only = a, ++arguments;
+    if (llvm::SMRange a = argument(r); a.isValid() && (a.Start != only.Start || a.End != only.End)) only = a, ++arguments;
   return ranges.size() >= 2 && arguments == 1 ? only : llvm::SMRange();
 }
 
@@ -343,6 +344,13 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
     // eval and the progress lines report the loss under that name already.
     if (m.name == "loss") {
       error(m.nameLoc, "a metric cannot be named 'loss': the loss is reported already; give it another name");
+      return Flow::Next;
+    }
+    // train's progress lines print the validation loss as `val`, and the
+    // metrics after it: `val 3.08  val -0.82` cannot be read.
+    if (m.name == "val") {
+      error(m.nameLoc, "a metric cannot be named 'val': train's progress lines report the validation loss as 'val'; "
+                       "give it another name");
       return Flow::Next;
     }
     metrics.push_back({m.name, v});

@@ -163,9 +163,23 @@ Value SemaImpl::callOp(OpKind k, const ast::CallExpr &call) {
       if (!f) llvm::consumeError(f.takeError());
       return bool(f);
     }();
-    return error(first->range.Start, "'" + name + "' needs " + (wantsFloat ? "a float tensor" : "another dtype") +
-                                         ", got " + srcType(first->node->type) +
-                                         (wantsFloat ? "; convert it with float(...)" : ""), {first->range});
+    if (wantsFloat)
+      return error(first->range.Start, "'" + name + "' needs a float tensor, got " + srcType(first->node->type) +
+                                           "; convert it with float(...)", {first->range});
+    // Name the dtype it takes (hash takes i32), with its conversion.
+    std::string takes;
+    for (DType d : {DType::I32, DType::I1, DType::F32, DType::F64}) {
+      llvm::SmallVector<TensorType, 3> ts(types.size(), TensorType(d, {}));
+      auto t = inferType(k, ts, {}, nullptr);
+      if (!t) llvm::consumeError(t.takeError());
+      else if (takes.empty()) takes = d == DType::I1 ? std::string("bool") : dtypeName(d).str();
+    }
+    if (takes.empty())
+      return error(first->range.Start, "'" + name + "' cannot take " + srcType(first->node->type),
+                   {first->range});
+    std::string convert = takes == "bool" ? "compare it, as x > 0" : "convert it with " + takes + "(...)";
+    return error(first->range.Start, "'" + name + "' needs " + (takes == "bool" ? "a " : "an ") + takes + " tensor, got " + srcType(first->node->type) +
+                                         "; " + convert, {first->range});
   }
   setLoc(loc);
   llvm::SmallVector<Node *, 3> xs;
@@ -245,7 +259,7 @@ bool SemaImpl::checkSize(llvm::ArrayRef<int64_t> shape, DType dt, llvm::SMLoc lo
   return false;
 }
 
-bool SemaImpl::axesArg(const Value &v, unsigned rank, std::vector<int64_t> &out, llvm::SMLoc loc) {
+bool SemaImpl::axesArg(const Value &v, unsigned rank, std::vector<int64_t> &out, llvm::SMLoc loc, llvm::SMRange tensor) {
   out.clear();
   if (v.kind == Value::None) {
     for (unsigned i = 0; i < rank; ++i) out.push_back(i);
@@ -256,8 +270,10 @@ bool SemaImpl::axesArg(const Value &v, unsigned rank, std::vector<int64_t> &out,
     int64_t a;
     if (!intArg(item, a, loc, "an axis")) return false;
     if (a < -int64_t(rank) || a >= int64_t(rank)) {
+      llvm::SmallVector<llvm::SMRange, 2> ranges{item.range};
+      if (tensor.isValid()) ranges.push_back(tensor);
       error(item.range.Start.isValid() ? item.range.Start : loc,
-            "axis " + llvm::Twine(a) + " is out of range for rank " + llvm::Twine(rank), {item.range});
+            "axis " + llvm::Twine(a) + " is out of range for rank " + llvm::Twine(rank), ranges);
       return false;
     }
     int64_t axis = a < 0 ? a + rank : a;
@@ -281,7 +297,7 @@ Value SemaImpl::reduce(OpKind op, const Value &xv, const Value &axis, bool keepd
   if (!x) return Value::error();
   if (x->type.dtype == DType::I1) return error(loc, "cannot reduce a bool tensor; convert it with float(...)", {xv.range});
   std::vector<int64_t> axes;
-  if (!axesArg(axis, x->type.rank(), axes, loc)) return Value::error();
+  if (!axesArg(axis, x->type.rank(), axes, loc, xv.range)) return Value::error();
   setLoc(loc);
   Node *r = b().reduce(op, x, axes);
   if (keepdims) return Value::tensor(r);
@@ -407,7 +423,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     if (a[0].isNumber() && a[1].kind == Value::None) return Value::integer(1);
     Node *x = tensorArg(a[0], loc, "the argument");
     std::vector<int64_t> axes;
-    if (!x || !axesArg(a[1], x->type.rank(), axes, loc)) return Value::error();
+    if (!x || !axesArg(a[1], x->type.rank(), axes, loc, a[0].range)) return Value::error();
     int64_t n = 1;
     for (int64_t ax : axes) n *= x->type.shape[ax];
     return Value::integer(n);
@@ -415,7 +431,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
   case Builtin::Dim: {
     Node *x = tensorArg(a[0], loc, "the argument");
     std::vector<int64_t> axes;
-    if (!x || !axesArg(a[1], x->type.rank(), axes, loc)) return Value::error();
+    if (!x || !axesArg(a[1], x->type.rank(), axes, loc, a[0].range)) return Value::error();
     if (axes.size() != 1) return error(loc, "dim takes one axis", {a[1].range});
     return Value::integer(x->type.shape[axes[0]]);
   }

@@ -166,8 +166,10 @@ public:
   Node *randomBits(llvm::ArrayRef<int64_t> shape);
   Node *uniformFromBits(Node *bits);
   /// Normalise an axis or list of axes against a rank; empty `out` with
-  /// `all` set means every axis.
-  bool axesArg(const Value &v, unsigned rank, std::vector<int64_t> &out, llvm::SMLoc loc);
+  /// `all` set means every axis. `tensor` is the range of the value whose
+  /// rank it is: an axis of the prelude's own out of range for a user's
+  /// argument (softmax of a scalar) is said at the argument.
+  bool axesArg(const Value &v, unsigned rank, std::vector<int64_t> &out, llvm::SMLoc loc, llvm::SMRange tensor = {});
   bool intArg(const Value &v, int64_t &out, llvm::SMLoc loc, llvm::StringRef what);
   bool shapeArg(const Value &v, Dims &out, llvm::SMLoc loc);
   /// Reports a tensor of `shape` that would be too large (ir/Types.h,

@@ -211,6 +211,12 @@ void SemaImpl::buildTableData(const DataStmt &s) {
                        "): training takes whole batches, so `train` needs --data with at least " + llvm::Twine(batch) +
                        " rows");
   }
+  // The model graph is whole here (recordData comes last): an input that
+  // nothing reads, beside inputs that are read, is left out of the
+  // executable with its data (checkUnreadInputs warns of it), so its rows
+  // need not be generated.
+  llvm::DenseSet<const Node *> read = readByOutputs();
+  bool someRead = llvm::any_of(inputs, [&](auto &in) { return read.count(in.second); });
   // The generator is a graph of its own, built like the model.
   Graph *saved = graph;
   auto savedBuilder = std::move(builder);
@@ -225,6 +231,10 @@ void SemaImpl::buildTableData(const DataStmt &s) {
     TensorType want = in->type;
     want.shape[0] = rows;
     if (it == frame().vars.end()) {
+      if (someRead && !read.count(in)) {
+        graph->outputs.push_back({name, b().constant(0.0, want)}); // the IR's data graph has every input
+        continue;
+      }
       error(s.kindLoc, "the data block does not define input '" + name + "' (" + srcType(want) + ")");
       continue;
     }
