@@ -99,14 +99,70 @@ void releaseClaims() {
   claims().clear();
 }
 
-std::string claimForWriting(const std::string &path) {
-  std::string lockPath = path + ".lock";
+namespace {
+
+/// Where PATH's writes land: a symbolic link's target (two runs saving to
+/// one file through a link and its target each took a lock of its own),
+/// or, for a file not made yet, the path under its directory's real name.
+std::string writtenPath(std::string path) {
+  if (char *real = ::realpath(path.c_str(), nullptr)) {
+    std::string out = real;
+    std::free(real);
+    return out;
+  }
+  // A link to a file not saved yet (cclink.ckpt -> cc.ckpt before the
+  // first save): follow it by hand.
+  struct stat st;
+  for (int hops = 0; hops < 40 && ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode); ++hops) {
+    std::vector<char> target(size_t(st.st_size > 0 ? st.st_size : 4096) + 1);
+    ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
+    if (n <= 0 || size_t(n) >= target.size()) break;
+    std::string to(target.data(), size_t(n));
+    size_t at = path.rfind('/');
+    path = to[0] == '/' || at == std::string::npos ? to : path.substr(0, at + 1) + to;
+  }
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  char *real = ::realpath(dir.c_str(), nullptr);
+  if (!real) return path;
+  std::string out = std::string(real) + "/" + path.substr(slash == std::string::npos ? 0 : slash + 1);
+  std::free(real);
+  return out;
+}
+
+/// A lock file of ours holds a process id and a newline, or nothing yet.
+/// Anything else at that name is somebody's file: it was truncated,
+/// overwritten with the id and removed at exit (a CSV named model.lock
+/// beside --save model, or a link to one).
+bool looksLikeLock(int fd, const struct stat &st) {
+  if (!S_ISREG(st.st_mode) || st.st_nlink > 1 || st.st_size > 24) return false;
+  char text[32] = {};
+  ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
+  if (n < 0) return false;
+  ssize_t i = 0;
+  while (i < n && text[i] >= '0' && text[i] <= '9') ++i;
+  return i == n || (i > 0 && i + 1 == n && text[i] == '\n');
+}
+
+} // namespace
+
+std::string claimForWriting(const std::string &path, const std::string &what) {
+  std::string lockPath = writtenPath(path) + ".lock";
+  auto notALock = [&](const char *why) {
+    return fmt::format("{} {}: {} {}, not a lock file of ours; move it away, or give this run another path", what,
+                       path, lockPath, why);
+  };
   // A holder that exits removes the file after another process opened it:
   // that one then holds a lock on a file no one else will open, so it
   // checks the name still leads to what it locked, and tries again if not.
   for (int attempt = 0; attempt < 16; ++attempt) {
-    int fd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return "";
+    int fd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return errno == ELOOP ? notALock("is a symbolic link") : "";
+    struct stat locked;
+    if (::fstat(fd, &locked) != 0 || !looksLikeLock(fd, locked)) {
+      ::close(fd);
+      return notALock("holds other data");
+    }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       // A file system without locks (ENOLCK, EINVAL) claims nothing.
       if (errno != EWOULDBLOCK) {
@@ -117,10 +173,12 @@ std::string claimForWriting(const std::string &path) {
       ssize_t n = ::pread(fd, text, sizeof text - 1, 0);
       ::close(fd);
       long pid = n > 0 ? std::strtol(text, nullptr, 10) : 0;
-      return pid > 0 ? fmt::format("process {}", pid) : "another process";
+      return fmt::format("{} {} is in use: another run ({}) is saving to it; give this run another path, or wait for "
+                         "that one to end",
+                         what, path, pid > 0 ? fmt::format("process {}", pid) : "another process");
     }
-    struct stat locked, named;
-    if (::fstat(fd, &locked) == 0 && ::stat(lockPath.c_str(), &named) == 0 && sameFile(locked, named)) {
+    struct stat named;
+    if (::stat(lockPath.c_str(), &named) == 0 && sameFile(locked, named)) {
       std::string pid = fmt::format("{}\n", long(getpid()));
       if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, pid.data(), pid.size(), 0);
       claims().push_back({lockPath, fd});

@@ -40,14 +40,16 @@ std::string writeAtomically(const std::string &path, const std::function<bool(in
 std::string writeAtomically(const std::string &path, std::string_view contents);
 
 /// Claims PATH for this process's writes until it exits: an advisory lock
-/// (flock) on PATH.lock beside it, which holds the PID and is removed at
-/// exit (the kernel drops the lock of a process that dies, so one left by
-/// kill -9 claims nothing). Two runs saving to one checkpoint each renamed
-/// its saves over the other's, and both said "saved". Returns "" once
-/// claimed, or who holds it ("process 1234"). Where no lock file can be
-/// made (a read-only directory), it claims nothing and returns "": the
-/// save itself then says what is wrong.
-std::string claimForWriting(const std::string &path);
+/// (flock) on PATH.lock beside the file PATH leads to (through links),
+/// which holds the PID and is removed at exit (the kernel drops the lock of
+/// a process that dies, so one left by kill -9 claims nothing). Two runs
+/// saving to one checkpoint each renamed its saves over the other's, and
+/// both said "saved". Returns "" once claimed, or why not, as a message
+/// naming the option WHAT ("--save"): another run holds it, or PATH.lock
+/// is a link or a file that is not a lock (never truncated or removed).
+/// Where no lock file can be made (a read-only directory), it claims
+/// nothing and returns "": the save itself then says what is wrong.
+std::string claimForWriting(const std::string &path, const std::string &what);
 /// Gives up this process's claims now, once its last write is done: under
 /// mpirun a process that stopped may be killed before it exits (the first
 /// to exit non-zero ends the job), and its PATH.lock was left behind.

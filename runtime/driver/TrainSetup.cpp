@@ -117,10 +117,7 @@ void TrainRun::checkOutputs() {
   // After the checks that say which input a path is: any other file.
   if (!save.empty()) refuseReplacingOtherFile(save, m.name);
   // Another run saving to the same path would rename its saves over these.
-  if (std::string holder = save.empty() ? "" : claimForWriting(save); !holder.empty())
-    fail("--save {} is in use: another run ({}) is saving to it; give this run another path, or wait for that one "
-         "to end",
-         save, holder);
+  if (std::string refused = save.empty() ? "" : claimForWriting(save, "--save"); !refused.empty()) fail("{}", refused);
   for (const char *picture : {"loss.svg", "fit.svg"}) {
     if (!save.empty() && !plotDir.empty() && samePlace(save, plotDir + "/" + picture))
       fail("--save {} is where --plot draws {}; choose another path for the checkpoint", save, picture);
@@ -136,6 +133,11 @@ void TrainRun::checkOutputs() {
     if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && !drawnHere(path))
       fail("--plot {}: {} is there and is not a picture a training run drew; move it, or choose another directory",
            plotDir, path);
+    // Nor can a directory or a device be drawn over: said at the end of
+    // the run, after all its steps.
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      fail("--plot {}: {} is {}, where the run draws a picture; move it, or choose another directory", plotDir, path,
+           S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
   }
 }
 
