@@ -113,6 +113,9 @@ double machineMemory();
 /// That memory in words: "this machine has 23.5 GiB", or "this process
 /// may use 6.0 GiB (its limit, ulimit -v)".
 std::string memoryText();
+/// A size in words: "1.5 GiB", or "381.5 MiB" below a GiB (0.0 GiB said
+/// nothing of 1 MiB).
+std::string sizeText(double bytes);
 /// Fails, naming `what`, when `bytes` more than the buffers held now would
 /// not fit in the machine's memory: checked before allocating many.
 void checkMemory(size_t bytes, const char *what);

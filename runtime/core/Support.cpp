@@ -15,6 +15,7 @@
 
 #ifdef __linux__
 #include <sys/mman.h>
+#include <vector>
 #endif
 
 namespace grt {
@@ -35,8 +36,10 @@ void fatal(std::string_view msg) {
 void setFatalThrows(bool on) { fatalThrows = on; }
 
 bool readStream(std::istream &in, std::string &out, size_t limit) {
-  char chunk[1 << 16];
-  while (out.size() <= limit && (in.read(chunk, sizeof chunk) || in.gcount() > 0)) out.append(chunk, size_t(in.gcount()));
+  // On the heap: 64 KiB on the stack crashed a run under ulimit -s 64.
+  std::vector<char> chunk(size_t(1) << 16);
+  while (out.size() <= limit && (in.read(chunk.data(), std::streamsize(chunk.size())) || in.gcount() > 0))
+    out.append(chunk.data(), size_t(in.gcount()));
   return !in.bad();
 }
 
@@ -255,11 +258,15 @@ double machineMemory() {
   return physical;
 }
 
+std::string sizeText(double bytes) {
+  return bytes >= double(1 << 30) ? fmt::format("{:.1f} GiB", bytes / (1 << 30)) : fmt::format("{:.1f} MiB", bytes / (1 << 20));
+}
+
 std::string memoryText() {
   double physical = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE)), memory = machineMemory();
   if (memory < physical)
-    return fmt::format("this process may use {:.1f} GiB (its limit, ulimit -v)", memory / (1 << 30));
-  return fmt::format("this machine has {:.1f} GiB", memory / (1 << 30));
+    return fmt::format("this process may use {} (its limit, ulimit -v)", sizeText(memory));
+  return fmt::format("this machine has {}", sizeText(memory));
 }
 
 void *allocateBuffer(size_t bytes) {
@@ -271,8 +278,8 @@ void *allocateBuffer(size_t bytes) {
   void *p = memory > 0 && total > memory ? nullptr : std::aligned_alloc(align, size);
   if (!p) {
     held.fetch_sub(double(size));
-    fail("out of memory allocating {} bytes ({:.1f} GiB, {:.1f} GiB in all; {})", bytes, double(bytes) / (1 << 30),
-         total / (1 << 30), memoryText());
+    fail("out of memory allocating {} bytes ({}, {} in all; {})", bytes, sizeText(double(bytes)), sizeText(total),
+         memoryText());
   }
 #ifdef MADV_HUGEPAGE
   if (align == kHuge) madvise(p, size, MADV_HUGEPAGE); // advice only: failure is harmless
@@ -285,8 +292,8 @@ void checkMemory(size_t bytes, const char *what) {
   double memory = machineMemory();
   double total = held.load() + double(bytes);
   if (memory > 0 && total > memory)
-    fail("out of memory: {} need {} bytes ({:.1f} GiB, {:.1f} GiB in all); {}", what, bytes, double(bytes) / (1 << 30),
-         total / (1 << 30), memoryText());
+    fail("out of memory: {} need {} bytes ({}, {} in all); {}", what, bytes, sizeText(double(bytes)), sizeText(total),
+         memoryText());
 }
 
 void freeBuffer(void *p, size_t bytes) {

@@ -113,6 +113,8 @@ bool parseCount(std::string_view text, int64_t &out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
+const char *const kRealRange = "a number's magnitude must be below 1.8e308, and one that is not 0 at least 4.9e-324";
+
 NumberText parseReal(const std::string &text, double &out) {
   size_t i = text.size() && (text[0] == '+' || text[0] == '-') ? 1 : 0;
   bool whole = digits(text, i), fraction = false;
@@ -125,6 +127,10 @@ NumberText parseReal(const std::string &text, double &out) {
   if (i != text.size()) return NumberText::Malformed;
   double x = std::strtod(text.c_str(), nullptr);
   if (!std::isfinite(x)) return NumberText::OutOfRange;
+  // 1e-400 rounds to 0: --lr 1e-400 trained with a rate of 0, where
+  // --lr 1e-320 is refused as below f32's smallest normal number.
+  size_t mantissa = text.find_first_of("eE");
+  if (x == 0 && text.substr(0, mantissa).find_first_of("123456789") != std::string::npos) return NumberText::OutOfRange;
   out = x;
   return NumberText::Ok;
 }
@@ -153,7 +159,7 @@ double Args::number(const std::string &name, double dflt) const {
   double x = 0;
   switch (parseReal(v, x)) {
   case NumberText::Malformed: fail("--{} takes a number, not '{}'", name, v);
-  case NumberText::OutOfRange: fail("--{} {} is out of range: a number's magnitude must be below 1.8e308", name, v);
+  case NumberText::OutOfRange: fail("--{} {} is out of range: {}", name, v, kRealRange);
   case NumberText::Ok: break;
   }
   return x;

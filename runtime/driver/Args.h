@@ -16,9 +16,11 @@ namespace grt {
 /// integers.)
 enum class NumberText { Ok, Malformed, OutOfRange };
 NumberText parseInteger(const std::string &text, int64_t &out);
-/// Out of range: beyond the largest double (about 1.8e308); a number too
-/// small to represent reads as 0 or a denormal.
+/// Out of range: beyond the largest double (about 1.8e308), or not 0 but
+/// so small it rounds to 0 (1e-400); a smaller one reads as a denormal.
 NumberText parseReal(const std::string &text, double &out);
+/// What an OutOfRange real is out of, for messages.
+extern const char *const kRealRange;
 /// A count written in a file the runtime saved (a checkpoint's step, its
 /// processes, a data position): decimal digits only, no sign, that fit in
 /// 64 bits. ("-50", "+5", "1e3", "12x" and "" are not.)

@@ -120,7 +120,7 @@ void applyHypers(Session &s, const Args &a) {
     switch (parseReal(kv.substr(eq + 1), v)) {
     case NumberText::Malformed: fail("--hp {}: '{}' is not a number", name, kv.substr(eq + 1));
     case NumberText::OutOfRange:
-      fail("--hp {}: {} is out of range: a number's magnitude must be below 1.8e308", name, kv.substr(eq + 1));
+      fail("--hp {}: {} is out of range: {}", name, kv.substr(eq + 1), kRealRange);
     case NumberText::Ok: break;
     }
     // Whether the model has it before whether the value fits: --hp

@@ -8,9 +8,13 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <new>
 #include <sys/stat.h>
 
 namespace grt {
+
+/// The longest line read: a row of a thousand long numbers is some 30 KiB.
+static constexpr size_t kMaxLineBytes = size_t(64) << 20;
 
 int CsvTable::column(const std::string &name) const {
   auto it = index.find(name);
@@ -83,7 +87,7 @@ CsvTable readCsv(const std::string &file, const std::function<void(const CsvTabl
   struct stat st;
   if (stat(file.c_str(), &st) == 0) checkDataFile(file, st, "");
   std::ifstream in(file, std::ios::binary);
-  if (!in) fail("cannot read {}: {}", file, std::strerror(errno));
+  if (!in) fail("cannot read {}: {}", dataFileName(file), std::strerror(errno));
   // What messages call it: --data - is standard input, not /dev/stdin.
   const std::string path = dataFileName(file);
   CsvTable t;
@@ -94,9 +98,31 @@ CsvTable readCsv(const std::string &file, const std::function<void(const CsvTabl
   // Lines end in LF, CRLF, or CR alone (old Mac text, which read as one
   // long line with "a header but no data rows").
   size_t next = 0;
+  // One LF-ended line into raw. A NUL byte ends the reading at once, and so
+  // does a line past 64 MiB: std::getline read a file with no newline
+  // whole first (4 GiB of zeros took 8 GiB of memory and never answered).
+  auto readRaw = [&] {
+    raw.clear();
+    std::streambuf *sb = in.rdbuf();
+    for (int c; (c = sb->sbumpc()) != std::char_traits<char>::eof();) {
+      if (c == '\n') return true;
+      if (c == 0) fail("{}:{}: not a text file (it contains NUL bytes)", path, lineNo + 1);
+      try {
+        raw.push_back(char(c));
+      } catch (const std::bad_alloc &) {
+        fail("cannot read {} after line {}: out of memory for its next line (a line longer than the memory this "
+             "process may use)",
+             path, lineNo);
+      }
+      if (raw.size() > kMaxLineBytes)
+        fail("{}:{}: a line longer than {} MiB; a CSV file has a row per line", path, lineNo + 1,
+             kMaxLineBytes >> 20);
+    }
+    return !raw.empty();
+  };
   auto nextLine = [&] {
     if (next >= raw.size()) {
-      if (!std::getline(in, raw)) return false;
+      if (!readRaw()) return false;
       next = 0;
     }
     size_t cr = raw.find('\r', next);
@@ -130,6 +156,7 @@ CsvTable readCsv(const std::string &file, const std::function<void(const CsvTabl
       t.notNumbers.resize(fs.size());
       t.notNumberHeld.resize(fs.size());
       t.truths.resize(fs.size());
+      t.underflows.resize(fs.size());
       continue;
     }
     // The header's names are checked once the first row is known to be
@@ -155,7 +182,10 @@ CsvTable readCsv(const std::string &file, const std::function<void(const CsvTabl
         }
       }
       // Underflow (1e-400, ERANGE) is a number, read as 0 or a subnormal;
-      // overflow (1e400) is ±HUGE_VAL, not finite.
+      // overflow (1e400) is ±HUGE_VAL, not finite. A float input takes the
+      // 0; an integer or bool one must not (1e-400 is no integer).
+      if (!truth && v == 0 && errno == ERANGE && t.underflows[c].empty())
+        t.underflows[c] = fmt::format("{}:{}: column '{}' holds '{}'", path, lineNo, shown(t.header[c]), shown(f));
       // Decimal only: strtod also reads hexadecimal (0x10 as 16, 0x1p3 as
       // 8), which no spreadsheet writes and the language itself refuses.
       bool decimal = f.find_first_not_of("0123456789+-.eE \t") == std::string::npos;

@@ -23,6 +23,7 @@ struct CsvTable {
   std::vector<std::string> notNumbers;      // per column: the first field that is not a number, said
   std::vector<std::string> notNumberHeld;   // ... as "FILE:LINE: column 'c' holds 'yes'", for a bool input's wording
   std::vector<std::string> truths;          // per column: the first `true` or `false` (read as 1 or 0), said
+  std::vector<std::string> underflows;      // per column: the first number too small to hold (1e-400, read as 0), said
   std::vector<int64_t> lines;               // the file's line number of each row
   int64_t rows = 0;
 

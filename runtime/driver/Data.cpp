@@ -186,6 +186,9 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
       const std::vector<double> &column = t.numbers(c);
       if (!isBool && !t.truths[size_t(c)].empty())
         fail("{}, a truth value, but '{}' takes numbers", t.truths[size_t(c)], sl.tensor->name);
+      if (sl.tensor->dtype != GRT_F32 && sl.tensor->dtype != GRT_F64 && !t.underflows[size_t(c)].empty())
+        fail("{}, too small to hold (it would read as 0), but '{}' takes {}", t.underflows[size_t(c)], sl.tensor->name,
+             isBool ? "0 or 1, true or false" : "32-bit integers");
       for (int64_t row = 0; row < t.rows && (badRow < 0 || row < badRow); ++row) {
         double v = column[row];
         if (isBool && v != 0 && v != 1)

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <system_error>
 #include <cstring>
 #include <iterator>
 
@@ -311,6 +312,13 @@ int main(int argc, char **argv) {
     // Where the sizes are known (the tensors, a corpus, a CSV's rows) they
     // are checked first and named; this is what no check foresaw.
     fail("out of memory ({})", memoryText());
+  } catch (const std::system_error &e) {
+    // A thread that could not start (EAGAIN under ulimit -v or -u) said
+    // only "Resource temporarily unavailable".
+    if (std::ferror(stdout)) return checkStdout(1);
+    fail("{} (a thread or another system resource could not be had: the limits on this process's memory or "
+         "threads, ulimit -v or -u, or the machine's; --threads 1 needs fewer)",
+         e.what());
   } catch (const std::exception &e) {
     if (std::ferror(stdout)) return checkStdout(1);
     fail("{}", e.what());

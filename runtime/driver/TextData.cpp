@@ -74,8 +74,8 @@ std::string readCorpus(const std::string &path, bool compiledIn, const std::stri
   uint64_t limit = uint64_t(machineMemory() / 4);
   uint64_t total = 0;
   auto tooLarge = [&](const std::string &p) {
-    fail("corpus {} is too large: more than {:.1f} GiB, a quarter of the memory it may take: {}", p,
-         double(limit) / double(1 << 30), memoryText());
+    fail("corpus {} is too large: more than {}, a quarter of the memory it may take: {}", p, sizeText(double(limit)),
+         memoryText());
   };
   auto readFile = [&](const std::string &p, std::string &out) {
     std::ifstream in(p, std::ios::binary);

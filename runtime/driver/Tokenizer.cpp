@@ -614,10 +614,25 @@ std::optional<Tokenizer> Tokenizer::parse(std::string_view text, const std::stri
   return tok;
 }
 
+/// The largest tokenizer file read (a million tokens take some 30 MiB).
+static constexpr int64_t kMaxTokenizerBytes = int64_t(1) << 30;
+
 std::optional<Tokenizer> Tokenizer::load(const std::string &path, std::string &error) {
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     error = fmt::format("cannot read tokenizer {}: it is a directory", path);
+    return std::nullopt;
+  }
+  // /dev/zero was read for 20 s, to 2 GiB, and then "out of memory"; so
+  // was a sparse file of 2 GiB. A tokenizer of a million tokens is some
+  // 30 MiB.
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+    error = fmt::format("cannot read tokenizer {}: not a regular file", path);
+    return std::nullopt;
+  }
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > kMaxTokenizerBytes) {
+    error = fmt::format("cannot read tokenizer {}: it is {:.1f} GiB, far more than a tokenizer holds", path,
+                        double(st.st_size) / double(1 << 30));
     return std::nullopt;
   }
   std::ifstream in(path, std::ios::binary);
@@ -627,12 +642,12 @@ std::optional<Tokenizer> Tokenizer::load(const std::string &path, std::string &e
   }
   std::string text;
   errno = 0;
-  if (!readStream(in, text, size_t(1) << 32)) {
+  if (!readStream(in, text, size_t(kMaxTokenizerBytes))) {
     error = fmt::format("cannot read tokenizer {}: {}", path, std::strerror(errno ? errno : EIO));
     return std::nullopt;
   }
-  if (text.size() > (size_t(1) << 32)) {
-    error = fmt::format("cannot read tokenizer {}: larger than 4 GiB, far more than a tokenizer holds", path);
+  if (text.size() > size_t(kMaxTokenizerBytes)) {
+    error = fmt::format("cannot read tokenizer {}: larger than 1 GiB, far more than a tokenizer holds", path);
     return std::nullopt;
   }
   return parse(text, path, error);

@@ -22,6 +22,7 @@
 #include <fstream>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace grt {
 
@@ -48,11 +49,19 @@ std::string readFile(const std::string &path, const std::string &tok = "") {
   return s;
 }
 
+/// Standard input, whole: a file, a pipe or a terminal. A device that never
+/// ends (< /dev/zero) was read until memory ran out, 4 GiB later.
 std::string readStdin() {
+  struct stat st;
+  if (::fstat(0, &st) == 0 && S_ISCHR(st.st_mode) && !::isatty(0))
+    fail("cannot read standard input: it is a device (/dev/zero, /dev/urandom), not a file, a pipe or a terminal");
   std::string s;
-  char buf[1 << 16];
+  std::vector<char> buf(size_t(1) << 16);
   size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) s.append(buf, n);
+  while ((n = std::fread(buf.data(), 1, buf.size(), stdin)) > 0) {
+    s.append(buf.data(), n);
+    if (s.size() > size_t(INT32_MAX)) fail("cannot read standard input: it is larger than 2 GiB");
+  }
   if (std::ferror(stdin)) fail("cannot read standard input: {}", std::strerror(errno ? errno : EIO));
   return s;
 }

@@ -64,12 +64,13 @@ int TrainRun::finish() {
   }
   if (stopping) return stoppedBySignal(false);
   printSummary();
+  // The last picture, too, says that the checkpoint was saved.
+  if (!plotDir.empty() && plotError.empty()) plotError = plotLoss(plotDir, m, drawn());
   if (!plotError.empty()) {
     fmt::print(stderr, "error: {}{}\n", plotError, save.empty() ? "" : fmt::format(" (the checkpoint {} was saved)", savedAs));
     return 1;
   }
   if (!plotDir.empty()) {
-    if (std::string err = plotLoss(plotDir, m, drawn()); !err.empty()) fail("{}", err);
     std::string note = plotFit(plotDir, s, *data, reached);
     fmt::print("pictures: {}/loss.svg{}\n", plotDir, note.empty() ? fmt::format(", {}/fit.svg", plotDir) : " (" + note + ")");
   }
