@@ -20,6 +20,7 @@
 #include "llvm/TargetParser/Host.h"
 #include "llvm/Transforms/Utils/SplitModule.h"
 
+#include <system_error>
 #include <thread>
 
 namespace gradc {
@@ -198,19 +199,27 @@ llvm::Expected<std::vector<llvm::SmallVector<char, 0>>> emitObjects(llvm::Module
   objects.resize(bitcode.size());
   std::vector<std::string> errors(bitcode.size());
   std::vector<std::thread> threads;
-  for (size_t i = 0; i < bitcode.size(); ++i)
-    threads.emplace_back([&, i] {
-      llvm::LLVMContext ctx;
-      auto part = llvm::parseBitcodeFile(llvm::MemoryBufferRef(llvm::StringRef(bitcode[i].data(), bitcode[i].size()), "part"), ctx);
-      auto partTm = part ? createHostTargetMachine() : llvm::Expected<std::unique_ptr<llvm::TargetMachine>>(part.takeError());
-      llvm::Error err = partTm ? llvm::Error::success() : partTm.takeError();
-      if (!err) {
-        runO3(**part, **partTm);
-        llvm::raw_svector_ostream os(objects[i]);
-        err = emitMachineCode(**part, **partTm, os, false);
-      }
-      if (err) errors[i] = llvm::toString(std::move(err));
-    });
+  auto emitPart = [&](size_t i) {
+    llvm::LLVMContext ctx;
+    auto part = llvm::parseBitcodeFile(llvm::MemoryBufferRef(llvm::StringRef(bitcode[i].data(), bitcode[i].size()), "part"), ctx);
+    auto partTm = part ? createHostTargetMachine() : llvm::Expected<std::unique_ptr<llvm::TargetMachine>>(part.takeError());
+    llvm::Error err = partTm ? llvm::Error::success() : partTm.takeError();
+    if (!err) {
+      runO3(**part, **partTm);
+      llvm::raw_svector_ostream os(objects[i]);
+      err = emitMachineCode(**part, **partTm, os, false);
+    }
+    if (err) errors[i] = llvm::toString(std::move(err));
+  };
+  // Under a limit on memory or threads (ulimit -v, -u) a thread may not
+  // start: that part is made on this one instead.
+  for (size_t i = 0; i < bitcode.size(); ++i) {
+    try {
+      threads.emplace_back(emitPart, i);
+    } catch (const std::system_error &) {
+      emitPart(i);
+    }
+  }
   for (auto &t : threads) t.join();
   for (auto &e : errors)
     if (!e.empty()) return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s", e.c_str());

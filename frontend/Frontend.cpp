@@ -109,8 +109,12 @@ bool Frontend::loadFile(llvm::StringRef path) {
     diag.error(path + ": is too large for a model file (more than " + kMaxModelSize + ")");
     return false;
   }
-  if (llvm::StringRef((*buf)->getBufferStart(), (*buf)->getBufferSize()).contains('\0')) {
-    diag.error(path + ": is not a text file (it contains NUL bytes)");
+  if (llvm::StringRef text((*buf)->getBufferStart(), (*buf)->getBufferSize()); text.contains('\0')) {
+    // Where: a stray NUL in a text file can be found and removed.
+    llvm::StringRef before = text.take_front(text.find('\0'));
+    size_t line = before.count('\n') + 1, col = before.size() - (before.rfind('\n') + 1) + 1;
+    diag.error(path + ":" + std::to_string(line) + ":" + std::to_string(col) +
+               ": is not a text file (it contains NUL bytes, the first here)");
     return false;
   }
   sm.AddNewSourceBuffer(withLineFeeds(std::move(*buf)), llvm::SMLoc());

@@ -488,7 +488,8 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     std::optional<int64_t> known = checkedNumel(written);
     if (known && infer >= 0 && x->type.numel() % *known == 0) shape[infer] = x->type.numel() / *known;
     if (!known || (infer >= 0 && shape[infer] < 1) || product(shape) != x->type.numel())
-      return error(loc, "cannot reshape " + srcType(x->type) + " (" + llvm::Twine(x->type.numel()) + " elements) to " +
+      return error(loc, "cannot reshape " + srcType(x->type) + " (" + llvm::Twine(x->type.numel()) +
+                            (x->type.numel() == 1 ? " element) to " : " elements) to ") +
                             shapeStr(shape), {call.range});
     setLoc(loc);
     return Value::tensor(b().reshape(x, shape));

@@ -6,6 +6,7 @@
 #include "llvm/Support/Unicode.h"
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -142,9 +143,29 @@ static void printShown(const llvm::SourceMgr &sm, llvm::raw_ostream &os, const l
   os << llvm::StringRef(text).take_front(first + 1) << expanded << llvm::StringRef(text).drop_front(second);
 }
 
+/// A name of more than 160 characters in a message, cut to its ends: an
+/// unknown name 100,000 characters long made a message line of 100,050
+/// (the source line below it is cut already).
+static std::string shortenedNames(std::string msg) {
+  constexpr size_t kLong = 160, kHead = 60, kTail = 20;
+  auto nameChar = [](char c) { return std::isalnum((unsigned char)c) || c == '_' || c == '.'; };
+  std::string out;
+  for (size_t i = 0; i < msg.size();) {
+    size_t j = i;
+    while (j < msg.size() && nameChar(msg[j])) ++j;
+    if (j - i > kLong)
+      out += msg.substr(i, kHead) + "..." + msg.substr(j - kTail, kTail) + " (" + std::to_string(j - i) + " characters)";
+    else
+      out += msg.substr(i, j - i);
+    if (j < msg.size()) out += msg[j];
+    i = j + 1;
+  }
+  return out;
+}
+
 void printMessage(const llvm::SourceMgr &sm, llvm::raw_ostream &os, llvm::SMLoc loc, llvm::SourceMgr::DiagKind kind,
                   const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges) {
-  llvm::SMDiagnostic d = sm.GetMessage(loc, kind, shownMessage(msg.str()), ranges);
+  llvm::SMDiagnostic d = sm.GetMessage(loc, kind, shownMessage(shortenedNames(msg.str())), ranges);
   // A long line (a generated model, a 10 MB comment) is shown as a window
   // around the caret, "..." at each cut end: it was printed whole, once per
   // error and note.

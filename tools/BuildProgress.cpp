@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fmt/format.h>
+#include <system_error>
 
 namespace gradc {
 
@@ -14,7 +15,12 @@ BuildProgress::BuildProgress() {
     double v = std::strtod(s, &end);
     if (*s && !*end && v > 0 && v < 1e6) every = v;
   }
-  ticker = std::thread([this] { tick(); });
+  // Under a limit on memory or threads no thread may start: the build goes
+  // on without its progress lines.
+  try {
+    ticker = std::thread([this] { tick(); });
+  } catch (const std::system_error &) {
+  }
 }
 
 BuildProgress::~BuildProgress() {
@@ -23,7 +29,7 @@ BuildProgress::~BuildProgress() {
     done = true;
   }
   wake.notify_one();
-  ticker.join();
+  if (ticker.joinable()) ticker.join();
 }
 
 void BuildProgress::doing(std::string what) {

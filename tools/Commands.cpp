@@ -18,9 +18,12 @@
 #include "llvm/Support/WithColor.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fmt/format.h>
 #include <thread>
+#include <unistd.h>
 
 namespace gradc {
 
@@ -154,6 +157,12 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
   if (!dir.empty() && !llvm::sys::fs::is_directory(dir))
     return refuse("cannot write " + out + ": " +
                   (llvm::sys::fs::exists(dir) ? dir.str() + " is not a directory" : "the directory " + dir.str() + " does not exist"));
+  // Nor can one be written in a directory this user may not write (or a
+  // read-only file system): the linker said so in three lines, naming
+  // the temporary NAME.tmp-PID.
+  if (::access(dir.empty() ? "." : dir.str().c_str(), W_OK) != 0)
+    return refuse("cannot write " + out + ": " + (dir.empty() ? std::string("the current directory") : "the directory " + dir.str()) +
+                  " is not writable (" + std::strerror(errno) + ")");
   if (llvm::StringRef(out).starts_with("-")) out = "./" + out;
   Compiler c(o);
   // Past 10 s, a line every 10 s says what the build is doing.

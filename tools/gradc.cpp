@@ -19,6 +19,11 @@
 #include "llvm/Support/InitLLVM.h"
 
 #include <csignal>
+#include <exception>
+#include <new>
+#include <system_error>
+#include <unistd.h>
+#include "llvm/Support/Signals.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/TargetParser/Host.h"
@@ -279,9 +284,47 @@ static CompileOptions compileOptions() {
 
 /// A compiler bug ends with a short message, not LLVM's stack dump.
 static void internalError(void *, const char *reason, bool) {
+  // --help or --version into a full disk or a closed pipe: LLVM's stream
+  // reports the lost output as it is destroyed at exit.
+  if (llvm::StringRef why(reason); why.consume_front("IO failure on output stream")) {
+    why.consume_front(": ");
+    llvm::errs() << "gradc: error: cannot write to standard output: " << why << "\n";
+    std::_Exit(1);
+  }
   llvm::errs() << "gradc: " << reason << "\n"
                << "gradc: this is a bug in gradc; please report it with the model file\n";
   std::exit(70);
+}
+
+/// Memory that cannot be had (a ulimit -v, a full machine) ends the build
+/// with one line: LLVM's own handler printed "LLVM ERROR: out of memory"
+/// and a stack dump, as for a bug. Temporary files go, as on a signal.
+[[noreturn]] static void outOfMemory() {
+  const char msg[] = "gradc: error: out of memory (the limit on this process's memory, ulimit -v, or the machine's); "
+                     "a smaller model, or -j 1, needs less\n";
+  (void)!::write(2, msg, sizeof msg - 1);
+  llvm::sys::RunInterruptHandlers();
+  ::_exit(1);
+}
+
+static void badAlloc(void *, const char *, bool) { outOfMemory(); }
+
+/// An exception nothing caught: out of memory, or a thread that could not
+/// start, said in one line; anything else is a bug.
+[[noreturn]] static void uncaught() {
+  try {
+    if (auto e = std::current_exception()) std::rethrow_exception(e);
+  } catch (const std::bad_alloc &) {
+    outOfMemory();
+  } catch (const std::system_error &e) {
+    llvm::errs() << "gradc: error: " << e.what()
+                 << " (the limits on this process's memory or threads, ulimit -v or -u, or the machine's)\n";
+    llvm::sys::RunInterruptHandlers();
+    ::_exit(1);
+  } catch (...) {
+  }
+  internalError(nullptr, "an exception nothing caught", false);
+  ::_exit(70);
 }
 
 /// Output that could not be written (a full disk, /dev/full) is the
@@ -397,6 +440,8 @@ int main(int argc, char **argv) {
   // take the signal.
   std::signal(SIGXFSZ, SIG_IGN);
   llvm::install_fatal_error_handler(internalError);
+  llvm::install_bad_alloc_error_handler(badAlloc);
+  std::set_terminate(uncaught);
   cl::HideUnrelatedOptions(category);
   // --version printed LLVM's banner ("Debian LLVM version 19.1.7"), as if
   // gradc were LLVM. What a bug report needs: the runtime ABI the
