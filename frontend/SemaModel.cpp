@@ -231,10 +231,7 @@ void SemaImpl::buildTableData(const DataStmt &s) {
     TensorType want = in->type;
     want.shape[0] = rows;
     if (it == frame().vars.end()) {
-      if (someRead && !read.count(in)) {
-        graph->outputs.push_back({name, b().constant(0.0, want)}); // the IR's data graph has every input
-        continue;
-      }
+      if (someRead && !read.count(in)) continue;
       error(s.kindLoc, "the data block does not define input '" + name + "' (" + srcType(want) + ")");
       continue;
     }
