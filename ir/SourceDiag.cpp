@@ -153,7 +153,8 @@ static std::string shortenedNames(std::string msg) {
   for (size_t i = 0; i < msg.size();) {
     size_t j = i;
     while (j < msg.size() && nameChar(msg[j])) ++j;
-    if (j - i > kLong)
+    // Names start with a letter or _: a 171-digit number stays whole.
+    if (j - i > kLong && !std::isdigit((unsigned char)msg[i]))
       out += msg.substr(i, kHead) + "..." + msg.substr(j - kTail, kTail) + " (" + std::to_string(j - i) + " characters)";
     else
       out += msg.substr(i, j - i);

@@ -157,10 +157,10 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
   if (!dir.empty() && !llvm::sys::fs::is_directory(dir))
     return refuse("cannot write " + out + ": " +
                   (llvm::sys::fs::exists(dir) ? dir.str() + " is not a directory" : "the directory " + dir.str() + " does not exist"));
-  // Nor can one be written in a directory this user may not write (or a
-  // read-only file system): the linker said so in three lines, naming
-  // the temporary NAME.tmp-PID.
-  if (::access(dir.empty() ? "." : dir.str().c_str(), W_OK) != 0)
+  // Nor can an executable be linked in a directory this user may not write
+  // (or a read-only file system): the linker said so in three lines,
+  // naming its temporary NAME.tmp-PID.
+  if (!b.objectOnly && ::access(dir.empty() ? "." : dir.str().c_str(), W_OK) != 0)
     return refuse("cannot write " + out + ": " + (dir.empty() ? std::string("the current directory") : "the directory " + dir.str()) +
                   " is not writable (" + std::strerror(errno) + ")");
   if (llvm::StringRef(out).starts_with("-")) out = "./" + out;

@@ -113,7 +113,8 @@ bool parseCount(std::string_view text, int64_t &out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-const char *const kRealRange = "a number's magnitude must be below 1.8e308, and one that is not 0 at least 4.9e-324";
+const char *const kRealRange =
+    "a number's magnitude must be below 1.8e308, and one that is not 0 must not be so small that it reads as 0";
 
 NumberText parseReal(const std::string &text, double &out) {
   size_t i = text.size() && (text[0] == '+' || text[0] == '-') ? 1 : 0;

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <cstdlib>
 #include <fcntl.h>
+#include <filesystem>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -99,6 +100,20 @@ void releaseClaims() {
   claims().clear();
 }
 
+std::string followLinks(const std::string &path) {
+  std::filesystem::path p = path;
+  std::error_code ec;
+  for (int hops = 0; std::filesystem::is_symlink(p, ec); ++hops) {
+    std::filesystem::path to = std::filesystem::read_symlink(p, ec);
+    if (ec || hops == 40) {
+      errno = ec ? ec.value() : ELOOP;
+      return "";
+    }
+    p = to.is_absolute() ? to : p.parent_path() / to;
+  }
+  return p.string();
+}
+
 namespace {
 
 /// Where PATH's writes land: a symbolic link's target (two runs saving to
@@ -111,16 +126,8 @@ std::string writtenPath(std::string path) {
     return out;
   }
   // A link to a file not saved yet (cclink.ckpt -> cc.ckpt before the
-  // first save): follow it by hand.
-  struct stat st;
-  for (int hops = 0; hops < 40 && ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode); ++hops) {
-    std::vector<char> target(size_t(st.st_size > 0 ? st.st_size : 4096) + 1);
-    ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
-    if (n <= 0 || size_t(n) >= target.size()) break;
-    std::string to(target.data(), size_t(n));
-    size_t at = path.rfind('/');
-    path = to[0] == '/' || at == std::string::npos ? to : path.substr(0, at + 1) + to;
-  }
+  // first save).
+  if (std::string to = followLinks(path); !to.empty()) path = to;
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   char *real = ::realpath(dir.c_str(), nullptr);
@@ -156,12 +163,16 @@ std::string claimForWriting(const std::string &path, const std::string &what) {
   // that one then holds a lock on a file no one else will open, so it
   // checks the name still leads to what it locked, and tries again if not.
   for (int attempt = 0; attempt < 16; ++attempt) {
-    int fd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0) return errno == ELOOP ? notALock("is a symbolic link") : "";
-    struct stat locked;
+    int fd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (fd < 0 && errno == ELOOP) return notALock("is a symbolic link");
+    if (fd < 0 && errno == EISDIR) return notALock("is a directory");
+    if (fd < 0) return "";
+    struct stat locked {};
     if (::fstat(fd, &locked) != 0 || !looksLikeLock(fd, locked)) {
       ::close(fd);
-      return notALock("holds other data");
+      return notALock(!S_ISREG(locked.st_mode) ? "is not a regular file"
+                      : locked.st_nlink > 1    ? "has other names (hard links)"
+                                               : "holds other data");
     }
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       // A file system without locks (ENOLCK, EINVAL) claims nothing.

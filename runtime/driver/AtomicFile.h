@@ -39,6 +39,11 @@ std::string writeAtomically(const std::string &path, const std::function<bool(in
 /// The same for contents already in memory.
 std::string writeAtomically(const std::string &path, std::string_view contents);
 
+/// PATH with the symbolic links at its end followed, link by link (a
+/// dangling one included), at most as many as the kernel follows (40);
+/// "" with errno set for a loop or a link that cannot be read.
+std::string followLinks(const std::string &path);
+
 /// Claims PATH for this process's writes until it exits: an advisory lock
 /// (flock) on PATH.lock beside the file PATH leads to (through links),
 /// which holds the PID and is removed at exit (the kernel drops the lock of

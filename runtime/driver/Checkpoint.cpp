@@ -66,17 +66,11 @@ static size_t checksumDigits(const std::string &header) {
 /// with a file and leave the checkpoint it points to stale (and a link
 /// into a missing directory would not be noticed).
 static std::string saveTarget(const std::string &path) {
-  std::filesystem::path p = path;
-  std::error_code ec;
-  // Link by link (a dangling one included), at most as many as the kernel
-  // follows (40). A rename does not follow a link at its destination, so a
-  // loop would be replaced by the checkpoint: it is an error here.
-  for (int hops = 0; std::filesystem::is_symlink(p, ec); ++hops) {
-    std::filesystem::path to = std::filesystem::read_symlink(p, ec);
-    if (ec || hops == 40) fail("cannot save checkpoint {}: {}", path, std::strerror(ec ? ec.value() : ELOOP));
-    p = to.is_absolute() ? to : p.parent_path() / to;
-  }
-  return p.string();
+  // A rename does not follow a link at its destination, so a loop would be
+  // replaced by the checkpoint: it is an error here.
+  std::string p = followLinks(path);
+  if (p.empty()) fail("cannot save checkpoint {}: {}", path, std::strerror(errno));
+  return p;
 }
 
 void checkCheckpointPath(const std::string &given) {
@@ -152,6 +146,11 @@ void refuseReplacingOtherFile(const std::string &given, const std::string &model
   // Nothing is lost by replacing an empty file (one made by `touch`).
   if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return;
   std::string savedBy;
+  // A checkpoint this user may not read is still somebody's checkpoint.
+  if (::access(path.c_str(), R_OK) != 0)
+    fail("--save {}: cannot read the file there to check that it is a gradc checkpoint ({}); saving would replace it: "
+         "choose another path, or remove the file first",
+         given, std::strerror(errno));
   if (std::string why = notACheckpoint(path, savedBy); !why.empty())
     fail("--save {} is a file that is not a gradc checkpoint ({}); saving would replace it: choose another path, or "
          "remove the file first",
@@ -371,8 +370,13 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   // Another -D (n_embd=16 for 32) gives tensors of other shapes, or other
   // tensors (n_layer); one that changes no tensor (a learning rate) loads,
   // with a note.
-  std::string constants = constantsDiffer(h, s.model);
-  std::string because = constants.empty() ? "" : "; the checkpoint was " + constants;
+  // Another model's constants explain nothing (logreg's B and N beside
+  // linreg's w): its shapes differ because it is another model.
+  bool otherModel = savedBy && savedBy->kind == Json::String && savedBy->string != s.model.name;
+  std::string constants = otherModel ? "" : constantsDiffer(h, s.model);
+  std::string because = otherModel      ? fmt::format("; the checkpoint is of model '{}'", shown(savedBy->string))
+                        : constants.empty() ? ""
+                                            : "; the checkpoint was " + constants;
 
   // Every tensor the file holds must be one the model saves, and the other
   // way round, unless the user asked for a partial load.
@@ -450,7 +454,8 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
     for (size_t i = 0; i < shape->array.size(); ++i) {
       int64_t dim;
       if (!wholeNumber(shape->array[i], 9007199254740992.0, dim))
-        fail("checkpoint {}: tensor '{}' has a malformed shape (dimension {} is not a whole number)", path, t.name, i);
+        fail("checkpoint {}: tensor '{}' has a malformed shape (dimension {} is not a whole number from 0 to 2^53)",
+             path, t.name, i);
       got += (i ? "," : "") + std::to_string(dim);
       same = same && dim == t.dims[i];
     }

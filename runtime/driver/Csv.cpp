@@ -92,44 +92,36 @@ CsvTable readCsv(const std::string &file, const std::function<void(const CsvTabl
   const std::string path = dataFileName(file);
   CsvTable t;
   t.path = path;
-  std::string raw, line;
+  std::string line;
   int64_t lineNo = 0;
   bool headerSeen = false; // onHeader has run
-  // Lines end in LF, CRLF, or CR alone (old Mac text, which read as one
-  // long line with "a header but no data rows").
-  size_t next = 0;
-  // One LF-ended line into raw. A NUL byte ends the reading at once, and so
-  // does a line past 64 MiB: std::getline read a file with no newline
-  // whole first (4 GiB of zeros took 8 GiB of memory and never answered).
-  auto readRaw = [&] {
-    raw.clear();
+  // One line into `line`: lines end in LF, CRLF, or CR alone (old Mac text,
+  // which read as one long line with "a header but no data rows"). A NUL
+  // byte ends the reading at once, and so does a line past 64 MiB:
+  // std::getline read a file with no newline whole first (4 GiB of zeros
+  // took 8 GiB of memory and never answered).
+  auto nextLine = [&] {
+    line.clear();
     std::streambuf *sb = in.rdbuf();
     for (int c; (c = sb->sbumpc()) != std::char_traits<char>::eof();) {
       if (c == '\n') return true;
+      if (c == '\r') {
+        if (sb->sgetc() == '\n') sb->sbumpc();
+        return true;
+      }
       if (c == 0) fail("{}:{}: not a text file (it contains NUL bytes)", path, lineNo + 1);
       try {
-        raw.push_back(char(c));
+        line.push_back(char(c));
       } catch (const std::bad_alloc &) {
         fail("cannot read {} after line {}: out of memory for its next line (a line longer than the memory this "
              "process may use)",
              path, lineNo);
       }
-      if (raw.size() > kMaxLineBytes)
+      if (line.size() > kMaxLineBytes)
         fail("{}:{}: a line longer than {} MiB; a CSV file has a row per line", path, lineNo + 1,
              kMaxLineBytes >> 20);
     }
-    return !raw.empty();
-  };
-  auto nextLine = [&] {
-    if (next >= raw.size()) {
-      if (!readRaw()) return false;
-      next = 0;
-    }
-    size_t cr = raw.find('\r', next);
-    line = raw.substr(next, cr == std::string::npos ? std::string::npos : cr - next);
-    next = cr == std::string::npos ? raw.size() : cr + 1;
-    if (next == raw.size()) raw.clear(), next = 0; // a CRLF's CR ends the line
-    return true;
+    return !line.empty();
   };
   while (nextLine()) {
     ++lineNo;

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <system_error>
 #include <cstring>
 #include <iterator>
@@ -312,6 +313,9 @@ int main(int argc, char **argv) {
     // Where the sizes are known (the tensors, a corpus, a CSV's rows) they
     // are checked first and named; this is what no check foresaw.
     fail("out of memory ({})", memoryText());
+  } catch (const std::filesystem::filesystem_error &e) {
+    if (std::ferror(stdout)) return checkStdout(1);
+    fail("{}", e.what());
   } catch (const std::system_error &e) {
     // A thread that could not start (EAGAIN under ulimit -v or -u) said
     // only "Resource temporarily unavailable".

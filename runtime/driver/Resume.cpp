@@ -1,6 +1,8 @@
 //===- runtime/driver/Resume.cpp - what `train --resume` reads back -------===//
 #include "driver/Resume.h"
 
+#include "driver/Args.h"
+
 #include "gradrt/hypers.h"
 
 #include <algorithm>
@@ -125,9 +127,10 @@ void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::s
   for (auto &[key, text] : meta) {
     if (key.rfind("hp.", 0) != 0) continue;
     std::string name = key.substr(3);
-    char *end;
-    double v = std::strtod(text.c_str(), &end);
-    if (text.empty() || *end || !std::isfinite(v))
+    // As strictly as a saved count: decimal only (strtod took " 5" and
+    // "0x10", which no save writes).
+    double v = 0;
+    if (parseReal(text, v) != NumberText::Ok)
       fail("checkpoint {}: its hyperparameter {} is '{}', not a number", from, shown(name), shown(text));
     int i = s.find(name);
     if (i < 0 || !Session::isUserHyper(*s.slots[i].tensor)) {

@@ -49,11 +49,13 @@ std::string readFile(const std::string &path, const std::string &tok = "") {
   return s;
 }
 
-/// Standard input, whole: a file, a pipe or a terminal. A device that never
-/// ends (< /dev/zero) was read until memory ran out, 4 GiB later.
+/// Standard input, whole: a file, a pipe, a terminal or /dev/null (cron,
+/// nohup). Another device, which may never end (< /dev/zero), was read
+/// until memory ran out, 4 GiB later.
 std::string readStdin() {
-  struct stat st;
-  if (::fstat(0, &st) == 0 && S_ISCHR(st.st_mode) && !::isatty(0))
+  struct stat st, null;
+  bool isNull = ::stat("/dev/null", &null) == 0 && S_ISCHR(null.st_mode) && ::fstat(0, &st) == 0 && st.st_rdev == null.st_rdev;
+  if (::fstat(0, &st) == 0 && S_ISCHR(st.st_mode) && !::isatty(0) && !isNull)
     fail("cannot read standard input: it is a device (/dev/zero, /dev/urandom), not a file, a pipe or a terminal");
   std::string s;
   std::vector<char> buf(size_t(1) << 16);
