@@ -496,16 +496,7 @@ llvm::SMLoc SemaImpl::paramSite(const std::string &param) {
   return at.calls.empty() ? at.decl : at.calls[0].loc;
 }
 
-llvm::DenseSet<const Node *> SemaImpl::readByOutputs() const {
-  llvm::DenseSet<const Node *> seen;
-  llvm::SmallVector<const Node *, 64> work;
-  for (auto &o : graph->outputs) work.push_back(o.value);
-  while (!work.empty()) {
-    const Node *n = work.pop_back_val();
-    if (seen.insert(n).second) work.append(n->operands.begin(), n->operands.end());
-  }
-  return seen;
-}
+llvm::DenseSet<const Node *> SemaImpl::readByOutputs() const { return graph->liveNodes(); }
 
 /// Inputs that nothing the executable computes reads (the loss, the
 /// outputs, the metrics) are dropped from it with the rest of the dead

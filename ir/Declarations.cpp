@@ -3,7 +3,6 @@
 
 #include "runtime/include/gradrt/abi.h"
 
-#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 
@@ -220,15 +219,7 @@ private:
       if (g.get() == data || g->name == GRT_ENTRY_STEP) continue;
       // An input nothing reads is dead code, dropped with its data: the
       // data block need not make it (sema warns that it is ignored).
-      llvm::DenseSet<const Node *> read;
-      std::vector<const Node *> work;
-      for (auto &o : g->outputs) work.push_back(o.value);
-      for (auto &u : g->updates) work.push_back(u.value);
-      while (!work.empty()) {
-        const Node *n = work.back();
-        work.pop_back();
-        if (read.insert(n).second) work.insert(work.end(), n->operands.begin(), n->operands.end());
-      }
+      llvm::DenseSet<const Node *> read = g->liveNodes();
       for (const Node *in : g->leaves(OpKind::Input)) {
         if (!read.count(in)) continue;
         if (!seen.insert(name(in)).second) continue;

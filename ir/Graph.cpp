@@ -99,10 +99,10 @@ void Graph::sortTopologically() {
   renumber();
 }
 
-unsigned Graph::removeDeadNodes() {
-  llvm::DenseSet<Node *> live;
-  std::vector<Node *> work;
-  auto mark = [&](Node *n) {
+llvm::DenseSet<const Node *> Graph::liveNodes() const {
+  llvm::DenseSet<const Node *> live;
+  std::vector<const Node *> work;
+  auto mark = [&](const Node *n) {
     if (live.insert(n).second) work.push_back(n);
   };
   for (auto &o : outputs) mark(o.value);
@@ -111,10 +111,15 @@ unsigned Graph::removeDeadNodes() {
     mark(u.target);
   }
   while (!work.empty()) {
-    Node *n = work.back();
+    const Node *n = work.back();
     work.pop_back();
-    for (Node *op : n->operands) mark(op);
+    for (const Node *op : n->operands) mark(op);
   }
+  return live;
+}
+
+unsigned Graph::removeDeadNodes() {
+  llvm::DenseSet<const Node *> live = liveNodes();
   size_t before = nodes.size();
   std::erase_if(nodes, [&](auto &n) { return !live.count(n.get()); });
   renumber();

@@ -13,6 +13,7 @@
 #include "ir/Ops.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 #include <map>
 #include <memory>
@@ -159,6 +160,8 @@ public:
   /// already is one) and renumber. Passes that append may call it at the end.
   void sortTopologically();
   void renumber();
+  /// The nodes an output or update reaches; the rest is dead code.
+  llvm::DenseSet<const Node *> liveNodes() const;
   /// Delete nodes that no output or update reaches; returns how many.
   unsigned removeDeadNodes();
   /// A deep copy with a new name.

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
@@ -58,13 +59,9 @@ std::string readStdin() {
   if (::fstat(0, &st) == 0 && S_ISCHR(st.st_mode) && !::isatty(0) && !isNull)
     fail("cannot read standard input: it is a device (/dev/zero, /dev/urandom), not a file, a pipe or a terminal");
   std::string s;
-  std::vector<char> buf(size_t(1) << 16);
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), stdin)) > 0) {
-    s.append(buf.data(), n);
-    if (s.size() > size_t(INT32_MAX)) fail("cannot read standard input: it is larger than 2 GiB");
-  }
-  if (std::ferror(stdin)) fail("cannot read standard input: {}", std::strerror(errno ? errno : EIO));
+  errno = 0;
+  if (!readStream(std::cin, s, size_t(INT32_MAX))) fail("cannot read standard input: {}", std::strerror(errno ? errno : EIO));
+  if (s.size() > size_t(INT32_MAX)) fail("cannot read standard input: it is larger than 2 GiB");
   return s;
 }
 
