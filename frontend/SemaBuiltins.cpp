@@ -653,7 +653,14 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
   case Builtin::Full: {
     Dims shape;
     if (!shapeArg(a[0], shape, loc)) return Value::error();
-    if (!a[1].isNumber()) return error(a[1].range.Start, "full needs a number, got " + describe(a[1]), {a[1].range});
+    // full(shape, true): a bool mask of one value, as where() takes it.
+    if (a[1].kind == Value::Bool) {
+      if (!checkSize(shape, DType::I1, loc, "full", {a[0].range})) return Value::error();
+      setLoc(loc);
+      return Value::tensor(b().constant(a[1].b ? 1.0 : 0.0, TensorType(DType::I1, shape)));
+    }
+    if (!a[1].isNumber())
+      return error(a[1].range.Start, "full needs a number or true/false, got " + describe(a[1]), {a[1].range});
     if (std::string bad = f32RangeProblem(a[1]); !bad.empty() && opts.floatType == DType::F32)
       return error(a[1].range.Start, "full: " + bad + "; it would be infinite", {a[1].range});
     if (!checkSize(shape, opts.floatType, loc, "full", {a[0].range})) return Value::error();
