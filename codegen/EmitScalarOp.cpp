@@ -42,9 +42,25 @@ struct Lower {
     if (!fl()) return safeIntDiv();
     // Dividing by a constant (attention's 1/sqrt(d)) becomes a multiply by
     // its reciprocal: within an ulp, and a vector divide costs ~10 FMAs.
+    // Only where the reciprocal is a normal number: LICM hoists 1/c out of
+    // a loop without asking, so x / 1e-39 in f32 multiplied by 1/c = inf
+    // (0 / 1e-39 was NaN) and x / 3e38 by a subnormal, 7 ulp off, in every
+    // kernel with a loop, while InstCombine left a batch of 1 exact.
     auto *d = llvm::cast<llvm::Instruction>(b.CreateFDiv(x(), y()));
-    if (llvm::isa<llvm::Constant>(y())) d->setHasAllowReciprocal(true);
+    if (reciprocalIsNormal(y())) d->setHasAllowReciprocal(true);
     return d;
+  }
+
+  /// Whether y is a constant (or a splat of one) whose reciprocal is a
+  /// normal number, as InstCombine asks before it multiplies instead.
+  static bool reciprocalIsNormal(Value *y) {
+    auto *c = llvm::dyn_cast<llvm::Constant>(y);
+    if (c && c->getType()->isVectorTy()) c = c->getSplatValue();
+    auto *f = llvm::dyn_cast_or_null<llvm::ConstantFP>(c);
+    if (!f) return false;
+    llvm::APFloat r(f->getValueAPF().getSemantics(), 1);
+    r.divide(f->getValueAPF(), llvm::APFloat::rmNearestTiesToEven);
+    return r.isNormal();
   }
 
   /// x / y truncated, with x / 0 = 0 and INT_MIN / -1 = INT_MIN (wrapping),
