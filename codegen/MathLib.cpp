@@ -48,27 +48,38 @@ public:
 
   /// exp(x) = 2^n · e^r with n = round(x / ln 2), |r| <= ln2 / 2.
   Value *exp(Value *x) {
-    Value *xc = clamp(x, -87.33654475, 88.72283905);
+    // From ln 2^-150, below which every result rounds to 0, to ln of the
+    // largest float, above which it is inf.
+    const double lo = -103.972077083991796, hi = 88.7228391116729996;
+    Value *xc = clamp(x, lo, hi);
     Value *n = b.CreateUnaryIntrinsic(llvm::Intrinsic::rint, b.CreateFMul(xc, c(1.44269504088896341)));
     // r = x - n·ln2, with ln2 split in two for accuracy.
     Value *r = b.CreateFSub(b.CreateFSub(xc, b.CreateFMul(n, c(0.693359375))), b.CreateFMul(n, c(-2.12194440e-4)));
     Value *p = poly(r, {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2, 1.6666665459E-1,
                         5.0000001201E-1});
     Value *er = b.CreateFAdd(b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, r), r), r), c(1.0));
-    // 2^n built from its exponent bits. At the clamp limits n is 127 or -126.
+    // 2^n in two halves, 2^(n - n/2) · 2^(n/2), each built from its
+    // exponent bits: n runs from -150 to 128, past a float exponent's -126
+    // to 127 (one 2^n made 2^128 inf, so exp was inf from 88.38 where it
+    // is 2.4e38, and flushed results below 1.2e-38 to 0). The second
+    // multiply rounds a subnormal result once.
     Value *ni = b.CreateFPToSI(n, i);
-    Value *pow2 = b.CreateBitCast(b.CreateShl(b.CreateAdd(ni, ci(127)), ci(23)), f);
-    Value *y = b.CreateFMul(er, pow2);
-    // Below the clamp the true value underflows to 0; NaN stays NaN.
-    y = b.CreateSelect(b.CreateFCmpOLT(x, c(-87.33654475)), c(0.0), y);
-    y = b.CreateSelect(b.CreateFCmpOGT(x, c(88.72283905)), c(INFINITY), y);
+    Value *half = b.CreateAShr(ni, ci(1));
+    auto pow2 = [&](Value *k) { return b.CreateBitCast(b.CreateShl(b.CreateAdd(k, ci(127)), ci(23)), f); };
+    Value *y = b.CreateFMul(b.CreateFMul(er, pow2(b.CreateSub(ni, half))), pow2(half));
+    // Below the range the true value rounds to 0; NaN stays NaN.
+    y = b.CreateSelect(b.CreateFCmpOLT(x, c(lo)), c(0.0), y);
+    y = b.CreateSelect(b.CreateFCmpOGT(x, c(hi)), c(INFINITY), y);
     return b.CreateSelect(b.CreateFCmpUNO(x, x), x, y);
   }
 
   /// log(x) = e·ln2 + log(m), with x = m·2^e and m in [√½, √2).
   Value *log(Value *x) {
-    Value *bits = b.CreateBitCast(x, i);
-    Value *e = b.CreateSub(b.CreateLShr(bits, ci(23)), ci(126));
+    // A subnormal x has no exponent bits to read: scaled by 2^23 it is
+    // normal (log(1e-40) was -88.02 for -92.10).
+    Value *sub = b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), c(1.17549435e-38));
+    Value *bits = b.CreateBitCast(b.CreateSelect(sub, b.CreateFMul(x, c(8388608.0)), x), i);
+    Value *e = b.CreateSub(b.CreateLShr(bits, ci(23)), b.CreateSelect(sub, ci(126 + 23), ci(126)));
     Value *m = b.CreateBitCast(b.CreateOr(b.CreateAnd(bits, ci(0x807fffff)), ci(0x3f000000)), f); // [0.5, 1)
     Value *small = b.CreateFCmpOLT(m, c(0.707106781186547524));
     e = b.CreateSub(e, b.CreateZExt(small, i));
@@ -137,7 +148,9 @@ public:
   Value *log1p(Value *x) {
     Value *u = b.CreateFAdd(c(1.0), x);
     Value *um1 = b.CreateFSub(u, c(1.0));
-    Value *y = b.CreateFDiv(b.CreateFMul(log(u), x), um1);
+    // x/(u - 1) is about 1: log(u)·x would overflow for x near the
+    // largest float.
+    Value *y = b.CreateFMul(log(u), b.CreateFDiv(x, um1));
     y = b.CreateSelect(b.CreateFCmpOEQ(u, c(1.0)), x, y);
     // log(inf) is inf; x/(u-1) would make it NaN.
     return b.CreateSelect(b.CreateFCmpOEQ(x, c(INFINITY)), x, y);
@@ -148,7 +161,9 @@ public:
   Value *expm1(Value *x) {
     Value *u = exp(x);
     Value *um1 = b.CreateFSub(u, c(1.0));
-    Value *y = b.CreateFDiv(b.CreateFMul(um1, x), log(u));
+    // x/log(u) is about 1: (u - 1)·x overflowed from x = 84.2, where
+    // exp(x) is 4e36.
+    Value *y = b.CreateFMul(um1, b.CreateFDiv(x, log(u)));
     y = b.CreateSelect(b.CreateFCmpOEQ(u, c(1.0)), x, y);
     y = b.CreateSelect(b.CreateFCmpOEQ(um1, c(-1.0)), c(-1.0), y);
     return b.CreateSelect(b.CreateFCmpOEQ(u, c(INFINITY)), u, y);
