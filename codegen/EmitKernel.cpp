@@ -200,19 +200,25 @@ private:
                             : llvm::ConstantInt::get(t, std::numeric_limits<int32_t>::min(), true);
   }
 
-  /// acc + v for a float sum. Only here may a product fuse into the add as
-  /// one FMA (a dot product's `acc += a*b`): a sum's rounding already depends
-  /// on how its loop is vectorised. Elsewhere float arithmetic is exactly as
-  /// written, so a value recomputed in two places has the same bits in both.
+  /// acc + v for a float sum. Only here does a product fuse into the add
+  /// as one FMA (a dot product's `acc += a*b`), and explicitly: an
+  /// llvm.fmuladd, which the backend makes an FMA in every copy of the
+  /// loop. With `contract` flags it chose per copy: a row in the scalar
+  /// remainder after an 8-lane vector loop got a plain multiply and add,
+  /// the rows in vectors FMAs, and the same row's x @ w differed in its
+  /// last bit by its place in the batch. Elsewhere float arithmetic is
+  /// exactly as written, so a value recomputed in two places has the same
+  /// bits in both.
   Value *accumulate(Value *acc, Value *v, bool reassoc) {
     llvm::FastMathFlags fmf;
-    fmf.setAllowContract();
     if (reassoc) fmf.setAllowReassoc();
+    Value *sum;
     if (auto *mul = llvm::dyn_cast<llvm::BinaryOperator>(v); mul && mul->getOpcode() == llvm::Instruction::FMul)
-      mul->setHasAllowContract(true); // the product's own value is unchanged
-    auto *add = b.CreateFAdd(acc, v);
-    llvm::cast<llvm::Instruction>(add)->setFastMathFlags(fmf);
-    return add;
+      sum = b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {v->getType()}, {mul->getOperand(0), mul->getOperand(1), acc});
+    else
+      sum = b.CreateFAdd(acc, v);
+    llvm::cast<llvm::Instruction>(sum)->setFastMathFlags(fmf);
+    return sum;
   }
 
   Value *combine(const Expr *r, Value *acc, Value *v) {

@@ -19,24 +19,25 @@ using llvm::Value;
 
 class F32Math {
 public:
-  /// The polynomials below are written for FMA: contraction is allowed
-  /// within a function's own arithmetic (the kernel emitter allows it
-  /// nowhere else), and each function is the same instructions wherever it
-  /// is inlined.
+  /// No fast-math flags: each step is the instruction written, and the
+  /// polynomials' steps are explicit FMAs (llvm.fmuladd). With `contract`
+  /// flags LLVM chose where to fuse in each copy of a loop, and a vector
+  /// loop and its scalar remainder could round one value differently
+  /// (codegen/EmitKernel.cpp's accumulate() says how that showed).
   explicit F32Math(llvm::IRBuilder<> &b) : b(b), guard(b), f(b.getFloatTy()), i(b.getInt32Ty()) {
-    llvm::FastMathFlags fmf;
-    fmf.setAllowContract();
-    b.setFastMathFlags(fmf);
+    b.setFastMathFlags(llvm::FastMathFlags());
   }
+
+  /// a·b + c as one FMA wherever the target has FMA, in every copy alike.
+  Value *fma(Value *x, Value *y, Value *z) { return b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {f}, {x, y, z}); }
 
   Value *c(double v) { return llvm::ConstantFP::get(f, v); }
   Value *ci(int v) { return llvm::ConstantInt::get(i, v); }
 
-  /// Horner's rule: ((c0·x + c1)·x + c2)... with FMA-friendly steps (the
-  /// constructor allows contraction, so each is one FMA).
+  /// Horner's rule: ((c0·x + c1)·x + c2)..., each step one FMA.
   Value *poly(Value *x, std::initializer_list<double> coeffs) {
     Value *acc = nullptr;
-    for (double k : coeffs) acc = acc ? b.CreateFAdd(b.CreateFMul(acc, x), c(k)) : c(k);
+    for (double k : coeffs) acc = acc ? fma(acc, x, c(k)) : c(k);
     return acc;
   }
 
@@ -54,10 +55,10 @@ public:
     Value *xc = clamp(x, lo, hi);
     Value *n = b.CreateUnaryIntrinsic(llvm::Intrinsic::rint, b.CreateFMul(xc, c(1.44269504088896341)));
     // r = x - n·ln2, with ln2 split in two for accuracy.
-    Value *r = b.CreateFSub(b.CreateFSub(xc, b.CreateFMul(n, c(0.693359375))), b.CreateFMul(n, c(-2.12194440e-4)));
+    Value *r = fma(n, c(2.12194440e-4), fma(n, c(-0.693359375), xc));
     Value *p = poly(r, {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2, 1.6666665459E-1,
                         5.0000001201E-1});
-    Value *er = b.CreateFAdd(b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, r), r), r), c(1.0));
+    Value *er = b.CreateFAdd(fma(b.CreateFMul(p, r), r, r), c(1.0));
     // 2^n in two halves, 2^(n - n/2) · 2^(n/2), each built from its
     // exponent bits: n runs from -150 to 128, past a float exponent's -126
     // to 127 (one 2^n made 2^128 inf, so exp was inf from 88.38 where it
@@ -90,9 +91,9 @@ public:
     Value *p = poly(m, {7.0376836292E-2, -1.1514610310E-1, 1.1676998740E-1, -1.2420140846E-1, 1.4249322787E-1,
                         -1.6668057665E-1, 2.0000714765E-1, -2.4999993993E-1, 3.3333331174E-1});
     Value *y = b.CreateFMul(b.CreateFMul(p, m), z);
-    y = b.CreateFAdd(y, b.CreateFMul(ef, c(-2.12194440e-4)));
-    y = b.CreateFSub(y, b.CreateFMul(z, c(0.5)));
-    Value *r = b.CreateFAdd(b.CreateFAdd(m, y), b.CreateFMul(ef, c(0.693359375)));
+    y = fma(ef, c(-2.12194440e-4), y);
+    y = fma(z, c(-0.5), y);
+    Value *r = fma(ef, c(0.693359375), b.CreateFAdd(m, y));
     // log(0) = -inf, log(negative or NaN) = NaN, log(inf) = inf.
     r = b.CreateSelect(b.CreateFCmpOEQ(x, c(INFINITY)), x, r);
     r = b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), c(-INFINITY), r);
@@ -114,7 +115,7 @@ public:
     Value *ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
     Value *x2 = b.CreateFMul(x, x);
     Value *s = poly(x2, {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2, 1.33314422036E-1, -3.33332819422E-1});
-    Value *nearZero = b.CreateFAdd(b.CreateFMul(b.CreateFMul(s, x2), x), x);
+    Value *nearZero = fma(b.CreateFMul(s, x2), x, x);
     y = b.CreateSelect(b.CreateFCmpOLT(ax, c(0.625)), nearZero, y);
     y = b.CreateSelect(b.CreateFCmpOGT(ax, c(9.0)), b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, c(1.0), x), y);
     return b.CreateSelect(b.CreateFCmpUNO(x, x), x, y);
@@ -132,10 +133,10 @@ public:
     Value *series = b.CreateFMul(x, poly(x2, {k / (720 * 13), -k / (120 * 11), k / (24 * 9), -k / (6 * 7), k / (2 * 5),
                                               -k / 3, k}));
     Value *z = clamp(ax, 0, 4);
-    Value *t = b.CreateFDiv(c(1.0), b.CreateFAdd(c(1.0), b.CreateFMul(z, c(0.5))));
+    Value *t = b.CreateFDiv(c(1.0), fma(z, c(0.5), c(1.0)));
     Value *p = poly(t, {0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196,
                         1.00002368, -1.26551223});
-    Value *erfc = b.CreateFMul(t, exp(b.CreateFSub(p, b.CreateFMul(z, z))));
+    Value *erfc = b.CreateFMul(t, exp(fma(z, b.CreateFNeg(z), p)));
     Value *far = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, b.CreateFSub(c(1.0), erfc), x);
     Value *y = b.CreateSelect(b.CreateFCmpOLT(ax, c(0.5)), series, far);
     return b.CreateSelect(b.CreateFCmpUNO(x, x), x, y);
