@@ -72,6 +72,11 @@ Args::Args(const std::string &cmd, int argc, char **argv, int first, const std::
     }
     // `--save ""` (an unset shell variable) would otherwise mean no --save.
     if (value.empty() && name != "prompt") fail("--{} needs a value, not an empty string", name);
+    // `--data -` reads standard input; a file option given '-' wrote a
+    // file named '-' (--save -, --plot -) or read one (--load -).
+    static const char *const fileOptions[] = {"save", "load", "resume", "plot", "tokenizer", "output"};
+    if (value == "-" && std::find(std::begin(fileOptions), std::end(fileOptions), name) != std::end(fileOptions))
+      fail("--{} -: only --data reads standard input ('-'); for a file named '-', write ./-", name);
     values[name].push_back(value);
   }
 }

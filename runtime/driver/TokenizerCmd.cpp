@@ -265,6 +265,7 @@ int cmdTokenizer(const GrtModel &, int argc, char **argv) {
       // Said here, as typed: Args would name --output, which the user did not write.
       if (i + 1 >= argc) fail("-o needs a value: the file to write");
       if (!*argv[i + 1]) fail("-o needs a value, not an empty string");
+      if (!std::strcmp(argv[i + 1], "-")) fail("-o -: only --data reads standard input ('-'); for a file named '-', write ./-");
       args[i] = output;
     }
   if (sub == "train") return train(argc, args.data());
