@@ -8,12 +8,14 @@
 //   - float accumulations allow reassociation, so sums vectorise;
 //   - the transcendental functions are inline arithmetic (MathLib.cpp).
 // Each elementwise op is lowered by its line in EmitScalarOp.cpp.
-// Float arithmetic is otherwise exactly as written (no contraction into FMA
-// outside sums and the math functions), so a value computed twice, in two
-// kernels or two loops of one, has the same bits both times: `p ==
-// max(p, 1, true)` holds at the maximum even when fusion recomputes p. The
-// one liberty: division by a constant becomes multiplication by its
-// reciprocal, wherever it appears.
+// Float arithmetic is otherwise exactly as written: no `contract` flag
+// anywhere, an FMA only where one is written (llvm.fmuladd: a sum's
+// product-and-add, the math functions' steps), so a value computed twice,
+// in two kernels, two loops of one, or a vector loop and its remainder,
+// has the same bits every time: `p == max(p, 1, true)` holds at the
+// maximum even when fusion recomputes p. The one liberty: division by a
+// constant whose reciprocal is a normal number becomes multiplication by
+// that reciprocal, wherever it appears.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/EmitKernel.h"
