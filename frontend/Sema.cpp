@@ -353,14 +353,8 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
                        "give it another name");
       return Flow::Next;
     }
-    // train prints the metrics by name, then the learned parameters by
-    // name: a metric `w` beside a param `w` reads as two values of one thing.
-    if (params.count(m.name)) {
-      error(m.nameLoc, "a metric cannot have the name of parameter '" + m.name +
-                           "': train reports both by name; give the metric another name");
-      return Flow::Next;
-    }
     metrics.push_back({m.name, v});
+    metricLocs[m.name] = m.nameLoc; // finishModel checks it against the params
     return Flow::Next;
   }
   case Stmt::Data:

@@ -352,6 +352,7 @@ public:
   /// first assigned, for "already defined".
   llvm::StringMap<llvm::SMLoc> firstAssigned;
   std::vector<std::pair<std::string, Value>> outputs, metrics;
+  llvm::StringMap<llvm::SMLoc> metricLocs; // where each metric is named
   /// What `output p = EXPR` bound p to: the output is that value, whatever
   /// p is assigned later.
   std::map<std::string, Value> outputBound;

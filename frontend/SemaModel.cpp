@@ -527,6 +527,13 @@ void SemaImpl::checkUnreadInputs(llvm::SMLoc lossLoc) {
 }
 
 void SemaImpl::finishModel(const ModelDecl &m) {
+  // train prints the metrics by name, then the learned parameters by name:
+  // a metric `w` beside a param `w` reads as two values of one thing.
+  // Checked here, when every param is declared, before or after the metric.
+  for (auto &[name, v] : metrics)
+    if (params.count(name))
+      error(metricLocs.lookup(name), "a metric cannot have the name of parameter '" + name +
+                                          "': train reports both by name; give the metric another name");
   auto &vars = frame().vars;
   auto loss = vars.find("loss");
   if (loss == vars.end()) {

@@ -371,13 +371,16 @@ private:
   int32_t sharedValueKernel(Node *n) {
     if (level < 2 || !n->has(Elementwise) || mustStore.count(n) || inlined(n)) return -1;
     llvm::ArrayRef<Node *> us = usersOf(n);
-    // A value also read through a slice, concat or other layout op would be
-    // read by the kernel that stores it at other elements than the one its
-    // loop is at, so computed again there, with all it reads: a 1-D
+    // A value also read through a slice, concat or other layout op inlined
+    // into the kernel would be read there at other elements than the one
+    // its loop is at, so computed again, with all it reads: a 1-D
     // convolution stack written with concat (each layer reads h at j-1, j
     // and j+1) joined every layer into one kernel, L^3 in size: 12 layers
-    // took 10 s to build, 16 over 100 s (an explorer's find).
-    if (llvm::any_of(us, [](const Node *u) { return u->has(Layout); })) return -1;
+    // took 10 s to build, 16 over 100 s (an explorer's find). Views, and
+    // layout ops in other kernels, read the stored bytes.
+    auto readsShifted = [&](int32_t k) {
+      return llvm::any_of(us, [&](const Node *l) { return l->has(Layout) && !views.count(l) && l->kernel == k; });
+    };
     for (Node *u : us) {
       if (u->kernel < 0 || views.count(u) || !u->has(Elementwise) || u->type.shape != n->type.shape) continue;
       KernelInfo &info = kernels[u->kernel];
@@ -387,7 +390,7 @@ private:
       llvm::SmallPtrSet<const Node *, 4> reads;
       stateRead(n, reads);
       if (!reads.empty() || gemmReads(n, u->kernel)) return -1;
-      return otherReaderFeeds(us, u->kernel) || !keepsOrder(n, u->kernel) ? -1 : u->kernel;
+      return otherReaderFeeds(us, u->kernel) || !keepsOrder(n, u->kernel) || readsShifted(u->kernel) ? -1 : u->kernel;
     }
     return -1;
   }
