@@ -118,8 +118,6 @@ public:
   void warnUntrained(const Node *loss, llvm::SMLoc lossLoc);
   llvm::SMLoc paramSite(const std::string &param);
   void checkUnreadInputs(llvm::SMLoc lossLoc);
-  /// Every node the loss, outputs and metrics read.
-  llvm::DenseSet<const Node *> readByOutputs() const;
   void checkTextModel(const Node *context, llvm::SMLoc contextLoc, const Node *target, llvm::SMLoc targetLoc);
 
   // --- expressions (SemaExpr.cpp) -------------------------------------------

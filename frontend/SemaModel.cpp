@@ -215,7 +215,7 @@ void SemaImpl::buildTableData(const DataStmt &s) {
   // nothing reads, beside inputs that are read, is left out of the
   // executable with its data (checkUnreadInputs warns of it), so its rows
   // need not be generated.
-  llvm::DenseSet<const Node *> read = readByOutputs();
+  llvm::DenseSet<const Node *> read = graph->liveNodes();
   bool someRead = llvm::any_of(inputs, [&](auto &in) { return read.count(in.second); });
   // The generator is a graph of its own, built like the model.
   Graph *saved = graph;
@@ -355,7 +355,7 @@ void SemaImpl::recordData(const DataStmt &s) {
 /// id), so it must be [B, T, V] for the context's [B, T] (a [B, V] of the
 /// last position read past the tensor, and crashed).
 void SemaImpl::checkTextModel(const Node *context, llvm::SMLoc contextLoc, const Node *target, llvm::SMLoc targetLoc) {
-  llvm::DenseSet<const Node *> read = readByOutputs();
+  llvm::DenseSet<const Node *> read = graph->liveNodes();
   if (!read.count(context))
     error(contextLoc, "the text input '" + context->name +
                           "' is never read: the loss, outputs and metrics do not depend on it, so the executable "
@@ -439,7 +439,7 @@ void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
     }
     return seen;
   };
-  llvm::DenseSet<const Node *> trained = reached(true), read = reached(false), kept = readByOutputs();
+  llvm::DenseSet<const Node *> trained = reached(true), read = reached(false), kept = graph->liveNodes();
   std::vector<std::string> unread, cut, dropped;
   for (auto &[name, n] : params)
     if (!trained.count(n)) (read.count(n) ? cut : kept.count(n) ? unread : dropped).push_back(name);
@@ -496,8 +496,6 @@ llvm::SMLoc SemaImpl::paramSite(const std::string &param) {
   return at.calls.empty() ? at.decl : at.calls[0].loc;
 }
 
-llvm::DenseSet<const Node *> SemaImpl::readByOutputs() const { return graph->liveNodes(); }
-
 /// Inputs that nothing the executable computes reads (the loss, the
 /// outputs, the metrics) are dropped from it with the rest of the dead
 /// code. With none left, the executable has no input to take its batch
@@ -505,7 +503,7 @@ llvm::DenseSet<const Node *> SemaImpl::readByOutputs() const { return graph->liv
 /// so building one is refused here (a dump or gradient check is fine).
 void SemaImpl::checkUnreadInputs(llvm::SMLoc lossLoc) {
   if (inputs.empty() || !opts.forExecutable) return;
-  llvm::DenseSet<const Node *> seen = readByOutputs();
+  llvm::DenseSet<const Node *> seen = graph->liveNodes();
   if (llvm::any_of(inputs, [&](auto &in) { return seen.count(in.second); })) {
     // Some are read: one that is not is left out, as an unread param is
     // (which is warned of), and its data is ignored. A text model's says

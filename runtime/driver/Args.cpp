@@ -76,7 +76,7 @@ Args::Args(const std::string &cmd, int argc, char **argv, int first, const std::
     // file named '-' (--save -, --plot -) or read one (--load -).
     static const char *const fileOptions[] = {"save", "load", "resume", "plot", "tokenizer", "output"};
     if (value == "-" && std::find(std::begin(fileOptions), std::end(fileOptions), name) != std::end(fileOptions))
-      fail("--{} -: only --data reads standard input ('-'); for a file named '-', write ./-", name);
+      fail("{}", dashRefused("--" + name));
     values[name].push_back(value);
   }
 }
@@ -116,6 +116,10 @@ bool parseCount(std::string_view text, int64_t &out) {
   if (text.empty() || text[0] < '0' || text[0] > '9') return false;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
   return ec == std::errc() && end == text.data() + text.size();
+}
+
+std::string dashRefused(const std::string &option) {
+  return option + " -: only --data reads standard input ('-'); for a file named '-', write ./-";
 }
 
 const char *const kRealRange =

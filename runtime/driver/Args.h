@@ -19,6 +19,9 @@ NumberText parseInteger(const std::string &text, int64_t &out);
 /// Out of range: beyond the largest double (about 1.8e308), or not 0 but
 /// so small it rounds to 0 (1e-400); a smaller one reads as a denormal.
 NumberText parseReal(const std::string &text, double &out);
+/// The message for '-' given to a file option other than --data (OPTION as
+/// typed: "--save", "-o").
+std::string dashRefused(const std::string &option);
 /// What an OutOfRange real is out of, for messages.
 extern const char *const kRealRange;
 /// A count written in a file the runtime saved (a checkpoint's step, its

@@ -259,8 +259,7 @@ bool samePlace(const std::string &a, const std::string &b) {
 }
 
 std::string humanBytes(double x) {
-  if (x >= 1 << 30) return fmt::format("{:.1f} GiB", x / (1 << 30));
-  if (x >= 1 << 20) return fmt::format("{:.1f} MiB", x / (1 << 20));
+  if (x >= 1 << 20) return sizeText(x);
   if (x >= 1 << 10) return fmt::format("{:.1f} KiB", x / (1 << 10));
   return fmt::format("{:.0f} B", x);
 }

@@ -618,22 +618,19 @@ std::optional<Tokenizer> Tokenizer::parse(std::string_view text, const std::stri
 static constexpr int64_t kMaxTokenizerBytes = int64_t(1) << 30;
 
 std::optional<Tokenizer> Tokenizer::load(const std::string &path, std::string &error) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    error = fmt::format("cannot read tokenizer {}: it is a directory", path);
-    return std::nullopt;
-  }
   // /dev/zero was read for 20 s, to 2 GiB, and then "out of memory"; so
   // was a sparse file of 2 GiB. A tokenizer of a million tokens is some
   // 30 MiB.
-  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
-    error = fmt::format("cannot read tokenizer {}: not a regular file", path);
-    return std::nullopt;
-  }
-  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > kMaxTokenizerBytes) {
-    error = fmt::format("cannot read tokenizer {}: it is {:.1f} GiB, far more than a tokenizer holds", path,
-                        double(st.st_size) / double(1 << 30));
-    return std::nullopt;
+  if (struct stat st; ::stat(path.c_str(), &st) == 0) {
+    std::string why = S_ISDIR(st.st_mode)                                 ? "it is a directory"
+                      : !S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)     ? "not a regular file"
+                      : S_ISREG(st.st_mode) && st.st_size > kMaxTokenizerBytes
+                          ? fmt::format("it is {}, far more than a tokenizer holds", sizeText(double(st.st_size)))
+                          : "";
+    if (!why.empty()) {
+      error = fmt::format("cannot read tokenizer {}: {}", path, why);
+      return std::nullopt;
+    }
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {

@@ -55,8 +55,8 @@ std::string readFile(const std::string &path, const std::string &tok = "") {
 /// until memory ran out, 4 GiB later.
 std::string readStdin() {
   struct stat st, null;
-  bool isNull = ::stat("/dev/null", &null) == 0 && S_ISCHR(null.st_mode) && ::fstat(0, &st) == 0 && st.st_rdev == null.st_rdev;
-  if (::fstat(0, &st) == 0 && S_ISCHR(st.st_mode) && !::isatty(0) && !isNull)
+  bool isNull = ::stat("/dev/null", &null) == 0 && S_ISCHR(null.st_mode);
+  if (::fstat(0, &st) == 0 && S_ISCHR(st.st_mode) && !::isatty(0) && !(isNull && st.st_rdev == null.st_rdev))
     fail("cannot read standard input: it is a device (/dev/zero, /dev/urandom), not a file, a pipe or a terminal");
   std::string s;
   errno = 0;
@@ -265,7 +265,7 @@ int cmdTokenizer(const GrtModel &, int argc, char **argv) {
       // Said here, as typed: Args would name --output, which the user did not write.
       if (i + 1 >= argc) fail("-o needs a value: the file to write");
       if (!*argv[i + 1]) fail("-o needs a value, not an empty string");
-      if (!std::strcmp(argv[i + 1], "-")) fail("-o -: only --data reads standard input ('-'); for a file named '-', write ./-");
+      if (!std::strcmp(argv[i + 1], "-")) fail("{}", dashRefused("-o"));
       args[i] = output;
     }
   if (sub == "train") return train(argc, args.data());
