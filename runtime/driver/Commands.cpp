@@ -98,9 +98,7 @@ void applyHypers(Session &s, const Args &a) {
     if (sl.tensor->role == GRT_HYPER) Session::set(sl, 0, sl.tensor->default_value);
   // The values training descends with: gradrt/hypers.h.
   auto checkRange = [&](const std::string &name, double v, const std::string &flag) {
-    int i = s.find(name);
-    bool f32 = i >= 0 && s.slots[size_t(i)].tensor->dtype == GRT_F32;
-    if (const char *why = hyperRangeError(name.c_str(), v, f32)) fail("{} {}, not {}", flag, why, v);
+    if (const char *why = hyperRangeError(name.c_str(), v, s.hyperInF32(s.find(name)))) fail("{} {}, not {}", flag, why, v);
   };
   if (a.has("lr")) checkRange("lr", a.number("lr", 0), "--lr");
   if (a.has("lr") && !s.setHyper("lr", a.number("lr", 0))) fail("this model has no learning rate to set");
@@ -288,7 +286,7 @@ EvalResult evaluate(Session &s, Dataset &d, uint64_t seed, const volatile std::s
   using Clock = std::chrono::steady_clock;
   Clock::time_point begin = Clock::now(), nextNote = begin + std::chrono::seconds(10);
   for (int64_t i = c.rank; i < r.batches && !(stop && *stop); i += c.size) {
-    double k = double(d.fillValBatch(s, i));
+    double k = d.fillValBatch(s, i);
     seedBatch(s, seed, i);
     s.run("eval");
     for (size_t j = 0; j < outs.size(); ++j) sums[j] += k * s.scalar(outputTensor(outs[j]));

@@ -262,12 +262,28 @@ void fillRows(Session &s, const Rows &r, int64_t first) {
 std::vector<EvalBatch> evalBatches(int64_t n, int64_t batch) {
   std::vector<EvalBatch> out;
   int64_t at = 0;
-  for (; at + batch <= n; at += batch) out.push_back({at, batch});
-  while (at < n) {
-    int64_t g = n - at;
-    while (batch % g) --g;
-    out.push_back({at, g});
-    at += g;
+  for (; at + batch <= n; at += batch) out.push_back({at, batch, batch});
+  if (at == n) return out;
+  // B's divisors, largest first, in O(√B).
+  std::vector<int64_t> divisors;
+  for (int64_t d = 1; d * d <= batch; ++d)
+    if (batch % d == 0) divisors.insert(divisors.end(), {d, batch / d});
+  std::sort(divisors.rbegin(), divisors.rend());
+  std::vector<EvalBatch> groups;
+  for (int64_t pos = at; pos < n && groups.size() <= kMaxEvalGroups;) {
+    int64_t g = *std::find_if(divisors.begin(), divisors.end(), [&](int64_t d) { return d <= n - pos; });
+    groups.push_back({pos, g, g});
+    pos += g;
+  }
+  if (groups.size() <= kMaxEvalGroups) {
+    out.insert(out.end(), groups.begin(), groups.end());
+    return out;
+  }
+  double weight = double(batch);
+  for (int64_t k = n - at; k > 0; k = batch % k) {
+    int64_t q = batch / k;
+    weight /= -double(q);
+    out.push_back({at, k, -weight});
   }
   return out;
 }
@@ -298,13 +314,13 @@ public:
       ++epoch;
       shuffle();
     }
-    fill(order, cursor + rank * batch, batch);
+    fill(order, {cursor + rank * batch, batch, batch});
     cursor += global;
   }
   int64_t numValBatches() const override { return int64_t(valBatches.size()); }
-  int64_t fillValBatch(Session &, int64_t i) override {
-    fill(valRows, valBatches[i].first, valBatches[i].rows);
-    return valBatches[i].rows;
+  double fillValBatch(Session &, int64_t i) override {
+    fill(valRows, valBatches[i]);
+    return valBatches[i].weight;
   }
 
   std::string saveState() const override { return fmt::format("table:{}:{}", epoch, cursor); }
@@ -376,9 +392,9 @@ private:
     int64_t val = std::min(asked, n - global);
     if (val == 0 && asked > 0)
       fmt::print(stderr,
-                 "note: {}: {} rows leave none for validation with a {}; training without validation (pass "
+                 "note: {}: {} row{} leave{} none for validation with a {}; training without validation (pass "
                  "more rows, or --val-frac 0 to silence this)\n",
-                 source, n,
+                 source, n, n == 1 ? "" : "s", n == 1 ? "s" : "",
                  // Training keeps a whole global batch: all processes' rows.
                  opts.world > 1 ? fmt::format("global batch of {} ({} processes × {})", global, opts.world, batch)
                                 : fmt::format("batch of {}", batch));
@@ -401,12 +417,13 @@ private:
     for (int64_t i = int64_t(order.size()) - 1; i > 0; --i) std::swap(order[i], order[rng.below(i + 1)]);
     cursor = 0;
   }
-  /// Fills the batch with the `distinct` rows list[first...], repeated in
-  /// turn until all B slots are full (once each when distinct == B).
-  void fill(const std::vector<int64_t> &list, int64_t first, int64_t distinct) {
+  /// Fills the batch with the e.rows rows list[e.first...], repeated in
+  /// turn until all B slots are full (once each when e.rows == B): slot b
+  /// holds list[e.row(b)].
+  void fill(const std::vector<int64_t> &list, const EvalBatch &e) {
     // Runs before every step: for a small model (mlp64's is 90 µs) a
     // division per row and a type switch per value showed in profiles.
-    int64_t end = first + distinct;
+    int64_t first = e.first, end = first + e.rows;
     for (size_t i = 0; i < all.inputs.size(); ++i) {
       auto &sl = s.slots[all.inputs[i]];
       int64_t F = features(sl);

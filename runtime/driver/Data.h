@@ -42,13 +42,13 @@ class Dataset {
 public:
   virtual ~Dataset() = default;
   virtual void nextTrainBatch(Session &s) = 0;
-  /// Validation batches fill the `eval` entry's B rows. Each stands for a
-  /// number of distinct rows (B, or fewer at the end of a table), and
-  /// weighting each batch's loss by it gives the exact mean over the rows
-  /// (see evaluate() in Commands.h).
+  /// Validation batches fill the `eval` entry's B rows. Each has a weight
+  /// (B for a full batch; see evalBatches for those at the end of a
+  /// table), and the weighted sum of their losses over the weights' sum is
+  /// the mean over the rows (see evaluate() in Commands.h).
   virtual int64_t numValBatches() const = 0;
-  /// Fills validation batch i; returns how many distinct rows it stands for.
-  virtual int64_t fillValBatch(Session &s, int64_t i) = 0;
+  /// Fills validation batch i; returns its weight.
+  virtual double fillValBatch(Session &s, int64_t i) = 0;
   /// Text: validation batches are either a quick estimate (--val-batches
   /// fixed random windows, for progress lines) or the whole validation
   /// split in windows that do not overlap (the final figure, `eval`).
@@ -129,16 +129,31 @@ void fillRows(Session &s, const Rows &r, int64_t first);
 //===--- shared by the two kinds (Data.cpp, TextData.cpp) ---------------===//
 
 /// How validation cuts n rows into batches of B that the `eval` entry takes
-/// whole: n / B full batches, then the r = n % B rows left in groups whose
-/// size g divides B, largest first, each filling a batch with every row of
-/// the group B / g times. A batch's loss weighted by its distinct rows
-/// (B, or g) then adds up to the sum over rows for a loss that is a mean
-/// or sum of per-row terms, and no row is counted twice. r = 25, B = 32:
-/// groups of 16, 8 and 1, so three extra batches (r at worst, for a prime B).
+/// whole, so that weighting each batch's mean by `weight` and dividing by
+/// the weights' sum gives the mean over the n rows, for a loss or metric
+/// that is a mean or sum of per-row terms. A batch of k distinct rows holds
+/// them in turn until its B slots are full. First n / B full batches; the
+/// r = n % B rows left then go
+///  - in groups whose size g divides B, largest first, each group's rows
+///    B / g times (weight g), when that takes at most kMaxEvalGroups
+///    batches: r = 25, B = 32 gives groups of 16, 8 and 1;
+///  - else in nested batches, as in Euclid's algorithm. B = q·r + s, so a
+///    batch of the r rows holds each q times and the first s once more:
+///    its sum is q·Σr + Σs, and Σs comes from a batch of the first s rows
+///    in turn, until s divides B. The weights alternate in sign and shrink
+///    by q each time (B/q₀, -B/(q₀q₁), ...), so what is subtracted is at
+///    most the part it was added with. At most 28 batches for any B below
+///    20,000; a prime B took r batches of one row each, B·r rows to
+///    evaluate r (4093 batches of 4093 rows for 4093 + 8,189 rows: minutes
+///    that looked like a hang).
 struct EvalBatch {
-  int64_t first; // index into the row list
-  int64_t rows;  // distinct rows: B, or a divisor of B
+  int64_t first;  // index into the row list
+  int64_t rows;   // distinct rows
+  double weight;  // what the batch's mean is multiplied by in the sum
+  /// The row list index slot b of the batch reads.
+  int64_t row(int64_t b) const { return first + b % rows; }
 };
+constexpr size_t kMaxEvalGroups = 3;
 
 std::vector<EvalBatch> evalBatches(int64_t n, int64_t batch);
 /// The model's text corpus, or --data, as bytes or tokens (TextData.cpp).

@@ -148,6 +148,12 @@ bool Session::setHyper(std::string_view name, double v) {
   return true;
 }
 
+bool Session::hyperInF32(int i) const {
+  if (i >= 0 && slots[size_t(i)].tensor->dtype == GRT_F32) return true;
+  return std::any_of(slots.begin(), slots.end(),
+                     [](const Slot &s) { return s.tensor->role == GRT_PARAM && s.tensor->dtype == GRT_F32; });
+}
+
 double Session::scalar(std::string_view name) { return get(slot(name), 0); }
 
 void Session::initParams(uint64_t seed) {

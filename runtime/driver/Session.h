@@ -42,6 +42,12 @@ public:
   void initParams(uint64_t seed);
   /// Sets a scalar hyperparameter if the model has it; returns whether it does.
   bool setHyper(std::string_view name, double v);
+  /// Whether hyperparameter slot i meets f32 arithmetic, so that its value
+  /// must hold in f32 (gradrt/hypers.h): it is f32, or the model has an f32
+  /// param. A model of f32 and f64 params keeps its hyperparameters in f64
+  /// and casts them for each f32 param's update, where beta1 = 0.99999999
+  /// became 1 and that param never moved, with no word.
+  bool hyperInF32(int i) const;
   /// The hyperparameters the runtime sets itself: `step`, `total_steps`
   /// (learning-rate schedules, random numbers) and `seed` (random numbers
   /// inside the model, as dropout's). --hp cannot set them.

@@ -420,8 +420,8 @@ public:
     for (int64_t i = 0; i < int64_t(opts.valBatches) * batch * world; ++i)
       valStarts.push_back(fixed.below(valLen() - context));
     // The whole split: windows [k·T, k·T + T] (the last target is the next
-    // window's first input), in batches whose distinct windows divide B,
-    // so weighting each batch by them gives the exact mean.
+    // window's first input), in batches weighted so that their sum is the
+    // mean over every window (evalBatches, Data.h).
     fullBatches = evalBatches((valLen() - 1) / context, batch);
   }
 
@@ -435,11 +435,11 @@ public:
   int64_t numValBatches() const override {
     return full ? int64_t(fullBatches.size()) : int64_t(valStarts.size()) / batch;
   }
-  int64_t fillValBatch(Session &, int64_t i) override {
+  double fillValBatch(Session &, int64_t i) override {
     if (full) {
       const EvalBatch &e = fullBatches[i];
-      for (int64_t b = 0; b < batch; ++b) window(true, (e.first + b % e.rows) * context, b);
-      return e.rows;
+      for (int64_t b = 0; b < batch; ++b) window(true, e.row(b) * context, b);
+      return e.weight;
     }
     for (int64_t b = 0; b < batch; ++b) window(true, valStarts[i * batch + b], b);
     return batch;
