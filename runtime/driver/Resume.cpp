@@ -150,7 +150,7 @@ void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::s
       // Checked only where it is used: a flag that sets another value
       // resumes a checkpoint whose own no longer passes (warmup = 2.5
       // built before warmup had to be a whole number of steps).
-      if (const char *why = hyperRangeError(name.c_str(), v, s.slots[i].tensor->dtype == GRT_F32))
+      if (const char *why = hyperRangeError(name.c_str(), v, s.hyperInF32(int(i))))
         fail("checkpoint {}: its hyperparameter {} is {}, but it {}; {} sets another", from, shown(name), v, why,
              name == "lr" ? "--lr" : "--hp " + name + "=X");
       if (now != v)
