@@ -108,7 +108,14 @@ bool TrainRun::anyStopping(bool here) {
 }
 
 void TrainRun::printHeader() {
-  if (quiet) return;
+  if (quiet) {
+    // The notes say what a resumed run trains on and with what: another
+    // corpus than the checkpoint's, a restarted data position, a setting
+    // that overrides the checkpoint's. A scripted --quiet resume that
+    // forgot --data trained on the model's own data and said nothing.
+    for (auto &o : overrides) fmt::print(stderr, "note: {}\n", o);
+    return;
+  }
   // The steps this run trains: a resume starts past 0, and --stop-after
   // ends it before --steps.
   std::string which;
