@@ -447,8 +447,12 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
         offs->kind != Json::Array || offs->array.size() != 2)
       fail("checkpoint {}: entry '{}' is malformed", path, t.name);
     if (dt->string != safetensorsDType(t.dtype))
-      fail("checkpoint {}: tensor '{}' is {}, the model expects {}", path, t.name, shown(dt->string),
-           safetensorsDType(t.dtype));
+      fail("checkpoint {}: tensor '{}' is {}, the model expects {}{}", path, t.name, shown(dt->string),
+           safetensorsDType(t.dtype),
+           // A checkpoint of an f64 build (gradc build --dtype f64) read by an f32 one, or back.
+           (dt->string == "F64" && t.dtype == GRT_F32) || (dt->string == "F32" && t.dtype == GRT_F64)
+               ? fmt::format(" (was it saved by a build with{} --dtype f64?)", t.dtype == GRT_F64 ? "out" : "")
+               : std::string());
     std::string got = "[";
     bool same = int(shape->array.size()) == t.rank;
     for (size_t i = 0; i < shape->array.size(); ++i) {
