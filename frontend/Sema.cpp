@@ -353,6 +353,13 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
                        "give it another name");
       return Flow::Next;
     }
+    // The progress lines begin `step 40/100`: `step 0.75` after it read as
+    // another count.
+    if (m.name == "step") {
+      error(m.nameLoc, "a metric cannot be named 'step': train's progress lines begin with the step; give it another "
+                       "name");
+      return Flow::Next;
+    }
     metrics.push_back({m.name, v});
     metricLocs[m.name] = m.nameLoc; // finishModel checks it against the params
     return Flow::Next;
@@ -473,6 +480,20 @@ void SemaImpl::declareParam(const ParamStmt &s) {
   if (frames.size() == 1 && (inputs.count(s.name) || frame().vars.count(s.name))) {
     alreadyDefined(s.name, s.nameLoc);
     return;
+  }
+  // A function called without a scope declares its params under their
+  // bare names: `layer_norm(x + bias)` beside `input bias` made a param
+  // 'bias' too, and the IR verifier stopped the build with an internal
+  // error. (An input declared after the call is refused at the input.)
+  if (inputs.count(full)) {
+    llvm::SmallVector<DiagEngine::Note, 2> notes{{inputLocs.lookup(full), "the input '" + full + "' is here"}};
+    if (!diag.calls.empty())
+      notes.push_back({diag.calls.front().loc, "call '" + diag.calls.front().callee +
+                                                   "' through a scope so its parameters get names of their own, "
+                                                   "e.g. " + diag.calls.front().callee + "1." +
+                                                   diag.calls.front().callee + "(...)"});
+    error(s.nameLoc, "parameter '" + full + "' has the name of an input", {}, notes);
+    return failed();
   }
   std::string init = "zeros";
   if (s.init) {
