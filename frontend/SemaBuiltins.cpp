@@ -252,6 +252,13 @@ bool SemaImpl::checkSize(llvm::ArrayRef<int64_t> shape, DType dt, llvm::SMLoc lo
                          llvm::ArrayRef<llvm::SMRange> ranges) {
   std::string problem = sizeProblem(shape);
   if (problem.empty()) return true;
+  // Too many dims to print (a list doubled in a loop: 262,144 of them).
+  if (shape.size() > kMaxRank) {
+    error(loc, what + ": a tensor of " + llvm::Twine(shape.size()) + " dims is too many: a tensor may have " +
+                   llvm::Twine(kMaxRank) + " at most",
+          ranges);
+    return false;
+  }
   // A zero or negative dimension is not a size problem: say what is wrong.
   bool notPositive = llvm::any_of(shape, [](int64_t d) { return d < 1; });
   error(loc, what + ": " + srcType(TensorType(dt, shape)) + (notPositive ? ": a dimension must be positive" : " is too large: " + problem),
@@ -481,6 +488,10 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
       else if (d < 1) return error(a[1].items()[i].range.Start, "a dimension must be positive (or one -1)", {a[1].items()[i].range});
       shape.push_back(d);
     }
+    if (shape.size() > kMaxRank)
+      return error(a[1].range.Start, "reshape: a tensor of " + llvm::Twine(shape.size()) +
+                                         " dims is too many: a tensor may have " + llvm::Twine(kMaxRank) + " at most",
+                   {a[1].range});
     // The written dims, multiplied without overflow: more than kMaxElements
     // cannot match x's count anyway.
     Dims written = shape;

@@ -64,11 +64,17 @@ int64_t product(llvm::ArrayRef<int64_t> dims);
 /// small enough that byte sizes, arena offsets and element offsets of
 /// millions of such tensors still fit in int64 without overflow checks.
 constexpr int64_t kMaxElements = int64_t(1) << 37;
-/// The element count of `shape` when every dim is positive and the count is
-/// at most kMaxElements (computed without overflow); otherwise nullopt.
+/// The most dims a tensor may have: 32, as NumPy allowed for years. A shape
+/// built from a list doubled in a loop had rank 262,144, and every
+/// reduction over it took time quadratic in the rank (22 s each).
+constexpr size_t kMaxRank = 32;
+/// The element count of `shape` when every dim is positive, the count is
+/// at most kMaxElements (computed without overflow) and the rank at most
+/// kMaxRank; otherwise nullopt.
 std::optional<int64_t> checkedNumel(llvm::ArrayRef<int64_t> shape);
 /// Why a tensor of `shape` is too large ("562949953421312 elements, more
-/// than ..."), for a message that names it; empty when it is not.
+/// than ...", or too many dims), for a message that names it; empty when it
+/// is not.
 std::string sizeProblem(llvm::ArrayRef<int64_t> shape);
 
 } // namespace gradc
