@@ -253,6 +253,14 @@ private:
   bool reshape(Scope &s);
   bool transpose(Scope &s);
   bool concat(Scope &s);
+  /// Shifted copies of a value along one axis, joined by concat: a roll
+  /// (`concat([h[:, k:], h[:, :k]], 1)`) or a 3-point stencil with edge or
+  /// zero padding, repeated in a loop: a convolution stack written by
+  /// hand. Each layer reads its input at three offsets, which fusion must
+  /// either store or recompute (robustness/conv_stack.test, rolls.test).
+  bool stencil(Scope &s);
+  /// `x[:, lo:hi]`: a slice along `axis` only, the axes after it left out.
+  std::string sliceAlong(const std::string &x, size_t axis, int64_t lo, int64_t hi, int64_t n);
   Val *intInput(Scope &s);
   bool gather(Scope &s);
   bool onehot(Scope &s);

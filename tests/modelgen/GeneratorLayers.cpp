@@ -263,6 +263,101 @@ bool Generator::concat(Scope &s) {
   return true;
 }
 
+std::string Generator::sliceAlong(const std::string &x, size_t axis, int64_t lo, int64_t hi, int64_t n) {
+  std::string items;
+  for (size_t d = 0; d < axis; ++d) items += ":, ";
+  std::string a = lo == 0 && chance(0.5) ? "" : std::to_string(chance(0.2) ? lo - n : lo);
+  std::string b = hi == n && chance(0.5) ? "" : std::to_string(chance(0.2) && hi < n ? hi - n : hi);
+  return fmt::format("{}[{}{}:{}]", x, items, a, b);
+}
+
+bool Generator::stencil(Scope &s) {
+  Val *v = pickFloat(s, [](const Val &x) {
+    return std::any_of(x.shape.begin(), x.shape.end(), [](int64_t n) { return n >= 2; });
+  });
+  if (!v) return false;
+  Ex x = use(*v);
+  size_t r = x.shape.size();
+  std::vector<size_t> axes;
+  for (size_t d = 0; d < r; ++d)
+    if (x.shape[d] >= 2) axes.push_back(d);
+  size_t a = oneOf(axes);
+  int64_t n = x.shape[a];
+  std::string ax = std::to_string(chance(0.3) ? int64_t(a) - int64_t(r) : int64_t(a));
+  int layers = chance(0.5) ? 1 : between(2, 4);
+  std::string h = fresh("v");
+  feature("stencil");
+  if (a == 0) feature("stencil on axis 0");
+  auto loop = [&](const std::string &body) {
+    if (layers == 1) return emit(s, fmt::format("{} = {}", h, body));
+    feature("for");
+    emit(s, fmt::format("for i in 0..{} {{", layers));
+    emit(s, fmt::format("  {} = {}", h, body));
+    emit(s, "}");
+  };
+
+  if (chance(0.35)) {
+    // A roll by k: element j reads j + k, wrapping round. Rolls of rolls
+    // once doubled their index expressions at each layer.
+    int64_t k = between(1, int(n) - 1);
+    feature("roll");
+    emit(s, fmt::format("{} = {}", h, x.text));
+    loop(fmt::format("concat([{}, {}], {})", sliceAlong(h, a, k, n, n), sliceAlong(h, a, 0, k, n), ax));
+    s.pool.push_back({h, Ty::Float, x.shape, x.lo, x.hi, x.plateau, x.grad});
+    return true;
+  }
+  if (chance(0.15)) {
+    // A forward difference: one element shorter along the axis.
+    feature("difference");
+    Shape out = x.shape;
+    --out[a];
+    bind(s, {fmt::format("{} - {}", sliceAlong(x.text, a, 1, n, n), sliceAlong(x.text, a, 0, n - 1, n)), out,
+             x.lo - x.hi, x.hi - x.lo, x.plateau, x.grad, false});
+    return true;
+  }
+
+  // h = tanh(c0·h + c1·next(h) + c2·prev(h)), next and prev padded at the
+  // ends with the edge element or with zeros. Each c is a number or a
+  // param broadcast along the axis ([n, 1, ..]), shared by the layers.
+  Ex in = bounded(x, 1.0);
+  bool zeros = chance(0.4);
+  feature(zeros ? "zero padding" : "edge padding");
+  Shape edge = x.shape;
+  edge[a] = 1;
+  std::string pad = fmt::format("full({}, 0.0)", list(edge));
+  std::string next = zeros ? fmt::format("concat([{}, {}], {})", sliceAlong(h, a, 1, n, n), pad, ax)
+                           : fmt::format("concat([{}, {}], {})", sliceAlong(h, a, 1, n, n), sliceAlong(h, a, n - 1, n, n), ax);
+  std::string prev = zeros ? fmt::format("concat([{}, {}], {})", pad, sliceAlong(h, a, 0, n - 1, n), ax)
+                           : fmt::format("concat([{}, {}], {})", sliceAlong(h, a, 0, 1, n), sliceAlong(h, a, 0, n - 1, n), ax);
+  bool grad = in.grad, plateau = in.plateau;
+  double total = 0;
+  std::string sum;
+  for (const std::string &term : {h, next, prev}) {
+    std::string c;
+    double m;
+    if (chance(0.5)) {
+      double k = uniform(-1, 1);
+      c = k < 0 ? "(" + num(k) + ")" : num(k);
+      m = std::fabs(k);
+    } else {
+      Shape ps{n};
+      ps.insert(ps.end(), r - 1 - a, 1);
+      Val p = param(s, ps);
+      s.pool.push_back(p);
+      Ex pe = use(s.pool.back());
+      c = pe.text, m = pe.mag(), grad = true, plateau = true; // zeros init: ties
+    }
+    total += m;
+    sum += (sum.empty() ? "" : " + ") + c + " * " + term;
+  }
+  // tanh's argument within ±3 (see bounded()): h is within 1 at each layer.
+  if (total > 3) sum = fmt::format("{} * ({})", num(3 / total), sum);
+  emit(s, fmt::format("{} = {}", h, in.text));
+  loop(fmt::format("tanh({})", sum));
+  s.pool.push_back({h, Ty::Float, x.shape, -1, 1, plateau, grad});
+  return true;
+}
+
 Val *Generator::intInput(Scope &s) {
   for (auto &v : s.pool)
     if (v.ty == Ty::Int) return &v;
