@@ -77,6 +77,13 @@ namespace {
 
 /// How many kernels past a run's last member it looks for more members.
 constexpr int kLookahead = 8;
+/// The most kernels one group holds. A group becomes one function whose
+/// loop over slices holds every member's loops, and LLVM's loop passes
+/// (IndVarSimplify above all) grow faster than linearly in such a body:
+/// 64 weightless attention layers made one group of 705 kernels that took
+/// 60 s to compile, 16 layers 2.4 s. The GPT's largest groups hold about a
+/// dozen, so the cap only cuts chains of many layers into groups of 48.
+constexpr size_t kMaxMembers = 48;
 
 class SliceFuser {
 public:
@@ -101,7 +108,7 @@ public:
       }
       // Members already placed just before i (a loop feeding the product).
       std::vector<int32_t> members{i}, moved;
-      while (!order.empty() && !grouped.count(order.back()) && runsBySlice(order.back(), batch) &&
+      while (!order.empty() && members.size() < kMaxMembers && !grouped.count(order.back()) && runsBySlice(order.back(), batch) &&
              readAtOwnSlice({order.back()}, members, batch.size())) {
         members.insert(members.begin(), order.back());
         order.pop_back();
@@ -110,7 +117,7 @@ public:
       // before the group if they read nothing it stores, else after it.
       std::vector<int32_t> deferred;
       int skipped = 0;
-      for (int32_t j = i + 1; j < nk && skipped < kLookahead; ++j) {
+      for (int32_t j = i + 1; j < nk && skipped < kLookahead && members.size() < kMaxMembers; ++j) {
         if (placed[j]) continue;
         bool afterGroup = readsAny(j, members) || readsAny(j, deferred);
         if (runsBySlice(j, batch) && readAtOwnSlice(members, {j}, batch.size()) && !readsAny(j, deferred)) {
