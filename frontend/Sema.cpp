@@ -317,8 +317,14 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
     if (!modelOnly("'output'")) return Flow::Next;
     if (o.value) {
       Value v = eval(*o.value);
-      outputBound[o.name] = v;
-      bind(o.name, std::move(v), o.nameLoc);
+      bind(o.name, v, o.nameLoc);
+      // Only a tensor that was bound: `output x = ...` of an input is
+      // refused by bind, and `output n = none` by the check of outputs; a
+      // warning that x "is assigned again" after it was noise beside either.
+      auto now = frame().vars.find(o.name);
+      if (v.kind == Value::Tensor && now != frame().vars.end() && now->second.kind == Value::Tensor &&
+          now->second.node == v.node)
+        outputBound[o.name] = v;
     }
     outputs.push_back({o.name, Value::make(Value::None, o.range)});
     return Flow::Next;
@@ -591,6 +597,14 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
     if (auto it = userFns.find(f->name); it != userFns.end()) {
       error(f->nameLoc, "function '" + f->name + "' is defined twice");
       note(it->second->nameLoc, "the first definition is here");
+      continue;
+    }
+    // `fn zeros` could never be called (zeros stayed the initialiser),
+    // and `fn constant` took over `= constant(0.5)`, which was then
+    // refused as no initialiser: either way the name was the trouble.
+    if (llvm::is_contained(kInitialiserNames, f->name)) {
+      error(f->nameLoc, "function '" + f->name + "' has the name of an initialiser (" + kInitialisers +
+                            "); give it another name");
       continue;
     }
     userFns[f->name] = f.get();

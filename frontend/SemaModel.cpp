@@ -183,6 +183,11 @@ void SemaImpl::buildTableData(const DataStmt &s) {
       error(a.value->loc(), "a table data block takes one argument, rows = N", {a.value->range});
       return;
     }
+    // (rows = 8, rows = 16) kept the last, silently.
+    if (rowsArg) {
+      error(a.nameLoc, "'rows' is given twice", {}, {{rowsArg->nameLoc, "the first 'rows' is here"}});
+      return;
+    }
     Value v = eval(*a.value);
     if (v.isError()) return;
     if (v.kind != Value::Int || v.i < 2) {
