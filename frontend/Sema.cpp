@@ -446,6 +446,14 @@ void SemaImpl::declareParam(const ParamStmt &s) {
   std::string full;
   for (auto &sc : scopes) full += sc + ".";
   full += s.name;
+  // A default is computed again at every call that takes it: its params
+  // were "defined twice" at the second such call, with a note about loops.
+  if (inDefaultOf) {
+    error(s.nameLoc, "parameter '" + full + "' is declared while computing the default of '" + inDefaultParam +
+                         "' of '" + inDefaultOf->name + "', which every call that takes the default computes again; "
+                         "declare it in the function's body, or pass the value as an argument");
+    return failed();
+  }
   if (auto it = params.find(full); it != params.end()) {
     // Carry on with the first one where it has this type, so the code after
     // it raises nothing more.

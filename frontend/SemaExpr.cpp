@@ -812,8 +812,19 @@ Value SemaImpl::callFunction(const FnDecl &fn, const CallExpr &call, const std::
   std::string outerParam = defaultParam;
   for (size_t i = 0; i < names.size(); ++i) {
     if (!args.has(i)) {
+      // fn f(a = f()): each default asked for the next, until the nesting
+      // limit said only "nest more than 512 deep".
+      if (inDefaultOf == &fn && inDefaultParam == names[i]) {
+        frames.pop_back();
+        return error(call.loc(), "the default of '" + names[i] + "' of '" + fn.name + "' calls '" + fn.name +
+                                     "' without that argument, which computes the default again, without end",
+                     {call.range});
+      }
       defaultOf = &fn, defaultParam = names[i];
+      bool outermost = !inDefaultOf;
+      if (outermost) inDefaultOf = &fn, inDefaultParam = names[i];
       args.values[i] = eval(*fn.params[i].defaultValue);
+      if (outermost) inDefaultOf = nullptr;
     }
     f.vars[names[i]] = args.values[i];
   }
