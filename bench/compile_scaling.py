@@ -50,12 +50,11 @@ SHAPES = {
     "attention-stack": ("tests/lit/Inputs/attention_stack.grad", "L", 16, [],
                         "weightless attention layers: one slice group of every layer, before groups were capped"),
     "wide-concat": ("bench/wide_concat.grad", "L", 256, [],
-                    "concat of L parts read by a reduction: a chain of L selects per element"),
+                    "concat of L parts read by a reduction: once a chain of L selects per element"),
 }
 # Shapes known to grow faster than allowed: reported, not failed, until
-# fixed (then remove them here). wide-concat: compile and run time grow as
-# L² (the concat's reader selects among all parts at each element).
-KNOWN = {"wide-concat"}
+# fixed (then remove them here).
+KNOWN = set()
 SMOKE = ["diamonds", "rolls"]
 
 

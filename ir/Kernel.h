@@ -78,6 +78,13 @@ bool isRuntimeLeaf(const Node *n);
 /// its operand in memory order.
 bool isColumnReduction(const Node *n);
 
+/// The most parts a concat read inline may have. A loop that reads a
+/// concat at its own index loads every part and selects among them, so a
+/// wider one becomes a tree of concats of at most this many
+/// (passes/SplitWideConcats.cpp), whose lower levels are stored
+/// (passes/Fusion.cpp).
+inline constexpr size_t kMaxInlineConcatParts = 8;
+
 /// A float sum of at least this many terms per output is added up in blocks
 /// of about sqrt(terms) terms, then the block sums (one f32 accumulator over
 /// millions of terms loses digits): passes/BlockLongSums.cpp for column

@@ -525,7 +525,17 @@ private:
       return;
     }
     // Inlinable: join each kernel that reads it (cloning for all but one);
-    // materialise it when a reader cannot take it inline.
+    // materialise it when a reader cannot take it inline, or when it is a
+    // concat read by a concat and the two hold more parts than a loop
+    // should choose among (passes/SplitWideConcats.cpp's lower levels).
+    auto wide = [&](const Node *u) {
+      return u->is(OpKind::Concat) && u->operands.size() - 1 + n->operands.size() > kMaxInlineConcatParts;
+    };
+    if (n->is(OpKind::Concat) && llvm::any_of(us, wide)) {
+      n->kernel = newKernel(n);
+      kernels.push_back({KernelKind::Loop, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
+      return;
+    }
     llvm::SetVector<int32_t> readers;
     for (Node *u : us) {
       if ((u->is(OpKind::MatMul) && !matmulReadable(n)) || views.count(u) || u->kernel < 0) {
