@@ -518,7 +518,7 @@ const std::vector<std::string> &allFeatures() {
       // operators
       "+", "-", "*", "/", "neg", "@", "<", "<=", ">", ">=", "==", "!=", "&&", "||", "!", "index", "slice",
       // shapes and structure
-      "batched @", "@ transpose", "@ K=1", "@ M=1", "@ N=1", "attention", "causal attention", "anti-causal attention", "sliding-window attention", "banded attention", "keepdims", "argmax mask", "wide batch", "long axis", "stencil", "roll", "fn", "scoped call", "param read", "layer loop", "for", "if", "time loop",
+      "batched @", "@ transpose", "@ K=1", "@ M=1", "@ N=1", "attention", "causal attention", "anti-causal attention", "sliding-window attention", "banded attention", "keepdims", "argmax mask", "wide batch", "long axis", "stencil", "roll", "wide concat", "fn", "scoped call", "param read", "layer loop", "for", "if", "time loop",
       "output", "metric", "data table", "i32 input", "index shift", "bool input", "param", "pow at 0",
       // conversions and inspection
       "i32", "f64 round trip", "len", "training", "hash",

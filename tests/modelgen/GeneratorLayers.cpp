@@ -307,6 +307,33 @@ bool Generator::stencil(Scope &s) {
     return true;
   }
   if (chance(0.15)) {
+    // A concat of 9 to 12 parts, which passes/SplitWideConcats.cpp makes a
+    // tree whose lower levels fusion stores: single slices of x along the
+    // axis, and x scaled, in turn.
+    int parts = between(9, 12);
+    Shape out = x.shape;
+    out[a] = 0;
+    std::string items;
+    double m = x.mag();
+    for (int i = 0; i < parts; ++i) {
+      std::string part;
+      if (i % 2 == 0) {
+        int64_t k = between(0, int(n) - 1);
+        part = sliceAlong(x.text, a, k, k + 1, n);
+        out[a] += 1;
+      } else {
+        double c = uniform(-1, 1);
+        part = fmt::format("{} * {}", c < 0 ? "(" + num(c) + ")" : num(c), x.text);
+        out[a] += n;
+      }
+      items += (items.empty() ? "" : ", ") + part;
+    }
+    if (numel(out) > kMaxElements) return false;
+    feature("wide concat");
+    bind(s, {fmt::format("concat([{}], {})", items, ax), out, -m, m, true, x.grad, true});
+    return true;
+  }
+  if (chance(0.15)) {
     // A forward difference: one element shorter along the axis.
     feature("difference");
     Shape out = x.shape;
