@@ -100,8 +100,9 @@ void applyHypers(Session &s, const Args &a) {
   auto checkRange = [&](const std::string &name, double v, const std::string &flag) {
     if (const char *why = hyperRangeError(name.c_str(), v, s.hyperInF32(s.find(name)))) fail("{} {}, not {}", flag, why, v);
   };
+  if (a.has("lr") && s.find("lr") < 0) fail("this model has no learning rate to set");
   if (a.has("lr")) checkRange("lr", a.number("lr", 0), "--lr");
-  if (a.has("lr") && !s.setHyper("lr", a.number("lr", 0))) fail("this model has no learning rate to set");
+  if (a.has("lr")) s.setHyper("lr", a.number("lr", 0));
   auto hps = a.all("hp");
   // Two flags for one value: --hp lr won, whatever the order, silently.
   if (a.has("lr") && std::any_of(hps.begin(), hps.end(), [](const std::string &kv) { return kv.rfind("lr=", 0) == 0; }))
@@ -289,7 +290,13 @@ EvalResult evaluate(Session &s, Dataset &d, uint64_t seed, const volatile std::s
     double k = d.fillValBatch(s, i);
     seedBatch(s, seed, i);
     s.run("eval");
-    for (size_t j = 0; j < outs.size(); ++j) sums[j] += k * s.scalar(outputTensor(outs[j]));
+    for (size_t j = 0; j < outs.size(); ++j) {
+      // A batch with a negative weight subtracts rows an earlier one added
+      // (evalBatches): an infinite row would give inf - inf = NaN, where
+      // the mean over the rows is inf. Not finite, it adds with |weight|.
+      double v = s.scalar(outputTensor(outs[j]));
+      sums[j] += std::isfinite(v) ? k * v : std::fabs(k) * v;
+    }
     rows += k;
     if (Clock::time_point now = Clock::now(); notes && now >= nextNote && c.leader()) {
       double spent = std::chrono::duration<double>(now - begin).count(), done = double(i + 1) / double(r.batches);

@@ -79,8 +79,8 @@ void checkDataFile(const std::string &path, const struct stat &st, const char *k
     fail("cannot read {}{}: {}", kind, stdinput ? "standard input (--data -)" : path,
          stdinput ? "it is a device (/dev/null, a terminal), not a file or a pipe" : "not a regular file");
   if (S_ISFIFO(st.st_mode) && !stdinput)
-    std::fprintf(stderr, "note: %s is a %s pipe: reading waits until something writes to it\n", path.c_str(),
-                 path.rfind("/dev/fd/", 0) == 0 || path.rfind("/proc/self/fd/", 0) == 0 ? "" : "named");
+    std::fprintf(stderr, "note: %s is %s pipe: reading waits until something writes to it\n", path.c_str(),
+                 path.rfind("/dev/fd/", 0) == 0 || path.rfind("/proc/self/fd/", 0) == 0 ? "an anonymous" : "a named");
 }
 
 CsvTable readCsv(const std::string &file, const std::function<void(const CsvTable &)> &onHeader) {

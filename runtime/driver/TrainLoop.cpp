@@ -114,6 +114,7 @@ void TrainRun::printHeader() {
     // that overrides the checkpoint's. A scripted --quiet resume that
     // forgot --data trained on the model's own data and said nothing.
     for (auto &o : overrides) fmt::print(stderr, "note: {}\n", o);
+    if (resuming && seedNote.rfind("; ", 0) == 0) fmt::print(stderr, "note: {}\n", seedNote.substr(2));
     return;
   }
   // The steps this run trains: a resume starts past 0, and --stop-after
