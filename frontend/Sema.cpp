@@ -318,12 +318,12 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
     if (o.value) {
       Value v = eval(*o.value);
       bind(o.name, v, o.nameLoc);
-      // Only a tensor that was bound: `output x = ...` of an input is
-      // refused by bind, and `output n = none` by the check of outputs; a
-      // warning that x "is assigned again" after it was noise beside either.
+      // Only a value that was bound: `output x = ...` of an input is
+      // refused by bind, and a warning that x "is assigned again" after it
+      // was noise beside that error.
       auto now = frame().vars.find(o.name);
-      if (v.kind == Value::Tensor && now != frame().vars.end() && now->second.kind == Value::Tensor &&
-          now->second.node == v.node)
+      if (!v.isError() && now != frame().vars.end() && now->second.kind == v.kind &&
+          (v.kind == Value::Tensor ? now->second.node == v.node : now->second.range.Start == v.range.Start))
         outputBound[o.name] = v;
     }
     outputs.push_back({o.name, Value::make(Value::None, o.range)});
@@ -448,10 +448,11 @@ void SemaImpl::declareParam(const ParamStmt &s) {
   full += s.name;
   // A default is computed again at every call that takes it: its params
   // were "defined twice" at the second such call, with a note about loops.
-  if (inDefaultOf) {
-    error(s.nameLoc, "parameter '" + full + "' is declared while computing the default of '" + inDefaultParam +
-                         "' of '" + inDefaultOf->name + "', which every call that takes the default computes again; "
-                         "declare it in the function's body, or pass the value as an argument");
+  if (!defaultsInProgress.empty()) {
+    auto &[fn, param] = defaultsInProgress.front();
+    error(s.nameLoc, "parameter '" + full + "' is declared while computing the default of '" + param + "' of '" +
+                         fn->name + "', which every call that takes the default computes again; declare it in the "
+                         "function's body, or pass the value as an argument");
     return failed();
   }
   if (auto it = params.find(full); it != params.end()) {
@@ -526,6 +527,15 @@ void SemaImpl::declareParam(const ParamStmt &s) {
       llvm::SmallVector<DiagEngine::Note, 1> notes;
       if (!hint.empty()) notes.push_back({s.init->loc(), hint});
       error(s.init->loc(), "unknown initialiser '" + initName + "'; there are " + kInitialisers, {s.init->range}, notes);
+      return failed();
+    }
+    // A user function named like an initialiser (fn constant) is what the
+    // name means here, and `= constant(0.5)` was refused as no
+    // initialiser, with no word of why.
+    if (auto f = functions.find(initName); !initName.empty() && f != functions.end() &&
+                                           llvm::is_contained(kInitialiserNames, initName)) {
+      error(s.init->loc(), "'" + initName + "' is your function here, which hides the initialiser of that name; give "
+                           "the function another name", {s.init->range}, {{f->second->nameLoc, "the function is here"}});
       return failed();
     }
     Value v = eval(*s.init);
@@ -605,14 +615,6 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
     if (auto it = userFns.find(f->name); it != userFns.end()) {
       error(f->nameLoc, "function '" + f->name + "' is defined twice");
       note(it->second->nameLoc, "the first definition is here");
-      continue;
-    }
-    // `fn zeros` could never be called (zeros stayed the initialiser),
-    // and `fn constant` took over `= constant(0.5)`, which was then
-    // refused as no initialiser: either way the name was the trouble.
-    if (llvm::is_contained(kInitialiserNames, f->name)) {
-      error(f->nameLoc, "function '" + f->name + "' has the name of an initialiser (" + kInitialisers +
-                            "); give it another name");
       continue;
     }
     userFns[f->name] = f.get();

@@ -732,8 +732,15 @@ Value SemaImpl::evalCall(const CallExpr &call) {
   }
   Value callee = lookup(call.callee, llvm::SMRange(call.calleeLoc, call.calleeLoc));
   if (callee.isError()) return callee;
-  if (callee.kind != Value::Func)
-    return error(call.calleeLoc, "'" + call.callee + "' is " + describe(callee) + ", not a function", {call.range});
+  if (callee.kind != Value::Func) {
+    // fn zeros(n) beside the initialiser zeros: the initialiser wins.
+    llvm::SmallVector<DiagEngine::Note, 1> notes;
+    if (auto f = functions.find(call.callee); callee.kind == Value::Init && f != functions.end())
+      notes.push_back({f->second->nameLoc, "your function '" + call.callee +
+                                               "' is hidden by the initialiser of that name; give it another name"});
+    return error(call.calleeLoc, "'" + call.callee + "' is " + describe(callee) + ", not a function", {call.range},
+                 notes);
+  }
   if (callee.isBuiltin || callee.isOp) {
     if (!scope.empty()) {
       // x.sum() of a tensor x: a method call, as in PyTorch, not a scope.
@@ -814,17 +821,17 @@ Value SemaImpl::callFunction(const FnDecl &fn, const CallExpr &call, const std::
     if (!args.has(i)) {
       // fn f(a = f()): each default asked for the next, until the nesting
       // limit said only "nest more than 512 deep".
-      if (inDefaultOf == &fn && inDefaultParam == names[i]) {
+      if (llvm::is_contained(defaultsInProgress, std::pair<const FnDecl *, std::string>(&fn, names[i]))) {
         frames.pop_back();
+        defaultOf = outerDefaultOf, defaultParam = outerParam;
         return error(call.loc(), "the default of '" + names[i] + "' of '" + fn.name + "' calls '" + fn.name +
                                      "' without that argument, which computes the default again, without end",
                      {call.range});
       }
       defaultOf = &fn, defaultParam = names[i];
-      bool outermost = !inDefaultOf;
-      if (outermost) inDefaultOf = &fn, inDefaultParam = names[i];
+      defaultsInProgress.push_back({&fn, names[i]});
       args.values[i] = eval(*fn.params[i].defaultValue);
-      if (outermost) inDefaultOf = nullptr;
+      defaultsInProgress.pop_back();
     }
     f.vars[names[i]] = args.values[i];
   }

@@ -279,11 +279,11 @@ public:
   llvm::SMLoc callSite;                            // user location while inside prelude code
   const ast::FnDecl *defaultOf = nullptr;          // the function whose default is being computed
   std::string defaultParam;                        // ... and the parameter it is the default of
-  /// The outermost default being computed, kept through the calls it makes
-  /// (defaultOf is cleared in a callee's body): a param declared there is
-  /// declared again at every call that takes the default.
-  const ast::FnDecl *inDefaultOf = nullptr;
-  std::string inDefaultParam;
+  /// The defaults being computed, outermost first, kept through the calls
+  /// they make (defaultOf is cleared in a callee's body): a param declared
+  /// there is declared again at every call that takes the default, and a
+  /// default that needs itself never ends.
+  std::vector<std::pair<const ast::FnDecl *, std::string>> defaultsInProgress;
   /// Where each param was declared: the calls that led there, outermost
   /// first, and the declaration.
   struct ParamOrigin {

@@ -585,7 +585,8 @@ void SemaImpl::finishModel(const ModelDecl &m) {
     // output line ("'p' is the integer 3"), and `p = mean(p)` changed the
     // output in silence.
     if (auto b = outputBound.find(name); b != outputBound.end()) {
-      bool same = value.kind == Value::Tensor && b->second.kind == Value::Tensor && value.node == b->second.node;
+      bool same = value.kind == b->second.kind &&
+                  (value.kind == Value::Tensor ? value.node == b->second.node : value.range.Start == b->second.range.Start);
       if (!same && !value.isError() && value.range.Start.isValid()) {
         diag.warning(value.range.Start, "'" + name + "' is assigned again after its 'output " + name +
                                             " = ...'; the output stays the value given there");
