@@ -45,7 +45,7 @@ int64_t product(llvm::ArrayRef<int64_t> dims) {
 int64_t TensorType::numel() const { return product(shape); }
 
 std::optional<int64_t> checkedNumel(llvm::ArrayRef<int64_t> shape) {
-  if (shape.size() > kMaxRank) return std::nullopt;
+  if (shape.size() > kMaxIRRank) return std::nullopt;
   int64_t n = 1;
   for (int64_t d : shape)
     if (d < 1 || llvm::MulOverflow(n, d, n) || n > kMaxElements) return std::nullopt;
@@ -55,8 +55,8 @@ std::optional<int64_t> checkedNumel(llvm::ArrayRef<int64_t> shape) {
 std::string sizeProblem(llvm::ArrayRef<int64_t> shape) {
   if (checkedNumel(shape)) return "";
   if (llvm::any_of(shape, [](int64_t d) { return d < 1; })) return "a dimension is not positive";
-  if (shape.size() > kMaxRank)
-    return std::to_string(shape.size()) + " dims, more than the " + std::to_string(kMaxRank) + " a tensor may have";
+  if (shape.size() > kMaxIRRank)
+    return std::to_string(shape.size()) + " dims, more than the " + std::to_string(kMaxIRRank) + " a tensor may have";
   // Counted in floating point: the count may not fit in 64 bits.
   double n = 1;
   for (int64_t d : shape) n *= double(d);

@@ -64,13 +64,18 @@ int64_t product(llvm::ArrayRef<int64_t> dims);
 /// small enough that byte sizes, arena offsets and element offsets of
 /// millions of such tensors still fit in int64 without overflow checks.
 constexpr int64_t kMaxElements = int64_t(1) << 37;
-/// The most dims a tensor may have: 32, as NumPy allowed for years. A shape
-/// built from a list doubled in a loop had rank 262,144, and every
-/// reduction over it took time quadratic in the rank (22 s each).
+/// The most dims a program's tensor may have: 32, as NumPy allowed for
+/// years (the front end checks it). A shape built from a list doubled in a
+/// loop had rank 262,144, and every reduction over it took time quadratic
+/// in the rank (22 s each).
 constexpr size_t kMaxRank = 32;
+/// The most dims a tensor of the IR may have: passes add some (a blocked
+/// sum views [262144, 9] as [512, 512, 9]), and a rank-32 model's kernels
+/// stage must parse back.
+constexpr size_t kMaxIRRank = 2 * kMaxRank;
 /// The element count of `shape` when every dim is positive, the count is
 /// at most kMaxElements (computed without overflow) and the rank at most
-/// kMaxRank; otherwise nullopt.
+/// kMaxIRRank; otherwise nullopt.
 std::optional<int64_t> checkedNumel(llvm::ArrayRef<int64_t> shape);
 /// Why a tensor of `shape` is too large ("562949953421312 elements, more
 /// than ...", or too many dims), for a message that names it; empty when it
