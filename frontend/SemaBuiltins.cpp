@@ -250,15 +250,16 @@ bool SemaImpl::shapeArg(const Value &v, Dims &out, llvm::SMLoc loc) {
 
 bool SemaImpl::checkSize(llvm::ArrayRef<int64_t> shape, DType dt, llvm::SMLoc loc, const llvm::Twine &what,
                          llvm::ArrayRef<llvm::SMRange> ranges) {
-  std::string problem = sizeProblem(shape);
-  if (problem.empty()) return true;
-  // Too many dims to print (a list doubled in a loop: 262,144 of them).
+  // Too many dims for a program (the IR takes more, for the passes' views),
+  // and too many to print (a list doubled in a loop: 262,144 of them).
   if (shape.size() > kMaxRank) {
     error(loc, what + ": a tensor of " + llvm::Twine(shape.size()) + " dims is too many: a tensor may have " +
                    llvm::Twine(kMaxRank) + " at most",
           ranges);
     return false;
   }
+  std::string problem = sizeProblem(shape);
+  if (problem.empty()) return true;
   // A zero or negative dimension is not a size problem: say what is wrong.
   bool notPositive = llvm::any_of(shape, [](int64_t d) { return d < 1; });
   error(loc, what + ": " + srcType(TensorType(dt, shape)) + (notPositive ? ": a dimension must be positive" : " is too large: " + problem),
