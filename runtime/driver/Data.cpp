@@ -262,7 +262,7 @@ void fillRows(Session &s, const Rows &r, int64_t first) {
 std::vector<EvalBatch> evalBatches(int64_t n, int64_t batch) {
   std::vector<EvalBatch> out;
   int64_t at = 0;
-  for (; at + batch <= n; at += batch) out.push_back({at, batch, batch});
+  for (; at + batch <= n; at += batch) out.push_back({at, batch, double(batch)});
   if (at == n) return out;
   // B's divisors, largest first, in O(√B).
   std::vector<int64_t> divisors;
@@ -272,7 +272,7 @@ std::vector<EvalBatch> evalBatches(int64_t n, int64_t batch) {
   std::vector<EvalBatch> groups;
   for (int64_t pos = at; pos < n && groups.size() <= kMaxEvalGroups;) {
     int64_t g = *std::find_if(divisors.begin(), divisors.end(), [&](int64_t d) { return d <= n - pos; });
-    groups.push_back({pos, g, g});
+    groups.push_back({pos, g, double(g)});
     pos += g;
   }
   if (groups.size() <= kMaxEvalGroups) {
@@ -314,7 +314,7 @@ public:
       ++epoch;
       shuffle();
     }
-    fill(order, {cursor + rank * batch, batch, batch});
+    fill(order, {cursor + rank * batch, batch, double(batch)});
     cursor += global;
   }
   int64_t numValBatches() const override { return int64_t(valBatches.size()); }
