@@ -6,8 +6,9 @@
 # what the second L adds against what the first L added,
 # (t(4L) - t(2L)) / (t(2L) - t(L)) = 2^e, so e is 1 for a linear pass and
 # 2 for a quadratic one. (The ratio t(4L)/t(2L) hid a quadratic term of a
-# second behind a GRU's fixed cost.) Differences below 0.05 s are noise:
-# the first is counted as at least that, and a second below it as e = 0. A pass that walks every path through a chain of
+# second behind a GRU's fixed cost.) Differences below a tenth of t(L)
+# (0.05 s at least) are noise: the first is counted as at least that, and
+# a second below it as e = 0. A pass that walks every path through a chain of
 # diamonds, or re-measures nested reductions at every level, is exponential
 # or quadratic in the model's depth, and no generated model or example is
 # deep enough to show it: each of the shapes below once built in seconds at
@@ -39,7 +40,7 @@ INPUTS = os.path.join(ROOT, "tests", "lit", "Inputs")
 SHAPES = {
     "diamonds": ("tests/lit/Inputs/clipped_residual.grad", "L", 10, ["B=24"],
                  "residual layers of clipped ReLU: a chain of diamonds"),
-    "integrator": ("tests/lit/Inputs/leaky_integrator.grad", "L", 2000, [],
+    "integrator": ("tests/lit/Inputs/leaky_integrator.grad", "L", 4000, [],
                    "h = a*h + x unrolled: one long chain of cheap ops"),
     "layer-norms": ("tests/lit/Inputs/layer_norm_stack.grad", "L", 8, [],
                     "residual layer norms: reductions nested in one kernel"),
@@ -57,8 +58,12 @@ SHAPES = {
                     "concat of L parts read by a reduction: once a chain of L selects per element"),
 }
 # Shapes known to grow faster than allowed: reported, not failed, until
-# fixed (then remove them here).
-KNOWN = set()
+# fixed (then remove them here). integrator: at 4,000 to 16,000 steps the
+# passes take about 2.3 times as long for twice the steps (e about 1.2 to
+# 1.6 in all); memory planning's first-gap scan, which walks the placed
+# values for each value, is quadratic in a chain's values and the likely
+# cause (8% of a 32,000-step build).
+KNOWN = {"integrator"}
 SMOKE = ["diamonds", "rolls"]
 
 
@@ -86,18 +91,20 @@ def main():
     ap = argparse.ArgumentParser(description="Fit how gradc build's CPU time grows with a model's depth.")
     ap.add_argument("--gradc", default=os.path.join(ROOT, "build", "tools", "gradc"))
     ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated, of: " + ", ".join(SHAPES))
-    ap.add_argument("--reps", type=int, default=1, help="builds per size; the fastest counts")
+    ap.add_argument("--reps", type=int, default=2, help="builds per size; the fastest counts (default 2)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every shape's L")
     ap.add_argument("--max-exponent", type=float, default=1.5,
                     help="fail a shape whose (t(4L) - t(2L)) / (t(2L) - t(L)) exceeds 2^this (default 1.5)")
     ap.add_argument("--limit", type=int, default=60, help="CPU seconds per build")
-    ap.add_argument("--smoke", action="store_true", help="two shapes at a quarter of their sizes; never fails on time")
+    ap.add_argument("--smoke", action="store_true", help="two shapes at a quarter of their sizes, one build each; never fails on time")
     args = ap.parse_args()
     names = SMOKE if args.smoke else [s for s in args.shapes.split(",") if s]
     for n in names:
         if n not in SHAPES:
             sys.exit(f"compile_scaling: unknown shape '{n}'; the shapes are {', '.join(SHAPES)}")
     scale = 0.25 if args.smoke else args.scale
+    if args.smoke:
+        args.reps = 1
     if not os.path.exists(args.gradc):
         sys.exit(f"compile_scaling: no compiler at {args.gradc} (build first, or pass --gradc)")
 
@@ -125,7 +132,9 @@ def main():
             cells += ["-"] * (3 - len(cells))
             if len(times) == 3 and times[2] is not None:
                 first, second = times[1] - times[0], times[2] - times[1]
-                e = math.log2(second / max(first, 0.05)) if second > 0.05 else 0.0
+                # A build's CPU time varies by a tenth or so from run to run.
+                noise = max(0.05, 0.1 * times[0])
+                e = math.log2(second / max(first, noise)) if second > noise else 0.0
                 verdict = "ok" if e <= args.max_exponent or args.smoke else \
                     "known, faster than allowed" if name in KNOWN else "FASTER THAN ALLOWED"
                 etext = f"{e:.2f}"
