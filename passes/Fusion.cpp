@@ -185,6 +185,7 @@ private:
     KernelKind kind;
     Dims domain;                                // shape of the values it stores
     llvm::SmallPtrSet<const Node *, 4> targets; // params/state it overwrites in place
+    unsigned reductions = 0;                    // reductions computed in it
     bool isLoop() const { return kind == KernelKind::Loop; }
     bool isRuntimeCall() const { return kind != KernelKind::Loop && kind != KernelKind::ColumnReduce; }
   };
@@ -243,6 +244,10 @@ private:
     if (isColumnReduction(n)) return -1;
     if (gemmReads(n, k)) return -1;
     if (n->has(Reduction) && info.kind == KernelKind::ColumnReduce) return -1;
+    // Each reduction is a loop of its own inside the kernel: a chain of
+    // 256 sums of slices added together (a wide concat's gradient) made
+    // one function that LLVM took 20 s over.
+    if (n->has(Reduction) && info.reductions >= kMaxReductions) return -1;
     bool stored = mustStore.count(n);
     if (stored && (!info.isLoop() || llvm::ArrayRef<int64_t>(n->type.shape) != llvm::ArrayRef<int64_t>(info.domain)))
       return -1;
@@ -488,9 +493,13 @@ private:
   bool fitsInReaders(const Node *n) const {
     return llvm::all_of(depthsInReaders(n), [](auto &kd) { return kd.second <= kMaxTreeDepth; });
   }
+  /// The most reductions one kernel computes; past it, a reduction is
+  /// stored by a kernel of its own.
+  static constexpr unsigned kMaxReductions = 16;
   void join(Node *n, int32_t k) {
     n->kernel = k;
     treeDepth[n] = depthIn(n, k);
+    if (n->has(Reduction)) ++kernels[k].reductions;
   }
 
   void assign(Node *n) {
@@ -519,7 +528,7 @@ private:
         return;
       }
       n->kernel = newKernel(n);
-      KernelInfo info{kernelKindOf(n), Dims(n->type.shape.begin(), n->type.shape.end()), {}};
+      KernelInfo info{kernelKindOf(n), Dims(n->type.shape.begin(), n->type.shape.end()), {}, n->has(Reduction) ? 1u : 0u};
       if (const Node *t = updateTarget(n)) info.targets.insert(t);
       kernels.push_back(std::move(info));
       return;
@@ -532,25 +541,28 @@ private:
       return u->is(OpKind::Concat) && u->operands.size() - 1 + n->operands.size() > kMaxInlineConcatParts;
     };
     if (n->is(OpKind::Concat) && llvm::any_of(us, wide)) {
-      n->kernel = newKernel(n);
-      kernels.push_back({KernelKind::Loop, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
+      materialise(n);
       return;
     }
     llvm::SetVector<int32_t> readers;
     for (Node *u : us) {
       if ((u->is(OpKind::MatMul) && !matmulReadable(n)) || views.count(u) || u->kernel < 0) {
-        n->kernel = newKernel(n);
-        kernels.push_back({KernelKind::Loop, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
+        materialise(n);
         return;
       }
       readers.insert(u->kernel);
     }
     if (readers.empty() || !fitsInReaders(n)) {
-      n->kernel = newKernel(n);
-      kernels.push_back({KernelKind::Loop, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
+      materialise(n);
       return;
     }
     cloneIntoReaders(n);
+  }
+
+  /// Stores an inlinable n from a Loop kernel of its own.
+  void materialise(Node *n) {
+    n->kernel = newKernel(n);
+    kernels.push_back({KernelKind::Loop, Dims(n->type.shape.begin(), n->type.shape.end()), {}});
   }
 
   /// Puts n in the kernel of each of its users, cloning it for all but one.
