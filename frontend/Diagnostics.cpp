@@ -146,6 +146,7 @@ void DiagEngine::print(llvm::SMLoc loc, const std::string &msg, llvm::ArrayRef<l
     printMessage(sm, os, c.loc, llvm::SourceMgr::DK_Note,
                  "in call to '" + c.callee + "' from here" +
                      (times > 1 ? " (" + std::to_string(times) + " calls deep: a recursion)" : std::string()));
+    for (const Note &n : c.notes) printMessage(sm, os, n.loc, llvm::SourceMgr::DK_Note, n.msg);
   }
   loopsAt(0);
 }

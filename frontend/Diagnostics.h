@@ -25,6 +25,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
@@ -65,6 +66,9 @@ public:
   struct CallSite {
     llvm::SMLoc loc;
     std::string callee;
+    /// Said after the call's note: `h.mean(-1, true)` that fails inside
+    /// mean is told that h is a scope there, not mean's argument.
+    llvm::SmallVector<Note, 1> notes = {};
   };
   /// The calls being inlined, outermost first; errors list them.
   std::vector<CallSite> calls;

@@ -840,7 +840,7 @@ Value SemaImpl::callFunction(const FnDecl &fn, const CallExpr &call, const std::
   defaultOf = nullptr;
 
   // From here on, errors are inside the callee: they name this call.
-  diag.calls.push_back({call.calleeLoc, scope.empty() ? fn.name : scope + "." + fn.name});
+  diag.calls.push_back({call.calleeLoc, scope.empty() ? fn.name : scope + "." + fn.name, valueScopeNote(call)});
   llvm::SMLoc savedSite = callSite;
   if (isUserLoc(call.calleeLoc)) callSite = call.calleeLoc;
   size_t savedScopes = scopes.size();
