@@ -339,7 +339,7 @@ static int64_t firstNonFinite(const Session::Slot &sl) {
   return -1;
 }
 
-Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
+Metadata loadCheckpoint(const std::string &path, Session &s, bool partial, bool weightsOnly) {
   struct stat st;
   if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail("cannot read checkpoint {}: it is a directory", path);
   if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) fail("cannot read checkpoint {}: not a regular file", path);
@@ -380,14 +380,25 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
 
   // Every tensor the file holds must be one the model saves, and the other
   // way round, unless the user asked for a partial load.
+  // Without an optimizer step, state is not needed: a file of weights
+  // alone (exported from PyTorch, or written for inference) serves eval.
+  auto isParam = [&](const std::string &n) {
+    int i = s.find(n);
+    return i >= 0 && s.slots[size_t(i)].tensor->role == GRT_PARAM;
+  };
+  auto paramState = [&](const std::string &n) { return n.rfind('.') != std::string::npos && isParam(n.substr(0, n.rfind('.'))); };
   std::vector<std::string> extra, missing;
+  bool ignoredState = false; // state of another optimizer, left unread
   for (auto &[name, e] : h.object) {
     if (name == "__metadata__") continue;
     int i = s.find(name);
-    if (i < 0 || !saved(s.slots[i])) extra.push_back(name);
+    if (i >= 0 && saved(s.slots[i])) continue;
+    if (weightsOnly && paramState(name)) ignoredState = true;
+    else extra.push_back(name);
   }
   for (auto &sl : s.slots)
-    if (saved(sl) && !h.get(sl.tensor->name)) missing.push_back(sl.tensor->name);
+    if (saved(sl) && !h.get(sl.tensor->name) && !(weightsOnly && sl.tensor->role == GRT_STATE))
+      missing.push_back(sl.tensor->name);
   auto list = [](const std::vector<std::string> &names) {
     std::string out;
     for (size_t i = 0; i < names.size() && i < 5; ++i) out += (i ? ", '" : "'") + shown(names[i]) + "'";
@@ -396,15 +407,11 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   // Tensors that differ only in optimizer state (w.momentum, w.adam_m):
   // the same model, built with other optimizer settings (momentum = 0
   // compiles its buffers out), not "a different model".
-  auto isParam = [&](const std::string &n) {
-    int i = s.find(n);
-    return i >= 0 && s.slots[size_t(i)].tensor->role == GRT_PARAM;
-  };
-  auto paramState = [&](const std::string &n) { return n.rfind('.') != std::string::npos && isParam(n.substr(0, n.rfind('.'))); };
   bool onlyState = (!extra.empty() || !missing.empty()) && std::all_of(extra.begin(), extra.end(), paramState) &&
                    std::all_of(missing.begin(), missing.end(),
                                [&](const std::string &n) { return s.slots[size_t(s.find(n))].tensor->role == GRT_STATE; });
-  std::string why = !constants.empty() ? "it was " + constants
+  std::string why = !savedBy ? "it was not written by a gradc executable (its metadata names no model)"
+                    : !constants.empty() ? "it was " + constants
                     : onlyState ? "only optimizer state differs: was it saved by a build with other optimizer "
                                   "settings (a momentum of 0 leaves momentum out, or another optimizer)?"
                                 : "was it saved from a different model?";
@@ -501,7 +508,7 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial) {
   // A save writes the tensors back to back and nothing after them: bytes
   // past the last are damage, or another file appended (safetensors'
   // own reader refuses them too).
-  if (!partial && !ranges.empty() && std::get<1>(ranges.back()) < dataSize)
+  if (!partial && !ignoredState && !ranges.empty() && std::get<1>(ranges.back()) < dataSize)
     fail("checkpoint {} is corrupt: {} bytes follow its last tensor", path, dataSize - std::get<1>(ranges.back()));
   if (!constants.empty()) fmt::print(stderr, "note: checkpoint {} was {}\n", path, constants);
   Metadata meta;

@@ -52,8 +52,10 @@ void refuseReplacingOtherFile(const std::string &path, const std::string &modelN
 /// The file must hold exactly the tensors the model saves, unless `partial`
 /// (--partial-load): then tensors only the file has are ignored, and those
 /// only the model has keep their values, each listed in a note. A parameter
-/// holding NaN or infinity is refused.
-Metadata loadCheckpoint(const std::string &path, Session &s, bool partial = false);
+/// holding NaN or infinity is refused. `weightsOnly` (eval, predict,
+/// sample: no optimizer step) asks only for the parameters: optimizer state
+/// the file lacks, or has of another optimizer, is no mistake there.
+Metadata loadCheckpoint(const std::string &path, Session &s, bool partial = false, bool weightsOnly = false);
 /// A field every gradc checkpoint has; fails, naming it, when `meta`, of
 /// checkpoint `path`, lacks it.
 const std::string &requiredField(const Metadata &meta, const char *key, const std::string &path);

@@ -33,7 +33,7 @@ int cmdEval(const GrtModel &m, int argc, char **argv) {
   d.evalOnly = true;
   s.initParams(0);
   Metadata meta;
-  if (a.has("load")) meta = loadCheckpoint(a.str("load"), s, a.has("partial-load"));
+  if (a.has("load")) meta = loadCheckpoint(a.str("load"), s, a.has("partial-load"), /*weightsOnly=*/true);
   else fmt::print(stderr, "note: no --load given; evaluating freshly initialised parameters\n");
   // The model's random numbers (rand_*): the data ignores the seed.
   refuseIdleSeed(a, s, " (eval's batches are fixed)");
@@ -71,7 +71,7 @@ int cmdPredict(const GrtModel &m, int argc, char **argv) {
   if (!a.has("data")) fail("predict needs --data FILE.csv with a column per input");
   s.initParams(0);
   Metadata meta;
-  if (a.has("load")) meta = loadCheckpoint(a.str("load"), s, a.has("partial-load"));
+  if (a.has("load")) meta = loadCheckpoint(a.str("load"), s, a.has("partial-load"), /*weightsOnly=*/true);
   else fmt::print(stderr, "note: no --load given; predicting with freshly initialised parameters\n");
   refuseIdleSeed(a, s, "");
   uint64_t seed = modelSeed(a, meta, a.str("load"));

@@ -82,9 +82,10 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
   --partial-load    load a checkpoint that lacks some of the model's tensors
                     or has others, or has hyperparameters the model lacks
                     (each is listed, and ignored); otherwise an error. From
-                    another model's checkpoint only the tensors both have
-                    carry over: the run starts at step 0, with this model's
-                    own settings and optimizer state
+                    another model's checkpoint, or a safetensors file of
+                    weights no gradc executable wrote (PyTorch's), only the
+                    tensors both have carry over: the run starts at step 0,
+                    with this model's own settings and optimizer state
   --plot DIR        write pictures: DIR/loss.svg (train and validation loss) and
                     DIR/fit.svg (the learned function, for 1-D and 2-D inputs)
   --quiet           print only the final summary
@@ -104,7 +105,9 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
 )",
                             dataHelp)},
       {"eval", fmt::format(R"(options of eval (loss and metrics of trained parameters on a dataset):
-  --load CKPT       the parameters (default: freshly initialised, with a note)
+  --load CKPT       the parameters: a checkpoint, or any safetensors file of
+                    the weights (PyTorch's; no optimizer state needed)
+                    (default: freshly initialised, with a note)
   --data FILE       {0}; every row (or, for text, the whole validation split
                     in windows of the context T that do not overlap: all
                     but its last (n-1) mod T targets, which fill no window)
@@ -121,7 +124,8 @@ averaging their gradients; rank 0 prints and saves. Resume on any number.
 )",
                            dataHelp)},
       {"predict", R"(options of predict (run the model on the rows of a CSV file, print its outputs as CSV):
-  --load CKPT       the parameters
+  --load CKPT       the parameters: a checkpoint, or any safetensors file of
+                    the weights (PyTorch's; no optimizer state needed)
   --data FILE.csv   a column per input, named as in `info` (-: standard input)
   --seed S          seed of the model's own random numbers (rand_*; default:
                     the checkpoint's seed, else 0): the rows' batch i (rows
@@ -137,7 +141,8 @@ It prints the outputs with a row per input row: gradc build notes each one it
 left out (a param, a sum over the batch, a value whose rows mix) and why.
 )"},
       {"sample", R"(options of sample (text models: write text a token at a time, a byte or a tokenizer's token):
-  --load CKPT       the parameters (also --resume)
+  --load CKPT       the parameters (also --resume): a checkpoint, or any
+                    safetensors file of the weights
   --prompt TEXT     the text to continue (default: a newline)
   --tokens N        how many tokens to write (default 200): bytes, or the
                     tokenizer's tokens

@@ -229,7 +229,7 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   s.initParams(0);
   std::string ckpt = a.has("load") ? a.str("load") : a.str("resume");
   Metadata meta;
-  if (!ckpt.empty()) meta = loadCheckpoint(ckpt, s, a.has("partial-load"));
+  if (!ckpt.empty()) meta = loadCheckpoint(ckpt, s, a.has("partial-load"), /*weightsOnly=*/true);
   else fmt::print(stderr, "note: no --load given; sampling from freshly initialised parameters\n");
   applyHypers(s, a);
   // The model's own random numbers (rand_*) stay those of step 0 for the

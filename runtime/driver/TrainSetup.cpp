@@ -21,8 +21,16 @@ void TrainRun::resumeFrom() {
   if (paths.from.empty()) return;
   const std::string &from = paths.from;
   resumed = loadCheckpoint(from, s, a.has("partial-load"));
-  std::string savedModel = requiredField(resumed, "model", from);
-  resuming = savedModel == m.name;
+  // A file no gradc executable wrote (weights from PyTorch) names no
+  // model: under --partial-load its weights start a new run, as another
+  // model's do.
+  bool foreign = !resumed.count("model");
+  if (foreign && !a.has("partial-load"))
+    fail("checkpoint {} was not written by a gradc executable (its metadata names no model), so it holds no run to "
+         "go on with; --partial-load starts a new run from its weights",
+         from);
+  std::string savedModel = foreign ? std::string() : requiredField(resumed, "model", from);
+  resuming = !foreign && savedModel == m.name;
   if (resuming) return;
   // Adam's moments and momentum were summed over that run's steps;
   // with the step back at 0, Adam's bias correction would scale them
@@ -32,11 +40,12 @@ void TrainRun::resumeFrom() {
       Rng rng(dopts.seed, hashName(sl.tensor->name));
       initTensor(sl, rng);
     }
-  overrides.push_back(fmt::format("--partial-load: only the weights of model '{}' carry over from {}: this run "
-                                  "starts at step 0, with this model's own seed, hyperparameters and optimizer "
-                                  "state, the data from its start and no loss history (the checkpoint's are those "
-                                  "of that model's run)",
-                                  shown(savedModel), from));
+  overrides.push_back(fmt::format("--partial-load: only the weights{} carry over from {}{}: this run starts at step "
+                                  "0, with this model's own seed, hyperparameters and optimizer state, the data from "
+                                  "its start and no loss history{}",
+                                  foreign ? std::string() : fmt::format(" of model '{}'", shown(savedModel)), from,
+                                  foreign ? " (a file no gradc executable wrote)" : "",
+                                  foreign ? "" : " (the checkpoint's are those of that model's run)"));
 }
 
 void TrainRun::goOnWithSavedRun() {
