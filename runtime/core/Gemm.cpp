@@ -116,9 +116,13 @@ struct Scratch {
   size_t size = 0;
   float *get(size_t n) {
     if (n > size) {
+      // Forgotten before the allocation, which may fail and exit: the
+      // thread's destructor then frees nothing twice (a double free after
+      // "out of memory", under ulimit -v).
       freeBuffer(data, size * sizeof(float));
-      size = n;
+      data = nullptr, size = 0;
       data = static_cast<float *>(allocateBuffer(n * sizeof(float)));
+      size = n;
     }
     return data;
   }

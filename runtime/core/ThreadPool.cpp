@@ -74,6 +74,7 @@ ThreadPool::ThreadPool(int threads) : homes(std::make_unique<Home[]>(size_t(std:
   sigemptyset(&stops);
   sigaddset(&stops, SIGINT);
   sigaddset(&stops, SIGTERM);
+  sigaddset(&stops, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stops, &before);
   for (int i = 1; i < threads; ++i) workers.emplace_back([this, i] { work(i); });
   pthread_sigmask(SIG_SETMASK, &before, nullptr);

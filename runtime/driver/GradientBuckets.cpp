@@ -54,6 +54,7 @@ GradientBuckets::GradientBuckets(Session &s, Cluster &c, bool overlap, int64_t b
   sigemptyset(&stops);
   sigaddset(&stops, SIGINT);
   sigaddset(&stops, SIGTERM);
+  sigaddset(&stops, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stops, &before);
   worker = std::thread([this] { work(); });
   pthread_sigmask(SIG_SETMASK, &before, nullptr);

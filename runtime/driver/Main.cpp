@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <system_error>
 #include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
 #include <iterator>
 
 extern "C" const GrtModel gradc_model;
@@ -43,7 +45,7 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
                     that do not overlap (all but its last (n-1) mod T
                     targets, which fill no window)
   --save CKPT       write a checkpoint (safetensors) at the end, or when
-                    stopped by Ctrl-C or SIGTERM
+                    stopped by Ctrl-C, SIGTERM or SIGHUP
   --save-every N    ... and every N steps
   --load CKPT       continue from a checkpoint: weights, optimizer state, step,
                     data position, seed, --steps, --val-frac and hyperparameters
@@ -252,8 +254,25 @@ static int checkStdout(int rc) {
 
 } // namespace grt
 
+/// Opens /dev/null on standard input, output and error where they are
+/// closed (`./model train >&- 2>&-`): otherwise the next file opened takes
+/// their number, and progress lines and Ctrl-C's message were written into
+/// the lock file and into the checkpoint being saved, which then failed
+/// its checksum.
+static void fillClosedStdFds() {
+  for (int fd = 0; fd <= 2; ++fd)
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      int got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+      if (got >= 0 && got != fd) {
+        dup2(got, fd);
+        close(got);
+      }
+    }
+}
+
 int main(int argc, char **argv) {
   using namespace grt;
+  fillClosedStdFds();
   // A save past a file-size limit should fail with a message (and leave the
   // old checkpoint), not kill the process with SIGXFSZ.
   std::signal(SIGXFSZ, SIG_IGN);

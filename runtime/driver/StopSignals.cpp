@@ -1,4 +1,4 @@
-//===- runtime/driver/StopSignals.cpp - Ctrl-C and SIGTERM during train ---===//
+//===- runtime/driver/StopSignals.cpp - Ctrl-C, SIGTERM, SIGHUP in train -===//
 #include "driver/StopSignals.h"
 
 #include <atomic>
@@ -137,6 +137,7 @@ void onStopSignal(int sig) {
   // in its mask), and then fatal.
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGHUP, SIG_DFL);
   if (before == 1 && speaking.load()) {
     awaitFirstLine();
     sayQuitting();
@@ -156,8 +157,12 @@ void catchStopSignals(bool speaks) {
   sigemptyset(&sa.sa_mask);
   sigaddset(&sa.sa_mask, SIGINT);
   sigaddset(&sa.sa_mask, SIGTERM);
+  sigaddset(&sa.sa_mask, SIGHUP);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // A hang-up (the terminal closed, the ssh session dropped) stops the run
+  // as SIGTERM does: it killed it, unsaved, with the lock file left.
+  sigaction(SIGHUP, &sa, nullptr);
 }
 
 void setStopMessage(const char *message) { stopMessage = message; }

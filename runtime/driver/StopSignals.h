@@ -1,6 +1,6 @@
-//===- runtime/driver/StopSignals.h - Ctrl-C and SIGTERM during train -----===//
+//===- runtime/driver/StopSignals.h - Ctrl-C, SIGTERM, SIGHUP in train ---===//
 //
-// The first SIGINT or SIGTERM asks `train` to stop after the step in
+// The first SIGINT, SIGTERM or SIGHUP asks `train` to stop after the step in
 // progress and save; the handler records it and says so at once. A second
 // one quits at once, unsaved, and says what the checkpoint file holds then
 // (the last --save-every save, or nothing), since the steps since are lost.

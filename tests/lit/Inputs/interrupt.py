@@ -1,6 +1,6 @@
-"""interrupt.py SIGNAL TIMES CKPT CHECK [--cpu SECONDS] -- COMMAND... - starts COMMAND (a
-training run that saves to CKPT) TIMES times and sends SIGNAL (KILL, TERM
-or INT) at a random moment once the run has written CKPT; after each, the shell command
+"""interrupt.py SIGNAL TIMES CKPT CHECK [--cpu SECONDS] [--closed-std] -- COMMAND... - starts COMMAND (a
+training run that saves to CKPT) TIMES times and sends SIGNAL (KILL, TERM,
+HUP or INT) at a random moment once the run has written CKPT; after each, the shell command
 CHECK (which loads CKPT) must succeed. For TERM and INT the run must exit
 with 128 + the signal and say it saved. Prints one summary line.
 
@@ -9,7 +9,12 @@ run to have used SECONDS of CPU time since: work it does only after CKPT,
 whatever the scheduler does to it. The wall-clock wait alone is not enough
 where the signal must find the run past what follows CKPT: a run held up
 for that long after writing CKPT, by a loaded machine or an fsync, got the
-signal before it got there (interrupted_validation.test)."""
+signal before it got there (interrupted_validation.test).
+
+With --closed-std, COMMAND runs with its standard input, output and error
+closed (`>&- 2>&-`): what it says is not seen, so only its exit status and
+CKPT are checked. A file it opened took their numbers, and its messages
+were written into the checkpoint."""
 import glob
 import os
 import random
@@ -22,6 +27,7 @@ sig = getattr(signal, "SIG" + sys.argv[1])
 times, ckpt, check = int(sys.argv[2]), sys.argv[3], sys.argv[4]
 options = sys.argv[5:sys.argv.index("--")]
 cpu = float(options[options.index("--cpu") + 1]) if "--cpu" in options else None
+closed = "--closed-std" in options
 command = sys.argv[sys.argv.index("--") + 1:]
 ticks = os.sysconf("SC_CLK_TCK")
 
@@ -43,7 +49,10 @@ for i in range(times):
     # Wait for this run to write CKPT (a new file, not the last run's), so
     # the signal comes once training is under way.
     before = os.stat(ckpt).st_mtime_ns if os.path.exists(ckpt) else None
-    p = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if closed:
+        p = subprocess.Popen(command, preexec_fn=lambda: [os.close(fd) for fd in (0, 1, 2)])
+    else:
+        p = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while p.poll() is None and time.time() < deadline:
         if os.path.exists(ckpt) and os.stat(ckpt).st_mtime_ns != before:
@@ -58,11 +67,11 @@ for i in range(times):
             time.sleep(0.01)
     time.sleep(rng.uniform(0, 0.3))
     p.send_signal(sig)
-    err = p.communicate(timeout=60)[1].decode(errors="replace")
+    err = (p.communicate(timeout=60)[1] or b"").decode(errors="replace")
     if os.environ.get("SHOW_STDERR"):
         print(f"run {i} stderr: {err.strip()}")
     if sig != signal.SIGKILL:
-        if p.returncode != 128 + sig or "saved " + ckpt not in err:
+        if p.returncode != 128 + sig or ("saved " + ckpt not in err and not closed):
             bad.append(f"run {i}: exit {p.returncode}, stderr: {err.strip()}")
     elif p.returncode not in (-signal.SIGKILL, 0):
         bad.append(f"run {i}: exit {p.returncode}, stderr: {err.strip()}")
