@@ -10,7 +10,10 @@
 #include "driver/StopSignals.h"
 #include "driver/TrainRun.h"
 
+#include <algorithm>
+#include <cctype>
 #include <csignal>
+#include <cstring>
 
 namespace grt {
 
@@ -35,6 +38,7 @@ void printSmallParams(Session &s) {
 std::string signalName() {
   if (stopSignal == SIGINT) return "SIGINT";
   if (stopSignal == SIGTERM) return "SIGTERM";
+  if (stopSignal == SIGHUP) return "SIGHUP";
   return "another process's signal";
 }
 
@@ -91,6 +95,29 @@ int TrainRun::finish() {
   return savedAs != save ? 1 : 0; // the checkpoint was rescued: it is not where --save said
 }
 
+/// A path as a shell reads it back: quoted where it holds more than
+/// letters, digits and . / _ - + = , : @.
+static std::string shellWord(const std::string &w) {
+  bool plain = !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("./_-+=,:@", c);
+  });
+  if (plain) return w;
+  std::string q = "'";
+  for (char c : w) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// "--resume t.ckpt" alone trained on the model's own data (a note said the
+// data differed) and, without --save, saved nothing at the end.
+std::string TrainRun::resumeHint(const std::string &from) const {
+  std::string hint = "--resume " + shellWord(from);
+  if (a.has("data")) hint += " --data " + shellWord(a.str("data"));
+  hint += " --save " + shellWord(from);
+  for (const char *opt : {"save-every", "val-batches"})
+    if (a.has(opt)) hint += fmt::format(" --{} {}", opt, shellWord(a.str(opt)));
+  return hint;
+}
+
 /// The run's last line when a signal stopped it: what was saved, and the
 /// exit status of a process the signal ended (128 + its number).
 int TrainRun::stoppedBySignal(bool duringFinalValidation) {
@@ -109,7 +136,7 @@ int TrainRun::stoppedBySignal(bool duringFinalValidation) {
     if (save.empty()) fmt::print(stderr, "stopped by {} {}; nothing saved (no --save given)\n", signalName(), at);
     else if (reached == steps)
       fmt::print(stderr, "stopped by {} {}; saved {}, which holds the whole run\n", signalName(), at, savedAs);
-    else fmt::print(stderr, "stopped by {} {}; saved {} (--resume {} continues)\n", signalName(), at, savedAs, savedAs);
+    else fmt::print(stderr, "stopped by {} {}; saved {} ({} continues)\n", signalName(), at, savedAs, resumeHint(savedAs));
   }
   // Under mpirun, Ctrl-C reaches the processes as SIGTERM (Open MPI turns
   // the one into the other), and a user who pressed it would not know it.

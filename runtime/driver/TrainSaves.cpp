@@ -121,8 +121,8 @@ void TrainRun::finalSave(int64_t step) {
          savedStepThere() ? fmt::format(" ({} still holds step {})", save, savedStep)
          : savedStep >= 0 ? fmt::format(" ({})", lostSave())
                           : std::string(" (the file at --save before, if any, is unchanged)"));
-  fmt::print(stderr, "error: cannot save checkpoint {} at step {}: {}; saved it to {} instead (--resume {} continues)\n",
-             save, step, why, fallback, fallback);
+  fmt::print(stderr, "error: cannot save checkpoint {} at step {}: {}; saved it to {} instead ({} continues)\n",
+             save, step, why, fallback, resumeHint(fallback));
 }
 
 /// What --save holds when the run ends on non-finite weights, which are
