@@ -36,6 +36,9 @@ bool meanDivisor(double d, int64_t count, int64_t B) {
   return multipleOf(d, B);
 }
 
+const char *const kPositional = "gives each row a term by its position in the batch (a param or constant with B "
+                                "rows: they follow batch positions, not the data, which training reshuffles)";
+
 class RowMean {
 public:
   RowMean(int64_t B, std::optional<bool> training) : B(B), training(training) {}
@@ -53,7 +56,10 @@ public:
       if (l.kind == Label::Mixed) return l;
     bool anyData = llvm::any_of(ops, [](const Label &l) { return l.kind != Label::Inv; });
     if (n->is(OpKind::Input)) return n->type.rank() >= 1 ? Label::row(0, 1) : Label{};
-    if (!anyData) return {};
+    if (!anyData) {
+      varying[n] = varyingAxes(n);
+      return {};
+    }
     if (n->has(OpTrait::Elementwise)) return elementwise(n, ops);
     if (n->has(OpTrait::Layout)) return layout(n, ops);
     if (n->has(OpTrait::Reduction)) return reduce(n, ops[0]);
@@ -82,6 +88,106 @@ private:
     return std::nullopt;
   }
 
+  /// Of a value that reads no input, the axes along which it may differ
+  /// (bit k for axis k; every axis of more than 64). A param of B rows
+  /// added to each row, or arange(B), gives each row of the batch its own
+  /// term by its position in the batch, which the reshuffle changes every
+  /// epoch: the loss is then no mean of per-row terms.
+  using Axes = uint64_t;
+  llvm::DenseMap<const Node *, Axes> varying;
+
+  static Axes allAxes(const TensorType &t) {
+    Axes m = 0;
+    for (unsigned k = 0; k < t.rank() && k < 64; ++k)
+      if (t.shape[k] != 1) m |= Axes(1) << k;
+    return t.rank() > 64 ? ~Axes(0) : m;
+  }
+
+  Axes varyingAxes(const Node *n) const {
+    const TensorType &out = n->type;
+    if (out.rank() > 64) return ~Axes(0);
+    auto of = [&](unsigned i) { return varying.lookup(n->operand(i)); };
+    switch (n->op) {
+    case OpKind::Const:
+    case OpKind::Hyper:
+    // Random numbers (hash of the element's index: dropout's mask) differ
+    // from row to row as noise does, not as a term per batch position.
+    case OpKind::Hash:
+    case OpKind::RandUniform:
+    case OpKind::RandNormal:
+      return 0;
+    case OpKind::Iota:
+      return Axes(1) << n->attrs.getInt(AttrKey::Axis);
+    case OpKind::Broadcast: {
+      const TensorType &in = n->operand(0)->type;
+      Axes m = 0, from = of(0);
+      unsigned lead = out.rank() - in.rank();
+      for (unsigned k = 0; k < in.rank() && k < 64; ++k)
+        if ((from >> k & 1) && in.shape[k] != 1) m |= Axes(1) << (k + lead);
+      return m;
+    }
+    case OpKind::Transpose: {
+      auto perm = n->attrs.getInts(AttrKey::Perm);
+      Axes m = 0, from = of(0);
+      for (unsigned k = 0; k < perm.size(); ++k)
+        if (from >> perm[k] & 1) m |= Axes(1) << k;
+      return m;
+    }
+    case OpKind::Reshape: {
+      // Dims of size 1 added or dropped: the others keep their bits.
+      const TensorType &in = n->operand(0)->type;
+      Axes from = of(0);
+      if (!from) return 0;
+      std::vector<unsigned> a, b;
+      for (unsigned k = 0; k < in.rank(); ++k)
+        if (in.shape[k] != 1) a.push_back(k);
+      for (unsigned k = 0; k < out.rank(); ++k)
+        if (out.shape[k] != 1) b.push_back(k);
+      bool same = a.size() == b.size();
+      for (size_t i = 0; same && i < a.size(); ++i) same = in.shape[a[i]] == out.shape[b[i]];
+      if (!same) return allAxes(out);
+      Axes m = 0;
+      for (size_t i = 0; i < a.size(); ++i)
+        if (from >> a[i] & 1) m |= Axes(1) << b[i];
+      return m;
+    }
+    case OpKind::MatMul: {
+      // [..., M, K] @ [..., K, N]: rows as a's rows, columns as b's; a
+      // zero start state (full([B, H], 0) @ wh) differs by column only.
+      unsigned r = out.rank();
+      if (r < 2 || n->operand(0)->type.rank() != r || n->operand(1)->type.rank() != r) return allAxes(out);
+      bool ta = n->attrs.getBool(AttrKey::TransposeA), tb = n->attrs.getBool(AttrKey::TransposeB);
+      Axes a = of(0), b = of(1), batch = (Axes(1) << (r - 2)) - 1;
+      Axes m = (a | b) & batch;
+      if (a >> (ta ? r - 1 : r - 2) & 1) m |= Axes(1) << (r - 2);
+      if (b >> (tb ? r - 2 : r - 1) & 1) m |= Axes(1) << (r - 1);
+      return m & allAxes(out);
+    }
+    case OpKind::Slice:
+      return of(0);
+    case OpKind::Pad: {
+      Axes m = of(0);
+      for (unsigned k = 0; k < out.rank(); ++k)
+        if (out.shape[k] != n->operand(0)->type.shape[k]) m |= Axes(1) << k;
+      return m;
+    }
+    case OpKind::Concat: {
+      Axes m = Axes(1) << n->attrs.getInt(AttrKey::Axis);
+      for (unsigned i = 0; i < n->operands.size(); ++i) m |= of(i);
+      return m & allAxes(out);
+    }
+    default:
+      break;
+    }
+    if (n->has(OpTrait::Elementwise)) {
+      Axes m = 0;
+      for (unsigned i = 0; i < n->operands.size(); ++i) m |= of(i);
+      return m;
+    }
+    if (n->has(OpTrait::Reduction)) return of(0) & allAxes(out);
+    return allAxes(out); // params, products, lookups: anything
+  }
+
   Label elementwise(const Node *n, llvm::ArrayRef<Label> ops) {
     const Label *row = nullptr, *agg = nullptr;
     for (const Label &l : ops) {
@@ -92,10 +198,35 @@ private:
       if (l.kind == Label::Agg) agg = &l;
     }
     if (row && agg) return Label::mixed(n, "combines each row with a sum or mean over rows");
+    // A term by batch position (an Inv operand that differs along the row
+    // axis; where the axis holds several positions per row, [B·T, C], it
+    // may differ by position t alone, and is not checked), or a row that
+    // carries one: added, subtracted or scaled it stays a row with that
+    // term, which a mean over rows averages to a constant; any other op
+    // makes each row's value depend on where the row sits in the batch.
+    const Node *positional = nullptr;
+    for (const Label &l : ops)
+      if (l.kind == Label::Row && l.positional) positional = l.positional;
+    bool adds = false;
+    if (row && row->inner == 1)
+      for (unsigned i = 0; i < ops.size(); ++i)
+        adds = adds || (ops[i].kind == Label::Inv && (varying.lookup(n->operand(i)) >> row->axis & 1));
+    // Only added is such a term averaged out: x * d with d [B, 1] weighs
+    // each row by its position.
+    if (adds && !n->is(OpKind::Add) && !n->is(OpKind::Sub)) return Label::mixed(n, kPositional);
+    if (positional) {
+      bool linear = n->is(OpKind::Add) || n->is(OpKind::Sub) || n->is(OpKind::Neg) || n->is(OpKind::Cast) ||
+                    n->is(OpKind::StopGradient);
+      if ((n->is(OpKind::Mul) || n->is(OpKind::Div)) && llvm::count_if(ops, [](const Label &l) { return l.kind == Label::Row; }) == 1)
+        linear = n->is(OpKind::Mul) || ops[1].kind == Label::Inv; // x * c, c * x, x / c
+      if (!linear) return Label::mixed(positional, kPositional);
+    }
+    if (adds && !positional) positional = n;
     if (row) {
       // A row scaled by a constant keeps its factor, for the sum that may
       // follow: sum(e² / B) is a mean. Anything else forgets it.
       Label out = Label::row(row->axis, row->inner);
+      out.positional = positional;
       bool unary = n->is(OpKind::Neg) || n->is(OpKind::Cast) || n->is(OpKind::StopGradient);
       if (unary) out.scale = row->scale;
       // Operands are Row or Inv here, not both Inv.
@@ -169,11 +300,11 @@ private:
     const Label &l = *llvm::find_if(ops, kindIs(Label::Row));
     switch (n->op) {
     case OpKind::Broadcast:
-      return Label::row(l.axis + int(out.rank() - in.rank()), l.inner, l.scale);
+      return l.moved(l.axis + int(out.rank() - in.rank()), l.inner);
     case OpKind::Transpose: {
       auto perm = n->attrs.getInts(AttrKey::Perm);
       for (unsigned i = 0; i < perm.size(); ++i)
-        if (perm[i] == l.axis) return Label::row(int(i), l.inner, l.scale);
+        if (perm[i] == l.axis) return l.moved(int(i), l.inner);
       break;
     }
     case OpKind::Reshape: {
@@ -181,7 +312,7 @@ private:
       int64_t S = l.inner * product(llvm::ArrayRef<int64_t>(in.shape).drop_front(l.axis + 1));
       for (unsigned k = 0; k < out.rank(); ++k) {
         int64_t after = product(llvm::ArrayRef<int64_t>(out.shape).drop_front(k + 1));
-        if (S % after == 0 && out.shape[k] % ((S / after) * B) == 0) return Label::row(int(k), S / after, l.scale);
+        if (S % after == 0 && out.shape[k] % ((S / after) * B) == 0) return l.moved(int(k), S / after);
       }
       return Label::mixed(n, "reshapes the rows apart");
     }
@@ -210,7 +341,10 @@ private:
             return Label::mixed(n, "joins rows along the row axis");
           sameScale = sameScale && ops[k].scale == l.scale;
         }
-        return Label::row(l.axis, l.inner, sameScale ? l.scale : 1);
+        Label joined = Label::row(l.axis, l.inner, sameScale ? l.scale : 1);
+        for (const Label &o : ops)
+          if (o.positional) joined.positional = o.positional;
+        return joined;
       }
       for (const Label &o : ops)
         if (o.kind == Label::Row && !o.sameRows(l)) return Label::mixed(n, "pairs rows with other rows");
@@ -262,6 +396,9 @@ private:
     // over rows as reduce_sum makes one, and a mean once divided. It was
     // "contracts over the rows", a warning: under --data-parallel such a
     // loss trained with 1/N of its gradient.
+    // xᵀ·e pairs each row's term by position with the row's x.
+    if ((px == -1 || py == -1) && (x.positional || y.positional))
+      return Label::mixed(x.positional ? x.positional : y.positional, kPositional);
     if (px == -1 && py == -1 && x.inner == y.inner) { // the same rows, on the contracted axes
       int64_t count = n->operand(0)->type.shape[size_t(x.axis)];
       double scale = x.scale * y.scale;
@@ -273,7 +410,12 @@ private:
     }
     if (px == -1 || py == -1) return Label::mixed(n, "contracts over the rows");
     if (px >= 0 && py >= 0 && (px != py || !x.sameRows(y))) return Label::mixed(n, "pairs every row with every other row");
-    return px >= 0 ? Label::row(px, x.inner) : Label::row(py, y.inner);
+    // x @ w is linear in x: a term by batch position in x's rows stays one.
+    if (px >= 0 && py >= 0 && (x.positional || y.positional))
+      return Label::mixed(x.positional ? x.positional : y.positional, kPositional);
+    Label out = px >= 0 ? Label::row(px, x.inner) : Label::row(py, y.inner);
+    out.positional = px >= 0 ? x.positional : y.positional;
+    return out;
   }
 };
 

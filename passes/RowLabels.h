@@ -15,6 +15,11 @@
 //          over rows written as a mean (the same rule read backwards)
 //   Mixed  anything else, with the node that made it so
 //
+// A value that reads no input but differs along the batch's row axis (a
+// param [B, H], arange(B)) is a term by batch position: added to rows it
+// gives a Row marked `positional`, which a mean over rows averages out, but
+// which a nonlinear op, a product with rows or predict's output cannot use.
+//
 // check-row-mean (RowMeanCheck.cpp) holds the loss and metrics to them;
 // split-entries (SplitEntries.cpp) keeps in @predict only the outputs that
 // have a row per input row.
@@ -43,6 +48,10 @@ struct Label {
   const Node *byB = nullptr; // Agg: the op that scaled it by a multiple of B
   double byBFactor = 0;      // ... and that factor
   bool pendingB = false;     // Agg: ... before the sum, for a divisor to cancel
+  const Node *positional = nullptr; // Row: where a term by batch position
+                                    // was added (x @ w + b with b [B, H]);
+                                    // linear ops keep it, a sum over rows
+                                    // drops it (a constant), others mix
 
   static Label row(int axis, int64_t inner, double scale = 1) { return {Row, axis, inner, scale}; }
   static Label mixed(const Node *n, std::string why) {
@@ -51,6 +60,13 @@ struct Label {
     return l;
   }
   bool sameRows(const Label &o) const { return axis == o.axis && inner == o.inner; }
+  /// This row label, with its rows now along `toAxis` (a broadcast,
+  /// transpose or reshape moved them).
+  Label moved(int toAxis, int64_t toInner) const {
+    Label l = row(toAxis, toInner, scale);
+    l.positional = positional;
+    return l;
+  }
 };
 
 /// The label of every node of g (its inputs' axis 0 holds B rows). With

@@ -54,6 +54,9 @@ std::string noRowsReason(const llvm::DenseMap<const Node *, Label> &labels, cons
   if (l.kind == Label::Agg) return "it adds up over the batch's rows";
   if (l.kind == Label::Mixed)
     return "each of its rows depends on the batch's other rows: '" + l.at->info().mnemonic.str() + "' " + l.why;
+  if (l.kind == Label::Row && l.positional)
+    return "each row gets a term by its position in the batch at '" + l.positional->info().mnemonic.str() +
+           "' (a param or constant with B rows), so two equal rows would get different outputs";
   if (l.kind == Label::Row && (l.axis != 0 || l.inner != 1))
     return "its rows lie along axis " + std::to_string(l.axis) +
            (l.inner != 1 ? ", " + std::to_string(l.inner) + " apart" : "");
@@ -107,7 +110,7 @@ llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
       // At the `output` line (the value may be deep in a function).
       Location at = o.loc.known() ? o.loc : o.value->loc;
       llvm::WithColor::note(opts.diagnostics() << where(m, at))
-          << "output '" << n << "' (" << str(o.value->type) << ") has no row per input row (" << why
+          << "output '" << n << "' (" << sourceStr(o.value->type) << ") has no row per input row (" << why
           << "), so `predict`, which prints one line per row, leaves it out" << sourceWithCaret(m, at) << "\n";
     }
   }
