@@ -422,6 +422,13 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
   }
   case Builtin::Sum:
   case Builtin::Max: {
+    // max(h, 0.0), max(a, b): an elementwise maximum, written as
+    // PyTorch's torch.max(a, b). Told it was no integer axis, with a hint
+    // to convert it with i32(...).
+    if (id == Builtin::Max && (a[1].kind == Value::Float || a[1].kind == Value::Tensor))
+      return error(a[1].range.Start.isValid() ? a[1].range.Start : loc,
+                   "max's second argument is the axis to take the largest along, but this is " + describe(a[1]),
+                   {a[1].range}, {{loc, "the larger of two values, element by element, is maximum(a, b)"}});
     bool keep = false;
     if (!flag(2, keep)) return Value::error();
     return reduce(id == Builtin::Sum ? OpKind::ReduceSum : OpKind::ReduceMax, a[0], a[1], keep, loc);

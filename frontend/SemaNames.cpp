@@ -189,6 +189,10 @@ void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
       {"zeros_like", "full(shape(x), 0.0)"},
       {"ones_like", "full(shape(x), 1.0)"},
       {"argmax", "there is none (it has no gradient); for accuracy, compare max(x, axis, true) == x"},
+      // Python's spellings of the constants.
+      {"True", "that is true here"},
+      {"False", "that is false here"},
+      {"None", "that is none here (and a new axis of size 1 is added with reshape(x, shape))"},
   };
   for (auto &[theirs, ours] : kAliases)
     if (name == theirs) {

@@ -14,9 +14,7 @@
 
 namespace gradc {
 
-std::string srcType(const TensorType &t) {
-  return (t.dtype == DType::I1 ? std::string("bool") : dtypeName(t.dtype).str()) + shapeStr(t.shape);
-}
+std::string srcType(const TensorType &t) { return sourceStr(t); }
 
 /// A value as the source would write it: 64, 0.1, true, "a b", zeros,
 /// [2, 3], and a tensor as its type (f32[4,1]) where `tensors`, appended

@@ -76,6 +76,9 @@ std::string shapeStr(llvm::ArrayRef<int64_t> shape) {
 }
 
 std::string str(const TensorType &t) { return dtypeName(t.dtype).str() + shapeStr(t.shape); }
+std::string sourceStr(const TensorType &t) {
+  return (t.dtype == DType::I1 ? std::string("bool") : dtypeName(t.dtype).str()) + shapeStr(t.shape);
+}
 
 std::optional<Dims> broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b) {
   size_t r = std::max(a.size(), b.size());

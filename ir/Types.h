@@ -46,6 +46,9 @@ struct TensorType {
 
 /// "f32[2,3]"; a scalar prints as "f32[]".
 std::string str(const TensorType &t);
+/// The type as the source language writes it, for messages to the user:
+/// bool[4,2] where the IR says i1[4,2].
+std::string sourceStr(const TensorType &t);
 /// "[2,3]".
 std::string shapeStr(llvm::ArrayRef<int64_t> shape);
 

@@ -70,7 +70,7 @@ std::string broadcastText(const Node *n, llvm::StringRef why) {
   auto before = [](const Node *o) { return o->is(OpKind::Broadcast) ? o->operand(0) : o; };
   const Node *a = before(n->operand(0)), *b = before(n->operand(1));
   if (a->type.shape == b->type.shape || a->type.rank() == 0 || b->type.rank() == 0) return "";
-  return "; its operands " + str(a->type) + " and " + str(b->type) + " broadcast to " + str(n->type) +
+  return "; its operands " + sourceStr(a->type) + " and " + sourceStr(b->type) + " broadcast to " + sourceStr(n->type) +
          ": if one value per row was meant, give them the same shape";
 }
 
@@ -162,8 +162,8 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
     return errorAt(m, l.byB, msg);
   }
   if (l.kind == Label::Agg && l.sum) {
-    std::string msg = ("the loss sums over the batch's " + llvm::Twine(B) + " rows (" + str(l.at->operand(0)->type) +
-                       " -> " + str(l.at->type) +
+    std::string msg = ("the loss sums over the batch's " + llvm::Twine(B) + " rows (" + sourceStr(l.at->operand(0)->type) +
+                       " -> " + sourceStr(l.at->type) +
                        "), but --data-parallel averages the processes' gradients, so training would take 1/N of "
                        "the gradient on N processes. Divide the sum by the number of rows (" +
                        llvm::Twine(B) + "), or use mean()")
@@ -177,7 +177,7 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
   if (l.kind == Label::Mixed)
     llvm::WithColor::warning(opts.diagnostics() << where(m, l.at))
         << "the loss is not a mean of per-row terms: '" << l.at->info().mnemonic << "' "
-        << l.why << " (" << str(l.at->type) << broadcastText(l.at, l.why) << "). With --data-parallel each process computes it on its own "
+        << l.why << " (" << sourceStr(l.at->type) << broadcastText(l.at, l.why) << "). With --data-parallel each process computes it on its own "
         << "rows, so training differs from one process with the global batch" << sourceWithCaret(m, l.at) << "\n";
   return llvm::Error::success();
 }
