@@ -43,6 +43,7 @@
 #include "passes/Pass.h"
 
 #include "ir/Kernel.h"
+#include "passes/AddChains.h"
 #include "passes/Rewrite.h"
 
 #include <algorithm>
@@ -210,84 +211,44 @@ private:
   }
 };
 
-class Rewriter {
-public:
-  explicit Rewriter(Graph &g) : users(g.users()), readers(users.size(), 0) {
-    for (size_t id = 0; id < users.size(); ++id) readers[id] = unsigned(users[id].size());
-    for (const auto &o : g.outputs) ++readers[o.value->id];
-    for (const auto &u : g.updates) ++readers[u.value->id];
-  }
-
-  Node *rewrite(Builder &b, Node *n) {
-    if (!n->is(OpKind::Add) || n->id >= readers.size() || absorbed(n)) return nullptr;
-    std::vector<Node *> terms;
-    collect(n, n->type, terms);
-    std::vector<Piece> pads;
-    std::vector<Node *> others;
-    for (Node *t : terms) {
-      if (t->is(OpKind::Pad) && t->type == n->type) {
-        auto off = t->attrs.getInts(AttrKey::Offsets);
-        pads.push_back({t->operand(0), std::vector<int64_t>(off.begin(), off.end())});
-      } else {
-        others.push_back(t);
-      }
-    }
-    if (pads.size() <= kMaxInlineConcatParts) return nullptr;
-    // Pads of one region (w[i % 4, 0] read 1024 times) add their pieces
-    // first, in the chain's order: each element of the region gets the
-    // terms the chain gave it, in the same order.
-    std::map<std::pair<std::vector<int64_t>, std::vector<int64_t>>, size_t> byRegion;
-    std::vector<Piece> merged;
-    for (Piece &p : pads) {
-      const Dims &shape = p.src->type.shape;
-      auto key = std::pair(p.off, std::vector<int64_t>(shape.begin(), shape.end()));
-      auto [it, fresh] = byRegion.try_emplace(std::move(key), merged.size());
-      if (fresh) merged.push_back(std::move(p));
-      else merged[it->second].src = b.add(merged[it->second].src, p.src);
-    }
-    pads = std::move(merged);
-    Node *total = nullptr;
-    for (Node *t : others) total = total ? b.add(total, t) : t;
-    Node *padSum = PadSumBuilder(b).build(pads, n->type.shape);
-    return total ? b.add(total, padSum) : padSum;
-  }
-
-private:
-  UserLists users;
-  std::vector<unsigned> readers; // users, outputs and updates of each node
-
-  /// An add whose only reader is an add of the same type is part of that
-  /// add's chain, and rewritten with it.
-  bool absorbed(const Node *n) const {
-    if (readers[n->id] != 1 || users[n->id].size() != 1) return false;
-    const Node *u = users[n->id].front();
-    return u->is(OpKind::Add) && u->type == n->type;
-  }
-
-  /// The terms of the chain of adds under `n`, left to right. An explicit
-  /// stack: autodiff's chains are as long as the graph.
-  void collect(Node *root, const TensorType &type, std::vector<Node *> &terms) {
-    std::vector<Node *> stack{root};
-    while (!stack.empty()) {
-      Node *x = stack.back();
-      stack.pop_back();
-      bool inner = x == root || (x->is(OpKind::Add) && x->id < readers.size() && x->type == type && absorbed(x));
-      if (!inner) {
-        terms.push_back(x);
-        continue;
-      }
-      stack.push_back(x->operand(1));
-      stack.push_back(x->operand(0));
+/// The rewrite of one chain's last add, or null to keep it.
+Node *rewrite(Builder &b, Node *n, const AddChains &chains) {
+  if (!chains.isRoot(n)) return nullptr;
+  std::vector<Piece> pads;
+  std::vector<Node *> others;
+  for (Node *t : chains.terms(n)) {
+    if (t->is(OpKind::Pad) && t->type == n->type) {
+      auto off = t->attrs.getInts(AttrKey::Offsets);
+      pads.push_back({t->operand(0), std::vector<int64_t>(off.begin(), off.end())});
+    } else {
+      others.push_back(t);
     }
   }
-};
+  if (pads.size() <= kMaxInlineConcatParts) return nullptr;
+  // Pads of one region (w[i % 4, 0] read 1024 times) add their pieces
+  // first, in the chain's order: each element of the region gets the
+  // terms the chain gave it, in the same order.
+  std::map<std::pair<std::vector<int64_t>, std::vector<int64_t>>, size_t> byRegion;
+  std::vector<Piece> merged;
+  for (Piece &p : pads) {
+    const Dims &shape = p.src->type.shape;
+    auto key = std::pair(p.off, std::vector<int64_t>(shape.begin(), shape.end()));
+    auto [it, fresh] = byRegion.try_emplace(std::move(key), merged.size());
+    if (fresh) merged.push_back(std::move(p));
+    else merged[it->second].src = b.add(merged[it->second].src, p.src);
+  }
+  Node *total = nullptr;
+  for (Node *t : others) total = total ? b.add(total, t) : t;
+  Node *padSum = PadSumBuilder(b).build(merged, n->type.shape);
+  return total ? b.add(total, padSum) : padSum;
+}
 
 } // namespace
 
 llvm::Error runConcatPadSums(Module &m, const PassOptions &) {
   for (auto &g : m.graphs) {
-    Rewriter r(*g);
-    rewriteNodes(*g, [&](Builder &b, Node *n) { return r.rewrite(b, n); });
+    AddChains chains(*g);
+    rewriteNodes(*g, [&](Builder &b, Node *n) { return rewrite(b, n, chains); });
   }
   return llvm::Error::success();
 }

@@ -91,6 +91,7 @@ llvm::Error runDCE(Module &m, const PassOptions &o);
 llvm::Error runRematerialize(Module &m, const PassOptions &o);
 llvm::Error runSplitColumnSums(Module &m, const PassOptions &o);
 llvm::Error runBlockLongSums(Module &m, const PassOptions &o);
+llvm::Error runMergeScatterAdds(Module &m, const PassOptions &o);
 llvm::Error runConcatPadSums(Module &m, const PassOptions &o);
 llvm::Error runSplitWideConcats(Module &m, const PassOptions &o);
 llvm::Error runFusion(Module &m, const PassOptions &o);

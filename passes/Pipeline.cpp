@@ -59,6 +59,7 @@ static constexpr Step kPipeline[] = {
     {Step::Pass,         "rematerialize", "",         "recompute for the backward pass what one batched product, or one cheap op of a kept value, makes (attention's probabilities)", runRematerialize},
     {Step::Pass,         "split-column-sums", "",     "sum column reductions by their first axis first, so threads split them by rows as the kernels before did", runSplitColumnSums},
     {Step::Pass,         "block-long-sums", "",       "add long column sums (millions of rows) in blocks of rows, then the block sums: f32 keeps its digits", runBlockLongSums},
+    {Step::Pass,         "merge-scatter-adds", "",    "make a sum of scatter_adds (the gradients of many lookups in one table) one scatter_add over all their rows", runMergeScatterAdds},
     {Step::Pass,         "concat-pad-sums", "",       "make a sum of more than 8 pads (the gradient of many slices of one value) a concat of their pieces and zeros, so no loop tests every pad", runConcatPadSums},
     {Step::Pass,         "split-wide-concats", "",    "make a concat of more than 8 parts a tree of concats of at most 8, which fusion stores level by level", runSplitWideConcats},
     {Step::Pass,         "fuse",          "",         "group nodes into kernels, one loop nest each", runFusion},
