@@ -79,6 +79,12 @@ SavedRun readSavedRun(const Metadata &meta, const std::string &from, const GrtMo
       fail("checkpoint {}: its val_frac '{}' is not a fraction in [0, 1)", from, shown(it->second));
     r.valFrac = frac;
   }
+  if (auto it = meta.find("val_batches"); it != meta.end()) {
+    int64_t n = 0;
+    if (!parseCount(it->second, n) || n < 1 || n > 100000)
+      fail("checkpoint {}: its val_batches '{}' is not a number from 1 to 100000", from, shown(it->second));
+    r.valBatches = int(n);
+  }
   // Its processes and global batch: whole numbers, a share of the batch
   // for each process, as a save writes them. A hand-edited 0, -1 or
   // 99999999999999999999 went into the note train prints unchecked.

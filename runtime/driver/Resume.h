@@ -39,6 +39,7 @@ struct SavedRun {
   uint64_t seed = 0;
   std::string precision;         ///< "f32" or "bf16" ("": not stored)
   std::optional<double> valFrac; ///< its --val-frac, in [0, 1)
+  std::optional<int> valBatches; ///< its --val-batches (text), from 1 to 100000
   int64_t world = 1;             ///< its processes
   int64_t globalBatch = -1;      ///< rows or tokens a step over all of them (-1: not stored)
   std::string data;              ///< its data position (Dataset::saveState)

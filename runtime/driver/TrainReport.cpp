@@ -113,8 +113,7 @@ std::string TrainRun::resumeHint(const std::string &from) const {
   std::string hint = "--resume " + shellWord(from);
   if (a.has("data")) hint += " --data " + shellWord(a.str("data"));
   hint += " --save " + shellWord(from);
-  for (const char *opt : {"save-every", "val-batches"})
-    if (a.has(opt)) hint += fmt::format(" --{} {}", opt, shellWord(a.str(opt)));
+  if (a.has("save-every")) hint += " --save-every " + shellWord(a.str("save-every"));
   return hint;
 }
 

@@ -124,7 +124,7 @@ private:
   int stoppedBySignal(bool duringFinalValidation);
   /// The command line's options that go on with this run from checkpoint
   /// `from`: --resume, and what a checkpoint does not keep (--data, --save,
-  /// --save-every, --val-batches) as this run was given them.
+  /// --save-every) as this run was given them.
   std::string resumeHint(const std::string &from) const;
   void printSummary();
 

@@ -32,6 +32,7 @@ std::string TrainRun::checkpoint(const std::string &path, int64_t step, const st
                 {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
                 {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)},
                 {"val_frac", fmt::format("{:.17g}", dopts.valFraction)}, {"data_id", data->identity()},
+                {"val_batches", std::to_string(dopts.valBatches)},
                 {"data_path", paths.corpus},
                 {"tokenizer", tokenizerPathToSave(dopts.tokenizer)}, {"world", std::to_string(cluster.size)},
                 {"global_batch", std::to_string(data->samplesPerBatch())}, {"precision", precision},

@@ -96,6 +96,16 @@ void TrainRun::goOnWithSavedRun() {
       overrides.push_back(fmt::format("--val-frac {} overrides the checkpoint's {}: other rows are trained on now",
                                       dopts.valFraction, *saved.valFrac));
   }
+  // The quick validation estimate's batches (text): a resume without
+  // --val-batches went back to 8, and the loss history mixed estimates of
+  // 150 batches with estimates of 8.
+  if (saved.valBatches && m.data_kind == GRT_DATA_TEXT) {
+    if (!a.has("val-batches")) dopts.valBatches = *saved.valBatches;
+    else if (dopts.valBatches != *saved.valBatches)
+      overrides.push_back(fmt::format("--val-batches {} overrides the checkpoint's {}: the validation losses from here "
+                                      "on estimate over another number of batches",
+                                      dopts.valBatches, *saved.valBatches));
+  }
   // The run's checkpoint holds the step it resumed from, when --save is
   // where it resumed from.
   if (!save.empty() && samePlace(from, save)) savedStep = start;
