@@ -441,8 +441,13 @@ int gradcheckCommand(const CompileOptions &opts, const GradCheckOptions &g) {
   GradCheckReport r = gradCheck(*model, go);
   if (r.frozen) llvm::outs() << "stop_gradient values are held fixed at the base point while differencing\n";
   if (g.maxElements > 0 && r.perTensor < g.samplesPerTensor)
-    llvm::outs() << fmt::format("checking {} elements per parameter tensor ({} tensors; --max-elements {} caps the total)\n",
-                                r.perTensor, r.tensors.size(), g.maxElements);
+    // At least 2 per tensor: past max-elements / 2 tensors the cap is
+    // exceeded, and said so (it claimed to cap a total it passed).
+    llvm::outs() << fmt::format("checking {} elements per parameter tensor ({} tensors; --max-elements {} {})\n",
+                                r.perTensor, r.tensors.size(), g.maxElements,
+                                r.perTensor * int64_t(r.tensors.size()) > int64_t(g.maxElements)
+                                    ? "caps the total, but each tensor gets at least 2"
+                                    : "caps the total");
   r.print(llvm::outs());
   return r.passed() ? 0 : 1;
 }
