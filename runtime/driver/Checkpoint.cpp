@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <tuple>
 #include <algorithm>
@@ -92,6 +93,28 @@ void checkCheckpointPath(const std::string &given) {
   if (fd < 0) fail("cannot save checkpoint {}: {}", given, std::strerror(errno));
   ::close(fd);
   ::unlink(tmp.c_str());
+}
+
+void checkSaveLimits(const std::string &given, const Session &s) {
+  // A save opens its temporary and then its directory, one after the other.
+  int fd = ::open("/dev/null", O_RDONLY);
+  if (fd < 0) {
+    int err = errno;
+    struct rlimit rl;
+    std::string limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                            ? fmt::format(" (ulimit -n is {})", uint64_t(rl.rlim_cur))
+                            : std::string();
+    fail("cannot save checkpoint {}: no file descriptor is left to write it with: {}{}", given, std::strerror(err), limit);
+  }
+  ::close(fd);
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
+  uint64_t bytes = 0;
+  for (auto &sl : s.slots)
+    if (saved(sl)) bytes += uint64_t(sl.bytes);
+  if (bytes > uint64_t(rl.rlim_cur))
+    fail("cannot save checkpoint {}: its tensors take {} bytes, past the file-size limit of {} bytes (ulimit -f {})",
+         given, bytes, uint64_t(rl.rlim_cur), uint64_t(rl.rlim_cur) / 1024);
 }
 
 /// A safetensors file's header, read from the start of `in`: the 8 bytes

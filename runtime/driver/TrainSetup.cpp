@@ -137,6 +137,7 @@ void TrainRun::checkOutputs() {
   if (!save.empty()) refuseReplacingOtherFile(save, m.name);
   // Another run saving to the same path would rename its saves over these.
   if (std::string refused = save.empty() ? "" : claimForWriting(save, "--save"); !refused.empty()) fail("{}", refused);
+  if (!save.empty()) checkSaveLimits(save, s);
   for (const char *picture : {"loss.svg", "fit.svg"}) {
     if (!save.empty() && !plotDir.empty() && samePlace(save, plotDir + "/" + picture))
       fail("--save {} is where --plot draws {}; choose another path for the checkpoint", save, picture);
