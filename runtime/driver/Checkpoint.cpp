@@ -189,6 +189,14 @@ void refuseReplacingOtherFile(const std::string &given, const std::string &model
 std::string saveCheckpoint(const std::string &given, Session &s, const Metadata &fields,
                            const std::function<void()> &renamed) {
   std::string path = saveTarget(given);
+  // A file put at --save during the run (the check before the first step
+  // saw none, or a checkpoint) is not replaced: a CSV written there by
+  // mistake was overwritten by the next save, without a word.
+  struct stat st;
+  std::string savedBy, notOurs;
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+      !(notOurs = notACheckpoint(path, savedBy)).empty())
+    return "a file that is no gradc checkpoint (" + notOurs + ") was put there during the run, and a save would replace it";
   removeStaleTemporaries(path);
   Metadata meta = fields;
   meta["checksum"] = std::string(kSumDigits, '0'); // the digits, once the file's bytes are hashed

@@ -279,6 +279,7 @@ void TrainRun::trainSteps() {
                      ? "\nstopping after this step, then saving, if every process gets through the step (a second "
                        "Ctrl-C or SIGTERM quits at once, unsaved)\n"
                      : "\nstopping after this step, then saving (a second Ctrl-C or SIGTERM quits at once, unsaved)\n");
+  if (savedStep >= 0) noteSavedFile(); // resumed from --save
   recordSaved(false);
   catchStopSignals(cluster.rank == 0);
   cluster.stopRequested = &stopSignal;

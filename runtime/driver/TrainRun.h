@@ -113,6 +113,8 @@ private:
   // --- TrainSaves.cpp ------------------------------------------------------
   std::string checkpoint(const std::string &path, int64_t step, const std::function<void()> &renamed);
   bool savedStepThere() const;
+  /// Remembers which file the save just renamed into --save is.
+  void noteSavedFile();
   std::string lostSave() const;
   void recordSaved(bool final);
   void periodicSave(int64_t step);
@@ -185,6 +187,10 @@ private:
   /// there, or resumed from there (-1: none known).
   std::string savedAs;
   int64_t savedStep = -1;
+  // The file that save wrote at --save, as it was then (a write over it in
+  // place keeps the inode).
+  uint64_t savedDev = 0, savedIno = 0, savedSize = 0;
+  int64_t savedMtimeNs = 0;
 
   double lastLoss = NAN, lastVal = NAN;
   int64_t valStep = -1; ///< the step of the last validation

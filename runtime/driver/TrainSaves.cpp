@@ -52,9 +52,20 @@ std::string TrainRun::checkpoint(const std::string &path, int64_t step, const st
 /// Whether --save still holds the step the run last saved there, after a
 /// save failed: the failure may be that the file or its directory was
 /// removed (the warning said "it still holds step 10" of a deleted file).
-bool TrainRun::savedStepThere() const {
+void TrainRun::noteSavedFile() {
   struct stat st;
-  return savedStep >= 0 && stat(save.c_str(), &st) == 0;
+  if (stat(save.c_str(), &st) != 0) return;
+  savedDev = uint64_t(st.st_dev), savedIno = uint64_t(st.st_ino), savedSize = uint64_t(st.st_size);
+  savedMtimeNs = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+bool TrainRun::savedStepThere() const {
+  // The same file, not only a file: one put there since (a CSV written to
+  // the path by mistake) holds no step.
+  struct stat st;
+  return savedStep >= 0 && stat(save.c_str(), &st) == 0 && uint64_t(st.st_dev) == savedDev &&
+         uint64_t(st.st_ino) == savedIno && uint64_t(st.st_size) == savedSize &&
+         int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec == savedMtimeNs;
 }
 
 std::string TrainRun::lostSave() const {
@@ -87,6 +98,7 @@ void TrainRun::recordSaved(bool final) {
 void TrainRun::periodicSave(int64_t step) {
   std::string why = checkpoint(save, step, [&] {
     savedStep = step;
+    noteSavedFile();
     recordSaved(false);
   });
   if (why.empty()) return;
@@ -106,6 +118,7 @@ void TrainRun::periodicSave(int64_t step) {
 void TrainRun::finalSave(int64_t step) {
   std::string why = checkpoint(save, step, [&] {
     savedStep = step;
+    noteSavedFile();
     recordSaved(true);
   });
   if (why.empty()) return;
