@@ -32,12 +32,14 @@
 //   %c = concat %d0, %d1, ..., %d1023 {axis = 1} : f32[1024,1024]
 //
 // Pads of the same region add their pieces first. split-wide-concats then
-// makes the concat a tree, so each element is copied once per level. The other terms of the chain are added first, in
-// their order, then the pads' sum. Where no two pads overlap each element
-// of the result is one pad's element plus exact zeros, so the values are
-// those of the chain of adds; where pads overlap, their terms are added
-// in another order. Sums of at most kMaxInlineConcatParts pads stay as
-// they are: a loop tests that few bounds cheaply.
+// makes the concat a tree, so each element is copied once per level. The
+// other terms of the chain are added first, in their order, then the pads'
+// sum. Where no two pads overlap, each element of the pads' sum is one
+// pad's element plus exact zeros; with at most one other term the values
+// are then those of the chain of adds. Where pads overlap, or other terms
+// come between pads, terms add in another order. Sums of at most
+// kMaxInlineConcatParts pads stay as they are: a loop tests that few
+// bounds cheaply.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Pass.h"

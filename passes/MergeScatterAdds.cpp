@@ -33,7 +33,7 @@ namespace gradc {
 namespace {
 
 Node *rewrite(Builder &b, Node *n, const AddChains &chains) {
-  if (!chains.isRoot(n)) return nullptr;
+  if (!chains.isRoot(n) || n->type.rank() == 0) return nullptr;
   std::vector<Node *> scatters, others;
   for (Node *t : chains.terms(n)) {
     if (t->is(OpKind::ScatterAdd) && t->type == n->type) scatters.push_back(t);

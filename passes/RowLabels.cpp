@@ -134,7 +134,9 @@ private:
       return m;
     }
     case OpKind::Reshape: {
-      // Dims of size 1 added or dropped: the others keep their bits.
+      // Dims of size 1 added or dropped: the others keep their bits. Dims
+      // merged or split (reshape(arange(B * T), [B, T]) % T, position ids)
+      // are not followed: unknown, and not warned of.
       const TensorType &in = n->operand(0)->type;
       Axes from = of(0);
       if (!from) return 0;
@@ -145,7 +147,7 @@ private:
         if (out.shape[k] != 1) b.push_back(k);
       bool same = a.size() == b.size();
       for (size_t i = 0; same && i < a.size(); ++i) same = in.shape[a[i]] == out.shape[b[i]];
-      if (!same) return allAxes(out);
+      if (!same) return 0;
       Axes m = 0;
       for (size_t i = 0; i < a.size(); ++i)
         if (from >> a[i] & 1) m |= Axes(1) << b[i];
@@ -155,7 +157,7 @@ private:
       // [..., M, K] @ [..., K, N]: rows as a's rows, columns as b's; a
       // zero start state (full([B, H], 0) @ wh) differs by column only.
       unsigned r = out.rank();
-      if (r < 2 || n->operand(0)->type.rank() != r || n->operand(1)->type.rank() != r) return allAxes(out);
+      if (r < 2 || n->operand(0)->type.rank() != r || n->operand(1)->type.rank() != r) return 0;
       bool ta = n->attrs.getBool(AttrKey::TransposeA), tb = n->attrs.getBool(AttrKey::TransposeB);
       Axes a = of(0), b = of(1), batch = (Axes(1) << (r - 2)) - 1;
       Axes m = (a | b) & batch;
@@ -185,7 +187,20 @@ private:
       return m;
     }
     if (n->has(OpTrait::Reduction)) return of(0) & allAxes(out);
-    return allAxes(out); // params, products, lookups: anything
+    if (n->is(OpKind::Gather) || n->is(OpKind::OneHot)) {
+      // [idx..., row...]: along the indices' axes as the indices differ
+      // (a start-of-sequence row, gather(emb, full([B, 1], 0)), does not);
+      // along a looked-up row's axes, as rows do.
+      const TensorType &idx = n->operand(n->is(OpKind::Gather) ? 1 : 0)->type;
+      Axes m = of(n->is(OpKind::Gather) ? 1 : 0) & ((Axes(1) << idx.rank()) - 1);
+      for (unsigned k = idx.rank(); k < out.rank(); ++k) m |= Axes(1) << k;
+      return m & allAxes(out);
+    }
+    // Params and state differ anywhere; what no rule above follows is
+    // unknown, and not warned of: a warning about a model that is right
+    // would also drop its outputs from predict.
+    if (n->is(OpKind::Param) || n->is(OpKind::State)) return allAxes(out);
+    return 0;
   }
 
   Label elementwise(const Node *n, llvm::ArrayRef<Label> ops) {
@@ -348,6 +363,15 @@ private:
       }
       for (const Label &o : ops)
         if (o.kind == Label::Row && !o.sameRows(l)) return Label::mixed(n, "pairs rows with other rows");
+      // concat([x, b], 1) with b [B, H]: each row gets b's row by its
+      // place, carried as a term added would be.
+      if (!l.positional && l.inner == 1)
+        for (size_t k = 0; k < ops.size(); ++k)
+          if (ops[k].kind == Label::Inv && (varying.lookup(n->operand(k)) >> l.axis & 1)) {
+            Label joined = l;
+            joined.positional = n;
+            return joined;
+          }
       return l;
     default:
       break;

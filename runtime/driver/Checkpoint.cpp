@@ -424,7 +424,11 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial, bool 
     if (name == "__metadata__") continue;
     int i = s.find(name);
     if (i >= 0 && saved(s.slots[i])) continue;
-    if (weightsOnly && paramState(name)) ignoredState = true;
+    // Only what an optimizer keeps: another suffix is no state of ours.
+    auto dot = name.rfind('.');
+    std::string_view suffix = dot == std::string::npos ? std::string_view() : std::string_view(name).substr(dot + 1);
+    bool optimizerState = suffix == "momentum" || suffix == "adam_m" || suffix == "adam_v";
+    if (weightsOnly && optimizerState && paramState(name)) ignoredState = true;
     else extra.push_back(name);
   }
   for (auto &sl : s.slots)

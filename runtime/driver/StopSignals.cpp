@@ -113,6 +113,14 @@ void awaitFirstLine() {
 
 void onStopSignal(int sig) {
   int savedErrno = errno; // the interrupted code may be about to read it
+  // A hang-up comes more than once (the kernel's to the foreground group,
+  // and the shell's to its jobs): a second one is not a second Ctrl-C,
+  // and quit the run unsaved.
+  static std::atomic<bool> hungUp{false};
+  if (sig == SIGHUP && hungUp.exchange(true)) {
+    errno = savedErrno;
+    return;
+  }
   // A process-directed signal goes to any thread that does not block it, so
   // two signals sent back to back can run this handler on two threads at
   // once (the main thread and a library's, MPI's; the pool's workers and the
@@ -161,8 +169,10 @@ void catchStopSignals(bool speaks) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   // A hang-up (the terminal closed, the ssh session dropped) stops the run
-  // as SIGTERM does: it killed it, unsaved, with the lock file left.
-  sigaction(SIGHUP, &sa, nullptr);
+  // as SIGTERM does: it killed it, unsaved, with the lock file left. Under
+  // nohup, which ignores it, it stays ignored.
+  struct sigaction hup = {};
+  if (sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, nullptr);
 }
 
 void setStopMessage(const char *message) { stopMessage = message; }
