@@ -126,12 +126,15 @@ void Frontend::loadString(llvm::StringRef text, llvm::StringRef name) {
 }
 
 const ast::Program *Frontend::parse() {
-  if (user) return user.get();
+  // A second call answers as the first: a tree with syntax errors is not
+  // analysed (fuzz_grad's analyze after a failed parse got it).
+  if (user) return parsedCleanly ? user.get() : nullptr;
   if (sm.getNumBuffers() == 0) return nullptr;
   user = Parser(sm.getMainFileID(), diag).parseProgram();
   sm.AddNewSourceBuffer(preludeBuffer(), llvm::SMLoc());
   prelude = &parsedPrelude();
-  return diag.hasErrors() ? nullptr : user.get();
+  parsedCleanly = !diag.hasErrors();
+  return parsedCleanly ? user.get() : nullptr;
 }
 
 std::unique_ptr<Module> Frontend::analyze(const SemaOptions &opts) {

@@ -34,6 +34,7 @@ public:
 private:
   llvm::raw_ostream &out;
   std::unique_ptr<ast::Program> user;
+  bool parsedCleanly = false; // the first parse() had no errors
   const ast::Program *prelude = nullptr; // shared by every Frontend (Frontend.cpp)
 };
 

@@ -46,6 +46,10 @@ struct SemaOptions {
   /// Graph nodes in one graph (the model's, or its data's): each one costs
   /// every later pass time and memory.
   int64_t maxNodes = 200'000;
+  /// Elements computed at build time to check constant indices (onehot,
+  /// gather, over the whole program): past it, indices go unchecked at
+  /// build time and the generated code clamps them.
+  int64_t maxIndexElements = int64_t(1) << 24;
   /// The module becomes an executable (gradc build), which takes its batch
   /// from the inputs it reads: a model that reads none is refused. A
   /// gradient check or a dump of one is fine.

@@ -107,7 +107,8 @@ struct BoundArgs {
 
 class SemaImpl {
 public:
-  SemaImpl(DiagEngine &diag, const SemaOptions &opts) : diag(diag), opts(opts) {}
+  SemaImpl(DiagEngine &diag, const SemaOptions &opts)
+      : diag(diag), opts(opts), indexElementsLeft(opts.maxIndexElements) {}
 
   std::unique_ptr<Module> run(const ast::Program &user, const ast::Program &prelude);
 
@@ -306,7 +307,7 @@ public:
   /// loop of 100000 passes over onehot(arange(65536) % 4, 4) made a new
   /// index tensor each pass and took minutes (found by fuzz_grad). Past
   /// it, indices go unchecked at build time (the generated code clamps).
-  int64_t indexElementsLeft = int64_t(1) << 24;
+  int64_t indexElementsLeft; // SemaOptions::maxIndexElements at the start
 
   // --- limits ----------------------------------------------------------------
   // Work is counted against SemaOptions::maxSteps and maxNodes (Sema.h).
