@@ -18,9 +18,7 @@
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/InitLLVM.h"
 
-#include <cerrno>
 #include <csignal>
-#include <fcntl.h>
 #include <exception>
 #include <new>
 #include <system_error>
@@ -29,6 +27,7 @@
 #include "llvm/Support/WithColor.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/TargetParser/Host.h"
+#include "runtime/core/Runtime.h"
 #include "runtime/include/gradrt/abi.h"
 
 #include <cmath>
@@ -434,22 +433,8 @@ static void refuseOtherSubcommandsOptions(int argc, char **argv) {
   std::exit(1);
 }
 
-/// Opens /dev/null on standard input, output and error where they are
-/// closed (`gradc build ... 2>&-`): the next file opened would take the
-/// number, and a message meant for stderr would land in it.
-static void fillClosedStdFds() {
-  for (int fd = 0; fd <= 2; ++fd)
-    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
-      int got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
-      if (got >= 0 && got != fd) {
-        dup2(got, fd);
-        close(got);
-      }
-    }
-}
-
 int main(int argc, char **argv) {
-  fillClosedStdFds();
+  grt::reopenClosedStdFds();
   llvm::InitLLVM init(argc, argv);
   // Past a file-size limit (ulimit -f) a write fails (EFBIG) and is said,
   // with nothing left behind; SIGXFSZ killed gradc with LLVM's crash

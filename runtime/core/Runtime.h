@@ -23,6 +23,12 @@ namespace grt {
 /// Prints "error: MESSAGE" on one line and exits with status 1. Every bad
 /// flag, file or checkpoint ends here: no stack traces.
 [[noreturn]] void fatal(std::string_view msg);
+/// Opens /dev/null on standard input, output and error where they are
+/// closed (`./model train >&- 2>&-`): otherwise the next file opened takes
+/// their number, and messages meant for stderr were written into it (the
+/// lock file, the checkpoint being saved, which then failed its checksum).
+/// The executables and gradc call it first thing.
+void reopenClosedStdFds();
 /// Where fatal() writes, and a tag before "error:" ("rank 1: " for a
 /// process of a data-parallel run whose other output is silenced).
 void setErrorOutput(FILE *stream, std::string tag);

@@ -6,11 +6,13 @@
 #include <bit>
 #include <charconv>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <istream>
 #include <sys/resource.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #ifdef __linux__
@@ -324,6 +326,17 @@ std::vector<std::string> splitList(std::string_view s) {
     start = comma + 1;
   }
   return out;
+}
+
+void reopenClosedStdFds() {
+  for (int fd = 0; fd <= 2; ++fd)
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      int got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+      if (got >= 0 && got != fd) {
+        dup2(got, fd);
+        close(got);
+      }
+    }
 }
 
 } // namespace grt

@@ -9,8 +9,6 @@
 #include <filesystem>
 #include <system_error>
 #include <cstring>
-#include <fcntl.h>
-#include <unistd.h>
 #include <iterator>
 
 extern "C" const GrtModel gradc_model;
@@ -254,25 +252,9 @@ static int checkStdout(int rc) {
 
 } // namespace grt
 
-/// Opens /dev/null on standard input, output and error where they are
-/// closed (`./model train >&- 2>&-`): otherwise the next file opened takes
-/// their number, and progress lines and Ctrl-C's message were written into
-/// the lock file and into the checkpoint being saved, which then failed
-/// its checksum.
-static void fillClosedStdFds() {
-  for (int fd = 0; fd <= 2; ++fd)
-    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
-      int got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
-      if (got >= 0 && got != fd) {
-        dup2(got, fd);
-        close(got);
-      }
-    }
-}
-
 int main(int argc, char **argv) {
   using namespace grt;
-  fillClosedStdFds();
+  reopenClosedStdFds();
   // A save past a file-size limit should fail with a message (and leave the
   // old checkpoint), not kill the process with SIGXFSZ.
   std::signal(SIGXFSZ, SIG_IGN);
