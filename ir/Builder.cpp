@@ -70,6 +70,12 @@ Node *Builder::slice(Node *x, llvm::ArrayRef<int64_t> offsets, llvm::ArrayRef<in
   return create(OpKind::Slice, {x}, std::move(a), &t);
 }
 
+Node *Builder::concat(llvm::ArrayRef<Node *> parts, int64_t axis) {
+  Attrs a;
+  a.set(AttrKey::Axis, axis);
+  return create(OpKind::Concat, parts, std::move(a));
+}
+
 Node *Builder::pad(Node *x, llvm::ArrayRef<int64_t> offsets, llvm::ArrayRef<int64_t> shape) {
   Attrs a;
   a.set(AttrKey::Offsets, std::vector<int64_t>(offsets.begin(), offsets.end()));

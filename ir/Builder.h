@@ -49,6 +49,7 @@ public:
   Node *transpose(Node *x, llvm::ArrayRef<int64_t> perm);
   Node *slice(Node *x, llvm::ArrayRef<int64_t> offsets, llvm::ArrayRef<int64_t> shape);
   Node *pad(Node *x, llvm::ArrayRef<int64_t> offsets, llvm::ArrayRef<int64_t> shape);
+  Node *concat(llvm::ArrayRef<Node *> parts, int64_t axis);
 
   // Reductions and contractions.
   Node *reduce(OpKind op, Node *x, llvm::ArrayRef<int64_t> axes);

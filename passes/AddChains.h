@@ -11,8 +11,10 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "ir/Builder.h"
 #include "ir/Graph.h"
 #include "ir/UserLists.h"
+#include "passes/Rewrite.h"
 
 #include <vector>
 
@@ -61,5 +63,22 @@ private:
     return u->is(OpKind::Add) && u->type == n->type;
   }
 };
+
+/// The terms added left to right, as a chain of adds (null for none): how
+/// the passes rebuild the part of a chain they leave as it was.
+inline Node *addAll(Builder &b, llvm::ArrayRef<Node *> terms) {
+  Node *total = nullptr;
+  for (Node *t : terms) total = total ? b.add(total, t) : t;
+  return total;
+}
+
+/// Runs `rewrite(builder, node, chains)` over every node of every graph, as
+/// rewriteNodes does, with the chains of the graph as it was.
+template <typename F> void rewriteAddChains(Module &m, F rewrite) {
+  for (auto &g : m.graphs) {
+    AddChains chains(*g);
+    rewriteNodes(*g, [&](Builder &b, Node *n) { return rewrite(b, n, chains); });
+  }
+}
 
 } // namespace gradc

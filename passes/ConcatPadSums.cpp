@@ -46,7 +46,6 @@
 
 #include "ir/Kernel.h"
 #include "passes/AddChains.h"
-#include "passes/Rewrite.h"
 
 #include <algorithm>
 #include <map>
@@ -153,6 +152,7 @@ public:
       auto groups = coloursAlong(ps, a);
       if (fewest.empty() || groups.size() < fewest.size()) fewest = std::move(groups);
     }
+    // Each group built, then added, in turn (the order the dumps show).
     Node *total = nullptr;
     for (auto &g : fewest) {
       std::vector<Piece> sub;
@@ -172,12 +172,9 @@ private:
   }
 
   Node *sum(llvm::ArrayRef<Piece> ps, llvm::ArrayRef<int64_t> shape) {
-    Node *total = nullptr;
-    for (const Piece &p : ps) {
-      Node *t = padTo(p, shape);
-      total = total ? b.add(total, t) : t;
-    }
-    return total;
+    std::vector<Node *> padded;
+    for (const Piece &p : ps) padded.push_back(padTo(p, shape));
+    return addAll(b, padded);
   }
 
   Node *zeros(Node *like, llvm::ArrayRef<int64_t> shape) { return b.constant(0.0, like->type.withShape(shape)); }
@@ -206,10 +203,7 @@ private:
       partShape[a] = shape[a] - pos;
       parts.push_back(zeros(ps.front().src, partShape));
     }
-    if (parts.size() == 1) return parts.front();
-    Attrs at;
-    at.set(AttrKey::Axis, int64_t(a));
-    return b.create(OpKind::Concat, parts, at);
+    return parts.size() == 1 ? parts.front() : b.concat(parts, int64_t(a));
   }
 };
 
@@ -239,19 +233,14 @@ Node *rewrite(Builder &b, Node *n, const AddChains &chains) {
     if (fresh) merged.push_back(std::move(p));
     else merged[it->second].src = b.add(merged[it->second].src, p.src);
   }
-  Node *total = nullptr;
-  for (Node *t : others) total = total ? b.add(total, t) : t;
-  Node *padSum = PadSumBuilder(b).build(merged, n->type.shape);
-  return total ? b.add(total, padSum) : padSum;
+  others.push_back(PadSumBuilder(b).build(merged, n->type.shape));
+  return addAll(b, others);
 }
 
 } // namespace
 
 llvm::Error runConcatPadSums(Module &m, const PassOptions &) {
-  for (auto &g : m.graphs) {
-    AddChains chains(*g);
-    rewriteNodes(*g, [&](Builder &b, Node *n) { return rewrite(b, n, chains); });
-  }
+  rewriteAddChains(m, rewrite);
   return llvm::Error::success();
 }
 

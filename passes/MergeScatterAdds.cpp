@@ -27,7 +27,6 @@
 #include "passes/Pass.h"
 
 #include "passes/AddChains.h"
-#include "passes/Rewrite.h"
 
 namespace gradc {
 namespace {
@@ -50,24 +49,15 @@ Node *rewrite(Builder &b, Node *n, const AddChains &chains) {
     shape.insert(shape.end(), row.begin(), row.end());
     rows.push_back(b.reshape(s->operand(1), shape));
   }
-  Attrs axis0;
-  axis0.set(AttrKey::Axis, int64_t(0));
-  Node *allIds = b.create(OpKind::Concat, ids, axis0);
-  Node *allRows = b.create(OpKind::Concat, rows, axis0);
   TensorType t = n->type;
-  Node *merged = b.create(OpKind::ScatterAdd, {allIds, allRows}, {}, &t);
-  Node *total = nullptr;
-  for (Node *o : others) total = total ? b.add(total, o) : o;
-  return total ? b.add(total, merged) : merged;
+  others.push_back(b.create(OpKind::ScatterAdd, {b.concat(ids, 0), b.concat(rows, 0)}, {}, &t));
+  return addAll(b, others);
 }
 
 } // namespace
 
 llvm::Error runMergeScatterAdds(Module &m, const PassOptions &) {
-  for (auto &g : m.graphs) {
-    AddChains chains(*g);
-    rewriteNodes(*g, [&](Builder &b, Node *n) { return rewrite(b, n, chains); });
-  }
+  rewriteAddChains(m, rewrite);
   return llvm::Error::success();
 }
 

@@ -103,6 +103,9 @@ private:
     return t.rank() > 64 ? ~Axes(0) : m;
   }
 
+  /// Whether a value that reads no input differs along axis `axis`.
+  bool variesAlong(const Node *n, int axis) const { return varying.lookup(n) >> axis & 1; }
+
   Axes varyingAxes(const Node *n) const {
     const TensorType &out = n->type;
     if (out.rank() > 64) return ~Axes(0);
@@ -225,7 +228,7 @@ private:
     bool adds = false;
     if (row && row->inner == 1)
       for (unsigned i = 0; i < ops.size(); ++i)
-        adds = adds || (ops[i].kind == Label::Inv && (varying.lookup(n->operand(i)) >> row->axis & 1));
+        adds = adds || (ops[i].kind == Label::Inv && variesAlong(n->operand(i), row->axis));
     // Only added is such a term averaged out: x * d with d [B, 1] weighs
     // each row by its position.
     if (adds && !n->is(OpKind::Add) && !n->is(OpKind::Sub)) return Label::mixed(n, kPositional);
@@ -367,7 +370,7 @@ private:
       // place, carried as a term added would be.
       if (!l.positional && l.inner == 1)
         for (size_t k = 0; k < ops.size(); ++k)
-          if (ops[k].kind == Label::Inv && (varying.lookup(n->operand(k)) >> l.axis & 1)) {
+          if (ops[k].kind == Label::Inv && variesAlong(n->operand(k), l.axis)) {
             Label joined = l;
             joined.positional = n;
             return joined;

@@ -45,15 +45,11 @@ Node *rewrite(Builder &b, Node *n) {
         next.push_back(chunk.front());
         continue;
       }
-      Attrs at;
-      at.set(AttrKey::Axis, axis);
-      next.push_back(b.create(OpKind::Concat, chunk, at));
+      next.push_back(b.concat(chunk, axis));
     }
     level = std::move(next);
   }
-  Attrs at;
-  at.set(AttrKey::Axis, axis);
-  return b.create(OpKind::Concat, level, at);
+  return b.concat(level, axis);
 }
 
 } // namespace
