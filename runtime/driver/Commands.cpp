@@ -58,8 +58,8 @@ void setPrecision(const std::string &p, const GrtModel &m, const char *from) {
   if (!gemmBf16Supported())
     fail("{} bf16 needs a CPU with AVX-512 BF16 (VDPBF16PS), and this one has none; train in f32", from);
   if (!(modelProducts(m) & GRT_PRODUCTS_F32))
-    fmt::print(stderr, "note: {} bf16 changes nothing here: it rounds the operands of f32 matrix products with no dimension "
-               "of 1, and this model has none\n", from);
+    fmt::print(stderr, "note: {} bf16 changes nothing here: it rounds the operands of f32 matrix products with no side "
+               "under 5, and this model has none\n", from);
   setMatmulPrecision(MatmulPrecision::BF16);
 }
 

@@ -218,8 +218,8 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
                m.entries[i].num_kernels == 1 ? "" : "s", humanBytes(double(m.entries[i].arena_bytes)));
   fmt::print("parameters: {} ({}), optimizer state {}\n", params, humanBytes(double(paramBytes)), humanBytes(double(stateBytes)));
   // The packed kernels are f32's; f64 products (a --dtype f64 build) are
-  // the textbook sums, row by row. A product with a dimension of 1 is a
-  // loop of the kernel's own and calls neither.
+  // the textbook sums, row by row. A product with a side of 4 or less is
+  // a loop of the kernel's own and calls neither (passes/Matvec.cpp).
   int32_t products = modelProducts(m);
   bool f32 = products & GRT_PRODUCTS_F32, f64 = products & GRT_PRODUCTS_F64;
   if (f32) fmt::print("matrix multiply on this CPU: {}\n", gemmDescription());
@@ -227,10 +227,10 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
     fmt::print("f64 matrix multiply: the textbook sums, row by row and split across threads, not packed or tiled "
                "(for gradient checks; several times slower than f32)\n");
   if (!f32 && !f64)
-    fmt::print("matrix multiply: none in this model (a product with a dimension of 1 is a loop of its kernel); "
+    fmt::print("matrix multiply: none in this model (a product with a side of 4 or less is a loop of its kernel); "
                "on this CPU: {}\n", gemmDescription());
   fmt::print("bf16 matrix products (--precision bf16): {}\n",
-             !f32 ? "none: they replace f32 products with no dimension of 1, and this model has none"
+             !f32 ? "none: they replace f32 products with no side under 5, and this model has none"
              : gemmBf16Supported() ? gemmAvx512Bf16().name
                                    : "not on this CPU (no AVX-512 BF16)");
   return 0;

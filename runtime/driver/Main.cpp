@@ -69,7 +69,7 @@ static void usage(const GrtModel &m, const char *argv0, const std::string &only 
                     steps on one now and then, and keeps the faster (small
                     models often run faster on one); results are the same
   --precision P     f32 (default) or bf16: f32 matrix products (those with
-                    no dimension of 1) round their operands to bf16 and
+                    no side under 5) round their operands to bf16 and
                     sum in f32, about 1.5-2x faster on
                     CPUs with AVX-512 BF16 (an error elsewhere); weights,
                     gradients and the optimizer stay f32. The loss differs

@@ -78,8 +78,8 @@ typedef struct GrtEntry {
   int64_t arena_bytes;
   int32_t num_kernels;
   int32_t products;  /* GrtProducts bits: the dtypes of the grt_gemm_* calls its
-                        kernels make (a product with a dimension of 1 is a loop
-                        and calls none); `info` and --precision bf16 read it */
+                        kernels make (a product with a side of 4 or less is a
+                        loop and calls none); `info` and --precision bf16 read it */
   const char *inputs;  /* comma-separated names of the inputs it reads */
   const char *outputs; /* comma-separated names of the outputs it writes */
   const char *const *kernel_names; /* num_kernels one-line summaries, for --profile */
