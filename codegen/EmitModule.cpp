@@ -8,6 +8,7 @@
 #include "codegen/EmitModule.h"
 
 #include "codegen/EmitKernel.h"
+#include "codegen/RebaseBuffers.h"
 #include "codegen/Schedule.h"
 #include "ir/Optimizers.h"
 
@@ -222,11 +223,14 @@ private:
   llvm::Value *basePointer(const loops::Buffer &buf, llvm::Value *slots, llvm::Value *arena) {
     // A local buffer lives on the kernel's own stack (EmitKernel.cpp).
     if (buf.isLocal) return llvm::ConstantPointerNull::get(b.getPtrTy());
-    if (!buf.isSlot) return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, buf.offset, buf.name);
+    // A rebased buffer's kernel counts from its first element read.
+    int64_t first = buf.first * loops::elementBytes(buf.type);
+    if (!buf.isSlot) return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, buf.offset + first, buf.name);
     auto it = slotIndex.find(buf.slot);
     if (it == slotIndex.end()) llvm::report_fatal_error("internal error: no slot named " + llvm::Twine(buf.slot));
-    return b.CreateAlignedLoad(b.getPtrTy(), b.CreateConstInBoundsGEP1_64(b.getPtrTy(), slots, it->second), llvm::Align(8),
-                               buf.name);
+    llvm::Value *base = b.CreateAlignedLoad(b.getPtrTy(), b.CreateConstInBoundsGEP1_64(b.getPtrTy(), slots, it->second),
+                                            llvm::Align(8), buf.name);
+    return first ? b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), base, first, buf.name) : base;
   }
 
   /// An entry calls its kernels in order. A long one (an unrolled loop's)
@@ -475,6 +479,8 @@ LoweredModel lowerToLoops(const Module &m, const ScheduleOptions &opts) {
     LoweredModel::Entry e;
     e.name = g->name;
     e.kernels = scheduleGraph(m, *g, opts);
+    if (opts.rebaseBuffers)
+      for (loops::Kernel &k : e.kernels) loops::rebaseBuffers(k);
     e.arenaBytes = g->arenaBytes;
     lm.entries.push_back(std::move(e));
   }

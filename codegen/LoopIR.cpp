@@ -28,14 +28,16 @@ llvm::StringRef typeName(Type t) {
   return "?";
 }
 
+int64_t elementBytes(Type t) { return t == Type::F64 || t == Type::Index ? 8 : t == Type::I1 ? 1 : 4; }
+
 bool sameMemory(const Buffer &a, const Buffer &b) {
   if (a.isSlot || b.isSlot) return a.isSlot && b.isSlot && a.slot == b.slot;
   if (a.isLocal || b.isLocal) return false;
   // Stored as in memory: i1 in a byte (EmitKernel.cpp, memType).
-  auto bytes = [](const Buffer &x) {
-    return x.elements * (x.type == Type::F64 || x.type == Type::Index ? 8 : x.type == Type::I1 ? 1 : 4);
-  };
-  return a.offset < b.offset + bytes(b) && b.offset < a.offset + bytes(a);
+  // The bytes [begin, end) a kernel may touch.
+  auto begin = [](const Buffer &x) { return x.offset + x.first * elementBytes(x.type); };
+  auto end = [](const Buffer &x) { return x.offset + x.elements * elementBytes(x.type); };
+  return begin(a) < end(b) && begin(b) < end(a);
 }
 
 //===--- hash-consed construction -----------------------------------------===//
@@ -280,9 +282,11 @@ public:
       for (size_t i = 0; i < k.buffers.size(); ++i) {
         auto &b = k.buffers[i];
         os << "  buffer " << b.name << ": " << typeName(b.type) << "[" << b.elements << "] ";
-        if (b.isSlot) os << "slot \"" << b.slot << "\"\n";
-        else if (b.isLocal) os << "local+" << b.offset << (b.isBlock ? " (one block of rows)\n" : " (one slice)\n");
-        else os << "arena+" << b.offset << "\n";
+        if (b.isSlot) os << "slot \"" << b.slot << "\"";
+        else if (b.isLocal) os << "local+" << b.offset << (b.isBlock ? " (one block of rows)" : " (one slice)");
+        else os << "arena+" << b.offset;
+        if (b.first) os << " from element " << b.first;
+        os << "\n";
       }
     }
     for (auto &s : k.body) stmt(s, 1);

@@ -69,12 +69,18 @@ struct Buffer {
   bool isLocal = false;
   /// A local holding one block of rows of its slice (ir/Graph.h, rowBlock).
   bool isBlock = false;
+  /// The kernel's base pointer is this many elements into the memory, at
+  /// the first element it touches (RebaseBuffers.cpp); addresses count
+  /// from there.
+  int64_t first = 0;
 };
 
 /// Whether two buffers of kernels of one entry may share memory: the same
 /// slot, or overlapping arena bytes (the arena is reused, so two values
 /// may take the same bytes at different times). Locals are per call.
 bool sameMemory(const Buffer &a, const Buffer &b);
+/// Bytes of one element in memory (i1 is a byte: EmitKernel.cpp, memType).
+int64_t elementBytes(Type t);
 
 struct Stmt {
   enum Kind : uint8_t {

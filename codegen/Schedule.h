@@ -14,6 +14,9 @@ struct ScheduleOptions {
   /// Compute only the columns of a slice group's product that an
   /// index-only mask lets its readers use (codegen/MaskedColumns.cpp).
   bool skipMaskedColumns = true;
+  /// Start each buffer's base pointer at the first element its kernel
+  /// touches (codegen/RebaseBuffers.cpp). Off only to compare.
+  bool rebaseBuffers = true;
 };
 
 /// Turns every kernel of a fused, memory-planned graph into a loop nest, in

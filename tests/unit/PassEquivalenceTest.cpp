@@ -157,6 +157,29 @@ TEST(FusedKernels, SameAsOneKernelPerOpOnOddSizes) {
   }
 }
 
+// codegen/RebaseBuffers.cpp moves base pointers only: the kernels of the
+// windows x[:, i:i+8] read and write the same elements as before, so every
+// output and updated parameter is the same, bit for bit.
+TEST(RebaseBuffers, SameBitsAsUnmoved) {
+  auto make = [](bool rebase) {
+    CompileOptions o;
+    o.input = std::string(GRADC_TEST_INPUTS_DIR) + "/slice_windows.grad";
+    o.sema.floatType = DType::F64;
+    o.sema.defines = {{"L", "9"}};
+    o.schedule.rebaseBuffers = rebase;
+    Built b;
+    b.compiler = std::make_unique<Compiler>(o);
+    Compiler &c = *b.compiler;
+    if (c.load() && c.runPipeline() && c.lower() && c.optimize()) b.model = c.jit();
+    return b;
+  };
+  Built moved = make(true), unmoved = make(false);
+  ASSERT_TRUE(moved.model && unmoved.model);
+  Snapshot a = run(*unmoved.model), b = run(*moved.model);
+  EXPECT_FALSE(a.empty());
+  EXPECT_EQ(a, b);
+}
+
 INSTANTIATE_TEST_SUITE_P(Examples, PassKeepsNumbers, ::testing::ValuesIn(cases()),
                          [](const auto &info) {
                            std::string name = info.param.example + "_" + info.param.pass;
