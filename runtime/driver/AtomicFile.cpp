@@ -1,6 +1,8 @@
 //===- runtime/driver/AtomicFile.cpp - files written whole or not at all --===//
 #include "driver/AtomicFile.h"
 
+#include "driver/StopSignals.h"
+
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -60,11 +62,14 @@ std::string writeAtomically(const std::string &path, const std::function<bool(in
   std::string tmp = temporaryName(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) return std::strerror(errno);
+  // A second Ctrl-C while this runs quits at once: it removes the file.
+  int slot = removeOnQuit(tmp, QuitRemoval::File);
   errno = 0;
   bool ok = body(fd) && ::fsync(fd) == 0;
   int err = errno;
   if (::close(fd) != 0 && ok) ok = false, err = errno;
   if (ok && std::rename(tmp.c_str(), path.c_str()) != 0) ok = false, err = errno;
+  forgetOnQuit(slot);
   if (ok) return "";
   ::unlink(tmp.c_str());
   return std::strerror(err ? err : EIO);
@@ -79,6 +84,7 @@ namespace {
 struct Claim {
   std::string lockPath;
   int fd;
+  int quitSlot; // removeOnQuit's
 };
 std::vector<Claim> &claims() {
   static std::vector<Claim> held;
@@ -95,6 +101,7 @@ void releaseClaims() {
     struct stat now, held;
     if (::stat(c.lockPath.c_str(), &now) == 0 && ::fstat(c.fd, &held) == 0 && sameFile(now, held))
       ::unlink(c.lockPath.c_str());
+    forgetOnQuit(c.quitSlot);
     ::close(c.fd);
   }
   claims().clear();
@@ -192,7 +199,7 @@ std::string claimForWriting(const std::string &path, const std::string &what) {
     if (::stat(lockPath.c_str(), &named) == 0 && sameFile(locked, named)) {
       std::string pid = fmt::format("{}\n", long(getpid()));
       if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, pid.data(), pid.size(), 0);
-      claims().push_back({lockPath, fd});
+      claims().push_back({lockPath, fd, removeOnQuit(lockPath, QuitRemoval::Lock, fd)});
       static bool atExit = std::atexit(releaseClaims) == 0;
       (void)atExit;
       return "";

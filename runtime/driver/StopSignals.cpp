@@ -35,6 +35,34 @@ std::atomic<uint64_t> savingOver{0};
 /// first, and the run ended with no word at all).
 std::atomic<bool> firstSaid{false};
 
+/// removeOnQuit's slots. A slot's path is written only while the slot is
+/// free (`used` false), and the handler reads it only while it is taken.
+struct QuitSlot {
+  std::atomic<bool> used{false};
+  QuitRemoval how = QuitRemoval::File;
+  int fd = -1;
+  char path[4096] = {};
+};
+QuitSlot quitSlots[kQuitSlots];
+
+/// Removes what the slots name (unlink, rmdir, stat and fstat are
+/// async-signal-safe).
+void removeQuitFiles() {
+  for (QuitSlot &q : quitSlots) {
+    if (!q.used.load()) continue;
+    struct stat named, held;
+    switch (q.how) {
+    case QuitRemoval::File: ::unlink(q.path); break;
+    case QuitRemoval::Lock:
+      if (::stat(q.path, &named) == 0 && ::fstat(q.fd, &held) == 0 && named.st_dev == held.st_dev &&
+          named.st_ino == held.st_ino)
+        ::unlink(q.path);
+      break;
+    case QuitRemoval::EmptyDir: ::rmdir(q.path); break;
+    }
+  }
+}
+
 /// The line a handler writes, gathered in a buffer on its stack (at most
 /// one write for the usual path).
 class Line {
@@ -150,6 +178,7 @@ void onStopSignal(int sig) {
     awaitFirstLine();
     sayQuitting();
   }
+  if (before == 1) removeQuitFiles();
   std::raise(sig);
   errno = savedErrno;
 }
@@ -199,6 +228,24 @@ void setSavingCheckpoint(const std::string &path, int64_t step) {
   struct stat st;
   savingOver = ::stat(saved, &st) == 0 ? uint64_t(st.st_ino) : 0;
   savingStep = step;
+}
+
+int removeOnQuit(const std::string &path, QuitRemoval how, int fd) {
+  if (path.size() >= sizeof QuitSlot::path) return -1;
+  for (int i = 0; i < kQuitSlots; ++i) {
+    QuitSlot &q = quitSlots[i];
+    if (q.used.load()) continue;
+    q.how = how;
+    q.fd = fd;
+    std::memcpy(q.path, path.c_str(), path.size() + 1);
+    q.used = true;
+    return i;
+  }
+  return -1;
+}
+
+void forgetOnQuit(int slot) {
+  if (slot >= 0 && slot < kQuitSlots) quitSlots[slot].used = false;
 }
 
 } // namespace grt

@@ -5,7 +5,8 @@
 // one quits at once, unsaved, and says what the checkpoint file holds then
 // (the last --save-every save, or nothing), since the steps since are lost.
 // During a save too: the old checkpoint stays whole, since a save writes a
-// new file and renames it over the old one.
+// new file and renames it over the old one; that new file, the lock file
+// and an empty --plot directory are removed as the process quits.
 // Both lines are written from the handler, so only with async-signal-safe
 // calls (write, stat), from text prepared here beforehand.
 //
@@ -36,5 +37,17 @@ void setSavedCheckpoint(const std::string &path, int64_t step, bool final);
 /// one once renamed into place), or both when the rename may yet land.
 /// A step of -1: the save failed.
 void setSavingCheckpoint(const std::string &path, int64_t step);
+
+/// What a second signal removes as it quits the process at once (at exit
+/// the code that made them does): a save's temporary file, a lock file of
+/// ours (only while the name still leads to the file `fd` locked), or a
+/// directory this run made (only while it is empty: --plot before the
+/// first picture). Returns a slot for forgetOnQuit, or -1 when all
+/// kQuitSlots are taken or the path is too long (then it stays, as before).
+enum class QuitRemoval { File, Lock, EmptyDir };
+constexpr int kQuitSlots = 8;
+int removeOnQuit(const std::string &path, QuitRemoval how, int fd = -1);
+/// The file is renamed, removed or released: the slot is free again.
+void forgetOnQuit(int slot);
 
 } // namespace grt

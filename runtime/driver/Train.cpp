@@ -6,9 +6,11 @@
 //
 //===----------------------------------------------------------------------===//
 #include "driver/AtomicFile.h"
+#include "driver/StopSignals.h"
 #include "driver/TrainRun.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -21,8 +23,15 @@ namespace {
 /// Creates the --plot directory if needed and makes sure files can be
 /// written in it.
 void checkPlotDirectory(const std::string &dir) {
-  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
-    fail("cannot create the plot directory {}: {}", dir, std::strerror(errno));
+  bool made = mkdir(dir.c_str(), 0755) == 0;
+  if (!made && errno != EEXIST) fail("cannot create the plot directory {}: {}", dir, std::strerror(errno));
+  // A run that ends before its first picture (an error in set-up, a
+  // second Ctrl-C) leaves no empty directory behind.
+  if (made) {
+    static std::string madeDir = dir;
+    removeOnQuit(madeDir, QuitRemoval::EmptyDir);
+    std::atexit([] { ::rmdir(madeDir.c_str()); });
+  }
   std::string probe = fmt::format("{}/.write-test-{}", dir, getpid());
   int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) fail("cannot write pictures in {}: {}", dir, std::strerror(errno));
