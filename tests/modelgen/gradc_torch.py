@@ -602,9 +602,8 @@ def p_mse(u_pred, u_target):
     return torch.mean((u_pred - u_target) ** 2)
 
 
-def p_binary_cross_entropy(u_p, u_y, u_eps=1e-7):
-    q = torch.clamp(u_p, u_eps, 1 - u_eps)
-    return -torch.mean(u_y * torch.log(q) + (1 - u_y) * torch.log(1 - q))
+def p_binary_cross_entropy(u_p, u_y, u_eps=1e-12):
+    return -torch.mean(u_y * torch.log(torch.clamp(u_p, min=u_eps)) + (1 - u_y) * torch.log(torch.clamp(1 - u_p, min=u_eps)))
 
 
 def p_cross_entropy(u_logits, u_targets):
