@@ -600,6 +600,16 @@ static int precedence(Tok k) {
 }
 
 static bool isOrdering(llvm::StringRef op) { return op == "<" || op == "<=" || op == ">" || op == ">="; }
+static bool isComparison(llvm::StringRef op) { return isOrdering(op) || op == "==" || op == "!="; }
+
+/// `e` as a comparison written without parentheses around it, or null.
+static const BinaryExpr *bareComparison(const Expr *e) {
+  auto *bin = llvm::dyn_cast<BinaryExpr>(e);
+  // (A parenthesised comparison's range starts at its '(', before its
+  // left operand's: (a < b) < c is what it says.)
+  if (!bin || !isComparison(bin->op) || bin->range.Start != bin->lhs->range.Start) return nullptr;
+  return bin;
+}
 
 ExprPtr Parser::parseExpr() { return parseBinary(1); }
 
@@ -618,24 +628,34 @@ ExprPtr Parser::parseBinary(int minPrec) {
     int prec = precedence(tok.kind);
     if (prec < minPrec) break;
     // `0 < x < 1` read as (0 < x) < 1, a bool against a number, and the
-    // note to convert the bool led to code meaning x <= 0.
-    // (A parenthesised comparison's range starts at its '(', before its
-    // left operand's: (a < b) < c is what it says.)
-    if (prec == 4 && llvm::isa<BinaryExpr>(lhs.get()) && isOrdering(llvm::cast<BinaryExpr>(*lhs).op) &&
-        lhs->range.Start == llvm::cast<BinaryExpr>(*lhs).lhs->range.Start) {
-      auto &first = llvm::cast<BinaryExpr>(*lhs);
-      std::string a(first.lhs->range.Start.getPointer(), first.lhs->range.End.getPointer());
-      std::string x(first.rhs->range.Start.getPointer(), first.rhs->range.End.getPointer());
-      error(tok.loc(), "comparisons do not chain: this compares the bool of '" + a + " " + first.op + " " + x +
-                           "' with what follows; write (" + a + " " + first.op + " " + x + ") && (" + x + " " +
-                           tok.text + " ...)");
+    // note to convert the bool led to code meaning x <= 0. Python reads
+    // `a == b == c` and `x < y == z` as chains too, so they are refused
+    // alike rather than compiled with another meaning.
+    std::string op = tok.text.str();
+    const BinaryExpr *first = isComparison(op) ? bareComparison(lhs.get()) : nullptr;
+    if (first) {
+      std::string a(first->lhs->range.Start.getPointer(), first->lhs->range.End.getPointer());
+      std::string x(first->rhs->range.Start.getPointer(), first->rhs->range.End.getPointer());
+      std::string both = "(" + a + " " + first->op + " " + x + ") && (" + x + " " + op + " ...)";
+      error(tok.loc(), "comparisons do not chain: this compares the bool of '" + a + " " + first->op + " " + x +
+                           "' with what follows; write " + both +
+                           (isOrdering(first->op) && isOrdering(op)
+                                ? std::string()
+                                : ", or (" + a + " " + first->op + " " + x + ") " + op + " ... to compare the bool"));
       return nullptr;
     }
-    std::string op = tok.text.str();
     llvm::SMLoc opLoc = tok.loc();
     advance();
     ExprPtr rhs = parseBinary(prec + 1); // all binary operators are left-associative
     if (!rhs) return nullptr;
+    // a == b < c: the ordering binds first, so its chain is on the right.
+    if (const BinaryExpr *second = isComparison(op) ? bareComparison(rhs.get()) : nullptr) {
+      std::string b(second->lhs->range.Start.getPointer(), second->lhs->range.End.getPointer());
+      error(opLoc, "comparisons do not chain: '" + op + "' compares with the bool of what follows it; write "
+                               "(... " + op + " " + b + ") && (" + b + " " + second->op + " ...), or ... " + op +
+                               " (" + b + " " + second->op + " ...) to compare with the bool");
+      return nullptr;
+    }
     llvm::SMRange r(lhs->range.Start, rhs->range.End);
     lhs = bounded(std::make_unique<BinaryExpr>(r, op, opLoc, std::move(lhs), std::move(rhs)), opLoc);
   }
