@@ -13,7 +13,7 @@
 namespace gradc {
 
 bool GradCheckReport::passed() const {
-  if (!anyNonZero) return false;
+  if (!anyNonZero || !std::isfinite(loss)) return false;
   for (auto &t : tensors)
     if (!(t.maxRel <= tolerance)) return false;
   return true;
@@ -49,6 +49,15 @@ void GradCheckReport::print(llvm::raw_ostream &os) const {
     os << fmt::format("{} element(s) sit at a kink of the loss (relu at 0, a tie in max, a where() whose condition flips "
                       "within the step): its left and right slopes differ, so no derivative exists there to compare\n",
                       kinks);
+  if (!std::isfinite(loss))
+    // A model that takes the log of its inputs, or masks classes its
+    // targets may fall in, failed element by element with no word why.
+    os << fmt::format("FAIL: the loss is {} at the point checked, so no difference of it means anything. Where the "
+                      "model has no data block, its inputs are drawn from a normal distribution (an index from its "
+                      "whole range): one that takes the log or square root of an input, or masks classes a target "
+                      "may name, has no finite loss there; give it a data block that draws valid inputs, or try "
+                      "another --seed\n",
+                      std::isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf");
   if (!anyNonZero) {
     // Elements at kinks are skipped, so "every gradient is zero" would be
     // false when they are all there is.
@@ -166,6 +175,7 @@ GradCheckReport gradCheck(grt::Session &s, const GradCheckOptions &opts) {
     s.run(s.has(GRT_ENTRY_TRAIN_LOSS) ? GRT_ENTRY_TRAIN_LOSS : "eval");
     return s.scalar(GRT_OUTPUT_PREFIX "loss");
   };
+  report.loss = loss();
   report.perTensor = elementsPerTensor(s, opts);
   int64_t total = 0, done = 0;
   for (auto &sl : s.slots)

@@ -93,6 +93,7 @@ struct GradCheckReport {
   bool anyNonZero = false;
   bool frozen = false;      // stop_gradient values were held fixed
   int64_t perTensor = 0;    // elements checked per tensor (fewer if it has fewer)
+  double loss = 0;          // at the point checked; not finite: nothing can be compared
   bool passed() const;
   void print(llvm::raw_ostream &os) const;
 };
