@@ -221,6 +221,10 @@ public:
   /// source lines that nodes point at, so dumps can quote them.
   std::vector<std::string> files{""};
   std::map<std::pair<uint32_t, uint32_t>, std::string> sourceLines;
+  /// The outputs split-entries left out of @predict (each row of them
+  /// depends on other rows), by name, at their `output` lines: for the
+  /// messages of later passes only (text IR does not carry them).
+  std::map<std::string, Location> rowlessOutputs;
 
   Graph *graph(llvm::StringRef name) const;
   Graph &addGraph(std::string name);

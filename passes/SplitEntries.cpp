@@ -109,9 +109,12 @@ llvm::Error runSplitEntries(Module &m, const PassOptions &opts) {
       rowless.insert(n);
       // At the `output` line (the value may be deep in a function).
       Location at = o.loc.known() ? o.loc : o.value->loc;
+      m.rowlessOutputs[n.str()] = at;
       llvm::WithColor::note(opts.diagnostics() << where(m, at))
           << "output '" << n << "' (" << sourceStr(o.value->type) << ") has no row per input row (" << why
-          << "), so `predict`, which prints one line per row, leaves it out" << sourceWithCaret(m, at) << "\n";
+          << "), so `predict`, which prints one line per row, leaves it out"
+          << (m.data.kind == DataSpec::Text && n == "logits" ? ", and `sample` cannot generate from it" : "")
+          << sourceWithCaret(m, at) << "\n";
     }
   }
   auto predict = keep("predict", [&](llvm::StringRef n) {

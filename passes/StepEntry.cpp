@@ -428,12 +428,26 @@ const Node *predictContext(const Module &m) {
   return context && context->type.rank() == 2 ? context : nullptr;
 }
 
+/// Why @predict has no 'logits' (split-entries left the output out: it
+/// mixes the batch's rows), at the model's `output logits` line; this
+/// said "the module has no @predict graph (split-entries makes it)".
+llvm::Error noLogitsInPredict(const Module &m) {
+  auto it = m.rowlessOutputs.find("logits");
+  if (it == m.rowlessOutputs.end())
+    return passError("--step-entry: the model has no `output logits` to generate tokens from");
+  std::string msg = "--step-entry: output 'logits' has no row per input row (the note above says why), so it cannot "
+                    "be generated one position at a time, and neither `predict` nor `sample` can use it; compute "
+                    "each row's logits from that row alone";
+  if (!it->second.known()) return passError(msg);
+  return llvm::make_error<LocatedError>(m.locStr(it->second), msg + sourceWithCaret(m, it->second));
+}
+
 /// @step from @predict, inserted after it; an error says why it cannot be.
 /// (runStepEntry has checked --step-batch against the batch.)
 llvm::Error deriveStep(Module &m, const PassOptions &opts) {
   if (m.data.kind != DataSpec::Text) return passError("step-entry: only a text model (`data text`) generates tokens");
   auto it = std::find_if(m.graphs.begin(), m.graphs.end(), [](auto &g) { return g->name == "predict"; });
-  if (it == m.graphs.end()) return passError("step-entry: the module has no @predict graph (split-entries makes it)");
+  if (it == m.graphs.end() || !(*it)->output("logits")) return noLogitsInPredict(m);
   const Graph &predict = **it;
   const Node *context = predictContext(m);
   if (!context)

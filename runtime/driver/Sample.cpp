@@ -217,8 +217,14 @@ int cmdSample(const GrtModel &m, int argc, char **argv) {
   // lookahead()); this leaves room for a sum's order only.
   const double kLookaheadTolerance = 1e-5;
   Session s(m, threadsOption(a));
-  if (!s.entry("predict") || s.find(GRT_OUTPUT_PREFIX "logits") < 0)
-    fail("the model has no `output logits` to sample from");
+  // gradc leaves logits out of @predict, and out of the executable, when
+  // each of their rows depends on the batch's other rows: this said the
+  // model had no `output logits`, which it has.
+  const GrtEntry *predict = s.entry("predict");
+  std::vector<std::string> outs = predict ? splitList(predict->outputs) : std::vector<std::string>{};
+  if (s.find(GRT_OUTPUT_PREFIX "logits") < 0 || std::find(outs.begin(), outs.end(), "logits") == outs.end())
+    fail("the model has no `output logits` to sample from, or none with a row per input row (gradc's build notes "
+         "say which: logits whose rows depend on the batch's other rows cannot continue a prompt)");
   // gradc refuses a text model that never reads its context; an executable
   // built before that lacks the input (nothing read it, so it was dropped).
   if (s.find(m.text_input) < 0)
