@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -232,8 +233,22 @@ uint64_t idsChecksum(const Encoded &x) {
 /// said (an old version is not: it is simply replaced).
 std::optional<Encoded> readTokenCache(const std::string &path, const Tokenizer &tok, size_t trainBytes,
                                       size_t valBytes) {
-  FILE *f = std::fopen(path.c_str(), "rb");
-  if (!f) return std::nullopt;
+  // Only a regular file: a FIFO put at the cache's name blocked train and
+  // eval in open, with no word, and a directory there was called damaged.
+  // O_NONBLOCK keeps even the open from waiting for a writer.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fmt::print(stderr, "note: ignoring {}, where the token cache goes: it is not a regular file; encoding again\n", path);
+    return std::nullopt;
+  }
+  FILE *f = ::fdopen(fd, "rb");
+  if (!f) {
+    ::close(fd);
+    return std::nullopt;
+  }
   Encoded e;
   char magic[8];
   CacheOwner owner;
