@@ -107,14 +107,46 @@ void checkSaveLimits(const std::string &given, const Session &s) {
     fail("cannot save checkpoint {}: no file descriptor is left to write it with: {}{}", given, std::strerror(err), limit);
   }
   ::close(fd);
+}
+
+/// The header a save writes: the tensors in descriptor order, then the
+/// metadata, padded to 8 bytes as safetensors asks.
+static std::string headerText(const Session &s, const Metadata &meta) {
+  std::string header = "{";
+  size_t offset = 0;
+  for (auto &sl : s.slots) {
+    if (!saved(sl)) continue;
+    std::string shape;
+    for (int i = 0; i < sl.tensor->rank; ++i) shape += (i ? "," : "") + std::to_string(sl.tensor->dims[i]);
+    header += fmt::format("{}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{},{}]}},", jsonQuote(sl.tensor->name),
+                          safetensorsDType(sl.tensor->dtype), shape, offset, offset + sl.bytes);
+    offset += sl.bytes;
+  }
+  header += "\"__metadata__\":{";
+  bool first = true;
+  for (auto &[k, v] : meta) {
+    header += (first ? "" : ",") + jsonQuote(k) + ":" + jsonQuote(v);
+    first = false;
+  }
+  header += "}}";
+  while (header.size() % 8) header += ' ';
+  return header;
+}
+
+void checkSaveSize(const std::string &given, const Session &s, const Metadata &fields) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
-  uint64_t bytes = 0;
+  Metadata meta = fields;
+  meta["checksum"] = std::string(kSumDigits, '0');
+  uint64_t tensors = 0;
   for (auto &sl : s.slots)
-    if (saved(sl)) bytes += uint64_t(sl.bytes);
+    if (saved(sl)) tensors += uint64_t(sl.bytes);
+  // Slack for fields that may grow a little (the data's position).
+  uint64_t bytes = 8 + headerText(s, meta).size() + tensors + 256;
   if (bytes > uint64_t(rl.rlim_cur))
-    fail("cannot save checkpoint {}: its tensors take {} bytes, past the file-size limit of {} bytes (ulimit -f {})",
-         given, bytes, uint64_t(rl.rlim_cur), uint64_t(rl.rlim_cur) / 1024);
+    fail("cannot save checkpoint {}: it may take {} bytes ({} of tensors, the rest its header and the run's loss "
+         "history), past the file-size limit of {} bytes (ulimit -f {})",
+         given, bytes, tensors, uint64_t(rl.rlim_cur), uint64_t(rl.rlim_cur) / 1024);
 }
 
 /// A safetensors file's header, read from the start of `in`: the 8 bytes
@@ -200,25 +232,7 @@ std::string saveCheckpoint(const std::string &given, Session &s, const Metadata 
   removeStaleTemporaries(path);
   Metadata meta = fields;
   meta["checksum"] = std::string(kSumDigits, '0'); // the digits, once the file's bytes are hashed
-  // Header: tensors in descriptor order, then metadata.
-  std::string header = "{";
-  size_t offset = 0;
-  for (auto &sl : s.slots) {
-    if (!saved(sl)) continue;
-    std::string shape;
-    for (int i = 0; i < sl.tensor->rank; ++i) shape += (i ? "," : "") + std::to_string(sl.tensor->dims[i]);
-    header += fmt::format("{}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{},{}]}},", jsonQuote(sl.tensor->name),
-                          safetensorsDType(sl.tensor->dtype), shape, offset, offset + sl.bytes);
-    offset += sl.bytes;
-  }
-  header += "\"__metadata__\":{";
-  bool first = true;
-  for (auto &[k, v] : meta) {
-    header += (first ? "" : ",") + jsonQuote(k) + ":" + jsonQuote(v);
-    first = false;
-  }
-  header += "}}";
-  while (header.size() % 8) header += ' '; // safetensors pads the header to 8 bytes
+  std::string header = headerText(s, meta);
   uint64_t n = header.size();
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = (n >> (8 * i)) & 0xff;

@@ -42,11 +42,15 @@ std::string fallbackCheckpointPath(const std::string &path);
 /// Fails now, before any work, if a checkpoint could not be saved to `path`
 /// (a missing or read-only directory, a directory in its place).
 void checkCheckpointPath(const std::string &path);
-/// Fails now if the process's limits leave no room for a save of `s`'s
-/// checkpoint: no file descriptor for its temporary (ulimit -n, once the
-/// lock holds one), or more bytes than the file-size limit (ulimit -f).
-/// Each save failed only at the end, when the run's weights were lost.
+/// Fails now if no file descriptor is left for a save's temporary (ulimit
+/// -n, once the lock holds one). Each save failed only at the end, when
+/// the run's weights were lost.
 void checkSaveLimits(const std::string &path, const Session &s);
+/// Fails now if a checkpoint of `s` with metadata `fields` (the histories
+/// at their longest) would pass the file-size limit (ulimit -f). Counting
+/// the tensors alone let a run whose header took the rest train to its end
+/// and lose its weights.
+void checkSaveSize(const std::string &path, const Session &s, const Metadata &fields);
 /// Fails when `path` is a file with something in it that is not a gradc
 /// checkpoint (--save notes.txt), or is a checkpoint of a model other than
 /// `modelName`: a save would replace it. An earlier checkpoint of the same

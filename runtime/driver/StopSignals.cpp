@@ -183,25 +183,66 @@ void onStopSignal(int sig) {
   errno = savedErrno;
 }
 
-} // namespace
+/// Before the first step: the run has nothing to save yet, so a signal
+/// quits it at once, removing what it made (the lock, an empty --plot
+/// directory). It died with no word, and left the lock file.
+void onStartupSignal(int sig) {
+  static std::atomic<int> received{0};
+  if (received.fetch_add(1) == 0) {
+    removeQuitFiles();
+    if (speaking.load()) {
+      Line line;
+      line << "\nstopped before the first step; nothing trained or saved\n";
+      line.flush();
+    }
+  }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGHUP, SIG_DFL);
+  std::raise(sig);
+}
 
-void catchStopSignals(bool speaks) {
-  speaking = speaks;
+/// Installs `handler` for SIGINT, SIGTERM and SIGHUP, each blocking the
+/// others while it runs on a thread, except where the process started with
+/// the signal ignored: under nohup (SIGHUP), and as a background job of a
+/// script (SIGINT, which the shell ignores for it so that Ctrl-C stops the
+/// foreground command only); a run there was stopped by the Ctrl-C meant
+/// for another command.
+void installStopHandler(void (*handler)(int)) {
+  static const bool ignored[3] = {[] {
+    struct sigaction old = {};
+    return sigaction(SIGINT, nullptr, &old) == 0 && old.sa_handler == SIG_IGN;
+  }(), [] {
+    struct sigaction old = {};
+    return sigaction(SIGTERM, nullptr, &old) == 0 && old.sa_handler == SIG_IGN;
+  }(), [] {
+    struct sigaction old = {};
+    return sigaction(SIGHUP, nullptr, &old) == 0 && old.sa_handler == SIG_IGN;
+  }()};
   struct sigaction sa = {};
-  sa.sa_handler = onStopSignal;
+  sa.sa_handler = handler;
   sa.sa_flags = SA_RESTART;
-  // Each blocks the other while the handler runs on a thread.
   sigemptyset(&sa.sa_mask);
   sigaddset(&sa.sa_mask, SIGINT);
   sigaddset(&sa.sa_mask, SIGTERM);
   sigaddset(&sa.sa_mask, SIGHUP);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  const int signals[3] = {SIGINT, SIGTERM, SIGHUP};
+  for (int i = 0; i < 3; ++i)
+    if (!ignored[i]) sigaction(signals[i], &sa, nullptr);
+}
+
+} // namespace
+
+void quitOnStopSignals(bool speaks) {
+  speaking = speaks;
+  installStopHandler(onStartupSignal);
+}
+
+void catchStopSignals(bool speaks) {
+  speaking = speaks;
   // A hang-up (the terminal closed, the ssh session dropped) stops the run
-  // as SIGTERM does: it killed it, unsaved, with the lock file left. Under
-  // nohup, which ignores it, it stays ignored.
-  struct sigaction hup = {};
-  if (sigaction(SIGHUP, nullptr, &hup) == 0 && hup.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, nullptr);
+  // as SIGTERM does: it killed it, unsaved, with the lock file left.
+  installStopHandler(onStopSignal);
 }
 
 void setStopMessage(const char *message) { stopMessage = message; }

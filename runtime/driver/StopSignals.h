@@ -22,8 +22,13 @@ namespace grt {
 /// The signal (SIGINT, SIGTERM) that asked training to stop, or 0.
 extern volatile std::sig_atomic_t stopSignal;
 
-/// Installs the handler for SIGINT and SIGTERM. Only a process that
-/// `speaks` (rank 0 of a data-parallel run) writes the two lines.
+/// Until the first step, a SIGINT, SIGTERM or SIGHUP quits at once,
+/// removing what removeOnQuit names, and says so.
+void quitOnStopSignals(bool speaks);
+/// Installs the handler for SIGINT, SIGTERM and SIGHUP (each left ignored
+/// where the process started with it ignored: nohup, a script's background
+/// job). Only a process that `speaks` (rank 0 of a data-parallel run)
+/// writes the two lines.
 void catchStopSignals(bool speaks);
 /// The line the first signal writes, saying what happens next: a string
 /// literal (the handler may read it at any time).

@@ -79,6 +79,9 @@ int cmdTrain(const GrtModel &m, int argc, char **argv) {
     fail("--val-frac is for table models; a text model validates on the last 10% of its corpus");
   if (m.data_kind != GRT_DATA_TEXT && a.has("val-batches"))
     fail("--val-batches is for text models; a table model validates on all its held-out rows");
+  // Until the first step a signal quits at once, and removes the lock and
+  // an empty plot directory this run makes.
+  quitOnStopSignals(Cluster::get().leader());
   TrainPaths paths = trainPaths(m, a);
   std::string precision = precisionOption(a, m);
   Session s(m, threadsOption(a));
@@ -117,6 +120,7 @@ int TrainRun::run() {
   checkOutputs();
   loadTrainingData();
   setHypersAndSchedule();
+  checkSaveSize();
   prepareExchange();
   printHeader();
   trainSteps();

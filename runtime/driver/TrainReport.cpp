@@ -66,19 +66,38 @@ int TrainRun::finish() {
     lastVal = val.loss;
     checkValidationFinite(reached);
   }
-  if (stopping) return stoppedBySignal(false);
+  if (stopping) {
+    // A run stopped by a signal draws and profiles what it trained too:
+    // its pictures were those of the last progress line, or none.
+    int rc = stoppedBySignal(false);
+    if (!drawLastPictures()) return 1;
+    printProfile();
+    return rc;
+  }
   printSummary();
+  if (!drawLastPictures()) return 1;
+  printSmallParams(s);
+  printProfile();
+  return savedAs != save ? 1 : 0; // the checkpoint was rescued: it is not where --save said
+}
+
+/// The loss curve at the last step and the fit; false (said) when a
+/// picture could not be written.
+bool TrainRun::drawLastPictures() {
   // The last picture, too, says that the checkpoint was saved.
   if (!plotDir.empty() && plotError.empty()) plotError = plotLoss(plotDir, m, drawn());
   if (!plotError.empty()) {
     fmt::print(stderr, "error: {}{}\n", plotError, save.empty() ? "" : fmt::format(" (the checkpoint {} was saved)", savedAs));
-    return 1;
+    return false;
   }
   if (!plotDir.empty()) {
     std::string note = plotFit(plotDir, s, *data, reached);
     fmt::print("pictures: {}/loss.svg{}\n", plotDir, note.empty() ? fmt::format(", {}/fit.svg", plotDir) : " (" + note + ")");
   }
-  printSmallParams(s);
+  return true;
+}
+
+void TrainRun::printProfile() {
   if (profile) {
     // A data-parallel process runs @grads and @apply instead of @train
     // (the time spent averaging gradients is in neither); each entry that
@@ -92,7 +111,6 @@ int TrainRun::finish() {
                  "thread for a while\n",
                  s.ctx.pool->preemptedSpells(), s.ctx.pool->preemptedSpells() == 1 ? "" : "s");
   }
-  return savedAs != save ? 1 : 0; // the checkpoint was rescued: it is not where --save said
 }
 
 /// A path as a shell reads it back: quoted where it holds more than

@@ -111,6 +111,10 @@ private:
   double wallSecs() const;
 
   // --- TrainSaves.cpp ------------------------------------------------------
+  /// What a checkpoint of `step` records besides the tensors.
+  Metadata metadata(int64_t step) const;
+  /// Fails before the first step if ulimit -f leaves no room for a save.
+  void checkSaveSize() const;
   std::string checkpoint(const std::string &path, int64_t step, const std::function<void()> &renamed);
   bool savedStepThere() const;
   /// Remembers which file the save just renamed into --save is.
@@ -124,6 +128,8 @@ private:
   // --- TrainReport.cpp -----------------------------------------------------
   int finish();
   int stoppedBySignal(bool duringFinalValidation);
+  bool drawLastPictures();
+  void printProfile();
   /// The command line's options that go on with this run from checkpoint
   /// `from`: --resume, and what a checkpoint does not keep (--data, --save,
   /// --save-every) as this run was given them.

@@ -27,7 +27,7 @@ void saveHypers(Session &s, Metadata &meta) {
 
 } // namespace
 
-std::string TrainRun::checkpoint(const std::string &path, int64_t step, const std::function<void()> &renamed) {
+Metadata TrainRun::metadata(int64_t step) const {
   Metadata meta{{"format", "gradc"},         {"model", m.name},
                 {"step", std::to_string(step)}, {"total_steps", std::to_string(steps)},
                 {"data", data->saveState()},  {"seed", std::to_string(dopts.seed)},
@@ -43,6 +43,28 @@ std::string TrainRun::checkpoint(const std::string &path, int64_t step, const st
   meta["history.train"] = History::toText(history.train);
   meta["history.val"] = History::toText(history.val);
   saveHypers(s, meta);
+  return meta;
+}
+
+void TrainRun::checkSaveSize() const {
+  if (save.empty()) return;
+  // Each loss history at the most points the run can keep, each point as
+  // wide as one gets (the last step, 17 digits and an exponent).
+  Metadata meta = metadata(steps);
+  auto widest = [&](const Points &kept, int64_t every) {
+    size_t n = std::min<size_t>(History::kMaxPoints,
+                                kept.size() + size_t((steps - start) / std::max<int64_t>(every, 1)) + 2);
+    std::string point = fmt::format("{}:{:.17g}", steps, -1.2345678901234567e-308), out;
+    for (size_t i = 0; i < n; ++i) out += (i ? " " : "") + point;
+    return out;
+  };
+  meta["history.train"] = widest(history.train, logEvery);
+  meta["history.val"] = widest(history.val, evalEvery);
+  grt::checkSaveSize(save, s, meta);
+}
+
+std::string TrainRun::checkpoint(const std::string &path, int64_t step, const std::function<void()> &renamed) {
+  Metadata meta = metadata(step);
   setSavingCheckpoint(path, step);
   std::string why = saveCheckpoint(path, s, meta, renamed);
   if (!why.empty()) setSavingCheckpoint(path, -1); // it failed: no rename will land

@@ -43,6 +43,16 @@ def cpu_seconds(pid):
         return None
 
 
+
+
+def default_signals():
+    """The run starts with Ctrl-C's signals at their defaults: a run that
+    inherits one ignored (a background job of a script, as this may be)
+    leaves it ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 rng = random.Random(1)
 bad = []
 for i in range(times):
@@ -50,9 +60,9 @@ for i in range(times):
     # the signal comes once training is under way.
     before = os.stat(ckpt).st_mtime_ns if os.path.exists(ckpt) else None
     if closed:
-        p = subprocess.Popen(command, preexec_fn=lambda: [os.close(fd) for fd in (0, 1, 2)])
+        p = subprocess.Popen(command, preexec_fn=lambda: [default_signals()] + [os.close(fd) for fd in (0, 1, 2)])
     else:
-        p = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        p = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=default_signals)
     deadline = time.time() + 60
     while p.poll() is None and time.time() < deadline:
         if os.path.exists(ckpt) and os.stat(ckpt).st_mtime_ns != before:

@@ -11,13 +11,22 @@ import time
 
 from checkpoint_step import saved_step
 
+
+def default_signals():
+    """The run starts with Ctrl-C's signals at their defaults: a run that
+    inherits one ignored (a background job of a script, as this may be)
+    leaves it ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 ckpt, want = sys.argv[1], int(sys.argv[2])
 command = sys.argv[sys.argv.index("--") + 1:]
 
 
 if os.path.exists(ckpt):
     os.remove(ckpt)
-p = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+p = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
 deadline = time.time() + 120
 while saved_step(ckpt) != want and p.poll() is None and time.time() < deadline:
     time.sleep(0.001)

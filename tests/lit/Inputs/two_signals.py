@@ -27,6 +27,15 @@ import time
 from checkpoint_step import saved_step
 
 
+def default_signals():
+    """The run starts with Ctrl-C's signals at their defaults: a run that
+    inherits one ignored (a background job of a script, as this may be)
+    leaves it ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+
 def stopped(pid):
     """Whether every thread of PID is in the stopped state (T)."""
     try:
@@ -65,7 +74,7 @@ for i in range(times):
     if after:
         for stale in glob.glob(glob.escape(after)) + glob.glob(glob.escape(after) + ".tmp-*"):
             os.remove(stale)
-    p = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
     err = []
     reader = threading.Thread(target=lambda: err.extend(p.stderr))
     reader.start()
