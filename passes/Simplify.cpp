@@ -10,6 +10,9 @@
 //   broadcast(broadcast(x)), reshape(reshape(x)) -> one op
 //   broadcast, reshape, transpose, slice, pad, cast that change nothing -> x
 //   transpose that moves only dims of size 1  ->  reshape (a view)
+//   op(transpose(a), broadcast(v), c), 2-D      ->  transpose(op(a, ...)):
+//                                             an elementwise op in a's own
+//                                             layout (see pullTransposeOut)
 //   select(c, x, x)                           ->  x
 //   select(true, x, y), select(false, x, y)   ->  x, y   (training() in dropout)
 //   matmul(transpose(a), b) over the last two dims -> matmul with transpose_a
@@ -79,8 +82,50 @@ UseCounts useCounts(const Graph &g) {
   return uses;
 }
 
+/// op(transpose(a), broadcast(v), c) on 2-D values, as transpose(op(a,
+/// broadcast(v'), c')): the elementwise op runs in a's own layout, and the
+/// transpose moves to its readers, where it may cancel (a gradient that is
+/// transposed back) or fold into a sum (the rule for reductions below).
+/// max(transpose(h), 1)'s gradient selected along h's columns, a stride of
+/// a row per element. Every operand must be such a transpose, a constant,
+/// or a broadcast of something with a dimension of 1 (whose transpose is a
+/// reshape); else null.
+Node *pullTransposeOut(Builder &b, Node *n) {
+  if (!n->has(Elementwise) || n->has(Random) || n->type.rank() != 2 || n->operands.empty()) return nullptr;
+  Dims swapped{n->type.shape[1], n->type.shape[0]};
+  bool any = false;
+  for (Node *o : n->operands) {
+    if (o->is(OpKind::Transpose) && o->type.rank() == 2) any = true;
+    else if (o->is(OpKind::Const)) continue;
+    else if (!o->is(OpKind::Broadcast) || o->operand(0)->type.rank() > 2 ||
+             (o->operand(0)->type.rank() == 2 && llvm::none_of(o->operand(0)->type.shape, [](int64_t d) { return d == 1; })))
+      return nullptr;
+  }
+  if (!any) return nullptr;
+  std::vector<Node *> operands;
+  for (Node *o : n->operands) {
+    if (o->is(OpKind::Transpose)) {
+      operands.push_back(o->operand(0));
+    } else if (o->is(OpKind::Const)) {
+      operands.push_back(b.constant(o->attrs.getFloat(AttrKey::Value), TensorType(o->type.dtype, swapped)));
+    } else {
+      // v as a 2-D value [r, c] broadcast to [R, C]: [c, r] broadcast to
+      // [C, R]; with r or c of 1 that is a reshape of v.
+      Node *v = o->operand(0);
+      Dims full(2 - v->type.rank(), 1);
+      full.append(v->type.shape.begin(), v->type.shape.end());
+      Node *flipped = b.reshape(v, {full[1], full[0]});
+      operands.push_back(b.broadcastTo(flipped, swapped));
+    }
+  }
+  TensorType t(n->type.dtype, swapped);
+  Node *inner = b.create(n->op, operands, n->attrs, &t);
+  return b.transpose(inner, {1, 0});
+}
+
 Node *simplify(Builder &b, Node *n, const UseCounts &uses) {
   auto op = [&](unsigned i) { return n->operand(i); };
+  if (Node *r = pullTransposeOut(b, n)) return r;
   switch (n->op) {
   case OpKind::Add:
     if (isSplat(op(1), 0)) return op(0);
