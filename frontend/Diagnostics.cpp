@@ -33,6 +33,25 @@ void DiagEngine::errorAtArgument(llvm::SMRange arg, llvm::SMLoc use, const llvm:
   print(arg.Start, text, {arg}, all);
 }
 
+std::string DiagEngine::preludeCallKey() const {
+  size_t userCalls = calls.size();
+  while (userCalls > 0 && inPrelude(calls[userCalls - 1].loc)) --userCalls;
+  if (userCalls == 0) return "";
+  std::string call = "prelude";
+  for (size_t i = 0; i < userCalls; ++i) call += "<" + std::to_string(uintptr_t(calls[i].loc.getPointer()));
+  return call;
+}
+
+void DiagEngine::claimPreludeCall() {
+  if (std::string call = preludeCallKey(); !call.empty()) said.insert(call);
+}
+
+void DiagEngine::sayStopping() {
+  if (saidStopping) return;
+  saidStopping = true;
+  os << "gradc: too many errors; stopping here\n";
+}
+
 bool DiagEngine::admit(llvm::SMLoc loc, const std::string &msg) {
   // A loop evaluates its body once per pass: the same mistake, at the same
   // place through the same calls, is said once (with its notes).
@@ -64,18 +83,15 @@ bool DiagEngine::admit(llvm::SMLoc loc, const std::string &msg) {
   // code is said. The calls after the last one written in a user's file are
   // the prelude's own.
   if (inPrelude(loc)) {
-    size_t userCalls = calls.size();
-    while (userCalls > 0 && inPrelude(calls[userCalls - 1].loc)) --userCalls;
-    std::string call = "prelude";
-    for (size_t i = 0; i < userCalls; ++i) call += "<" + std::to_string(uintptr_t(calls[i].loc.getPointer()));
-    if (userCalls > 0 && !said.insert(call).second) {
+    std::string call = preludeCallKey();
+    if (!call.empty() && !said.insert(call).second) {
       lastDropped = true;
       return false;
     }
   }
   ++errors;
   lastDropped = errors > kMaxErrors;
-  if (errors == kMaxErrors + 1) os << "gradc: too many errors; stopping here\n";
+  if (errors == kMaxErrors + 1) sayStopping();
   return !lastDropped;
 }
 
@@ -149,6 +165,11 @@ void DiagEngine::print(llvm::SMLoc loc, const std::string &msg, llvm::ArrayRef<l
     for (const Note &n : c.notes) printMessage(sm, os, n.loc, llvm::SourceMgr::DK_Note, n.msg);
   }
   loopsAt(0);
+}
+
+const char *DiagEngine::bufferStart(llvm::SMLoc loc) const {
+  unsigned id = sm.FindBufferContainingLoc(loc);
+  return id ? sm.getMemoryBuffer(id)->getBufferStart() : loc.getPointer();
 }
 
 bool DiagEngine::inPrelude(llvm::SMLoc loc) const {

@@ -93,10 +93,19 @@ public:
   /// After this many errors further ones are dropped (and counted).
   static constexpr unsigned kMaxErrors = 30;
   bool tooMany() const { return errors >= kMaxErrors; }
+  /// Says, once, that no more errors will be reported (the parser stops
+  /// at kMaxErrors with no word of it, where sema said it).
+  void sayStopping();
+  /// After an error said at the user's call into the prelude (not in it):
+  /// the call's later errors in the prelude are dropped, as after its
+  /// first one there.
+  void claimPreludeCall();
 
   llvm::SourceMgr &sourceMgr() { return sm; }
   /// Whether loc is in the prelude's source (frontend/Prelude.grad).
   bool inPrelude(llvm::SMLoc loc) const;
+  /// The first character of the source buffer that holds `loc`.
+  const char *bufferStart(llvm::SMLoc loc) const;
 
 private:
   /// Whether an error at `loc` is to be said (not said before, not past
@@ -111,6 +120,9 @@ private:
   unsigned errors = 0;
   bool lastDropped = false;
   llvm::StringSet<> said; // errors printed: message, place and calls
+  bool saidStopping = false;
+  /// What tells the user's calls into the prelude apart ("" outside one).
+  std::string preludeCallKey() const;
 };
 
 } // namespace gradc

@@ -47,7 +47,16 @@ std::string Parser::wordOperatorHint() const {
   if (tok.text == "and") return "; 'and' is written &&";
   if (tok.text == "or") return "; 'or' is written ||";
   if (tok.text == "if") return "; a value chosen by a condition is where(cond, a, b)";
+  if (tok.text == "elif") return "; 'elif' is written 'else if', after the '}' of the if's block";
   return "";
+}
+
+std::string Parser::commentHint() const {
+  // `z = x  // the input`: '//' divides, and read the comment as operands.
+  const char *at = tok.text.data(), *first = buffer.data();
+  llvm::StringRef line(at, 0);
+  for (const char *p = at; p > first && p[-1] != '\n'; --p) line = llvm::StringRef(p - 1, size_t(at - p + 1));
+  return line.contains("//") ? "; comments start with '#' ('//' divides, rounding down)" : "";
 }
 
 std::string Parser::dotIndexHint() const {
@@ -129,7 +138,11 @@ std::unique_ptr<Program> Parser::parseProgram() {
   auto prog = std::make_unique<Program>();
   while (true) {
     skipNewlines();
-    if (tok.is(Tok::Eof) || diag.tooMany()) break;
+    if (tok.is(Tok::Eof)) break;
+    if (diag.tooMany()) {
+      diag.sayStopping();
+      break;
+    }
     if (tok.is(Tok::KwConst)) {
       lastClose = {};
       if (auto c = parseConst()) prog->consts.push_back(std::move(c));
@@ -316,7 +329,8 @@ void Parser::parseStatementInto(Block &out) {
   // After a block that a definition ended (parseBlock), the definition
   // ends this statement too: each block still open says so in turn.
   if (s && !atStatementEnd() && !definitionStartsLine()) {
-    error(tok.loc(), "expected end of statement, found '" + tok.text + "'" + dotIndexHint() + wordOperatorHint());
+    error(tok.loc(), "expected end of statement, found '" + tok.text + "'" + dotIndexHint() + wordOperatorHint() +
+                         commentHint());
     s = nullptr;
   }
   if (!s) {
@@ -527,6 +541,16 @@ StmtPtr Parser::parseStatement() {
                        "made only for its checks, assign its result to _, as _ = " + name + "(...)");
         return nullptr;
       }
+      // Python's `def f(x):`, `elif c:`: the words differ here.
+      if (name == "def") {
+        error(nameLoc, "functions are declared with fn: fn name(a, b) { ... return value }, at the top level of the "
+                       "file");
+        return nullptr;
+      }
+      if (name == "elif") {
+        error(nameLoc, "'elif' is written 'else if', after the '}' of the if's block");
+        return nullptr;
+      }
       // `while x {`, `break`: there are no such statements.
       if (name == "while" || name == "break" || name == "continue") {
         error(nameLoc, "there is no '" + name + "': loops are for i in lo..hi, with bounds known when the model is "
@@ -724,6 +748,11 @@ ExprPtr Parser::parsePostfix(ExprPtr base) {
         if (!consume(Tok::Comma)) break;
       }
       if (!expectClosing(Tok::RBracket, "']'", at)) return nullptr;
+      // x[] read as x itself, and fc[].linear(x) as fc.linear(x).
+      if (items.empty()) {
+        error(at, "empty brackets index nothing: write x[i], x[a:b] or x[:, j], or leave the brackets out");
+        return nullptr;
+      }
       base = bounded(std::make_unique<IndexExpr>(rangeFrom(start), std::move(base), std::move(items)), at);
     } else if (tok.is(Tok::Dot)) {
       advance();
@@ -772,6 +801,12 @@ std::string stringLiteralValue(llvm::StringRef quoted) {
   return out;
 }
 
+/// A literal as a message quotes it: a 100,000-digit one came out in full.
+static std::string shownLiteral(llvm::StringRef text) {
+  if (text.size() <= 40) return text.str();
+  return (text.take_front(24) + "... (" + llvm::Twine(text.size()) + " characters)").str();
+}
+
 ExprPtr Parser::parsePrimary() {
   llvm::SMLoc start = tok.loc();
   llvm::SMRange r(tok.loc(), tok.endLoc());
@@ -780,7 +815,7 @@ ExprPtr Parser::parsePrimary() {
     // Compile-time integers are 64-bit (-D reads the same literals).
     unsigned long long iv;
     if (llvm::getAsUnsignedInteger(tok.text, 10, iv) || iv > uint64_t(INT64_MAX)) {
-      error(tok.loc(), "integer '" + tok.text + "' is too large: integers are 64-bit, at most " + llvm::Twine(INT64_MAX));
+      error(tok.loc(), "integer '" + shownLiteral(tok.text) + "' is too large: integers are 64-bit, at most " + llvm::Twine(INT64_MAX));
       return nullptr;
     }
     advance();
@@ -791,14 +826,14 @@ ExprPtr Parser::parsePrimary() {
     // 1e999 would be infinity: a learning rate or scale that silently
     // ruins training.
     if (!std::isfinite(v)) {
-      error(tok.loc(), "number '" + tok.text + "' is too large");
+      error(tok.loc(), "number '" + shownLiteral(tok.text) + "' is too large");
       return nullptr;
     }
     // 1e-999 read as 0 in silence (an eps that divides by zero). Smaller
     // than f64's least subnormal, 4.9e-324.
     if (v == 0 && tok.text.take_until([](char c) { return c == 'e' || c == 'E'; }).find_first_of("123456789") !=
                       llvm::StringRef::npos) {
-      error(tok.loc(), "number '" + tok.text + "' is too small: it would be 0 (the least positive number is 4.9e-324)");
+      error(tok.loc(), "number '" + shownLiteral(tok.text) + "' is too small: it would be 0 (the least positive number is 4.9e-324)");
       return nullptr;
     }
     advance();

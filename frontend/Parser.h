@@ -35,6 +35,7 @@ private:
   /// The note of expectClosing, when an error was said since there were
   /// `errorsBefore`.
   void noteOpening(llvm::SMLoc open, unsigned errorsBefore);
+  std::string commentHint() const;
   std::string dotIndexHint() const;
   /// "; 'and' is written &&" where Python's words stand for an operator.
   std::string wordOperatorHint() const;

@@ -50,6 +50,15 @@ llvm::SMRange SemaImpl::argumentAt(llvm::SMLoc loc, llvm::ArrayRef<llvm::SMRange
   return ranges.size() >= 2 && arguments == 1 ? only : llvm::SMRange();
 }
 
+std::pair<llvm::SMLoc, std::string> SemaImpl::userCall(llvm::SMLoc loc) const {
+  if (!diag.inPrelude(loc)) return {loc, ""};
+  // The innermost call written in the user's code, and the prelude
+  // function it calls.
+  for (size_t i = diag.calls.size(); i-- > 0;)
+    if (!diag.inPrelude(diag.calls[i].loc)) return {diag.calls[i].loc, diag.calls[i].callee};
+  return {loc, ""};
+}
+
 bool SemaImpl::spend(llvm::SMLoc loc, int64_t n) {
   if (stopped) return false;
   if ((steps += n) > opts.maxSteps)
@@ -232,7 +241,13 @@ SemaImpl::Flow SemaImpl::execStmt(const Stmt &s) {
     return Flow::Next;
   case Stmt::Param:
     if (frame().inData) {
-      error(s.loc(), "a data block cannot declare parameters");
+      // fc.linear(x, 4) in a data block: at the user's call, not at the
+      // prelude's `param` line.
+      if (auto [at, fn] = userCall(s.loc()); !fn.empty()) {
+        error(at, fn + " declares parameters, and a data block cannot have any; it is for the model");
+        diag.claimPreludeCall();
+      } else
+        error(s.loc(), "a data block cannot declare parameters");
       // Its uses are this mistake, not unknown names.
       bind(cast<ParamStmt>(s).name, Value::error(), cast<ParamStmt>(s).nameLoc);
     } else

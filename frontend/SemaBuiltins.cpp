@@ -479,6 +479,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     // (softmax's "takes float scores") lets the function's own message
     // about it stand.
     if (a[0].kind == Value::None) return Value::string("none");
+    if (a[0].kind == Value::Bool) return Value::string("bool");
     if (a[0].kind == Value::Str) return Value::string("string");
     if (a[0].kind == Value::List) return Value::string("list");
     if (a[0].kind == Value::Func) return Value::string("function");
@@ -746,7 +747,16 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     if (graph->name == "constants")
       return error(loc, "rand_bits is for the model, not a constant: a constant is a number, string or list known at "
                         "compile time, never random");
-    if (graph->name != "model") return error(loc, "rand_bits is for the model; a data block has rand_uniform and rand_normal");
+    if (graph->name != "model") {
+      // dropout in a data block failed in the prelude, on a rand_bits the
+      // user never wrote: said at the user's call, of what was called.
+      if (auto [at, fn] = userCall(loc); !fn.empty()) {
+        error(at, fn + " is for the model (it draws rand_bits); a data block has rand_uniform and rand_normal");
+        diag.claimPreludeCall();
+        return Value::error();
+      }
+      return error(loc, "rand_bits is for the model; a data block has rand_uniform and rand_normal");
+    }
     Dims shape;
     if (!shapeArg(a[0], shape, loc) || !checkSize(shape, DType::I32, loc, info->name, {a[0].range})) return Value::error();
     setLoc(loc);
@@ -782,7 +792,9 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
     // to the last, when they are on one line of one file.
     if (a.has(1) && diag.inPrelude(loc)) {
       llvm::SMRange at = a[1].origin;
-      if (a[1].kind == Value::List && !a[1].items().empty()) {
+      // A list the user wrote (layer_norm(x, [1, 2])) is said where it is
+    // written; one the prelude made of the user's arguments, at their span.
+    if (a[1].kind == Value::List && !a[1].items().empty() && (!at.isValid() || diag.inPrelude(at.Start))) {
         auto &sm = diag.sourceMgr();
         llvm::SMRange first = a[1].items().front().origin;
         const char *lo = first.Start.getPointer(), *hi = first.End.getPointer();

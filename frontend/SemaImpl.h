@@ -227,6 +227,9 @@ public:
   /// The user's argument an error at `loc` with `ranges` in prelude code is
   /// about, if its range is exactly a read of one; else an invalid range.
   llvm::SMRange argumentAt(llvm::SMLoc loc, llvm::ArrayRef<llvm::SMRange> ranges) const;
+  /// For a place in the prelude: the innermost call in the user's code that
+  /// led there, and the function it calls ("" and `loc` itself elsewhere).
+  std::pair<llvm::SMLoc, std::string> userCall(llvm::SMLoc loc) const;
   /// Whether `name` is a constant, a function or a builtin.
   bool knownName(llvm::StringRef name);
   /// The value of `-D NAME=TEXT` (SemaDefines.cpp).

@@ -312,7 +312,16 @@ void SemaImpl::recordData(const DataStmt &s) {
                          "; the executable reads it when it runs (a relative path from its working directory "
                          "then), or the file its --data names");
     } else {
-      error(a.value->loc(), "text data takes input = NAME, target = NAME and corpus = \"PATH\"", {a.value->range});
+      // At the keyword, and naming it: the caret was on its value.
+      bool named = !a.name.empty() && a.nameLoc.isValid();
+      error(named ? a.nameLoc : a.value->loc(),
+            (named ? "text data has no '" + a.name + "'; it takes " : std::string("text data takes ")) +
+                "input = NAME, target = NAME and corpus = \"PATH\"" +
+                (a.name == "vocab" || a.name == "tokenizer"
+                     ? " (the vocabulary is the model's table size; a BPE tokenizer is given to the executable: "
+                       "train --tokenizer FILE)"
+                     : ""),
+            {a.value->range});
     }
   }
   auto check = [&](const std::string &name, llvm::SMLoc loc, llvm::StringRef role) -> Node * {

@@ -206,6 +206,14 @@ void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
   for (auto &kv : functions) near.consider(kv.first());
   considerBuiltins(near);
   std::string hint = near.hint();
+  // `x  // a comment`: '//' divides here, and took the comment's first
+  // word for a name.
+  if (r.Start.isValid()) {
+    const char *first = diag.bufferStart(r.Start), *before = r.Start.getPointer();
+    while (before > first && (before[-1] == ' ' || before[-1] == '\t')) --before;
+    if (before - first >= 2 && before[-1] == '/' && before[-2] == '/')
+      hint = "comments start with '#'; '//' divides, rounding down";
+  }
   llvm::SmallVector<DiagEngine::Note, 1> notes;
   if (!hint.empty()) notes.push_back({r.Start, hint});
   error(r.Start, "unknown name '" + name + "'", {r}, notes);
