@@ -3,10 +3,13 @@
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/Signals.h"
+
+#include <sys/resource.h>
 
 namespace gradc {
 
@@ -31,6 +34,28 @@ llvm::Expected<std::string> findRuntimeLibrary() {
     if (llvm::sys::fs::exists(p)) return std::string(p);
   }
   return fail("cannot find the runtime library libgradrt.a next to " + self + "; set GRADC_RUNTIME to its path");
+}
+
+/// The reason in a failed link's output: its first line that is not
+/// collect2's summary, without the "/usr/bin/ld: " prefix, the temporary
+/// `tmp` named as `output`, and the file-size limit named where it is the
+/// cause ("File too large").
+static std::string linkerReason(llvm::StringRef said, llvm::StringRef tmp, llvm::StringRef output) {
+  llvm::SmallVector<llvm::StringRef, 8> lines;
+  said.split(lines, '\n', -1, false);
+  for (llvm::StringRef line : lines) {
+    line = line.trim();
+    if (line.empty() || line.starts_with("collect2:")) continue;
+    if (size_t colon = line.find(": "); colon != llvm::StringRef::npos && line.substr(0, colon).ends_with("ld"))
+      line = line.substr(colon + 2);
+    std::string r = line.str();
+    for (size_t at; (at = r.find(tmp.str())) != std::string::npos;) r.replace(at, tmp.size(), output.str());
+    struct rlimit rl;
+    if (line.contains("File too large") && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      r += " (the file-size limit, ulimit -f, is " + std::to_string(uint64_t(rl.rlim_cur) / 1024) + " KiB)";
+    return r;
+  }
+  return "";
 }
 
 llvm::Error linkExecutable(llvm::ArrayRef<std::string> objects, llvm::StringRef output) {
@@ -74,11 +99,25 @@ llvm::Error linkExecutable(llvm::ArrayRef<std::string> objects, llvm::StringRef 
     args.pop_back();
     err.clear(), failed = false;
   }
-  rc = llvm::sys::ExecuteAndWait(*cxx, args, std::nullopt, {}, 0, 0, &err, &failed);
-  if (failed || rc != 0)
+  // The linker's own lines (ld's, then collect2's "ld returned 1 exit
+  // status") went to the terminal, naming the temporary file; they are
+  // read back and the reason is said once, of OUTPUT.
+  llvm::SmallString<128> log;
+  bool logged = !llvm::sys::fs::createTemporaryFile("gradc-link", "log", log);
+  std::optional<llvm::StringRef> toLog[] = {std::nullopt, std::nullopt, llvm::StringRef(log)};
+  rc = llvm::sys::ExecuteAndWait(*cxx, args, std::nullopt, logged ? llvm::ArrayRef(toLog) : llvm::ArrayRef<std::optional<llvm::StringRef>>(),
+                                 0, 0, &err, &failed);
+  std::string said;
+  if (logged) {
+    if (auto text = llvm::MemoryBuffer::getFile(log)) said = (*text)->getBuffer().str();
+    llvm::sys::fs::remove(log);
+  }
+  if (failed || rc != 0) {
+    std::string why = linkerReason(said, out, output);
     return fail("linking " + output + " failed (" + *cxx + " exited with " + llvm::Twine(rc) + ")" +
-                (err.empty() ? "" : ": " + err) +
+                (why.empty() ? "" : ": " + why) + (err.empty() ? "" : ": " + err) +
                 (llvm::sys::fs::exists(output) ? "; " + output + " is as it was" : std::string()));
+  }
   return done();
 }
 

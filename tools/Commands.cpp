@@ -102,7 +102,18 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
                                                   << (b.objectOnly ? "object file" : "executable") << " with -o\n";
     return 1;
   }
-  if (out.empty()) out = llvm::sys::path::stem(o.input).str() + (b.objectOnly ? ".o" : "");
+  // The default output: the model's name without its extension, beside
+  // where gradc runs. `.grad` has no name to give (it said "cannot write :").
+  bool defaulted = out.empty();
+  if (defaulted) {
+    std::string stem = llvm::sys::path::stem(o.input).str();
+    if (stem.empty() || stem == "." || stem == "..") {
+      llvm::WithColor::error(llvm::errs(), "gradc") << "the model file " << o.input << " gives no name for the "
+                                                    << (b.objectOnly ? "object file" : "executable") << "; name it with -o\n";
+      return 1;
+    }
+    out = stem + (b.objectOnly ? ".o" : "");
+  }
   // The output must not be the model itself (a source named without an
   // extension, or -o naming it), a directory, or standard output; a name
   // that starts with '-' is passed on as ./NAME, not as an option.
@@ -111,7 +122,10 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     return 1;
   };
   if (out == "-") return refuse("-o -: an executable cannot go to standard output; name a file");
-  if (llvm::sys::fs::is_directory(out)) return refuse("cannot write " + out + ": it is a directory; name a file in it");
+  if (llvm::sys::fs::is_directory(out))
+    return refuse("cannot write " + out + ": it is a directory; " +
+                  (defaulted ? "it is the default name (the model's, without .grad), so name the executable with -o"
+                             : "name a file in it"));
   if (llvm::sys::fs::equivalent(out, o.input))
     return refuse("the output " + out + " is the model file itself; name the executable with -o");
   // Nor the compiler or the runtime it links: `gradc build m.grad -o

@@ -20,6 +20,7 @@
 
 #include <csignal>
 #include <exception>
+#include <limits>
 #include <new>
 #include <system_error>
 #include <unistd.h>
@@ -55,6 +56,16 @@ public:
     else ok = llvm::to_integer(arg, value, 0);
     if (ok) return false;
     std::string name = (argName.size() == 1 ? "-" : "--") + argName.str();
+    // A whole number past the type's range (--fusion=4294967296) was told
+    // it is not a whole number.
+    if constexpr (!std::is_floating_point_v<T>) {
+      llvm::StringRef body = arg;
+      body.consume_front("+") || (!std::is_unsigned_v<T> && body.consume_front("-"));
+      bool digits = !body.empty() && body.find_first_not_of("0123456789") == llvm::StringRef::npos;
+      if (digits)
+        fail(name + " takes a whole number up to " + llvm::Twine(std::to_string(std::numeric_limits<T>::max())) +
+             ", not '" + arg + "'");
+    }
     const char *what = std::is_floating_point_v<T> ? "a number"
                        : std::is_unsigned_v<T>     ? "a whole number, 0 or more"
                                                    : "a whole number";

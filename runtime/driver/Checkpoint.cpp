@@ -90,6 +90,12 @@ void checkCheckpointPath(const std::string &given) {
   // The directory must take a new file: the temporary a save renames.
   std::string tmp = temporaryName(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // A name of 245 bytes is legal, and its temporary's, NAME.tmp-PID, is
+  // not: "File name too long" of a name that `touch` makes.
+  if (fd < 0 && errno == ENAMETOOLONG)
+    fail("cannot save checkpoint {}: the temporary file a save writes first, {}, has a name too long for the file "
+         "system; choose a shorter name",
+         given, tmp.substr(tmp.rfind('/') + 1)); // npos + 1 is 0
   if (fd < 0) fail("cannot save checkpoint {}: {}", given, std::strerror(errno));
   ::close(fd);
   ::unlink(tmp.c_str());

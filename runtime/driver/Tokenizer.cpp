@@ -344,6 +344,7 @@ Tokenizer Tokenizer::train(std::string_view text, int64_t vocabSize, bool prespl
 
   std::vector<uint64_t> grown;
   int merges = 0;
+  bool capped = false;
   int64_t wanted = vocabSize - 256;
   while (merges < wanted && !heap.empty()) {
     auto [count, k] = heap.top();
@@ -356,6 +357,7 @@ Tokenizer Tokenizer::train(std::string_view text, int64_t vocabSize, bool prespl
     }
     int32_t a = int32_t(k >> 32), b = int32_t(k & 0xffffffffu);
     if (tok.tokens[size_t(a)].size() + tok.tokens[size_t(b)].size() > kMaxTokenBytes) {
+      capped = true;
       // Never merged: its count is dropped (a later occurrence may raise
       // it again, and it is passed over again).
       it->second.count = 0;
@@ -404,7 +406,7 @@ Tokenizer Tokenizer::train(std::string_view text, int64_t vocabSize, bool prespl
     if (onMerge) onMerge({merges, c, a, b, count, tok.tokens[size_t(c)]});
   }
   tok.buildTables();
-  if (stats) *stats = {nChunks, int64_t(words.size()), merges};
+  if (stats) *stats = {nChunks, int64_t(words.size()), merges, capped};
   return tok;
 }
 

@@ -57,6 +57,7 @@ public:
   struct TrainStats {
     int64_t chunks = 0, distinct = 0; // pre-split chunks of the text, and how many differ
     int merges = 0;                   // fewer than asked when no adjacent pair is left
+    bool capped = false;              // pairs were passed over: their token passes kMaxTokenBytes
   };
 
   /// The 256 single bytes.

@@ -142,7 +142,14 @@ int train(int argc, char **argv) {
   double seconds = now() - t0;
   std::string err = tok.save(outPath);
   if (!err.empty()) fail("cannot write tokenizer {}: {}", outPath, err);
-  if (stats.merges < wanted)
+  // A corpus of one repeated byte runs out of pairs by the token-size cap,
+  // not by pairs: it was said to have none left.
+  if (stats.merges < wanted && stats.capped)
+    fmt::print(stderr, "note: {} has no adjacent pair left after {} merges whose token would be {} bytes or fewer (the "
+                       "longest a token may be); the vocabulary has {} tokens, not {}: the corpus repeats too little "
+                       "else for more\n",
+               data, stats.merges, Tokenizer::kMaxTokenBytes, tok.size(), vocab);
+  else if (stats.merges < wanted)
     fmt::print(stderr, "note: {} has no adjacent pair left after {} merges; the vocabulary has {} tokens, not {}\n", data,
                stats.merges, tok.size(), vocab);
   fmt::print("{} merge{} in {:.3f} s ({} chunks, {} distinct); vocabulary {} tokens\n", stats.merges,
