@@ -449,6 +449,10 @@ void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
     while (!work.empty()) {
       const Node *n = work.pop_back_val();
       if (!seen.insert(n).second || (onlyGradient && !passesGradient(n))) continue;
+      // A product with the constant 0 passes no gradient to its other
+      // factor (`loss = ... * 0`: every gradient folds to 0, silently).
+      auto zero = [](const Node *c) { return c->is(OpKind::Const) && c->attrs.getFloat(AttrKey::Value) == 0; };
+      if (onlyGradient && n->is(OpKind::Mul) && (zero(n->operand(0)) || zero(n->operand(1)))) continue;
       for (const Node *op : n->operands) work.push_back(op);
     }
     return seen;
@@ -469,7 +473,8 @@ void SemaImpl::warnUntrained(const Node *loss, llvm::SMLoc lossLoc) {
                               : "training changes nothing";
     diag.warning(at, cut.empty() ? "the loss does not depend on any param, so every gradient is 0 and " + nothing
                                  : "no gradient reaches any param from the loss (it reads them only through stop_gradient, "
-                                   "comparisons, rounding or integer conversions, if at all), so every gradient is 0 and " +
+                                   "comparisons, rounding, integer conversions or a product with 0, if at all), so every "
+                                   "gradient is 0 and " +
                                        nothing);
     return;
   }
