@@ -384,13 +384,19 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
   switch (id) {
   case Builtin::Where: {
     // A condition known at compile time picks its branch, so a function
-    // built on where (the prelude's sigmoid) also takes plain numbers. With
-    // a tensor branch the result is still the broadcast of all three, as
-    // NumPy's: where(true, 1, t) was the number 1, not a tensor like t.
-    bool anyTensor = a[1].kind == Value::Tensor || a[2].kind == Value::Tensor;
-    if (a[0].kind == Value::Bool && !anyTensor) return a[0].b ? a[1] : a[2];
-    Node *c = a[0].kind == Value::Bool ? b().constant(a[0].b ? 1.0 : 0.0, TensorType{DType::I1, {}})
-                                       : tensorArg(a[0], loc, "the condition");
+    // built on where (the prelude's sigmoid) also takes plain numbers, and
+    // `where(b == none, x, b)` its default. A number picked against a
+    // tensor branch is that tensor's shape and dtype, filled: where(true,
+    // 1, t) was the number 1, and `mean` of it failed.
+    if (a[0].kind == Value::Bool) {
+      const Value &picked = a[0].b ? a[1] : a[2], &other = a[0].b ? a[2] : a[1];
+      if (picked.isNumber() && other.kind == Value::Tensor) {
+        setLoc(loc);
+        return Value::tensor(b().constant(picked.kind == Value::Float ? picked.f : double(picked.i), other.node->type));
+      }
+      return picked;
+    }
+    Node *c = tensorArg(a[0], loc, "the condition");
     if (!c) return Value::error();
     if (c->type.dtype != DType::I1)
       return error(a[0].range.Start, "the condition of where must be a bool tensor, got " + srcType(c->type), {a[0].range});
@@ -420,8 +426,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
                             srcType(a[2].node->type), {a[1].range, a[2].range});
     setLoc(loc);
     llvm::SmallVector<Node *, 3> cxy;
-    Value cond = a[0].kind == Value::Bool ? Value::tensor(c) : a[0];
-    if (!broadcastValues({cond, a[1], a[2]}, dt, loc, "where", cxy)) return Value::error();
+    if (!broadcastValues({a[0], a[1], a[2]}, dt, loc, "where", cxy)) return Value::error();
     // The condition keeps its own dtype (i1); broadcastValues only casts numbers.
     return Value::tensor(b().select(cxy[0], cxy[1], cxy[2]));
   }

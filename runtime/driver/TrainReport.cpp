@@ -62,7 +62,13 @@ int TrainRun::finish() {
   if (hasVal && !stopping && !data->validatesAll()) {
     data->fullValidation(true);
     val = evaluate(s, *data, dopts.seed, &stopSignal, !quiet);
-    if (anyStopping(false)) return stoppedBySignal(true);
+    if (anyStopping(false)) {
+      // The training is done: its pictures and profile are whole.
+      int rc = stoppedBySignal(true);
+      drawLastPictures();
+      printProfile();
+      return rc;
+    }
     lastVal = val.loss;
     checkValidationFinite(reached);
   }
@@ -70,7 +76,7 @@ int TrainRun::finish() {
     // A run stopped by a signal draws and profiles what it trained too:
     // its pictures were those of the last progress line, or none.
     int rc = stoppedBySignal(false);
-    if (!drawLastPictures()) return 1;
+    drawLastPictures(); // a picture that cannot be written is said; the status is the signal's
     printProfile();
     return rc;
   }
@@ -115,7 +121,7 @@ void TrainRun::printProfile() {
 
 /// A path as a shell reads it back: quoted where it holds more than
 /// letters, digits and . / _ - + = , : @.
-static std::string shellWord(const std::string &w) {
+std::string shellWord(const std::string &w) {
   bool plain = !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("./_-+=,:@", c);
   });

@@ -59,7 +59,8 @@ void TrainRun::checkSaveSize() const {
     return out;
   };
   meta["history.train"] = widest(history.train, logEvery);
-  meta["history.val"] = widest(history.val, evalEvery);
+  // A run that never validates keeps the validation history it has.
+  if (hasVal) meta["history.val"] = widest(history.val, evalEvery);
   grt::checkSaveSize(save, s, meta);
 }
 
