@@ -75,6 +75,10 @@ private:
   int64_t seen = 0, stride = 1;
 };
 
+/// A path as a shell reads it back (quoted where it holds more than
+/// letters, digits and . / _ - + = , : @), for the commands messages give.
+std::string shellWord(const std::string &w);
+
 class TrainRun {
 public:
   TrainRun(const GrtModel &m, const Args &a, Session &s, TrainPaths paths, std::string precision);

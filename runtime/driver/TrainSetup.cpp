@@ -175,6 +175,13 @@ void TrainRun::loadTrainingData() {
                                     data->samplesPerBatch(), cluster.size, cluster.size == 1 ? "" : "es",
                                     data->samplesPerBatch() / cluster.size, data->samplesPerBatch()));
   bool otherData = resuming && !saved.dataId.empty() && saved.dataId != data->identity();
+  // A resume that forgot its --data trained on the model's own data (its
+  // data block, or compiled-in corpus), with a note: the common slip, where
+  // fine-tuning names its new file. It is refused, and says both ways on.
+  if (otherData && !a.has("data") && !saved.dataPath.empty() && saved.dataPath != paths.corpus)
+    fail("checkpoint {} was trained on {}, and this run has no --data, so it would train on the model's own data; "
+         "give --data {} to go on with the run, or --data FILE to train on other data",
+         from, saved.dataPath, shellWord(saved.dataPath));
   if (otherData)
     // An identity is about 90 characters (text, size, hashes of the bytes
     // and of the tokenizer): shown whole, so the part that differs is seen.
