@@ -273,7 +273,14 @@ void setSavingCheckpoint(const std::string &path, int64_t step) {
 
 int removeOnQuit(const std::string &path, QuitRemoval how, int fd) {
   if (path.size() >= sizeof QuitSlot::path) return -1;
-  for (int i = 0; i < kQuitSlots; ++i) {
+  // Round the slots, so a slot just freed is the last one taken again: a
+  // handler still reading it (on another thread, for microseconds) is done
+  // long before its path is written over (the fields are plain, written
+  // only while the slot is free).
+  static int next = 0;
+  for (int tried = 0; tried < kQuitSlots; ++tried) {
+    int i = next;
+    next = (next + 1) % kQuitSlots;
     QuitSlot &q = quitSlots[i];
     if (q.used.load()) continue;
     q.how = how;

@@ -49,6 +49,7 @@ void setSavingCheckpoint(const std::string &path, int64_t step);
 /// directory this run made (only while it is empty: --plot before the
 /// first picture). Returns a slot for forgetOnQuit, or -1 when all
 /// kQuitSlots are taken or the path is too long (then it stays, as before).
+/// Called from the main thread, which writes every file the run makes.
 enum class QuitRemoval { File, Lock, EmptyDir };
 constexpr int kQuitSlots = 8;
 int removeOnQuit(const std::string &path, QuitRemoval how, int fd = -1);
