@@ -188,12 +188,23 @@ void onStopSignal(int sig) {
 /// directory). It died with no word, and left the lock file.
 void onStartupSignal(int sig) {
   static std::atomic<int> received{0};
+  static std::atomic<bool> cleaned{false};
   if (received.fetch_add(1) == 0) {
     removeQuitFiles();
     if (speaking.load()) {
       Line line;
       line << "\nstopped before the first step; nothing trained or saved\n";
       line.flush();
+    }
+    cleaned = true;
+  } else {
+    // Another signal, on another thread at once: the process ends when the
+    // first one's clean-up is done, not before (the lock stayed).
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!cleaned.load()) {
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if (now.tv_sec - t0.tv_sec > 1) break;
     }
   }
   std::signal(SIGINT, SIG_DFL);
