@@ -34,6 +34,12 @@ public:
   Node *unary(OpKind op, Node *x) { return create(op, {x}); }
   Node *binary(OpKind op, Node *a, Node *b) { return create(op, {a, b}); }
   Node *add(Node *a, Node *b) { return binary(OpKind::Add, a, b); }
+  /// The terms added left to right, as a chain of adds (null for none).
+  Node *addAll(llvm::ArrayRef<Node *> terms) {
+    Node *total = nullptr;
+    for (Node *t : terms) total = total ? add(total, t) : t;
+    return total;
+  }
   Node *sub(Node *a, Node *b) { return binary(OpKind::Sub, a, b); }
   Node *mul(Node *a, Node *b) { return binary(OpKind::Mul, a, b); }
   Node *div(Node *a, Node *b) { return binary(OpKind::Div, a, b); }

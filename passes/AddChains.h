@@ -64,14 +64,6 @@ private:
   }
 };
 
-/// The terms added left to right, as a chain of adds (null for none): how
-/// the passes rebuild the part of a chain they leave as it was.
-inline Node *addAll(Builder &b, llvm::ArrayRef<Node *> terms) {
-  Node *total = nullptr;
-  for (Node *t : terms) total = total ? b.add(total, t) : t;
-  return total;
-}
-
 /// Runs `rewrite(builder, node, chains)` over every node of every graph, as
 /// rewriteNodes does, with the chains of the graph as it was.
 template <typename F> void rewriteAddChains(Module &m, F rewrite) {

@@ -174,7 +174,7 @@ private:
   Node *sum(llvm::ArrayRef<Piece> ps, llvm::ArrayRef<int64_t> shape) {
     std::vector<Node *> padded;
     for (const Piece &p : ps) padded.push_back(padTo(p, shape));
-    return addAll(b, padded);
+    return b.addAll(padded);
   }
 
   Node *zeros(Node *like, llvm::ArrayRef<int64_t> shape) { return b.constant(0.0, like->type.withShape(shape)); }
@@ -234,7 +234,7 @@ Node *rewrite(Builder &b, Node *n, const AddChains &chains) {
     else merged[it->second].src = b.add(merged[it->second].src, p.src);
   }
   others.push_back(PadSumBuilder(b).build(merged, n->type.shape));
-  return addAll(b, others);
+  return b.addAll(others);
 }
 
 } // namespace

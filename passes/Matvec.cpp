@@ -41,16 +41,15 @@ Node *flip(Builder &b, Node *x) { return b.transpose(x, {1, 0}); }
 /// over [M, N]. `as` and `cs` are the operands as stored; ta and tb say
 /// they are transposed.
 Node *outerProducts(Builder &b, int64_t M, int64_t N, int64_t K, Node *as, bool ta, Node *cs, bool tb) {
-  Node *sum = nullptr;
+  std::vector<Node *> terms;
   for (int64_t k = 0; k < K; ++k) {
     // Statements, not nested calls: operands are built in a fixed order.
     Node *col = ta ? flip(b, b.slice(as, {k, 0}, {1, M})) : b.slice(as, {0, k}, {M, 1});
     Node *row = tb ? flip(b, b.slice(cs, {0, k}, {N, 1})) : b.slice(cs, {k, 0}, {1, N});
     Node *left = b.broadcastTo(col, {M, N});
-    Node *term = b.mul(left, b.broadcastTo(row, {M, N}));
-    sum = sum ? b.add(sum, term) : term;
+    terms.push_back(b.mul(left, b.broadcastTo(row, {M, N})));
   }
-  return sum;
+  return b.addAll(terms);
 }
 
 /// N or M of 2..kThin: a three-axis multiply and sum whose innermost axis

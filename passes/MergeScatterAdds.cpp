@@ -51,7 +51,7 @@ Node *rewrite(Builder &b, Node *n, const AddChains &chains) {
   }
   TensorType t = n->type;
   others.push_back(b.create(OpKind::ScatterAdd, {b.concat(ids, 0), b.concat(rows, 0)}, {}, &t));
-  return addAll(b, others);
+  return b.addAll(others);
 }
 
 } // namespace

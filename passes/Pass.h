@@ -122,5 +122,7 @@ public:
 /// A LocatedError at node n, `msg` followed by its source line and caret
 /// (a passError where n has no location).
 llvm::Error errorAt(const Module &m, const Node *n, const std::string &msg);
+/// The same at a source location (an `output` line).
+llvm::Error errorAt(const Module &m, const Location &l, const std::string &msg);
 
 } // namespace gradc

@@ -34,10 +34,12 @@ std::string sourceWithCaret(const Module &m, const Location &loc) {
   return "\n  " + line.str() + "\n  " + pad + "^";
 }
 
-llvm::Error errorAt(const Module &m, const Node *n, const std::string &msg) {
-  if (!n->loc.known()) return passError(msg);
-  return llvm::make_error<LocatedError>(m.locStr(n->loc), msg + sourceWithCaret(m, n));
+llvm::Error errorAt(const Module &m, const Location &l, const std::string &msg) {
+  if (!l.known()) return passError(msg);
+  return llvm::make_error<LocatedError>(m.locStr(l), msg + sourceWithCaret(m, l));
 }
+
+llvm::Error errorAt(const Module &m, const Node *n, const std::string &msg) { return errorAt(m, n->loc, msg); }
 
 // The whole compilation, in order. A stage is the result of the step that
 // names it: `gradc dump --stage=opt` prints the module after dce, having run

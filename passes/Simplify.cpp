@@ -95,7 +95,7 @@ Node *pullTransposeOut(Builder &b, Node *n) {
   Dims swapped{n->type.shape[1], n->type.shape[0]};
   bool any = false;
   for (Node *o : n->operands) {
-    if (o->is(OpKind::Transpose) && o->type.rank() == 2 && o->attrs.getInts(AttrKey::Perm)[0] == 1) any = true;
+    if (swapsLastTwo(o)) any = true; // in 2-D, the one transpose that is not x itself
     else if (o->is(OpKind::Const)) continue;
     else if (!o->is(OpKind::Broadcast) || o->operand(0)->type.rank() > 2 ||
              (o->operand(0)->type.rank() == 2 && llvm::none_of(o->operand(0)->type.shape, [](int64_t d) { return d == 1; })))

@@ -435,11 +435,10 @@ llvm::Error noLogitsInPredict(const Module &m) {
   auto it = m.rowlessOutputs.find("logits");
   if (it == m.rowlessOutputs.end())
     return passError("--step-entry: the model has no `output logits` to generate tokens from");
-  std::string msg = "--step-entry: output 'logits' has no row per input row (the note above says why), so it cannot "
-                    "be generated one position at a time, and neither `predict` nor `sample` can use it; compute "
-                    "each row's logits from that row alone";
-  if (!it->second.known()) return passError(msg);
-  return llvm::make_error<LocatedError>(m.locStr(it->second), msg + sourceWithCaret(m, it->second));
+  return errorAt(m, it->second,
+                 "--step-entry: output 'logits' has no row per input row (the note above says why), so it cannot be "
+                 "generated one position at a time, and neither `predict` nor `sample` can use it; compute each "
+                 "row's logits from that row alone");
 }
 
 /// @step from @predict, inserted after it; an error says why it cannot be.

@@ -1,6 +1,7 @@
 //===- runtime/driver/StopSignals.cpp - Ctrl-C, SIGTERM, SIGHUP in train -===//
 #include "driver/StopSignals.h"
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -128,12 +129,12 @@ void sayQuitting() {
   line.flush();
 }
 
-/// Waits up to a second for the first signal's line (clock_gettime is
-/// async-signal-safe; the first handler only has a write to finish).
-void awaitFirstLine() {
+/// Waits up to a second for `flag` (clock_gettime is async-signal-safe;
+/// the other handler only has a write or an unlink to finish).
+void awaitUpToASecond(const std::atomic<bool> &flag) {
   struct timespec t0, now;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  while (!firstSaid.load()) {
+  while (!flag.load()) {
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (now.tv_sec - t0.tv_sec > 1) return;
   }
@@ -175,7 +176,7 @@ void onStopSignal(int sig) {
   std::signal(SIGTERM, SIG_DFL);
   std::signal(SIGHUP, SIG_DFL);
   if (before == 1 && speaking.load()) {
-    awaitFirstLine();
+    awaitUpToASecond(firstSaid);
     sayQuitting();
   }
   if (before == 1) removeQuitFiles();
@@ -200,12 +201,7 @@ void onStartupSignal(int sig) {
   } else {
     // Another signal, on another thread at once: the process ends when the
     // first one's clean-up is done, not before (the lock stayed).
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (!cleaned.load()) {
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      if (now.tv_sec - t0.tv_sec > 1) break;
-    }
+    awaitUpToASecond(cleaned);
   }
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
@@ -220,16 +216,16 @@ void onStartupSignal(int sig) {
 /// foreground command only); a run there was stopped by the Ctrl-C meant
 /// for another command.
 void installStopHandler(void (*handler)(int)) {
-  static const bool ignored[3] = {[] {
-    struct sigaction old = {};
-    return sigaction(SIGINT, nullptr, &old) == 0 && old.sa_handler == SIG_IGN;
-  }(), [] {
-    struct sigaction old = {};
-    return sigaction(SIGTERM, nullptr, &old) == 0 && old.sa_handler == SIG_IGN;
-  }(), [] {
-    struct sigaction old = {};
-    return sigaction(SIGHUP, nullptr, &old) == 0 && old.sa_handler == SIG_IGN;
-  }()};
+  const int signals[3] = {SIGINT, SIGTERM, SIGHUP};
+  // As the process started, before any handler of ours.
+  static const std::array<bool, 3> ignored = [&] {
+    std::array<bool, 3> r;
+    for (int i = 0; i < 3; ++i) {
+      struct sigaction old = {};
+      r[i] = sigaction(signals[i], nullptr, &old) == 0 && old.sa_handler == SIG_IGN;
+    }
+    return r;
+  }();
   struct sigaction sa = {};
   sa.sa_handler = handler;
   sa.sa_flags = SA_RESTART;
@@ -237,7 +233,6 @@ void installStopHandler(void (*handler)(int)) {
   sigaddset(&sa.sa_mask, SIGINT);
   sigaddset(&sa.sa_mask, SIGTERM);
   sigaddset(&sa.sa_mask, SIGHUP);
-  const int signals[3] = {SIGINT, SIGTERM, SIGHUP};
   for (int i = 0; i < 3; ++i)
     if (!ignored[i]) sigaction(signals[i], &sa, nullptr);
 }
