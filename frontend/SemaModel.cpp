@@ -580,6 +580,7 @@ void SemaImpl::finishModel(const ModelDecl &m) {
       graph->outputs.push_back({"loss", v.node});
     }
   }
+  llvm::StringMap<llvm::SMLoc> outputAt; // the first output statement of each name
   for (auto &[name, placeholder] : outputs) {
     if (name == "loss") {
       error(placeholder.range.Start, "the loss is always an output of the model; 'output loss' is not needed");
@@ -615,8 +616,14 @@ void SemaImpl::finishModel(const ModelDecl &m) {
     }
     if (graph->output(name)) {
       error(placeholder.range.Start, "'" + name + "' is output twice");
+      llvm::SMLoc first = outputAt.lookup(name);
+      if (first == placeholder.range.Start)
+        note(first, "a loop runs this line on every pass; write 'output " + name + "' once, after the loop");
+      else if (first.isValid())
+        note(first, "the first 'output " + name + "' is here");
       continue;
     }
+    outputAt[name] = placeholder.range.Start;
     // The data block's generator outputs each input's rows under the
     // input's name: [rows, ...], where this output would be [B, ...].
     if (dataStmt && inputs.count(name)) {

@@ -15,6 +15,7 @@
 #include "gradrt/hypers.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cfloat>
 #include <charconv>
@@ -94,6 +95,34 @@ static std::string outOfRange(const GrtTensor &t, int64_t column, double v) {
   return fmt::format("{} is used as an index, shifted on its way: it takes {} to {}", what, r.low, r.limit - 1);
 }
 
+/// A column name as a reader of the file sees it: without bytes outside
+/// printable ASCII (a byte-order mark, written twice by some tools; a
+/// no-break space; a zero-width space), spaces and quotes, in lower case.
+static std::string looseName(const std::string &s) {
+  std::string out;
+  for (unsigned char c : s)
+    if (c > ' ' && c < 0x7f && c != '"' && c != '\'') out += char(std::tolower(c));
+  return out;
+}
+
+/// `s` with each byte outside printable ASCII written \xNN.
+static std::string visibleBytes(const std::string &s) {
+  std::string out;
+  for (unsigned char c : s) out += c >= ' ' && c < 0x7f ? std::string(1, char(c)) : fmt::format("\\x{:02x}", c);
+  return out;
+}
+
+/// "; the file's column 'X' ..." when a column of the file is `want` but
+/// for what no one sees in an editor or a terminal, else "".
+static std::string nearColumn(const CsvTable &t, const std::string &want) {
+  for (const std::string &h : t.header)
+    if (h != want && looseName(h) == looseName(want))
+      return fmt::format("; the file's column '{}' differs from it only in case, spaces, quotes or invisible "
+                         "characters",
+                         visibleBytes(h));
+  return "";
+}
+
 // An f32 cell is refused from kF32Overflow (gradrt/hypers.h) up: predict
 // prints FLT_MAX as 3.40282347e+38, and it reads back. (An f64 column needs
 // no such check: strtod gives an infinity, refused as not finite, for what
@@ -148,11 +177,11 @@ Rows readRows(Session &s, const std::vector<int> &inputs, const std::string &pat
                                 "from columns {} to {}",
                                 sl.tensor->name, sl.tensor->name, names.size(), names.front(), names.back())
                   : "";
-          fail("{}: missing column '{}' (the model reads columns {}){}{}", dataFileName(path), names[f], want,
+          fail("{}: missing column '{}' (the model reads columns {}){}{}{}", dataFileName(path), names[f], want,
                numeric ? "; its first line holds numbers, not column names: a CSV's first line names its columns, "
                          "so add one such as '" + header + "'"
                        : "",
-               whole);
+               whole, nearColumn(t, names[f]));
         }
         found.push_back(c);
       }
