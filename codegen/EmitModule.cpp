@@ -219,6 +219,13 @@ private:
     return {it->second, values};
   }
 
+  /// The index of the slot named `name` in the entry's `slots`.
+  int slotOf(const std::string &name) const {
+    auto it = slotIndex.find(name);
+    if (it == slotIndex.end()) llvm::report_fatal_error("internal error: no slot named " + llvm::Twine(name));
+    return it->second;
+  }
+
   /// The base pointer of a kernel buffer, computed in the entry function.
   llvm::Value *basePointer(const loops::Buffer &buf, llvm::Value *slots, llvm::Value *arena) {
     // A local buffer lives on the kernel's own stack (EmitKernel.cpp).
@@ -226,20 +233,17 @@ private:
     // A rebased buffer's kernel counts from its first element read.
     int64_t first = buf.first * loops::elementBytes(buf.type);
     if (!buf.isSlot) return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, buf.offset + first, buf.name);
-    auto it = slotIndex.find(buf.slot);
-    if (it == slotIndex.end()) llvm::report_fatal_error("internal error: no slot named " + llvm::Twine(buf.slot));
-    llvm::Value *base = b.CreateAlignedLoad(b.getPtrTy(), b.CreateConstInBoundsGEP1_64(b.getPtrTy(), slots, it->second),
+    llvm::Value *base = b.CreateAlignedLoad(b.getPtrTy(), b.CreateConstInBoundsGEP1_64(b.getPtrTy(), slots, slotOf(buf.slot)),
                                             llvm::Align(8), buf.name);
     return first ? b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), base, first, buf.name) : base;
   }
 
-  /// An entry calls its kernels in order. A long one (an unrolled loop's)
-  /// calls parts of at most kKernelsPerPart kernels each: LLVM's
-  /// optimisation of one straight-line function is quadratic in its length
-  /// (the SLP vectorizer's store chains; 20,000 kernels took 5 minutes).
-  /// The GPT's 358 kernels stay in one function.
-  static constexpr size_t kKernelsPerPart = 512;
-
+  /// An entry calls its kernels in order. A long one (an unrolled loop's,
+  /// EmitOptions::callTableFrom kernels or more) hands them to the runtime
+  /// as a table (grt_run_calls): LLVM's code generation of its calls is
+  /// what took the time (14 of 19 s for 40,000 kernels, even split into
+  /// functions of 512 calls and unoptimised). The GPT's 358 kernels stay
+  /// calls in code, which cost a tiny model's step nothing.
   llvm::Function *emitEntry(const LoweredModel::Entry &e) {
     std::vector<KernelCode> kernels;
     for (auto &k : e.kernels) kernels.push_back(kernelFunction(k));
@@ -248,23 +252,49 @@ private:
     auto *fn = llvm::Function::Create(fty, llvm::Function::InternalLinkage, "gradc." + e.name, *mod);
     fn->addFnAttr(llvm::Attribute::NoUnwind);
     unoptimised(fn);
-    if (kernels.size() <= kKernelsPerPart) {
-      emitCalls(fn, e, kernels, 0, kernels.size());
-      return fn;
-    }
-    std::vector<llvm::Function *> parts;
-    for (size_t first = 0; first < kernels.size(); first += kKernelsPerPart) {
-      auto *part = llvm::Function::Create(fty, llvm::Function::InternalLinkage,
-                                          "gradc." + e.name + ".part" + llvm::Twine(parts.size()), *mod);
-      part->addFnAttr(llvm::Attribute::NoUnwind);
-      unoptimised(part);
-      emitCalls(part, e, kernels, first, std::min(kernels.size(), first + kKernelsPerPart));
-      parts.push_back(part);
-    }
-    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
-    for (auto *part : parts) b.CreateCall(part, {fn->getArg(0), fn->getArg(1), fn->getArg(2)});
-    b.CreateRetVoid();
+    if (opts.callTableFrom && kernels.size() >= opts.callTableFrom) emitCallTable(fn, e, kernels);
+    else emitCalls(fn, e, kernels);
     return fn;
+  }
+
+  /// The body of a long entry: one grt_run_calls over a table of its
+  /// kernels' calls, each with the arguments emitCalls would store.
+  void emitCallTable(llvm::Function *fn, const LoweredModel::Entry &e, llvm::ArrayRef<KernelCode> kernels) {
+    AbiTypes abi = abiTypes(ctx);
+    auto *ptr = b.getPtrTy();
+    llvm::Constant *null = llvm::ConstantPointerNull::get(ptr);
+    std::vector<llvm::Constant *> calls, args;
+    auto arg = [&](GrtCallArgKind kind, int64_t slot, int64_t offset, llvm::Constant *address) {
+      args.push_back(llvm::ConstantStruct::get(abi.callArg, {i32(kind), i32(slot), i64(offset), address}));
+    };
+    for (size_t i = 0; i < e.kernels.size(); ++i) {
+      const loops::Kernel &k = e.kernels[i];
+      for (const loops::Buffer &buf : k.buffers) {
+        int64_t first = buf.first * loops::elementBytes(buf.type);
+        if (buf.isLocal) arg(GRT_ARG_ADDRESS, 0, 0, null);
+        else if (!buf.isSlot) arg(GRT_ARG_ARENA, 0, buf.offset + first, null);
+        else arg(GRT_ARG_SLOT, slotOf(buf.slot), first, null);
+      }
+      arg(GRT_ARG_CONTEXT, 0, 0, null);
+      if (kernels[i].constants) arg(GRT_ARG_ADDRESS, 0, 0, kernels[i].constants);
+      int64_t n = k.parallelExtent > 0 ? k.parallelExtent : 1;
+      calls.push_back(llvm::ConstantStruct::get(
+          abi.call, {kernels[i].fn, i64(std::max<int64_t>(k.parallelExtent, 0)),
+                     i64(std::max<int64_t>(1, (k.work + n - 1) / n)), i32(i > 0 && k.joinsPrevious ? 1 : 0),
+                     i32(int64_t(k.buffers.size()) + 1 + (kernels[i].constants ? 1 : 0))}));
+    }
+    auto table = [&](llvm::StructType *ty, llvm::ArrayRef<llvm::Constant *> items, const llvm::Twine &name) {
+      auto *at = llvm::ArrayType::get(ty, items.size());
+      return new llvm::GlobalVariable(*mod, at, true, llvm::GlobalValue::PrivateLinkage,
+                                      llvm::ConstantArray::get(at, items), name);
+    };
+    auto runCalls = mod->getOrInsertFunction(
+        "grt_run_calls", llvm::FunctionType::get(b.getVoidTy(), {ptr, ptr, ptr, b.getInt32Ty(), b.getInt32Ty(), ptr, ptr},
+                                                 false));
+    b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
+    b.CreateCall(runCalls, {fn->getArg(2), fn->getArg(0), fn->getArg(1), b.getInt32(0), b.getInt32(int32_t(calls.size())),
+                            table(abi.call, calls, e.name + ".calls"), table(abi.callArg, args, e.name + ".call_args")});
+    b.CreateRetVoid();
   }
 
   /// An entry is a list of calls, one per kernel, that runs once a step:
@@ -276,17 +306,16 @@ private:
     fn->addFnAttr(llvm::Attribute::OptimizeNone);
   }
 
-  /// The body of `fn`: calls of kernels [first, last) of `e`. A run of
+  /// The body of `fn`: a call of each kernel of `e`. A run of
   /// kernels grouped by codegen/LoopGroups.cpp is one call of
   /// grt_parallel_loops with a GrtLoop per kernel.
-  void emitCalls(llvm::Function *fn, const LoweredModel::Entry &e, llvm::ArrayRef<KernelCode> kernels,
-                 size_t first, size_t last) {
+  void emitCalls(llvm::Function *fn, const LoweredModel::Entry &e, llvm::ArrayRef<KernelCode> kernels) {
     auto *ptr = b.getPtrTy();
     auto *i64t = b.getInt64Ty();
     b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
     // The calls, each a run [begin, end) of kernels: one kernel, or a group.
     std::vector<std::pair<size_t, size_t>> calls;
-    for (size_t i = first; i < last;) {
+    for (size_t i = 0, last = kernels.size(); i < last;) {
       size_t end = i + 1;
       while (end < last && e.kernels[end].joinsPrevious) ++end;
       calls.push_back({i, end});
@@ -454,6 +483,10 @@ AbiTypes abiTypes(llvm::LLVMContext &ctx) {
   // text_target, constants.
   t.model =
       llvm::StructType::create(ctx, {i32t, i32t, ptr, ptr, ptr, ptr, ptr, i32t, i32t, i64t, ptr, ptr, ptr, ptr}, "GrtModel");
+  // GrtCall: body, extent, weight, joins_previous, num_args.
+  t.call = llvm::StructType::create(ctx, {ptr, i64t, i64t, i32t, i32t}, "GrtCall");
+  // GrtCallArg: kind, slot, offset, address.
+  t.callArg = llvm::StructType::create(ctx, {i32t, i32t, i64t, ptr}, "GrtCallArg");
   return t;
 }
 

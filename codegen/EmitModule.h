@@ -47,7 +47,7 @@ struct LoweredModel {
 /// field by field (tests/unit/AbiLayoutTest.cpp holds their layout to the
 /// C structs' offsetof and sizeof).
 struct AbiTypes {
-  llvm::StructType *tensor, *stored, *entry, *model;
+  llvm::StructType *tensor, *stored, *entry, *model, *call, *callArg;
 };
 AbiTypes abiTypes(llvm::LLVMContext &ctx);
 
@@ -61,6 +61,9 @@ struct EmitOptions {
   /// results are the same bits in every model tried: constants LLVM would
   /// do more with in the code stay there (SharedConstants.cpp).
   size_t shareKernelsFrom = 4;
+  /// An entry of at least this many kernels hands its calls to the runtime
+  /// as a table (grt_run_calls) instead of making them in code; 0: never.
+  size_t callTableFrom = 512;
 };
 
 /// Emits the lowered model as LLVM IR, including the `gradc_model`

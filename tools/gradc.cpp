@@ -122,6 +122,11 @@ static NumberOpt<long long> shareKernelsFrom(
              "function, reading the constants from memory, when there are at least this many of them "
              "(default 4; 0 = never). The results are the same bits in every model tried"),
     cl::init(EmitOptions{}.shareKernelsFrom), ALL_SUBS, cl::cat(category));
+static NumberOpt<long long> callTableFrom(
+    "call-table-from",
+    cl::desc("An entry of at least this many kernels hands its calls to the runtime as a table instead of making "
+             "them in code, which LLVM is slow to compile (default 512; 0 = never). The results are the same bits"),
+    cl::init(EmitOptions{}.callTableFrom), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printAfter("print-after", cl::desc("Print the IR after this pass (repeatable)"),
                                         cl::value_desc("pass"), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printBefore("print-before", cl::desc("Print the IR before this pass (repeatable)"),
@@ -257,6 +262,8 @@ static CompileOptions compileOptions() {
   o.schedule.skipMaskedColumns = !keepMaskedColumns;
   if (shareKernelsFrom < 0) fail("--share-kernels-from takes 0 (never) or more");
   o.emit.shareKernelsFrom = size_t(shareKernelsFrom);
+  if (callTableFrom < 0) fail("--call-table-from takes 0 (never) or more");
+  o.emit.callTableFrom = size_t(callTableFrom);
   // The hook corrupts the rule of the op it names; a misspelt name broke
   // nothing, and gradcheck passing then looked like a missed bug.
   if (!breakGrad.empty() && !parseOpKind(breakGrad))

@@ -1,8 +1,8 @@
 //===- runtime/core/Kernels.cpp - the functions generated code calls ------===//
 //
 // Random fills, the parallel-for and groups of parallel loops, per-thread
-// scratch, the end-of-kernel hook, and the table of symbols an in-process
-// JIT resolves. The matrix multiply has a file of its own (Gemm.cpp).
+// scratch, the end-of-kernel hook, a long entry's table of calls, and the
+// table of symbols an in-process JIT resolves. The matrix multiply has a file of its own (Gemm.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "core/FiniteCheck.h"
@@ -94,6 +94,41 @@ void grt_kernel_end(GrtContext *ctx, int32_t kernel) {
   if (ctx->kernelHook) ctx->kernelHook(ctx->kernelHookData, kernel);
 }
 
+void grt_run_calls(GrtContext *ctx, void *const *slots, char *arena, int32_t first, int32_t count,
+                   const GrtCall *calls, const GrtCallArg *args) {
+  // One group's argument arrays and loops at a time: a kernel reads its
+  // arguments while it runs, so they stay put until the group is done.
+  std::vector<void *> values;
+  std::vector<GrtLoop> loops;
+  const GrtCallArg *arg = args;
+  for (int32_t i = 0; i < count;) {
+    int32_t end = i + 1;
+    while (end < count && calls[end].joins_previous) ++end;
+    size_t total = 0;
+    for (int32_t j = i; j < end; ++j) total += size_t(calls[j].num_args);
+    values.resize(total);
+    loops.clear();
+    void **at = values.data();
+    for (int32_t j = i; j < end; ++j) {
+      const GrtCall &c = calls[j];
+      void **own = at;
+      for (int32_t a = 0; a < c.num_args; ++a, ++arg)
+        switch (arg->kind) {
+        case GRT_ARG_ARENA: *at++ = arena + arg->offset; break;
+        case GRT_ARG_SLOT: *at++ = static_cast<char *>(slots[arg->slot]) + arg->offset; break;
+        case GRT_ARG_CONTEXT: *at++ = ctx; break;
+        default: *at++ = const_cast<void *>(arg->address); break;
+        }
+      if (end - i > 1) loops.push_back({c.extent > 0 ? c.extent : 1, c.weight, c.body, own});
+      else if (c.extent > 0) grt_parallel_for(ctx, c.extent, c.body, own);
+      else c.body(own, 0, 1);
+    }
+    if (end - i > 1) grt_parallel_loops(ctx, int32_t(loops.size()), loops.data());
+    for (int32_t j = i; j < end; ++j) grt_kernel_end(ctx, first + j);
+    i = end;
+  }
+}
+
 const GrtSymbol grt_symbols[] = {
     {"grt_gemm_f32", (void *)&grt_gemm_f32},
     {"grt_gemm_f64", (void *)&grt_gemm_f64},
@@ -104,6 +139,7 @@ const GrtSymbol grt_symbols[] = {
     {"grt_parallel_for", (void *)&grt_parallel_for},
     {"grt_parallel_loops", (void *)&grt_parallel_loops},
     {"grt_kernel_end", (void *)&grt_kernel_end},
+    {"grt_run_calls", (void *)&grt_run_calls},
     {"grt_thread_scratch", (void *)&grt_thread_scratch},
     {nullptr, nullptr},
 };

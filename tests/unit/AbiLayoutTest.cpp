@@ -65,6 +65,14 @@ TEST(AbiLayout, DescriptorStructsMatchTheHeader) {
                 offsetof(GrtModel, data_rows), offsetof(GrtModel, text_corpus), offsetof(GrtModel, text_input),
                 offsetof(GrtModel, text_target), offsetof(GrtModel, constants)},
                sizeof(GrtModel));
+  expectLayout(t.call, dl,
+               {offsetof(GrtCall, body), offsetof(GrtCall, extent), offsetof(GrtCall, weight),
+                offsetof(GrtCall, joins_previous), offsetof(GrtCall, num_args)},
+               sizeof(GrtCall));
+  expectLayout(t.callArg, dl,
+               {offsetof(GrtCallArg, kind), offsetof(GrtCallArg, slot), offsetof(GrtCallArg, offset),
+                offsetof(GrtCallArg, address)},
+               sizeof(GrtCallArg));
 }
 
 // The names are shared too: C spells them with the macros, C++ with the

@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-#define GRT_ABI_VERSION 8
+#define GRT_ABI_VERSION 9
 
 enum GrtDType { GRT_F32 = 0, GRT_F64 = 1, GRT_I32 = 2, GRT_BOOL = 3 };
 
@@ -203,6 +203,35 @@ void grt_fill_normal_f64(GrtContext *ctx, double *out, int64_t n, double mean, d
 /* Called after kernel number `kernel` of the running entry finishes; the
  * runtime times kernels with it when asked to (train --profile). */
 void grt_kernel_end(GrtContext *ctx, int32_t kernel);
+
+/* A long entry (an unrolled loop's thousands of kernels) hands its calls to
+ * the runtime as a table, rather than making each call in code: LLVM took
+ * 14 of a build's 19 s to make machine code for 40,000 calls. Each call
+ * runs kernel body `body` on an argument array built from its GrtCallArgs;
+ * calls that join the one before run in one grt_parallel_loops with it, as
+ * in code, and grt_kernel_end follows each call or group. */
+enum GrtCallArgKind {
+  GRT_ARG_ARENA = 0,   /* arena + offset */
+  GRT_ARG_SLOT = 1,    /* slots[slot] + offset */
+  GRT_ARG_ADDRESS = 2, /* `address` itself: a kernel's constants, or null */
+  GRT_ARG_CONTEXT = 3, /* the GrtContext */
+};
+typedef struct GrtCallArg {
+  int32_t kind; /* GrtCallArgKind */
+  int32_t slot;
+  int64_t offset; /* bytes */
+  const void *address;
+} GrtCallArg;
+typedef struct GrtCall {
+  GrtParallelBody body;
+  int64_t extent;          /* > 0: grt_parallel_for over [0, extent); 0: body(args, 0, 1) */
+  int64_t weight;          /* in a group: each iteration's work (GrtLoop) */
+  int32_t joins_previous;  /* runs in one grt_parallel_loops with the call before */
+  int32_t num_args;        /* its GrtCallArgs follow the previous call's */
+} GrtCall;
+/* Runs calls [0, count) in order; call i is the entry's kernel first + i. */
+void grt_run_calls(GrtContext *ctx, void *const *slots, char *arena, int32_t first, int32_t count,
+                   const GrtCall *calls, const GrtCallArg *args);
 
 /* Name/address pairs of the functions above, for an in-process JIT. */
 typedef struct GrtSymbol {
