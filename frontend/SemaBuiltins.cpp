@@ -346,8 +346,9 @@ Node *SemaImpl::randomBits(llvm::ArrayRef<int64_t> shape) {
   return b().binary(OpKind::Hash, index, b().broadcastTo(key, shape));
 }
 
-/// Uniform on [0, 1] from i32 bits: bits / 2^32 + 1/2. Exact in f64; f32
-/// rounds to 24 bits, so 0 and 1 themselves have probability about 2^-26.
+/// Uniform on [0, 1] from i32 bits: bits / 2^32 + 1/2. Exact in f64, and
+/// below 1; f32 rounds to 24 bits, so 0 and 1 themselves have probability
+/// about 2^-26 (rand_uniform keeps its draws below `high`).
 Node *SemaImpl::uniformFromBits(Node *bits) {
   TensorType t(opts.floatType, bits->type.shape);
   return b().add(b().scale(b().cast(bits, opts.floatType), 0x1p-32), b().constant(0.5, t));
@@ -737,7 +738,15 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
       at.set(uni ? AttrKey::High : AttrKey::Std, p2);
       return Value::tensor(b().create(uni ? OpKind::RandUniform : OpKind::RandNormal, {}, at, &t));
     }
-    if (uni) return Value::tensor(b().add(b().scale(uniformFromBits(randomBits(shape)), p2 - p1), b().constant(p1, t)));
+    if (uni) {
+      Node *u = b().add(b().scale(uniformFromBits(randomBits(shape)), p2 - p1), b().constant(p1, t));
+      // f32 rounds the top 2^-26 or so of draws up to `high` itself, which
+      // the range leaves out: -log(1 - u) was inf once in 5e7 draws (an
+      // explorer's find). Such draws take the float just below it.
+      if (opts.floatType == DType::F32 && float(p2) > float(p1))
+        u = b().binary(OpKind::Min, u, b().constant(std::nextafter(float(p2), -INFINITY), t));
+      return Value::tensor(u);
+    }
     // Box-Muller: sqrt(-2 ln u1) cos(2 pi u2) is standard normal for
     // independent uniforms u1, u2 (u1 kept off 0, where ln is -inf).
     Node *u1 = b().binary(OpKind::Max, uniformFromBits(randomBits(shape)), b().constant(0x1p-32, t));

@@ -11,13 +11,21 @@
 #include "core/ThreadPool.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <vector>
 
 extern "C" {
 
 void grt_fill_uniform_f32(GrtContext *ctx, float *out, int64_t n, double low, double high) {
-  for (int64_t i = 0; i < n; ++i) out[i] = float(low + (high - low) * ctx->rng.uniform());
+  // A draw just below `high` rounds up to it in f32, which the range
+  // [low, high) leaves out: such draws take the float just below it.
+  float top = float(high), below = std::nextafter(top, -INFINITY);
+  bool clamp = top > float(low);
+  for (int64_t i = 0; i < n; ++i) {
+    float v = float(low + (high - low) * ctx->rng.uniform());
+    out[i] = clamp && v >= top ? below : v;
+  }
 }
 void grt_fill_uniform_f64(GrtContext *ctx, double *out, int64_t n, double low, double high) {
   for (int64_t i = 0; i < n; ++i) out[i] = low + (high - low) * ctx->rng.uniform();
