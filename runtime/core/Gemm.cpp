@@ -456,6 +456,11 @@ struct F64Call {
 /// naive loop read B down its columns, a cache line per multiply-add.
 void f64Rows(void *data, int64_t r0, int64_t r1) {
   const F64Call &g = *static_cast<const F64Call *>(data);
+  if (&gemmForHost() == &gemmAvx512()) {
+    gemmF64RowsAvx512(g.ta, g.add, g.N, g.K, g.A, g.lda, g.B, g.ldb, g.C, g.ldc, r0, r1);
+    if (g.epilogue && r0 < r1) g.epilogue(r0, r1);
+    return;
+  }
   std::vector<double> acc(size_t(g.N));
   for (int64_t m = r0; m < r1; ++m) {
     std::fill(acc.begin(), acc.end(), 0.0);

@@ -75,6 +75,12 @@ void naiveGemmF64(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const doubl
 void gemmF64(ThreadPool *pool, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
              const double *B, int64_t ldb, double *C, int64_t ldc, bool add, const Epilogue &epilogue = {});
 
+/// Rows [r0, r1) of an f64 product whose B is K rows of N (ldb apart),
+/// with gemmF64's bits, in register tiles (GemmF64Avx512.cpp); for CPUs
+/// with AVX-512 only.
+void gemmF64RowsAvx512(bool ta, bool add, int64_t N, int64_t K, const double *A, int64_t lda, const double *B,
+                       int64_t ldb, double *C, int64_t ldc, int64_t r0, int64_t r1);
+
 const GemmKernel &gemmAvx512();
 const GemmKernel &gemmAvx2();
 const GemmKernel &gemmGeneric();

@@ -53,17 +53,19 @@ void check(const GemmKernel &k, ThreadPool *pool, bool ta, bool tb, int64_t M, i
     }
 }
 
-// f64 products (gradient checks, --dtype f64 models) go row by row with
-// B's rows contiguous and rows split across threads: the same sums in the
-// same order as the triple loop, so the very same bits, padding untouched,
-// and the epilogue on every row once.
+// f64 products (gradient checks, --dtype f64 models) go in register tiles
+// of up to 4 rows × 32 columns with AVX-512, else row by row with B's rows
+// contiguous, rows split across threads: the same sums in the same order
+// as the triple loop, so the very same bits, padding untouched, and the
+// epilogue on every row once. The sizes leave every tile shape (1 to 4
+// rows, 1 to 4 vectors, the last masked).
 TEST(GemmF64, SameBitsAsTheTripleLoop) {
   ThreadPool two(2);
   for (ThreadPool *pool : {static_cast<ThreadPool *>(nullptr), &two})
     for (bool ta : {false, true})
       for (bool tb : {false, true})
         for (bool add : {false, true})
-          for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 13, 5}, {130, 67, 171}, {3, 200, 0}}) {
+          for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 13, 5}, {130, 67, 171}, {3, 200, 0}, {5, 95, 3}, {9, 17, 2}}) {
             Rng rng(M * 31 + N * 7 + K);
             int64_t lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
             std::vector<double> A(size_t((ta ? K : M) * lda)), B(size_t((tb ? N : K) * ldb)), C(size_t(M * ldc));
