@@ -170,6 +170,48 @@ public:
     return b.CreateSelect(b.CreateFCmpOEQ(u, c(INFINITY)), u, y);
   }
 
+  /// sin(x), or cos(x) with `cosine`: Cephes' sinf and cosf polynomials
+  /// on r = |x| - q·π/2 in [-π/4, π/4], r computed in f64 with π/4 in
+  /// three parts (26, 26 and 53 bits), so q·part is exact and r keeps its
+  /// digits while q < 2^26 (|x| below 5e7; beyond, where floats are 4 or
+  /// more apart, r is off by about 2^-53·|x|, and past 2^52, where floats
+  /// are 2^29 apart, sin is 0 and cos 1 rather than inf). libm's sinf is one call per lane; this
+  /// is straight-line arithmetic the loops vectorise (tests/unit/
+  /// MathLibTest.cpp holds it within 2 ulp of libm).
+  Value *sinCos(Value *x, bool cosine) {
+    llvm::Type *d = b.getDoubleTy(), *i64 = b.getInt64Ty();
+    auto cd = [&](double v) { return llvm::ConstantFP::get(d, v); };
+    Value *ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, b.CreateFPExt(x, d));
+    // The octant, rounded up to even (Cephes' j): 2q, q the quadrant.
+    Value *jd = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, b.CreateFMul(ax, cd(1.2732395447351628)));
+    jd = b.CreateSelect(b.CreateFCmpOGT(jd, cd(0x1p52)), cd(0x1p52), jd); // inf and NaN too: fptosi stays defined
+    Value *j = b.CreateFPToSI(jd, i64);
+    Value *odd = b.CreateAnd(j, llvm::ConstantInt::get(i64, 1));
+    j = b.CreateAdd(j, odd);
+    jd = b.CreateFAdd(jd, b.CreateSIToFP(odd, d));
+    Value *r = b.CreateFSub(ax, b.CreateFMul(jd, cd(0.7853981703519821)));
+    r = b.CreateFSub(r, b.CreateFMul(jd, cd(-6.954533837699728e-09)));
+    r = b.CreateFSub(r, b.CreateFMul(jd, cd(3.061616997868383e-17)));
+    r = b.CreateSelect(b.CreateFCmpOGT(ax, cd(0x1p52)), cd(0.0), r);
+    Value *rf = b.CreateFPTrunc(r, f);
+    Value *z = b.CreateFMul(rf, rf);
+    Value *sinR = fma(b.CreateFMul(poly(z, {-1.9515295891E-4, 8.3321608736E-3, -1.6666654611E-1}), z), rf, rf);
+    Value *cosR = b.CreateFAdd(
+        fma(z, c(-0.5), b.CreateFMul(poly(z, {2.443315711809948E-005, -1.388731625493765E-003, 4.166664568298827E-002}),
+                                     b.CreateFMul(z, z))),
+        c(1.0));
+    // Quadrant q = j/2 mod 4: sin is sin r, cos r, -sin r, -cos r; cos is
+    // cos r, -sin r, -cos r, sin r. sin is odd, cos even.
+    Value *q = b.CreateTrunc(b.CreateAnd(b.CreateLShr(j, llvm::ConstantInt::get(i64, 1)), llvm::ConstantInt::get(i64, 3)), i);
+    if (cosine) q = b.CreateAnd(b.CreateAdd(q, ci(1)), ci(3)); // cos x = sin(x + π/2), for |x|
+    Value *y = b.CreateSelect(b.CreateICmpEQ(b.CreateAnd(q, ci(1)), ci(1)), cosR, sinR);
+    Value *negate = b.CreateICmpUGE(q, ci(2));
+    if (!cosine) negate = b.CreateXor(negate, b.CreateICmpSLT(b.CreateBitCast(x, i), ci(0))); // -0 too
+    y = b.CreateSelect(negate, b.CreateFNeg(y), y);
+    // sin and cos of ±inf and NaN are NaN.
+    return b.CreateSelect(b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), c(INFINITY)), y, c(NAN));
+  }
+
 private:
   llvm::IRBuilder<> &b;
   llvm::IRBuilderBase::FastMathFlagGuard guard; // restores the caller's flags
@@ -203,6 +245,12 @@ Value *mathErf(llvm::IRBuilder<> &b, Value *x) {
 }
 Value *mathLog1p(llvm::IRBuilder<> &b, Value *x) {
   return x->getType()->isFloatTy() ? F32Math(b).log1p(x) : libmCall(b, "log1p", x);
+}
+Value *mathSin(llvm::IRBuilder<> &b, Value *x) {
+  return x->getType()->isFloatTy() ? F32Math(b).sinCos(x, false) : b.CreateUnaryIntrinsic(llvm::Intrinsic::sin, x);
+}
+Value *mathCos(llvm::IRBuilder<> &b, Value *x) {
+  return x->getType()->isFloatTy() ? F32Math(b).sinCos(x, true) : b.CreateUnaryIntrinsic(llvm::Intrinsic::cos, x);
 }
 Value *mathExpm1(llvm::IRBuilder<> &b, Value *x) {
   return x->getType()->isFloatTy() ? F32Math(b).expm1(x) : libmCall(b, "expm1", x);

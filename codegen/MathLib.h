@@ -1,11 +1,11 @@
 //===- codegen/MathLib.h - exp, log, tanh and friends as inline IR --------===//
 //
 // Calls to libm cannot be vectorised, so the f32 functions the hot loops
-// need (exp, log, tanh, erf, log1p, expm1) are emitted inline as range
-// reduction plus a polynomial: straight-line arithmetic the loop vectoriser
-// turns into AVX code. Their error is a few ulp. f64 exists for gradient checking, where
-// accuracy matters and speed does not, so f64 calls libm. sin and cos only
-// appear in data generation and schedules, and use LLVM's intrinsics.
+// need (exp, log, tanh, erf, log1p, expm1, sin, cos) are emitted inline as
+// range reduction plus a polynomial: straight-line arithmetic the loop
+// vectoriser turns into AVX code. Their error is a few ulp. f64 exists for
+// gradient checking, where accuracy matters more than speed, so f64 calls
+// libm (or LLVM's intrinsics, which become libm calls).
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -23,6 +23,9 @@ llvm::Value *mathTanh(llvm::IRBuilder<> &b, llvm::Value *x);
 llvm::Value *mathErf(llvm::IRBuilder<> &b, llvm::Value *x);
 llvm::Value *mathLog1p(llvm::IRBuilder<> &b, llvm::Value *x);
 llvm::Value *mathExpm1(llvm::IRBuilder<> &b, llvm::Value *x);
+/// sin(x) and cos(x), the same way (f32 reduced in f64: see MathLib.cpp).
+llvm::Value *mathSin(llvm::IRBuilder<> &b, llvm::Value *x);
+llvm::Value *mathCos(llvm::IRBuilder<> &b, llvm::Value *x);
 /// A call to libm's function `name` of one argument (not vectorised).
 llvm::Value *libmCall(llvm::IRBuilder<> &b, llvm::StringRef name, llvm::Value *x);
 

@@ -1,6 +1,6 @@
 //===- tests/unit/MathLibTest.cpp - inline f32 exp, log, tanh vs libm -----===//
 //
-// codegen/MathLib.cpp emits exp, log, tanh, expm1 and log1p as inline arithmetic so loops
+// codegen/MathLib.cpp emits exp, log, tanh, expm1, log1p, sin and cos as inline arithmetic so loops
 // vectorise. Each is compiled into a model's predict entry and compared
 // with the double-precision libm function on a dense sweep of its range,
 // odd counts included (vector bodies and scalar tails), and on the special
@@ -96,17 +96,54 @@ TEST(MathLib, LogNearOne) { sweep("log", [](double x) { return std::log(x); }, 0
 TEST(MathLib, TanhWithinFourUlps) { sweep("tanh", [](double x) { return std::tanh(x); }, -12, 12, 4, 1e-7); }
 TEST(MathLib, TanhNearZero) { sweep("tanh", [](double x) { return std::tanh(x); }, -0.01, 0.01, 2, 0); }
 
+// sin and cos reduce |x| by quadrants in f64 (exact to 5e7), so they stay
+// within 2 ulp of libm far out, and near each zero, where a reduction in
+// f32 lost the digits (absTol 1e-7 would hide that: none here but at 0).
+TEST(MathLib, SinCosNearZero) {
+  sweep("sin", [](double x) { return std::sin(x); }, -0.01, 0.01, 2, 0);
+  sweep("cos", [](double x) { return std::cos(x); }, -0.01, 0.01, 2, 0);
+}
+TEST(MathLib, SinCosWithinTwoUlps) {
+  sweep("sin", [](double x) { return std::sin(x); }, -10, 10, 2, 1e-30);
+  sweep("cos", [](double x) { return std::cos(x); }, -10, 10, 2, 1e-30);
+  sweep("sin", [](double x) { return std::sin(x); }, 1e4, 1e6, 2, 1e-30);
+  sweep("cos", [](double x) { return std::cos(x); }, -1e6, -1e4, 2, 1e-30);
+  sweep("sin", [](double x) { return std::sin(x); }, 1e7, 4e7, 2, 1e-30);
+}
+// At multiples of π/2 the answer is tiny, and only a reduction that keeps
+// π's digits gets it: sin(float(π)) is -8.74e-8, cos(float(π/2)) -4.37e-8.
+TEST(MathLib, SinCosAtMultiplesOfHalfPi) {
+  std::vector<float> xs;
+  for (int k = -2000; k <= 2000; ++k) xs.push_back(float(k * M_PI / 2));
+  std::vector<float> s = applyOp("sin", xs), c = applyOp("cos", xs);
+  ASSERT_EQ(c.size(), xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) {
+    EXPECT_LE(ulps(s[i], std::sin(double(xs[i]))), 2) << "sin(" << xs[i] << ") = " << s[i];
+    EXPECT_LE(ulps(c[i], std::cos(double(xs[i]))), 2) << "cos(" << xs[i] << ") = " << c[i];
+  }
+}
+
 TEST(MathLib, SpecialValues) {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   const float big = std::numeric_limits<float>::max(), tiny = std::numeric_limits<float>::denorm_min();
   std::vector<float> xs{0.f, -0.f, inf, -inf, nan, big, -big, tiny, -tiny, 100.f, -100.f};
   std::vector<float> e = applyOp("exp", xs), l = applyOp("log", xs), t = applyOp("tanh", xs);
-  ASSERT_EQ(t.size(), xs.size());
+  std::vector<float> s = applyOp("sin", xs), c = applyOp("cos", xs);
+  ASSERT_EQ(c.size(), xs.size());
   for (size_t i = 0; i < xs.size(); ++i) {
     double x = xs[i];
     EXPECT_LE(ulps(e[i], std::exp(x)), 0.5) << "exp(" << x << ") = " << e[i]; // correctly rounded
     EXPECT_LE(ulps(t[i], std::tanh(x)), 1) << "tanh(" << x << ") = " << t[i];
     EXPECT_LE(ulps(l[i], std::log(x)), 1) << "log(" << x << ") = " << l[i];
+    // inf and NaN give NaN. FLT_MAX is past 2^52, where the result is
+    // only finite. (The sign of sin(-0) does not survive y = sin(x) + p.)
+    if (std::fabs(x) < 1e15) {
+      EXPECT_LE(ulps(s[i], std::sin(x)), 1) << "sin(" << x << ") = " << s[i];
+      EXPECT_LE(ulps(c[i], std::cos(x)), 1) << "cos(" << x << ") = " << c[i];
+    } else if (std::isfinite(x)) {
+      EXPECT_TRUE(std::isfinite(s[i]) && std::fabs(s[i]) <= 1) << "sin(" << x << ") = " << s[i];
+      EXPECT_TRUE(std::isfinite(c[i]) && std::fabs(c[i]) <= 1) << "cos(" << x << ") = " << c[i];
+    }
   }
 }
 
