@@ -172,10 +172,10 @@ public:
 
   /// sin(x), or cos(x) with `cosine`: Cephes' sinf and cosf polynomials
   /// on r = |x| - q·π/2 in [-π/4, π/4], r computed in f64 with π/4 in
-  /// three parts (26, 26 and 53 bits), so q·part is exact and r keeps its
+  /// three parts (26, 23 and 53 bits), so q·part is exact and r keeps its
   /// digits while q < 2^26 (|x| below 5e7; beyond, where floats are 4 or
-  /// more apart, r is off by about 2^-53·|x|, and past 2^52, where floats
-  /// are 2^29 apart, sin is 0 and cos 1 rather than inf). libm's sinf is one call per lane; this
+  /// more apart, r is off by about 2^-53·|x|, and past 3.5e15, where
+  /// floats are 2^28 apart, sin is 0 and cos 1 rather than inf). libm's sinf is one call per lane; this
   /// is straight-line arithmetic the loops vectorise (tests/unit/
   /// MathLibTest.cpp holds it within 2 ulp of libm).
   Value *sinCos(Value *x, bool cosine) {
@@ -184,7 +184,11 @@ public:
     Value *ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, b.CreateFPExt(x, d));
     // The octant, rounded up to even (Cephes' j): 2q, q the quadrant.
     Value *jd = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, b.CreateFMul(ax, cd(1.2732395447351628)));
-    jd = b.CreateSelect(b.CreateFCmpOGT(jd, cd(0x1p52)), cd(0x1p52), jd); // inf and NaN too: fptosi stays defined
+    // Past 2^52 octants (inf and NaN too, so fptosi stays defined) r is
+    // taken as 0: r = |x| - 2^52·π/4 overflowed the polynomials to inf
+    // from |x| = 3.5e15 (a reviewer's find).
+    Value *huge = b.CreateFCmpUGT(jd, cd(0x1p52));
+    jd = b.CreateSelect(huge, cd(0x1p52), jd);
     Value *j = b.CreateFPToSI(jd, i64);
     Value *odd = b.CreateAnd(j, llvm::ConstantInt::get(i64, 1));
     j = b.CreateAdd(j, odd);
@@ -192,7 +196,7 @@ public:
     Value *r = b.CreateFSub(ax, b.CreateFMul(jd, cd(0.7853981703519821)));
     r = b.CreateFSub(r, b.CreateFMul(jd, cd(-6.954533837699728e-09)));
     r = b.CreateFSub(r, b.CreateFMul(jd, cd(3.061616997868383e-17)));
-    r = b.CreateSelect(b.CreateFCmpOGT(ax, cd(0x1p52)), cd(0.0), r);
+    r = b.CreateSelect(huge, cd(0.0), r);
     Value *rf = b.CreateFPTrunc(r, f);
     Value *z = b.CreateFMul(rf, rf);
     Value *sinR = fma(b.CreateFMul(poly(z, {-1.9515295891E-4, 8.3321608736E-3, -1.6666654611E-1}), z), rf, rf);
