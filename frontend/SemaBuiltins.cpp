@@ -403,8 +403,12 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
       return error(a[0].range.Start, "the condition of where must be a bool tensor, got " + srcType(c->type), {a[0].range});
     // Each branch is a tensor or a number (a string or a list became the
     // constant 0.0, silently); true and false go with a bool tensor.
+    // where(m, true, false) is a bool tensor (it was refused).
+    bool bools = a[1].kind == Value::Bool && a[2].kind == Value::Bool;
     DType dt = a[1].kind == Value::Tensor ? a[1].node->type.dtype
-               : a[2].kind == Value::Tensor ? a[2].node->type.dtype : opts.floatType;
+               : a[2].kind == Value::Tensor ? a[2].node->type.dtype
+               : bools                      ? DType::I1
+                                            : opts.floatType;
     for (const Value *v : {&a[1], &a[2]}) {
       bool boolWithBool = v->kind == Value::Bool && dt == DType::I1;
       if (v->kind != Value::Tensor && !v->isNumber() && !boolWithBool)
