@@ -95,13 +95,24 @@ static std::string outOfRange(const GrtTensor &t, int64_t column, double v) {
   return fmt::format("{} is used as an index, shifted on its way: it takes {} to {}", what, r.low, r.limit - 1);
 }
 
-/// A column name as a reader of the file sees it: without bytes outside
-/// printable ASCII (a byte-order mark, written twice by some tools; a
-/// no-break space; a zero-width space), spaces and quotes, in lower case.
+/// A column name as a reader of the file sees it: without what no editor
+/// shows (a byte-order mark, written twice by some tools; a no-break, zero-
+/// width or other Unicode space; control bytes), spaces and quotes, in
+/// lower case. Other bytes stay: 'xé' is not 'x'.
 static std::string looseName(const std::string &s) {
+  static const char *const kInvisible[] = {"\xef\xbb\xbf", "\xc2\xa0", "\xe2\x80\x8b", "\xe2\x80\x8c",
+                                           "\xe2\x80\x8d", "\xe2\x81\xa0", "\xe2\x80\xaf", "\xe3\x80\x80"};
   std::string out;
-  for (unsigned char c : s)
-    if (c > ' ' && c < 0x7f && c != '"' && c != '\'') out += char(std::tolower(c));
+  for (size_t i = 0; i < s.size();) {
+    if (const char *const *inv = std::find_if(std::begin(kInvisible), std::end(kInvisible),
+                                              [&](const char *v) { return s.compare(i, std::strlen(v), v) == 0; });
+        inv != std::end(kInvisible)) {
+      i += std::strlen(*inv);
+      continue;
+    }
+    unsigned char c = static_cast<unsigned char>(s[i++]);
+    if (c > ' ' && c != 0x7f && c != '"' && c != '\'') out += char(std::tolower(c));
+  }
   return out;
 }
 
