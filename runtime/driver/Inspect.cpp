@@ -218,14 +218,16 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
                m.entries[i].num_kernels == 1 ? "" : "s", humanBytes(double(m.entries[i].arena_bytes)));
   fmt::print("parameters: {} ({}), optimizer state {}\n", params, humanBytes(double(paramBytes)), humanBytes(double(stateBytes)));
   // The packed kernels are f32's; f64 products (a --dtype f64 build) are
-  // the textbook sums, row by row. A product with a side of 4 or less is
-  // a loop of the kernel's own and calls neither (passes/Matvec.cpp).
+  // the textbook sums, in AVX-512 register tiles or row by row. A product
+  // with a side of 4 or less is a loop of the kernel's own and calls
+  // neither (passes/Matvec.cpp).
   int32_t products = modelProducts(m);
   bool f32 = products & GRT_PRODUCTS_F32, f64 = products & GRT_PRODUCTS_F64;
   if (f32) fmt::print("matrix multiply on this CPU: {}\n", gemmDescription());
   if (f64)
-    fmt::print("f64 matrix multiply: the textbook sums, row by row and split across threads, not packed or tiled "
-               "(for gradient checks; several times slower than f32)\n");
+    fmt::print("f64 matrix multiply: the textbook sums, each term in order, {} and split across threads by rows, "
+               "not packed (slower than f32)\n",
+               &gemmForHost() == &gemmAvx512() ? "in AVX-512 tiles of 4 rows by 32 columns" : "row by row");
   if (!f32 && !f64)
     fmt::print("matrix multiply: none in this model (a product with a side of 4 or less is a loop of its kernel); "
                "on this CPU: {}\n", gemmDescription());
