@@ -347,6 +347,15 @@ public:
     }
     valBatches = evalBatches(int64_t(valRows.size()), batch);
     shuffle();
+    // f32 inputs' rows as f32, so a batch is a copy of each row: converting
+    // each double took 7.8 of a 9.4 ms step that fed x [4096, 1024] to a
+    // 1.5 ms model (an explorer's find). Up to 1 GiB of copies; past it,
+    // conversion as before.
+    size_t bytes = 0;
+    f32Rows.resize(all.inputs.size());
+    for (size_t i = 0; i < all.inputs.size(); ++i)
+      if (s.slots[all.inputs[i]].tensor->dtype == GRT_F32 && (bytes += all.values[i].size() * 4) <= kMaxF32Copies)
+        f32Rows[i].assign(all.values[i].begin(), all.values[i].end());
   }
 
   void nextTrainBatch(Session &) override {
@@ -469,6 +478,11 @@ private:
       int64_t F = features(sl);
       const double *values = all.values[i].data();
       float *f32 = sl.tensor->dtype == GRT_F32 ? static_cast<float *>(sl.data) : nullptr;
+      if (f32 && !f32Rows[i].empty()) {
+        for (int64_t b = 0, k = first; b < batch; ++b, k = k + 1 == end ? first : k + 1)
+          std::memcpy(f32 + b * F, f32Rows[i].data() + list[k] * F, size_t(F) * sizeof(float));
+        continue;
+      }
       for (int64_t b = 0, k = first; b < batch; ++b, k = k + 1 == end ? first : k + 1) {
         const double *row = values + list[k] * F;
         if (f32)
@@ -479,8 +493,11 @@ private:
     }
   }
 
+  static constexpr size_t kMaxF32Copies = size_t(1) << 30;
+
   Session &s;
   Rows all;
+  std::vector<std::vector<float>> f32Rows; // per input: all.values as f32, or empty
   uint64_t seed;
   std::string source;
   bool evalOnly;
