@@ -139,6 +139,12 @@ void restoreHypers(Session &s, const Args &a, const Metadata &meta, const std::s
     if (parseReal(text, v) != NumberText::Ok)
       fail("checkpoint {}: its hyperparameter {} is '{}', not a number", from, shown(name), shown(text));
     int i = s.find(name);
+    // The step, the seed and such are the run's own, kept elsewhere in a
+    // checkpoint: an hp.step was told to be another optimizer's.
+    if (Session::runtimeHyperName(name.c_str()))
+      fail("checkpoint {} has hyperparameter {} ({:.6g}), which the run sets itself, and no save writes; the file was "
+           "edited or written by other software",
+           from, shown(name), v);
     if (i < 0 || !Session::isUserHyper(*s.slots[i].tensor)) {
       if (!a.has("partial-load"))
         fail("checkpoint {} has hyperparameter {} ({:.6g}), which this model does not have ({}); --partial-load "

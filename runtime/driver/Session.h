@@ -51,8 +51,10 @@ public:
   /// The hyperparameters the runtime sets itself: `step`, `total_steps`
   /// (learning-rate schedules, random numbers) and `seed` (random numbers
   /// inside the model, as dropout's). --hp cannot set them.
-  static bool setByRuntime(const GrtTensor &t) {
-    return t.role == GRT_HYPER && (!strcmp(t.name, "step") || !strcmp(t.name, "total_steps") || !strcmp(t.name, "seed"));
+  static bool setByRuntime(const GrtTensor &t) { return t.role == GRT_HYPER && runtimeHyperName(t.name); }
+  /// The names of the hyperparameters the runtime sets: step, total_steps, seed.
+  static bool runtimeHyperName(const char *name) {
+    return !strcmp(name, "step") || !strcmp(name, "total_steps") || !strcmp(name, "seed");
   }
   /// The other hyperparameters: what --lr and --hp set, and checkpoints keep.
   static bool isUserHyper(const GrtTensor &t) { return t.role == GRT_HYPER && !setByRuntime(t); }
