@@ -17,14 +17,17 @@ namespace {
 
 using llvm::Value;
 
-class F32Math {
+/// The inline functions, in the float type `f` (f32 unless given): the
+/// helpers serve both, and the f64 ones (exp64, tanh64) say so by name.
+class InlineMath {
 public:
   /// No fast-math flags: each step is the instruction written, and the
   /// polynomials' steps are explicit FMAs (llvm.fmuladd). With `contract`
   /// flags LLVM chose where to fuse in each copy of a loop, and a vector
   /// loop and its scalar remainder could round one value differently
   /// (codegen/EmitKernel.cpp's accumulate() says how that showed).
-  explicit F32Math(llvm::IRBuilder<> &b) : b(b), guard(b), f(b.getFloatTy()), i(b.getInt32Ty()) {
+  explicit InlineMath(llvm::IRBuilder<> &b, llvm::Type *type = nullptr)
+      : b(b), guard(b), f(type ? type : b.getFloatTy()), i(f->isDoubleTy() ? b.getInt64Ty() : b.getInt32Ty()) {
     b.setFastMathFlags(llvm::FastMathFlags());
   }
 
@@ -216,6 +219,44 @@ public:
     return b.CreateSelect(b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), c(INFINITY)), y, c(NAN));
   }
 
+  /// f64 exp(x) = 2^n · e^r, n = round(x / ln 2), with Cephes' Padé form
+  /// e^r = 1 + 2·r·P(r²) / (Q(r²) - r·P(r²)) (within 1 ulp there), 2^n
+  /// built in two halves as exp's: n runs from -1075 to 1024.
+  Value *exp64(Value *x) {
+    const double lo = -745.13321910194122, hi = 709.782712893383996843;
+    Value *xc = clamp(x, lo, hi);
+    Value *n = b.CreateUnaryIntrinsic(llvm::Intrinsic::rint, b.CreateFMul(xc, c(1.4426950408889634073599)));
+    Value *r = fma(n, c(-1.42860682030941723212E-6), fma(n, c(-6.93145751953125E-1), xc));
+    Value *rr = b.CreateFMul(r, r);
+    Value *px = b.CreateFMul(r, poly(rr, {1.26177193074810590878E-4, 3.02994407707441961300E-2, 9.99999999999999999910E-1}));
+    Value *q = poly(rr, {3.00198505138664455042E-6, 2.52448340349684104192E-3, 2.27265548208155028766E-1,
+                         2.00000000000000000009E0});
+    Value *er = fma(c(2.0), b.CreateFDiv(px, b.CreateFSub(q, px)), c(1.0));
+    Value *ni = b.CreateFPToSI(n, i);
+    Value *half = b.CreateAShr(ni, ci(1));
+    auto pow2 = [&](Value *k) { return b.CreateBitCast(b.CreateShl(b.CreateAdd(k, ci(1023)), ci(52)), f); };
+    Value *y = b.CreateFMul(b.CreateFMul(er, pow2(b.CreateSub(ni, half))), pow2(half));
+    y = b.CreateSelect(b.CreateFCmpOLT(x, c(lo)), c(0.0), y);
+    y = b.CreateSelect(b.CreateFCmpOGT(x, c(hi)), c(INFINITY), y);
+    return b.CreateSelect(b.CreateFCmpUNO(x, x), x, y);
+  }
+
+  /// f64 tanh: Cephes' x + x³·P(x²)/Q(x²) below 0.625, else
+  /// 1 - 2/(e^2|x| + 1) with its sign; ±1 past 22, where tanh rounds to it.
+  Value *tanh64(Value *x) {
+    Value *ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+    Value *x2 = b.CreateFMul(x, x);
+    Value *p = poly(x2, {-9.64399179425052238628E-1, -9.92877231001918586564E1, -1.61468768441708447952E3});
+    Value *q = poly(x2, {1.0, 1.12811678491632931402E2, 2.23548839060100448583E3, 4.84406305325125486048E3});
+    Value *nearZero = fma(b.CreateFMul(x, x2), b.CreateFDiv(p, q), x);
+    Value *e = exp64(b.CreateFMul(clamp(ax, 0, 22), c(2.0)));
+    Value *far = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign,
+                                        b.CreateFSub(c(1.0), b.CreateFDiv(c(2.0), b.CreateFAdd(e, c(1.0)))), x);
+    Value *y = b.CreateSelect(b.CreateFCmpOLT(ax, c(0.625)), nearZero, far);
+    y = b.CreateSelect(b.CreateFCmpOGT(ax, c(22.0)), b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, c(1.0), x), y);
+    return b.CreateSelect(b.CreateFCmpUNO(x, x), x, y);
+  }
+
 private:
   llvm::IRBuilder<> &b;
   llvm::IRBuilderBase::FastMathFlagGuard guard; // restores the caller's flags
@@ -236,28 +277,28 @@ Value *libmCall(llvm::IRBuilder<> &b, llvm::StringRef name, Value *x) {
 }
 
 Value *mathExp(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? F32Math(b).exp(x) : b.CreateUnaryIntrinsic(llvm::Intrinsic::exp, x);
+  return x->getType()->isFloatTy() ? InlineMath(b).exp(x) : InlineMath(b, x->getType()).exp64(x);
 }
 Value *mathLog(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? F32Math(b).log(x) : b.CreateUnaryIntrinsic(llvm::Intrinsic::log, x);
+  return x->getType()->isFloatTy() ? InlineMath(b).log(x) : b.CreateUnaryIntrinsic(llvm::Intrinsic::log, x);
 }
 Value *mathTanh(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? F32Math(b).tanh(x) : libmCall(b, "tanh", x);
+  return x->getType()->isFloatTy() ? InlineMath(b).tanh(x) : InlineMath(b, x->getType()).tanh64(x);
 }
 Value *mathErf(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? F32Math(b).erf(x) : libmCall(b, "erf", x);
+  return x->getType()->isFloatTy() ? InlineMath(b).erf(x) : libmCall(b, "erf", x);
 }
 Value *mathLog1p(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? F32Math(b).log1p(x) : libmCall(b, "log1p", x);
+  return x->getType()->isFloatTy() ? InlineMath(b).log1p(x) : libmCall(b, "log1p", x);
 }
 Value *mathSin(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? F32Math(b).sinCos(x, false) : b.CreateUnaryIntrinsic(llvm::Intrinsic::sin, x);
+  return x->getType()->isFloatTy() ? InlineMath(b).sinCos(x, false) : b.CreateUnaryIntrinsic(llvm::Intrinsic::sin, x);
 }
 Value *mathCos(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? F32Math(b).sinCos(x, true) : b.CreateUnaryIntrinsic(llvm::Intrinsic::cos, x);
+  return x->getType()->isFloatTy() ? InlineMath(b).sinCos(x, true) : b.CreateUnaryIntrinsic(llvm::Intrinsic::cos, x);
 }
 Value *mathExpm1(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? F32Math(b).expm1(x) : libmCall(b, "expm1", x);
+  return x->getType()->isFloatTy() ? InlineMath(b).expm1(x) : libmCall(b, "expm1", x);
 }
 
 } // namespace gradc

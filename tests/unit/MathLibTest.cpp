@@ -22,11 +22,11 @@ namespace {
 std::string diagnostics;
 llvm::raw_string_ostream diagStream(diagnostics);
 
-/// y = op(x) for every x, through a compiled predict entry.
-std::vector<float> applyOp(const std::string &op, const std::vector<float> &xs) {
+/// y = op(x) for every x, through a compiled predict entry, in `dtype`.
+template <typename T> std::vector<T> applyOpIn(const std::string &op, const std::vector<T> &xs, const char *dtype) {
   std::string n = std::to_string(xs.size());
-  std::string src = "model m {\n  input x: f32[" + n + "]\n  param p: f32[1] = zeros\n  y = " + op +
-                    "(x) + p\n  loss = sum(y)\n  output y\n  train sgd(lr = 0.1)\n}\n";
+  std::string src = std::string("model m {\n  input x: ") + dtype + "[" + n + "]\n  param p: " + dtype +
+                    "[1] = zeros\n  y = " + op + "(x) + p\n  loss = sum(y)\n  output y\n  train sgd(lr = 0.1)\n}\n";
   CompileOptions o;
   o.input = "math.grad";
   Compiler c(o, diagStream);
@@ -46,10 +46,11 @@ std::vector<float> applyOp(const std::string &op, const std::vector<float> &xs) 
   for (size_t i = 0; i < xs.size(); ++i) grt::Session::set(x, i, xs[i]);
   s.run("predict");
   auto &y = s.slot(grt::outputTensor("y"));
-  std::vector<float> out(xs.size());
-  for (size_t i = 0; i < xs.size(); ++i) out[i] = float(grt::Session::get(y, i));
+  std::vector<T> out(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) out[i] = T(grt::Session::get(y, i));
   return out;
 }
+std::vector<float> applyOp(const std::string &op, const std::vector<float> &xs) { return applyOpIn(op, xs, "f32"); }
 
 /// Distance in units in the last place of `want` (as float).
 double ulps(float got, double want) {
@@ -120,6 +121,43 @@ TEST(MathLib, SinCosAtMultiplesOfHalfPi) {
   for (size_t i = 0; i < xs.size(); ++i) {
     EXPECT_LE(ulps(s[i], std::sin(double(xs[i]))), 2) << "sin(" << xs[i] << ") = " << s[i];
     EXPECT_LE(ulps(c[i], std::cos(double(xs[i]))), 2) << "cos(" << xs[i] << ") = " << c[i];
+  }
+}
+
+// f64 exp and tanh are inline too (Cephes' double forms), within 2 ulp
+// of libm; an f64 model's tanh was a libm call per element, 1.8x
+// PyTorch's step (an explorer's find).
+double ulps64(double got, double want) {
+  if (std::isnan(want)) return std::isnan(got) ? 0 : INFINITY;
+  if (std::isinf(want) || std::isinf(got)) return got == want ? 0 : INFINITY;
+  if (want == 0) return got == 0 ? 0 : INFINITY;
+  return std::fabs(got - want) / (std::nextafter(std::fabs(want), INFINITY) - std::fabs(want));
+}
+void sweep64(const std::string &op, double (*ref)(double), double lo, double hi, double maxUlps) {
+  std::vector<double> xs;
+  const int n = 20011;
+  for (int i = 0; i < n; ++i) xs.push_back(lo + (hi - lo) * i / (n - 1));
+  std::vector<double> ys = applyOpIn(op, xs, "f64");
+  ASSERT_EQ(ys.size(), xs.size());
+  double worst = 0, at = 0;
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (double u = ulps64(ys[i], ref(xs[i])); u > worst) worst = u, at = xs[i];
+  EXPECT_LE(worst, maxUlps) << op << " in f64 is " << worst << " ulp off at x = " << at;
+}
+TEST(MathLib, F64ExpAndTanh) {
+  sweep64("exp", [](double x) { return std::exp(x); }, -745, 709.78, 2);
+  sweep64("exp", [](double x) { return std::exp(x); }, -1, 1, 2);
+  sweep64("exp", [](double x) { return std::exp(x); }, -745.13, -700, 2); // subnormal results
+  sweep64("tanh", [](double x) { return std::tanh(x); }, -25, 25, 2);
+  sweep64("tanh", [](double x) { return std::tanh(x); }, -0.7, 0.7, 2);
+  sweep64("tanh", [](double x) { return std::tanh(x); }, -1e-5, 1e-5, 2);
+  const double inf = INFINITY, nan = NAN, big = std::numeric_limits<double>::max();
+  std::vector<double> xs{0.0, -0.0, inf, -inf, nan, big, -big, 5e-324, 710.0, -746.0, 22.5, -40.0};
+  std::vector<double> e = applyOpIn("exp", xs, "f64"), t = applyOpIn("tanh", xs, "f64");
+  ASSERT_EQ(t.size(), xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) {
+    EXPECT_LE(ulps64(e[i], std::exp(xs[i])), 1) << "exp(" << xs[i] << ") = " << e[i];
+    EXPECT_LE(ulps64(t[i], std::tanh(xs[i])), 1) << "tanh(" << xs[i] << ") = " << t[i];
   }
 }
 
