@@ -176,11 +176,11 @@ public:
   /// sin(x), or cos(x) with `cosine`: Cephes' sinf and cosf polynomials
   /// on r = |x| - q·π/2 in [-π/4, π/4], r computed in f64 with π/4 in
   /// three parts (26, 23 and 53 bits), so q·part is exact and r keeps its
-  /// digits while q < 2^26 (|x| below 5e7; beyond, where floats are 4 or
-  /// more apart, r is off by about 2^-53·|x|, and past 3.5e15, where
-  /// floats are 2^28 apart, sin is 0 and cos 1 rather than inf). libm's sinf is one call per lane; this
-  /// is straight-line arithmetic the loops vectorise (tests/unit/
-  /// MathLibTest.cpp holds it within 2 ulp of libm).
+  /// digits while q < 2^26: within 2 ulp of libm for |x| below 5e7
+  /// (tests/unit/MathLibTest.cpp). Beyond, where floats are 4 or more
+  /// apart, r is off by about 2^-53·|x|, and past 3.5e15, where they are
+  /// 2^28 apart, sin is 0 and cos 1. libm's sinf was one call per lane;
+  /// this is straight-line arithmetic the loops vectorise.
   Value *sinCos(Value *x, bool cosine) {
     llvm::Type *d = b.getDoubleTy(), *i64 = b.getInt64Ty();
     auto cd = [&](double v) { return llvm::ConstantFP::get(d, v); };
@@ -193,7 +193,8 @@ public:
     Value *huge = b.CreateFCmpUGT(jd, cd(0x1p52));
     jd = b.CreateSelect(huge, cd(0x1p52), jd);
     Value *j = b.CreateFPToSI(jd, i64);
-    Value *odd = b.CreateAnd(j, llvm::ConstantInt::get(i64, 1));
+    auto c64 = [&](int v) { return llvm::ConstantInt::get(i64, v); };
+    Value *odd = b.CreateAnd(j, c64(1));
     j = b.CreateAdd(j, odd);
     jd = b.CreateFAdd(jd, b.CreateSIToFP(odd, d));
     Value *r = b.CreateFSub(ax, b.CreateFMul(jd, cd(0.7853981703519821)));
@@ -209,7 +210,7 @@ public:
         c(1.0));
     // Quadrant q = j/2 mod 4: sin is sin r, cos r, -sin r, -cos r; cos is
     // cos r, -sin r, -cos r, sin r. sin is odd, cos even.
-    Value *q = b.CreateTrunc(b.CreateAnd(b.CreateLShr(j, llvm::ConstantInt::get(i64, 1)), llvm::ConstantInt::get(i64, 3)), i);
+    Value *q = b.CreateTrunc(b.CreateAnd(b.CreateLShr(j, c64(1)), c64(3)), i);
     if (cosine) q = b.CreateAnd(b.CreateAdd(q, ci(1)), ci(3)); // cos x = sin(x + π/2), for |x|
     Value *y = b.CreateSelect(b.CreateICmpEQ(b.CreateAnd(q, ci(1)), ci(1)), cosR, sinR);
     Value *negate = b.CreateICmpUGE(q, ci(2));
@@ -228,7 +229,8 @@ public:
     Value *n = b.CreateUnaryIntrinsic(llvm::Intrinsic::rint, b.CreateFMul(xc, c(1.4426950408889634073599)));
     Value *r = fma(n, c(-1.42860682030941723212E-6), fma(n, c(-6.93145751953125E-1), xc));
     Value *rr = b.CreateFMul(r, r);
-    Value *px = b.CreateFMul(r, poly(rr, {1.26177193074810590878E-4, 3.02994407707441961300E-2, 9.99999999999999999910E-1}));
+    Value *px =
+        b.CreateFMul(r, poly(rr, {1.26177193074810590878E-4, 3.02994407707441961300E-2, 9.99999999999999999910E-1}));
     Value *q = poly(rr, {3.00198505138664455042E-6, 2.52448340349684104192E-3, 2.27265548208155028766E-1,
                          2.00000000000000000009E0});
     Value *er = fma(c(2.0), b.CreateFDiv(px, b.CreateFSub(q, px)), c(1.0));

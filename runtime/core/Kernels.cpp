@@ -2,7 +2,8 @@
 //
 // Random fills, the parallel-for and groups of parallel loops, per-thread
 // scratch, the end-of-kernel hook, a long entry's table of calls, and the
-// table of symbols an in-process JIT resolves. The matrix multiply has a file of its own (Gemm.cpp).
+// table of symbols an in-process JIT resolves. The matrix multiply has a
+// file of its own (Gemm.cpp).
 //
 //===----------------------------------------------------------------------===//
 #include "core/FiniteCheck.h"
