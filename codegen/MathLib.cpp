@@ -35,7 +35,7 @@ public:
   Value *fma(Value *x, Value *y, Value *z) { return b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {f}, {x, y, z}); }
 
   Value *c(double v) { return llvm::ConstantFP::get(f, v); }
-  Value *ci(int v) { return llvm::ConstantInt::get(i, v); }
+  Value *ci(int64_t v) { return llvm::ConstantInt::get(i, uint64_t(v)); }
 
   /// Horner's rule: ((c0·x + c1)·x + c2)..., each step one FMA.
   Value *poly(Value *x, std::initializer_list<double> coeffs) {
@@ -243,6 +243,49 @@ public:
     return b.CreateSelect(b.CreateFCmpUNO(x, x), x, y);
   }
 
+  /// f64 log(x) = e·ln2 + log(m), x = m·2^e with m in [√½, √2): Cephes'
+  /// two forms, both computed and one selected, as Cephes branches: a
+  /// rational function of m - 1 where |e| <= 2, and one of z = (m - 1) /
+  /// (m + 1) elsewhere.
+  Value *log64(Value *x) {
+    // A subnormal x is scaled by 2^52 to have exponent bits.
+    Value *sub = b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), c(0x1p-1022));
+    Value *bits = b.CreateBitCast(b.CreateSelect(sub, b.CreateFMul(x, c(0x1p52)), x), i);
+    Value *e = b.CreateSub(b.CreateAnd(b.CreateLShr(bits, ci(52)), ci(0x7ff)), b.CreateSelect(sub, ci(1022 + 52), ci(1022)));
+    Value *m = b.CreateBitCast(
+        b.CreateOr(b.CreateAnd(bits, llvm::ConstantInt::get(i, 0x800fffffffffffffULL)), ci(0x3fe0000000000000LL)), f);
+    Value *small = b.CreateFCmpOLT(m, c(0.70710678118654752440));
+    e = b.CreateSub(e, b.CreateZExt(small, i));
+    Value *ef = b.CreateSIToFP(e, f);
+    // Near 1 (|e| <= 2): t = m - 1 (2m - 1 below √½), log(1 + t) = t - t²/2 + t³·P(t)/Q(t).
+    Value *t = b.CreateSelect(small, b.CreateFSub(b.CreateFAdd(m, m), c(1.0)), b.CreateFSub(m, c(1.0)));
+    Value *t2 = b.CreateFMul(t, t);
+    Value *pq = b.CreateFDiv(poly(t, {1.01875663804580931796E-4, 4.97494994976747001425E-1, 4.70579119878881725854E0,
+                                      1.44989225341610930846E1, 1.79368678507819816313E1, 7.70838733755885391666E0}),
+                             poly(t, {1.0, 1.12873587189167450590E1, 4.52279145837532221105E1, 8.29875266912776603211E1,
+                                      7.11544750618563894466E1, 2.31251620126765340583E1}));
+    Value *y = b.CreateFMul(t, b.CreateFMul(t2, pq));
+    y = fma(ef, c(-2.121944400546905827679e-4), y);
+    y = fma(t2, c(-0.5), y);
+    Value *nearOne = fma(ef, c(0.693359375), b.CreateFAdd(t, y));
+    // Elsewhere: z = (m - 1) / (m + 1), written as Cephes does to keep digits.
+    Value *num = b.CreateSelect(small, b.CreateFSub(m, c(0.5)), b.CreateFSub(b.CreateFSub(m, c(0.5)), c(0.5)));
+    Value *den = b.CreateSelect(small, fma(num, c(0.5), c(0.5)), fma(m, c(0.5), c(0.5)));
+    Value *z = b.CreateFDiv(num, den);
+    Value *z2 = b.CreateFMul(z, z);
+    Value *rs = b.CreateFDiv(poly(z2, {-7.89580278884799154124E-1, 1.63866645699558079767E1, -6.41409952958715622951E1}),
+                             poly(z2, {1.0, -3.56722798256324312549E1, 3.12093766372244180303E2, -7.69691943550460008604E2}));
+    Value *w = b.CreateFMul(z, b.CreateFMul(z2, rs));
+    w = fma(ef, c(-2.121944400546905827679e-4), w);
+    Value *far = fma(ef, c(0.693359375), b.CreateFAdd(w, z));
+    Value *nearE = b.CreateAnd(b.CreateICmpSGE(e, ci(-2)), b.CreateICmpSLE(e, ci(2)));
+    Value *r = b.CreateSelect(nearE, nearOne, far);
+    // log(0) = -inf, log(negative or NaN) = NaN, log(inf) = inf.
+    r = b.CreateSelect(b.CreateFCmpOEQ(x, c(INFINITY)), x, r);
+    r = b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), c(-INFINITY), r);
+    return b.CreateSelect(b.CreateFCmpULT(x, c(0.0)), c(NAN), r);
+  }
+
   /// f64 tanh: Cephes' x + x³·P(x²)/Q(x²) below 0.625, else
   /// 1 - 2/(e^2|x| + 1) with its sign; ±1 past 22, where tanh rounds to it.
   Value *tanh64(Value *x) {
@@ -282,7 +325,7 @@ Value *mathExp(llvm::IRBuilder<> &b, Value *x) {
   return x->getType()->isFloatTy() ? InlineMath(b).exp(x) : InlineMath(b, x->getType()).exp64(x);
 }
 Value *mathLog(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? InlineMath(b).log(x) : b.CreateUnaryIntrinsic(llvm::Intrinsic::log, x);
+  return x->getType()->isFloatTy() ? InlineMath(b).log(x) : InlineMath(b, x->getType()).log64(x);
 }
 Value *mathTanh(llvm::IRBuilder<> &b, Value *x) {
   return x->getType()->isFloatTy() ? InlineMath(b).tanh(x) : InlineMath(b, x->getType()).tanh64(x);

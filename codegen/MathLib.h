@@ -3,10 +3,10 @@
 // Calls to libm cannot be vectorised, so the f32 functions the hot loops
 // need (exp, log, tanh, erf, log1p, expm1, sin, cos) are emitted inline as
 // range reduction plus a polynomial: straight-line arithmetic the loop
-// vectoriser turns into AVX code. Their error is a few ulp. In f64, exp
-// and tanh are inline as well (within 2 ulp: an f64 model's tanh was a
-// libm call per element); the others call libm (or LLVM's intrinsics,
-// which become libm calls), where gradient checks want their accuracy.
+// vectoriser turns into AVX code. Their error is a few ulp. In f64, exp,
+// log and tanh are inline as well (Cephes' double forms, within 2 ulp: an
+// f64 model's tanh was a libm call per element); erf, log1p, expm1, sin
+// and cos call libm (or LLVM's intrinsics, which become libm calls).
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -15,8 +15,8 @@
 
 namespace gradc {
 
-/// exp(x), log(x) and tanh(x) of a float or double: inline polynomials in
-/// f32, and for exp and tanh in f64; log in f64 is LLVM's intrinsic.
+/// exp(x), log(x) and tanh(x) of a float or double: inline polynomials and
+/// rational functions in both.
 llvm::Value *mathExp(llvm::IRBuilder<> &b, llvm::Value *x);
 llvm::Value *mathLog(llvm::IRBuilder<> &b, llvm::Value *x);
 llvm::Value *mathTanh(llvm::IRBuilder<> &b, llvm::Value *x);

@@ -124,8 +124,8 @@ TEST(MathLib, SinCosAtMultiplesOfHalfPi) {
   }
 }
 
-// f64 exp and tanh are inline too (Cephes' double forms), within 2 ulp
-// of libm; an f64 model's tanh was a libm call per element, 1.8x
+// f64 exp, log and tanh are inline too (Cephes' double forms), within 2
+// ulp of libm; an f64 model's tanh was a libm call per element, 1.8x
 // PyTorch's step (an explorer's find).
 double ulps64(double got, double want) {
   if (std::isnan(want)) return std::isnan(got) ? 0 : INFINITY;
@@ -143,6 +143,19 @@ void sweep64(const std::string &op, double (*ref)(double), double lo, double hi,
   for (size_t i = 0; i < xs.size(); ++i)
     if (double u = ulps64(ys[i], ref(xs[i])); u > worst) worst = u, at = xs[i];
   EXPECT_LE(worst, maxUlps) << op << " in f64 is " << worst << " ulp off at x = " << at;
+}
+TEST(MathLib, F64Log) {
+  auto ref = [](double x) { return std::log(x); };
+  sweep64("log", ref, 0.5, 2, 2);
+  sweep64("log", ref, 1e-5, 10, 2);
+  sweep64("log", ref, 3, 1e6, 2);
+  sweep64("log", ref, 1e290, 1.7e308, 2);
+  sweep64("log", ref, 1e-310, 2.2e-308, 2); // subnormal arguments
+  const double inf = INFINITY, nan = NAN;
+  std::vector<double> xs{0.0, -0.0, inf, -inf, nan, -1.0, 1.0, 5e-324, 0.70710678118654746, 0.70710678118654757};
+  std::vector<double> l = applyOpIn("log", xs, "f64");
+  ASSERT_EQ(l.size(), xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) EXPECT_LE(ulps64(l[i], std::log(xs[i])), 1) << "log(" << xs[i] << ") = " << l[i];
 }
 TEST(MathLib, F64ExpAndTanh) {
   sweep64("exp", [](double x) { return std::exp(x); }, -745, 709.78, 2);
