@@ -154,7 +154,7 @@ public:
     Value *um1 = b.CreateFSub(u, c(1.0));
     // x/(u - 1) is about 1: log(u)·x would overflow for x near the
     // largest float.
-    Value *y = b.CreateFMul(log(u), b.CreateFDiv(x, um1));
+    Value *y = b.CreateFMul(logOfType(u), b.CreateFDiv(x, um1));
     y = b.CreateSelect(b.CreateFCmpOEQ(u, c(1.0)), x, y);
     // log(inf) is inf; x/(u-1) would make it NaN.
     return b.CreateSelect(b.CreateFCmpOEQ(x, c(INFINITY)), x, y);
@@ -163,11 +163,11 @@ public:
   /// exp(x) - 1 near 0 too: with u = exp(x), (u - 1)·x/log(u) (Kahan's
   /// trick), x where u rounds to 1, and -1 or u itself at the ends.
   Value *expm1(Value *x) {
-    Value *u = exp(x);
+    Value *u = expOfType(x);
     Value *um1 = b.CreateFSub(u, c(1.0));
     // x/log(u) is about 1: (u - 1)·x overflowed from x = 84.2, where
     // exp(x) is 4e36.
-    Value *y = b.CreateFMul(um1, b.CreateFDiv(x, log(u)));
+    Value *y = b.CreateFMul(um1, b.CreateFDiv(x, logOfType(u)));
     y = b.CreateSelect(b.CreateFCmpOEQ(u, c(1.0)), x, y);
     y = b.CreateSelect(b.CreateFCmpOEQ(um1, c(-1.0)), c(-1.0), y);
     return b.CreateSelect(b.CreateFCmpOEQ(u, c(INFINITY)), u, y);
@@ -219,6 +219,10 @@ public:
     // sin and cos of ±inf and NaN are NaN.
     return b.CreateSelect(b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), c(INFINITY)), y, c(NAN));
   }
+
+  /// exp and log in this class's float type: log1p and expm1 serve both.
+  Value *expOfType(Value *x) { return f->isDoubleTy() ? exp64(x) : exp(x); }
+  Value *logOfType(Value *x) { return f->isDoubleTy() ? log64(x) : log(x); }
 
   /// f64 exp(x) = 2^n · e^r, n = round(x / ln 2), with Cephes' Padé form
   /// e^r = 1 + 2·r·P(r²) / (Q(r²) - r·P(r²)) (within 1 ulp there), 2^n
@@ -334,7 +338,7 @@ Value *mathErf(llvm::IRBuilder<> &b, Value *x) {
   return x->getType()->isFloatTy() ? InlineMath(b).erf(x) : libmCall(b, "erf", x);
 }
 Value *mathLog1p(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? InlineMath(b).log1p(x) : libmCall(b, "log1p", x);
+  return InlineMath(b, x->getType()).log1p(x);
 }
 Value *mathSin(llvm::IRBuilder<> &b, Value *x) {
   return x->getType()->isFloatTy() ? InlineMath(b).sinCos(x, false) : b.CreateUnaryIntrinsic(llvm::Intrinsic::sin, x);
@@ -343,7 +347,7 @@ Value *mathCos(llvm::IRBuilder<> &b, Value *x) {
   return x->getType()->isFloatTy() ? InlineMath(b).sinCos(x, true) : b.CreateUnaryIntrinsic(llvm::Intrinsic::cos, x);
 }
 Value *mathExpm1(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? InlineMath(b).expm1(x) : libmCall(b, "expm1", x);
+  return InlineMath(b, x->getType()).expm1(x);
 }
 
 } // namespace gradc

@@ -157,6 +157,23 @@ TEST(MathLib, F64Log) {
   ASSERT_EQ(l.size(), xs.size());
   for (size_t i = 0; i < xs.size(); ++i) EXPECT_LE(ulps64(l[i], std::log(xs[i])), 1) << "log(" << xs[i] << ") = " << l[i];
 }
+// log1p and expm1 are Goldberg's and Kahan's forms over the inline log
+// and exp, in f64 as in f32.
+TEST(MathLib, F64Log1pAndExpm1) {
+  sweep64("log1p", [](double x) { return std::log1p(x); }, -0.999, 50, 4);
+  sweep64("log1p", [](double x) { return std::log1p(x); }, -1e-6, 1e-6, 4);
+  sweep64("log1p", [](double x) { return std::log1p(x); }, 1e300, 1.7e308, 4);
+  sweep64("expm1", [](double x) { return std::expm1(x); }, -40, 709, 4);
+  sweep64("expm1", [](double x) { return std::expm1(x); }, -1e-6, 1e-6, 4);
+  const double inf = INFINITY, nan = NAN;
+  std::vector<double> xs{0.0, inf, -inf, nan, -1.0, 710.0, -800.0, 1e-300};
+  std::vector<double> l = applyOpIn("log1p", xs, "f64"), e = applyOpIn("expm1", xs, "f64");
+  ASSERT_EQ(e.size(), xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) {
+    EXPECT_LE(ulps64(l[i], std::log1p(xs[i])), 1) << "log1p(" << xs[i] << ") = " << l[i];
+    EXPECT_LE(ulps64(e[i], std::expm1(xs[i])), 1) << "expm1(" << xs[i] << ") = " << e[i];
+  }
+}
 TEST(MathLib, F64ExpAndTanh) {
   sweep64("exp", [](double x) { return std::exp(x); }, -745, 709.78, 2);
   sweep64("exp", [](double x) { return std::exp(x); }, -1, 1, 2);
