@@ -226,16 +226,38 @@ private:
     return it->second;
   }
 
-  /// The base pointer of a kernel buffer, computed in the entry function.
-  llvm::Value *basePointer(const loops::Buffer &buf, llvm::Value *slots, llvm::Value *arena) {
+  /// Where a kernel buffer's base pointer points, as a call table's
+  /// GrtCallArg says it (GRT_ARG_ADDRESS: null).
+  struct Base {
+    GrtCallArgKind kind;
+    int slot;
+    int64_t offset; // bytes
+  };
+  Base baseOf(const loops::Buffer &buf) const {
     // A local buffer lives on the kernel's own stack (EmitKernel.cpp).
-    if (buf.isLocal) return llvm::ConstantPointerNull::get(b.getPtrTy());
+    if (buf.isLocal) return {GRT_ARG_ADDRESS, 0, 0};
     // A rebased buffer's kernel counts from its first element read.
     int64_t first = buf.first * loops::elementBytes(buf.type);
-    if (!buf.isSlot) return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, buf.offset + first, buf.name);
-    llvm::Value *base = b.CreateAlignedLoad(b.getPtrTy(), b.CreateConstInBoundsGEP1_64(b.getPtrTy(), slots, slotOf(buf.slot)),
+    if (!buf.isSlot) return {GRT_ARG_ARENA, 0, buf.offset + first};
+    return {GRT_ARG_SLOT, slotOf(buf.slot), first};
+  }
+
+  /// The base pointer of a kernel buffer, computed in the entry function.
+  llvm::Value *basePointer(const loops::Buffer &buf, llvm::Value *slots, llvm::Value *arena) {
+    Base at = baseOf(buf);
+    if (at.kind == GRT_ARG_ADDRESS) return llvm::ConstantPointerNull::get(b.getPtrTy());
+    if (at.kind == GRT_ARG_ARENA) return b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), arena, at.offset, buf.name);
+    llvm::Value *base = b.CreateAlignedLoad(b.getPtrTy(), b.CreateConstInBoundsGEP1_64(b.getPtrTy(), slots, at.slot),
                                             llvm::Align(8), buf.name);
-    return first ? b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), base, first, buf.name) : base;
+    return at.offset ? b.CreateConstInBoundsGEP1_64(b.getInt8Ty(), base, at.offset, buf.name) : base;
+  }
+
+  /// A kernel's iterations and each one's work, as a member of a group of
+  /// parallel loops (GrtLoop): a serial kernel is one iteration with all
+  /// its work.
+  static std::pair<int64_t, int64_t> loopShape(const loops::Kernel &k) {
+    int64_t n = k.parallelExtent > 0 ? k.parallelExtent : 1;
+    return {n, std::max<int64_t>(1, (k.work + n - 1) / n)};
   }
 
   /// An entry calls its kernels in order. A long one (an unrolled loop's,
@@ -264,23 +286,17 @@ private:
     auto *ptr = b.getPtrTy();
     llvm::Constant *null = llvm::ConstantPointerNull::get(ptr);
     std::vector<llvm::Constant *> calls, args;
-    auto arg = [&](GrtCallArgKind kind, int64_t slot, int64_t offset, llvm::Constant *address) {
-      args.push_back(llvm::ConstantStruct::get(abi.callArg, {i32(kind), i32(slot), i64(offset), address}));
+    auto arg = [&](Base at, llvm::Constant *address) {
+      args.push_back(llvm::ConstantStruct::get(abi.callArg, {i32(at.kind), i32(at.slot), i64(at.offset), address}));
     };
     for (size_t i = 0; i < e.kernels.size(); ++i) {
       const loops::Kernel &k = e.kernels[i];
-      for (const loops::Buffer &buf : k.buffers) {
-        int64_t first = buf.first * loops::elementBytes(buf.type);
-        if (buf.isLocal) arg(GRT_ARG_ADDRESS, 0, 0, null);
-        else if (!buf.isSlot) arg(GRT_ARG_ARENA, 0, buf.offset + first, null);
-        else arg(GRT_ARG_SLOT, slotOf(buf.slot), first, null);
-      }
-      arg(GRT_ARG_CONTEXT, 0, 0, null);
-      if (kernels[i].constants) arg(GRT_ARG_ADDRESS, 0, 0, kernels[i].constants);
-      int64_t n = k.parallelExtent > 0 ? k.parallelExtent : 1;
+      for (const loops::Buffer &buf : k.buffers) arg(baseOf(buf), null);
+      arg({GRT_ARG_CONTEXT, 0, 0}, null);
+      if (kernels[i].constants) arg({GRT_ARG_ADDRESS, 0, 0}, kernels[i].constants);
       calls.push_back(llvm::ConstantStruct::get(
-          abi.call, {kernels[i].fn, i64(std::max<int64_t>(k.parallelExtent, 0)),
-                     i64(std::max<int64_t>(1, (k.work + n - 1) / n)), i32(i > 0 && k.joinsPrevious ? 1 : 0),
+          abi.call, {kernels[i].fn, i64(std::max<int64_t>(k.parallelExtent, 0)), i64(loopShape(k).second),
+                     i32(i > 0 && k.joinsPrevious ? 1 : 0),
                      i32(int64_t(k.buffers.size()) + 1 + (kernels[i].constants ? 1 : 0))}));
     }
     auto table = [&](llvm::StructType *ty, llvm::ArrayRef<llvm::Constant *> items, const llvm::Twine &name) {
@@ -354,9 +370,7 @@ private:
         b.CreateStore(rtctx, b.CreateConstInBoundsGEP2_32(argsTy, args, 0, at++));
         if (kernels[i].constants) b.CreateStore(kernels[i].constants, b.CreateConstInBoundsGEP2_32(argsTy, args, 0, at++));
         if (end - begin > 1) {
-          // A serial kernel is one iteration with all its work.
-          int64_t n = k.parallelExtent > 0 ? k.parallelExtent : 1;
-          int64_t weight = std::max<int64_t>(1, (k.work + n - 1) / n);
+          auto [n, weight] = loopShape(k);
           llvm::Value *loop = b.CreateConstInBoundsGEP2_32(loopsTy, loopArray, 0, unsigned(i - begin));
           b.CreateStore(b.getInt64(n), b.CreateStructGEP(loopTy, loop, 0));
           b.CreateStore(b.getInt64(weight), b.CreateStructGEP(loopTy, loop, 1));

@@ -62,19 +62,35 @@ public:
     Value *p = poly(r, {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2, 1.6666665459E-1,
                         5.0000001201E-1});
     Value *er = b.CreateFAdd(fma(b.CreateFMul(p, r), r, r), c(1.0));
-    // 2^n in two halves, 2^(n - n/2) · 2^(n/2), each built from its
-    // exponent bits: n runs from -150 to 128, past a float exponent's -126
-    // to 127 (one 2^n made 2^128 inf, so exp was inf from 88.38 where it
-    // is 2.4e38, and flushed results below 1.2e-38 to 0). The second
-    // multiply rounds a subnormal result once.
+    return timesPow2(x, er, n, lo, hi);
+  }
+
+  /// exp's last step, in either float type: er·2^n for x in [lo, hi], 0
+  /// below, inf above, NaN for NaN. 2^n in two halves, 2^(n - n/2) ·
+  /// 2^(n/2), each built from its exponent bits: n runs past the type's
+  /// exponent range (f32: -150 to 128 against -126 to 127; one 2^n made
+  /// 2^128 inf, so exp was inf from 88.38 where it is 2.4e38, and flushed
+  /// results below 1.2e-38 to 0). The second multiply rounds a subnormal
+  /// result once.
+  Value *timesPow2(Value *x, Value *er, Value *n, double lo, double hi) {
+    bool d = f->isDoubleTy();
     Value *ni = b.CreateFPToSI(n, i);
     Value *half = b.CreateAShr(ni, ci(1));
-    auto pow2 = [&](Value *k) { return b.CreateBitCast(b.CreateShl(b.CreateAdd(k, ci(127)), ci(23)), f); };
+    auto pow2 = [&](Value *k) {
+      return b.CreateBitCast(b.CreateShl(b.CreateAdd(k, ci(d ? 1023 : 127)), ci(d ? 52 : 23)), f);
+    };
     Value *y = b.CreateFMul(b.CreateFMul(er, pow2(b.CreateSub(ni, half))), pow2(half));
-    // Below the range the true value rounds to 0; NaN stays NaN.
     y = b.CreateSelect(b.CreateFCmpOLT(x, c(lo)), c(0.0), y);
     y = b.CreateSelect(b.CreateFCmpOGT(x, c(hi)), c(INFINITY), y);
     return b.CreateSelect(b.CreateFCmpUNO(x, x), x, y);
+  }
+
+  /// log's ends, in either float type: log(0) = -inf, log(negative or
+  /// NaN) = NaN, log(inf) = inf; r elsewhere.
+  Value *logEnds(Value *x, Value *r) {
+    r = b.CreateSelect(b.CreateFCmpOEQ(x, c(INFINITY)), x, r);
+    r = b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), c(-INFINITY), r);
+    return b.CreateSelect(b.CreateFCmpULT(x, c(0.0)), c(NAN), r);
   }
 
   /// log(x) = e·ln2 + log(m), with x = m·2^e and m in [√½, √2).
@@ -96,11 +112,7 @@ public:
     Value *y = b.CreateFMul(b.CreateFMul(p, m), z);
     y = fma(ef, c(-2.12194440e-4), y);
     y = fma(z, c(-0.5), y);
-    Value *r = fma(ef, c(0.693359375), b.CreateFAdd(m, y));
-    // log(0) = -inf, log(negative or NaN) = NaN, log(inf) = inf.
-    r = b.CreateSelect(b.CreateFCmpOEQ(x, c(INFINITY)), x, r);
-    r = b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), c(-INFINITY), r);
-    return b.CreateSelect(b.CreateFCmpULT(x, c(0.0)), c(NAN), r);
+    return logEnds(x, fma(ef, c(0.693359375), b.CreateFAdd(m, y)));
   }
 
   /// tanh as one rational function, x·P(x²)/Q(x²) (degrees 13/6), on x
@@ -238,13 +250,7 @@ public:
     Value *q = poly(rr, {3.00198505138664455042E-6, 2.52448340349684104192E-3, 2.27265548208155028766E-1,
                          2.00000000000000000009E0});
     Value *er = fma(c(2.0), b.CreateFDiv(px, b.CreateFSub(q, px)), c(1.0));
-    Value *ni = b.CreateFPToSI(n, i);
-    Value *half = b.CreateAShr(ni, ci(1));
-    auto pow2 = [&](Value *k) { return b.CreateBitCast(b.CreateShl(b.CreateAdd(k, ci(1023)), ci(52)), f); };
-    Value *y = b.CreateFMul(b.CreateFMul(er, pow2(b.CreateSub(ni, half))), pow2(half));
-    y = b.CreateSelect(b.CreateFCmpOLT(x, c(lo)), c(0.0), y);
-    y = b.CreateSelect(b.CreateFCmpOGT(x, c(hi)), c(INFINITY), y);
-    return b.CreateSelect(b.CreateFCmpUNO(x, x), x, y);
+    return timesPow2(x, er, n, lo, hi);
   }
 
   /// f64 log(x) = e·ln2 + log(m), x = m·2^e with m in [√½, √2): Cephes'
@@ -283,11 +289,7 @@ public:
     w = fma(ef, c(-2.121944400546905827679e-4), w);
     Value *far = fma(ef, c(0.693359375), b.CreateFAdd(w, z));
     Value *nearE = b.CreateAnd(b.CreateICmpSGE(e, ci(-2)), b.CreateICmpSLE(e, ci(2)));
-    Value *r = b.CreateSelect(nearE, nearOne, far);
-    // log(0) = -inf, log(negative or NaN) = NaN, log(inf) = inf.
-    r = b.CreateSelect(b.CreateFCmpOEQ(x, c(INFINITY)), x, r);
-    r = b.CreateSelect(b.CreateFCmpOEQ(x, c(0.0)), c(-INFINITY), r);
-    return b.CreateSelect(b.CreateFCmpULT(x, c(0.0)), c(NAN), r);
+    return logEnds(x, b.CreateSelect(nearE, nearOne, far));
   }
 
   /// f64 tanh: Cephes' x + x³·P(x²)/Q(x²) below 0.625, else

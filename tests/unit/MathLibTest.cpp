@@ -144,6 +144,12 @@ void sweep64(const std::string &op, double (*ref)(double), double lo, double hi,
     if (double u = ulps64(ys[i], ref(xs[i])); u > worst) worst = u, at = xs[i];
   EXPECT_LE(worst, maxUlps) << op << " in f64 is " << worst << " ulp off at x = " << at;
 }
+/// op(x) for each x within 1 ulp of libm's `ref`, in f64.
+void specials64(const char *op, double (*ref)(double), const std::vector<double> &xs) {
+  std::vector<double> ys = applyOpIn(op, xs, "f64");
+  ASSERT_EQ(ys.size(), xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) EXPECT_LE(ulps64(ys[i], ref(xs[i])), 1) << op << "(" << xs[i] << ") = " << ys[i];
+}
 TEST(MathLib, F64Log) {
   auto ref = [](double x) { return std::log(x); };
   sweep64("log", ref, 0.5, 2, 2);
@@ -152,10 +158,7 @@ TEST(MathLib, F64Log) {
   sweep64("log", ref, 1e290, 1.7e308, 2);
   sweep64("log", ref, 1e-310, 2.2e-308, 2); // subnormal arguments
   const double inf = INFINITY, nan = NAN;
-  std::vector<double> xs{0.0, -0.0, inf, -inf, nan, -1.0, 1.0, 5e-324, 0.70710678118654746, 0.70710678118654757};
-  std::vector<double> l = applyOpIn("log", xs, "f64");
-  ASSERT_EQ(l.size(), xs.size());
-  for (size_t i = 0; i < xs.size(); ++i) EXPECT_LE(ulps64(l[i], std::log(xs[i])), 1) << "log(" << xs[i] << ") = " << l[i];
+  specials64("log", ref, {0.0, -0.0, inf, -inf, nan, -1.0, 1.0, 5e-324, 0.70710678118654746, 0.70710678118654757});
 }
 // log1p and expm1 are Goldberg's and Kahan's forms over the inline log
 // and exp, in f64 as in f32.
@@ -167,12 +170,8 @@ TEST(MathLib, F64Log1pAndExpm1) {
   sweep64("expm1", [](double x) { return std::expm1(x); }, -1e-6, 1e-6, 4);
   const double inf = INFINITY, nan = NAN;
   std::vector<double> xs{0.0, inf, -inf, nan, -1.0, 710.0, -800.0, 1e-300};
-  std::vector<double> l = applyOpIn("log1p", xs, "f64"), e = applyOpIn("expm1", xs, "f64");
-  ASSERT_EQ(e.size(), xs.size());
-  for (size_t i = 0; i < xs.size(); ++i) {
-    EXPECT_LE(ulps64(l[i], std::log1p(xs[i])), 1) << "log1p(" << xs[i] << ") = " << l[i];
-    EXPECT_LE(ulps64(e[i], std::expm1(xs[i])), 1) << "expm1(" << xs[i] << ") = " << e[i];
-  }
+  specials64("log1p", [](double x) { return std::log1p(x); }, xs);
+  specials64("expm1", [](double x) { return std::expm1(x); }, xs);
 }
 TEST(MathLib, F64ExpAndTanh) {
   sweep64("exp", [](double x) { return std::exp(x); }, -745, 709.78, 2);
@@ -183,12 +182,8 @@ TEST(MathLib, F64ExpAndTanh) {
   sweep64("tanh", [](double x) { return std::tanh(x); }, -1e-5, 1e-5, 2);
   const double inf = INFINITY, nan = NAN, big = std::numeric_limits<double>::max();
   std::vector<double> xs{0.0, -0.0, inf, -inf, nan, big, -big, 5e-324, 710.0, -746.0, 22.5, -40.0};
-  std::vector<double> e = applyOpIn("exp", xs, "f64"), t = applyOpIn("tanh", xs, "f64");
-  ASSERT_EQ(t.size(), xs.size());
-  for (size_t i = 0; i < xs.size(); ++i) {
-    EXPECT_LE(ulps64(e[i], std::exp(xs[i])), 1) << "exp(" << xs[i] << ") = " << e[i];
-    EXPECT_LE(ulps64(t[i], std::tanh(xs[i])), 1) << "tanh(" << xs[i] << ") = " << t[i];
-  }
+  specials64("exp", [](double x) { return std::exp(x); }, xs);
+  specials64("tanh", [](double x) { return std::tanh(x); }, xs);
 }
 
 TEST(MathLib, SpecialValues) {
