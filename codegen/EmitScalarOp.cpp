@@ -86,7 +86,7 @@ struct Lower {
                                b.CreateXor(b.CreateICmpSLT(r, zero()), b.CreateICmpSLT(y(), zero())));
       return b.CreateSelect(fix, b.CreateSub(q, one()), q);
     }
-    Value *m = b.CreateFRem(x(), y()), *d = b.CreateFDiv(b.CreateFSub(x(), m), y());
+    Value *m = mathFmod(b, x(), y()), *d = b.CreateFDiv(b.CreateFSub(x(), m), y());
     Value *fix = b.CreateAnd(b.CreateFCmpONE(m, zero()), b.CreateXor(b.CreateFCmpOLT(y(), zero()), b.CreateFCmpOLT(m, zero())));
     d = b.CreateSelect(fix, b.CreateFSub(d, one()), d);
     Value *f = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, d);
@@ -101,7 +101,7 @@ struct Lower {
   Value *floorMod() {
     Value *r;
     if (fl()) {
-      r = b.CreateFRem(x(), y());
+      r = mathFmod(b, x(), y());
     } else {
       auto *ty = llvm::cast<llvm::IntegerType>(x()->getType());
       Value *trap = b.CreateOr(b.CreateICmpEQ(y(), zero()), b.CreateICmpEQ(y(), llvm::ConstantInt::getSigned(ty, -1)));

@@ -232,6 +232,39 @@ public:
     return b.CreateSelect(b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), c(INFINITY)), y, c(NAN));
   }
 
+  /// fmod(x, y) of floats, exactly libm's fmodf (the remainder of x by y
+  /// with x's sign is always a float, so there is no rounding to match),
+  /// as straight-line f64 arithmetic: fmodf was one libm call per lane.
+  /// |x| is reduced by |y|·2^(50j) for j = 5 down to 0, which covers the
+  /// 2^277 span from the smallest to the largest float. In stage j the
+  /// remainder r is below 2^50 of the divisor ys (the stage before left it
+  /// below ys·2^50), so the quotient estimate q = trunc(r · (1/ys)) is an
+  /// integer below 2^51, off by at most one either way; r - q·ys is then
+  /// exact in one FMA (it is a multiple of ys's last bit, below 2·ys), and
+  /// one add or subtract of ys (exact too) brings it into [0, ys).
+  Value *fmodF32(Value *x, Value *y) {
+    llvm::Type *d = b.getDoubleTy();
+    auto cd = [&](double v) { return llvm::ConstantFP::get(d, v); };
+    auto fabs = [&](Value *v) { return b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, v); };
+    Value *ax = fabs(b.CreateFPExt(x, d)), *ay = fabs(b.CreateFPExt(y, d));
+    Value *rcp = b.CreateFDiv(cd(1.0), ay); // exact powers of 2 scale it per stage
+    Value *r = ax;
+    for (int j = 5; j >= 0; --j) {
+      Value *ys = j ? b.CreateFMul(ay, cd(std::ldexp(1.0, 50 * j))) : ay;
+      Value *inv = j ? b.CreateFMul(rcp, cd(std::ldexp(1.0, -50 * j))) : rcp;
+      Value *q = b.CreateUnaryIntrinsic(llvm::Intrinsic::trunc, b.CreateFMul(r, inv));
+      // llvm.fma, never split into a rounded multiply and add.
+      r = b.CreateIntrinsic(llvm::Intrinsic::fma, {d}, {b.CreateFNeg(q), ys, r});
+      r = b.CreateSelect(b.CreateFCmpOLT(r, cd(0.0)), b.CreateFAdd(r, ys), r);
+      r = b.CreateSelect(b.CreateFCmpOGE(r, ys), b.CreateFSub(r, ys), r);
+    }
+    // y = 0 and x = ±inf give NaN through the arithmetic (∞·0, ∞ - ∞), as
+    // do NaNs. y = ±inf gives x, where q·ys was 0·∞.
+    Value *m = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, b.CreateFPTrunc(r, f), x);
+    Value *xFinite = b.CreateFCmpOLT(fabs(x), c(INFINITY));
+    return b.CreateSelect(b.CreateAnd(xFinite, b.CreateFCmpOEQ(fabs(y), c(INFINITY))), x, m);
+  }
+
   /// exp and log in this class's float type: log1p and expm1 serve both.
   Value *expOfType(Value *x) { return f->isDoubleTy() ? exp64(x) : exp(x); }
   Value *logOfType(Value *x) { return f->isDoubleTy() ? log64(x) : log(x); }
@@ -350,6 +383,9 @@ Value *mathCos(llvm::IRBuilder<> &b, Value *x) {
 }
 Value *mathExpm1(llvm::IRBuilder<> &b, Value *x) {
   return InlineMath(b, x->getType()).expm1(x);
+}
+Value *mathFmod(llvm::IRBuilder<> &b, Value *x, Value *y) {
+  return x->getType()->isFloatTy() ? InlineMath(b).fmodF32(x, y) : b.CreateFRem(x, y);
 }
 
 } // namespace gradc

@@ -3,7 +3,8 @@
 // Calls to libm cannot be vectorised, so the f32 functions the hot loops
 // need (exp, log, tanh, erf, log1p, expm1, sin, cos) are emitted inline as
 // range reduction plus a polynomial: straight-line arithmetic the loop
-// vectoriser turns into AVX code. Their error is a few ulp. In f64, exp,
+// vectoriser turns into AVX code. Their error is a few ulp. f32 fmod (the
+// `%` and `//` of floats) is inline and exact. In f64, exp,
 // log and tanh are inline as well (Cephes' double forms, within 2 ulp: an
 // f64 model's tanh was a libm call per element), and log1p and expm1 over
 // them; erf, sin and cos call libm (or LLVM's intrinsics, which become
@@ -28,6 +29,9 @@ llvm::Value *mathExpm1(llvm::IRBuilder<> &b, llvm::Value *x);
 /// sin(x) and cos(x), the same way (f32 reduced in f64: see MathLib.cpp).
 llvm::Value *mathSin(llvm::IRBuilder<> &b, llvm::Value *x);
 llvm::Value *mathCos(llvm::IRBuilder<> &b, llvm::Value *x);
+/// fmod(x, y): in f32 exact straight-line arithmetic (see MathLib.cpp), in
+/// f64 LLVM's frem (a libm call).
+llvm::Value *mathFmod(llvm::IRBuilder<> &b, llvm::Value *x, llvm::Value *y);
 /// A call to libm's function `name` of one argument (not vectorised).
 llvm::Value *libmCall(llvm::IRBuilder<> &b, llvm::StringRef name, llvm::Value *x);
 

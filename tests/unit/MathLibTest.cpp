@@ -1,7 +1,7 @@
 //===- tests/unit/MathLibTest.cpp - inline f32 exp, log, tanh vs libm -----===//
 //
-// codegen/MathLib.cpp emits exp, log, tanh, expm1, log1p, sin and cos as inline arithmetic so loops
-// vectorise. Each is compiled into a model's predict entry and compared
+// codegen/MathLib.cpp emits exp, log, tanh, expm1, log1p, sin, cos and f32
+// fmod as inline arithmetic so loops vectorise. Each is compiled into a model's predict entry and compared
 // with the double-precision libm function on a dense sweep of its range,
 // odd counts included (vector bodies and scalar tails), and on the special
 // values: ±0, ±inf, NaN, the largest and smallest floats.
@@ -12,8 +12,11 @@
 
 #include <gtest/gtest.h>
 
+#include "ir/Ops.h"
+
 #include <cmath>
 #include <limits>
+#include <random>
 
 using namespace gradc;
 
@@ -22,17 +25,20 @@ namespace {
 std::string diagnostics;
 llvm::raw_string_ostream diagStream(diagnostics);
 
-/// y = op(x) for every x, through a compiled predict entry, in `dtype`.
-template <typename T> std::vector<T> applyOpIn(const std::string &op, const std::vector<T> &xs, const char *dtype) {
+/// y = expr for every x (and z), through a compiled predict entry, in `dtype`.
+template <typename T>
+std::vector<T> predictY(const std::string &expr, const char *dtype, const std::vector<T> &xs,
+                        const std::vector<T> *zs = nullptr) {
   std::string n = std::to_string(xs.size());
-  std::string src = std::string("model m {\n  input x: ") + dtype + "[" + n + "]\n  param p: " + dtype +
-                    "[1] = zeros\n  y = " + op + "(x) + p\n  loss = sum(y)\n  output y\n  train sgd(lr = 0.1)\n}\n";
+  std::string src = std::string("model m {\n  input x: ") + dtype + "[" + n + "]\n" +
+                    (zs ? std::string("  input z: ") + dtype + "[" + n + "]\n" : "") + "  param p: " + dtype +
+                    "[1] = zeros\n  y = " + expr + " + p\n  loss = sum(y)\n  output y\n  train sgd(lr = 0.1)\n}\n";
   CompileOptions o;
   o.input = "math.grad";
   Compiler c(o, diagStream);
   diagnostics.clear();
   if (!c.load(src) || !c.runPipeline() || !c.lower() || !c.optimize()) {
-    ADD_FAILURE() << "compiling " << op << " failed: " << diagnostics;
+    ADD_FAILURE() << "compiling " << expr << " failed: " << diagnostics;
     return {};
   }
   const GrtModel *m = c.jit();
@@ -44,11 +50,17 @@ template <typename T> std::vector<T> applyOpIn(const std::string &op, const std:
   s.initParams(0);
   auto &x = s.slot("x");
   for (size_t i = 0; i < xs.size(); ++i) grt::Session::set(x, i, xs[i]);
+  if (zs)
+    for (size_t i = 0; i < zs->size(); ++i) grt::Session::set(s.slot("z"), i, (*zs)[i]);
   s.run("predict");
   auto &y = s.slot(grt::outputTensor("y"));
   std::vector<T> out(xs.size());
   for (size_t i = 0; i < xs.size(); ++i) out[i] = T(grt::Session::get(y, i));
   return out;
+}
+/// y = op(x) for every x, in `dtype`.
+template <typename T> std::vector<T> applyOpIn(const std::string &op, const std::vector<T> &xs, const char *dtype) {
+  return predictY(op + "(x)", dtype, xs);
 }
 std::vector<float> applyOp(const std::string &op, const std::vector<float> &xs) { return applyOpIn(op, xs, "f32"); }
 
@@ -209,6 +221,48 @@ TEST(MathLib, SpecialValues) {
       EXPECT_TRUE(std::isfinite(s[i]) && std::fabs(s[i]) <= 1) << "sin(" << x << ") = " << s[i];
       EXPECT_TRUE(std::isfinite(c[i]) && std::fabs(c[i]) <= 1) << "cos(" << x << ") = " << c[i];
     }
+  }
+}
+
+// f32 % and // take fmod inline (straight-line f64 stages, where fmodf
+// was a libm call per lane). fmod is exact, so % must give libm's bits for
+// every pair: quotients from below 1 to 2^277, subnormals, signs, and the
+// special values (x % 0, inf % y and NaNs are NaN; x % inf is x, or inf
+// for x < 0, as Python has it).
+TEST(MathLib, FloatModIsExact) {
+  std::mt19937 rng(7);
+  auto anyFloat = [&] { // uniform over exponents: every scale from 2^-149 to 2^127
+    return std::ldexp(std::uniform_real_distribution<float>(1, 2)(rng), std::uniform_int_distribution<int>(-149, 127)(rng)) *
+           (rng() & 1 ? -1.f : 1.f);
+  };
+  auto near = [&](float v) { return v * std::uniform_real_distribution<float>(0.5f, 1e4f)(rng); };
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float big = std::numeric_limits<float>::max(), tiny = std::numeric_limits<float>::denorm_min();
+  std::vector<float> specials{0.f, -0.f, inf, -inf, nan, big, -big, tiny, -tiny, 1.f, -1.f, 0.7f, 3.f, 1e-40f};
+  std::vector<float> xs, zs;
+  for (float a : specials)
+    for (float b : specials) xs.push_back(a), zs.push_back(b);
+  for (int i = 0; i < 40001; ++i) {
+    float z = anyFloat();
+    float x = i % 3 == 0 ? anyFloat() : i % 3 == 1 ? near(z) : float(std::floor(near(z) / z)) * z; // exact multiples too
+    xs.push_back(x), zs.push_back(z);
+  }
+  std::vector<float> mod = predictY("x % z", "f32", xs, &zs), div = predictY("x // z", "f32", xs, &zs);
+  ASSERT_EQ(mod.size(), xs.size());
+  int wrong = 0;
+  for (size_t i = 0; i < xs.size() && wrong < 10; ++i) {
+    float want = float(floorMod(xs[i], zs[i])) + 0.f; // fmod of floats is a float: exact in double
+    if (std::memcmp(&want, &mod[i], 4) != 0 && !(std::isnan(want) && std::isnan(mod[i])))
+      ++wrong, ADD_FAILURE() << xs[i] << " % " << zs[i] << " = " << mod[i] << ", not " << want;
+    // // is (x - x mod y) / y in f32, from the same fmod (codegen/EmitScalarOp.cpp).
+    float x = xs[i], y = zs[i], m = std::fmod(x, y), d = (x - m) / y;
+    if (m != 0 && (y < 0) != (m < 0)) d -= 1;
+    float f = std::floor(d);
+    f = d - f > 0.5f ? f + 1 : f;
+    f = d == 0 ? std::copysign(0.f, x / y) : f;
+    f = (y == 0 ? x / y : f) + 0.f;
+    if (std::memcmp(&f, &div[i], 4) != 0 && !(std::isnan(f) && std::isnan(div[i])))
+      ++wrong, ADD_FAILURE() << x << " // " << y << " = " << div[i] << ", not " << f;
   }
 }
 
