@@ -19,8 +19,12 @@ namespace gradc {
 /// function serves kernels that differ only in them (an unrolled loop whose
 /// steps each have their own time t; EmitModule.cpp decides). args then
 /// holds, after the runtime context, a pointer to a `constantsType` struct.
+///
+/// `tailLanes` (the f32 lanes of a vector register; 0: never) decides which
+/// short loops are vectorised with a mask on their last pass rather than
+/// with a scalar remainder (KernelEmitter::foldsTail).
 llvm::Function *emitKernel(llvm::Module &m, const loops::Kernel &k, llvm::StringRef name,
-                           llvm::ArrayRef<loops::ShapeConstant> constants = {});
+                           llvm::ArrayRef<loops::ShapeConstant> constants = {}, unsigned tailLanes = 0);
 
 /// The struct a shared kernel reads its constants from: for each constant
 /// its value, and for one the kernel divides by also its reciprocal (a

@@ -10,6 +10,7 @@
 #include "codegen/EmitKernel.h"
 #include "codegen/RebaseBuffers.h"
 #include "codegen/Schedule.h"
+#include "codegen/Target.h"
 #include "ir/Optimizers.h"
 
 #include "llvm/ADT/bit.h"
@@ -155,6 +156,7 @@ private:
   /// (SharedConstants.cpp). The layers of a network repeat their
   /// constants, so they are one kernel already and stay as they were.
   size_t shareFrom() const { return opts.shareKernelsFrom ? opts.shareKernelsFrom : SIZE_MAX; }
+  unsigned tailLanes() const { return opts.foldTails ? hostFloatLanes() : 0; }
 
   /// What kernelFunction needs to know of a kernel before any is emitted.
   struct Shape {
@@ -203,13 +205,13 @@ private:
     if (v == variants.end() || v->second.kernels.size() < shareFrom()) {
       auto it = byLoops.find(s.exact);
       if (it != byLoops.end()) return {it->second};
-      return {byLoops[s.exact] = emitKernel(*mod, k, k.name)};
+      return {byLoops[s.exact] = emitKernel(*mod, k, k.name, {}, tailLanes())};
     }
     std::vector<loops::ShapeConstant> varying;
     for (size_t i = 0; i < s.constants.size(); ++i)
       if (v->second.varies[i]) varying.push_back(s.constants[i]);
     auto [it, fresh] = byShape.try_emplace(s.shape);
-    if (fresh) it->second = emitKernel(*mod, k, k.name, varying);
+    if (fresh) it->second = emitKernel(*mod, k, k.name, varying, tailLanes());
     llvm::Constant *&values = constantsOf[s.exact];
     if (!values) {
       llvm::StructType *ty = constantsType(ctx, varying);

@@ -64,6 +64,9 @@ struct EmitOptions {
   /// An entry of at least this many kernels hands its calls to the runtime
   /// as a table (grt_run_calls) instead of making them in code; 0: never.
   size_t callTableFrom = 512;
+  /// Short loops whose last elements would fill most of a vector are
+  /// vectorised with a mask on their last pass (codegen/EmitKernel.cpp).
+  bool foldTails = true;
 };
 
 /// Emits the lowered model as LLVM IR, including the `gradc_model`

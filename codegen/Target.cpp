@@ -32,6 +32,14 @@ static std::string hostFeatures() {
   return out;
 }
 
+unsigned hostFloatLanes() {
+  static const unsigned lanes = [] {
+    llvm::StringMap<bool> f = llvm::sys::getHostCPUFeatures();
+    return f.lookup("avx512f") ? 16u : f.lookup("avx") ? 8u : 4u;
+  }();
+  return lanes;
+}
+
 /// LLVM's loop strength reduction was a third of the machine-code time of
 /// a GPT build: LLVM unrolls a kernel's short outer loops (a reduction over
 /// 12 rows becomes 12 loops), and LSR searches each loop's address

@@ -11,6 +11,10 @@ namespace gradc {
 /// (AVX-512 where present, AVX2 otherwise), tuned for speed.
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>> createHostTargetMachine();
 
+/// How many f32 values the host's vector registers hold as the kernels use
+/// them: 16 with AVX-512, 8 with AVX, 4 otherwise.
+unsigned hostFloatLanes();
+
 /// Verifies the module and stamps every function with the host CPU and its
 /// preferred vector width.
 llvm::Error prepareModule(llvm::Module &m, llvm::TargetMachine &tm);

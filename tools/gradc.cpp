@@ -127,6 +127,12 @@ static NumberOpt<long long> callTableFrom(
     cl::desc("An entry of at least this many kernels hands its calls to the runtime as a table instead of making "
              "them in code, which LLVM is slow to compile (default 512; 0 = never). The results are the same bits"),
     cl::init(EmitOptions{}.callTableFrom), ALL_SUBS, cl::cat(category));
+static cl::opt<bool> foldTails(
+    "fold-tails",
+    cl::desc("Vectorise a short loop whose last elements would fill most of a vector with a mask on its last pass, "
+             "not a scalar remainder (default true; --fold-tails=false for comparisons). Sums over such loops "
+             "add in another order"),
+    cl::init(EmitOptions{}.foldTails), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printAfter("print-after", cl::desc("Print the IR after this pass (repeatable)"),
                                         cl::value_desc("pass"), ALL_SUBS, cl::cat(category));
 static cl::list<std::string> printBefore("print-before", cl::desc("Print the IR before this pass (repeatable)"),
@@ -264,6 +270,7 @@ static CompileOptions compileOptions() {
   o.emit.shareKernelsFrom = size_t(shareKernelsFrom);
   if (callTableFrom < 0) fail("--call-table-from takes 0 (never) or more");
   o.emit.callTableFrom = size_t(callTableFrom);
+  o.emit.foldTails = foldTails;
   // The hook corrupts the rule of the op it names; a misspelt name broke
   // nothing, and gradcheck passing then looked like a missed bug.
   if (!breakGrad.empty() && !parseOpKind(breakGrad))
