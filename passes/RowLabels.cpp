@@ -29,6 +29,17 @@ bool multipleOf(double d, int64_t B) {
   return k >= 1 - 1e-3 && near(k, std::round(k));
 }
 
+/// Where a factor `c` that is a multiple of B scales a mean over `count`
+/// elements, B of them rows: the elements per row m when c is also k·m
+/// with k no multiple of B, so that c may as well be k times the row's own
+/// count (T · cross_entropy(logits [B, T]) is a mean over rows of
+/// per-sequence sums, whether or not T is a multiple of B); else 0. (B·T ·
+/// the mean is the sum of all, over rows too.)
+int64_t perRowReading(double c, int64_t count, int64_t B) {
+  int64_t m = count % B == 0 ? count / B : 0;
+  return m > 1 && multipleOf(c, m) && !multipleOf(c / double(m), B) ? m : 0;
+}
+
 /// Does dividing a sum of `count` elements over B rows by `d` make a mean
 /// over rows (up to a constant factor)? d is the count, or B, 2·B, ...
 bool meanDivisor(double d, int64_t count, int64_t B) {
@@ -299,12 +310,14 @@ private:
     }
     l.sum = false;
     l.byB = nullptr;
+    l.perRow = 0;
   }
   /// A mean scaled by k·B is a sum over rows again.
-  static void timesB(Label &l, const Node *n, double factor) {
+  void timesB(Label &l, const Node *n, double factor) const {
     l.sum = true;
     l.byB = n;
     l.byBFactor = factor;
+    l.perRow = perRowReading(factor, l.count, B);
   }
 
   Label layout(const Node *n, llvm::ArrayRef<Label> ops) {
@@ -397,7 +410,8 @@ private:
     Label out;
     out.kind = Label::Agg, out.count = count, out.at = n;
     out.sum = !(l.scale != 0 && meanDivisor(1 / l.scale, count, B));
-    if (out.sum && multipleOf(l.scale, B)) out.byB = n, out.byBFactor = l.scale, out.pendingB = true;
+    if (out.sum && multipleOf(l.scale, B))
+      out.byB = n, out.byBFactor = l.scale, out.pendingB = true, out.perRow = perRowReading(l.scale, count, B);
     return out;
   }
 
@@ -432,7 +446,8 @@ private:
       Label out;
       out.kind = Label::Agg, out.count = count, out.at = n;
       out.sum = !(scale != 0 && meanDivisor(1 / scale, count, B));
-      if (out.sum && multipleOf(scale, B)) out.byB = n, out.byBFactor = scale, out.pendingB = true;
+      if (out.sum && multipleOf(scale, B))
+        out.byB = n, out.byBFactor = scale, out.pendingB = true, out.perRow = perRowReading(scale, count, B);
       return out;
     }
     if (px == -1 || py == -1) return Label::mixed(n, "contracts over the rows");

@@ -153,6 +153,17 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
       if (tl.kind == Label::Mixed && l.kind != Label::Mixed) l = tl;
     }
   }
+  // A factor that is a multiple of B and of the row's own count reads
+  // either way: the numbers cannot tell T from 2·B. Said, not refused.
+  if (l.kind == Label::Agg && l.sum && l.byB && !l.pendingB && l.perRow) {
+    llvm::WithColor::warning(opts.diagnostics() << where(m, l.byB))
+        << "the loss scales a mean by " << numberText(l.byBFactor) << ", a multiple both of the " << l.perRow
+        << " elements each of the batch's " << B << " rows has and of the batch size. As the row's own count (a mean "
+        << "over rows of per-row sums) it trains on N processes as one process does on their rows together; if it "
+        << "grows with the batch (a sum over rows), --data-parallel would take 1/N of the gradient on N processes"
+        << sourceWithCaret(m, l.byB) << "\n";
+    return llvm::Error::success();
+  }
   if (l.kind == Label::Agg && l.sum && l.byB && !l.pendingB) {
     std::string msg = ("the loss is a sum over the batch's " + llvm::Twine(B) + " rows written as a mean: it scales a " +
                        "mean over them by " + numberText(l.byBFactor) + ", a multiple of the batch size. " +
