@@ -860,6 +860,13 @@ ExprPtr Parser::parsePrimary() {
     advance();
     ExprPtr e = parseExpr();
     if (!e) return nullptr;
+    // (0, 1): a tuple, as Python and PyTorch write axes; ours are lists.
+    if (tok.is(Tok::Comma)) {
+      error(tok.loc(), "expected ')', found ','; parentheses group one expression, and there are no tuples: write a "
+                       "list of several values, such as axes, in brackets: [0, 1]");
+      noteOpening(start, diag.errorCount() - 1);
+      return nullptr;
+    }
     if (!expectClosing(Tok::RParen, "')'", start)) return nullptr;
     e->range = rangeFrom(start);
     return e;

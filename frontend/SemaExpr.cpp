@@ -723,8 +723,30 @@ llvm::SmallVector<DiagEngine::Note, 1> SemaImpl::valueScopeNote(const CallExpr &
                             " (values have no methods); to pass it, write " + call.callee + "(" + name->name + ")"}};
 }
 
+/// A chain of method calls as function calls, for a message: x.sum(1).mean()
+/// is mean(sum(x, 1)). Anything else (a scoped call, attn.f(x)) is its
+/// source text.
+std::string SemaImpl::functionForm(const Expr &e) {
+  auto text = [](llvm::SMRange r) { return std::string(r.Start.getPointer(), r.End.getPointer()); };
+  auto isTensor = [&](const Expr &s) {
+    auto *n = llvm::dyn_cast<NameExpr>(&s);
+    auto v = n ? frame().vars.find(n->name) : frame().vars.end();
+    return v != frame().vars.end() && v->second.kind == Value::Tensor;
+  };
+  auto *call = llvm::dyn_cast<CallExpr>(&e);
+  if (!call || !call->scope || !(llvm::isa<CallExpr>(*call->scope) || isTensor(*call->scope))) return text(e.range);
+  std::string out = call->callee + "(" + functionForm(*call->scope);
+  for (const Arg &a : call->args) out += ", " + (a.name.empty() ? "" : a.name + " = ") + text(a.value->range);
+  return out + ")";
+}
+
 Value SemaImpl::evalCall(const CallExpr &call) {
   std::string scope;
+  // x.sum(1).mean(): a method on a call's result, as in PyTorch.
+  if (call.scope && llvm::isa<CallExpr>(*call.scope))
+    return error(call.calleeLoc, "'." + call.callee + "(...)' is no method call: values have no methods, and " +
+                                     "builtins take a tensor as an argument; write " + functionForm(call),
+                 {call.scope->range});
   if (call.scope) {
     bool ok = true;
     scope = scopeName(*call.scope, ok);

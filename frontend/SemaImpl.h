@@ -128,6 +128,8 @@ public:
   Value evalBinary(const ast::BinaryExpr &e);
   Value evalUnary(const ast::UnaryExpr &e);
   Value evalCall(const ast::CallExpr &e);
+  /// x.sum(1).mean() as mean(sum(x, 1)), for messages.
+  std::string functionForm(const ast::Expr &e);
   Value evalIndex(const ast::IndexExpr &e);
   Value evalMember(const ast::MemberExpr &e);
   void skipFailedBranches(const ast::IfStmt &i);
