@@ -253,7 +253,10 @@ private:
     Value *saved = ivs[s.var];
     prefetchForWrite(s, iv, limit);
     ivs[s.var] = iv;
+    bool jam = accumulatesRows(s), outerJam = inJam;
+    inJam = jam;
     for (auto &c : s.body) stmt(c);
+    inJam = outerJam;
     ivs[s.var] = saved;
     Value *next = b.CreateNUWAdd(iv, b.getInt64(1));
     llvm::BasicBlock *latch = b.GetInsertBlock();
@@ -266,14 +269,16 @@ private:
     // An innermost loop long enough for vector registers is not unrolled
     // before the vectoriser sees it: fully unrolled, its enclosing loop
     // would be vectorised instead, with a gather per access (rows of a
-    // softmax, say). The vectoriser interleaves it as it sees fit.
+    // softmax, say). The vectoriser interleaves it as it sees fit. A short
+    // one whose tail is folded (below) is not unrolled either.
     bool innermost = llvm::none_of(s.body, [](const Stmt &c) { return c.kind == Stmt::Loop; });
-    if (innermost && k.vars[s.var].extent >= 16 && !s.parallel)
+    bool fold = innermost && !s.parallel && !s.lower && !s.upper && !inJam && foldsTail(k.vars[s.var].extent);
+    if ((innermost && k.vars[s.var].extent >= 16 && !s.parallel) || fold)
       md.push_back(llvm::MDNode::get(ctx, llvm::MDString::get(ctx, "llvm.loop.unroll.disable")));
-    if (innermost && !s.parallel && !s.lower && !s.upper && foldsTail(k.vars[s.var].extent))
+    if (fold)
       md.push_back(llvm::MDNode::get(ctx, {llvm::MDString::get(ctx, "llvm.loop.vectorize.predicate.enable"),
                                            llvm::ConstantAsMetadata::get(b.getTrue())}));
-    if (accumulatesRows(s)) jamRows(md);
+    if (jam) jamRows(md);
     auto *loopId = llvm::MDNode::getDistinct(ctx, md);
     loopId->replaceOperandWith(0, loopId);
     br->setMetadata(llvm::LLVMContext::MD_loop, loopId);
@@ -286,14 +291,18 @@ private:
   /// and scalar code: when that remainder is most of a vector and the loop
   /// short. A head size of 31 (attention's softmax rows of T = 63 and its
   /// [63, 31] products in a slice group) took 2.5 times as long as 32, and
-  /// now about as long. Longer loops, and short remainders, stay as they
-  /// were: there the masked loop, which LLVM does not interleave, was up to
-  /// a third slower. (Softmax-and-tanh rows on AVX-512, kernel time: N = 31
-  /// 28.8 -> 11.8 ms, 47 12.4 -> 8.3, 127 9.2 -> 7.2; but 17 13.0 -> 18.3,
-  /// 100 6.7 -> 7.4, 1023 6.6 -> 8.7.)
+  /// now about as long. Loops of 5 to 15 were unrolled into scalar code,
+  /// and are one masked pass now. Longer loops, short remainders and loops
+  /// of 4 or fewer stay as they were: there the masked loop, which LLVM does
+  /// not interleave, was up to a third slower. (2M elements in rows of N,
+  /// softmax and tanh, one thread, AVX-512, step time: N = 8 26.5 -> 11.3
+  /// ms, 15 28.4 -> 8.7, 31 28.8 -> 11.8, 47 12.4 -> 8.3, 127 9.2 -> 7.2;
+  /// but 4 17.0 -> 19.8, 17 13.0 -> 18.3, 100 6.7 -> 7.4, 1023 6.6 -> 8.7.)
+  /// Not the short column loop of a row loop that is unrolled and jammed.
   bool foldsTail(int64_t extent) const {
     int64_t lanes = tailLanes, rest = lanes ? extent % lanes : 0;
-    return lanes && extent < 12 * lanes && 3 * rest > 2 * lanes;
+    if (!lanes || extent < 5) return false;
+    return extent < 16 || (extent < 12 * lanes && 3 * rest > 2 * lanes);
   }
 
   /// Whether `s` is a loop over rows that adds each row into a short output
@@ -484,6 +493,7 @@ private:
   llvm::DenseMap<const Expr *, Value *> vals;
   llvm::DenseMap<const Expr *, llvm::AllocaInst *> accs;
   unsigned tailLanes;
+  bool inJam = false; // emitting the body of a row loop that is unrolled and jammed
 };
 
 } // namespace
