@@ -279,6 +279,25 @@ public:
         problems.push_back({-1, op(n.get()) + " is computed by no kernel: once a graph has kernels, every value it computes is in one",
                             n.get()});
     if (!problems.empty()) return problems;
+    // A .gir that put a 30,000-op chain into one kernel overflowed the
+    // stack scheduling it. The longest chain of operands within a kernel
+    // (nodes come operands first), against the depth fusion keeps to.
+    std::vector<unsigned> chain(g.nodes.size());
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      const Node *n = g.nodes[i].get();
+      if (n->kernel < 0) continue;
+      for (const Node *o : n->operands)
+        if (o->kernel == n->kernel && o->id < i) chain[i] = std::max(chain[i], chain[o->id]);
+      // chain[i] ops: chain[i] - 1 levels below the top one.
+      if (++chain[i] > kMaxTreeDepth + 1) {
+        problems.push_back({n->kernel, "kernel " + std::to_string(n->kernel) + " nests " + op(n) + " " +
+                                           std::to_string(chain[i] - 1) + " levels deep, past the " +
+                                           std::to_string(kMaxTreeDepth) + " that scheduling takes: store a value " +
+                                           "part way down the chain in a kernel of its own",
+                            n});
+        return problems;
+      }
+    }
     auto expected = storedValues(g);
     for (int32_t k = 0; k < g.numKernels(); ++k) checkKernel(k, expected[k]);
     if (!problems.empty()) return problems;

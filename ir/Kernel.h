@@ -84,6 +84,11 @@ bool isColumnReduction(const Node *n);
 /// (passes/SplitWideConcats.cpp), whose lower levels are stored
 /// (passes/Fusion.cpp).
 inline constexpr size_t kMaxInlineConcatParts = 8;
+/// How deep a kernel's expression tree may nest: scheduling builds it
+/// recursively (codegen/Schedule.cpp), one call per level, and LLVM's time
+/// grows with it. Fusion stores a value part way down a longer chain
+/// (passes/Fusion.cpp); the verifier refuses a hand-made kernel past it.
+inline constexpr unsigned kMaxTreeDepth = 256;
 
 /// A float sum of at least this many terms per output is added up in blocks
 /// of about sqrt(terms) terms, then the block sums (one f32 accumulator over

@@ -489,8 +489,7 @@ private:
   /// deepest of its users there. Kernels are built as trees recursively
   /// (codegen/Schedule.cpp), so past kMaxTreeDepth a node is stored by a
   /// kernel of its own: a chain of 100,000 additions becomes kernels of at
-  /// most that many ops, not one tree 100,000 levels deep.
-  static constexpr unsigned kMaxTreeDepth = 256;
+  /// most that many ops, not one tree 100,000 levels deep (ir/Kernel.h).
   /// The depth n would have in each kernel that reads it, in one pass over
   /// its users (a constant can have thousands).
   llvm::DenseMap<int32_t, unsigned> depthsInReaders(const Node *n) const {

@@ -19,6 +19,7 @@
 #include "llvm/Support/InitLLVM.h"
 
 #include <csignal>
+#include <pthread.h>
 #include <exception>
 #include <limits>
 #include <new>
@@ -458,6 +459,46 @@ static void refuseOtherSubcommandsOptions(int argc, char **argv) {
   std::exit(1);
 }
 
+/// The compiler recurses as deep as a model nests (a kernel's expression
+/// tree to kMaxTreeDepth levels, parentheses, LLVM's own passes), and the
+/// stack it had was the one `ulimit -s` gives: at 64 KiB, a loop of 5,000
+/// `z = sin(z)` died of SIGSEGV (and once hung, LLVM's crash report
+/// waiting on the allocator the overflow interrupted). So the compiler runs
+/// on a thread whose stack it sizes itself, and later threads (LLVM's, one
+/// per part of the module) get at least the usual 8 MiB. Where no thread
+/// can start (ulimit -u), on this one as before.
+static int onOwnStack(int (*body)(int, char **), int argc, char **argv) {
+  constexpr size_t kCompilerStack = size_t(64) << 20, kThreadStack = size_t(8) << 20;
+  pthread_attr_t attr;
+  size_t size = 0;
+  if (pthread_getattr_default_np(&attr) == 0) {
+    if (pthread_attr_getstacksize(&attr, &size) == 0 && size < kThreadStack &&
+        pthread_attr_setstacksize(&attr, kThreadStack) == 0)
+      pthread_setattr_default_np(&attr);
+    pthread_attr_destroy(&attr);
+  }
+  struct Call {
+    int (*body)(int, char **);
+    int argc;
+    char **argv;
+    int rc = 1;
+  } call{body, argc, argv};
+  pthread_t thread;
+  if (pthread_attr_init(&attr) != 0) return body(argc, argv);
+  bool started = pthread_attr_setstacksize(&attr, kCompilerStack) == 0 &&
+                 pthread_create(&thread, &attr, [](void *p) -> void * {
+                   auto *c = static_cast<Call *>(p);
+                   c->rc = c->body(c->argc, c->argv);
+                   return nullptr;
+                 }, &call) == 0;
+  pthread_attr_destroy(&attr);
+  if (!started) return body(argc, argv);
+  pthread_join(thread, nullptr);
+  return call.rc;
+}
+
+static int compilerMain(int argc, char **argv);
+
 int main(int argc, char **argv) {
   grt::reopenClosedStdFds();
   llvm::InitLLVM init(argc, argv);
@@ -469,6 +510,10 @@ int main(int argc, char **argv) {
   llvm::install_fatal_error_handler(internalError);
   llvm::install_bad_alloc_error_handler(badAlloc);
   std::set_terminate(uncaught);
+  return onOwnStack(compilerMain, argc, argv);
+}
+
+static int compilerMain(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   // --version printed LLVM's banner ("Debian LLVM version 19.1.7"), as if
   // gradc were LLVM. What a bug report needs: the runtime ABI the
