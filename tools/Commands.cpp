@@ -30,6 +30,32 @@ namespace gradc {
 /// A stage a text IR module is past cannot be shown from it: dump printed
 /// the module as it is, under the earlier stage's name, with exit 0, and
 /// dot drew it. Says so and returns true.
+/// Whether the ELF file at `path` names a program interpreter (PT_INTERP):
+/// an executable, ours among them (a position-independent one is an ELF
+/// shared object too, as a library is). Read by hand for 64-bit
+/// little-endian ELF; another ELF counts as one.
+static bool namesInterpreter(const std::string &path) {
+  FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  unsigned char h[64];
+  bool found = false, elf64le = std::fread(h, 1, 64, f) == 64 && h[4] == 2 && h[5] == 1;
+  auto word = [](const unsigned char *p, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i) v = v << 8 | p[i];
+    return v;
+  };
+  if (!elf64le) found = true;
+  uint64_t phoff = elf64le ? word(h + 32, 8) : 0, entsize = elf64le ? word(h + 54, 2) : 0,
+           count = elf64le ? word(h + 56, 2) : 0;
+  for (uint64_t i = 0; elf64le && entsize >= 4 && i < count && !found; ++i) {
+    unsigned char type[4];
+    found = std::fseek(f, long(phoff + i * entsize), SEEK_SET) == 0 && std::fread(type, 1, 4, f) == 4 &&
+            word(type, 4) == 3; // PT_INTERP
+  }
+  std::fclose(f);
+  return found;
+}
+
 static bool pastStage(Compiler &c, const CompileOptions &o, const Step &stage) {
   const Step *at = c.isTextIR() ? findStep(c.module->after) : nullptr;
   if (!at || !stage.makesModule() || &stage >= at) return false;
@@ -151,7 +177,11 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
       return refuse("the output " + out + " exists and cannot be read to tell what it is (" + ec.message() +
                     "); a build would replace it: name the executable with -o, or remove the file first");
     {
-      bool program = magic == llvm::file_magic::elf_executable || magic == llvm::file_magic::elf_shared_object;
+      // A shared library is no program: a copy of libz.so.1 named by -o
+      // was replaced silently, where a static library was refused.
+      bool library = magic == llvm::file_magic::elf_shared_object && !namesInterpreter(out);
+      bool program = magic == llvm::file_magic::elf_executable ||
+                     (magic == llvm::file_magic::elf_shared_object && !library);
       bool object = magic == llvm::file_magic::elf_relocatable;
       bool empty = magic == llvm::file_magic::unknown && llvm::sys::fs::is_regular_file(out) && [&] {
         uint64_t size = 1;
@@ -160,6 +190,7 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
       if (!empty && !(b.objectOnly ? object : program))
         return refuse("the output " + out + " exists and is " +
                       (magic == llvm::file_magic::archive ? std::string("a static library")
+                       : library                          ? std::string("a shared library")
                        : program                          ? std::string("a program")
                        : object                           ? std::string("an object file")
                                                           : std::string("not a program")) +
