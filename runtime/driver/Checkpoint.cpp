@@ -284,6 +284,39 @@ static bool wholeNumber(const Json &j, double max, int64_t &out) {
 /// Fails unless the file's bytes match the checksum in its metadata (when
 /// it has one): `in` is the file, `len` its first 8 bytes and `header` the
 /// JSON after them, parsed as `h`.
+/// The byte range [begin, end) of the data of a tensor this model does not
+/// read (another model's, under --partial-load, or another optimizer's
+/// state), after the checks the tensors it reads get: a file truncated or
+/// damaged within such a tensor loaded with no word.
+static std::pair<int64_t, int64_t> unreadTensorRange(const std::string &path, const std::string &name, const Json &e,
+                                                     int64_t dataSize) {
+  static const std::map<std::string, int64_t> sizes{
+      {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4}, {"I16", 2}, {"I8", 1},
+      {"U64", 8}, {"U32", 4}, {"U16", 2}, {"U8", 1},   {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}};
+  const Json *dt = e.get("dtype"), *shape = e.get("shape"), *offs = e.get("data_offsets");
+  if (!dt || !shape || !offs || dt->kind != Json::String || shape->kind != Json::Array || offs->kind != Json::Array ||
+      offs->array.size() != 2)
+    fail("checkpoint {}: entry '{}' is malformed", path, shown(name));
+  auto size = sizes.find(dt->string);
+  if (size == sizes.end()) fail("checkpoint {}: tensor '{}' has dtype '{}', which safetensors does not have", path, shown(name), shown(dt->string));
+  double bytes = double(size->second);
+  for (size_t i = 0; i < shape->array.size(); ++i) {
+    int64_t dim;
+    if (!wholeNumber(shape->array[i], 9007199254740992.0, dim))
+      fail("checkpoint {}: tensor '{}' has a malformed shape (dimension {} is not a whole number from 0 to 2^53)", path,
+           shown(name), i);
+    bytes *= double(dim);
+  }
+  int64_t b, e2;
+  if (!wholeNumber(offs->array[0], double(dataSize), b) || !wholeNumber(offs->array[1], double(dataSize), e2) || e2 < b)
+    fail("checkpoint {} is truncated or corrupt: tensor '{}' has data_offsets outside the file's {} bytes of data", path,
+         shown(name), dataSize);
+  if (double(e2 - b) != bytes)
+    fail("checkpoint {} is corrupt: tensor '{}' has data_offsets [{},{}], {} bytes, but its dtype and shape take {}", path,
+         shown(name), b, e2, e2 - b, bytes);
+  return {b, e2};
+}
+
 static void verifyChecksum(const std::string &path, std::ifstream &in, const unsigned char *len, std::string header,
                            const Json &h) {
   const Json *md = h.get("__metadata__");
@@ -439,7 +472,6 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial, bool 
   };
   auto paramState = [&](const std::string &n) { return n.rfind('.') != std::string::npos && isParam(n.substr(0, n.rfind('.'))); };
   std::vector<std::string> extra, missing;
-  bool ignoredState = false; // state of another optimizer, left unread
   for (auto &[name, e] : h.object) {
     if (name == "__metadata__") continue;
     int i = s.find(name);
@@ -448,8 +480,7 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial, bool 
     auto dot = name.rfind('.');
     std::string_view suffix = dot == std::string::npos ? std::string_view() : std::string_view(name).substr(dot + 1);
     bool optimizerState = suffix == "momentum" || suffix == "adam_m" || suffix == "adam_v";
-    if (weightsOnly && optimizerState && paramState(name)) ignoredState = true;
-    else extra.push_back(name);
+    if (!(weightsOnly && optimizerState && paramState(name))) extra.push_back(name); // else left unread
   }
   for (auto &sl : s.slots)
     if (saved(sl) && !h.get(sl.tensor->name) && !(weightsOnly && sl.tensor->role == GRT_STATE))
@@ -555,6 +586,12 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial, bool 
                  path, t.name, Session::get(sl, i), i, sl.numel);
     }
   }
+  for (auto &[name, e] : h.object) {
+    if (name == "__metadata__") continue;
+    if (int i = s.find(name); i >= 0 && saved(s.slots[size_t(i)])) continue;
+    auto [b, e2] = unreadTensorRange(path, name, e, dataSize);
+    ranges.emplace_back(b, e2, name);
+  }
   std::sort(ranges.begin(), ranges.end());
   for (size_t i = 1; i < ranges.size(); ++i)
     if (std::get<0>(ranges[i]) < std::get<1>(ranges[i - 1]))
@@ -563,7 +600,7 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial, bool 
   // A save writes the tensors back to back and nothing after them: bytes
   // past the last are damage, or another file appended (safetensors'
   // own reader refuses them too).
-  if (!partial && !ignoredState && !ranges.empty() && std::get<1>(ranges.back()) < dataSize)
+  if (!ranges.empty() && std::get<1>(ranges.back()) < dataSize)
     fail("checkpoint {} is corrupt: {} bytes follow its last tensor", path, dataSize - std::get<1>(ranges.back()));
   if (!constants.empty()) fmt::print(stderr, "note: checkpoint {} was {}\n", path, constants);
   Metadata meta;
