@@ -366,6 +366,10 @@ static int finishOutput(int rc) {
         llvm::WithColor::warning(llvm::errs(), "gradc")
             << flag << " " << p << ": the pass did not run, so nothing was printed for it"
             << (optCmd ? " (gradc opt runs only --passes)" : " (it is not between the input's stage and the output's)") << "\n";
+  // Standard error that cannot be written (2>/dev/full) loses the notes,
+  // not the result: a build that wrote its executable exited 1, LLVM's
+  // stream reporting the failed write as it closed.
+  llvm::errs().clear_error();
   llvm::outs().flush();
   if (!llvm::outs().has_error()) return rc;
   std::error_code ec = llvm::outs().error();
