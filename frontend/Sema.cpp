@@ -74,8 +74,10 @@ void SemaImpl::overBudget(llvm::SMLoc loc, const llvm::Twine &budget, bool nodes
   // items copies 2 million, and "2000 iterations" against a budget of a
   // million steps said nothing of why.
   llvm::SmallVector<DiagEngine::Note, 1> notes;
+  // The note goes to the join that copied most: the budget may run out
+  // anywhere, a prelude function's line included.
   if (listCopySteps * 2 > steps)
-    notes.push_back({loc, ("joining lists copies them, a step per item: " + llvm::Twine(listCopySteps) +
+    notes.push_back({biggestJoin.isValid() ? biggestJoin : loc, ("joining lists copies them, a step per item: " + llvm::Twine(listCopySteps) +
                            " of the steps went to copies (outs = outs + [h] copies outs every time, so collecting n "
                            "items takes about n*n/2)")
                               .str()});

@@ -159,6 +159,9 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
   // exhausting memory.
   if (a.kind == Value::List && b.kind == Value::List && op == "+") {
     listCopySteps += int64_t(a.items().size() + b.items().size());
+    if (int64_t n = joinCopies[opLoc.getPointer()] += int64_t(a.items().size() + b.items().size());
+        n > biggestJoinItems)
+      biggestJoinItems = n, biggestJoin = opLoc;
     if (!spend(opLoc, int64_t(a.items().size() + b.items().size()))) return Value::error();
     std::vector<Value> items(a.items());
     items.insert(items.end(), b.items().begin(), b.items().end());

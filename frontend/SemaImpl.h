@@ -333,6 +333,9 @@ public:
   static constexpr size_t kMaxDefineStringBytes = 4096; // PATH_MAX: -D corpus=PATH
   int64_t steps = 0;
   int64_t listCopySteps = 0; // of those, the items copied by joining lists
+  llvm::DenseMap<const char *, int64_t> joinCopies; // items each '+' of lists copied
+  int64_t biggestJoinItems = 0; // the most one of them copied,
+  llvm::SMLoc biggestJoin;      // ... and where (the note blames it)
   unsigned evalDepth = 0;
   /// Set when a budget ran out: analysis unwinds without further messages.
   bool stopped = false;
