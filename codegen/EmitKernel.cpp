@@ -299,9 +299,12 @@ private:
   /// ms, 15 28.4 -> 8.7, 31 28.8 -> 11.8, 47 12.4 -> 8.3, 127 9.2 -> 7.2;
   /// but 4 17.0 -> 19.8, 17 13.0 -> 18.3, 100 6.7 -> 7.4, 1023 6.6 -> 8.7.)
   /// Not the short column loop of a row loop that is unrolled and jammed.
+  /// Only with AVX-512, whose masks cost what a plain load or store does:
+  /// AVX2's masked stores are microcoded on some AMD cores, and no AVX2
+  /// machine was at hand to measure on.
   bool foldsTail(int64_t extent) const {
     int64_t lanes = tailLanes, rest = lanes ? extent % lanes : 0;
-    if (!lanes || extent < 5) return false;
+    if (lanes < 16 || extent < 5) return false;
     return extent < 16 || (extent < 12 * lanes && 3 * rest > 2 * lanes);
   }
 

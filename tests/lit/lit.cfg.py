@@ -36,11 +36,15 @@ config.substitutions.append(("%build", config.build_dir))
 # The GEMM benchmark is built only where OpenBLAS (its reference) is found.
 if os.path.exists(os.path.join(config.build_dir, "bench", "gemm_bench")):
     config.available_features.add("gemm-bench")
-# train --precision bf16 needs AVX-512 BF16 (runtime/core/GemmBf16.cpp).
+# train --precision bf16 needs AVX-512 BF16 (runtime/core/GemmBf16.cpp);
+# short loops' tails are folded only with AVX-512 (codegen/EmitKernel.cpp).
 try:
     with open("/proc/cpuinfo") as f:
-        if "avx512_bf16" in f.read().split():
+        flags = f.read().split()
+        if "avx512_bf16" in flags:
             config.available_features.add("bf16")
+        if "avx512f" in flags:
+            config.available_features.add("avx512")
 except OSError:
     pass
 # Tests that need two users (a file only another may replace) run as root,
