@@ -65,7 +65,7 @@ struct EmitOptions {
   /// as a table (grt_run_calls) instead of making them in code; 0: never.
   size_t callTableFrom = 512;
   /// Short loops whose last elements would fill most of a vector are
-  /// vectorised with a mask on their last pass (codegen/EmitKernel.cpp).
+  /// vectorised with a mask on their last pass, on AVX-512 (codegen/EmitKernel.cpp).
   bool foldTails = true;
 };
 

@@ -130,7 +130,7 @@ static NumberOpt<long long> callTableFrom(
     cl::init(EmitOptions{}.callTableFrom), ALL_SUBS, cl::cat(category));
 static cl::opt<bool> foldTails(
     "fold-tails",
-    cl::desc("Vectorise a short loop whose last elements would fill most of a vector with a mask on its last pass, "
+    cl::desc("On AVX-512, vectorise a short loop whose last elements would fill most of a vector with a mask on its last pass, "
              "not a scalar remainder (default true; --fold-tails=false for comparisons). Sums over such loops "
              "add in another order"),
     cl::init(EmitOptions{}.foldTails), ALL_SUBS, cl::cat(category));
