@@ -30,14 +30,15 @@ bool multipleOf(double d, int64_t B) {
 }
 
 /// Where a factor `c` that is a multiple of B scales a mean over `count`
-/// elements, B of them rows: the elements per row m when c is also k·m
-/// with k no multiple of B, so that c may as well be k times the row's own
-/// count (T · cross_entropy(logits [B, T]) is a mean over rows of
-/// per-sequence sums, whether or not T is a multiple of B); else 0. (B·T ·
-/// the mean is the sum of all, over rows too.)
+/// elements, B of them rows: the elements per row m when c is m itself and
+/// m is not B, so that c may as well be the row's own count (T ·
+/// cross_entropy(logits [B, T]) with T = 2·B is a mean over rows of
+/// per-sequence sums); else 0. Any other multiple of B stays a sum over
+/// rows written as a mean: B itself (mean(e²) · B over e [B, 4] is 2·m as
+/// well), and B·m (the sum of all).
 int64_t perRowReading(double c, int64_t count, int64_t B) {
   int64_t m = count % B == 0 ? count / B : 0;
-  return m > 1 && multipleOf(c, m) && !multipleOf(c / double(m), B) ? m : 0;
+  return m > 1 && m != B && near(c, double(m)) ? m : 0;
 }
 
 /// Does dividing a sum of `count` elements over B rows by `d` make a mean

@@ -137,8 +137,21 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
   }
 
   labels = rowLabels(g, B, /*training=*/true);
-  // The loss's label, unless a term with no gradient is what spoils it:
-  // then the first term that matters and is not a mean over rows, if any.
+  // A factor that is a multiple of B and the row's own count reads either
+  // way: the numbers cannot tell T from 2·B. Said, not refused, and the
+  // loss's other terms are still looked at.
+  auto ambiguous = [&](const Label &t) { return t.kind == Label::Agg && t.sum && t.byB && !t.pendingB && t.perRow; };
+  auto warnAmbiguous = [&](const Label &t) {
+    llvm::WithColor::warning(opts.diagnostics() << where(m, t.byB))
+        << "the loss scales a mean by " << numberText(t.byBFactor) << ", the " << t.perRow << " elements each of the batch's "
+        << B << " rows has and a multiple of the batch size. As the row's own count (a mean over rows of per-row sums) "
+        << "it trains on N processes as one process does on their rows together; if it grows with the batch (a sum over "
+        << "rows), --data-parallel would take 1/N of the gradient on N processes"
+        << sourceWithCaret(m, t.byB) << "\n";
+  };
+  // The loss's label, unless a term with no gradient (or an ambiguous one)
+  // is what spoils it: then the first term that matters and is not a mean
+  // over rows, if any.
   Label l = labels[loss];
   if (l.kind == Label::Mixed || (l.kind == Label::Agg && l.sum)) {
     std::vector<const Node *> terms;
@@ -146,23 +159,16 @@ llvm::Error runRowMeanCheck(Module &m, const PassOptions &opts) {
     l = {};
     for (const Node *t : terms) {
       const Label &tl = labels[t];
+      if (ambiguous(tl)) {
+        warnAmbiguous(tl);
+        continue;
+      }
       if (tl.kind == Label::Agg && tl.sum) {
         l = tl;
         break;
       }
       if (tl.kind == Label::Mixed && l.kind != Label::Mixed) l = tl;
     }
-  }
-  // A factor that is a multiple of B and of the row's own count reads
-  // either way: the numbers cannot tell T from 2·B. Said, not refused.
-  if (l.kind == Label::Agg && l.sum && l.byB && !l.pendingB && l.perRow) {
-    llvm::WithColor::warning(opts.diagnostics() << where(m, l.byB))
-        << "the loss scales a mean by " << numberText(l.byBFactor) << ", a multiple both of the " << l.perRow
-        << " elements each of the batch's " << B << " rows has and of the batch size. As the row's own count (a mean "
-        << "over rows of per-row sums) it trains on N processes as one process does on their rows together; if it "
-        << "grows with the batch (a sum over rows), --data-parallel would take 1/N of the gradient on N processes"
-        << sourceWithCaret(m, l.byB) << "\n";
-    return llvm::Error::success();
   }
   if (l.kind == Label::Agg && l.sum && l.byB && !l.pendingB) {
     std::string msg = ("the loss is a sum over the batch's " + llvm::Twine(B) + " rows written as a mean: it scales a " +
