@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <chrono>
 #include <cstring>
 #include <fmt/format.h>
@@ -30,30 +31,39 @@ namespace gradc {
 /// A stage a text IR module is past cannot be shown from it: dump printed
 /// the module as it is, under the earlier stage's name, with exit 0, and
 /// dot drew it. Says so and returns true.
-/// Whether the ELF file at `path` names a program interpreter (PT_INTERP):
-/// an executable, ours among them (a position-independent one is an ELF
-/// shared object too, as a library is). Read by hand for 64-bit
-/// little-endian ELF; another ELF counts as one.
-static bool namesInterpreter(const std::string &path) {
+/// Whether the ELF shared object at `path` is a position-independent
+/// executable (DT_FLAGS_1 has DF_1_PIE, as the linker marks ours), not a
+/// shared library: both are ELF shared objects. (Naming an interpreter
+/// is not enough: libc.so.6 names one, being runnable.) Read by hand for
+/// 64-bit little-endian ELF; another ELF counts as an executable.
+static bool isPieExecutable(const std::string &path) {
   FILE *f = std::fopen(path.c_str(), "rb");
   if (!f) return false;
-  unsigned char h[64];
-  bool found = false, elf64le = std::fread(h, 1, 64, f) == 64 && h[4] == 2 && h[5] == 1;
   auto word = [](const unsigned char *p, int n) {
     uint64_t v = 0;
     for (int i = n - 1; i >= 0; --i) v = v << 8 | p[i];
     return v;
   };
-  if (!elf64le) found = true;
-  uint64_t phoff = elf64le ? word(h + 32, 8) : 0, entsize = elf64le ? word(h + 54, 2) : 0,
-           count = elf64le ? word(h + 56, 2) : 0;
-  for (uint64_t i = 0; elf64le && entsize >= 4 && i < count && !found; ++i) {
-    unsigned char type[4];
-    found = std::fseek(f, long(phoff + i * entsize), SEEK_SET) == 0 && std::fread(type, 1, 4, f) == 4 &&
-            word(type, 4) == 3; // PT_INTERP
+  auto readAt = [&](uint64_t at, unsigned char *out, size_t n) {
+    return at <= uint64_t(LONG_MAX) && std::fseek(f, long(at), SEEK_SET) == 0 && std::fread(out, 1, n, f) == n;
+  };
+  unsigned char h[64], ph[56], dyn[16];
+  bool pie = false;
+  if (!readAt(0, h, 64) || h[4] != 2 || h[5] != 1) pie = true; // not ELF64 LE: not judged
+  uint64_t phoff = pie ? 0 : word(h + 32, 8), entsize = pie ? 0 : word(h + 54, 2), count = pie ? 0 : word(h + 56, 2);
+  for (uint64_t i = 0; !pie && entsize >= 56 && i < count; ++i) {
+    if (!readAt(phoff + i * entsize, ph, 56)) break;
+    if (word(ph, 4) != 2) continue; // PT_DYNAMIC: its entries are (tag, value) pairs
+    uint64_t off = word(ph + 8, 8), size = word(ph + 32, 8);
+    for (uint64_t d = 0; d + 16 <= size && d < (uint64_t(1) << 20) && readAt(off + d, dyn, 16); d += 16) {
+      uint64_t tag = word(dyn, 8);
+      if (tag == 0) break;                                            // DT_NULL
+      if (tag == 0x6ffffffb && (word(dyn + 8, 8) & 0x08000000)) pie = true; // DT_FLAGS_1, DF_1_PIE
+    }
+    break;
   }
   std::fclose(f);
-  return found;
+  return pie;
 }
 
 static bool pastStage(Compiler &c, const CompileOptions &o, const Step &stage) {
@@ -179,7 +189,7 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     {
       // A shared library is no program: a copy of libz.so.1 named by -o
       // was replaced silently, where a static library was refused.
-      bool library = magic == llvm::file_magic::elf_shared_object && !namesInterpreter(out);
+      bool library = magic == llvm::file_magic::elf_shared_object && !isPieExecutable(out);
       bool program = magic == llvm::file_magic::elf_executable ||
                      (magic == llvm::file_magic::elf_shared_object && !library);
       bool object = magic == llvm::file_magic::elf_relocatable;
