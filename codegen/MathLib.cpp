@@ -258,9 +258,13 @@ public:
       r = b.CreateSelect(b.CreateFCmpOLT(r, cd(0.0)), b.CreateFAdd(r, ys), r);
       r = b.CreateSelect(b.CreateFCmpOGE(r, ys), b.CreateFSub(r, ys), r);
     }
-    // y = 0 and x = ±inf give NaN through the arithmetic (∞·0, ∞ - ∞), as
-    // do NaNs. y = ±inf gives x, where q·ys was 0·∞.
-    Value *m = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, b.CreateFPTrunc(r, f), x);
+    // y = 0 and x = ±inf give NaN through the arithmetic (∞·0, ∞ - ∞), the
+    // CPU's default NaN, kept as it is; a NaN operand gives itself (x's if
+    // both are), through x + y: libm's NaNs, sign and all, where |x| and |y|
+    // lost the sign. y = ±inf gives x, where q·ys was 0·∞.
+    Value *rf = b.CreateFPTrunc(r, f);
+    Value *m = b.CreateSelect(b.CreateFCmpUNO(rf, rf), rf, b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, rf, x));
+    m = b.CreateSelect(b.CreateFCmpUNO(x, y), b.CreateFAdd(x, y), m);
     Value *xFinite = b.CreateFCmpOLT(fabs(x), c(INFINITY));
     return b.CreateSelect(b.CreateAnd(xFinite, b.CreateFCmpOEQ(fabs(y), c(INFINITY))), x, m);
   }

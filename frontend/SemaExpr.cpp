@@ -745,11 +745,15 @@ std::string SemaImpl::functionForm(const Expr &e) {
 
 Value SemaImpl::evalCall(const CallExpr &call) {
   std::string scope;
-  // x.sum(1).mean(): a method on a call's result, as in PyTorch.
-  if (call.scope && llvm::isa<CallExpr>(*call.scope))
+  // x.sum(1).mean(): a method on a call's result, as in PyTorch (of a
+  // function that exists: mean(h).foo() is told foo is unknown).
+  if (call.scope && llvm::isa<CallExpr>(*call.scope)) {
+    Value callee = lookup(call.callee, llvm::SMRange(call.calleeLoc, call.calleeLoc));
+    if (callee.isError()) return callee;
     return error(call.calleeLoc, "'." + call.callee + "(...)' is no method call: values have no methods, and " +
                                      "builtins take a tensor as an argument; write " + functionForm(call),
                  {call.scope->range});
+  }
   if (call.scope) {
     bool ok = true;
     scope = scopeName(*call.scope, ok);

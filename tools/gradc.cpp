@@ -20,6 +20,7 @@
 
 #include <csignal>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <exception>
 #include <limits>
 #include <new>
@@ -467,12 +468,18 @@ static void refuseOtherSubcommandsOptions(int argc, char **argv) {
 /// tree to kMaxTreeDepth levels, parentheses, LLVM's own passes), and the
 /// stack it had was the one `ulimit -s` gives: at 64 KiB, a loop of 5,000
 /// `z = sin(z)` died of SIGSEGV (and once hung, LLVM's crash report
-/// waiting on the allocator the overflow interrupted). So the compiler runs
-/// on a thread whose stack it sizes itself, and later threads (LLVM's, one
-/// per part of the module) get at least the usual 8 MiB. Where no thread
-/// can start (ulimit -u), on this one as before.
+/// waiting on the allocator the overflow interrupted). So under a stack
+/// limit below the usual 8 MiB the compiler runs on a thread whose stack
+/// it sizes itself, and later threads (LLVM's, one per part of the module)
+/// get 8 MiB. With the usual limit, or where no thread can start (ulimit
+/// -u), it runs on this one as before: a thread's stack is address space
+/// reserved at once, and under `ulimit -v` near a build's need that failed
+/// builds that had fitted.
 static int onOwnStack(int (*body)(int, char **), int argc, char **argv) {
   constexpr size_t kCompilerStack = size_t(64) << 20, kThreadStack = size_t(8) << 20;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_STACK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= kThreadStack)
+    return body(argc, argv);
   pthread_attr_t attr;
   size_t size = 0;
   if (pthread_getattr_default_np(&attr) == 0) {
