@@ -79,7 +79,14 @@ public:
     if (n->is(OpKind::Gather)) {
       if (ops[0].kind == Label::Inv && ops[1].kind == Label::Row) return ops[1]; // rows of idx stay
       if (ops[0].kind == Label::Agg && ops[1].kind == Label::Inv) return ops[0];
-      return Label::mixed(n, "looks up rows, or by indices computed across rows");
+      // A table computed from the batch (a sequence's states flattened to
+      // [B·T, E], read at b·T + len - 1): nothing keeps each row to its
+      // own entries, though a mask would.
+      if (ops[0].kind == Label::Row)
+        return Label::mixed(n, "looks up rows of a value computed from the batch, so a row may read any other's; to "
+                               "pick from each row's own values, multiply them by a onehot() of the position and sum, "
+                               "which stays row by row");
+      return Label::mixed(n, "looks up rows by indices computed across rows");
     }
     if (n->is(OpKind::OneHot) && ops[0].kind == Label::Row) return ops[0];
     return Label::mixed(n, "adds up values across rows");
