@@ -303,9 +303,9 @@ private:
   /// AVX2's masked stores are microcoded on some AMD cores, and no AVX2
   /// machine was at hand to measure on.
   bool foldsTail(int64_t extent) const {
-    int64_t lanes = tailLanes, rest = lanes ? extent % lanes : 0;
+    int64_t lanes = tailLanes;
     if (lanes < 16 || extent < 5) return false;
-    return extent < 16 || (extent < 12 * lanes && 3 * rest > 2 * lanes);
+    return extent < 16 || (extent < 12 * lanes && 3 * (extent % lanes) > 2 * lanes);
   }
 
   /// Whether `s` is a loop over rows that adds each row into a short output

@@ -4,11 +4,11 @@
 // need (exp, log, tanh, erf, log1p, expm1, sin, cos) are emitted inline as
 // range reduction plus a polynomial: straight-line arithmetic the loop
 // vectoriser turns into AVX code. Their error is a few ulp. f32 fmod (the
-// `%` and `//` of floats) is inline and exact. In f64, exp,
-// log and tanh are inline as well (Cephes' double forms, within 2 ulp: an
-// f64 model's tanh was a libm call per element), and log1p and expm1 over
-// them; erf, sin and cos call libm (or LLVM's intrinsics, which become
-// libm calls).
+// `%` and `//` of floats) is inline and exact. In f64, exp, log and tanh
+// are inline as well (Cephes' double forms, within 2 ulp: an f64 model's
+// tanh was a libm call per element), and log1p and expm1 over them; erf,
+// sin, cos and fmod call libm (or LLVM's intrinsics, which become libm
+// calls).
 //
 //===----------------------------------------------------------------------===//
 #pragma once

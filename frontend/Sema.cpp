@@ -77,10 +77,11 @@ void SemaImpl::overBudget(llvm::SMLoc loc, const llvm::Twine &budget, bool nodes
   // The note goes to the join that copied most: the budget may run out
   // anywhere, a prelude function's line included.
   if (listCopySteps * 2 > steps)
-    notes.push_back({biggestJoin.isValid() ? biggestJoin : loc, ("joining lists copies them, a step per item: " + llvm::Twine(listCopySteps) +
-                           " of the steps went to copies (outs = outs + [h] copies outs every time, so collecting n "
-                           "items takes about n*n/2)")
-                              .str()});
+    notes.push_back({biggestJoin.isValid() ? biggestJoin : loc,
+                     ("joining lists copies them, a step per item: " + llvm::Twine(listCopySteps) +
+                      " of the steps went to copies (outs = outs + [h] copies outs every time, so collecting n "
+                      "items takes about n*n/2)")
+                         .str()});
   // A loop above made most of the nodes and the budget ran out at an
   // innocent `s = r - 1` after it, which the error alone blamed.
   if (nodes && biggestStmt.isValid() && biggestStmt != loc && biggestStmtNodes * 2 > opts.maxNodes)

@@ -158,11 +158,11 @@ Value SemaImpl::foldConstant(llvm::StringRef op, const Value &a, const Value &b,
   // the budget, so a loop that keeps doubling a list stops there rather than
   // exhausting memory.
   if (a.kind == Value::List && b.kind == Value::List && op == "+") {
-    listCopySteps += int64_t(a.items().size() + b.items().size());
-    if (int64_t n = joinCopies[opLoc.getPointer()] += int64_t(a.items().size() + b.items().size());
-        n > biggestJoinItems)
-      biggestJoinItems = n, biggestJoin = opLoc;
-    if (!spend(opLoc, int64_t(a.items().size() + b.items().size()))) return Value::error();
+    int64_t copied = int64_t(a.items().size() + b.items().size());
+    listCopySteps += copied;
+    if (int64_t atHere = joinCopies[opLoc.getPointer()] += copied; atHere > biggestJoinItems)
+      biggestJoinItems = atHere, biggestJoin = opLoc;
+    if (!spend(opLoc, copied)) return Value::error();
     std::vector<Value> items(a.items());
     items.insert(items.end(), b.items().begin(), b.items().end());
     return Value::makeList(std::move(items), r);

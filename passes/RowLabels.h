@@ -48,9 +48,9 @@ struct Label {
   const Node *byB = nullptr; // Agg: the op that scaled it by a multiple of B
   double byBFactor = 0;      // ... and that factor
   bool pendingB = false;     // Agg: ... before the sum, for a divisor to cancel
-  int64_t perRow = 0;        // ... or, where the factor is also a whole multiple
-                             // of the elements each row has (> 1), that count:
-                             // T · cross_entropy over [B, T] sums each sequence
+  int64_t perRow = 0;        // ... where that factor is exactly the elements each
+                             // row has (> 1, not B), that count: it reads both
+                             // ways (T · cross_entropy over [B, T], T = 2·B)
   const Node *positional = nullptr; // Row: where a term by batch position
                                     // was added (x @ w + b with b [B, H]);
                                     // linear ops keep it, a sum over rows

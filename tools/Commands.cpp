@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <memory>
 #include <chrono>
 #include <cstring>
 #include <fmt/format.h>
@@ -28,16 +29,13 @@
 
 namespace gradc {
 
-/// A stage a text IR module is past cannot be shown from it: dump printed
-/// the module as it is, under the earlier stage's name, with exit 0, and
-/// dot drew it. Says so and returns true.
 /// Whether the ELF shared object at `path` is a position-independent
 /// executable (DT_FLAGS_1 has DF_1_PIE, as the linker marks ours), not a
 /// shared library: both are ELF shared objects. (Naming an interpreter
 /// is not enough: libc.so.6 names one, being runnable.) Read by hand for
 /// 64-bit little-endian ELF; another ELF counts as an executable.
 static bool isPieExecutable(const std::string &path) {
-  FILE *f = std::fopen(path.c_str(), "rb");
+  std::unique_ptr<FILE, int (*)(FILE *)> f(std::fopen(path.c_str(), "rb"), std::fclose);
   if (!f) return false;
   auto word = [](const unsigned char *p, int n) {
     uint64_t v = 0;
@@ -45,27 +43,27 @@ static bool isPieExecutable(const std::string &path) {
     return v;
   };
   auto readAt = [&](uint64_t at, unsigned char *out, size_t n) {
-    return at <= uint64_t(LONG_MAX) && std::fseek(f, long(at), SEEK_SET) == 0 && std::fread(out, 1, n, f) == n;
+    return at <= uint64_t(LONG_MAX) && std::fseek(f.get(), long(at), SEEK_SET) == 0 && std::fread(out, 1, n, f.get()) == n;
   };
   unsigned char h[64], ph[56], dyn[16];
-  bool pie = false;
-  if (!readAt(0, h, 64) || h[4] != 2 || h[5] != 1) pie = true; // not ELF64 LE: not judged
-  uint64_t phoff = pie ? 0 : word(h + 32, 8), entsize = pie ? 0 : word(h + 54, 2), count = pie ? 0 : word(h + 56, 2);
-  for (uint64_t i = 0; !pie && entsize >= 56 && i < count; ++i) {
-    if (!readAt(phoff + i * entsize, ph, 56)) break;
+  if (!readAt(0, h, 64) || h[4] != 2 || h[5] != 1) return true; // not ELF64 LE: not judged
+  uint64_t phoff = word(h + 32, 8), entsize = word(h + 54, 2), count = word(h + 56, 2);
+  for (uint64_t i = 0; entsize >= 56 && i < count && readAt(phoff + i * entsize, ph, 56); ++i) {
     if (word(ph, 4) != 2) continue; // PT_DYNAMIC: its entries are (tag, value) pairs
     uint64_t off = word(ph + 8, 8), size = word(ph + 32, 8);
     for (uint64_t d = 0; d + 16 <= size && d < (uint64_t(1) << 20) && readAt(off + d, dyn, 16); d += 16) {
       uint64_t tag = word(dyn, 8);
-      if (tag == 0) break;                                            // DT_NULL
-      if (tag == 0x6ffffffb && (word(dyn + 8, 8) & 0x08000000)) pie = true; // DT_FLAGS_1, DF_1_PIE
+      if (tag == 0) break;                                                       // DT_NULL
+      if (tag == 0x6ffffffb && (word(dyn + 8, 8) & 0x08000000)) return true; // DT_FLAGS_1, DF_1_PIE
     }
     break;
   }
-  std::fclose(f);
-  return pie;
+  return false;
 }
 
+/// A stage a text IR module is past cannot be shown from it: dump printed
+/// the module as it is, under the earlier stage's name, with exit 0, and
+/// dot drew it. Says so and returns true.
 static bool pastStage(Compiler &c, const CompileOptions &o, const Step &stage) {
   const Step *at = c.isTextIR() ? findStep(c.module->after) : nullptr;
   if (!at || !stage.makesModule() || &stage >= at) return false;

@@ -281,9 +281,37 @@ static bool wholeNumber(const Json &j, double max, int64_t &out) {
   return true;
 }
 
-/// Fails unless the file's bytes match the checksum in its metadata (when
-/// it has one): `in` is the file, `len` its first 8 bytes and `header` the
-/// JSON after them, parsed as `h`.
+/// A header entry's three fields, or a failure naming the entry `name`
+/// (as the message shows it) as malformed.
+struct Entry {
+  const Json *dtype, *shape, *offsets;
+};
+static Entry entryFields(const std::string &path, const std::string &name, const Json &e) {
+  Entry f{e.get("dtype"), e.get("shape"), e.get("data_offsets")};
+  if (!f.dtype || !f.shape || !f.offsets || f.dtype->kind != Json::String || f.shape->kind != Json::Array ||
+      f.offsets->kind != Json::Array || f.offsets->array.size() != 2)
+    fail("checkpoint {}: entry '{}' is malformed", path, name);
+  return f;
+}
+/// An entry's shape, each dimension a whole number from 0 to 2^53.
+static std::vector<int64_t> entryShape(const std::string &path, const std::string &name, const Json &shape) {
+  std::vector<int64_t> dims(shape.array.size());
+  for (size_t i = 0; i < dims.size(); ++i)
+    if (!wholeNumber(shape.array[i], 9007199254740992.0, dims[i]))
+      fail("checkpoint {}: tensor '{}' has a malformed shape (dimension {} is not a whole number from 0 to 2^53)", path,
+           name, i);
+  return dims;
+}
+/// An entry's data_offsets [begin, end), within the file's `dataSize` bytes.
+static std::pair<int64_t, int64_t> entryRange(const std::string &path, const std::string &name, const Json &offsets,
+                                              int64_t dataSize) {
+  int64_t b, e;
+  if (!wholeNumber(offsets.array[0], double(dataSize), b) || !wholeNumber(offsets.array[1], double(dataSize), e) || e < b)
+    fail("checkpoint {} is truncated or corrupt: tensor '{}' has data_offsets outside the file's {} bytes of data", path,
+         name, dataSize);
+  return {b, e};
+}
+
 /// The byte range [begin, end) of the data of a tensor this model does not
 /// read (another model's, under --partial-load, or another optimizer's
 /// state), after the checks the tensors it reads get: a file truncated or
@@ -296,29 +324,20 @@ static std::pair<int64_t, int64_t> unreadTensorRange(const std::string &path, co
       {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8},     {"I32", 4},     {"I16", 2},
       {"I8", 1},  {"U64", 8}, {"U32", 4}, {"U16", 2},  {"U8", 1},      {"BOOL", 1},    {"F8_E4M3", 1},
       {"F8_E5M2", 1}, {"C64", 8}};
-  const Json *dt = e.get("dtype"), *shape = e.get("shape"), *offs = e.get("data_offsets");
-  if (!dt || !shape || !offs || dt->kind != Json::String || shape->kind != Json::Array || offs->kind != Json::Array ||
-      offs->array.size() != 2)
-    fail("checkpoint {}: entry '{}' is malformed", path, shown(name));
-  auto size = sizes.find(dt->string);
+  Entry f = entryFields(path, shown(name), e);
+  auto size = sizes.find(f.dtype->string);
   double bytes = size == sizes.end() ? -1 : double(size->second);
-  for (size_t i = 0; i < shape->array.size(); ++i) {
-    int64_t dim;
-    if (!wholeNumber(shape->array[i], 9007199254740992.0, dim))
-      fail("checkpoint {}: tensor '{}' has a malformed shape (dimension {} is not a whole number from 0 to 2^53)", path,
-           shown(name), i);
-    bytes *= double(dim);
-  }
-  int64_t b, e2;
-  if (!wholeNumber(offs->array[0], double(dataSize), b) || !wholeNumber(offs->array[1], double(dataSize), e2) || e2 < b)
-    fail("checkpoint {} is truncated or corrupt: tensor '{}' has data_offsets outside the file's {} bytes of data", path,
-         shown(name), dataSize);
-  if (bytes >= 0 && double(e2 - b) != bytes)
+  for (int64_t dim : entryShape(path, shown(name), *f.shape)) bytes *= double(dim);
+  auto [b, end] = entryRange(path, shown(name), *f.offsets, dataSize);
+  if (bytes >= 0 && double(end - b) != bytes)
     fail("checkpoint {} is corrupt: tensor '{}' has data_offsets [{},{}], {} bytes, but its dtype and shape take {}", path,
-         shown(name), b, e2, e2 - b, bytes);
-  return {b, e2};
+         shown(name), b, end, end - b, bytes);
+  return {b, end};
 }
 
+/// Fails unless the file's bytes match the checksum in its metadata (when
+/// it has one): `in` is the file, `len` its first 8 bytes and `header` the
+/// JSON after them, parsed as `h`.
 static void verifyChecksum(const std::string &path, std::ifstream &in, const unsigned char *len, std::string header,
                            const Json &h) {
   const Json *md = h.get("__metadata__");
@@ -537,10 +556,8 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial, bool 
     const GrtTensor &t = *sl.tensor;
     const Json *e = h.get(t.name);
     if (!e) continue;
-    const Json *dt = e->get("dtype"), *shape = e->get("shape"), *offs = e->get("data_offsets");
-    if (!dt || !shape || !offs || dt->kind != Json::String || shape->kind != Json::Array ||
-        offs->kind != Json::Array || offs->array.size() != 2)
-      fail("checkpoint {}: entry '{}' is malformed", path, t.name);
+    Entry f = entryFields(path, t.name, *e);
+    const Json *dt = f.dtype;
     if (dt->string != safetensorsDType(t.dtype))
       fail("checkpoint {}: tensor '{}' is {}, the model expects {}{}", path, t.name, shown(dt->string),
            safetensorsDType(t.dtype),
@@ -548,24 +565,17 @@ Metadata loadCheckpoint(const std::string &path, Session &s, bool partial, bool 
            (dt->string == "F64" && t.dtype == GRT_F32) || (dt->string == "F32" && t.dtype == GRT_F64)
                ? fmt::format(" (was it saved by a build with{} --dtype f64?)", t.dtype == GRT_F64 ? "out" : "")
                : std::string());
+    std::vector<int64_t> dims = entryShape(path, t.name, *f.shape);
     std::string got = "[";
-    bool same = int(shape->array.size()) == t.rank;
-    for (size_t i = 0; i < shape->array.size(); ++i) {
-      int64_t dim;
-      if (!wholeNumber(shape->array[i], 9007199254740992.0, dim))
-        fail("checkpoint {}: tensor '{}' has a malformed shape (dimension {} is not a whole number from 0 to 2^53)",
-             path, t.name, i);
-      got += (i ? "," : "") + std::to_string(dim);
-      same = same && dim == t.dims[i];
+    bool same = int(dims.size()) == t.rank;
+    for (size_t i = 0; i < dims.size(); ++i) {
+      got += (i ? "," : "") + std::to_string(dims[i]);
+      same = same && dims[i] == t.dims[i];
     }
     got += "]";
     if (!same)
       fail("checkpoint {}: tensor '{}' has shape {}, the model expects {}{}", path, t.name, got, shapeStr(t), because);
-    int64_t b, e2;
-    if (!wholeNumber(offs->array[0], double(dataSize), b) || !wholeNumber(offs->array[1], double(dataSize), e2) ||
-        e2 < b)
-      fail("checkpoint {} is truncated or corrupt: tensor '{}' has data_offsets outside the file's {} bytes of data",
-           path, t.name, dataSize);
+    auto [b, e2] = entryRange(path, t.name, *f.offsets, dataSize);
     if (e2 - b != int64_t(sl.bytes))
       fail("checkpoint {} is corrupt: tensor '{}' has data_offsets [{},{}], {} bytes, but {} {} takes {}", path, t.name, b,
            e2, e2 - b, shown(dt->string), got, sl.bytes);
