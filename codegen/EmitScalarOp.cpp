@@ -185,7 +185,7 @@ const std::pair<OpKind, Lowering> kLowerings[] = {
     {OpKind::FloorDiv, [](Lower &l) -> Value * { return l.floorDiv(); }},
     {OpKind::Max, [](Lower &l) -> Value * { return l.minmax(llvm::Intrinsic::maximum, llvm::Intrinsic::smax); }},
     {OpKind::Min, [](Lower &l) -> Value * { return l.minmax(llvm::Intrinsic::minimum, llvm::Intrinsic::smin); }},
-    {OpKind::Pow, [](Lower &l) -> Value * { return l.b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, l.x(), l.y()); }}, // libm: exact to an ulp
+    {OpKind::Pow, [](Lower &l) -> Value * { return mathPow(l.b, l.x(), l.y()); }},
     {OpKind::Clamp, [](Lower &l) -> Value * { return l.b.CreateBinaryIntrinsic(l.fl() ? llvm::Intrinsic::minimum : llvm::Intrinsic::smin, l.minmax(llvm::Intrinsic::maximum, llvm::Intrinsic::smax), l.a[2]); }},
     {OpKind::Lt, [](Lower &l) -> Value * { return l.compare(P::FCMP_OLT, P::ICMP_SLT); }},
     {OpKind::Le, [](Lower &l) -> Value * { return l.compare(P::FCMP_OLE, P::ICMP_SLE); }},

@@ -7,10 +7,10 @@
 #include "codegen/MathLib.h"
 
 #include "llvm/IR/Intrinsics.h"
-#include "llvm/IR/Module.h"
 
 #include <cmath>
 #include <initializer_list>
+#include <optional>
 
 namespace gradc {
 namespace {
@@ -269,6 +269,196 @@ public:
     return b.CreateSelect(b.CreateAnd(xFinite, b.CreateFCmpOEQ(fabs(y), c(INFINITY))), x, m);
   }
 
+  /// f64 sin(x), or cos(x) with `cosine`: Cephes' sin.c polynomials on r =
+  /// |x| - q·π/2 in [-π/4, π/4], q the nearest quadrant. π/2 is split into
+  /// three doubles (53 bits each) and r reduced by one FMA per part: the
+  /// first step is exact (|x| and q·P1 are multiples of 2^-53 and their
+  /// difference is below 1), and the other two round once each, relative
+  /// to r. Past 2^30 quadrants |x|·2/π is no longer within a quarter
+  /// quadrant (2/π's own rounding, times q), so q is corrected by the
+  /// quadrant the first reduction lands in and r reduced again. Within 2
+  /// ulp of libm for |x| up to 3.5e15 (tests/unit/MathLibTest.cpp); past
+  /// that, where doubles are 0.5 or more apart, sin is 0 and cos 1, as
+  /// sinCos has it in f32. libm's sin was one call per element, which kept
+  /// an f64 loop scalar.
+  Value *sinCos64(Value *x, bool cosine) {
+    Value *ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+    // inf and NaN too, so that fptosi stays defined.
+    Value *huge = b.CreateFCmpUGT(ax, c(0x1p51 * 1.5707963267948966));
+    Value *a = b.CreateSelect(huge, c(0.0), ax);
+    // llvm.fma, never a rounded multiply and an add: the first step's
+    // exactness depends on it.
+    auto reduce = [&](Value *q, int parts) {
+      Value *nq = b.CreateFNeg(q), *r = a;
+      for (double part : {0x1.921fb54442d18p+0, 0x1.1a62633145c07p-54, -0x1.f1976b7ed8fbcp-110})
+        if (parts-- > 0) r = b.CreateIntrinsic(llvm::Intrinsic::fma, {f}, {nq, c(part), r});
+      return r;
+    };
+    auto nearest = [&](Value *v) {
+      return b.CreateUnaryIntrinsic(llvm::Intrinsic::rint, b.CreateFMul(v, c(0.63661977236758134)));
+    };
+    Value *q0 = nearest(a);
+    Value *qd = b.CreateFAdd(q0, nearest(reduce(q0, 2)));
+    Value *r = reduce(qd, 3);
+    Value *z = b.CreateFMul(r, r);
+    Value *sinR = fma(b.CreateFMul(z, r),
+                      poly(z, {1.58962301576546568060E-10, -2.50507477628578072866E-8, 2.75573136213857245213E-6,
+                               -1.98412698295895385996E-4, 8.33333333332211858878E-3, -1.66666666666666307295E-1}),
+                      r);
+    Value *cosR = fma(b.CreateFMul(z, z),
+                      poly(z, {-1.13585365213876817300E-11, 2.08757008419747316778E-9, -2.75573141792967388112E-7,
+                               2.48015872888517045348E-5, -1.38888888888730564116E-3, 4.16666666666665929218E-2}),
+                      fma(z, c(-0.5), c(1.0)));
+    // The quadrant's choice and sign, as sinCos.
+    Value *q = b.CreateAnd(b.CreateFPToSI(qd, i), ci(3));
+    if (cosine) q = b.CreateAnd(b.CreateAdd(q, ci(1)), ci(3));
+    Value *y = b.CreateSelect(b.CreateICmpEQ(b.CreateAnd(q, ci(1)), ci(1)), cosR, sinR);
+    Value *negate = b.CreateICmpUGE(q, ci(2));
+    if (!cosine) negate = b.CreateXor(negate, b.CreateICmpSLT(b.CreateBitCast(x, i), ci(0)));
+    y = b.CreateSelect(negate, b.CreateFNeg(y), y);
+    return b.CreateSelect(b.CreateFCmpOLT(ax, c(INFINITY)), y, c(NAN));
+  }
+
+  /// f64 erf in three pieces, each a rational fit: below 0.84375, fdlibm's
+  /// x + x·P(x²)/Q(x²); up to 1.25, fdlibm's erx + P(s)/Q(s) with s = |x| -
+  /// 1; beyond, 1 - erfc(|x|) with Cephes' erfc(t) = exp(-t²)·P(t)/Q(t)
+  /// (ndtr.c), t clamped to 6, past which erfc(t) < 2e-17 and erf rounds to
+  /// ±1. exp(-t²) takes t² rounded, a relative error of t²·2^-53 in erfc,
+  /// which 1 - erfc shrinks below half an ulp of erf. Within 2 ulp of libm
+  /// (Cephes' own x·T(x²)/U(x²) below 1 was 3 ulp off). libm's erf was one
+  /// call per element, which kept an f64 loop scalar (1.5x PyTorch's step).
+  Value *erf64(Value *x) {
+    Value *ax = b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x);
+    Value *x2 = b.CreateFMul(x, x);
+    Value *small = b.CreateFDiv(poly(x2, {-2.37630166566501626084e-05, -5.77027029648944159157e-03,
+                                          -2.84817495755985104766e-02, -3.25042107247001499370e-01,
+                                          1.28379167095512558561e-01}),
+                                poly(x2, {-3.96022827877536812320e-06, 1.32494738004321644526e-04,
+                                          5.08130628187576562776e-03, 6.50222499887672944485e-02,
+                                          3.97917223959155352819e-01, 1.0}));
+    Value *nearZero = fma(x, small, x);
+    Value *s = b.CreateFSub(ax, c(1.0));
+    Value *mid = b.CreateFDiv(
+        poly(s, {-2.16637559486879084300e-03, 3.54783043256182359371e-02, -1.10894694282396677476e-01,
+                 3.18346619901161753674e-01, -3.72207876035701323847e-01, 4.14856118683748331666e-01,
+                 -2.36211856075265944077e-03}),
+        poly(s, {1.19844998467991074170e-02, 1.36370839120290507362e-02, 1.26171219808761642112e-01,
+                 7.18286544141962662868e-02, 5.40397917702171048937e-01, 1.06420880400844228286e-01, 1.0}));
+    Value *nearOne = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, b.CreateFAdd(c(8.45062911510467529297e-01), mid), x);
+    Value *t = clamp(ax, 1.25, 6);
+    Value *pq = b.CreateFDiv(
+        poly(t, {2.46196981473530512524E-10, 5.64189564831068821977E-1, 7.46321056442269912687E0,
+                 4.86371970985681366614E1, 1.96520832956077098242E2, 5.26445194995477358631E2,
+                 9.34528527171957607540E2, 1.02755188689515710272E3, 5.57535335369399327526E2}),
+        poly(t, {1.0, 1.32281951154744992508E1, 8.67072140885989742329E1, 3.54937778887819891062E2,
+                 9.75708501743205489753E2, 1.82390916687909736289E3, 2.24633760818710981792E3,
+                 1.65666309194161350182E3, 5.57535340817727675546E2}));
+    Value *erfc = b.CreateFMul(exp64(b.CreateFNeg(b.CreateFMul(t, t))), pq);
+    Value *far = b.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, b.CreateFSub(c(1.0), erfc), x);
+    Value *y = b.CreateSelect(b.CreateFCmpOLT(ax, c(1.25)), nearOne, far);
+    y = b.CreateSelect(b.CreateFCmpOLT(ax, c(0.84375)), nearZero, y);
+    return b.CreateSelect(b.CreateFCmpUNO(x, x), x, y);
+  }
+
+  /// pow(x, y) of floats, computed in f64 and rounded once: where libm's
+  /// powf was one call per lane. A constant exponent that is a whole or a
+  /// half number k/2 up to 8 (3.0, 0.5 in 3.0's backward, -1.5) is a chain
+  /// of f64 products of x, or of √x: x^k of a float stays within f64's
+  /// range, and a few roundings of 2^-53 leave the float result correctly
+  /// rounded but for near-ties. Any other is exp(y·log|x|) in f64, whose
+  /// error, about |y·log|x||·2^-52 relative, stays below 2^-45 wherever the
+  /// result is a normal float. Then C's rules for signs and special values:
+  /// an odd whole y keeps x's sign (-0 and -inf too); a finite x < 0 to a y
+  /// that is not whole is NaN; pow(x, 0), pow(1, y) and pow(-1, ±inf) are
+  /// 1, NaN operands included. tests/unit/MathLibTest.cpp checks sweeps and
+  /// every pair of special values against libm.
+  Value *powF32(Value *x, Value *y) {
+    llvm::Type *d = b.getDoubleTy();
+    InlineMath m(b, d);
+    auto cd = [&](double v) { return llvm::ConstantFP::get(d, v); };
+    auto fabs = [&](Value *v) { return b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, v); };
+    Value *xd = b.CreateFPExt(x, d), *yd = b.CreateFPExt(y, d);
+    if (std::optional<int> twice = smallHalfConstant(y)) {
+      if (*twice == 0) return c(1.0);
+      // A half power is a power of √x, with √ of -0 and -inf taken as of
+      // their magnitudes: pow(-0, 0.5) is +0 and pow(-inf, 0.5) +inf, where
+      // sqrt gives -0 and NaN.
+      Value *base = xd;
+      int k = *twice / 2;
+      if (*twice % 2) {
+        Value *zeroOrNegInf = b.CreateOr(b.CreateFCmpOEQ(xd, cd(0.0)), b.CreateFCmpOEQ(xd, cd(-INFINITY)));
+        base = b.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, b.CreateSelect(zeroOrNegInf, fabs(xd), xd));
+        k = *twice;
+      }
+      Value *p = nullptr, *sq = base; // base^|k| by squaring
+      for (unsigned e = unsigned(std::abs(k)); e; e >>= 1, sq = e ? b.CreateFMul(sq, sq) : sq)
+        if (e & 1) p = p ? b.CreateFMul(p, sq) : sq;
+      return b.CreateFPTrunc(k < 0 ? b.CreateFDiv(cd(1.0), p) : p, f);
+    }
+    Value *ax = fabs(xd);
+    Value *p = m.expForPow(b.CreateFMul(yd, m.logForPow(ax)));
+    auto trunc = [&](Value *v) { return b.CreateUnaryIntrinsic(llvm::Intrinsic::trunc, v); };
+    Value *whole = b.CreateFCmpOEQ(trunc(yd), yd); // ±inf too
+    Value *half = b.CreateFMul(yd, cd(0.5));
+    Value *odd = b.CreateAnd(whole, b.CreateFCmpUNE(trunc(half), half));
+    Value *signX = b.CreateICmpSLT(b.CreateBitCast(x, i), ci(0));
+    p = b.CreateSelect(b.CreateAnd(signX, odd), b.CreateFNeg(p), p);
+    Value *negFinite = b.CreateAnd(b.CreateFCmpOLT(xd, cd(0.0)), b.CreateFCmpOLT(ax, cd(INFINITY)));
+    p = b.CreateSelect(b.CreateAnd(negFinite, b.CreateNot(whole)), cd(NAN), p);
+    Value *one = b.CreateOr(b.CreateFCmpOEQ(yd, cd(0.0)), b.CreateFCmpOEQ(xd, cd(1.0)));
+    one = b.CreateOr(one, b.CreateAnd(b.CreateFCmpOEQ(xd, cd(-1.0)), b.CreateFCmpOEQ(fabs(yd), cd(INFINITY))));
+    return b.CreateFPTrunc(b.CreateSelect(one, cd(1.0), p), f);
+  }
+
+  /// log(a) in f64 for powF32, to about 2^-50 relative, for a = |x| of a
+  /// float (so never subnormal in f64): e·ln2 + 2·atanh(t) with t = (m - 1)
+  /// / (m + 1) for a = m·2^e, m in [√½, √2), |t| <= 0.172, the series to
+  /// t^19. One divide where log64 takes two; ±0, inf and NaN as log's.
+  Value *logForPow(Value *a) {
+    Value *bits = b.CreateBitCast(a, i);
+    Value *e = b.CreateSub(b.CreateLShr(bits, ci(52)), ci(1023));
+    Value *m = b.CreateBitCast(
+        b.CreateOr(b.CreateAnd(bits, ci(0x000fffffffffffffLL)), ci(0x3ff0000000000000LL)), f); // [1, 2)
+    Value *big = b.CreateFCmpOGT(m, c(1.4142135623730951));
+    m = b.CreateSelect(big, b.CreateFMul(m, c(0.5)), m);
+    e = b.CreateAdd(e, b.CreateZExt(big, i));
+    Value *t = b.CreateFDiv(b.CreateFSub(m, c(1.0)), b.CreateFAdd(m, c(1.0)));
+    Value *t2 = b.CreateFMul(t, t);
+    Value *s = poly(t2, {2.0 / 19, 2.0 / 17, 2.0 / 15, 2.0 / 13, 2.0 / 11, 2.0 / 9, 2.0 / 7, 2.0 / 5, 2.0 / 3});
+    Value *logM = fma(b.CreateFMul(t, t2), s, b.CreateFAdd(t, t));
+    Value *ef = b.CreateSIToFP(e, f);
+    // ln2 in two parts, the first with trailing zeros so e·part is exact.
+    Value *y = fma(ef, c(0x1.62e42fefa3800p-1), fma(ef, c(0x1.ef35793c76730p-45), logM));
+    return logEnds(a, y);
+  }
+
+  /// exp(v) in f64 for powF32, to about 2^-47 relative over the span that
+  /// rounds to a nonzero finite float: 2^n · e^r, |r| <= ln2/2, e^r by its
+  /// Taylor series to r^11, no divide; v is clamped to ±200, where the
+  /// float result is 0 or inf, so that 2^n is one double.
+  Value *expForPow(Value *v) {
+    Value *nan = b.CreateFCmpUNO(v, v);
+    Value *vc = b.CreateSelect(nan, c(0.0), clamp(v, -200, 200));
+    Value *n = b.CreateUnaryIntrinsic(llvm::Intrinsic::rint, b.CreateFMul(vc, c(1.4426950408889634)));
+    Value *r = fma(n, c(-0x1.ef35793c76730p-45), fma(n, c(-0x1.62e42fefa3800p-1), vc));
+    Value *er = poly(r, {1.0 / 39916800, 1.0 / 3628800, 1.0 / 362880, 1.0 / 40320, 1.0 / 5040, 1.0 / 720, 1.0 / 120,
+                         1.0 / 24, 1.0 / 6, 0.5, 1.0, 1.0});
+    Value *pow2 = b.CreateBitCast(b.CreateShl(b.CreateAdd(b.CreateFPToSI(n, i), ci(1023)), ci(52)), f);
+    return b.CreateSelect(nan, v, b.CreateFMul(er, pow2));
+  }
+
+  /// Twice a constant (or splat) exponent y, when that is a whole number
+  /// and |y| <= 8.
+  static std::optional<int> smallHalfConstant(Value *v) {
+    auto *k = llvm::dyn_cast<llvm::Constant>(v);
+    if (k && k->getType()->isVectorTy()) k = k->getSplatValue();
+    auto *fp = llvm::dyn_cast_or_null<llvm::ConstantFP>(k);
+    if (!fp) return std::nullopt;
+    double twice = 2 * fp->getValueAPF().convertToDouble();
+    if (!(std::fabs(twice) <= 16) || twice != std::trunc(twice)) return std::nullopt;
+    return int(twice);
+  }
+
   /// exp and log in this class's float type: log1p and expm1 serve both.
   Value *expOfType(Value *x) { return f->isDoubleTy() ? exp64(x) : exp(x); }
   Value *logOfType(Value *x) { return f->isDoubleTy() ? log64(x) : log(x); }
@@ -353,17 +543,6 @@ private:
 
 } // namespace
 
-Value *libmCall(llvm::IRBuilder<> &b, llvm::StringRef name, Value *x) {
-  llvm::Module *m = b.GetInsertBlock()->getModule();
-  auto *fty = llvm::FunctionType::get(x->getType(), {x->getType()}, false);
-  auto callee = m->getOrInsertFunction(name, fty);
-  if (auto *fn = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
-    fn->setDoesNotThrow();
-    fn->setOnlyAccessesInaccessibleMemory();
-  }
-  return b.CreateCall(callee, {x});
-}
-
 Value *mathExp(llvm::IRBuilder<> &b, Value *x) {
   return x->getType()->isFloatTy() ? InlineMath(b).exp(x) : InlineMath(b, x->getType()).exp64(x);
 }
@@ -374,19 +553,22 @@ Value *mathTanh(llvm::IRBuilder<> &b, Value *x) {
   return x->getType()->isFloatTy() ? InlineMath(b).tanh(x) : InlineMath(b, x->getType()).tanh64(x);
 }
 Value *mathErf(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? InlineMath(b).erf(x) : libmCall(b, "erf", x);
+  return x->getType()->isFloatTy() ? InlineMath(b).erf(x) : InlineMath(b, x->getType()).erf64(x);
 }
 Value *mathLog1p(llvm::IRBuilder<> &b, Value *x) {
   return InlineMath(b, x->getType()).log1p(x);
 }
 Value *mathSin(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? InlineMath(b).sinCos(x, false) : b.CreateUnaryIntrinsic(llvm::Intrinsic::sin, x);
+  return x->getType()->isFloatTy() ? InlineMath(b).sinCos(x, false) : InlineMath(b, x->getType()).sinCos64(x, false);
 }
 Value *mathCos(llvm::IRBuilder<> &b, Value *x) {
-  return x->getType()->isFloatTy() ? InlineMath(b).sinCos(x, true) : b.CreateUnaryIntrinsic(llvm::Intrinsic::cos, x);
+  return x->getType()->isFloatTy() ? InlineMath(b).sinCos(x, true) : InlineMath(b, x->getType()).sinCos64(x, true);
 }
 Value *mathExpm1(llvm::IRBuilder<> &b, Value *x) {
   return InlineMath(b, x->getType()).expm1(x);
+}
+Value *mathPow(llvm::IRBuilder<> &b, Value *x, Value *y) {
+  return x->getType()->isFloatTy() ? InlineMath(b).powF32(x, y) : b.CreateBinaryIntrinsic(llvm::Intrinsic::pow, x, y);
 }
 Value *mathFmod(llvm::IRBuilder<> &b, Value *x, Value *y) {
   return x->getType()->isFloatTy() ? InlineMath(b).fmodF32(x, y) : b.CreateFRem(x, y);

@@ -1,7 +1,7 @@
 //===- tests/unit/MathLibTest.cpp - inline f32 exp, log, tanh vs libm -----===//
 //
-// codegen/MathLib.cpp emits exp, log, tanh, expm1, log1p, sin, cos and f32
-// fmod as inline arithmetic so loops vectorise. Each is compiled into a model's predict entry and compared
+// codegen/MathLib.cpp emits exp, log, tanh, expm1, log1p, sin, cos, erf and
+// f32 fmod and pow as inline arithmetic so loops vectorise. Each is compiled into a model's predict entry and compared
 // with the double-precision libm function on a dense sweep of its range,
 // odd counts included (vector bodies and scalar tails), and on the special
 // values: ±0, ±inf, NaN, the largest and smallest floats.
@@ -198,6 +198,56 @@ TEST(MathLib, F64ExpAndTanh) {
   specials64("tanh", [](double x) { return std::tanh(x); }, xs);
 }
 
+// f64 sin, cos and erf are inline too (Cephes' double forms): each was a
+// libm call per element, which kept an f64 loop scalar (sin(x·w) 1.4x
+// PyTorch's step).
+TEST(MathLib, F64SinCos) {
+  auto s = [](double x) { return std::sin(x); };
+  auto c = [](double x) { return std::cos(x); };
+  for (auto [lo, hi] : {std::pair{-10.0, 10.0}, {-1e-6, 1e-6}, {0.7, 0.9}, {1e5, 1.001e5}, {-3e9, 3e9}, {1e14, 3e15}}) {
+    sweep64("sin", s, lo, hi, 2);
+    sweep64("cos", c, lo, hi, 2);
+  }
+  // Near multiples of π/2, where r cancels: the zeros of sin and cos, to
+  // j = 2^40.
+  std::vector<double> xs;
+  for (double k : {1.0, 2.0, 3.0, 7.0, 1e3, 12345.0, 1e6 + 1, 3e9, 1099511627776.0})
+    for (double d : {-2.0, -1.0, 0.0, 1.0, 2.0}) {
+      double x = k * 1.5707963267948966;
+      for (int u = 0; u < std::fabs(d); ++u) x = std::nextafter(x, d > 0 ? INFINITY : 0.0);
+      xs.push_back(x);
+    }
+  auto worst = [&](const char *op, double (*ref)(double)) {
+    std::vector<double> ys = applyOpIn(op, xs, "f64");
+    ASSERT_EQ(ys.size(), xs.size());
+    for (size_t i = 0; i < xs.size(); ++i) EXPECT_LE(ulps64(ys[i], ref(xs[i])), 2) << op << "(" << xs[i] << ") = " << ys[i];
+  };
+  worst("sin", s);
+  worst("cos", c);
+  const double inf = INFINITY, nan = NAN;
+  specials64("sin", s, {0.0, 5e-324, -5e-324, 1e-300, 0.5, -0.5, 1e15});
+  specials64("cos", c, {0.0, -0.0, 5e-324, 1e-300, 0.5, -0.5, 1e15});
+  // ±inf and NaN give NaN; past 3.5e15 the result is only a value in [-1, 1].
+  std::vector<double> far{inf, -inf, nan, 4e15, -1e300, std::numeric_limits<double>::max()};
+  for (const char *op : {"sin", "cos"}) {
+    std::vector<double> ys = applyOpIn(op, far, "f64");
+    ASSERT_EQ(ys.size(), far.size());
+    for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(std::isnan(ys[i])) << op << "(" << far[i] << ") = " << ys[i];
+    for (size_t i = 3; i < far.size(); ++i) EXPECT_LE(std::fabs(ys[i]), 1) << op << "(" << far[i] << ") = " << ys[i];
+  }
+}
+TEST(MathLib, F64Erf) {
+  auto ref = [](double x) { return std::erf(x); };
+  sweep64("erf", ref, -7, 7, 2);
+  sweep64("erf", ref, -1e-6, 1e-6, 2);
+  sweep64("erf", ref, 0.8, 1.3, 2); // the three pieces meet at 0.84375 and 1.25
+  sweep64("erf", ref, 1, 6.5, 2);
+  sweep64("erf", ref, -6.5, -1, 2);
+  const double inf = INFINITY, nan = NAN;
+  specials64("erf", ref, {0.0, 1.0, -1.0, 5e-324, 1e-300, 5.9, 6.0, 6.1, 30.0, -30.0, inf, -inf, nan,
+                          std::numeric_limits<double>::max()});
+}
+
 TEST(MathLib, SpecialValues) {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   const float big = std::numeric_limits<float>::max(), tiny = std::numeric_limits<float>::denorm_min();
@@ -269,3 +319,60 @@ TEST(MathLib, FloatModIsExact) {
 }
 
 } // namespace
+
+// f32 pow is computed in f64 and rounded once (codegen/MathLib.cpp's
+// powF32), where libm's powf was a call per lane: a [2048, 1024] step of
+// pow(x * w, 3.0) was slower than PyTorch's. It must round as a correctly
+// rounded pow would, but for near-ties, and follow C's rules at every
+// special value.
+TEST(MathLib, FloatPow) {
+  std::mt19937 rng(7);
+  std::vector<float> xs, ys;
+  auto add = [&](float x, float y) { xs.push_back(x), ys.push_back(y); };
+  std::uniform_real_distribution<float> base(1e-3f, 100.f), expo(-12.f, 12.f), wide(-80.f, 80.f);
+  for (int k = 0; k < 20001; ++k) add(base(rng), expo(rng));
+  for (int k = 0; k < 5001; ++k) add(std::ldexp(base(rng), int(wide(rng))), expo(rng) / 4); // results near the ends
+  for (int k = 0; k < 5001; ++k) add(-base(rng), std::round(expo(rng))); // negative bases, whole exponents
+  for (int k = 0; k < 2001; ++k) add(1 + (base(rng) - 50) * 1e-6f, wide(rng) * 1e4f); // near 1, big exponents
+  std::vector<float> got = predictY("pow(x, z)", "f32", xs, &ys);
+  ASSERT_EQ(got.size(), xs.size());
+  double worst = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (double u = ulps(got[i], std::pow(double(xs[i]), double(ys[i]))); u > worst) worst = u, at = i;
+  EXPECT_LE(worst, 0.501) << "pow(" << xs[at] << ", " << ys[at] << ") = " << got[at] << " is " << worst << " ulp off";
+
+  // Constant exponents: whole and half ones up to 8 are f64 products (of
+  // √x for a half), others exp·log; special bases too.
+  std::vector<float> bases;
+  for (int k = 0; k < 4001; ++k) bases.push_back((k % 2 ? -1 : 1) * std::ldexp(base(rng), int(wide(rng) / 8)));
+  for (float v : {0.f, -0.f, 1.f, -1.f, INFINITY, -INFINITY, NAN, std::numeric_limits<float>::max(),
+                  -std::numeric_limits<float>::max(), 1e-45f, -1e-45f})
+    bases.push_back(v);
+  for (float n : {-8.f, -7.f, -3.f, -2.f, -1.f, 1.f, 2.f, 3.f, 5.f, 8.f, 0.5f, -0.5f, 1.5f, -1.5f, 7.5f, -7.5f, 2.25f,
+                  9.f, 0.f}) {
+    std::vector<float> p = predictY("pow(x, " + std::to_string(n) + ")", "f32", bases);
+    ASSERT_EQ(p.size(), bases.size());
+    for (size_t i = 0; i < bases.size(); ++i) {
+      double want = std::pow(double(bases[i]), double(n));
+      if (std::isnan(want)) EXPECT_TRUE(std::isnan(p[i])) << "pow(" << bases[i] << ", " << n << ") = " << p[i];
+      else EXPECT_LE(ulps(p[i], want), 0.501) << "pow(" << bases[i] << ", " << n << ") = " << p[i];
+    }
+  }
+
+  // Every pair of special values, against libm's powf. (The sign of a
+  // zero result does not survive y = pow(x, z) + p.)
+  const float inf = INFINITY, nan = NAN, big = std::numeric_limits<float>::max();
+  const float sp[] = {0.f, -0.f, 1.f, -1.f, 0.5f, -0.5f, 2.f, -2.f, 3.f, -3.f, 2.5f, -2.5f,
+                      inf, -inf, nan, big, -big, 1e-45f, -1e-45f, 16777216.f, 16777217.f, -16777215.f};
+  xs.clear(), ys.clear();
+  for (float x : sp)
+    for (float y : sp) add(x, y);
+  got = predictY("pow(x, z)", "f32", xs, &ys);
+  ASSERT_EQ(got.size(), xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) {
+    float want = std::pow(xs[i], ys[i]);
+    if (std::isnan(want)) EXPECT_TRUE(std::isnan(got[i])) << "pow(" << xs[i] << ", " << ys[i] << ") = " << got[i];
+    else EXPECT_EQ(got[i], want) << "pow(" << xs[i] << ", " << ys[i] << ")";
+  }
+}
