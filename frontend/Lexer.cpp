@@ -167,7 +167,9 @@ Token Lexer::next() {
     onError(llvm::SMLoc::getFromPointer(start), "unexpected byte 0x" + llvm::utohexstr((unsigned char)c));
   else
     onError(llvm::SMLoc::getFromPointer(start), llvm::Twine("unexpected character '") + llvm::Twine(c) + "'" +
-                                                    (c == '^' ? "; a power is written pow(x, y)" : ""));
+                                                    (c == '^'    ? "; a power is written pow(x, y)"
+                                                     : c == '\'' ? "; strings are written in double quotes"
+                                                                 : ""));
   return make(Tok::Error, start);
 }
 

@@ -573,6 +573,20 @@ StmtPtr Parser::parseStatement() {
                            ": TYPE' (data given each step, targets too) or 'param " + tok.text + ": TYPE = INIT' (trained)");
         return nullptr;
       }
+      // `h += 1`: Python's augmented assignment.
+      if ((tok.is(Tok::Plus) || tok.is(Tok::Minus) || tok.is(Tok::Star) || tok.is(Tok::Slash) ||
+           tok.is(Tok::Percent) || tok.is(Tok::At)) &&
+          lexer.peek().is(Tok::Assign) && lexer.peek().text.data() == tok.text.end()) {
+        error(tok.loc(), "'" + tok.text + "=' is not in the language: write " + name + " = " + name + " " + tok.text +
+                             " ...");
+        return nullptr;
+      }
+      // `h[:, 0] = 1`: a part of a tensor assigned.
+      if (tok.is(Tok::LBracket)) {
+        error(tok.loc(), "a part of '" + name + "' cannot be assigned: tensors are values, so make a new one, with "
+                         "where(mask, new, " + name + ") or by concat of the parts");
+        return nullptr;
+      }
       // `h, c = cell(x, h, c)`: an LSTM cell returning [h, c].
       if (tok.is(Tok::Comma)) {
         error(tok.loc(), "a statement assigns one name; to take a list apart, write r = f(...), then " + name +
@@ -854,6 +868,11 @@ ExprPtr Parser::parsePrimary() {
   case Tok::Ident: {
     std::string n = tok.text.str();
     advance();
+    // `lambda y: y * 2`: Python's anonymous function.
+    if (n == "lambda" && (tok.is(Tok::Ident) || tok.is(Tok::Colon))) {
+      error(r.Start, "there is no lambda: define fn name(y) { return ... } at the top level and pass its name");
+      return nullptr;
+    }
     return std::make_unique<NameExpr>(r, n);
   }
   case Tok::LParen: {

@@ -350,6 +350,12 @@ bool SemaImpl::broadcastValues(llvm::ArrayRef<Value> vals, DType dtype, llvm::SM
   return true;
 }
 
+std::string SemaImpl::floatConversionNote(DType a, DType b) const {
+  std::string x = dtypeName(a).str(), y = dtypeName(b).str();
+  return "convert one side, with " + y + "(...) on the " + x + " one or " + x + "(...) on the " + y +
+         " one; --dtype f64 makes every f32 of the model f64";
+}
+
 std::string SemaImpl::preludeFloatNote() const {
   std::string t = dtypeName(opts.floatType).str();
   return "the prelude's parameters, onehot and float() are in the model's float type, " + t + " here: pass it " + t +
@@ -384,7 +390,7 @@ Value SemaImpl::arith(OpKind op, Value a, Value c, llvm::SMLoc opLoc, llvm::Stri
     else if (da == DType::I1 || dc == DType::I1)
       note(opLoc, "convert the bool side explicitly, e.g. float(c), or choose with where(c, a, b)");
     else if (isFloat(da) && isFloat(dc))
-      note(opLoc, "convert one side explicitly, with f32(x) or f64(x)");
+      note(opLoc, floatConversionNote(da, dc));
     else
       note(opLoc, "convert one side explicitly: the i32 one with float(...), or the float one with i32(...)");
     return Value::error();
@@ -424,6 +430,7 @@ Value SemaImpl::matmul(Value a, Value c, llvm::SMLoc opLoc) {
   if (ta.dtype != tb.dtype) {
     llvm::SmallVector<DiagEngine::Note, 1> notes;
     if (diag.inPrelude(opLoc) && !(a.origin.isValid() && c.origin.isValid())) notes.push_back({opLoc, preludeFloatNote()});
+    else notes.push_back({opLoc, floatConversionNote(ta.dtype, tb.dtype)});
     return error(opLoc, "operands of '@' have different dtypes: " + shapes, {a.range, c.range}, notes);
   }
   if (ta.rank() < 2 || tb.rank() < 2) {
@@ -598,6 +605,11 @@ Value SemaImpl::evalMember(const MemberExpr &e) {
     if (llvm::StringRef cand = kv.first; cand.consume_front(prefix)) near.consider(cand);
   llvm::SmallVector<DiagEngine::Note, 1> notes;
   if (std::string hint = near.hint(); !hint.empty()) notes.push_back({e.loc(), hint});
+  // math.pi, np.inf: another language's modules.
+  else if (llvm::is_contained({"math", "np", "numpy", "torch"}, llvm::StringRef(scope)))
+    notes.push_back({e.loc(), "there are no modules here: a constant is written as a number (pi is "
+                              "3.141592653589793; there is no infinity, and a mask's fill is a large number such as "
+                              "-1e9), and a function is called by its name, as tanh(x)"});
   return error(e.loc(), "'" + name + "' names no parameter: a dotted name reads a parameter that a scoped call declared, as " +
                             "fc.weight after fc.linear(x, n), and '" + scope + "' declared none by that name so far",
                {e.range}, notes);

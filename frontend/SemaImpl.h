@@ -149,6 +149,8 @@ public:
   /// The note for f32 meeting f64 inside the prelude: it computes in the
   /// model's float type.
   std::string preludeFloatNote() const;
+  /// For two float dtypes that differ: how to convert one side.
+  std::string floatConversionNote(DType a, DType b) const;
   /// Compile-time arithmetic on numbers and booleans.
   std::optional<bool> sameConstant(const Value &a, const Value &b);
   Value foldConstant(llvm::StringRef op, const Value &a, const Value &b, llvm::SMLoc opLoc);

@@ -132,18 +132,26 @@ void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
                            "the model is built, and only the branch taken defines names"}});
     return;
   }
-  // A model value used above the statement that defines it: statements
-  // run in order, and it said only "unknown name".
-  if (model && frames.size() == 1 && diag.calls.empty()) {
+  // A value used above the statement that defines it, in the model or in
+  // the function being read: statements run in order, and it said only
+  // "unknown name".
+  const Block *body = model && frames.size() == 1 && diag.calls.empty() ? &model->body : nullptr;
+  const char *where = "a model's";
+  if (!body)
+    for (auto &kv : functions)
+      if (const FnDecl *fn = kv.second; fn->range.Start.getPointer() <= r.Start.getPointer() &&
+                                        r.Start.getPointer() < fn->range.End.getPointer())
+        body = &fn->body, where = "a function's";
+  if (body) {
     llvm::SMLoc later;
-    forEachBinding(model->body, [&](const Stmt &, llvm::StringRef bound, llvm::SMLoc at) {
+    forEachBinding(*body, [&](const Stmt &, llvm::StringRef bound, llvm::SMLoc at) {
       if (!later.isValid() && bound == name && at.getPointer() > r.Start.getPointer()) later = at;
     });
     if (later.isValid()) {
       unsigned line = diag.sourceMgr().getLineAndColumn(later).first;
       error(r.Start,
-            "'" + name + "' is used before it is defined (at line " + llvm::Twine(line) +
-                "); a model's statements run in order, so define it above its first use",
+            "'" + name + "' is used before it is defined (at line " + llvm::Twine(line) + "); " + where +
+                " statements run in order, so define it above its first use",
             {r}, {{later, "'" + name.str() + "' is defined here"}});
       return;
     }
@@ -189,6 +197,9 @@ void SemaImpl::unknownName(llvm::StringRef name, llvm::SMRange r) {
       {"zeros_like", "full(shape(x), 0.0)"},
       {"ones_like", "full(shape(x), 1.0)"},
       {"argmax", "there is none (it has no gradient); for accuracy, compare max(x, axis, true) == x"},
+      {"inf", "there is no infinity literal, and constants are finite: a mask's fill is a large number such as "
+              "-1e9, which a softmax turns into 0 as it would -inf"},
+      {"nan", "there is no NaN literal, and constants are finite"},
       // Python's spellings of the constants.
       {"True", "that is true here"},
       {"False", "that is false here"},
