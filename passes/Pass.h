@@ -84,6 +84,7 @@ llvm::Error runOptimizerLowering(Module &m, const PassOptions &o);
 llvm::Error runSplitEntries(Module &m, const PassOptions &o);
 llvm::Error runStepEntry(Module &m, const PassOptions &o);
 llvm::Error runConstantFold(Module &m, const PassOptions &o);
+llvm::Error runOneHotProducts(Module &m, const PassOptions &o);
 llvm::Error runMatvec(Module &m, const PassOptions &o);
 llvm::Error runSimplify(Module &m, const PassOptions &o);
 llvm::Error runCSE(Module &m, const PassOptions &o);

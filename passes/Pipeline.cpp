@@ -54,6 +54,7 @@ static constexpr Step kPipeline[] = {
     {Step::Pass,         "split-entries", "entries",  "copy @model into one graph per entry point: @train, @eval, @predict", runSplitEntries},
     {Step::Pass,         "step-entry",    "",         "derive @step from @predict (text models): one new position, keys and values cached", runStepEntry, false, true},
     {Step::Pass,         "constfold",     "",         "replace ops on constants by their constant result", runConstantFold, true},
+    {Step::Pass,         "onehot-products", "",   "rewrite products with a one-hot matrix as lookups: onehot(i, N) @ t as gather(t, i), its transpose @ m as scatter_add(i, m)", runOneHotProducts},
     {Step::Pass,         "matvec",        "",         "rewrite matrix products with a side of 4 or less as broadcast multiplies and reductions", runMatvec},
     {Step::Pass,         "simplify",      "",         "algebraic simplification (x*1, x+0, double transpose, ...)", runSimplify, true},
     {Step::Pass,         "cse",           "",         "merge nodes that compute the same value", runCSE, true},

@@ -127,6 +127,9 @@ std::vector<Case> cases() {
     for (const char *p : {"constfold", "matvec", "simplify", "cse", "dce", "fuse"}) out.push_back({ex, p});
   // Products with a side of 2 to 4 in every orientation (matvec's thin forms).
   out.push_back({"thin_products.grad", "matvec"});
+  // Products with one-hot matrices, in every orientation, indices outside
+  // [0, N) included (onehot-products' lookups and scatter_adds).
+  out.push_back({"onehot_products.grad", "onehot-products"});
   // Transposes moved out of elementwise ops and reductions.
   out.push_back({"transposed_reductions.grad", "simplify"});
   return out;
