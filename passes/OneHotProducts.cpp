@@ -10,6 +10,7 @@
 //   onehot(i, N) @ t       [E, N] @ [N, C]  ->  gather(t, i)          [E, C]
 //   onehot(i, N)ᵀ @ m      [N, E] @ [E, C]  ->  scatter_add(i, m)     [N, C]
 //
+// (i of more axes, flattened, as '@' flattens onehot(ids [B, T], V) @ e),
 // and a one-hot right operand the same way through (a @ b)ᵀ = bᵀ @ aᵀ. A
 // one-hot row of an index outside [0, N) is all zeros, where gather and
 // scatter_add clamp the index: such rows are masked to zero, gathered or
@@ -25,8 +26,14 @@
 namespace gradc {
 namespace {
 
-/// The indices of a 2-D one-hot matrix (one index per row), or null.
-Node *oneHotIndices(Node *x) {
+/// The indices of a 2-D one-hot matrix (one index per row), or null. A
+/// one-hot tensor of more axes flattened to rows (onehot(ids [B, T], V) @
+/// e, which '@' reads as [B·T, V] @ [V, C]) is the one-hot matrix of its
+/// indices flattened.
+Node *oneHotIndices(Builder &b, Node *x) {
+  if (x->is(OpKind::Reshape) && x->type.rank() == 2 && x->operand(0)->is(OpKind::OneHot) &&
+      x->operand(0)->type.shape.back() == x->type.shape[1])
+    return b.reshape(x->operand(0)->operand(0), {x->type.shape[0]});
   if (!x->is(OpKind::OneHot) || x->type.rank() != 2) return nullptr;
   return x->operand(0);
 }
@@ -63,13 +70,13 @@ Node *rewrite(Builder &b, Node *n) {
   stored(cs, tb);
   auto flip = [&](Node *x) { return b.transpose(x, {1, 0}); };
   // a @ c with a one-hot a: [M, K] @ [K, N].
-  if (Node *idx = oneHotIndices(as)) {
+  if (Node *idx = oneHotIndices(b, as)) {
     Node *c = tb ? flip(cs) : cs;
     return lookup(b, idx, as->type.shape[1], ta, c);
   }
   // With a one-hot c: (a @ c)ᵀ = cᵀ @ aᵀ, where cᵀ is one-hot or its
   // transpose.
-  if (Node *idx = oneHotIndices(cs)) {
+  if (Node *idx = oneHotIndices(b, cs)) {
     Node *aT = ta ? as : flip(as);
     return flip(lookup(b, idx, cs->type.shape[1], !tb, aT));
   }
