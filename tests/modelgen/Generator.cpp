@@ -510,7 +510,7 @@ const std::vector<std::string> &allFeatures() {
   static const std::vector<std::string> all = [] {
     std::vector<std::string> v = {
       // builtins that are not one elementwise op
-      "where", "sum", "max", "numel", "dim", "shape", "reshape", "transpose", "concat", "arange", "onehot", "gather",
+      "where", "sum", "max", "numel", "dim", "shape", "reshape", "transpose", "concat", "arange", "onehot", "onehot @", "gather",
       "float", "full", "rand_uniform", "rand_normal",
       // prelude
       "square", "identity", "mean", "variance", "relu", "sigmoid", "gelu", "softmax", "log_softmax", "linear",

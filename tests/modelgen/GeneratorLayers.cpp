@@ -434,7 +434,39 @@ bool Generator::onehot(Scope &s) {
   Shape out = idx->shape;
   out.push_back(vocab);
   feature("onehot");
-  bind(s, {fmt::format("onehot({}, V)", indexText(*idx)), out, 0, 1, true, false, true});
+  std::string oh = fmt::format("onehot({}, V)", indexText(*idx));
+  if (chance(0.4)) {
+    // A product with the one-hot matrix (passes/OneHotProducts.cpp makes
+    // it a lookup): the rows of a [V, E] param, or, over a rank-1 index
+    // [n], the rows of an [n, E] value added up by index (a graph
+    // network's sum into its nodes).
+    feature("onehot @");
+    if (chance(0.5)) {
+      // Indices of more axes flattened: [n] of them, one row each.
+      int64_t n = numel(idx->shape);
+      std::string flat = idx->shape.size() == 1 ? oh
+                                                : fmt::format("onehot(reshape({}, [{}]), V)", indexText(*idx), n);
+      Val *rows = pickFloat(s, [&](const Val &x) { return x.shape.size() == 2 && x.shape[0] == n; });
+      if (!rows || chance(0.3)) {
+        Val p = param(s, {n, dim().first});
+        s.pool.push_back(p);
+        rows = &s.pool.back();
+      }
+      Ex x = use(*rows);
+      bind(s, {fmt::format("transpose({}) @ {}", flat, x.text), {vocab, x.shape[1]}, std::min(0.0, double(n) * x.lo),
+               std::max(0.0, double(n) * x.hi), x.plateau, x.grad, true});
+      return true;
+    }
+    auto [e, name] = dim();
+    Val p = param(s, {vocab, e});
+    s.pool.push_back(p);
+    Ex t = use(s.pool.back());
+    out.back() = e;
+    if (numel(out) > kMaxElements) return false;
+    bind(s, {fmt::format("{} @ {}", oh, t.text), out, t.lo, t.hi, t.plateau, t.grad, true});
+    return true;
+  }
+  bind(s, {oh, out, 0, 1, true, false, true});
   return true;
 }
 
