@@ -292,7 +292,12 @@ private:
     case OpKind::OneHot: {
       IndexVec at(idx.begin(), idx.end() - 1);
       const Expr *cls = opAt(0, at);
-      const Expr *hit = k.op(OpKind::Eq, Type::I1, {cls, k.op(OpKind::Cast, Type::I32, {idx.back()})});
+      // The class index as i32, unless there are more classes than i32
+      // holds: then the index read widens instead (the position cut to
+      // i32 made -1 match class 2^32 - 1).
+      const Expr *hit = n->type.shape.back() > INT32_MAX
+                            ? k.op(OpKind::Eq, Type::I1, {k.op(OpKind::Cast, Type::Index, {cls}), idx.back()})
+                            : k.op(OpKind::Eq, Type::I1, {cls, k.op(OpKind::Cast, Type::I32, {idx.back()})});
       return k.op(OpKind::Select, t, {hit, k.constant(1, t), k.constant(0, t)});
     }
     case OpKind::Gather: {

@@ -325,6 +325,20 @@ Value SemaImpl::reduce(OpKind op, const Value &xv, const Value &axis, bool keepd
 /// and after a resume. `seed` and `step` are i32 leaves the runtime sets;
 /// each call site (each evaluation of rand_uniform, so each dropout layer)
 /// gets its own stream number.
+bool SemaImpl::checkRandomSize(llvm::ArrayRef<int64_t> shape, llvm::SMLoc loc, const llvm::Twine &what,
+                               llvm::ArrayRef<llvm::SMRange> ranges) {
+  // randomBits hashes an i32 element index: past 2^31 elements its strides
+  // were no i32 (an internal error), and past 2^32 the numbers repeated,
+  // silently (a bad-inputs explorer's find).
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d; // checkSize kept it below 2^37
+  if (n <= INT32_MAX) return true;
+  error(loc, what + ": " + llvm::Twine(n) + " random numbers are too many: each is drawn from its element's i32 "
+                   "index, so one call may draw at most 2147483647; draw parts and concat them",
+        ranges);
+  return false;
+}
+
 Node *SemaImpl::randomBits(llvm::ArrayRef<int64_t> shape) {
   TensorType scalar(DType::I32, {}), t(DType::I32, shape);
   auto counter = [&](const char *name) {
@@ -742,6 +756,7 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
       at.set(uni ? AttrKey::High : AttrKey::Std, p2);
       return Value::tensor(b().create(uni ? OpKind::RandUniform : OpKind::RandNormal, {}, at, &t));
     }
+    if (!checkRandomSize(shape, loc, info->name, {a[0].range})) return Value::error();
     if (uni) {
       Node *u = b().add(b().scale(uniformFromBits(randomBits(shape)), p2 - p1), b().constant(p1, t));
       // f32 rounds the top 2^-26 or so of draws up to `high` itself, which
@@ -776,7 +791,9 @@ LLVM_ATTRIBUTE_NOINLINE Value SemaImpl::applyBuiltin(Builtin id, const BoundArgs
       return error(loc, "rand_bits is for the model; a data block has rand_uniform and rand_normal");
     }
     Dims shape;
-    if (!shapeArg(a[0], shape, loc) || !checkSize(shape, DType::I32, loc, info->name, {a[0].range})) return Value::error();
+    if (!shapeArg(a[0], shape, loc) || !checkSize(shape, DType::I32, loc, info->name, {a[0].range}) ||
+        !checkRandomSize(shape, loc, info->name, {a[0].range}))
+      return Value::error();
     setLoc(loc);
     return Value::tensor(randomBits(shape));
   }

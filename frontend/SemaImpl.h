@@ -167,6 +167,9 @@ public:
   Value callOp(OpKind k, const ast::CallExpr &call);
   Value applyBuiltin(Builtin b, const BoundArgs &args, const ast::CallExpr &call);
   Node *randomBits(llvm::ArrayRef<int64_t> shape);
+  /// A random tensor's size fits randomBits' i32 element index (else said).
+  bool checkRandomSize(llvm::ArrayRef<int64_t> shape, llvm::SMLoc loc, const llvm::Twine &what,
+                       llvm::ArrayRef<llvm::SMRange> ranges);
   Node *uniformFromBits(Node *bits);
   /// Normalise an axis or list of axes against a rank; empty `out` with
   /// `all` set means every axis. `tensor` is the range of the value whose

@@ -1,11 +1,14 @@
 //===- tests/unit/SemaTest.cpp - semantic analysis, good and bad programs -===//
 #include "TestUtil.h"
+#include "frontend/NearMiss.h"
 #include "frontend/Parser.h"
 
 #include "llvm/Support/MemoryBuffer.h"
 
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
+
+#include <random>
 
 using namespace gradc;
 using namespace gradc::test;
@@ -258,3 +261,29 @@ TEST(Sema, PreludeMayNotShadowABuiltin) {
 }
 
 } // namespace
+
+// "Did you mean" computes an edit distance within a band of width 2·most
+// around the table's diagonal (a full table cost a long name's length
+// squared, on every pass of a loop): it must agree with LLVM's full one.
+TEST(NearMiss, BandedDistanceMatchesTheFullOne) {
+  std::mt19937 rng(11);
+  auto word = [&](size_t len) {
+    std::string w;
+    for (size_t i = 0; i < len; ++i) w += char('a' + rng() % 3);
+    return w;
+  };
+  for (int t = 0; t < 20000; ++t) {
+    std::string a = word(rng() % 9), b = word(rng() % 9);
+    for (unsigned most : {1u, 2u}) {
+      unsigned full = llvm::StringRef(a).edit_distance(b, /*AllowReplacements=*/true);
+      EXPECT_EQ(NearMiss::distanceWithin(a, b, most), std::min(full, most + 1)) << a << " " << b << " " << most;
+    }
+  }
+  // A long name near another: linear, not quadratic, and none suggested.
+  std::string longName(100000, 'v'), near = longName;
+  near.back() = 'w';
+  NearMiss nm(near);
+  nm.consider(longName);
+  EXPECT_EQ(nm.hint(), "");
+  EXPECT_EQ(NearMiss::distanceWithin(longName, near, 2), 1u);
+}
