@@ -1,6 +1,8 @@
 //===- codegen/Link.cpp - object + runtime = executable -------------------===//
 #include "codegen/Link.h"
 
+#include "ir/SourceDiag.h"
+
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -22,8 +24,14 @@ std::string gradcExecutable() { return llvm::sys::fs::getMainExecutable(nullptr,
 
 llvm::Expected<std::string> findRuntimeLibrary() {
   if (auto env = llvm::sys::Process::GetEnv("GRADC_RUNTIME")) {
-    if (llvm::sys::fs::exists(*env)) return *env;
-    return fail("GRADC_RUNTIME=" + *env + " does not exist");
+    // A regular file, or the linker waited on a FIFO forever and printed
+    // raw errors for a directory or /dev/null.
+    std::string shown = "GRADC_RUNTIME=" + shownValue(*env);
+    llvm::sys::fs::file_status st;
+    if (llvm::sys::fs::status(*env, st)) return fail(shown + " does not exist");
+    if (st.type() != llvm::sys::fs::file_type::regular_file)
+      return fail(shown + " is no regular file; it names the runtime library, libgradrt.a");
+    return *env;
   }
   std::string self = gradcExecutable();
   llvm::SmallString<256> dir(llvm::sys::path::parent_path(self));

@@ -3,6 +3,7 @@
 #include "frontend/Parser.h"
 #include "frontend/SemaImpl.h"
 #include "ir/Declarations.h"
+#include "ir/SourceDiag.h"
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallPtrSet.h"
@@ -741,8 +742,8 @@ std::unique_ptr<Module> SemaImpl::run(const Program &user, const Program &prelud
   // A -D value as messages quote it: a 100 KB one came out in full, twice,
   // before the error's point.
   auto quoted = [](llvm::StringRef text) {
-    if (text.size() <= 80) return text.str();
-    return (text.take_front(60) + "... (" + llvm::Twine(text.size()) + " characters)").str();
+    if (text.size() <= 80) return shownValue(text);
+    return shownValue(text.take_front(60)) + "... (" + std::to_string(text.size()) + " characters)";
   };
   for (auto &[name, text] : defines) {
     std::string known;

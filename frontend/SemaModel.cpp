@@ -10,6 +10,7 @@
 
 #include "ir/Declarations.h"
 #include "ir/Optimizers.h"
+#include "ir/SourceDiag.h"
 #include "runtime/include/gradrt/abi.h"
 #include "runtime/include/gradrt/hypers.h"
 
@@ -307,7 +308,7 @@ void SemaImpl::recordData(const DataStmt &s) {
       // compiled in. A path that is not there now is most likely wrong.
       if (opts.forExecutable && !v.s.empty() && !llvm::sys::fs::exists(v.s))
         diag.warning(a.value->loc(),
-                     "the corpus '" + v.s + "' does not exist" +
+                     "the corpus '" + shownValue(v.s) + "' does not exist" +
                          (llvm::sys::path::is_relative(v.s) ? " relative to this directory" : "") +
                          "; the executable reads it when it runs (a relative path from its working directory "
                          "then), or the file its --data names");

@@ -74,6 +74,12 @@ std::string shownMessage(llvm::StringRef msg) {
   return out;
 }
 
+std::string shownValue(llvm::StringRef value) {
+  std::string out;
+  for (char c : shownMessage(value)) out += c == '\n' ? "\\n" : c == '\t' ? "\\t" : std::string(1, c);
+  return out;
+}
+
 static void printShown(const llvm::SourceMgr &sm, llvm::raw_ostream &os, const llvm::SMDiagnostic &d,
                        llvm::SourceMgr::DiagKind kind) {
   llvm::StringRef line = d.getLineContents();

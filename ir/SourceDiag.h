@@ -23,6 +23,10 @@ namespace gradc {
 /// draws in no column, and bytes that are no UTF-8 escaped (\x1b,
 /// \u{202e}); line breaks and tabs kept. printMessage applies it.
 std::string shownMessage(llvm::StringRef msg);
+/// A value from outside (a path, a -D value) as a message quotes it: as
+/// shownMessage, and line breaks and tabs escaped too (\n, \t), so that a
+/// corpus path holding a newline does not split the message.
+std::string shownValue(llvm::StringRef value);
 
 void printMessage(const llvm::SourceMgr &sm, llvm::raw_ostream &os, llvm::SMLoc loc, llvm::SourceMgr::DiagKind kind,
                   const llvm::Twine &msg, llvm::ArrayRef<llvm::SMRange> ranges = {});

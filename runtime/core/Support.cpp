@@ -30,8 +30,20 @@ bool fatalThrows = false;
 
 void fatal(std::string_view msg) {
   if (fatalThrows) throw FatalError{std::string(msg)};
+  // One line, whatever a path or name in it holds: `--data $'a\nb\e[31m'`
+  // split the message and drove the terminal. Control bytes are escaped
+  // here (the rest of UTF-8 as it is), messages that quote a file's text
+  // having used shown() already.
+  std::string line;
+  for (char ch : msg) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c != 0x7f) line += ch;
+    else if (c == '\n') line += "\\n";
+    else if (c == '\t') line += "\\t";
+    else line += fmt::format("\\x{:02x}", c);
+  }
   std::fflush(stdout);
-  std::fprintf(errorStream ? errorStream : stderr, "%serror: %.*s\n", errorTag.c_str(), int(msg.size()), msg.data());
+  std::fprintf(errorStream ? errorStream : stderr, "%serror: %s\n", errorTag.c_str(), line.c_str());
   std::exit(1);
 }
 

@@ -171,7 +171,7 @@ int cmdInfo(const GrtModel &m, int argc, char **argv) {
   else if (m.data_kind == GRT_DATA_TEXT)
     fmt::print("default data: text from {} ('{}' gets the context, '{}' the next tokens: bytes, or a tokenizer's "
                "tokens)\n",
-               m.text_corpus, m.text_input, m.text_target);
+               grt::shown(m.text_corpus, 4096), m.text_input, m.text_target);
   else fmt::print("default data: none; pass --data\n");
   int64_t params = 0, paramBytes = 0, stateBytes = 0;
   // Columns as wide as their longest entry, so that a long name
