@@ -1,6 +1,7 @@
 //===- tools/BuildProgress.cpp - what a long `gradc build` is doing -------===//
 #include "BuildProgress.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,7 +24,9 @@ BuildProgress::BuildProgress() {
   }
 }
 
-BuildProgress::~BuildProgress() {
+BuildProgress::~BuildProgress() { stop(); }
+
+void BuildProgress::stop() {
   {
     std::lock_guard<std::mutex> lock(mu);
     done = true;
@@ -41,8 +44,12 @@ void BuildProgress::tick() {
   using Clock = std::chrono::steady_clock;
   auto start = Clock::now();
   std::unique_lock<std::mutex> lock(mu);
-  for (int n = 1;; ++n) {
-    auto at = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(n * every));
+  for (int64_t n = 1;; ++n) {
+    // Ticks missed while a line was written are skipped, not caught up
+    // on: at GRADC_PROGRESS_SECONDS=0.000001 they came as 218 lines at once.
+    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    n = std::max<int64_t>(n, int64_t(elapsed / every) + 1);
+    auto at = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(double(n) * every));
     if (wake.wait_until(lock, at, [this] { return done; })) return;
     double secs = std::chrono::duration<double>(Clock::now() - start).count();
     // One write per line, so that it does not split a diagnostic the

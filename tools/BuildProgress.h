@@ -30,6 +30,8 @@ public:
 
   /// What the build does from now on ("running the pass fusion").
   void doing(std::string what);
+  /// No more lines: the build's last line comes after this.
+  void stop();
 
 private:
   void tick();

@@ -305,6 +305,7 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     }
     phase("link");
   }
+  progress.stop(); // a tick after "built" read as work still going on
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   int64_t arena = 0;
   for (auto &e : c.loops.entries) arena = std::max(arena, e.arenaBytes);
