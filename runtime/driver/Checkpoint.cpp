@@ -74,7 +74,21 @@ static std::string saveTarget(const std::string &path) {
   return p;
 }
 
+/// --save /dev/stderr with stderr sent to a log replaced the log, and the
+/// run's later messages went to the file unlinked (a bad-inputs explorer's
+/// find); into a pipe it said "No such file or directory".
+static void refuseOwnStreams(const std::string &given) {
+  struct stat target, stream;
+  // A device (/dev/null, a terminal) is refused below as no regular file.
+  if (::stat(given.c_str(), &target) != 0 || !(S_ISREG(target.st_mode) || S_ISFIFO(target.st_mode))) return;
+  for (int fd : {1, 2})
+    if (::fstat(fd, &stream) == 0 && stream.st_dev == target.st_dev && stream.st_ino == target.st_ino)
+      fail("--save {} is where this run writes its {}: a checkpoint there would replace the log; choose another path",
+           shown(given, 4096), fd == 1 ? "output" : "messages");
+}
+
 void checkCheckpointPath(const std::string &given) {
+  refuseOwnStreams(given);
   std::string path = saveTarget(given);
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
@@ -202,6 +216,7 @@ static std::string notACheckpoint(const std::string &path, std::string &model) {
 }
 
 void refuseReplacingOtherFile(const std::string &given, const std::string &modelName) {
+  refuseOwnStreams(given);
   std::string path = saveTarget(given);
   struct stat st;
   // Nothing is lost by replacing an empty file (one made by `touch`).
