@@ -2,6 +2,7 @@
 #include "Commands.h"
 
 #include "BuildProgress.h"
+#include "ir/SourceDiag.h"
 
 #include "codegen/Link.h"
 #include "codegen/Target.h"
@@ -277,9 +278,18 @@ int buildCommand(const CompileOptions &o, const BuildOptions &b) {
     for (size_t i = 0; i < objects->size(); ++i) {
       int fd = -1;
       llvm::SmallString<128> tmp;
-      std::error_code ec = llvm::sys::fs::createTemporaryFile("gradc-" + llvm::sys::path::stem(out).str(), "o", fd, tmp);
+      // Named after the output, cut short: a 100,000-byte -o name made the
+      // temporary's name too long.
+      std::string stem = llvm::sys::path::stem(out).take_front(64).str();
+      std::error_code ec = llvm::sys::fs::createTemporaryFile("gradc-" + stem, "o", fd, tmp);
       if (ec) {
-        llvm::WithColor::error(llvm::errs(), "gradc") << "cannot create a temporary object file: " << ec.message() << "\n";
+        // Which directory: a TMPDIR that does not exist said only "No such
+        // file or directory".
+        llvm::SmallString<128> dir;
+        llvm::sys::path::system_temp_directory(/*ErasedOnReboot=*/true, dir);
+        llvm::WithColor::error(llvm::errs(), "gradc")
+            << "cannot create a temporary object file in " << shownValue(dir) << " (the temporary directory: $TMPDIR, else /tmp): "
+            << ec.message() << "\n";
         removeAll();
         return 1;
       }

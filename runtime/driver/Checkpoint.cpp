@@ -110,7 +110,17 @@ void checkCheckpointPath(const std::string &given) {
     fail("cannot save checkpoint {}: the temporary file a save writes first, {}, has a name too long for the file "
          "system; choose a shorter name",
          given, tmp.substr(tmp.rfind('/') + 1)); // npos + 1 is 0
-  if (fd < 0) fail("cannot save checkpoint {}: {}", given, std::strerror(errno));
+  // Which file: in /proc, beside /proc/version, it said "No such file or
+  // directory" of a file that exists.
+  if (fd < 0) {
+    int err = errno;
+    std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, std::max<size_t>(path.rfind('/'), 1));
+    struct stat ds;
+    if (err == ENOENT && ::stat(dir.c_str(), &ds) != 0)
+      fail("cannot save checkpoint {}: its directory {} does not exist", given, shown(dir, 4096));
+    fail("cannot save checkpoint {}: cannot create the temporary file a save writes first, {}: {}", given,
+         tmp.substr(tmp.rfind('/') + 1), std::strerror(err));
+  }
   ::close(fd);
   ::unlink(tmp.c_str());
 }
