@@ -375,7 +375,9 @@ int statsCommand(const CompileOptions &o) {
     for (auto &g : m.graphs) {
       GraphStats s = computeStats(*g);
       os << fmt::format("{:<8} {:<9} {:>6} {:>8} {:>10} {:>12} {:>12} {:>11} {:>12} {:>12} {:>9}\n", stage.str(),
-                        "@" + g->name, s.nodes, s.kernels ? std::to_string(s.kernels) : "-", s.params, s.flops,
+                        "@" + g->name, s.nodes, s.kernels ? std::to_string(s.kernels) : "-", s.params,
+                        // The count saturates (600 products of [262144, 262144]).
+                        s.flops == INT64_MAX ? std::string(">9.2e18") : std::to_string(s.flops),
                         s.paramBytes, s.gradBytes, s.stateBytes, s.activationBytes,
                         s.kernels ? std::to_string(s.arenaBytes) : "-");
       counts.push_back({stage.str() + " @" + g->name, s.opCounts});
