@@ -33,11 +33,14 @@ void fatal(std::string_view msg) {
   // One line, whatever a path or name in it holds: `--data $'a\nb\e[31m'`
   // split the message and drove the terminal. Control bytes are escaped
   // here (the rest of UTF-8 as it is), messages that quote a file's text
-  // having used shown() already.
+  // having used shown() already. A message's own continuation lines (the
+  // ranks of a data-parallel run that differ) start with two spaces.
   std::string line;
-  for (char ch : msg) {
+  for (size_t i = 0; i < msg.size(); ++i) {
+    char ch = msg[i];
     auto c = static_cast<unsigned char>(ch);
     if (c >= 0x20 && c != 0x7f) line += ch;
+    else if (c == '\n' && msg.substr(i + 1, 2) == "  ") line += ch;
     else if (c == '\n') line += "\\n";
     else if (c == '\t') line += "\\t";
     else line += fmt::format("\\x{:02x}", c);
