@@ -226,6 +226,11 @@ Ex Generator::bounded(const Ex &e, double m) {
   return {fmt::format("{} * {}", paren(e), num(f)), e.shape, e.lo * f, e.hi * f, e.plateau, e.grad, false};
 }
 
+Ex Generator::offJumps(const Ex &e) {
+  double c = uniform(0.2, 0.8);
+  return {paren(e) + " + " + num(c), e.shape, e.lo + c, e.hi + c, e.plateau, e.grad, false};
+}
+
 Ex Generator::positive(const Ex &e) {
   if (e.lo >= 0.05) return e;
   switch (between(0, 3)) {

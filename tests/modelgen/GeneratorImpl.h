@@ -193,6 +193,13 @@ private:
   /// `e` made positive, at least 0.05, for log, sqrt and divisors.
   Ex positive(const Ex &e);
 
+  /// `e` plus a six-digit offset in [0.2, 0.8], before an op that jumps
+  /// (floor, sign, `%`, `//`): a value that is a whole number or 0 by
+  /// construction (tanh saturated at 1 in f32 only, a log_softmax over one
+  /// element at ±1e-16) sits on the jump, and lands on either side by
+  /// rounding (seeds 101505 and 101359).
+  Ex offJumps(const Ex &e);
+
   //===--- one step ----------------------------------------------------------------===//
 
   void step(Scope &s);

@@ -80,11 +80,13 @@ bool Generator::binary(Scope &s) {
     // Jumps where a crosses a multiple of d: gradient checks skip such
     // elements as kinks (one-sided slopes agree, the central one does not).
     Ex d = positive(b);
+    a = offJumps(a);
     r.text = paren(a) + " % " + paren(d);
     r.lo = 0, r.hi = d.hi;
   } else if (op == "//") {
     // Piecewise constant: no gradient flows, and its values tie.
     Ex d = positive(b);
+    a = offJumps(a);
     r.text = paren(a) + " // " + paren(d);
     r.lo = std::floor(std::min(a.lo / d.lo, a.lo / d.hi)), r.hi = std::floor(std::max(a.hi / d.lo, a.hi / d.hi));
     r.plateau = true, r.grad = false;
@@ -140,6 +142,7 @@ bool Generator::tableOp(Scope &s) {
     double at4 = *evalScalar(op.kind, {4.0}, DType::F64), at8 = *evalScalar(op.kind, {8.0}, DType::F64);
     if (std::fabs(at8 - at4) <= 1e-3 * std::fabs(at8)) args[0] = bounded(args[0], 4);
   }
+  if (op.has(Stepped) && op.arity == 1) args[0] = offJumps(args[0]);
   auto [lo, hi] = sampleBounds(op, args);
   for (double m : {8.0, 3.0, 1.0}) {
     if (std::isfinite(lo) && std::isfinite(hi) && std::max(std::fabs(lo), std::fabs(hi)) <= 1e3) break;
@@ -417,6 +420,7 @@ bool Generator::conversions(Scope &s) {
     // Truncated toward zero: stepped, no gradient, and tied values.
     feature("i32");
     int k = between(2, 4);
+    x = offJumps(x);
     bind(s, {fmt::format("float(i32({} * {}))", paren(x), k), x.shape, std::trunc(x.lo * k), std::trunc(x.hi * k), true,
              false, false});
     return true;
