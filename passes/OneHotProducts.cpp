@@ -38,10 +38,12 @@ Node *oneHotIndices(Builder &b, Node *x) {
   return x->operand(0);
 }
 
-/// x [E, C] with the rows whose index is outside [0, classes) zeroed.
+/// x [E, C] with the rows whose index is outside [0, classes) zeroed. (An
+/// i32 index is below any count of classes past i32's range, which no i32
+/// constant could hold.)
 Node *inRangeRows(Builder &b, Node *x, Node *idx, int64_t classes) {
-  Node *ok = b.binary(OpKind::And, b.binary(OpKind::Ge, idx, b.constantLike(0, idx)),
-                      b.binary(OpKind::Lt, idx, b.constantLike(double(classes), idx)));
+  Node *ok = b.binary(OpKind::Ge, idx, b.constantLike(0, idx));
+  if (classes <= INT32_MAX) ok = b.binary(OpKind::And, ok, b.binary(OpKind::Lt, idx, b.constantLike(double(classes), idx)));
   Node *rows = b.broadcastTo(b.reshape(ok, {x->type.shape[0], 1}), x->type.shape);
   return b.select(rows, x, b.constantLike(0, x));
 }
