@@ -60,16 +60,10 @@ Node *lookup(Builder &b, Node *idx, int64_t classes, bool transposed, Node *c) {
 /// The rewrite of one matmul, or null when it keeps its one-hot operand
 /// (or has none).
 Node *rewrite(Builder &b, Node *n) {
-  if (!n->is(OpKind::MatMul) || n->type.rank() != 2 || n->operand(0)->type.rank() != 2 || n->operand(1)->type.rank() != 2)
-    return nullptr;
-  bool ta = n->attrs.getBool(AttrKey::TransposeA), tb = n->attrs.getBool(AttrKey::TransposeB);
-  Node *as = n->operand(0), *cs = n->operand(1); // as stored
-  // A transpose that swaps the two axes, as a flag (as in Matvec.cpp).
-  auto stored = [](Node *&x, bool &t) {
-    if (x->is(OpKind::Transpose) && x->attrs.getInts(AttrKey::Perm)[0] == 1) x = x->operand(0), t = !t;
-  };
-  stored(as, ta);
-  stored(cs, tb);
+  std::optional<StoredProduct> p = storedProduct(n);
+  if (!p) return nullptr;
+  Node *as = p->a, *cs = p->c;
+  bool ta = p->ta, tb = p->tb;
   auto flip = [&](Node *x) { return b.transpose(x, {1, 0}); };
   // a @ c with a one-hot a: [M, K] @ [K, N].
   if (Node *idx = oneHotIndices(b, as)) {

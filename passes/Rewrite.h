@@ -13,6 +13,8 @@
 
 #include "llvm/ADT/DenseMap.h"
 
+#include <optional>
+
 namespace gradc {
 
 /// `rewrite(builder, node)` returns the node's replacement, or null or the
@@ -35,6 +37,30 @@ template <typename F> void rewriteNodes(Graph &g, F rewrite) {
   g.replaceAllUsesWith(repl);
   g.sortTopologically();
   g.removeDeadNodes();
+}
+
+/// A product of two matrices with its operands as stored: a transpose
+/// node that swaps their axes becomes the flag instead (simplify folds
+/// such transposes into the flags, but runs after matvec and
+/// onehot-products, which read them). Only a transpose that swaps:
+/// transpose(x, [0, 1]) is x itself, and peeling it as a swap cut [3, 1]
+/// windows out of a [1, 3] x (modelgen seeds 80070, 80157, 80209).
+struct StoredProduct {
+  Node *a, *c; // [M, K] and [K, N], or their transposes as stored
+  bool ta, tb; // whether they are
+};
+inline std::optional<StoredProduct> storedProduct(Node *n) {
+  if (!n->is(OpKind::MatMul) || n->type.rank() != 2 || n->operand(0)->type.rank() != 2 || n->operand(1)->type.rank() != 2)
+    return std::nullopt;
+  StoredProduct p{n->operand(0), n->operand(1), n->attrs.getBool(AttrKey::TransposeA),
+                  n->attrs.getBool(AttrKey::TransposeB)};
+  auto peel = [](Node *&x, bool &t) {
+    if (x->is(OpKind::Transpose) && x->type.rank() == 2 && x->attrs.getInts(AttrKey::Perm)[0] == 1)
+      x = x->operand(0), t = !t;
+  };
+  peel(p.a, p.ta);
+  peel(p.c, p.tb);
+  return p;
 }
 
 } // namespace gradc
