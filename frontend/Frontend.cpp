@@ -2,6 +2,7 @@
 #include "frontend/Frontend.h"
 
 #include "frontend/Parser.h"
+#include "ir/SourceDiag.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/ErrorHandling.h"
@@ -96,6 +97,11 @@ bool Frontend::loadFile(llvm::StringRef path) {
     return false;
   }
   bool piped = path == "-" || (known && st.type() == llvm::sys::fs::file_type::fifo_file);
+  // A named pipe with no writer blocked the build with no word, as the
+  // executables say of theirs (a process substitution's /dev/fd/N is
+  // written at once, and goes unremarked).
+  if (piped && path != "-" && !path.starts_with("/dev/fd/") && !path.starts_with("/proc/self/fd/"))
+    diag.remark(shownValue(path) + " is a named pipe: reading waits until something writes to it");
   if (known && !piped && st.getSize() > kMaxModelBytes) {
     diag.error(path + ": is too large for a model file (more than " + kMaxModelSize + ")");
     return false;

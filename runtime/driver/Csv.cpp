@@ -77,7 +77,9 @@ void checkDataFile(const std::string &path, const struct stat &st, const char *k
   bool stdinput = path == "/dev/stdin";
   if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
     fail("cannot read {}{}: {}", kind, stdinput ? "standard input (--data -)" : path,
-         stdinput ? "it is a device (/dev/null, a terminal), not a file or a pipe" : "not a regular file");
+         !stdinput              ? "not a regular file"
+         : S_ISDIR(st.st_mode) ? "it is a directory, not a file or a pipe"
+                               : "it is a device (/dev/null, a terminal), not a file or a pipe");
   if (S_ISFIFO(st.st_mode) && !stdinput)
     std::fprintf(stderr, "note: %s is %s pipe: reading waits until something writes to it\n", path.c_str(),
                  path.rfind("/dev/fd/", 0) == 0 || path.rfind("/proc/self/fd/", 0) == 0 ? "an anonymous" : "a named");
