@@ -34,6 +34,12 @@ public:
   /// a·b + c as one FMA wherever the target has FMA, in every copy alike.
   Value *fma(Value *x, Value *y, Value *z) { return b.CreateIntrinsic(llvm::Intrinsic::fmuladd, {f}, {x, y, z}); }
 
+  /// x·y + z rounded once, llvm.fma: never split into a rounded multiply
+  /// and an add, which the exact reductions (fmodF32, sinCos64) rely on.
+  Value *fmaExact(Value *x, Value *y, Value *z) {
+    return b.CreateIntrinsic(llvm::Intrinsic::fma, {x->getType()}, {x, y, z});
+  }
+
   Value *c(double v) { return llvm::ConstantFP::get(f, v); }
   Value *ci(int64_t v) { return llvm::ConstantInt::get(i, uint64_t(v)); }
 
@@ -253,8 +259,7 @@ public:
       Value *ys = j ? b.CreateFMul(ay, cd(std::ldexp(1.0, 50 * j))) : ay;
       Value *inv = j ? b.CreateFMul(rcp, cd(std::ldexp(1.0, -50 * j))) : rcp;
       Value *q = b.CreateUnaryIntrinsic(llvm::Intrinsic::trunc, b.CreateFMul(r, inv));
-      // llvm.fma, never split into a rounded multiply and add.
-      r = b.CreateIntrinsic(llvm::Intrinsic::fma, {d}, {b.CreateFNeg(q), ys, r});
+      r = fmaExact(b.CreateFNeg(q), ys, r);
       r = b.CreateSelect(b.CreateFCmpOLT(r, cd(0.0)), b.CreateFAdd(r, ys), r);
       r = b.CreateSelect(b.CreateFCmpOGE(r, ys), b.CreateFSub(r, ys), r);
     }
@@ -286,12 +291,10 @@ public:
     // inf and NaN too, so that fptosi stays defined.
     Value *huge = b.CreateFCmpUGT(ax, c(0x1p51 * 1.5707963267948966));
     Value *a = b.CreateSelect(huge, c(0.0), ax);
-    // llvm.fma, never a rounded multiply and an add: the first step's
-    // exactness depends on it.
     auto reduce = [&](Value *q, int parts) {
       Value *nq = b.CreateFNeg(q), *r = a;
       for (double part : {0x1.921fb54442d18p+0, 0x1.1a62633145c07p-54, -0x1.f1976b7ed8fbcp-110})
-        if (parts-- > 0) r = b.CreateIntrinsic(llvm::Intrinsic::fma, {f}, {nq, c(part), r});
+        if (parts-- > 0) r = fmaExact(nq, c(part), r);
       return r;
     };
     auto nearest = [&](Value *v) {

@@ -330,8 +330,7 @@ bool SemaImpl::checkRandomSize(llvm::ArrayRef<int64_t> shape, llvm::SMLoc loc, c
   // randomBits hashes an i32 element index: past 2^31 elements its strides
   // were no i32 (an internal error), and past 2^32 the numbers repeated,
   // silently (a bad-inputs explorer's find).
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d; // checkSize kept it below 2^37
+  int64_t n = product(shape); // checkSize kept it below 2^37
   if (n <= INT32_MAX) return true;
   error(loc, what + ": " + llvm::Twine(n) + " random numbers are too many: each is drawn from its element's i32 "
                    "index, so one call may draw at most 2147483647; draw parts and concat them",

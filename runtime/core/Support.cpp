@@ -31,22 +31,19 @@ bool fatalThrows = false;
 void fatal(std::string_view msg) {
   if (fatalThrows) throw FatalError{std::string(msg)};
   // One line, whatever a path or name in it holds: `--data $'a\nb\e[31m'`
-  // split the message and drove the terminal. Control bytes are escaped
-  // here (the rest of UTF-8 as it is), messages that quote a file's text
-  // having used shown() already. A message's own continuation lines (the
-  // ranks of a data-parallel run that differ) start with two spaces.
-  std::string line;
-  for (size_t i = 0; i < msg.size(); ++i) {
-    char ch = msg[i];
-    auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c != 0x7f) line += ch;
-    else if (c == '\n' && msg.substr(i + 1, 2) == "  ") line += ch;
-    else if (c == '\n') line += "\\n";
-    else if (c == '\t') line += "\\t";
-    else line += fmt::format("\\x{:02x}", c);
+  // split the message and drove the terminal. Each line is shown() as a
+  // file's text is; a message's own continuation lines (the ranks of a
+  // data-parallel run that differ) start with two spaces.
+  std::string lines;
+  for (size_t from = 0;;) {
+    size_t at = msg.find("\n  ", from);
+    lines += shown(msg.substr(from, at == std::string_view::npos ? at : at - from), std::string_view::npos);
+    if (at == std::string_view::npos) break;
+    lines += '\n';
+    from = at + 1;
   }
   std::fflush(stdout);
-  std::fprintf(errorStream ? errorStream : stderr, "%serror: %s\n", errorTag.c_str(), line.c_str());
+  std::fprintf(errorStream ? errorStream : stderr, "%serror: %s\n", errorTag.c_str(), lines.c_str());
   std::exit(1);
 }
 
